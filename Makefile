@@ -1,0 +1,20 @@
+# The two commands of the README: `make run` and `make test`. The rest are conveniences.
+.PHONY: run test lint format openapi bench clean-cluster
+
+run:
+	@scripts/run.sh
+
+test:
+	@scripts/test.sh $(ARGS)
+
+lint:
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+format:
+	@.venv/bin/ruff check --fix . && .venv/bin/ruff format .
+
+openapi:
+	@.venv/bin/flask --app wsgi openapi write --format=json openapi/openapi.json
+
+bench:
+	@benchmarks/run.sh

@@ -1,0 +1,123 @@
+# Shared set-up steps for `make run` and `make test`: a virtual environment, the PostGIS
+# Debian package, and private PostgreSQL clusters. Sourced, not executed.
+set -euo pipefail
+
+PROJECT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$PROJECT_DIR/.venv"
+PY="$VENV/bin/python"
+
+say() { printf '\033[1m[vigie]\033[0m %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# Create .venv and install the project with pinned versions when pyproject or the lock changed.
+ensure_venv() {
+    local stamp="$VENV/.installed"
+    if [ ! -x "$PY" ]; then
+        say "creating the virtual environment in .venv/"
+        python3 -m venv "$VENV" || die "python3 -m venv failed: install python3-venv (apt-get install python3-venv)"
+    fi
+    if [ ! -f "$stamp" ] || [ "$PROJECT_DIR/pyproject.toml" -nt "$stamp" ] \
+        || [ "$PROJECT_DIR/constraints.txt" -nt "$stamp" ]; then
+        say "installing Python dependencies (pinned by constraints.txt)"
+        "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
+        "$PY" -m pip install --quiet --disable-pip-version-check \
+            -c "$PROJECT_DIR/constraints.txt" -e "$PROJECT_DIR[test]"
+        touch "$stamp"
+    fi
+}
+
+# The newest PostgreSQL server binaries installed by Debian's packages.
+pg_bindir() {
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
+}
+
+# Install the server and PostGIS packages when missing (as root), or say what to install.
+ensure_postgis() {
+    local bindir version
+    bindir=$(pg_bindir || true)
+    version=${bindir:+$(basename "$(dirname "$bindir")")}
+    if [ -n "$bindir" ] && [ -f "/usr/share/postgresql/$version/extension/postgis.control" ]; then
+        return 0
+    fi
+    local packages
+    if [ -n "$bindir" ]; then
+        packages="postgresql-$version-postgis-3"
+    else
+        packages="postgresql postgis"
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        die "PostGIS is missing. Install it with: sudo apt-get install -y $packages (or set DATABASE_URL)"
+    fi
+    say "installing $packages from Debian's packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq $packages >/dev/null
+    if [ -z "$bindir" ]; then
+        bindir=$(pg_bindir) || die "no PostgreSQL server binaries after installing $packages"
+        version=$(basename "$(dirname "$bindir")")
+        [ -f "/usr/share/postgresql/$version/extension/postgis.control" ] \
+            || apt-get install -y -qq "postgresql-$version-postgis-3" >/dev/null
+    fi
+}
+
+# Run a PostgreSQL binary as the cluster owner: initdb and postgres refuse to run as root.
+as_cluster_owner() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# Let the unprivileged cluster owner reach DIR: its ancestors need the execute bit for others.
+grant_traverse() {
+    local dir=$1
+    [ "$(id -u)" -eq 0 ] || return 0
+    id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+    while [ "$dir" != "/" ]; do
+        dir=$(dirname "$dir")
+        if ! runuser -u postgres -- test -x "$dir"; then
+            say "granting the postgres user the right to traverse $dir (chmod o+x)"
+            chmod o+x "$dir"
+        fi
+    done
+}
+
+# Initialise (once) and start a cluster in DATA listening only on a unix socket in DATA/run.
+# Prints nothing; the database URL is built by cluster_url.
+start_cluster() {
+    local data=$1 bindir
+    bindir=$(pg_bindir) || die "no PostgreSQL server binaries found"
+    mkdir -p "$data"
+    grant_traverse "$data"
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$data"
+    chmod 700 "$data"
+    if [ ! -f "$data/pgdata/PG_VERSION" ]; then
+        say "initialising a private PostgreSQL cluster in ${data#"$PROJECT_DIR"/}"
+        as_cluster_owner "$bindir/initdb" -D "$data/pgdata" -U vigie --auth=trust \
+            --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+        as_cluster_owner mkdir -p "$data/run"
+    fi
+    if ! as_cluster_owner "$bindir/pg_ctl" -D "$data/pgdata" status >/dev/null 2>&1; then
+        as_cluster_owner "$bindir/pg_ctl" -D "$data/pgdata" -w -s -l "$data/postgres.log" \
+            -o "-c listen_addresses='' -c unix_socket_directories='$data/run' -c fsync=${PG_FSYNC:-on}" start \
+            || die "the private cluster did not start; see $data/postgres.log"
+    fi
+    as_cluster_owner "$bindir/psql" -h "$data/run" -U vigie -d postgres -qtAc \
+        "SELECT 1 FROM pg_database WHERE datname = 'vigie'" | grep -q 1 \
+        || as_cluster_owner "$bindir/createdb" -h "$data/run" -U vigie vigie
+    as_cluster_owner "$bindir/psql" -h "$data/run" -U vigie -d vigie -qc \
+        "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+}
+
+stop_cluster() {
+    local data=$1 bindir
+    bindir=$(pg_bindir) || return 0
+    as_cluster_owner "$bindir/pg_ctl" -D "$data/pgdata" -w -s -m fast stop >/dev/null 2>&1 || true
+}
+
+cluster_url() {
+    echo "postgresql+psycopg://vigie@/vigie?host=$1/run"
+}

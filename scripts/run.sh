@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make run`: set everything up, then serve the API with gunicorn until Ctrl-C.
+source "$(dirname "$0")/lib.sh"
+
+ensure_venv
+STARTED_CLUSTER=""
+if [ -z "${DATABASE_URL:-}" ]; then
+    ensure_postgis
+    CLUSTER_DIR="$PROJECT_DIR/var/pg"
+    if ! as_cluster_owner "$(pg_bindir)/pg_ctl" -D "$CLUSTER_DIR/pgdata" status >/dev/null 2>&1; then
+        STARTED_CLUSTER=1
+    fi
+    start_cluster "$CLUSTER_DIR"
+    export DATABASE_URL=$(cluster_url "$CLUSTER_DIR")
+fi
+
+cleanup() {
+    trap - INT TERM EXIT
+    [ -n "${GUNICORN_PID:-}" ] && kill -TERM "$GUNICORN_PID" 2>/dev/null && wait "$GUNICORN_PID" 2>/dev/null
+    if [ -n "$STARTED_CLUSTER" ]; then
+        say "stopping the private PostgreSQL cluster"
+        stop_cluster "$CLUSTER_DIR"
+    fi
+}
+trap cleanup INT TERM EXIT
+
+cd "$PROJECT_DIR"
+say "applying database migrations"
+"$VENV/bin/flask" --app wsgi db upgrade
+
+PORT=${PORT:-5000}
+say "serving the API on http://127.0.0.1:$PORT (docs at /api/docs); Ctrl-C stops it"
+"$VENV/bin/gunicorn" --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-$(nproc)}" \
+    --access-logfile - --access-logformat '%(m)s %(U)s %(s)s %(B)sB %(M)sms' wsgi:app &
+GUNICORN_PID=$!
+wait "$GUNICORN_PID"

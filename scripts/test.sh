@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make test`: lint, then the whole suite against a throwaway PostGIS cluster (or DATABASE_URL).
+source "$(dirname "$0")/lib.sh"
+
+ensure_venv
+cd "$PROJECT_DIR"
+say "ruff: lint and format check"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+
+if [ -z "${DATABASE_URL:-}" ]; then
+    ensure_postgis
+    CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/vigie-test-pg.XXXXXX")
+    trap 'stop_cluster "$CLUSTER_DIR"; rm -rf "$CLUSTER_DIR"' EXIT
+    PG_FSYNC=off start_cluster "$CLUSTER_DIR"
+    export DATABASE_URL=$(cluster_url "$CLUSTER_DIR")
+fi
+
+say "running the test suite against a real PostGIS"
+"$VENV/bin/python" -m pytest "$@"

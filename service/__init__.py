@@ -1,0 +1,31 @@
+"""Vigie: an open participatory map of urban surveillance, served over PostGIS."""
+
+import logging
+
+from flask import Flask
+
+from . import db, extensions
+from .config import Config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the application: configuration, database, API blueprints, docs and CLI."""
+    app = Flask(__name__)
+    app.config.from_mapping((config or Config()).as_flask_mapping())
+    app.json.sort_keys = False
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    db.init_app(app)
+    extensions.api.init_app(app)
+    from .api import BLUEPRINTS
+
+    for blueprint in BLUEPRINTS:
+        extensions.api.register_blueprint(blueprint)
+
+    from . import cli, docs
+
+    docs.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,6 @@
+"""HTTP resources: one blueprint per resource, each with routes.py and schemas.py."""
+
+from .devices.routes import blp as devices_blp
+from .meta.routes import blp as meta_blp
+
+BLUEPRINTS = (meta_blp, devices_blp)

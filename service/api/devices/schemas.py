@@ -1,0 +1,186 @@
+"""What a client sends and receives for devices: GeoJSON Features of surveillance devices."""
+
+import marshmallow as ma
+from marshmallow import ValidationError, validate
+from webargs.fields import DelimitedList
+
+from ... import vocabulary as vocab
+from ..fields import BBox, PointGeometrySchema, utc_datetime
+
+
+class Directions(ma.fields.Field):
+    """Viewing directions in degrees; a single number is read as a one-element list."""
+
+    MAX_DIRECTIONS = 8
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).update(
+            type="array",
+            items={"type": "integer", "minimum": 0, "maximum": 359},
+            description="Viewing directions in degrees clockwise from north, one per lens "
+            "(OSM camera:direction). A single number is accepted.",
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        values = value if isinstance(value, list) else [value]
+        if not 1 <= len(values) <= self.MAX_DIRECTIONS:
+            raise ValidationError(f"Give between 1 and {self.MAX_DIRECTIONS} directions.")
+        for degrees in values:
+            if isinstance(degrees, bool) or not isinstance(degrees, int | float):
+                raise ValidationError("Each direction must be a whole number of degrees.")
+            if degrees != int(degrees) or not 0 <= degrees <= 359:
+                raise ValidationError(f"Direction {degrees} must be a whole number from 0 to 359.")
+        return [int(d) for d in values]
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+class Tags(ma.fields.Dict):
+    """Extra OpenStreetMap-style key/values, bounded like OSM's own limits."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            keys=ma.fields.String(validate=validate.Length(1, vocab.TAG_MAX_CHARS)),
+            values=ma.fields.String(validate=validate.Length(0, vocab.TAG_MAX_CHARS)),
+            validate=validate.Length(max=vocab.TAGS_MAX_ENTRIES),
+            metadata={
+                "description": f"At most {vocab.TAGS_MAX_ENTRIES} entries, "
+                f"keys and values of at most {vocab.TAG_MAX_CHARS} characters."
+            },
+            **kwargs,
+        )
+
+
+def choice(values, **kwargs):
+    return ma.fields.String(validate=validate.OneOf(values), **kwargs)
+
+
+class DevicePropertiesSchema(ma.Schema):
+    """Properties a contributor sets; null clears an optional one."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    kind = choice(vocab.KIND_NAMES, required=True)
+    camera_type = choice(vocab.CAMERA_TYPES, allow_none=True)
+    mount = choice(vocab.MOUNTS, allow_none=True)
+    direction = Directions(allow_none=True)
+    angle = ma.fields.Float(
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(0, 360, min_inclusive=False),
+        metadata={"description": "Field of view in degrees"},
+    )
+    height = ma.fields.Float(
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(0, 500),
+        metadata={"description": "Height above ground in metres"},
+    )
+    zone = choice(vocab.ZONES, allow_none=True)
+    surveillance = choice(vocab.SURVEILLANCE_AREAS, allow_none=True)
+    operator = ma.fields.String(
+        allow_none=True, validate=validate.Length(max=vocab.OPERATOR_MAX_CHARS)
+    )
+    operator_type = choice(vocab.OPERATOR_TYPES)
+    status = choice(vocab.STATUSES)
+    observed_at = utc_datetime(
+        allow_none=True, metadata={"description": "When it was seen (RFC 3339)"}
+    )
+    accuracy_m = ma.fields.Float(
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(0, 10000),
+        metadata={"description": "GPS accuracy in metres"},
+    )
+    notes = ma.fields.String(allow_none=True, validate=validate.Length(max=vocab.NOTES_MAX_CHARS))
+    source = ma.fields.Url(
+        allow_none=True,
+        schemes={"http", "https"},
+        validate=validate.Length(max=2048),
+        metadata={"description": "URL of a public record about the device"},
+    )
+    tags = Tags()
+
+
+class DevicePropertiesPatchSchema(DevicePropertiesSchema):
+    """The same properties, each optional: only those given change."""
+
+
+class DeviceFeatureInSchema(ma.Schema):
+    """A GeoJSON Feature with a Point geometry; `id` may be a client-made UUID."""
+
+    class Meta:
+        unknown = ma.EXCLUDE  # GeoJSON allows foreign members (bbox, ...): ignored
+
+    type = ma.fields.String(required=True, validate=validate.Equal("Feature"))
+    id = ma.fields.UUID(metadata={"description": "Client-made UUID, for offline creation"})
+    geometry = ma.fields.Nested(PointGeometrySchema, required=True)
+    properties = ma.fields.Nested(DevicePropertiesSchema, required=True)
+
+
+class DevicePatchSchema(ma.Schema):
+    """A partial Feature: only the properties (and geometry) given change."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    type = ma.fields.String(validate=validate.Equal("Feature"))
+    geometry = ma.fields.Nested(PointGeometrySchema)
+    properties = ma.fields.Nested(DevicePropertiesPatchSchema, partial=True)
+
+
+class DevicePropertiesOutSchema(DevicePropertiesSchema):
+    review_status = choice(vocab.REVIEW_STATUSES)
+    created_at = utc_datetime()
+    updated_at = utc_datetime()
+
+
+class DeviceFeatureSchema(ma.Schema):
+    type = ma.fields.String(metadata={"example": "Feature"})
+    id = ma.fields.UUID()
+    geometry = ma.fields.Nested(PointGeometrySchema)
+    properties = ma.fields.Nested(DevicePropertiesOutSchema)
+
+
+class LinkSchema(ma.Schema):
+    href = ma.fields.String()
+    rel = ma.fields.String()
+    type = ma.fields.String()
+
+
+class DeviceCollectionSchema(ma.Schema):
+    type = ma.fields.String(metadata={"example": "FeatureCollection"})
+    features = ma.fields.List(ma.fields.Nested(DeviceFeatureSchema))
+    numberReturned = ma.fields.Integer()
+    numberMatched = ma.fields.Integer(metadata={"description": "Only with count=true"})
+    links = ma.fields.List(ma.fields.Nested(LinkSchema))
+
+
+class DeviceQueryArgsSchema(ma.Schema):
+    """Filters of the device listing; unknown parameters are refused."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    bbox = BBox()
+    kind = DelimitedList(
+        choice(vocab.KIND_NAMES), metadata={"description": "Comma-separated kinds"}
+    )
+    status = DelimitedList(choice(vocab.STATUSES))
+    operator_type = DelimitedList(choice(vocab.OPERATOR_TYPES))
+    updated_since = utc_datetime(
+        metadata={"description": "Only devices changed after this instant"}
+    )
+    limit = ma.fields.Integer(
+        validate=validate.Range(1, 10000), metadata={"description": "Page size (default 100)"}
+    )
+    cursor = ma.fields.String(
+        validate=validate.Length(max=64),
+        metadata={"description": "Opaque cursor from a `next` link"},
+    )
+    count = ma.fields.Boolean(
+        metadata={"description": "Also compute numberMatched (costs a count)"}
+    )

@@ -1,0 +1,75 @@
+"""Marshmallow fields shared by several resources."""
+
+import math
+from datetime import UTC
+
+import marshmallow as ma
+from marshmallow import ValidationError
+
+
+def utc_datetime(**kwargs) -> ma.fields.AwareDateTime:
+    """An RFC 3339 timestamp; one without offset is read as UTC."""
+    return ma.fields.AwareDateTime(default_timezone=UTC, **kwargs)
+
+
+class BBox(ma.fields.Field):
+    """`minLon,minLat,maxLon,maxLat` in WGS84; minLon > maxLon crosses the antimeridian."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).update(
+            type="string",
+            example="2.33,48.85,2.35,48.86",
+            description="minLon,minLat,maxLon,maxLat in WGS84 (RFC 7946 order). "
+            "minLon greater than maxLon means the box crosses the antimeridian.",
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parts = str(value).split(",")
+        if len(parts) != 4:
+            raise ValidationError("Expected four numbers: minLon,minLat,maxLon,maxLat.")
+        try:
+            min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+        except ValueError as exc:
+            raise ValidationError("Every bbox value must be a number.") from exc
+        if not all(math.isfinite(v) for v in (min_lon, min_lat, max_lon, max_lat)):
+            raise ValidationError("bbox values must be finite numbers.")
+        if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+            raise ValidationError("Longitudes must lie between -180 and 180.")
+        if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+            raise ValidationError("Latitudes must lie between -90 and 90.")
+        if min_lat > max_lat:
+            raise ValidationError("minLat must not exceed maxLat.")
+        return (min_lon, min_lat, max_lon, max_lat)
+
+
+def split_antimeridian(bbox) -> list[tuple[float, float, float, float]]:
+    """One box, or two when it crosses the antimeridian (RFC 7946 section 5.2)."""
+    min_lon, min_lat, max_lon, max_lat = bbox
+    if min_lon <= max_lon:
+        return [bbox]
+    return [(min_lon, min_lat, 180.0, max_lat), (-180.0, min_lat, max_lon, max_lat)]
+
+
+class PointGeometrySchema(ma.Schema):
+    """A GeoJSON Point in WGS84, longitude first."""
+
+    type = ma.fields.String(required=True, validate=ma.validate.Equal("Point"))
+    coordinates = ma.fields.List(
+        ma.fields.Float(allow_nan=False),
+        required=True,
+        validate=ma.validate.Length(2, 3),
+        metadata={"description": "[longitude, latitude] (an altitude is accepted and ignored)"},
+    )
+
+    @ma.validates("coordinates")
+    def check_range(self, value, **kwargs):
+        lon, lat = value[0], value[1]
+        if not -180 <= lon <= 180:
+            raise ValidationError(
+                f"Longitude {lon} is outside -180..180 (coordinates are [lon, lat])."
+            )
+        if not -90 <= lat <= 90:
+            raise ValidationError(
+                f"Latitude {lat} is outside -90..90 (coordinates are [lon, lat])."
+            )

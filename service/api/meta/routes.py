@@ -1,0 +1,36 @@
+"""The service describing itself: vocabulary and health."""
+
+from dataclasses import asdict
+
+from flask.views import MethodView
+from sqlalchemy.exc import SQLAlchemyError
+
+from ... import vocabulary as vocab
+from ...db import session
+from ...errors import ServiceUnavailable
+from ...extensions import Blueprint
+from ...geo.meta import select_versions
+from .schemas import HealthSchema, KindListSchema
+
+blp = Blueprint("meta", __name__, url_prefix="/api/v1", description="Vocabulary and health.")
+
+
+@blp.route("/kinds")
+class KindViews(MethodView):
+    @blp.response(200, KindListSchema)
+    def get(self):
+        """List the kinds of device, with the OpenStreetMap tags each maps to"""
+        return {"kinds": [asdict(kind) for kind in vocab.KINDS]}
+
+
+@blp.route("/health")
+class HealthViews(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.problems(503)
+    def get(self):
+        """Report whether the database answers, with PostgreSQL and PostGIS versions"""
+        try:
+            row = session.execute(select_versions()).one()
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable("The database does not answer.") from exc
+        return {"status": "ok", "database": row.database, "postgis": row.postgis}

@@ -1,0 +1,28 @@
+"""Engine and request-scoped session: one transaction per request, closed at teardown."""
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+session = scoped_session(sessionmaker(expire_on_commit=False))
+
+
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    # Timestamps leave the database in UTC, whatever the server's own time zone.
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"options": "-c timezone=UTC"},
+    )
+
+
+def init_app(app) -> None:
+    engine = make_engine(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"])
+    app.extensions["engine"] = engine
+    session.configure(bind=engine)
+
+    @app.teardown_appcontext
+    def remove_session(_exc=None):
+        session.remove()

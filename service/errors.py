@@ -1,0 +1,61 @@
+"""The service's own errors: each one knows its HTTP status and its problem+json type."""
+
+from http import HTTPStatus
+
+
+class ServiceError(Exception):
+    """Root of every error the service raises on purpose; rendered as RFC 9457 problem+json."""
+
+    status: int = 400
+    slug: str = "bad-request"
+
+    def __init__(self, detail: str, *, field: str | None = None, headers=None, **extra):
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.headers = headers or {}
+        self.extra = extra
+
+    @property
+    def title(self) -> str:
+        return HTTPStatus(self.status).phrase
+
+
+class BadRequest(ServiceError):
+    status, slug = 400, "bad-request"
+
+
+class ValidationFailed(ServiceError):
+    status, slug = 422, "validation-failed"
+
+
+class NotFound(ServiceError):
+    status, slug = 404, "not-found"
+
+
+class Gone(ServiceError):
+    status, slug = 410, "gone"
+
+
+class Conflict(ServiceError):
+    status, slug = 409, "conflict"
+
+
+class PreconditionFailed(ServiceError):
+    status, slug = 412, "precondition-failed"
+
+
+class PreconditionRequired(ServiceError):
+    status, slug = 428, "precondition-required"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, slug = 415, "unsupported-media-type"
+
+
+class PayloadTooLarge(ServiceError):
+    status, slug = 413, "payload-too-large"
+
+
+class ServiceUnavailable(ServiceError):
+    status, slug = 503, "service-unavailable"

@@ -1,0 +1,187 @@
+"""Project-local flask-smorest classes: every error becomes application/problem+json."""
+
+import functools
+import http
+import logging
+
+import flask_smorest
+import marshmallow as ma
+import orjson
+from flask import Response, request
+from flask_smorest.utils import prepare_response
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from .errors import ServiceError, UnsupportedMediaType
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://vigie.invalid/problems/"
+log = logging.getLogger(__name__)
+
+
+class FieldErrorSchema(ma.Schema):
+    field = ma.fields.String(metadata={"description": "Dotted path of the offending field"})
+    location = ma.fields.String(metadata={"description": "json, query, headers, files, path"})
+    message = ma.fields.String()
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, with the offending fields listed in `errors`."""
+
+    type = ma.fields.String(metadata={"description": "URI identifying the problem type"})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    errors = ma.fields.List(ma.fields.Nested(FieldErrorSchema))
+
+
+def flatten_messages(messages, location: str | None = None, prefix: str = "") -> list[dict]:
+    """Turn webargs' nested {location: {field: [messages]}} into a flat list of field errors."""
+    if isinstance(messages, dict):
+        if location is None:
+            return [err for loc, sub in messages.items() for err in flatten_messages(sub, loc)]
+        return [
+            err
+            for key, sub in messages.items()
+            for err in flatten_messages(
+                sub,
+                location,
+                f"{prefix}.{key}" if prefix and key != "_schema" else (prefix or str(key)),
+            )
+        ]
+    if isinstance(messages, list) and messages and not all(isinstance(m, str) for m in messages):
+        return [err for sub in messages for err in flatten_messages(sub, location, prefix)]
+    texts = messages if isinstance(messages, list) else [messages]
+    return [{"field": prefix or None, "location": location, "message": str(t)} for t in texts]
+
+
+def problem_response(
+    status: int, detail: str, *, slug: str | None = None, errors=None, headers=None, **extra
+) -> Response:
+    body = {
+        "type": PROBLEM_TYPE_BASE + slug if slug else "about:blank",
+        "title": http.HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    response = Response(orjson.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def describe(errors: list[dict]) -> str:
+    first = errors[0]
+    where = f"{first['field']}: " if first.get("field") else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}{first['message']}{more}"
+
+
+class Api(flask_smorest.Api):
+    """Api whose error handlers answer RFC 9457 problem+json, documented as such."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self):
+        app = self._app
+        app.register_error_handler(HTTPException, self.handle_http_exception)
+        app.register_error_handler(ServiceError, self.handle_service_error)
+        app.register_error_handler(IntegrityError, self.handle_integrity_error)
+        app.register_error_handler(Exception, self.handle_unexpected_error)
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(
+                response, self.spec, PROBLEM_JSON if status >= 400 else "application/json"
+            )
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+    def handle_http_exception(self, error):
+        data = getattr(error, "data", None) or {}
+        messages = data.get("messages")
+        headers = data.get("headers") or {}
+        if messages:
+            errors = flatten_messages(messages)
+            # A bad query string is the client's request, not the content it sends: 400.
+            status = (
+                400 if all(e["location"] in ("query", "view_args") for e in errors) else error.code
+            )
+            return problem_response(
+                status, describe(errors), slug="invalid-input", errors=errors, headers=headers
+            )
+        detail = data.get("message") or error.description
+        return problem_response(error.code, detail, headers=headers)
+
+    def handle_service_error(self, error: ServiceError):
+        errors = (
+            [{"field": error.field, "location": None, "message": error.detail}]
+            if error.field
+            else None
+        )
+        return problem_response(
+            error.status,
+            error.detail,
+            slug=error.slug,
+            errors=errors,
+            headers=error.headers,
+            **error.extra,
+        )
+
+    def handle_integrity_error(self, error: IntegrityError):
+        from .db import session
+
+        session.rollback()
+        log.info("integrity error on %s %s: %s", request.method, request.path, error.orig)
+        return problem_response(
+            409, "The request conflicts with data already stored.", slug="conflict"
+        )
+
+    def handle_unexpected_error(self, error: Exception):
+        if isinstance(error, HTTPException):
+            return self.handle_http_exception(error)
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return problem_response(500, "An unexpected error occurred; it has been logged.")
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """Blueprint with a shorthand to document the problem+json answers of a route."""
+
+    def problems(self, *statuses: int):
+        def decorator(func):
+            for status in statuses:
+                func = self.alt_response(
+                    status,
+                    description=http.HTTPStatus(status).phrase,
+                    schema=ProblemSchema,
+                    content_type=PROBLEM_JSON,
+                )(func)
+            return func
+
+        return decorator
+
+
+api = Api()
+
+
+def requires_json(func):
+    """Refuse a body that is not JSON with 415, before schemas report missing fields."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if not request.is_json:
+            raise UnsupportedMediaType(
+                f"Send the body as application/json or application/geo+json, not "
+                f"{request.mimetype or 'an undeclared type'}.",
+                field="Content-Type",
+            )
+        return func(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,92 @@
+"""A surveillance device pinned by a contributor."""
+
+import uuid
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .. import vocabulary as vocab
+from . import Base
+
+
+def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    __table_args__ = (
+        one_of("kind", vocab.KIND_NAMES),
+        one_of("camera_type", vocab.CAMERA_TYPES),
+        one_of("mount", vocab.MOUNTS),
+        one_of("zone", vocab.ZONES),
+        one_of("surveillance", vocab.SURVEILLANCE_AREAS),
+        one_of("operator_type", vocab.OPERATOR_TYPES),
+        one_of("status", vocab.STATUSES),
+        one_of("review_status", vocab.REVIEW_STATUSES),
+        CheckConstraint("angle > 0 AND angle <= 360", name="angle_range"),
+        CheckConstraint("height >= 0 AND height <= 500", name="height_range"),
+        CheckConstraint("accuracy_m >= 0", name="accuracy_positive"),
+        CheckConstraint("0 <= ALL(direction) AND 359 >= ALL(direction)", name="direction_range"),
+        Index(
+            "devices_geom_live_idx",
+            "geom",
+            postgresql_using="gist",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("devices_updated_at_idx", "updated_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    camera_type: Mapped[str | None] = mapped_column(String(16))
+    mount: Mapped[str | None] = mapped_column(String(16))
+    direction: Mapped[list[int] | None] = mapped_column(ARRAY(SmallInteger))
+    angle: Mapped[float | None] = mapped_column(Float)
+    height: Mapped[float | None] = mapped_column(Float)
+    zone: Mapped[str | None] = mapped_column(String(16))
+    surveillance: Mapped[str | None] = mapped_column(String(16))
+    operator: Mapped[str | None] = mapped_column(String(vocab.OPERATOR_MAX_CHARS))
+    operator_type: Mapped[str] = mapped_column(String(16), nullable=False, server_default="unknown")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="active")
+    observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    notes: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(2048))
+    tags: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    # Authorship and review: filled by the accounts and moderation layer.
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    review_status: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default="approved"
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    # A deleted device stays as a tombstone so that syncing clients learn about the removal.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped on every change; the ETag is derived from it.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.id.hex}.{self.version}"'

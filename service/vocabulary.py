@@ -1,0 +1,73 @@
+"""The device vocabulary, defined once: Vigie values and the OpenStreetMap tags they map to."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    description: str
+    osm_tags: dict = field(default_factory=dict)
+
+
+SURVEILLANCE = {"man_made": "surveillance"}
+
+KINDS = (
+    Kind(
+        "camera",
+        "Video surveillance camera (CCTV).",
+        {**SURVEILLANCE, "surveillance:type": "camera"},
+    ),
+    Kind(
+        "alpr",
+        "Automatic licence/number-plate reader (ANPR/LAPI).",
+        {**SURVEILLANCE, "surveillance:type": "ALPR"},
+    ),
+    Kind(
+        "facial_recognition",
+        "Camera or gate performing facial recognition.",
+        {**SURVEILLANCE, "surveillance:type": "camera", "camera:features": "face_recognition"},
+    ),
+    Kind(
+        "microphone",
+        "Microphone detecting 'abnormal' sounds.",
+        {**SURVEILLANCE, "surveillance:type": "microphone"},
+    ),
+    Kind(
+        "gunshot_detector",
+        "Acoustic gunshot detection sensor.",
+        {**SURVEILLANCE, "surveillance:type": "gunshot_detector"},
+    ),
+    Kind(
+        "sensor",
+        "Any other surveillance sensor (wifi/bluetooth tracker, lidar, ...).",
+        {**SURVEILLANCE, "surveillance:type": "sensor"},
+    ),
+)
+KIND_NAMES = tuple(k.name for k in KINDS)
+
+# Each of these maps one-to-one onto the OSM key in OSM_KEYS, with the same values.
+CAMERA_TYPES = ("fixed", "dome", "panning")
+MOUNTS = ("wall", "pole", "ceiling", "street_lamp", "other")
+ZONES = ("town", "traffic", "parking", "shop", "transit", "building", "other")
+SURVEILLANCE_AREAS = ("public", "outdoor", "indoor")
+OPERATOR_TYPES = ("public", "private", "unknown")
+STATUSES = ("active", "planned", "removed", "unknown")
+REVIEW_STATUSES = ("pending", "approved", "rejected")
+
+OSM_KEYS = {
+    "camera_type": "camera:type",
+    "mount": "camera:mount",
+    "direction": "camera:direction",
+    "angle": "camera:angle",
+    "height": "height",
+    "zone": "surveillance:zone",
+    "surveillance": "surveillance",
+    "operator": "operator",
+    "operator_type": "operator:type",
+}
+
+NOTES_MAX_CHARS = 5000
+OPERATOR_MAX_CHARS = 255
+TAGS_MAX_ENTRIES = 50
+TAG_MAX_CHARS = 255

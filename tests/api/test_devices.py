@@ -1,0 +1,274 @@
+"""Pin, read, change and remove devices: the contract a map client sees."""
+
+import uuid
+
+import pytest
+
+from tests.helpers import GEOJSON, PROBLEM, feature, new_id, pin
+
+
+def count_devices(db, live_only=False):
+    where = " WHERE deleted_at IS NULL" if live_only else ""
+    return db(f"SELECT count(*) FROM devices{where}").scalar_one()
+
+
+class TestCreate:
+    def test_pin_returns_the_stored_feature_with_location_and_etag(self, client, db):
+        response = client.post(
+            "/api/v1/devices",
+            json=feature(2.2945, 48.8584, direction=[90, 270], camera_type="dome",
+                         mount="pole", angle=120, height=4.5, zone="town",
+                         surveillance="public", operator="Préfecture de police",
+                         operator_type="public", observed_at="2026-11-01T10:00:00Z",
+                         accuracy_m=6, notes="Two lenses", source="https://example.org/arrete",
+                         tags={"camera:mount": "pole", "note:fr": "angle de rue"}),
+        )
+        assert response.status_code == 201
+        assert response.mimetype == GEOJSON
+        body = response.get_json()
+        assert body["type"] == "Feature"
+        assert body["geometry"] == {"type": "Point", "coordinates": [2.2945, 48.8584]}
+        props = body["properties"]
+        assert props["direction"] == [90, 270]
+        assert props["operator"] == "Préfecture de police"
+        assert props["observed_at"].startswith("2026-11-01T10:00:00")
+        assert props["tags"] == {"camera:mount": "pole", "note:fr": "angle de rue"}
+        assert response.headers["Location"].endswith(f"/api/v1/devices/{body['id']}")
+        assert response.headers["ETag"]
+        stored = db("SELECT kind, ST_X(geom), ST_Y(geom), direction FROM devices WHERE id = :id",
+                    id=body["id"]).one()
+        assert tuple(stored) == ("camera", 2.2945, 48.8584, [90, 270])
+
+    def test_a_single_direction_is_read_as_a_list(self, client):
+        assert pin(client, direction=45)["properties"]["direction"] == [45]
+
+    def test_defaults_fill_status_operator_type_and_tags(self, client):
+        props = pin(client)["properties"]
+        assert (props["status"], props["operator_type"], props["tags"]) == ("active", "unknown", {})
+
+    def test_client_uuid_is_kept_and_a_replay_returns_the_same_device(self, client, db):
+        device_id = new_id()
+        body = feature(device_id=device_id, direction=10)
+        first = client.post("/api/v1/devices", json=body)
+        again = client.post("/api/v1/devices", json=body)
+        assert first.status_code == 201 and again.status_code == 200
+        assert first.get_json()["id"] == device_id == again.get_json()["id"]
+        assert again.headers["ETag"] == first.headers["ETag"]
+        assert count_devices(db) == 1
+
+    def test_same_uuid_with_other_content_is_a_conflict(self, client, db):
+        device_id = new_id()
+        client.post("/api/v1/devices", json=feature(device_id=device_id))
+        response = client.post("/api/v1/devices", json=feature(device_id=device_id, kind="alpr"))
+        assert response.status_code == 409
+        assert response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"] == "id"
+        assert db("SELECT kind FROM devices").scalar_one() == "camera"
+
+    def test_same_uuid_at_another_place_is_a_conflict(self, client):
+        device_id = new_id()
+        client.post("/api/v1/devices", json=feature(device_id=device_id))
+        moved = feature(2.0, 48.0, device_id=device_id)
+        assert client.post("/api/v1/devices", json=moved).status_code == 409
+
+    def test_reusing_a_deleted_uuid_is_a_conflict(self, client):
+        created = pin(client)
+        client.delete(f"/api/v1/devices/{created['id']}")
+        again = client.post("/api/v1/devices", json=feature(device_id=created["id"]))
+        assert again.status_code == 409
+
+
+class TestRead:
+    def test_get_returns_feature_and_etag(self, client):
+        created = pin(client, kind="microphone")
+        response = client.get(f"/api/v1/devices/{created['id']}")
+        assert response.status_code == 200
+        assert response.mimetype == GEOJSON
+        assert response.get_json() == created
+
+    def test_if_none_match_gives_304(self, client):
+        created = pin(client)
+        etag = client.get(f"/api/v1/devices/{created['id']}").headers["ETag"]
+        response = client.get(f"/api/v1/devices/{created['id']}", headers={"If-None-Match": etag})
+        assert response.status_code == 304
+        assert response.data == b""
+
+    def test_unknown_id_is_404_problem(self, client):
+        response = client.get(f"/api/v1/devices/{uuid.uuid4()}")
+        assert response.status_code == 404
+        assert response.mimetype == PROBLEM
+        assert response.get_json()["status"] == 404
+
+    def test_malformed_id_is_404(self, client):
+        assert client.get("/api/v1/devices/not-a-uuid").status_code == 404
+
+
+class TestPatch:
+    def test_patch_changes_only_given_fields_and_bumps_etag(self, client, db):
+        created = pin(client, kind="camera", direction=[90], notes="old")
+        url = f"/api/v1/devices/{created['id']}"
+        etag = client.get(url).headers["ETag"]
+        response = client.patch(url, json={"properties": {"direction": 180, "notes": None}},
+                                headers={"If-Match": etag})
+        assert response.status_code == 200
+        props = response.get_json()["properties"]
+        assert props["direction"] == [180]
+        assert props["notes"] is None
+        assert props["kind"] == "camera"
+        assert response.headers["ETag"] != etag
+        assert props["updated_at"] >= created["properties"]["updated_at"]
+        assert db("SELECT version FROM devices").scalar_one() == 2
+
+    def test_patch_moves_the_device(self, client, db):
+        created = pin(client)
+        url = f"/api/v1/devices/{created['id']}"
+        etag = client.get(url).headers["ETag"]
+        moved = {"geometry": {"type": "Point", "coordinates": [4.8357, 45.764]}}
+        assert client.patch(url, json=moved, headers={"If-Match": etag}).status_code == 200
+        assert tuple(db("SELECT ST_X(geom), ST_Y(geom) FROM devices").one()) == (4.8357, 45.764)
+
+    def test_patch_without_if_match_is_428_and_changes_nothing(self, client, db):
+        created = pin(client)
+        response = client.patch(f"/api/v1/devices/{created['id']}",
+                                json={"properties": {"kind": "alpr"}})
+        assert response.status_code == 428
+        assert response.get_json()["errors"][0]["field"] == "If-Match"
+        assert db("SELECT kind FROM devices").scalar_one() == "camera"
+
+    def test_patch_with_stale_etag_is_412_and_changes_nothing(self, client, db):
+        created = pin(client)
+        url = f"/api/v1/devices/{created['id']}"
+        stale = client.get(url).headers["ETag"]
+        client.patch(url, json={"properties": {"notes": "first"}}, headers={"If-Match": stale})
+        response = client.patch(url, json={"properties": {"notes": "second"}},
+                                headers={"If-Match": stale})
+        assert response.status_code == 412
+        assert response.headers["ETag"] != stale
+        assert db("SELECT notes FROM devices").scalar_one() == "first"
+
+    def test_empty_patch_is_422(self, client):
+        created = pin(client)
+        url = f"/api/v1/devices/{created['id']}"
+        etag = client.get(url).headers["ETag"]
+        assert client.patch(url, json={}, headers={"If-Match": etag}).status_code == 422
+
+    def test_patch_cannot_clear_the_kind(self, client, db):
+        created = pin(client)
+        url = f"/api/v1/devices/{created['id']}"
+        etag = client.get(url).headers["ETag"]
+        response = client.patch(url, json={"properties": {"kind": None}}, headers={"If-Match": etag})
+        assert response.status_code == 422
+        assert response.get_json()["errors"][0]["field"] == "properties.kind"
+        assert db("SELECT kind FROM devices").scalar_one() == "camera"
+
+
+class TestDelete:
+    def test_delete_leaves_a_tombstone(self, client, db):
+        created = pin(client)
+        url = f"/api/v1/devices/{created['id']}"
+        assert client.delete(url).status_code == 204
+        gone = client.get(url)
+        assert gone.status_code == 410
+        assert gone.get_json()["deleted_at"]
+        assert db("SELECT deleted_at IS NOT NULL FROM devices").scalar_one() is True
+        listing = client.get("/api/v1/devices").get_json()
+        assert listing["features"] == []
+
+    def test_delete_twice_is_harmless(self, client):
+        created = pin(client)
+        url = f"/api/v1/devices/{created['id']}"
+        client.delete(url)
+        assert client.delete(url).status_code == 204
+
+    def test_delete_with_stale_if_match_is_412(self, client, db):
+        created = pin(client)
+        url = f"/api/v1/devices/{created['id']}"
+        response = client.delete(url, headers={"If-Match": '"stale.0"'})
+        assert response.status_code == 412
+        assert count_devices(db, live_only=True) == 1
+
+    def test_patch_of_a_deleted_device_is_410(self, client):
+        created = pin(client)
+        url = f"/api/v1/devices/{created['id']}"
+        client.delete(url)
+        response = client.patch(url, json={"properties": {"notes": "x"}}, headers={"If-Match": "*"})
+        assert response.status_code == 410
+
+    def test_delete_unknown_is_404(self, client):
+        assert client.delete(f"/api/v1/devices/{uuid.uuid4()}").status_code == 404
+
+
+class TestListing:
+    def test_bbox_returns_only_devices_inside(self, client):
+        inside = pin(client, 2.35, 48.85)
+        pin(client, 4.83, 45.76)  # Lyon
+        response = client.get("/api/v1/devices?bbox=2.3,48.8,2.4,48.9")
+        assert response.status_code == 200
+        assert response.mimetype == GEOJSON
+        body = response.get_json()
+        assert body["type"] == "FeatureCollection"
+        assert [f["id"] for f in body["features"]] == [inside["id"]]
+        assert body["numberReturned"] == 1
+        assert "numberMatched" not in body
+
+    def test_filters_on_kind_status_and_operator_type(self, client):
+        camera = pin(client, kind="camera", operator_type="public")
+        alpr = pin(client, kind="alpr", status="planned")
+        pin(client, kind="microphone")
+
+        def ids(query):
+            return {f["id"] for f in client.get(f"/api/v1/devices?{query}").get_json()["features"]}
+
+        assert ids("kind=camera,alpr") == {camera["id"], alpr["id"]}
+        assert ids("status=planned") == {alpr["id"]}
+        assert ids("operator_type=public") == {camera["id"]}
+
+    def test_updated_since(self, client, db):
+        old = pin(client)
+        db("UPDATE devices SET updated_at = '2020-01-01T00:00:00Z' WHERE id = :id", id=old["id"])
+        recent = pin(client)
+        body = client.get("/api/v1/devices?updated_since=2025-01-01T00:00:00Z").get_json()
+        assert [f["id"] for f in body["features"]] == [recent["id"]]
+
+    def test_pages_follow_next_links_without_gaps_or_repeats(self, client):
+        created = {pin(client, 2.35 + i * 1e-4, 48.85)["id"] for i in range(23)}
+        seen, url, pages = [], "/api/v1/devices?bbox=2.3,48.8,2.4,48.9&limit=5", 0
+        while url:
+            body = client.get(url).get_json()
+            seen += [f["id"] for f in body["features"]]
+            assert body["numberReturned"] == len(body["features"])
+            pages += 1
+            url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
+        assert pages == 5
+        assert len(seen) == len(set(seen)) == 23
+        assert set(seen) == created
+        assert seen == sorted(seen)
+
+    def test_number_matched_only_when_asked(self, client):
+        for i in range(3):
+            pin(client, 2.35 + i * 1e-4, 48.85)
+        body = client.get("/api/v1/devices?limit=2&count=true").get_json()
+        assert body["numberMatched"] == 3
+        assert body["numberReturned"] == 2
+
+    def test_bbox_across_the_antimeridian(self, client):
+        fiji = pin(client, 179.5, -17.0)
+        samoa = pin(client, -179.5, -17.0)
+        pin(client, 0.0, -17.0)
+        body = client.get("/api/v1/devices?bbox=179,-18,-179,-16").get_json()
+        assert {f["id"] for f in body["features"]} == {fiji["id"], samoa["id"]}
+
+    def test_empty_result_is_a_valid_collection(self, client):
+        body = client.get("/api/v1/devices?bbox=0,0,0.001,0.001").get_json()
+        assert body["features"] == [] and body["numberReturned"] == 0
+        assert [link["rel"] for link in body["links"]] == ["self"]
+
+    def test_coordinates_are_rounded_to_seven_decimals(self, client):
+        created = pin(client, 2.123456789123, 48.987654321987)
+        assert created["geometry"]["coordinates"] == [2.1234568, 48.9876543]
+
+    @pytest.mark.parametrize("limit", ["0", "10001", "-1", "abc"])
+    def test_limit_out_of_range_is_400(self, client, limit):
+        response = client.get(f"/api/v1/devices?limit={limit}")
+        assert response.status_code == 400
+        assert response.get_json()["errors"][0]["field"] == "limit"

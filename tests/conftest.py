@@ -1,0 +1,89 @@
+"""A real PostGIS for every run: a fresh database per session, a rolled-back transaction per test.
+
+DATABASE_URL names the server (make test starts a throwaway cluster and sets it). The suite
+creates its own database there, migrates it once, and drops it at the end.
+"""
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from service import create_app, migrate
+from service.config import Config
+from service.db import session
+
+
+def server_url():
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        pytest.exit("DATABASE_URL is not set: run the suite with `make test`", returncode=2)
+    return make_url(url)
+
+
+def create_database(name: str) -> str:
+    """Create an empty database beside DATABASE_URL's and return its URL."""
+    base = server_url()
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(name: str) -> None:
+    admin = create_engine(server_url().set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    name = f"vigie_test_{uuid.uuid4().hex[:12]}"
+    url = create_database(name)
+    migrate.upgrade(url)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app(Config(DATABASE_URL=database_url, TESTING=True))
+    yield app
+    app.extensions["engine"].dispose()
+
+
+@pytest.fixture(autouse=True)
+def isolated(request):
+    """Run each test in a transaction rolled back at the end; commits become savepoints."""
+    if "app" not in request.fixturenames:
+        yield None
+        return
+    engine = request.getfixturevalue("app").extensions["engine"]
+    connection = engine.connect()
+    outer = connection.begin()
+    session.remove()
+    session.configure(bind=connection, join_transaction_mode="create_savepoint")
+    yield connection
+    session.remove()
+    outer.rollback()
+    connection.close()
+    session.configure(bind=engine)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(isolated):
+    """Run raw SQL on the test's own transaction, to check what was stored."""
+
+    def run(sql: str, **params):
+        return isolated.execute(text(sql), params)
+
+    return run
