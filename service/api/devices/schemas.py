@@ -129,7 +129,7 @@ class DevicePatchSchema(ma.Schema):
 
     type = ma.fields.String(validate=validate.Equal("Feature"))
     geometry = ma.fields.Nested(PointGeometrySchema)
-    properties = ma.fields.Nested(DevicePropertiesPatchSchema, partial=True)
+    properties = ma.fields.Nested(DevicePropertiesPatchSchema(partial=True))
 
 
 class DevicePropertiesOutSchema(DevicePropertiesSchema):
