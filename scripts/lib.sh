@@ -62,6 +62,23 @@ ensure_postgis() {
     fi
 }
 
+# Install Debian packages that are missing (as root), or say which to install and stop.
+ensure_debian_packages() {
+    local missing=() package
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+            || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing Debian packages. Install them with: sudo apt-get install -y ${missing[*]}"
+    fi
+    say "installing ${missing[*]} from Debian's packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 # Run a PostgreSQL binary as the cluster owner: initdb and postgres refuse to run as root.
 as_cluster_owner() {
     if [ "$(id -u)" -eq 0 ]; then

@@ -2,7 +2,11 @@
 # `make test`: lint, then the whole suite against a throwaway PostGIS cluster (or DATABASE_URL).
 source "$(dirname "$0")/lib.sh"
 
+# Debian packages the tests drive (real clients and tools, not mocks).
+TEST_DEBIAN_PACKAGES=()
+
 ensure_venv
+[ ${#TEST_DEBIAN_PACKAGES[@]} -eq 0 ] || ensure_debian_packages "${TEST_DEBIAN_PACKAGES[@]}"
 cd "$PROJECT_DIR"
 say "ruff: lint and format check"
 "$VENV/bin/ruff" check .
