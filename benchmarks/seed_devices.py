@@ -50,7 +50,8 @@ INSERT INTO devices (id, geom, kind, camera_type, direction, angle, height, zone
 SELECT
     gen_random_uuid(),
     CASE WHEN clon IS NULL THEN
-        ST_SetSRID(ST_MakePoint({minx} + u1 * ({maxx} - {minx}), {miny} + u2 * ({maxy} - {miny})), 4326)
+        ST_SetSRID(ST_MakePoint({minx} + u1 * ({maxx} - {minx}),
+                                {miny} + u2 * ({maxy} - {miny})), 4326)
     ELSE
         -- Box-Muller: a Gaussian offset of sigma_km around the city centre.
         ST_SetSRID(ST_MakePoint(
@@ -80,8 +81,9 @@ FROM placed
 
 def seed(database_url: str, count: int, seed_value: float = 0.42) -> float:
     """Replace every device with COUNT synthetic ones; return the seconds it took."""
-    cities = ", ".join(f"('{n}', {lon}, {lat}, {share}, {sigma})"
-                       for n, lon, lat, share, sigma in CITIES)
+    cities = ", ".join(
+        f"('{n}', {lon}, {lat}, {share}, {sigma})" for n, lon, lat, share, sigma in CITIES
+    )
     minx, miny, maxx, maxy = BACKGROUND_BBOX
     sql = SEED_SQL.format(cities=cities, minx=minx, miny=miny, maxx=maxx, maxy=maxy)
     engine = create_engine(database_url)
