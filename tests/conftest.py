@@ -60,8 +60,11 @@ def app(database_url):
 
 @pytest.fixture(autouse=True)
 def isolated(request):
-    """Run each test in a transaction rolled back at the end; commits become savepoints."""
-    if "app" not in request.fixturenames:
+    """Run each test in a transaction rolled back at the end; commits become savepoints.
+
+    Tests that need real commits (threads, sync cursors) ask for `committed` instead.
+    """
+    if "app" not in request.fixturenames or "committed" in request.fixturenames:
         yield None
         return
     engine = request.getfixturevalue("app").extensions["engine"]
@@ -74,6 +77,23 @@ def isolated(request):
     outer.rollback()
     connection.close()
     session.configure(bind=engine)
+
+
+@pytest.fixture
+def committed(app):
+    """Let the test commit for real (other connections see it); empty every table after."""
+    engine = app.extensions["engine"]
+    session.remove()
+    session.configure(bind=engine)
+    yield engine
+    session.remove()
+    session.configure(bind=engine)
+    with engine.begin() as conn:
+        tables = conn.execute(text(
+            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+            "WHERE schemaname = 'public' AND tablename NOT IN ('spatial_ref_sys', 'alembic_version')"
+        )).scalar_one()
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 
 @pytest.fixture

@@ -226,48 +226,63 @@ def near_clause(geom, point, distance_m: float) -> ColumnElement:
     )
 
 
-def duplicate_candidates(of_kind, point, distance_m: float, exclude=None) -> Select:
-    """Live, non-rejected devices of the same kind within DISTANCE_M metres, nearest first."""
-    distance = func.ST_Distance(func.geography(Device.geom), func.geography(point), False)
-    query = (
+def distance_to(point) -> ColumnElement:
+    return func.ST_Distance(func.geography(Device.geom), func.geography(point), False)
+
+
+def candidate_clauses(of_kind, point, distance_m: float, exclude=None) -> list[ColumnElement]:
+    """Live, non-rejected devices of the same kind within DISTANCE_M metres."""
+    clauses = [
+        Device.deleted_at.is_(None),
+        Device.review_status != "rejected",
+        Device.kind == of_kind,
+        near_clause(Device.geom, point, distance_m),
+    ]
+    return [*clauses, Device.id != exclude] if exclude is not None else clauses
+
+
+def select_duplicate_candidates(kind: str, lon: float, lat: float, distance_m: float) -> Select:
+    """Possible duplicates of a new pin, nearest first."""
+    point = point_expression(lon, lat)
+    return (
         select(
             Device.id,
             Device.kind,
             Device.review_status,
-            func.round(cast(distance, Numeric), 2).label("distance_m"),
+            func.round(cast(distance_to(point), Numeric), 2).label("distance_m"),
         )
-        .where(
-            Device.deleted_at.is_(None),
-            Device.review_status != "rejected",
-            Device.kind == of_kind,
-            near_clause(Device.geom, point, distance_m),
-        )
-        .order_by(distance)
+        .where(*candidate_clauses(kind, point, distance_m))
+        .order_by(distance_to(point))
     )
-    return query.where(Device.id != exclude) if exclude is not None else query
-
-
-def select_duplicate_candidates(kind: str, lon: float, lat: float, distance_m: float) -> Select:
-    return duplicate_candidates(kind, point_expression(lon, lat), distance_m)
 
 
 def select_moderation_queue(limit: int, distance_m: float) -> Select:
     """Pending pins, oldest first, each with its duplicate candidates, as one JSON text."""
     pending = aliased(Device, name="pending")
-    candidates = duplicate_candidates(pending.kind, pending.geom, distance_m, exclude=pending.id)
-    candidates = candidates.subquery("candidate")
+    distance = distance_to(pending.geom)
     candidate_json = (
         select(
             func.coalesce(
                 func.json_agg(
                     aggregate_order_by(
-                        func.row_to_json(literal_column("candidate")), candidates.c.distance_m
+                        func.json_build_object(
+                            sql_string("id"),
+                            Device.id,
+                            sql_string("kind"),
+                            Device.kind,
+                            sql_string("review_status"),
+                            Device.review_status,
+                            sql_string("distance_m"),
+                            func.round(cast(distance, Numeric), 2),
+                        ),
+                        distance,
                     )
                 ),
                 literal_column("'[]'::json"),
             )
         )
-        .select_from(candidates)
+        .where(*candidate_clauses(pending.kind, pending.geom, distance_m, exclude=pending.id))
+        .correlate(pending)
         .scalar_subquery()
     )
     feature = select(device_feature_text()).where(Device.id == pending.id).scalar_subquery()

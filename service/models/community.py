@@ -54,8 +54,9 @@ class Confirmation(Base):
     verdict: Mapped[str] = mapped_column(String(16), nullable=False)
     comment: Mapped[str | None] = mapped_column(String(1000))
     photo_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The moment of the vote itself, so that votes of one transaction keep their order.
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
+        DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
     )
 
 

@@ -1,6 +1,7 @@
 """Devices: pin, read, change, remove, and list what is in view as GeoJSON."""
 
 import base64
+import math
 import binascii
 import uuid
 from datetime import timedelta
@@ -114,7 +115,7 @@ def check_pin_rate(user: User) -> None:
         )
         raise TooManyRequests(
             f"New accounts may pin {limit} devices an hour; try again later.",
-            headers={"Retry-After": str(max(1, int(wait) + 1))},
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
 
 
@@ -132,7 +133,7 @@ def check_duplicates(kind: str, geometry: dict) -> None:
                     "id": str(c.id),
                     "kind": c.kind,
                     "review_status": c.review_status,
-                    "distance_m": round(c.distance_m, 2),
+                    "distance_m": float(c.distance_m),
                 }
                 for c in candidates
             ],
