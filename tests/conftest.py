@@ -89,10 +89,13 @@ def committed(app):
     session.remove()
     session.configure(bind=engine)
     with engine.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
-            "WHERE schemaname = 'public' AND tablename NOT IN ('spatial_ref_sys', 'alembic_version')"
-        )).scalar_one()
+        tables = conn.execute(
+            text(
+                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                "WHERE schemaname = 'public' "
+            "AND tablename NOT IN ('spatial_ref_sys', 'alembic_version')"
+            )
+        ).scalar_one()
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 

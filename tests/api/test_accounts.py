@@ -9,13 +9,15 @@ from tests.helpers import PROBLEM, pin
 
 
 def register(client, username="nightowl", password="a long passphrase", **extra):
-    return client.post("/api/v1/auth/register",
-                       json={"username": username, "password": password, **extra})
+    return client.post(
+        "/api/v1/auth/register", json={"username": username, "password": password, **extra}
+    )
 
 
 def login(client, username="nightowl", password="a long passphrase", **extra):
-    return client.post("/api/v1/auth/tokens",
-                       json={"username": username, "password": password, **extra})
+    return client.post(
+        "/api/v1/auth/tokens", json={"username": username, "password": password, **extra}
+    )
 
 
 def bearer(token):
@@ -41,14 +43,17 @@ class TestRegister:
         assert response.get_json()["errors"][0]["field"] == "username"
         assert db("SELECT count(*) FROM users").scalar_one() == 1
 
-    @pytest.mark.parametrize("body,field", [
-        ({"username": "ab", "password": "a long passphrase"}, "username"),
-        ({"username": "has space", "password": "a long passphrase"}, "username"),
-        ({"username": "fine_name", "password": "short"}, "password"),
-        ({"username": "fine_name", "password": "a long passphrase", "email": "nope"}, "email"),
-        ({"username": "fine_name", "password": "a long passphrase", "ip": "1.2.3.4"}, "ip"),
-        ({"password": "a long passphrase"}, "username"),
-    ])
+    @pytest.mark.parametrize(
+        "body,field",
+        [
+            ({"username": "ab", "password": "a long passphrase"}, "username"),
+            ({"username": "has space", "password": "a long passphrase"}, "username"),
+            ({"username": "fine_name", "password": "short"}, "password"),
+            ({"username": "fine_name", "password": "a long passphrase", "email": "nope"}, "email"),
+            ({"username": "fine_name", "password": "a long passphrase", "ip": "1.2.3.4"}, "ip"),
+            ({"password": "a long passphrase"}, "username"),
+        ],
+    )
     def test_bad_registrations_are_422_and_store_nothing(self, client, db, body, field):
         response = client.post("/api/v1/auth/register", json=body)
         assert response.status_code == 422 and response.mimetype == PROBLEM
@@ -67,8 +72,9 @@ class TestTokens:
         assert stored.name == "my phone"
         assert token not in stored.token_hash and len(stored.token_hash) == 64
 
-    @pytest.mark.parametrize("username,password", [
-        ("nightowl", "wrong passphrase"), ("nobody", "a long passphrase")])
+    @pytest.mark.parametrize(
+        "username,password", [("nightowl", "wrong passphrase"), ("nobody", "a long passphrase")]
+    )
     def test_wrong_credentials_are_401(self, client, db, username, password):
         register(client)
         response = login(client, username, password)
@@ -82,7 +88,9 @@ class TestTokens:
         listed = client.get("/api/v1/auth/tokens", headers=bearer(first["token"])).get_json()
         assert {t["id"] for t in listed["tokens"]} == {first["id"], second["id"]}
         assert all("token" not in t for t in listed["tokens"])
-        revoked = client.delete(f"/api/v1/auth/tokens/{second['id']}", headers=bearer(first["token"]))
+        revoked = client.delete(
+            f"/api/v1/auth/tokens/{second['id']}", headers=bearer(first["token"])
+        )
         assert revoked.status_code == 204
         assert client.get("/api/v1/me", headers=bearer(second["token"])).status_code == 401
         assert client.get("/api/v1/me", headers=bearer(first["token"])).status_code == 200
@@ -120,8 +128,9 @@ class TestMe:
         device = pin(contributor, notes="mine")
         moderator.post(f"/api/v1/devices/{device['id']}/review", json={"decision": "approve"})
         other_device = pin(moderator, 4.83, 45.76)
-        contributor.post(f"/api/v1/devices/{other_device['id']}/confirmations",
-                         json={"verdict": "still_there"})
+        contributor.post(
+            f"/api/v1/devices/{other_device['id']}/confirmations", json={"verdict": "still_there"}
+        )
         export = contributor.get("/api/v1/me/export").get_json()
         assert export["user"]["username"] == contributor.user.username
         assert [d["id"] for d in export["devices"]] == [device["id"]]
@@ -147,8 +156,9 @@ class TestRoles:
     def test_admin_grants_moderator(self, as_user):
         admin = as_user("admin")
         contributor = as_user()
-        response = admin.put(f"/api/v1/users/{contributor.user.username}/role",
-                             json={"role": "moderator"})
+        response = admin.put(
+            f"/api/v1/users/{contributor.user.username}/role", json={"role": "moderator"}
+        )
         assert response.status_code == 200 and response.get_json()["role"] == "moderator"
         assert contributor.get("/api/v1/me").get_json()["role"] == "moderator"
 
@@ -162,8 +172,10 @@ class TestRoles:
 class TestCli:
     def test_create_admin_asks_the_password_twice(self, app, client):
         runner = app.test_cli_runner()
-        result = runner.invoke(args=["users", "create-admin", "root_admin"],
-                               input=f"{TEST_PASSWORD}\n{TEST_PASSWORD}\n")
+        result = runner.invoke(
+            args=["users", "create-admin", "root_admin"],
+            input=f"{TEST_PASSWORD}\n{TEST_PASSWORD}\n",
+        )
         assert result.exit_code == 0, result.output
         assert session.query(User).filter_by(username="root_admin").one().role == "admin"
         token = login(client, "root_admin", TEST_PASSWORD).get_json()["token"]
@@ -171,7 +183,9 @@ class TestCli:
 
     def test_create_admin_refuses_mismatched_passwords(self, app):
         runner = app.test_cli_runner()
-        result = runner.invoke(args=["users", "create-admin", "root_admin"],
-                               input=f"{TEST_PASSWORD}\nsomething else entirely\n")
+        result = runner.invoke(
+            args=["users", "create-admin", "root_admin"],
+            input=f"{TEST_PASSWORD}\nsomething else entirely\n",
+        )
         assert result.exit_code != 0
         assert session.query(User).filter_by(username="root_admin").count() == 0

@@ -45,15 +45,20 @@ class TestReview:
         response = review(moderator, device["id"], "reject", "This is a speed camera.")
         assert response.status_code == 200
         seen = author.get(f"/api/v1/devices/{device['id']}").get_json()["properties"]
-        assert (seen["review_status"], seen["review_reason"]) == ("rejected", "This is a speed camera.")
+        assert (seen["review_status"], seen["review_reason"]) == (
+            "rejected",
+            "This is a speed camera.",
+        )
         assert client.get(f"/api/v1/devices/{device['id']}").status_code == 404
 
     def test_queue_is_oldest_first_with_duplicate_candidates(self, as_user, moderator, db):
         existing = pin(moderator, 2.35, 48.85)
         first = pin(as_user(), 2.35, north_of(48.85, 10))
         second = pin(as_user(), 4.83, 45.76)
-        db("UPDATE devices SET created_at = now() - interval '1 hour' WHERE id = :id",
-           id=first["id"])
+        db(
+            "UPDATE devices SET created_at = now() - interval '1 hour' WHERE id = :id",
+            id=first["id"],
+        )
         queue = moderator.get("/api/v1/moderation/queue").get_json()["items"]
         assert [item["device"]["id"] for item in queue] == [first["id"], second["id"]]
         candidates = queue[0]["duplicate_candidates"]
@@ -61,8 +66,9 @@ class TestReview:
         assert candidates[0]["distance_m"] == pytest.approx(10, abs=0.05)
         assert queue[1]["duplicate_candidates"] == []
 
-    def test_contributors_become_trusted_after_enough_approved_pins(self, app, as_user, moderator,
-                                                                    monkeypatch):
+    def test_contributors_become_trusted_after_enough_approved_pins(
+        self, app, as_user, moderator, monkeypatch
+    ):
         monkeypatch.setitem(app.config, "TRUSTED_AFTER_APPROVED_PINS", 2)
         author = as_user()
         for i in range(2):
@@ -84,8 +90,9 @@ class TestReview:
 
 class TestDuplicates:
     @pytest.mark.parametrize("metres,expected", [(14.9, 409), (15.1, 201)])
-    def test_same_kind_within_the_distance_is_a_409_with_candidates(self, moderator, db,
-                                                                    metres, expected):
+    def test_same_kind_within_the_distance_is_a_409_with_candidates(
+        self, moderator, db, metres, expected
+    ):
         existing = pin(moderator, 2.35, 48.85)
         response = moderator.post("/api/v1/devices", json=feature(2.35, north_of(48.85, metres)))
         assert response.status_code == expected
@@ -116,10 +123,12 @@ class TestMergeHistoryRevert:
         keep = pin(moderator, 2.35, 48.85)
         duplicate = pin(moderator, 2.35, north_of(48.85, 5))
         voter = as_user()
-        voter.post(f"/api/v1/devices/{duplicate['id']}/confirmations",
-                   json={"verdict": "still_there"})
-        response = moderator.post(f"/api/v1/devices/{keep['id']}/merge",
-                                  json={"other": duplicate["id"]})
+        voter.post(
+            f"/api/v1/devices/{duplicate['id']}/confirmations", json={"verdict": "still_there"}
+        )
+        response = moderator.post(
+            f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]}
+        )
         assert response.status_code == 200
         assert response.get_json()["properties"]["verification"] == "confirmed"
         assert db("SELECT device_id::text FROM confirmations").scalar_one() == keep["id"]
@@ -130,19 +139,26 @@ class TestMergeHistoryRevert:
 
     def test_merging_a_device_into_itself_is_refused(self, moderator):
         device = pin(moderator)
-        response = moderator.post(f"/api/v1/devices/{device['id']}/merge",
-                                  json={"other": device["id"]})
+        response = moderator.post(
+            f"/api/v1/devices/{device['id']}/merge", json={"other": device["id"]}
+        )
         assert response.status_code == 409
 
     def test_history_lists_every_change_and_revert_restores(self, moderator, client):
         device = pin(moderator, notes="first", direction=10)
         url = f"/api/v1/devices/{device['id']}"
         etag = client.get(url).headers["ETag"]
-        etag = moderator.patch(url, json={"properties": {"notes": "second"}},
-                               headers={"If-Match": etag}).headers["ETag"]
-        moderator.patch(url, json={"properties": {"notes": "vandalised", "direction": 200},
-                                   "geometry": {"type": "Point", "coordinates": [0, 0]}},
-                        headers={"If-Match": etag})
+        etag = moderator.patch(
+            url, json={"properties": {"notes": "second"}}, headers={"If-Match": etag}
+        ).headers["ETag"]
+        moderator.patch(
+            url,
+            json={
+                "properties": {"notes": "vandalised", "direction": 200},
+                "geometry": {"type": "Point", "coordinates": [0, 0]},
+            },
+            headers={"If-Match": etag},
+        )
         history = client.get(f"{url}/history").get_json()["revisions"]
         assert [r["action"] for r in history] == ["create", "update", "update"]
         assert history[1]["changes"] == {"notes": ["first", "second"]}
@@ -161,6 +177,7 @@ class TestMergeHistoryRevert:
     def test_revert_to_another_devices_revision_is_404(self, moderator, client):
         first, second = pin(moderator), pin(moderator, 3.0, 45.0)
         revision = client.get(f"/api/v1/devices/{second['id']}/history").get_json()["revisions"][0]
-        response = moderator.post(f"/api/v1/devices/{first['id']}/revert",
-                                  json={"revision": revision["id"]})
+        response = moderator.post(
+            f"/api/v1/devices/{first['id']}/revert", json={"revision": revision["id"]}
+        )
         assert response.status_code == 404

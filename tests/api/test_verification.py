@@ -60,8 +60,10 @@ def test_one_vote_per_user_per_device_every_30_days(moderator, as_user, db):
 def test_moderator_approval_with_a_photo_confirms(as_user, moderator, client):
     author = as_user()
     device = pin(author)
-    author.post(f"/api/v1/devices/{device['id']}/confirmations",
-                json={"verdict": "still_there", "photo_id": "5b0e8a52-3f7c-4a43-9d34-0c1f6c2f8a10"})
+    author.post(
+        f"/api/v1/devices/{device['id']}/confirmations",
+        json={"verdict": "still_there", "photo_id": "5b0e8a52-3f7c-4a43-9d34-0c1f6c2f8a10"},
+    )
     moderator.post(f"/api/v1/devices/{device['id']}/review", json={"decision": "approve"})
     assert level(client, device["id"]) == "confirmed"
 
@@ -80,6 +82,10 @@ def test_bad_votes_are_refused(moderator, as_user, client, db):
     device = pin(moderator)
     voter = as_user()
     assert vote(voter, device["id"], "maybe").status_code == 422
-    assert client.post(f"/api/v1/devices/{device['id']}/confirmations",
-                       json={"verdict": "still_there"}).status_code == 401
+    assert (
+        client.post(
+            f"/api/v1/devices/{device['id']}/confirmations", json={"verdict": "still_there"}
+        ).status_code
+        == 401
+    )
     assert db("SELECT count(*) FROM confirmations").scalar_one() == 0

@@ -1,8 +1,8 @@
 """Devices: pin, read, change, remove, and list what is in view as GeoJSON."""
 
 import base64
-import math
 import binascii
+import math
 import uuid
 from datetime import timedelta
 
