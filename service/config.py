@@ -51,6 +51,7 @@ class Config:
         # Rate limits (flask-limiter syntax); in memory unless REDIS_URL is set.
         self.REDIS_URL = env.get("REDIS_URL")
         self.RATELIMIT_ENABLED = env.get("RATELIMIT_ENABLED", "true").lower() != "false"
+        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "vigie")
         self.RATE_LIMIT_DEFAULT = env.get("RATE_LIMIT_DEFAULT", "600 per minute")
         self.RATE_LIMIT_WRITES = env.get("RATE_LIMIT_WRITES", "60 per minute")
         self.RATE_LIMIT_AUTH = env.get("RATE_LIMIT_AUTH", "10 per minute")

@@ -60,7 +60,7 @@ def init_app(app) -> None:
         app=app,
         default_limits=[config["RATE_LIMIT_DEFAULT"]],
         storage_uri=config.get("REDIS_URL") or "memory://",
-        key_prefix="vigie",
+        key_prefix=config["RATELIMIT_KEY_PREFIX"],
         headers_enabled=True,
         enabled=config["RATELIMIT_ENABLED"],
     )

@@ -93,7 +93,7 @@ def committed(app):
             text(
                 "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
                 "WHERE schemaname = 'public' "
-            "AND tablename NOT IN ('spatial_ref_sys', 'alembic_version')"
+                "AND tablename NOT IN ('spatial_ref_sys', 'alembic_version')"
             )
         ).scalar_one()
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))

@@ -241,8 +241,10 @@ def candidate_clauses(of_kind, point, distance_m: float, exclude=None) -> list[C
     return [*clauses, Device.id != exclude] if exclude is not None else clauses
 
 
-def select_duplicate_candidates(kind: str, lon: float, lat: float, distance_m: float) -> Select:
-    """Possible duplicates of a new pin, nearest first."""
+def select_duplicate_candidates(
+    kind: str, lon: float, lat: float, distance_m: float, exclude: uuid.UUID | None = None
+) -> Select:
+    """Possible duplicates of a new pin (other than itself), nearest first."""
     point = point_expression(lon, lat)
     return (
         select(
@@ -251,7 +253,7 @@ def select_duplicate_candidates(kind: str, lon: float, lat: float, distance_m: f
             Device.review_status,
             func.round(cast(distance_to(point), Numeric), 2).label("distance_m"),
         )
-        .where(*candidate_clauses(kind, point, distance_m))
+        .where(*candidate_clauses(kind, point, distance_m, exclude))
         .order_by(distance_to(point))
     )
 

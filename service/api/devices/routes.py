@@ -119,10 +119,12 @@ def check_pin_rate(user: User) -> None:
         )
 
 
-def check_duplicates(kind: str, geometry: dict) -> None:
+def check_duplicates(kind: str, geometry: dict, device_id: uuid.UUID) -> None:
     lon, lat = geometry["coordinates"][:2]
     distance = current_app.config["DUPLICATE_DISTANCE_M"]
-    candidates = session.execute(select_duplicate_candidates(kind, lon, lat, distance)).all()
+    candidates = session.execute(
+        select_duplicate_candidates(kind, lon, lat, distance, device_id)
+    ).all()
     if candidates:
         raise Conflict(
             f"{len(candidates)} device(s) of the same kind stand within {distance:g} m: "
@@ -234,7 +236,7 @@ class DeviceViews(MethodView):
             return feature_response(device_id, 200, {"Location": device_url(device_id)})
         check_pin_rate(user)
         if not force:
-            check_duplicates(columns["kind"], feature["geometry"])
+            check_duplicates(columns["kind"], feature["geometry"], device_id)
         device = Device(
             id=device_id,
             geom=point(feature["geometry"]),
