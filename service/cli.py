@@ -24,4 +24,7 @@ def db_downgrade(revision):
 
 
 def init_app(app) -> None:
+    from geodata.cli import geodata_cli
+
     app.cli.add_command(db_cli)
+    app.cli.add_command(geodata_cli)

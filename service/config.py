@@ -26,6 +26,10 @@ class Config:
         # Request bodies larger than this are refused with 413 before being read.
         self.MAX_CONTENT_LENGTH = _int("MAX_JSON_BYTES", 4 * 1024 * 1024)
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
+        # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
+        self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")
+        # Cached statistics are served for up to this many seconds after the data changed.
+        self.STATS_MAX_AGE_SECONDS = _int("STATS_MAX_AGE_SECONDS", 300)
         self.API_TITLE = "Vigie"
         self.API_VERSION = "1.0.0"
         self.OPENAPI_VERSION = "3.0.3"

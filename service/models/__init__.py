@@ -8,5 +8,6 @@ class Base(DeclarativeBase):
 
 
 from .device import Device  # noqa: E402
+from .district import Dataset, District, StatisticsCache  # noqa: E402
 
-__all__ = ["Base", "Device"]
+__all__ = ["Base", "Dataset", "Device", "District", "StatisticsCache"]
