@@ -270,18 +270,19 @@ def district_feature_text(tolerance_m: float) -> ColumnElement:
     )
 
 
-def district_clauses(levels=(), parents=(), codes=(), bboxes=()) -> list[ColumnElement]:
+def district_clauses(levels=(), parents=(), codes=(), bboxes=(), table=District):
+    """WHERE clauses picking districts; `table` may be an alias of District."""
     clauses = []
     for column, values in (
-        (District.level, levels),
-        (District.parent_code, parents),
-        (District.code, codes),
+        (table.level, levels),
+        (table.parent_code, parents),
+        (table.code, codes),
     ):
         if values:
             clauses.append(column.in_(list(values)))
     if bboxes:
         clauses.append(
-            or_(*(District.geom.op("&&")(func.ST_MakeEnvelope(*box, 4326)) for box in bboxes))
+            or_(*(table.geom.op("&&")(func.ST_MakeEnvelope(*box, 4326)) for box in bboxes))
         )
     return clauses
 
