@@ -18,6 +18,7 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    literal,
     literal_column,
     not_,
     or_,
@@ -128,8 +129,8 @@ def merge_staged_districts(
         sql_string(level),
         fixed.c.parent_code,
         fixed.c.population,
-        case((fixed.c.population.is_(None), None), else_=population_year),
-        case((fixed.c.population.is_(None), None), else_=population_source),
+        case((fixed.c.population.is_not(None), literal(population_year, Integer))),
+        case((fixed.c.population.is_not(None), literal(population_source, Text))),
         sql_string(dataset),
         fixed.c.geom,
         func.ST_Area(geography(fixed.c.geom)) / 1e6,
@@ -254,7 +255,7 @@ def district_properties(district=District) -> ColumnElement:
 def simplified_geojson(geom, tolerance_m: float) -> ColumnElement:
     """GeoJSON of a geometry simplified at a tolerance given in metres (topology kept)."""
     if tolerance_m > 0:
-        geom = func.ST_SimplifyPreserveTopology(geom, tolerance_degrees(tolerance_m))
+        geom = func.ST_Multi(func.ST_SimplifyPreserveTopology(geom, tolerance_degrees(tolerance_m)))
     return func.ST_AsGeoJSON(geom, COORDINATE_DECIMALS)
 
 
