@@ -10,6 +10,7 @@ from flask import Flask, Response, request
 from psycopg_pool import ConnectionPool
 from sqlalchemy.dialects import postgresql
 
+from service.db import SESSION_OPTIONS
 from service.geo.devices import DeviceFilter, select_device_feature, select_device_page
 
 DIALECT = postgresql.psycopg.dialect()
@@ -20,7 +21,7 @@ PAGE_SQL = str(
 )
 BY_ID_SQL = str(select_device_feature(uuid.UUID(int=0)).compile(dialect=DIALECT))
 url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"options": "-c timezone=UTC"})
+pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"options": SESSION_OPTIONS})
 app = Flask(__name__)
 
 
@@ -48,5 +49,7 @@ def devices():
 @app.get("/devices/<device_id>")
 def device(device_id):
     with pool.connection() as conn:
-        row = conn.execute(BY_ID_SQL, {"id_1": uuid.UUID(device_id)}).fetchone()
+        row = conn.execute(
+            BY_ID_SQL, {"id_1": uuid.UUID(device_id), "ST_AsGeoJSON_1": 7}
+        ).fetchone()
     return Response(row[0], mimetype="application/geo+json")
