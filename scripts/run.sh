@@ -27,6 +27,9 @@ trap cleanup INT TERM EXIT
 cd "$PROJECT_DIR"
 say "applying database migrations"
 "$VENV/bin/flask" --app wsgi db upgrade
+say "loading the default districts (DEFAULT_DISTRICTS) for statistics"
+"$VENV/bin/flask" --app wsgi geodata load-default \
+    || say "warning: the default districts could not be loaded; statistics stay empty until districts are imported"
 
 PORT=${PORT:-5000}
 say "serving the API on http://127.0.0.1:$PORT (docs at /api/docs); Ctrl-C stops it"

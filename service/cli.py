@@ -50,5 +50,7 @@ def db_downgrade(revision):
 
 
 def init_app(app) -> None:
-    for group in (db_cli, users_cli, idempotency_cli):
+    from geodata.cli import geodata_cli
+
+    for group in (db_cli, users_cli, idempotency_cli, geodata_cli):
         app.cli.add_command(group)

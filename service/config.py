@@ -56,6 +56,18 @@ class Config:
         self.RATE_LIMIT_WRITES = env.get("RATE_LIMIT_WRITES", "60 per minute")
         self.RATE_LIMIT_AUTH = env.get("RATE_LIMIT_AUTH", "10 per minute")
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
+        # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
+        self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")
+        # Cached statistics are served for up to this many seconds after the data changed.
+        self.STATS_MAX_AGE_SECONDS = _int("STATS_MAX_AGE_SECONDS", 300)
+        # View cones: radius in metres per camera type ("type=metres,..."), else the default;
+        # the field of view assumed when a camera has a direction but no angle.
+        self.VIEW_RADII = env.get("VIEW_RADII", "fixed=30,dome=20,panning=50")
+        self.VIEW_DEFAULT_RADIUS_M = float(env.get("VIEW_DEFAULT_RADIUS_M", 30))
+        self.VIEW_DEFAULT_FOV = float(env.get("VIEW_DEFAULT_FOV", 60))
+        # Credit served with statistics for the device data itself.
+        self.DEVICES_ATTRIBUTION = env.get("DEVICES_ATTRIBUTION", "Vigie contributors")
+        self.DEVICES_LICENCE = env.get("DEVICES_LICENCE", "ODbL 1.0")
         self.API_TITLE = "Vigie"
         self.API_VERSION = "1.0.0"
         self.OPENAPI_VERSION = "3.0.3"

@@ -10,13 +10,17 @@ class Base(DeclarativeBase):
 from .account import ApiToken, User  # noqa: E402
 from .community import Confirmation, DeviceRevision, IdempotentRequest  # noqa: E402
 from .device import Device  # noqa: E402
+from .district import Dataset, District, StatisticsCache  # noqa: E402
 
 __all__ = [
     "ApiToken",
     "Base",
     "Confirmation",
+    "Dataset",
     "Device",
     "DeviceRevision",
+    "District",
     "IdempotentRequest",
+    "StatisticsCache",
     "User",
 ]
