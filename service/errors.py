@@ -59,3 +59,9 @@ class PayloadTooLarge(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     status, slug = 503, "service-unavailable"
+
+
+class UnprocessableImage(ValidationFailed):
+    """An upload that is an image of a supported format, but one the service will not keep."""
+
+    slug = "unprocessable-image"

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Device
+from .photos import PHOTO_PATH, device_photos_json
 
 COORDINATE_DECIMALS = 7  # about 1 cm: more digits only add bytes (RFC 7946 section 11.2)
 
@@ -41,22 +42,26 @@ def sql_string(value: str) -> ColumnElement:
     return literal_column("'" + value.replace("'", "''") + "'", Text)
 
 
-def device_properties_json() -> ColumnElement:
+def device_properties_json(photo_urls_base: str) -> ColumnElement:
     pairs = []
     for name in PUBLIC_PROPERTIES:
         pairs += [sql_string(name), getattr(Device, name)]
+    pairs += [sql_string("photos"), device_photos_json(photo_urls_base)]
     return func.json_build_object(*pairs)
 
 
-def device_feature_text() -> ColumnElement:
-    """One RFC 7946 Feature as JSON text, assembled by PostgreSQL."""
+def device_feature_text(photo_urls_base: str = PHOTO_PATH) -> ColumnElement:
+    """One RFC 7946 Feature as JSON text, assembled by PostgreSQL.
+
+    Photo URLs start with photo_urls_base (the API's absolute URL when a request gives one).
+    """
     return func.concat(
         sql_string('{"type":"Feature","id":"'),
         cast(Device.id, Text),
         sql_string('","geometry":'),
         func.ST_AsGeoJSON(Device.geom, COORDINATE_DECIMALS),
         sql_string(',"properties":'),
-        cast(device_properties_json(), Text),
+        cast(device_properties_json(photo_urls_base), Text),
         sql_string("}"),
     )
 
@@ -94,21 +99,23 @@ class DeviceFilter:
         return clauses
 
 
-def select_device_feature(device_id: uuid.UUID) -> Select:
+def select_device_feature(device_id: uuid.UUID, photo_urls_base: str = PHOTO_PATH) -> Select:
     """The Feature text of one device, with what a client needs for caching and tombstones."""
-    return select(device_feature_text().label("feature"), Device.version, Device.deleted_at).where(
-        Device.id == device_id
-    )
+    return select(
+        device_feature_text(photo_urls_base).label("feature"), Device.version, Device.deleted_at
+    ).where(Device.id == device_id)
 
 
-def select_device_page(flt: DeviceFilter, limit: int, after: uuid.UUID | None) -> Select:
+def select_device_page(
+    flt: DeviceFilter, limit: int, after: uuid.UUID | None, photo_urls_base: str = PHOTO_PATH
+) -> Select:
     """One page of a FeatureCollection in id order, plus the key to continue from.
 
     Fetches limit + 1 rows so that the presence of a next page costs no COUNT(*).
     """
     keyset = Device.id > after if after else true()
     page = (
-        select(Device.id, device_feature_text().label("feature"))
+        select(Device.id, device_feature_text(photo_urls_base).label("feature"))
         .where(and_(*flt.clauses(), keyset))
         .order_by(Device.id)
         .limit(limit + 1)

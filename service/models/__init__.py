@@ -8,5 +8,6 @@ class Base(DeclarativeBase):
 
 
 from .device import Device  # noqa: E402
+from .photo import Photo  # noqa: E402
 
-__all__ = ["Base", "Device"]
+__all__ = ["Base", "Device", "Photo"]

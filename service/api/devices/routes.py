@@ -26,7 +26,9 @@ from ...errors import (
 from ...extensions import Blueprint, requires_json
 from ...geo.devices import DeviceFilter, count_devices, select_device_feature, select_device_page
 from ...models import Device
+from ...photos.library import attach_photos, photos_attached_to
 from ..fields import split_antimeridian
+from ..photos.urls import photo_urls_base
 from .schemas import (
     DeviceCollectionSchema,
     DeviceFeatureInSchema,
@@ -66,17 +68,19 @@ def point(geometry: dict):
     return from_shape(Point(lon, lat), srid=4326)
 
 
-def same_content(device: Device, columns: dict, geometry: dict) -> bool:
+def same_content(device: Device, columns: dict, geometry: dict, photo_ids: list) -> bool:
     """Whether a replayed creation carries what is already stored."""
     stored = to_shape(device.geom)
     lon, lat = geometry["coordinates"][:2]
     if abs(stored.x - lon) > 1e-9 or abs(stored.y - lat) > 1e-9:
         return False
-    return all(getattr(device, name) == value for name, value in columns.items())
+    return all(
+        getattr(device, name) == value for name, value in columns.items()
+    ) and photos_attached_to(device.id, photo_ids)
 
 
 def feature_response(device_id: uuid.UUID, status: int = 200, headers=None) -> Response:
-    row = session.execute(select_device_feature(device_id)).one()
+    row = session.execute(select_device_feature(device_id, photo_urls_base())).one()
     response = Response(row.feature, status=status, mimetype=GEOJSON)
     response.headers["ETag"] = etag_of(device_id, row.version)
     response.headers.update(headers or {})
@@ -138,7 +142,7 @@ class DeviceViews(MethodView):
             updated_since=updated_since,
         )
         after = decode_cursor(cursor) if cursor else None
-        page = session.execute(select_device_page(flt, limit, after)).one()
+        page = session.execute(select_device_page(flt, limit, after, photo_urls_base())).one()
         links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
         if page.has_more:
             args = request.args.to_dict(flat=False) | {"cursor": encode_cursor(page.last_id)}
@@ -175,15 +179,18 @@ class DeviceViews(MethodView):
         content_type=GEOJSON,
         description="The same Feature was already stored under this id (safe retry)",
     )
-    @blp.problems(409, 413, 415)
+    @blp.problems(409, 413, 415, 422)
     def post(self, feature):
         """Pin a device (the Feature id may be a client-made UUID; retries are safe)"""
         columns = PROPERTY_DEFAULTS | feature["properties"]
         device_id = feature.get("id") or uuid.uuid4()
         existing = session.get(Device, device_id)
+        photo_ids = feature.get("photo_ids", [])
         if existing is None:
             session.add(Device(id=device_id, geom=point(feature["geometry"]), **columns))
             try:
+                session.flush()
+                attach_photos(device_id, photo_ids)
                 session.commit()
             except IntegrityError:
                 # Another request created the same id meanwhile: treat it as a replay.
@@ -196,7 +203,7 @@ class DeviceViews(MethodView):
                 raise Conflict(
                     f"Device {device_id} was deleted; pin it under a new id.", field="id"
                 )
-            if not same_content(existing, columns, feature["geometry"]):
+            if not same_content(existing, columns, feature["geometry"], photo_ids):
                 raise Conflict(
                     f"A different device is already stored under the id {device_id}.", field="id"
                 )
@@ -211,7 +218,7 @@ class DeviceByIdViews(MethodView):
     @blp.problems(404, 410)
     def get(self, device_id):
         """Read one device as a GeoJSON Feature"""
-        row = session.execute(select_device_feature(device_id)).one_or_none()
+        row = session.execute(select_device_feature(device_id, photo_urls_base())).one_or_none()
         if row is None:
             raise NotFound(f"No device has the id {device_id}.")
         if row.deleted_at is not None:
@@ -226,12 +233,16 @@ class DeviceByIdViews(MethodView):
     @requires_json
     @blp.arguments(DevicePatchSchema)
     @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
-    @blp.problems(404, 410, 412, 415, 428)
+    @blp.problems(404, 409, 410, 412, 415, 428)
     def patch(self, changes, device_id):
         """Change some properties and/or the position of a device (needs If-Match)"""
-        if not changes.get("properties") and "geometry" not in changes:
+        if (
+            not changes.get("properties")
+            and "geometry" not in changes
+            and not changes.get("photo_ids")
+        ):
             raise ValidationFailed(
-                "Send properties and/or a geometry to change.", field="properties"
+                "Send properties, a geometry and/or photo_ids to change.", field="properties"
             )
         device = find_device(device_id, for_update=True)
         check_if_match(device, required=True)
@@ -239,8 +250,8 @@ class DeviceByIdViews(MethodView):
             setattr(device, name, value)
         if "geometry" in changes:
             device.geom = point(changes["geometry"])
-        device.version += 1
-        device.updated_at = func.now()
+        attach_photos(device_id, changes.get("photo_ids", []))
+        device.touch()
         session.commit()
         return feature_response(device_id)
 
