@@ -50,8 +50,9 @@ def database_url():
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    app = create_app(Config(DATABASE_URL=database_url, TESTING=True))
+def app(database_url, tmp_path_factory):
+    media_root = str(tmp_path_factory.mktemp("media"))
+    app = create_app(Config(DATABASE_URL=database_url, TESTING=True, MEDIA_ROOT=media_root))
     yield app
     app.extensions["engine"].dispose()
 

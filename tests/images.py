@@ -4,6 +4,7 @@ XMP, IPTC, comments, maker notes, an ICC profile. Each secret is also a byte str
 
 import io
 import struct
+import urllib.request
 import zlib
 
 import pillow_heif
@@ -158,3 +159,27 @@ def jpeg_segments(data: bytes) -> list[int]:
         (length,) = struct.unpack(">H", data[at + 2 : at + 4])
         at += 2 + length
     return markers
+
+
+def upload(client, data: bytes, *, filename="photo.jpg", mimetype="image/jpeg", url=None, **kw):
+    return client.post(
+        url or "/api/v1/photos",
+        data={"file": (io.BytesIO(data), filename, mimetype)},
+        content_type="multipart/form-data",
+        **kw,
+    )
+
+
+def uploaded(client, data: bytes, **kw) -> dict:
+    response = upload(client, data, **kw)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def fetch(client, url: str):
+    """GET an image URL, following a presigned redirect to the object store."""
+    response = client.get(url)
+    if response.status_code == 302:
+        with urllib.request.urlopen(response.headers["Location"], timeout=10) as direct:
+            return response, direct.read()
+    return response, response.data

@@ -1,10 +1,8 @@
 """Upload, read, attach and delete photos: the contract a phone app sees, on both backends."""
 
 import hashlib
-import io
 import os
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from service.config import Config
 from tests import images
 from tests.conftest import storage_settings
 from tests.helpers import GEOJSON, PROBLEM, feature, new_id, pin
+from tests.images import fetch, upload, uploaded
 from tests.photos.test_processing import assert_no_metadata
 
 
@@ -32,30 +31,6 @@ def stored_keys(app):
         return set(app.extensions["photo_storage"].keys())
 
     return keys
-
-
-def upload(client, data: bytes, *, filename="photo.jpg", mimetype="image/jpeg", url=None, **kw):
-    return client.post(
-        url or "/api/v1/photos",
-        data={"file": (io.BytesIO(data), filename, mimetype)},
-        content_type="multipart/form-data",
-        **kw,
-    )
-
-
-def uploaded(client, data: bytes, **kw) -> dict:
-    response = upload(client, data, **kw)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def fetch(client, url: str):
-    """GET an image URL, following a presigned redirect to the object store."""
-    response = client.get(url)
-    if response.status_code == 302:
-        with urllib.request.urlopen(response.headers["Location"], timeout=10) as direct:
-            return response, direct.read()
-    return response, response.data
 
 
 def count_photos(db) -> int:
