@@ -183,7 +183,9 @@ def process_photo(stream: BinaryIO, *, max_pixels: int) -> ProcessedPhoto:
         orientation = orientation_of(image)
         icc_profile = image.info.get("icc_profile")
         picture = flattened(image)
-        picture.thumbnail((longest, longest), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        # The one resize of the whole original: bicubic costs a quarter less than Lanczos
+        # there, with no visible difference at these ratios; the smaller renditions use Lanczos.
+        picture.thumbnail((longest, longest), Image.Resampling.BICUBIC, reducing_gap=3.0)
         picture = upright(in_srgb(picture, icc_profile), orientation)
     renditions = []
     for name, size, quality in RENDITION_SIZES:

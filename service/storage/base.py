@@ -4,6 +4,8 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
+# Stored objects never change (their name is their hash): caches may keep them for a year.
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 # A key is a lowercase SHA-256 in hex plus an extension: never a client-supplied name.
 KEY_PATTERN = re.compile(r"^[0-9a-f]{64}\.jpg$")
 

@@ -10,9 +10,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from .base import PhotoStorage, check_key
-
-IMMUTABLE = "public, max-age=31536000, immutable"
+from .base import IMMUTABLE_CACHE, PhotoStorage, check_key
 
 
 class S3Storage(PhotoStorage):
@@ -43,7 +41,7 @@ class S3Storage(PhotoStorage):
             Key=check_key(key),
             Body=data,
             ContentType=content_type,
-            CacheControl=IMMUTABLE,
+            CacheControl=IMMUTABLE_CACHE,
         )
 
     def exists(self, key: str) -> bool:

@@ -20,14 +20,13 @@ from ...models.photo import RENDITIONS
 from ...photos.library import delete_photos, save_photo
 from ...photos.processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto, process_photo
 from ...storage import photo_storage
-from ...storage.base import content_key
+from ...storage.base import IMMUTABLE_CACHE, content_key
 from ..devices.routes import check_if_match, find_device
 from .schemas import PhotoSchema, PhotoUploadSchema, UploadedPhotoSchema
 from .urls import photo_urls_base
 
 # Room for the multipart boundaries and part headers around the file itself.
 MULTIPART_ALLOWANCE = 64 * 1024
-IMMUTABLE = "public, max-age=31536000, immutable"
 # A presigned URL expires: the redirect to it may only be cached briefly.
 REDIRECT_CACHE = "private, max-age=60"
 
@@ -193,7 +192,7 @@ class PhotoImageViews(MethodView):
     def get(self, photo_id, rendition):
         """Fetch a rendition of a photo: full (2560 px), large (1024 px) or thumbnail (320 px)"""
         sha256 = find_photo(photo_id).sha256_of(rendition)
-        headers = {"ETag": f'"{sha256}"', "Cache-Control": IMMUTABLE}
+        headers = {"ETag": f'"{sha256}"', "Cache-Control": IMMUTABLE_CACHE}
         if request.if_none_match.contains(sha256):
             return Response(status=304, headers=headers)
         storage = photo_storage()
