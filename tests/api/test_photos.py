@@ -268,6 +268,10 @@ class TestRefusals:
         assert count_photos(db) == 0
 
 
+def device_etag(client, url: str) -> str:
+    return client.get(url).headers["ETag"]
+
+
 class TestDevices:
     def test_a_device_created_with_a_photo_lists_it(self, client, db):
         photo = uploaded(client, images.leaky_photo("JPEG"))
@@ -342,6 +346,22 @@ class TestDevices:
         after = client.get(url)
         assert after.headers["ETag"] != etag
         assert [p["id"] for p in after.get_json()["properties"]["photos"]] == [photo["id"]]
+
+    def test_upload_onto_a_device_honours_if_match(self, client, db, stored_keys):
+        device = pin(client)
+        url = f"/api/v1/devices/{device['id']}"
+        client.patch(
+            url,
+            json={"properties": {"notes": "moved"}},
+            headers={"If-Match": device_etag(client, url)},
+        )
+        before = stored_keys()
+        stale = f'"{device["id"].replace("-", "")}.1"'
+        response = upload(
+            client, images.plain_photo(), url=f"{url}/photos", headers={"If-Match": stale}
+        )
+        assert_refused(response, 412, "If-Match")
+        assert count_photos(db) == 0 and stored_keys() == before
 
     def test_upload_onto_an_unknown_or_deleted_device(self, client, db, stored_keys):
         before = stored_keys()

@@ -149,9 +149,11 @@ class DevicePhotoViews(MethodView):
     @blp.problems(404, 410, 412, 413, 415, 422)
     def post(self, files, device_id):
         """Upload a photo straight onto a device"""
+        find_device(device_id)  # refuse an unknown or deleted device before decoding
+        processed = processed_upload(files["file"])
+        # Lock the device only now: decoding takes long, and the device may have changed.
         device = find_device(device_id, for_update=True)
         check_if_match(device, required=False)
-        processed = processed_upload(files["file"])
         photo = save_photo(photo_storage(), processed, device_id=device.id)
         device.touch()
         session.commit()
