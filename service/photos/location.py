@@ -1,6 +1,7 @@
 """The position and time a phone wrote into a photo, read before the metadata is thrown away."""
 
 import math
+import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -8,6 +9,8 @@ from PIL import ExifTags, Image
 
 GPS = ExifTags.GPS
 EXIF = ExifTags.Base
+# What Pillow may raise on a malformed EXIF block: never a reason to refuse the photo itself.
+EXIF_ERRORS = (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def read_capture_suggestion(image: Image.Image) -> CaptureSuggestion:
         exif = image.getexif()
         gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
         exif_ifd = exif.get_ifd(ExifTags.IFD.Exif)
-    except (OSError, SyntaxError, ValueError, TypeError):  # unreadable EXIF: no suggestion
+    except EXIF_ERRORS:  # unreadable EXIF: no suggestion
         return CaptureSuggestion()
     lat = degrees(gps.get(GPS.GPSLatitude), gps.get(GPS.GPSLatitudeRef))
     lon = degrees(gps.get(GPS.GPSLongitude), gps.get(GPS.GPSLongitudeRef))

@@ -15,7 +15,7 @@ from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 from ..errors import UnprocessableImage, UnsupportedMediaType
 from ..storage.base import content_key
-from .location import CaptureSuggestion, read_capture_suggestion
+from .location import EXIF_ERRORS, CaptureSuggestion, read_capture_suggestion
 
 pillow_heif.register_heif_opener()
 
@@ -125,7 +125,7 @@ def open_image(stream: BinaryIO, max_pixels: int) -> Image.Image:
 def orientation_of(image: Image.Image) -> int:
     try:
         return int(image.getexif().get(ExifTags.Base.Orientation, 1))
-    except (*DECODE_ERRORS, TypeError):
+    except EXIF_ERRORS:
         return 1
 
 

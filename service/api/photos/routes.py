@@ -86,7 +86,7 @@ def accepts_photo_upload(func):
 
 def too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
-        f"The photo is larger than the {limit // (1024 * 1024)} MB accepted.",
+        f"The photo is larger than the {limit:,} bytes ({limit / 2**20:.1f} MB) accepted.",
         field="file",
         max_bytes=limit,
     )
@@ -94,17 +94,14 @@ def too_large(limit: int) -> PayloadTooLarge:
 
 def processed_upload(upload) -> ProcessedPhoto:
     """Check the file part's size, then decode and clean it. The client's filename is ignored."""
-    stream = upload.stream
-    size = stream.seek(0, 2)
-    stream.seek(0)
-    if size == 0:
-        raise ValidationFailed("The file is empty.", field="file")
-    if size > current_app.config["PHOTO_MAX_BYTES"]:
-        raise too_large(current_app.config["PHOTO_MAX_BYTES"])
-    try:
+    with upload.stream as stream:
+        size = stream.seek(0, 2)
+        stream.seek(0)
+        if size == 0:
+            raise ValidationFailed("The file is empty.", field="file")
+        if size > current_app.config["PHOTO_MAX_BYTES"]:
+            raise too_large(current_app.config["PHOTO_MAX_BYTES"])
         return process_photo(stream, max_pixels=current_app.config["PHOTO_MAX_PIXELS"])
-    finally:
-        upload.close()
 
 
 def created(photo: Photo, processed: ProcessedPhoto) -> tuple:
