@@ -150,3 +150,11 @@ def test_transparency_is_laid_on_white():
 def test_refusals(data, error):
     with pytest.raises(error):
         process(data)
+
+
+def test_an_unusable_colour_profile_is_ignored_not_fatal():
+    out = io.BytesIO()
+    images.two_colour_picture().save(out, "JPEG", icc_profile=b"not a profile at all")
+    full = process(out.getvalue()).full
+    assert_no_metadata(full.data)
+    assert is_blue(colour_at(full.data, (20, 100)))
