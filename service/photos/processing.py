@@ -8,6 +8,7 @@ profiles are all left behind. Refusals raise the service's own errors (415 or 42
 import hashlib
 import io
 from dataclasses import dataclass
+from functools import cached_property
 from typing import BinaryIO
 
 import pillow_heif
@@ -34,13 +35,13 @@ DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, RuntimeError, Index
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 # EXIF orientation -> the transpositions that make the image upright (EXIF 2.32, 4.6.4).
 UPRIGHT = {
-    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
-    3: (Image.Transpose.ROTATE_180,),
-    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
-    5: (Image.Transpose.TRANSPOSE,),
-    6: (Image.Transpose.ROTATE_270,),
-    7: (Image.Transpose.TRANSVERSE,),
-    8: (Image.Transpose.ROTATE_90,),
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
 }
 
 
@@ -51,7 +52,7 @@ class Rendition:
     width: int
     height: int
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
@@ -154,9 +155,8 @@ def in_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
 
 
 def upright(image: Image.Image, orientation: int) -> Image.Image:
-    for method in UPRIGHT.get(orientation, ()):
-        image = image.transpose(method)
-    return image
+    method = UPRIGHT.get(orientation)
+    return image.transpose(method) if method is not None else image
 
 
 def encode(name: str, image: Image.Image, quality: int) -> Rendition:

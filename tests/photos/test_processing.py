@@ -158,3 +158,23 @@ def test_an_unusable_colour_profile_is_ignored_not_fatal():
     full = process(out.getvalue()).full
     assert_no_metadata(full.data)
     assert is_blue(colour_at(full.data, (20, 100)))
+
+
+@pytest.mark.parametrize(
+    "picture, fmt, expected",
+    [
+        (Image.new("I;16", (40, 30), 40000), "PNG", (156, 156, 156)),  # 16-bit grey
+        (Image.new("CMYK", (40, 30), (0, 255, 255, 0)), "JPEG", (254, 0, 0)),
+        (Image.new("1", (40, 30), 1), "PNG", (255, 255, 255)),
+        (Image.new("LA", (40, 30), (100, 128)), "PNG", (177, 177, 177)),  # half transparent
+        (Image.new("L", (40, 30), 100), "WEBP", (100, 100, 100)),
+    ],
+    ids=["16-bit-grey", "cmyk", "bilevel", "grey-alpha", "grey"],
+)
+def test_every_pixel_format_becomes_rgb(picture, fmt, expected):
+    out = io.BytesIO()
+    picture.save(out, fmt)
+    full = process(out.getvalue()).full
+    with Image.open(io.BytesIO(full.data)) as served:
+        assert served.mode == "RGB" and served.size == (40, 30)
+        assert served.getpixel((20, 15)) == pytest.approx(expected, abs=3)
