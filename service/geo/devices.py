@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Device
+from .photos import PHOTO_PATH, device_photos_json
 
 COORDINATE_DECIMALS = 7  # about 1 cm: more digits only add bytes (RFC 7946 section 11.2)
 EARTH_RADIUS_M = 6371008.8  # the sphere PostGIS measures geography on when use_spheroid=false
@@ -46,22 +47,28 @@ def sql_string(value: str) -> ColumnElement:
     return literal_column("'" + value.replace("'", "''") + "'", Text)
 
 
-def device_properties_json(names=PUBLIC_PROPERTIES) -> ColumnElement:
+def device_properties_json(names, photo_urls_base: str) -> ColumnElement:
     pairs = []
     for name in names:
         pairs += [sql_string(name), getattr(Device, name)]
+    pairs += [sql_string("photos"), device_photos_json(photo_urls_base)]
     return func.json_build_object(*pairs)
 
 
-def device_feature_text(names=PUBLIC_PROPERTIES) -> ColumnElement:
-    """One RFC 7946 Feature as JSON text, assembled by PostgreSQL."""
+def device_feature_text(
+    names=PUBLIC_PROPERTIES, photo_urls_base: str = PHOTO_PATH
+) -> ColumnElement:
+    """One RFC 7946 Feature as JSON text, assembled by PostgreSQL.
+
+    Photo URLs start with photo_urls_base (the API's absolute URL when a request gives one).
+    """
     return func.concat(
         sql_string('{"type":"Feature","id":"'),
         cast(Device.id, Text),
         sql_string('","geometry":'),
         func.ST_AsGeoJSON(Device.geom, COORDINATE_DECIMALS),
         sql_string(',"properties":'),
-        cast(device_properties_json(names), Text),
+        cast(device_properties_json(names, photo_urls_base), Text),
         sql_string("}"),
     )
 
@@ -109,10 +116,10 @@ class DeviceFilter:
         return clauses
 
 
-def select_device_feature(device_id: uuid.UUID) -> Select:
+def select_device_feature(device_id: uuid.UUID, photo_urls_base: str = PHOTO_PATH) -> Select:
     """The Feature text of one device, with what a client needs for caching and tombstones."""
     return select(
-        device_feature_text().label("feature"),
+        device_feature_text(photo_urls_base=photo_urls_base).label("feature"),
         Device.version,
         Device.deleted_at,
         Device.merged_into,
@@ -155,14 +162,19 @@ def aggregate_page(rows, limit: int, order_key) -> Select:
     )
 
 
-def select_device_page(flt: DeviceFilter, limit: int, after: uuid.UUID | None) -> Select:
+def select_device_page(
+    flt: DeviceFilter, limit: int, after: uuid.UUID | None, photo_urls_base: str = PHOTO_PATH
+) -> Select:
     """One page of a FeatureCollection in id order, plus the key to continue from.
 
     Fetches limit + 1 rows so that the presence of a next page costs no COUNT(*).
     """
     keyset = Device.id > after if after else true()
     page = (
-        select(cast(Device.id, Text).label("cursor_key"), device_feature_text().label("feature"))
+        select(
+            cast(Device.id, Text).label("cursor_key"),
+            device_feature_text(photo_urls_base=photo_urls_base).label("feature"),
+        )
         .where(and_(*flt.clauses(), keyset))
         .order_by(Device.id)
         .limit(limit + 1)
@@ -175,7 +187,9 @@ def count_devices(flt: DeviceFilter) -> Select:
     return select(func.count()).select_from(Device).where(and_(*flt.clauses()))
 
 
-def select_device_changes(after: tuple[int, uuid.UUID], bboxes, viewer_id, limit: int) -> Select:
+def select_device_changes(
+    after: tuple[int, uuid.UUID], bboxes, viewer_id, limit: int, photo_urls_base: str = PHOTO_PATH
+) -> Select:
     """Devices created, changed or deleted after the cursor, in commit-safe order.
 
     Rows are ordered by the id of the transaction that last wrote them. Only transactions older
@@ -191,7 +205,7 @@ def select_device_changes(after: tuple[int, uuid.UUID], bboxes, viewer_id, limit
             ).label("cursor_key"),
             Device.change_txid,
             Device.id,
-            device_feature_text(SYNC_PROPERTIES).label("feature"),
+            device_feature_text(SYNC_PROPERTIES, photo_urls_base).label("feature"),
         )
         .where(
             tuple_(Device.change_txid, Device.id)
@@ -242,9 +256,14 @@ def candidate_clauses(of_kind, point, distance_m: float, exclude=None) -> list[C
 
 
 def select_duplicate_candidates(
-    kind: str, lon: float, lat: float, distance_m: float, exclude: uuid.UUID | None = None
+    kind: str,
+    lon: float,
+    lat: float,
+    distance_m: float,
+    exclude: uuid.UUID | None = None,
+    photo_urls_base: str = PHOTO_PATH,
 ) -> Select:
-    """Possible duplicates of a new pin (other than itself), nearest first."""
+    """Possible duplicates of a new pin (other than itself), nearest first, with their photos."""
     point = point_expression(lon, lat)
     return (
         select(
@@ -252,13 +271,16 @@ def select_duplicate_candidates(
             Device.kind,
             Device.review_status,
             func.round(cast(distance_to(point), Numeric), 2).label("distance_m"),
+            device_photos_json(photo_urls_base).label("photos"),
         )
         .where(*candidate_clauses(kind, point, distance_m, exclude))
         .order_by(distance_to(point))
     )
 
 
-def select_moderation_queue(limit: int, distance_m: float) -> Select:
+def select_moderation_queue(
+    limit: int, distance_m: float, photo_urls_base: str = PHOTO_PATH
+) -> Select:
     """Pending pins, oldest first, each with its duplicate candidates, as one JSON text."""
     pending = aliased(Device, name="pending")
     distance = distance_to(pending.geom)
@@ -276,6 +298,8 @@ def select_moderation_queue(limit: int, distance_m: float) -> Select:
                             Device.review_status,
                             sql_string("distance_m"),
                             func.round(cast(distance, Numeric), 2),
+                            sql_string("photos"),
+                            device_photos_json(photo_urls_base),
                         ),
                         distance,
                     )
@@ -287,7 +311,11 @@ def select_moderation_queue(limit: int, distance_m: float) -> Select:
         .correlate(pending)
         .scalar_subquery()
     )
-    feature = select(device_feature_text()).where(Device.id == pending.id).scalar_subquery()
+    feature = (
+        select(device_feature_text(photo_urls_base=photo_urls_base))
+        .where(Device.id == pending.id)
+        .scalar_subquery()
+    )
     items = (
         select(
             func.json_build_object(

@@ -98,6 +98,11 @@ class Device(Base):
     # Bumped on every change; the ETag is derived from it.
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 
+    def touch(self) -> None:
+        """Record a change of what the Feature shows: a new version, hence a new ETag."""
+        self.version += 1
+        self.updated_at = func.now()
+
     @property
     def etag(self) -> str:
         return f'"{self.id.hex}.{self.version}"'
