@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from . import db, extensions
+from . import db, delivery, extensions
 from .config import Config
 
 
@@ -18,6 +18,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
 
     db.init_app(app)
+    delivery.init_app(app)
     extensions.api.init_app(app)
     from .api import BLUEPRINTS
 

@@ -26,6 +26,10 @@ class Config:
         # Request bodies larger than this are refused with 413 before being read.
         self.MAX_CONTENT_LENGTH = _int("MAX_JSON_BYTES", 4 * 1024 * 1024)
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
+        # Cross-origin reads are open to every site by default; list origins to narrow them.
+        self.CORS_ORIGINS = env.get("CORS_ORIGINS", "*")
+        # Methods other sites may use from a browser (add POST,PATCH,DELETE to let them write).
+        self.CORS_METHODS = env.get("CORS_METHODS", "GET,HEAD,OPTIONS")
         self.API_TITLE = "Vigie"
         self.API_VERSION = "1.0.0"
         self.OPENAPI_VERSION = "3.0.3"

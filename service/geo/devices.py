@@ -61,6 +61,27 @@ def device_feature_text() -> ColumnElement:
     )
 
 
+def device_time() -> ColumnElement:
+    """The instant a device is known at: when it was observed, else when it last changed."""
+    return func.coalesce(Device.observed_at, Device.updated_at)
+
+
+def within_bboxes(geometry: ColumnElement, bboxes) -> ColumnElement:
+    """Whether the geometry's box meets any of the boxes (uses the GiST index)."""
+    return or_(*(geometry.op("&&")(func.ST_MakeEnvelope(*bbox, 4326)) for bbox in bboxes))
+
+
+def within_interval(instant: ColumnElement, interval) -> list[ColumnElement]:
+    """Clauses keeping instants inside a closed interval; None leaves that end open."""
+    start, end = interval
+    clauses = []
+    if start is not None:
+        clauses.append(instant >= start)
+    if end is not None:
+        clauses.append(instant <= end)
+    return clauses
+
+
 @dataclass
 class DeviceFilter:
     """What a client may filter devices on; empty means no filter."""
@@ -70,18 +91,15 @@ class DeviceFilter:
     statuses: list[str] = field(default_factory=list)
     operator_types: list[str] = field(default_factory=list)
     updated_since: datetime | None = None
+    # Closed interval on device_time(); either end may be None (open).
+    interval: tuple[datetime | None, datetime | None] | None = None
+    # Further conditions already built on whitelisted columns (property filters, CQL2).
+    conditions: list[ColumnElement] = field(default_factory=list)
 
     def clauses(self) -> list[ColumnElement]:
         clauses = [Device.deleted_at.is_(None)]
         if self.bboxes:
-            clauses.append(
-                or_(
-                    *(
-                        Device.geom.op("&&")(func.ST_MakeEnvelope(*bbox, 4326))
-                        for bbox in self.bboxes
-                    )
-                )
-            )
+            clauses.append(within_bboxes(Device.geom, self.bboxes))
         for column, values in (
             (Device.kind, self.kinds),
             (Device.status, self.statuses),
@@ -91,7 +109,9 @@ class DeviceFilter:
                 clauses.append(column.in_(values))
         if self.updated_since is not None:
             clauses.append(Device.updated_at > self.updated_since)
-        return clauses
+        if self.interval is not None:
+            clauses += within_interval(device_time(), self.interval)
+        return clauses + self.conditions
 
 
 def select_device_feature(device_id: uuid.UUID) -> Select:
@@ -102,31 +122,51 @@ def select_device_feature(device_id: uuid.UUID) -> Select:
 
 
 def select_device_page(flt: DeviceFilter, limit: int, after: uuid.UUID | None) -> Select:
-    """One page of a FeatureCollection in id order, plus the key to continue from.
+    """One page of devices as Feature texts in id order, plus the key to continue from."""
+    return select_feature_page(Device.id, device_feature_text(), flt.clauses(), limit, after=after)
 
-    Fetches limit + 1 rows so that the presence of a next page costs no COUNT(*).
+
+def select_feature_page(
+    key: ColumnElement, feature: ColumnElement, clauses, limit: int, *, after=None, before=None
+) -> Select:
+    """One page of any table's Feature texts in key order, joined by commas.
+
+    Pages forward from `after`, or backward from `before`. Fetches limit + 1 rows so that
+    whether more lie beyond costs no COUNT(*). Returns features, returned, first_key,
+    last_key and has_more (more rows beyond, in the paging direction).
     """
-    keyset = Device.id > after if after else true()
+    if before is not None:
+        keyset, order = key < before, key.desc()
+    else:
+        keyset, order = (key > after if after is not None else true()), key
     page = (
-        select(Device.id, device_feature_text().label("feature"))
-        .where(and_(*flt.clauses(), keyset))
-        .order_by(Device.id)
+        select(key.label("key"), feature.label("feature"))
+        .where(and_(*clauses, keyset))
+        .order_by(order)
         .limit(limit + 1)
         .subquery("page")
     )
     numbered = select(
-        page.c.id, page.c.feature, func.row_number().over(order_by=page.c.id).label("n")
+        page.c.key,
+        page.c.feature,
+        func.row_number().over(order_by=page.c.key.desc() if before else page.c.key).label("n"),
     ).subquery("numbered")
     in_page = numbered.c.n <= limit
+    key_text = cast(numbered.c.key, Text)
     return select(
         func.coalesce(
             func.string_agg(
-                numbered.c.feature, aggregate_order_by(sql_string(","), numbered.c.n)
+                numbered.c.feature, aggregate_order_by(sql_string(","), numbered.c.key)
             ).filter(in_page),
             sql_string(""),
         ).label("features"),
         func.count().filter(in_page).label("returned"),
-        func.max(cast(numbered.c.id, Text)).filter(in_page).label("last_id"),
+        func.array_agg(aggregate_order_by(key_text, numbered.c.key))
+        .filter(in_page)[1]
+        .label("first_key"),
+        func.array_agg(aggregate_order_by(key_text, numbered.c.key.desc()))
+        .filter(in_page)[1]
+        .label("last_key"),
         (func.count() > limit).label("has_more"),
     )
 

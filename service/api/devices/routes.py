@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
 from ...db import session
+from ...delivery import conditional_response
 from ...errors import (
     BadRequest,
     Conflict,
@@ -117,6 +118,7 @@ def check_if_match(device: Device, *, required: bool) -> None:
 class DeviceViews(MethodView):
     @blp.arguments(DeviceQueryArgsSchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, DeviceCollectionSchema, content_type=GEOJSON)
+    @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400)
     def get(
         self,
@@ -141,7 +143,7 @@ class DeviceViews(MethodView):
         page = session.execute(select_device_page(flt, limit, after)).one()
         links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
         if page.has_more:
-            args = request.args.to_dict(flat=False) | {"cursor": encode_cursor(page.last_id)}
+            args = request.args.to_dict(flat=False) | {"cursor": encode_cursor(page.last_key)}
             links.append(
                 {
                     "href": url_for("devices.DeviceViews", _external=True, **args),
@@ -156,7 +158,7 @@ class DeviceViews(MethodView):
             f'{{"type":"FeatureCollection","features":[{page.features}],'
             f'"numberReturned":{page.returned}{matched},"links":{orjson.dumps(links).decode()}}}'
         )
-        return Response(body, mimetype=GEOJSON)
+        return conditional_response(body, GEOJSON)
 
     @requires_json
     @blp.arguments(DeviceFeatureInSchema)
