@@ -5,6 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from . import migrate
+from .osm.cli import osm_cli
 
 db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
 
@@ -25,3 +26,4 @@ def db_downgrade(revision):
 
 def init_app(app) -> None:
     app.cli.add_command(db_cli)
+    app.cli.add_command(osm_cli)

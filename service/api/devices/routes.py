@@ -28,6 +28,7 @@ from ...extensions import Blueprint, requires_json
 from ...geo.devices import DeviceFilter, count_devices, select_device_feature, select_device_page
 from ...models import Device
 from ..fields import split_antimeridian
+from .osm_export import OSM_XML, osm_export_response
 from .schemas import (
     DeviceCollectionSchema,
     DeviceFeatureInSchema,
@@ -114,10 +115,22 @@ def check_if_match(device: Device, *, required: bool) -> None:
         )
 
 
+def next_link(last_id: str) -> str:
+    """This listing's URL, continued after the device last_id."""
+    args = request.args.to_dict(flat=False) | {"cursor": encode_cursor(last_id)}
+    return url_for("devices.DeviceViews", _external=True, **args)
+
+
 @blp.route("")
 class DeviceViews(MethodView):
     @blp.arguments(DeviceQueryArgsSchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, DeviceCollectionSchema, content_type=GEOJSON)
+    @blp.alt_response(
+        200,
+        success=True,
+        content_type=OSM_XML,
+        description="With f=osm: OSM XML; a Link header points to the next page",
+    )
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400)
     def get(
@@ -130,8 +143,9 @@ class DeviceViews(MethodView):
         limit=DEFAULT_PAGE_SIZE,
         cursor=None,
         count=False,
+        f="geojson",
     ):
-        """List devices in view as a GeoJSON FeatureCollection, page by page"""
+        """List devices in view as a GeoJSON FeatureCollection (or OSM XML), page by page"""
         flt = DeviceFilter(
             bboxes=split_antimeridian(bbox) if bbox else [],
             kinds=list(kind),
@@ -140,17 +154,12 @@ class DeviceViews(MethodView):
             updated_since=updated_since,
         )
         after = decode_cursor(cursor) if cursor else None
+        if f == "osm":
+            return osm_export_response(flt, limit, after, bbox, next_link)
         page = session.execute(select_device_page(flt, limit, after)).one()
         links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
         if page.has_more:
-            args = request.args.to_dict(flat=False) | {"cursor": encode_cursor(page.last_key)}
-            links.append(
-                {
-                    "href": url_for("devices.DeviceViews", _external=True, **args),
-                    "rel": "next",
-                    "type": GEOJSON,
-                }
-            )
+            links.append({"href": next_link(page.last_key), "rel": "next", "type": GEOJSON})
         matched = ""
         if count:
             matched = f',"numberMatched":{session.execute(count_devices(flt)).scalar_one()}'
