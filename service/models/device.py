@@ -46,12 +46,7 @@ class Device(Base):
         CheckConstraint("height >= 0 AND height <= 500", name="height_range"),
         CheckConstraint("accuracy_m >= 0", name="accuracy_positive"),
         CheckConstraint("0 <= ALL(direction) AND 359 >= ALL(direction)", name="direction_range"),
-        Index(
-            "devices_geom_live_idx",
-            "geom",
-            postgresql_using="gist",
-            postgresql_where=text("deleted_at IS NULL"),
-        ),
+        Index("devices_geom_idx", "geom", postgresql_using="gist"),
         Index("devices_updated_at_idx", "updated_at"),
         # OGC `datetime` filters on when a device was observed, else last changed.
         Index("devices_time_idx", text("coalesce(observed_at, updated_at)")),
