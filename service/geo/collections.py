@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
@@ -70,11 +70,6 @@ class FeatureCollection:
 
     def select_item(self, key) -> Select:
         return select(self.feature().label("feature")).where(and_(*self.clauses(), self.key == key))
-
-    def select_bounded_count(self, clauses, cap: int) -> Select:
-        """How many rows match, counting no further than cap + 1 (cheap on huge results)."""
-        capped = select(literal(1)).where(and_(*clauses)).limit(cap + 1).subquery("capped")
-        return select(func.count()).select_from(capped)
 
     def select_extent(self) -> Select:
         """Bounding box and time span of the public rows, computed from the data."""

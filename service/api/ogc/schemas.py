@@ -132,6 +132,6 @@ class OgcFeatureCollectionSchema(ma.Schema):
     features = ma.fields.List(ma.fields.Nested(OgcFeatureSchema))
     numberReturned = ma.fields.Integer()
     numberMatched = ma.fields.Integer(
-        metadata={"description": "On first pages only, and only when at most 10000"}
+        metadata={"description": "Given when the first page holds every match"}
     )
     links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
