@@ -85,6 +85,10 @@ class Config:
         # Credit served with statistics for the device data itself.
         self.DEVICES_ATTRIBUTION = env.get("DEVICES_ATTRIBUTION", "Vigie contributors")
         self.DEVICES_LICENCE = env.get("DEVICES_LICENCE", "ODbL 1.0")
+        # Cross-origin reads are open to every site by default; list origins to narrow them.
+        self.CORS_ORIGINS = env.get("CORS_ORIGINS", "*")
+        # Methods other sites may use from a browser (add POST,PATCH,DELETE to let them write).
+        self.CORS_METHODS = env.get("CORS_METHODS", "GET,HEAD,OPTIONS")
         self.API_TITLE = "Vigie"
         self.API_VERSION = "1.0.0"
         self.OPENAPI_VERSION = "3.0.3"
