@@ -16,12 +16,24 @@ class TestCreate:
     def test_pin_returns_the_stored_feature_with_location_and_etag(self, client, db):
         response = client.post(
             "/api/v1/devices",
-            json=feature(2.2945, 48.8584, direction=[90, 270], camera_type="dome",
-                         mount="pole", angle=120, height=4.5, zone="town",
-                         surveillance="public", operator="Préfecture de police",
-                         operator_type="public", observed_at="2026-11-01T10:00:00Z",
-                         accuracy_m=6, notes="Two lenses", source="https://example.org/arrete",
-                         tags={"camera:mount": "pole", "note:fr": "angle de rue"}),
+            json=feature(
+                2.2945,
+                48.8584,
+                direction=[90, 270],
+                camera_type="dome",
+                mount="pole",
+                angle=120,
+                height=4.5,
+                zone="town",
+                surveillance="public",
+                operator="Préfecture de police",
+                operator_type="public",
+                observed_at="2026-11-01T10:00:00Z",
+                accuracy_m=6,
+                notes="Two lenses",
+                source="https://example.org/arrete",
+                tags={"camera:mount": "pole", "note:fr": "angle de rue"},
+            ),
         )
         assert response.status_code == 201
         assert response.mimetype == GEOJSON
@@ -35,8 +47,10 @@ class TestCreate:
         assert props["tags"] == {"camera:mount": "pole", "note:fr": "angle de rue"}
         assert response.headers["Location"].endswith(f"/api/v1/devices/{body['id']}")
         assert response.headers["ETag"]
-        stored = db("SELECT kind, ST_X(geom), ST_Y(geom), direction FROM devices WHERE id = :id",
-                    id=body["id"]).one()
+        stored = db(
+            "SELECT kind, ST_X(geom), ST_Y(geom), direction FROM devices WHERE id = :id",
+            id=body["id"],
+        ).one()
         assert tuple(stored) == ("camera", 2.2945, 48.8584, [90, 270])
 
     def test_a_single_direction_is_read_as_a_list(self, client):
@@ -108,8 +122,9 @@ class TestPatch:
         created = pin(client, kind="camera", direction=[90], notes="old")
         url = f"/api/v1/devices/{created['id']}"
         etag = client.get(url).headers["ETag"]
-        response = client.patch(url, json={"properties": {"direction": 180, "notes": None}},
-                                headers={"If-Match": etag})
+        response = client.patch(
+            url, json={"properties": {"direction": 180, "notes": None}}, headers={"If-Match": etag}
+        )
         assert response.status_code == 200
         props = response.get_json()["properties"]
         assert props["direction"] == [180]
@@ -129,8 +144,9 @@ class TestPatch:
 
     def test_patch_without_if_match_is_428_and_changes_nothing(self, client, db):
         created = pin(client)
-        response = client.patch(f"/api/v1/devices/{created['id']}",
-                                json={"properties": {"kind": "alpr"}})
+        response = client.patch(
+            f"/api/v1/devices/{created['id']}", json={"properties": {"kind": "alpr"}}
+        )
         assert response.status_code == 428
         assert response.get_json()["errors"][0]["field"] == "If-Match"
         assert db("SELECT kind FROM devices").scalar_one() == "camera"
@@ -140,8 +156,9 @@ class TestPatch:
         url = f"/api/v1/devices/{created['id']}"
         stale = client.get(url).headers["ETag"]
         client.patch(url, json={"properties": {"notes": "first"}}, headers={"If-Match": stale})
-        response = client.patch(url, json={"properties": {"notes": "second"}},
-                                headers={"If-Match": stale})
+        response = client.patch(
+            url, json={"properties": {"notes": "second"}}, headers={"If-Match": stale}
+        )
         assert response.status_code == 412
         assert response.headers["ETag"] != stale
         assert db("SELECT notes FROM devices").scalar_one() == "first"
@@ -156,7 +173,9 @@ class TestPatch:
         created = pin(client)
         url = f"/api/v1/devices/{created['id']}"
         etag = client.get(url).headers["ETag"]
-        response = client.patch(url, json={"properties": {"kind": None}}, headers={"If-Match": etag})
+        response = client.patch(
+            url, json={"properties": {"kind": None}}, headers={"If-Match": etag}
+        )
         assert response.status_code == 422
         assert response.get_json()["errors"][0]["field"] == "properties.kind"
         assert db("SELECT kind FROM devices").scalar_one() == "camera"

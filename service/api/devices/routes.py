@@ -5,10 +5,10 @@ import binascii
 import uuid
 
 import orjson
-from marshmallow import RAISE
 from flask import Response, request, url_for
 from flask.views import MethodView
 from geoalchemy2.shape import from_shape, to_shape
+from marshmallow import RAISE
 from shapely.geometry import Point
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
