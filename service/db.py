@@ -8,13 +8,14 @@ session = scoped_session(sessionmaker(expire_on_commit=False))
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
-    # Timestamps leave the database in UTC, whatever the server's own time zone.
+    # Timestamps leave the database in UTC, whatever the server's own time zone. JIT compiling
+    # costs more than it saves on short API queries (17 ms on a 35 ms vector tile).
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"options": "-c timezone=UTC"},
+        connect_args={"options": "-c timezone=UTC -c jit=off"},
     )
 
 

@@ -6,7 +6,9 @@ from datetime import datetime
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     Float,
     Index,
@@ -51,6 +53,12 @@ class Device(Base):
             postgresql_where=text("deleted_at IS NULL"),
         ),
         Index("devices_updated_at_idx", "updated_at"),
+        Index(
+            "devices_tile_key_live_idx",
+            "tile_key",
+            postgresql_include=["kind", "mercator_x", "mercator_y"],
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -86,6 +94,12 @@ class Device(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Bumped on every change; the ETag is derived from it.
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    # Web Mercator pixel at zoom 30 and its Morton code, kept by PostgreSQL (migration 0007):
+    # a vector tile, or a grid cell within it, is one range of tile_key.
+    mercator_x: Mapped[int | None] = mapped_column(Integer, Computed("vigie_mercator_x(geom)"))
+    mercator_y: Mapped[int | None] = mapped_column(Integer, Computed("vigie_mercator_y(geom)"))
+    tile_key: Mapped[int | None] = mapped_column(BigInteger, Computed("vigie_tile_key(geom)"))
 
     @property
     def etag(self) -> str:

@@ -25,6 +25,7 @@ from ...errors import (
 )
 from ...extensions import Blueprint, requires_json
 from ...geo.devices import DeviceFilter, count_devices, select_device_feature, select_device_page
+from ...geo.tiles import select_device_clusters
 from ...models import Device
 from ..fields import split_antimeridian
 from .schemas import (
@@ -113,6 +114,16 @@ def check_if_match(device: Device, *, required: bool) -> None:
         )
 
 
+def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
+    clusters = session.execute(select_device_clusters(flt, zoom, limit)).one()
+    links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
+    body = (
+        f'{{"type":"FeatureCollection","features":[{clusters.features}],'
+        f'"numberReturned":{clusters.returned},"links":{orjson.dumps(links).decode()}}}'
+    )
+    return Response(body, mimetype=GEOJSON)
+
+
 @blp.route("")
 class DeviceViews(MethodView):
     @blp.arguments(DeviceQueryArgsSchema, location="query", as_kwargs=True, unknown=RAISE)
@@ -128,6 +139,8 @@ class DeviceViews(MethodView):
         limit=DEFAULT_PAGE_SIZE,
         cursor=None,
         count=False,
+        cluster=False,
+        zoom=None,
     ):
         """List devices in view as a GeoJSON FeatureCollection, page by page"""
         flt = DeviceFilter(
@@ -137,6 +150,8 @@ class DeviceViews(MethodView):
             operator_types=list(operator_type),
             updated_since=updated_since,
         )
+        if cluster:
+            return cluster_response(flt, zoom, limit)
         after = decode_cursor(cursor) if cursor else None
         page = session.execute(select_device_page(flt, limit, after)).one()
         links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
