@@ -6,8 +6,9 @@ grid cells that cluster it are tile_key shifted right: an index-only scan of
 devices_tile_key_live_idx groups tens of thousands of devices in a few milliseconds.
 
 A cell holding one device yields that device; a cell holding more yields a cluster with its
-count and the kinds inside. Cells are 1/16 of a tile side below DETAIL_ZOOM and 1/64 from it on,
-so a tile never carries more than 256 (or 4096) features.
+count and the kinds inside. Cells are 1/8 of a tile side below DETAIL_ZOOM (32 pixels on a
+256-pixel tile, the spacing of map markers) and 1/64 from it on (only devices a metre or two
+apart still share one), so a tile never carries more than 64 (or 4096) features.
 """
 
 import math
@@ -34,7 +35,7 @@ MAX_LATITUDE = 85.0511287798  # where Web Mercator is cut
 
 def cell_bits(zoom: int) -> int:
     """log2 of the number of grid cells along a tile side at this zoom."""
-    return 4 if zoom < DETAIL_ZOOM else 6
+    return 3 if zoom < DETAIL_ZOOM else 6
 
 
 def spread_bits(value: int) -> int:

@@ -101,7 +101,7 @@ class TestDeviceTiles:
     def test_a_dense_tile_stays_under_the_feature_cap_and_counts_every_device(self, client, db):
         insert_grid(db, 5000, *tile_bounds(12, *tile_of(*PARIS, 12)))
         features = decode(client.get(tile_url(*PARIS, 12)))
-        assert 200 < len(features) <= 256
+        assert 50 < len(features) <= 64
         assert sum(f["properties"].get("count", 1) for f in features) == 5000
         for feature in features:
             x, y = feature["geometry"]["coordinates"]

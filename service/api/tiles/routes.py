@@ -94,8 +94,8 @@ class DeviceTileJSONViews(MethodView):
         return {
             "tilejson": "3.0.0",
             "name": "Vigie devices",
-            "description": f"Surveillance devices; below zoom {DETAIL_ZOOM} grid cells of 1/16 "
-            "tile hold clusters, from it on cells of 1/64 tile.",
+            "description": f"Surveillance devices; below zoom {DETAIL_ZOOM} grid cells of 1/8 "
+            "tile side hold clusters, from it on cells of 1/64.",
             "attribution": "Vigie contributors",
             "scheme": "xyz",
             "tiles": [template],
