@@ -13,8 +13,22 @@ apart still share one), so a tile never carries more than 64 (or 4096) features.
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
-from sqlalchemy import ARRAY, BigInteger, Select, Text, and_, case, cast, func, literal, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    BindParameter,
+    Integer,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -116,16 +130,23 @@ class KeyArea:
         return clauses
 
 
-def device_cells(flt: DeviceFilter, area: KeyArea, cell_zoom: int):
-    """Public devices of the area grouped into the tiles of cell_zoom: count, kinds, centroid.
+def cell_shift_parameter(cell_zoom: int) -> BindParameter:
+    """How far tile_key shifts right to name the cell (a tile of cell_zoom) of a device."""
+    return bindparam("cell_shift", 2 * (KEY_ZOOM - cell_zoom), type_=Integer)
+
+
+def device_cells(flt: DeviceFilter, area: KeyArea, cell_shift: BindParameter):
+    """Public devices of the area grouped into grid cells: count, kinds, centroid.
 
     Each tile_key range is read by its own index-only scan (a join on the list of ranges).
     """
-    shift = 2 * (KEY_ZOOM - cell_zoom)
-    cell = Device.tile_key.op(">>")(literal(shift))
+    cell = Device.tile_key.op(">>")(cell_shift)
     lows, highs = zip(*area.ranges, strict=True)
     ranges = (
-        func.unnest(literal(list(lows), ARRAY(BigInteger)), literal(list(highs), ARRAY(BigInteger)))
+        func.unnest(
+            bindparam("lows", list(lows), type_=ARRAY(BigInteger)),
+            bindparam("highs", list(highs), type_=ARRAY(BigInteger)),
+        )
         .table_valued("low", "high")
         .render_derived(name="ranges")
     )
@@ -149,16 +170,15 @@ def device_cells(flt: DeviceFilter, area: KeyArea, cell_zoom: int):
     )
 
 
-def lone_device(flt: DeviceFilter, cells, cell_zoom: int, *columns: ColumnElement):
+def lone_device(flt: DeviceFilter, cells, cell_shift: BindParameter, *columns: ColumnElement):
     """The device of a single-device cell, found again by its tile_key range."""
-    shift = 2 * (KEY_ZOOM - cell_zoom)
     return (
         select(*columns)
         .where(
             cells.c.n == 1,
             *replace(flt, bboxes=[]).clauses(),
-            Device.tile_key >= cells.c.cell.op("<<")(literal(shift)),
-            Device.tile_key < (cells.c.cell + 1).op("<<")(literal(shift)),
+            Device.tile_key >= cells.c.cell.op("<<")(cell_shift),
+            Device.tile_key < (cells.c.cell + 1).op("<<")(cell_shift),
         )
         .limit(1)
         .lateral("lone")
@@ -176,14 +196,33 @@ def cluster_kinds_text(cells) -> ColumnElement:
     )
 
 
-def select_device_tile(z: int, x: int, y: int, flt: DeviceFilter) -> Select:
-    """One Mapbox Vector Tile (bytes, empty when no device is there) of devices and clusters."""
-    cell_zoom = z + cell_bits(z)
-    cells = device_cells(flt, KeyArea.of_tile(z, x, y), cell_zoom)
+def tile_parameters(z: int, x: int, y: int) -> dict:
+    """The values that make device_tile_statement's statement tile z/x/y."""
+    low, high = tile_key_range(z, x, y)
+    return {
+        "z": z,
+        "x": x,
+        "y": y,
+        "lows": [low],
+        "highs": [high],
+        "cell_shift": 2 * (KEY_ZOOM - z - cell_bits(z)),
+    }
+
+
+@lru_cache(maxsize=128)
+def device_tile_statement(kinds: tuple[str, ...] = ()) -> Select:
+    """One Mapbox Vector Tile (bytes, empty when no device is there) of devices and clusters.
+
+    Built once per kind filter, with bound parameters that tile_parameters(z, x, y) fills:
+    building and compiling this statement costs more than running it on a dense tile.
+    """
+    flt = DeviceFilter(kinds=list(kinds))
+    cell_shift = cell_shift_parameter(cell_bits(0))
+    cells = device_cells(flt, KeyArea.of_tile(0, 0, 0), cell_shift)
     lone = lone_device(
         flt,
         cells,
-        cell_zoom,
+        cell_shift,
         cast(Device.id, Text).label("id"),
         Device.kind,
         Device.camera_type,
@@ -202,7 +241,15 @@ def select_device_tile(z: int, x: int, y: int, flt: DeviceFilter) -> Select:
     features = (
         select(
             func.ST_AsMVTGeom(
-                centroid, func.ST_TileEnvelope(z, x, y), TILE_EXTENT, TILE_BUFFER, True
+                centroid,
+                func.ST_TileEnvelope(
+                    bindparam("z", type_=Integer),
+                    bindparam("x", type_=Integer),
+                    bindparam("y", type_=Integer),
+                ),
+                TILE_EXTENT,
+                TILE_BUFFER,
+                True,
             ).label("geom"),
             is_cluster.label("cluster"),
             case((is_cluster, cells.c.n)).label("count"),
@@ -251,9 +298,9 @@ def select_device_clusters(flt: DeviceFilter, zoom: int, limit: int) -> Select:
 
     Cells are those of the vector tiles at the same zoom; the `limit` most populous are kept.
     """
-    cell_zoom = min(zoom + cell_bits(zoom), KEY_ZOOM)
-    cells = device_cells(flt, KeyArea.of_bboxes(flt.bboxes), cell_zoom)
-    lone = lone_device(flt, cells, cell_zoom, device_feature_text().label("feature"))
+    cell_shift = cell_shift_parameter(min(zoom + cell_bits(zoom), KEY_ZOOM))
+    cells = device_cells(flt, KeyArea.of_bboxes(flt.bboxes), cell_shift)
+    lone = lone_device(flt, cells, cell_shift, device_feature_text().label("feature"))
     features = (
         select(
             case((cells.c.n == 1, lone.c.feature), else_=cluster_feature_text(cells)).label(

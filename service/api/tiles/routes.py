@@ -10,8 +10,14 @@ from marshmallow import RAISE
 from ...db import session
 from ...errors import NotFound
 from ...extensions import Blueprint
-from ...geo.devices import DeviceFilter
-from ...geo.tiles import DETAIL_ZOOM, LAYER, MAX_ZOOM, select_device_tile, select_devices_extent
+from ...geo.tiles import (
+    DETAIL_ZOOM,
+    LAYER,
+    MAX_ZOOM,
+    device_tile_statement,
+    select_devices_extent,
+    tile_parameters,
+)
 from .schemas import TileJSONSchema, TileQueryArgsSchema
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -65,8 +71,8 @@ class DeviceTileViews(MethodView):
     def get(self, z, x, y, kind=()):
         """Read one vector tile of devices (clusters with their count and kinds when dense)"""
         check_tile(z, x, y)
-        tile = session.execute(select_device_tile(z, x, y, DeviceFilter(kinds=list(kind))))
-        data = bytes(tile.scalar_one() or b"")
+        statement = device_tile_statement(tuple(sorted(set(kind))))
+        data = bytes(session.execute(statement, tile_parameters(z, x, y)).scalar_one() or b"")
         etag = hashlib.blake2b(data, digest_size=12).hexdigest()
         headers = {"ETag": f'"{etag}"', "Cache-Control": TILE_CACHE_CONTROL}
         if request.if_none_match.contains_weak(etag):
