@@ -23,7 +23,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import INTERVAL, JSON, aggregate_order_by
+from sqlalchemy.dialects.postgresql import INTERVAL, JSON, JSONB, aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -137,6 +137,10 @@ class ViewModel:
         return func.view_cone(Device.geom, Device.direction, self.fov(), self.radius())
 
 
+# CTEs are computed once (PostgreSQL would otherwise inline a CTE used once, and re-run the
+# device aggregation for every district of a nested loop).
+
+
 def rounded(value, digits: int) -> ColumnElement:
     return func.round(cast(value, Numeric), digits)
 
@@ -151,8 +155,11 @@ def ratio(numerator, denominator, scale: float = 1.0, digits: int = 4) -> Column
     )
 
 
-def vocabulary_counts(column, values, prefix: str, hits) -> list:
-    return [func.count().filter(hits.c[column] == v).label(f"{prefix}{v}") for v in values]
+def vocabulary_counts(column, values, prefix: str, groups) -> list:
+    return [
+        func.coalesce(func.sum(groups.c.n).filter(groups.c[column] == v), 0).label(f"{prefix}{v}")
+        for v in values
+    ]
 
 
 COUNT_GROUPS = (
@@ -194,24 +201,30 @@ def figures_object(head: list, count, area_km2, population, tail: list) -> Colum
     )
 
 
-def select_hits(selection: DistrictSelection, flt: StatisticsFilter, sel):
-    """One row per (district, device) under the border rule."""
-    other = aliased(District)
+def select_hits(selection: DistrictSelection, flt: StatisticsFilter):
+    """One row per (district, device) under the border rule.
+
+    Reads the districts table itself (not a CTE) so that PostgreSQL may split the work between
+    parallel workers.
+    """
+    district, other = aliased(District), aliased(District)
     on_shared_border_of_smaller_code = exists(
         select(literal(1)).where(
             *selection.clauses(other),
-            other.code < sel.c.code,
+            other.code < district.code,
             func.ST_Intersects(other.geom, Device.geom),
         )
     )
     return (
-        select(sel.c.code, Device.kind, Device.status, Device.review_status)
-        .select_from(sel.join(Device, func.ST_Intersects(sel.c.geom, Device.geom)))
+        select(district.code, Device.kind, Device.status, Device.review_status)
+        .select_from(district)
+        .join(Device, func.ST_Intersects(district.geom, Device.geom))
         .where(
+            *selection.clauses(district),
             *flt.clauses(),
-            or_(func.ST_Contains(sel.c.geom, Device.geom), ~on_shared_border_of_smaller_code),
+            or_(func.ST_Contains(district.geom, Device.geom), ~on_shared_border_of_smaller_code),
         )
-        .cte("hits")
+        .subquery("hits")
     )
 
 
@@ -236,6 +249,7 @@ def select_watched(sel, flt: StatisticsFilter, model: ViewModel):
         )
         .select_from(sel.join(cones, cones.c.code == sel.c.code))
         .cte("watched")
+        .prefix_with("MATERIALIZED")
     )
 
 
@@ -265,20 +279,34 @@ def district_figures(query: DensityQuery):
         )
         .where(*query.selection.clauses())
         .cte("sel")
+        .prefix_with("MATERIALIZED")
     )
-    hits = select_hits(query.selection, query.filter, sel)
-    counts = (
+    hits = select_hits(query.selection, query.filter)
+    # Group first on the few combinations, then spread them into one column per value.
+    groups = (
         select(
             hits.c.code,
-            func.count().label("count"),
+            hits.c.kind,
+            hits.c.status,
+            hits.c.review_status,
+            func.count().label("n"),
+        )
+        .group_by(hits.c.code, hits.c.kind, hits.c.status, hits.c.review_status)
+        .subquery("groups")
+    )
+    counts = (
+        select(
+            groups.c.code,
+            func.sum(groups.c.n).label("count"),
             *[
                 c
                 for _name, column, values, prefix in COUNT_GROUPS
-                for c in vocabulary_counts(column, values, prefix, hits)
+                for c in vocabulary_counts(column, values, prefix, groups)
             ],
         )
-        .group_by(hits.c.code)
+        .group_by(groups.c.code)
         .cte("counts")
+        .prefix_with("MATERIALIZED")
     )
     count = func.coalesce(counts.c.count, 0)
     metric = {
@@ -310,7 +338,7 @@ def district_figures(query: DensityQuery):
         columns.append(func.coalesce(watched.c.watched_km2, 0.0).label("watched_km2"))
     else:
         columns.append(cast(null(), Float).label("watched_km2"))
-    rows = select(*columns).select_from(source).cte("figures")
+    rows = select(*columns).select_from(source).cte("figures").prefix_with("MATERIALIZED")
     return sel, rows
 
 
@@ -507,15 +535,21 @@ def csv_cell(obj, path: tuple[str, ...], is_text: bool) -> ColumnElement:
 def select_density_csv(query: DensityQuery) -> Select:
     """CSV (RFC 4180, CRLF lines), one row per district in code order, header first."""
     _sel, rows = district_figures(query)
-    obj = cast(district_object(rows), JSON())
+    # Built once per district (binary JSON), then read field by field.
+    objects = (
+        select(rows.c.code, cast(district_object(rows), JSONB).label("obj"))
+        .cte("objects")
+        .prefix_with("MATERIALIZED")
+    )
     columns = csv_columns()
-    line = func.concat_ws(sql_string(","), *[csv_cell(obj, path, t) for _n, path, t in columns])
+    cells = [csv_cell(objects.c.obj, path, t) for _n, path, t in columns]
+    line = func.concat_ws(sql_string(","), *cells)
     header = ",".join(name for name, _p, _t in columns)
     body = select(
         func.coalesce(
             func.string_agg(
                 func.concat(line, sql_string("\r\n")),
-                aggregate_order_by(sql_string(""), rows.c.code),
+                aggregate_order_by(sql_string(""), objects.c.code),
             ),
             sql_string(""),
         )
