@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 import click
@@ -9,6 +10,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from service.db import session
+from service.geo.statistics_cache import select_data_version, select_outdated_requests
 from service.models import District
 
 from . import catalogue
@@ -177,3 +180,20 @@ def load_default_command():
             f"the download failed ({exc}). Statistics stay empty until districts are imported "
             f"(flask geodata fetch {name}, or flask geodata import FILE ...)."
         )
+
+
+@geodata_cli.command("refresh-statistics")
+def refresh_statistics_command():
+    """Recompute the cached statistics that predate the last change (run it from cron)."""
+    version = session.execute(select_data_version()).scalar_one()
+    requests = session.execute(select_outdated_requests(version)).scalars().all()
+    session.rollback()
+    client = current_app.test_client()
+    started = time.perf_counter()
+    for path in requests:
+        response = client.get(path, headers={"Cache-Control": "no-cache"})
+        if response.status_code != 200:
+            click.echo(f"{path}: {response.status_code}", err=True)
+    click.echo(
+        f"{len(requests)} cached statistics refreshed in {time.perf_counter() - started:.1f} s."
+    )

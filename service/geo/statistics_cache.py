@@ -29,9 +29,9 @@ def select_cached(key: str, data_version: int, max_age_seconds: int) -> Select:
     )
 
 
-def store_cached(key: str, body: str, data_version: int):
+def store_cached(key: str, request: str, body: str, data_version: int):
     statement = pg_insert(StatisticsCache).values(
-        key=key, body=body, data_version=data_version, computed_at=func.now()
+        key=key, request=request, body=body, data_version=data_version, computed_at=func.now()
     )
     return statement.on_conflict_do_update(
         index_elements=[StatisticsCache.key],
@@ -46,4 +46,13 @@ def store_cached(key: str, body: str, data_version: int):
 def delete_old_entries():
     return StatisticsCache.__table__.delete().where(
         StatisticsCache.computed_at < func.now() - literal_column(f"interval '{KEEP}'")
+    )
+
+
+def select_outdated_requests(data_version: int) -> Select:
+    """The requests whose cached figures predate the last change, oldest first."""
+    return (
+        select(StatisticsCache.request)
+        .where(StatisticsCache.data_version != data_version)
+        .order_by(StatisticsCache.computed_at)
     )

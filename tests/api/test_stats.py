@@ -321,3 +321,22 @@ class TestTimeline:
         bad = client.get("/api/v1/stats/timeline?district=Q1&interval=fortnight")
         assert bad.status_code == 400
         assert bad.get_json()["errors"][0]["field"] == "interval"
+
+
+class TestRefresh:
+    def test_no_cache_recomputes_and_the_refresh_command_updates_outdated_figures(
+        self, app, client, quarters
+    ):
+        app.config["STATS_MAX_AGE_SECONDS"] = 3600
+        client.get(STATS)
+        pin(client, 2.301, 48.801)
+        assert by_code(client.get(STATS).get_json())["Q1"]["count"] == 0  # still cached
+        fresh = client.get(STATS, headers={"Cache-Control": "no-cache"})
+        assert fresh.headers["X-Cache"] == "miss"
+        assert by_code(fresh.get_json())["Q1"]["count"] == 1
+        pin(client, 2.302, 48.801)
+        result = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
+        assert "1 cached statistics refreshed" in result.output, result.output
+        cached = client.get(STATS)
+        assert cached.headers["X-Cache"] == "hit"
+        assert by_code(cached.get_json())["Q1"]["count"] == 2

@@ -77,17 +77,19 @@ def chosen_format(args: dict) -> str:
 
 def cached(fmt: str, compute: Callable[[], str]) -> tuple[str, object, bool]:
     """The body for this request: from the cache while its data version holds (or it is younger
-    than STATS_MAX_AGE_SECONDS), else computed now and stored."""
+    than STATS_MAX_AGE_SECONDS), else computed now and stored. `Cache-Control: no-cache`
+    recomputes (that is how `flask geodata refresh-statistics` refreshes the cache)."""
     arguments = sorted(request.args.items(multi=True))
     key = hashlib.sha256(orjson.dumps([request.path, fmt, arguments])).hexdigest()
     version = session.execute(select_data_version()).scalar_one()
     max_age = current_app.config["STATS_MAX_AGE_SECONDS"]
-    row = session.execute(select_cached(key, version, max_age)).first()
-    if row is not None:
-        return row.body, row.computed_at, True
+    if not request.cache_control.no_cache:
+        row = session.execute(select_cached(key, version, max_age)).first()
+        if row is not None:
+            return row.body, row.computed_at, True
     body = compute()
     session.execute(delete_old_entries())
-    computed_at = session.execute(store_cached(key, body, version)).scalar_one()
+    computed_at = session.execute(store_cached(key, request.full_path, body, version)).scalar_one()
     session.commit()
     return body, computed_at, False
 
