@@ -1,6 +1,7 @@
 """Configuration read from environment variables, with safe defaults for a local run."""
 
 import os
+import secrets
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -9,6 +10,22 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 def default_database_url() -> str:
     """Point at the private cluster that `make run` keeps under var/pg (unix socket only)."""
     return f"postgresql+psycopg://vigie@/vigie?host={PROJECT_DIR / 'var' / 'pg' / 'run'}"
+
+
+def local_secret_key() -> str:
+    """A key kept in var/secret_key, so that every worker and restart shares it."""
+    path = PROJECT_DIR / "var" / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+    except OSError:
+        return secrets.token_hex(32)
 
 
 def _int(name: str, default: int) -> int:
@@ -21,10 +38,23 @@ class Config:
     def __init__(self, **overrides):
         env = os.environ
         self.DATABASE_URL = env.get("DATABASE_URL") or default_database_url()
-        self.SECRET_KEY = env.get("SECRET_KEY") or os.urandom(32).hex()
+        self.SECRET_KEY = env.get("SECRET_KEY") or local_secret_key()
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
         # Request bodies larger than this are refused with 413 before being read.
         self.MAX_CONTENT_LENGTH = _int("MAX_JSON_BYTES", 4 * 1024 * 1024)
+        # Accounts and moderation.
+        self.TOKEN_LIFETIME_DAYS = _int("TOKEN_LIFETIME_DAYS", 90)
+        self.TRUSTED_AFTER_APPROVED_PINS = _int("TRUSTED_AFTER_APPROVED_PINS", 5)
+        self.NEW_ACCOUNT_PINS_PER_HOUR = _int("NEW_ACCOUNT_PINS_PER_HOUR", 20)
+        self.DUPLICATE_DISTANCE_M = float(env.get("DUPLICATE_DISTANCE_M", 15))
+        self.CONFIRMATION_INTERVAL_DAYS = _int("CONFIRMATION_INTERVAL_DAYS", 30)
+        # Rate limits (flask-limiter syntax); in memory unless REDIS_URL is set.
+        self.REDIS_URL = env.get("REDIS_URL")
+        self.RATELIMIT_ENABLED = env.get("RATELIMIT_ENABLED", "true").lower() != "false"
+        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "vigie")
+        self.RATE_LIMIT_DEFAULT = env.get("RATE_LIMIT_DEFAULT", "600 per minute")
+        self.RATE_LIMIT_WRITES = env.get("RATE_LIMIT_WRITES", "60 per minute")
+        self.RATE_LIMIT_AUTH = env.get("RATE_LIMIT_AUTH", "10 per minute")
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
         # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
         self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")

@@ -59,3 +59,15 @@ class PayloadTooLarge(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     status, slug = 503, "service-unavailable"
+
+
+class Unauthorized(ServiceError):
+    status, slug = 401, "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status, slug = 403, "forbidden"
+
+
+class TooManyRequests(ServiceError):
+    status, slug = 429, "too-many-requests"

@@ -54,6 +54,9 @@ SURVEILLANCE_AREAS = ("public", "outdoor", "indoor")
 OPERATOR_TYPES = ("public", "private", "unknown")
 STATUSES = ("active", "planned", "removed", "unknown")
 REVIEW_STATUSES = ("pending", "approved", "rejected")
+VERIFICATION_LEVELS = ("reported", "confirmed", "disputed", "removed")
+VERDICTS = ("still_there", "not_found", "wrong_details")
+ROLES = ("contributor", "moderator", "admin")
 
 OSM_KEYS = {
     "camera_type": "camera:type",

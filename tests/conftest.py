@@ -15,6 +15,8 @@ from service import create_app, migrate
 from service.config import Config
 from service.db import session
 
+TEST_PASSWORD = "correct horse battery"
+
 
 def server_url():
     url = os.environ.get("DATABASE_URL")
@@ -51,15 +53,18 @@ def database_url():
 
 @pytest.fixture(scope="session")
 def app(database_url):
-    app = create_app(Config(DATABASE_URL=database_url, TESTING=True))
+    app = create_app(Config(DATABASE_URL=database_url, TESTING=True, RATELIMIT_ENABLED=False))
     yield app
     app.extensions["engine"].dispose()
 
 
 @pytest.fixture(autouse=True)
 def isolated(request):
-    """Run each test in a transaction rolled back at the end; commits become savepoints."""
-    if "app" not in request.fixturenames:
+    """Run each test in a transaction rolled back at the end; commits become savepoints.
+
+    Tests that need real commits (threads, sync cursors) ask for `committed` instead.
+    """
+    if "app" not in request.fixturenames or "committed" in request.fixturenames:
         yield None
         return
     engine = request.getfixturevalue("app").extensions["engine"]
@@ -75,6 +80,26 @@ def isolated(request):
 
 
 @pytest.fixture
+def committed(app):
+    """Let the test commit for real (other connections see it); empty every table after."""
+    engine = app.extensions["engine"]
+    session.remove()
+    session.configure(bind=engine)
+    yield engine
+    session.remove()
+    session.configure(bind=engine)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                "WHERE schemaname = 'public' "
+                "AND tablename NOT IN ('spatial_ref_sys', 'alembic_version')"
+            )
+        ).scalar_one()
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -87,3 +112,51 @@ def db(isolated):
         return isolated.execute(text(sql), params)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def password_hash():
+    """argon2 is slow on purpose: hash the test password once."""
+    from service import auth
+
+    return auth.passwords.hash(TEST_PASSWORD)
+
+
+@pytest.fixture
+def make_user(app, password_hash):
+    """Create a user with ROLE and a token; returns (user, token)."""
+    from service import auth
+    from service.models import User
+
+    counter = iter(range(10_000))
+
+    def make(role="contributor", username=None):
+        username = username or f"{role}{next(counter)}_{uuid.uuid4().hex[:6]}"
+        with app.test_request_context():
+            user = User(username=username, role=role, password_hash=password_hash)
+            session.add(user)
+            session.flush()
+            _, token = auth.issue_token(user, "tests")
+            session.commit()
+        return user, token
+
+    return make
+
+
+@pytest.fixture
+def as_user(app, make_user):
+    """A test client authenticated as a new user of ROLE (also returns the user)."""
+
+    def make(role="contributor", username=None):
+        user, token = make_user(role, username)
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture
+def moderator(as_user):
+    return as_user("moderator")

@@ -1,7 +1,7 @@
 """Districts, their datasets, a statistics cache and the view-cone function.
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-28 21:38:38.220834
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 
 revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

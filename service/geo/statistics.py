@@ -70,12 +70,11 @@ class StatisticsFilter:
             kinds=self.kinds,
             statuses=self.statuses,
             operator_types=self.operator_types,
+            verifications=self.verifications,
         )
 
     def clauses(self) -> list[ColumnElement]:
         clauses = self.device_filter().clauses()
-        if self.verifications:
-            clauses.append(Device.review_status.in_(self.verifications))
         if self.at is None:
             if not self.statuses:
                 clauses.append(Device.status.in_(PRESENT_STATUSES))
@@ -91,7 +90,6 @@ class StatisticsFilter:
         """The same choice for a timeline, where every date is replayed: no status default."""
         return [
             *self.device_filter().clauses(),
-            *([Device.review_status.in_(self.verifications)] if self.verifications else []),
             Device.status != "planned",
         ]
 
@@ -165,7 +163,7 @@ def vocabulary_counts(column, values, prefix: str, groups) -> list:
 COUNT_GROUPS = (
     ("counts_by_kind", "kind", vocab.KIND_NAMES, "kind_"),
     ("counts_by_status", "status", vocab.STATUSES, "status_"),
-    ("counts_by_verification", "review_status", vocab.REVIEW_STATUSES, "verification_"),
+    ("counts_by_verification", "verification", vocab.VERIFICATION_LEVELS, "verification_"),
 )
 
 
@@ -216,7 +214,7 @@ def select_hits(selection: DistrictSelection, flt: StatisticsFilter):
         )
     )
     return (
-        select(district.code, Device.kind, Device.status, Device.review_status)
+        select(district.code, Device.kind, Device.status, Device.verification)
         .select_from(district)
         .join(Device, func.ST_Intersects(district.geom, Device.geom))
         .where(
@@ -288,10 +286,10 @@ def district_figures(query: DensityQuery):
             hits.c.code,
             hits.c.kind,
             hits.c.status,
-            hits.c.review_status,
+            hits.c.verification,
             func.count().label("n"),
         )
-        .group_by(hits.c.code, hits.c.kind, hits.c.status, hits.c.review_status)
+        .group_by(hits.c.code, hits.c.kind, hits.c.status, hits.c.verification)
         .subquery("groups")
     )
     counts = (

@@ -8,6 +8,12 @@ from shapely.geometry import Point, shape
 from tests.helpers import GEOJSON, PROBLEM, new_id, pin
 
 
+@pytest.fixture
+def client(moderator):
+    """These tests pin as a moderator, whose pins are published directly."""
+    return moderator
+
+
 def cone(client, device_id):
     response = client.get(f"/api/v1/devices/{device_id}/view")
     assert response.status_code == 200, response.get_json()

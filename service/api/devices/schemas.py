@@ -134,6 +134,11 @@ class DevicePatchSchema(ma.Schema):
 
 class DevicePropertiesOutSchema(DevicePropertiesSchema):
     review_status = choice(vocab.REVIEW_STATUSES)
+    review_reason = ma.fields.String(
+        allow_none=True, metadata={"description": "Why a moderator rejected the pin"}
+    )
+    verification = choice(vocab.VERIFICATION_LEVELS)
+    last_confirmed_at = utc_datetime(allow_none=True)
     created_at = utc_datetime()
     updated_at = utc_datetime()
 
@@ -171,6 +176,7 @@ class DeviceQueryArgsSchema(ma.Schema):
     )
     status = DelimitedList(choice(vocab.STATUSES))
     operator_type = DelimitedList(choice(vocab.OPERATOR_TYPES))
+    verification = DelimitedList(choice(vocab.VERIFICATION_LEVELS))
     updated_since = utc_datetime(
         metadata={"description": "Only devices changed after this instant"}
     )
@@ -184,3 +190,19 @@ class DeviceQueryArgsSchema(ma.Schema):
     count = ma.fields.Boolean(
         metadata={"description": "Also compute numberMatched (costs a count)"}
     )
+
+
+class DeviceCreateArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    force = ma.fields.Boolean(
+        metadata={"description": "Pin even though a device of the same kind stands nearby"}
+    )
+
+
+class DuplicateCandidateSchema(ma.Schema):
+    id = ma.fields.UUID()
+    kind = ma.fields.String()
+    review_status = ma.fields.String()
+    distance_m = ma.fields.Float()

@@ -58,7 +58,8 @@ class DeviceSelectionArgsSchema(ma.Schema):
     )
     operator_type = DelimitedList(choice(vocab.OPERATOR_TYPES))
     verification = DelimitedList(
-        choice(vocab.REVIEW_STATUSES), metadata={"description": "Review status of the pins"}
+        choice(vocab.VERIFICATION_LEVELS),
+        metadata={"description": "Community verification level (reported, confirmed, ...)"},
     )
 
 
