@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
-from ..models import Dataset, Device, District
+from ..models import Dataset, Device, DeviceRevision, District
 from .devices import DeviceFilter, sql_string
 from .districts import district_clauses, geography, simplified_geojson
 
@@ -48,9 +48,18 @@ def appeared_at() -> ColumnElement:
 
 
 def removed_at() -> ColumnElement:
-    """When a device left the map: for a device marked removed, its last change (the latest
-    moment the removal can have been recorded); otherwise never."""
-    return case((Device.status == "removed", Device.updated_at))
+    """When a device left the map: for a device marked removed, the last revision that set its
+    status to removed; without such a revision (devices loaded in bulk), its last change, the
+    latest moment the removal can have been recorded. Otherwise never."""
+    marked_removed = (
+        select(func.max(DeviceRevision.created_at))
+        .where(
+            DeviceRevision.device_id == Device.id,
+            DeviceRevision.changes[("status", 1)].astext == "removed",
+        )
+        .scalar_subquery()
+    )
+    return case((Device.status == "removed", func.coalesce(marked_removed, Device.updated_at)))
 
 
 @dataclass

@@ -147,6 +147,22 @@ class TestDensities:
         assert count("2024-06-30T00:00:00Z") == 2  # the removed one was still there then
         assert by_code(stats(client))["Q1"]["count"] == 1
 
+    def test_at_takes_the_removal_date_from_the_edit_history(self, client, db, quarters):
+        device = pin(client, 2.301, 48.801, observed_at="2024-01-15T10:00:00Z")
+        url = f"/api/v1/devices/{device['id']}"
+        etag = client.get(url).headers["ETag"]
+        patch = {"properties": {"status": "removed"}}
+        assert client.patch(url, json=patch, headers={"If-Match": etag}).status_code == 200
+        db(
+            "UPDATE device_revisions SET created_at = '2024-03-01T00:00:00Z' "
+            "WHERE device_id = :id AND action = 'update'",
+            id=device["id"],
+        )
+        db("UPDATE devices SET updated_at = '2025-06-01T00:00:00Z' WHERE id = :id", id=device["id"])
+        count = lambda at: by_code(stats(client, f"{STATS}&at={at}"))["Q1"]["count"]  # noqa: E731
+        assert count("2024-02-01") == 1
+        assert count("2024-06-01") == 0  # removed in March, though last edited in 2025
+
     def test_csv_has_the_json_field_names_and_the_attribution_in_headers(self, client, quarters):
         pin(client, 2.301, 48.801)
         response = client.get(STATS, headers={"Accept": "text/csv"})
@@ -311,8 +327,9 @@ class TestTimeline:
         pin(client, 2.301, 48.801, observed_at="2025-01-10T00:00:00Z")
         pin(client, 2.302, 48.801, observed_at="2025-03-10T00:00:00Z")
         removed = pin(client, 2.303, 48.801, observed_at="2025-01-20T00:00:00Z", status="removed")
+        # Marked removed (by the revision that created it so) on 5 February.
         db(
-            "UPDATE devices SET updated_at = '2025-02-05T00:00:00Z' WHERE id = :id",
+            "UPDATE device_revisions SET created_at = '2025-02-05T00:00:00Z' WHERE device_id = :id",
             id=removed["id"],
         )
         body = stats(client, "/api/v1/stats/timeline?district=Q1&interval=month")
