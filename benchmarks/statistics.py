@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from benchmarks.seed_devices import device_count, seed
 from geodata import catalogue
-from geodata.importer import import_districts
+from geodata.importer import import_districts, source_options
 from service import create_app
 from service.config import PROJECT_DIR, Config
 
@@ -52,22 +52,7 @@ def ensure_districts(app) -> None:
             raise SystemExit(f"{name} is not in GEODATA_DIR ({app.config['GEODATA_DIR']})")
         print(f"importing {name}")
         with engine.begin() as connection:
-            import_districts(
-                connection,
-                source.location,
-                level=source.level,
-                code_field=source.code_field,
-                name_field=source.name_field,
-                dataset=source.name,
-                attribution=source.attribution,
-                licence=source.licence,
-                source_url=source.url,
-                parent=source.parent,
-                parent_field=source.parent_field,
-                population_field=source.population_field,
-                population_year=source.population_year,
-                population_source=source.population_source,
-            )
+            import_districts(connection, source.location, **source_options(source))
     with engine.begin() as connection:
         connection.execute(text("ANALYZE districts"))
 

@@ -15,7 +15,7 @@ from service.geo.statistics_cache import select_data_version, select_outdated_re
 from service.models import District
 
 from . import catalogue
-from .importer import GeodataError, import_districts, import_population
+from .importer import GeodataError, import_districts, import_population, source_options
 
 geodata_cli = AppGroup("geodata", help="Districts: import files, join populations, fetch sources.")
 
@@ -106,22 +106,7 @@ def list_command():
 
 
 def import_source(source: catalogue.Source, path: str) -> None:
-    run_import(
-        path,
-        level=source.level,
-        code_field=source.code_field,
-        name_field=source.name_field,
-        dataset=source.name,
-        attribution=source.attribution,
-        licence=source.licence,
-        source_url=source.url,
-        where=source.where,
-        parent=source.parent,
-        parent_field=source.parent_field,
-        population_field=source.population_field,
-        population_year=source.population_year,
-        population_source=source.population_source,
-    )
+    run_import(path, **source_options(source))
 
 
 def fetch_and_import(name: str) -> None:
