@@ -208,6 +208,20 @@ class TestDensities:
         assert q1["watched_share"] == pytest.approx(expected / q1["area_km2"], rel=0.03)
         assert by_code(stats(client))["Q1"]["watched_area_km2"] is None
 
+    def test_watched_areas_that_take_too_long_are_refused(self, app, client, db, quarters):
+        for i in range(20):
+            pin(client, 2.301 + i * 0.0004, 48.805, direction=[i * 17], angle=90)
+        before = stored_counts(db)
+        app.config["STATS_WATCHED_TIMEOUT_MS"] = 1
+        try:
+            response = client.get(STATS + "&watched=true")
+        finally:
+            app.config["STATS_WATCHED_TIMEOUT_MS"] = 20000
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"] == "watched"
+        assert stored_counts(db) == before
+        assert client.get(STATS + "&watched=true").status_code == 200
+
 
 class TestCache:
     def test_repeated_request_is_served_from_cache_until_data_changes(self, client, quarters):

@@ -8,6 +8,8 @@ import orjson
 from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
+from psycopg.errors import QueryCanceled
+from sqlalchemy.exc import OperationalError
 
 from ...db import session
 from ...errors import BadRequest, NotFound
@@ -131,9 +133,28 @@ def density_response(query: stats.DensityQuery, args: dict, name: str) -> Respon
         "geojson": lambda: stats.select_density_geojson(query, credit, tolerance),
         "csv": lambda: stats.select_density_csv(query),
     }[fmt]
-    body, computed_at, hit = cached(fmt, lambda: session.execute(statement()).scalar_one())
+    body, computed_at, hit = cached(fmt, lambda: run_bounded(statement(), query))
     attribution = session.execute(stats.select_attribution(query.selection, credit)).scalar_one()
     return statistics_response(body, fmt, computed_at, hit, attribution, name)
+
+
+def run_bounded(statement, query: stats.DensityQuery) -> str:
+    """Run a density statement; the watched areas (a union of cones per district) may take
+    long on a large selection, so they get STATS_WATCHED_TIMEOUT_MS at most."""
+    if query.view_model is None:
+        return session.execute(statement).scalar_one()
+    session.execute(stats.statement_timeout(current_app.config["STATS_WATCHED_TIMEOUT_MS"]))
+    try:
+        return session.execute(statement).scalar_one()
+    except OperationalError as exc:
+        if not isinstance(exc.orig, QueryCanceled):
+            raise
+        session.rollback()
+        raise BadRequest(
+            "Computing the watched areas of so many districts and devices takes too long: "
+            "ask for fewer districts (a parent, or compare) or leave out watched=true.",
+            field="watched",
+        ) from exc
 
 
 def density_query(selection: stats.DistrictSelection, args: dict, **kwargs) -> stats.DensityQuery:
