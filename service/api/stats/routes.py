@@ -167,20 +167,30 @@ def density_query(selection: stats.DistrictSelection, args: dict, **kwargs) -> s
     )
 
 
-def document_formats(func):
-    """The same figures as GeoJSON or CSV, for the OpenAPI document."""
-    func = blp.alt_response(
-        200,
-        description="District polygons with the figures as properties (f=geojson)",
-        content_type="application/geo+json",
-        success=True,
-    )(func)
-    return blp.alt_response(
-        200,
-        description="One row per district, columns named as the JSON fields (f=csv)",
-        content_type="text/csv",
-        success=True,
-    )(func)
+# The same figures as GeoJSON or CSV (f= or Accept), beside the JSON of the 200 answer.
+document_formats = blp.doc(
+    responses={
+        "200": {
+            "description": "The figures as JSON, GeoJSON or CSV",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/DensityStats"}},
+                "application/geo+json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "FeatureCollection of the district polygons with the "
+                        "figures as properties, plus totals and attribution",
+                    }
+                },
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "One row per district, columns named as the JSON fields",
+                    }
+                },
+            },
+        }
+    }
+)
 
 
 @blp.route("/districts")
