@@ -144,10 +144,6 @@ class ViewModel:
         return func.view_cone(Device.geom, Device.direction, self.fov(), self.radius())
 
 
-# CTEs are computed once (PostgreSQL would otherwise inline a CTE used once, and re-run the
-# device aggregation for every district of a nested loop).
-
-
 def rounded(value, digits: int) -> ColumnElement:
     return func.round(cast(value, Numeric), digits)
 
@@ -270,7 +266,11 @@ class DensityQuery:
 
 
 def district_figures(query: DensityQuery):
-    """CTEs: the selected districts, and one row per district with its figures."""
+    """CTEs: the selected districts, and one row per district with its figures.
+
+    The CTEs are MATERIALIZED: PostgreSQL would otherwise inline one used once and re-run the
+    device aggregation for every district of a nested loop.
+    """
     sel = (
         select(
             District.code,
