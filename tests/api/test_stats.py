@@ -5,6 +5,8 @@ import io
 import math
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.districts import (
     district_feature,
@@ -380,3 +382,34 @@ class TestRefresh:
         cached = client.get(STATS)
         assert cached.headers["X-Cache"] == "hit"
         assert by_code(cached.get_json())["Q1"]["count"] == 2
+
+
+# Coordinates on the districts' edges and corners as well as inside and outside them.
+EDGE_LONS = st.sampled_from([2.295, 2.30, 2.305, 2.31, 2.315, 2.32, 2.325])
+EDGE_LATS = st.sampled_from([48.795, 48.80, 48.8025, 48.805, 48.8075, 48.81, 48.815])
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(points=st.lists(st.tuples(EDGE_LONS, EDGE_LATS), min_size=1, max_size=12))
+def test_every_device_in_the_extent_is_counted_once_or_reported_outside(
+    client, db, quarters, points
+):
+    db("DELETE FROM devices")
+    for lon, lat in points:
+        db(
+            "INSERT INTO devices (id, geom, kind) "
+            "VALUES (gen_random_uuid(), ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 'camera')",
+            lon=lon,
+            lat=lat,
+        )
+    body = stats(client)
+    in_extent = sum(1 for lon, lat in points if 2.30 <= lon <= 2.32 and 48.80 <= lat <= 48.81)
+    totals = body["totals"]
+    assert totals["count"] + totals["outside_count"] == in_extent
+    assert sum(d["count"] for d in body["districts"]) == totals["count"]
+    on_shared_border = sum(1 for lon, lat in points if lon == 2.31 and 48.80 <= lat <= 48.805)
+    assert by_code(body)["Q1"]["count"] >= on_shared_border
