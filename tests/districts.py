@@ -75,7 +75,7 @@ def load_real(connection, app, name: str, codes: tuple[str, ...] = ()):
 @pytest.fixture
 def exact_statistics(app):
     """Serve no cached figure older than the last change, so each request sees the test's data."""
-    before = app.config["STATS_MAX_AGE_SECONDS"]
-    app.config["STATS_MAX_AGE_SECONDS"] = 0
+    before = {name: app.config[name] for name in ("STATS_MAX_AGE_SECONDS", "STATS_STALE_SECONDS")}
+    app.config.update(STATS_MAX_AGE_SECONDS=0, STATS_STALE_SECONDS=0)
     yield
-    app.config["STATS_MAX_AGE_SECONDS"] = before
+    app.config.update(before)

@@ -3,11 +3,13 @@
 import csv
 import io
 import math
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.api.stats.cache import refresh_later
 from tests.districts import (
     district_feature,
     exact_statistics,
@@ -363,6 +365,41 @@ class TestTimeline:
         bad = client.get("/api/v1/stats/timeline?district=Q1&interval=fortnight")
         assert bad.status_code == 400
         assert bad.get_json()["errors"][0]["field"] == "interval"
+
+
+class TestStaleWhileRefreshing:
+    def test_outdated_figures_are_served_once_while_new_ones_are_computed(
+        self, app, client, quarters
+    ):
+        app.config.update(STATS_STALE_SECONDS=3600, STATS_REFRESH_IN_BACKGROUND=False)
+        try:
+            assert client.get(STATS).headers["X-Cache"] == "miss"
+            pin(client, 2.301, 48.801)
+            stale = client.get(STATS)
+            assert stale.headers["X-Cache"] == "stale"
+            assert by_code(stale.get_json())["Q1"]["count"] == 0
+            fresh = client.get(STATS)
+            assert fresh.headers["X-Cache"] == "hit"
+            assert by_code(fresh.get_json())["Q1"]["count"] == 1
+        finally:
+            app.config.update(STATS_STALE_SECONDS=0, STATS_REFRESH_IN_BACKGROUND=True)
+
+    def test_background_refresh_runs_once_per_key_and_stores_the_new_body(self, app, db):
+        started, release = threading.Event(), threading.Event()
+
+        def compute():
+            started.set()
+            release.wait(5)
+            return '{"fresh": true}'
+
+        with app.test_request_context(STATS):
+            first = refresh_later("test-key", STATS, 42, compute)
+            assert started.wait(5)
+            assert refresh_later("test-key", STATS, 42, compute) is None
+            release.set()
+            first.join(5)
+        row = db("SELECT body, data_version, request FROM statistics_cache WHERE key = 'test-key'")
+        assert tuple(row.one()) == ('{"fresh": true}', 42, STATS)
 
 
 class TestRefresh:

@@ -1,8 +1,6 @@
 """Statistics: device densities per district, comparisons, a hexagon grid and timelines."""
 
-import hashlib
 import unicodedata
-from collections.abc import Callable
 
 import orjson
 from flask import Response, current_app, request
@@ -16,14 +14,9 @@ from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
 from ...geo import statistics as stats
 from ...geo.grid import estimated_cells, select_grid, utm_srid
-from ...geo.statistics_cache import (
-    delete_old_entries,
-    select_cached,
-    select_data_version,
-    store_cached,
-)
 from ..fields import split_antimeridian
 from ..views.routes import view_model
+from .cache import cached
 from .schemas import (
     CompareArgsSchema,
     DensityStatsSchema,
@@ -77,25 +70,6 @@ def chosen_format(args: dict) -> str:
     return next((name for name, media in MEDIA_TYPES.items() if media == best), "json")
 
 
-def cached(fmt: str, compute: Callable[[], str]) -> tuple[str, object, bool]:
-    """The body for this request: from the cache while its data version holds (or it is younger
-    than STATS_MAX_AGE_SECONDS), else computed now and stored. `Cache-Control: no-cache`
-    recomputes (that is how `flask geodata refresh-statistics` refreshes the cache)."""
-    arguments = sorted(request.args.items(multi=True))
-    key = hashlib.sha256(orjson.dumps([request.path, fmt, arguments])).hexdigest()
-    version = session.execute(select_data_version()).scalar_one()
-    max_age = current_app.config["STATS_MAX_AGE_SECONDS"]
-    if not request.cache_control.no_cache:
-        row = session.execute(select_cached(key, version, max_age)).first()
-        if row is not None:
-            return row.body, row.computed_at, True
-    body = compute()
-    session.execute(delete_old_entries())
-    computed_at = session.execute(store_cached(key, request.full_path, body, version)).scalar_one()
-    session.commit()
-    return body, computed_at, False
-
-
 def ascii_text(text: str) -> str:
     """HTTP header values are Latin-1 at best: keep their ASCII shape (accents and dashes)."""
     text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u00a9", "(c)")
@@ -111,7 +85,7 @@ def attribution_headers(attribution: list[dict]) -> dict:
     }
 
 
-def statistics_response(body: str, fmt: str, computed_at, hit: bool, attribution, name: str):
+def statistics_response(body: str, fmt: str, computed_at, source: str, attribution, name: str):
     response = Response(body, mimetype=MEDIA_TYPES[fmt])
     if fmt == "csv":
         response.mimetype = "text/csv"
@@ -119,7 +93,7 @@ def statistics_response(body: str, fmt: str, computed_at, hit: bool, attribution
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     response.last_modified = computed_at
     response.headers["X-Statistics-Computed-At"] = computed_at.isoformat()
-    response.headers["X-Cache"] = "hit" if hit else "miss"
+    response.headers["X-Cache"] = source
     response.headers.update(attribution_headers(attribution))
     return response
 
@@ -133,9 +107,9 @@ def density_response(query: stats.DensityQuery, args: dict, name: str) -> Respon
         "geojson": lambda: stats.select_density_geojson(query, credit, tolerance),
         "csv": lambda: stats.select_density_csv(query),
     }[fmt]
-    body, computed_at, hit = cached(fmt, lambda: run_bounded(statement(), query))
+    body, computed_at, source = cached(fmt, lambda: run_bounded(statement(), query))
     attribution = session.execute(stats.select_attribution(query.selection, credit)).scalar_one()
-    return statistics_response(body, fmt, computed_at, hit, attribution, name)
+    return statistics_response(body, fmt, computed_at, source, attribution, name)
 
 
 def run_bounded(statement, query: stats.DensityQuery) -> str:
@@ -249,6 +223,7 @@ class GridViews(MethodView):
             )
         srid = utm_srid(bbox)
         flt = statistics_filter(args, bbox)
+        credit = devices_credit()
 
         def compute() -> str:
             row = session.execute(select_grid(flt, cell, srid)).one()
@@ -257,13 +232,13 @@ class GridViews(MethodView):
                     "cell_m": cell,
                     "srid": srid,
                     "devices": int(row.devices),
-                    "attribution": [devices_credit()],
+                    "attribution": [credit],
                 }
             ).decode()
             return f'{{"type":"FeatureCollection","features":[{row.features}],{meta[1:]}'
 
-        body, computed_at, hit = cached("geojson", compute)
-        return statistics_response(body, "geojson", computed_at, hit, [devices_credit()], "grid")
+        body, computed_at, source = cached("geojson", compute)
+        return statistics_response(body, "geojson", computed_at, source, [credit], "grid")
 
 
 @blp.route("/timeline")
