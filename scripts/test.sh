@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 
 # Debian packages the tests drive (real clients and tools, not mocks).
-TEST_DEBIAN_PACKAGES=()
+TEST_DEBIAN_PACKAGES=(gdal-bin)
 
 ensure_venv
 [ ${#TEST_DEBIAN_PACKAGES[@]} -eq 0 ] || ensure_debian_packages "${TEST_DEBIAN_PACKAGES[@]}"

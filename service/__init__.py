@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from . import db, extensions, idempotency, ratelimit
+from . import db, delivery, extensions, idempotency, ratelimit, storage
 from .config import Config
 
 
@@ -19,6 +19,8 @@ def create_app(config: Config | None = None) -> Flask:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     db.init_app(app)
+    storage.init_app(app)
+    delivery.init_app(app)
     extensions.api.init_app(app)
     ratelimit.init_app(app)
     idempotency.init_app(app)

@@ -32,6 +32,11 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
 class Config:
     """Every setting, each overridable by the environment variable of the same name."""
 
@@ -55,6 +60,18 @@ class Config:
         self.RATE_LIMIT_DEFAULT = env.get("RATE_LIMIT_DEFAULT", "600 per minute")
         self.RATE_LIMIT_WRITES = env.get("RATE_LIMIT_WRITES", "60 per minute")
         self.RATE_LIMIT_AUTH = env.get("RATE_LIMIT_AUTH", "10 per minute")
+        # Photos: the largest upload accepted, and the largest decoded image (decompression bombs).
+        self.PHOTO_MAX_BYTES = _int("PHOTO_MAX_BYTES", 25 * 1024 * 1024)
+        self.PHOTO_MAX_PIXELS = _int("PHOTO_MAX_PIXELS", 64_000_000)
+        # Uploads never attached to a device are removed by `flask photos clean-orphans`.
+        self.PHOTO_ORPHAN_HOURS = _int("PHOTO_ORPHAN_HOURS", 24)
+        # Where processed photos live: the local MEDIA_ROOT, or an S3 bucket when S3_BUCKET is set.
+        self.MEDIA_ROOT = env.get("MEDIA_ROOT") or str(PROJECT_DIR / "var" / "media")
+        self.S3_BUCKET = env.get("S3_BUCKET") or None
+        self.S3_ENDPOINT_URL = env.get("S3_ENDPOINT_URL") or None
+        self.S3_REGION = env.get("S3_REGION") or None
+        self.S3_PRESIGNED_URLS = _bool("S3_PRESIGNED_URLS", True)
+        self.S3_PRESIGN_SECONDS = _int("S3_PRESIGN_SECONDS", 3600)
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
         # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
         self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")
@@ -74,6 +91,10 @@ class Config:
         # Credit served with statistics for the device data itself.
         self.DEVICES_ATTRIBUTION = env.get("DEVICES_ATTRIBUTION", "Vigie contributors")
         self.DEVICES_LICENCE = env.get("DEVICES_LICENCE", "ODbL 1.0")
+        # Cross-origin reads are open to every site by default; list origins to narrow them.
+        self.CORS_ORIGINS = env.get("CORS_ORIGINS", "*")
+        # Methods other sites may use from a browser (add POST,PATCH,DELETE to let them write).
+        self.CORS_METHODS = env.get("CORS_METHODS", "GET,HEAD,OPTIONS")
         self.API_TITLE = "Vigie"
         self.API_VERSION = "1.0.0"
         self.OPENAPI_VERSION = "3.0.3"

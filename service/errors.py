@@ -71,3 +71,9 @@ class Forbidden(ServiceError):
 
 class TooManyRequests(ServiceError):
     status, slug = 429, "too-many-requests"
+
+
+class UnprocessableImage(ValidationFailed):
+    """An upload that is an image of a supported format, but one the service will not keep."""
+
+    slug = "unprocessable-image"

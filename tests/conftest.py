@@ -52,8 +52,13 @@ def database_url():
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    app = create_app(Config(DATABASE_URL=database_url, TESTING=True, RATELIMIT_ENABLED=False))
+def app(database_url, tmp_path_factory):
+    media_root = str(tmp_path_factory.mktemp("media"))
+    app = create_app(
+        Config(
+            DATABASE_URL=database_url, TESTING=True, MEDIA_ROOT=media_root, RATELIMIT_ENABLED=False
+        )
+    )
     yield app
     app.extensions["engine"].dispose()
 
@@ -160,3 +165,31 @@ def as_user(app, make_user):
 @pytest.fixture
 def moderator(as_user):
     return as_user("moderator")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3-compatible server (moto's) on loopback, with throwaway credentials."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", "vigie-test")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "vigie-test-secret")
+        env.delenv("AWS_PROFILE", raising=False)
+        yield f"http://{host}:{port}"
+    server.stop()
+
+
+def storage_settings(backend: str, tmp_path_factory, request) -> dict:
+    """Config overrides that select a photo storage backend with an empty store."""
+    if backend == "local":
+        return {"MEDIA_ROOT": str(tmp_path_factory.mktemp("media"))}
+    import boto3
+
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"vigie-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return {"S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1"}

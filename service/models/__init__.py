@@ -11,6 +11,7 @@ from .account import ApiToken, User  # noqa: E402
 from .community import Confirmation, DeviceRevision, IdempotentRequest  # noqa: E402
 from .device import Device  # noqa: E402
 from .district import Dataset, District, StatisticsCache  # noqa: E402
+from .photo import Photo  # noqa: E402
 
 __all__ = [
     "ApiToken",
@@ -21,6 +22,7 @@ __all__ = [
     "DeviceRevision",
     "District",
     "IdempotentRequest",
+    "Photo",
     "StatisticsCache",
     "User",
 ]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -51,6 +52,9 @@ class Device(Base):
         Index("devices_updated_at_idx", "updated_at"),
         Index("devices_change_idx", "change_txid", "id"),
         Index("devices_created_by_idx", "created_by"),
+        # OGC `datetime` filters on when a device was observed, else last changed.
+        Index("devices_time_idx", text("coalesce(observed_at, updated_at)")),
+        UniqueConstraint("osm_id", name="devices_osm_id_key"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -95,8 +99,16 @@ class Device(Base):
     )
     # A deleted device stays as a tombstone so that syncing clients learn about the removal.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The OpenStreetMap node it was imported from: a re-import updates rather than duplicates.
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    osm_version: Mapped[int | None] = mapped_column(Integer)
     # Bumped on every change; the ETag is derived from it.
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    def touch(self) -> None:
+        """Record a change of what the Feature shows: a new version, hence a new ETag."""
+        self.version += 1
+        self.updated_at = func.now()
 
     @property
     def etag(self) -> str:

@@ -137,6 +137,7 @@ class TestMe:
         assert [r["action"] for r in export["revisions"]] == ["create"]
         assert [c["device_id"] for c in export["confirmations"]] == [other_device["id"]]
         assert len(export["tokens"]) == 1
+        assert export["photos"] == []
         assert "password_hash" not in str(export)
 
     def test_deleting_the_account_keeps_pins_under_an_anonymous_author(self, as_user, db, client):

@@ -1,6 +1,8 @@
 """Verification levels computed from sequences of confirmations."""
 
+from tests import images
 from tests.helpers import pin
+from tests.images import upload, uploaded
 
 
 def vote(client, device_id, verdict):
@@ -60,12 +62,34 @@ def test_one_vote_per_user_per_device_every_30_days(moderator, as_user, db):
 def test_moderator_approval_with_a_photo_confirms(as_user, moderator, client):
     author = as_user()
     device = pin(author)
-    author.post(
-        f"/api/v1/devices/{device['id']}/confirmations",
-        json={"verdict": "still_there", "photo_id": "5b0e8a52-3f7c-4a43-9d34-0c1f6c2f8a10"},
-    )
+    upload(author, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
     moderator.post(f"/api/v1/devices/{device['id']}/review", json={"decision": "approve"})
     assert level(client, device["id"]) == "confirmed"
+
+
+def test_a_vote_may_carry_a_photo_as_evidence(moderator, as_user, client):
+    device = pin(moderator)
+    voter = as_user()
+    photo = uploaded(voter, images.plain_photo())
+    response = voter.post(
+        f"/api/v1/devices/{device['id']}/confirmations",
+        json={"verdict": "still_there", "photo_id": photo["id"]},
+    )
+    assert response.status_code == 201
+    photos = client.get(f"/api/v1/devices/{device['id']}").get_json()["properties"]["photos"]
+    assert [p["id"] for p in photos] == [photo["id"]]
+
+
+def test_someone_elses_upload_cannot_be_used_as_evidence(moderator, as_user, db):
+    device = pin(moderator)
+    photo = uploaded(as_user(), images.plain_photo())
+    response = as_user().post(
+        f"/api/v1/devices/{device['id']}/confirmations",
+        json={"verdict": "still_there", "photo_id": photo["id"]},
+    )
+    assert response.status_code == 403
+    assert db("SELECT count(*) FROM confirmations").scalar_one() == 0
+    assert db("SELECT device_id FROM photos").scalar_one() is None
 
 
 def test_listing_filters_on_verification(moderator, as_user, client):

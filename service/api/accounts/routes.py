@@ -14,7 +14,7 @@ from ...db import session
 from ...errors import Conflict, NotFound, Unauthorized
 from ...extensions import Blueprint, requires_json
 from ...geo.devices import select_user_device_features
-from ...models import ApiToken, Confirmation, DeviceRevision, IdempotentRequest, User
+from ...models import ApiToken, Confirmation, DeviceRevision, IdempotentRequest, Photo, User
 from ...ratelimit import auth_limit
 from .schemas import (
     ExportSchema,
@@ -151,6 +151,9 @@ class ExportViews(MethodView):
             .where(DeviceRevision.author_id == user.id)
             .order_by(DeviceRevision.id)
         ).all()
+        photos = session.scalars(
+            select(Photo).where(Photo.uploaded_by == user.id).order_by(Photo.created_at)
+        ).all()
         confirmations = session.scalars(
             select(Confirmation)
             .where(Confirmation.user_id == user.id)
@@ -169,6 +172,16 @@ class ExportViews(MethodView):
                     "created_at": r.created_at.isoformat(),
                 }
                 for r in revisions
+            ],
+            "photos": [
+                {
+                    "id": str(p.id),
+                    "device_id": str(p.device_id) if p.device_id else None,
+                    "width": p.width,
+                    "height": p.height,
+                    "created_at": p.created_at.isoformat(),
+                }
+                for p in photos
             ],
             "confirmations": [
                 {

@@ -78,4 +78,5 @@ class ExportSchema(ma.Schema):
         ma.fields.Dict(), metadata={"description": "Pins created, as Features"}
     )
     revisions = ma.fields.List(ma.fields.Dict())
+    photos = ma.fields.List(ma.fields.Dict(), metadata={"description": "Photos uploaded"})
     confirmations = ma.fields.List(ma.fields.Dict())

@@ -12,6 +12,7 @@ from ...db import session
 from ...errors import Conflict, NotFound
 from ...extensions import Blueprint, requires_json
 from ...models import Confirmation, Device, DeviceRevision, User
+from ...photos.library import attach_photos
 from ...ratelimit import write_limit
 from ..devices.access import find_device, may_see
 from .schemas import ConfirmationInSchema, ConfirmationSchema, HistorySchema
@@ -31,7 +32,7 @@ class ConfirmationViews(MethodView):
     @requires_json
     @blp.arguments(ConfirmationInSchema)
     @blp.response(201, ConfirmationSchema)
-    @blp.problems(404, 409, 410, 415)
+    @blp.problems(403, 404, 409, 410, 415)
     def post(self, vote, device_id):
         """Say whether the device is still there (one vote per device every 30 days)"""
         device = find_device(device_id, for_update=True)  # the lock serialises votes
@@ -48,6 +49,8 @@ class ConfirmationViews(MethodView):
                 f"vote again {interval.days} days later.",
                 field="verdict",
             )
+        if vote.get("photo_id"):
+            attach_photos(device_id, [vote["photo_id"]], g.user)  # the photo is evidence
         confirmation = Confirmation(device_id=device_id, user_id=g.user.id, **vote)
         session.add(confirmation)
         session.flush()

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from ...auth import current_user
 from ...community import is_trusted, record_revision, snapshot
 from ...db import session
+from ...delivery import conditional_response
 from ...errors import (
     BadRequest,
     Conflict,
@@ -35,8 +36,10 @@ from ...geo.devices import (
     select_duplicate_candidates,
 )
 from ...models import Device, User
+from ...photos.library import attach_photos, photos_attached_to
 from ...ratelimit import write_limit
 from ..fields import split_antimeridian
+from ..photos.urls import photo_urls_base
 from .access import (
     GEOJSON,
     check_if_match,
@@ -47,6 +50,7 @@ from .access import (
     may_see,
     point,
 )
+from .osm_export import OSM_XML, osm_export_response
 from .schemas import (
     DeviceCollectionSchema,
     DeviceCreateArgsSchema,
@@ -81,19 +85,21 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         ) from exc
 
 
-def same_content(device: Device, columns: dict, geometry: dict) -> bool:
+def same_content(device: Device, columns: dict, geometry: dict, photo_ids: list) -> bool:
     """Whether a replayed creation carries what is already stored."""
     stored = to_shape(device.geom)
     lon, lat = geometry["coordinates"][:2]
     if abs(stored.x - lon) > 1e-9 or abs(stored.y - lat) > 1e-9:
         return False
-    return all(getattr(device, name) == value for name, value in columns.items())
+    return all(
+        getattr(device, name) == value for name, value in columns.items()
+    ) and photos_attached_to(device.id, photo_ids)
 
 
-def replay_or_conflict(existing: Device, columns: dict, geometry: dict) -> None:
+def replay_or_conflict(existing: Device, columns: dict, geometry: dict, photo_ids: list) -> None:
     if existing.deleted_at is not None:
         raise Conflict(f"Device {existing.id} was deleted; pin it under a new id.", field="id")
-    if not same_content(existing, columns, geometry):
+    if not same_content(existing, columns, geometry, photo_ids):
         raise Conflict(
             f"A different device is already stored under the id {existing.id}.", field="id"
         )
@@ -123,7 +129,7 @@ def check_duplicates(kind: str, geometry: dict, device_id: uuid.UUID) -> None:
     lon, lat = geometry["coordinates"][:2]
     distance = current_app.config["DUPLICATE_DISTANCE_M"]
     candidates = session.execute(
-        select_duplicate_candidates(kind, lon, lat, distance, device_id)
+        select_duplicate_candidates(kind, lon, lat, distance, device_id, photo_urls_base())
     ).all()
     if candidates:
         raise Conflict(
@@ -136,6 +142,7 @@ def check_duplicates(kind: str, geometry: dict, device_id: uuid.UUID) -> None:
                     "kind": c.kind,
                     "review_status": c.review_status,
                     "distance_m": float(c.distance_m),
+                    "photos": c.photos,
                 }
                 for c in candidates
             ],
@@ -155,10 +162,23 @@ def require_editor(device: Device, user: User) -> None:
         )
 
 
+def next_link(last_id: str) -> str:
+    """This listing's URL, continued after the device last_id."""
+    args = request.args.to_dict(flat=False) | {"cursor": encode_cursor(last_id)}
+    return url_for("devices.DeviceViews", _external=True, **args)
+
+
 @blp.route("")
 class DeviceViews(MethodView):
     @blp.arguments(DeviceQueryArgsSchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, DeviceCollectionSchema, content_type=GEOJSON)
+    @blp.alt_response(
+        200,
+        success=True,
+        content_type=OSM_XML,
+        description="With f=osm: OSM XML; a Link header points to the next page",
+    )
+    @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400)
     def get(
         self,
@@ -171,8 +191,9 @@ class DeviceViews(MethodView):
         limit=DEFAULT_PAGE_SIZE,
         cursor=None,
         count=False,
+        f="geojson",
     ):
-        """List devices in view as a GeoJSON FeatureCollection, page by page"""
+        """List devices in view as a GeoJSON FeatureCollection (or OSM XML), page by page"""
         user = current_user()
         flt = DeviceFilter(
             bboxes=split_antimeridian(bbox) if bbox else [],
@@ -184,17 +205,12 @@ class DeviceViews(MethodView):
             viewer_id=user.id if user else None,
         )
         after = decode_cursor(cursor) if cursor else None
-        page = session.execute(select_device_page(flt, limit, after)).one()
+        if f == "osm":
+            return osm_export_response(flt, limit, after, bbox, next_link)
+        page = session.execute(select_device_page(flt, limit, after, photo_urls_base())).one()
         links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
         if page.has_more:
-            args = request.args.to_dict(flat=False) | {"cursor": encode_cursor(page.last_key)}
-            links.append(
-                {
-                    "href": url_for("devices.DeviceViews", _external=True, **args),
-                    "rel": "next",
-                    "type": GEOJSON,
-                }
-            )
+            links.append({"href": next_link(page.last_key), "rel": "next", "type": GEOJSON})
         matched = ""
         if count:
             matched = f',"numberMatched":{session.execute(count_devices(flt)).scalar_one()}'
@@ -202,7 +218,7 @@ class DeviceViews(MethodView):
             f'{{"type":"FeatureCollection","features":[{page.features}],'
             f'"numberReturned":{page.returned}{matched},"links":{orjson.dumps(links).decode()}}}'
         )
-        return Response(body, mimetype=GEOJSON)
+        return conditional_response(body, GEOJSON)
 
     @blp.auth()
     @write_limit
@@ -224,15 +240,16 @@ class DeviceViews(MethodView):
         content_type=GEOJSON,
         description="The same Feature was already stored under this id (safe retry)",
     )
-    @blp.problems(409, 413, 415, 429)
+    @blp.problems(409, 413, 415, 422, 429)
     def post(self, feature, force=False):
         """Pin a device (the Feature id may be a client-made UUID; retries are safe)"""
         user = g.user
         columns = PROPERTY_DEFAULTS | feature["properties"]
         device_id = feature.get("id") or uuid.uuid4()
+        photo_ids = feature.get("photo_ids", [])
         existing = session.get(Device, device_id)
         if existing is not None:
-            replay_or_conflict(existing, columns, feature["geometry"])
+            replay_or_conflict(existing, columns, feature["geometry"], photo_ids)
             return feature_response(device_id, 200, {"Location": device_url(device_id)})
         check_pin_rate(user)
         if not force:
@@ -246,6 +263,8 @@ class DeviceViews(MethodView):
         )
         session.add(device)
         try:
+            session.flush()
+            attach_photos(device_id, photo_ids, user)
             record_revision(device, "create", None, user)
             session.commit()
         except IntegrityError:
@@ -254,7 +273,7 @@ class DeviceViews(MethodView):
             existing = session.get(Device, device_id)
             if existing is None:
                 raise
-            replay_or_conflict(existing, columns, feature["geometry"])
+            replay_or_conflict(existing, columns, feature["geometry"], photo_ids)
             return feature_response(device_id, 200, {"Location": device_url(device_id)})
         return feature_response(device_id, 201, {"Location": device_url(device_id)})
 
@@ -267,7 +286,7 @@ class DeviceByIdViews(MethodView):
     @blp.problems(401, 404, 410)
     def get(self, device_id):
         """Read one device as a GeoJSON Feature"""
-        row = session.execute(select_device_feature(device_id)).one_or_none()
+        row = session.execute(select_device_feature(device_id, photo_urls_base())).one_or_none()
         if row is None or not may_see(row.review_status, row.created_by, current_user()):
             raise NotFound(f"No device has the id {device_id}.")
         if row.merged_into is not None:
@@ -286,12 +305,12 @@ class DeviceByIdViews(MethodView):
     @requires_json
     @blp.arguments(DevicePatchSchema)
     @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
-    @blp.problems(403, 404, 410, 412, 415, 428)
+    @blp.problems(403, 404, 409, 410, 412, 415, 428)
     def patch(self, changes, device_id):
         """Change some properties and/or the position of a device (needs If-Match)"""
-        if not changes.get("properties") and "geometry" not in changes:
+        if not (changes.get("properties") or "geometry" in changes or changes.get("photo_ids")):
             raise ValidationFailed(
-                "Send properties and/or a geometry to change.", field="properties"
+                "Send properties, a geometry and/or photo_ids to change.", field="properties"
             )
         device = find_device(device_id, for_update=True)
         require_editor(device, g.user)
@@ -301,8 +320,8 @@ class DeviceByIdViews(MethodView):
             setattr(device, name, value)
         if "geometry" in changes:
             device.geom = point(changes["geometry"])
-        device.version += 1
-        device.updated_at = func.now()
+        attach_photos(device_id, changes.get("photo_ids", []), g.user)
+        device.touch()
         record_revision(device, "update", before, g.user)
         session.commit()
         return feature_response(device_id)
@@ -320,8 +339,8 @@ class DeviceByIdViews(MethodView):
             require_editor(device, g.user)
             check_if_match(device, required=False)
             before = snapshot(device)
-            device.deleted_at = device.updated_at = func.now()
-            device.version += 1
+            device.deleted_at = func.now()
+            device.touch()
             record_revision(device, "delete", before, g.user)
             session.commit()
         return Response(status=204)

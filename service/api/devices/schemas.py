@@ -6,6 +6,7 @@ from webargs.fields import DelimitedList
 
 from ... import vocabulary as vocab
 from ..fields import BBox, PointGeometrySchema, utc_datetime
+from ..photos.schemas import DevicePhotoSchema
 
 
 class Directions(ma.fields.Field):
@@ -51,6 +52,14 @@ class Tags(ma.fields.Dict):
             },
             **kwargs,
         )
+
+
+def photo_ids_field() -> ma.fields.List:
+    return ma.fields.List(
+        ma.fields.UUID(),
+        validate=validate.Length(max=vocab.PHOTOS_PER_REQUEST_MAX),
+        metadata={"description": "Ids of uploaded photos to attach to the device"},
+    )
 
 
 def choice(values, **kwargs):
@@ -119,6 +128,7 @@ class DeviceFeatureInSchema(ma.Schema):
     id = ma.fields.UUID(metadata={"description": "Client-made UUID, for offline creation"})
     geometry = ma.fields.Nested(PointGeometrySchema, required=True)
     properties = ma.fields.Nested(DevicePropertiesSchema, required=True)
+    photo_ids = photo_ids_field()
 
 
 class DevicePatchSchema(ma.Schema):
@@ -130,6 +140,7 @@ class DevicePatchSchema(ma.Schema):
     type = ma.fields.String(validate=validate.Equal("Feature"))
     geometry = ma.fields.Nested(PointGeometrySchema)
     properties = ma.fields.Nested(DevicePropertiesPatchSchema(partial=True))
+    photo_ids = photo_ids_field()
 
 
 class DevicePropertiesOutSchema(DevicePropertiesSchema):
@@ -139,6 +150,7 @@ class DevicePropertiesOutSchema(DevicePropertiesSchema):
     )
     verification = choice(vocab.VERIFICATION_LEVELS)
     last_confirmed_at = utc_datetime(allow_none=True)
+    photos = ma.fields.List(ma.fields.Nested(DevicePhotoSchema))
     created_at = utc_datetime()
     updated_at = utc_datetime()
 
@@ -190,6 +202,13 @@ class DeviceQueryArgsSchema(ma.Schema):
     count = ma.fields.Boolean(
         metadata={"description": "Also compute numberMatched (costs a count)"}
     )
+    f = choice(
+        ("geojson", "osm"),
+        metadata={
+            "description": "geojson (default), or osm: OSM XML of the devices not taken from "
+            "OpenStreetMap, with OSM tags and negative ids, for review and upload in JOSM"
+        },
+    )
 
 
 class DeviceCreateArgsSchema(ma.Schema):
@@ -206,3 +225,4 @@ class DuplicateCandidateSchema(ma.Schema):
     kind = ma.fields.String()
     review_status = ma.fields.String()
     distance_m = ma.fields.Float()
+    photos = ma.fields.List(ma.fields.Nested(DevicePhotoSchema))

@@ -3,17 +3,18 @@
 from flask import Response, current_app, g
 from flask.views import MethodView
 from marshmallow import RAISE
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 
 from ...community import recompute_verification, record_revision, restore, snapshot
 from ...db import session
 from ...errors import Conflict, NotFound
 from ...extensions import Blueprint, requires_json
 from ...geo.devices import select_moderation_queue
-from ...models import Confirmation, Device, DeviceRevision
+from ...models import Confirmation, Device, DeviceRevision, Photo
 from ...ratelimit import write_limit
 from ..devices.access import GEOJSON, feature_response, find_device
 from ..devices.schemas import DeviceFeatureSchema
+from ..photos.urls import photo_urls_base
 from .schemas import MergeSchema, QueueArgsSchema, QueueSchema, RevertSchema, ReviewSchema
 
 blp = Blueprint(
@@ -22,11 +23,6 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Moderation of pins: review, merge, revert (moderators and admins).",
 )
-
-
-def bump(device: Device) -> None:
-    device.version += 1
-    device.updated_at = func.now()
 
 
 @blp.route("/moderation/queue")
@@ -38,7 +34,7 @@ class QueueViews(MethodView):
     def get(self, args):
         """List pins awaiting review, oldest first, each with its duplicate candidates"""
         distance = current_app.config["DUPLICATE_DISTANCE_M"]
-        body = session.scalar(select_moderation_queue(args["limit"], distance))
+        body = session.scalar(select_moderation_queue(args["limit"], distance, photo_urls_base()))
         return Response(body, mimetype="application/json")
 
 
@@ -59,21 +55,15 @@ class ReviewViews(MethodView):
         device.review_reason = decision.get("reason")
         if approved:
             recompute_verification(device, approved_with_photo=has_photo(device))
-        bump(device)
+        device.touch()
         record_revision(device, "review", before, g.user)
         session.commit()
         return feature_response(device_id)
 
 
 def has_photo(device: Device) -> bool:
-    """Whether the device carries photo evidence (confirmations with a photo count)."""
-    return bool(
-        session.scalar(
-            select(func.count())
-            .select_from(Confirmation)
-            .where(Confirmation.device_id == device.id, Confirmation.photo_id.is_not(None))
-        )
-    )
+    """Whether the device carries photo evidence."""
+    return session.scalar(select(exists().where(Photo.device_id == device.id)))
 
 
 @blp.route("/devices/<uuid:device_id>/merge")
@@ -96,16 +86,15 @@ class MergeViews(MethodView):
         }
         target, other = locked[device_id], locked[form["other"]]
         before_target, before_other = snapshot(target), snapshot(other)
-        session.execute(
-            update(Confirmation)
-            .where(Confirmation.device_id == other.id)
-            .values(device_id=target.id)
-        )
+        for model in (Confirmation, Photo):  # votes and photos move to the kept device
+            session.execute(
+                update(model).where(model.device_id == other.id).values(device_id=target.id)
+            )
         other.deleted_at = func.now()
         other.merged_into = target.id
-        bump(other)
+        other.touch()
         recompute_verification(target)
-        bump(target)
+        target.touch()
         record_revision(other, "merge", before_other, g.user)
         record_revision(target, "merge", before_target, g.user)
         session.commit()
@@ -130,7 +119,7 @@ class RevertViews(MethodView):
             )
         before = snapshot(device)
         restore(device, revision.snapshot)
-        bump(device)
+        device.touch()
         record_revision(device, "revert", before, g.user)
         session.commit()
         return feature_response(device_id)
