@@ -44,6 +44,11 @@ def refresh(app, key: str, path: str, version: int, compute: Callable[[], str]) 
             _refreshing.discard(key)
 
 
+def refreshes_running() -> bool:
+    with _refreshing_lock:
+        return bool(_refreshing)
+
+
 def refresh_later(key: str, path: str, version: int, compute: Callable[[], str]):
     """Start refreshing a key in the background (once per process); returns the thread."""
     with _refreshing_lock:
