@@ -111,7 +111,9 @@ def test_map_shows_seeded_devices_and_opens_a_popup(live_server, browser_page, s
     expect(popup).to_contain_text("Ville de Paris")
     expect(popup).to_contain_text(seeded["alpr"]["id"])
     page.locator(".leaflet-popup-close-button").click()
+    expect(popup).to_have_count(0)  # the closing popup no longer takes the next click
     page.locator(".leaflet-marker-icon[title='sensor']").click()
+    expect(popup.locator("h2")).to_have_text("sensor")
     expect(popup.locator("dd", has_text="<b>not bold</b>")).to_have_count(1)  # text, not HTML
     assert page.errors == []
 
