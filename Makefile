@@ -17,4 +17,4 @@ openapi:
 	@.venv/bin/flask --app wsgi openapi write --format=json openapi/openapi.json
 
 bench:
-	@benchmarks/run.sh
+	@benchmarks/run.sh devices

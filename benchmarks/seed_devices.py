@@ -93,6 +93,9 @@ def seed(database_url: str, count: int, seed_value: float = 0.42) -> float:
         conn.execute(text("SELECT setseed(:s)"), {"s": seed_value})
         conn.execute(text(sql), {"count": count})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # Store neighbours together, as an operator would with a periodic CLUSTER: a bbox
+        # then reads a few hundred pages instead of one page per device.
+        conn.execute(text("CLUSTER devices USING devices_geom_idx"))
         conn.execute(text("VACUUM ANALYZE devices"))
     engine.dispose()
     return time.perf_counter() - started

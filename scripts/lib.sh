@@ -21,7 +21,7 @@ ensure_venv() {
         say "installing Python dependencies (pinned by constraints.txt)"
         "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
         "$PY" -m pip install --quiet --disable-pip-version-check \
-            -c "$PROJECT_DIR/constraints.txt" -e "$PROJECT_DIR[test]"
+            -c "$PROJECT_DIR/constraints.txt" -e "$PROJECT_DIR[test,bench]"
         touch "$stamp"
     fi
 }

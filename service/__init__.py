@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from . import db, extensions
+from . import db, extensions, idempotency, ratelimit, storage
 from .config import Config
 
 
@@ -16,9 +16,13 @@ def create_app(config: Config | None = None) -> Flask:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     db.init_app(app)
+    storage.init_app(app)
     extensions.api.init_app(app)
+    ratelimit.init_app(app)
+    idempotency.init_app(app)
     from .api import BLUEPRINTS
 
     for blueprint in BLUEPRINTS:

@@ -22,6 +22,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture
+def client(moderator):
+    """Pins come from a moderator, whose pins are published directly."""
+    return moderator
+
+
 class TestStaticFiles:
     def test_index_names_hashed_bundles_that_are_served_for_long(self, client):
         page = client.get("/")

@@ -106,12 +106,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_geospatial_index(
-        "devices_geom_live_idx",
+        "devices_geom_idx",
         "devices",
         ["geom"],
         unique=False,
         postgresql_using="gist",
-        postgresql_where=sa.text("deleted_at IS NULL"),
         postgresql_ops={},
     )
     op.create_index("devices_updated_at_idx", "devices", ["updated_at"], unique=False)
@@ -120,10 +119,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("devices_updated_at_idx", table_name="devices")
     op.drop_geospatial_index(
-        "devices_geom_live_idx",
+        "devices_geom_idx",
         table_name="devices",
         postgresql_using="gist",
-        postgresql_where=sa.text("deleted_at IS NULL"),
         column_name="geom",
     )
     op.drop_geospatial_table("devices")

@@ -51,6 +51,17 @@ def split_antimeridian(bbox) -> list[tuple[float, float, float, float]]:
     return [(min_lon, min_lat, 180.0, max_lat), (-180.0, min_lat, max_lon, max_lat)]
 
 
+def check_lon_lat(coordinates: list[float]) -> None:
+    """Longitude first, as RFC 7946 says; the message helps with swapped axes."""
+    if len(coordinates) < 2:
+        return  # the length validator reports it
+    lon, lat = coordinates[0], coordinates[1]
+    if not -180 <= lon <= 180:
+        raise ValidationError(f"Longitude {lon} is outside -180..180 (coordinates are [lon, lat]).")
+    if not -90 <= lat <= 90:
+        raise ValidationError(f"Latitude {lat} is outside -90..90 (coordinates are [lon, lat]).")
+
+
 class PointGeometrySchema(ma.Schema):
     """A GeoJSON Point in WGS84, longitude first."""
 
@@ -58,18 +69,6 @@ class PointGeometrySchema(ma.Schema):
     coordinates = ma.fields.List(
         ma.fields.Float(allow_nan=False),
         required=True,
-        validate=ma.validate.Length(2, 3),
+        validate=[ma.validate.Length(2, 3), check_lon_lat],
         metadata={"description": "[longitude, latitude] (an altitude is accepted and ignored)"},
     )
-
-    @ma.validates("coordinates")
-    def check_range(self, value, **kwargs):
-        lon, lat = value[0], value[1]
-        if not -180 <= lon <= 180:
-            raise ValidationError(
-                f"Longitude {lon} is outside -180..180 (coordinates are [lon, lat])."
-            )
-        if not -90 <= lat <= 90:
-            raise ValidationError(
-                f"Latitude {lat} is outside -90..90 (coordinates are [lon, lat])."
-            )

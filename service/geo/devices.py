@@ -1,39 +1,45 @@
 """Statements that build device GeoJSON inside PostGIS and hand back ready-made text."""
 
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, Text, and_, cast, func, literal_column, or_, select, true
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Numeric,
+    Select,
+    Text,
+    and_,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, aggregate_order_by
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Device
+from .photos import PHOTO_PATH, device_photos_json
 
 COORDINATE_DECIMALS = 7  # about 1 cm: more digits only add bytes (RFC 7946 section 11.2)
+EARTH_RADIUS_M = 6371008.8  # the sphere PostGIS measures geography on when use_spheroid=false
 
 # Properties served for every device, in this order; the column of the same name holds each.
 PUBLIC_PROPERTIES = (
-    "kind",
-    "camera_type",
-    "mount",
-    "direction",
-    "angle",
-    "height",
-    "zone",
-    "surveillance",
-    "operator",
-    "operator_type",
-    "status",
-    "observed_at",
-    "accuracy_m",
-    "notes",
-    "source",
-    "tags",
-    "review_status",
-    "created_at",
-    "updated_at",
-)
+    "kind", "camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
+    "operator", "operator_type", "status", "observed_at", "accuracy_m", "notes", "source",
+    "tags", "review_status", "review_reason", "verification", "last_confirmed_at",
+    "created_at", "updated_at",
+)  # fmt: skip
+# Sync clients also learn about tombstones.
+SYNC_PROPERTIES = (*PUBLIC_PROPERTIES, "deleted_at", "merged_into")
 
 
 def sql_string(value: str) -> ColumnElement:
@@ -41,51 +47,67 @@ def sql_string(value: str) -> ColumnElement:
     return literal_column("'" + value.replace("'", "''") + "'", Text)
 
 
-def device_properties_json() -> ColumnElement:
+def device_properties_json(names, photo_urls_base: str) -> ColumnElement:
     pairs = []
-    for name in PUBLIC_PROPERTIES:
+    for name in names:
         pairs += [sql_string(name), getattr(Device, name)]
+    pairs += [sql_string("photos"), device_photos_json(photo_urls_base)]
     return func.json_build_object(*pairs)
 
 
-def device_feature_text() -> ColumnElement:
-    """One RFC 7946 Feature as JSON text, assembled by PostgreSQL."""
+def device_feature_text(
+    names=PUBLIC_PROPERTIES, photo_urls_base: str = PHOTO_PATH
+) -> ColumnElement:
+    """One RFC 7946 Feature as JSON text, assembled by PostgreSQL.
+
+    Photo URLs start with photo_urls_base (the API's absolute URL when a request gives one).
+    """
     return func.concat(
         sql_string('{"type":"Feature","id":"'),
         cast(Device.id, Text),
         sql_string('","geometry":'),
         func.ST_AsGeoJSON(Device.geom, COORDINATE_DECIMALS),
         sql_string(',"properties":'),
-        cast(device_properties_json(), Text),
+        cast(device_properties_json(names, photo_urls_base), Text),
         sql_string("}"),
     )
 
 
+def bbox_clause(bboxes) -> ColumnElement:
+    return or_(*(Device.geom.op("&&")(func.ST_MakeEnvelope(*bbox, 4326)) for bbox in bboxes))
+
+
+def visible_to(viewer_id: uuid.UUID | None) -> ColumnElement:
+    """Approved pins are public; pending and rejected ones only reach their author."""
+    approved = Device.review_status == "approved"
+    return or_(approved, Device.created_by == viewer_id) if viewer_id else approved
+
+
 @dataclass
 class DeviceFilter:
-    """What a client may filter devices on; empty means no filter."""
+    """What a client may filter devices on; empty means no filter.
+
+    Every public selection of devices goes through `clauses()`: it leaves out tombstones and
+    pins that are not approved (except the viewer's own).
+    """
 
     bboxes: list[tuple[float, float, float, float]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     operator_types: list[str] = field(default_factory=list)
+    verifications: list[str] = field(default_factory=list)
     updated_since: datetime | None = None
+    viewer_id: uuid.UUID | None = None
 
     def clauses(self) -> list[ColumnElement]:
-        clauses = [Device.deleted_at.is_(None)]
+        clauses = [Device.deleted_at.is_(None), visible_to(self.viewer_id)]
         if self.bboxes:
-            clauses.append(
-                or_(
-                    *(
-                        Device.geom.op("&&")(func.ST_MakeEnvelope(*bbox, 4326))
-                        for bbox in self.bboxes
-                    )
-                )
-            )
+            clauses.append(bbox_clause(self.bboxes))
         for column, values in (
             (Device.kind, self.kinds),
             (Device.status, self.statuses),
             (Device.operator_type, self.operator_types),
+            (Device.verification, self.verifications),
         ):
             if values:
                 clauses.append(column.in_(values))
@@ -94,28 +116,33 @@ class DeviceFilter:
         return clauses
 
 
-def select_device_feature(device_id: uuid.UUID) -> Select:
+def select_device_feature(device_id: uuid.UUID, photo_urls_base: str = PHOTO_PATH) -> Select:
     """The Feature text of one device, with what a client needs for caching and tombstones."""
-    return select(device_feature_text().label("feature"), Device.version, Device.deleted_at).where(
-        Device.id == device_id
+    return select(
+        device_feature_text(photo_urls_base=photo_urls_base).label("feature"),
+        Device.version,
+        Device.deleted_at,
+        Device.merged_into,
+        Device.review_status,
+        Device.created_by,
+    ).where(Device.id == device_id)
+
+
+def select_user_device_features(user_id: uuid.UUID) -> Select:
+    """Every pin a user created, deleted ones included, for their data export."""
+    return (
+        select(device_feature_text(SYNC_PROPERTIES))
+        .where(Device.created_by == user_id)
+        .order_by(Device.created_at)
     )
 
 
-def select_device_page(flt: DeviceFilter, limit: int, after: uuid.UUID | None) -> Select:
-    """One page of a FeatureCollection in id order, plus the key to continue from.
-
-    Fetches limit + 1 rows so that the presence of a next page costs no COUNT(*).
-    """
-    keyset = Device.id > after if after else true()
-    page = (
-        select(Device.id, device_feature_text().label("feature"))
-        .where(and_(*flt.clauses(), keyset))
-        .order_by(Device.id)
-        .limit(limit + 1)
-        .subquery("page")
-    )
+def aggregate_page(rows, limit: int, order_key) -> Select:
+    """Join the first LIMIT feature texts of ROWS (limit + 1 fetched) and say if more remain."""
     numbered = select(
-        page.c.id, page.c.feature, func.row_number().over(order_by=page.c.id).label("n")
+        rows.c.feature,
+        rows.c.cursor_key,
+        func.row_number().over(order_by=order_key(rows)).label("n"),
     ).subquery("numbered")
     in_page = numbered.c.n <= limit
     return select(
@@ -126,10 +153,194 @@ def select_device_page(flt: DeviceFilter, limit: int, after: uuid.UUID | None) -
             sql_string(""),
         ).label("features"),
         func.count().filter(in_page).label("returned"),
-        func.max(cast(numbered.c.id, Text)).filter(in_page).label("last_id"),
+        func.array_agg(
+            aggregate_order_by(numbered.c.cursor_key, numbered.c.n.desc()), type_=ARRAY(Text)
+        )
+        .filter(in_page)[1]
+        .label("last_key"),
         (func.count() > limit).label("has_more"),
     )
 
 
+def select_device_page(
+    flt: DeviceFilter, limit: int, after: uuid.UUID | None, photo_urls_base: str = PHOTO_PATH
+) -> Select:
+    """One page of a FeatureCollection in id order, plus the key to continue from.
+
+    Fetches limit + 1 rows so that the presence of a next page costs no COUNT(*).
+    """
+    keyset = Device.id > after if after else true()
+    page = (
+        select(
+            cast(Device.id, Text).label("cursor_key"),
+            device_feature_text(photo_urls_base=photo_urls_base).label("feature"),
+        )
+        .where(and_(*flt.clauses(), keyset))
+        .order_by(Device.id)
+        .limit(limit + 1)
+        .subquery("page")
+    )
+    return aggregate_page(page, limit, lambda rows: rows.c.cursor_key)
+
+
 def count_devices(flt: DeviceFilter) -> Select:
     return select(func.count()).select_from(Device).where(and_(*flt.clauses()))
+
+
+def select_device_changes(
+    after: tuple[int, uuid.UUID], bboxes, viewer_id, limit: int, photo_urls_base: str = PHOTO_PATH
+) -> Select:
+    """Devices created, changed or deleted after the cursor, in commit-safe order.
+
+    Rows are ordered by the id of the transaction that last wrote them. Only transactions older
+    than every one still running are served, so a slow writer can never commit "behind" a
+    cursor that a client already holds: a change shows up late, never lost.
+    """
+    oldest_running = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+    txid, device_id = after
+    rows = (
+        select(
+            func.concat(
+                cast(Device.change_txid, Text), sql_string(":"), cast(Device.id, Text)
+            ).label("cursor_key"),
+            Device.change_txid,
+            Device.id,
+            device_feature_text(SYNC_PROPERTIES, photo_urls_base).label("feature"),
+        )
+        .where(
+            tuple_(Device.change_txid, Device.id)
+            > tuple_(literal(txid, BigInteger), literal(device_id, UUID(as_uuid=True))),
+            Device.change_txid < oldest_running,
+            or_(visible_to(viewer_id), Device.deleted_at.is_not(None)),
+            bbox_clause(bboxes) if bboxes else true(),
+        )
+        .order_by(Device.change_txid, Device.id)
+        .limit(limit + 1)
+        .subquery("changes")
+    )
+    return aggregate_page(rows, limit, lambda r: (r.c.change_txid, r.c.id))
+
+
+def point_expression(lon: float, lat: float) -> ColumnElement:
+    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+
+
+def near_clause(geom, point, distance_m: float) -> ColumnElement:
+    """Within DISTANCE_M metres of POINT on the sphere.
+
+    The bounding-box test (metres turned into degrees at the point's latitude) lets the GiST
+    index do the work; ST_DWithin on geography then measures exactly.
+    """
+    degrees = math.degrees(distance_m / EARTH_RADIUS_M) / func.greatest(
+        0.01, func.cos(func.radians(func.ST_Y(point)))
+    )
+    return and_(
+        geom.op("&&")(func.ST_Expand(point, degrees)),
+        func.ST_DWithin(func.geography(geom), func.geography(point), distance_m, False),
+    )
+
+
+def distance_to(point) -> ColumnElement:
+    return func.ST_Distance(func.geography(Device.geom), func.geography(point), False)
+
+
+def candidate_clauses(of_kind, point, distance_m: float, exclude=None) -> list[ColumnElement]:
+    """Live, non-rejected devices of the same kind within DISTANCE_M metres."""
+    clauses = [
+        Device.deleted_at.is_(None),
+        Device.review_status != "rejected",
+        Device.kind == of_kind,
+        near_clause(Device.geom, point, distance_m),
+    ]
+    return [*clauses, Device.id != exclude] if exclude is not None else clauses
+
+
+def select_duplicate_candidates(
+    kind: str,
+    lon: float,
+    lat: float,
+    distance_m: float,
+    exclude: uuid.UUID | None = None,
+    photo_urls_base: str = PHOTO_PATH,
+) -> Select:
+    """Possible duplicates of a new pin (other than itself), nearest first, with their photos."""
+    point = point_expression(lon, lat)
+    return (
+        select(
+            Device.id,
+            Device.kind,
+            Device.review_status,
+            func.round(cast(distance_to(point), Numeric), 2).label("distance_m"),
+            device_photos_json(photo_urls_base).label("photos"),
+        )
+        .where(*candidate_clauses(kind, point, distance_m, exclude))
+        .order_by(distance_to(point))
+    )
+
+
+def select_moderation_queue(
+    limit: int, distance_m: float, photo_urls_base: str = PHOTO_PATH
+) -> Select:
+    """Pending pins, oldest first, each with its duplicate candidates, as one JSON text."""
+    pending = aliased(Device, name="pending")
+    distance = distance_to(pending.geom)
+    candidate_json = (
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_object(
+                            sql_string("id"),
+                            Device.id,
+                            sql_string("kind"),
+                            Device.kind,
+                            sql_string("review_status"),
+                            Device.review_status,
+                            sql_string("distance_m"),
+                            func.round(cast(distance, Numeric), 2),
+                            sql_string("photos"),
+                            device_photos_json(photo_urls_base),
+                        ),
+                        distance,
+                    )
+                ),
+                literal_column("'[]'::json"),
+            )
+        )
+        .where(*candidate_clauses(pending.kind, pending.geom, distance_m, exclude=pending.id))
+        .correlate(pending)
+        .scalar_subquery()
+    )
+    feature = (
+        select(device_feature_text(photo_urls_base=photo_urls_base))
+        .where(Device.id == pending.id)
+        .scalar_subquery()
+    )
+    items = (
+        select(
+            func.json_build_object(
+                sql_string("device"),
+                cast(feature, JSON),
+                sql_string("duplicate_candidates"),
+                candidate_json,
+            ).label("item"),
+            pending.created_at,
+            pending.id,
+        )
+        .where(pending.review_status == "pending", pending.deleted_at.is_(None))
+        .order_by(pending.created_at, pending.id)
+        .limit(limit)
+        .subquery("items")
+    )
+    return select(
+        cast(
+            func.json_build_object(
+                sql_string("items"),
+                func.coalesce(
+                    func.json_agg(aggregate_order_by(items.c.item, items.c.created_at, items.c.id)),
+                    literal_column("'[]'::json"),
+                ),
+            ),
+            Text,
+        )
+    )

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Computed,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     SmallInteger,
@@ -31,6 +32,18 @@ def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
     return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
 
 
+# What clustering a tile reads, and what DeviceFilter.clauses() tests, so that a tile is one
+# index-only scan of devices_tile_key_idx (migration 0007).
+TILE_KEY_INCLUDED = [
+    "kind",
+    "mercator_x",
+    "mercator_y",
+    "deleted_at",
+    "review_status",
+    "created_by",
+]
+
+
 class Device(Base):
     __tablename__ = "devices"
     __table_args__ = (
@@ -42,22 +55,19 @@ class Device(Base):
         one_of("operator_type", vocab.OPERATOR_TYPES),
         one_of("status", vocab.STATUSES),
         one_of("review_status", vocab.REVIEW_STATUSES),
+        one_of("verification", vocab.VERIFICATION_LEVELS),
         CheckConstraint("angle > 0 AND angle <= 360", name="angle_range"),
         CheckConstraint("height >= 0 AND height <= 500", name="height_range"),
         CheckConstraint("accuracy_m >= 0", name="accuracy_positive"),
         CheckConstraint("0 <= ALL(direction) AND 359 >= ALL(direction)", name="direction_range"),
-        Index(
-            "devices_geom_live_idx",
-            "geom",
-            postgresql_using="gist",
-            postgresql_where=text("deleted_at IS NULL"),
-        ),
+        Index("devices_geom_idx", "geom", postgresql_using="gist"),
         Index("devices_updated_at_idx", "updated_at"),
+        Index("devices_change_idx", "change_txid", "id"),
+        Index("devices_created_by_idx", "created_by"),
         Index(
-            "devices_tile_key_live_idx",
+            "devices_tile_key_idx",
             "tile_key",
-            postgresql_include=["kind", "mercator_x", "mercator_y"],
-            postgresql_where=text("deleted_at IS NULL"),
+            postgresql_include=TILE_KEY_INCLUDED,
         ),
     )
 
@@ -79,11 +89,22 @@ class Device(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(2048))
     tags: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
-    # Authorship and review: filled by the accounts and moderation layer.
-    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # Authorship and review. A deleted account leaves its pins with no author.
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("users.id", ondelete="SET NULL", name="devices_created_by_fkey"),
+    )
     review_status: Mapped[str] = mapped_column(
         String(16), nullable=False, server_default="approved"
     )
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    # Community verification, recomputed from confirmations (see service/verification.py).
+    verification: Mapped[str] = mapped_column(String(16), nullable=False, server_default="reported")
+    last_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A merged device becomes a tombstone redirecting to the device it was merged into.
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The writing transaction's id, set by a trigger: the sync cursor orders changes by it.
+    change_txid: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
@@ -100,6 +121,11 @@ class Device(Base):
     mercator_x: Mapped[int | None] = mapped_column(Integer, Computed("vigie_mercator_x(geom)"))
     mercator_y: Mapped[int | None] = mapped_column(Integer, Computed("vigie_mercator_y(geom)"))
     tile_key: Mapped[int | None] = mapped_column(BigInteger, Computed("vigie_tile_key(geom)"))
+
+    def touch(self) -> None:
+        """Record a change of what the Feature shows: a new version, hence a new ETag."""
+        self.version += 1
+        self.updated_at = func.now()
 
     @property
     def etag(self) -> str:

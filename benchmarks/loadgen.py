@@ -1,0 +1,155 @@
+"""Load generation shared by the HTTP benchmarks: wrk over a list of paths, and pgbench."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+WRK_SCRIPT = """
+local paths = {}
+for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests":%%d,"duration_us":%%d,"errors":%%d,"non2xx":%%d,' ..
+    '"p50_us":%%d,"p95_us":%%d,"bytes":%%d}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(95), summary.bytes))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(app: str, workers: int, env: dict | None = None):
+    """Serve APP with gunicorn on a free loopback port; yield its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app,
+        ],
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def wrk(base: str, paths: list[str], seconds: int, connections: int) -> dict:
+    """Requests per second and latency percentiles over PATHS, round-robin."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths_file = Path(tmp) / "paths.txt"
+        paths_file.write_text("\n".join(paths) + "\n")
+        script = Path(tmp) / "bench.lua"
+        script.write_text(WRK_SCRIPT % {"paths": paths_file})
+        # Warm every worker's connection pool and PostgreSQL's caches first.
+        subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", "-d2s", "-s", str(script), base],
+            capture_output=True,
+            check=True,
+        )
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    result = json.loads(re.search(r"RESULT (\{.*\})", out).group(1))
+    return {
+        "rps": result["requests"] / (result["duration_us"] / 1e6),
+        "p50_ms": result["p50_us"] / 1000,
+        "p95_ms": result["p95_us"] / 1000,
+        "errors": result["errors"] + result["non2xx"],
+        "bytes_per_request": result["bytes"] / max(result["requests"], 1),
+    }
+
+
+def pgbench(libpq_url: str, script: str, seconds: int, clients: int) -> dict:
+    """Transactions per second and latency percentiles of SCRIPT run inside PostgreSQL."""
+    pgbench_bin = shutil.which("pgbench") or "/usr/bin/pgbench"
+    with tempfile.TemporaryDirectory() as tmp:
+        script_file = Path(tmp) / "bench.sql"
+        script_file.write_text(script)
+        subprocess.run(
+            [
+                pgbench_bin,
+                "-n",
+                "-f",
+                str(script_file),
+                "-c",
+                str(clients),
+                "-j",
+                str(clients),
+                "-T",
+                "2",
+                libpq_url,
+            ],
+            capture_output=True,
+            check=True,
+        )
+        subprocess.run(
+            [
+                pgbench_bin,
+                "-n",
+                "-f",
+                str(script_file),
+                "-c",
+                str(clients),
+                "-j",
+                str(clients),
+                "-T",
+                str(seconds),
+                "--log",
+                f"--log-prefix={tmp}/log",
+                libpq_url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        latencies = sorted(
+            int(line.split()[2]) for log in Path(tmp).glob("log*") for line in log.open()
+        )
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "rps": len(latencies) / seconds,
+        "p50_ms": quantiles[49] / 1000,
+        "p95_ms": quantiles[94] / 1000,
+        "errors": 0,
+    }

@@ -1,0 +1,55 @@
+"""The ceiling: a minimal Flask app that runs Vigie's own SQL and returns the text.
+
+No validation, no error handling, no links: only what any Flask app must pay for.
+"""
+
+import os
+import uuid
+
+from flask import Flask, Response, request
+from psycopg_pool import ConnectionPool
+from sqlalchemy.dialects import postgresql
+
+from service.db import SESSION_OPTIONS
+from service.geo.devices import DeviceFilter, select_device_feature, select_device_page
+
+DIALECT = postgresql.psycopg.dialect()
+PAGE_SQL = str(
+    select_device_page(DeviceFilter(bboxes=[(0.0, 0.0, 1.0, 1.0)]), 1, None).compile(
+        dialect=DIALECT
+    )
+)
+BY_ID_SQL = str(select_device_feature(uuid.UUID(int=0)).compile(dialect=DIALECT))
+url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"options": SESSION_OPTIONS})
+app = Flask(__name__)
+
+
+@app.get("/devices")
+def devices():
+    minx, miny, maxx, maxy = (float(v) for v in request.args["bbox"].split(","))
+    limit = int(request.args.get("limit", 100))
+    params = {
+        "n_1": limit,
+        "count_1": limit,
+        "param_1": limit + 1,
+        "ST_AsGeoJSON_1": 7,
+        "ST_MakeEnvelope_1": minx,
+        "ST_MakeEnvelope_2": miny,
+        "ST_MakeEnvelope_3": maxx,
+        "ST_MakeEnvelope_4": maxy,
+        "ST_MakeEnvelope_5": 4326,
+    }
+    with pool.connection() as conn:
+        features = conn.execute(PAGE_SQL, params).fetchone()[0]
+    body = '{"type":"FeatureCollection","features":[' + features + "]}"
+    return Response(body, mimetype="application/geo+json")
+
+
+@app.get("/devices/<device_id>")
+def device(device_id):
+    with pool.connection() as conn:
+        row = conn.execute(
+            BY_ID_SQL, {"id_1": uuid.UUID(device_id), "ST_AsGeoJSON_1": 7}
+        ).fetchone()
+    return Response(row[0], mimetype="application/geo+json")

@@ -1,0 +1,172 @@
+"""Every bad input gets a clear 4xx problem+json naming the field, and stores nothing."""
+
+import json
+
+import pytest
+
+from tests.helpers import PROBLEM, feature, pin
+
+
+@pytest.fixture
+def client(moderator):
+    """Device tests act as a moderator, whose pins are published directly."""
+    return moderator
+
+
+@pytest.fixture
+def stored(client, db):
+    """One device already stored, and a function telling whether storage is as it was."""
+    device = pin(client, notes="keep me")
+
+    def unchanged():
+        rows = db("SELECT id::text, version, notes FROM devices").all()
+        return [tuple(r) for r in rows] == [(device["id"], 1, "keep me")]
+
+    return unchanged
+
+
+def assert_problem(response, status, field=None):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM
+    body = response.get_json()
+    assert body["status"] == status
+    assert body["title"] and body["detail"] and body["type"]
+    if field is not None:
+        fields = [e["field"] for e in body.get("errors", [])]
+        assert field in fields, fields
+        assert field in body["detail"] or body["errors"][0]["field"] == field
+    return body
+
+
+def with_geometry(geometry):
+    body = feature()
+    body["geometry"] = geometry
+    return body
+
+
+BAD_FEATURES = {
+    "wrong geometry type": (
+        with_geometry({"type": "LineString", "coordinates": [[2, 48], [3, 49]]}),
+        "geometry.type",
+    ),
+    "longitude out of range": (feature(190, 48), "geometry.coordinates"),
+    "latitude out of range": (feature(2, -91), "geometry.coordinates"),
+    "lat/lon swapped beyond range": (feature(48.85, 120.0), "geometry.coordinates"),
+    "single coordinate": (
+        with_geometry({"type": "Point", "coordinates": [2]}),
+        "geometry.coordinates",
+    ),
+    "coordinates not numbers": (
+        with_geometry({"type": "Point", "coordinates": ["a", "b"]}),
+        "geometry.coordinates.0",
+    ),
+    "missing geometry": ({"type": "Feature", "properties": {"kind": "camera"}}, "geometry"),
+    "not a Feature": ({**feature(), "type": "FeatureCollection"}, "type"),
+    "unknown kind": (feature(kind="drone"), "properties.kind"),
+    "missing kind": ({**feature(), "properties": {}}, "properties.kind"),
+    "direction 400": (feature(direction=400), "properties.direction"),
+    "direction in a list out of range": (feature(direction=[90, -1]), "properties.direction"),
+    "direction not a number": (feature(direction="north"), "properties.direction"),
+    "fractional direction": (feature(direction=12.5), "properties.direction"),
+    "angle zero": (feature(angle=0), "properties.angle"),
+    "height negative": (feature(height=-2), "properties.height"),
+    "unknown camera_type": (feature(camera_type="bullet"), "properties.camera_type"),
+    "unknown property": (feature(colour="red"), "properties.colour"),
+    "2 MB notes": (feature(notes="x" * 2_000_000), "properties.notes"),
+    "too many tags": (feature(tags={f"k{i}": "v" for i in range(51)}), "properties.tags"),
+    "tag value too long": (feature(tags={"k": "v" * 256}), "properties.tags.k.value"),
+    "source not a URL": (feature(source="javascript:alert(1)"), "properties.source"),
+    "observed_at not a date": (feature(observed_at="yesterday"), "properties.observed_at"),
+    "id not a UUID": ({**feature(), "id": "1; DROP TABLE devices"}, "id"),
+    "properties not an object": ({**feature(), "properties": ["camera"]}, "properties"),
+}
+
+
+@pytest.mark.parametrize("body,field", BAD_FEATURES.values(), ids=BAD_FEATURES.keys())
+def test_bad_feature_is_422_naming_the_field(client, stored, body, field):
+    response = client.post("/api/v1/devices", json=body)
+    assert_problem(response, 422, field)
+    assert stored()
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_coordinates_are_refused(client, stored, literal):
+    raw = json.dumps(feature()).replace("2.3522", literal)
+    response = client.post("/api/v1/devices", data=raw, content_type="application/json")
+    assert_problem(response, 422, "geometry.coordinates.0")
+    assert stored()
+
+
+def test_body_that_is_not_json_is_400(client, stored):
+    response = client.post("/api/v1/devices", data="{not json", content_type="application/json")
+    assert_problem(response, 400)
+    assert stored()
+
+
+def test_body_declared_as_another_type_is_415(client, stored):
+    response = client.post("/api/v1/devices", data=json.dumps(feature()), content_type="text/plain")
+    assert_problem(response, 415, "Content-Type")
+    assert stored()
+
+
+def test_body_over_the_size_limit_is_413(client, stored):
+    huge = json.dumps(feature(notes="x" * (5 * 1024 * 1024)))
+    response = client.post("/api/v1/devices", data=huge, content_type="application/json")
+    assert_problem(response, 413)
+    assert stored()
+
+
+def test_json_that_is_not_an_object_is_422(client, stored):
+    response = client.post("/api/v1/devices", json=[1, 2, 3])
+    assert_problem(response, 422)
+    assert stored()
+
+
+def test_patch_with_bad_values_changes_nothing(client, stored, db):
+    device_id = db("SELECT id FROM devices").scalar_one()
+    url = f"/api/v1/devices/{device_id}"
+    etag = client.get(url).headers["ETag"]
+    bad = {"properties": {"notes": "changed", "direction": 400}}
+    assert_problem(
+        client.patch(url, json=bad, headers={"If-Match": etag}), 422, "properties.direction"
+    )
+    moved = {"geometry": {"type": "Point", "coordinates": [400, 0]}}
+    assert_problem(
+        client.patch(url, json=moved, headers={"If-Match": etag}), 422, "geometry.coordinates"
+    )
+    assert stored()
+
+
+BAD_QUERIES = {
+    "unknown parameter": ("colour=red", "colour"),
+    "bbox with three numbers": ("bbox=1,2,3", "bbox"),
+    "bbox with words": ("bbox=a,b,c,d", "bbox"),
+    "bbox out of range": ("bbox=-200,0,10,10", "bbox"),
+    "bbox upside down": ("bbox=0,10,10,0", "bbox"),
+    "bbox NaN": ("bbox=nan,0,1,1", "bbox"),
+    "unknown kind": ("kind=camera,drone", "kind.1"),
+    "unknown status": ("status=sleeping", "status.0"),
+    "updated_since not a date": ("updated_since=last-week", "updated_since"),
+    "malformed cursor": ("cursor=%%%%", "cursor"),
+    "cursor of the wrong length": ("cursor=YWJj", "cursor"),
+    "oversized cursor": ("cursor=" + "A" * 500, "cursor"),
+}
+
+
+@pytest.mark.parametrize("query,field", BAD_QUERIES.values(), ids=BAD_QUERIES.keys())
+def test_bad_query_is_400_naming_the_parameter(client, stored, query, field):
+    response = client.get(f"/api/v1/devices?{query}")
+    assert_problem(response, 400, field)
+    assert stored()
+
+
+def test_hostile_strings_are_stored_verbatim(client, db):
+    hostile = "'); DROP TABLE devices; -- <script>alert(1)</script> \u202e"
+    created = pin(client, operator=hostile, notes=hostile, tags={"note": hostile})
+    assert created["properties"]["operator"] == hostile
+    assert db("SELECT count(*) FROM devices").scalar_one() == 1
+
+
+def test_unknown_route_and_method_are_problems(client):
+    assert_problem(client.get("/api/v1/nothing-here"), 404)
+    assert_problem(client.put("/api/v1/devices"), 405)
