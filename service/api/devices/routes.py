@@ -162,7 +162,7 @@ def require_editor(device: Device, user: User) -> None:
 
 
 def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
-    clusters = session.execute(select_device_clusters(flt, zoom, limit)).one()
+    clusters = session.execute(select_device_clusters(flt, zoom, limit, photo_urls_base())).one()
     links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
     body = (
         f'{{"type":"FeatureCollection","features":[{clusters.features}],'
