@@ -3,7 +3,7 @@
 #   benchmarks/run.sh devices [--duration 15] [--count 1000000]
 source "$(dirname "$0")/../scripts/lib.sh"
 
-name=${1:?which benchmark: devices}
+name=${1:?which benchmark: devices, tiles}
 shift
 ensure_venv
 ensure_debian_packages wrk

@@ -7,10 +7,9 @@ server and zoom (10, 14, 17) times every tile of a 3x3 block around the centre o
 request at a time, and measures throughput at zoom 14 with concurrent clients for a bounded
 time. Prints a Markdown table; also writes JSON to benchmarks/results/.
 
-    python -m benchmarks.tiles [--count 1000000] [--rounds 10] [--seconds 10]
+    benchmarks/run.sh tiles [--count 1000000] [--rounds 10] [--seconds 10]
 
-The database server is DATABASE_URL's, or the private cluster that `make run` uses (var/pg),
-started if needed.
+(run.sh starts a private PostGIS under var/bench-pg; the script alone uses DATABASE_URL's.)
 """
 
 import argparse
@@ -59,15 +58,9 @@ def tiles_around_paris(z):
 
 def server_url() -> str:
     url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    cluster = PROJECT_DIR / "var" / "pg"
-    subprocess.run(
-        ["bash", "-c", f'source scripts/lib.sh && start_cluster "{cluster}"'],
-        cwd=PROJECT_DIR,
-        check=True,
-    )
-    return f"postgresql+psycopg://vigie@/vigie?host={cluster / 'run'}"
+    if not url:
+        sys.exit("set DATABASE_URL, or run `benchmarks/run.sh tiles` (a private PostGIS)")
+    return url
 
 
 def prepare_database(count: int) -> str:

@@ -9,14 +9,9 @@ from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
 from service import web
-from tests.helpers import PROBLEM, pin
-
-
-@pytest.fixture
-def client(moderator):
-    """These tests pin as a moderator, whose pins are published directly."""
-    return moderator
-
+from tests import images
+from tests.helpers import PROBLEM, feature, pin
+from tests.images import uploaded
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -27,6 +22,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+
+
+@pytest.fixture
+def client(moderator):
+    """Pins come from a moderator, whose pins are published directly."""
+    return moderator
 
 
 class TestStaticFiles:
@@ -135,19 +136,18 @@ def test_kind_filter_and_clusters(live_server, browser_page, seeded):
     assert page.errors == []
 
 
-def test_popup_shows_the_photos_a_feature_lists(live_server, browser_page, seeded):
+def test_popup_shows_the_photos_of_a_device(live_server, browser_page, client):
+    photo = uploaded(client, images.plain_photo())
+    response = client.post(
+        "/api/v1/devices?force=true",
+        json={**feature(2.3526, 48.8568, kind="microphone"), "photo_ids": [photo["id"]]},
+    )
+    assert response.status_code == 201, response.get_json()
     page = browser_page
-    photo = f"{live_server}/map/nothing-here.png"
-
-    def add_photos(route):
-        body = route.fetch().json()
-        for feature in body["features"]:
-            feature["properties"]["photos"] = [{"url": photo, "thumbnail_url": photo}]
-        route.fulfill(json=body)
-
-    page.route(re.compile(r".*/api/v1/devices\?.*"), add_photos)
-    page.goto(f"{live_server}/#17/48.85685/2.3526")
+    page.goto(f"{live_server}/#17/48.8568/2.3526")
     page.locator(".leaflet-marker-icon[title='microphone']").click()
     image = page.locator(".device-popup .photos img")
-    expect(image).to_have_attribute("src", photo)
     expect(image).to_have_attribute("alt", "Photo 1 of this microphone")
+    expect(image).to_have_js_property("complete", True)
+    assert image.evaluate("img => img.naturalWidth") > 0  # the thumbnail really loaded
+    assert page.errors == []

@@ -3,7 +3,7 @@
 Every device carries its Web Mercator pixel at zoom 30 and the Morton code of that pixel
 (`tile_key`, migration 0007). A tile at zoom z is then one contiguous range of tile_key, and the
 grid cells that cluster it are tile_key shifted right: an index-only scan of
-devices_tile_key_live_idx groups tens of thousands of devices in a few milliseconds.
+devices_tile_key_idx groups tens of thousands of devices in a few milliseconds.
 
 A cell holding one device yields that device; a cell holding more yields a cluster with its
 count and the kinds inside. Cells are 1/8 of a tile side below DETAIL_ZOOM (32 pixels on a
@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from .. import vocabulary as vocab
 from ..models import Device
 from .devices import COORDINATE_DECIMALS, DeviceFilter, device_feature_text, sql_string
+from .photos import PHOTO_PATH
 
 LAYER = "devices"
 TILE_EXTENT = 4096
@@ -293,14 +294,21 @@ def cluster_feature_text(cells) -> ColumnElement:
     )
 
 
-def select_device_clusters(flt: DeviceFilter, zoom: int, limit: int) -> Select:
+def select_device_clusters(
+    flt: DeviceFilter, zoom: int, limit: int, photo_urls_base: str = PHOTO_PATH
+) -> Select:
     """Devices as clusters for a map at this zoom: Feature texts joined by commas, and their count.
 
     Cells are those of the vector tiles at the same zoom; the `limit` most populous are kept.
     """
     cell_shift = cell_shift_parameter(min(zoom + cell_bits(zoom), KEY_ZOOM))
     cells = device_cells(flt, KeyArea.of_bboxes(flt.bboxes), cell_shift)
-    lone = lone_device(flt, cells, cell_shift, device_feature_text().label("feature"))
+    lone = lone_device(
+        flt,
+        cells,
+        cell_shift,
+        device_feature_text(photo_urls_base=photo_urls_base).label("feature"),
+    )
     features = (
         select(
             case((cells.c.n == 1, lone.c.feature), else_=cluster_feature_text(cells)).label(

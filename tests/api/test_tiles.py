@@ -5,14 +5,7 @@ import math
 import mapbox_vector_tile
 import pytest
 
-from tests.helpers import PROBLEM, pin
-
-
-@pytest.fixture
-def client(moderator):
-    """These tests pin as a moderator, whose pins are published directly."""
-    return moderator
-
+from tests.helpers import PROBLEM, feature, pin
 
 MVT = "application/vnd.mapbox-vector-tile"
 PARIS = (2.3522, 48.8566)
@@ -75,6 +68,12 @@ def insert_grid(db, count, west, south, east, north, kind="camera"):
     )
 
 
+@pytest.fixture
+def client(moderator):
+    """Pins come from a moderator, whose pins are published directly."""
+    return moderator
+
+
 class TestDeviceTiles:
     def test_street_level_tile_carries_each_device_with_its_properties(self, client):
         camera = pin(client, 2.3522, 48.8566, direction=[90, 270], angle=60, camera_type="dome")
@@ -105,13 +104,16 @@ class TestDeviceTiles:
         assert props["kinds"] == "camera,alpr,microphone"
         assert "id" not in props
 
-    def test_a_dense_tile_stays_under_the_feature_cap_and_counts_every_device(self, client, db):
-        insert_grid(db, 5000, *tile_bounds(12, *tile_of(*PARIS, 12)))
-        features = decode(client.get(tile_url(*PARIS, 12)))
-        assert 50 < len(features) <= 64
+    @pytest.mark.parametrize(("z", "cap"), [(12, 64), (18, 4096)])
+    def test_a_dense_tile_stays_under_the_feature_cap_and_counts_every_device(
+        self, client, db, z, cap
+    ):
+        insert_grid(db, 5000, *tile_bounds(z, *tile_of(*PARIS, z)))
+        features = decode(client.get(tile_url(*PARIS, z)))
+        assert cap * 0.75 < len(features) <= cap
         assert sum(f["properties"].get("count", 1) for f in features) == 5000
-        for feature in features:
-            x, y = feature["geometry"]["coordinates"]
+        for point in features:
+            x, y = point["geometry"]["coordinates"]
             assert 0 <= x <= 4096 and 0 <= y <= 4096
 
     def test_devices_outside_the_tile_and_deleted_ones_are_left_out(self, client):
@@ -121,6 +123,15 @@ class TestDeviceTiles:
         pin(client, 2.2945, 48.8584)  # the Eiffel Tower: another z17 tile
         features = decode(client.get(tile_url(*PARIS, 17)))
         assert [f["properties"]["id"] for f in features] == [inside["id"]]
+
+    def test_pins_awaiting_review_stay_out_of_the_public_tiles(self, app, client, as_user):
+        approved = pin(client)
+        pending = as_user("contributor").post(
+            "/api/v1/devices?force=true", json=feature(2.3525, 48.8567, kind="alpr")
+        )
+        assert pending.get_json()["properties"]["review_status"] == "pending"
+        features = decode(app.test_client().get(tile_url(*PARIS, 17)))
+        assert [f["properties"]["id"] for f in features] == [approved["id"]]
 
     def test_kind_filter_keeps_only_the_kinds_asked_for(self, client):
         pin(client, 2.3522, 48.8566)
@@ -229,6 +240,18 @@ class TestClusteredListing:
             "/api/v1/devices?cluster=true&zoom=5&kind=camera&bbox=2.2,48.7,2.6,48.95"
         ).get_json()
         assert [f["properties"]["kind"] for f in body["features"]] == ["camera"]
+
+    def test_a_contributor_sees_their_own_pending_pins_among_the_clusters(
+        self, app, client, as_user
+    ):
+        pin(client)
+        contributor = as_user("contributor")
+        contributor.post("/api/v1/devices?force=true", json=feature(2.45, 48.80, kind="alpr"))
+        url = "/api/v1/devices?cluster=true&zoom=12&bbox=2.2,48.7,2.6,48.95"
+        public = app.test_client().get(url).get_json()
+        own = contributor.get(url).get_json()
+        assert [f["properties"]["kind"] for f in public["features"]] == ["camera"]
+        assert sorted(f["properties"]["kind"] for f in own["features"]) == ["alpr", "camera"]
 
     def test_limit_keeps_the_most_populous_cells(self, client, db):
         insert_grid(db, 50, *PARIS, PARIS[0] + 0.001, PARIS[1] + 0.001)

@@ -90,12 +90,6 @@ function viewCone(lat, lon, direction, angle, color) {
   });
 }
 
-function photoUrls(photo) {
-  if (typeof photo === "string") return { full: photo, thumb: photo };
-  const full = photo.url || photo.href;
-  return { full, thumb: photo.thumbnail_url || photo.thumbnail || full };
-}
-
 function devicePopup(feature) {
   const props = feature.properties;
   const box = element("div", { class: "device-popup" });
@@ -119,10 +113,9 @@ function devicePopup(feature) {
   if (photos.length) {
     const strip = element("div", { class: "photos" });
     photos.forEach((photo, index) => {
-      const { full, thumb } = photoUrls(photo);
-      if (!full) return;
-      const link = element("a", { href: full, target: "_blank", rel: "noopener" });
-      link.append(element("img", { src: thumb, alt: `Photo ${index + 1} of this ${label(props.kind)}`, loading: "lazy" }));
+      const link = element("a", { href: photo.large, target: "_blank", rel: "noopener" });
+      const alt = `Photo ${index + 1} of this ${label(props.kind)}`;
+      link.append(element("img", { src: photo.thumbnail, alt, width: 72, height: 72, loading: "lazy" }));
       strip.append(link);
     });
     box.append(strip);
