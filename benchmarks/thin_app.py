@@ -14,11 +14,12 @@ from service.db import SESSION_OPTIONS
 from service.geo.devices import DeviceFilter, select_device_feature, select_device_page
 
 DIALECT = postgresql.psycopg.dialect()
-PAGE_SQL = str(
-    select_device_page(DeviceFilter(bboxes=[(0.0, 0.0, 1.0, 1.0)]), 1, None).compile(
-        dialect=DIALECT
-    )
+BBOX_SENTINELS = (11.125, 22.125, 33.125, 44.125)
+LIMIT_SENTINEL = 987654
+PAGE = select_device_page(DeviceFilter(bboxes=[BBOX_SENTINELS]), LIMIT_SENTINEL, None).compile(
+    dialect=DIALECT
 )
+PAGE_SQL = str(PAGE)
 BY_ID_SQL = str(select_device_feature(uuid.UUID(int=0)).compile(dialect=DIALECT))
 url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
 pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"options": SESSION_OPTIONS})
@@ -29,17 +30,10 @@ app = Flask(__name__)
 def devices():
     minx, miny, maxx, maxy = (float(v) for v in request.args["bbox"].split(","))
     limit = int(request.args.get("limit", 100))
-    params = {
-        "n_1": limit,
-        "count_1": limit,
-        "param_1": limit + 1,
-        "ST_AsGeoJSON_1": 7,
-        "ST_MakeEnvelope_1": minx,
-        "ST_MakeEnvelope_2": miny,
-        "ST_MakeEnvelope_3": maxx,
-        "ST_MakeEnvelope_4": maxy,
-        "ST_MakeEnvelope_5": 4326,
-    }
+    # Every parameter of the compiled statement, the sentinels replaced by the request's values.
+    values = dict(zip(BBOX_SENTINELS, (minx, miny, maxx, maxy), strict=True))
+    values |= {LIMIT_SENTINEL: limit, LIMIT_SENTINEL + 1: limit + 1}
+    params = {name: values.get(value, value) for name, value in PAGE.params.items()}
     with pool.connection() as conn:
         features = conn.execute(PAGE_SQL, params).fetchone()[0]
     body = '{"type":"FeatureCollection","features":[' + features + "]}"

@@ -1,5 +1,6 @@
 """Statements that build device GeoJSON inside PostGIS and hand back ready-made text."""
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,6 +55,7 @@ def device_properties_json() -> ColumnElement:
     )
 
 
+@functools.cache  # an immutable expression: built once, reused by every statement
 def device_feature_text() -> ColumnElement:
     """One RFC 7946 Feature as JSON text, assembled by PostgreSQL."""
     return func.concat(
