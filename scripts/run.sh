@@ -27,10 +27,13 @@ trap cleanup INT TERM EXIT
 cd "$PROJECT_DIR"
 say "applying database migrations"
 "$VENV/bin/flask" --app wsgi db upgrade
+say "loading the default districts (DEFAULT_DISTRICTS) for statistics"
+"$VENV/bin/flask" --app wsgi geodata load-default \
+    || say "warning: the default districts could not be loaded; statistics stay empty until districts are imported"
 
 PORT=${PORT:-5000}
 say "serving the API on http://127.0.0.1:$PORT (docs at /api/docs); Ctrl-C stops it"
-"$VENV/bin/gunicorn" --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-$(nproc)}" \
-    --access-logfile - --access-logformat '%(m)s %(U)s %(s)s %(B)sB %(M)sms' wsgi:app &
+export PORT
+"$VENV/bin/gunicorn" --config gunicorn.conf.py wsgi:app &
 GUNICORN_PID=$!
 wait "$GUNICORN_PID"

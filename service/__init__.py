@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from . import db, delivery, extensions
+from . import db, delivery, extensions, idempotency, ratelimit, storage
 from .config import Config
 
 
@@ -16,10 +16,14 @@ def create_app(config: Config | None = None) -> Flask:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     db.init_app(app)
+    storage.init_app(app)
     delivery.init_app(app)
     extensions.api.init_app(app)
+    ratelimit.init_app(app)
+    idempotency.init_app(app)
     from .api import BLUEPRINTS
 
     for blueprint in BLUEPRINTS:

@@ -4,10 +4,37 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import migrate
+from . import auth, idempotency, migrate
+from .db import session
+from .models import User
 from .osm.cli import osm_cli
+from .photos.cli import photos_cli
 
 db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
+users_cli = AppGroup("users", help="Accounts.")
+idempotency_cli = AppGroup("idempotency", help="Stored answers of idempotent writes.")
+
+
+@users_cli.command("create-admin")
+@click.argument("name")
+@click.password_option(prompt="Password", confirmation_prompt="Repeat the password")
+def create_admin(name, password):
+    """Create the account NAME with the admin role (the password is asked twice)."""
+    if len(password) < 10:
+        raise click.BadParameter("use at least 10 characters", param_hint="password")
+    user = auth.find_user(name)
+    if user is not None:
+        raise click.ClickException(f"a user called {user.username} exists already")
+    session.add(User(username=name, role="admin", password_hash=auth.passwords.hash(password)))
+    session.commit()
+    click.echo(f"admin {name} created")
+
+
+@idempotency_cli.command("purge")
+@click.option("--older-than-hours", default=48, show_default=True, type=click.IntRange(1))
+def purge_idempotency(older_than_hours):
+    """Forget stored answers older than the given age (run it from cron)."""
+    click.echo(f"{idempotency.purge(older_than_hours)} stored answers purged")
 
 
 @db_cli.command("upgrade")
@@ -25,5 +52,7 @@ def db_downgrade(revision):
 
 
 def init_app(app) -> None:
-    app.cli.add_command(db_cli)
-    app.cli.add_command(osm_cli)
+    from geodata.cli import geodata_cli
+
+    for group in (db_cli, users_cli, idempotency_cli, geodata_cli, photos_cli, osm_cli):
+        app.cli.add_command(group)

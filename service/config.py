@@ -1,6 +1,7 @@
 """Configuration read from environment variables, with safe defaults for a local run."""
 
 import os
+import secrets
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -11,8 +12,29 @@ def default_database_url() -> str:
     return f"postgresql+psycopg://vigie@/vigie?host={PROJECT_DIR / 'var' / 'pg' / 'run'}"
 
 
+def local_secret_key() -> str:
+    """A key kept in var/secret_key, so that every worker and restart shares it."""
+    path = PROJECT_DIR / "var" / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+    except OSError:
+        return secrets.token_hex(32)
+
+
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
 
 
 class Config:
@@ -21,11 +43,48 @@ class Config:
     def __init__(self, **overrides):
         env = os.environ
         self.DATABASE_URL = env.get("DATABASE_URL") or default_database_url()
-        self.SECRET_KEY = env.get("SECRET_KEY") or os.urandom(32).hex()
+        self.SECRET_KEY = env.get("SECRET_KEY") or local_secret_key()
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
         # Request bodies larger than this are refused with 413 before being read.
         self.MAX_CONTENT_LENGTH = _int("MAX_JSON_BYTES", 4 * 1024 * 1024)
+        # Accounts and moderation.
+        self.TOKEN_LIFETIME_DAYS = _int("TOKEN_LIFETIME_DAYS", 90)
+        self.TRUSTED_AFTER_APPROVED_PINS = _int("TRUSTED_AFTER_APPROVED_PINS", 5)
+        self.NEW_ACCOUNT_PINS_PER_HOUR = _int("NEW_ACCOUNT_PINS_PER_HOUR", 20)
+        self.DUPLICATE_DISTANCE_M = float(env.get("DUPLICATE_DISTANCE_M", 15))
+        self.CONFIRMATION_INTERVAL_DAYS = _int("CONFIRMATION_INTERVAL_DAYS", 30)
+        # Rate limits (flask-limiter syntax); in memory unless REDIS_URL is set.
+        self.REDIS_URL = env.get("REDIS_URL")
+        self.RATELIMIT_ENABLED = env.get("RATELIMIT_ENABLED", "true").lower() != "false"
+        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "vigie")
+        self.RATE_LIMIT_DEFAULT = env.get("RATE_LIMIT_DEFAULT", "600 per minute")
+        self.RATE_LIMIT_WRITES = env.get("RATE_LIMIT_WRITES", "60 per minute")
+        self.RATE_LIMIT_AUTH = env.get("RATE_LIMIT_AUTH", "10 per minute")
+        # Photos: the largest upload accepted, and the largest decoded image (decompression bombs).
+        self.PHOTO_MAX_BYTES = _int("PHOTO_MAX_BYTES", 25 * 1024 * 1024)
+        self.PHOTO_MAX_PIXELS = _int("PHOTO_MAX_PIXELS", 64_000_000)
+        # Uploads never attached to a device are removed by `flask photos clean-orphans`.
+        self.PHOTO_ORPHAN_HOURS = _int("PHOTO_ORPHAN_HOURS", 24)
+        # Where processed photos live: the local MEDIA_ROOT, or an S3 bucket when S3_BUCKET is set.
+        self.MEDIA_ROOT = env.get("MEDIA_ROOT") or str(PROJECT_DIR / "var" / "media")
+        self.S3_BUCKET = env.get("S3_BUCKET") or None
+        self.S3_ENDPOINT_URL = env.get("S3_ENDPOINT_URL") or None
+        self.S3_REGION = env.get("S3_REGION") or None
+        self.S3_PRESIGNED_URLS = _bool("S3_PRESIGNED_URLS", True)
+        self.S3_PRESIGN_SECONDS = _int("S3_PRESIGN_SECONDS", 3600)
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
+        # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
+        self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")
+        # Cached statistics are served for up to this many seconds after the data changed.
+        self.STATS_MAX_AGE_SECONDS = _int("STATS_MAX_AGE_SECONDS", 300)
+        # View cones: radius in metres per camera type ("type=metres,..."), else the default;
+        # the field of view assumed when a camera has a direction but no angle.
+        self.VIEW_RADII = env.get("VIEW_RADII", "fixed=30,dome=20,panning=50")
+        self.VIEW_DEFAULT_RADIUS_M = float(env.get("VIEW_DEFAULT_RADIUS_M", 30))
+        self.VIEW_DEFAULT_FOV = float(env.get("VIEW_DEFAULT_FOV", 60))
+        # Credit served with statistics for the device data itself.
+        self.DEVICES_ATTRIBUTION = env.get("DEVICES_ATTRIBUTION", "Vigie contributors")
+        self.DEVICES_LICENCE = env.get("DEVICES_LICENCE", "ODbL 1.0")
         # Cross-origin reads are open to every site by default; list origins to narrow them.
         self.CORS_ORIGINS = env.get("CORS_ORIGINS", "*")
         # Methods other sites may use from a browser (add POST,PATCH,DELETE to let them write).

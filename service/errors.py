@@ -59,3 +59,21 @@ class PayloadTooLarge(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     status, slug = 503, "service-unavailable"
+
+
+class Unauthorized(ServiceError):
+    status, slug = 401, "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status, slug = 403, "forbidden"
+
+
+class TooManyRequests(ServiceError):
+    status, slug = 429, "too-many-requests"
+
+
+class UnprocessableImage(ValidationFailed):
+    """An upload that is an image of a supported format, but one the service will not keep."""
+
+    slug = "unprocessable-image"

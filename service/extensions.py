@@ -84,6 +84,17 @@ class Api(flask_smorest.Api):
 
     ERROR_SCHEMA = ProblemSchema
 
+    def init_app(self, app, *args, **kwargs):
+        super().init_app(app, *args, **kwargs)
+        self.spec.components.security_scheme(
+            "bearerAuth",
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "Opaque token from POST /api/v1/auth/tokens",
+            },
+        )
+
     def _register_error_handlers(self):
         app = self._app
         app.register_error_handler(HTTPException, self.handle_http_exception)
@@ -152,7 +163,18 @@ class Api(flask_smorest.Api):
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """Blueprint with a shorthand to document the problem+json answers of a route."""
+    """Blueprint with shorthands for documented error answers and authentication."""
+
+    def auth(self, role: str | None = None):
+        """The route needs a bearer token (and ROLE); documents security, 401 and 403."""
+        from .auth import login_required
+
+        def decorator(func):
+            func = login_required(role)(func)
+            func = self.problems(*((401, 403) if role else (401,)))(func)
+            return self.doc(security=[{"bearerAuth": []}])(func)
+
+        return decorator
 
     def problems(self, *statuses: int):
         def decorator(func):
@@ -168,7 +190,19 @@ class Blueprint(flask_smorest.Blueprint):
         return decorator
 
 
-api = Api()
+api = Api(
+    spec_kwargs={
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Token from POST /api/v1/auth/tokens",
+                }
+            }
+        }
+    }
+)
 
 
 def requires_json(func):

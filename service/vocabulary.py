@@ -54,6 +54,9 @@ SURVEILLANCE_AREAS = ("public", "outdoor", "indoor")
 OPERATOR_TYPES = ("public", "private", "unknown")
 STATUSES = ("active", "planned", "removed", "unknown")
 REVIEW_STATUSES = ("pending", "approved", "rejected")
+VERIFICATION_LEVELS = ("reported", "confirmed", "disputed", "removed")
+VERDICTS = ("still_there", "not_found", "wrong_details")
+ROLES = ("contributor", "moderator", "admin")
 
 OSM_KEYS = {
     "camera_type": "camera:type",
@@ -71,3 +74,4 @@ NOTES_MAX_CHARS = 5000
 OPERATOR_MAX_CHARS = 255
 TAGS_MAX_ENTRIES = 50
 TAG_MAX_CHARS = 255
+PHOTOS_PER_REQUEST_MAX = 20

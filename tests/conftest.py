@@ -15,6 +15,8 @@ from service import create_app, migrate
 from service.config import Config
 from service.db import session
 
+TEST_PASSWORD = "correct horse battery"
+
 
 def server_url():
     url = os.environ.get("DATABASE_URL")
@@ -50,16 +52,24 @@ def database_url():
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    app = create_app(Config(DATABASE_URL=database_url, TESTING=True))
+def app(database_url, tmp_path_factory):
+    media_root = str(tmp_path_factory.mktemp("media"))
+    app = create_app(
+        Config(
+            DATABASE_URL=database_url, TESTING=True, MEDIA_ROOT=media_root, RATELIMIT_ENABLED=False
+        )
+    )
     yield app
     app.extensions["engine"].dispose()
 
 
 @pytest.fixture(autouse=True)
 def isolated(request):
-    """Run each test in a transaction rolled back at the end; commits become savepoints."""
-    if "app" not in request.fixturenames:
+    """Run each test in a transaction rolled back at the end; commits become savepoints.
+
+    Tests that need real commits (threads, sync cursors) ask for `committed` instead.
+    """
+    if "app" not in request.fixturenames or "committed" in request.fixturenames:
         yield None
         return
     engine = request.getfixturevalue("app").extensions["engine"]
@@ -75,6 +85,26 @@ def isolated(request):
 
 
 @pytest.fixture
+def committed(app):
+    """Let the test commit for real (other connections see it); empty every table after."""
+    engine = app.extensions["engine"]
+    session.remove()
+    session.configure(bind=engine)
+    yield engine
+    session.remove()
+    session.configure(bind=engine)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                "WHERE schemaname = 'public' "
+                "AND tablename NOT IN ('spatial_ref_sys', 'alembic_version')"
+            )
+        ).scalar_one()
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -87,3 +117,79 @@ def db(isolated):
         return isolated.execute(text(sql), params)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def password_hash():
+    """argon2 is slow on purpose: hash the test password once."""
+    from service import auth
+
+    return auth.passwords.hash(TEST_PASSWORD)
+
+
+@pytest.fixture
+def make_user(app, password_hash):
+    """Create a user with ROLE and a token; returns (user, token)."""
+    from service import auth
+    from service.models import User
+
+    counter = iter(range(10_000))
+
+    def make(role="contributor", username=None):
+        username = username or f"{role}{next(counter)}_{uuid.uuid4().hex[:6]}"
+        with app.test_request_context():
+            user = User(username=username, role=role, password_hash=password_hash)
+            session.add(user)
+            session.flush()
+            _, token = auth.issue_token(user, "tests")
+            session.commit()
+        return user, token
+
+    return make
+
+
+@pytest.fixture
+def as_user(app, make_user):
+    """A test client authenticated as a new user of ROLE (also returns the user)."""
+
+    def make(role="contributor", username=None):
+        user, token = make_user(role, username)
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture
+def moderator(as_user):
+    return as_user("moderator")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3-compatible server (moto's) on loopback, with throwaway credentials."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", "vigie-test")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "vigie-test-secret")
+        env.delenv("AWS_PROFILE", raising=False)
+        yield f"http://{host}:{port}"
+    server.stop()
+
+
+def storage_settings(backend: str, tmp_path_factory, request) -> dict:
+    """Config overrides that select a photo storage backend with an empty store."""
+    if backend == "local":
+        return {"MEDIA_ROOT": str(tmp_path_factory.mktemp("media"))}
+    import boto3
+
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"vigie-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return {"S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1"}

@@ -17,9 +17,13 @@ def feature(lon=2.3522, lat=48.8566, *, device_id=None, **properties):
     return body
 
 
-def pin(client, lon=2.3522, lat=48.8566, **properties):
-    """Create a device and return its Feature, failing loudly if creation did not succeed."""
-    response = client.post("/api/v1/devices", json=feature(lon, lat, **properties))
+def pin(client, lon=2.3522, lat=48.8566, *, force=True, **properties):
+    """Create a device and return its Feature, failing loudly if creation did not succeed.
+
+    `force` skips the duplicate check, so that tests may pin several devices at one place.
+    """
+    url = "/api/v1/devices?force=true" if force else "/api/v1/devices"
+    response = client.post(url, json=feature(lon, lat, **properties))
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 

@@ -9,6 +9,13 @@ from service import create_app
 from service.config import Config
 from tests.helpers import GEOJSON, pin
 
+
+@pytest.fixture
+def client(moderator):
+    """These tests pin as a moderator, whose pins are published directly."""
+    return moderator
+
+
 LISTINGS = ["/api/v1/devices", "/ogc/collections/devices/items"]
 
 

@@ -1,7 +1,7 @@
 """OpenStreetMap node id and version on devices; an index on the device time.
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-28 21:44:51.023180
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

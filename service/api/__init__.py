@@ -1,7 +1,27 @@
 """HTTP resources: one blueprint per resource, each with routes.py and schemas.py."""
 
+from .accounts.routes import blp as accounts_blp
+from .community.routes import blp as community_blp
 from .devices.routes import blp as devices_blp
+from .districts.routes import blp as districts_blp
 from .meta.routes import blp as meta_blp
+from .moderation.routes import blp as moderation_blp
 from .ogc.routes import blp as ogc_blp
+from .photos.routes import blp as photos_blp
+from .stats.routes import blp as stats_blp
+from .sync.routes import blp as sync_blp
+from .views.routes import blp as views_blp
 
-BLUEPRINTS = (meta_blp, devices_blp, ogc_blp)
+BLUEPRINTS = (
+    meta_blp,
+    accounts_blp,
+    devices_blp,
+    photos_blp,
+    community_blp,
+    moderation_blp,
+    sync_blp,
+    districts_blp,
+    stats_blp,
+    views_blp,
+    ogc_blp,
+)

@@ -1,40 +1,45 @@
 """Statements that build device GeoJSON inside PostGIS and hand back ready-made text."""
 
-import functools
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, Text, and_, cast, func, literal_column, or_, select, true
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Numeric,
+    Select,
+    Text,
+    and_,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Device
+from .photos import PHOTO_PATH, device_photos_json
 
 COORDINATE_DECIMALS = 7  # about 1 cm: more digits only add bytes (RFC 7946 section 11.2)
+EARTH_RADIUS_M = 6371008.8  # the sphere PostGIS measures geography on when use_spheroid=false
 
 # Properties served for every device, in this order; the column of the same name holds each.
 PUBLIC_PROPERTIES = (
-    "kind",
-    "camera_type",
-    "mount",
-    "direction",
-    "angle",
-    "height",
-    "zone",
-    "surveillance",
-    "operator",
-    "operator_type",
-    "status",
-    "observed_at",
-    "accuracy_m",
-    "notes",
-    "source",
-    "tags",
-    "review_status",
-    "created_at",
-    "updated_at",
-)
+    "kind", "camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
+    "operator", "operator_type", "status", "observed_at", "accuracy_m", "notes", "source",
+    "tags", "review_status", "review_reason", "verification", "last_confirmed_at",
+    "created_at", "updated_at",
+)  # fmt: skip
+# Sync clients also learn about tombstones.
+SYNC_PROPERTIES = (*PUBLIC_PROPERTIES, "deleted_at", "merged_into")
 
 
 def sql_string(value: str) -> ColumnElement:
@@ -42,12 +47,15 @@ def sql_string(value: str) -> ColumnElement:
     return literal_column("'" + value.replace("'", "''") + "'", Text)
 
 
-def device_properties_json() -> ColumnElement:
-    """The public properties of the row at hand as one JSON object, in PUBLIC_PROPERTIES order.
+def device_properties_json(names, photo_urls_base: str) -> ColumnElement:
+    """The properties NAMES of the row at hand, then its photos, as one JSON object.
 
     row_to_json of a correlated row is cheaper than json_build_object and writes no spaces.
     """
-    row = select(*(getattr(Device, name) for name in PUBLIC_PROPERTIES)).correlate(Device)
+    row = select(
+        *(getattr(Device, name) for name in names),
+        device_photos_json(photo_urls_base).label("photos"),
+    ).correlate(Device)
     return (
         select(func.row_to_json(literal_column("p")))
         .select_from(row.subquery("p"))
@@ -55,16 +63,20 @@ def device_properties_json() -> ColumnElement:
     )
 
 
-@functools.cache  # an immutable expression: built once, reused by every statement
-def device_feature_text() -> ColumnElement:
-    """One RFC 7946 Feature as JSON text, assembled by PostgreSQL."""
+def device_feature_text(
+    names=PUBLIC_PROPERTIES, photo_urls_base: str = PHOTO_PATH
+) -> ColumnElement:
+    """One RFC 7946 Feature as JSON text, assembled by PostgreSQL.
+
+    Photo URLs start with photo_urls_base (the API's absolute URL when a request gives one).
+    """
     return func.concat(
         sql_string('{"type":"Feature","id":"'),
         cast(Device.id, Text),
         sql_string('","geometry":'),
         func.ST_AsGeoJSON(Device.geom, COORDINATE_DECIMALS),
         sql_string(',"properties":'),
-        cast(device_properties_json(), Text),
+        cast(device_properties_json(names, photo_urls_base), Text),
         sql_string("}"),
     )
 
@@ -90,28 +102,41 @@ def within_interval(instant: ColumnElement, interval) -> list[ColumnElement]:
     return clauses
 
 
+def visible_to(viewer_id: uuid.UUID | None) -> ColumnElement:
+    """Approved pins are public; pending and rejected ones only reach their author."""
+    approved = Device.review_status == "approved"
+    return or_(approved, Device.created_by == viewer_id) if viewer_id else approved
+
+
 @dataclass
 class DeviceFilter:
-    """What a client may filter devices on; empty means no filter."""
+    """What a client may filter devices on; empty means no filter.
+
+    Every public selection of devices goes through `clauses()`: it leaves out tombstones and
+    pins that are not approved (except the viewer's own).
+    """
 
     bboxes: list[tuple[float, float, float, float]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     operator_types: list[str] = field(default_factory=list)
+    verifications: list[str] = field(default_factory=list)
     updated_since: datetime | None = None
+    viewer_id: uuid.UUID | None = None
     # Closed interval on device_time(); either end may be None (open).
     interval: tuple[datetime | None, datetime | None] | None = None
     # Further conditions already built on whitelisted columns (property filters, CQL2).
     conditions: list[ColumnElement] = field(default_factory=list)
 
     def clauses(self) -> list[ColumnElement]:
-        clauses = [Device.deleted_at.is_(None)]
+        clauses = [Device.deleted_at.is_(None), visible_to(self.viewer_id)]
         if self.bboxes:
             clauses.append(within_bboxes(Device.geom, self.bboxes))
         for column, values in (
             (Device.kind, self.kinds),
             (Device.status, self.statuses),
             (Device.operator_type, self.operator_types),
+            (Device.verification, self.verifications),
         ):
             if values:
                 clauses.append(column.in_(values))
@@ -122,40 +147,74 @@ class DeviceFilter:
         return clauses + self.conditions
 
 
-def select_device_feature(device_id: uuid.UUID) -> Select:
+def select_device_feature(device_id: uuid.UUID, photo_urls_base: str = PHOTO_PATH) -> Select:
     """The Feature text of one device, with what a client needs for caching and tombstones."""
-    return select(device_feature_text().label("feature"), Device.version, Device.deleted_at).where(
-        Device.id == device_id
+    return select(
+        device_feature_text(photo_urls_base=photo_urls_base).label("feature"),
+        Device.version,
+        Device.deleted_at,
+        Device.merged_into,
+        Device.review_status,
+        Device.created_by,
+    ).where(Device.id == device_id)
+
+
+def select_user_device_features(user_id: uuid.UUID) -> Select:
+    """Every pin a user created, deleted ones included, for their data export."""
+    return (
+        select(device_feature_text(SYNC_PROPERTIES))
+        .where(Device.created_by == user_id)
+        .order_by(Device.created_at)
     )
 
 
-def select_device_page(flt: DeviceFilter, limit: int, after: uuid.UUID | None) -> Select:
+def select_device_page(
+    flt: DeviceFilter, limit: int, after: uuid.UUID | None, photo_urls_base: str = PHOTO_PATH
+) -> Select:
     """One page of devices as Feature texts in id order, plus the key to continue from."""
-    return select_feature_page(Device.id, device_feature_text(), flt.clauses(), limit, after=after)
+    feature = device_feature_text(photo_urls_base=photo_urls_base)
+    return select_feature_page(Device.id, feature, flt.clauses(), limit, after=after)
 
 
 def select_feature_page(
-    key: ColumnElement, feature: ColumnElement, clauses, limit: int, *, after=None, before=None
+    keys, feature: ColumnElement, clauses, limit: int, *, after=None, before=None
 ) -> Select:
     """One page of any table's Feature texts in key order, joined by commas.
 
-    Pages forward from `after`, or backward from `before`. Fetches limit + 1 rows so that
-    whether more lie beyond costs no COUNT(*). Returns features, returned, first_key,
-    last_key and has_more (more rows beyond, in the paging direction).
+    KEYS is a column, or a tuple of columns unique together, that orders the rows; AFTER and
+    BEFORE are key values (tuples for several columns). Pages forward from `after`, or backward
+    from `before`. Fetches limit + 1 rows so that whether more lie beyond costs no COUNT(*).
+    Returns features, returned, first_key, last_key (key values as text, joined by ':' for
+    several columns) and has_more (more rows beyond, in the paging direction).
     """
+    keys = keys if isinstance(keys, tuple) else (keys,)
+    position = tuple_(*keys) if len(keys) > 1 else keys[0]
+
+    def bound(value):
+        values = value if isinstance(value, tuple) else (value,)
+        bounds = [literal(v, k.type) for v, k in zip(values, keys, strict=True)]
+        return tuple_(*bounds) if len(bounds) > 1 else bounds[0]
+
     if before is not None:
-        keyset, order = key < before, key.desc()
+        keyset, order = position < bound(before), [k.desc() for k in keys]
     else:
-        keyset, order = (key > after if after is not None else true()), key
+        keyset, order = (position > bound(after) if after is not None else true()), list(keys)
+    key_text = func.concat_ws(sql_string(":"), *(cast(k, Text) for k in keys))
     page = (
-        select(key.label("key"), feature.label("feature"))
+        select(
+            *(k.label(f"key{i}") for i, k in enumerate(keys)),
+            key_text.label("key"),
+            feature.label("feature"),
+        )
         .where(and_(*clauses, keyset))
-        .order_by(order)
+        .order_by(*order)
         .limit(limit + 1)
         .subquery("page")
     )
-    paging_order = page.c.key.desc() if before is not None else page.c.key
+    sort = [page.c[f"key{i}"] for i in range(len(keys))]
+    paging_order = [c.desc() for c in sort] if before is not None else sort
     numbered = select(
+        *sort,
         page.c.key,
         page.c.feature,
         func.row_number().over(order_by=paging_order).label("n"),
@@ -165,14 +224,15 @@ def select_feature_page(
     # The page's edges in paging order: its first row, and its last (no row follows in it).
     near = and_(in_page, numbered.c.n == 1)
     far = and_(in_page, or_(numbered.c.n == limit, numbered.c.following.is_(None)))
-    near_key, far_key = (
-        func.array_agg(cast(numbered.c.key, Text)).filter(edge)[1] for edge in (near, far)
-    )
+    near_key, far_key = (func.array_agg(numbered.c.key).filter(edge)[1] for edge in (near, far))
     first_key, last_key = (far_key, near_key) if before is not None else (near_key, far_key)
     return select(
         func.coalesce(
             func.string_agg(
-                numbered.c.feature, aggregate_order_by(sql_string(","), numbered.c.key)
+                numbered.c.feature,
+                aggregate_order_by(
+                    sql_string(","), *(numbered.c[f"key{i}"] for i in range(len(keys)))
+                ),
             ).filter(in_page),
             sql_string(""),
         ).label("features"),
@@ -185,3 +245,150 @@ def select_feature_page(
 
 def count_devices(flt: DeviceFilter) -> Select:
     return select(func.count()).select_from(Device).where(and_(*flt.clauses()))
+
+
+def select_device_changes(
+    after: tuple[int, uuid.UUID], bboxes, viewer_id, limit: int, photo_urls_base: str = PHOTO_PATH
+) -> Select:
+    """Devices created, changed or deleted after the cursor, in commit-safe order.
+
+    Rows are ordered by the id of the transaction that last wrote them. Only transactions older
+    than every one still running are served, so a slow writer can never commit "behind" a
+    cursor that a client already holds: a change shows up late, never lost.
+    """
+    oldest_running = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+    clauses = [
+        Device.change_txid < oldest_running,
+        or_(visible_to(viewer_id), Device.deleted_at.is_not(None)),
+    ]
+    if bboxes:
+        clauses.append(within_bboxes(Device.geom, bboxes))
+    feature = device_feature_text(SYNC_PROPERTIES, photo_urls_base)
+    return select_feature_page(
+        (Device.change_txid, Device.id), feature, clauses, limit, after=after
+    )
+
+
+def point_expression(lon: float, lat: float) -> ColumnElement:
+    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+
+
+def near_clause(geom, point, distance_m: float) -> ColumnElement:
+    """Within DISTANCE_M metres of POINT on the sphere.
+
+    The bounding-box test (metres turned into degrees at the point's latitude) lets the GiST
+    index do the work; ST_DWithin on geography then measures exactly.
+    """
+    degrees = math.degrees(distance_m / EARTH_RADIUS_M) / func.greatest(
+        0.01, func.cos(func.radians(func.ST_Y(point)))
+    )
+    return and_(
+        geom.op("&&")(func.ST_Expand(point, degrees)),
+        func.ST_DWithin(func.geography(geom), func.geography(point), distance_m, False),
+    )
+
+
+def distance_to(point) -> ColumnElement:
+    return func.ST_Distance(func.geography(Device.geom), func.geography(point), False)
+
+
+def candidate_clauses(of_kind, point, distance_m: float, exclude=None) -> list[ColumnElement]:
+    """Live, non-rejected devices of the same kind within DISTANCE_M metres."""
+    clauses = [
+        Device.deleted_at.is_(None),
+        Device.review_status != "rejected",
+        Device.kind == of_kind,
+        near_clause(Device.geom, point, distance_m),
+    ]
+    return [*clauses, Device.id != exclude] if exclude is not None else clauses
+
+
+def select_duplicate_candidates(
+    kind: str,
+    lon: float,
+    lat: float,
+    distance_m: float,
+    exclude: uuid.UUID | None = None,
+    photo_urls_base: str = PHOTO_PATH,
+) -> Select:
+    """Possible duplicates of a new pin (other than itself), nearest first, with their photos."""
+    point = point_expression(lon, lat)
+    return (
+        select(
+            Device.id,
+            Device.kind,
+            Device.review_status,
+            func.round(cast(distance_to(point), Numeric), 2).label("distance_m"),
+            device_photos_json(photo_urls_base).label("photos"),
+        )
+        .where(*candidate_clauses(kind, point, distance_m, exclude))
+        .order_by(distance_to(point))
+    )
+
+
+def select_moderation_queue(
+    limit: int, distance_m: float, photo_urls_base: str = PHOTO_PATH
+) -> Select:
+    """Pending pins, oldest first, each with its duplicate candidates, as one JSON text."""
+    pending = aliased(Device, name="pending")
+    distance = distance_to(pending.geom)
+    candidate_json = (
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_object(
+                            sql_string("id"),
+                            Device.id,
+                            sql_string("kind"),
+                            Device.kind,
+                            sql_string("review_status"),
+                            Device.review_status,
+                            sql_string("distance_m"),
+                            func.round(cast(distance, Numeric), 2),
+                            sql_string("photos"),
+                            device_photos_json(photo_urls_base),
+                        ),
+                        distance,
+                    )
+                ),
+                literal_column("'[]'::json"),
+            )
+        )
+        .where(*candidate_clauses(pending.kind, pending.geom, distance_m, exclude=pending.id))
+        .correlate(pending)
+        .scalar_subquery()
+    )
+    feature = (
+        select(device_feature_text(photo_urls_base=photo_urls_base))
+        .where(Device.id == pending.id)
+        .scalar_subquery()
+    )
+    items = (
+        select(
+            func.json_build_object(
+                sql_string("device"),
+                cast(feature, JSON),
+                sql_string("duplicate_candidates"),
+                candidate_json,
+            ).label("item"),
+            pending.created_at,
+            pending.id,
+        )
+        .where(pending.review_status == "pending", pending.deleted_at.is_(None))
+        .order_by(pending.created_at, pending.id)
+        .limit(limit)
+        .subquery("items")
+    )
+    return select(
+        cast(
+            func.json_build_object(
+                sql_string("items"),
+                func.coalesce(
+                    func.json_agg(aggregate_order_by(items.c.item, items.c.created_at, items.c.id)),
+                    literal_column("'[]'::json"),
+                ),
+            ),
+            Text,
+        )
+    )

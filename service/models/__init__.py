@@ -7,6 +7,22 @@ class Base(DeclarativeBase):
     pass
 
 
+from .account import ApiToken, User  # noqa: E402
+from .community import Confirmation, DeviceRevision, IdempotentRequest  # noqa: E402
 from .device import Device  # noqa: E402
+from .district import Dataset, District, StatisticsCache  # noqa: E402
+from .photo import Photo  # noqa: E402
 
-__all__ = ["Base", "Device"]
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Confirmation",
+    "Dataset",
+    "Device",
+    "DeviceRevision",
+    "District",
+    "IdempotentRequest",
+    "Photo",
+    "StatisticsCache",
+    "User",
+]

@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     SmallInteger,
@@ -42,12 +43,15 @@ class Device(Base):
         one_of("operator_type", vocab.OPERATOR_TYPES),
         one_of("status", vocab.STATUSES),
         one_of("review_status", vocab.REVIEW_STATUSES),
+        one_of("verification", vocab.VERIFICATION_LEVELS),
         CheckConstraint("angle > 0 AND angle <= 360", name="angle_range"),
         CheckConstraint("height >= 0 AND height <= 500", name="height_range"),
         CheckConstraint("accuracy_m >= 0", name="accuracy_positive"),
         CheckConstraint("0 <= ALL(direction) AND 359 >= ALL(direction)", name="direction_range"),
         Index("devices_geom_idx", "geom", postgresql_using="gist"),
         Index("devices_updated_at_idx", "updated_at"),
+        Index("devices_change_idx", "change_txid", "id"),
+        Index("devices_created_by_idx", "created_by"),
         # OGC `datetime` filters on when a device was observed, else last changed.
         Index("devices_time_idx", text("coalesce(observed_at, updated_at)")),
         UniqueConstraint("osm_id", name="devices_osm_id_key"),
@@ -71,11 +75,22 @@ class Device(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(2048))
     tags: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
-    # Authorship and review: filled by the accounts and moderation layer.
-    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # Authorship and review. A deleted account leaves its pins with no author.
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("users.id", ondelete="SET NULL", name="devices_created_by_fkey"),
+    )
     review_status: Mapped[str] = mapped_column(
         String(16), nullable=False, server_default="approved"
     )
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    # Community verification, recomputed from confirmations (see service/verification.py).
+    verification: Mapped[str] = mapped_column(String(16), nullable=False, server_default="reported")
+    last_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A merged device becomes a tombstone redirecting to the device it was merged into.
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The writing transaction's id, set by a trigger: the sync cursor orders changes by it.
+    change_txid: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
@@ -89,6 +104,11 @@ class Device(Base):
     osm_version: Mapped[int | None] = mapped_column(Integer)
     # Bumped on every change; the ETag is derived from it.
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    def touch(self) -> None:
+        """Record a change of what the Feature shows: a new version, hence a new ETag."""
+        self.version += 1
+        self.updated_at = func.now()
 
     @property
     def etag(self) -> str:

@@ -8,6 +8,12 @@ from tests.helpers import PROBLEM, feature, pin
 
 
 @pytest.fixture
+def client(moderator):
+    """Device tests act as a moderator, whose pins are published directly."""
+    return moderator
+
+
+@pytest.fixture
 def stored(client, db):
     """One device already stored, and a function telling whether storage is as it was."""
     device = pin(client, notes="keep me")

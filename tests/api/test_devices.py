@@ -7,6 +7,12 @@ import pytest
 from tests.helpers import GEOJSON, PROBLEM, feature, new_id, pin
 
 
+@pytest.fixture
+def client(moderator):
+    """Device tests act as a moderator, whose pins are published directly."""
+    return moderator
+
+
 def count_devices(db, live_only=False):
     where = " WHERE deleted_at IS NULL" if live_only else ""
     return db(f"SELECT count(*) FROM devices{where}").scalar_one()

@@ -2,8 +2,17 @@
 
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from service.osm.tags import device_columns
 from tests.helpers import PROBLEM, pin
+
+
+@pytest.fixture
+def client(moderator):
+    """These tests pin as a moderator, whose pins are published directly."""
+    return moderator
+
 
 OSM_XML = "application/vnd.openstreetmap.data+xml"
 

@@ -4,6 +4,13 @@ import pytest
 
 from tests.helpers import GEOJSON, PROBLEM, pin
 
+
+@pytest.fixture
+def client(moderator):
+    """These tests pin as a moderator, whose pins are published directly."""
+    return moderator
+
+
 ITEMS = "/ogc/collections/devices/items"
 
 

@@ -2,42 +2,64 @@
 
 import base64
 import binascii
+import math
 import uuid
+from datetime import timedelta
 
 import orjson
-from flask import Response, request, url_for
+from flask import Response, current_app, g, redirect, request, url_for
 from flask.views import MethodView
-from geoalchemy2.shape import from_shape, to_shape
+from geoalchemy2.shape import to_shape
 from marshmallow import RAISE
-from shapely.geometry import Point
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ...auth import current_user
+from ...community import is_trusted, record_revision, snapshot
 from ...db import session
 from ...delivery import conditional_response
 from ...errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     Gone,
     NotFound,
-    PreconditionFailed,
-    PreconditionRequired,
+    TooManyRequests,
     ValidationFailed,
 )
 from ...extensions import Blueprint, requires_json
-from ...geo.devices import DeviceFilter, count_devices, select_device_feature, select_device_page
-from ...models import Device
+from ...geo.devices import (
+    DeviceFilter,
+    count_devices,
+    select_device_feature,
+    select_device_page,
+    select_duplicate_candidates,
+)
+from ...models import Device, User
+from ...photos.library import attach_photos, photos_attached_to
+from ...ratelimit import write_limit
 from ..fields import split_antimeridian
+from ..photos.urls import photo_urls_base
+from .access import (
+    GEOJSON,
+    check_if_match,
+    device_url,
+    etag_of,
+    feature_response,
+    find_device,
+    may_see,
+    point,
+)
 from .osm_export import OSM_XML, osm_export_response
 from .schemas import (
     DeviceCollectionSchema,
+    DeviceCreateArgsSchema,
     DeviceFeatureInSchema,
     DeviceFeatureSchema,
     DevicePatchSchema,
     DeviceQueryArgsSchema,
 )
 
-GEOJSON = "application/geo+json"
 DEFAULT_PAGE_SIZE = 100
 # Column defaults that apply when a client leaves the property out.
 PROPERTY_DEFAULTS = {"operator_type": "unknown", "status": "active", "tags": {}}
@@ -63,55 +85,80 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         ) from exc
 
 
-def point(geometry: dict):
-    lon, lat = geometry["coordinates"][:2]
-    return from_shape(Point(lon, lat), srid=4326)
-
-
-def same_content(device: Device, columns: dict, geometry: dict) -> bool:
+def same_content(device: Device, columns: dict, geometry: dict, photo_ids: list) -> bool:
     """Whether a replayed creation carries what is already stored."""
     stored = to_shape(device.geom)
     lon, lat = geometry["coordinates"][:2]
     if abs(stored.x - lon) > 1e-9 or abs(stored.y - lat) > 1e-9:
         return False
-    return all(getattr(device, name) == value for name, value in columns.items())
+    return all(
+        getattr(device, name) == value for name, value in columns.items()
+    ) and photos_attached_to(device.id, photo_ids)
 
 
-def feature_response(device_id: uuid.UUID, status: int = 200, headers=None) -> Response:
-    row = session.execute(select_device_feature(device_id)).one()
-    response = Response(row.feature, status=status, mimetype=GEOJSON)
-    response.headers["ETag"] = etag_of(device_id, row.version)
-    response.headers.update(headers or {})
-    return response
+def replay_or_conflict(existing: Device, columns: dict, geometry: dict, photo_ids: list) -> None:
+    if existing.deleted_at is not None:
+        raise Conflict(f"Device {existing.id} was deleted; pin it under a new id.", field="id")
+    if not same_content(existing, columns, geometry, photo_ids):
+        raise Conflict(
+            f"A different device is already stored under the id {existing.id}.", field="id"
+        )
 
 
-def etag_of(device_id: uuid.UUID, version: int) -> str:
-    return f'"{device_id.hex}.{version}"'
-
-
-def find_device(device_id: uuid.UUID, *, for_update: bool = False) -> Device:
-    query = session.query(Device).filter(Device.id == device_id)
-    device = (query.with_for_update() if for_update else query).one_or_none()
-    if device is None:
-        raise NotFound(f"No device has the id {device_id}.")
-    if device.deleted_at is not None:
-        raise Gone(f"Device {device_id} was deleted.", deleted_at=device.deleted_at.isoformat())
-    return device
-
-
-def check_if_match(device: Device, *, required: bool) -> None:
-    """Optimistic concurrency: a write must name the version it was based on."""
-    if not request.if_match:
-        if required:
-            raise PreconditionRequired(
-                "Send the device's ETag in If-Match to change it.", field="If-Match"
-            )
+def check_pin_rate(user: User) -> None:
+    """New contributors may pin only so many devices an hour (spam and mistakes)."""
+    if is_trusted(user):
         return
-    if not (request.if_match.star_tag or request.if_match.contains(device.etag.strip('"'))):
-        raise PreconditionFailed(
-            "The device changed since you read it: fetch it again.",
-            field="If-Match",
-            headers={"ETag": device.etag},
+    limit = current_app.config["NEW_ACCOUNT_PINS_PER_HOUR"]
+    oldest, count = session.execute(
+        select(func.min(Device.created_at), func.count()).where(
+            Device.created_by == user.id, Device.created_at > func.now() - timedelta(hours=1)
+        )
+    ).one()
+    if count >= limit:
+        wait = session.scalar(
+            select(func.extract("epoch", oldest + timedelta(hours=1) - func.now()))
+        )
+        raise TooManyRequests(
+            f"New accounts may pin {limit} devices an hour; try again later.",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+
+
+def check_duplicates(kind: str, geometry: dict, device_id: uuid.UUID) -> None:
+    lon, lat = geometry["coordinates"][:2]
+    distance = current_app.config["DUPLICATE_DISTANCE_M"]
+    candidates = session.execute(
+        select_duplicate_candidates(kind, lon, lat, distance, device_id, photo_urls_base())
+    ).all()
+    if candidates:
+        raise Conflict(
+            f"{len(candidates)} device(s) of the same kind stand within {distance:g} m: "
+            "check them, then send again with force=true if yours is another one.",
+            field="geometry",
+            candidates=[
+                {
+                    "id": str(c.id),
+                    "kind": c.kind,
+                    "review_status": c.review_status,
+                    "distance_m": float(c.distance_m),
+                    "photos": c.photos,
+                }
+                for c in candidates
+            ],
+        )
+
+
+def require_editor(device: Device, user: User) -> None:
+    """Moderators edit anything; authors edit their own pins while they await review."""
+    if user.is_moderator:
+        return
+    if device.created_by != user.id:
+        raise Forbidden("Only the author or a moderator may change this device.")
+    if device.review_status != "pending":
+        raise Forbidden(
+            "Reviewed pins can only be changed by moderators: send a "
+            "confirmation with `wrong_details` instead."
         )
 
 
@@ -139,6 +186,7 @@ class DeviceViews(MethodView):
         kind=(),
         status=(),
         operator_type=(),
+        verification=(),
         updated_since=None,
         limit=DEFAULT_PAGE_SIZE,
         cursor=None,
@@ -146,17 +194,20 @@ class DeviceViews(MethodView):
         f="geojson",
     ):
         """List devices in view as a GeoJSON FeatureCollection (or OSM XML), page by page"""
+        user = current_user()
         flt = DeviceFilter(
             bboxes=split_antimeridian(bbox) if bbox else [],
             kinds=list(kind),
             statuses=list(status),
             operator_types=list(operator_type),
+            verifications=list(verification),
             updated_since=updated_since,
+            viewer_id=user.id if user else None,
         )
         after = decode_cursor(cursor) if cursor else None
         if f == "osm":
             return osm_export_response(flt, limit, after, bbox, next_link)
-        page = session.execute(select_device_page(flt, limit, after)).one()
+        page = session.execute(select_device_page(flt, limit, after, photo_urls_base())).one()
         links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
         if page.has_more:
             links.append({"href": next_link(page.last_key), "rel": "next", "type": GEOJSON})
@@ -169,7 +220,10 @@ class DeviceViews(MethodView):
         )
         return conditional_response(body, GEOJSON)
 
+    @blp.auth()
+    @write_limit
     @requires_json
+    @blp.arguments(DeviceCreateArgsSchema, location="query", unknown=RAISE, as_kwargs=True)
     @blp.arguments(DeviceFeatureInSchema)
     @blp.response(
         201,
@@ -186,45 +240,57 @@ class DeviceViews(MethodView):
         content_type=GEOJSON,
         description="The same Feature was already stored under this id (safe retry)",
     )
-    @blp.problems(409, 413, 415)
-    def post(self, feature):
+    @blp.problems(409, 413, 415, 422, 429)
+    def post(self, feature, force=False):
         """Pin a device (the Feature id may be a client-made UUID; retries are safe)"""
+        user = g.user
         columns = PROPERTY_DEFAULTS | feature["properties"]
         device_id = feature.get("id") or uuid.uuid4()
+        photo_ids = feature.get("photo_ids", [])
         existing = session.get(Device, device_id)
-        if existing is None:
-            session.add(Device(id=device_id, geom=point(feature["geometry"]), **columns))
-            try:
-                session.commit()
-            except IntegrityError:
-                # Another request created the same id meanwhile: treat it as a replay.
-                session.rollback()
-                existing = session.get(Device, device_id)
-                if existing is None:
-                    raise
         if existing is not None:
-            if existing.deleted_at is not None:
-                raise Conflict(
-                    f"Device {device_id} was deleted; pin it under a new id.", field="id"
-                )
-            if not same_content(existing, columns, feature["geometry"]):
-                raise Conflict(
-                    f"A different device is already stored under the id {device_id}.", field="id"
-                )
-        location = url_for("devices.DeviceByIdViews", device_id=device_id, _external=True)
-        return feature_response(device_id, 200 if existing else 201, {"Location": location})
+            replay_or_conflict(existing, columns, feature["geometry"], photo_ids)
+            return feature_response(device_id, 200, {"Location": device_url(device_id)})
+        check_pin_rate(user)
+        if not force:
+            check_duplicates(columns["kind"], feature["geometry"], device_id)
+        device = Device(
+            id=device_id,
+            geom=point(feature["geometry"]),
+            created_by=user.id,
+            review_status="approved" if is_trusted(user) else "pending",
+            **columns,
+        )
+        session.add(device)
+        try:
+            session.flush()
+            attach_photos(device_id, photo_ids, user)
+            record_revision(device, "create", None, user)
+            session.commit()
+        except IntegrityError:
+            # Another request created the same id meanwhile: treat it as a replay.
+            session.rollback()
+            existing = session.get(Device, device_id)
+            if existing is None:
+                raise
+            replay_or_conflict(existing, columns, feature["geometry"], photo_ids)
+            return feature_response(device_id, 200, {"Location": device_url(device_id)})
+        return feature_response(device_id, 201, {"Location": device_url(device_id)})
 
 
 @blp.route("/<uuid:device_id>")
 class DeviceByIdViews(MethodView):
     @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
-    @blp.problems(404, 410)
+    @blp.alt_response(308, description="Merged into another device: follow Location")
+    @blp.problems(401, 404, 410)
     def get(self, device_id):
         """Read one device as a GeoJSON Feature"""
-        row = session.execute(select_device_feature(device_id)).one_or_none()
-        if row is None:
+        row = session.execute(select_device_feature(device_id, photo_urls_base())).one_or_none()
+        if row is None or not may_see(row.review_status, row.created_by, current_user()):
             raise NotFound(f"No device has the id {device_id}.")
+        if row.merged_into is not None:
+            return redirect(device_url(row.merged_into), 308)
         if row.deleted_at is not None:
             raise Gone(f"Device {device_id} was deleted.", deleted_at=row.deleted_at.isoformat())
         etag = etag_of(device_id, row.version)
@@ -234,37 +300,47 @@ class DeviceByIdViews(MethodView):
         response.headers["ETag"] = etag
         return response
 
+    @blp.auth()
+    @write_limit
     @requires_json
     @blp.arguments(DevicePatchSchema)
     @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
-    @blp.problems(404, 410, 412, 415, 428)
+    @blp.problems(403, 404, 409, 410, 412, 415, 428)
     def patch(self, changes, device_id):
         """Change some properties and/or the position of a device (needs If-Match)"""
-        if not changes.get("properties") and "geometry" not in changes:
+        if not (changes.get("properties") or "geometry" in changes or changes.get("photo_ids")):
             raise ValidationFailed(
-                "Send properties and/or a geometry to change.", field="properties"
+                "Send properties, a geometry and/or photo_ids to change.", field="properties"
             )
         device = find_device(device_id, for_update=True)
+        require_editor(device, g.user)
         check_if_match(device, required=True)
+        before = snapshot(device)
         for name, value in changes.get("properties", {}).items():
             setattr(device, name, value)
         if "geometry" in changes:
             device.geom = point(changes["geometry"])
-        device.version += 1
-        device.updated_at = func.now()
+        attach_photos(device_id, changes.get("photo_ids", []), g.user)
+        device.touch()
+        record_revision(device, "update", before, g.user)
         session.commit()
         return feature_response(device_id)
 
+    @blp.auth()
+    @write_limit
     @blp.response(204)
-    @blp.problems(404, 412)
+    @blp.problems(403, 404, 412)
     def delete(self, device_id):
         """Remove a device; a tombstone remains so that syncing clients learn of it"""
         device = session.get(Device, device_id, with_for_update=True)
-        if device is None:
+        if device is None or not may_see(device.review_status, device.created_by, g.user):
             raise NotFound(f"No device has the id {device_id}.")
         if device.deleted_at is None:
+            require_editor(device, g.user)
             check_if_match(device, required=False)
-            device.deleted_at = device.updated_at = func.now()
-            device.version += 1
+            before = snapshot(device)
+            device.deleted_at = func.now()
+            device.touch()
+            record_revision(device, "delete", before, g.user)
             session.commit()
         return Response(status=204)

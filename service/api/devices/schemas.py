@@ -6,6 +6,7 @@ from webargs.fields import DelimitedList
 
 from ... import vocabulary as vocab
 from ..fields import BBox, PointGeometrySchema, utc_datetime
+from ..photos.schemas import DevicePhotoSchema
 
 
 class Directions(ma.fields.Field):
@@ -51,6 +52,14 @@ class Tags(ma.fields.Dict):
             },
             **kwargs,
         )
+
+
+def photo_ids_field() -> ma.fields.List:
+    return ma.fields.List(
+        ma.fields.UUID(),
+        validate=validate.Length(max=vocab.PHOTOS_PER_REQUEST_MAX),
+        metadata={"description": "Ids of uploaded photos to attach to the device"},
+    )
 
 
 def choice(values, **kwargs):
@@ -119,6 +128,7 @@ class DeviceFeatureInSchema(ma.Schema):
     id = ma.fields.UUID(metadata={"description": "Client-made UUID, for offline creation"})
     geometry = ma.fields.Nested(PointGeometrySchema, required=True)
     properties = ma.fields.Nested(DevicePropertiesSchema, required=True)
+    photo_ids = photo_ids_field()
 
 
 class DevicePatchSchema(ma.Schema):
@@ -130,10 +140,17 @@ class DevicePatchSchema(ma.Schema):
     type = ma.fields.String(validate=validate.Equal("Feature"))
     geometry = ma.fields.Nested(PointGeometrySchema)
     properties = ma.fields.Nested(DevicePropertiesPatchSchema(partial=True))
+    photo_ids = photo_ids_field()
 
 
 class DevicePropertiesOutSchema(DevicePropertiesSchema):
     review_status = choice(vocab.REVIEW_STATUSES)
+    review_reason = ma.fields.String(
+        allow_none=True, metadata={"description": "Why a moderator rejected the pin"}
+    )
+    verification = choice(vocab.VERIFICATION_LEVELS)
+    last_confirmed_at = utc_datetime(allow_none=True)
+    photos = ma.fields.List(ma.fields.Nested(DevicePhotoSchema))
     created_at = utc_datetime()
     updated_at = utc_datetime()
 
@@ -171,6 +188,7 @@ class DeviceQueryArgsSchema(ma.Schema):
     )
     status = DelimitedList(choice(vocab.STATUSES))
     operator_type = DelimitedList(choice(vocab.OPERATOR_TYPES))
+    verification = DelimitedList(choice(vocab.VERIFICATION_LEVELS))
     updated_since = utc_datetime(
         metadata={"description": "Only devices changed after this instant"}
     )
@@ -191,3 +209,20 @@ class DeviceQueryArgsSchema(ma.Schema):
             "OpenStreetMap, with OSM tags and negative ids, for review and upload in JOSM"
         },
     )
+
+
+class DeviceCreateArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    force = ma.fields.Boolean(
+        metadata={"description": "Pin even though a device of the same kind stands nearby"}
+    )
+
+
+class DuplicateCandidateSchema(ma.Schema):
+    id = ma.fields.UUID()
+    kind = ma.fields.String()
+    review_status = ma.fields.String()
+    distance_m = ma.fields.Float()
+    photos = ma.fields.List(ma.fields.Nested(DevicePhotoSchema))

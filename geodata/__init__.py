@@ -1,0 +1,1 @@
+"""District sources: a catalogue of official datasets and the importer that loads them."""

@@ -1,0 +1,179 @@
+"""`flask geodata ...`: import district files, join populations, fetch catalogue datasets."""
+
+import contextlib
+import os
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from service.models import District
+
+from . import catalogue
+from .importer import GeodataError, import_districts, import_population
+
+geodata_cli = AppGroup("geodata", help="Districts: import files, join populations, fetch sources.")
+
+
+def progress_bar(label: str):
+    def wrap(items):
+        with click.progressbar(items, label=label, show_pos=True) as bar:
+            yield from bar
+
+    return wrap
+
+
+def engine():
+    return current_app.extensions["engine"]
+
+
+def report_import(report) -> None:
+    click.echo(f"{report.inserted} districts added, {report.updated} updated in place.")
+    for code, reason in report.repaired:
+        click.echo(f"repaired invalid geometry of {code} with ST_MakeValid: {reason}")
+    for reason in report.skipped:
+        click.echo(f"skipped {reason}", err=True)
+
+
+def run_import(path: str, **options) -> None:
+    try:
+        with engine().begin() as connection:
+            report = import_districts(
+                connection, path, progress=progress_bar("staging features"), **options
+            )
+    except GeodataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report_import(report)
+
+
+@geodata_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--level", required=True, help="country, departement, commune, arrondissement...")
+@click.option("--code-field", required=True, help="Field holding the official code (INSEE).")
+@click.option("--name-field", required=True, help="Field holding the name.")
+@click.option("--population-field", help="Field holding the population, if the file has one.")
+@click.option("--population-year", type=int, help="Year of that population count.")
+@click.option("--population-source", help="Who published that population (shown as credit).")
+@click.option("--parent", help="Code of the district enclosing all of these.")
+@click.option("--parent-field", help="Field holding each feature's parent code, instead.")
+@click.option("--attribution", help="Credit line served with every statistic on these.")
+@click.option("--licence", help="Licence of the file, e.g. 'ODbL 1.0'.")
+@click.option("--source-url", help="Where the file was downloaded from.")
+@click.option("--dataset", help="Name of the dataset (default: the file name).")
+@click.option("--where", help="OGR SQL filter on the features, e.g. \"commune = '13055'\".")
+def import_command(file, dataset, attribution, **options):
+    """Load districts from FILE (GeoJSON, GeoPackage, Shapefile...); known codes are updated."""
+    dataset = dataset or Path(file).stem
+    run_import(file, dataset=dataset, attribution=attribution or dataset, **options)
+
+
+@geodata_cli.command("population")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--code-field", required=True, help="Column holding the official code.")
+@click.option("--population-field", required=True, help="Column holding the population.")
+@click.option("--year", type=int, help="Year of the count.")
+@click.option("--source", help="Who published it, e.g. 'INSEE, populations légales 2023'.")
+def population_command(file, code_field, population_field, year, source):
+    """Join populations from a CSV keyed by official code onto the stored districts."""
+    try:
+        with engine().begin() as connection:
+            report = import_population(
+                connection,
+                file,
+                code_field=code_field,
+                population_field=population_field,
+                year=year,
+                source=source,
+            )
+    except GeodataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{report.matched} districts got a population; {report.unmatched} rows matched no "
+        f"district; {report.summed_parents} parents got the sum of their children."
+    )
+
+
+@geodata_cli.command("list")
+def list_command():
+    """List the datasets of the catalogue."""
+    for name, fields in catalogue.load_catalogue().items():
+        click.echo(f"{name:28} {fields['title']} ({fields['licence']})")
+
+
+def import_source(source: catalogue.Source, path: str) -> None:
+    run_import(
+        path,
+        level=source.level,
+        code_field=source.code_field,
+        name_field=source.name_field,
+        dataset=source.name,
+        attribution=source.attribution,
+        licence=source.licence,
+        source_url=source.url,
+        where=source.where,
+        parent=source.parent,
+        parent_field=source.parent_field,
+        population_field=source.population_field,
+        population_year=source.population_year,
+        population_source=source.population_source,
+    )
+
+
+def fetch_and_import(name: str) -> None:
+    source = catalogue.remote_source(name)
+    click.echo(f"downloading {source.url}")
+    path = catalogue.download(source.url)
+    try:
+        import_source(source, str(path))
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+@geodata_cli.command("fetch")
+@click.argument("name")
+def fetch_command(name):
+    """Download the catalogue dataset NAME from its official source and import it."""
+    try:
+        catalogue.entry(name)
+    except KeyError as exc:
+        raise click.ClickException(exc.args[0]) from exc
+    try:
+        fetch_and_import(name)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot download {name} ({exc}); is the machine online? A local copy can be "
+            f"imported with `flask geodata import`."
+        ) from exc
+
+
+@geodata_cli.command("load-default")
+def load_default_command():
+    """Load the default city's districts once, from GEODATA_DIR or else the network."""
+    name = current_app.config["DEFAULT_DISTRICTS"]
+    if not name:
+        click.echo("DEFAULT_DISTRICTS is empty: no default districts loaded.")
+        return
+    with engine().connect() as connection:
+        loaded = connection.execute(
+            select(District.code).where(District.dataset == name).limit(1)
+        ).first()
+    if loaded:
+        click.echo(f"default districts {name} already loaded.")
+        return
+    geodata_dir = current_app.config["GEODATA_DIR"]
+    local = catalogue.local_source(name, geodata_dir)
+    if local is not None:
+        click.echo(f"loading default districts {name} from {local.location}")
+        import_source(local, local.location)
+        return
+    try:
+        fetch_and_import(name)
+    except OSError as exc:
+        click.echo(
+            f"default districts {name} NOT loaded: GEODATA_DIR ({geodata_dir}) has no copy and "
+            f"the download failed ({exc}). Statistics stay empty until districts are imported "
+            f"(flask geodata fetch {name}, or flask geodata import FILE ...)."
+        )

@@ -1,0 +1,202 @@
+"""Read district files (GeoJSON, GeoPackage, Shapefile... through pyogrio/GDAL) into PostGIS."""
+
+import csv
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pyogrio.raw
+
+from service.geo import districts as sql
+
+BATCH_SIZE = 500
+
+
+class GeodataError(Exception):
+    """The file cannot be imported as asked; the message says which field or option is wrong."""
+
+
+@dataclass
+class ImportReport:
+    inserted: int = 0
+    updated: int = 0
+    repaired: list[tuple[str, str]] = field(default_factory=list)  # (code, reason)
+    skipped: list[str] = field(default_factory=list)  # why features were left out
+
+
+def source_srid(crs: str | None) -> int:
+    """The EPSG code of the file's CRS; files without one are GeoJSON, hence WGS84."""
+    if not crs:
+        return 4326
+    authority, _, code = crs.partition(":")
+    if authority.upper() != "EPSG" or not code.isdigit():
+        raise GeodataError(
+            f"The file's CRS has no EPSG code PostGIS could reproject from: {crs[:200]}"
+        )
+    return int(code)
+
+
+def is_missing(value) -> bool:
+    """GDAL gives a null number as NaN."""
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def as_code(value) -> str | None:
+    """Codes read as numbers by GDAL (75101.0) come back as the text they were."""
+    if is_missing(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def as_population(value) -> int | None:
+    if is_missing(value):
+        return None
+    try:
+        population = int(float(value))
+    except (TypeError, ValueError) as exc:
+        raise GeodataError(f"Population {value!r} is not a number.") from exc
+    if population < 0:
+        raise GeodataError(f"Population {value!r} is negative.")
+    return population
+
+
+def read_layer(path: str, where: str | None = None):
+    """Metadata, WKB geometries and columns (by field name) of a file's first layer."""
+    try:
+        meta, _fids, geometries, columns = pyogrio.raw.read(path, where=where or None)
+    except Exception as exc:  # pyogrio raises its own DataSourceError, FieldError, ...
+        raise GeodataError(f"Cannot read {path}: {exc}") from exc
+    return meta, geometries, dict(zip(meta["fields"], columns, strict=True))
+
+
+def column(columns: dict, name: str | None, option: str):
+    if name is None:
+        return None
+    if name not in columns:
+        raise GeodataError(
+            f"{option}: the file has no field {name!r}; its fields are {', '.join(columns)}."
+        )
+    return columns[name]
+
+
+def staged_rows(path, *, where, code_field, name_field, population_field, parent, parent_field):
+    meta, geometries, columns = read_layer(path, where)
+    srid = source_srid(meta.get("crs"))
+    codes = column(columns, code_field, "--code-field")
+    names = column(columns, name_field, "--name-field")
+    populations = column(columns, population_field, "--population-field")
+    parents = column(columns, parent_field, "--parent-field")
+    rows, skipped, seen = [], [], set()
+    for i, wkb in enumerate(geometries):
+        code = as_code(codes[i])
+        if code is None or wkb is None:
+            skipped.append(f"feature {i}: no {'code' if code is None else 'geometry'}")
+            continue
+        if code in seen:
+            skipped.append(f"feature {i}: code {code} appears twice; the first one was kept")
+            continue
+        seen.add(code)
+        rows.append(
+            {
+                "code": code,
+                "name": str(names[i]) if names[i] is not None else code,
+                "parent_code": as_code(parents[i]) if parents is not None else parent,
+                "population": as_population(populations[i]) if populations is not None else None,
+                "wkb": bytes(wkb),
+                "srid": srid,
+            }
+        )
+    return rows, skipped
+
+
+def batches(rows: list, size: int = BATCH_SIZE) -> Iterable[list]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def import_districts(
+    connection,
+    path: str,
+    *,
+    level: str,
+    code_field: str,
+    name_field: str,
+    dataset: str,
+    attribution: str,
+    licence: str | None = None,
+    source_url: str | None = None,
+    where: str | None = None,
+    parent: str | None = None,
+    parent_field: str | None = None,
+    population_field: str | None = None,
+    population_year: int | None = None,
+    population_source: str | None = None,
+    progress: Callable[[Iterable], Iterable] = lambda items: items,
+) -> ImportReport:
+    """Load one file's features as districts of one level, in the caller's transaction."""
+    rows, skipped = staged_rows(
+        path,
+        where=where,
+        code_field=code_field,
+        name_field=name_field,
+        population_field=population_field,
+        parent=parent,
+        parent_field=parent_field,
+    )
+    if not rows:
+        raise GeodataError(f"{path} has no feature with a code and a geometry to import.")
+    sql.district_staging.create(connection)
+    statement = sql.stage_district()
+    for batch in progress(list(batches(rows))):
+        connection.execute(statement, batch)
+    report = ImportReport(skipped=skipped)
+    report.repaired = [tuple(row) for row in connection.execute(sql.select_invalid_staged())]
+    connection.execute(sql.upsert_dataset(dataset, attribution, licence, source_url))
+    merged = connection.execute(
+        sql.merge_staged_districts(level, dataset, population_year, population_source)
+    ).all()
+    report.inserted = sum(1 for row in merged if row.inserted)
+    report.updated = len(merged) - report.inserted
+    sql.district_staging.drop(connection)
+    return report
+
+
+@dataclass
+class PopulationReport:
+    matched: int
+    unmatched: int
+    summed_parents: int
+
+
+def import_population(
+    connection, path: str, *, code_field: str, population_field: str, year, source
+) -> PopulationReport:
+    """Join populations from a CSV keyed by the official code onto the stored districts."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        sample = handle.read(4096)
+        handle.seek(0)
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        reader = csv.DictReader(handle, dialect=dialect)
+        options = (("--code-field", code_field), ("--population-field", population_field))
+        for option, name in options:
+            if name not in (reader.fieldnames or []):
+                raise GeodataError(
+                    f"{option}: the CSV has no column {name!r}; "
+                    f"its columns are {', '.join(reader.fieldnames or [])}."
+                )
+        rows = {
+            row[code_field].strip(): as_population(row[population_field])
+            for row in reader
+            if row[code_field].strip()
+        }
+    sql.population_staging.create(connection)
+    staged = [{"code": code, "population": population} for code, population in rows.items()]
+    for batch in batches(staged, 5000):
+        connection.execute(sql.stage_population(), batch)
+    matched = connection.execute(sql.join_staged_population(year, source)).all()
+    summed = connection.execute(sql.sum_population_into_parents(year, source)).all()
+    sql.population_staging.drop(connection)
+    return PopulationReport(len(matched), len(rows) - len(matched), len(summed))

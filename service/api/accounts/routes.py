@@ -1,0 +1,213 @@
+"""Accounts without identity: register a pseudonym, log in for tokens, see and erase yourself."""
+
+from datetime import UTC, datetime
+
+import orjson
+from flask import Response, g
+from flask.views import MethodView
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from ... import auth
+from ...community import approved_pin_count, is_trusted
+from ...db import session
+from ...errors import Conflict, NotFound, Unauthorized
+from ...extensions import Blueprint, requires_json
+from ...geo.devices import select_user_device_features
+from ...models import ApiToken, Confirmation, DeviceRevision, IdempotentRequest, Photo, User
+from ...ratelimit import auth_limit
+from .schemas import (
+    ExportSchema,
+    LoginSchema,
+    MeSchema,
+    NewTokenSchema,
+    RegisterSchema,
+    RoleSchema,
+    TokenListSchema,
+    UserSchema,
+)
+
+blp = Blueprint(
+    "accounts",
+    __name__,
+    url_prefix="/api/v1",
+    description="Pseudonymous accounts, bearer tokens and roles.",
+)
+
+
+def me_view(user: User) -> dict:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "role": user.role,
+        "created_at": user.created_at,
+        "approved_pins": approved_pin_count(user),
+        "trusted": is_trusted(user),
+    }
+
+
+@blp.route("/auth/register")
+class RegisterViews(MethodView):
+    @auth_limit
+    @requires_json
+    @blp.arguments(RegisterSchema)
+    @blp.response(201, UserSchema)
+    @blp.problems(409, 415, 429)
+    def post(self, form):
+        """Create an account; a pseudonym and a password are enough"""
+        if auth.find_user(form["username"]) is not None:
+            raise Conflict("This username is taken.", field="username")
+        user = User(
+            username=form["username"],
+            email=form.get("email"),
+            password_hash=auth.passwords.hash(form["password"]),
+        )
+        session.add(user)
+        try:
+            session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            raise Conflict("This username is taken.", field="username") from exc
+        return user
+
+
+@blp.route("/auth/tokens")
+class TokenViews(MethodView):
+    @auth_limit
+    @requires_json
+    @blp.arguments(LoginSchema)
+    @blp.response(201, NewTokenSchema)
+    @blp.problems(401, 415, 429)
+    def post(self, form):
+        """Log in: exchange a username and password for a bearer token"""
+        user = auth.find_user(form["username"])
+        if not auth.check_password(user, form["password"]):
+            raise Unauthorized("Wrong username or password.", field="password")
+        token, plain = auth.issue_token(user, form.get("name"), form.get("lifetime_days"))
+        session.commit()
+        return {
+            "token": plain,
+            "id": token.id,
+            "name": token.name,
+            "created_at": token.created_at,
+            "expires_at": token.expires_at,
+        }
+
+    @blp.auth()
+    @blp.response(200, TokenListSchema)
+    def get(self):
+        """List your tokens (their values are never shown again)"""
+        tokens = session.scalars(
+            select(ApiToken).where(ApiToken.user_id == g.user.id).order_by(ApiToken.created_at)
+        ).all()
+        return {"tokens": tokens}
+
+
+@blp.route("/auth/tokens/<uuid:token_id>")
+class TokenByIdViews(MethodView):
+    @blp.auth()
+    @blp.response(204)
+    @blp.problems(404)
+    def delete(self, token_id):
+        """Revoke one of your tokens"""
+        token = session.get(ApiToken, token_id)
+        if token is None or token.user_id != g.user.id:
+            raise NotFound(f"You have no token {token_id}.")
+        token.revoked_at = token.revoked_at or datetime.now(UTC)
+        session.commit()
+        return Response(status=204)
+
+
+@blp.route("/me")
+class MeViews(MethodView):
+    @blp.auth()
+    @blp.response(200, MeSchema)
+    def get(self):
+        """Show your account"""
+        return me_view(g.user)
+
+    @blp.auth()
+    @blp.response(204)
+    def delete(self):
+        """Delete your account; your pins and votes stay, under an anonymous author"""
+        session.execute(delete(IdempotentRequest).where(IdempotentRequest.scope == str(g.user.id)))
+        session.delete(g.user)
+        session.commit()
+        return Response(status=204)
+
+
+@blp.route("/me/export")
+class ExportViews(MethodView):
+    @blp.auth()
+    @blp.response(200, ExportSchema)
+    def get(self):
+        """Download everything stored about you"""
+        user = g.user
+        tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
+        devices = session.scalars(select_user_device_features(user.id)).all()
+        revisions = session.scalars(
+            select(DeviceRevision)
+            .where(DeviceRevision.author_id == user.id)
+            .order_by(DeviceRevision.id)
+        ).all()
+        photos = session.scalars(
+            select(Photo).where(Photo.uploaded_by == user.id).order_by(Photo.created_at)
+        ).all()
+        confirmations = session.scalars(
+            select(Confirmation)
+            .where(Confirmation.user_id == user.id)
+            .order_by(Confirmation.created_at)
+        ).all()
+        return {
+            "user": me_view(user),
+            "tokens": tokens,
+            "devices": [orjson.loads(text) for text in devices],
+            "revisions": [
+                {
+                    "id": r.id,
+                    "device_id": str(r.device_id),
+                    "action": r.action,
+                    "changes": r.changes,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in revisions
+            ],
+            "photos": [
+                {
+                    "id": str(p.id),
+                    "device_id": str(p.device_id) if p.device_id else None,
+                    "width": p.width,
+                    "height": p.height,
+                    "created_at": p.created_at.isoformat(),
+                }
+                for p in photos
+            ],
+            "confirmations": [
+                {
+                    "id": str(c.id),
+                    "device_id": str(c.device_id),
+                    "verdict": c.verdict,
+                    "comment": c.comment,
+                    "created_at": c.created_at.isoformat(),
+                }
+                for c in confirmations
+            ],
+        }
+
+
+@blp.route("/users/<string:username>/role")
+class RoleViews(MethodView):
+    @blp.auth(role="admin")
+    @requires_json
+    @blp.arguments(RoleSchema)
+    @blp.response(200, UserSchema)
+    @blp.problems(404, 415)
+    def put(self, form, username):
+        """Grant a role (contributor, moderator, admin) to a user"""
+        user = auth.find_user(username)
+        if user is None:
+            raise NotFound(f"No user is called {username}.")
+        user.role = form["role"]
+        session.commit()
+        return user

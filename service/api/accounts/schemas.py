@@ -1,0 +1,82 @@
+"""Accounts: registration, tokens, the caller's own data, roles."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from ... import vocabulary as vocab
+from ..fields import utc_datetime
+
+USERNAME = validate.Regexp(
+    r"^[A-Za-z0-9_.-]{3,32}$", error="3 to 32 letters, digits, dots, dashes or underscores."
+)
+
+
+class StrictSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class RegisterSchema(StrictSchema):
+    username = ma.fields.String(
+        required=True, validate=USERNAME, metadata={"description": "A pseudonym is fine"}
+    )
+    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(10, 1024))
+    email = ma.fields.Email(
+        allow_none=True,
+        validate=validate.Length(max=255),
+        metadata={"description": "Optional; only used to recover access"},
+    )
+
+
+class UserSchema(ma.Schema):
+    id = ma.fields.UUID()
+    username = ma.fields.String()
+    role = ma.fields.String()
+    created_at = utc_datetime()
+
+
+class MeSchema(UserSchema):
+    email = ma.fields.String(allow_none=True)
+    approved_pins = ma.fields.Integer()
+    trusted = ma.fields.Boolean(metadata={"description": "Pins are published without review"})
+
+
+class LoginSchema(StrictSchema):
+    username = ma.fields.String(required=True, validate=validate.Length(1, 32))
+    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(1, 1024))
+    name = ma.fields.String(
+        validate=validate.Length(max=100),
+        metadata={"description": "A label, e.g. the phone's name"},
+    )
+    lifetime_days = ma.fields.Integer(validate=validate.Range(1, 365))
+
+
+class TokenSchema(ma.Schema):
+    id = ma.fields.UUID()
+    name = ma.fields.String(allow_none=True)
+    created_at = utc_datetime()
+    expires_at = utc_datetime()
+    revoked_at = utc_datetime(allow_none=True)
+
+
+class NewTokenSchema(TokenSchema):
+    token = ma.fields.String(metadata={"description": "Shown once: only its hash is stored"})
+
+
+class TokenListSchema(ma.Schema):
+    tokens = ma.fields.List(ma.fields.Nested(TokenSchema))
+
+
+class RoleSchema(StrictSchema):
+    role = ma.fields.String(required=True, validate=validate.OneOf(vocab.ROLES))
+
+
+class ExportSchema(ma.Schema):
+    user = ma.fields.Nested(MeSchema)
+    tokens = ma.fields.List(ma.fields.Nested(TokenSchema))
+    devices = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "Pins created, as Features"}
+    )
+    revisions = ma.fields.List(ma.fields.Dict())
+    photos = ma.fields.List(ma.fields.Dict(), metadata={"description": "Photos uploaded"})
+    confirmations = ma.fields.List(ma.fields.Dict())

@@ -1,0 +1,97 @@
+"""Community verification of devices, and the history of every change."""
+
+from datetime import timedelta
+
+from flask import current_app, g
+from flask.views import MethodView
+from sqlalchemy import func, select
+
+from ...auth import current_user
+from ...community import recompute_verification
+from ...db import session
+from ...errors import Conflict, NotFound
+from ...extensions import Blueprint, requires_json
+from ...models import Confirmation, Device, DeviceRevision, User
+from ...photos.library import attach_photos
+from ...ratelimit import write_limit
+from ..devices.access import find_device, may_see
+from .schemas import ConfirmationInSchema, ConfirmationSchema, HistorySchema
+
+blp = Blueprint(
+    "community",
+    __name__,
+    url_prefix="/api/v1/devices",
+    description="Community verification and edit history of devices.",
+)
+
+
+@blp.route("/<uuid:device_id>/confirmations")
+class ConfirmationViews(MethodView):
+    @blp.auth()
+    @write_limit
+    @requires_json
+    @blp.arguments(ConfirmationInSchema)
+    @blp.response(201, ConfirmationSchema)
+    @blp.problems(403, 404, 409, 410, 415)
+    def post(self, vote, device_id):
+        """Say whether the device is still there (one vote per device every 30 days)"""
+        device = find_device(device_id, for_update=True)  # the lock serialises votes
+        interval = timedelta(days=current_app.config["CONFIRMATION_INTERVAL_DAYS"])
+        previous = session.scalar(
+            select(Confirmation.created_at)
+            .where(Confirmation.device_id == device_id, Confirmation.user_id == g.user.id)
+            .order_by(Confirmation.created_at.desc())
+            .limit(1)
+        )
+        if previous is not None and session.scalar(select(previous + interval > func.now())):
+            raise Conflict(
+                f"You already voted on this device on {previous:%Y-%m-%d}; you may "
+                f"vote again {interval.days} days later.",
+                field="verdict",
+            )
+        if vote.get("photo_id"):
+            attach_photos(device_id, [vote["photo_id"]], g.user)  # the photo is evidence
+        confirmation = Confirmation(device_id=device_id, user_id=g.user.id, **vote)
+        session.add(confirmation)
+        session.flush()
+        recompute_verification(device)
+        session.commit()
+        return {
+            "id": confirmation.id,
+            "device_id": device_id,
+            "verdict": confirmation.verdict,
+            "comment": confirmation.comment,
+            "photo_id": confirmation.photo_id,
+            "created_at": confirmation.created_at,
+            "verification": device.verification,
+            "last_confirmed_at": device.last_confirmed_at,
+        }
+
+
+@blp.route("/<uuid:device_id>/history")
+class HistoryViews(MethodView):
+    @blp.response(200, HistorySchema)
+    @blp.problems(404)
+    def get(self, device_id):
+        """List every change of the device: who, when, which fields from what to what"""
+        device = session.get(Device, device_id)
+        if device is None or not may_see(device.review_status, device.created_by, current_user()):
+            raise NotFound(f"No device has the id {device_id}.")
+        rows = session.execute(
+            select(DeviceRevision, User.username)
+            .outerjoin(User, User.id == DeviceRevision.author_id)
+            .where(DeviceRevision.device_id == device_id)
+            .order_by(DeviceRevision.id)
+        ).all()
+        return {
+            "revisions": [
+                {
+                    "id": r.id,
+                    "action": r.action,
+                    "author": username,
+                    "created_at": r.created_at,
+                    "changes": r.changes,
+                }
+                for r, username in rows
+            ]
+        }

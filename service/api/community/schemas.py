@@ -1,0 +1,43 @@
+"""Community verification and edit history."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from ... import vocabulary as vocab
+from ..fields import utc_datetime
+
+
+class ConfirmationInSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    verdict = ma.fields.String(required=True, validate=validate.OneOf(vocab.VERDICTS))
+    comment = ma.fields.String(validate=validate.Length(max=1000))
+    photo_id = ma.fields.UUID(metadata={"description": "An uploaded photo as evidence"})
+
+
+class ConfirmationSchema(ma.Schema):
+    id = ma.fields.UUID()
+    device_id = ma.fields.UUID()
+    verdict = ma.fields.String()
+    comment = ma.fields.String(allow_none=True)
+    photo_id = ma.fields.UUID(allow_none=True)
+    created_at = utc_datetime()
+    verification = ma.fields.String(metadata={"description": "The device's level after this vote"})
+    last_confirmed_at = utc_datetime(allow_none=True)
+
+
+class RevisionSchema(ma.Schema):
+    id = ma.fields.Integer()
+    action = ma.fields.String(
+        metadata={"description": "create, update, delete, review, merge, revert"}
+    )
+    author = ma.fields.String(
+        allow_none=True, metadata={"description": "Username; null if deleted"}
+    )
+    created_at = utc_datetime()
+    changes = ma.fields.Dict(metadata={"description": "{field: [before, after]}"})
+
+
+class HistorySchema(ma.Schema):
+    revisions = ma.fields.List(ma.fields.Nested(RevisionSchema))

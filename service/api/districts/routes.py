@@ -1,0 +1,65 @@
+"""Districts: the administrative areas statistics are computed over, as GeoJSON."""
+
+from flask import Response
+from flask.views import MethodView
+from marshmallow import RAISE
+
+from ...db import session
+from ...errors import NotFound
+from ...extensions import Blueprint
+from ...geo.districts import district_clauses, select_district_collection, select_district_feature
+from ..fields import split_antimeridian
+from .schemas import (
+    DistrictCollectionSchema,
+    DistrictFeatureSchema,
+    DistrictOneArgsSchema,
+    DistrictQueryArgsSchema,
+)
+
+GEOJSON = "application/geo+json"
+DEFAULT_TOLERANCE_M = 10.0
+DEFAULT_LIMIT = 1000
+
+blp = Blueprint(
+    "districts",
+    __name__,
+    url_prefix="/api/v1/districts",
+    description="Administrative areas (country > commune > arrondissement > quartier).",
+)
+
+
+@blp.route("")
+class DistrictViews(MethodView):
+    @blp.arguments(DistrictQueryArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, DistrictCollectionSchema, content_type=GEOJSON)
+    @blp.problems(400)
+    def get(self, args):
+        """List districts by level, parent and bbox, with simplified geometry"""
+        clauses = district_clauses(
+            levels=[args["level"]] if args.get("level") else [],
+            parents=list(args.get("parent", ())),
+            bboxes=split_antimeridian(args["bbox"]) if args.get("bbox") else [],
+        )
+        tolerance = args.get("tolerance", DEFAULT_TOLERANCE_M)
+        page = session.execute(
+            select_district_collection(clauses, tolerance, args.get("limit", DEFAULT_LIMIT))
+        ).one()
+        body = (
+            f'{{"type":"FeatureCollection","features":[{page.features}],'
+            f'"numberReturned":{page.returned},"truncated":{"true" if page.has_more else "false"}}}'
+        )
+        return Response(body, mimetype=GEOJSON)
+
+
+@blp.route("/<string:code>")
+class DistrictByCodeViews(MethodView):
+    @blp.arguments(DistrictOneArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, DistrictFeatureSchema, content_type=GEOJSON)
+    @blp.problems(400, 404)
+    def get(self, args, code):
+        """Read one district as a GeoJSON Feature"""
+        tolerance = args.get("tolerance", DEFAULT_TOLERANCE_M)
+        feature = session.execute(select_district_feature(code, tolerance)).scalar_one_or_none()
+        if feature is None:
+            raise NotFound(f"No district has the code {code}.", field="code")
+        return Response(feature, mimetype=GEOJSON)

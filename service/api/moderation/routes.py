@@ -1,0 +1,125 @@
+"""Moderation: review pending pins, merge duplicates, revert to an earlier revision."""
+
+from flask import Response, current_app, g
+from flask.views import MethodView
+from marshmallow import RAISE
+from sqlalchemy import exists, func, select, update
+
+from ...community import recompute_verification, record_revision, restore, snapshot
+from ...db import session
+from ...errors import Conflict, NotFound
+from ...extensions import Blueprint, requires_json
+from ...geo.devices import select_moderation_queue
+from ...models import Confirmation, Device, DeviceRevision, Photo
+from ...ratelimit import write_limit
+from ..devices.access import GEOJSON, feature_response, find_device
+from ..devices.schemas import DeviceFeatureSchema
+from ..photos.urls import photo_urls_base
+from .schemas import MergeSchema, QueueArgsSchema, QueueSchema, RevertSchema, ReviewSchema
+
+blp = Blueprint(
+    "moderation",
+    __name__,
+    url_prefix="/api/v1",
+    description="Moderation of pins: review, merge, revert (moderators and admins).",
+)
+
+
+@blp.route("/moderation/queue")
+class QueueViews(MethodView):
+    @blp.auth(role="moderator")
+    @blp.arguments(QueueArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, QueueSchema)
+    @blp.problems(400)
+    def get(self, args):
+        """List pins awaiting review, oldest first, each with its duplicate candidates"""
+        distance = current_app.config["DUPLICATE_DISTANCE_M"]
+        body = session.scalar(select_moderation_queue(args["limit"], distance, photo_urls_base()))
+        return Response(body, mimetype="application/json")
+
+
+@blp.route("/devices/<uuid:device_id>/review")
+class ReviewViews(MethodView):
+    @blp.auth(role="moderator")
+    @write_limit
+    @requires_json
+    @blp.arguments(ReviewSchema)
+    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
+    @blp.problems(404, 410, 415)
+    def post(self, decision, device_id):
+        """Approve a pin, or reject it with a reason shown to its author"""
+        device = find_device(device_id, for_update=True)
+        before = snapshot(device)
+        approved = decision["decision"] == "approve"
+        device.review_status = "approved" if approved else "rejected"
+        device.review_reason = decision.get("reason")
+        if approved:
+            recompute_verification(device, approved_with_photo=has_photo(device))
+        device.touch()
+        record_revision(device, "review", before, g.user)
+        session.commit()
+        return feature_response(device_id)
+
+
+def has_photo(device: Device) -> bool:
+    """Whether the device carries photo evidence."""
+    return session.scalar(select(exists().where(Photo.device_id == device.id)))
+
+
+@blp.route("/devices/<uuid:device_id>/merge")
+class MergeViews(MethodView):
+    @blp.auth(role="moderator")
+    @write_limit
+    @requires_json
+    @blp.arguments(MergeSchema)
+    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
+    @blp.problems(404, 409, 410, 415)
+    def post(self, form, device_id):
+        """Merge a duplicate into this device: its votes move here, it becomes a redirect"""
+        if form["other"] == device_id:
+            raise Conflict("A device cannot be merged into itself.", field="other")
+        # Lock both rows in a fixed order so that two crossing merges cannot deadlock.
+        first, second = sorted((device_id, form["other"]))
+        locked = {
+            first: find_device(first, for_update=True),
+            second: find_device(second, for_update=True),
+        }
+        target, other = locked[device_id], locked[form["other"]]
+        before_target, before_other = snapshot(target), snapshot(other)
+        for model in (Confirmation, Photo):  # votes and photos move to the kept device
+            session.execute(
+                update(model).where(model.device_id == other.id).values(device_id=target.id)
+            )
+        other.deleted_at = func.now()
+        other.merged_into = target.id
+        other.touch()
+        recompute_verification(target)
+        target.touch()
+        record_revision(other, "merge", before_other, g.user)
+        record_revision(target, "merge", before_target, g.user)
+        session.commit()
+        return feature_response(device_id)
+
+
+@blp.route("/devices/<uuid:device_id>/revert")
+class RevertViews(MethodView):
+    @blp.auth(role="moderator")
+    @write_limit
+    @requires_json
+    @blp.arguments(RevertSchema)
+    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
+    @blp.problems(404, 410, 415)
+    def post(self, form, device_id):
+        """Restore the device as it stood right after one of its revisions"""
+        device = find_device(device_id, for_update=True)
+        revision = session.get(DeviceRevision, form["revision"])
+        if revision is None or revision.device_id != device_id:
+            raise NotFound(
+                f"Device {device_id} has no revision {form['revision']}.", field="revision"
+            )
+        before = snapshot(device)
+        restore(device, revision.snapshot)
+        device.touch()
+        record_revision(device, "revert", before, g.user)
+        session.commit()
+        return feature_response(device_id)

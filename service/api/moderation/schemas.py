@@ -1,0 +1,51 @@
+"""Moderation: the review queue, decisions, merges and reverts."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from ..devices.schemas import DeviceFeatureSchema, DuplicateCandidateSchema
+
+
+class StrictSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class ReviewSchema(StrictSchema):
+    decision = ma.fields.String(required=True, validate=validate.OneOf(("approve", "reject")))
+    reason = ma.fields.String(
+        validate=validate.Length(1, 1000),
+        metadata={"description": "Shown to the author; required to reject"},
+    )
+
+    @ma.validates_schema
+    def reason_for_rejection(self, data, **kwargs):
+        if data.get("decision") == "reject" and not data.get("reason"):
+            raise ma.ValidationError("Say why the pin is rejected.", "reason")
+
+
+class MergeSchema(StrictSchema):
+    other = ma.fields.UUID(
+        required=True, metadata={"description": "The duplicate to fold into this device"}
+    )
+
+
+class RevertSchema(StrictSchema):
+    revision = ma.fields.Integer(
+        required=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "Revision whose state to restore"},
+    )
+
+
+class QueueArgsSchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class QueueItemSchema(ma.Schema):
+    device = ma.fields.Nested(DeviceFeatureSchema)
+    duplicate_candidates = ma.fields.List(ma.fields.Nested(DuplicateCandidateSchema))
+
+
+class QueueSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(QueueItemSchema))

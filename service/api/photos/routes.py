@@ -1,0 +1,228 @@
+"""Photos: upload (cleaned of every metadata block), read, attach to devices, delete.
+
+Uploading needs an account. An upload not yet attached is seen only by its uploader (and
+moderators); a photo of a device is seen by whoever may see the device.
+"""
+
+import functools
+import uuid
+
+from flask import Response, current_app, g, redirect, request, url_for
+from flask.views import MethodView
+from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ...auth import current_user
+from ...db import session
+from ...errors import (
+    Forbidden,
+    Gone,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from ...extensions import Blueprint
+from ...models import Device, Photo
+from ...models.photo import RENDITIONS
+from ...photos.library import delete_photos, save_photo
+from ...photos.processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto, process_photo
+from ...ratelimit import write_limit
+from ...storage import photo_storage
+from ...storage.base import IMMUTABLE_CACHE, content_key
+from ..devices.access import check_if_match, find_device, may_see
+from .schemas import PhotoSchema, PhotoUploadSchema, UploadedPhotoSchema
+from .urls import photo_urls_base
+
+# Room for the multipart boundaries and part headers around the file itself.
+MULTIPART_ALLOWANCE = 64 * 1024
+# A presigned URL expires: the redirect to it may only be cached briefly.
+REDIRECT_CACHE = "private, max-age=60"
+
+blp = Blueprint(
+    "photos",
+    __name__,
+    url_prefix="/api/v1",
+    description="Photos of devices, stripped of EXIF/GPS/XMP/IPTC and re-encoded as JPEG.",
+)
+
+
+def photo_view(photo: Photo) -> dict:
+    base = photo_urls_base()
+    return {
+        "id": photo.id,
+        "device_id": photo.device_id,
+        "width": photo.width,
+        "height": photo.height,
+        "created_at": photo.created_at,
+        **{name: f"{base}/{photo.id}/{name}" for name in RENDITIONS},
+    }
+
+
+def uploaded_view(photo: Photo, processed: ProcessedPhoto) -> dict:
+    suggestion = processed.suggestion
+    return photo_view(photo) | {
+        "suggested_location": suggestion.location,
+        "accuracy_m": suggestion.accuracy_m,
+        "taken_at": suggestion.taken_at,
+    }
+
+
+def accepts_photo_upload(func):
+    """Let the body reach the photo size limit (not the small JSON one) and refuse other bodies.
+
+    Werkzeug spools the file part to an anonymous temporary file as it reads it, so the upload
+    is never held whole in memory, and nothing is left on disk whatever happens.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        limit = current_app.config["PHOTO_MAX_BYTES"]
+        request.max_content_length = limit + MULTIPART_ALLOWANCE
+        if request.mimetype != "multipart/form-data":
+            raise UnsupportedMediaType(
+                "Send the photo as multipart/form-data with the image in the `file` part, not "
+                f"{request.mimetype or 'an undeclared type'}.",
+                field="Content-Type",
+            )
+        try:
+            return func(*args, **kwargs)
+        except RequestEntityTooLarge as exc:
+            raise too_large(limit) from exc
+
+    return wrapper
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The photo is larger than the {limit:,} bytes ({limit / 2**20:.1f} MB) accepted.",
+        field="file",
+        max_bytes=limit,
+    )
+
+
+def processed_upload(upload) -> ProcessedPhoto:
+    """Check the file part's size, then decode and clean it. The client's filename is ignored."""
+    with upload.stream as stream:
+        size = stream.seek(0, 2)
+        stream.seek(0)
+        if size == 0:
+            raise ValidationFailed("The file is empty.", field="file")
+        if size > current_app.config["PHOTO_MAX_BYTES"]:
+            raise too_large(current_app.config["PHOTO_MAX_BYTES"])
+        return process_photo(stream, max_pixels=current_app.config["PHOTO_MAX_PIXELS"])
+
+
+def created(photo: Photo, processed: ProcessedPhoto) -> tuple:
+    location = url_for("photos.PhotoByIdViews", photo_id=photo.id, _external=True)
+    return uploaded_view(photo, processed), 201, {"Location": location}
+
+
+def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> Photo:
+    """A photo the caller may see: not one of a deleted device, nor someone else's loose upload."""
+    query = (
+        select(Photo, Device.deleted_at, Device.review_status, Device.created_by)
+        .outerjoin(Device, Device.id == Photo.device_id)
+        .where(Photo.id == photo_id)
+    )
+    row = session.execute(query.with_for_update(of=Photo) if for_update else query).one_or_none()
+    user = current_user()
+    if row is not None and row.Photo.device_id is None:
+        visible = user is not None and (user.is_moderator or row.Photo.uploaded_by == user.id)
+    else:
+        visible = row is not None and may_see(row.review_status, row.created_by, user)
+    if not visible:
+        raise NotFound(f"No photo has the id {photo_id}.")
+    if row.deleted_at is not None:
+        raise Gone(f"Photo {photo_id} belongs to a deleted device.")
+    return row.Photo
+
+
+@blp.route("/photos")
+class PhotoUploadViews(MethodView):
+    @blp.auth()
+    @write_limit
+    @accepts_photo_upload
+    @blp.arguments(PhotoUploadSchema, location="files")
+    @blp.response(201, UploadedPhotoSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @blp.problems(413, 415, 422)
+    def post(self, files):
+        """Upload a photo; it is stripped of metadata and its GPS position is suggested back"""
+        processed = processed_upload(files["file"])
+        photo = save_photo(photo_storage(), processed, g.user)
+        session.commit()
+        return created(photo, processed)
+
+
+@blp.route("/devices/<uuid:device_id>/photos")
+class DevicePhotoViews(MethodView):
+    @blp.auth()
+    @write_limit
+    @accepts_photo_upload
+    @blp.arguments(PhotoUploadSchema, location="files")
+    @blp.response(201, UploadedPhotoSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @blp.problems(404, 410, 412, 413, 415, 422)
+    def post(self, files, device_id):
+        """Upload a photo straight onto a device"""
+        find_device(device_id)  # refuse an unknown or deleted device before decoding
+        processed = processed_upload(files["file"])
+        # Lock the device only now: decoding takes long, and the device may have changed.
+        device = find_device(device_id, for_update=True)
+        check_if_match(device, required=False)
+        photo = save_photo(photo_storage(), processed, g.user, device_id=device.id)
+        device.touch()
+        session.commit()
+        return created(photo, processed)
+
+
+@blp.route("/photos/<uuid:photo_id>")
+class PhotoByIdViews(MethodView):
+    @blp.response(200, PhotoSchema)
+    @blp.problems(404, 410)
+    def get(self, photo_id):
+        """Read a photo's metadata: its device, size and image URLs"""
+        return photo_view(find_photo(photo_id))
+
+    @blp.auth()
+    @write_limit
+    @blp.response(204)
+    @blp.problems(404, 410)
+    def delete(self, photo_id):
+        """Delete a photo and the files no other photo shares (its uploader or a moderator)"""
+        photo = find_photo(photo_id, for_update=True)
+        if not (g.user.is_moderator or photo.uploaded_by == g.user.id):
+            raise Forbidden("Only the uploader or a moderator may delete this photo.")
+        if photo.device_id is not None:
+            find_device(photo.device_id, for_update=True).touch()
+        delete_photos(photo_storage(), [photo])
+        session.commit()
+        return Response(status=204)
+
+
+@blp.route("/photos/<uuid:photo_id>/<any(full, large, thumbnail):rendition>")
+class PhotoImageViews(MethodView):
+    @blp.response(
+        200,
+        content_type=OUTPUT_MEDIA_TYPE,
+        description="The JPEG (immutable: cache it forever)",
+        headers={"ETag": {"schema": {"type": "string"}}},
+    )
+    @blp.alt_response(302, description="Redirect to a presigned URL of the object store")
+    @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
+    @blp.problems(404, 410)
+    def get(self, photo_id, rendition):
+        """Fetch a rendition of a photo: full (2560 px), large (1024 px) or thumbnail (320 px)"""
+        sha256 = find_photo(photo_id).sha256_of(rendition)
+        headers = {"ETag": f'"{sha256}"', "Cache-Control": IMMUTABLE_CACHE}
+        if request.if_none_match.contains(sha256):
+            return Response(status=304, headers=headers)
+        storage = photo_storage()
+        key = content_key(sha256)
+        target = storage.redirect_url(key)
+        if target:
+            response = redirect(target, 302)
+            response.headers["Cache-Control"] = REDIRECT_CACHE
+            return response
+        response = Response(storage.read(key), mimetype=OUTPUT_MEDIA_TYPE, headers=headers)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response

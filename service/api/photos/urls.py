@@ -1,0 +1,8 @@
+"""Where photo images are served, for the resources that link to them."""
+
+from flask import url_for
+
+
+def photo_urls_base() -> str:
+    """Absolute URL under which `<photo id>/<rendition>` serves each image."""
+    return url_for("photos.PhotoUploadViews", _external=True)

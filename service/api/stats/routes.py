@@ -1,0 +1,250 @@
+"""Statistics: device densities per district, comparisons, a hexagon grid and timelines."""
+
+import hashlib
+import unicodedata
+from collections.abc import Callable
+
+import orjson
+from flask import Response, current_app, request
+from flask.views import MethodView
+from marshmallow import RAISE
+
+from ...db import session
+from ...errors import BadRequest, NotFound
+from ...extensions import Blueprint
+from ...geo import statistics as stats
+from ...geo.grid import estimated_cells, select_grid, utm_srid
+from ...geo.statistics_cache import (
+    delete_old_entries,
+    select_cached,
+    select_data_version,
+    store_cached,
+)
+from ..fields import split_antimeridian
+from ..views.routes import view_model
+from .schemas import (
+    CompareArgsSchema,
+    DensityStatsSchema,
+    DistrictStatsArgsSchema,
+    GridArgsSchema,
+    GridSchema,
+    TimelineArgsSchema,
+    TimelineSchema,
+)
+
+MEDIA_TYPES = {"json": "application/json", "geojson": "application/geo+json", "csv": "text/csv"}
+DEFAULT_TOLERANCE_M = 10.0
+DEFAULT_CELL_M = 250.0
+MAX_GRID_CELLS = 200_000
+
+blp = Blueprint(
+    "stats",
+    __name__,
+    url_prefix="/api/v1/stats",
+    description="Device densities per district, for researchers: JSON, GeoJSON or CSV, "
+    "with attribution.",
+)
+
+
+def devices_credit() -> dict:
+    config = current_app.config
+    return {
+        "name": "devices",
+        "attribution": config["DEVICES_ATTRIBUTION"],
+        "licence": config["DEVICES_LICENCE"],
+        "source_url": request.host_url.rstrip("/") + "/api/v1/devices",
+    }
+
+
+def statistics_filter(args: dict, bbox=None) -> stats.StatisticsFilter:
+    return stats.StatisticsFilter(
+        kinds=list(args.get("kind", ())),
+        statuses=list(args.get("status", ())),
+        operator_types=list(args.get("operator_type", ())),
+        verifications=list(args.get("verification", ())),
+        at=args.get("at"),
+        bboxes=split_antimeridian(bbox) if bbox else [],
+    )
+
+
+def chosen_format(args: dict) -> str:
+    """`f=` wins; else the Accept header; else JSON."""
+    if args.get("f"):
+        return args["f"]
+    best = request.accept_mimetypes.best_match(list(MEDIA_TYPES.values()), default=None)
+    return next((name for name, media in MEDIA_TYPES.items() if media == best), "json")
+
+
+def cached(fmt: str, compute: Callable[[], str]) -> tuple[str, object, bool]:
+    """The body for this request: from the cache while its data version holds (or it is younger
+    than STATS_MAX_AGE_SECONDS), else computed now and stored."""
+    arguments = sorted(request.args.items(multi=True))
+    key = hashlib.sha256(orjson.dumps([request.path, fmt, arguments])).hexdigest()
+    version = session.execute(select_data_version()).scalar_one()
+    max_age = current_app.config["STATS_MAX_AGE_SECONDS"]
+    row = session.execute(select_cached(key, version, max_age)).first()
+    if row is not None:
+        return row.body, row.computed_at, True
+    body = compute()
+    session.execute(delete_old_entries())
+    computed_at = session.execute(store_cached(key, body, version)).scalar_one()
+    session.commit()
+    return body, computed_at, False
+
+
+def ascii_text(text: str) -> str:
+    """HTTP header values are Latin-1 at best: keep their ASCII shape (accents and dashes)."""
+    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u00a9", "(c)")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def attribution_headers(attribution: list[dict]) -> dict:
+    credits = [a["attribution"] for a in attribution if a.get("attribution")]
+    licences = sorted({a["licence"] for a in attribution if a.get("licence")})
+    return {
+        "X-Attribution": ascii_text("; ".join(credits)),
+        "X-Licence": ascii_text("; ".join(licences)),
+    }
+
+
+def statistics_response(body: str, fmt: str, computed_at, hit: bool, attribution, name: str):
+    response = Response(body, mimetype=MEDIA_TYPES[fmt])
+    if fmt == "csv":
+        response.mimetype = "text/csv"
+        response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    response.last_modified = computed_at
+    response.headers["X-Statistics-Computed-At"] = computed_at.isoformat()
+    response.headers["X-Cache"] = "hit" if hit else "miss"
+    response.headers.update(attribution_headers(attribution))
+    return response
+
+
+def density_response(query: stats.DensityQuery, args: dict, name: str) -> Response:
+    fmt = chosen_format(args)
+    credit = devices_credit()
+    tolerance = args.get("tolerance", DEFAULT_TOLERANCE_M)
+    statement = {
+        "json": lambda: stats.select_density_json(query, credit),
+        "geojson": lambda: stats.select_density_geojson(query, credit, tolerance),
+        "csv": lambda: stats.select_density_csv(query),
+    }[fmt]
+    body, computed_at, hit = cached(fmt, lambda: session.execute(statement()).scalar_one())
+    attribution = session.execute(stats.select_attribution(query.selection, credit)).scalar_one()
+    return statistics_response(body, fmt, computed_at, hit, attribution, name)
+
+
+def density_query(selection: stats.DistrictSelection, args: dict, **kwargs) -> stats.DensityQuery:
+    return stats.DensityQuery(
+        selection=selection,
+        filter=statistics_filter(args),
+        rank_by=args.get("rank_by", "per_km2"),
+        view_model=view_model() if args.get("watched") else None,
+        **kwargs,
+    )
+
+
+def document_formats(func):
+    """The same figures as GeoJSON or CSV, for the OpenAPI document."""
+    func = blp.alt_response(
+        200,
+        description="District polygons with the figures as properties (f=geojson)",
+        content_type="application/geo+json",
+        success=True,
+    )(func)
+    return blp.alt_response(
+        200,
+        description="One row per district, columns named as the JSON fields (f=csv)",
+        content_type="text/csv",
+        success=True,
+    )(func)
+
+
+@blp.route("/districts")
+class DistrictStatsViews(MethodView):
+    @blp.arguments(DistrictStatsArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, DensityStatsSchema)
+    @document_formats
+    @blp.problems(400, 404)
+    def get(self, args):
+        """Give device counts and densities for every district of a level and/or parent"""
+        selection = stats.DistrictSelection(
+            levels=[args["level"]] if args.get("level") else [],
+            parents=list(args.get("parent", ())),
+        )
+        if not session.execute(stats.select_selection_exists(selection)).scalar_one():
+            raise NotFound(
+                "No district matches this level and parent; see GET /api/v1/districts.",
+                field="parent" if args.get("parent") else "level",
+            )
+        name = "-".join(["districts", args.get("level") or "", *args.get("parent", ())])
+        return density_response(density_query(selection, args), args, name.strip("-"))
+
+
+@blp.route("/compare")
+class CompareViews(MethodView):
+    @blp.arguments(CompareArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, DensityStatsSchema)
+    @document_formats
+    @blp.problems(400, 404)
+    def get(self, args):
+        """Give the same figures side by side for several districts of any level"""
+        codes = list(dict.fromkeys(args["codes"]))
+        known = set(session.execute(stats.select_known_codes(codes)).scalars())
+        unknown = [code for code in codes if code not in known]
+        if unknown:
+            raise NotFound(f"Unknown district codes: {', '.join(unknown)}.", field="codes")
+        query = density_query(stats.DistrictSelection(codes=codes), args, report_outside=False)
+        return density_response(query, args, "compare-" + "-".join(codes)[:100])
+
+
+@blp.route("/grid")
+class GridViews(MethodView):
+    @blp.arguments(GridArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, GridSchema, content_type="application/geo+json")
+    @blp.problems(400)
+    def get(self, args):
+        """Count devices on a hexagonal grid of a given cell size in metres, as GeoJSON"""
+        bbox, cell = args["bbox"], args.get("cell", DEFAULT_CELL_M)
+        if bbox[0] > bbox[2]:
+            raise BadRequest("The grid does not cross the antimeridian.", field="bbox")
+        if estimated_cells(bbox, cell) > MAX_GRID_CELLS:
+            raise BadRequest(
+                f"This bbox holds more than {MAX_GRID_CELLS} cells of {cell:g} m: "
+                "zoom in or use a larger cell.",
+                field="cell",
+            )
+        srid = utm_srid(bbox)
+        flt = statistics_filter(args, bbox)
+
+        def compute() -> str:
+            row = session.execute(select_grid(flt, cell, srid)).one()
+            meta = orjson.dumps(
+                {
+                    "cell_m": cell,
+                    "srid": srid,
+                    "devices": int(row.devices),
+                    "attribution": [devices_credit()],
+                }
+            ).decode()
+            return f'{{"type":"FeatureCollection","features":[{row.features}],{meta[1:]}'
+
+        body, computed_at, hit = cached("geojson", compute)
+        return statistics_response(body, "geojson", computed_at, hit, [devices_credit()], "grid")
+
+
+@blp.route("/timeline")
+class TimelineViews(MethodView):
+    @blp.arguments(TimelineArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, TimelineSchema)
+    @blp.problems(400, 404)
+    def get(self, args):
+        """Count a district's devices over time, by first observation and removal"""
+        code = args["district"]
+        statement = stats.select_timeline(
+            code, args.get("interval", "month"), statistics_filter(args), devices_credit()
+        )
+        body = session.execute(statement).scalar_one_or_none()
+        if body is None:
+            raise NotFound(f"No district has the code {code}.", field="district")
+        return Response(body, mimetype="application/json")

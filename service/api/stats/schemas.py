@@ -1,0 +1,192 @@
+"""What researchers send and receive for statistics: filters, figures, attribution."""
+
+from datetime import UTC, datetime, time
+
+import marshmallow as ma
+from marshmallow import ValidationError, validate
+from webargs.fields import DelimitedList
+
+from ... import vocabulary as vocab
+from ...geo.statistics import RANK_METRICS, TIMELINE_INTERVALS
+from ..fields import BBox
+
+CODE_MAX_CHARS = 32
+MAX_CODES = 200
+
+
+def choice(values, **kwargs):
+    return ma.fields.String(validate=validate.OneOf(values), **kwargs)
+
+
+def code_field(**kwargs):
+    return ma.fields.String(validate=validate.Length(1, CODE_MAX_CHARS), **kwargs)
+
+
+class MapDate(ma.fields.Field):
+    """A date (the map at the end of that day, UTC) or an RFC 3339 instant."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).update(
+            type="string",
+            example="2024-06-30",
+            description="The map as it stood then: a date (end of that day, UTC) or an "
+            "RFC 3339 instant. See docs/statistics.md for the rule.",
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = str(value)
+        try:
+            if len(text) == 10:
+                return datetime.combine(datetime.fromisoformat(text).date(), time.max, UTC)
+            instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValidationError("Give a date (YYYY-MM-DD) or an RFC 3339 instant.") from exc
+        return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+class DeviceSelectionArgsSchema(ma.Schema):
+    """Which devices count."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    kind = DelimitedList(choice(vocab.KIND_NAMES), metadata={"description": "Comma-separated"})
+    status = DelimitedList(
+        choice(vocab.STATUSES),
+        metadata={"description": "Default: active,unknown (the devices on the map now)"},
+    )
+    operator_type = DelimitedList(choice(vocab.OPERATOR_TYPES))
+    verification = DelimitedList(
+        choice(vocab.VERIFICATION_LEVELS),
+        metadata={"description": "Community verification level (reported, confirmed, ...)"},
+    )
+
+
+class FormatArgsMixin(ma.Schema):
+    f = choice(
+        ("json", "geojson", "csv"),
+        metadata={"description": "Output format; overrides the Accept header"},
+    )
+    rank_by = choice(RANK_METRICS, metadata={"description": "Figure ranked on (default per_km2)"})
+    watched = ma.fields.Boolean(
+        metadata={"description": "Also compute watched_area_km2 and watched_share (slower)"}
+    )
+    tolerance = ma.fields.Float(
+        allow_nan=False,
+        validate=validate.Range(0, 10000),
+        metadata={"description": "GeoJSON only: simplification tolerance in metres (default 10)"},
+    )
+
+
+class DistrictStatsArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
+    """Which districts and devices; at least a level or a parent."""
+
+    level = ma.fields.String(validate=validate.Length(1, CODE_MAX_CHARS))
+    parent = DelimitedList(code_field(), validate=validate.Length(max=MAX_CODES))
+    at = MapDate()
+
+    @ma.validates_schema
+    def needs_a_selection(self, data, **kwargs):
+        if not data.get("level") and not data.get("parent"):
+            raise ValidationError("Give a level and/or a parent.", "level")
+
+
+class CompareArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
+    codes = DelimitedList(
+        code_field(),
+        required=True,
+        validate=validate.Length(1, MAX_CODES),
+        metadata={"description": "District codes of any level, e.g. 06088,75056,69123"},
+    )
+    at = MapDate()
+
+
+class GridArgsSchema(DeviceSelectionArgsSchema):
+    bbox = BBox(required=True)
+    cell = ma.fields.Float(
+        allow_nan=False,
+        validate=validate.Range(10, 100_000),
+        metadata={"description": "Hexagon side in metres (default 250)"},
+    )
+    at = MapDate()
+
+
+class TimelineArgsSchema(DeviceSelectionArgsSchema):
+    district = code_field(required=True)
+    interval = choice(TIMELINE_INTERVALS, metadata={"description": "Default month"})
+
+
+class CountsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+
+class FiguresSchema(ma.Schema):
+    area_km2 = ma.fields.Float(metadata={"description": "Geodesic area (WGS84 spheroid)"})
+    population = ma.fields.Integer(allow_none=True)
+    count = ma.fields.Integer()
+    per_km2 = ma.fields.Float(allow_none=True)
+    per_10k_inhabitants = ma.fields.Float(allow_none=True)
+    inhabitants_per_device = ma.fields.Float(allow_none=True)
+    counts_by_kind = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    counts_by_status = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    counts_by_verification = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    watched_area_km2 = ma.fields.Float(allow_none=True)
+    watched_share = ma.fields.Float(allow_none=True)
+
+
+class DistrictFiguresSchema(FiguresSchema):
+    code = ma.fields.String()
+    name = ma.fields.String()
+    level = ma.fields.String()
+    parent_code = ma.fields.String(allow_none=True)
+    population_year = ma.fields.Integer(allow_none=True)
+    rank = ma.fields.Integer()
+
+
+class TotalsSchema(FiguresSchema):
+    districts = ma.fields.Integer()
+    districts_without_population = ma.fields.Integer()
+    outside_count = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "Devices in the selection's bounding box but in no district"},
+    )
+
+
+class AttributionSchema(ma.Schema):
+    name = ma.fields.String()
+    attribution = ma.fields.String()
+    licence = ma.fields.String(allow_none=True)
+    source_url = ma.fields.String(allow_none=True)
+
+
+class DensityStatsSchema(ma.Schema):
+    districts = ma.fields.List(ma.fields.Nested(DistrictFiguresSchema))
+    totals = ma.fields.Nested(TotalsSchema)
+    attribution = ma.fields.List(ma.fields.Nested(AttributionSchema))
+
+
+class GridSchema(ma.Schema):
+    type = ma.fields.String(metadata={"example": "FeatureCollection"})
+    features = ma.fields.List(ma.fields.Dict())
+    cell_m = ma.fields.Float()
+    srid = ma.fields.Integer(metadata={"description": "Metric projection of the grid (UTM)"})
+    devices = ma.fields.Integer()
+    attribution = ma.fields.List(ma.fields.Nested(AttributionSchema))
+
+
+class PeriodSchema(ma.Schema):
+    start = ma.fields.String()
+    added = ma.fields.Integer()
+    removed = ma.fields.Integer()
+    count = ma.fields.Integer(metadata={"description": "On the map at the end of the period"})
+
+
+class TimelineSchema(ma.Schema):
+    district = ma.fields.String()
+    name = ma.fields.String()
+    level = ma.fields.String()
+    interval = ma.fields.String()
+    periods = ma.fields.List(ma.fields.Nested(PeriodSchema))
+    attribution = ma.fields.List(ma.fields.Nested(AttributionSchema))

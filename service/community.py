@@ -1,0 +1,143 @@
+"""Community rules: who is trusted, device revisions, and verification levels.
+
+Verification of a device, from its creator's pin, the votes of others and moderators:
+- `removed`: at least REMOVED_AFTER distinct contributors voted `not_found` since the last
+  `still_there` (or `wrong_details`, which also says the device exists);
+- `disputed`: at least one such `not_found` vote in the last DISPUTE_WINDOW_DAYS;
+- `confirmed`: two distinct contributors saw it (the creator counts as one, every later
+  `still_there`/`wrong_details` voter as another), or a moderator approved it with a photo;
+- `reported`: anything else (one source).
+"""
+
+import uuid
+from datetime import datetime
+
+from flask import current_app
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import Point
+from sqlalchemy import func, select
+
+from .db import session
+from .models import Confirmation, Device, DeviceRevision, User
+
+REMOVED_AFTER = 3
+DISPUTE_WINDOW_DAYS = 90
+# Fields a revision records and a revert restores.
+EDITABLE_FIELDS = (
+    "kind",
+    "camera_type",
+    "mount",
+    "direction",
+    "angle",
+    "height",
+    "zone",
+    "surveillance",
+    "operator",
+    "operator_type",
+    "status",
+    "observed_at",
+    "accuracy_m",
+    "notes",
+    "source",
+    "tags",
+    "review_status",
+    "review_reason",
+    "deleted_at",
+    "merged_into",
+)
+
+
+def approved_pin_count(user: User) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(Device)
+        .where(Device.created_by == user.id, Device.review_status == "approved")
+    )
+
+
+def is_trusted(user: User) -> bool:
+    """Moderators, admins and contributors with enough approved pins publish directly."""
+    return user.is_moderator or (
+        approved_pin_count(user) >= current_app.config["TRUSTED_AFTER_APPROVED_PINS"]
+    )
+
+
+def to_json_value(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def snapshot(device: Device) -> dict:
+    """The editable state of a device, as JSON values."""
+    state = {name: to_json_value(getattr(device, name)) for name in EDITABLE_FIELDS}
+    point = to_shape(device.geom) if device.geom is not None else None
+    state["geometry"] = [point.x, point.y] if point is not None else None
+    return state
+
+
+def record_revision(device: Device, action: str, before: dict | None, author: User | None) -> None:
+    """Append a revision with the fields that changed since BEFORE (None for a creation)."""
+    session.flush()
+    session.refresh(device)
+    after = snapshot(device)
+    changes = {
+        name: [(before or {}).get(name), value]
+        for name, value in after.items()
+        if (before is None and value is not None) or (before and before.get(name) != value)
+    }
+    session.add(
+        DeviceRevision(
+            device_id=device.id,
+            author_id=author.id if author else None,
+            action=action,
+            changes=changes,
+            snapshot=after,
+        )
+    )
+
+
+def restore(device: Device, state: dict) -> None:
+    """Put back the editable state recorded by a revision."""
+    for name in EDITABLE_FIELDS:
+        if name in ("deleted_at", "merged_into", "review_status", "review_reason"):
+            continue
+        setattr(device, name, state.get(name))
+    lon, lat = state["geometry"]
+    device.geom = from_shape(Point(lon, lat), srid=4326)
+
+
+def recompute_verification(device: Device, *, approved_with_photo: bool = False) -> None:
+    """Derive the verification level and last confirmation from the votes (rules above)."""
+    votes = session.execute(
+        select(Confirmation.user_id, Confirmation.verdict, Confirmation.created_at)
+        .where(Confirmation.device_id == device.id)
+        .order_by(Confirmation.created_at)
+    ).all()
+    seen = [v for v in votes if v.verdict in ("still_there", "wrong_details")]
+    last_seen = seen[-1].created_at if seen else None
+    absent = {
+        v.user_id
+        for v in votes
+        if v.verdict == "not_found" and (last_seen is None or v.created_at > last_seen)
+    }
+    recent_absent = [
+        v
+        for v in votes
+        if v.verdict == "not_found"
+        and (last_seen is None or v.created_at > last_seen)
+        and (datetime.now(v.created_at.tzinfo) - v.created_at).days < DISPUTE_WINDOW_DAYS
+    ]
+    sources = {device.created_by} | {v.user_id for v in seen}
+    if len(absent) >= REMOVED_AFTER:
+        level = "removed"
+    elif recent_absent:
+        level = "disputed"
+    elif len(sources) >= 2 or approved_with_photo or device.verification == "confirmed":
+        level = "confirmed"
+    else:
+        level = "reported"
+    device.verification = level
+    device.last_confirmed_at = last_seen

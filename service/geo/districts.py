@@ -1,0 +1,317 @@
+"""Statements that load districts and serve them as GeoJSON built inside PostGIS."""
+
+from geoalchemy2 import Geography, Geometry
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..models import Dataset, District
+from .devices import COORDINATE_DECIMALS, sql_string
+
+METRES_PER_DEGREE = 111_320  # at the equator; tolerances in metres become degrees with it
+POLYGONS = 3  # ST_CollectionExtract type: keep the polygonal parts of a repaired geometry
+
+_staging_metadata = MetaData()
+
+# Rows read from a file land here first (one transaction), then are merged into districts.
+district_staging = Table(
+    "district_staging",
+    _staging_metadata,
+    Column("code", String, primary_key=True),
+    Column("name", Text),
+    Column("parent_code", String),
+    Column("population", BigInteger),
+    Column("geom", Geometry("GEOMETRY", srid=4326, spatial_index=False)),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+
+population_staging = Table(
+    "population_staging",
+    _staging_metadata,
+    Column("code", String, primary_key=True),
+    Column("population", BigInteger),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+
+
+def stage_district() -> ColumnElement:
+    """Insert one feature read from a file, reprojected from its source CRS to EPSG:4326."""
+    geometry = func.ST_Transform(
+        func.ST_SetSRID(
+            func.ST_GeomFromWKB(bindparam("wkb", type_=LargeBinary)),
+            bindparam("srid", type_=Integer),
+        ),
+        4326,
+    )
+    return insert(district_staging).values(
+        code=bindparam("code"),
+        name=bindparam("name"),
+        parent_code=bindparam("parent_code"),
+        population=bindparam("population"),
+        geom=geometry,
+    )
+
+
+def select_invalid_staged() -> Select:
+    """The staged geometries that need repair, with PostGIS's reason."""
+    geom = district_staging.c.geom
+    return (
+        select(district_staging.c.code, func.ST_IsValidReason(geom).label("reason"))
+        .where(not_(func.ST_IsValid(geom)))
+        .order_by(district_staging.c.code)
+    )
+
+
+def upsert_dataset(name: str, attribution: str, licence: str | None, source_url: str | None):
+    statement = pg_insert(Dataset).values(
+        name=name, attribution=attribution, licence=licence, source_url=source_url
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[Dataset.name],
+        set_={
+            "attribution": statement.excluded.attribution,
+            "licence": statement.excluded.licence,
+            "source_url": statement.excluded.source_url,
+            "imported_at": func.now(),
+        },
+    )
+
+
+def merge_staged_districts(
+    level: str, dataset: str, population_year: int | None, population_source: str | None
+):
+    """Insert new codes and update known ones in place; returns one `inserted` flag per row.
+
+    Invalid geometries are repaired with ST_MakeValid, keeping only their polygonal parts, and
+    every geometry becomes a MultiPolygon. A file without population keeps the stored one.
+    """
+    raw = district_staging.c.geom
+    repaired = case(
+        (func.ST_IsValid(raw), raw),
+        else_=func.ST_CollectionExtract(func.ST_MakeValid(raw), POLYGONS),
+    )
+    fixed = select(
+        district_staging.c.code,
+        district_staging.c.name,
+        district_staging.c.parent_code,
+        district_staging.c.population,
+        func.ST_Multi(repaired).label("geom"),
+    ).subquery("fixed")
+    rows = select(
+        fixed.c.code,
+        fixed.c.name,
+        sql_string(level),
+        fixed.c.parent_code,
+        fixed.c.population,
+        case((fixed.c.population.is_not(None), literal(population_year, Integer))),
+        case((fixed.c.population.is_not(None), literal(population_source, Text))),
+        sql_string(dataset),
+        fixed.c.geom,
+        func.ST_Area(geography(fixed.c.geom)) / 1e6,
+    )
+    columns = [
+        "code",
+        "name",
+        "level",
+        "parent_code",
+        "population",
+        "population_year",
+        "population_source",
+        "dataset",
+        "geom",
+        "area_km2",
+    ]
+    statement = pg_insert(District).from_select(columns, rows)
+    new = statement.excluded
+    keep_population = new.population.is_(None)
+    statement = statement.on_conflict_do_update(
+        index_elements=[District.code],
+        set_={
+            "name": new.name,
+            "level": new.level,
+            "parent_code": new.parent_code,
+            "population": func.coalesce(new.population, District.population),
+            "population_year": case(
+                (keep_population, District.population_year), else_=new.population_year
+            ),
+            "population_source": case(
+                (keep_population, District.population_source), else_=new.population_source
+            ),
+            "dataset": new.dataset,
+            "geom": new.geom,
+            "area_km2": new.area_km2,
+            "updated_at": func.now(),
+        },
+    )
+    return statement.returning(literal_column("(xmax = 0)").label("inserted"))
+
+
+def stage_population():
+    return insert(population_staging)
+
+
+def join_staged_population(year: int | None, source: str | None):
+    """Set the population of every district whose code has a row; returns the codes matched."""
+    return (
+        update(District)
+        .where(District.code == population_staging.c.code)
+        .values(
+            population=population_staging.c.population,
+            population_year=year,
+            population_source=source,
+            updated_at=func.now(),
+        )
+        .returning(District.code)
+    )
+
+
+def sum_population_into_parents(year: int | None, source: str | None):
+    """Give a district without a population row the sum of its children (Paris = its 20
+    arrondissements), when every child has one."""
+    children = (
+        select(
+            District.parent_code.label("code"),
+            func.sum(District.population).label("population"),
+        )
+        .where(District.parent_code.is_not(None))
+        .group_by(District.parent_code)
+        .having(func.count() == func.count(District.population))
+        .subquery("children")
+    )
+    return (
+        update(District)
+        .where(
+            District.code == children.c.code,
+            District.code.not_in(select(population_staging.c.code)),
+        )
+        .values(
+            population=children.c.population,
+            population_year=year,
+            population_source=source,
+            updated_at=func.now(),
+        )
+        .returning(District.code)
+    )
+
+
+def geography(geom) -> ColumnElement:
+    """The same shape as a PostGIS geography, so that areas are measured on the spheroid."""
+    return cast(geom, Geography)
+
+
+def tolerance_degrees(tolerance_m: float) -> float:
+    return tolerance_m / METRES_PER_DEGREE
+
+
+def district_properties(district=District) -> ColumnElement:
+    return func.json_build_object(
+        sql_string("code"),
+        district.code,
+        sql_string("name"),
+        district.name,
+        sql_string("level"),
+        district.level,
+        sql_string("parent_code"),
+        district.parent_code,
+        sql_string("population"),
+        district.population,
+        sql_string("population_year"),
+        district.population_year,
+        sql_string("population_source"),
+        district.population_source,
+        sql_string("area_km2"),
+        func.round(cast(district.area_km2, Numeric), 4),
+        sql_string("dataset"),
+        district.dataset,
+    )
+
+
+def simplified_geojson(geom, tolerance_m: float) -> ColumnElement:
+    """GeoJSON of a geometry simplified at a tolerance given in metres (topology kept)."""
+    if tolerance_m > 0:
+        geom = func.ST_Multi(func.ST_SimplifyPreserveTopology(geom, tolerance_degrees(tolerance_m)))
+    return func.ST_AsGeoJSON(geom, COORDINATE_DECIMALS)
+
+
+def district_feature_text(tolerance_m: float) -> ColumnElement:
+    return func.concat(
+        sql_string('{"type":"Feature","id":'),
+        cast(func.to_json(District.code), Text),
+        sql_string(',"geometry":'),
+        simplified_geojson(District.geom, tolerance_m),
+        sql_string(',"properties":'),
+        cast(district_properties(), Text),
+        sql_string("}"),
+    )
+
+
+def district_clauses(levels=(), parents=(), codes=(), bboxes=(), table=District):
+    """WHERE clauses picking districts; `table` may be an alias of District."""
+    clauses = []
+    for column, values in (
+        (table.level, levels),
+        (table.parent_code, parents),
+        (table.code, codes),
+    ):
+        if values:
+            clauses.append(column.in_(list(values)))
+    if bboxes:
+        clauses.append(
+            or_(*(table.geom.op("&&")(func.ST_MakeEnvelope(*box, 4326)) for box in bboxes))
+        )
+    return clauses
+
+
+def select_district_collection(clauses, tolerance_m: float, limit: int) -> Select:
+    """Features of the matching districts in code order, and whether more than limit matched."""
+    page = (
+        select(
+            district_feature_text(tolerance_m).label("feature"),
+            func.row_number().over(order_by=District.code).label("n"),
+        )
+        .where(and_(*clauses))
+        .order_by(District.code)
+        .limit(limit + 1)
+        .subquery("page")
+    )
+    in_page = page.c.n <= limit
+    return select(
+        func.coalesce(
+            func.string_agg(page.c.feature, aggregate_order_by(sql_string(","), page.c.n)).filter(
+                in_page
+            ),
+            sql_string(""),
+        ).label("features"),
+        func.count().filter(in_page).label("returned"),
+        (func.count() > limit).label("has_more"),
+    )
+
+
+def select_district_feature(code: str, tolerance_m: float) -> Select:
+    return select(district_feature_text(tolerance_m).label("feature")).where(District.code == code)

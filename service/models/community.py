@@ -1,0 +1,76 @@
+"""What the community adds to a device: revisions, confirmations, and replayable writes."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, func
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .. import vocabulary as vocab
+from . import Base
+from .device import one_of
+
+
+class DeviceRevision(Base):
+    """One change of a device: who, when, what, and the full state it left behind."""
+
+    __tablename__ = "device_revisions"
+    __table_args__ = (Index("device_revisions_device_idx", "device_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("devices.id", ondelete="CASCADE"), nullable=False
+    )
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    # {field: [before, after]} for each field that changed.
+    changes: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    # Every editable field after the change, so that a moderator can revert to it.
+    snapshot: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class Confirmation(Base):
+    """A contributor's vote on whether a device is still there."""
+
+    __tablename__ = "confirmations"
+    __table_args__ = (
+        one_of("verdict", vocab.VERDICTS),
+        Index("confirmations_device_idx", "device_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("devices.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    verdict: Mapped[str] = mapped_column(String(16), nullable=False)
+    comment: Mapped[str | None] = mapped_column(String(1000))
+    photo_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The moment of the vote itself, so that votes of one transaction keep their order.
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
+    )
+
+
+class IdempotentRequest(Base):
+    """The first answer to a write sent with an Idempotency-Key, replayed to retries."""
+
+    __tablename__ = "idempotent_requests"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[dict | None] = mapped_column(JSONB)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
+    )

@@ -1,0 +1,74 @@
+"""Administrative areas (districts) and the datasets they were imported from."""
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import Base
+
+
+class Dataset(Base):
+    """Where a set of districts came from: shown as attribution next to every statistic."""
+
+    __tablename__ = "datasets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    attribution: Mapped[str] = mapped_column(Text, nullable=False)
+    licence: Mapped[str | None] = mapped_column(Text)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class District(Base):
+    """An administrative area (country, département, commune, arrondissement, quartier)."""
+
+    __tablename__ = "districts"
+    __table_args__ = (
+        Index("districts_geom_idx", "geom", postgresql_using="gist"),
+        Index("districts_level_parent_idx", "level", "parent_code"),
+    )
+
+    # The official code (INSEE for France); unique across levels.
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    level: Mapped[str] = mapped_column(String(32), nullable=False)
+    parent_code: Mapped[str | None] = mapped_column(String(32))
+    population: Mapped[int | None] = mapped_column(BigInteger)
+    population_year: Mapped[int | None] = mapped_column(Integer)
+    population_source: Mapped[str | None] = mapped_column(Text)
+    dataset: Mapped[str] = mapped_column(
+        String(100), ForeignKey("datasets.name", ondelete="RESTRICT"), nullable=False
+    )
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
+    # Geodesic area on the WGS84 spheroid, computed once at import.
+    area_km2: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class StatisticsCache(Base):
+    """Computed statistics bodies, valid while the data version they were computed at holds."""
+
+    __tablename__ = "statistics_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    data_version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

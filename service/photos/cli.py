@@ -1,0 +1,62 @@
+"""`flask photos clean-orphans`: remove uploads never attached to a device (run it from cron)."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from ..db import session
+from ..storage import photo_storage
+from .library import delete_photos, select_orphans
+
+photos_cli = AppGroup("photos", help="Photo storage upkeep.")
+
+UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+BATCH = 500
+
+
+class Duration(click.ParamType):
+    """A delay such as 30m, 24h or 7d."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, timedelta):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*([mhd])\s*", str(value))
+        if not match:
+            self.fail(f"{value!r} is not a delay like 30m, 24h or 7d", param, ctx)
+        return timedelta(**{UNITS[match[2]]: int(match[1])})
+
+
+@photos_cli.command("clean-orphans")
+@click.option(
+    "--older-than",
+    type=Duration(),
+    default=None,
+    help="Age past which an unattached upload is removed (default: PHOTO_ORPHAN_HOURS).",
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+def clean_orphans(older_than, dry_run):
+    """Remove uploads never attached to a device, and photos of devices deleted, after a delay."""
+    delay = older_than or timedelta(hours=current_app.config["PHOTO_ORPHAN_HOURS"])
+    cutoff = datetime.now(UTC) - delay
+    if dry_run:
+        orphans = select_orphans(cutoff).subquery()
+        count = session.execute(select(func.count()).select_from(orphans)).scalar_one()
+        click.echo(f"would remove {count} photo(s) older than {delay}")
+        return
+    storage = photo_storage()
+    removed = 0
+    while orphans := (
+        session.execute(select_orphans(cutoff).limit(BATCH).with_for_update(skip_locked=True))
+        .scalars()
+        .all()
+    ):
+        delete_photos(storage, orphans)
+        session.commit()
+        removed += len(orphans)
+    click.echo(f"removed {removed} photo(s) older than {delay}")

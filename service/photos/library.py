@@ -1,0 +1,121 @@
+"""Keeping photos: their rows and their files, consistent with each other.
+
+Files are shared by every photo with the same content, so writing and deleting them happens
+under a per-file advisory lock: an upload of the same image cannot slip between the check that
+a file is unused and its removal.
+"""
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select
+
+from ..db import session
+from ..errors import Conflict, Forbidden, ValidationFailed
+from ..models import Device, Photo, User
+from ..models.photo import RENDITIONS
+from ..storage import PhotoStorage
+from .processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto
+
+
+def lock_files(keys: Iterable[str]) -> None:
+    """Hold each file's lock until the transaction ends (sorted: no deadlock between two)."""
+    for key in sorted(set(keys)):
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+def save_photo(
+    storage: PhotoStorage,
+    processed: ProcessedPhoto,
+    uploaded_by: User,
+    device_id: uuid.UUID | None = None,
+) -> Photo:
+    """Write the renditions (once per content) and add the photo's row to the session."""
+    lock_files(rendition.key for rendition in processed.renditions)
+    for rendition in processed.renditions:
+        if not storage.exists(rendition.key):
+            storage.put(rendition.key, rendition.data, OUTPUT_MEDIA_TYPE)
+    by_name = {rendition.name: rendition for rendition in processed.renditions}
+    photo = Photo(
+        id=uuid.uuid4(),
+        device_id=device_id,
+        uploaded_by=uploaded_by.id,
+        width=processed.full.width,
+        height=processed.full.height,
+        **{f"{name}_sha256": by_name[name].sha256 for name in RENDITIONS},
+    )
+    session.add(photo)
+    session.flush()
+    return photo
+
+
+def file_in_use(key: str) -> bool:
+    sha256 = key.removesuffix(".jpg")
+    columns = (getattr(Photo, f"{name}_sha256") for name in RENDITIONS)
+    used = select(Photo.id).where(or_(*(column == sha256 for column in columns))).limit(1)
+    return session.execute(used).first() is not None
+
+
+def delete_photos(storage: PhotoStorage, photos: list[Photo]) -> None:
+    """Delete the rows, then every file no other photo uses any more."""
+    keys = [key for photo in photos for key in photo.storage_keys()]
+    lock_files(keys)
+    session.execute(delete(Photo).where(Photo.id.in_([photo.id for photo in photos])))
+    for key in sorted(set(keys)):
+        if not file_in_use(key):
+            storage.delete(key)
+
+
+def attach_photos(device_id: uuid.UUID, photo_ids: list[uuid.UUID], user: User) -> bool:
+    """Attach USER's uploads to a device; True when anything changed.
+
+    A photo already on this device is fine (a retry); one on another device is a conflict;
+    someone else's upload may only be attached by a moderator.
+    """
+    wanted = set(photo_ids)
+    if not wanted:
+        return False
+    photos = (
+        session.execute(select(Photo).where(Photo.id.in_(wanted)).with_for_update()).scalars().all()
+    )
+    missing = wanted - {photo.id for photo in photos}
+    if missing:
+        raise ValidationFailed(
+            f"No uploaded photo has the id {sorted(map(str, missing))[0]}: upload it first.",
+            field="photo_ids",
+        )
+    if not user.is_moderator and any(photo.uploaded_by != user.id for photo in photos):
+        raise Forbidden("Only your own uploads can be attached.", field="photo_ids")
+    taken = [photo for photo in photos if photo.device_id not in (None, device_id)]
+    if taken:
+        raise Conflict(f"Photo {taken[0].id} already belongs to another device.", field="photo_ids")
+    loose = [photo for photo in photos if photo.device_id is None]
+    for photo in loose:
+        photo.device_id = device_id
+    return bool(loose)
+
+
+def photos_attached_to(device_id: uuid.UUID, photo_ids: list[uuid.UUID]) -> bool:
+    """Whether every one of photo_ids already belongs to the device (a replayed creation)."""
+    if not photo_ids:
+        return True
+    attached = select(func.count()).where(
+        Photo.id.in_(set(photo_ids)), Photo.device_id == device_id
+    )
+    return session.execute(attached).scalar_one() == len(set(photo_ids))
+
+
+def select_orphans(older_than: datetime):
+    """Uploads never attached, and photos of devices deleted, before the cut-off."""
+    deleted_device = (
+        select(Device.id)
+        .where(Device.id == Photo.device_id, Device.deleted_at < older_than)
+        .exists()
+    )
+    return select(Photo).where(
+        or_(
+            (Photo.device_id.is_(None)) & (Photo.created_at < older_than),
+            deleted_device,
+        )
+    )

@@ -1,0 +1,66 @@
+"""Rate limits per account, or per anonymous client identified without storing its address.
+
+Anonymous clients are keyed by an HMAC of their address with the secret key: the limiter's
+storage (memory, or Redis when REDIS_URL is set) never holds an IP address.
+"""
+
+import functools
+import hashlib
+import hmac
+
+from flask import current_app, request
+from flask_limiter import Limiter
+
+from .auth import current_user
+from .errors import ServiceError
+
+
+def client_key() -> str:
+    try:
+        user = current_user()
+    except ServiceError:
+        user = None  # a bad token is refused by the route itself
+    if user is not None:
+        return f"user:{user.id}"
+    secret = current_app.config["SECRET_KEY"].encode()
+    address = (request.remote_addr or "unknown").encode()
+    return "anon:" + hmac.new(secret, address, hashlib.sha256).hexdigest()[:24]
+
+
+def limiter() -> Limiter:
+    return current_app.extensions["vigie.limiter"]
+
+
+def auth_limit(func):
+    """Logins and registrations: few per minute, against password guessing and account spam."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with limiter().limit(current_app.config["RATE_LIMIT_AUTH"], key_func=client_key):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def write_limit(func):
+    """Every other write: one shared ceiling per account."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with limiter().limit(current_app.config["RATE_LIMIT_WRITES"], key_func=client_key):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def init_app(app) -> None:
+    config = app.config
+    app.extensions["vigie.limiter"] = Limiter(
+        key_func=client_key,
+        app=app,
+        default_limits=[config["RATE_LIMIT_DEFAULT"]],
+        storage_uri=config.get("REDIS_URL") or "memory://",
+        key_prefix=config["RATELIMIT_KEY_PREFIX"],
+        headers_enabled=True,
+        enabled=config["RATELIMIT_ENABLED"],
+    )

@@ -1,0 +1,224 @@
+"""Every endpoint x every kind of caller: the status, and that refused writes changed nothing."""
+
+import uuid
+
+import pytest
+
+from tests.helpers import feature, pin
+
+CALLERS = ("anonymous", "author", "other", "moderator", "admin")
+
+
+@pytest.fixture
+def world(as_user, app):
+    """A pending and an approved pin by one contributor, and a client for each caller."""
+    clients = {
+        "anonymous": app.test_client(),
+        "author": as_user(),
+        "other": as_user(),
+        "moderator": as_user("moderator"),
+        "admin": as_user("admin"),
+    }
+    pending = pin(clients["author"], 2.35, 48.85)
+    approved = pin(clients["author"], 2.36, 48.85)
+    clients["moderator"].post(
+        f"/api/v1/devices/{approved['id']}/review", json={"decision": "approve"}
+    )
+    clients["target"] = clients["other"].user.username
+    history = clients["moderator"].get(f"/api/v1/devices/{approved['id']}/history").get_json()
+    clients["revision"] = history["revisions"][0]["id"]
+    return clients, pending["id"], approved["id"]
+
+
+def state(db):
+    rows = db(
+        "SELECT id::text, version, review_status, deleted_at IS NULL, merged_into "
+        "FROM devices ORDER BY id"
+    ).all()
+    counts = db(
+        "SELECT (SELECT count(*) FROM confirmations), (SELECT count(*) FROM users), "
+        "(SELECT string_agg(role, ',' ORDER BY username) FROM users)"
+    ).one()
+    return [tuple(r) for r in rows], tuple(counts)
+
+
+def etag(client, device_id):
+    return client.get(f"/api/v1/devices/{device_id}").headers.get("ETag", '"x.0"')
+
+
+# (name, method, path builder, body builder, expected status per caller)
+# Paths and bodies receive the ids of the world: pending, approved, target, revision.
+MATRIX = [
+    (
+        "list",
+        "GET",
+        lambda c: "/api/v1/devices",
+        None,
+        dict(anonymous=200, author=200, other=200, moderator=200, admin=200),
+    ),
+    (
+        "read pending",
+        "GET",
+        lambda c: f"/api/v1/devices/{c['pending']}",
+        None,
+        dict(anonymous=404, author=200, other=404, moderator=200, admin=200),
+    ),
+    (
+        "read approved",
+        "GET",
+        lambda c: f"/api/v1/devices/{c['approved']}",
+        None,
+        dict(anonymous=200, author=200, other=200, moderator=200, admin=200),
+    ),
+    (
+        "pin",
+        "POST",
+        lambda c: "/api/v1/devices?force=true",
+        lambda c: feature(4.8, 45.7),
+        dict(anonymous=401, author=201, other=201, moderator=201, admin=201),
+    ),
+    (
+        "edit pending",
+        "PATCH",
+        lambda c: f"/api/v1/devices/{c['pending']}",
+        lambda c: {"properties": {"notes": "edited"}},
+        dict(anonymous=401, author=200, other=404, moderator=200, admin=200),
+    ),
+    (
+        "edit approved",
+        "PATCH",
+        lambda c: f"/api/v1/devices/{c['approved']}",
+        lambda c: {"properties": {"notes": "edited"}},
+        dict(anonymous=401, author=403, other=403, moderator=200, admin=200),
+    ),
+    (
+        "delete pending",
+        "DELETE",
+        lambda c: f"/api/v1/devices/{c['pending']}",
+        None,
+        dict(anonymous=401, author=204, other=404, moderator=204, admin=204),
+    ),
+    (
+        "delete approved",
+        "DELETE",
+        lambda c: f"/api/v1/devices/{c['approved']}",
+        None,
+        dict(anonymous=401, author=403, other=403, moderator=204, admin=204),
+    ),
+    (
+        "review",
+        "POST",
+        lambda c: f"/api/v1/devices/{c['pending']}/review",
+        lambda c: {"decision": "approve"},
+        dict(anonymous=401, author=403, other=403, moderator=200, admin=200),
+    ),
+    (
+        "queue",
+        "GET",
+        lambda c: "/api/v1/moderation/queue",
+        None,
+        dict(anonymous=401, author=403, other=403, moderator=200, admin=200),
+    ),
+    (
+        "merge",
+        "POST",
+        lambda c: f"/api/v1/devices/{c['approved']}/merge",
+        lambda c: {"other": c["pending"]},
+        dict(anonymous=401, author=403, other=403, moderator=200, admin=200),
+    ),
+    (
+        "revert",
+        "POST",
+        lambda c: f"/api/v1/devices/{c['approved']}/revert",
+        lambda c: {"revision": c["revision"]},
+        dict(anonymous=401, author=403, other=403, moderator=200, admin=200),
+    ),
+    (
+        "confirm",
+        "POST",
+        lambda c: f"/api/v1/devices/{c['approved']}/confirmations",
+        lambda c: {"verdict": "still_there"},
+        dict(anonymous=401, author=201, other=201, moderator=201, admin=201),
+    ),
+    (
+        "confirm pending",
+        "POST",
+        lambda c: f"/api/v1/devices/{c['pending']}/confirmations",
+        lambda c: {"verdict": "still_there"},
+        dict(anonymous=401, author=201, other=404, moderator=201, admin=201),
+    ),
+    (
+        "history pending",
+        "GET",
+        lambda c: f"/api/v1/devices/{c['pending']}/history",
+        None,
+        dict(anonymous=404, author=200, other=404, moderator=200, admin=200),
+    ),
+    (
+        "history approved",
+        "GET",
+        lambda c: f"/api/v1/devices/{c['approved']}/history",
+        None,
+        dict(anonymous=200, author=200, other=200, moderator=200, admin=200),
+    ),
+    (
+        "grant role",
+        "PUT",
+        lambda c: f"/api/v1/users/{c['target']}/role",
+        lambda c: {"role": "moderator"},
+        dict(anonymous=401, author=403, other=403, moderator=403, admin=200),
+    ),
+    (
+        "me",
+        "GET",
+        lambda c: "/api/v1/me",
+        None,
+        dict(anonymous=401, author=200, other=200, moderator=200, admin=200),
+    ),
+    (
+        "export",
+        "GET",
+        lambda c: "/api/v1/me/export",
+        None,
+        dict(anonymous=401, author=200, other=200, moderator=200, admin=200),
+    ),
+    (
+        "tokens",
+        "GET",
+        lambda c: "/api/v1/auth/tokens",
+        None,
+        dict(anonymous=401, author=200, other=200, moderator=200, admin=200),
+    ),
+    (
+        "sync",
+        "GET",
+        lambda c: "/api/v1/sync",
+        None,
+        dict(anonymous=200, author=200, other=200, moderator=200, admin=200),
+    ),
+]
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("name,method,path,body,expected", MATRIX, ids=[m[0] for m in MATRIX])
+def test_authorization_matrix(world, db, caller, name, method, path, body, expected):
+    clients, pending_id, approved_id = world
+    client = clients[caller]
+    context = {
+        "pending": pending_id,
+        "approved": approved_id,
+        "target": clients["target"],
+        "revision": clients["revision"],
+    }
+    headers = {}
+    if method in ("PATCH", "DELETE"):
+        headers["If-Match"] = etag(clients["moderator"], uuid.UUID(path(context).split("/")[4]))
+    before = state(db)
+    response = client.open(
+        path(context), method=method, json=body(context) if body else None, headers=headers
+    )
+    assert response.status_code == expected[caller], response.get_data(as_text=True)
+    if response.status_code >= 400:
+        assert response.mimetype == "application/problem+json"
+        if method != "GET":
+            assert state(db) == before, "a refused write changed what is stored"

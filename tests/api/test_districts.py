@@ -1,0 +1,102 @@
+"""Browsing districts: GeoJSON by level, parent and bbox, with simplified geometry."""
+
+import pytest
+from shapely.geometry import shape
+
+from tests.districts import district_feature, load, write_geojson
+from tests.helpers import GEOJSON, PROBLEM
+
+
+def wiggly(west: float, south: float, size: float, teeth: int = 200) -> list:
+    """A square whose south edge has tiny teeth (1 m): simplification removes them."""
+    step = size / teeth
+    edge = [[west + i * step, south + (0.00001 if i % 2 else 0)] for i in range(teeth + 1)]
+    ring = [*edge, [west + size, south + size], [west, south + size], [west, south]]
+    return [ring]
+
+
+@pytest.fixture
+def areas(isolated, tmp_path):
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "c.geojson",
+            [
+                district_feature("C1", wiggly(2.30, 48.80, 0.02)),
+            ],
+        ),
+        level="commune",
+        dataset="communes",
+        attribution="Communes",
+    )
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "q.geojson",
+            [
+                district_feature("C1-A", wiggly(2.30, 48.80, 0.01)),
+                district_feature("C1-B", wiggly(2.31, 48.80, 0.01)),
+            ],
+        ),
+        level="quartier",
+        parent="C1",
+    )
+
+
+def get_collection(client, query):
+    response = client.get(f"/api/v1/districts?{query}")
+    assert response.status_code == 200, response.get_json()
+    assert response.mimetype == GEOJSON
+    return response.get_json()
+
+
+def test_filter_by_level_parent_and_bbox(client, areas):
+    assert [f["id"] for f in get_collection(client, "level=commune")["features"]] == ["C1"]
+    children = get_collection(client, "parent=C1")
+    assert [f["id"] for f in children["features"]] == ["C1-A", "C1-B"]
+    props = children["features"][0]["properties"]
+    assert (props["level"], props["parent_code"], props["dataset"]) == (
+        "quartier",
+        "C1",
+        "test-districts",
+    )
+    assert props["area_km2"] == pytest.approx(0.8168, rel=0.01)
+    east = get_collection(client, "level=quartier&bbox=2.315,48.80,2.33,48.81")
+    assert [f["id"] for f in east["features"]] == ["C1-B"]
+    assert get_collection(client, "level=quartier&limit=1")["truncated"] is True
+
+
+def test_tolerance_in_metres_simplifies_the_geometry(client, areas):
+    def vertices(tolerance):
+        feature = client.get(f"/api/v1/districts/C1-A?tolerance={tolerance}").get_json()
+        assert feature["geometry"]["type"] == "MultiPolygon"
+        return sum(len(polygon.exterior.coords) for polygon in shape(feature["geometry"]).geoms)
+
+    exact, simplified = vertices(0), vertices(5)
+    assert exact > 200 and simplified <= 10
+
+
+def test_one_district_and_unknown_code(client, areas):
+    response = client.get("/api/v1/districts/C1")
+    assert (
+        response.status_code == 200 and response.get_json()["properties"]["name"] == "District C1"
+    )
+    missing = client.get("/api/v1/districts/NOPE")
+    assert missing.status_code == 404 and missing.mimetype == PROBLEM
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("tolerance=-3", "tolerance"),
+        ("bbox=1,2,3", "bbox"),
+        ("limit=0", "limit"),
+        ("color=red", "color"),
+    ],
+)
+def test_bad_queries_are_400(client, db, areas, query, field):
+    before = db("SELECT count(*) FROM districts").scalar_one()
+    response = client.get(f"/api/v1/districts?{query}")
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert field in [e["field"] for e in response.get_json()["errors"]]
+    assert db("SELECT count(*) FROM districts").scalar_one() == before

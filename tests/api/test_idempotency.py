@@ -1,0 +1,102 @@
+"""Retried writes: the same request replayed, or sent twice at once, makes one device."""
+
+import threading
+
+from sqlalchemy import text
+
+from tests.helpers import feature, new_id
+
+
+def count(engine):
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM devices")).scalar_one()
+
+
+def test_replay_with_an_idempotency_key_returns_the_first_answer(moderator, db):
+    body = feature()
+    headers = {"Idempotency-Key": "pin-42"}
+    first = moderator.post("/api/v1/devices", json=body, headers=headers)
+    again = moderator.post("/api/v1/devices", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.get_json() == first.get_json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert db("SELECT count(*) FROM devices").scalar_one() == 1
+
+
+def test_the_same_key_for_another_request_is_refused(moderator, db):
+    moderator.post("/api/v1/devices", json=feature(), headers={"Idempotency-Key": "k"})
+    other = moderator.post(
+        "/api/v1/devices", json=feature(3.0, 45.0), headers={"Idempotency-Key": "k"}
+    )
+    assert other.status_code == 422
+    assert other.get_json()["errors"][0]["field"] == "Idempotency-Key"
+    assert db("SELECT count(*) FROM devices").scalar_one() == 1
+
+
+def test_keys_belong_to_their_caller(moderator, as_user, db):
+    other = as_user("moderator")
+    moderator.post("/api/v1/devices", json=feature(), headers={"Idempotency-Key": "same"})
+    response = other.post(
+        "/api/v1/devices?force=true", json=feature(), headers={"Idempotency-Key": "same"}
+    )
+    assert response.status_code == 201
+    assert db("SELECT count(*) FROM devices").scalar_one() == 2
+
+
+def test_replayed_patch_is_applied_once(moderator, db):
+    created = moderator.post("/api/v1/devices", json=feature()).get_json()
+    url = f"/api/v1/devices/{created['id']}"
+    headers = {"If-Match": moderator.get(url).headers["ETag"], "Idempotency-Key": "edit-1"}
+    first = moderator.patch(url, json={"properties": {"notes": "x"}}, headers=headers)
+    again = moderator.patch(url, json={"properties": {"notes": "x"}}, headers=headers)
+    assert first.status_code == again.status_code == 200  # not a 412 for the stale ETag
+    assert db("SELECT version FROM devices").scalar_one() == 2
+
+
+def run_together(target, arguments):
+    results = [None] * len(arguments)
+    barrier = threading.Barrier(len(arguments))
+
+    def run(index):
+        barrier.wait()
+        results[index] = target(*arguments[index])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(arguments))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_two_threads_posting_the_same_client_uuid_make_one_device(committed, app, make_user):
+    _, token = make_user("moderator")
+    body = feature(device_id=new_id())
+
+    def post():
+        client = app.test_client()
+        return client.post(
+            "/api/v1/devices", json=body, headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+
+    statuses = run_together(post, [(), ()])
+    assert sorted(statuses) == [200, 201]
+    assert count(committed) == 1
+
+
+def test_two_threads_with_one_idempotency_key_make_one_device(committed, app, make_user):
+    _, token = make_user("moderator")
+    body = feature()
+
+    def post():
+        client = app.test_client()
+        return client.post(
+            "/api/v1/devices",
+            json=body,
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "both"},
+        ).status_code
+
+    statuses = run_together(post, [(), ()])
+    assert 201 in statuses and set(statuses) <= {201, 409}
+    assert count(committed) == 1

@@ -1,0 +1,183 @@
+"""Review of pins, trust, duplicates, merges, history and reverts."""
+
+import math
+
+import pytest
+
+from service.geo.devices import EARTH_RADIUS_M
+from tests.helpers import PROBLEM, feature, pin
+
+
+def north_of(lat: float, metres: float) -> float:
+    """The latitude METRES north of LAT, on the sphere PostGIS measures on."""
+    return lat + math.degrees(metres / EARTH_RADIUS_M)
+
+
+def review(moderator, device_id, decision="approve", reason=None):
+    body = {"decision": decision} | ({"reason": reason} if reason else {})
+    return moderator.post(f"/api/v1/devices/{device_id}/review", json=body)
+
+
+def ids(response):
+    return [f["id"] for f in response.get_json()["features"]]
+
+
+class TestReview:
+    def test_a_new_contributors_pin_waits_for_review(self, as_user, client, moderator):
+        author = as_user()
+        device = pin(author)
+        assert device["properties"]["review_status"] == "pending"
+        assert ids(client.get("/api/v1/devices")) == []
+        assert client.get(f"/api/v1/devices/{device['id']}").status_code == 404
+        assert ids(author.get("/api/v1/devices")) == [device["id"]]
+        assert moderator.get(f"/api/v1/devices/{device['id']}").status_code == 200
+
+        approved = review(moderator, device["id"])
+        assert approved.status_code == 200
+        assert approved.get_json()["properties"]["review_status"] == "approved"
+        assert ids(client.get("/api/v1/devices")) == [device["id"]]
+
+    def test_rejection_needs_a_reason_shown_to_the_author(self, as_user, client, moderator, db):
+        author = as_user()
+        device = pin(author)
+        assert review(moderator, device["id"], "reject").status_code == 422
+        assert db("SELECT review_status FROM devices").scalar_one() == "pending"
+        response = review(moderator, device["id"], "reject", "This is a speed camera.")
+        assert response.status_code == 200
+        seen = author.get(f"/api/v1/devices/{device['id']}").get_json()["properties"]
+        assert (seen["review_status"], seen["review_reason"]) == (
+            "rejected",
+            "This is a speed camera.",
+        )
+        assert client.get(f"/api/v1/devices/{device['id']}").status_code == 404
+
+    def test_queue_is_oldest_first_with_duplicate_candidates(self, as_user, moderator, db):
+        existing = pin(moderator, 2.35, 48.85)
+        first = pin(as_user(), 2.35, north_of(48.85, 10))
+        second = pin(as_user(), 4.83, 45.76)
+        db(
+            "UPDATE devices SET created_at = now() - interval '1 hour' WHERE id = :id",
+            id=first["id"],
+        )
+        queue = moderator.get("/api/v1/moderation/queue").get_json()["items"]
+        assert [item["device"]["id"] for item in queue] == [first["id"], second["id"]]
+        candidates = queue[0]["duplicate_candidates"]
+        assert [c["id"] for c in candidates] == [existing["id"]]
+        assert candidates[0]["distance_m"] == pytest.approx(10, abs=0.05)
+        assert queue[1]["duplicate_candidates"] == []
+
+    def test_contributors_become_trusted_after_enough_approved_pins(
+        self, app, as_user, moderator, monkeypatch
+    ):
+        monkeypatch.setitem(app.config, "TRUSTED_AFTER_APPROVED_PINS", 2)
+        author = as_user()
+        for i in range(2):
+            device = pin(author, 2.35 + i * 0.01, 48.85)
+            review(moderator, device["id"])
+        assert author.get("/api/v1/me").get_json()["trusted"] is True
+        assert pin(author, 2.40, 48.85)["properties"]["review_status"] == "approved"
+
+    def test_new_accounts_pin_only_so_many_devices_an_hour(self, app, as_user, monkeypatch, db):
+        monkeypatch.setitem(app.config, "NEW_ACCOUNT_PINS_PER_HOUR", 2)
+        author = as_user()
+        pin(author, 2.35, 48.85)
+        pin(author, 2.36, 48.85)
+        response = author.post("/api/v1/devices", json=feature(2.37, 48.85))
+        assert response.status_code == 429 and response.mimetype == PROBLEM
+        assert 1 <= int(response.headers["Retry-After"]) <= 3600
+        assert db("SELECT count(*) FROM devices").scalar_one() == 2
+
+
+class TestDuplicates:
+    @pytest.mark.parametrize("metres,expected", [(14.9, 409), (15.1, 201)])
+    def test_same_kind_within_the_distance_is_a_409_with_candidates(
+        self, moderator, db, metres, expected
+    ):
+        existing = pin(moderator, 2.35, 48.85)
+        response = moderator.post("/api/v1/devices", json=feature(2.35, north_of(48.85, metres)))
+        assert response.status_code == expected
+        if expected == 409:
+            body = response.get_json()
+            assert [c["id"] for c in body["candidates"]] == [existing["id"]]
+            assert body["candidates"][0]["distance_m"] == pytest.approx(metres, abs=0.01)
+            assert db("SELECT count(*) FROM devices").scalar_one() == 1
+
+    def test_force_pins_anyway_and_other_kinds_do_not_count(self, moderator, db):
+        pin(moderator, 2.35, 48.85)
+        near = feature(2.35, north_of(48.85, 3))
+        assert moderator.post("/api/v1/devices?force=true", json=near).status_code == 201
+        microphone = feature(2.35, north_of(48.85, 3), kind="microphone")
+        assert moderator.post("/api/v1/devices", json=microphone).status_code == 201
+        assert db("SELECT count(*) FROM devices").scalar_one() == 3
+
+    def test_duplicates_are_measured_in_metres_not_degrees(self, moderator):
+        # 0.0002 degrees of longitude is 14.6 m at 48.85°N but 22 m on the equator.
+        pin(moderator, 2.35, 48.85)
+        pin(moderator, 10.0, 0.0)
+        assert moderator.post("/api/v1/devices", json=feature(2.3502, 48.85)).status_code == 409
+        assert moderator.post("/api/v1/devices", json=feature(10.0002, 0.0)).status_code == 201
+
+
+class TestMergeHistoryRevert:
+    def test_merge_moves_votes_and_leaves_a_redirect(self, moderator, as_user, client, db):
+        keep = pin(moderator, 2.35, 48.85)
+        duplicate = pin(moderator, 2.35, north_of(48.85, 5))
+        voter = as_user()
+        voter.post(
+            f"/api/v1/devices/{duplicate['id']}/confirmations", json={"verdict": "still_there"}
+        )
+        response = moderator.post(
+            f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]}
+        )
+        assert response.status_code == 200
+        assert response.get_json()["properties"]["verification"] == "confirmed"
+        assert db("SELECT device_id::text FROM confirmations").scalar_one() == keep["id"]
+        redirect = client.get(f"/api/v1/devices/{duplicate['id']}")
+        assert redirect.status_code == 308
+        assert redirect.headers["Location"].endswith(f"/api/v1/devices/{keep['id']}")
+        assert ids(client.get("/api/v1/devices")) == [keep["id"]]
+
+    def test_merging_a_device_into_itself_is_refused(self, moderator):
+        device = pin(moderator)
+        response = moderator.post(
+            f"/api/v1/devices/{device['id']}/merge", json={"other": device["id"]}
+        )
+        assert response.status_code == 409
+
+    def test_history_lists_every_change_and_revert_restores(self, moderator, client):
+        device = pin(moderator, notes="first", direction=10)
+        url = f"/api/v1/devices/{device['id']}"
+        etag = client.get(url).headers["ETag"]
+        etag = moderator.patch(
+            url, json={"properties": {"notes": "second"}}, headers={"If-Match": etag}
+        ).headers["ETag"]
+        moderator.patch(
+            url,
+            json={
+                "properties": {"notes": "vandalised", "direction": 200},
+                "geometry": {"type": "Point", "coordinates": [0, 0]},
+            },
+            headers={"If-Match": etag},
+        )
+        history = client.get(f"{url}/history").get_json()["revisions"]
+        assert [r["action"] for r in history] == ["create", "update", "update"]
+        assert history[1]["changes"] == {"notes": ["first", "second"]}
+        assert history[2]["changes"]["direction"] == [[10], [200]]
+        assert history[2]["author"] == moderator.user.username
+
+        reverted = moderator.post(f"{url}/revert", json={"revision": history[1]["id"]})
+        assert reverted.status_code == 200
+        restored = reverted.get_json()
+        assert restored["properties"]["notes"] == "second"
+        assert restored["properties"]["direction"] == [10]
+        assert restored["geometry"]["coordinates"] == device["geometry"]["coordinates"]
+        actions = [r["action"] for r in client.get(f"{url}/history").get_json()["revisions"]]
+        assert actions[-1] == "revert"
+
+    def test_revert_to_another_devices_revision_is_404(self, moderator, client):
+        first, second = pin(moderator), pin(moderator, 3.0, 45.0)
+        revision = client.get(f"/api/v1/devices/{second['id']}/history").get_json()["revisions"][0]
+        response = moderator.post(
+            f"/api/v1/devices/{first['id']}/revert", json={"revision": revision["id"]}
+        )
+        assert response.status_code == 404

@@ -1,0 +1,59 @@
+"""Who may upload, see, attach and delete photos."""
+
+from tests import images
+from tests.helpers import feature, pin
+from tests.images import upload, uploaded
+
+
+def test_uploading_needs_an_account(client, db):
+    response = upload(client, images.plain_photo())
+    assert response.status_code == 401
+    assert db("SELECT count(*) FROM photos").scalar_one() == 0
+
+
+def test_a_loose_upload_is_seen_only_by_its_uploader_and_moderators(as_user, moderator, client):
+    uploader = as_user()
+    photo = uploaded(uploader, images.plain_photo())
+    url = f"/api/v1/photos/{photo['id']}"
+    assert uploader.get(url).status_code == 200
+    assert moderator.get(url).status_code == 200
+    assert client.get(url).status_code == 404
+    assert as_user().get(f"{url}/thumbnail").status_code == 404
+
+
+def test_photos_of_a_pending_pin_follow_the_pin(as_user, moderator, client):
+    author = as_user()
+    device = pin(author)
+    photo = uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    assert client.get(f"/api/v1/photos/{photo['id']}").status_code == 404
+    moderator.post(f"/api/v1/devices/{device['id']}/review", json={"decision": "approve"})
+    assert client.get(f"/api/v1/photos/{photo['id']}").status_code == 200
+
+
+def test_only_your_own_uploads_can_be_attached(as_user, moderator, db):
+    photo = uploaded(as_user(), images.plain_photo())
+    other = as_user()
+    response = other.post(
+        "/api/v1/devices?force=true", json={**feature(), "photo_ids": [photo["id"]]}
+    )
+    assert response.status_code == 403
+    assert db("SELECT count(*) FROM devices").scalar_one() == 0
+    assert db("SELECT device_id FROM photos").scalar_one() is None
+    # A moderator may attach anyone's upload.
+    assert (
+        moderator.post(
+            "/api/v1/devices?force=true", json={**feature(), "photo_ids": [photo["id"]]}
+        ).status_code
+        == 201
+    )
+
+
+def test_only_the_uploader_or_a_moderator_deletes(as_user, moderator, db):
+    device = pin(moderator)
+    uploader = as_user()
+    photo = uploaded(uploader, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    url = f"/api/v1/photos/{photo['id']}"
+    assert as_user().delete(url).status_code == 403
+    assert db("SELECT count(*) FROM photos").scalar_one() == 1
+    assert uploader.delete(url).status_code == 204
+    assert db("SELECT count(*) FROM photos").scalar_one() == 0

@@ -1,0 +1,442 @@
+"""Upload, read, attach and delete photos: the contract a phone app sees, on both backends."""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from service import create_app
+from service.config import Config
+from service.storage import S3Storage
+from tests import images
+from tests.conftest import storage_settings
+from tests.helpers import GEOJSON, PROBLEM, feature, new_id, pin
+from tests.images import fetch, upload, uploaded
+from tests.photos.test_processing import assert_no_metadata
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def app(request, database_url, tmp_path_factory):
+    """The application on each storage backend (S3: a real S3 server on loopback)."""
+    settings = storage_settings(request.param, tmp_path_factory, request)
+    app = create_app(
+        Config(DATABASE_URL=database_url, TESTING=True, RATELIMIT_ENABLED=False, **settings)
+    )
+    yield app
+    app.extensions["engine"].dispose()
+
+
+@pytest.fixture
+def client(moderator):
+    """Photos are sent by an account; a moderator's pins are published directly."""
+    return moderator
+
+
+@pytest.fixture
+def stored_keys(app):
+    def keys():
+        return set(app.extensions["photo_storage"].keys())
+
+    return keys
+
+
+def count_photos(db) -> int:
+    return db("SELECT count(*) FROM photos").scalar_one()
+
+
+class TestUpload:
+    @pytest.mark.parametrize("fmt", images.FORMATS)
+    def test_served_images_carry_no_metadata_and_stand_upright(self, client, fmt):
+        body = uploaded(
+            client,
+            images.leaky_photo(fmt),
+            filename=f"IMG_0001.{images.EXTENSIONS[fmt]}",
+            mimetype=images.MEDIA_TYPES[fmt],
+        )
+        assert (body["width"], body["height"]) == (200, 600)
+        for rendition in ("full", "large", "thumbnail"):
+            _, data = fetch(client, body[rendition])
+            assert_no_metadata(data)
+
+    def test_response_suggests_the_originals_gps_and_time(self, client, db):
+        response = upload(client, images.leaky_photo("HEIF"), filename="IMG_0002.HEIC")
+        assert response.status_code == 201
+        body = response.get_json()
+        assert response.headers["Location"].endswith(f"/api/v1/photos/{body['id']}")
+        assert body["device_id"] is None
+        location = body["suggested_location"]
+        assert location["type"] == "Point"
+        assert location["coordinates"] == pytest.approx([images.LON_DEG, images.LAT_DEG], abs=1e-6)
+        assert body["accuracy_m"] == images.ACCURACY_M
+        assert body["taken_at"].startswith(images.TAKEN_UTC)
+        # The suggestion is returned, never kept.
+        row = db("SELECT * FROM photos WHERE id = :id", id=body["id"]).mappings().one()
+        assert set(row) == {
+            "id",
+            "device_id",
+            "uploaded_by",
+            "full_sha256",
+            "large_sha256",
+            "thumbnail_sha256",
+            "width",
+            "height",
+            "created_at",
+        }
+
+    def test_a_photo_without_gps_suggests_nothing(self, client):
+        body = uploaded(client, images.plain_photo())
+        assert (body["suggested_location"], body["accuracy_m"], body["taken_at"]) == (None,) * 3
+
+    def test_the_original_is_not_stored_only_three_renditions(self, client, stored_keys, db):
+        before = stored_keys()
+        original = images.leaky_photo("JPEG", size=(900, 300))
+        body = uploaded(client, original)
+        added = stored_keys() - before
+        hashes = db(
+            "SELECT full_sha256, large_sha256, thumbnail_sha256 FROM photos WHERE id = :id",
+            id=body["id"],
+        ).one()
+        assert added == {f"{sha}.jpg" for sha in hashes}
+        assert hashlib.sha256(original).hexdigest() + ".jpg" not in stored_keys()
+
+    def test_the_client_filename_is_never_a_path(self, client, stored_keys, app):
+        before = stored_keys()
+        uploaded(client, images.plain_photo(colour=(1, 2, 3)), filename="../../../etc/cron.d/x")
+        added = stored_keys() - before
+        assert len(added) == 3
+        assert all(len(key) == 68 and key.endswith(".jpg") for key in added)
+        if app.config.get("MEDIA_ROOT") and not app.config.get("S3_BUCKET"):
+            root = Path(app.config["MEDIA_ROOT"])
+            assert not (root.parent / "etc").exists()
+
+    def test_the_same_image_twice_is_stored_once(self, client, stored_keys, db):
+        data = images.plain_photo(colour=(200, 100, 50))
+        first = uploaded(client, data)
+        keys_after_first = stored_keys()
+        second = uploaded(client, data)
+        assert first["id"] != second["id"]
+        assert stored_keys() == keys_after_first
+        assert db("SELECT count(DISTINCT full_sha256) FROM photos").scalar_one() == 1
+
+
+class TestServing:
+    def test_images_have_a_strong_etag_and_immutable_caching(self, app, client, monkeypatch):
+        storage = app.extensions["photo_storage"]
+        if isinstance(storage, S3Storage):  # without presigned URLs the API streams the object
+            monkeypatch.setattr(storage, "presign_seconds", 0)
+        body = uploaded(client, images.plain_photo(colour=(9, 99, 199)))
+        response = client.get(body["thumbnail"])
+        assert response.status_code == 200
+        assert response.mimetype == "image/jpeg"
+        assert response.headers["ETag"] == f'"{hashlib.sha256(response.data).hexdigest()}"'
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        again = client.get(body["thumbnail"], headers={"If-None-Match": response.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b""
+        assert again.headers["ETag"] == response.headers["ETag"]
+
+    def test_s3_serves_through_short_lived_presigned_redirects(self, app, client):
+        body = uploaded(client, images.plain_photo(colour=(19, 99, 199)))
+        response, data = fetch(client, body["full"])
+        if not isinstance(app.extensions["photo_storage"], S3Storage):
+            assert response.status_code == 200  # the local backend always streams
+            return
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith(app.config["S3_ENDPOINT_URL"])
+        assert "X-Amz-Signature=" in response.headers["Location"]
+        assert response.headers["Cache-Control"] == "private, max-age=60"
+        assert data[:2] == b"\xff\xd8"
+
+    def test_metadata(self, client):
+        body = uploaded(client, images.plain_photo(size=(400, 300)))
+        response = client.get(f"/api/v1/photos/{body['id']}")
+        assert response.status_code == 200
+        meta = response.get_json()
+        assert {k: meta[k] for k in ("id", "device_id", "width", "height")} == {
+            "id": body["id"],
+            "device_id": None,
+            "width": 400,
+            "height": 300,
+        }
+        assert meta["full"].endswith(f"/api/v1/photos/{body['id']}/full")
+        assert meta["thumbnail"].startswith("http://localhost/")
+
+    @pytest.mark.parametrize("path", ["", "/full", "/thumbnail"])
+    def test_unknown_photo_is_404(self, client, path):
+        response = client.get(f"/api/v1/photos/{new_id()}{path}")
+        assert response.status_code == 404 and response.mimetype == PROBLEM
+
+    def test_unknown_rendition_is_404(self, client):
+        body = uploaded(client, images.plain_photo())
+        assert client.get(f"/api/v1/photos/{body['id']}/original").status_code == 404
+
+
+def assert_refused(response, status: int, field: str):
+    assert response.status_code == status, response.get_json()
+    assert response.mimetype == PROBLEM
+    problem = response.get_json()
+    assert problem["status"] == status
+    assert problem["errors"][0]["field"] == field
+
+
+@pytest.fixture
+def spy_tempdir(monkeypatch, tmp_path):
+    """Route every temporary file of the request into an empty folder we can inspect."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+
+    def leaked():
+        open_fds = [
+            os.readlink(f"/proc/self/fd/{fd}")
+            for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}")
+        ]
+        return list(folder.iterdir()) + [p for p in open_fds if p.startswith(str(folder))]
+
+    return leaked
+
+
+class TestRefusals:
+    """Each refusal: the right status and field, nothing stored, no temporary file left."""
+
+    CASES = {
+        "not-an-image": (b"just some text pretending" * 100, "photo.jpg", "image/jpeg", 415),
+        "svg": (
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>',
+            "photo.svg",
+            "image/svg+xml",
+            415,
+        ),
+        "gif": (images.animated("GIF"), "photo.gif", "image/gif", 415),
+        "truncated-jpeg": (
+            images.plain_photo("JPEG", size=(800, 600))[:1500],
+            "photo.jpg",
+            "image/jpeg",
+            422,
+        ),
+        "corrupt-png": (
+            images.plain_photo("PNG")[:60] + b"\x00" * 200,
+            "photo.png",
+            "image/png",
+            422,
+        ),
+        "truncated-heic": (
+            images.leaky_photo("HEIF")[:1200],
+            "IMG.HEIC",
+            "image/heic",
+            422,
+        ),
+        "decompression-bomb": (
+            images.png_claiming(100_000, 100_000),
+            "bomb.png",
+            "image/png",
+            422,
+        ),
+        "over-pixel-limit": (images.png_claiming(9_000, 9_000), "big.png", "image/png", 422),
+        "animated-webp": (images.animated("WEBP"), "anim.webp", "image/webp", 422),
+        "animated-png": (images.animated("PNG"), "anim.png", "image/png", 422),
+        "empty": (b"", "photo.jpg", "image/jpeg", 422),
+    }
+
+    @pytest.mark.parametrize("case", CASES)
+    def test_refused_upload(self, client, db, stored_keys, spy_tempdir, case):
+        data, filename, mimetype, status = self.CASES[case]
+        before = stored_keys()
+        response = upload(client, data, filename=filename, mimetype=mimetype)
+        assert_refused(response, status, "file")
+        assert stored_keys() == before
+        assert count_photos(db) == 0
+        assert spy_tempdir() == []
+
+    def test_over_the_size_limit_is_413(
+        self, client, app, db, stored_keys, spy_tempdir, monkeypatch
+    ):
+        monkeypatch.setitem(app.config, "PHOTO_MAX_BYTES", 100_000)
+        before = stored_keys()
+        big = images.plain_photo("PNG", size=(1200, 1200)) + os.urandom(200_000)
+        response = upload(client, big)
+        assert_refused(response, 413, "file")
+        assert response.get_json()["max_bytes"] == 100_000
+        assert stored_keys() == before and count_photos(db) == 0
+        assert spy_tempdir() == []
+
+    def test_a_file_just_over_the_limit_within_the_multipart_allowance_is_413(
+        self, client, app, db, monkeypatch
+    ):
+        data = images.plain_photo("PNG", size=(300, 300))
+        monkeypatch.setitem(app.config, "PHOTO_MAX_BYTES", len(data) - 1)
+        assert_refused(upload(client, data), 413, "file")
+        assert count_photos(db) == 0
+
+    def test_the_json_limit_does_not_apply_to_photos(self, client, app, monkeypatch):
+        monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1000)
+        uploaded(client, images.plain_photo("PNG", size=(300, 300)))
+
+    def test_no_file_part_is_422(self, client, db):
+        response = client.post(
+            "/api/v1/photos", data={"photo": "nope"}, content_type="multipart/form-data"
+        )
+        assert_refused(response, 422, "file")
+        assert count_photos(db) == 0
+
+    def test_a_raw_image_body_is_415(self, client, db):
+        response = client.post(
+            "/api/v1/photos", data=images.plain_photo(), content_type="image/jpeg"
+        )
+        assert_refused(response, 415, "Content-Type")
+        assert count_photos(db) == 0
+
+
+def device_etag(client, url: str) -> str:
+    return client.get(url).headers["ETag"]
+
+
+class TestDevices:
+    def test_a_device_created_with_a_photo_lists_it(self, client, db):
+        photo = uploaded(client, images.leaky_photo("JPEG"))
+        lon, lat = photo["suggested_location"]["coordinates"]
+        body = feature(lon, lat) | {"photo_ids": [photo["id"]]}
+        response = client.post("/api/v1/devices", json=body)
+        assert response.status_code == 201, response.get_json()
+        device = response.get_json()
+        assert device["properties"]["photos"] == [
+            {
+                "id": photo["id"],
+                "thumbnail": photo["thumbnail"],
+                "large": photo["large"],
+                "full": photo["full"],
+                "width": 200,
+                "height": 600,
+            }
+        ]
+        stored = db("SELECT device_id FROM photos WHERE id = :id", id=photo["id"]).scalar_one()
+        assert str(stored) == device["id"]
+        listing = client.get("/api/v1/devices").get_json()
+        assert listing["features"][0]["properties"]["photos"][0]["id"] == photo["id"]
+        assert client.get(f"/api/v1/photos/{photo['id']}").get_json()["device_id"] == device["id"]
+
+    def test_devices_without_photos_list_an_empty_array(self, client):
+        assert pin(client)["properties"]["photos"] == []
+
+    def test_a_replayed_creation_with_the_same_photos_is_safe(self, client):
+        photo = uploaded(client, images.plain_photo())
+        body = feature(device_id=new_id()) | {"photo_ids": [photo["id"]]}
+        assert client.post("/api/v1/devices", json=body).status_code == 201
+        assert client.post("/api/v1/devices", json=body).status_code == 200
+
+    def test_an_unknown_photo_id_is_422_and_no_device_is_made(self, client, db):
+        response = client.post("/api/v1/devices", json=feature() | {"photo_ids": [new_id()]})
+        assert_refused(response, 422, "photo_ids")
+        assert db("SELECT count(*) FROM devices").scalar_one() == 0
+
+    def test_a_malformed_photo_id_is_422(self, client, db):
+        response = client.post("/api/v1/devices", json=feature() | {"photo_ids": ["../x"]})
+        assert response.status_code == 422
+        assert response.get_json()["errors"][0]["field"] == "photo_ids.0"
+        assert db("SELECT count(*) FROM devices").scalar_one() == 0
+
+    def test_a_photo_of_another_device_is_a_conflict(self, client, db):
+        photo = uploaded(client, images.plain_photo())
+        first = client.post("/api/v1/devices", json=feature() | {"photo_ids": [photo["id"]]})
+        assert first.status_code == 201
+        second = client.post("/api/v1/devices", json=feature(2.0) | {"photo_ids": [photo["id"]]})
+        assert_refused(second, 409, "photo_ids")
+        assert db("SELECT count(*) FROM devices").scalar_one() == 1
+
+    def test_patch_attaches_photos_and_changes_the_etag(self, client):
+        device = pin(client)
+        url = f"/api/v1/devices/{device['id']}"
+        etag = client.get(url).headers["ETag"]
+        photo = uploaded(client, images.plain_photo())
+        response = client.patch(url, json={"photo_ids": [photo["id"]]}, headers={"If-Match": etag})
+        assert response.status_code == 200, response.get_json()
+        assert response.headers["ETag"] != etag
+        assert [p["id"] for p in response.get_json()["properties"]["photos"]] == [photo["id"]]
+
+    def test_upload_onto_a_device(self, client, db):
+        device = pin(client)
+        url = f"/api/v1/devices/{device['id']}"
+        etag = client.get(url).headers["ETag"]
+        response = upload(client, images.leaky_photo("WEBP"), url=f"{url}/photos")
+        assert response.status_code == 201
+        photo = response.get_json()
+        assert photo["device_id"] == device["id"]
+        assert photo["suggested_location"]["type"] == "Point"
+        after = client.get(url)
+        assert after.headers["ETag"] != etag
+        assert [p["id"] for p in after.get_json()["properties"]["photos"]] == [photo["id"]]
+
+    def test_upload_onto_a_device_honours_if_match(self, client, db, stored_keys):
+        device = pin(client)
+        url = f"/api/v1/devices/{device['id']}"
+        client.patch(
+            url,
+            json={"properties": {"notes": "moved"}},
+            headers={"If-Match": device_etag(client, url)},
+        )
+        before = stored_keys()
+        stale = f'"{device["id"].replace("-", "")}.1"'
+        response = upload(
+            client, images.plain_photo(), url=f"{url}/photos", headers={"If-Match": stale}
+        )
+        assert_refused(response, 412, "If-Match")
+        assert count_photos(db) == 0 and stored_keys() == before
+
+    def test_upload_onto_an_unknown_or_deleted_device(self, client, db, stored_keys):
+        before = stored_keys()
+        unknown = upload(client, images.plain_photo(), url=f"/api/v1/devices/{new_id()}/photos")
+        assert unknown.status_code == 404
+        device = pin(client)
+        client.delete(f"/api/v1/devices/{device['id']}")
+        gone = upload(client, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+        assert gone.status_code == 410
+        assert count_photos(db) == 0 and stored_keys() == before
+
+    def test_photos_of_a_deleted_device_are_no_longer_served(self, client):
+        device = pin(client)
+        photo = upload(
+            client, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos"
+        ).get_json()
+        assert fetch(client, photo["full"])[0].status_code in (200, 302)
+        assert client.delete(f"/api/v1/devices/{device['id']}").status_code == 204
+        for url in (f"/api/v1/photos/{photo['id']}", photo["full"], photo["thumbnail"]):
+            response = client.get(url)
+            assert response.status_code == 410 and response.mimetype == PROBLEM
+
+
+class TestDelete:
+    def test_delete_removes_the_photo_and_its_files(self, client, db, stored_keys):
+        before = stored_keys()
+        photo = uploaded(client, images.plain_photo(colour=(77, 66, 55)))
+        assert len(stored_keys() - before) == 3
+        response = client.delete(f"/api/v1/photos/{photo['id']}")
+        assert response.status_code == 204
+        assert stored_keys() == before
+        assert count_photos(db) == 0
+        assert client.get(f"/api/v1/photos/{photo['id']}").status_code == 404
+        assert client.delete(f"/api/v1/photos/{photo['id']}").status_code == 404
+
+    def test_files_shared_with_another_photo_stay_until_the_last_goes(self, client, stored_keys):
+        before = stored_keys()
+        data = images.plain_photo(colour=(11, 22, 33))
+        first, second = uploaded(client, data), uploaded(client, data)
+        client.delete(f"/api/v1/photos/{first['id']}")
+        assert len(stored_keys() - before) == 3
+        _, served = fetch(client, second["full"])
+        assert served[:2] == b"\xff\xd8"
+        client.delete(f"/api/v1/photos/{second['id']}")
+        assert stored_keys() == before
+
+    def test_deleting_a_devices_photo_changes_the_device(self, client):
+        device = pin(client)
+        url = f"/api/v1/devices/{device['id']}"
+        photo = upload(client, images.plain_photo(), url=f"{url}/photos").get_json()
+        etag = client.get(url).headers["ETag"]
+        assert client.delete(f"/api/v1/photos/{photo['id']}").status_code == 204
+        after = client.get(url)
+        assert after.headers["ETag"] != etag
+        assert after.get_json()["properties"]["photos"] == []
+        assert after.mimetype == GEOJSON

@@ -1,0 +1,332 @@
+"""Densities per district: the public contract, formats, filters, dates, border rule, cache."""
+
+import csv
+import io
+import math
+
+import pytest
+
+from tests.districts import (
+    district_feature,
+    exact_statistics,
+    load,
+    rectangle,
+    square,
+    write_geojson,
+)
+from tests.helpers import GEOJSON, PROBLEM, pin
+
+
+@pytest.fixture
+def client(moderator):
+    """These tests pin as a moderator, whose pins are published directly."""
+    return moderator
+
+
+__all__ = ["exact_statistics"]
+pytestmark = pytest.mark.usefixtures("exact_statistics")
+
+STATS = "/api/v1/stats/districts?level=quartier&parent=P"
+PUBLIC_FIELDS = {
+    "code",
+    "name",
+    "level",
+    "parent_code",
+    "area_km2",
+    "population",
+    "population_year",
+    "count",
+    "per_km2",
+    "per_10k_inhabitants",
+    "inhabitants_per_device",
+    "rank",
+    "counts_by_kind",
+    "counts_by_status",
+    "counts_by_verification",
+    "watched_area_km2",
+    "watched_share",
+}
+
+
+@pytest.fixture
+def quarters(isolated, tmp_path):
+    """Q1 and Q2 share the border lon=2.31; Q2 is half as tall, leaving a gap in the extent."""
+    features = [
+        district_feature("Q1", rectangle(2.30, 48.80, 2.31, 48.81), pop=10_000),
+        district_feature("Q2", rectangle(2.31, 48.80, 2.32, 48.805), pop=None),
+    ]
+    load(
+        isolated,
+        write_geojson(tmp_path / "q.geojson", features),
+        parent="P",
+        population_field="pop",
+        population_year=2023,
+        population_source="INSEE test",
+    )
+
+
+def stats(client, url=STATS):
+    response = client.get(url)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def by_code(body):
+    return {d["code"]: d for d in body["districts"]}
+
+
+def stored_counts(db):
+    return db(
+        "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM districts), "
+        "(SELECT count(*) FROM statistics_cache)"
+    ).one()
+
+
+class TestDensities:
+    def test_contract_counts_border_once_and_reports_devices_outside(self, client, quarters):
+        for lon, lat in ((2.301, 48.801), (2.302, 48.802), (2.315, 48.802)):
+            pin(client, lon, lat)
+        pin(client, 2.31, 48.803)  # on the border shared by Q1 and Q2
+        pin(client, 2.315, 48.808)  # in the bbox of the selection, in neither district
+        pin(client, 2.5, 48.9)  # far away
+        body = stats(client)
+        districts = by_code(body)
+        assert set(districts["Q1"]) == PUBLIC_FIELDS
+        assert (districts["Q1"]["count"], districts["Q2"]["count"]) == (3, 1)
+        q1 = districts["Q1"]
+        assert q1["area_km2"] == pytest.approx(0.8168, rel=0.003)
+        assert q1["per_km2"] == pytest.approx(3 / q1["area_km2"], rel=1e-3)
+        assert q1["per_10k_inhabitants"] == pytest.approx(3.0)
+        assert q1["inhabitants_per_device"] == pytest.approx(3333.33)
+        assert q1["counts_by_kind"]["camera"] == 3 and q1["counts_by_kind"]["microphone"] == 0
+        assert q1["counts_by_status"] == {"active": 3, "planned": 0, "removed": 0, "unknown": 0}
+        assert q1["counts_by_verification"]["reported"] == 3
+        assert q1["rank"] == 1 and districts["Q2"]["rank"] == 2  # Q1 is denser per km²
+        q2 = districts["Q2"]
+        assert q2["population"] is None and q2["per_10k_inhabitants"] is None
+        assert q2["inhabitants_per_device"] is None
+        totals = body["totals"]
+        assert (totals["count"], totals["districts"], totals["outside_count"]) == (4, 2, 1)
+        assert totals["districts_without_population"] == 1
+        assert totals["area_km2"] == pytest.approx(q1["area_km2"] + q2["area_km2"], abs=1e-3)
+        names = [a["name"] for a in body["attribution"]]
+        assert names == ["test-districts", "population", "devices"]
+        assert body["attribution"][1]["attribution"] == "INSEE test"
+
+    def test_no_device_means_null_ratios_not_zero_division(self, client, quarters):
+        q1 = by_code(stats(client))["Q1"]
+        assert (q1["count"], q1["per_km2"], q1["per_10k_inhabitants"]) == (0, 0, 0)
+        assert q1["inhabitants_per_device"] is None
+
+    def test_filters_by_kind_status_operator_and_verification(self, client, db, quarters):
+        pin(client, 2.301, 48.801, operator_type="public")
+        pin(client, 2.302, 48.801, kind="microphone")
+        pin(client, 2.303, 48.801, status="removed")
+        pin(client, 2.304, 48.801, status="planned")
+        pending = pin(client, 2.305, 48.801)
+        db("UPDATE devices SET review_status = 'pending' WHERE id = :id", id=pending["id"])
+        count = lambda query: by_code(stats(client, STATS + query))["Q1"]["count"]  # noqa: E731
+        # Active and unknown devices: what is on the map now; a pending pin is not public yet.
+        assert count("") == 2
+        assert count("&kind=camera") == 1
+        assert count("&status=removed,planned") == 2
+        assert count("&operator_type=public") == 1
+        assert count("&verification=reported") == 2
+        assert count("&verification=confirmed") == 0
+        assert by_code(stats(client))["Q1"]["counts_by_kind"]["microphone"] == 1
+
+    def test_at_replays_the_map_from_observation_and_removal_dates(self, client, db, quarters):
+        pin(client, 2.301, 48.801, observed_at="2024-01-15T10:00:00Z")
+        pin(client, 2.302, 48.801, observed_at="2024-01-15T10:00:00Z", status="removed")
+        pin(client, 2.303, 48.801, observed_at="2024-01-15T10:00:00Z", status="planned")
+        gone = pin(client, 2.304, 48.801, observed_at="2024-01-15T10:00:00Z")
+        client.delete(f"/api/v1/devices/{gone['id']}")
+        count = lambda at: by_code(stats(client, f"{STATS}&at={at}"))["Q1"]["count"]  # noqa: E731
+        assert count("2023-12-31") == 0
+        assert count("2024-01-15") == 2  # the end of that day
+        assert count("2024-06-30T00:00:00Z") == 2  # the removed one was still there then
+        assert by_code(stats(client))["Q1"]["count"] == 1
+
+    def test_csv_has_the_json_field_names_and_the_attribution_in_headers(self, client, quarters):
+        pin(client, 2.301, 48.801)
+        response = client.get(STATS, headers={"Accept": "text/csv"})
+        assert response.status_code == 200
+        assert response.mimetype == "text/csv"
+        assert "attachment" in response.headers["Content-Disposition"]
+        assert "Test districts" in response.headers["X-Attribution"]
+        assert "INSEE test" in response.headers["X-Attribution"]
+        rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+        assert [r["code"] for r in rows] == ["Q1", "Q2"]
+        assert rows[0]["count"] == "1" and rows[0]["counts_by_kind.camera"] == "1"
+        assert rows[1]["population"] == "" and rows[1]["inhabitants_per_device"] == ""
+        json_names = {k for k in PUBLIC_FIELDS if not k.startswith("counts_by")}
+        assert json_names <= set(rows[0])
+        assert client.get(STATS + "&f=csv").data == response.data
+
+    def test_csv_quotes_names_with_commas_and_quotes(self, client, isolated, tmp_path):
+        odd = district_feature("Z1", square(2.3, 48.8, 0.01))
+        odd["properties"]["name"] = 'Saint-"X", le haut'
+        load(isolated, write_geojson(tmp_path / "z.geojson", [odd]), parent="Z")
+        response = client.get("/api/v1/stats/districts?parent=Z&f=csv")
+        rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+        assert rows[0]["name"] == 'Saint-"X", le haut'
+
+    def test_geojson_is_a_choropleth_ready_collection(self, client, quarters):
+        pin(client, 2.301, 48.801)
+        response = client.get(STATS + "&f=geojson&tolerance=0")
+        assert response.status_code == 200 and response.mimetype == GEOJSON
+        body = response.get_json()
+        assert body["type"] == "FeatureCollection"
+        feature = body["features"][0]
+        assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+        assert feature["properties"]["code"] == "Q1" and feature["properties"]["count"] == 1
+        assert body["totals"]["count"] == 1 and body["attribution"]
+        accept = client.get(STATS, headers={"Accept": GEOJSON})
+        assert accept.get_json()["type"] == "FeatureCollection"
+
+    def test_watched_area_of_a_sector_inside_a_district(self, client, quarters):
+        pin(client, 2.305, 48.805, direction=[90], angle=90, camera_type="fixed")
+        q1 = by_code(stats(client, STATS + "&watched=true"))["Q1"]
+        expected = math.pi * 30**2 * 90 / 360 / 1e6  # a quarter of a 30 m disc
+        assert q1["watched_area_km2"] == pytest.approx(expected, rel=0.03)
+        assert q1["watched_share"] == pytest.approx(expected / q1["area_km2"], rel=0.03)
+        assert by_code(stats(client))["Q1"]["watched_area_km2"] is None
+
+
+class TestCache:
+    def test_repeated_request_is_served_from_cache_until_data_changes(self, client, quarters):
+        first = client.get(STATS)
+        again = client.get(STATS)
+        assert (first.headers["X-Cache"], again.headers["X-Cache"]) == ("miss", "hit")
+        assert again.data == first.data
+        pin(client, 2.301, 48.801)
+        after = client.get(STATS)
+        assert after.headers["X-Cache"] == "miss"
+        assert by_code(after.get_json())["Q1"]["count"] == 1
+
+    def test_max_age_allows_figures_slightly_older_than_the_data(self, app, client, quarters):
+        app.config["STATS_MAX_AGE_SECONDS"] = 3600
+        first = client.get(STATS)
+        pin(client, 2.301, 48.801)
+        stale = client.get(STATS)
+        assert stale.headers["X-Cache"] == "hit"
+        assert (
+            stale.headers["X-Statistics-Computed-At"] == first.headers["X-Statistics-Computed-At"]
+        )
+        assert by_code(stale.get_json())["Q1"]["count"] == 0
+
+
+class TestCompare:
+    def test_figures_side_by_side_for_districts_of_any_level(self, client, quarters):
+        pin(client, 2.301, 48.801)
+        body = stats(client, "/api/v1/stats/compare?codes=Q2,Q1")
+        assert [d["code"] for d in body["districts"]] == ["Q1", "Q2"]
+        assert body["totals"]["count"] == 1 and body["totals"]["outside_count"] is None
+
+    def test_unknown_code_is_404_naming_it(self, client, db, quarters):
+        before = stored_counts(db)
+        response = client.get("/api/v1/stats/compare?codes=Q1,NOPE")
+        assert response.status_code == 404 and response.mimetype == PROBLEM
+        assert "NOPE" in response.get_json()["detail"]
+        assert response.get_json()["errors"][0]["field"] == "codes"
+        assert stored_counts(db) == before
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("query", "field"),
+        [
+            ("", "level"),
+            ("level=quartier&kind=drone", "kind.0"),
+            ("level=quartier&status=gone", "status.0"),
+            ("level=quartier&at=yesterday", "at"),
+            ("level=quartier&at=2024-13-45", "at"),
+            ("level=quartier&f=xlsx", "f"),
+            ("level=quartier&rank_by=beauty", "rank_by"),
+            ("level=quartier&tolerance=-1", "tolerance"),
+            ("level=quartier&tolerance=nan", "tolerance"),
+            ("level=quartier&parent=" + "x" * 40, "parent.0"),
+            ("level=quartier&limit=3", "limit"),
+            ("level=" + "x" * 40, "level"),
+        ],
+    )
+    def test_bad_query_is_a_400_naming_the_field(self, client, db, quarters, query, field):
+        before = stored_counts(db)
+        response = client.get(f"/api/v1/stats/districts?{query}")
+        assert response.status_code == 400, response.get_json()
+        assert response.mimetype == PROBLEM
+        assert field in [e["field"] for e in response.get_json()["errors"]]
+        assert stored_counts(db) == before
+
+    def test_selection_matching_nothing_is_a_404(self, client, db, quarters):
+        before = stored_counts(db)
+        response = client.get("/api/v1/stats/districts?level=quartier&parent=75056")
+        assert response.status_code == 404 and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"] == "parent"
+        assert stored_counts(db) == before
+
+    def test_hostile_values_are_bound_not_executed(self, client, db, quarters):
+        before = stored_counts(db)
+        response = client.get("/api/v1/stats/districts?level=quartier'--&parent=P")
+        assert response.status_code == 404
+        assert stored_counts(db) == before
+
+
+class TestGrid:
+    def test_counts_each_device_once_on_hexagons_of_the_cell_size(self, client, quarters):
+        for i in range(5):
+            pin(client, 2.301 + i * 0.001, 48.801)
+        pin(client, 3.0, 48.8)  # outside the bbox
+        response = client.get("/api/v1/stats/grid?bbox=2.29,48.79,2.33,48.82&cell=250")
+        assert response.status_code == 200 and response.mimetype == GEOJSON
+        body = response.get_json()
+        assert body["srid"] == 32631 and body["cell_m"] == 250
+        assert sum(f["properties"]["count"] for f in body["features"]) == 5 == body["devices"]
+        hexagon = body["features"][0]["geometry"]["coordinates"][0]
+        assert len(hexagon) == 7
+        area_km2 = 3 * math.sqrt(3) / 2 * 0.25**2
+        first = body["features"][0]["properties"]
+        assert first["per_km2"] == pytest.approx(first["count"] / area_km2, rel=1e-3)
+
+    @pytest.mark.parametrize(
+        ("query", "field"),
+        [
+            ("cell=250", "bbox"),
+            ("bbox=2,48,3&cell=250", "bbox"),
+            ("bbox=-10,40,10,55&cell=10", "cell"),
+            ("bbox=2.29,48.79,2.33,48.82&cell=1", "cell"),
+            ("bbox=170,-10,-170,10&cell=1000", "bbox"),
+        ],
+    )
+    def test_bad_grid_requests_are_400(self, client, db, query, field):
+        before = stored_counts(db)
+        response = client.get(f"/api/v1/stats/grid?{query}")
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+        assert field in [e["field"] for e in response.get_json()["errors"]]
+        assert stored_counts(db) == before
+
+
+class TestTimeline:
+    def test_devices_added_and_removed_per_month(self, client, db, quarters):
+        pin(client, 2.301, 48.801, observed_at="2025-01-10T00:00:00Z")
+        pin(client, 2.302, 48.801, observed_at="2025-03-10T00:00:00Z")
+        removed = pin(client, 2.303, 48.801, observed_at="2025-01-20T00:00:00Z", status="removed")
+        db(
+            "UPDATE devices SET updated_at = '2025-02-05T00:00:00Z' WHERE id = :id",
+            id=removed["id"],
+        )
+        body = stats(client, "/api/v1/stats/timeline?district=Q1&interval=month")
+        assert body["district"] == "Q1" and body["interval"] == "month"
+        periods = {p["start"][:7]: p for p in body["periods"]}
+        assert (periods["2025-01"]["added"], periods["2025-01"]["count"]) == (2, 2)
+        assert (periods["2025-02"]["removed"], periods["2025-02"]["count"]) == (1, 1)
+        assert periods["2025-03"]["count"] == 2
+        assert body["periods"][-1]["count"] == 2
+        assert body["attribution"][0]["name"] == "test-districts"
+
+    def test_unknown_district_is_404_and_bad_interval_400(self, client, quarters):
+        missing = client.get("/api/v1/stats/timeline?district=NOPE")
+        assert missing.status_code == 404 and missing.mimetype == PROBLEM
+        bad = client.get("/api/v1/stats/timeline?district=Q1&interval=fortnight")
+        assert bad.status_code == 400
+        assert bad.get_json()["errors"][0]["field"] == "interval"

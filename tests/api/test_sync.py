@@ -1,0 +1,122 @@
+"""Offline sync: a client paging through changes while writes go on loses nothing."""
+
+import threading
+
+from sqlalchemy import text
+
+from tests.helpers import pin
+
+
+def sync_all(client, cursor=None, limit=7, bbox=None):
+    """Page until nothing more comes; return the features seen and the final cursor."""
+    seen = []
+    while True:
+        query = f"/api/v1/sync?limit={limit}" + (f"&since={cursor}" if cursor else "")
+        query += f"&bbox={bbox}" if bbox else ""
+        body = client.get(query).get_json()
+        seen += body["features"]
+        cursor = body["next_cursor"]
+        if not body["has_more"]:
+            return seen, cursor
+
+
+def apply(local: dict, features: list) -> None:
+    """What an offline app does with a page of changes."""
+    for f in features:
+        if f["properties"]["deleted_at"]:
+            local.pop(f["id"], None)
+        else:
+            local[f["id"]] = f["properties"]["notes"]
+
+
+def test_paging_while_writes_continue_loses_nothing(committed, moderator, client):
+    devices = [pin(moderator, 2.30 + i * 0.001, 48.85, notes=f"v1-{i}") for i in range(20)]
+    local = {}
+    body = client.get("/api/v1/sync?limit=6").get_json()
+    apply(local, body["features"])
+    cursor = body["next_cursor"]
+    # Writes land between the client's pages: new pins, edits, and deletions.
+    added = [pin(moderator, 2.40 + i * 0.001, 48.85, notes=f"new-{i}") for i in range(5)]
+    for device in devices[:3]:
+        url = f"/api/v1/devices/{device['id']}"
+        moderator.patch(
+            url,
+            json={"properties": {"notes": "edited"}},
+            headers={"If-Match": client.get(url).headers["ETag"]},
+        )
+    for device in devices[10:13] + added[:1]:
+        assert moderator.delete(f"/api/v1/devices/{device['id']}").status_code == 204
+    features, cursor = sync_all(client, cursor)
+    apply(local, features)
+
+    truth = {
+        f["id"]: f["properties"]["notes"]
+        for f in client.get("/api/v1/devices?limit=1000").get_json()["features"]
+    }
+    assert local == truth
+    assert len(truth) == 20 + 5 - 4
+    tombstones = {f["id"] for f in features if f["properties"]["deleted_at"]}
+    assert {d["id"] for d in devices[10:13] + added[:1]} <= tombstones
+    # Nothing new: the cursor stays put and the page is empty.
+    again = client.get(f"/api/v1/sync?since={cursor}").get_json()
+    assert again["features"] == [] and again["next_cursor"] == cursor
+
+
+def test_a_slow_writer_is_never_skipped(committed, moderator, client, app):
+    """A change committed late by an older transaction still reaches clients."""
+    first = pin(moderator, 2.30, 48.85, notes="first")
+    _, cursor = sync_all(client)
+    engine = app.extensions["engine"]
+    slow = engine.connect()
+    slow_tx = slow.begin()
+    slow.execute(text("UPDATE devices SET notes = 'slow' WHERE id = :id"), {"id": first["id"]})
+    quick = pin(moderator, 2.31, 48.85, notes="quick")  # commits while the slow one is open
+    during, cursor_during = sync_all(client, cursor)
+    assert during == []  # held back until the older transaction ends
+    slow_tx.commit()
+    slow.close()
+    after, _ = sync_all(client, cursor_during)
+    assert {f["id"]: f["properties"]["notes"] for f in after} == {
+        first["id"]: "slow",
+        quick["id"]: "quick",
+    }
+
+
+def test_sync_filters_on_bbox_and_hides_pending_pins(committed, moderator, as_user, client):
+    paris = pin(moderator, 2.35, 48.85)
+    pin(moderator, 4.83, 45.76)
+    pin(as_user(), 2.351, 48.851)  # pending: not public
+    features, _ = sync_all(client, bbox="2.3,48.8,2.4,48.9")
+    assert [f["id"] for f in features] == [paris["id"]]
+
+
+def test_concurrent_writers_and_a_syncing_reader(committed, moderator, client):
+    """Two threads pin while a third syncs; the reader ends up with every pin."""
+    errors = []
+
+    def writer(offset):
+        try:
+            for i in range(10):
+                pin(moderator, 2.0 + offset + i * 0.001, 48.0)
+        except AssertionError as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in (0, 1)]
+    for thread in threads:
+        thread.start()
+    seen, cursor = {}, None
+    while any(t.is_alive() for t in threads):
+        features, cursor = sync_all(client, cursor)
+        seen.update({f["id"]: f for f in features})
+    for thread in threads:
+        thread.join()
+    features, _ = sync_all(client, cursor)
+    seen.update({f["id"]: f for f in features})
+    assert errors == []
+    assert len(seen) == 20
+
+
+def test_malformed_cursor_is_400(client):
+    response = client.get("/api/v1/sync?since=not-a-cursor")
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == "since"

@@ -1,0 +1,115 @@
+"""Verification levels computed from sequences of confirmations."""
+
+from tests import images
+from tests.helpers import pin
+from tests.images import upload, uploaded
+
+
+def vote(client, device_id, verdict):
+    return client.post(f"/api/v1/devices/{device_id}/confirmations", json={"verdict": verdict})
+
+
+def level(client, device_id):
+    return client.get(f"/api/v1/devices/{device_id}").get_json()["properties"]["verification"]
+
+
+def test_one_source_is_reported_two_are_confirmed(moderator, as_user, client):
+    device = pin(moderator)
+    assert level(client, device["id"]) == "reported"
+    response = vote(as_user(), device["id"], "still_there")
+    assert response.status_code == 201
+    assert response.get_json()["verification"] == "confirmed"
+    props = client.get(f"/api/v1/devices/{device['id']}").get_json()["properties"]
+    assert props["verification"] == "confirmed" and props["last_confirmed_at"]
+
+
+def test_the_author_confirming_their_own_pin_is_not_independent(moderator, client):
+    device = pin(moderator)
+    vote(moderator, device["id"], "still_there")
+    assert level(client, device["id"]) == "reported"
+
+
+def test_not_found_disputes_and_three_remove(moderator, as_user, client):
+    device = pin(moderator)
+    vote(as_user(), device["id"], "still_there")
+    vote(as_user(), device["id"], "not_found")
+    assert level(client, device["id"]) == "disputed"
+    vote(as_user(), device["id"], "not_found")
+    assert level(client, device["id"]) == "disputed"
+    vote(as_user(), device["id"], "not_found")
+    assert level(client, device["id"]) == "removed"
+
+
+def test_a_later_sighting_settles_a_dispute(moderator, as_user, client, db):
+    device = pin(moderator)
+    vote(as_user(), device["id"], "not_found")
+    db("UPDATE confirmations SET created_at = now() - interval '2 days'")
+    assert vote(as_user(), device["id"], "wrong_details").get_json()["verification"] == "confirmed"
+
+
+def test_one_vote_per_user_per_device_every_30_days(moderator, as_user, db):
+    device = pin(moderator)
+    voter = as_user()
+    assert vote(voter, device["id"], "still_there").status_code == 201
+    again = vote(voter, device["id"], "not_found")
+    assert again.status_code == 409
+    assert again.get_json()["errors"][0]["field"] == "verdict"
+    assert db("SELECT count(*) FROM confirmations").scalar_one() == 1
+    db("UPDATE confirmations SET created_at = now() - interval '31 days'")
+    assert vote(voter, device["id"], "not_found").status_code == 201
+
+
+def test_moderator_approval_with_a_photo_confirms(as_user, moderator, client):
+    author = as_user()
+    device = pin(author)
+    upload(author, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    moderator.post(f"/api/v1/devices/{device['id']}/review", json={"decision": "approve"})
+    assert level(client, device["id"]) == "confirmed"
+
+
+def test_a_vote_may_carry_a_photo_as_evidence(moderator, as_user, client):
+    device = pin(moderator)
+    voter = as_user()
+    photo = uploaded(voter, images.plain_photo())
+    response = voter.post(
+        f"/api/v1/devices/{device['id']}/confirmations",
+        json={"verdict": "still_there", "photo_id": photo["id"]},
+    )
+    assert response.status_code == 201
+    photos = client.get(f"/api/v1/devices/{device['id']}").get_json()["properties"]["photos"]
+    assert [p["id"] for p in photos] == [photo["id"]]
+
+
+def test_someone_elses_upload_cannot_be_used_as_evidence(moderator, as_user, db):
+    device = pin(moderator)
+    photo = uploaded(as_user(), images.plain_photo())
+    response = as_user().post(
+        f"/api/v1/devices/{device['id']}/confirmations",
+        json={"verdict": "still_there", "photo_id": photo["id"]},
+    )
+    assert response.status_code == 403
+    assert db("SELECT count(*) FROM confirmations").scalar_one() == 0
+    assert db("SELECT device_id FROM photos").scalar_one() is None
+
+
+def test_listing_filters_on_verification(moderator, as_user, client):
+    confirmed = pin(moderator, 2.35, 48.85)
+    reported = pin(moderator, 2.36, 48.85)
+    vote(as_user(), confirmed["id"], "still_there")
+    body = client.get("/api/v1/devices?verification=confirmed").get_json()
+    assert [f["id"] for f in body["features"]] == [confirmed["id"]]
+    body = client.get("/api/v1/devices?verification=reported").get_json()
+    assert [f["id"] for f in body["features"]] == [reported["id"]]
+
+
+def test_bad_votes_are_refused(moderator, as_user, client, db):
+    device = pin(moderator)
+    voter = as_user()
+    assert vote(voter, device["id"], "maybe").status_code == 422
+    assert (
+        client.post(
+            f"/api/v1/devices/{device['id']}/confirmations", json={"verdict": "still_there"}
+        ).status_code
+        == 401
+    )
+    assert db("SELECT count(*) FROM confirmations").scalar_one() == 0

@@ -1,0 +1,76 @@
+"""A device Feature lists its photos from one index-backed correlated subquery."""
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy.dialects import postgresql
+
+from service.geo.devices import DeviceFilter, select_device_feature, select_device_page
+from tests.helpers import pin
+
+SHA = "ab" * 32
+
+
+@pytest.fixture
+def client(moderator):
+    """These tests act as a moderator, whose pins are published directly."""
+    return moderator
+
+
+def add_photo(db, device_id, created_at, width=640, height=480) -> str:
+    photo_id = str(uuid.uuid4())
+    db(
+        "INSERT INTO photos (id, device_id, full_sha256, large_sha256, thumbnail_sha256,"
+        " width, height, created_at) VALUES (:id, :device, :sha, :sha, :sha, :w, :h, :at)",
+        id=photo_id,
+        device=device_id,
+        sha=SHA,
+        w=width,
+        h=height,
+        at=created_at,
+    )
+    return photo_id
+
+
+def as_text(statement) -> str:
+    """The statement as SQL text for the test's connection (values inlined, colons escaped)."""
+    sql = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    return str(sql).replace(":", r"\:")
+
+
+def feature_of(db, device_id, base="https://maps.example.org/api/v1/photos"):
+    statement = select_device_feature(uuid.UUID(device_id), base)
+    return json.loads(db(as_text(statement)).one().feature)
+
+
+def test_photos_are_listed_oldest_first_with_absolute_urls(client, db):
+    device = pin(client)
+    newer = add_photo(db, device["id"], "2026-11-02T00:00:00Z", 300, 200)
+    older = add_photo(db, device["id"], "2026-11-01T00:00:00Z")
+    photos = feature_of(db, device["id"])["properties"]["photos"]
+    assert [p["id"] for p in photos] == [older, newer]
+    assert photos[1] == {
+        "id": newer,
+        "thumbnail": f"https://maps.example.org/api/v1/photos/{newer}/thumbnail",
+        "large": f"https://maps.example.org/api/v1/photos/{newer}/large",
+        "full": f"https://maps.example.org/api/v1/photos/{newer}/full",
+        "width": 300,
+        "height": 200,
+    }
+
+
+def test_other_devices_photos_and_uploads_are_not_listed(client, db):
+    device, other = pin(client), pin(client, 2.0, 48.0)
+    add_photo(db, other["id"], "2026-11-01T00:00:00Z")
+    add_photo(db, None, "2026-11-01T00:00:00Z")
+    assert feature_of(db, device["id"])["properties"]["photos"] == []
+
+
+def test_the_listing_reads_photos_through_their_device_index(client, db):
+    device = pin(client)
+    add_photo(db, device["id"], "2026-11-01T00:00:00Z")
+    db("SET LOCAL enable_seqscan = off")
+    statement = select_device_page(DeviceFilter(), 100, None, "https://x/api/v1/photos")
+    plan = "\n".join(row[0] for row in db("EXPLAIN " + as_text(statement)))
+    assert "photos_device_idx" in plan

@@ -1,0 +1,199 @@
+"""`flask geodata ...` as an operator runs it: each command commits, so each test cleans up."""
+
+import pytest
+from sqlalchemy import text
+
+from geodata import catalogue
+from tests.districts import district_feature, square, write_geojson
+
+DATASETS = ("cli-test", "paris-arrondissements")
+
+
+@pytest.fixture
+def runner(app):
+    yield app.test_cli_runner()
+    with app.extensions["engine"].begin() as connection:
+        for name in DATASETS:
+            connection.execute(text("DELETE FROM districts WHERE dataset = :n"), {"n": name})
+            connection.execute(text("DELETE FROM datasets WHERE name = :n"), {"n": name})
+
+
+def stored(app, sql):
+    with app.extensions["engine"].connect() as connection:
+        return connection.execute(text(sql)).all()
+
+
+def test_import_reports_progress_added_updated_and_repaired(app, runner, tmp_path):
+    bowtie = [[[2.3, 48.8], [2.31, 48.81], [2.31, 48.8], [2.3, 48.81], [2.3, 48.8]]]
+    path = write_geojson(
+        tmp_path / "q.geojson",
+        [
+            district_feature("CLI1", square(2.3, 48.8, 0.01), pop=42),
+            district_feature("CLI2", bowtie),
+        ],
+    )
+    args = [
+        "geodata",
+        "import",
+        path,
+        "--level",
+        "quartier",
+        "--code-field",
+        "code",
+        "--name-field",
+        "name",
+        "--population-field",
+        "pop",
+        "--population-year",
+        "2023",
+        "--parent",
+        "75056",
+        "--dataset",
+        "cli-test",
+        "--attribution",
+        "Test credit",
+    ]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "staging features" in result.output
+    assert "2 districts added, 0 updated in place." in result.output
+    assert "repaired invalid geometry of CLI2" in result.output
+    again = runner.invoke(args=args)
+    assert "0 districts added, 2 updated in place." in again.output
+    rows = stored(
+        app,
+        "SELECT code, parent_code, population FROM districts "
+        "WHERE dataset = 'cli-test' ORDER BY code",
+    )
+    assert [tuple(r) for r in rows] == [("CLI1", "75056", 42), ("CLI2", "75056", None)]
+
+
+def test_import_with_a_wrong_field_fails_clearly_and_stores_nothing(app, runner, tmp_path):
+    path = write_geojson(
+        tmp_path / "q.geojson", [district_feature("CLI1", square(2.3, 48.8, 0.01))]
+    )
+    result = runner.invoke(
+        args=[
+            "geodata",
+            "import",
+            path,
+            "--level",
+            "quartier",
+            "--code-field",
+            "insee",
+            "--name-field",
+            "name",
+            "--dataset",
+            "cli-test",
+        ]
+    )
+    assert result.exit_code != 0
+    assert "--code-field: the file has no field 'insee'" in result.output
+    assert stored(app, "SELECT code FROM districts WHERE dataset = 'cli-test'") == []
+
+
+def test_population_command_joins_a_csv(app, runner, tmp_path):
+    path = write_geojson(
+        tmp_path / "q.geojson", [district_feature("CLI1", square(2.3, 48.8, 0.01))]
+    )
+    runner.invoke(
+        args=[
+            "geodata",
+            "import",
+            path,
+            "--level",
+            "quartier",
+            "--code-field",
+            "code",
+            "--name-field",
+            "name",
+            "--dataset",
+            "cli-test",
+        ]
+    )
+    csv_path = tmp_path / "p.csv"
+    csv_path.write_text("code_insee,population_municipale\nCLI1,1234\n")
+    result = runner.invoke(
+        args=[
+            "geodata",
+            "population",
+            str(csv_path),
+            "--code-field",
+            "code_insee",
+            "--population-field",
+            "population_municipale",
+            "--year",
+            "2023",
+            "--source",
+            "INSEE",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 districts got a population" in result.output
+    assert stored(app, "SELECT population_year FROM districts WHERE code = 'CLI1'")[0][0] == 2023
+
+
+def test_fetch_of_an_unknown_dataset_lists_the_known_ones(runner):
+    result = runner.invoke(args=["geodata", "fetch", "atlantis"])
+    assert result.exit_code != 0
+    assert "paris-arrondissements" in result.output and "'atlantis'" in result.output
+
+
+def test_fetch_offline_says_so(runner, monkeypatch):
+    def offline(url):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(catalogue, "download", offline)
+    result = runner.invoke(args=["geodata", "fetch", "lyon-arrondissements"])
+    assert result.exit_code != 0
+    assert "cannot download lyon-arrondissements" in result.output
+
+
+def test_catalogue_lists_its_sources_with_licences(runner):
+    result = runner.invoke(args=["geodata", "list"])
+    for name in (
+        "paris-arrondissements",
+        "lyon-arrondissements",
+        "marseille-arrondissements",
+        "france-communes",
+        "france-departements",
+    ):
+        assert name in result.output
+    assert "ODbL" in result.output and "Licence Ouverte" in result.output
+
+
+def test_load_default_uses_the_local_copy_once(app, runner, tmp_path, monkeypatch):
+    write_geojson(
+        tmp_path / "paris-arrondissements.geojson",
+        [
+            district_feature(
+                "75101",
+                square(2.33, 48.86, 0.01),
+                insee_code="75101",
+                nom="Louvre",
+                population=15114,
+            ),
+        ],
+    )
+    monkeypatch.setitem(app.config, "GEODATA_DIR", str(tmp_path))
+    first = runner.invoke(args=["geodata", "load-default"])
+    assert first.exit_code == 0, first.output
+    assert "loading default districts paris-arrondissements from" in first.output
+    second = runner.invoke(args=["geodata", "load-default"])
+    assert "already loaded" in second.output
+    rows = stored(app, "SELECT name, parent_code, population FROM districts WHERE code = '75101'")
+    assert [tuple(r) for r in rows] == [("Louvre", "75056", 15114)]
+
+
+def test_load_default_without_data_or_network_says_so_and_succeeds(
+    app, runner, tmp_path, monkeypatch
+):
+    def offline(url):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(catalogue, "download", offline)
+    monkeypatch.setitem(app.config, "GEODATA_DIR", str(tmp_path))
+    result = runner.invoke(args=["geodata", "load-default"])
+    assert result.exit_code == 0
+    assert "NOT loaded" in result.output and "network unreachable" in result.output
+    assert stored(app, "SELECT code FROM districts WHERE dataset = 'paris-arrondissements'") == []

@@ -1,0 +1,177 @@
+"""Importing district files: hierarchy, reprojection, MultiPolygons, repairs, updates in place."""
+
+import json
+
+import numpy
+import pyogrio.raw
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from geodata.importer import GeodataError, import_population
+from tests.districts import district_feature, load, square, write_geojson
+
+pytestmark = pytest.mark.usefixtures("app")  # each test runs in a rolled-back transaction
+
+
+def stored(db, code):
+    return db(
+        "SELECT name, level, parent_code, population, population_year, population_source, "
+        "GeometryType(geom) AS kind, ST_SRID(geom) AS srid, ST_IsValid(geom) AS valid, "
+        "area_km2, dataset FROM districts WHERE code = :code",
+        code=code,
+    ).one()
+
+
+def test_import_stores_a_hierarchy_of_multipolygons_with_geodesic_areas(isolated, db, tmp_path):
+    path = write_geojson(
+        tmp_path / "q.geojson",
+        [
+            district_feature("Q1", square(2.30, 48.80, 0.01), pop=1200),
+            district_feature("Q2", [square(2.40, 48.80, 0.01)], "MultiPolygon", pop=None),
+        ],
+    )
+    report = load(
+        isolated,
+        path,
+        parent="75056",
+        population_field="pop",
+        population_year=2023,
+        population_source="INSEE",
+    )
+    assert (report.inserted, report.updated, report.repaired) == (2, 0, [])
+    q1 = stored(db, "Q1")
+    assert (q1.level, q1.parent_code, q1.kind, q1.srid) == (
+        "quartier",
+        "75056",
+        "MULTIPOLYGON",
+        4326,
+    )
+    assert (q1.population, q1.population_year, q1.population_source) == (1200, 2023, "INSEE")
+    # 0.01° x 0.01° at 48.8°N: 1.1132 km x 0.7338 km on the spheroid, not 0.0001 "square degrees".
+    assert q1.area_km2 == pytest.approx(0.8168, rel=0.003)
+    assert stored(db, "Q2").population is None
+    dataset = db("SELECT attribution FROM datasets WHERE name = 'test-districts'").scalar_one()
+    assert dataset == "Test districts"
+
+
+def test_reimport_updates_in_place_and_keeps_a_joined_population(isolated, db, tmp_path):
+    first = write_geojson(tmp_path / "a.geojson", [district_feature("Q1", square(2.3, 48.8, 0.01))])
+    load(isolated, first)
+    db("UPDATE districts SET population = 500, population_year = 2023 WHERE code = 'Q1'")
+    renamed = district_feature("Q1", square(2.3, 48.8, 0.02))
+    renamed["properties"]["name"] = "Renamed"
+    report = load(isolated, write_geojson(tmp_path / "b.geojson", [renamed]))
+    assert (report.inserted, report.updated) == (0, 1)
+    q1 = stored(db, "Q1")
+    assert (q1.name, q1.population, q1.population_year) == ("Renamed", 500, 2023)
+    assert q1.area_km2 == pytest.approx(4 * 0.8168, rel=0.01)
+    assert db("SELECT count(*) FROM districts").scalar_one() == 1
+
+
+def test_invalid_geometry_is_repaired_and_reported(isolated, db, tmp_path):
+    bowtie = [[[2.3, 48.8], [2.31, 48.81], [2.31, 48.8], [2.3, 48.81], [2.3, 48.8]]]
+    report = load(
+        isolated, write_geojson(tmp_path / "bad.geojson", [district_feature("B", bowtie)])
+    )
+    assert [code for code, _reason in report.repaired] == ["B"]
+    assert "Self-intersection" in report.repaired[0][1]
+    row = stored(db, "B")
+    assert row.valid and row.kind == "MULTIPOLYGON" and row.area_km2 > 0
+
+
+def test_geopackage_in_a_projected_crs_is_reprojected_to_wgs84(isolated, db, tmp_path):
+    # A 1 km square in Lambert-93 (EPSG:2154) near Paris, written as a GeoPackage by GDAL.
+    polygon = shapely.Polygon(
+        [(652000, 6862000), (653000, 6862000), (653000, 6863000), (652000, 6863000)]
+    )
+    path = str(tmp_path / "lambert.gpkg")
+    pyogrio.raw.write(
+        path,
+        geometry=shapely.to_wkb(numpy.array([polygon])),
+        field_data=[numpy.array(["L93"], dtype=object)],
+        fields=["code"],
+        geometry_type="Polygon",
+        crs="EPSG:2154",
+        driver="GPKG",
+    )
+    load(isolated, path, name_field="code")
+    row = db("SELECT ST_AsGeoJSON(geom) AS g, area_km2 FROM districts WHERE code = 'L93'").one()
+    lon, lat = shape(json.loads(row.g)).centroid.coords[0]
+    assert 2.3 < lon < 2.4 and 48.8 < lat < 48.9
+    # Lambert-93 is conformal, not equal-area: the true area differs slightly from 1 km².
+    assert row.area_km2 == pytest.approx(1.0, rel=0.002)
+
+
+def test_parent_field_gives_each_feature_its_parent(isolated, db, tmp_path):
+    path = write_geojson(
+        tmp_path / "c.geojson",
+        [
+            district_feature("06088", square(7.2, 43.7, 0.01), dep="06"),
+            district_feature("13055", square(5.3, 43.3, 0.01), dep="13"),
+        ],
+    )
+    load(isolated, path, level="commune", parent_field="dep")
+    parents = db("SELECT code, parent_code FROM districts ORDER BY code").all()
+    assert [tuple(p) for p in parents] == [("06088", "06"), ("13055", "13")]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"code_field": "missing"}, "--code-field: the file has no field 'missing'"),
+        ({"population_field": "name"}, "is not a number"),
+    ],
+)
+def test_bad_options_are_refused_and_nothing_is_stored(isolated, db, tmp_path, options, message):
+    path = write_geojson(tmp_path / "d.geojson", [district_feature("Q1", square(2.3, 48.8, 0.01))])
+    with pytest.raises(GeodataError, match=message):
+        load(isolated, path, **options)
+    assert db("SELECT count(*) FROM districts").scalar_one() == 0
+
+
+def test_a_file_that_is_not_geodata_is_refused(isolated, db, tmp_path):
+    path = tmp_path / "notes.geojson"
+    path.write_text("this is not GeoJSON")
+    with pytest.raises(GeodataError, match="Cannot read"):
+        load(isolated, str(path))
+    assert db("SELECT count(*) FROM districts").scalar_one() == 0
+
+
+def test_population_csv_joins_by_code_and_sums_into_parents(isolated, db, tmp_path):
+    path = write_geojson(
+        tmp_path / "e.geojson",
+        [
+            district_feature("75101", square(2.30, 48.80, 0.01), parent="75056"),
+            district_feature("75102", square(2.31, 48.80, 0.01), parent="75056"),
+            district_feature("75056", square(2.30, 48.80, 0.02)),
+        ],
+    )
+    load(isolated, path, parent_field="parent")
+    csv_path = tmp_path / "pop.csv"
+    csv_path.write_text("code_insee;pmun\n75101;15114\n75102;20890\n99999;1\n")
+    report = import_population(
+        isolated,
+        str(csv_path),
+        code_field="code_insee",
+        population_field="pmun",
+        year=2023,
+        source="INSEE, populations légales 2023",
+    )
+    assert (report.matched, report.unmatched, report.summed_parents) == (2, 1, 1)
+    rows = dict(db("SELECT code, population FROM districts").all())
+    assert rows == {"75101": 15114, "75102": 20890, "75056": 36004}
+
+
+def test_population_csv_without_the_named_column_is_refused(isolated, db, tmp_path):
+    csv_path = tmp_path / "pop.csv"
+    csv_path.write_text("code,population\n75101,1\n")
+    with pytest.raises(GeodataError, match="--population-field: the CSV has no column 'pmun'"):
+        import_population(
+            isolated,
+            str(csv_path),
+            code_field="code",
+            population_field="pmun",
+            year=None,
+            source=None,
+        )
