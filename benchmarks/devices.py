@@ -25,6 +25,7 @@ from service.geo.devices import DeviceFilter, select_device_feature, select_devi
 
 PARIS_CENTRE = (2.3488, 48.8534)
 BOX_DEGREES = (0.0136, 0.0090)  # about 1 km x 1 km at Paris' latitude
+PHOTO_BASE = "/api/v1/photos/"
 RESULTS = PROJECT_DIR / "benchmarks" / "results" / "devices.json"
 
 
@@ -48,7 +49,9 @@ def random_bboxes(count: int, rng: random.Random) -> list[tuple[float, ...]]:
 def pgbench_page_script(limit: int) -> str:
     """The listing statement with pgbench variables in place of the bbox values."""
     sentinels = (11.125, 22.125, 33.125, 44.125)
-    stmt = select_device_page(DeviceFilter(bboxes=[sentinels]), limit, None)
+    stmt = select_device_page(DeviceFilter(bboxes=[sentinels]), limit, None).params(
+        photo_base=PHOTO_BASE
+    )
     sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     for sentinel, name in zip(sentinels, ("minx", "miny", "maxx", "maxy"), strict=True):
         sql = sql.replace(str(sentinel), f":{name}")
@@ -65,7 +68,7 @@ def pgbench_page_script(limit: int) -> str:
 
 def pgbench_by_id_script() -> str:
     sentinel = uuid.UUID(int=1)
-    stmt = select_device_feature(sentinel)
+    stmt = select_device_feature().params(device_id=sentinel, photo_base=PHOTO_BASE)
     sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     sql = sql.replace(f"'{sentinel}'", "(SELECT id FROM bench_ids WHERE n = :n)")
     return "\\set n random(1, 1000)\n" + " ".join(sql.split()) + ";\n"
@@ -119,7 +122,7 @@ def main() -> None:
     }
     results = {}
     with (
-        loadgen.gunicorn("wsgi:app", workers) as vigie,
+        loadgen.gunicorn("wsgi:app", workers, loadgen.UNLIMITED) as vigie,
         loadgen.gunicorn("benchmarks.thin_app:app", workers) as thin,
     ):
         for name, (paths, sql) in scenarios.items():

@@ -59,12 +59,19 @@ def serve(command: list[str], port: int, env: dict | None = None):
         process.wait(timeout=30)
 
 
+# One load generator stands for many clients: the per-client rate limits would refuse it.
+UNLIMITED = {"RATELIMIT_ENABLED": "false"}
+
+
 @contextmanager
 def gunicorn(app: str, workers: int, env: dict | None = None, bindir: Path | None = None):
     """Serve APP with gunicorn (of BINDIR, default this venv) on a free loopback port."""
     port = free_port()
     command = [
         str((bindir or Path(sys.executable).parent) / "gunicorn"),
+        # Not the project's gunicorn.conf.py: no access log to write on every request.
+        "--config",
+        os.devnull,
         "--workers",
         str(workers),
         "--bind",

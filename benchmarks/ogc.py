@@ -199,7 +199,7 @@ def main() -> None:
     tmp = PEERS_DIR / "run"
     tmp.mkdir(parents=True, exist_ok=True)
     with (
-        loadgen.gunicorn("wsgi:app", workers) as vigie,
+        loadgen.gunicorn("wsgi:app", workers, loadgen.UNLIMITED) as vigie,
         loadgen.gunicorn("benchmarks.thin_app:app", workers) as thin,
         pygeoapi_server(database_url, workers, tmp) as pygeoapi,
         tipg_server(database_url, workers) as tipg,

@@ -25,10 +25,15 @@ def compiled(statement):
     return str(result), dict(result.params)
 
 
+PHOTO_BASE = "/api/v1/photos/"
 PAGE_SQL, PAGE_PARAMS = compiled(
-    select_device_page(DeviceFilter(bboxes=[BBOX_SENTINELS]), LIMIT_SENTINEL, None)
+    select_device_page(DeviceFilter(bboxes=[BBOX_SENTINELS]), LIMIT_SENTINEL, None).params(
+        photo_base=PHOTO_BASE
+    )
 )
-BY_ID_SQL, BY_ID_PARAMS = compiled(select_device_feature(BY_ID_SENTINEL))
+BY_ID_SQL, BY_ID_PARAMS = compiled(
+    select_device_feature().params(device_id=BY_ID_SENTINEL, photo_base=PHOTO_BASE)
+)
 
 
 def page_params(bbox, limit):

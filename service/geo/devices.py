@@ -1,5 +1,6 @@
 """Statements that build device GeoJSON inside PostGIS and hand back ready-made text."""
 
+import functools
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
+    bindparam,
     cast,
     func,
     literal,
@@ -21,7 +23,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import UUID, aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -79,6 +81,17 @@ def device_feature_text(
         cast(device_properties_json(names, photo_urls_base), Text),
         sql_string("}"),
     )
+
+
+# The photo URL base as a parameter (its value ends with "/"), so that the Feature expression
+# below is built once: building it costs more than running a by-id query.
+PHOTO_BASE = bindparam("photo_base", type_=Text)
+
+
+@functools.cache
+def bound_feature_text(names=PUBLIC_PROPERTIES) -> ColumnElement:
+    """device_feature_text whose photo URLs start with the `photo_base` parameter."""
+    return device_feature_text(names, PHOTO_BASE)
 
 
 def device_time() -> ColumnElement:
@@ -150,10 +163,15 @@ class DeviceFilter:
         return clauses + self.conditions
 
 
-def select_device_feature(device_id: uuid.UUID, photo_urls_base: str = PHOTO_PATH) -> Select:
-    """The Feature text of one device, with what a client needs for caching and tombstones."""
+@functools.cache
+def select_device_feature() -> Select:
+    """The Feature text of one device, with what a client needs for caching and tombstones.
+
+    Parameters: `device_id`, and `photo_base`. Built once.
+    """
+    device_id = bindparam("device_id", type_=UUID(as_uuid=True))
     return select(
-        device_feature_text(photo_urls_base=photo_urls_base).label("feature"),
+        bound_feature_text().label("feature"),
         Device.version,
         Device.deleted_at,
         Device.merged_into,
@@ -171,12 +189,12 @@ def select_user_device_features(user_id: uuid.UUID) -> Select:
     )
 
 
-def select_device_page(
-    flt: DeviceFilter, limit: int, after: uuid.UUID | None, photo_urls_base: str = PHOTO_PATH
-) -> Select:
-    """One page of devices as Feature texts in id order, plus the key to continue from."""
-    feature = device_feature_text(photo_urls_base=photo_urls_base)
-    return select_feature_page(Device.id, feature, flt.clauses(), limit, after=after)
+def select_device_page(flt: DeviceFilter, limit: int, after: uuid.UUID | None) -> Select:
+    """One page of devices as Feature texts in id order, plus the key to continue from.
+
+    Parameter: `photo_base`.
+    """
+    return select_feature_page(Device.id, bound_feature_text(), flt.clauses(), limit, after=after)
 
 
 def select_feature_page(

@@ -11,12 +11,15 @@ from ..models.photo import RENDITIONS
 PHOTO_PATH = "/api/v1/photos"
 
 
-def device_photos_json(photo_urls_base: str = PHOTO_PATH) -> ColumnElement:
+def device_photos_json(photo_urls_base: str | ColumnElement = PHOTO_PATH) -> ColumnElement:
     """The JSON array of a device's photos, oldest first, read through photos_device_idx.
 
     A correlated subquery: one index probe per device, so pages of devices stay one statement.
     """
-    base = literal(photo_urls_base.rstrip("/") + "/", Text)
+    if isinstance(photo_urls_base, str):
+        base = literal(photo_urls_base.rstrip("/") + "/", Text)
+    else:  # a parameter whose value ends with "/"
+        base = photo_urls_base
     item = func.json_build_object(
         literal_column("'id'"),
         Photo.id,

@@ -40,7 +40,9 @@ def as_text(statement) -> str:
 
 
 def feature_of(db, device_id, base="https://maps.example.org/api/v1/photos"):
-    statement = select_device_feature(uuid.UUID(device_id), base)
+    statement = select_device_feature().params(
+        device_id=uuid.UUID(device_id), photo_base=base + "/"
+    )
     return json.loads(db(as_text(statement)).one().feature)
 
 
@@ -71,6 +73,6 @@ def test_the_listing_reads_photos_through_their_device_index(client, db):
     device = pin(client)
     add_photo(db, device["id"], "2026-11-01T00:00:00Z")
     db("SET LOCAL enable_seqscan = off")
-    statement = select_device_page(DeviceFilter(), 100, None, "https://x/api/v1/photos")
+    statement = select_device_page(DeviceFilter(), 100, None).params(photo_base="https://x/")
     plan = "\n".join(row[0] for row in db("EXPLAIN " + as_text(statement)))
     assert "photos_device_idx" in plan

@@ -11,7 +11,7 @@ from ...db import session
 from ...errors import Gone, NotFound, PreconditionFailed, PreconditionRequired
 from ...geo.devices import select_device_feature
 from ...models import Device, User
-from ..photos.urls import photo_urls_base
+from ..photos.urls import photo_base
 
 GEOJSON = "application/geo+json"
 
@@ -37,7 +37,9 @@ def device_url(device_id: uuid.UUID) -> str:
 
 
 def feature_response(device_id: uuid.UUID, status: int = 200, headers=None) -> Response:
-    row = session.execute(select_device_feature(device_id, photo_urls_base())).one()
+    row = session.execute(
+        select_device_feature(), {"device_id": device_id, "photo_base": photo_base()}
+    ).one()
     response = Response(row.feature, status=status, mimetype=GEOJSON)
     response.headers["ETag"] = etag_of(device_id, row.version)
     response.headers.update(headers or {})
