@@ -222,7 +222,7 @@ class DeviceViews(MethodView):
         after = decode_cursor(cursor) if cursor else None
         if f == "osm":
             return osm_export_response(flt, limit, after, bbox, next_link)
-        page = session.execute(
+        page = session.connection().execute(
             select_device_page(flt, limit, after), {"photo_base": photo_base()}
         ).one()
         links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
@@ -303,7 +303,7 @@ class DeviceByIdViews(MethodView):
     @blp.problems(401, 404, 410)
     def get(self, device_id):
         """Read one device as a GeoJSON Feature"""
-        row = session.execute(
+        row = session.connection().execute(
             select_device_feature(), {"device_id": device_id, "photo_base": photo_base()}
         ).one_or_none()
         if row is None or not may_see(row.review_status, row.created_by, current_user()):
