@@ -1,6 +1,7 @@
 """The ceiling: a minimal Flask app that runs Vigie's own SQL and returns the text.
 
-No validation, no error handling, no links: only what any Flask app must pay for.
+No validation, no error handling, no links: only what any Flask app must pay for. The SQL is
+compiled once from Vigie's builders; only the bbox and limit values change per request.
 """
 
 import os
@@ -15,12 +16,33 @@ from service.geo.devices import DeviceFilter, select_device_feature, select_devi
 
 DIALECT = postgresql.psycopg.dialect()
 BBOX_SENTINELS = (11.125, 22.125, 33.125, 44.125)
-LIMIT_SENTINEL = 987654
-PAGE = select_device_page(DeviceFilter(bboxes=[BBOX_SENTINELS]), LIMIT_SENTINEL, None).compile(
-    dialect=DIALECT
+LIMIT_SENTINEL = 777
+BY_ID_SENTINEL = uuid.UUID(int=1)
+
+
+def compiled(statement):
+    result = statement.compile(dialect=DIALECT)
+    return str(result), dict(result.params)
+
+
+PAGE_SQL, PAGE_PARAMS = compiled(
+    select_device_page(DeviceFilter(bboxes=[BBOX_SENTINELS]), LIMIT_SENTINEL, None)
 )
-PAGE_SQL = str(PAGE)
-BY_ID_SQL = str(select_device_feature(uuid.UUID(int=0)).compile(dialect=DIALECT))
+BY_ID_SQL, BY_ID_PARAMS = compiled(select_device_feature(BY_ID_SENTINEL))
+
+
+def page_params(bbox, limit):
+    """Vigie's compiled parameters, with this request's bbox and limit in place of sentinels."""
+    replace = dict(zip(BBOX_SENTINELS, bbox, strict=True)) | {
+        LIMIT_SENTINEL: limit,
+        LIMIT_SENTINEL + 1: limit + 1,
+    }
+    return {
+        name: replace.get(value, value) if isinstance(value, float | int) else value
+        for name, value in PAGE_PARAMS.items()
+    }
+
+
 url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
 pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"options": SESSION_OPTIONS})
 app = Flask(__name__)
@@ -28,12 +50,8 @@ app = Flask(__name__)
 
 @app.get("/devices")
 def devices():
-    minx, miny, maxx, maxy = (float(v) for v in request.args["bbox"].split(","))
-    limit = int(request.args.get("limit", 100))
-    # Every parameter of the compiled statement, the sentinels replaced by the request's values.
-    values = dict(zip(BBOX_SENTINELS, (minx, miny, maxx, maxy), strict=True))
-    values |= {LIMIT_SENTINEL: limit, LIMIT_SENTINEL + 1: limit + 1}
-    params = {name: values.get(value, value) for name, value in PAGE.params.items()}
+    bbox = tuple(float(v) for v in request.args["bbox"].split(","))
+    params = page_params(bbox, int(request.args.get("limit", 100)))
     with pool.connection() as conn:
         features = conn.execute(PAGE_SQL, params).fetchone()[0]
     body = '{"type":"FeatureCollection","features":[' + features + "]}"
@@ -42,8 +60,10 @@ def devices():
 
 @app.get("/devices/<device_id>")
 def device(device_id):
+    params = {
+        name: uuid.UUID(device_id) if value == BY_ID_SENTINEL else value
+        for name, value in BY_ID_PARAMS.items()
+    }
     with pool.connection() as conn:
-        row = conn.execute(
-            BY_ID_SQL, {"id_1": uuid.UUID(device_id), "ST_AsGeoJSON_1": 7}
-        ).fetchone()
+        row = conn.execute(BY_ID_SQL, params).fetchone()
     return Response(row[0], mimetype="application/geo+json")

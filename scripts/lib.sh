@@ -138,3 +138,15 @@ stop_cluster() {
 cluster_url() {
     echo "postgresql+psycopg://vigie@/vigie?host=$1/run"
 }
+
+# Build the web map (web/dist) with npm and esbuild when its sources changed since the last build.
+ensure_web_bundle() {
+    local web="$PROJECT_DIR/web" stamp="$PROJECT_DIR/web/dist/index.html"
+    if [ -f "$stamp" ] && [ -z "$(find "$web/src" "$web/package-lock.json" "$web/build.mjs" -newer "$stamp" -print -quit)" ]; then
+        return 0
+    fi
+    command -v npm >/dev/null || ensure_debian_packages nodejs npm
+    say "building the web map (npm ci, esbuild) into web/dist/"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run --silent build >/dev/null) \
+        || die "building the web map failed (cd web && npm ci && npm run build)"
+}

@@ -3,6 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 
 ensure_venv
+ensure_web_bundle
 STARTED_CLUSTER=""
 if [ -z "${DATABASE_URL:-}" ]; then
     ensure_postgis

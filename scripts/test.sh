@@ -3,9 +3,11 @@
 source "$(dirname "$0")/lib.sh"
 
 # Debian packages the tests drive (real clients and tools, not mocks).
-TEST_DEBIAN_PACKAGES=(gdal-bin)
+# gdal-bin: GDAL's OAPIF driver reads /ogc; chromium: the web map's browser test.
+TEST_DEBIAN_PACKAGES=(gdal-bin chromium)
 
 ensure_venv
+ensure_web_bundle
 [ ${#TEST_DEBIAN_PACKAGES[@]} -eq 0 ] || ensure_debian_packages "${TEST_DEBIAN_PACKAGES[@]}"
 cd "$PROJECT_DIR"
 say "ruff: lint and format check"

@@ -29,8 +29,9 @@ def create_app(config: Config | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         extensions.api.register_blueprint(blueprint)
 
-    from . import cli, docs
+    from . import cli, docs, web
 
     docs.init_app(app)
+    web.init_app(app)
     cli.init_app(app)
     return app

@@ -10,6 +10,7 @@ from .ogc.routes import blp as ogc_blp
 from .photos.routes import blp as photos_blp
 from .stats.routes import blp as stats_blp
 from .sync.routes import blp as sync_blp
+from .tiles.routes import blp as tiles_blp
 from .views.routes import blp as views_blp
 
 BLUEPRINTS = (
@@ -24,4 +25,5 @@ BLUEPRINTS = (
     stats_blp,
     views_blp,
     ogc_blp,
+    tiles_blp,
 )

@@ -8,6 +8,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -30,6 +31,18 @@ from . import Base
 def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
     allowed = ", ".join(f"'{v}'" for v in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
+
+
+# What clustering a tile reads, and what DeviceFilter.clauses() tests, so that a tile is one
+# index-only scan of devices_tile_key_idx (migration 0007).
+TILE_KEY_INCLUDED = [
+    "kind",
+    "mercator_x",
+    "mercator_y",
+    "deleted_at",
+    "review_status",
+    "created_by",
+]
 
 
 class Device(Base):
@@ -55,6 +68,11 @@ class Device(Base):
         # OGC `datetime` filters on when a device was observed, else last changed.
         Index("devices_time_idx", text("coalesce(observed_at, updated_at)")),
         UniqueConstraint("osm_id", name="devices_osm_id_key"),
+        Index(
+            "devices_tile_key_idx",
+            "tile_key",
+            postgresql_include=TILE_KEY_INCLUDED,
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -104,6 +122,12 @@ class Device(Base):
     osm_version: Mapped[int | None] = mapped_column(Integer)
     # Bumped on every change; the ETag is derived from it.
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    # Web Mercator pixel at zoom 30 and its Morton code, kept by PostgreSQL (migration 0007):
+    # a vector tile, or a grid cell within it, is one range of tile_key.
+    mercator_x: Mapped[int | None] = mapped_column(Integer, Computed("vigie_mercator_x(geom)"))
+    mercator_y: Mapped[int | None] = mapped_column(Integer, Computed("vigie_mercator_y(geom)"))
+    tile_key: Mapped[int | None] = mapped_column(BigInteger, Computed("vigie_tile_key(geom)"))
 
     def touch(self) -> None:
         """Record a change of what the Feature shows: a new version, hence a new ETag."""

@@ -35,6 +35,7 @@ from ...geo.devices import (
     select_device_page,
     select_duplicate_candidates,
 )
+from ...geo.tiles import select_device_clusters
 from ...models import Device, User
 from ...photos.library import attach_photos, photos_attached_to
 from ...ratelimit import write_limit
@@ -162,6 +163,16 @@ def require_editor(device: Device, user: User) -> None:
         )
 
 
+def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
+    clusters = session.execute(select_device_clusters(flt, zoom, limit, photo_urls_base())).one()
+    links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
+    body = (
+        f'{{"type":"FeatureCollection","features":[{clusters.features}],'
+        f'"numberReturned":{clusters.returned},"links":{orjson.dumps(links).decode()}}}'
+    )
+    return Response(body, mimetype=GEOJSON)
+
+
 def next_link(last_id: str) -> str:
     """This listing's URL, continued after the device last_id."""
     args = request.args.to_dict(flat=False) | {"cursor": encode_cursor(last_id)}
@@ -192,6 +203,8 @@ class DeviceViews(MethodView):
         cursor=None,
         count=False,
         f="geojson",
+        cluster=False,
+        zoom=None,
     ):
         """List devices in view as a GeoJSON FeatureCollection (or OSM XML), page by page"""
         user = current_user()
@@ -204,6 +217,8 @@ class DeviceViews(MethodView):
             updated_since=updated_since,
             viewer_id=user.id if user else None,
         )
+        if cluster:
+            return cluster_response(flt, zoom, limit)
         after = decode_cursor(cursor) if cursor else None
         if f == "osm":
             return osm_export_response(flt, limit, after, bbox, next_link)

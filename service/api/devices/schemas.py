@@ -5,6 +5,7 @@ from marshmallow import ValidationError, validate
 from webargs.fields import DelimitedList
 
 from ... import vocabulary as vocab
+from ...geo.tiles import MAX_ZOOM
 from ..fields import BBox, PointGeometrySchema, utc_datetime
 from ..photos.schemas import DevicePhotoSchema
 
@@ -209,6 +210,25 @@ class DeviceQueryArgsSchema(ma.Schema):
             "OpenStreetMap, with OSM tags and negative ids, for review and upload in JOSM"
         },
     )
+
+    cluster = ma.fields.Boolean(
+        metadata={
+            "description": "Group devices into clusters for a map at `zoom` (the cells of the "
+            "vector tiles): a cluster Feature has properties cluster, count and kinds; a cell "
+            "holding one device gives that device. The `limit` most populous cells are returned."
+        }
+    )
+    zoom = ma.fields.Integer(
+        validate=validate.Range(0, MAX_ZOOM),
+        metadata={"description": "Map zoom level the clusters are for (needed with cluster)"},
+    )
+
+    @ma.validates_schema
+    def check_cluster(self, data, **kwargs):
+        if data.get("cluster") and "zoom" not in data:
+            raise ValidationError("Give the map's zoom level with cluster=true.", "zoom")
+        if data.get("cluster") and "cursor" in data:
+            raise ValidationError("Clusters come in one page: drop the cursor.", "cursor")
 
 
 class DeviceCreateArgsSchema(ma.Schema):

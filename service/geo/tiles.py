@@ -1,0 +1,340 @@
+"""Vector tiles and clusters of devices, aggregated inside PostGIS from the tile_key index.
+
+Every device carries its Web Mercator pixel at zoom 30 and the Morton code of that pixel
+(`tile_key`, migration 0007). A tile at zoom z is then one contiguous range of tile_key, and the
+grid cells that cluster it are tile_key shifted right: an index-only scan of
+devices_tile_key_idx groups tens of thousands of devices in a few milliseconds.
+
+A cell holding one device yields that device; a cell holding more yields a cluster with its
+count and the kinds inside. Cells are 1/8 of a tile side below DETAIL_ZOOM (32 pixels on a
+256-pixel tile, the spacing of map markers) and 1/64 from it on (only devices a metre or two
+apart still share one), so a tile never carries more than 64 (or 4096) features.
+"""
+
+import math
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    BindParameter,
+    Integer,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.elements import ColumnElement
+
+from .. import vocabulary as vocab
+from ..models import Device
+from .devices import COORDINATE_DECIMALS, DeviceFilter, device_feature_text, sql_string
+from .photos import PHOTO_PATH
+
+LAYER = "devices"
+TILE_EXTENT = 4096
+TILE_BUFFER = 64
+MAX_ZOOM = 22
+DETAIL_ZOOM = 18
+KEY_ZOOM = 30  # mercator_x and mercator_y are pixels of a 2^30-pixel-wide world
+WORLD_HALF = 20037508.342789244  # half the width of the Web Mercator world in metres
+METRES_PER_KEY_PIXEL = 2 * WORLD_HALF / 2**KEY_ZOOM
+MAX_LATITUDE = 85.0511287798  # where Web Mercator is cut
+
+
+def cell_bits(zoom: int) -> int:
+    """log2 of the number of grid cells along a tile side at this zoom."""
+    return 3 if zoom < DETAIL_ZOOM else 6
+
+
+def spread_bits(value: int) -> int:
+    """Put the bits of a 32-bit integer on the even positions (as vigie_spread_bits does)."""
+    for shift, mask in (
+        (16, 0x0000FFFF0000FFFF),
+        (8, 0x00FF00FF00FF00FF),
+        (4, 0x0F0F0F0F0F0F0F0F),
+        (2, 0x3333333333333333),
+        (1, 0x5555555555555555),
+    ):
+        value = (value | (value << shift)) & mask
+    return value
+
+
+def tile_key_range(z: int, x: int, y: int) -> tuple[int, int]:
+    """The tile_key values [low, high) of the devices inside tile z/x/y."""
+    shift = 2 * (KEY_ZOOM - z)
+    key = spread_bits(x) | (spread_bits(y) << 1)
+    return key << shift, (key + 1) << shift
+
+
+def kind_count_column(kind: str) -> str:
+    return f"n_{kind}"
+
+
+def mercator_pixel(lon: float, lat: float) -> tuple[int, int]:
+    """The zoom-30 Web Mercator pixel of a position (as vigie_mercator_x/_y compute it)."""
+    size = 2**KEY_ZOOM
+    lat = max(-MAX_LATITUDE, min(MAX_LATITUDE, lat))
+    x = math.floor((lon + 180) / 360 * size)
+    y = math.floor((1 - math.log(math.tan(math.radians(45 + lat / 2))) / math.pi) / 2 * size)
+    return min(max(x, 0), size - 1), min(max(y, 0), size - 1)
+
+
+@dataclass(frozen=True)
+class KeyArea:
+    """Where to look for devices: tile_key ranges, optionally cut to a box of zoom-30 pixels."""
+
+    ranges: list[tuple[int, int]]
+    pixel_box: tuple[int, int, int, int] | None = None
+
+    @classmethod
+    def of_tile(cls, z: int, x: int, y: int) -> "KeyArea":
+        return cls([tile_key_range(z, x, y)])
+
+    @classmethod
+    def of_bboxes(cls, bboxes: list[tuple[float, float, float, float]]) -> "KeyArea":
+        """The tiles covering one box, at the deepest zoom where at most 8 by 8 of them do."""
+        if not bboxes:
+            return cls([(0, 4**KEY_ZOOM)])
+        if len(bboxes) > 1:  # crosses the antimeridian: tiles of the whole band are fine
+            return cls.of_bboxes(
+                [(-180.0, min(b[1] for b in bboxes), 180.0, max(b[3] for b in bboxes))]
+            )
+        min_lon, min_lat, max_lon, max_lat = bboxes[0]
+        x0, y0 = mercator_pixel(min_lon, max_lat)
+        x1, y1 = mercator_pixel(max_lon, min_lat)
+        zoom = KEY_ZOOM
+        while zoom > 0 and (
+            (x1 >> (KEY_ZOOM - zoom)) - (x0 >> (KEY_ZOOM - zoom)) >= 8
+            or (y1 >> (KEY_ZOOM - zoom)) - (y0 >> (KEY_ZOOM - zoom)) >= 8
+        ):
+            zoom -= 1
+        shift = KEY_ZOOM - zoom
+        ranges = sorted(
+            tile_key_range(zoom, tx, ty)
+            for tx in range(x0 >> shift, (x1 >> shift) + 1)
+            for ty in range(y0 >> shift, (y1 >> shift) + 1)
+        )
+        return cls(ranges, (x0, y0, x1, y1))
+
+    def clauses(self, ranges) -> list[ColumnElement]:
+        clauses = [Device.tile_key >= ranges.c.low, Device.tile_key < ranges.c.high]
+        if self.pixel_box:
+            x0, y0, x1, y1 = self.pixel_box
+            clauses += [Device.mercator_x.between(x0, x1), Device.mercator_y.between(y0, y1)]
+        return clauses
+
+
+def cell_shift_parameter(cell_zoom: int) -> BindParameter:
+    """How far tile_key shifts right to name the cell (a tile of cell_zoom) of a device."""
+    return bindparam("cell_shift", 2 * (KEY_ZOOM - cell_zoom), type_=Integer)
+
+
+def device_cells(flt: DeviceFilter, area: KeyArea, cell_shift: BindParameter):
+    """Public devices of the area grouped into grid cells: count, kinds, centroid.
+
+    Each tile_key range is read by its own index-only scan (a join on the list of ranges).
+    """
+    cell = Device.tile_key.op(">>")(cell_shift)
+    lows, highs = zip(*area.ranges, strict=True)
+    ranges = (
+        func.unnest(
+            bindparam("lows", list(lows), type_=ARRAY(BigInteger)),
+            bindparam("highs", list(highs), type_=ARRAY(BigInteger)),
+        )
+        .table_valued("low", "high")
+        .render_derived(name="ranges")
+    )
+    public = replace(flt, bboxes=[])  # the key area replaces the GiST box test
+    return (
+        select(
+            cell.label("cell"),
+            func.count().label("n"),
+            func.avg(Device.mercator_x).label("px"),
+            func.avg(Device.mercator_y).label("py"),
+            *(
+                func.count().filter(Device.kind == kind).label(kind_count_column(kind))
+                for kind in vocab.KIND_NAMES
+            ),
+        )
+        .select_from(ranges)
+        .join(Device, and_(*area.clauses(ranges)))
+        .where(*public.clauses())
+        .group_by(cell)
+        .subquery("cells")
+    )
+
+
+def lone_device(flt: DeviceFilter, cells, cell_shift: BindParameter, *columns: ColumnElement):
+    """The device of a single-device cell, found again by its tile_key range."""
+    return (
+        select(*columns)
+        .where(
+            cells.c.n == 1,
+            *replace(flt, bboxes=[]).clauses(),
+            Device.tile_key >= cells.c.cell.op("<<")(cell_shift),
+            Device.tile_key < (cells.c.cell + 1).op("<<")(cell_shift),
+        )
+        .limit(1)
+        .lateral("lone")
+    )
+
+
+def cluster_kinds_text(cells) -> ColumnElement:
+    """The kinds present in a cell, comma-separated in vocabulary order."""
+    return func.concat_ws(
+        sql_string(","),
+        *(
+            case((cells.c[kind_count_column(kind)] > 0, sql_string(kind)))
+            for kind in vocab.KIND_NAMES
+        ),
+    )
+
+
+def tile_parameters(z: int, x: int, y: int) -> dict:
+    """The values that make device_tile_statement's statement tile z/x/y."""
+    low, high = tile_key_range(z, x, y)
+    return {
+        "z": z,
+        "x": x,
+        "y": y,
+        "lows": [low],
+        "highs": [high],
+        "cell_shift": 2 * (KEY_ZOOM - z - cell_bits(z)),
+    }
+
+
+@lru_cache(maxsize=128)
+def device_tile_statement(kinds: tuple[str, ...] = ()) -> Select:
+    """One Mapbox Vector Tile (bytes, empty when no device is there) of devices and clusters.
+
+    Built once per kind filter, with bound parameters that tile_parameters(z, x, y) fills:
+    building and compiling this statement costs more than running it on a dense tile.
+    """
+    flt = DeviceFilter(kinds=list(kinds))
+    cell_shift = cell_shift_parameter(cell_bits(0))
+    cells = device_cells(flt, KeyArea.of_tile(0, 0, 0), cell_shift)
+    lone = lone_device(
+        flt,
+        cells,
+        cell_shift,
+        cast(Device.id, Text).label("id"),
+        Device.kind,
+        Device.camera_type,
+        func.array_to_string(Device.direction, sql_string(",")).label("direction"),
+        Device.angle,
+        Device.status,
+    )
+    centroid = func.ST_SetSRID(
+        func.ST_MakePoint(
+            cells.c.px * METRES_PER_KEY_PIXEL - WORLD_HALF,
+            WORLD_HALF - cells.c.py * METRES_PER_KEY_PIXEL,
+        ),
+        3857,
+    )
+    is_cluster = cells.c.n > 1
+    features = (
+        select(
+            func.ST_AsMVTGeom(
+                centroid,
+                func.ST_TileEnvelope(
+                    bindparam("z", type_=Integer),
+                    bindparam("x", type_=Integer),
+                    bindparam("y", type_=Integer),
+                ),
+                TILE_EXTENT,
+                TILE_BUFFER,
+                True,
+            ).label("geom"),
+            is_cluster.label("cluster"),
+            case((is_cluster, cells.c.n)).label("count"),
+            case((is_cluster, cluster_kinds_text(cells))).label("kinds"),
+            lone.c.id,
+            lone.c.kind,
+            lone.c.camera_type,
+            lone.c.direction,
+            lone.c.angle,
+            lone.c.status,
+        )
+        .select_from(cells.outerjoin(lone, cells.c.n == 1))
+        .subquery("features")
+    )
+    return select(
+        func.ST_AsMVT(features.table_valued(), LAYER, TILE_EXTENT, sql_string("geom")).label("mvt")
+    )
+
+
+def cluster_feature_text(cells) -> ColumnElement:
+    """A cluster as an RFC 7946 Feature: its centroid, count and the count of each kind."""
+    lon = cells.c.px / 2**KEY_ZOOM * 360 - 180
+    lat = func.degrees(func.atan(func.sinh(func.pi() * (1 - 2 * cells.c.py / 2**KEY_ZOOM))))
+    kinds = []
+    for kind in vocab.KIND_NAMES:
+        kinds += [sql_string(kind), func.nullif(cells.c[kind_count_column(kind)], 0)]
+    properties = func.json_build_object(
+        sql_string("cluster"),
+        True,
+        sql_string("count"),
+        cells.c.n,
+        sql_string("kinds"),
+        func.jsonb_strip_nulls(func.jsonb_build_object(*kinds)),
+    )
+    return func.concat(
+        sql_string('{"type":"Feature","geometry":'),
+        func.ST_AsGeoJSON(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326), COORDINATE_DECIMALS),
+        sql_string(',"properties":'),
+        cast(properties, Text),
+        sql_string("}"),
+    )
+
+
+def select_device_clusters(
+    flt: DeviceFilter, zoom: int, limit: int, photo_urls_base: str = PHOTO_PATH
+) -> Select:
+    """Devices as clusters for a map at this zoom: Feature texts joined by commas, and their count.
+
+    Cells are those of the vector tiles at the same zoom; the `limit` most populous are kept.
+    """
+    cell_shift = cell_shift_parameter(min(zoom + cell_bits(zoom), KEY_ZOOM))
+    cells = device_cells(flt, KeyArea.of_bboxes(flt.bboxes), cell_shift)
+    lone = lone_device(
+        flt,
+        cells,
+        cell_shift,
+        device_feature_text(photo_urls_base=photo_urls_base).label("feature"),
+    )
+    features = (
+        select(
+            case((cells.c.n == 1, lone.c.feature), else_=cluster_feature_text(cells)).label(
+                "feature"
+            ),
+            func.row_number().over(order_by=(cells.c.n.desc(), cells.c.cell)).label("rank"),
+        )
+        .select_from(cells.outerjoin(lone, cells.c.n == 1))
+        .order_by(cells.c.n.desc(), cells.c.cell)
+        .limit(limit)
+        .subquery("clusters")
+    )
+    return select(
+        func.coalesce(
+            func.string_agg(
+                features.c.feature, aggregate_order_by(sql_string(","), features.c.rank)
+            ),
+            sql_string(""),
+        ).label("features"),
+        func.count().label("returned"),
+    )
+
+
+def select_devices_extent() -> Select:
+    """The planner's estimate of where devices are (no scan of the table), as lon/lat bounds."""
+    extent = func.ST_EstimatedExtent(sql_string("devices"), sql_string("geom"))
+    return select(
+        func.ST_XMin(extent), func.ST_YMin(extent), func.ST_XMax(extent), func.ST_YMax(extent)
+    )
