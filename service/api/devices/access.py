@@ -38,9 +38,11 @@ def device_url(device_id: uuid.UUID) -> str:
 
 def feature_response(device_id: uuid.UUID, status: int = 200, headers=None) -> Response:
     # Core execution: these statements return text, not ORM objects.
-    row = session.connection().execute(
-        select_device_feature(), {"device_id": device_id, "photo_base": photo_base()}
-    ).one()
+    row = (
+        session.connection()
+        .execute(select_device_feature(), {"device_id": device_id, "photo_base": photo_base()})
+        .one()
+    )
     response = Response(row.feature, status=status, mimetype=GEOJSON)
     response.headers["ETag"] = etag_of(device_id, row.version)
     response.headers.update(headers or {})

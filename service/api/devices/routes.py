@@ -222,9 +222,11 @@ class DeviceViews(MethodView):
         after = decode_cursor(cursor) if cursor else None
         if f == "osm":
             return osm_export_response(flt, limit, after, bbox, next_link)
-        page = session.connection().execute(
-            select_device_page(flt, limit, after), {"photo_base": photo_base()}
-        ).one()
+        page = (
+            session.connection()
+            .execute(select_device_page(flt, limit, after), {"photo_base": photo_base()})
+            .one()
+        )
         links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
         if page.has_more:
             links.append({"href": next_link(page.last_key), "rel": "next", "type": GEOJSON})
@@ -303,9 +305,11 @@ class DeviceByIdViews(MethodView):
     @blp.problems(401, 404, 410)
     def get(self, device_id):
         """Read one device as a GeoJSON Feature"""
-        row = session.connection().execute(
-            select_device_feature(), {"device_id": device_id, "photo_base": photo_base()}
-        ).one_or_none()
+        row = (
+            session.connection()
+            .execute(select_device_feature(), {"device_id": device_id, "photo_base": photo_base()})
+            .one_or_none()
+        )
         if row is None or not may_see(row.review_status, row.created_by, current_user()):
             raise NotFound(f"No device has the id {device_id}.")
         if row.merged_into is not None:
