@@ -40,30 +40,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(app: str, workers: int, env: dict | None = None):
-    """Serve APP with gunicorn on a free loopback port; yield its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            app,
-        ],
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
-    )
+def serve(command: list[str], port: int, env: dict | None = None):
+    """Run an HTTP server COMMAND listening on PORT (loopback); yield its base URL."""
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(300):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{command[0]} exited with {process.returncode}") from None
                 time.sleep(0.1)
         yield base
     finally:
@@ -71,8 +59,29 @@ def gunicorn(app: str, workers: int, env: dict | None = None):
         process.wait(timeout=30)
 
 
-def wrk(base: str, paths: list[str], seconds: int, connections: int) -> dict:
-    """Requests per second and latency percentiles over PATHS, round-robin."""
+@contextmanager
+def gunicorn(app: str, workers: int, env: dict | None = None, bindir: Path | None = None):
+    """Serve APP with gunicorn (of BINDIR, default this venv) on a free loopback port."""
+    port = free_port()
+    command = [
+        str((bindir or Path(sys.executable).parent) / "gunicorn"),
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        app,
+    ]
+    with serve(command, port, env) as base:
+        yield base
+
+
+def wrk(base: str, paths: list[str], seconds: int, connections: int, timeout: int = 2) -> dict:
+    """Requests per second and latency percentiles over PATHS, round-robin.
+
+    A request slower than TIMEOUT seconds counts as an error, not as a request served.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         paths_file = Path(tmp) / "paths.txt"
         paths_file.write_text("\n".join(paths) + "\n")
@@ -85,7 +94,16 @@ def wrk(base: str, paths: list[str], seconds: int, connections: int) -> dict:
             check=True,
         )
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base],
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                f"--timeout={timeout}s",
+                "-s",
+                str(script),
+                base,
+            ],
             capture_output=True,
             text=True,
             check=True,

@@ -1,6 +1,7 @@
 """The ceiling: a minimal Flask app that runs Vigie's own SQL and returns the text.
 
-No validation, no error handling, no links: only what any Flask app must pay for.
+No validation, no error handling, no links: only what any Flask app must pay for. The SQL is
+compiled once from Vigie's builders; only the bbox and limit values change per request.
 """
 
 import os
@@ -14,12 +15,34 @@ from service.db import SESSION_OPTIONS
 from service.geo.devices import DeviceFilter, select_device_feature, select_device_page
 
 DIALECT = postgresql.psycopg.dialect()
-PAGE_SQL = str(
-    select_device_page(DeviceFilter(bboxes=[(0.0, 0.0, 1.0, 1.0)]), 1, None).compile(
-        dialect=DIALECT
-    )
+BBOX_SENTINELS = (11.125, 22.125, 33.125, 44.125)
+LIMIT_SENTINEL = 777
+BY_ID_SENTINEL = uuid.UUID(int=1)
+
+
+def compiled(statement):
+    result = statement.compile(dialect=DIALECT)
+    return str(result), dict(result.params)
+
+
+PAGE_SQL, PAGE_PARAMS = compiled(
+    select_device_page(DeviceFilter(bboxes=[BBOX_SENTINELS]), LIMIT_SENTINEL, None)
 )
-BY_ID_SQL = str(select_device_feature(uuid.UUID(int=0)).compile(dialect=DIALECT))
+BY_ID_SQL, BY_ID_PARAMS = compiled(select_device_feature(BY_ID_SENTINEL))
+
+
+def page_params(bbox, limit):
+    """Vigie's compiled parameters, with this request's bbox and limit in place of sentinels."""
+    replace = dict(zip(BBOX_SENTINELS, bbox, strict=True)) | {
+        LIMIT_SENTINEL: limit,
+        LIMIT_SENTINEL + 1: limit + 1,
+    }
+    return {
+        name: replace.get(value, value) if isinstance(value, float | int) else value
+        for name, value in PAGE_PARAMS.items()
+    }
+
+
 url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
 pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"options": SESSION_OPTIONS})
 app = Flask(__name__)
@@ -27,19 +50,8 @@ app = Flask(__name__)
 
 @app.get("/devices")
 def devices():
-    minx, miny, maxx, maxy = (float(v) for v in request.args["bbox"].split(","))
-    limit = int(request.args.get("limit", 100))
-    params = {
-        "n_1": limit,
-        "count_1": limit,
-        "param_1": limit + 1,
-        "ST_AsGeoJSON_1": 7,
-        "ST_MakeEnvelope_1": minx,
-        "ST_MakeEnvelope_2": miny,
-        "ST_MakeEnvelope_3": maxx,
-        "ST_MakeEnvelope_4": maxy,
-        "ST_MakeEnvelope_5": 4326,
-    }
+    bbox = tuple(float(v) for v in request.args["bbox"].split(","))
+    params = page_params(bbox, int(request.args.get("limit", 100)))
     with pool.connection() as conn:
         features = conn.execute(PAGE_SQL, params).fetchone()[0]
     body = '{"type":"FeatureCollection","features":[' + features + "]}"
@@ -48,8 +60,10 @@ def devices():
 
 @app.get("/devices/<device_id>")
 def device(device_id):
+    params = {
+        name: uuid.UUID(device_id) if value == BY_ID_SENTINEL else value
+        for name, value in BY_ID_PARAMS.items()
+    }
     with pool.connection() as conn:
-        row = conn.execute(
-            BY_ID_SQL, {"id_1": uuid.UUID(device_id), "ST_AsGeoJSON_1": 7}
-        ).fetchone()
+        row = conn.execute(BY_ID_SQL, params).fetchone()
     return Response(row[0], mimetype="application/geo+json")

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 import click
@@ -9,10 +10,12 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from service.db import session
+from service.geo.statistics_cache import select_data_version, select_outdated_requests
 from service.models import District
 
 from . import catalogue
-from .importer import GeodataError, import_districts, import_population
+from .importer import GeodataError, import_districts, import_population, source_options
 
 geodata_cli = AppGroup("geodata", help="Districts: import files, join populations, fetch sources.")
 
@@ -103,22 +106,7 @@ def list_command():
 
 
 def import_source(source: catalogue.Source, path: str) -> None:
-    run_import(
-        path,
-        level=source.level,
-        code_field=source.code_field,
-        name_field=source.name_field,
-        dataset=source.name,
-        attribution=source.attribution,
-        licence=source.licence,
-        source_url=source.url,
-        where=source.where,
-        parent=source.parent,
-        parent_field=source.parent_field,
-        population_field=source.population_field,
-        population_year=source.population_year,
-        population_source=source.population_source,
-    )
+    run_import(path, **source_options(source))
 
 
 def fetch_and_import(name: str) -> None:
@@ -177,3 +165,20 @@ def load_default_command():
             f"the download failed ({exc}). Statistics stay empty until districts are imported "
             f"(flask geodata fetch {name}, or flask geodata import FILE ...)."
         )
+
+
+@geodata_cli.command("refresh-statistics")
+def refresh_statistics_command():
+    """Recompute the cached statistics that predate the last change (run it from cron)."""
+    version = session.execute(select_data_version()).scalar_one()
+    requests = session.execute(select_outdated_requests(version)).scalars().all()
+    session.rollback()
+    client = current_app.test_client()
+    started = time.perf_counter()
+    for path in requests:
+        response = client.get(path, headers={"Cache-Control": "no-cache"})
+        if response.status_code != 200:
+            click.echo(f"{path}: {response.status_code}", err=True)
+    click.echo(
+        f"{len(requests)} cached statistics refreshed in {time.perf_counter() - started:.1f} s."
+    )

@@ -9,6 +9,8 @@ import pyogrio.raw
 
 from service.geo import districts as sql
 
+from .catalogue import Source
+
 BATCH_SIZE = 500
 
 
@@ -162,6 +164,25 @@ def import_districts(
     report.updated = len(merged) - report.inserted
     sql.district_staging.drop(connection)
     return report
+
+
+def source_options(source: Source) -> dict:
+    """The import_districts() options that a catalogue entry spells out."""
+    return {
+        "level": source.level,
+        "code_field": source.code_field,
+        "name_field": source.name_field,
+        "dataset": source.name,
+        "attribution": source.attribution,
+        "licence": source.licence,
+        "source_url": source.url,
+        "where": source.where,
+        "parent": source.parent,
+        "parent_field": source.parent_field,
+        "population_field": source.population_field,
+        "population_year": source.population_year,
+        "population_source": source.population_source,
+    }
 
 
 @dataclass

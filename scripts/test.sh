@@ -3,8 +3,8 @@
 source "$(dirname "$0")/lib.sh"
 
 # Debian packages the tests drive (real clients and tools, not mocks).
-# chromium: the browser test of the web map, driven by Playwright.
-TEST_DEBIAN_PACKAGES=(chromium)
+# gdal-bin: GDAL's OAPIF driver reads /ogc; chromium: the web map's browser test.
+TEST_DEBIAN_PACKAGES=(gdal-bin chromium)
 
 ensure_venv
 ensure_web_bundle

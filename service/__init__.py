@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from . import db, extensions, idempotency, ratelimit, storage
+from . import db, delivery, extensions, idempotency, ratelimit, storage
 from .config import Config
 
 
@@ -20,6 +20,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     db.init_app(app)
     storage.init_app(app)
+    delivery.init_app(app)
     extensions.api.init_app(app)
     ratelimit.init_app(app)
     idempotency.init_app(app)

@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from . import auth, idempotency, migrate
 from .db import session
 from .models import User
+from .osm.cli import osm_cli
 from .photos.cli import photos_cli
 
 db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
@@ -53,5 +54,5 @@ def db_downgrade(revision):
 def init_app(app) -> None:
     from geodata.cli import geodata_cli
 
-    for group in (db_cli, users_cli, idempotency_cli, geodata_cli, photos_cli):
+    for group in (db_cli, users_cli, idempotency_cli, geodata_cli, photos_cli, osm_cli):
         app.cli.add_command(group)

@@ -77,6 +77,12 @@ class Config:
         self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")
         # Cached statistics are served for up to this many seconds after the data changed.
         self.STATS_MAX_AGE_SECONDS = _int("STATS_MAX_AGE_SECONDS", 300)
+        # An outdated cached statistic younger than this is served while it is recomputed, in a
+        # background thread unless STATS_REFRESH_IN_BACKGROUND is false (0: never served).
+        self.STATS_STALE_SECONDS = _int("STATS_STALE_SECONDS", 3600)
+        self.STATS_REFRESH_IN_BACKGROUND = env.get("STATS_REFRESH_IN_BACKGROUND", "true") == "true"
+        # Longest time a request with watched=true may compute (a union of cones per district).
+        self.STATS_WATCHED_TIMEOUT_MS = _int("STATS_WATCHED_TIMEOUT_MS", 20000)
         # View cones: radius in metres per camera type ("type=metres,..."), else the default;
         # the field of view assumed when a camera has a direction but no angle.
         self.VIEW_RADII = env.get("VIEW_RADII", "fixed=30,dome=20,panning=50")
@@ -85,6 +91,10 @@ class Config:
         # Credit served with statistics for the device data itself.
         self.DEVICES_ATTRIBUTION = env.get("DEVICES_ATTRIBUTION", "Vigie contributors")
         self.DEVICES_LICENCE = env.get("DEVICES_LICENCE", "ODbL 1.0")
+        # Cross-origin reads are open to every site by default; list origins to narrow them.
+        self.CORS_ORIGINS = env.get("CORS_ORIGINS", "*")
+        # Methods other sites may use from a browser (add POST,PATCH,DELETE to let them write).
+        self.CORS_METHODS = env.get("CORS_METHODS", "GET,HEAD,OPTIONS")
         self.API_TITLE = "Vigie"
         self.API_VERSION = "1.0.0"
         self.OPENAPI_VERSION = "3.0.3"

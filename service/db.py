@@ -10,7 +10,7 @@ session = scoped_session(sessionmaker(expire_on_commit=False))
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
     # Timestamps leave the database in UTC, whatever the server's own time zone; a page of
-    # 10,000 features is sorted in memory rather than spilled to disk; JIT compiling costs
+    # 10,000 features is sorted in memory rather than spilled to disk. JIT compiling costs
     # more than it saves on short API queries (17 ms on a 35 ms vector tile).
     return create_engine(
         url,

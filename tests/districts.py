@@ -6,7 +6,7 @@ import os
 import pytest
 
 from geodata import catalogue
-from geodata.importer import import_districts
+from geodata.importer import import_districts, source_options
 
 
 def rectangle(west: float, south: float, east: float, north: float) -> list:
@@ -65,33 +65,17 @@ def real_source(app, name: str) -> catalogue.Source:
 def load_real(connection, app, name: str, codes: tuple[str, ...] = ()):
     """Import a catalogue dataset (optionally only some codes) into the test's transaction."""
     source = real_source(app, name)
-    where = source.where
+    options = source_options(source)
     if codes:
         listed = ", ".join(f"'{code}'" for code in codes)
-        where = f"{source.code_field} IN ({listed})"
-    return import_districts(
-        connection,
-        source.location,
-        level=source.level,
-        code_field=source.code_field,
-        name_field=source.name_field,
-        dataset=source.name,
-        attribution=source.attribution,
-        licence=source.licence,
-        source_url=source.url,
-        where=where,
-        parent=source.parent,
-        parent_field=source.parent_field,
-        population_field=source.population_field,
-        population_year=source.population_year,
-        population_source=source.population_source,
-    )
+        options["where"] = f"{source.code_field} IN ({listed})"
+    return import_districts(connection, source.location, **options)
 
 
 @pytest.fixture
 def exact_statistics(app):
     """Serve no cached figure older than the last change, so each request sees the test's data."""
-    before = app.config["STATS_MAX_AGE_SECONDS"]
-    app.config["STATS_MAX_AGE_SECONDS"] = 0
+    before = {name: app.config[name] for name in ("STATS_MAX_AGE_SECONDS", "STATS_STALE_SECONDS")}
+    app.config.update(STATS_MAX_AGE_SECONDS=0, STATS_STALE_SECONDS=0)
     yield
-    app.config["STATS_MAX_AGE_SECONDS"] = before
+    app.config.update(before)

@@ -76,6 +76,7 @@ def upgrade() -> None:
     op.create_table(
         "statistics_cache",
         sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("request", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("data_version", sa.BigInteger(), nullable=False),
         sa.Column(

@@ -3,11 +3,10 @@
 Each device gets its position in Web Mercator pixels at zoom 30 (mercator_x, mercator_y) and the
 Morton (Z-order) code of that pixel (tile_key). Every tile at every zoom is then one contiguous
 range of tile_key, and a grid cell inside it one shorter prefix: a tile is clustered by an
-index-only scan of devices_tile_key_idx instead of a heap visit per device. The index includes
-the columns of the public-device filter (tombstone, review, author) for that reason.
+index-only scan of devices_tile_key_live_idx instead of a heap visit per device.
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0006
 Create Date: 2026-11-28 22:05:00
 """
 
@@ -17,11 +16,12 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# 2^30 pixels across the world: about 4 cm at the equator.
+# 2^30 pixels across the world: about 4 cm at the equator. (90 + lat) / 2 rather than
+# 45 + lat / 2: halving a subnormal latitude first would underflow.
 FUNCTIONS = """
 CREATE FUNCTION vigie_mercator_x(geom geometry) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -30,7 +30,7 @@ CREATE FUNCTION vigie_mercator_x(geom geometry) RETURNS integer
 CREATE FUNCTION vigie_mercator_y(geom geometry) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN least(greatest(floor(
-        (1 - ln(tan(radians(45 + least(greatest(ST_Y(geom), -85.0511287798), 85.0511287798) / 2)))
+        (1 - ln(tan(radians((90 + least(greatest(ST_Y(geom), -85.0511287798), 85.0511287798)) / 2)))
              / pi()) / 2 * 1073741824), 0), 1073741823)::integer;
 
 CREATE FUNCTION vigie_spread_bits(v bigint) RETURNS bigint
@@ -63,23 +63,17 @@ def upgrade() -> None:
             sa.Column(name, type_, sa.Computed(expression, persisted=True), nullable=True),
         )
     op.create_index(
-        "devices_tile_key_idx",
+        "devices_tile_key_live_idx",
         "devices",
         ["tile_key"],
         unique=False,
-        postgresql_include=[
-            "kind",
-            "mercator_x",
-            "mercator_y",
-            "deleted_at",
-            "review_status",
-            "created_by",
-        ],
+        postgresql_include=["kind", "mercator_x", "mercator_y"],
+        postgresql_where=sa.text("deleted_at IS NULL AND review_status = 'approved'"),
     )
 
 
 def downgrade() -> None:
-    op.drop_index("devices_tile_key_idx", table_name="devices")
+    op.drop_index("devices_tile_key_live_idx", table_name="devices")
     for name in ("tile_key", "mercator_y", "mercator_x"):
         op.drop_column("devices", name)
     for function in ("vigie_tile_key", "vigie_spread_bits", "vigie_mercator_y", "vigie_mercator_x"):

@@ -6,6 +6,7 @@ from .devices.routes import blp as devices_blp
 from .districts.routes import blp as districts_blp
 from .meta.routes import blp as meta_blp
 from .moderation.routes import blp as moderation_blp
+from .ogc.routes import blp as ogc_blp
 from .photos.routes import blp as photos_blp
 from .stats.routes import blp as stats_blp
 from .sync.routes import blp as sync_blp
@@ -23,5 +24,6 @@ BLUEPRINTS = (
     districts_blp,
     stats_blp,
     views_blp,
+    ogc_blp,
     tiles_blp,
 )

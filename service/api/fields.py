@@ -1,7 +1,7 @@
 """Marshmallow fields shared by several resources."""
 
 import math
-from datetime import UTC
+from datetime import UTC, date, datetime, time, timedelta
 
 import marshmallow as ma
 from marshmallow import ValidationError
@@ -72,3 +72,52 @@ class PointGeometrySchema(ma.Schema):
         validate=[ma.validate.Length(2, 3), check_lon_lat],
         metadata={"description": "[longitude, latitude] (an altitude is accepted and ignored)"},
     )
+
+
+class DateTimeInterval(ma.fields.Field):
+    """An RFC 3339 instant or interval (`start/end`, `../end`, `start/..`), as OGC `datetime`.
+
+    Deserialises to a closed (start, end) pair, None for an open end. A date alone means
+    the whole day (UTC).
+    """
+
+    OPEN = ("", "..")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).update(
+            type="string",
+            example="2026-01-01T00:00:00Z/..",
+            description="An instant, or an interval start/end where `..` leaves an end open "
+            "(RFC 3339; a date alone means that whole day, UTC).",
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parts = str(value).split("/")
+        if len(parts) == 1:
+            if parts[0] in self.OPEN:
+                raise ValidationError("Give an instant or an interval start/end.")
+            return self.bounds(parts[0])
+        if len(parts) != 2 or all(p in self.OPEN for p in parts):
+            raise ValidationError("An interval is start/end; at most one end may be `..`.")
+        start = None if parts[0] in self.OPEN else self.bounds(parts[0])[0]
+        end = None if parts[1] in self.OPEN else self.bounds(parts[1])[1]
+        if start and end and start > end:
+            raise ValidationError("The interval starts after it ends.")
+        return (start, end)
+
+    @staticmethod
+    def bounds(text: str) -> tuple[datetime, datetime]:
+        """The first and last instant a timestamp or a date covers."""
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            start = datetime.combine(day, time(), UTC)
+            return start, start + timedelta(days=1) - timedelta(microseconds=1)
+        try:
+            instant = utc_datetime().deserialize(text)
+        except ValidationError as exc:
+            raise ValidationError(f"{text!r} is not an RFC 3339 date or date-time.") from exc
+        return instant, instant

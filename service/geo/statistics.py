@@ -23,12 +23,12 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import INTERVAL, JSON, aggregate_order_by
+from sqlalchemy.dialects.postgresql import INTERVAL, JSON, JSONB, aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
-from ..models import Dataset, Device, District
+from ..models import Dataset, Device, DeviceRevision, District
 from .devices import DeviceFilter, sql_string
 from .districts import district_clauses, geography, simplified_geojson
 
@@ -48,9 +48,18 @@ def appeared_at() -> ColumnElement:
 
 
 def removed_at() -> ColumnElement:
-    """When a device left the map: for a device marked removed, its last change (the latest
-    moment the removal can have been recorded); otherwise never."""
-    return case((Device.status == "removed", Device.updated_at))
+    """When a device left the map: for a device marked removed, the last revision that set its
+    status to removed; without such a revision (devices loaded in bulk), its last change, the
+    latest moment the removal can have been recorded. Otherwise never."""
+    marked_removed = (
+        select(func.max(DeviceRevision.created_at))
+        .where(
+            DeviceRevision.device_id == Device.id,
+            DeviceRevision.changes[("status", 1)].astext == "removed",
+        )
+        .scalar_subquery()
+    )
+    return case((Device.status == "removed", func.coalesce(marked_removed, Device.updated_at)))
 
 
 @dataclass
@@ -149,8 +158,11 @@ def ratio(numerator, denominator, scale: float = 1.0, digits: int = 4) -> Column
     )
 
 
-def vocabulary_counts(column, values, prefix: str, hits) -> list:
-    return [func.count().filter(hits.c[column] == v).label(f"{prefix}{v}") for v in values]
+def vocabulary_counts(column, values, prefix: str, groups) -> list:
+    return [
+        func.coalesce(func.sum(groups.c.n).filter(groups.c[column] == v), 0).label(f"{prefix}{v}")
+        for v in values
+    ]
 
 
 COUNT_GROUPS = (
@@ -192,24 +204,30 @@ def figures_object(head: list, count, area_km2, population, tail: list) -> Colum
     )
 
 
-def select_hits(selection: DistrictSelection, flt: StatisticsFilter, sel):
-    """One row per (district, device) under the border rule."""
-    other = aliased(District)
+def select_hits(selection: DistrictSelection, flt: StatisticsFilter):
+    """One row per (district, device) under the border rule.
+
+    Reads the districts table itself (not a CTE) so that PostgreSQL may split the work between
+    parallel workers.
+    """
+    district, other = aliased(District), aliased(District)
     on_shared_border_of_smaller_code = exists(
         select(literal(1)).where(
             *selection.clauses(other),
-            other.code < sel.c.code,
+            other.code < district.code,
             func.ST_Intersects(other.geom, Device.geom),
         )
     )
     return (
-        select(sel.c.code, Device.kind, Device.status, Device.verification)
-        .select_from(sel.join(Device, func.ST_Intersects(sel.c.geom, Device.geom)))
+        select(district.code, Device.kind, Device.status, Device.verification)
+        .select_from(district)
+        .join(Device, func.ST_Intersects(district.geom, Device.geom))
         .where(
+            *selection.clauses(district),
             *flt.clauses(),
-            or_(func.ST_Contains(sel.c.geom, Device.geom), ~on_shared_border_of_smaller_code),
+            or_(func.ST_Contains(district.geom, Device.geom), ~on_shared_border_of_smaller_code),
         )
-        .cte("hits")
+        .subquery("hits")
     )
 
 
@@ -234,6 +252,7 @@ def select_watched(sel, flt: StatisticsFilter, model: ViewModel):
         )
         .select_from(sel.join(cones, cones.c.code == sel.c.code))
         .cte("watched")
+        .prefix_with("MATERIALIZED")
     )
 
 
@@ -247,7 +266,11 @@ class DensityQuery:
 
 
 def district_figures(query: DensityQuery):
-    """CTEs: the selected districts, and one row per district with its figures."""
+    """CTEs: the selected districts, and one row per district with its figures.
+
+    The CTEs are MATERIALIZED: PostgreSQL would otherwise inline one used once and re-run the
+    device aggregation for every district of a nested loop.
+    """
     sel = (
         select(
             District.code,
@@ -263,20 +286,34 @@ def district_figures(query: DensityQuery):
         )
         .where(*query.selection.clauses())
         .cte("sel")
+        .prefix_with("MATERIALIZED")
     )
-    hits = select_hits(query.selection, query.filter, sel)
-    counts = (
+    hits = select_hits(query.selection, query.filter)
+    # Group first on the few combinations, then spread them into one column per value.
+    groups = (
         select(
             hits.c.code,
-            func.count().label("count"),
+            hits.c.kind,
+            hits.c.status,
+            hits.c.verification,
+            func.count().label("n"),
+        )
+        .group_by(hits.c.code, hits.c.kind, hits.c.status, hits.c.verification)
+        .subquery("groups")
+    )
+    counts = (
+        select(
+            groups.c.code,
+            func.sum(groups.c.n).label("count"),
             *[
                 c
                 for _name, column, values, prefix in COUNT_GROUPS
-                for c in vocabulary_counts(column, values, prefix, hits)
+                for c in vocabulary_counts(column, values, prefix, groups)
             ],
         )
-        .group_by(hits.c.code)
+        .group_by(groups.c.code)
         .cte("counts")
+        .prefix_with("MATERIALIZED")
     )
     count = func.coalesce(counts.c.count, 0)
     metric = {
@@ -308,7 +345,7 @@ def district_figures(query: DensityQuery):
         columns.append(func.coalesce(watched.c.watched_km2, 0.0).label("watched_km2"))
     else:
         columns.append(cast(null(), Float).label("watched_km2"))
-    rows = select(*columns).select_from(source).cte("figures")
+    rows = select(*columns).select_from(source).cte("figures").prefix_with("MATERIALIZED")
     return sel, rows
 
 
@@ -505,15 +542,21 @@ def csv_cell(obj, path: tuple[str, ...], is_text: bool) -> ColumnElement:
 def select_density_csv(query: DensityQuery) -> Select:
     """CSV (RFC 4180, CRLF lines), one row per district in code order, header first."""
     _sel, rows = district_figures(query)
-    obj = cast(district_object(rows), JSON())
+    # Built once per district (binary JSON), then read field by field.
+    objects = (
+        select(rows.c.code, cast(district_object(rows), JSONB).label("obj"))
+        .cte("objects")
+        .prefix_with("MATERIALIZED")
+    )
     columns = csv_columns()
-    line = func.concat_ws(sql_string(","), *[csv_cell(obj, path, t) for _n, path, t in columns])
+    cells = [csv_cell(objects.c.obj, path, t) for _n, path, t in columns]
+    line = func.concat_ws(sql_string(","), *cells)
     header = ",".join(name for name, _p, _t in columns)
     body = select(
         func.coalesce(
             func.string_agg(
                 func.concat(line, sql_string("\r\n")),
-                aggregate_order_by(sql_string(""), rows.c.code),
+                aggregate_order_by(sql_string(""), objects.c.code),
             ),
             sql_string(""),
         )
@@ -623,3 +666,8 @@ def select_selection_exists(selection: DistrictSelection) -> Select:
 
 def select_known_codes(codes: list[str]) -> Select:
     return select(District.code).where(District.code.in_(codes))
+
+
+def statement_timeout(milliseconds: int):
+    """Bound the statements of the current transaction (SET LOCAL ends with it)."""
+    return select(func.set_config("statement_timeout", str(int(milliseconds)), True))

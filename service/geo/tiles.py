@@ -3,7 +3,7 @@
 Every device carries its Web Mercator pixel at zoom 30 and the Morton code of that pixel
 (`tile_key`, migration 0007). A tile at zoom z is then one contiguous range of tile_key, and the
 grid cells that cluster it are tile_key shifted right: an index-only scan of
-devices_tile_key_idx groups tens of thousands of devices in a few milliseconds.
+devices_tile_key_live_idx groups tens of thousands of devices in a few milliseconds.
 
 A cell holding one device yields that device; a cell holding more yields a cluster with its
 count and the kinds inside. Cells are 1/8 of a tile side below DETAIL_ZOOM (32 pixels on a
@@ -22,12 +22,12 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
-    and_,
     bindparam,
     case,
     cast,
     func,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
@@ -139,9 +139,9 @@ def cell_shift_parameter(cell_zoom: int) -> BindParameter:
 def device_cells(flt: DeviceFilter, area: KeyArea, cell_shift: BindParameter):
     """Public devices of the area grouped into grid cells: count, kinds, centroid.
 
-    Each tile_key range is read by its own index-only scan (a join on the list of ranges).
+    Each tile_key range is read by its own index-only scan: a fenced LATERAL subquery per range
+    keeps the planner from scanning the whole index once and probing the ranges for each entry.
     """
-    cell = Device.tile_key.op(">>")(cell_shift)
     lows, highs = zip(*area.ranges, strict=True)
     ranges = (
         func.unnest(
@@ -152,20 +152,26 @@ def device_cells(flt: DeviceFilter, area: KeyArea, cell_shift: BindParameter):
         .render_derived(name="ranges")
     )
     public = replace(flt, bboxes=[])  # the key area replaces the GiST box test
+    in_range = (
+        select(Device.tile_key, Device.kind, Device.mercator_x, Device.mercator_y)
+        .where(*area.clauses(ranges), *public.clauses())
+        .offset(0)  # a fence: PostgreSQL would otherwise flatten the subquery into a join
+        .lateral("in_range")
+    )
+    cell = in_range.c.tile_key.op(">>")(cell_shift)
     return (
         select(
             cell.label("cell"),
             func.count().label("n"),
-            func.avg(Device.mercator_x).label("px"),
-            func.avg(Device.mercator_y).label("py"),
+            func.avg(in_range.c.mercator_x).label("px"),
+            func.avg(in_range.c.mercator_y).label("py"),
             *(
-                func.count().filter(Device.kind == kind).label(kind_count_column(kind))
+                func.count().filter(in_range.c.kind == kind).label(kind_count_column(kind))
                 for kind in vocab.KIND_NAMES
             ),
         )
         .select_from(ranges)
-        .join(Device, and_(*area.clauses(ranges)))
-        .where(*public.clauses())
+        .join(in_range, true())
         .group_by(cell)
         .subquery("cells")
     )
@@ -300,7 +306,10 @@ def select_device_clusters(
     """Devices as clusters for a map at this zoom: Feature texts joined by commas, and their count.
 
     Cells are those of the vector tiles at the same zoom; the `limit` most populous are kept.
+    Like the tiles, clusters show the published map: a viewer's own pins awaiting review are
+    in the plain listing, not here (they are outside the index that makes clustering fast).
     """
+    flt = replace(flt, viewer_id=None)
     cell_shift = cell_shift_parameter(min(zoom + cell_bits(zoom), KEY_ZOOM))
     cells = device_cells(flt, KeyArea.of_bboxes(flt.bboxes), cell_shift)
     lone = lone_device(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -30,18 +31,6 @@ from . import Base
 def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
     allowed = ", ".join(f"'{v}'" for v in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
-
-
-# What clustering a tile reads, and what DeviceFilter.clauses() tests, so that a tile is one
-# index-only scan of devices_tile_key_idx (migration 0007).
-TILE_KEY_INCLUDED = [
-    "kind",
-    "mercator_x",
-    "mercator_y",
-    "deleted_at",
-    "review_status",
-    "created_by",
-]
 
 
 class Device(Base):
@@ -64,10 +53,14 @@ class Device(Base):
         Index("devices_updated_at_idx", "updated_at"),
         Index("devices_change_idx", "change_txid", "id"),
         Index("devices_created_by_idx", "created_by"),
+        # OGC `datetime` filters on when a device was observed, else last changed.
+        Index("devices_time_idx", text("coalesce(observed_at, updated_at)")),
+        UniqueConstraint("osm_id", name="devices_osm_id_key"),
         Index(
-            "devices_tile_key_idx",
+            "devices_tile_key_live_idx",
             "tile_key",
-            postgresql_include=TILE_KEY_INCLUDED,
+            postgresql_include=["kind", "mercator_x", "mercator_y"],
+            postgresql_where=text("deleted_at IS NULL AND review_status = 'approved'"),
         ),
     )
 
@@ -113,6 +106,9 @@ class Device(Base):
     )
     # A deleted device stays as a tombstone so that syncing clients learn about the removal.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The OpenStreetMap node it was imported from: a re-import updates rather than duplicates.
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    osm_version: Mapped[int | None] = mapped_column(Integer)
     # Bumped on every change; the ETag is derived from it.
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 

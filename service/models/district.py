@@ -67,6 +67,8 @@ class StatisticsCache(Base):
     __tablename__ = "statistics_cache"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The request path and query string, so that a refresh can compute it again.
+    request: Mapped[str] = mapped_column(Text, nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     data_version: Mapped[int] = mapped_column(BigInteger, nullable=False)
     computed_at: Mapped[datetime] = mapped_column(

@@ -356,6 +356,23 @@ class TestDevices:
         assert response.headers["ETag"] != etag
         assert [p["id"] for p in response.get_json()["properties"]["photos"]] == [photo["id"]]
 
+    def test_patch_with_a_photo_of_another_device_changes_nothing(self, client, db):
+        photo = uploaded(client, images.plain_photo())
+        owner = client.post("/api/v1/devices", json=feature() | {"photo_ids": [photo["id"]]})
+        other = pin(client, 2.0, 48.0)
+        url = f"/api/v1/devices/{other['id']}"
+        etag = device_etag(client, url)
+        response = client.patch(
+            url,
+            json={"properties": {"notes": "mine now"}, "photo_ids": [photo["id"]]},
+            headers={"If-Match": etag},
+        )
+        assert_refused(response, 409, "photo_ids")
+        assert device_etag(client, url) == etag
+        assert client.get(url).get_json()["properties"]["notes"] is None
+        stored = db("SELECT device_id FROM photos WHERE id = :id", id=photo["id"]).scalar_one()
+        assert str(stored) == owner.get_json()["id"]
+
     def test_upload_onto_a_device(self, client, db):
         device = pin(client)
         url = f"/api/v1/devices/{device['id']}"

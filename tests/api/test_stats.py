@@ -3,9 +3,13 @@
 import csv
 import io
 import math
+import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from service.api.stats.cache import refresh_later
 from tests.districts import (
     district_feature,
     exact_statistics,
@@ -147,6 +151,22 @@ class TestDensities:
         assert count("2024-06-30T00:00:00Z") == 2  # the removed one was still there then
         assert by_code(stats(client))["Q1"]["count"] == 1
 
+    def test_at_takes_the_removal_date_from_the_edit_history(self, client, db, quarters):
+        device = pin(client, 2.301, 48.801, observed_at="2024-01-15T10:00:00Z")
+        url = f"/api/v1/devices/{device['id']}"
+        etag = client.get(url).headers["ETag"]
+        patch = {"properties": {"status": "removed"}}
+        assert client.patch(url, json=patch, headers={"If-Match": etag}).status_code == 200
+        db(
+            "UPDATE device_revisions SET created_at = '2024-03-01T00:00:00Z' "
+            "WHERE device_id = :id AND action = 'update'",
+            id=device["id"],
+        )
+        db("UPDATE devices SET updated_at = '2025-06-01T00:00:00Z' WHERE id = :id", id=device["id"])
+        count = lambda at: by_code(stats(client, f"{STATS}&at={at}"))["Q1"]["count"]  # noqa: E731
+        assert count("2024-02-01") == 1
+        assert count("2024-06-01") == 0  # removed in March, though last edited in 2025
+
     def test_csv_has_the_json_field_names_and_the_attribution_in_headers(self, client, quarters):
         pin(client, 2.301, 48.801)
         response = client.get(STATS, headers={"Accept": "text/csv"})
@@ -191,6 +211,20 @@ class TestDensities:
         assert q1["watched_area_km2"] == pytest.approx(expected, rel=0.03)
         assert q1["watched_share"] == pytest.approx(expected / q1["area_km2"], rel=0.03)
         assert by_code(stats(client))["Q1"]["watched_area_km2"] is None
+
+    def test_watched_areas_that_take_too_long_are_refused(self, app, client, db, quarters):
+        for i in range(20):
+            pin(client, 2.301 + i * 0.0004, 48.805, direction=[i * 17], angle=90)
+        before = stored_counts(db)
+        app.config["STATS_WATCHED_TIMEOUT_MS"] = 1
+        try:
+            response = client.get(STATS + "&watched=true")
+        finally:
+            app.config["STATS_WATCHED_TIMEOUT_MS"] = 20000
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"] == "watched"
+        assert stored_counts(db) == before
+        assert client.get(STATS + "&watched=true").status_code == 200
 
 
 class TestCache:
@@ -311,8 +345,9 @@ class TestTimeline:
         pin(client, 2.301, 48.801, observed_at="2025-01-10T00:00:00Z")
         pin(client, 2.302, 48.801, observed_at="2025-03-10T00:00:00Z")
         removed = pin(client, 2.303, 48.801, observed_at="2025-01-20T00:00:00Z", status="removed")
+        # Marked removed (by the revision that created it so) on 5 February.
         db(
-            "UPDATE devices SET updated_at = '2025-02-05T00:00:00Z' WHERE id = :id",
+            "UPDATE device_revisions SET created_at = '2025-02-05T00:00:00Z' WHERE device_id = :id",
             id=removed["id"],
         )
         body = stats(client, "/api/v1/stats/timeline?district=Q1&interval=month")
@@ -330,3 +365,88 @@ class TestTimeline:
         bad = client.get("/api/v1/stats/timeline?district=Q1&interval=fortnight")
         assert bad.status_code == 400
         assert bad.get_json()["errors"][0]["field"] == "interval"
+
+
+class TestStaleWhileRefreshing:
+    def test_outdated_figures_are_served_once_while_new_ones_are_computed(
+        self, app, client, quarters
+    ):
+        app.config.update(STATS_STALE_SECONDS=3600, STATS_REFRESH_IN_BACKGROUND=False)
+        try:
+            assert client.get(STATS).headers["X-Cache"] == "miss"
+            pin(client, 2.301, 48.801)
+            stale = client.get(STATS)
+            assert stale.headers["X-Cache"] == "stale"
+            assert by_code(stale.get_json())["Q1"]["count"] == 0
+            fresh = client.get(STATS)
+            assert fresh.headers["X-Cache"] == "hit"
+            assert by_code(fresh.get_json())["Q1"]["count"] == 1
+        finally:
+            app.config.update(STATS_STALE_SECONDS=0, STATS_REFRESH_IN_BACKGROUND=True)
+
+    def test_background_refresh_runs_once_per_key_and_stores_the_new_body(self, app, db):
+        started, release = threading.Event(), threading.Event()
+
+        def compute():
+            started.set()
+            release.wait(5)
+            return '{"fresh": true}'
+
+        with app.test_request_context(STATS):
+            first = refresh_later("test-key", STATS, 42, compute)
+            assert started.wait(5)
+            assert refresh_later("test-key", STATS, 42, compute) is None
+            release.set()
+            first.join(5)
+        row = db("SELECT body, data_version, request FROM statistics_cache WHERE key = 'test-key'")
+        assert tuple(row.one()) == ('{"fresh": true}', 42, STATS)
+
+
+class TestRefresh:
+    def test_no_cache_recomputes_and_the_refresh_command_updates_outdated_figures(
+        self, app, client, quarters
+    ):
+        app.config["STATS_MAX_AGE_SECONDS"] = 3600
+        client.get(STATS)
+        pin(client, 2.301, 48.801)
+        assert by_code(client.get(STATS).get_json())["Q1"]["count"] == 0  # still cached
+        fresh = client.get(STATS, headers={"Cache-Control": "no-cache"})
+        assert fresh.headers["X-Cache"] == "miss"
+        assert by_code(fresh.get_json())["Q1"]["count"] == 1
+        pin(client, 2.302, 48.801)
+        result = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
+        assert "1 cached statistics refreshed" in result.output, result.output
+        cached = client.get(STATS)
+        assert cached.headers["X-Cache"] == "hit"
+        assert by_code(cached.get_json())["Q1"]["count"] == 2
+
+
+# Coordinates on the districts' edges and corners as well as inside and outside them.
+EDGE_LONS = st.sampled_from([2.295, 2.30, 2.305, 2.31, 2.315, 2.32, 2.325])
+EDGE_LATS = st.sampled_from([48.795, 48.80, 48.8025, 48.805, 48.8075, 48.81, 48.815])
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(points=st.lists(st.tuples(EDGE_LONS, EDGE_LATS), min_size=1, max_size=12))
+def test_every_device_in_the_extent_is_counted_once_or_reported_outside(
+    client, db, quarters, points
+):
+    db("DELETE FROM devices")
+    for lon, lat in points:
+        db(
+            "INSERT INTO devices (id, geom, kind) "
+            "VALUES (gen_random_uuid(), ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 'camera')",
+            lon=lon,
+            lat=lat,
+        )
+    body = stats(client)
+    in_extent = sum(1 for lon, lat in points if 2.30 <= lon <= 2.32 and 48.80 <= lat <= 48.81)
+    totals = body["totals"]
+    assert totals["count"] + totals["outside_count"] == in_extent
+    assert sum(d["count"] for d in body["districts"]) == totals["count"]
+    on_shared_border = sum(1 for lon, lat in points if lon == 2.31 and 48.80 <= lat <= 48.805)
+    assert by_code(body)["Q1"]["count"] >= on_shared_border

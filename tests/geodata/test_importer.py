@@ -80,12 +80,15 @@ def test_invalid_geometry_is_repaired_and_reported(isolated, db, tmp_path):
     assert row.valid and row.kind == "MULTIPOLYGON" and row.area_km2 > 0
 
 
-def test_geopackage_in_a_projected_crs_is_reprojected_to_wgs84(isolated, db, tmp_path):
-    # A 1 km square in Lambert-93 (EPSG:2154) near Paris, written as a GeoPackage by GDAL.
+@pytest.mark.parametrize(
+    ("file_name", "driver"), [("l93.gpkg", "GPKG"), ("l93.shp", "ESRI Shapefile")]
+)
+def test_projected_files_are_reprojected_to_wgs84(isolated, db, tmp_path, file_name, driver):
+    # A 1 km square in Lambert-93 (EPSG:2154) near Paris, written by GDAL.
     polygon = shapely.Polygon(
         [(652000, 6862000), (653000, 6862000), (653000, 6863000), (652000, 6863000)]
     )
-    path = str(tmp_path / "lambert.gpkg")
+    path = str(tmp_path / file_name)
     pyogrio.raw.write(
         path,
         geometry=shapely.to_wkb(numpy.array([polygon])),
@@ -93,7 +96,7 @@ def test_geopackage_in_a_projected_crs_is_reprojected_to_wgs84(isolated, db, tmp
         fields=["code"],
         geometry_type="Polygon",
         crs="EPSG:2154",
-        driver="GPKG",
+        driver=driver,
     )
     load(isolated, path, name_field="code")
     row = db("SELECT ST_AsGeoJSON(geom) AS g, area_km2 FROM districts WHERE code = 'L93'").one()

@@ -5,9 +5,11 @@ from datetime import UTC, datetime
 
 import exifread
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
-from service.errors import UnprocessableImage, UnsupportedMediaType
+from service.errors import ServiceError, UnprocessableImage, UnsupportedMediaType
 from service.photos.processing import process_photo
 from tests import images
 
@@ -178,3 +180,24 @@ def test_every_pixel_format_becomes_rgb(picture, fmt, expected):
     with Image.open(io.BytesIO(full.data)) as served:
         assert served.mode == "RGB" and served.size == (40, 30)
         assert served.getpixel((20, 15)) == pytest.approx(expected, abs=3)
+
+
+SMALL_ORIGINALS = {fmt: images.leaky_photo(fmt, size=(64, 48)) for fmt in images.FORMATS}
+
+
+@pytest.mark.parametrize("fmt", images.FORMATS)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_damaged_files_are_refused_cleanly_or_cleaned(fmt, data):
+    """Corrupted bytes end in a 415/422 refusal or a clean photo, never in another error."""
+    damaged = bytearray(SMALL_ORIGINALS[fmt])
+    for _ in range(data.draw(st.integers(1, 8))):
+        damaged[data.draw(st.integers(0, len(damaged) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, len(damaged)))
+    try:
+        processed = process(bytes(damaged[:cut]), max_pixels=10_000_000)
+    except ServiceError as refusal:
+        assert refusal.status in (415, 422)
+    else:
+        for rendition in processed.renditions:
+            assert_no_metadata(rendition.data)

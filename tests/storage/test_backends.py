@@ -88,3 +88,8 @@ def test_s3_bucket_selects_s3_else_the_media_root(tmp_path):
         Config(S3_BUCKET="photos", S3_ENDPOINT_URL="http://127.0.0.1:9").as_flask_mapping()
     )
     assert isinstance(s3, S3Storage) and s3.bucket == "photos"
+    assert s3.presign_seconds == 3600
+    streamed = storage_from_config(
+        Config(S3_BUCKET="photos", S3_PRESIGNED_URLS=False).as_flask_mapping()
+    )
+    assert streamed.redirect_url(KEY) is None

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from ...auth import current_user
 from ...community import is_trusted, record_revision, snapshot
 from ...db import session
+from ...delivery import conditional_response
 from ...errors import (
     BadRequest,
     Conflict,
@@ -50,6 +51,7 @@ from .access import (
     may_see,
     point,
 )
+from .osm_export import OSM_XML, osm_export_response
 from .schemas import (
     DeviceCollectionSchema,
     DeviceCreateArgsSchema,
@@ -102,6 +104,16 @@ def replay_or_conflict(existing: Device, columns: dict, geometry: dict, photo_id
         raise Conflict(
             f"A different device is already stored under the id {existing.id}.", field="id"
         )
+
+
+def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
+    clusters = session.execute(select_device_clusters(flt, zoom, limit, photo_urls_base())).one()
+    links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
+    body = (
+        f'{{"type":"FeatureCollection","features":[{clusters.features}],'
+        f'"numberReturned":{clusters.returned},"links":{orjson.dumps(links).decode()}}}'
+    )
+    return Response(body, mimetype=GEOJSON)
 
 
 def check_pin_rate(user: User) -> None:
@@ -161,20 +173,23 @@ def require_editor(device: Device, user: User) -> None:
         )
 
 
-def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
-    clusters = session.execute(select_device_clusters(flt, zoom, limit, photo_urls_base())).one()
-    links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
-    body = (
-        f'{{"type":"FeatureCollection","features":[{clusters.features}],'
-        f'"numberReturned":{clusters.returned},"links":{orjson.dumps(links).decode()}}}'
-    )
-    return Response(body, mimetype=GEOJSON)
+def next_link(last_id: str) -> str:
+    """This listing's URL, continued after the device last_id."""
+    args = request.args.to_dict(flat=False) | {"cursor": encode_cursor(last_id)}
+    return url_for("devices.DeviceViews", _external=True, **args)
 
 
 @blp.route("")
 class DeviceViews(MethodView):
     @blp.arguments(DeviceQueryArgsSchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, DeviceCollectionSchema, content_type=GEOJSON)
+    @blp.alt_response(
+        200,
+        success=True,
+        content_type=OSM_XML,
+        description="With f=osm: OSM XML; a Link header points to the next page",
+    )
+    @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400)
     def get(
         self,
@@ -187,10 +202,11 @@ class DeviceViews(MethodView):
         limit=DEFAULT_PAGE_SIZE,
         cursor=None,
         count=False,
+        f="geojson",
         cluster=False,
         zoom=None,
     ):
-        """List devices in view as a GeoJSON FeatureCollection, page by page"""
+        """List devices in view as a GeoJSON FeatureCollection (or OSM XML), page by page"""
         user = current_user()
         flt = DeviceFilter(
             bboxes=split_antimeridian(bbox) if bbox else [],
@@ -204,17 +220,12 @@ class DeviceViews(MethodView):
         if cluster:
             return cluster_response(flt, zoom, limit)
         after = decode_cursor(cursor) if cursor else None
+        if f == "osm":
+            return osm_export_response(flt, limit, after, bbox, next_link)
         page = session.execute(select_device_page(flt, limit, after, photo_urls_base())).one()
         links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
         if page.has_more:
-            args = request.args.to_dict(flat=False) | {"cursor": encode_cursor(page.last_key)}
-            links.append(
-                {
-                    "href": url_for("devices.DeviceViews", _external=True, **args),
-                    "rel": "next",
-                    "type": GEOJSON,
-                }
-            )
+            links.append({"href": next_link(page.last_key), "rel": "next", "type": GEOJSON})
         matched = ""
         if count:
             matched = f',"numberMatched":{session.execute(count_devices(flt)).scalar_one()}'
@@ -222,7 +233,7 @@ class DeviceViews(MethodView):
             f'{{"type":"FeatureCollection","features":[{page.features}],'
             f'"numberReturned":{page.returned}{matched},"links":{orjson.dumps(links).decode()}}}'
         )
-        return Response(body, mimetype=GEOJSON)
+        return conditional_response(body, GEOJSON)
 
     @blp.auth()
     @write_limit

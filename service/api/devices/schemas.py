@@ -203,6 +203,14 @@ class DeviceQueryArgsSchema(ma.Schema):
     count = ma.fields.Boolean(
         metadata={"description": "Also compute numberMatched (costs a count)"}
     )
+    f = choice(
+        ("geojson", "osm"),
+        metadata={
+            "description": "geojson (default), or osm: OSM XML of the devices not taken from "
+            "OpenStreetMap, with OSM tags and negative ids, for review and upload in JOSM"
+        },
+    )
+
     cluster = ma.fields.Boolean(
         metadata={
             "description": "Group devices into clusters for a map at `zoom` (the cells of the "

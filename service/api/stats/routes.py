@@ -1,27 +1,22 @@
 """Statistics: device densities per district, comparisons, a hexagon grid and timelines."""
 
-import hashlib
 import unicodedata
-from collections.abc import Callable
 
 import orjson
 from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
+from psycopg.errors import QueryCanceled
+from sqlalchemy.exc import OperationalError
 
 from ...db import session
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
 from ...geo import statistics as stats
 from ...geo.grid import estimated_cells, select_grid, utm_srid
-from ...geo.statistics_cache import (
-    delete_old_entries,
-    select_cached,
-    select_data_version,
-    store_cached,
-)
 from ..fields import split_antimeridian
 from ..views.routes import view_model
+from .cache import cached
 from .schemas import (
     CompareArgsSchema,
     DensityStatsSchema,
@@ -75,23 +70,6 @@ def chosen_format(args: dict) -> str:
     return next((name for name, media in MEDIA_TYPES.items() if media == best), "json")
 
 
-def cached(fmt: str, compute: Callable[[], str]) -> tuple[str, object, bool]:
-    """The body for this request: from the cache while its data version holds (or it is younger
-    than STATS_MAX_AGE_SECONDS), else computed now and stored."""
-    arguments = sorted(request.args.items(multi=True))
-    key = hashlib.sha256(orjson.dumps([request.path, fmt, arguments])).hexdigest()
-    version = session.execute(select_data_version()).scalar_one()
-    max_age = current_app.config["STATS_MAX_AGE_SECONDS"]
-    row = session.execute(select_cached(key, version, max_age)).first()
-    if row is not None:
-        return row.body, row.computed_at, True
-    body = compute()
-    session.execute(delete_old_entries())
-    computed_at = session.execute(store_cached(key, body, version)).scalar_one()
-    session.commit()
-    return body, computed_at, False
-
-
 def ascii_text(text: str) -> str:
     """HTTP header values are Latin-1 at best: keep their ASCII shape (accents and dashes)."""
     text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u00a9", "(c)")
@@ -107,7 +85,7 @@ def attribution_headers(attribution: list[dict]) -> dict:
     }
 
 
-def statistics_response(body: str, fmt: str, computed_at, hit: bool, attribution, name: str):
+def statistics_response(body: str, fmt: str, computed_at, source: str, attribution, name: str):
     response = Response(body, mimetype=MEDIA_TYPES[fmt])
     if fmt == "csv":
         response.mimetype = "text/csv"
@@ -115,7 +93,7 @@ def statistics_response(body: str, fmt: str, computed_at, hit: bool, attribution
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     response.last_modified = computed_at
     response.headers["X-Statistics-Computed-At"] = computed_at.isoformat()
-    response.headers["X-Cache"] = "hit" if hit else "miss"
+    response.headers["X-Cache"] = source
     response.headers.update(attribution_headers(attribution))
     return response
 
@@ -129,9 +107,28 @@ def density_response(query: stats.DensityQuery, args: dict, name: str) -> Respon
         "geojson": lambda: stats.select_density_geojson(query, credit, tolerance),
         "csv": lambda: stats.select_density_csv(query),
     }[fmt]
-    body, computed_at, hit = cached(fmt, lambda: session.execute(statement()).scalar_one())
+    body, computed_at, source = cached(fmt, lambda: run_bounded(statement(), query))
     attribution = session.execute(stats.select_attribution(query.selection, credit)).scalar_one()
-    return statistics_response(body, fmt, computed_at, hit, attribution, name)
+    return statistics_response(body, fmt, computed_at, source, attribution, name)
+
+
+def run_bounded(statement, query: stats.DensityQuery) -> str:
+    """Run a density statement; the watched areas (a union of cones per district) may take
+    long on a large selection, so they get STATS_WATCHED_TIMEOUT_MS at most."""
+    if query.view_model is None:
+        return session.execute(statement).scalar_one()
+    session.execute(stats.statement_timeout(current_app.config["STATS_WATCHED_TIMEOUT_MS"]))
+    try:
+        return session.execute(statement).scalar_one()
+    except OperationalError as exc:
+        if not isinstance(exc.orig, QueryCanceled):
+            raise
+        session.rollback()
+        raise BadRequest(
+            "Computing the watched areas of so many districts and devices takes too long: "
+            "ask for fewer districts (a parent, or compare) or leave out watched=true.",
+            field="watched",
+        ) from exc
 
 
 def density_query(selection: stats.DistrictSelection, args: dict, **kwargs) -> stats.DensityQuery:
@@ -144,20 +141,30 @@ def density_query(selection: stats.DistrictSelection, args: dict, **kwargs) -> s
     )
 
 
-def document_formats(func):
-    """The same figures as GeoJSON or CSV, for the OpenAPI document."""
-    func = blp.alt_response(
-        200,
-        description="District polygons with the figures as properties (f=geojson)",
-        content_type="application/geo+json",
-        success=True,
-    )(func)
-    return blp.alt_response(
-        200,
-        description="One row per district, columns named as the JSON fields (f=csv)",
-        content_type="text/csv",
-        success=True,
-    )(func)
+# The same figures as GeoJSON or CSV (f= or Accept), beside the JSON of the 200 answer.
+document_formats = blp.doc(
+    responses={
+        "200": {
+            "description": "The figures as JSON, GeoJSON or CSV",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/DensityStats"}},
+                "application/geo+json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "FeatureCollection of the district polygons with the "
+                        "figures as properties, plus totals and attribution",
+                    }
+                },
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "One row per district, columns named as the JSON fields",
+                    }
+                },
+            },
+        }
+    }
+)
 
 
 @blp.route("/districts")
@@ -216,6 +223,7 @@ class GridViews(MethodView):
             )
         srid = utm_srid(bbox)
         flt = statistics_filter(args, bbox)
+        credit = devices_credit()
 
         def compute() -> str:
             row = session.execute(select_grid(flt, cell, srid)).one()
@@ -224,13 +232,13 @@ class GridViews(MethodView):
                     "cell_m": cell,
                     "srid": srid,
                     "devices": int(row.devices),
-                    "attribution": [devices_credit()],
+                    "attribution": [credit],
                 }
             ).decode()
             return f'{{"type":"FeatureCollection","features":[{row.features}],{meta[1:]}'
 
-        body, computed_at, hit = cached("geojson", compute)
-        return statistics_response(body, "geojson", computed_at, hit, [devices_credit()], "grid")
+        body, computed_at, source = cached("geojson", compute)
+        return statistics_response(body, "geojson", computed_at, source, [credit], "grid")
 
 
 @blp.route("/timeline")

@@ -1,0 +1,365 @@
+"""OGC API - Features (Part 1 core, GeoJSON, OpenAPI 3.0; Part 3 CQL2 text) at /ogc.
+
+Every collection of the registry in service/geo/collections.py is served the same way; the
+Features themselves are written by PostGIS and joined into the page without a Python loop.
+"""
+
+import base64
+import binascii
+
+import orjson
+from flask import Response, request, url_for
+from flask.views import MethodView
+from marshmallow import RAISE
+
+from ...db import session
+from ...delivery import conditional_response
+from ...errors import BadRequest, NotFound
+from ...extensions import Blueprint
+from ...geo.collections import COLLECTIONS, FeatureCollection
+from ...geo.cql2 import FilterError, cql2_text_clause
+from ..fields import split_antimeridian
+from .schemas import (
+    DEFAULT_LIMIT,
+    CollectionSchema,
+    CollectionsSchema,
+    ConformanceSchema,
+    FormatArgsSchema,
+    LandingPageSchema,
+    OgcFeatureCollectionSchema,
+    OgcFeatureSchema,
+    QueryablesSchema,
+    items_args_schema,
+)
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+SCHEMA_JSON = "application/schema+json"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+
+CONFORMANCE = (
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+)
+
+blp = Blueprint(
+    "ogc",
+    __name__,
+    url_prefix="/ogc",
+    description="OGC API - Features: devices (and other collections) for GIS clients such as "
+    "QGIS, ArcGIS and GDAL, with CQL2 text filters.",
+)
+
+
+def link(href: str, rel: str, media_type: str, title: str | None = None) -> dict:
+    body = {"href": href, "rel": rel, "type": media_type}
+    if title:
+        body["title"] = title
+    return body
+
+
+def json_response(document: dict, media_type: str = JSON) -> Response:
+    return Response(orjson.dumps(document), mimetype=media_type)
+
+
+def find_collection(collection_id: str) -> FeatureCollection:
+    collection = COLLECTIONS.get(collection_id)
+    if collection is None:
+        raise NotFound(f"No collection is called {collection_id!r}.", field="collectionId")
+    return collection
+
+
+def encode_cursor(direction: str, key: str) -> str:
+    return base64.urlsafe_b64encode(f"{direction}{key}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(collection: FeatureCollection, cursor: str) -> tuple[str, object]:
+    """('a', key) to page after key, ('b', key) to page before it."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if text[:1] not in ("a", "b"):
+            raise ValueError(text)
+        return text[0], collection.parse_key(text[1:])
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(
+            "The cursor is not one this server issued; restart from the first page.",
+            field="cursor",
+        ) from exc
+
+
+def describe_collection(collection: FeatureCollection) -> dict:
+    base = url_for("ogc.CollectionViews", collection_id=collection.id, _external=True)
+    document = {
+        "id": collection.id,
+        "title": collection.title,
+        "description": collection.description,
+        "itemType": collection.item_type,
+        "crs": [CRS84],
+        "links": [
+            link(base, "self", JSON, "This collection"),
+            link(f"{base}/items", "items", GEOJSON, "Its features"),
+            link(
+                f"{base}/queryables",
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                SCHEMA_JSON,
+                "Properties to filter on",
+            ),
+        ],
+    }
+    row = session.execute(collection.select_extent()).one()
+    extent = {}
+    if row.min_x is not None:
+        extent["spatial"] = {"bbox": [[row.min_x, row.min_y, row.max_x, row.max_y]], "crs": CRS84}
+    if collection.temporal is not None and row.start is not None:
+        extent["temporal"] = {
+            "interval": [[row.start.isoformat(), row.end.isoformat()]],
+            "trs": GREGORIAN,
+        }
+    if extent:
+        document["extent"] = extent
+    return document
+
+
+@blp.route("")
+class LandingPageViews(MethodView):
+    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, LandingPageSchema)
+    @blp.problems(400)
+    def get(self, _args):
+        """Describe the OGC API Features service and link to its parts"""
+        here = url_for("ogc.LandingPageViews", _external=True)
+        return json_response(
+            {
+                "title": "Vigie - OGC API Features",
+                "description": "Surveillance devices mapped by contributors, for GIS clients.",
+                "links": [
+                    link(here, "self", JSON, "This document"),
+                    link(
+                        url_for("api-docs.openapi_json", _external=True),
+                        "service-desc",
+                        OPENAPI,
+                        "The API definition (OpenAPI 3.0)",
+                    ),
+                    link(
+                        url_for("api-docs.openapi_swagger_ui", _external=True),
+                        "service-doc",
+                        "text/html",
+                        "The API documentation",
+                    ),
+                    link(
+                        url_for("ogc.ConformanceViews", _external=True),
+                        "conformance",
+                        JSON,
+                        "Conformance classes implemented",
+                    ),
+                    link(
+                        url_for("ogc.CollectionListViews", _external=True),
+                        "data",
+                        JSON,
+                        "The feature collections",
+                    ),
+                ],
+            }
+        )
+
+
+@blp.route("/conformance")
+class ConformanceViews(MethodView):
+    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, ConformanceSchema)
+    @blp.problems(400)
+    def get(self, _args):
+        """List the OGC conformance classes this server implements"""
+        return json_response({"conformsTo": list(CONFORMANCE)})
+
+
+@blp.route("/collections")
+class CollectionListViews(MethodView):
+    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, CollectionsSchema)
+    @blp.problems(400)
+    def get(self, _args):
+        """List the feature collections, each with its extent computed from the data"""
+        return json_response(
+            {
+                "collections": [describe_collection(c) for c in COLLECTIONS.values()],
+                "links": [link(request.base_url, "self", JSON, "The collections")],
+            }
+        )
+
+
+@blp.route("/collections/<collection_id>")
+class CollectionViews(MethodView):
+    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, CollectionSchema)
+    @blp.problems(400, 404)
+    def get(self, _args, collection_id):
+        """Describe one collection, with its extent computed from the data"""
+        return json_response(describe_collection(find_collection(collection_id)))
+
+
+@blp.route("/collections/<collection_id>/queryables")
+class QueryablesViews(MethodView):
+    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, QueryablesSchema, content_type=SCHEMA_JSON)
+    @blp.problems(400, 404)
+    def get(self, _args, collection_id):
+        """List the properties a CQL2 filter (or a property parameter) may use"""
+        collection = find_collection(collection_id)
+        return json_response(
+            {
+                "$schema": "https://json-schema.org/draft/2019-09/schema",
+                "$id": request.base_url,
+                "title": collection.title,
+                "type": "object",
+                "properties": {
+                    name: queryable.json_schema(name)
+                    for name, queryable in collection.queryables.items()
+                },
+                "additionalProperties": False,
+            },
+            SCHEMA_JSON,
+        )
+
+
+@blp.route("/collections/<collection_id>/items/<feature_id>")
+class ItemViews(MethodView):
+    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, OgcFeatureSchema, content_type=GEOJSON)
+    @blp.problems(400, 404)
+    def get(self, args, collection_id, feature_id):
+        """Read one feature of a collection"""
+        collection = find_collection(collection_id)
+        try:
+            key = collection.parse_key(feature_id)
+        except ValueError as exc:
+            raise NotFound(f"No feature has the id {feature_id!r}.", field="featureId") from exc
+        feature = session.execute(collection.select_item(key)).scalar_one_or_none()
+        if feature is None:
+            raise NotFound(f"No feature has the id {feature_id!r}.", field="featureId")
+        collection_url = url_for("ogc.CollectionViews", collection_id=collection.id, _external=True)
+        links = [
+            link(request.base_url, "self", GEOJSON, "This feature"),
+            link(collection_url, "collection", JSON, collection.title),
+        ]
+        body = f'{feature[:-1]},"links":{orjson.dumps(links).decode()}}}'
+        return conditional_response(body, JSON if args.get("f") == "json" else GEOJSON)
+
+
+def page_url(endpoint: str, cursor: str | None = None, **overrides) -> str:
+    args = request.args.to_dict(flat=False) | overrides
+    args.pop("cursor", None)
+    if cursor:
+        args["cursor"] = cursor
+    return url_for(endpoint, _external=True, **args)
+
+
+def filter_conditions(collection: FeatureCollection, args: dict) -> list:
+    """Clauses of the property parameters and of the CQL2 filter."""
+    conditions = [
+        collection.queryables[name].expression.in_(args[name])
+        for name in collection.property_filters
+        if args.get(name)
+    ]
+    if "filter" in args:
+        try:
+            conditions.append(cql2_text_clause(args["filter"], collection.queryables))
+        except FilterError as exc:
+            raise BadRequest(str(exc), field="filter") from exc
+    return conditions
+
+
+def paging_links(endpoint: str, page, direction: str | None, key) -> list[dict]:
+    """next/prev links around a page read forward (after key) or backward (before key)."""
+    links = []
+    if direction == "b":
+        if page.has_more:
+            links.append(("prev", encode_cursor("b", page.first_key)))
+        links.append(("next", encode_cursor("a", page.last_key or str(key))))
+    else:
+        if page.has_more:
+            links.append(("next", encode_cursor("a", page.last_key)))
+        if direction == "a":
+            links.append(("prev", encode_cursor("b", page.first_key or str(key))))
+    return [link(page_url(endpoint, cursor), rel, GEOJSON) for rel, cursor in links]
+
+
+def items_response(collection: FeatureCollection, endpoint: str, args: dict) -> Response:
+    conditions = filter_conditions(collection, args)
+    bboxes = split_antimeridian(args["bbox"]) if "bbox" in args else []
+    clauses = collection.clauses(bboxes, args.get("datetime"), conditions)
+    direction, key = decode_cursor(collection, args["cursor"]) if "cursor" in args else (None, None)
+    limit = args.get("limit", DEFAULT_LIMIT)
+    page = session.execute(
+        collection.select_page(
+            clauses,
+            limit,
+            after=key if direction == "a" else None,
+            before=key if direction == "b" else None,
+        )
+    ).one()
+    # numberMatched is free when the first page holds every match; otherwise a count would
+    # cost more than the page itself, and Part 1 lets the server leave it out.
+    matched = page.returned if direction is None and not page.has_more else None
+    media_type, other = (JSON, GEOJSON) if args.get("f") == "json" else (GEOJSON, JSON)
+    links = [
+        link(request.url, "self", media_type, "This page"),
+        link(
+            page_url(endpoint, args.get("cursor"), f="geojson" if other == GEOJSON else "json"),
+            "alternate",
+            other,
+            "This page as " + other,
+        ),
+        link(
+            url_for("ogc.CollectionViews", collection_id=collection.id, _external=True),
+            "collection",
+            JSON,
+            collection.title,
+        ),
+        *paging_links(endpoint, page, direction, key),
+    ]
+    counts = f'"numberReturned":{page.returned}'
+    if matched is not None:
+        counts += f',"numberMatched":{matched}'
+    body = (
+        f'{{"type":"FeatureCollection","features":[{page.features}],{counts},'
+        f'"links":{orjson.dumps(links).decode()}}}'
+    )
+    return conditional_response(body, media_type)
+
+
+def register_items_route(collection: FeatureCollection) -> None:
+    """Serve a collection's items, with a parameter schema naming its own property filters."""
+    endpoint = f"{collection.id}_items"
+
+    class ItemsViews(MethodView):
+        @blp.arguments(items_args_schema(collection), location="query", unknown=RAISE)
+        @blp.response(200, OgcFeatureCollectionSchema, content_type=GEOJSON)
+        @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
+        @blp.problems(400)
+        def get(self, args):
+            return items_response(collection, f"ogc.{endpoint}", args)
+
+    ItemsViews.get.__doc__ = (
+        f"Read the {collection.id} collection page by page, by bbox, datetime, "
+        "property values or a CQL2 text filter"
+    )
+    ItemsViews.__name__ = f"{collection.id.title().replace('_', '')}ItemsViews"
+    blp.route(f"/collections/{collection.id}/items", endpoint=endpoint)(ItemsViews)
+
+
+for registered in COLLECTIONS.values():
+    register_items_route(registered)

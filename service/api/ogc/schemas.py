@@ -1,0 +1,137 @@
+"""OGC API Features documents and query parameters (Part 1 core + Part 3 filtering)."""
+
+import marshmallow as ma
+from marshmallow import validate
+from webargs.fields import DelimitedList
+
+from ...geo.collections import FeatureCollection
+from ..fields import BBox, DateTimeInterval
+
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 100
+
+
+class FormatArgsSchema(ma.Schema):
+    """Only `f` is understood; any other parameter is refused with 400."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    f = ma.fields.String(
+        validate=validate.OneOf(["json", "geojson"]),
+        metadata={"description": "Response format: json (application/json) or geojson"},
+    )
+
+
+class ItemsArgsSchema(FormatArgsSchema):
+    """Parameters of every collection's items; the collection adds its property filters."""
+
+    bbox = BBox()
+    datetime = DateTimeInterval()
+    limit = ma.fields.Integer(
+        validate=validate.Range(1, MAX_LIMIT),
+        metadata={"description": f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})"},
+    )
+    cursor = ma.fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "Opaque position from a `next` or `prev` link"},
+    )
+    filter = ma.fields.String(
+        metadata={
+            "description": "CQL2 text filter on the queryables, e.g. "
+            "`kind = 'alpr' AND S_INTERSECTS(geometry, BBOX(2.2,48.8,2.5,48.9))`"
+        }
+    )
+    filter_lang = ma.fields.String(
+        data_key="filter-lang",
+        validate=validate.OneOf(["cql2-text"]),
+        metadata={"description": "Only cql2-text"},
+    )
+    filter_crs = ma.fields.String(
+        data_key="filter-crs",
+        validate=validate.OneOf(["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]),
+        metadata={"description": "Only CRS84 (longitude, latitude)"},
+    )
+
+
+def property_filter_field(collection: FeatureCollection, name: str) -> ma.fields.Field:
+    queryable = collection.queryables[name]
+    if queryable.enum:
+        value = ma.fields.String(validate=validate.OneOf(queryable.enum))
+    elif queryable.type in ("number", "integer"):
+        value = ma.fields.Float(allow_nan=False)
+    else:
+        value = ma.fields.String(validate=validate.Length(max=255))
+    return DelimitedList(
+        value, metadata={"description": f"{queryable.description} (comma-separated: any of)"}
+    )
+
+
+def items_args_schema(collection: FeatureCollection) -> type[ItemsArgsSchema]:
+    """The items parameters of one collection: the common ones plus its property filters."""
+    fields = {name: property_filter_field(collection, name) for name in collection.property_filters}
+    name = "".join(part.title() for part in collection.id.split("_")) + "ItemsArgsSchema"
+    return type(name, (ItemsArgsSchema,), fields)
+
+
+class OgcLinkSchema(ma.Schema):
+    href = ma.fields.String()
+    rel = ma.fields.String()
+    type = ma.fields.String()
+    title = ma.fields.String()
+
+
+class LandingPageSchema(ma.Schema):
+    title = ma.fields.String()
+    description = ma.fields.String()
+    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+
+
+class ConformanceSchema(ma.Schema):
+    conformsTo = ma.fields.List(ma.fields.String())
+
+
+class ExtentSchema(ma.Schema):
+    spatial = ma.fields.Dict(metadata={"description": "bbox (CRS84) of the data"})
+    temporal = ma.fields.Dict(metadata={"description": "interval of the data (RFC 3339)"})
+
+
+class CollectionSchema(ma.Schema):
+    id = ma.fields.String()
+    title = ma.fields.String()
+    description = ma.fields.String()
+    itemType = ma.fields.String()
+    crs = ma.fields.List(ma.fields.String())
+    extent = ma.fields.Nested(ExtentSchema)
+    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+
+
+class CollectionsSchema(ma.Schema):
+    collections = ma.fields.List(ma.fields.Nested(CollectionSchema))
+    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+
+
+class QueryablesSchema(ma.Schema):
+    """A JSON Schema of the properties `filter` and property parameters may use."""
+
+    title = ma.fields.String()
+    type = ma.fields.String()
+    properties = ma.fields.Dict()
+
+
+class OgcFeatureSchema(ma.Schema):
+    type = ma.fields.String(metadata={"example": "Feature"})
+    id = ma.fields.String()
+    geometry = ma.fields.Dict()
+    properties = ma.fields.Dict()
+    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+
+
+class OgcFeatureCollectionSchema(ma.Schema):
+    type = ma.fields.String(metadata={"example": "FeatureCollection"})
+    features = ma.fields.List(ma.fields.Nested(OgcFeatureSchema))
+    numberReturned = ma.fields.Integer()
+    numberMatched = ma.fields.Integer(
+        metadata={"description": "Given when the first page holds every match"}
+    )
+    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))

@@ -1,0 +1,85 @@
+"""How responses travel to browsers and phones: CORS, negotiated compression, cache validators."""
+
+import gzip
+import hashlib
+
+import brotli
+from flask import Response, request
+from flask_cors import CORS
+
+# Text formats worth compressing; binary tiles and images are left alone.
+COMPRESSIBLE = {
+    "application/geo+json",
+    "application/json",
+    "application/problem+json",
+    "application/schema+json",
+    "application/vnd.oai.openapi+json",
+    "application/vnd.openstreetmap.data+xml",
+    "text/html",
+    "text/csv",
+}
+ENCODERS = {
+    "br": lambda data: brotli.compress(data, quality=4),
+    "gzip": lambda data: gzip.compress(data, compresslevel=5),
+}
+MIN_COMPRESSED_BYTES = 500
+
+
+def chosen_encoding() -> str | None:
+    """The best coding the client accepts, by its q-values; brotli wins ties."""
+    accepted = request.accept_encodings
+    best = max(ENCODERS, key=lambda coding: accepted[coding], default=None)
+    return best if best and accepted[best] > 0 else None
+
+
+def compress(response: Response) -> Response:
+    """Compress text bodies for clients that ask for it.
+
+    The ETag stays that of the content: a device's ETag must keep matching If-Match whatever
+    coding carried it, and caches keep codings apart through Vary: Accept-Encoding.
+    """
+    if response.mimetype not in COMPRESSIBLE:
+        return response
+    response.vary.add("Accept-Encoding")
+    if (
+        response.status_code != 200
+        or response.direct_passthrough
+        or response.is_streamed
+        or "Content-Encoding" in response.headers
+        or (response.content_length or 0) < MIN_COMPRESSED_BYTES
+    ):
+        return response
+    coding = chosen_encoding()
+    if coding is None:
+        return response
+    response.set_data(ENCODERS[coding](response.get_data()))
+    response.headers["Content-Encoding"] = coding
+    return response
+
+
+def conditional_response(body: str | bytes, mimetype: str, headers=None) -> Response:
+    """A listing with a cheap ETag (a hash of its bytes), or 304 when the client has it."""
+    data = body.encode() if isinstance(body, str) else body
+    etag = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304, headers=headers)
+    else:
+        response = Response(data, mimetype=mimetype, headers=headers)
+    response.set_etag(etag)
+    return response
+
+
+def init_app(app) -> None:
+    origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
+    methods = [m.strip().upper() for m in app.config["CORS_METHODS"].split(",") if m.strip()]
+    CORS(
+        app,
+        origins=origins,
+        # An open API answers "*" rather than echoing each origin: one cached copy for all.
+        send_wildcard=origins == ["*"],
+        methods=methods,
+        expose_headers=["ETag", "Location", "Link", "Content-Disposition"],
+        allow_headers=["Content-Type", "If-Match", "If-None-Match", "Authorization"],
+        max_age=86400,
+    )
+    app.after_request(compress)

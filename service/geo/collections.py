@@ -1,0 +1,151 @@
+"""Feature collections served through OGC API Features: a small registry, one entry per table.
+
+Each entry says how to select the public rows of a table, how PostGIS writes one row as a
+GeoJSON Feature, and which properties clients may filter on. The OGC routes are generic over
+this registry: serving another table (districts with their statistics, ...) is one more
+`FeatureCollection(...)` passed to `register`.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from .. import vocabulary as vocab
+from ..models import Device
+from .cql2 import Queryable
+from .devices import (
+    DeviceFilter,
+    device_feature_text,
+    device_time,
+    select_feature_page,
+    within_bboxes,
+    within_interval,
+)
+
+Interval = tuple[datetime | None, datetime | None]
+
+
+def public_rows(
+    collection: "FeatureCollection", bboxes, interval: Interval | None, conditions
+) -> list[ColumnElement]:
+    """Default selection: every row, narrowed by boxes, time and conditions."""
+    clauses = list(conditions)
+    if bboxes:
+        clauses.append(within_bboxes(collection.geometry, bboxes))
+    if interval is not None and collection.temporal is not None:
+        clauses += within_interval(collection.temporal, interval)
+    return clauses
+
+
+@dataclass(frozen=True)
+class FeatureCollection:
+    """A table served as an OGC API Features collection."""
+
+    id: str
+    title: str
+    description: str
+    key: ColumnElement  # unique, ordered: the featureId and the paging key
+    parse_key: Callable[[str], object]  # featureId text -> key value; ValueError if malformed
+    feature: Callable[[], ColumnElement]  # one row as GeoJSON Feature text
+    geometry: ColumnElement  # EPSG:4326
+    temporal: ColumnElement | None  # the instant `datetime=` filters on
+    queryables: dict[str, Queryable]
+    # Queryables a client may also filter on as plain query parameters (`kind=camera`).
+    property_filters: tuple[str, ...] = ()
+    # The public rows: override to go through a resource's own filter (tombstones, moderation).
+    selection: Callable[..., list[ColumnElement]] = public_rows
+    item_type: str = "feature"
+
+    def clauses(self, bboxes=(), interval: Interval | None = None, conditions=()) -> list:
+        return self.selection(self, list(bboxes), interval, list(conditions))
+
+    def select_page(self, clauses, limit: int, *, after=None, before=None) -> Select:
+        return select_feature_page(
+            self.key, self.feature(), clauses, limit, after=after, before=before
+        )
+
+    def select_item(self, key) -> Select:
+        return select(self.feature().label("feature")).where(and_(*self.clauses(), self.key == key))
+
+    def select_extent(self) -> Select:
+        """Bounding box and time span of the public rows, computed from the data."""
+        columns = [
+            func.ST_XMin(func.ST_Extent(self.geometry)).label("min_x"),
+            func.ST_YMin(func.ST_Extent(self.geometry)).label("min_y"),
+            func.ST_XMax(func.ST_Extent(self.geometry)).label("max_x"),
+            func.ST_YMax(func.ST_Extent(self.geometry)).label("max_y"),
+        ]
+        if self.temporal is not None:
+            columns += [
+                func.min(self.temporal).label("start"),
+                func.max(self.temporal).label("end"),
+            ]
+        return select(*columns).where(and_(*self.clauses()))
+
+
+def device_rows(collection, bboxes, interval, conditions) -> list[ColumnElement]:
+    """Public devices only: DeviceFilter leaves out tombstones (and unapproved pins)."""
+    return DeviceFilter(bboxes=bboxes, interval=interval, conditions=conditions).clauses()
+
+
+def enum_queryable(column, values, description: str) -> Queryable:
+    return Queryable(column, "string", tuple(values), description)
+
+
+DEVICES = FeatureCollection(
+    id="devices",
+    title="Surveillance devices",
+    description="Cameras, licence-plate readers, microphones and other surveillance devices "
+    "pinned by contributors. Their time is when they were observed, else when last changed.",
+    key=Device.id,
+    parse_key=uuid.UUID,
+    feature=device_feature_text,
+    geometry=Device.geom,
+    temporal=device_time(),
+    selection=device_rows,
+    queryables={
+        "geometry": Queryable(Device.geom, "geometry", description="Position (CRS84)"),
+        "kind": enum_queryable(Device.kind, vocab.KIND_NAMES, "What the device does"),
+        "camera_type": enum_queryable(Device.camera_type, vocab.CAMERA_TYPES, "Camera shape"),
+        "mount": enum_queryable(Device.mount, vocab.MOUNTS, "What it is mounted on"),
+        "zone": enum_queryable(Device.zone, vocab.ZONES, "What it watches"),
+        "surveillance": enum_queryable(
+            Device.surveillance, vocab.SURVEILLANCE_AREAS, "Public, outdoor or indoor area"
+        ),
+        "operator_type": enum_queryable(
+            Device.operator_type, vocab.OPERATOR_TYPES, "Public or private operator"
+        ),
+        "status": enum_queryable(Device.status, vocab.STATUSES, "Lifecycle status"),
+        "operator": Queryable(Device.operator, "string", description="Who operates it"),
+        "angle": Queryable(Device.angle, "number", description="Field of view in degrees"),
+        "height": Queryable(Device.height, "number", description="Height in metres"),
+        "accuracy_m": Queryable(Device.accuracy_m, "number", description="GPS accuracy (m)"),
+        "observed_at": Queryable(Device.observed_at, "datetime", description="When seen"),
+        "created_at": Queryable(Device.created_at, "datetime", description="When pinned"),
+        "updated_at": Queryable(Device.updated_at, "datetime", description="Last change"),
+    },
+    property_filters=(
+        "kind",
+        "camera_type",
+        "mount",
+        "zone",
+        "surveillance",
+        "operator_type",
+        "status",
+        "operator",
+    ),
+)
+
+COLLECTIONS: dict[str, FeatureCollection] = {}
+
+
+def register(collection: FeatureCollection) -> FeatureCollection:
+    COLLECTIONS[collection.id] = collection
+    return collection
+
+
+register(DEVICES)

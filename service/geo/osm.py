@@ -1,0 +1,55 @@
+"""Statements for the OpenStreetMap exchange: upsert imported nodes, select devices to export."""
+
+from sqlalchemy import Numeric, Select, and_, func, literal_column, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+
+from ..models import Device
+from ..osm.tags import MAPPED_COLUMNS
+from .devices import COORDINATE_DECIMALS, DeviceFilter
+
+
+def upsert_osm_devices(rows: list[dict]):
+    """Insert nodes as devices, or update the device of the same OSM id when it changed.
+
+    Each row has id, geom, osm_id, osm_version and every one of MAPPED_COLUMNS. A stored device
+    is left alone when it was deleted in Vigie, when the file holds an older OSM version, or
+    when nothing differs. Returns one row per device written, with `inserted`.
+    """
+    statement = insert(Device).values(rows)
+    new = statement.excluded
+    compared = ("geom", "osm_version", *MAPPED_COLUMNS)
+    changed = tuple_(*(getattr(Device, c) for c in compared)).is_distinct_from(
+        tuple_(*(getattr(new, c) for c in compared))
+    )
+    not_older = or_(
+        new.osm_version.is_(None),
+        Device.osm_version.is_(None),
+        new.osm_version >= Device.osm_version,
+    )
+    return statement.on_conflict_do_update(
+        constraint="devices_osm_id_key",
+        set_={
+            **{c: getattr(new, c) for c in compared},
+            "version": Device.version + 1,
+            "updated_at": func.now(),
+        },
+        where=and_(Device.deleted_at.is_(None), not_older, changed),
+    ).returning(Device.id, literal_column("xmax = 0").label("inserted"))
+
+
+def select_osm_export(flt: DeviceFilter, limit: int, after=None) -> Select:
+    """Devices not taken from OSM, in id order, with their position and mapped columns."""
+    clauses = [*flt.clauses(), Device.osm_id.is_(None)]
+    if after is not None:
+        clauses.append(Device.id > after)
+    return (
+        select(
+            Device.id,
+            func.round(func.ST_X(Device.geom).cast(Numeric), COORDINATE_DECIMALS).label("lon"),
+            func.round(func.ST_Y(Device.geom).cast(Numeric), COORDINATE_DECIMALS).label("lat"),
+            *(getattr(Device, c) for c in MAPPED_COLUMNS),
+        )
+        .where(and_(*clauses))
+        .order_by(Device.id)
+        .limit(limit + 1)
+    )

@@ -1,0 +1,1 @@
+"""Exchange with OpenStreetMap: import surveillance nodes, export devices as OSM XML."""

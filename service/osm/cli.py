@@ -1,0 +1,31 @@
+"""`flask osm import FILE`: bring OpenStreetMap surveillance nodes into Vigie."""
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from ..db import session
+from .files import OsmFileError
+from .importer import import_osm_file
+
+osm_cli = AppGroup("osm", help="Exchange with OpenStreetMap.")
+
+
+@osm_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(file: Path):
+    """Import man_made=surveillance nodes from an Overpass JSON or OSM XML FILE.
+
+    A node imported before (same OSM id) is updated, not duplicated. The data stays under
+    the ODbL: credit "(c) OpenStreetMap contributors".
+    """
+    try:
+        counts = import_osm_file(session, file)
+    except OsmFileError as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    for name in ("created", "updated", "unchanged"):
+        click.echo(f"{name}: {counts.pop(name, 0)}")
+    for reason, count in sorted(counts.items()):
+        click.echo(f"{reason}: {count}")

@@ -1,0 +1,110 @@
+"""Reading Overpass JSON and OSM XML files, and writing OSM XML that JOSM opens."""
+
+import json
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .tags import OsmNode
+
+GENERATOR = "Vigie"
+
+
+class OsmFileError(ValueError):
+    """The file is neither Overpass JSON nor OSM XML, or a node in it is malformed."""
+
+
+def node_from(element_id, version, lat, lon, tags) -> OsmNode:
+    try:
+        node = OsmNode(
+            id=int(element_id),
+            version=int(version) if version is not None else None,
+            lon=float(lon),
+            lat=float(lat),
+            tags={str(k): str(v) for k, v in (tags or {}).items()},
+        )
+    except (TypeError, ValueError) as exc:
+        raise OsmFileError(f"node {element_id}: {exc}") from exc
+    if not (math.isfinite(node.lon) and math.isfinite(node.lat)) or not (
+        -180 <= node.lon <= 180 and -90 <= node.lat <= 90
+    ):
+        raise OsmFileError(f"node {element_id}: position {node.lat},{node.lon} is not on Earth")
+    return node
+
+
+def read_overpass_json(path: Path) -> Iterator[OsmNode | str]:
+    """Overpass JSON: {"elements": [...]} or a bare list of elements."""
+    try:
+        document = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise OsmFileError(f"{path.name} is not valid JSON: {exc}") from exc
+    elements = document.get("elements") if isinstance(document, dict) else document
+    if not isinstance(elements, list):
+        raise OsmFileError(f"{path.name} has no Overpass `elements` list")
+    for element in elements:
+        if not isinstance(element, dict):
+            raise OsmFileError(f"{path.name}: an element is not an object")
+        if element.get("type") != "node":
+            yield str(element.get("type"))
+            continue
+        yield node_from(
+            element.get("id"),
+            element.get("version"),
+            element.get("lat"),
+            element.get("lon"),
+            element.get("tags"),
+        )
+
+
+def read_osm_xml(path: Path) -> Iterator[OsmNode | str]:
+    """OSM XML (API 0.6, JOSM or Overpass `out meta` output), read as a stream."""
+    try:
+        for _event, element in ET.iterparse(path, events=("end",)):
+            if element.tag == "node":
+                tags = {t.get("k"): t.get("v") for t in element.iter("tag")}
+                yield node_from(
+                    element.get("id"),
+                    element.get("version"),
+                    element.get("lat"),
+                    element.get("lon"),
+                    tags,
+                )
+                element.clear()
+            elif element.tag in ("way", "relation"):
+                yield element.tag
+                element.clear()
+    except ET.ParseError as exc:
+        raise OsmFileError(f"{path.name} is not valid OSM XML: {exc}") from exc
+
+
+def read_elements(path: Path) -> Iterator[OsmNode | str]:
+    """Every node of the file as an OsmNode, and the type name of anything else."""
+    with path.open("rb") as stream:
+        start = stream.read(512).lstrip()
+    if start.startswith(b"<"):
+        return read_osm_xml(path)
+    if start[:1] in (b"{", b"["):
+        return read_overpass_json(path)
+    raise OsmFileError(f"{path.name} is neither Overpass JSON nor OSM XML")
+
+
+def osm_xml(nodes: Iterable[tuple[float, float, dict[str, str]]], bbox=None) -> bytes:
+    """OSM XML of new nodes (negative ids, as JOSM expects of objects not yet uploaded)."""
+    root = ET.Element("osm", version="0.6", generator=GENERATOR)
+    if bbox:
+        min_lon, min_lat, max_lon, max_lat = bbox
+        ET.SubElement(
+            root,
+            "bounds",
+            minlat=str(min_lat),
+            minlon=str(min_lon),
+            maxlat=str(max_lat),
+            maxlon=str(max_lon),
+        )
+    for number, (lon, lat, tags) in enumerate(nodes, start=1):
+        node = ET.SubElement(root, "node", id=str(-number), lat=str(lat), lon=str(lon))
+        for key, value in sorted(tags.items()):
+            ET.SubElement(node, "tag", k=key, v=value)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,103 @@
+"""GET /api/v1/devices?f=osm: devices as OSM XML that JOSM opens as new nodes."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from service.osm.tags import device_columns
+from tests.helpers import PROBLEM, pin
+
+
+@pytest.fixture
+def client(moderator):
+    """These tests pin as a moderator, whose pins are published directly."""
+    return moderator
+
+
+OSM_XML = "application/vnd.openstreetmap.data+xml"
+
+
+def nodes(response) -> list[dict]:
+    root = ET.fromstring(response.data)
+    assert root.tag == "osm" and root.get("version") == "0.6"
+    return [
+        {
+            "id": int(node.get("id")),
+            "lon": float(node.get("lon")),
+            "lat": float(node.get("lat")),
+            "tags": {tag.get("k"): tag.get("v") for tag in node.iter("tag")},
+        }
+        for node in root.iter("node")
+    ]
+
+
+def test_devices_are_exported_with_osm_tags_and_negative_ids(client):
+    pin(
+        client,
+        2.29451234567,
+        48.8584,
+        kind="alpr",
+        direction=[90, 270],
+        camera_type="fixed",
+        height=4.5,
+        operator="Ville de Paris",
+        operator_type="public",
+        tags={"name": "Pont d'Iéna"},
+    )
+    pin(client, 2.35, 48.85, kind="microphone", notes="private note")
+    response = client.get("/api/v1/devices?f=osm")
+    assert response.status_code == 200 and response.mimetype == OSM_XML
+    assert "vigie-devices.osm" in response.headers["Content-Disposition"]
+    exported = sorted(nodes(response), key=lambda n: n["lon"])
+    assert [n["id"] for n in exported] in ([-1, -2], [-2, -1])
+    assert exported[0]["lon"] == 2.2945123
+    assert exported[0]["tags"] == {
+        "man_made": "surveillance",
+        "surveillance:type": "ALPR",
+        "camera:direction": "90;270",
+        "camera:type": "fixed",
+        "height": "4.5",
+        "operator": "Ville de Paris",
+        "operator:type": "public",
+        "name": "Pont d'Iéna",
+    }
+    assert exported[1]["tags"] == {"man_made": "surveillance", "surveillance:type": "microphone"}
+    # What is exported reads back as the same device.
+    assert device_columns(exported[0]["tags"])["direction"] == [90, 270]
+
+
+def test_bbox_and_filters_apply_and_imported_nodes_are_left_out(client, db):
+    pin(client, 2.35, 48.85)
+    pin(client, 4.83, 45.76)
+    pin(client, 2.36, 48.86, kind="alpr")
+    db(
+        "INSERT INTO devices (id, geom, kind, osm_id, osm_version) "
+        "VALUES (gen_random_uuid(), ST_SetSRID(ST_MakePoint(2.34, 48.85), 4326), 'camera', 9, 1)"
+    )
+    response = client.get("/api/v1/devices?f=osm&bbox=2.3,48.8,2.4,48.9&kind=camera")
+    exported = nodes(response)
+    assert [(n["lon"], n["lat"]) for n in exported] == [(2.35, 48.85)]
+    bounds = ET.fromstring(response.data).find("bounds")
+    assert (bounds.get("minlon"), bounds.get("maxlat")) == ("2.3", "48.9")
+
+
+def test_pages_are_linked_and_cached(client):
+    for n in range(3):
+        pin(client, 2.3 + n / 100, 48.85)
+    first = client.get("/api/v1/devices?f=osm&limit=2")
+    assert len(nodes(first)) == 2
+    next_url = first.headers["Link"].split(">")[0].lstrip("<").removeprefix("http://localhost")
+    rest = client.get(next_url)
+    assert len(nodes(rest)) == 1 and "Link" not in rest.headers
+    seen = {(n["lon"], n["lat"]) for n in nodes(first) + nodes(rest)}
+    assert len(seen) == 3
+    again = client.get(
+        "/api/v1/devices?f=osm&limit=2", headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_an_unknown_format_is_400(client):
+    response = client.get("/api/v1/devices?f=kml")
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert response.get_json()["errors"][0]["field"] == "f"

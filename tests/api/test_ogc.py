@@ -1,0 +1,296 @@
+"""OGC API Features at /ogc: the documents, the items and their filters, as a client sees them."""
+
+import pytest
+
+from tests.helpers import GEOJSON, PROBLEM, pin
+
+
+@pytest.fixture
+def client(moderator):
+    """These tests pin as a moderator, whose pins are published directly."""
+    return moderator
+
+
+ITEMS = "/ogc/collections/devices/items"
+
+
+def ids(response) -> set[str]:
+    return {f["id"] for f in response.get_json()["features"]}
+
+
+def links_by_rel(body) -> dict:
+    return {link["rel"]: link for link in body["links"]}
+
+
+def relative(href: str) -> str:
+    return href.removeprefix("http://localhost")
+
+
+def count_devices(db) -> int:
+    return db("SELECT count(*) FROM devices").scalar_one()
+
+
+@pytest.fixture
+def paris(client):
+    """Five devices around Paris, one far away in Lyon, one deleted."""
+    devices = {
+        "louvre": pin(client, 2.3376, 48.8606, observed_at="2026-03-01T10:00:00Z", height=6),
+        "bastille": pin(client, 2.3690, 48.8532, kind="alpr", operator="Ville de Paris"),
+        "nation": pin(client, 2.3959, 48.8483, kind="microphone", height=3.5),
+        "defense": pin(client, 2.2384, 48.8918, observed_at="2026-05-10T08:30:00Z"),
+        "bercy": pin(client, 2.3826, 48.8400, kind="alpr", operator="RATP", height=8),
+        "lyon": pin(client, 4.8357, 45.7640, observed_at="2025-12-31T23:00:00Z"),
+    }
+    gone = pin(client, 2.35, 48.85)
+    etag = client.get(f"/api/v1/devices/{gone['id']}").headers["ETag"]
+    assert client.delete(f"/api/v1/devices/{gone['id']}", headers={"If-Match": etag}).status_code
+    return {name: device["id"] for name, device in devices.items()} | {"deleted": gone["id"]}
+
+
+class TestDocuments:
+    def test_landing_page_links_to_the_api_definition_conformance_and_data(self, client):
+        response = client.get("/ogc")
+        assert response.status_code == 200 and response.mimetype == "application/json"
+        links = links_by_rel(response.get_json())
+        assert {"self", "service-desc", "service-doc", "conformance", "data"} <= set(links)
+        assert links["service-desc"]["type"].startswith("application/vnd.oai.openapi+json")
+        assert client.get(relative(links["service-desc"]["href"])).status_code == 200
+        assert client.get(relative(links["data"]["href"])).status_code == 200
+
+    def test_conformance_declares_core_geojson_oas30_and_cql2_text(self, client):
+        classes = client.get("/ogc/conformance").get_json()["conformsTo"]
+        for suffix in ("conf/core", "conf/geojson", "conf/oas30", "conf/cql2-text", "conf/filter"):
+            assert any(c.endswith(suffix) for c in classes), suffix
+
+    def test_collection_extent_is_computed_from_live_devices(self, client, paris):
+        body = client.get("/ogc/collections/devices").get_json()
+        assert body["id"] == "devices" and body["itemType"] == "feature"
+        assert body["extent"]["spatial"]["bbox"] == [
+            [pytest.approx(2.2384), pytest.approx(45.7640), pytest.approx(4.8357), 48.8918]
+        ]
+        start, end = body["extent"]["temporal"]["interval"][0]
+        assert start.startswith("2025-12-31T23:00:00") and end > "2026-05-10T08:30"
+        assert links_by_rel(body)["items"]["type"] == GEOJSON
+
+    def test_collections_lists_devices_and_an_unknown_collection_is_404(self, client):
+        listed = client.get("/ogc/collections").get_json()["collections"]
+        assert "devices" in {c["id"] for c in listed}
+        missing = client.get("/ogc/collections/nothing")
+        assert missing.status_code == 404 and missing.mimetype == PROBLEM
+        assert client.get("/ogc/collections/nothing/items").status_code == 404
+
+    def test_queryables_are_a_json_schema_of_whitelisted_properties(self, client):
+        response = client.get("/ogc/collections/devices/queryables")
+        assert response.mimetype == "application/schema+json"
+        properties = response.get_json()["properties"]
+        assert properties["kind"]["enum"][0] == "camera"
+        assert properties["height"]["type"] == "number"
+        assert "notes" not in properties and "created_by" not in properties
+
+    @pytest.mark.parametrize("url", ["/ogc", "/ogc/conformance", "/ogc/collections", ITEMS])
+    def test_unknown_parameters_are_refused_with_400(self, client, url):
+        response = client.get(f"{url}?colour=red")
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"] == "colour"
+
+
+class TestItems:
+    def test_page_is_geojson_with_counts_and_links(self, client, paris):
+        response = client.get(ITEMS)
+        assert response.status_code == 200 and response.mimetype == GEOJSON
+        body = response.get_json()
+        assert body["type"] == "FeatureCollection"
+        assert ids(response) == set(paris.values()) - {paris["deleted"]}
+        assert body["numberReturned"] == body["numberMatched"] == 6
+        links = links_by_rel(body)
+        assert links["self"]["type"] == GEOJSON and "next" not in links
+        alternate = client.get(relative(links["alternate"]["href"]))
+        assert alternate.mimetype == "application/json"
+        assert alternate.get_json()["features"] == body["features"]
+
+    def test_coordinates_are_rounded_to_seven_decimals(self, client):
+        pin(client, 2.123456789123, 48.987654321987)
+        feature = client.get(ITEMS).get_json()["features"][0]
+        assert feature["geometry"]["coordinates"] == [2.1234568, 48.9876543]
+
+    def test_bbox_keeps_what_is_inside(self, client, paris):
+        response = client.get(f"{ITEMS}?bbox=2.30,48.83,2.40,48.87")
+        assert ids(response) == {paris[n] for n in ("louvre", "bastille", "nation", "bercy")}
+
+    def test_property_parameters_filter_on_values(self, client, paris):
+        assert ids(client.get(f"{ITEMS}?kind=alpr")) == {paris["bastille"], paris["bercy"]}
+        assert ids(client.get(f"{ITEMS}?kind=alpr,microphone&operator=RATP")) == {paris["bercy"]}
+
+    def test_datetime_instant_day_interval_and_open_ends(self, client, paris):
+        assert ids(client.get(f"{ITEMS}?datetime=2026-03-01T10:00:00Z")) == {paris["louvre"]}
+        assert ids(client.get(f"{ITEMS}?datetime=2026-05-10")) == {paris["defense"]}
+        assert ids(client.get(f"{ITEMS}?datetime=2026-01-01T00:00:00Z/2026-04-01T00:00:00Z")) == {
+            paris["louvre"]
+        }
+        assert ids(client.get(f"{ITEMS}?datetime=../2026-01-01")) == {paris["lyon"]}
+        # Devices never observed are known at their last change: just now.
+        recent = ids(client.get(f"{ITEMS}?datetime=2026-06-01T00:00:00Z/.."))
+        assert {paris["bastille"], paris["nation"], paris["bercy"]} <= recent
+        assert paris["louvre"] not in recent
+
+    def test_pages_chain_forward_and_back_with_next_and_prev(self, client, paris):
+        first = client.get(f"{ITEMS}?limit=4").get_json()
+        assert first["numberReturned"] == 4 and "numberMatched" not in first
+        assert "prev" not in links_by_rel(first)
+        second = client.get(relative(links_by_rel(first)["next"]["href"])).get_json()
+        assert second["numberReturned"] == 2 and "numberMatched" not in second
+        assert "next" not in links_by_rel(second)
+        back = client.get(relative(links_by_rel(second)["prev"]["href"])).get_json()
+        assert back["features"] == first["features"]
+        assert "prev" not in links_by_rel(back)
+        all_ids = [f["id"] for f in first["features"] + second["features"]]
+        assert all_ids == sorted(all_ids) and len(set(all_ids)) == 6
+
+    def test_backward_from_the_last_page_visits_every_page_again(self, client, paris):
+        forward = [client.get(f"{ITEMS}?limit=2").get_json()]
+        while "next" in links_by_rel(forward[-1]):
+            forward.append(
+                client.get(relative(links_by_rel(forward[-1])["next"]["href"])).get_json()
+            )
+        assert [page["numberReturned"] for page in forward] == [2, 2, 2]
+        backward = [forward[-1]]
+        while "prev" in links_by_rel(backward[-1]):
+            backward.append(
+                client.get(relative(links_by_rel(backward[-1])["prev"]["href"])).get_json()
+            )
+        assert [p["features"] for p in reversed(backward)] == [p["features"] for p in forward]
+
+    def test_page_links_keep_the_filters(self, client, paris):
+        first = client.get(f"{ITEMS}?limit=1&kind=alpr").get_json()
+        second = client.get(relative(links_by_rel(first)["next"]["href"])).get_json()
+        assert second["features"][0]["properties"]["kind"] == "alpr"
+        assert {first["features"][0]["id"], second["features"][0]["id"]} == {
+            paris["bastille"],
+            paris["bercy"],
+        }
+
+    def test_one_item_by_id_with_links(self, client, paris):
+        response = client.get(f"{ITEMS}/{paris['louvre']}")
+        assert response.status_code == 200 and response.mimetype == GEOJSON
+        body = response.get_json()
+        assert body["id"] == paris["louvre"] and body["properties"]["height"] == 6
+        assert relative(links_by_rel(body)["collection"]["href"]) == "/ogc/collections/devices"
+
+    @pytest.mark.parametrize("feature_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
+    def test_unknown_item_is_404(self, client, feature_id):
+        response = client.get(f"{ITEMS}/{feature_id}")
+        assert response.status_code == 404 and response.mimetype == PROBLEM
+
+    def test_deleted_device_is_not_served(self, client, paris):
+        assert client.get(f"{ITEMS}/{paris['deleted']}").status_code == 404
+
+    def test_etag_gives_304_when_nothing_changed_and_200_after_a_change(self, client, paris):
+        first = client.get(ITEMS)
+        etag = first.headers["ETag"]
+        again = client.get(ITEMS, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.data == b""
+        pin(client, 2.3, 48.8)
+        assert client.get(ITEMS, headers={"If-None-Match": etag}).status_code == 200
+
+    @pytest.mark.parametrize(
+        ("query", "field"),
+        [
+            ("limit=0", "limit"),
+            ("limit=10001", "limit"),
+            ("bbox=2,48,3", "bbox"),
+            ("bbox=2,49,3,48", "bbox"),
+            ("datetime=yesterday", "datetime"),
+            ("datetime=../..", "datetime"),
+            ("datetime=2026-02-01/2026-01-01", "datetime"),
+            ("kind=spaceship", "kind"),
+            ("cursor=%%%", "cursor"),
+            ("cursor=eHl6", "cursor"),
+            ("filter-lang=cql2-json", "filter-lang"),
+            ("filter-crs=EPSG:3857", "filter-crs"),
+        ],
+    )
+    def test_bad_parameters_are_400_naming_the_parameter(self, client, db, paris, query, field):
+        before = count_devices(db)
+        response = client.get(f"{ITEMS}?{query}")
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"].split(".")[0] == field
+        assert count_devices(db) == before
+
+
+class TestCql2Filter:
+    def cql(self, client, text):
+        return client.get(ITEMS, query_string={"filter": text, "filter-lang": "cql2-text"})
+
+    def test_comparison_and_logical_operators(self, client, paris):
+        assert ids(self.cql(client, "kind = 'alpr' AND height > 5")) == {paris["bercy"]}
+        assert ids(self.cql(client, "height < 4 OR operator = 'RATP'")) == {
+            paris["nation"],
+            paris["bercy"],
+        }
+        assert ids(self.cql(client, "NOT (kind = 'camera') AND operator IS NULL")) == {
+            paris["nation"]
+        }
+
+    def test_in_between_like_and_null(self, client, paris):
+        assert ids(self.cql(client, "kind IN ('alpr', 'microphone')")) == {
+            paris["bastille"],
+            paris["nation"],
+            paris["bercy"],
+        }
+        assert ids(self.cql(client, "height BETWEEN 3 AND 6")) == {paris["louvre"], paris["nation"]}
+        assert ids(self.cql(client, "operator LIKE 'Ville%'")) == {paris["bastille"]}
+        assert paris["louvre"] in ids(self.cql(client, "operator IS NULL"))
+
+    def test_timestamps_compare_with_timestamp_literals(self, client, paris):
+        text = "observed_at >= TIMESTAMP('2026-04-01T00:00:00Z')"
+        assert ids(self.cql(client, text)) == {paris["defense"]}
+
+    def test_s_intersects_with_a_polygon_and_a_bbox(self, client, paris):
+        polygon = "POLYGON((2.33 48.85, 2.38 48.85, 2.38 48.87, 2.33 48.87, 2.33 48.85))"
+        assert ids(self.cql(client, f"S_INTERSECTS(geometry, {polygon})")) == {
+            paris["louvre"],
+            paris["bastille"],
+        }
+        text = "S_INTERSECTS(geometry, BBOX(4, 45, 5, 46)) OR kind = 'microphone'"
+        assert ids(self.cql(client, text)) == {paris["lyon"], paris["nation"]}
+
+    def test_filter_combines_with_bbox_and_paging(self, client, paris):
+        response = client.get(
+            ITEMS, query_string={"filter": "kind = 'alpr'", "bbox": "2.37,48.83,2.40,48.85"}
+        )
+        assert ids(response) == {paris["bercy"]}
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("colour = 'red'", "Unknown property"),
+            ("created_by IS NULL", "Unknown property"),
+            ("height > 'tall'", "same type"),
+            ("observed_at > '2026-01-01'", "TIMESTAMP"),
+            ("kind = ", "not valid CQL2"),
+            ("kind = 'camera'; DROP TABLE devices", "not valid CQL2"),
+            ("height", "not valid CQL2"),
+            ("geometry = 3", "same type"),
+            ("S_INTERSECTS(height, POINT(1 2))", "same type"),
+            ("S_INTERSECTS(height, 3)", "two geometries"),
+            ("S_INTERSECTS(geometry, POLYGON((0 0, 1 1, 1 0, 0 1, 0 0)))", "invalid"),
+            ("S_INTERSECTS(geometry, POINT(500 2))", "CRS84"),
+            ("height + 1 > 3", "not supported"),
+            ("T_AFTER(observed_at, TIMESTAMP('2026-01-01T00:00:00Z'))", "CQL2"),
+            ("UPPER(operator) = 'X'", "not supported"),
+            ("kind LIKE 5", "LIKE"),
+        ],
+    )
+    def test_bad_filters_are_400_naming_the_filter(self, client, db, paris, text, message):
+        before = count_devices(db)
+        response = self.cql(client, text)
+        assert response.status_code == 400, response.get_json()
+        assert response.mimetype == PROBLEM
+        body = response.get_json()
+        assert body["errors"][0]["field"] == "filter"
+        assert message in body["detail"]
+        assert count_devices(db) == before
+
+    def test_oversized_filters_are_refused(self, client):
+        response = self.cql(client, "kind = 'camera'" + " OR kind = 'alpr'" * 2000)
+        assert response.status_code == 400 and "limited" in response.get_json()["detail"]

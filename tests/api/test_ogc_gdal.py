@@ -1,0 +1,90 @@
+"""A real OGC API Features client, GDAL's OAPIF driver, reads every page from a live server."""
+
+import json
+import shutil
+import subprocess
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+SEEDED = 230
+PAGE_SIZE = 40  # several pages: GDAL must follow every `next` link
+
+
+@pytest.fixture
+def live_server(app):
+    """The application served on a free loopback port, in the test's own transaction."""
+    server = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def seeded(db):
+    """Devices on a line across Paris; every seventh is an ALPR, one is deleted."""
+    db(
+        """
+        INSERT INTO devices (id, geom, kind, height, operator)
+        SELECT gen_random_uuid(),
+               ST_SetSRID(ST_MakePoint(2.25 + n * 0.0005, 48.85 + n * 0.0001), 4326),
+               CASE WHEN n % 7 = 0 THEN 'alpr' ELSE 'camera' END,
+               n % 10,
+               'operator ' || n
+        FROM generate_series(1, :total) AS n
+        """,
+        total=SEEDED + 1,
+    )
+    db("UPDATE devices SET deleted_at = now() WHERE operator = 'operator 1'")
+
+
+def gdal(*args: str) -> str:
+    tool = shutil.which(args[0])
+    assert tool, f"{args[0]} is missing: install Debian's gdal-bin (make test does it as root)"
+    result = subprocess.run(
+        [tool, *args[1:]], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def read_layer(server: str, tmp_path, *options: str) -> list[dict]:
+    out = tmp_path / "devices.geojson"
+    gdal(
+        "ogr2ogr",
+        "-f",
+        "GeoJSON",
+        str(out),
+        f"OAPIF:{server}/ogc",
+        "devices",
+        "-oo",
+        f"PAGE_SIZE={PAGE_SIZE}",
+        *options,
+    )
+    return json.loads(out.read_text())["features"]
+
+
+def test_gdal_reads_every_page_of_the_devices_collection(live_server, seeded, tmp_path):
+    features = read_layer(live_server, tmp_path)
+    assert len(features) == SEEDED
+    operators = {f["properties"]["operator"] for f in features}
+    assert operators == {f"operator {n}" for n in range(2, SEEDED + 2)}
+    alpr = [f for f in features if f["properties"]["kind"] == "alpr"]
+    assert len(alpr) == len([n for n in range(2, SEEDED + 2) if n % 7 == 0])
+    lon, lat = features[0]["geometry"]["coordinates"]
+    assert 2.25 < lon < 2.38 and 48.85 < lat < 48.88
+
+
+def test_gdal_sees_the_layer_extent_and_applies_filters(live_server, seeded, tmp_path):
+    summary = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc", "devices")
+    assert "Geometry: Point" in summary
+    assert f"Feature Count: {SEEDED}" in summary
+    assert "Extent: (2.251000, 48.850200) - (2.365500, 48.873100)" in summary
+    inside = read_layer(live_server, tmp_path, "-spat", "2.25", "48.85", "2.30", "48.87")
+    assert {f["properties"]["operator"] for f in inside} == {f"operator {n}" for n in range(2, 101)}
+    alpr = read_layer(live_server, tmp_path, "-where", "kind = 'alpr' AND height > 4")
+    expected = {n for n in range(2, SEEDED + 2) if n % 7 == 0 and n % 10 > 4}
+    assert {f["properties"]["operator"] for f in alpr} == {f"operator {n}" for n in expected}

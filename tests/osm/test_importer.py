@@ -1,0 +1,146 @@
+"""`flask osm import FILE` with the real Swiss OSM extract, OSM XML, re-imports and bad files."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+OVERPASS_FILE = "osm-surveillance-switzerland.overpass-elements.json"
+# Its 2,144 nodes: 6 are webcams or guards, not devices Vigie maps.
+NODES, MAPPED = 2144, 2138
+
+
+@pytest.fixture
+def swiss_extract(app) -> Path:
+    path = Path(app.config["GEODATA_DIR"]) / OVERPASS_FILE
+    if not path.exists():
+        pytest.skip(
+            f"{OVERPASS_FILE} is not in GEODATA_DIR ({path.parent}) and has no official "
+            "download (it is an ODbL Overpass extract, see SOURCES.md): import test not run"
+        )
+    return path
+
+
+def run_import(app, path):
+    result = app.test_cli_runner().invoke(args=["osm", "import", str(path)])
+    lines = dict(line.rsplit(": ", 1) for line in result.output.splitlines() if ": " in line)
+    return result, {key: int(value) for key, value in lines.items() if value.isdigit()}
+
+
+def stored(db, sql, **params):
+    return db(sql, **params).all()
+
+
+def test_real_overpass_extract_is_imported_then_reimported_without_duplicates(
+    app, db, swiss_extract
+):
+    result, counts = run_import(app, swiss_extract)
+    assert result.exit_code == 0, result.output
+    assert counts["created"] == MAPPED and counts["updated"] == 0
+    assert counts["skipped: not a surveillance device Vigie maps"] == NODES - MAPPED
+    assert db("SELECT count(*) FROM devices WHERE osm_id IS NOT NULL").scalar_one() == MAPPED
+
+    # Node 112376207 (Zürich): every mapped tag in a field, position exact.
+    row = db(
+        "SELECT kind, ST_X(geom) lon, ST_Y(geom) lat, direction, tags FROM devices "
+        "WHERE osm_id = 112376207"
+    ).one()
+    source = next(e for e in json.loads(swiss_extract.read_text()) if e["id"] == 112376207)
+    assert (row.lon, row.lat) == (source["lon"], source["lat"])
+    assert row.direction == [int(source["tags"]["camera:direction"]) % 360]
+    assert row.kind == "camera"
+    alpr = db("SELECT count(*) FROM devices WHERE kind = 'alpr'").scalar_one()
+    assert alpr == 2
+    # Tags Vigie has no field for stay in `tags` (contact:webcam on 124 nodes, level on 149).
+    assert db("SELECT count(*) FROM devices WHERE tags ? 'contact:webcam'").scalar_one() >= 120
+    assert db("SELECT count(*) FROM devices WHERE tags ? 'level'").scalar_one() == 149
+
+    again, counts = run_import(app, swiss_extract)
+    assert again.exit_code == 0
+    assert counts["created"] == 0 and counts["updated"] == 0 and counts["unchanged"] == MAPPED
+    assert db("SELECT count(*) FROM devices").scalar_one() == MAPPED
+    assert db("SELECT max(version) FROM devices").scalar_one() == 1
+
+
+def osm_xml_file(tmp_path, version: int, direction: str, lat="46.5197") -> Path:
+    path = tmp_path / f"v{version}.osm"
+    path.write_text(
+        f"""<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="Overpass API">
+  <node id="4242" version="{version}" lat="{lat}" lon="6.6323">
+    <tag k="man_made" v="surveillance"/>
+    <tag k="surveillance:type" v="camera"/>
+    <tag k="camera:direction" v="{direction}"/>
+    <tag k="camera:mount" v="roof"/>
+  </node>
+  <node id="4243" version="1" lat="46.52" lon="6.63"><tag k="amenity" v="bench"/></node>
+  <way id="7" version="1"><nd ref="4242"/></way>
+</osm>
+"""
+    )
+    return path
+
+
+def device(db, osm_id=4242):
+    return db(
+        "SELECT id, osm_version, direction, mount, tags, version FROM devices WHERE osm_id = :o",
+        o=osm_id,
+    ).one()
+
+
+def test_osm_xml_newer_versions_update_the_same_device(app, db, tmp_path):
+    result, counts = run_import(app, osm_xml_file(tmp_path, 3, "90"))
+    assert result.exit_code == 0, result.output
+    assert counts == {
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped: not a surveillance device Vigie maps": 1,
+        "skipped: way": 1,
+    }
+    first = device(db)
+    assert (first.osm_version, first.direction, first.mount) == (3, [90], None)
+    assert first.tags == {"camera:mount": "roof"}
+
+    _, counts = run_import(app, osm_xml_file(tmp_path, 4, "180"))
+    assert counts["updated"] == 1 and counts["created"] == 0
+    second = device(db)
+    assert (second.id, second.osm_version, second.direction) == (first.id, 4, [180])
+    assert second.version == first.version + 1
+
+    _, counts = run_import(app, osm_xml_file(tmp_path, 2, "270"))
+    assert counts["unchanged"] == 1
+    assert device(db).direction == [180]
+
+
+def test_a_device_deleted_in_vigie_is_not_brought_back(app, db, tmp_path):
+    run_import(app, osm_xml_file(tmp_path, 1, "90"))
+    db("UPDATE devices SET deleted_at = now() WHERE osm_id = 4242")
+    _, counts = run_import(app, osm_xml_file(tmp_path, 2, "180"))
+    assert counts["unchanged"] == 1
+    assert db("SELECT deleted_at IS NOT NULL FROM devices WHERE osm_id = 4242").scalar_one()
+
+
+# A good node first: a bad one later must not leave it stored.
+GOOD = '{"type": "node", "id": 5, "lat": 45, "lon": 2, "tags": {"man_made": "surveillance"}}'
+GOOD_XML = "<node id='5' lat='45' lon='2'><tag k='man_made' v='surveillance'/></node>"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("just text", "neither Overpass JSON nor OSM XML"),
+        ("{not json", "not valid JSON"),
+        ('{"version": 0.6}', "no Overpass `elements`"),
+        (f'[{GOOD}, {{"type": "node", "id": 1, "lat": 91, "lon": 2}}]', "not on Earth"),
+        (f'[{GOOD}, {{"type": "node", "id": "x", "lat": 45, "lon": 2}}]', "node x"),
+        (f"<osm>{GOOD_XML}<node id='1' lat='45' lon='2'>", "not valid OSM XML"),
+    ],
+)
+def test_bad_files_are_refused_and_nothing_is_stored(app, db, tmp_path, content, message):
+    path = tmp_path / "bad.osm"
+    path.write_text(content)
+    result, _ = run_import(app, path)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert db("SELECT count(*) FROM devices").scalar_one() == 0

@@ -1,0 +1,105 @@
+"""Browsers and phones: CORS, negotiated compression and cache validators on listings."""
+
+import gzip
+
+import brotli
+import pytest
+
+from service import create_app
+from service.config import Config
+from tests.helpers import GEOJSON, pin
+
+
+@pytest.fixture
+def client(moderator):
+    """These tests pin as a moderator, whose pins are published directly."""
+    return moderator
+
+
+LISTINGS = ["/api/v1/devices", "/ogc/collections/devices/items"]
+
+
+@pytest.fixture
+def many(client):
+    """Enough devices for a listing to be worth compressing."""
+    for n in range(8):
+        pin(client, 2.30 + n / 100, 48.85, notes="near the station " * 4)
+
+
+class TestCors:
+    def test_reads_are_open_to_any_origin_by_default(self, client, many):
+        response = client.get(LISTINGS[0], headers={"Origin": "https://map.example"})
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "ETag" in response.headers["Access-Control-Expose-Headers"]
+
+    def test_preflight_allows_get_but_not_writes_by_default(self, client):
+        headers = {"Origin": "https://map.example", "Access-Control-Request-Method": "GET"}
+        preflight = client.options(LISTINGS[1], headers=headers)
+        assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+        assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+        assert "POST" not in preflight.headers["Access-Control-Allow-Methods"]
+
+    def test_origins_are_configurable(self, database_url):
+        app = create_app(
+            Config(DATABASE_URL=database_url, CORS_ORIGINS="https://carte.example", TESTING=True)
+        )
+        client = app.test_client()
+        allowed = client.get("/ogc", headers={"Origin": "https://carte.example"})
+        assert allowed.headers["Access-Control-Allow-Origin"] == "https://carte.example"
+        refused = client.get("/ogc", headers={"Origin": "https://evil.example"})
+        assert "Access-Control-Allow-Origin" not in refused.headers
+        app.extensions["engine"].dispose()
+
+
+class TestCompression:
+    @pytest.mark.parametrize("url", LISTINGS)
+    @pytest.mark.parametrize(
+        ("accept", "coding", "decode"),
+        [
+            ("br", "br", brotli.decompress),
+            ("gzip", "gzip", gzip.decompress),
+            ("gzip, br", "br", brotli.decompress),
+            ("gzip;q=1, br;q=0.5", "gzip", gzip.decompress),
+        ],
+    )
+    def test_geojson_is_compressed_as_negotiated(self, client, many, url, accept, coding, decode):
+        plain = client.get(url, headers={"Accept-Encoding": "identity"})
+        assert "Content-Encoding" not in plain.headers
+        packed = client.get(url, headers={"Accept-Encoding": accept})
+        assert packed.headers["Content-Encoding"] == coding
+        assert packed.mimetype == GEOJSON
+        assert "Accept-Encoding" in packed.headers["Vary"]
+        assert len(packed.data) < len(plain.data) / 3
+        assert decode(packed.data) == plain.data
+        assert packed.headers["ETag"] == plain.headers["ETag"]
+
+    def test_refused_codings_are_not_used(self, client, many):
+        response = client.get(LISTINGS[0], headers={"Accept-Encoding": "br;q=0, gzip;q=0"})
+        assert "Content-Encoding" not in response.headers
+
+    def test_a_compressed_device_etag_still_matches_if_match(self, client):
+        device = pin(client, notes="x" * 2000)
+        url = f"/api/v1/devices/{device['id']}"
+        read = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert read.headers["Content-Encoding"] == "gzip"
+        changed = client.patch(
+            url, json={"properties": {"height": 3}}, headers={"If-Match": read.headers["ETag"]}
+        )
+        assert changed.status_code == 200
+
+
+class TestListingEtag:
+    @pytest.mark.parametrize("url", LISTINGS)
+    def test_304_until_the_listing_changes(self, client, many, url):
+        first = client.get(url, headers={"Accept-Encoding": "br"})
+        etag = first.headers["ETag"]
+        again = client.get(url, headers={"If-None-Match": etag, "Accept-Encoding": "br"})
+        assert again.status_code == 304 and again.data == b""
+        assert again.headers["ETag"] == etag
+        pin(client, 2.2, 48.9)
+        changed = client.get(url, headers={"If-None-Match": etag})
+        assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+    def test_the_etag_depends_on_the_filter(self, client, many):
+        everything = client.get(LISTINGS[0]).headers["ETag"]
+        assert client.get(f"{LISTINGS[0]}?kind=alpr").headers["ETag"] != everything
