@@ -1,8 +1,9 @@
 """OGC API Features items in pages of 1000: Vigie, pygeoapi and tipg on the same table, one run.
 
 Each server reads the same PostGIS `devices` table through the same unix socket, with as many
-worker processes as cores. pygeoapi and tipg are installed from PyPI into throwaway virtual
-environments under var/bench-peers/ on the first run.
+worker processes as cores; benchmarks/thin_app.py (the same SQL behind a bare Flask) shows
+the ceiling of the machine in the same run. pygeoapi and tipg are installed from PyPI into
+throwaway virtual environments under var/bench-peers/ on the first run.
 
     benchmarks/run.sh ogc [--duration 15] [--count 1000000] [--connections 4]
 """
@@ -193,11 +194,13 @@ def main() -> None:
     }
     # pygeoapi answers HTML to clients that do not ask for JSON.
     suffix = {"vigie": "", "pygeoapi": "&f=json", "tipg": "&f=geojson"}
-    results: dict = {"bbox page of 1000 (1 km2, central Paris)": {}, "walk 100 pages": {}}
+    bbox_scenario, walk_scenario = "bbox page of 1000 (1 km2, central Paris)", "walk 100 pages"
+    results: dict = {bbox_scenario: {}, walk_scenario: {}}
     tmp = PEERS_DIR / "run"
     tmp.mkdir(parents=True, exist_ok=True)
     with (
         loadgen.gunicorn("wsgi:app", workers) as vigie,
+        loadgen.gunicorn("benchmarks.thin_app:app", workers) as thin,
         pygeoapi_server(database_url, workers, tmp) as pygeoapi,
         tipg_server(database_url, workers) as tipg,
     ):
@@ -209,7 +212,16 @@ def main() -> None:
             walked = walk(base, f"{items}?limit={PAGE}{suffix[name]}", WALKED_PAGES)
             for scenario, paths in zip(results, (bbox_paths, walked), strict=True):
                 print(f"measuring {name}: {scenario}...", flush=True)
-                results[scenario][name] = loadgen.wrk(base, paths, args.duration, args.connections)
+                results[scenario][name] = loadgen.wrk(
+                    base, paths, args.duration, args.connections, timeout=PEER_TIMEOUT
+                )
+        # The ceiling on this machine at this moment: Vigie's listing SQL behind a bare Flask.
+        print("measuring thin-flask: bbox page...", flush=True)
+        thin_paths = [f"/devices?bbox={box}&limit={PAGE}" for box in boxes]
+        check_page(thin, thin_paths[0])
+        results[bbox_scenario]["thin-flask (ceiling)"] = loadgen.wrk(
+            thin, thin_paths, args.duration, args.connections
+        )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
         json.dumps({"args": vars(args), "workers": workers, "results": results}, indent=2)
@@ -225,10 +237,11 @@ def report(results: dict) -> str:
     for scenario, servers in results.items():
         for name, r in servers.items():
             ratio = servers["vigie"]["rps"] / r["rps"] if r["rps"] else float("inf")
+            shown = f"{ratio:.1f}x" if name in ("pygeoapi", "tipg") else ""
             lines.append(
                 f"| {scenario} | {name} | {r['rps']:.1f} | {r['p50_ms']:.1f} | "
                 f"{r['p95_ms']:.1f} | {r['bytes_per_request'] / 1024:.0f} | {r['errors']} | "
-                f"{'' if name == 'vigie' else f'{ratio:.1f}x'} |"
+                f"{shown} |"
             )
     return "\n".join(lines)
 

@@ -152,7 +152,11 @@ def load_default_command():
         click.echo(f"default districts {name} already loaded.")
         return
     geodata_dir = current_app.config["GEODATA_DIR"]
-    local = catalogue.local_source(name, geodata_dir)
+    try:
+        local = catalogue.local_source(name, geodata_dir)
+    except KeyError as exc:
+        click.echo(f"default districts NOT loaded: DEFAULT_DISTRICTS names {exc.args[0]}")
+        return
     if local is not None:
         click.echo(f"loading default districts {name} from {local.location}")
         import_source(local, local.location)

@@ -3,7 +3,8 @@
 Each device gets its position in Web Mercator pixels at zoom 30 (mercator_x, mercator_y) and the
 Morton (Z-order) code of that pixel (tile_key). Every tile at every zoom is then one contiguous
 range of tile_key, and a grid cell inside it one shorter prefix: a tile is clustered by an
-index-only scan of devices_tile_key_live_idx instead of a heap visit per device.
+index-only scan of devices_tile_key_idx instead of a heap visit per device. The index includes
+the columns of the public-device filter (tombstone, review, author) for that reason.
 
 Revision ID: 0007
 Revises: 0006
@@ -63,17 +64,23 @@ def upgrade() -> None:
             sa.Column(name, type_, sa.Computed(expression, persisted=True), nullable=True),
         )
     op.create_index(
-        "devices_tile_key_live_idx",
+        "devices_tile_key_idx",
         "devices",
         ["tile_key"],
         unique=False,
-        postgresql_include=["kind", "mercator_x", "mercator_y"],
-        postgresql_where=sa.text("deleted_at IS NULL AND review_status = 'approved'"),
+        postgresql_include=[
+            "kind",
+            "mercator_x",
+            "mercator_y",
+            "deleted_at",
+            "review_status",
+            "created_by",
+        ],
     )
 
 
 def downgrade() -> None:
-    op.drop_index("devices_tile_key_live_idx", table_name="devices")
+    op.drop_index("devices_tile_key_idx", table_name="devices")
     for name in ("tile_key", "mercator_y", "mercator_x"):
         op.drop_column("devices", name)
     for function in ("vigie_tile_key", "vigie_spread_bits", "vigie_mercator_y", "vigie_mercator_x"):

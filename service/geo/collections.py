@@ -3,7 +3,7 @@
 Each entry says how to select the public rows of a table, how PostGIS writes one row as a
 GeoJSON Feature, and which properties clients may filter on. The OGC routes are generic over
 this registry: serving another table (districts with their statistics, ...) is one more
-`FeatureCollection(...)` passed to `register`.
+`FeatureCollection(...)` passed to `register`, as districts are.
 """
 
 import uuid
@@ -11,17 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Numeric, Select, Text, and_, cast, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
-from ..models import Device
+from ..models import Device, District
 from .cql2 import Queryable
 from .devices import (
+    COORDINATE_DECIMALS,
     DeviceFilter,
     device_feature_text,
     device_time,
     select_feature_page,
+    sql_string,
     within_bboxes,
     within_interval,
 )
@@ -84,7 +86,7 @@ class FeatureCollection:
                 func.min(self.temporal).label("start"),
                 func.max(self.temporal).label("end"),
             ]
-        return select(*columns).where(and_(*self.clauses()))
+        return select(*columns).where(*self.clauses())
 
 
 def device_rows(collection, bboxes, interval, conditions) -> list[ColumnElement]:
@@ -140,6 +142,76 @@ DEVICES = FeatureCollection(
     ),
 )
 
+
+def district_statistics_json() -> ColumnElement:
+    """A district's fields and its public devices: count, per km², per 100,000 inhabitants."""
+    devices = (
+        select(func.count())
+        .select_from(Device)
+        .where(*DeviceFilter().clauses(), func.ST_Intersects(District.geom, Device.geom))
+        .correlate(District)
+        .scalar_subquery()
+    )
+    counted = (
+        select(
+            District.code,
+            District.name,
+            District.level,
+            District.parent_code,
+            District.population,
+            District.population_year,
+            District.area_km2,
+            devices.label("devices"),
+        )
+        .correlate(District)
+        .subquery("counted")
+    )
+    row = select(
+        counted,
+        func.round(
+            cast(counted.c.devices / func.nullif(counted.c.area_km2, 0.0), Numeric), 3
+        ).label("devices_per_km2"),
+        func.round(
+            cast(counted.c.devices * 100_000.0 / func.nullif(counted.c.population, 0), Numeric), 2
+        ).label("devices_per_100k_inhabitants"),
+    ).subquery("p")
+    return select(func.row_to_json(literal_column("p"))).select_from(row).scalar_subquery()
+
+
+def district_feature_text() -> ColumnElement:
+    return func.concat(
+        sql_string('{"type":"Feature","id":'),
+        func.to_json(District.code),
+        sql_string(',"geometry":'),
+        func.ST_AsGeoJSON(District.geom, COORDINATE_DECIMALS),
+        sql_string(',"properties":'),
+        cast(district_statistics_json(), Text),
+        sql_string("}"),
+    )
+
+
+DISTRICTS = FeatureCollection(
+    id="districts",
+    title="Districts and their surveillance statistics",
+    description="Administrative districts (communes, arrondissements...) with the number of "
+    "public devices inside, per km² and per 100,000 inhabitants.",
+    key=District.code,
+    parse_key=str,
+    feature=district_feature_text,
+    geometry=District.geom,
+    temporal=None,
+    queryables={
+        "geometry": Queryable(District.geom, "geometry", description="Boundary (CRS84)"),
+        "code": Queryable(District.code, "string", description="Official code (INSEE...)"),
+        "name": Queryable(District.name, "string", description="Name"),
+        "level": Queryable(District.level, "string", description="commune, arrondissement..."),
+        "parent_code": Queryable(District.parent_code, "string", description="Parent's code"),
+        "population": Queryable(District.population, "integer", description="Inhabitants"),
+        "area_km2": Queryable(District.area_km2, "number", description="Geodesic area (km²)"),
+    },
+    property_filters=("code", "level", "parent_code", "name"),
+)
+
 COLLECTIONS: dict[str, FeatureCollection] = {}
 
 
@@ -149,3 +221,4 @@ def register(collection: FeatureCollection) -> FeatureCollection:
 
 
 register(DEVICES)
+register(DISTRICTS)

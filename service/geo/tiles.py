@@ -3,7 +3,7 @@
 Every device carries its Web Mercator pixel at zoom 30 and the Morton code of that pixel
 (`tile_key`, migration 0007). A tile at zoom z is then one contiguous range of tile_key, and the
 grid cells that cluster it are tile_key shifted right: an index-only scan of
-devices_tile_key_live_idx groups tens of thousands of devices in a few milliseconds.
+devices_tile_key_idx groups tens of thousands of devices in a few milliseconds.
 
 A cell holding one device yields that device; a cell holding more yields a cluster with its
 count and the kinds inside. Cells are 1/8 of a tile side below DETAIL_ZOOM (32 pixels on a
@@ -306,10 +306,7 @@ def select_device_clusters(
     """Devices as clusters for a map at this zoom: Feature texts joined by commas, and their count.
 
     Cells are those of the vector tiles at the same zoom; the `limit` most populous are kept.
-    Like the tiles, clusters show the published map: a viewer's own pins awaiting review are
-    in the plain listing, not here (they are outside the index that makes clustering fast).
     """
-    flt = replace(flt, viewer_id=None)
     cell_shift = cell_shift_parameter(min(zoom + cell_bits(zoom), KEY_ZOOM))
     cells = device_cells(flt, KeyArea.of_bboxes(flt.bboxes), cell_shift)
     lone = lone_device(

@@ -33,6 +33,18 @@ def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
     return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
 
 
+# What clustering a tile reads, and what DeviceFilter.clauses() tests, so that a tile is one
+# index-only scan of devices_tile_key_idx (migration 0007).
+TILE_KEY_INCLUDED = [
+    "kind",
+    "mercator_x",
+    "mercator_y",
+    "deleted_at",
+    "review_status",
+    "created_by",
+]
+
+
 class Device(Base):
     __tablename__ = "devices"
     __table_args__ = (
@@ -57,10 +69,9 @@ class Device(Base):
         Index("devices_time_idx", text("coalesce(observed_at, updated_at)")),
         UniqueConstraint("osm_id", name="devices_osm_id_key"),
         Index(
-            "devices_tile_key_live_idx",
+            "devices_tile_key_idx",
             "tile_key",
-            postgresql_include=["kind", "mercator_x", "mercator_y"],
-            postgresql_where=text("deleted_at IS NULL AND review_status = 'approved'"),
+            postgresql_include=TILE_KEY_INCLUDED,
         ),
     )
 

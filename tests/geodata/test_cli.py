@@ -197,3 +197,10 @@ def test_load_default_without_data_or_network_says_so_and_succeeds(
     assert result.exit_code == 0
     assert "NOT loaded" in result.output and "network unreachable" in result.output
     assert stored(app, "SELECT code FROM districts WHERE dataset = 'paris-arrondissements'") == []
+
+
+def test_load_default_of_an_unknown_dataset_says_so_and_succeeds(app, runner, monkeypatch):
+    monkeypatch.setitem(app.config, "DEFAULT_DISTRICTS", "atlantis")
+    result = runner.invoke(args=["geodata", "load-default"])
+    assert result.exit_code == 0
+    assert "NOT loaded" in result.output and "'atlantis' is not in the catalogue" in result.output

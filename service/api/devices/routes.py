@@ -106,16 +106,6 @@ def replay_or_conflict(existing: Device, columns: dict, geometry: dict, photo_id
         )
 
 
-def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
-    clusters = session.execute(select_device_clusters(flt, zoom, limit, photo_urls_base())).one()
-    links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
-    body = (
-        f'{{"type":"FeatureCollection","features":[{clusters.features}],'
-        f'"numberReturned":{clusters.returned},"links":{orjson.dumps(links).decode()}}}'
-    )
-    return Response(body, mimetype=GEOJSON)
-
-
 def check_pin_rate(user: User) -> None:
     """New contributors may pin only so many devices an hour (spam and mistakes)."""
     if is_trusted(user):
@@ -171,6 +161,16 @@ def require_editor(device: Device, user: User) -> None:
             "Reviewed pins can only be changed by moderators: send a "
             "confirmation with `wrong_details` instead."
         )
+
+
+def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
+    clusters = session.execute(select_device_clusters(flt, zoom, limit, photo_urls_base())).one()
+    links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
+    body = (
+        f'{{"type":"FeatureCollection","features":[{clusters.features}],'
+        f'"numberReturned":{clusters.returned},"links":{orjson.dumps(links).decode()}}}'
+    )
+    return Response(body, mimetype=GEOJSON)
 
 
 def next_link(last_id: str) -> str:

@@ -1,0 +1,86 @@
+"""The districts collection of /ogc: boundaries with their device statistics as properties."""
+
+import pytest
+
+from tests.districts import district_feature, load, square, write_geojson
+from tests.helpers import GEOJSON, PROBLEM, pin
+
+ITEMS = "/ogc/collections/districts/items"
+
+
+@pytest.fixture
+def client(moderator):
+    """A moderator: the pins of these tests are approved at once, hence public."""
+    return moderator
+
+
+@pytest.fixture
+def districts(isolated, tmp_path, client):
+    """Two 0.01° squares side by side; three devices in the west one, one in the east one."""
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "q.geojson",
+            [
+                district_feature("W", square(2.30, 48.80, 0.01), population=20_000),
+                district_feature("E", square(2.31, 48.80, 0.01)),
+            ],
+        ),
+        level="quartier",
+        parent="C1",
+        population_field="population",
+    )
+    for lon in (2.301, 2.302, 2.303):
+        pin(client, lon, 48.805)
+    pin(client, 2.315, 48.805, kind="alpr")
+    gone = pin(client, 2.304, 48.805)
+    etag = client.get(f"/api/v1/devices/{gone['id']}").headers["ETag"]
+    client.delete(f"/api/v1/devices/{gone['id']}", headers={"If-Match": etag})
+
+
+def by_code(response) -> dict:
+    return {f["id"]: f for f in response.get_json()["features"]}
+
+
+def test_districts_are_a_second_collection_with_an_extent(client, districts):
+    ids = [c["id"] for c in client.get("/ogc/collections").get_json()["collections"]]
+    assert ids == ["devices", "districts"]
+    body = client.get("/ogc/collections/districts").get_json()
+    assert body["extent"]["spatial"]["bbox"] == [
+        [pytest.approx(2.30), pytest.approx(48.80), pytest.approx(2.32), pytest.approx(48.81)]
+    ]
+
+
+def test_items_carry_device_statistics(client, districts):
+    response = client.get(ITEMS)
+    assert response.status_code == 200 and response.mimetype == GEOJSON
+    features = by_code(response)
+    west, east = features["W"]["properties"], features["E"]["properties"]
+    assert (west["devices"], east["devices"]) == (3, 1)  # the deleted device is not counted
+    area = west["area_km2"]
+    assert 0.8 < area < 0.9  # 0.01° x 0.01° at 48.8° N
+    assert west["devices_per_km2"] == pytest.approx(3 / area, abs=0.001)
+    assert west["devices_per_100k_inhabitants"] == 15.0
+    assert east["devices_per_100k_inhabitants"] is None  # no population known
+    assert features["W"]["geometry"]["type"] == "MultiPolygon"
+
+
+def test_filters_paging_and_single_items(client, districts):
+    assert list(by_code(client.get(f"{ITEMS}?code=E"))) == ["E"]
+    cql = client.get(ITEMS, query_string={"filter": "population > 1000"})
+    assert list(by_code(cql)) == ["W"]
+    first = client.get(f"{ITEMS}?limit=1").get_json()
+    next_link = next(link for link in first["links"] if link["rel"] == "next")
+    second = client.get(next_link["href"].removeprefix("http://localhost")).get_json()
+    assert [f["id"] for f in first["features"] + second["features"]] == ["E", "W"]
+    one = client.get(f"{ITEMS}/W")
+    assert one.status_code == 200 and one.get_json()["properties"]["devices"] == 3
+    missing = client.get(f"{ITEMS}/nowhere")
+    assert missing.status_code == 404 and missing.mimetype == PROBLEM
+
+
+def test_unknown_properties_are_refused(client, districts):
+    response = client.get(ITEMS, query_string={"filter": "devices > 2"})
+    assert response.status_code == 400
+    assert "Unknown property" in response.get_json()["detail"]
+    assert client.get(f"{ITEMS}?kind=camera").status_code == 400
