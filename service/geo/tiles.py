@@ -82,7 +82,7 @@ def mercator_pixel(lon: float, lat: float) -> tuple[int, int]:
     size = 2**KEY_ZOOM
     lat = max(-MAX_LATITUDE, min(MAX_LATITUDE, lat))
     x = math.floor((lon + 180) / 360 * size)
-    y = math.floor((1 - math.log(math.tan(math.radians(45 + lat / 2))) / math.pi) / 2 * size)
+    y = math.floor((1 - math.log(math.tan(math.radians((90 + lat) / 2))) / math.pi) / 2 * size)
     return min(max(x, 0), size - 1), min(max(y, 0), size - 1)
 
 
