@@ -22,12 +22,12 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
-    and_,
     bindparam,
     case,
     cast,
     func,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
@@ -82,7 +82,7 @@ def mercator_pixel(lon: float, lat: float) -> tuple[int, int]:
     size = 2**KEY_ZOOM
     lat = max(-MAX_LATITUDE, min(MAX_LATITUDE, lat))
     x = math.floor((lon + 180) / 360 * size)
-    y = math.floor((1 - math.log(math.tan(math.radians(45 + lat / 2))) / math.pi) / 2 * size)
+    y = math.floor((1 - math.log(math.tan(math.radians((90 + lat) / 2))) / math.pi) / 2 * size)
     return min(max(x, 0), size - 1), min(max(y, 0), size - 1)
 
 
@@ -139,9 +139,9 @@ def cell_shift_parameter(cell_zoom: int) -> BindParameter:
 def device_cells(flt: DeviceFilter, area: KeyArea, cell_shift: BindParameter):
     """Public devices of the area grouped into grid cells: count, kinds, centroid.
 
-    Each tile_key range is read by its own index-only scan (a join on the list of ranges).
+    Each tile_key range is read by its own index-only scan: a fenced LATERAL subquery per range
+    keeps the planner from scanning the whole index once and probing the ranges for each entry.
     """
-    cell = Device.tile_key.op(">>")(cell_shift)
     lows, highs = zip(*area.ranges, strict=True)
     ranges = (
         func.unnest(
@@ -152,20 +152,26 @@ def device_cells(flt: DeviceFilter, area: KeyArea, cell_shift: BindParameter):
         .render_derived(name="ranges")
     )
     public = replace(flt, bboxes=[])  # the key area replaces the GiST box test
+    in_range = (
+        select(Device.tile_key, Device.kind, Device.mercator_x, Device.mercator_y)
+        .where(*area.clauses(ranges), *public.clauses())
+        .offset(0)  # a fence: PostgreSQL would otherwise flatten the subquery into a join
+        .lateral("in_range")
+    )
+    cell = in_range.c.tile_key.op(">>")(cell_shift)
     return (
         select(
             cell.label("cell"),
             func.count().label("n"),
-            func.avg(Device.mercator_x).label("px"),
-            func.avg(Device.mercator_y).label("py"),
+            func.avg(in_range.c.mercator_x).label("px"),
+            func.avg(in_range.c.mercator_y).label("py"),
             *(
-                func.count().filter(Device.kind == kind).label(kind_count_column(kind))
+                func.count().filter(in_range.c.kind == kind).label(kind_count_column(kind))
                 for kind in vocab.KIND_NAMES
             ),
         )
         .select_from(ranges)
-        .join(Device, and_(*area.clauses(ranges)))
-        .where(*public.clauses())
+        .join(in_range, true())
         .group_by(cell)
         .subquery("cells")
     )

@@ -145,6 +145,7 @@ const status = document.getElementById("status");
 const shownKinds = new Set();
 const kindBoxes = {};
 let openDeviceId = null;
+let drawnFeatures = null;
 let inFlight = null;
 
 function draw(collection) {
@@ -196,6 +197,7 @@ async function load() {
   const params = new URLSearchParams({ cluster: "true", zoom: String(map.getZoom()), bbox, limit: String(MAX_FEATURES) });
   if (shownKinds.size === 0) {
     devicesLayer.clearLayers();
+    drawnFeatures = null;
     status.textContent = "No kind selected: tick at least one kind to see devices.";
     return;
   }
@@ -203,7 +205,13 @@ async function load() {
   try {
     const response = await fetch(`${DEVICES_URL}?${params}`, { signal: inFlight.signal, headers: { Accept: "application/geo+json" } });
     if (!response.ok) throw new Error(`the server answered ${response.status}`);
-    draw(await response.json());
+    const collection = await response.json();
+    // The same devices as on screen (a small pan): keep the markers, and an open popup, as is.
+    const features = JSON.stringify(collection.features);
+    if (features !== drawnFeatures) {
+      draw(collection);
+      drawnFeatures = features;
+    }
     window.history.replaceState(null, "", `#${map.getZoom()}/${map.getCenter().lat.toFixed(5)}/${map.getCenter().lng.toFixed(5)}`);
   } catch (error) {
     if (error.name === "AbortError") return;
