@@ -157,10 +157,23 @@ def worker_memory_mb(worker: int) -> tuple[float, float]:
     return int(fields["VmRSS"]) / 1024, int(fields["VmHWM"]) / 1024
 
 
-def bench_format(port: int, master: int, fmt: str, uploads: int) -> dict:
+def bearer_token(port: int) -> str:
+    """Register a throwaway contributor and log in: uploading needs an account."""
+    credentials = {"username": f"bench_{uuid.uuid4().hex[:8]}", "password": uuid.uuid4().hex}
+    body = json.dumps(credentials).encode()
+    json_type = {"Content-Type": "application/json"}
+    request(port, "POST", "/api/v1/auth/register", body, json_type)
+    status, answer = request(port, "POST", "/api/v1/auth/tokens", body, json_type)
+    if status != 201:
+        raise SystemExit(f"login failed with {status}: {answer[:300]!r}")
+    return json.loads(answer)["token"]
+
+
+def bench_format(port: int, master: int, fmt: str, uploads: int, token: str) -> dict:
     data = sample(fmt).read_bytes()
     body, boundary = multipart(data, f"IMG_0001.{'jpg' if fmt == 'JPEG' else 'heic'}")
-    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    auth = {"Authorization": f"Bearer {token}"}
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"} | auth
     worker = worker_of(master)
     rss_before, _ = worker_memory_mb(worker)
     timings, cpu = [], []
@@ -172,7 +185,7 @@ def bench_format(port: int, master: int, fmt: str, uploads: int) -> dict:
         if status != 201:
             raise SystemExit(f"upload failed with {status}: {answer[:300]!r}")
         photo = json.loads(answer)
-        request(port, "DELETE", f"/api/v1/photos/{photo['id']}")  # next upload writes again
+        request(port, "DELETE", f"/api/v1/photos/{photo['id']}", headers=auth)  # write again
         if attempt >= 2:
             timings.append(elapsed * 1000)
             cpu.append(cpu_used)
@@ -204,13 +217,14 @@ def main() -> None:
         sample(fmt)
     results = []
     with tempfile.TemporaryDirectory(prefix="vigie-bench-media-") as media:
-        env = os.environ | {"DATABASE_URL": url, "MEDIA_ROOT": media}
+        env = os.environ | {"DATABASE_URL": url, "MEDIA_ROOT": media, "RATELIMIT_ENABLED": "false"}
         env.pop("S3_BUCKET", None)
         port = free_port()
         server = serve(env, port)
         try:
+            token = bearer_token(port)
             for fmt in ("JPEG", "HEIF"):
-                results.append(bench_format(port, server.pid, fmt, args.uploads))
+                results.append(bench_format(port, server.pid, fmt, args.uploads, token))
                 print(json.dumps(results[-1]))
         finally:
             server.terminate()
