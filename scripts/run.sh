@@ -16,8 +16,15 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 cleanup() {
-    trap - INT TERM EXIT
-    [ -n "${GUNICORN_PID:-}" ] && kill -TERM "$GUNICORN_PID" 2>/dev/null && wait "$GUNICORN_PID" 2>/dev/null
+    # Ignore further signals (make forwards its own SIGTERM too) and errors: the cluster we
+    # started must be stopped whatever happens in between.
+    trap '' INT TERM
+    trap - EXIT
+    set +e
+    if [ -n "${GUNICORN_PID:-}" ]; then
+        kill -TERM "$GUNICORN_PID" 2>/dev/null
+        wait "$GUNICORN_PID" 2>/dev/null
+    fi
     if [ -n "$STARTED_CLUSTER" ]; then
         say "stopping the private PostgreSQL cluster"
         stop_cluster "$CLUSTER_DIR"

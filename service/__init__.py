@@ -22,6 +22,7 @@ def create_app(config: Config | None = None) -> Flask:
     storage.init_app(app)
     delivery.init_app(app)
     extensions.api.init_app(app)
+    app.before_request(extensions.reject_nul_characters)
     ratelimit.init_app(app)
     idempotency.init_app(app)
     from .api import BLUEPRINTS

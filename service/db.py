@@ -18,6 +18,8 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=300,
+        # Error logs must not carry what contributors sent (notes, ids of accounts).
+        hide_parameters=True,
         connect_args={"options": SESSION_OPTIONS},
     )
 

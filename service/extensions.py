@@ -12,7 +12,7 @@ from flask_smorest.utils import prepare_response
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from .errors import ServiceError, UnsupportedMediaType
+from .errors import BadRequest, ServiceError, UnsupportedMediaType, ValidationFailed
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://vigie.invalid/problems/"
@@ -219,3 +219,41 @@ def requires_json(func):
         return func(*args, **kwargs)
 
     return wrapper
+
+
+def nul_path(value, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) holding a NUL character, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return where
+            found = nul_path(item, where)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+def reject_nul_characters():
+    """Refuse NUL characters anywhere in the input: PostgreSQL text cannot store them."""
+    for location, values, error in (
+        ("query", request.args.to_dict(flat=False), BadRequest),
+        ("path", request.view_args or {}, BadRequest),
+    ):
+        field = nul_path(values)
+        if field is not None:
+            raise error(
+                f"The {location} parameter {field.split('.')[0]} contains a NUL character.",
+                field=field.split(".")[0],
+            )
+    if request.is_json:
+        field = nul_path(request.get_json(silent=True))
+        if field is not None:
+            raise ValidationFailed(f"{field}: text may not contain NUL characters.", field=field)

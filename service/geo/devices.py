@@ -278,10 +278,9 @@ def select_device_changes(
     cursor that a client already holds: a change shows up late, never lost.
     """
     oldest_running = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
-    clauses = [
-        Device.change_txid < oldest_running,
-        or_(visible_to(viewer_id), Device.deleted_at.is_not(None)),
-    ]
+    # Tombstones too, but only of pins the caller could see: a pending pin deleted by its
+    # author was never public and must not surface here.
+    clauses = [Device.change_txid < oldest_running, visible_to(viewer_id)]
     if bboxes:
         clauses.append(within_bboxes(Device.geom, bboxes))
     feature = device_feature_text(SYNC_PROPERTIES, photo_urls_base)

@@ -336,11 +336,3 @@ def select_device_clusters(
         ).label("features"),
         func.count().label("returned"),
     )
-
-
-def select_devices_extent() -> Select:
-    """The planner's estimate of where devices are (no scan of the table), as lon/lat bounds."""
-    extent = func.ST_EstimatedExtent(sql_string("devices"), sql_string("geom"))
-    return select(
-        func.ST_XMin(extent), func.ST_YMin(extent), func.ST_XMax(extent), func.ST_YMax(extent)
-    )

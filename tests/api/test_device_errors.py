@@ -170,3 +170,28 @@ def test_hostile_strings_are_stored_verbatim(client, db):
 def test_unknown_route_and_method_are_problems(client):
     assert_problem(client.get("/api/v1/nothing-here"), 404)
     assert_problem(client.put("/api/v1/devices"), 405)
+
+
+NUL_INPUTS = {
+    "notes": ("POST", "/api/v1/devices", feature(notes="a\x00b"), 422, "properties.notes"),
+    "tag key": (
+        "POST",
+        "/api/v1/devices",
+        feature(tags={"a\x00": "b"}),
+        422,
+        "properties.tags.a\x00",
+    ),
+    "tag value": ("POST", "/api/v1/devices", feature(tags={"a": "\x00"}), 422, "properties.tags.a"),
+    "query value": ("GET", "/api/v1/devices?kind=cam%00era", None, 400, "kind"),
+    "ogc property": ("GET", "/ogc/collections/devices/items?operator=a%00b", None, 400, "operator"),
+    "path": ("PUT", "/api/v1/users/a%00b/role", {"role": "moderator"}, 400, "username"),
+    "district code": ("GET", "/api/v1/districts/a%00b", None, 400, "code"),
+}
+
+
+@pytest.mark.parametrize("method,url,body,status,field", NUL_INPUTS.values(), ids=NUL_INPUTS.keys())
+def test_nul_characters_are_refused_not_a_500(client, stored, method, url, body, status, field):
+    response = client.open(url, method=method, json=body)
+    assert_problem(response, status)
+    assert response.get_json()["errors"][0]["field"] == field
+    assert stored()

@@ -120,3 +120,14 @@ def test_malformed_cursor_is_400(client):
     response = client.get("/api/v1/sync?since=not-a-cursor")
     assert response.status_code == 400
     assert response.get_json()["errors"][0]["field"] == "since"
+
+
+def test_a_pending_pin_deleted_by_its_author_never_reaches_public_sync(committed, as_user, client):
+    author = as_user()
+    hidden = pin(author, 2.35, 48.85, notes="never public")
+    assert author.delete(f"/api/v1/devices/{hidden['id']}").status_code == 204
+    public, _ = sync_all(client)
+    assert public == []
+    own, _ = sync_all(author)
+    assert [f["id"] for f in own] == [hidden["id"]]
+    assert own[0]["properties"]["deleted_at"]
