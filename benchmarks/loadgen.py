@@ -131,39 +131,20 @@ def pgbench(libpq_url: str, script: str, seconds: int, clients: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         script_file = Path(tmp) / "bench.sql"
         script_file.write_text(script)
+        command = [
+            pgbench_bin,
+            "-n",
+            "-f",
+            str(script_file),
+            "-c",
+            str(clients),
+            "-j",
+            str(clients),
+            libpq_url,
+        ]
+        subprocess.run([*command, "-T", "2"], capture_output=True, check=True)  # warm-up
         subprocess.run(
-            [
-                pgbench_bin,
-                "-n",
-                "-f",
-                str(script_file),
-                "-c",
-                str(clients),
-                "-j",
-                str(clients),
-                "-T",
-                "2",
-                libpq_url,
-            ],
-            capture_output=True,
-            check=True,
-        )
-        subprocess.run(
-            [
-                pgbench_bin,
-                "-n",
-                "-f",
-                str(script_file),
-                "-c",
-                str(clients),
-                "-j",
-                str(clients),
-                "-T",
-                str(seconds),
-                "--log",
-                f"--log-prefix={tmp}/log",
-                libpq_url,
-            ],
+            [*command, "-T", str(seconds), "--log", f"--log-prefix={tmp}/log"],
             capture_output=True,
             text=True,
             check=True,

@@ -5,6 +5,7 @@ creates its own database there, migrates it once, and drops it at the end.
 """
 
 import os
+import threading
 import uuid
 
 import pytest
@@ -102,6 +103,19 @@ def committed(app):
             )
         ).scalar_one()
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a loopback port, one request at a time (all share the test's transaction)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
 
 
 @pytest.fixture

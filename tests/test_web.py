@@ -2,11 +2,9 @@
 
 import re
 import shutil
-import threading
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
 
 from service import web
 from tests import images
@@ -56,17 +54,6 @@ class TestStaticFiles:
         assert response.status_code == 503
         assert response.mimetype == PROBLEM
         assert "make run" in response.get_json()["detail"]
-
-
-@pytest.fixture
-def live_server(app):
-    """The app on a loopback port, one request at a time (all share the test's transaction)."""
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -3,26 +3,13 @@
 import json
 import shutil
 import subprocess
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.districts import district_feature, load, rectangle, write_geojson
 
 SEEDED = 230
 PAGE_SIZE = 40  # several pages: GDAL must follow every `next` link
-
-
-@pytest.fixture
-def live_server(app):
-    """The application served on a free loopback port, in the test's own transaction."""
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 @pytest.fixture
