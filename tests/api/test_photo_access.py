@@ -57,3 +57,13 @@ def test_only_the_uploader_or_a_moderator_deletes(as_user, moderator, db):
     assert db("SELECT count(*) FROM photos").scalar_one() == 1
     assert uploader.delete(url).status_code == 204
     assert db("SELECT count(*) FROM photos").scalar_one() == 0
+
+
+def test_photos_not_yet_public_are_kept_out_of_shared_caches(as_user, moderator):
+    author = as_user()
+    device = pin(author)
+    photo = uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    url = f"/api/v1/photos/{photo['id']}/thumbnail"
+    assert author.get(url).headers["Cache-Control"].startswith("private,")
+    moderator.post(f"/api/v1/devices/{device['id']}/review", json={"decision": "approve"})
+    assert author.get(url).headers["Cache-Control"] == "public, max-age=31536000, immutable"

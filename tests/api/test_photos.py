@@ -126,7 +126,12 @@ class TestServing:
         storage = app.extensions["photo_storage"]
         if isinstance(storage, S3Storage):  # without presigned URLs the API streams the object
             monkeypatch.setattr(storage, "presign_seconds", 0)
-        body = uploaded(client, images.plain_photo(colour=(9, 99, 199)))
+        device = pin(client)  # a photo of a public pin: shared caches may keep it
+        body = uploaded(
+            client,
+            images.plain_photo(colour=(9, 99, 199)),
+            url=f"/api/v1/devices/{device['id']}/photos",
+        )
         response = client.get(body["thumbnail"])
         assert response.status_code == 200
         assert response.mimetype == "image/jpeg"

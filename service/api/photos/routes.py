@@ -118,8 +118,9 @@ def created(photo: Photo, processed: ProcessedPhoto) -> tuple:
     return uploaded_view(photo, processed), 201, {"Location": location}
 
 
-def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> Photo:
-    """A photo the caller may see: not one of a deleted device, nor someone else's loose upload."""
+def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> tuple[Photo, bool]:
+    """A photo the caller may see (not one of a deleted device, nor someone else's loose
+    upload), and whether everyone may see it (a photo of an approved pin)."""
     query = (
         select(Photo, Device.deleted_at, Device.review_status, Device.created_by)
         .outerjoin(Device, Device.id == Photo.device_id)
@@ -135,7 +136,7 @@ def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> Photo:
         raise NotFound(f"No photo has the id {photo_id}.")
     if row.deleted_at is not None:
         raise Gone(f"Photo {photo_id} belongs to a deleted device.")
-    return row.Photo
+    return row.Photo, row.Photo.device_id is not None and row.review_status == "approved"
 
 
 @blp.route("/photos")
@@ -181,7 +182,7 @@ class PhotoByIdViews(MethodView):
     @blp.problems(404, 410)
     def get(self, photo_id):
         """Read a photo's metadata: its device, size and image URLs"""
-        return photo_view(find_photo(photo_id))
+        return photo_view(find_photo(photo_id)[0])
 
     @blp.auth()
     @write_limit
@@ -189,7 +190,7 @@ class PhotoByIdViews(MethodView):
     @blp.problems(404, 410)
     def delete(self, photo_id):
         """Delete a photo and the files no other photo shares (its uploader or a moderator)"""
-        photo = find_photo(photo_id, for_update=True)
+        photo, _ = find_photo(photo_id, for_update=True)
         if not (g.user.is_moderator or photo.uploaded_by == g.user.id):
             raise Forbidden("Only the uploader or a moderator may delete this photo.")
         if photo.device_id is not None:
@@ -212,8 +213,11 @@ class PhotoImageViews(MethodView):
     @blp.problems(404, 410)
     def get(self, photo_id, rendition):
         """Fetch a rendition of a photo: full (2560 px), large (1024 px) or thumbnail (320 px)"""
-        sha256 = find_photo(photo_id).sha256_of(rendition)
-        headers = {"ETag": f'"{sha256}"', "Cache-Control": IMMUTABLE_CACHE}
+        photo, public = find_photo(photo_id)
+        sha256 = photo.sha256_of(rendition)
+        # A photo not yet public may only be kept by the browser that asked, not shared caches.
+        cache = IMMUTABLE_CACHE if public else IMMUTABLE_CACHE.replace("public", "private")
+        headers = {"ETag": f'"{sha256}"', "Cache-Control": cache}
         if request.if_none_match.contains(sha256):
             return Response(status=304, headers=headers)
         storage = photo_storage()
