@@ -9,7 +9,6 @@ For each scenario it measures, side by side on the same PostGIS table:
 """
 
 import argparse
-import json
 import os
 import random
 import uuid
@@ -134,10 +133,7 @@ def main() -> None:
                 "thin-flask": loadgen.wrk(thin, paths("/devices"), args.duration, args.connections),
                 "raw-sql": loadgen.pgbench(libpq_url, sql, args.duration, workers),
             }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps({"args": vars(args), "workers": workers, "results": results}, indent=2)
-    )
+    loadgen.save_results(RESULTS, {"args": vars(args), "workers": workers, "results": results})
     print(report(results))
 
 

@@ -33,6 +33,12 @@ end
 """
 
 
+def save_results(path: Path, payload: dict) -> None:
+    """Write a benchmark's figures as JSON beside the others (benchmarks/results/)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

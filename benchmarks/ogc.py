@@ -222,10 +222,7 @@ def main() -> None:
         results[bbox_scenario]["thin-flask (ceiling)"] = loadgen.wrk(
             thin, thin_paths, args.duration, args.connections
         )
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps({"args": vars(args), "workers": workers, "results": results}, indent=2)
-    )
+    loadgen.save_results(RESULTS, {"args": vars(args), "workers": workers, "results": results})
     print(report(results))
 
 

@@ -14,7 +14,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import numpy as np
 import pillow_heif
 from PIL import ExifTags, Image
 
+from benchmarks import loadgen
 from service import migrate
 from service.config import PROJECT_DIR
 
@@ -84,12 +84,6 @@ def sample(fmt: str) -> Path:
                 path, "HEIF", quality=80, exif=phone_exif(), enc_params={"preset": "ultrafast"}
             )
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def serve(env: dict, port: int) -> subprocess.Popen:
@@ -219,7 +213,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vigie-bench-media-") as media:
         env = os.environ | {"DATABASE_URL": url, "MEDIA_ROOT": media, "RATELIMIT_ENABLED": "false"}
         env.pop("S3_BUCKET", None)
-        port = free_port()
+        port = loadgen.free_port()
         server = serve(env, port)
         try:
             token = bearer_token(port)
@@ -229,8 +223,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"cpus": os.cpu_count(), "results": results}, indent=2))
+    loadgen.save_results(RESULTS, {"cpus": os.cpu_count(), "results": results})
     print(f"written to {RESULTS.relative_to(PROJECT_DIR)}")
 
 

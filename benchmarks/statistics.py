@@ -12,13 +12,13 @@ cache lookup, SQL, response) for each scenario:
 """
 
 import argparse
-import json
 import os
 import statistics
 import time
 
 from sqlalchemy import text
 
+from benchmarks import loadgen
 from benchmarks.seed_devices import device_count, seed
 from geodata import catalogue
 from geodata.importer import import_districts, source_options
@@ -139,8 +139,7 @@ def main() -> None:
             f"{figures['bytes'] / 1e6:.2f} MB |"
         )
     results["load_average_after"] = os.getloadavg()
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
+    loadgen.save_results(RESULTS, results)
     print(
         f"load average before/after: {results['load_average_before']} / "
         f"{results['load_average_after']}; results in {RESULTS.relative_to(PROJECT_DIR)}"
