@@ -107,9 +107,7 @@ def replay_or_conflict(existing: Device, columns: dict, geometry: dict, photo_id
 
 
 def check_pin_rate(user: User) -> None:
-    """New contributors may pin only so many devices an hour (spam and mistakes)."""
-    if is_trusted(user):
-        return
+    """Contributors not yet trusted may pin only so many devices an hour (spam, mistakes)."""
     limit = current_app.config["NEW_ACCOUNT_PINS_PER_HOUR"]
     oldest, count = session.execute(
         select(func.min(Device.created_at), func.count()).where(
@@ -270,14 +268,16 @@ class DeviceViews(MethodView):
         if existing is not None:
             replay_or_conflict(existing, columns, feature["geometry"], photo_ids)
             return feature_response(device_id, 200, {"Location": device_url(device_id)})
-        check_pin_rate(user)
+        trusted = is_trusted(user)  # one count of approved pins serves both rules below
+        if not trusted:
+            check_pin_rate(user)
         if not force:
             check_duplicates(columns["kind"], feature["geometry"], device_id)
         device = Device(
             id=device_id,
             geom=point(feature["geometry"]),
             created_by=user.id,
-            review_status="approved" if is_trusted(user) else "pending",
+            review_status="approved" if trusted else "pending",
             **columns,
         )
         session.add(device)
