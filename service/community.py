@@ -55,11 +55,15 @@ def approved_pin_count(user: User) -> int:
     )
 
 
-def is_trusted(user: User) -> bool:
-    """Moderators, admins and contributors with enough approved pins publish directly."""
-    return user.is_moderator or (
-        approved_pin_count(user) >= current_app.config["TRUSTED_AFTER_APPROVED_PINS"]
-    )
+def is_trusted(user: User, approved_pins: int | None = None) -> bool:
+    """Moderators, admins and contributors with enough approved pins publish directly.
+
+    APPROVED_PINS spares the count when the caller has it already.
+    """
+    if user.is_moderator:
+        return True
+    count = approved_pin_count(user) if approved_pins is None else approved_pins
+    return count >= current_app.config["TRUSTED_AFTER_APPROVED_PINS"]
 
 
 def to_json_value(value):

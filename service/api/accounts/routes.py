@@ -36,14 +36,15 @@ blp = Blueprint(
 
 
 def me_view(user: User) -> dict:
+    approved = approved_pin_count(user)
     return {
         "id": user.id,
         "username": user.username,
         "email": user.email,
         "role": user.role,
         "created_at": user.created_at,
-        "approved_pins": approved_pin_count(user),
-        "trusted": is_trusted(user),
+        "approved_pins": approved,
+        "trusted": is_trusted(user, approved),
     }
 
 
