@@ -31,6 +31,8 @@ def limiter() -> Limiter:
     return current_app.extensions["vigie.limiter"]
 
 
+# Two wrappers rather than one factory: flask-limiter identifies a context-manager limit by the
+# source line that enters it, so each limit needs a line of its own.
 def auth_limit(func):
     """Logins and registrations: few per minute, against password guessing and account spam."""
 
