@@ -48,9 +48,8 @@ def random_bboxes(count: int, rng: random.Random) -> list[tuple[float, ...]]:
 def pgbench_page_script(limit: int) -> str:
     """The listing statement with pgbench variables in place of the bbox values."""
     sentinels = (11.125, 22.125, 33.125, 44.125)
-    stmt = select_device_page(DeviceFilter(bboxes=[sentinels]), limit, None).params(
-        photo_base=PHOTO_BASE
-    )
+    statement, parameters = select_device_page(DeviceFilter(bboxes=[sentinels]), limit, None)
+    stmt = statement.params(parameters | {"photo_base": PHOTO_BASE})
     sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     for sentinel, name in zip(sentinels, ("minx", "miny", "maxx", "maxy"), strict=True):
         sql = sql.replace(str(sentinel), f":{name}")

@@ -15,37 +15,20 @@ from service.db import SESSION_OPTIONS
 from service.geo.devices import DeviceFilter, select_device_feature, select_device_page
 
 DIALECT = postgresql.psycopg.dialect()
-BBOX_SENTINELS = (11.125, 22.125, 33.125, 44.125)
-LIMIT_SENTINEL = 777
-BY_ID_SENTINEL = uuid.UUID(int=1)
+PHOTO_BASE = "/api/v1/photos/"
 
 
-def compiled(statement):
-    result = statement.compile(dialect=DIALECT)
+def compiled(statement, parameters):
+    result = statement.params(parameters).compile(dialect=DIALECT)
     return str(result), dict(result.params)
 
 
-PHOTO_BASE = "/api/v1/photos/"
+# Vigie's statements take named parameters: the bbox and limit of each request replace them.
 PAGE_SQL, PAGE_PARAMS = compiled(
-    select_device_page(DeviceFilter(bboxes=[BBOX_SENTINELS]), LIMIT_SENTINEL, None).params(
-        photo_base=PHOTO_BASE
-    )
+    *select_device_page(DeviceFilter(bboxes=[(0.0, 0.0, 1.0, 1.0)]), 100, None)
 )
-BY_ID_SQL, BY_ID_PARAMS = compiled(
-    select_device_feature().params(device_id=BY_ID_SENTINEL, photo_base=PHOTO_BASE)
-)
-
-
-def page_params(bbox, limit):
-    """Vigie's compiled parameters, with this request's bbox and limit in place of sentinels."""
-    replace = dict(zip(BBOX_SENTINELS, bbox, strict=True)) | {
-        LIMIT_SENTINEL: limit,
-        LIMIT_SENTINEL + 1: limit + 1,
-    }
-    return {
-        name: replace.get(value, value) if isinstance(value, float | int) else value
-        for name, value in PAGE_PARAMS.items()
-    }
+PAGE_PARAMS["photo_base"] = PHOTO_BASE
+BY_ID_SQL, BY_ID_PARAMS = compiled(select_device_feature(), {"photo_base": PHOTO_BASE})
 
 
 url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
@@ -55,8 +38,14 @@ app = Flask(__name__)
 
 @app.get("/devices")
 def devices():
-    bbox = tuple(float(v) for v in request.args["bbox"].split(","))
-    params = page_params(bbox, int(request.args.get("limit", 100)))
+    west, south, east, north = (float(v) for v in request.args["bbox"].split(","))
+    params = PAGE_PARAMS | {
+        "filter_bbox0_west": west,
+        "filter_bbox0_south": south,
+        "filter_bbox0_east": east,
+        "filter_bbox0_north": north,
+        "page_limit": int(request.args.get("limit", 100)),
+    }
     with pool.connection() as conn:
         features = conn.execute(PAGE_SQL, params).fetchone()[0]
     body = '{"type":"FeatureCollection","features":[' + features + "]}"
@@ -65,10 +54,7 @@ def devices():
 
 @app.get("/devices/<device_id>")
 def device(device_id):
-    params = {
-        name: uuid.UUID(device_id) if value == BY_ID_SENTINEL else value
-        for name, value in BY_ID_PARAMS.items()
-    }
+    params = BY_ID_PARAMS | {"device_id": uuid.UUID(device_id)}
     with pool.connection() as conn:
         row = conn.execute(BY_ID_SQL, params).fetchone()
     return Response(row[0], mimetype="application/geo+json")

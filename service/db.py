@@ -1,5 +1,6 @@
 """Engine and request-scoped session: one transaction per request, closed at teardown."""
 
+from flask import request
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import scoped_session, sessionmaker
@@ -28,6 +29,22 @@ def init_app(app) -> None:
     engine = make_engine(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"])
     app.extensions["engine"] = engine
     session.configure(bind=engine)
+
+    @app.after_request
+    def commit_reads(response):
+        """A successful read ends with COMMIT, not the ROLLBACK of closing the session.
+
+        psycopg forgets its prepared statements at every ROLLBACK: committing the (read-only)
+        transaction keeps them, so a repeated query is parsed and planned once per connection.
+        Writes and failed requests are left alone: they commit or roll back themselves.
+        """
+        if (
+            request.method in ("GET", "HEAD")
+            and response.status_code < 400
+            and session.registry.has()
+        ):
+            session.commit()
+        return response
 
     @app.teardown_appcontext
     def remove_session(_exc=None):

@@ -7,12 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     BigInteger,
+    DateTime,
+    Float,
+    Integer,
     Numeric,
     Select,
     Text,
     and_,
+    any_,
     bindparam,
     cast,
     func,
@@ -25,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID, aggregate_order_by
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ..models import Device
 from .photos import PHOTO_PATH, device_photos_json
@@ -115,13 +120,13 @@ def within_interval(instant: ColumnElement, interval) -> list[ColumnElement]:
     return clauses
 
 
-def visible_to(viewer_id: uuid.UUID | None) -> ColumnElement:
+def visible_to(viewer_id: uuid.UUID | ColumnElement | None) -> ColumnElement:
     """Approved pins are public; pending and rejected ones only reach their author.
 
     The constant is written into the statement so that partial indexes on approved pins apply.
     """
     approved = Device.review_status == sql_string("approved")
-    return or_(approved, Device.created_by == viewer_id) if viewer_id else approved
+    return or_(approved, Device.created_by == viewer_id) if viewer_id is not None else approved
 
 
 @dataclass
@@ -129,7 +134,9 @@ class DeviceFilter:
     """What a client may filter devices on; empty means no filter.
 
     Every public selection of devices goes through `clauses()`: it leaves out tombstones and
-    pins that are not approved (except the viewer's own).
+    pins that are not approved (except the viewer's own). Its values travel in named
+    parameters (`parameters()`), so that a statement built for one filter serves every filter
+    of the same shape (see `select_device_page`).
     """
 
     bboxes: list[tuple[float, float, float, float]] = field(default_factory=list)
@@ -145,22 +152,61 @@ class DeviceFilter:
     conditions: list[ColumnElement] = field(default_factory=list)
 
     def clauses(self) -> list[ColumnElement]:
-        clauses = [Device.deleted_at.is_(None), visible_to(self.viewer_id)]
+        return self.bound_clauses()[0]
+
+    def parameters(self) -> dict:
+        """The values of the named parameters that clauses() binds."""
+        return self.bound_clauses()[1]
+
+    def bound_clauses(self) -> tuple[list[ColumnElement], dict]:
+        """The filter as SQL, and the values of its parameters by name.
+
+        Each parameter is named after what it filters and is present only when that filter
+        is, so the set of names is the statement's shape.
+        """
+        values: dict = {}
+
+        def parameter(name: str, value, type_) -> BindParameter:
+            values[name] = value
+            return bindparam(name, value, type_=type_)
+
+        viewer = (
+            parameter("filter_viewer", self.viewer_id, UUID(as_uuid=True))
+            if self.viewer_id is not None
+            else None
+        )
+        clauses = [Device.deleted_at.is_(None), visible_to(viewer)]
         if self.bboxes:
-            clauses.append(within_bboxes(Device.geom, self.bboxes))
-        for column, values in (
-            (Device.kind, self.kinds),
-            (Device.status, self.statuses),
-            (Device.operator_type, self.operator_types),
-            (Device.verification, self.verifications),
+            boxes = [
+                [
+                    parameter(f"filter_bbox{i}_{edge}", value, Float)
+                    for edge, value in zip(("west", "south", "east", "north"), bbox, strict=True)
+                ]
+                for i, bbox in enumerate(self.bboxes)
+            ]
+            clauses.append(within_bboxes(Device.geom, boxes))
+        for name, column, chosen in (
+            ("filter_kinds", Device.kind, self.kinds),
+            ("filter_statuses", Device.status, self.statuses),
+            ("filter_operator_types", Device.operator_type, self.operator_types),
+            ("filter_verifications", Device.verification, self.verifications),
         ):
-            if values:
-                clauses.append(column.in_(values))
+            if chosen:
+                clauses.append(column == any_(parameter(name, list(chosen), ARRAY(Text))))
         if self.updated_since is not None:
-            clauses.append(Device.updated_at > self.updated_since)
+            since = parameter("filter_updated_since", self.updated_since, DateTime(timezone=True))
+            clauses.append(Device.updated_at > since)
         if self.interval is not None:
-            clauses += within_interval(device_time(), self.interval)
-        return clauses + self.conditions
+            start, end = self.interval
+            instant = DateTime(timezone=True)
+            clauses += within_interval(
+                device_time(),
+                (
+                    parameter("filter_start", start, instant) if start is not None else None,
+                    parameter("filter_end", end, instant) if end is not None else None,
+                ),
+            )
+        return clauses + self.conditions, values
 
 
 @functools.cache
@@ -189,12 +235,38 @@ def select_user_device_features(user_id: uuid.UUID) -> Select:
     )
 
 
-def select_device_page(flt: DeviceFilter, limit: int, after: uuid.UUID | None) -> Select:
+# Page statements by shape: the names of the filter's parameters, and whether a cursor is given.
+_page_statements: dict[tuple, Select] = {}
+PAGE_LIMIT = bindparam("page_limit", type_=Integer)
+PAGE_AFTER = bindparam("page_after", type_=UUID(as_uuid=True))
+
+
+def select_device_page(
+    flt: DeviceFilter, limit: int, after: uuid.UUID | None
+) -> tuple[Select, dict]:
     """One page of devices as Feature texts in id order, plus the key to continue from.
 
-    Parameter: `photo_base`.
+    Returns the statement and its parameters but `photo_base`. Building the statement costs
+    more than running it on a small page, so it is built once per shape of filter.
     """
-    return select_feature_page(Device.id, bound_feature_text(), flt.clauses(), limit, after=after)
+    clauses, values = flt.bound_clauses()
+    values |= {"page_limit": limit, "page_after": after}
+    if flt.conditions:  # arbitrary expressions: no shape to reuse
+        return select_feature_page(
+            Device.id, bound_feature_text(), clauses, limit, after=after
+        ), values
+    shape = (frozenset(values), after is None)
+    statement = _page_statements.get(shape)
+    if statement is None:
+        statement = select_feature_page(
+            Device.id,
+            bound_feature_text(),
+            clauses,
+            PAGE_LIMIT,
+            after=PAGE_AFTER if after is not None else None,
+        )
+        _page_statements[shape] = statement
+    return statement, values
 
 
 def select_feature_page(
@@ -212,6 +284,8 @@ def select_feature_page(
     position = tuple_(*keys) if len(keys) > 1 else keys[0]
 
     def bound(value):
+        if isinstance(value, ColumnElement):  # a parameter
+            return value
         values = value if isinstance(value, tuple) else (value,)
         bounds = [literal(v, k.type) for v, k in zip(values, keys, strict=True)]
         return tuple_(*bounds) if len(bounds) > 1 else bounds[0]

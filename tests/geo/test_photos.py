@@ -73,6 +73,7 @@ def test_the_listing_reads_photos_through_their_device_index(client, db):
     device = pin(client)
     add_photo(db, device["id"], "2026-11-01T00:00:00Z")
     db("SET LOCAL enable_seqscan = off")
-    statement = select_device_page(DeviceFilter(), 100, None).params(photo_base="https://x/")
+    statement, parameters = select_device_page(DeviceFilter(), 100, None)
+    statement = statement.params(parameters | {"photo_base": "https://x/"})
     plan = "\n".join(row[0] for row in db("EXPLAIN " + as_text(statement)))
     assert "photos_device_idx" in plan

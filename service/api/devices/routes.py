@@ -220,10 +220,9 @@ class DeviceViews(MethodView):
         after = decode_cursor(cursor) if cursor else None
         if f == "osm":
             return osm_export_response(flt, limit, after, bbox, next_link)
+        statement, parameters = select_device_page(flt, limit, after)
         page = (
-            session.connection()
-            .execute(select_device_page(flt, limit, after), {"photo_base": photo_base()})
-            .one()
+            session.connection().execute(statement, parameters | {"photo_base": photo_base()}).one()
         )
         links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
         if page.has_more:
