@@ -5,6 +5,7 @@ import logging
 from flask import Flask
 
 from . import db, delivery, extensions, idempotency, ratelimit, storage
+from .auth import NoCookieSession
 from .config import Config
 
 
@@ -13,6 +14,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping((config or Config()).as_flask_mapping())
     app.json.sort_keys = False
+    app.session_interface = NoCookieSession()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

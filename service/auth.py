@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, request
+from flask.sessions import SessionInterface
 from sqlalchemy import func as sql_func
 from sqlalchemy import select
 
@@ -16,6 +17,22 @@ from .errors import Forbidden, Unauthorized
 from .models import ApiToken, User
 
 TOKEN_PREFIX = "vigie_"
+
+
+class NoCookieSession(SessionInterface):
+    """Callers authenticate by bearer token: no signed-cookie session is read or written.
+
+    Flask would otherwise open one on every request (an HMAC serializer each time) for
+    nothing, and a cookie would be one more thing that identifies a contributor.
+    """
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None
+
+
 passwords = PasswordHasher()
 # Verifying against this hash when the user does not exist keeps both paths equally slow.
 _UNKNOWN_USER_HASH = passwords.hash(secrets.token_hex(16))

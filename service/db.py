@@ -1,8 +1,10 @@
 """Engine and request-scoped session: one transaction per request, closed at teardown."""
 
 from flask import request
-from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Executable, create_engine
+from sqlalchemy.dialects.postgresql import psycopg
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 SESSION_OPTIONS = "-c timezone=UTC -c work_mem=32MB -c jit=off"
@@ -49,3 +51,41 @@ def init_app(app) -> None:
     @app.teardown_appcontext
     def remove_session(_exc=None):
         session.remove()
+
+
+class CompiledRead:
+    """A read-only statement compiled once to the driver's SQL, for the hottest reads.
+
+    Running it skips SQLAlchemy's per-execution work (cache key, compiled-cache lookup, result
+    wrapping) and the ORM session: about a third of the cost of reading one device by id.
+    Rows come back as named tuples.
+    """
+
+    def __init__(self, statement: Executable):
+        compiled = statement.compile(dialect=psycopg.dialect())
+        self.sql = str(compiled)
+        self.defaults = dict(compiled.params)
+
+    def one_or_none(self, **parameters):
+        """The first row, or None.
+
+        Read on a pooled connection of its own, outside the request's session, and committed
+        at once (a COMMIT keeps psycopg's prepared statements, the pool's ROLLBACK would not).
+        When the session is bound to a connection rather than an engine (a transaction that its
+        owner commits or rolls back, as the test suite does), the read joins that connection
+        so that it sees what was written there.
+        """
+        bind = session.session_factory.kw["bind"]  # without opening a session
+        if isinstance(bind, Connection):
+            return self._fetch(bind.connection.dbapi_connection, parameters)
+        connection = bind.raw_connection()
+        try:
+            row = self._fetch(connection, parameters)
+            connection.commit()
+            return row
+        finally:
+            connection.close()
+
+    def _fetch(self, connection, parameters: dict):
+        with connection.cursor(row_factory=namedtuple_row) as cursor:
+            return cursor.execute(self.sql, self.defaults | parameters).fetchone()

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...auth import current_user
 from ...community import is_trusted, record_revision, snapshot
-from ...db import session
+from ...db import CompiledRead, session
 from ...delivery import conditional_response
 from ...errors import (
     BadRequest,
@@ -62,6 +62,7 @@ from .schemas import (
 )
 
 DEFAULT_PAGE_SIZE = 100
+DEVICE_FEATURE = CompiledRead(select_device_feature())
 # Column defaults that apply when a client leaves the property out.
 PROPERTY_DEFAULTS = {"operator_type": "unknown", "status": "active", "tags": {}}
 
@@ -304,11 +305,7 @@ class DeviceByIdViews(MethodView):
     @blp.problems(401, 404, 410)
     def get(self, device_id):
         """Read one device as a GeoJSON Feature"""
-        row = (
-            session.connection()
-            .execute(select_device_feature(), {"device_id": device_id, "photo_base": photo_base()})
-            .one_or_none()
-        )
+        row = DEVICE_FEATURE.one_or_none(device_id=device_id, photo_base=photo_base())
         if row is None or not may_see(row.review_status, row.created_by, current_user()):
             raise NotFound(f"No device has the id {device_id}.")
         if row.merged_into is not None:
