@@ -27,6 +27,8 @@ MIN_COMPRESSED_BYTES = 500
 
 def chosen_encoding() -> str | None:
     """The best coding the client accepts, by its q-values; brotli wins ties."""
+    if "Accept-Encoding" not in request.headers:
+        return None
     accepted = request.accept_encodings
     best = max(ENCODERS, key=lambda coding: accepted[coding], default=None)
     return best if best and accepted[best] > 0 else None
@@ -40,7 +42,9 @@ def compress(response: Response) -> Response:
     """
     if response.mimetype not in COMPRESSIBLE:
         return response
-    response.vary.add("Accept-Encoding")
+    # Added rather than merged into an existing Vary: a second field is the same list (RFC 9110
+    # section 5.3), and merging parses the header on every response.
+    response.headers.add("Vary", "Accept-Encoding")
     if (
         response.status_code != 200
         or response.direct_passthrough
