@@ -64,7 +64,7 @@ def compress(response: Response) -> Response:
 def conditional_response(body: str | bytes, mimetype: str, headers=None) -> Response:
     """A listing with a cheap ETag (a hash of its bytes), or 304 when the client has it."""
     data = body.encode() if isinstance(body, str) else body
-    etag = hashlib.blake2b(data, digest_size=16).hexdigest()
+    etag = hashlib.sha256(data).hexdigest()[:32]  # SHA-NI makes it the fastest in hashlib
     if request.if_none_match.contains_weak(etag):
         response = Response(status=304, headers=headers)
     else:
