@@ -1,11 +1,12 @@
 """Vector tiles over central Paris with 1,000,000 devices: Vigie against tipg, in one run.
 
 Loads the synthetic devices (benchmarks/seed_devices.py) into a `vigie_bench` database (plus a
-non-partial GiST index that tipg can use), serves it with Vigie (gunicorn) and with tipg
-(uvicorn, installed from PyPI into a throwaway virtual environment under var/), then for each
-server and zoom (10, 14, 17) times every tile of a 3x3 block around the centre of Paris, one
-request at a time, and measures throughput at zoom 14 with concurrent clients for a bounded
-time. Prints a Markdown table; also writes JSON to benchmarks/results/.
+non-partial GiST index that tipg can use), serves it with Vigie (gunicorn, rate limits off)
+and with tipg (uvicorn, installed from PyPI into a throwaway virtual environment under
+var/bench-peers/), then for each server and zoom (10, 14, 17) times every tile of a 3x3 block
+around the centre of Paris, one request at a time, and measures throughput at zoom 14 with
+concurrent clients for a bounded time. Prints a Markdown table; also writes
+benchmarks/results/tiles.json.
 
     benchmarks/run.sh tiles [--count 1000000] [--rounds 10] [--seconds 10]
 
@@ -13,21 +14,19 @@ time. Prints a Markdown table; also writes JSON to benchmarks/results/.
 """
 
 import argparse
-import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
-from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from benchmarks import loadgen
+from benchmarks.ogc import tipg_server
 from benchmarks.seed_devices import device_count, seed
 from service import migrate
 from service.config import PROJECT_DIR
@@ -38,8 +37,7 @@ THROUGHPUT_ZOOM = 14
 CLIENTS = 4
 WORKERS = 2
 BENCH_DB = "vigie_bench"
-TIPG_VENV = PROJECT_DIR / "var" / "benchmarks" / "tipg-venv"
-RESULTS = PROJECT_DIR / "benchmarks" / "results"
+RESULTS = PROJECT_DIR / "benchmarks" / "results" / "tiles.json"
 PEER_INDEX = "CREATE INDEX IF NOT EXISTS devices_geom_any_idx ON devices USING gist (geom)"
 
 
@@ -87,46 +85,6 @@ def prepare_database(count: int) -> str:
         conn.execute(text("ANALYZE devices"))
     engine.dispose()
     return url
-
-
-def asyncpg_url(url: str) -> str:
-    """The same database as a postgresql:// URL that tipg accepts (a socket folder as host)."""
-    parsed = make_url(url)
-    socket_dir = parsed.query.get("host")
-    host = quote(socket_dir, safe="") if socket_dir else f"{parsed.host}:{parsed.port or 5432}"
-    password = f":{quote(parsed.password, safe='')}" if parsed.password else ""
-    return f"postgresql://{parsed.username}{password}@{host}/{parsed.database}"
-
-
-def ensure_tipg() -> Path:
-    python = TIPG_VENV / "bin" / "python"
-    if not python.exists():
-        print("installing tipg into a throwaway virtual environment...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "tipg", "uvicorn"], check=True
-        )
-    return TIPG_VENV / "bin"
-
-
-def start(command, env, port, ready_path):
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, **env},
-        cwd=PROJECT_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{ready_path}", timeout=30):
-                return process
-        except OSError:  # not listening yet, or still booting its workers
-            time.sleep(0.5)
-    process.terminate()
-    process.wait(timeout=30)
-    raise RuntimeError(f"{command[0]} did not answer on port {port}")
 
 
 def fetch(url: str) -> tuple[float, int]:
@@ -192,65 +150,35 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=10, help="passes over each 3x3 block")
     parser.add_argument("--seconds", type=float, default=10, help="of the throughput test")
-    parser.add_argument("--vigie-port", type=int, default=5081)
-    parser.add_argument("--tipg-port", type=int, default=5082)
     args = parser.parse_args()
 
     url = prepare_database(args.count)
-    tipg_bin = ensure_tipg()
-    vigie_port, tipg_port = args.vigie_port, args.tipg_port
+    report = {"count": args.count, "rounds": args.rounds, "clients": CLIENTS, "servers": {}}
     servers = {
         "Vigie": (
-            [
-                str(PROJECT_DIR / ".venv" / "bin" / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{vigie_port}",
-                "--workers",
-                str(WORKERS),
-                "wsgi:app",
-            ],
-            {"DATABASE_URL": url},
-            vigie_port,
-            "/api/v1/health",
-            lambda z, x, y: f"http://127.0.0.1:{vigie_port}/tiles/devices/{z}/{x}/{y}.mvt",
+            lambda: loadgen.gunicorn(
+                "wsgi:app", WORKERS, {"DATABASE_URL": url, **loadgen.UNLIMITED}
+            ),
+            "/tiles/devices/{z}/{x}/{y}.mvt",
         ),
         "tipg": (
-            [
-                str(tipg_bin / "uvicorn"),
-                "tipg.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(tipg_port),
-                "--workers",
-                str(WORKERS),
-                "--no-access-log",
-            ],
-            {"DATABASE_URL": asyncpg_url(url), "TIPG_DB_TABLES": '["public.devices"]'},
-            tipg_port,
-            "/collections",
-            lambda z, x, y: (
-                f"http://127.0.0.1:{tipg_port}/collections/public.devices/tiles/"
-                f"WebMercatorQuad/{z}/{x}/{y}"
-            ),
+            lambda: tipg_server(url, WORKERS),
+            "/collections/public.devices/tiles/WebMercatorQuad/{z}/{x}/{y}",
         ),
     }
-    report = {"count": args.count, "rounds": args.rounds, "clients": CLIENTS, "servers": {}}
-    for name, (command, env, port, ready, tile_url) in servers.items():
-        process = start(command, env, port, ready)
-        try:
+    for name, (server, path) in servers.items():
+        with server() as base:
             print(f"measuring {name}...", file=sys.stderr)
+
+            def tile_url(z, x, y, base=base, path=path):
+                return base + path.format(z=z, x=x, y=y)
+
             report["servers"][name] = {
                 "latency": latencies(tile_url, args.rounds),
                 "throughput_z14": throughput(tile_url, args.seconds),
             }
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"tiles-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps(report, indent=2))
+    loadgen.save_results(RESULTS, report)
     print(f"| server | zoom | p50 ms | p95 ms | mean KB | max KB | tiles/s at z{THROUGHPUT_ZOOM} |")
     print("|---|---|---|---|---|---|---|")
     for name, result in report["servers"].items():
@@ -260,7 +188,7 @@ def main() -> None:
                 f"{row['mean_kb']:.1f} | {row['max_kb']:.1f} | "
                 f"{result['throughput_z14']:.1f} |"
             )
-    print(f"results written to {out.relative_to(PROJECT_DIR)}", file=sys.stderr)
+    print(f"results written to {RESULTS.relative_to(PROJECT_DIR)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

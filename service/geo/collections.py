@@ -20,8 +20,8 @@ from .cql2 import Queryable
 from .devices import (
     COORDINATE_DECIMALS,
     DeviceFilter,
-    device_feature_text,
     device_time,
+    public_feature_text,
     select_feature_page,
     sql_string,
     within_bboxes,
@@ -105,7 +105,7 @@ DEVICES = FeatureCollection(
     "pinned by contributors. Their time is when they were observed, else when last changed.",
     key=Device.id,
     parse_key=uuid.UUID,
-    feature=device_feature_text,
+    feature=public_feature_text,
     geometry=Device.geom,
     temporal=device_time(),
     selection=device_rows,

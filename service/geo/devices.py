@@ -70,12 +70,11 @@ def device_properties_json(names, photo_urls_base: str) -> ColumnElement:
     )
 
 
-def device_feature_text(
-    names=PUBLIC_PROPERTIES, photo_urls_base: str = PHOTO_PATH
-) -> ColumnElement:
-    """One RFC 7946 Feature as JSON text, assembled by PostgreSQL.
+def device_feature_text(names, photo_urls_base: str = PHOTO_PATH) -> ColumnElement:
+    """One RFC 7946 Feature with the properties NAMES, as JSON text built by PostgreSQL.
 
     Photo URLs start with photo_urls_base (the API's absolute URL when a request gives one).
+    Public Features are read from what the trigger stored instead (public_feature_text).
     """
     return func.concat(
         sql_string('{"type":"Feature","id":"'),
@@ -88,15 +87,29 @@ def device_feature_text(
     )
 
 
+def public_feature_text(photo_urls_base: str | ColumnElement = PHOTO_PATH) -> ColumnElement:
+    """A device's public Feature (PUBLIC_PROPERTIES, then its photos) as JSON text.
+
+    The trigger of migration 0008 keeps the Feature up to its last property in feature_head
+    on every change; only the photos, one index probe, are added here.
+    """
+    return func.concat(
+        Device.feature_head,
+        sql_string(',"photos":'),
+        device_photos_json(photo_urls_base),
+        sql_string("}}"),
+    )
+
+
 # The photo URL base as a parameter (its value ends with "/"), so that the Feature expression
 # below is built once: building it costs more than running a by-id query.
 PHOTO_BASE = bindparam("photo_base", type_=Text)
 
 
 @functools.cache
-def bound_feature_text(names=PUBLIC_PROPERTIES) -> ColumnElement:
-    """device_feature_text whose photo URLs start with the `photo_base` parameter."""
-    return device_feature_text(names, PHOTO_BASE)
+def bound_feature_text() -> ColumnElement:
+    """public_feature_text whose photo URLs start with the `photo_base` parameter."""
+    return public_feature_text(PHOTO_BASE)
 
 
 def device_time() -> ColumnElement:
@@ -294,26 +307,27 @@ def select_feature_page(
         keyset, order = position < bound(before), [k.desc() for k in keys]
     else:
         keyset, order = (position > bound(after) if after is not None else true()), list(keys)
-    key_text = func.concat_ws(sql_string(":"), *(cast(k, Text) for k in keys))
     page = (
-        select(
-            *(k.label(f"key{i}") for i, k in enumerate(keys)),
-            key_text.label("key"),
-            feature.label("feature"),
-        )
+        select(*(k.label(f"key{i}") for i, k in enumerate(keys)))
         .where(and_(*clauses, keyset))
         .order_by(*order)
         .limit(limit + 1)
         .subquery("page")
     )
     sort = [page.c[f"key{i}"] for i in range(len(keys))]
+    key_text = func.concat_ws(sql_string(":"), *(cast(c, Text) for c in sort))
+    # Each row's Feature is looked up by its key once the page is chosen: a dense box then
+    # sorts thousands of narrow keys, not thousands of whole rows.
+    page_feature = (
+        select(feature).where(*(k == c for k, c in zip(keys, sort, strict=True))).scalar_subquery()
+    )
     paging_order = [c.desc() for c in sort] if before is not None else sort
     numbered = select(
         *sort,
-        page.c.key,
-        page.c.feature,
+        key_text.label("key"),
+        page_feature.label("feature"),
         func.row_number().over(order_by=paging_order).label("n"),
-        func.lead(page.c.key).over(order_by=paging_order).label("following"),
+        func.lead(key_text).over(order_by=paging_order).label("following"),
     ).subquery("numbered")
     in_page = numbered.c.n <= limit
     # The page's edges in paging order: its first row, and its last (no row follows in it).
@@ -454,7 +468,7 @@ def select_moderation_queue(
         .scalar_subquery()
     )
     feature = (
-        select(device_feature_text(photo_urls_base=photo_urls_base))
+        select(public_feature_text(photo_urls_base))
         .where(Device.id == pending.id)
         .scalar_subquery()
     )

@@ -34,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
 from ..models import Device
-from .devices import COORDINATE_DECIMALS, DeviceFilter, device_feature_text, sql_string
+from .devices import COORDINATE_DECIMALS, DeviceFilter, public_feature_text, sql_string
 from .photos import PHOTO_PATH
 
 LAYER = "devices"
@@ -313,7 +313,7 @@ def select_device_clusters(
         flt,
         cells,
         cell_shift,
-        device_feature_text(photo_urls_base=photo_urls_base).label("feature"),
+        public_feature_text(photo_urls_base).label("feature"),
     )
     features = (
         select(

@@ -128,6 +128,9 @@ class Device(Base):
     mercator_x: Mapped[int | None] = mapped_column(Integer, Computed("vigie_mercator_x(geom)"))
     mercator_y: Mapped[int | None] = mapped_column(Integer, Computed("vigie_mercator_y(geom)"))
     tile_key: Mapped[int | None] = mapped_column(BigInteger, Computed("vigie_tile_key(geom)"))
+    # The public Feature as text up to its last property, written by a trigger on every change
+    # (migration 0008); readers add the photos. Never loaded into Python objects.
+    feature_head: Mapped[str | None] = mapped_column(Text, deferred=True)
 
     def touch(self) -> None:
         """Record a change of what the Feature shows: a new version, hence a new ETag."""

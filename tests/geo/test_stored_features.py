@@ -1,0 +1,70 @@
+"""The public Feature a trigger stores on every change equals the one built from the columns."""
+
+import pytest
+from sqlalchemy import select
+
+from service.geo.devices import PUBLIC_PROPERTIES, device_feature_text, public_feature_text
+from service.models import Device
+from tests.geo.test_photos import add_photo, as_text
+from tests.helpers import pin
+
+BASE = "https://maps.example.org/api/v1/photos"
+
+
+def stored_and_built(db, device_id):
+    statement = select(
+        public_feature_text(BASE).label("stored"),
+        device_feature_text(PUBLIC_PROPERTIES, BASE).label("built"),
+    ).where(Device.id == device_id)
+    return db(as_text(statement)).one()
+
+
+@pytest.fixture
+def device(moderator):
+    """A pin with every property set, published at once (a moderator's)."""
+    return pin(
+        moderator,
+        2.3522,
+        48.8566,
+        camera_type="dome",
+        mount="pole",
+        direction=[90, 270],
+        angle=60,
+        height=4.5,
+        zone="traffic",
+        surveillance="public",
+        operator="Préfecture de police",
+        operator_type="public",
+        status="active",
+        observed_at="2026-11-01T10:20:30.123456+01:00",
+        accuracy_m=3.5,
+        notes='Quote " backslash \\ and newline\n',
+        source="https://example.org/records/1",
+        tags={"camera:mount": "pole", "survey:date": "2026-11-01"},
+    )
+
+
+def test_stored_feature_equals_the_built_one_after_each_kind_of_change(
+    device, moderator, as_user, db
+):
+    add_photo(db, device["id"], "2026-11-02T00:00:00Z")
+    assert len(set(stored_and_built(db, device["id"]))) == 1
+
+    etag = moderator.get(f"/api/v1/devices/{device['id']}").headers["ETag"]
+    moderator.patch(
+        f"/api/v1/devices/{device['id']}",
+        json={"properties": {"notes": "changed", "direction": [10]}},
+        headers={"If-Match": etag},
+    )
+    as_user().post(f"/api/v1/devices/{device['id']}/confirmations", json={"verdict": "still_there"})
+    db("UPDATE devices SET geom = ST_SetSRID(ST_MakePoint(-0.5, 44.8), 4326)")
+    stored, built = stored_and_built(db, device["id"])
+    assert stored == built
+    assert '"notes":"changed"' in stored and '"coordinates":[-0.5,44.8]' in stored
+
+
+def test_stored_timestamps_are_utc_whatever_the_writers_time_zone(device, db):
+    db("SET LOCAL timezone = 'Pacific/Auckland'")
+    db("UPDATE devices SET observed_at = '2026-06-01T12:00:00Z'")
+    head = db(as_text(select(Device.feature_head))).scalar_one()
+    assert '"observed_at":"2026-06-01T12:00:00+00:00"' in head
