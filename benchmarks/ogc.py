@@ -25,6 +25,7 @@ from benchmarks import loadgen
 from benchmarks.devices import random_bboxes
 from benchmarks.seed_devices import device_count, seed
 from service.config import PROJECT_DIR
+from service.geo.devices import PUBLIC_PROPERTIES
 
 PEERS_DIR = PROJECT_DIR / "var" / "bench-peers"
 PEER_PACKAGES = {
@@ -38,6 +39,8 @@ WALKED_PAGES = 100
 PEER_TIMEOUT = 30
 RESULTS = PROJECT_DIR / "benchmarks" / "results" / "ogc.json"
 
+# The peers serve the properties Vigie serves, not every column of the table (internal ones
+# such as the stored Feature text would double their pages).
 PYGEOAPI_CONFIG = """
 server:
   bind: {{host: 127.0.0.1, port: {port}}}
@@ -69,6 +72,7 @@ resources:
         id_field: id
         table: devices
         geom_field: geom
+        properties: [{properties}]
 """
 
 
@@ -99,6 +103,7 @@ def pygeoapi_server(database_url: str, workers: int, tmp: Path):
             socket_dir=url.query["host"],
             dbname=url.database,
             user=url.username,
+            properties=", ".join(PUBLIC_PROPERTIES),
         )
     )
     openapi = tmp / "pygeoapi-openapi.yml"
@@ -136,6 +141,7 @@ def tipg_server(database_url: str, workers: int):
         "TIPG_DB_TABLES": '["public.devices"]',
         "TIPG_DB_DATETIME_EXTENT": "false",
         "TIPG_MAX_FEATURES_PER_QUERY": "10000",
+        "TIPG_TABLE_CONFIG__public_devices__properties": json.dumps(list(PUBLIC_PROPERTIES)),
     }
     command = [
         str(bindir / "uvicorn"),

@@ -8,6 +8,9 @@ shift
 ensure_venv
 ensure_debian_packages wrk
 if [ -z "${DATABASE_URL:-}" ]; then
+    # A server tuned as for production (PostgreSQL's default of 128 MB is for tiny machines):
+    # the million devices and their indexes stay in its buffers. Applies when it starts.
+    export PG_SHARED_BUFFERS=${PG_SHARED_BUFFERS:-2GB}
     ensure_postgis
     start_cluster "$PROJECT_DIR/var/bench-pg"
     export DATABASE_URL=$(cluster_url "$PROJECT_DIR/var/bench-pg")

@@ -119,7 +119,7 @@ start_cluster() {
     fi
     if ! as_cluster_owner "$bindir/pg_ctl" -D "$data/pgdata" status >/dev/null 2>&1; then
         as_cluster_owner "$bindir/pg_ctl" -D "$data/pgdata" -w -s -l "$data/postgres.log" \
-            -o "-c listen_addresses='' -c unix_socket_directories='$data/run' -c fsync=${PG_FSYNC:-on}" start \
+            -o "-c listen_addresses='' -c unix_socket_directories='$data/run' -c fsync=${PG_FSYNC:-on} -c shared_buffers=${PG_SHARED_BUFFERS:-128MB}" start \
             || die "the private cluster did not start; see $data/postgres.log"
     fi
     as_cluster_owner "$bindir/psql" -h "$data/run" -U vigie -d postgres -qtAc \
