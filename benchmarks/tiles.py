@@ -82,7 +82,8 @@ def prepare_database(count: int) -> str:
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(PEER_INDEX))
-        conn.execute(text("ANALYZE devices"))
+        # Index-only scans need the visibility map current (a migration may have rewritten rows).
+        conn.execute(text("VACUUM ANALYZE devices"))
     engine.dispose()
     return url
 
