@@ -12,6 +12,9 @@ from tests.helpers import PROBLEM, feature, pin
 from tests.images import uploaded
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The map fetches tiles and renders them: on two cores shared with the rest of the suite,
+# Playwright's default of 5 s to see a change is too short to be a fair failure.
+expect.set_options(timeout=20_000)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     cast,
     func,
     literal,
@@ -367,13 +368,28 @@ def select_device_changes(
     """
     oldest_running = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
     # Tombstones too, but only of pins the caller could see: a pending pin deleted by its
-    # author was never public and must not surface here.
-    clauses = [Device.change_txid < oldest_running, visible_to(viewer_id)]
+    # author was never public and must not surface here. A pin that was public once and is no
+    # longer (rejected on a second review) comes as a withdrawal, without its content.
+    visible = visible_to(viewer_id)
+    clauses = [Device.change_txid < oldest_running, or_(visible, Device.published_at.is_not(None))]
     if bboxes:
         clauses.append(within_bboxes(Device.geom, bboxes))
-    feature = device_feature_text(SYNC_PROPERTIES, photo_urls_base)
+    feature = case(
+        (visible, device_feature_text(SYNC_PROPERTIES, photo_urls_base)), else_=withdrawal_text()
+    )
     return select_feature_page(
         (Device.change_txid, Device.id), feature, clauses, limit, after=after
+    )
+
+
+def withdrawal_text() -> ColumnElement:
+    """A tombstone for a pin no longer public: no position, no content, when it was withdrawn."""
+    return func.concat(
+        sql_string('{"type":"Feature","id":"'),
+        cast(Device.id, Text),
+        sql_string('","geometry":null,"properties":{"deleted_at":'),
+        cast(func.to_json(Device.updated_at), Text),
+        sql_string(',"merged_into":null,"withdrawn":true}}'),
     )
 
 

@@ -128,6 +128,9 @@ class Device(Base):
     mercator_x: Mapped[int | None] = mapped_column(Integer, Computed("vigie_mercator_x(geom)"))
     mercator_y: Mapped[int | None] = mapped_column(Integer, Computed("vigie_mercator_y(geom)"))
     tile_key: Mapped[int | None] = mapped_column(BigInteger, Computed("vigie_tile_key(geom)"))
+    # When the pin was first approved (a trigger sets it, migration 0009): sync withdraws a
+    # pin that was once public from the phones that hold it.
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The public Feature as text up to its last property, written by a trigger on every change
     # (migration 0008); readers add the photos. Never loaded into Python objects.
     feature_head: Mapped[str | None] = mapped_column(Text, deferred=True)

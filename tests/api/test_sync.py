@@ -131,3 +131,41 @@ def test_a_pending_pin_deleted_by_its_author_never_reaches_public_sync(committed
     own, _ = sync_all(author)
     assert [f["id"] for f in own] == [hidden["id"]]
     assert own[0]["properties"]["deleted_at"]
+
+
+def test_a_pin_rejected_after_approval_is_withdrawn_from_phones(committed, moderator, client):
+    kept = pin(moderator, 2.35, 48.85, notes="kept")
+    withdrawn = pin(moderator, 2.36, 48.85, notes="spam that slipped through")
+    local = {}
+    features, cursor = sync_all(client)
+    apply(local, features)
+    assert set(local) == {kept["id"], withdrawn["id"]}
+
+    review = moderator.post(
+        f"/api/v1/devices/{withdrawn['id']}/review",
+        json={"decision": "reject", "reason": "spam"},
+    )
+    assert review.status_code == 200
+    features, cursor = sync_all(client, cursor)
+    apply(local, features)
+    assert set(local) == {kept["id"]}
+    (withdrawal,) = features
+    assert withdrawal["id"] == withdrawn["id"] and withdrawal["geometry"] is None
+    assert withdrawal["properties"]["withdrawn"] is True
+    assert "notes" not in withdrawal["properties"]  # the rejected content is not sent again
+
+    # Approved again: back on the phones in full.
+    moderator.post(f"/api/v1/devices/{withdrawn['id']}/review", json={"decision": "approve"})
+    features, _ = sync_all(client, cursor)
+    apply(local, features)
+    assert local == {kept["id"]: "kept", withdrawn["id"]: "spam that slipped through"}
+
+
+def test_a_rejected_pin_that_was_never_public_stays_out_of_public_sync(
+    committed, as_user, moderator, client
+):
+    author = as_user()
+    pending = pin(author, 2.35, 48.85)
+    moderator.post(f"/api/v1/devices/{pending['id']}/review", json={"decision": "reject"})
+    public, _ = sync_all(client)
+    assert public == []

@@ -21,7 +21,9 @@ class SyncPageSchema(ma.Schema):
     features = ma.fields.List(
         ma.fields.Nested(DeviceFeatureSchema),
         metadata={
-            "description": "Changed devices; a tombstone has `deleted_at` (and `merged_into`) set"
+            "description": "Changed devices; a tombstone has `deleted_at` (and `merged_into`) "
+            "set. A pin withdrawn from the public map (rejected after it was approved) comes as "
+            "a tombstone with `withdrawn: true`, no geometry and no other property"
         },
     )
     numberReturned = ma.fields.Integer()
