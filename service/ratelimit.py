@@ -55,8 +55,19 @@ def write_limit(func):
     return wrapper
 
 
+def retry_after_only_when_refused(response):
+    """flask-limiter sends Retry-After on every answer; it means "come back later" (RFC 9110,
+    10.2.3), so only a refusal keeps it. The X-RateLimit-* headers still tell what is left."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def init_app(app) -> None:
     config = app.config
+    # Registered before the limiter's own hook, so that it runs after it (Flask runs
+    # after-request hooks in reverse order).
+    app.after_request(retry_after_only_when_refused)
     app.extensions["vigie.limiter"] = Limiter(
         key_func=client_key,
         app=app,

@@ -79,8 +79,12 @@ def test_writes_are_limited_per_account(committed, limited_app, make_user):
 
 def test_reads_have_a_default_limit(committed, limited_app):
     client = limited_app().test_client()
-    statuses = [client.get("/api/v1/kinds").status_code for _ in range(6)]
-    assert statuses == [200] * 5 + [429]
+    responses = [client.get("/api/v1/kinds") for _ in range(6)]
+    assert [r.status_code for r in responses] == [200] * 5 + [429]
+    # What is left is told on every answer; "retry after" only on the refusal.
+    assert responses[0].headers["X-RateLimit-Remaining"] == "4"
+    assert "Retry-After" not in responses[0].headers
+    assert int(responses[-1].headers["Retry-After"]) > 0
 
 
 def test_limits_are_shared_through_redis_without_storing_addresses(committed, limited_app):
