@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ..db import session
 from ..storage import photo_storage
-from .library import delete_photos, select_orphans
+from .library import delete_photos, select_orphans, stray_files
 
 photos_cli = AppGroup("photos", help="Photo storage upkeep.")
 
@@ -40,16 +40,23 @@ class Duration(click.ParamType):
     help="Age past which an unattached upload is removed (default: PHOTO_ORPHAN_HOURS).",
 )
 @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
-def clean_orphans(older_than, dry_run):
+@click.option(
+    "--files",
+    is_flag=True,
+    help="Also remove stored files no photo names (left by failed uploads; lists the whole store).",
+)
+def clean_orphans(older_than, dry_run, files):
     """Remove uploads never attached to a device, and photos of devices deleted, after a delay."""
     delay = older_than or timedelta(hours=current_app.config["PHOTO_ORPHAN_HOURS"])
     cutoff = datetime.now(UTC) - delay
+    storage = photo_storage()
     if dry_run:
         orphans = select_orphans(cutoff).subquery()
         count = session.execute(select(func.count()).select_from(orphans)).scalar_one()
         click.echo(f"would remove {count} photo(s) older than {delay}")
+        if files:
+            click.echo(f"would remove {sum(1 for _ in stray_files(storage))} stray file(s)")
         return
-    storage = photo_storage()
     removed = 0
     while orphans := (
         session.execute(select_orphans(cutoff).limit(BATCH).with_for_update(skip_locked=True))
@@ -60,3 +67,9 @@ def clean_orphans(older_than, dry_run):
         session.commit()
         removed += len(orphans)
     click.echo(f"removed {removed} photo(s) older than {delay}")
+    if files:
+        strays = 0
+        for key in stray_files(storage):
+            storage.delete(key)
+            strays += 1
+        click.echo(f"removed {strays} stray file(s)")

@@ -6,7 +6,7 @@ a file is unused and its removal.
 """
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select
@@ -65,6 +65,18 @@ def delete_photos(storage: PhotoStorage, photos: list[Photo]) -> None:
     for key in sorted(set(keys)):
         if not file_in_use(key):
             storage.delete(key)
+
+
+def stray_files(storage: PhotoStorage) -> Iterator[str]:
+    """Stored files no photo names, each yielded while its lock is held (until the caller
+    commits): written by an upload whose transaction then failed. An upload still in flight
+    holds its files' locks until it commits, so it is waited for, never robbed of its files."""
+    stored = storage.keys()  # a backend's listing, not a dict
+    for key in stored:
+        lock_files([key])
+        if not file_in_use(key):
+            yield key
+        session.commit()
 
 
 def attach_photos(device_id: uuid.UUID, photo_ids: list[uuid.UUID], user: User) -> bool:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from service.storage.base import content_key
 from tests import images
 from tests.helpers import pin
 from tests.images import uploaded
@@ -83,3 +84,19 @@ def test_a_malformed_delay_is_refused(app, db, photos, delay):
     result = clean(app, "--older-than", delay)
     assert result.exit_code == 2 and "is not a delay like 30m, 24h or 7d" in result.output
     assert len(remaining(db)) == 4
+
+
+def test_files_no_photo_names_are_swept_on_request(app, db, photos):
+    """A failed upload can leave its renditions written without a row: --files removes them."""
+    storage = app.extensions["photo_storage"]
+    stray = content_key("0" * 64)
+    storage.put(stray, b"left by an upload whose transaction failed", "image/jpeg")
+    named = stored_keys(app) - {stray}
+
+    result = clean(app, "--older-than", "7d", "--dry-run", "--files")
+    assert "would remove 1 stray file(s)" in result.output and stray in stored_keys(app)
+    assert clean(app, "--older-than", "7d").exit_code == 0
+    assert stray in stored_keys(app)  # not without --files: listing a store can be costly
+    result = clean(app, "--older-than", "7d", "--files")
+    assert result.exit_code == 0 and "removed 1 stray file(s)" in result.output
+    assert stored_keys(app) == named
