@@ -73,7 +73,19 @@ def conditional_response(body: str | bytes, mimetype: str, headers=None) -> Resp
     return response
 
 
+def one_vary_field(response: Response) -> Response:
+    """Join the Vary fields that compression and CORS each add into one: some caches (nginx
+    before 1.23) read only the first."""
+    fields = response.headers.getlist("Vary")
+    if len(fields) > 1:
+        names = (name.strip() for field in fields for name in field.split(","))
+        response.headers["Vary"] = ", ".join(dict.fromkeys(name for name in names if name))
+    return response
+
+
 def init_app(app) -> None:
+    # Registered first so that it runs last (Flask runs after-request hooks in reverse order).
+    app.after_request(one_vary_field)
     origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
     methods = [m.strip().upper() for m in app.config["CORS_METHODS"].split(",") if m.strip()]
     CORS(

@@ -243,8 +243,10 @@ def nul_path(value, path: str = "") -> str | None:
 
 def reject_nul_characters():
     """Refuse NUL characters anywhere in the input: PostgreSQL text cannot store them."""
-    # A URL carries a NUL only percent-encoded: most requests are cleared without parsing.
-    if b"%00" in request.query_string or "\x00" in request.path:
+    # A URL carries a NUL percent-encoded (or raw, through a lax server): most requests are
+    # cleared without parsing their query.
+    query = request.query_string
+    if b"%00" in query or b"\x00" in query or "\x00" in request.path:
         for location, values in (
             ("query", request.args.to_dict(flat=False)),
             ("path", request.view_args or {}),

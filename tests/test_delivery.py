@@ -41,13 +41,20 @@ class TestCors:
 
     def test_origins_are_configurable(self, database_url):
         app = create_app(
-            Config(DATABASE_URL=database_url, CORS_ORIGINS="https://carte.example", TESTING=True)
+            Config(
+                DATABASE_URL=database_url,
+                CORS_ORIGINS="https://carte.example,https://plan.example",
+                TESTING=True,
+            )
         )
         client = app.test_client()
         allowed = client.get("/ogc", headers={"Origin": "https://carte.example"})
         assert allowed.headers["Access-Control-Allow-Origin"] == "https://carte.example"
         refused = client.get("/ogc", headers={"Origin": "https://evil.example"})
         assert "Access-Control-Allow-Origin" not in refused.headers
+        # Answers vary by origin and by coding: one Vary field names both (caches that read
+        # only the first field would otherwise mix codings).
+        assert allowed.headers.getlist("Vary") == ["Accept-Encoding, Origin"]
         app.extensions["engine"].dispose()
 
 

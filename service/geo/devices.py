@@ -369,11 +369,14 @@ def select_device_changes(
     oldest_running = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
     # Tombstones too, but only of pins the caller could see: a pending pin deleted by its
     # author was never public and must not surface here. A pin that was public once and is no
-    # longer (rejected on a second review) comes as a withdrawal, without its content.
+    # longer (rejected on a second review) comes as a withdrawal, without its content, and
+    # whatever the box: it may have been moved since phones got it, and its position is not
+    # public any more.
     visible = visible_to(viewer_id)
-    clauses = [Device.change_txid < oldest_running, or_(visible, Device.published_at.is_not(None))]
-    if bboxes:
-        clauses.append(within_bboxes(Device.geom, bboxes))
+    shown = and_(visible, within_bboxes(Device.geom, bboxes)) if bboxes else visible
+    # IS NOT TRUE: for a pin without an author, `visible` is NULL rather than false.
+    withdrawn = and_(visible.is_not(true()), Device.published_at.is_not(None))
+    clauses = [Device.change_txid < oldest_running, or_(shown, withdrawn)]
     feature = case(
         (visible, device_feature_text(SYNC_PROPERTIES, photo_urls_base)), else_=withdrawal_text()
     )

@@ -133,7 +133,7 @@ class Device(Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The public Feature as text up to its last property, written by a trigger on every change
     # (migration 0008); readers add the photos. Never loaded into Python objects.
-    feature_head: Mapped[str | None] = mapped_column(Text, deferred=True)
+    feature_head: Mapped[str] = mapped_column(Text, nullable=False, deferred=True)
 
     def touch(self) -> None:
         """Record a change of what the Feature shows: a new version, hence a new ETag."""

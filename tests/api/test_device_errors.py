@@ -195,3 +195,13 @@ def test_nul_characters_are_refused_not_a_500(client, stored, method, url, body,
     assert_problem(response, status)
     assert response.get_json()["errors"][0]["field"] == field
     assert stored()
+
+
+def test_a_raw_nul_in_the_query_is_refused_too(client, stored):
+    """gunicorn refuses such a request line, but a laxer server may pass it on."""
+    response = client.get(
+        "/ogc/collections/devices/items", environ_overrides={"QUERY_STRING": "operator=a\x00b"}
+    )
+    assert_problem(response, 400)
+    assert response.get_json()["errors"][0]["field"] == "operator"
+    assert stored()

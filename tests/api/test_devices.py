@@ -224,6 +224,25 @@ class TestDelete:
 
 
 class TestListing:
+    def test_statements_reused_across_callers_keep_each_callers_view(self, as_user, app):
+        """A listing statement is built once per shape of filter and reused: the values of one
+        caller (their id, their box) must never serve another."""
+        anonymous = app.test_client()
+        author_a, author_b, publisher = as_user(), as_user(), as_user("moderator")
+        public = pin(publisher, 2.35, 48.85)
+        pending_a, pending_b = pin(author_a, 2.351, 48.85), pin(author_b, 2.352, 48.85)
+
+        def seen(caller, query):
+            body = caller.get("/api/v1/devices?limit=100" + query).get_json()
+            return {f["id"] for f in body["features"]}
+
+        for query in ("", "&bbox=2,48,3,49", "&kind=camera&bbox=2,48,3,49"):
+            assert seen(author_a, query) == {public["id"], pending_a["id"]}
+            assert seen(author_b, query) == {public["id"], pending_b["id"]}
+            assert seen(anonymous, query) == {public["id"]}
+            assert seen(author_a, query) == {public["id"], pending_a["id"]}
+        assert seen(anonymous, "&bbox=4,45,5,46") == set()  # another box, the same shape
+
     def test_bbox_returns_only_devices_inside(self, client):
         inside = pin(client, 2.35, 48.85)
         pin(client, 4.83, 45.76)  # Lyon

@@ -166,6 +166,45 @@ def test_a_rejected_pin_that_was_never_public_stays_out_of_public_sync(
 ):
     author = as_user()
     pending = pin(author, 2.35, 48.85)
-    moderator.post(f"/api/v1/devices/{pending['id']}/review", json={"decision": "reject"})
+    rejected = moderator.post(
+        f"/api/v1/devices/{pending['id']}/review", json={"decision": "reject", "reason": "wrong"}
+    )
+    assert rejected.status_code == 200
     public, _ = sync_all(client)
     assert public == []
+
+
+def test_a_withdrawal_reaches_phones_of_any_box_and_as_any_caller(
+    committed, moderator, as_user, client
+):
+    """Moved after its rejection, a pin must still leave the phones of the area they saw it in;
+    and a pin without an author (imported) is withdrawn from signed-in callers too."""
+    withdrawn = pin(moderator, 2.35, 48.85, notes="x")
+    imported = pin(moderator, 2.36, 48.85, notes="y")
+    signed_in = as_user()
+    paris = "2.3,48.8,2.4,48.9"
+    _, public_cursor = sync_all(client, bbox=paris)
+    _, own_cursor = sync_all(signed_in, bbox=paris)
+    rejected = moderator.post(
+        f"/api/v1/devices/{withdrawn['id']}/review", json={"decision": "reject", "reason": "spam"}
+    )
+    assert rejected.status_code == 200
+    url = f"/api/v1/devices/{withdrawn['id']}"
+    moved = moderator.patch(
+        url,
+        json={"geometry": {"type": "Point", "coordinates": [5.37, 43.29]}},
+        headers={"If-Match": moderator.get(url).headers["ETag"]},
+    )
+    assert moved.status_code == 200
+    committed.dispose()  # the authorless pin: as an import would leave it
+    with committed.begin() as connection:
+        connection.execute(
+            text("UPDATE devices SET created_by = NULL, review_status = 'rejected' WHERE id = :id"),
+            {"id": imported["id"]},
+        )
+    for caller, cursor in ((client, public_cursor), (signed_in, own_cursor)):
+        features, _ = sync_all(caller, cursor, bbox=paris)
+        assert {f["id"] for f in features if f["properties"].get("withdrawn")} == {
+            withdrawn["id"],
+            imported["id"],
+        }

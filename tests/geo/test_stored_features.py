@@ -2,6 +2,7 @@
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from service.geo.devices import PUBLIC_PROPERTIES, device_feature_text, public_feature_text
 from service.models import Device
@@ -68,3 +69,18 @@ def test_stored_timestamps_are_utc_whatever_the_writers_time_zone(device, db):
     db("UPDATE devices SET observed_at = '2026-06-01T12:00:00Z'")
     head = db(as_text(select(Device.feature_head))).scalar_one()
     assert '"observed_at":"2026-06-01T12:00:00+00:00"' in head
+
+
+def test_stored_numbers_do_not_depend_on_the_writers_float_settings(device, db):
+    db("SET LOCAL extra_float_digits = 0")
+    db("UPDATE devices SET height = 0.1::float8 + 0.2::float8")
+    db("RESET extra_float_digits")
+    stored, built = stored_and_built(db, device["id"])
+    assert stored == built and '"height":0.30000000000000004' in stored
+
+
+def test_a_row_written_without_its_feature_is_refused(device, db):
+    """Were the trigger ever bypassed, the write fails rather than serving a broken Feature."""
+    db("ALTER TABLE devices DISABLE TRIGGER devices_write_feature")
+    with pytest.raises(IntegrityError):
+        db("UPDATE devices SET feature_head = NULL")

@@ -91,12 +91,17 @@ def test_files_no_photo_names_are_swept_on_request(app, db, photos):
     storage = app.extensions["photo_storage"]
     stray = content_key("0" * 64)
     storage.put(stray, b"left by an upload whose transaction failed", "image/jpeg")
-    named = stored_keys(app) - {stray}
+    named = {
+        content_key(sha)
+        for row in db("SELECT full_sha256, large_sha256, thumbnail_sha256 FROM photos")
+        for sha in row
+    }
 
     result = clean(app, "--older-than", "7d", "--dry-run", "--files")
-    assert "would remove 1 stray file(s)" in result.output and stray in stored_keys(app)
+    assert "would remove" in result.output and stray in stored_keys(app)
     assert clean(app, "--older-than", "7d").exit_code == 0
     assert stray in stored_keys(app)  # not without --files: listing a store can be costly
     result = clean(app, "--older-than", "7d", "--files")
-    assert result.exit_code == 0 and "removed 1 stray file(s)" in result.output
+    assert result.exit_code == 0 and "stray file(s)" in result.output
+    # Files of earlier tests' rolled-back uploads go too; every file a photo names stays.
     assert stored_keys(app) == named
