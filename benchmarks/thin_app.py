@@ -11,7 +11,7 @@ from flask import Flask, Response, request
 from psycopg_pool import ConnectionPool
 from sqlalchemy.dialects import postgresql
 
-from service.db import SESSION_OPTIONS
+from service.db import CONNECT_ARGS
 from service.geo.devices import DeviceFilter, select_device_feature, select_device_page
 
 DIALECT = postgresql.psycopg.dialect()
@@ -32,7 +32,9 @@ BY_ID_SQL, BY_ID_PARAMS = compiled(select_device_feature(), {"photo_base": PHOTO
 
 
 url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"options": SESSION_OPTIONS})
+# The connection settings of the application: statements planned for their values, but the
+# by-id statement prepared, as CompiledRead does.
+pool = ConnectionPool(url, min_size=1, max_size=4, kwargs=CONNECT_ARGS)
 app = Flask(__name__)
 
 
@@ -56,5 +58,5 @@ def devices():
 def device(device_id):
     params = BY_ID_PARAMS | {"device_id": uuid.UUID(device_id)}
     with pool.connection() as conn:
-        row = conn.execute(BY_ID_SQL, params).fetchone()
+        row = conn.execute(BY_ID_SQL, params, prepare=True).fetchone()
     return Response(row[0], mimetype="application/geo+json")

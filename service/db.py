@@ -7,17 +7,20 @@ from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-SESSION_OPTIONS = "-c timezone=UTC -c work_mem=32MB -c jit=off -c plan_cache_mode=force_custom_plan"
+# Timestamps leave the database in UTC, whatever the server's own time zone; a page of 10,000
+# features is sorted in memory rather than spilled to disk. JIT compiling costs more than it
+# saves on short API queries (17 ms on a 35 ms vector tile).
+SESSION_OPTIONS = "-c timezone=UTC -c work_mem=32MB -c jit=off"
+# psycopg would prepare a statement after its fifth run, and PostgreSQL would then soon plan it
+# once for every value: one plan for every bounding box took 250 ms for a city whose own plan
+# takes 1. Statements are planned for their values; only CompiledRead prepares its own.
+CONNECT_ARGS = {"options": SESSION_OPTIONS, "prepare_threshold": None}
 session = scoped_session(sessionmaker(expire_on_commit=False))
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
-    # Timestamps leave the database in UTC, whatever the server's own time zone; a page of
-    # 10,000 features is sorted in memory rather than spilled to disk. JIT compiling costs
-    # more than it saves on short API queries (17 ms on a 35 ms vector tile). Connections are
-    # recycled rather than pinged before each use: a ping is one more round trip per request.
-    # Statements are prepared (reads commit, so psycopg keeps them) but always planned for their
-    # values: one generic plan for every box took 250 ms on a city where the box's own takes 1.
+    # Connections are recycled rather than pinged before each use: a ping is one more round
+    # trip per request.
     return create_engine(
         url,
         pool_size=pool_size,
@@ -25,7 +28,7 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         pool_recycle=300,
         # Error logs must not carry what contributors sent (notes, ids of accounts).
         hide_parameters=True,
-        connect_args={"options": SESSION_OPTIONS},
+        connect_args=CONNECT_ARGS,
     )
 
 
@@ -39,7 +42,7 @@ def init_app(app) -> None:
         """A successful read ends with COMMIT, not the ROLLBACK of closing the session.
 
         psycopg forgets its prepared statements at every ROLLBACK: committing the (read-only)
-        transaction keeps them, so a repeated query is parsed and planned once per connection.
+        transaction keeps those of CompiledRead on the connection for the next request.
         Writes and failed requests are left alone: they commit or roll back themselves.
         """
         if (
@@ -57,6 +60,9 @@ def init_app(app) -> None:
 
 class CompiledRead:
     """A read-only statement compiled once to the driver's SQL, for the hottest reads.
+
+    It is prepared on each connection, and PostgreSQL soon plans it once for every value: only
+    for statements whose best plan does not depend on their values (a lookup by primary key).
 
     Running it skips SQLAlchemy's per-execution work (cache key, compiled-cache lookup, result
     wrapping) and the ORM session: about a third of the cost of reading one device by id.
@@ -92,4 +98,4 @@ class CompiledRead:
 
     def _fetch(self, connection, parameters: dict):
         with connection.cursor(row_factory=namedtuple_row) as cursor:
-            return cursor.execute(self.sql, self.defaults | parameters).fetchone()
+            return cursor.execute(self.sql, self.defaults | parameters, prepare=True).fetchone()
