@@ -13,8 +13,10 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 SESSION_OPTIONS = "-c timezone=UTC -c work_mem=32MB -c jit=off"
 # psycopg would prepare a statement after its fifth run, and PostgreSQL would then soon plan it
 # once for every value: one plan for every bounding box took 250 ms for a city whose own plan
-# takes 1. Statements are planned for their values; only CompiledRead prepares its own.
-CONNECT_ARGS = {"options": SESSION_OPTIONS, "prepare_threshold": None}
+# takes 1. Statements are planned for their values; only CompiledRead prepares its own (with
+# prepare_threshold=None, psycopg would refuse even that: a threshold never reached instead).
+NEVER_PREPARED_AUTOMATICALLY = 2**31 - 1
+CONNECT_ARGS = {"options": SESSION_OPTIONS, "prepare_threshold": NEVER_PREPARED_AUTOMATICALLY}
 session = scoped_session(sessionmaker(expire_on_commit=False))
 
 
