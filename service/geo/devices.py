@@ -149,8 +149,8 @@ class DeviceFilter:
 
     Every public selection of devices goes through `clauses()`: it leaves out tombstones and
     pins that are not approved (except the viewer's own). Its values travel in named
-    parameters (`parameters()`), so that a statement built for one filter serves every filter
-    of the same shape (see `select_device_page`).
+    parameters (`bound_clauses()`), so that a statement built for one filter serves every
+    filter of the same shape (see `select_device_page`).
     """
 
     bboxes: list[tuple[float, float, float, float]] = field(default_factory=list)
@@ -167,10 +167,6 @@ class DeviceFilter:
 
     def clauses(self) -> list[ColumnElement]:
         return self.bound_clauses()[0]
-
-    def parameters(self) -> dict:
-        """The values of the named parameters that clauses() binds."""
-        return self.bound_clauses()[1]
 
     def bound_clauses(self) -> tuple[list[ColumnElement], dict]:
         """The filter as SQL, and the values of its parameters by name.
