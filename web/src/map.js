@@ -129,13 +129,13 @@ function clusterSummary(props) {
     .join(", ");
 }
 
-function viewFromHash() {
-  const [zoom, lat, lon] = window.location.hash.slice(1).split("/").map(Number);
+function viewFromHash(hash) {
+  const [zoom, lat, lon] = hash.slice(1).split("/").map(Number);
   if ([zoom, lat, lon].every(Number.isFinite)) return { zoom, lat, lon };
   return DEFAULT_VIEW;
 }
 
-const view = viewFromHash();
+const view = viewFromHash(window.location.hash);
 const map = L.map("map", { minZoom: 2, maxZoom: 20, zoomControl: true, keyboard: true })
   .setView([view.lat, view.lon], view.zoom);
 L.control.scale({ imperial: false }).addTo(map);
@@ -242,9 +242,10 @@ async function buildKindFilter() {
 }
 
 map.on("moveend", load);
-// A link to a place (#zoom/lat/lon) followed on an open page moves the map there.
-window.addEventListener("hashchange", () => {
-  const place = viewFromHash();
+// A link to a place (#zoom/lat/lon) followed on an open page moves the map there. The place is
+// read from the event: a load finishing meanwhile may already have rewritten location.hash.
+window.addEventListener("hashchange", (event) => {
+  const place = viewFromHash(new URL(event.newURL).hash);
   map.setView([place.lat, place.lon], place.zoom);
 });
 buildKindFilter().then(load, (error) => {
