@@ -2,8 +2,11 @@
 
 import uuid
 
+from sqlalchemy.dialects import postgresql
+
 GEOJSON = "application/geo+json"
 PROBLEM = "application/problem+json"
+SHA = "ab" * 32  # a content address for photo rows that tests write directly
 
 
 def feature(lon=2.3522, lat=48.8566, *, device_id=None, **properties):
@@ -30,3 +33,24 @@ def pin(client, lon=2.3522, lat=48.8566, *, force=True, **properties):
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def add_photo(db, device_id, created_at, width=640, height=480) -> str:
+    photo_id = str(uuid.uuid4())
+    db(
+        "INSERT INTO photos (id, device_id, full_sha256, large_sha256, thumbnail_sha256,"
+        " width, height, created_at) VALUES (:id, :device, :sha, :sha, :sha, :w, :h, :at)",
+        id=photo_id,
+        device=device_id,
+        sha=SHA,
+        w=width,
+        h=height,
+        at=created_at,
+    )
+    return photo_id
+
+
+def as_text(statement) -> str:
+    """The statement as SQL text for the test's connection (values inlined, colons escaped)."""
+    sql = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    return str(sql).replace(":", r"\:")

@@ -245,7 +245,7 @@ def select_user_device_features(user_id: uuid.UUID) -> Select:
     )
 
 
-# Page statements by shape: the names of the filter's parameters, and whether a cursor is given.
+# Page statements by shape: the names of their parameters (a cursor adds `page_after`).
 _page_statements: dict[tuple, Select] = {}
 PAGE_LIMIT = bindparam("page_limit", type_=Integer)
 PAGE_AFTER = bindparam("page_after", type_=UUID(as_uuid=True))
@@ -260,12 +260,14 @@ def select_device_page(
     more than running it on a small page, so it is built once per shape of filter.
     """
     clauses, values = flt.bound_clauses()
-    values |= {"page_limit": limit, "page_after": after}
+    values["page_limit"] = limit
+    if after is not None:
+        values["page_after"] = after
     if flt.conditions:  # arbitrary expressions: no shape to reuse
         return select_feature_page(
             Device.id, bound_feature_text(), clauses, limit, after=after
         ), values
-    shape = (frozenset(values), after is None)
+    shape = frozenset(values)
     statement = _page_statements.get(shape)
     if statement is None:
         statement = select_feature_page(

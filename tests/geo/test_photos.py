@@ -4,39 +4,15 @@ import json
 import uuid
 
 import pytest
-from sqlalchemy.dialects import postgresql
 
 from service.geo.devices import DeviceFilter, select_device_feature, select_device_page
-from tests.helpers import pin
-
-SHA = "ab" * 32
+from tests.helpers import add_photo, as_text, pin
 
 
 @pytest.fixture
 def client(moderator):
     """These tests act as a moderator, whose pins are published directly."""
     return moderator
-
-
-def add_photo(db, device_id, created_at, width=640, height=480) -> str:
-    photo_id = str(uuid.uuid4())
-    db(
-        "INSERT INTO photos (id, device_id, full_sha256, large_sha256, thumbnail_sha256,"
-        " width, height, created_at) VALUES (:id, :device, :sha, :sha, :sha, :w, :h, :at)",
-        id=photo_id,
-        device=device_id,
-        sha=SHA,
-        w=width,
-        h=height,
-        at=created_at,
-    )
-    return photo_id
-
-
-def as_text(statement) -> str:
-    """The statement as SQL text for the test's connection (values inlined, colons escaped)."""
-    sql = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
-    return str(sql).replace(":", r"\:")
 
 
 def feature_of(db, device_id, base="https://maps.example.org/api/v1/photos"):

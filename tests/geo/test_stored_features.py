@@ -6,8 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.geo.devices import PUBLIC_PROPERTIES, device_feature_text, public_feature_text
 from service.models import Device
-from tests.geo.test_photos import add_photo, as_text
-from tests.helpers import pin
+from tests.helpers import add_photo, as_text, pin
 
 BASE = "https://maps.example.org/api/v1/photos"
 
