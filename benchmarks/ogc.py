@@ -221,9 +221,9 @@ def main() -> None:
                 results[scenario][name] = loadgen.wrk(
                     base, paths, args.duration, args.connections, timeout=PEER_TIMEOUT
                 )
-        # The ceiling on this machine at this moment: Vigie's listing SQL behind a bare Flask.
+        # The ceiling on this machine at this moment: Vigie's page SQL behind a bare Flask.
         print("measuring thin-flask: bbox page...", flush=True)
-        thin_paths = [f"/devices?bbox={box}&limit={PAGE}" for box in boxes]
+        thin_paths = [f"/ogc-items?bbox={box}&limit={PAGE}" for box in boxes]
         check_page(thin, thin_paths[0])
         results[bbox_scenario]["thin-flask (ceiling)"] = loadgen.wrk(
             thin, thin_paths, args.duration, args.connections

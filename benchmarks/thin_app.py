@@ -2,6 +2,7 @@
 
 No validation, no error handling, no links: only what any Flask app must pay for. The SQL is
 compiled once from Vigie's builders; only the bbox and limit values change per request.
+/devices is the REST listing's page (id order), /ogc-items the OGC API's (spatial order).
 """
 
 import os
@@ -12,7 +13,12 @@ from psycopg_pool import ConnectionPool
 from sqlalchemy.dialects import postgresql
 
 from service.db import CONNECT_ARGS
-from service.geo.devices import DeviceFilter, select_device_feature, select_device_page
+from service.geo.devices import (
+    DeviceFilter,
+    select_device_feature,
+    select_device_page,
+    select_device_page_in_key_order,
+)
 
 DIALECT = postgresql.psycopg.dialect()
 PHOTO_BASE = "/api/v1/photos/"
@@ -29,6 +35,7 @@ PAGE_SQL, PAGE_PARAMS = compiled(
 )
 PAGE_PARAMS["photo_base"] = PHOTO_BASE
 BY_ID_SQL, BY_ID_PARAMS = compiled(select_device_feature(), {"photo_base": PHOTO_BASE})
+KEY_ORDER_SQL: dict = {}  # by statement: one per shape of filter
 
 
 url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
@@ -50,6 +57,20 @@ def devices():
     }
     with pool.connection() as conn:
         features = conn.execute(PAGE_SQL, params).fetchone()[0]
+    body = '{"type":"FeatureCollection","features":[' + features + "]}"
+    return Response(body, mimetype="application/geo+json")
+
+
+@app.get("/ogc-items")
+def ogc_items():
+    bbox = tuple(float(v) for v in request.args["bbox"].split(","))
+    limit = int(request.args.get("limit", 100))
+    statement, values = select_device_page_in_key_order(DeviceFilter(bboxes=[bbox]), limit)
+    if statement not in KEY_ORDER_SQL:
+        KEY_ORDER_SQL[statement] = compiled(statement, {"photo_base": PHOTO_BASE})
+    sql, defaults = KEY_ORDER_SQL[statement]
+    with pool.connection() as conn:
+        features = conn.execute(sql, defaults | values).fetchone()[0]
     body = '{"type":"FeatureCollection","features":[' + features + "]}"
     return Response(body, mimetype="application/geo+json")
 

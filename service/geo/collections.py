@@ -22,6 +22,7 @@ from .devices import (
     DeviceFilter,
     device_time,
     public_feature_text,
+    select_device_page_in_key_order,
     select_feature_page,
     sql_string,
     within_bboxes,
@@ -43,6 +44,33 @@ def public_rows(
     return clauses
 
 
+def pages_in_key_order(collection: "FeatureCollection", page: "PageRequest") -> tuple:
+    """Default paging: the selected rows in key order; the position is a key value."""
+    clauses = collection.clauses(page.bboxes, page.interval, page.conditions)
+    statement = select_feature_page(
+        collection.key,
+        collection.feature(page.photo_base),
+        clauses,
+        page.limit,
+        after=page.after,
+        before=page.before,
+    )
+    return statement, {}
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What a client asks of a page: filters, size, and the position to page from."""
+
+    bboxes: list
+    interval: Interval | None
+    conditions: list
+    limit: int
+    photo_base: str  # where photo URLs start (ends with "/")
+    after: object = None  # a position, as parse_position returns it
+    before: object = None
+
+
 @dataclass(frozen=True)
 class FeatureCollection:
     """A table served as an OGC API Features collection."""
@@ -50,9 +78,9 @@ class FeatureCollection:
     id: str
     title: str
     description: str
-    key: ColumnElement  # unique, ordered: the featureId and the paging key
+    key: ColumnElement  # unique: the featureId
     parse_key: Callable[[str], object]  # featureId text -> key value; ValueError if malformed
-    feature: Callable[[], ColumnElement]  # one row as GeoJSON Feature text
+    feature: Callable[[str], ColumnElement]  # one row as GeoJSON Feature text, given photo_base
     geometry: ColumnElement  # EPSG:4326
     temporal: ColumnElement | None  # the instant `datetime=` filters on
     queryables: dict[str, Queryable]
@@ -60,18 +88,25 @@ class FeatureCollection:
     property_filters: tuple[str, ...] = ()
     # The public rows: override to go through a resource's own filter (tombstones, moderation).
     selection: Callable[..., list[ColumnElement]] = public_rows
+    # How a page is chosen: (statement, parameters but photo_base) for a PageRequest. Override
+    # for an order that an index serves faster than the key's.
+    paging: Callable[["FeatureCollection", PageRequest], tuple] = pages_in_key_order
+    # The text of a page edge (first_key, last_key) -> a position; ValueError if malformed.
+    parse_position: Callable[[str], object] | None = None
     item_type: str = "feature"
 
     def clauses(self, bboxes=(), interval: Interval | None = None, conditions=()) -> list:
         return self.selection(self, list(bboxes), interval, list(conditions))
 
-    def select_page(self, clauses, limit: int, *, after=None, before=None) -> Select:
-        return select_feature_page(
-            self.key, self.feature(), clauses, limit, after=after, before=before
-        )
+    def select_page(self, page: PageRequest) -> tuple[Select, dict]:
+        return self.paging(self, page)
 
-    def select_item(self, key) -> Select:
-        return select(self.feature().label("feature")).where(and_(*self.clauses(), self.key == key))
+    def position(self, text: str):
+        return (self.parse_position or self.parse_key)(text)
+
+    def select_item(self, key, photo_base: str) -> Select:
+        feature = self.feature(photo_base).label("feature")
+        return select(feature).where(and_(*self.clauses(), self.key == key))
 
     def select_extent(self) -> Select:
         """Bounding box and time span of the public rows, computed from the data."""
@@ -94,6 +129,21 @@ def device_rows(collection, bboxes, interval, conditions) -> list[ColumnElement]
     return DeviceFilter(bboxes=bboxes, interval=interval, conditions=conditions).clauses()
 
 
+def device_pages_in_space(collection, page: PageRequest) -> tuple[Select, dict]:
+    """Device pages in spatial order, which stop as soon as they are full.
+
+    In id order, a page would first sort every device of its box (select_device_page_in_key_order).
+    """
+    flt = DeviceFilter(bboxes=page.bboxes, interval=page.interval, conditions=page.conditions)
+    return select_device_page_in_key_order(flt, page.limit, after=page.after, before=page.before)
+
+
+def device_position(text: str) -> tuple[int, uuid.UUID]:
+    """A page edge of devices, `tile_key:id`."""
+    tile_key, _, device_id = text.partition(":")
+    return int(tile_key), uuid.UUID(device_id)
+
+
 def enum_queryable(column, values, description: str) -> Queryable:
     return Queryable(column, "string", tuple(values), description)
 
@@ -109,6 +159,8 @@ DEVICES = FeatureCollection(
     geometry=Device.geom,
     temporal=device_time(),
     selection=device_rows,
+    paging=device_pages_in_space,
+    parse_position=device_position,
     queryables={
         "geometry": Queryable(Device.geom, "geometry", description="Position (CRS84)"),
         "kind": enum_queryable(Device.kind, vocab.KIND_NAMES, "What the device does"),
@@ -178,7 +230,7 @@ def district_statistics_json() -> ColumnElement:
     return select(func.row_to_json(literal_column("p"))).select_from(row).scalar_subquery()
 
 
-def district_feature_text() -> ColumnElement:
+def district_feature_text(_photo_base: str = "") -> ColumnElement:
     return func.concat(
         sql_string('{"type":"Feature","id":'),
         func.to_json(District.code),

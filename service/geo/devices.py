@@ -3,13 +3,14 @@
 import functools
 import math
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import (
     ARRAY,
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     Integer,
@@ -34,6 +35,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ..models import Device
+from .keys import covering_ranges
 from .photos import PHOTO_PATH, device_photos_json
 
 COORDINATE_DECIMALS = 7  # about 1 cm: more digits only add bytes (RFC 7946 section 11.2)
@@ -94,10 +96,17 @@ def public_feature_text(photo_urls_base: str | ColumnElement = PHOTO_PATH) -> Co
     The trigger of migration 0008 keeps the Feature up to its last property in feature_head
     on every change; only the photos, one index probe, are added here.
     """
+    return stored_feature_text(Device.feature_head, Device.id, photo_urls_base)
+
+
+def stored_feature_text(
+    feature_head: ColumnElement, device_id: ColumnElement, photo_urls_base
+) -> ColumnElement:
+    """A stored Feature head closed with the photos of its device."""
     return func.concat(
-        Device.feature_head,
+        feature_head,
         sql_string(',"photos":'),
-        device_photos_json(photo_urls_base),
+        device_photos_json(photo_urls_base, device_id),
         sql_string("}}"),
     )
 
@@ -187,14 +196,7 @@ class DeviceFilter:
         )
         clauses = [Device.deleted_at.is_(None), visible_to(viewer)]
         if self.bboxes:
-            boxes = [
-                [
-                    parameter(f"filter_bbox{i}_{edge}", value, Float)
-                    for edge, value in zip(("west", "south", "east", "north"), bbox, strict=True)
-                ]
-                for i, bbox in enumerate(self.bboxes)
-            ]
-            clauses.append(within_bboxes(Device.geom, boxes))
+            clauses.append(self.bound_box_test(values))
         for name, column, chosen in (
             ("filter_kinds", Device.kind, self.kinds),
             ("filter_statuses", Device.status, self.statuses),
@@ -217,6 +219,18 @@ class DeviceFilter:
                 ),
             )
         return clauses + self.conditions, values
+
+    def bound_box_test(self, values: dict) -> ColumnElement:
+        """Whether a device lies in one of the boxes, their edges added to VALUES by name."""
+        boxes = []
+        for i, bbox in enumerate(self.bboxes):
+            edges = {
+                f"filter_bbox{i}_{edge}": value
+                for edge, value in zip(("west", "south", "east", "north"), bbox, strict=True)
+            }
+            values.update(edges)
+            boxes.append([bindparam(name, value, type_=Float) for name, value in edges.items()])
+        return within_bboxes(Device.geom, boxes)
 
 
 @functools.cache
@@ -289,10 +303,29 @@ def select_feature_page(
     KEYS is a column, or a tuple of columns unique together, that orders the rows; AFTER and
     BEFORE are key values (tuples for several columns). Pages forward from `after`, or backward
     from `before`. Fetches limit + 1 rows so that whether more lie beyond costs no COUNT(*).
-    Returns features, returned, first_key, last_key (key values as text, joined by ':' for
-    several columns) and has_more (more rows beyond, in the paging direction).
+    Returns what assemble_page describes.
     """
     keys = keys if isinstance(keys, tuple) else (keys,)
+    beyond, order = keyset(keys, after, before)
+    page = (
+        select(*(k.label(f"key{i}") for i, k in enumerate(keys)))
+        .where(and_(*clauses, beyond))
+        .order_by(*order)
+        .limit(limit + 1)
+        .subquery("page")
+    )
+    sort = [page.c[f"key{i}"] for i in range(len(keys))]
+    # Each row's Feature is looked up by its key once the page is chosen: a dense box then
+    # sorts thousands of narrow keys, not thousands of whole rows.
+    page_feature = (
+        select(feature).where(*(k == c for k, c in zip(keys, sort, strict=True))).scalar_subquery()
+    )
+    paging_order = [c.desc() for c in sort] if before is not None else sort
+    return assemble_page(sort, page_feature, limit, paging_order, backward=before is not None)
+
+
+def keyset(keys: tuple, after, before) -> tuple[ColumnElement, list]:
+    """The rows beyond a cursor in the paging direction, and that direction's order."""
     position = tuple_(*keys) if len(keys) > 1 else keys[0]
 
     def bound(value):
@@ -303,28 +336,24 @@ def select_feature_page(
         return tuple_(*bounds) if len(bounds) > 1 else bounds[0]
 
     if before is not None:
-        keyset, order = position < bound(before), [k.desc() for k in keys]
-    else:
-        keyset, order = (position > bound(after) if after is not None else true()), list(keys)
-    page = (
-        select(*(k.label(f"key{i}") for i, k in enumerate(keys)))
-        .where(and_(*clauses, keyset))
-        .order_by(*order)
-        .limit(limit + 1)
-        .subquery("page")
-    )
-    sort = [page.c[f"key{i}"] for i in range(len(keys))]
-    key_text = func.concat_ws(sql_string(":"), *(cast(c, Text) for c in sort))
-    # Each row's Feature is looked up by its key once the page is chosen: a dense box then
-    # sorts thousands of narrow keys, not thousands of whole rows.
-    page_feature = (
-        select(feature).where(*(k == c for k, c in zip(keys, sort, strict=True))).scalar_subquery()
-    )
-    paging_order = [c.desc() for c in sort] if before is not None else sort
+        return position < bound(before), [k.desc() for k in keys]
+    return (position > bound(after) if after is not None else true()), list(keys)
+
+
+def assemble_page(
+    keys: list, feature: ColumnElement, limit, paging_order: list, *, backward: bool
+) -> Select:
+    """The Features of a chosen page joined by commas, in key order, with its edges.
+
+    KEYS are the page's key columns, PAGING_ORDER the order its rows were chosen in (up to
+    limit + 1 of them: one more tells that more lie beyond). Returns features, returned,
+    first_key, last_key (key values as text, joined by ':' for several columns) and has_more
+    (more rows beyond, in the paging direction).
+    """
+    key_text = func.concat_ws(sql_string(":"), *(cast(c, Text) for c in keys))
     numbered = select(
-        *sort,
         key_text.label("key"),
-        page_feature.label("feature"),
+        feature.label("feature"),
         func.row_number().over(order_by=paging_order).label("n"),
         func.lead(key_text).over(order_by=paging_order).label("following"),
     ).subquery("numbered")
@@ -333,13 +362,13 @@ def select_feature_page(
     near = and_(in_page, numbered.c.n == 1)
     far = and_(in_page, or_(numbered.c.n == limit, numbered.c.following.is_(None)))
     near_key, far_key = (func.array_agg(numbered.c.key).filter(edge)[1] for edge in (near, far))
-    first_key, last_key = (far_key, near_key) if before is not None else (near_key, far_key)
+    first_key, last_key = (far_key, near_key) if backward else (near_key, far_key)
     return select(
         func.coalesce(
             func.string_agg(
                 numbered.c.feature,
                 aggregate_order_by(
-                    sql_string(","), *(numbered.c[f"key{i}"] for i in range(len(keys)))
+                    sql_string(","), numbered.c.n.desc() if backward else numbered.c.n
                 ),
             ).filter(in_page),
             sql_string(""),
@@ -349,6 +378,102 @@ def select_feature_page(
         last_key.label("last_key"),
         (func.count() > limit).label("has_more"),
     )
+
+
+# Pages in key order, by shape (see select_device_page_in_key_order).
+_key_order_statements: dict[tuple, Select] = {}
+RANGE_LOWS = bindparam("range_lows", type_=ARRAY(BigInteger))
+RANGE_HIGHS = bindparam("range_highs", type_=ARRAY(BigInteger))
+RANGE_INSIDE = bindparam("range_inside", type_=ARRAY(Boolean))
+PAGE_POSITION = tuple_(
+    bindparam("page_tile_key", type_=BigInteger), bindparam("page_id", type_=UUID(as_uuid=True))
+)
+
+
+def select_device_page_in_key_order(
+    flt: DeviceFilter,
+    limit: int,
+    *,
+    after: tuple[int, uuid.UUID] | None = None,
+    before: tuple[int, uuid.UUID] | None = None,
+) -> tuple[Select, dict]:
+    """One page of devices as Feature texts in spatial order (tile_key, then id).
+
+    The filter's boxes become ranges of tile_key (covering_ranges), read one after the other
+    through devices_tile_key_idx in key order: PostgreSQL stops as soon as the page is full,
+    so a page costs about the same in a box of a hundred devices or of a hundred thousand, and
+    page 100 of a walk what page 1 does. Only ranges across a box's edge test the devices
+    against the box; as PostgreSQL cannot tell which, it expects most devices of a range to
+    be kept and reads the range in order rather than gather and sort all of it.
+
+    AFTER and BEFORE are (tile_key, id) positions. Returns the statement and its parameters but
+    `photo_base`; statements are built once per shape of filter (unless it has `conditions`).
+    Returns what assemble_page describes.
+    """
+    position = after or before
+    ranges = covering_ranges(flt.bboxes)
+    if after is not None:
+        ranges = [r for r in ranges if r.high > after[0]]
+    elif before is not None:
+        ranges = [r for r in reversed(ranges) if r.low <= before[0]]
+    clauses, values = replace(flt, bboxes=[]).bound_clauses()
+    box_test = flt.bound_box_test(values) if flt.bboxes else None
+    values |= {
+        "range_lows": [r.low for r in ranges],
+        "range_highs": [r.high for r in ranges],
+        "range_inside": [r.inside for r in ranges],
+        "page_limit": limit,
+    }
+    if position is not None:
+        values |= {"page_tile_key": position[0], "page_id": position[1]}
+    if flt.conditions:  # arbitrary expressions: no shape to reuse
+        return _device_page_in_key_order(clauses, box_test, after, before), values
+    shape = (frozenset(values), before is not None)
+    statement = _key_order_statements.get(shape)
+    if statement is None:
+        statement = _device_page_in_key_order(clauses, box_test, after, before)
+        _key_order_statements[shape] = statement
+    return statement, values
+
+
+def _device_page_in_key_order(clauses, box_test, after, before) -> Select:
+    ranges = (
+        func.unnest(RANGE_LOWS, RANGE_HIGHS, RANGE_INSIDE)
+        .table_valued("low", "high", "inside", with_ordinality="range")
+        .render_derived(name="ranges")
+    )
+    beyond, order = keyset(
+        (Device.tile_key, Device.id),
+        PAGE_POSITION if after is not None else None,
+        PAGE_POSITION if before is not None else None,
+    )
+    in_range = [Device.tile_key >= ranges.c.low, Device.tile_key < ranges.c.high, beyond]
+    if box_test is not None:
+        in_range.append(or_(ranges.c.inside, box_test))
+    # Within a range, the devices in key order up to a full page. The Feature's head is read
+    # from the row the scan visits anyway; its photos are added once the page is chosen.
+    scan = (
+        select(Device.tile_key, Device.id, Device.feature_head)
+        .where(*clauses, *in_range)
+        .order_by(*order)
+        .limit(PAGE_LIMIT + 1)
+        .lateral("in_range")
+    )
+    scan_order = [scan.c.tile_key, scan.c.id]
+    if before is not None:
+        scan_order = [c.desc() for c in scan_order]
+    page = (
+        select(ranges.c.range, scan)
+        .select_from(ranges)
+        .join(scan, true())
+        .order_by(ranges.c.range, *scan_order)
+        .limit(PAGE_LIMIT + 1)
+        .subquery("page")
+    )
+    keys = [page.c.tile_key, page.c.id]
+    paging_order = [page.c.range, *(c.desc() if before is not None else c for c in keys)]
+    feature = stored_feature_text(page.c.feature_head, page.c.id, PHOTO_BASE)
+    return assemble_page(keys, feature, PAGE_LIMIT, paging_order, backward=before is not None)
 
 
 def count_devices(flt: DeviceFilter) -> Select:

@@ -11,8 +11,10 @@ from ..models.photo import RENDITIONS
 PHOTO_PATH = "/api/v1/photos"
 
 
-def device_photos_json(photo_urls_base: str | ColumnElement = PHOTO_PATH) -> ColumnElement:
-    """The JSON array of a device's photos, oldest first, read through photos_device_idx.
+def device_photos_json(
+    photo_urls_base: str | ColumnElement = PHOTO_PATH, device_id: ColumnElement = Device.id
+) -> ColumnElement:
+    """The JSON array of the photos of device DEVICE_ID, oldest first, via photos_device_idx.
 
     A correlated subquery: one index probe per device, so pages of devices stay one statement.
     """
@@ -39,7 +41,7 @@ def device_photos_json(photo_urls_base: str | ColumnElement = PHOTO_PATH) -> Col
     photos = func.json_agg(aggregate_order_by(item, Photo.created_at, Photo.id))
     return (
         select(func.coalesce(photos, literal_column("'[]'::json")))
-        .where(Photo.device_id == Device.id)
-        .correlate(Device)
+        .where(Photo.device_id == device_id)
+        .correlate_except(Photo)
         .scalar_subquery()
     )

@@ -11,7 +11,6 @@ count and the kinds inside. Cells are 1/8 of a tile side below DETAIL_ZOOM (32 p
 apart still share one), so a tile never carries more than 64 (or 4096) features.
 """
 
-import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -35,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from .. import vocabulary as vocab
 from ..models import Device
 from .devices import COORDINATE_DECIMALS, DeviceFilter, public_feature_text, sql_string
+from .keys import KEY_ZOOM, pixel_box, tile_key_range
 from .photos import PHOTO_PATH
 
 LAYER = "devices"
@@ -42,10 +42,8 @@ TILE_EXTENT = 4096
 TILE_BUFFER = 64
 MAX_ZOOM = 22
 DETAIL_ZOOM = 18
-KEY_ZOOM = 30  # mercator_x and mercator_y are pixels of a 2^30-pixel-wide world
 WORLD_HALF = 20037508.342789244  # half the width of the Web Mercator world in metres
 METRES_PER_KEY_PIXEL = 2 * WORLD_HALF / 2**KEY_ZOOM
-MAX_LATITUDE = 85.0511287798  # where Web Mercator is cut
 
 
 def cell_bits(zoom: int) -> int:
@@ -53,37 +51,8 @@ def cell_bits(zoom: int) -> int:
     return 3 if zoom < DETAIL_ZOOM else 6
 
 
-def spread_bits(value: int) -> int:
-    """Put the bits of a 32-bit integer on the even positions (as vigie_spread_bits does)."""
-    for shift, mask in (
-        (16, 0x0000FFFF0000FFFF),
-        (8, 0x00FF00FF00FF00FF),
-        (4, 0x0F0F0F0F0F0F0F0F),
-        (2, 0x3333333333333333),
-        (1, 0x5555555555555555),
-    ):
-        value = (value | (value << shift)) & mask
-    return value
-
-
-def tile_key_range(z: int, x: int, y: int) -> tuple[int, int]:
-    """The tile_key values [low, high) of the devices inside tile z/x/y."""
-    shift = 2 * (KEY_ZOOM - z)
-    key = spread_bits(x) | (spread_bits(y) << 1)
-    return key << shift, (key + 1) << shift
-
-
 def kind_count_column(kind: str) -> str:
     return f"n_{kind}"
-
-
-def mercator_pixel(lon: float, lat: float) -> tuple[int, int]:
-    """The zoom-30 Web Mercator pixel of a position (as vigie_mercator_x/_y compute it)."""
-    size = 2**KEY_ZOOM
-    lat = max(-MAX_LATITUDE, min(MAX_LATITUDE, lat))
-    x = math.floor((lon + 180) / 360 * size)
-    y = math.floor((1 - math.log(math.tan(math.radians((90 + lat) / 2))) / math.pi) / 2 * size)
-    return min(max(x, 0), size - 1), min(max(y, 0), size - 1)
 
 
 @dataclass(frozen=True)
@@ -106,9 +75,7 @@ class KeyArea:
             return cls.of_bboxes(
                 [(-180.0, min(b[1] for b in bboxes), 180.0, max(b[3] for b in bboxes))]
             )
-        min_lon, min_lat, max_lon, max_lat = bboxes[0]
-        x0, y0 = mercator_pixel(min_lon, max_lat)
-        x1, y1 = mercator_pixel(max_lon, min_lat)
+        x0, y0, x1, y1 = pixel_box(bboxes[0])
         zoom = KEY_ZOOM
         while zoom > 0 and (
             (x1 >> (KEY_ZOOM - zoom)) - (x0 >> (KEY_ZOOM - zoom)) >= 8

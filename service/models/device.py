@@ -68,9 +68,11 @@ class Device(Base):
         # OGC `datetime` filters on when a device was observed, else last changed.
         Index("devices_time_idx", text("coalesce(observed_at, updated_at)")),
         UniqueConstraint("osm_id", name="devices_osm_id_key"),
+        # Pages of devices in spatial order follow it too (migration 0010).
         Index(
             "devices_tile_key_idx",
             "tile_key",
+            "id",
             postgresql_include=TILE_KEY_INCLUDED,
         ),
     )

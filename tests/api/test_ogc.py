@@ -26,6 +26,12 @@ def relative(href: str) -> str:
     return href.removeprefix("http://localhost")
 
 
+def spatial_order(db) -> list[str]:
+    """Ids of the live devices in the order pages list them: by tile_key, then id."""
+    rows = db("SELECT id FROM devices WHERE deleted_at IS NULL ORDER BY tile_key, id")
+    return [str(device_id) for device_id in rows.scalars()]
+
+
 def count_devices(db) -> int:
     return db("SELECT count(*) FROM devices").scalar_one()
 
@@ -133,7 +139,7 @@ class TestItems:
         assert {paris["bastille"], paris["nation"], paris["bercy"]} <= recent
         assert paris["louvre"] not in recent
 
-    def test_pages_chain_forward_and_back_with_next_and_prev(self, client, paris):
+    def test_pages_chain_forward_and_back_with_next_and_prev(self, client, paris, db):
         first = client.get(f"{ITEMS}?limit=4").get_json()
         assert first["numberReturned"] == 4 and "numberMatched" not in first
         assert "prev" not in links_by_rel(first)
@@ -144,7 +150,7 @@ class TestItems:
         assert back["features"] == first["features"]
         assert "prev" not in links_by_rel(back)
         all_ids = [f["id"] for f in first["features"] + second["features"]]
-        assert all_ids == sorted(all_ids) and len(set(all_ids)) == 6
+        assert all_ids == spatial_order(db) and len(set(all_ids)) == 6
 
     def test_backward_from_the_last_page_visits_every_page_again(self, client, paris):
         forward = [client.get(f"{ITEMS}?limit=2").get_json()]
@@ -294,3 +300,120 @@ class TestCql2Filter:
     def test_oversized_filters_are_refused(self, client):
         response = self.cql(client, "kind = 'camera'" + " OR kind = 'alpr'" * 2000)
         assert response.status_code == 400 and "limited" in response.get_json()["detail"]
+
+
+def seed_grid(db, west, south, east, north, steps=16) -> None:
+    """Public devices on a steps x steps grid over the box, and on and beside its edges."""
+    db(
+        "INSERT INTO devices (id, geom, kind, review_status) "
+        "SELECT gen_random_uuid(), ST_SetSRID(ST_MakePoint(x, y), 4326), 'camera', 'approved' "
+        "FROM generate_series(0, :n - 1) i, generate_series(0, :n - 1) j, "
+        "LATERAL (SELECT :w + (:e - :w) * i / (:n - 1.0) AS x, "
+        "                :s + (:no - :s) * j / (:n - 1.0) AS y) p",
+        n=steps,
+        w=west,
+        s=south,
+        e=east,
+        no=north,
+    )
+
+
+def box_ids_in_spatial_order(db, *boxes, also="true") -> list[str]:
+    """What PostGIS's own box test keeps (and ALSO), in the order pages list it."""
+    tests = " OR ".join(
+        f"geom && ST_MakeEnvelope(:w{i}, :s{i}, :e{i}, :n{i}, 4326)" for i in range(len(boxes))
+    )
+    values = {
+        f"{edge}{i}": v for i, box in enumerate(boxes) for edge, v in zip("wsen", box, strict=True)
+    }
+    rows = db(
+        f"SELECT id FROM devices WHERE deleted_at IS NULL AND review_status = 'approved' "
+        f"AND ({tests}) AND {also} ORDER BY tile_key, id",
+        **values,
+    )
+    return [str(device_id) for device_id in rows.scalars()]
+
+
+def walk(client, url) -> list[dict]:
+    pages = [client.get(url).get_json()]
+    while "next" in links_by_rel(pages[-1]):
+        pages.append(client.get(relative(links_by_rel(pages[-1])["next"]["href"])).get_json())
+    return pages
+
+
+def walk_back(client, last_page) -> list[dict]:
+    pages = [last_page]
+    while "prev" in links_by_rel(pages[-1]):
+        pages.append(client.get(relative(links_by_rel(pages[-1])["prev"]["href"])).get_json())
+    return pages[::-1]
+
+
+def page_ids(pages) -> list[str]:
+    return [f["id"] for page in pages for f in page["features"]]
+
+
+class TestSpatialPages:
+    """Pages follow tile_key ranges across a box; they keep exactly what PostGIS's box test does."""
+
+    BOX = (2.3312, 48.8461, 2.3664, 48.8607)
+
+    def test_walking_a_box_forward_and_back_lists_each_device_once_in_key_order(self, client, db):
+        west, south, east, north = self.BOX
+        # A grid twice the box: inside, outside, and exactly on its edges.
+        seed_grid(db, west - 0.0352, south - 0.0146, east + 0.0352, north + 0.0146, steps=31)
+        expected = box_ids_in_spatial_order(db, self.BOX)
+        assert 60 < len(expected) < 31 * 31
+        forward = walk(client, f"{ITEMS}?bbox={west},{south},{east},{north}&limit=7")
+        assert page_ids(forward) == expected
+        assert all(page["numberReturned"] == 7 for page in forward[:-1])
+        backward = walk_back(client, forward[-1])
+        assert [p["features"] for p in backward] == [p["features"] for p in forward]
+
+    @pytest.mark.parametrize(
+        "box", [BOX, (150.0001, 59.99, 150.0271, 60.01), (90.0, 0.0, 90.02, 0.01)]
+    )
+    def test_devices_on_and_a_hair_beside_the_edges_are_kept_as_postgis_keeps_them(
+        self, client, db, box
+    ):
+        """PostGIS rounds boxes to float4: at longitude 90, it keeps devices 1e-5 degrees out.
+
+        90 and 0 are tile edges at every zoom: the ranges must reach beyond them.
+        """
+        west, south, east, north = box
+        middle_lon, middle_lat = (west + east) / 2, (south + north) / 2
+        for offset in (0, 1e-7, 3e-7, 1e-6, 3e-6, 6e-6, 1.2e-5, 3e-5):
+            for lon, lat in [
+                (west - offset, middle_lat), (east + offset, middle_lat),
+                (middle_lon, south - offset), (middle_lon, north + offset),
+                (west + offset, middle_lat), (middle_lon, north - offset),
+                (west - offset, south - offset), (east + offset, north + offset),
+            ]:  # fmt: skip
+                db(
+                    "INSERT INTO devices (id, geom, kind, review_status) VALUES (gen_random_uuid(),"
+                    " ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 'camera', 'approved')",
+                    lon=lon,
+                    lat=lat,
+                )
+        expected = box_ids_in_spatial_order(db, box)
+        assert 8 * 2 <= len(expected) < 8 * 8
+        assert page_ids(walk(client, f"{ITEMS}?bbox={west},{south},{east},{north}")) == expected
+
+    def test_a_box_across_the_antimeridian_pages_through_both_sides(self, client, db):
+        seed_grid(db, 179.6, -0.4, 180.0, 0.4, steps=8)
+        seed_grid(db, -180.0, -0.4, -179.6, 0.4, steps=8)
+        expected = box_ids_in_spatial_order(db, (179.8, -0.2, 180, 0.2), (-180, -0.2, -179.8, 0.2))
+        assert len(expected) > 8
+        forward = walk(client, f"{ITEMS}?bbox=179.8,-0.2,-179.8,0.2&limit=3")
+        assert page_ids(forward) == expected
+
+    def test_filters_apply_inside_every_range(self, client, db):
+        west, south, east, north = self.BOX
+        seed_grid(db, west, south, east, north, steps=12)
+        db("UPDATE devices SET kind = 'alpr' WHERE tile_key % 3 = 0")
+        db("UPDATE devices SET review_status = 'pending' WHERE tile_key % 5 = 0")
+        expected = box_ids_in_spatial_order(db, self.BOX, also="kind = 'alpr'")
+        assert 10 < len(expected) < 12 * 12 / 3
+        url = f"{ITEMS}?bbox={west},{south},{east},{north}&kind=alpr&limit=5"
+        assert page_ids(walk(client, url)) == expected
+        cql = "filter=height IS NULL AND kind = 'alpr'"
+        assert page_ids(walk(client, f"{url}&{cql}")) == expected

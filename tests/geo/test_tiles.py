@@ -5,7 +5,8 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from service.db import session
-from service.geo.tiles import KEY_ZOOM, KeyArea, mercator_pixel, tile_key_range
+from service.geo.keys import KEY_ZOOM, mercator_pixel, tile_key_range
+from service.geo.tiles import KeyArea
 from tests.api.test_tiles import tile_of
 
 longitudes = st.floats(-179.999, 179.999)

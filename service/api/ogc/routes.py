@@ -16,9 +16,10 @@ from ...db import session
 from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
-from ...geo.collections import COLLECTIONS, FeatureCollection
+from ...geo.collections import COLLECTIONS, FeatureCollection, PageRequest
 from ...geo.cql2 import FilterError, cql2_text_clause
 from ..fields import split_antimeridian
+from ..photos.urls import photo_base
 from .schemas import (
     DEFAULT_LIMIT,
     CollectionSchema,
@@ -86,13 +87,13 @@ def encode_cursor(direction: str, key: str) -> str:
     return base64.urlsafe_b64encode(f"{direction}{key}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(collection: FeatureCollection, cursor: str) -> tuple[str, object]:
-    """('a', key) to page after key, ('b', key) to page before it."""
+def decode_cursor(collection: FeatureCollection, cursor: str) -> tuple[str, str, object]:
+    """('a', edge, position) to page after a page edge, ('b', edge, position) before it."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if text[:1] not in ("a", "b"):
             raise ValueError(text)
-        return text[0], collection.parse_key(text[1:])
+        return text[0], text[1:], collection.position(text[1:])
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(
             "The cursor is not one this server issued; restart from the first page.",
@@ -247,7 +248,7 @@ class ItemViews(MethodView):
             key = collection.parse_key(feature_id)
         except ValueError as exc:
             raise NotFound(f"No feature has the id {feature_id!r}.", field="featureId") from exc
-        feature = session.execute(collection.select_item(key)).scalar_one_or_none()
+        feature = session.execute(collection.select_item(key, photo_base())).scalar_one_or_none()
         if feature is None:
             raise NotFound(f"No feature has the id {feature_id!r}.", field="featureId")
         collection_url = url_for("ogc.CollectionViews", collection_id=collection.id, _external=True)
@@ -282,35 +283,36 @@ def filter_conditions(collection: FeatureCollection, args: dict) -> list:
     return conditions
 
 
-def paging_links(endpoint: str, page, direction: str | None, key) -> list[dict]:
-    """next/prev links around a page read forward (after key) or backward (before key)."""
+def paging_links(endpoint: str, page, direction: str | None, edge: str | None) -> list[dict]:
+    """next/prev links around a page read forward (after EDGE) or backward (before EDGE)."""
     links = []
     if direction == "b":
         if page.has_more:
             links.append(("prev", encode_cursor("b", page.first_key)))
-        links.append(("next", encode_cursor("a", page.last_key or str(key))))
+        links.append(("next", encode_cursor("a", page.last_key or edge)))
     else:
         if page.has_more:
             links.append(("next", encode_cursor("a", page.last_key)))
         if direction == "a":
-            links.append(("prev", encode_cursor("b", page.first_key or str(key))))
+            links.append(("prev", encode_cursor("b", page.first_key or edge)))
     return [link(page_url(endpoint, cursor), rel, GEOJSON) for rel, cursor in links]
 
 
 def items_response(collection: FeatureCollection, endpoint: str, args: dict) -> Response:
-    conditions = filter_conditions(collection, args)
-    bboxes = split_antimeridian(args["bbox"]) if "bbox" in args else []
-    clauses = collection.clauses(bboxes, args.get("datetime"), conditions)
-    direction, key = decode_cursor(collection, args["cursor"]) if "cursor" in args else (None, None)
-    limit = args.get("limit", DEFAULT_LIMIT)
-    page = session.execute(
-        collection.select_page(
-            clauses,
-            limit,
-            after=key if direction == "a" else None,
-            before=key if direction == "b" else None,
-        )
-    ).one()
+    direction, edge, position = (
+        decode_cursor(collection, args["cursor"]) if "cursor" in args else (None, None, None)
+    )
+    asked = PageRequest(
+        bboxes=split_antimeridian(args["bbox"]) if "bbox" in args else [],
+        interval=args.get("datetime"),
+        conditions=filter_conditions(collection, args),
+        limit=args.get("limit", DEFAULT_LIMIT),
+        photo_base=photo_base(),
+        after=position if direction == "a" else None,
+        before=position if direction == "b" else None,
+    )
+    statement, values = collection.select_page(asked)
+    page = session.connection().execute(statement, values | {"photo_base": asked.photo_base}).one()
     # numberMatched is free when the first page holds every match; otherwise a count would
     # cost more than the page itself, and Part 1 lets the server leave it out.
     matched = page.returned if direction is None and not page.has_more else None
@@ -329,7 +331,7 @@ def items_response(collection: FeatureCollection, endpoint: str, args: dict) -> 
             JSON,
             collection.title,
         ),
-        *paging_links(endpoint, page, direction, key),
+        *paging_links(endpoint, page, direction, edge),
     ]
     counts = f'"numberReturned":{page.returned}'
     if matched is not None:

@@ -1,0 +1,135 @@
+"""Spatial keys: each device's Web Mercator pixel at zoom 30 and its Morton code, `tile_key`.
+
+Every tile at every zoom is one contiguous range of tile_key (migration 0007), so an area is a
+short list of key ranges read from one btree index, in key order. Vector tiles cluster a range
+(service/geo/tiles.py); pages of devices in an area are read range after range, stopping as
+soon as the page is full (select_device_page_in_key_order in service/geo/devices.py).
+"""
+
+import math
+from dataclasses import dataclass
+
+KEY_ZOOM = 30  # mercator_x and mercator_y are pixels of a 2^30-pixel-wide world
+MAX_LATITUDE = 85.0511287798  # where Web Mercator is cut
+# An area is covered by tiles at most 1/COVER_DETAIL of its width at its edges: more ranges
+# to list, fewer devices read outside the area.
+COVER_DETAIL = 8
+
+Box = tuple[float, float, float, float]
+
+
+def spread_bits(value: int) -> int:
+    """Put the bits of a 32-bit integer on the even positions (as vigie_spread_bits does)."""
+    for shift, mask in (
+        (16, 0x0000FFFF0000FFFF),
+        (8, 0x00FF00FF00FF00FF),
+        (4, 0x0F0F0F0F0F0F0F0F),
+        (2, 0x3333333333333333),
+        (1, 0x5555555555555555),
+    ):
+        value = (value | (value << shift)) & mask
+    return value
+
+
+def tile_key_range(z: int, x: int, y: int) -> tuple[int, int]:
+    """The tile_key values [low, high) of the devices inside tile z/x/y."""
+    shift = 2 * (KEY_ZOOM - z)
+    key = spread_bits(x) | (spread_bits(y) << 1)
+    return key << shift, (key + 1) << shift
+
+
+def mercator_pixel(lon: float, lat: float) -> tuple[int, int]:
+    """The zoom-30 Web Mercator pixel of a position (as vigie_mercator_x/_y compute it)."""
+    size = 2**KEY_ZOOM
+    lat = max(-MAX_LATITUDE, min(MAX_LATITUDE, lat))
+    x = math.floor((lon + 180) / 360 * size)
+    y = math.floor((1 - math.log(math.tan(math.radians((90 + lat) / 2))) / math.pi) / 2 * size)
+    return min(max(x, 0), size - 1), min(max(y, 0), size - 1)
+
+
+def pixel_box(bbox: Box) -> tuple[int, int, int, int]:
+    """The zoom-30 pixels (x0, y0, x1, y1), inclusive, that a lon/lat box touches."""
+    west, south, east, north = bbox
+    return (*mercator_pixel(west, north), *mercator_pixel(east, south))
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """Devices with low <= tile_key < high; `inside` when all of them lie inside the area."""
+
+    low: int
+    high: int
+    inside: bool
+
+
+WHOLE_WORLD = [KeyRange(0, 4**KEY_ZOOM, True)]
+
+
+def covering_ranges(bboxes: list[Box]) -> list[KeyRange]:
+    """tile_key ranges, in key order, holding every device of the boxes and few others.
+
+    Tiles wholly inside a box are `inside`: their devices need no further test. Tiles across
+    an edge are split down to 1/COVER_DETAIL of the box's width; their devices must still be
+    tested against the box.
+    """
+    if not bboxes:
+        return WHOLE_WORLD
+    tiles = sorted(tile for bbox in bboxes for tile in _cover(bbox))
+    ranges: list[KeyRange] = []
+    for low, high, inside in tiles:
+        last = ranges[-1] if ranges else None
+        if last and low <= last.high and (low < last.high or last.inside == inside):
+            # Contiguous tiles of the same kind merge; overlapping ones (boxes that touch)
+            # merge as edges.
+            ranges[-1] = KeyRange(last.low, max(high, last.high), last.inside and inside)
+        else:
+            ranges.append(KeyRange(low, high, inside))
+    return ranges
+
+
+def _widened(bbox: Box) -> Box:
+    """The box with room for PostGIS's box test, which rounds both boxes outward to float4."""
+    west, south, east, north = bbox
+
+    def room(value: float) -> float:
+        return (abs(value) + 1) * 2**-21  # a few float4 steps
+
+    return west - room(west), south - room(south), east + room(east), north + room(north)
+
+
+def _cover(bbox: Box) -> list[tuple[int, int, bool]]:
+    """(low, high, inside) of the tiles covering a box."""
+    x0, y0, x1, y1 = pixel_box(_widened(bbox))  # every device the box test may keep
+    # Devices whose pixel lies here are inside the box whatever the rounding (PostgreSQL's
+    # pixels may differ from these by one).
+    inner_x0, inner_y0, inner_x1, inner_y1 = pixel_box(bbox)
+    inner_x0, inner_y0, inner_x1, inner_y1 = inner_x0 + 2, inner_y0 + 2, inner_x1 - 2, inner_y1 - 2
+    x0, y0, x1, y1 = x0 - 1, y0 - 1, x1 + 1, y1 + 1
+    span = max(x1 - x0, y1 - y0) + 1
+    zoom = KEY_ZOOM  # the deepest zoom whose tiles are at least as wide as the box
+    while zoom > 0 and 1 << (KEY_ZOOM - zoom) < span:
+        zoom -= 1
+    finest = zoom  # edge tiles are split down to this zoom
+    while finest < KEY_ZOOM and (1 << (KEY_ZOOM - finest)) * COVER_DETAIL > span:
+        finest += 1
+    found: list[tuple[int, int, bool]] = []
+    shift = KEY_ZOOM - zoom
+    pending = [
+        (zoom, tx, ty)
+        for ty in range(max(y0, 0) >> shift, (y1 >> shift) + 1)
+        for tx in range(max(x0, 0) >> shift, (x1 >> shift) + 1)
+    ]
+    last = (1 << KEY_ZOOM) - 1
+    while pending:
+        z, tx, ty = pending.pop()
+        shift = KEY_ZOOM - z
+        left, top = tx << shift, ty << shift
+        right, bottom = left + (1 << shift) - 1, top + (1 << shift) - 1
+        if right < x0 or left > x1 or bottom < y0 or top > y1 or left > last or top > last:
+            continue
+        inside = left >= inner_x0 and right <= inner_x1 and top >= inner_y0 and bottom <= inner_y1
+        if inside or z >= finest:
+            found.append((*tile_key_range(z, tx, ty), inside))
+        else:
+            pending += [(z + 1, 2 * tx + dx, 2 * ty + dy) for dy in (0, 1) for dx in (0, 1)]
+    return found
