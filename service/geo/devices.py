@@ -96,19 +96,20 @@ def public_feature_text(photo_urls_base: str | ColumnElement = PHOTO_PATH) -> Co
     The trigger of migration 0008 keeps the Feature up to its last property in feature_head
     on every change; only the photos, one index probe, are added here.
     """
-    return stored_feature_text(Device.feature_head, Device.id, photo_urls_base)
+    return stored_feature_text(Device, photo_urls_base)
 
 
-def stored_feature_text(
-    feature_head: ColumnElement, device_id: ColumnElement, photo_urls_base
-) -> ColumnElement:
-    """A stored Feature head closed with the photos of its device."""
-    return func.concat(
-        feature_head,
-        sql_string(',"photos":'),
-        device_photos_json(photo_urls_base, device_id),
-        sql_string("}}"),
+def stored_feature_text(row, photo_urls_base) -> ColumnElement:
+    """A stored Feature head closed with the photos of its device.
+
+    ROW has the columns feature_head, id and has_photos (Device, or a subquery of them).
+    Photos are looked up only for devices that have some (migration 0011).
+    """
+    photos = case(
+        (row.has_photos, device_photos_json(photo_urls_base, row.id)),
+        else_=literal_column("'[]'::json"),
     )
+    return func.concat(row.feature_head, sql_string(',"photos":'), photos, sql_string("}}"))
 
 
 # The photo URL base as a parameter (its value ends with "/"), so that the Feature expression
@@ -152,14 +153,24 @@ def visible_to(viewer_id: uuid.UUID | ColumnElement | None) -> ColumnElement:
     return or_(approved, Device.created_by == viewer_id) if viewer_id is not None else approved
 
 
+# Filters keeping devices whose column holds one of the chosen values: the parameter's name,
+# the DeviceFilter field of the values, the column.
+LIST_FILTERS = (
+    ("filter_kinds", "kinds", Device.kind),
+    ("filter_statuses", "statuses", Device.status),
+    ("filter_operator_types", "operator_types", Device.operator_type),
+    ("filter_verifications", "verifications", Device.verification),
+)
+
+
 @dataclass
 class DeviceFilter:
     """What a client may filter devices on; empty means no filter.
 
     Every public selection of devices goes through `clauses()`: it leaves out tombstones and
     pins that are not approved (except the viewer's own). Its values travel in named
-    parameters (`bound_clauses()`), so that a statement built for one filter serves every
-    filter of the same shape (see `select_device_page`).
+    parameters (`values()`), so that a statement built for one filter serves every filter of
+    the same shape (see `select_device_page`).
     """
 
     bboxes: list[tuple[float, float, float, float]] = field(default_factory=list)
@@ -174,63 +185,67 @@ class DeviceFilter:
     # Further conditions already built on whitelisted columns (property filters, CQL2).
     conditions: list[ColumnElement] = field(default_factory=list)
 
-    def clauses(self) -> list[ColumnElement]:
-        return self.bound_clauses()[0]
-
-    def bound_clauses(self) -> tuple[list[ColumnElement], dict]:
-        """The filter as SQL, and the values of its parameters by name.
+    def values(self) -> dict:
+        """The values of the filter's parameters by name, without building any SQL.
 
         Each parameter is named after what it filters and is present only when that filter
-        is, so the set of names is the statement's shape.
+        is, so the set of names is the shape of the statements built for it.
         """
         values: dict = {}
-
-        def parameter(name: str, value, type_) -> BindParameter:
-            values[name] = value
-            return bindparam(name, value, type_=type_)
-
-        viewer = (
-            parameter("filter_viewer", self.viewer_id, UUID(as_uuid=True))
-            if self.viewer_id is not None
-            else None
-        )
-        clauses = [Device.deleted_at.is_(None), visible_to(viewer)]
-        if self.bboxes:
-            clauses.append(self.bound_box_test(values))
-        for name, column, chosen in (
-            ("filter_kinds", Device.kind, self.kinds),
-            ("filter_statuses", Device.status, self.statuses),
-            ("filter_operator_types", Device.operator_type, self.operator_types),
-            ("filter_verifications", Device.verification, self.verifications),
-        ):
-            if chosen:
-                clauses.append(column == any_(parameter(name, list(chosen), ARRAY(Text))))
+        if self.viewer_id is not None:
+            values["filter_viewer"] = self.viewer_id
+        for i, bbox in enumerate(self.bboxes):
+            values |= dict(zip(box_parameter_names(i), bbox, strict=True))
+        for name, attribute, _column in LIST_FILTERS:
+            if chosen := getattr(self, attribute):
+                values[name] = list(chosen)
         if self.updated_since is not None:
-            since = parameter("filter_updated_since", self.updated_since, DateTime(timezone=True))
-            clauses.append(Device.updated_at > since)
+            values["filter_updated_since"] = self.updated_since
         if self.interval is not None:
             start, end = self.interval
-            instant = DateTime(timezone=True)
-            clauses += within_interval(
-                device_time(),
-                (
-                    parameter("filter_start", start, instant) if start is not None else None,
-                    parameter("filter_end", end, instant) if end is not None else None,
-                ),
-            )
-        return clauses + self.conditions, values
+            if start is not None:
+                values["filter_start"] = start
+            if end is not None:
+                values["filter_end"] = end
+        return values
 
-    def bound_box_test(self, values: dict) -> ColumnElement:
-        """Whether a device lies in one of the boxes, their edges added to VALUES by name."""
-        boxes = []
-        for i, bbox in enumerate(self.bboxes):
-            edges = {
-                f"filter_bbox{i}_{edge}": value
-                for edge, value in zip(("west", "south", "east", "north"), bbox, strict=True)
-            }
-            values.update(edges)
-            boxes.append([bindparam(name, value, type_=Float) for name, value in edges.items()])
-        return within_bboxes(Device.geom, boxes)
+    def clauses(self) -> list[ColumnElement]:
+        """The filter as SQL, whose values travel in the named parameters of values()."""
+        values = self.values()
+        instant = DateTime(timezone=True)
+
+        def parameter(name: str, type_) -> BindParameter | None:
+            return bindparam(name, values[name], type_=type_) if name in values else None
+
+        clauses = [
+            Device.deleted_at.is_(None),
+            visible_to(parameter("filter_viewer", UUID(as_uuid=True))),
+        ]
+        if self.bboxes:
+            clauses.append(self.box_test(values))
+        for name, _attribute, column in LIST_FILTERS:
+            if name in values:
+                clauses.append(column == any_(parameter(name, ARRAY(Text))))
+        if "filter_updated_since" in values:
+            clauses.append(Device.updated_at > parameter("filter_updated_since", instant))
+        if self.interval is not None:
+            interval = (parameter("filter_start", instant), parameter("filter_end", instant))
+            clauses += within_interval(device_time(), interval)
+        return clauses + self.conditions
+
+    def box_test(self, values: dict) -> ColumnElement:
+        """Whether a device lies in one of the boxes, whose edges are parameters of VALUES."""
+        return within_bboxes(
+            Device.geom,
+            [
+                [bindparam(name, values[name], type_=Float) for name in box_parameter_names(i)]
+                for i in range(len(self.bboxes))
+            ],
+        )
+
+
+def box_parameter_names(i: int) -> tuple[str, ...]:
+    return tuple(f"filter_bbox{i}_{edge}" for edge in ("west", "south", "east", "north"))
 
 
 @functools.cache
@@ -265,33 +280,42 @@ PAGE_LIMIT = bindparam("page_limit", type_=Integer)
 PAGE_AFTER = bindparam("page_after", type_=UUID(as_uuid=True))
 
 
+def statement_of_shape(cache: dict, shape, flt: DeviceFilter, build) -> Select:
+    """The statement for a shape of filter, built by BUILD() once.
+
+    Building a statement costs more than running it on a small page; only a filter with
+    `conditions` (arbitrary expressions) has no shape to reuse.
+    """
+    if flt.conditions:
+        return build()
+    statement = cache.get(shape)
+    if statement is None:
+        statement = cache[shape] = build()
+    return statement
+
+
 def select_device_page(
     flt: DeviceFilter, limit: int, after: uuid.UUID | None
 ) -> tuple[Select, dict]:
     """One page of devices as Feature texts in id order, plus the key to continue from.
 
-    Returns the statement and its parameters but `photo_base`. Building the statement costs
-    more than running it on a small page, so it is built once per shape of filter.
+    Returns the statement and its parameters but `photo_base`.
     """
-    clauses, values = flt.bound_clauses()
-    values["page_limit"] = limit
+    values = flt.values() | {"page_limit": limit}
     if after is not None:
         values["page_after"] = after
-    if flt.conditions:  # arbitrary expressions: no shape to reuse
-        return select_feature_page(
-            Device.id, bound_feature_text(), clauses, limit, after=after
-        ), values
-    shape = frozenset(values)
-    statement = _page_statements.get(shape)
-    if statement is None:
-        statement = select_feature_page(
+    statement = statement_of_shape(
+        _page_statements,
+        frozenset(values),
+        flt,
+        lambda: select_feature_page(
             Device.id,
             bound_feature_text(),
-            clauses,
+            flt.clauses(),
             PAGE_LIMIT,
             after=PAGE_AFTER if after is not None else None,
-        )
-        _page_statements[shape] = statement
+        ),
+    )
     return statement, values
 
 
@@ -416,9 +440,7 @@ def select_device_page_in_key_order(
         ranges = [r for r in ranges if r.high > after[0]]
     elif before is not None:
         ranges = [r for r in reversed(ranges) if r.low <= before[0]]
-    clauses, values = replace(flt, bboxes=[]).bound_clauses()
-    box_test = flt.bound_box_test(values) if flt.bboxes else None
-    values |= {
+    values = flt.values() | {
         "range_lows": [r.low for r in ranges],
         "range_highs": [r.high for r in ranges],
         "range_inside": [r.inside for r in ranges],
@@ -426,14 +448,14 @@ def select_device_page_in_key_order(
     }
     if position is not None:
         values |= {"page_tile_key": position[0], "page_id": position[1]}
-    if flt.conditions:  # arbitrary expressions: no shape to reuse
-        return _device_page_in_key_order(clauses, box_test, after, before), values
+
+    def build() -> Select:
+        box_test = flt.box_test(values) if flt.bboxes else None
+        clauses = replace(flt, bboxes=[]).clauses()
+        return _device_page_in_key_order(clauses, box_test, after, before)
+
     shape = (frozenset(values), before is not None)
-    statement = _key_order_statements.get(shape)
-    if statement is None:
-        statement = _device_page_in_key_order(clauses, box_test, after, before)
-        _key_order_statements[shape] = statement
-    return statement, values
+    return statement_of_shape(_key_order_statements, shape, flt, build), values
 
 
 def _device_page_in_key_order(clauses, box_test, after, before) -> Select:
@@ -451,9 +473,9 @@ def _device_page_in_key_order(clauses, box_test, after, before) -> Select:
     if box_test is not None:
         in_range.append(or_(ranges.c.inside, box_test))
     # Within a range, the devices in key order up to a full page. The Feature's head is read
-    # from the row the scan visits anyway; its photos are added once the page is chosen.
+    # from the row the scan visits anyway; photos are added once the page is chosen.
     scan = (
-        select(Device.tile_key, Device.id, Device.feature_head)
+        select(Device.tile_key, Device.id, Device.feature_head, Device.has_photos)
         .where(*clauses, *in_range)
         .order_by(*order)
         .limit(PAGE_LIMIT + 1)
@@ -472,7 +494,7 @@ def _device_page_in_key_order(clauses, box_test, after, before) -> Select:
     )
     keys = [page.c.tile_key, page.c.id]
     paging_order = [page.c.range, *(c.desc() if before is not None else c for c in keys)]
-    feature = stored_feature_text(page.c.feature_head, page.c.id, PHOTO_BASE)
+    feature = stored_feature_text(page.c, PHOTO_BASE)
     return assemble_page(keys, feature, PAGE_LIMIT, paging_order, backward=before is not None)
 
 

@@ -7,6 +7,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     DateTime,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -136,6 +138,10 @@ class Device(Base):
     # The public Feature as text up to its last property, written by a trigger on every change
     # (migration 0008); readers add the photos. Never loaded into Python objects.
     feature_head: Mapped[str] = mapped_column(Text, nullable=False, deferred=True)
+    # Kept by a trigger on photos (migration 0011): Features look photos up only when true.
+    has_photos: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=false(), deferred=True
+    )
 
     def touch(self) -> None:
         """Record a change of what the Feature shows: a new version, hence a new ETag."""

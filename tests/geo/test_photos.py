@@ -53,3 +53,38 @@ def test_the_listing_reads_photos_through_their_device_index(client, db):
     statement = statement.params(parameters | {"photo_base": "https://x/"})
     plan = "\n".join(row[0] for row in db("EXPLAIN " + as_text(statement)))
     assert "photos_device_idx" in plan
+
+
+def flags(db, *device_ids) -> list[bool]:
+    return [
+        db("SELECT has_photos FROM devices WHERE id = :id", id=device_id).scalar_one()
+        for device_id in device_ids
+    ]
+
+
+def test_a_device_knows_whether_it_has_photos_whatever_happens_to_them(client, db):
+    first, second = pin(client)["id"], pin(client, 2.0, 48.0)["id"]
+    assert flags(db, first, second) == [False, False]
+    upload = add_photo(db, None, "2026-11-01T00:00:00Z")
+    db("UPDATE photos SET device_id = :device WHERE id = :photo", device=first, photo=upload)
+    other = add_photo(db, first, "2026-11-02T00:00:00Z")
+    assert flags(db, first, second) == [True, False]
+    # A merge moves photos to the device kept.
+    db("UPDATE photos SET device_id = :kept WHERE device_id = :gone", kept=second, gone=first)
+    assert flags(db, first, second) == [False, True]
+    db("DELETE FROM photos WHERE id = :photo", photo=upload)
+    assert flags(db, second) == [True]
+    db("DELETE FROM photos WHERE id = :photo", photo=other)
+    assert flags(db, second) == [False]
+    assert feature_of(db, second)["properties"]["photos"] == []
+
+
+def test_a_new_photo_marks_its_device_changed_for_sync(client, db):
+    device = pin(client)["id"]
+    # As if pinned long ago: sync orders changes by the writing transaction's id.
+    db("ALTER TABLE devices DISABLE TRIGGER devices_stamp_change")
+    db("UPDATE devices SET change_txid = 0 WHERE id = :id", id=device)
+    db("ALTER TABLE devices ENABLE TRIGGER devices_stamp_change")
+    add_photo(db, device, "2026-11-01T00:00:00Z")
+    stamp = db("SELECT change_txid FROM devices WHERE id = :id", id=device).scalar_one()
+    assert stamp == db("SELECT pg_current_xact_id()::text::bigint").scalar_one()
