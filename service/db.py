@@ -1,5 +1,7 @@
 """Engine and request-scoped session: one transaction per request, closed at teardown."""
 
+import functools
+
 from flask import request
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Executable, create_engine
@@ -64,7 +66,8 @@ class CompiledRead:
     """A read-only statement compiled once to the driver's SQL, for the hottest reads.
 
     It is prepared on each connection, and PostgreSQL soon plans it once for every value: only
-    for statements whose best plan does not depend on their values (a lookup by primary key).
+    for statements whose best plan does not depend on their values (a lookup by primary key,
+    a page read range after range of an index whatever the ranges).
 
     Running it skips SQLAlchemy's per-execution work (cache key, compiled-cache lookup, result
     wrapping) and the ORM session: about a third of the cost of reading one device by id.
@@ -101,3 +104,9 @@ class CompiledRead:
     def _fetch(self, connection, parameters: dict):
         with connection.cursor(row_factory=namedtuple_row) as cursor:
             return cursor.execute(self.sql, self.defaults | parameters, prepare=True).fetchone()
+
+
+@functools.lru_cache(maxsize=256)
+def compiled_read(statement: Executable) -> CompiledRead:
+    """The CompiledRead of a statement built once and kept (one per shape of a filter)."""
+    return CompiledRead(statement)

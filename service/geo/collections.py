@@ -93,6 +93,9 @@ class FeatureCollection:
     paging: Callable[["FeatureCollection", PageRequest], tuple] = pages_in_key_order
     # The text of a page edge (first_key, last_key) -> a position; ValueError if malformed.
     parse_position: Callable[[str], object] | None = None
+    # Whether `paging` builds each shape of statement once (unless the page has conditions),
+    # so that it may be compiled and prepared once.
+    pages_by_shape: bool = False
     item_type: str = "feature"
 
     def clauses(self, bboxes=(), interval: Interval | None = None, conditions=()) -> list:
@@ -161,6 +164,7 @@ DEVICES = FeatureCollection(
     selection=device_rows,
     paging=device_pages_in_space,
     parse_position=device_position,
+    pages_by_shape=True,
     queryables={
         "geometry": Queryable(Device.geom, "geometry", description="Position (CRS84)"),
         "kind": enum_queryable(Device.kind, vocab.KIND_NAMES, "What the device does"),

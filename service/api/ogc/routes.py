@@ -12,7 +12,7 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
-from ...db import session
+from ...db import compiled_read, session
 from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
@@ -312,7 +312,11 @@ def items_response(collection: FeatureCollection, endpoint: str, args: dict) -> 
         before=position if direction == "b" else None,
     )
     statement, values = collection.select_page(asked)
-    page = session.connection().execute(statement, values | {"photo_base": asked.photo_base}).one()
+    values["photo_base"] = asked.photo_base
+    if collection.pages_by_shape and not asked.conditions:
+        page = compiled_read(statement).one_or_none(**values)
+    else:
+        page = session.connection().execute(statement, values).one()
     # numberMatched is free when the first page holds every match; otherwise a count would
     # cost more than the page itself, and Part 1 lets the server leave it out.
     matched = page.returned if direction is None and not page.has_more else None
