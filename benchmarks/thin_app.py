@@ -9,12 +9,14 @@ import os
 import uuid
 
 from flask import Flask, Response, request
+from psycopg.rows import namedtuple_row
 from psycopg_pool import ConnectionPool
 from sqlalchemy.dialects import postgresql
 
 from service.db import CONNECT_ARGS
 from service.geo.devices import (
     DeviceFilter,
+    key_order_page,
     select_device_feature,
     select_device_page,
     select_device_page_in_key_order,
@@ -40,7 +42,7 @@ KEY_ORDER_SQL: dict = {}  # by statement: one per shape of filter
 
 url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
 # The connection settings of the application: statements planned for their values, but the
-# by-id statement prepared, as CompiledRead does.
+# by-id and spatial-order statements prepared, as CompiledRead does.
 pool = ConnectionPool(url, min_size=1, max_size=4, kwargs=CONNECT_ARGS)
 app = Flask(__name__)
 
@@ -69,8 +71,9 @@ def ogc_items():
     if statement not in KEY_ORDER_SQL:
         KEY_ORDER_SQL[statement] = compiled(statement, {"photo_base": PHOTO_BASE})
     sql, defaults = KEY_ORDER_SQL[statement]
-    with pool.connection() as conn:
-        features = conn.execute(sql, defaults | values).fetchone()[0]
+    with pool.connection() as conn, conn.cursor(row_factory=namedtuple_row) as cursor:
+        row = cursor.execute(sql, defaults | values, prepare=True).fetchone()
+    features = key_order_page(row, limit, backward=False).features
     body = '{"type":"FeatureCollection","features":[' + features + "]}"
     return Response(body, mimetype="application/geo+json")
 

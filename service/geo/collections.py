@@ -20,7 +20,9 @@ from .cql2 import Queryable
 from .devices import (
     COORDINATE_DECIMALS,
     DeviceFilter,
+    FeaturePage,
     device_time,
+    key_order_page,
     public_feature_text,
     select_device_page_in_key_order,
     select_feature_page,
@@ -96,6 +98,8 @@ class FeatureCollection:
     # Whether `paging` builds each shape of statement once (unless the page has conditions),
     # so that it may be compiled and prepared once.
     pages_by_shape: bool = False
+    # The page (features, returned, first_key, last_key, has_more) of the statement's row.
+    page_of: Callable[[object, PageRequest], object] = lambda row, _page: row
     item_type: str = "feature"
 
     def clauses(self, bboxes=(), interval: Interval | None = None, conditions=()) -> list:
@@ -141,6 +145,10 @@ def device_pages_in_space(collection, page: PageRequest) -> tuple[Select, dict]:
     return select_device_page_in_key_order(flt, page.limit, after=page.after, before=page.before)
 
 
+def device_page_of(row, page: PageRequest) -> FeaturePage:
+    return key_order_page(row, page.limit, backward=page.before is not None)
+
+
 def device_position(text: str) -> tuple[int, uuid.UUID]:
     """A page edge of devices, `tile_key:id`."""
     tile_key, _, device_id = text.partition(":")
@@ -165,6 +173,7 @@ DEVICES = FeatureCollection(
     paging=device_pages_in_space,
     parse_position=device_position,
     pages_by_shape=True,
+    page_of=device_page_of,
     queryables={
         "geometry": Queryable(Device.geom, "geometry", description="Position (CRS84)"),
         "kind": enum_queryable(Device.kind, vocab.KIND_NAMES, "What the device does"),

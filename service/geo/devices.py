@@ -492,10 +492,65 @@ def _device_page_in_key_order(clauses, box_test, after, before) -> Select:
         .limit(PAGE_LIMIT + 1)
         .subquery("page")
     )
-    keys = [page.c.tile_key, page.c.id]
-    paging_order = [page.c.range, *(c.desc() if before is not None else c for c in keys)]
+    # A plain aggregate reads the page in the order the page subquery yields it: no sorting
+    # of a thousand Features again (backward pages are put back in key order), no numbering.
+    # The row fetched to tell that more lie beyond is dropped by key_order_page.
     feature = stored_feature_text(page.c, PHOTO_BASE)
-    return assemble_page(keys, feature, PAGE_LIMIT, paging_order, backward=before is not None)
+    separator = sql_string(",")
+    if before is not None:
+        separator = aggregate_order_by(separator, page.c.tile_key, page.c.id)
+    tile_keys = func.array_agg(page.c.tile_key)
+    fetched = func.count()
+    return select(
+        func.coalesce(func.string_agg(feature, separator), sql_string("")).label("features"),
+        fetched.label("fetched"),
+        tile_keys[1].label("near_tile_key"),
+        tile_keys[func.least(fetched, PAGE_LIMIT)].label("far_tile_key"),
+    )
+
+
+FEATURE_START = '{"type":"Feature","id":"'  # how every stored Feature begins (migration 0008)
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """A page of Features joined by commas, its size, edges and whether more lie beyond.
+
+    What assemble_page's statements return as a row; edges are key values as text.
+    """
+
+    features: str
+    returned: int
+    first_key: str | None
+    last_key: str | None
+    has_more: bool
+
+
+def key_order_page(row, limit: int, *, backward: bool) -> FeaturePage:
+    """The page a select_device_page_in_key_order row holds, without its extra row.
+
+    The edges' ids are read from the Features themselves: each begins with FEATURE_START and
+    its id, and that opening cannot occur inside another Feature (property values are
+    strings, numbers and flat arrays, whose quotes JSON escapes).
+    """
+    features = row.features
+    has_more = row.fetched > limit
+    if has_more:  # drop the extra row: the last in paging order
+        if backward:
+            features = features[features.index("," + FEATURE_START) + 1 :]
+        else:
+            features = features[: features.rindex("," + FEATURE_START)]
+    if not features:
+        return FeaturePage("", 0, None, None, False)
+    id_at = len(FEATURE_START)
+    last_at = features.rindex(FEATURE_START) + id_at
+    first_id, last_id = features[id_at : id_at + 36], features[last_at : last_at + 36]
+    low, high = row.near_tile_key, row.far_tile_key
+    if backward:
+        low, high = high, low
+    return FeaturePage(
+        features, min(row.fetched, limit), f"{low}:{first_id}", f"{high}:{last_id}", has_more
+    )
 
 
 def count_devices(flt: DeviceFilter) -> Select:

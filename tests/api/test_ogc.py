@@ -417,3 +417,16 @@ class TestSpatialPages:
         assert page_ids(walk(client, url)) == expected
         cql = "filter=height IS NULL AND kind = 'alpr'"
         assert page_ids(walk(client, f"{url}&{cql}")) == expected
+
+    def test_properties_that_look_like_a_feature_do_not_confuse_the_page_edges(self, client, db):
+        west, south, east, north = self.BOX
+        seed_grid(db, west, south, east, north, steps=4)
+        lookalike = ',{"type":"Feature","id":"00000000-0000-0000-0000-000000000000"}'
+        db("UPDATE devices SET notes = :notes, tags = :tags", notes=lookalike, tags='{"x": "{"}')
+        expected = box_ids_in_spatial_order(db, self.BOX)
+        forward = walk(client, f"{ITEMS}?bbox={west},{south},{east},{north}&limit=3")
+        assert page_ids(forward) == expected
+        assert forward[0]["features"][0]["properties"]["notes"] == lookalike
+        assert [p["features"] for p in walk_back(client, forward[-1])] == [
+            p["features"] for p in forward
+        ]
