@@ -2,16 +2,18 @@
 
 Each server reads the same PostGIS `devices` table through the same unix socket, with as many
 worker processes as cores; benchmarks/thin_app.py (the same SQL behind a bare Flask) shows
-the ceiling of the machine in the same run. pygeoapi and tipg are installed from PyPI into
-throwaway virtual environments under var/bench-peers/ on the first run.
+what the framework around it costs. Servers take turns, for several rounds. pygeoapi and tipg
+are installed from PyPI into throwaway virtual environments under var/bench-peers/ on the
+first run.
 
-    benchmarks/run.sh ogc [--duration 15] [--count 1000000] [--connections 4]
+    benchmarks/run.sh ogc [--duration 10] [--rounds 3] [--count 1000000] [--connections 4]
 """
 
 import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import urllib.parse
@@ -183,7 +185,8 @@ def check_page(base: str, path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each server")
     parser.add_argument("--count", type=int, default=1_000_000, help="devices in the table")
     parser.add_argument("--connections", type=int, default=4, help="concurrent HTTP clients")
     args = parser.parse_args()
@@ -201,7 +204,6 @@ def main() -> None:
     # pygeoapi answers HTML to clients that do not ask for JSON.
     suffix = {"vigie": "", "pygeoapi": "&f=json", "tipg": "&f=geojson"}
     bbox_scenario, walk_scenario = "bbox page of 1000 (1 km2, central Paris)", "walk 100 pages"
-    results: dict = {bbox_scenario: {}, walk_scenario: {}}
     tmp = PEERS_DIR / "run"
     tmp.mkdir(parents=True, exist_ok=True)
     with (
@@ -210,37 +212,68 @@ def main() -> None:
         pygeoapi_server(database_url, workers, tmp) as pygeoapi,
         tipg_server(database_url, workers) as tipg,
     ):
-        servers = {"vigie": vigie, "pygeoapi": pygeoapi, "tipg": tipg}
-        for name, base in servers.items():
+        jobs = []  # (scenario, server, base URL, paths)
+        for name, base in {"vigie": vigie, "pygeoapi": pygeoapi, "tipg": tipg}.items():
             items = collections[name]
             bbox_paths = [f"{items}?bbox={box}&limit={PAGE}{suffix[name]}" for box in boxes]
             check_page(base, bbox_paths[0])
             walked = walk(base, f"{items}?limit={PAGE}{suffix[name]}", WALKED_PAGES)
-            for scenario, paths in zip(results, (bbox_paths, walked), strict=True):
-                print(f"measuring {name}: {scenario}...", flush=True)
-                results[scenario][name] = loadgen.wrk(
-                    base, paths, args.duration, args.connections, timeout=PEER_TIMEOUT
-                )
-        # The ceiling on this machine at this moment: Vigie's page SQL behind a bare Flask.
-        print("measuring thin-flask: bbox page...", flush=True)
+            jobs += [(bbox_scenario, name, base, bbox_paths), (walk_scenario, name, base, walked)]
+        # Vigie's page statement behind a bare Flask: what the framework around it costs.
         thin_paths = [f"/ogc-items?bbox={box}&limit={PAGE}" for box in boxes]
         check_page(thin, thin_paths[0])
-        results[bbox_scenario]["thin-flask (ceiling)"] = loadgen.wrk(
-            thin, thin_paths, args.duration, args.connections
-        )
-    loadgen.save_results(RESULTS, {"args": vars(args), "workers": workers, "results": results})
+        jobs.append((bbox_scenario, "thin-flask", thin, thin_paths))
+        # Servers take turns, round after round: a machine whose speed drifts (a shared
+        # virtual machine) then weighs on all of them alike, and each round gives a ratio.
+        rounds: list[dict] = []
+        for number in range(1, args.rounds + 1):
+            measured: dict = {bbox_scenario: {}, walk_scenario: {}}
+            for scenario, name, base, paths in jobs:
+                print(f"round {number}: {name}, {scenario}...", flush=True)
+                measured[scenario][name] = loadgen.wrk(
+                    base, paths, args.duration, args.connections, timeout=PEER_TIMEOUT
+                )
+            rounds.append(measured)
+    results = summarize(rounds)
+    loadgen.save_results(
+        RESULTS, {"args": vars(args), "workers": workers, "results": results, "rounds": rounds}
+    )
     print(report(results))
+
+
+def summarize(rounds: list[dict]) -> dict:
+    """Per scenario and server: mean pages/s, median latencies, and Vigie's ratio per round."""
+    results: dict = {}
+    for scenario, servers in rounds[0].items():
+        results[scenario] = {}
+        for name in servers:
+            runs = [measured[scenario][name] for measured in rounds]
+            results[scenario][name] = {
+                "rps": statistics.fmean(r["rps"] for r in runs),
+                "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+                "p95_ms": statistics.median(r["p95_ms"] for r in runs),
+                "bytes_per_request": statistics.fmean(r["bytes_per_request"] for r in runs),
+                "errors": sum(r["errors"] for r in runs),
+                "vigie_ratios": [
+                    measured[scenario]["vigie"]["rps"] / r["rps"] if r["rps"] else float("inf")
+                    for measured, r in zip(rounds, runs, strict=True)
+                ],
+            }
+    return results
 
 
 def report(results: dict) -> str:
     lines = [
-        "| scenario | server | pages/s | p50 ms | p95 ms | KB/page | errors | vigie / server |",
+        "| scenario | server | pages/s | p50 ms | p95 ms | KB/page | errors "
+        "| vigie / server (mean; per round) |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario, servers in results.items():
         for name, r in servers.items():
-            ratio = servers["vigie"]["rps"] / r["rps"] if r["rps"] else float("inf")
-            shown = f"{ratio:.1f}x" if name in ("pygeoapi", "tipg") else ""
+            shown = ""
+            if name in ("pygeoapi", "tipg"):
+                per_round = ", ".join(f"{ratio:.1f}" for ratio in r["vigie_ratios"])
+                shown = f"{servers['vigie']['rps'] / r['rps']:.1f}x; {per_round}"
             lines.append(
                 f"| {scenario} | {name} | {r['rps']:.1f} | {r['p50_ms']:.1f} | "
                 f"{r['p95_ms']:.1f} | {r['bytes_per_request'] / 1024:.0f} | {r['errors']} | "
