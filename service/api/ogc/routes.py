@@ -353,7 +353,8 @@ def register_items_route(collection: FeatureCollection) -> None:
     endpoint = f"{collection.id}_items"
 
     class ItemsViews(MethodView):
-        @blp.arguments(items_args_schema(collection), location="query", unknown=RAISE)
+        # An instance, not the class: webargs would build (and deep-copy) one per request.
+        @blp.arguments(items_args_schema(collection)(), location="query", unknown=RAISE)
         @blp.response(200, OgcFeatureCollectionSchema, content_type=GEOJSON)
         @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
         @blp.problems(400)
