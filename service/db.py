@@ -84,20 +84,23 @@ class CompiledRead:
     def one_or_none(self, **parameters):
         """The first row, or None.
 
-        Read on a pooled connection of its own, outside the request's session, and committed
-        at once (a COMMIT keeps psycopg's prepared statements, the pool's ROLLBACK would not).
-        When the session is bound to a connection rather than an engine (a transaction that its
-        owner commits or rolls back, as the test suite does), the read joins that connection
-        so that it sees what was written there.
+        Read on a pooled connection of its own, outside the request's session, in autocommit
+        mode: the statement is its own transaction, without a BEGIN and a COMMIT round trip,
+        and the pool's reset finds no transaction to roll back (a ROLLBACK would make psycopg
+        forget its prepared statements). When the session is bound to a connection rather
+        than an engine (a transaction that its owner commits or rolls back, as the test suite
+        does), the read joins that connection so that it sees what was written there.
         """
         bind = session.session_factory.kw["bind"]  # without opening a session
         if isinstance(bind, Connection):
             return self._fetch(bind.connection.dbapi_connection, parameters)
         connection = bind.raw_connection()
         try:
-            row = self._fetch(connection, parameters)
-            connection.commit()
-            return row
+            connection.dbapi_connection.autocommit = True
+            try:
+                return self._fetch(connection.dbapi_connection, parameters)
+            finally:
+                connection.dbapi_connection.autocommit = False
         finally:
             connection.close()
 
