@@ -406,9 +406,11 @@ def assemble_page(
 
 # Pages in key order, by shape (see select_device_page_in_key_order).
 _key_order_statements: dict[tuple, Select] = {}
-RANGE_LOWS = bindparam("range_lows", type_=ARRAY(BigInteger))
-RANGE_HIGHS = bindparam("range_highs", type_=ARRAY(BigInteger))
-RANGE_INSIDE = bindparam("range_inside", type_=ARRAY(Boolean))
+# The ranges travel as array literals (text): one string for the driver to send, where a
+# list of 46 numbers cost more to adapt than the rest of the request's parameters.
+RANGE_LOWS = cast(bindparam("range_lows", type_=Text), ARRAY(BigInteger))
+RANGE_HIGHS = cast(bindparam("range_highs", type_=Text), ARRAY(BigInteger))
+RANGE_INSIDE = cast(bindparam("range_inside", type_=Text), ARRAY(Boolean))
 PAGE_POSITION = tuple_(
     bindparam("page_tile_key", type_=BigInteger), bindparam("page_id", type_=UUID(as_uuid=True))
 )
@@ -441,9 +443,9 @@ def select_device_page_in_key_order(
     elif before is not None:
         ranges = [r for r in reversed(ranges) if r.low <= before[0]]
     values = flt.values() | {
-        "range_lows": [r.low for r in ranges],
-        "range_highs": [r.high for r in ranges],
-        "range_inside": [r.inside for r in ranges],
+        "range_lows": array_literal(r.low for r in ranges),
+        "range_highs": array_literal(r.high for r in ranges),
+        "range_inside": array_literal("t" if r.inside else "f" for r in ranges),
         "page_limit": limit,
     }
     if position is not None:
@@ -456,6 +458,11 @@ def select_device_page_in_key_order(
 
     shape = (frozenset(values), before is not None)
     return statement_of_shape(_key_order_statements, shape, flt, build), values
+
+
+def array_literal(values) -> str:
+    """A PostgreSQL array of numbers or booleans as text."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def _device_page_in_key_order(clauses, box_test, after, before) -> Select:

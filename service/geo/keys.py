@@ -75,16 +75,16 @@ def covering_ranges(bboxes: list[Box]) -> list[KeyRange]:
     if not bboxes:
         return WHOLE_WORLD
     tiles = sorted(tile for bbox in bboxes for tile in _cover(bbox))
-    ranges: list[KeyRange] = []
-    for low, high, inside in tiles:
-        last = ranges[-1] if ranges else None
-        if last and low <= last.high and (low < last.high or last.inside == inside):
+    merged = [list(tiles[0])]
+    for low, high, inside in tiles[1:]:
+        last = merged[-1]
+        if low <= last[1] and (low < last[1] or last[2] == inside):
             # Contiguous tiles of the same kind merge; overlapping ones (boxes that touch)
             # merge as edges.
-            ranges[-1] = KeyRange(last.low, max(high, last.high), last.inside and inside)
+            last[1], last[2] = max(high, last[1]), last[2] and inside
         else:
-            ranges.append(KeyRange(low, high, inside))
-    return ranges
+            merged.append([low, high, inside])
+    return [KeyRange(*r) for r in merged]
 
 
 def _widened(bbox: Box) -> Box:
@@ -114,14 +114,16 @@ def _cover(bbox: Box) -> list[tuple[int, int, bool]]:
         finest += 1
     found: list[tuple[int, int, bool]] = []
     shift = KEY_ZOOM - zoom
+    # (zoom, x, y, Morton key of the tile): a child's key is its parent's followed by the
+    # two bits of its quadrant.
     pending = [
-        (zoom, tx, ty)
+        (zoom, tx, ty, spread_bits(tx) | (spread_bits(ty) << 1))
         for ty in range(max(y0, 0) >> shift, (y1 >> shift) + 1)
         for tx in range(max(x0, 0) >> shift, (x1 >> shift) + 1)
     ]
     last = (1 << KEY_ZOOM) - 1
     while pending:
-        z, tx, ty = pending.pop()
+        z, tx, ty, key = pending.pop()
         shift = KEY_ZOOM - z
         left, top = tx << shift, ty << shift
         right, bottom = left + (1 << shift) - 1, top + (1 << shift) - 1
@@ -129,7 +131,13 @@ def _cover(bbox: Box) -> list[tuple[int, int, bool]]:
             continue
         inside = left >= inner_x0 and right <= inner_x1 and top >= inner_y0 and bottom <= inner_y1
         if inside or z >= finest:
-            found.append((*tile_key_range(z, tx, ty), inside))
+            found.append((key << 2 * shift, (key + 1) << 2 * shift, inside))
         else:
-            pending += [(z + 1, 2 * tx + dx, 2 * ty + dy) for dy in (0, 1) for dx in (0, 1)]
+            z, x, y, key = z + 1, 2 * tx, 2 * ty, key << 2
+            pending += [
+                (z, x, y, key),
+                (z, x + 1, y, key | 1),
+                (z, x, y + 1, key | 2),
+                (z, x + 1, y + 1, key | 3),
+            ]
     return found
