@@ -16,10 +16,10 @@ from sqlalchemy.dialects import postgresql
 from service.db import CONNECT_ARGS
 from service.geo.devices import (
     DeviceFilter,
-    key_order_page,
     select_device_feature,
     select_device_page,
-    select_device_page_in_key_order,
+    select_device_page_in_space,
+    spatial_page,
 )
 
 DIALECT = postgresql.psycopg.dialect()
@@ -37,7 +37,7 @@ PAGE_SQL, PAGE_PARAMS = compiled(
 )
 PAGE_PARAMS["photo_base"] = PHOTO_BASE
 BY_ID_SQL, BY_ID_PARAMS = compiled(select_device_feature(), {"photo_base": PHOTO_BASE})
-KEY_ORDER_SQL: dict = {}  # by statement: one per shape of filter
+SPATIAL_PAGE_SQL: dict = {}  # by statement: one per shape of filter
 
 
 url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
@@ -67,13 +67,13 @@ def devices():
 def ogc_items():
     bbox = tuple(float(v) for v in request.args["bbox"].split(","))
     limit = int(request.args.get("limit", 100))
-    statement, values = select_device_page_in_key_order(DeviceFilter(bboxes=[bbox]), limit)
-    if statement not in KEY_ORDER_SQL:
-        KEY_ORDER_SQL[statement] = compiled(statement, {"photo_base": PHOTO_BASE})
-    sql, defaults = KEY_ORDER_SQL[statement]
+    statement, values = select_device_page_in_space(DeviceFilter(bboxes=[bbox]), limit)
+    if statement not in SPATIAL_PAGE_SQL:
+        SPATIAL_PAGE_SQL[statement] = compiled(statement, {"photo_base": PHOTO_BASE})
+    sql, defaults = SPATIAL_PAGE_SQL[statement]
     with pool.connection() as conn, conn.cursor(row_factory=namedtuple_row) as cursor:
         row = cursor.execute(sql, defaults | values, prepare=True).fetchone()
-    features = key_order_page(row, limit, backward=False).features
+    features = spatial_page(row, limit, backward=False).features
     body = '{"type":"FeatureCollection","features":[' + features + "]}"
     return Response(body, mimetype="application/geo+json")
 

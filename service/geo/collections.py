@@ -22,10 +22,10 @@ from .devices import (
     DeviceFilter,
     FeaturePage,
     device_time,
-    key_order_page,
     public_feature_text,
-    select_device_page_in_key_order,
+    select_device_page_in_space,
     select_feature_page,
+    spatial_page,
     sql_string,
     within_bboxes,
     within_interval,
@@ -139,14 +139,14 @@ def device_rows(collection, bboxes, interval, conditions) -> list[ColumnElement]
 def device_pages_in_space(collection, page: PageRequest) -> tuple[Select, dict]:
     """Device pages in spatial order, which stop as soon as they are full.
 
-    In id order, a page would first sort every device of its box (select_device_page_in_key_order).
+    In id order, a page would first sort every device of its box (select_device_page_in_space).
     """
     flt = DeviceFilter(bboxes=page.bboxes, interval=page.interval, conditions=page.conditions)
-    return select_device_page_in_key_order(flt, page.limit, after=page.after, before=page.before)
+    return select_device_page_in_space(flt, page.limit, after=page.after, before=page.before)
 
 
 def device_page_of(row, page: PageRequest) -> FeaturePage:
-    return key_order_page(row, page.limit, backward=page.before is not None)
+    return spatial_page(row, page.limit, backward=page.before is not None)
 
 
 def device_position(text: str) -> tuple[int, uuid.UUID]:

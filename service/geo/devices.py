@@ -404,8 +404,8 @@ def assemble_page(
     )
 
 
-# Pages in key order, by shape (see select_device_page_in_key_order).
-_key_order_statements: dict[tuple, Select] = {}
+# Spatial pages by shape (see select_device_page_in_space).
+_spatial_page_statements: dict[tuple, Select] = {}
 # The ranges travel as array literals (text): one string for the driver to send, where a
 # list of 46 numbers cost more to adapt than the rest of the request's parameters.
 RANGE_LOWS = cast(bindparam("range_lows", type_=Text), ARRAY(BigInteger))
@@ -416,7 +416,7 @@ PAGE_POSITION = tuple_(
 )
 
 
-def select_device_page_in_key_order(
+def select_device_page_in_space(
     flt: DeviceFilter,
     limit: int,
     *,
@@ -434,7 +434,7 @@ def select_device_page_in_key_order(
 
     AFTER and BEFORE are (tile_key, id) positions. Returns the statement and its parameters but
     `photo_base`; statements are built once per shape of filter (unless it has `conditions`).
-    Returns what assemble_page describes.
+    Its row becomes a FeaturePage through spatial_page.
     """
     position = after or before
     ranges = covering_ranges(flt.bboxes)
@@ -454,10 +454,10 @@ def select_device_page_in_key_order(
     def build() -> Select:
         box_test = flt.box_test(values) if flt.bboxes else None
         clauses = replace(flt, bboxes=[]).clauses()
-        return _device_page_in_key_order(clauses, box_test, after, before)
+        return _device_page_in_space(clauses, box_test, after, before)
 
     shape = (frozenset(values), before is not None)
-    return statement_of_shape(_key_order_statements, shape, flt, build), values
+    return statement_of_shape(_spatial_page_statements, shape, flt, build), values
 
 
 def array_literal(values) -> str:
@@ -465,7 +465,7 @@ def array_literal(values) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
-def _device_page_in_key_order(clauses, box_test, after, before) -> Select:
+def _device_page_in_space(clauses, box_test, after, before) -> Select:
     ranges = (
         func.unnest(RANGE_LOWS, RANGE_HIGHS, RANGE_INSIDE)
         .table_valued("low", "high", "inside", with_ordinality="range")
@@ -501,7 +501,7 @@ def _device_page_in_key_order(clauses, box_test, after, before) -> Select:
     )
     # A plain aggregate reads the page in the order the page subquery yields it: no sorting
     # of a thousand Features again (backward pages are put back in key order), no numbering.
-    # The row fetched to tell that more lie beyond is dropped by key_order_page.
+    # The row fetched to tell that more lie beyond is dropped by spatial_page.
     feature = stored_feature_text(page.c, PHOTO_BASE)
     separator = sql_string(",")
     if before is not None:
@@ -533,8 +533,8 @@ class FeaturePage:
     has_more: bool
 
 
-def key_order_page(row, limit: int, *, backward: bool) -> FeaturePage:
-    """The page a select_device_page_in_key_order row holds, without its extra row.
+def spatial_page(row, limit: int, *, backward: bool) -> FeaturePage:
+    """The page a select_device_page_in_space row holds, without its extra row.
 
     The edges' ids are read from the Features themselves: each begins with FEATURE_START and
     its id, and that opening cannot occur inside another Feature (property values are
