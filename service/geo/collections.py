@@ -30,6 +30,7 @@ from .devices import (
     within_bboxes,
     within_interval,
 )
+from .keys import KEY_SPACE
 
 Interval = tuple[datetime | None, datetime | None]
 
@@ -46,7 +47,20 @@ def public_rows(
     return clauses
 
 
-def pages_in_key_order(collection: "FeatureCollection", page: "PageRequest") -> tuple:
+@dataclass(frozen=True)
+class PageRequest:
+    """What a client asks of a page: filters, size, and the position to page from."""
+
+    bboxes: list
+    interval: Interval | None
+    conditions: list
+    limit: int
+    photo_base: str  # where photo URLs start (ends with "/")
+    after: object = None  # a position, as Paging.parse_position returns it
+    before: object = None
+
+
+def pages_in_key_order(collection: "FeatureCollection", page: PageRequest) -> tuple:
     """Default paging: the selected rows in key order; the position is a key value."""
     clauses = collection.clauses(page.bboxes, page.interval, page.conditions)
     statement = select_feature_page(
@@ -61,16 +75,19 @@ def pages_in_key_order(collection: "FeatureCollection", page: "PageRequest") -> 
 
 
 @dataclass(frozen=True)
-class PageRequest:
-    """What a client asks of a page: filters, size, and the position to page from."""
+class Paging:
+    """How a collection's pages are chosen and read back."""
 
-    bboxes: list
-    interval: Interval | None
-    conditions: list
-    limit: int
-    photo_base: str  # where photo URLs start (ends with "/")
-    after: object = None  # a position, as parse_position returns it
-    before: object = None
+    # (statement, parameters but photo_base) of a page.
+    select: Callable[["FeatureCollection", PageRequest], tuple] = pages_in_key_order
+    # The text of a page edge (first_key, last_key) -> a position; ValueError if malformed.
+    # None: the collection's parse_key.
+    parse_position: Callable[[str], object] | None = None
+    # Whether `select` builds each shape of statement once (unless the page has conditions),
+    # so that it may be compiled and prepared once.
+    by_shape: bool = False
+    # The page (features, returned, first_key, last_key, has_more) of the statement's row.
+    page_of: Callable[[object, PageRequest], object] = lambda row, _page: row
 
 
 @dataclass(frozen=True)
@@ -90,26 +107,18 @@ class FeatureCollection:
     property_filters: tuple[str, ...] = ()
     # The public rows: override to go through a resource's own filter (tombstones, moderation).
     selection: Callable[..., list[ColumnElement]] = public_rows
-    # How a page is chosen: (statement, parameters but photo_base) for a PageRequest. Override
-    # for an order that an index serves faster than the key's.
-    paging: Callable[["FeatureCollection", PageRequest], tuple] = pages_in_key_order
-    # The text of a page edge (first_key, last_key) -> a position; ValueError if malformed.
-    parse_position: Callable[[str], object] | None = None
-    # Whether `paging` builds each shape of statement once (unless the page has conditions),
-    # so that it may be compiled and prepared once.
-    pages_by_shape: bool = False
-    # The page (features, returned, first_key, last_key, has_more) of the statement's row.
-    page_of: Callable[[object, PageRequest], object] = lambda row, _page: row
+    # Rows in key order by default; override for an order an index serves faster.
+    paging: Paging = Paging()
     item_type: str = "feature"
 
     def clauses(self, bboxes=(), interval: Interval | None = None, conditions=()) -> list:
         return self.selection(self, list(bboxes), interval, list(conditions))
 
     def select_page(self, page: PageRequest) -> tuple[Select, dict]:
-        return self.paging(self, page)
+        return self.paging.select(self, page)
 
     def position(self, text: str):
-        return (self.parse_position or self.parse_key)(text)
+        return (self.paging.parse_position or self.parse_key)(text)
 
     def select_item(self, key, photo_base: str) -> Select:
         feature = self.feature(photo_base).label("feature")
@@ -152,6 +161,8 @@ def device_page_of(row, page: PageRequest) -> FeaturePage:
 def device_position(text: str) -> tuple[int, uuid.UUID]:
     """A page edge of devices, `tile_key:id`."""
     tile_key, _, device_id = text.partition(":")
+    if not 0 <= int(tile_key) < KEY_SPACE:
+        raise ValueError(f"no tile_key is {tile_key}")
     return int(tile_key), uuid.UUID(device_id)
 
 
@@ -170,10 +181,12 @@ DEVICES = FeatureCollection(
     geometry=Device.geom,
     temporal=device_time(),
     selection=device_rows,
-    paging=device_pages_in_space,
-    parse_position=device_position,
-    pages_by_shape=True,
-    page_of=device_page_of,
+    paging=Paging(
+        select=device_pages_in_space,
+        parse_position=device_position,
+        by_shape=True,
+        page_of=device_page_of,
+    ),
     queryables={
         "geometry": Queryable(Device.geom, "geometry", description="Position (CRS84)"),
         "kind": enum_queryable(Device.kind, vocab.KIND_NAMES, "What the device does"),

@@ -62,7 +62,8 @@ class KeyRange:
     inside: bool
 
 
-WHOLE_WORLD = [KeyRange(0, 4**KEY_ZOOM, True)]
+KEY_SPACE = 4**KEY_ZOOM  # every tile_key is below
+WHOLE_WORLD = [KeyRange(0, KEY_SPACE, True)]
 
 
 def covering_ranges(bboxes: list[Box]) -> list[KeyRange]:

@@ -1,5 +1,7 @@
 """OGC API Features at /ogc: the documents, the items and their filters, as a client sees them."""
 
+import base64
+
 import pytest
 
 from tests.helpers import GEOJSON, PROBLEM, pin
@@ -24,6 +26,14 @@ def links_by_rel(body) -> dict:
 
 def relative(href: str) -> str:
     return href.removeprefix("http://localhost")
+
+
+NIL = "00000000-0000-0000-0000-000000000000"
+
+
+def cursor_of(text: str) -> str:
+    """A cursor as the server encodes them, around any text."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def spatial_order(db) -> list[str]:
@@ -211,6 +221,9 @@ class TestItems:
             ("kind=spaceship", "kind"),
             ("cursor=%%%", "cursor"),
             ("cursor=eHl6", "cursor"),
+            # Positions outside the key space: a tile_key too large for PostgreSQL, or negative.
+            (f"cursor={cursor_of('a' + '9' * 23 + ':' + NIL)}", "cursor"),
+            (f"cursor={cursor_of('a-1:' + NIL)}", "cursor"),
             ("filter-lang=cql2-json", "filter-lang"),
             ("filter-crs=EPSG:3857", "filter-crs"),
         ],

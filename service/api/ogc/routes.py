@@ -313,11 +313,11 @@ def items_response(collection: FeatureCollection, endpoint: str, args: dict) -> 
     )
     statement, values = collection.select_page(asked)
     values["photo_base"] = asked.photo_base
-    if collection.pages_by_shape and not asked.conditions:
+    if collection.paging.by_shape and not asked.conditions:
         row = compiled_read(statement).one_or_none(**values)
     else:
         row = session.connection().execute(statement, values).one()
-    page = collection.page_of(row, asked)
+    page = collection.paging.page_of(row, asked)
     # numberMatched is free when the first page holds every match; otherwise a count would
     # cost more than the page itself, and Part 1 lets the server leave it out.
     matched = page.returned if direction is None and not page.has_more else None
