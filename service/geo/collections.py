@@ -19,6 +19,7 @@ from ..models import Device, District
 from .cql2 import Queryable
 from .devices import (
     COORDINATE_DECIMALS,
+    PHOTO_BASE,
     DeviceFilter,
     FeaturePage,
     device_time,
@@ -55,7 +56,6 @@ class PageRequest:
     interval: Interval | None
     conditions: list
     limit: int
-    photo_base: str  # where photo URLs start (ends with "/")
     after: object = None  # a position, as Paging.parse_position returns it
     before: object = None
 
@@ -65,7 +65,7 @@ def pages_in_key_order(collection: "FeatureCollection", page: PageRequest) -> tu
     clauses = collection.clauses(page.bboxes, page.interval, page.conditions)
     statement = select_feature_page(
         collection.key,
-        collection.feature(page.photo_base),
+        collection.feature(PHOTO_BASE),
         clauses,
         page.limit,
         after=page.after,
@@ -78,7 +78,7 @@ def pages_in_key_order(collection: "FeatureCollection", page: PageRequest) -> tu
 class Paging:
     """How a collection's pages are chosen and read back."""
 
-    # (statement, parameters but photo_base) of a page.
+    # (statement, parameters but `photo_base`) of a page.
     select: Callable[["FeatureCollection", PageRequest], tuple] = pages_in_key_order
     # The text of a page edge (first_key, last_key) -> a position; ValueError if malformed.
     # None: the collection's parse_key.
@@ -99,7 +99,8 @@ class FeatureCollection:
     description: str
     key: ColumnElement  # unique: the featureId
     parse_key: Callable[[str], object]  # featureId text -> key value; ValueError if malformed
-    feature: Callable[[str], ColumnElement]  # one row as GeoJSON Feature text, given photo_base
+    # One row as GeoJSON Feature text, given where photo URLs start: the `photo_base` parameter.
+    feature: Callable[[ColumnElement], ColumnElement]
     geometry: ColumnElement  # EPSG:4326
     temporal: ColumnElement | None  # the instant `datetime=` filters on
     queryables: dict[str, Queryable]
@@ -120,8 +121,9 @@ class FeatureCollection:
     def position(self, text: str):
         return (self.paging.parse_position or self.parse_key)(text)
 
-    def select_item(self, key, photo_base: str) -> Select:
-        feature = self.feature(photo_base).label("feature")
+    def select_item(self, key) -> Select:
+        """One public row's Feature; parameter `photo_base`."""
+        feature = self.feature(PHOTO_BASE).label("feature")
         return select(feature).where(and_(*self.clauses(), self.key == key))
 
     def select_extent(self) -> Select:
@@ -256,7 +258,7 @@ def district_statistics_json() -> ColumnElement:
     return select(func.row_to_json(literal_column("p"))).select_from(row).scalar_subquery()
 
 
-def district_feature_text(_photo_base: str = "") -> ColumnElement:
+def district_feature_text(_photo_base=None) -> ColumnElement:
     return func.concat(
         sql_string('{"type":"Feature","id":'),
         func.to_json(District.code),

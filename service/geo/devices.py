@@ -327,9 +327,11 @@ def select_feature_page(
     KEYS is a column, or a tuple of columns unique together, that orders the rows; AFTER and
     BEFORE are key values (tuples for several columns). Pages forward from `after`, or backward
     from `before`. Fetches limit + 1 rows so that whether more lie beyond costs no COUNT(*).
-    Returns what assemble_page describes.
+    Returns features, returned, first_key, last_key (key values as text, joined by ':' for
+    several columns) and has_more (more rows beyond, in the paging direction).
     """
     keys = keys if isinstance(keys, tuple) else (keys,)
+    backward = before is not None
     beyond, order = keyset(keys, after, before)
     page = (
         select(*(k.label(f"key{i}") for i, k in enumerate(keys)))
@@ -344,40 +346,11 @@ def select_feature_page(
     page_feature = (
         select(feature).where(*(k == c for k, c in zip(keys, sort, strict=True))).scalar_subquery()
     )
-    paging_order = [c.desc() for c in sort] if before is not None else sort
-    return assemble_page(sort, page_feature, limit, paging_order, backward=before is not None)
-
-
-def keyset(keys: tuple, after, before) -> tuple[ColumnElement, list]:
-    """The rows beyond a cursor in the paging direction, and that direction's order."""
-    position = tuple_(*keys) if len(keys) > 1 else keys[0]
-
-    def bound(value):
-        if isinstance(value, ColumnElement):  # a parameter
-            return value
-        values = value if isinstance(value, tuple) else (value,)
-        bounds = [literal(v, k.type) for v, k in zip(values, keys, strict=True)]
-        return tuple_(*bounds) if len(bounds) > 1 else bounds[0]
-
-    if before is not None:
-        return position < bound(before), [k.desc() for k in keys]
-    return (position > bound(after) if after is not None else true()), list(keys)
-
-
-def assemble_page(
-    keys: list, feature: ColumnElement, limit, paging_order: list, *, backward: bool
-) -> Select:
-    """The Features of a chosen page joined by commas, in key order, with its edges.
-
-    KEYS are the page's key columns, PAGING_ORDER the order its rows were chosen in (up to
-    limit + 1 of them: one more tells that more lie beyond). Returns features, returned,
-    first_key, last_key (key values as text, joined by ':' for several columns) and has_more
-    (more rows beyond, in the paging direction).
-    """
-    key_text = func.concat_ws(sql_string(":"), *(cast(c, Text) for c in keys))
+    paging_order = [c.desc() for c in sort] if backward else sort
+    key_text = func.concat_ws(sql_string(":"), *(cast(c, Text) for c in sort))
     numbered = select(
         key_text.label("key"),
-        feature.label("feature"),
+        page_feature.label("feature"),
         func.row_number().over(order_by=paging_order).label("n"),
         func.lead(key_text).over(order_by=paging_order).label("following"),
     ).subquery("numbered")
@@ -402,6 +375,22 @@ def assemble_page(
         last_key.label("last_key"),
         (func.count() > limit).label("has_more"),
     )
+
+
+def keyset(keys: tuple, after, before) -> tuple[ColumnElement, list]:
+    """The rows beyond a cursor in the paging direction, and that direction's order."""
+    position = tuple_(*keys) if len(keys) > 1 else keys[0]
+
+    def bound(value):
+        if isinstance(value, ColumnElement):  # a parameter
+            return value
+        values = value if isinstance(value, tuple) else (value,)
+        bounds = [literal(v, k.type) for v, k in zip(values, keys, strict=True)]
+        return tuple_(*bounds) if len(bounds) > 1 else bounds[0]
+
+    if before is not None:
+        return position < bound(before), [k.desc() for k in keys]
+    return (position > bound(after) if after is not None else true()), list(keys)
 
 
 # Spatial pages by shape (see select_device_page_in_space).
@@ -523,7 +512,7 @@ FEATURE_START = '{"type":"Feature","id":"'  # how every stored Feature begins (m
 class FeaturePage:
     """A page of Features joined by commas, its size, edges and whether more lie beyond.
 
-    What assemble_page's statements return as a row; edges are key values as text.
+    What select_feature_page's statements return as a row; edges are key values as text.
     """
 
     features: str

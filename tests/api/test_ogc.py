@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from tests.helpers import GEOJSON, PROBLEM, pin
+from tests.helpers import GEOJSON, PROBLEM, add_photo, pin
 
 
 @pytest.fixture
@@ -443,3 +443,12 @@ class TestSpatialPages:
         assert [p["features"] for p in walk_back(client, forward[-1])] == [
             p["features"] for p in forward
         ]
+
+
+def test_items_and_an_item_list_photos_with_absolute_urls(client, db):
+    device = pin(client)["id"]
+    photo = add_photo(db, device, "2026-11-01T00:00:00Z")
+    thumbnail = f"http://localhost/api/v1/photos/{photo}/thumbnail"
+    listed = client.get(ITEMS).get_json()["features"][0]["properties"]["photos"]
+    alone = client.get(f"{ITEMS}/{device}").get_json()["properties"]["photos"]
+    assert [p["thumbnail"] for p in listed] == [p["thumbnail"] for p in alone] == [thumbnail]

@@ -248,7 +248,9 @@ class ItemViews(MethodView):
             key = collection.parse_key(feature_id)
         except ValueError as exc:
             raise NotFound(f"No feature has the id {feature_id!r}.", field="featureId") from exc
-        feature = session.execute(collection.select_item(key, photo_base())).scalar_one_or_none()
+        feature = session.execute(
+            collection.select_item(key), {"photo_base": photo_base()}
+        ).scalar_one_or_none()
         if feature is None:
             raise NotFound(f"No feature has the id {feature_id!r}.", field="featureId")
         collection_url = url_for("ogc.CollectionViews", collection_id=collection.id, _external=True)
@@ -307,12 +309,11 @@ def items_response(collection: FeatureCollection, endpoint: str, args: dict) -> 
         interval=args.get("datetime"),
         conditions=filter_conditions(collection, args),
         limit=args.get("limit", DEFAULT_LIMIT),
-        photo_base=photo_base(),
         after=position if direction == "a" else None,
         before=position if direction == "b" else None,
     )
     statement, values = collection.select_page(asked)
-    values["photo_base"] = asked.photo_base
+    values["photo_base"] = photo_base()
     if collection.paging.by_shape and not asked.conditions:
         row = compiled_read(statement).one_or_none(**values)
     else:
