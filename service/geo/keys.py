@@ -63,7 +63,6 @@ class KeyRange:
 
 
 KEY_SPACE = 4**KEY_ZOOM  # every tile_key is below
-WHOLE_WORLD = [KeyRange(0, KEY_SPACE, True)]
 
 
 def covering_ranges(bboxes: list[Box]) -> list[KeyRange]:
@@ -74,7 +73,7 @@ def covering_ranges(bboxes: list[Box]) -> list[KeyRange]:
     tested against the box.
     """
     if not bboxes:
-        return WHOLE_WORLD
+        return [KeyRange(0, KEY_SPACE, True)]
     tiles = sorted(tile for bbox in bboxes for tile in _cover(bbox))
     merged = [list(tiles[0])]
     for low, high, inside in tiles[1:]:

@@ -34,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from .. import vocabulary as vocab
 from ..models import Device
 from .devices import COORDINATE_DECIMALS, DeviceFilter, public_feature_text, sql_string
-from .keys import KEY_ZOOM, pixel_box, tile_key_range
+from .keys import KEY_SPACE, KEY_ZOOM, pixel_box, tile_key_range
 from .photos import PHOTO_PATH
 
 LAYER = "devices"
@@ -70,7 +70,7 @@ class KeyArea:
     def of_bboxes(cls, bboxes: list[tuple[float, float, float, float]]) -> "KeyArea":
         """The tiles covering one box, at the deepest zoom where at most 8 by 8 of them do."""
         if not bboxes:
-            return cls([(0, 4**KEY_ZOOM)])
+            return cls([(0, KEY_SPACE)])
         if len(bboxes) > 1:  # crosses the antimeridian: tiles of the whole band are fine
             return cls.of_bboxes(
                 [(-180.0, min(b[1] for b in bboxes), 180.0, max(b[3] for b in bboxes))]
