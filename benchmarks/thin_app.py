@@ -13,6 +13,7 @@ from psycopg.rows import namedtuple_row
 from psycopg_pool import ConnectionPool
 from sqlalchemy.dialects import postgresql
 
+from service.config import Config
 from service.db import CONNECT_ARGS
 from service.geo.devices import (
     DeviceFilter,
@@ -21,6 +22,7 @@ from service.geo.devices import (
     select_device_page_in_space,
     spatial_page,
 )
+from service.memory import keep_freed_memory
 
 DIALECT = postgresql.psycopg.dialect()
 PHOTO_BASE = "/api/v1/photos/"
@@ -45,6 +47,7 @@ url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://
 # by-id and spatial-order statements prepared, as CompiledRead does.
 pool = ConnectionPool(url, min_size=1, max_size=4, kwargs=CONNECT_ARGS)
 app = Flask(__name__)
+keep_freed_memory(Config().KEEP_FREED_MEMORY_MB)  # as Vigie's processes do
 
 
 @app.get("/devices")

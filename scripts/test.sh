@@ -20,6 +20,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
     trap 'stop_cluster "$CLUSTER_DIR"; rm -rf "$CLUSTER_DIR"' EXIT
     PG_FSYNC=off start_cluster "$CLUSTER_DIR"
     export DATABASE_URL=$(cluster_url "$CLUSTER_DIR")
+    export VIGIE_TEST_CLUSTER=$CLUSTER_DIR  # tests of the server's own settings
 fi
 
 say "running the test suite against a real PostGIS"

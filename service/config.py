@@ -45,6 +45,8 @@ class Config:
         self.DATABASE_URL = env.get("DATABASE_URL") or default_database_url()
         self.SECRET_KEY = env.get("SECRET_KEY") or local_secret_key()
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
+        # Free memory each process keeps for its next responses (service/memory.py; 0: none).
+        self.KEEP_FREED_MEMORY_MB = _int("KEEP_FREED_MEMORY_MB", 256)
         # Request bodies larger than this are refused with 413 before being read.
         self.MAX_CONTENT_LENGTH = _int("MAX_JSON_BYTES", 4 * 1024 * 1024)
         # Accounts and moderation.

@@ -99,17 +99,23 @@ def public_feature_text(photo_urls_base: str | ColumnElement = PHOTO_PATH) -> Co
     return stored_feature_text(Device, photo_urls_base)
 
 
+NO_PHOTOS = sql_string(',"photos":[]}}')
+
+
 def stored_feature_text(row, photo_urls_base) -> ColumnElement:
     """A stored Feature head closed with the photos of its device.
 
     ROW has the columns feature_head, id and has_photos (Device, or a subquery of them).
     Photos are looked up only for devices that have some (migration 0011).
     """
-    photos = case(
-        (row.has_photos, device_photos_json(photo_urls_base, row.id)),
-        else_=literal_column("'[]'::json"),
+    with_photos = func.concat(
+        row.feature_head,
+        sql_string(',"photos":'),
+        device_photos_json(photo_urls_base, row.id),
+        sql_string("}}"),
     )
-    return func.concat(row.feature_head, sql_string(',"photos":'), photos, sql_string("}}"))
+    # Most devices have none: one plain text concatenation then.
+    return case((row.has_photos, with_photos), else_=row.feature_head.op("||")(NO_PHOTOS))
 
 
 # The photo URL base as a parameter (its value ends with "/"), so that the Feature expression
@@ -477,14 +483,15 @@ def _device_page_in_space(clauses, box_test, after, before) -> Select:
         .limit(PAGE_LIMIT + 1)
         .lateral("in_range")
     )
-    scan_order = [scan.c.tile_key, scan.c.id]
-    if before is not None:
-        scan_order = [c.desc() for c in scan_order]
+    # The page is the ranges' rows one range after the other. PostgreSQL reads the ranges in
+    # their numbered order (WITH ORDINALITY is known to be sorted), and a lateral join yields
+    # each range's rows as its scan does, in key order: ordering by range alone costs no sort,
+    # where ordering by (range, tile_key, id) too would copy every Feature into one.
     page = (
         select(ranges.c.range, scan)
         .select_from(ranges)
         .join(scan, true())
-        .order_by(ranges.c.range, *scan_order)
+        .order_by(ranges.c.range)
         .limit(PAGE_LIMIT + 1)
         .subquery("page")
     )

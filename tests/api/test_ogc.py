@@ -1,10 +1,12 @@
 """OGC API Features at /ogc: the documents, the items and their filters, as a client sees them."""
 
 import base64
+import uuid
 
 import pytest
 
-from tests.helpers import GEOJSON, PROBLEM, add_photo, pin
+from service.geo.devices import DeviceFilter, select_device_page_in_space
+from tests.helpers import GEOJSON, PROBLEM, add_photo, as_text, pin
 
 
 @pytest.fixture
@@ -443,6 +445,19 @@ class TestSpatialPages:
         assert [p["features"] for p in walk_back(client, forward[-1])] == [
             p["features"] for p in forward
         ]
+
+    @pytest.mark.parametrize("direction", ["after", "before"])
+    def test_a_page_is_read_range_after_range_without_sorting_it(self, app, db, direction):
+        """The page keeps its ranges' key order only while PostgreSQL reads them in turn; a
+        sort of the page would also copy every Feature once more."""
+        seed_grid(db, *self.BOX, steps=8)
+        statement, values = select_device_page_in_space(
+            DeviceFilter(bboxes=[self.BOX]), 7, **{direction: (2**58, uuid.UUID(int=0))}
+        )
+        statement = statement.params(values | {"photo_base": "https://x/"})
+        plan = "\n".join(row[0] for row in db("EXPLAIN " + as_text(statement)))
+        assert "devices_tile_key_idx" in plan
+        assert "Sort" not in plan
 
 
 def test_items_and_an_item_list_photos_with_absolute_urls(client, db):

@@ -1,0 +1,72 @@
+"""Processes keep freed memory for their next responses (service/memory.py, scripts/lib.sh)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.memory import keep_freed_memory
+
+# Run in a fresh process: how glibc treats a size depends on what the process freed before.
+PAGES_SERVED = """
+import resource
+from service import create_app
+
+client = create_app().test_client()
+PAGE = "/ogc/collections/devices/items?limit=1000"
+
+def faults_per_page(pages=10):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(pages):
+        # Counted, not parsed: parsing would keep the heap busy and hide what serving costs.
+        assert client.get(PAGE).data.count(b'{"type":"Feature",') == 1000
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / pages
+
+faults_per_page()  # the heap grows once
+print(faults_per_page())
+"""
+
+
+def test_an_app_process_reuses_the_memory_of_one_page_for_the_next(database_url, committed):
+    """With glibc's defaults, each page of a thousand devices faulted in ~600 fresh pages."""
+    with committed.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO devices (id, geom, kind, review_status) "
+            "SELECT gen_random_uuid(), ST_MakePoint(2.35 + i / 1e5, 48.85), 'camera', 'approved' "
+            "FROM generate_series(1, 1000) i"
+        )
+    environment = os.environ | {"DATABASE_URL": database_url, "RATELIMIT_ENABLED": "false"}
+    faults = subprocess.run(
+        [sys.executable, "-c", PAGES_SERVED],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+    ).stdout
+    assert float(faults) < 20
+
+
+def test_no_setting_leaves_the_c_library_as_it_is():
+    assert keep_freed_memory(0) is False
+
+
+def backend_faults(connection) -> int:
+    pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+
+
+@pytest.mark.skipif(
+    not os.environ.get("VIGIE_TEST_CLUSTER"),
+    reason="the suite runs against a server it did not start (DATABASE_URL was given)",
+)
+def test_the_cluster_the_scripts_start_reuses_memory_between_large_results(app):
+    """Without the server's malloc settings each 650 KB result faulted in about 650 pages."""
+    page = "SELECT string_agg(repeat('x', 650), ',') FROM generate_series(1, 1000)"
+    with app.extensions["engine"].connect() as connection:
+        connection.exec_driver_sql(page).scalar()  # the backend's heap grows once
+        before = backend_faults(connection)
+        for _ in range(20):
+            connection.exec_driver_sql(page).scalar()
+        assert (backend_faults(connection) - before) / 20 < 100
