@@ -13,7 +13,6 @@ from psycopg.rows import namedtuple_row
 from psycopg_pool import ConnectionPool
 from sqlalchemy.dialects import postgresql
 
-from service.config import Config
 from service.db import CONNECT_ARGS
 from service.geo.devices import (
     DeviceFilter,
@@ -22,7 +21,7 @@ from service.geo.devices import (
     select_device_page_in_space,
     spatial_page,
 )
-from service.memory import keep_freed_memory
+from service.memory import DEFAULT_KEEP_MB, keep_freed_memory
 
 DIALECT = postgresql.psycopg.dialect()
 PHOTO_BASE = "/api/v1/photos/"
@@ -47,7 +46,7 @@ url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://
 # by-id and spatial-order statements prepared, as CompiledRead does.
 pool = ConnectionPool(url, min_size=1, max_size=4, kwargs=CONNECT_ARGS)
 app = Flask(__name__)
-keep_freed_memory(Config().KEEP_FREED_MEMORY_MB)  # as Vigie's processes do
+keep_freed_memory(int(os.environ.get("KEEP_FREED_MEMORY_MB", DEFAULT_KEEP_MB)))  # as Vigie does
 
 
 @app.get("/devices")

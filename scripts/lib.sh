@@ -103,8 +103,9 @@ grant_traverse() {
 }
 
 # The server builds pages of devices of hundreds of KB; by default glibc would hand that memory
-# back to the kernel after each query and fault it in again on the next (a tenth of the
-# server's CPU on OGC pages, docs/performance.md). It keeps up to 256 MB instead.
+# back to the kernel after each query and fault it in again on the next (about 650 page faults
+# per OGC page, a fifth of the server's CPU: docs/performance.md). It keeps up to 256 MB
+# instead. Empty: the server gets the environment's own GLIBC_TUNABLES, if any.
 PG_GLIBC_TUNABLES=${PG_GLIBC_TUNABLES-glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456}
 
 # Initialise (once) and start a cluster in DATA listening only on a unix socket in DATA/run.
@@ -123,7 +124,7 @@ start_cluster() {
         as_cluster_owner mkdir -p "$data/run"
     fi
     if ! as_cluster_owner "$bindir/pg_ctl" -D "$data/pgdata" status >/dev/null 2>&1; then
-        as_cluster_owner env GLIBC_TUNABLES="$PG_GLIBC_TUNABLES" \
+        as_cluster_owner env ${PG_GLIBC_TUNABLES:+"GLIBC_TUNABLES=$PG_GLIBC_TUNABLES"} \
             "$bindir/pg_ctl" -D "$data/pgdata" -w -s -l "$data/postgres.log" \
             -o "-c listen_addresses='' -c unix_socket_directories='$data/run' -c fsync=${PG_FSYNC:-on} -c shared_buffers=${PG_SHARED_BUFFERS:-128MB}" start \
             || die "the private cluster did not start; see $data/postgres.log"

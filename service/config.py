@@ -4,6 +4,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .memory import DEFAULT_KEEP_MB
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -46,7 +48,7 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY") or local_secret_key()
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
         # Free memory each process keeps for its next responses (service/memory.py; 0: none).
-        self.KEEP_FREED_MEMORY_MB = _int("KEEP_FREED_MEMORY_MB", 256)
+        self.KEEP_FREED_MEMORY_MB = _int("KEEP_FREED_MEMORY_MB", DEFAULT_KEEP_MB)
         # Request bodies larger than this are refused with 413 before being read.
         self.MAX_CONTENT_LENGTH = _int("MAX_JSON_BYTES", 4 * 1024 * 1024)
         # Accounts and moderation.

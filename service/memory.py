@@ -2,32 +2,43 @@
 
 A page of a thousand devices is a string of about 630 KB, built, encoded and sent on every
 request. glibc's malloc gives the top of its heap back to the kernel as soon as that much is
-free, and serves such sizes from fresh mappings: each request then faults in hundreds of new
-pages, a quarter of a worker's CPU (docs/performance.md). With these two settings the memory is
+free, and serves such sizes from fresh mappings: each request then faulted in about 600 new
+pages, half of a worker's CPU (docs/performance.md). With these two settings the memory is
 kept and reused; a worker holds at most what its largest response needed.
 """
 
 import ctypes
+import logging
 
+DEFAULT_KEEP_MB = 256
 M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
 # glibc refuses an mmap threshold above half its heap size (32 MiB on 64-bit systems).
 LARGEST_HEAP_ALLOCATION = 32 * 1024 * 1024
+LARGEST_KEEP_MB = 2047  # mallopt takes a C int
+
+log = logging.getLogger(__name__)
 
 
 def keep_freed_memory(keep_mb: int) -> bool:
     """Let the heap keep up to KEEP_MB of free memory at its top (0: glibc's defaults).
 
     Allocations up to 32 MiB then come from the heap rather than from their own mapping.
-    Returns whether the C library took the settings (False on a libc other than glibc).
+    Returns whether the C library took the settings (not on a C library other than glibc).
     """
     if keep_mb <= 0:
         return False
-    libc = ctypes.CDLL(None)  # the symbols the process already has, the C library among them
-    mallopt = getattr(libc, "mallopt", None)
+    try:
+        # The symbols the process already has, the C library's among them.
+        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    except (OSError, TypeError):
+        mallopt = None
     if mallopt is None:
+        log.info("no glibc mallopt here: freed memory is managed by the C library's defaults")
         return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    # The mmap threshold first: either setting turns glibc's own adjustment of both off.
     return bool(
-        mallopt(M_TRIM_THRESHOLD, keep_mb * 1024 * 1024)
-        and mallopt(M_MMAP_THRESHOLD, LARGEST_HEAP_ALLOCATION)
+        mallopt(M_MMAP_THRESHOLD, LARGEST_HEAP_ALLOCATION)
+        and mallopt(M_TRIM_THRESHOLD, min(keep_mb, LARGEST_KEEP_MB) * 1024 * 1024)
     )

@@ -1,6 +1,7 @@
 """Processes keep freed memory for their next responses (service/memory.py, scripts/lib.sh)."""
 
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ print(faults_per_page())
 """
 
 
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the settings are glibc's")
 def test_an_app_process_reuses_the_memory_of_one_page_for_the_next(database_url, committed):
     """With glibc's defaults, each page of a thousand devices faulted in ~600 fresh pages."""
     with committed.begin() as connection:
@@ -38,6 +40,7 @@ def test_an_app_process_reuses_the_memory_of_one_page_for_the_next(database_url,
             "FROM generate_series(1, 1000) i"
         )
     environment = os.environ | {"DATABASE_URL": database_url, "RATELIMIT_ENABLED": "false"}
+    environment.pop("KEEP_FREED_MEMORY_MB", None)  # the default
     faults = subprocess.run(
         [sys.executable, "-c", PAGES_SERVED],
         capture_output=True,
@@ -48,7 +51,7 @@ def test_an_app_process_reuses_the_memory_of_one_page_for_the_next(database_url,
     assert float(faults) < 20
 
 
-def test_no_setting_leaves_the_c_library_as_it_is():
+def test_zero_asks_nothing_of_the_c_library():
     assert keep_freed_memory(0) is False
 
 
@@ -69,4 +72,4 @@ def test_the_cluster_the_scripts_start_reuses_memory_between_large_results(app):
         before = backend_faults(connection)
         for _ in range(20):
             connection.exec_driver_sql(page).scalar()
-        assert (backend_faults(connection) - before) / 20 < 100
+        assert (backend_faults(connection) - before) / 20 < 200

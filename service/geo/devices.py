@@ -115,7 +115,7 @@ def stored_feature_text(row, photo_urls_base) -> ColumnElement:
         sql_string("}}"),
     )
     # Most devices have none: one plain text concatenation then.
-    return case((row.has_photos, with_photos), else_=row.feature_head.op("||")(NO_PHOTOS))
+    return case((row.has_photos, with_photos), else_=row.feature_head + NO_PHOTOS)
 
 
 # The photo URL base as a parameter (its value ends with "/"), so that the Feature expression
@@ -484,9 +484,11 @@ def _device_page_in_space(clauses, box_test, after, before) -> Select:
         .lateral("in_range")
     )
     # The page is the ranges' rows one range after the other. PostgreSQL reads the ranges in
-    # their numbered order (WITH ORDINALITY is known to be sorted), and a lateral join yields
-    # each range's rows as its scan does, in key order: ordering by range alone costs no sort,
-    # where ordering by (range, tile_key, id) too would copy every Feature into one.
+    # their numbered order (WITH ORDINALITY is known to be sorted), and the nested loop that a
+    # lateral join must be yields each range's rows as its scan does, in key order: ordering
+    # by range alone costs no sort, where ordering by (range, tile_key, id) too would copy
+    # every Feature into one. This is how the executor works, not what SQL promises: a test
+    # checks the plan, and the walks of tests/api/test_ogc.py the order.
     page = (
         select(ranges.c.range, scan)
         .select_from(ranges)
