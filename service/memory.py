@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def keep_freed_memory(keep_mb: int) -> bool:
-    """Let the heap keep up to KEEP_MB of free memory at its top (0: glibc's defaults).
+    """Let the heap keep up to KEEP_MB of free memory at its top (0: leave the C library be).
 
     Allocations up to 32 MiB then come from the heap rather than from their own mapping.
     Returns whether the C library took the settings (not on a C library other than glibc).

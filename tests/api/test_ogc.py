@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.dialects import postgresql
 
 from service.geo.devices import DeviceFilter, select_device_page_in_space
+from service.geo.keys import covering_ranges
 from tests.helpers import GEOJSON, PROBLEM, add_photo, as_text, pin
 
 
@@ -457,9 +458,13 @@ class TestSpatialPages:
         sort of the page would also copy every Feature once more. Prepared, the statement
         soon runs with a generic plan: that one too."""
         seed_grid(db, *self.BOX, steps=8)
+        # A position before every range of the box (after) or beyond them all (before).
+        ranges = covering_ranges([self.BOX])
+        key = ranges[0].low if direction == "after" else ranges[-1].high
         statement, values = select_device_page_in_space(
-            DeviceFilter(bboxes=[self.BOX]), 7, **{direction: (2**58, uuid.UUID(int=0))}
+            DeviceFilter(bboxes=[self.BOX]), 7, **{direction: (key, uuid.UUID(int=0))}
         )
+        assert values["range_lows"].count(",") + 1 == len(ranges) > 1
         values |= {"photo_base": "https://x/"}
         if plan == "custom":
             top = db("EXPLAIN (FORMAT JSON) " + as_text(statement.params(values))).scalar()
