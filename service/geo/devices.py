@@ -490,7 +490,7 @@ def _device_page_in_space(clauses, box_test, after, before) -> Select:
     # every Feature into one. This is how the executor works, not what SQL promises: a test
     # checks the plan, and the walks of tests/api/test_ogc.py the order.
     page = (
-        select(ranges.c.range, scan)
+        select(scan)
         .select_from(ranges)
         .join(scan, true())
         .order_by(ranges.c.range)
@@ -535,8 +535,9 @@ def spatial_page(row, limit: int, *, backward: bool) -> FeaturePage:
     """The page a select_device_page_in_space row holds, without its extra row.
 
     The edges' ids are read from the Features themselves: each begins with FEATURE_START and
-    its id, and that opening cannot occur inside another Feature (property values are
-    strings, numbers and flat arrays, whose quotes JSON escapes).
+    its id, and that opening cannot occur inside another Feature: property values are
+    strings (whose quotes JSON escapes), numbers, flat arrays, and `tags`, a jsonb object
+    whose text has a space after every colon.
     """
     features = row.features
     has_more = row.fetched > limit

@@ -440,7 +440,9 @@ class TestSpatialPages:
         west, south, east, north = self.BOX
         seed_grid(db, west, south, east, north, steps=4)
         lookalike = ',{"type":"Feature","id":"00000000-0000-0000-0000-000000000000"}'
-        db("UPDATE devices SET notes = :notes, tags = :tags", notes=lookalike, tags='{"x": "{"}')
+        # tags is the one object among the properties: a Feature's opening, as tags.
+        tags = '{"x": "{", "type": "Feature", "id": "00000000-0000-0000-0000-000000000000"}'
+        db("UPDATE devices SET notes = :notes, tags = :tags", notes=lookalike, tags=tags)
         expected = box_ids_in_spatial_order(db, self.BOX)
         forward = walk(client, f"{ITEMS}?bbox={west},{south},{east},{north}&limit=3")
         assert page_ids(forward) == expected
