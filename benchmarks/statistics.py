@@ -23,7 +23,7 @@ from benchmarks.seed_devices import device_count, seed
 from geodata import catalogue
 from geodata.importer import import_districts, source_options
 from service import create_app
-from service.api.stats.cache import refreshes_running
+from service.api.statistics.cache import refreshes_running
 from service.config import PROJECT_DIR, Config
 
 RESULTS = PROJECT_DIR / "benchmarks" / "results" / "statistics.json"

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from service.db import session
-from service.geo.statistics_cache import select_data_version, select_outdated_requests
+from service.geo.statistics.cache import select_data_version, select_outdated_requests
 from service.models import District
 
 from . import catalogue

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from .db import session
 from .errors import Forbidden, Unauthorized
 from .models import ApiToken, User
+from .visibility import Viewer
 
 TOKEN_PREFIX = "vigie_"
 
@@ -73,6 +74,11 @@ def find_user(username: str) -> User | None:
     return session.scalars(
         select(User).where(sql_func.lower(User.username) == username.lower())
     ).one_or_none()
+
+
+def current_viewer() -> Viewer:
+    """The caller as service/visibility.py sees them: anonymous, an author, or a moderator."""
+    return Viewer.of(current_user())
 
 
 def current_user() -> User | None:

@@ -8,10 +8,10 @@ from .meta.routes import blp as meta_blp
 from .moderation.routes import blp as moderation_blp
 from .ogc.routes import blp as ogc_blp
 from .photos.routes import blp as photos_blp
-from .stats.routes import blp as stats_blp
+from .statistics.routes import blp as statistics_blp
 from .sync.routes import blp as sync_blp
 from .tiles.routes import blp as tiles_blp
-from .views.routes import blp as views_blp
+from .view_cones.routes import blp as view_cones_blp
 
 BLUEPRINTS = (
     meta_blp,
@@ -22,8 +22,8 @@ BLUEPRINTS = (
     moderation_blp,
     sync_blp,
     districts_blp,
-    stats_blp,
-    views_blp,
+    statistics_blp,
+    view_cones_blp,
     ogc_blp,
     tiles_blp,
 )

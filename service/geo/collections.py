@@ -3,7 +3,7 @@
 Each entry says how to select the public rows of a table, how PostGIS writes one row as a
 GeoJSON Feature, and which properties clients may filter on. The OGC routes are generic over
 this registry: serving another table (districts with their statistics, ...) is one more
-`FeatureCollection(...)` passed to `register`, as districts are.
+`OgcCollection(...)` passed to `register`, as districts are.
 """
 
 import uuid
@@ -11,33 +11,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Numeric, Select, Text, and_, cast, func, literal_column, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
 from ..models import Device, District
 from .cql2 import Queryable
-from .devices import (
-    COORDINATE_DECIMALS,
-    PHOTO_BASE,
-    DeviceFilter,
-    FeaturePage,
-    device_time,
-    public_feature_text,
-    select_device_page_in_space,
-    select_feature_page,
-    spatial_page,
-    sql_string,
-    within_bboxes,
-    within_interval,
-)
+from .devices.features import public_feature_text
+from .devices.filter import DeviceFilter, device_time, within_bboxes, within_interval
+from .devices.spatial import select_device_page_in_space, spatial_page
+from .districts import district_feature_text
 from .keys import KEY_SPACE
+from .paging import FeaturePage, select_feature_page
+from .statements import BoundStatement
+from .statistics.density import district_level_figures_json
 
 Interval = tuple[datetime | None, datetime | None]
 
 
 def public_rows(
-    collection: "FeatureCollection", bboxes, interval: Interval | None, conditions
+    collection: "OgcCollection", bboxes, interval: Interval | None, conditions
 ) -> list[ColumnElement]:
     """Default selection: every row, narrowed by boxes, time and conditions."""
     clauses = list(conditions)
@@ -60,47 +53,45 @@ class PageRequest:
     before: object = None
 
 
-def pages_in_key_order(collection: "FeatureCollection", page: PageRequest) -> tuple:
+def pages_in_key_order(collection: "OgcCollection", page: PageRequest) -> BoundStatement:
     """Default paging: the selected rows in key order; the position is a key value."""
     clauses = collection.clauses(page.bboxes, page.interval, page.conditions)
     statement = select_feature_page(
         collection.key,
-        collection.feature(PHOTO_BASE),
+        collection.feature(),
         clauses,
         page.limit,
         after=page.after,
         before=page.before,
     )
-    return statement, {}
+    return BoundStatement(statement, {})
 
 
 @dataclass(frozen=True)
 class Paging:
     """How a collection's pages are chosen and read back."""
 
-    # (statement, parameters but `photo_base`) of a page.
-    select: Callable[["FeatureCollection", PageRequest], tuple] = pages_in_key_order
-    # The text of a page edge (first_key, last_key) -> a position; ValueError if malformed.
-    # None: the collection's parse_key.
-    parse_position: Callable[[str], object] | None = None
-    # Whether `select` builds each shape of statement once (unless the page has conditions),
-    # so that it may be compiled and prepared once.
-    by_shape: bool = False
+    # The statement of a page, its values but `photo_base`.
+    select: Callable[["OgcCollection", PageRequest], BoundStatement] = pages_in_key_order
+    # The types of a position's parts (service/api/geojson.py, CursorCodec); None: the key's.
+    position_types: tuple[type, ...] | None = None
+    # Checks a position read from a cursor; ValueError if it cannot be one.
+    check_position: Callable[[tuple], None] = lambda _position: None
     # The page (features, returned, first_key, last_key, has_more) of the statement's row.
     page_of: Callable[[object, PageRequest], object] = lambda row, _page: row
 
 
 @dataclass(frozen=True)
-class FeatureCollection:
-    """A table served as an OGC API Features collection."""
+class OgcCollection:
+    """A table served as an OGC API Features collection: one entry of the registry."""
 
     id: str
     title: str
     description: str
     key: ColumnElement  # unique: the featureId
-    parse_key: Callable[[str], object]  # featureId text -> key value; ValueError if malformed
-    # One row as GeoJSON Feature text, given where photo URLs start: the `photo_base` parameter.
-    feature: Callable[[ColumnElement], ColumnElement]
+    key_type: type  # of the featureId: uuid.UUID, str... (a ValueError if malformed)
+    # One row as GeoJSON Feature text; photo URLs start with the `photo_base` parameter.
+    feature: Callable[[], ColumnElement]
     geometry: ColumnElement  # EPSG:4326
     temporal: ColumnElement | None  # the instant `datetime=` filters on
     queryables: dict[str, Queryable]
@@ -115,15 +106,16 @@ class FeatureCollection:
     def clauses(self, bboxes=(), interval: Interval | None = None, conditions=()) -> list:
         return self.selection(self, list(bboxes), interval, list(conditions))
 
-    def select_page(self, page: PageRequest) -> tuple[Select, dict]:
+    def select_page(self, page: PageRequest) -> BoundStatement:
         return self.paging.select(self, page)
 
-    def position(self, text: str):
-        return (self.paging.parse_position or self.parse_key)(text)
+    @property
+    def position_types(self) -> tuple[type, ...]:
+        return self.paging.position_types or (self.key_type,)
 
     def select_item(self, key) -> Select:
         """One public row's Feature; parameter `photo_base`."""
-        feature = self.feature(PHOTO_BASE).label("feature")
+        feature = self.feature().label("feature")
         return select(feature).where(and_(*self.clauses(), self.key == key))
 
     def select_extent(self) -> Select:
@@ -147,7 +139,7 @@ def device_rows(collection, bboxes, interval, conditions) -> list[ColumnElement]
     return DeviceFilter(bboxes=bboxes, interval=interval, conditions=conditions).clauses()
 
 
-def device_pages_in_space(collection, page: PageRequest) -> tuple[Select, dict]:
+def device_pages_in_space(collection, page: PageRequest) -> BoundStatement:
     """Device pages in spatial order, which stop as soon as they are full.
 
     In id order, a page would first sort every device of its box (select_device_page_in_space).
@@ -160,33 +152,31 @@ def device_page_of(row, page: PageRequest) -> FeaturePage:
     return spatial_page(row, page.limit, backward=page.before is not None)
 
 
-def device_position(text: str) -> tuple[int, uuid.UUID]:
-    """A page edge of devices, `tile_key:id`."""
-    tile_key, _, device_id = text.partition(":")
-    if not 0 <= int(tile_key) < KEY_SPACE:
-        raise ValueError(f"no tile_key is {tile_key}")
-    return int(tile_key), uuid.UUID(device_id)
+def check_device_position(position: tuple[int, uuid.UUID]) -> None:
+    """A position of devices is (tile_key, id), with a tile_key of the key space."""
+    if not 0 <= position[0] < KEY_SPACE:
+        raise ValueError(f"no tile_key is {position[0]}")
 
 
 def enum_queryable(column, values, description: str) -> Queryable:
     return Queryable(column, "string", tuple(values), description)
 
 
-DEVICES = FeatureCollection(
+DEVICES = OgcCollection(
     id="devices",
     title="Surveillance devices",
     description="Cameras, licence-plate readers, microphones and other surveillance devices "
     "pinned by contributors. Their time is when they were observed, else when last changed.",
     key=Device.id,
-    parse_key=uuid.UUID,
+    key_type=uuid.UUID,
     feature=public_feature_text,
     geometry=Device.geom,
     temporal=device_time(),
     selection=device_rows,
     paging=Paging(
         select=device_pages_in_space,
-        parse_position=device_position,
-        by_shape=True,
+        position_types=(int, uuid.UUID),
+        check_position=check_device_position,
         page_of=device_page_of,
     ),
     queryables={
@@ -223,61 +213,15 @@ DEVICES = FeatureCollection(
 )
 
 
-def district_statistics_json() -> ColumnElement:
-    """A district's fields and its public devices: count, per km², per 100,000 inhabitants."""
-    devices = (
-        select(func.count())
-        .select_from(Device)
-        .where(*DeviceFilter().clauses(), func.ST_Intersects(District.geom, Device.geom))
-        .correlate(District)
-        .scalar_subquery()
-    )
-    counted = (
-        select(
-            District.code,
-            District.name,
-            District.level,
-            District.parent_code,
-            District.population,
-            District.population_year,
-            District.area_km2,
-            devices.label("devices"),
-        )
-        .correlate(District)
-        .subquery("counted")
-    )
-    row = select(
-        counted,
-        func.round(
-            cast(counted.c.devices / func.nullif(counted.c.area_km2, 0.0), Numeric), 3
-        ).label("devices_per_km2"),
-        func.round(
-            cast(counted.c.devices * 100_000.0 / func.nullif(counted.c.population, 0), Numeric), 2
-        ).label("devices_per_100k_inhabitants"),
-    ).subquery("p")
-    return select(func.row_to_json(literal_column("p"))).select_from(row).scalar_subquery()
-
-
-def district_feature_text(_photo_base=None) -> ColumnElement:
-    return func.concat(
-        sql_string('{"type":"Feature","id":'),
-        func.to_json(District.code),
-        sql_string(',"geometry":'),
-        func.ST_AsGeoJSON(District.geom, COORDINATE_DECIMALS),
-        sql_string(',"properties":'),
-        cast(district_statistics_json(), Text),
-        sql_string("}"),
-    )
-
-
-DISTRICTS = FeatureCollection(
+DISTRICTS = OgcCollection(
     id="districts",
     title="Districts and their surveillance statistics",
-    description="Administrative districts (communes, arrondissements...) with the number of "
-    "public devices inside, per km² and per 100,000 inhabitants.",
+    description="Administrative districts (communes, arrondissements...) with the public "
+    "devices on the map inside, by kind, status and verification, per km² and per 10,000 "
+    "inhabitants: the figures of /api/v1/stats/districts for the districts of their level.",
     key=District.code,
-    parse_key=str,
-    feature=district_feature_text,
+    key_type=str,
+    feature=lambda: district_feature_text(district_level_figures_json()),
     geometry=District.geom,
     temporal=None,
     queryables={
@@ -292,10 +236,10 @@ DISTRICTS = FeatureCollection(
     property_filters=("code", "level", "parent_code", "name"),
 )
 
-COLLECTIONS: dict[str, FeatureCollection] = {}
+COLLECTIONS: dict[str, OgcCollection] = {}
 
 
-def register(collection: FeatureCollection) -> FeatureCollection:
+def register(collection: OgcCollection) -> OgcCollection:
     COLLECTIONS[collection.id] = collection
     return collection
 

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Dataset, District
-from .devices import COORDINATE_DECIMALS, sql_string
+from .sql import COORDINATE_DECIMALS, feature_text, sql_string
 
 METRES_PER_DEGREE = 111_320  # at the equator; tolerances in metres become degrees with it
 POLYGONS = 3  # ST_CollectionExtract type: keep the polygonal parts of a repaired geometry
@@ -259,15 +259,11 @@ def simplified_geojson(geom, tolerance_m: float) -> ColumnElement:
     return func.ST_AsGeoJSON(geom, COORDINATE_DECIMALS)
 
 
-def district_feature_text(tolerance_m: float) -> ColumnElement:
-    return func.concat(
-        sql_string('{"type":"Feature","id":'),
-        cast(func.to_json(District.code), Text),
-        sql_string(',"geometry":'),
-        simplified_geojson(District.geom, tolerance_m),
-        sql_string(',"properties":'),
-        cast(district_properties(), Text),
-        sql_string("}"),
+def district_feature_text(properties: ColumnElement, tolerance_m: float = 0) -> ColumnElement:
+    """A district as a Feature: its code as id, its boundary simplified at TOLERANCE_M (0: as
+    stored), and PROPERTIES (district_properties, or its figures in the OGC API)."""
+    return feature_text(
+        func.to_json(District.code), simplified_geojson(District.geom, tolerance_m), properties
     )
 
 
@@ -292,7 +288,7 @@ def select_district_collection(clauses, tolerance_m: float, limit: int) -> Selec
     """Features of the matching districts in code order, and whether more than limit matched."""
     page = (
         select(
-            district_feature_text(tolerance_m).label("feature"),
+            district_feature_text(district_properties(), tolerance_m).label("feature"),
             func.row_number().over(order_by=District.code).label("n"),
         )
         .where(and_(*clauses))
@@ -314,4 +310,5 @@ def select_district_collection(clauses, tolerance_m: float, limit: int) -> Selec
 
 
 def select_district_feature(code: str, tolerance_m: float) -> Select:
-    return select(district_feature_text(tolerance_m).label("feature")).where(District.code == code)
+    feature = district_feature_text(district_properties(), tolerance_m)
+    return select(feature.label("feature")).where(District.code == code)

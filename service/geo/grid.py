@@ -5,8 +5,9 @@ import math
 from sqlalchemy import Float, Select, Text, cast, func, literal, select, true
 
 from ..models import Device
-from .devices import COORDINATE_DECIMALS, sql_string
-from .statistics import StatisticsFilter, rounded
+from .sql import COORDINATE_DECIMALS, sql_string
+from .statistics.density import rounded
+from .statistics.selection import StatisticsFilter
 
 
 def utm_srid(bbox: tuple[float, float, float, float]) -> int:

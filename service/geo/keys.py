@@ -31,11 +31,20 @@ def spread_bits(value: int) -> int:
     return value
 
 
-def tile_key_range(z: int, x: int, y: int) -> tuple[int, int]:
+@dataclass(frozen=True)
+class KeyRange:
+    """Devices with low <= tile_key < high; `inside` when all of them lie inside the area."""
+
+    low: int
+    high: int
+    inside: bool = True
+
+
+def tile_key_range(z: int, x: int, y: int) -> KeyRange:
     """The tile_key values [low, high) of the devices inside tile z/x/y."""
     shift = 2 * (KEY_ZOOM - z)
     key = spread_bits(x) | (spread_bits(y) << 1)
-    return key << shift, (key + 1) << shift
+    return KeyRange(key << shift, (key + 1) << shift)
 
 
 def mercator_pixel(lon: float, lat: float) -> tuple[int, int]:
@@ -51,15 +60,6 @@ def pixel_box(bbox: Box) -> tuple[int, int, int, int]:
     """The zoom-30 pixels (x0, y0, x1, y1), inclusive, that a lon/lat box touches."""
     west, south, east, north = bbox
     return (*mercator_pixel(west, north), *mercator_pixel(east, south))
-
-
-@dataclass(frozen=True)
-class KeyRange:
-    """Devices with low <= tile_key < high; `inside` when all of them lie inside the area."""
-
-    low: int
-    high: int
-    inside: bool
 
 
 KEY_SPACE = 4**KEY_ZOOM  # every tile_key is below

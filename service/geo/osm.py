@@ -5,7 +5,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from ..models import Device
 from ..osm.tags import MAPPED_COLUMNS
-from .devices import COORDINATE_DECIMALS, DeviceFilter
+from .devices.filter import DeviceFilter
+from .sql import COORDINATE_DECIMALS
 
 
 def upsert_osm_devices(rows: list[dict]):

@@ -1,27 +1,19 @@
 """Statements about photos that other resources embed (a device Feature lists its photos)."""
 
-from sqlalchemy import Text, cast, func, literal, literal_column, select
+from sqlalchemy import Text, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Device, Photo
 from ..models.photo import RENDITIONS
 
-# Where photos are served when a caller gives no absolute base URL.
-PHOTO_PATH = "/api/v1/photos"
 
-
-def device_photos_json(
-    photo_urls_base: str | ColumnElement = PHOTO_PATH, device_id: ColumnElement = Device.id
-) -> ColumnElement:
+def device_photos_json(base: ColumnElement, device_id: ColumnElement = Device.id) -> ColumnElement:
     """The JSON array of the photos of device DEVICE_ID, oldest first, via photos_device_idx.
 
-    A correlated subquery: one index probe per device, so pages of devices stay one statement.
+    BASE is where photo URLs start: the `photo_base` parameter, an absolute URL ending with
+    "/". A correlated subquery: one index probe per device, so pages stay one statement.
     """
-    if isinstance(photo_urls_base, str):
-        base = literal(photo_urls_base.rstrip("/") + "/", Text)
-    else:  # a parameter whose value ends with "/"
-        base = photo_urls_base
     item = func.json_build_object(
         literal_column("'id'"),
         Photo.id,

@@ -12,7 +12,6 @@ apart still share one), so a tile never carries more than 64 (or 4096) features.
 """
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from sqlalchemy import (
     ARRAY,
@@ -33,9 +32,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
 from ..models import Device
-from .devices import COORDINATE_DECIMALS, DeviceFilter, public_feature_text, sql_string
-from .keys import KEY_SPACE, KEY_ZOOM, pixel_box, tile_key_range
-from .photos import PHOTO_PATH
+from .devices.features import public_feature_text
+from .devices.filter import DeviceFilter
+from .keys import KEY_SPACE, KEY_ZOOM, KeyRange, pixel_box, tile_key_range
+from .sql import COORDINATE_DECIMALS, sql_string
+from .statements import STATEMENTS, BoundStatement, parameter
 
 LAYER = "devices"
 TILE_EXTENT = 4096
@@ -59,7 +60,7 @@ def kind_count_column(kind: str) -> str:
 class KeyArea:
     """Where to look for devices: tile_key ranges, optionally cut to a box of zoom-30 pixels."""
 
-    ranges: list[tuple[int, int]]
+    ranges: list[KeyRange]
     pixel_box: tuple[int, int, int, int] | None = None
 
     @classmethod
@@ -70,7 +71,7 @@ class KeyArea:
     def of_bboxes(cls, bboxes: list[tuple[float, float, float, float]]) -> "KeyArea":
         """The tiles covering one box, at the deepest zoom where at most 8 by 8 of them do."""
         if not bboxes:
-            return cls([(0, KEY_SPACE)])
+            return cls([KeyRange(0, KEY_SPACE)])
         if len(bboxes) > 1:  # crosses the antimeridian: tiles of the whole band are fine
             return cls.of_bboxes(
                 [(-180.0, min(b[1] for b in bboxes), 180.0, max(b[3] for b in bboxes))]
@@ -84,9 +85,12 @@ class KeyArea:
             zoom -= 1
         shift = KEY_ZOOM - zoom
         ranges = sorted(
-            tile_key_range(zoom, tx, ty)
-            for tx in range(x0 >> shift, (x1 >> shift) + 1)
-            for ty in range(y0 >> shift, (y1 >> shift) + 1)
+            (
+                tile_key_range(zoom, tx, ty)
+                for tx in range(x0 >> shift, (x1 >> shift) + 1)
+                for ty in range(y0 >> shift, (y1 >> shift) + 1)
+            ),
+            key=lambda r: r.low,
         )
         return cls(ranges, (x0, y0, x1, y1))
 
@@ -103,17 +107,23 @@ def cell_shift_parameter(cell_zoom: int) -> BindParameter:
     return bindparam("cell_shift", 2 * (KEY_ZOOM - cell_zoom), type_=Integer)
 
 
-def device_cells(flt: DeviceFilter, area: KeyArea, cell_shift: BindParameter):
+def range_parameter(name: str, values: list[int], kept: bool) -> BindParameter:
+    """Range ends: a parameter of a kept statement, or values of a statement built anew."""
+    if kept:
+        return parameter(name, ARRAY(BigInteger))
+    return bindparam(name, values, type_=ARRAY(BigInteger))
+
+
+def device_cells(flt: DeviceFilter, area: KeyArea, cell_shift: BindParameter, kept=False):
     """Public devices of the area grouped into grid cells: count, kinds, centroid.
 
     Each tile_key range is read by its own index-only scan: a fenced LATERAL subquery per range
     keeps the planner from scanning the whole index once and probing the ranges for each entry.
     """
-    lows, highs = zip(*area.ranges, strict=True)
     ranges = (
         func.unnest(
-            bindparam("lows", list(lows), type_=ARRAY(BigInteger)),
-            bindparam("highs", list(highs), type_=ARRAY(BigInteger)),
+            range_parameter("lows", [r.low for r in area.ranges], kept),
+            range_parameter("highs", [r.high for r in area.ranges], kept),
         )
         .table_valued("low", "high")
         .render_derived(name="ranges")
@@ -121,7 +131,7 @@ def device_cells(flt: DeviceFilter, area: KeyArea, cell_shift: BindParameter):
     public = replace(flt, bboxes=[])  # the key area replaces the GiST box test
     in_range = (
         select(Device.tile_key, Device.kind, Device.mercator_x, Device.mercator_y)
-        .where(*area.clauses(ranges), *public.clauses())
+        .where(*area.clauses(ranges), *public.clauses(kept=kept))
         .offset(0)  # a fence: PostgreSQL would otherwise flatten the subquery into a join
         .lateral("in_range")
     )
@@ -144,13 +154,13 @@ def device_cells(flt: DeviceFilter, area: KeyArea, cell_shift: BindParameter):
     )
 
 
-def lone_device(flt: DeviceFilter, cells, cell_shift: BindParameter, *columns: ColumnElement):
+def lone_device(flt, cells, cell_shift: BindParameter, *columns: ColumnElement, kept=False):
     """The device of a single-device cell, found again by its tile_key range."""
     return (
         select(*columns)
         .where(
             cells.c.n == 1,
-            *replace(flt, bboxes=[]).clauses(),
+            *replace(flt, bboxes=[]).clauses(kept=kept),
             Device.tile_key >= cells.c.cell.op("<<")(cell_shift),
             Device.tile_key < (cells.c.cell + 1).op("<<")(cell_shift),
         )
@@ -170,29 +180,29 @@ def cluster_kinds_text(cells) -> ColumnElement:
     )
 
 
-def tile_parameters(z: int, x: int, y: int) -> dict:
-    """The values that make device_tile_statement's statement tile z/x/y."""
-    low, high = tile_key_range(z, x, y)
-    return {
+def device_tile_statement(z: int, x: int, y: int, kinds=()) -> BoundStatement:
+    """One Mapbox Vector Tile (bytes, empty when no device is there) of devices and clusters.
+
+    Kept once for tiles with a kind filter and once for tiles without (service/geo/statements.py):
+    building and compiling it costs more than running it on a dense tile.
+    """
+    flt = DeviceFilter(kinds=list(kinds))
+    tile = tile_key_range(z, x, y)
+    values = flt.values() | {
         "z": z,
         "x": x,
         "y": y,
-        "lows": [low],
-        "highs": [high],
+        "lows": [tile.low],
+        "highs": [tile.high],
         "cell_shift": 2 * (KEY_ZOOM - z - cell_bits(z)),
     }
+    statement = STATEMENTS.get(("device_tile", flt.shape(values)), lambda: _device_tile(flt))
+    return BoundStatement(statement, values)
 
 
-@lru_cache(maxsize=128)
-def device_tile_statement(kinds: tuple[str, ...] = ()) -> Select:
-    """One Mapbox Vector Tile (bytes, empty when no device is there) of devices and clusters.
-
-    Built once per kind filter, with bound parameters that tile_parameters(z, x, y) fills:
-    building and compiling this statement costs more than running it on a dense tile.
-    """
-    flt = DeviceFilter(kinds=list(kinds))
-    cell_shift = cell_shift_parameter(cell_bits(0))
-    cells = device_cells(flt, KeyArea.of_tile(0, 0, 0), cell_shift)
+def _device_tile(flt: DeviceFilter) -> Select:
+    cell_shift = parameter("cell_shift", Integer)
+    cells = device_cells(flt, KeyArea.of_tile(0, 0, 0), cell_shift, kept=True)
     lone = lone_device(
         flt,
         cells,
@@ -203,6 +213,7 @@ def device_tile_statement(kinds: tuple[str, ...] = ()) -> Select:
         func.array_to_string(Device.direction, sql_string(",")).label("direction"),
         Device.angle,
         Device.status,
+        kept=True,
     )
     centroid = func.ST_SetSRID(
         func.ST_MakePoint(
@@ -217,9 +228,7 @@ def device_tile_statement(kinds: tuple[str, ...] = ()) -> Select:
             func.ST_AsMVTGeom(
                 centroid,
                 func.ST_TileEnvelope(
-                    bindparam("z", type_=Integer),
-                    bindparam("x", type_=Integer),
-                    bindparam("y", type_=Integer),
+                    parameter("z", Integer), parameter("x", Integer), parameter("y", Integer)
                 ),
                 TILE_EXTENT,
                 TILE_BUFFER,
@@ -267,12 +276,11 @@ def cluster_feature_text(cells) -> ColumnElement:
     )
 
 
-def select_device_clusters(
-    flt: DeviceFilter, zoom: int, limit: int, photo_urls_base: str = PHOTO_PATH
-) -> Select:
+def select_device_clusters(flt: DeviceFilter, zoom: int, limit: int) -> Select:
     """Devices as clusters for a map at this zoom: Feature texts joined by commas, and their count.
 
     Cells are those of the vector tiles at the same zoom; the `limit` most populous are kept.
+    Parameter `photo_base`.
     """
     cell_shift = cell_shift_parameter(min(zoom + cell_bits(zoom), KEY_ZOOM))
     cells = device_cells(flt, KeyArea.of_bboxes(flt.bboxes), cell_shift)
@@ -280,7 +288,7 @@ def select_device_clusters(
         flt,
         cells,
         cell_shift,
-        public_feature_text(photo_urls_base).label("feature"),
+        public_feature_text().label("feature"),
     )
     features = (
         select(

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from service.geo.devices import EARTH_RADIUS_M
+from service.geo.devices.proximity import EARTH_RADIUS_M
 from tests.helpers import PROBLEM, feature, pin
 
 

@@ -7,7 +7,8 @@ import uuid
 import pytest
 from sqlalchemy.dialects import postgresql
 
-from service.geo.devices import DeviceFilter, select_device_page_in_space
+from service.geo.devices.filter import DeviceFilter
+from service.geo.devices.spatial import select_device_page_in_space
 from service.geo.keys import covering_ranges
 from tests.helpers import GEOJSON, PROBLEM, add_photo, as_text, pin
 
@@ -463,9 +464,10 @@ class TestSpatialPages:
         # A position before every range of the box (after) or beyond them all (before).
         ranges = covering_ranges([self.BOX])
         key = ranges[0].low if direction == "after" else ranges[-1].high
-        statement, values = select_device_page_in_space(
+        page = select_device_page_in_space(
             DeviceFilter(bboxes=[self.BOX]), 7, **{direction: (key, uuid.UUID(int=0))}
         )
+        statement, values = page.statement, dict(page.values)
         assert values["range_lows"].count(",") + 1 == len(ranges) > 1
         values |= {"photo_base": "https://x/"}
         if plan == "custom":

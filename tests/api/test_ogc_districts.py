@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.districts import district_feature, load, square, write_geojson
+from tests.districts import district_feature, load, rectangle, write_geojson
 from tests.helpers import GEOJSON, PROBLEM, pin
 
 ITEMS = "/ogc/collections/districts/items"
@@ -16,14 +16,15 @@ def client(moderator):
 
 @pytest.fixture
 def districts(isolated, tmp_path, client):
-    """Two 0.01° squares side by side; three devices in the west one, one in the east one."""
+    """Two 0.01° squares side by side; three devices in the west one, one in the east one, one
+    on their shared border (it counts once, in the district of the smaller code: E)."""
     load(
         isolated,
         write_geojson(
             tmp_path / "q.geojson",
             [
-                district_feature("W", square(2.30, 48.80, 0.01), population=20_000),
-                district_feature("E", square(2.31, 48.80, 0.01)),
+                district_feature("W", rectangle(2.30, 48.80, 2.31, 48.81), population=20_000),
+                district_feature("E", rectangle(2.31, 48.80, 2.32, 48.81)),
             ],
         ),
         level="quartier",
@@ -33,6 +34,8 @@ def districts(isolated, tmp_path, client):
     for lon in (2.301, 2.302, 2.303):
         pin(client, lon, 48.805)
     pin(client, 2.315, 48.805, kind="alpr")
+    pin(client, 2.31, 48.807, kind="microphone")  # on the border shared by E and W
+    pin(client, 2.302, 48.806, status="removed")  # not on the map any more
     gone = pin(client, 2.304, 48.805)
     etag = client.get(f"/api/v1/devices/{gone['id']}").headers["ETag"]
     client.delete(f"/api/v1/devices/{gone['id']}", headers={"If-Match": etag})
@@ -56,13 +59,26 @@ def test_items_carry_device_statistics(client, districts):
     assert response.status_code == 200 and response.mimetype == GEOJSON
     features = by_code(response)
     west, east = features["W"]["properties"], features["E"]["properties"]
-    assert (west["devices"], east["devices"]) == (3, 1)  # the deleted device is not counted
+    # Deleted and removed devices are not counted; the border device counts once, in E.
+    assert (west["count"], east["count"]) == (3, 2)
+    assert east["counts_by_kind"]["microphone"] == 1 and west["counts_by_kind"]["camera"] == 3
     area = west["area_km2"]
     assert 0.8 < area < 0.9  # 0.01° x 0.01° at 48.8° N
-    assert west["devices_per_km2"] == pytest.approx(3 / area, abs=0.001)
-    assert west["devices_per_100k_inhabitants"] == 15.0
-    assert east["devices_per_100k_inhabitants"] is None  # no population known
+    assert west["per_km2"] == pytest.approx(3 / area, abs=0.001)
+    assert west["per_10k_inhabitants"] == 1.5
+    assert east["per_10k_inhabitants"] is None  # no population known
     assert features["W"]["geometry"]["type"] == "MultiPolygon"
+
+
+def test_items_give_the_figures_of_the_statistics_api(client, districts):
+    """One builder, one border rule: the OGC collection and /api/v1/stats agree."""
+    ogc = by_code(client.get(ITEMS))
+    statistics = client.get("/api/v1/stats/districts?level=quartier").get_json()["districts"]
+    for figures in statistics:
+        served = ogc[figures["code"]]["properties"]
+        for name, value in figures.items():
+            if name not in ("rank", "watched_area_km2", "watched_share"):
+                assert served[name] == value, name
 
 
 def test_filters_paging_and_single_items(client, districts):
@@ -74,13 +90,15 @@ def test_filters_paging_and_single_items(client, districts):
     second = client.get(next_link["href"].removeprefix("http://localhost")).get_json()
     assert [f["id"] for f in first["features"] + second["features"]] == ["E", "W"]
     one = client.get(f"{ITEMS}/W")
-    assert one.status_code == 200 and one.get_json()["properties"]["devices"] == 3
+    assert one.status_code == 200 and one.get_json()["properties"]["count"] == 3
     missing = client.get(f"{ITEMS}/nowhere")
     assert missing.status_code == 404 and missing.mimetype == PROBLEM
 
 
 def test_unknown_properties_are_refused(client, districts):
-    response = client.get(ITEMS, query_string={"filter": "devices > 2"})
+    response = client.get(ITEMS, query_string={"filter": "count > 2"})
     assert response.status_code == 400
     assert "Unknown property" in response.get_json()["detail"]
     assert client.get(f"{ITEMS}?kind=camera").status_code == 400
+
+

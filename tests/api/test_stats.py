@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.api.stats.cache import refresh_later
+from service.api.statistics.cache import refresh_later
 from tests.districts import (
     district_feature,
     exact_statistics,

@@ -5,7 +5,9 @@ import uuid
 
 import pytest
 
-from service.geo.devices import DeviceFilter, select_device_feature, select_device_page
+from service.geo.devices.features import select_device_feature
+from service.geo.devices.filter import DeviceFilter
+from service.geo.devices.pages import select_device_page
 from tests.helpers import add_photo, as_text, pin
 
 
@@ -49,8 +51,8 @@ def test_the_listing_reads_photos_through_their_device_index(client, db):
     device = pin(client)
     add_photo(db, device["id"], "2026-11-01T00:00:00Z")
     db("SET LOCAL enable_seqscan = off")
-    statement, parameters = select_device_page(DeviceFilter(), 100, None)
-    statement = statement.params(parameters | {"photo_base": "https://x/"})
+    page = select_device_page(DeviceFilter(), 100, None)
+    statement = page.statement.params(page.values | {"photo_base": "https://x/"})
     plan = "\n".join(row[0] for row in db("EXPLAIN " + as_text(statement)))
     assert "photos_device_idx" in plan
 

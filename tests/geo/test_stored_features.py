@@ -4,7 +4,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from service.geo.devices import PUBLIC_PROPERTIES, device_feature_text, public_feature_text
+from service.geo.devices.features import (
+    PUBLIC_PROPERTIES,
+    device_feature_text,
+    public_feature_text,
+)
 from service.models import Device
 from tests.helpers import add_photo, as_text, pin
 
@@ -12,10 +16,14 @@ BASE = "https://maps.example.org/api/v1/photos"
 
 
 def stored_and_built(db, device_id):
-    statement = select(
-        public_feature_text(BASE).label("stored"),
-        device_feature_text(PUBLIC_PROPERTIES, BASE).label("built"),
-    ).where(Device.id == device_id)
+    statement = (
+        select(
+            public_feature_text().label("stored"),
+            device_feature_text(PUBLIC_PROPERTIES).label("built"),
+        )
+        .where(Device.id == device_id)
+        .params(photo_base=BASE + "/")
+    )
     return db(as_text(statement)).one()
 
 

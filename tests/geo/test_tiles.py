@@ -28,7 +28,8 @@ def test_a_device_key_lies_in_the_range_of_its_tile(app, lon, lat, z):
     key, x, y = row
     assert abs(x - mercator_pixel(lon, lat)[0]) <= 1 and abs(y - mercator_pixel(lon, lat)[1]) <= 1
     tile_x, tile_y = x >> (KEY_ZOOM - z), y >> (KEY_ZOOM - z)
-    low, high = tile_key_range(z, tile_x, tile_y)
+    tile = tile_key_range(z, tile_x, tile_y)
+    low, high = tile.low, tile.high
     assert low <= key < high
     if abs(lat) < 85:
         assert abs(tile_x - tile_of(lon, lat, z)[0]) <= 1

@@ -13,9 +13,10 @@ from ...community import approved_pin_count, is_trusted
 from ...db import session
 from ...errors import Conflict, NotFound, Unauthorized
 from ...extensions import Blueprint, requires_json
-from ...geo.devices import select_user_device_features
+from ...geo.devices.features import select_user_device_features
 from ...models import ApiToken, Confirmation, DeviceRevision, IdempotentRequest, Photo, User
 from ...ratelimit import auth_limit
+from ..geojson import photo_base
 from .schemas import (
     ExportSchema,
     LoginSchema,
@@ -146,7 +147,9 @@ class ExportViews(MethodView):
         """Download everything stored about you"""
         user = g.user
         tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
-        devices = session.scalars(select_user_device_features(user.id)).all()
+        devices = session.scalars(
+            select_user_device_features(user.id), {"photo_base": photo_base()}
+        ).all()
         revisions = session.scalars(
             select(DeviceRevision)
             .where(DeviceRevision.author_id == user.id)

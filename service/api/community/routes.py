@@ -6,7 +6,7 @@ from flask import current_app, g
 from flask.views import MethodView
 from sqlalchemy import func, select
 
-from ...auth import current_user
+from ...auth import current_viewer
 from ...community import recompute_verification
 from ...db import session
 from ...errors import Conflict, NotFound
@@ -14,7 +14,8 @@ from ...extensions import Blueprint, requires_json
 from ...models import Confirmation, Device, DeviceRevision, User
 from ...photos.library import attach_photos
 from ...ratelimit import write_limit
-from ..devices.access import find_device, may_see
+from ...visibility import may_see
+from ..access import find_device
 from .schemas import ConfirmationInSchema, ConfirmationSchema, HistorySchema
 
 blp = Blueprint(
@@ -75,7 +76,7 @@ class HistoryViews(MethodView):
     def get(self, device_id):
         """List every change of the device: who, when, which fields from what to what"""
         device = session.get(Device, device_id)
-        if device is None or not may_see(device.review_status, device.created_by, current_user()):
+        if device is None or not may_see(device.review_status, device.created_by, current_viewer()):
             raise NotFound(f"No device has the id {device_id}.")
         rows = session.execute(
             select(DeviceRevision, User.username)

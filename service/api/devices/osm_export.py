@@ -2,7 +2,7 @@
 
 from ...db import session
 from ...delivery import conditional_response
-from ...geo.devices import DeviceFilter
+from ...geo.devices.filter import DeviceFilter
 from ...geo.osm import select_osm_export
 from ...osm.files import osm_xml
 from ...osm.tags import osm_tags

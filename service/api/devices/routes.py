@@ -1,25 +1,21 @@
 """Devices: pin, read, change, remove, and list what is in view as GeoJSON."""
 
-import base64
-import binascii
 import math
 import uuid
 from datetime import timedelta
 
-import orjson
-from flask import Response, current_app, g, redirect, request, url_for
+from flask import Response, current_app, g, redirect, request
 from flask.views import MethodView
 from geoalchemy2.shape import to_shape
 from marshmallow import RAISE
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ...auth import current_user
+from ...auth import current_viewer
 from ...community import is_trusted, record_revision, snapshot
-from ...db import CompiledRead, session
+from ...db import run_statement, session
 from ...delivery import conditional_response
 from ...errors import (
-    BadRequest,
     Conflict,
     Forbidden,
     Gone,
@@ -28,29 +24,25 @@ from ...errors import (
     ValidationFailed,
 )
 from ...extensions import Blueprint, requires_json
-from ...geo.devices import (
-    DeviceFilter,
-    count_devices,
-    select_device_feature,
-    select_device_page,
-    select_duplicate_candidates,
-)
+from ...geo.devices.filter import DeviceFilter, count_devices
+from ...geo.devices.pages import select_device_page
+from ...geo.devices.proximity import select_duplicate_candidates
 from ...geo.tiles import select_device_clusters
 from ...models import Device, User
 from ...photos.library import attach_photos, photos_attached_to
 from ...ratelimit import write_limit
-from ..fields import split_antimeridian
-from ..photos.urls import photo_base, photo_urls_base
-from .access import (
-    GEOJSON,
+from ...visibility import may_see
+from ..access import (
     check_if_match,
     device_url,
     etag_of,
     feature_response,
     find_device,
-    may_see,
     point,
+    read_device_feature,
 )
+from ..fields import split_antimeridian
+from ..geojson import GEOJSON, CursorCodec, feature_collection, link, photo_base, this_url_with
 from .osm_export import OSM_XML, osm_export_response
 from .schemas import (
     DeviceCollectionSchema,
@@ -62,7 +54,7 @@ from .schemas import (
 )
 
 DEFAULT_PAGE_SIZE = 100
-DEVICE_FEATURE = CompiledRead(select_device_feature())
+CURSORS = CursorCodec(uuid.UUID, advice="restart from the first page.")
 # Column defaults that apply when a client leaves the property out.
 PROPERTY_DEFAULTS = {"operator_type": "unknown", "status": "active", "tags": {}}
 
@@ -72,19 +64,6 @@ blp = Blueprint(
     url_prefix="/api/v1/devices",
     description="Surveillance devices as GeoJSON Features (RFC 7946).",
 )
-
-
-def encode_cursor(device_id: str) -> str:
-    return base64.urlsafe_b64encode(uuid.UUID(device_id).bytes).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as exc:
-        raise BadRequest(
-            "The cursor is not one this server issued; restart from the first page.", field="cursor"
-        ) from exc
 
 
 def same_content(device: Device, columns: dict, geometry: dict, photo_ids: list) -> bool:
@@ -129,7 +108,8 @@ def check_duplicates(kind: str, geometry: dict, device_id: uuid.UUID) -> None:
     lon, lat = geometry["coordinates"][:2]
     distance = current_app.config["DUPLICATE_DISTANCE_M"]
     candidates = session.execute(
-        select_duplicate_candidates(kind, lon, lat, distance, device_id, photo_urls_base())
+        select_duplicate_candidates(kind, lon, lat, distance, device_id),
+        {"photo_base": photo_base()},
     ).all()
     if candidates:
         raise Conflict(
@@ -163,19 +143,20 @@ def require_editor(device: Device, user: User) -> None:
 
 
 def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
-    clusters = session.execute(select_device_clusters(flt, zoom, limit, photo_urls_base())).one()
-    links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
-    body = (
-        f'{{"type":"FeatureCollection","features":[{clusters.features}],'
-        f'"numberReturned":{clusters.returned},"links":{orjson.dumps(links).decode()}}}'
+    clusters = session.execute(
+        select_device_clusters(flt, zoom, limit), {"photo_base": photo_base()}
+    ).one()
+    body = feature_collection(
+        clusters.features,
+        numberReturned=clusters.returned,
+        links=[link(request.url, "self")],
     )
     return Response(body, mimetype=GEOJSON)
 
 
 def next_link(last_id: str) -> str:
     """This listing's URL, continued after the device last_id."""
-    args = request.args.to_dict(flat=False) | {"cursor": encode_cursor(last_id)}
-    return url_for("devices.DeviceViews", _external=True, **args)
+    return this_url_with(cursor=CURSORS.encode(*CURSORS.parse_edge(last_id)))
 
 
 @blp.route("")
@@ -206,7 +187,6 @@ class DeviceViews(MethodView):
         zoom=None,
     ):
         """List devices in view as a GeoJSON FeatureCollection (or OSM XML), page by page"""
-        user = current_user()
         flt = DeviceFilter(
             bboxes=split_antimeridian(bbox) if bbox else [],
             kinds=list(kind),
@@ -214,26 +194,20 @@ class DeviceViews(MethodView):
             operator_types=list(operator_type),
             verifications=list(verification),
             updated_since=updated_since,
-            viewer_id=user.id if user else None,
+            viewer=current_viewer(),
         )
         if cluster:
             return cluster_response(flt, zoom, limit)
-        after = decode_cursor(cursor) if cursor else None
+        after = CURSORS.decode(cursor)[0] if cursor else None
         if f == "osm":
             return osm_export_response(flt, limit, after, bbox, next_link)
-        statement, parameters = select_device_page(flt, limit, after)
-        page = (
-            session.connection().execute(statement, parameters | {"photo_base": photo_base()}).one()
-        )
-        links = [{"href": request.url, "rel": "self", "type": GEOJSON}]
+        page = run_statement(select_device_page(flt, limit, after), photo_base=photo_base())
+        links = [link(request.url, "self")]
         if page.has_more:
-            links.append({"href": next_link(page.last_key), "rel": "next", "type": GEOJSON})
-        matched = ""
-        if count:
-            matched = f',"numberMatched":{session.execute(count_devices(flt)).scalar_one()}'
-        body = (
-            f'{{"type":"FeatureCollection","features":[{page.features}],'
-            f'"numberReturned":{page.returned}{matched},"links":{orjson.dumps(links).decode()}}}'
+            links.append(link(next_link(page.last_key), "next"))
+        matched = session.execute(count_devices(flt)).scalar_one() if count else None
+        body = feature_collection(
+            page.features, numberReturned=page.returned, numberMatched=matched, links=links
         )
         return conditional_response(body, GEOJSON)
 
@@ -305,9 +279,7 @@ class DeviceByIdViews(MethodView):
     @blp.problems(401, 404, 410)
     def get(self, device_id):
         """Read one device as a GeoJSON Feature"""
-        row = DEVICE_FEATURE.one_or_none(device_id=device_id, photo_base=photo_base())
-        if row is None or not may_see(row.review_status, row.created_by, current_user()):
-            raise NotFound(f"No device has the id {device_id}.")
+        row = read_device_feature(device_id)
         if row.merged_into is not None:
             return redirect(device_url(row.merged_into), 308)
         if row.deleted_at is not None:
@@ -352,7 +324,7 @@ class DeviceByIdViews(MethodView):
     def delete(self, device_id):
         """Remove a device; a tombstone remains so that syncing clients learn of it"""
         device = session.get(Device, device_id, with_for_update=True)
-        if device is None or not may_see(device.review_status, device.created_by, g.user):
+        if device is None or not may_see(device.review_status, device.created_by, current_viewer()):
             raise NotFound(f"No device has the id {device_id}.")
         if device.deleted_at is None:
             require_editor(device, g.user)

@@ -9,6 +9,7 @@ from ...errors import NotFound
 from ...extensions import Blueprint
 from ...geo.districts import district_clauses, select_district_collection, select_district_feature
 from ..fields import split_antimeridian
+from ..geojson import GEOJSON, feature_collection
 from .schemas import (
     DistrictCollectionSchema,
     DistrictFeatureSchema,
@@ -16,7 +17,6 @@ from .schemas import (
     DistrictQueryArgsSchema,
 )
 
-GEOJSON = "application/geo+json"
 DEFAULT_TOLERANCE_M = 10.0
 DEFAULT_LIMIT = 1000
 
@@ -44,9 +44,8 @@ class DistrictViews(MethodView):
         page = session.execute(
             select_district_collection(clauses, tolerance, args.get("limit", DEFAULT_LIMIT))
         ).one()
-        body = (
-            f'{{"type":"FeatureCollection","features":[{page.features}],'
-            f'"numberReturned":{page.returned},"truncated":{"true" if page.has_more else "false"}}}'
+        body = feature_collection(
+            page.features, numberReturned=page.returned, truncated=page.has_more
         )
         return Response(body, mimetype=GEOJSON)
 

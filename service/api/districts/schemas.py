@@ -5,7 +5,7 @@ from marshmallow import validate
 from webargs.fields import DelimitedList
 
 from ..fields import BBox
-from ..stats.schemas import CODE_MAX_CHARS, MAX_CODES, code_field
+from ..statistics.schemas import CODE_MAX_CHARS, MAX_CODES, code_field
 
 TOLERANCE = ma.fields.Float(
     allow_nan=False,

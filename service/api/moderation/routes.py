@@ -9,12 +9,12 @@ from ...community import recompute_verification, record_revision, restore, snaps
 from ...db import session
 from ...errors import Conflict, NotFound
 from ...extensions import Blueprint, requires_json
-from ...geo.devices import select_moderation_queue
+from ...geo.devices.proximity import select_moderation_queue
 from ...models import Confirmation, Device, DeviceRevision, Photo
 from ...ratelimit import write_limit
-from ..devices.access import GEOJSON, feature_response, find_device
+from ..access import feature_response, find_device
 from ..devices.schemas import DeviceFeatureSchema
-from ..photos.urls import photo_urls_base
+from ..geojson import GEOJSON, photo_base
 from .schemas import MergeSchema, QueueArgsSchema, QueueSchema, RevertSchema, ReviewSchema
 
 blp = Blueprint(
@@ -34,7 +34,9 @@ class QueueViews(MethodView):
     def get(self, args):
         """List pins awaiting review, oldest first, each with its duplicate candidates"""
         distance = current_app.config["DUPLICATE_DISTANCE_M"]
-        body = session.scalar(select_moderation_queue(args["limit"], distance, photo_urls_base()))
+        body = session.scalar(
+            select_moderation_queue(args["limit"], distance), {"photo_base": photo_base()}
+        )
         return Response(body, mimetype="application/json")
 
 

@@ -4,22 +4,19 @@ Every collection of the registry in service/geo/collections.py is served the sam
 Features themselves are written by PostGIS and joined into the page without a Python loop.
 """
 
-import base64
-import binascii
-
 import orjson
 from flask import Response, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
-from ...db import compiled_read, session
+from ...db import run_statement, session
 from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
-from ...geo.collections import COLLECTIONS, FeatureCollection, PageRequest
+from ...geo.collections import COLLECTIONS, OgcCollection, PageRequest
 from ...geo.cql2 import FilterError, cql2_text_clause
 from ..fields import split_antimeridian
-from ..photos.urls import photo_base
+from ..geojson import GEOJSON, JSON, CursorCodec, feature_collection, link, photo_base
 from .schemas import (
     DEFAULT_LIMIT,
     CollectionSchema,
@@ -33,8 +30,6 @@ from .schemas import (
     items_args_schema,
 )
 
-GEOJSON = "application/geo+json"
-JSON = "application/json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -65,43 +60,36 @@ blp = Blueprint(
 )
 
 
-def link(href: str, rel: str, media_type: str, title: str | None = None) -> dict:
-    body = {"href": href, "rel": rel, "type": media_type}
-    if title:
-        body["title"] = title
-    return body
-
-
 def json_response(document: dict, media_type: str = JSON) -> Response:
     return Response(orjson.dumps(document), mimetype=media_type)
 
 
-def find_collection(collection_id: str) -> FeatureCollection:
+def find_collection(collection_id: str) -> OgcCollection:
     collection = COLLECTIONS.get(collection_id)
     if collection is None:
         raise NotFound(f"No collection is called {collection_id!r}.", field="collectionId")
     return collection
 
 
-def encode_cursor(direction: str, key: str) -> str:
-    return base64.urlsafe_b64encode(f"{direction}{key}".encode()).decode().rstrip("=")
+def cursor_codec(collection: OgcCollection) -> CursorCodec:
+    """Cursors of a collection: whether they page backward, then a position of its own."""
+    return CursorCodec(bool, *collection.position_types, advice="restart from the first page.")
 
 
-def decode_cursor(collection: FeatureCollection, cursor: str) -> tuple[str, str, object]:
-    """('a', edge, position) to page after a page edge, ('b', edge, position) before it."""
+def read_cursor(collection: OgcCollection, cursor: str) -> tuple[bool, tuple]:
+    """(backward, position) to page before or after a page edge."""
+    backward, *position = CURSORS[collection.id].decode(cursor)
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if text[:1] not in ("a", "b"):
-            raise ValueError(text)
-        return text[0], text[1:], collection.position(text[1:])
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        collection.paging.check_position(tuple(position))
+    except ValueError as exc:
         raise BadRequest(
             "The cursor is not one this server issued; restart from the first page.",
             field="cursor",
         ) from exc
+    return backward, tuple(position)
 
 
-def describe_collection(collection: FeatureCollection) -> dict:
+def describe_collection(collection: OgcCollection) -> dict:
     base = url_for("ogc.CollectionViews", collection_id=collection.id, _external=True)
     document = {
         "id": collection.id,
@@ -245,7 +233,7 @@ class ItemViews(MethodView):
         """Read one feature of a collection"""
         collection = find_collection(collection_id)
         try:
-            key = collection.parse_key(feature_id)
+            key = collection.key_type(feature_id)
         except ValueError as exc:
             raise NotFound(f"No feature has the id {feature_id!r}.", field="featureId") from exc
         feature = session.execute(
@@ -270,7 +258,7 @@ def page_url(endpoint: str, cursor: str | None = None, **overrides) -> str:
     return url_for(endpoint, _external=True, **args)
 
 
-def filter_conditions(collection: FeatureCollection, args: dict) -> list:
+def filter_conditions(collection: OgcCollection, args: dict) -> list:
     """Clauses of the property parameters and of the CQL2 filter."""
     conditions = [
         collection.queryables[name].expression.in_(args[name])
@@ -285,43 +273,46 @@ def filter_conditions(collection: FeatureCollection, args: dict) -> list:
     return conditions
 
 
-def paging_links(endpoint: str, page, direction: str | None, edge: str | None) -> list[dict]:
-    """next/prev links around a page read forward (after EDGE) or backward (before EDGE)."""
+def paging_links(
+    collection: OgcCollection, endpoint: str, page, backward: bool | None, position
+) -> list[dict]:
+    """next/prev links around a page read forward or backward from POSITION (None: the start)."""
+    codec = CURSORS[collection.id]
+
+    def cursor(backward: bool, edge: str | None) -> str:
+        parts = position if edge is None else codec.parse_edge(edge, collection.position_types)
+        return codec.encode(backward, *parts)
+
     links = []
-    if direction == "b":
+    if backward:
         if page.has_more:
-            links.append(("prev", encode_cursor("b", page.first_key)))
-        links.append(("next", encode_cursor("a", page.last_key or edge)))
+            links.append(("prev", cursor(True, page.first_key)))
+        links.append(("next", cursor(False, page.last_key)))
     else:
         if page.has_more:
-            links.append(("next", encode_cursor("a", page.last_key)))
-        if direction == "a":
-            links.append(("prev", encode_cursor("b", page.first_key or edge)))
+            links.append(("next", cursor(False, page.last_key)))
+        if backward is False:
+            links.append(("prev", cursor(True, page.first_key)))
     return [link(page_url(endpoint, cursor), rel, GEOJSON) for rel, cursor in links]
 
 
-def items_response(collection: FeatureCollection, endpoint: str, args: dict) -> Response:
-    direction, edge, position = (
-        decode_cursor(collection, args["cursor"]) if "cursor" in args else (None, None, None)
+def items_response(collection: OgcCollection, endpoint: str, args: dict) -> Response:
+    backward, position = (
+        read_cursor(collection, args["cursor"]) if "cursor" in args else (None, None)
     )
     asked = PageRequest(
         bboxes=split_antimeridian(args["bbox"]) if "bbox" in args else [],
         interval=args.get("datetime"),
         conditions=filter_conditions(collection, args),
         limit=args.get("limit", DEFAULT_LIMIT),
-        after=position if direction == "a" else None,
-        before=position if direction == "b" else None,
+        after=position if backward is False else None,
+        before=position if backward else None,
     )
-    statement, values = collection.select_page(asked)
-    values["photo_base"] = photo_base()
-    if collection.paging.by_shape and not asked.conditions:
-        row = compiled_read(statement).one_or_none(**values)
-    else:
-        row = session.connection().execute(statement, values).one()
+    row = run_statement(collection.select_page(asked), photo_base=photo_base())
     page = collection.paging.page_of(row, asked)
     # numberMatched is free when the first page holds every match; otherwise a count would
     # cost more than the page itself, and Part 1 lets the server leave it out.
-    matched = page.returned if direction is None and not page.has_more else None
+    matched = page.returned if backward is None and not page.has_more else None
     media_type, other = (JSON, GEOJSON) if args.get("f") == "json" else (GEOJSON, JSON)
     links = [
         link(request.url, "self", media_type, "This page"),
@@ -337,19 +328,15 @@ def items_response(collection: FeatureCollection, endpoint: str, args: dict) -> 
             JSON,
             collection.title,
         ),
-        *paging_links(endpoint, page, direction, edge),
+        *paging_links(collection, endpoint, page, backward, position),
     ]
-    counts = f'"numberReturned":{page.returned}'
-    if matched is not None:
-        counts += f',"numberMatched":{matched}'
-    body = (
-        f'{{"type":"FeatureCollection","features":[{page.features}],{counts},'
-        f'"links":{orjson.dumps(links).decode()}}}'
+    body = feature_collection(
+        page.features, numberReturned=page.returned, numberMatched=matched, links=links
     )
     return conditional_response(body, media_type)
 
 
-def register_items_route(collection: FeatureCollection) -> None:
+def register_items_route(collection: OgcCollection) -> None:
     """Serve a collection's items, with a parameter schema naming its own property filters."""
     endpoint = f"{collection.id}_items"
 
@@ -370,5 +357,6 @@ def register_items_route(collection: FeatureCollection) -> None:
     blp.route(f"/collections/{collection.id}/items", endpoint=endpoint)(ItemsViews)
 
 
+CURSORS = {collection.id: cursor_codec(collection) for collection in COLLECTIONS.values()}
 for registered in COLLECTIONS.values():
     register_items_route(registered)

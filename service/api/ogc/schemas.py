@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 from webargs.fields import DelimitedList
 
-from ...geo.collections import FeatureCollection
+from ...geo.collections import OgcCollection
 from ..fields import BBox, DateTimeInterval
 
 MAX_LIMIT = 10_000
@@ -54,7 +54,7 @@ class ItemsArgsSchema(FormatArgsSchema):
     )
 
 
-def property_filter_field(collection: FeatureCollection, name: str) -> ma.fields.Field:
+def property_filter_field(collection: OgcCollection, name: str) -> ma.fields.Field:
     queryable = collection.queryables[name]
     if queryable.enum:
         value = ma.fields.String(validate=validate.OneOf(queryable.enum))
@@ -67,7 +67,7 @@ def property_filter_field(collection: FeatureCollection, name: str) -> ma.fields
     )
 
 
-def items_args_schema(collection: FeatureCollection) -> type[ItemsArgsSchema]:
+def items_args_schema(collection: OgcCollection) -> type[ItemsArgsSchema]:
     """The items parameters of one collection: the common ones plus its property filters."""
     fields = {name: property_filter_field(collection, name) for name in collection.property_filters}
     name = "".join(part.title() for part in collection.id.split("_")) + "ItemsArgsSchema"

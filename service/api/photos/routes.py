@@ -5,34 +5,29 @@ moderators); a photo of a device is seen by whoever may see the device.
 """
 
 import functools
-import uuid
 
 from flask import Response, current_app, g, redirect, request, url_for
 from flask.views import MethodView
-from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ...auth import current_user
 from ...db import session
 from ...errors import (
     Forbidden,
-    Gone,
-    NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from ...extensions import Blueprint
-from ...models import Device, Photo
+from ...models import Photo
 from ...models.photo import RENDITIONS
 from ...photos.library import delete_photos, save_photo
 from ...photos.processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto, process_photo
 from ...ratelimit import write_limit
 from ...storage import photo_storage
 from ...storage.base import IMMUTABLE_CACHE, content_key
-from ..devices.access import check_if_match, find_device, may_see
+from ..access import check_if_match, find_device, find_photo
+from ..geojson import photo_base
 from .schemas import PhotoSchema, PhotoUploadSchema, UploadedPhotoSchema
-from .urls import photo_urls_base
 
 # Room for the multipart boundaries and part headers around the file itself.
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -48,14 +43,14 @@ blp = Blueprint(
 
 
 def photo_view(photo: Photo) -> dict:
-    base = photo_urls_base()
+    base = photo_base()
     return {
         "id": photo.id,
         "device_id": photo.device_id,
         "width": photo.width,
         "height": photo.height,
         "created_at": photo.created_at,
-        **{name: f"{base}/{photo.id}/{name}" for name in RENDITIONS},
+        **{name: f"{base}{photo.id}/{name}" for name in RENDITIONS},
     }
 
 
@@ -116,27 +111,6 @@ def processed_upload(upload) -> ProcessedPhoto:
 def created(photo: Photo, processed: ProcessedPhoto) -> tuple:
     location = url_for("photos.PhotoByIdViews", photo_id=photo.id, _external=True)
     return uploaded_view(photo, processed), 201, {"Location": location}
-
-
-def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> tuple[Photo, bool]:
-    """A photo the caller may see (not one of a deleted device, nor someone else's loose
-    upload), and whether everyone may see it (a photo of an approved pin)."""
-    query = (
-        select(Photo, Device.deleted_at, Device.review_status, Device.created_by)
-        .outerjoin(Device, Device.id == Photo.device_id)
-        .where(Photo.id == photo_id)
-    )
-    row = session.execute(query.with_for_update(of=Photo) if for_update else query).one_or_none()
-    user = current_user()
-    if row is not None and row.Photo.device_id is None:
-        visible = user is not None and (user.is_moderator or row.Photo.uploaded_by == user.id)
-    else:
-        visible = row is not None and may_see(row.review_status, row.created_by, user)
-    if not visible:
-        raise NotFound(f"No photo has the id {photo_id}.")
-    if row.deleted_at is not None:
-        raise Gone(f"Photo {photo_id} belongs to a deleted device.")
-    return row.Photo, row.Photo.device_id is not None and row.review_status == "approved"
 
 
 @blp.route("/photos")

@@ -7,16 +7,10 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
-from ...db import session
+from ...db import run_statement
 from ...errors import NotFound
 from ...extensions import Blueprint
-from ...geo.tiles import (
-    DETAIL_ZOOM,
-    LAYER,
-    MAX_ZOOM,
-    device_tile_statement,
-    tile_parameters,
-)
+from ...geo.tiles import DETAIL_ZOOM, LAYER, MAX_ZOOM, device_tile_statement
 from .schemas import TileJSONSchema, TileQueryArgsSchema
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -70,8 +64,8 @@ class DeviceTileViews(MethodView):
     def get(self, z, x, y, kind=()):
         """Read one vector tile of devices (clusters with their count and kinds when dense)"""
         check_tile(z, x, y)
-        statement = device_tile_statement(tuple(sorted(set(kind))))
-        data = bytes(session.execute(statement, tile_parameters(z, x, y)).scalar_one() or b"")
+        tile = run_statement(device_tile_statement(z, x, y, sorted(set(kind))))
+        data = bytes(tile.mvt or b"")
         etag = hashlib.blake2b(data, digest_size=12).hexdigest()
         headers = {"ETag": f'"{etag}"', "Cache-Control": TILE_CACHE_CONTROL}
         if request.if_none_match.contains_weak(etag):

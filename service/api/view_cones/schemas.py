@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..fields import BBox
-from ..stats.schemas import DeviceSelectionArgsSchema
+from ..statistics.schemas import DeviceSelectionArgsSchema
 
 
 class ViewConesArgsSchema(DeviceSelectionArgsSchema):

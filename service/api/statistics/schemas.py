@@ -7,7 +7,8 @@ from marshmallow import ValidationError, validate
 from webargs.fields import DelimitedList
 
 from ... import vocabulary as vocab
-from ...geo.statistics import RANK_METRICS, TIMELINE_INTERVALS
+from ...geo.statistics.density import RANK_METRICS
+from ...geo.statistics.timeline import TIMELINE_INTERVALS
 from ..fields import BBox
 
 CODE_MAX_CHARS = 32

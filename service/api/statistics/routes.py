@@ -2,7 +2,6 @@
 
 import unicodedata
 
-import orjson
 from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
@@ -12,10 +11,22 @@ from sqlalchemy.exc import OperationalError
 from ...db import session
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
-from ...geo import statistics as stats
 from ...geo.grid import estimated_cells, select_grid, utm_srid
+from ...geo.statistics.csv import select_density_csv
+from ...geo.statistics.density import (
+    DensityQuery,
+    select_attribution,
+    select_density_geojson,
+    select_density_json,
+    select_known_codes,
+    select_selection_exists,
+    statement_timeout,
+)
+from ...geo.statistics.selection import DistrictSelection, StatisticsFilter
+from ...geo.statistics.timeline import select_timeline
+from ...geo.view_cones import ViewModel
 from ..fields import split_antimeridian
-from ..views.routes import view_model
+from ..geojson import feature_collection
 from .cache import cached
 from .schemas import (
     CompareArgsSchema,
@@ -33,7 +44,7 @@ DEFAULT_CELL_M = 250.0
 MAX_GRID_CELLS = 200_000
 
 blp = Blueprint(
-    "stats",
+    "statistics",
     __name__,
     url_prefix="/api/v1/stats",
     description="Device densities per district, for researchers: JSON, GeoJSON or CSV, "
@@ -51,8 +62,8 @@ def devices_credit() -> dict:
     }
 
 
-def statistics_filter(args: dict, bbox=None) -> stats.StatisticsFilter:
-    return stats.StatisticsFilter(
+def statistics_filter(args: dict, bbox=None) -> StatisticsFilter:
+    return StatisticsFilter(
         kinds=list(args.get("kind", ())),
         statuses=list(args.get("status", ())),
         operator_types=list(args.get("operator_type", ())),
@@ -98,26 +109,26 @@ def statistics_response(body: str, fmt: str, computed_at, source: str, attributi
     return response
 
 
-def density_response(query: stats.DensityQuery, args: dict, name: str) -> Response:
+def density_response(query: DensityQuery, args: dict, name: str) -> Response:
     fmt = chosen_format(args)
     credit = devices_credit()
     tolerance = args.get("tolerance", DEFAULT_TOLERANCE_M)
     statement = {
-        "json": lambda: stats.select_density_json(query, credit),
-        "geojson": lambda: stats.select_density_geojson(query, credit, tolerance),
-        "csv": lambda: stats.select_density_csv(query),
+        "json": lambda: select_density_json(query, credit),
+        "geojson": lambda: select_density_geojson(query, credit, tolerance),
+        "csv": lambda: select_density_csv(query),
     }[fmt]
     body, computed_at, source = cached(fmt, lambda: run_bounded(statement(), query))
-    attribution = session.execute(stats.select_attribution(query.selection, credit)).scalar_one()
+    attribution = session.execute(select_attribution(query.selection, credit)).scalar_one()
     return statistics_response(body, fmt, computed_at, source, attribution, name)
 
 
-def run_bounded(statement, query: stats.DensityQuery) -> str:
+def run_bounded(statement, query: DensityQuery) -> str:
     """Run a density statement; the watched areas (a union of cones per district) may take
     long on a large selection, so they get STATS_WATCHED_TIMEOUT_MS at most."""
     if query.view_model is None:
         return session.execute(statement).scalar_one()
-    session.execute(stats.statement_timeout(current_app.config["STATS_WATCHED_TIMEOUT_MS"]))
+    session.execute(statement_timeout(current_app.config["STATS_WATCHED_TIMEOUT_MS"]))
     try:
         return session.execute(statement).scalar_one()
     except OperationalError as exc:
@@ -131,12 +142,12 @@ def run_bounded(statement, query: stats.DensityQuery) -> str:
         ) from exc
 
 
-def density_query(selection: stats.DistrictSelection, args: dict, **kwargs) -> stats.DensityQuery:
-    return stats.DensityQuery(
+def density_query(selection: DistrictSelection, args: dict, **kwargs) -> DensityQuery:
+    return DensityQuery(
         selection=selection,
         filter=statistics_filter(args),
         rank_by=args.get("rank_by", "per_km2"),
-        view_model=view_model() if args.get("watched") else None,
+        view_model=ViewModel.from_config(current_app.config) if args.get("watched") else None,
         **kwargs,
     )
 
@@ -175,11 +186,11 @@ class DistrictStatsViews(MethodView):
     @blp.problems(400, 404)
     def get(self, args):
         """Give device counts and densities for every district of a level and/or parent"""
-        selection = stats.DistrictSelection(
+        selection = DistrictSelection(
             levels=[args["level"]] if args.get("level") else [],
             parents=list(args.get("parent", ())),
         )
-        if not session.execute(stats.select_selection_exists(selection)).scalar_one():
+        if not session.execute(select_selection_exists(selection)).scalar_one():
             raise NotFound(
                 "No district matches this level and parent; see GET /api/v1/districts.",
                 field="parent" if args.get("parent") else "level",
@@ -197,11 +208,11 @@ class CompareViews(MethodView):
     def get(self, args):
         """Give the same figures side by side for several districts of any level"""
         codes = list(dict.fromkeys(args["codes"]))
-        known = set(session.execute(stats.select_known_codes(codes)).scalars())
+        known = set(session.execute(select_known_codes(codes)).scalars())
         unknown = [code for code in codes if code not in known]
         if unknown:
             raise NotFound(f"Unknown district codes: {', '.join(unknown)}.", field="codes")
-        query = density_query(stats.DistrictSelection(codes=codes), args, report_outside=False)
+        query = density_query(DistrictSelection(codes=codes), args, report_outside=False)
         return density_response(query, args, "compare-" + "-".join(codes)[:100])
 
 
@@ -227,15 +238,13 @@ class GridViews(MethodView):
 
         def compute() -> str:
             row = session.execute(select_grid(flt, cell, srid)).one()
-            meta = orjson.dumps(
-                {
-                    "cell_m": cell,
-                    "srid": srid,
-                    "devices": int(row.devices),
-                    "attribution": [credit],
-                }
-            ).decode()
-            return f'{{"type":"FeatureCollection","features":[{row.features}],{meta[1:]}'
+            return feature_collection(
+                row.features,
+                cell_m=cell,
+                srid=srid,
+                devices=int(row.devices),
+                attribution=[credit],
+            )
 
         body, computed_at, source = cached("geojson", compute)
         return statistics_response(body, "geojson", computed_at, source, [credit], "grid")
@@ -249,7 +258,7 @@ class TimelineViews(MethodView):
     def get(self, args):
         """Count a district's devices over time, by first observation and removal"""
         code = args["district"]
-        statement = stats.select_timeline(
+        statement = select_timeline(
             code, args.get("interval", "month"), statistics_filter(args), devices_credit()
         )
         body = session.execute(statement).scalar_one_or_none()

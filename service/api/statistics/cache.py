@@ -11,7 +11,7 @@ import orjson
 from flask import current_app, request
 
 from ...db import session
-from ...geo.statistics_cache import (
+from ...geo.statistics.cache import (
     delete_old_entries,
     select_cached,
     select_data_version,

@@ -1,11 +1,10 @@
-"""Density statistics per district, computed in PostGIS and returned as ready JSON, CSV or GeoJSON.
+"""The figures of districts under the border rule, as JSON or GeoJSON, with their credits.
 
 Border rule: a device counts in the district whose interior holds it; a device exactly on a
 border shared by several selected districts counts once, in the one with the smallest code.
 """
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
 from sqlalchemy import (
     Float,
@@ -23,125 +22,18 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import INTERVAL, JSON, JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from .. import vocabulary as vocab
-from ..models import Dataset, Device, DeviceRevision, District
-from .devices import DeviceFilter, sql_string
-from .districts import district_clauses, geography, simplified_geojson
+from ... import vocabulary as vocab
+from ...models import Dataset, Device, District
+from ..districts import geography, simplified_geojson
+from ..sql import feature_text, sql_string
+from ..view_cones import SEEING_KINDS, ViewModel
+from .selection import DistrictSelection, StatisticsFilter
 
-# A device is on the map now when its status says it is there.
-PRESENT_STATUSES = ("active", "unknown")
 RANK_METRICS = ("per_km2", "per_10k_inhabitants", "count")
-# Kinds whose field of view is modelled (a microphone or a sensor has no view cone).
-SEEING_KINDS = ("camera", "alpr", "facial_recognition")
-
-
-def appeared_at() -> ColumnElement:
-    """When a device came onto the map: its first observation, else when it was pinned.
-
-    With an edit history, this and removed_at() become lookups into it; nothing else changes.
-    """
-    return func.coalesce(Device.observed_at, Device.created_at)
-
-
-def removed_at() -> ColumnElement:
-    """When a device left the map: for a device marked removed, the last revision that set its
-    status to removed; without such a revision (devices loaded in bulk), its last change, the
-    latest moment the removal can have been recorded. Otherwise never."""
-    marked_removed = (
-        select(func.max(DeviceRevision.created_at))
-        .where(
-            DeviceRevision.device_id == Device.id,
-            DeviceRevision.changes[("status", 1)].astext == "removed",
-        )
-        .scalar_subquery()
-    )
-    return case((Device.status == "removed", func.coalesce(marked_removed, Device.updated_at)))
-
-
-@dataclass
-class StatisticsFilter:
-    """Which devices count; `at` replays the map as it stood on that date."""
-
-    kinds: list[str] = field(default_factory=list)
-    statuses: list[str] = field(default_factory=list)
-    operator_types: list[str] = field(default_factory=list)
-    verifications: list[str] = field(default_factory=list)
-    at: datetime | None = None
-    bboxes: list[tuple[float, float, float, float]] = field(default_factory=list)
-
-    def device_filter(self) -> DeviceFilter:
-        return DeviceFilter(
-            bboxes=self.bboxes,
-            kinds=self.kinds,
-            statuses=self.statuses,
-            operator_types=self.operator_types,
-            verifications=self.verifications,
-        )
-
-    def clauses(self) -> list[ColumnElement]:
-        clauses = self.device_filter().clauses()
-        if self.at is None:
-            if not self.statuses:
-                clauses.append(Device.status.in_(PRESENT_STATUSES))
-        else:
-            clauses += [
-                appeared_at() <= self.at,
-                or_(removed_at().is_(None), removed_at() > self.at),
-                Device.status != "planned",
-            ]
-        return clauses
-
-    def history_clauses(self) -> list[ColumnElement]:
-        """The same choice for a timeline, where every date is replayed: no status default."""
-        return [
-            *self.device_filter().clauses(),
-            Device.status != "planned",
-        ]
-
-
-@dataclass
-class DistrictSelection:
-    levels: list[str] = field(default_factory=list)
-    parents: list[str] = field(default_factory=list)
-    codes: list[str] = field(default_factory=list)
-
-    def clauses(self, table=District) -> list[ColumnElement]:
-        return district_clauses(self.levels, self.parents, self.codes, table=table)
-
-
-@dataclass(frozen=True)
-class ViewModel:
-    """The view cone of a camera: radius per camera type, field of view when unknown."""
-
-    radius_by_type: dict
-    default_radius_m: float
-    default_fov: float
-
-    @property
-    def max_radius_m(self) -> float:
-        return max([self.default_radius_m, *self.radius_by_type.values()])
-
-    def radius(self) -> ColumnElement:
-        whens = [(Device.camera_type == t, float(r)) for t, r in self.radius_by_type.items()]
-        return (
-            case(*whens, else_=float(self.default_radius_m))
-            if whens
-            else literal(float(self.default_radius_m))
-        )
-
-    def fov(self) -> ColumnElement:
-        """Degrees seen around each direction; NULL (a full disc) for domes."""
-        return case(
-            (Device.camera_type == "dome", null()),
-            else_=func.coalesce(Device.angle, float(self.default_fov)),
-        )
-
-    def cone(self) -> ColumnElement:
-        return func.view_cone(Device.geom, Device.direction, self.fov(), self.radius())
 
 
 def rounded(value, digits: int) -> ColumnElement:
@@ -204,20 +96,29 @@ def figures_object(head: list, count, area_km2, population, tail: list) -> Colum
     )
 
 
+def counted_in(district, selected_clauses) -> ColumnElement:
+    """The border rule, for the device at hand and DISTRICT (whose geometry meets it).
+
+    SELECTED_CLAUSES(table) picks the other districts the device could count in instead.
+    """
+    other = aliased(District)
+    on_shared_border_of_smaller_code = exists(
+        select(literal(1)).where(
+            *selected_clauses(other),
+            other.code < district.code,
+            func.ST_Intersects(other.geom, Device.geom),
+        ).correlate_except(other)
+    )
+    return or_(func.ST_Contains(district.geom, Device.geom), ~on_shared_border_of_smaller_code)
+
+
 def select_hits(selection: DistrictSelection, flt: StatisticsFilter):
     """One row per (district, device) under the border rule.
 
     Reads the districts table itself (not a CTE) so that PostgreSQL may split the work between
     parallel workers.
     """
-    district, other = aliased(District), aliased(District)
-    on_shared_border_of_smaller_code = exists(
-        select(literal(1)).where(
-            *selection.clauses(other),
-            other.code < district.code,
-            func.ST_Intersects(other.geom, Device.geom),
-        )
-    )
+    district = aliased(District)
     return (
         select(district.code, Device.kind, Device.status, Device.verification)
         .select_from(district)
@@ -225,7 +126,7 @@ def select_hits(selection: DistrictSelection, flt: StatisticsFilter):
         .where(
             *selection.clauses(district),
             *flt.clauses(),
-            or_(func.ST_Contains(district.geom, Device.geom), ~on_shared_border_of_smaller_code),
+            counted_in(district, selection.clauses),
         )
         .subquery("hits")
     )
@@ -358,14 +259,60 @@ def watched_pairs(watched_km2, area_km2) -> list:
     ]
 
 
+def district_figures_object(district, counts, before_counts=(), after_counts=()) -> ColumnElement:
+    """One district's JSON object: DISTRICT's fields, then the figures of COUNTS's columns.
+
+    DISTRICT has the districts' columns, COUNTS a `count` column and one per vocabulary value
+    (COUNT_GROUPS). The CSV columns carry the same names.
+    """
+    head = [sql_string("code"), district.code, sql_string("name"), district.name]
+    head += [sql_string("level"), district.level, sql_string("parent_code"), district.parent_code]
+    head += [sql_string("population_year"), district.population_year]
+    tail = [*before_counts, *counts_objects(counts, sum_them=False), *after_counts]
+    count = func.coalesce(counts.c.count, 0)
+    return figures_object(head, count, district.area_km2, district.population, tail)
+
+
 def district_object(rows) -> ColumnElement:
-    """One district's JSON object; the CSV columns carry the same names."""
-    head = [sql_string("code"), rows.c.code, sql_string("name"), rows.c.name]
-    head += [sql_string("level"), rows.c.level, sql_string("parent_code"), rows.c.parent_code]
-    head += [sql_string("population_year"), rows.c.population_year]
-    tail = [sql_string("rank"), rows.c.rank, *counts_objects(rows, sum_them=False)]
-    tail += watched_pairs(rows.c.watched_km2, rows.c.area_km2)
-    return figures_object(head, rows.c.count, rows.c.area_km2, rows.c.population, tail)
+    """A district's object in a statistic: its figures, its rank, the share under cameras."""
+    return district_figures_object(
+        rows.c,
+        rows,
+        before_counts=[sql_string("rank"), rows.c.rank],
+        after_counts=watched_pairs(rows.c.watched_km2, rows.c.area_km2),
+    )
+
+
+def district_level_figures_json(district=District) -> ColumnElement:
+    """A district's figures among the districts of its level, as JSON (a correlated subquery).
+
+    The OGC API's districts collection gives these: the figures, names and border rule of
+    /api/v1/stats/districts?level=<its level>, for the devices on the map now.
+    """
+    counted = (
+        select(
+            func.count().label("count"),
+            *[
+                func.count().filter(column == value).label(f"{prefix}{value}")
+                for _name, column_name, values, prefix in COUNT_GROUPS
+                for column in (getattr(Device, column_name),)
+                for value in values
+            ],
+        )
+        .where(
+            *StatisticsFilter().clauses(),
+            func.ST_Intersects(district.geom, Device.geom),
+            counted_in(district, lambda other: [other.level == district.level]),
+        )
+        .correlate(district)
+        .subquery("counted")
+    )
+    return (
+        select(district_figures_object(district, counted))
+        .select_from(counted)
+        .correlate(district)
+        .scalar_subquery()
+    )
 
 
 def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
@@ -475,14 +422,10 @@ def select_density_json(query: DensityQuery, devices_credit: dict) -> Select:
 def select_density_geojson(query: DensityQuery, devices_credit: dict, tolerance_m: float):
     """A FeatureCollection of district polygons with the figures as properties (choropleths)."""
     sel, rows = district_figures(query)
-    feature = func.concat(
-        sql_string('{"type":"Feature","id":'),
-        cast(func.to_json(rows.c.code), Text),
-        sql_string(',"geometry":'),
+    feature = feature_text(
+        func.to_json(rows.c.code),
         simplified_geojson(rows.c.geom, tolerance_m),
-        sql_string(',"properties":'),
-        cast(district_object(rows), Text),
-        sql_string("}"),
+        district_object(rows),
     )
     features = select(
         func.coalesce(
@@ -501,158 +444,6 @@ def select_density_geojson(query: DensityQuery, devices_credit: dict, tolerance_
             sql_string("}"),
         )
     )
-
-
-def csv_columns() -> list[tuple[str, tuple[str, ...], bool]]:
-    """(column name, JSON path, is text) for every CSV column, named as the JSON fields."""
-    plain = [
-        ("code", True),
-        ("name", True),
-        ("level", True),
-        ("parent_code", True),
-        ("population", False),
-        ("population_year", False),
-        ("area_km2", False),
-        ("count", False),
-        ("per_km2", False),
-        ("per_10k_inhabitants", False),
-        ("inhabitants_per_device", False),
-        ("rank", False),
-    ]
-    columns = [(name, (name,), is_text) for name, is_text in plain]
-    for group, _column, values, _prefix in COUNT_GROUPS:
-        columns += [(f"{group}.{v}", (group, v), False) for v in values]
-    columns += [(name, (name,), False) for name in ("watched_area_km2", "watched_share")]
-    return columns
-
-
-def csv_cell(obj, path: tuple[str, ...], is_text: bool) -> ColumnElement:
-    """One CSV field: text quoted (RFC 4180), numbers as JSON wrote them, NULL as empty."""
-    value = obj.op("#>>")(sql_string("{" + ",".join(path) + "}"))
-    if is_text:
-        value = func.concat(
-            sql_string('"'), func.replace(value, sql_string('"'), sql_string('""')), sql_string('"')
-        )
-        value = case(
-            (obj.op("#>>")(sql_string("{" + ",".join(path) + "}")).is_(None), None), else_=value
-        )
-    return func.coalesce(value, sql_string(""))
-
-
-def select_density_csv(query: DensityQuery) -> Select:
-    """CSV (RFC 4180, CRLF lines), one row per district in code order, header first."""
-    _sel, rows = district_figures(query)
-    # Built once per district (binary JSON), then read field by field.
-    objects = (
-        select(rows.c.code, cast(district_object(rows), JSONB).label("obj"))
-        .cte("objects")
-        .prefix_with("MATERIALIZED")
-    )
-    columns = csv_columns()
-    cells = [csv_cell(objects.c.obj, path, t) for _n, path, t in columns]
-    line = func.concat_ws(sql_string(","), *cells)
-    header = ",".join(name for name, _p, _t in columns)
-    body = select(
-        func.coalesce(
-            func.string_agg(
-                func.concat(line, sql_string("\r\n")),
-                aggregate_order_by(sql_string(""), objects.c.code),
-            ),
-            sql_string(""),
-        )
-    ).scalar_subquery()
-    return select(func.concat(literal(header + "\r\n"), body))
-
-
-TIMELINE_INTERVALS = ("day", "week", "month", "year")
-
-
-def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_credit: dict):
-    """Per period since the first device: devices added, removed, and on the map at its end."""
-    assert interval in TIMELINE_INTERVALS  # bound into the statement as a constant
-    devices = (
-        select(appeared_at().label("appeared"), removed_at().label("removed"))
-        .select_from(District)
-        .join(Device, func.ST_Intersects(District.geom, Device.geom))
-        .where(District.code == code, *flt.history_clauses())
-        .cte("lifespans")
-    )
-    unit = sql_string(interval)
-    events = union_all(
-        select(
-            func.date_trunc(unit, devices.c.appeared).label("period"),
-            literal(1).label("added"),
-            literal(0).label("removed"),
-        ),
-        select(func.date_trunc(unit, devices.c.removed), literal(0), literal(1)).where(
-            devices.c.removed.is_not(None)
-        ),
-    ).cte("events")
-    per_period = (
-        select(
-            events.c.period,
-            func.sum(events.c.added).label("added"),
-            func.sum(events.c.removed).label("removed"),
-        )
-        .group_by(events.c.period)
-        .cte("per_period")
-    )
-    first = select(func.min(per_period.c.period)).scalar_subquery()
-    series = (
-        func.generate_series(
-            first, func.date_trunc(unit, func.now()), cast(sql_string(f"1 {interval}"), INTERVAL)
-        )
-        .table_valued("start")
-        .render_derived(name="series")
-    )
-    added = func.coalesce(per_period.c.added, 0)
-    removed = func.coalesce(per_period.c.removed, 0)
-    rows = (
-        select(
-            series.c.start,
-            added.label("added"),
-            removed.label("removed"),
-            func.sum(added - removed).over(order_by=series.c.start).label("count"),
-        )
-        .select_from(series.outerjoin(per_period, per_period.c.period == series.c.start))
-        .subquery("rows")
-    )
-    period = func.json_build_object(
-        sql_string("start"),
-        rows.c.start,
-        sql_string("added"),
-        rows.c.added,
-        sql_string("removed"),
-        rows.c.removed,
-        sql_string("count"),
-        rows.c.count,
-    )
-    periods = select(
-        func.coalesce(
-            func.json_agg(aggregate_order_by(period, rows.c.start)), cast(sql_string("[]"), JSON())
-        )
-    ).scalar_subquery()
-    selection = DistrictSelection(codes=[code])
-    sel = select(District.dataset, District.population_source).where(District.code == code).cte()
-    return select(
-        cast(
-            func.json_build_object(
-                sql_string("district"),
-                District.code,
-                sql_string("name"),
-                District.name,
-                sql_string("level"),
-                District.level,
-                sql_string("interval"),
-                unit,
-                sql_string("periods"),
-                periods,
-                sql_string("attribution"),
-                attribution_array(sel, devices_credit),
-            ),
-            Text,
-        )
-    ).where(*selection.clauses())
 
 
 def select_attribution(selection: DistrictSelection, devices_credit: dict) -> Select:

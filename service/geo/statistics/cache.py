@@ -7,7 +7,7 @@ cached body is exact while the version it names is current.
 from sqlalchemy import Select, column, func, literal_column, select, table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from ..models import StatisticsCache
+from ...models import StatisticsCache
 
 DATA_VERSION = table("statistics_data_version", column("last_value"))
 # Entries nobody asked for since this long are dropped when another one is written.

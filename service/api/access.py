@@ -1,30 +1,26 @@
-"""Finding a device as the caller may see it, and answering with its Feature."""
+"""Finding a device or a photo as the caller may see it (service/visibility.py), and answering
+with a device's Feature. Every resource that reads one device or photo by id comes here."""
 
 import uuid
 
 from flask import Response, request, url_for
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
+from sqlalchemy import select
 
-from ...auth import current_user
-from ...db import session
-from ...errors import Gone, NotFound, PreconditionFailed, PreconditionRequired
-from ...geo.devices import select_device_feature
-from ...models import Device, User
-from ..photos.urls import photo_base
+from ..auth import current_viewer
+from ..db import CompiledRead, session
+from ..errors import Gone, NotFound, PreconditionFailed, PreconditionRequired
+from ..geo.devices.features import select_device_feature
+from ..models import Device, Photo
+from ..visibility import is_public, may_see, may_see_upload
+from .geojson import GEOJSON, photo_base
 
-GEOJSON = "application/geo+json"
+DEVICE_FEATURE = CompiledRead(select_device_feature())
 
 
 def etag_of(device_id: uuid.UUID, version: int) -> str:
     return f'"{device_id.hex}.{version}"'
-
-
-def may_see(review_status: str, created_by: uuid.UUID | None, user: User | None) -> bool:
-    """Approved pins are public; others are shown to their author and to moderators."""
-    return review_status == "approved" or (
-        user is not None and (user.is_moderator or created_by == user.id)
-    )
 
 
 def point(geometry: dict):
@@ -53,7 +49,7 @@ def find_device(device_id: uuid.UUID, *, for_update: bool = False) -> Device:
     """The live device the caller may see, or the right 404/410."""
     query = session.query(Device).filter(Device.id == device_id)
     device = (query.with_for_update() if for_update else query).one_or_none()
-    if device is None or not may_see(device.review_status, device.created_by, current_user()):
+    if device is None or not may_see(device.review_status, device.created_by, current_viewer()):
         raise NotFound(f"No device has the id {device_id}.")
     if device.deleted_at is not None:
         raise Gone(
@@ -79,3 +75,32 @@ def check_if_match(device: Device, *, required: bool) -> None:
             field="If-Match",
             headers={"ETag": etag},
         )
+
+
+def read_device_feature(device_id: uuid.UUID):
+    """The stored Feature row of a device the caller may see (deleted ones included), or 404."""
+    row = DEVICE_FEATURE.one_or_none(device_id=device_id, photo_base=photo_base())
+    if row is None or not may_see(row.review_status, row.created_by, current_viewer()):
+        raise NotFound(f"No device has the id {device_id}.")
+    return row
+
+
+def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> tuple[Photo, bool]:
+    """A photo the caller may see (not one of a deleted device, nor someone else's loose
+    upload), and whether everyone may see it (a photo of a public pin)."""
+    query = (
+        select(Photo, Device.deleted_at, Device.review_status, Device.created_by)
+        .outerjoin(Device, Device.id == Photo.device_id)
+        .where(Photo.id == photo_id)
+    )
+    row = session.execute(query.with_for_update(of=Photo) if for_update else query).one_or_none()
+    viewer = current_viewer()
+    if row is not None and row.Photo.device_id is None:
+        visible = may_see_upload(row.Photo.uploaded_by, viewer)
+    else:
+        visible = row is not None and may_see(row.review_status, row.created_by, viewer)
+    if not visible:
+        raise NotFound(f"No photo has the id {photo_id}.")
+    if row.deleted_at is not None:
+        raise Gone(f"Photo {photo_id} belongs to a deleted device.")
+    return row.Photo, row.Photo.device_id is not None and is_public(row.review_status)

@@ -1,0 +1,140 @@
+"""Devices near a point: duplicate candidates of a new pin, and the moderation queue."""
+
+import math
+import uuid
+
+from sqlalchemy import JSON, Numeric, Select, Text, and_, cast, func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from ...models import Device
+from ..photos import device_photos_json
+from ..sql import sql_string
+from .features import PHOTO_BASE, public_feature_text
+
+EARTH_RADIUS_M = 6371008.8  # the sphere PostGIS measures geography on when use_spheroid=false
+
+
+def point_expression(lon: float, lat: float) -> ColumnElement:
+    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+
+
+def near_clause(geom, point, distance_m: float) -> ColumnElement:
+    """Within DISTANCE_M metres of POINT on the sphere.
+
+    The bounding-box test (metres turned into degrees at the point's latitude) lets the GiST
+    index do the work; ST_DWithin on geography then measures exactly.
+    """
+    degrees = math.degrees(distance_m / EARTH_RADIUS_M) / func.greatest(
+        0.01, func.cos(func.radians(func.ST_Y(point)))
+    )
+    return and_(
+        geom.op("&&")(func.ST_Expand(point, degrees)),
+        func.ST_DWithin(func.geography(geom), func.geography(point), distance_m, False),
+    )
+
+
+def distance_to(point) -> ColumnElement:
+    return func.ST_Distance(func.geography(Device.geom), func.geography(point), False)
+
+
+def candidate_clauses(of_kind, point, distance_m: float, exclude=None) -> list[ColumnElement]:
+    """Live, non-rejected devices of the same kind within DISTANCE_M metres."""
+    clauses = [
+        Device.deleted_at.is_(None),
+        Device.review_status != "rejected",
+        Device.kind == of_kind,
+        near_clause(Device.geom, point, distance_m),
+    ]
+    return [*clauses, Device.id != exclude] if exclude is not None else clauses
+
+
+def select_duplicate_candidates(
+    kind: str,
+    lon: float,
+    lat: float,
+    distance_m: float,
+    exclude: uuid.UUID | None = None,
+) -> Select:
+    """Possible duplicates of a new pin (other than itself), nearest first, with their photos.
+
+    Parameter `photo_base`.
+    """
+    point = point_expression(lon, lat)
+    return (
+        select(
+            Device.id,
+            Device.kind,
+            Device.review_status,
+            func.round(cast(distance_to(point), Numeric), 2).label("distance_m"),
+            device_photos_json(PHOTO_BASE).label("photos"),
+        )
+        .where(*candidate_clauses(kind, point, distance_m, exclude))
+        .order_by(distance_to(point))
+    )
+
+
+def select_moderation_queue(limit: int, distance_m: float) -> Select:
+    """Pending pins, oldest first, each with its duplicate candidates, as one JSON text.
+
+    Parameter `photo_base`.
+    """
+    pending = aliased(Device, name="pending")
+    distance = distance_to(pending.geom)
+    candidate_json = (
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_object(
+                            sql_string("id"),
+                            Device.id,
+                            sql_string("kind"),
+                            Device.kind,
+                            sql_string("review_status"),
+                            Device.review_status,
+                            sql_string("distance_m"),
+                            func.round(cast(distance, Numeric), 2),
+                            sql_string("photos"),
+                            device_photos_json(PHOTO_BASE),
+                        ),
+                        distance,
+                    )
+                ),
+                literal_column("'[]'::json"),
+            )
+        )
+        .where(*candidate_clauses(pending.kind, pending.geom, distance_m, exclude=pending.id))
+        .correlate(pending)
+        .scalar_subquery()
+    )
+    feature = select(public_feature_text()).where(Device.id == pending.id).scalar_subquery()
+    items = (
+        select(
+            func.json_build_object(
+                sql_string("device"),
+                cast(feature, JSON),
+                sql_string("duplicate_candidates"),
+                candidate_json,
+            ).label("item"),
+            pending.created_at,
+            pending.id,
+        )
+        .where(pending.review_status == "pending", pending.deleted_at.is_(None))
+        .order_by(pending.created_at, pending.id)
+        .limit(limit)
+        .subquery("items")
+    )
+    return select(
+        cast(
+            func.json_build_object(
+                sql_string("items"),
+                func.coalesce(
+                    func.json_agg(aggregate_order_by(items.c.item, items.c.created_at, items.c.id)),
+                    literal_column("'[]'::json"),
+                ),
+            ),
+            Text,
+        )
+    )

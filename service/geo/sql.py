@@ -1,0 +1,46 @@
+"""Small pieces of SQL every builder of the geo layer writes its text with."""
+
+from sqlalchemy import Text, func, literal_column
+from sqlalchemy.sql.elements import ColumnElement
+
+COORDINATE_DECIMALS = 7  # about 1 cm: more digits only add bytes (RFC 7946 section 11.2)
+
+
+def sql_string(value: str) -> ColumnElement:
+    """A constant string written into the statement (never user input)."""
+    return literal_column("'" + value.replace("'", "''") + "'", Text)
+
+
+def array_literal(values) -> str:
+    """A PostgreSQL array of numbers or booleans as text."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def feature_text(
+    id_json: ColumnElement | None, geometry: ColumnElement, properties: ColumnElement
+) -> ColumnElement:
+    """One RFC 7946 Feature as JSON text, from its id and its members already written as JSON.
+
+    ID_JSON is the id as JSON text (a quoted string, or a number); None leaves the member out.
+    GEOMETRY is GeoJSON text (ST_AsGeoJSON) and PROPERTIES a JSON object (json or text).
+    """
+    head = [sql_string('{"type":"Feature",')]
+    if id_json is not None:
+        head += [sql_string('"id":'), id_json, sql_string(",")]
+    return func.concat(
+        *head,
+        sql_string('"geometry":'),
+        geometry,
+        sql_string(',"properties":'),
+        properties,
+        sql_string("}"),
+    )
+
+
+def uuid_json(column: ColumnElement) -> ColumnElement:
+    """A UUID column as a JSON string, written without a function call per row."""
+    return func.concat(sql_string('"'), column, sql_string('"'))
+
+
+def geojson_geometry(geom: ColumnElement) -> ColumnElement:
+    return func.ST_AsGeoJSON(geom, COORDINATE_DECIMALS)

@@ -1,0 +1,69 @@
+"""District figures as CSV (RFC 4180), written by PostgreSQL."""
+
+from sqlalchemy import Select, case, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..sql import sql_string
+from .density import COUNT_GROUPS, DensityQuery, district_figures, district_object
+
+
+def csv_columns() -> list[tuple[str, tuple[str, ...], bool]]:
+    """(column name, JSON path, is text) for every CSV column, named as the JSON fields."""
+    plain = [
+        ("code", True),
+        ("name", True),
+        ("level", True),
+        ("parent_code", True),
+        ("population", False),
+        ("population_year", False),
+        ("area_km2", False),
+        ("count", False),
+        ("per_km2", False),
+        ("per_10k_inhabitants", False),
+        ("inhabitants_per_device", False),
+        ("rank", False),
+    ]
+    columns = [(name, (name,), is_text) for name, is_text in plain]
+    for group, _column, values, _prefix in COUNT_GROUPS:
+        columns += [(f"{group}.{v}", (group, v), False) for v in values]
+    columns += [(name, (name,), False) for name in ("watched_area_km2", "watched_share")]
+    return columns
+
+
+def csv_cell(obj, path: tuple[str, ...], is_text: bool) -> ColumnElement:
+    """One CSV field: text quoted (RFC 4180), numbers as JSON wrote them, NULL as empty."""
+    value = obj.op("#>>")(sql_string("{" + ",".join(path) + "}"))
+    if is_text:
+        value = func.concat(
+            sql_string('"'), func.replace(value, sql_string('"'), sql_string('""')), sql_string('"')
+        )
+        value = case(
+            (obj.op("#>>")(sql_string("{" + ",".join(path) + "}")).is_(None), None), else_=value
+        )
+    return func.coalesce(value, sql_string(""))
+
+
+def select_density_csv(query: DensityQuery) -> Select:
+    """CSV (RFC 4180, CRLF lines), one row per district in code order, header first."""
+    _sel, rows = district_figures(query)
+    # Built once per district (binary JSON), then read field by field.
+    objects = (
+        select(rows.c.code, cast(district_object(rows), JSONB).label("obj"))
+        .cte("objects")
+        .prefix_with("MATERIALIZED")
+    )
+    columns = csv_columns()
+    cells = [csv_cell(objects.c.obj, path, t) for _n, path, t in columns]
+    line = func.concat_ws(sql_string(","), *cells)
+    header = ",".join(name for name, _p, _t in columns)
+    body = select(
+        func.coalesce(
+            func.string_agg(
+                func.concat(line, sql_string("\r\n")),
+                aggregate_order_by(sql_string(""), objects.c.code),
+            ),
+            sql_string(""),
+        )
+    ).scalar_subquery()
+    return select(func.concat(literal(header + "\r\n"), body))

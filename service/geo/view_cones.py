@@ -1,0 +1,116 @@
+"""View cones of cameras as GeoJSON: what ground each camera is modelled to see."""
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, case, func, literal, null, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..models import Device
+from .sql import feature_text, geojson_geometry, sql_string, uuid_json
+from .statistics.selection import StatisticsFilter
+
+# Kinds whose field of view is modelled (a microphone or a sensor has no view cone).
+SEEING_KINDS = ("camera", "alpr", "facial_recognition")
+
+
+@dataclass(frozen=True)
+class ViewModel:
+    """The view cone of a camera: radius per camera type, field of view when unknown."""
+
+    radius_by_type: dict
+    default_radius_m: float
+    default_fov: float
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> "ViewModel":
+        """The model the settings VIEW_RADII ('fixed=30,dome=20'), VIEW_DEFAULT_RADIUS_M and
+        VIEW_DEFAULT_FOV describe."""
+        pairs = (item.split("=", 1) for item in config["VIEW_RADII"].split(",") if item.strip())
+        return cls(
+            radius_by_type={name.strip(): float(metres) for name, metres in pairs},
+            default_radius_m=config["VIEW_DEFAULT_RADIUS_M"],
+            default_fov=config["VIEW_DEFAULT_FOV"],
+        )
+
+    @property
+    def max_radius_m(self) -> float:
+        return max([self.default_radius_m, *self.radius_by_type.values()])
+
+    def radius(self) -> ColumnElement:
+        whens = [(Device.camera_type == t, float(r)) for t, r in self.radius_by_type.items()]
+        return (
+            case(*whens, else_=float(self.default_radius_m))
+            if whens
+            else literal(float(self.default_radius_m))
+        )
+
+    def fov(self) -> ColumnElement:
+        """Degrees seen around each direction; NULL (a full disc) for domes."""
+        return case(
+            (Device.camera_type == "dome", null()),
+            else_=func.coalesce(Device.angle, float(self.default_fov)),
+        )
+
+    def cone(self) -> ColumnElement:
+        return func.view_cone(Device.geom, Device.direction, self.fov(), self.radius())
+
+
+def cone_feature_text(model: ViewModel) -> ColumnElement:
+    fov = model.fov()
+    disc = or_(
+        Device.direction.is_(None),
+        func.cardinality(Device.direction) == 0,
+        fov.is_(None),
+        fov >= 360,
+    )
+    properties = func.json_build_object(
+        sql_string("kind"),
+        Device.kind,
+        sql_string("camera_type"),
+        Device.camera_type,
+        sql_string("direction"),
+        Device.direction,
+        sql_string("fov"),
+        case((disc, None), else_=fov),
+        sql_string("radius_m"),
+        model.radius(),
+        sql_string("shape"),
+        case((disc, sql_string("disc")), else_=sql_string("sector")),
+    )
+    return feature_text(uuid_json(Device.id), geojson_geometry(model.cone()), properties)
+
+
+def select_view_cone(device_id: uuid.UUID, model: ViewModel) -> Select:
+    """One device's cone, with what the route needs to apply service/visibility.py and to
+    refuse a deleted or blind device."""
+    return select(
+        cone_feature_text(model).label("feature"),
+        Device.kind,
+        Device.deleted_at,
+        Device.review_status,
+        Device.created_by,
+    ).where(Device.id == device_id)
+
+
+def select_view_cones(flt: StatisticsFilter, model: ViewModel, limit: int) -> Select:
+    """Cones of the public cameras in view (devices whose centre is in the bbox), limit + 1 rows."""
+    page = (
+        select(
+            cone_feature_text(model).label("feature"),
+            func.row_number().over(order_by=Device.id).label("n"),
+        )
+        .where(and_(*flt.clauses(), Device.kind.in_(SEEING_KINDS)))
+        .order_by(Device.id)
+        .limit(limit + 1)
+        .subquery("page")
+    )
+    in_page = page.c.n <= limit
+    return select(
+        func.coalesce(
+            func.string_agg(page.c.feature, sql_string(",")).filter(in_page), sql_string("")
+        ).label("features"),
+        func.count().filter(in_page).label("returned"),
+        (func.count() > limit).label("has_more"),
+    )

@@ -1,0 +1,74 @@
+"""Who may see which device: the one rule every read path applies, in SQL and in Python.
+
+- An approved pin is public.
+- A pending or rejected pin is seen by its author and by moderators (and admins), nobody else.
+- A photo is seen by whoever may see its device; a photo not attached to a device yet, by its
+  uploader and by moderators.
+- Answers shared by everyone and kept by caches (vector tiles, statistics, the OGC API, view
+  cone listings) apply the rule for the anonymous viewer, whoever asks.
+- A deleted device is a tombstone: a read by id answers 410 to whoever could see it, listings
+  leave it out, and sync tells the phones that could see it (service/geo/devices/sync.py).
+
+`may_see` and `visible_clause` are the same rule, in Python for a row already read and in SQL
+for a selection; tests/test_visibility.py reads a pending pin through every endpoint.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import or_, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from .geo.sql import sql_string
+from .models import Device
+
+PUBLIC_REVIEW_STATUS = "approved"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: an account id (None: anonymous), and whether they see every pin."""
+
+    id: uuid.UUID | None = None
+    sees_every_pin: bool = False
+
+    @classmethod
+    def of(cls, user) -> "Viewer":
+        """The viewer a signed-in User (or None) is."""
+        return ANONYMOUS if user is None else cls(user.id, user.is_moderator)
+
+
+ANONYMOUS = Viewer()
+
+
+def is_public(review_status: str | None) -> bool:
+    return review_status == PUBLIC_REVIEW_STATUS
+
+
+def may_see(review_status: str, created_by: uuid.UUID | None, viewer: Viewer) -> bool:
+    """Whether VIEWER may see a device with this review status and author."""
+    return (
+        is_public(review_status)
+        or viewer.sees_every_pin
+        or (viewer.id is not None and created_by == viewer.id)
+    )
+
+
+def may_see_upload(uploaded_by: uuid.UUID | None, viewer: Viewer) -> bool:
+    """Whether VIEWER may see a photo not attached to any device yet."""
+    return viewer.sees_every_pin or (viewer.id is not None and uploaded_by == viewer.id)
+
+
+def visible_clause(viewer: Viewer, viewer_id: ColumnElement | None = None) -> ColumnElement:
+    """may_see as SQL on the devices table.
+
+    VIEWER_ID is what the statement compares authors with: a parameter holding viewer.id, so
+    that one statement serves every viewer of the same kind (by default, viewer.id itself).
+    The public status is written into the statement so that partial indexes on it apply.
+    """
+    if viewer.sees_every_pin:
+        return true()
+    public = Device.review_status == sql_string(PUBLIC_REVIEW_STATUS)
+    if viewer.id is None:
+        return public
+    return or_(public, Device.created_by == (viewer.id if viewer_id is None else viewer_id))
