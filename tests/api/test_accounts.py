@@ -5,7 +5,8 @@ import pytest
 from service.db import session
 from service.models import User
 from tests.conftest import TEST_PASSWORD
-from tests.helpers import PROBLEM, pin
+from tests.helpers import PROBLEM, feature, pin
+from tests.images import plain_photo, uploaded
 
 
 def register(client, username="nightowl", password="a long passphrase", **extra):
@@ -139,6 +140,14 @@ class TestMe:
         assert len(export["tokens"]) == 1
         assert export["photos"] == []
         assert "password_hash" not in str(export)
+
+    def test_exported_pins_link_their_photos_with_absolute_urls(self, as_user):
+        contributor = as_user()
+        photo = uploaded(contributor, plain_photo())
+        contributor.post("/api/v1/devices", json=feature() | {"photo_ids": [photo["id"]]})
+        (device,) = contributor.get("/api/v1/me/export").get_json()["devices"]
+        urls = device["properties"]["photos"][0]
+        assert urls["full"] == f"http://localhost/api/v1/photos/{photo['id']}/full"
 
     def test_deleting_the_account_keeps_pins_under_an_anonymous_author(self, as_user, db, client):
         contributor = as_user("moderator")

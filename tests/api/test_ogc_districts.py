@@ -100,5 +100,3 @@ def test_unknown_properties_are_refused(client, districts):
     assert response.status_code == 400
     assert "Unknown property" in response.get_json()["detail"]
     assert client.get(f"{ITEMS}?kind=camera").status_code == 400
-
-
