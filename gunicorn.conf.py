@@ -3,6 +3,9 @@
 import multiprocessing
 import os
 
+# Each worker keeps freed memory for its next responses (KEEP_FREED_MEMORY_MB).
+from service.memory import post_fork  # noqa: F401  (a gunicorn hook, found by its name)
+
 bind = f"127.0.0.1:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
 accesslog = "-"

@@ -20,7 +20,9 @@ from sqlalchemy.engine import make_url
 from benchmarks import loadgen
 from benchmarks.seed_devices import device_count, seed
 from service.config import PROJECT_DIR
-from service.geo.devices import DeviceFilter, select_device_feature, select_device_page
+from service.geo.devices.features import select_device_feature
+from service.geo.devices.filter import DeviceFilter
+from service.geo.devices.pages import select_device_page
 
 PARIS_CENTRE = (2.3488, 48.8534)
 BOX_DEGREES = (0.0136, 0.0090)  # about 1 km x 1 km at Paris' latitude
@@ -48,8 +50,8 @@ def random_bboxes(count: int, rng: random.Random) -> list[tuple[float, ...]]:
 def pgbench_page_script(limit: int) -> str:
     """The listing statement with pgbench variables in place of the bbox values."""
     sentinels = (11.125, 22.125, 33.125, 44.125)
-    statement, parameters = select_device_page(DeviceFilter(bboxes=[sentinels]), limit, None)
-    stmt = statement.params(parameters | {"photo_base": PHOTO_BASE})
+    page = select_device_page(DeviceFilter(bboxes=[sentinels]), limit, None)
+    stmt = page.statement.params(page.values | {"photo_base": PHOTO_BASE})
     sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     for sentinel, name in zip(sentinels, ("minx", "miny", "maxx", "maxy"), strict=True):
         sql = sql.replace(str(sentinel), f":{name}")

@@ -75,9 +75,10 @@ def gunicorn(app: str, workers: int, env: dict | None = None, bindir: Path | Non
     port = free_port()
     command = [
         str((bindir or Path(sys.executable).parent) / "gunicorn"),
-        # Not the project's gunicorn.conf.py: no access log to write on every request.
+        # Not the project's gunicorn.conf.py (no access log to write on every request), but its
+        # worker hook: workers keep freed memory as they do in production.
         "--config",
-        os.devnull,
+        "python:service.memory",
         "--workers",
         str(workers),
         "--bind",

@@ -27,7 +27,7 @@ from benchmarks import loadgen
 from benchmarks.devices import random_bboxes
 from benchmarks.seed_devices import device_count, seed
 from service.config import PROJECT_DIR
-from service.geo.devices import PUBLIC_PROPERTIES
+from service.geo.devices.features import PUBLIC_PROPERTIES
 
 PEERS_DIR = PROJECT_DIR / "var" / "bench-peers"
 PEER_PACKAGES = {

@@ -14,14 +14,10 @@ from psycopg_pool import ConnectionPool
 from sqlalchemy.dialects import postgresql
 
 from service.db import CONNECT_ARGS
-from service.geo.devices import (
-    DeviceFilter,
-    select_device_feature,
-    select_device_page,
-    select_device_page_in_space,
-    spatial_page,
-)
-from service.memory import DEFAULT_KEEP_MB, keep_freed_memory
+from service.geo.devices.features import select_device_feature
+from service.geo.devices.filter import DeviceFilter
+from service.geo.devices.pages import select_device_page
+from service.geo.devices.spatial import select_device_page_in_space, spatial_page
 
 DIALECT = postgresql.psycopg.dialect()
 PHOTO_BASE = "/api/v1/photos/"
@@ -33,9 +29,8 @@ def compiled(statement, parameters):
 
 
 # Vigie's statements take named parameters: the bbox and limit of each request replace them.
-PAGE_SQL, PAGE_PARAMS = compiled(
-    *select_device_page(DeviceFilter(bboxes=[(0.0, 0.0, 1.0, 1.0)]), 100, None)
-)
+LISTING = select_device_page(DeviceFilter(bboxes=[(0.0, 0.0, 1.0, 1.0)]), 100, None)
+PAGE_SQL, PAGE_PARAMS = compiled(LISTING.statement, LISTING.values)
 PAGE_PARAMS["photo_base"] = PHOTO_BASE
 BY_ID_SQL, BY_ID_PARAMS = compiled(select_device_feature(), {"photo_base": PHOTO_BASE})
 SPATIAL_PAGE_SQL: dict = {}  # by statement: one per shape of filter
@@ -46,7 +41,6 @@ url = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://
 # by-id and spatial-order statements prepared, as CompiledRead does.
 pool = ConnectionPool(url, min_size=1, max_size=4, kwargs=CONNECT_ARGS)
 app = Flask(__name__)
-keep_freed_memory(int(os.environ.get("KEEP_FREED_MEMORY_MB", DEFAULT_KEEP_MB)))  # as Vigie does
 
 
 @app.get("/devices")
@@ -69,7 +63,8 @@ def devices():
 def ogc_items():
     bbox = tuple(float(v) for v in request.args["bbox"].split(","))
     limit = int(request.args.get("limit", 100))
-    statement, values = select_device_page_in_space(DeviceFilter(bboxes=[bbox]), limit)
+    page = select_device_page_in_space(DeviceFilter(bboxes=[bbox]), limit)
+    statement, values = page.statement, page.values
     if statement not in SPATIAL_PAGE_SQL:
         SPATIAL_PAGE_SQL[statement] = compiled(statement, {"photo_base": PHOTO_BASE})
     sql, defaults = SPATIAL_PAGE_SQL[statement]

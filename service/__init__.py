@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from . import db, delivery, extensions, idempotency, memory, ratelimit, storage
+from . import db, delivery, extensions, idempotency, ratelimit, storage
 from .auth import NoCookieSession
 from .config import Config
 
@@ -19,7 +19,6 @@ def create_app(config: Config | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    memory.keep_freed_memory(app.config["KEEP_FREED_MEMORY_MB"])
 
     db.init_app(app)
     storage.init_app(app)

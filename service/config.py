@@ -4,8 +4,6 @@ import os
 import secrets
 from pathlib import Path
 
-from .memory import DEFAULT_KEEP_MB
-
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -47,8 +45,6 @@ class Config:
         self.DATABASE_URL = env.get("DATABASE_URL") or default_database_url()
         self.SECRET_KEY = env.get("SECRET_KEY") or local_secret_key()
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
-        # Free memory each process keeps for its next responses (service/memory.py; 0: none).
-        self.KEEP_FREED_MEMORY_MB = _int("KEEP_FREED_MEMORY_MB", DEFAULT_KEEP_MB)
         # Request bodies larger than this are refused with 413 before being read.
         self.MAX_CONTENT_LENGTH = _int("MAX_JSON_BYTES", 4 * 1024 * 1024)
         # Accounts and moderation.

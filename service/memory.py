@@ -5,10 +5,14 @@ request. glibc's malloc gives the top of its heap back to the kernel as soon as 
 free, and serves such sizes from fresh mappings: each request then faulted in about 600 new
 pages, half of a worker's CPU (docs/performance.md). With these two settings the memory is
 kept and reused; a worker holds at most what its largest response needed.
+
+Applied by gunicorn's post_fork hook, in each worker only (gunicorn.conf.py, and the benchmarks'
+servers through `--config python:service.memory`), not by every process that imports the app.
 """
 
 import ctypes
 import logging
+import os
 
 DEFAULT_KEEP_MB = 256
 M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
@@ -42,3 +46,13 @@ def keep_freed_memory(keep_mb: int) -> bool:
         mallopt(M_MMAP_THRESHOLD, LARGEST_HEAP_ALLOCATION)
         and mallopt(M_TRIM_THRESHOLD, min(keep_mb, LARGEST_KEEP_MB) * 1024 * 1024)
     )
+
+
+def keep_freed_memory_as_configured() -> bool:
+    """keep_freed_memory with KEEP_FREED_MEMORY_MB (default DEFAULT_KEEP_MB)."""
+    return keep_freed_memory(int(os.environ.get("KEEP_FREED_MEMORY_MB") or DEFAULT_KEEP_MB))
+
+
+def post_fork(_server, _worker) -> None:
+    """gunicorn's hook, run in each new worker: it keeps freed memory for its next responses."""
+    keep_freed_memory_as_configured()

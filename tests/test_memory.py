@@ -15,6 +15,9 @@ from service.memory import keep_freed_memory
 PAGES_SERVED = """
 import resource
 from service import create_app
+from service.memory import post_fork
+
+post_fork(None, None)  # as gunicorn does in each worker
 
 client = create_app().test_client()
 PAGE = "/ogc/collections/devices/items?limit=1000"
@@ -76,3 +79,19 @@ def test_the_cluster_the_scripts_start_reuses_memory_between_large_results(app):
         for _ in range(20):
             connection.exec_driver_sql(page).scalar()
         assert (backend_faults(connection) - before) / 20 < 200
+
+
+def test_gunicorn_workers_apply_the_setting_and_importing_the_app_does_not(monkeypatch):
+    from service import create_app, memory
+    from service.config import PROJECT_DIR as project
+
+    settings = {}
+    exec((project / "gunicorn.conf.py").read_text(), settings)
+    assert settings["post_fork"] is memory.post_fork
+    calls = []
+    monkeypatch.setattr(memory, "keep_freed_memory", lambda mb: calls.append(mb) or True)
+    create_app()
+    assert calls == []
+    monkeypatch.setenv("KEEP_FREED_MEMORY_MB", "64")
+    memory.post_fork(None, None)
+    assert calls == [64]

@@ -103,11 +103,13 @@ def counted_in(district, selected_clauses) -> ColumnElement:
     """
     other = aliased(District)
     on_shared_border_of_smaller_code = exists(
-        select(literal(1)).where(
+        select(literal(1))
+        .where(
             *selected_clauses(other),
             other.code < district.code,
             func.ST_Intersects(other.geom, Device.geom),
-        ).correlate_except(other)
+        )
+        .correlate_except(other)
     )
     return or_(func.ST_Contains(district.geom, Device.geom), ~on_shared_border_of_smaller_code)
 
