@@ -12,7 +12,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     bindparam,
     case,
     cast,
@@ -25,11 +24,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Dataset, District
+from .paging import select_first_features
 from .sql import COORDINATE_DECIMALS, feature_text, sql_string
 
 METRES_PER_DEGREE = 111_320  # at the equator; tolerances in metres become degrees with it
@@ -286,27 +285,8 @@ def district_clauses(levels=(), parents=(), codes=(), bboxes=(), table=District)
 
 def select_district_collection(clauses, tolerance_m: float, limit: int) -> Select:
     """Features of the matching districts in code order, and whether more than limit matched."""
-    page = (
-        select(
-            district_feature_text(district_properties(), tolerance_m).label("feature"),
-            func.row_number().over(order_by=District.code).label("n"),
-        )
-        .where(and_(*clauses))
-        .order_by(District.code)
-        .limit(limit + 1)
-        .subquery("page")
-    )
-    in_page = page.c.n <= limit
-    return select(
-        func.coalesce(
-            func.string_agg(page.c.feature, aggregate_order_by(sql_string(","), page.c.n)).filter(
-                in_page
-            ),
-            sql_string(""),
-        ).label("features"),
-        func.count().filter(in_page).label("returned"),
-        (func.count() > limit).label("has_more"),
-    )
+    feature = district_feature_text(district_properties(), tolerance_m)
+    return select_first_features(feature, District.code, clauses, limit)
 
 
 def select_district_feature(code: str, tolerance_m: float) -> Select:

@@ -95,3 +95,22 @@ def keyset(keys: tuple, after, before) -> tuple[ColumnElement, list]:
     if before is not None:
         return position < bound(before), [k.desc() for k in keys]
     return (position > bound(after) if after is not None else true()), list(keys)
+
+
+def select_first_features(feature: ColumnElement, order: ColumnElement, clauses, limit: int):
+    """The first LIMIT Feature texts of the rows of CLAUSES in ORDER, joined by commas, with
+    how many and whether more matched (one row more is read): for answers without paging."""
+    page = (
+        select(feature.label("feature"), func.row_number().over(order_by=order).label("n"))
+        .where(and_(*clauses))
+        .order_by(order)
+        .limit(limit + 1)
+        .subquery("page")
+    )
+    in_page = page.c.n <= limit
+    joined = func.string_agg(page.c.feature, aggregate_order_by(sql_string(","), page.c.n))
+    return select(
+        func.coalesce(joined.filter(in_page), sql_string("")).label("features"),
+        func.count().filter(in_page).label("returned"),
+        (func.count() > limit).label("has_more"),
+    )

@@ -4,10 +4,11 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, func, literal, null, or_, select
+from sqlalchemy import Select, case, func, literal, null, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Device
+from .paging import select_first_features
 from .sql import feature_text, geojson_geometry, sql_string, uuid_json
 from .statistics.selection import StatisticsFilter
 
@@ -95,22 +96,6 @@ def select_view_cone(device_id: uuid.UUID, model: ViewModel) -> Select:
 
 
 def select_view_cones(flt: StatisticsFilter, model: ViewModel, limit: int) -> Select:
-    """Cones of the public cameras in view (devices whose centre is in the bbox), limit + 1 rows."""
-    page = (
-        select(
-            cone_feature_text(model).label("feature"),
-            func.row_number().over(order_by=Device.id).label("n"),
-        )
-        .where(and_(*flt.clauses(), Device.kind.in_(SEEING_KINDS)))
-        .order_by(Device.id)
-        .limit(limit + 1)
-        .subquery("page")
-    )
-    in_page = page.c.n <= limit
-    return select(
-        func.coalesce(
-            func.string_agg(page.c.feature, sql_string(",")).filter(in_page), sql_string("")
-        ).label("features"),
-        func.count().filter(in_page).label("returned"),
-        (func.count() > limit).label("has_more"),
-    )
+    """Cones of the public cameras in view (devices whose centre is in the bbox), in id order."""
+    clauses = [*flt.clauses(), Device.kind.in_(SEEING_KINDS)]
+    return select_first_features(cone_feature_text(model), Device.id, clauses, limit)
