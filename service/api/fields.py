@@ -4,7 +4,7 @@ import math
 from datetime import UTC, date, datetime, time, timedelta
 
 import marshmallow as ma
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validate
 
 
 def utc_datetime(**kwargs) -> ma.fields.AwareDateTime:
@@ -121,3 +121,17 @@ class DateTimeInterval(ma.fields.Field):
         except ValidationError as exc:
             raise ValidationError(f"{text!r} is not an RFC 3339 date or date-time.") from exc
         return instant, instant
+
+
+def choice(values, **kwargs) -> ma.fields.String:
+    """A string that must be one of VALUES (a vocabulary)."""
+    return ma.fields.String(validate=validate.OneOf(values), **kwargs)
+
+
+class LinkSchema(ma.Schema):
+    """A link of a GeoJSON answer (service/api/geojson.py, link)."""
+
+    href = ma.fields.String()
+    rel = ma.fields.String()
+    type = ma.fields.String()
+    title = ma.fields.String()

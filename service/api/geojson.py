@@ -44,10 +44,10 @@ def link(href: str, rel: str, media_type: str = GEOJSON, title: str | None = Non
 
 
 def this_url_with(**query) -> str:
-    """The request's own URL, with some query parameters replaced (a cursor, a format)."""
-    args = request.args.to_dict(flat=False) | {
-        name: value for name, value in query.items() if value is not None
-    }
+    """The request's own URL with some query parameters replaced (a cursor, a format), or
+    left out where their value is None."""
+    args = request.args.to_dict(flat=False) | query
+    args = {name: value for name, value in args.items() if value is not None}
     return url_for(request.endpoint, _external=True, **(request.view_args or {}), **args)
 
 

@@ -6,7 +6,7 @@ from webargs.fields import DelimitedList
 
 from ... import vocabulary as vocab
 from ...geo.tiles import MAX_ZOOM
-from ..fields import BBox, PointGeometrySchema, utc_datetime
+from ..fields import BBox, LinkSchema, PointGeometrySchema, choice, utc_datetime
 from ..photos.schemas import DevicePhotoSchema
 
 
@@ -61,10 +61,6 @@ def photo_ids_field() -> ma.fields.List:
         validate=validate.Length(max=vocab.PHOTOS_PER_REQUEST_MAX),
         metadata={"description": "Ids of uploaded photos to attach to the device"},
     )
-
-
-def choice(values, **kwargs):
-    return ma.fields.String(validate=validate.OneOf(values), **kwargs)
 
 
 class DevicePropertiesSchema(ma.Schema):
@@ -161,12 +157,6 @@ class DeviceFeatureSchema(ma.Schema):
     id = ma.fields.UUID()
     geometry = ma.fields.Nested(PointGeometrySchema)
     properties = ma.fields.Nested(DevicePropertiesOutSchema)
-
-
-class LinkSchema(ma.Schema):
-    href = ma.fields.String()
-    rel = ma.fields.String()
-    type = ma.fields.String()
 
 
 class DeviceCollectionSchema(ma.Schema):

@@ -16,7 +16,15 @@ from ...extensions import Blueprint
 from ...geo.collections import COLLECTIONS, OgcCollection, PageRequest
 from ...geo.cql2 import FilterError, cql2_text_clause
 from ..fields import split_antimeridian
-from ..geojson import GEOJSON, JSON, CursorCodec, feature_collection, link, photo_base
+from ..geojson import (
+    GEOJSON,
+    JSON,
+    CursorCodec,
+    feature_collection,
+    link,
+    photo_base,
+    this_url_with,
+)
 from .schemas import (
     DEFAULT_LIMIT,
     CollectionSchema,
@@ -250,14 +258,6 @@ class ItemViews(MethodView):
         return conditional_response(body, JSON if args.get("f") == "json" else GEOJSON)
 
 
-def page_url(endpoint: str, cursor: str | None = None, **overrides) -> str:
-    args = request.args.to_dict(flat=False) | overrides
-    args.pop("cursor", None)
-    if cursor:
-        args["cursor"] = cursor
-    return url_for(endpoint, _external=True, **args)
-
-
 def filter_conditions(collection: OgcCollection, args: dict) -> list:
     """Clauses of the property parameters and of the CQL2 filter."""
     conditions = [
@@ -273,9 +273,7 @@ def filter_conditions(collection: OgcCollection, args: dict) -> list:
     return conditions
 
 
-def paging_links(
-    collection: OgcCollection, endpoint: str, page, backward: bool | None, position
-) -> list[dict]:
+def paging_links(collection: OgcCollection, page, backward: bool | None, position) -> list[dict]:
     """next/prev links around a page read forward or backward from POSITION (None: the start)."""
     codec = CURSORS[collection.id]
 
@@ -293,10 +291,10 @@ def paging_links(
             links.append(("next", cursor(False, page.last_key)))
         if backward is False:
             links.append(("prev", cursor(True, page.first_key)))
-    return [link(page_url(endpoint, cursor), rel, GEOJSON) for rel, cursor in links]
+    return [link(this_url_with(cursor=cursor), rel, GEOJSON) for rel, cursor in links]
 
 
-def items_response(collection: OgcCollection, endpoint: str, args: dict) -> Response:
+def items_response(collection: OgcCollection, args: dict) -> Response:
     backward, position = (
         read_cursor(collection, args["cursor"]) if "cursor" in args else (None, None)
     )
@@ -317,7 +315,7 @@ def items_response(collection: OgcCollection, endpoint: str, args: dict) -> Resp
     links = [
         link(request.url, "self", media_type, "This page"),
         link(
-            page_url(endpoint, args.get("cursor"), f="geojson" if other == GEOJSON else "json"),
+            this_url_with(f="geojson" if other == GEOJSON else "json"),
             "alternate",
             other,
             "This page as " + other,
@@ -328,7 +326,7 @@ def items_response(collection: OgcCollection, endpoint: str, args: dict) -> Resp
             JSON,
             collection.title,
         ),
-        *paging_links(collection, endpoint, page, backward, position),
+        *paging_links(collection, page, backward, position),
     ]
     body = feature_collection(
         page.features, numberReturned=page.returned, numberMatched=matched, links=links
@@ -347,7 +345,7 @@ def register_items_route(collection: OgcCollection) -> None:
         @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
         @blp.problems(400)
         def get(self, args):
-            return items_response(collection, f"ogc.{endpoint}", args)
+            return items_response(collection, args)
 
     ItemsViews.get.__doc__ = (
         f"Read the {collection.id} collection page by page, by bbox, datetime, "

@@ -5,7 +5,7 @@ from marshmallow import validate
 from webargs.fields import DelimitedList
 
 from ...geo.collections import OgcCollection
-from ..fields import BBox, DateTimeInterval
+from ..fields import BBox, DateTimeInterval, LinkSchema
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
@@ -74,17 +74,10 @@ def items_args_schema(collection: OgcCollection) -> type[ItemsArgsSchema]:
     return type(name, (ItemsArgsSchema,), fields)
 
 
-class OgcLinkSchema(ma.Schema):
-    href = ma.fields.String()
-    rel = ma.fields.String()
-    type = ma.fields.String()
-    title = ma.fields.String()
-
-
 class LandingPageSchema(ma.Schema):
     title = ma.fields.String()
     description = ma.fields.String()
-    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+    links = ma.fields.List(ma.fields.Nested(LinkSchema))
 
 
 class ConformanceSchema(ma.Schema):
@@ -103,12 +96,12 @@ class CollectionSchema(ma.Schema):
     itemType = ma.fields.String()
     crs = ma.fields.List(ma.fields.String())
     extent = ma.fields.Nested(ExtentSchema)
-    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+    links = ma.fields.List(ma.fields.Nested(LinkSchema))
 
 
 class CollectionsSchema(ma.Schema):
     collections = ma.fields.List(ma.fields.Nested(CollectionSchema))
-    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+    links = ma.fields.List(ma.fields.Nested(LinkSchema))
 
 
 class QueryablesSchema(ma.Schema):
@@ -124,7 +117,7 @@ class OgcFeatureSchema(ma.Schema):
     id = ma.fields.String()
     geometry = ma.fields.Dict()
     properties = ma.fields.Dict()
-    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+    links = ma.fields.List(ma.fields.Nested(LinkSchema))
 
 
 class OgcFeatureCollectionSchema(ma.Schema):
@@ -134,4 +127,4 @@ class OgcFeatureCollectionSchema(ma.Schema):
     numberMatched = ma.fields.Integer(
         metadata={"description": "Given when the first page holds every match"}
     )
-    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+    links = ma.fields.List(ma.fields.Nested(LinkSchema))

@@ -9,14 +9,10 @@ from webargs.fields import DelimitedList
 from ... import vocabulary as vocab
 from ...geo.statistics.density import RANK_METRICS
 from ...geo.statistics.timeline import TIMELINE_INTERVALS
-from ..fields import BBox
+from ..fields import BBox, choice
 
 CODE_MAX_CHARS = 32
 MAX_CODES = 200
-
-
-def choice(values, **kwargs):
-    return ma.fields.String(validate=validate.OneOf(values), **kwargs)
 
 
 def code_field(**kwargs):

@@ -3,8 +3,8 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from ..devices.schemas import DeviceFeatureSchema, LinkSchema
-from ..fields import BBox
+from ..devices.schemas import DeviceFeatureSchema
+from ..fields import BBox, LinkSchema
 
 
 class SyncArgsSchema(ma.Schema):

@@ -4,7 +4,7 @@ import marshmallow as ma
 from webargs.fields import DelimitedList
 
 from ... import vocabulary as vocab
-from ..devices.schemas import choice
+from ..fields import choice
 
 
 class TileQueryArgsSchema(ma.Schema):

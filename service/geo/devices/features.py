@@ -1,7 +1,5 @@
 """A device as one RFC 7946 Feature, written as JSON text by PostgreSQL."""
 
-import functools
-
 from sqlalchemy import Select, Text, bindparam, case, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.sql.elements import ColumnElement
@@ -9,6 +7,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ...models import Device
 from ..photos import device_photos_json
 from ..sql import feature_text, geojson_geometry, sql_string, uuid_json
+from ..statements import STATEMENTS, parameter
 
 # Properties served for every device, in this order; the column of the same name holds each.
 PUBLIC_PROPERTIES = (
@@ -71,32 +70,34 @@ def stored_feature_text(row) -> ColumnElement:
     return case((row.has_photos, with_photos), else_=row.feature_head + NO_PHOTOS)
 
 
-@functools.cache
+# A device's public Feature (PUBLIC_PROPERTIES, then its photos) as JSON text. The trigger of
+# migration 0008 keeps the Feature up to its last property in feature_head on every change;
+# only the photos, one index probe, are added here. Built once: building it costs more than
+# running a by-id query.
+PUBLIC_FEATURE = stored_feature_text(Device)
+
+
 def public_feature_text() -> ColumnElement:
-    """A device's public Feature (PUBLIC_PROPERTIES, then its photos) as JSON text.
-
-    The trigger of migration 0008 keeps the Feature up to its last property in feature_head
-    on every change; only the photos, one index probe, are added here. Built once: building
-    it costs more than running a by-id query.
-    """
-    return stored_feature_text(Device)
+    return PUBLIC_FEATURE
 
 
-@functools.cache
 def select_device_feature() -> Select:
     """The Feature text of one device, with what a client needs for caching and tombstones.
 
-    Parameters: `device_id`, and `photo_base`. Built once.
+    Parameters: `device_id`, and `photo_base`. Kept in the registry.
     """
-    device_id = bindparam("device_id", type_=UUID(as_uuid=True))
-    return select(
-        public_feature_text().label("feature"),
-        Device.version,
-        Device.deleted_at,
-        Device.merged_into,
-        Device.review_status,
-        Device.created_by,
-    ).where(Device.id == device_id)
+
+    def build() -> Select:
+        return select(
+            PUBLIC_FEATURE.label("feature"),
+            Device.version,
+            Device.deleted_at,
+            Device.merged_into,
+            Device.review_status,
+            Device.created_by,
+        ).where(Device.id == parameter("device_id", UUID(as_uuid=True)))
+
+    return STATEMENTS.get(("device_feature",), build)
 
 
 def select_user_device_features(user_id) -> Select:
