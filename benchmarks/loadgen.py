@@ -70,11 +70,19 @@ UNLIMITED = {"RATELIMIT_ENABLED": "false"}
 
 
 @contextmanager
-def gunicorn(app: str, workers: int, env: dict | None = None, bindir: Path | None = None):
-    """Serve APP with gunicorn (of BINDIR, default this venv) on a free loopback port."""
+def gunicorn(
+    app: str,
+    workers: int,
+    env: dict | None = None,
+    bindir: Path | None = None,
+    directory: Path | None = None,
+):
+    """Serve APP with gunicorn (of BINDIR, default this venv) on a free loopback port, its code
+    imported from DIRECTORY (default the current one: this checkout)."""
     port = free_port()
     command = [
         str((bindir or Path(sys.executable).parent) / "gunicorn"),
+        *(["--chdir", str(directory)] if directory else []),
         # Not the project's gunicorn.conf.py (no access log to write on every request), but its
         # worker hook: workers keep freed memory as they do in production.
         "--config",
@@ -87,6 +95,8 @@ def gunicorn(app: str, workers: int, env: dict | None = None, bindir: Path | Non
         "warning",
         app,
     ]
+    if directory:  # its modules first, the config module included
+        env = {**(env or {}), "PYTHONPATH": str(directory)}
     with serve(command, port, env) as base:
         yield base
 
