@@ -47,6 +47,9 @@ class Config:
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
         # Request bodies larger than this are refused with 413 before being read.
         self.MAX_CONTENT_LENGTH = _int("MAX_JSON_BYTES", 4 * 1024 * 1024)
+        # A request holding an Idempotency-Key without an answer after this long is over (its
+        # answer could not be stored): a retry runs it again. Longer than any request may run.
+        self.IDEMPOTENCY_IN_FLIGHT_SECONDS = _int("IDEMPOTENCY_IN_FLIGHT_SECONDS", 60)
         # Accounts and moderation.
         self.TOKEN_LIFETIME_DAYS = _int("TOKEN_LIFETIME_DAYS", 90)
         self.TRUSTED_AFTER_APPROVED_PINS = _int("TRUSTED_AFTER_APPROVED_PINS", 5)

@@ -2,10 +2,11 @@
 
 import functools
 
+import psycopg
 from flask import request
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Executable, create_engine
-from sqlalchemy.dialects.postgresql import psycopg
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -79,7 +80,7 @@ class CompiledRead:
     """
 
     def __init__(self, statement: Executable):
-        compiled = statement.compile(dialect=psycopg.dialect())
+        compiled = statement.compile(dialect=psycopg_dialect.dialect())
         self.sql = str(compiled)
         self.defaults = dict(compiled.params)
 
@@ -103,6 +104,9 @@ class CompiledRead:
                 return self._fetch(connection.dbapi_connection, parameters)
             finally:
                 connection.dbapi_connection.autocommit = False
+        except psycopg.OperationalError:
+            connection.invalidate()  # a server that restarted: the pool makes a new one
+            raise
         finally:
             connection.close()
 

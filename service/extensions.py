@@ -9,13 +9,19 @@ import marshmallow as ma
 import orjson
 from flask import Response, request
 from flask_smorest.utils import prepare_response
-from sqlalchemy.exc import IntegrityError
+from psycopg import OperationalError as DriverOperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .errors import BadRequest, ServiceError, UnsupportedMediaType, ValidationFailed
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://vigie.invalid/problems/"
+# What a database restart, an unreachable server or an exhausted pool raises: a 503, not a 500.
+# (Statement timeouts are OperationalErrors too: a query too slow for now is also a 503.)
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, DriverOperationalError)
+DATABASE_RETRY_AFTER_SECONDS = 2
 log = logging.getLogger(__name__)
 
 
@@ -69,6 +75,8 @@ def problem_response(
     body.update(extra)
     response = Response(orjson.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
+    # Kept as the problem says, whatever the rate limiter adds (service/ratelimit.py).
+    response.intended_retry_after = response.headers.get("Retry-After")
     return response
 
 
@@ -100,6 +108,8 @@ class Api(flask_smorest.Api):
         app.register_error_handler(HTTPException, self.handle_http_exception)
         app.register_error_handler(ServiceError, self.handle_service_error)
         app.register_error_handler(IntegrityError, self.handle_integrity_error)
+        for unavailable in DATABASE_UNAVAILABLE:
+            app.register_error_handler(unavailable, self.handle_database_unavailable)
         app.register_error_handler(Exception, self.handle_unexpected_error)
 
     def _register_responses(self):
@@ -153,6 +163,22 @@ class Api(flask_smorest.Api):
         log.info("integrity error on %s %s: %s", request.method, request.path, error.orig)
         return problem_response(
             409, "The request conflicts with data already stored.", slug="conflict"
+        )
+
+    def handle_database_unavailable(self, error: Exception):
+        """The database is restarting, unreachable or overloaded: a client should retry."""
+        from .db import session
+
+        try:
+            session.rollback()
+        except DBAPIError:
+            session.invalidate()  # the connection is gone: the pool replaces it
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        return problem_response(
+            503,
+            "The database is unavailable for a moment; retry shortly.",
+            slug="unavailable",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
 
     def handle_unexpected_error(self, error: Exception):

@@ -1,18 +1,35 @@
 """Idempotency-Key: a write sent again with the same key gets the first answer, not a second effect.
 
-The key is scoped to the caller (account, or anonymous client key). The first request stores
-a fingerprint of itself; a retry with the same fingerprint gets the stored status, body and
-headers back (with `Idempotent-Replayed: true`); the same key with a different request is a 422;
-a retry while the first is still running is a 409. Server errors are not stored, so they can be
-retried. Records older than IDEMPOTENCY_TTL_HOURS are purged by `flask idempotency purge`.
+The key is scoped to the caller (account, or anonymous client key). The first request records a
+fingerprint of itself; a retry with the same fingerprint gets the stored status, body and
+headers back (with `Idempotent-Replayed: true`); the same key with a different request is a 422.
+Records older than IDEMPOTENCY_TTL_HOURS are purged by `flask idempotency purge`.
+
+What a failure leaves behind:
+- The record is inserted in the request's own transaction, so it is committed with the write it
+  guards: a write that fails, or whose database goes away, leaves no record, and a retry runs it
+  again. Server errors are never stored either.
+- The answer is stored just after the write commits, in a transaction of its own. If that fails
+  (the database went away in between), the record stays without an answer: a retry is told to
+  wait (409, Retry-After) while the first request may still be running, and once it cannot be
+  (IDEMPOTENCY_IN_FLIGHT_SECONDS, longer than any request may run) the retry runs it again.
+  Writes are safe to run again: a pin carries its client UUID, so one already saved is answered
+  200 as the saved device, and edits carry If-Match.
+
+Fingerprints are keyed (HMAC with SECRET_KEY): a stolen database gives no way to test the
+passwords that bodies hold. Answers that hand out a secret (a bearer token) are never stored:
+their routes are `exempt`, and a retried login issues another token.
 """
 
 import hashlib
+import hmac
+import logging
 from datetime import timedelta
 
-from flask import Response, g, request
-from sqlalchemy import delete, func
-from sqlalchemy.exc import IntegrityError
+from flask import Response, current_app, g, request
+from sqlalchemy import delete, func, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 
 from .db import session
 from .errors import Conflict, ValidationFailed
@@ -22,61 +39,123 @@ from .ratelimit import client_key
 HEADER = "Idempotency-Key"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 REPLAYED_HEADERS = ("Location", "ETag", "Content-Type", "Retry-After")
+log = logging.getLogger(__name__)
+
+
+def exempt(view):
+    """Mark a view whose answer holds a secret: Idempotency-Key is ignored, nothing is stored."""
+    view.idempotency_exempt = True
+    return view
+
+
+def is_exempt() -> bool:
+    view = current_app.view_functions.get(request.endpoint)
+    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    return getattr(method, "idempotency_exempt", False)
 
 
 def fingerprint() -> str:
-    digest = hashlib.sha256(f"{request.method} {request.full_path}\n".encode())
+    """A keyed hash of the request: method, path and query, and body."""
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), digestmod=hashlib.sha256)
+    digest.update(f"{request.method} {request.full_path}\n".encode())
     digest.update(request.get_data(cache=True))
     return digest.hexdigest()
 
 
 def before_write():
     key = request.headers.get(HEADER)
-    if request.method not in WRITE_METHODS or key is None:
+    if request.method not in WRITE_METHODS or key is None or is_exempt():
         return None
     if not 1 <= len(key) <= 255:
         raise ValidationFailed("An Idempotency-Key has 1 to 255 characters.", field=HEADER)
     scope = client_key().split(":", 1)[1]
     mark = fingerprint()
-    record = session.get(IdempotentRequest, (scope, key))
-    if record is None:
-        try:
-            session.add(IdempotentRequest(scope=scope, key=key, fingerprint=mark))
-            session.commit()
-            g.idempotency = (scope, key)
-            return None
-        except IntegrityError:
-            session.rollback()
-            record = session.get(IdempotentRequest, (scope, key))
-    if record.fingerprint != mark:
-        raise ValidationFailed("This Idempotency-Key was used for another request.", field=HEADER)
-    if record.status is None:
-        raise Conflict(
-            "The first request with this Idempotency-Key is still running; retry.",
-            field=HEADER,
-            headers={"Retry-After": "1"},
-        )
-    response = Response(record.body, status=record.status, headers=record.headers)
-    response.headers["Idempotent-Replayed"] = "true"
-    return response
+    # Waits while another request holding the same key has not committed or rolled back.
+    claimed = session.execute(
+        insert(IdempotentRequest)
+        .values(scope=scope, key=key, fingerprint=mark)
+        .on_conflict_do_nothing()
+        .returning(IdempotentRequest.key)
+    ).first()
+    if claimed is None:
+        record = session.get(IdempotentRequest, (scope, key), populate_existing=True)
+        if record.fingerprint != mark:
+            raise ValidationFailed(
+                "This Idempotency-Key was used for another request.", field=HEADER
+            )
+        if record.status is not None:
+            response = Response(record.body, status=record.status, headers=record.headers)
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+        if not take_over_abandoned(scope, key):
+            raise Conflict(
+                "The first request with this Idempotency-Key is still running; retry.",
+                field=HEADER,
+                headers={"Retry-After": "1"},
+            )
+    g.idempotency = (scope, key, mark)
+    return None
+
+
+def take_over_abandoned(scope: str, key: str) -> bool:
+    """Claim a record left without an answer by a request that can no longer be running."""
+    in_flight = timedelta(seconds=current_app.config["IDEMPOTENCY_IN_FLIGHT_SECONDS"])
+    return (
+        session.execute(
+            update(IdempotentRequest)
+            .where(
+                IdempotentRequest.scope == scope,
+                IdempotentRequest.key == key,
+                IdempotentRequest.status.is_(None),
+                IdempotentRequest.created_at < func.now() - in_flight,
+            )
+            .values(created_at=func.now())
+            .returning(IdempotentRequest.key)
+        ).first()
+        is not None
+    )
 
 
 def after_write(response: Response) -> Response:
-    scope_key = g.pop("idempotency", None)
-    if scope_key is None:
+    claim = g.pop("idempotency", None)
+    if claim is None:
         return response
-    session.rollback()  # whatever the view left unfinished is not ours to commit
-    record = session.get(IdempotentRequest, scope_key)
-    if record is not None:
+    scope, key, mark = claim
+    try:
+        session.rollback()  # whatever the view left unfinished is not ours to commit
         if response.status_code >= 500:
-            session.delete(record)
+            session.execute(
+                delete(IdempotentRequest).where(
+                    IdempotentRequest.scope == scope,
+                    IdempotentRequest.key == key,
+                    IdempotentRequest.status.is_(None),
+                )
+            )
         else:
-            record.status = response.status_code
-            record.body = response.get_data()
-            record.headers = {
-                h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers
+            answer = {
+                "status": response.status_code,
+                "body": response.get_data(),
+                "headers": {
+                    h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers
+                },
             }
+            # The record is there when the view committed; a view that refused the request
+            # (or rolled back) left none, and its answer is recorded now.
+            session.execute(
+                insert(IdempotentRequest)
+                .values(scope=scope, key=key, fingerprint=mark, **answer)
+                .on_conflict_do_update(
+                    index_elements=[IdempotentRequest.scope, IdempotentRequest.key],
+                    set_=answer,
+                    where=IdempotentRequest.status.is_(None),
+                )
+            )
         session.commit()
+    except DBAPIError:
+        # The database went away after the write: the client still gets its answer, and a
+        # retry after IDEMPOTENCY_IN_FLIGHT_SECONDS runs the request again.
+        session.rollback()
+        log.warning("the answer to an Idempotency-Key could not be stored", exc_info=True)
     return response
 
 

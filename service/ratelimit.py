@@ -57,8 +57,13 @@ def write_limit(func):
 
 def retry_after_only_when_refused(response):
     """flask-limiter sends Retry-After on every answer; it means "come back later" (RFC 9110,
-    10.2.3), so only a refusal keeps it. The X-RateLimit-* headers still tell what is left."""
-    if response.status_code not in (429, 503):
+    10.2.3), so only a refusal keeps it, and an answer that set its own keeps that one (the
+    limiter would put its window's reset in its place). The X-RateLimit-* headers still tell
+    what is left."""
+    intended = getattr(response, "intended_retry_after", None)
+    if intended is not None:
+        response.headers["Retry-After"] = intended
+    elif response.status_code not in (429, 503):
         response.headers.pop("Retry-After", None)
     return response
 

@@ -100,3 +100,76 @@ def test_two_threads_with_one_idempotency_key_make_one_device(committed, app, ma
     statuses = run_together(post, [(), ()])
     assert 201 in statuses and set(statuses) <= {201, 409}
     assert count(committed) == 1
+
+
+def test_refusals_are_replayed_too(moderator, db):
+    """A 4xx rolls the view back, record included: its answer is recorded after."""
+    body = feature() | {"properties": {"kind": "not a kind"}}
+    headers = {"Idempotency-Key": "bad-pin"}
+    first = moderator.post("/api/v1/devices", json=body, headers=headers)
+    again = moderator.post("/api/v1/devices", json=body, headers=headers)
+    assert first.status_code == again.status_code == 422
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert db("SELECT status FROM idempotent_requests").scalar_one() == 422
+
+
+def forget_answer(db, key: str, age: str) -> None:
+    """What a database that went away between the write and its answer leaves behind."""
+    db(
+        "UPDATE idempotent_requests SET status = NULL, body = NULL, headers = NULL, "
+        "created_at = now() - CAST(:age AS interval) WHERE key = :key",
+        key=key,
+        age=age,
+    )
+
+
+def test_a_write_whose_answer_was_lost_is_told_it_succeeded_once_it_cannot_be_running(
+    moderator, db
+):
+    body = feature(device_id=new_id())
+    headers = {"Idempotency-Key": "lost-answer"}
+    assert moderator.post("/api/v1/devices", json=body, headers=headers).status_code == 201
+    forget_answer(db, "lost-answer", "1 second")
+    running = moderator.post("/api/v1/devices", json=body, headers=headers)
+    assert running.status_code == 409 and running.headers["Retry-After"] == "1"
+    forget_answer(db, "lost-answer", "2 minutes")  # past IDEMPOTENCY_IN_FLIGHT_SECONDS
+    retried = moderator.post("/api/v1/devices", json=body, headers=headers)
+    assert retried.status_code == 200  # the device already saved, as its client made it
+    assert retried.get_json()["id"] == body["id"]
+    assert db("SELECT count(*) FROM devices").scalar_one() == 1
+    assert db("SELECT status FROM idempotent_requests").scalar_one() == 200
+    replayed = moderator.post("/api/v1/devices", json=body, headers=headers)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_server_error_leaves_no_record(moderator, db, monkeypatch):
+    from service.api.devices import routes
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("the view failed")
+
+    monkeypatch.setattr(routes, "attach_photos", fail)
+    headers = {"Idempotency-Key": "boom"}
+    response = moderator.post("/api/v1/devices", json=feature(), headers=headers)
+    assert response.status_code == 500
+    assert db("SELECT count(*) FROM idempotent_requests").scalar_one() == 0
+    assert db("SELECT count(*) FROM devices").scalar_one() == 0
+
+
+def test_logins_store_no_token_and_fingerprints_are_keyed(client, db):
+    import hashlib
+
+    account = {"username": "nightowl", "password": "a long passphrase"}
+    headers = {"Idempotency-Key": "login-1"}
+    assert client.post("/api/v1/auth/register", json=account, headers=headers).status_code == 201
+    tokens = [
+        client.post("/api/v1/auth/tokens", json=account, headers={"Idempotency-Key": "t"})
+        for _ in range(2)
+    ]
+    assert [t.status_code for t in tokens] == [201, 201]
+    assert tokens[0].get_json()["token"] != tokens[1].get_json()["token"]  # not replayed
+    (record,) = db("SELECT key, fingerprint, body FROM idempotent_requests").all()
+    assert record.key == "login-1" and tokens[0].get_json()["token"].encode() not in record.body
+    unkeyed = hashlib.sha256(b"POST /api/v1/auth/register?\n")
+    unkeyed.update(register_body := client.application.json.dumps(account).encode())
+    assert record.fingerprint != unkeyed.hexdigest() and register_body

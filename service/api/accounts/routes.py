@@ -8,7 +8,7 @@ from flask.views import MethodView
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ... import auth
+from ... import auth, idempotency
 from ...community import approved_pin_count, is_trusted
 from ...db import session
 from ...errors import Conflict, NotFound, Unauthorized
@@ -76,6 +76,7 @@ class RegisterViews(MethodView):
 
 @blp.route("/auth/tokens")
 class TokenViews(MethodView):
+    @idempotency.exempt  # its answer is a bearer token: never stored
     @auth_limit
     @requires_json
     @blp.arguments(LoginSchema)

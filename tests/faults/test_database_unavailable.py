@@ -1,0 +1,58 @@
+"""While the database is away, every answer is a 503 problem+json with Retry-After, never a 500."""
+
+import socket
+
+import pytest
+
+from service import create_app
+from service.config import Config
+from tests.helpers import PROBLEM, feature, new_id
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_without_database(tmp_path_factory):
+    url = f"postgresql+psycopg://vigie@127.0.0.1:{closed_port()}/vigie?connect_timeout=2"
+    app = create_app(
+        Config(
+            DATABASE_URL=url,
+            TESTING=True,
+            MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
+            RATELIMIT_ENABLED=False,
+        )
+    )
+    yield app
+    app.extensions["engine"].dispose()
+
+
+REQUESTS = [
+    ("get", "/api/v1/devices?bbox=2.34,48.85,2.36,48.86", {}),
+    ("get", f"/api/v1/devices/{new_id()}", {}),  # the prepared by-id read
+    ("get", "/ogc/collections/devices/items?limit=10", {}),
+    ("get", "/tiles/devices/14/8298/5637.mvt", {}),
+    ("get", "/api/v1/sync", {}),
+    ("get", "/api/v1/stats/districts?level=commune", {}),
+    ("post", "/api/v1/auth/register", {"json": {"username": "someone", "password": "x" * 12}}),
+    (
+        "post",
+        "/api/v1/devices",
+        {"json": feature(), "headers": {"Authorization": "Bearer x", "Idempotency-Key": "k"}},
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "options"), REQUESTS)
+def test_every_answer_is_a_503_problem_with_retry_after(
+    app_without_database, method, path, options
+):
+    response = getattr(app_without_database.test_client(), method)(path, **options)
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM
+    assert int(response.headers["Retry-After"]) > 0
+    assert "unavailable" in response.get_json()["detail"]
