@@ -13,7 +13,7 @@ def create_app(config: Config | None = None) -> Flask:
     """Build the application: configuration, database, API blueprints, docs and CLI."""
     app = Flask(__name__)
     app.config.from_mapping((config or Config()).as_flask_mapping())
-    app.json.sort_keys = False
+    app.json = extensions.JSONProvider(app)
     app.session_interface = NoCookieSession()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

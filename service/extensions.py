@@ -2,17 +2,21 @@
 
 import functools
 import http
+import json
 import logging
 
 import flask_smorest
 import marshmallow as ma
 import orjson
 from flask import Response, request
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest.utils import prepare_response
+from marshmallow import missing
 from psycopg import OperationalError as DriverOperationalError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .errors import BadRequest, ServiceError, UnsupportedMediaType, ValidationFailed
 
@@ -26,8 +30,20 @@ log = logging.getLogger(__name__)
 
 
 class FieldErrorSchema(ma.Schema):
-    field = ma.fields.String(metadata={"description": "Dotted path of the offending field"})
-    location = ma.fields.String(metadata={"description": "json, query, headers, files, path"})
+    field = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Dotted path of the offending field or parameter, or the "
+            "header; null when the error is about the request as a whole"
+        },
+    )
+    location = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "json, query, headers, files, view_args; null when the "
+            "field names a header or a rule that spans several places"
+        },
+    )
     message = ma.fields.String()
 
 
@@ -39,6 +55,20 @@ class ProblemSchema(ma.Schema):
     status = ma.fields.Integer()
     detail = ma.fields.String()
     errors = ma.fields.List(ma.fields.Nested(FieldErrorSchema))
+    # Members some problems add (RFC 9457 extension members).
+    deleted_at = ma.fields.String(
+        allow_none=True, metadata={"description": "410: when the device was deleted"}
+    )
+    merged_into = ma.fields.String(
+        allow_none=True, metadata={"description": "410: the device a duplicate was merged into"}
+    )
+    candidates = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "409 on a new pin: devices of the same kind nearby, nearest "
+            "first (id, kind, review_status, distance_m, photos)"
+        },
+    )
 
 
 def flatten_messages(messages, location: str | None = None, prefix: str = "") -> list[dict]:
@@ -139,6 +169,8 @@ class Api(flask_smorest.Api):
                 status, describe(errors), slug="invalid-input", errors=errors, headers=headers
             )
         detail = data.get("message") or error.description
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers = {**headers, "Allow": ", ".join(sorted(error.valid_methods))}
         return problem_response(error.code, detail, headers=headers)
 
     def handle_service_error(self, error: ServiceError):
@@ -188,8 +220,36 @@ class Api(flask_smorest.Api):
         return problem_response(500, "An unexpected error occurred; it has been logged.")
 
 
+def parse_json(data: str | bytes):
+    """A JSON body; one nested deeper than Python's stack allows is invalid, not a crash."""
+    try:
+        return json.loads(data)
+    except RecursionError as exc:
+        raise json.JSONDecodeError("The JSON body nests too deeply.", "", 0) from exc
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with bodies read by parse_json."""
+
+    sort_keys = False
+
+    def loads(self, s, **kwargs):
+        return parse_json(s)
+
+
+class StrictJSONParser(FlaskParser):
+    """webargs' parser, with bodies read by parse_json: too deep is an invalid body (400)."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        return parse_json(req.get_data(cache=True))
+
+
 class Blueprint(flask_smorest.Blueprint):
     """Blueprint with shorthands for documented error answers and authentication."""
+
+    ARGUMENTS_PARSER = StrictJSONParser()
 
     def auth(self, role: str | None = None):
         """The route needs a bearer token (and ROLE); documents security, 401 and 403."""
@@ -201,6 +261,12 @@ class Blueprint(flask_smorest.Blueprint):
             return self.doc(security=[{"bearerAuth": []}])(func)
 
         return decorator
+
+    def served_as(self, contents: dict[str, dict], status: int = 200, description: str = "OK"):
+        """Document a response served in several media types (an `f=` parameter picks one):
+        CONTENTS maps each media type to its JSON Schema. Replaces what `response` says."""
+        content = {media_type: {"schema": schema} for media_type, schema in contents.items()}
+        return self.doc(responses={str(status): {"description": description, "content": content}})
 
     def problems(self, *statuses: int):
         def decorator(func):
@@ -247,23 +313,28 @@ def requires_json(func):
     return wrapper
 
 
-def nul_path(value, path: str = "") -> str | None:
-    """The dotted path of the first string (or key) holding a NUL character, if any."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                return where
-            found = nul_path(item, where)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = nul_path(item, f"{path}.{index}" if path else str(index))
-            if found is not None:
-                return found
+def nul_path(value) -> str | None:
+    """The dotted path of the first string (or key) holding a NUL character, if any.
+
+    Walks with a stack of its own: a body may nest as deep as the JSON parser allows.
+    """
+    pending = [("", value)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path
+            continue
+        if isinstance(value, dict):
+            items = [(str(key), item) for key, item in value.items()]
+        elif isinstance(value, list):
+            items = [(str(index), item) for index, item in enumerate(value)]
+        else:
+            continue
+        for name, _item in items:
+            if "\x00" in name:
+                return f"{path}.{name}" if path else name
+        pending += [(f"{path}.{n}" if path else n, item) for n, item in reversed(items)]
     return None
 
 
@@ -283,7 +354,8 @@ def reject_nul_characters():
                     f"The {location} parameter {field.split('.')[0]} contains a NUL character.",
                     field=field.split(".")[0],
                 )
-    if request.is_json:
+    body = request.get_data(cache=True) if request.is_json else b""
+    if b"\\u0000" in body:  # how JSON writes a NUL
         field = nul_path(request.get_json(silent=True))
         if field is not None:
             raise ValidationFailed(f"{field}: text may not contain NUL characters.", field=field)

@@ -12,12 +12,17 @@ def utc_datetime(**kwargs) -> ma.fields.AwareDateTime:
     return ma.fields.AwareDateTime(default_timezone=UTC, **kwargs)
 
 
+NUMBER = r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?"
+BBOX_PATTERN = f"^{NUMBER},{NUMBER},{NUMBER},{NUMBER}$"
+
+
 class BBox(ma.fields.Field):
     """`minLon,minLat,maxLon,maxLat` in WGS84; minLon > maxLon crosses the antimeridian."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("metadata", {}).update(
             type="string",
+            pattern=BBOX_PATTERN,
             example="2.33,48.85,2.35,48.86",
             description="minLon,minLat,maxLon,maxLat in WGS84 (RFC 7946 order). "
             "minLon greater than maxLon means the box crosses the antimeridian.",

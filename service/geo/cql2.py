@@ -16,10 +16,11 @@ import shapely.geometry
 from pygeofilter import ast, values
 from pygeofilter.backends.evaluator import Evaluator, handle
 from pygeofilter.parsers.cql2_text import parse
-from sqlalchemy import Boolean, and_, bindparam, func, literal, not_, or_
+from sqlalchemy import Boolean, Float, and_, bindparam, func, literal, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 MAX_FILTER_CHARS = 20_000
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 MAX_GEOMETRY_VERTICES = 10_000
 
 # JSON Schema type of each kind of queryable, as /queryables publishes it.
@@ -96,6 +97,12 @@ class Predicate:
 def literal_operand(value) -> Operand:
     if isinstance(value, bool):
         return Operand(literal(value, Boolean), "boolean", str(value).lower())
+    if isinstance(value, int) and not BIGINT_MIN <= value <= BIGINT_MAX:
+        # Past PostgreSQL's integers: compared as a double, as a number that large would be.
+        try:
+            return Operand(literal(float(value), Float), "number", repr(value))
+        except OverflowError as exc:
+            raise FilterError(f"The number {str(value)[:20]}... is too large.") from exc
     if isinstance(value, int | float):
         return Operand(literal(value), "number", repr(value))
     if isinstance(value, str):

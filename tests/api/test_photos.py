@@ -1,6 +1,7 @@
 """Upload, read, attach and delete photos: the contract a phone app sees, on both backends."""
 
 import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -285,6 +286,15 @@ class TestRefusals:
             "/api/v1/photos", data={"photo": "nope"}, content_type="multipart/form-data"
         )
         assert_refused(response, 422, "file")
+        assert count_photos(db) == 0
+
+    def test_an_unknown_part_beside_the_file_is_422(self, client, db):
+        response = client.post(
+            "/api/v1/photos",
+            data={"file": (io.BytesIO(images.plain_photo()), "p.jpg"), "caption": "x"},
+            content_type="multipart/form-data",
+        )
+        assert_refused(response, 422, "caption")
         assert count_photos(db) == 0
 
     def test_a_raw_image_body_is_415(self, client, db):

@@ -163,11 +163,11 @@ def next_link(last_id: str) -> str:
 class DeviceViews(MethodView):
     @blp.arguments(DeviceQueryArgsSchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, DeviceCollectionSchema, content_type=GEOJSON)
-    @blp.alt_response(
-        200,
-        success=True,
-        content_type=OSM_XML,
-        description="With f=osm: OSM XML; a Link header points to the next page",
+    @blp.served_as(
+        {
+            GEOJSON: {"$ref": "#/components/schemas/DeviceCollection"},
+            OSM_XML: {"type": "string", "description": "With f=osm; a Link header: next page"},
+        }
     )
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400)

@@ -33,7 +33,7 @@ class MergeSchema(StrictSchema):
 class RevertSchema(StrictSchema):
     revision = ma.fields.Integer(
         required=True,
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=2**63 - 1),
         metadata={"description": "Revision whose state to restore"},
     )
 

@@ -40,6 +40,9 @@ from .schemas import (
 
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
+# Items are served as GeoJSON, or as the same body labelled application/json (f=json).
+OGC_FEATURE = "#/components/schemas/OgcFeature"
+OGC_FEATURE_COLLECTION = "#/components/schemas/OgcFeatureCollection"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
@@ -236,6 +239,9 @@ class QueryablesViews(MethodView):
 class ItemViews(MethodView):
     @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, OgcFeatureSchema, content_type=GEOJSON)
+    @blp.served_as(
+        {media: {"$ref": "#/components/schemas/OgcFeature"} for media in (GEOJSON, JSON)}
+    )
     @blp.problems(400, 404)
     def get(self, args, collection_id, feature_id):
         """Read one feature of a collection"""
@@ -342,6 +348,12 @@ def register_items_route(collection: OgcCollection) -> None:
         # An instance, not the class: webargs would build (and deep-copy) one per request.
         @blp.arguments(items_args_schema(collection)(), location="query", unknown=RAISE)
         @blp.response(200, OgcFeatureCollectionSchema, content_type=GEOJSON)
+        @blp.served_as(
+            {
+                media: {"$ref": "#/components/schemas/OgcFeatureCollection"}
+                for media in (GEOJSON, JSON)
+            }
+        )
         @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
         @blp.problems(400)
         def get(self, args):

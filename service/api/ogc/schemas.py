@@ -107,6 +107,8 @@ class CollectionsSchema(ma.Schema):
 class QueryablesSchema(ma.Schema):
     """A JSON Schema of the properties `filter` and property parameters may use."""
 
+    schema = ma.fields.String(data_key="$schema", metadata={"description": "JSON Schema dialect"})
+    id = ma.fields.String(data_key="$id", metadata={"description": "This document's URL"})
     title = ma.fields.String()
     type = ma.fields.String()
     properties = ma.fields.Dict()

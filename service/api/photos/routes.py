@@ -81,6 +81,12 @@ def accepts_photo_upload(func):
                 field="Content-Type",
             )
         try:
+            unknown = sorted({*request.form, *request.files} - {"file"})
+            if unknown and "file" in request.files:  # without one, the schema says it is needed
+                raise ValidationFailed(
+                    f"Unknown part {unknown[0]!r}: send the image alone, in the `file` part.",
+                    field=unknown[0],
+                )
             return func(*args, **kwargs)
         except RequestEntityTooLarge as exc:
             raise too_large(limit) from exc

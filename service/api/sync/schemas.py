@@ -3,8 +3,9 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from ..devices.schemas import DeviceFeatureSchema
-from ..fields import BBox, LinkSchema
+from ... import vocabulary as vocab
+from ..devices.schemas import DevicePropertiesOutSchema
+from ..fields import BBox, LinkSchema, PointGeometrySchema, choice, utc_datetime
 
 
 class SyncArgsSchema(ma.Schema):
@@ -16,10 +17,27 @@ class SyncArgsSchema(ma.Schema):
     limit = ma.fields.Integer(load_default=500, validate=validate.Range(1, 5000))
 
 
+class SyncPropertiesSchema(DevicePropertiesOutSchema):
+    """A device's properties, or a tombstone's: `deleted_at` (and `merged_into`) set, or a
+    withdrawal (`withdrawn`, and nothing else but when)."""
+
+    kind = choice(vocab.KIND_NAMES)  # a withdrawal says nothing of the device
+    deleted_at = utc_datetime(allow_none=True)
+    merged_into = ma.fields.UUID(allow_none=True)
+    withdrawn = ma.fields.Boolean(metadata={"description": "Withdrawn from the public map"})
+
+
+class SyncFeatureSchema(ma.Schema):
+    type = ma.fields.String(metadata={"example": "Feature"})
+    id = ma.fields.UUID()
+    geometry = ma.fields.Nested(PointGeometrySchema, allow_none=True)
+    properties = ma.fields.Nested(SyncPropertiesSchema)
+
+
 class SyncPageSchema(ma.Schema):
     type = ma.fields.String(metadata={"example": "FeatureCollection"})
     features = ma.fields.List(
-        ma.fields.Nested(DeviceFeatureSchema),
+        ma.fields.Nested(SyncFeatureSchema),
         metadata={
             "description": "Changed devices; a tombstone has `deleted_at` (and `merged_into`) "
             "set. A pin withdrawn from the public map (rejected after it was approved) comes as "

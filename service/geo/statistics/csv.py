@@ -31,17 +31,27 @@ def csv_columns() -> list[tuple[str, tuple[str, ...], bool]]:
     return columns
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's CSV injection).
+FORMULA_START = "^[=+@\t\r-]"
+
+
 def csv_cell(obj, path: tuple[str, ...], is_text: bool) -> ColumnElement:
-    """One CSV field: text quoted (RFC 4180), numbers as JSON wrote them, NULL as empty."""
-    value = obj.op("#>>")(sql_string("{" + ",".join(path) + "}"))
-    if is_text:
-        value = func.concat(
-            sql_string('"'), func.replace(value, sql_string('"'), sql_string('""')), sql_string('"')
-        )
-        value = case(
-            (obj.op("#>>")(sql_string("{" + ",".join(path) + "}")).is_(None), None), else_=value
-        )
-    return func.coalesce(value, sql_string(""))
+    """One CSV field: text quoted (RFC 4180), numbers as JSON wrote them, NULL as empty.
+
+    Text that a spreadsheet would read as a formula (a district's name from an imported file
+    may be anything) gets a leading apostrophe, which spreadsheets show as text.
+    """
+    found = obj.op("#>>")(sql_string("{" + ",".join(path) + "}"))
+    if not is_text:
+        return func.coalesce(found, sql_string(""))
+    text = case(
+        (found.op("~")(sql_string(FORMULA_START)), func.concat(sql_string("'"), found)),
+        else_=found,
+    )
+    quoted = func.concat(
+        sql_string('"'), func.replace(text, sql_string('"'), sql_string('""')), sql_string('"')
+    )
+    return case((found.is_(None), sql_string("")), else_=quoted)
 
 
 def select_density_csv(query: DensityQuery) -> Select:

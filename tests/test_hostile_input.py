@@ -1,0 +1,112 @@
+"""Hostile input: a clear 4xx problem, nothing stored, and text kept harmless in every output."""
+
+import csv
+import io
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.districts import district_feature, load, square, write_geojson
+from tests.helpers import PROBLEM, feature, pin
+
+SQL = "'; DROP TABLE devices; --"
+HTML = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
+
+
+@pytest.fixture
+def client(moderator):
+    return moderator
+
+
+def stored(db, table: str) -> int:
+    return db(f"SELECT count(*) FROM {table}").scalar_one()
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize("path", ["/api/v1/auth/register", "/api/v1/devices"])
+def test_deeply_nested_json_is_a_400(client, db, depth, path):
+    body = '{"properties":' + "[" * depth + "]" * depth + "}"
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code in (400, 422) and response.mimetype == PROBLEM
+    assert stored(db, "devices") == 0 and stored(db, "users") == 1  # the moderator only
+
+
+def test_a_nul_deep_in_a_body_names_its_field(client, db):
+    body = feature(tags={"a": {"b": ["ok", "bad\x00"]}})
+    response = client.post("/api/v1/devices", json=body)
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "properties.tags.a.b.1"
+    assert stored(db, "devices") == 0
+
+
+def test_integers_past_every_range_are_refused_or_compared(client, db):
+    device = pin(client)
+    revision = client.post(f"/api/v1/devices/{device['id']}/revert", json={"revision": 2**63})
+    assert revision.status_code == 422 and revision.mimetype == PROBLEM
+    assert client.get("/api/v1/devices?limit=1" + "0" * 30).status_code == 400
+    for collection, name in (("devices", "height"), ("districts", "population")):
+        for value in (2**63, -(2**63) - 1, 10**300):
+            response = client.get(
+                f"/ogc/collections/{collection}/items", query_string={"filter": f"{name} = {value}"}
+            )
+            assert response.status_code == 200, response.get_json()
+            assert response.get_json()["numberReturned"] == 0
+        too_large = client.get(
+            f"/ogc/collections/{collection}/items", query_string={"filter": f"{name} = {10**400}"}
+        )
+        assert too_large.status_code == 400 and "too large" in too_large.get_json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/tiles/devices/40/1099511627776/1.mvt",
+        "/tiles/devices/14/99999999999999999999/1.mvt",
+        "/api/v1/devices?bbox=1e308,0,1e309,1",
+        "/api/v1/devices?bbox=-180,-90,180,90&cluster=true&zoom=99",
+        "/ogc/collections/devices/items?bbox=0,0,1,1,2,2,3",
+        "/api/v1/stats/grid?bbox=-180,-90,180,90&cell=10",
+    ],
+)
+def test_huge_boxes_and_tile_coordinates_are_refused(client, path):
+    response = client.get(path)
+    assert 400 <= response.status_code < 500 and response.mimetype == PROBLEM
+
+
+def test_deep_and_long_cql2_is_a_400(client):
+    deep = "NOT (" * 3_000 + "height > 1" + ")" * 3_000
+    long = " OR ".join(f"height = {n}" for n in range(3_000))
+    for text in (deep, long, "height > 1 AND " * 2_000 + "height > 1"):
+        response = client.get("/ogc/collections/devices/items", query_string={"filter": text})
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+
+
+def test_sql_and_html_text_round_trips_unchanged_in_every_output(client):
+    device = pin(client, notes=SQL + HTML, operator=HTML)
+    read = client.get(f"/api/v1/devices/{device['id']}").get_json()["properties"]
+    assert read["notes"] == SQL + HTML and read["operator"] == HTML
+    listed = client.get("/api/v1/devices").get_json()["features"][0]["properties"]
+    assert listed["notes"] == SQL + HTML
+    ogc = client.get("/ogc/collections/devices/items").get_json()["features"][0]
+    assert ogc["properties"]["operator"] == HTML
+    osm = ET.fromstring(client.get("/api/v1/devices?f=osm").data)  # well-formed XML
+    values = {tag.get("v") for tag in osm.iter("tag")}
+    assert HTML in values
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula(client, isolated, tmp_path):
+    names = ['=HYPERLINK("http://x")', "+1", "-1", "@SUM(A1)", "\tTab", 'Plain, "quoted"']
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "d.geojson",
+            [
+                district_feature(f"D{n}", square(2.0 + n, 48.0, 0.5), name=name)
+                for n, name in enumerate(names)
+            ],
+        ),
+    )
+    body = client.get("/api/v1/stats/districts?level=quartier&f=csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(body)))
+    written = [row["name"] for row in sorted(rows, key=lambda row: row["code"])]
+    assert written == ["'" + name for name in names[:5]] + [names[5]]
