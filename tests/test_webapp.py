@@ -1,0 +1,145 @@
+"""The contributor app in Debian's Chromium on a phone profile, against the real server:
+accounts, pinning with a photo, duplicates, the offline outbox, votes, moderation, and the
+promises of a PWA (installable, offline shell, no host but Vigie's)."""
+
+import re
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests import images
+from tests.basemaps import write_pmtiles
+from tests.conftest import TEST_PASSWORD
+from tests.districts import rectangle
+from tests.helpers import feature
+from tests.images import uploaded
+from tests.test_web import CHROMIUM, CHROMIUM_ARGS
+
+# Where the phone stands: the Hôtel de Ville, Paris.
+HERE = {"latitude": 48.8566, "longitude": 2.3522, "accuracy": 8}
+PHONE = {
+    "viewport": {"width": 390, "height": 800},
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "en-GB",
+    "geolocation": HERE,
+    # The compass needs the motion sensors, as on a phone whose owner allowed them.
+    "permissions": ["geolocation", "accelerometer", "gyroscope", "magnetometer"],
+}
+
+
+@pytest.fixture
+def pmtiles_basemap(app, tmp_path):
+    """The app's basemap: a tiny PMTiles archive of central Paris served by Vigie itself."""
+    archive = write_pmtiles(
+        tmp_path / "paris.pmtiles",
+        [{"type": "Polygon", "coordinates": rectangle(2.33, 48.84, 2.37, 48.87)}],
+        min_zoom=12,
+        max_zoom=15,
+    )
+    saved = {key: app.config[key] for key in ("BASEMAP_PMTILES", "BASEMAP_URL")}
+    app.config.update(BASEMAP_PMTILES=archive)
+    yield archive
+    app.config.update(saved)
+
+
+class Phone:
+    """A phone's browser: one context (its storage, service worker, network), every request
+    recorded, console errors collected."""
+
+    def __init__(self, browser, server):
+        self.server = server
+        self.context = browser.new_context(**PHONE)
+        self.requests = []
+        self.errors = []
+        self.context.on("request", lambda request: self.requests.append(request.url))
+        self.page = self.context.new_page()
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    def open(self, place="#18/48.8566/2.3522"):
+        self.page.goto(f"{self.server}/{place}")
+        expect(self.page.locator("#status")).to_contain_text("in view")
+        return self.page
+
+    def wait_for_service_worker(self):
+        self.page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20_000)
+
+    def sign_in(self, username, password=TEST_PASSWORD, register=False):
+        page = self.page
+        page.get_by_role("button", name="Account").click()
+        form = page.get_by_role("form", name="Create an account" if register else "Sign in")
+        form.get_by_label("Pseudonym").fill(username)
+        form.get_by_label("Password").fill(password)
+        form.get_by_role("button").click()
+        expect(page.locator("#sheet")).to_contain_text(f"Signed in as {username}")
+        page.get_by_role("button", name="Close").click()
+
+    def pin(self, kind="camera", photo=None, use_photo_position=False, compass_alpha=None):
+        page = self.page
+        page.get_by_role("button", name="Pin a device").click()
+        expect(page.locator(".accuracy-circle")).to_have_count(1)
+        page.locator(".pin-form").get_by_label(re.compile(f"^{kind.replace('_', ' ')}$")).check()
+        if compass_alpha is not None:
+            page.get_by_role("button", name="Add a direction").click()
+            page.get_by_role("button", name="Use the compass for direction 1").click()
+            page.evaluate(
+                """alpha => window.dispatchEvent(new DeviceOrientationEvent(
+                    "deviceorientationabsolute", {alpha, beta: 80, gamma: 0, absolute: true}))""",
+                compass_alpha,
+            )
+            expect(page.get_by_label("Direction (°) 1")).to_have_value(str((360 - compass_alpha) % 360))
+        if photo is not None:
+            page.get_by_label("Take or choose a photo").set_input_files(
+                {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}
+            )
+            if use_photo_position:
+                page.get_by_role("button", name="Use the photo's position").click()
+            else:
+                expect(page.locator(".pin-form")).to_contain_text(re.compile("Photo (ready|kept)"))
+        page.get_by_role("button", name="Save").click()
+
+    def wait_until_sent(self, count=1):
+        expect(self.page.locator("#announcer")).to_have_text(f"{count} change(s) sent.")
+        expect(self.page.locator("#outbox-button")).to_be_hidden()
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def phone(live_server, pmtiles_basemap):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        device = Phone(browser, live_server)
+        yield device
+        device.close()
+        browser.close()
+
+
+def devices_by(db, username):
+    return db(
+        "SELECT d.id, ST_X(d.geom) AS lon, ST_Y(d.geom) AS lat, d.kind, d.direction,"
+        " d.review_status, (SELECT count(*) FROM photos p WHERE p.device_id = d.id) AS photos"
+        " FROM devices d JOIN users u ON u.id = d.created_by WHERE u.username = :username",
+        username=username,
+    )
+
+
+def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
+    username = f"owl_{uuid.uuid4().hex[:8]}"
+    phone.open()
+    phone.sign_in(username, password="a long passphrase", register=True)
+    phone.pin(photo=images.leaky_photo("JPEG"), use_photo_position=True, compass_alpha=90)
+    phone.wait_until_sent()
+    [device] = devices_by(db, username)
+    assert device.kind == "camera"
+    assert list(device.direction) == [270]
+    assert device.photos == 1
+    assert device.review_status == "pending"
+    # The photo's EXIF position, not the phone's.
+    assert device.lat == pytest.approx(images.LAT_DEG, abs=1e-5)
+    assert device.lon == pytest.approx(images.LON_DEG, abs=1e-5)
+    assert phone.errors == []

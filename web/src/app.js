@@ -1,0 +1,107 @@
+// The contributor app: wires the map, the outbox, accounts, pinning, details, moderation and
+// sync together, and registers the service worker that keeps the app working offline.
+import { isModerator, restoreSession, session, onSessionChange, showAccount } from "./accounts.js";
+import { showDevice } from "./details.js";
+import { currentLanguage, kindLabel, onLanguageChange, setLanguage, t, translatePage } from "./i18n.js";
+import { KINDS, createMap, kindIcon } from "./map.js";
+import { showModerationQueue } from "./moderation.js";
+import { sendOperation } from "./operations.js";
+import { createOutboxView } from "./outbox-view.js";
+import { startPinning } from "./pinning.js";
+import { createOutbox } from "./queue.js";
+import { getSetting, openStore, putDevice, setSetting } from "./store.js";
+import { syncCachedAreas } from "./sync.js";
+import { element } from "./ui.js";
+
+const OUTBOX_RETRY_MS = 30_000;
+const SYNC_EVERY_MS = 5 * 60_000;
+
+const config = JSON.parse(document.getElementById("vigie-config").textContent);
+const db = openStore();
+translatePage();
+const languageSelect = document.getElementById("language");
+languageSelect.value = currentLanguage();
+languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
+
+const queue = createOutbox(db, sendOperation);
+// Every module flushes through this: what the server accepted is drawn at once, and a pin
+// refused as a duplicate is put before the contributor.
+const outbox = { ...queue, flush: flushOutbox };
+let outboxView = null;
+const mapApi = createMap({
+  basemap: config.basemap,
+  db,
+  onSelect: (feature, { pending }) => showDevice(feature, { mapApi, outbox, db, pending }),
+});
+outboxView = createOutboxView({ outbox, mapApi });
+
+async function flushOutbox() {
+  if ((await queue.all()).some((item) => item.state === "pending")) announce("");
+  const results = await queue.flush();
+  for (const { item, result } of results) {
+    if (!result || item.type !== "pin") continue;
+    await setSetting(db, "myPins", [...((await getSetting(db, "myPins")) || []), result.id]);
+    await putDevice(db, result);
+  }
+  const duplicate = results.find(({ item, error }) => error && outboxView.isDuplicate(item));
+  if (duplicate) outboxView.resolveDuplicate(duplicate.item);
+  const sent = results.filter(({ result }) => result).length;
+  if (sent) {
+    announce(t("sentCount", { count: sent }));
+    await mapApi.reload();
+  }
+  if ((await queue.all()).some((item) => item.state === "pending")) await askForBackgroundSync();
+  return results;
+}
+
+function announce(text) {
+  document.getElementById("announcer").textContent = text;
+}
+
+// The service worker sends the outbox when the network returns, even with the app closed.
+async function askForBackgroundSync() {
+  const registration = await navigator.serviceWorker?.ready;
+  await registration?.sync?.register("vigie-outbox").catch(() => null);
+}
+
+function buildKindFilter() {
+  const container = document.getElementById("kinds");
+  container.replaceChildren(...KINDS.map((kind) => {
+    const box = element("input", { type: "checkbox", id: `kind-${kind}`, name: "kind", value: kind });
+    box.checked = true;
+    box.addEventListener("change", () => mapApi.setKindShown(kind, box.checked));
+    const icon = element("span", { "aria-hidden": "true", class: "swatch" });
+    icon.innerHTML = kindIcon(kind); // a constant of map.js, not data
+    return element("label", { for: box.id }, box, icon, kindLabel(kind));
+  }));
+}
+
+function showSessionControls() {
+  let moderation = document.getElementById("moderation-button");
+  if (isModerator() && !moderation) {
+    moderation = element("button", { type: "button", id: "moderation-button", "data-i18n": "moderation" }, t("moderation"));
+    moderation.addEventListener("click", () => showModerationQueue(() => mapApi.reload()));
+    document.getElementById("account-button").before(moderation);
+  } else if (!isModerator() && moderation) {
+    moderation.remove();
+  }
+}
+
+async function whenOnline() {
+  await flushOutbox().catch(() => null);
+  await syncCachedAreas(db).catch(() => null);
+}
+
+document.getElementById("account-button").addEventListener("click", () => showAccount(db));
+document.getElementById("pin-button").addEventListener("click", () => (session() ? startPinning({ mapApi, outbox }) : showAccount(db)));
+onSessionChange(() => { showSessionControls(); mapApi.reload(); });
+onLanguageChange(() => { buildKindFilter(); mapApi.reload(); outbox.all().then(outboxView.update); });
+window.addEventListener("online", whenOnline);
+setInterval(() => { if (navigator.onLine) flushOutbox().catch(() => null); }, OUTBOX_RETRY_MS);
+setInterval(() => { if (navigator.onLine) syncCachedAreas(db).catch(() => null); }, SYNC_EVERY_MS);
+
+buildKindFilter();
+await restoreSession(db); // draws the devices the session may see
+outboxView.update(await queue.all());
+if (navigator.onLine) whenOnline();
+navigator.serviceWorker?.register("/sw.js", { scope: "/" });
