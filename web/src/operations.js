@@ -3,20 +3,24 @@
 // requests does not upload it twice.
 import { request, uploadPhoto } from "./api.js";
 
-async function sendPin(item, progress) {
+async function uploadedPhotoIds(item, progress) {
   if (item.photo && !item.photoId) {
     const { data } = await uploadPhoto(item.photo, `${item.key}-photo`);
     await progress({ photoId: data.id, photo: null });
   }
-  const body = { ...item.feature, ...(item.photoId ? { photo_ids: [item.photoId] } : {}) };
+  return item.photoId ? { photo_ids: [item.photoId] } : {};
+}
+
+async function sendPin(item, progress) {
+  const body = { ...item.feature, ...(await uploadedPhotoIds(item, progress)) };
   const query = item.force ? "?force=true" : "";
   const { data } = await request("POST", `devices${query}`, { json: body, headers: { "Idempotency-Key": item.key } });
   return data;
 }
 
-async function sendEdit(item) {
+async function sendEdit(item, progress) {
   const { data } = await request("PATCH", `devices/${item.deviceId}`, {
-    json: item.patch,
+    json: { ...item.patch, ...(await uploadedPhotoIds(item, progress)) },
     headers: { "If-Match": item.etag, "Idempotency-Key": item.key },
   });
   return data;

@@ -4,7 +4,7 @@
 import { request } from "./api.js";
 import { kindLabel, t } from "./i18n.js";
 import { photoStrip } from "./details.js";
-import { element, notice, openSheet } from "./ui.js";
+import { closeSheet, element, notice, openSheet } from "./ui.js";
 
 const describe = (item) => {
   if (item.type === "pin") return `${t("pinDevice")}: ${kindLabel(item.feature.properties.kind)}`;
@@ -25,15 +25,13 @@ export function createOutboxView({ outbox, mapApi }) {
     const confirmIt = (candidate) => async () => {
       await outbox.discard(item.seq);
       await outbox.add({ type: "confirm", deviceId: candidate.id, verdict: "still_there" });
-      mapApi.highlight([]);
-      openSheet(t("duplicateTitle"), notice(t("voteQueued")));
+      closeSheet();
       await outbox.flush();
     };
     const insist = element("button", { type: "button" }, t("insist"));
     insist.addEventListener("click", async () => {
       await outbox.retry(item.seq, { force: true });
-      mapApi.highlight([]);
-      openSheet(t("duplicateTitle"), notice(t("saved")));
+      closeSheet();
       await outbox.flush();
     });
     openSheet(t("duplicateTitle"), element("div", { class: "stack duplicates" },
