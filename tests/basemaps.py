@@ -5,10 +5,10 @@ import gzip
 import math
 
 import mapbox_vector_tile
+import shapely
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 from shapely.geometry import box, shape
-import shapely
 from shapely.ops import unary_union
 
 EARTH_HALF_M = 20037508.342789244

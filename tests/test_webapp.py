@@ -10,12 +10,13 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests import images
-from tests.basemaps import write_pmtiles
 from tests.conftest import TEST_PASSWORD
-from tests.districts import rectangle
 from tests.helpers import feature
 from tests.images import uploaded
-from tests.test_web import CHROMIUM, CHROMIUM_ARGS
+from tests.test_web import CHROMIUM, CHROMIUM_ARGS, pmtiles_basemap  # noqa: F401 (a fixture)
+
+# Every phone draws the local PMTiles basemap: no test asks another host for tiles.
+pytestmark = pytest.mark.usefixtures("pmtiles_basemap")
 
 # Where the phone stands: the Hôtel de Ville, Paris.
 HERE = {"latitude": 48.8566, "longitude": 2.3522, "accuracy": 8}
@@ -28,21 +29,6 @@ PHONE = {
     # The compass needs the motion sensors, as on a phone whose owner allowed them.
     "permissions": ["geolocation", "accelerometer", "gyroscope", "magnetometer"],
 }
-
-
-@pytest.fixture
-def pmtiles_basemap(app, tmp_path):
-    """The app's basemap: a tiny PMTiles archive of central Paris served by Vigie itself."""
-    archive = write_pmtiles(
-        tmp_path / "paris.pmtiles",
-        [{"type": "Polygon", "coordinates": rectangle(2.33, 48.84, 2.37, 48.87)}],
-        min_zoom=12,
-        max_zoom=15,
-    )
-    saved = {key: app.config[key] for key in ("BASEMAP_PMTILES", "BASEMAP_URL")}
-    app.config.update(BASEMAP_PMTILES=archive)
-    yield archive
-    app.config.update(saved)
 
 
 class Phone:
@@ -99,7 +85,9 @@ class Phone:
                     "deviceorientationabsolute", {alpha, beta: 80, gamma: 0, absolute: true}))""",
                 compass_alpha,
             )
-            expect(page.get_by_label("Direction (°) 1")).to_have_value(str((360 - compass_alpha) % 360))
+            expect(page.get_by_label("Direction (°) 1")).to_have_value(
+                str((360 - compass_alpha) % 360)
+            )
         if photo is not None:
             page.get_by_label("Take or choose a photo").set_input_files(
                 {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}
@@ -119,7 +107,7 @@ class Phone:
 
 
 @pytest.fixture
-def phone(live_server, pmtiles_basemap):
+def phone(live_server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         device = Phone(browser, live_server)
