@@ -40,6 +40,7 @@ class Phone:
         self.context = browser.new_context(**PHONE)
         self.requests = []
         self.errors = []
+        self.sent = 0
         self.context.on("request", lambda request: self.requests.append(request.url))
         self.page = self.context.new_page()
         self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
@@ -99,7 +100,10 @@ class Phone:
         page.get_by_role("button", name="Save").click()
 
     def wait_until_sent(self, count=1):
-        expect(self.page.locator("#announcer")).to_have_text(f"{count} change(s) sent.")
+        """Until COUNT more changes were accepted by the server since the page opened."""
+        self.sent += count
+        announcer = self.page.locator("#announcer")
+        expect(announcer).to_have_attribute("data-sent-total", str(self.sent))
         expect(self.page.locator("#outbox-button")).to_be_hidden()
 
     def close(self):
@@ -139,6 +143,18 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     # The photo's EXIF position, not the phone's.
     assert device.lat == pytest.approx(images.LAT_DEG, abs=1e-5)
     assert device.lon == pytest.approx(images.LON_DEG, abs=1e-5)
+
+    # The author edits the pin while it awaits review, and finds it among their contributions.
+    page = phone.page
+    page.locator(".leaflet-marker-icon[title='camera']").click()
+    page.locator("#sheet").get_by_role("button", name="Edit").click()
+    page.get_by_label("Operator", exact=True).fill("Musée")
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    operator = db("SELECT operator FROM devices WHERE id = :id", id=device.id).scalar_one()
+    assert operator == "Musée"
+    page.get_by_role("button", name="Account").click()
+    expect(page.locator(".contributions")).to_have_text("camera — Review: pending")
     assert phone.errors == []
 
 
@@ -263,4 +279,24 @@ def test_installable_in_french_and_never_leaves_its_host(phone, app):
     hosts = {urlsplit(url).netloc for url in phone.requests if not url.startswith("data:")}
     assert hosts == {urlsplit(phone.server).netloc}
     assert any(url.endswith("/basemap.pmtiles") for url in phone.requests)
+    assert phone.errors == []
+
+
+def test_raster_basemap_from_the_configured_template_only(phone, app, monkeypatch):
+    """Tiles come from the operator's template, credited; no request goes anywhere else."""
+    monkeypatch.setitem(app.config, "BASEMAP_PMTILES", None)
+    monkeypatch.setitem(app.config, "BASEMAP_URL", "https://tiles.example.test/{z}/{x}/{y}.png")
+    monkeypatch.setitem(app.config, "BASEMAP_ATTRIBUTION", "© Example tiles")
+    tile = images.plain_photo("PNG", size=(256, 256))
+    phone.context.route(
+        "https://tiles.example.test/**",
+        lambda route: route.fulfill(status=200, content_type="image/png", body=tile),
+    )
+    page = phone.open()
+    expect(page.locator("img.leaflet-tile-loaded").first).to_have_attribute(
+        "src", re.compile(r"^https://tiles\.example\.test/18/\d+/\d+\.png$")
+    )
+    expect(page.locator(".leaflet-control-attribution")).to_contain_text("© Example tiles")
+    hosts = {urlsplit(url).netloc for url in phone.requests}
+    assert hosts == {urlsplit(phone.server).netloc, "tiles.example.test"}
     assert phone.errors == []

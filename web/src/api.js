@@ -37,6 +37,21 @@ export async function request(method, path, { json, body, headers = {}, signal }
   return { status: response.status, data, etag: response.headers.get("ETag") };
 }
 
+// Show an image of the API in IMG: photos of pins not yet public are served to their author
+// and moderators only, so a signed-in contributor fetches them with the token.
+export async function showImage(img, url) {
+  if (!bearer) {
+    img.src = url;
+    return;
+  }
+  try {
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${bearer}` } });
+    if (response.ok) img.src = URL.createObjectURL(await response.blob());
+  } catch {
+    img.alt += " (offline)";
+  }
+}
+
 // A multipart body with a boundary of our choosing: a retried upload is then byte for byte the
 // first one, which the server's Idempotency-Key check requires.
 export function multipartPhoto(blob, boundary) {

@@ -47,6 +47,7 @@ async function flushOutbox() {
   if (duplicate) outboxView.resolveDuplicate(duplicate.item);
   const sent = results.filter(({ result }) => result).length;
   if (sent) {
+    sentTotal += sent;
     announce(t("sentCount", { count: sent }));
     await mapApi.reload();
   }
@@ -54,8 +55,13 @@ async function flushOutbox() {
   return results;
 }
 
+// Changes the server accepted since the page opened: what the announcer last said may be old.
+let sentTotal = 0;
+
 function announce(text) {
-  document.getElementById("announcer").textContent = text;
+  const announcer = document.getElementById("announcer");
+  announcer.textContent = text;
+  announcer.dataset.sentTotal = String(sentTotal);
 }
 
 // The service worker sends the outbox when the network returns, even with the app closed.

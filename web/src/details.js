@@ -1,7 +1,7 @@
 // One device: its details and photos, verification level, history, the one-tap answers "still
 // there / not found / wrong details" (sent through the outbox), and editing for its author
 // while it awaits review (moderators: always).
-import { request } from "./api.js";
+import { request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
 import { kindLabel, t } from "./i18n.js";
 import { startPinning } from "./pinning.js";
@@ -30,8 +30,11 @@ function facts(feature) {
 }
 
 export function photoStrip(photos, kind) {
-  return element("div", { class: "photos" }, ...(photos || []).map((photo, index) => element("a", { href: photo.large, target: "_blank", rel: "noopener" },
-    element("img", { src: photo.thumbnail, alt: t("photoAlt", { n: index + 1, kind: kindLabel(kind) }), width: 96, height: 96, loading: "lazy" }))));
+  return element("div", { class: "photos" }, ...(photos || []).map((photo, index) => {
+    const img = element("img", { alt: t("photoAlt", { n: index + 1, kind: kindLabel(kind) }), width: 96, height: 96 });
+    showImage(img, photo.thumbnail);
+    return element("a", { href: photo.large, target: "_blank", rel: "noopener" }, img);
+  }));
 }
 
 async function history(feature, box) {
