@@ -161,6 +161,11 @@ export function createMap({ basemap, db, onSelect }) {
       return;
     }
     const bbox = currentBbox();
+    // On opening, the devices kept on the phone show while the network answers.
+    if (drawn === null) {
+      const kept = await cachedDevicesIn(db, bbox);
+      if (kept.length) draw(kept);
+    }
     const params = new URLSearchParams({ cluster: "true", zoom: String(map.getZoom()), bbox: bbox.join(","), limit: String(MAX_FEATURES) });
     if (shownKinds.size < KINDS.length) params.set("kind", [...shownKinds].join(","));
     try {

@@ -1,5 +1,5 @@
-// The service worker: the app shell comes from the cache (so the app opens offline), photos
-// once seen too; the page itself is fetched fresh when the network allows. When the network
+// The service worker: the app shell comes from the cache (so the app opens offline and fast),
+// photos once seen too. When the network
 // returns it sends the outbox, even if the app was closed (Background Sync).
 import { setToken } from "./api.js";
 import { sendOperation } from "./operations.js";
@@ -24,16 +24,17 @@ self.addEventListener("activate", (event) => {
   })());
 });
 
-async function networkFirst(request, fallbackUrl) {
-  try {
-    const response = await fetch(request);
-    if (response.ok) (await caches.open(SHELL_CACHE)).put(fallbackUrl, response.clone());
+// The page from the cache at once when there is one, refreshed in the background for the next
+// visit (new settings or a new version then apply on the visit after).
+async function staleWhileRevalidate(event, url) {
+  const cached = await caches.match(url);
+  const fresh = fetch(event.request).then(async (response) => {
+    if (response.ok) await (await caches.open(SHELL_CACHE)).put(url, response.clone());
     return response;
-  } catch (error) {
-    const cached = await caches.match(fallbackUrl);
-    if (cached) return cached;
-    throw error;
-  }
+  });
+  if (!cached) return fresh;
+  event.waitUntil(fresh.catch(() => null));
+  return cached;
 }
 
 async function cacheFirst(request, cacheName) {
@@ -48,7 +49,7 @@ self.addEventListener("fetch", (event) => {
   const { request } = event;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
-  if (request.mode === "navigate" && url.pathname === "/") event.respondWith(networkFirst(request, "/"));
+  if (request.mode === "navigate" && url.pathname === "/") event.respondWith(staleWhileRevalidate(event, "/"));
   else if (url.pathname.startsWith("/map/") || url.pathname === "/manifest.webmanifest") event.respondWith(cacheFirst(request, null));
   else if (PHOTO_RENDITION.test(url.pathname)) event.respondWith(cacheFirst(request, PHOTO_CACHE));
 });
