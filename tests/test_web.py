@@ -65,6 +65,22 @@ class TestStaticFiles:
             assert len(packed.data) < len(plain.data) / 2
         assert "Content-Encoding" not in plain.headers
 
+    def test_first_view_ships_under_350_kb_compressed(self, client):
+        """The page, its stylesheet, its script and the chunks it imports before drawing (the
+        map library included); chunks loaded later on demand (import()) are not counted."""
+        first_view = [client.get("/", headers={"Accept-Encoding": "br"}).data]
+        html = client.get("/").get_data(as_text=True)
+        pending = re.findall(r'(?:src|href)="(/map/app-\w+\.(?:js|css))"', html)
+        deferred = set()
+        while pending:
+            asset = client.get(pending.pop(), headers={"Accept-Encoding": "br"})
+            first_view.append(asset.data)
+            code = brotli.decompress(asset.data).decode()
+            pending += [f"/map/{name}" for name in re.findall(r'from"\./([\w-]+\.js)"', code)]
+            deferred |= set(re.findall(r'import\("\./([\w-]+\.js)"\)', code))
+        assert deferred  # the PMTiles renderer waits until a PMTiles basemap is configured
+        assert sum(map(len, first_view)) < 350 * 1024
+
     def test_missing_asset_is_a_problem_404(self, client):
         response = client.get("/map/nothing-here.js")
         assert response.status_code == 404

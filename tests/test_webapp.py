@@ -81,14 +81,16 @@ class Phone:
         if compass_alpha is not None:
             page.get_by_role("button", name="Add a direction").click()
             page.get_by_role("button", name="Use the compass for direction 1").click()
+            # A compass reports continuously, as a phone's does, until the test stops it.
             page.evaluate(
-                """alpha => window.dispatchEvent(new DeviceOrientationEvent(
-                    "deviceorientationabsolute", {alpha, beta: 80, gamma: 0, absolute: true}))""",
+                """alpha => { window.testCompass = setInterval(() => window.dispatchEvent(
+                    new DeviceOrientationEvent("deviceorientationabsolute", {alpha, absolute: true})
+                ), 50); }""",
                 compass_alpha,
             )
-            expect(page.get_by_label("Direction (°) 1")).to_have_value(
-                str((360 - compass_alpha) % 360)
-            )
+            heading = str((360 - compass_alpha) % 360)
+            expect(page.get_by_label("Direction (°) 1")).to_have_value(heading)
+            page.evaluate("clearInterval(window.testCompass)")
         if photo is not None:
             page.get_by_label("Take or choose a photo").set_input_files(
                 {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}
@@ -155,6 +157,15 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     assert operator == "Musée"
     page.get_by_role("button", name="Account").click()
     expect(page.locator(".contributions")).to_have_text("camera — Review: pending")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("form", name="Sign in")).to_be_visible()
+    revoked = db(
+        "SELECT t.revoked_at IS NOT NULL FROM api_tokens t JOIN users u ON u.id = t.user_id"
+        " WHERE u.username = :username",
+        username=username,
+    ).scalar_one()
+    assert revoked
     assert phone.errors == []
 
 
@@ -256,6 +267,16 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     expect(item).to_have_count(0)
     status = db("SELECT review_status FROM devices WHERE id = :id", id=pending).scalar_one()
     assert status == "approved"
+
+    # A second pin of the same alpr: merged into the first, its duplicate candidate.
+    again = author.post("/api/v1/devices?force=true", json=feature(2.35241, 48.85671, kind="alpr"))
+    duplicate = again.get_json()["id"]
+    page.get_by_role("button", name="Review queue").click()
+    item = page.locator(f".queue-item[data-device='{duplicate}']")
+    item.get_by_role("button", name=f"Merge into {pending[:8]}").click()
+    expect(item).to_have_count(0)
+    merged = db("SELECT merged_into FROM devices WHERE id = :id", id=duplicate).scalar_one()
+    assert str(merged) == pending
     assert phone.errors == []
 
 

@@ -32,7 +32,12 @@ async function signIn(db, username, password) {
 }
 
 async function signOut(db) {
-  await request("DELETE", `auth/tokens/${current.tokenId}`);
+  try {
+    await request("DELETE", `auth/tokens/${current.tokenId}`);
+  } catch (error) {
+    // 401: the token had already expired or been revoked; nothing is left to revoke.
+    if (!(error instanceof ApiError && error.status === 401)) throw error;
+  }
   await deleteSetting(db, "session");
   changed(null);
 }
