@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from service import web
+from service.config import PROJECT_DIR
 from tests import images
 from tests.basemaps import write_pmtiles
 from tests.districts import rectangle
@@ -93,6 +94,28 @@ class TestStaticFiles:
             assert response.status_code == 503
             assert response.mimetype == PROBLEM
             assert "make run" in response.get_json()["detail"]
+
+
+API_CALL = re.compile(r'request\("(GET|POST|PATCH|PUT|DELETE)", ([`"])([^`"]*)\2')
+
+
+def test_every_api_call_of_the_app_is_in_the_contract():
+    """The app's requests (web/src, through api.js) name operations of openapi/openapi.json: a
+    contract change that breaks the app fails here."""
+    contract = json.loads((PROJECT_DIR / "openapi" / "openapi.json").read_text())
+    operations = {
+        (method.upper(), re.sub(r"\{\w+\}", "{}", path))
+        for path, item in contract["paths"].items()
+        for method in item
+    }
+    calls = set()
+    for module in (PROJECT_DIR / "web" / "src").glob("*.js"):
+        for method, _, path in API_CALL.findall(module.read_text()):
+            path = re.sub(r"/\$\{[^}]+\}", "/{}", path)  # a path parameter
+            path = re.sub(r"\$\{[^}]+\}|\?.*", "", path)  # a query string
+            calls.add((method, f"/api/v1/{path}"))
+    assert len(calls) >= 15  # the pattern still finds the app's calls
+    assert calls - operations == set()
 
 
 def served_settings(client) -> dict:

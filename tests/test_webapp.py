@@ -35,9 +35,10 @@ class Phone:
     """A phone's browser: one context (its storage, service worker, network), every request
     recorded, console errors collected."""
 
-    def __init__(self, browser, server):
+    def __init__(self, browser, server, **options):
         self.server = server
-        self.context = browser.new_context(**PHONE)
+        self.browser = browser
+        self.context = browser.new_context(**{**PHONE, **options})
         self.requests = []
         self.errors = []
         self.sent = 0
@@ -48,7 +49,7 @@ class Phone:
 
     def open(self, place="#18/48.8566/2.3522"):
         self.page.goto(f"{self.server}/{place}")
-        expect(self.page.locator("#status")).to_contain_text("in view")
+        expect(self.page.locator("#status")).to_contain_text(re.compile("in view|visible"))
         return self.page
 
     def wait_for_service_worker(self):
@@ -249,6 +250,8 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     response = author.post("/api/v1/devices", json=feature(2.3524, 48.8567, kind="alpr"))
     assert response.status_code == 201
     pending = response.get_json()["id"]
+    again = author.post("/api/v1/devices?force=true", json=feature(2.35241, 48.85671, kind="alpr"))
+    duplicate = again.get_json()["id"]
     approved = moderator.post("/api/v1/devices", json=feature(2.3520, 48.8565, kind="sensor"))
     page = phone.open()
     phone.sign_in(moderator.user.username)
@@ -268,10 +271,7 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     status = db("SELECT review_status FROM devices WHERE id = :id", id=pending).scalar_one()
     assert status == "approved"
 
-    # A second pin of the same alpr: merged into the first, its duplicate candidate.
-    again = author.post("/api/v1/devices?force=true", json=feature(2.35241, 48.85671, kind="alpr"))
-    duplicate = again.get_json()["id"]
-    page.get_by_role("button", name="Review queue").click()
+    # The second pin of the same alpr: merged into the first, its duplicate candidate.
     item = page.locator(f".queue-item[data-device='{duplicate}']")
     item.get_by_role("button", name=f"Merge into {pending[:8]}").click()
     expect(item).to_have_count(0)
@@ -292,6 +292,9 @@ def test_installable_in_french_and_never_leaves_its_host(phone, app):
     assert manifest["scope"] == "/" and manifest["display"] == "standalone"
     # The vector basemap came from Vigie's own archive, by ranges.
     expect(page.locator("canvas.leaflet-tile-loaded").first).to_be_attached()
+    french = Phone(phone.browser, phone.server, locale="fr-FR")  # the browser's language
+    expect(french.open().get_by_role("button", name="Signaler un dispositif")).to_be_visible()
+    french.close()
     page.get_by_label("Language").select_option("fr")
     expect(page.get_by_role("button", name="Signaler un dispositif")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "fr")

@@ -5,11 +5,11 @@ import { showDevice } from "./details.js";
 import { currentLanguage, kindLabel, onLanguageChange, setLanguage, t, translatePage } from "./i18n.js";
 import { KINDS, createMap, kindIcon } from "./map.js";
 import { showModerationQueue } from "./moderation.js";
-import { sendOperation } from "./operations.js";
+import { rememberSent, sendOperation } from "./operations.js";
 import { createOutboxView } from "./outbox-view.js";
 import { startPinning } from "./pinning.js";
 import { createOutbox } from "./queue.js";
-import { getSetting, openStore, putDevice, setSetting } from "./store.js";
+import { openStore } from "./store.js";
 import { syncCachedAreas } from "./sync.js";
 import { element } from "./ui.js";
 
@@ -38,21 +38,20 @@ outboxView = createOutboxView({ outbox, mapApi });
 async function flushOutbox() {
   if ((await queue.all()).some((item) => item.state === "pending")) announce("");
   const results = await queue.flush();
-  for (const { item, result } of results) {
-    if (!result || item.type !== "pin") continue;
-    await setSetting(db, "myPins", [...((await getSetting(db, "myPins")) || []), result.id]);
-    await putDevice(db, result);
-  }
+  await rememberSent(db, results);
   const duplicate = results.find(({ item, error }) => error && outboxView.isDuplicate(item));
   if (duplicate) outboxView.resolveDuplicate(duplicate.item);
-  const sent = results.filter(({ result }) => result).length;
-  if (sent) {
-    sentTotal += sent;
-    announce(t("sentCount", { count: sent }));
-    await mapApi.reload();
-  }
+  await showSent(results.filter(({ result }) => result).length);
   if ((await queue.all()).some((item) => item.state === "pending")) await askForBackgroundSync();
   return results;
+}
+
+async function showSent(count) {
+  outboxView.update(await queue.all());
+  if (!count) return;
+  sentTotal += count;
+  announce(t("sentCount", { count }));
+  await mapApi.reload();
 }
 
 // Changes the server accepted since the page opened: what the announcer last said may be old.
@@ -103,6 +102,10 @@ document.getElementById("pin-button").addEventListener("click", () => (session()
 onSessionChange(() => { showSessionControls(); mapApi.reload(); });
 onLanguageChange(() => { buildKindFilter(); mapApi.reload(); outbox.all().then(outboxView.update); });
 window.addEventListener("online", whenOnline);
+// The service worker went through the outbox (Background Sync): show what it sent or was refused.
+navigator.serviceWorker?.addEventListener("message", (event) => {
+  if (event.data?.type === "outbox-sent") showSent(event.data.count);
+});
 setInterval(() => { if (navigator.onLine) flushOutbox().catch(() => null); }, OUTBOX_RETRY_MS);
 setInterval(() => { if (navigator.onLine) syncCachedAreas(db).catch(() => null); }, SYNC_EVERY_MS);
 

@@ -9,9 +9,10 @@ import { element, field, notice, openSheet } from "./ui.js";
 function queueItem({ device, duplicate_candidates: candidates }, refresh) {
   const props = device.properties;
   const message = element("div", { "aria-live": "polite" });
-  const act = (path, json) => async () => {
+  // SEND: the decision's request; the queue is read again after it.
+  const act = (send) => async () => {
     try {
-      await request("POST", path, { json });
+      await send();
       await refresh();
     } catch (error) {
       message.replaceChildren(notice(error.message, "error"));
@@ -21,7 +22,8 @@ function queueItem({ device, duplicate_candidates: candidates }, refresh) {
   const reject = element("button", { type: "button", class: "secondary" }, t("reject"));
   reject.addEventListener("click", () => {
     if (!reason.control.value.trim()) { reason.control.focus(); return null; }
-    return act(`devices/${device.id}/review`, { decision: "reject", reason: reason.control.value.trim() })();
+    const json = { decision: "reject", reason: reason.control.value.trim() };
+    return act(() => request("POST", `devices/${device.id}/review`, { json }))();
   });
   const [lon, lat] = device.geometry.coordinates;
   return element("li", { class: "queue-item", "data-device": device.id },
@@ -31,9 +33,9 @@ function queueItem({ device, duplicate_candidates: candidates }, refresh) {
     candidates.length ? element("div", {}, element("h4", {}, t("candidates")), ...candidates.map((candidate) => element("div", { class: "candidate" },
       element("p", {}, `${kindLabel(candidate.kind)} — ${Math.round(candidate.distance_m)} m — ${candidate.id}`),
       photoStrip(candidate.photos, candidate.kind),
-      element("button", { type: "button", class: "secondary", onclick: act(`devices/${candidate.id}/merge`, { other: device.id }) },
+      element("button", { type: "button", class: "secondary", onclick: act(() => request("POST", `devices/${candidate.id}/merge`, { json: { other: device.id } })) },
         t("mergeInto", { id: candidate.id.slice(0, 8) }))))) : null,
-    element("p", { class: "actions" }, element("button", { type: "button", onclick: act(`devices/${device.id}/review`, { decision: "approve" }) }, t("approve"))),
+    element("p", { class: "actions" }, element("button", { type: "button", onclick: act(() => request("POST", `devices/${device.id}/review`, { json: { decision: "approve" } })) }, t("approve"))),
     reason.node, reject, message);
 }
 

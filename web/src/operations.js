@@ -2,6 +2,7 @@
 // photo first and records its id on the item, so that a pass interrupted between the two
 // requests does not upload it twice.
 import { request, uploadPhoto } from "./api.js";
+import { getSetting, putDevice, setSetting } from "./store.js";
 
 async function uploadedPhotoIds(item, progress) {
   if (item.photo && !item.photoId) {
@@ -37,3 +38,12 @@ async function sendConfirmation(item) {
 const SENDERS = { pin: sendPin, edit: sendEdit, confirm: sendConfirmation };
 
 export const sendOperation = (item, progress) => SENDERS[item.type](item, progress);
+
+// What the server accepted, kept on the phone: pins (drawn at once, and editable by their
+// author while they await review). Called by whichever sent them, page or service worker.
+export async function rememberSent(db, results) {
+  const pins = results.filter(({ item, result }) => result && item.type === "pin").map(({ result }) => result);
+  if (!pins.length) return;
+  await setSetting(db, "myPins", [...((await getSetting(db, "myPins")) || []), ...pins.map((pin) => pin.id)]);
+  for (const pin of pins) await putDevice(db, pin);
+}

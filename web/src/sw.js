@@ -2,7 +2,7 @@
 // photos once seen too. When the network
 // returns it sends the outbox, even if the app was closed (Background Sync).
 import { setToken } from "./api.js";
-import { sendOperation } from "./operations.js";
+import { rememberSent, sendOperation } from "./operations.js";
 import { createOutbox } from "./queue.js";
 import { getSetting, openStore } from "./store.js";
 
@@ -59,6 +59,10 @@ self.addEventListener("sync", (event) => {
   event.waitUntil((async () => {
     const db = openStore();
     setToken((await getSetting(db, "session"))?.token ?? null);
-    await createOutbox(db, sendOperation).flush();
+    const results = await createOutbox(db, sendOperation).flush();
+    await rememberSent(db, results);
+    if (!results.length) return;
+    const count = results.filter(({ result }) => result).length;
+    for (const client of await self.clients.matchAll({ type: "window" })) client.postMessage({ type: "outbox-sent", count });
   })());
 });
