@@ -245,6 +245,47 @@ def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(phone
     expect(page.locator(".leaflet-marker-icon .pin.pending")).to_have_count(0)
 
 
+def test_the_service_worker_sends_the_outbox_with_the_app_closed(phone, db, contributor):
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin(photo=images.plain_photo())
+    expect(page.locator("#outbox-button")).to_have_text("1 change(s) waiting to be sent")
+    page.close()  # no page of the app is left open
+    phone.context.set_offline(False)
+    # Chromium delivers Background Sync when its own network comes back, which Playwright's
+    # offline emulation does not signal: the test delivers the event as DevTools would.
+    devtools = phone.context.new_cdp_session(phone.context.new_page())
+    registrations = []
+    devtools.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
+    devtools.send("ServiceWorker.enable")
+    for _ in range(200):
+        if registrations:
+            break
+        phone.context.pages[0].wait_for_timeout(50)
+    [registration] = [r for r in registrations if r["scopeURL"] == f"{phone.server}/"]
+    with phone.context.expect_event(
+        "request", lambda r: r.method == "POST" and r.url.endswith("/api/v1/devices")
+    ) as sent:
+        devtools.send(
+            "ServiceWorker.dispatchSyncEvent",
+            {
+                "origin": phone.server,
+                "registrationId": registration["registrationId"],
+                "tag": "vigie-outbox",
+                "lastChance": False,
+            },
+        )
+    assert sent.value.service_worker is not None  # sent by the worker, not by a page
+    assert sent.value.response().status == 201
+    [device] = devices_by(db, contributor).all()
+    assert device.photos == 1
+
+
 def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     author = as_user()
     response = author.post("/api/v1/devices", json=feature(2.3524, 48.8567, kind="alpr"))
