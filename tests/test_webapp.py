@@ -74,10 +74,21 @@ class Phone:
         expect(page.locator("#sheet")).to_contain_text(f"Signed in as {username}")
         page.get_by_role("button", name="Close").click()
 
-    def pin(self, kind="camera", photo=None, use_photo_position=False, compass_alpha=None):
+    def pin(self, kind="camera", photo=None, use_photo_position=False, compass_alpha=None, east=0):
+        """Pin a device; EAST: first move the map that many arrow-key steps east (keyboard
+        only) and put the pin at its centre."""
         page = self.page
         page.get_by_role("button", name="Pin a device").click()
         expect(page.locator(".accuracy-circle")).to_have_count(1)
+        if east:
+            page.locator("#map").focus()
+            for step in range(1, east + 1):
+                page.keyboard.press("ArrowRight")
+                # Leaflet pans 80 px a key, and ignores keys while a pan is under way.
+                expect(page.locator(".leaflet-map-pane")).to_have_attribute(
+                    "style", re.compile(rf"translate3d\(-{80 * step}px, 0px, 0px\)")
+                )
+            page.get_by_role("button", name="Move the pin to the centre of the map").click()
         page.locator(".pin-form").get_by_label(re.compile(f"^{kind.replace('_', ' ')}$")).check()
         if compass_alpha is not None:
             page.get_by_role("button", name="Add a direction").click()
@@ -250,7 +261,7 @@ def test_the_service_worker_sends_the_outbox_with_the_app_closed(phone, db, cont
     phone.sign_in(contributor)
     phone.wait_for_service_worker()
     phone.context.set_offline(True)
-    phone.pin(photo=images.plain_photo())
+    phone.pin(photo=images.plain_photo(), east=3)
     expect(page.locator("#outbox-button")).to_have_text("1 change(s) waiting to be sent")
     page.close()  # no page of the app is left open
     phone.context.set_offline(False)
@@ -284,6 +295,8 @@ def test_the_service_worker_sends_the_outbox_with_the_app_closed(phone, db, cont
     assert sent.value.response().status == 201
     [device] = devices_by(db, contributor).all()
     assert device.photos == 1
+    assert device.lon > HERE["longitude"] + 0.0001  # placed from the keyboard, east of the phone
+    assert device.lat == pytest.approx(HERE["latitude"], abs=1e-5)
 
 
 def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):

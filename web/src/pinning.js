@@ -146,6 +146,10 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
       return element("label", { for: `pick-${name}` }, input, icon, kindLabel(name));
     }));
 
+  // Without dragging (keyboard, screen reader): move the map with its arrow keys, then this.
+  const toCentre = element("button", { type: "button", class: "secondary" }, t("pinAtCentre"));
+  toCentre.addEventListener("click", () => { marker.setLatLng(map.getCenter()); drawCones(); });
+
   const addDirection = element("button", { type: "button", class: "secondary" }, t("addDirection"));
   addDirection.addEventListener("click", () => { directions.push(directions.length ? (directions.at(-1) + 90) % 360 : 0); listDirections(); drawCones(); });
 
@@ -192,7 +196,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
     return chosen;
   }
 
-  const form = element("form", { class: "stack pin-form" }, status, kindPicker,
+  const form = element("form", { class: "stack pin-form" }, status, toCentre, kindPicker,
     element("fieldset", {}, element("legend", {}, t("directions")), directionList, addDirection),
     angleInput.node, ...Object.values(selects).map((s) => s.node), height.node, operator.node, notes.node,
     photoInput.node, photoStatus,
