@@ -228,8 +228,13 @@ def test_a_likely_duplicate_shows_its_photo_then_is_confirmed_instead_or_pinned_
     assert [error for error in phone.errors if "status of 409" not in error] == []
 
 
-def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(phone, db, contributor):
+def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
+    phone, db, contributor, moderator
+):
+    seen = moderator.post("/api/v1/devices", json=feature(2.3525, 48.8567, kind="microphone"))
+    assert seen.status_code == 201
     page = phone.open()
+    expect(page.locator(".leaflet-marker-icon[title='microphone']")).to_have_count(1)
     phone.sign_in(contributor)
     phone.wait_for_service_worker()
     phone.context.set_offline(True)
@@ -241,6 +246,8 @@ def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(phone
     expect(page.locator("#status")).to_contain_text("Offline")
     expect(outbox).to_have_text("1 change(s) waiting to be sent")
     expect(page.locator(".leaflet-marker-icon .pin.pending")).to_have_count(1)
+    # The devices of the area seen online are still drawn, from the phone.
+    expect(page.locator(".leaflet-marker-icon[title='microphone']")).to_have_count(1)
     assert devices_by(db, contributor).all() == []
 
     phone.context.set_offline(False)
