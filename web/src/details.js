@@ -1,7 +1,7 @@
 // One device: its details and photos, verification level, history, the one-tap answers "still
 // there / not found / wrong details" (sent through the outbox), and editing for its author
 // while it awaits review (moderators: always).
-import { request, showImage } from "./api.js";
+import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
 import { kindLabel, t } from "./i18n.js";
 import { startPinning } from "./pinning.js";
@@ -76,7 +76,8 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
         const { data, etag } = await request("GET", `devices/${feature.id}`);
         await startPinning({ mapApi, outbox, device: data, etag });
       } catch (error) {
-        message.replaceChildren(notice(error.message, "error"));
+        if (!(error instanceof OfflineError)) return message.replaceChildren(notice(error.message, "error"));
+        return startPinning({ mapApi, outbox, device: feature, etag: null });
       }
     });
     votes.append(edit);

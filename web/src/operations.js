@@ -1,7 +1,7 @@
 // How each kind of outbox item reaches the API. A pin with a photo taken offline uploads the
 // photo first and records its id on the item, so that a pass interrupted between the two
 // requests does not upload it twice.
-import { request, uploadPhoto } from "./api.js";
+import { ApiError, request, uploadPhoto } from "./api.js";
 import { getSetting, putDevice, setSetting } from "./store.js";
 
 async function uploadedPhotoIds(item, progress) {
@@ -19,10 +19,21 @@ async function sendPin(item, progress) {
   return data;
 }
 
+// An edit made offline has no ETag: the device's current one is used only if the device is
+// still as the contributor saw it; otherwise the edit comes back to them, as a 412 would.
+async function currentEtag(item) {
+  const { data, etag } = await request("GET", `devices/${item.deviceId}`);
+  if (data.properties.updated_at !== item.seenUpdatedAt) {
+    throw new ApiError(412, { title: "Changed meanwhile", detail: "The device changed since you edited it: check it, then edit it again." });
+  }
+  return etag;
+}
+
 async function sendEdit(item, progress) {
+  const etag = item.etag || (await currentEtag(item));
   const { data } = await request("PATCH", `devices/${item.deviceId}`, {
     json: { ...item.patch, ...(await uploadedPhotoIds(item, progress)) },
-    headers: { "If-Match": item.etag, "Idempotency-Key": item.key },
+    headers: { "If-Match": etag, "Idempotency-Key": item.key },
   });
   return data;
 }

@@ -53,7 +53,8 @@ function compassHeading() {
   });
 }
 
-// DEVICE and ETAG: edit that device; otherwise pin a new one.
+// DEVICE and ETAG: edit that device (ETAG null: edited offline, from the copy on the phone);
+// otherwise pin a new one.
 export async function startPinning({ mapApi, outbox, device = null, etag = null }) {
   const { map } = mapApi;
   const props = device?.properties || { kind: "camera" };
@@ -208,7 +209,10 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
     const geometry = { type: "Point", coordinates: [Number(here.lng.toFixed(7)), Number(here.lat.toFixed(7))] };
     const photoFields = { photo: photo.blob, photoId: photo.id };
     if (device) {
-      await outbox.add({ type: "edit", deviceId: device.id, etag, patch: { type: "Feature", geometry, properties: properties() }, ...photoFields });
+      await outbox.add({
+        type: "edit", deviceId: device.id, etag, seenUpdatedAt: props.updated_at,
+        patch: { type: "Feature", geometry, properties: properties() }, ...photoFields,
+      });
     } else {
       const chosen = Object.fromEntries(Object.entries(properties()).filter(([, value]) => value !== null));
       const feature = {
