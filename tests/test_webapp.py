@@ -318,6 +318,8 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     phone.sign_in(moderator.user.username)
 
     page.locator(".leaflet-marker-icon[title='sensor']").click()
+    page.get_by_role("button", name="Show the history").click()
+    expect(page.locator(".history li")).to_contain_text(f"create — {moderator.user.username}")
     page.get_by_role("button", name="Still there").click()
     phone.wait_until_sent()
     assert confirmations_of(db, approved.get_json()["id"]) == [
