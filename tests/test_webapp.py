@@ -343,7 +343,9 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     assert phone.errors == []
 
 
-def test_installable_in_french_and_never_leaves_its_host(phone, app):
+def test_installable_in_french_and_never_leaves_its_host(phone, moderator):
+    pinned = moderator.post("/api/v1/devices", json=feature(2.3523, 48.8567, camera_type="dome"))
+    assert pinned.status_code == 201
     page = phone.open()
     phone.wait_for_service_worker()
     cdp = phone.context.new_cdp_session(page)
@@ -361,6 +363,8 @@ def test_installable_in_french_and_never_leaves_its_host(phone, app):
     page.get_by_label("Language").select_option("fr")
     expect(page.get_by_role("button", name="Signaler un dispositif")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
+    page.locator(".leaflet-marker-icon[title='caméra']").click()
+    expect(page.locator("#sheet dd", has_text="dôme")).to_have_count(1)
     page.reload()
     expect(page.get_by_role("button", name="Compte")).to_be_visible()
     hosts = {urlsplit(url).netloc for url in phone.requests if not url.startswith("data:")}

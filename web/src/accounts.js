@@ -1,7 +1,7 @@
 // Accounts: register with a pseudonym, sign in, sign out (the token is revoked on the server),
 // and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
 import { ApiError, OfflineError, request, setToken } from "./api.js";
-import { kindLabel, t } from "./i18n.js";
+import { kindLabel, t, valueLabel } from "./i18n.js";
 import { deleteSetting, getSetting, setSetting } from "./store.js";
 import { element, field, notice, openSheet } from "./ui.js";
 
@@ -73,7 +73,7 @@ async function contributions() {
     const { data } = await request("GET", "me/export");
     for (const feature of data.devices) {
       const props = feature.properties;
-      list.append(element("li", {}, `${kindLabel(props.kind)} — ${t("reviewStatus")}: ${props.review_status}`,
+      list.append(element("li", {}, `${kindLabel(props.kind)} — ${t("reviewStatus")}: ${valueLabel(props.review_status)}`,
         props.review_reason ? ` (${props.review_reason})` : ""));
     }
     if (!data.devices.length) list.append(element("li", {}, t("noContributions")));

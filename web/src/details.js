@@ -3,13 +3,15 @@
 // while it awaits review (moderators: always).
 import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
-import { kindLabel, t } from "./i18n.js";
+import { kindLabel, t, valueLabel } from "./i18n.js";
 import { startPinning } from "./pinning.js";
 import { getSetting } from "./store.js";
 import { element, notice, openSheet } from "./ui.js";
 
 const FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
   "operator", "operator_type", "status", "observed_at", "notes", "source"];
+// Fields whose values come from the vocabulary (shown translated), not from contributors.
+const VOCABULARY_FIELDS = new Set(["camera_type", "mount", "zone", "surveillance", "operator_type", "status"]);
 const VERDICTS = [["still_there", "stillThere"], ["not_found", "notFound"], ["wrong_details", "wrongDetails"]];
 
 function facts(feature) {
@@ -20,10 +22,11 @@ function facts(feature) {
     const value = props[name];
     if (value === null || value === undefined || value === "") continue;
     if (name === "source") add(t(name), element("a", { href: value, rel: "noopener noreferrer nofollow" }, value));
+    else if (VOCABULARY_FIELDS.has(name)) add(t(name), valueLabel(value));
     else add(t(name), Array.isArray(value) ? value.join(", ") : String(value));
   }
-  if (props.verification) add(t("verification"), props.verification);
-  if (props.review_status) add(t("reviewStatus"), props.review_status + (props.review_reason ? ` (${props.review_reason})` : ""));
+  if (props.verification) add(t("verification"), valueLabel(props.verification));
+  if (props.review_status) add(t("reviewStatus"), valueLabel(props.review_status) + (props.review_reason ? ` (${props.review_reason})` : ""));
   if (props.last_confirmed_at) add(t("lastConfirmed"), props.last_confirmed_at);
   add("Id", feature.id);
   return list;

@@ -195,6 +195,17 @@ const STRINGS = {
     },
   },
 };
+// The vocabulary's values in French (English shows them as they are, underscores as spaces).
+const FRENCH_VALUES = {
+  fixed: "fixe", dome: "dôme", panning: "orientable", wall: "mur", pole: "mât", ceiling: "plafond",
+  street_lamp: "lampadaire", other: "autre", public: "public", private: "privé", unknown: "inconnu",
+  town: "ville", traffic: "circulation", parking: "parking", shop: "commerce", transit: "transports",
+  building: "bâtiment", outdoor: "extérieur", indoor: "intérieur", active: "actif", planned: "prévu",
+  removed: "retiré", pending: "en attente", approved: "approuvé", rejected: "refusé",
+  reported: "signalé", confirmed: "confirmé", disputed: "contesté",
+  still_there: "toujours là", not_found: "introuvable", wrong_details: "détails faux",
+};
+
 export const LANGUAGES = Object.keys(STRINGS);
 const CHOSEN_KEY = "vigie-language";
 
@@ -213,6 +224,9 @@ export function t(key, values = {}) {
   const text = STRINGS[language][key] ?? STRINGS.en[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
 }
+
+export const valueLabel = (value) =>
+  (language === "fr" && FRENCH_VALUES[value]) || String(value).replaceAll("_", " ");
 
 export const kindLabel = (kind) => STRINGS[language].kinds[kind] || kind.replaceAll("_", " ");
 

@@ -2,14 +2,14 @@
 // them, and how to resolve a refusal. A pin refused as a likely duplicate (409) shows the
 // candidates on the map with their photos: confirm one of them instead, or insist.
 import { request } from "./api.js";
-import { kindLabel, t } from "./i18n.js";
+import { kindLabel, t, valueLabel } from "./i18n.js";
 import { photoStrip } from "./details.js";
 import { closeSheet, element, notice, openSheet } from "./ui.js";
 
 const describe = (item) => {
   if (item.type === "pin") return `${t("pinDevice")}: ${kindLabel(item.feature.properties.kind)}`;
   if (item.type === "edit") return `${t("edit")}: ${item.deviceId}`;
-  return `${t("verification")}: ${item.verdict} — ${item.deviceId}`;
+  return `${t("verification")}: ${valueLabel(item.verdict)} — ${item.deviceId}`;
 };
 
 const isDuplicate = (item) => item.state === "refused" && item.problem?.status === 409 && item.problem.candidates?.length;

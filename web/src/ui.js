@@ -1,6 +1,6 @@
 // DOM helpers shared by the panels: elements built from data (text, never HTML), the bottom
 // sheet every panel opens in, and labelled form fields.
-import { t } from "./i18n.js";
+import { t, valueLabel } from "./i18n.js";
 
 export function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -54,7 +54,7 @@ export function field(labelText, tag, attributes = {}, options = []) {
 
 // A select of VALUES labelled by field name, with an empty first choice.
 export function choice(name, values, current = "") {
-  const { control, node } = field(t(name), "select", { name }, [["", "—"], ...values.map((v) => [v, v.replaceAll("_", " ")])]);
+  const { control, node } = field(t(name), "select", { name }, [["", "—"], ...values.map((v) => [v, valueLabel(v)])]);
   control.value = current ?? "";
   return { control, node };
 }
