@@ -4,6 +4,7 @@ promises of a PWA (installable, offline shell, no host but Vigie's)."""
 
 import re
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -391,3 +392,18 @@ def test_raster_basemap_from_the_configured_template_only(phone, app, monkeypatc
     hosts = {urlsplit(url).netloc for url in phone.requests}
     assert hosts == {urlsplit(phone.server).netloc, "tiles.example.test"}
     assert phone.errors == []
+
+
+# Every visible text's contrast with what is behind it, against WCAG 2.1 AA (a function to
+# evaluate in the page; it returns the texts that fail).
+LOW_CONTRAST_TEXTS = (Path(__file__).parent / "low_contrast_texts.js").read_text()
+
+
+def test_texts_meet_wcag_aa_contrast(phone, contributor):
+    page = phone.open()
+    page.get_by_text("Kinds shown").click()  # the filter's labels, too
+    assert page.evaluate(LOW_CONTRAST_TEXTS) == []
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    expect(page.locator(".pin-form")).to_be_visible()
+    assert page.evaluate(LOW_CONTRAST_TEXTS) == []
