@@ -75,9 +75,17 @@ class Phone:
         expect(page.locator("#sheet")).to_contain_text(f"Signed in as {username}")
         page.get_by_role("button", name="Close").click()
 
-    def pin(self, kind="camera", photo=None, use_photo_position=False, compass_alpha=None, east=0):
+    def pin(
+        self,
+        kind="camera",
+        photo=None,
+        use_photo_position=False,
+        compass_alpha=None,
+        east=0,
+        cone_east=False,
+    ):
         """Pin a device; EAST: first move the map that many arrow-key steps east (keyboard
-        only) and put the pin at its centre."""
+        only) and put the pin at its centre; CONE_EAST: drag a view cone's handle east."""
         page = self.page
         page.get_by_role("button", name="Pin a device").click()
         expect(page.locator(".accuracy-circle")).to_have_count(1)
@@ -104,6 +112,9 @@ class Phone:
             heading = str((360 - compass_alpha) % 360)
             expect(page.get_by_label("Direction (°) 1")).to_have_value(heading)
             page.evaluate("clearInterval(window.testCompass)")
+        if cone_east:
+            page.get_by_role("button", name="Add a direction").click()  # north at first
+            self.drag_cone_handle_east()
         if photo is not None:
             page.get_by_label("Take or choose a photo").set_input_files(
                 {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}
@@ -113,6 +124,16 @@ class Phone:
             else:
                 expect(page.locator(".pin-form")).to_contain_text(re.compile("Photo (ready|kept)"))
         page.get_by_role("button", name="Save").click()
+
+    def drag_cone_handle_east(self):
+        page = self.page
+        pin = page.locator(".pin.draft").bounding_box()
+        handle = page.locator(".cone-handle").bounding_box()
+        page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(pin["x"] + pin["width"] / 2 + 60, pin["y"] + pin["height"] / 2, steps=8)
+        page.mouse.up()
+        expect(page.get_by_label("Direction (°) 1")).to_have_value("90")
 
     def wait_until_sent(self, count=1):
         """Until COUNT more changes were accepted by the server since the page opened."""
@@ -220,11 +241,12 @@ def test_a_likely_duplicate_shows_its_photo_then_is_confirmed_instead_or_pinned_
     assert confirmations_of(db, existing) == [("still_there", contributor)]
     assert devices_by(db, contributor).all() == []
 
-    phone.pin()
+    phone.pin(cone_east=True)
     expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
     sheet.get_by_role("button", name="Mine is another one: pin it").click()
     phone.wait_until_sent()
-    assert len(devices_by(db, contributor).all()) == 1
+    [device] = devices_by(db, contributor).all()
+    assert list(device.direction) == [90]
     # The browser logs each 409 it was answered; nothing else went wrong.
     assert [error for error in phone.errors if "status of 409" not in error] == []
 
@@ -315,6 +337,8 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     again = author.post("/api/v1/devices?force=true", json=feature(2.35241, 48.85671, kind="alpr"))
     duplicate = again.get_json()["id"]
     approved = moderator.post("/api/v1/devices", json=feature(2.3520, 48.8565, kind="sensor"))
+    doubtful = author.post("/api/v1/devices", json=feature(2.3519, 48.8568, kind="microphone"))
+    doubtful = doubtful.get_json()["id"]
     page = phone.open()
     phone.sign_in(moderator.user.username)
 
@@ -341,6 +365,13 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     expect(item).to_have_count(0)
     merged = db("SELECT merged_into FROM devices WHERE id = :id", id=duplicate).scalar_one()
     assert str(merged) == pending
+
+    item = page.locator(f".queue-item[data-device='{doubtful}']")
+    item.get_by_label("Reason (shown to the author)").fill("A doorbell, not a microphone")
+    item.get_by_role("button", name="Reject").click()
+    expect(item).to_have_count(0)
+    review = db("SELECT review_status, review_reason FROM devices WHERE id = :id", id=doubtful)
+    assert review.one() == ("rejected", "A doorbell, not a microphone")
     assert phone.errors == []
 
 
