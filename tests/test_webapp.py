@@ -264,6 +264,9 @@ def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
     phone.pin(photo=images.plain_photo())
     outbox = page.locator("#outbox-button")
     expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    expect(page.locator("#announcer")).to_have_text(
+        "Saved. It will be sent when the network allows."
+    )
 
     page.reload()  # the shell comes from the service worker, the pin from IndexedDB
     expect(page.locator("#status")).to_contain_text("Offline")

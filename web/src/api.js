@@ -5,7 +5,6 @@ export const API = "/api/v1";
 
 let bearer = null;
 export const setToken = (token) => { bearer = token; };
-export const hasToken = () => bearer !== null;
 
 export class ApiError extends Error {
   constructor(status, problem) {

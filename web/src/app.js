@@ -42,7 +42,11 @@ async function flushOutbox() {
   const duplicate = results.find(({ item, error }) => error && outboxView.isDuplicate(item));
   if (duplicate) outboxView.resolveDuplicate(duplicate.item);
   await showSent(results.filter(({ result }) => result).length);
-  if ((await queue.all()).some((item) => item.state === "pending")) await askForBackgroundSync();
+  if ((await queue.all()).some((item) => item.state === "pending")) {
+    // Said once, not at every retry.
+    if (document.getElementById("announcer").textContent !== t("saved")) announce(t("saved"));
+    await askForBackgroundSync();
+  }
   return results;
 }
 

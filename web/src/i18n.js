@@ -72,7 +72,6 @@ const STRINGS = {
     duplicateText: "A device of the same kind is already pinned {distance} m away. Is it yours?",
     confirmInstead: "It's this one: confirm it",
     insist: "Mine is another one: pin it",
-    details: "Device",
     verification: "Verification",
     reviewStatus: "Review",
     lastConfirmed: "Last confirmed",
@@ -91,7 +90,6 @@ const STRINGS = {
     reason: "Reason (shown to the author)",
     mergeInto: "Merge into {id}",
     candidates: "Possible duplicates",
-    done: "Done.",
     pendingPin: "Pending pin (not sent yet)",
     kinds: {
       camera: "camera", alpr: "licence-plate reader", facial_recognition: "facial recognition",
@@ -168,7 +166,6 @@ const STRINGS = {
     duplicateText: "Un dispositif du même type est déjà signalé à {distance} m. Est-ce le vôtre ?",
     confirmInstead: "C'est celui-ci : le confirmer",
     insist: "Le mien est un autre : le signaler",
-    details: "Dispositif",
     verification: "Vérification",
     reviewStatus: "Relecture",
     lastConfirmed: "Dernière confirmation",
@@ -187,7 +184,6 @@ const STRINGS = {
     reason: "Motif (montré à l'auteur)",
     mergeInto: "Fusionner dans {id}",
     candidates: "Doublons possibles",
-    done: "Fait.",
     pendingPin: "Signalement en attente (pas encore envoyé)",
     kinds: {
       camera: "caméra", alpr: "lecteur de plaques", facial_recognition: "reconnaissance faciale",
