@@ -184,11 +184,33 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     page = phone.page
     page.locator(".leaflet-marker-icon[title='camera']").click()
     page.locator("#sheet").get_by_role("button", name="Edit").click()
-    page.get_by_label("Operator", exact=True).fill("Musée")
+    form = page.locator(".pin-form")
+    form.get_by_label("Field of view (°)").fill("90")
+    form.get_by_label("Camera type").select_option("dome")
+    form.get_by_label("Mount").select_option("street_lamp")
+    form.get_by_label("Height (m)").fill("4.5")
+    form.get_by_label("Operator", exact=True).fill("Musée")
+    form.get_by_label("Operator type").select_option("private")
+    form.get_by_label("Zone").select_option("building")
+    form.get_by_label("Notes").fill("Above the north door")
     page.get_by_role("button", name="Save").click()
     phone.wait_until_sent()
-    operator = db("SELECT operator FROM devices WHERE id = :id", id=device.id).scalar_one()
-    assert operator == "Musée"
+    edited = db(
+        "SELECT angle, camera_type, mount, height, operator, operator_type, zone, notes,"
+        " direction FROM devices WHERE id = :id",
+        id=device.id,
+    ).one()
+    assert tuple(edited) == (
+        90,
+        "dome",
+        "street_lamp",
+        4.5,
+        "Musée",
+        "private",
+        "building",
+        "Above the north door",
+        [270],
+    )
     page.get_by_role("button", name="Account").click()
     expect(page.locator(".contributions")).to_have_text("camera — Review: pending")
 
