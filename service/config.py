@@ -94,6 +94,11 @@ class Config:
         # Credit served with statistics for the device data itself.
         self.DEVICES_ATTRIBUTION = env.get("DEVICES_ATTRIBUTION", "Vigie contributors")
         self.DEVICES_LICENCE = env.get("DEVICES_LICENCE", "ODbL 1.0")
+        # Basemap of the web app: a raster tile URL template with its credit, or a PMTiles
+        # archive on this server's disk, served by Vigie itself (BASEMAP_PMTILES wins when set).
+        self.BASEMAP_URL = env.get("BASEMAP_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+        self.BASEMAP_ATTRIBUTION = env.get("BASEMAP_ATTRIBUTION", "© OpenStreetMap contributors")
+        self.BASEMAP_PMTILES = env.get("BASEMAP_PMTILES") or None
         # Cross-origin reads are open to every site by default; list origins to narrow them.
         self.CORS_ORIGINS = env.get("CORS_ORIGINS", "*")
         # Methods other sites may use from a browser (add POST,PATCH,DELETE to let them write).

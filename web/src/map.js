@@ -1,61 +1,39 @@
-// The web map: devices (and server-side clusters of them) from the GeoJSON listing in
-// cluster mode, an icon per kind, view cones, a popup per device and a filter by kind.
+// The map: the basemap, devices (and server-side clusters of them) from the GeoJSON listing in
+// cluster mode, an icon per kind, a view cone per direction, a filter by kind, and the pins
+// still waiting in the outbox. Devices of viewed areas are kept on the phone; offline, the map
+// draws those instead.
 import L from "leaflet";
+import { request } from "./api.js";
+import { addBasemap } from "./basemap.js";
+import { kindLabel, t } from "./i18n.js";
+import { cachedDevicesIn, keepArea } from "./store.js";
 
-const DEVICES_URL = "/api/v1/devices";
-const KINDS_URL = "/api/v1/kinds";
 const MAX_FEATURES = 2000;
 const CONE_RADIUS_M = 30;
+const METRES_PER_DEGREE = 111320;
 const DEFAULT_VIEW = { lat: 48.8566, lon: 2.3522, zoom: 13 };
 
 // Colour and glyph (an SVG path on a 24-unit square) for each kind of device.
-const KIND_STYLES = {
+export const KIND_STYLES = {
   camera: { color: "#b3261e", path: "M4 8h11l5-3v12l-5-3H4z" },
   alpr: { color: "#6a1b9a", path: "M3 8h18v8H3zM6 11h2v2H6zm4 0h4v2h-4zm6 0h2v2h-2z" },
   facial_recognition: { color: "#ad1457", path: "M12 4a6 7 0 1 0 0 14a6 7 0 1 0 0-14zM9 10h1v1H9zm5 0h1v1h-1zm-4 4h4v1h-4z" },
   microphone: { color: "#1565c0", path: "M10 4h4v9h-4zM7 11h2a3 3 0 0 0 6 0h2a5 5 0 0 1-4 5v3h-2v-3a5 5 0 0 1-4-5z" },
-  gunshot_detector: { color: "#e65100", path: "M12 3l2 6h6l-5 4 2 7-5-4-5 4 2-7-5-4h6z" },
+  gunshot_detector: { color: "#b34700", path: "M12 3l2 6h6l-5 4 2 7-5-4-5 4 2-7-5-4h6z" },
   sensor: { color: "#2e7d32", path: "M12 10a2 2 0 1 0 0 4a2 2 0 1 0 0-4zM7 7a7 7 0 0 0 0 10l1.4-1.4a5 5 0 0 1 0-7.2zm10 0-1.4 1.4a5 5 0 0 1 0 7.2L17 17a7 7 0 0 0 0-10z" },
 };
+export const KINDS = Object.keys(KIND_STYLES);
 const FALLBACK_STYLE = { color: "#455a64", path: "M12 6a6 6 0 1 0 0 12a6 6 0 1 0 0-12z" };
+export const styleOf = (kind) => KIND_STYLES[kind] || FALLBACK_STYLE;
 
-// Properties shown in a device's popup, in this order, with their labels.
-const POPUP_FIELDS = [
-  ["camera_type", "Camera type"],
-  ["mount", "Mount"],
-  ["direction", "Direction (°)"],
-  ["angle", "Field of view (°)"],
-  ["height", "Height (m)"],
-  ["zone", "Zone"],
-  ["surveillance", "Watches"],
-  ["operator", "Operator"],
-  ["operator_type", "Operator type"],
-  ["status", "Status"],
-  ["observed_at", "Observed"],
-  ["notes", "Notes"],
-  ["source", "Source"],
-];
-
-const styleOf = (kind) => KIND_STYLES[kind] || FALLBACK_STYLE;
-const label = (kind) => kind.replaceAll("_", " ");
-
-function element(tag, attributes = {}, text = null) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  if (text !== null) node.textContent = String(text);
-  return node;
-}
-
-function deviceIcon(kind) {
+export function kindIcon(kind, extraClass = "") {
   const { color, path } = styleOf(kind);
-  return L.divIcon({
-    className: "",
-    html: `<span class="pin" style="background:${color}"><svg viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="${path}"/></svg></span>`,
-    iconSize: [26, 26],
-    iconAnchor: [13, 13],
-    popupAnchor: [0, -12],
-  });
+  return `<span class="pin ${extraClass}" style="background:${color}"><svg viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="${path}"/></svg></span>`;
 }
+
+const deviceIcon = (kind, extraClass) => L.divIcon({
+  className: "", html: kindIcon(kind, extraClass), iconSize: [26, 26], iconAnchor: [13, 13],
+});
 
 // 950, 1.2k, 15k: a count that fits in its circle.
 function shortCount(count) {
@@ -73,61 +51,37 @@ function clusterIcon(count) {
   });
 }
 
+// The point DISTANCE_M metres from (lat, lon) towards BEARING degrees (flat: metres only).
+export function offset(lat, lon, bearing, distanceM) {
+  const radians = (bearing * Math.PI) / 180;
+  return [
+    lat + (distanceM * Math.cos(radians)) / METRES_PER_DEGREE,
+    lon + (distanceM * Math.sin(radians)) / (METRES_PER_DEGREE * Math.cos((lat * Math.PI) / 180)),
+  ];
+}
+
+// The bearing in whole degrees from one point to another.
+export function bearing(from, to) {
+  const dy = to.lat - from.lat;
+  const dx = (to.lng - from.lng) * Math.cos((from.lat * Math.PI) / 180);
+  return Math.round(((Math.atan2(dx, dy) * 180) / Math.PI + 360) % 360) % 360;
+}
+
 // A view cone: the sector seen from the device, CONE_RADIUS_M long, `angle` degrees wide.
-function viewCone(lat, lon, direction, angle, color) {
-  const metresPerDegree = 111320;
+export function coneLatLngs(lat, lon, direction, angle) {
   const points = [[lat, lon]];
   const steps = Math.max(4, Math.round(angle / 10));
   for (let i = 0; i <= steps; i += 1) {
-    const bearing = ((direction - angle / 2 + (angle * i) / steps) * Math.PI) / 180;
-    points.push([
-      lat + (CONE_RADIUS_M * Math.cos(bearing)) / metresPerDegree,
-      lon + (CONE_RADIUS_M * Math.sin(bearing)) / (metresPerDegree * Math.cos((lat * Math.PI) / 180)),
-    ]);
+    points.push(offset(lat, lon, direction - angle / 2 + (angle * i) / steps, CONE_RADIUS_M));
   }
-  return L.polygon(points, {
-    color, weight: 1, fillOpacity: 0.2, interactive: false, className: "view-cone",
-  });
+  return points;
 }
 
-function devicePopup(feature) {
-  const props = feature.properties;
-  const box = element("div", { class: "device-popup" });
-  box.append(element("h2", {}, label(props.kind)));
-  const list = element("dl");
-  for (const [name, title] of POPUP_FIELDS) {
-    const value = props[name];
-    if (value === null || value === undefined || value === "") continue;
-    list.append(element("dt", {}, title));
-    const cell = element("dd");
-    if (name === "source") {
-      cell.append(element("a", { href: value, rel: "noopener noreferrer nofollow" }, value));
-    } else {
-      cell.textContent = Array.isArray(value) ? value.join(", ") : String(value);
-    }
-    list.append(cell);
-  }
-  list.append(element("dt", {}, "Id"), element("dd", {}, feature.id));
-  box.append(list);
-  const photos = Array.isArray(props.photos) ? props.photos : [];
-  if (photos.length) {
-    const strip = element("div", { class: "photos" });
-    photos.forEach((photo, index) => {
-      const link = element("a", { href: photo.large, target: "_blank", rel: "noopener" });
-      const alt = `Photo ${index + 1} of this ${label(props.kind)}`;
-      link.append(element("img", { src: photo.thumbnail, alt, width: 72, height: 72, loading: "lazy" }));
-      strip.append(link);
-    });
-    box.append(strip);
-  }
-  return box;
-}
+export const CONE_HANDLE_M = CONE_RADIUS_M;
 
-function clusterSummary(props) {
-  return Object.entries(props.kinds)
-    .map(([kind, count]) => `${count} ${label(kind)}`)
-    .join(", ");
-}
+const viewCone = (lat, lon, direction, angle, color) => L.polygon(coneLatLngs(lat, lon, direction, angle), {
+  color, weight: 1, fillOpacity: 0.2, interactive: false, className: "view-cone",
+});
 
 function viewFromHash(hash) {
   const [zoom, lat, lon] = hash.slice(1).split("/").map(Number);
@@ -135,119 +89,136 @@ function viewFromHash(hash) {
   return DEFAULT_VIEW;
 }
 
-const view = viewFromHash(window.location.hash);
-const map = L.map("map", { minZoom: 2, maxZoom: 20, zoomControl: true, keyboard: true })
-  .setView([view.lat, view.lon], view.zoom);
-L.control.scale({ imperial: false }).addTo(map);
-map.attributionControl.addAttribution("Devices © Vigie contributors");
-const devicesLayer = L.layerGroup().addTo(map);
-const status = document.getElementById("status");
-const shownKinds = new Set();
-const kindBoxes = {};
-let openDeviceId = null;
-let drawnFeatures = null;
-let inFlight = null;
+const clamp = (value, limit) => Math.max(-limit, Math.min(limit, value));
 
-function draw(collection) {
-  // Moving the map (a popup panning into view, too) redraws it: the open popup stays open.
-  const reopen = openDeviceId;
-  devicesLayer.clearLayers();
-  let devices = 0;
-  let clusters = 0;
-  for (const feature of collection.features) {
+export function createMap({ basemap, db, onSelect }) {
+  const view = viewFromHash(window.location.hash);
+  const map = L.map("map", { minZoom: 2, maxZoom: 20, zoomControl: true, keyboard: true })
+    .setView([view.lat, view.lon], view.zoom);
+  L.control.scale({ imperial: false }).addTo(map);
+  map.attributionControl.setPrefix(false);
+  map.attributionControl.addAttribution("Devices © Vigie contributors");
+  const basemapReady = addBasemap(map, basemap);
+  const devicesLayer = L.layerGroup().addTo(map);
+  const pendingLayer = L.layerGroup().addTo(map);
+  const highlightLayer = L.layerGroup().addTo(map);
+  const status = document.getElementById("status");
+  const shownKinds = new Set(KINDS);
+  let drawn = null;
+  let inFlight = null;
+
+  function addDevice(layer, feature, extraClass = "") {
     const [lon, lat] = feature.geometry.coordinates;
     const props = feature.properties;
-    if (props.cluster) {
+    const { color } = styleOf(props.kind);
+    if (Array.isArray(props.direction) && props.direction.length) {
+      for (const direction of props.direction) layer.addLayer(viewCone(lat, lon, direction, props.angle || 60, color));
+    }
+    const title = extraClass ? `${kindLabel(props.kind)} — ${t("pendingPin")}` : kindLabel(props.kind);
+    const marker = L.marker([lat, lon], { icon: deviceIcon(props.kind, extraClass), title, alt: title, riseOnHover: true, keyboard: true });
+    marker.on("click", () => onSelect(feature, { pending: Boolean(extraClass) }));
+    layer.addLayer(marker);
+  }
+
+  function draw(features, { offline = false } = {}) {
+    devicesLayer.clearLayers();
+    let devices = 0;
+    let clusters = 0;
+    for (const feature of features) {
+      const props = feature.properties;
+      if (!shownKinds.has(props.kind) && !props.cluster) continue;
+      if (!props.cluster) {
+        devices += 1;
+        addDevice(devicesLayer, feature);
+        continue;
+      }
       clusters += 1;
       devices += props.count;
-      const title = `Cluster of ${props.count} devices: ${clusterSummary(props)}`;
-      const marker = L.marker([lat, lon], { icon: clusterIcon(props.count), title, riseOnHover: true });
-      marker.on("click", () => {
-        if (map.getZoom() < map.getMaxZoom()) map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom()));
-        else marker.bindPopup(title).openPopup();
-      });
+      const [lon, lat] = feature.geometry.coordinates;
+      const summary = Object.entries(props.kinds).map(([kind, count]) => `${count} ${kindLabel(kind)}`).join(", ");
+      const marker = L.marker([lat, lon], { icon: clusterIcon(props.count), title: t("clusterTitle", { count: props.count, summary }), riseOnHover: true });
+      marker.on("click", () => map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom())));
       devicesLayer.addLayer(marker);
-      continue;
     }
-    devices += 1;
-    const { color } = styleOf(props.kind);
-    if (Array.isArray(props.direction) && props.angle) {
-      for (const direction of props.direction) devicesLayer.addLayer(viewCone(lat, lon, direction, props.angle, color));
+    status.textContent = offline
+      ? t("offlineDevices", { count: devices })
+      : t("devicesInView", { count: devices }) + (clusters ? t("clustersHint", { clusters }) : "");
+  }
+
+  function currentBbox() {
+    const bounds = map.getBounds();
+    return [clamp(bounds.getWest(), 180), clamp(bounds.getSouth(), 90), clamp(bounds.getEast(), 180), clamp(bounds.getNorth(), 90)]
+      .map((v) => Number(v.toFixed(6)));
+  }
+
+  async function load() {
+    if (inFlight) inFlight.abort();
+    inFlight = new AbortController();
+    if (shownKinds.size === 0) {
+      devicesLayer.clearLayers();
+      drawn = null;
+      status.textContent = t("noKind");
+      return;
     }
-    const marker = L.marker([lat, lon], { icon: deviceIcon(props.kind), title: label(props.kind), riseOnHover: true });
-    marker.bindPopup(() => devicePopup(feature), { maxWidth: 320 });
-    marker.on("popupopen", () => { openDeviceId = feature.id; });
-    marker.on("popupclose", () => { if (openDeviceId === feature.id) openDeviceId = null; });
-    devicesLayer.addLayer(marker);
-    if (feature.id === reopen) marker.openPopup();
-  }
-  status.textContent = `${devices} device${devices === 1 ? "" : "s"} in view` +
-    (clusters ? ` (${clusters} cluster${clusters === 1 ? "" : "s"}; click one to zoom in)` : "");
-}
-
-async function load() {
-  if (inFlight) inFlight.abort();
-  inFlight = new AbortController();
-  const bounds = map.getBounds();
-  const clamp = (value, limit) => Math.max(-limit, Math.min(limit, value));
-  const bbox = [
-    clamp(bounds.getWest(), 180), clamp(bounds.getSouth(), 90),
-    clamp(bounds.getEast(), 180), clamp(bounds.getNorth(), 90),
-  ].map((v) => v.toFixed(6)).join(",");
-  const params = new URLSearchParams({ cluster: "true", zoom: String(map.getZoom()), bbox, limit: String(MAX_FEATURES) });
-  if (shownKinds.size === 0) {
-    devicesLayer.clearLayers();
-    drawnFeatures = null;
-    status.textContent = "No kind selected: tick at least one kind to see devices.";
-    return;
-  }
-  if (shownKinds.size < Object.keys(kindBoxes).length) params.set("kind", [...shownKinds].join(","));
-  try {
-    const response = await fetch(`${DEVICES_URL}?${params}`, { signal: inFlight.signal, headers: { Accept: "application/geo+json" } });
-    if (!response.ok) throw new Error(`the server answered ${response.status}`);
-    const collection = await response.json();
-    // The same devices as on screen (a small pan): keep the markers, and an open popup, as is.
-    const features = JSON.stringify(collection.features);
-    if (features !== drawnFeatures) {
-      draw(collection);
-      drawnFeatures = features;
+    const bbox = currentBbox();
+    // On opening, the devices kept on the phone show while the network answers.
+    if (drawn === null) {
+      const kept = await cachedDevicesIn(db, bbox);
+      if (kept.length) draw(kept);
     }
-    window.history.replaceState(null, "", `#${map.getZoom()}/${map.getCenter().lat.toFixed(5)}/${map.getCenter().lng.toFixed(5)}`);
-  } catch (error) {
-    if (error.name === "AbortError") return;
-    status.textContent = `Devices could not be loaded: ${error.message}.`;
+    const params = new URLSearchParams({ cluster: "true", zoom: String(map.getZoom()), bbox: bbox.join(","), limit: String(MAX_FEATURES) });
+    if (shownKinds.size < KINDS.length) params.set("kind", [...shownKinds].join(","));
+    try {
+      const { data } = await request("GET", `devices?${params}`, { signal: inFlight.signal, headers: { Accept: "application/geo+json" } });
+      const devices = data.features.filter((feature) => !feature.properties.cluster);
+      // Clusters hide their devices: an area is kept for offline use once seen device by device.
+      if (devices.length === data.features.length && shownKinds.size === KINDS.length) await keepArea(db, bbox, devices);
+      // The same devices as on screen (a small pan): keep the markers as they are.
+      const key = JSON.stringify(data.features);
+      if (key !== drawn) {
+        draw(data.features);
+        drawn = key;
+      }
+      const center = map.getCenter();
+      window.history.replaceState(null, "", `#${map.getZoom()}/${center.lat.toFixed(5)}/${center.lng.toFixed(5)}`);
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      if (error.status) {
+        status.textContent = t("loadFailed", { message: error.message });
+        return;
+      }
+      draw(await cachedDevicesIn(db, bbox), { offline: true });
+      drawn = null;
+    }
   }
-}
 
-async function buildKindFilter() {
-  const container = document.getElementById("kinds");
-  const response = await fetch(KINDS_URL);
-  const { kinds } = await response.json();
-  for (const kind of kinds) {
-    const id = `kind-${kind.name}`;
-    const box = element("input", { type: "checkbox", id, name: "kind", value: kind.name });
-    box.checked = true;
-    shownKinds.add(kind.name);
-    box.addEventListener("change", () => {
-      if (box.checked) shownKinds.add(kind.name);
-      else shownKinds.delete(kind.name);
-      load();
-    });
-    kindBoxes[kind.name] = box;
-    const swatch = element("span", { class: "pin", style: `background:${styleOf(kind.name).color};width:14px;height:14px`, "aria-hidden": "true" });
-    const text = element("label", { for: id, title: kind.description });
-    text.append(box, swatch, document.createTextNode(label(kind.name)));
-    container.append(text);
+  function setKindShown(kind, shown) {
+    if (shown) shownKinds.add(kind);
+    else shownKinds.delete(kind);
+    drawn = null;
+    load();
   }
-}
 
-map.on("moveend", load);
-// A link to a place (#zoom/lat/lon) followed on an open page moves the map there. The place is
-// read from the event: a load finishing meanwhile may already have rewritten location.hash.
-window.addEventListener("hashchange", (event) => {
-  const place = viewFromHash(new URL(event.newURL).hash);
-  map.setView([place.lat, place.lon], place.zoom);
-});
-buildKindFilter().then(load, (error) => {
-  status.textContent = `The kinds of device could not be loaded: ${error.message}.`;
-});
+  function showPending(items) {
+    pendingLayer.clearLayers();
+    for (const item of items) {
+      if (item.type === "pin") addDevice(pendingLayer, item.feature, item.state === "refused" ? "refused" : "pending");
+    }
+  }
+
+  function highlight(points) {
+    highlightLayer.clearLayers();
+    for (const [lon, lat] of points) {
+      highlightLayer.addLayer(L.circleMarker([lat, lon], { radius: 20, color: "#0b57d0", weight: 3, fill: false, interactive: false, className: "candidate-ring" }));
+    }
+  }
+
+  map.on("moveend", load);
+  // A link to a place (#zoom/lat/lon) followed on an open page moves the map there. The place is
+  // read from the event: a load finishing meanwhile may already have rewritten location.hash.
+  window.addEventListener("hashchange", (event) => {
+    const place = viewFromHash(new URL(event.newURL).hash);
+    map.setView([place.lat, place.lon], place.zoom);
+  });
+  return { map, load, setKindShown, showPending, highlight, basemapReady, reload: () => { drawn = null; return load(); } };
+}

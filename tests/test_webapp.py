@@ -1,0 +1,465 @@
+"""The contributor app in Debian's Chromium on a phone profile, against the real server:
+accounts, pinning with a photo, duplicates, the offline outbox, votes, moderation, and the
+promises of a PWA (installable, offline shell, no host but Vigie's)."""
+
+import re
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests import images
+from tests.conftest import TEST_PASSWORD
+from tests.helpers import feature
+from tests.images import uploaded
+from tests.test_web import CHROMIUM, CHROMIUM_ARGS, pmtiles_basemap  # noqa: F401 (a fixture)
+
+# Every phone draws the local PMTiles basemap: no test asks another host for tiles.
+pytestmark = pytest.mark.usefixtures("pmtiles_basemap")
+
+# Where the phone stands: the Hôtel de Ville, Paris.
+HERE = {"latitude": 48.8566, "longitude": 2.3522, "accuracy": 8}
+PHONE = {
+    "viewport": {"width": 390, "height": 800},
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "en-GB",
+    "geolocation": HERE,
+    # The compass needs the motion sensors, as on a phone whose owner allowed them.
+    "permissions": ["geolocation", "accelerometer", "gyroscope", "magnetometer"],
+}
+
+
+class Phone:
+    """A phone's browser: one context (its storage, service worker, network), every request
+    recorded, console errors collected."""
+
+    def __init__(self, browser, server, **options):
+        self.server = server
+        self.browser = browser
+        self.context = browser.new_context(**{**PHONE, **options})
+        self.requests = []
+        self.errors = []
+        self.sent = 0
+        self.context.on("request", lambda request: self.requests.append(request.url))
+        self.page = self.context.new_page()
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    def open(self, place="#18/48.8566/2.3522"):
+        self.page.goto(f"{self.server}/{place}")
+        expect(self.page.locator("#status")).to_contain_text(re.compile("in view|visible"))
+        return self.page
+
+    def wait_for_service_worker(self):
+        """Until a service worker controls the page (evaluated: the CSP forbids wait_for_function's
+        eval, as it should)."""
+        self.page.evaluate(
+            """async () => {
+                await navigator.serviceWorker.ready;
+                if (navigator.serviceWorker.controller) return;
+                await new Promise((resolve) =>
+                    navigator.serviceWorker.addEventListener("controllerchange", resolve));
+            }"""
+        )
+
+    def sign_in(self, username, password=TEST_PASSWORD, register=False):
+        page = self.page
+        page.get_by_role("button", name="Account").click()
+        form = page.get_by_role("form", name="Create an account" if register else "Sign in")
+        form.get_by_label("Pseudonym").fill(username)
+        form.get_by_label("Password").fill(password)
+        form.get_by_role("button").click()
+        expect(page.locator("#sheet")).to_contain_text(f"Signed in as {username}")
+        page.get_by_role("button", name="Close").click()
+
+    def pin(
+        self,
+        kind="camera",
+        photo=None,
+        use_photo_position=False,
+        compass_alpha=None,
+        east=0,
+        cone_east=False,
+    ):
+        """Pin a device; EAST: first move the map that many arrow-key steps east (keyboard
+        only) and put the pin at its centre; CONE_EAST: drag a view cone's handle east."""
+        page = self.page
+        page.get_by_role("button", name="Pin a device").click()
+        expect(page.locator(".accuracy-circle")).to_have_count(1)
+        if east:
+            page.locator("#map").focus()
+            for step in range(1, east + 1):
+                page.keyboard.press("ArrowRight")
+                # Leaflet pans 80 px a key, and ignores keys while a pan is under way.
+                expect(page.locator(".leaflet-map-pane")).to_have_attribute(
+                    "style", re.compile(rf"translate3d\(-{80 * step}px, 0px, 0px\)")
+                )
+            page.get_by_role("button", name="Move the pin to the centre of the map").click()
+        page.locator(".pin-form").get_by_label(re.compile(f"^{kind.replace('_', ' ')}$")).check()
+        if compass_alpha is not None:
+            page.get_by_role("button", name="Add a direction").click()
+            page.get_by_role("button", name="Use the compass for direction 1").click()
+            # A compass reports continuously, as a phone's does, until the test stops it.
+            page.evaluate(
+                """alpha => { window.testCompass = setInterval(() => window.dispatchEvent(
+                    new DeviceOrientationEvent("deviceorientationabsolute", {alpha, absolute: true})
+                ), 50); }""",
+                compass_alpha,
+            )
+            heading = str((360 - compass_alpha) % 360)
+            expect(page.get_by_label("Direction (°) 1")).to_have_value(heading)
+            page.evaluate("clearInterval(window.testCompass)")
+        if cone_east:
+            page.get_by_role("button", name="Add a direction").click()  # north at first
+            self.drag_cone_handle_east()
+        if photo is not None:
+            page.get_by_label("Take or choose a photo").set_input_files(
+                {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}
+            )
+            if use_photo_position:
+                page.get_by_role("button", name="Use the photo's position").click()
+            else:
+                expect(page.locator(".pin-form")).to_contain_text(re.compile("Photo (ready|kept)"))
+        page.get_by_role("button", name="Save").click()
+
+    def drag_cone_handle_east(self):
+        page = self.page
+        pin = page.locator(".pin.draft").bounding_box()
+        handle = page.locator(".cone-handle").bounding_box()
+        page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(pin["x"] + pin["width"] / 2 + 60, pin["y"] + pin["height"] / 2, steps=8)
+        page.mouse.up()
+        expect(page.get_by_label("Direction (°) 1")).to_have_value("90")
+
+    def wait_until_sent(self, count=1):
+        """Until COUNT more changes were accepted by the server since the page opened."""
+        self.sent += count
+        announcer = self.page.locator("#announcer")
+        expect(announcer).to_have_attribute("data-sent-total", str(self.sent))
+        expect(self.page.locator("#outbox-button")).to_be_hidden()
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def phone(live_server):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        device = Phone(browser, live_server)
+        yield device
+        device.close()
+        browser.close()
+
+
+def devices_by(db, username):
+    return db(
+        "SELECT d.id, ST_X(d.geom) AS lon, ST_Y(d.geom) AS lat, d.kind, d.direction,"
+        " d.review_status, (SELECT count(*) FROM photos p WHERE p.device_id = d.id) AS photos"
+        " FROM devices d JOIN users u ON u.id = d.created_by WHERE u.username = :username",
+        username=username,
+    )
+
+
+def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
+    username = f"owl_{uuid.uuid4().hex[:8]}"
+    phone.open()
+    phone.sign_in(username, password="a long passphrase", register=True)
+    phone.pin(photo=images.leaky_photo("JPEG"), use_photo_position=True, compass_alpha=90)
+    phone.wait_until_sent()
+    [device] = devices_by(db, username)
+    assert device.kind == "camera"
+    assert list(device.direction) == [270]
+    assert device.photos == 1
+    assert device.review_status == "pending"
+    # The photo's EXIF position, not the phone's.
+    assert device.lat == pytest.approx(images.LAT_DEG, abs=1e-5)
+    assert device.lon == pytest.approx(images.LON_DEG, abs=1e-5)
+
+    # The author edits the pin while it awaits review, and finds it among their contributions.
+    page = phone.page
+    page.locator(".leaflet-marker-icon[title='camera']").click()
+    page.locator("#sheet").get_by_role("button", name="Edit").click()
+    form = page.locator(".pin-form")
+    form.get_by_label("Field of view (°)").fill("90")
+    form.get_by_label("Camera type").select_option("dome")
+    form.get_by_label("Mount").select_option("street_lamp")
+    form.get_by_label("Height (m)").fill("4.5")
+    form.get_by_label("Operator", exact=True).fill("Musée")
+    form.get_by_label("Operator type").select_option("private")
+    form.get_by_label("Zone").select_option("building")
+    form.get_by_label("Notes").fill("Above the north door")
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    edited = db(
+        "SELECT angle, camera_type, mount, height, operator, operator_type, zone, notes,"
+        " direction FROM devices WHERE id = :id",
+        id=device.id,
+    ).one()
+    assert tuple(edited) == (
+        90,
+        "dome",
+        "street_lamp",
+        4.5,
+        "Musée",
+        "private",
+        "building",
+        "Above the north door",
+        [270],
+    )
+    page.get_by_role("button", name="Account").click()
+    expect(page.locator(".contributions")).to_have_text("camera — Review: pending")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("form", name="Sign in")).to_be_visible()
+    revoked = db(
+        "SELECT t.revoked_at IS NOT NULL FROM api_tokens t JOIN users u ON u.id = t.user_id"
+        " WHERE u.username = :username",
+        username=username,
+    ).scalar_one()
+    assert revoked
+    assert phone.errors == []
+
+
+@pytest.fixture
+def contributor(make_user):
+    user, _ = make_user()
+    return user.username
+
+
+def confirmations_of(db, device_id):
+    return db(
+        "SELECT c.verdict, u.username FROM confirmations c JOIN users u ON u.id = c.user_id"
+        " WHERE c.device_id = :device",
+        device=device_id,
+    ).all()
+
+
+def test_a_likely_duplicate_shows_its_photo_then_is_confirmed_instead_or_pinned_anyway(
+    phone, db, moderator, contributor
+):
+    photo = uploaded(moderator, images.plain_photo())
+    response = moderator.post(
+        "/api/v1/devices",
+        json={**feature(HERE["longitude"], HERE["latitude"]), "photo_ids": [photo["id"]]},
+    )
+    assert response.status_code == 201, response.get_json()
+    existing = response.get_json()["id"]
+    page = phone.open()
+    phone.sign_in(contributor)
+
+    phone.pin()
+    sheet = page.locator("#sheet")
+    expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
+    expect(sheet).to_contain_text(existing)
+    expect(sheet.get_by_role("img", name="Photo 1 of this camera")).to_be_visible()
+    expect(page.locator(".candidate-ring")).to_have_count(1)  # shown on the map
+    sheet.get_by_role("button", name="It's this one: confirm it").click()
+    phone.wait_until_sent()
+    assert confirmations_of(db, existing) == [("still_there", contributor)]
+    assert devices_by(db, contributor).all() == []
+
+    phone.pin(cone_east=True)
+    expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
+    sheet.get_by_role("button", name="Mine is another one: pin it").click()
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor).all()
+    assert list(device.direction) == [90]
+    # The browser logs each 409 it was answered; nothing else went wrong.
+    assert [error for error in phone.errors if "status of 409" not in error] == []
+
+
+def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
+    phone, db, contributor, moderator
+):
+    seen = moderator.post("/api/v1/devices", json=feature(2.3525, 48.8567, kind="microphone"))
+    assert seen.status_code == 201
+    page = phone.open()
+    expect(page.locator(".leaflet-marker-icon[title='microphone']")).to_have_count(1)
+    phone.sign_in(contributor)
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin(photo=images.plain_photo())
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    expect(page.locator("#announcer")).to_have_text(
+        "Saved. It will be sent when the network allows."
+    )
+
+    page.reload()  # the shell comes from the service worker, the pin from IndexedDB
+    expect(page.locator("#status")).to_contain_text("Offline")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    expect(page.locator(".leaflet-marker-icon .pin.pending")).to_have_count(1)
+    # The devices of the area seen online are still drawn, from the phone.
+    expect(page.locator(".leaflet-marker-icon[title='microphone']")).to_have_count(1)
+    assert devices_by(db, contributor).all() == []
+
+    phone.context.set_offline(False)
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor).all()
+    assert device.photos == 1
+    photos = db(
+        "SELECT count(*) FROM photos p JOIN users u ON u.id = p.uploaded_by"
+        " WHERE u.username = :username",
+        username=contributor,
+    ).scalar_one()
+    assert photos == 1
+    expect(page.locator(".leaflet-marker-icon .pin.pending")).to_have_count(0)
+
+
+def test_the_service_worker_sends_the_outbox_with_the_app_closed(phone, db, contributor):
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin(photo=images.plain_photo(), east=3)
+    expect(page.locator("#outbox-button")).to_have_text("1 change(s) waiting to be sent")
+    page.close()  # no page of the app is left open
+    phone.context.set_offline(False)
+    # Chromium delivers Background Sync when its own network comes back, which Playwright's
+    # offline emulation does not signal: the test delivers the event as DevTools would.
+    devtools = phone.context.new_cdp_session(phone.context.new_page())
+    registrations = []
+    devtools.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
+    devtools.send("ServiceWorker.enable")
+    for _ in range(200):
+        if registrations:
+            break
+        phone.context.pages[0].wait_for_timeout(50)
+    [registration] = [r for r in registrations if r["scopeURL"] == f"{phone.server}/"]
+    with phone.context.expect_event(
+        "request", lambda r: r.method == "POST" and r.url.endswith("/api/v1/devices")
+    ) as sent:
+        devtools.send(
+            "ServiceWorker.dispatchSyncEvent",
+            {
+                "origin": phone.server,
+                "registrationId": registration["registrationId"],
+                "tag": "vigie-outbox",
+                "lastChance": False,
+            },
+        )
+    assert sent.value.service_worker is not None  # sent by the worker, not by a page
+    assert sent.value.response().status == 201
+    [device] = devices_by(db, contributor).all()
+    assert device.photos == 1
+    assert device.lon > HERE["longitude"] + 0.0001  # placed from the keyboard, east of the phone
+    assert device.lat == pytest.approx(HERE["latitude"], abs=1e-5)
+
+
+def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
+    author = as_user()
+    response = author.post("/api/v1/devices", json=feature(2.3524, 48.8567, kind="alpr"))
+    assert response.status_code == 201
+    pending = response.get_json()["id"]
+    again = author.post("/api/v1/devices?force=true", json=feature(2.35241, 48.85671, kind="alpr"))
+    duplicate = again.get_json()["id"]
+    approved = moderator.post("/api/v1/devices", json=feature(2.3520, 48.8565, kind="sensor"))
+    doubtful = author.post("/api/v1/devices", json=feature(2.3519, 48.8568, kind="microphone"))
+    doubtful = doubtful.get_json()["id"]
+    page = phone.open()
+    phone.sign_in(moderator.user.username)
+
+    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    page.get_by_role("button", name="Show the history").click()
+    expect(page.locator(".history li")).to_contain_text(f"create — {moderator.user.username}")
+    page.get_by_role("button", name="Still there").click()
+    phone.wait_until_sent()
+    assert confirmations_of(db, approved.get_json()["id"]) == [
+        ("still_there", moderator.user.username)
+    ]
+
+    page.get_by_role("button", name="Review queue").click()
+    item = page.locator(f".queue-item[data-device='{pending}']")
+    expect(item).to_contain_text("licence-plate reader")
+    item.get_by_role("button", name="Approve").click()
+    expect(item).to_have_count(0)
+    status = db("SELECT review_status FROM devices WHERE id = :id", id=pending).scalar_one()
+    assert status == "approved"
+
+    # The second pin of the same alpr: merged into the first, its duplicate candidate.
+    item = page.locator(f".queue-item[data-device='{duplicate}']")
+    item.get_by_role("button", name=f"Merge into {pending[:8]}").click()
+    expect(item).to_have_count(0)
+    merged = db("SELECT merged_into FROM devices WHERE id = :id", id=duplicate).scalar_one()
+    assert str(merged) == pending
+
+    item = page.locator(f".queue-item[data-device='{doubtful}']")
+    item.get_by_label("Reason (shown to the author)").fill("A doorbell, not a microphone")
+    item.get_by_role("button", name="Reject").click()
+    expect(item).to_have_count(0)
+    review = db("SELECT review_status, review_reason FROM devices WHERE id = :id", id=doubtful)
+    assert review.one() == ("rejected", "A doorbell, not a microphone")
+    assert phone.errors == []
+
+
+def test_installable_in_french_and_never_leaves_its_host(phone, moderator):
+    pinned = moderator.post("/api/v1/devices", json=feature(2.3523, 48.8567, camera_type="dome"))
+    assert pinned.status_code == 201
+    page = phone.open()
+    phone.wait_for_service_worker()
+    cdp = phone.context.new_cdp_session(page)
+    errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    # Playwright's contexts are incognito profiles, where Chromium installs nothing; every
+    # criterion of the app itself (manifest, icons, service worker, scope) is met.
+    assert [error["errorId"] for error in errors] == ["in-incognito"]
+    manifest = page.evaluate("fetch('/manifest.webmanifest').then(r => r.json())")
+    assert manifest["scope"] == "/" and manifest["display"] == "standalone"
+    # The vector basemap came from Vigie's own archive, by ranges.
+    expect(page.locator("canvas.leaflet-tile-loaded").first).to_be_attached()
+    french = Phone(phone.browser, phone.server, locale="fr-FR")  # the browser's language
+    expect(french.open().get_by_role("button", name="Signaler un dispositif")).to_be_visible()
+    french.close()
+    page.get_by_label("Language").select_option("fr")
+    expect(page.get_by_role("button", name="Signaler un dispositif")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    page.locator(".leaflet-marker-icon[title='caméra']").click()
+    expect(page.locator("#sheet dd", has_text="dôme")).to_have_count(1)
+    page.reload()
+    expect(page.get_by_role("button", name="Compte")).to_be_visible()
+    hosts = {urlsplit(url).netloc for url in phone.requests if not url.startswith("data:")}
+    assert hosts == {urlsplit(phone.server).netloc}
+    assert any(url.endswith("/basemap.pmtiles") for url in phone.requests)
+    assert phone.errors == []
+
+
+def test_raster_basemap_from_the_configured_template_only(phone, app, monkeypatch):
+    """Tiles come from the operator's template, credited; no request goes anywhere else."""
+    monkeypatch.setitem(app.config, "BASEMAP_PMTILES", None)
+    monkeypatch.setitem(app.config, "BASEMAP_URL", "https://tiles.example.test/{z}/{x}/{y}.png")
+    monkeypatch.setitem(app.config, "BASEMAP_ATTRIBUTION", "© Example tiles")
+    tile = images.plain_photo("PNG", size=(256, 256))
+    phone.context.route(
+        "https://tiles.example.test/**",
+        lambda route: route.fulfill(status=200, content_type="image/png", body=tile),
+    )
+    page = phone.open()
+    expect(page.locator("img.leaflet-tile-loaded").first).to_have_attribute(
+        "src", re.compile(r"^https://tiles\.example\.test/18/\d+/\d+\.png$")
+    )
+    expect(page.locator(".leaflet-control-attribution")).to_contain_text("© Example tiles")
+    hosts = {urlsplit(url).netloc for url in phone.requests}
+    assert hosts == {urlsplit(phone.server).netloc, "tiles.example.test"}
+    assert phone.errors == []
+
+
+# Every visible text's contrast with what is behind it, against WCAG 2.1 AA (a function to
+# evaluate in the page; it returns the texts that fail).
+LOW_CONTRAST_TEXTS = (Path(__file__).parent / "low_contrast_texts.js").read_text()
+
+
+def test_texts_meet_wcag_aa_contrast(phone, contributor):
+    page = phone.open()
+    page.get_by_text("Kinds shown").click()  # the filter's labels, too
+    assert page.evaluate(LOW_CONTRAST_TEXTS) == []
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    expect(page.locator(".pin-form")).to_be_visible()
+    assert page.evaluate(LOW_CONTRAST_TEXTS) == []

@@ -1,0 +1,108 @@
+// Accounts: register with a pseudonym, sign in, sign out (the token is revoked on the server),
+// and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
+import { ApiError, OfflineError, request, setToken } from "./api.js";
+import { kindLabel, t, valueLabel } from "./i18n.js";
+import { deleteSetting, getSetting, setSetting } from "./store.js";
+import { element, field, notice, openSheet } from "./ui.js";
+
+let current = null;
+const listeners = [];
+
+export const session = () => current;
+export const isModerator = () => ["moderator", "admin"].includes(current?.role);
+export const onSessionChange = (listener) => listeners.push(listener);
+
+function changed(next) {
+  current = next;
+  setToken(next?.token ?? null);
+  for (const listener of listeners) listener(next);
+}
+
+export async function restoreSession(db) {
+  changed((await getSetting(db, "session")) || null);
+}
+
+async function signIn(db, username, password) {
+  const { data: token } = await request("POST", "auth/tokens", { json: { username, password, name: "Vigie app" } });
+  setToken(token.token);
+  const { data: me } = await request("GET", "me");
+  const next = { token: token.token, tokenId: token.id, username: me.username, role: me.role, userId: me.id };
+  await setSetting(db, "session", next);
+  changed(next);
+}
+
+async function signOut(db) {
+  try {
+    await request("DELETE", `auth/tokens/${current.tokenId}`);
+  } catch (error) {
+    // 401: the token had already expired or been revoked; nothing is left to revoke.
+    if (!(error instanceof ApiError && error.status === 401)) throw error;
+  }
+  await deleteSetting(db, "session");
+  changed(null);
+}
+
+function credentialsForm(db, kind) {
+  const username = field(t("username"), "input", { name: "username", autocomplete: "username", required: true, minlength: 3, maxlength: 32 });
+  const password = field(t("password"), "input", {
+    name: "password", type: "password", required: true, minlength: 10,
+    autocomplete: kind === "register" ? "new-password" : "current-password",
+  });
+  const message = element("div", { "aria-live": "polite" });
+  const form = element("form", { class: "stack", "aria-label": t(kind) },
+    element("h3", {}, t(kind)), username.node, password.node,
+    element("button", { type: "submit" }, t(kind)), message);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      if (kind === "register") {
+        await request("POST", "auth/register", { json: { username: username.control.value, password: password.control.value } });
+      }
+      await signIn(db, username.control.value, password.control.value);
+      showAccount(db);
+    } catch (error) {
+      message.replaceChildren(notice(error.message, "error"));
+    }
+  });
+  return form;
+}
+
+async function contributions() {
+  const list = element("ul", { class: "contributions" });
+  try {
+    const { data } = await request("GET", "me/export");
+    for (const feature of data.devices) {
+      const props = feature.properties;
+      list.append(element("li", {}, `${kindLabel(props.kind)} — ${t("reviewStatus")}: ${valueLabel(props.review_status)}`,
+        props.review_reason ? ` (${props.review_reason})` : ""));
+    }
+    if (!data.devices.length) list.append(element("li", {}, t("noContributions")));
+  } catch (error) {
+    list.append(element("li", {}, error.message));
+  }
+  return list;
+}
+
+export async function showAccount(db) {
+  if (!current) {
+    openSheet(t("account"), element("div", { class: "stack" }, notice(t("signInToPin")), credentialsForm(db, "signIn"), credentialsForm(db, "register")));
+    return;
+  }
+  const message = element("div", { "aria-live": "polite" });
+  const signOutButton = element("button", { type: "button" }, t("signOut"));
+  signOutButton.addEventListener("click", async () => {
+    try {
+      await signOut(db);
+      showAccount(db);
+    } catch (error) {
+      // Without the network the token cannot be revoked: the contributor stays signed in.
+      const text = error instanceof OfflineError ? t("signOutOffline") : error.message;
+      message.replaceChildren(notice(text, error instanceof ApiError ? "error" : "info"));
+    }
+  });
+  const box = element("div", { class: "stack" },
+    element("p", {}, t("signedInAs", { username: current.username, role: current.role })),
+    signOutButton, message, element("h3", {}, t("myContributions")));
+  openSheet(t("account"), box);
+  box.append(await contributions());
+}

@@ -1,0 +1,120 @@
+// The contributor app: wires the map, the outbox, accounts, pinning, details, moderation and
+// sync together, and registers the service worker that keeps the app working offline.
+import { isModerator, restoreSession, session, onSessionChange, showAccount } from "./accounts.js";
+import { showDevice } from "./details.js";
+import { currentLanguage, kindLabel, onLanguageChange, setLanguage, t, translatePage } from "./i18n.js";
+import { KINDS, createMap, kindIcon } from "./map.js";
+import { showModerationQueue } from "./moderation.js";
+import { rememberSent, sendOperation } from "./operations.js";
+import { createOutboxView } from "./outbox-view.js";
+import { startPinning } from "./pinning.js";
+import { createOutbox } from "./queue.js";
+import { openStore } from "./store.js";
+import { syncCachedAreas } from "./sync.js";
+import { element } from "./ui.js";
+
+const OUTBOX_RETRY_MS = 30_000;
+const SYNC_EVERY_MS = 5 * 60_000;
+
+const config = JSON.parse(document.getElementById("vigie-config").textContent);
+const db = openStore();
+translatePage();
+const languageSelect = document.getElementById("language");
+languageSelect.value = currentLanguage();
+languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
+
+const queue = createOutbox(db, sendOperation);
+// Every module flushes through this: what the server accepted is drawn at once, and a pin
+// refused as a duplicate is put before the contributor.
+const outbox = { ...queue, flush: flushOutbox };
+let outboxView = null;
+const mapApi = createMap({
+  basemap: config.basemap,
+  db,
+  onSelect: (feature, { pending }) => showDevice(feature, { mapApi, outbox, db, pending }),
+});
+outboxView = createOutboxView({ outbox, mapApi });
+
+async function flushOutbox() {
+  if ((await queue.all()).some((item) => item.state === "pending")) announce("");
+  const results = await queue.flush();
+  await rememberSent(db, results);
+  const duplicate = results.find(({ item, error }) => error && outboxView.isDuplicate(item));
+  if (duplicate) outboxView.resolveDuplicate(duplicate.item);
+  await showSent(results.filter(({ result }) => result).length);
+  if ((await queue.all()).some((item) => item.state === "pending")) {
+    // Said once, not at every retry.
+    if (document.getElementById("announcer").textContent !== t("saved")) announce(t("saved"));
+    await askForBackgroundSync();
+  }
+  return results;
+}
+
+async function showSent(count) {
+  outboxView.update(await queue.all());
+  if (!count) return;
+  sentTotal += count;
+  announce(t("sentCount", { count }));
+  await mapApi.reload();
+}
+
+// Changes the server accepted since the page opened: what the announcer last said may be old.
+let sentTotal = 0;
+
+function announce(text) {
+  const announcer = document.getElementById("announcer");
+  announcer.textContent = text;
+  announcer.dataset.sentTotal = String(sentTotal);
+}
+
+// The service worker sends the outbox when the network returns, even with the app closed.
+async function askForBackgroundSync() {
+  const registration = await navigator.serviceWorker?.ready;
+  await registration?.sync?.register("vigie-outbox").catch(() => null);
+}
+
+function buildKindFilter() {
+  const container = document.getElementById("kinds");
+  container.replaceChildren(...KINDS.map((kind) => {
+    const box = element("input", { type: "checkbox", id: `kind-${kind}`, name: "kind", value: kind });
+    box.checked = true;
+    box.addEventListener("change", () => mapApi.setKindShown(kind, box.checked));
+    const icon = element("span", { "aria-hidden": "true", class: "swatch" });
+    icon.innerHTML = kindIcon(kind); // a constant of map.js, not data
+    return element("label", { for: box.id }, box, icon, kindLabel(kind));
+  }));
+}
+
+function showSessionControls() {
+  let moderation = document.getElementById("moderation-button");
+  if (isModerator() && !moderation) {
+    moderation = element("button", { type: "button", id: "moderation-button", "data-i18n": "moderation" }, t("moderation"));
+    moderation.addEventListener("click", () => showModerationQueue(() => mapApi.reload()));
+    document.getElementById("account-button").before(moderation);
+  } else if (!isModerator() && moderation) {
+    moderation.remove();
+  }
+}
+
+async function whenOnline() {
+  await flushOutbox().catch(() => null);
+  await syncCachedAreas(db).catch(() => null);
+}
+
+document.getElementById("account-button").addEventListener("click", () => showAccount(db));
+document.getElementById("pin-button").addEventListener("click", () => (session() ? startPinning({ mapApi, outbox }) : showAccount(db)));
+onSessionChange(() => { showSessionControls(); mapApi.reload(); });
+onLanguageChange(() => { buildKindFilter(); mapApi.reload(); outbox.all().then(outboxView.update); });
+window.addEventListener("online", whenOnline);
+// The service worker went through the outbox (Background Sync): show what it sent or was refused.
+navigator.serviceWorker?.addEventListener("message", (event) => {
+  if (event.data?.type === "outbox-sent") showSent(event.data.count);
+});
+setInterval(() => { if (navigator.onLine) flushOutbox().catch(() => null); }, OUTBOX_RETRY_MS);
+setInterval(() => { if (navigator.onLine) syncCachedAreas(db).catch(() => null); }, SYNC_EVERY_MS);
+
+buildKindFilter();
+await restoreSession(db); // draws the devices the session may see
+outboxView.update(await queue.all());
+if (navigator.onLine) whenOnline();
+navigator.serviceWorker?.register("/sw.js", { scope: "/" });

@@ -1,0 +1,88 @@
+// One device: its details and photos, verification level, history, the one-tap answers "still
+// there / not found / wrong details" (sent through the outbox), and editing for its author
+// while it awaits review (moderators: always).
+import { OfflineError, request, showImage } from "./api.js";
+import { isModerator, session, showAccount } from "./accounts.js";
+import { kindLabel, t, valueLabel } from "./i18n.js";
+import { startPinning } from "./pinning.js";
+import { getSetting } from "./store.js";
+import { element, notice, openSheet } from "./ui.js";
+
+const FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
+  "operator", "operator_type", "status", "observed_at", "notes", "source"];
+// Fields whose values come from the vocabulary (shown translated), not from contributors.
+const VOCABULARY_FIELDS = new Set(["camera_type", "mount", "zone", "surveillance", "operator_type", "status"]);
+const VERDICTS = [["still_there", "stillThere"], ["not_found", "notFound"], ["wrong_details", "wrongDetails"]];
+
+function facts(feature) {
+  const props = feature.properties;
+  const list = element("dl", { class: "facts" });
+  const add = (title, value) => list.append(element("dt", {}, title), element("dd", {}, value));
+  for (const name of FIELDS) {
+    const value = props[name];
+    if (value === null || value === undefined || value === "") continue;
+    if (name === "source") add(t(name), element("a", { href: value, rel: "noopener noreferrer nofollow" }, value));
+    else if (VOCABULARY_FIELDS.has(name)) add(t(name), valueLabel(value));
+    else add(t(name), Array.isArray(value) ? value.join(", ") : String(value));
+  }
+  if (props.verification) add(t("verification"), valueLabel(props.verification));
+  if (props.review_status) add(t("reviewStatus"), valueLabel(props.review_status) + (props.review_reason ? ` (${props.review_reason})` : ""));
+  if (props.last_confirmed_at) add(t("lastConfirmed"), props.last_confirmed_at);
+  add("Id", feature.id);
+  return list;
+}
+
+export function photoStrip(photos, kind) {
+  return element("div", { class: "photos" }, ...(photos || []).map((photo, index) => {
+    const img = element("img", { alt: t("photoAlt", { n: index + 1, kind: kindLabel(kind) }), width: 96, height: 96 });
+    showImage(img, photo.thumbnail);
+    return element("a", { href: photo.large, target: "_blank", rel: "noopener" }, img);
+  }));
+}
+
+async function history(feature, box) {
+  const { data } = await request("GET", `devices/${feature.id}/history`);
+  box.replaceChildren(element("ol", { class: "history" }, ...data.revisions.map((revision) => element("li", {},
+    `${revision.created_at} — ${revision.action}${revision.author ? ` — ${revision.author}` : ""}: `,
+    Object.keys(revision.changes || {}).join(", ")))));
+}
+
+export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
+  const props = feature.properties;
+  const message = element("div", { "aria-live": "polite" });
+  const body = element("div", { class: "stack device-details" }, facts(feature), photoStrip(props.photos, props.kind), message);
+  openSheet(kindLabel(props.kind), body);
+  if (pending) {
+    message.replaceChildren(notice(t("pendingPin")));
+    return;
+  }
+  const votes = element("div", { class: "actions", role: "group", "aria-label": t("verification") }, ...VERDICTS.map(([verdict, label]) =>
+    element("button", {
+      type: "button",
+      onclick: async () => {
+        if (!session()) return showAccount(db);
+        await outbox.add({ type: "confirm", deviceId: feature.id, verdict });
+        message.replaceChildren(notice(t("voteQueued")));
+        return outbox.flush();
+      },
+    }, t(label))));
+  const historyBox = element("div", {});
+  const historyButton = element("button", { type: "button", class: "secondary" }, t("showHistory"));
+  historyButton.addEventListener("click", () => history(feature, historyBox).catch((error) => historyBox.replaceChildren(notice(error.message, "error"))));
+  body.append(votes, element("h3", {}, t("history")), historyButton, historyBox);
+  getSetting(db, "myPins").then((mine) => {
+    const own = (mine || []).includes(feature.id) && props.review_status === "pending";
+    if (!session() || !(own || isModerator())) return;
+    const edit = element("button", { type: "button", class: "secondary" }, t("edit"));
+    edit.addEventListener("click", async () => {
+      try {
+        const { data, etag } = await request("GET", `devices/${feature.id}`);
+        await startPinning({ mapApi, outbox, device: data, etag });
+      } catch (error) {
+        if (!(error instanceof OfflineError)) return message.replaceChildren(notice(error.message, "error"));
+        return startPinning({ mapApi, outbox, device: feature, etag: null });
+      }
+    });
+    votes.append(edit);
+  });
+}

@@ -1,0 +1,244 @@
+// French and English strings. The language is the browser's (French for any fr-*), unless the
+// contributor chose one; elements name their string with data-i18n (text) or
+// data-i18n-aria-label / data-i18n-placeholder (attributes).
+const STRINGS = {
+  en: {
+    tagline: "Surveillance devices pinned by contributors",
+    skip: "Skip to the map",
+    map: "Map of devices",
+    language: "Language",
+    filters: "Kinds shown",
+    account: "Account",
+    close: "Close",
+    pinDevice: "Pin a device",
+    apiDocs: "API documentation",
+    loading: "Loading devices…",
+    devicesInView: "{count} device(s) in view",
+    clustersHint: " ({clusters} cluster(s); select one to zoom in)",
+    offlineDevices: "Offline: {count} device(s) kept on this phone",
+    noKind: "No kind selected: tick at least one kind to see devices.",
+    loadFailed: "Devices could not be loaded: {message}.",
+    clusterTitle: "Cluster of {count} devices: {summary}",
+    register: "Create an account",
+    signIn: "Sign in",
+    signOut: "Sign out",
+    username: "Pseudonym",
+    password: "Password (10 characters or more)",
+    signedInAs: "Signed in as {username} ({role})",
+    signInToPin: "Sign in (a pseudonym is enough) to pin devices.",
+    signOutOffline: "Connect to the network to sign out: the token must be revoked on the server.",
+    myContributions: "My contributions",
+    noContributions: "No pins yet.",
+    kind: "Kind",
+    direction: "Direction (°)",
+    directions: "Directions",
+    addDirection: "Add a direction",
+    removeDirection: "Remove direction {n}",
+    useCompass: "Use the compass for direction {n}",
+    compassUnavailable: "No compass on this device: drag the cone handle on the map.",
+    angle: "Field of view (°)",
+    camera_type: "Camera type",
+    mount: "Mount",
+    height: "Height (m)",
+    operator: "Operator",
+    operator_type: "Operator type",
+    zone: "Zone",
+    surveillance: "Watches",
+    status: "Status",
+    notes: "Notes",
+    source: "Source",
+    observed_at: "Observed",
+    photo: "Photo",
+    takePhoto: "Take or choose a photo",
+    usePhotoPosition: "Use the photo's position",
+    photoUploaded: "Photo ready.",
+    photoQueued: "Photo kept on this phone; it will be sent with the pin.",
+    save: "Save",
+    cancel: "Cancel",
+    locating: "Finding your position…",
+    positionHint: "Drag the pin to the device's exact place. Accuracy: {accuracy} m.",
+    noPosition: "No GPS position: the pin starts at the centre of the map; drag it.",
+    pinAtCentre: "Move the pin to the centre of the map",
+    saved: "Saved. It will be sent when the network allows.",
+    sentCount: "{count} change(s) sent.",
+    pending: "{count} change(s) waiting to be sent",
+    refused: "{count} change(s) refused: open to resolve",
+    outbox: "Changes waiting on this phone",
+    refusedBecause: "Refused: {detail}",
+    retry: "Try again",
+    discard: "Discard",
+    discardConfirm: "Discard this change for good?",
+    duplicateTitle: "Already pinned?",
+    duplicateText: "A device of the same kind is already pinned {distance} m away. Is it yours?",
+    confirmInstead: "It's this one: confirm it",
+    insist: "Mine is another one: pin it",
+    verification: "Verification",
+    reviewStatus: "Review",
+    lastConfirmed: "Last confirmed",
+    history: "History",
+    showHistory: "Show the history",
+    stillThere: "Still there",
+    notFound: "Not found",
+    wrongDetails: "Wrong details",
+    voteQueued: "Thank you: your answer is recorded.",
+    edit: "Edit",
+    photoAlt: "Photo {n} of this {kind}",
+    moderation: "Review queue",
+    queueEmpty: "No pin awaits review.",
+    approve: "Approve",
+    reject: "Reject",
+    reason: "Reason (shown to the author)",
+    mergeInto: "Merge into {id}",
+    candidates: "Possible duplicates",
+    pendingPin: "Pending pin (not sent yet)",
+    kinds: {
+      camera: "camera", alpr: "licence-plate reader", facial_recognition: "facial recognition",
+      microphone: "microphone", gunshot_detector: "gunshot detector", sensor: "sensor",
+    },
+  },
+  fr: {
+    tagline: "Dispositifs de surveillance signalés par les contributeurs",
+    skip: "Aller à la carte",
+    map: "Carte des dispositifs",
+    language: "Langue",
+    filters: "Types affichés",
+    account: "Compte",
+    close: "Fermer",
+    pinDevice: "Signaler un dispositif",
+    apiDocs: "Documentation de l'API",
+    loading: "Chargement des dispositifs…",
+    devicesInView: "{count} dispositif(s) visible(s)",
+    clustersHint: " ({clusters} groupe(s) ; choisissez-en un pour zoomer)",
+    offlineDevices: "Hors ligne : {count} dispositif(s) gardé(s) sur ce téléphone",
+    noKind: "Aucun type choisi : cochez-en au moins un pour voir des dispositifs.",
+    loadFailed: "Les dispositifs n'ont pas pu être chargés : {message}.",
+    clusterTitle: "Groupe de {count} dispositifs : {summary}",
+    register: "Créer un compte",
+    signIn: "Se connecter",
+    signOut: "Se déconnecter",
+    username: "Pseudonyme",
+    password: "Mot de passe (10 caractères ou plus)",
+    signedInAs: "Connecté en tant que {username} ({role})",
+    signInToPin: "Connectez-vous (un pseudonyme suffit) pour signaler des dispositifs.",
+    signOutOffline: "Connectez-vous au réseau pour vous déconnecter : le jeton doit être révoqué sur le serveur.",
+    myContributions: "Mes contributions",
+    noContributions: "Aucun signalement pour l'instant.",
+    kind: "Type",
+    direction: "Direction (°)",
+    directions: "Directions",
+    addDirection: "Ajouter une direction",
+    removeDirection: "Retirer la direction {n}",
+    useCompass: "Prendre la boussole pour la direction {n}",
+    compassUnavailable: "Pas de boussole sur cet appareil : faites glisser la poignée du cône sur la carte.",
+    angle: "Champ de vision (°)",
+    camera_type: "Type de caméra",
+    mount: "Support",
+    height: "Hauteur (m)",
+    operator: "Exploitant",
+    operator_type: "Type d'exploitant",
+    zone: "Zone",
+    surveillance: "Surveille",
+    status: "État",
+    notes: "Notes",
+    source: "Source",
+    observed_at: "Observé le",
+    photo: "Photo",
+    takePhoto: "Prendre ou choisir une photo",
+    usePhotoPosition: "Utiliser la position de la photo",
+    photoUploaded: "Photo prête.",
+    photoQueued: "Photo gardée sur ce téléphone ; elle partira avec le signalement.",
+    save: "Enregistrer",
+    cancel: "Annuler",
+    locating: "Recherche de votre position…",
+    positionHint: "Faites glisser l'épingle à l'endroit exact. Précision : {accuracy} m.",
+    noPosition: "Pas de position GPS : l'épingle part du centre de la carte ; faites-la glisser.",
+    pinAtCentre: "Placer l'épingle au centre de la carte",
+    saved: "Enregistré. L'envoi se fera dès que le réseau le permet.",
+    sentCount: "{count} modification(s) envoyée(s).",
+    pending: "{count} modification(s) en attente d'envoi",
+    refused: "{count} modification(s) refusée(s) : ouvrir pour résoudre",
+    outbox: "Modifications en attente sur ce téléphone",
+    refusedBecause: "Refusé : {detail}",
+    retry: "Réessayer",
+    discard: "Abandonner",
+    discardConfirm: "Abandonner définitivement cette modification ?",
+    duplicateTitle: "Déjà signalé ?",
+    duplicateText: "Un dispositif du même type est déjà signalé à {distance} m. Est-ce le vôtre ?",
+    confirmInstead: "C'est celui-ci : le confirmer",
+    insist: "Le mien est un autre : le signaler",
+    verification: "Vérification",
+    reviewStatus: "Relecture",
+    lastConfirmed: "Dernière confirmation",
+    history: "Historique",
+    showHistory: "Voir l'historique",
+    stillThere: "Toujours là",
+    notFound: "Introuvable",
+    wrongDetails: "Détails faux",
+    voteQueued: "Merci : votre réponse est enregistrée.",
+    edit: "Modifier",
+    photoAlt: "Photo {n} de ce dispositif ({kind})",
+    moderation: "File de relecture",
+    queueEmpty: "Aucun signalement n'attend de relecture.",
+    approve: "Approuver",
+    reject: "Refuser",
+    reason: "Motif (montré à l'auteur)",
+    mergeInto: "Fusionner dans {id}",
+    candidates: "Doublons possibles",
+    pendingPin: "Signalement en attente (pas encore envoyé)",
+    kinds: {
+      camera: "caméra", alpr: "lecteur de plaques", facial_recognition: "reconnaissance faciale",
+      microphone: "micro", gunshot_detector: "détecteur de coups de feu", sensor: "capteur",
+    },
+  },
+};
+// The vocabulary's values in French (English shows them as they are, underscores as spaces).
+const FRENCH_VALUES = {
+  fixed: "fixe", dome: "dôme", panning: "orientable", wall: "mur", pole: "mât", ceiling: "plafond",
+  street_lamp: "lampadaire", other: "autre", public: "public", private: "privé", unknown: "inconnu",
+  town: "ville", traffic: "circulation", parking: "parking", shop: "commerce", transit: "transports",
+  building: "bâtiment", outdoor: "extérieur", indoor: "intérieur", active: "actif", planned: "prévu",
+  removed: "retiré", pending: "en attente", approved: "approuvé", rejected: "refusé",
+  reported: "signalé", confirmed: "confirmé", disputed: "contesté",
+  still_there: "toujours là", not_found: "introuvable", wrong_details: "détails faux",
+};
+
+export const LANGUAGES = Object.keys(STRINGS);
+const CHOSEN_KEY = "vigie-language";
+
+function initialLanguage() {
+  const chosen = localStorage.getItem(CHOSEN_KEY);
+  if (LANGUAGES.includes(chosen)) return chosen;
+  return (navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en";
+}
+
+let language = initialLanguage();
+const listeners = [];
+
+export const currentLanguage = () => language;
+
+export function t(key, values = {}) {
+  const text = STRINGS[language][key] ?? STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+export const valueLabel = (value) =>
+  (language === "fr" && FRENCH_VALUES[value]) || String(value).replaceAll("_", " ");
+
+export const kindLabel = (kind) => STRINGS[language].kinds[kind] || kind.replaceAll("_", " ");
+
+export function translatePage(root = document) {
+  document.documentElement.lang = language;
+  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of root.querySelectorAll("[data-i18n-aria-label]")) {
+    node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
+  }
+}
+
+export function setLanguage(chosen) {
+  language = chosen;
+  localStorage.setItem(CHOSEN_KEY, chosen);
+  translatePage();
+  for (const listener of listeners) listener(chosen);
+}
+
+export const onLanguageChange = (listener) => listeners.push(listener);

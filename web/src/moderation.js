@@ -1,0 +1,56 @@
+// Moderators: the queue of pins awaiting review, each with its photos and duplicate
+// candidates; approve, reject with a reason shown to the author, or merge into a candidate.
+// Decisions need the network: they are sent at once, not queued.
+import { request } from "./api.js";
+import { photoStrip } from "./details.js";
+import { kindLabel, t } from "./i18n.js";
+import { element, field, notice, openSheet } from "./ui.js";
+
+function queueItem({ device, duplicate_candidates: candidates }, refresh) {
+  const props = device.properties;
+  const message = element("div", { "aria-live": "polite" });
+  // SEND: the decision's request; the queue is read again after it.
+  const act = (send) => async () => {
+    try {
+      await send();
+      await refresh();
+    } catch (error) {
+      message.replaceChildren(notice(error.message, "error"));
+    }
+  };
+  const reason = field(t("reason"), "input", { name: "reason", maxlength: 1000 });
+  const reject = element("button", { type: "button", class: "secondary" }, t("reject"));
+  reject.addEventListener("click", () => {
+    if (!reason.control.value.trim()) { reason.control.focus(); return null; }
+    const json = { decision: "reject", reason: reason.control.value.trim() };
+    return act(() => request("POST", `devices/${device.id}/review`, { json }))();
+  });
+  const [lon, lat] = device.geometry.coordinates;
+  return element("li", { class: "queue-item", "data-device": device.id },
+    element("h3", {}, `${kindLabel(props.kind)} — ${lat.toFixed(5)}, ${lon.toFixed(5)}`),
+    element("p", {}, [props.operator, props.notes].filter(Boolean).join(" — ")),
+    photoStrip(props.photos, props.kind),
+    candidates.length ? element("div", {}, element("h4", {}, t("candidates")), ...candidates.map((candidate) => element("div", { class: "candidate" },
+      element("p", {}, `${kindLabel(candidate.kind)} — ${Math.round(candidate.distance_m)} m — ${candidate.id}`),
+      photoStrip(candidate.photos, candidate.kind),
+      element("button", { type: "button", class: "secondary", onclick: act(() => request("POST", `devices/${candidate.id}/merge`, { json: { other: device.id } })) },
+        t("mergeInto", { id: candidate.id.slice(0, 8) }))))) : null,
+    element("p", { class: "actions" }, element("button", { type: "button", onclick: act(() => request("POST", `devices/${device.id}/review`, { json: { decision: "approve" } })) }, t("approve"))),
+    reason.node, reject, message);
+}
+
+export async function showModerationQueue(onDecision) {
+  const list = element("ul", { class: "queue" });
+  const refresh = async () => {
+    const { data } = await request("GET", "moderation/queue");
+    list.replaceChildren(...data.items.map((item) => queueItem(item, refresh)));
+    if (!data.items.length) list.append(element("li", {}, t("queueEmpty")));
+    onDecision();
+  };
+  openSheet(t("moderation"), list);
+  try {
+    await refresh();
+  } catch (error) {
+    list.replaceChildren(element("li", {}, notice(error.message, "error")));
+  }
+}

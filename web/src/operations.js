@@ -1,0 +1,60 @@
+// How each kind of outbox item reaches the API. A pin with a photo taken offline uploads the
+// photo first and records its id on the item, so that a pass interrupted between the two
+// requests does not upload it twice.
+import { ApiError, request, uploadPhoto } from "./api.js";
+import { getSetting, putDevice, setSetting } from "./store.js";
+
+async function uploadedPhotoIds(item, progress) {
+  if (item.photo && !item.photoId) {
+    const { data } = await uploadPhoto(item.photo, `${item.key}-photo`);
+    await progress({ photoId: data.id, photo: null });
+  }
+  return item.photoId ? { photo_ids: [item.photoId] } : {};
+}
+
+async function sendPin(item, progress) {
+  const body = { ...item.feature, ...(await uploadedPhotoIds(item, progress)) };
+  const query = item.force ? "?force=true" : "";
+  const { data } = await request("POST", `devices${query}`, { json: body, headers: { "Idempotency-Key": item.key } });
+  return data;
+}
+
+// An edit made offline has no ETag: the device's current one is used only if the device is
+// still as the contributor saw it; otherwise the edit comes back to them, as a 412 would.
+async function currentEtag(item) {
+  const { data, etag } = await request("GET", `devices/${item.deviceId}`);
+  if (data.properties.updated_at !== item.seenUpdatedAt) {
+    throw new ApiError(412, { title: "Changed meanwhile", detail: "The device changed since you edited it: check it, then edit it again." });
+  }
+  return etag;
+}
+
+async function sendEdit(item, progress) {
+  const etag = item.etag || (await currentEtag(item));
+  const { data } = await request("PATCH", `devices/${item.deviceId}`, {
+    json: { ...item.patch, ...(await uploadedPhotoIds(item, progress)) },
+    headers: { "If-Match": etag, "Idempotency-Key": item.key },
+  });
+  return data;
+}
+
+async function sendConfirmation(item) {
+  const { data } = await request("POST", `devices/${item.deviceId}/confirmations`, {
+    json: { verdict: item.verdict },
+    headers: { "Idempotency-Key": item.key },
+  });
+  return data;
+}
+
+const SENDERS = { pin: sendPin, edit: sendEdit, confirm: sendConfirmation };
+
+export const sendOperation = (item, progress) => SENDERS[item.type](item, progress);
+
+// What the server accepted, kept on the phone: pins (drawn at once, and editable by their
+// author while they await review). Called by whichever sent them, page or service worker.
+export async function rememberSent(db, results) {
+  const pins = results.filter(({ item, result }) => result && item.type === "pin").map(({ result }) => result);
+  if (!pins.length) return;
+  await setSetting(db, "myPins", [...((await getSetting(db, "myPins")) || []), ...pins.map((pin) => pin.id)]);
+  for (const pin of pins) await putDevice(db, pin);
+}

@@ -1,0 +1,80 @@
+// The outbox as the contributor sees it: a counter of changes waiting or refused, the list of
+// them, and how to resolve a refusal. A pin refused as a likely duplicate (409) shows the
+// candidates on the map with their photos: confirm one of them instead, or insist.
+import { request } from "./api.js";
+import { kindLabel, t, valueLabel } from "./i18n.js";
+import { photoStrip } from "./details.js";
+import { closeSheet, element, notice, openSheet } from "./ui.js";
+
+const describe = (item) => {
+  if (item.type === "pin") return `${t("pinDevice")}: ${kindLabel(item.feature.properties.kind)}`;
+  if (item.type === "edit") return `${t("edit")}: ${item.deviceId}`;
+  return `${t("verification")}: ${valueLabel(item.verdict)} — ${item.deviceId}`;
+};
+
+const isDuplicate = (item) => item.state === "refused" && item.problem?.status === 409 && item.problem.candidates?.length;
+
+export function createOutboxView({ outbox, mapApi }) {
+  const button = document.getElementById("outbox-button");
+
+  async function resolveDuplicate(item) {
+    const { candidates } = item.problem;
+    const places = await Promise.all(candidates.map((candidate) => request("GET", `devices/${candidate.id}`)
+      .then(({ data }) => data.geometry.coordinates, () => null)));
+    mapApi.highlight(places.filter(Boolean));
+    const confirmIt = (candidate) => async () => {
+      await outbox.discard(item.seq);
+      await outbox.add({ type: "confirm", deviceId: candidate.id, verdict: "still_there" });
+      closeSheet();
+      await outbox.flush();
+    };
+    const insist = element("button", { type: "button" }, t("insist"));
+    insist.addEventListener("click", async () => {
+      await outbox.retry(item.seq, { force: true });
+      closeSheet();
+      await outbox.flush();
+    });
+    openSheet(t("duplicateTitle"), element("div", { class: "stack duplicates" },
+      element("ul", { class: "candidates", "aria-label": t("candidates") }, ...candidates.map((candidate) => element("li", {},
+        element("p", {}, t("duplicateText", { distance: Math.round(candidate.distance_m) })),
+        element("p", {}, `${kindLabel(candidate.kind)} — ${candidate.review_status} — ${candidate.id}`),
+        photoStrip(candidate.photos, candidate.kind),
+        element("button", { type: "button", onclick: confirmIt(candidate) }, t("confirmInstead"))))),
+      insist), { closed: () => mapApi.highlight([]) });
+  }
+
+  function itemRow(item) {
+    const row = element("li", { class: `outbox-item ${item.state}` }, element("p", {}, describe(item)));
+    if (item.state !== "refused") return row;
+    row.append(notice(t("refusedBecause", { detail: item.problem?.detail || item.problem?.title || item.problem?.status }), "error"));
+    if (isDuplicate(item)) {
+      row.append(element("button", { type: "button", onclick: () => resolveDuplicate(item) }, t("duplicateTitle")));
+    } else {
+      row.append(element("button", { type: "button", onclick: async () => { await outbox.retry(item.seq); await outbox.flush(); showList(); } }, t("retry")));
+    }
+    row.append(element("button", {
+      type: "button",
+      class: "secondary",
+      onclick: async () => { if (window.confirm(t("discardConfirm"))) { await outbox.discard(item.seq); showList(); } },
+    }, t("discard")));
+    return row;
+  }
+
+  async function showList() {
+    const items = await outbox.all();
+    openSheet(t("outbox"), element("ul", { class: "outbox" }, ...items.map(itemRow)));
+  }
+
+  function update(items) {
+    const refused = items.filter((item) => item.state === "refused").length;
+    const pending = items.length - refused;
+    button.hidden = items.length === 0;
+    button.textContent = [pending ? t("pending", { count: pending }) : "", refused ? t("refused", { count: refused }) : ""].filter(Boolean).join(" · ");
+    button.classList.toggle("has-refused", refused > 0);
+    mapApi.showPending(items);
+  }
+
+  button.addEventListener("click", showList);
+  outbox.onChange(update);
+  return { update, resolveDuplicate, isDuplicate };
+}

@@ -1,0 +1,231 @@
+// Pinning a device in a few taps, or editing one: the pin starts at the GPS position (with its
+// accuracy circle) and is dragged to the exact place; the kind is chosen by its icon; each
+// direction is set by dragging its cone's handle, typing it, or from the phone's compass; a
+// photo is taken with the camera, and its GPS position offered. Saving puts the change in the
+// outbox, which sends it now or when the network returns.
+import L from "leaflet";
+import { OfflineError, uploadPhoto } from "./api.js";
+import { kindLabel, t } from "./i18n.js";
+import { CONE_HANDLE_M, KINDS, bearing, coneLatLngs, kindIcon, offset, styleOf } from "./map.js";
+import { choice, closeSheet, element, field, notice, openSheet } from "./ui.js";
+
+const VOCABULARY = {
+  camera_type: ["fixed", "dome", "panning"],
+  mount: ["wall", "pole", "ceiling", "street_lamp", "other"],
+  operator_type: ["public", "private", "unknown"],
+  zone: ["town", "traffic", "parking", "shop", "transit", "building", "other"],
+  surveillance: ["public", "outdoor", "indoor"],
+};
+const PIN_ZOOM = 19;
+const DEFAULT_ANGLE = 60;
+
+function currentPosition() {
+  return new Promise((resolve) => {
+    if (!navigator.geolocation) return resolve(null);
+    navigator.geolocation.getCurrentPosition(resolve, () => resolve(null), { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
+  });
+}
+
+// The heading the phone points to, from the first compass reading: Safari gives it, others an
+// absolute alpha (counter-clockwise from north). Browsers without a compass send readings of
+// nulls, or none at all.
+const COMPASS_WAIT_MS = 3000;
+
+function compassHeading() {
+  return new Promise((resolve, reject) => {
+    const types = ["deviceorientationabsolute", "deviceorientation"];
+    const stop = () => { for (const type of types) window.removeEventListener(type, read); };
+    const timer = setTimeout(() => { stop(); reject(new Error(t("compassUnavailable"))); }, COMPASS_WAIT_MS);
+    function read(event) {
+      let heading = null;
+      if (typeof event.webkitCompassHeading === "number") heading = event.webkitCompassHeading;
+      else if (event.absolute && typeof event.alpha === "number") heading = 360 - event.alpha;
+      if (heading === null) return;
+      clearTimeout(timer);
+      stop();
+      resolve(Math.round(heading) % 360);
+    }
+    const ask = globalThis.DeviceOrientationEvent?.requestPermission;
+    Promise.resolve(ask ? ask.call(DeviceOrientationEvent) : "granted").then((answer) => {
+      if (answer !== "granted") throw new Error(t("compassUnavailable"));
+      for (const type of types) window.addEventListener(type, read);
+    }).catch((error) => { clearTimeout(timer); reject(error); });
+  });
+}
+
+// DEVICE and ETAG: edit that device (ETAG null: edited offline, from the copy on the phone);
+// otherwise pin a new one.
+export async function startPinning({ mapApi, outbox, device = null, etag = null }) {
+  const { map } = mapApi;
+  const props = device?.properties || { kind: "camera" };
+  const layers = L.layerGroup().addTo(map);
+  const status = element("div", { "aria-live": "polite" });
+  const directions = [...(props.direction || [])];
+  let kind = props.kind;
+  let accuracy = null;
+  let photo = { blob: null, id: null };
+
+  let start;
+  if (device) {
+    const [lon, lat] = device.geometry.coordinates;
+    start = L.latLng(lat, lon);
+  } else {
+    status.replaceChildren(notice(t("locating")));
+    const position = await currentPosition();
+    if (position) {
+      start = L.latLng(position.coords.latitude, position.coords.longitude);
+      accuracy = Math.round(position.coords.accuracy);
+      layers.addLayer(L.circle(start, { radius: accuracy, color: "#0b57d0", weight: 1, fillOpacity: 0.1, interactive: false, className: "accuracy-circle" }));
+      status.replaceChildren(notice(t("positionHint", { accuracy })));
+    } else {
+      start = map.getCenter();
+      status.replaceChildren(notice(t("noPosition")));
+    }
+  }
+  map.setView(start, Math.max(map.getZoom(), PIN_ZOOM));
+  const draftIcon = () => L.divIcon({ className: "", html: kindIcon(kind, "draft"), iconSize: [32, 32], iconAnchor: [16, 16] });
+  const marker = L.marker(start, { draggable: true, autoPan: true, icon: draftIcon(), title: t("pinDevice"), alt: t("pinDevice"), zIndexOffset: 1000 }).addTo(layers);
+  const cones = L.layerGroup().addTo(layers);
+  const angleInput = field(t("angle"), "input", { name: "angle", type: "number", min: 1, max: 360, value: props.angle ?? DEFAULT_ANGLE });
+  const directionList = element("ol", { class: "directions" });
+
+  function drawCones() {
+    cones.clearLayers();
+    const here = marker.getLatLng();
+    const angle = Number(angleInput.control.value) || DEFAULT_ANGLE;
+    directions.forEach((direction, index) => {
+      cones.addLayer(L.polygon(coneLatLngs(here.lat, here.lng, direction, angle), { color: styleOf(kind).color, weight: 1, fillOpacity: 0.25, interactive: false, className: "draft-cone" }));
+      const handle = L.marker(offset(here.lat, here.lng, direction, CONE_HANDLE_M), {
+        draggable: true,
+        icon: L.divIcon({ className: "", html: `<span class="cone-handle">${index + 1}</span>`, iconSize: [28, 28], iconAnchor: [14, 14] }),
+        title: `${t("direction")} ${index + 1}`,
+      });
+      handle.on("drag", () => {
+        directions[index] = bearing(marker.getLatLng(), handle.getLatLng());
+        const input = directionList.children[index]?.querySelector("input");
+        if (input) input.value = directions[index];
+      });
+      handle.on("dragend", drawCones);
+      cones.addLayer(handle);
+    });
+  }
+
+  function listDirections() {
+    directionList.replaceChildren(...directions.map((direction, index) => {
+      const n = index + 1;
+      const input = field(`${t("direction")} ${n}`, "input", { type: "number", min: 0, max: 359, value: direction, name: `direction-${n}` });
+      input.control.addEventListener("input", () => {
+        const value = Number(input.control.value);
+        if (Number.isInteger(value) && value >= 0 && value < 360) { directions[index] = value; drawCones(); }
+      });
+      const compass = element("button", { type: "button", class: "secondary" }, t("useCompass", { n }));
+      compass.addEventListener("click", async () => {
+        try {
+          directions[index] = await compassHeading();
+          input.control.value = directions[index];
+          drawCones();
+        } catch (error) {
+          status.replaceChildren(notice(error.message, "error"));
+        }
+      });
+      const remove = element("button", { type: "button", class: "secondary" }, t("removeDirection", { n }));
+      remove.addEventListener("click", () => { directions.splice(index, 1); listDirections(); drawCones(); });
+      return element("li", {}, input.node, compass, remove);
+    }));
+  }
+
+  marker.on("drag", drawCones);
+  angleInput.control.addEventListener("input", drawCones);
+
+  const kindPicker = element("fieldset", { class: "kind-picker" }, element("legend", {}, t("kind")),
+    ...KINDS.map((name) => {
+      const input = element("input", { type: "radio", name: "kind", value: name, id: `pick-${name}` });
+      input.checked = name === kind;
+      input.addEventListener("change", () => { kind = name; marker.setIcon(draftIcon()); drawCones(); });
+      const icon = element("span", { "aria-hidden": "true" });
+      icon.innerHTML = kindIcon(name); // a constant of map.js, not data
+      return element("label", { for: `pick-${name}` }, input, icon, kindLabel(name));
+    }));
+
+  // Without dragging (keyboard, screen reader): move the map with its arrow keys, then this.
+  const toCentre = element("button", { type: "button", class: "secondary" }, t("pinAtCentre"));
+  toCentre.addEventListener("click", () => { marker.setLatLng(map.getCenter()); drawCones(); });
+
+  const addDirection = element("button", { type: "button", class: "secondary" }, t("addDirection"));
+  addDirection.addEventListener("click", () => { directions.push(directions.length ? (directions.at(-1) + 90) % 360 : 0); listDirections(); drawCones(); });
+
+  const selects = Object.fromEntries(Object.entries(VOCABULARY).map(([name, values]) => [name, choice(name, values, props[name])]));
+  const height = field(t("height"), "input", { name: "height", type: "number", min: 0, max: 500, step: "0.5", value: props.height ?? "" });
+  const operator = field(t("operator"), "input", { name: "operator", maxlength: 255, value: props.operator ?? "" });
+  const notes = field(t("notes"), "textarea", { name: "notes", maxlength: 5000 });
+  notes.control.value = props.notes ?? "";
+  const photoInput = field(t("takePhoto"), "input", { type: "file", accept: "image/*", capture: "environment", name: "photo" });
+  const photoStatus = element("div", { "aria-live": "polite" });
+
+  photoInput.control.addEventListener("change", async () => {
+    const [file] = photoInput.control.files;
+    if (!file) return;
+    photo = { blob: file, id: null };
+    try {
+      const { data } = await uploadPhoto(file, crypto.randomUUID());
+      photo = { blob: null, id: data.id };
+      photoStatus.replaceChildren(notice(t("photoUploaded")));
+      const suggested = data.suggested_location?.coordinates;
+      if (suggested) {
+        const use = element("button", { type: "button" }, t("usePhotoPosition"));
+        use.addEventListener("click", () => {
+          marker.setLatLng([suggested[1], suggested[0]]);
+          map.setView(marker.getLatLng(), map.getZoom());
+          accuracy = data.accuracy_m ?? null;
+          drawCones();
+        });
+        photoStatus.append(use);
+      }
+    } catch (error) {
+      // Offline: the photo waits in the outbox with the pin.
+      photoStatus.replaceChildren(notice(error instanceof OfflineError ? t("photoQueued") : error.message, error instanceof OfflineError ? "info" : "error"));
+      if (!(error instanceof OfflineError)) photo = { blob: null, id: null };
+    }
+  });
+
+  function properties() {
+    const chosen = { kind, angle: directions.length ? Number(angleInput.control.value) || DEFAULT_ANGLE : null, direction: directions.length ? [...directions] : null };
+    for (const [name, { control }] of Object.entries(selects)) chosen[name] = control.value || null;
+    chosen.height = height.control.value === "" ? null : Number(height.control.value);
+    chosen.operator = operator.control.value.trim() || null;
+    chosen.notes = notes.control.value.trim() || null;
+    return chosen;
+  }
+
+  const form = element("form", { class: "stack pin-form" }, status, toCentre, kindPicker,
+    element("fieldset", {}, element("legend", {}, t("directions")), directionList, addDirection),
+    angleInput.node, ...Object.values(selects).map((s) => s.node), height.node, operator.node, notes.node,
+    photoInput.node, photoStatus,
+    element("p", { class: "actions" }, element("button", { type: "submit" }, t("save")), element("button", { type: "button", class: "secondary", onclick: closeSheet }, t("cancel"))));
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const here = marker.getLatLng();
+    const geometry = { type: "Point", coordinates: [Number(here.lng.toFixed(7)), Number(here.lat.toFixed(7))] };
+    const photoFields = { photo: photo.blob, photoId: photo.id };
+    if (device) {
+      await outbox.add({
+        type: "edit", deviceId: device.id, etag, seenUpdatedAt: props.updated_at,
+        patch: { type: "Feature", geometry, properties: properties() }, ...photoFields,
+      });
+    } else {
+      const chosen = Object.fromEntries(Object.entries(properties()).filter(([, value]) => value !== null));
+      const feature = {
+        type: "Feature", id: crypto.randomUUID(), geometry,
+        properties: { ...chosen, observed_at: new Date().toISOString(), ...(accuracy ? { accuracy_m: accuracy } : {}) },
+      };
+      await outbox.add({ type: "pin", feature, force: false, ...photoFields });
+    }
+    closeSheet();
+    outbox.flush();
+  });
+
+  listDirections();
+  drawCones();
+  openSheet(device ? t("edit") : t("pinDevice"), form, { closed: () => layers.remove() });
+}

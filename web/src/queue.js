@@ -1,0 +1,89 @@
+// The outbox: every write made on this phone (pins, edits, votes, photos) waits in IndexedDB
+// until the server has it, so that nothing is lost to a dead network or a closed app. Items go
+// out one at a time in the order they were made. Each carries its Idempotency-Key (and a pin
+// its client-made id), so an item sent again after a lost answer takes effect once. A refusal
+// (409, 422, 403...) stays in the outbox, marked refused, until the contributor resolves it.
+import { ApiError, OfflineError } from "./api.js";
+
+// Answers that mean "not now" rather than "no": the item stays pending and is sent again later.
+const TRANSIENT = new Set([408, 425, 429]);
+
+function isTransient(error) {
+  if (error instanceof OfflineError) return true;
+  if (!(error instanceof ApiError)) return false;
+  if (error.status >= 500 || TRANSIENT.has(error.status)) return true;
+  // The first request with this key is still being answered.
+  return error.status === 409 && (error.problem.errors || []).some((e) => e.field === "Idempotency-Key");
+}
+
+export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID() } = {}) {
+  const listeners = new Set();
+  let passes = Promise.resolve();
+
+  const notify = async () => {
+    const items = await all();
+    for (const listener of listeners) listener(items);
+  };
+
+  async function all() {
+    return (await db).getAll("outbox");
+  }
+
+  async function save(item) {
+    await (await db).put("outbox", item);
+  }
+
+  async function add(operation) {
+    const item = { ...operation, key: randomUUID(), state: "pending", problem: null, created_at: new Date().toISOString() };
+    item.seq = await (await db).add("outbox", item);
+    await notify();
+    return item;
+  }
+
+  async function sendPending() {
+    const results = [];
+    for (const queued of await all()) {
+      // Read again: the contributor may have discarded or resolved it meanwhile.
+      const item = await (await db).get("outbox", queued.seq);
+      if (!item || item.state !== "pending") continue;
+      try {
+        const result = await send(item, async (progress) => save(Object.assign(item, progress)));
+        await (await db).delete("outbox", item.seq);
+        results.push({ item, result });
+      } catch (error) {
+        if (isTransient(error)) break;
+        if (!(error instanceof ApiError)) throw error;
+        await save(Object.assign(item, { state: "refused", problem: { status: error.status, ...error.problem } }));
+        results.push({ item, error });
+      }
+      await notify();
+    }
+    return results;
+  }
+
+  // One pass at a time, each after the previous one (an item added during a pass is sent by
+  // the next), across the tabs and the service worker too when the browser can lock.
+  function flush() {
+    const locks = globalThis.navigator?.locks;
+    const pass = () => (locks ? locks.request("vigie-outbox", sendPending) : sendPending());
+    const next = passes.catch(() => null).then(pass);
+    passes = next;
+    return next;
+  }
+
+  // Send a refused item again, with the contributor's changes: a new request, so a new key.
+  async function retry(seq, changes = {}) {
+    const item = await (await db).get("outbox", seq);
+    await save({ ...item, ...changes, key: randomUUID(), state: "pending", problem: null });
+    await notify();
+  }
+
+  async function discard(seq) {
+    await (await db).delete("outbox", seq);
+    await notify();
+  }
+
+  const onChange = (listener) => { listeners.add(listener); };
+
+  return { add, all, flush, retry, discard, onChange };
+}

@@ -1,0 +1,61 @@
+// What the app keeps on the phone, in IndexedDB: settings (the session, the sync cursor), the
+// outbox of writes not sent yet, and the devices of recently viewed areas for offline use.
+import { openDB } from "idb";
+
+// Devices kept for offline use: those of the areas most recently viewed, up to this many.
+export const MAX_CACHED_DEVICES = 5000;
+const MAX_AREAS = 20;
+
+export function openStore(name = "vigie") {
+  return openDB(name, 1, {
+    upgrade(db) {
+      db.createObjectStore("settings");
+      db.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
+      db.createObjectStore("devices", { keyPath: "id" }).createIndex("seen", "seen");
+    },
+  });
+}
+
+export const getSetting = async (db, key) => (await db).get("settings", key);
+export const setSetting = async (db, key, value) => (await db).put("settings", value, key);
+export const deleteSetting = async (db, key) => (await db).delete("settings", key);
+
+// Keep the devices of a viewed area, and remember the area for the sync feed.
+export async function keepArea(db, bbox, features) {
+  const store = await db;
+  const seen = Date.now();
+  const tx = store.transaction("devices", "readwrite");
+  for (const feature of features) tx.store.put({ id: feature.id, seen, feature });
+  await tx.done;
+  const areas = (await getSetting(db, "areas")) || [];
+  const others = areas.filter((area) => area.join() !== bbox.join());
+  await setSetting(db, "areas", [bbox, ...others].slice(0, MAX_AREAS));
+  await forgetOldestDevices(store);
+}
+
+async function forgetOldestDevices(store) {
+  let excess = (await store.count("devices")) - MAX_CACHED_DEVICES;
+  if (excess <= 0) return;
+  const tx = store.transaction("devices", "readwrite");
+  for (let cursor = await tx.store.index("seen").openCursor(); cursor && excess > 0; cursor = await cursor.continue()) {
+    cursor.delete();
+    excess -= 1;
+  }
+  await tx.done;
+}
+
+export async function putDevice(db, feature) {
+  await (await db).put("devices", { id: feature.id, seen: Date.now(), feature });
+}
+
+export async function removeDevice(db, id) {
+  await (await db).delete("devices", id);
+}
+
+export const contains = ([west, south, east, north], [lon, lat]) =>
+  lon >= west && lon <= east && lat >= south && lat <= north;
+
+export async function cachedDevicesIn(db, bbox) {
+  const rows = await (await db).getAll("devices");
+  return rows.map((row) => row.feature).filter((feature) => contains(bbox, feature.geometry.coordinates));
+}

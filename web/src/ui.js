@@ -1,0 +1,62 @@
+// DOM helpers shared by the panels: elements built from data (text, never HTML), the bottom
+// sheet every panel opens in, and labelled form fields.
+import { t, valueLabel } from "./i18n.js";
+
+export function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+const sheet = () => document.getElementById("sheet");
+let onClose = null;
+
+// Show CONTENT in the bottom sheet (a side panel on wide screens), titled TITLE.
+export function openSheet(title, content, { closed = null } = {}) {
+  if (onClose) onClose();
+  onClose = closed;
+  const heading = document.getElementById("sheet-title");
+  heading.textContent = title;
+  document.getElementById("sheet-body").replaceChildren(content);
+  sheet().hidden = false;
+  heading.focus();
+}
+
+export function closeSheet() {
+  sheet().hidden = true;
+  document.getElementById("sheet-body").replaceChildren();
+  if (onClose) onClose();
+  onClose = null;
+}
+
+export const sheetIsOpen = () => !sheet().hidden;
+
+document.getElementById("sheet-close").addEventListener("click", closeSheet);
+document.addEventListener("keydown", (event) => { if (event.key === "Escape" && sheetIsOpen()) closeSheet(); });
+
+let fieldCount = 0;
+
+// A labelled input, select or textarea; CONTROL's attributes; OPTIONS [value, label] for a select.
+export function field(labelText, tag, attributes = {}, options = []) {
+  fieldCount += 1;
+  const id = attributes.id || `field-${fieldCount}`;
+  const control = element(tag, { ...attributes, id },
+    ...options.map(([value, text]) => element("option", { value }, text)));
+  return { control, node: element("p", { class: "field" }, element("label", { for: id }, labelText), control) };
+}
+
+// A select of VALUES labelled by field name, with an empty first choice.
+export function choice(name, values, current = "") {
+  const { control, node } = field(t(name), "select", { name }, [["", "—"], ...values.map((v) => [v, valueLabel(v)])]);
+  control.value = current ?? "";
+  return { control, node };
+}
+
+export const notice = (text, kind = "info") => element("p", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);

@@ -1,0 +1,142 @@
+// The outbox against an IndexedDB in memory (fake-indexeddb): order, exactly-once progress,
+// refusals kept for the contributor, survival across a closed app.
+import "fake-indexeddb/auto";
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ApiError, OfflineError } from "../src/api.js";
+import { createOutbox } from "../src/queue.js";
+import { openStore } from "../src/store.js";
+
+let stores = 0;
+const freshStore = () => openStore(`outbox-test-${(stores += 1)}`);
+
+// A server stand-in: records what it was sent, answers with what the test scripted.
+function fakeServer(answers = {}) {
+  const sent = [];
+  const send = async (item, progress) => {
+    const answer = answers[item.name]?.shift?.() ?? answers[item.name];
+    if (typeof answer === "function") return answer(item, progress);
+    if (answer instanceof Error) throw answer;
+    sent.push({ name: item.name, key: item.key });
+    return { id: item.name };
+  };
+  return { sent, send };
+}
+
+test("items go out in the order they were made, once, and leave the outbox", async () => {
+  const db = freshStore();
+  const server = fakeServer();
+  const outbox = createOutbox(db, server.send);
+  for (const name of ["a", "b", "c"]) await outbox.add({ type: "pin", name });
+  const results = await outbox.flush();
+  assert.deepEqual(server.sent.map((s) => s.name), ["a", "b", "c"]);
+  assert.deepEqual(results.map((r) => r.result.id), ["a", "b", "c"]);
+  assert.deepEqual(await outbox.all(), []);
+  await outbox.flush();
+  assert.equal(server.sent.length, 3);
+});
+
+test("without a network the pass stops and everything stays pending, in order", async () => {
+  const db = freshStore();
+  const server = fakeServer({ a: [new OfflineError("down")] });
+  const outbox = createOutbox(db, server.send);
+  await outbox.add({ type: "pin", name: "a" });
+  await outbox.add({ type: "pin", name: "b" });
+  assert.deepEqual(await outbox.flush(), []);
+  assert.deepEqual((await outbox.all()).map((i) => [i.name, i.state]), [["a", "pending"], ["b", "pending"]]);
+  assert.equal(server.sent.length, 0); // b did not overtake a
+  await outbox.flush();
+  assert.deepEqual(server.sent.map((s) => s.name), ["a", "b"]);
+});
+
+test("server errors, rate limits and a key still in flight are retried later, not refusals", async () => {
+  const inFlight = new ApiError(409, { errors: [{ field: "Idempotency-Key" }] });
+  for (const error of [new ApiError(503, {}), new ApiError(429, {}), inFlight]) {
+    const outbox = createOutbox(freshStore(), fakeServer({ a: [error] }).send);
+    await outbox.add({ type: "pin", name: "a" });
+    await outbox.flush();
+    assert.equal((await outbox.all())[0].state, "pending");
+  }
+});
+
+test("a refusal is kept with its problem for the contributor; later items still go", async () => {
+  const db = freshStore();
+  const duplicate = new ApiError(409, { title: "Conflict", candidates: [{ id: "x", distance_m: 3 }] });
+  const server = fakeServer({ a: [duplicate] });
+  const outbox = createOutbox(db, server.send);
+  await outbox.add({ type: "pin", name: "a" });
+  await outbox.add({ type: "confirm", name: "b" });
+  const [refused, sent] = await outbox.flush();
+  assert.equal(refused.error, duplicate);
+  assert.equal(sent.result.id, "b");
+  const [item] = await outbox.all();
+  assert.equal(item.state, "refused");
+  assert.deepEqual(item.problem, { status: 409, title: "Conflict", candidates: [{ id: "x", distance_m: 3 }] });
+  await outbox.flush(); // a refused item is not sent again by itself
+  assert.deepEqual(server.sent.map((s) => s.name), ["b"]);
+
+  const firstKey = item.key;
+  await outbox.retry(item.seq, { force: true });
+  const [retried] = await outbox.all();
+  assert.equal(retried.state, "pending");
+  assert.equal(retried.force, true);
+  assert.notEqual(retried.key, firstKey); // another request needs another Idempotency-Key
+  await outbox.flush();
+  assert.deepEqual(server.sent.map((s) => s.name), ["b", "a"]);
+});
+
+test("progress saved before a failure is not redone: a photo is uploaded once", async () => {
+  const db = freshStore();
+  let uploads = 0;
+  const send = async (item, progress) => {
+    if (!item.photoId) {
+      uploads += 1;
+      await progress({ photoId: "photo-1", photo: null });
+    }
+    if (uploads === 1 && !item.retried) {
+      await progress({ retried: true });
+      throw new OfflineError("lost after the upload");
+    }
+    return { id: "device", photo: item.photoId };
+  };
+  const outbox = createOutbox(db, send);
+  await outbox.add({ type: "pin", name: "a", photo: new Blob(["jpeg"]) });
+  await outbox.flush();
+  const [waiting] = await outbox.all();
+  assert.equal(waiting.photoId, "photo-1");
+  assert.equal(waiting.photo, null);
+  const [{ result }] = await outbox.flush();
+  assert.deepEqual(result, { id: "device", photo: "photo-1" });
+  assert.equal(uploads, 1);
+});
+
+test("passes never overlap: flushing twice at once sends each item once", async () => {
+  const server = fakeServer();
+  const outbox = createOutbox(freshStore(), server.send);
+  await outbox.add({ type: "pin", name: "a" });
+  await outbox.add({ type: "pin", name: "b" });
+  await Promise.all([outbox.flush(), outbox.flush(), outbox.flush()]);
+  assert.deepEqual(server.sent.map((s) => s.name), ["a", "b"]);
+});
+
+test("the outbox outlives the app: another instance on the same store sends what was left", async () => {
+  const name = `outbox-test-closed-${Date.now()}`;
+  const first = createOutbox(openStore(name), fakeServer().send);
+  const photo = new Blob(["jpeg bytes"], { type: "image/jpeg" });
+  const { key } = await first.add({ type: "pin", name: "a", photo });
+  const server = fakeServer();
+  const reopened = createOutbox(openStore(name), server.send);
+  const [item] = await reopened.all();
+  assert.equal(item.key, key);
+  await reopened.flush();
+  assert.deepEqual(server.sent, [{ name: "a", key }]);
+});
+
+test("a discarded item is gone for good", async () => {
+  const server = fakeServer();
+  const outbox = createOutbox(freshStore(), server.send);
+  const item = await outbox.add({ type: "pin", name: "a" });
+  await outbox.discard(item.seq);
+  await outbox.flush();
+  assert.deepEqual(server.sent, []);
+});

@@ -1,0 +1,42 @@
+// The sync feed keeps the devices kept for offline use current, deletions and withdrawals included.
+import "fake-indexeddb/auto";
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { cachedDevicesIn, getSetting, keepArea, openStore } from "../src/store.js";
+import { syncCachedAreas, unionBbox } from "../src/sync.js";
+
+const point = (id, lon, lat, properties = {}) => ({
+  type: "Feature", id, geometry: { type: "Point", coordinates: [lon, lat] }, properties: { kind: "camera", ...properties },
+});
+
+test("pages of the feed are applied in turn, and the cursor is kept for next time", async () => {
+  const db = openStore("sync-test");
+  await keepArea(db, [2.3, 48.8, 2.4, 48.9], [point("kept", 2.35, 48.85), point("deleted", 2.36, 48.85), point("withdrawn", 2.37, 48.85)]);
+  const pages = {
+    "": { features: [point("new", 2.31, 48.81), point("kept", 2.352, 48.852, { operator: "Ville" })], next_cursor: "c1", has_more: true },
+    c1: {
+      features: [
+        point("deleted", 2.36, 48.85, { deleted_at: "2026-12-01T10:00:00Z" }),
+        { type: "Feature", id: "withdrawn", geometry: null, properties: { deleted_at: "2026-12-01T10:00:00Z", withdrawn: true } },
+      ],
+      next_cursor: "c2",
+      has_more: false,
+    },
+  };
+  const asked = [];
+  globalThis.fetch = async (url) => {
+    const params = new URL(url, "http://vigie.test").searchParams;
+    asked.push(Object.fromEntries(params));
+    return new Response(JSON.stringify(pages[params.get("since") || ""]), { headers: { "Content-Type": "application/geo+json" } });
+  };
+  assert.equal(await syncCachedAreas(db), 4);
+  assert.deepEqual(asked.map((a) => [a.since, a.bbox]), [[undefined, "2.3,48.8,2.4,48.9"], ["c1", "2.3,48.8,2.4,48.9"]]);
+  const kept = await cachedDevicesIn(db, [2.3, 48.8, 2.4, 48.9]);
+  assert.deepEqual(kept.map((f) => f.id).sort(), ["kept", "new"]);
+  assert.equal(kept.find((f) => f.id === "kept").properties.operator, "Ville");
+  assert.equal(await getSetting(db, "syncCursor"), "c2");
+});
+
+test("the feed covers every viewed area at once", () => {
+  assert.deepEqual(unionBbox([[2.3, 48.8, 2.4, 48.9], [4.8, 45.7, 4.9, 45.8]]), [2.3, 45.7, 4.9, 48.9]);
+});
