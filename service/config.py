@@ -49,6 +49,8 @@ class Config:
         self.MAX_CONTENT_LENGTH = _int("MAX_JSON_BYTES", 4 * 1024 * 1024)
         # Accounts and moderation.
         self.TOKEN_LIFETIME_DAYS = _int("TOKEN_LIFETIME_DAYS", 90)
+        # A deleted account's pseudonym is nobody else's for this long (0: free at once).
+        self.DELETED_USERNAME_RESERVED_DAYS = _int("DELETED_USERNAME_RESERVED_DAYS", 90)
         self.TRUSTED_AFTER_APPROVED_PINS = _int("TRUSTED_AFTER_APPROVED_PINS", 5)
         self.NEW_ACCOUNT_PINS_PER_HOUR = _int("NEW_ACCOUNT_PINS_PER_HOUR", 20)
         self.DUPLICATE_DISTANCE_M = float(env.get("DUPLICATE_DISTANCE_M", 15))

@@ -5,13 +5,11 @@ storage (memory, or Redis when REDIS_URL is set) never holds an IP address.
 """
 
 import functools
-import hashlib
-import hmac
 
 from flask import current_app, request
 from flask_limiter import Limiter
 
-from .auth import current_user
+from .auth import current_user, keyed_hash
 from .errors import ServiceError
 
 
@@ -22,9 +20,7 @@ def client_key() -> str:
         user = None  # a bad token is refused by the route itself
     if user is not None:
         return f"user:{user.id}"
-    secret = current_app.config["SECRET_KEY"].encode()
-    address = (request.remote_addr or "unknown").encode()
-    return "anon:" + hmac.new(secret, address, hashlib.sha256).hexdigest()[:24]
+    return "anon:" + keyed_hash(request.remote_addr or "unknown")[:24]
 
 
 def limiter() -> Limiter:
