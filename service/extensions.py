@@ -9,6 +9,7 @@ import marshmallow as ma
 import orjson
 from flask import Response, request
 from flask_smorest.utils import prepare_response
+from gunicorn.http.errors import NoMoreData, ParseException
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -17,6 +18,9 @@ from .errors import BadRequest, ServiceError, UnsupportedMediaType, ValidationFa
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://vigie.invalid/problems/"
 log = logging.getLogger(__name__)
+# What gunicorn raises while the app reads a body that is malformed (bad chunked coding) or cut
+# short: the message quotes the bytes received.
+UNREADABLE_BODY = (ParseException, NoMoreData)
 
 
 class FieldErrorSchema(ma.Schema):
@@ -158,6 +162,10 @@ class Api(flask_smorest.Api):
     def handle_unexpected_error(self, error: Exception):
         if isinstance(error, HTTPException):
             return self.handle_http_exception(error)
+        if isinstance(error, UNREADABLE_BODY):
+            # The client's fault, not a bug: its message would copy what the client sent into
+            # the logs, so it is neither logged nor repeated.
+            return problem_response(400, "The request body could not be read.")
         log.exception("unexpected error on %s %s", request.method, request.path)
         return problem_response(500, "An unexpected error occurred; it has been logged.")
 
