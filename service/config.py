@@ -55,8 +55,9 @@ class Config:
         self.NEW_ACCOUNT_PINS_PER_HOUR = _int("NEW_ACCOUNT_PINS_PER_HOUR", 20)
         self.DUPLICATE_DISTANCE_M = float(env.get("DUPLICATE_DISTANCE_M", 15))
         self.CONFIRMATION_INTERVAL_DAYS = _int("CONFIRMATION_INTERVAL_DAYS", 30)
-        # Rate limits (flask-limiter syntax); in memory unless REDIS_URL is set.
-        self.REDIS_URL = env.get("REDIS_URL")
+        # Rate limits (flask-limiter syntax), counted in Redis, shared by every worker; in each
+        # worker's memory when REDIS_URL is empty or its Redis does not answer at start.
+        self.REDIS_URL = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.RATELIMIT_ENABLED = env.get("RATELIMIT_ENABLED", "true").lower() != "false"
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "vigie")
         self.RATE_LIMIT_DEFAULT = env.get("RATE_LIMIT_DEFAULT", "600 per minute")
