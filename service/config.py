@@ -94,6 +94,8 @@ class Config:
         # Credit served with statistics for the device data itself.
         self.DEVICES_ATTRIBUTION = env.get("DEVICES_ATTRIBUTION", "Vigie contributors")
         self.DEVICES_LICENCE = env.get("DEVICES_LICENCE", "ODbL 1.0")
+        # Reverse proxies in front of Vigie (nginx: 1) whose X-Forwarded-For/-Proto/-Host to trust.
+        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
         # Cross-origin reads are open to every site by default; list origins to narrow them.
         self.CORS_ORIGINS = env.get("CORS_ORIGINS", "*")
         # Methods other sites may use from a browser (add POST,PATCH,DELETE to let them write).

@@ -41,12 +41,14 @@ def limited_app(database_url):
         limited.extensions["engine"].dispose()
 
 
-def login_attempts(client, n, address="192.0.2.10"):
+def login_attempts(client, n, address="192.0.2.10", forwarded_for=None):
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     return [
         client.post(
             "/api/v1/auth/tokens",
             json={"username": "nobody", "password": "x" * 12},
             environ_base={"REMOTE_ADDR": address},
+            headers=headers,
         )
         for _ in range(n)
     ]
@@ -61,6 +63,23 @@ def test_logins_are_limited_per_anonymous_client(committed, limited_app):
     assert int(refused.headers["Retry-After"]) > 0
     # Another client is not affected.
     assert login_attempts(client, 1, address="192.0.2.11")[0].status_code == 401
+
+
+def test_a_forged_forwarded_address_does_not_escape_the_limit(committed, limited_app):
+    client = limited_app().test_client()
+    statuses = [
+        login_attempts(client, 1, forwarded_for=f"198.51.100.{n}")[0].status_code for n in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(committed, limited_app):
+    client = limited_app(TRUSTED_PROXIES=1).test_client()
+    proxy = "127.0.0.1"
+    first = login_attempts(client, 4, address=proxy, forwarded_for="198.51.100.1")
+    assert [r.status_code for r in first] == [401, 401, 401, 429]
+    other = login_attempts(client, 1, address=proxy, forwarded_for="198.51.100.2")
+    assert other[0].status_code == 401
 
 
 def test_writes_are_limited_per_account(committed, limited_app, make_user):
