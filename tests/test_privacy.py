@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import text
 
-from tests.server import CLIENT_ADDRESS, exchange, gunicorn_server
+from tests.server import CLIENT_ADDRESS, connect, exchange, gunicorn_server
 
 ADDRESS = "203.0.113.77"
 AGENT = "HostilePhone/9.1 (build 4242)"
@@ -167,8 +167,18 @@ def test_no_address_agent_or_secret_in_any_log_or_table_after_a_hostile_session(
         assert client.request("GET", "/api/v1/devices?bbox=bad", token=token)[0] == 400
         assert client.request("GET", "/api/v1/me", token="vigie_" + "forged" * 6)[0] == 401
         assert client.request("GET", "/api/v1/me/export", token=token)[0] == 200
+        # Slow clients: headers that never end, a body that never comes, held while the
+        # other requests go on.
+        slow = [connect(port), connect(port)]
+        slow[0].sendall(b"GET /api/v1/me HTTP/1.1\r\nUser-Agent: " + AGENT.encode())
+        slow[1].sendall(
+            b"POST /api/v1/devices HTTP/1.1\r\nContent-Type: application/geo+json\r\n"
+            + f"Authorization: Bearer {token}\r\nContent-Length: 500\r\n\r\n{{".encode()
+        )
         for raw in malformed_requests(token):
             exchange(port, raw)
+        for sock in slow:
+            sock.close()
         assert client.request("DELETE", "/api/v1/me", token=token)[0] == 204
 
     logs = log_path.read_text(errors="replace")
