@@ -1,4 +1,9 @@
-"""gunicorn settings of `make run`: loopback only, and access logs without client addresses."""
+"""gunicorn settings of `make run`: loopback only, threads that slow clients cannot exhaust
+at once, and logs without client addresses, user agents or tokens.
+
+In production, put a buffering reverse proxy (nginx) in front: it receives whole requests
+before passing them on, so a slow client never holds a thread (docs/security.md).
+"""
 
 import multiprocessing
 import os
@@ -8,6 +13,15 @@ from service.memory import post_fork  # noqa: F401  (a gunicorn hook, found by i
 
 bind = f"127.0.0.1:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
+# A sync worker is held whole by a client that sends its body slowly, until `timeout` kills it:
+# two such clients stalled a two-worker server for 30 s. A thread of a gthread worker is all a
+# slow client holds; the worker goes on serving with its other threads.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# A worker that stops answering its master for this long is restarted.
+timeout = 30
 accesslog = "-"
 # Method, path, status, bytes, duration: never the address (%(h)s) nor the user agent (%(a)s).
 access_log_format = "%(m)s %(U)s %(s)s %(B)sB %(M)sms"
+# The error log drops what gunicorn would say of a client: its address, request line, headers.
+logger_class = "service.server_logs.ClientPrivateLogger"

@@ -4,7 +4,8 @@ source "$(dirname "$0")/lib.sh"
 
 # Debian packages the tests drive (real clients and tools, not mocks).
 # gdal-bin: GDAL's OAPIF driver reads /ogc; chromium: the web map's browser test.
-TEST_DEBIAN_PACKAGES=(gdal-bin chromium)
+# redis-server: private Redis servers of the rate-limit tests, stopped to test an outage.
+TEST_DEBIAN_PACKAGES=(gdal-bin chromium redis-server)
 
 ensure_venv
 ensure_web_bundle

@@ -3,6 +3,7 @@
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db, delivery, extensions, idempotency, ratelimit, storage
 from .auth import NoCookieSession
@@ -15,6 +16,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.from_mapping((config or Config()).as_flask_mapping())
     app.json = extensions.JSONProvider(app)
     app.session_interface = NoCookieSession()
+    if app.config["TRUSTED_PROXIES"]:
+        # The client's address (rate limits) and scheme (absolute URLs) as the proxies in front
+        # pass them on; without proxies, those headers are the client's to forge and are ignored.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -1,7 +1,9 @@
-"""Who is calling: opaque bearer tokens (only their SHA-256 is stored) and argon2 passwords."""
+"""Who is calling: opaque bearer tokens (only their SHA-256 is stored), argon2 passwords that
+are hard to guess, and pseudonyms that stay reserved after their account is deleted."""
 
 import functools
 import hashlib
+import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -9,12 +11,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, request
 from flask.sessions import SessionInterface
+from sqlalchemy import delete, exists, select
 from sqlalchemy import func as sql_func
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from zxcvbn import zxcvbn
 
 from .db import session
-from .errors import Forbidden, Unauthorized
-from .models import ApiToken, User
+from .errors import Conflict, Forbidden, Unauthorized
+from .models import ApiToken, ReservedUsername, User
 from .visibility import Viewer
 
 TOKEN_PREFIX = "vigie_"
@@ -39,8 +43,84 @@ passwords = PasswordHasher()
 _UNKNOWN_USER_HASH = passwords.hash(secrets.token_hex(16))
 
 
+# zxcvbn's "safely unguessable" (10^8 guesses or more): common passwords, keyboard patterns,
+# repeats, dates and the account's own name all score below it.
+MIN_PASSWORD_SCORE = 3
+# zxcvbn refuses longer input (its matching grows fast with length): it judges the start, and
+# a password whose first 72 characters are hard to guess is hard to guess.
+PASSWORD_JUDGED_CHARACTERS = 72
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def keyed_hash(value: str) -> str:
+    """HMAC-SHA256 of VALUE with SECRET_KEY, in hex: recognises a value without storing it."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
+
+
+def weak_password_reason(password: str, *personal: str | None) -> str | None:
+    """Why PASSWORD is easy to guess (a common password, a pattern, the account's own name or
+    email among PERSONAL), or None when it is not."""
+    verdict = zxcvbn(
+        password[:PASSWORD_JUDGED_CHARACTERS], user_inputs=[value for value in personal if value]
+    )
+    if verdict["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = verdict["feedback"]
+    hints = " ".join(hint for hint in (feedback["warning"], *feedback["suggestions"]) if hint)
+    return f"This password is too easy to guess. {hints or 'Use a longer passphrase.'}"
+
+
+def username_taken(username: str) -> bool:
+    """Taken by an account, or reserved after the account that had it was deleted."""
+    if find_user(username) is not None:
+        return True
+    return session.scalar(
+        select(
+            exists().where(
+                ReservedUsername.name_hash == keyed_hash(username.lower()),
+                ReservedUsername.reserved_until > datetime.now(UTC),
+            )
+        )
+    )
+
+
+def reserve_username(username: str) -> None:
+    """Keep a deleted account's pseudonym from others for DELETED_USERNAME_RESERVED_DAYS, so that
+    nobody passes for its owner; reservations that ran out are forgotten on the way."""
+    now = datetime.now(UTC)
+    session.execute(delete(ReservedUsername).where(ReservedUsername.reserved_until <= now))
+    days = current_app.config["DELETED_USERNAME_RESERVED_DAYS"]
+    if days <= 0:
+        return
+    reservation = insert(ReservedUsername).values(
+        name_hash=keyed_hash(username.lower()), reserved_until=now + timedelta(days=days)
+    )
+    session.execute(
+        reservation.on_conflict_do_update(
+            index_elements=[ReservedUsername.name_hash],
+            set_={"reserved_until": reservation.excluded.reserved_until},
+        )
+    )
+
+
+def keep_an_admin(user: User) -> None:
+    """Refuse a change that would leave Vigie without an admin: USER is about to stop being one.
+
+    The admins' rows are locked, so that two admins demoting each other at once cannot both
+    succeed: the second sees the first's change once it commits.
+    """
+    if user.role != "admin":
+        return
+    admins = session.scalars(select(User.id).where(User.role == "admin").with_for_update()).all()
+    if admins == [user.id]:
+        raise Conflict(
+            "This is the last admin: grant the admin role to another account first.",
+            field="role",
+        )
 
 
 def issue_token(

@@ -22,9 +22,11 @@ def create_admin(name, password):
     """Create the account NAME with the admin role (the password is asked twice)."""
     if len(password) < 10:
         raise click.BadParameter("use at least 10 characters", param_hint="password")
-    user = auth.find_user(name)
-    if user is not None:
-        raise click.ClickException(f"a user called {user.username} exists already")
+    weakness = auth.weak_password_reason(password, name)
+    if weakness:
+        raise click.BadParameter(weakness, param_hint="password")
+    if auth.username_taken(name):
+        raise click.ClickException(f"the name {name} is taken (or reserved after a deletion)")
     session.add(User(username=name, role="admin", password_hash=auth.passwords.hash(password)))
     session.commit()
     click.echo(f"admin {name} created")

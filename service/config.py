@@ -52,12 +52,15 @@ class Config:
         self.IDEMPOTENCY_IN_FLIGHT_SECONDS = _int("IDEMPOTENCY_IN_FLIGHT_SECONDS", 60)
         # Accounts and moderation.
         self.TOKEN_LIFETIME_DAYS = _int("TOKEN_LIFETIME_DAYS", 90)
+        # A deleted account's pseudonym is nobody else's for this long (0: free at once).
+        self.DELETED_USERNAME_RESERVED_DAYS = _int("DELETED_USERNAME_RESERVED_DAYS", 90)
         self.TRUSTED_AFTER_APPROVED_PINS = _int("TRUSTED_AFTER_APPROVED_PINS", 5)
         self.NEW_ACCOUNT_PINS_PER_HOUR = _int("NEW_ACCOUNT_PINS_PER_HOUR", 20)
         self.DUPLICATE_DISTANCE_M = float(env.get("DUPLICATE_DISTANCE_M", 15))
         self.CONFIRMATION_INTERVAL_DAYS = _int("CONFIRMATION_INTERVAL_DAYS", 30)
-        # Rate limits (flask-limiter syntax); in memory unless REDIS_URL is set.
-        self.REDIS_URL = env.get("REDIS_URL")
+        # Rate limits (flask-limiter syntax), counted in Redis, shared by every worker; in each
+        # worker's memory when REDIS_URL is empty or its Redis does not answer at start.
+        self.REDIS_URL = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.RATELIMIT_ENABLED = env.get("RATELIMIT_ENABLED", "true").lower() != "false"
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "vigie")
         self.RATE_LIMIT_DEFAULT = env.get("RATE_LIMIT_DEFAULT", "600 per minute")
@@ -99,6 +102,8 @@ class Config:
         self.BASEMAP_URL = env.get("BASEMAP_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
         self.BASEMAP_ATTRIBUTION = env.get("BASEMAP_ATTRIBUTION", "© OpenStreetMap contributors")
         self.BASEMAP_PMTILES = env.get("BASEMAP_PMTILES") or None
+        # Reverse proxies in front of Vigie (nginx: 1) whose X-Forwarded-For/-Proto/-Host to trust.
+        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
         # Cross-origin reads are open to every site by default; list origins to narrow them.
         self.CORS_ORIGINS = env.get("CORS_ORIGINS", "*")
         # Methods other sites may use from a browser (add POST,PATCH,DELETE to let them write).

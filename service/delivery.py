@@ -1,4 +1,5 @@
-"""How responses travel to browsers and phones: CORS, negotiated compression, cache validators."""
+"""How responses travel to browsers and phones: CORS, negotiated compression, cache validators,
+and the security headers every answer carries."""
 
 import gzip
 
@@ -23,6 +24,8 @@ ENCODERS = {
     "gzip": lambda data: gzip.compress(data, compresslevel=5),
 }
 MIN_COMPRESSED_BYTES = 500
+# An API answer is data, never a page: a browser that opens one must run, load and frame nothing.
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 
 def chosen_encoding() -> str | None:
@@ -85,6 +88,21 @@ def one_vary_field(response: Response) -> Response:
     return response
 
 
+def security_headers(response: Response) -> Response:
+    """Every answer: no MIME sniffing, no Referer leaking a contributor's page to other sites.
+
+    Non-HTML answers get a policy that forbids everything; an HTML page sets its own (the web
+    app at / does), and one already set is never overridden. A bodiless answer is typed HTML by
+    default: a 204 gets the API's policy, a 304 none (it would replace a cached page's policy).
+    """
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype != "text/html" or response.status_code == 204:
+        headers.setdefault("Content-Security-Policy", API_CONTENT_SECURITY_POLICY)
+    return response
+
+
 def init_app(app) -> None:
     # Registered first so that it runs last (Flask runs after-request hooks in reverse order).
     app.after_request(one_vary_field)
@@ -101,3 +119,4 @@ def init_app(app) -> None:
         max_age=86400,
     )
     app.after_request(compress)
+    app.after_request(security_headers)

@@ -11,6 +11,7 @@ import orjson
 from flask import Response, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest.utils import prepare_response
+from gunicorn.http.errors import NoMoreData, ParseException
 from marshmallow import missing
 from psycopg import OperationalError as DriverOperationalError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -27,6 +28,9 @@ PROBLEM_TYPE_BASE = "https://vigie.invalid/problems/"
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, DriverOperationalError)
 DATABASE_RETRY_AFTER_SECONDS = 2
 log = logging.getLogger(__name__)
+# What gunicorn raises while the app reads a body that is malformed (bad chunked coding) or cut
+# short: the message quotes the bytes received.
+UNREADABLE_BODY = (ParseException, NoMoreData)
 
 
 class FieldErrorSchema(ma.Schema):
@@ -216,6 +220,10 @@ class Api(flask_smorest.Api):
     def handle_unexpected_error(self, error: Exception):
         if isinstance(error, HTTPException):
             return self.handle_http_exception(error)
+        if isinstance(error, UNREADABLE_BODY):
+            # The client's fault, not a bug: its message would copy what the client sent into
+            # the logs, so it is neither logged nor repeated.
+            return problem_response(400, "The request body could not be read.")
         log.exception("unexpected error on %s %s", request.method, request.path)
         return problem_response(500, "An unexpected error occurred; it has been logged.")
 

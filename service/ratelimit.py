@@ -1,18 +1,24 @@
 """Rate limits per account, or per anonymous client identified without storing its address.
 
 Anonymous clients are keyed by an HMAC of their address with the secret key: the limiter's
-storage (memory, or Redis when REDIS_URL is set) never holds an IP address.
+storage never holds an IP address. Counters live in Redis (REDIS_URL, a local one by default),
+shared by every worker; without a Redis that answers, each worker counts on its own.
 """
 
 import functools
-import hashlib
-import hmac
+import logging
 
 from flask import current_app, request
 from flask_limiter import Limiter
+from limits.storage import storage_from_string
 
-from .auth import current_user
+from .auth import current_user, keyed_hash
 from .errors import ServiceError
+
+log = logging.getLogger(__name__)
+# A Redis that takes longer than this is taken as down: no request waits on it for long.
+REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+MEMORY = "memory://"
 
 
 def client_key() -> str:
@@ -22,9 +28,7 @@ def client_key() -> str:
         user = None  # a bad token is refused by the route itself
     if user is not None:
         return f"user:{user.id}"
-    secret = current_app.config["SECRET_KEY"].encode()
-    address = (request.remote_addr or "unknown").encode()
-    return "anon:" + hmac.new(secret, address, hashlib.sha256).hexdigest()[:24]
+    return "anon:" + keyed_hash(request.remote_addr or "unknown")[:24]
 
 
 def limiter() -> Limiter:
@@ -68,8 +72,26 @@ def retry_after_only_when_refused(response):
     return response
 
 
+def counter_storage(redis_url: str | None) -> str:
+    """REDIS_URL when that Redis answers; otherwise memory, with a warning that says the cost."""
+    per_worker = (
+        "rate limits are counted by each worker process on its own (with N workers, a client "
+        "gets N times each limit); set REDIS_URL to a Redis shared by every worker"
+    )
+    if not redis_url:
+        log.warning("REDIS_URL is empty: %s.", per_worker)
+        return MEMORY
+    if not storage_from_string(redis_url, **REDIS_OPTIONS).check():
+        # The URL itself is not logged: it may hold a password.
+        log.warning("The Redis of REDIS_URL does not answer: %s.", per_worker)
+        return MEMORY
+    return redis_url
+
+
 def init_app(app) -> None:
     config = app.config
+    enabled = config["RATELIMIT_ENABLED"]
+    storage = counter_storage(config.get("REDIS_URL")) if enabled else MEMORY
     # Registered before the limiter's own hook, so that it runs after it (Flask runs
     # after-request hooks in reverse order).
     app.after_request(retry_after_only_when_refused)
@@ -77,8 +99,11 @@ def init_app(app) -> None:
         key_func=client_key,
         app=app,
         default_limits=[config["RATE_LIMIT_DEFAULT"]],
-        storage_uri=config.get("REDIS_URL") or "memory://",
+        storage_uri=storage,
+        storage_options=REDIS_OPTIONS if storage != MEMORY else {},
+        # Should Redis stop answering later, each worker counts in memory until it is back.
+        in_memory_fallback_enabled=True,
         key_prefix=config["RATELIMIT_KEY_PREFIX"],
         headers_enabled=True,
-        enabled=config["RATELIMIT_ENABLED"],
+        enabled=enabled,
     )

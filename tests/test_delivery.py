@@ -110,3 +110,46 @@ class TestListingEtag:
     def test_the_etag_depends_on_the_filter(self, client, many):
         everything = client.get(LISTINGS[0]).headers["ETag"]
         assert client.get(f"{LISTINGS[0]}?kind=alpr").headers["ETag"] != everything
+
+
+class TestSecurityHeaders:
+    API_ANSWERS = [
+        ("GET", "/api/v1/kinds"),  # JSON
+        ("GET", LISTINGS[0]),  # GeoJSON
+        ("GET", "/tiles/devices/14/8298/5637.mvt"),  # binary
+        ("GET", "/api/v1/devices?bbox=bad"),  # problem+json, 400
+        ("GET", "/api/v1/nowhere"),  # 404 of the router
+        ("DELETE", "/api/v1/kinds"),  # 405
+        ("GET", "/api/openapi.json"),
+    ]
+
+    @pytest.mark.parametrize("method,url", API_ANSWERS)
+    def test_api_answers_forbid_sniffing_referrers_and_any_content(self, app, method, url):
+        response = app.test_client().open(url, method=method)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Content-Security-Policy"] == (
+            "default-src 'none'; frame-ancestors 'none'"
+        )
+
+    def test_the_page_at_the_root_keeps_a_policy_of_its_own(self, app):
+        response = app.test_client().get("/")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        if response.mimetype == "text/html":
+            assert "default-src 'none'" not in response.headers.get("Content-Security-Policy", "")
+
+    def test_a_policy_set_by_a_view_is_kept(self, database_url):
+        app = create_app(Config(DATABASE_URL=database_url, TESTING=True))
+        own_policy = "default-src 'self'"
+        app.add_url_rule(
+            "/own-policy",
+            "own_policy",
+            lambda: ({"ok": True}, 200, {"Content-Security-Policy": own_policy}),
+        )
+        try:
+            response = app.test_client().get("/own-policy")
+        finally:
+            app.extensions["engine"].dispose()
+        assert response.headers.getlist("Content-Security-Policy") == [own_policy]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"

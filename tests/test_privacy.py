@@ -1,10 +1,16 @@
-"""A test run's logs and database hold no client IP address."""
+"""A test run's logs and database hold no client IP address, user agent or secret."""
 
+import http.client
+import json
 import logging
+import secrets
 
 from sqlalchemy import text
 
+from tests.server import CLIENT_ADDRESS, connect, exchange, gunicorn_server
+
 ADDRESS = "203.0.113.77"
+AGENT = "HostilePhone/9.1 (build 4242)"
 
 
 def dump_database(connection) -> str:
@@ -74,3 +80,114 @@ def test_access_logs_leave_out_addresses_and_user_agents():
     assert "%(s)s" in log_format
     for leak in ("%(h)s", "%(a)s", "%(r)s", "}i)s"):
         assert leak not in log_format
+
+
+class HostileClient:
+    """HTTP from CLIENT_ADDRESS, with a user agent and a forged X-Forwarded-For on every request."""
+
+    def __init__(self, port: int):
+        self.port = port
+
+    def request(self, method: str, path: str, body=None, token: str | None = None) -> tuple:
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=30, source_address=(CLIENT_ADDRESS, 0)
+        )
+        headers = {"User-Agent": AGENT, "X-Forwarded-For": ADDRESS}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            connection.request(method, path, json.dumps(body) if body else None, headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+
+def malformed_requests(token: str) -> list[bytes]:
+    """Requests gunicorn itself refuses, or that end before they are whole."""
+    agent = AGENT.encode()
+    bearer = f"Authorization: Bearer {token}\r\n".encode()
+    post_a_pin = (
+        b"POST /api/v1/devices HTTP/1.1\r\nHost: vigie\r\nUser-Agent: "
+        + agent
+        + b"\r\nContent-Type: application/geo+json\r\n"
+        + bearer
+    )
+    return [
+        # A query string over gunicorn's request line limit (414), carrying the token.
+        b"GET /api/v1/kinds?q=" + token.encode() + b"x" * 5000 + b" HTTP/1.1\r\n\r\n",
+        # A request line that is not one.
+        b"GET /api/v1/kinds " + agent + b" " + token.encode() + b"\r\n\r\n",
+        # A header line without a colon, then one with a forbidden name.
+        b"GET /api/v1/me HTTP/1.1\r\nHost: vigie\r\n" + bearer.replace(b":", b"") + b"\r\n",
+        b"GET /api/v1/me HTTP/1.1\r\nHost: vigie\r\n" + agent + b"{}: x\r\n\r\n",
+        # Too many headers (431).
+        b"GET /api/v1/me HTTP/1.1\r\n"
+        + b"".join(b"X-%d: %s\r\n" % (n, agent) for n in range(120))
+        + b"\r\n",
+        # A bad chunked body, read by the app.
+        post_a_pin + b"Transfer-Encoding: chunked\r\n\r\nzz" + agent + b"\r\n",
+        # Headers, then the client leaves; a body shorter than announced.
+        b"GET /api/v1/me HTTP/1.1\r\nHost: vigie\r\nUser-Agent: " + agent + b"\r\n" + bearer,
+        post_a_pin + b'Content-Length: 900\r\n\r\n{"type": ',
+    ]
+
+
+def test_no_address_agent_or_secret_in_any_log_or_table_after_a_hostile_session(
+    committed, database_url, tmp_path
+):
+    """The real server, with gunicorn's debug lines on: every line every process wrote."""
+    log_path = tmp_path / "server.log"
+    secret_key = secrets.token_hex(32)
+    password = "hostile session " + secrets.token_hex(4)
+    with gunicorn_server(
+        database_url,
+        log_path,
+        SECRET_KEY=secret_key,
+        GUNICORN_CMD_ARGS="--log-level debug",
+        RATELIMIT_KEY_PREFIX=f"vigie-privacy-{secrets.token_hex(4)}",
+    ) as port:
+        client = HostileClient(port)
+        account = {"username": "activist", "password": password}
+        assert client.request("POST", "/api/v1/auth/register", account)[0] == 201
+        assert client.request("POST", "/api/v1/auth/register", account)[0] == 409
+        status, body = client.request("POST", "/api/v1/auth/tokens", account)
+        assert status == 201
+        token = json.loads(body)["token"]
+        wrong = {"username": "activist", "password": password + "!"}
+        assert client.request("POST", "/api/v1/auth/tokens", wrong)[0] == 401
+        pin = {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [2.35, 48.85]},
+            "properties": {"kind": "camera", "notes": "seen from the bus stop"},
+        }
+        assert client.request("POST", "/api/v1/devices", pin, token)[0] == 201
+        assert client.request("GET", "/api/v1/devices?bbox=bad", token=token)[0] == 400
+        assert client.request("GET", "/api/v1/me", token="vigie_" + "forged" * 6)[0] == 401
+        assert client.request("GET", "/api/v1/me/export", token=token)[0] == 200
+        # Slow clients: headers that never end, a body that never comes, held while the
+        # other requests go on.
+        slow = [connect(port), connect(port)]
+        slow[0].sendall(b"GET /api/v1/me HTTP/1.1\r\nUser-Agent: " + AGENT.encode())
+        slow[1].sendall(
+            b"POST /api/v1/devices HTTP/1.1\r\nContent-Type: application/geo+json\r\n"
+            + f"Authorization: Bearer {token}\r\nContent-Length: 500\r\n\r\n{{".encode()
+        )
+        for raw in malformed_requests(token):
+            exchange(port, raw)
+        for sock in slow:
+            sock.close()
+        assert client.request("DELETE", "/api/v1/me", token=token)[0] == 204
+
+    logs = log_path.read_text(errors="replace")
+    with committed.connect() as connection:
+        stored = dump_database(connection)
+    for leak in (CLIENT_ADDRESS, ADDRESS, AGENT, "HostilePhone", token, password, secret_key):
+        assert leak not in logs, f"{leak!r} in a log line"
+        assert leak not in stored, f"{leak!r} in the database"
+    assert "GET /api/v1/me/export 200" in logs  # the capture does hold every access line
+    assert "Invalid request refused (LimitRequestLine)" in logs
+    assert "seen from the bus stop" in stored  # the dump does see what was written
+    assert "activist" not in stored  # the account is gone, its pseudonym kept only as a hash

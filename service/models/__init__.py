@@ -7,7 +7,7 @@ class Base(DeclarativeBase):
     pass
 
 
-from .account import ApiToken, User  # noqa: E402
+from .account import ApiToken, ReservedUsername, User  # noqa: E402
 from .community import Confirmation, DeviceRevision, IdempotentRequest  # noqa: E402
 from .device import Device  # noqa: E402
 from .district import Dataset, District, StatisticsCache  # noqa: E402
@@ -23,6 +23,7 @@ __all__ = [
     "District",
     "IdempotentRequest",
     "Photo",
+    "ReservedUsername",
     "StatisticsCache",
     "User",
 ]

@@ -1,4 +1,5 @@
-"""Accounts: pseudonymous users and their bearer tokens (only a hash of each is stored)."""
+"""Accounts: pseudonymous users, their bearer tokens (only a hash of each is stored), and the
+pseudonyms of deleted accounts, kept from reuse for a while (only a keyed hash of each)."""
 
 import uuid
 from datetime import datetime
@@ -48,3 +49,13 @@ class ApiToken(Base):
     )
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReservedUsername(Base):
+    """A deleted account's pseudonym, nobody else's until `reserved_until`."""
+
+    __tablename__ = "reserved_usernames"
+
+    # HMAC-SHA256 of the lowercased name with SECRET_KEY, in hex: never the name itself.
+    name_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reserved_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -1,5 +1,7 @@
 """Accounts without identity: registration, tokens, self-service, roles, the admin CLI."""
 
+import secrets
+
 import pytest
 
 from service.db import session
@@ -60,6 +62,42 @@ class TestRegister:
         assert response.status_code == 422 and response.mimetype == PROBLEM
         assert response.get_json()["errors"][0]["field"] == field
         assert db("SELECT count(*) FROM users").scalar_one() == 0
+
+
+class TestPasswordPolicy:
+    @pytest.mark.parametrize(
+        "username,password,email",
+        [
+            ("nightowl", " " * 10, None),
+            ("nightowl", "1234567890", None),
+            ("nightowl", "password12", None),
+            ("nightowl", "qwertyuiop", None),
+            ("nightowl", "x" * 1024, None),
+            ("qzvkrwpt_lmn", "qzvkrwpt_lmn", None),  # the username itself
+            ("qzvkrwpt_lmn", "Qzvkrwpt_lmn2026", None),  # ... dressed up
+            ("nightowl", "bxwqtrzv.mail", "bxwqtrzv.mail@example.org"),  # the email
+        ],
+    )
+    def test_easy_passwords_are_422_naming_the_password(
+        self, client, db, username, password, email
+    ):
+        response = register(client, username=username, password=password, email=email)
+        assert response.status_code == 422 and response.mimetype == PROBLEM
+        error = response.get_json()["errors"][0]
+        assert error["field"] == "password"
+        assert "too easy to guess" in error["message"]
+        assert db("SELECT count(*) FROM users").scalar_one() == 0
+
+    def test_the_reason_is_told(self, client):
+        error = register(client, password="password12").get_json()["errors"][0]
+        assert "common password" in error["message"]
+
+    @pytest.mark.parametrize(
+        "password",
+        ["correct horse battery", "Tr0ub4dor&3 anvil", secrets.token_urlsafe(800)[:1024]],
+    )
+    def test_passphrases_and_long_random_passwords_are_accepted(self, client, password):
+        assert register(client, password=password).status_code == 201
 
 
 class TestTokens:
@@ -162,6 +200,87 @@ class TestMe:
         assert contributor.get("/api/v1/me").status_code == 401
 
 
+class TestLastAdmin:
+    def test_the_last_admin_cannot_delete_itself(self, as_user, db):
+        admin = as_user("admin")
+        response = admin.delete("/api/v1/me")
+        assert response.status_code == 409 and response.mimetype == PROBLEM
+        assert "last admin" in response.get_json()["detail"]
+        assert db("SELECT role FROM users").scalar_one() == "admin"
+        assert db("SELECT count(*) FROM reserved_usernames").scalar_one() == 0
+
+    def test_the_last_admin_cannot_demote_itself(self, as_user, db):
+        admin = as_user("admin")
+        url = f"/api/v1/users/{admin.user.username}/role"
+        response = admin.put(url, json={"role": "moderator"})
+        assert response.status_code == 409 and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"] == "role"
+        assert db("SELECT role FROM users").scalar_one() == "admin"
+        assert admin.put(url, json={"role": "admin"}).status_code == 200
+
+    def test_an_admin_may_leave_once_another_is_there(self, as_user, db):
+        first, second = as_user("admin"), as_user("admin")
+        demoted = first.put(f"/api/v1/users/{first.user.username}/role", json={"role": "moderator"})
+        assert demoted.status_code == 200
+        assert second.delete("/api/v1/me").status_code == 409
+        assert (
+            first.put(
+                f"/api/v1/users/{first.user.username}/role", json={"role": "admin"}
+            ).status_code
+            == 403
+        )
+        assert (
+            second.put(
+                f"/api/v1/users/{first.user.username}/role", json={"role": "admin"}
+            ).status_code
+            == 200
+        )
+        assert second.delete("/api/v1/me").status_code == 204
+        assert db("SELECT count(*) FROM users WHERE role = 'admin'").scalar_one() == 1
+
+
+class TestReservedUsernames:
+    def delete_account(self, client, username):
+        register(client, username=username)
+        token = login(client, username).get_json()["token"]
+        assert client.delete("/api/v1/me", headers=bearer(token)).status_code == 204
+
+    def test_a_deleted_pseudonym_is_reserved_as_a_keyed_hash_only(self, client, db):
+        self.delete_account(client, "NightOwl")
+        response = register(client, username="nightowl")
+        assert response.status_code == 409 and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"] == "username"
+        stored = db(
+            "SELECT name_hash, reserved_until - now() AS left FROM reserved_usernames"
+        ).one()
+        assert "owl" not in stored.name_hash.lower()
+        assert len(stored.name_hash) == 64
+        assert 89 <= stored.left.days <= 90
+        assert db("SELECT count(*) FROM users").scalar_one() == 0
+
+    def test_the_pseudonym_is_free_again_after_the_reservation(self, client, db):
+        self.delete_account(client, "nightowl")
+        db("UPDATE reserved_usernames SET reserved_until = now() - interval '1 second'")
+        assert register(client).status_code == 201
+        # Deleting an account forgets the reservations that ran out.
+        self.delete_account(client, "someone_else")
+        assert db("SELECT count(*) FROM reserved_usernames").scalar_one() == 1
+
+    def test_the_reservation_lasts_as_configured(self, app, client, db, monkeypatch):
+        monkeypatch.setitem(app.config, "DELETED_USERNAME_RESERVED_DAYS", 0)
+        self.delete_account(client, "nightowl")
+        assert db("SELECT count(*) FROM reserved_usernames").scalar_one() == 0
+        assert register(client).status_code == 201
+
+    def test_the_admin_cli_respects_reservations(self, app, client):
+        self.delete_account(client, "nightowl")
+        result = app.test_cli_runner().invoke(
+            args=["users", "create-admin", "nightowl"],
+            input=f"{TEST_PASSWORD}\n{TEST_PASSWORD}\n",
+        )
+        assert result.exit_code != 0 and "reserved" in result.output
+
+
 class TestRoles:
     def test_admin_grants_moderator(self, as_user):
         admin = as_user("admin")
@@ -190,6 +309,13 @@ class TestCli:
         assert session.query(User).filter_by(username="root_admin").one().role == "admin"
         token = login(client, "root_admin", TEST_PASSWORD).get_json()["token"]
         assert client.get("/api/v1/me", headers=bearer(token)).get_json()["role"] == "admin"
+
+    def test_create_admin_refuses_an_easy_password(self, app):
+        result = app.test_cli_runner().invoke(
+            args=["users", "create-admin", "root_admin"], input="password12\npassword12\n"
+        )
+        assert result.exit_code != 0 and "too easy to guess" in result.output
+        assert session.query(User).filter_by(username="root_admin").count() == 0
 
     def test_create_admin_refuses_mismatched_passwords(self, app):
         runner = app.test_cli_runner()

@@ -58,7 +58,7 @@ class RegisterViews(MethodView):
     @blp.problems(409, 415, 429)
     def post(self, form):
         """Create an account; a pseudonym and a password are enough"""
-        if auth.find_user(form["username"]) is not None:
+        if auth.username_taken(form["username"]):
             raise Conflict("This username is taken.", field="username")
         user = User(
             username=form["username"],
@@ -132,8 +132,11 @@ class MeViews(MethodView):
 
     @blp.auth()
     @blp.response(204)
+    @blp.problems(409)
     def delete(self):
         """Delete your account; your pins and votes stay, under an anonymous author"""
+        auth.keep_an_admin(g.user)
+        auth.reserve_username(g.user.username)
         session.execute(delete(IdempotentRequest).where(IdempotentRequest.scope == str(g.user.id)))
         session.delete(g.user)
         session.commit()
@@ -207,12 +210,14 @@ class RoleViews(MethodView):
     @requires_json
     @blp.arguments(RoleSchema)
     @blp.response(200, UserSchema)
-    @blp.problems(404, 415)
+    @blp.problems(404, 409, 415)
     def put(self, form, username):
-        """Grant a role (contributor, moderator, admin) to a user"""
+        """Grant a role (contributor, moderator, admin) to a user; the last admin stays one"""
         user = auth.find_user(username)
         if user is None:
             raise NotFound(f"No user is called {username}.")
+        if form["role"] != "admin":
+            auth.keep_an_admin(user)
         user.role = form["role"]
         session.commit()
         return user

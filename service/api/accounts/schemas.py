@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ... import vocabulary as vocab
+from ...auth import weak_password_reason
 from ..fields import utc_datetime
 
 USERNAME = validate.Regexp(
@@ -20,12 +21,29 @@ class RegisterSchema(StrictSchema):
     username = ma.fields.String(
         required=True, validate=USERNAME, metadata={"description": "A pseudonym is fine"}
     )
-    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(10, 1024))
+    password = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(10, 1024),
+        metadata={
+            "description": "10 characters or more, hard to guess: no common password, pattern "
+            "or the username (a 422 says why)"
+        },
+    )
     email = ma.fields.Email(
         allow_none=True,
         validate=validate.Length(max=255),
         metadata={"description": "Optional; only used to recover access"},
     )
+
+    @ma.validates_schema
+    def password_hard_to_guess(self, data, **_kwargs):
+        email = data.get("email") or ""
+        reason = weak_password_reason(
+            data["password"], data["username"], email, email.partition("@")[0]
+        )
+        if reason:
+            raise ma.ValidationError(reason, field_name="password")
 
 
 class UserSchema(ma.Schema):

@@ -6,6 +6,7 @@ from flask.views import MethodView
 from sqlalchemy.exc import SQLAlchemyError
 
 from ... import vocabulary as vocab
+from ...auth import current_user
 from ...db import session
 from ...errors import ServiceUnavailable
 from ...extensions import Blueprint
@@ -25,12 +26,17 @@ class KindViews(MethodView):
 
 @blp.route("/health")
 class HealthViews(MethodView):
+    @blp.doc(security=[{}, {"bearerAuth": []}])
     @blp.response(200, HealthSchema)
-    @blp.problems(503)
+    @blp.problems(401, 503)
     def get(self):
-        """Report whether the database answers, with PostgreSQL and PostGIS versions"""
+        """Report whether Vigie is up; admins also see the PostgreSQL and PostGIS versions"""
         try:
             row = session.execute(select_versions()).one()
         except SQLAlchemyError as exc:
             raise ServiceUnavailable("The database does not answer.") from exc
+        # Exact versions tell an attacker which known flaws to try: admins only.
+        user = current_user()
+        if user is None or user.role != "admin":
+            return {"status": "ok"}
         return {"status": "ok", "database": row.database, "postgis": row.postgis}

@@ -19,5 +19,7 @@ class KindListSchema(ma.Schema):
 
 class HealthSchema(ma.Schema):
     status = ma.fields.String(metadata={"example": "ok"})
-    database = ma.fields.String(metadata={"description": "PostgreSQL version string"})
-    postgis = ma.fields.String(metadata={"description": "PostGIS library version"})
+    database = ma.fields.String(
+        metadata={"description": "PostgreSQL version string (to admins only)"}
+    )
+    postgis = ma.fields.String(metadata={"description": "PostGIS library version (to admins only)"})

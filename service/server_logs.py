@@ -1,0 +1,61 @@
+"""gunicorn's error log without anything a client is or sent (gunicorn.conf.py's logger_class).
+
+gunicorn writes the client's address into a warning for every malformed or over-long request
+(`Invalid request from ip=...`), followed by the offending request line or header, and its
+workers log request URIs and raw received bytes with some errors. A contributor's address must
+appear in no log: lines logged by gunicorn's request-handling code keep their template only.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+import gunicorn
+from gunicorn import glogging
+
+# gunicorn's code that reads requests: its log lines carry client input in their arguments.
+REQUEST_CODE = tuple(str(Path(gunicorn.__file__).parent / part) for part in ("workers", "http"))
+# Frames between that code and a filter: the logging package, gunicorn's Logger, this module.
+LOGGING_CODE = {logging.__file__, glogging.__file__, __file__}
+
+
+def logging_caller() -> str:
+    """The file of the code that made the logging call now being filtered.
+
+    Every record of gunicorn's error log names gunicorn's Logger as its origin
+    (`record.pathname`): the real caller is further up the stack, past the logging frames.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename in LOGGING_CODE:
+        frame = frame.f_back
+    return frame.f_code.co_filename if frame is not None else ""
+
+
+def without_client_details(record: logging.LogRecord) -> bool:
+    """Rewrite RECORD, when gunicorn's request handling logged it, to its bare template.
+
+    A refused request is named by the class of its error (`InvalidRequestLine`,
+    `LimitRequestHeaders`...), which says what went wrong without repeating what was sent.
+    """
+    if not logging_caller().startswith(REQUEST_CODE):
+        return True
+    message = str(record.msg)
+    if message.startswith("Invalid request from ip="):
+        error = sys.exc_info()[1]  # logged from gunicorn's except clause
+        message = f"Invalid request refused ({type(error).__name__})"
+    # The words before the first placeholder: "Error handling request %s %s" keeps no URI.
+    record.msg = message.split("%", 1)[0].rstrip(" :.")
+    record.args = ()
+    return True
+
+
+class ClientPrivateLogger(glogging.Logger):
+    """gunicorn's logger, its error log filtered by `without_client_details`.
+
+    Access lines are shaped by gunicorn.conf.py's access_log_format, which leaves out the
+    address and the user agent.
+    """
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        self.error_log.addFilter(without_client_details)

@@ -1,0 +1,90 @@
+"""The real server: gunicorn with the project's gunicorn.conf.py, its logs captured to a file."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from service.config import PROJECT_DIR
+
+# Clients of these tests connect from this loopback address, so that finding it in a log line
+# can only mean that the line names the client (the server itself listens on 127.0.0.1).
+CLIENT_ADDRESS = "127.0.0.77"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def connect(port: int, timeout: float = 10) -> socket.socket:
+    """A TCP connection to the server from CLIENT_ADDRESS."""
+    sock = socket.socket()
+    sock.settimeout(timeout)
+    sock.bind((CLIENT_ADDRESS, 0))
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def exchange(port: int, raw: bytes) -> bytes:
+    """Send RAW bytes, then read the answer until the server closes or stops sending."""
+    with connect(port) as sock:
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return b"".join(chunks)
+
+
+@contextmanager
+def gunicorn_server(database_url: str, log_path: Path, **env: str):
+    """Serve wsgi:app as `make run` does (gunicorn.conf.py) on a free port; yield the port.
+
+    Everything every process writes (gunicorn's master, its workers, the app) goes to LOG_PATH.
+    """
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "DEFAULT_DISTRICTS": "",
+        **env,
+    }
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--config",
+                "gunicorn.conf.py",
+                "wsgi:app",
+            ],
+            cwd=PROJECT_DIR,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}") from None
+                time.sleep(0.1)
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)

@@ -1,0 +1,31 @@
+"""`make run`'s server (gunicorn.conf.py) stays available while clients stall on purpose."""
+
+import time
+
+from tests.server import connect, exchange, gunicorn_server
+
+STALLED_CLIENTS = 4
+
+
+def test_clients_that_stall_their_body_do_not_block_other_requests(database_url, tmp_path):
+    """With sync workers, two such clients held both workers until their 30 s timeout."""
+    with gunicorn_server(database_url, tmp_path / "server.log", RATELIMIT_ENABLED="false") as port:
+        stalled = []
+        for _ in range(STALLED_CLIENTS):
+            sock = connect(port)
+            sock.sendall(
+                b"POST /api/v1/auth/register HTTP/1.1\r\nHost: vigie\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                b'{"username": '
+            )
+            stalled.append(sock)
+        time.sleep(1)  # let the workers take them
+        started = time.monotonic()
+        answer = exchange(
+            port, b"GET /api/v1/kinds HTTP/1.1\r\nHost: vigie\r\nConnection: close\r\n\r\n"
+        )
+        elapsed = time.monotonic() - started
+        for sock in stalled:
+            sock.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert elapsed < 5, f"a simple read waited {elapsed:.1f} s behind stalled clients"
