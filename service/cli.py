@@ -5,6 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from . import auth, idempotency, migrate
+from .backups.cli import backup_cli
 from .db import session
 from .models import User
 from .osm.cli import osm_cli
@@ -54,5 +55,6 @@ def db_downgrade(revision):
 def init_app(app) -> None:
     from geodata.cli import geodata_cli
 
-    for group in (db_cli, users_cli, idempotency_cli, geodata_cli, photos_cli, osm_cli):
+    groups = (db_cli, users_cli, idempotency_cli, geodata_cli, photos_cli, osm_cli, backup_cli)
+    for group in groups:
         app.cli.add_command(group)
