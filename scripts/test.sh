@@ -3,8 +3,9 @@
 source "$(dirname "$0")/lib.sh"
 
 # Debian packages the tests drive (real clients and tools, not mocks).
-# gdal-bin: GDAL's OAPIF driver reads /ogc; chromium: the web map's browser test.
-TEST_DEBIAN_PACKAGES=(gdal-bin chromium)
+# gdal-bin: GDAL's OAPIF driver reads /ogc; chromium: the web map's browser test;
+# postgresql-client: pg_dump and pg_restore of the backups, whatever server DATABASE_URL names.
+TEST_DEBIAN_PACKAGES=(gdal-bin chromium postgresql-client)
 
 ensure_venv
 ensure_web_bundle
