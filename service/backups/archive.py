@@ -67,6 +67,8 @@ class Manifest:
             manifest = cls(**fields)
         except TypeError as exc:
             raise BackupError(f"the manifest is incomplete or has unknown fields ({exc})") from exc
+        if not isinstance(manifest.files, dict) or not isinstance(manifest.counts, dict):
+            raise BackupError("the manifest's files or counts are not objects")
         manifest.check_files()
         return manifest
 

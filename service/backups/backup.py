@@ -49,7 +49,7 @@ def create_backup(
         hashes = database.photo_file_hashes(connection)
         dump = Path(work) / DUMP
         database.dump_database(database_url, dump, snapshot=snapshot, exclude_tokens=exclude_tokens)
-        connection.rollback()
+        connection.rollback()  # pg_dump is done with the snapshot: release it
         write_archive(path, manifest, dump, read_photo_files(storage, hashes))
     return manifest
 

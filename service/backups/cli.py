@@ -7,7 +7,6 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .. import migrate
-from ..db import session
 from ..storage import photo_storage
 from .archive import BackupError
 from .backup import create_backup, restore_backup
@@ -30,7 +29,6 @@ def describe(manifest) -> str:
 )
 def create_command(path, exclude_tokens):
     """Write the database and every photo file to the archive PATH (keep it encrypted)."""
-    session.remove()
     try:
         manifest = create_backup(
             current_app.extensions["engine"], photo_storage(), path, exclude_tokens=exclude_tokens
@@ -45,7 +43,6 @@ def create_command(path, exclude_tokens):
 @click.option("--force", is_flag=True, help="Replace the data of a database that holds some.")
 def restore_command(path, force):
     """Restore the archive PATH into DATABASE_URL's database and the configured photo store."""
-    session.remove()
     try:
         manifest = restore_backup(
             current_app.extensions["engine"], photo_storage(), path, force=force

@@ -6,7 +6,17 @@ import subprocess
 from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
-from sqlalchemy import Connection, column, exists, func, inspect, literal, select, table
+from sqlalchemy import (
+    Connection,
+    column,
+    exists,
+    func,
+    inspect,
+    literal,
+    select,
+    table,
+    union,
+)
 from sqlalchemy.engine import make_url
 
 from ..models import Base, Device, DeviceRevision, Photo, User
@@ -116,10 +126,10 @@ def schema_revision(connection: Connection) -> str | None:
 
 def photo_file_hashes(connection: Connection) -> list[str]:
     """The SHA-256 of every file a photo row names (each rendition), each once, in order."""
-    union = select(getattr(Photo, f"{RENDITIONS[0]}_sha256").label("sha256")).union(
-        *(select(getattr(Photo, f"{name}_sha256")) for name in RENDITIONS[1:])
-    )
-    return list(connection.execute(select(union.subquery().c.sha256).order_by("sha256")).scalars())
+    renditions = union(
+        *(select(getattr(Photo, f"{name}_sha256").label("sha256")) for name in RENDITIONS)
+    ).subquery()
+    return list(connection.execute(select(renditions.c.sha256).order_by("sha256")).scalars())
 
 
 def tables_holding_rows(connection: Connection) -> list[str]:

@@ -301,6 +301,14 @@ BAD_ARCHIVES = {
         lambda archive, out: rewrite(archive, out, add={"photos/extra.jpg": b"x"}),
         "files its manifest does not list: ['photos/extra.jpg']",
     ),
+    "a manifest that is not JSON": (
+        lambda archive, out: rewrite(archive, out, replace={"manifest.json": b"{not json"}),
+        "the manifest is not JSON",
+    ),
+    "a manifest listing files as a list": (
+        lambda archive, out: with_manifest(archive, out, files=["database.dump"]),
+        "the manifest's files or counts are not objects",
+    ),
     "a newer format": (
         lambda archive, out: with_manifest(archive, out, format_version=2),
         "format version 2",

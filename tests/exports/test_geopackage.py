@@ -12,6 +12,7 @@ import pytest
 import shapely
 from sqlalchemy import text
 
+from service.exports.cli import export_layers
 from service.exports.geopackage import write_geopackage
 from service.geo.devices.features import PUBLIC_PROPERTIES
 from tests.districts import district_feature, load, square, write_geojson
@@ -134,8 +135,6 @@ def test_debian_gdal_reads_both_layers(app, public_data, tmp_path):
 
 
 def test_batches_write_the_same_layers(app, committed, public_data, tmp_path):
-    from service.exports.cli import export_layers
-
     whole, batched = tmp_path / "whole.gpkg", tmp_path / "batched.gpkg"
     assert export(app, whole).exit_code == 0
     with app.app_context(), committed.connect() as connection:
