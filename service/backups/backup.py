@@ -39,10 +39,13 @@ def create_backup(
         engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection,
         tempfile.TemporaryDirectory() as work,
     ):
+        revision = database.schema_revision(connection)
+        if revision is None:
+            raise BackupError("the database has no Vigie schema (flask db upgrade creates it)")
         snapshot = database.export_snapshot(connection)
         manifest = Manifest(
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            alembic_revision=database.schema_revision(connection),
+            alembic_revision=revision,
             counts=database.count_rows(connection),
             tokens_excluded=exclude_tokens,
         )

@@ -336,3 +336,10 @@ def test_a_bad_archive_is_refused_and_changes_nothing(archive, fresh_target, tmp
     assert "Error:" in result.output and message in result.output
     assert "Traceback" not in result.output
     assert_untouched(target)
+
+
+def test_a_database_without_the_schema_is_not_backed_up(fresh_target, tmp_path):
+    path = tmp_path / "nothing.backup"
+    result = invoke(fresh_target(), "create", str(path))
+    assert result.exit_code == 1 and "has no Vigie schema" in result.output
+    assert not path.exists()
