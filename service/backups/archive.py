@@ -26,6 +26,14 @@ MANIFEST = "manifest.json"
 DUMP = "database.dump"
 PHOTOS = "photos/"
 CHUNK = 1 << 20
+# What each field of a manifest read from an archive must be before it is trusted.
+FIELD_TYPES = {
+    "created_at": str,
+    "alembic_revision": str,
+    "counts": dict,
+    "tokens_excluded": bool,
+    "files": dict,
+}
 
 
 class BackupError(Exception):
@@ -67,8 +75,9 @@ class Manifest:
             manifest = cls(**fields)
         except TypeError as exc:
             raise BackupError(f"the manifest is incomplete or has unknown fields ({exc})") from exc
-        if not isinstance(manifest.files, dict) or not isinstance(manifest.counts, dict):
-            raise BackupError("the manifest's files or counts are not objects")
+        wrong = [n for n, kind in FIELD_TYPES.items() if not isinstance(getattr(manifest, n), kind)]
+        if wrong:
+            raise BackupError(f"the manifest's {', '.join(wrong)}: wrong type")
         manifest.check_files()
         return manifest
 

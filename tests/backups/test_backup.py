@@ -307,7 +307,11 @@ BAD_ARCHIVES = {
     ),
     "a manifest listing files as a list": (
         lambda archive, out: with_manifest(archive, out, files=["database.dump"]),
-        "the manifest's files or counts are not objects",
+        "the manifest's files: wrong type",
+    ),
+    "a manifest with a numeric revision": (
+        lambda archive, out: with_manifest(archive, out, alembic_revision=11),
+        "the manifest's alembic_revision: wrong type",
     ),
     "a newer format": (
         lambda archive, out: with_manifest(archive, out, format_version=2),
