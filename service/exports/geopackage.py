@@ -79,7 +79,8 @@ def write_geopackage(
         for layer in layers:
             result = connection.execution_options(yield_per=batch_rows).execute(layer.statement)
             batches = result.partitions()
-            # The first batch, even empty, creates the layer; the others append to it.
+            # The first batch, even empty, creates the layer. The very first write creates the
+            # file; every later one adds to it (a new layer, or more rows of the current one).
             for index, rows in enumerate(chain([next(batches, [])], batches)):
                 write_rows(partial, layer, rows, append=bool(counts) or index > 0)
                 counts[layer.name] = counts.get(layer.name, 0) + len(rows)
