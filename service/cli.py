@@ -5,7 +5,9 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from . import auth, idempotency, migrate
+from .backups.cli import backup_cli
 from .db import session
+from .exports.cli import export_cli
 from .models import User
 from .osm.cli import osm_cli
 from .photos.cli import photos_cli
@@ -56,5 +58,14 @@ def db_downgrade(revision):
 def init_app(app) -> None:
     from geodata.cli import geodata_cli
 
-    for group in (db_cli, users_cli, idempotency_cli, geodata_cli, photos_cli, osm_cli):
+    for group in (
+        db_cli,
+        users_cli,
+        idempotency_cli,
+        geodata_cli,
+        photos_cli,
+        osm_cli,
+        backup_cli,
+        export_cli,
+    ):
         app.cli.add_command(group)

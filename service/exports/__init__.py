@@ -1,0 +1,1 @@
+"""Files of the public data for download and reuse: `flask export geopackage PATH`."""

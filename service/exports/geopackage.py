@@ -1,0 +1,91 @@
+"""Write query results as the layers of one GeoPackage (OGC), through pyogrio: no Flask here.
+
+Field types follow the columns' SQL types: text, real, integer and UTC date-time fields (to the
+millisecond, as GeoPackage keeps them), with NULLs kept as NULLs. Rows are read and written in
+batches, so memory does not grow with the data. The file is written beside its final name and
+renamed at the end, so a reader never sees a half-written export.
+"""
+
+import os
+from dataclasses import dataclass
+from datetime import UTC
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+import pyogrio.raw
+from sqlalchemy import Connection, Select, types
+
+GDAL_UTC = 100  # GDAL's time zone flag of a UTC date-time
+BATCH_ROWS = 10_000
+
+
+@dataclass
+class Layer:
+    name: str
+    geometry_type: str  # "Point", "MultiPolygon"...
+    statement: Select  # its last column is the geometry, as WKB
+    metadata: dict[str, str] | None = None
+
+
+def field_array(values: tuple, sql_type) -> tuple[np.ndarray, np.ndarray | None]:
+    """The values as the numpy array pyogrio writes, and a mask of NULLs where numpy has none."""
+    if isinstance(sql_type, types.DateTime):
+        naive = [v and v.astimezone(UTC).replace(tzinfo=None) for v in values]
+        return np.array(naive, dtype="datetime64[ms]"), None
+    if isinstance(sql_type, types.Float):
+        return np.array([np.nan if v is None else v for v in values], dtype="float64"), None
+    if isinstance(sql_type, types.Integer):
+        nulls = np.array([v is None for v in values], dtype=bool)
+        return np.array([v or 0 for v in values], dtype="int64"), nulls
+    return np.array(values, dtype=object), None
+
+
+def write_rows(path: Path, layer: Layer, rows: list, *, append: bool) -> None:
+    """Write ROWS of LAYER's statement to the layer (created unless APPEND)."""
+    *fields, _geometry = layer.statement.selected_columns
+    columns = list(zip(*rows, strict=True)) or [() for _ in layer.statement.selected_columns]
+    arrays, masks, time_zones = [], [], {}
+    for field, values in zip(fields, columns, strict=False):
+        array, mask = field_array(values, field.type)
+        arrays.append(array)
+        masks.append(mask)
+        if array.dtype.kind == "M":
+            time_zones[field.name] = np.full(len(array), GDAL_UTC)
+    pyogrio.raw.write(
+        str(path),
+        np.array([bytes(wkb) for wkb in columns[-1]], dtype=object),
+        arrays,
+        [field.name for field in fields],
+        field_mask=masks,
+        layer=layer.name,
+        driver="GPKG",
+        geometry_type=layer.geometry_type,
+        crs="EPSG:4326",
+        gdal_tz_offsets=time_zones,
+        layer_metadata=layer.metadata,
+        append=append,
+    )
+
+
+def write_geopackage(
+    connection: Connection, path: Path, layers: list[Layer], *, batch_rows: int = BATCH_ROWS
+) -> dict[str, int]:
+    """Write each layer's rows to the GeoPackage PATH (replaced at the end); count the rows."""
+    partial = path.with_name(f".partial.{path.name}")  # GDAL wants the .gpkg extension
+    partial.unlink(missing_ok=True)
+    counts = {}
+    try:
+        for layer in layers:
+            result = connection.execution_options(yield_per=batch_rows).execute(layer.statement)
+            batches = result.partitions()
+            # The first batch, even empty, creates the layer. The very first write creates the
+            # file; every later one adds to it (a new layer, or more rows of the current one).
+            for index, rows in enumerate(chain([next(batches, [])], batches)):
+                write_rows(partial, layer, rows, append=bool(counts) or index > 0)
+                counts[layer.name] = counts.get(layer.name, 0) + len(rows)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return counts
