@@ -102,7 +102,7 @@ def select_first_features(feature: ColumnElement, order: ColumnElement, clauses,
     how many and whether more matched (one row more is read): for answers without paging."""
     page = (
         select(feature.label("feature"), func.row_number().over(order_by=order).label("n"))
-        .where(and_(*clauses))
+        .where(*clauses)
         .order_by(order)
         .limit(limit + 1)
         .subquery("page")

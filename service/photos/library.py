@@ -50,6 +50,23 @@ def save_photo(
     return photo
 
 
+def loose_upload_of(processed: ProcessedPhoto, uploaded_by: User) -> Photo | None:
+    """The photo of the same image this user uploaded and has not attached yet, if any.
+
+    An upload sent again (a retry whose answer was lost, a double tap) gives that photo back
+    rather than a second one that nothing would ever attach.
+    """
+    return session.scalars(
+        select(Photo)
+        .where(
+            Photo.uploaded_by == uploaded_by.id,
+            Photo.device_id.is_(None),
+            Photo.full_sha256 == processed.full.sha256,
+        )
+        .limit(1)
+    ).first()
+
+
 def file_in_use(key: str) -> bool:
     sha256 = key.removesuffix(".jpg")
     columns = (getattr(Photo, f"{name}_sha256") for name in RENDITIONS)

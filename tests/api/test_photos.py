@@ -112,14 +112,30 @@ class TestUpload:
             root = Path(app.config["MEDIA_ROOT"])
             assert not (root.parent / "etc").exists()
 
-    def test_the_same_image_twice_is_stored_once(self, client, stored_keys, db):
+    def test_the_same_image_from_two_contributors_is_stored_once(
+        self, client, as_user, stored_keys, db
+    ):
         data = images.plain_photo(colour=(200, 100, 50))
         first = uploaded(client, data)
         keys_after_first = stored_keys()
-        second = uploaded(client, data)
+        second = uploaded(as_user(), data)
         assert first["id"] != second["id"]
         assert stored_keys() == keys_after_first
         assert db("SELECT count(DISTINCT full_sha256) FROM photos").scalar_one() == 1
+
+    def test_an_upload_sent_again_gives_the_photo_not_yet_attached(self, client, db):
+        """A retry whose answer was lost, or a double tap, makes no second, orphan photo."""
+        data = images.plain_photo(colour=(10, 200, 50))
+        first = images.upload(client, data)
+        again = images.upload(client, data)
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.get_json()["id"] == first.get_json()["id"]
+        assert count_photos(db) == 1
+        attach = feature() | {"photo_ids": [first.get_json()["id"]]}
+        assert client.post("/api/v1/devices", json=attach).status_code == 201
+        # Once attached, the same image is another photo.
+        assert images.upload(client, data).status_code == 201
+        assert count_photos(db) == 2
 
 
 class TestServing:
@@ -451,10 +467,12 @@ class TestDelete:
         assert client.get(f"/api/v1/photos/{photo['id']}").status_code == 404
         assert client.delete(f"/api/v1/photos/{photo['id']}").status_code == 404
 
-    def test_files_shared_with_another_photo_stay_until_the_last_goes(self, client, stored_keys):
+    def test_files_shared_with_another_photo_stay_until_the_last_goes(
+        self, client, as_user, stored_keys
+    ):
         before = stored_keys()
         data = images.plain_photo(colour=(11, 22, 33))
-        first, second = uploaded(client, data), uploaded(client, data)
+        first, second = uploaded(client, data), uploaded(as_user(), data)
         client.delete(f"/api/v1/photos/{first['id']}")
         assert len(stored_keys() - before) == 3
         _, served = fetch(client, second["full"])

@@ -31,6 +31,7 @@ def app_without_database(tmp_path_factory):
     app.extensions["engine"].dispose()
 
 
+PASSPHRASE = "correct horse battery staple of the night watch"
 REQUESTS = [
     ("get", "/api/v1/devices?bbox=2.34,48.85,2.36,48.86", {}),
     ("get", f"/api/v1/devices/{new_id()}", {}),  # the prepared by-id read
@@ -38,7 +39,7 @@ REQUESTS = [
     ("get", "/tiles/devices/14/8298/5637.mvt", {}),
     ("get", "/api/v1/sync", {}),
     ("get", "/api/v1/stats/districts?level=commune", {}),
-    ("post", "/api/v1/auth/register", {"json": {"username": "someone", "password": "x" * 12}}),
+    ("post", "/api/v1/auth/register", {"json": {"username": "someone", "password": PASSPHRASE}}),
     (
         "post",
         "/api/v1/devices",

@@ -20,7 +20,7 @@ from ...errors import (
 from ...extensions import Blueprint
 from ...models import Photo
 from ...models.photo import RENDITIONS
-from ...photos.library import delete_photos, save_photo
+from ...photos.library import delete_photos, loose_upload_of, save_photo
 from ...photos.processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto, process_photo
 from ...ratelimit import write_limit
 from ...storage import photo_storage
@@ -114,9 +114,9 @@ def processed_upload(upload) -> ProcessedPhoto:
         return process_photo(stream, max_pixels=current_app.config["PHOTO_MAX_PIXELS"])
 
 
-def created(photo: Photo, processed: ProcessedPhoto) -> tuple:
+def created(photo: Photo, processed: ProcessedPhoto, status: int = 201) -> tuple:
     location = url_for("photos.PhotoByIdViews", photo_id=photo.id, _external=True)
-    return uploaded_view(photo, processed), 201, {"Location": location}
+    return uploaded_view(photo, processed), status, {"Location": location}
 
 
 @blp.route("/photos")
@@ -126,10 +126,18 @@ class PhotoUploadViews(MethodView):
     @accepts_photo_upload
     @blp.arguments(PhotoUploadSchema, location="files")
     @blp.response(201, UploadedPhotoSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @blp.alt_response(
+        200,
+        schema=UploadedPhotoSchema,
+        description="You uploaded this image already and it is not attached yet: that photo",
+    )
     @blp.problems(413, 415, 422)
     def post(self, files):
         """Upload a photo; it is stripped of metadata and its GPS position is suggested back"""
         processed = processed_upload(files["file"])
+        earlier = loose_upload_of(processed, g.user)
+        if earlier is not None:
+            return created(earlier, processed, status=200)
         photo = save_photo(photo_storage(), processed, g.user)
         session.commit()
         return created(photo, processed)
