@@ -10,6 +10,10 @@ import os
 
 # Each worker keeps freed memory for its next responses (KEEP_FREED_MEMORY_MB).
 from service.memory import post_fork  # noqa: F401  (a gunicorn hook, found by its name)
+from service.server_errors import answer_server_errors_as_problems
+
+# Requests gunicorn refuses itself (too long, malformed) get problem+json, not an HTML page.
+answer_server_errors_as_problems()
 
 bind = f"127.0.0.1:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())

@@ -1,5 +1,6 @@
 """`make run`'s server (gunicorn.conf.py) stays available while clients stall on purpose."""
 
+import json
 import time
 
 from tests.server import connect, exchange, gunicorn_server
@@ -29,3 +30,20 @@ def test_clients_that_stall_their_body_do_not_block_other_requests(database_url,
             sock.close()
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert elapsed < 5, f"a simple read waited {elapsed:.1f} s behind stalled clients"
+
+
+def test_requests_gunicorn_refuses_itself_get_problem_json(database_url, tmp_path):
+    """An over-long request line or header, or a malformed one, never reaches the app."""
+    refused = {
+        b"GET /api/v1/kinds?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: vigie\r\n\r\n": 414,
+        b"GET /api/v1/kinds HTTP/1.1\r\nHost: vigie\r\nX-Long: " + b"b" * 9000 + b"\r\n\r\n": 431,
+        b"NOT A REQUEST\r\n\r\n": 400,
+    }
+    with gunicorn_server(database_url, tmp_path / "server.log") as port:
+        answers = {raw: exchange(port, raw) for raw in refused}
+    for raw, status in refused.items():
+        head, _, body = answers[raw].partition(b"\r\n\r\n")
+        assert head.startswith(f"HTTP/1.1 {status}".encode()), head
+        assert b"Content-Type: application/problem+json" in head
+        problem = json.loads(body)
+        assert problem["status"] == status and b"a" * 100 not in body and b"b" * 100 not in body

@@ -8,14 +8,16 @@ import re
 import shutil
 
 import brotli
+import mapbox_vector_tile
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from pmtiles.reader import Reader
 
 from service import web
 from service.config import PROJECT_DIR
 from tests import images
 from tests.basemaps import write_pmtiles
-from tests.districts import rectangle
+from tests.districts import real_source, rectangle
 from tests.helpers import PROBLEM, feature, pin
 from tests.images import uploaded
 
@@ -164,6 +166,29 @@ class TestBasemapAndPolicy:
         assert header.status_code == 206
         assert header.data[:7] == b"PMTiles" and len(header.data) == 127
         assert header.headers["Content-Range"].startswith("bytes 0-126/")
+
+    def test_a_basemap_of_the_real_paris_boundaries_serves_its_tiles_by_range(
+        self, app, client, monkeypatch, tmp_path
+    ):
+        """The archive is built from the official arrondissements (the data folder, else
+        downloaded through the geodata catalogue), then read back as a client reads it."""
+        source = real_source(app, "paris-arrondissements")
+        with open(source.location, encoding="utf-8") as handle:
+            boundaries = [f["geometry"] for f in json.load(handle)["features"]]
+        archive = write_pmtiles(tmp_path / "paris.pmtiles", boundaries, min_zoom=10, max_zoom=12)
+        monkeypatch.setitem(app.config, "BASEMAP_PMTILES", archive)
+
+        def read_range(offset: int, length: int) -> bytes:
+            answer = client.get(
+                "/basemap.pmtiles", headers={"Range": f"bytes={offset}-{offset + length - 1}"}
+            )
+            assert answer.status_code == 206
+            return answer.data
+
+        centre = Reader(read_range).get(12, 2074, 1409)  # Paris Centre, in the 1st-4th
+        layers = mapbox_vector_tile.decode(gzip.decompress(centre))
+        assert layers["earth"]["features"], "the tile over central Paris is empty"
+        assert Reader(read_range).get(12, 0, 0) is None  # nothing was made far away
 
     def test_no_pmtiles_basemap_is_a_problem_404(self, client):
         response = client.get("/basemap.pmtiles")
