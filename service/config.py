@@ -50,6 +50,8 @@ class Config:
         # A request holding an Idempotency-Key without an answer after this long is over (its
         # answer could not be stored): a retry runs it again. Longer than any request may run.
         self.IDEMPOTENCY_IN_FLIGHT_SECONDS = _int("IDEMPOTENCY_IN_FLIGHT_SECONDS", 60)
+        # The longest an OGC page with a client's filter (CQL2, property values) may compute.
+        self.FILTER_TIMEOUT_MS = _int("FILTER_TIMEOUT_MS", 5000)
         # Accounts and moderation.
         self.TOKEN_LIFETIME_DAYS = _int("TOKEN_LIFETIME_DAYS", 90)
         # A deleted account's pseudonym is nobody else's for this long (0: free at once).

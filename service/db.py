@@ -1,15 +1,19 @@
 """Engine and request-scoped session: one transaction per request, closed at teardown."""
 
 import functools
+from contextlib import contextmanager
 
 import psycopg
 from flask import request
+from psycopg.errors import QueryCanceled
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Executable, create_engine
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+from .geo.sql import statement_timeout
 from .geo.statements import MAX_STATEMENTS, BoundStatement
 
 # Timestamps leave the database in UTC, whatever the server's own time zone; a page of 10,000
@@ -119,6 +123,20 @@ class CompiledRead:
 def compiled_read(statement: Executable) -> CompiledRead:
     """The CompiledRead of a statement kept in the registry (service/geo/statements.py)."""
     return CompiledRead(statement)
+
+
+@contextmanager
+def time_limit(milliseconds: int, refusal: Exception):
+    """Statements of the block stop after MILLISECONDS, and a stopped one raises REFUSAL (a
+    4xx that says what to ask instead): a costly request never holds a worker for long."""
+    session.execute(statement_timeout(milliseconds))
+    try:
+        yield
+    except OperationalError as exc:
+        if not isinstance(exc.orig, QueryCanceled):
+            raise
+        session.rollback()
+        raise refusal from exc
 
 
 def run_statement(bound: BoundStatement, **values):

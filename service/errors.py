@@ -61,6 +61,10 @@ class ServiceUnavailable(ServiceError):
     status, slug = 503, "service-unavailable"
 
 
+class InsufficientStorage(ServiceError):
+    status, slug = 507, "insufficient-storage"
+
+
 class Unauthorized(ServiceError):
     status, slug = 401, "unauthorized"
 

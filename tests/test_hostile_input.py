@@ -2,6 +2,7 @@
 
 import csv
 import io
+import math
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -110,3 +111,25 @@ def test_csv_cells_never_start_a_spreadsheet_formula(client, isolated, tmp_path)
     rows = list(csv.DictReader(io.StringIO(body)))
     written = [row["name"] for row in sorted(rows, key=lambda row: row["code"])]
     assert written == ["'" + name for name in names[:5]] + [names[5]]
+
+
+def test_a_filter_too_slow_to_evaluate_is_a_400_that_frees_the_worker(app, client, db, monkeypatch):
+    db(
+        "INSERT INTO devices (id, geom, kind, review_status) SELECT gen_random_uuid(), "
+        "ST_MakePoint(2.3 + i / 1e5, 48.85), 'camera', 'approved' FROM generate_series(1, 3000) i"
+    )
+    circle = [
+        (
+            2.31 + 0.01 * math.cos(2 * math.pi * n / 400),
+            48.85 + 0.01 * math.sin(2 * math.pi * n / 400),
+        )
+        for n in range(400)
+    ]
+    ring = ", ".join(f"{lon} {lat}" for lon, lat in [*circle, circle[0]])
+    heavy = f"S_INTERSECTS(geometry, POLYGON(({ring})))"
+    monkeypatch.setitem(app.config, "FILTER_TIMEOUT_MS", 1)
+    response = client.get("/ogc/collections/devices/items", query_string={"filter": heavy})
+    assert response.status_code == 400 and response.get_json()["errors"][0]["field"] == "filter"
+    assert "too long" in response.get_json()["detail"]
+    monkeypatch.setitem(app.config, "FILTER_TIMEOUT_MS", 60_000)
+    assert client.get("/ogc/collections/devices/items?limit=1").status_code == 200  # still served

@@ -1,6 +1,6 @@
 """Small pieces of SQL every builder of the geo layer writes its text with."""
 
-from sqlalchemy import Text, func, literal_column
+from sqlalchemy import Text, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 COORDINATE_DECIMALS = 7  # about 1 cm: more digits only add bytes (RFC 7946 section 11.2)
@@ -44,3 +44,8 @@ def uuid_json(column: ColumnElement) -> ColumnElement:
 
 def geojson_geometry(geom: ColumnElement) -> ColumnElement:
     return func.ST_AsGeoJSON(geom, COORDINATE_DECIMALS)
+
+
+def statement_timeout(milliseconds: int):
+    """Bound the statements of the current transaction (SET LOCAL ends with it)."""
+    return select(func.set_config("statement_timeout", str(int(milliseconds)), True))

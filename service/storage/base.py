@@ -1,8 +1,17 @@
 """The contract every photo storage backend honours (both run the same test suite)."""
 
+import errno
+import functools
+import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+
+from ..errors import InsufficientStorage, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+# How long a client should wait before trying a store that failed again.
+STORE_RETRY_AFTER_SECONDS = 5
 
 # Stored objects never change (their name is their hash): caches may keep them for a year.
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
@@ -21,8 +30,43 @@ def check_key(key: str) -> str:
     return key
 
 
+def store_failures(method):
+    """Turn a store's failure into a 507 (it is full) or a 503 (it is unreachable) problem.
+
+    The request's transaction then rolls back: no photo row names a file that was not stored,
+    and a file is only ever stored whole (each backend writes atomically).
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except self.failures as exc:
+            if self.is_full(exc):
+                log.error("the photo store is full: %s", exc)
+                raise InsufficientStorage(
+                    "The photo store is full; the photo was not kept. Try again later."
+                ) from exc
+            log.error("the photo store failed: %s", exc)
+            raise ServiceUnavailable(
+                "The photo store is unavailable for a moment; retry shortly.",
+                headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)},
+            ) from exc
+
+    return wrapper
+
+
 class PhotoStorage(ABC):
     """A flat store of immutable objects named by their content address."""
+
+    # What the store's client raises when the store fails (see store_failures).
+    failures: tuple[type[Exception], ...] = (OSError,)
+
+    def is_full(self, error: Exception) -> bool:
+        """Whether FAILURE means no room is left (rather than a store out of reach)."""
+        return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
 
     @abstractmethod
     def put(self, key: str, data: bytes, content_type: str) -> None:

@@ -5,7 +5,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .base import PhotoStorage, check_key
+from .base import PhotoStorage, check_key, store_failures
 
 
 class LocalStorage(PhotoStorage):
@@ -15,6 +15,7 @@ class LocalStorage(PhotoStorage):
     def path_of(self, key: str) -> Path:
         return self.root / check_key(key)[:2] / key
 
+    @store_failures
     def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self.path_of(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,12 +30,15 @@ class LocalStorage(PhotoStorage):
             os.unlink(partial)
             raise
 
+    @store_failures
     def exists(self, key: str) -> bool:
         return self.path_of(key).is_file()
 
+    @store_failures
     def read(self, key: str) -> bytes:
         return self.path_of(key).read_bytes()
 
+    @store_failures
     def delete(self, key: str) -> None:
         self.path_of(key).unlink(missing_ok=True)
 

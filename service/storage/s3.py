@@ -8,12 +8,22 @@ from collections.abc import Iterator
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import IMMUTABLE_CACHE, PhotoStorage, check_key
+from .base import IMMUTABLE_CACHE, PhotoStorage, check_key, store_failures
 
 
 class S3Storage(PhotoStorage):
+    # Connection failures and time-outs (botocore), and the store's own errors (5xx).
+    failures = (BotoCoreError, ClientError, OSError)
+
+    def is_full(self, error: Exception) -> bool:
+        return isinstance(error, ClientError) and error.response["Error"]["Code"] in (
+            "EntityTooLarge",
+            "QuotaExceeded",
+            "XMinioStorageFull",
+        )
+
     def __init__(
         self,
         bucket: str,
@@ -35,6 +45,7 @@ class S3Storage(PhotoStorage):
             ),
         )
 
+    @store_failures
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(
             Bucket=self.bucket,
@@ -44,6 +55,7 @@ class S3Storage(PhotoStorage):
             CacheControl=IMMUTABLE_CACHE,
         )
 
+    @store_failures
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=check_key(key))
@@ -53,6 +65,7 @@ class S3Storage(PhotoStorage):
             raise
         return True
 
+    @store_failures
     def read(self, key: str) -> bytes:
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"]
@@ -63,6 +76,7 @@ class S3Storage(PhotoStorage):
         with body:
             return body.read()
 
+    @store_failures
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
 

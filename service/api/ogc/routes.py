@@ -5,11 +5,11 @@ Features themselves are written by PostGIS and joined into the page without a Py
 """
 
 import orjson
-from flask import Response, request, url_for
+from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
-from ...db import run_statement, session
+from ...db import run_statement, session, time_limit
 from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
@@ -312,7 +312,16 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
         after=position if backward is False else None,
         before=position if backward else None,
     )
-    row = run_statement(collection.select_page(asked), photo_base=photo_base())
+    statement = collection.select_page(asked)
+    if asked.conditions:  # any CQL2 a client writes: bounded, so that it frees the worker
+        too_long = BadRequest(
+            "This filter takes too long to evaluate: narrow it (a bbox, fewer conditions).",
+            field="filter",
+        )
+        with time_limit(current_app.config["FILTER_TIMEOUT_MS"], too_long):
+            row = run_statement(statement, photo_base=photo_base())
+    else:
+        row = run_statement(statement, photo_base=photo_base())
     page = collection.paging.page_of(row, asked)
     # numberMatched is free when the first page holds every match; otherwise a count would
     # cost more than the page itself, and Part 1 lets the server leave it out.

@@ -5,10 +5,8 @@ import unicodedata
 from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
-from psycopg.errors import QueryCanceled
-from sqlalchemy.exc import OperationalError
 
-from ...db import session
+from ...db import session, time_limit
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
 from ...geo.grid import estimated_cells, select_grid, utm_srid
@@ -20,7 +18,6 @@ from ...geo.statistics.density import (
     select_density_json,
     select_known_codes,
     select_selection_exists,
-    statement_timeout,
 )
 from ...geo.statistics.selection import DistrictSelection, StatisticsFilter
 from ...geo.statistics.timeline import select_timeline
@@ -128,18 +125,13 @@ def run_bounded(statement, query: DensityQuery) -> str:
     long on a large selection, so they get STATS_WATCHED_TIMEOUT_MS at most."""
     if query.view_model is None:
         return session.execute(statement).scalar_one()
-    session.execute(statement_timeout(current_app.config["STATS_WATCHED_TIMEOUT_MS"]))
-    try:
+    too_long = BadRequest(
+        "Computing the watched areas of so many districts and devices takes too long: "
+        "ask for fewer districts (a parent, or compare) or leave out watched=true.",
+        field="watched",
+    )
+    with time_limit(current_app.config["STATS_WATCHED_TIMEOUT_MS"], too_long):
         return session.execute(statement).scalar_one()
-    except OperationalError as exc:
-        if not isinstance(exc.orig, QueryCanceled):
-            raise
-        session.rollback()
-        raise BadRequest(
-            "Computing the watched areas of so many districts and devices takes too long: "
-            "ask for fewer districts (a parent, or compare) or leave out watched=true.",
-            field="watched",
-        ) from exc
 
 
 def density_query(selection: DistrictSelection, args: dict, **kwargs) -> DensityQuery:

@@ -459,8 +459,3 @@ def select_selection_exists(selection: DistrictSelection) -> Select:
 
 def select_known_codes(codes: list[str]) -> Select:
     return select(District.code).where(District.code.in_(codes))
-
-
-def statement_timeout(milliseconds: int):
-    """Bound the statements of the current transaction (SET LOCAL ends with it)."""
-    return select(func.set_config("statement_timeout", str(int(milliseconds)), True))

@@ -1,0 +1,64 @@
+"""A photo store that is full or out of reach: a clear 507 or 503, nothing half stored."""
+
+import errno
+import socket
+
+import pytest
+
+from service import create_app
+from service.config import Config
+from service.storage import local
+from tests import images
+from tests.helpers import PROBLEM
+
+
+def count_photos(db) -> int:
+    return db("SELECT count(*) FROM photos").scalar_one()
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [(errno.ENOSPC, 507), (errno.EDQUOT, 507), (errno.EIO, 503), (errno.EACCES, 503)],
+)
+def test_a_failing_disk_refuses_the_upload_and_keeps_nothing(
+    app, moderator, db, monkeypatch, failure, status
+):
+    store = app.extensions["photo_storage"]
+    before = set(store.keys())
+
+    def fail(*_args, **_kwargs):
+        raise OSError(failure, "the disk failed")
+
+    monkeypatch.setattr(local.tempfile, "mkstemp", fail)
+    photo = images.plain_photo(colour=(failure, status % 256, 3))  # an image not stored yet
+    response = images.upload(moderator, photo)
+    assert response.status_code == status and response.mimetype == PROBLEM
+    if status == 503:
+        assert int(response.headers["Retry-After"]) > 0
+    assert count_photos(db) == 0
+    assert set(store.keys()) == before
+    monkeypatch.undo()
+    assert images.upload(moderator, photo).status_code == 201  # the store is back
+
+
+def test_an_object_store_out_of_reach_is_a_503(database_url, tmp_path_factory, make_user):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(
+        Config(
+            DATABASE_URL=database_url,
+            TESTING=True,
+            RATELIMIT_ENABLED=False,
+            S3_BUCKET="vigie-photos",
+            S3_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+            S3_REGION="us-east-1",
+        )
+    )
+    _user, token = make_user("moderator")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    response = images.upload(client, images.plain_photo())
+    assert response.status_code == 503 and response.mimetype == PROBLEM
+    assert "photo store" in response.get_json()["detail"]
+    app.extensions["engine"].dispose()
