@@ -133,3 +133,19 @@ def test_a_filter_too_slow_to_evaluate_is_a_400_that_frees_the_worker(app, clien
     assert "too long" in response.get_json()["detail"]
     monkeypatch.setitem(app.config, "FILTER_TIMEOUT_MS", 60_000)
     assert client.get("/ogc/collections/devices/items?limit=1").status_code == 200  # still served
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/devices?kind=",
+        "/ogc/collections/devices/items?kind=",
+        "/tiles/devices.json?kind=",
+        "/api/v1/districts?parent=",
+        "/api/v1/stats/districts?level=quartier&status=",
+    ],
+)
+def test_an_empty_list_parameter_is_refused_rather_than_ignored(client, path):
+    response = client.get(path)
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert response.get_json()["errors"][0]["field"] == path.rsplit("&", 1)[-1].split("?")[-1][:-1]

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import marshmallow as ma
 from marshmallow import ValidationError, validate
+from webargs.fields import DelimitedList
 
 
 def utc_datetime(**kwargs) -> ma.fields.AwareDateTime:
@@ -140,3 +141,12 @@ class LinkSchema(ma.Schema):
     rel = ma.fields.String()
     type = ma.fields.String()
     title = ma.fields.String()
+
+
+class ValueList(DelimitedList):
+    """Comma-separated values of a query parameter, at least one: an empty `kind=` says
+    nothing a client meant, so it is refused rather than read as "no filter"."""
+
+    def __init__(self, inner, *, validate=None, **kwargs):
+        more = [validate] if callable(validate) else list(validate or [])
+        super().__init__(inner, validate=[ma.validate.Length(min=1), *more], **kwargs)

@@ -2,11 +2,10 @@
 
 import marshmallow as ma
 from marshmallow import ValidationError, validate
-from webargs.fields import DelimitedList
 
 from ... import vocabulary as vocab
 from ...geo.tiles import MAX_ZOOM
-from ..fields import BBox, LinkSchema, PointGeometrySchema, choice, utc_datetime
+from ..fields import BBox, LinkSchema, PointGeometrySchema, ValueList, choice, utc_datetime
 from ..photos.schemas import DevicePhotoSchema
 
 
@@ -174,12 +173,10 @@ class DeviceQueryArgsSchema(ma.Schema):
         unknown = ma.RAISE
 
     bbox = BBox()
-    kind = DelimitedList(
-        choice(vocab.KIND_NAMES), metadata={"description": "Comma-separated kinds"}
-    )
-    status = DelimitedList(choice(vocab.STATUSES))
-    operator_type = DelimitedList(choice(vocab.OPERATOR_TYPES))
-    verification = DelimitedList(choice(vocab.VERIFICATION_LEVELS))
+    kind = ValueList(choice(vocab.KIND_NAMES), metadata={"description": "Comma-separated kinds"})
+    status = ValueList(choice(vocab.STATUSES))
+    operator_type = ValueList(choice(vocab.OPERATOR_TYPES))
+    verification = ValueList(choice(vocab.VERIFICATION_LEVELS))
     updated_since = utc_datetime(
         metadata={"description": "Only devices changed after this instant"}
     )

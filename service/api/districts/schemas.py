@@ -2,9 +2,8 @@
 
 import marshmallow as ma
 from marshmallow import validate
-from webargs.fields import DelimitedList
 
-from ..fields import BBox
+from ..fields import BBox, ValueList
 from ..statistics.schemas import CODE_MAX_CHARS, MAX_CODES, code_field
 
 TOLERANCE = ma.fields.Float(
@@ -19,7 +18,7 @@ class DistrictQueryArgsSchema(ma.Schema):
         unknown = ma.RAISE
 
     level = ma.fields.String(validate=validate.Length(1, CODE_MAX_CHARS))
-    parent = DelimitedList(code_field(), validate=validate.Length(max=MAX_CODES))
+    parent = ValueList(code_field(), validate=validate.Length(max=MAX_CODES))
     bbox = BBox()
     tolerance = TOLERANCE
     limit = ma.fields.Integer(

@@ -2,10 +2,9 @@
 
 import marshmallow as ma
 from marshmallow import validate
-from webargs.fields import DelimitedList
 
 from ...geo.collections import OgcCollection
-from ..fields import BBox, DateTimeInterval, LinkSchema
+from ..fields import BBox, DateTimeInterval, LinkSchema, ValueList
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
@@ -62,7 +61,7 @@ def property_filter_field(collection: OgcCollection, name: str) -> ma.fields.Fie
         value = ma.fields.Float(allow_nan=False)
     else:
         value = ma.fields.String(validate=validate.Length(max=255))
-    return DelimitedList(
+    return ValueList(
         value, metadata={"description": f"{queryable.description} (comma-separated: any of)"}
     )
 

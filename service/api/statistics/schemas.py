@@ -4,12 +4,11 @@ from datetime import UTC, datetime, time
 
 import marshmallow as ma
 from marshmallow import ValidationError, validate
-from webargs.fields import DelimitedList
 
 from ... import vocabulary as vocab
 from ...geo.statistics.density import RANK_METRICS
 from ...geo.statistics.timeline import TIMELINE_INTERVALS
-from ..fields import BBox, choice
+from ..fields import BBox, ValueList, choice
 
 CODE_MAX_CHARS = 32
 MAX_CODES = 200
@@ -48,13 +47,13 @@ class DeviceSelectionArgsSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    kind = DelimitedList(choice(vocab.KIND_NAMES), metadata={"description": "Comma-separated"})
-    status = DelimitedList(
+    kind = ValueList(choice(vocab.KIND_NAMES), metadata={"description": "Comma-separated"})
+    status = ValueList(
         choice(vocab.STATUSES),
         metadata={"description": "Default: active,unknown (the devices on the map now)"},
     )
-    operator_type = DelimitedList(choice(vocab.OPERATOR_TYPES))
-    verification = DelimitedList(
+    operator_type = ValueList(choice(vocab.OPERATOR_TYPES))
+    verification = ValueList(
         choice(vocab.VERIFICATION_LEVELS),
         metadata={"description": "Community verification level (reported, confirmed, ...)"},
     )
@@ -80,7 +79,7 @@ class DistrictStatsArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
     """Which districts and devices; at least a level or a parent."""
 
     level = ma.fields.String(validate=validate.Length(1, CODE_MAX_CHARS))
-    parent = DelimitedList(code_field(), validate=validate.Length(max=MAX_CODES))
+    parent = ValueList(code_field(), validate=validate.Length(max=MAX_CODES))
     at = MapDate()
 
     @ma.validates_schema
@@ -90,7 +89,7 @@ class DistrictStatsArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
 
 
 class CompareArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
-    codes = DelimitedList(
+    codes = ValueList(
         code_field(),
         required=True,
         validate=validate.Length(1, MAX_CODES),

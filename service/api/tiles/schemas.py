@@ -1,10 +1,9 @@
 """What a map client sends and receives for vector tiles: a kind filter and TileJSON."""
 
 import marshmallow as ma
-from webargs.fields import DelimitedList
 
 from ... import vocabulary as vocab
-from ..fields import choice
+from ..fields import ValueList, choice
 
 
 class TileQueryArgsSchema(ma.Schema):
@@ -13,7 +12,7 @@ class TileQueryArgsSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    kind = DelimitedList(
+    kind = ValueList(
         choice(vocab.KIND_NAMES), metadata={"description": "Comma-separated kinds to keep"}
     )
 
