@@ -27,6 +27,8 @@ PROBLEM_TYPE_BASE = "https://vigie.invalid/problems/"
 # (Statement timeouts are OperationalErrors too: a query too slow for now is also a 503.)
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, DriverOperationalError)
 DATABASE_RETRY_AFTER_SECONDS = 2
+# Request headers the service's own errors name as their field.
+HEADER_FIELDS = {"Authorization", "Content-Type", "Idempotency-Key", "If-Match"}
 log = logging.getLogger(__name__)
 # What gunicorn raises while the app reads a body that is malformed (bad chunked coding) or cut
 # short: the message quotes the bytes received.
@@ -178,8 +180,9 @@ class Api(flask_smorest.Api):
         return problem_response(error.code, detail, headers=headers)
 
     def handle_service_error(self, error: ServiceError):
+        location = "headers" if error.field in HEADER_FIELDS else None
         errors = (
-            [{"field": error.field, "location": None, "message": error.detail}]
+            [{"field": error.field, "location": location, "message": error.detail}]
             if error.field
             else None
         )

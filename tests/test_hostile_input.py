@@ -149,3 +149,19 @@ def test_an_empty_list_parameter_is_refused_rather_than_ignored(client, path):
     response = client.get(path)
     assert response.status_code == 400 and response.mimetype == PROBLEM
     assert response.get_json()["errors"][0]["field"] == path.rsplit("&", 1)[-1].split("?")[-1][:-1]
+
+
+def test_a_device_cannot_have_been_seen_in_the_future(client, db):
+    response = client.post("/api/v1/devices", json=feature(observed_at="2099-01-01T00:00:00Z"))
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "properties.observed_at"
+    assert stored(db, "devices") == 0
+
+
+def test_problems_about_a_header_say_it_is_one(client):
+    response = client.post("/api/v1/devices", json=feature(), headers={"Idempotency-Key": ""})
+    assert response.get_json()["errors"][0] == {
+        "field": "Idempotency-Key",
+        "location": "headers",
+        "message": "An Idempotency-Key has 1 to 255 characters.",
+    }

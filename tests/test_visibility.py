@@ -112,6 +112,19 @@ def test_public_answers_are_the_same_for_the_author(pending, endpoint):
     assert not reveals(response, pending), endpoint
 
 
+def test_a_pin_beside_it_is_not_told_of_it(as_user, pending, moderator, db):
+    """The duplicate check offers only pins the caller may see: another contributor's pin
+    nearby is saved (both then await review), and the 409 of its author lists it."""
+    response = as_user("contributor").post("/api/v1/devices", json=feature(LON, LAT + 1e-5))
+    assert response.status_code == 201, response.get_json()
+    assert pending["id"] not in response.get_data(as_text=True)
+    mine = pending["author"].post("/api/v1/devices", json=feature(LON, LAT + 1e-5))
+    assert mine.status_code == 409
+    assert pending["id"] in {c["id"] for c in mine.get_json()["candidates"]}
+    queue = moderator.get("/api/v1/moderation/queue").get_json()["items"]
+    assert any(item["duplicate_candidates"] for item in queue)  # moderators see both
+
+
 def test_the_rule_in_python_and_in_sql_agree(app, pending, db, isolated, as_user):
     from sqlalchemy import select
 

@@ -95,7 +95,7 @@ class Phone:
                 page.keyboard.press("ArrowRight")
                 # Leaflet pans 80 px a key, and ignores keys while a pan is under way.
                 expect(page.locator(".leaflet-map-pane")).to_have_attribute(
-                    "style", re.compile(rf"translate3d\(-{80 * step}px, 0px, 0px\)")
+                    "style", re.compile(rf"translate3d\(-{80 * step}px, -?[\d.]+px, 0px\)")
                 )
             page.get_by_role("button", name="Move the pin to the centre of the map").click()
         page.locator(".pin-form").get_by_label(re.compile(f"^{kind.replace('_', ' ')}$")).check()
@@ -463,3 +463,16 @@ def test_texts_meet_wcag_aa_contrast(phone, contributor):
     page.get_by_role("button", name="Pin a device").click()
     expect(page.locator(".pin-form")).to_be_visible()
     assert page.evaluate(LOW_CONTRAST_TEXTS) == []
+
+
+def test_the_pin_stays_in_sight_above_the_form(phone, contributor):
+    """On a phone the form covers the lower half of the map: the pin is moved above it."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    expect(page.locator(".pin.draft")).to_be_visible()
+    pin = page.locator(".pin.draft").bounding_box()
+    sheet = page.locator("#sheet").bounding_box()
+    header = page.locator("header").bounding_box()
+    assert header["y"] + header["height"] <= pin["y"], (pin, header)
+    assert pin["y"] + pin["height"] <= sheet["y"], (pin, sheet)

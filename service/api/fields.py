@@ -150,3 +150,13 @@ class ValueList(DelimitedList):
     def __init__(self, inner, *, validate=None, **kwargs):
         more = [validate] if callable(validate) else list(validate or [])
         super().__init__(inner, validate=[ma.validate.Length(min=1), *more], **kwargs)
+
+
+# Phones' clocks drift and time zones confuse: a day ahead is still "now".
+CLOCK_ALLOWANCE = timedelta(days=1)
+
+
+def not_in_the_future(value: datetime) -> None:
+    """A moment already past: a device cannot have been seen tomorrow."""
+    if value > datetime.now(UTC) + CLOCK_ALLOWANCE:
+        raise ValidationError("This moment is in the future.")

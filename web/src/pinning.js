@@ -82,7 +82,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
       status.replaceChildren(notice(t("noPosition")));
     }
   }
-  map.setView(start, Math.max(map.getZoom(), PIN_ZOOM));
+  map.setView(start, Math.max(map.getZoom(), PIN_ZOOM), { animate: false });
   const draftIcon = () => L.divIcon({ className: "", html: kindIcon(kind, "draft"), iconSize: [32, 32], iconAnchor: [16, 16] });
   const marker = L.marker(start, { draggable: true, autoPan: true, icon: draftIcon(), title: t("pinDevice"), alt: t("pinDevice"), zIndexOffset: 1000 }).addTo(layers);
   const cones = L.layerGroup().addTo(layers);
@@ -175,7 +175,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
         const use = element("button", { type: "button" }, t("usePhotoPosition"));
         use.addEventListener("click", () => {
           marker.setLatLng([suggested[1], suggested[0]]);
-          map.setView(marker.getLatLng(), map.getZoom());
+          keepInSight(map, marker.getLatLng());
           accuracy = data.accuracy_m ?? null;
           drawCones();
         });
@@ -228,4 +228,22 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
   listDirections();
   drawCones();
   openSheet(device ? t("edit") : t("pinDevice"), form, { closed: () => layers.remove() });
+  keepInSight(map, marker.getLatLng());
+}
+
+// Put LATLNG in the part of the map the form leaves uncovered: on a phone the form rises from
+// the bottom over half the map, and the pin must stay in sight to be dragged. It goes low in
+// that part, so that the handle of a cone pointing north (the first one) is in sight too.
+const PIN_HEIGHT_IN_SIGHT = 0.7;
+
+function keepInSight(map, latlng) {
+  map.setView(latlng, map.getZoom(), { animate: false });
+  const mapBox = map.getContainer().getBoundingClientRect();
+  const sheetBox = document.getElementById("sheet").getBoundingClientRect();
+  const acrossTheMap = sheetBox.width >= mapBox.width * 0.9; // not a side panel
+  const top = Math.max(mapBox.top, document.querySelector("header")?.getBoundingClientRect().bottom ?? 0);
+  const bottom = Math.min(mapBox.bottom, sheetBox.top);
+  if (!acrossTheMap || bottom >= mapBox.bottom) return;
+  const target = top + (bottom - top) * PIN_HEIGHT_IN_SIGHT;
+  map.panBy([0, (mapBox.top + mapBox.height / 2) - target], { animate: false });
 }

@@ -108,7 +108,7 @@ def check_duplicates(kind: str, geometry: dict, device_id: uuid.UUID) -> None:
     lon, lat = geometry["coordinates"][:2]
     distance = current_app.config["DUPLICATE_DISTANCE_M"]
     candidates = session.execute(
-        select_duplicate_candidates(kind, lon, lat, distance, device_id),
+        select_duplicate_candidates(kind, lon, lat, distance, current_viewer(), device_id),
         {"photo_base": photo_base()},
     ).all()
     if candidates:

@@ -5,7 +5,15 @@ from marshmallow import ValidationError, validate
 
 from ... import vocabulary as vocab
 from ...geo.tiles import MAX_ZOOM
-from ..fields import BBox, LinkSchema, PointGeometrySchema, ValueList, choice, utc_datetime
+from ..fields import (
+    BBox,
+    LinkSchema,
+    PointGeometrySchema,
+    ValueList,
+    choice,
+    not_in_the_future,
+    utc_datetime,
+)
 from ..photos.schemas import DevicePhotoSchema
 
 
@@ -92,7 +100,9 @@ class DevicePropertiesSchema(ma.Schema):
     operator_type = choice(vocab.OPERATOR_TYPES)
     status = choice(vocab.STATUSES)
     observed_at = utc_datetime(
-        allow_none=True, metadata={"description": "When it was seen (RFC 3339)"}
+        allow_none=True,
+        validate=not_in_the_future,
+        metadata={"description": "When it was seen (RFC 3339), not after now"},
     )
     accuracy_m = ma.fields.Float(
         allow_none=True,

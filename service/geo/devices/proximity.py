@@ -9,6 +9,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import Device
+from ...visibility import Viewer, visible_clause
 from ..photos import device_photos_json
 from ..sql import sql_string
 from .features import PHOTO_BASE, public_feature_text
@@ -55,9 +56,12 @@ def select_duplicate_candidates(
     lon: float,
     lat: float,
     distance_m: float,
+    viewer: Viewer,
     exclude: uuid.UUID | None = None,
 ) -> Select:
-    """Possible duplicates of a new pin (other than itself), nearest first, with their photos.
+    """Possible duplicates of a new pin (other than itself) that VIEWER may see, nearest first,
+    with their photos: another contributor's pending pin is neither revealed nor offered to
+    confirm (service/visibility.py); moderators merge such pins from their queue.
 
     Parameter `photo_base`.
     """
@@ -70,7 +74,7 @@ def select_duplicate_candidates(
             func.round(cast(distance_to(point), Numeric), 2).label("distance_m"),
             device_photos_json(PHOTO_BASE).label("photos"),
         )
-        .where(*candidate_clauses(kind, point, distance_m, exclude))
+        .where(*candidate_clauses(kind, point, distance_m, exclude), visible_clause(viewer))
         .order_by(distance_to(point))
     )
 
