@@ -149,7 +149,10 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
 
   // Without dragging (keyboard, screen reader): move the map with its arrow keys, then this.
   const toCentre = element("button", { type: "button", class: "secondary" }, t("pinAtCentre"));
-  toCentre.addEventListener("click", () => { marker.setLatLng(map.getCenter()); drawCones(); });
+  toCentre.addEventListener("click", () => {
+    marker.setLatLng(map.containerPointToLatLng(pointInSight(map)));
+    drawCones();
+  });
 
   const addDirection = element("button", { type: "button", class: "secondary" }, t("addDirection"));
   addDirection.addEventListener("click", () => { directions.push(directions.length ? (directions.at(-1) + 90) % 360 : 0); listDirections(); drawCones(); });
@@ -236,14 +239,21 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
 // that part, so that the handle of a cone pointing north (the first one) is in sight too.
 const PIN_HEIGHT_IN_SIGHT = 0.7;
 
-function keepInSight(map, latlng) {
-  map.setView(latlng, map.getZoom(), { animate: false });
+// Where the pin goes in the map (container pixels): its centre, or when the form covers the
+// lower part of it, low in the part left in sight.
+function pointInSight(map) {
+  const size = map.getSize();
   const mapBox = map.getContainer().getBoundingClientRect();
   const sheetBox = document.getElementById("sheet").getBoundingClientRect();
   const acrossTheMap = sheetBox.width >= mapBox.width * 0.9; // not a side panel
   const top = Math.max(mapBox.top, document.querySelector("header")?.getBoundingClientRect().bottom ?? 0);
   const bottom = Math.min(mapBox.bottom, sheetBox.top);
-  if (!acrossTheMap || bottom >= mapBox.bottom) return;
-  const target = top + (bottom - top) * PIN_HEIGHT_IN_SIGHT;
-  map.panBy([0, (mapBox.top + mapBox.height / 2) - target], { animate: false });
+  if (!acrossTheMap || bottom >= mapBox.bottom) return L.point(size.x / 2, size.y / 2);
+  return L.point(size.x / 2, top + (bottom - top) * PIN_HEIGHT_IN_SIGHT - mapBox.top);
+}
+
+function keepInSight(map, latlng) {
+  map.setView(latlng, map.getZoom(), { animate: false });
+  const size = map.getSize();
+  map.panBy([0, size.y / 2 - pointInSight(map).y], { animate: false });
 }
