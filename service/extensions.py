@@ -248,7 +248,7 @@ class JSONProvider(DefaultJSONProvider):
         return parse_json(s)
 
 
-class StrictJSONParser(FlaskParser):
+class BoundedJSONParser(FlaskParser):
     """webargs' parser, with bodies read by parse_json: too deep is an invalid body (400)."""
 
     def _raw_load_json(self, req):
@@ -260,7 +260,7 @@ class StrictJSONParser(FlaskParser):
 class Blueprint(flask_smorest.Blueprint):
     """Blueprint with shorthands for documented error answers and authentication."""
 
-    ARGUMENTS_PARSER = StrictJSONParser()
+    ARGUMENTS_PARSER = BoundedJSONParser()
 
     def auth(self, role: str | None = None):
         """The route needs a bearer token (and ROLE); documents security, 401 and 403."""

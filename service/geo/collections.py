@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from .. import vocabulary as vocab
 from ..models import Device, District
 from .cql2 import Queryable
-from .devices.features import public_feature_text
+from .devices.features import PUBLIC_FEATURE
 from .devices.filter import DeviceFilter, device_time, within_bboxes, within_interval
 from .devices.spatial import select_device_page_in_space, spatial_page
 from .districts import district_feature_text
@@ -169,7 +169,7 @@ DEVICES = OgcCollection(
     "pinned by contributors. Their time is when they were observed, else when last changed.",
     key=Device.id,
     key_type=uuid.UUID,
-    feature=public_feature_text,
+    feature=lambda: PUBLIC_FEATURE,
     geometry=Device.geom,
     temporal=device_time(),
     selection=device_rows,

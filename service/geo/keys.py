@@ -3,7 +3,7 @@
 Every tile at every zoom is one contiguous range of tile_key (migration 0007), so an area is a
 short list of key ranges read from one btree index, in key order. Vector tiles cluster a range
 (service/geo/tiles.py); pages of devices in an area are read range after range, stopping as
-soon as the page is full (select_device_page_in_space in service/geo/devices.py).
+soon as the page is full (select_device_page_in_space in service/geo/devices/spatial.py).
 """
 
 import math

@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
 from ..models import Device
-from .devices.features import public_feature_text
+from .devices.features import PUBLIC_FEATURE
 from .devices.filter import DeviceFilter
 from .keys import KEY_SPACE, KEY_ZOOM, KeyRange, pixel_box, tile_key_range
 from .sql import COORDINATE_DECIMALS, sql_string
@@ -288,7 +288,7 @@ def select_device_clusters(flt: DeviceFilter, zoom: int, limit: int) -> Select:
         flt,
         cells,
         cell_shift,
-        public_feature_text().label("feature"),
+        PUBLIC_FEATURE.label("feature"),
     )
     features = (
         select(

@@ -5,9 +5,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from service.geo.devices.features import (
+    PUBLIC_FEATURE,
     PUBLIC_PROPERTIES,
     device_feature_text,
-    public_feature_text,
 )
 from service.models import Device
 from tests.helpers import add_photo, as_text, pin
@@ -18,7 +18,7 @@ BASE = "https://maps.example.org/api/v1/photos"
 def stored_and_built(db, device_id):
     statement = (
         select(
-            public_feature_text().label("stored"),
+            PUBLIC_FEATURE.label("stored"),
             device_feature_text(PUBLIC_PROPERTIES).label("built"),
         )
         .where(Device.id == device_id)

@@ -113,11 +113,6 @@ class TimelineArgsSchema(DeviceSelectionArgsSchema):
     interval = choice(TIMELINE_INTERVALS, metadata={"description": "Default month"})
 
 
-class CountsSchema(ma.Schema):
-    class Meta:
-        unknown = ma.INCLUDE
-
-
 class FiguresSchema(ma.Schema):
     area_km2 = ma.fields.Float(metadata={"description": "Geodesic area (WGS84 spheroid)"})
     population = ma.fields.Integer(allow_none=True)

@@ -44,7 +44,7 @@ def device_properties_json(names) -> ColumnElement:
 def device_feature_text(names) -> ColumnElement:
     """One Feature with the properties NAMES, computed from the row (not the stored text).
 
-    Public Features are read from what the trigger stored instead (public_feature_text).
+    Public Features are read from what the trigger stored instead (PUBLIC_FEATURE).
     """
     return feature_text(
         uuid_json(Device.id), geojson_geometry(Device.geom), device_properties_json(names)
@@ -75,10 +75,6 @@ def stored_feature_text(row) -> ColumnElement:
 # only the photos, one index probe, are added here. Built once: building it costs more than
 # running a by-id query.
 PUBLIC_FEATURE = stored_feature_text(Device)
-
-
-def public_feature_text() -> ColumnElement:
-    return PUBLIC_FEATURE
 
 
 def select_device_feature() -> Select:

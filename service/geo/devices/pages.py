@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from ...models import Device
 from ..paging import select_feature_page
 from ..statements import STATEMENTS, BoundStatement, parameter
-from .features import public_feature_text
+from .features import PUBLIC_FEATURE
 from .filter import DeviceFilter
 
 
@@ -25,7 +25,7 @@ def select_device_page(flt: DeviceFilter, limit: int, after: uuid.UUID | None) -
     def build():
         return select_feature_page(
             Device.id,
-            public_feature_text(),
+            PUBLIC_FEATURE,
             flt.clauses(kept=True),
             parameter("page_limit", Integer),
             after=parameter("page_after", UUID(as_uuid=True)) if after is not None else None,

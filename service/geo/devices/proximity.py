@@ -12,7 +12,7 @@ from ...models import Device
 from ...visibility import Viewer, visible_clause
 from ..photos import device_photos_json
 from ..sql import sql_string
-from .features import PHOTO_BASE, public_feature_text
+from .features import PHOTO_BASE, PUBLIC_FEATURE
 
 EARTH_RADIUS_M = 6371008.8  # the sphere PostGIS measures geography on when use_spheroid=false
 
@@ -113,7 +113,7 @@ def select_moderation_queue(limit: int, distance_m: float) -> Select:
         .correlate(pending)
         .scalar_subquery()
     )
-    feature = select(public_feature_text()).where(Device.id == pending.id).scalar_subquery()
+    feature = select(PUBLIC_FEATURE).where(Device.id == pending.id).scalar_subquery()
     items = (
         select(
             func.json_build_object(
