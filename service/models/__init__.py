@@ -10,7 +10,13 @@ class Base(DeclarativeBase):
 from .account import ApiToken, ReservedUsername, User  # noqa: E402
 from .community import Confirmation, DeviceRevision, IdempotentRequest  # noqa: E402
 from .device import Device  # noqa: E402
-from .district import Dataset, District, StatisticsCache  # noqa: E402
+from .district import (  # noqa: E402
+    Dataset,
+    DeviceDistrict,
+    District,
+    DistrictDeviceCount,
+    StatisticsCache,
+)
 from .photo import Photo  # noqa: E402
 
 __all__ = [
@@ -19,8 +25,10 @@ __all__ = [
     "Confirmation",
     "Dataset",
     "Device",
+    "DeviceDistrict",
     "DeviceRevision",
     "District",
+    "DistrictDeviceCount",
     "IdempotentRequest",
     "Photo",
     "ReservedUsername",

@@ -1,10 +1,12 @@
 """Administrative areas (districts) and the datasets they were imported from."""
 
+import uuid
 from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import Base
@@ -74,3 +77,30 @@ class StatisticsCache(Base):
     computed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+
+
+class DeviceDistrict(Base):
+    """A district whose geometry meets a device's, kept by triggers (migration 0013).
+
+    `interior`: the district's interior holds the device; false when it lies on the border.
+    """
+
+    __tablename__ = "device_districts"
+
+    district_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    device_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    interior: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+class DistrictDeviceCount(Base):
+    """How many public devices a district's interior holds, per value of each statistics
+    filter; kept by triggers in the transaction of every write (migration 0013)."""
+
+    __tablename__ = "district_device_counts"
+
+    district_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    operator_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    verification: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -4,6 +4,7 @@ Border rule: a device counts in the district whose interior holds it; a device e
 border shared by several selected districts counts once, in the one with the smallest code.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -27,7 +28,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ... import vocabulary as vocab
-from ...models import Dataset, Device, District
+from ...models import Dataset, Device, DeviceDistrict, District, DistrictDeviceCount
 from ..districts import geography, simplified_geojson
 from ..sql import feature_text, sql_string
 from ..view_cones import SEEING_KINDS, ViewModel
@@ -114,15 +115,18 @@ def counted_in(district, selected_clauses) -> ColumnElement:
     return or_(func.ST_Contains(district.geom, Device.geom), ~on_shared_border_of_smaller_code)
 
 
-def select_hits(selection: DistrictSelection, flt: StatisticsFilter):
-    """One row per (district, device) under the border rule.
+def select_joined_hits(selection: DistrictSelection, flt: StatisticsFilter):
+    """One row per (district, device) under the border rule, joining devices with polygons:
+    for the filters the counts cannot answer (`at=`).
 
     Reads the districts table itself (not a CTE) so that PostgreSQL may split the work between
     parallel workers.
     """
     district = aliased(District)
     return (
-        select(district.code, Device.kind, Device.status, Device.verification)
+        select(
+            district.code, Device.kind, Device.status, Device.verification, literal(1).label("n")
+        )
         .select_from(district)
         .join(Device, func.ST_Intersects(district.geom, Device.geom))
         .where(
@@ -130,8 +134,69 @@ def select_hits(selection: DistrictSelection, flt: StatisticsFilter):
             *flt.clauses(),
             counted_in(district, selection.clauses),
         )
-        .subquery("hits")
     )
+
+
+def border_hits(membership, selected_codes: Callable, flt: StatisticsFilter):
+    """One row per device on the border of MEMBERSHIP's district that counts there: no other
+    selected district (SELECTED_CODES(code column)) with a smaller code touches it."""
+    other = aliased(DeviceDistrict)
+    in_a_smaller_one = exists(
+        select(literal(1)).where(
+            other.device_id == membership.device_id,
+            other.district_code < membership.district_code,
+            selected_codes(other.district_code),
+        )
+    )
+    return (
+        select(
+            membership.district_code.label("code"),
+            Device.kind,
+            Device.status,
+            Device.verification,
+            literal(1).label("n"),
+        )
+        .select_from(membership)
+        .join(Device, Device.id == membership.device_id)
+        .where(~membership.interior, *flt.clauses(), ~in_a_smaller_one)
+    )
+
+
+def select_counted_hits(
+    counted_codes: Callable, selected_codes: Callable, flt: StatisticsFilter, correlate=()
+):
+    """Rows (code, kind, status, verification, n) under the border rule, from the counts kept
+    at write time (devices inside a district) and the memberships of devices on a border.
+
+    COUNTED_CODES(code column) says whether a code is one of the districts to count in,
+    SELECTED_CODES(code column) whether it is one of the districts a device on a border may
+    count in instead. CORRELATE: outer tables they refer to.
+    """
+    counts = DistrictDeviceCount.__table__
+    inside = select(
+        counts.c.district_code.label("code"),
+        counts.c.kind,
+        counts.c.status,
+        counts.c.verification,
+        counts.c.n,
+    ).where(counted_codes(counts.c.district_code), *flt.count_clauses(counts))
+    membership = aliased(DeviceDistrict)
+    on_border = border_hits(membership, selected_codes, flt).where(
+        counted_codes(membership.district_code)
+    )
+    return union_all(inside.correlate(*correlate), on_border.correlate(*correlate))
+
+
+def select_hits(selection: DistrictSelection, flt: StatisticsFilter):
+    """Rows (code, kind, status, verification, n): N devices counted in the district CODE."""
+    if not flt.answered_by_counts():
+        return select_joined_hits(selection, flt).subquery("hits")
+    selected = select(District.code).where(*selection.clauses())
+
+    def in_selection(code):
+        return code.in_(selected)
+
+    return select_counted_hits(in_selection, in_selection, flt).subquery("hits")
 
 
 def select_watched(sel, flt: StatisticsFilter, model: ViewModel):
@@ -199,7 +264,7 @@ def district_figures(query: DensityQuery):
             hits.c.kind,
             hits.c.status,
             hits.c.verification,
-            func.count().label("n"),
+            func.sum(hits.c.n).label("n"),
         )
         .group_by(hits.c.code, hits.c.kind, hits.c.status, hits.c.verification)
         .subquery("groups")
@@ -291,20 +356,25 @@ def district_level_figures_json(district=District) -> ColumnElement:
     The OGC API's districts collection gives these: the figures, names and border rule of
     /api/v1/stats/districts?level=<its level>, for the devices on the map now.
     """
+    same_level = aliased(District)
+    hits = select_counted_hits(
+        lambda code: code == district.code,
+        lambda code: code.in_(
+            select(same_level.code).where(same_level.level == district.level).correlate(district)
+        ),
+        StatisticsFilter(),
+        correlate=[district],
+    ).subquery("hits")
     counted = (
         select(
-            func.count().label("count"),
+            func.coalesce(func.sum(hits.c.n), 0).label("count"),
             *[
-                func.count().filter(column == value).label(f"{prefix}{value}")
-                for _name, column_name, values, prefix in COUNT_GROUPS
-                for column in (getattr(Device, column_name),)
+                func.coalesce(func.sum(hits.c.n).filter(hits.c[column] == value), 0).label(
+                    f"{prefix}{value}"
+                )
+                for _name, column, values, prefix in COUNT_GROUPS
                 for value in values
             ],
-        )
-        .where(
-            *StatisticsFilter().clauses(),
-            func.ST_Intersects(district.geom, Device.geom),
-            counted_in(district, lambda other: [other.level == district.level]),
         )
         .correlate(district)
         .subquery("counted")

@@ -70,6 +70,22 @@ class StatisticsFilter:
             ]
         return clauses
 
+    def answered_by_counts(self) -> bool:
+        """Whether the district counts kept at write time answer this filter (the map now,
+        without a bbox); otherwise devices are joined with the districts' polygons."""
+        return self.at is None and not self.bboxes
+
+    def count_clauses(self, counts) -> list[ColumnElement]:
+        """The filter on the columns of the counts table COUNTS (which holds public devices
+        only): the same choice as clauses() for the map now."""
+        chosen = {
+            "kind": self.kinds,
+            "status": self.statuses or list(PRESENT_STATUSES),
+            "operator_type": self.operator_types,
+            "verification": self.verifications,
+        }
+        return [counts.c[name].in_(values) for name, values in chosen.items() if values]
+
     def history_clauses(self) -> list[ColumnElement]:
         """The same choice for a timeline, where every date is replayed: no status default."""
         return [
