@@ -187,9 +187,13 @@ def select_counted_hits(
     return union_all(inside.correlate(*correlate), on_border.correlate(*correlate))
 
 
-def select_hits(selection: DistrictSelection, flt: StatisticsFilter):
-    """Rows (code, kind, status, verification, n): N devices counted in the district CODE."""
-    if not flt.answered_by_counts():
+def select_hits(selection: DistrictSelection, flt: StatisticsFilter, from_scratch: bool = False):
+    """Rows (code, kind, status, verification, n): N devices counted in the district CODE.
+
+    FROM_SCRATCH: join devices with polygons even when the counts could answer (checks and
+    benchmarks compare both ways).
+    """
+    if from_scratch or not flt.answered_by_counts():
         return select_joined_hits(selection, flt).subquery("hits")
     selected = select(District.code).where(*selection.clauses())
 
@@ -231,6 +235,7 @@ class DensityQuery:
     rank_by: str = "per_km2"
     view_model: ViewModel | None = None  # set to compute watched_area_km2 / watched_share
     report_outside: bool = True
+    from_scratch: bool = False  # join devices with polygons instead of reading the counts
 
 
 def district_figures(query: DensityQuery):
@@ -256,7 +261,7 @@ def district_figures(query: DensityQuery):
         .cte("sel")
         .prefix_with("MATERIALIZED")
     )
-    hits = select_hits(query.selection, query.filter)
+    hits = select_hits(query.selection, query.filter, query.from_scratch)
     # Group first on the few combinations, then spread them into one column per value.
     groups = (
         select(

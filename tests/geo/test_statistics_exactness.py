@@ -1,0 +1,239 @@
+"""District statistics read from the memberships and counts kept at write time (migration 0013)
+equal a from-scratch computation after any sequence of writes."""
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from service import vocabulary as vocab
+from service.geo.statistics.density import DensityQuery, select_density_json
+from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
+from tests.districts import district_feature, load, rectangle, write_geojson
+
+CREDIT = {"name": "devices", "attribution": "test", "licence": "ODbL", "source_url": "/devices"}
+# On the districts' edges and corners as well as inside and outside them.
+LONS = (2.295, 2.30, 2.305, 2.31, 2.315, 2.32, 2.325)
+LATS = (48.795, 48.80, 48.8025, 48.805, 48.8075, 48.81, 48.815)
+POINTS = st.tuples(st.sampled_from(LONS), st.sampled_from(LATS))
+# Four quarters sharing borders, a town over all of them (another level), and the same
+# quarters re-imported with other shapes.
+QUARTERS = {
+    "A1": rectangle(2.30, 48.80, 2.31, 48.805),
+    "A2": rectangle(2.31, 48.80, 2.32, 48.805),
+    "A3": rectangle(2.30, 48.805, 2.31, 48.81),
+    "A4": rectangle(2.31, 48.805, 2.32, 48.81),
+}
+RESHAPED = {
+    "A1": rectangle(2.30, 48.80, 2.315, 48.8075),
+    "A2": rectangle(2.31, 48.795, 2.325, 48.805),
+    "A4": rectangle(2.305, 48.805, 2.32, 48.815),
+}
+SELECTIONS = (
+    DistrictSelection(levels=["quartier"], parents=["T"]),
+    DistrictSelection(levels=["town"]),
+    DistrictSelection(codes=["T", "A2", "A3"]),
+    DistrictSelection(codes=["A4", "A1"]),
+)
+FILTERS = (
+    StatisticsFilter(),
+    StatisticsFilter(kinds=["camera", "alpr"]),
+    StatisticsFilter(statuses=["removed", "planned"]),
+    StatisticsFilter(operator_types=["private"], verifications=["confirmed", "disputed"]),
+    StatisticsFilter(statuses=list(vocab.STATUSES), kinds=["microphone"]),
+)
+
+DEVICE = st.fixed_dictionaries(
+    {
+        "point": POINTS,
+        "kind": st.sampled_from(vocab.KIND_NAMES),
+        "status": st.sampled_from(vocab.STATUSES),
+        "operator_type": st.sampled_from(vocab.OPERATOR_TYPES),
+        "verification": st.sampled_from(vocab.VERIFICATION_LEVELS),
+        "review_status": st.sampled_from(("approved", "approved", "pending", "rejected")),
+    }
+)
+TARGET = st.integers(0, 1000)  # which device, modulo how many there are
+OPERATIONS = st.one_of(
+    st.tuples(st.just("create"), DEVICE),
+    st.tuples(st.just("create_many"), st.lists(DEVICE, min_size=2, max_size=6)),
+    st.tuples(st.just("move"), TARGET, POINTS),
+    st.tuples(st.just("move_all"), POINTS),
+    st.tuples(st.just("status"), TARGET, st.sampled_from(vocab.STATUSES)),
+    st.tuples(st.just("kind"), TARGET, st.sampled_from(vocab.KIND_NAMES)),
+    st.tuples(st.just("verification"), TARGET, st.sampled_from(vocab.VERIFICATION_LEVELS)),
+    st.tuples(st.just("review"), TARGET, st.sampled_from(vocab.REVIEW_STATUSES)),
+    st.tuples(st.just("touch"), TARGET),
+    st.tuples(st.just("delete"), TARGET),
+    st.tuples(st.just("erase"), TARGET),
+    st.tuples(st.just("merge"), TARGET, TARGET),
+    st.tuples(st.just("reimport"), st.sets(st.sampled_from(sorted(RESHAPED)), min_size=1)),
+    st.tuples(st.just("drop_district"), st.sampled_from(sorted(QUARTERS))),
+)
+
+INSERT = (
+    "INSERT INTO devices (id, geom, kind, status, operator_type, verification, review_status) "
+    "VALUES (gen_random_uuid(), ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :kind, :status, "
+    ":operator_type, :verification, :review_status)"
+)
+
+
+@pytest.fixture
+def districts(app, isolated, tmp_path):
+    def import_quarters(shapes: dict, name="q.geojson"):
+        features = [district_feature(code, shape) for code, shape in shapes.items()]
+        load(isolated, write_geojson(tmp_path / name, features), parent="T")
+
+    town = [district_feature("T", rectangle(2.30, 48.80, 2.32, 48.81))]
+    load(isolated, write_geojson(tmp_path / "t.geojson", town), level="town", dataset="towns")
+    import_quarters(QUARTERS)
+    return import_quarters
+
+
+def device_ids(db) -> list:
+    return [row.id for row in db("SELECT id FROM devices ORDER BY id")]
+
+
+def apply(db, districts, operation) -> None:
+    """One write, as the API's write paths make it (single rows) or in bulk."""
+    name, *args = operation
+    ids = device_ids(db)
+    pick = (lambda i: ids[i % len(ids)]) if ids else None
+    if name == "create":
+        (device,) = args
+        lon, lat = device.pop("point")
+        db(INSERT, lon=lon, lat=lat, **device)
+    elif name == "create_many":  # one statement: the triggers see several rows at once
+        rows = [{**d, "lon": d["point"][0], "lat": d["point"][1]} for d in args[0]]
+        db(
+            "INSERT INTO devices (id, geom, kind, status, operator_type, verification, "
+            "review_status) SELECT gen_random_uuid(), ST_SetSRID(ST_MakePoint(lon, lat), 4326), "
+            "kind, status, operator_type, verification, review_status "
+            "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(lon float8, lat float8, "
+            "kind text, status text, operator_type text, verification text, review_status text)",
+            rows=orjson.dumps(rows).decode(),
+        )
+    elif name == "reimport":
+        districts({code: RESHAPED[code] for code in args[0]}, name="reshaped.geojson")
+    elif name == "drop_district":
+        db("DELETE FROM districts WHERE code = :code", code=args[0])
+    elif pick is None:
+        return
+    elif name == "move":
+        db(
+            "UPDATE devices SET geom = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) WHERE id = :id",
+            id=pick(args[0]),
+            lon=args[1][0],
+            lat=args[1][1],
+        )
+    elif name == "move_all":
+        db(
+            "UPDATE devices SET geom = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)",
+            lon=args[0][0],
+            lat=args[0][1],
+        )
+    elif name in ("status", "kind", "verification", "review"):
+        column = {"review": "review_status"}.get(name, name)
+        db(f"UPDATE devices SET {column} = :value WHERE id = :id", id=pick(args[0]), value=args[1])
+    elif name == "touch":
+        db("UPDATE devices SET notes = 'seen again' WHERE id = :id", id=pick(args[0]))
+    elif name == "delete":  # a tombstone, as DELETE /api/v1/devices/{id} leaves
+        db("UPDATE devices SET deleted_at = now() WHERE id = :id", id=pick(args[0]))
+    elif name == "erase":
+        db("DELETE FROM devices WHERE id = :id", id=pick(args[0]))
+    elif name == "merge":  # as moderators merge a duplicate into another device
+        other, target = pick(args[0]), pick(args[1])
+        if other != target:
+            db(
+                "UPDATE devices SET deleted_at = now(), merged_into = :target WHERE id = :other",
+                other=other,
+                target=target,
+            )
+
+
+def assert_bookkeeping_from_scratch(db) -> None:
+    kept = db("SELECT district_code, device_id, interior FROM device_districts ORDER BY 1, 2").all()
+    recomputed = db(
+        "SELECT z.code, v.id, ST_Contains(z.geom, v.geom) FROM districts z "
+        "JOIN devices v ON ST_Intersects(z.geom, v.geom) ORDER BY 1, 2"
+    ).all()
+    assert kept == recomputed
+    keys = "district_code, kind, status, operator_type, verification"
+    counts = db(f"SELECT {keys}, n FROM district_device_counts WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5")
+    recounted = db(
+        "SELECT z.code, v.kind, v.status, v.operator_type, v.verification, count(*) "
+        "FROM districts z JOIN devices v ON ST_Contains(z.geom, v.geom) "
+        "WHERE v.review_status = 'approved' AND v.deleted_at IS NULL "
+        "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+    )
+    assert counts.all() == recounted.all()
+
+
+def figures(db, selection, flt, from_scratch: bool) -> dict:
+    query = DensityQuery(selection=selection, filter=flt, from_scratch=from_scratch)
+    return orjson.loads(db.connection.execute(select_density_json(query, CREDIT)).scalar_one())
+
+
+def assert_statistics_from_scratch(db, checks=((s, f) for s in SELECTIONS for f in FILTERS)):
+    for selection, flt in checks:
+        kept = figures(db, selection, flt, from_scratch=False)
+        assert kept == figures(db, selection, flt, from_scratch=True), (selection, flt)
+
+
+@pytest.fixture
+def db(app, isolated):
+    def run(sql: str, **params):
+        return isolated.execute(text(sql), params)
+
+    run.connection = isolated
+    return run
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    operations=st.lists(OPERATIONS, min_size=1, max_size=25),
+    checks=st.lists(st.tuples(st.sampled_from(SELECTIONS), st.sampled_from(FILTERS)), max_size=3),
+)
+def test_figures_equal_a_from_scratch_computation_after_any_writes(
+    db, districts, operations, checks
+):
+    example = db.connection.begin_nested()  # each example starts from the fixture's districts
+    try:
+        for operation in operations:
+            apply(db, districts, operation)
+        assert_bookkeeping_from_scratch(db)
+        assert_statistics_from_scratch(db, checks)
+    finally:
+        example.rollback()
+
+
+def test_a_bulk_load_is_counted_like_single_writes(db, districts):
+    """More rows than the triggers' bulk threshold: districts drive the join instead."""
+    db(
+        "INSERT INTO devices (id, geom, kind, status) "
+        "SELECT gen_random_uuid(), ST_SetSRID(ST_MakePoint(2.295 + (i % 31) * 0.001, "
+        "48.795 + (i / 31 % 21) * 0.001), 4326), "
+        "(ARRAY['camera', 'alpr', 'sensor'])[1 + i % 3], "
+        "(ARRAY['active', 'unknown', 'removed', 'planned'])[1 + i % 4] "
+        "FROM generate_series(1, 6000) AS i"
+    )
+    assert_bookkeeping_from_scratch(db)
+    db("UPDATE devices SET geom = ST_Translate(geom, 0.005, 0.0025)")
+    assert_bookkeeping_from_scratch(db)
+    db("DELETE FROM devices WHERE status = 'unknown'")
+    assert_bookkeeping_from_scratch(db)
+    assert_statistics_from_scratch(db, [(SELECTIONS[0], FILTERS[0]), (SELECTIONS[2], FILTERS[2])])
+
+
+def test_emptying_the_devices_or_the_districts_empties_the_bookkeeping(db, districts):
+    db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active", operator_type="public",
+       verification="reported", review_status="approved")  # fmt: skip
+    assert db("SELECT count(*) FROM district_device_counts").scalar_one() == 2
+    db("TRUNCATE devices CASCADE")
+    assert db("SELECT count(*) FROM device_districts").scalar_one() == 0
+    assert db("SELECT count(*) FROM district_device_counts").scalar_one() == 0
