@@ -83,12 +83,6 @@ class Config:
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
         # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
         self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")
-        # Cached statistics are served for up to this many seconds after the data changed.
-        self.STATS_MAX_AGE_SECONDS = _int("STATS_MAX_AGE_SECONDS", 300)
-        # An outdated cached statistic younger than this is served while it is recomputed, in a
-        # background thread unless STATS_REFRESH_IN_BACKGROUND is false (0: never served).
-        self.STATS_STALE_SECONDS = _int("STATS_STALE_SECONDS", 3600)
-        self.STATS_REFRESH_IN_BACKGROUND = env.get("STATS_REFRESH_IN_BACKGROUND", "true") == "true"
         # Longest time a request with watched=true may compute (a union of cones per district).
         self.STATS_WATCHED_TIMEOUT_MS = _int("STATS_WATCHED_TIMEOUT_MS", 20000)
         # View cones: radius in metres per camera type ("type=metres,..."), else the default;

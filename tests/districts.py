@@ -70,12 +70,3 @@ def load_real(connection, app, name: str, codes: tuple[str, ...] = ()):
         listed = ", ".join(f"'{code}'" for code in codes)
         options["where"] = f"{source.code_field} IN ({listed})"
     return import_districts(connection, source.location, **options)
-
-
-@pytest.fixture
-def exact_statistics(app):
-    """Serve no cached figure older than the last change, so each request sees the test's data."""
-    before = {name: app.config[name] for name in ("STATS_MAX_AGE_SECONDS", "STATS_STALE_SECONDS")}
-    app.config.update(STATS_MAX_AGE_SECONDS=0, STATS_STALE_SECONDS=0)
-    yield
-    app.config.update(before)

@@ -15,6 +15,13 @@ border rule (docs/statistics.md). Statement triggers with transition tables do t
 sets, so a bulk load costs one join, not one per row; a district import recomputes the
 memberships and counts of the districts it wrote.
 
+The statistics cache stays, but serves only exact bodies: its data version was a sequence,
+moved when a writer's statement ran, before the writer committed, so a body computed in between
+was stored under the new version without the new data. Now each writing statement appends a row
+to `statistics_changes` in its own transaction: the version is how many such rows are visible
+and the largest id, a pair that moves exactly when a change commits (committed rows only add up;
+`fold_statistics_changes()` moves rows into one counter row atomically, keeping the pair).
+
 Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-04 17:00:00
@@ -217,14 +224,79 @@ GROUP BY m.district_code, {FILTERS};
 """
 
 
+DATA_VERSION = """
+DROP TRIGGER devices_bump_statistics_data_version ON devices;
+DROP TRIGGER districts_bump_statistics_data_version ON districts;
+DROP FUNCTION bump_statistics_data_version();
+DROP SEQUENCE statistics_data_version;
+DELETE FROM statistics_cache;
+ALTER TABLE statistics_cache ALTER COLUMN data_version TYPE text;
+CREATE TABLE statistics_changes (id bigserial PRIMARY KEY);
+CREATE TABLE statistics_changes_folded (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    n bigint NOT NULL,
+    max_id bigint NOT NULL
+);
+CREATE FUNCTION record_statistics_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO statistics_changes DEFAULT VALUES;
+    RETURN NULL;
+END $$;
+-- How many changes this snapshot sees, and the largest id: equal pairs, equal data.
+CREATE FUNCTION statistics_data_version() RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT (coalesce((SELECT n FROM statistics_changes_folded), 0) + count(*)) || '.'
+           || greatest((SELECT max_id FROM statistics_changes_folded), max(id), 0)
+    FROM statistics_changes
+$$;
+CREATE FUNCTION fold_statistics_changes() RETURNS void LANGUAGE sql AS $$
+    WITH gone AS (DELETE FROM statistics_changes RETURNING id)
+    INSERT INTO statistics_changes_folded AS f (one, n, max_id)
+    SELECT true, count(*), coalesce(max(id), 0) FROM gone
+    ON CONFLICT (one) DO UPDATE SET n = f.n + excluded.n, max_id = greatest(f.max_id, excluded.max_id)
+$$;
+"""
+VERSION_TRIGGER = """
+CREATE TRIGGER {table}_record_statistics_change
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
+    FOR EACH STATEMENT EXECUTE FUNCTION record_statistics_change()
+"""
+OLD_DATA_VERSION = """
+DROP TRIGGER devices_record_statistics_change ON devices;
+DROP TRIGGER districts_record_statistics_change ON districts;
+DROP FUNCTION record_statistics_change();
+DROP FUNCTION statistics_data_version();
+DROP FUNCTION fold_statistics_changes();
+DROP TABLE statistics_changes;
+DROP TABLE statistics_changes_folded;
+DELETE FROM statistics_cache;
+ALTER TABLE statistics_cache ALTER COLUMN data_version TYPE bigint USING 0;
+CREATE SEQUENCE statistics_data_version;
+CREATE FUNCTION bump_statistics_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM nextval('statistics_data_version');
+    RETURN NULL;
+END $$;
+"""
+
+
 def upgrade() -> None:
     op.execute(TABLES)
     op.execute(FUNCTIONS)
     op.execute(BACKFILL)
     op.execute(TRIGGERS)
+    op.execute(DATA_VERSION)
+    for table in ("devices", "districts"):
+        op.execute(VERSION_TRIGGER.format(table=table))
 
 
 def downgrade() -> None:
+    op.execute(OLD_DATA_VERSION)
+    for table in ("devices", "districts"):
+        op.execute(
+            f"CREATE TRIGGER {table}_bump_statistics_data_version "
+            f"AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION bump_statistics_data_version()"
+        )
     for trigger, table in (
         ("devices_count_inserted", "devices"),
         ("devices_count_updated", "devices"),

@@ -73,7 +73,8 @@ class StatisticsCache(Base):
     # The request path and query string, so that a refresh can compute it again.
     request: Mapped[str] = mapped_column(Text, nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
-    data_version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # statistics_data_version() when it was computed (migration 0013).
+    data_version: Mapped[str] = mapped_column(Text, nullable=False)
     computed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

@@ -3,16 +3,16 @@
 import csv
 import io
 import math
-import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
-from service.api.statistics.cache import refresh_later
+from service.api.statistics import routes
+from service.geo.statistics import density
 from tests.districts import (
     district_feature,
-    exact_statistics,
     load,
     rectangle,
     square,
@@ -26,9 +26,6 @@ def client(moderator):
     """These tests pin as a moderator, whose pins are published directly."""
     return moderator
 
-
-__all__ = ["exact_statistics"]
-pytestmark = pytest.mark.usefixtures("exact_statistics")
 
 STATS = "/api/v1/stats/districts?level=quartier&parent=P"
 PUBLIC_FIELDS = {
@@ -238,16 +235,49 @@ class TestCache:
         assert after.headers["X-Cache"] == "miss"
         assert by_code(after.get_json())["Q1"]["count"] == 1
 
-    def test_max_age_allows_figures_slightly_older_than_the_data(self, app, client, quarters):
-        app.config["STATS_MAX_AGE_SECONDS"] = 3600
-        first = client.get(STATS)
+    def test_the_first_request_after_any_change_is_exact(
+        self, client, db, isolated, tmp_path, quarters
+    ):
         pin(client, 2.301, 48.801)
-        stale = client.get(STATS)
-        assert stale.headers["X-Cache"] == "hit"
+        assert by_code(stats(client))["Q1"]["count"] == 1
+        db("UPDATE devices SET geom = ST_SetSRID(ST_MakePoint(2.315, 48.801), 4326)")
+        moved = client.get(STATS)
+        assert moved.headers["X-Cache"] == "miss"
         assert (
-            stale.headers["X-Statistics-Computed-At"] == first.headers["X-Statistics-Computed-At"]
-        )
-        assert by_code(stale.get_json())["Q1"]["count"] == 0
+            by_code(moved.get_json())["Q1"]["count"],
+            by_code(moved.get_json())["Q2"]["count"],
+        ) == (0, 1)
+        db("UPDATE devices SET status = 'removed'")
+        assert by_code(stats(client))["Q2"]["count"] == 0
+        db("UPDATE devices SET status = 'active'")
+        assert by_code(stats(client))["Q2"]["count"] == 1
+        # Q2 re-imported smaller: the device is now in no district.
+        features = [district_feature("Q2", rectangle(2.31, 48.802, 2.32, 48.805))]
+        load(isolated, write_geojson(tmp_path / "q2.geojson", features), parent="P")
+        body = stats(client)
+        assert by_code(body)["Q2"]["count"] == 0 and body["totals"]["outside_count"] == 1
+
+    def test_a_body_computed_while_a_change_commits_is_not_kept(self, app, client, quarters):
+        """The change is committed by another connection between the start of the request and
+        the end of its computation: the answer is not cached under the version it started at."""
+        engine = app.extensions["engine"]
+        compute = density.select_density_json
+
+        def with_a_concurrent_change(query, credit):
+            with engine.begin() as other:
+                other.execute(text("UPDATE districts SET name = name WHERE false"))
+            return compute(query, credit)
+
+        try:
+            density.select_density_json = with_a_concurrent_change
+            routes.select_density_json = with_a_concurrent_change
+            assert client.get(STATS).headers["X-Cache"] == "miss"
+        finally:
+            density.select_density_json = compute
+            routes.select_density_json = compute
+        again = client.get(STATS)
+        assert again.headers["X-Cache"] == "miss"
+        assert client.get(STATS).headers["X-Cache"] == "hit"
 
 
 class TestCompare:
@@ -367,52 +397,15 @@ class TestTimeline:
         assert bad.get_json()["errors"][0]["field"] == "interval"
 
 
-class TestStaleWhileRefreshing:
-    def test_outdated_figures_are_served_once_while_new_ones_are_computed(
-        self, app, client, quarters
-    ):
-        app.config.update(STATS_STALE_SECONDS=3600, STATS_REFRESH_IN_BACKGROUND=False)
-        try:
-            assert client.get(STATS).headers["X-Cache"] == "miss"
-            pin(client, 2.301, 48.801)
-            stale = client.get(STATS)
-            assert stale.headers["X-Cache"] == "stale"
-            assert by_code(stale.get_json())["Q1"]["count"] == 0
-            fresh = client.get(STATS)
-            assert fresh.headers["X-Cache"] == "hit"
-            assert by_code(fresh.get_json())["Q1"]["count"] == 1
-        finally:
-            app.config.update(STATS_STALE_SECONDS=0, STATS_REFRESH_IN_BACKGROUND=True)
-
-    def test_background_refresh_runs_once_per_key_and_stores_the_new_body(self, app, db):
-        started, release = threading.Event(), threading.Event()
-
-        def compute():
-            started.set()
-            release.wait(5)
-            return '{"fresh": true}'
-
-        with app.test_request_context(STATS):
-            first = refresh_later("test-key", STATS, 42, compute)
-            assert started.wait(5)
-            assert refresh_later("test-key", STATS, 42, compute) is None
-            release.set()
-            first.join(5)
-        row = db("SELECT body, data_version, request FROM statistics_cache WHERE key = 'test-key'")
-        assert tuple(row.one()) == ('{"fresh": true}', 42, STATS)
-
-
 class TestRefresh:
     def test_no_cache_recomputes_and_the_refresh_command_updates_outdated_figures(
         self, app, client, quarters
     ):
-        app.config["STATS_MAX_AGE_SECONDS"] = 3600
         client.get(STATS)
-        pin(client, 2.301, 48.801)
-        assert by_code(client.get(STATS).get_json())["Q1"]["count"] == 0  # still cached
+        assert client.get(STATS).headers["X-Cache"] == "hit"
         fresh = client.get(STATS, headers={"Cache-Control": "no-cache"})
         assert fresh.headers["X-Cache"] == "miss"
-        assert by_code(fresh.get_json())["Q1"]["count"] == 1
+        pin(client, 2.301, 48.801)
         pin(client, 2.302, 48.801)
         result = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
         assert "1 cached statistics refreshed" in result.output, result.output

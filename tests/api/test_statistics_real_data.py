@@ -6,10 +6,7 @@ must give those ratios back. Paris arrondissement areas must match the official 
 
 import pytest
 
-from tests.districts import exact_statistics, load_real
-
-__all__ = ["exact_statistics"]
-pytestmark = pytest.mark.usefixtures("exact_statistics")
+from tests.districts import load_real
 
 # Inhabitants per camera quoted in the public debate.
 PUBLISHED_RATIOS = {"06088": 450, "75056": 2050, "69123": 1850}

@@ -1,34 +1,36 @@
 """Statements of the statistics cache: bodies keyed by request, tagged with the data version.
 
-The data version is a sequence moved by a trigger on every change to devices or districts, so a
-cached body is exact while the version it names is current.
+The data version (migration 0013) is read from `statistics_changes`, a row per writing
+statement on devices or districts, written in the writer's transaction: it moves exactly when a
+change commits. A body is served only while the version it was computed at is current.
 """
 
-from sqlalchemy import Select, column, func, literal_column, select, table
+from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ...models import StatisticsCache
 
-DATA_VERSION = table("statistics_data_version", column("last_value"))
 # Entries nobody asked for since this long are dropped when another one is written.
 KEEP = "1 day"
 
 
 def select_data_version() -> Select:
-    return select(DATA_VERSION.c.last_value)
+    return select(func.statistics_data_version())
 
 
-def select_cached(key: str, data_version: int) -> Select:
-    """The cached body, whether it is exact, and its age in seconds."""
-    return select(
-        StatisticsCache.body,
-        StatisticsCache.computed_at,
-        (StatisticsCache.data_version == data_version).label("exact"),
-        func.extract("epoch", func.now() - StatisticsCache.computed_at).label("age_seconds"),
-    ).where(StatisticsCache.key == key)
+def fold_changes() -> Select:
+    """Move the visible change rows into the one counter row, keeping the version."""
+    return select(func.fold_statistics_changes())
 
 
-def store_cached(key: str, request: str, body: str, data_version: int):
+def select_cached(key: str, data_version: str) -> Select:
+    """The cached body computed at DATA_VERSION, if any."""
+    return select(StatisticsCache.body, StatisticsCache.computed_at).where(
+        StatisticsCache.key == key, StatisticsCache.data_version == data_version
+    )
+
+
+def store_cached(key: str, request: str, body: str, data_version: str):
     statement = pg_insert(StatisticsCache).values(
         key=key, request=request, body=body, data_version=data_version, computed_at=func.now()
     )
@@ -48,7 +50,7 @@ def delete_old_entries():
     )
 
 
-def select_outdated_requests(data_version: int) -> Select:
+def select_outdated_requests(data_version: str) -> Select:
     """The requests whose cached figures predate the last change, oldest first."""
     return (
         select(StatisticsCache.request)
