@@ -1,20 +1,23 @@
-"""Issue-5 benchmark: district statistics with 1,000,000 devices and every French commune.
+"""District statistics with 1,000,000 devices and every French commune, side by side in one run.
 
 Loads (once) the communes and Paris arrondissements from GEODATA_DIR and N synthetic devices
-(benchmarks/seed_devices.py), then times whole requests through the application (validation,
-cache lookup, SQL, response) for each scenario:
-- cold: the statistics cache emptied first, so the figures are computed from the devices;
-- warm: the same request again, served from the cache while no device changed;
-- after a change: the first request after a device changed, answered with the previous figures
-  (X-Cache: stale) while a background thread computes the new ones.
+(benchmarks/seed_devices.py), then for each scenario:
+- from scratch: the statement that joins devices with the districts' polygons (what every
+  uncached answer cost before the counts of migration 0013), timed in PostgreSQL;
+- cached: the whole request answered from the statistics cache (X-Cache: hit);
+- no cache: the whole request computed now (`Cache-Control: no-cache`), from the counts;
+- after a change: the first request after a device moved (X-Cache: miss, exact).
+Then device writes through the API (create, move, delete) with the bookkeeping triggers on
+and off, round after round, for what the counts cost writers.
 
-    benchmarks/run.sh statistics [--count 1000000] [--repeat 3]
+    benchmarks/run.sh statistics [--count 1000000] [--repeat 5] [--writes 200] [--rounds 3]
 """
 
 import argparse
 import os
 import statistics
 import time
+import uuid
 
 from sqlalchemy import text
 
@@ -22,23 +25,47 @@ from benchmarks import loadgen
 from benchmarks.seed_devices import device_count, seed
 from geodata import catalogue
 from geodata.importer import import_districts, source_options
-from service import create_app
-from service.api.statistics.cache import refreshes_running
+from service import auth, create_app
 from service.config import PROJECT_DIR, Config
+from service.db import session
+from service.geo.statistics.csv import select_density_csv
+from service.geo.statistics.density import DensityQuery, select_density_json
+from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
+from service.models import User
 
 RESULTS = PROJECT_DIR / "benchmarks" / "results" / "statistics.json"
 PARIS_BBOX = "2.224,48.815,2.470,48.902"
+CREDIT = {"name": "devices", "attribution": "bench", "licence": "ODbL", "source_url": "/"}
+# (name, URL, the same selection for the from-scratch statement, its format)
 SCENARIOS = (
     (
         "Paris: 20 arrondissements (JSON)",
         "/api/v1/stats/districts?level=arrondissement&parent=75056",
+        DistrictSelection(levels=["arrondissement"], parents=["75056"]),
+        "json",
     ),
-    ("Bouches-du-Rhone: 119 communes (JSON)", "/api/v1/stats/districts?level=commune&parent=13"),
-    ("Rhone: communes (CSV)", "/api/v1/stats/districts?level=commune&parent=69&f=csv"),
-    ("France: all communes (CSV)", "/api/v1/stats/districts?level=commune&f=csv"),
+    (
+        "Bouches-du-Rhone: 119 communes (JSON)",
+        "/api/v1/stats/districts?level=commune&parent=13",
+        DistrictSelection(levels=["commune"], parents=["13"]),
+        "json",
+    ),
+    (
+        "Rhone: communes (CSV)",
+        "/api/v1/stats/districts?level=commune&parent=69&f=csv",
+        DistrictSelection(levels=["commune"], parents=["69"]),
+        "csv",
+    ),
+    (
+        "France: all communes (CSV)",
+        "/api/v1/stats/districts?level=commune&f=csv",
+        DistrictSelection(levels=["commune"]),
+        "csv",
+    ),
     ("Paris: 250 m hexagon grid (GeoJSON)", f"/api/v1/stats/grid?bbox={PARIS_BBOX}&cell=250"),
 )
 DATASETS = ("france-communes", "paris-arrondissements")
+BOOKKEEPING_TRIGGERS = ("devices_count_inserted", "devices_count_updated", "devices_count_deleted")
 
 
 def ensure_districts(app) -> None:
@@ -60,66 +87,145 @@ def ensure_districts(app) -> None:
         connection.execute(text("ANALYZE districts"))
 
 
-def timed(client, url: str) -> tuple[float, object]:
+def timed(client, url: str, **kwargs) -> tuple[float, object]:
     started = time.perf_counter()
-    response = client.get(url)
+    response = client.get(url, **kwargs)
     elapsed = time.perf_counter() - started
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     return elapsed * 1000, response
 
 
-def touch_a_device(engine) -> None:
-    """A change to the map: every cached figure becomes outdated."""
+def move_a_device(engine) -> None:
+    """A change to the map: a device moves by a few metres."""
     with engine.begin() as connection:
         connection.execute(
             text(
-                "UPDATE devices SET updated_at = now() WHERE id = (SELECT id FROM devices LIMIT 1)"
+                "UPDATE devices SET geom = ST_Translate(geom, 0.0001, 0) "
+                "WHERE id = (SELECT id FROM devices LIMIT 1)"
             )
         )
 
 
-def wait_for_refreshes(timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while refreshes_running() and time.monotonic() < deadline:
-        time.sleep(0.05)
+def from_scratch_ms(engine, selection: DistrictSelection, fmt: str) -> float:
+    query = DensityQuery(selection=selection, filter=StatisticsFilter(), from_scratch=True)
+    statement = select_density_csv(query) if fmt == "csv" else select_density_json(query, CREDIT)
+    with engine.connect() as connection:
+        started = time.perf_counter()
+        connection.execute(statement).scalar_one()
+        return (time.perf_counter() - started) * 1000
 
 
-def measure(app, url: str, repeat: int) -> dict:
-    """Cold (cache emptied), warm (cached), and stale (just after a change to the map: the
-    previous figures while the new ones are computed in the background)."""
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 1)
+
+
+def measure(app, url: str, repeat: int, scratch=None) -> dict:
     client = app.test_client()
     engine = app.extensions["engine"]
-    cold, warm, stale, size = [], [], [], 0
+    cached, computed, after_change, scratch_ms, size = [], [], [], [], 0
     for _ in range(repeat):
-        with engine.begin() as connection:
-            connection.execute(text("DELETE FROM statistics_cache"))
-        elapsed, response = timed(client, url)
-        cold.append(elapsed)
+        elapsed, response = timed(client, url, headers={"Cache-Control": "no-cache"})
+        computed.append(elapsed)
         size = len(response.data)
         for _ in range(3):
             elapsed, response = timed(client, url)
             assert response.headers["X-Cache"] == "hit"
-            warm.append(elapsed)
-        touch_a_device(engine)
+            cached.append(elapsed)
+        move_a_device(engine)
         elapsed, response = timed(client, url)
-        assert response.headers["X-Cache"] == "stale"
-        stale.append(elapsed)
-        wait_for_refreshes()
-    return {
-        "cold_ms": round(statistics.median(cold)),
-        "cold_max_ms": round(max(cold)),
-        "warm_ms": round(statistics.median(warm), 1),
-        "stale_ms": round(statistics.median(stale), 1),
+        assert response.headers["X-Cache"] == "miss"
+        after_change.append(elapsed)
+        if scratch is not None:
+            scratch_ms.append(from_scratch_ms(engine, *scratch))
+    figures = {
+        "cached_ms": median(cached),
+        "no_cache_ms": median(computed),
+        "no_cache_max_ms": round(max(computed), 1),
+        "after_change_ms": median(after_change),
+        "ratio": round(median(computed) / median(cached), 2),
         "bytes": size,
+    }
+    if scratch_ms:
+        figures["from_scratch_ms"] = median(scratch_ms)
+    return figures
+
+
+def writer_client(app):
+    """A test client signed in as a moderator, whose pins are published (hence counted)."""
+    with app.app_context():
+        user = User(username=f"bench_{uuid.uuid4().hex[:8]}", role="moderator", password_hash="-")
+        session.add(user)
+        session.flush()
+        _, token = auth.issue_token(user, "bench")
+        session.commit()
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+def write_round(client, writes: int) -> float:
+    """Writes per second: WRITES devices created in central Paris, each moved, then deleted."""
+    started = time.perf_counter()
+    urls = []
+    for i in range(writes):
+        feature = {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [2.30 + i * 1e-4, 48.85 + i * 5e-5]},
+            "properties": {"kind": "camera"},
+        }
+        response = client.post("/api/v1/devices?force=true", json=feature)
+        assert response.status_code == 201, response.get_data(as_text=True)[:300]
+        urls.append((f"/api/v1/devices/{response.get_json()['id']}", response.headers["ETag"]))
+    for i, (url, etag) in enumerate(urls):
+        moved = {"geometry": {"type": "Point", "coordinates": [2.35 - i * 1e-4, 48.86]}}
+        response = client.patch(url, json=moved, headers={"If-Match": etag})
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        response = client.delete(url, headers={"If-Match": response.headers["ETag"]})
+        assert response.status_code in (200, 204), response.get_data(as_text=True)[:300]
+    return 3 * writes / (time.perf_counter() - started)
+
+
+def set_bookkeeping(engine, enabled: bool) -> None:
+    with engine.begin() as connection:
+        for trigger in BOOKKEEPING_TRIGGERS:
+            action = "ENABLE" if enabled else "DISABLE"
+            connection.execute(text(f"ALTER TABLE devices {action} TRIGGER {trigger}"))
+
+
+def measure_writes(app, writes: int, rounds: int) -> dict:
+    """Rounds alternate with the bookkeeping on and off; each round's devices are erased in the
+    same state, so the counts stay exact."""
+    engine = app.extensions["engine"]
+    client = writer_client(app)
+    rates = {"on": [], "off": []}
+    try:
+        for _ in range(rounds):
+            for state in ("on", "off"):
+                set_bookkeeping(engine, state == "on")
+                rates[state].append(write_round(client, writes))
+                with engine.begin() as connection:
+                    connection.execute(text("DELETE FROM devices WHERE deleted_at IS NOT NULL"))
+    finally:
+        set_bookkeeping(engine, True)
+    on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+    return {
+        "writes_per_round": 3 * writes,
+        "with_bookkeeping_per_s": round(on, 1),
+        "without_bookkeeping_per_s": round(off, 1),
+        "rounds_on": [round(r, 1) for r in rates["on"]],
+        "rounds_off": [round(r, 1) for r in rates["off"]],
+        "cost_percent": round((1 - on / off) * 100, 1),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--writes", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    app = create_app(Config(STATS_MAX_AGE_SECONDS=0))
+    app = create_app(Config(RATELIMIT_ENABLED=False))
     ensure_districts(app)
     url = os.environ["DATABASE_URL"]
     if device_count(url) != args.count:
@@ -127,17 +233,20 @@ def main() -> None:
         seed(url, args.count)
     results = {"devices": args.count, "load_average_before": os.getloadavg(), "scenarios": {}}
     print(
-        "| Scenario | cold median (max) | warm median | after a change | size |\n"
-        "|---|---|---|---|---|"
+        "| Scenario | from scratch (before) | cached | no cache | no cache / cached | "
+        "first after a change | size |\n|---|---|---|---|---|---|---|"
     )
-    for name, path in SCENARIOS:
-        figures = measure(app, path, args.repeat)
+    for name, path, *scratch in SCENARIOS:
+        figures = measure(app, path, args.repeat, scratch or None)
         results["scenarios"][name] = {"url": path, **figures}
+        before = f"{figures['from_scratch_ms']} ms" if "from_scratch_ms" in figures else "-"
         print(
-            f"| {name} | {figures['cold_ms']} ms ({figures['cold_max_ms']} ms) | "
-            f"{figures['warm_ms']} ms | {figures['stale_ms']} ms | "
+            f"| {name} | {before} | {figures['cached_ms']} ms | {figures['no_cache_ms']} ms | "
+            f"{figures['ratio']} | {figures['after_change_ms']} ms | "
             f"{figures['bytes'] / 1e6:.2f} MB |"
         )
+    results["writes"] = measure_writes(app, args.writes, args.rounds)
+    print(f"device writes: {results['writes']}")
     results["load_average_after"] = os.getloadavg()
     loadgen.save_results(RESULTS, results)
     print(

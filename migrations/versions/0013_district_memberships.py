@@ -201,6 +201,9 @@ CREATE TABLE device_districts (
     PRIMARY KEY (district_code, device_id)
 );
 CREATE INDEX device_districts_device_idx ON device_districts (device_id);
+-- The few devices on a border, which the border rule looks at one by one.
+CREATE INDEX device_districts_border_idx ON device_districts (district_code, device_id)
+    WHERE NOT interior;
 CREATE TABLE district_device_counts (
     district_code varchar(32) NOT NULL,
     kind varchar(32) NOT NULL,

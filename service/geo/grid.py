@@ -4,7 +4,6 @@ import math
 
 from sqlalchemy import Float, Select, Text, cast, func, literal, select, true
 
-from ..models import Device
 from .sql import COORDINATE_DECIMALS, sql_string
 from .statistics.density import rounded
 from .statistics.selection import StatisticsFilter
@@ -37,14 +36,14 @@ def select_grid(flt: StatisticsFilter, cell_m: float, srid: int) -> Select:
 
     Each device goes to exactly one hexagon (the lowest i, j when it lies on an edge).
     """
-    projected = func.ST_Transform(Device.geom, srid)
+    devices = flt.devices()
+    projected = func.ST_Transform(devices.c.geom, srid)
     grid = func.ST_HexagonGrid(literal(cell_m), projected).table_valued("i", "j").alias("grid")
     cell = select(grid.c.i, grid.c.j).order_by(grid.c.i, grid.c.j).limit(1).lateral("cell")
     counts = (
         select(cell.c.i, cell.c.j, func.count().label("n"))
-        .select_from(Device)
+        .select_from(devices)
         .join(cell, true())
-        .where(*flt.clauses())
         .group_by(cell.c.i, cell.c.j)
         .subquery("counts")
     )

@@ -90,7 +90,8 @@ class TestDensities:
         pin(client, 2.31, 48.803)  # on the border shared by Q1 and Q2
         pin(client, 2.315, 48.808)  # in the bbox of the selection, in neither district
         pin(client, 2.5, 48.9)  # far away
-        body = stats(client)
+        assert stats(client)["totals"]["outside_count"] is None  # only when asked
+        body = stats(client, STATS + "&outside=true")
         districts = by_code(body)
         assert set(districts["Q1"]) == PUBLIC_FIELDS
         assert (districts["Q1"]["count"], districts["Q2"]["count"]) == (3, 1)
@@ -163,6 +164,43 @@ class TestDensities:
         count = lambda at: by_code(stats(client, f"{STATS}&at={at}"))["Q1"]["count"]  # noqa: E731
         assert count("2024-02-01") == 1
         assert count("2024-06-01") == 0  # removed in March, though last edited in 2025
+
+    def test_at_uses_the_positions_kinds_and_statuses_devices_had_then(self, client, db, quarters):
+        device = pin(client, 2.301, 48.801, observed_at="2023-12-01T10:00:00Z")
+        url = f"/api/v1/devices/{device['id']}"
+        for changes in (
+            {"geometry": {"type": "Point", "coordinates": [2.315, 48.801]}},  # into Q2
+            {"properties": {"kind": "alpr"}},
+            {"properties": {"status": "removed"}},
+            {"properties": {"status": "active"}},
+        ):
+            etag = client.get(url).headers["ETag"]
+            assert client.patch(url, json=changes, headers={"If-Match": etag}).status_code == 200
+        dates = ("2024-01-01", "2024-06-01", "2024-09-01", "2025-01-01", "2025-06-01")
+        revisions = db(
+            "SELECT id FROM device_revisions WHERE device_id = :id ORDER BY id", id=device["id"]
+        ).scalars()
+        for revision, date in zip(revisions, dates, strict=True):
+            db("UPDATE device_revisions SET created_at = :d WHERE id = :id", d=date, id=revision)
+
+        def where(at: str, query: str = "") -> tuple:
+            body = by_code(stats(client, f"{STATS}&at={at}{query}"))
+            return body["Q1"]["count"], body["Q2"]["count"]
+
+        assert where("2023-11-30") == (0, 0)  # not observed yet
+        assert where("2023-12-15") == (1, 0)  # observed before it was pinned: as first pinned
+        assert where("2024-03-01") == (1, 0)
+        assert where("2024-07-01") == (0, 1)  # moved in June
+        assert where("2024-07-01", "&kind=alpr") == (0, 0)  # a camera until September
+        assert where("2024-10-01", "&kind=alpr") == (0, 1)
+        assert where("2025-03-01") == (0, 0)  # removed in January...
+        assert where("2025-03-01", "&status=removed") == (0, 1)
+        assert where("2025-07-01") == (0, 1)  # ...and back in June
+        grid = "/api/v1/stats/grid?bbox=2.29,48.79,2.33,48.82&cell=100"
+        then = client.get(f"{grid}&at=2024-03-01").get_json()["features"]
+        now = client.get(grid).get_json()["features"]
+        assert len(then) == len(now) == 1 and then[0]["geometry"] != now[0]["geometry"]
+        assert client.get(f"{grid}&at=2025-03-01").get_json()["features"] == []
 
     def test_csv_has_the_json_field_names_and_the_attribution_in_headers(self, client, quarters):
         pin(client, 2.301, 48.801)
@@ -254,7 +292,7 @@ class TestCache:
         # Q2 re-imported smaller: the device is now in no district.
         features = [district_feature("Q2", rectangle(2.31, 48.802, 2.32, 48.805))]
         load(isolated, write_geojson(tmp_path / "q2.geojson", features), parent="P")
-        body = stats(client)
+        body = stats(client, STATS + "&outside=true")
         assert by_code(body)["Q2"]["count"] == 0 and body["totals"]["outside_count"] == 1
 
     def test_a_body_computed_while_a_change_commits_is_not_kept(self, app, client, quarters):
@@ -436,7 +474,7 @@ def test_every_device_in_the_extent_is_counted_once_or_reported_outside(
             lon=lon,
             lat=lat,
         )
-    body = stats(client)
+    body = stats(client, STATS + "&outside=true")
     in_extent = sum(1 for lon, lat in points if 2.30 <= lon <= 2.32 and 48.80 <= lat <= 48.81)
     totals = body["totals"]
     assert totals["count"] + totals["outside_count"] == in_extent

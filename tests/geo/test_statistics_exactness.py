@@ -171,7 +171,9 @@ def assert_bookkeeping_from_scratch(db) -> None:
 
 
 def figures(db, selection, flt, from_scratch: bool) -> dict:
-    query = DensityQuery(selection=selection, filter=flt, from_scratch=from_scratch)
+    query = DensityQuery(
+        selection=selection, filter=flt, from_scratch=from_scratch, report_outside=True
+    )
     return orjson.loads(db.connection.execute(select_density_json(query, CREDIT)).scalar_one())
 
 

@@ -188,7 +188,8 @@ class DistrictStatsViews(MethodView):
                 field="parent" if args.get("parent") else "level",
             )
         name = "-".join(["districts", args.get("level") or "", *args.get("parent", ())])
-        return density_response(density_query(selection, args), args, name.strip("-"))
+        query = density_query(selection, args, report_outside=args.get("outside", False))
+        return density_response(query, args, name.strip("-"))
 
 
 @blp.route("/compare")
@@ -204,7 +205,7 @@ class CompareViews(MethodView):
         unknown = [code for code in codes if code not in known]
         if unknown:
             raise NotFound(f"Unknown district codes: {', '.join(unknown)}.", field="codes")
-        query = density_query(DistrictSelection(codes=codes), args, report_outside=False)
+        query = density_query(DistrictSelection(codes=codes), args)
         return density_response(query, args, "compare-" + "-".join(codes)[:100])
 
 

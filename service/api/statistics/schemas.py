@@ -81,6 +81,12 @@ class DistrictStatsArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
     level = ma.fields.String(validate=validate.Length(1, CODE_MAX_CHARS))
     parent = ValueList(code_field(), validate=validate.Length(max=MAX_CODES))
     at = MapDate()
+    outside = ma.fields.Boolean(
+        metadata={
+            "description": "Also count totals.outside_count: the devices in the selection's "
+            "bounding box but in none of its districts (slower: reads every device of the box)"
+        }
+    )
 
     @ma.validates_schema
     def needs_a_selection(self, data, **kwargs):
@@ -141,7 +147,10 @@ class TotalsSchema(FiguresSchema):
     districts_without_population = ma.fields.Integer()
     outside_count = ma.fields.Integer(
         allow_none=True,
-        metadata={"description": "Devices in the selection's bounding box but in no district"},
+        metadata={
+            "description": "With outside=true: devices in the selection's bounding box but in "
+            "no district; else null"
+        },
     )
 
 

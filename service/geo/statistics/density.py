@@ -97,8 +97,8 @@ def figures_object(head: list, count, area_km2, population, tail: list) -> Colum
     )
 
 
-def counted_in(district, selected_clauses) -> ColumnElement:
-    """The border rule, for the device at hand and DISTRICT (whose geometry meets it).
+def counted_in(district, selected_clauses, point=Device.geom) -> ColumnElement:
+    """The border rule, for the device at POINT and DISTRICT (whose geometry meets it).
 
     SELECTED_CLAUSES(table) picks the other districts the device could count in instead.
     """
@@ -108,11 +108,11 @@ def counted_in(district, selected_clauses) -> ColumnElement:
         .where(
             *selected_clauses(other),
             other.code < district.code,
-            func.ST_Intersects(other.geom, Device.geom),
+            func.ST_Intersects(other.geom, point),
         )
         .correlate_except(other)
     )
-    return or_(func.ST_Contains(district.geom, Device.geom), ~on_shared_border_of_smaller_code)
+    return or_(func.ST_Contains(district.geom, point), ~on_shared_border_of_smaller_code)
 
 
 def select_joined_hits(selection: DistrictSelection, flt: StatisticsFilter):
@@ -123,16 +123,20 @@ def select_joined_hits(selection: DistrictSelection, flt: StatisticsFilter):
     parallel workers.
     """
     district = aliased(District)
+    devices = flt.devices()
     return (
         select(
-            district.code, Device.kind, Device.status, Device.verification, literal(1).label("n")
+            district.code,
+            devices.c.kind,
+            devices.c.status,
+            devices.c.verification,
+            literal(1).label("n"),
         )
         .select_from(district)
-        .join(Device, func.ST_Intersects(district.geom, Device.geom))
+        .join(devices, func.ST_Intersects(district.geom, devices.c.geom))
         .where(
             *selection.clauses(district),
-            *flt.clauses(),
-            counted_in(district, selection.clauses),
+            counted_in(district, selection.clauses, devices.c.geom),
         )
     )
 
@@ -203,6 +207,14 @@ def select_hits(selection: DistrictSelection, flt: StatisticsFilter, from_scratc
     return select_counted_hits(in_selection, in_selection, flt).subquery("hits")
 
 
+def counted_now_or_then(flt: StatisticsFilter) -> list[ColumnElement]:
+    """Clauses on the devices table keeping the devices FLT counts (at a date: those then on the
+    map, with the view they have now)."""
+    if flt.at is None:
+        return flt.clauses()
+    return [Device.id.in_(select(flt.devices().c.id))]
+
+
 def select_watched(sel, flt: StatisticsFilter, model: ViewModel):
     """Per district, the area (km²) under at least one camera's view cone."""
     reach_degrees = model.max_radius_m / 111_320 * 2.5  # generous up to 66° of latitude
@@ -211,7 +223,7 @@ def select_watched(sel, flt: StatisticsFilter, model: ViewModel):
         .select_from(
             sel.join(Device, Device.geom.op("&&")(func.ST_Expand(sel.c.geom, reach_degrees)))
         )
-        .where(*flt.clauses(), Device.kind.in_(SEEING_KINDS))
+        .where(*counted_now_or_then(flt), Device.kind.in_(SEEING_KINDS))
         .group_by(sel.c.code)
         .subquery("cones")
     )
@@ -234,7 +246,7 @@ class DensityQuery:
     filter: StatisticsFilter
     rank_by: str = "per_km2"
     view_model: ViewModel | None = None  # set to compute watched_area_km2 / watched_share
-    report_outside: bool = True
+    report_outside: bool = False  # count the devices in the selection's box but in no district
     from_scratch: bool = False  # join devices with polygons instead of reading the counts
 
 
@@ -404,10 +416,11 @@ def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
         extent = select(
             func.ST_SetSRID(func.ST_Envelope(func.ST_Collect(sel.c.geom)), 4326)
         ).scalar_subquery()
+        devices = query.filter.devices()
         in_extent = (
             select(func.count())
-            .select_from(Device)
-            .where(*query.filter.clauses(), Device.geom.op("&&")(extent))
+            .select_from(devices)
+            .where(devices.c.geom.op("&&")(extent))
             .scalar_subquery()
         )
         outside = in_extent - inside

@@ -3,11 +3,11 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Float, and_, case, cast, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import Device, DeviceRevision, District
-from ..devices.filter import DeviceFilter
+from ..devices.filter import DeviceFilter, within_bboxes
 from ..districts import district_clauses
 
 # A device is on the map now when its status says it is there.
@@ -37,6 +37,72 @@ def removed_at() -> ColumnElement:
     return case((Device.status == "removed", func.coalesce(marked_removed, Device.updated_at)))
 
 
+# The columns of a device a statistic reads, now or as it stood at a date.
+STATE_COLUMNS = ("id", "geom", "kind", "status", "operator_type", "verification")
+
+
+def revision_snapshot_at(at: datetime):
+    """A LATERAL subquery: the device's state as its edit history gives it at AT (the snapshot
+    of its last revision until then, else of its first: the state it was pinned in)."""
+    until_then = DeviceRevision.created_at <= at
+    return (
+        select(DeviceRevision.snapshot.label("snapshot"), until_then.label("until_then"))
+        .where(DeviceRevision.device_id == Device.id)
+        .order_by(
+            until_then.desc(),
+            case((until_then, DeviceRevision.id), else_=-DeviceRevision.id).desc(),
+        )
+        .limit(1)
+        .lateral("revision")
+    )
+
+
+def device_states_at(at: datetime):
+    """The public devices that had appeared by AT, each with its position, kind, status and
+    operator type at AT (from its revisions); devices without history (loaded in bulk) keep
+    their columns, except that a device marked removed after AT was still there.
+
+    Visibility and deletion are today's: a deleted pin never counts (see docs/statistics.md).
+    """
+    revision = revision_snapshot_at(at)
+    snapshot = revision.c.snapshot
+    known = snapshot.is_not(None)
+
+    def then(name: str, now):
+        return case((known, snapshot[name].astext), else_=now)
+
+    lon_lat = [cast(snapshot["geometry"][i].astext, Float) for i in (0, 1)]
+    geometry = case((known, func.ST_SetSRID(func.ST_MakePoint(*lon_lat), 4326)), else_=Device.geom)
+    # A device observed by AT but marked removed only later (by its first revision, or in
+    # bulk without history) was still there.
+    status_without_history = case(
+        (and_(Device.status == "removed", Device.updated_at > at), "active"),
+        else_=Device.status,
+    )
+    status_from_history = case(
+        (and_(~revision.c.until_then, snapshot["status"].astext == "removed"), "active"),
+        else_=snapshot["status"].astext,
+    )
+    return (
+        select(
+            Device.id,
+            geometry.label("geom"),
+            then("kind", Device.kind).label("kind"),
+            case((known, status_from_history), else_=status_without_history).label("status"),
+            then("operator_type", Device.operator_type).label("operator_type"),
+            Device.verification,
+        )
+        .select_from(Device)
+        .outerjoin(revision, true())
+        .where(
+            *DeviceFilter().clauses(),
+            appeared_at() <= at,
+            or_(~known, snapshot["deleted_at"].astext.is_(None)),
+        )
+        .subquery("states")
+    )
+
+
 @dataclass
 class StatisticsFilter:
     """Which devices count; `at` replays the map as it stood on that date."""
@@ -58,17 +124,23 @@ class StatisticsFilter:
         )
 
     def clauses(self) -> list[ColumnElement]:
+        """The filter on the devices table as it is now (`at` is read by devices())."""
         clauses = self.device_filter().clauses()
-        if self.at is None:
-            if not self.statuses:
-                clauses.append(Device.status.in_(PRESENT_STATUSES))
-        else:
-            clauses += [
-                appeared_at() <= self.at,
-                or_(removed_at().is_(None), removed_at() > self.at),
-                Device.status != "planned",
-            ]
+        if not self.statuses:
+            clauses.append(Device.status.in_(PRESENT_STATUSES))
         return clauses
+
+    def devices(self):
+        """The devices this filter counts, as a subquery with STATE_COLUMNS: the devices table
+        now, or each device as it stood at `at`."""
+        if self.at is None:
+            columns = [getattr(Device, name) for name in STATE_COLUMNS]
+            return select(*columns).where(*self.clauses()).subquery("counted_devices")
+        states = device_states_at(self.at)
+        clauses = self.count_clauses(states)
+        if self.bboxes:
+            clauses.append(within_bboxes(states.c.geom, self.bboxes))
+        return select(states).where(*clauses).subquery("counted_devices")
 
     def answered_by_counts(self) -> bool:
         """Whether the district counts kept at write time answer this filter (the map now,
