@@ -5,7 +5,7 @@ border shared by several selected districts counts once, in the one with the sma
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import (
     Float,
@@ -247,7 +247,11 @@ class DensityQuery:
     rank_by: str = "per_km2"
     view_model: ViewModel | None = None  # set to compute watched_area_km2 / watched_share
     report_outside: bool = False  # count the devices in the selection's box but in no district
+    with_geometry: bool = False  # the districts' polygons are part of the answer (GeoJSON)
     from_scratch: bool = False  # join devices with polygons instead of reading the counts
+
+    def needs_geometry(self) -> bool:
+        return self.with_geometry or self.report_outside or self.view_model is not None
 
 
 def district_figures(query: DensityQuery):
@@ -267,36 +271,28 @@ def district_figures(query: DensityQuery):
             District.area_km2,
             District.dataset,
             District.population_source,
-            District.geom,
+            # Carried only when read: polygons make every row of a large selection heavy.
+            (District.geom if query.needs_geometry() else cast(null(), District.geom.type)).label(
+                "geom"
+            ),
         )
         .where(*query.selection.clauses())
         .cte("sel")
         .prefix_with("MATERIALIZED")
     )
     hits = select_hits(query.selection, query.filter, query.from_scratch)
-    # Group first on the few combinations, then spread them into one column per value.
-    groups = (
-        select(
-            hits.c.code,
-            hits.c.kind,
-            hits.c.status,
-            hits.c.verification,
-            func.sum(hits.c.n).label("n"),
-        )
-        .group_by(hits.c.code, hits.c.kind, hits.c.status, hits.c.verification)
-        .subquery("groups")
-    )
+    # One pass over the hits, spreading them into one column per vocabulary value.
     counts = (
         select(
-            groups.c.code,
-            func.sum(groups.c.n).label("count"),
+            hits.c.code,
+            func.sum(hits.c.n).label("count"),
             *[
                 c
                 for _name, column, values, prefix in COUNT_GROUPS
-                for c in vocabulary_counts(column, values, prefix, groups)
+                for c in vocabulary_counts(column, values, prefix, hits)
             ],
         )
-        .group_by(groups.c.code)
+        .group_by(hits.c.code)
         .cte("counts")
         .prefix_with("MATERIALIZED")
     )
@@ -511,6 +507,7 @@ def select_density_json(query: DensityQuery, devices_credit: dict) -> Select:
 
 def select_density_geojson(query: DensityQuery, devices_credit: dict, tolerance_m: float):
     """A FeatureCollection of district polygons with the figures as properties (choropleths)."""
+    query = replace(query, with_geometry=True)
     sel, rows = district_figures(query)
     feature = feature_text(
         func.to_json(rows.c.code),
