@@ -218,6 +218,22 @@ class TestDensities:
         assert json_names <= set(rows[0])
         assert client.get(STATS + "&f=csv").data == response.data
 
+    def test_every_csv_cell_equals_the_json_field_of_its_name(self, client, quarters):
+        for lon, lat, kind in ((2.301, 48.801, "camera"), (2.315, 48.802, "alpr")):
+            pin(client, lon, lat, kind=kind)
+        query = f"{STATS}&rank_by=count"
+        districts = by_code(stats(client, query))
+        rows = csv.DictReader(io.StringIO(client.get(query + "&f=csv").get_data(as_text=True)))
+        for row in rows:
+            district = districts[row["code"]]
+            for name, cell in row.items():
+                group, _, value = name.partition(".")
+                expected = district[group][value] if value else district[name]
+                if expected is None or isinstance(expected, str):
+                    assert cell == (expected or ""), name
+                else:
+                    assert float(cell) == expected, name
+
     def test_csv_quotes_names_with_commas_and_quotes(self, client, isolated, tmp_path):
         odd = district_feature("Z1", square(2.3, 48.8, 0.01))
         odd["properties"]["name"] = 'Saint-"X", le haut'

@@ -1,11 +1,11 @@
 """District figures as CSV (RFC 4180), written by PostgreSQL."""
 
-from sqlalchemy import Select, case, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy import Select, Text, case, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..sql import sql_string
-from .density import COUNT_GROUPS, DensityQuery, district_figures, district_object
+from .density import COUNT_GROUPS, DensityQuery, district_figures, district_values
 
 
 def csv_columns() -> list[tuple[str, tuple[str, ...], bool]]:
@@ -35,13 +35,13 @@ def csv_columns() -> list[tuple[str, tuple[str, ...], bool]]:
 FORMULA_START = "^[=+@\t\r-]"
 
 
-def csv_cell(obj, path: tuple[str, ...], is_text: bool) -> ColumnElement:
-    """One CSV field: text quoted (RFC 4180), numbers as JSON wrote them, NULL as empty.
+def csv_cell(value: ColumnElement, is_text: bool) -> ColumnElement:
+    """One CSV field: text quoted (RFC 4180), numbers as JSON writes them, NULL as empty.
 
     Text that a spreadsheet would read as a formula (a district's name from an imported file
     may be anything) gets a leading apostrophe, which spreadsheets show as text.
     """
-    found = obj.op("#>>")(sql_string("{" + ",".join(path) + "}"))
+    found = cast(value, Text)
     if not is_text:
         return func.coalesce(found, sql_string(""))
     text = case(
@@ -55,23 +55,20 @@ def csv_cell(obj, path: tuple[str, ...], is_text: bool) -> ColumnElement:
 
 
 def select_density_csv(query: DensityQuery) -> Select:
-    """CSV (RFC 4180, CRLF lines), one row per district in code order, header first."""
+    """CSV (RFC 4180, CRLF lines), one row per district in code order, header first.
+
+    Each cell is written from the same expressions as the JSON's fields (district_values).
+    """
     _sel, rows = district_figures(query)
-    # Built once per district (binary JSON), then read field by field.
-    objects = (
-        select(rows.c.code, cast(district_object(rows), JSONB).label("obj"))
-        .cte("objects")
-        .prefix_with("MATERIALIZED")
-    )
+    values = district_values(rows)
     columns = csv_columns()
-    cells = [csv_cell(objects.c.obj, path, t) for _n, path, t in columns]
-    line = func.concat_ws(sql_string(","), *cells)
+    line = func.concat_ws(sql_string(","), *[csv_cell(values[path], t) for _n, path, t in columns])
     header = ",".join(name for name, _p, _t in columns)
     body = select(
         func.coalesce(
             func.string_agg(
                 func.concat(line, sql_string("\r\n")),
-                aggregate_order_by(sql_string(""), objects.c.code),
+                aggregate_order_by(sql_string(""), rows.c.code),
             ),
             sql_string(""),
         )

@@ -77,24 +77,26 @@ def counts_objects(source, sum_them: bool) -> list:
     return pairs
 
 
+def figure_values(count, area_km2, population) -> dict[str, ColumnElement]:
+    """The figures by public name, in their order (JSON objects and CSV cells read them)."""
+    return {
+        "area_km2": rounded(area_km2, 4),
+        "population": population,
+        "count": count,
+        "per_km2": ratio(count, area_km2),
+        "per_10k_inhabitants": ratio(count, population, 10_000),
+        "inhabitants_per_device": case((count > 0, ratio(population, count, digits=2))),
+    }
+
+
+def pairs(values: dict[str, ColumnElement]) -> list:
+    """json_build_object's arguments for VALUES: name, value, name, value..."""
+    return [p for name, value in values.items() for p in (sql_string(name), value)]
+
+
 def figures_object(head: list, count, area_km2, population, tail: list) -> ColumnElement:
     """The public figures, in this order: the names are a contract, keep them stable."""
-    return func.json_build_object(
-        *head,
-        sql_string("area_km2"),
-        rounded(area_km2, 4),
-        sql_string("population"),
-        population,
-        sql_string("count"),
-        count,
-        sql_string("per_km2"),
-        ratio(count, area_km2),
-        sql_string("per_10k_inhabitants"),
-        ratio(count, population, 10_000),
-        sql_string("inhabitants_per_device"),
-        case((count > 0, ratio(population, count, digits=2))),
-        *tail,
-    )
+    return func.json_build_object(*head, *pairs(figure_values(count, area_km2, population)), *tail)
 
 
 def counted_in(district, selected_clauses, point=Device.geom) -> ColumnElement:
@@ -330,13 +332,15 @@ def district_figures(query: DensityQuery):
     return sel, rows
 
 
+def watched_values(watched_km2, area_km2) -> dict[str, ColumnElement]:
+    return {
+        "watched_area_km2": rounded(watched_km2, 6),
+        "watched_share": ratio(watched_km2, area_km2, digits=6),
+    }
+
+
 def watched_pairs(watched_km2, area_km2) -> list:
-    return [
-        sql_string("watched_area_km2"),
-        rounded(watched_km2, 6),
-        sql_string("watched_share"),
-        ratio(watched_km2, area_km2, digits=6),
-    ]
+    return pairs(watched_values(watched_km2, area_km2))
 
 
 def district_figures_object(district, counts, before_counts=(), after_counts=()) -> ColumnElement:
@@ -361,6 +365,22 @@ def district_object(rows) -> ColumnElement:
         before_counts=[sql_string("rank"), rows.c.rank],
         after_counts=watched_pairs(rows.c.watched_km2, rows.c.area_km2),
     )
+
+
+def district_values(rows) -> dict[tuple[str, ...], ColumnElement]:
+    """The values of district_object(ROWS) by their path in it (("counts_by_kind", "camera")),
+    for answers written field by field (CSV)."""
+    count = func.coalesce(rows.c.count, 0)
+    plain = {name: rows.c[name] for name in ("code", "name", "level", "parent_code")}
+    plain["population_year"] = rows.c.population_year
+    plain |= figure_values(count, rows.c.area_km2, rows.c.population)
+    plain["rank"] = rows.c.rank
+    plain |= watched_values(rows.c.watched_km2, rows.c.area_km2)
+    values = {(name,): value for name, value in plain.items()}
+    for group, _column, vocabulary, prefix in COUNT_GROUPS:
+        for value in vocabulary:
+            values[(group, value)] = func.coalesce(rows.c[f"{prefix}{value}"], 0)
+    return values
 
 
 def district_level_figures_json(district=District) -> ColumnElement:
