@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import (
     Float,
+    Integer,
     Numeric,
     Select,
     Text,
@@ -184,7 +185,8 @@ def select_counted_hits(
         counts.c.kind,
         counts.c.status,
         counts.c.verification,
-        counts.c.n,
+        # Integers sum into bigint, where bigint sums into numeric (slower, and text as such).
+        cast(counts.c.n, Integer).label("n"),
     ).where(counted_codes(counts.c.district_code), *flt.count_clauses(counts))
     membership = aliased(DeviceDistrict)
     on_border = border_hits(membership, selected_codes, flt).where(
