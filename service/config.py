@@ -83,6 +83,8 @@ class Config:
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
         # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
         self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")
+        # Keep computed statistics for the next identical request until the data changes.
+        self.STATS_CACHE = _bool("STATS_CACHE", True)
         # Longest time a request with watched=true may compute (a union of cones per district).
         self.STATS_WATCHED_TIMEOUT_MS = _int("STATS_WATCHED_TIMEOUT_MS", 20000)
         # View cones: radius in metres per camera type ("type=metres,..."), else the default;

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from service.api.statistics import routes
-from service.geo.statistics import density
 from tests.districts import (
     district_feature,
     load,
@@ -315,23 +314,33 @@ class TestCache:
         """The change is committed by another connection between the start of the request and
         the end of its computation: the answer is not cached under the version it started at."""
         engine = app.extensions["engine"]
-        compute = density.select_density_json
+        compute = routes.run_bounded
 
-        def with_a_concurrent_change(query, credit):
+        def with_a_concurrent_change(statement, query):
             with engine.begin() as other:
                 other.execute(text("UPDATE districts SET name = name WHERE false"))
-            return compute(query, credit)
+            return compute(statement, query)
 
         try:
-            density.select_density_json = with_a_concurrent_change
-            routes.select_density_json = with_a_concurrent_change
+            routes.run_bounded = with_a_concurrent_change
             assert client.get(STATS).headers["X-Cache"] == "miss"
         finally:
-            density.select_density_json = compute
-            routes.select_density_json = compute
-        again = client.get(STATS)
-        assert again.headers["X-Cache"] == "miss"
+            routes.run_bounded = compute
+        assert client.get(STATS).headers["X-Cache"] == "miss"
         assert client.get(STATS).headers["X-Cache"] == "hit"
+
+    def test_without_the_cache_every_answer_is_computed_and_nothing_kept(
+        self, app, client, db, quarters
+    ):
+        app.config["STATS_CACHE"] = False
+        try:
+            pin(client, 2.301, 48.801)
+            answers = [client.get(STATS) for _ in range(2)]
+            assert [a.headers["X-Cache"] for a in answers] == ["miss", "miss"]
+            assert by_code(answers[1].get_json())["Q1"]["count"] == 1
+            assert db("SELECT count(*) FROM statistics_cache").scalar_one() == 0
+        finally:
+            app.config["STATS_CACHE"] = True
 
 
 class TestCompare:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
-from flask import request
+from flask import current_app, request
 
 from ...db import session
 from ...geo.statistics.cache import (
@@ -32,11 +32,14 @@ def data_version() -> str:
 
 def cached(fmt: str, compute: Callable[[], str]) -> tuple[str, datetime, str]:
     """The body for this request and how it was obtained: `hit` (cached, and no change
-    committed since) or `miss` (computed now; `Cache-Control: no-cache` always computes).
+    committed since) or `miss` (computed now; `Cache-Control: no-cache` always computes, and
+    STATS_CACHE=false neither reads nor keeps anything).
 
     A computed body is stored only when the data version is the same before and after it:
     committed changes only add up, so the body then saw exactly the changes of that version.
     """
+    if not current_app.config["STATS_CACHE"]:
+        return compute(), datetime.now(UTC), "miss"
     arguments = sorted(request.args.items(multi=True))
     key = hashlib.sha256(orjson.dumps([request.path, fmt, arguments])).hexdigest()
     version = data_version()
