@@ -172,26 +172,25 @@ BEGIN
 END $$;
 """
 
-TRIGGERS = """
-CREATE TRIGGER devices_count_inserted AFTER INSERT ON devices
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION devices_count_inserted();
-CREATE TRIGGER devices_count_updated AFTER UPDATE ON devices
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION devices_count_updated();
-CREATE TRIGGER devices_count_deleted AFTER DELETE ON devices
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION devices_count_deleted();
-CREATE TRIGGER devices_forget_counts AFTER TRUNCATE ON devices
-    FOR EACH STATEMENT EXECUTE FUNCTION statistics_forget_all();
-CREATE TRIGGER districts_recount_inserted AFTER INSERT ON districts
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION districts_recount();
-CREATE TRIGGER districts_recount_updated AFTER UPDATE ON districts
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION districts_recount();
-CREATE TRIGGER districts_recount_deleted AFTER DELETE ON districts
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION districts_recount();
-CREATE TRIGGER districts_forget_counts AFTER TRUNCATE ON districts
-    FOR EACH STATEMENT EXECUTE FUNCTION statistics_forget_all();
-"""
+# (table, trigger, event, function): statement triggers, with the transition tables their
+# event has (old_rows: the rows before; new_rows: after).
+TRANSITIONS = {
+    "INSERT": "REFERENCING NEW TABLE AS new_rows",
+    "UPDATE": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    "DELETE": "REFERENCING OLD TABLE AS old_rows",
+    "TRUNCATE": "",
+}
+TRIGGERS = (
+    ("devices", "devices_count_inserted", "INSERT", "devices_count_inserted"),
+    ("devices", "devices_count_updated", "UPDATE", "devices_count_updated"),
+    ("devices", "devices_count_deleted", "DELETE", "devices_count_deleted"),
+    ("devices", "devices_forget_counts", "TRUNCATE", "statistics_forget_all"),
+    ("districts", "districts_recount_inserted", "INSERT", "districts_recount"),
+    ("districts", "districts_recount_updated", "UPDATE", "districts_recount"),
+    ("districts", "districts_recount_deleted", "DELETE", "districts_recount"),
+    ("districts", "districts_forget_counts", "TRUNCATE", "statistics_forget_all"),
+)
+FUNCTION_NAMES = sorted({function for _t, _n, _e, function in TRIGGERS})
 
 TABLES = f"""
 CREATE TABLE device_districts (
@@ -286,7 +285,11 @@ def upgrade() -> None:
     op.execute(TABLES)
     op.execute(FUNCTIONS)
     op.execute(BACKFILL)
-    op.execute(TRIGGERS)
+    for table, trigger, event, function in TRIGGERS:
+        op.execute(
+            f"CREATE TRIGGER {trigger} AFTER {event} ON {table} {TRANSITIONS[event]} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+        )
     op.execute(DATA_VERSION)
     for table in ("devices", "districts"):
         op.execute(VERSION_TRIGGER.format(table=table))
@@ -300,24 +303,9 @@ def downgrade() -> None:
             f"AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION bump_statistics_data_version()"
         )
-    for trigger, table in (
-        ("devices_count_inserted", "devices"),
-        ("devices_count_updated", "devices"),
-        ("devices_count_deleted", "devices"),
-        ("devices_forget_counts", "devices"),
-        ("districts_recount_inserted", "districts"),
-        ("districts_recount_updated", "districts"),
-        ("districts_recount_deleted", "districts"),
-        ("districts_forget_counts", "districts"),
-    ):
+    for table, trigger, _event, _function in TRIGGERS:
         op.execute(f"DROP TRIGGER {trigger} ON {table}")
-    for function in (
-        "devices_count_inserted",
-        "devices_count_updated",
-        "devices_count_deleted",
-        "statistics_forget_all",
-        "districts_recount",
-    ):
+    for function in FUNCTION_NAMES:
         op.execute(f"DROP FUNCTION {function}()")
     op.execute("DROP TABLE district_device_counts")
     op.execute("DROP TABLE device_districts")
