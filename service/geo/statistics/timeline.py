@@ -3,7 +3,7 @@
 from sqlalchemy import Text, cast, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import INTERVAL, JSON, aggregate_order_by
 
-from ...models import Device, District
+from ...models import Device, DeviceDistrict, District
 from ..sql import sql_string
 from .density import attribution_array
 from .selection import DistrictSelection, StatisticsFilter, appeared_at, removed_at
@@ -14,11 +14,12 @@ TIMELINE_INTERVALS = ("day", "week", "month", "year")
 def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_credit: dict):
     """Per period since the first device: devices added, removed, and on the map at its end."""
     assert interval in TIMELINE_INTERVALS  # bound into the statement as a constant
+    # The devices whose position meets the district: its memberships (migration 0013).
     devices = (
         select(appeared_at().label("appeared"), removed_at().label("removed"))
-        .select_from(District)
-        .join(Device, func.ST_Intersects(District.geom, Device.geom))
-        .where(District.code == code, *flt.history_clauses())
+        .select_from(DeviceDistrict)
+        .join(Device, Device.id == DeviceDistrict.device_id)
+        .where(DeviceDistrict.district_code == code, *flt.history_clauses())
         .cte("lifespans")
     )
     unit = sql_string(interval)
