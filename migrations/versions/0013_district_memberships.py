@@ -112,8 +112,22 @@ BEGIN
     IF NOT EXISTS ({CHANGED}) THEN
         RETURN NULL;
     END IF;
-    -- What the old rows counted, by the memberships they had.
-    {ADD_COUNTS.format(deltas=contributions(f"(SELECT o.* FROM ({CHANGED}) c JOIN old_rows o ON o.id = c.id)", -1))};
+    -- One statement, its keys locked in order (two one-statement writers cannot deadlock):
+    -- minus what the old rows counted, by the memberships they had; plus what the new rows
+    -- count, by the same memberships or, for a moved device, by the districts holding it now.
+    {
+    ADD_COUNTS.format(
+        deltas=f'''
+        {contributions(f"(SELECT o.* FROM ({CHANGED}) c JOIN old_rows o ON o.id = c.id)", -1)}
+        UNION ALL
+        {contributions(f"(SELECT n.* FROM ({CHANGED}) c JOIN new_rows n ON n.id = c.id AND NOT c.moved)", 1)}
+        UNION ALL
+        SELECT z.code, {", ".join(f"n.{f}" for f in FILTERS.split(", "))}, 1
+        FROM ({CHANGED}) c JOIN new_rows n ON n.id = c.id AND c.moved
+        JOIN districts z ON ST_Contains(z.geom, n.geom)
+        WHERE {PUBLIC.format(t="n")}'''
+    )
+};
     DELETE FROM device_districts
     WHERE device_id IN (SELECT id FROM ({CHANGED}) c WHERE c.moved);
     INSERT INTO device_districts (district_code, device_id, interior)
@@ -121,8 +135,6 @@ BEGIN
     FROM ({CHANGED}) c JOIN new_rows n ON n.id = c.id
     JOIN districts z ON ST_Intersects(z.geom, n.geom)
     WHERE c.moved;
-    -- What the new rows count, by the memberships they have now.
-    {ADD_COUNTS.format(deltas=contributions(f"(SELECT n.* FROM ({CHANGED}) c JOIN new_rows n ON n.id = c.id)", 1))};
     RETURN NULL;
 END $$;
 
