@@ -9,7 +9,7 @@ class Base(DeclarativeBase):
 
 from .account import ApiToken, ReservedUsername, User  # noqa: E402
 from .community import Confirmation, DeviceRevision, IdempotentRequest  # noqa: E402
-from .device import Device  # noqa: E402
+from .device import Device, DeviceTileCell  # noqa: E402
 from .district import Dataset, District, StatisticsCache  # noqa: E402
 from .photo import Photo  # noqa: E402
 
@@ -20,6 +20,7 @@ __all__ = [
     "Dataset",
     "Device",
     "DeviceRevision",
+    "DeviceTileCell",
     "District",
     "IdempotentRequest",
     "Photo",
