@@ -105,7 +105,8 @@ def upgrade() -> None:
     op.execute("""
         CREATE FUNCTION device_tile_cells_clear() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            TRUNCATE device_tile_cells;
+            -- DELETE, not TRUNCATE: a TRUNCATE of both tables would be refused.
+            DELETE FROM device_tile_cells;
             RETURN NULL;
         END $$
     """)
