@@ -169,7 +169,7 @@ def open_heif(data: bytes, max_pixels: int) -> Original:
         raise refuse_animation()
     picture = heif[0]
     width, height = picture.size
-    bands = len(picture.mode)  # RGB or RGBA
+    bands = len(picture.mode)  # RGB or RGBA (8 bits a band, as asked)
     pixels = picture.data
     if picture.stride != width * bands:  # rows padded for alignment: keep the pixels only
         row = width * bands
@@ -177,7 +177,7 @@ def open_heif(data: bytes, max_pixels: int) -> Original:
             bytes(pixels[y * picture.stride : y * picture.stride + row]) for y in range(height)
         )
     image = pyvips.Image.new_from_memory(pixels, width, height, bands, "uchar")
-    image = image.copy(interpretation="srgb")
+    image = image.copy(interpretation="srgb" if bands >= 3 else "b-w")
     return Original(image, heif.info.get("exif"), heif.info.get("icc_profile"), 1)
 
 
