@@ -142,17 +142,21 @@ def wrk(base: str, paths: list[str], seconds: int, connections: int, timeout: in
     }
 
 
-def pgbench(libpq_url: str, script: str, seconds: int, clients: int) -> dict:
-    """Transactions per second and latency percentiles of SCRIPT run inside PostgreSQL."""
+def pgbench(libpq_url: str, script: str | list[str], seconds: int, clients: int) -> dict:
+    """Transactions per second and latency percentiles of SCRIPT run inside PostgreSQL (or of
+    a list of scripts, each transaction running one of them chosen at random)."""
     pgbench_bin = shutil.which("pgbench") or "/usr/bin/pgbench"
+    scripts = [script] if isinstance(script, str) else script
     with tempfile.TemporaryDirectory() as tmp:
-        script_file = Path(tmp) / "bench.sql"
-        script_file.write_text(script)
+        files = []
+        for number, text in enumerate(scripts):
+            script_file = Path(tmp) / f"bench{number}.sql"
+            script_file.write_text(text)
+            files += ["-f", str(script_file)]
         command = [
             pgbench_bin,
             "-n",
-            "-f",
-            str(script_file),
+            *files,
             "-c",
             str(clients),
             "-j",

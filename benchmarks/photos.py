@@ -1,11 +1,13 @@
 """Photo uploads end to end: time and worker peak memory for 12-megapixel JPEG and HEIC.
 
-Serves the real application with gunicorn (one sync worker, so its memory is one worker's),
-uploads each photo N times over HTTP (multipart, as a phone does) and deletes it after each
-upload so every run decodes, cleans, encodes and writes three files. Reports p50/p90/max and the
-worker's peak resident memory (VmHWM) after each format.
+Serves the real application with gunicorn (one sync worker, so its memory is one worker's, a
+fresh one for each format), uploads each photo N times over HTTP (multipart, as a phone does)
+and deletes it after each upload so every run decodes, cleans, encodes and writes three files.
+Reports p50/p90/max, the worker's CPU time per upload and its peak resident memory (VmHWM).
+With --base REV, the same uploads also go to that git revision of the application (checked out
+in var/bench-base), format by format, turn about: what the change costs or saves.
 
-    .venv/bin/python -m benchmarks.photos [--uploads 20]
+    .venv/bin/python -m benchmarks.photos [--uploads 20] [--base REV]
 
 Uses DATABASE_URL, or starts a private PostGIS under var/bench-pg through scripts/lib.sh.
 """
@@ -27,6 +29,7 @@ import pillow_heif
 from PIL import ExifTags, Image
 
 from benchmarks import loadgen
+from benchmarks.versions import BASE_TREE, check_out
 from service import migrate
 from service.config import PROJECT_DIR
 
@@ -86,7 +89,10 @@ def sample(fmt: str) -> Path:
     return path
 
 
-def serve(env: dict, port: int) -> subprocess.Popen:
+def serve(env: dict, port: int, directory: Path = PROJECT_DIR) -> subprocess.Popen:
+    """The application of DIRECTORY (this checkout, or another version's) under gunicorn."""
+    if directory != PROJECT_DIR:  # its modules first
+        env = env | {"PYTHONPATH": str(directory)}
     server = subprocess.Popen(
         [
             sys.executable,
@@ -100,7 +106,7 @@ def serve(env: dict, port: int) -> subprocess.Popen:
             "120",
             "wsgi:app",
         ],
-        cwd=PROJECT_DIR,
+        cwd=directory,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -201,30 +207,64 @@ def bench_format(port: int, master: int, fmt: str, uploads: int, token: str) -> 
     }
 
 
+def measure(env: dict, directory: Path, fmt: str, uploads: int) -> dict:
+    """One format's uploads to a fresh worker of the application in DIRECTORY."""
+    port = loadgen.free_port()
+    server = serve(env, port, directory)
+    try:
+        return bench_format(port, server.pid, fmt, uploads, bearer_token(port))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=20)
+    parser.add_argument("--base", help="also measure this git revision, turn about")
     args = parser.parse_args()
     url = database_url()
     migrate.upgrade(url)
     for fmt in ("JPEG", "HEIF"):
         sample(fmt)
+    versions = {"this": PROJECT_DIR}
+    if args.base:
+        versions["base"] = BASE_TREE
+        print(f"base: {check_out(args.base)}")
     results = []
     with tempfile.TemporaryDirectory(prefix="vigie-bench-media-") as media:
         env = os.environ | {"DATABASE_URL": url, "MEDIA_ROOT": media, "RATELIMIT_ENABLED": "false"}
         env.pop("S3_BUCKET", None)
-        port = loadgen.free_port()
-        server = serve(env, port)
-        try:
-            token = bearer_token(port)
-            for fmt in ("JPEG", "HEIF"):
-                results.append(bench_format(port, server.pid, fmt, args.uploads, token))
-                print(json.dumps(results[-1]))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    loadgen.save_results(RESULTS, {"cpus": os.cpu_count(), "results": results})
+        for fmt in ("JPEG", "HEIF"):
+            for version, directory in versions.items():
+                results.append({"version": version} | measure(env, directory, fmt, args.uploads))
+                print(json.dumps(results[-1]), flush=True)
+    loadgen.save_results(RESULTS, {"cpus": os.cpu_count(), "args": vars(args), "results": results})
+    if args.base:
+        print(comparison(results))
     print(f"written to {RESULTS.relative_to(PROJECT_DIR)}")
+
+
+def comparison(results: list[dict]) -> str:
+    """A Markdown table: each format's figures for both versions, and base / this."""
+    lines = [
+        "| 12 MP upload | version | p50 wall | p50 worker CPU | worker peak RSS |",
+        "|---|---|---:|---:|---:|",
+    ]
+    by = {(r["format"], r["version"]): r for r in results}
+    for fmt in ("JPEG", "HEIF"):
+        base, this = by[fmt, "base"], by[fmt, "this"]
+        for version, r in (("base", base), ("this", this)):
+            lines.append(
+                f"| {fmt} | {version} | {r['p50_ms']} ms | {r['cpu_p50_ms']} ms | "
+                f"{r['worker_peak_mb']} MB |"
+            )
+        lines.append(
+            f"| {fmt} | base / this | {base['p50_ms'] / this['p50_ms']:.2f}x | "
+            f"{base['cpu_p50_ms'] / this['cpu_p50_ms']:.2f}x | "
+            f"this = {this['worker_peak_mb'] / base['worker_peak_mb']:.0%} of base |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

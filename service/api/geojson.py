@@ -9,7 +9,7 @@ import base64
 import binascii
 import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import orjson
 from flask import request, url_for
@@ -68,13 +68,20 @@ class CursorCodec:
     """Opaque cursors for positions made of typed parts: UUIDs, integers, booleans, and text
     (last only). Page edges come from PostgreSQL as text, parts joined by ':'.
 
-    A cursor that does not decode to such a position is a 400 naming FIELD, with ADVICE.
+    A cursor that does not decode to such a position, or whose position CHECK refuses (with a
+    ValueError), is a 400 naming FIELD, with ADVICE.
     """
 
-    def __init__(self, *types: type, field: str = "cursor", advice: str):
+    def __init__(
+        self,
+        *types: type,
+        field: str = "cursor",
+        advice: str,
+        check: Callable[[tuple], None] = lambda _position: None,
+    ):
         if str in types[:-1]:
             raise ValueError("only the last part of a position may be text")
-        self.types, self.field, self.advice = types, field, advice
+        self.types, self.field, self.advice, self.check = types, field, advice, check
 
     def encode(self, *parts) -> str:
         raw = b"".join(self._pack(kind, part) for kind, part in zip(self.types, parts, strict=True))
@@ -83,7 +90,9 @@ class CursorCodec:
     def decode(self, cursor: str) -> tuple:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            return self._unpack(raw)
+            position = self._unpack(raw)
+            self.check(position)
+            return position
         except (binascii.Error, UnicodeDecodeError, ValueError, struct.error) as exc:
             raise BadRequest(
                 f"The cursor is not one this server issued; {self.advice}", field=self.field

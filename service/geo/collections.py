@@ -19,9 +19,8 @@ from ..models import Device, District
 from .cql2 import Queryable
 from .devices.features import PUBLIC_FEATURE
 from .devices.filter import DeviceFilter, device_time, within_bboxes, within_interval
-from .devices.spatial import select_device_page_in_space, spatial_page
+from .devices.spatial import check_device_position, select_device_page_in_space, spatial_page
 from .districts import district_feature_text
-from .keys import KEY_SPACE
 from .paging import FeaturePage, select_feature_page
 from .statements import BoundStatement
 from .statistics.density import district_level_figures_json
@@ -150,12 +149,6 @@ def device_pages_in_space(collection, page: PageRequest) -> BoundStatement:
 
 def device_page_of(row, page: PageRequest) -> FeaturePage:
     return spatial_page(row, page.limit, backward=page.before is not None)
-
-
-def check_device_position(position: tuple[int, uuid.UUID]) -> None:
-    """A position of devices is (tile_key, id), with a tile_key of the key space."""
-    if not 0 <= position[0] < KEY_SPACE:
-        raise ValueError(f"no tile_key is {position[0]}")
 
 
 def enum_queryable(column, values, description: str) -> Queryable:

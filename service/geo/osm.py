@@ -39,18 +39,20 @@ def upsert_osm_devices(rows: list[dict]):
 
 
 def select_osm_export(flt: DeviceFilter, limit: int, after=None) -> Select:
-    """Devices not taken from OSM, in id order, with their position and mapped columns."""
+    """Devices not taken from OSM, in the listing's spatial order (tile_key, then id; AFTER
+    is such a position), with their position and mapped columns."""
     clauses = [*flt.clauses(), Device.osm_id.is_(None)]
     if after is not None:
-        clauses.append(Device.id > after)
+        clauses.append(tuple_(Device.tile_key, Device.id) > tuple_(*after))
     return (
         select(
+            Device.tile_key,
             Device.id,
             func.round(func.ST_X(Device.geom).cast(Numeric), COORDINATE_DECIMALS).label("lon"),
             func.round(func.ST_Y(Device.geom).cast(Numeric), COORDINATE_DECIMALS).label("lat"),
             *(getattr(Device, c) for c in MAPPED_COLUMNS),
         )
         .where(and_(*clauses))
-        .order_by(Device.id)
+        .order_by(Device.tile_key, Device.id)
         .limit(limit + 1)
     )

@@ -19,7 +19,9 @@ from sqlalchemy import (
     BindParameter,
     Integer,
     Select,
+    SmallInteger,
     Text,
+    any_,
     bindparam,
     case,
     cast,
@@ -31,7 +33,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
-from ..models import Device
+from ..models import Device, DeviceTileCell
 from .devices.features import PUBLIC_FEATURE
 from .devices.filter import DeviceFilter
 from .keys import KEY_SPACE, KEY_ZOOM, KeyRange, pixel_box, tile_key_range
@@ -39,6 +41,8 @@ from .sql import COORDINATE_DECIMALS, sql_string
 from .statements import STATEMENTS, BoundStatement, parameter
 
 LAYER = "devices"
+# The zooms of the cells whose public devices device_tile_cells counts (migration 0017).
+CELL_LEVELS = (11, 16)
 TILE_EXTENT = 4096
 TILE_BUFFER = 64
 MAX_ZOOM = 22
@@ -180,29 +184,86 @@ def cluster_kinds_text(cells) -> ColumnElement:
     )
 
 
+def counted_level(cell_zoom: int) -> int | None:
+    """The zoom of the counted cells (device_tile_cells) that make up cells of CELL_ZOOM."""
+    return next((level for level in CELL_LEVELS if cell_zoom <= level), None)
+
+
+def counted_cells(flt: DeviceFilter):
+    """Public devices grouped into grid cells by adding up device_tile_cells (migration 0017).
+
+    The same columns as device_cells, for tiles whose cells are no finer than a counted level:
+    at most 4^6 rows per cell instead of every device. Its parameters: the counted `level`,
+    the tile's cells of that level [`level_low`, `level_high`), and `level_merge`, the shift
+    from a counted cell to the tile's cell.
+    """
+    counted = DeviceTileCell
+    cell = counted.cell.op(">>")(parameter("level_merge", Integer))
+    clauses = [
+        counted.zoom == parameter("level", SmallInteger),
+        counted.cell >= parameter("level_low", BigInteger),
+        counted.cell < parameter("level_high", BigInteger),
+    ]
+    if flt.kinds:
+        clauses.append(counted.kind == any_(parameter("filter_kinds", ARRAY(Text))))
+    devices = func.sum(counted.devices)
+    return (
+        select(
+            cell.label("cell"),
+            devices.label("n"),
+            (func.sum(counted.sum_x) / devices).label("px"),
+            (func.sum(counted.sum_y) / devices).label("py"),
+            *(
+                func.coalesce(devices.filter(counted.kind == kind), 0).label(
+                    kind_count_column(kind)
+                )
+                for kind in vocab.KIND_NAMES
+            ),
+        )
+        .where(*clauses)
+        .group_by(cell)
+        .subquery("cells")
+    )
+
+
 def device_tile_statement(z: int, x: int, y: int, kinds=()) -> BoundStatement:
     """One Mapbox Vector Tile (bytes, empty when no device is there) of devices and clusters.
 
-    Kept once for tiles with a kind filter and once for tiles without (service/geo/statements.py):
-    building and compiling it costs more than running it on a dense tile.
+    Cells no finer than a counted level add up device_tile_cells; finer ones group the
+    devices of the tile's tile_key range. Kept once per way and kind filter
+    (service/geo/statements.py): building and compiling it costs more than running it.
     """
     flt = DeviceFilter(kinds=list(kinds))
     tile = tile_key_range(z, x, y)
-    values = flt.values() | {
-        "z": z,
-        "x": x,
-        "y": y,
-        "lows": [tile.low],
-        "highs": [tile.high],
-        "cell_shift": 2 * (KEY_ZOOM - z - cell_bits(z)),
-    }
-    statement = STATEMENTS.get(("device_tile", flt.shape(values)), lambda: _device_tile(flt))
-    return BoundStatement(statement, values)
+    cell_zoom = z + cell_bits(z)
+    level = counted_level(cell_zoom)
+    values = flt.values() | {"z": z, "x": x, "y": y, "cell_shift": 2 * (KEY_ZOOM - cell_zoom)}
+    if level is None:
+        values |= {"lows": [tile.low], "highs": [tile.high]}
+
+        def build():
+            cells = device_cells(
+                flt, KeyArea.of_tile(0, 0, 0), parameter("cell_shift", Integer), kept=True
+            )
+            return _device_tile(flt, cells)
+
+    else:
+        level_shift = 2 * (KEY_ZOOM - level)
+        values |= {
+            "level": level,
+            "level_low": tile.low >> level_shift,
+            "level_high": tile.high >> level_shift,
+            "level_merge": 2 * (level - cell_zoom),
+        }
+
+        def build():
+            return _device_tile(flt, counted_cells(flt))
+
+    return BoundStatement(STATEMENTS.get(("device_tile", flt.shape(values)), build), values)
 
 
-def _device_tile(flt: DeviceFilter) -> Select:
+def _device_tile(flt: DeviceFilter, cells) -> Select:
     cell_shift = parameter("cell_shift", Integer)
-    cells = device_cells(flt, KeyArea.of_tile(0, 0, 0), cell_shift, kept=True)
     lone = lone_device(
         flt,
         cells,

@@ -9,7 +9,7 @@ class Base(DeclarativeBase):
 
 from .account import ApiToken, ReservedUsername, User  # noqa: E402
 from .community import Confirmation, DeviceRevision, IdempotentRequest  # noqa: E402
-from .device import Device  # noqa: E402
+from .device import Device, DeviceTileCell  # noqa: E402
 from .district import (  # noqa: E402
     Dataset,
     DeviceDistrict,
@@ -27,6 +27,7 @@ __all__ = [
     "Device",
     "DeviceDistrict",
     "DeviceRevision",
+    "DeviceTileCell",
     "District",
     "DistrictDeviceCount",
     "IdempotentRequest",

@@ -151,3 +151,25 @@ class Device(Base):
     @property
     def etag(self) -> str:
         return f'"{self.id.hex}.{self.version}"'
+
+
+class DeviceTileCell(Base):
+    """Public devices of one kind in one grid cell: how many, and the sums of their pixels.
+
+    Kept by statement triggers on devices (migration 0017) in the writing transaction: vector
+    tiles of low zooms add these up instead of grouping hundreds of thousands of devices.
+    """
+
+    __tablename__ = "device_tile_cells"
+    __table_args__ = (
+        # The cells a write leaves empty, deleted at once by the trigger.
+        Index("device_tile_cells_empty_idx", "zoom", postgresql_where=text("devices = 0")),
+    )
+
+    zoom: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    # The cell is the tile of that zoom: tile_key >> 2 * (30 - zoom).
+    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    devices: Mapped[int] = mapped_column(Integer, nullable=False)
+    sum_x: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sum_y: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -81,10 +81,28 @@ def capture_time(exif_ifd, gps) -> datetime | None:
     return None
 
 
-def read_capture_suggestion(image: Image.Image) -> CaptureSuggestion:
-    """GPS position, its accuracy and the capture time from the original's EXIF."""
+def parsed_exif(raw: bytes | None) -> Image.Exif:
+    """An EXIF block (with or without its "Exif" header) read by Pillow's parser alone: no
+    image is opened. Raises one of EXIF_ERRORS when it is malformed."""
+    exif = Image.Exif()
+    if raw:
+        exif.load(raw)
+    return exif
+
+
+def orientation_of(raw: bytes | None) -> int:
+    """The EXIF orientation (1 to 8; 1, as is, when absent or unreadable)."""
     try:
-        exif = image.getexif()
+        orientation = int(parsed_exif(raw).get(EXIF.Orientation, 1))
+    except EXIF_ERRORS:
+        return 1
+    return orientation if 1 <= orientation <= 8 else 1
+
+
+def read_capture_suggestion(raw: bytes | None) -> CaptureSuggestion:
+    """GPS position, its accuracy and the capture time from the original's EXIF block."""
+    try:
+        exif = parsed_exif(raw)
         gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
         exif_ifd = exif.get_ifd(ExifTags.IFD.Exif)
     except EXIF_ERRORS:  # unreadable EXIF: no suggestion

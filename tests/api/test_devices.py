@@ -1,9 +1,11 @@
 """Pin, read, change and remove devices: the contract a map client sees."""
 
+import base64
 import uuid
 
 import pytest
 
+from service.api.devices.routes import CURSORS
 from tests.helpers import GEOJSON, PROBLEM, feature, new_id, pin
 
 
@@ -11,6 +13,24 @@ from tests.helpers import GEOJSON, PROBLEM, feature, new_id, pin
 def client(moderator):
     """Device tests act as a moderator, whose pins are published directly."""
     return moderator
+
+
+def walk(client, url) -> tuple[list[str], int]:
+    """The ids of every page from URL on, following next links, and how many pages."""
+    seen, pages = [], 0
+    while url:
+        body = client.get(url).get_json()
+        seen += [f["id"] for f in body["features"]]
+        assert body["numberReturned"] == len(body["features"])
+        pages += 1
+        url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
+    return seen, pages
+
+
+def spatial_order(db) -> list[str]:
+    """Ids of the live devices in the listing's order: by tile_key, then id."""
+    rows = db("SELECT id FROM devices WHERE deleted_at IS NULL ORDER BY tile_key, id")
+    return [str(device_id) for device_id in rows.scalars()]
 
 
 def count_devices(db, live_only=False):
@@ -274,19 +294,48 @@ class TestListing:
         body = client.get("/api/v1/devices?updated_since=2025-01-01T00:00:00Z").get_json()
         assert [f["id"] for f in body["features"]] == [recent["id"]]
 
-    def test_pages_follow_next_links_without_gaps_or_repeats(self, client):
-        created = {pin(client, 2.35 + i * 1e-4, 48.85)["id"] for i in range(23)}
-        seen, url, pages = [], "/api/v1/devices?bbox=2.3,48.8,2.4,48.9&limit=5", 0
-        while url:
-            body = client.get(url).get_json()
-            seen += [f["id"] for f in body["features"]]
-            assert body["numberReturned"] == len(body["features"])
-            pages += 1
-            url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
+    def test_pages_follow_next_links_without_gaps_or_repeats_in_spatial_order(self, client, db):
+        created = {pin(client, 2.35 + i * 1e-4, 48.85 + (i % 4) * 1e-3)["id"] for i in range(23)}
+        seen, pages = walk(client, "/api/v1/devices?bbox=2.3,48.8,2.4,48.9&limit=5")
         assert pages == 5
         assert len(seen) == len(set(seen)) == 23
         assert set(seen) == created
-        assert seen == sorted(seen)
+        assert seen == spatial_order(db)
+        assert seen != sorted(seen)  # the positions were chosen so that id order differs
+
+    def test_the_listing_pages_as_the_ogc_api_does(self, client, db):
+        for i in range(40):
+            pin(client, 2.2 + (i * 7 % 40) * 5e-3, 48.8 + (i * 13 % 40) * 3e-3)
+        box = "bbox=2.25,48.82,2.37,48.9&limit=7"
+        listed, _pages = walk(client, f"/api/v1/devices?{box}")
+        ogc, _pages = walk(client, f"/ogc/collections/devices/items?{box}")
+        assert listed == ogc
+        everything, _pages = walk(client, "/api/v1/devices?limit=6")
+        assert everything == spatial_order(db)
+
+    def test_pages_keep_their_filters_and_each_callers_view(self, client, as_user, app):
+        contributor = as_user("contributor")
+        for i in range(6):
+            pin(client, 2.35 + i * 1e-3, 48.85, kind="camera" if i % 2 else "alpr")
+        pending = pin(contributor, 2.36, 48.86, kind="camera")
+        query = "/api/v1/devices?kind=camera&limit=2"
+        assert len(walk(client, query)[0]) == 4  # the moderator sees the pending pin
+        assert pending["id"] in walk(contributor, query)[0]
+        anonymous, _pages = walk(app.test_client(), query)
+        assert len(anonymous) == 3 and pending["id"] not in anonymous
+
+    @pytest.mark.parametrize("position", [(-1, uuid.UUID(int=0)), (4**30, uuid.UUID(int=0))])
+    def test_a_cursor_outside_the_key_space_is_400(self, client, position):
+        cursor = CURSORS.encode(*position)
+        response = client.get(f"/api/v1/devices?cursor={cursor}")
+        assert response.status_code == 400
+        assert response.get_json()["errors"][0]["field"] == "cursor"
+
+    def test_a_cursor_of_the_former_id_order_is_400(self, client):
+        cursor = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        response = client.get(f"/api/v1/devices?cursor={cursor}")
+        assert response.status_code == 400
+        assert "restart from the first page" in response.get_json()["detail"]
 
     def test_number_matched_only_when_asked(self, client):
         for i in range(3):

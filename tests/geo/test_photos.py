@@ -7,7 +7,7 @@ import pytest
 
 from service.geo.devices.features import select_device_feature
 from service.geo.devices.filter import DeviceFilter
-from service.geo.devices.pages import select_device_page
+from service.geo.devices.spatial import select_device_page_in_space
 from tests.helpers import add_photo, as_text, pin
 
 
@@ -51,7 +51,7 @@ def test_the_listing_reads_photos_through_their_device_index(client, db):
     device = pin(client)
     add_photo(db, device["id"], "2026-11-01T00:00:00Z")
     db("SET LOCAL enable_seqscan = off")
-    page = select_device_page(DeviceFilter(), 100, None)
+    page = select_device_page_in_space(DeviceFilter(), 100)
     statement = page.statement.params(page.values | {"photo_base": "https://x/"})
     plan = "\n".join(row[0] for row in db("EXPLAIN " + as_text(statement)))
     assert "photos_device_idx" in plan

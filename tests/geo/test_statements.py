@@ -7,7 +7,7 @@ from sqlalchemy import Integer, select
 from sqlalchemy.exc import ArgumentError, StatementError
 
 from service.geo.devices.filter import DeviceFilter
-from service.geo.devices.pages import select_device_page
+from service.geo.devices.spatial import select_device_page_in_space
 from service.geo.statements import StatementRegistry, parameter
 from service.visibility import Viewer
 
@@ -36,7 +36,7 @@ def test_a_shape_is_built_once_and_the_least_recently_used_go_beyond_the_bound()
 
 def test_kept_statements_carry_no_value_so_a_forgotten_one_fails_loudly(app, isolated):
     viewer = Viewer(id=uuid.uuid4())
-    page = select_device_page(DeviceFilter(kinds=["camera"], viewer=viewer), 10, None)
+    page = select_device_page_in_space(DeviceFilter(kinds=["camera"], viewer=viewer), 10)
     assert viewer.id not in page.statement.compile().params.values()
     assert ["camera"] not in page.statement.compile().params.values()
     values = dict(page.values)
@@ -46,9 +46,9 @@ def test_kept_statements_carry_no_value_so_a_forgotten_one_fails_loudly(app, iso
 
 
 def test_viewers_who_see_every_pin_get_a_statement_of_their_own():
-    anonymous = select_device_page(DeviceFilter(), 10, None)
-    moderator = select_device_page(DeviceFilter(viewer=Viewer(sees_every_pin=True)), 10, None)
+    anonymous = select_device_page_in_space(DeviceFilter(), 10)
+    moderator = select_device_page_in_space(DeviceFilter(viewer=Viewer(sees_every_pin=True)), 10)
     assert anonymous.values == moderator.values
     assert anonymous.statement is not moderator.statement
-    again = select_device_page(DeviceFilter(), 20, None)
+    again = select_device_page_in_space(DeviceFilter(), 20)
     assert again.statement is anonymous.statement

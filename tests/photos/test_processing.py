@@ -1,13 +1,15 @@
 """Uploads become clean, upright JPEG renditions; the original's GPS becomes a suggestion."""
 
 import io
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import exifread
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageOps
 
 from service.errors import ServiceError, UnprocessableImage, UnsupportedMediaType
 from service.photos.processing import process_photo
@@ -201,3 +203,70 @@ def test_damaged_files_are_refused_cleanly_or_cleaned(fmt, data):
     else:
         for rendition in processed.renditions:
             assert_no_metadata(rendition.data)
+
+
+def quadrants(size=(400, 300)) -> Image.Image:
+    """Four colours, one per quarter: where each lands tells how the picture was turned."""
+    picture = Image.new("RGB", size)
+    width, height = size
+    for (x, y), colour in zip(
+        [(0, 0), (1, 0), (0, 1), (1, 1)],
+        [(220, 30, 30), (30, 200, 30), (30, 30, 220), (230, 230, 30)],
+        strict=True,
+    ):
+        box = (x * width // 2, y * height // 2, (x + 1) * width // 2, (y + 1) * height // 2)
+        picture.paste(colour, box)
+    return picture
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_stands_the_picture_up_as_pillow_would(orientation):
+    picture = quadrants()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    picture.save(out, "JPEG", exif=exif.tobytes(), quality=95)
+    full = process(out.getvalue()).full
+    with Image.open(out) as original:
+        expected = ImageOps.exif_transpose(original).convert("RGB")
+    assert (full.width, full.height) == expected.size
+    w, h = expected.size
+    for xy in [(w // 4, h // 4), (w * 3 // 4, h // 4), (w // 4, h * 3 // 4)]:
+        assert colour_at(full.data, xy) == pytest.approx(expected.getpixel(xy), abs=12)
+
+
+@pytest.mark.parametrize(
+    "fmt, size, full_size",
+    [
+        # Decoded at half scale: 2100 px is still at least SHRINK_ON_LOAD_MIN.
+        ("JPEG", (4200, 2800), (2100, 1400)),
+        # Half of 3900 px would be under it: decoded whole, then resized.
+        ("JPEG", (3900, 2600), (2560, 1707)),
+        ("JPEG", (9000, 3000), (2250, 750)),  # a quarter: 2250 px
+        ("PNG", (4200, 2800), (2560, 1707)),  # no reduced decoding for PNG
+    ],
+)
+def test_large_jpegs_are_decoded_at_a_reduced_scale(fmt, size, full_size):
+    processed = process(images.plain_photo(fmt, size=size))
+    sizes = [(r.width, r.height) for r in processed.renditions]
+    assert sizes[0] == full_size
+    assert max(sizes[1]) == 1024 and max(sizes[2]) == 320
+    with Image.open(io.BytesIO(processed.full.data)) as image:
+        assert image.size == full_size
+
+
+def test_a_heif_holding_several_images_is_refused():
+    frames = [Image.new("RGB", (64, 64), colour) for colour in ("red", "green")]
+    out = io.BytesIO()
+    frames[0].save(out, "HEIF", save_all=True, append_images=frames[1:])
+    with pytest.raises(UnprocessableImage, match="multi-image"):
+        process(out.getvalue())
+
+
+def test_without_libvips_the_service_says_what_to_install():
+    hide_libvips = "import sys; sys.modules['pyvips'] = None; import service.photos.processing"
+    result = subprocess.run(
+        [sys.executable, "-c", hide_libvips], capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "libvips is missing" in result.stderr and "libvips42" in result.stderr

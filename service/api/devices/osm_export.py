@@ -16,5 +16,6 @@ def osm_export_response(flt: DeviceFilter, limit: int, after, bbox, next_link):
     body = osm_xml(((row["lon"], row["lat"], osm_tags(row)) for row in page), bbox)
     headers = {"Content-Disposition": 'attachment; filename="vigie-devices.osm"'}
     if len(rows) > limit:
-        headers["Link"] = f'<{next_link(str(page[-1]["id"]))}>; rel="next"'
+        edge = f"{page[-1]['tile_key']}:{page[-1]['id']}"
+        headers["Link"] = f'<{next_link(edge)}>; rel="next"'
     return conditional_response(body, OSM_XML, headers)

@@ -25,8 +25,8 @@ from ...errors import (
 )
 from ...extensions import Blueprint, requires_json
 from ...geo.devices.filter import DeviceFilter, count_devices
-from ...geo.devices.pages import select_device_page
 from ...geo.devices.proximity import select_duplicate_candidates
+from ...geo.devices.spatial import check_device_position, select_device_page_in_space, spatial_page
 from ...geo.tiles import select_device_clusters
 from ...models import Device, User
 from ...photos.library import attach_photos, photos_attached_to
@@ -54,7 +54,10 @@ from .schemas import (
 )
 
 DEFAULT_PAGE_SIZE = 100
-CURSORS = CursorCodec(uuid.UUID, advice="restart from the first page.")
+# A position in the listing's spatial order: (tile_key, id), as the OGC API's pages.
+CURSORS = CursorCodec(
+    int, uuid.UUID, advice="restart from the first page.", check=check_device_position
+)
 # Column defaults that apply when a client leaves the property out.
 PROPERTY_DEFAULTS = {"operator_type": "unknown", "status": "active", "tags": {}}
 
@@ -154,9 +157,9 @@ def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
     return Response(body, mimetype=GEOJSON)
 
 
-def next_link(last_id: str) -> str:
-    """This listing's URL, continued after the device last_id."""
-    return this_url_with(cursor=CURSORS.encode(*CURSORS.parse_edge(last_id)))
+def next_link(last_key: str) -> str:
+    """This listing's URL, continued after the page edge last_key ('tile_key:id')."""
+    return this_url_with(cursor=CURSORS.encode(*CURSORS.parse_edge(last_key)))
 
 
 @blp.route("")
@@ -198,10 +201,13 @@ class DeviceViews(MethodView):
         )
         if cluster:
             return cluster_response(flt, zoom, limit)
-        after = CURSORS.decode(cursor)[0] if cursor else None
+        after = CURSORS.decode(cursor) if cursor else None
         if f == "osm":
             return osm_export_response(flt, limit, after, bbox, next_link)
-        page = run_statement(select_device_page(flt, limit, after), photo_base=photo_base())
+        row = run_statement(
+            select_device_page_in_space(flt, limit, after=after), photo_base=photo_base()
+        )
+        page = spatial_page(row, limit, backward=False)
         links = [link(request.url, "self")]
         if page.has_more:
             links.append(link(next_link(page.last_key), "next"))

@@ -84,19 +84,17 @@ def find_collection(collection_id: str) -> OgcCollection:
 
 def cursor_codec(collection: OgcCollection) -> CursorCodec:
     """Cursors of a collection: whether they page backward, then a position of its own."""
-    return CursorCodec(bool, *collection.position_types, advice="restart from the first page.")
+    return CursorCodec(
+        bool,
+        *collection.position_types,
+        advice="restart from the first page.",
+        check=lambda parts: collection.paging.check_position(tuple(parts[1:])),
+    )
 
 
 def read_cursor(collection: OgcCollection, cursor: str) -> tuple[bool, tuple]:
     """(backward, position) to page before or after a page edge."""
     backward, *position = CURSORS[collection.id].decode(cursor)
-    try:
-        collection.paging.check_position(tuple(position))
-    except ValueError as exc:
-        raise BadRequest(
-            "The cursor is not one this server issued; restart from the first page.",
-            field="cursor",
-        ) from exc
     return backward, tuple(position)
 
 

@@ -2,7 +2,7 @@
 
 - features: a device's Feature text (stored public Features, full ones for sync and exports)
 - filter: DeviceFilter, the selection every public listing goes through
-- pages: listings in id order; spatial: pages in spatial order (tile_key ranges)
+- spatial: pages in spatial order (tile_key ranges), for the REST listing and the OGC API
 - sync: changes since a cursor, tombstones and withdrawals included
 - proximity: devices near a point (duplicate candidates) and the moderation queue
 """

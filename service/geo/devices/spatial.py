@@ -1,4 +1,4 @@
-"""Pages of devices in spatial order (tile_key, then id), for the OGC API."""
+"""Pages of devices in spatial order (tile_key, then id): the REST listing and the OGC API."""
 
 import uuid
 from dataclasses import replace
@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID, aggregate_order_by
 
 from ...models import Device
-from ..keys import covering_ranges
+from ..keys import KEY_SPACE, covering_ranges
 from ..paging import FeaturePage, keyset
 from ..sql import array_literal, sql_string
 from ..statements import STATEMENTS, BoundStatement, parameter
@@ -36,6 +36,12 @@ PAGE_LIMIT = parameter("page_limit", Integer)
 PAGE_POSITION = tuple_(
     parameter("page_tile_key", BigInteger), parameter("page_id", UUID(as_uuid=True))
 )
+
+
+def check_device_position(position: tuple[int, uuid.UUID]) -> None:
+    """A position of devices is (tile_key, id), with a tile_key of the key space."""
+    if not 0 <= position[0] < KEY_SPACE:
+        raise ValueError(f"no tile_key is {position[0]}")
 
 
 def select_device_page_in_space(
