@@ -28,6 +28,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ... import vocabulary as vocab
 from ...models import Dataset, Device, District
+from ..declared.figures import (
+    declared_columns,
+    declared_pairs,
+    has_declared_figures,
+    select_declared_figures,
+)
 from ..districts import geography, simplified_geojson
 from ..sql import feature_text, sql_string
 from ..view_cones import SEEING_KINDS, ViewModel
@@ -166,6 +172,7 @@ class DensityQuery:
     rank_by: str = "per_km2"
     view_model: ViewModel | None = None  # set to compute watched_area_km2 / watched_share
     report_outside: bool = True
+    declared: bool = False  # set to attach the declared figures (service/geo/declared/)
 
 
 def district_figures(query: DensityQuery):
@@ -248,6 +255,11 @@ def district_figures(query: DensityQuery):
         columns.append(func.coalesce(watched.c.watched_km2, 0.0).label("watched_km2"))
     else:
         columns.append(cast(null(), Float).label("watched_km2"))
+    # Declared versus observed, only when asked: one statement of its own module.
+    if query.declared:
+        declared = select_declared_figures(sel, query.filter.clauses())
+        source = source.outerjoin(declared, declared.c.code == sel.c.code)
+        columns += declared_columns(declared, count)
     rows = select(*columns).select_from(source).cte("figures").prefix_with("MATERIALIZED")
     return sel, rows
 
@@ -281,7 +293,8 @@ def district_object(rows) -> ColumnElement:
         rows.c,
         rows,
         before_counts=[sql_string("rank"), rows.c.rank],
-        after_counts=watched_pairs(rows.c.watched_km2, rows.c.area_km2),
+        after_counts=watched_pairs(rows.c.watched_km2, rows.c.area_km2)
+        + (declared_pairs(rows) if has_declared_figures(rows) else []),
     )
 
 
@@ -338,6 +351,8 @@ def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
         outside = in_extent - inside
     area = func.sum(rows.c.area_km2)
     tail = counts_objects(rows, sum_them=True) + watched_pairs(func.sum(rows.c.watched_km2), area)
+    if has_declared_figures(rows):
+        tail += declared_pairs(rows, sum_them=True)
     tail += [sql_string("districts"), func.count()]
     tail += [
         sql_string("districts_without_population"),
