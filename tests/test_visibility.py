@@ -68,6 +68,7 @@ READS = {
     "timeline": lambda p: "/api/v1/stats/timeline?district=P&interval=year",
     "OGC districts": lambda p: "/ogc/collections/districts/items",
     "declared sites": lambda p: f"/api/v1/declared/sites?bbox={BOX}",
+    "OGC declared sites": lambda p: f"/ogc/collections/declared_sites/items?bbox={BOX}",
     "declared device": lambda p: f"/api/v1/declared/devices/{p['id']}",
     "declared statistics": lambda p: "/api/v1/stats/districts?level=quartier&declared=true",
 }

@@ -134,6 +134,17 @@ def site_feature(site=DeclaredSite, dataset=DeclaredDataset) -> ColumnElement:
     )
 
 
+def site_feature_text() -> ColumnElement:
+    """The Feature of the DeclaredSite row at hand, its dataset looked up (a subquery)."""
+    dataset = aliased(DeclaredDataset)
+    return (
+        select(site_feature(DeclaredSite, dataset))
+        .where(dataset.id == DeclaredSite.dataset_id)
+        .correlate(DeclaredSite)
+        .scalar_subquery()
+    )
+
+
 def site_clauses(
     *, dataset: str | None = None, statuses=(), bboxes=(), site=DeclaredSite
 ) -> list[ColumnElement]:
@@ -153,14 +164,7 @@ def site_clauses(
 
 def select_site_page(clauses, limit: int, after=None) -> Select:
     """A page of site Features in id order (FeaturePage columns)."""
-    dataset = aliased(DeclaredDataset)
-    feature = (
-        select(site_feature(DeclaredSite, dataset))
-        .where(dataset.id == DeclaredSite.dataset_id)
-        .correlate(DeclaredSite)
-        .scalar_subquery()
-    )
-    return select_feature_page(DeclaredSite.id, feature, clauses, limit, after=after)
+    return select_feature_page(DeclaredSite.id, site_feature_text(), clauses, limit, after=after)
 
 
 def select_site_feature(site_id) -> Select:
