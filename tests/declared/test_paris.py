@@ -91,6 +91,7 @@ def test_the_707_sites_and_their_arrondissements(app, client, db, paris):
     assert [row.source_id for row in outside] == ["73432"]
     assert len(differ) == 57
     assert sum(row.to_border_m < 5 for row in differ) == 45
+    assert sum(row.to_border_m < 25 for row in differ) == 54
     assert max(row.to_border_m for row in differ) < 70
 
 
