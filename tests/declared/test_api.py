@@ -1,5 +1,8 @@
 """/api/v1/declared and the OGC collection of declared sites, as a client reads them."""
 
+import mapbox_vector_tile
+
+from tests.api.test_tiles import MVT, tile_of
 from tests.helpers import GEOJSON, PROBLEM
 
 from . import LAT, LON, METRE_LAT, add_device, load_sites, site, write_sites
@@ -94,3 +97,24 @@ def test_the_ogc_collection_serves_sites_by_status(client, db, isolated, tmp_pat
     assert [f["properties"]["source_id"] for f in cql["features"]] == ["B"]
     item = client.get(f"/ogc/collections/declared_sites/items/{items['features'][0]['id']}")
     assert item.status_code == 200 and item.get_json()["properties"]["source_id"] == "A"
+
+
+def test_a_vector_tile_layer_gives_sites_and_their_status(client, db, isolated, tmp_path):
+    load_sites(isolated, write_sites(tmp_path / "l.geojson", [site("A"), site("B", LON + 0.001)]))
+    device = add_device(db, LON + 0.001, LAT)
+    x, y = tile_of(LON, LAT, 15)
+    response = client.get(f"/tiles/declared/15/{x}/{y}.mvt")
+    assert response.status_code == 200 and response.mimetype == MVT
+    layers = mapbox_vector_tile.decode(response.data)
+    features = sorted(layers["declared"]["features"], key=lambda f: f["properties"]["source_id"])
+    assert [
+        (f["properties"]["source_id"], f["properties"]["status"], f["properties"]["matched"])
+        for f in features
+    ] == [("A", "unverified", 0), ("B", "verified", 1)]
+    assert device.encode() not in response.data  # statuses, not who was found
+    again = client.get(
+        f"/tiles/declared/15/{x}/{y}.mvt", headers={"If-None-Match": response.headers["ETag"]}
+    )
+    assert again.status_code == 304
+    assert client.get(f"/tiles/declared/15/{x + 100}/{y}.mvt").status_code == 204
+    assert client.get("/tiles/declared/3/9/0.mvt").status_code == 404
