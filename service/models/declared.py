@@ -119,7 +119,7 @@ class DeclaredMatch(Base):
     site_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("declared_sites.id", ondelete="CASCADE"), primary_key=True
     )
-    device_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign key: the trigger forgets a deleted device's pairs (a key would cost a check
+    # per pair written).
+    device_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     distance_m: Mapped[float] = mapped_column(Float, nullable=False)

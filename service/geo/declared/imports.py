@@ -151,7 +151,8 @@ def match_sites(dataset_id, source_ids: list[str] | None):
     """Match the dataset's sites (of these source ids; None: all) with the observed devices.
 
     Each site looks up the devices' GiST index in a box around it, then keeps the devices of a
-    compatible kind within the dataset's distance, measured on the spheroid.
+    compatible kind within the dataset's distance, measured on the sphere (as the trigger of
+    migration 0014 does).
     """
     site, dataset = DeclaredSite, DeclaredDataset
     geography = func.Geography
@@ -159,7 +160,9 @@ def match_sites(dataset_id, source_ids: list[str] | None):
         site.dataset_id == dataset_id,
         Device.geom.op("&&")(reach(site.geom, dataset.match_distance_m)),
         Device.kind == func.any(site.compatible_kinds),
-        func.ST_DWithin(geography(site.geom), geography(Device.geom), dataset.match_distance_m),
+        func.ST_DWithin(
+            geography(site.geom), geography(Device.geom), dataset.match_distance_m, False
+        ),
         *observed_clauses(),
     ]
     if source_ids is not None:
@@ -170,7 +173,7 @@ def match_sites(dataset_id, source_ids: list[str] | None):
         select(
             site.id,
             Device.id,
-            func.ST_Distance(geography(site.geom), geography(Device.geom)),
+            func.ST_Distance(geography(site.geom), geography(Device.geom), False),
         )
         .select_from(site)
         .join(dataset, dataset.id == site.dataset_id)
