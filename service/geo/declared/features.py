@@ -16,6 +16,11 @@ def pairs(**members: ColumnElement) -> list:
     return [p for name, value in members.items() for p in (sql_string(name), value)]
 
 
+def json_objects(order_by: tuple, **members: ColumnElement) -> ColumnElement:
+    """An aggregate: a JSON array of one object (MEMBERS) per row, in ORDER_BY order."""
+    return func.json_agg(aggregate_order_by(func.json_build_object(*pairs(**members)), *order_by))
+
+
 def dataset_object(dataset=DeclaredDataset) -> ColumnElement:
     """A dataset's provenance and the figures of its sites, as a JSON object."""
     site = aliased(DeclaredSite)
@@ -48,25 +53,19 @@ def dataset_object(dataset=DeclaredDataset) -> ColumnElement:
     )
     versions = (
         select(
-            func.json_agg(
-                aggregate_order_by(
-                    func.json_build_object(
-                        *pairs(
-                            version=DeclaredVersion.version,
-                            publisher=DeclaredVersion.publisher,
-                            published_on=DeclaredVersion.published_on,
-                            source_url=DeclaredVersion.source_url,
-                            licence=DeclaredVersion.licence,
-                            sha256=DeclaredVersion.sha256,
-                            sites=DeclaredVersion.sites,
-                            imported_at=DeclaredVersion.imported_at,
-                            added=DeclaredVersion.added,
-                            removed=DeclaredVersion.removed,
-                            changed=DeclaredVersion.changed,
-                        )
-                    ),
-                    DeclaredVersion.version,
-                )
+            json_objects(
+                (DeclaredVersion.version,),
+                version=DeclaredVersion.version,
+                publisher=DeclaredVersion.publisher,
+                published_on=DeclaredVersion.published_on,
+                source_url=DeclaredVersion.source_url,
+                licence=DeclaredVersion.licence,
+                sha256=DeclaredVersion.sha256,
+                sites=DeclaredVersion.sites,
+                imported_at=DeclaredVersion.imported_at,
+                added=DeclaredVersion.added,
+                removed=DeclaredVersion.removed,
+                changed=DeclaredVersion.changed,
             )
         )
         .where(DeclaredVersion.dataset_id == dataset.id)
@@ -180,19 +179,12 @@ def select_device_declaration(device_id) -> Select:
     """Whether a device matches declared sites, and which (dataset, source id, site id)."""
     sites = (
         select(
-            func.json_agg(
-                aggregate_order_by(
-                    func.json_build_object(
-                        *pairs(
-                            site=DeclaredSite.id,
-                            dataset=DeclaredDataset.name,
-                            source_id=DeclaredSite.source_id,
-                            distance_m=func.round(cast(DeclaredMatch.distance_m, Numeric), 1),
-                        )
-                    ),
-                    DeclaredDataset.name,
-                    DeclaredSite.source_id,
-                )
+            json_objects(
+                (DeclaredDataset.name, DeclaredSite.source_id),
+                site=DeclaredSite.id,
+                dataset=DeclaredDataset.name,
+                source_id=DeclaredSite.source_id,
+                distance_m=func.round(cast(DeclaredMatch.distance_m, Numeric), 1),
             )
         )
         .select_from(DeclaredMatch)
