@@ -10,11 +10,13 @@ smallest code, as devices do). Per district:
   site; declared_coverage: matched / declared_devices.
 """
 
+from geoalchemy2 import Geometry
 from sqlalchemy import Float, Integer, Numeric, case, cast, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...models import DeclaredMatch, DeclaredSite, Device
+from ...models import DeclaredMatch, DeclaredSite, Device, District
 from ..sql import sql_string
 
 FIGURES = (
@@ -25,11 +27,15 @@ FIGURES = (
     "undeclared",
     "declared_coverage",
 )
+# Around the selected districts, where a site may be matched by a device inside them: the
+# largest matching distance (1000 m) up to 70° of latitude.
+NEAR_DEGREES = 0.03
 
 
-def select_declared_figures(sel, device_clauses: list):
-    """Per selected district (SEL: code, geom), the declared figures but `undeclared`:
-    `declared_observed` (devices of DEVICE_CLAUSES that match a site) stands in for it."""
+def select_declared_figures(sel, selection_clauses, device_clauses: list):
+    """Per selected district (SEL: code, geom; SELECTION_CLAUSES(table) selects them), the
+    declared figures but `undeclared`: `declared_observed` (devices of DEVICE_CLAUSES that
+    match a site) stands in for it."""
     found = (
         select(DeclaredMatch.site_id, cast(func.count(), Integer).label("n"))
         .group_by(DeclaredMatch.site_id)
@@ -59,15 +65,38 @@ def select_declared_figures(sel, device_clauses: list):
         .group_by(sites.c.code)
         .subquery("per_site")
     )
-    matching = select(DeclaredMatch.device_id).distinct().subquery("matching")
-    observed = (
-        select(sel.c.code)
+    # The devices matching a site near the selection (a device inside may match a site just
+    # outside), each placed in its own district: a few lookups per site, however many devices
+    # the districts hold.
+    near = func.ST_SetSRID(
+        cast(func.ST_Expand(func.ST_Extent(sel.c.geom), NEAR_DEGREES), Geometry), 4326
+    )
+    matching = (
+        select(DeclaredMatch.device_id)
+        .join(DeclaredSite, DeclaredSite.id == DeclaredMatch.site_id)
+        .where(DeclaredSite.geom.op("&&")(select(near).scalar_subquery()))
+        .distinct()
+        .subquery("matching")
+    )
+    # In space order, so that consecutive devices fall in the same district, whose polygon
+    # PostGIS then prepares once.
+    matched = (
+        select(Device.id, Device.geom)
         .select_from(matching)
         .join(Device, Device.id == matching.c.device_id)
-        .join(sel, func.ST_Intersects(sel.c.geom, Device.geom))
         .where(*device_clauses)
-        .ext(distinct_on(Device.id))
-        .order_by(Device.id, sel.c.code)
+        .order_by(Device.tile_key)
+        .cte("matched_devices")
+        .prefix_with("MATERIALIZED")
+    )
+    district = aliased(District)
+    observed = (
+        select(district.code)
+        .select_from(matched)
+        .join(district, func.ST_Intersects(district.geom, matched.c.geom))
+        .where(*selection_clauses(district))
+        .ext(distinct_on(matched.c.id))
+        .order_by(matched.c.id, district.code)
         .subquery("observed")
     )
     per_device = (

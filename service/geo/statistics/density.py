@@ -257,7 +257,7 @@ def district_figures(query: DensityQuery):
         columns.append(cast(null(), Float).label("watched_km2"))
     # Declared versus observed, only when asked: one statement of its own module.
     if query.declared:
-        declared = select_declared_figures(sel, query.filter.clauses())
+        declared = select_declared_figures(sel, query.selection.clauses, query.filter.clauses())
         source = source.outerjoin(declared, declared.c.code == sel.c.code)
         columns += declared_columns(declared, count)
     rows = select(*columns).select_from(source).cte("figures").prefix_with("MATERIALIZED")
