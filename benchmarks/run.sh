@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # One command for a benchmark: a private PostGIS under var/bench-pg, migrated, then the script.
 #   benchmarks/run.sh NAME [options]
-#   (NAME: devices, ogc, tiles, statistics, photos, webapp or versions)
+#   (NAME: devices, ogc, tiles, statistics, declared, photos, webapp or versions)
 source "$(dirname "$0")/../scripts/lib.sh"
 
-name=${1:?which benchmark: devices, ogc, tiles, statistics, photos, webapp or versions}
+name=${1:?which benchmark: devices, ogc, tiles, statistics, declared, photos, webapp or versions}
 shift
 ensure_venv
 ensure_debian_packages wrk

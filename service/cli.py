@@ -57,12 +57,14 @@ def db_downgrade(revision):
 
 def init_app(app) -> None:
     from geodata.cli import geodata_cli
+    from geodata.declared_cli import declared_cli
 
     for group in (
         db_cli,
         users_cli,
         idempotency_cli,
         geodata_cli,
+        declared_cli,
         photos_cli,
         osm_cli,
         backup_cli,

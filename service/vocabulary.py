@@ -75,3 +75,31 @@ OPERATOR_MAX_CHARS = 255
 TAGS_MAX_ENTRIES = 50
 TAG_MAX_CHARS = 255
 PHOTOS_PER_REQUEST_MAX = 20
+
+# Declared lists (docs/declared.md): the observed kinds a declared kind may turn out to be on the
+# ground (a contributor may well file a plate reader or a face-recognising camera as a camera),
+# and the words published lists use for a kind.
+COMPATIBLE_KINDS = {
+    "camera": ("camera", "alpr", "facial_recognition"),
+    "alpr": ("alpr", "camera"),
+    "facial_recognition": ("facial_recognition", "camera"),
+    "microphone": ("microphone", "gunshot_detector"),
+    "gunshot_detector": ("gunshot_detector", "microphone"),
+    "sensor": ("sensor",),
+}
+DECLARED_KIND_WORDS = {
+    **{name: name for name in KIND_NAMES},
+    "cctv": "camera",
+    "video": "camera",
+    "vidéo": "camera",
+    "caméra": "camera",
+    "videoprotection": "camera",
+    "vidéoprotection": "camera",
+    "videosurveillance": "camera",
+    "vidéosurveillance": "camera",
+    "anpr": "alpr",
+    "lapi": "alpr",
+    "lpr": "alpr",
+    "face_recognition": "facial_recognition",
+    "gunshot": "gunshot_detector",
+}

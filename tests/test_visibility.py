@@ -9,6 +9,7 @@ import pytest
 from service.geo.keys import KEY_ZOOM, mercator_pixel
 from service.visibility import ANONYMOUS, Viewer, may_see, may_see_upload
 from tests import images
+from tests.declared import load_sites, site, write_sites
 from tests.districts import district_feature, load, rectangle, write_geojson
 from tests.helpers import feature, new_id
 
@@ -32,6 +33,8 @@ def pending(app, as_user, isolated, tmp_path):
         ),
         level="quartier",
     )
+    # A declared site right there: a public answer about it must not name the pending pin.
+    load_sites(isolated, write_sites(tmp_path / "declared.geojson", [site("D", LON, LAT)]))
     author = as_user("contributor")
     photo = images.uploaded(author, images.plain_photo())
     device_id = new_id()
@@ -64,6 +67,10 @@ READS = {
     "grid": lambda p: f"/api/v1/stats/grid?bbox={BOX}&cell=500",
     "timeline": lambda p: "/api/v1/stats/timeline?district=P&interval=year",
     "OGC districts": lambda p: "/ogc/collections/districts/items",
+    "declared sites": lambda p: f"/api/v1/declared/sites?bbox={BOX}",
+    "OGC declared sites": lambda p: f"/ogc/collections/declared_sites/items?bbox={BOX}",
+    "declared device": lambda p: f"/api/v1/declared/devices/{p['id']}",
+    "declared statistics": lambda p: "/api/v1/stats/districts?level=quartier&declared=true",
 }
 
 
@@ -96,7 +103,7 @@ def test_other_contributors_never_see_a_pending_pin(as_user, pending, endpoint):
 
 # Endpoints that show a pin to whoever may see it (its author, moderators); the others are
 # public answers, shared by caches, that show public pins only whoever asks.
-PERSONAL = ("by id", "history", "view cone", "photo", "listing", "clusters")
+PERSONAL = ("by id", "history", "view cone", "photo", "listing", "clusters", "declared device")
 
 
 @pytest.mark.parametrize("endpoint", PERSONAL)

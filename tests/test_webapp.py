@@ -476,3 +476,22 @@ def test_the_pin_stays_in_sight_above_the_form(phone, contributor):
     header = page.locator("header").bounding_box()
     assert header["y"] + header["height"] <= pin["y"], (pin, header)
     assert pin["y"] + pin["height"] <= sheet["y"], (pin, sheet)
+
+
+def test_declared_sites_to_check_show_on_the_map(phone, isolated, tmp_path, moderator):
+    """A declared site nobody found yet is a place to go and check; a found one is not shown."""
+    from tests.declared import load_sites, site, write_sites
+
+    sites = [site("77", 2.3522, 48.8566, addr="Place de l'Hôtel de Ville"), site("78", 2.3530)]
+    load_sites(isolated, write_sites(tmp_path / "l.geojson", sites), address_field="addr")
+    assert moderator.post("/api/v1/devices", json=feature(2.3530, 48.8566)).status_code == 201
+    page = phone.open("#17/48.8566/2.3522")
+    rings = page.locator("path.declared-unverified")
+    expect(rings).to_have_count(1)
+    expect(page.locator("path.declared-site")).to_have_count(1)
+    rings.click()
+    popup = page.locator(".declared-popup")
+    expect(popup).to_contain_text("Declared camera site: to check")
+    expect(popup).to_contain_text("Place de l'Hôtel de Ville")
+    expect(popup).to_contain_text("0 of 1 declared device(s) found")
+    assert phone.errors == []

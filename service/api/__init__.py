@@ -2,6 +2,7 @@
 
 from .accounts.routes import blp as accounts_blp
 from .community.routes import blp as community_blp
+from .declared.routes import blp as declared_blp
 from .devices.routes import blp as devices_blp
 from .districts.routes import blp as districts_blp
 from .meta.routes import blp as meta_blp
@@ -23,6 +24,7 @@ BLUEPRINTS = (
     sync_blp,
     districts_blp,
     statistics_blp,
+    declared_blp,
     view_cones_blp,
     ogc_blp,
     tiles_blp,

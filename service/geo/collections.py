@@ -15,8 +15,10 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
-from ..models import Device, District
+from ..models import DeclaredSite, Device, District
 from .cql2 import Queryable
+from .declared.features import site_feature_text
+from .declared.matching import SITE_STATUSES, matched_count, site_status
 from .devices.features import PUBLIC_FEATURE
 from .devices.filter import DeviceFilter, device_time, within_bboxes, within_interval
 from .devices.spatial import check_device_position, select_device_page_in_space, spatial_page
@@ -229,6 +231,34 @@ DISTRICTS = OgcCollection(
     property_filters=("code", "level", "parent_code", "name"),
 )
 
+# Declared versus observed (service/geo/declared/, docs/declared.md).
+DECLARED_SITES = OgcCollection(
+    id="declared_sites",
+    title="Declared surveillance sites and whether they were found",
+    description="Sites of the camera lists published by authorities, each with its status "
+    "(verified, partially_verified, unverified) and the ids of the observed devices within "
+    "its dataset's distance: the unverified ones are places to go and check.",
+    key=DeclaredSite.id,
+    key_type=uuid.UUID,
+    feature=site_feature_text,
+    geometry=DeclaredSite.geom,
+    temporal=None,
+    queryables={
+        "geometry": Queryable(DeclaredSite.geom, "geometry", description="Position (CRS84)"),
+        "source_id": Queryable(DeclaredSite.source_id, "string", description="Publisher's id"),
+        "status": enum_queryable(
+            site_status(matched_count(), DeclaredSite.declared_count),
+            SITE_STATUSES,
+            "Whether the declared devices were found",
+        ),
+        "declared_count": Queryable(
+            DeclaredSite.declared_count, "integer", description="Devices declared there"
+        ),
+        "address": Queryable(DeclaredSite.address, "string", description="As published"),
+    },
+    property_filters=("status", "source_id"),
+)
+
 COLLECTIONS: dict[str, OgcCollection] = {}
 
 
@@ -239,3 +269,4 @@ def register(collection: OgcCollection) -> OgcCollection:
 
 register(DEVICES)
 register(DISTRICTS)
+register(DECLARED_SITES)

@@ -9,6 +9,7 @@ class Base(DeclarativeBase):
 
 from .account import ApiToken, ReservedUsername, User  # noqa: E402
 from .community import Confirmation, DeviceRevision, IdempotentRequest  # noqa: E402
+from .declared import DeclaredDataset, DeclaredMatch, DeclaredSite, DeclaredVersion  # noqa: E402
 from .device import Device, DeviceTileCell  # noqa: E402
 from .district import (  # noqa: E402
     Dataset,
@@ -24,6 +25,10 @@ __all__ = [
     "Base",
     "Confirmation",
     "Dataset",
+    "DeclaredDataset",
+    "DeclaredMatch",
+    "DeclaredSite",
+    "DeclaredVersion",
     "Device",
     "DeviceDistrict",
     "DeviceRevision",

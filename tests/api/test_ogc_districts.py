@@ -47,7 +47,7 @@ def by_code(response) -> dict:
 
 def test_districts_are_a_second_collection_with_an_extent(client, districts):
     ids = [c["id"] for c in client.get("/ogc/collections").get_json()["collections"]]
-    assert ids == ["devices", "districts"]
+    assert ids == ["devices", "districts", "declared_sites"]
     body = client.get("/ogc/collections/districts").get_json()
     assert body["extent"]["spatial"]["bbox"] == [
         [pytest.approx(2.30), pytest.approx(48.80), pytest.approx(2.32), pytest.approx(48.81)]

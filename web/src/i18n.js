@@ -91,6 +91,10 @@ const STRINGS = {
     mergeInto: "Merge into {id}",
     candidates: "Possible duplicates",
     pendingPin: "Pending pin (not sent yet)",
+    declaredToCheck: "Declared camera site: to check",
+    declaredPartly: "Declared camera site: partly found",
+    declaredFound: "{matched} of {declared} declared device(s) found within reach",
+    declaredIn: "Listed in {dataset} (n° {id})",
     kinds: {
       camera: "camera", alpr: "licence-plate reader", facial_recognition: "facial recognition",
       microphone: "microphone", gunshot_detector: "gunshot detector", sensor: "sensor",
@@ -185,6 +189,10 @@ const STRINGS = {
     mergeInto: "Fusionner dans {id}",
     candidates: "Doublons possibles",
     pendingPin: "Signalement en attente (pas encore envoyé)",
+    declaredToCheck: "Site de caméras déclaré : à vérifier",
+    declaredPartly: "Site de caméras déclaré : en partie trouvé",
+    declaredFound: "{matched} sur {declared} dispositif(s) déclaré(s) trouvé(s) à proximité",
+    declaredIn: "Liste {dataset} (n° {id})",
     kinds: {
       camera: "caméra", alpr: "lecteur de plaques", facial_recognition: "reconnaissance faciale",
       microphone: "micro", gunshot_detector: "détecteur de coups de feu", sensor: "capteur",

@@ -1,10 +1,11 @@
 // The map: the basemap, devices (and server-side clusters of them) from the GeoJSON listing in
-// cluster mode, an icon per kind, a view cone per direction, a filter by kind, and the pins
-// still waiting in the outbox. Devices of viewed areas are kept on the phone; offline, the map
-// draws those instead.
+// cluster mode, an icon per kind, a view cone per direction, a filter by kind, the declared
+// sites still to check (declared.js), and the pins still waiting in the outbox. Devices of
+// viewed areas are kept on the phone; offline, the map draws those instead.
 import L from "leaflet";
 import { request } from "./api.js";
 import { addBasemap } from "./basemap.js";
+import { createDeclaredLayer } from "./declared.js";
 import { kindLabel, t } from "./i18n.js";
 import { cachedDevicesIn, keepArea } from "./store.js";
 
@@ -99,6 +100,7 @@ export function createMap({ basemap, db, onSelect }) {
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Devices © Vigie contributors");
   const basemapReady = addBasemap(map, basemap);
+  createDeclaredLayer(map);
   const devicesLayer = L.layerGroup().addTo(map);
   const pendingLayer = L.layerGroup().addTo(map);
   const highlightLayer = L.layerGroup().addTo(map);

@@ -182,6 +182,7 @@ class DeviceViews(MethodView):
         operator_type=(),
         verification=(),
         updated_since=None,
+        declared=None,
         limit=DEFAULT_PAGE_SIZE,
         cursor=None,
         count=False,
@@ -197,6 +198,7 @@ class DeviceViews(MethodView):
             operator_types=list(operator_type),
             verifications=list(verification),
             updated_since=updated_since,
+            declared=declared,
             viewer=current_viewer(),
         )
         if cluster:

@@ -190,6 +190,12 @@ class DeviceQueryArgsSchema(ma.Schema):
     updated_since = utc_datetime(
         metadata={"description": "Only devices changed after this instant"}
     )
+    declared = ma.fields.Boolean(
+        metadata={
+            "description": "false: only devices that match no site of a declared list "
+            "(undeclared); true: only those that match one (docs/declared.md)"
+        }
+    )
     limit = ma.fields.Integer(
         validate=validate.Range(1, 10000), metadata={"description": "Page size (default 100)"}
     )

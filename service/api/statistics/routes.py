@@ -142,11 +142,17 @@ def run_bounded(statement, query: DensityQuery) -> str:
 
 
 def density_query(selection: DistrictSelection, args: dict, **kwargs) -> DensityQuery:
+    if args.get("declared") and args.get("at"):
+        raise BadRequest(
+            "The declared figures compare the lists with the map now: leave out `at`.",
+            field="declared",
+        )
     return DensityQuery(
         selection=selection,
         filter=statistics_filter(args),
         rank_by=args.get("rank_by", "per_km2"),
         view_model=ViewModel.from_config(current_app.config) if args.get("watched") else None,
+        declared=args.get("declared", False),
         **kwargs,
     )
 

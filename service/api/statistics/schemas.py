@@ -68,6 +68,13 @@ class FormatArgsMixin(ma.Schema):
     watched = ma.fields.Boolean(
         metadata={"description": "Also compute watched_area_km2 and watched_share (slower)"}
     )
+    declared = ma.fields.Boolean(
+        metadata={
+            "description": "Also compute the declared figures (declared_sites, "
+            "declared_devices, matched, unverified, undeclared, declared_coverage): "
+            "docs/declared.md"
+        }
+    )
     tolerance = ma.fields.Float(
         allow_nan=False,
         validate=validate.Range(0, 10000),
@@ -131,6 +138,13 @@ class FiguresSchema(ma.Schema):
     counts_by_verification = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     watched_area_km2 = ma.fields.Float(allow_none=True)
     watched_share = ma.fields.Float(allow_none=True)
+    # With declared=true (docs/declared.md); null otherwise.
+    declared_sites = ma.fields.Integer(allow_none=True)
+    declared_devices = ma.fields.Integer(allow_none=True)
+    matched = ma.fields.Integer(allow_none=True)
+    unverified = ma.fields.Integer(allow_none=True)
+    undeclared = ma.fields.Integer(allow_none=True)
+    declared_coverage = ma.fields.Float(allow_none=True)
 
 
 class DistrictFiguresSchema(FiguresSchema):

@@ -7,9 +7,10 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
-from ...db import run_statement
+from ...db import run_statement, session
 from ...errors import NotFound
 from ...extensions import Blueprint
+from ...geo.declared.tiles import declared_tile_statement
 from ...geo.tiles import DETAIL_ZOOM, LAYER, MAX_ZOOM, device_tile_statement
 from .schemas import TileJSONSchema, TileQueryArgsSchema
 
@@ -46,6 +47,18 @@ def check_tile(z: int, x: int, y: int) -> None:
             raise NotFound(f"At zoom {z}, {name} goes from 0 to {2**z - 1}.", field=name)
 
 
+def tile_response(mvt) -> Response:
+    """A tile's bytes with their ETag; 304 when the client has them, 204 when empty."""
+    data = bytes(mvt or b"")
+    etag = hashlib.blake2b(data, digest_size=12).hexdigest()
+    headers = {"ETag": f'"{etag}"', "Cache-Control": TILE_CACHE_CONTROL}
+    if request.if_none_match.contains_weak(etag):
+        return Response(status=304, headers=headers)
+    if not data:
+        return Response(status=204, headers=headers)
+    return Response(data, mimetype=MVT, headers=headers)
+
+
 @blp.route("/devices/<int:z>/<int:x>/<int:y>.mvt")
 class DeviceTileViews(MethodView):
     @blp.arguments(TileQueryArgsSchema, location="query", as_kwargs=True, unknown=RAISE)
@@ -65,14 +78,28 @@ class DeviceTileViews(MethodView):
         """Read one vector tile of devices (clusters with their count and kinds when dense)"""
         check_tile(z, x, y)
         tile = run_statement(device_tile_statement(z, x, y, sorted(set(kind))))
-        data = bytes(tile.mvt or b"")
-        etag = hashlib.blake2b(data, digest_size=12).hexdigest()
-        headers = {"ETag": f'"{etag}"', "Cache-Control": TILE_CACHE_CONTROL}
-        if request.if_none_match.contains_weak(etag):
-            return Response(status=304, headers=headers)
-        if not data:
-            return Response(status=204, headers=headers)
-        return Response(data, mimetype=MVT, headers=headers)
+        return tile_response(tile.mvt)
+
+
+@blp.route("/declared/<int:z>/<int:x>/<int:y>.mvt")
+class DeclaredTileViews(MethodView):
+    @blp.response(
+        200,
+        content_type=MVT,
+        description="A tile with a `declared` layer: declared sites with id, dataset, "
+        "source_id, status (verified, partially_verified, unverified), declared_count, matched",
+        headers={
+            "ETag": {"schema": {"type": "string"}},
+            "Cache-Control": {"schema": {"type": "string"}},
+        },
+    )
+    @blp.alt_response(204, description="No declared site in this tile")
+    @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
+    @blp.problems(404)
+    def get(self, z, x, y):
+        """Read one vector tile of declared sites and their status (docs/declared.md)"""
+        check_tile(z, x, y)
+        return tile_response(session.execute(declared_tile_statement(z, x, y)).scalar_one())
 
 
 @blp.route("/devices.json")

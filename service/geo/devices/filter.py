@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     ARRAY,
+    Boolean,
     DateTime,
     Float,
     Select,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    exists,
     func,
     or_,
     select,
@@ -19,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from ...models import Device
+from ...models import DeclaredMatch, Device
 from ...visibility import ANONYMOUS, Viewer, visible_clause
 from ..statements import parameter as required
 
@@ -74,6 +76,8 @@ class DeviceFilter:
     viewer: Viewer = ANONYMOUS
     # Closed interval on device_time(); either end may be None (open).
     interval: tuple[datetime | None, datetime | None] | None = None
+    # Only devices that match (True) or match no (False) site of a declared list.
+    declared: bool | None = None
     # Further conditions already built on whitelisted columns (property filters, CQL2).
     conditions: list[ColumnElement] = field(default_factory=list)
 
@@ -91,6 +95,8 @@ class DeviceFilter:
         for name, attribute, _column in LIST_FILTERS:
             if chosen := getattr(self, attribute):
                 values[name] = list(chosen)
+        if self.declared is not None:
+            values["filter_declared"] = self.declared
         if self.updated_since is not None:
             values["filter_updated_since"] = self.updated_since
         if self.interval is not None:
@@ -132,6 +138,9 @@ class DeviceFilter:
         for name, _attribute, column in LIST_FILTERS:
             if name in values:
                 clauses.append(column == any_(parameter(name, ARRAY(Text))))
+        if "filter_declared" in values:
+            matches = exists().where(DeclaredMatch.device_id == Device.id)
+            clauses.append(matches == parameter("filter_declared", Boolean))
         if "filter_updated_since" in values:
             clauses.append(Device.updated_at > parameter("filter_updated_since", instant))
         if self.interval is not None:

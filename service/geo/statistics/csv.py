@@ -4,11 +4,12 @@ from sqlalchemy import Select, Text, case, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..declared.figures import FIGURES as DECLARED_FIGURES
 from ..sql import sql_string
 from .density import COUNT_GROUPS, DensityQuery, district_figures, district_values
 
 
-def csv_columns() -> list[tuple[str, tuple[str, ...], bool]]:
+def csv_columns(declared: bool = False) -> list[tuple[str, tuple[str, ...], bool]]:
     """(column name, JSON path, is text) for every CSV column, named as the JSON fields."""
     plain = [
         ("code", True),
@@ -28,6 +29,8 @@ def csv_columns() -> list[tuple[str, tuple[str, ...], bool]]:
     for group, _column, values, _prefix in COUNT_GROUPS:
         columns += [(f"{group}.{v}", (group, v), False) for v in values]
     columns += [(name, (name,), False) for name in ("watched_area_km2", "watched_share")]
+    if declared:
+        columns += [(name, (name,), False) for name in DECLARED_FIGURES]
     return columns
 
 
@@ -61,7 +64,7 @@ def select_density_csv(query: DensityQuery) -> Select:
     """
     _sel, rows = district_figures(query)
     values = district_values(rows)
-    columns = csv_columns()
+    columns = csv_columns(query.declared)
     line = func.concat_ws(sql_string(","), *[csv_cell(values[path], t) for _n, path, t in columns])
     header = ",".join(name for name, _p, _t in columns)
     body = select(

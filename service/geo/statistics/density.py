@@ -30,6 +30,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ... import vocabulary as vocab
 from ...models import Dataset, Device, DeviceDistrict, District, DistrictDeviceCount
+from ..declared.figures import FIGURES as DECLARED_FIGURES
+from ..declared.figures import (
+    declared_columns,
+    declared_pairs,
+    has_declared_figures,
+    select_declared_figures,
+)
 from ..districts import geography, simplified_geojson
 from ..sql import feature_text, sql_string
 from ..view_cones import SEEING_KINDS, ViewModel
@@ -253,9 +260,15 @@ class DensityQuery:
     report_outside: bool = False  # count the devices in the selection's box but in no district
     with_geometry: bool = False  # the districts' polygons are part of the answer (GeoJSON)
     from_scratch: bool = False  # join devices with polygons instead of reading the counts
+    declared: bool = False  # set to attach the declared figures (service/geo/declared/)
 
     def needs_geometry(self) -> bool:
-        return self.with_geometry or self.report_outside or self.view_model is not None
+        return (
+            self.with_geometry
+            or self.report_outside
+            or self.view_model is not None
+            or self.declared
+        )
 
 
 def district_figures(query: DensityQuery):
@@ -330,6 +343,11 @@ def district_figures(query: DensityQuery):
         columns.append(func.coalesce(watched.c.watched_km2, 0.0).label("watched_km2"))
     else:
         columns.append(cast(null(), Float).label("watched_km2"))
+    # Declared versus observed, only when asked: one statement of its own module.
+    if query.declared:
+        declared = select_declared_figures(sel, query.selection.clauses, query.filter.clauses())
+        source = source.outerjoin(declared, declared.c.code == sel.c.code)
+        columns += declared_columns(declared, count)
     rows = select(*columns).select_from(source).cte("figures").prefix_with("MATERIALIZED")
     return sel, rows
 
@@ -365,7 +383,8 @@ def district_object(rows) -> ColumnElement:
         rows.c,
         rows,
         before_counts=[sql_string("rank"), rows.c.rank],
-        after_counts=watched_pairs(rows.c.watched_km2, rows.c.area_km2),
+        after_counts=watched_pairs(rows.c.watched_km2, rows.c.area_km2)
+        + (declared_pairs(rows) if has_declared_figures(rows) else []),
     )
 
 
@@ -378,6 +397,9 @@ def district_values(rows) -> dict[tuple[str, ...], ColumnElement]:
     plain |= figure_values(count, rows.c.area_km2, rows.c.population)
     plain["rank"] = rows.c.rank
     plain |= watched_values(rows.c.watched_km2, rows.c.area_km2)
+    if has_declared_figures(rows):
+        declared = declared_pairs(rows)
+        plain |= dict(zip(DECLARED_FIGURES, declared[1::2], strict=True))
     values = {(name,): value for name, value in plain.items()}
     for group, _column, vocabulary, prefix in COUNT_GROUPS:
         for value in vocabulary:
@@ -444,6 +466,8 @@ def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
         outside = in_extent - inside
     area = func.sum(rows.c.area_km2)
     tail = counts_objects(rows, sum_them=True) + watched_pairs(func.sum(rows.c.watched_km2), area)
+    if has_declared_figures(rows):
+        tail += declared_pairs(rows, sum_them=True)
     tail += [sql_string("districts"), func.count()]
     tail += [
         sql_string("districts_without_population"),

@@ -1,0 +1,59 @@
+"""`flask declared import` as an operator runs it: it commits, so the test cleans up."""
+
+import pytest
+from sqlalchemy import text
+
+from . import site, write_sites
+
+NAME = "cli-declared-test"
+
+
+@pytest.fixture
+def runner(app):
+    yield app.test_cli_runner()
+    with app.extensions["engine"].begin() as connection:
+        connection.execute(text("DELETE FROM declared_datasets WHERE name = :n"), {"n": NAME})
+
+
+def run(runner, path, *extra):
+    args = ["declared", "import", path, "--name", NAME, "--publisher", "Préfecture"]
+    return runner.invoke(args=[*args, "--id-field", "id", "--kind", "camera", *extra])
+
+
+def stored_sites(app) -> int:
+    with app.extensions["engine"].connect() as connection:
+        return connection.execute(
+            text(
+                "SELECT count(*) FROM declared_sites s JOIN declared_datasets d "
+                "ON d.id = s.dataset_id WHERE d.name = :n"
+            ),
+            {"n": NAME},
+        ).scalar_one()
+
+
+def test_an_import_says_what_it_stored_then_what_a_version_changed(app, runner, tmp_path):
+    first = write_sites(tmp_path / "v1.geojson", [site("1"), site("2")])
+    result = run(runner, first, "--published-on", "2019-02-01", "--licence", "ODbL 1.0")
+    assert result.exit_code == 0, result.output
+    assert f"{NAME} version 1: 2 sites; 2 added, 0 removed, 0 changed." in result.output
+    second = write_sites(tmp_path / "v2.geojson", [site("2"), site("3")])
+    result = run(runner, second)
+    assert f"{NAME} version 2: 2 sites; 1 added, 1 removed, 0 changed." in result.output
+    assert "nothing changed" in run(runner, second).output
+    assert stored_sites(app) == 2
+
+
+def test_a_refused_file_is_reported_row_by_row_and_nothing_is_stored(app, runner, tmp_path):
+    nowhere = site("2")
+    nowhere["geometry"] = None
+    path = write_sites(tmp_path / "bad.geojson", [site("1"), nowhere, site("1", 500, 0)])
+    result = run(runner, path)
+    assert result.exit_code == 1
+    assert "feature 2: missing coordinates" in result.output
+    assert "feature 3: source id '1' is already on row 1" in result.output
+    assert "2 of 3 rows refused; nothing was imported" in result.output
+    assert stored_sites(app) == 0
+    assert (
+        "--distance: 5000.0 is not in (0, 1000] metres"
+        in run(runner, path, "--distance", "5000").output
+    )
