@@ -4,6 +4,7 @@ Every collection of the registry in service/geo/collections.py is served the sam
 Features themselves are written by PostGIS and joined into the page without a Python loop.
 """
 
+import flask
 import orjson
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
@@ -12,9 +13,9 @@ from marshmallow import RAISE
 from ...db import run_statement, session, time_limit
 from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
-from ...extensions import Blueprint
+from ...extensions import Blueprint, api
 from ...geo.collections import COLLECTIONS, OgcCollection, PageRequest
-from ...geo.cql2 import FilterError, cql2_text_clause
+from ...geo.cql2 import FilterError, filter_clause
 from ..fields import split_antimeridian
 from ..geojson import (
     GEOJSON,
@@ -26,11 +27,10 @@ from ..geojson import (
     this_url_with,
 )
 from .schemas import (
-    DEFAULT_LIMIT,
     CollectionSchema,
     CollectionsSchema,
     ConformanceSchema,
-    FormatArgsSchema,
+    DocumentArgsSchema,
     LandingPageSchema,
     OgcFeatureCollectionSchema,
     OgcFeatureSchema,
@@ -55,6 +55,9 @@ CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
@@ -73,6 +76,13 @@ blp = Blueprint(
 
 def json_response(document: dict, media_type: str = JSON) -> Response:
     return Response(orjson.dumps(document), mimetype=media_type)
+
+
+def schema_response(document: dict, args: dict) -> Response:
+    """A JSON Schema, labelled application/json when the client asks for that and not for
+    application/schema+json (GDAL 3.6 refuses queryables otherwise, and filters on its side)."""
+    wanted = request.accept_mimetypes.best_match([SCHEMA_JSON, JSON], default=SCHEMA_JSON)
+    return json_response(document, JSON if args.get("f") == "json" else wanted)
 
 
 def find_collection(collection_id: str) -> OgcCollection:
@@ -117,6 +127,22 @@ def describe_collection(collection: OgcCollection) -> dict:
                 SCHEMA_JSON,
                 "Properties to filter on",
             ),
+            # The short name, which GDAL 3.6 looks for.
+            link(f"{base}/queryables", "queryables", SCHEMA_JSON, "Properties to filter on"),
+            link(
+                f"{base}/schema",
+                "http://www.opengis.net/def/rel/ogc/1.0/schema",
+                SCHEMA_JSON,
+                "Schema of the features' properties (Part 5)",
+            ),
+            # A GeoJSON Feature's schema: GIS clients take their column types from it rather
+            # than guess them from the first page. GDAL 3.6 compares this rel letter by letter.
+            link(
+                f"{base}/feature-schema",
+                "describedBy",
+                SCHEMA_JSON,
+                "JSON Schema of one GeoJSON Feature",
+            ),
         ],
     }
     row = session.execute(collection.select_extent()).one()
@@ -135,7 +161,7 @@ def describe_collection(collection: OgcCollection) -> dict:
 
 @blp.route("")
 class LandingPageViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, LandingPageSchema)
     @blp.problems(400)
     def get(self, _args):
@@ -148,10 +174,10 @@ class LandingPageViews(MethodView):
                 "links": [
                     link(here, "self", JSON, "This document"),
                     link(
-                        url_for("api-docs.openapi_json", _external=True),
+                        url_for("ogc.ApiDefinitionViews", _external=True),
                         "service-desc",
                         OPENAPI,
-                        "The API definition (OpenAPI 3.0)",
+                        "The API definition (OpenAPI 3.0), its paths relative to this page",
                     ),
                     link(
                         url_for("api-docs.openapi_swagger_ui", _external=True),
@@ -176,9 +202,42 @@ class LandingPageViews(MethodView):
         )
 
 
+# OWSLib asks for the landing page with a trailing slash. Flask's own add_url_rule: the same
+# operation is not documented twice.
+flask.Blueprint.add_url_rule(blp, "/", view_func=LandingPageViews.as_view("landing_page_slash"))
+
+
+def ogc_openapi(spec: dict, root: str) -> dict:
+    """The OGC API part of SPEC, its paths relative to ROOT (the landing page) as `servers`.
+
+    Clients (GDAL, QGIS, OWSLib) look up `/collections/{id}/items` in the API definition to
+    learn which parameters the server filters on: in the whole API's, whose paths start with
+    /ogc, they found none, and filtered on their side after downloading everything.
+    """
+    prefix = blp.url_prefix
+    paths = {
+        path[len(prefix) :] or "/": operations
+        for path, operations in spec["paths"].items()
+        if path == prefix or path.startswith(prefix + "/")
+    }
+    info = {**spec["info"], "title": "Vigie - OGC API Features"}
+    return {**spec, "info": info, "servers": [{"url": root}], "paths": paths}
+
+
+@blp.route("/api")
+class ApiDefinitionViews(MethodView):
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, content_type=OPENAPI, description="An OpenAPI 3.0 document")
+    @blp.problems(400)
+    def get(self, _args):
+        """Describe the OGC API alone, its paths relative to /ogc, for GIS clients"""
+        root = url_for("ogc.LandingPageViews", _external=True)
+        return json_response(ogc_openapi(api.spec.to_dict(), root), OPENAPI)
+
+
 @blp.route("/conformance")
 class ConformanceViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, ConformanceSchema)
     @blp.problems(400)
     def get(self, _args):
@@ -188,7 +247,7 @@ class ConformanceViews(MethodView):
 
 @blp.route("/collections")
 class CollectionListViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, CollectionsSchema)
     @blp.problems(400)
     def get(self, _args):
@@ -203,7 +262,7 @@ class CollectionListViews(MethodView):
 
 @blp.route("/collections/<collection_id>")
 class CollectionViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, CollectionSchema)
     @blp.problems(400, 404)
     def get(self, _args, collection_id):
@@ -213,13 +272,13 @@ class CollectionViews(MethodView):
 
 @blp.route("/collections/<collection_id>/queryables")
 class QueryablesViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, QueryablesSchema, content_type=SCHEMA_JSON)
     @blp.problems(400, 404)
-    def get(self, _args, collection_id):
+    def get(self, args, collection_id):
         """List the properties a CQL2 filter (or a property parameter) may use"""
         collection = find_collection(collection_id)
-        return json_response(
+        return schema_response(
             {
                 "$schema": "https://json-schema.org/draft/2019-09/schema",
                 "$id": request.base_url,
@@ -230,14 +289,68 @@ class QueryablesViews(MethodView):
                     for name, queryable in collection.queryables.items()
                 },
                 "additionalProperties": False,
+                # The list of the draft standard, the one GDAL 3.6 reads.
+                "queryables": [
+                    {"id": name, "type": queryable.type}
+                    for name, queryable in collection.queryables.items()
+                ],
             },
-            SCHEMA_JSON,
+            args,
+        )
+
+
+@blp.route("/collections/<collection_id>/schema")
+class SchemaViews(MethodView):
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, QueryablesSchema, content_type=SCHEMA_JSON)
+    @blp.problems(400, 404)
+    def get(self, args, collection_id):
+        """Describe the properties of the collection's features, with their types (Part 5)"""
+        collection = find_collection(collection_id)
+        return schema_response(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": request.base_url,
+                "title": collection.title,
+                "type": "object",
+                "properties": collection.returnables_schema(),
+            },
+            args,
+        )
+
+
+@blp.route("/collections/<collection_id>/feature-schema")
+class FeatureSchemaViews(MethodView):
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, QueryablesSchema, content_type=SCHEMA_JSON)
+    @blp.problems(400, 404)
+    def get(self, args, collection_id):
+        """Describe one GeoJSON Feature of the collection as a JSON Schema, for GIS clients"""
+        collection = find_collection(collection_id)
+        return schema_response(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": request.base_url,
+                "title": collection.title,
+                "type": "object",
+                "required": ["type", "geometry", "properties"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["Feature"]},
+                    "id": {"type": "string"},
+                    "geometry": {"$ref": collection.geometry_schema},
+                    "properties": {
+                        "type": "object",
+                        "properties": collection.properties_schema,
+                    },
+                },
+            },
+            args,
         )
 
 
 @blp.route("/collections/<collection_id>/items/<feature_id>")
 class ItemViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, OgcFeatureSchema, content_type=GEOJSON)
     @blp.served_as(
         {media: {"$ref": "#/components/schemas/OgcFeature"} for media in (GEOJSON, JSON)}
@@ -273,7 +386,8 @@ def filter_conditions(collection: OgcCollection, args: dict) -> list:
     ]
     if "filter" in args:
         try:
-            conditions.append(cql2_text_clause(args["filter"], collection.queryables))
+            language = args.get("filter_lang", "cql2-text")
+            conditions.append(filter_clause(args["filter"], language, collection.queryables))
         except FilterError as exc:
             raise BadRequest(str(exc), field="filter") from exc
     return conditions
@@ -308,7 +422,7 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
         bboxes=split_antimeridian(args["bbox"]) if "bbox" in args else [],
         interval=args.get("datetime"),
         conditions=filter_conditions(collection, args),
-        limit=args.get("limit", DEFAULT_LIMIT),
+        limit=args["limit"],
         after=position if backward is False else None,
         before=position if backward else None,
     )

@@ -22,12 +22,31 @@ class FormatArgsSchema(ma.Schema):
     )
 
 
+# GDAL repeats the query string of an `OAPIF:https://host/ogc?filter=...` URL on every request
+# it makes, the landing page and the API definition included: documents ignore the parameters
+# an items request would take (and still refuse any other).
+ITEMS_PARAMETERS = {
+    "bbox", "bbox-crs", "crs", "datetime", "limit", "cursor", "filter", "filter-lang",
+    "filter-crs",
+}  # fmt: skip
+
+
+class DocumentArgsSchema(FormatArgsSchema):
+    """`f`; the parameters of an items request are ignored, any other is refused with 400."""
+
+    @ma.pre_load
+    def ignore_items_parameters(self, data, **_kwargs):
+        ignored = ITEMS_PARAMETERS | PROPERTY_PARAMETERS
+        return {key: value for key, value in data.items() if key not in ignored}
+
+
 class ItemsArgsSchema(FormatArgsSchema):
     """Parameters of every collection's items; the collection adds its property filters."""
 
-    bbox = BBox()
+    bbox = BBox(heights=True)
     datetime = DateTimeInterval()
     limit = ma.fields.Integer(
+        load_default=DEFAULT_LIMIT,
         validate=validate.Range(1, MAX_LIMIT),
         metadata={"description": f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})"},
     )
@@ -37,14 +56,17 @@ class ItemsArgsSchema(FormatArgsSchema):
     )
     filter = ma.fields.String(
         metadata={
-            "description": "CQL2 text filter on the queryables, e.g. "
-            "`kind = 'alpr' AND S_INTERSECTS(geometry, BBOX(2.2,48.8,2.5,48.9))`"
+            "description": "CQL2 filter on the queryables, as text (e.g. "
+            "`kind = 'alpr' AND S_INTERSECTS(geometry, BBOX(2.2,48.8,2.5,48.9))`) or JSON"
         }
     )
     filter_lang = ma.fields.String(
         data_key="filter-lang",
-        validate=validate.OneOf(["cql2-text"]),
-        metadata={"description": "Only cql2-text"},
+        validate=validate.OneOf(["cql2-text", "cql2-json", "cql-text"]),
+        metadata={
+            "description": "cql2-text (the default), cql2-json, or cql-text: CQL2 text where a "
+            "time may also be written as a string (what GDAL 3.6 sends)"
+        },
     )
     filter_crs = ma.fields.String(
         data_key="filter-crs",
@@ -66,9 +88,14 @@ def property_filter_field(collection: OgcCollection, name: str) -> ma.fields.Fie
     )
 
 
+# Every property parameter of a collection (filled in as item schemas are built).
+PROPERTY_PARAMETERS: set[str] = set()
+
+
 def items_args_schema(collection: OgcCollection) -> type[ItemsArgsSchema]:
     """The items parameters of one collection: the common ones plus its property filters."""
     fields = {name: property_filter_field(collection, name) for name in collection.property_filters}
+    PROPERTY_PARAMETERS.update(fields)
     name = "".join(part.title() for part in collection.id.split("_")) + "ItemsArgsSchema"
     return type(name, (ItemsArgsSchema,), fields)
 
