@@ -114,7 +114,7 @@ class DevicePropertiesSchema(ma.Schema):
     source = ma.fields.Url(
         allow_none=True,
         schemes={"http", "https"},
-        validate=validate.Length(max=2048),
+        validate=validate.Length(max=vocab.SOURCE_MAX_CHARS),
         metadata={"description": "URL of a public record about the device"},
     )
     tags = Tags()
