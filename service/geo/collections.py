@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
-from ..models import Device, District
+from ..models import Dataset, Device, District
 from .cql2 import Queryable
 from .devices.features import PUBLIC_FEATURE, PUBLIC_PROPERTIES
 from .devices.filter import DeviceFilter, device_time, within_bboxes, within_interval
@@ -107,6 +107,8 @@ class OgcCollection:
     properties: tuple[str, ...] = ()
     property_schemas: dict[str, dict] = field(default_factory=dict)
     geometry_type: str = "Point"  # GeoJSON type (or "Geometry" for any)
+    # The sources to credit besides the devices' (name, attribution, licence, source_url).
+    datasets: Callable[[], Select] | None = None
 
     @property
     def properties_schema(self) -> dict[str, dict]:
@@ -271,6 +273,13 @@ def counts_schema(description: str, values) -> dict:
     return typed("object", description, properties=members)
 
 
+def select_district_datasets() -> Select:
+    """The datasets the districts came from, to credit them."""
+    return select(Dataset.name, Dataset.attribution, Dataset.licence, Dataset.source_url).order_by(
+        Dataset.name
+    )
+
+
 DISTRICT_PROPERTY_SCHEMAS = {
     "population_year": typed("integer", "Year of the population figure"),
     "count": typed("integer", "Public devices inside"),
@@ -313,6 +322,7 @@ DISTRICTS = OgcCollection(
     properties=DISTRICT_PROPERTIES,
     property_schemas=DISTRICT_PROPERTY_SCHEMAS,
     geometry_type="MultiPolygon",
+    datasets=select_district_datasets,
 )
 
 COLLECTIONS: dict[str, OgcCollection] = {}

@@ -41,6 +41,7 @@ from ..access import (
     point,
     read_device_feature,
 )
+from ..credits import device_credits, licence_links
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, CursorCodec, feature_collection, link, photo_base, this_url_with
 from .osm_export import OSM_XML, osm_export_response
@@ -149,7 +150,7 @@ def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
     body = feature_collection(
         clusters.features,
         numberReturned=clusters.returned,
-        links=[link(request.url, "self")],
+        links=[link(request.url, "self"), *licence_links(device_credits())],
     )
     return Response(body, mimetype=GEOJSON)
 
@@ -202,7 +203,7 @@ class DeviceViews(MethodView):
         if f == "osm":
             return osm_export_response(flt, limit, after, bbox, next_link)
         page = run_statement(select_device_page(flt, limit, after), photo_base=photo_base())
-        links = [link(request.url, "self")]
+        links = [link(request.url, "self"), *licence_links(device_credits())]
         if page.has_more:
             links.append(link(next_link(page.last_key), "next"))
         matched = session.execute(count_devices(flt)).scalar_one() if count else None

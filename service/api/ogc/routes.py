@@ -16,6 +16,7 @@ from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint, api
 from ...geo.collections import COLLECTIONS, OgcCollection, PageRequest
 from ...geo.cql2 import FilterError, filter_clause
+from ..credits import attribution_text, device_credits, licence_links
 from ..fields import split_antimeridian
 from ..geojson import (
     GEOJSON,
@@ -110,6 +111,15 @@ def read_cursor(collection: OgcCollection, cursor: str) -> tuple[bool, tuple]:
     return backward, tuple(position)
 
 
+def collection_credits(collection: OgcCollection) -> list[dict]:
+    """Who to credit for the collection's data: its devices' sources, and for districts their
+    official datasets too."""
+    credits = device_credits()
+    if collection.datasets is not None:
+        credits += [dict(row._mapping) for row in session.execute(collection.datasets())]
+    return credits
+
+
 def describe_collection(collection: OgcCollection) -> dict:
     base = url_for("ogc.CollectionViews", collection_id=collection.id, _external=True)
     document = {
@@ -145,6 +155,9 @@ def describe_collection(collection: OgcCollection) -> dict:
             ),
         ],
     }
+    credits = collection_credits(collection)
+    document["attribution"] = attribution_text(credits)
+    document["links"] += licence_links(credits)
     row = session.execute(collection.select_extent()).one()
     extent = {}
     if row.min_x is not None:
@@ -456,6 +469,7 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
             collection.title,
         ),
         *paging_links(collection, page, backward, position),
+        *licence_links(collection_credits(collection)),
     ]
     body = feature_collection(
         page.features, numberReturned=page.returned, numberMatched=matched, links=links

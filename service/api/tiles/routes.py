@@ -21,6 +21,7 @@ from ...geo.tiles import (
     select_device_extent,
     select_last_device_change,
 )
+from ..credits import attribution_html, device_credits
 from .schemas import TileJSONSchema, TileQueryArgsSchema
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -134,7 +135,7 @@ class DeviceTileJSONViews(MethodView):
             "name": "Vigie devices",
             "description": f"Surveillance devices; below zoom {DETAIL_ZOOM} grid cells of 1/8 "
             "tile side hold clusters, from it on cells of 1/64.",
-            "attribution": "Vigie contributors",
+            "attribution": attribution_html(device_credits()),
             "scheme": "xyz",
             "tiles": [template],
             "minzoom": 0,
