@@ -212,6 +212,7 @@ DEVICE_PROPERTY_SCHEMAS = {
     ),
     "last_confirmed_at": typed("string", "Last confirmation", format="date-time"),
     "photos": typed("array", "Photos, oldest first", items={"type": "object"}),
+    "osm_id": typed("integer", "OpenStreetMap node it was imported from (ODbL), else null"),
 }
 
 

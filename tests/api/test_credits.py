@@ -98,3 +98,12 @@ def test_statistics_credit_openstreetmap_in_headers_and_body(client, imported, d
     if fmt != "csv":
         names = [credit["name"] for credit in response.get_json()["attribution"]]
         assert names[-2:] == ["devices", "openstreetmap"]
+
+
+def test_imported_devices_give_their_openstreetmap_node(client, imported):
+    pinned = pin(client, 2.306, 48.806)
+    assert pinned["properties"]["osm_id"] is None
+    features = client.get("/ogc/collections/devices/items").get_json()["features"]
+    assert sorted(f["properties"]["osm_id"] or 0 for f in features) == [0, 42]
+    listed = client.get("/api/v1/devices").get_json()["features"]
+    assert {f["properties"]["osm_id"] for f in listed} == {None, 42}
