@@ -206,8 +206,10 @@ class TestTileJSON:
         pin(client, 2.40, 48.88, kind="alpr")
         pending = pin(client, 5.0, 45.0)
         db("UPDATE devices SET review_status = 'pending' WHERE id = :id", id=pending["id"])
-        db("INSERT INTO devices (id, geom, kind, deleted_at) VALUES "
-           "(gen_random_uuid(), ST_SetSRID(ST_MakePoint(-70, -30), 4326), 'camera', now())")  # fmt: skip
+        db(
+            "INSERT INTO devices (id, geom, kind, deleted_at) VALUES "
+            "(gen_random_uuid(), ST_SetSRID(ST_MakePoint(-70, -30), 4326), 'camera', now())"
+        )
         body = client.get("/tiles/devices.json").get_json()
         assert body["bounds"] == [2.30, 48.84, 2.40, 48.88]
         assert body["center"] == [2.35, 48.86, 11]
