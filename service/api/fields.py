@@ -28,8 +28,10 @@ class BBox(ma.fields.Field):
     have no altitude).
     """
 
-    def __init__(self, heights: bool = False, **kwargs):
+    def __init__(self, heights: bool = False, geographic: bool = True, **kwargs):
         self.heights = heights
+        # False: any CRS; the schema checks the ranges once it knows which (bbox-crs).
+        self.geographic = geographic
         description = (
             "minLon,minLat,maxLon,maxLat in WGS84 (RFC 7946 order). "
             "minLon greater than maxLon means the box crosses the antimeridian."
@@ -57,16 +59,21 @@ class BBox(ma.fields.Field):
             if not numbers[2] <= numbers[5]:
                 raise ValidationError("minHeight must not exceed maxHeight.")
             numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-        min_lon, min_lat, max_lon, max_lat = numbers
-        if not all(math.isfinite(v) for v in (min_lon, min_lat, max_lon, max_lat)):
+        if not all(math.isfinite(v) for v in numbers):
             raise ValidationError("bbox values must be finite numbers.")
-        if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
-            raise ValidationError("Longitudes must lie between -180 and 180.")
-        if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
-            raise ValidationError("Latitudes must lie between -90 and 90.")
-        if min_lat > max_lat:
-            raise ValidationError("minLat must not exceed maxLat.")
-        return (min_lon, min_lat, max_lon, max_lat)
+        if self.geographic:
+            check_geographic(*numbers)
+        return tuple(numbers)
+
+
+def check_geographic(min_lon, min_lat, max_lon, max_lat) -> None:
+    """The ranges of a WGS84 box (minLon > maxLon crosses the antimeridian)."""
+    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+        raise ValidationError("Longitudes must lie between -180 and 180.")
+    if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+        raise ValidationError("Latitudes must lie between -90 and 90.")
+    if min_lat > max_lat:
+        raise ValidationError("minLat must not exceed maxLat.")
 
 
 def split_antimeridian(bbox) -> list[tuple[float, float, float, float]]:

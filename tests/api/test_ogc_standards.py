@@ -2,6 +2,8 @@
 schemas, CQL2 JSON, CASEI and temporal operators."""
 
 import json
+import shutil
+import subprocess
 
 import pytest
 
@@ -216,3 +218,76 @@ class TestFeatureSchemas:
         assert asked.mimetype == "application/json"
         assert client.get("/ogc/collections/nothing/schema").status_code == 404
         assert client.get(f"{ITEMS}?limit=1").mimetype == GEOJSON
+
+
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
+
+
+def gdal_transform(lon: float, lat: float, code: str) -> list[float]:
+    """LON, LAT in EPSG:CODE, as GDAL's gdaltransform (PROJ) computes them."""
+    tool = shutil.which("gdaltransform")
+    assert tool, "gdaltransform is missing: install Debian's gdal-bin (make test does it as root)"
+    result = subprocess.run(
+        [tool, "-s_srs", "EPSG:4326", "-t_srs", f"EPSG:{code}"],
+        input=f"{lon} {lat}\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return [float(v) for v in result.stdout.split()[:2]]
+
+
+class TestCrs:
+    def test_collections_list_their_crs(self, client):
+        body = client.get("/ogc/collections/devices").get_json()
+        assert body["storageCrs"] == "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+        assert {f"{EPSG}{code}" for code in (4326, 3857, 2154, 2056)} <= set(body["crs"])
+
+    @pytest.mark.parametrize("code", ["4326", "3857", "2154"])
+    def test_items_in_another_crs(self, client, devices, code):
+        # EPSG:4326 is latitude first, as its definition orders the axes; the others are
+        # compared with GDAL's own transformation (PROJ).
+        expected = [48.8606, 2.3376] if code == "4326" else gdal_transform(2.3376, 48.8606, code)
+        response = client.get(f"{ITEMS}?crs={EPSG}{code}&kind=camera")
+        assert response.headers["Content-Crs"] == f"<{EPSG}{code}>"
+        (feature,) = response.get_json()["features"]
+        assert feature["id"] == devices["louvre"]
+        assert feature["geometry"]["coordinates"] == pytest.approx(expected, abs=0.02)
+        assert feature["properties"]["operator"] == "Ville de Paris"
+        one = client.get(f"{ITEMS}/{devices['louvre']}?crs={EPSG}{code}").get_json()
+        assert one["geometry"] == feature["geometry"] and one["links"]
+
+    def test_bbox_in_another_crs(self, client, devices):
+        # Around the Louvre in Lambert-93, in EPSG:4326 (latitude first), in Web Mercator.
+        for bbox, crs in [
+            ("651000,6862000,652000,6863000", "2154"),
+            ("48.85,2.33,48.87,2.34", "4326"),
+            ("259000,6250000,261000,6252000", "3857"),
+        ]:
+            response = client.get(f"{ITEMS}?bbox={bbox}&bbox-crs={EPSG}{crs}")
+            assert ids(response) == {devices["louvre"]}, crs
+
+    def test_swiss_coordinates_of_a_swiss_device(self, client):
+        bern = pin(client, 7.4474, 46.9480)["id"]
+        response = client.get(f"{ITEMS}?crs={EPSG}2056&bbox=2600000,1199000,2601000,1200500"
+                              f"&bbox-crs={EPSG}2056")  # fmt: skip
+        (feature,) = response.get_json()["features"]
+        assert feature["id"] == bern
+        assert feature["geometry"]["coordinates"] == pytest.approx(
+            gdal_transform(7.4474, 46.9480, "2056"), abs=0.02
+        )
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            f"crs={EPSG}27700",
+            "bbox-crs=EPSG:2154",
+            f"bbox=652000,6862000,651000,6863000&bbox-crs={EPSG}2154",
+            f"bbox=91,2,92,3&bbox-crs={EPSG}4326",  # latitude first: 91 is out of range
+            "bbox=651000,6862000,652000,6863000",  # metres without bbox-crs
+        ],
+    )
+    def test_unknown_crs_or_box_out_of_its_crs_is_400(self, client, query):
+        response = client.get(f"{ITEMS}?{query}")
+        assert response.status_code == 400 and response.mimetype == PROBLEM

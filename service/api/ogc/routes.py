@@ -16,6 +16,13 @@ from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint, api
 from ...geo.collections import COLLECTIONS, OgcCollection, PageRequest
 from ...geo.cql2 import FilterError, filter_clause
+from ...geo.crs import (
+    CRS84,
+    SUPPORTED,
+    select_features_in_crs,
+    select_storage_box,
+    within_box_in_crs,
+)
 from ..credits import attribution_text, device_credits, licence_links
 from ..fields import split_antimeridian
 from ..geojson import (
@@ -32,6 +39,7 @@ from .schemas import (
     CollectionsSchema,
     ConformanceSchema,
     DocumentArgsSchema,
+    ItemArgsSchema,
     LandingPageSchema,
     OgcFeatureCollectionSchema,
     OgcFeatureSchema,
@@ -44,13 +52,13 @@ SCHEMA_JSON = "application/schema+json"
 # Items are served as GeoJSON, or as the same body labelled application/json (f=json).
 OGC_FEATURE = "#/components/schemas/OgcFeature"
 OGC_FEATURE_COLLECTION = "#/components/schemas/OgcFeatureCollection"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
@@ -127,7 +135,8 @@ def describe_collection(collection: OgcCollection) -> dict:
         "title": collection.title,
         "description": collection.description,
         "itemType": collection.item_type,
-        "crs": [CRS84],
+        "crs": list(SUPPORTED),
+        "storageCrs": CRS84,
         "links": [
             link(base, "self", JSON, "This collection"),
             link(f"{base}/items", "items", GEOJSON, "Its features"),
@@ -363,7 +372,7 @@ class FeatureSchemaViews(MethodView):
 
 @blp.route("/collections/<collection_id>/items/<feature_id>")
 class ItemViews(MethodView):
-    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(ItemArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, OgcFeatureSchema, content_type=GEOJSON)
     @blp.served_as(
         {media: {"$ref": "#/components/schemas/OgcFeature"} for media in (GEOJSON, JSON)}
@@ -386,8 +395,10 @@ class ItemViews(MethodView):
             link(request.base_url, "self", GEOJSON, "This feature"),
             link(collection_url, "collection", JSON, collection.title),
         ]
+        feature = features_in_crs(feature, args.get("crs"))
         body = f'{feature[:-1]},"links":{orjson.dumps(links).decode()}}}'
-        return conditional_response(body, JSON if args.get("f") == "json" else GEOJSON)
+        response = conditional_response(body, JSON if args.get("f") == "json" else GEOJSON)
+        return with_crs(response, args.get("crs"))
 
 
 def filter_conditions(collection: OgcCollection, args: dict) -> list:
@@ -427,14 +438,46 @@ def paging_links(collection: OgcCollection, page, backward: bool | None, positio
     return [link(this_url_with(cursor=cursor), rel, GEOJSON) for rel, cursor in links]
 
 
+def boxes_and_conditions(collection: OgcCollection, args: dict) -> tuple[list, list]:
+    """The EPSG:4326 boxes and the conditions of a request, its bbox in whatever CRS."""
+    conditions = filter_conditions(collection, args)
+    if "bbox" not in args:
+        return [], conditions
+    crs = SUPPORTED[args.get("bbox_crs", CRS84)]
+    if crs.is_storage:
+        return split_antimeridian(args["bbox"]), conditions
+    # The 4326 box around it lets the index work; the test in its own CRS is exact.
+    box = session.execute(select_storage_box(args["bbox"], crs)).one()
+    if box.west is None:
+        raise BadRequest("This bbox lies outside the area of its CRS.", field="bbox")
+    west, south = max(box.west, -180.0), max(box.south, -90.0)
+    east, north = min(box.east, 180.0), min(box.north, 90.0)
+    condition = within_box_in_crs(collection.geometry, args["bbox"], crs)
+    return [(west, south, east, north)], [*conditions, condition]
+
+
+def features_in_crs(features: str, crs_uri: str | None) -> str:
+    """Feature texts (joined by commas) with their geometries in the CRS asked."""
+    crs = SUPPORTED[crs_uri or CRS84]
+    if crs.is_storage or not features:
+        return features
+    return session.execute(select_features_in_crs(features, crs)).scalar_one()
+
+
+def with_crs(response: Response, crs_uri: str | None) -> Response:
+    response.headers["Content-Crs"] = f"<{crs_uri or CRS84}>"
+    return response
+
+
 def items_response(collection: OgcCollection, args: dict) -> Response:
     backward, position = (
         read_cursor(collection, args["cursor"]) if "cursor" in args else (None, None)
     )
+    bboxes, conditions = boxes_and_conditions(collection, args)
     asked = PageRequest(
-        bboxes=split_antimeridian(args["bbox"]) if "bbox" in args else [],
+        bboxes=bboxes,
         interval=args.get("datetime"),
-        conditions=filter_conditions(collection, args),
+        conditions=conditions,
         limit=args["limit"],
         after=position if backward is False else None,
         before=position if backward else None,
@@ -472,9 +515,12 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
         *licence_links(collection_credits(collection)),
     ]
     body = feature_collection(
-        page.features, numberReturned=page.returned, numberMatched=matched, links=links
+        features_in_crs(page.features, args.get("crs")),
+        numberReturned=page.returned,
+        numberMatched=matched,
+        links=links,
     )
-    return conditional_response(body, media_type)
+    return with_crs(conditional_response(body, media_type), args.get("crs"))
 
 
 def register_items_route(collection: OgcCollection) -> None:

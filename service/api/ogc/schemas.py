@@ -4,7 +4,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ...geo.collections import OgcCollection
-from ..fields import BBox, DateTimeInterval, LinkSchema, ValueList
+from ...geo.crs import CRS84, SUPPORTED
+from ..fields import BBox, DateTimeInterval, LinkSchema, ValueList, check_geographic
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
@@ -43,7 +44,23 @@ class DocumentArgsSchema(FormatArgsSchema):
 class ItemsArgsSchema(FormatArgsSchema):
     """Parameters of every collection's items; the collection adds its property filters."""
 
-    bbox = BBox(heights=True)
+    bbox = BBox(
+        heights=True,
+        geographic=False,
+        metadata={
+            "description": "minLon,minLat,maxLon,maxLat in CRS84 (four numbers, or six with "
+            "heights, ignored); in the axis order of `bbox-crs` when given"
+        },
+    )
+    bbox_crs = ma.fields.String(
+        data_key="bbox-crs",
+        validate=validate.OneOf(list(SUPPORTED)),
+        metadata={"description": "CRS of bbox (default CRS84)"},
+    )
+    crs = ma.fields.String(
+        validate=validate.OneOf(list(SUPPORTED)),
+        metadata={"description": "CRS of the geometries returned (default CRS84)"},
+    )
     datetime = DateTimeInterval()
     limit = ma.fields.Integer(
         load_default=DEFAULT_LIMIT,
@@ -72,6 +89,34 @@ class ItemsArgsSchema(FormatArgsSchema):
         data_key="filter-crs",
         validate=validate.OneOf(["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]),
         metadata={"description": "Only CRS84 (longitude, latitude)"},
+    )
+
+
+    @ma.validates_schema
+    def bbox_in_its_crs(self, data, **_kwargs):
+        if "bbox" not in data:
+            return
+        crs = SUPPORTED[data.get("bbox_crs", CRS84)]
+        west, south, east, north = data["bbox"]
+        try:
+            if crs.is_storage:
+                check_geographic(west, south, east, north)
+            elif crs.srid == 4326:  # latitude first
+                check_geographic(south, west, north, east)
+                if south > north:
+                    raise ma.ValidationError("minLon must not exceed maxLon with EPSG:4326.")
+            elif west > east or south > north:
+                raise ma.ValidationError("A bbox's minimums must not exceed its maximums.")
+        except ma.ValidationError as exc:
+            raise ma.ValidationError(exc.messages, "bbox") from exc
+
+
+class ItemArgsSchema(FormatArgsSchema):
+    """Parameters of one feature: `f`, and the CRS of its geometry."""
+
+    crs = ma.fields.String(
+        validate=validate.OneOf(list(SUPPORTED)),
+        metadata={"description": "CRS of the geometry returned (default CRS84)"},
     )
 
 
@@ -121,6 +166,8 @@ class CollectionSchema(ma.Schema):
     description = ma.fields.String()
     itemType = ma.fields.String()
     crs = ma.fields.List(ma.fields.String())
+    storageCrs = ma.fields.String()
+    attribution = ma.fields.String(metadata={"description": "Whom to credit, with licences"})
     extent = ma.fields.Nested(ExtentSchema)
     links = ma.fields.List(ma.fields.Nested(LinkSchema))
 
