@@ -91,7 +91,6 @@ class ItemsArgsSchema(FormatArgsSchema):
         metadata={"description": "Only CRS84 (longitude, latitude)"},
     )
 
-
     @ma.validates_schema
     def bbox_in_its_crs(self, data, **_kwargs):
         if "bbox" not in data:
