@@ -21,6 +21,7 @@ from .devices.features import PUBLIC_FEATURE, PUBLIC_PROPERTIES
 from .devices.filter import DeviceFilter, device_time, within_bboxes, within_interval
 from .devices.spatial import select_device_page_in_space, spatial_page
 from .districts import district_feature_text
+from .exports import select_district_statistics_rows, select_public_device_rows
 from .keys import KEY_SPACE
 from .paging import FeaturePage, select_feature_page
 from .statements import BoundStatement
@@ -109,6 +110,9 @@ class OgcCollection:
     geometry_type: str = "Point"  # GeoJSON type (or "Geometry" for any)
     # The sources to credit besides the devices' (name, attribution, licence, source_url).
     datasets: Callable[[], Select] | None = None
+    # Every public row as plain columns then WKB, for a file download (GeoPackage...);
+    # called with the values of the collection's property filters to apply.
+    export_rows: Callable[..., Select] | None = None
 
     @property
     def properties_schema(self) -> dict[str, dict]:
@@ -266,6 +270,7 @@ DEVICES = OgcCollection(
     ),
     properties=(*PUBLIC_PROPERTIES, "photos"),
     property_schemas=DEVICE_PROPERTY_SCHEMAS,
+    export_rows=lambda **_filters: select_public_device_rows(),
 )
 
 
@@ -324,6 +329,7 @@ DISTRICTS = OgcCollection(
     property_schemas=DISTRICT_PROPERTY_SCHEMAS,
     geometry_type="MultiPolygon",
     datasets=select_district_datasets,
+    export_rows=lambda level=(), **_filters: select_district_statistics_rows(level),
 )
 
 COLLECTIONS: dict[str, OgcCollection] = {}

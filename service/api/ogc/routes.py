@@ -4,15 +4,20 @@ Every collection of the registry in service/geo/collections.py is served the sam
 Features themselves are written by PostGIS and joined into the page without a Python loop.
 """
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import flask
 import orjson
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, request, send_file, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
 from ...db import run_statement, session, time_limit
 from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
+from ...exports.geopackage import Layer, write_flatgeobuf, write_geopackage
 from ...extensions import Blueprint, api
 from ...geo.collections import COLLECTIONS, OgcCollection, PageRequest
 from ...geo.cql2 import FilterError, filter_clause
@@ -39,6 +44,7 @@ from .schemas import (
     CollectionsSchema,
     ConformanceSchema,
     DocumentArgsSchema,
+    DownloadArgsSchema,
     ItemArgsSchema,
     LandingPageSchema,
     OgcFeatureCollectionSchema,
@@ -81,6 +87,12 @@ blp = Blueprint(
     description="OGC API - Features: devices (and other collections) for GIS clients such as "
     "QGIS, ArcGIS and GDAL, with CQL2 text filters.",
 )
+
+
+DOWNLOADS = {
+    "gpkg": ("application/geopackage+sqlite3", "GeoPackage"),
+    "fgb": ("application/flatgeobuf", "FlatGeobuf"),
+}
 
 
 def json_response(document: dict, media_type: str = JSON) -> Response:
@@ -167,6 +179,11 @@ def describe_collection(collection: OgcCollection) -> dict:
     credits = collection_credits(collection)
     document["attribution"] = attribution_text(credits)
     document["links"] += licence_links(credits)
+    if collection.export_rows is not None:
+        document["links"] += [
+            link(f"{base}/download?f={fmt}", "enclosure", media, f"Every feature as {name}")
+            for fmt, (media, name) in DOWNLOADS.items()
+        ]
     row = session.execute(collection.select_extent()).one()
     extent = {}
     if row.min_x is not None:
@@ -553,3 +570,40 @@ def register_items_route(collection: OgcCollection) -> None:
 CURSORS = {collection.id: cursor_codec(collection) for collection in COLLECTIONS.values()}
 for registered in COLLECTIONS.values():
     register_items_route(registered)
+
+
+@blp.route("/collections/<collection_id>/download")
+class DownloadViews(MethodView):
+    @blp.arguments(DownloadArgsSchema, location="query", unknown=RAISE)
+    @blp.response(
+        200,
+        content_type="application/geopackage+sqlite3",
+        description="A GeoPackage, or a FlatGeobuf (f=fgb), of every public feature",
+    )
+    @blp.problems(400, 404)
+    def get(self, args, collection_id):
+        """Download every feature of a collection as one GeoPackage or FlatGeobuf file"""
+        collection = find_collection(collection_id)
+        if collection.export_rows is None:
+            raise NotFound(f"The {collection.id} collection has no download.", field="collectionId")
+        media_type, _name = DOWNLOADS[args["f"]]
+        statement = collection.export_rows(level=args.get("level", ()))
+        credits = attribution_text(collection_credits(collection))
+        layer = Layer(
+            collection.id, collection.geometry_type, statement, {"attribution": credits}
+        )
+        folder = Path(tempfile.mkdtemp(prefix="vigie-download-"))
+        path = folder / f"vigie-{collection.id}.{args['f']}"
+        try:
+            if args["f"] == "gpkg":
+                write_geopackage(session.connection(), path, [layer])
+            else:
+                write_flatgeobuf(session.connection(), path, layer)
+            response = send_file(
+                path, mimetype=media_type, as_attachment=True, download_name=path.name
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+        return response

@@ -110,6 +110,20 @@ class ItemsArgsSchema(FormatArgsSchema):
             raise ma.ValidationError(exc.messages, "bbox") from exc
 
 
+class DownloadArgsSchema(ma.Schema):
+    """The file format; districts may be narrowed to some levels."""
+
+    f = ma.fields.String(
+        load_default="gpkg",
+        validate=validate.OneOf(["gpkg", "fgb"]),
+        metadata={"description": "gpkg (GeoPackage, the default) or fgb (FlatGeobuf)"},
+    )
+    level = ValueList(
+        ma.fields.String(validate=validate.Length(1, 32)),
+        metadata={"description": "Districts only: these levels (comma-separated)"},
+    )
+
+
 class ItemArgsSchema(FormatArgsSchema):
     """Parameters of one feature: `f`, and the CRS of its geometry."""
 
