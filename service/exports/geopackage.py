@@ -41,9 +41,7 @@ def field_array(values: tuple, sql_type) -> tuple[np.ndarray, np.ndarray | None]
     return np.array(values, dtype=object), None
 
 
-def write_rows(
-    path: Path, layer: Layer, rows: list, *, append: bool, driver: str = "GPKG"
-) -> None:
+def write_rows(path: Path, layer: Layer, rows: list, *, append: bool, driver: str = "GPKG") -> None:
     """Write ROWS of LAYER's statement to the layer (created unless APPEND)."""
     *fields, _geometry = layer.statement.selected_columns
     columns = list(zip(*rows, strict=True)) or [() for _ in layer.statement.selected_columns]

@@ -589,9 +589,7 @@ class DownloadViews(MethodView):
         media_type, _name = DOWNLOADS[args["f"]]
         statement = collection.export_rows(level=args.get("level", ()))
         credits = attribution_text(collection_credits(collection))
-        layer = Layer(
-            collection.id, collection.geometry_type, statement, {"attribution": credits}
-        )
+        layer = Layer(collection.id, collection.geometry_type, statement, {"attribution": credits})
         folder = Path(tempfile.mkdtemp(prefix="vigie-download-"))
         path = folder / f"vigie-{collection.id}.{args['f']}"
         try:
