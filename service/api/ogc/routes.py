@@ -260,7 +260,31 @@ def ogc_openapi(spec: dict, root: str) -> dict:
         if path == prefix or path.startswith(prefix + "/")
     }
     info = {**spec["info"], "title": "Vigie - OGC API Features"}
+    paths = {
+        path: {method: with_string_lists(operation) for method, operation in operations.items()}
+        for path, operations in paths.items()
+    }
     return {**spec, "info": info, "servers": [{"url": root}], "paths": paths}
+
+
+def with_string_lists(operation):
+    """OPERATION with its comma-separated parameters declared as strings (`style: form`,
+    `explode: false`), the form OGC API Features Part 1 gives property filters, which QGIS
+    (3.28 and later) looks for to filter on the server."""
+    if not isinstance(operation, dict) or "parameters" not in operation:
+        return operation
+    return {**operation, "parameters": [string_list(p) for p in operation["parameters"]]}
+
+
+def string_list(parameter: dict) -> dict:
+    schema = parameter.get("schema", {})
+    if parameter.get("explode") is not False or schema.get("type") != "array":
+        return parameter
+    description = parameter.get("description", "")
+    values = schema.get("items", {}).get("enum")
+    if values:
+        description += ": " + ", ".join(values)
+    return {**parameter, "description": description, "schema": {"type": "string"}}
 
 
 @blp.route("/api")
