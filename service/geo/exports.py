@@ -39,16 +39,22 @@ def select_public_device_rows() -> Select:
     )
 
 
+# What every file says of a district first.
+DISTRICT_HEAD = (
+    District.code,
+    District.name,
+    District.level,
+    District.parent_code,
+    District.population,
+    District.population_year,
+)
+
+
 def select_district_rows() -> Select:
     """Every district with its population, the credit of its dataset, and its WKB geometry."""
     return (
         select(
-            District.code,
-            District.name,
-            District.level,
-            District.parent_code,
-            District.population,
-            District.population_year,
+            *DISTRICT_HEAD,
             District.population_source,
             District.area_km2,
             District.dataset,
@@ -69,12 +75,7 @@ def select_district_statistics_rows(levels=()) -> Select:
     clauses = [District.level.in_(list(levels))] if levels else []
     rows = (
         select(
-            District.code,
-            District.name,
-            District.level,
-            District.parent_code,
-            District.population,
-            District.population_year,
+            *DISTRICT_HEAD,
             District.area_km2,
             figures,
             func.ST_AsBinary(District.geom).label("geometry"),

@@ -55,6 +55,7 @@ from .schemas import (
 
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
+JSON_SCHEMA_2020 = "https://json-schema.org/draft/2020-12/schema"
 # Items are served as GeoJSON, or as the same body labelled application/json (f=json).
 OGC_FEATURE = "#/components/schemas/OgcFeature"
 OGC_FEATURE_COLLECTION = "#/components/schemas/OgcFeatureCollection"
@@ -97,6 +98,14 @@ DOWNLOADS = {
 
 def json_response(document: dict, media_type: str = JSON) -> Response:
     return Response(orjson.dumps(document), mimetype=media_type)
+
+
+def schema_document(
+    collection: OgcCollection, args: dict, dialect: str = JSON_SCHEMA_2020, **members
+) -> Response:
+    """A JSON Schema about COLLECTION's features: its heading, then MEMBERS."""
+    heading = {"$schema": dialect, "$id": request.base_url, "title": collection.title}
+    return schema_response({**heading, "type": "object", **members}, args)
 
 
 def schema_response(document: dict, args: dict) -> Response:
@@ -341,24 +350,15 @@ class QueryablesViews(MethodView):
     def get(self, args, collection_id):
         """List the properties a CQL2 filter (or a property parameter) may use"""
         collection = find_collection(collection_id)
-        return schema_response(
-            {
-                "$schema": "https://json-schema.org/draft/2019-09/schema",
-                "$id": request.base_url,
-                "title": collection.title,
-                "type": "object",
-                "properties": {
-                    name: queryable.json_schema(name)
-                    for name, queryable in collection.queryables.items()
-                },
-                "additionalProperties": False,
-                # The list of the draft standard, the one GDAL 3.6 reads.
-                "queryables": [
-                    {"id": name, "type": queryable.type}
-                    for name, queryable in collection.queryables.items()
-                ],
-            },
+        queryables = collection.queryables.items()
+        return schema_document(
+            collection,
             args,
+            "https://json-schema.org/draft/2019-09/schema",
+            properties={name: queryable.json_schema(name) for name, queryable in queryables},
+            additionalProperties=False,
+            # The list of the draft standard, the one GDAL 3.6 reads.
+            queryables=[{"id": name, "type": queryable.type} for name, queryable in queryables],
         )
 
 
@@ -370,16 +370,7 @@ class SchemaViews(MethodView):
     def get(self, args, collection_id):
         """Describe the properties of the collection's features, with their types (Part 5)"""
         collection = find_collection(collection_id)
-        return schema_response(
-            {
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "$id": request.base_url,
-                "title": collection.title,
-                "type": "object",
-                "properties": collection.returnables_schema(),
-            },
-            args,
-        )
+        return schema_document(collection, args, properties=collection.returnables_schema())
 
 
 @blp.route("/collections/<collection_id>/feature-schema")
@@ -390,24 +381,16 @@ class FeatureSchemaViews(MethodView):
     def get(self, args, collection_id):
         """Describe one GeoJSON Feature of the collection as a JSON Schema, for GIS clients"""
         collection = find_collection(collection_id)
-        return schema_response(
-            {
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "$id": request.base_url,
-                "title": collection.title,
-                "type": "object",
-                "required": ["type", "geometry", "properties"],
-                "properties": {
-                    "type": {"type": "string", "enum": ["Feature"]},
-                    "id": {"type": "string"},
-                    "geometry": {"$ref": collection.geometry_schema},
-                    "properties": {
-                        "type": "object",
-                        "properties": collection.properties_schema,
-                    },
-                },
-            },
+        return schema_document(
+            collection,
             args,
+            required=["type", "geometry", "properties"],
+            properties={
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": {"type": "string"},
+                "geometry": {"$ref": collection.geometry_schema},
+                "properties": {"type": "object", "properties": collection.properties_schema},
+            },
         )
 
 
