@@ -81,7 +81,8 @@ ensure_debian_packages() {
     say "installing ${missing[*]} from Debian's packages"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+    # shellcheck disable=SC2086  # APT_OPTIONS: words on purpose
+    apt-get install -y -qq ${APT_OPTIONS:-} "${missing[@]}" >/dev/null
 }
 
 # Run a PostgreSQL binary as the cluster owner: initdb and postgres refuse to run as root.

@@ -11,6 +11,8 @@ TEST_DEBIAN_PACKAGES=(gdal-bin chromium redis-server postgresql-client)
 ensure_venv
 ensure_web_bundle
 [ ${#TEST_DEBIAN_PACKAGES[@]} -eq 0 ] || ensure_debian_packages "${TEST_DEBIAN_PACKAGES[@]}"
+# QGIS's Python API (tests/api/test_qgis_client.py), without the desktop it recommends.
+APT_OPTIONS=--no-install-recommends ensure_debian_packages python3-qgis
 cd "$PROJECT_DIR"
 say "ruff: lint and format check"
 "$VENV/bin/ruff" check .

@@ -68,10 +68,13 @@ OSM_KEYS = {
     "surveillance": "surveillance",
     "operator": "operator",
     "operator_type": "operator:type",
+    "source": "source",
+    "observed_at": "survey:date",
 }
 
 NOTES_MAX_CHARS = 5000
 OPERATOR_MAX_CHARS = 255
+SOURCE_MAX_CHARS = 2048
 TAGS_MAX_ENTRIES = 50
 TAG_MAX_CHARS = 255
 PHOTOS_PER_REQUEST_MAX = 20

@@ -17,36 +17,63 @@ NUMBER = r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?"
 BBOX_PATTERN = f"^{NUMBER},{NUMBER},{NUMBER},{NUMBER}$"
 
 
-class BBox(ma.fields.Field):
-    """`minLon,minLat,maxLon,maxLat` in WGS84; minLon > maxLon crosses the antimeridian."""
+BBOX_3D_PATTERN = f"^{NUMBER}(,{NUMBER}){{3}}(,{NUMBER},{NUMBER})?$"
 
-    def __init__(self, **kwargs):
+
+class BBox(ma.fields.Field):
+    """`minLon,minLat,maxLon,maxLat` in WGS84; minLon > maxLon crosses the antimeridian.
+
+    With `heights=True` (OGC API Features), six numbers are accepted too,
+    `minLon,minLat,minHeight,maxLon,maxLat,maxHeight`, and the heights ignored (devices
+    have no altitude).
+    """
+
+    def __init__(self, heights: bool = False, geographic: bool = True, **kwargs):
+        self.heights = heights
+        # False: any CRS; the schema checks the ranges once it knows which (bbox-crs).
+        self.geographic = geographic
+        description = (
+            "minLon,minLat,maxLon,maxLat in WGS84 (RFC 7946 order). "
+            "minLon greater than maxLon means the box crosses the antimeridian."
+        )
+        if heights:
+            description += " Six numbers (with a min and max height) are accepted, heights ignored."
         kwargs.setdefault("metadata", {}).update(
             type="string",
-            pattern=BBOX_PATTERN,
+            pattern=BBOX_3D_PATTERN if heights else BBOX_PATTERN,
             example="2.33,48.85,2.35,48.86",
-            description="minLon,minLat,maxLon,maxLat in WGS84 (RFC 7946 order). "
-            "minLon greater than maxLon means the box crosses the antimeridian.",
+            description=description,
         )
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         parts = str(value).split(",")
-        if len(parts) != 4:
-            raise ValidationError("Expected four numbers: minLon,minLat,maxLon,maxLat.")
+        if len(parts) != 4 and not (self.heights and len(parts) == 6):
+            six = " (or six, with heights)" if self.heights else ""
+            raise ValidationError(f"Expected four numbers{six}: minLon,minLat,maxLon,maxLat.")
         try:
-            min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+            numbers = [float(p) for p in parts]
         except ValueError as exc:
             raise ValidationError("Every bbox value must be a number.") from exc
-        if not all(math.isfinite(v) for v in (min_lon, min_lat, max_lon, max_lat)):
+        if len(numbers) == 6:
+            if not numbers[2] <= numbers[5]:
+                raise ValidationError("minHeight must not exceed maxHeight.")
+            numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+        if not all(math.isfinite(v) for v in numbers):
             raise ValidationError("bbox values must be finite numbers.")
-        if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
-            raise ValidationError("Longitudes must lie between -180 and 180.")
-        if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
-            raise ValidationError("Latitudes must lie between -90 and 90.")
-        if min_lat > max_lat:
-            raise ValidationError("minLat must not exceed maxLat.")
-        return (min_lon, min_lat, max_lon, max_lat)
+        if self.geographic:
+            check_geographic(*numbers)
+        return tuple(numbers)
+
+
+def check_geographic(min_lon, min_lat, max_lon, max_lat) -> None:
+    """The ranges of a WGS84 box (minLon > maxLon crosses the antimeridian)."""
+    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+        raise ValidationError("Longitudes must lie between -180 and 180.")
+    if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+        raise ValidationError("Latitudes must lie between -90 and 90.")
+    if min_lat > max_lat:
+        raise ValidationError("minLat must not exceed maxLat.")
 
 
 def split_antimeridian(bbox) -> list[tuple[float, float, float, float]]:

@@ -41,7 +41,7 @@ def field_array(values: tuple, sql_type) -> tuple[np.ndarray, np.ndarray | None]
     return np.array(values, dtype=object), None
 
 
-def write_rows(path: Path, layer: Layer, rows: list, *, append: bool) -> None:
+def write_rows(path: Path, layer: Layer, rows: list, *, append: bool, driver: str = "GPKG") -> None:
     """Write ROWS of LAYER's statement to the layer (created unless APPEND)."""
     *fields, _geometry = layer.statement.selected_columns
     columns = list(zip(*rows, strict=True)) or [() for _ in layer.statement.selected_columns]
@@ -59,7 +59,7 @@ def write_rows(path: Path, layer: Layer, rows: list, *, append: bool) -> None:
         [field.name for field in fields],
         field_mask=masks,
         layer=layer.name,
-        driver="GPKG",
+        driver=driver,
         geometry_type=layer.geometry_type,
         crs="EPSG:4326",
         gdal_tz_offsets=time_zones,
@@ -77,7 +77,11 @@ def write_geopackage(
     counts = {}
     try:
         for layer in layers:
-            result = connection.execution_options(yield_per=batch_rows).execute(layer.statement)
+            # An option of this statement only: Connection.execution_options() would change
+            # the connection itself (a request's session goes on using it).
+            result = connection.execute(
+                layer.statement, execution_options={"yield_per": batch_rows}
+            )
             batches = result.partitions()
             # The first batch, even empty, creates the layer. The very first write creates the
             # file; every later one adds to it (a new layer, or more rows of the current one).
@@ -89,3 +93,20 @@ def write_geopackage(
         partial.unlink(missing_ok=True)
         raise
     return counts
+
+
+def write_flatgeobuf(connection: Connection, path: Path, layer: Layer) -> int:
+    """Write LAYER's rows as the FlatGeobuf PATH (with its spatial index); count them.
+
+    A FlatGeobuf is written at once (its index orders the features): every row is read first.
+    """
+    rows = connection.execute(layer.statement).all()
+    partial = path.with_name(f".partial.{path.name}")
+    partial.unlink(missing_ok=True)
+    try:
+        write_rows(partial, layer, rows, append=False, driver="FlatGeobuf")
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return len(rows)

@@ -8,21 +8,23 @@ this registry: serving another table (districts with their statistics, ...) is o
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
-from ..models import DeclaredSite, Device, District
+from ..models import Dataset, DeclaredSite, Device, District
 from .cql2 import Queryable
 from .declared.features import site_feature_text
 from .declared.matching import SITE_STATUSES, matched_count, site_status
-from .devices.features import PUBLIC_FEATURE
+from .devices.features import PUBLIC_FEATURE, PUBLIC_PROPERTIES
 from .devices.filter import DeviceFilter, device_time, within_bboxes, within_interval
 from .devices.spatial import check_device_position, select_device_page_in_space, spatial_page
 from .districts import district_feature_text
+from .exports import select_district_statistics_rows, select_public_device_rows
+from .keys import KEY_SPACE
 from .paging import FeaturePage, select_feature_page
 from .statements import BoundStatement
 from .statistics.density import district_level_figures_json
@@ -103,6 +105,41 @@ class OgcCollection:
     # Rows in key order by default; override for an order an index serves faster.
     paging: Paging = Paging()
     item_type: str = "feature"
+    # JSON Schemas of every property of a Feature (the queryables' own, unless given here),
+    # in the order Features list them: GIS clients take their column types from it.
+    properties: tuple[str, ...] = ()
+    property_schemas: dict[str, dict] = field(default_factory=dict)
+    geometry_type: str = "Point"  # GeoJSON type (or "Geometry" for any)
+    # The sources to credit besides the devices' (name, attribution, licence, source_url).
+    datasets: Callable[[], Select] | None = None
+    # Every public row as plain columns then WKB, for a file download (GeoPackage...);
+    # called with the values of the collection's property filters to apply.
+    export_rows: Callable[..., Select] | None = None
+
+    @property
+    def properties_schema(self) -> dict[str, dict]:
+        """The JSON Schema of each property of a Feature."""
+        return {
+            name: self.property_schemas.get(name) or self.queryables[name].json_schema(name)
+            for name in self.properties
+        }
+
+    @property
+    def geometry_schema(self) -> str:
+        return f"https://geojson.org/schema/{self.geometry_type}.json"
+
+    def returnables_schema(self) -> dict[str, dict]:
+        """Features as OGC API Features Part 5 describes them: id, geometry, then properties."""
+        geometry_format = {"Point": "geometry-point", "MultiPolygon": "geometry-multipolygon"}
+        return {
+            "id": {"title": "id", "type": "string", "x-ogc-role": "id"},
+            "geometry": {
+                "title": "geometry",
+                "format": geometry_format.get(self.geometry_type, "geometry-any"),
+                "x-ogc-role": "primary-geometry",
+            },
+            **self.properties_schema,
+        }
 
     def clauses(self, bboxes=(), interval: Interval | None = None, conditions=()) -> list:
         return self.selection(self, list(bboxes), interval, list(conditions))
@@ -157,6 +194,28 @@ def enum_queryable(column, values, description: str) -> Queryable:
     return Queryable(column, "string", tuple(values), description)
 
 
+def typed(type_: str, description: str, **more) -> dict:
+    return {"type": type_, "description": description, **more}
+
+
+DEVICE_PROPERTY_SCHEMAS = {
+    "direction": typed(
+        "array", "Viewing directions in degrees from north", items={"type": "integer"}
+    ),
+    "notes": typed("string", "Contributor's notes"),
+    "source": typed("string", "Where the information comes from"),
+    "tags": typed("object", "Other OpenStreetMap-style tags"),
+    "review_status": typed("string", "Moderation state", enum=list(vocab.REVIEW_STATUSES)),
+    "review_reason": typed("string", "Why a moderator refused or asked for changes"),
+    "verification": typed(
+        "string", "How many contributors confirmed it", enum=list(vocab.VERIFICATION_LEVELS)
+    ),
+    "last_confirmed_at": typed("string", "Last confirmation", format="date-time"),
+    "photos": typed("array", "Photos, oldest first", items={"type": "object"}),
+    "osm_id": typed("integer", "OpenStreetMap node it was imported from (ODbL), else null"),
+}
+
+
 DEVICES = OgcCollection(
     id="devices",
     title="Surveillance devices",
@@ -205,8 +264,41 @@ DEVICES = OgcCollection(
         "status",
         "operator",
     ),
+    properties=(*PUBLIC_PROPERTIES, "photos"),
+    property_schemas=DEVICE_PROPERTY_SCHEMAS,
+    export_rows=lambda **_filters: select_public_device_rows(),
 )
 
+
+def counts_schema(description: str, values) -> dict:
+    members = {value: {"type": "integer"} for value in values}
+    return typed("object", description, properties=members)
+
+
+def select_district_datasets() -> Select:
+    """The datasets the districts came from, to credit them."""
+    return select(Dataset.name, Dataset.attribution, Dataset.licence, Dataset.source_url).order_by(
+        Dataset.name
+    )
+
+
+DISTRICT_PROPERTY_SCHEMAS = {
+    "population_year": typed("integer", "Year of the population figure"),
+    "count": typed("integer", "Public devices inside"),
+    "per_km2": typed("number", "Devices per km²"),
+    "per_10k_inhabitants": typed("number", "Devices per 10,000 inhabitants"),
+    "inhabitants_per_device": typed("number", "Inhabitants per device"),
+    "counts_by_kind": counts_schema("Devices by kind", vocab.KIND_NAMES),
+    "counts_by_status": counts_schema("Devices by status", vocab.STATUSES),
+    "counts_by_verification": counts_schema(
+        "Devices by verification level", vocab.VERIFICATION_LEVELS
+    ),
+}
+DISTRICT_PROPERTIES = (
+    "code", "name", "level", "parent_code", "population_year", "area_km2", "population",
+    "count", "per_km2", "per_10k_inhabitants", "inhabitants_per_device", "counts_by_kind",
+    "counts_by_status", "counts_by_verification",
+)  # fmt: skip
 
 DISTRICTS = OgcCollection(
     id="districts",
@@ -229,6 +321,11 @@ DISTRICTS = OgcCollection(
         "area_km2": Queryable(District.area_km2, "number", description="Geodesic area (km²)"),
     },
     property_filters=("code", "level", "parent_code", "name"),
+    properties=DISTRICT_PROPERTIES,
+    property_schemas=DISTRICT_PROPERTY_SCHEMAS,
+    geometry_type="MultiPolygon",
+    datasets=select_district_datasets,
+    export_rows=lambda level=(), **_filters: select_district_statistics_rows(level),
 )
 
 # Declared versus observed (service/geo/declared/, docs/declared.md).

@@ -1,22 +1,24 @@
-"""CQL2 text filters (OGC API Features Part 3) turned into SQLAlchemy Core clauses.
+"""CQL2 filters, text and JSON (OGC API Features Part 3), turned into SQLAlchemy Core clauses.
 
-pygeofilter parses the text; this module walks its syntax tree and builds clauses on the
+pygeofilter parses them; this module walks its syntax tree and builds clauses on the
 whitelisted properties ("queryables") of a collection only. Every literal is bound as a
 parameter and type-checked against the property it meets, so a bad filter is a clear
 FilterError (a 400 for the client), never a database error.
 """
 
 import operator
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import orjson
 import shapely.geometry
 from pygeofilter import ast, values
 from pygeofilter.backends.evaluator import Evaluator, handle
+from pygeofilter.parsers.cql2_json.parser import walk_cql_json
 from pygeofilter.parsers.cql2_text import parse
-from sqlalchemy import Boolean, Float, and_, bindparam, func, literal, not_, or_
+from sqlalchemy import Boolean, Float, and_, bindparam, false, func, literal, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 MAX_FILTER_CHARS = 20_000
@@ -83,6 +85,7 @@ class Operand:
     expression: ColumnElement
     type: str
     name: str  # the property name, or the literal as written
+    value: object = None  # a literal's value
 
     @property
     def comparable_type(self) -> str:
@@ -92,6 +95,65 @@ class Operand:
 @dataclass(frozen=True)
 class Predicate:
     clause: ColumnElement
+
+
+@dataclass(frozen=True)
+class Period:
+    """A time interval literal; None is an open end."""
+
+    start: ColumnElement | None
+    end: ColumnElement | None
+
+
+def instant_expression(value) -> ColumnElement | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        raise FilterError("Durations are not supported in intervals: give two instants.")
+    return literal_operand(value).expression
+
+
+# Relations that need the left side to last: never true of an instant property (the left side).
+LASTING_RELATIONS = ("CONTAINS", "OVERLAPS", "OVERLAPPEDBY", "BEGUNBY", "ENDEDBY")
+
+
+def refuse_lasting_relation(name: str) -> None:
+    if name.upper() in LASTING_RELATIONS:
+        raise FilterError(
+            f"T_{name.upper()} cannot hold for an instant property such as observed_at; "
+            "use T_AFTER, T_BEFORE, T_DURING, T_EQUALS, T_INTERSECTS, T_DISJOINT, T_BEGINS, "
+            "T_ENDS, T_MEETS or T_METBY."
+        )
+
+
+def temporal_clause(op: str, instant: ColumnElement, period: Period) -> ColumnElement:
+    """The CQL2 relation OP (pygeofilter's name) between an instant property and PERIOD.
+
+    Bounds are included; the instant is the interval [t, t]. pygeofilter reads T_INTERSECTS
+    as its TOVERLAPS (T_OVERLAPS itself is refused before: see refuse_lasting_relation).
+    """
+    start, end = period.start, period.end
+    after_start = true() if start is None else instant > start
+    before_end = true() if end is None else instant < end
+    at_start = false() if start is None else instant == start
+    at_end = false() if end is None else instant == end
+    from_start = true() if start is None else instant >= start
+    to_end = true() if end is None else instant <= end
+    relations = {
+        "AFTER": false() if end is None else instant > end,
+        "BEFORE": false() if start is None else instant < start,
+        "DURING": and_(after_start, before_end),
+        "TEQUALS": and_(at_start, at_end),
+        "TOVERLAPS": and_(from_start, to_end),
+        "BEGINS": and_(at_start, before_end),
+        "ENDS": and_(at_end, after_start),
+        "MEETS": at_start,
+        "METBY": at_end,
+    }
+    if op not in relations:
+        refuse_lasting_relation(op.removeprefix("T"))
+        raise FilterError(f"The temporal relation {op} is not supported.")
+    return relations[op]
 
 
 def literal_operand(value) -> Operand:
@@ -106,13 +168,14 @@ def literal_operand(value) -> Operand:
     if isinstance(value, int | float):
         return Operand(literal(value), "number", repr(value))
     if isinstance(value, str):
-        return Operand(literal(value), "string", repr(value))
+        return Operand(literal(value), "string", repr(value), value)
     if isinstance(value, datetime):
         instant = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return Operand(literal(instant.astimezone(UTC)), "datetime", value.isoformat())
+        instant = instant.astimezone(UTC)
+        return Operand(literal(instant), "datetime", value.isoformat(), instant)
     if isinstance(value, date):
         instant = datetime.combine(value, time(), UTC)
-        return Operand(literal(instant), "datetime", value.isoformat())
+        return Operand(literal(instant), "datetime", value.isoformat(), instant)
     raise FilterError(f"Literals of type {type(value).__name__} are not supported.")
 
 
@@ -135,6 +198,16 @@ def geometry_operand(geojson: dict) -> Operand:
         "geometry",
         shape.geom_type,
     )
+
+
+def as_time(operand):
+    """A string literal operand that holds an RFC 3339 time, as a time literal."""
+    if not (isinstance(operand, Operand) and operand.type == "string"):
+        return operand
+    try:
+        return literal_operand(datetime.fromisoformat(str(operand.value).replace("Z", "+00:00")))
+    except ValueError:
+        return operand
 
 
 def require_predicate(value, where: str) -> ColumnElement:
@@ -163,8 +236,16 @@ def matching(lhs, rhs, what: str) -> tuple[Operand, Operand]:
 class ClauseBuilder(Evaluator):
     """Walks pygeofilter's tree bottom-up; every node becomes an Operand or a Predicate."""
 
-    def __init__(self, queryables: Mapping[str, Queryable]):
+    def __init__(self, queryables: Mapping[str, Queryable], times_as_text: bool = False):
         self.queryables = queryables
+        # Pre-standard CQL text (GDAL 3.6 writes it) has no TIMESTAMP(): a time is a string.
+        self.times_as_text = times_as_text
+
+    def timed(self, lhs, *others):
+        """OTHERS, strings read as times if LHS is a time and the dialect writes times so."""
+        if not (self.times_as_text and isinstance(lhs, Operand) and lhs.type == "datetime"):
+            return others
+        return tuple(as_time(other) for other in others)
 
     def adopt(self, node, *sub_args):
         name = getattr(node, "op", None)
@@ -189,15 +270,35 @@ class ClauseBuilder(Evaluator):
 
     @handle(values.Envelope)
     def envelope(self, node):
-        return geometry_operand(node.geometry)
+        # ENVELOPE is no CQL2 literal: an older draft's, in the order minX, maxX, maxY, minY,
+        # which a box written in BBOX's order turns silently into another box.
+        raise FilterError(
+            "ENVELOPE() is not a CQL2 literal; write BBOX(minLon, minLat, maxLon, maxLat)."
+        )
+
+    @handle(values.Interval)
+    def interval(self, node, start, end):
+        return Period(instant_expression(node.start), instant_expression(node.end))
 
     @handle(ast.Function)
     def function(self, node, *arguments):
-        if node.name.lower() != "bbox" or len(arguments) != 4:
-            raise FilterError(f"Function {node.name}() is not supported (BBOX(x1,y1,x2,y2) is).")
+        name = node.name.lower()
+        if name == "lower" and len(arguments) == 1:  # CASEI(...), as pygeofilter reads it
+            value = require_operand(arguments[0])
+            if value.type != "string":
+                raise FilterError("CASEI() takes a text property or a text value.")
+            return Operand(func.lower(value.expression), "string", f"CASEI({value.name})")
+        if name != "bbox" or len(arguments) not in (4, 6):
+            raise FilterError(
+                f"Function {node.name}() is not supported (CASEI() and "
+                "BBOX(minLon,minLat,maxLon,maxLat) are)."
+            )
         if not all(isinstance(a, Operand) and a.type == "number" for a in arguments):
             raise FilterError("BBOX() takes four numbers: minLon, minLat, maxLon, maxLat.")
-        x1, y1, x2, y2 = node.arguments
+        numbers = list(node.arguments)
+        if len(numbers) == 6:  # with heights, which points on the ground ignore
+            numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+        x1, y1, x2, y2 = numbers
         return geometry_operand(shapely.geometry.mapping(shapely.geometry.box(x1, y1, x2, y2)))
 
     @handle(ast.Not)
@@ -211,6 +312,7 @@ class ClauseBuilder(Evaluator):
 
     @handle(ast.Comparison, subclasses=True)
     def comparison(self, node, lhs, rhs):
+        (rhs,) = self.timed(lhs, rhs)
         lhs, rhs = matching(lhs, rhs, node.op.value)
         if lhs.type == "geometry":
             raise FilterError("Compare geometries with S_INTERSECTS() and friends, not with =.")
@@ -218,6 +320,7 @@ class ClauseBuilder(Evaluator):
 
     @handle(ast.Between)
     def between(self, node, lhs, low, high):
+        low, high = self.timed(lhs, low, high)
         lhs, low = matching(lhs, low, "BETWEEN")
         lhs, high = matching(lhs, high, "BETWEEN")
         clause = lhs.expression.between(low.expression, high.expression)
@@ -225,6 +328,7 @@ class ClauseBuilder(Evaluator):
 
     @handle(ast.In)
     def in_list(self, node, lhs, *options):
+        options = self.timed(lhs, *options)
         checked = [matching(lhs, option, "IN")[1].expression for option in options]
         clause = require_operand(lhs).expression.in_(checked)
         return Predicate(not_(clause) if node.not_ else clause)
@@ -232,10 +336,14 @@ class ClauseBuilder(Evaluator):
     @handle(ast.Like)
     def like(self, node, lhs):
         lhs = require_operand(lhs)
-        if lhs.type != "string" or not isinstance(node.pattern, str):
+        pattern = node.pattern
+        if isinstance(pattern, ast.Function) and pattern.name == "lower":  # CASEI('pattern')
+            pattern = pattern.arguments[0] if len(pattern.arguments) == 1 else None
+            pattern = pattern.lower() if isinstance(pattern, str) else None
+        if lhs.type != "string" or not isinstance(pattern, str):
             raise FilterError("LIKE compares a text property with a text pattern.")
         # CQL2 patterns are SQL's: % any run, _ one character, backslash escapes.
-        pattern = bindparam(None, node.pattern)
+        pattern = bindparam(None, pattern)
         method = lhs.expression.ilike if node.nocase else lhs.expression.like
         clause = method(pattern, escape="\\")
         return Predicate(not_(clause) if node.not_ else clause)
@@ -245,6 +353,24 @@ class ClauseBuilder(Evaluator):
         lhs = require_operand(lhs)
         return Predicate(lhs.expression.is_not(None) if node.not_ else lhs.expression.is_(None))
 
+    @handle(ast.TemporalPredicate, subclasses=True)
+    def temporal(self, node, lhs, rhs):
+        lhs = require_operand(lhs)
+        if lhs.type != "datetime" or lhs.value is not None:
+            raise FilterError(
+                "A temporal function compares a time property (first) with a time, "
+                f"not {lhs.name}: T_AFTER(observed_at, TIMESTAMP('...'))."
+            )
+        if not isinstance(rhs, Period):
+            rhs = require_operand(rhs)
+            if rhs.type != "datetime":
+                raise FilterError(
+                    f"A temporal function compares {lhs.name} with TIMESTAMP('...'), "
+                    f"DATE('...') or INTERVAL('...', '...'), not with {rhs.name}."
+                )
+            rhs = Period(rhs.expression, rhs.expression)
+        return Predicate(temporal_clause(node.op.value, lhs.expression, rhs))
+
     @handle(ast.SpatialComparisonPredicate, subclasses=True)
     def spatial(self, node, lhs, rhs):
         lhs, rhs = matching(lhs, rhs, f"S_{node.op.value}")
@@ -253,16 +379,162 @@ class ClauseBuilder(Evaluator):
         return Predicate(SPATIAL_FUNCTIONS[node.op.value](lhs.expression, rhs.expression))
 
 
-def cql2_text_clause(text: str, queryables: Mapping[str, Queryable]) -> ColumnElement:
-    """The WHERE clause a CQL2 text filter means on these queryables."""
+TEMPORAL_FUNCTION = re.compile(
+    r"\bT_(AFTER|BEFORE|DURING|EQUALS|INTERSECTS|DISJOINT|BEGINS|BEGUNBY|CONTAINS|ENDS|"
+    r"ENDEDBY|MEETS|METBY|OVERLAPS|OVERLAPPEDBY)\s*\(",
+    re.IGNORECASE,
+)
+TEMPORAL_INFIX = re.compile(r"\bT_[A-Z]+\b(?!\s*\()", re.IGNORECASE)
+INTERVAL_LITERAL = re.compile(r"\bINTERVAL\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)", re.IGNORECASE)
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+OPEN_START, OPEN_END = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"
+
+
+def closing_parenthesis(text: str, start: int) -> tuple[int, int | None]:
+    """Where the group opened just before START closes, and its first top-level comma."""
+    depth, comma, index = 1, None, start
+    while index < len(text):
+        char = text[index]
+        if char == "'":
+            index = text.find("'", index + 1)  # '' inside a string: two strings in a row
+            if index < 0:
+                break
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index, comma
+        elif char == "," and depth == 1 and comma is None:
+            comma = index
+        index += 1
+    raise FilterError("The filter has an unclosed parenthesis.")
+
+
+def interval_bound(value: str, end: bool) -> str:
+    if value == "..":
+        return OPEN_END if end else OPEN_START
+    if DAY.fullmatch(value):  # a whole day
+        return value + ("T23:59:59.999999Z" if end else "T00:00:00Z")
+    return value
+
+
+def standard_cql2_text(text: str) -> str:
+    """CQL2 text as pygeofilter's grammar reads it.
+
+    The standard writes temporal predicates as functions, `T_AFTER(observed_at,
+    TIMESTAMP('...'))`, and intervals of dates or with an open end (`INTERVAL('2026-01-01',
+    '..')`); pygeofilter reads `observed_at T_AFTER TIMESTAMP('...')` and intervals of two
+    timestamps.
+    """
+    text = INTERVAL_LITERAL.sub(
+        lambda m: f"INTERVAL('{interval_bound(m[1], False)}','{interval_bound(m[2], True)}')",
+        text,
+    )
+    for match in TEMPORAL_INFIX.finditer(text):
+        if not text.count("'", 0, match.start()) % 2:  # not inside a string literal
+            raise FilterError(
+                f"Write {match[0].upper()} as a function: {match[0].upper()}(observed_at, "
+                "TIMESTAMP('...'))."
+            )
+    out, index = [], 0
+    while match := TEMPORAL_FUNCTION.search(text, index):
+        if text.count("'", 0, match.start()) % 2:  # inside a string literal
+            out.append(text[index : match.end()])
+            index = match.end()
+            continue
+        name = match[1].upper()
+        refuse_lasting_relation(name)
+        close, comma = closing_parenthesis(text, match.end())
+        if comma is None:
+            raise FilterError(f"T_{name}() takes two arguments.")
+        first = standard_cql2_text(text[match.end() : comma])
+        second = standard_cql2_text(text[comma + 1 : close])
+        # pygeofilter has no T_DISJOINT; it reads T_INTERSECTS (as TOVERLAPS).
+        relation = f"({first} T_INTERSECTS {second})" if name == "DISJOINT" else None
+        relation = f"NOT {relation}" if relation else f"({first} T_{name} {second})"
+        out.append(f"{text[index : match.start()]}{relation}")
+        index = close + 1
+    out.append(text[index:])
+    return "".join(out)
+
+
+def standard_cql2_json(node):
+    """CQL2 JSON as pygeofilter reads it: BBOX in its standard order, BETWEEN with 3 args."""
+    if isinstance(node, list):
+        return [standard_cql2_json(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"bbox"} and isinstance(node["bbox"], list):
+        # pygeofilter reads [x1, y1, x2, y2] in the order of an ENVELOPE: another box.
+        return {"function": {"name": "bbox", "arguments": node["bbox"]}}
+    node = {key: standard_cql2_json(value) for key, value in node.items()}
+    op = node.get("op")
+    if isinstance(op, str) and op.lower().startswith("t_"):
+        refuse_lasting_relation(op[2:])
+        if op.lower() == "t_disjoint":  # pygeofilter has none: NOT T_INTERSECTS
+            return {"op": "not", "args": [{**node, "op": "t_intersects"}]}
+    args = node.get("args")
+    if node.get("op") == "between" and isinstance(args, list) and len(args) == 3:
+        node["args"] = [args[0], args[1:]]
+    return node
+
+
+def clause_of(tree, queryables: Mapping[str, Queryable], times_as_text=False) -> ColumnElement:
+    try:
+        builder = ClauseBuilder(queryables, times_as_text)
+        return require_predicate(builder.evaluate(tree), "A filter")
+    except RecursionError as exc:
+        raise FilterError("The filter nests too deeply.") from exc
+
+
+def check_length(text: str) -> None:
     if len(text) > MAX_FILTER_CHARS:
         raise FilterError(f"Filters are limited to {MAX_FILTER_CHARS} characters.")
+
+
+def cql2_text_clause(
+    text: str, queryables: Mapping[str, Queryable], times_as_text: bool = False
+) -> ColumnElement:
+    """The WHERE clause a CQL2 text filter means on these queryables.
+
+    TIMES_AS_TEXT: compare time properties with strings too (`observed_at > '2026-01-01'`),
+    as the pre-standard CQL text of GDAL 3.6 writes them.
+    """
+    check_length(text)
     try:
-        tree = parse(text)
+        tree = parse(standard_cql2_text(text))
+    except FilterError:
+        raise
     except Exception as exc:  # the parser raises many types; all mean "not CQL2 text"
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FilterError(f"The filter is not valid CQL2 text: {first_line}") from exc
+    return clause_of(tree, queryables, times_as_text)
+
+
+def cql2_json_clause(text: str, queryables: Mapping[str, Queryable]) -> ColumnElement:
+    """The WHERE clause a CQL2 JSON filter means on these queryables."""
+    check_length(text)
     try:
-        return require_predicate(ClauseBuilder(queryables).evaluate(tree), "A filter")
+        tree = walk_cql_json(standard_cql2_json(orjson.loads(text)))
     except RecursionError as exc:
         raise FilterError("The filter nests too deeply.") from exc
+    except Exception as exc:  # orjson's and pygeofilter's many errors: "not CQL2 JSON"
+        message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        reason = message or type(exc).__name__
+        raise FilterError(f"The filter is not valid CQL2 JSON: {reason}") from exc
+    return clause_of(tree, queryables)
+
+
+FILTER_LANGUAGES = {
+    "cql2-text": cql2_text_clause,
+    "cql2-json": cql2_json_clause,
+    # The name of CQL2 text before the standard, which GDAL 3.6 (Debian 12) sends, and the
+    # only filter language it pushes to a server.
+    "cql-text": lambda text, queryables: cql2_text_clause(text, queryables, times_as_text=True),
+}
+
+
+def filter_clause(text: str, language: str, queryables: Mapping[str, Queryable]) -> ColumnElement:
+    """The WHERE clause of a filter in LANGUAGE (a key of FILTER_LANGUAGES)."""
+    return FILTER_LANGUAGES[language](text, queryables)

@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Dataset, District
 from .paging import select_first_features
-from .sql import COORDINATE_DECIMALS, feature_text, sql_string
+from .sql import feature_text, geojson_geometry, sql_string
 
 METRES_PER_DEGREE = 111_320  # at the equator; tolerances in metres become degrees with it
 POLYGONS = 3  # ST_CollectionExtract type: keep the polygonal parts of a repaired geometry
@@ -255,7 +255,7 @@ def simplified_geojson(geom, tolerance_m: float) -> ColumnElement:
     """GeoJSON of a geometry simplified at a tolerance given in metres (topology kept)."""
     if tolerance_m > 0:
         geom = func.ST_Multi(func.ST_SimplifyPreserveTopology(geom, tolerance_degrees(tolerance_m)))
-    return func.ST_AsGeoJSON(geom, COORDINATE_DECIMALS)
+    return geojson_geometry(geom)
 
 
 def district_feature_text(properties: ColumnElement, tolerance_m: float = 0) -> ColumnElement:

@@ -4,12 +4,13 @@ Which devices are public is the listings' rule: DeviceFilter's clauses for the a
 viewer (approved, not deleted).
 """
 
-from sqlalchemy import Select, Text, cast, func, select
+from sqlalchemy import Float, Integer, Select, Text, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Dataset, Device, District
 from .devices.features import PUBLIC_PROPERTIES
 from .devices.filter import DeviceFilter
+from .statistics.density import COUNT_GROUPS, district_level_figures_json
 
 
 def flat_device_property(name: str) -> ColumnElement:
@@ -38,16 +39,22 @@ def select_public_device_rows() -> Select:
     )
 
 
+# What every file says of a district first.
+DISTRICT_HEAD = (
+    District.code,
+    District.name,
+    District.level,
+    District.parent_code,
+    District.population,
+    District.population_year,
+)
+
+
 def select_district_rows() -> Select:
     """Every district with its population, the credit of its dataset, and its WKB geometry."""
     return (
         select(
-            District.code,
-            District.name,
-            District.level,
-            District.parent_code,
-            District.population,
-            District.population_year,
+            *DISTRICT_HEAD,
             District.population_source,
             District.area_km2,
             District.dataset,
@@ -58,3 +65,48 @@ def select_district_rows() -> Select:
         .join(Dataset, Dataset.name == District.dataset)
         .order_by(District.code)
     )
+
+
+def select_district_statistics_rows(levels=()) -> Select:
+    """Districts (of LEVELS, or all) with the figures of /api/v1/stats/districts for their
+    level as flat columns (`kind_camera`, `status_active`...), which GIS fields can hold, and
+    their WKB geometry, by code."""
+    figures = district_level_figures_json().label("figures")
+    clauses = [District.level.in_(list(levels))] if levels else []
+    rows = (
+        select(
+            *DISTRICT_HEAD,
+            District.area_km2,
+            figures,
+            func.ST_AsBinary(District.geom).label("geometry"),
+        )
+        .where(*clauses)
+        .subquery("rows")
+    )
+
+    def figure(name: str, type_, *path: str) -> ColumnElement:
+        value = rows.c.figures
+        for key in path[:-1]:
+            value = value.op("->")(key)
+        return cast(value.op("->>")(path[-1]), type_).label(name)
+
+    counts = [
+        figure(f"{prefix}{value}", Integer, group, value)
+        for group, _column, values, prefix in COUNT_GROUPS
+        for value in values
+    ]
+    return select(
+        rows.c.code,
+        rows.c.name,
+        rows.c.level,
+        rows.c.parent_code,
+        rows.c.population,
+        rows.c.population_year,
+        rows.c.area_km2,
+        figure("count", Integer, "count"),
+        figure("per_km2", Float, "per_km2"),
+        figure("per_10k_inhabitants", Float, "per_10k_inhabitants"),
+        figure("inhabitants_per_device", Float, "inhabitants_per_device"),
+        *counts,
+        rows.c.geometry,
+    ).order_by(rows.c.code)

@@ -4,7 +4,7 @@ import math
 
 from sqlalchemy import Float, Select, Text, cast, func, literal, select, true
 
-from .sql import COORDINATE_DECIMALS, sql_string
+from .sql import geojson_geometry, sql_string
 from .statistics.density import rounded
 from .statistics.selection import StatisticsFilter
 
@@ -62,7 +62,7 @@ def select_grid(flt: StatisticsFilter, cell_m: float, srid: int) -> Select:
     )
     feature = func.concat(
         sql_string('{"type":"Feature","geometry":'),
-        func.ST_AsGeoJSON(hexagon, COORDINATE_DECIMALS),
+        geojson_geometry(hexagon),
         sql_string(',"properties":'),
         cast(properties, Text),
         sql_string("}"),

@@ -1,6 +1,6 @@
 """Statements for the OpenStreetMap exchange: upsert imported nodes, select devices to export."""
 
-from sqlalchemy import Numeric, Select, and_, func, literal_column, or_, select, tuple_
+from sqlalchemy import Numeric, Select, and_, exists, func, literal_column, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from ..models import Device
@@ -56,3 +56,9 @@ def select_osm_export(flt: DeviceFilter, limit: int, after=None) -> Select:
         .order_by(Device.tile_key, Device.id)
         .limit(limit + 1)
     )
+
+
+def select_has_openstreetmap_devices() -> Select:
+    """Whether any public device came from OpenStreetMap (a probe of devices_osm_id_key)."""
+    public = DeviceFilter().clauses()
+    return select(exists().where(Device.osm_id.is_not(None), *public))

@@ -43,7 +43,9 @@ def uuid_json(column: ColumnElement) -> ColumnElement:
 
 
 def geojson_geometry(geom: ColumnElement) -> ColumnElement:
-    return func.ST_AsGeoJSON(geom, COORDINATE_DECIMALS)
+    """GeoJSON text of a geometry; polygons follow RFC 7946's right-hand rule (exterior rings
+    counterclockwise, holes clockwise), whatever the order of the stored rings."""
+    return func.ST_AsGeoJSON(func.ST_ForcePolygonCCW(geom), COORDINATE_DECIMALS)
 
 
 def statement_timeout(milliseconds: int):

@@ -372,3 +372,19 @@ def select_device_clusters(flt: DeviceFilter, zoom: int, limit: int) -> Select:
         ).label("features"),
         func.count().label("returned"),
     )
+
+
+def select_device_extent(flt: DeviceFilter) -> Select:
+    """West, south, east and north of the devices FLT selects (public ones by default)."""
+    extent = func.ST_Extent(Device.geom)
+    return select(
+        func.ST_XMin(extent).label("west"),
+        func.ST_YMin(extent).label("south"),
+        func.ST_XMax(extent).label("east"),
+        func.ST_YMax(extent).label("north"),
+    ).where(*flt.clauses())
+
+
+def select_last_device_change() -> Select:
+    """When a device last changed (devices_updated_at_idx answers it)."""
+    return select(func.max(Device.updated_at))

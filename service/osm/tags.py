@@ -7,6 +7,7 @@ so nothing an OSM mapper wrote is lost; writing turns a device back into the sam
 import math
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from .. import vocabulary as vocab
 
@@ -33,6 +34,17 @@ COMPASS_POINTS = [
     "NNW",
 ]
 CARDINALS = {name: index * 22.5 for index, name in enumerate(COMPASS_POINTS)}
+# The same points in words, as mappers also write them: "south", "north-east", "northeast".
+WORDS = {"N": "NORTH", "E": "EAST", "S": "SOUTH", "W": "WEST"}
+CARDINALS |= {
+    "".join(WORDS[letter] for letter in name): degrees
+    for name, degrees in CARDINALS.items()
+    if len(name) <= 2
+}
+DEGREES = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*°?\s*$")
+DIRECTION_SEPARATORS = re.compile(r"[;,]")
+WEB_ADDRESS = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(/\S*)?$", re.IGNORECASE)
+SURVEY_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # OSM operator:type values, folded onto Vigie's public/private.
 OPERATOR_TYPES = {
     "public": "public",
@@ -89,18 +101,40 @@ def read_number(text: str, low: float, high: float, *, low_inclusive=True) -> fl
     return value
 
 
+def read_degrees(text: str) -> float | None:
+    """Degrees from north, -360 to 360 (-90 is 270), or a compass point (NE, south...)."""
+    word = re.sub(r"[\s_-]", "", text).upper()
+    if word in CARDINALS:
+        return CARDINALS[word]
+    match = DEGREES.match(text)
+    if not match:
+        return None
+    value = float(match.group(1))
+    return value if -360 <= value <= 360 else None
+
+
 def read_directions(text: str) -> list[int] | None:
-    """camera:direction: degrees or compass points, several separated by `;`."""
+    """camera:direction: degrees or compass points, several separated by `;` (or `,`)."""
     directions = []
-    for part in text.split(";"):
-        part = part.strip().upper()
-        degrees = CARDINALS.get(part)
-        if degrees is None:
-            degrees = read_number(part, 0, 360)
+    for part in DIRECTION_SEPARATORS.split(text):
+        degrees = read_degrees(part)
         if degrees is None:
             return None
         directions.append(round(degrees) % 360)
     return directions if 1 <= len(directions) <= 8 else None
+
+
+def read_survey_date(text: str) -> datetime | None:
+    """survey:date, a day (YYYY-MM-DD) that is not in the future, as its first instant (UTC)."""
+    if not SURVEY_DATE.match(text):
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    if day > datetime.now(UTC).date():
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def read_value(column: str, text: str):
@@ -117,6 +151,10 @@ def read_value(column: str, text: str):
         return text if len(text) <= vocab.OPERATOR_MAX_CHARS else None
     if column == "operator_type":
         return OPERATOR_TYPES.get(text.lower())
+    if column == "source":  # Vigie's is a web address; `source=survey` stays a tag
+        return text if WEB_ADDRESS.match(text) and len(text) <= vocab.SOURCE_MAX_CHARS else None
+    if column == "observed_at":
+        return read_survey_date(text)
     raise KeyError(column)
 
 
@@ -158,6 +196,8 @@ def osm_tags(device: dict) -> dict[str, str]:
             continue
         if column == "direction":
             tags[key] = ";".join(str(d) for d in value)
+        elif column == "observed_at":  # survey:date is a day
+            tags[key] = value.astimezone(UTC).date().isoformat()
         elif isinstance(value, float | int):
             tags[key] = write_number(value)
         else:

@@ -354,7 +354,7 @@ class TestListing:
     def test_empty_result_is_a_valid_collection(self, client):
         body = client.get("/api/v1/devices?bbox=0,0,0.001,0.001").get_json()
         assert body["features"] == [] and body["numberReturned"] == 0
-        assert [link["rel"] for link in body["links"]] == ["self"]
+        assert [link["rel"] for link in body["links"]] == ["self", "license"]
 
     def test_coordinates_are_rounded_to_seven_decimals(self, client):
         created = pin(client, 2.123456789123, 48.987654321987)

@@ -66,6 +66,15 @@ def test_devices_are_exported_with_osm_tags_and_negative_ids(client):
     assert device_columns(exported[0]["tags"])["direction"] == [90, 270]
 
 
+def test_source_and_observation_date_are_exported(client):
+    source = "https://opendata.example/cameras.csv"
+    pin(client, 2.35, 48.85, source=source, observed_at="2026-03-02T17:45:00+01:00")
+    (node,) = nodes(client.get("/api/v1/devices?f=osm"))
+    assert node["tags"]["source"] == source
+    assert node["tags"]["survey:date"] == "2026-03-02"
+    assert device_columns(node["tags"])["source"] == source
+
+
 def test_bbox_and_filters_apply_and_imported_nodes_are_left_out(client, db):
     pin(client, 2.35, 48.85)
     pin(client, 4.83, 45.76)

@@ -195,11 +195,26 @@ class TestTileJSON:
         assert body["tilejson"] == "3.0.0"
         assert body["tiles"] == ["http://localhost/tiles/devices/{z}/{x}/{y}.mvt"]
         assert (body["minzoom"], body["maxzoom"]) == (0, 22)
-        # The whole world: an extent of the table would outline pins that are not public.
+        # No public device: the whole world.
         assert body["bounds"] == [-180.0, -85.0511, 180.0, 85.0511]
         layer = body["vector_layers"][0]
         assert layer["id"] == "devices"
         assert {"cluster", "count", "kinds", "id", "kind", "direction"} <= set(layer["fields"])
+
+    def test_bounds_and_center_are_those_of_the_public_devices_asked(self, client, db):
+        pin(client, 2.30, 48.84)
+        pin(client, 2.40, 48.88, kind="alpr")
+        pending = pin(client, 5.0, 45.0)
+        db("UPDATE devices SET review_status = 'pending' WHERE id = :id", id=pending["id"])
+        db(
+            "INSERT INTO devices (id, geom, kind, deleted_at) VALUES "
+            "(gen_random_uuid(), ST_SetSRID(ST_MakePoint(-70, -30), 4326), 'camera', now())"
+        )
+        body = client.get("/tiles/devices.json").get_json()
+        assert body["bounds"] == [2.30, 48.84, 2.40, 48.88]
+        assert body["center"] == [2.35, 48.86, 11]
+        alpr = client.get("/tiles/devices.json?kind=alpr").get_json()
+        assert alpr["bounds"] == [2.40, 48.88, 2.40, 48.88] and alpr["center"][2] == 16
 
     def test_kind_filter_is_carried_into_the_tile_url(self, client):
         body = client.get("/tiles/devices.json?kind=alpr,camera").get_json()

@@ -67,6 +67,8 @@ def test_every_mapped_key_lands_in_its_field():
         "surveillance": "public",
         "operator": "Kantonspolizei",
         "operator_type": "public",
+        "source": None,
+        "observed_at": None,
         "tags": {"contact:webcam": "https://example.org/cam"},
     }
 
@@ -119,3 +121,48 @@ def test_reading_then_writing_keeps_every_tag(kind, extra):
     written = osm_tags(columns)
     assert set(written) == set(tags)
     assert device_columns(written) == columns
+
+
+@pytest.mark.parametrize(
+    ("text", "directions"),
+    [
+        ("-90", [270]),
+        ("south", [180]),
+        ("South-West", [225]),
+        ("northeast", [45]),
+        ("180, 270", [180, 270]),
+        ("90°;W", [90, 270]),
+        ("-360", [0]),
+    ],
+)
+def test_directions_as_mappers_write_them(text, directions):
+    columns = device_columns(SURVEILLANCE | {"camera:direction": text})
+    assert columns["direction"] == directions and "camera:direction" not in columns["tags"]
+
+
+@pytest.mark.parametrize("text", ["left", "400", "-361", "90;;180", "1e3"])
+def test_unreadable_directions_stay_in_tags(text):
+    columns = device_columns(SURVEILLANCE | {"camera:direction": text})
+    assert columns["direction"] is None and columns["tags"] == {"camera:direction": text}
+
+
+def test_source_and_survey_date_round_trip():
+    tags = SURVEILLANCE | {
+        "source": "https://opendata.example/cameras",
+        "survey:date": "2025-06-30",
+    }
+    columns = device_columns(tags)
+    assert columns["source"] == "https://opendata.example/cameras"
+    assert columns["observed_at"].isoformat() == "2025-06-30T00:00:00+00:00"
+    assert osm_tags(columns) == tags | {"surveillance:type": "camera"}
+
+
+@pytest.mark.parametrize("text", ["2999-01-01", "2025-02-30", "30/06/2025", "2025-06"])
+def test_future_or_malformed_survey_dates_stay_in_tags(text):
+    columns = device_columns(SURVEILLANCE | {"survey:date": text})
+    assert columns["observed_at"] is None and columns["tags"] == {"survey:date": text}
+
+
+def test_a_source_that_is_no_web_address_stays_a_tag():
+    columns = device_columns(SURVEILLANCE | {"source": "survey"})
+    assert columns["source"] is None and columns["tags"] == {"source": "survey"}

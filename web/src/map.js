@@ -98,7 +98,19 @@ export function createMap({ basemap, db, onSelect }) {
     .setView([view.lat, view.lon], view.zoom);
   L.control.scale({ imperial: false }).addTo(map);
   map.attributionControl.setPrefix(false);
-  map.attributionControl.addAttribution("Devices © Vigie contributors");
+  // The data's credit, as the server gives it (its `license` links: the contributors, and
+  // OpenStreetMap's when devices were imported from it, whose licence asks for it).
+  let dataCredit = "Devices © Vigie contributors";
+  map.attributionControl.addAttribution(dataCredit);
+  const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  function showCredits(links) {
+    const licences = (links || []).filter((link) => link.rel === "license" && link.title && /^https?:/.test(link.href));
+    if (!licences.length) return;
+    const credit = "Devices: " + licences.map((link) => `<a href="${escapeHtml(link.href)}">${escapeHtml(link.title)}</a>`).join(", ");
+    if (credit === dataCredit) return;
+    map.attributionControl.removeAttribution(dataCredit).addAttribution(credit);
+    dataCredit = credit;
+  }
   const basemapReady = addBasemap(map, basemap);
   createDeclaredLayer(map);
   const devicesLayer = L.layerGroup().addTo(map);
@@ -172,6 +184,7 @@ export function createMap({ basemap, db, onSelect }) {
     if (shownKinds.size < KINDS.length) params.set("kind", [...shownKinds].join(","));
     try {
       const { data } = await request("GET", `devices?${params}`, { signal: inFlight.signal, headers: { Accept: "application/geo+json" } });
+      showCredits(data.links);
       const devices = data.features.filter((feature) => !feature.properties.cluster);
       // Clusters hide their devices: an area is kept for offline use once seen device by device.
       if (devices.length === data.features.length && shownKinds.size === KINDS.length) await keepArea(db, bbox, devices);

@@ -41,6 +41,7 @@ from ..access import (
     point,
     read_device_feature,
 )
+from ..credits import device_credits, licence_links
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, CursorCodec, feature_collection, link, photo_base, this_url_with
 from .osm_export import OSM_XML, osm_export_response
@@ -152,7 +153,7 @@ def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
     body = feature_collection(
         clusters.features,
         numberReturned=clusters.returned,
-        links=[link(request.url, "self")],
+        links=[link(request.url, "self"), *licence_links(device_credits())],
     )
     return Response(body, mimetype=GEOJSON)
 
@@ -210,7 +211,7 @@ class DeviceViews(MethodView):
             select_device_page_in_space(flt, limit, after=after), photo_base=photo_base()
         )
         page = spatial_page(row, limit, backward=False)
-        links = [link(request.url, "self")]
+        links = [link(request.url, "self"), *licence_links(device_credits())]
         if page.has_more:
             links.append(link(next_link(page.last_key), "next"))
         matched = session.execute(count_devices(flt)).scalar_one() if count else None

@@ -114,7 +114,7 @@ class DevicePropertiesSchema(ma.Schema):
     source = ma.fields.Url(
         allow_none=True,
         schemes={"http", "https"},
-        validate=validate.Length(max=2048),
+        validate=validate.Length(max=vocab.SOURCE_MAX_CHARS),
         metadata={"description": "URL of a public record about the device"},
     )
     tags = Tags()
@@ -159,6 +159,13 @@ class DevicePropertiesOutSchema(DevicePropertiesSchema):
     photos = ma.fields.List(ma.fields.Nested(DevicePhotoSchema))
     created_at = utc_datetime()
     updated_at = utc_datetime()
+    osm_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The OpenStreetMap node it was imported from (data under the ODbL, "
+            "credit OpenStreetMap contributors); null for devices pinned in Vigie"
+        },
+    )
 
 
 class DeviceFeatureSchema(ma.Schema):

@@ -4,17 +4,31 @@ Every collection of the registry in service/geo/collections.py is served the sam
 Features themselves are written by PostGIS and joined into the page without a Python loop.
 """
 
+import shutil
+import tempfile
+from pathlib import Path
+
+import flask
 import orjson
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, request, send_file, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
 from ...db import run_statement, session, time_limit
 from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
-from ...extensions import Blueprint
+from ...exports.geopackage import Layer, write_flatgeobuf, write_geopackage
+from ...extensions import Blueprint, api
 from ...geo.collections import COLLECTIONS, OgcCollection, PageRequest
-from ...geo.cql2 import FilterError, cql2_text_clause
+from ...geo.cql2 import FilterError, filter_clause
+from ...geo.crs import (
+    CRS84,
+    SUPPORTED,
+    select_features_in_crs,
+    select_storage_box,
+    within_box_in_crs,
+)
+from ..credits import attribution_text, device_credits, licence_links
 from ..fields import split_antimeridian
 from ..geojson import (
     GEOJSON,
@@ -26,11 +40,12 @@ from ..geojson import (
     this_url_with,
 )
 from .schemas import (
-    DEFAULT_LIMIT,
     CollectionSchema,
     CollectionsSchema,
     ConformanceSchema,
-    FormatArgsSchema,
+    DocumentArgsSchema,
+    DownloadArgsSchema,
+    ItemArgsSchema,
     LandingPageSchema,
     OgcFeatureCollectionSchema,
     OgcFeatureSchema,
@@ -40,21 +55,25 @@ from .schemas import (
 
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
+JSON_SCHEMA_2020 = "https://json-schema.org/draft/2020-12/schema"
 # Items are served as GeoJSON, or as the same body labelled application/json (f=json).
 OGC_FEATURE = "#/components/schemas/OgcFeature"
 OGC_FEATURE_COLLECTION = "#/components/schemas/OgcFeatureCollection"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
@@ -71,8 +90,29 @@ blp = Blueprint(
 )
 
 
+DOWNLOADS = {
+    "gpkg": ("application/geopackage+sqlite3", "GeoPackage"),
+    "fgb": ("application/flatgeobuf", "FlatGeobuf"),
+}
+
+
 def json_response(document: dict, media_type: str = JSON) -> Response:
     return Response(orjson.dumps(document), mimetype=media_type)
+
+
+def schema_document(
+    collection: OgcCollection, args: dict, dialect: str = JSON_SCHEMA_2020, **members
+) -> Response:
+    """A JSON Schema about COLLECTION's features: its heading, then MEMBERS."""
+    heading = {"$schema": dialect, "$id": request.base_url, "title": collection.title}
+    return schema_response({**heading, "type": "object", **members}, args)
+
+
+def schema_response(document: dict, args: dict) -> Response:
+    """A JSON Schema, labelled application/json when the client asks for that and not for
+    application/schema+json (GDAL 3.6 refuses queryables otherwise, and filters on its side)."""
+    wanted = request.accept_mimetypes.best_match([SCHEMA_JSON, JSON], default=SCHEMA_JSON)
+    return json_response(document, JSON if args.get("f") == "json" else wanted)
 
 
 def find_collection(collection_id: str) -> OgcCollection:
@@ -98,6 +138,15 @@ def read_cursor(collection: OgcCollection, cursor: str) -> tuple[bool, tuple]:
     return backward, tuple(position)
 
 
+def collection_credits(collection: OgcCollection) -> list[dict]:
+    """Who to credit for the collection's data: its devices' sources, and for districts their
+    official datasets too."""
+    credits = device_credits()
+    if collection.datasets is not None:
+        credits += [dict(row._mapping) for row in session.execute(collection.datasets())]
+    return credits
+
+
 def describe_collection(collection: OgcCollection) -> dict:
     base = url_for("ogc.CollectionViews", collection_id=collection.id, _external=True)
     document = {
@@ -105,7 +154,8 @@ def describe_collection(collection: OgcCollection) -> dict:
         "title": collection.title,
         "description": collection.description,
         "itemType": collection.item_type,
-        "crs": [CRS84],
+        "crs": list(SUPPORTED),
+        "storageCrs": CRS84,
         "links": [
             link(base, "self", JSON, "This collection"),
             link(f"{base}/items", "items", GEOJSON, "Its features"),
@@ -115,8 +165,32 @@ def describe_collection(collection: OgcCollection) -> dict:
                 SCHEMA_JSON,
                 "Properties to filter on",
             ),
+            # The short name, which GDAL 3.6 looks for.
+            link(f"{base}/queryables", "queryables", SCHEMA_JSON, "Properties to filter on"),
+            link(
+                f"{base}/schema",
+                "http://www.opengis.net/def/rel/ogc/1.0/schema",
+                SCHEMA_JSON,
+                "Schema of the features' properties (Part 5)",
+            ),
+            # A GeoJSON Feature's schema: GIS clients take their column types from it rather
+            # than guess them from the first page. GDAL 3.6 compares this rel letter by letter.
+            link(
+                f"{base}/feature-schema",
+                "describedBy",
+                SCHEMA_JSON,
+                "JSON Schema of one GeoJSON Feature",
+            ),
         ],
     }
+    credits = collection_credits(collection)
+    document["attribution"] = attribution_text(credits)
+    document["links"] += licence_links(credits)
+    if collection.export_rows is not None:
+        document["links"] += [
+            link(f"{base}/download?f={fmt}", "enclosure", media, f"Every feature as {name}")
+            for fmt, (media, name) in DOWNLOADS.items()
+        ]
     row = session.execute(collection.select_extent()).one()
     extent = {}
     if row.min_x is not None:
@@ -133,7 +207,7 @@ def describe_collection(collection: OgcCollection) -> dict:
 
 @blp.route("")
 class LandingPageViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, LandingPageSchema)
     @blp.problems(400)
     def get(self, _args):
@@ -146,10 +220,10 @@ class LandingPageViews(MethodView):
                 "links": [
                     link(here, "self", JSON, "This document"),
                     link(
-                        url_for("api-docs.openapi_json", _external=True),
+                        url_for("ogc.ApiDefinitionViews", _external=True),
                         "service-desc",
                         OPENAPI,
-                        "The API definition (OpenAPI 3.0)",
+                        "The API definition (OpenAPI 3.0), its paths relative to this page",
                     ),
                     link(
                         url_for("api-docs.openapi_swagger_ui", _external=True),
@@ -174,9 +248,66 @@ class LandingPageViews(MethodView):
         )
 
 
+# OWSLib asks for the landing page with a trailing slash. Flask's own add_url_rule: the same
+# operation is not documented twice.
+flask.Blueprint.add_url_rule(blp, "/", view_func=LandingPageViews.as_view("landing_page_slash"))
+
+
+def ogc_openapi(spec: dict, root: str) -> dict:
+    """The OGC API part of SPEC, its paths relative to ROOT (the landing page) as `servers`.
+
+    Clients (GDAL, QGIS, OWSLib) look up `/collections/{id}/items` in the API definition to
+    learn which parameters the server filters on: in the whole API's, whose paths start with
+    /ogc, they found none, and filtered on their side after downloading everything.
+    """
+    prefix = blp.url_prefix
+    paths = {
+        path[len(prefix) :] or "/": operations
+        for path, operations in spec["paths"].items()
+        if path == prefix or path.startswith(prefix + "/")
+    }
+    info = {**spec["info"], "title": "Vigie - OGC API Features"}
+    paths = {
+        path: {method: with_string_lists(operation) for method, operation in operations.items()}
+        for path, operations in paths.items()
+    }
+    return {**spec, "info": info, "servers": [{"url": root}], "paths": paths}
+
+
+def with_string_lists(operation):
+    """OPERATION with its comma-separated parameters declared as strings (`style: form`,
+    `explode: false`), the form OGC API Features Part 1 gives property filters, which QGIS
+    (3.28 and later) looks for to filter on the server."""
+    if not isinstance(operation, dict) or "parameters" not in operation:
+        return operation
+    return {**operation, "parameters": [string_list(p) for p in operation["parameters"]]}
+
+
+def string_list(parameter: dict) -> dict:
+    schema = parameter.get("schema", {})
+    if parameter.get("explode") is not False or schema.get("type") != "array":
+        return parameter
+    description = parameter.get("description", "")
+    values = schema.get("items", {}).get("enum")
+    if values:
+        description += ": " + ", ".join(values)
+    return {**parameter, "description": description, "schema": {"type": "string"}}
+
+
+@blp.route("/api")
+class ApiDefinitionViews(MethodView):
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, content_type=OPENAPI, description="An OpenAPI 3.0 document")
+    @blp.problems(400)
+    def get(self, _args):
+        """Describe the OGC API alone, its paths relative to /ogc, for GIS clients"""
+        root = url_for("ogc.LandingPageViews", _external=True)
+        return json_response(ogc_openapi(api.spec.to_dict(), root), OPENAPI)
+
+
 @blp.route("/conformance")
 class ConformanceViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, ConformanceSchema)
     @blp.problems(400)
     def get(self, _args):
@@ -186,7 +317,7 @@ class ConformanceViews(MethodView):
 
 @blp.route("/collections")
 class CollectionListViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, CollectionsSchema)
     @blp.problems(400)
     def get(self, _args):
@@ -201,7 +332,7 @@ class CollectionListViews(MethodView):
 
 @blp.route("/collections/<collection_id>")
 class CollectionViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, CollectionSchema)
     @blp.problems(400, 404)
     def get(self, _args, collection_id):
@@ -211,31 +342,59 @@ class CollectionViews(MethodView):
 
 @blp.route("/collections/<collection_id>/queryables")
 class QueryablesViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, QueryablesSchema, content_type=SCHEMA_JSON)
     @blp.problems(400, 404)
-    def get(self, _args, collection_id):
+    def get(self, args, collection_id):
         """List the properties a CQL2 filter (or a property parameter) may use"""
         collection = find_collection(collection_id)
-        return json_response(
-            {
-                "$schema": "https://json-schema.org/draft/2019-09/schema",
-                "$id": request.base_url,
-                "title": collection.title,
-                "type": "object",
-                "properties": {
-                    name: queryable.json_schema(name)
-                    for name, queryable in collection.queryables.items()
-                },
-                "additionalProperties": False,
+        queryables = collection.queryables.items()
+        return schema_document(
+            collection,
+            args,
+            "https://json-schema.org/draft/2019-09/schema",
+            properties={name: queryable.json_schema(name) for name, queryable in queryables},
+            additionalProperties=False,
+            # The list of the draft standard, the one GDAL 3.6 reads.
+            queryables=[{"id": name, "type": queryable.type} for name, queryable in queryables],
+        )
+
+
+@blp.route("/collections/<collection_id>/schema")
+class SchemaViews(MethodView):
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, QueryablesSchema, content_type=SCHEMA_JSON)
+    @blp.problems(400, 404)
+    def get(self, args, collection_id):
+        """Describe the properties of the collection's features, with their types (Part 5)"""
+        collection = find_collection(collection_id)
+        return schema_document(collection, args, properties=collection.returnables_schema())
+
+
+@blp.route("/collections/<collection_id>/feature-schema")
+class FeatureSchemaViews(MethodView):
+    @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, QueryablesSchema, content_type=SCHEMA_JSON)
+    @blp.problems(400, 404)
+    def get(self, args, collection_id):
+        """Describe one GeoJSON Feature of the collection as a JSON Schema, for GIS clients"""
+        collection = find_collection(collection_id)
+        return schema_document(
+            collection,
+            args,
+            required=["type", "geometry", "properties"],
+            properties={
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": {"type": "string"},
+                "geometry": {"$ref": collection.geometry_schema},
+                "properties": {"type": "object", "properties": collection.properties_schema},
             },
-            SCHEMA_JSON,
         )
 
 
 @blp.route("/collections/<collection_id>/items/<feature_id>")
 class ItemViews(MethodView):
-    @blp.arguments(FormatArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(ItemArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, OgcFeatureSchema, content_type=GEOJSON)
     @blp.served_as(
         {media: {"$ref": "#/components/schemas/OgcFeature"} for media in (GEOJSON, JSON)}
@@ -258,8 +417,10 @@ class ItemViews(MethodView):
             link(request.base_url, "self", GEOJSON, "This feature"),
             link(collection_url, "collection", JSON, collection.title),
         ]
+        feature = features_in_crs(feature, args.get("crs"))
         body = f'{feature[:-1]},"links":{orjson.dumps(links).decode()}}}'
-        return conditional_response(body, JSON if args.get("f") == "json" else GEOJSON)
+        response = conditional_response(body, JSON if args.get("f") == "json" else GEOJSON)
+        return with_crs(response, args.get("crs"))
 
 
 def filter_conditions(collection: OgcCollection, args: dict) -> list:
@@ -271,7 +432,8 @@ def filter_conditions(collection: OgcCollection, args: dict) -> list:
     ]
     if "filter" in args:
         try:
-            conditions.append(cql2_text_clause(args["filter"], collection.queryables))
+            language = args.get("filter_lang", "cql2-text")
+            conditions.append(filter_clause(args["filter"], language, collection.queryables))
         except FilterError as exc:
             raise BadRequest(str(exc), field="filter") from exc
     return conditions
@@ -298,15 +460,47 @@ def paging_links(collection: OgcCollection, page, backward: bool | None, positio
     return [link(this_url_with(cursor=cursor), rel, GEOJSON) for rel, cursor in links]
 
 
+def boxes_and_conditions(collection: OgcCollection, args: dict) -> tuple[list, list]:
+    """The EPSG:4326 boxes and the conditions of a request, its bbox in whatever CRS."""
+    conditions = filter_conditions(collection, args)
+    if "bbox" not in args:
+        return [], conditions
+    crs = SUPPORTED[args.get("bbox_crs", CRS84)]
+    if crs.is_storage:
+        return split_antimeridian(args["bbox"]), conditions
+    # The 4326 box around it lets the index work; the test in its own CRS is exact.
+    box = session.execute(select_storage_box(args["bbox"], crs)).one()
+    if box.west is None:
+        raise BadRequest("This bbox lies outside the area of its CRS.", field="bbox")
+    west, south = max(box.west, -180.0), max(box.south, -90.0)
+    east, north = min(box.east, 180.0), min(box.north, 90.0)
+    condition = within_box_in_crs(collection.geometry, args["bbox"], crs)
+    return [(west, south, east, north)], [*conditions, condition]
+
+
+def features_in_crs(features: str, crs_uri: str | None) -> str:
+    """Feature texts (joined by commas) with their geometries in the CRS asked."""
+    crs = SUPPORTED[crs_uri or CRS84]
+    if crs.is_storage or not features:
+        return features
+    return session.execute(select_features_in_crs(features, crs)).scalar_one()
+
+
+def with_crs(response: Response, crs_uri: str | None) -> Response:
+    response.headers["Content-Crs"] = f"<{crs_uri or CRS84}>"
+    return response
+
+
 def items_response(collection: OgcCollection, args: dict) -> Response:
     backward, position = (
         read_cursor(collection, args["cursor"]) if "cursor" in args else (None, None)
     )
+    bboxes, conditions = boxes_and_conditions(collection, args)
     asked = PageRequest(
-        bboxes=split_antimeridian(args["bbox"]) if "bbox" in args else [],
+        bboxes=bboxes,
         interval=args.get("datetime"),
-        conditions=filter_conditions(collection, args),
-        limit=args.get("limit", DEFAULT_LIMIT),
+        conditions=conditions,
+        limit=args["limit"],
         after=position if backward is False else None,
         before=position if backward else None,
     )
@@ -340,11 +534,15 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
             collection.title,
         ),
         *paging_links(collection, page, backward, position),
+        *licence_links(collection_credits(collection)),
     ]
     body = feature_collection(
-        page.features, numberReturned=page.returned, numberMatched=matched, links=links
+        features_in_crs(page.features, args.get("crs")),
+        numberReturned=page.returned,
+        numberMatched=matched,
+        links=links,
     )
-    return conditional_response(body, media_type)
+    return with_crs(conditional_response(body, media_type), args.get("crs"))
 
 
 def register_items_route(collection: OgcCollection) -> None:
@@ -377,3 +575,38 @@ def register_items_route(collection: OgcCollection) -> None:
 CURSORS = {collection.id: cursor_codec(collection) for collection in COLLECTIONS.values()}
 for registered in COLLECTIONS.values():
     register_items_route(registered)
+
+
+@blp.route("/collections/<collection_id>/download")
+class DownloadViews(MethodView):
+    @blp.arguments(DownloadArgsSchema, location="query", unknown=RAISE)
+    @blp.response(
+        200,
+        content_type="application/geopackage+sqlite3",
+        description="A GeoPackage, or a FlatGeobuf (f=fgb), of every public feature",
+    )
+    @blp.problems(400, 404)
+    def get(self, args, collection_id):
+        """Download every feature of a collection as one GeoPackage or FlatGeobuf file"""
+        collection = find_collection(collection_id)
+        if collection.export_rows is None:
+            raise NotFound(f"The {collection.id} collection has no download.", field="collectionId")
+        media_type, _name = DOWNLOADS[args["f"]]
+        statement = collection.export_rows(level=args.get("level", ()))
+        credits = attribution_text(collection_credits(collection))
+        layer = Layer(collection.id, collection.geometry_type, statement, {"attribution": credits})
+        folder = Path(tempfile.mkdtemp(prefix="vigie-download-"))
+        path = folder / f"vigie-{collection.id}.{args['f']}"
+        try:
+            if args["f"] == "gpkg":
+                write_geopackage(session.connection(), path, [layer])
+            else:
+                write_flatgeobuf(session.connection(), path, layer)
+            response = send_file(
+                path, mimetype=media_type, as_attachment=True, download_name=path.name
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+        return response

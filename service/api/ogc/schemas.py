@@ -4,7 +4,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ...geo.collections import OgcCollection
-from ..fields import BBox, DateTimeInterval, LinkSchema, ValueList
+from ...geo.crs import CRS84, SUPPORTED
+from ..fields import BBox, DateTimeInterval, LinkSchema, ValueList, check_geographic
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
@@ -22,12 +23,47 @@ class FormatArgsSchema(ma.Schema):
     )
 
 
+# GDAL repeats the query string of an `OAPIF:https://host/ogc?filter=...` URL on every request
+# it makes, the landing page and the API definition included: documents ignore the parameters
+# an items request would take (and still refuse any other).
+ITEMS_PARAMETERS = {
+    "bbox", "bbox-crs", "crs", "datetime", "limit", "cursor", "filter", "filter-lang",
+    "filter-crs",
+}  # fmt: skip
+
+
+class DocumentArgsSchema(FormatArgsSchema):
+    """`f`; the parameters of an items request are ignored, any other is refused with 400."""
+
+    @ma.pre_load
+    def ignore_items_parameters(self, data, **_kwargs):
+        ignored = ITEMS_PARAMETERS | PROPERTY_PARAMETERS
+        return {key: value for key, value in data.items() if key not in ignored}
+
+
 class ItemsArgsSchema(FormatArgsSchema):
     """Parameters of every collection's items; the collection adds its property filters."""
 
-    bbox = BBox()
+    bbox = BBox(
+        heights=True,
+        geographic=False,
+        metadata={
+            "description": "minLon,minLat,maxLon,maxLat in CRS84 (four numbers, or six with "
+            "heights, ignored); in the axis order of `bbox-crs` when given"
+        },
+    )
+    bbox_crs = ma.fields.String(
+        data_key="bbox-crs",
+        validate=validate.OneOf(list(SUPPORTED)),
+        metadata={"description": "CRS of bbox (default CRS84)"},
+    )
+    crs = ma.fields.String(
+        validate=validate.OneOf(list(SUPPORTED)),
+        metadata={"description": "CRS of the geometries returned (default CRS84)"},
+    )
     datetime = DateTimeInterval()
     limit = ma.fields.Integer(
+        load_default=DEFAULT_LIMIT,
         validate=validate.Range(1, MAX_LIMIT),
         metadata={"description": f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})"},
     )
@@ -37,19 +73,63 @@ class ItemsArgsSchema(FormatArgsSchema):
     )
     filter = ma.fields.String(
         metadata={
-            "description": "CQL2 text filter on the queryables, e.g. "
-            "`kind = 'alpr' AND S_INTERSECTS(geometry, BBOX(2.2,48.8,2.5,48.9))`"
+            "description": "CQL2 filter on the queryables, as text (e.g. "
+            "`kind = 'alpr' AND S_INTERSECTS(geometry, BBOX(2.2,48.8,2.5,48.9))`) or JSON"
         }
     )
     filter_lang = ma.fields.String(
         data_key="filter-lang",
-        validate=validate.OneOf(["cql2-text"]),
-        metadata={"description": "Only cql2-text"},
+        validate=validate.OneOf(["cql2-text", "cql2-json", "cql-text"]),
+        metadata={
+            "description": "cql2-text (the default), cql2-json, or cql-text: CQL2 text where a "
+            "time may also be written as a string (what GDAL 3.6 sends)"
+        },
     )
     filter_crs = ma.fields.String(
         data_key="filter-crs",
         validate=validate.OneOf(["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]),
         metadata={"description": "Only CRS84 (longitude, latitude)"},
+    )
+
+    @ma.validates_schema
+    def bbox_in_its_crs(self, data, **_kwargs):
+        if "bbox" not in data:
+            return
+        crs = SUPPORTED[data.get("bbox_crs", CRS84)]
+        west, south, east, north = data["bbox"]
+        try:
+            if crs.is_storage:
+                check_geographic(west, south, east, north)
+            elif crs.srid == 4326:  # latitude first
+                check_geographic(south, west, north, east)
+                if south > north:
+                    raise ma.ValidationError("minLon must not exceed maxLon with EPSG:4326.")
+            elif west > east or south > north:
+                raise ma.ValidationError("A bbox's minimums must not exceed its maximums.")
+        except ma.ValidationError as exc:
+            raise ma.ValidationError(exc.messages, "bbox") from exc
+
+
+class DownloadArgsSchema(ma.Schema):
+    """The file format; districts may be narrowed to some levels."""
+
+    f = ma.fields.String(
+        load_default="gpkg",
+        validate=validate.OneOf(["gpkg", "fgb"]),
+        metadata={"description": "gpkg (GeoPackage, the default) or fgb (FlatGeobuf)"},
+    )
+    level = ValueList(
+        ma.fields.String(validate=validate.Length(1, 32)),
+        metadata={"description": "Districts only: these levels (comma-separated)"},
+    )
+
+
+class ItemArgsSchema(FormatArgsSchema):
+    """Parameters of one feature: `f`, and the CRS of its geometry."""
+
+    crs = ma.fields.String(
+        validate=validate.OneOf(list(SUPPORTED)),
+        metadata={"description": "CRS of the geometry returned (default CRS84)"},
     )
 
 
@@ -66,9 +146,14 @@ def property_filter_field(collection: OgcCollection, name: str) -> ma.fields.Fie
     )
 
 
+# Every property parameter of a collection (filled in as item schemas are built).
+PROPERTY_PARAMETERS: set[str] = set()
+
+
 def items_args_schema(collection: OgcCollection) -> type[ItemsArgsSchema]:
     """The items parameters of one collection: the common ones plus its property filters."""
     fields = {name: property_filter_field(collection, name) for name in collection.property_filters}
+    PROPERTY_PARAMETERS.update(fields)
     name = "".join(part.title() for part in collection.id.split("_")) + "ItemsArgsSchema"
     return type(name, (ItemsArgsSchema,), fields)
 
@@ -94,6 +179,8 @@ class CollectionSchema(ma.Schema):
     description = ma.fields.String()
     itemType = ma.fields.String()
     crs = ma.fields.List(ma.fields.String())
+    storageCrs = ma.fields.String()
+    attribution = ma.fields.String(metadata={"description": "Whom to credit, with licences"})
     extent = ma.fields.Nested(ExtentSchema)
     links = ma.fields.List(ma.fields.Nested(LinkSchema))
 

@@ -23,6 +23,7 @@ from ...geo.statistics.density import (
 from ...geo.statistics.selection import DistrictSelection, StatisticsFilter
 from ...geo.statistics.timeline import select_timeline
 from ...geo.view_cones import ViewModel
+from ..credits import device_credits, licence_links
 from ..fields import split_antimeridian
 from ..geojson import feature_collection
 from .cache import cached
@@ -50,16 +51,6 @@ blp = Blueprint(
     description="Device densities per district, for researchers: JSON, GeoJSON or CSV, "
     "with attribution.",
 )
-
-
-def devices_credit() -> dict:
-    config = current_app.config
-    return {
-        "name": "devices",
-        "attribution": config["DEVICES_ATTRIBUTION"],
-        "licence": config["DEVICES_LICENCE"],
-        "source_url": request.host_url.rstrip("/") + "/api/v1/devices",
-    }
 
 
 def statistics_filter(args: dict, bbox=None) -> StatisticsFilter:
@@ -106,24 +97,26 @@ def statistics_response(body: str, fmt: str, computed_at, source: str, attributi
     response.headers["X-Statistics-Computed-At"] = computed_at.isoformat()
     response.headers["X-Cache"] = source
     response.headers.update(attribution_headers(attribution))
+    for href in dict.fromkeys(licence["href"] for licence in licence_links(attribution)):
+        response.headers.add("Link", f'<{href}>; rel="license"')
     return response
 
 
 def density_response(query: DensityQuery, args: dict, name: str) -> Response:
     fmt = chosen_format(args)
-    credit = devices_credit()
+    credits = device_credits()
     tolerance = args.get("tolerance", DEFAULT_TOLERANCE_M)
     build = {
-        "json": lambda: select_density_json(query, credit),
-        "geojson": lambda: select_density_geojson(query, credit, tolerance),
+        "json": lambda: select_density_json(query, credits),
+        "geojson": lambda: select_density_geojson(query, credits, tolerance),
         "csv": lambda: select_density_csv(query),
     }[fmt]
     # Built once per distinct request (values included): building and compiling the statement
     # costs more than running it on a small selection.
-    key = (fmt, repr(query), tuple(credit.items()), tolerance if fmt == "geojson" else None)
+    key = (fmt, repr(query), repr(credits), tolerance if fmt == "geojson" else None)
     statement = DENSITY_STATEMENTS.get(key, build)
     body, computed_at, source = cached(fmt, lambda: run_bounded(statement, query))
-    attribution = session.execute(select_attribution(query.selection, credit)).scalar_one()
+    attribution = session.execute(select_attribution(query.selection, credits)).scalar_one()
     return statistics_response(body, fmt, computed_at, source, attribution, name)
 
 
@@ -240,7 +233,7 @@ class GridViews(MethodView):
             )
         srid = utm_srid(bbox)
         flt = statistics_filter(args, bbox)
-        credit = devices_credit()
+        credits = device_credits()
 
         def compute() -> str:
             row = session.execute(select_grid(flt, cell, srid)).one()
@@ -249,11 +242,11 @@ class GridViews(MethodView):
                 cell_m=cell,
                 srid=srid,
                 devices=int(row.devices),
-                attribution=[credit],
+                attribution=credits,
             )
 
         body, computed_at, source = cached("geojson", compute)
-        return statistics_response(body, "geojson", computed_at, source, [credit], "grid")
+        return statistics_response(body, "geojson", computed_at, source, credits, "grid")
 
 
 @blp.route("/timeline")
@@ -265,7 +258,7 @@ class TimelineViews(MethodView):
         """Count a district's devices over time, by first observation and removal"""
         code = args["district"]
         statement = select_timeline(
-            code, args.get("interval", "month"), statistics_filter(args), devices_credit()
+            code, args.get("interval", "month"), statistics_filter(args), device_credits()
         )
         body = session.execute(statement).scalar_one_or_none()
         if body is None:

@@ -1,6 +1,8 @@
 """Vector tiles of devices (Mapbox Vector Tile), clustered below street level, and TileJSON."""
 
 import hashlib
+import math
+import time
 from urllib.parse import urlencode
 
 from flask import Response, request, url_for
@@ -11,7 +13,16 @@ from ...db import run_statement, session
 from ...errors import NotFound
 from ...extensions import Blueprint
 from ...geo.declared.tiles import declared_tile_statement
-from ...geo.tiles import DETAIL_ZOOM, LAYER, MAX_ZOOM, device_tile_statement
+from ...geo.devices.filter import DeviceFilter
+from ...geo.tiles import (
+    DETAIL_ZOOM,
+    LAYER,
+    MAX_ZOOM,
+    device_tile_statement,
+    select_device_extent,
+    select_last_device_change,
+)
+from ..credits import attribution_html, device_credits
 from .schemas import TileJSONSchema, TileQueryArgsSchema
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -37,6 +48,36 @@ blp = Blueprint(
     url_prefix="/tiles",
     description="Devices as Mapbox Vector Tiles, clustered server-side, with a TileJSON document.",
 )
+
+
+WORLD = (-180.0, -85.0511, 180.0, 85.0511)
+# The extent of the public devices scans them all: each worker reuses it for a minute (as
+# long as maps may keep the TileJSON itself), unless a device changed meanwhile (the last
+# change time is one probe of devices_updated_at_idx).
+EXTENT_MAX_AGE_SECONDS = 60
+EXTENTS: dict[tuple, tuple[float, tuple]] = {}
+
+
+def devices_extent(kinds: tuple[str, ...]) -> tuple[float, float, float, float]:
+    """West, south, east, north of the public devices of KINDS (all: empty), or the world."""
+    now = time.monotonic()
+    key = (kinds, session.execute(select_last_device_change()).scalar())
+    cached = EXTENTS.get(key)
+    if cached is not None and now - cached[0] < EXTENT_MAX_AGE_SECONDS:
+        return cached[1]
+    row = session.execute(select_device_extent(DeviceFilter(kinds=list(kinds)))).one()
+    extent = WORLD if row.west is None else (row.west, row.south, row.east, row.north)
+    EXTENTS.clear()  # one entry per kinds: older changes are of no use
+    EXTENTS[key] = (now, extent)
+    return extent
+
+
+def center_of(extent) -> list:
+    """[lon, lat, zoom]: the middle of EXTENT, at the zoom that shows it whole."""
+    west, south, east, north = extent
+    span = max(east - west, (north - south) * 2, 360 / 2**16)
+    zoom = max(0, min(16, math.floor(math.log2(360 / span))))
+    return [round((west + east) / 2, 6), round((south + north) / 2, 6), zoom]
 
 
 def check_tile(z: int, x: int, y: int) -> None:
@@ -114,21 +155,20 @@ class DeviceTileJSONViews(MethodView):
         )
         if kind:
             template += "?" + urlencode({"kind": ",".join(kind)})
-        # The whole world: bounds computed from the table would also outline pins that are not
-        # public (pending, deleted), and any filter-aware extent would cost a scan.
-        bounds = [-180.0, -85.0511, 180.0, 85.0511]
+        # The public devices' extent (of the kinds asked), so that a map opens on them.
+        bounds = list(devices_extent(tuple(sorted(set(kind)))))
         return {
             "tilejson": "3.0.0",
             "name": "Vigie devices",
             "description": f"Surveillance devices; below zoom {DETAIL_ZOOM} grid cells of 1/8 "
             "tile side hold clusters, from it on cells of 1/64.",
-            "attribution": "Vigie contributors",
+            "attribution": attribution_html(device_credits()),
             "scheme": "xyz",
             "tiles": [template],
             "minzoom": 0,
             "maxzoom": MAX_ZOOM,
             "bounds": bounds,
-            "center": [0.0, 0.0, 2],
+            "center": center_of(bounds),
             "vector_layers": [
                 {
                     "id": LAYER,

@@ -14,7 +14,7 @@ PUBLIC_PROPERTIES = (
     "kind", "camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
     "operator", "operator_type", "status", "observed_at", "accuracy_m", "notes", "source",
     "tags", "review_status", "review_reason", "verification", "last_confirmed_at",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "osm_id",
 )  # fmt: skip
 # Sync clients also learn about tombstones.
 SYNC_PROPERTIES = (*PUBLIC_PROPERTIES, "deleted_at", "merged_into")

@@ -478,8 +478,9 @@ def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
     return select(figures).select_from(rows).scalar_subquery()
 
 
-def attribution_array(sel, devices_credit: dict) -> ColumnElement:
-    """Whom to credit: the district datasets, the population sources, the device data."""
+def attribution_array(sel, devices_credits: list[dict]) -> ColumnElement:
+    """Whom to credit: the district datasets, the population sources, the device data (its
+    contributors, and OpenStreetMap's when devices came from it)."""
     datasets = select(
         func.json_build_object(
             sql_string("name"),
@@ -514,20 +515,23 @@ def attribution_array(sel, devices_credit: dict) -> ColumnElement:
         literal(2),
         sources.c.source,
     )
-    devices = select(
-        func.json_build_object(
-            *[p for key, value in devices_credit.items() for p in (sql_string(key), literal(value))]
-        ),
-        literal(3),
-        literal(""),
-    )
-    items = union_all(datasets, populations, devices).subquery("items")
+    devices = [
+        select(
+            func.json_build_object(
+                *[p for key, value in credit.items() for p in (sql_string(key), literal(value))]
+            ),
+            literal(3),
+            literal(f"{index:03d}"),
+        )
+        for index, credit in enumerate(devices_credits)
+    ]
+    items = union_all(datasets, populations, *devices).subquery("items")
     return select(
         func.json_agg(aggregate_order_by(items.c.item, items.c.part, items.c.sort))
     ).scalar_subquery()
 
 
-def select_density_json(query: DensityQuery, devices_credit: dict) -> Select:
+def select_density_json(query: DensityQuery, devices_credits: list[dict]) -> Select:
     """`{"districts": [...], "totals": {...}, "attribution": [...]}` as one text value."""
     sel, rows = district_figures(query)
     districts = select(
@@ -544,14 +548,14 @@ def select_density_json(query: DensityQuery, devices_credit: dict) -> Select:
                 sql_string("totals"),
                 totals_object(query, sel, rows),
                 sql_string("attribution"),
-                attribution_array(sel, devices_credit),
+                attribution_array(sel, devices_credits),
             ),
             Text,
         )
     )
 
 
-def select_density_geojson(query: DensityQuery, devices_credit: dict, tolerance_m: float):
+def select_density_geojson(query: DensityQuery, devices_credits: list[dict], tolerance_m: float):
     """A FeatureCollection of district polygons with the figures as properties (choropleths)."""
     query = replace(query, with_geometry=True)
     sel, rows = district_figures(query)
@@ -573,15 +577,15 @@ def select_density_geojson(query: DensityQuery, devices_credit: dict, tolerance_
             sql_string('],"totals":'),
             cast(totals_object(query, sel, rows), Text),
             sql_string(',"attribution":'),
-            cast(attribution_array(sel, devices_credit), Text),
+            cast(attribution_array(sel, devices_credits), Text),
             sql_string("}"),
         )
     )
 
 
-def select_attribution(selection: DistrictSelection, devices_credit: dict) -> Select:
+def select_attribution(selection: DistrictSelection, devices_credits: list[dict]) -> Select:
     sel = select(District.dataset, District.population_source).where(*selection.clauses()).cte()
-    return select(attribution_array(sel, devices_credit))
+    return select(attribution_array(sel, devices_credits))
 
 
 def select_selection_exists(selection: DistrictSelection) -> Select:

@@ -11,7 +11,7 @@ from .selection import DistrictSelection, StatisticsFilter, appeared_at, removed
 TIMELINE_INTERVALS = ("day", "week", "month", "year")
 
 
-def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_credit: dict):
+def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_credits: list[dict]):
     """Per period since the first device: devices added, removed, and on the map at its end."""
     assert interval in TIMELINE_INTERVALS  # bound into the statement as a constant
     # The devices whose position meets the district: its memberships (migration 0013).
@@ -93,7 +93,7 @@ def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_cre
                 sql_string("periods"),
                 periods,
                 sql_string("attribution"),
-                attribution_array(sel, devices_credit),
+                attribution_array(sel, devices_credits),
             ),
             Text,
         )

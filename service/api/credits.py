@@ -1,0 +1,98 @@
+"""Who to credit for the data an answer holds, and under which licence: one list for every
+resource (TileJSON, listings, OGC API documents, statistics).
+
+The devices are Vigie's contributors' (DEVICES_ATTRIBUTION, DEVICES_LICENCE); devices imported
+from OpenStreetMap are OpenStreetMap's contributors', under the ODbL, which asks that they be
+credited wherever the data is shown or published; districts carry their official source's
+credit (the datasets table).
+"""
+
+from flask import current_app, request
+from markupsafe import escape
+
+from ..db import session
+from ..geo.osm import select_has_openstreetmap_devices
+from .geojson import link
+
+ODBL = "ODbL 1.0"
+ODBL_URL = "https://opendatacommons.org/licenses/odbl/1-0/"
+OPENSTREETMAP = {
+    "name": "openstreetmap",
+    "attribution": "© OpenStreetMap contributors",
+    "licence": ODBL,
+    "source_url": "https://www.openstreetmap.org/copyright",
+}
+# Where the text of a licence is, by the names operators and datasets give them.
+LICENCE_URLS = {
+    ODBL: ODBL_URL,
+    "ODbL": ODBL_URL,
+    "ODbL-1.0": ODBL_URL,
+    "Licence Ouverte 2.0": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
+    "Etalab-2.0": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
+    "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
+    "CC BY 4.0": "https://creativecommons.org/licenses/by/4.0/",
+    "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
+}
+
+
+def contributors_credit() -> dict:
+    config = current_app.config
+    return {
+        "name": "devices",
+        "attribution": config["DEVICES_ATTRIBUTION"],
+        "licence": config["DEVICES_LICENCE"],
+        "source_url": request.host_url.rstrip("/") + "/api/v1/devices",
+    }
+
+
+def openstreetmap_credits() -> list[dict]:
+    """OpenStreetMap's credit when a public device came from it, else nothing."""
+    return [OPENSTREETMAP] if session.execute(select_has_openstreetmap_devices()).scalar() else []
+
+
+def device_credits() -> list[dict]:
+    """The credits of the public devices: contributors, and OpenStreetMap's if imported."""
+    return [contributors_credit(), *openstreetmap_credits()]
+
+
+def licence_url(credit: dict) -> str | None:
+    licence = credit.get("licence")
+    if licence is None:
+        return None
+    if licence.startswith(("http://", "https://")):
+        return licence
+    return LICENCE_URLS.get(licence) or LICENCE_URLS.get(licence.replace(" ", "-"))
+
+
+def licence_links(credits: list[dict]) -> list[dict]:
+    """A `license` link per credit (RFC 4946): the licence's text, titled with the credit."""
+    links = []
+    for credit in credits:
+        href = licence_url(credit) or credit.get("source_url")
+        if href:
+            title = f"{credit['attribution']} ({credit.get('licence') or 'see source'})"
+            links.append(link(href, "license", "text/html", title))
+    return links
+
+
+def attribution_text(credits: list[dict]) -> str:
+    """One line naming every source and its licence."""
+    return "; ".join(
+        f"{c['attribution']} ({c['licence']})" if c.get("licence") else c["attribution"]
+        for c in credits
+    )
+
+
+def attribution_html(credits: list[dict]) -> str:
+    """The same line with links, as TileJSON and map libraries show it."""
+    parts = []
+    for credit in credits:
+        href = credit.get("source_url") or licence_url(credit)
+        name = escape(credit["attribution"])
+        part = f'<a href="{escape(href)}">{name}</a>' if href else name
+        if credit.get("licence"):
+            licence = escape(credit["licence"])
+            url = licence_url(credit)
+            part += f' (<a href="{escape(url)}">{licence}</a>)' if url else f" ({licence})"
+        parts.append(part)
+    return " | ".join(parts)

@@ -1,0 +1,104 @@
+"""Coordinate reference systems of OGC API Features Part 2: Features and boxes in other CRSs,
+transformed by PostGIS.
+
+Devices and districts are stored in EPSG:4326 and served in CRS84 (longitude, latitude), as
+RFC 7946 wants. A client may ask for another CRS of SUPPORTED (`crs=`), and give its bbox in
+one (`bbox-crs=`). EPSG:4326 itself is latitude first, as its definition orders the axes.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, Text, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
+from sqlalchemy.sql.elements import ColumnElement
+
+from .sql import COORDINATE_DECIMALS, sql_string
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
+
+
+@dataclass(frozen=True)
+class Crs:
+    uri: str
+    srid: int
+    latitude_first: bool = False
+    decimals: int = COORDINATE_DECIMALS  # 7 decimals of a degree: about 1 cm
+
+    @property
+    def is_storage(self) -> bool:
+        return self.srid == 4326 and not self.latitude_first
+
+
+SUPPORTED = {
+    crs.uri: crs
+    for crs in (
+        Crs(CRS84, 4326),
+        Crs(f"{EPSG}4326", 4326, latitude_first=True),
+        Crs(f"{EPSG}3857", 3857, decimals=2),  # Web Mercator, metres
+        Crs(f"{EPSG}2154", 2154, decimals=2),  # RGF93 / Lambert-93 (France), metres
+        Crs(f"{EPSG}2056", 2056, decimals=2),  # CH1903+ / LV95 (Switzerland), metres
+    )
+}
+
+
+def in_crs(geom: ColumnElement, crs: Crs) -> ColumnElement:
+    """GEOM (EPSG:4326) in CRS, axes in the CRS's order."""
+    moved = func.ST_Transform(geom, crs.srid)
+    return func.ST_FlipCoordinates(moved) if crs.latitude_first else moved
+
+
+def box_in_crs(bbox: tuple[float, float, float, float], crs: Crs) -> ColumnElement:
+    """The box (min, min, max, max in the CRS's axis order) as a polygon of that CRS's SRID,
+    x first as PostGIS wants."""
+    a, b, c, d = (bindparam(None, value) for value in bbox)
+    if crs.latitude_first:
+        a, b, c, d = b, a, d, c
+    return func.ST_MakeEnvelope(a, b, c, d, crs.srid)
+
+
+def select_storage_box(bbox, crs: Crs) -> Select:
+    """The smallest EPSG:4326 box around BBOX of CRS (its edges densified, as they bend)."""
+    box = box_in_crs(bbox, crs)
+    width, height = func.ST_XMax(box) - func.ST_XMin(box), func.ST_YMax(box) - func.ST_YMin(box)
+    step = func.greatest(width, height, 1e-9)  # a box may be a point
+    bent = func.ST_Transform(func.ST_Segmentize(box, step / 64), 4326)
+    return select(
+        func.ST_XMin(bent).label("west"),
+        func.ST_YMin(bent).label("south"),
+        func.ST_XMax(bent).label("east"),
+        func.ST_YMax(bent).label("north"),
+    )
+
+
+def within_box_in_crs(geom: ColumnElement, bbox, crs: Crs) -> ColumnElement:
+    """Whether GEOM (EPSG:4326) meets BBOX given in CRS, tested in that CRS."""
+    return func.ST_Intersects(func.ST_Transform(geom, crs.srid), box_in_crs(bbox, crs))
+
+
+def select_features_in_crs(features: str, crs: Crs) -> Select:
+    """FEATURES (Feature texts joined by commas, in CRS84) with their geometries in CRS.
+
+    Each Feature is rebuilt from its members in their order (json keeps it, jsonb would not).
+    """
+    array = sql_string("[") + bindparam("features", features, type_=Text) + sql_string("]")
+    elements = (
+        func.json_array_elements(cast(array, JSON))
+        .table_valued("value", with_ordinality="ord")
+        .render_derived("f")
+    )
+    feature = elements.c.value
+    geometry = func.ST_AsGeoJSON(
+        in_crs(func.ST_GeomFromGeoJSON(feature.op("->>")("geometry")), crs), crs.decimals
+    )
+    rebuilt = func.concat(
+        sql_string('{"type":"Feature","id":'),
+        cast(feature.op("->")("id"), Text),
+        sql_string(',"geometry":'),
+        func.coalesce(geometry, sql_string("null")),
+        sql_string(',"properties":'),
+        cast(feature.op("->")("properties"), Text),
+        sql_string("}"),
+    )
+    joined = func.string_agg(rebuilt, aggregate_order_by(sql_string(","), elements.c.ord))
+    return select(func.coalesce(joined, sql_string(""))).select_from(elements)

@@ -1,0 +1,109 @@
+"""Every answer that carries device data credits its sources with their licences: Vigie's
+contributors, and OpenStreetMap's contributors (ODbL) once devices were imported from it."""
+
+import pytest
+
+from tests.districts import district_feature, exact_statistics, load, rectangle, write_geojson
+from tests.helpers import pin
+
+__all__ = ["exact_statistics"]
+
+ODBL = "https://opendatacommons.org/licenses/odbl/1-0/"
+OSM = "OpenStreetMap contributors"
+
+
+@pytest.fixture
+def client(moderator):
+    return moderator
+
+
+@pytest.fixture
+def imported(db):
+    """A device imported from OpenStreetMap, as `flask osm import` stores it."""
+    db(
+        "INSERT INTO devices (id, geom, kind, osm_id, osm_version) VALUES "
+        "(gen_random_uuid(), ST_SetSRID(ST_MakePoint(2.305, 48.805), 4326), 'camera', 42, 3)"
+    )
+
+
+@pytest.fixture
+def districts(isolated, tmp_path):
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "q.geojson",
+            [district_feature("W", rectangle(2.30, 48.80, 2.31, 48.81), population=100)],
+        ),
+        level="quartier",
+        population_field="population",
+        attribution="Ville de Paris",
+        licence="ODbL",
+    )
+
+
+def licences(body) -> dict[str, str]:
+    return {link["title"]: link["href"] for link in body["links"] if link["rel"] == "license"}
+
+
+def test_without_imported_devices_only_contributors_are_credited(client):
+    pin(client, 2.305, 48.805)
+    tilejson = client.get("/tiles/devices.json").get_json()
+    assert "Vigie contributors" in tilejson["attribution"] and OSM not in tilejson["attribution"]
+    assert licences(client.get("/api/v1/devices").get_json()) == {
+        "Vigie contributors (ODbL 1.0)": ODBL
+    }
+
+
+def test_tilejson_credits_openstreetmap_with_links(client, imported):
+    attribution = client.get("/tiles/devices.json").get_json()["attribution"]
+    assert '<a href="https://www.openstreetmap.org/copyright">© OpenStreetMap contributors</a>' in (
+        attribution
+    )
+    assert f'(<a href="{ODBL}">ODbL 1.0</a>)' in attribution
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/devices",
+        "/api/v1/devices?cluster=true&zoom=10&bbox=2.2,48.7,2.4,48.9",
+        "/ogc/collections/devices",
+        "/ogc/collections/devices/items",
+    ],
+)
+def test_listings_and_collections_link_every_licence(client, imported, url):
+    body = client.get(url).get_json()
+    assert licences(body) == {
+        "Vigie contributors (ODbL 1.0)": ODBL,
+        "© OpenStreetMap contributors (ODbL 1.0)": ODBL,
+    }
+
+
+def test_collections_name_their_sources(client, imported, districts):
+    devices = client.get("/ogc/collections/devices").get_json()
+    assert devices["attribution"] == (
+        "Vigie contributors (ODbL 1.0); © OpenStreetMap contributors (ODbL 1.0)"
+    )
+    districts = client.get("/ogc/collections/districts").get_json()
+    assert "Ville de Paris (ODbL)" in districts["attribution"]
+    assert licences(districts)["Ville de Paris (ODbL)"] == ODBL
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "geojson"])
+def test_statistics_credit_openstreetmap_in_headers_and_body(client, imported, districts, fmt):
+    response = client.get(f"/api/v1/stats/districts?level=quartier&f={fmt}")
+    assert response.status_code == 200
+    assert "(c) OpenStreetMap contributors" in response.headers["X-Attribution"]
+    assert f'<{ODBL}>; rel="license"' in response.headers.getlist("Link")
+    if fmt != "csv":
+        names = [credit["name"] for credit in response.get_json()["attribution"]]
+        assert names[-2:] == ["devices", "openstreetmap"]
+
+
+def test_imported_devices_give_their_openstreetmap_node(client, imported):
+    pinned = pin(client, 2.306, 48.806)
+    assert pinned["properties"]["osm_id"] is None
+    features = client.get("/ogc/collections/devices/items").get_json()["features"]
+    assert sorted(f["properties"]["osm_id"] or 0 for f in features) == [0, 42]
+    listed = client.get("/api/v1/devices").get_json()["features"]
+    assert {f["properties"]["osm_id"] for f in listed} == {None, 42}

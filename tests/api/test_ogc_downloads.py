@@ -1,0 +1,112 @@
+"""Downloads of whole collections for GIS users: GeoPackage and FlatGeobuf files of the public
+devices, and of the districts with their statistics as flat, typed columns."""
+
+import pyogrio
+import pyogrio.raw
+import pytest
+
+from tests.districts import district_feature, load, rectangle, write_geojson
+from tests.helpers import PROBLEM, pin
+
+MEDIA = {"gpkg": "application/geopackage+sqlite3", "fgb": "application/flatgeobuf"}
+
+
+@pytest.fixture
+def client(moderator):
+    return moderator
+
+
+@pytest.fixture
+def mapped(client, db, isolated, tmp_path):
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "q.geojson",
+            [
+                district_feature("W", rectangle(2.30, 48.80, 2.31, 48.81), population=20_000),
+                district_feature("E", rectangle(2.31, 48.80, 2.32, 48.81), population=10),
+            ],
+        ),
+        level="quartier",
+        population_field="population",
+    )
+    pin(client, 2.301, 48.805, height=4.5, angle=90)
+    pin(client, 2.302, 48.805, kind="alpr")
+    pin(client, 2.315, 48.805, kind="alpr")
+    gone = pin(client, 2.303, 48.805)
+    db("UPDATE devices SET deleted_at = now() WHERE id = :id", id=gone["id"])
+
+
+def downloaded(client, tmp_path, url, fmt):
+    response = client.get(url)
+    assert response.status_code == 200, response.get_json()
+    assert response.mimetype == MEDIA[fmt]
+    assert f".{fmt}" in response.headers["Content-Disposition"]
+    path = tmp_path / f"download.{fmt}"
+    path.write_bytes(response.data)
+    return path
+
+
+def read(path, layer):
+    meta, _, geometries, values = pyogrio.raw.read(path, layer=layer)
+    fields = list(meta["fields"])
+    rows = [dict(zip(fields, row, strict=True)) for row in zip(*values, strict=True)]
+    return meta, rows, geometries
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "fgb"])
+def test_devices_download_has_every_public_device_with_typed_fields(client, mapped, tmp_path, fmt):
+    path = downloaded(client, tmp_path, f"/ogc/collections/devices/download?f={fmt}", fmt)
+    meta, rows, geometries = read(path, "devices")
+    assert meta["crs"] == "EPSG:4326" and meta["geometry_type"] == "Point"
+    assert sorted(row["kind"] for row in rows) == ["alpr", "alpr", "camera"]
+    types = dict(zip(meta["fields"], meta["dtypes"], strict=True))
+    assert types["height"] == "float64" and types["angle"] == "float64"
+    assert types["osm_id"] == "int64" and types["kind"] == "object"
+    assert len(geometries) == 3
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "fgb"])
+def test_statistics_download_has_flat_counts_per_district(client, mapped, tmp_path, fmt):
+    url = f"/ogc/collections/districts/download?f={fmt}&level=quartier"
+    meta, rows, _ = read(downloaded(client, tmp_path, url, fmt), "districts")
+    assert meta["geometry_type"] == "MultiPolygon"
+    by_code = {row["code"]: row for row in rows}
+    assert (by_code["W"]["count"], by_code["W"]["kind_camera"], by_code["W"]["kind_alpr"]) == (
+        2,
+        1,
+        1,
+    )
+    assert by_code["E"]["count"] == 1 and by_code["E"]["status_active"] == 1
+    types = dict(zip(meta["fields"], meta["dtypes"], strict=True))
+    assert types["kind_camera"] in ("int32", "int64") and types["per_km2"] == "float64"
+    # The same figures as the statistics API.
+    stats = client.get("/api/v1/stats/districts?level=quartier").get_json()
+    assert {d["code"]: d["count"] for d in stats["districts"]} == {
+        code: row["count"] for code, row in by_code.items()
+    }
+
+
+def test_the_geopackage_credits_its_sources(client, mapped, tmp_path):
+    path = downloaded(client, tmp_path, "/ogc/collections/devices/download", "gpkg")
+    metadata = pyogrio.read_info(path, layer="devices")["layer_metadata"]
+    assert "Vigie contributors" in metadata["attribution"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/ogc/collections/devices/download?f=shp", 400),
+        ("/ogc/collections/devices/download?colour=red", 400),
+        ("/ogc/collections/nothing/download", 404),
+    ],
+)
+def test_bad_downloads_are_problems(client, url, status):
+    response = client.get(url)
+    assert response.status_code == status and response.mimetype == PROBLEM
+
+
+def test_collections_link_their_downloads(client):
+    links = client.get("/ogc/collections/districts").get_json()["links"]
+    enclosures = {link["type"] for link in links if link["rel"] == "enclosure"}
+    assert enclosures == set(MEDIA.values())
