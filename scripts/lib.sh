@@ -136,6 +136,32 @@ start_cluster() {
         "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
 }
 
+# Make (once) and start a streaming replica of the cluster in PRIMARY, in DATA: a base backup
+# through a replication slot of its own (pg_basebackup -C -S), with the standby settings that
+# pg_basebackup -R writes; it serves reads (hot standby) on a unix socket in DATA/run.
+start_replica() {
+    local primary=$1 data=$2 bindir slot
+    bindir=$(pg_bindir) || die "no PostgreSQL server binaries found"
+    mkdir -p "$data"
+    grant_traverse "$data"
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$data"
+    chmod 700 "$data"
+    if [ ! -f "$data/pgdata/PG_VERSION" ]; then
+        slot=$(basename "$data" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_\n' '_')
+        say "copying the cluster in ${primary#"$PROJECT_DIR"/} to a replica (pg_basebackup)"
+        as_cluster_owner "$bindir/pg_basebackup" -h "$primary/run" -U vigie -D "$data/pgdata" \
+            -R -X stream -c fast -C -S "replica_$slot" \
+            || die "pg_basebackup of ${primary} failed"
+        as_cluster_owner mkdir -p "$data/run"
+    fi
+    if ! as_cluster_owner "$bindir/pg_ctl" -D "$data/pgdata" status >/dev/null 2>&1; then
+        as_cluster_owner env ${PG_GLIBC_TUNABLES:+"GLIBC_TUNABLES=$PG_GLIBC_TUNABLES"} \
+            "$bindir/pg_ctl" -D "$data/pgdata" -w -s -l "$data/postgres.log" \
+            -o "-c hot_standby=on -c listen_addresses='' -c unix_socket_directories='$data/run' -c fsync=${PG_FSYNC:-on} -c shared_buffers=${PG_SHARED_BUFFERS:-128MB}" start \
+            || die "the replica did not start; see $data/postgres.log"
+    fi
+}
+
 stop_cluster() {
     local data=$1 bindir
     bindir=$(pg_bindir) || return 0

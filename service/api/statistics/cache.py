@@ -10,7 +10,7 @@ from datetime import datetime
 import orjson
 from flask import current_app, request
 
-from ...db import session
+from ...db import primary_writes, session
 from ...geo.statistics.cache import (
     delete_old_entries,
     select_cached,
@@ -25,9 +25,12 @@ _refreshing_lock = threading.Lock()
 
 
 def store(key: str, path: str, body: str, version: int) -> datetime:
-    session.execute(delete_old_entries())
-    computed_at = session.execute(store_cached(key, path, body, version)).scalar_one()
-    session.commit()
+    """Keep a body on the primary (the version is that of the data it was computed from, on
+    whichever server the request read)."""
+    with primary_writes() as writer:
+        writer.execute(delete_old_entries())
+        computed_at = writer.execute(store_cached(key, path, body, version)).scalar_one()
+        writer.commit()
     return computed_at
 
 
