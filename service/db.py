@@ -5,7 +5,7 @@ import logging
 from contextlib import contextmanager
 
 import psycopg
-from flask import g, has_app_context, request
+from flask import current_app, g, has_app_context, request
 from psycopg.errors import QueryCanceled, ReadOnlySqlTransaction, TransactionRollback
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Executable, create_engine
@@ -120,6 +120,24 @@ def replica_failed(error: Exception) -> tuple[bool, bool]:
     return unwell, unwell
 
 
+def falling_back_to_primary(read):
+    """READ(); when the request's replica fails it, the request moves to the primary and READ
+    runs again there (a view, or the account lookup of the rate limiter's hook)."""
+    try:
+        return read()
+    except REPLICA_FAILURES as error:
+        replica = current_replica()
+        retry, unwell = replica_failed(error)
+        if replica is None or not retry:
+            raise
+        log.warning("replica %s failed a read, run on the primary: %s", replica.name, error)
+        if unwell:
+            current_app.extensions["replicas"].skip(replica)
+        abandon_session()
+        g.replica = None
+        return read()
+
+
 def init_app(app) -> None:
     engine = make_engine(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"])
     app.extensions["engine"] = engine
@@ -144,24 +162,7 @@ def init_app(app) -> None:
 
     if replicas is not None:
         dispatch = app.dispatch_request
-
-        def dispatch_request():
-            """Run the view; when its replica fails it, run it again on the primary."""
-            try:
-                return dispatch()
-            except REPLICA_FAILURES as error:
-                replica = current_replica()
-                retry, unwell = replica_failed(error)
-                if replica is None or not retry:
-                    raise
-                log.warning("replica %s failed a read, run on the primary: %s", replica.name, error)
-                if unwell:
-                    replicas.skip(replica)
-                abandon_session()
-                g.replica = None
-                return dispatch()
-
-        app.dispatch_request = dispatch_request
+        app.dispatch_request = lambda: falling_back_to_primary(dispatch)
 
     @app.after_request
     def commit_reads(response):

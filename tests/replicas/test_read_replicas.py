@@ -109,8 +109,9 @@ def test_a_contributor_reads_their_own_write_while_the_replay_is_paused(
 
 
 def test_a_position_older_than_the_token_still_authenticates(replicated_app, replication):
-    """A client that sends an old position with a newer token is read on the primary."""
-    app = replicated_app()
+    """A client that sends an old position with a newer token is read on the primary (the
+    rate limiter, which looks the account up first, included)."""
+    app = replicated_app(RATELIMIT_ENABLED=True, REDIS_URL="", RATELIMIT_KEY_PREFIX="replicas")
     replication.catch_up()
     old = app.test_client().post("/api/v1/auth/register", json={"username": "early_bird",
         "password": "correct horse battery staple of the night watch"})  # fmt: skip
@@ -152,23 +153,30 @@ def test_a_stopped_replica_costs_no_failed_request(replicated_app, replication, 
 
     Unchecked: the router learns of the stop from a failed read, run again on the primary;
     checked: the check before a read finds it down."""
-    app = replicated_app(REPLICA_CHECK_SECONDS=check_seconds)
+    app = replicated_app(
+        REPLICA_CHECK_SECONDS=check_seconds,
+        RATELIMIT_ENABLED=True,
+        REDIS_URL="",
+        RATE_LIMIT_DEFAULT="1000000 per minute",
+    )
     device_id = public_device(replication, LON, LAT)
+    author = contributor(app)  # reads with its position: its account is read on the replica
     replication.catch_up()
     replica = app.extensions["replicas"].replicas[0]
     statuses, failures, stop = [], [], threading.Event()
 
-    def reader():
-        client = app.test_client()
+    def reader(client, headers):
         try:
             while not stop.is_set():
                 for read in PUBLIC_READS:
                     path, _ = PUBLIC_READS[read]
-                    statuses.append(client.get(path.format(id=device_id)).status_code)
+                    answer = client.get(path.format(id=device_id), headers=headers)
+                    statuses.append(answer.status_code)
         except BaseException as error:  # reported by the test, not lost in the thread
             failures.append(repr(error))
 
-    threads = [threading.Thread(target=reader) for _ in range(3)]
+    readers = [(author, {WAL: author.position})] + [(app.test_client(), {}) for _ in range(2)]
+    threads = [threading.Thread(target=reader, args=r) for r in readers]
     for thread in threads:
         thread.start()
     try:
