@@ -15,6 +15,7 @@ import collections
 import logging
 import math
 import random
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -32,19 +33,16 @@ HEADER = "Vigie-WAL-Position"
 # synchronous_commit says.
 PRIMARY_FLUSHED = text("SELECT pg_current_wal_flush_lsn()::text")
 PRIMARY_INSERTED = text("SELECT pg_current_wal_insert_lsn()::text")
+POSITION = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
 REPLICA_REPLAYED = text("SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text")
 
 
 def parse_position(value: str) -> int:
     """An LSN as PostgreSQL writes it ("16/B374D848") as an integer; ValueError otherwise."""
-    high, slash, low = value.strip().partition("/")
-    if not slash or not 1 <= len(high) <= 8 or not 1 <= len(low) <= 8:
+    match = POSITION.fullmatch(value.strip())
+    if match is None:
         raise ValueError(value)
-    return (int(high, 16) << 32) | int(low, 16)
-
-
-def format_position(position: int) -> str:
-    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
+    return (int(match[1], 16) << 32) | int(match[2], 16)
 
 
 def requested_position(headers) -> int | None:
