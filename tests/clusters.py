@@ -4,9 +4,27 @@ Each function runs the scripts/lib.sh function of the same purpose, as `make run
 `make test` do (as the `postgres` user when run as root).
 """
 
+import shutil
 import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
 
 from service.config import PROJECT_DIR
+
+
+@contextmanager
+def cluster_folder(prefix: str):
+    """A new folder for private clusters, removed afterwards.
+
+    Not under pytest's own temporary folder: another pytest run of the same user on the machine
+    takes back the rights on it that the cluster's owner needs (when the tests run as root).
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f"vigie-{prefix}-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def lib(function: str, *arguments) -> str:

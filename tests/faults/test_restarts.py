@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from service import migrate
 from service.config import PROJECT_DIR
 from tests import images
-from tests.clusters import start_cluster, stop_cluster
+from tests.clusters import cluster_folder, start_cluster, stop_cluster
 from tests.helpers import feature
 from tests.server import gunicorn_server
 
@@ -47,12 +47,13 @@ def restart(directory, mode: str) -> None:
 
 
 @pytest.fixture
-def private_cluster(tmp_path):
-    directory = tmp_path / "pg"
-    url = start_cluster(directory)
-    migrate.upgrade(url)
-    yield directory, url
-    stop_cluster(directory)
+def private_cluster():
+    with cluster_folder("restarts") as folder:
+        directory = folder / "pg"
+        url = start_cluster(directory)
+        migrate.upgrade(url)
+        yield directory, url
+        stop_cluster(directory)
 
 
 class Writer:

@@ -4,8 +4,6 @@ Apps of these tests read the replica as DATABASE_REPLICA_URLS says; their writes
 real (a replica only sees what the primary commits), and every table is emptied after each test.
 """
 
-import shutil
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ from sqlalchemy.pool import NullPool
 from service import create_app, migrate
 from service.config import Config
 from service.db import session
-from tests.clusters import start_cluster, start_replica, stop_cluster
+from tests.clusters import cluster_folder, start_cluster, start_replica, stop_cluster
 
 CATCH_UP_S = 60  # the longest a replica may take to replay what the tests wrote
 PASSPHRASE = "correct horse battery staple of the night watch"
@@ -76,19 +74,16 @@ class Replication:
 
 @pytest.fixture(scope="session")
 def replication():
-    # Not under pytest's own temporary folder: another pytest run of the same user takes back
-    # the rights on it that the cluster's owner needs.
-    root = Path(tempfile.mkdtemp(prefix="vigie-replication-"))
-    primary_dir, replica_dir = root / "primary", root / "replica"
-    primary_url = start_cluster(primary_dir)
-    migrate.upgrade(primary_url)
-    replica_url = start_replica(primary_dir, replica_dir)
-    pair = Replication(primary_dir, replica_dir, primary_url, replica_url)
-    yield pair
-    pair.primary.dispose()
-    stop_cluster(replica_dir)
-    stop_cluster(primary_dir)
-    shutil.rmtree(root, ignore_errors=True)
+    with cluster_folder("replication") as root:
+        primary_dir, replica_dir = root / "primary", root / "replica"
+        primary_url = start_cluster(primary_dir)
+        migrate.upgrade(primary_url)
+        replica_url = start_replica(primary_dir, replica_dir)
+        pair = Replication(primary_dir, replica_dir, primary_url, replica_url)
+        yield pair
+        pair.primary.dispose()
+        stop_cluster(replica_dir)
+        stop_cluster(primary_dir)
 
 
 @pytest.fixture
