@@ -114,32 +114,63 @@ grant_traverse() {
 # instead. Empty: the server gets the environment's own GLIBC_TUNABLES, if any.
 PG_GLIBC_TUNABLES=${PG_GLIBC_TUNABLES-glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456}
 
-# Initialise (once) and start a cluster in DATA listening only on a unix socket in DATA/run.
-# Prints nothing; the database URL is built by cluster_url.
-start_cluster() {
-    local data=$1 bindir
-    bindir=$(pg_bindir) || die "no PostgreSQL server binaries found"
+# A folder for a cluster in DATA, owned by the cluster's owner, which may reach it.
+cluster_folder() {
+    local data=$1
     mkdir -p "$data"
     grant_traverse "$data"
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$data"
     chmod 700 "$data"
-    if [ ! -f "$data/pgdata/PG_VERSION" ]; then
-        say "initialising a private PostgreSQL cluster in ${data#"$PROJECT_DIR"/}"
-        as_cluster_owner "$bindir/initdb" -D "$data/pgdata" -U vigie --auth=trust \
-            --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-        as_cluster_owner mkdir -p "$data/run"
-    fi
+}
+
+# Start the server of the cluster in DATA, unless it runs, listening only on DATA/run.
+start_server() {
+    local data=$1 bindir
+    bindir=$(pg_bindir) || die "no PostgreSQL server binaries found"
     if ! as_cluster_owner "$bindir/pg_ctl" -D "$data/pgdata" status >/dev/null 2>&1; then
         as_cluster_owner env ${PG_GLIBC_TUNABLES:+"GLIBC_TUNABLES=$PG_GLIBC_TUNABLES"} \
             "$bindir/pg_ctl" -D "$data/pgdata" -w -s -l "$data/postgres.log" \
             -o "-c listen_addresses='' -c unix_socket_directories='$data/run' -c fsync=${PG_FSYNC:-on} -c shared_buffers=${PG_SHARED_BUFFERS:-128MB}" start \
             || die "the private cluster did not start; see $data/postgres.log"
     fi
+}
+
+# Initialise (once) and start a cluster in DATA listening only on a unix socket in DATA/run.
+# Prints nothing; the database URL is built by cluster_url.
+start_cluster() {
+    local data=$1 bindir
+    bindir=$(pg_bindir) || die "no PostgreSQL server binaries found"
+    cluster_folder "$data"
+    if [ ! -f "$data/pgdata/PG_VERSION" ]; then
+        say "initialising a private PostgreSQL cluster in ${data#"$PROJECT_DIR"/}"
+        as_cluster_owner "$bindir/initdb" -D "$data/pgdata" -U vigie --auth=trust \
+            --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+        as_cluster_owner mkdir -p "$data/run"
+    fi
+    start_server "$data"
     as_cluster_owner "$bindir/psql" -h "$data/run" -U vigie -d postgres -qtAc \
         "SELECT 1 FROM pg_database WHERE datname = 'vigie'" | grep -q 1 \
         || as_cluster_owner "$bindir/createdb" -h "$data/run" -U vigie vigie
     as_cluster_owner "$bindir/psql" -h "$data/run" -U vigie -d vigie -qc \
         "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+}
+
+# Make (once) and start a streaming replica of the cluster in PRIMARY, in DATA: a base backup
+# through a replication slot of its own (pg_basebackup -C -S), with the standby settings that
+# pg_basebackup -R writes; it serves reads (hot_standby, on by default) on a socket in DATA/run.
+start_replica() {
+    local primary=$1 data=$2 bindir slot
+    bindir=$(pg_bindir) || die "no PostgreSQL server binaries found"
+    cluster_folder "$data"
+    if [ ! -f "$data/pgdata/PG_VERSION" ]; then
+        slot=$(basename "$data" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_\n' '_')
+        say "copying the cluster in ${primary#"$PROJECT_DIR"/} to a replica (pg_basebackup)"
+        as_cluster_owner "$bindir/pg_basebackup" -h "$primary/run" -U vigie -D "$data/pgdata" \
+            -R -X stream -c fast -C -S "replica_$slot" \
+            || die "pg_basebackup of ${primary} failed"
+        as_cluster_owner mkdir -p "$data/run"
+    fi
+    start_server "$data"
 }
 
 stop_cluster() {

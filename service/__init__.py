@@ -5,7 +5,7 @@ import logging
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, delivery, extensions, idempotency, ratelimit, storage
+from . import db, delivery, extensions, idempotency, nodes, ratelimit, storage
 from .auth import NoCookieSession
 from .config import Config
 
@@ -27,6 +27,7 @@ def create_app(config: Config | None = None) -> Flask:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     db.init_app(app)
+    nodes.init_app(app)
     storage.init_app(app)
     delivery.init_app(app)
     extensions.api.init_app(app)

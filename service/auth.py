@@ -16,7 +16,7 @@ from sqlalchemy import func as sql_func
 from sqlalchemy.dialects.postgresql import insert
 from zxcvbn import zxcvbn
 
-from .db import session
+from .db import ReadOnPrimary, current_replica, session
 from .errors import Conflict, Forbidden, Unauthorized
 from .models import ApiToken, ReservedUsername, User
 from .visibility import Viewer
@@ -183,6 +183,8 @@ def current_user() -> User | None:
             )
         ).one_or_none()
         if row is None:
+            if current_replica() is not None:
+                raise ReadOnPrimary  # a token issued after the position the client sent
             raise Unauthorized(
                 "The token is unknown, expired or revoked: log in again.", field="Authorization"
             )

@@ -9,6 +9,7 @@ from .backups.cli import backup_cli
 from .db import session
 from .exports.cli import export_cli
 from .models import User
+from .nodes import nodes_cli
 from .osm.cli import osm_cli
 from .photos.cli import photos_cli
 
@@ -69,5 +70,6 @@ def init_app(app) -> None:
         osm_cli,
         backup_cli,
         export_cli,
+        nodes_cli,
     ):
         app.cli.add_command(group)

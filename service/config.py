@@ -45,6 +45,12 @@ class Config:
         self.DATABASE_URL = env.get("DATABASE_URL") or default_database_url()
         self.SECRET_KEY = env.get("SECRET_KEY") or local_secret_key()
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
+        # Streaming standbys of DATABASE_URL (comma-separated) for reads (docs/replicas.md): one
+        # more than REPLICA_MAX_LAG_SECONDS behind is skipped, health checked at most every
+        # REPLICA_CHECK_SECONDS by each process.
+        self.DATABASE_REPLICA_URLS = env.get("DATABASE_REPLICA_URLS", "")
+        self.REPLICA_MAX_LAG_SECONDS = float(env.get("REPLICA_MAX_LAG_SECONDS", 5))
+        self.REPLICA_CHECK_SECONDS = float(env.get("REPLICA_CHECK_SECONDS", 1))
         # Request bodies larger than this are refused with 413 before being read.
         self.MAX_CONTENT_LENGTH = _int("MAX_JSON_BYTES", 4 * 1024 * 1024)
         # A request holding an Idempotency-Key without an answer after this long is over (its

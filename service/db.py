@@ -1,20 +1,30 @@
 """Engine and request-scoped session: one transaction per request, closed at teardown."""
 
 import functools
+import logging
 from contextlib import contextmanager
 
 import psycopg
-from flask import request
-from psycopg.errors import QueryCanceled
+from flask import current_app, g, has_app_context, request
+from psycopg.errors import QueryCanceled, ReadOnlySqlTransaction, TransactionRollback
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Executable, create_engine
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import scoped_session, sessionmaker
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolExhausted
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from .geo.sql import statement_timeout
 from .geo.statements import MAX_STATEMENTS, BoundStatement
+from .replicas import HEADER as WAL_POSITION_HEADER
+from .replicas import (
+    PRIMARY_INSERTED,
+    Replica,
+    ReplicaSet,
+    replica_name,
+    requested_position,
+)
 
 # Timestamps leave the database in UTC, whatever the server's own time zone; a page of 10,000
 # features is sorted in memory rather than spilled to disk. JIT compiling costs more than it
@@ -26,10 +36,39 @@ SESSION_OPTIONS = "-c timezone=UTC -c work_mem=32MB -c jit=off"
 # prepare_threshold=None, psycopg would refuse even that: a threshold never reached instead).
 NEVER_PREPARED_AUTOMATICALLY = 2**31 - 1
 CONNECT_ARGS = {"options": SESSION_OPTIONS, "prepare_threshold": NEVER_PREPARED_AUTOMATICALLY}
-session = scoped_session(sessionmaker(expire_on_commit=False))
+# A replica that does not answer within this long is skipped rather than waited for.
+REPLICA_CONNECT_TIMEOUT_S = 2
+log = logging.getLogger(__name__)
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+class RoutedSession(Session):
+    """The request's session: on the replica chosen for the request, else on its own bind (the
+    primary, or the connection a test holds)."""
+
+    def get_bind(self, *args, **kwargs):
+        replica = current_replica()
+        return replica.engine if replica else super().get_bind(*args, **kwargs)
+
+
+session = scoped_session(sessionmaker(class_=RoutedSession, expire_on_commit=False))
+
+
+class ReadOnPrimary(Exception):
+    """Raised while reading a replica that lacks what the request needs: the request is run
+    again on the primary (an account's token issued after the position the client sent)."""
+
+
+def current_replica() -> Replica | None:
+    """The replica the current request reads, or None (the primary)."""
+    return g.get("replica") if has_app_context() else None
+
+
+def primary_bind() -> Engine | Connection:
+    """What the session is bound to when it is not on a replica (without opening a session)."""
+    return session.session_factory.kw["bind"]
+
+
+def make_engine(url: str, pool_size: int = 5, **connect_args) -> Engine:
     # Connections are recycled rather than pinged before each use: a ping is one more round
     # trip per request.
     return create_engine(
@@ -39,14 +78,91 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         pool_recycle=300,
         # Error logs must not carry what contributors sent (notes, ids of accounts).
         hide_parameters=True,
-        connect_args=CONNECT_ARGS,
+        connect_args=CONNECT_ARGS | connect_args,
     )
+
+
+def make_replica_set(app, primary: Engine) -> ReplicaSet | None:
+    urls = app.config["DATABASE_REPLICA_URLS"].replace(",", " ").split()
+    if not urls:
+        return None
+    replicas = [
+        Replica(
+            make_engine(url, app.config["DB_POOL_SIZE"], connect_timeout=REPLICA_CONNECT_TIMEOUT_S),
+            replica_name(make_url(url)),
+        )
+        for url in urls
+    ]
+    return ReplicaSet(
+        primary,
+        replicas,
+        max_lag_seconds=app.config["REPLICA_MAX_LAG_SECONDS"],
+        check_seconds=app.config["REPLICA_CHECK_SECONDS"],
+    )
+
+
+# What a replica's failure raises: a connection lost or refused, an exhausted pool, a query
+# cancelled by the replay (a conflict with recovery), or a write the standby refuses.
+REPLICA_FAILURES = (DBAPIError, PoolExhausted, psycopg.Error, ReadOnPrimary)
+
+
+def replica_failed(error: Exception) -> tuple[bool, bool]:
+    """Whether ERROR is the replica's doing (run the request on the primary), and whether the
+    replica itself is unwell (skip it until the next check)."""
+    if isinstance(error, ReadOnPrimary):
+        return True, False
+    cause = getattr(error, "orig", None) or error
+    if isinstance(cause, QueryCanceled):
+        return False, False  # a statement timeout: the request's own cost, not the replica's
+    if isinstance(cause, TransactionRollback | ReadOnlySqlTransaction):
+        return True, False  # a conflict with recovery, or a write on a GET: the primary does it
+    unwell = isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError | PoolExhausted)
+    return unwell, unwell
+
+
+def falling_back_to_primary(read):
+    """READ(); when the request's replica fails it, the request moves to the primary and READ
+    runs again there (a view, or the account lookup of the rate limiter's hook)."""
+    try:
+        return read()
+    except REPLICA_FAILURES as error:
+        replica = current_replica()
+        retry, unwell = replica_failed(error)
+        if replica is None or not retry:
+            raise
+        log.warning("replica %s failed a read, run on the primary: %s", replica.name, error)
+        if unwell:
+            current_app.extensions["replicas"].skip(replica)
+        abandon_session()
+        g.replica = None
+        return read()
 
 
 def init_app(app) -> None:
     engine = make_engine(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"])
     app.extensions["engine"] = engine
     session.configure(bind=engine)
+    replicas = make_replica_set(app, engine)
+    app.extensions["replicas"] = replicas
+
+    @app.before_request
+    def choose_database():
+        """Reads go to a replica unless they must see the caller's own writes.
+
+        A read that names a WAL position (the caller's last write) goes to a replica that has
+        replayed it; an authenticated read that names none goes to the primary; any other
+        read goes to a replica within the lag bound. Writes go to the primary.
+        """
+        after = requested_position(request.headers)
+        if replicas is None or request.method not in ("GET", "HEAD"):
+            return
+        if after is None and "Authorization" in request.headers:
+            return
+        g.replica = replicas.choose(after)
+
+    if replicas is not None:
+        dispatch = app.dispatch_request
+        app.dispatch_request = lambda: falling_back_to_primary(dispatch)
 
     @app.after_request
     def commit_reads(response):
@@ -61,7 +177,32 @@ def init_app(app) -> None:
             and response.status_code < 400
             and session.registry.has()
         ):
-            session.commit()
+            try:
+                session.commit()
+            except REPLICA_FAILURES:
+                if current_replica() is None:
+                    raise
+                abandon_session()  # the answer is read already: a replica gone after it
+        return response
+
+    @app.after_request
+    def write_position(response):
+        """A write's answer carries the WAL position past its commit, for the client to send
+        back with its next reads (Vigie-WAL-Position): they then see the write."""
+        if (
+            request.method in ("GET", "HEAD", "OPTIONS")
+            or response.status_code >= 400
+            or not session.registry.has()
+        ):
+            return response
+        try:
+            position = session.execute(PRIMARY_INSERTED).scalar_one()
+        except DBAPIError as error:
+            # The write is done; without a position the client's reads go to the primary.
+            log.warning("the WAL position of a write could not be read: %s", error)
+            abandon_session()
+        else:
+            response.headers[WAL_POSITION_HEADER] = position
         return response
 
     @app.teardown_appcontext
@@ -98,7 +239,8 @@ class CompiledRead:
         than an engine (a transaction that its owner commits or rolls back, as the test suite
         does), the read joins that connection so that it sees what was written there.
         """
-        bind = session.session_factory.kw["bind"]  # without opening a session
+        replica = current_replica()
+        bind = replica.engine if replica else primary_bind()  # without opening a session
         if isinstance(bind, Connection):
             return self._fetch(bind.connection.dbapi_connection, parameters)
         connection = bind.raw_connection()
@@ -117,6 +259,29 @@ class CompiledRead:
     def _fetch(self, connection, parameters: dict):
         with connection.cursor(row_factory=namedtuple_row) as cursor:
             return cursor.execute(self.sql, self.defaults | parameters, prepare=True).fetchone()
+
+
+def abandon_session() -> None:
+    """Close the request's session whatever state its connection is in."""
+    try:
+        session.rollback()
+    except DBAPIError:
+        session.invalidate()  # the connection is gone: the pool replaces it
+    session.remove()
+
+
+@contextmanager
+def primary_writes():
+    """A session for a write made by a read (a cache entry): the request's own on the
+    primary, a session of the primary's while the request reads a replica. Commit it."""
+    if current_replica() is None:
+        yield session
+        return
+    writer = Session(bind=primary_bind())
+    try:
+        yield writer
+    finally:
+        writer.close()
 
 
 @functools.lru_cache(maxsize=MAX_STATEMENTS)

@@ -114,8 +114,14 @@ def init_app(app) -> None:
         # An open API answers "*" rather than echoing each origin: one cached copy for all.
         send_wildcard=origins == ["*"],
         methods=methods,
-        expose_headers=["ETag", "Location", "Link", "Content-Disposition"],
-        allow_headers=["Content-Type", "If-Match", "If-None-Match", "Authorization"],
+        expose_headers=["ETag", "Location", "Link", "Content-Disposition", "Vigie-WAL-Position"],
+        allow_headers=[
+            "Content-Type",
+            "If-Match",
+            "If-None-Match",
+            "Authorization",
+            "Vigie-WAL-Position",
+        ],
         max_age=86400,
     )
     app.after_request(compress)

@@ -28,7 +28,13 @@ PROBLEM_TYPE_BASE = "https://vigie.invalid/problems/"
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, DriverOperationalError)
 DATABASE_RETRY_AFTER_SECONDS = 2
 # Request headers the service's own errors name as their field.
-HEADER_FIELDS = {"Authorization", "Content-Type", "Idempotency-Key", "If-Match"}
+HEADER_FIELDS = {
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "Vigie-WAL-Position",
+}
 log = logging.getLogger(__name__)
 # What gunicorn raises while the app reads a body that is malformed (bad chunked coding) or cut
 # short: the message quotes the bytes received.

@@ -13,6 +13,7 @@ from flask_limiter import Limiter
 from limits.storage import storage_from_string
 
 from .auth import current_user, keyed_hash
+from .db import falling_back_to_primary
 from .errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ MEMORY = "memory://"
 
 def client_key() -> str:
     try:
-        user = current_user()
+        user = falling_back_to_primary(current_user)
     except ServiceError:
         user = None  # a bad token is refused by the route itself
     if user is not None:

@@ -136,11 +136,11 @@ def malformed_requests(token: str) -> list[bytes]:
 
 
 def test_no_address_agent_or_secret_in_any_log_or_table_after_a_hostile_session(
-    committed, database_url, tmp_path
+    committed, app, database_url, tmp_path
 ):
     """The real server, with gunicorn's debug lines on: every line every process wrote."""
     log_path = tmp_path / "server.log"
-    secret_key = secrets.token_hex(32)
+    secret_key = app.config["SECRET_KEY"]  # every node of a database has the same
     password = "hostile session " + secrets.token_hex(4)
     with gunicorn_server(
         database_url,

@@ -169,15 +169,15 @@ def upgrade() -> None:
     # Cached statistics with declared figures are recomputed when sites change.
     for table in BUMPING_TABLES:
         op.execute(
-            f"CREATE TRIGGER {table}_bump_statistics_data_version "
+            f"CREATE TRIGGER {table}_record_statistics_change "
             f"AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION bump_statistics_data_version()"
+            "FOR EACH STATEMENT EXECUTE FUNCTION record_statistics_change()"
         )
 
 
 def downgrade() -> None:
     for table in BUMPING_TABLES:
-        op.execute(f"DROP TRIGGER {table}_bump_statistics_data_version ON {table}")
+        op.execute(f"DROP TRIGGER {table}_record_statistics_change ON {table}")
     op.execute("DROP TRIGGER devices_declared_match_update ON devices")
     op.execute("DROP TRIGGER devices_declared_match_insert ON devices")
     op.execute("DROP FUNCTION vigie_declared_match_device()")

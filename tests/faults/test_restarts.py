@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from service import migrate
 from service.config import PROJECT_DIR
 from tests import images
+from tests.clusters import cluster_folder, start_cluster, stop_cluster
 from tests.helpers import feature
 from tests.server import gunicorn_server
 
@@ -36,14 +37,6 @@ GIVE_UP_AFTER_S = 120
 IN_FLIGHT_S = 3  # IDEMPOTENCY_IN_FLIGHT_SECONDS of this server: lost answers recover quickly
 
 
-def cluster(command: str, directory) -> str:
-    """Run a scripts/lib.sh function on the private cluster in DIRECTORY; its output."""
-    script = f'source scripts/lib.sh; PG_FSYNC=off {command} "{directory}"'
-    return subprocess.run(
-        ["bash", "-c", script], cwd=PROJECT_DIR, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 def restart(directory, mode: str) -> None:
     script = (
         'source scripts/lib.sh; as_cluster_owner "$(pg_bindir)/pg_ctl" -D "$1/pgdata" -w -s '
@@ -54,13 +47,13 @@ def restart(directory, mode: str) -> None:
 
 
 @pytest.fixture
-def private_cluster(tmp_path):
-    directory = tmp_path / "pg"
-    cluster("start_cluster", directory)
-    url = cluster("cluster_url", directory)
-    migrate.upgrade(url)
-    yield directory, url
-    cluster("stop_cluster", directory)
+def private_cluster():
+    with cluster_folder("restarts") as folder:
+        directory = folder / "pg"
+        url = start_cluster(directory)
+        migrate.upgrade(url)
+        yield directory, url
+        stop_cluster(directory)
 
 
 class Writer:

@@ -6,6 +6,29 @@ export const API = "/api/v1";
 let bearer = null;
 export const setToken = (token) => { bearer = token; };
 
+// Reads that see this device's own writes: a write's answer carries the WAL position past its
+// commit, and every later request sends back the newest one received, so that a read replica
+// serves it only once it has replayed that far (docs/replicas.md). Kept across reloads.
+export const WAL_HEADER = "Vigie-WAL-Position";
+const WAL_KEY = "vigie.walPosition";
+const storage = globalThis.localStorage;
+let walPosition = storage?.getItem(WAL_KEY) || null;
+
+// An LSN ("16/B374D848") as a number that orders positions.
+const lsn = (text) => {
+  const [high, low] = text.split("/");
+  return (BigInt(`0x${high}`) << 32n) + BigInt(`0x${low}`);
+};
+
+export function rememberPosition(position) {
+  if (!/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(position || "")) return;
+  if (walPosition && lsn(walPosition) >= lsn(position)) return;
+  walPosition = position;
+  storage?.setItem(WAL_KEY, position);
+}
+
+export const positionHeaders = () => (walPosition ? { [WAL_HEADER]: walPosition } : {});
+
 export class ApiError extends Error {
   constructor(status, problem) {
     super(problem?.detail || problem?.title || `the server answered ${status}`);
@@ -17,7 +40,7 @@ export class ApiError extends Error {
 export class OfflineError extends Error {}
 
 export async function request(method, path, { json, body, headers = {}, signal } = {}) {
-  const sent = { ...headers };
+  const sent = { ...positionHeaders(), ...headers };
   if (bearer) sent.Authorization = `Bearer ${bearer}`;
   if (json !== undefined) {
     sent["Content-Type"] = "application/json";
@@ -30,6 +53,7 @@ export async function request(method, path, { json, body, headers = {}, signal }
     if (error.name === "AbortError") throw error;
     throw new OfflineError(error.message);
   }
+  rememberPosition(response.headers.get(WAL_HEADER));
   const type = response.headers.get("Content-Type") || "";
   const data = type.includes("json") ? await response.json() : null;
   if (!response.ok) throw new ApiError(response.status, data);
@@ -44,7 +68,7 @@ export async function showImage(img, url) {
     return;
   }
   try {
-    const response = await fetch(url, { headers: { Authorization: `Bearer ${bearer}` } });
+    const response = await fetch(url, { headers: { ...positionHeaders(), Authorization: `Bearer ${bearer}` } });
     if (response.ok) img.src = URL.createObjectURL(await response.blob());
   } catch {
     img.alt += " (offline)";

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 from flask import current_app, request
 
-from ...db import session
+from ...db import primary_writes, session
 from ...geo.statistics.cache import (
     delete_old_entries,
     fold_changes,
@@ -19,10 +19,13 @@ from ...geo.statistics.cache import (
 
 
 def store(key: str, path: str, body: str, version: str) -> datetime:
-    session.execute(delete_old_entries())
-    session.execute(fold_changes())
-    computed_at = session.execute(store_cached(key, path, body, version)).scalar_one()
-    session.commit()
+    """Keep a body on the primary (the version is that of the data it was computed from, on
+    whichever server the request read)."""
+    with primary_writes() as writer:
+        writer.execute(delete_old_entries())
+        writer.execute(fold_changes())
+        computed_at = writer.execute(store_cached(key, path, body, version)).scalar_one()
+        writer.commit()
     return computed_at
 
 
