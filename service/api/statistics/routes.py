@@ -6,6 +6,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
 
+from ...caching import ALL_DEVICES, area_keys, district_key, share
 from ...db import session, time_limit
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
@@ -187,6 +188,8 @@ class DistrictStatsViews(MethodView):
                 "No district matches this level and parent; see GET /api/v1/districts.",
                 field="parent" if args.get("parent") else "level",
             )
+        parents = args.get("parent", ())
+        share([district_key(code) for code in parents] if parents else [ALL_DEVICES])
         name = "-".join(["districts", args.get("level") or "", *args.get("parent", ())])
         return density_response(density_query(selection, args), args, name.strip("-"))
 
@@ -204,6 +207,7 @@ class CompareViews(MethodView):
         unknown = [code for code in codes if code not in known]
         if unknown:
             raise NotFound(f"Unknown district codes: {', '.join(unknown)}.", field="codes")
+        share([district_key(code) for code in codes])
         query = density_query(DistrictSelection(codes=codes), args, report_outside=False)
         return density_response(query, args, "compare-" + "-".join(codes)[:100])
 
@@ -224,6 +228,7 @@ class GridViews(MethodView):
                 "zoom in or use a larger cell.",
                 field="cell",
             )
+        share(area_keys([bbox]))
         srid = utm_srid(bbox)
         flt = statistics_filter(args, bbox)
         credit = devices_credit()
@@ -250,6 +255,7 @@ class TimelineViews(MethodView):
     def get(self, args):
         """Count a district's devices over time, by first observation and removal"""
         code = args["district"]
+        share([district_key(code)])
         statement = select_timeline(
             code, args.get("interval", "month"), statistics_filter(args), devices_credit()
         )

@@ -7,6 +7,7 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
+from ...caching import share, tile_key
 from ...db import run_statement
 from ...errors import NotFound
 from ...extensions import Blueprint
@@ -14,8 +15,11 @@ from ...geo.tiles import DETAIL_ZOOM, LAYER, MAX_ZOOM, device_tile_statement
 from .schemas import TileJSONSchema, TileQueryArgsSchema
 
 MVT = "application/vnd.mapbox-vector-tile"
-# Pins change often but a map can show a minute-old tile; the ETag makes revalidation cheap.
-TILE_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
+# Pins change often but a browser can show a minute-old tile; the ETag makes revalidation
+# cheap. Shared caches keep tiles longer: a change of devices purges the tiles it touched.
+TILE_MAX_AGE = 60
+# TileJSON changes only with the server's address or version.
+TILEJSON_MAX_AGE = 3600
 
 # What the features of the layer carry, for TileJSON's vector_layers.
 TILE_FIELDS = {
@@ -64,10 +68,11 @@ class DeviceTileViews(MethodView):
     def get(self, z, x, y, kind=()):
         """Read one vector tile of devices (clusters with their count and kinds when dense)"""
         check_tile(z, x, y)
+        share([tile_key(z, x, y)], max_age=TILE_MAX_AGE)
         tile = run_statement(device_tile_statement(z, x, y, sorted(set(kind))))
         data = bytes(tile.mvt or b"")
         etag = hashlib.blake2b(data, digest_size=12).hexdigest()
-        headers = {"ETag": f'"{etag}"', "Cache-Control": TILE_CACHE_CONTROL}
+        headers = {"ETag": f'"{etag}"'}
         if request.if_none_match.contains_weak(etag):
             return Response(status=304, headers=headers)
         if not data:
@@ -82,6 +87,7 @@ class DeviceTileJSONViews(MethodView):
     @blp.problems(400)
     def get(self, kind=()):
         """Describe the device tiles as TileJSON, for MapLibre, OpenLayers or Leaflet"""
+        share([], max_age=TILEJSON_MAX_AGE)
         template = url_for("tiles.DeviceTileViews", z=0, x=0, y=0, _external=True).replace(
             "/0/0/0.mvt", "/{z}/{x}/{y}.mvt"
         )

@@ -1,0 +1,283 @@
+"""Shared HTTP caches in front of Vigie: what they may keep, for how long, under which
+surrogate keys, and the purge that drops those answers when devices change.
+
+A route that answers the same bytes to everyone calls `share(keys)`; delivery.py then writes
+`Cache-Control` (`s-maxage`, `stale-while-revalidate`) and `Surrogate-Key`. An answer that
+depends on who asks (`per_viewer`: a pending pin is shown to its author) is shared only when
+the request carries no credentials, and varies on Authorization; with credentials it is
+`private, no-cache`. Every other answer is `no-cache` (`no-store` with credentials).
+
+Surrogate keys name what an answer shows:
+
+- `tile/{z}/{x}/{y}`: devices inside that tile. A listing of a bbox carries the few tiles
+  covering the box; a device change purges its tile at every zoom, before and after the change.
+- `device/{id}` (a device, its photos), `district/{code}` (statistics of a district),
+  `devices` (answers over devices anywhere), `districts` (district geometries), `vigie` (all).
+
+When CACHE_PURGE_URL names caches, a change of devices collects the keys they touched while
+the transaction flushes (their old places before, their new places after), and after COMMIT
+one PURGE request per cache carries them in a `Surrogate-Key` header (docs/deployment.md has
+the Varnish configuration). A thread of each process sends them, joining the keys of
+concurrent writes into one request; the write's answer waits for it at most
+CACHE_PURGE_WAIT_MS, so that its author's next read through the cache shows the change. A
+cache that does not answer costs a log line, never a failed write.
+"""
+
+import http.client
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import current_app, g, has_app_context, has_request_context, request
+from sqlalchemy import event
+
+from .db import session
+from .geo.devices.places import select_device_places
+from .geo.keys import covering_tiles, tiles_of_key
+from .geo.tiles import MAX_ZOOM
+from .models import Device
+
+log = logging.getLogger(__name__)
+
+EVERYTHING = "vigie"
+ALL_DEVICES = "devices"
+ALL_DISTRICTS = "districts"
+# A listing's bbox is named by at most this many tiles along each side (so at most 9 keys).
+AREA_TILES_PER_SIDE = 3
+# Keys per PURGE request: Varnish refuses request headers over 8 KB by default.
+KEYS_PER_PURGE = 150
+PURGE_TIMEOUT_SECONDS = 2.0
+# Answers of these statuses may be shared; errors never are.
+SHAREABLE_STATUSES = {200, 204, 304, 308}
+
+
+def tile_key(z: int, x: int, y: int) -> str:
+    return f"tile/{z}/{x}/{y}"
+
+
+def device_key(device_id: uuid.UUID) -> str:
+    return f"device/{device_id}"
+
+
+def district_key(code: str) -> str:
+    return f"district/{code}"
+
+
+def photo_key(photo_id: uuid.UUID) -> str:
+    return f"photo/{photo_id}"
+
+
+def area_keys(bboxes: list) -> list[str]:
+    """Keys of an answer about the devices in these boxes (none: the whole world)."""
+    if not bboxes:
+        return [ALL_DEVICES]
+    return [tile_key(*tile) for tile in covering_tiles(bboxes, MAX_ZOOM, AREA_TILES_PER_SIDE)]
+
+
+def place_keys(tile_key_value: int | None, codes=(), parents=()) -> set[str]:
+    """Keys of the answers that show a device standing there."""
+    keys = {district_key(code) for code in (*(codes or ()), *(parents or ())) if code}
+    if tile_key_value is not None:
+        keys.update(tile_key(*tile) for tile in tiles_of_key(tile_key_value, MAX_ZOOM))
+    return keys
+
+
+@dataclass(frozen=True)
+class SharedAnswer:
+    keys: tuple[str, ...]
+    max_age: int
+    per_viewer: bool
+    immutable: bool
+
+
+def share(keys, *, max_age: int = 60, per_viewer: bool = False, immutable=False) -> None:
+    """Let shared caches keep this request's answer under KEYS (see the module's docstring).
+
+    MAX_AGE is for browsers, which no purge reaches; shared caches keep it CACHE_SHARED_MAX_AGE.
+    """
+    g.shared_answer = SharedAnswer((EVERYTHING, *keys), max_age, per_viewer, immutable)
+
+
+def shared_cache_control(shared: SharedAnswer, config) -> str:
+    parts = [
+        "public",
+        f"max-age={shared.max_age}",
+        f"s-maxage={max(config['CACHE_SHARED_MAX_AGE'], 0)}",
+        f"stale-while-revalidate={config['CACHE_STALE_SECONDS']}",
+    ]
+    return ", ".join([*parts, "immutable"] if shared.immutable else parts)
+
+
+def cache_headers(response):
+    """Cache-Control, Vary and Surrogate-Key of every answer (an after-request hook)."""
+    shared = g.get("shared_answer")
+    credentials = "Authorization" in request.headers
+    if shared is not None and response.status_code in SHAREABLE_STATUSES:
+        if shared.per_viewer:
+            response.headers.add("Vary", "Authorization")
+        if shared.per_viewer and credentials:
+            response.headers["Cache-Control"] = "private, no-cache"
+        else:
+            response.headers["Cache-Control"] = shared_cache_control(shared, current_app.config)
+            response.headers["Surrogate-Key"] = " ".join(dict.fromkeys(shared.keys))
+    elif "Cache-Control" not in response.headers or response.status_code >= 400:
+        response.headers["Cache-Control"] = "no-store" if credentials else "no-cache"
+    return response
+
+
+# Purging.
+
+
+class Purger:
+    """Sends PURGE requests naming surrogate keys to every cache, from a thread of its own.
+
+    Keys submitted while a request is under way are joined into the next one. `submit` returns
+    an event set once the keys were sent (or could not be).
+    """
+
+    def __init__(self, urls: list[str], timeout: float = PURGE_TIMEOUT_SECONDS):
+        self.urls = urls
+        self.timeout = timeout
+        self._condition = threading.Condition()
+        self._keys: set[str] = set()
+        self._waiting: list[threading.Event] = []
+        self._thread: threading.Thread | None = None
+        self.sent = 0  # PURGE requests answered with a success, for tests and logs
+        self.failed = 0
+
+    def submit(self, keys) -> threading.Event:
+        done = threading.Event()
+        with self._condition:
+            self._keys.update(keys)
+            self._waiting.append(done)
+            if self._thread is None or not self._thread.is_alive():
+                # Started on first use: a thread started before gunicorn forks would not exist
+                # in the workers.
+                self._thread = threading.Thread(target=self._run, name="cache-purge", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+        return done
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._keys:
+                    self._condition.wait()
+                keys, self._keys = sorted(self._keys), set()
+                waiting, self._waiting = self._waiting, []
+            try:
+                for url in self.urls:
+                    for start in range(0, len(keys), KEYS_PER_PURGE):
+                        self.purge(url, keys[start : start + KEYS_PER_PURGE])
+            finally:
+                for done in waiting:
+                    done.set()
+
+    def purge(self, url: str, keys: list[str]) -> bool:
+        """One PURGE request; False (and a log line) when the cache did not take it."""
+        parts = urlsplit(url)
+        connection_class = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        started = time.monotonic()
+        try:
+            connection = connection_class(parts.netloc, timeout=self.timeout)
+            try:
+                connection.request(
+                    "PURGE", parts.path or "/", headers={"Surrogate-Key": " ".join(keys)}
+                )
+                status = connection.getresponse().status
+            finally:
+                connection.close()
+        except OSError as exc:
+            self.failed += 1
+            log.warning("cache purge of %d keys at %s failed: %s", len(keys), parts.netloc, exc)
+            return False
+        if status >= 300:
+            self.failed += 1
+            log.warning("cache purge of %d keys at %s answered %d", len(keys), parts.netloc, status)
+            return False
+        self.sent += 1
+        log.debug(
+            "purged %d keys at %s in %.1f ms", len(keys), url, 1e3 * (time.monotonic() - started)
+        )
+        return True
+
+
+def purger() -> Purger | None:
+    """This app's purger, or None when no CACHE_PURGE_URL is set."""
+    return current_app.extensions.get("cache_purger") if has_app_context() else None
+
+
+def changed_devices(*collections) -> list[uuid.UUID]:
+    return [
+        obj.id
+        for collection in collections
+        for obj in collection
+        if isinstance(obj, Device) and obj.id is not None
+    ]
+
+
+def collect_places(db_session, ids: list[uuid.UUID]) -> None:
+    """Add the keys of where these devices stand now (in this transaction) to the session's."""
+    if not ids:
+        return
+    rows = db_session.connection().execute(select_device_places(ids)).all()
+    keys = db_session.info.setdefault("cache_keys", set())
+    keys.add(ALL_DEVICES)
+    keys.update(device_key(device_id) for device_id in ids)
+    for row in rows:
+        keys |= place_keys(row.tile_key, row.codes, row.parents)
+
+
+@event.listens_for(session, "before_flush")
+def collect_old_places(db_session, _context, _instances) -> None:
+    if purger() is not None:
+        collect_places(db_session, changed_devices(db_session.dirty, db_session.deleted))
+
+
+@event.listens_for(session, "after_flush")
+def collect_new_places(db_session, _context) -> None:
+    if purger() is not None:
+        collect_places(db_session, changed_devices(db_session.new, db_session.dirty))
+
+
+@event.listens_for(session, "after_commit")
+def purge_after_commit(db_session) -> None:
+    keys = db_session.info.pop("cache_keys", None)
+    current = purger()
+    if keys and current is not None:
+        done = current.submit(keys)
+        if has_request_context():
+            g.setdefault("cache_purges", []).append(done)
+
+
+@event.listens_for(session, "after_rollback")
+def forget_keys(db_session) -> None:
+    db_session.info.pop("cache_keys", None)
+
+
+def purge(keys) -> threading.Event | None:
+    """Purge KEYS from the caches now (commands that change data outside a request's flush)."""
+    current = purger()
+    return current.submit(keys) if current is not None else None
+
+
+def wait_for_purges(response):
+    """Let a write answer once its purge is sent, for at most CACHE_PURGE_WAIT_MS."""
+    waiting = g.pop("cache_purges", None)
+    if waiting:
+        deadline = time.monotonic() + current_app.config["CACHE_PURGE_WAIT_MS"] / 1000
+        for done in waiting:
+            done.wait(max(0.0, deadline - time.monotonic()))
+    return response
+
+
+def init_app(app) -> None:
+    urls = [url.strip() for url in app.config["CACHE_PURGE_URL"].split(",") if url.strip()]
+    if urls:
+        app.extensions["cache_purger"] = Purger(urls)
+        app.after_request(wait_for_purges)
