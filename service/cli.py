@@ -11,6 +11,7 @@ from .exports.cli import export_cli
 from .models import User
 from .osm.cli import osm_cli
 from .photos.cli import photos_cli
+from .varnish import cache_cli
 
 db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
 users_cli = AppGroup("users", help="Accounts.")
@@ -67,5 +68,6 @@ def init_app(app) -> None:
         osm_cli,
         backup_cli,
         export_cli,
+        cache_cli,
     ):
         app.cli.add_command(group)

@@ -1,0 +1,162 @@
+"""A real Varnish (Debian's, with xkey from varnish-modules) in front of two app nodes: tiles are
+served from the cache, and a change of a device purges exactly the tiles it touched."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+
+from service.geo.keys import KEY_ZOOM, mercator_pixel
+from service.varnish import varnish_vcl
+from tests.helpers import feature
+from tests.server import free_port, gunicorn_server
+
+PARIS = (2.3522, 48.8566)
+PARIS_MOVED = (2.2950, 48.8738)  # another tile at zoom 14, the same at zoom 11
+LYON = (4.8357, 45.7640)
+
+
+def tile(position, z: int) -> str:
+    x, y = mercator_pixel(*position)
+    return f"/tiles/devices/{z}/{x >> (KEY_ZOOM - z)}/{y >> (KEY_ZOOM - z)}.mvt"
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log_path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"varnishd did not start: {log_path.read_text()}") from None
+            time.sleep(0.1)
+
+
+@contextmanager
+def varnish(tmp_path, port: int, backends: list[str]):
+    """varnishd in the foreground on PORT, balancing BACKENDS with the VCL of `flask cache vcl`."""
+    vcl = tmp_path / "vigie.vcl"
+    vcl.write_text(varnish_vcl(backends, ["127.0.0.1"]))
+    workdir = tmp_path / "varnish"
+    log_path = tmp_path / "varnish.log"
+    address = f"127.0.0.1:{port}"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                "varnishd",
+                # As root, varnishd would read the test's private files as its own user.
+                *(["-j", "none"] if os.geteuid() == 0 else []),
+                "-F",
+                "-f",
+                str(vcl),
+                "-n",
+                str(workdir),
+                "-s",
+                "malloc,64m",
+                "-a",
+                address,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_port(port, process, log_path)
+        yield
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+class Client:
+    """HTTP through the cache, as a map or a contributor's phone would send it."""
+
+    def __init__(self, port: int, token: str | None = None):
+        self.base = f"http://127.0.0.1:{port}"
+        self.token = token
+
+    def send(self, path: str, method: str = "GET", body=None, headers=None):
+        headers = dict(headers or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.base + path, data, headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+
+    def hit(self, path: str):
+        """(served from the cache, status, body)"""
+        status, headers, body = self.send(path)
+        return int(headers["X-Cache-Hits"]) > 0, status, body
+
+
+def test_a_cache_serves_tiles_and_a_change_purges_exactly_the_tiles_it_touched(
+    database_url, tmp_path, committed, make_user
+):
+    cache_port = free_port()
+    settings = {
+        "CACHE_PURGE_URL": f"http://127.0.0.1:{cache_port}/",
+        "RATELIMIT_ENABLED": "false",
+        "TRUSTED_PROXIES": "1",
+    }
+    _, token = make_user("moderator")
+    with (
+        gunicorn_server(database_url, tmp_path / "node1.log", **settings) as node1,
+        gunicorn_server(database_url, tmp_path / "node2.log", **settings) as node2,
+        varnish(tmp_path, cache_port, [f"127.0.0.1:{node1}", f"127.0.0.1:{node2}"]),
+    ):
+        contributor, reader = Client(cache_port, token), Client(cache_port)
+        created = {}
+        for name, position in (("paris", PARIS), ("lyon", LYON)):
+            status, headers, body = contributor.send(
+                "/api/v1/devices?force=true", "POST", feature(*position)
+            )
+            assert status == 201, body
+            created[name] = (json.loads(body)["id"], headers["ETag"])
+        watched = {
+            "paris14": tile(PARIS, 14),
+            "moved14": tile(PARIS_MOVED, 14),
+            "paris11": tile(PARIS, 11),
+            "lyon14": tile(LYON, 14),
+        }
+        assert watched["paris11"] == tile(PARIS_MOVED, 11) != watched["lyon14"]
+        before = {}
+        for name, path in watched.items():
+            cached, status, body = reader.hit(path)
+            assert not cached
+            before[name] = (status, body)
+            # The same answer again, from the cache this time.
+            assert reader.hit(path) == (True, status, body), name
+        assert before["paris14"][0] == 200 and before["moved14"][0] == 204
+
+        device_id, etag = created["paris"]
+        moved = {"geometry": {"type": "Point", "coordinates": list(PARIS_MOVED)}}
+        status, _, body = contributor.send(
+            f"/api/v1/devices/{device_id}", "PATCH", moved, {"If-Match": etag}
+        )
+        assert status == 200, body
+
+        # The tiles the device left and entered are fetched anew and show the change...
+        assert reader.hit(watched["paris14"])[:2] == (False, 204)
+        cached, status, body = reader.hit(watched["moved14"])
+        assert (cached, status) == (False, 200) and device_id.encode() in body
+        cached, status, body = reader.hit(watched["paris11"])
+        assert not cached and status == 200
+        # ...while a tile the change did not touch stays in the cache.
+        assert reader.hit(watched["lyon14"]) == (True, *before["lyon14"])
+        # Both nodes served requests.
+        for log in ("node1.log", "node2.log"):
+            assert "GET /tiles/devices/" in (tmp_path / log).read_text(), log
