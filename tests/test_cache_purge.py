@@ -1,0 +1,124 @@
+"""The purge hook: after a committed change of devices, one PURGE naming the keys it touched."""
+
+import http.server
+import logging
+import threading
+
+import pytest
+
+from service import create_app
+from service.caching import Purger, place_keys
+from service.config import Config
+from service.geo.keys import mercator_pixel, spread_bits
+from tests.districts import district_feature, load, square, write_geojson
+from tests.helpers import feature, pin
+from tests.server import free_port
+
+PARIS = (2.3522, 48.8566)
+MOVED = (2.2950, 48.8738)
+
+
+def key_of(lon: float, lat: float) -> int:
+    x, y = mercator_pixel(lon, lat)
+    return spread_bits(x) | (spread_bits(y) << 1)
+
+
+class RecordingCache(http.server.BaseHTTPRequestHandler):
+    """A cache that only records the keys of the PURGE requests it receives."""
+
+    purged: list[set[str]] = []
+
+    def do_PURGE(self):
+        self.purged.append(set(self.headers["Surrogate-Key"].split()))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def cache():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RecordingCache)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def app(database_url, cache, tmp_path_factory):
+    app = create_app(
+        Config(
+            DATABASE_URL=database_url,
+            TESTING=True,
+            MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
+            RATELIMIT_ENABLED=False,
+            CACHE_PURGE_URL=cache,
+            CACHE_PURGE_WAIT_MS=5000,
+        )
+    )
+    yield app
+    app.extensions["engine"].dispose()
+
+
+@pytest.fixture
+def purged():
+    RecordingCache.purged.clear()
+    return RecordingCache.purged
+
+
+def test_a_change_purges_both_positions_its_districts_and_the_device(
+    moderator, purged, isolated, tmp_path
+):
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "districts.geojson",
+            [district_feature("75056", square(PARIS[0] - 0.005, PARIS[1] - 0.005, 0.01))],
+        ),
+    )
+    device = pin(moderator, *PARIS)
+    assert purged[-1] >= {f"device/{device['id']}", "devices", "district/75056"}
+    assert purged[-1] >= place_keys(key_of(*PARIS))
+    purged.clear()
+    etag = moderator.get(f"/api/v1/devices/{device['id']}").headers["ETag"]
+    moved = moderator.patch(
+        f"/api/v1/devices/{device['id']}",
+        json={"geometry": {"type": "Point", "coordinates": list(MOVED)}},
+        headers={"If-Match": etag},
+    )
+    assert moved.status_code == 200
+    # Sent before the write answered: the author's next read through the cache is fresh.
+    assert len(purged) == 1
+    expected = place_keys(key_of(*PARIS), ["75056"]) | place_keys(key_of(*MOVED))
+    assert purged[0] == expected | {f"device/{device['id']}", "devices"}
+
+
+def test_reads_and_failed_writes_purge_nothing(client, moderator, purged):
+    device = pin(moderator, *PARIS)
+    purged.clear()
+    client.get(f"/api/v1/devices/{device['id']}")
+    client.get("/api/v1/devices")
+    stale = moderator.patch(
+        f"/api/v1/devices/{device['id']}",
+        json={"properties": {"notes": "x"}},
+        headers={"If-Match": '"0.0"'},
+    )
+    assert stale.status_code == 412
+    duplicate = moderator.post("/api/v1/devices", json=feature(*PARIS))
+    assert duplicate.status_code == 409
+    assert purged == []
+
+
+def test_a_cache_that_does_not_answer_costs_a_log_line_not_the_write(
+    app, moderator, monkeypatch, caplog
+):
+    down = Purger([f"http://127.0.0.1:{free_port()}/"], timeout=1)
+    monkeypatch.setitem(app.extensions, "cache_purger", down)
+    with caplog.at_level(logging.WARNING, logger="service.caching"):
+        device = pin(moderator, *PARIS)
+    assert device["id"]
+    assert down.failed == 1 and down.sent == 0
+    assert "cache purge of" in caplog.text and "failed" in caplog.text
