@@ -1,11 +1,14 @@
 """The real server: gunicorn with the project's gunicorn.conf.py, its logs captured to a file."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -88,3 +91,34 @@ def gunicorn_server(database_url: str, log_path: Path, **env: str):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
+
+
+class Client:
+    """HTTP to a server on loopback (a cache in front of nodes), as a map or a phone sends it."""
+
+    def __init__(self, port: int, token: str | None = None):
+        self.base = f"http://127.0.0.1:{port}"
+        self.token = token
+
+    def send(self, path: str, method: str = "GET", body=None, headers=None):
+        """(status, headers, body) of a request; BODY is JSON, or (bytes, media type)."""
+        headers = dict(headers or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None
+        if isinstance(body, tuple):
+            data, headers["Content-Type"] = body
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.base + path, data, headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+
+    def hit(self, path: str):
+        """(served from Varnish's cache, status, body)"""
+        status, headers, body = self.send(path)
+        return int(headers["X-Cache-Hits"]) > 0, status, body

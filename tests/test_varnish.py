@@ -7,14 +7,12 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 
 from service.geo.keys import KEY_ZOOM, mercator_pixel
 from service.varnish import varnish_vcl
 from tests.helpers import feature
-from tests.server import free_port, gunicorn_server
+from tests.server import Client, free_port, gunicorn_server
 
 PARIS = (2.3522, 48.8566)
 PARIS_MOVED = (2.2950, 48.8738)  # another tile at zoom 14, the same at zoom 11
@@ -73,34 +71,6 @@ def varnish(tmp_path, port: int, backends: list[str]):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
-
-
-class Client:
-    """HTTP through the cache, as a map or a contributor's phone would send it."""
-
-    def __init__(self, port: int, token: str | None = None):
-        self.base = f"http://127.0.0.1:{port}"
-        self.token = token
-
-    def send(self, path: str, method: str = "GET", body=None, headers=None):
-        headers = dict(headers or {})
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(self.base + path, data, headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.headers, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.headers, error.read()
-
-    def hit(self, path: str):
-        """(served from the cache, status, body)"""
-        status, headers, body = self.send(path)
-        return int(headers["X-Cache-Hits"]) > 0, status, body
 
 
 def test_a_cache_serves_tiles_and_a_change_purges_exactly_the_tiles_it_touched(
