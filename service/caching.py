@@ -10,9 +10,16 @@ the request carries no credentials, and varies on Authorization; with credential
 Surrogate keys name what an answer shows:
 
 - `tile/{z}/{x}/{y}`: devices inside that tile. A listing of a bbox carries the few tiles
-  covering the box; a device change purges its tile at every zoom, before and after the change.
-- `device/{id}` (a device, its photos), `district/{code}` (statistics of a district),
-  `devices` (answers over devices anywhere), `districts` (district geometries), `vigie` (all).
+  covering the box; a device change purges its tile at every zoom from CACHE_PURGE_MIN_ZOOM
+  on, before and after the change.
+- `device/{id}` (a device, its photos), `district/{code}` (statistics of a district).
+- `devices` (answers over devices anywhere, or over wider areas than a tile of
+  CACHE_PURGE_MIN_ZOOM), `districts` (district geometries), `vigie` (every answer).
+
+An answer under a key that writes purge is kept CACHE_SHARED_MAX_AGE (a day when purges are
+sent). A wide answer, which every write somewhere in a region would purge (the world's tile
+at zoom 0, a country's statistics), is not purged: shared caches keep it CACHE_WIDE_MAX_AGE
+(a minute), so that it is computed at most once a minute whatever the rate of writes.
 
 When CACHE_PURGE_URL names caches, a change of devices collects the keys they touched while
 the transaction flushes (their old places before, their new places after), and after COMMIT
@@ -50,6 +57,7 @@ AREA_TILES_PER_SIDE = 3
 # Keys per PURGE request: Varnish refuses request headers over 8 KB by default.
 KEYS_PER_PURGE = 150
 PURGE_TIMEOUT_SECONDS = 2.0
+PURGED_MAX_AGE = 86400
 # Answers of these statuses may be shared; errors never are.
 SHAREABLE_STATUSES = {200, 204, 304, 308}
 
@@ -70,18 +78,32 @@ def photo_key(photo_id: uuid.UUID) -> str:
     return f"photo/{photo_id}"
 
 
+def purge_min_zoom() -> int:
+    return current_app.config["CACHE_PURGE_MIN_ZOOM"]
+
+
+def tile_keys(z: int, x: int, y: int) -> list[str]:
+    """Keys of one vector tile: its own, or `devices` when it is too wide to be purged."""
+    return [tile_key(z, x, y) if z >= purge_min_zoom() else ALL_DEVICES]
+
+
 def area_keys(bboxes: list) -> list[str]:
     """Keys of an answer about the devices in these boxes (none: the whole world)."""
-    if not bboxes:
+    tiles = covering_tiles(bboxes, MAX_ZOOM, AREA_TILES_PER_SIDE) if bboxes else []
+    if not tiles or tiles[0][0] < purge_min_zoom():
         return [ALL_DEVICES]
-    return [tile_key(*tile) for tile in covering_tiles(bboxes, MAX_ZOOM, AREA_TILES_PER_SIDE)]
+    return [tile_key(*tile) for tile in tiles]
 
 
-def place_keys(tile_key_value: int | None, codes=(), parents=()) -> set[str]:
-    """Keys of the answers that show a device standing there."""
+def place_keys(tile_key_value: int | None, codes=(), parents=(), min_zoom: int = 0) -> set[str]:
+    """Keys of the answers that show a device standing there (tiles from MIN_ZOOM on)."""
     keys = {district_key(code) for code in (*(codes or ()), *(parents or ())) if code}
     if tile_key_value is not None:
-        keys.update(tile_key(*tile) for tile in tiles_of_key(tile_key_value, MAX_ZOOM))
+        keys.update(
+            tile_key(*tile)
+            for tile in tiles_of_key(tile_key_value, MAX_ZOOM)
+            if tile[0] >= min_zoom
+        )
     return keys
 
 
@@ -91,21 +113,41 @@ class SharedAnswer:
     max_age: int
     per_viewer: bool
     immutable: bool
+    shared_max_age: int | None
 
 
-def share(keys, *, max_age: int = 60, per_viewer: bool = False, immutable=False) -> None:
+def share(
+    keys,
+    *,
+    max_age: int = 60,
+    per_viewer: bool = False,
+    immutable: bool = False,
+    shared_max_age: int | None = None,
+) -> None:
     """Let shared caches keep this request's answer under KEYS (see the module's docstring).
 
-    MAX_AGE is for browsers, which no purge reaches; shared caches keep it CACHE_SHARED_MAX_AGE.
+    MAX_AGE is for browsers, which no purge reaches; shared caches keep the answer
+    CACHE_SHARED_MAX_AGE or CACHE_WIDE_MAX_AGE, at most SHARED_MAX_AGE when given.
     """
-    g.shared_answer = SharedAnswer((EVERYTHING, *keys), max_age, per_viewer, immutable)
+    g.shared_answer = SharedAnswer(
+        (EVERYTHING, *keys), max_age, per_viewer, immutable, shared_max_age
+    )
 
 
 def shared_cache_control(shared: SharedAnswer, config) -> str:
+    purged = any(key.partition("/")[1] for key in shared.keys)  # tile/, device/, district/...
+    if not purged:
+        shared_max_age = config["CACHE_WIDE_MAX_AGE"]
+    elif config["CACHE_SHARED_MAX_AGE"] is not None:
+        shared_max_age = config["CACHE_SHARED_MAX_AGE"]
+    else:  # a day when purges keep caches current, else no longer than wide answers
+        shared_max_age = PURGED_MAX_AGE if purger() is not None else config["CACHE_WIDE_MAX_AGE"]
+    if shared.shared_max_age is not None:
+        shared_max_age = min(shared_max_age, shared.shared_max_age)
     parts = [
         "public",
         f"max-age={shared.max_age}",
-        f"s-maxage={max(config['CACHE_SHARED_MAX_AGE'], 0)}",
+        f"s-maxage={shared_max_age}",
         f"stale-while-revalidate={config['CACHE_STALE_SECONDS']}",
     ]
     return ", ".join([*parts, "immutable"] if shared.immutable else parts)
@@ -227,10 +269,9 @@ def collect_places(db_session, ids: list[uuid.UUID]) -> None:
         return
     rows = db_session.connection().execute(select_device_places(ids)).all()
     keys = db_session.info.setdefault("cache_keys", set())
-    keys.add(ALL_DEVICES)
     keys.update(device_key(device_id) for device_id in ids)
     for row in rows:
-        keys |= place_keys(row.tile_key, row.codes, row.parents)
+        keys |= place_keys(row.tile_key, row.codes, row.parents, purge_min_zoom())
 
 
 @event.listens_for(session, "before_flush")

@@ -110,10 +110,14 @@ class Config:
         # long it may serve one stale while it fetches anew; how long a write's answer waits
         # for its purge to be sent, so that its author's next read shows the change.
         self.CACHE_PURGE_URL = env.get("CACHE_PURGE_URL", "")
-        self.CACHE_SHARED_MAX_AGE = _int(
-            "CACHE_SHARED_MAX_AGE", 86400 if self.CACHE_PURGE_URL.strip() else 60
+        self.CACHE_SHARED_MAX_AGE = (
+            _int("CACHE_SHARED_MAX_AGE", 0) if env.get("CACHE_SHARED_MAX_AGE") else None
         )
         self.CACHE_STALE_SECONDS = _int("CACHE_STALE_SECONDS", 60)
+        # Tiles below this zoom, and answers over wider areas, are not purged (every write in
+        # their region would): shared caches keep them CACHE_WIDE_MAX_AGE seconds.
+        self.CACHE_PURGE_MIN_ZOOM = _int("CACHE_PURGE_MIN_ZOOM", 10)
+        self.CACHE_WIDE_MAX_AGE = _int("CACHE_WIDE_MAX_AGE", 60)
         self.CACHE_PURGE_WAIT_MS = _int("CACHE_PURGE_WAIT_MS", 500)
         # Reverse proxies in front of Vigie (nginx: 1) whose X-Forwarded-For/-Proto/-Host to trust.
         self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from service.config import PROJECT_DIR
+from service.varnish import varnish_vcl
 
 # Clients of these tests connect from this loopback address, so that finding it in a log line
 # can only mean that the line names the client (the server itself listens on 127.0.0.1).
@@ -122,3 +123,52 @@ class Client:
         """(served from Varnish's cache, status, body)"""
         status, headers, body = self.send(path)
         return int(headers["X-Cache-Hits"]) > 0, status, body
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log_path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"varnishd did not start: {log_path.read_text()}") from None
+            time.sleep(0.1)
+
+
+@contextmanager
+def varnish(tmp_path, port: int, backends: list[str]):
+    """varnishd in the foreground on PORT, balancing BACKENDS with the VCL of `flask cache vcl`."""
+    vcl = tmp_path / "vigie.vcl"
+    vcl.write_text(varnish_vcl(backends, ["127.0.0.1"]))
+    workdir = tmp_path / "varnish"
+    log_path = tmp_path / "varnish.log"
+    address = f"127.0.0.1:{port}"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                "varnishd",
+                # As root, varnishd would read the test's private files as its own user.
+                *(["-j", "none"] if os.geteuid() == 0 else []),
+                "-F",
+                "-f",
+                str(vcl),
+                "-n",
+                str(workdir),
+                "-s",
+                "malloc,64m",
+                "-a",
+                address,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_port(port, process, log_path)
+        yield
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)

@@ -80,8 +80,9 @@ def test_a_change_purges_both_positions_its_districts_and_the_device(
         ),
     )
     device = pin(moderator, *PARIS)
-    assert purged[-1] >= {f"device/{device['id']}", "devices", "district/75056"}
-    assert purged[-1] >= place_keys(key_of(*PARIS))
+    assert purged[-1] == place_keys(key_of(*PARIS), ["75056"], min_zoom=10) | {
+        f"device/{device['id']}"
+    }
     purged.clear()
     etag = moderator.get(f"/api/v1/devices/{device['id']}").headers["ETag"]
     moved = moderator.patch(
@@ -92,8 +93,12 @@ def test_a_change_purges_both_positions_its_districts_and_the_device(
     assert moved.status_code == 200
     # Sent before the write answered: the author's next read through the cache is fresh.
     assert len(purged) == 1
-    expected = place_keys(key_of(*PARIS), ["75056"]) | place_keys(key_of(*MOVED))
-    assert purged[0] == expected | {f"device/{device['id']}", "devices"}
+    # The tiles of both positions from zoom 10 on; wider ones are kept a minute, not purged.
+    expected = place_keys(key_of(*PARIS), ["75056"], min_zoom=10)
+    assert purged[0] == expected | place_keys(key_of(*MOVED), min_zoom=10) | {
+        f"device/{device['id']}"
+    }
+    assert "tile/9/259/176" not in purged[0] and len(expected) == 22 - 10 + 1 + 1
 
 
 def test_reads_and_failed_writes_purge_nothing(client, moderator, purged):
@@ -122,3 +127,22 @@ def test_a_cache_that_does_not_answer_costs_a_log_line_not_the_write(
     assert device["id"]
     assert down.failed == 1 and down.sent == 0
     assert "cache purge of" in caplog.text and "failed" in caplog.text
+
+
+def test_purged_answers_are_kept_a_day_and_wide_ones_a_minute(client):
+    """With purges sent, precise answers stay until a write purges them; the answers every
+    write in a region would purge (low zooms, whole levels) are recomputed once a minute."""
+    day, minute = "s-maxage=86400", "s-maxage=60"
+    z14, z5 = (
+        client.get("/tiles/devices/14/8298/5637.mvt"),
+        client.get("/tiles/devices/5/16/11.mvt"),
+    )
+    assert (
+        day in z14.headers["Cache-Control"] and "tile/14/8298/5637" in z14.headers["Surrogate-Key"]
+    )
+    assert minute in z5.headers["Cache-Control"] and z5.headers["Surrogate-Key"] == "vigie devices"
+    assert minute in client.get("/api/v1/devices").headers["Cache-Control"]
+    assert day in client.get("/api/v1/devices?bbox=2.34,48.85,2.36,48.86").headers["Cache-Control"]
+    # Statistics may be STATS_MAX_AGE_SECONDS old when computed (statistics_cache).
+    grid = client.get("/api/v1/stats/grid?bbox=2.34,48.85,2.36,48.86")
+    assert "s-maxage=300" in grid.headers["Cache-Control"]

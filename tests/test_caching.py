@@ -130,7 +130,12 @@ class TestKeys:
         st.floats(0, 1),
         st.floats(0, 1),
     )
-    def test_a_change_inside_an_area_purges_its_listings(self, west, south, width, height, u, v):
+    def test_a_change_inside_an_area_purges_its_listings(
+        self, app, west, south, width, height, u, v
+    ):
         bbox = (west, south, west + width, south + height)
         device = (west + u * width, south + v * height)
-        assert set(area_keys([bbox])) & place_keys(key_of(*device))
+        with app.app_context():
+            named = area_keys([bbox])
+        # Wider areas than a tile of CACHE_PURGE_MIN_ZOOM are not purged: kept a minute.
+        assert named == ["devices"] or set(named) & place_keys(key_of(*device), min_zoom=10)

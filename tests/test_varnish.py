@@ -2,17 +2,10 @@
 served from the cache, and a change of a device purges exactly the tiles it touched."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import time
-from contextlib import contextmanager
 
 from service.geo.keys import KEY_ZOOM, mercator_pixel
-from service.varnish import varnish_vcl
 from tests.helpers import feature
-from tests.server import Client, free_port, gunicorn_server
+from tests.server import Client, free_port, gunicorn_server, varnish
 
 PARIS = (2.3522, 48.8566)
 PARIS_MOVED = (2.2950, 48.8738)  # another tile at zoom 14, the same at zoom 11
@@ -22,55 +15,6 @@ LYON = (4.8357, 45.7640)
 def tile(position, z: int) -> str:
     x, y = mercator_pixel(*position)
     return f"/tiles/devices/{z}/{x >> (KEY_ZOOM - z)}/{y >> (KEY_ZOOM - z)}.mvt"
-
-
-def wait_for_port(port: int, process: subprocess.Popen, log_path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"varnishd did not start: {log_path.read_text()}") from None
-            time.sleep(0.1)
-
-
-@contextmanager
-def varnish(tmp_path, port: int, backends: list[str]):
-    """varnishd in the foreground on PORT, balancing BACKENDS with the VCL of `flask cache vcl`."""
-    vcl = tmp_path / "vigie.vcl"
-    vcl.write_text(varnish_vcl(backends, ["127.0.0.1"]))
-    workdir = tmp_path / "varnish"
-    log_path = tmp_path / "varnish.log"
-    address = f"127.0.0.1:{port}"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [
-                "varnishd",
-                # As root, varnishd would read the test's private files as its own user.
-                *(["-j", "none"] if os.geteuid() == 0 else []),
-                "-F",
-                "-f",
-                str(vcl),
-                "-n",
-                str(workdir),
-                "-s",
-                "malloc,64m",
-                "-a",
-                address,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_port(port, process, log_path)
-        yield
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
 
 
 def test_a_cache_serves_tiles_and_a_change_purges_exactly_the_tiles_it_touched(

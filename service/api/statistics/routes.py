@@ -60,6 +60,12 @@ def devices_credit() -> dict:
     }
 
 
+def share_statistics(keys: list[str]) -> None:
+    """Statistics may be served up to STATS_MAX_AGE_SECONDS after a change (statistics_cache):
+    a purge cannot make them fresher, so shared caches keep them no longer than that."""
+    share(keys, shared_max_age=current_app.config["STATS_MAX_AGE_SECONDS"])
+
+
 def statistics_filter(args: dict, bbox=None) -> StatisticsFilter:
     return StatisticsFilter(
         kinds=list(args.get("kind", ())),
@@ -189,7 +195,7 @@ class DistrictStatsViews(MethodView):
                 field="parent" if args.get("parent") else "level",
             )
         parents = args.get("parent", ())
-        share([district_key(code) for code in parents] if parents else [ALL_DEVICES])
+        share_statistics([district_key(code) for code in parents] if parents else [ALL_DEVICES])
         name = "-".join(["districts", args.get("level") or "", *args.get("parent", ())])
         return density_response(density_query(selection, args), args, name.strip("-"))
 
@@ -207,7 +213,7 @@ class CompareViews(MethodView):
         unknown = [code for code in codes if code not in known]
         if unknown:
             raise NotFound(f"Unknown district codes: {', '.join(unknown)}.", field="codes")
-        share([district_key(code) for code in codes])
+        share_statistics([district_key(code) for code in codes])
         query = density_query(DistrictSelection(codes=codes), args, report_outside=False)
         return density_response(query, args, "compare-" + "-".join(codes)[:100])
 
@@ -228,7 +234,7 @@ class GridViews(MethodView):
                 "zoom in or use a larger cell.",
                 field="cell",
             )
-        share(area_keys([bbox]))
+        share_statistics(area_keys([bbox]))
         srid = utm_srid(bbox)
         flt = statistics_filter(args, bbox)
         credit = devices_credit()
@@ -255,7 +261,7 @@ class TimelineViews(MethodView):
     def get(self, args):
         """Count a district's devices over time, by first observation and removal"""
         code = args["district"]
-        share([district_key(code)])
+        share_statistics([district_key(code)])
         statement = select_timeline(
             code, args.get("interval", "month"), statistics_filter(args), devices_credit()
         )

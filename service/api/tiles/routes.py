@@ -7,7 +7,7 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
-from ...caching import share, tile_key
+from ...caching import share, tile_keys
 from ...db import run_statement
 from ...errors import NotFound
 from ...extensions import Blueprint
@@ -68,7 +68,7 @@ class DeviceTileViews(MethodView):
     def get(self, z, x, y, kind=()):
         """Read one vector tile of devices (clusters with their count and kinds when dense)"""
         check_tile(z, x, y)
-        share([tile_key(z, x, y)], max_age=TILE_MAX_AGE)
+        share(tile_keys(z, x, y), max_age=TILE_MAX_AGE)
         tile = run_statement(device_tile_statement(z, x, y, sorted(set(kind))))
         data = bytes(tile.mvt or b"")
         etag = hashlib.blake2b(data, digest_size=12).hexdigest()
