@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 
 from .db import session
 from .geo.devices.places import select_device_places
@@ -58,6 +58,7 @@ AREA_TILES_PER_SIDE = 3
 KEYS_PER_PURGE = 150
 PURGE_TIMEOUT_SECONDS = 2.0
 PURGED_MAX_AGE = 86400
+FAILURE_LOG_SECONDS = 10
 # Answers of these statuses may be shared; errors never are.
 SHAREABLE_STATUSES = {200, 204, 304, 308}
 
@@ -189,6 +190,8 @@ class Purger:
         self._thread: threading.Thread | None = None
         self.sent = 0  # PURGE requests answered with a success, for tests and logs
         self.failed = 0
+        self._last_report = -FAILURE_LOG_SECONDS
+        self._unreported = 0
 
     def submit(self, keys) -> threading.Event:
         done = threading.Event()
@@ -235,18 +238,30 @@ class Purger:
             finally:
                 connection.close()
         except OSError as exc:
-            self.failed += 1
-            log.warning("cache purge of %d keys at %s failed: %s", len(keys), parts.netloc, exc)
-            return False
+            return self.report_failure(
+                f"cache purge of {len(keys)} keys at {parts.netloc} failed: {exc}"
+            )
         if status >= 300:
-            self.failed += 1
-            log.warning("cache purge of %d keys at %s answered %d", len(keys), parts.netloc, status)
-            return False
+            return self.report_failure(
+                f"cache purge of {len(keys)} keys at {parts.netloc} answered {status}"
+            )
         self.sent += 1
         log.debug(
             "purged %d keys at %s in %.1f ms", len(keys), url, 1e3 * (time.monotonic() - started)
         )
         return True
+
+    def report_failure(self, message: str) -> bool:
+        """Log a failed purge; while a cache stays down, one line every FAILURE_LOG_SECONDS."""
+        self.failed += 1
+        now = time.monotonic()
+        if now - self._last_report >= FAILURE_LOG_SECONDS:
+            unreported, self._unreported, self._last_report = self._unreported, 0, now
+            more = f" ({unreported} more failed purges not logged)" if unreported else ""
+            log.warning("%s%s", message, more)
+        else:
+            self._unreported += 1
+        return False
 
 
 def purger() -> Purger | None:
@@ -267,17 +282,28 @@ def collect_places(db_session, ids: list[uuid.UUID]) -> None:
     """Add the keys of where these devices stand now (in this transaction) to the session's."""
     if not ids:
         return
-    rows = db_session.connection().execute(select_device_places(ids)).all()
+    rows = db_session.connection().execute(select_device_places(), {"ids": ids}).all()
     keys = db_session.info.setdefault("cache_keys", set())
     keys.update(device_key(device_id) for device_id in ids)
     for row in rows:
         keys |= place_keys(row.tile_key, row.codes, row.parents, purge_min_zoom())
 
 
+def moved_devices(dirty) -> list[Device]:
+    """Devices whose position this flush changes (the others stay where the flush reads them)."""
+    return [
+        obj
+        for obj in dirty
+        if isinstance(obj, Device) and inspect(obj).attrs.geom.history.has_changes()
+    ]
+
+
 @event.listens_for(session, "before_flush")
 def collect_old_places(db_session, _context, _instances) -> None:
     if purger() is not None:
-        collect_places(db_session, changed_devices(db_session.dirty, db_session.deleted))
+        collect_places(
+            db_session, changed_devices(moved_devices(db_session.dirty), db_session.deleted)
+        )
 
 
 @event.listens_for(session, "after_flush")
@@ -294,17 +320,13 @@ def purge_after_commit(db_session) -> None:
         done = current.submit(keys)
         if has_request_context():
             g.setdefault("cache_purges", []).append(done)
+        else:  # a command: its process may end before the purge thread has sent it
+            done.wait(current_app.config["CACHE_PURGE_WAIT_MS"] / 1000)
 
 
 @event.listens_for(session, "after_rollback")
 def forget_keys(db_session) -> None:
     db_session.info.pop("cache_keys", None)
-
-
-def purge(keys) -> threading.Event | None:
-    """Purge KEYS from the caches now (commands that change data outside a request's flush)."""
-    current = purger()
-    return current.submit(keys) if current is not None else None
 
 
 def wait_for_purges(response):

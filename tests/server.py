@@ -49,6 +49,19 @@ def exchange(port: int, raw: bytes) -> bytes:
     return b"".join(chunks)
 
 
+def wait_for_port(port: int, process: subprocess.Popen, log_path: Path, name: str) -> None:
+    """Until PROCESS listens on PORT; its log in the error when it exits or takes a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start: {log_path.read_text()}") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def gunicorn_server(database_url: str, log_path: Path, **env: str):
     """Serve wsgi:app as `make run` does (gunicorn.conf.py) on a free port; yield the port.
@@ -79,15 +92,7 @@ def gunicorn_server(database_url: str, log_path: Path, **env: str):
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}") from None
-                time.sleep(0.1)
+        wait_for_port(port, process, log_path, "gunicorn")
         yield port
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -125,18 +130,6 @@ class Client:
         return int(headers["X-Cache-Hits"]) > 0, status, body
 
 
-def wait_for_port(port: int, process: subprocess.Popen, log_path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"varnishd did not start: {log_path.read_text()}") from None
-            time.sleep(0.1)
-
-
 @contextmanager
 def varnish(tmp_path, port: int, backends: list[str]):
     """varnishd in the foreground on PORT, balancing BACKENDS with the VCL of `flask cache vcl`."""
@@ -166,7 +159,7 @@ def varnish(tmp_path, port: int, backends: list[str]):
             start_new_session=True,
         )
     try:
-        wait_for_port(port, process, log_path)
+        wait_for_port(port, process, log_path, "varnishd")
         yield
     finally:
         if process.poll() is None:

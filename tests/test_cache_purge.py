@@ -146,3 +146,12 @@ def test_purged_answers_are_kept_a_day_and_wide_ones_a_minute(client):
     # Statistics may be STATS_MAX_AGE_SECONDS old when computed (statistics_cache).
     grid = client.get("/api/v1/stats/grid?bbox=2.34,48.85,2.36,48.86")
     assert "s-maxage=300" in grid.headers["Cache-Control"]
+
+
+def test_a_cache_that_stays_down_is_logged_once_in_a_while(caplog):
+    down = Purger([f"http://127.0.0.1:{free_port()}/"], timeout=1)
+    with caplog.at_level(logging.WARNING, logger="service.caching"):
+        for key in ("tile/10/1/1", "tile/10/1/2", "tile/10/1/3"):
+            assert down.submit([key]).wait(10)
+    assert down.failed == 3
+    assert len([r for r in caplog.records if r.name == "service.caching"]) == 1

@@ -5,15 +5,13 @@ drop exactly the answers that showed them: the tiles of both positions at every 
 statistics of the districts (and their parents) holding either.
 """
 
-import uuid
-
-from sqlalchemy import Select, func, select, true
+from sqlalchemy import ARRAY, Select, bindparam, func, select, true
+from sqlalchemy.dialects.postgresql import UUID
 
 from ...models import Device, District
 
 
-def select_device_places(ids: list[uuid.UUID]) -> Select:
-    """(id, tile_key, codes, parents): each device's key and the districts covering it."""
+def _device_places() -> Select:
     around = (
         select(
             func.array_agg(District.code).label("codes"),
@@ -22,8 +20,18 @@ def select_device_places(ids: list[uuid.UUID]) -> Select:
         .where(func.ST_Covers(District.geom, Device.geom))
         .lateral("around")
     )
+    ids = bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
     return (
         select(Device.id, Device.tile_key, around.c.codes, around.c.parents)
         .join(around, true())
-        .where(Device.id.in_(ids))
+        .where(Device.id == func.any(ids))
     )
+
+
+# Built once: it runs twice in every write of devices (its parameter `ids` is a list of ids).
+DEVICE_PLACES = _device_places()
+
+
+def select_device_places() -> Select:
+    """(id, tile_key, codes, parents) of the devices whose ids are the parameter `ids`."""
+    return DEVICE_PLACES
