@@ -40,6 +40,12 @@ sub vcl_backend_response {{
 
 sub vcl_deliver {{
     set resp.http.X-Cache-Hits = obj.hits;
+    if (obj.hits > 0) {{
+        # The node's count was for the client that first asked, not for this one.
+        unset resp.http.X-RateLimit-Limit;
+        unset resp.http.X-RateLimit-Remaining;
+        unset resp.http.X-RateLimit-Reset;
+    }}
     # The keys are for this cache; clients need not see them.
     unset resp.http.xkey;
     unset resp.http.Surrogate-Key;

@@ -60,6 +60,11 @@ class DeviceTileViews(MethodView):
         headers={
             "ETag": {"schema": {"type": "string"}},
             "Cache-Control": {"schema": {"type": "string"}},
+            "Surrogate-Key": {
+                "schema": {"type": "string"},
+                "description": "tile/{z}/{x}/{y}: what a cache purges when a device there "
+                "changes (docs/deployment.md)",
+            },
         },
     )
     @blp.alt_response(204, description="No device in this tile")
