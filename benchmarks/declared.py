@@ -206,7 +206,7 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
-    app = create_app(Config(STATS_MAX_AGE_SECONDS=0, RATELIMIT_ENABLED=False))
+    app = create_app(Config(STATS_CACHE=False, RATELIMIT_ENABLED=False))
     engine = app.extensions["engine"]
     ensure_districts(app)
     url = os.environ["DATABASE_URL"]

@@ -5,8 +5,9 @@ source "$(dirname "$0")/lib.sh"
 # Debian packages the tests drive (real clients and tools, not mocks).
 # gdal-bin: GDAL's OAPIF driver reads /ogc; chromium: the web map's browser test;
 # redis-server: private Redis servers of the rate-limit tests, stopped to test an outage;
-# postgresql-client: pg_dump and pg_restore of the backups, whatever server DATABASE_URL names.
-TEST_DEBIAN_PACKAGES=(gdal-bin chromium redis-server postgresql-client)
+# postgresql-client: pg_dump and pg_restore of the backups, whatever server DATABASE_URL names;
+# varnish, varnish-modules (xkey): the HTTP cache in front of two app nodes.
+TEST_DEBIAN_PACKAGES=(gdal-bin chromium redis-server postgresql-client varnish varnish-modules)
 
 ensure_venv
 ensure_web_bundle

@@ -5,7 +5,7 @@ import logging
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, delivery, extensions, idempotency, nodes, ratelimit, storage
+from . import caching, db, delivery, extensions, idempotency, nodes, ratelimit, storage
 from .auth import NoCookieSession
 from .config import Config
 
@@ -30,6 +30,7 @@ def create_app(config: Config | None = None) -> Flask:
     nodes.init_app(app)
     storage.init_app(app)
     delivery.init_app(app)
+    caching.init_app(app)
     extensions.api.init_app(app)
     app.before_request(extensions.reject_nul_characters)
     ratelimit.init_app(app)

@@ -12,6 +12,7 @@ from .models import User
 from .nodes import nodes_cli
 from .osm.cli import osm_cli
 from .photos.cli import photos_cli
+from .varnish import cache_cli
 
 db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
 users_cli = AppGroup("users", help="Accounts.")
@@ -71,5 +72,6 @@ def init_app(app) -> None:
         backup_cli,
         export_cli,
         nodes_cli,
+        cache_cli,
     ):
         app.cli.add_command(group)

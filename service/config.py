@@ -106,6 +106,21 @@ class Config:
         self.BASEMAP_URL = env.get("BASEMAP_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
         self.BASEMAP_ATTRIBUTION = env.get("BASEMAP_ATTRIBUTION", "© OpenStreetMap contributors")
         self.BASEMAP_PMTILES = env.get("BASEMAP_PMTILES") or None
+        # Shared HTTP caches in front (docs/deployment.md): the URLs (comma-separated) that
+        # take a PURGE naming surrogate keys after each change of devices ("" = none); how long
+        # a shared cache keeps answers (a day when purges keep it current, else a minute); how
+        # long it may serve one stale while it fetches anew; how long a write's answer waits
+        # for its purge to be sent, so that its author's next read shows the change.
+        self.CACHE_PURGE_URL = env.get("CACHE_PURGE_URL", "")
+        self.CACHE_SHARED_MAX_AGE = (
+            _int("CACHE_SHARED_MAX_AGE", 0) if env.get("CACHE_SHARED_MAX_AGE") else None
+        )
+        self.CACHE_STALE_SECONDS = _int("CACHE_STALE_SECONDS", 60)
+        # Tiles below this zoom, and answers over wider areas, are not purged (every write in
+        # their region would): shared caches keep them CACHE_WIDE_MAX_AGE seconds.
+        self.CACHE_PURGE_MIN_ZOOM = _int("CACHE_PURGE_MIN_ZOOM", 10)
+        self.CACHE_WIDE_MAX_AGE = _int("CACHE_WIDE_MAX_AGE", 60)
+        self.CACHE_PURGE_WAIT_MS = _int("CACHE_PURGE_WAIT_MS", 500)
         # Reverse proxies in front of Vigie (nginx: 1) whose X-Forwarded-For/-Proto/-Host to trust.
         self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
         # Cross-origin reads are open to every site by default; list origins to narrow them.

@@ -8,6 +8,8 @@ import xxhash
 from flask import Response, request
 from flask_cors import CORS
 
+from .caching import cache_headers
+
 # Text formats worth compressing; binary tiles and images are left alone.
 COMPRESSIBLE = {
     "application/geo+json",
@@ -106,6 +108,7 @@ def security_headers(response: Response) -> Response:
 def init_app(app) -> None:
     # Registered first so that it runs last (Flask runs after-request hooks in reverse order).
     app.after_request(one_vary_field)
+    app.after_request(cache_headers)
     origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
     methods = [m.strip().upper() for m in app.config["CORS_METHODS"].split(",") if m.strip()]
     CORS(

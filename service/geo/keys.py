@@ -141,3 +141,43 @@ def _cover(bbox: Box) -> list[tuple[int, int, bool]]:
                 (z, x + 1, y + 1, key | 3),
             ]
     return found
+
+
+def compact_bits(value: int) -> int:
+    """The even bits of a Morton code packed into an integer (spread_bits undone)."""
+    value &= 0x5555555555555555
+    for shift, mask in (
+        (1, 0x3333333333333333),
+        (2, 0x0F0F0F0F0F0F0F0F),
+        (4, 0x00FF00FF00FF00FF),
+        (8, 0x0000FFFF0000FFFF),
+        (16, 0x00000000FFFFFFFF),
+    ):
+        value = (value | (value >> shift)) & mask
+    return value
+
+
+def tiles_of_key(key: int, max_zoom: int) -> list[tuple[int, int, int]]:
+    """The tiles (z, x, y), from zoom 0 to max_zoom, that hold a device of this tile_key."""
+    x, y = compact_bits(key), compact_bits(key >> 1)
+    return [(z, x >> (KEY_ZOOM - z), y >> (KEY_ZOOM - z)) for z in range(max_zoom + 1)]
+
+
+def covering_tiles(bboxes: list[Box], max_zoom: int, per_side: int) -> list[tuple[int, int, int]]:
+    """Tiles (z, x, y) holding every device a query of these boxes may return: at the deepest
+    zoom (up to max_zoom) where at most per_side tiles cover each box's side."""
+    tiles = []
+    for bbox in bboxes:
+        x0, y0, x1, y1 = pixel_box(_widened(bbox))
+        zoom, shift = max_zoom, KEY_ZOOM - max_zoom
+        while (
+            zoom > 0
+            and max((x1 >> shift) - (x0 >> shift), (y1 >> shift) - (y0 >> shift)) >= per_side
+        ):
+            zoom, shift = zoom - 1, shift + 1
+        tiles += [
+            (zoom, tx, ty)
+            for tx in range(x0 >> shift, (x1 >> shift) + 1)
+            for ty in range(y0 >> shift, (y1 >> shift) + 1)
+        ]
+    return sorted(set(tiles))

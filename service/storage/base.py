@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 STORE_RETRY_AFTER_SECONDS = 5
 
 # Stored objects never change (their name is their hash): caches may keep them for a year.
-IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+IMMUTABLE_MAX_AGE = 31536000
+IMMUTABLE_CACHE = f"public, max-age={IMMUTABLE_MAX_AGE}, immutable"
 # A key is a lowercase SHA-256 in hex plus an extension: never a client-supplied name.
 KEY_PATTERN = re.compile(r"^[0-9a-f]{64}\.jpg$")
 

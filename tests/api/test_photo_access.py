@@ -66,4 +66,9 @@ def test_photos_not_yet_public_are_kept_out_of_shared_caches(as_user, moderator)
     url = f"/api/v1/photos/{photo['id']}/thumbnail"
     assert author.get(url).headers["Cache-Control"].startswith("private,")
     moderator.post(f"/api/v1/devices/{device['id']}/review", json={"decision": "approve"})
-    assert author.get(url).headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    shared = author.get(url)
+    assert shared.headers["Cache-Control"] == (
+        "public, max-age=31536000, s-maxage=60, stale-while-revalidate=60, immutable"
+    )
+    # Purged with its device (deleted, or pending again) by a cache in front.
+    assert shared.headers["Surrogate-Key"] == f"vigie photo/{photo['id']} device/{device['id']}"

@@ -153,7 +153,9 @@ class TestServing:
         assert response.status_code == 200
         assert response.mimetype == "image/jpeg"
         assert response.headers["ETag"] == f'"{hashlib.sha256(response.data).hexdigest()}"'
-        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert response.headers["Cache-Control"] == (
+            "public, max-age=31536000, s-maxage=60, stale-while-revalidate=60, immutable"
+        )
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         again = client.get(body["thumbnail"], headers={"If-None-Match": response.headers["ETag"]})
         assert again.status_code == 304 and again.data == b""

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ...auth import current_viewer
+from ...caching import area_keys, device_key, share
 from ...community import is_trusted, record_revision, snapshot
 from ...db import run_statement, session
 from ...delivery import conditional_response
@@ -202,6 +203,7 @@ class DeviceViews(MethodView):
             declared=declared,
             viewer=current_viewer(),
         )
+        share(area_keys(flt.bboxes), per_viewer=True)
         if cluster:
             return cluster_response(flt, zoom, limit)
         after = CURSORS.decode(cursor) if cursor else None
@@ -289,6 +291,7 @@ class DeviceByIdViews(MethodView):
     def get(self, device_id):
         """Read one device as a GeoJSON Feature"""
         row = read_device_feature(device_id)
+        share([device_key(device_id)], per_viewer=True)
         if row.merged_into is not None:
             return redirect(device_url(row.merged_into), 308)
         if row.deleted_at is not None:

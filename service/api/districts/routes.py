@@ -4,6 +4,7 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import RAISE
 
+from ...caching import ALL_DISTRICTS, share
 from ...db import session
 from ...errors import NotFound
 from ...extensions import Blueprint
@@ -35,6 +36,7 @@ class DistrictViews(MethodView):
     @blp.problems(400)
     def get(self, args):
         """List districts by level, parent and bbox, with simplified geometry"""
+        share([ALL_DISTRICTS])
         clauses = district_clauses(
             levels=[args["level"]] if args.get("level") else [],
             parents=list(args.get("parent", ())),
@@ -57,6 +59,7 @@ class DistrictByCodeViews(MethodView):
     @blp.problems(400, 404)
     def get(self, args, code):
         """Read one district as a GeoJSON Feature"""
+        share([ALL_DISTRICTS])
         tolerance = args.get("tolerance", DEFAULT_TOLERANCE_M)
         feature = session.execute(select_district_feature(code, tolerance)).scalar_one_or_none()
         if feature is None:

@@ -14,12 +14,13 @@ from flask import Response, current_app, request, send_file, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
+from ...caching import ALL_DEVICES, area_keys, device_key, district_key, share
 from ...db import run_statement, session, time_limit
 from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
 from ...exports.geopackage import Layer, write_flatgeobuf, write_geopackage
 from ...extensions import Blueprint, api
-from ...geo.collections import COLLECTIONS, OgcCollection, PageRequest
+from ...geo.collections import COLLECTIONS, DEVICES, OgcCollection, PageRequest
 from ...geo.cql2 import FilterError, filter_clause
 from ...geo.crs import (
     CRS84,
@@ -113,6 +114,15 @@ def schema_response(document: dict, args: dict) -> Response:
     application/schema+json (GDAL 3.6 refuses queryables otherwise, and filters on its side)."""
     wanted = request.accept_mimetypes.best_match([SCHEMA_JSON, JSON], default=SCHEMA_JSON)
     return json_response(document, JSON if args.get("f") == "json" else wanted)
+
+
+def share_items(collection: OgcCollection, bboxes) -> None:
+    """Items of devices are named by their area; districts carry counts of devices anywhere."""
+    share(area_keys(bboxes) if collection.id == DEVICES.id else [ALL_DEVICES])
+
+
+def share_item(collection: OgcCollection, key) -> None:
+    share([device_key(key) if collection.id == DEVICES.id else district_key(key)])
 
 
 def find_collection(collection_id: str) -> OgcCollection:
@@ -212,6 +222,7 @@ class LandingPageViews(MethodView):
     @blp.problems(400)
     def get(self, _args):
         """Describe the OGC API Features service and link to its parts"""
+        share([])
         here = url_for("ogc.LandingPageViews", _external=True)
         return json_response(
             {
@@ -312,6 +323,7 @@ class ConformanceViews(MethodView):
     @blp.problems(400)
     def get(self, _args):
         """List the OGC conformance classes this server implements"""
+        share([])
         return json_response({"conformsTo": list(CONFORMANCE)})
 
 
@@ -322,6 +334,7 @@ class CollectionListViews(MethodView):
     @blp.problems(400)
     def get(self, _args):
         """List the feature collections, each with its extent computed from the data"""
+        share([ALL_DEVICES])
         return json_response(
             {
                 "collections": [describe_collection(c) for c in COLLECTIONS.values()],
@@ -337,6 +350,7 @@ class CollectionViews(MethodView):
     @blp.problems(400, 404)
     def get(self, _args, collection_id):
         """Describe one collection, with its extent computed from the data"""
+        share([ALL_DEVICES])
         return json_response(describe_collection(find_collection(collection_id)))
 
 
@@ -347,6 +361,7 @@ class QueryablesViews(MethodView):
     @blp.problems(400, 404)
     def get(self, args, collection_id):
         """List the properties a CQL2 filter (or a property parameter) may use"""
+        share([])
         collection = find_collection(collection_id)
         queryables = collection.queryables.items()
         return schema_document(
@@ -407,6 +422,7 @@ class ItemViews(MethodView):
             key = collection.key_type(feature_id)
         except ValueError as exc:
             raise NotFound(f"No feature has the id {feature_id!r}.", field="featureId") from exc
+        share_item(collection, key)
         feature = session.execute(
             collection.select_item(key), {"photo_base": photo_base()}
         ).scalar_one_or_none()
@@ -504,6 +520,7 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
         after=position if backward is False else None,
         before=position if backward else None,
     )
+    share_items(collection, asked.bboxes)
     statement = collection.select_page(asked)
     if asked.conditions:  # any CQL2 a client writes: bounded, so that it frees the worker
         too_long = BadRequest(

@@ -10,6 +10,7 @@ from flask import Response, current_app, g, redirect, request, url_for
 from flask.views import MethodView
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ...caching import device_key, photo_key, share
 from ...db import session
 from ...errors import (
     Forbidden,
@@ -24,7 +25,7 @@ from ...photos.library import delete_photos, loose_upload_of, save_photo
 from ...photos.processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto, process_photo
 from ...ratelimit import write_limit
 from ...storage import photo_storage
-from ...storage.base import IMMUTABLE_CACHE, content_key
+from ...storage.base import IMMUTABLE_CACHE, IMMUTABLE_MAX_AGE, content_key
 from ..access import check_if_match, find_device, find_photo
 from ..geojson import photo_base
 from .schemas import PhotoSchema, PhotoUploadSchema, UploadedPhotoSchema
@@ -40,6 +41,11 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Photos of devices, stripped of EXIF/GPS/XMP/IPTC and re-encoded as JPEG.",
 )
+
+
+def share_photo(photo: Photo, **policy) -> None:
+    """A photo of a public pin is public: purged with its device (deleted, or pending again)."""
+    share([photo_key(photo.id), device_key(photo.device_id)], **policy)
 
 
 def photo_view(photo: Photo) -> dict:
@@ -170,7 +176,10 @@ class PhotoByIdViews(MethodView):
     @blp.problems(404, 410)
     def get(self, photo_id):
         """Read a photo's metadata: its device, size and image URLs"""
-        return photo_view(find_photo(photo_id)[0])
+        photo, public = find_photo(photo_id)
+        if public:
+            share_photo(photo)
+        return photo_view(photo)
 
     @blp.auth()
     @write_limit
@@ -203,9 +212,12 @@ class PhotoImageViews(MethodView):
         """Fetch a rendition of a photo: full (2560 px), large (1024 px) or thumbnail (320 px)"""
         photo, public = find_photo(photo_id)
         sha256 = photo.sha256_of(rendition)
-        # A photo not yet public may only be kept by the browser that asked, not shared caches.
-        cache = IMMUTABLE_CACHE if public else IMMUTABLE_CACHE.replace("public", "private")
-        headers = {"ETag": f'"{sha256}"', "Cache-Control": cache}
+        headers = {"ETag": f'"{sha256}"'}
+        if public:
+            share_photo(photo, max_age=IMMUTABLE_MAX_AGE, immutable=True)
+        else:
+            # Not yet public: only the browser that asked may keep it, not shared caches.
+            headers["Cache-Control"] = IMMUTABLE_CACHE.replace("public", "private")
         if request.if_none_match.contains(sha256):
             return Response(status=304, headers=headers)
         storage = photo_storage()

@@ -6,6 +6,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
 
+from ...caching import ALL_DEVICES, area_keys, district_key, share
 from ...db import session, time_limit
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
@@ -51,6 +52,12 @@ blp = Blueprint(
     description="Device densities per district, for researchers: JSON, GeoJSON or CSV, "
     "with attribution.",
 )
+
+
+def share_statistics(keys: list[str]) -> None:
+    """Statistics are exact the moment a change commits (docs/statistics.md): shared caches
+    keep them until a purge names one of their districts or areas."""
+    share(keys)
 
 
 def statistics_filter(args: dict, bbox=None) -> StatisticsFilter:
@@ -193,6 +200,8 @@ class DistrictStatsViews(MethodView):
                 "No district matches this level and parent; see GET /api/v1/districts.",
                 field="parent" if args.get("parent") else "level",
             )
+        parents = args.get("parent", ())
+        share_statistics([district_key(code) for code in parents] if parents else [ALL_DEVICES])
         name = "-".join(["districts", args.get("level") or "", *args.get("parent", ())])
         query = density_query(selection, args, report_outside=args.get("outside", False))
         return density_response(query, args, name.strip("-"))
@@ -211,6 +220,7 @@ class CompareViews(MethodView):
         unknown = [code for code in codes if code not in known]
         if unknown:
             raise NotFound(f"Unknown district codes: {', '.join(unknown)}.", field="codes")
+        share_statistics([district_key(code) for code in codes])
         query = density_query(DistrictSelection(codes=codes), args)
         return density_response(query, args, "compare-" + "-".join(codes)[:100])
 
@@ -231,6 +241,7 @@ class GridViews(MethodView):
                 "zoom in or use a larger cell.",
                 field="cell",
             )
+        share_statistics(area_keys([bbox]))
         srid = utm_srid(bbox)
         flt = statistics_filter(args, bbox)
         credits = device_credits()
@@ -257,6 +268,7 @@ class TimelineViews(MethodView):
     def get(self, args):
         """Count a district's devices over time, by first observation and removal"""
         code = args["district"]
+        share_statistics([district_key(code)])
         statement = select_timeline(
             code, args.get("interval", "month"), statistics_filter(args), device_credits()
         )

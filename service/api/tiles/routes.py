@@ -9,6 +9,7 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
+from ...caching import share, tile_keys
 from ...db import run_statement, session
 from ...errors import NotFound
 from ...extensions import Blueprint
@@ -26,8 +27,11 @@ from ..credits import attribution_html, device_credits
 from .schemas import TileJSONSchema, TileQueryArgsSchema
 
 MVT = "application/vnd.mapbox-vector-tile"
-# Pins change often but a map can show a minute-old tile; the ETag makes revalidation cheap.
-TILE_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
+# Pins change often but a browser can show a minute-old tile; the ETag makes revalidation
+# cheap. Shared caches keep tiles longer: a change of devices purges the tiles it touched.
+TILE_MAX_AGE = 60
+# TileJSON changes only with the server's address or version.
+TILEJSON_MAX_AGE = 3600
 
 # What the features of the layer carry, for TileJSON's vector_layers.
 TILE_FIELDS = {
@@ -92,7 +96,7 @@ def tile_response(mvt) -> Response:
     """A tile's bytes with their ETag; 304 when the client has them, 204 when empty."""
     data = bytes(mvt or b"")
     etag = hashlib.blake2b(data, digest_size=12).hexdigest()
-    headers = {"ETag": f'"{etag}"', "Cache-Control": TILE_CACHE_CONTROL}
+    headers = {"ETag": f'"{etag}"'}
     if request.if_none_match.contains_weak(etag):
         return Response(status=304, headers=headers)
     if not data:
@@ -110,6 +114,11 @@ class DeviceTileViews(MethodView):
         headers={
             "ETag": {"schema": {"type": "string"}},
             "Cache-Control": {"schema": {"type": "string"}},
+            "Surrogate-Key": {
+                "schema": {"type": "string"},
+                "description": "tile/{z}/{x}/{y}: what a cache purges when a device there "
+                "changes (docs/deployment.md)",
+            },
         },
     )
     @blp.alt_response(204, description="No device in this tile")
@@ -118,6 +127,7 @@ class DeviceTileViews(MethodView):
     def get(self, z, x, y, kind=()):
         """Read one vector tile of devices (clusters with their count and kinds when dense)"""
         check_tile(z, x, y)
+        share(tile_keys(z, x, y), max_age=TILE_MAX_AGE)
         tile = run_statement(device_tile_statement(z, x, y, sorted(set(kind))))
         return tile_response(tile.mvt)
 
@@ -150,6 +160,7 @@ class DeviceTileJSONViews(MethodView):
     @blp.problems(400)
     def get(self, kind=()):
         """Describe the device tiles as TileJSON, for MapLibre, OpenLayers or Leaflet"""
+        share([], max_age=TILEJSON_MAX_AGE)
         template = url_for("tiles.DeviceTileViews", z=0, x=0, y=0, _external=True).replace(
             "/0/0/0.mvt", "/{z}/{x}/{y}.mvt"
         )

@@ -1,0 +1,52 @@
+vcl 4.1;
+# Varnish in front of Vigie's app nodes (docs/deployment.md), written by `flask cache vcl`.
+# Answers are kept as the app says (Cache-Control: s-maxage); the app's Surrogate-Key header
+# becomes xkey's secondary hashes (Debian: varnish-modules), and a PURGE from an app node
+# carrying Surrogate-Key drops every answer tagged with any of its keys.
+import directors;
+import xkey;
+
+{backends}
+
+acl purgers {{
+{purgers}
+}}
+
+sub vcl_init {{
+    new nodes = directors.round_robin();
+{nodes}
+}}
+
+sub vcl_recv {{
+    set req.backend_hint = nodes.backend();
+    if (req.method == "PURGE") {{
+        if (client.ip !~ purgers) {{
+            return (synth(403, "Forbidden"));
+        }}
+        if (!req.http.Surrogate-Key) {{
+            return (synth(400, "Name the keys to purge in Surrogate-Key"));
+        }}
+        set req.http.X-Purged = xkey.purge(req.http.Surrogate-Key);
+        return (synth(200, "Purged " + req.http.X-Purged));
+    }}
+    # Tokens and cookies are the app's business: the builtin VCL passes such requests.
+}}
+
+sub vcl_backend_response {{
+    if (beresp.http.Surrogate-Key) {{
+        set beresp.http.xkey = beresp.http.Surrogate-Key;
+    }}
+}}
+
+sub vcl_deliver {{
+    set resp.http.X-Cache-Hits = obj.hits;
+    if (obj.hits > 0) {{
+        # The node's count was for the client that first asked, not for this one.
+        unset resp.http.X-RateLimit-Limit;
+        unset resp.http.X-RateLimit-Remaining;
+        unset resp.http.X-RateLimit-Reset;
+    }}
+    # The keys are for this cache; clients need not see them.
+    unset resp.http.xkey;
+    unset resp.http.Surrogate-Key;
+}}

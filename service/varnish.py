@@ -1,0 +1,62 @@
+"""`flask cache ...`: the Varnish configuration of a cache in front of the app nodes, and a purge
+by hand (after a bulk import, for instance)."""
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from .caching import EVERYTHING, purger
+
+VCL_TEMPLATE = Path(__file__).parent / "templates" / "varnish.vcl"
+
+cache_cli = AppGroup("cache", help="The HTTP cache in front of the app nodes.")
+
+
+def backend_definition(name: str, address: str) -> str:
+    """A VCL backend for HOST:PORT, or for a unix socket path (starting with /)."""
+    if address.startswith("/"):
+        target = f'.path = "{address}";'
+    else:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise click.BadParameter(f"{address!r} is neither HOST:PORT nor /path/of/socket")
+        target = f'.host = "{host}"; .port = "{port}";'
+    # The app answers /api/v1/health; a node that does not is left out until it does.
+    probe = (
+        '.probe = { .url = "/api/v1/health"; .interval = 2s; .timeout = 1s; '
+        ".window = 3; .threshold = 2; .initial = 2; }"
+    )
+    return f"backend {name} {{ {target} {probe} }}"
+
+
+def varnish_vcl(backends: list[str], purgers: list[str]) -> str:
+    """The VCL of a Varnish balancing BACKENDS, taking PURGE requests from PURGERS (addresses)."""
+    names = [f"node{index}" for index in range(1, len(backends) + 1)]
+    return VCL_TEMPLATE.read_text().format(
+        backends="\n".join(backend_definition(n, a) for n, a in zip(names, backends, strict=True)),
+        purgers="\n".join(f'    "{address}";' for address in purgers),
+        nodes="\n".join(f"    nodes.add_backend({name});" for name in names),
+    )
+
+
+@cache_cli.command("vcl")
+@click.option("--backend", "backends", multiple=True, required=True, help="HOST:PORT or socket")
+@click.option("--purger", "purgers", multiple=True, default=["127.0.0.1", "::1"], show_default=True)
+def print_vcl(backends, purgers):
+    """Print the Varnish configuration (VCL) for these app nodes."""
+    click.echo(varnish_vcl(list(backends), list(purgers)), nl=False)
+
+
+@cache_cli.command("purge")
+@click.argument("keys", nargs=-1)
+def purge_keys(keys):
+    """Purge answers tagged with KEYS (default: every answer) from the caches of CACHE_PURGE_URL."""
+    caches = purger()
+    if caches is None:
+        raise click.ClickException("CACHE_PURGE_URL names no cache")
+    keys = list(keys) or [EVERYTHING]
+    caches.submit(keys).wait()
+    if caches.failed:
+        raise click.ClickException("a cache did not take the purge (see the log above)")
+    click.echo(f"purged {' '.join(keys)} at {', '.join(caches.urls)}")

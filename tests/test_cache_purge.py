@@ -1,0 +1,157 @@
+"""The purge hook: after a committed change of devices, one PURGE naming the keys it touched."""
+
+import http.server
+import logging
+import threading
+
+import pytest
+
+from service import create_app
+from service.caching import Purger, place_keys
+from service.config import Config
+from service.geo.keys import mercator_pixel, spread_bits
+from tests.districts import district_feature, load, square, write_geojson
+from tests.helpers import feature, pin
+from tests.server import free_port
+
+PARIS = (2.3522, 48.8566)
+MOVED = (2.2950, 48.8738)
+
+
+def key_of(lon: float, lat: float) -> int:
+    x, y = mercator_pixel(lon, lat)
+    return spread_bits(x) | (spread_bits(y) << 1)
+
+
+class RecordingCache(http.server.BaseHTTPRequestHandler):
+    """A cache that only records the keys of the PURGE requests it receives."""
+
+    purged: list[set[str]] = []
+
+    def do_PURGE(self):
+        self.purged.append(set(self.headers["Surrogate-Key"].split()))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def cache():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RecordingCache)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def app(database_url, cache, tmp_path_factory):
+    app = create_app(
+        Config(
+            DATABASE_URL=database_url,
+            TESTING=True,
+            MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
+            RATELIMIT_ENABLED=False,
+            CACHE_PURGE_URL=cache,
+            CACHE_PURGE_WAIT_MS=5000,
+        )
+    )
+    yield app
+    app.extensions["engine"].dispose()
+
+
+@pytest.fixture
+def purged():
+    RecordingCache.purged.clear()
+    return RecordingCache.purged
+
+
+def test_a_change_purges_both_positions_its_districts_and_the_device(
+    moderator, purged, isolated, tmp_path
+):
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "districts.geojson",
+            [district_feature("75056", square(PARIS[0] - 0.005, PARIS[1] - 0.005, 0.01))],
+        ),
+    )
+    device = pin(moderator, *PARIS)
+    assert purged[-1] == place_keys(key_of(*PARIS), ["75056"], min_zoom=10) | {
+        f"device/{device['id']}"
+    }
+    purged.clear()
+    etag = moderator.get(f"/api/v1/devices/{device['id']}").headers["ETag"]
+    moved = moderator.patch(
+        f"/api/v1/devices/{device['id']}",
+        json={"geometry": {"type": "Point", "coordinates": list(MOVED)}},
+        headers={"If-Match": etag},
+    )
+    assert moved.status_code == 200
+    # Sent before the write answered: the author's next read through the cache is fresh.
+    assert len(purged) == 1
+    # The tiles of both positions from zoom 10 on; wider ones are kept a minute, not purged.
+    expected = place_keys(key_of(*PARIS), ["75056"], min_zoom=10)
+    assert purged[0] == expected | place_keys(key_of(*MOVED), min_zoom=10) | {
+        f"device/{device['id']}"
+    }
+    assert "tile/9/259/176" not in purged[0] and len(expected) == 22 - 10 + 1 + 1
+
+
+def test_reads_and_failed_writes_purge_nothing(client, moderator, purged):
+    device = pin(moderator, *PARIS)
+    purged.clear()
+    client.get(f"/api/v1/devices/{device['id']}")
+    client.get("/api/v1/devices")
+    stale = moderator.patch(
+        f"/api/v1/devices/{device['id']}",
+        json={"properties": {"notes": "x"}},
+        headers={"If-Match": '"0.0"'},
+    )
+    assert stale.status_code == 412
+    duplicate = moderator.post("/api/v1/devices", json=feature(*PARIS))
+    assert duplicate.status_code == 409
+    assert purged == []
+
+
+def test_a_cache_that_does_not_answer_costs_a_log_line_not_the_write(
+    app, moderator, monkeypatch, caplog
+):
+    down = Purger([f"http://127.0.0.1:{free_port()}/"], timeout=1)
+    monkeypatch.setitem(app.extensions, "cache_purger", down)
+    with caplog.at_level(logging.WARNING, logger="service.caching"):
+        device = pin(moderator, *PARIS)
+    assert device["id"]
+    assert down.failed == 1 and down.sent == 0
+    assert "cache purge of" in caplog.text and "failed" in caplog.text
+
+
+def test_purged_answers_are_kept_a_day_and_wide_ones_a_minute(client):
+    """With purges sent, precise answers stay until a write purges them; the answers every
+    write in a region would purge (low zooms, whole levels) are recomputed once a minute."""
+    day, minute = "s-maxage=86400", "s-maxage=60"
+    z14, z5 = (
+        client.get("/tiles/devices/14/8298/5637.mvt"),
+        client.get("/tiles/devices/5/16/11.mvt"),
+    )
+    assert (
+        day in z14.headers["Cache-Control"] and "tile/14/8298/5637" in z14.headers["Surrogate-Key"]
+    )
+    assert minute in z5.headers["Cache-Control"] and z5.headers["Surrogate-Key"] == "vigie devices"
+    assert minute in client.get("/api/v1/devices").headers["Cache-Control"]
+    assert day in client.get("/api/v1/devices?bbox=2.34,48.85,2.36,48.86").headers["Cache-Control"]
+    # Statistics are exact when computed: purged by area, like the listing of that box.
+    grid = client.get("/api/v1/stats/grid?bbox=2.34,48.85,2.36,48.86")
+    assert day in grid.headers["Cache-Control"]
+
+
+def test_a_cache_that_stays_down_is_logged_once_in_a_while(caplog):
+    down = Purger([f"http://127.0.0.1:{free_port()}/"], timeout=1)
+    with caplog.at_level(logging.WARNING, logger="service.caching"):
+        for key in ("tile/10/1/1", "tile/10/1/2", "tile/10/1/3"):
+            assert down.submit([key]).wait(10)
+    assert down.failed == 3
+    assert len([r for r in caplog.records if r.name == "service.caching"]) == 1
