@@ -24,7 +24,6 @@ from .devices.filter import DeviceFilter, device_time, within_bboxes, within_int
 from .devices.spatial import check_device_position, select_device_page_in_space, spatial_page
 from .districts import district_feature_text
 from .exports import select_district_statistics_rows, select_public_device_rows
-from .keys import KEY_SPACE
 from .paging import FeaturePage, select_feature_page
 from .statements import BoundStatement
 from .statistics.density import district_level_figures_json
