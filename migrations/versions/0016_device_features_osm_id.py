@@ -6,7 +6,7 @@ own copy of PUBLIC_PROPERTIES, service/geo/devices/features.py), and every store
 written again, without making devices look changed to syncing clients.
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-04 17:15:00
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
