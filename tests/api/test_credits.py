@@ -3,10 +3,8 @@ contributors, and OpenStreetMap's contributors (ODbL) once devices were imported
 
 import pytest
 
-from tests.districts import district_feature, exact_statistics, load, rectangle, write_geojson
+from tests.districts import district_feature, load, rectangle, write_geojson
 from tests.helpers import pin
-
-__all__ = ["exact_statistics"]
 
 ODBL = "https://opendatacommons.org/licenses/odbl/1-0/"
 OSM = "OpenStreetMap contributors"

@@ -3,11 +3,9 @@ closed rings and the right-hand rule, whatever the winding of the stored polygon
 
 import pytest
 
-from tests.districts import district_feature, exact_statistics, load, write_geojson
+from tests.districts import district_feature, load, write_geojson
 from tests.helpers import pin
 from tests.rfc7946 import rfc7946_problems
-
-__all__ = ["exact_statistics"]
 
 # Stored clockwise, with a counterclockwise hole: every answer must turn both around.
 CLOCKWISE = [
@@ -23,7 +21,7 @@ def client(moderator):
 
 
 @pytest.fixture
-def mapped(client, isolated, tmp_path, exact_statistics):
+def mapped(client, isolated, tmp_path):
     load(
         isolated,
         write_geojson(tmp_path / "q.geojson", [district_feature("CW", CLOCKWISE, population=900)]),

@@ -12,12 +12,9 @@ from pathlib import Path
 import pytest
 
 from geodata.declared import DeclaredFields, import_declared
-from tests.districts import exact_statistics, load_real
+from tests.districts import load_real
 
 from . import METRE_LAT, add_device
-
-__all__ = ["exact_statistics"]
-pytestmark = pytest.mark.usefixtures("exact_statistics")
 
 LIST_FILE = "paris-cameras-videoprotection-pp-2019.geojson"
 ANNEX_FILE = "paris-cameras-videoprotection-pp-2019-annexe1.csv"

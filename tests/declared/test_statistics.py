@@ -5,12 +5,9 @@ import io
 
 import pytest
 
-from tests.districts import district_feature, exact_statistics, load, rectangle, write_geojson
+from tests.districts import district_feature, load, rectangle, write_geojson
 
 from . import LAT, LON, METRE_LAT, add_device, load_sites, site, write_sites
-
-__all__ = ["exact_statistics"]
-pytestmark = pytest.mark.usefixtures("exact_statistics")
 
 URL = "/api/v1/stats/districts?level=quartier&declared=true"
 FIGURES = ("declared_sites", "declared_devices", "matched", "unverified", "undeclared")
