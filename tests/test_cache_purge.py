@@ -5,11 +5,14 @@ import logging
 import threading
 
 import pytest
+from sqlalchemy import update
 
 from service import create_app
 from service.caching import Purger, place_keys
 from service.config import Config
+from service.db import session
 from service.geo.keys import mercator_pixel, spread_bits
+from service.models import Device
 from tests.districts import district_feature, load, square, write_geojson
 from tests.helpers import feature, pin
 from tests.server import free_port
@@ -155,3 +158,12 @@ def test_a_cache_that_stays_down_is_logged_once_in_a_while(caplog):
             assert down.submit([key]).wait(10)
     assert down.failed == 3
     assert len([r for r in caplog.records if r.name == "service.caching"]) == 1
+
+
+def test_a_bulk_write_of_devices_purges_every_answer(app, moderator, purged):
+    device = pin(moderator, *PARIS)
+    purged.clear()
+    with app.app_context():
+        session.execute(update(Device).where(Device.id == device["id"]).values(notes="bulk"))
+        session.commit()
+    assert purged == [{"vigie"}]
