@@ -312,6 +312,14 @@ def collect_new_places(db_session, _context) -> None:
         collect_places(db_session, changed_devices(db_session.new, db_session.dirty))
 
 
+@event.listens_for(session, "do_orm_execute")
+def collect_bulk_changes(state) -> None:
+    """A statement that writes devices in bulk (`flask osm import`) purges every answer."""
+    writes = state.is_insert or state.is_update or state.is_delete
+    if writes and purger() is not None and Device in (m.class_ for m in state.all_mappers):
+        state.session.info.setdefault("cache_keys", set()).add(EVERYTHING)
+
+
 @event.listens_for(session, "after_commit")
 def purge_after_commit(db_session) -> None:
     keys = db_session.info.pop("cache_keys", None)

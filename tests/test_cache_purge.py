@@ -12,6 +12,7 @@ from service.config import Config
 from service.geo.keys import mercator_pixel, spread_bits
 from tests.districts import district_feature, load, square, write_geojson
 from tests.helpers import feature, pin
+from tests.osm.test_importer import osm_xml_file, run_import
 from tests.server import free_port
 
 PARIS = (2.3522, 48.8566)
@@ -155,3 +156,9 @@ def test_a_cache_that_stays_down_is_logged_once_in_a_while(caplog):
             assert down.submit([key]).wait(10)
     assert down.failed == 3
     assert len([r for r in caplog.records if r.name == "service.caching"]) == 1
+
+
+def test_an_import_of_openstreetmap_nodes_purges_every_answer(app, purged, tmp_path):
+    result, counts = run_import(app, osm_xml_file(tmp_path, 1, "90"))
+    assert result.exit_code == 0 and counts["created"] == 1
+    assert purged == [{"vigie"}]

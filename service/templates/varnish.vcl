@@ -18,7 +18,6 @@ sub vcl_init {{
 }}
 
 sub vcl_recv {{
-    set req.backend_hint = nodes.backend();
     if (req.method == "PURGE") {{
         if (client.ip !~ purgers) {{
             return (synth(403, "Forbidden"));
@@ -30,6 +29,11 @@ sub vcl_recv {{
         return (synth(200, "Purged " + req.http.X-Purged));
     }}
     # Tokens and cookies are the app's business: the builtin VCL passes such requests.
+}}
+
+sub vcl_backend_fetch {{
+    # Chosen per fetch from a node, not per request: cache hits take no node's turn.
+    set bereq.backend = nodes.backend();
 }}
 
 sub vcl_backend_response {{
