@@ -1,6 +1,8 @@
 """District statistics read from the memberships and counts kept at write time (migration 0013)
 equal a from-scratch computation after any sequence of writes."""
 
+from datetime import UTC, datetime, timedelta
+
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -42,6 +44,9 @@ FILTERS = (
     StatisticsFilter(statuses=["removed", "planned"]),
     StatisticsFilter(operator_types=["private"], verifications=["confirmed", "disputed"]),
     StatisticsFilter(statuses=list(vocab.STATUSES), kinds=["microphone"]),
+    # The map at a date: devices placed by their memberships, or by position for moved ones.
+    StatisticsFilter(at=datetime.now(UTC) + timedelta(days=1)),
+    StatisticsFilter(at=datetime.now(UTC) + timedelta(days=1), statuses=["removed"]),
 )
 
 DEVICE = st.fixed_dictionaries(

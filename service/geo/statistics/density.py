@@ -8,12 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import (
+    ARRAY,
     Float,
     Integer,
     Numeric,
     Select,
+    String,
     Text,
     and_,
+    any_,
     case,
     cast,
     exists,
@@ -40,7 +43,7 @@ from ..declared.figures import (
 from ..districts import geography, simplified_geojson
 from ..sql import feature_text, sql_string
 from ..view_cones import SEEING_KINDS, ViewModel
-from .selection import DistrictSelection, StatisticsFilter
+from .selection import DistrictSelection, StatisticsFilter, moved_device_ids
 
 RANK_METRICS = ("per_km2", "per_10k_inhabitants", "count")
 
@@ -125,6 +128,18 @@ def counted_in(district, selected_clauses, point=Device.geom) -> ColumnElement:
     return or_(func.ST_Contains(district.geom, point), ~on_shared_border_of_smaller_code)
 
 
+def ids_near(selection: DistrictSelection, reach_degrees: float = 0) -> Select:
+    """The ids of the devices now within REACH_DEGREES of a selected district (spatial index)."""
+    district = aliased(District)
+    geometry = district.geom if not reach_degrees else func.ST_Expand(district.geom, reach_degrees)
+    return (
+        select(Device.id)
+        .select_from(district)
+        .join(Device, func.ST_Intersects(geometry, Device.geom))
+        .where(*selection.clauses(district))
+    )
+
+
 def select_joined_hits(selection: DistrictSelection, flt: StatisticsFilter):
     """One row per (district, device) under the border rule, joining devices with polygons:
     for the filters the counts cannot answer (`at=`).
@@ -133,7 +148,7 @@ def select_joined_hits(selection: DistrictSelection, flt: StatisticsFilter):
     parallel workers.
     """
     district = aliased(District)
-    devices = flt.devices()
+    devices = flt.devices(near=ids_near(selection))
     return (
         select(
             district.code,
@@ -149,6 +164,53 @@ def select_joined_hits(selection: DistrictSelection, flt: StatisticsFilter):
             counted_in(district, selection.clauses, devices.c.geom),
         )
     )
+
+
+def select_replayed_hits(selection: DistrictSelection, flt: StatisticsFilter):
+    """The hits of select_joined_hits for `at=`, without joining points with polygons for the
+    devices that never moved: they stood where they stand, so their memberships place them
+    (border rule included); only the few that moved are placed by their position then."""
+    # An array computed once, not a join: the devices then drive the lookups of memberships.
+    codes = select(District.code).where(*selection.clauses()).scalar_subquery()
+    selected = func.array(codes, type_=ARRAY(String))
+
+    def in_selection(code):
+        return code == any_(selected)
+
+    member = aliased(DeviceDistrict)
+    devices = flt.devices(near=select(member.device_id).where(in_selection(member.district_code)))
+    moved = moved_device_ids()
+    membership, other = aliased(DeviceDistrict), aliased(DeviceDistrict)
+    in_a_smaller_one = exists(
+        select(literal(1)).where(
+            other.device_id == membership.device_id,
+            other.district_code < membership.district_code,
+            in_selection(other.district_code),
+        )
+    )
+    columns = [devices.c.kind, devices.c.status, devices.c.verification, literal(1).label("n")]
+    unmoved = (
+        select(membership.district_code.label("code"), *columns)
+        .select_from(devices)
+        .join(membership, membership.device_id == devices.c.id)
+        .where(
+            in_selection(membership.district_code),
+            devices.c.id.not_in(moved),
+            or_(membership.interior, ~in_a_smaller_one),
+        )
+    )
+    district = aliased(District)
+    moved_hits = (
+        select(district.code, *columns)
+        .select_from(district)
+        .join(devices, func.ST_Intersects(district.geom, devices.c.geom))
+        .where(
+            *selection.clauses(district),
+            devices.c.id.in_(moved),
+            counted_in(district, selection.clauses, devices.c.geom),
+        )
+    )
+    return union_all(unmoved, moved_hits)
 
 
 def border_hits(membership, selected_codes: Callable, flt: StatisticsFilter):
@@ -208,7 +270,11 @@ def select_hits(selection: DistrictSelection, flt: StatisticsFilter, from_scratc
     FROM_SCRATCH: join devices with polygons even when the counts could answer (checks and
     benchmarks compare both ways).
     """
-    if from_scratch or not flt.answered_by_counts():
+    if from_scratch:
+        return select_joined_hits(selection, flt).subquery("hits")
+    if flt.at is not None:
+        return select_replayed_hits(selection, flt).subquery("hits")
+    if not flt.answered_by_counts():
         return select_joined_hits(selection, flt).subquery("hits")
     selected = select(District.code).where(*selection.clauses())
 
@@ -218,15 +284,15 @@ def select_hits(selection: DistrictSelection, flt: StatisticsFilter, from_scratc
     return select_counted_hits(in_selection, in_selection, flt).subquery("hits")
 
 
-def counted_now_or_then(flt: StatisticsFilter) -> list[ColumnElement]:
+def counted_now_or_then(flt: StatisticsFilter, near: Select) -> list[ColumnElement]:
     """Clauses on the devices table keeping the devices FLT counts (at a date: those then on the
-    map, with the view they have now)."""
+    map, with the view they have now); NEAR: the ids of the devices now in the area read."""
     if flt.at is None:
         return flt.clauses()
-    return [Device.id.in_(select(flt.devices().c.id))]
+    return [Device.id.in_(select(flt.devices(near, name="seeing_devices").c.id))]
 
 
-def select_watched(sel, flt: StatisticsFilter, model: ViewModel):
+def select_watched(sel, selection: DistrictSelection, flt: StatisticsFilter, model: ViewModel):
     """Per district, the area (km²) under at least one camera's view cone."""
     reach_degrees = model.max_radius_m / 111_320 * 2.5  # generous up to 66° of latitude
     cones = (
@@ -234,7 +300,10 @@ def select_watched(sel, flt: StatisticsFilter, model: ViewModel):
         .select_from(
             sel.join(Device, Device.geom.op("&&")(func.ST_Expand(sel.c.geom, reach_degrees)))
         )
-        .where(*counted_now_or_then(flt), Device.kind.in_(SEEING_KINDS))
+        .where(
+            *counted_now_or_then(flt, ids_near(selection, reach_degrees)),
+            Device.kind.in_(SEEING_KINDS),
+        )
         .group_by(sel.c.code)
         .subquery("cones")
     )
@@ -338,7 +407,7 @@ def district_figures(query: DensityQuery):
     ]
     source = sel.outerjoin(counts, counts.c.code == sel.c.code)
     if query.view_model is not None:
-        watched = select_watched(sel, query.filter, query.view_model)
+        watched = select_watched(sel, query.selection, query.filter, query.view_model)
         source = source.outerjoin(watched, watched.c.code == sel.c.code)
         columns.append(func.coalesce(watched.c.watched_km2, 0.0).label("watched_km2"))
     else:
@@ -456,7 +525,8 @@ def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
         extent = select(
             func.ST_SetSRID(func.ST_Envelope(func.ST_Collect(sel.c.geom)), 4326)
         ).scalar_subquery()
-        devices = query.filter.devices()
+        near = select(Device.id).where(Device.geom.op("&&")(extent))
+        devices = query.filter.devices(near, name="devices_in_extent")
         in_extent = (
             select(func.count())
             .select_from(devices)

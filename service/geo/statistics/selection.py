@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Float, and_, case, cast, func, or_, select, true
+from sqlalchemy import Float, Select, and_, case, cast, func, or_, select, true, union
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import Device, DeviceRevision, District
@@ -57,11 +57,21 @@ def revision_snapshot_at(at: datetime):
     )
 
 
-def device_states_at(at: datetime):
+def moved_device_ids() -> Select:
+    """The devices that ever moved after they were pinned (few): the only ones that may have
+    stood elsewhere at a past date."""
+    return select(DeviceRevision.device_id).where(
+        DeviceRevision.action != "create", DeviceRevision.changes.has_key("geometry")
+    )
+
+
+def device_states_at(at: datetime, near: Select | None = None):
     """The public devices that had appeared by AT, each with its position, kind, status and
     operator type at AT (from its revisions); devices without history (loaded in bulk) keep
     their columns, except that a device marked removed after AT was still there.
 
+    NEAR: ids of the devices whose position now is in the area at hand (read through the
+    spatial index); the devices that ever moved are added to them, and only those are replayed.
     Visibility and deletion are today's: a deleted pin never counts (see docs/statistics.md).
     """
     revision = revision_snapshot_at(at)
@@ -98,6 +108,7 @@ def device_states_at(at: datetime):
             *DeviceFilter().clauses(),
             appeared_at() <= at,
             or_(~known, snapshot["deleted_at"].astext.is_(None)),
+            *([Device.id.in_(union(near, moved_device_ids()))] if near is not None else []),
         )
         .subquery("states")
     )
@@ -130,17 +141,26 @@ class StatisticsFilter:
             clauses.append(Device.status.in_(PRESENT_STATUSES))
         return clauses
 
-    def devices(self):
+    def devices(self, near: Select | None = None, name: str = "counted_devices"):
         """The devices this filter counts, as a subquery with STATE_COLUMNS: the devices table
-        now, or each device as it stood at `at`."""
+        now, or each device as it stood at `at`.
+
+        NEAR, when given, selects the ids of the devices standing now in the area the caller
+        reads (see device_states_at); by default, those in the filter's bbox if it has one.
+        NAME: the subquery's, unique within a statement.
+        """
         if self.at is None:
             columns = [getattr(Device, name) for name in STATE_COLUMNS]
-            return select(*columns).where(*self.clauses()).subquery("counted_devices")
-        states = device_states_at(self.at)
+            return select(*columns).where(*self.clauses()).subquery(name)
+        if near is None and self.bboxes:
+            near = select(Device.id).where(within_bboxes(Device.geom, self.bboxes))
+        states = device_states_at(self.at, near)
         clauses = self.count_clauses(states)
         if self.bboxes:
             clauses.append(within_bboxes(states.c.geom, self.bboxes))
-        return select(states).where(*clauses).subquery("counted_devices")
+        # Materialized: joined with districts, each polygon then meets every replayed position
+        # in turn, prepared once by GEOS, instead of a position meeting every polygon.
+        return select(states).where(*clauses).cte(name).prefix_with("MATERIALIZED")
 
     def answered_by_counts(self) -> bool:
         """Whether the district counts kept at write time answer this filter (the map now,
