@@ -159,7 +159,14 @@ def upgrade() -> None:
         "CREATE TRIGGER devices_declared_match_insert AFTER INSERT OR DELETE ON devices "
         "FOR EACH ROW EXECUTE FUNCTION vigie_declared_match_device()"
     )
-    changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in MATCHED_COLUMNS)
+    # Positions compared as bytes: pg_restore runs this with an empty search_path, where
+    # `geometry = geometry` (behind IS DISTINCT FROM) is ambiguous.
+    changed = " OR ".join(
+        f"OLD.{c}::bytea IS DISTINCT FROM NEW.{c}::bytea"
+        if c == "geom"
+        else f"OLD.{c} IS DISTINCT FROM NEW.{c}"
+        for c in MATCHED_COLUMNS
+    )
     op.execute(
         "CREATE TRIGGER devices_declared_match_update AFTER UPDATE OF "
         f"{', '.join(MATCHED_COLUMNS)}, merged_into ON devices FOR EACH ROW "
