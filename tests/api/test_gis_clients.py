@@ -106,7 +106,7 @@ def test_owslib_connects_and_reads_items_with_bbox_and_cql2(live_server, seeded)
     service = Features(f"{live_server}/ogc/")
     assert service.links and service.api()["servers"][0]["url"].endswith("/ogc")
     assert "/collections/devices/items" in service.api()["paths"]
-    assert set(service.feature_collections()) == {"devices", "districts"}
+    assert set(service.feature_collections()) == {"declared_sites", "devices", "districts"}
     queryables = service.collection_queryables("devices")
     assert queryables["properties"]["height"]["type"] == "number"
     inside = service.collection_items("devices", bbox=[2.25, 48.85, 2.2751, 48.86], limit=500)

@@ -14,7 +14,7 @@ from service.geo.statistics.density import DensityQuery, select_density_json
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
 from tests.districts import district_feature, load, rectangle, write_geojson
 
-CREDIT = {"name": "devices", "attribution": "test", "licence": "ODbL", "source_url": "/devices"}
+CREDITS = [{"name": "devices", "attribution": "test", "licence": "ODbL", "source_url": "/devices"}]
 # On the districts' edges and corners as well as inside and outside them.
 LONS = (2.295, 2.30, 2.305, 2.31, 2.315, 2.32, 2.325)
 LATS = (48.795, 48.80, 48.8025, 48.805, 48.8075, 48.81, 48.815)
@@ -179,7 +179,7 @@ def figures(db, selection, flt, from_scratch: bool) -> dict:
     query = DensityQuery(
         selection=selection, filter=flt, from_scratch=from_scratch, report_outside=True
     )
-    return orjson.loads(db.connection.execute(select_density_json(query, CREDIT)).scalar_one())
+    return orjson.loads(db.connection.execute(select_density_json(query, CREDITS)).scalar_one())
 
 
 def assert_statistics_from_scratch(db, checks=((s, f) for s in SELECTIONS for f in FILTERS)):
