@@ -1,6 +1,6 @@
 """The same requests against two versions of Vigie, taking turns: what a change costs or saves.
 
-    benchmarks/run.sh versions --base REV [--duration 8] [--rounds 3] [--count 1000000]
+    benchmarks/run.sh versions --base REV [--duration 8] [--rounds 3] [--count N] [--only TEXT]
 
 REV is checked out into var/bench-base (a git worktree, refreshed on each run). Both versions are
 served by gunicorn with the same settings, on the same table of the benchmarks' cluster, and each
@@ -83,6 +83,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each version")
     parser.add_argument("--count", type=int, default=1_000_000, help="devices in the table")
     parser.add_argument("--connections", type=int, default=4, help="concurrent HTTP clients")
+    parser.add_argument(
+        "--only", help="only the scenarios whose name holds this text (e.g. 'limit=1000')"
+    )
     args = parser.parse_args()
     database_url = os.environ["DATABASE_URL"]
     if device_count(database_url) != args.count:
@@ -90,7 +93,11 @@ def main() -> None:
         print(f"loaded in {seed(database_url, args.count):.0f} s", flush=True)
     base_commit = check_out(args.base)
     workers = os.cpu_count() or 2
-    paths = scenarios(database_url)
+    paths = {
+        name: scenario
+        for name, scenario in scenarios(database_url).items()
+        if args.only is None or args.only in name
+    }
     measured: dict = {name: {"base": [], "this": []} for name in paths}
     with (
         loadgen.gunicorn("wsgi:app", workers, loadgen.UNLIMITED, directory=BASE_TREE) as base,
