@@ -10,7 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..models import Dataset, Device, District
 from .devices.features import PUBLIC_PROPERTIES
 from .devices.filter import DeviceFilter
-from .statistics.density import COUNT_GROUPS, district_level_figures_json
+from .statistics.density import COUNT_GROUPS, count_name, district_level_figures_json
 
 
 def flat_device_property(name: str) -> ColumnElement:
@@ -91,7 +91,7 @@ def select_district_statistics_rows(levels=()) -> Select:
         return cast(value.op("->>")(path[-1]), type_).label(name)
 
     counts = [
-        figure(f"{prefix}{value}", Integer, group, value)
+        figure(count_name(prefix, value), Integer, group, value)
         for group, _column, values, prefix in COUNT_GROUPS
         for value in values
     ]

@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from owslib.ogcapi.features import Features
 
+from tests.districts import district_feature, load, rectangle, write_geojson
+
 SEEDED = 120
 ALPR_OVER_4 = {n for n in range(1, SEEDED + 1) if n % 7 == 0 and n % 10 > 4}
 
@@ -100,6 +102,21 @@ def test_gdal_takes_column_types_from_the_feature_schema(live_server, seeded):
     summary = gdal_run("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc", "devices").stdout
     for line in ("angle: Real", "height: Real", "observed_at: DateTime", "kind: String"):
         assert line in summary, summary
+
+
+def test_gdal_reads_the_statistics_counts_as_integer_columns(
+    live_server, seeded, isolated, tmp_path
+):
+    paris = district_feature("P", rectangle(2.2, 48.8, 2.4, 48.9))
+    load(isolated, write_geojson(tmp_path / "paris.geojson", [paris]))
+    url = f"{live_server}/api/v1/stats/districts?level=quartier&f=geojson"
+    info = gdal_run("ogrinfo", "-ro", "-al", f"GeoJSON:{url}").stdout
+    for column in ("count", "kind_camera", "kind_alpr", "status_active", "verification_reported"):
+        assert f"{column}: Integer " in info, info
+    assert "per_km2: Real " in info and "counts_by" not in info, info
+    alpr = len([n for n in range(1, SEEDED + 1) if n % 7 == 0])
+    assert f"kind_alpr (Integer) = {alpr}" in info, info
+    assert f"kind_camera (Integer) = {SEEDED - alpr}" in info, info
 
 
 def test_owslib_connects_and_reads_items_with_bbox_and_cql2(live_server, seeded):

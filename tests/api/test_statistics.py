@@ -254,6 +254,33 @@ class TestDensities:
         accept = client.get(STATS, headers={"Accept": GEOJSON})
         assert accept.get_json()["type"] == "FeatureCollection"
 
+    def test_geojson_properties_are_the_json_figures_with_flat_counts(self, client, quarters):
+        for lon, lat, kind in ((2.301, 48.801, "camera"), (2.302, 48.802, "alpr")):
+            pin(client, lon, lat, kind=kind)
+        pin(client, 2.315, 48.802, kind="microphone", status="planned")
+        query = f"{STATS}&status=active,planned&watched=true"
+        districts = by_code(stats(client, query))
+        features = client.get(query + "&f=geojson").get_json()["features"]
+        assert [f["properties"]["code"] for f in features] == ["Q1", "Q2"]
+        prefixes = {
+            "counts_by_kind": "kind_",
+            "counts_by_status": "status_",
+            "counts_by_verification": "verification_",
+        }
+        for feature in features:
+            district = districts[feature["properties"]["code"]]
+            flat = {
+                prefix + value: n
+                for group, prefix in prefixes.items()
+                for value, n in district[group].items()
+            }
+            plain = {name: value for name, value in district.items() if name not in prefixes}
+            assert feature["properties"] == plain | flat
+            assert all(type(feature["properties"][name]) is int for name in flat)
+        q1 = features[0]["properties"]
+        assert (q1["kind_camera"], q1["kind_alpr"], q1["kind_microphone"]) == (1, 1, 0)
+        assert features[1]["properties"]["status_planned"] == 1
+
     def test_watched_area_of_a_sector_inside_a_district(self, client, quarters):
         pin(client, 2.305, 48.805, direction=[90], angle=90, camera_type="fixed")
         q1 = by_code(stats(client, STATS + "&watched=true"))["Q1"]

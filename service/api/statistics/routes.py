@@ -168,7 +168,8 @@ document_formats = blp.doc(
                     "schema": {
                         "type": "object",
                         "description": "FeatureCollection of the district polygons with the "
-                        "figures as properties, plus totals and attribution",
+                        "figures as flat properties (the counts by vocabulary value as "
+                        "integers: kind_camera, status_active...), plus totals and attribution",
                     }
                 },
                 "text/csv": {

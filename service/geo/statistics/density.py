@@ -62,9 +62,17 @@ def ratio(numerator, denominator, scale: float = 1.0, digits: int = 4) -> Column
     )
 
 
+def count_name(prefix: str, value: str) -> str:
+    """The flat name of the count of one vocabulary value (`kind_camera`): a column of the
+    figures, a field of the downloads, a property of the statistics GeoJSON."""
+    return f"{prefix}{value}"
+
+
 def vocabulary_counts(column, values, prefix: str, groups) -> list:
     return [
-        func.coalesce(func.sum(groups.c.n).filter(groups.c[column] == v), 0).label(f"{prefix}{v}")
+        func.coalesce(func.sum(groups.c.n).filter(groups.c[column] == v), 0).label(
+            count_name(prefix, v)
+        )
         for v in values
     ]
 
@@ -82,10 +90,24 @@ def counts_objects(source, sum_them: bool) -> list:
     for name, _column, values, prefix in COUNT_GROUPS:
         members = []
         for value in values:
-            col = source.c[f"{prefix}{value}"]
+            col = source.c[count_name(prefix, value)]
             members += [sql_string(value), func.coalesce(func.sum(col) if sum_them else col, 0)]
         pairs += [sql_string(name), func.json_build_object(*members)]
     return pairs
+
+
+def flat_counts(source) -> list:
+    """The counts as one integer member per vocabulary value (`kind_camera`), from count
+    columns: GIS clients read a nested object as a text column."""
+    return [
+        member
+        for _name, _column, values, prefix in COUNT_GROUPS
+        for value in values
+        for member in (
+            sql_string(count_name(prefix, value)),
+            func.coalesce(source.c[count_name(prefix, value)], 0),
+        )
+    ]
 
 
 def figure_values(count, area_km2, population) -> dict[str, ColumnElement]:
@@ -400,7 +422,7 @@ def district_figures(query: DensityQuery):
         count.label("count"),
         func.rank().over(order_by=metric.desc().nulls_last()).label("rank"),
         *[
-            func.coalesce(counts.c[f"{prefix}{v}"], 0).label(f"{prefix}{v}")
+            func.coalesce(counts.c[count_name(prefix, v)], 0).label(count_name(prefix, v))
             for _n, _c, values, prefix in COUNT_GROUPS
             for v in values
         ],
@@ -432,28 +454,34 @@ def watched_pairs(watched_km2, area_km2) -> list:
     return pairs(watched_values(watched_km2, area_km2))
 
 
-def district_figures_object(district, counts, before_counts=(), after_counts=()) -> ColumnElement:
+def district_figures_object(
+    district, counts, before_counts=(), after_counts=(), flat: bool = False
+) -> ColumnElement:
     """One district's JSON object: DISTRICT's fields, then the figures of COUNTS's columns.
 
     DISTRICT has the districts' columns, COUNTS a `count` column and one per vocabulary value
-    (COUNT_GROUPS). The CSV columns carry the same names.
+    (COUNT_GROUPS). The CSV columns carry the same names. FLAT: the counts by vocabulary value
+    as members of their own (flat_counts) instead of nested objects.
     """
     head = [sql_string("code"), district.code, sql_string("name"), district.name]
     head += [sql_string("level"), district.level, sql_string("parent_code"), district.parent_code]
     head += [sql_string("population_year"), district.population_year]
-    tail = [*before_counts, *counts_objects(counts, sum_them=False), *after_counts]
+    counts_members = flat_counts(counts) if flat else counts_objects(counts, sum_them=False)
+    tail = [*before_counts, *counts_members, *after_counts]
     count = func.coalesce(counts.c.count, 0)
     return figures_object(head, count, district.area_km2, district.population, tail)
 
 
-def district_object(rows) -> ColumnElement:
-    """A district's object in a statistic: its figures, its rank, the share under cameras."""
+def district_object(rows, flat: bool = False) -> ColumnElement:
+    """A district's object in a statistic: its figures, its rank, the share under cameras
+    (FLAT: the counts by vocabulary value as members of their own)."""
     return district_figures_object(
         rows.c,
         rows,
         before_counts=[sql_string("rank"), rows.c.rank],
         after_counts=watched_pairs(rows.c.watched_km2, rows.c.area_km2)
         + (declared_pairs(rows) if has_declared_figures(rows) else []),
+        flat=flat,
     )
 
 
@@ -472,7 +500,7 @@ def district_values(rows) -> dict[tuple[str, ...], ColumnElement]:
     values = {(name,): value for name, value in plain.items()}
     for group, _column, vocabulary, prefix in COUNT_GROUPS:
         for value in vocabulary:
-            values[(group, value)] = func.coalesce(rows.c[f"{prefix}{value}"], 0)
+            values[(group, value)] = func.coalesce(rows.c[count_name(prefix, value)], 0)
     return values
 
 
@@ -495,11 +523,9 @@ def district_level_figures_json(district=District) -> ColumnElement:
         select(
             func.coalesce(func.sum(hits.c.n), 0).label("count"),
             *[
-                func.coalesce(func.sum(hits.c.n).filter(hits.c[column] == value), 0).label(
-                    f"{prefix}{value}"
-                )
+                count
                 for _name, column, values, prefix in COUNT_GROUPS
-                for value in values
+                for count in vocabulary_counts(column, values, prefix, hits)
             ],
         )
         .correlate(district)
@@ -626,13 +652,15 @@ def select_density_json(query: DensityQuery, devices_credits: list[dict]) -> Sel
 
 
 def select_density_geojson(query: DensityQuery, devices_credits: list[dict], tolerance_m: float):
-    """A FeatureCollection of district polygons with the figures as properties (choropleths)."""
+    """A FeatureCollection of district polygons with the figures as properties (choropleths),
+    the counts by vocabulary value flat (`kind_camera`) so that GIS clients type them as
+    integers; `totals` keeps the JSON answer's shape."""
     query = replace(query, with_geometry=True)
     sel, rows = district_figures(query)
     feature = feature_text(
         func.to_json(rows.c.code),
         simplified_geojson(rows.c.geom, tolerance_m),
-        district_object(rows),
+        district_object(rows, flat=True),
     )
     features = select(
         func.coalesce(
