@@ -135,6 +135,7 @@ def falling_back_to_primary(read):
             current_app.extensions["replicas"].skip(replica)
         abandon_session()
         g.replica = None
+        g.pop("user", None)  # read again on the primary: the replica's rows are gone
         return read()
 
 
@@ -266,7 +267,7 @@ def abandon_session() -> None:
     try:
         session.rollback()
     except DBAPIError:
-        session.invalidate()  # the connection is gone: the pool replaces it
+        session().invalidate()  # the connection is gone: the pool replaces it
     session.remove()
 
 
