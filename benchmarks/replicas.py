@@ -48,6 +48,20 @@ def wait_for_replica(primary_url: str, replica_url: str) -> None:
     replica.dispose()
 
 
+def transactions(url: str) -> int:
+    """Transactions the server has run on the database so far (its own statistics)."""
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as connection:
+        count = connection.execute(
+            text(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                "WHERE datname = current_database()"
+            )
+        ).scalar()
+    engine.dispose()
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=8, help="seconds per measurement")
@@ -66,6 +80,7 @@ def main() -> None:
     measured: dict = {name: {setup: [] for setup in setups} for name in paths}
     alone = {**loadgen.UNLIMITED, "DATABASE_REPLICA_URLS": ""}
     replicated = {**loadgen.UNLIMITED, "DATABASE_REPLICA_URLS": replica_url}
+    before = {url: transactions(url) for url in (database_url, replica_url)}
     with (
         loadgen.gunicorn("wsgi:app", workers, alone) as primary_only,
         loadgen.gunicorn("wsgi:app", workers, replicated) as with_replica,
@@ -77,6 +92,12 @@ def main() -> None:
                     result = loadgen.wrk(url, scenario_paths, args.duration, args.connections)
                     assert result["errors"] == 0, (setup, name, result)
                     measured[name][setup].append(result)
+    time.sleep(2)  # each server's statistics are flushed within a second of a transaction
+    served = {url: transactions(url) - before[url] for url in (database_url, replica_url)}
+    print(
+        f"\ntransactions run during the measurements: {served[database_url]} by the primary, "
+        f"{served[replica_url]} by the replica"
+    )
     summary = {}
     print("\n| scenario | primary req/s | primary + replica req/s | ratio (rounds) |")
     print("|---|---:|---:|---|")
@@ -89,7 +110,10 @@ def main() -> None:
             f"| {name} | {summary[name][setups[0]]:.1f} | {summary[name][setups[1]]:.1f} | "
             f"{statistics.median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)}) |"
         )
-    loadgen.save_results(RESULTS, {"args": vars(args), "summary": summary, "runs": measured})
+    loadgen.save_results(
+        RESULTS,
+        {"args": vars(args), "summary": summary, "runs": measured, "transactions": served},
+    )
 
 
 if __name__ == "__main__":

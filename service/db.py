@@ -11,7 +11,7 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import Executable, create_engine
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolExhausted
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
@@ -135,7 +135,7 @@ def falling_back_to_primary(read):
             current_app.extensions["replicas"].skip(replica)
         abandon_session()
         g.replica = None
-        g.pop("user", None)  # loaded by the abandoned session: look the caller up again
+        g.pop("user", None)  # read again on the primary: the replica's rows are gone
         return read()
 
 
@@ -198,7 +198,8 @@ def init_app(app) -> None:
             return response
         try:
             position = session.execute(PRIMARY_INSERTED).scalar_one()
-        except DBAPIError as error:
+            session.commit()  # nothing left open for the teardown to roll back
+        except (SQLAlchemyError, psycopg.Error) as error:  # a session left failed included
             # The write is done; without a position the client's reads go to the primary.
             log.warning("the WAL position of a write could not be read: %s", error)
             abandon_session()
@@ -208,7 +209,8 @@ def init_app(app) -> None:
 
     @app.teardown_appcontext
     def remove_session(_exc=None):
-        session.remove()
+        if session.registry.has():
+            abandon_session()  # a connection lost by now is invalidated, not a 500
 
 
 class CompiledRead:
@@ -266,7 +268,7 @@ def abandon_session() -> None:
     """Close the request's session whatever state its connection is in."""
     try:
         session.rollback()
-    except DBAPIError:
+    except (SQLAlchemyError, psycopg.Error):
         session().invalidate()  # the connection is gone: the pool replaces it
     session.remove()
 

@@ -217,7 +217,7 @@ class Api(flask_smorest.Api):
         try:
             session.rollback()
         except DBAPIError:
-            session.invalidate()  # the connection is gone: the pool replaces it
+            session().invalidate()  # the connection is gone: the pool replaces it
         log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
         return problem_response(
             503,

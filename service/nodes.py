@@ -17,7 +17,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from psycopg.errors import UndefinedTable
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import ServiceError
 
@@ -50,8 +50,8 @@ def same_secret_key(app) -> bool | None:
             stored = connection.execute(
                 STORE_OR_READ, {"name": FINGERPRINT, "value": fingerprint}
             ).scalar_one()
-    except DBAPIError as error:
-        if not isinstance(error.orig, UndefinedTable):
+    except SQLAlchemyError as error:
+        if not isinstance(getattr(error, "orig", None), UndefinedTable):
             log.warning("SECRET_KEY not compared with other nodes' yet: %s", error)
         return None
     return stored == fingerprint

@@ -45,6 +45,10 @@ def parse_position(value: str) -> int:
     return (int(match[1], 16) << 32) | int(match[2], 16)
 
 
+def format_position(position: int) -> str:
+    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
+
+
 def requested_position(headers) -> int | None:
     """The WAL position a client asks its read to reflect (its last write's), if it sends one."""
     value = headers.get(HEADER)
@@ -167,6 +171,21 @@ class ReplicaSet:
         if missing_since is None:
             return 0.0 if self.samples else math.inf
         return max(now - missing_since, 1e-9)
+
+    def health(self) -> list[dict]:
+        """What is known of each replica, checked now if a check is due."""
+        self.check_if_due()
+        return [
+            {
+                "name": replica.name,
+                "usable": replica.usable(self.max_lag_seconds),
+                "lag_seconds": None if math.isinf(replica.lag_seconds) else replica.lag_seconds,
+                "replayed": None if replica.replayed is None else format_position(replica.replayed),
+                "reads": replica.reads,
+                "failures": replica.failures,
+            }
+            for replica in self.replicas
+        ]
 
     def skip(self, replica: Replica) -> None:
         """Route nothing more to REPLICA until a check finds it well again."""

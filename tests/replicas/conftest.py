@@ -132,6 +132,7 @@ def contributor(app):
     assert answer.status_code == 201, answer.get_json()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {answer.get_json()['token']}"
     client.position = answer.headers["Vigie-WAL-Position"]
+    client.username = account["username"]
     return client
 
 

@@ -200,3 +200,17 @@ def test_a_stopped_replica_costs_no_failed_request(replicated_app, replication, 
     before = replica.reads
     assert shows(app.test_client(), "device", device_id)
     assert replica.reads == before + 1
+
+
+def test_admins_see_how_each_replica_is(replicated_app, replication):
+    app = replicated_app()
+    admin = contributor(app)
+    replication.primary_sql(
+        "UPDATE users SET role = 'admin' WHERE username = :name", name=admin.username
+    )
+    replication.catch_up()
+    assert "replicas" not in app.test_client().get("/api/v1/health").get_json()
+    (replica,) = admin.get("/api/v1/health").get_json()["replicas"]
+    assert replica["usable"] is True and replica["failures"] == 0
+    assert parse_position(replica["replayed"]) >= parse_position(admin.position)
+    assert replica["name"].endswith("/vigie")

@@ -2,6 +2,7 @@
 
 from dataclasses import asdict
 
+from flask import current_app
 from flask.views import MethodView
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -39,4 +40,8 @@ class HealthViews(MethodView):
         user = current_user()
         if user is None or user.role != "admin":
             return {"status": "ok"}
-        return {"status": "ok", "database": row.database, "postgis": row.postgis}
+        health = {"status": "ok", "database": row.database, "postgis": row.postgis}
+        replicas = current_app.extensions["replicas"]
+        if replicas is not None:
+            health["replicas"] = replicas.health()
+        return health
