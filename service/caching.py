@@ -115,6 +115,7 @@ class SharedAnswer:
     per_viewer: bool
     immutable: bool
     shared_max_age: int | None
+    vary: tuple[str, ...]
 
 
 def share(
@@ -124,14 +125,16 @@ def share(
     per_viewer: bool = False,
     immutable: bool = False,
     shared_max_age: int | None = None,
+    vary: tuple[str, ...] = (),
 ) -> None:
     """Let shared caches keep this request's answer under KEYS (see the module's docstring).
 
     MAX_AGE is for browsers, which no purge reaches; shared caches keep the answer
-    CACHE_SHARED_MAX_AGE or CACHE_WIDE_MAX_AGE, at most SHARED_MAX_AGE when given.
+    CACHE_SHARED_MAX_AGE or CACHE_WIDE_MAX_AGE, at most SHARED_MAX_AGE when given. VARY names
+    the request headers the answer was chosen by (`Accept` where the format is negotiated).
     """
     g.shared_answer = SharedAnswer(
-        (EVERYTHING, *keys), max_age, per_viewer, immutable, shared_max_age
+        (EVERYTHING, *keys), max_age, per_viewer, immutable, shared_max_age, vary
     )
 
 
@@ -159,6 +162,8 @@ def cache_headers(response):
     shared = g.get("shared_answer")
     credentials = "Authorization" in request.headers
     if shared is not None and response.status_code in SHAREABLE_STATUSES:
+        for header in shared.vary:
+            response.headers.add("Vary", header)
         if shared.per_viewer:
             response.headers.add("Vary", "Authorization")
         if shared.per_viewer and credentials:

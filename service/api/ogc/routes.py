@@ -361,7 +361,7 @@ class QueryablesViews(MethodView):
     @blp.problems(400, 404)
     def get(self, args, collection_id):
         """List the properties a CQL2 filter (or a property parameter) may use"""
-        share([])
+        share([], vary=("Accept",))  # labelled as the client accepts (schema_response)
         collection = find_collection(collection_id)
         queryables = collection.queryables.items()
         return schema_document(

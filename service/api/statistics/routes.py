@@ -54,10 +54,15 @@ blp = Blueprint(
 )
 
 
-def share_statistics(keys: list[str]) -> None:
+def share_statistics(keys: list[str], args: dict) -> None:
     """Statistics are exact the moment a change commits (docs/statistics.md): shared caches
-    keep them until a purge names one of their districts or areas."""
-    share(keys)
+    keep them until a purge names one of their districts or areas, per format asked by Accept.
+
+    Declared figures also change with devices outside the districts (a site matches devices
+    up to its distance away) and with list imports, which no purge names: they are kept as
+    briefly as other answers that are never purged.
+    """
+    share([ALL_DEVICES] if args.get("declared") else keys, vary=("Accept",))
 
 
 def statistics_filter(args: dict, bbox=None) -> StatisticsFilter:
@@ -202,7 +207,9 @@ class DistrictStatsViews(MethodView):
                 field="parent" if args.get("parent") else "level",
             )
         parents = args.get("parent", ())
-        share_statistics([district_key(code) for code in parents] if parents else [ALL_DEVICES])
+        share_statistics(
+            [district_key(code) for code in parents] if parents else [ALL_DEVICES], args
+        )
         name = "-".join(["districts", args.get("level") or "", *args.get("parent", ())])
         query = density_query(selection, args, report_outside=args.get("outside", False))
         return density_response(query, args, name.strip("-"))
@@ -221,7 +228,7 @@ class CompareViews(MethodView):
         unknown = [code for code in codes if code not in known]
         if unknown:
             raise NotFound(f"Unknown district codes: {', '.join(unknown)}.", field="codes")
-        share_statistics([district_key(code) for code in codes])
+        share_statistics([district_key(code) for code in codes], args)
         query = density_query(DistrictSelection(codes=codes), args)
         return density_response(query, args, "compare-" + "-".join(codes)[:100])
 
@@ -242,7 +249,7 @@ class GridViews(MethodView):
                 "zoom in or use a larger cell.",
                 field="cell",
             )
-        share_statistics(area_keys([bbox]))
+        share_statistics(area_keys([bbox]), args)
         srid = utm_srid(bbox)
         flt = statistics_filter(args, bbox)
         credits = device_credits()
@@ -269,7 +276,7 @@ class TimelineViews(MethodView):
     def get(self, args):
         """Count a district's devices over time, by first observation and removal"""
         code = args["district"]
-        share_statistics([district_key(code)])
+        share_statistics([district_key(code)], args)
         statement = select_timeline(
             code, args.get("interval", "month"), statistics_filter(args), device_credits()
         )
