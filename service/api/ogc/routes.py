@@ -149,8 +149,8 @@ def read_cursor(collection: OgcCollection, cursor: str) -> tuple[bool, tuple]:
 
 
 def collection_credits(collection: OgcCollection) -> list[dict]:
-    """Who to credit for the collection's data: its devices' sources, and for districts their
-    official datasets too."""
+    """Who to credit for the collection's data: its devices' sources, and the datasets it draws
+    from (official districts, declared lists)."""
     credits = device_credits()
     if collection.datasets is not None:
         credits += [dict(row._mapping) for row in session.execute(collection.datasets())]
