@@ -11,6 +11,7 @@ import unicodedata
 
 from flask import Response, current_app, request
 from markupsafe import escape
+from sqlalchemy import Select
 
 from ..db import session
 from ..geo.declared.features import select_declared_credits
@@ -58,9 +59,14 @@ def device_credits() -> list[dict]:
     return [contributors_credit(), *openstreetmap_credits()]
 
 
+def dataset_credits(statement: Select) -> list[dict]:
+    """The credits STATEMENT selects (name, attribution, licence, source_url per dataset)."""
+    return [dict(row._mapping) for row in session.execute(statement)]
+
+
 def declared_credits(dataset: str | None = None) -> list[dict]:
     """The credit of every declared list (or of DATASET's), each with its own licence."""
-    return [dict(row._mapping) for row in session.execute(select_declared_credits(dataset))]
+    return dataset_credits(select_declared_credits(dataset))
 
 
 def declared_site_credits(dataset: str | None = None) -> list[dict]:
