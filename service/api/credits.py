@@ -4,13 +4,17 @@ resource (TileJSON, listings, OGC API documents, statistics).
 The devices are Vigie's contributors' (DEVICES_ATTRIBUTION, DEVICES_LICENCE); devices imported
 from OpenStreetMap are OpenStreetMap's contributors', under the ODbL, which asks that they be
 credited wherever the data is shown or published; districts carry their official source's
-credit (the datasets table).
+credit (the datasets table); declared lists of sites their publisher's (declared_datasets).
 """
 
-from flask import current_app, request
+import unicodedata
+
+from flask import Response, current_app, request
 from markupsafe import escape
+from sqlalchemy import Select
 
 from ..db import session
+from ..geo.declared.features import select_declared_credits
 from ..geo.osm import select_has_openstreetmap_devices
 from .geojson import link
 
@@ -55,6 +59,21 @@ def device_credits() -> list[dict]:
     return [contributors_credit(), *openstreetmap_credits()]
 
 
+def dataset_credits(statement: Select) -> list[dict]:
+    """The credits STATEMENT selects (name, attribution, licence, source_url per dataset)."""
+    return [dict(row._mapping) for row in session.execute(statement)]
+
+
+def declared_credits(dataset: str | None = None) -> list[dict]:
+    """The credit of every declared list (or of DATASET's), each with its own licence."""
+    return dataset_credits(select_declared_credits(dataset))
+
+
+def declared_site_credits(dataset: str | None = None) -> list[dict]:
+    """The credits of declared sites: the lists', and the devices' found at them."""
+    return [*declared_credits(dataset), *device_credits()]
+
+
 def licence_url(credit: dict) -> str | None:
     licence = credit.get("licence")
     if licence is None:
@@ -96,3 +115,21 @@ def attribution_html(credits: list[dict]) -> str:
             part += f' (<a href="{escape(url)}">{licence}</a>)' if url else f" ({licence})"
         parts.append(part)
     return " | ".join(parts)
+
+
+def ascii_text(text: str) -> str:
+    """HTTP header values are Latin-1 at best: keep their ASCII shape (accents and dashes)."""
+    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u00a9", "(c)")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def with_credit_headers(response: Response, credits: list[dict]) -> Response:
+    """RESPONSE naming its sources in `X-Attribution` and `X-Licence`, with a `Link:
+    rel="license"` per licence, for clients that read no body (CSV, tiles)."""
+    names = [c["attribution"] for c in credits if c.get("attribution")]
+    licences = sorted({c["licence"] for c in credits if c.get("licence")})
+    response.headers["X-Attribution"] = ascii_text("; ".join(names))
+    response.headers["X-Licence"] = ascii_text("; ".join(licences))
+    for href in dict.fromkeys(licence["href"] for licence in licence_links(credits)):
+        response.headers.add("Link", f'<{href}>; rel="license"')
+    return response

@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from .. import vocabulary as vocab
 from ..models import Dataset, DeclaredSite, Device, District
 from .cql2 import Queryable
-from .declared.features import site_feature_text
+from .declared.features import select_declared_credits, site_feature_text
 from .declared.matching import SITE_STATUSES, matched_count, site_status
 from .devices.features import PUBLIC_FEATURE, PUBLIC_PROPERTIES
 from .devices.filter import DeviceFilter, device_time, within_bboxes, within_interval
@@ -353,6 +353,7 @@ DECLARED_SITES = OgcCollection(
         "address": Queryable(DeclaredSite.address, "string", description="As published"),
     },
     property_filters=("status", "source_id"),
+    datasets=select_declared_credits,
 )
 
 COLLECTIONS: dict[str, OgcCollection] = {}

@@ -22,16 +22,25 @@ def write_sites(path, features) -> str:
     return str(path)
 
 
-def load_sites(connection, path, *, name="test-list", distance_m=None, **fields):
+def load_sites(
+    connection,
+    path,
+    *,
+    name="test-list",
+    distance_m=None,
+    publisher="Test prefecture",
+    licence="Licence Ouverte",
+    **fields,
+):
     """Import a list as the CLI would, in the test's transaction."""
     options = {"id_field": "id", "kind": "camera"} | fields
     return import_declared(
         connection,
         path,
         name=name,
-        publisher="Test prefecture",
+        publisher=publisher,
         source_url="https://example.org/list",
-        licence="Licence Ouverte",
+        licence=licence,
         distance_m=distance_m,
         fields=DeclaredFields(**options),
     )

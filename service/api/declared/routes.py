@@ -20,6 +20,7 @@ from ...geo.declared.features import (
 )
 from ...visibility import is_public
 from ..access import find_device
+from ..credits import declared_site_credits, licence_links, with_credit_headers
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, JSON, CursorCodec, feature_collection, link, this_url_with
 from .schemas import (
@@ -46,7 +47,8 @@ class DeclaredDatasetViews(MethodView):
     @blp.response(200, DeclaredDatasetSchema(many=True), content_type=JSON)
     def get(self):
         """List the declared datasets with their provenance, versions and figures"""
-        return conditional_response(session.execute(select_datasets_json()).scalar_one(), JSON)
+        body = session.execute(select_datasets_json()).scalar_one()
+        return with_credit_headers(conditional_response(body, JSON), declared_site_credits())
 
 
 @blp.route("/datasets/<string:name>")
@@ -58,7 +60,7 @@ class DeclaredDatasetByNameViews(MethodView):
         body = session.execute(select_dataset_json(name)).scalar_one_or_none()
         if body is None:
             raise NotFound(f"No declared dataset is named {name!r}.", field="name")
-        return conditional_response(body, JSON)
+        return with_credit_headers(conditional_response(body, JSON), declared_site_credits(name))
 
 
 @blp.route("/sites")
@@ -76,12 +78,14 @@ class DeclaredSiteViews(MethodView):
         after = CURSORS.decode(args["cursor"])[0] if args.get("cursor") else None
         limit = args.get("limit", DEFAULT_PAGE_SIZE)
         page = session.execute(select_site_page(clauses, limit, after)).one()
+        credits = declared_site_credits(args.get("dataset"))
         links = [link(request.url, "self")]
         if page.has_more:
             cursor = CURSORS.encode(*CURSORS.parse_edge(page.last_key))
             links.append(link(this_url_with(cursor=cursor), "next"))
+        links += licence_links(credits)
         body = feature_collection(page.features, numberReturned=page.returned, links=links)
-        return conditional_response(body, GEOJSON)
+        return with_credit_headers(conditional_response(body, GEOJSON), credits)
 
 
 @blp.route("/sites/<uuid:site_id>")

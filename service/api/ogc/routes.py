@@ -29,7 +29,7 @@ from ...geo.crs import (
     select_storage_box,
     within_box_in_crs,
 )
-from ..credits import attribution_text, device_credits, licence_links
+from ..credits import attribution_text, dataset_credits, device_credits, licence_links
 from ..fields import split_antimeridian
 from ..geojson import (
     GEOJSON,
@@ -149,11 +149,11 @@ def read_cursor(collection: OgcCollection, cursor: str) -> tuple[bool, tuple]:
 
 
 def collection_credits(collection: OgcCollection) -> list[dict]:
-    """Who to credit for the collection's data: its devices' sources, and for districts their
-    official datasets too."""
+    """Who to credit for the collection's data: its devices' sources, and the datasets it draws
+    from (official districts, declared lists)."""
     credits = device_credits()
     if collection.datasets is not None:
-        credits += [dict(row._mapping) for row in session.execute(collection.datasets())]
+        credits += dataset_credits(collection.datasets())
     return credits
 
 

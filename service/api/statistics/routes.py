@@ -1,7 +1,5 @@
 """Statistics: device densities per district, comparisons, a hexagon grid and timelines."""
 
-import unicodedata
-
 from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
@@ -24,7 +22,7 @@ from ...geo.statistics.density import (
 from ...geo.statistics.selection import DistrictSelection, StatisticsFilter
 from ...geo.statistics.timeline import select_timeline
 from ...geo.view_cones import ViewModel
-from ..credits import device_credits, licence_links
+from ..credits import declared_credits, device_credits, with_credit_headers
 from ..fields import split_antimeridian
 from ..geojson import feature_collection
 from .cache import cached
@@ -84,21 +82,6 @@ def chosen_format(args: dict) -> str:
     return next((name for name, media in MEDIA_TYPES.items() if media == best), "json")
 
 
-def ascii_text(text: str) -> str:
-    """HTTP header values are Latin-1 at best: keep their ASCII shape (accents and dashes)."""
-    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u00a9", "(c)")
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-
-
-def attribution_headers(attribution: list[dict]) -> dict:
-    credits = [a["attribution"] for a in attribution if a.get("attribution")]
-    licences = sorted({a["licence"] for a in attribution if a.get("licence")})
-    return {
-        "X-Attribution": ascii_text("; ".join(credits)),
-        "X-Licence": ascii_text("; ".join(licences)),
-    }
-
-
 def statistics_response(body: str, fmt: str, computed_at, source: str, attribution, name: str):
     response = Response(body, mimetype=MEDIA_TYPES[fmt])
     if fmt == "csv":
@@ -108,15 +91,12 @@ def statistics_response(body: str, fmt: str, computed_at, source: str, attributi
     response.last_modified = computed_at
     response.headers["X-Statistics-Computed-At"] = computed_at.isoformat()
     response.headers["X-Cache"] = source
-    response.headers.update(attribution_headers(attribution))
-    for href in dict.fromkeys(licence["href"] for licence in licence_links(attribution)):
-        response.headers.add("Link", f'<{href}>; rel="license"')
-    return response
+    return with_credit_headers(response, attribution)
 
 
 def density_response(query: DensityQuery, args: dict, name: str) -> Response:
     fmt = chosen_format(args)
-    credits = device_credits()
+    credits = device_credits() + (declared_credits() if query.declared else [])
     tolerance = args.get("tolerance", DEFAULT_TOLERANCE_M)
     build = {
         "json": lambda: select_density_json(query, credits),

@@ -23,7 +23,12 @@ from ...geo.tiles import (
     select_device_extent,
     select_last_device_change,
 )
-from ..credits import attribution_html, device_credits
+from ..credits import (
+    attribution_html,
+    declared_site_credits,
+    device_credits,
+    with_credit_headers,
+)
 from .schemas import TileJSONSchema, TileQueryArgsSchema
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -150,7 +155,8 @@ class DeclaredTileViews(MethodView):
     def get(self, z, x, y):
         """Read one vector tile of declared sites and their status (docs/declared.md)"""
         check_tile(z, x, y)
-        return tile_response(session.execute(declared_tile_statement(z, x, y)).scalar_one())
+        tile = session.execute(declared_tile_statement(z, x, y)).scalar_one()
+        return with_credit_headers(tile_response(tile), declared_site_credits())
 
 
 @blp.route("/devices.json")

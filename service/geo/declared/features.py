@@ -89,6 +89,17 @@ def dataset_object(dataset=DeclaredDataset) -> ColumnElement:
     )
 
 
+def select_declared_credits(name: str | None = None) -> Select:
+    """Each declared dataset's credit (its publisher, licence and source), or NAME's only."""
+    statement = select(
+        DeclaredDataset.name,
+        DeclaredDataset.publisher.label("attribution"),
+        DeclaredDataset.licence,
+        DeclaredDataset.source_url,
+    ).order_by(DeclaredDataset.name)
+    return statement if name is None else statement.where(DeclaredDataset.name == name)
+
+
 def select_datasets_json() -> Select:
     """`[{dataset}, ...]` in name order, as one text value."""
     return select(

@@ -574,9 +574,9 @@ def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
     return select(figures).select_from(rows).scalar_subquery()
 
 
-def attribution_array(sel, devices_credits: list[dict]) -> ColumnElement:
-    """Whom to credit: the district datasets, the population sources, the device data (its
-    contributors, and OpenStreetMap's when devices came from it)."""
+def attribution_array(sel, credits: list[dict]) -> ColumnElement:
+    """Whom to credit: the district datasets, the population sources, then CREDITS (the device
+    data's contributors, OpenStreetMap's when devices came from it, the declared lists')."""
     datasets = select(
         func.json_build_object(
             sql_string("name"),
@@ -611,23 +611,27 @@ def attribution_array(sel, devices_credits: list[dict]) -> ColumnElement:
         literal(2),
         sources.c.source,
     )
-    devices = [
+    given = [
         select(
             func.json_build_object(
-                *[p for key, value in credit.items() for p in (sql_string(key), literal(value))]
+                *[
+                    p
+                    for key, value in credit.items()
+                    for p in (sql_string(key), null() if value is None else literal(value))
+                ]
             ),
             literal(3),
             literal(f"{index:03d}"),
         )
-        for index, credit in enumerate(devices_credits)
+        for index, credit in enumerate(credits)
     ]
-    items = union_all(datasets, populations, *devices).subquery("items")
+    items = union_all(datasets, populations, *given).subquery("items")
     return select(
         func.json_agg(aggregate_order_by(items.c.item, items.c.part, items.c.sort))
     ).scalar_subquery()
 
 
-def select_density_json(query: DensityQuery, devices_credits: list[dict]) -> Select:
+def select_density_json(query: DensityQuery, credits: list[dict]) -> Select:
     """`{"districts": [...], "totals": {...}, "attribution": [...]}` as one text value."""
     sel, rows = district_figures(query)
     districts = select(
@@ -644,14 +648,14 @@ def select_density_json(query: DensityQuery, devices_credits: list[dict]) -> Sel
                 sql_string("totals"),
                 totals_object(query, sel, rows),
                 sql_string("attribution"),
-                attribution_array(sel, devices_credits),
+                attribution_array(sel, credits),
             ),
             Text,
         )
     )
 
 
-def select_density_geojson(query: DensityQuery, devices_credits: list[dict], tolerance_m: float):
+def select_density_geojson(query: DensityQuery, credits: list[dict], tolerance_m: float):
     """A FeatureCollection of district polygons with the figures as properties (choropleths),
     the counts by vocabulary value flat (`kind_camera`) so that GIS clients type them as
     integers; `totals` keeps the JSON answer's shape."""
@@ -675,15 +679,15 @@ def select_density_geojson(query: DensityQuery, devices_credits: list[dict], tol
             sql_string('],"totals":'),
             cast(totals_object(query, sel, rows), Text),
             sql_string(',"attribution":'),
-            cast(attribution_array(sel, devices_credits), Text),
+            cast(attribution_array(sel, credits), Text),
             sql_string("}"),
         )
     )
 
 
-def select_attribution(selection: DistrictSelection, devices_credits: list[dict]) -> Select:
+def select_attribution(selection: DistrictSelection, credits: list[dict]) -> Select:
     sel = select(District.dataset, District.population_source).where(*selection.clauses()).cte()
-    return select(attribution_array(sel, devices_credits))
+    return select(attribution_array(sel, credits))
 
 
 def select_selection_exists(selection: DistrictSelection) -> Select:
