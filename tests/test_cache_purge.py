@@ -130,7 +130,7 @@ def test_a_cache_that_does_not_answer_costs_a_log_line_not_the_write(
     assert "cache purge of" in caplog.text and "failed" in caplog.text
 
 
-def test_purged_answers_are_kept_a_day_and_wide_ones_a_minute(client):
+def test_purged_answers_are_kept_a_day_and_wide_ones_a_minute(client, isolated, tmp_path):
     """With purges sent, precise answers stay until a write purges them; the answers every
     write in a region would purge (low zooms, whole levels) are recomputed once a minute."""
     day, minute = "s-maxage=86400", "s-maxage=60"
@@ -147,6 +147,22 @@ def test_purged_answers_are_kept_a_day_and_wide_ones_a_minute(client):
     # Statistics are exact when computed: purged by area, like the listing of that box.
     grid = client.get("/api/v1/stats/grid?bbox=2.34,48.85,2.36,48.86")
     assert day in grid.headers["Cache-Control"]
+    # Their format follows Accept; declared figures change with no purge naming them.
+    assert "Accept" in grid.headers.get_all("Vary")
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "districts.geojson",
+            [district_feature("75056", square(PARIS[0] - 0.005, PARIS[1] - 0.005, 0.01))],
+        ),
+    )
+    plain = client.get("/api/v1/stats/compare?codes=75056")
+    assert (
+        day in plain.headers["Cache-Control"] and "district/75056" in plain.headers["Surrogate-Key"]
+    )
+    declared = client.get("/api/v1/stats/compare?codes=75056&declared=true")
+    assert minute in declared.headers["Cache-Control"]
+    assert declared.headers["Surrogate-Key"] == "vigie devices"
 
 
 def test_a_cache_that_stays_down_is_logged_once_in_a_while(caplog):

@@ -99,6 +99,7 @@ def test_the_geopackage_credits_its_sources(client, mapped, tmp_path):
         ("/ogc/collections/devices/download?f=shp", 400),
         ("/ogc/collections/devices/download?colour=red", 400),
         ("/ogc/collections/nothing/download", 404),
+        ("/ogc/collections/districts/download?level=nope", 404),
     ],
 )
 def test_bad_downloads_are_problems(client, url, status):

@@ -77,9 +77,14 @@ def test_bad_requests_are_problems(client):
         "/api/v1/declared/sites?cursor=%21%21",
         "/api/v1/declared/sites?bbox=1,2,3",
         "/api/v1/declared/sites?colour=red",
+        "/tiles/declared/14/8298/5636.mvt?kind=drone",
+        "/tiles/declared/14/8298/5636.mvt?foo=1",
     ):
         response = client.get(url)
         assert (response.status_code, response.mimetype) == (400, PROBLEM), url
+    unknown = client.get("/api/v1/declared/sites?dataset=nosuch")
+    assert (unknown.status_code, unknown.mimetype) == (404, PROBLEM)
+    assert unknown.get_json()["errors"][0]["field"] == "dataset"
     for url in (
         "/api/v1/declared/sites/5b1d0a8e-0000-4000-8000-000000000000",
         "/api/v1/declared/devices/5b1d0a8e-0000-4000-8000-000000000000",

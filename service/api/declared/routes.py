@@ -20,7 +20,13 @@ from ...geo.declared.features import (
 )
 from ...visibility import is_public
 from ..access import find_device
-from ..credits import declared_site_credits, licence_links, with_credit_headers
+from ..credits import (
+    declared_credits,
+    declared_site_credits,
+    device_credits,
+    licence_links,
+    with_credit_headers,
+)
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, JSON, CursorCodec, feature_collection, link, this_url_with
 from .schemas import (
@@ -67,9 +73,16 @@ class DeclaredDatasetByNameViews(MethodView):
 class DeclaredSiteViews(MethodView):
     @blp.arguments(DeclaredSiteQueryArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, DeclaredSiteCollectionSchema, content_type=GEOJSON)
-    @blp.problems(400)
+    @blp.problems(400, 404)
     def get(self, args):
         """List declared sites with their status and matched devices, page by page"""
+        dataset = args.get("dataset")
+        lists = declared_credits(dataset)
+        if dataset and not lists:
+            raise NotFound(
+                f"No declared dataset is named {dataset!r}; see GET /api/v1/declared/datasets.",
+                field="dataset",
+            )
         clauses = site_clauses(
             dataset=args.get("dataset"),
             statuses=list(args.get("status", ())),
@@ -78,7 +91,7 @@ class DeclaredSiteViews(MethodView):
         after = CURSORS.decode(args["cursor"])[0] if args.get("cursor") else None
         limit = args.get("limit", DEFAULT_PAGE_SIZE)
         page = session.execute(select_site_page(clauses, limit, after)).one()
-        credits = declared_site_credits(args.get("dataset"))
+        credits = [*lists, *device_credits()]
         links = [link(request.url, "self")]
         if page.has_more:
             cursor = CURSORS.encode(*CURSORS.parse_edge(page.last_key))

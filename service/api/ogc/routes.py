@@ -29,6 +29,8 @@ from ...geo.crs import (
     select_storage_box,
     within_box_in_crs,
 )
+from ...geo.statistics.density import select_selection_exists
+from ...geo.statistics.selection import DistrictSelection
 from ..credits import attribution_text, dataset_credits, device_credits, licence_links
 from ..fields import split_antimeridian
 from ..geojson import (
@@ -608,8 +610,21 @@ class DownloadViews(MethodView):
         collection = find_collection(collection_id)
         if collection.export_rows is None:
             raise NotFound(f"The {collection.id} collection has no download.", field="collectionId")
+        levels = args.get("level", ())
+        unknown = [
+            level
+            for level in levels
+            if not session.execute(
+                select_selection_exists(DistrictSelection(levels=[level]))
+            ).scalar_one()
+        ]
+        if unknown:
+            raise NotFound(
+                f"No district has the level {', '.join(unknown)}; see GET /api/v1/districts.",
+                field="level",
+            )
         media_type, _name = DOWNLOADS[args["f"]]
-        statement = collection.export_rows(level=args.get("level", ()))
+        statement = collection.export_rows(level=levels)
         credits = attribution_text(collection_credits(collection))
         layer = Layer(collection.id, collection.geometry_type, statement, {"attribution": credits})
         folder = Path(tempfile.mkdtemp(prefix="vigie-download-"))

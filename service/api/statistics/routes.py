@@ -130,7 +130,7 @@ def density_query(selection: DistrictSelection, args: dict, **kwargs) -> Density
     if args.get("declared") and args.get("at"):
         raise BadRequest(
             "The declared figures compare the lists with the map now: leave out `at`.",
-            field="declared",
+            field="at",
         )
     return DensityQuery(
         selection=selection,

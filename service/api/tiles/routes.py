@@ -29,7 +29,7 @@ from ..credits import (
     device_credits,
     with_credit_headers,
 )
-from .schemas import TileJSONSchema, TileQueryArgsSchema
+from .schemas import NoQueryArgsSchema, TileJSONSchema, TileQueryArgsSchema
 
 MVT = "application/vnd.mapbox-vector-tile"
 # Pins change often but a browser can show a minute-old tile; the ETag makes revalidation
@@ -139,6 +139,7 @@ class DeviceTileViews(MethodView):
 
 @blp.route("/declared/<int:z>/<int:x>/<int:y>.mvt")
 class DeclaredTileViews(MethodView):
+    @blp.arguments(NoQueryArgsSchema, location="query", unknown=RAISE)
     @blp.response(
         200,
         content_type=MVT,
@@ -151,8 +152,8 @@ class DeclaredTileViews(MethodView):
     )
     @blp.alt_response(204, description="No declared site in this tile")
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
-    @blp.problems(404)
-    def get(self, z, x, y):
+    @blp.problems(400, 404)
+    def get(self, _args, z, x, y):
         """Read one vector tile of declared sites and their status (docs/declared.md)"""
         check_tile(z, x, y)
         tile = session.execute(declared_tile_statement(z, x, y)).scalar_one()

@@ -17,6 +17,13 @@ class TileQueryArgsSchema(ma.Schema):
     )
 
 
+class NoQueryArgsSchema(ma.Schema):
+    """No parameter: any one sent is refused rather than silently ignored."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
 class VectorLayerSchema(ma.Schema):
     id = ma.fields.String()
     description = ma.fields.String()
