@@ -237,7 +237,11 @@ class RowReader:
             ),
             commissioned=commissioned,
             commissioned_on=parse_date(commissioned),
-            attributes={k: plain(v) for k, v in record.items() if k not in named},
+            # A column only some rows fill is null in the others: such nulls say nothing, and
+            # kept, a new column in a later version would mark every site as changed.
+            attributes={
+                k: plain(v) for k, v in record.items() if k not in named and not is_missing(v)
+            },
         )
 
 

@@ -88,8 +88,9 @@ def select_features_in_crs(features: str, crs: Crs) -> Select:
         .render_derived("f")
     )
     feature = elements.c.value
+    # Options 0: no "crs" member inside each geometry (RFC 7946 has none; Content-Crs says it).
     geometry = func.ST_AsGeoJSON(
-        in_crs(func.ST_GeomFromGeoJSON(feature.op("->>")("geometry")), crs), crs.decimals
+        in_crs(func.ST_GeomFromGeoJSON(feature.op("->>")("geometry")), crs), crs.decimals, 0
     )
     rebuilt = func.concat(
         sql_string('{"type":"Feature","id":'),

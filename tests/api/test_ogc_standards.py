@@ -254,6 +254,7 @@ class TestCrs:
         (feature,) = response.get_json()["features"]
         assert feature["id"] == devices["louvre"]
         assert feature["geometry"]["coordinates"] == pytest.approx(expected, abs=0.02)
+        assert set(feature["geometry"]) == {"type", "coordinates"}  # the CRS is in the header
         assert feature["properties"]["operator"] == "Ville de Paris"
         one = client.get(f"{ITEMS}/{devices['louvre']}?crs={EPSG}{code}").get_json()
         assert one["geometry"] == feature["geometry"] and one["links"]

@@ -198,7 +198,8 @@ def test_a_new_version_records_what_was_added_removed_and_changed(isolated, db, 
     load_sites(isolated, first, address_field="addr")
     second = write_sites(
         tmp_path / "v2.geojson",
-        [site("H3", LON + 0.02), site("H2", addr="a"), site("H4", LON - 0.01)],
+        # A column only the new site fills changes no other site.
+        [site("H3", LON + 0.02), site("H2", addr="a"), site("H4", LON - 0.01, extra="x")],
     )
     report = load_sites(isolated, second, address_field="addr")
     assert (report.version, report.added, report.removed, report.changed) == (

@@ -168,6 +168,9 @@ export function createMap({ basemap, db, onSelect }) {
   async function load() {
     if (inFlight) inFlight.abort();
     inFlight = new AbortController();
+    // A newer load may start while this one awaits (the network, the phone's store): from
+    // then on this one must draw nothing, or older devices would replace the newer ones.
+    const { signal } = inFlight;
     if (shownKinds.size === 0) {
       devicesLayer.clearLayers();
       drawn = null;
@@ -178,16 +181,18 @@ export function createMap({ basemap, db, onSelect }) {
     // On opening, the devices kept on the phone show while the network answers.
     if (drawn === null) {
       const kept = await cachedDevicesIn(db, bbox);
+      if (signal.aborted) return;
       if (kept.length) draw(kept);
     }
     const params = new URLSearchParams({ cluster: "true", zoom: String(map.getZoom()), bbox: bbox.join(","), limit: String(MAX_FEATURES) });
     if (shownKinds.size < KINDS.length) params.set("kind", [...shownKinds].join(","));
     try {
-      const { data } = await request("GET", `devices?${params}`, { signal: inFlight.signal, headers: { Accept: "application/geo+json" } });
+      const { data } = await request("GET", `devices?${params}`, { signal, headers: { Accept: "application/geo+json" } });
       showCredits(data.links);
       const devices = data.features.filter((feature) => !feature.properties.cluster);
       // Clusters hide their devices: an area is kept for offline use once seen device by device.
       if (devices.length === data.features.length && shownKinds.size === KINDS.length) await keepArea(db, bbox, devices);
+      if (signal.aborted) return;
       // The same devices as on screen (a small pan): keep the markers as they are.
       const key = JSON.stringify(data.features);
       if (key !== drawn) {
@@ -202,7 +207,9 @@ export function createMap({ basemap, db, onSelect }) {
         status.textContent = t("loadFailed", { message: error.message });
         return;
       }
-      draw(await cachedDevicesIn(db, bbox), { offline: true });
+      const kept = await cachedDevicesIn(db, bbox);
+      if (signal.aborted) return;
+      draw(kept, { offline: true });
       drawn = null;
     }
   }
