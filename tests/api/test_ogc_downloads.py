@@ -111,3 +111,12 @@ def test_collections_link_their_downloads(client):
     links = client.get("/ogc/collections/districts").get_json()["links"]
     enclosures = {link["type"] for link in links if link["rel"] == "enclosure"}
     assert enclosures == set(MEDIA.values())
+
+
+def test_a_download_offers_no_validator_or_range_it_could_not_honour(client, mapped):
+    whole = client.get("/ogc/collections/devices/download")
+    part = client.get("/ogc/collections/devices/download", headers={"Range": "bytes=0-10"})
+    assert "ETag" not in whole.headers and whole.headers.get("Accept-Ranges") != "bytes"
+    assert (
+        part.status_code == 200 and part.data.startswith(b"SQLite format 3") and len(part.data) > 11
+    )

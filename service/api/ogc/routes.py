@@ -634,8 +634,15 @@ class DownloadViews(MethodView):
                 write_geopackage(session.connection(), path, [layer])
             else:
                 write_flatgeobuf(session.connection(), path, layer)
+            # Written anew for each request: no ETag or byte range could name this file again,
+            # and a resumed download would join two different files.
             response = send_file(
-                path, mimetype=media_type, as_attachment=True, download_name=path.name
+                path,
+                mimetype=media_type,
+                as_attachment=True,
+                download_name=path.name,
+                conditional=False,
+                etag=False,
             )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
