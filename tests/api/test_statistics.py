@@ -280,6 +280,10 @@ class TestDensities:
         q1 = features[0]["properties"]
         assert (q1["kind_camera"], q1["kind_alpr"], q1["kind_microphone"]) == (1, 1, 0)
         assert features[1]["properties"]["status_planned"] == 1
+        # Not asked for, the share under cameras is left out rather than always null.
+        unwatched = client.get(f"{STATS}&f=geojson").get_json()["features"][0]["properties"]
+        assert "watched_share" not in unwatched and "watched_area_km2" not in unwatched
+        assert "watched_share" in q1
 
     def test_watched_area_of_a_sector_inside_a_district(self, client, quarters):
         pin(client, 2.305, 48.805, direction=[90], angle=90, camera_type="fixed")

@@ -472,14 +472,15 @@ def district_figures_object(
     return figures_object(head, count, district.area_km2, district.population, tail)
 
 
-def district_object(rows, flat: bool = False) -> ColumnElement:
+def district_object(rows, flat: bool = False, watched: bool = True) -> ColumnElement:
     """A district's object in a statistic: its figures, its rank, the share under cameras
-    (FLAT: the counts by vocabulary value as members of their own)."""
+    (FLAT: the counts by vocabulary value as members of their own; not WATCHED: without the
+    share, which GIS clients would type as text were it always null)."""
     return district_figures_object(
         rows.c,
         rows,
         before_counts=[sql_string("rank"), rows.c.rank],
-        after_counts=watched_pairs(rows.c.watched_km2, rows.c.area_km2)
+        after_counts=(watched_pairs(rows.c.watched_km2, rows.c.area_km2) if watched else [])
         + (declared_pairs(rows) if has_declared_figures(rows) else []),
         flat=flat,
     )
@@ -664,7 +665,7 @@ def select_density_geojson(query: DensityQuery, credits: list[dict], tolerance_m
     feature = feature_text(
         func.to_json(rows.c.code),
         simplified_geojson(rows.c.geom, tolerance_m),
-        district_object(rows, flat=True),
+        district_object(rows, flat=True, watched=query.view_model is not None),
     )
     features = select(
         func.coalesce(
