@@ -188,14 +188,17 @@ class RowReader:
             raise ValueError(f"declared count {text!r} is not a whole number from 1 to 10000")
         return int(number)
 
-    def row(self, line: int, record: dict, point: tuple[float, float] | None) -> DeclaredRow:
-        """The row, or ValueError saying what is wrong with it."""
+    def source_id(self, line: int, record: dict) -> str:
         source_id = as_code(plain(record.get(self.fields.id_field)))
         if source_id is None:
             raise ValueError(f"no source id in {self.fields.id_field!r}")
         if source_id in self.seen:
             raise ValueError(f"source id {source_id!r} is already on row {self.seen[source_id]}")
         self.seen[source_id] = line
+        return source_id
+
+    @staticmethod
+    def position(point: tuple[float, float] | None) -> tuple[float, float]:
         if point is None:
             raise ValueError("missing coordinates")
         lon, lat = point
@@ -205,7 +208,27 @@ class RowReader:
             raise ValueError(
                 f"coordinates ({lon}, {lat}) are outside the world (longitude, latitude)"
             )
-        kinds = self.kinds(record)
+        return lon, lat
+
+    def row(self, line: int, record: dict, point: tuple[float, float] | None) -> DeclaredRow:
+        """The row, or ValueError saying everything that is wrong with it (each field is
+        checked, so that one report lists every fault to correct)."""
+        faults: list[str] = []
+
+        def checked(read):
+            try:
+                return read()
+            except ValueError as exc:
+                faults.append(str(exc))
+                return None
+
+        source_id = checked(lambda: self.source_id(line, record))
+        position = checked(lambda: self.position(point))
+        kinds = checked(lambda: self.kinds(record))
+        declared_count = checked(lambda: self.count(record))
+        if faults:
+            raise ValueError("; ".join(faults))
+        lon, lat = position
         compatible = sorted({c for kind in kinds for c in vocab.COMPATIBLE_KINDS[kind]})
         named = {
             self.fields.id_field,
@@ -229,7 +252,7 @@ class RowReader:
             lat=lat,
             kinds=kinds,
             compatible_kinds=compatible,
-            declared_count=self.count(record),
+            declared_count=declared_count,
             address=(
                 text_of(record.get(self.fields.address_field))
                 if self.fields.address_field

@@ -166,6 +166,16 @@ def test_duplicated_source_ids_are_refused(refuse, tmp_path):
     assert refuse(path).problems == [(3, "feature 3: source id 'F1' is already on row 1")]
 
 
+def test_a_row_with_several_faults_is_reported_with_all_of_them(refuse, tmp_path):
+    path = write_sites(
+        tmp_path / "l.geojson", [site("F1", n=1), site("F1", lon=200.0, n=0, what="drone")]
+    )
+    ((line, reason),) = refuse(path, count_field="n", kind_field="what").problems
+    assert line == 2
+    for fault in ("already on row 1", "outside the world", "drone", "whole number"):
+        assert fault in reason
+
+
 def test_an_empty_file_is_refused(refuse, tmp_path):
     empty = tmp_path / "l.geojson"
     empty.write_text("")
