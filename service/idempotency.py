@@ -37,6 +37,7 @@ from .models import IdempotentRequest
 from .ratelimit import client_key
 
 HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 REPLAYED_HEADERS = ("Location", "ETag", "Content-Type", "Retry-After")
 log = logging.getLogger(__name__)
@@ -48,10 +49,10 @@ def exempt(view):
     return view
 
 
-def is_exempt() -> bool:
-    view = current_app.view_functions.get(request.endpoint)
-    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
-    return getattr(method, "idempotency_exempt", False)
+def is_exempt(view, method: str) -> bool:
+    """Whether METHOD of VIEW (a function, or a MethodView's view) is marked `exempt`."""
+    handler = getattr(getattr(view, "view_class", None), method.lower(), view)
+    return getattr(handler, "idempotency_exempt", False)
 
 
 def fingerprint() -> str:
@@ -64,7 +65,8 @@ def fingerprint() -> str:
 
 def before_write():
     key = request.headers.get(HEADER)
-    if request.method not in WRITE_METHODS or key is None or is_exempt():
+    view = current_app.view_functions.get(request.endpoint)
+    if request.method not in WRITE_METHODS or key is None or is_exempt(view, request.method):
         return None
     if not 1 <= len(key) <= 255:
         raise ValidationFailed("An Idempotency-Key has 1 to 255 characters.", field=HEADER)
@@ -85,7 +87,7 @@ def before_write():
             )
         if record.status is not None:
             response = Response(record.body, status=record.status, headers=record.headers)
-            response.headers["Idempotent-Replayed"] = "true"
+            response.headers[REPLAYED_HEADER] = "true"
             return response
         if not take_over_abandoned(scope, key):
             raise Conflict(
