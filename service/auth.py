@@ -217,6 +217,7 @@ def login_required(role: str | None = None):
             require_user(role)
             return func(*args, **kwargs)
 
+        wrapper.token_required = True  # a request without one is refused before anything else
         return wrapper
 
     return decorator

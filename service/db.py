@@ -68,6 +68,25 @@ def primary_bind() -> Engine | Connection:
     return session.session_factory.kw["bind"]
 
 
+def view_handler(view, method: str):
+    """The function that answers METHOD: VIEW itself, or the method of its MethodView."""
+    return getattr(getattr(view, "view_class", None), method.lower(), view)
+
+
+def needs_token() -> bool:
+    """Whether the view this request is routed to refuses it without a valid token."""
+    handler = view_handler(current_app.view_functions[request.endpoint], request.method)
+    return getattr(handler, "token_required", False)
+
+
+def answered_before_headers() -> bool:
+    """Whether this request gets its answer before its other headers are read: no route matched
+    (404, 405), or its view needs a token and none came (401)."""
+    if request.url_rule is None:
+        return True
+    return "Authorization" not in request.headers and needs_token()
+
+
 def make_engine(url: str, pool_size: int = 5, **connect_args) -> Engine:
     # Connections are recycled rather than pinged before each use: a ping is one more round
     # trip per request.
@@ -154,6 +173,8 @@ def init_app(app) -> None:
         replayed it; an authenticated read that names none goes to the primary; any other
         read goes to a replica within the lag bound. Writes go to the primary.
         """
+        if answered_before_headers():
+            return
         after = requested_position(request.headers)
         if replicas is None or request.method not in ("GET", "HEAD"):
             return

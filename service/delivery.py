@@ -8,6 +8,7 @@ import xxhash
 from flask import Response, request
 from flask_cors import CORS
 
+from . import idempotency, replicas
 from .caching import cache_headers
 
 # Text formats worth compressing; binary tiles and images are left alone.
@@ -117,13 +118,22 @@ def init_app(app) -> None:
         # An open API answers "*" rather than echoing each origin: one cached copy for all.
         send_wildcard=origins == ["*"],
         methods=methods,
-        expose_headers=["ETag", "Location", "Link", "Content-Disposition", "Vigie-WAL-Position"],
+        expose_headers=[
+            "ETag",
+            "Location",
+            "Link",
+            "Content-Disposition",
+            "Retry-After",
+            replicas.HEADER,
+            idempotency.REPLAYED_HEADER,
+        ],
         allow_headers=[
             "Content-Type",
             "If-Match",
             "If-None-Match",
             "Authorization",
-            "Vigie-WAL-Position",
+            replicas.HEADER,
+            idempotency.HEADER,
         ],
         max_age=86400,
     )

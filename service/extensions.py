@@ -20,6 +20,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .errors import BadRequest, ServiceError, UnsupportedMediaType, ValidationFailed
+from .shared_headers import SharedHeadersPlugin
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://vigie.invalid/problems/"
@@ -134,8 +135,8 @@ class Api(flask_smorest.Api):
 
     ERROR_SCHEMA = ProblemSchema
 
-    def init_app(self, app, *args, **kwargs):
-        super().init_app(app, *args, **kwargs)
+    def init_app(self, app):
+        super().init_app(app, spec_kwargs={"extra_plugins": [SharedHeadersPlugin(app)]})
         self.spec.components.security_scheme(
             "bearerAuth",
             {

@@ -31,12 +31,13 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
-from .db import session
+from .db import answered_before_headers, needs_token, session, view_handler
 from .errors import Conflict, ValidationFailed
 from .models import IdempotentRequest
 from .ratelimit import client_key
 
 HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 REPLAYED_HEADERS = ("Location", "ETag", "Content-Type", "Retry-After")
 log = logging.getLogger(__name__)
@@ -48,10 +49,9 @@ def exempt(view):
     return view
 
 
-def is_exempt() -> bool:
-    view = current_app.view_functions.get(request.endpoint)
-    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
-    return getattr(method, "idempotency_exempt", False)
+def is_exempt(view, method: str) -> bool:
+    """Whether METHOD of VIEW (a function, or a MethodView's view) is marked `exempt`."""
+    return getattr(view_handler(view, method), "idempotency_exempt", False)
 
 
 def fingerprint() -> str:
@@ -64,11 +64,15 @@ def fingerprint() -> str:
 
 def before_write():
     key = request.headers.get(HEADER)
-    if request.method not in WRITE_METHODS or key is None or is_exempt():
+    if request.method not in WRITE_METHODS or key is None or answered_before_headers():
+        return None
+    if is_exempt(current_app.view_functions[request.endpoint], request.method):
         return None
     if not 1 <= len(key) <= 255:
         raise ValidationFailed("An Idempotency-Key has 1 to 255 characters.", field=HEADER)
-    scope = client_key().split(":", 1)[1]
+    caller, scope = client_key().split(":", 1)
+    if caller == "anon" and needs_token():
+        return None  # a bad token: the view answers 401 before any key is looked at
     mark = fingerprint()
     # Waits while another request holding the same key has not committed or rolled back.
     claimed = session.execute(
@@ -85,7 +89,7 @@ def before_write():
             )
         if record.status is not None:
             response = Response(record.body, status=record.status, headers=record.headers)
-            response.headers["Idempotent-Replayed"] = "true"
+            response.headers[REPLAYED_HEADER] = "true"
             return response
         if not take_over_abandoned(scope, key):
             raise Conflict(

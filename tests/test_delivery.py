@@ -39,6 +39,23 @@ class TestCors:
         assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
         assert "POST" not in preflight.headers["Access-Control-Allow-Methods"]
 
+    def test_the_headers_of_replicas_and_retries_cross_origins(self, client):
+        """A browser app sends back its WAL position and Idempotency-Key, and reads the answers'
+        position, replay mark and Retry-After."""
+        headers = {
+            "Origin": "https://map.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "vigie-wal-position, idempotency-key",
+        }
+        preflight = client.options(LISTINGS[0], headers=headers)
+        allowed = preflight.headers["Access-Control-Allow-Headers"].lower()
+        assert "vigie-wal-position" in allowed and "idempotency-key" in allowed
+        exposed = client.get(LISTINGS[0], headers={"Origin": "https://map.example"}).headers[
+            "Access-Control-Expose-Headers"
+        ]
+        for name in ("Vigie-WAL-Position", "Idempotent-Replayed", "Retry-After"):
+            assert name in exposed
+
     def test_origins_are_configurable(self, database_url):
         app = create_app(
             Config(

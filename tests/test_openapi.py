@@ -5,6 +5,20 @@ import json
 from service.config import PROJECT_DIR
 
 COMMITTED = PROJECT_DIR / "openapi" / "openapi.json"
+WRITES = ("post", "put", "patch", "delete")
+WAL_POSITION_PARAMETER = {"$ref": "#/components/parameters/Vigie-WAL-Position"}
+WAL_POSITION_HEADER = {"$ref": "#/components/headers/Vigie-WAL-Position"}
+IDEMPOTENCY_KEY_PARAMETER = {"$ref": "#/components/parameters/Idempotency-Key"}
+LOGIN = ("post", "/api/v1/auth/tokens")  # answers a token: never stored, no Idempotency-Key
+
+
+def committed_operations():
+    """(method, path, operation) of every operation of the committed document."""
+    spec = json.loads(COMMITTED.read_text())
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method != "parameters":
+                yield method, path, operation
 
 
 def test_committed_spec_matches_the_application(app):
@@ -16,14 +30,10 @@ def test_committed_spec_matches_the_application(app):
 
 
 def test_every_operation_has_a_summary_and_error_responses(app):
-    spec = json.loads(COMMITTED.read_text())
-    for path, operations in spec["paths"].items():
-        for method, operation in operations.items():
-            if method == "parameters":
-                continue
-            assert operation.get("summary"), f"{method.upper()} {path} has no summary"
-            errors = [code for code in operation["responses"] if code.startswith(("4", "5"))]
-            assert errors or "default" in operation["responses"], f"{method} {path}: no errors"
+    for method, path, operation in committed_operations():
+        assert operation.get("summary"), f"{method.upper()} {path} has no summary"
+        errors = [code for code in operation["responses"] if code.startswith(("4", "5"))]
+        assert errors or "default" in operation["responses"], f"{method} {path}: no errors"
 
 
 def test_spec_and_docs_are_served(client):
@@ -35,3 +45,26 @@ def test_spec_and_docs_are_served(client):
     assert b"/api/docs/assets/swagger-ui-bundle.js" in docs.data
     asset = client.get("/api/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
+
+
+def test_every_read_accepts_a_wal_position_and_documents_its_400():
+    for method, path, operation in committed_operations():
+        if method == "get":
+            assert WAL_POSITION_PARAMETER in operation["parameters"], f"GET {path}"
+            assert "400" in operation["responses"], f"GET {path}"
+
+
+def test_every_write_answers_its_wal_position_and_takes_an_idempotency_key():
+    writes = [(m, p, o) for m, p, o in committed_operations() if m in WRITES]
+    assert len(writes) > 10
+    for method, path, operation in writes:
+        where = f"{method.upper()} {path}"
+        successes = [r for code, r in operation["responses"].items() if code.startswith("2")]
+        assert successes, where
+        for response in successes:
+            assert response["headers"]["Vigie-WAL-Position"] == WAL_POSITION_HEADER, where
+        keyed = IDEMPOTENCY_KEY_PARAMETER in operation.get("parameters", [])
+        assert keyed == ((method, path) != LOGIN), where
+        if keyed:
+            assert {"409", "422"} <= operation["responses"].keys(), where
+            assert all("Idempotent-Replayed" in r["headers"] for r in successes), where

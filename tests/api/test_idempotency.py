@@ -173,3 +173,16 @@ def test_logins_store_no_token_and_fingerprints_are_keyed(client, db):
     unkeyed = hashlib.sha256(b"POST /api/v1/auth/register?\n")
     unkeyed.update(register_body := client.application.json.dumps(account).encode())
     assert record.fingerprint != unkeyed.hexdigest() and register_body
+
+
+def test_a_key_is_not_read_before_routing_and_authentication_answer(client, db):
+    """A 405, or a 401 for want of a token, comes first, whatever key or WAL position came
+    with the request; a bad token is a 401 whatever key came with it."""
+    key = {"Idempotency-Key": "taken"}
+    client.post("/api/v1/photos", headers=key)  # anonymous: a 401
+    headers = key | {"Vigie-WAL-Position": "not a position"}
+    assert client.put("/api/v1/photos", headers=headers).status_code == 405
+    assert client.post("/api/v1/devices", json=feature(), headers=headers).status_code == 401
+    bad_token = key | {"Authorization": "Bearer not-a-token"}
+    assert client.post("/api/v1/devices", json=feature(), headers=bad_token).status_code == 401
+    assert db("SELECT count(*) FROM idempotent_requests").scalar_one() == 0

@@ -1,0 +1,80 @@
+"""The headers many operations share, documented once in the OpenAPI document.
+
+An apispec plugin adds them to every operation they apply to, by the rules of the code that
+reads and writes them (service/replicas.py, service/idempotency.py), rather than route by route.
+"""
+
+from apispec import BasePlugin
+
+from . import idempotency, replicas
+
+WAL_POSITION_EXAMPLE = "16/B374D848"
+WAL_POSITION_PARAMETER = {
+    "description": "The WAL position of the caller's last write, as its answer gave it: the read "
+    "then reflects that write, even on a read replica (docs/replicas.md). A malformed position "
+    "is a 400 problem naming this header.",
+    "required": False,
+    "schema": {"type": "string", "pattern": r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$"},
+    "example": WAL_POSITION_EXAMPLE,
+}
+WAL_POSITION_HEADER = {
+    "description": "The primary's WAL position past this write's commit: send it back in "
+    f"{replicas.HEADER} with the next reads to see the write. Absent only when it could not "
+    "be read; those reads then go to the primary.",
+    "schema": {"type": "string", "pattern": r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$"},
+    "example": WAL_POSITION_EXAMPLE,
+}
+IDEMPOTENCY_KEY_PARAMETER = {
+    "description": "Makes the write safe to send again: a retry with the same key and the same "
+    "request gets the first answer back (any status below 500, with "
+    f"{idempotency.REPLAYED_HEADER}: true) instead of a second effect. The same key with "
+    "another request is a 422; a retry while the first request is still running is a 409 with "
+    "Retry-After. A key belongs to its caller (account, or anonymous client).",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+IDEMPOTENT_REPLAYED_HEADER = {
+    "description": f"This answer is the stored first answer to the request's {idempotency.HEADER}.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+class SharedHeadersPlugin(BasePlugin):
+    """Documents Vigie-WAL-Position on reads and writes, and Idempotency-Key on writes."""
+
+    def __init__(self, app):
+        self.app = app  # its views say which writes ignore Idempotency-Key
+
+    def init_spec(self, spec):
+        spec.components.parameter(replicas.HEADER, "header", WAL_POSITION_PARAMETER)
+        spec.components.header(replicas.HEADER, WAL_POSITION_HEADER)
+        spec.components.parameter(idempotency.HEADER, "header", IDEMPOTENCY_KEY_PARAMETER)
+        spec.components.header(idempotency.REPLAYED_HEADER, IDEMPOTENT_REPLAYED_HEADER)
+
+    def operation_helper(self, path=None, operations=None, rule=None, **kwargs):
+        view = self.app.view_functions[rule.endpoint]
+        for method, operation in operations.items():
+            operation["responses"] = {str(code): r for code, r in operation["responses"].items()}
+            if method.upper() in idempotency.WRITE_METHODS:
+                document_write(operation, keyed=not idempotency.is_exempt(view, method))
+            elif method in ("get", "head"):
+                document_read(operation)
+
+
+def document_read(operation: dict) -> None:
+    operation.setdefault("parameters", []).append(replicas.HEADER)
+    operation["responses"].setdefault("400", "BAD_REQUEST")
+
+
+def document_write(operation: dict, keyed: bool) -> None:
+    """Every success carries the WAL position; a KEYED write takes Idempotency-Key."""
+    responses = operation["responses"]
+    answer_headers = [replicas.HEADER] + ([idempotency.REPLAYED_HEADER] if keyed else [])
+    for code, response in responses.items():
+        if code.startswith("2"):
+            headers = response.setdefault("headers", {})
+            headers.update({name: name for name in answer_headers})
+    if keyed:
+        operation.setdefault("parameters", []).append(idempotency.HEADER)
+        responses.setdefault("409", "CONFLICT")
+        responses.setdefault("422", "UNPROCESSABLE_ENTITY")
