@@ -3,6 +3,7 @@ closed rings and the right-hand rule, whatever the winding of the stored polygon
 
 import pytest
 
+from tests.declared import load_sites, site, write_sites
 from tests.districts import district_feature, load, write_geojson
 from tests.helpers import pin
 from tests.rfc7946 import rfc7946_problems
@@ -31,6 +32,7 @@ def mapped(client, isolated, tmp_path):
     camera = pin(client, 2.301, 48.801, direction=[0, 135], angle=60)
     pin(client, 2.319, 48.819, kind="alpr")
     pin(client, 2.3191, 48.8191, kind="alpr")
+    load_sites(isolated, write_sites(tmp_path / "list.geojson", [site("S1", 2.3012, 48.8012)]))
     return camera["id"]
 
 
@@ -60,6 +62,8 @@ def test_the_check_sees_a_clockwise_exterior_ring():
         "/ogc/collections/devices/items/{camera}",
         "/ogc/collections/districts/items",
         "/ogc/collections/districts/items/CW",
+        "/api/v1/declared/sites",
+        "/ogc/collections/declared_sites/items",
     ],
 )
 def test_every_geojson_answer_follows_rfc_7946(client, mapped, url):
