@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
-from ..models import Dataset, DeclaredSite, Device, District
+from ..models import Dataset, DeclaredDataset, DeclaredSite, Device, District
 from .cql2 import Queryable
 from .declared.features import select_declared_credits, site_feature_text
 from .declared.matching import SITE_STATUSES, matched_count, site_status
@@ -351,8 +351,15 @@ DECLARED_SITES = OgcCollection(
             DeclaredSite.declared_count, "integer", description="Devices declared there"
         ),
         "address": Queryable(DeclaredSite.address, "string", description="As published"),
+        "dataset": Queryable(
+            select(DeclaredDataset.name)
+            .where(DeclaredDataset.id == DeclaredSite.dataset_id)
+            .scalar_subquery(),
+            "string",
+            description="The declared list's name (GET /api/v1/declared/datasets)",
+        ),
     },
-    property_filters=("status", "source_id"),
+    property_filters=("status", "source_id", "dataset"),
     datasets=select_declared_credits,
 )
 

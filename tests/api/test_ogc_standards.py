@@ -62,11 +62,16 @@ class TestApiDefinition:
 
     def test_items_parameters_are_declared_with_their_default_limit(self, client):
         document = client.get("/ogc/api").get_json()
+        shared = document["components"]["parameters"]  # headers of every read, by $ref
         parameters = {
             p["name"]: p
-            for p in document["paths"]["/collections/devices/items"]["get"]["parameters"]
+            for p in (
+                shared[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p
+                for p in document["paths"]["/collections/devices/items"]["get"]["parameters"]
+            )
         }
         assert {"kind", "operator", "filter", "filter-lang", "bbox", "datetime"} <= set(parameters)
+        assert "Vigie-WAL-Position" in parameters
         assert parameters["limit"]["schema"]["default"] == 100
         assert "cql2-json" in parameters["filter-lang"]["schema"]["enum"]
 

@@ -102,6 +102,12 @@ def test_the_ogc_collection_serves_sites_by_status(client, db, isolated, tmp_pat
     assert [f["properties"]["source_id"] for f in cql["features"]] == ["B"]
     item = client.get(f"/ogc/collections/declared_sites/items/{items['features'][0]['id']}")
     assert item.status_code == 200 and item.get_json()["properties"]["source_id"] == "A"
+    # One list at a time, by its name.
+    load_sites(isolated, write_sites(tmp_path / "o.geojson", [site("C")]), name="other-list")
+    other = client.get("/ogc/collections/declared_sites/items?dataset=other-list").get_json()
+    assert [f["properties"]["source_id"] for f in other["features"]] == ["C"]
+    cql = client.get("/ogc/collections/declared_sites/items?filter=dataset='test-list'").get_json()
+    assert sorted(f["properties"]["source_id"] for f in cql["features"]) == ["A", "B"]
 
 
 def test_a_vector_tile_layer_gives_sites_and_their_status(client, db, isolated, tmp_path):
