@@ -8,7 +8,7 @@ import logging
 import flask_smorest
 import marshmallow as ma
 import orjson
-from flask import Response, request
+from flask import Response, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest.utils import prepare_response
 from gunicorn.http.errors import NoMoreData, ParseException
@@ -82,6 +82,20 @@ class ProblemSchema(ma.Schema):
             "first (id, kind, review_status, distance_m, photos)"
         },
     )
+
+
+def field_location(field: str | None) -> str | None:
+    """Where the offending field was sent, as webargs names locations (headers, query, path)."""
+    if field in HEADER_FIELDS:
+        return "headers"
+    if field is None or not has_request_context():
+        return None
+    name = field.split(".")[0]
+    if name in request.args:
+        return "query"
+    if name in (request.view_args or {}):
+        return "view_args"
+    return None
 
 
 def flatten_messages(messages, location: str | None = None, prefix: str = "") -> list[dict]:
@@ -187,7 +201,7 @@ class Api(flask_smorest.Api):
         return problem_response(error.code, detail, headers=headers)
 
     def handle_service_error(self, error: ServiceError):
-        location = "headers" if error.field in HEADER_FIELDS else None
+        location = field_location(error.field)
         errors = (
             [{"field": error.field, "location": location, "message": error.detail}]
             if error.field

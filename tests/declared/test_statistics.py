@@ -81,4 +81,8 @@ def test_csv_and_geojson_carry_the_same_figures(client, two_districts):
 def test_declared_figures_are_about_the_map_now(client, two_districts):
     response = client.get(URL + "&at=2020-01-01")
     assert response.status_code == 400
-    assert response.get_json()["errors"][0]["field"] == "at"
+    assert response.get_json()["errors"][0] | {"message": None} == {
+        "field": "at",
+        "location": "query",
+        "message": None,
+    }
