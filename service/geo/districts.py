@@ -31,6 +31,16 @@ from ..models import Dataset, District
 from .paging import select_first_features
 from .sql import feature_text, geojson_geometry, sql_string
 
+# What every answer says of a district first (statistics, file exports).
+DISTRICT_HEAD = (
+    District.code,
+    District.name,
+    District.level,
+    District.parent_code,
+    District.population,
+    District.population_year,
+)
+
 METRES_PER_DEGREE = 111_320  # at the equator; tolerances in metres become degrees with it
 POLYGONS = 3  # ST_CollectionExtract type: keep the polygonal parts of a repaired geometry
 

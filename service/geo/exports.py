@@ -10,6 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..models import Dataset, Device, District
 from .devices.features import PUBLIC_PROPERTIES
 from .devices.filter import DeviceFilter
+from .districts import DISTRICT_HEAD
 from .statistics.density import COUNT_GROUPS, count_name, district_level_figures_json
 
 
@@ -37,17 +38,6 @@ def select_public_device_rows() -> Select:
         .where(*DeviceFilter().clauses())
         .order_by(Device.id)
     )
-
-
-# What every file says of a district first.
-DISTRICT_HEAD = (
-    District.code,
-    District.name,
-    District.level,
-    District.parent_code,
-    District.population,
-    District.population_year,
-)
 
 
 def select_district_rows() -> Select:

@@ -40,7 +40,7 @@ from ..declared.figures import (
     has_declared_figures,
     select_declared_figures,
 )
-from ..districts import geography, simplified_geojson
+from ..districts import DISTRICT_HEAD, geography, simplified_geojson
 from ..sql import feature_text, sql_string
 from ..view_cones import SEEING_KINDS, ViewModel
 from .selection import DistrictSelection, StatisticsFilter, moved_device_ids
@@ -370,12 +370,7 @@ def district_figures(query: DensityQuery):
     """
     sel = (
         select(
-            District.code,
-            District.name,
-            District.level,
-            District.parent_code,
-            District.population,
-            District.population_year,
+            *DISTRICT_HEAD,
             District.area_km2,
             District.dataset,
             District.population_source,
