@@ -71,7 +71,11 @@ READS = {
     "OGC declared sites": lambda p: f"/ogc/collections/declared_sites/items?bbox={BOX}",
     "declared device": lambda p: f"/api/v1/declared/devices/{p['id']}",
     "declared statistics": lambda p: "/api/v1/stats/districts?level=quartier&declared=true",
+    "GeoPackage download": lambda p: "/ogc/collections/devices/download",
+    "FlatGeobuf download": lambda p: "/ogc/collections/devices/download?f=fgb",
 }
+# Files read as bytes: the pin would show as its id or notes, stored as text inside.
+BINARY_FILES = ("application/geopackage+sqlite3", "application/flatgeobuf")
 
 
 def reveals(response, pin: dict) -> bool:
@@ -81,6 +85,9 @@ def reveals(response, pin: dict) -> bool:
     assert response.status_code == 200, (response.request.path, response.get_data(as_text=True))
     if response.mimetype == "application/vnd.mapbox-vector-tile":
         return len(response.data) > 0
+    if response.mimetype in BINARY_FILES:
+        marks = (pin["id"], pin["photo"], "a secret pin")
+        return any(mark.encode() in response.data for mark in marks)
     text = response.get_data(as_text=True)
     if pin["id"] in text or pin["photo"] in text or "a secret pin" in text:
         return True
