@@ -3,7 +3,8 @@
 Loads (once) the communes and Paris arrondissements from GEODATA_DIR and N synthetic devices
 (benchmarks/seed_devices.py), then for each scenario:
 - from scratch: the statement that joins devices with the districts' polygons (what every
-  uncached answer cost before the counts of migration 0013), timed in PostgreSQL;
+  uncached answer cost before the counts of migration 0013), or places every device of the
+  box in its hexagon (the grid before the counts of migration 0018), timed in PostgreSQL;
 - cached: the whole request answered from the statistics cache (X-Cache: hit);
 - no cache: the whole request computed now from the counts, by an application whose cache
   is off (STATS_CACHE=false: nothing read, nothing kept);
@@ -29,6 +30,7 @@ from geodata.importer import import_districts, source_options
 from service import auth, create_app
 from service.config import PROJECT_DIR, Config
 from service.db import session
+from service.geo.grid import select_grid, utm_srid
 from service.geo.statistics.csv import select_density_csv
 from service.geo.statistics.density import DensityQuery, select_density_json
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
@@ -37,36 +39,66 @@ from service.models import User
 RESULTS = PROJECT_DIR / "benchmarks" / "results" / "statistics.json"
 PARIS_BBOX = "2.224,48.815,2.470,48.902"
 CREDIT = {"name": "devices", "attribution": "bench", "licence": "ODbL", "source_url": "/"}
-# (name, URL, the same selection for the from-scratch statement, its format)
+PARIS = tuple(float(v) for v in PARIS_BBOX.split(","))
+
+
+def density_from_scratch(selection: DistrictSelection, fmt: str):
+    """The statement an uncached answer ran before migration 0013: devices joined with the
+    districts' polygons."""
+    query = DensityQuery(selection=selection, filter=StatisticsFilter(), from_scratch=True)
+    return select_density_csv(query) if fmt == "csv" else select_density_json(query, [CREDIT])
+
+
+# (name, URL, the statement computing the same figures from scratch, for comparison)
 SCENARIOS = (
     (
         "Paris: 20 arrondissements (JSON)",
         "/api/v1/stats/districts?level=arrondissement&parent=75056",
-        DistrictSelection(levels=["arrondissement"], parents=["75056"]),
-        "json",
+        lambda: density_from_scratch(
+            DistrictSelection(levels=["arrondissement"], parents=["75056"]), "json"
+        ),
     ),
     (
         "Bouches-du-Rhone: 119 communes (JSON)",
         "/api/v1/stats/districts?level=commune&parent=13",
-        DistrictSelection(levels=["commune"], parents=["13"]),
-        "json",
+        lambda: density_from_scratch(DistrictSelection(levels=["commune"], parents=["13"]), "json"),
     ),
     (
         "Rhone: communes (CSV)",
         "/api/v1/stats/districts?level=commune&parent=69&f=csv",
-        DistrictSelection(levels=["commune"], parents=["69"]),
-        "csv",
+        lambda: density_from_scratch(DistrictSelection(levels=["commune"], parents=["69"]), "csv"),
     ),
     (
         "France: all communes (CSV)",
         "/api/v1/stats/districts?level=commune&f=csv",
-        DistrictSelection(levels=["commune"]),
-        "csv",
+        lambda: density_from_scratch(DistrictSelection(levels=["commune"]), "csv"),
     ),
-    ("Paris: 250 m hexagon grid (GeoJSON)", f"/api/v1/stats/grid?bbox={PARIS_BBOX}&cell=250"),
+    (
+        "Paris: 250 m hexagon grid (GeoJSON)",
+        f"/api/v1/stats/grid?bbox={PARIS_BBOX}&cell=250",
+        # Every device of the box placed in its hexagon (hexagon_cell), as for other sides.
+        lambda: select_grid(
+            StatisticsFilter(bboxes=[PARIS]), PARIS, 250.0, utm_srid(PARIS), from_scratch=True
+        ),
+    ),
 )
 DATASETS = ("france-communes", "paris-arrondissements")
-BOOKKEEPING_TRIGGERS = ("devices_count_inserted", "devices_count_updated", "devices_count_deleted")
+# Every trigger that keeps figures at write time: district counts (0013), declared matches
+# (0014), tile cells (0017), hexagon counts (0018), and the statistics' data version.
+BOOKKEEPING_TRIGGERS = (
+    "devices_count_inserted",
+    "devices_count_updated",
+    "devices_count_deleted",
+    "devices_declared_match_insert",
+    "devices_declared_match_update",
+    "device_tile_cells_insert",
+    "device_tile_cells_update",
+    "device_tile_cells_delete",
+    "device_hexagon_counts_insert",
+    "device_hexagon_counts_update",
+    "device_hexagon_counts_delete",
+    "devices_record_statistics_change",
+)
 
 
 def ensure_districts(app) -> None:
@@ -107,12 +139,10 @@ def move_a_device(engine) -> None:
         )
 
 
-def from_scratch_ms(engine, selection: DistrictSelection, fmt: str) -> float:
-    query = DensityQuery(selection=selection, filter=StatisticsFilter(), from_scratch=True)
-    statement = select_density_csv(query) if fmt == "csv" else select_density_json(query, CREDIT)
+def from_scratch_ms(engine, statement) -> float:
     with engine.connect() as connection:
         started = time.perf_counter()
-        connection.execute(statement).scalar_one()
+        connection.execute(statement).one()
         return (time.perf_counter() - started) * 1000
 
 
@@ -139,7 +169,7 @@ def measure(app, uncached_app, url: str, repeat: int, scratch=None) -> dict:
         assert response.headers["X-Cache"] == "miss"
         after_change.append(elapsed)
         if scratch is not None:
-            scratch_ms.append(from_scratch_ms(engine, *scratch))
+            scratch_ms.append(from_scratch_ms(engine, scratch()))
     figures = {
         "cached_ms": median(cached),
         "no_cache_ms": median(computed),
@@ -268,8 +298,8 @@ def main() -> None:
         "| Scenario | from scratch (before) | cached | no cache | no cache / cached | "
         "first after a change | size |\n|---|---|---|---|---|---|---|"
     )
-    for name, path, *scratch in SCENARIOS:
-        figures = measure(app, uncached_app, path, args.repeat, scratch or None)
+    for name, path, scratch in SCENARIOS:
+        figures = measure(app, uncached_app, path, args.repeat, scratch)
         results["scenarios"][name] = {"url": path, **figures}
         before = f"{figures['from_scratch_ms']} ms" if "from_scratch_ms" in figures else "-"
         print(

@@ -1,18 +1,35 @@
-"""Device counts on a regular hexagonal grid in metres, for heat maps free of borders."""
+"""Device counts on a regular hexagonal grid in metres, for heat maps free of borders.
+
+A device belongs to the hexagon that holds it, by hexagon_cell() in PostgreSQL (migration
+0018), the one rule whether the counts are read or computed. Every hexagon that meets the bbox
+is reported whole, with all its devices, so that its density is its count over its area.
+"""
 
 import math
+from dataclasses import replace
 
-from sqlalchemy import Float, Select, Text, cast, func, literal, select, true
+from sqlalchemy import ARRAY, Float, Integer, Select, and_, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from ..models import DeviceHexagonCount, GridHexagon
 from .sql import geojson_geometry, sql_string
 from .statistics.density import rounded
 from .statistics.selection import StatisticsFilter
 
+# Hexagon sides whose counts are kept at write time (migration 0018): the grid's default.
+KEPT_SIDES_M = (250.0,)
+METRES_PER_DEGREE = 111_320
+# UTM zones are 6 degrees of longitude wide, from 180 degrees west.
+ZONE_WIDTH_DEGREES = 6
+
 
 def utm_srid(bbox: tuple[float, float, float, float]) -> int:
-    """The WGS84 UTM zone holding the box's centre: a metric projection where cells are true."""
+    """The WGS84 UTM zone holding the box's centre: a metric projection where cells are true.
+
+    The same rule as utm_srid(lon, lat) in PostgreSQL, which files each device's counts.
+    """
     min_lon, min_lat, max_lon, max_lat = bbox
-    zone = min(60, max(1, int(((min_lon + max_lon) / 2 + 180) // 6) + 1))
+    zone = min(60, max(1, int(((min_lon + max_lon) / 2 + 180) // ZONE_WIDTH_DEGREES) + 1))
     return (32600 if (min_lat + max_lat) / 2 >= 0 else 32700) + zone
 
 
@@ -23,52 +40,136 @@ def hexagon_area_km2(cell_m: float) -> float:
 
 def estimated_cells(bbox, cell_m: float) -> float:
     min_lon, min_lat, max_lon, max_lat = bbox
-    metres_per_degree = 111_320
     width = (
-        (max_lon - min_lon) * metres_per_degree * math.cos(math.radians((min_lat + max_lat) / 2))
+        (max_lon - min_lon) * METRES_PER_DEGREE * math.cos(math.radians((min_lat + max_lat) / 2))
     )
-    height = (max_lat - min_lat) * metres_per_degree
+    height = (max_lat - min_lat) * METRES_PER_DEGREE
     return width * height / 1e6 / hexagon_area_km2(cell_m)
 
 
-def select_grid(flt: StatisticsFilter, cell_m: float, srid: int) -> Select:
-    """A FeatureCollection of the non-empty hexagons, each with its count and density.
+def reach(bbox, cell_m: float) -> tuple[float, float, float, float]:
+    """The bbox grown by twice a hexagon's width: every device of a hexagon that meets the
+    bbox lies inside (twice, for the scale error of a projection away from its zone)."""
+    min_lon, min_lat, max_lon, max_lat = bbox
+    margin_lat = 4 * cell_m / METRES_PER_DEGREE
+    widest = max(abs(min_lat), abs(max_lat)) + margin_lat
+    margin_lon = margin_lat / max(math.cos(math.radians(min(widest, 89.0))), 1e-6)
+    return (
+        max(min_lon - margin_lon, -180.0),
+        max(min_lat - margin_lat, -90.0),
+        min(max_lon + margin_lon, 180.0),
+        min(max_lat + margin_lat, 90.0),
+    )
 
-    Each device goes to exactly one hexagon (the lowest i, j when it lies on an edge).
-    """
-    devices = flt.devices()
-    projected = func.ST_Transform(devices.c.geom, srid)
-    grid = func.ST_HexagonGrid(literal(cell_m), projected).table_valued("i", "j").alias("grid")
-    cell = select(grid.c.i, grid.c.j).order_by(grid.c.i, grid.c.j).limit(1).lateral("cell")
-    counts = (
-        select(cell.c.i, cell.c.j, func.count().label("n"))
-        .select_from(devices)
-        .join(cell, true())
-        .group_by(cell.c.i, cell.c.j)
+
+def within_zone(bbox, srid: int) -> bool:
+    """Whether the whole box lies in the UTM zone SRID (its band and hemisphere): then the
+    counts filed under that zone hold every device in it."""
+    min_lon, min_lat, max_lon, max_lat = bbox
+    zone, north = srid % 100, srid < 32700
+    west = -180 + (zone - 1) * ZONE_WIDTH_DEGREES
+    in_band = west <= min_lon and max_lon < west + ZONE_WIDTH_DEGREES
+    return in_band and (min_lat >= 0 if north else max_lat < 0)
+
+
+def counts_answer(flt: StatisticsFilter, bbox, cell_m: float, srid: int) -> bool:
+    """Whether the kept counts answer this grid: a kept side, the map now, one UTM zone."""
+    return cell_m in KEPT_SIDES_M and flt.at is None and within_zone(reach(bbox, cell_m), srid)
+
+
+def kept_hexagons(flt: StatisticsFilter, bbox, cell_m: float, srid: int):
+    """(i, j, n, geom, geometry_json) of the hexagons in reach of the bbox, summed from
+    device_hexagon_counts, with their polygons and GeoJSON from grid_hexagons."""
+    counts = DeviceHexagonCount.__table__
+    box = func.ST_Transform(func.ST_Segmentize(func.ST_MakeEnvelope(*bbox, 4326), 0.01), srid)
+    column_m, row_m = 1.5 * cell_m, math.sqrt(3) * cell_m
+    box_ranges = select(
+        cast(func.floor(func.ST_XMin(box) / column_m - 1), Integer).label("min_i"),
+        cast(func.ceil(func.ST_XMax(box) / column_m + 1), Integer).label("max_i"),
+        cast(func.floor(func.ST_YMin(box) / row_m - 1), Integer).label("min_j"),
+        cast(func.ceil(func.ST_YMax(box) / row_m + 1), Integer).label("max_j"),
+    ).subquery("box_ranges")
+    summed = (
+        select(counts.c.i, counts.c.j, func.sum(counts.c.n).label("n"))
+        .join(
+            box_ranges,
+            and_(
+                counts.c.i.between(box_ranges.c.min_i, box_ranges.c.max_i),
+                counts.c.j.between(box_ranges.c.min_j, box_ranges.c.max_j),
+            ),
+        )
+        .where(counts.c.side_m == int(cell_m), counts.c.srid == srid, *flt.count_clauses(counts))
+        .group_by(counts.c.i, counts.c.j)
         .subquery("counts")
     )
-    hexagon = func.ST_Transform(
-        func.ST_SetSRID(func.ST_Hexagon(literal(cell_m), counts.c.i, counts.c.j), srid), 4326
+    return (
+        select(summed.c.i, summed.c.j, summed.c.n, GridHexagon.geom, GridHexagon.geometry_json)
+        .join(
+            GridHexagon,
+            and_(
+                GridHexagon.side_m == int(cell_m),
+                GridHexagon.srid == srid,
+                GridHexagon.i == summed.c.i,
+                GridHexagon.j == summed.c.j,
+            ),
+        )
+        .subquery("hexagons")
     )
-    properties = func.json_build_object(
-        sql_string("i"),
-        counts.c.i,
-        sql_string("j"),
-        counts.c.j,
-        sql_string("count"),
-        counts.c.n,
-        sql_string("per_km2"),
-        rounded(cast(counts.c.n, Float) / hexagon_area_km2(cell_m), 4),
+
+
+def placed_hexagons(flt: StatisticsFilter, bbox, cell_m: float, srid: int):
+    """(i, j, n, geom, geometry_json) of the hexagons of the devices in reach of the bbox,
+    each device placed now (any side, any date, any zone)."""
+    devices = replace(flt, bboxes=[reach(bbox, cell_m)]).devices()
+    # Materialized: hexagon_cell's expression reads x and y many times, not the projection.
+    projected = (
+        select(
+            func.ST_X(func.ST_Transform(devices.c.geom, srid)).label("x"),
+            func.ST_Y(func.ST_Transform(devices.c.geom, srid)).label("y"),
+        )
+        .cte("projected")
+        .prefix_with("MATERIALIZED")
+    )
+    cell = func.hexagon_cell(projected.c.x, projected.c.y, literal(cell_m), type_=ARRAY(Integer))
+    placed = select(cell.label("cell")).subquery("placed")
+    i, j = placed.c.cell[1], placed.c.cell[2]
+    counts = select(i.label("i"), j.label("j"), func.count().label("n")).group_by(i, j).subquery()
+    polygon = func.ST_SetSRID(func.ST_Hexagon(literal(cell_m), counts.c.i, counts.c.j), srid)
+    # Materialized: each polygon is projected once, for the bbox test and the answer.
+    projected = (
+        select(counts, func.ST_Transform(polygon, 4326).label("geom"))
+        .cte("hexagons")
+        .prefix_with("MATERIALIZED")
+    )
+    return select(projected, geojson_geometry(projected.c.geom).label("geometry_json")).subquery()
+
+
+def select_grid(
+    flt: StatisticsFilter, bbox, cell_m: float, srid: int, from_scratch: bool = False
+) -> Select:
+    """A FeatureCollection's features, the number of hexagons and of devices: the non-empty
+    hexagons that meet the bbox, each with its count and density.
+
+    FROM_SCRATCH places every device instead of reading the kept counts (for comparisons).
+    """
+    read_counts = not from_scratch and counts_answer(flt, bbox, cell_m, srid)
+    hexagons = (kept_hexagons if read_counts else placed_hexagons)(flt, bbox, cell_m, srid)
+    per_km2 = rounded(cast(hexagons.c.n, Float) / hexagon_area_km2(cell_m), 4)
+    properties = func.concat(
+        *(sql_string('{"i":'), hexagons.c.i, sql_string(',"j":'), hexagons.c.j),
+        *(sql_string(',"count":'), hexagons.c.n, sql_string(',"per_km2":'), per_km2),
+        sql_string("}"),
     )
     feature = func.concat(
         sql_string('{"type":"Feature","geometry":'),
-        geojson_geometry(hexagon),
+        hexagons.c.geometry_json,
         sql_string(',"properties":'),
-        cast(properties, Text),
+        properties,
         sql_string("}"),
     )
+    in_order = aggregate_order_by(sql_string(","), hexagons.c.i, hexagons.c.j)
     return select(
-        func.coalesce(func.string_agg(feature, sql_string(",")), sql_string("")).label("features"),
+        func.coalesce(func.string_agg(feature, in_order), sql_string("")).label("features"),
         func.count().label("cells"),
-        func.coalesce(func.sum(counts.c.n), 0).label("devices"),
-    )
+        func.coalesce(func.sum(hexagons.c.n), 0).label("devices"),
+    ).where(func.ST_Intersects(hexagons.c.geom, func.ST_MakeEnvelope(*bbox, 4326)))

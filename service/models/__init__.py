@@ -10,7 +10,7 @@ class Base(DeclarativeBase):
 from .account import ApiToken, ReservedUsername, User  # noqa: E402
 from .community import Confirmation, DeviceRevision, IdempotentRequest  # noqa: E402
 from .declared import DeclaredDataset, DeclaredMatch, DeclaredSite, DeclaredVersion  # noqa: E402
-from .device import Device, DeviceTileCell  # noqa: E402
+from .device import Device, DeviceHexagonCount, DeviceTileCell, GridHexagon  # noqa: E402
 from .district import (  # noqa: E402
     Dataset,
     DeviceDistrict,
@@ -31,10 +31,12 @@ __all__ = [
     "DeclaredVersion",
     "Device",
     "DeviceDistrict",
+    "DeviceHexagonCount",
     "DeviceRevision",
     "DeviceTileCell",
     "District",
     "DistrictDeviceCount",
+    "GridHexagon",
     "IdempotentRequest",
     "Photo",
     "ReservedUsername",

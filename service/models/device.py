@@ -173,3 +173,43 @@ class DeviceTileCell(Base):
     devices: Mapped[int] = mapped_column(Integer, nullable=False)
     sum_x: Mapped[int] = mapped_column(BigInteger, nullable=False)
     sum_y: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class DeviceHexagonCount(Base):
+    """How many public devices one hexagon of the statistics grid holds, per value of each
+    statistics filter, for the hexagon sides kept (service/geo/grid.py, KEPT_SIDES_M).
+
+    `srid`: the UTM zone of the devices counted, whose grid (i, j of ST_Hexagon) it is. Kept by
+    statement triggers on devices (migration 0018) in the writing transaction.
+    """
+
+    __tablename__ = "device_hexagon_counts"
+    __table_args__ = (
+        # The hexagons a write leaves empty, deleted at once by the trigger.
+        Index("device_hexagon_counts_empty_idx", "side_m", postgresql_where=text("n = 0")),
+    )
+
+    side_m: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    srid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    i: Mapped[int] = mapped_column(Integer, primary_key=True)
+    j: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    operator_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    verification: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class GridHexagon(Base):
+    """The polygon (WGS84) of a hexagon of the statistics grid that held a device, and its
+    GeoJSON (service/geo/sql.py, geojson_geometry): pure geometry, written with
+    device_hexagon_counts (migration 0018) and never stale."""
+
+    __tablename__ = "grid_hexagons"
+
+    side_m: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    srid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    i: Mapped[int] = mapped_column(Integer, primary_key=True)
+    j: Mapped[int] = mapped_column(Integer, primary_key=True)
+    geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)
+    geometry_json: Mapped[str] = mapped_column(Text, nullable=False)

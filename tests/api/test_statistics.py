@@ -7,6 +7,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shapely.geometry import Point, shape
 from sqlalchemy import text
 
 from service.api.statistics import routes
@@ -445,6 +446,42 @@ class TestGrid:
         area_km2 = 3 * math.sqrt(3) / 2 * 0.25**2
         first = body["features"][0]["properties"]
         assert first["per_km2"] == pytest.approx(first["count"] / area_km2, rel=1e-3)
+
+    def test_each_device_is_in_the_hexagon_that_holds_it(self, client):
+        # A lattice of pins across many hexagons: each hexagon answered holds its pins.
+        pins = [(2.301 + 0.0007 * i, 48.801 + 0.00045 * (i * 7 % 11)) for i in range(24)]
+        for lon, lat in pins:
+            pin(client, lon, lat)
+        body = client.get("/api/v1/stats/grid?bbox=2.29,48.79,2.33,48.82&cell=100").get_json()
+        for feature in body["features"]:
+            hexagon = shape(feature["geometry"])
+            inside = [p for p in pins if hexagon.contains(Point(p))]
+            assert feature["properties"]["count"] == len(inside), feature["properties"]
+        assert body["devices"] == len(pins)
+
+    @pytest.mark.parametrize("cell", [250, 300])  # kept counts, and devices placed now
+    def test_a_hexagon_on_the_bbox_edge_counts_all_its_devices(self, client, db, cell):
+        # Two points 20 m west and east of the centre of a hexagon in Paris (an even column
+        # of UTM zone 31's grid), the bbox ending between them.
+        west, east = db(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint("
+            "  1.5 * :cell * 2 * round(452000 / (3 * :cell)) + dx, "
+            "  sqrt(3) * :cell * round(5411000 / (sqrt(3) * :cell))), 32631), 4326) AS p "
+            "  FROM (VALUES (-20), (20)) AS offsets (dx)) AS points",
+            cell=cell,
+        ).all()
+        inside, outside = pin(client, *west), pin(client, *east)
+        box = f"{west[0] - 0.01},{west[1] - 0.01},{(west[0] + east[0]) / 2},{west[1] + 0.01}"
+        body = client.get(f"/api/v1/stats/grid?bbox={box}&cell={cell}").get_json()
+        (feature,) = body["features"]
+        hexagon = shape(feature["geometry"])
+        assert all(hexagon.contains(Point(d["geometry"]["coordinates"])) for d in (inside, outside))
+        assert feature["properties"]["count"] == 2 == body["devices"]
+        area_km2 = 3 * math.sqrt(3) / 2 * (cell / 1000) ** 2
+        assert feature["properties"]["per_km2"] == pytest.approx(2 / area_km2, rel=1e-3)
+        west_of_it = f"{west[0] - 0.02},{west[1] - 0.01},{west[0] - 0.01},{west[1] + 0.01}"
+        far = client.get(f"/api/v1/stats/grid?bbox={west_of_it}&cell={cell}").get_json()
+        assert far["devices"] == 0  # hexagons that miss the bbox are left out
 
     @pytest.mark.parametrize(
         ("query", "field"),

@@ -1,5 +1,6 @@
-"""District statistics read from the memberships and counts kept at write time (migration 0013)
-equal a from-scratch computation after any sequence of writes."""
+"""District statistics and the hexagon grid, read from the memberships and counts kept at write
+time (migrations 0013 and 0018), equal a from-scratch computation after any sequence of
+writes."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from service import vocabulary as vocab
+from service.geo.grid import select_grid, utm_srid
 from service.geo.statistics.density import DensityQuery, select_density_json
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
 from tests.districts import district_feature, load, rectangle, write_geojson
@@ -48,6 +50,10 @@ FILTERS = (
     StatisticsFilter(at=datetime.now(UTC) + timedelta(days=1)),
     StatisticsFilter(at=datetime.now(UTC) + timedelta(days=1), statuses=["removed"]),
 )
+# Boxes of the hexagon grid: smaller than the devices' spread (hexagons on their edges hold
+# devices outside), and one around all of them.
+GRID_BOXES = ((2.30, 48.80, 2.31, 48.805), (2.29, 48.79, 2.33, 48.82))
+GRID_CELL_M = 250.0
 
 DEVICE = st.fixed_dictionaries(
     {
@@ -173,6 +179,25 @@ def assert_bookkeeping_from_scratch(db) -> None:
         "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
     )
     assert counts.all() == recounted.all()
+    hexagon_keys = "srid, i, j, kind, status, operator_type, verification"
+    hexagons = db(
+        f"SELECT {hexagon_keys}, n FROM device_hexagon_counts WHERE side_m = :side "
+        "ORDER BY 1, 2, 3, 4, 5, 6, 7",
+        side=GRID_CELL_M,
+    )
+    # From scratch: the hexagon of PostGIS' own grid whose polygon holds the device (the lowest
+    # i, j on an edge), in the device's UTM zone.
+    rehexed = db(
+        "SELECT z.srid, h.i, h.j, v.kind, v.status, v.operator_type, v.verification, count(*) "
+        "FROM devices v "
+        "CROSS JOIN LATERAL (SELECT ST_Transform(v.geom, 32631) AS point, 32631 AS srid) z "
+        "CROSS JOIN LATERAL (SELECT i, j FROM ST_HexagonGrid(:side, z.point) g "
+        "  WHERE ST_Intersects(g.geom, z.point) ORDER BY i, j LIMIT 1) h "
+        "WHERE v.review_status = 'approved' AND v.deleted_at IS NULL "
+        "GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7",
+        side=GRID_CELL_M,
+    )
+    assert hexagons.all() == rehexed.all()
 
 
 def figures(db, selection, flt, from_scratch: bool) -> dict:
@@ -186,6 +211,17 @@ def assert_statistics_from_scratch(db, checks=((s, f) for s in SELECTIONS for f 
     for selection, flt in checks:
         kept = figures(db, selection, flt, from_scratch=False)
         assert kept == figures(db, selection, flt, from_scratch=True), (selection, flt)
+
+
+def grid(db, flt, bbox, from_scratch: bool) -> tuple:
+    statement = select_grid(flt, bbox, GRID_CELL_M, utm_srid(bbox), from_scratch=from_scratch)
+    return tuple(db.connection.execute(statement).one())
+
+
+def assert_grids_from_scratch(db, filters=FILTERS) -> None:
+    for flt in filters:
+        for bbox in GRID_BOXES:
+            assert grid(db, flt, bbox, False) == grid(db, flt, bbox, True), (bbox, flt)
 
 
 @pytest.fixture
@@ -215,6 +251,7 @@ def test_figures_equal_a_from_scratch_computation_after_any_writes(
             apply(db, districts, operation)
         assert_bookkeeping_from_scratch(db)
         assert_statistics_from_scratch(db, checks)
+        assert_grids_from_scratch(db, [FILTERS[0], *(flt for _s, flt in checks)])
     finally:
         example.rollback()
 
@@ -235,12 +272,15 @@ def test_a_bulk_load_is_counted_like_single_writes(db, districts):
     db("DELETE FROM devices WHERE status = 'unknown'")
     assert_bookkeeping_from_scratch(db)
     assert_statistics_from_scratch(db, [(SELECTIONS[0], FILTERS[0]), (SELECTIONS[2], FILTERS[2])])
+    assert_grids_from_scratch(db, FILTERS[:3])
 
 
 def test_emptying_the_devices_or_the_districts_empties_the_bookkeeping(db, districts):
     db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active", operator_type="public",
        verification="reported", review_status="approved")  # fmt: skip
     assert db("SELECT count(*) FROM district_device_counts").scalar_one() == 2
+    assert db("SELECT count(*) FROM device_hexagon_counts").scalar_one() == 1
     db("TRUNCATE devices CASCADE")
+    assert db("SELECT count(*) FROM device_hexagon_counts").scalar_one() == 0
     assert db("SELECT count(*) FROM device_districts").scalar_one() == 0
     assert db("SELECT count(*) FROM district_device_counts").scalar_one() == 0

@@ -8,7 +8,7 @@ from ...caching import ALL_DEVICES, area_keys, district_key, share
 from ...db import session, time_limit
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
-from ...geo.grid import estimated_cells, select_grid, utm_srid
+from ...geo.grid import estimated_cells, reach, select_grid, utm_srid
 from ...geo.statements import StatementRegistry
 from ...geo.statistics.csv import select_density_csv
 from ...geo.statistics.density import (
@@ -38,6 +38,7 @@ from .schemas import (
 
 # Density statements by request (their values are part of the key), the least used dropped.
 DENSITY_STATEMENTS = StatementRegistry(max_statements=256)
+GRID_STATEMENTS = StatementRegistry(max_statements=256)
 MEDIA_TYPES = {"json": "application/json", "geojson": "application/geo+json", "csv": "text/csv"}
 DEFAULT_TOLERANCE_M = 10.0
 DEFAULT_CELL_M = 250.0
@@ -229,13 +230,16 @@ class GridViews(MethodView):
                 "zoom in or use a larger cell.",
                 field="cell",
             )
-        share_statistics(area_keys([bbox]), args)
+        # A change anywhere in a hexagon that meets the bbox changes the answer.
+        share_statistics(area_keys([reach(bbox, cell)]), args)
         srid = utm_srid(bbox)
         flt = statistics_filter(args, bbox)
         credits = device_credits()
 
         def compute() -> str:
-            row = session.execute(select_grid(flt, cell, srid)).one()
+            key = (repr(flt), bbox, cell)  # built once per distinct request, as densities are
+            statement = GRID_STATEMENTS.get(key, lambda: select_grid(flt, bbox, cell, srid))
+            row = session.execute(statement).one()
             return feature_collection(
                 row.features,
                 cell_m=cell,

@@ -1,0 +1,202 @@
+"""Statistics: which hexagon of the grid holds each device, and counts per hexagon.
+
+The hexagon grid (GET /api/v1/stats/grid) placed every device of the box in its hexagon on each
+request: Paris's 250 m grid joined 270,000 devices with ST_HexagonGrid, one grid per device. It
+also placed some devices wrongly: ST_HexagonGrid lists the hexagons whose bounding box meets a
+point, and the lowest of them is not always the one holding it.
+
+`hexagon_cell(x, y, side)` is now the one rule that places a point in the grid of flat-topped
+hexagons of ST_Hexagon(side, i, j) (in a metric projection): the hexagon whose centre is
+nearest, which is the one holding it; on an edge, the lower column, then the lower row. Pure
+arithmetic, inlined by PostgreSQL. `utm_srid(lon, lat)` gives the projection a grid uses: the
+WGS84 UTM zone of a point (the grid's, of its box's centre).
+
+`device_hexagon_counts` holds, for the hexagons of the sides in SIDES_M, in the UTM zone of each
+device, how many public devices (approved, not deleted) each holds, per value of each
+statistics filter (kind, status, operator type, verification), like district_device_counts.
+Statement triggers on devices add and subtract what each INSERT, UPDATE or DELETE changed
+(through transition tables: a bulk load costs one grouping), in the same transaction, so the
+counts are exact the moment a change commits. `grid_hexagons` keeps the polygon (WGS84) and
+its GeoJSON of every hexagon that ever held a device, written by the same triggers: pure
+geometry, which a grid answer would otherwise project and write anew for each hexagon.
+
+Revision ID: 0018
+Revises: 0017
+Create Date: 2026-12-04 20:00:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0018"
+down_revision: str | Sequence[str] | None = "0017"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Hexagon sides (metres) whose counts are kept: the grid's default (service/geo/grid.py).
+SIDES_M = (250,)
+FILTERS = "kind, status, operator_type, verification"
+KEY = f"side_m, srid, i, j, {FILTERS}"
+PUBLIC = "d.review_status = 'approved' AND d.deleted_at IS NULL"
+
+
+def hexagon_cell_expression() -> str:
+    """(i, j) of the hexagon holding (x, y): of the two columns whose hexagons span x, the
+    centre nearest the point (odd columns are shifted up by half a row, as ST_Hexagon's)."""
+    row = "(sqrt(3.0) * side)"
+    lower = "floor(x / (1.5 * side))::integer"
+    upper = f"({lower} + 1)"
+
+    def row_and_distance(column: str) -> tuple[str, str]:
+        shift = f"(({column}) & 1) * {row} / 2"
+        j = f"ceil((y - {shift}) / {row} - 0.5)::integer"
+        distance = f"(x - 1.5 * side * ({column}))^2 + (y - {row} * ({j}) - {shift})^2"
+        return j, distance
+
+    lower_j, lower_distance = row_and_distance(lower)
+    upper_j, upper_distance = row_and_distance(upper)
+    return (
+        f"CASE WHEN {lower_distance} <= {upper_distance} "
+        f"THEN ARRAY[{lower}, {lower_j}] ELSE ARRAY[{upper}, {upper_j}] END"
+    )
+
+
+# Neither function is STRICT: PostgreSQL inlines a SQL function's expression only without.
+FUNCTIONS = f"""
+CREATE FUNCTION hexagon_cell(x double precision, y double precision, side double precision)
+RETURNS integer[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT {hexagon_cell_expression()} $$;
+
+CREATE FUNCTION utm_srid(lon double precision, lat double precision)
+RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN lat >= 0 THEN 32600 ELSE 32700 END
+             + least(60, greatest(1, floor((lon + 180) / 6)::integer + 1)) $$;
+"""
+
+
+# The polygons of the hexagons of CELLS (side_m, srid, i, j) not kept yet, and their GeoJSON
+# as service/geo/sql.py's geojson_geometry() writes it (7 decimals, right-hand rule).
+NEW_HEXAGONS = """
+    INSERT INTO grid_hexagons (side_m, srid, i, j, geom, geometry_json)
+    SELECT side_m, srid, i, j, polygon, ST_AsGeoJSON(ST_ForcePolygonCCW(polygon), 7)
+    FROM (SELECT DISTINCT side_m, srid, i, j FROM {cells}) AS cells
+    CROSS JOIN LATERAL ST_Transform(ST_SetSRID(ST_Hexagon(side_m, i, j), srid), 4326) AS polygon
+    WHERE NOT EXISTS (
+        SELECT FROM grid_hexagons h
+        WHERE (h.side_m, h.srid, h.i, h.j) = (cells.side_m, cells.srid, cells.i, cells.j)
+    )
+    ON CONFLICT DO NOTHING
+"""
+
+
+def hexagon_rows(source: str, sign: str) -> str:
+    """(KEY, n) of the public devices of SOURCE, one row per kept side, signed."""
+    sides = ", ".join(f"({side})" for side in SIDES_M)
+    return f"""
+        SELECT p.side_m, p.srid, p.cell[1] AS i, p.cell[2] AS j,
+               {", ".join(f"p.{f}" for f in FILTERS.split(", "))}, {sign}1 AS n
+        FROM (
+            SELECT sides.side_m, z.srid, d.kind, d.status, d.operator_type, d.verification,
+                   hexagon_cell(ST_X(z.point), ST_Y(z.point), sides.side_m) AS cell
+            FROM {source} AS d
+            CROSS JOIN (VALUES {sides}) AS sides (side_m)
+            CROSS JOIN LATERAL (
+                SELECT utm_srid(ST_X(d.geom), ST_Y(d.geom)) AS srid,
+                       ST_Transform(d.geom, utm_srid(ST_X(d.geom), ST_Y(d.geom))) AS point
+            ) AS z
+            WHERE {PUBLIC}
+        ) AS p
+    """
+
+
+def upgrade() -> None:
+    op.execute(FUNCTIONS)
+    op.execute(f"""
+        CREATE TABLE device_hexagon_counts (
+            side_m smallint NOT NULL,
+            srid integer NOT NULL,
+            i integer NOT NULL,
+            j integer NOT NULL,
+            kind varchar(32) NOT NULL,
+            status varchar(16) NOT NULL,
+            operator_type varchar(16) NOT NULL,
+            verification varchar(16) NOT NULL,
+            n bigint NOT NULL,
+            PRIMARY KEY ({KEY})
+        );
+        CREATE INDEX device_hexagon_counts_empty_idx ON device_hexagon_counts (side_m)
+            WHERE n = 0;
+        CREATE TABLE grid_hexagons (
+            side_m smallint NOT NULL,
+            srid integer NOT NULL,
+            i integer NOT NULL,
+            j integer NOT NULL,
+            geom geometry(Polygon, 4326) NOT NULL,
+            geometry_json text NOT NULL,
+            PRIMARY KEY (side_m, srid, i, j)
+        );
+    """)
+    added, removed = hexagon_rows("new_rows", ""), hexagon_rows("old_rows", "-")
+    # Grouped, applied in key order (concurrent writers lock shared rows in the same order);
+    # emptied hexagons go in a statement of their own, found through the partial index.
+    op.execute(f"""
+        CREATE FUNCTION device_hexagon_counts_count() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            changes text := CASE TG_OP
+                WHEN 'INSERT' THEN $q${added}$q$
+                WHEN 'DELETE' THEN $q${removed}$q$
+                ELSE $q${added} UNION ALL {removed}$q$
+            END;
+        BEGIN
+            EXECUTE format($q$
+                WITH changed AS (
+                    INSERT INTO device_hexagon_counts AS c ({KEY}, n)
+                    SELECT {KEY}, sum(n) FROM (%s) AS changes
+                    GROUP BY {KEY} HAVING sum(n) <> 0 ORDER BY {KEY}
+                    ON CONFLICT ({KEY}) DO UPDATE SET n = c.n + excluded.n
+                    RETURNING side_m, srid, i, j
+                )
+                {NEW_HEXAGONS.format(cells="changed")}
+            $q$, changes);
+            DELETE FROM device_hexagon_counts WHERE n = 0;
+            RETURN NULL;
+        END $$
+    """)
+    for event, tables in (
+        ("INSERT", "NEW TABLE AS new_rows"),
+        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        ("DELETE", "OLD TABLE AS old_rows"),
+    ):
+        op.execute(f"""
+            CREATE TRIGGER device_hexagon_counts_{event.lower()} AFTER {event} ON devices
+            REFERENCING {tables}
+            FOR EACH STATEMENT EXECUTE FUNCTION device_hexagon_counts_count()
+        """)
+    op.execute("""
+        CREATE FUNCTION device_hexagon_counts_clear() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            DELETE FROM device_hexagon_counts;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER device_hexagon_counts_truncate AFTER TRUNCATE ON devices
+        FOR EACH STATEMENT EXECUTE FUNCTION device_hexagon_counts_clear();
+    """)
+    op.execute(f"""
+        INSERT INTO device_hexagon_counts ({KEY}, n)
+        SELECT {KEY}, sum(n) FROM ({hexagon_rows("devices", "")}) AS public_devices
+        GROUP BY {KEY}
+    """)
+    op.execute(NEW_HEXAGONS.format(cells="device_hexagon_counts"))
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER device_hexagon_counts_truncate ON devices")
+    for event in ("insert", "update", "delete"):
+        op.execute(f"DROP TRIGGER device_hexagon_counts_{event} ON devices")
+    op.execute("DROP FUNCTION device_hexagon_counts_clear()")
+    op.execute("DROP FUNCTION device_hexagon_counts_count()")
+    op.execute("DROP TABLE grid_hexagons")
+    op.execute("DROP TABLE device_hexagon_counts")
+    op.execute("DROP FUNCTION utm_srid(double precision, double precision)")
+    op.execute("DROP FUNCTION hexagon_cell(double precision, double precision, double precision)")
