@@ -39,23 +39,25 @@ class ViewModel:
     def max_radius_m(self) -> float:
         return max([self.default_radius_m, *self.radius_by_type.values()])
 
-    def radius(self) -> ColumnElement:
-        whens = [(Device.camera_type == t, float(r)) for t, r in self.radius_by_type.items()]
+    # SOURCE: the columns of the devices seen, by name (the devices table, or the states of
+    # service/geo/statistics/selection.py with their view at a date).
+    def radius(self, source=Device) -> ColumnElement:
+        whens = [(source.camera_type == t, float(r)) for t, r in self.radius_by_type.items()]
         return (
             case(*whens, else_=float(self.default_radius_m))
             if whens
             else literal(float(self.default_radius_m))
         )
 
-    def fov(self) -> ColumnElement:
+    def fov(self, source=Device) -> ColumnElement:
         """Degrees seen around each direction; NULL (a full disc) for domes."""
         return case(
-            (Device.camera_type == "dome", null()),
-            else_=func.coalesce(Device.angle, float(self.default_fov)),
+            (source.camera_type == "dome", null()),
+            else_=func.coalesce(source.angle, float(self.default_fov)),
         )
 
-    def cone(self) -> ColumnElement:
-        return func.view_cone(Device.geom, Device.direction, self.fov(), self.radius())
+    def cone(self, source=Device) -> ColumnElement:
+        return func.view_cone(source.geom, source.direction, self.fov(source), self.radius(source))
 
 
 def cone_feature_text(model: ViewModel) -> ColumnElement:

@@ -294,6 +294,35 @@ class TestDensities:
         assert q1["watched_share"] == pytest.approx(expected / q1["area_km2"], rel=0.03)
         assert by_code(stats(client))["Q1"]["watched_area_km2"] is None
 
+    def test_watched_at_a_date_uses_the_view_cameras_had_then(self, client, db, quarters):
+        # 15 m west of the border with Q2, looking west into Q1, then turned east in June.
+        device = pin(
+            client, 2.3098, 48.8025, direction=[270], angle=90, camera_type="fixed",
+            observed_at="2023-12-01T10:00:00Z",
+        )  # fmt: skip
+        url = f"/api/v1/devices/{device['id']}"
+        etag = client.get(url).headers["ETag"]
+        turned = client.patch(
+            url, json={"properties": {"direction": [90]}}, headers={"If-Match": etag}
+        )
+        assert turned.status_code == 200
+        revisions = db(
+            "SELECT id FROM device_revisions WHERE device_id = :id ORDER BY id", id=device["id"]
+        ).scalars()
+        for revision, date in zip(revisions, ("2024-01-01", "2024-06-01"), strict=True):
+            db("UPDATE device_revisions SET created_at = :d WHERE id = :id", d=date, id=revision)
+
+        def watched(at: str = "") -> tuple:
+            body = by_code(stats(client, f"{STATS}&watched=true{at and '&at=' + at}"))
+            return body["Q1"]["watched_area_km2"], body["Q2"]["watched_area_km2"]
+
+        quarter_disc = math.pi * 30**2 / 4 / 1e6
+        q1, q2 = watched("2024-03-01")
+        assert q1 == pytest.approx(quarter_disc, rel=0.03) and q2 == 0
+        q1_now, q2_now = watched()
+        assert q2_now > quarter_disc / 2 and q1_now < quarter_disc / 2
+        assert watched("2024-07-01") == (q1_now, q2_now)
+
     def test_watched_areas_that_take_too_long_are_refused(self, app, client, db, quarters):
         for i in range(20):
             pin(client, 2.301 + i * 0.0004, 48.805, direction=[i * 17], angle=90)

@@ -183,10 +183,16 @@ class DensityStatsSchema(ma.Schema):
 
 class GridSchema(ma.Schema):
     type = ma.fields.String(metadata={"example": "FeatureCollection"})
-    features = ma.fields.List(ma.fields.Dict())
+    features = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "The non-empty hexagons whose polygon meets the bbox, each counted "
+            "whole (devices just outside the bbox included): i, j, count, per_km2"
+        },
+    )
     cell_m = ma.fields.Float()
     srid = ma.fields.Integer(metadata={"description": "Metric projection of the grid (UTM)"})
-    devices = ma.fields.Integer()
+    devices = ma.fields.Integer(metadata={"description": "Devices in the hexagons returned"})
     attribution = ma.fields.List(ma.fields.Nested(AttributionSchema))
 
 

@@ -306,26 +306,17 @@ def select_hits(selection: DistrictSelection, flt: StatisticsFilter, from_scratc
     return select_counted_hits(in_selection, in_selection, flt).subquery("hits")
 
 
-def counted_now_or_then(flt: StatisticsFilter, near: Select) -> list[ColumnElement]:
-    """Clauses on the devices table keeping the devices FLT counts (at a date: those then on the
-    map, with the view they have now); NEAR: the ids of the devices now in the area read."""
-    if flt.at is None:
-        return flt.clauses()
-    return [Device.id.in_(select(flt.devices(near, name="seeing_devices").c.id))]
-
-
 def select_watched(sel, selection: DistrictSelection, flt: StatisticsFilter, model: ViewModel):
-    """Per district, the area (km²) under at least one camera's view cone."""
+    """Per district, the area (km²) under at least one camera's view cone: of the devices on
+    the map now, or at `at` with the view they had then."""
     reach_degrees = model.max_radius_m / 111_320 * 2.5  # generous up to 66° of latitude
+    seeing = flt.devices(ids_near(selection, reach_degrees), name="seeing_devices", view=True)
     cones = (
-        select(sel.c.code, func.ST_Union(model.cone()).label("cones"))
+        select(sel.c.code, func.ST_Union(model.cone(seeing.c)).label("cones"))
         .select_from(
-            sel.join(Device, Device.geom.op("&&")(func.ST_Expand(sel.c.geom, reach_degrees)))
+            sel.join(seeing, seeing.c.geom.op("&&")(func.ST_Expand(sel.c.geom, reach_degrees)))
         )
-        .where(
-            *counted_now_or_then(flt, ids_near(selection, reach_degrees)),
-            Device.kind.in_(SEEING_KINDS),
-        )
+        .where(seeing.c.kind.in_(SEEING_KINDS))
         .group_by(sel.c.code)
         .subquery("cones")
     )

@@ -3,7 +3,20 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Float, Select, and_, case, cast, func, or_, select, true, union
+from sqlalchemy import (
+    ARRAY,
+    Float,
+    Select,
+    SmallInteger,
+    and_,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+    union,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import Device, DeviceRevision, District
@@ -39,6 +52,8 @@ def removed_at() -> ColumnElement:
 
 # The columns of a device a statistic reads, now or as it stood at a date.
 STATE_COLUMNS = ("id", "geom", "kind", "status", "operator_type", "verification")
+# And those of its view cone (service/geo/view_cones.py), read for the watched area.
+VIEW_COLUMNS = ("camera_type", "direction", "angle")
 
 
 def revision_snapshot_at(at: datetime):
@@ -65,10 +80,11 @@ def moved_device_ids() -> Select:
     )
 
 
-def device_states_at(at: datetime, near: Select | None = None):
+def device_states_at(at: datetime, near: Select | None = None, view: bool = False):
     """The public devices that had appeared by AT, each with its position, kind, status and
-    operator type at AT (from its revisions); devices without history (loaded in bulk) keep
-    their columns, except that a device marked removed after AT was still there.
+    operator type at AT (from its revisions), and with VIEW its camera type, directions and
+    angle then; devices without history (loaded in bulk) keep their columns, except that a
+    device marked removed after AT was still there.
 
     NEAR: ids of the devices whose position now is in the area at hand (read through the
     spatial index); the devices that ever moved are added to them, and only those are replayed.
@@ -93,6 +109,15 @@ def device_states_at(at: datetime, near: Select | None = None):
         (and_(~revision.c.until_then, snapshot["status"].astext == "removed"), "active"),
         else_=snapshot["status"].astext,
     )
+    # A JSON array of integers ("[90, 270]") read as a PostgreSQL array ("{90, 270}").
+    directions = func.translate(snapshot["direction"].astext, "[]", "{}")
+    view_columns = [
+        then("camera_type", Device.camera_type).label("camera_type"),
+        case((known, cast(directions, ARRAY(SmallInteger))), else_=Device.direction).label(
+            "direction"
+        ),
+        case((known, cast(snapshot["angle"].astext, Float)), else_=Device.angle).label("angle"),
+    ]
     return (
         select(
             Device.id,
@@ -101,6 +126,7 @@ def device_states_at(at: datetime, near: Select | None = None):
             case((known, status_from_history), else_=status_without_history).label("status"),
             then("operator_type", Device.operator_type).label("operator_type"),
             Device.verification,
+            *(view_columns if view else []),
         )
         .select_from(Device)
         .outerjoin(revision, true())
@@ -141,20 +167,21 @@ class StatisticsFilter:
             clauses.append(Device.status.in_(PRESENT_STATUSES))
         return clauses
 
-    def devices(self, near: Select | None = None, name: str = "counted_devices"):
-        """The devices this filter counts, as a subquery with STATE_COLUMNS: the devices table
-        now, or each device as it stood at `at`.
+    def devices(self, near: Select | None = None, name: str = "counted_devices", view=False):
+        """The devices this filter counts, as a subquery with STATE_COLUMNS (and VIEW_COLUMNS
+        with VIEW): the devices table now, or each device as it stood at `at`.
 
         NEAR, when given, selects the ids of the devices standing now in the area the caller
         reads (see device_states_at); by default, those in the filter's bbox if it has one.
         NAME: the subquery's, unique within a statement.
         """
         if self.at is None:
-            columns = [getattr(Device, name) for name in STATE_COLUMNS]
+            names = STATE_COLUMNS + (VIEW_COLUMNS if view else ())
+            columns = [getattr(Device, name) for name in names]
             return select(*columns).where(*self.clauses()).subquery(name)
         if near is None and self.bboxes:
             near = select(Device.id).where(within_bboxes(Device.geom, self.bboxes))
-        states = device_states_at(self.at, near)
+        states = device_states_at(self.at, near, view)
         clauses = self.count_clauses(states)
         if self.bboxes:
             clauses.append(within_bboxes(states.c.geom, self.bboxes))
