@@ -91,14 +91,17 @@ NEW_HEXAGONS = """
 
 
 def hexagon_rows(source: str, sign: str) -> str:
-    """(KEY, n) of the public devices of SOURCE, one row per kept side, signed."""
+    """(KEY, n) of the public devices of SOURCE, one row per kept side, signed.
+
+    The projected coordinates are materialized first: PostgreSQL inlines hexagon_cell's
+    expression only when its arguments are plain columns, and calls it as a function (planning
+    its body once per statement) otherwise.
+    """
     sides = ", ".join(f"({side})" for side in SIDES_M)
     return f"""
-        SELECT p.side_m, p.srid, p.cell[1] AS i, p.cell[2] AS j,
-               {", ".join(f"p.{f}" for f in FILTERS.split(", "))}, {sign}1 AS n
-        FROM (
-            SELECT sides.side_m, z.srid, d.kind, d.status, d.operator_type, d.verification,
-                   hexagon_cell(ST_X(z.point), ST_Y(z.point), sides.side_m) AS cell
+        WITH points AS MATERIALIZED (
+            SELECT sides.side_m, z.srid, ST_X(z.point) AS x, ST_Y(z.point) AS y,
+                   {", ".join(f"d.{f}" for f in FILTERS.split(", "))}
             FROM {source} AS d
             CROSS JOIN (VALUES {sides}) AS sides (side_m)
             CROSS JOIN LATERAL (
@@ -106,7 +109,9 @@ def hexagon_rows(source: str, sign: str) -> str:
                        ST_Transform(d.geom, utm_srid(ST_X(d.geom), ST_Y(d.geom))) AS point
             ) AS z
             WHERE {PUBLIC}
-        ) AS p
+        )
+        SELECT side_m, srid, cell[1] AS i, cell[2] AS j, {FILTERS}, {sign}1 AS n
+        FROM (SELECT points.*, hexagon_cell(x, y, side_m) AS cell FROM points) AS placed
     """
 
 
@@ -138,27 +143,34 @@ def upgrade() -> None:
         );
     """)
     added, removed = hexagon_rows("new_rows", ""), hexagon_rows("old_rows", "-")
-    # Grouped, applied in key order (concurrent writers lock shared rows in the same order);
-    # emptied hexagons go in a statement of their own, found through the partial index.
+
+    def apply_changes(changes: str) -> str:
+        """Add the signed CHANGES, grouped, in key order (concurrent writers lock the rows they
+        share in the same order), and keep the polygons of new hexagons."""
+        return f"""
+            WITH changed AS (
+                INSERT INTO device_hexagon_counts AS c ({KEY}, n)
+                SELECT {KEY}, sum(n) FROM ({changes}) AS changes
+                GROUP BY {KEY} HAVING sum(n) <> 0 ORDER BY {KEY}
+                ON CONFLICT ({KEY}) DO UPDATE SET n = c.n + excluded.n
+                RETURNING side_m, srid, i, j
+            )
+            {NEW_HEXAGONS.format(cells="changed")}
+        """
+
+    # Static statements, not EXECUTE: PL/pgSQL keeps their plans for the session, where
+    # planning hexagon_cell's expression anew would cost each write a millisecond or two.
+    # Emptied hexagons go in a statement of their own, found through the partial index.
     op.execute(f"""
         CREATE FUNCTION device_hexagon_counts_count() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE
-            changes text := CASE TG_OP
-                WHEN 'INSERT' THEN $q${added}$q$
-                WHEN 'DELETE' THEN $q${removed}$q$
-                ELSE $q${added} UNION ALL {removed}$q$
-            END;
         BEGIN
-            EXECUTE format($q$
-                WITH changed AS (
-                    INSERT INTO device_hexagon_counts AS c ({KEY}, n)
-                    SELECT {KEY}, sum(n) FROM (%s) AS changes
-                    GROUP BY {KEY} HAVING sum(n) <> 0 ORDER BY {KEY}
-                    ON CONFLICT ({KEY}) DO UPDATE SET n = c.n + excluded.n
-                    RETURNING side_m, srid, i, j
-                )
-                {NEW_HEXAGONS.format(cells="changed")}
-            $q$, changes);
+            IF TG_OP = 'INSERT' THEN
+                {apply_changes(added)};
+            ELSIF TG_OP = 'DELETE' THEN
+                {apply_changes(removed)};
+            ELSE
+                {apply_changes(f"({added}) UNION ALL ({removed})")};
+            END IF;
             DELETE FROM device_hexagon_counts WHERE n = 0;
             RETURN NULL;
         END $$
