@@ -57,14 +57,19 @@ ensure_postgis() {
     fi
     say "installing $packages from Debian's packages"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq $packages >/dev/null
+    apt_get update -qq
+    apt_get install -y -qq $packages >/dev/null
     if [ -z "$bindir" ]; then
         bindir=$(pg_bindir) || die "no PostgreSQL server binaries after installing $packages"
         version=$(basename "$(dirname "$bindir")")
         [ -f "/usr/share/postgresql/$version/extension/postgis.control" ] \
-            || apt-get install -y -qq "postgresql-$version-postgis-3" >/dev/null
+            || apt_get install -y -qq "postgresql-$version-postgis-3" >/dev/null
     fi
+}
+
+# apt-get that waits (up to ten minutes) for another install to release dpkg's lock.
+apt_get() {
+    apt-get -o DPkg::Lock::Timeout=600 "$@"
 }
 
 # Install Debian packages that are missing (as root), or say which to install and stop.
@@ -80,9 +85,9 @@ ensure_debian_packages() {
     fi
     say "installing ${missing[*]} from Debian's packages"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    apt_get update -qq
     # shellcheck disable=SC2086  # APT_OPTIONS: words on purpose
-    apt-get install -y -qq ${APT_OPTIONS:-} "${missing[@]}" >/dev/null
+    apt_get install -y -qq ${APT_OPTIONS:-} "${missing[@]}" >/dev/null
 }
 
 # Run a PostgreSQL binary as the cluster owner: initdb and postgres refuse to run as root.
