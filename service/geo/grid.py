@@ -89,30 +89,29 @@ def kept_hexagons(flt: StatisticsFilter, bbox, cell_m: float, srid: int):
         cast(func.floor(func.ST_YMin(box) / row_m - 1), Integer).label("min_j"),
         cast(func.ceil(func.ST_YMax(box) / row_m + 1), Integer).label("max_j"),
     ).subquery("box_ranges")
+
+    def in_box(table) -> list:
+        """The rows of TABLE for this side, zone and the box's range (index order: i, j)."""
+        return [
+            table.c.side_m == int(cell_m),
+            table.c.srid == srid,
+            table.c.i.between(box_ranges.c.min_i, box_ranges.c.max_i),
+            table.c.j.between(box_ranges.c.min_j, box_ranges.c.max_j),
+        ]
+
     summed = (
         select(counts.c.i, counts.c.j, func.sum(counts.c.n).label("n"))
-        .join(
-            box_ranges,
-            and_(
-                counts.c.i.between(box_ranges.c.min_i, box_ranges.c.max_i),
-                counts.c.j.between(box_ranges.c.min_j, box_ranges.c.max_j),
-            ),
-        )
-        .where(counts.c.side_m == int(cell_m), counts.c.srid == srid, *flt.count_clauses(counts))
+        .join(box_ranges, and_(*in_box(counts)))
+        .where(*flt.count_clauses(counts))
         .group_by(counts.c.i, counts.c.j)
         .subquery("counts")
     )
+    # Both read in (i, j) order over the same range: a merge join, not a probe per hexagon.
+    hexagons = GridHexagon.__table__
     return (
-        select(summed.c.i, summed.c.j, summed.c.n, GridHexagon.geom, GridHexagon.geometry_json)
-        .join(
-            GridHexagon,
-            and_(
-                GridHexagon.side_m == int(cell_m),
-                GridHexagon.srid == srid,
-                GridHexagon.i == summed.c.i,
-                GridHexagon.j == summed.c.j,
-            ),
-        )
+        select(summed.c.i, summed.c.j, summed.c.n, hexagons.c.geom, hexagons.c.geometry_json)
+        .join(box_ranges, and_(*in_box(hexagons)))
+        .join(summed, and_(hexagons.c.i == summed.c.i, hexagons.c.j == summed.c.j))
         .subquery("hexagons")
     )
 
