@@ -269,19 +269,32 @@ class JSONProvider(DefaultJSONProvider):
         return parse_json(s)
 
 
-class BoundedJSONParser(FlaskParser):
-    """webargs' parser, with bodies read by parse_json: too deep is an invalid body (400)."""
+class ArgumentsParser(FlaskParser):
+    """webargs' parser, with bodies read by parse_json (too deep is an invalid body: 400), and
+    a query parameter that takes one value refused when given several (webargs would take the
+    first in silence: `parent=13&parent=69` would answer for 13 alone)."""
 
     def _raw_load_json(self, req):
         if not is_json_request(req):
             return missing
         return parse_json(req.get_data(cache=True))
 
+    def pre_load(self, location_data, *, schema, req, location):
+        if location in ("query", "querystring"):
+            single = {field.data_key or name for name, field in schema.fields.items()}
+            single -= location_data.multiple_keys
+            repeated = sorted(key for key in single if len(req.args.getlist(key)) > 1)
+            if repeated:
+                message = "Given more than once: give one value (a list, where one is taken, "
+                message += "as comma-separated values)."
+                raise ma.ValidationError({key: [message] for key in repeated})
+        return super().pre_load(location_data, schema=schema, req=req, location=location)
+
 
 class Blueprint(flask_smorest.Blueprint):
     """Blueprint with shorthands for documented error answers and authentication."""
 
-    ARGUMENTS_PARSER = BoundedJSONParser()
+    ARGUMENTS_PARSER = ArgumentsParser()
 
     def auth(self, role: str | None = None):
         """The route needs a bearer token (and ROLE); documents security, 401 and 403."""

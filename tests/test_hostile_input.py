@@ -165,3 +165,20 @@ def test_problems_about_a_header_say_it_is_one(client):
         "location": "headers",
         "message": "An Idempotency-Key has 1 to 255 characters.",
     }
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/stats/districts?level=commune&parent=13&parent=69", "parent"),
+        ("/api/v1/devices?limit=5&limit=500", "limit"),
+        ("/api/v1/stats/grid?bbox=2.29,48.79,2.33,48.82&cell=250&cell=100", "cell"),
+        ("/ogc/collections/devices/items?bbox=2,48,3,49&bbox=0,0,1,1", "bbox"),
+    ],
+)
+def test_a_parameter_given_twice_is_refused_not_read_as_its_first_value(client, url, field):
+    response = client.get(url)
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    (error,) = response.get_json()["errors"]
+    assert (error["field"], error["location"]) == (field, "query")
+    assert "more than once" in error["message"]
