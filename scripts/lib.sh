@@ -67,9 +67,21 @@ ensure_postgis() {
     fi
 }
 
-# apt-get that waits (up to ten minutes) for another install to release dpkg's lock.
+# apt-get that waits for another apt to finish instead of failing: up to ten minutes for
+# dpkg's lock (DPkg::Lock::Timeout), and as long for the package lists' lock, which that option
+# does not cover (an `apt-get update` that finds it held stops at once: retried).
 apt_get() {
-    apt-get -o DPkg::Lock::Timeout=600 "$@"
+    local output
+    for _ in $(seq 60); do
+        if output=$(apt-get -o DPkg::Lock::Timeout=600 "$@" 2>&1); then
+            [ -n "$output" ] && printf '%s\n' "$output"
+            return 0
+        fi
+        grep -q "Could not get lock" <<<"$output" || break
+        sleep 10
+    done
+    printf '%s\n' "$output" >&2
+    return 1
 }
 
 # Install Debian packages that are missing (as root), or say which to install and stop.

@@ -62,7 +62,8 @@ def hexagon_cell_expression() -> str:
     )
 
 
-# Neither function is STRICT: PostgreSQL inlines a SQL function's expression only without.
+# Neither function is STRICT: PostgreSQL would inline a strict one only where it can prove the
+# expression NULL for a NULL argument, which it cannot for a CASE.
 FUNCTIONS = f"""
 CREATE FUNCTION hexagon_cell(x double precision, y double precision, side double precision)
 RETURNS integer[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -76,7 +77,9 @@ AS $$ SELECT CASE WHEN lat >= 0 THEN 32600 ELSE 32700 END
 
 
 # The polygons of the hexagons of CELLS (side_m, srid, i, j) not kept yet, and their GeoJSON
-# as service/geo/sql.py's geojson_geometry() writes it (7 decimals, right-hand rule).
+# as service/geo/sql.py's geojson_geometry() writes it (7 decimals, right-hand rule); in key
+# order, as the counts. Kept once written: a polygon never changes (the table grows with the
+# area ever mapped, a hexagon's row a few hundred bytes).
 NEW_HEXAGONS = """
     INSERT INTO grid_hexagons (side_m, srid, i, j, geom, geometry_json)
     SELECT side_m, srid, i, j, polygon, ST_AsGeoJSON(ST_ForcePolygonCCW(polygon), 7)
@@ -86,6 +89,7 @@ NEW_HEXAGONS = """
         SELECT FROM grid_hexagons h
         WHERE (h.side_m, h.srid, h.i, h.j) = (cells.side_m, cells.srid, cells.i, cells.j)
     )
+    ORDER BY side_m, srid, i, j
     ON CONFLICT DO NOTHING
 """
 

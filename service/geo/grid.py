@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from sqlalchemy import ARRAY, Float, Integer, Select, and_, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import DeviceHexagonCount, GridHexagon
 from .sql import geojson_geometry, sql_string
@@ -21,6 +22,11 @@ KEPT_SIDES_M = (250.0,)
 METRES_PER_DEGREE = 111_320
 # UTM zones are 6 degrees of longitude wide, from 180 degrees west.
 ZONE_WIDTH_DEGREES = 6
+# How far from its zone's central meridian a grid may reach: there the projection enlarges
+# areas by 15 %; much further, PROJ cannot project a point at all.
+MAX_DEGREES_FROM_ZONE = 30
+# Polar regions are outside UTM (84°N and 80°S); one bound for both keeps it simple.
+MAX_LATITUDE = 80
 
 
 def utm_srid(bbox: tuple[float, float, float, float]) -> int:
@@ -49,17 +55,34 @@ def estimated_cells(bbox, cell_m: float) -> float:
 
 def reach(bbox, cell_m: float) -> tuple[float, float, float, float]:
     """The bbox grown by twice a hexagon's width: every device of a hexagon that meets the
-    bbox lies inside (twice, for the scale error of a projection away from its zone)."""
+    bbox lies inside (twice, for the scale error of a projection away from its zone).
+
+    Longitudes may pass ±180 and latitudes ±90: unsuitable_bbox() refuses such grids.
+    """
     min_lon, min_lat, max_lon, max_lat = bbox
     margin_lat = 4 * cell_m / METRES_PER_DEGREE
-    widest = max(abs(min_lat), abs(max_lat)) + margin_lat
-    margin_lon = margin_lat / max(math.cos(math.radians(min(widest, 89.0))), 1e-6)
-    return (
-        max(min_lon - margin_lon, -180.0),
-        max(min_lat - margin_lat, -90.0),
-        min(max_lon + margin_lon, 180.0),
-        min(max_lat + margin_lat, 90.0),
-    )
+    widest = min(max(abs(min_lat), abs(max_lat)) + margin_lat, MAX_LATITUDE)
+    margin_lon = margin_lat / math.cos(math.radians(widest))
+    return (min_lon - margin_lon, min_lat - margin_lat, max_lon + margin_lon, max_lat + margin_lat)
+
+
+def unsuitable_bbox(bbox, cell_m: float) -> str | None:
+    """Why hexagons of CELL_M over this bbox cannot be drawn true in its UTM zone, if so."""
+    west, south, east, north = reach(bbox, cell_m)
+    if bbox[0] > bbox[2] or west < -180 or east > 180:
+        return (
+            f"The grid does not cross the antimeridian: hexagons of {cell_m:g} m that meet this "
+            "bbox would. Keep the bbox off the antimeridian by four hexagons or more."
+        )
+    if south < -MAX_LATITUDE or north > MAX_LATITUDE:
+        return f"The grid is drawn in UTM zones, true only between {MAX_LATITUDE}°S and N."
+    central_meridian = -183 + ZONE_WIDTH_DEGREES * (utm_srid(bbox) % 100)
+    if max(central_meridian - west, east - central_meridian) > MAX_DEGREES_FROM_ZONE:
+        return (
+            "The grid is drawn in the UTM zone of the bbox's centre: give a bbox within "
+            f"{MAX_DEGREES_FROM_ZONE}° of longitude of its centre's zone."
+        )
+    return None
 
 
 def within_zone(bbox, srid: int) -> bool:
@@ -70,6 +93,12 @@ def within_zone(bbox, srid: int) -> bool:
     west = -180 + (zone - 1) * ZONE_WIDTH_DEGREES
     in_band = west <= min_lon and max_lon < west + ZONE_WIDTH_DEGREES
     return in_band and (min_lat >= 0 if north else max_lat < 0)
+
+
+def bbox_geometry(bbox) -> ColumnElement:
+    """The bbox as a geometry; a point or a line when it has no width or height (a polygon
+    without area meets nothing)."""
+    return func.ST_Envelope(func.ST_MakeEnvelope(*bbox, 4326))
 
 
 def counts_answer(flt: StatisticsFilter, bbox, cell_m: float, srid: int) -> bool:
@@ -121,33 +150,33 @@ def placed_hexagons(flt: StatisticsFilter, bbox, cell_m: float, srid: int):
     each device placed now (any side, any date, any zone)."""
     devices = replace(flt, bboxes=[reach(bbox, cell_m)]).devices()
     # Materialized: hexagon_cell's expression reads x and y many times, not the projection.
-    projected = (
+    points = (
         select(
             func.ST_X(func.ST_Transform(devices.c.geom, srid)).label("x"),
             func.ST_Y(func.ST_Transform(devices.c.geom, srid)).label("y"),
         )
-        .cte("projected")
+        .cte("points")
         .prefix_with("MATERIALIZED")
     )
-    cell = func.hexagon_cell(projected.c.x, projected.c.y, literal(cell_m), type_=ARRAY(Integer))
+    cell = func.hexagon_cell(points.c.x, points.c.y, literal(cell_m), type_=ARRAY(Integer))
     placed = select(cell.label("cell")).subquery("placed")
     i, j = placed.c.cell[1], placed.c.cell[2]
     counts = select(i.label("i"), j.label("j"), func.count().label("n")).group_by(i, j).subquery()
     polygon = func.ST_SetSRID(func.ST_Hexagon(literal(cell_m), counts.c.i, counts.c.j), srid)
     # Materialized: each polygon is projected once, for the bbox test and the answer.
-    projected = (
+    hexagons = (
         select(counts, func.ST_Transform(polygon, 4326).label("geom"))
-        .cte("hexagons")
+        .cte("placed_hexagons")
         .prefix_with("MATERIALIZED")
     )
-    return select(projected, geojson_geometry(projected.c.geom).label("geometry_json")).subquery()
+    return select(hexagons, geojson_geometry(hexagons.c.geom).label("geometry_json")).subquery()
 
 
 def select_grid(
     flt: StatisticsFilter, bbox, cell_m: float, srid: int, from_scratch: bool = False
 ) -> Select:
-    """A FeatureCollection's features, the number of hexagons and of devices: the non-empty
-    hexagons that meet the bbox, each with its count and density.
+    """A FeatureCollection's features and its number of devices: the non-empty hexagons that
+    meet the bbox, each with its count and density.
 
     FROM_SCRATCH places every device instead of reading the kept counts (for comparisons).
     """
@@ -169,6 +198,5 @@ def select_grid(
     in_order = aggregate_order_by(sql_string(","), hexagons.c.i, hexagons.c.j)
     return select(
         func.coalesce(func.string_agg(feature, in_order), sql_string("")).label("features"),
-        func.count().label("cells"),
         func.coalesce(func.sum(hexagons.c.n), 0).label("devices"),
-    ).where(func.ST_Intersects(hexagons.c.geom, func.ST_MakeEnvelope(*bbox, 4326)))
+    ).where(func.ST_Intersects(hexagons.c.geom, bbox_geometry(bbox)))

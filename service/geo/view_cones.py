@@ -39,9 +39,10 @@ class ViewModel:
     def max_radius_m(self) -> float:
         return max([self.default_radius_m, *self.radius_by_type.values()])
 
-    # SOURCE: the columns of the devices seen, by name (the devices table, or the states of
-    # service/geo/statistics/selection.py with their view at a date).
     def radius(self, source=Device) -> ColumnElement:
+        """Metres seen, by camera type. SOURCE, here and below: the devices' columns by name,
+        the devices table or the states of statistics/selection.py with their view at a
+        date."""
         whens = [(source.camera_type == t, float(r)) for t, r in self.radius_by_type.items()]
         return (
             case(*whens, else_=float(self.default_radius_m))
@@ -57,6 +58,7 @@ class ViewModel:
         )
 
     def cone(self, source=Device) -> ColumnElement:
+        """The ground seen: a sector per direction, or a disc."""
         return func.view_cone(source.geom, source.direction, self.fov(source), self.radius(source))
 
 

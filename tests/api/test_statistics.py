@@ -11,6 +11,7 @@ from shapely.geometry import Point, shape
 from sqlalchemy import text
 
 from service.api.statistics import routes
+from service.geo import grid
 from tests.districts import (
     district_feature,
     load,
@@ -512,6 +513,21 @@ class TestGrid:
         far = client.get(f"/api/v1/stats/grid?bbox={west_of_it}&cell={cell}").get_json()
         assert far["devices"] == 0  # hexagons that miss the bbox are left out
 
+    @pytest.mark.parametrize("cell", [250, 300])
+    def test_a_bbox_without_area_gives_the_hexagon_holding_it(self, client, cell):
+        pin(client, 2.35, 48.85)
+        body = client.get(f"/api/v1/stats/grid?bbox=2.35,48.85,2.35,48.85&cell={cell}")
+        assert body.get_json()["devices"] == 1
+        line = client.get(f"/api/v1/stats/grid?bbox=2.35,48.84,2.35,48.86&cell={cell}")
+        assert line.get_json()["devices"] == 1
+
+    def test_devices_far_from_a_zone_refuse_nothing_and_count_in_their_own(self, client, db):
+        pin(client, 95.32, 5.55)  # Banda Aceh, UTM zone 46
+        body = client.get("/api/v1/stats/grid?bbox=95.2,5.4,95.4,5.7&cell=250").get_json()
+        assert (body["srid"], body["devices"]) == (32646, 1)
+        kept = db("SELECT DISTINCT side_m FROM device_hexagon_counts").scalars().all()
+        assert kept == [int(side) for side in grid.KEPT_SIDES_M]  # the migration's sides
+
     @pytest.mark.parametrize(
         ("query", "field"),
         [
@@ -520,6 +536,12 @@ class TestGrid:
             ("bbox=-10,40,10,55&cell=10", "cell"),
             ("bbox=2.29,48.79,2.33,48.82&cell=1", "cell"),
             ("bbox=170,-10,-170,10&cell=1000", "bbox"),
+            # Hexagons meeting it would cross the antimeridian.
+            ("bbox=179.9,-16.9,179.995,-16.7&cell=250", "bbox"),
+            # Devices 90 degrees from the zone of the bbox's centre: PROJ cannot project them.
+            ("bbox=-85,-20,92,20&cell=100000", "bbox"),
+            ("bbox=-179,-80,179,80&cell=100000", "bbox"),
+            ("bbox=10,82,20,83&cell=1000", "bbox"),  # beyond UTM
         ],
     )
     def test_bad_grid_requests_are_400(self, client, db, query, field):

@@ -186,7 +186,7 @@ def assert_bookkeeping_from_scratch(db) -> None:
         side=GRID_CELL_M,
     )
     # From scratch: the hexagon of PostGIS' own grid whose polygon holds the device (the lowest
-    # i, j on an edge), in the device's UTM zone.
+    # i, j on an edge), in UTM zone 31, which holds every point of these tests.
     rehexed = db(
         "SELECT z.srid, h.i, h.j, v.kind, v.status, v.operator_type, v.verification, count(*) "
         "FROM devices v "

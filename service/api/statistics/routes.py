@@ -8,7 +8,7 @@ from ...caching import ALL_DEVICES, area_keys, district_key, share
 from ...db import session, time_limit
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
-from ...geo.grid import estimated_cells, reach, select_grid, utm_srid
+from ...geo.grid import estimated_cells, reach, select_grid, unsuitable_bbox, utm_srid
 from ...geo.statements import StatementRegistry
 from ...geo.statistics.csv import select_density_csv
 from ...geo.statistics.density import (
@@ -222,8 +222,9 @@ class GridViews(MethodView):
     def get(self, args):
         """Count devices on a hexagonal grid of a given cell size in metres, as GeoJSON"""
         bbox, cell = args["bbox"], args.get("cell", DEFAULT_CELL_M)
-        if bbox[0] > bbox[2]:
-            raise BadRequest("The grid does not cross the antimeridian.", field="bbox")
+        unsuitable = unsuitable_bbox(bbox, cell)
+        if unsuitable:
+            raise BadRequest(unsuitable, field="bbox")
         if estimated_cells(bbox, cell) > MAX_GRID_CELLS:
             raise BadRequest(
                 f"This bbox holds more than {MAX_GRID_CELLS} cells of {cell:g} m: "
@@ -237,7 +238,7 @@ class GridViews(MethodView):
         credits = device_credits()
 
         def compute() -> str:
-            key = (repr(flt), bbox, cell)  # built once per distinct request, as densities are
+            key = (repr(flt), cell)  # built once per distinct request, as densities are
             statement = GRID_STATEMENTS.get(key, lambda: select_grid(flt, bbox, cell, srid))
             row = session.execute(statement).one()
             return feature_collection(

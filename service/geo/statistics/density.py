@@ -310,7 +310,8 @@ def select_watched(sel, selection: DistrictSelection, flt: StatisticsFilter, mod
     """Per district, the area (km²) under at least one camera's view cone: of the devices on
     the map now, or at `at` with the view they had then."""
     reach_degrees = model.max_radius_m / 111_320 * 2.5  # generous up to 66° of latitude
-    seeing = flt.devices(ids_near(selection, reach_degrees), name="seeing_devices", view=True)
+    near = ids_near(selection, reach_degrees) if flt.at else None  # the map now: by index
+    seeing = flt.devices(near, name="seeing_devices", view=True)
     cones = (
         select(sel.c.code, func.ST_Union(model.cone(seeing.c)).label("cones"))
         .select_from(

@@ -167,7 +167,9 @@ class StatisticsFilter:
             clauses.append(Device.status.in_(PRESENT_STATUSES))
         return clauses
 
-    def devices(self, near: Select | None = None, name: str = "counted_devices", view=False):
+    def devices(
+        self, near: Select | None = None, name: str = "counted_devices", view: bool = False
+    ):
         """The devices this filter counts, as a subquery with STATE_COLUMNS (and VIEW_COLUMNS
         with VIEW): the devices table now, or each device as it stood at `at`.
 
