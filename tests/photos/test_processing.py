@@ -13,6 +13,7 @@ from PIL import Image, ImageOps
 
 from service.errors import ServiceError, UnprocessableImage, UnsupportedMediaType
 from service.photos.processing import process_photo
+from service.photos.vips import pyvips
 from tests import images
 
 # What a clean JPEG may still say about itself: its JFIF header (no EXIF, XMP, IPTC, comments,
@@ -253,6 +254,22 @@ def test_large_jpegs_are_decoded_at_a_reduced_scale(fmt, size, full_size):
     assert max(sizes[1]) == 1024 and max(sizes[2]) == 320
     with Image.open(io.BytesIO(processed.full.data)) as image:
         assert image.size == full_size
+
+
+@pytest.mark.parametrize(("orientation", "copies"), [(1, 0), (6, 1)])
+def test_only_turning_a_photo_upright_holds_it_whole(monkeypatch, orientation, copies):
+    """An upright photo streams from the decoder into the full rendition's pixels, and each
+    smaller rendition is made from those: no decoded image is copied into memory but the one a
+    turn needs (the renditions were each copied, and the turn computed once more for each)."""
+    copy_memory, copied = pyvips.Image.copy_memory, []
+    monkeypatch.setattr(
+        pyvips.Image, "copy_memory", lambda image: copied.append(image) or copy_memory(image)
+    )
+    data = images.leaky_photo("JPEG", size=(600, 200), orientation=orientation)
+    processed = process(data)
+    assert len(copied) == copies
+    with Image.open(io.BytesIO(processed.full.data)) as full:
+        assert full.size == ((600, 200) if orientation == 1 else (200, 600))
 
 
 def test_a_heif_holding_several_images_is_refused():
