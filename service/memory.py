@@ -6,14 +6,15 @@ free, and serves such sizes from fresh mappings: each request then faulted in ab
 pages, half of a worker's CPU (docs/performance.md). With these two settings the memory is
 kept and reused; a worker holds at most what its largest response needed.
 
-A worker's threads also share one malloc arena (MALLOC_ARENA_MAX, default 1) rather than each
-getting its own. An arena keeps its freed memory for the threads that use it; gthread serves each
-request on any of its threads, so each arena that had once processed a photo kept that photo's
-30 MB of bitmaps, and a worker's peak grew with every thread that had handled one
-(docs/performance.md, "Photos through libvips"). With one arena the next photo reuses the memory
-the previous one freed. (The master process may have made a second arena before forking: numpy's
-OpenBLAS starts a thread when the application is imported. The worker's threads then take turns
-on those two.)
+Blocks of 8 MiB and more still get mappings of their own, given back when freed: the largest
+page of devices (10,000, about 6.3 MB) stays under that size, while a photo's bitmaps (9 MB for
+a 12 MP photo's full rendition) are above it. Kept, they stayed in whichever malloc arena the
+thread that processed the photo had used, a photo's worth in each. For the same reason a
+worker's threads share one arena (MALLOC_ARENA_MAX, default 1) instead of having up to eight
+per core: gthread serves each request on any of its threads, and the peak memory of a worker
+grew with each arena that had once processed a photo (docs/performance.md, "Photos through
+libvips"). An arena left by a thread that the application's imports started and ended in the
+master process is still taken by the worker's threads, so they take turns on two arenas.
 
 Applied by gunicorn's post_fork hook, in each worker only (gunicorn.conf.py, and the benchmarks'
 servers through `--config python:service.memory`), not by every process that imports the app.
@@ -28,8 +29,8 @@ M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 DEFAULT_ARENAS = 1
-# glibc refuses an mmap threshold above half its heap size (32 MiB on 64-bit systems).
-LARGEST_HEAP_ALLOCATION = 32 * 1024 * 1024
+# Above a page of 10,000 devices (6.3 MB), below a 12 MP photo's bitmaps (9 MB): see above.
+LARGEST_HEAP_ALLOCATION = 8 * 1024 * 1024
 LARGEST_KEEP_MB = 2047  # mallopt takes a C int
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def c_library_mallopt():
 def keep_freed_memory(keep_mb: int) -> bool:
     """Let the heap keep up to KEEP_MB of free memory at its top (0: leave the C library be).
 
-    Allocations up to 32 MiB then come from the heap rather than from their own mapping.
+    Allocations under 8 MiB then come from the heap rather than from their own mapping.
     Returns whether the C library took the settings (not on a C library other than glibc).
     """
     mallopt = c_library_mallopt() if keep_mb > 0 else None

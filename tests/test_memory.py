@@ -148,3 +148,43 @@ def test_a_worker_s_threads_share_one_malloc_arena_unless_told_otherwise():
     assert malloc_arenas(None) == 1
     assert malloc_arenas("2") == 2
     assert malloc_arenas("0") > 2  # glibc's default: an arena for each thread that allocates
+
+
+# How much of a photo-sized block the process keeps once it is freed.
+PHOTO_BLOCK_KEPT = """
+import importlib.util
+
+spec = importlib.util.spec_from_file_location("memory", "service/memory.py")
+memory = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(memory)
+memory.post_fork(None, None)
+
+def resident_kb():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4
+
+before = resident_kb()
+bitmap = bytearray(b"x") * (2016 * 1512 * 3)  # a 12 MP photo's full rendition, written
+held = resident_kb() - before
+del bitmap
+print(held, resident_kb() - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the settings are glibc's")
+def test_a_photo_s_bitmap_is_given_back_to_the_kernel_when_freed():
+    """Kept, a photo's 9 MB stayed in the arena of the thread that had processed it."""
+    environment = dict(os.environ)
+    environment.pop("KEEP_FREED_MEMORY_MB", None)
+    held, kept = map(
+        int,
+        subprocess.run(
+            [sys.executable, "-c", PHOTO_BLOCK_KEPT],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environment,
+            cwd=PROJECT_DIR,
+        ).stdout.split(),
+    )
+    assert held > 8 * 1024 and kept < 1024
