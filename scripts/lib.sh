@@ -9,14 +9,9 @@ PY="$VENV/bin/python"
 say() { printf '\033[1m[vigie]\033[0m %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-# Debian packages the application itself loads at run time: libvips processes photos.
-RUNTIME_DEBIAN_PACKAGES=(libvips42)
-
-# Create .venv and install the project with pinned versions when pyproject or the lock changed;
-# install the system libraries it loads first (as root), or say which to install.
+# Create .venv and install the project with pinned versions when pyproject or the lock changed.
 ensure_venv() {
     local stamp="$VENV/.installed"
-    ensure_debian_packages "${RUNTIME_DEBIAN_PACKAGES[@]}"
     if [ ! -x "$PY" ]; then
         say "creating the virtual environment in .venv/"
         python3 -m venv "$VENV" || die "python3 -m venv failed: install python3-venv (apt-get install python3-venv)"

@@ -6,6 +6,16 @@ free, and serves such sizes from fresh mappings: each request then faulted in ab
 pages, half of a worker's CPU (docs/performance.md). With these two settings the memory is
 kept and reused; a worker holds at most what its largest response needed.
 
+Blocks of 8 MiB and more still get mappings of their own, given back when freed: the largest
+page of devices (10,000, about 6.3 MB) stays under that size, while a photo's bitmaps (9 MB for
+a 12 MP photo's full rendition) are above it. Kept, they stayed in whichever malloc arena the
+thread that processed the photo had used, a photo's worth in each. For the same reason a
+worker's threads share one arena (MALLOC_ARENA_MAX, default 1) instead of having up to eight
+per core: gthread serves each request on any of its threads, and the peak memory of a worker
+grew with each arena that had once processed a photo (docs/performance.md, "Photos through
+libvips"). An arena left by a thread that the application's imports started and ended in the
+master process is still taken by the worker's threads, so they take turns on two arenas.
+
 Applied by gunicorn's post_fork hook, in each worker only (gunicorn.conf.py, and the benchmarks'
 servers through `--config python:service.memory`), not by every process that imports the app.
 """
@@ -17,30 +27,38 @@ import os
 DEFAULT_KEEP_MB = 256
 M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
-# glibc refuses an mmap threshold above half its heap size (32 MiB on 64-bit systems).
-LARGEST_HEAP_ALLOCATION = 32 * 1024 * 1024
+M_ARENA_MAX = -8
+DEFAULT_ARENAS = 1
+# Above a page of 10,000 devices (6.3 MB), below a 12 MP photo's bitmaps (9 MB): see above.
+LARGEST_HEAP_ALLOCATION = 8 * 1024 * 1024
 LARGEST_KEEP_MB = 2047  # mallopt takes a C int
 
 log = logging.getLogger(__name__)
 
 
-def keep_freed_memory(keep_mb: int) -> bool:
-    """Let the heap keep up to KEEP_MB of free memory at its top (0: leave the C library be).
-
-    Allocations up to 32 MiB then come from the heap rather than from their own mapping.
-    Returns whether the C library took the settings (not on a C library other than glibc).
-    """
-    if keep_mb <= 0:
-        return False
+def c_library_mallopt():
+    """glibc's mallopt, or None under a C library that has none."""
     try:
         # The symbols the process already has, the C library's among them.
         mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     except (OSError, TypeError):
         mallopt = None
     if mallopt is None:
-        log.info("no glibc mallopt here: freed memory is managed by the C library's defaults")
-        return False
+        log.info("no glibc mallopt here: memory is managed by the C library's defaults")
+        return None
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return mallopt
+
+
+def keep_freed_memory(keep_mb: int) -> bool:
+    """Let the heap keep up to KEEP_MB of free memory at its top (0: leave the C library be).
+
+    Allocations under 8 MiB then come from the heap rather than from their own mapping.
+    Returns whether the C library took the settings (not on a C library other than glibc).
+    """
+    mallopt = c_library_mallopt() if keep_mb > 0 else None
+    if mallopt is None:
+        return False
     # The mmap threshold first: either setting turns glibc's own adjustment of both off.
     return bool(
         mallopt(M_MMAP_THRESHOLD, LARGEST_HEAP_ALLOCATION)
@@ -53,6 +71,16 @@ def keep_freed_memory_as_configured() -> bool:
     return keep_freed_memory(int(os.environ.get("KEEP_FREED_MEMORY_MB") or DEFAULT_KEEP_MB))
 
 
+def share_malloc_arenas(arenas: int) -> bool:
+    """Let the process' threads share at most ARENAS malloc arenas (0: glibc's default, eight
+    per core). Takes effect for the threads that allocate afterwards: call it before starting
+    them. Returns whether the C library took the setting."""
+    mallopt = c_library_mallopt() if arenas > 0 else None
+    return mallopt is not None and bool(mallopt(M_ARENA_MAX, arenas))
+
+
 def post_fork(_server, _worker) -> None:
-    """gunicorn's hook, run in each new worker: it keeps freed memory for its next responses."""
+    """gunicorn's hook, run in each new worker before its threads start: one malloc arena
+    (MALLOC_ARENA_MAX) that keeps freed memory for the next responses."""
+    share_malloc_arenas(int(os.environ.get("MALLOC_ARENA_MAX") or DEFAULT_ARENAS))
     keep_freed_memory_as_configured()

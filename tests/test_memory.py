@@ -88,10 +88,103 @@ def test_gunicorn_workers_apply_the_setting_and_importing_the_app_does_not(monke
     settings = {}
     exec((project / "gunicorn.conf.py").read_text(), settings)
     assert settings["post_fork"] is memory.post_fork
-    calls = []
+    calls, arenas = [], []
     monkeypatch.setattr(memory, "keep_freed_memory", lambda mb: calls.append(mb) or True)
+    monkeypatch.setattr(memory, "share_malloc_arenas", lambda n: arenas.append(n) or True)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     create_app()
-    assert calls == []
+    assert calls == [] and arenas == []
     monkeypatch.setenv("KEEP_FREED_MEMORY_MB", "64")
     memory.post_fork(None, None)
-    assert calls == [64]
+    assert calls == [64] and arenas == [1]
+
+
+# Threads that allocate at the same time, then glibc's own account of its arenas (on stderr).
+# The module is loaded alone: the application's imports start threads of their own (OpenBLAS).
+ARENAS_OF_THREADS = """
+import ctypes, importlib.util, threading
+
+spec = importlib.util.spec_from_file_location("memory", "service/memory.py")
+memory = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(memory)
+post_fork = memory.post_fork
+
+post_fork(None, None)  # as gunicorn does in each worker, before its threads start
+ready = threading.Barrier(4)
+
+def allocate():
+    ready.wait()
+    blocks = [bytearray(4096) for _ in range(1000)]
+    ready.wait()
+
+threads = [threading.Thread(target=allocate) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+ctypes.CDLL(None).malloc_stats()
+"""
+
+
+def malloc_arenas(arena_max: str | None) -> int:
+    environment = dict(os.environ)
+    environment.pop("MALLOC_ARENA_MAX", None)
+    if arena_max is not None:
+        environment["MALLOC_ARENA_MAX"] = arena_max
+    stats = subprocess.run(
+        [sys.executable, "-c", ARENAS_OF_THREADS],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+        cwd=PROJECT_DIR,
+    ).stderr
+    return stats.count("Arena ")
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting is glibc's")
+def test_a_worker_s_threads_share_one_malloc_arena_unless_told_otherwise():
+    """An arena per thread kept a photo's freed bitmaps once in each (docs/performance.md)."""
+    assert malloc_arenas(None) == 1
+    assert malloc_arenas("2") == 2
+    assert malloc_arenas("0") > 2  # glibc's default: an arena for each thread that allocates
+
+
+# How much of a photo-sized block the process keeps once it is freed.
+PHOTO_BLOCK_KEPT = """
+import importlib.util
+
+spec = importlib.util.spec_from_file_location("memory", "service/memory.py")
+memory = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(memory)
+memory.post_fork(None, None)
+
+def resident_kb():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4
+
+before = resident_kb()
+bitmap = bytearray(b"x") * (2016 * 1512 * 3)  # a 12 MP photo's full rendition, written
+held = resident_kb() - before
+del bitmap
+print(held, resident_kb() - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the settings are glibc's")
+def test_a_photo_s_bitmap_is_given_back_to_the_kernel_when_freed():
+    """Kept, a photo's 9 MB stayed in the arena of the thread that had processed it."""
+    environment = dict(os.environ)
+    environment.pop("KEEP_FREED_MEMORY_MB", None)
+    held, kept = map(
+        int,
+        subprocess.run(
+            [sys.executable, "-c", PHOTO_BLOCK_KEPT],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environment,
+            cwd=PROJECT_DIR,
+        ).stdout.split(),
+    )
+    assert held > 8 * 1024 and kept < 1024

@@ -228,13 +228,18 @@ def upright(image: "pyvips.Image", orientation: int) -> "pyvips.Image":
     return image
 
 
-def encode(name: str, image: "pyvips.Image", quality: int) -> Rendition:
-    # A fresh image made of the pixel bytes alone: no field, no EXIF, no profile to leak.
-    pixels = image.write_to_memory()
-    bare = pyvips.Image.new_from_memory(pixels, image.width, image.height, 3, "uchar")
-    bare = bare.copy(interpretation="srgb")
+def pixels_only(image: "pyvips.Image") -> "pyvips.Image":
+    """The image computed once into a fresh one made of its pixel bytes alone: no field, no
+    EXIF, no profile left to leak, and what follows reads it from memory."""
+    bare = pyvips.Image.new_from_memory(
+        image.write_to_memory(), image.width, image.height, 3, "uchar"
+    )
+    return bare.copy(interpretation="srgb")
+
+
+def encode(name: str, bare: "pyvips.Image", quality: int) -> Rendition:
     data = bare.jpegsave_buffer(Q=quality, strip=True, optimize_coding=False)
-    return Rendition(name, data, image.width, image.height)
+    return Rendition(name, data, bare.width, bare.height)
 
 
 def process_photo(stream: BinaryIO, *, max_pixels: int) -> ProcessedPhoto:
@@ -253,14 +258,15 @@ def process_photo(stream: BinaryIO, *, max_pixels: int) -> ProcessedPhoto:
         else:
             original = open_with_vips(kind, data, max_pixels)
         _, longest, _ = RENDITION_SIZES[0]
-        # Decoded, converted and resized in one stream, then kept in memory to be turned.
+        # Decoded, converted and resized in one stream (held whole only to be turned upright),
+        # computed once into the full rendition's pixels; each smaller one is made from those
+        # of the one before.
         picture = resized(in_srgb(original.image, original.icc_profile), longest)
-        picture = upright(picture.copy_memory(), original.orientation)
+        if original.orientation in UPRIGHT:
+            picture = upright(picture.copy_memory(), original.orientation)
         renditions = []
         for name, size, quality in RENDITION_SIZES:
-            picture = resized(picture, size)
-            if name != "full":
-                picture = picture.copy_memory()
+            picture = pixels_only(resized(picture, size))
             renditions.append(encode(name, picture, quality))
     except pyvips.Error as exc:
         raise refuse_unreadable(exc) from exc

@@ -13,6 +13,7 @@ from PIL import Image, ImageOps
 
 from service.errors import ServiceError, UnprocessableImage, UnsupportedMediaType
 from service.photos.processing import process_photo
+from service.photos.vips import pyvips
 from tests import images
 
 # What a clean JPEG may still say about itself: its JFIF header (no EXIF, XMP, IPTC, comments,
@@ -255,6 +256,22 @@ def test_large_jpegs_are_decoded_at_a_reduced_scale(fmt, size, full_size):
         assert image.size == full_size
 
 
+@pytest.mark.parametrize(("orientation", "copies"), [(1, 0), (6, 1)])
+def test_only_turning_a_photo_upright_holds_it_whole(monkeypatch, orientation, copies):
+    """An upright photo streams from the decoder into the full rendition's pixels, and each
+    smaller rendition is made from those: no decoded image is copied into memory but the one a
+    turn needs (the renditions were each copied, and the turn computed once more for each)."""
+    copy_memory, copied = pyvips.Image.copy_memory, []
+    monkeypatch.setattr(
+        pyvips.Image, "copy_memory", lambda image: copied.append(image) or copy_memory(image)
+    )
+    data = images.leaky_photo("JPEG", size=(600, 200), orientation=orientation)
+    processed = process(data)
+    assert len(copied) == copies
+    with Image.open(io.BytesIO(processed.full.data)) as full:
+        assert full.size == ((600, 200) if orientation == 1 else (200, 600))
+
+
 def test_a_heif_holding_several_images_is_refused():
     frames = [Image.new("RGB", (64, 64), colour) for colour in ("red", "green")]
     out = io.BytesIO()
@@ -263,10 +280,18 @@ def test_a_heif_holding_several_images_is_refused():
         process(out.getvalue())
 
 
+@pytest.mark.parametrize(
+    "loader", ["magickload", "pdfload", "openslideload", "fitsload", "matload", "openexrload"]
+)
+def test_the_libvips_in_use_has_no_loader_for_complex_formats(loader):
+    """pyvips-binary's libvips is built without them; Debian's has them, merely blocked."""
+    assert pyvips.type_find("VipsOperation", loader) == 0
+
+
 def test_without_libvips_the_service_says_what_to_install():
     hide_libvips = "import sys; sys.modules['pyvips'] = None; import service.photos.processing"
     result = subprocess.run(
         [sys.executable, "-c", hide_libvips], capture_output=True, text=True, check=False
     )
     assert result.returncode != 0
-    assert "libvips is missing" in result.stderr and "libvips42" in result.stderr
+    assert "libvips is missing" in result.stderr and "pyvips-binary" in result.stderr
