@@ -109,7 +109,7 @@ def move_a_device(engine) -> None:
 
 def from_scratch_ms(engine, selection: DistrictSelection, fmt: str) -> float:
     query = DensityQuery(selection=selection, filter=StatisticsFilter(), from_scratch=True)
-    statement = select_density_csv(query) if fmt == "csv" else select_density_json(query, CREDIT)
+    statement = select_density_csv(query) if fmt == "csv" else select_density_json(query, [CREDIT])
     with engine.connect() as connection:
         started = time.perf_counter()
         connection.execute(statement).scalar_one()
