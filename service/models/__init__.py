@@ -15,6 +15,7 @@ from .district import (  # noqa: E402
     Dataset,
     DeviceDistrict,
     District,
+    DistrictCsvLine,
     DistrictDeviceCount,
     StatisticsCache,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "DeviceRevision",
     "DeviceTileCell",
     "District",
+    "DistrictCsvLine",
     "DistrictDeviceCount",
     "IdempotentRequest",
     "Photo",
