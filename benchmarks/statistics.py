@@ -66,7 +66,15 @@ SCENARIOS = (
     ("Paris: 250 m hexagon grid (GeoJSON)", f"/api/v1/stats/grid?bbox={PARIS_BBOX}&cell=250"),
 )
 DATASETS = ("france-communes", "paris-arrondissements")
-BOOKKEEPING_TRIGGERS = ("devices_count_inserted", "devices_count_updated", "devices_count_deleted")
+# (table, trigger): what device writes keep for statistics (migrations 0013 and 0018).
+BOOKKEEPING_TRIGGERS = (
+    ("devices", "devices_count_inserted"),
+    ("devices", "devices_count_updated"),
+    ("devices", "devices_count_deleted"),
+    ("district_device_counts", "district_counts_write_csv_lines_inserted"),
+    ("district_device_counts", "district_counts_write_csv_lines_updated"),
+    ("district_device_counts", "district_counts_write_csv_lines_deleted"),
+)
 
 
 def ensure_districts(app) -> None:
@@ -190,9 +198,9 @@ def write_round(client, writes: int) -> float:
 
 def set_bookkeeping(engine, enabled: bool) -> None:
     with engine.begin() as connection:
-        for trigger in BOOKKEEPING_TRIGGERS:
+        for table, trigger in BOOKKEEPING_TRIGGERS:
             action = "ENABLE" if enabled else "DISABLE"
-            connection.execute(text(f"ALTER TABLE devices {action} TRIGGER {trigger}"))
+            connection.execute(text(f"ALTER TABLE {table} {action} TRIGGER {trigger}"))
 
 
 SQL_WRITES = (
