@@ -88,13 +88,14 @@ SUMS = ", ".join(
 )
 
 FUNCTIONS = f"""
-CREATE FUNCTION write_district_csv_lines(codes text[]) RETURNS void LANGUAGE plpgsql AS $$
+-- The codes are a device write's one or two districts: planned once per session (a plan for the
+-- given codes, as PostgreSQL would make by default, cost more than the work).
+CREATE FUNCTION write_district_csv_lines(codes text[]) RETURNS void LANGUAGE plpgsql
+    SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     -- Writers of a district take turns: the next statement then reads the counts the
     -- previous writer committed.
     PERFORM 1 FROM district_csv_lines WHERE code = ANY (codes) ORDER BY code FOR UPDATE;
-    DELETE FROM district_csv_lines l WHERE l.code = ANY (codes)
-    AND NOT EXISTS (SELECT 1 FROM districts d WHERE d.code = l.code);
     INSERT INTO district_csv_lines AS l
         (code, level, parent_code, area_km2, population, count, before_rank, after_rank)
     SELECT d.code, d.level, d.parent_code, d.area_km2, d.population, {COUNT},
@@ -116,22 +117,27 @@ BEGIN
         after_rank = excluded.after_rank;
 END $$;
 
--- The districts a statement wrote (districts: their codes; counts: their district codes).
+-- The lines of the districts a statement wrote: counts (a device write), or districts (an
+-- import, rare and in bulk, which may also remove some).
 CREATE FUNCTION district_csv_lines_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     codes text[];
 BEGIN
-    IF TG_TABLE_NAME = 'districts' AND TG_OP = 'INSERT' THEN
-        SELECT array_agg(code) INTO codes FROM new_rows;
-    ELSIF TG_TABLE_NAME = 'districts' AND TG_OP = 'UPDATE' THEN
-        SELECT array_agg(code) INTO codes
-        FROM (SELECT code FROM new_rows UNION SELECT code FROM old_rows) written;
-    ELSIF TG_TABLE_NAME = 'districts' THEN
-        SELECT array_agg(code) INTO codes FROM old_rows;
-    ELSIF TG_OP = 'DELETE' THEN
+    IF TG_TABLE_NAME = 'district_device_counts' AND TG_OP = 'DELETE' THEN
         SELECT array_agg(DISTINCT district_code) INTO codes FROM old_rows;
-    ELSE
+    ELSIF TG_TABLE_NAME = 'district_device_counts' THEN
         SELECT array_agg(DISTINCT district_code) INTO codes FROM new_rows;
+    ELSE
+        IF TG_OP = 'INSERT' THEN
+            SELECT array_agg(code) INTO codes FROM new_rows;
+        ELSIF TG_OP = 'UPDATE' THEN
+            SELECT array_agg(code) INTO codes
+            FROM (SELECT code FROM new_rows UNION SELECT code FROM old_rows) written;
+        ELSE
+            SELECT array_agg(code) INTO codes FROM old_rows;
+        END IF;
+        DELETE FROM district_csv_lines l WHERE l.code = ANY (codes)
+        AND NOT EXISTS (SELECT 1 FROM districts d WHERE d.code = l.code);
     END IF;
     IF codes IS NOT NULL THEN
         PERFORM write_district_csv_lines(codes);
@@ -175,6 +181,10 @@ def upgrade() -> None:
             after_rank text NOT NULL
         )
     """)
+    # Selections by level and parent, as districts_level_parent_idx serves them on districts.
+    op.execute(
+        "CREATE INDEX district_csv_lines_level_parent_idx ON district_csv_lines (level, parent_code)"
+    )
     op.execute(FUNCTIONS)
     for table, trigger, event in TRIGGERS:
         op.execute(

@@ -276,15 +276,21 @@ def test_emptying_the_devices_or_the_districts_empties_the_bookkeeping(db, distr
     db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active", operator_type="public",
        verification="reported", review_status="approved")  # fmt: skip
     assert db("SELECT count(*) FROM district_device_counts").scalar_one() == 2
+    assert db("SELECT sum(count) FROM district_csv_lines").scalar_one() == 2
     db("TRUNCATE devices CASCADE")
     assert db("SELECT count(*) FROM device_districts").scalar_one() == 0
     assert db("SELECT count(*) FROM district_device_counts").scalar_one() == 0
+    assert_kept_lines_from_scratch(db)
+    db("TRUNCATE districts CASCADE")
+    assert db("SELECT count(*) FROM district_csv_lines").scalar_one() == 0
 
 
 def test_the_csv_of_the_map_now_reads_the_kept_lines_but_computes_border_counts(db, districts):
     """A district's kept line counts the devices its interior holds; one that a device on its
     border counts in (here A1, the smaller code of the two quarters sharing that border) is
     computed for the request."""
+    db("UPDATE districts SET population = 5000 WHERE code = 'A1'")  # lines follow the districts
+    db("UPDATE districts SET population = 100 WHERE code IN ('A2', 'A4')")
     for lon, lat in ((2.305, 48.8025), (2.315, 48.8075), (2.31, 48.8025)):
         db(INSERT, lon=lon, lat=lat, kind="camera", status="active", operator_type="public",
            verification="reported", review_status="approved")  # fmt: skip
@@ -296,7 +302,11 @@ def test_the_csv_of_the_map_now_reads_the_kept_lines_but_computes_border_counts(
     for code, rank in (("A3", 3), ("A4", 2)):
         assert lines[code] == f"{kept[code].before_rank},{rank},{kept[code].after_rank}"
     assert kept["A1"].count == 1 and lines["A1"].split(",")[7] == "2"
-    assert body == csv_text(db, SELECTIONS[0], "count", from_scratch=True)
+    assert_kept_lines_from_scratch(db)
+    for selection in SELECTIONS:
+        for rank_by in RANK_METRICS:
+            kept_text = csv_text(db, selection, rank_by, from_scratch=False)
+            assert kept_text == csv_text(db, selection, rank_by, from_scratch=True)
 
 
 def test_concurrent_writers_of_one_district_leave_its_line_exact(committed, tmp_path):
