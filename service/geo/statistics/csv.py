@@ -102,11 +102,10 @@ def answered_by_kept_lines(query: DensityQuery) -> bool:
     )
 
 
-def rank_among(metric: ColumnElement, lines) -> tuple[ColumnElement, Select]:
-    """rank() OVER (ORDER BY METRIC DESC NULLS LAST) among LINES, without sorting the rows (each
-    carries a long line): one plus how many metrics are larger, found by binary search
-    (width_bucket) among the metrics sorted once. Returns the rank and the subquery (one row)
-    to join LINES with."""
+def select_ranked(lines, metric: ColumnElement) -> Select:
+    """LINES with their rank() OVER (ORDER BY METRIC DESC NULLS LAST), without sorting the rows
+    (each carries a long line): one plus how many metrics are larger, found by binary search
+    (width_bucket) among the metrics sorted once."""
     metrics = (
         select(func.array_agg(aggregate_order_by(metric, metric)).filter(metric.is_not(None)))
         .select_from(lines)
@@ -116,7 +115,7 @@ def rank_among(metric: ColumnElement, lines) -> tuple[ColumnElement, Select]:
     larger = func.coalesce(func.cardinality(ascending), 0) - func.coalesce(
         func.width_bucket(metric, ascending), 0
     )
-    return larger + 1, metrics
+    return select(lines, (larger + 1).label("rank")).select_from(lines.join(metrics, true()))
 
 
 def kept_lines(query: DensityQuery):
@@ -139,8 +138,7 @@ def kept_lines(query: DensityQuery):
     lines = union_all(kept, select(*[c for c in computed.c if c.name != "rank"]))
     lines = lines.cte("lines").prefix_with("NOT MATERIALIZED")
     metric = rank_metric(query.rank_by, lines.c.count, lines.c.area_km2, lines.c.population)
-    rank, metrics = rank_among(metric, lines)
-    return select(lines, rank.label("rank")).select_from(lines.join(metrics, true()))
+    return select_ranked(lines, metric)
 
 
 def select_density_csv(query: DensityQuery) -> Select:

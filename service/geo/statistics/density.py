@@ -304,25 +304,21 @@ def select_hits(
         return select_replayed_hits(selection, flt).subquery("hits")
     if not flt.answered_by_counts():
         return select_joined_hits(selection, flt).subquery("hits")
-    selected = select(District.code).where(*selection.clauses())
-
-    def in_selection(code):
-        return code.in_(selected)
-
-    def counted(code):
-        return code.in_(only if only is not None else selected)
-
+    in_selection = in_selection_of(selection)
+    counted = in_selection if only is None else (lambda code: code.in_(only))
     return select_counted_hits(counted, in_selection, flt).subquery("hits")
+
+
+def in_selection_of(selection: DistrictSelection) -> Callable:
+    """Whether a code column names one of the selected districts (for select_counted_hits)."""
+    selected = select(District.code).where(*selection.clauses())
+    return lambda code: code.in_(selected)
 
 
 def select_codes_counting_border_devices(selection: DistrictSelection, flt: StatisticsFilter):
     """The codes of the selected districts in which a device on their border counts, under the
     border rule for this selection (few: a device rarely lies exactly on a border)."""
-    selected = select(District.code).where(*selection.clauses())
-
-    def in_selection(code):
-        return code.in_(selected)
-
+    in_selection = in_selection_of(selection)
     membership = aliased(DeviceDistrict)
     hits = border_hits(membership, in_selection, flt).where(in_selection(membership.district_code))
     return select(hits.subquery("border").c.code).distinct()
