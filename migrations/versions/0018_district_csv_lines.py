@@ -5,8 +5,8 @@ from the counts on each request: summing them into one column per vocabulary val
 turning numbers and names into quoted cells, line after line. `district_csv_lines` keeps, per
 district, its line for the default filter (the map now: every kind, operator type and
 verification, status active or unknown), counting the devices its interior holds, split where
-the rank goes (the rank depends on the selection: the reader splices it in), with the count
-the rank is computed from.
+the rank goes (the rank depends on the selection: the reader splices it in), with what the
+reader selects and ranks by (level, parent, area, population, count).
 
 Statement triggers keep it exact: a change of `district_device_counts` (which the bookkeeping
 of migration 0013 writes in the transaction of every device write) rewrites the lines of the
@@ -18,7 +18,7 @@ A district some device on its border counts in (the border rule depends on the s
 computed by the reader instead, as are the other filters.
 
 The cells are this migration's own copy of service/geo/statistics/csv.py's: a test checks that
-the lines equal what the Python builder writes.
+the CSV read from the lines equals the one the Python builder writes.
 
 Revision ID: 0018
 Revises: 0017
