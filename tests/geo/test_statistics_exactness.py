@@ -1,5 +1,6 @@
-"""District statistics read from the memberships and counts kept at write time (migration 0013)
-equal a from-scratch computation after any sequence of writes."""
+"""District statistics read from the memberships and counts (migration 0013) and the CSV lines
+(migration 0018) kept at write time equal a from-scratch computation after any sequence of
+writes."""
 
 import threading
 from datetime import UTC, datetime, timedelta
@@ -325,16 +326,20 @@ def test_concurrent_writers_of_one_district_leave_its_line_exact(committed, tmp_
         with committed.begin() as connection:
             connection.execute(text(INSERT), dict(values, lon=2.306, kind="alpr"))
 
+    def second_writer_waits() -> bool:
+        """Read in a transaction of its own: one sees pg_stat_activity as it first read it."""
+        with committed.connect() as watcher:
+            return watcher.execute(
+                text(
+                    "SELECT count(*) > 0 FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            ).scalar_one()
+
     thread = threading.Thread(target=second_writer)
     thread.start()
-    with committed.connect() as watcher:  # wait until the second writer waits for the first
-        while (
-            thread.is_alive()
-            and not watcher.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-            ).scalar_one()
-        ):
-            pass
+    while thread.is_alive() and not second_writer_waits():
+        pass
     first.commit()
     first.close()
     thread.join()
