@@ -15,6 +15,7 @@ from .district import (  # noqa: E402
     Dataset,
     DeviceDistrict,
     District,
+    DistrictCsvLine,
     DistrictDeviceCount,
     StatisticsCache,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "DeviceRevision",
     "DeviceTileCell",
     "District",
+    "DistrictCsvLine",
     "DistrictDeviceCount",
     "GridHexagon",
     "IdempotentRequest",
