@@ -45,14 +45,7 @@ def test_an_app_process_reuses_the_memory_of_one_page_for_the_next(database_url,
         )
     environment = os.environ | {"DATABASE_URL": database_url, "RATELIMIT_ENABLED": "false"}
     environment.pop("KEEP_FREED_MEMORY_MB", None)  # the default
-    faults = subprocess.run(
-        [sys.executable, "-c", PAGES_SERVED],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=environment,
-        cwd=PROJECT_DIR,
-    ).stdout
+    faults = run_python(PAGES_SERVED, environment).stdout
     assert float(faults) < 20
 
 
@@ -131,14 +124,7 @@ def malloc_arenas(arena_max: str | None) -> int:
     environment.pop("MALLOC_ARENA_MAX", None)
     if arena_max is not None:
         environment["MALLOC_ARENA_MAX"] = arena_max
-    stats = subprocess.run(
-        [sys.executable, "-c", ARENAS_OF_THREADS],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=environment,
-        cwd=PROJECT_DIR,
-    ).stderr
+    stats = run_python(ARENAS_OF_THREADS, environment).stderr
     return stats.count("Arena ")
 
 
@@ -178,13 +164,18 @@ def test_a_photo_s_bitmap_is_given_back_to_the_kernel_when_freed():
     environment.pop("KEEP_FREED_MEMORY_MB", None)
     held, kept = map(
         int,
-        subprocess.run(
-            [sys.executable, "-c", PHOTO_BLOCK_KEPT],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=environment,
-            cwd=PROJECT_DIR,
-        ).stdout.split(),
+        run_python(PHOTO_BLOCK_KEPT, environment).stdout.split(),
     )
     assert held > 8 * 1024 and kept < 1024
+
+
+def run_python(code: str, environment: dict) -> subprocess.CompletedProcess:
+    """CODE run by a fresh interpreter in the project, with ENVIRONMENT."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+        cwd=PROJECT_DIR,
+    )

@@ -1,10 +1,22 @@
 """SQLAlchemy models. Geometry is stored in EPSG:4326."""
 
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import BigInteger, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
     pass
+
+
+class CountedByFilters:
+    """Columns of a table of counts kept at write time: how many public devices (`n`) per
+    value of each statistics filter, after the table's own keys (whose place comes first)."""
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True, sort_order=10)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True, sort_order=10)
+    operator_type: Mapped[str] = mapped_column(String(16), primary_key=True, sort_order=10)
+    verification: Mapped[str] = mapped_column(String(16), primary_key=True, sort_order=10)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False, sort_order=10)
 
 
 from .account import ApiToken, ReservedUsername, User  # noqa: E402

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .. import vocabulary as vocab
-from . import Base
+from . import Base, CountedByFilters
 
 
 def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
@@ -175,7 +175,7 @@ class DeviceTileCell(Base):
     sum_y: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
-class DeviceHexagonCount(Base):
+class DeviceHexagonCount(CountedByFilters, Base):
     """How many public devices one hexagon of the statistics grid holds, per value of each
     statistics filter, for the hexagon sides kept (service/geo/grid.py, KEPT_SIDES_M).
 
@@ -193,11 +193,6 @@ class DeviceHexagonCount(Base):
     srid: Mapped[int] = mapped_column(Integer, primary_key=True)
     i: Mapped[int] = mapped_column(Integer, primary_key=True)
     j: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), primary_key=True)
-    operator_type: Mapped[str] = mapped_column(String(16), primary_key=True)
-    verification: Mapped[str] = mapped_column(String(16), primary_key=True)
-    n: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class GridHexagon(Base):

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import Base
+from . import Base, CountedByFilters
 
 
 class Dataset(Base):
@@ -93,18 +93,13 @@ class DeviceDistrict(Base):
     interior: Mapped[bool] = mapped_column(Boolean, nullable=False)
 
 
-class DistrictDeviceCount(Base):
+class DistrictDeviceCount(CountedByFilters, Base):
     """How many public devices a district's interior holds, per value of each statistics
     filter; kept by triggers in the transaction of every write (migration 0013)."""
 
     __tablename__ = "district_device_counts"
 
     district_code: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), primary_key=True)
-    operator_type: Mapped[str] = mapped_column(String(16), primary_key=True)
-    verification: Mapped[str] = mapped_column(String(16), primary_key=True)
-    n: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class DistrictCsvLine(Base):
