@@ -27,7 +27,6 @@ from .district import (  # noqa: E402
     Dataset,
     DeviceDistrict,
     District,
-    DistrictCsvLine,
     DistrictDeviceCount,
     StatisticsCache,
 )
@@ -48,7 +47,6 @@ __all__ = [
     "DeviceRevision",
     "DeviceTileCell",
     "District",
-    "DistrictCsvLine",
     "DistrictDeviceCount",
     "GridHexagon",
     "IdempotentRequest",

@@ -286,17 +286,11 @@ def select_counted_hits(
     return union_all(inside.correlate(*correlate), on_border.correlate(*correlate))
 
 
-def select_hits(
-    selection: DistrictSelection,
-    flt: StatisticsFilter,
-    from_scratch: bool = False,
-    only: Select | None = None,
-):
+def select_hits(selection: DistrictSelection, flt: StatisticsFilter, from_scratch: bool = False):
     """Rows (code, kind, status, verification, n): N devices counted in the district CODE.
 
     FROM_SCRATCH: join devices with polygons even when the counts could answer (checks and
-    benchmarks compare both ways). ONLY: the codes of the districts whose hits are read from
-    the counts (the others may be left out); the border rule still looks at the whole selection.
+    benchmarks compare both ways).
     """
     if from_scratch:
         return select_joined_hits(selection, flt).subquery("hits")
@@ -304,24 +298,12 @@ def select_hits(
         return select_replayed_hits(selection, flt).subquery("hits")
     if not flt.answered_by_counts():
         return select_joined_hits(selection, flt).subquery("hits")
-    in_selection = in_selection_of(selection)
-    counted = in_selection if only is None else (lambda code: code.in_(only))
-    return select_counted_hits(counted, in_selection, flt).subquery("hits")
-
-
-def in_selection_of(selection: DistrictSelection) -> Callable:
-    """Whether a code column names one of the selected districts (for select_counted_hits)."""
     selected = select(District.code).where(*selection.clauses())
-    return lambda code: code.in_(selected)
 
+    def in_selection(code):
+        return code.in_(selected)
 
-def select_codes_counting_border_devices(selection: DistrictSelection, flt: StatisticsFilter):
-    """The codes of the selected districts in which a device on their border counts, under the
-    border rule for this selection (few: a device rarely lies exactly on a border)."""
-    in_selection = in_selection_of(selection)
-    membership = aliased(DeviceDistrict)
-    hits = border_hits(membership, in_selection, flt).where(in_selection(membership.district_code))
-    return select(hits.subquery("border").c.code).distinct()
+    return select_counted_hits(in_selection, in_selection, flt).subquery("hits")
 
 
 def select_watched(sel, selection: DistrictSelection, flt: StatisticsFilter, model: ViewModel):
@@ -372,24 +354,12 @@ class DensityQuery:
         )
 
 
-def rank_metric(rank_by: str, count, area_km2, population) -> ColumnElement:
-    """What districts are ranked by, densest first (`rank_by`)."""
-    return {
-        "per_km2": cast(count, Float) / area_km2,
-        "count": count,
-        "per_10k_inhabitants": case((population > 0, cast(count, Float) / population)),
-    }[rank_by]
-
-
-def district_figures(query: DensityQuery, only: Select | None = None):
+def district_figures(query: DensityQuery):
     """CTEs: the selected districts, and one row per district with its figures.
 
-    ONLY: the codes of the districts to give (default: every selected one), still counted
-    under the border rule of the whole selection; the rank is then among them only.
     The CTEs are MATERIALIZED: PostgreSQL would otherwise inline one used once and re-run the
     device aggregation for every district of a nested loop.
     """
-    given = [District.code.in_(only)] if only is not None else []
     sel = (
         select(
             *DISTRICT_HEAD,
@@ -401,11 +371,11 @@ def district_figures(query: DensityQuery, only: Select | None = None):
                 "geom"
             ),
         )
-        .where(*query.selection.clauses(), *given)
+        .where(*query.selection.clauses())
         .cte("sel")
         .prefix_with("MATERIALIZED")
     )
-    hits = select_hits(query.selection, query.filter, query.from_scratch, only)
+    hits = select_hits(query.selection, query.filter, query.from_scratch)
     # One pass over the hits, spreading them into one column per vocabulary value.
     counts = (
         select(
@@ -422,7 +392,11 @@ def district_figures(query: DensityQuery, only: Select | None = None):
         .prefix_with("MATERIALIZED")
     )
     count = func.coalesce(counts.c.count, 0)
-    metric = rank_metric(query.rank_by, count, sel.c.area_km2, sel.c.population)
+    metric = {
+        "per_km2": cast(count, Float) / sel.c.area_km2,
+        "count": count,
+        "per_10k_inhabitants": case((sel.c.population > 0, cast(count, Float) / sel.c.population)),
+    }[query.rank_by]
     columns = [
         sel.c.code,
         sel.c.name,
