@@ -295,6 +295,17 @@ class TestDensities:
         assert q1["watched_share"] == pytest.approx(expected / q1["area_km2"], rel=0.03)
         assert by_code(stats(client))["Q1"]["watched_area_km2"] is None
 
+    @pytest.mark.parametrize("fmt", ["json", "csv", "geojson"])
+    def test_a_district_without_area_ranks_last_instead_of_failing(self, client, db, quarters, fmt):
+        # An import repairs a flat polygon into an empty one, of area 0.
+        db("UPDATE districts SET area_km2 = 0 WHERE code = 'Q2'")
+        pin(client, 2.301, 48.801)
+        response = client.get(f"{STATS}&f={fmt}")
+        assert response.status_code == 200
+        body = client.get(STATS).get_json()
+        q2 = by_code(body)["Q2"]
+        assert q2["per_km2"] is None and q2["rank"] == 2
+
     def test_watched_at_a_date_uses_the_view_cameras_had_then(self, client, db, quarters):
         # 15 m west of the border with Q2, looking west into Q1, then turned east in June.
         device = pin(

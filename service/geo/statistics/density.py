@@ -393,7 +393,7 @@ def district_figures(query: DensityQuery):
     )
     count = func.coalesce(counts.c.count, 0)
     metric = {
-        "per_km2": cast(count, Float) / sel.c.area_km2,
+        "per_km2": case((sel.c.area_km2 > 0, cast(count, Float) / sel.c.area_km2)),
         "count": count,
         "per_10k_inhabitants": case((sel.c.population > 0, cast(count, Float) / sel.c.population)),
     }[query.rank_by]
