@@ -28,8 +28,16 @@ def local_secret_key() -> str:
         return secrets.token_hex(32)
 
 
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+def env_int(name: str, default: int) -> int:
+    """The whole number in the environment variable NAME, else DEFAULT; any other value stops
+    the start with the setting named, not a bare traceback."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {value!r}") from None
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -44,7 +52,7 @@ class Config:
         env = os.environ
         self.DATABASE_URL = env.get("DATABASE_URL") or default_database_url()
         self.SECRET_KEY = env.get("SECRET_KEY") or local_secret_key()
-        self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
+        self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 5)
         # Streaming standbys of DATABASE_URL (comma-separated) for reads (docs/replicas.md): one
         # more than REPLICA_MAX_LAG_SECONDS behind is skipped, health checked at most every
         # REPLICA_CHECK_SECONDS by each process.
@@ -52,20 +60,20 @@ class Config:
         self.REPLICA_MAX_LAG_SECONDS = float(env.get("REPLICA_MAX_LAG_SECONDS", 5))
         self.REPLICA_CHECK_SECONDS = float(env.get("REPLICA_CHECK_SECONDS", 1))
         # Request bodies larger than this are refused with 413 before being read.
-        self.MAX_CONTENT_LENGTH = _int("MAX_JSON_BYTES", 4 * 1024 * 1024)
+        self.MAX_CONTENT_LENGTH = env_int("MAX_JSON_BYTES", 4 * 1024 * 1024)
         # A request holding an Idempotency-Key without an answer after this long is over (its
         # answer could not be stored): a retry runs it again. Longer than any request may run.
-        self.IDEMPOTENCY_IN_FLIGHT_SECONDS = _int("IDEMPOTENCY_IN_FLIGHT_SECONDS", 60)
+        self.IDEMPOTENCY_IN_FLIGHT_SECONDS = env_int("IDEMPOTENCY_IN_FLIGHT_SECONDS", 60)
         # The longest an OGC page with a client's filter (CQL2, property values) may compute.
-        self.FILTER_TIMEOUT_MS = _int("FILTER_TIMEOUT_MS", 5000)
+        self.FILTER_TIMEOUT_MS = env_int("FILTER_TIMEOUT_MS", 5000)
         # Accounts and moderation.
-        self.TOKEN_LIFETIME_DAYS = _int("TOKEN_LIFETIME_DAYS", 90)
+        self.TOKEN_LIFETIME_DAYS = env_int("TOKEN_LIFETIME_DAYS", 90)
         # A deleted account's pseudonym is nobody else's for this long (0: free at once).
-        self.DELETED_USERNAME_RESERVED_DAYS = _int("DELETED_USERNAME_RESERVED_DAYS", 90)
-        self.TRUSTED_AFTER_APPROVED_PINS = _int("TRUSTED_AFTER_APPROVED_PINS", 5)
-        self.NEW_ACCOUNT_PINS_PER_HOUR = _int("NEW_ACCOUNT_PINS_PER_HOUR", 20)
+        self.DELETED_USERNAME_RESERVED_DAYS = env_int("DELETED_USERNAME_RESERVED_DAYS", 90)
+        self.TRUSTED_AFTER_APPROVED_PINS = env_int("TRUSTED_AFTER_APPROVED_PINS", 5)
+        self.NEW_ACCOUNT_PINS_PER_HOUR = env_int("NEW_ACCOUNT_PINS_PER_HOUR", 20)
         self.DUPLICATE_DISTANCE_M = float(env.get("DUPLICATE_DISTANCE_M", 15))
-        self.CONFIRMATION_INTERVAL_DAYS = _int("CONFIRMATION_INTERVAL_DAYS", 30)
+        self.CONFIRMATION_INTERVAL_DAYS = env_int("CONFIRMATION_INTERVAL_DAYS", 30)
         # Rate limits (flask-limiter syntax), counted in Redis, shared by every worker; in each
         # worker's memory when REDIS_URL is empty or its Redis does not answer at start.
         self.REDIS_URL = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -75,24 +83,24 @@ class Config:
         self.RATE_LIMIT_WRITES = env.get("RATE_LIMIT_WRITES", "60 per minute")
         self.RATE_LIMIT_AUTH = env.get("RATE_LIMIT_AUTH", "10 per minute")
         # Photos: the largest upload accepted, and the largest decoded image (decompression bombs).
-        self.PHOTO_MAX_BYTES = _int("PHOTO_MAX_BYTES", 25 * 1024 * 1024)
-        self.PHOTO_MAX_PIXELS = _int("PHOTO_MAX_PIXELS", 64_000_000)
+        self.PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 25 * 1024 * 1024)
+        self.PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 64_000_000)
         # Uploads never attached to a device are removed by `flask photos clean-orphans`.
-        self.PHOTO_ORPHAN_HOURS = _int("PHOTO_ORPHAN_HOURS", 24)
+        self.PHOTO_ORPHAN_HOURS = env_int("PHOTO_ORPHAN_HOURS", 24)
         # Where processed photos live: the local MEDIA_ROOT, or an S3 bucket when S3_BUCKET is set.
         self.MEDIA_ROOT = env.get("MEDIA_ROOT") or str(PROJECT_DIR / "var" / "media")
         self.S3_BUCKET = env.get("S3_BUCKET") or None
         self.S3_ENDPOINT_URL = env.get("S3_ENDPOINT_URL") or None
         self.S3_REGION = env.get("S3_REGION") or None
         self.S3_PRESIGNED_URLS = _bool("S3_PRESIGNED_URLS", True)
-        self.S3_PRESIGN_SECONDS = _int("S3_PRESIGN_SECONDS", 3600)
+        self.S3_PRESIGN_SECONDS = env_int("S3_PRESIGN_SECONDS", 3600)
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
         # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
         self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")
         # Keep computed statistics for the next identical request until the data changes.
         self.STATS_CACHE = _bool("STATS_CACHE", True)
         # Longest time a request with watched=true may compute (a union of cones per district).
-        self.STATS_WATCHED_TIMEOUT_MS = _int("STATS_WATCHED_TIMEOUT_MS", 20000)
+        self.STATS_WATCHED_TIMEOUT_MS = env_int("STATS_WATCHED_TIMEOUT_MS", 20000)
         # View cones: radius in metres per camera type ("type=metres,..."), else the default;
         # the field of view assumed when a camera has a direction but no angle.
         self.VIEW_RADII = env.get("VIEW_RADII", "fixed=30,dome=20,panning=50")
@@ -113,16 +121,16 @@ class Config:
         # for its purge to be sent, so that its author's next read shows the change.
         self.CACHE_PURGE_URL = env.get("CACHE_PURGE_URL", "")
         self.CACHE_SHARED_MAX_AGE = (
-            _int("CACHE_SHARED_MAX_AGE", 0) if env.get("CACHE_SHARED_MAX_AGE") else None
+            env_int("CACHE_SHARED_MAX_AGE", 0) if env.get("CACHE_SHARED_MAX_AGE") else None
         )
-        self.CACHE_STALE_SECONDS = _int("CACHE_STALE_SECONDS", 60)
+        self.CACHE_STALE_SECONDS = env_int("CACHE_STALE_SECONDS", 60)
         # Tiles below this zoom, and answers over wider areas, are not purged (every write in
         # their region would): shared caches keep them CACHE_WIDE_MAX_AGE seconds.
-        self.CACHE_PURGE_MIN_ZOOM = _int("CACHE_PURGE_MIN_ZOOM", 10)
-        self.CACHE_WIDE_MAX_AGE = _int("CACHE_WIDE_MAX_AGE", 60)
-        self.CACHE_PURGE_WAIT_MS = _int("CACHE_PURGE_WAIT_MS", 500)
+        self.CACHE_PURGE_MIN_ZOOM = env_int("CACHE_PURGE_MIN_ZOOM", 10)
+        self.CACHE_WIDE_MAX_AGE = env_int("CACHE_WIDE_MAX_AGE", 60)
+        self.CACHE_PURGE_WAIT_MS = env_int("CACHE_PURGE_WAIT_MS", 500)
         # Reverse proxies in front of Vigie (nginx: 1) whose X-Forwarded-For/-Proto/-Host to trust.
-        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+        self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Cross-origin reads are open to every site by default; list origins to narrow them.
         self.CORS_ORIGINS = env.get("CORS_ORIGINS", "*")
         # Methods other sites may use from a browser (add POST,PATCH,DELETE to let them write).

@@ -66,9 +66,18 @@ def keep_freed_memory(keep_mb: int) -> bool:
     )
 
 
+def whole_number(name: str, default: int) -> int:
+    """The environment variable NAME as a number, else DEFAULT; read without the package (this
+    module is loaded on its own before a worker's threads start), and refused by name."""
+    value = os.environ.get(name, "").strip() or str(default)
+    if not value.lstrip("-").isdigit():
+        raise SystemExit(f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
 def keep_freed_memory_as_configured() -> bool:
     """keep_freed_memory with KEEP_FREED_MEMORY_MB (default DEFAULT_KEEP_MB)."""
-    return keep_freed_memory(int(os.environ.get("KEEP_FREED_MEMORY_MB") or DEFAULT_KEEP_MB))
+    return keep_freed_memory(whole_number("KEEP_FREED_MEMORY_MB", DEFAULT_KEEP_MB))
 
 
 def share_malloc_arenas(arenas: int) -> bool:
@@ -82,5 +91,5 @@ def share_malloc_arenas(arenas: int) -> bool:
 def post_fork(_server, _worker) -> None:
     """gunicorn's hook, run in each new worker before its threads start: one malloc arena
     (MALLOC_ARENA_MAX) that keeps freed memory for the next responses."""
-    share_malloc_arenas(int(os.environ.get("MALLOC_ARENA_MAX") or DEFAULT_ARENAS))
+    share_malloc_arenas(whole_number("MALLOC_ARENA_MAX", DEFAULT_ARENAS))
     keep_freed_memory_as_configured()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from service.config import PROJECT_DIR
-from service.memory import keep_freed_memory
+from service.config import PROJECT_DIR, env_int
+from service.memory import keep_freed_memory, post_fork, whole_number
 
 # Run in a fresh process: how glibc treats a size depends on what the process freed before.
 PAGES_SERVED = """
@@ -179,3 +179,14 @@ def run_python(code: str, environment: dict) -> subprocess.CompletedProcess:
         env=environment,
         cwd=PROJECT_DIR,
     )
+
+
+def test_a_worker_setting_that_is_not_a_number_stops_it_naming_the_setting(monkeypatch):
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "one")
+    with pytest.raises(SystemExit, match="MALLOC_ARENA_MAX must be a whole number, not 'one'"):
+        post_fork(None, None)  # before any allocator setting is applied
+    monkeypatch.setenv("KEEP_FREED_MEMORY_MB", " ")
+    assert whole_number("KEEP_FREED_MEMORY_MB", 64) == 64  # empty: the default
+    monkeypatch.setenv("STATS_WATCHED_TIMEOUT_MS", "20s")
+    with pytest.raises(SystemExit, match="STATS_WATCHED_TIMEOUT_MS must be a whole number"):
+        env_int("STATS_WATCHED_TIMEOUT_MS", 20_000)  # the application's settings alike
