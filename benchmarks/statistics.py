@@ -9,8 +9,8 @@ Loads (once) the communes and Paris arrondissements from GEODATA_DIR and N synth
 - no cache: the whole request computed now from the counts, by an application whose cache
   is off (STATS_CACHE=false: nothing read, nothing kept);
 - after a change: the first request after a device moved (X-Cache: miss, exact).
-Then device writes through the API (create, move, delete) with the bookkeeping triggers on
-and off, round after round, for what the counts cost writers.
+Then device writes through the API (create, move, delete) with the bookkeeping triggers on,
+without those of the CSV lines, and off, round after round, for what they cost writers.
 
     benchmarks/run.sh statistics [--count 1000000] [--repeat 5] [--writes 200] [--rounds 3]
 """
@@ -83,22 +83,34 @@ SCENARIOS = (
     ),
 )
 DATASETS = ("france-communes", "paris-arrondissements")
-# Every trigger that keeps figures at write time: district counts (0013), declared matches
-# (0014), tile cells (0017), hexagon counts (0018), and the statistics' data version.
-BOOKKEEPING_TRIGGERS = (
-    "devices_count_inserted",
-    "devices_count_updated",
-    "devices_count_deleted",
-    "devices_declared_match_insert",
-    "devices_declared_match_update",
-    "device_tile_cells_insert",
-    "device_tile_cells_update",
-    "device_tile_cells_delete",
-    "device_hexagon_counts_insert",
-    "device_hexagon_counts_update",
-    "device_hexagon_counts_delete",
-    "devices_record_statistics_change",
+# (table, trigger): what device writes keep at write time: district counts (migration 0013),
+# declared matches (0014), tile cells (0017), hexagon counts (0018), the statistics' data
+# version, and each district's CSV line (0020, kept from the counts). Write rounds run with all
+# of it, without the CSV lines, and with none.
+DEVICE_TRIGGERS = tuple(
+    ("devices", trigger)
+    for trigger in (
+        "devices_count_inserted",
+        "devices_count_updated",
+        "devices_count_deleted",
+        "devices_declared_match_insert",
+        "devices_declared_match_update",
+        "device_tile_cells_insert",
+        "device_tile_cells_update",
+        "device_tile_cells_delete",
+        "device_hexagon_counts_insert",
+        "device_hexagon_counts_update",
+        "device_hexagon_counts_delete",
+        "devices_record_statistics_change",
+    )
 )
+CSV_LINE_TRIGGERS = (
+    ("district_device_counts", "district_counts_write_csv_lines_inserted"),
+    ("district_device_counts", "district_counts_write_csv_lines_updated"),
+    ("district_device_counts", "district_counts_write_csv_lines_deleted"),
+)
+BOOKKEEPING_TRIGGERS = DEVICE_TRIGGERS + CSV_LINE_TRIGGERS
+BOOKKEEPING_STATES = {"on": BOOKKEEPING_TRIGGERS, "without_csv_lines": DEVICE_TRIGGERS, "off": ()}
 
 
 def ensure_districts(app) -> None:
@@ -218,11 +230,12 @@ def write_round(client, writes: int) -> float:
     return 3 * writes / (time.perf_counter() - started)
 
 
-def set_bookkeeping(engine, enabled: bool) -> None:
+def set_bookkeeping(engine, enabled: tuple) -> None:
+    """Enable the ENABLED bookkeeping triggers, disable the others."""
     with engine.begin() as connection:
-        for trigger in BOOKKEEPING_TRIGGERS:
-            action = "ENABLE" if enabled else "DISABLE"
-            connection.execute(text(f"ALTER TABLE devices {action} TRIGGER {trigger}"))
+        for table, trigger in BOOKKEEPING_TRIGGERS:
+            action = "ENABLE" if (table, trigger) in enabled else "DISABLE"
+            connection.execute(text(f"ALTER TABLE {table} {action} TRIGGER {trigger}"))
 
 
 SQL_WRITES = (
@@ -250,32 +263,33 @@ def sql_write_round(engine, writes: int) -> float:
 
 
 def measure_writes(app, writes: int, rounds: int) -> dict:
-    """Rounds alternate with the bookkeeping on and off; each round's devices are erased in the
+    """Rounds alternate between the BOOKKEEPING_STATES; each round's devices are erased in the
     same state, so the counts stay exact."""
     engine = app.extensions["engine"]
     client = writer_client(app)
-    rates = {"on": [], "off": []}
-    statement_ms = {"on": [], "off": []}
+    rates = {state: [] for state in BOOKKEEPING_STATES}
+    statement_ms = {state: [] for state in BOOKKEEPING_STATES}
     try:
         for _ in range(rounds):
-            for state in ("on", "off"):
-                set_bookkeeping(engine, state == "on")
+            for state, enabled in BOOKKEEPING_STATES.items():
+                set_bookkeeping(engine, enabled)
                 rates[state].append(write_round(client, writes))
                 statement_ms[state].append(sql_write_round(engine, writes))
                 with engine.begin() as connection:
                     connection.execute(text("DELETE FROM devices WHERE deleted_at IS NOT NULL"))
     finally:
-        set_bookkeeping(engine, True)
-    on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+        set_bookkeeping(engine, BOOKKEEPING_TRIGGERS)
+    per_s = {state: statistics.median(found) for state, found in rates.items()}
     return {
         "writes_per_round": 3 * writes,
-        "with_bookkeeping_per_s": round(on, 1),
-        "without_bookkeeping_per_s": round(off, 1),
-        "rounds_on": [round(r, 1) for r in rates["on"]],
-        "rounds_off": [round(r, 1) for r in rates["off"]],
-        "cost_percent": round((1 - on / off) * 100, 1),
-        "statement_ms_with": round(statistics.median(statement_ms["on"]), 3),
-        "statement_ms_without": round(statistics.median(statement_ms["off"]), 3),
+        **{f"{state}_per_s": round(rate, 1) for state, rate in per_s.items()},
+        **{f"rounds_{state}": [round(r, 1) for r in found] for state, found in rates.items()},
+        "cost_percent": round((1 - per_s["on"] / per_s["off"]) * 100, 1),
+        "csv_lines_cost_percent": round((1 - per_s["on"] / per_s["without_csv_lines"]) * 100, 1),
+        **{
+            f"statement_ms_{state}": round(statistics.median(found), 3)
+            for state, found in statement_ms.items()
+        },
     }
 
 

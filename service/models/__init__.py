@@ -27,6 +27,7 @@ from .district import (  # noqa: E402
     Dataset,
     DeviceDistrict,
     District,
+    DistrictCsvLine,
     DistrictDeviceCount,
     StatisticsCache,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "DeviceRevision",
     "DeviceTileCell",
     "District",
+    "DistrictCsvLine",
     "DistrictDeviceCount",
     "GridHexagon",
     "IdempotentRequest",

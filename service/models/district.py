@@ -100,3 +100,21 @@ class DistrictDeviceCount(CountedByFilters, Base):
     __tablename__ = "district_device_counts"
 
     district_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class DistrictCsvLine(Base):
+    """A district's CSV line for the default filter, counting the devices its interior holds,
+    in two parts around its rank (which depends on the selection), with what selections and
+    ranks read of the district; kept by triggers in the transaction of every write (migration
+    0020)."""
+
+    __tablename__ = "district_csv_lines"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    level: Mapped[str] = mapped_column(String(32), nullable=False)
+    parent_code: Mapped[str | None] = mapped_column(String(32))
+    area_km2: Mapped[float] = mapped_column(Float, nullable=False)
+    population: Mapped[int | None] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    before_rank: Mapped[str] = mapped_column(Text, nullable=False)
+    after_rank: Mapped[str] = mapped_column(Text, nullable=False)

@@ -1,7 +1,8 @@
-"""District statistics and the hexagon grid, read from the memberships and counts kept at write
-time (migrations 0013 and 0018), equal a from-scratch computation after any sequence of
-writes."""
+"""District statistics, the CSV lines and the hexagon grid, read from what is kept at write time
+(memberships and counts: migration 0013; hexagon counts: 0018; CSV lines: 0020), equal a
+from-scratch computation after any sequence of writes."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -12,7 +13,8 @@ from sqlalchemy import text
 
 from service import vocabulary as vocab
 from service.geo.grid import select_grid, utm_srid
-from service.geo.statistics.density import DensityQuery, select_density_json
+from service.geo.statistics.csv import select_density_csv
+from service.geo.statistics.density import RANK_METRICS, DensityQuery, select_density_json
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
 from tests.districts import district_feature, load, rectangle, write_geojson
 
@@ -198,6 +200,20 @@ def assert_bookkeeping_from_scratch(db) -> None:
         side=GRID_CELL_M,
     )
     assert hexagons.all() == rehexed.all()
+    assert_kept_lines_from_scratch(db)
+
+
+def assert_kept_lines_from_scratch(db) -> None:
+    """A CSV line is kept for every district (migration 0020), with its devices counted now."""
+    columns = "code, level, parent_code, area_km2, population"
+    kept = db(f"SELECT {columns}, count FROM district_csv_lines ORDER BY code")
+    recounted = db(
+        f"SELECT {', '.join('z.' + c for c in columns.split(', '))}, count(v.id) "
+        "FROM districts z LEFT JOIN devices v ON ST_Contains(z.geom, v.geom) "
+        "AND v.review_status = 'approved' AND v.deleted_at IS NULL "
+        "AND v.status IN ('active', 'unknown') GROUP BY z.code ORDER BY z.code"
+    )
+    assert kept.all() == recounted.all()
 
 
 def figures(db, selection, flt, from_scratch: bool) -> dict:
@@ -224,6 +240,21 @@ def assert_grids_from_scratch(db, filters=FILTERS) -> None:
             assert grid(db, flt, bbox, False) == grid(db, flt, bbox, True), (bbox, flt)
 
 
+def csv_text(db, selection, rank_by: str, from_scratch: bool) -> str:
+    query = DensityQuery(
+        selection=selection, filter=StatisticsFilter(), rank_by=rank_by, from_scratch=from_scratch
+    )
+    return db.connection.execute(select_density_csv(query)).scalar_one()
+
+
+def assert_csv_from_scratch(db, checks) -> None:
+    """The CSV of the map now (from the lines kept at write time, and for the districts a
+    border device counts in, computed) equals the CSV computed from scratch."""
+    for selection, rank_by in checks:
+        kept = csv_text(db, selection, rank_by, from_scratch=False)
+        assert kept == csv_text(db, selection, rank_by, from_scratch=True), (selection, rank_by)
+
+
 @pytest.fixture
 def db(app, isolated):
     def run(sql: str, **params):
@@ -241,9 +272,12 @@ def db(app, isolated):
 @given(
     operations=st.lists(OPERATIONS, min_size=1, max_size=25),
     checks=st.lists(st.tuples(st.sampled_from(SELECTIONS), st.sampled_from(FILTERS)), max_size=3),
+    csv_checks=st.lists(
+        st.tuples(st.sampled_from(SELECTIONS), st.sampled_from(RANK_METRICS)), max_size=2
+    ),
 )
 def test_figures_equal_a_from_scratch_computation_after_any_writes(
-    db, districts, operations, checks
+    db, districts, operations, checks, csv_checks
 ):
     example = db.connection.begin_nested()  # each example starts from the fixture's districts
     try:
@@ -252,6 +286,7 @@ def test_figures_equal_a_from_scratch_computation_after_any_writes(
         assert_bookkeeping_from_scratch(db)
         assert_statistics_from_scratch(db, checks)
         assert_grids_from_scratch(db, [FILTERS[0], *(flt for _s, flt in checks)])
+        assert_csv_from_scratch(db, csv_checks)
     finally:
         example.rollback()
 
@@ -280,7 +315,110 @@ def test_emptying_the_devices_or_the_districts_empties_the_bookkeeping(db, distr
        verification="reported", review_status="approved")  # fmt: skip
     assert db("SELECT count(*) FROM district_device_counts").scalar_one() == 2
     assert db("SELECT count(*) FROM device_hexagon_counts").scalar_one() == 1
+    assert db("SELECT sum(count) FROM district_csv_lines").scalar_one() == 2
     db("TRUNCATE devices CASCADE")
     assert db("SELECT count(*) FROM device_hexagon_counts").scalar_one() == 0
     assert db("SELECT count(*) FROM device_districts").scalar_one() == 0
     assert db("SELECT count(*) FROM district_device_counts").scalar_one() == 0
+    assert_kept_lines_from_scratch(db)
+    db("TRUNCATE districts CASCADE")
+    assert db("SELECT count(*) FROM district_csv_lines").scalar_one() == 0
+
+
+def test_the_csv_of_the_map_now_reads_the_kept_lines_but_computes_border_counts(db, districts):
+    """A district's kept line counts the devices its interior holds; one that a device on its
+    border counts in (here A1, the smaller code of the two quarters sharing that border) is
+    computed for the request."""
+    db("UPDATE districts SET population = 5000 WHERE code = 'A1'")  # lines follow the districts
+    db("UPDATE districts SET population = 100 WHERE code IN ('A2', 'A4')")
+    for lon, lat in ((2.305, 48.8025), (2.315, 48.8075), (2.31, 48.8025)):
+        db(INSERT, lon=lon, lat=lat, kind="camera", status="active", operator_type="public",
+           verification="reported", review_status="approved")  # fmt: skip
+    body = csv_text(db, SELECTIONS[0], "count", from_scratch=False)
+    lines = dict(
+        (line.split(",", 1)[0].strip('"'), line) for line in body.split("\r\n")[1:] if line
+    )
+    kept = {row.code: row for row in db("SELECT * FROM district_csv_lines")}
+    for code, rank in (("A3", 3), ("A4", 2)):
+        assert lines[code] == f"{kept[code].before_rank},{rank},{kept[code].after_rank}"
+    assert kept["A1"].count == 1 and lines["A1"].split(",")[7] == "2"
+    assert_kept_lines_from_scratch(db)
+    for selection in SELECTIONS:
+        for rank_by in RANK_METRICS:
+            kept_text = csv_text(db, selection, rank_by, from_scratch=False)
+            assert kept_text == csv_text(db, selection, rank_by, from_scratch=True)
+
+
+def test_concurrent_writers_of_one_district_leave_its_line_exact(committed, tmp_path):
+    """Two transactions add devices of different kinds to one district (no count row in
+    common): the one that commits last writes the line from both."""
+    features = [district_feature(code, shape) for code, shape in QUARTERS.items()]
+    with committed.begin() as connection:
+        load(connection, write_geojson(tmp_path / "q.geojson", features), parent="T")
+    values = dict(lat=48.8025, status="active", operator_type="public", verification="reported",
+                  review_status="approved")  # fmt: skip
+    first = committed.connect()
+    first.begin()
+    first.execute(text(INSERT), dict(values, lon=2.305, kind="camera"))
+
+    def second_writer():
+        with committed.begin() as connection:
+            connection.execute(text(INSERT), dict(values, lon=2.306, kind="alpr"))
+
+    def second_writer_waits() -> bool:
+        """Read in a transaction of its own: one sees pg_stat_activity as it first read it."""
+        with committed.connect() as watcher:
+            return watcher.execute(
+                text(
+                    "SELECT count(*) > 0 FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            ).scalar_one()
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    while thread.is_alive() and not second_writer_waits():
+        pass
+    first.commit()
+    first.close()
+    thread.join()
+    with committed.connect() as connection:
+        line = connection.execute(
+            text("SELECT count, after_rank FROM district_csv_lines WHERE code = 'A1'")
+        ).one()
+    assert line.count == 2 and line.after_rank.startswith("1,1,")
+
+
+def test_writers_moving_devices_both_ways_between_two_districts_never_wait(committed, tmp_path):
+    """The lines are locked only when a transaction commits, all at once in code order: a
+    writer holds none while it writes, so another one crossing it neither waits nor deadlocks
+    (locked as each statement wrote the counts, two moves in opposite directions could)."""
+    features = [district_feature(code, shape) for code, shape in QUARTERS.items()]
+    with committed.begin() as connection:
+        load(connection, write_geojson(tmp_path / "q.geojson", features), parent="T")
+        values = dict(lat=48.8025, status="active", operator_type="public",
+                      verification="reported", review_status="approved")  # fmt: skip
+        connection.execute(text(INSERT), dict(values, lon=2.305, kind="microphone"))  # in A1
+        connection.execute(text(INSERT), dict(values, lon=2.315, kind="sensor"))  # in A2
+    move = (
+        "UPDATE devices SET geom = ST_SetSRID(ST_MakePoint(:lon, 48.8025), 4326) WHERE kind = :kind"
+    )
+    first = committed.connect()
+    first.begin()
+    first.execute(text(move), {"lon": 2.315, "kind": "microphone"})  # A1 -> A2, not committed
+
+    def second_writer():
+        with committed.begin() as connection:
+            connection.execute(text(move), {"lon": 2.305, "kind": "sensor"})  # A2 -> A1
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    thread.join(timeout=10)
+    finished_first = not thread.is_alive()
+    first.commit()
+    first.close()
+    thread.join()
+    assert finished_first  # it did not wait for the first writer
+    with committed.connect() as connection:
+        counts = dict(connection.execute(text("SELECT code, count FROM district_csv_lines")).all())
+    assert counts["A1"] == counts["A2"] == 1

@@ -286,11 +286,17 @@ def select_counted_hits(
     return union_all(inside.correlate(*correlate), on_border.correlate(*correlate))
 
 
-def select_hits(selection: DistrictSelection, flt: StatisticsFilter, from_scratch: bool = False):
+def select_hits(
+    selection: DistrictSelection,
+    flt: StatisticsFilter,
+    from_scratch: bool = False,
+    only: Select | None = None,
+):
     """Rows (code, kind, status, verification, n): N devices counted in the district CODE.
 
     FROM_SCRATCH: join devices with polygons even when the counts could answer (checks and
-    benchmarks compare both ways).
+    benchmarks compare both ways). ONLY: the codes of the districts whose hits are read from
+    the counts (the others may be left out); the border rule still looks at the whole selection.
     """
     if from_scratch:
         return select_joined_hits(selection, flt).subquery("hits")
@@ -298,12 +304,24 @@ def select_hits(selection: DistrictSelection, flt: StatisticsFilter, from_scratc
         return select_replayed_hits(selection, flt).subquery("hits")
     if not flt.answered_by_counts():
         return select_joined_hits(selection, flt).subquery("hits")
+    in_selection = in_selection_of(selection)
+    counted = in_selection if only is None else (lambda code: code.in_(only))
+    return select_counted_hits(counted, in_selection, flt).subquery("hits")
+
+
+def in_selection_of(selection: DistrictSelection) -> Callable:
+    """Whether a code column names one of the selected districts (for select_counted_hits)."""
     selected = select(District.code).where(*selection.clauses())
+    return lambda code: code.in_(selected)
 
-    def in_selection(code):
-        return code.in_(selected)
 
-    return select_counted_hits(in_selection, in_selection, flt).subquery("hits")
+def select_codes_counting_border_devices(selection: DistrictSelection, flt: StatisticsFilter):
+    """The codes of the selected districts in which a device on their border counts, under the
+    border rule for this selection (few: a device rarely lies exactly on a border)."""
+    in_selection = in_selection_of(selection)
+    membership = aliased(DeviceDistrict)
+    hits = border_hits(membership, in_selection, flt).where(in_selection(membership.district_code))
+    return select(hits.subquery("border").c.code).distinct()
 
 
 def select_watched(sel, selection: DistrictSelection, flt: StatisticsFilter, model: ViewModel):
@@ -354,12 +372,24 @@ class DensityQuery:
         )
 
 
-def district_figures(query: DensityQuery):
+def rank_metric(rank_by: str, count, area_km2, population) -> ColumnElement:
+    """What districts are ranked by, densest first (`rank_by`)."""
+    return {
+        "per_km2": case((area_km2 > 0, cast(count, Float) / area_km2)),
+        "count": count,
+        "per_10k_inhabitants": case((population > 0, cast(count, Float) / population)),
+    }[rank_by]
+
+
+def district_figures(query: DensityQuery, only: Select | None = None):
     """CTEs: the selected districts, and one row per district with its figures.
 
+    ONLY: the codes of the districts to give (default: every selected one), still counted
+    under the border rule of the whole selection; the rank is then among them only.
     The CTEs are MATERIALIZED: PostgreSQL would otherwise inline one used once and re-run the
     device aggregation for every district of a nested loop.
     """
+    given = [District.code.in_(only)] if only is not None else []
     sel = (
         select(
             *DISTRICT_HEAD,
@@ -371,11 +401,11 @@ def district_figures(query: DensityQuery):
                 "geom"
             ),
         )
-        .where(*query.selection.clauses())
+        .where(*query.selection.clauses(), *given)
         .cte("sel")
         .prefix_with("MATERIALIZED")
     )
-    hits = select_hits(query.selection, query.filter, query.from_scratch)
+    hits = select_hits(query.selection, query.filter, query.from_scratch, only)
     # One pass over the hits, spreading them into one column per vocabulary value.
     counts = (
         select(
@@ -392,11 +422,7 @@ def district_figures(query: DensityQuery):
         .prefix_with("MATERIALIZED")
     )
     count = func.coalesce(counts.c.count, 0)
-    metric = {
-        "per_km2": case((sel.c.area_km2 > 0, cast(count, Float) / sel.c.area_km2)),
-        "count": count,
-        "per_10k_inhabitants": case((sel.c.population > 0, cast(count, Float) / sel.c.population)),
-    }[query.rank_by]
+    metric = rank_metric(query.rank_by, count, sel.c.area_km2, sel.c.population)
     columns = [
         sel.c.code,
         sel.c.name,
