@@ -27,6 +27,9 @@ PROBLEM_TYPE_BASE = "https://vigie.invalid/problems/"
 # What a database restart, an unreachable server or an exhausted pool raises: a 503, not a 500.
 # (Statement timeouts are OperationalErrors too: a query too slow for now is also a 503.)
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, DriverOperationalError)
+# A deadlock or a serialization failure: the transaction was undone, nothing is wrong with the
+# database, and the same request retried succeeds.
+TRANSIENT_CONFLICTS = ("40P01", "40001")
 DATABASE_RETRY_AFTER_SECONDS = 2
 # Request headers the service's own errors name as their field.
 HEADER_FIELDS = {
@@ -233,10 +236,15 @@ class Api(flask_smorest.Api):
             session.rollback()
         except DBAPIError:
             session().invalidate()  # the connection is gone: the pool replaces it
-        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        if getattr(getattr(error, "orig", error), "sqlstate", None) in TRANSIENT_CONFLICTS:
+            log.warning("write conflict on %s %s: %s", request.method, request.path, error)
+            detail = "The request met another write at the same moment and was undone; retry it."
+        else:
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+            detail = "The database is unavailable for a moment; retry shortly."
         return problem_response(
             503,
-            "The database is unavailable for a moment; retry shortly.",
+            detail,
             slug="unavailable",
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )

@@ -3,6 +3,8 @@
 import socket
 
 import pytest
+from psycopg.errors import DeadlockDetected
+from sqlalchemy.exc import OperationalError
 
 from service import create_app
 from service.config import Config
@@ -57,3 +59,17 @@ def test_every_answer_is_a_503_problem_with_retry_after(
     assert response.mimetype == PROBLEM
     assert int(response.headers["Retry-After"]) > 0
     assert "unavailable" in response.get_json()["detail"]
+
+
+def test_a_request_undone_by_a_deadlock_says_so_and_asks_for_a_retry(database_url, tmp_path):
+    app = create_app(Config(DATABASE_URL=database_url, TESTING=True, MEDIA_ROOT=str(tmp_path)))
+
+    @app.route("/deadlocked")
+    def deadlocked():
+        raise OperationalError("UPDATE devices ...", {}, DeadlockDetected("deadlock detected"))
+
+    response = app.test_client().get("/deadlocked")
+    app.extensions["engine"].dispose()
+    assert response.status_code == 503 and response.mimetype == PROBLEM
+    assert int(response.headers["Retry-After"]) > 0
+    assert "another write at the same moment" in response.get_json()["detail"]
