@@ -422,3 +422,14 @@ def test_writers_moving_devices_both_ways_between_two_districts_never_wait(commi
     with committed.connect() as connection:
         counts = dict(connection.execute(text("SELECT code, count FROM district_csv_lines")).all())
     assert counts["A1"] == counts["A2"] == 1
+
+
+def test_kept_lines_quote_names_as_the_computed_csv_does(db, districts):
+    """The migration's copy of the cell rules (quotes doubled, a formula's first character
+    guarded) writes what service/geo/statistics/csv.py writes."""
+    db("""UPDATE districts SET name = '=HYPERLINK("x") "Louvre"' WHERE code = 'A3'""")
+    db("UPDATE districts SET name = '-1, ''quoted''' WHERE code = 'A4'")
+    for rank_by in RANK_METRICS:
+        kept = csv_text(db, SELECTIONS[0], rank_by, from_scratch=False)
+        assert '"\'=HYPERLINK(""x"") ""Louvre"""' in kept
+        assert kept == csv_text(db, SELECTIONS[0], rank_by, from_scratch=True)
