@@ -15,7 +15,6 @@ In one run, on the synthetic devices of benchmarks/seed_devices.py:
 
 import argparse
 import os
-import random
 import statistics
 import time
 
@@ -25,11 +24,9 @@ from benchmarks import loadgen
 from benchmarks.seed_devices import device_count, seed
 from benchmarks.statistics import ensure_districts
 from geodata.declared import DeclaredFields, import_declared
-from service import auth, create_app
+from service import create_app
 from service.config import PROJECT_DIR, Config
-from service.db import session
 from service.geo.declared import imports
-from service.models import User
 
 RESULTS = PROJECT_DIR / "benchmarks" / "results" / "declared.json"
 PARIS_LIST = "paris-cameras-videoprotection-pp-2019.geojson"
@@ -114,18 +111,6 @@ def cold_ms(app, url: str, repeat: int) -> float:
     return round(statistics.median(elapsed), 1)
 
 
-def moderator_client(app):
-    with app.app_context():
-        user = User(username=f"bench{random.randrange(10**9)}", role="moderator", password_hash="")
-        session.add(user)
-        session.flush()
-        _, token = auth.issue_token(user, "benchmark")
-        session.commit()
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return client
-
-
 def devices_near_paris_sites(engine, count: int) -> list[str]:
     """Devices within 50 m of a Paris site: each move forgets and finds matches."""
     return [
@@ -177,7 +162,7 @@ def sql_writes_per_second(engine, devices: list[str]) -> float:
 
 
 def write_rounds(app, engine, writes: int, rounds: int) -> dict:
-    client = moderator_client(app)
+    client = loadgen.moderator_client(app)
     devices = devices_near_paris_sites(engine, writes)
     figures = {"api": {"on": [], "off": []}, "sql": {"on": [], "off": []}}
     for _ in range(rounds):

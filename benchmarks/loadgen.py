@@ -1,4 +1,5 @@
-"""Load generation shared by the HTTP benchmarks: wrk over a list of paths, and pgbench."""
+"""Load generation shared by the HTTP benchmarks: wrk over a list of paths, pgbench, and a
+signed-in client for write rounds."""
 
 import json
 import os
@@ -11,8 +12,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
+
+from service import auth
+from service.db import session
+from service.models import User
 
 WRK_SCRIPT = """
 local paths = {}
@@ -180,3 +186,16 @@ def pgbench(libpq_url: str, script: str | list[str], seconds: int, clients: int)
         "p95_ms": quantiles[94] / 1000,
         "errors": 0,
     }
+
+
+def moderator_client(app):
+    """A test client signed in as a moderator, whose pins are published (hence counted)."""
+    with app.app_context():
+        user = User(username=f"bench_{uuid.uuid4().hex[:8]}", role="moderator", password_hash="-")
+        session.add(user)
+        session.flush()
+        _, token = auth.issue_token(user, "bench")
+        session.commit()
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client

@@ -27,14 +27,12 @@ from benchmarks import loadgen
 from benchmarks.seed_devices import device_count, seed
 from geodata import catalogue
 from geodata.importer import import_districts, source_options
-from service import auth, create_app
+from service import create_app
 from service.config import PROJECT_DIR, Config
-from service.db import session
 from service.geo.grid import select_grid, utm_srid
 from service.geo.statistics.csv import select_density_csv
 from service.geo.statistics.density import DensityQuery, select_density_json
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
-from service.models import User
 
 RESULTS = PROJECT_DIR / "benchmarks" / "results" / "statistics.json"
 PARIS_BBOX = "2.224,48.815,2.470,48.902"
@@ -195,19 +193,6 @@ def measure(app, uncached_app, url: str, repeat: int, scratch=None) -> dict:
     return figures
 
 
-def writer_client(app):
-    """A test client signed in as a moderator, whose pins are published (hence counted)."""
-    with app.app_context():
-        user = User(username=f"bench_{uuid.uuid4().hex[:8]}", role="moderator", password_hash="-")
-        session.add(user)
-        session.flush()
-        _, token = auth.issue_token(user, "bench")
-        session.commit()
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return client
-
-
 def write_round(client, writes: int) -> float:
     """Writes per second: WRITES devices created in central Paris, each moved, then deleted."""
     started = time.perf_counter()
@@ -266,7 +251,7 @@ def measure_writes(app, writes: int, rounds: int) -> dict:
     """Rounds alternate between the BOOKKEEPING_STATES; each round's devices are erased in the
     same state, so the counts stay exact."""
     engine = app.extensions["engine"]
-    client = writer_client(app)
+    client = loadgen.moderator_client(app)
     rates = {state: [] for state in BOOKKEEPING_STATES}
     statement_ms = {state: [] for state in BOOKKEEPING_STATES}
     try:
