@@ -65,6 +65,7 @@ READS = {
     "statistics": lambda p: "/api/v1/stats/districts?level=quartier",
     "statistics CSV": lambda p: "/api/v1/stats/districts?level=quartier&f=csv",
     "grid": lambda p: f"/api/v1/stats/grid?bbox={BOX}&cell=500",
+    "grid of kept counts": lambda p: f"/api/v1/stats/grid?bbox={BOX}&cell=250",
     "timeline": lambda p: "/api/v1/stats/timeline?district=P&interval=year",
     "OGC districts": lambda p: "/ogc/collections/districts/items",
     "declared sites": lambda p: f"/api/v1/declared/sites?bbox={BOX}",
