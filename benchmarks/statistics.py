@@ -9,10 +9,11 @@ Loads (once) the communes and Paris arrondissements from GEODATA_DIR and N synth
 - no cache: the whole request computed now from the counts, by an application whose cache
   is off (STATS_CACHE=false: nothing read, nothing kept);
 - after a change: the first request after a device moved (X-Cache: miss, exact).
-Then device writes through the API (create, move, delete) with the bookkeeping triggers on,
-without those of the CSV lines, and off, round after round, for what they cost writers.
+Then device writes through the API (create, move, delete) with the bookkeeping triggers on
+and off, round after round, for what they cost writers (--writes-only: only these).
 
     benchmarks/run.sh statistics [--count 1000000] [--repeat 5] [--writes 200] [--rounds 3]
+                                 [--writes-only]
 """
 
 import argparse
@@ -81,34 +82,21 @@ SCENARIOS = (
     ),
 )
 DATASETS = ("france-communes", "paris-arrondissements")
-# (table, trigger): what device writes keep at write time: district counts (migration 0013),
-# declared matches (0014), tile cells (0017), hexagon counts (0018), the statistics' data
-# version, and each district's CSV line (0020, kept from the counts). Write rounds run with all
-# of it, without the CSV lines, and with none.
-DEVICE_TRIGGERS = tuple(
+# (table, trigger): what device writes keep at write time, in one trigger per event since
+# migration 0021 (district counts, each district's CSV line, tile cells, hexagon counts, the
+# statistics' data version), and the declared matches (0014). Write rounds run with all of it
+# and with none.
+BOOKKEEPING_TRIGGERS = tuple(
     ("devices", trigger)
     for trigger in (
-        "devices_count_inserted",
-        "devices_count_updated",
-        "devices_count_deleted",
+        "devices_keep_statistics_insert",
+        "devices_keep_statistics_update",
+        "devices_keep_statistics_delete",
         "devices_declared_match_insert",
         "devices_declared_match_update",
-        "device_tile_cells_insert",
-        "device_tile_cells_update",
-        "device_tile_cells_delete",
-        "device_hexagon_counts_insert",
-        "device_hexagon_counts_update",
-        "device_hexagon_counts_delete",
-        "devices_record_statistics_change",
     )
 )
-CSV_LINE_TRIGGERS = (
-    ("district_device_counts", "district_counts_write_csv_lines_inserted"),
-    ("district_device_counts", "district_counts_write_csv_lines_updated"),
-    ("district_device_counts", "district_counts_write_csv_lines_deleted"),
-)
-BOOKKEEPING_TRIGGERS = DEVICE_TRIGGERS + CSV_LINE_TRIGGERS
-BOOKKEEPING_STATES = {"on": BOOKKEEPING_TRIGGERS, "without_csv_lines": DEVICE_TRIGGERS, "off": ()}
+BOOKKEEPING_STATES = {"on": BOOKKEEPING_TRIGGERS, "off": ()}
 
 
 def ensure_districts(app) -> None:
@@ -270,7 +258,6 @@ def measure_writes(app, writes: int, rounds: int) -> dict:
         **{f"{state}_per_s": round(rate, 1) for state, rate in per_s.items()},
         **{f"rounds_{state}": [round(r, 1) for r in found] for state, found in rates.items()},
         "cost_percent": round((1 - per_s["on"] / per_s["off"]) * 100, 1),
-        "csv_lines_cost_percent": round((1 - per_s["on"] / per_s["without_csv_lines"]) * 100, 1),
         **{
             f"statement_ms_{state}": round(statistics.median(found), 3)
             for state, found in statement_ms.items()
@@ -284,6 +271,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--writes-only", action="store_true")
     args = parser.parse_args()
     app = create_app(Config(RATELIMIT_ENABLED=False))
     uncached_app = create_app(Config(RATELIMIT_ENABLED=False, STATS_CACHE=False))
@@ -293,19 +281,20 @@ def main() -> None:
         print(f"seeding {args.count} devices")
         seed(url, args.count)
     results = {"devices": args.count, "load_average_before": os.getloadavg(), "scenarios": {}}
-    print(
-        "| Scenario | from scratch (before) | cached | no cache | no cache / cached | "
-        "first after a change | size |\n|---|---|---|---|---|---|---|"
-    )
-    for name, path, scratch in SCENARIOS:
-        figures = measure(app, uncached_app, path, args.repeat, scratch)
-        results["scenarios"][name] = {"url": path, **figures}
-        before = f"{figures['from_scratch_ms']} ms" if "from_scratch_ms" in figures else "-"
+    if not args.writes_only:
         print(
-            f"| {name} | {before} | {figures['cached_ms']} ms | {figures['no_cache_ms']} ms | "
-            f"{figures['ratio']} | {figures['after_change_ms']} ms | "
-            f"{figures['bytes'] / 1e6:.2f} MB |"
+            "| Scenario | from scratch (before) | cached | no cache | no cache / cached | "
+            "first after a change | size |\n|---|---|---|---|---|---|---|"
         )
+        for name, path, scratch in SCENARIOS:
+            figures = measure(app, uncached_app, path, args.repeat, scratch)
+            results["scenarios"][name] = {"url": path, **figures}
+            before = f"{figures['from_scratch_ms']} ms" if "from_scratch_ms" in figures else "-"
+            print(
+                f"| {name} | {before} | {figures['cached_ms']} ms | {figures['no_cache_ms']} ms | "
+                f"{figures['ratio']} | {figures['after_change_ms']} ms | "
+                f"{figures['bytes'] / 1e6:.2f} MB |"
+            )
     results["writes"] = measure_writes(app, args.writes, args.rounds)
     print(f"device writes: {results['writes']}")
     results["load_average_after"] = os.getloadavg()

@@ -76,9 +76,6 @@ def isolated(request):
     engine = request.getfixturevalue("app").extensions["engine"]
     connection = engine.connect()
     outer = connection.begin()
-    # The test never commits: what runs at commit (the CSV lines' rewrite, migration 0020)
-    # runs at the end of each statement instead.
-    connection.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
     session.remove()
     session.configure(bind=connection, join_transaction_mode="create_savepoint")
     yield connection

@@ -76,26 +76,29 @@ AS $$ SELECT CASE WHEN lat >= 0 THEN 32600 ELSE 32700 END
 """
 
 
-# The polygons of the hexagons of CELLS (side_m, srid, i, j) not kept yet, and their GeoJSON
-# as service/geo/sql.py's geojson_geometry() writes it (7 decimals, right-hand rule); in key
-# order, as the counts. Kept once written: a polygon never changes (the table grows with the
-# area ever mapped, a hexagon's row a few hundred bytes).
+# The polygons of the hexagons of CELLS (side_m, srid, i, j) not kept yet (only those are
+# projected), and their GeoJSON as service/geo/sql.py's geojson_geometry() writes it (7
+# decimals, right-hand rule); in key order, as the counts. Kept once written: a polygon never
+# changes (the table grows with the area ever mapped, a hexagon's row a few hundred bytes).
 NEW_HEXAGONS = """
     INSERT INTO grid_hexagons (side_m, srid, i, j, geom, geometry_json)
     SELECT side_m, srid, i, j, polygon, ST_AsGeoJSON(ST_ForcePolygonCCW(polygon), 7)
-    FROM (SELECT DISTINCT side_m, srid, i, j FROM {cells}) AS cells
+    FROM (
+        SELECT DISTINCT side_m, srid, i, j FROM {cells} AS written
+        WHERE NOT EXISTS (
+            SELECT FROM grid_hexagons h
+            WHERE (h.side_m, h.srid, h.i, h.j) = (written.side_m, written.srid, written.i, written.j)
+        )
+    ) AS cells
     CROSS JOIN LATERAL ST_Transform(ST_SetSRID(ST_Hexagon(side_m, i, j), srid), 4326) AS polygon
-    WHERE NOT EXISTS (
-        SELECT FROM grid_hexagons h
-        WHERE (h.side_m, h.srid, h.i, h.j) = (cells.side_m, cells.srid, cells.i, cells.j)
-    )
     ORDER BY side_m, srid, i, j
     ON CONFLICT DO NOTHING
 """
 
 
-def hexagon_rows(source: str, sign: str) -> str:
-    """(KEY, n) of the public devices of SOURCE, one row per kept side, signed.
+def hexagon_rows(source: str, n: str) -> str:
+    """(KEY, n) of the public devices of SOURCE, one row per kept side, each counting N (an
+    expression of a row d of SOURCE: 1, -1).
 
     The projected coordinates are materialized first: PostgreSQL inlines hexagon_cell's
     expression only when its arguments are plain columns, and calls it as a function (planning
@@ -105,7 +108,7 @@ def hexagon_rows(source: str, sign: str) -> str:
     return f"""
         WITH points AS MATERIALIZED (
             SELECT sides.side_m, z.srid, ST_X(z.point) AS x, ST_Y(z.point) AS y,
-                   {", ".join(f"d.{f}" for f in FILTERS.split(", "))}
+                   {", ".join(f"d.{f}" for f in FILTERS.split(", "))}, {n} AS n
             FROM {source} AS d
             CROSS JOIN (VALUES {sides}) AS sides (side_m)
             CROSS JOIN LATERAL (
@@ -114,9 +117,49 @@ def hexagon_rows(source: str, sign: str) -> str:
             ) AS z
             WHERE {PUBLIC}
         )
-        SELECT side_m, srid, cell[1] AS i, cell[2] AS j, {FILTERS}, {sign}1 AS n
+        SELECT side_m, srid, cell[1] AS i, cell[2] AS j, {FILTERS}, n
         FROM (SELECT points.*, hexagon_cell(x, y, side_m) AS cell FROM points) AS placed
     """
+
+
+ADDED, REMOVED = hexagon_rows("new_rows", "1"), hexagon_rows("old_rows", "-1")
+# Add signed changes (a relation with the KEY columns and n), grouped, in key order (concurrent
+# writers lock the rows they share in the same order); the hexagons written come back, with
+# their counts.
+ADD_COUNTS = f"""
+    INSERT INTO device_hexagon_counts AS c ({KEY}, n)
+    SELECT {KEY}, sum(n) FROM ({{changes}}) AS changes
+    GROUP BY {KEY} HAVING sum(n) <> 0 ORDER BY {KEY}
+    ON CONFLICT ({KEY}) DO UPDATE SET n = c.n + excluded.n
+    RETURNING side_m, srid, i, j, n
+"""
+
+
+def apply_changes(changes: str) -> str:
+    """Add the signed CHANGES and keep the polygons of new hexagons."""
+    return f"""
+        WITH changed AS ({ADD_COUNTS.format(changes=changes)})
+        {NEW_HEXAGONS.format(cells="changed")}
+    """
+
+
+# Static statements, not EXECUTE: PL/pgSQL keeps their plans for the session, where
+# planning hexagon_cell's expression anew would cost each write a millisecond or two.
+# Emptied hexagons go in a statement of their own, found through the partial index.
+COUNT_FUNCTION = f"""
+    CREATE FUNCTION device_hexagon_counts_count() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            {apply_changes(ADDED)};
+        ELSIF TG_OP = 'DELETE' THEN
+            {apply_changes(REMOVED)};
+        ELSE
+            {apply_changes(f"({ADDED}) UNION ALL ({REMOVED})")};
+        END IF;
+        DELETE FROM device_hexagon_counts WHERE n = 0;
+        RETURN NULL;
+    END $$
+"""
 
 
 def upgrade() -> None:
@@ -146,39 +189,7 @@ def upgrade() -> None:
             PRIMARY KEY (side_m, srid, i, j)
         );
     """)
-    added, removed = hexagon_rows("new_rows", ""), hexagon_rows("old_rows", "-")
-
-    def apply_changes(changes: str) -> str:
-        """Add the signed CHANGES, grouped, in key order (concurrent writers lock the rows they
-        share in the same order), and keep the polygons of new hexagons."""
-        return f"""
-            WITH changed AS (
-                INSERT INTO device_hexagon_counts AS c ({KEY}, n)
-                SELECT {KEY}, sum(n) FROM ({changes}) AS changes
-                GROUP BY {KEY} HAVING sum(n) <> 0 ORDER BY {KEY}
-                ON CONFLICT ({KEY}) DO UPDATE SET n = c.n + excluded.n
-                RETURNING side_m, srid, i, j
-            )
-            {NEW_HEXAGONS.format(cells="changed")}
-        """
-
-    # Static statements, not EXECUTE: PL/pgSQL keeps their plans for the session, where
-    # planning hexagon_cell's expression anew would cost each write a millisecond or two.
-    # Emptied hexagons go in a statement of their own, found through the partial index.
-    op.execute(f"""
-        CREATE FUNCTION device_hexagon_counts_count() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF TG_OP = 'INSERT' THEN
-                {apply_changes(added)};
-            ELSIF TG_OP = 'DELETE' THEN
-                {apply_changes(removed)};
-            ELSE
-                {apply_changes(f"({added}) UNION ALL ({removed})")};
-            END IF;
-            DELETE FROM device_hexagon_counts WHERE n = 0;
-            RETURN NULL;
-        END $$
-    """)
+    op.execute(COUNT_FUNCTION)
     for event, tables in (
         ("INSERT", "NEW TABLE AS new_rows"),
         ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
@@ -200,7 +211,7 @@ def upgrade() -> None:
     """)
     op.execute(f"""
         INSERT INTO device_hexagon_counts ({KEY}, n)
-        SELECT {KEY}, sum(n) FROM ({hexagon_rows("devices", "")}) AS public_devices
+        SELECT {KEY}, sum(n) FROM ({hexagon_rows("devices", "1")}) AS public_devices
         GROUP BY {KEY}
     """)
     op.execute(NEW_HEXAGONS.format(cells="device_hexagon_counts"))

@@ -173,6 +173,22 @@ BEGIN
 END $$;
 """
 
+# Rows live only inside their transaction: deleted by the commit-time trigger, or rolled back
+# with it.
+PENDING = """
+    CREATE TABLE district_csv_lines_pending (
+        transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        code varchar(32) NOT NULL
+    );
+    CREATE INDEX district_csv_lines_pending_transaction_idx
+        ON district_csv_lines_pending (transaction_id)
+"""
+AT_COMMIT = """
+    CREATE CONSTRAINT TRIGGER district_csv_lines_at_commit
+    AFTER INSERT ON district_csv_lines_pending DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION district_csv_lines_write_pending()
+"""
+
 # (table, trigger, event): statement triggers rewriting the lines of the districts written.
 TRIGGERS = (
     ("district_device_counts", "district_counts_write_csv_lines_inserted", "INSERT"),
@@ -206,24 +222,9 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX district_csv_lines_level_parent_idx ON district_csv_lines (level, parent_code)"
     )
-    # Rows live only inside their transaction: deleted by the commit-time trigger, or rolled
-    # back with it.
-    op.execute("""
-        CREATE TABLE district_csv_lines_pending (
-            transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-            code varchar(32) NOT NULL
-        )
-    """)
-    op.execute(
-        "CREATE INDEX district_csv_lines_pending_transaction_idx "
-        "ON district_csv_lines_pending (transaction_id)"
-    )
+    op.execute(PENDING)
     op.execute(FUNCTIONS)
-    op.execute(
-        "CREATE CONSTRAINT TRIGGER district_csv_lines_at_commit "
-        "AFTER INSERT ON district_csv_lines_pending DEFERRABLE INITIALLY DEFERRED "
-        "FOR EACH ROW EXECUTE FUNCTION district_csv_lines_write_pending()"
-    )
+    op.execute(AT_COMMIT)
     for table, trigger, event in TRIGGERS:
         op.execute(
             f"CREATE TRIGGER {trigger} AFTER {event} ON {table} {TRANSITIONS[event]} "

@@ -30,6 +30,7 @@ from .district import (  # noqa: E402
     DistrictCsvLine,
     DistrictDeviceCount,
     StatisticsCache,
+    district_csv_lines_stale,
 )
 from .photo import Photo  # noqa: E402
 
@@ -56,4 +57,5 @@ __all__ = [
     "ReservedUsername",
     "StatisticsCache",
     "User",
+    "district_csv_lines_stale",
 ]

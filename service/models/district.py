@@ -14,7 +14,9 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    column,
     func,
+    table,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -118,3 +120,9 @@ class DistrictCsvLine(Base):
     count: Mapped[int] = mapped_column(BigInteger, nullable=False)
     before_rank: Mapped[str] = mapped_column(Text, nullable=False)
     after_rank: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+# The districts whose kept CSV line may be behind their counts: marked by every write of
+# counts or districts, unmarked when refresh_district_csv_lines() rewrites them (migration
+# 0021). No key: writers only insert.
+district_csv_lines_stale = table("district_csv_lines_stale", column("code", String(32)))

@@ -219,6 +219,30 @@ class TestDensities:
         assert json_names <= set(rows[0])
         assert client.get(STATS + "&f=csv").data == response.data
 
+    def test_a_csv_request_rewrites_the_lines_that_writes_marked_stale(
+        self, client, isolated, quarters
+    ):
+        """A pin marks its district's kept CSV line stale; the next CSV answer, exact, rewrites
+        it on the primary, and later answers read it."""
+        isolated.execute(text("SELECT refresh_district_csv_lines()"))
+        pin(client, 2.301, 48.801)
+
+        def stale() -> list:
+            return isolated.execute(text("SELECT code FROM district_csv_lines_stale")).all()
+
+        def q1_line():
+            line = text("SELECT count, after_rank FROM district_csv_lines WHERE code = 'Q1'")
+            return isolated.execute(line).one()
+
+        assert stale() == [("Q1",)] and q1_line().count == 0
+        body = client.get(STATS + "&f=csv").get_data(as_text=True)
+        assert body.splitlines()[1].split(",")[7] == "1"
+        assert stale() == [] and q1_line().count == 1
+        assert q1_line().after_rank.startswith("1,0,")  # one camera, no ALPR
+        assert client.get(STATS + "&f=csv", headers={"Cache-Control": "no-cache"}).data == (
+            body.encode()
+        )
+
     def test_every_csv_cell_equals_the_json_field_of_its_name(self, client, quarters):
         for lon, lat, kind in ((2.301, 48.801, "camera"), (2.315, 48.802, "alpr")):
             pin(client, lon, lat, kind=kind)

@@ -85,6 +85,8 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("drop_district"), st.sampled_from(sorted(QUARTERS))),
 )
 
+# Rewrites the kept CSV lines that writes marked stale; says how many (migration 0021).
+REFRESH = "refresh_district_csv_lines()"
 INSERT = (
     "INSERT INTO devices (id, geom, kind, status, operator_type, verification, review_status) "
     "VALUES (gen_random_uuid(), ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :kind, :status, "
@@ -204,7 +206,10 @@ def assert_bookkeeping_from_scratch(db) -> None:
 
 
 def assert_kept_lines_from_scratch(db) -> None:
-    """A CSV line is kept for every district (migration 0020), with its devices counted now."""
+    """Once the lines that writes marked stale are refreshed (migration 0021), a CSV line is kept
+    for every district (migration 0020), with its devices counted now, and no mark is left."""
+    db(f"SELECT {REFRESH}")
+    assert db("SELECT count(*) FROM district_csv_lines_stale").scalar_one() == 0
     columns = "code, level, parent_code, area_km2, population"
     kept = db(f"SELECT {columns}, count FROM district_csv_lines ORDER BY code")
     recounted = db(
@@ -240,11 +245,20 @@ def assert_grids_from_scratch(db, filters=FILTERS) -> None:
             assert grid(db, flt, bbox, False) == grid(db, flt, bbox, True), (bbox, flt)
 
 
-def csv_text(db, selection, rank_by: str, from_scratch: bool) -> str:
+def csv_of(connection, selection, rank_by: str, from_scratch: bool) -> str:
     query = DensityQuery(
         selection=selection, filter=StatisticsFilter(), rank_by=rank_by, from_scratch=from_scratch
     )
-    return db.connection.execute(select_density_csv(query)).scalar_one()
+    return connection.execute(select_density_csv(query)).scalar_one()
+
+
+def csv_text(db, selection, rank_by: str, from_scratch: bool) -> str:
+    return csv_of(db.connection, selection, rank_by, from_scratch)
+
+
+def lines_by_code(body: str) -> dict:
+    """The lines of a CSV body by district code (the first cell)."""
+    return {line.split(",", 1)[0].strip('"'): line for line in body.split("\r\n")[1:] if line}
 
 
 def assert_csv_from_scratch(db, checks) -> None:
@@ -283,7 +297,8 @@ def test_figures_equal_a_from_scratch_computation_after_any_writes(
     try:
         for operation in operations:
             apply(db, districts, operation)
-        assert_bookkeeping_from_scratch(db)
+        assert_csv_from_scratch(db, csv_checks)  # the lines written to are marked stale
+        assert_bookkeeping_from_scratch(db)  # which refreshes them
         assert_statistics_from_scratch(db, checks)
         assert_grids_from_scratch(db, [FILTERS[0], *(flt for _s, flt in checks)])
         assert_csv_from_scratch(db, csv_checks)
@@ -310,11 +325,33 @@ def test_a_bulk_load_is_counted_like_single_writes(db, districts):
     assert_grids_from_scratch(db, FILTERS[:3])
 
 
+def test_an_update_of_what_no_statistic_counts_only_moves_the_data_version(db, districts):
+    """Notes, directions, confirmations: the bookkeeping (migration 0021) rewrites no count,
+    cell, hexagon or membership and marks no CSV line; the data version still moves (the
+    watched areas read directions)."""
+    db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active", operator_type="public",
+       verification="reported", review_status="approved")  # fmt: skip
+    db(f"SELECT {REFRESH}")
+    kept = ("district_device_counts", "device_tile_cells", "device_hexagon_counts",
+            "device_districts", "district_csv_lines_stale")  # fmt: skip
+
+    def row_versions() -> dict:
+        return {table: db(f"SELECT ctid::text FROM {table} ORDER BY 1").all() for table in kept}
+
+    before, version = row_versions(), db("SELECT statistics_data_version()").scalar_one()
+    db("UPDATE devices SET notes = 'seen again', direction = '{90}'")
+    assert row_versions() == before
+    assert db("SELECT statistics_data_version()").scalar_one() != version
+    db("UPDATE devices SET status = 'unknown'")
+    assert row_versions() != before
+
+
 def test_emptying_the_devices_or_the_districts_empties_the_bookkeeping(db, districts):
     db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active", operator_type="public",
        verification="reported", review_status="approved")  # fmt: skip
     assert db("SELECT count(*) FROM district_device_counts").scalar_one() == 2
     assert db("SELECT count(*) FROM device_hexagon_counts").scalar_one() == 1
+    assert_kept_lines_from_scratch(db)
     assert db("SELECT sum(count) FROM district_csv_lines").scalar_one() == 2
     db("TRUNCATE devices CASCADE")
     assert db("SELECT count(*) FROM device_hexagon_counts").scalar_one() == 0
@@ -334,10 +371,8 @@ def test_the_csv_of_the_map_now_reads_the_kept_lines_but_computes_border_counts(
     for lon, lat in ((2.305, 48.8025), (2.315, 48.8075), (2.31, 48.8025)):
         db(INSERT, lon=lon, lat=lat, kind="camera", status="active", operator_type="public",
            verification="reported", review_status="approved")  # fmt: skip
-    body = csv_text(db, SELECTIONS[0], "count", from_scratch=False)
-    lines = dict(
-        (line.split(",", 1)[0].strip('"'), line) for line in body.split("\r\n")[1:] if line
-    )
+    db(f"SELECT {REFRESH}")
+    lines = lines_by_code(csv_text(db, SELECTIONS[0], "count", from_scratch=False))
     kept = {row.code: row for row in db("SELECT * FROM district_csv_lines")}
     for code, rank in (("A3", 3), ("A4", 2)):
         assert lines[code] == f"{kept[code].before_rank},{rank},{kept[code].after_rank}"
@@ -349,50 +384,45 @@ def test_the_csv_of_the_map_now_reads_the_kept_lines_but_computes_border_counts(
             assert kept_text == csv_text(db, selection, rank_by, from_scratch=True)
 
 
-def test_concurrent_writers_of_one_district_leave_its_line_exact(committed, tmp_path):
-    """Two transactions add devices of different kinds to one district (no count row in
-    common): the one that commits last writes the line from both."""
+def test_a_refresh_keeps_the_marks_of_writers_it_cannot_see_yet(committed, tmp_path):
+    """A write marks its districts' lines stale in its own transaction; a refresh drops only the
+    marks committed before it began, so a writer still open then keeps its mark, and the CSV
+    computes that line until the next refresh: exact all along."""
     features = [district_feature(code, shape) for code, shape in QUARTERS.items()]
     with committed.begin() as connection:
         load(connection, write_geojson(tmp_path / "q.geojson", features), parent="T")
+        connection.execute(text(f"SELECT {REFRESH}"))
     values = dict(lat=48.8025, status="active", operator_type="public", verification="reported",
                   review_status="approved")  # fmt: skip
     first = committed.connect()
     first.begin()
-    first.execute(text(INSERT), dict(values, lon=2.305, kind="camera"))
-
-    def second_writer():
-        with committed.begin() as connection:
-            connection.execute(text(INSERT), dict(values, lon=2.306, kind="alpr"))
-
-    def second_writer_waits() -> bool:
-        """Read in a transaction of its own: one sees pg_stat_activity as it first read it."""
-        with committed.connect() as watcher:
-            return watcher.execute(
-                text(
-                    "SELECT count(*) > 0 FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-            ).scalar_one()
-
-    thread = threading.Thread(target=second_writer)
-    thread.start()
-    while thread.is_alive() and not second_writer_waits():
-        pass
+    first.execute(text(INSERT), dict(values, lon=2.305, kind="camera"))  # in A1, not committed
+    with committed.begin() as connection:
+        connection.execute(text(INSERT), dict(values, lon=2.306, kind="alpr"))  # in A1
+    with committed.begin() as connection:
+        assert connection.execute(text(f"SELECT {REFRESH}")).scalar_one() == 1
     first.commit()
     first.close()
-    thread.join()
+
+    def a1_count(connection) -> int:
+        line = connection.execute(text("SELECT count FROM district_csv_lines WHERE code = 'A1'"))
+        return line.scalar_one()
+
     with committed.connect() as connection:
-        line = connection.execute(
-            text("SELECT count, after_rank FROM district_csv_lines WHERE code = 'A1'")
-        ).one()
-    assert line.count == 2 and line.after_rank.startswith("1,1,")
+        assert a1_count(connection) == 1  # the refresh saw the alpr only
+        stale = connection.execute(text("SELECT code FROM district_csv_lines_stale")).scalars()
+        assert stale.all() == ["A1"]  # the camera's mark
+        served = lines_by_code(csv_of(connection, SELECTIONS[0], "count", from_scratch=False))
+        assert served["A1"].split(",")[7] == "2"
+        assert connection.execute(text(f"SELECT {REFRESH}")).scalar_one() == 1
+        connection.commit()
+        assert a1_count(connection) == 2
 
 
 def test_writers_moving_devices_both_ways_between_two_districts_never_wait(committed, tmp_path):
-    """The lines are locked only when a transaction commits, all at once in code order: a
-    writer holds none while it writes, so another one crossing it neither waits nor deadlocks
-    (locked as each statement wrote the counts, two moves in opposite directions could)."""
+    """Writers lock no CSV line (they mark them stale), so one crossing another neither waits
+    nor deadlocks (locked as each statement wrote the counts, two moves in opposite directions
+    could)."""
     features = [district_feature(code, shape) for code, shape in QUARTERS.items()]
     with committed.begin() as connection:
         load(connection, write_geojson(tmp_path / "q.geojson", features), parent="T")
@@ -420,6 +450,8 @@ def test_writers_moving_devices_both_ways_between_two_districts_never_wait(commi
     thread.join()
     assert finished_first  # it did not wait for the first writer
     with committed.connect() as connection:
+        connection.execute(text(f"SELECT {REFRESH}"))
+        connection.commit()
         counts = dict(connection.execute(text("SELECT code, count FROM district_csv_lines")).all())
     assert counts["A1"] == counts["A2"] == 1
 

@@ -3,14 +3,15 @@
 from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
+from sqlalchemy.exc import OperationalError
 
 from ...caching import ALL_DEVICES, area_keys, district_key, share
-from ...db import session, time_limit
+from ...db import primary_writes, session, time_limit
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
 from ...geo.grid import estimated_cells, reach, select_grid, unsuitable_bbox, utm_srid
 from ...geo.statements import StatementRegistry
-from ...geo.statistics.csv import select_density_csv
+from ...geo.statistics.csv import answered_by_kept_lines, refresh_kept_lines, select_density_csv
 from ...geo.statistics.density import (
     DensityQuery,
     select_attribution,
@@ -108,9 +109,28 @@ def density_response(query: DensityQuery, args: dict, name: str) -> Response:
     # costs more than running it on a small selection.
     key = (fmt, repr(query), repr(credits), tolerance if fmt == "geojson" else None)
     statement = DENSITY_STATEMENTS.get(key, build)
-    body, computed_at, source = cached(fmt, lambda: run_bounded(statement, query))
+
+    def compute() -> str:
+        if fmt == "csv" and answered_by_kept_lines(query):
+            refresh_stale_lines()
+        return run_bounded(statement, query)
+
+    body, computed_at, source = cached(fmt, compute)
     attribution = session.execute(select_attribution(query.selection, credits)).scalar_one()
     return statistics_response(body, fmt, computed_at, source, attribution, name)
+
+
+def refresh_stale_lines() -> None:
+    """Rewrite, on the primary, the kept CSV lines that writes marked stale: the answer then
+    reads them instead of computing them, and so do the next ones. Where the primary cannot
+    be written, the answer computes those lines itself: exact either way."""
+    try:
+        with primary_writes() as writer:
+            writer.execute(refresh_kept_lines())
+            writer.commit()
+    except OperationalError as error:
+        session.rollback()
+        current_app.logger.warning("kept CSV lines not refreshed: %s", error.orig)
 
 
 def run_bounded(statement, query: DensityQuery) -> str:

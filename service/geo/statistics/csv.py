@@ -1,10 +1,10 @@
 """District figures as CSV (RFC 4180), written by PostgreSQL."""
 
-from sqlalchemy import Select, Text, case, cast, func, literal, select, true, union_all
+from sqlalchemy import Select, Text, case, cast, func, literal, select, true, union, union_all
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...models import DistrictCsvLine
+from ...models import DistrictCsvLine, district_csv_lines_stale
 from ..declared.figures import FIGURES as DECLARED_FIGURES
 from ..sql import sql_string
 from .density import (
@@ -119,11 +119,14 @@ def select_ranked(lines, metric: ColumnElement) -> Select:
 
 
 def kept_lines(query: DensityQuery):
-    """The rows of computed_lines() from the lines kept at write time, except for the districts
-    a device on their border counts in (the border rule depends on the selection): those are
-    computed now, from the counts of their interior and their border memberships."""
-    border_codes = select_codes_counting_border_devices(query.selection, query.filter)
-    on_border = select(border_codes.cte("on_border").prefix_with("MATERIALIZED"))
+    """The rows of computed_lines() from the lines kept for the default filter, except for the
+    districts a device on their border counts in (the border rule depends on the selection) and
+    those whose line a write marked stale: these are computed now, from the counts."""
+    computed_now = union(
+        select_codes_counting_border_devices(query.selection, query.filter),
+        select(district_csv_lines_stale.c.code),
+    )
+    computed_now = select(computed_now.cte("computed_now").prefix_with("MATERIALIZED"))
     line = DistrictCsvLine
     kept = select(
         line.code,
@@ -132,13 +135,19 @@ def kept_lines(query: DensityQuery):
         line.population,
         line.before_rank,
         line.after_rank,
-    ).where(*query.selection.clauses(line), line.code.not_in(on_border))
-    computed = computed_lines(query, only=on_border).subquery("computed")
+    ).where(*query.selection.clauses(line), line.code.not_in(computed_now))
+    computed = computed_lines(query, only=computed_now).subquery("computed")
     # Read twice (the metrics, then the lines): cheaper than keeping 4 MB of lines in between.
     lines = union_all(kept, select(*[c for c in computed.c if c.name != "rank"]))
     lines = lines.cte("lines").prefix_with("NOT MATERIALIZED")
     metric = rank_metric(query.rank_by, lines.c.count, lines.c.area_km2, lines.c.population)
     return select_ranked(lines, metric)
+
+
+def refresh_kept_lines() -> Select:
+    """Rewrite the kept lines marked stale and unmark them (migration 0021): the number of
+    districts rewritten, 0 when none were marked or another refresh is under way."""
+    return select(func.refresh_district_csv_lines())
 
 
 def select_density_csv(query: DensityQuery) -> Select:
