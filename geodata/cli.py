@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from service.db import session
 from service.geo.statistics.cache import select_data_version, select_outdated_requests
+from service.geo.statistics.csv import refresh_kept_lines
 from service.models import District
 
 from . import catalogue
@@ -173,7 +174,11 @@ def load_default_command():
 
 @geodata_cli.command("refresh-statistics")
 def refresh_statistics_command():
-    """Recompute the cached statistics that predate the last change (run it from cron)."""
+    """Rewrite the CSV lines writes marked stale, and recompute the cached statistics that
+    predate the last change (run it from cron)."""
+    rewritten = session.execute(refresh_kept_lines()).scalar_one()
+    session.commit()
+    click.echo(f"{rewritten} stale CSV lines rewritten.")
     version = session.execute(select_data_version()).scalar_one()
     requests = session.execute(select_outdated_requests(version)).scalars().all()
     session.rollback()

@@ -625,6 +625,8 @@ class TestRefresh:
         pin(client, 2.301, 48.801)
         pin(client, 2.302, 48.801)
         result = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
+        # Q1 and Q2, marked by their import (no CSV was asked since) and Q1 by the pins
+        assert "2 stale CSV lines rewritten" in result.output, result.output
         assert "1 cached statistics refreshed" in result.output, result.output
         cached = client.get(STATS)
         assert cached.headers["X-Cache"] == "hit"
