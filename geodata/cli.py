@@ -9,8 +9,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from service.db import session
+from service.extensions import TRANSIENT_CONFLICTS
 from service.geo.statistics.cache import select_data_version, select_outdated_requests
 from service.geo.statistics.csv import refresh_kept_lines
 from service.models import District
@@ -18,6 +20,8 @@ from service.models import District
 from . import catalogue
 from .importer import GeodataError, import_districts, import_population, source_options
 
+# How many times an import undone by concurrent writers is tried (run_import).
+IMPORT_ATTEMPTS = 3
 geodata_cli = AppGroup("geodata", help="Districts: import files, join populations, fetch sources.")
 
 
@@ -42,13 +46,30 @@ def report_import(report) -> None:
 
 
 def run_import(path: str, **options) -> None:
-    try:
-        with engine().begin() as connection:
-            report = import_districts(
-                connection, path, progress=progress_bar("staging features"), **options
+    """Import in one transaction; one that writers of the same districts' counts undid at that
+    moment (a deadlock, a serialization failure) is run again, up to IMPORT_ATTEMPTS times."""
+    for attempt in range(1, IMPORT_ATTEMPTS + 1):
+        try:
+            with engine().begin() as connection:
+                report = import_districts(
+                    connection, path, progress=progress_bar("staging features"), **options
+                )
+            break
+        except GeodataError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in TRANSIENT_CONFLICTS:
+                raise
+            if attempt == IMPORT_ATTEMPTS:
+                raise click.ClickException(
+                    f"the import met device writes at the same moment {attempt} times and was "
+                    "undone each time; nothing was stored: run it again"
+                ) from exc
+            click.echo(
+                f"the import met device writes at the same moment and was undone; "
+                f"running it again ({attempt + 1} of {IMPORT_ATTEMPTS})",
+                err=True,
             )
-    except GeodataError as exc:
-        raise click.ClickException(str(exc)) from exc
     report_import(report)
 
 

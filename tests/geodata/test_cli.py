@@ -68,6 +68,59 @@ def test_import_reports_progress_added_updated_and_repaired(app, runner, tmp_pat
     assert [tuple(r) for r in rows] == [("CLI1", "75056", 42), ("CLI2", "75056", None)]
 
 
+@pytest.fixture
+def undone_imports(app):
+    """The next N district imports fail as a deadlock with a device writer would undo them: a
+    trigger raising PostgreSQL's deadlock_detected while a (non-transactional) sequence is below
+    N."""
+    engine = app.extensions["engine"]
+
+    def undo(times: int) -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                text(f"""
+                CREATE SEQUENCE test_undone_imports;
+                CREATE FUNCTION test_undo_import() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF nextval('test_undone_imports') <= {times} THEN
+                        RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected';
+                    END IF;
+                    RETURN NULL;
+                END $$;
+                CREATE TRIGGER test_undo_import AFTER INSERT ON districts
+                FOR EACH STATEMENT EXECUTE FUNCTION test_undo_import();
+            """)
+            )
+
+    yield undo
+    with engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER IF EXISTS test_undo_import ON districts"))
+        connection.execute(text("DROP FUNCTION IF EXISTS test_undo_import()"))
+        connection.execute(text("DROP SEQUENCE IF EXISTS test_undone_imports"))
+
+
+@pytest.mark.parametrize("undone, imported", [(2, True), (3, False)])
+def test_an_import_undone_by_concurrent_writers_runs_again(
+    app, runner, undone_imports, tmp_path, undone, imported
+):
+    path = write_geojson(
+        tmp_path / "q.geojson", [district_feature("CLI1", square(2.3, 48.8, 0.01))]
+    )
+    undone_imports(undone)
+    result = runner.invoke(
+        args=["geodata", "import", path, "--level", "quartier", "--code-field", "code",
+              "--name-field", "name", "--dataset", "cli-test"]
+    )  # fmt: skip
+    assert result.output.count("was undone; running it again") == min(undone, 2)
+    stored_codes = [row.code for row in stored(app, "SELECT code FROM districts")]
+    if imported:
+        assert result.exit_code == 0 and "1 districts added" in result.output
+        assert stored_codes == ["CLI1"]
+    else:
+        assert result.exit_code == 1 and "undone each time; nothing was stored" in result.output
+        assert stored_codes == []
+
+
 def test_import_with_a_wrong_field_fails_clearly_and_stores_nothing(app, runner, tmp_path):
     path = write_geojson(
         tmp_path / "q.geojson", [district_feature("CLI1", square(2.3, 48.8, 0.01))]
