@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import orjson
 import shapely.geometry
+import shapely.ops
 from pygeofilter import ast, values
 from pygeofilter.backends.evaluator import Evaluator, handle
 from pygeofilter.parsers.cql2_json.parser import walk_cql_json
@@ -21,9 +22,16 @@ from pygeofilter.parsers.cql2_text import parse
 from sqlalchemy import Boolean, Float, and_, bindparam, false, func, literal, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from .crs import CRS84, EPSG, SUPPORTED, Crs, stored_literal
+
 MAX_FILTER_CHARS = 20_000
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 MAX_GEOMETRY_VERTICES = 10_000
+# What a literal outside a geographic CRS's range is told (other CRSs: their bounds).
+LITERALS_OUT_OF_EXTENT = {
+    CRS84: "Geometry literals are longitude, latitude in CRS84.",
+    f"{EPSG}4326": "Geometry literals are latitude, longitude in EPSG:4326 (filter-crs).",
+}
 
 # JSON Schema type of each kind of queryable, as /queryables publishes it.
 JSON_SCHEMA_TYPES = {
@@ -179,8 +187,8 @@ def literal_operand(value) -> Operand:
     raise FilterError(f"Literals of type {type(value).__name__} are not supported.")
 
 
-def geometry_operand(geojson: dict) -> Operand:
-    """A literal geometry in CRS84, checked before PostGIS sees it."""
+def geometry_operand(geojson: dict, crs: Crs) -> Operand:
+    """A literal geometry in CRS (`filter-crs`), checked before PostGIS sees it."""
     try:
         shape = shapely.geometry.shape(geojson)
     except (ValueError, TypeError, AttributeError) as exc:
@@ -189,15 +197,17 @@ def geometry_operand(geojson: dict) -> Operand:
         raise FilterError("The geometry literal is empty or invalid (self-intersecting?).")
     if shapely.get_num_coordinates(shape) > MAX_GEOMETRY_VERTICES:
         raise FilterError(f"Geometry literals are limited to {MAX_GEOMETRY_VERTICES} vertices.")
+    if crs.latitude_first:
+        shape = shapely.ops.transform(lambda first, second: (second, first), shape)
     min_x, min_y, max_x, max_y = shape.bounds
-    if not (-180 <= min_x <= max_x <= 180 and -90 <= min_y <= max_y <= 90):
-        raise FilterError("Geometry literals are longitude, latitude in CRS84.")
+    west, south, east, north = crs.extent
+    if not (west <= min_x <= max_x <= east and south <= min_y <= max_y <= north):
+        raise FilterError(
+            LITERALS_OUT_OF_EXTENT.get(crs.uri)
+            or (f"Geometry literals in {crs.uri} lie within x {west}..{east}, y {south}..{north}.")
+        )
     text = orjson.dumps(shapely.geometry.mapping(shape)).decode()
-    return Operand(
-        func.ST_SetSRID(func.ST_GeomFromGeoJSON(bindparam(None, text)), 4326),
-        "geometry",
-        shape.geom_type,
-    )
+    return Operand(stored_literal(text, crs), "geometry", shape.geom_type)
 
 
 def as_time(operand):
@@ -236,10 +246,16 @@ def matching(lhs, rhs, what: str) -> tuple[Operand, Operand]:
 class ClauseBuilder(Evaluator):
     """Walks pygeofilter's tree bottom-up; every node becomes an Operand or a Predicate."""
 
-    def __init__(self, queryables: Mapping[str, Queryable], times_as_text: bool = False):
+    def __init__(
+        self,
+        queryables: Mapping[str, Queryable],
+        times_as_text: bool = False,
+        crs: Crs | None = None,
+    ):
         self.queryables = queryables
         # Pre-standard CQL text (GDAL 3.6 writes it) has no TIMESTAMP(): a time is a string.
         self.times_as_text = times_as_text
+        self.crs = crs or SUPPORTED[CRS84]  # of the geometry literals (`filter-crs`)
 
     def timed(self, lhs, *others):
         """OTHERS, strings read as times if LHS is a time and the dialect writes times so."""
@@ -266,7 +282,7 @@ class ClauseBuilder(Evaluator):
 
     @handle(values.Geometry)
     def geometry(self, node):
-        return geometry_operand(node.geometry)
+        return geometry_operand(node.geometry, self.crs)
 
     @handle(values.Envelope)
     def envelope(self, node):
@@ -299,7 +315,8 @@ class ClauseBuilder(Evaluator):
         if len(numbers) == 6:  # with heights, which points on the ground ignore
             numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
         x1, y1, x2, y2 = numbers
-        return geometry_operand(shapely.geometry.mapping(shapely.geometry.box(x1, y1, x2, y2)))
+        box = shapely.geometry.box(x1, y1, x2, y2)
+        return geometry_operand(shapely.geometry.mapping(box), self.crs)
 
     @handle(ast.Not)
     def negation(self, node, sub):
@@ -480,9 +497,11 @@ def standard_cql2_json(node):
     return node
 
 
-def clause_of(tree, queryables: Mapping[str, Queryable], times_as_text=False) -> ColumnElement:
+def clause_of(
+    tree, queryables: Mapping[str, Queryable], times_as_text=False, crs: Crs | None = None
+) -> ColumnElement:
     try:
-        builder = ClauseBuilder(queryables, times_as_text)
+        builder = ClauseBuilder(queryables, times_as_text, crs)
         return require_predicate(builder.evaluate(tree), "A filter")
     except RecursionError as exc:
         raise FilterError("The filter nests too deeply.") from exc
@@ -494,7 +513,10 @@ def check_length(text: str) -> None:
 
 
 def cql2_text_clause(
-    text: str, queryables: Mapping[str, Queryable], times_as_text: bool = False
+    text: str,
+    queryables: Mapping[str, Queryable],
+    crs: Crs | None = None,
+    times_as_text: bool = False,
 ) -> ColumnElement:
     """The WHERE clause a CQL2 text filter means on these queryables.
 
@@ -509,10 +531,12 @@ def cql2_text_clause(
     except Exception as exc:  # the parser raises many types; all mean "not CQL2 text"
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FilterError(f"The filter is not valid CQL2 text: {first_line}") from exc
-    return clause_of(tree, queryables, times_as_text)
+    return clause_of(tree, queryables, times_as_text, crs)
 
 
-def cql2_json_clause(text: str, queryables: Mapping[str, Queryable]) -> ColumnElement:
+def cql2_json_clause(
+    text: str, queryables: Mapping[str, Queryable], crs: Crs | None = None
+) -> ColumnElement:
     """The WHERE clause a CQL2 JSON filter means on these queryables."""
     check_length(text)
     try:
@@ -523,7 +547,7 @@ def cql2_json_clause(text: str, queryables: Mapping[str, Queryable]) -> ColumnEl
         message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         reason = message or type(exc).__name__
         raise FilterError(f"The filter is not valid CQL2 JSON: {reason}") from exc
-    return clause_of(tree, queryables)
+    return clause_of(tree, queryables, crs=crs)
 
 
 FILTER_LANGUAGES = {
@@ -531,10 +555,15 @@ FILTER_LANGUAGES = {
     "cql2-json": cql2_json_clause,
     # The name of CQL2 text before the standard, which GDAL 3.6 (Debian 12) sends, and the
     # only filter language it pushes to a server.
-    "cql-text": lambda text, queryables: cql2_text_clause(text, queryables, times_as_text=True),
+    "cql-text": lambda text, queryables, crs: cql2_text_clause(
+        text, queryables, crs, times_as_text=True
+    ),
 }
 
 
-def filter_clause(text: str, language: str, queryables: Mapping[str, Queryable]) -> ColumnElement:
-    """The WHERE clause of a filter in LANGUAGE (a key of FILTER_LANGUAGES)."""
-    return FILTER_LANGUAGES[language](text, queryables)
+def filter_clause(
+    text: str, language: str, queryables: Mapping[str, Queryable], crs: Crs | None = None
+) -> ColumnElement:
+    """The WHERE clause of a filter in LANGUAGE (a key of FILTER_LANGUAGES), its geometry
+    literals in CRS (default CRS84)."""
+    return FILTER_LANGUAGES[language](text, queryables, crs)

@@ -18,12 +18,19 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 
 
+# Longitude, latitude: where geographic coordinates lie.
+WORLD = (-180.0, -90.0, 180.0, 90.0)
+
+
 @dataclass(frozen=True)
 class Crs:
     uri: str
     srid: int
     latitude_first: bool = False
     decimals: int = COORDINATE_DECIMALS  # 7 decimals of a degree: about 1 cm
+    # x (east) and y (north) bounds of its area of use (EPSG's), x first whatever the axis
+    # order: a literal outside them is refused, not projected into nonsense.
+    extent: tuple[float, float, float, float] = WORLD
 
     @property
     def is_storage(self) -> bool:
@@ -35,9 +42,21 @@ SUPPORTED = {
     for crs in (
         Crs(CRS84, 4326),
         Crs(f"{EPSG}4326", 4326, latitude_first=True),
-        Crs(f"{EPSG}3857", 3857, decimals=2),  # Web Mercator, metres
-        Crs(f"{EPSG}2154", 2154, decimals=2),  # RGF93 / Lambert-93 (France), metres
-        Crs(f"{EPSG}2056", 2056, decimals=2),  # CH1903+ / LV95 (Switzerland), metres
+        # Web Mercator, metres
+        Crs(
+            f"{EPSG}3857",
+            3857,
+            decimals=2,
+            extent=(-20037508.34, -20048966.1, 20037508.34, 20048966.1),
+        ),
+        # RGF93 / Lambert-93 (France), metres
+        Crs(
+            f"{EPSG}2154", 2154, decimals=2, extent=(-378305.81, 6093283.21, 1212610.74, 7186901.68)
+        ),
+        # CH1903+ / LV95 (Switzerland), metres
+        Crs(
+            f"{EPSG}2056", 2056, decimals=2, extent=(2485071.58, 1075346.31, 2837119.8, 1299941.79)
+        ),
     )
 }
 
@@ -46,6 +65,13 @@ def in_crs(geom: ColumnElement, crs: Crs) -> ColumnElement:
     """GEOM (EPSG:4326) in CRS, axes in the CRS's order."""
     moved = func.ST_Transform(geom, crs.srid)
     return func.ST_FlipCoordinates(moved) if crs.latitude_first else moved
+
+
+def stored_literal(geojson_text: str, crs: Crs) -> ColumnElement:
+    """A GeoJSON geometry given in CRS, x first (flipped already if the CRS is latitude first),
+    as the EPSG:4326 geometries are stored."""
+    geom = func.ST_SetSRID(func.ST_GeomFromGeoJSON(bindparam(None, geojson_text)), crs.srid)
+    return geom if crs.srid == 4326 else func.ST_Transform(geom, 4326)
 
 
 def box_in_crs(bbox: tuple[float, float, float, float], crs: Crs) -> ColumnElement:

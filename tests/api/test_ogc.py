@@ -279,6 +279,57 @@ class TestCql2Filter:
         text = "S_INTERSECTS(geometry, BBOX(4, 45, 5, 46)) OR kind = 'microphone'"
         assert ids(self.cql(client, text)) == {paris["lyon"], paris["nation"]}
 
+    @pytest.mark.parametrize(
+        ("crs", "polygon", "box"),
+        [
+            ("EPSG/0/4326",  # latitude first
+             "POLYGON((48.85 2.33, 48.85 2.38, 48.87 2.38, 48.87 2.33, 48.85 2.33))",
+             "BBOX(45, 4, 46, 5)"),
+            ("EPSG/0/3857",
+             "POLYGON((259374 6249448, 264941 6249448, 264941 6252832, 259374 6252832, "
+             "259374 6249448))",
+             "BBOX(445278, 5621521, 556597, 5780349)"),
+            ("EPSG/0/2154",
+             "POLYGON((650834 6861285, 654521 6861285, 654521 6863539, 650834 6863539, "
+             "650834 6861285))",
+             "BBOX(777391, 6433918, 857582, 6546434)"),
+        ],
+    )  # fmt: skip
+    def test_geometry_literals_in_the_filter_crs(self, client, paris, crs, polygon, box):
+        """The same places as test_s_intersects_with_a_polygon_and_a_bbox, in other CRSs."""
+        uri = f"http://www.opengis.net/def/crs/{crs}"
+
+        def found(text):
+            return ids(client.get(ITEMS, query_string={"filter": text, "filter-crs": uri}))
+
+        assert found(f"S_INTERSECTS(geometry, {polygon})") == {paris["louvre"], paris["bastille"]}
+        assert found(f"S_INTERSECTS(geometry, {box}) OR kind = 'microphone'") == {
+            paris["lyon"],
+            paris["nation"],
+        }
+
+    @pytest.mark.parametrize(
+        ("crs", "literal"),
+        [
+            ("EPSG/0/4326", "POINT(148.85 2.35)"),  # a latitude of 148
+            ("EPSG/0/3857", "POINT(1e9 0)"),
+            ("EPSG/0/2154", "POINT(-5e6 6.8e6)"),  # far out of France
+            ("OGC/1.3/CRS84", "POINT(500 2)"),
+        ],
+    )
+    def test_literals_outside_the_filter_crs_are_400_naming_the_filter(
+        self, client, paris, crs, literal
+    ):
+        response = client.get(
+            ITEMS,
+            query_string={
+                "filter": f"S_INTERSECTS(geometry, {literal})",
+                "filter-crs": f"http://www.opengis.net/def/crs/{crs}",
+            },
+        )
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"] == "filter"
+
     def test_filter_combines_with_bbox_and_paging(self, client, paris):
         response = client.get(
             ITEMS, query_string={"filter": "kind = 'alpr'", "bbox": "2.37,48.83,2.40,48.85"}

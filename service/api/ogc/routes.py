@@ -451,7 +451,8 @@ def filter_conditions(collection: OgcCollection, args: dict) -> list:
     if "filter" in args:
         try:
             language = args.get("filter_lang", "cql2-text")
-            conditions.append(filter_clause(args["filter"], language, collection.queryables))
+            crs = SUPPORTED[args.get("filter_crs", CRS84)]
+            conditions.append(filter_clause(args["filter"], language, collection.queryables, crs))
         except FilterError as exc:
             raise BadRequest(str(exc), field="filter") from exc
     return conditions

@@ -87,8 +87,11 @@ class ItemsArgsSchema(FormatArgsSchema):
     )
     filter_crs = ma.fields.String(
         data_key="filter-crs",
-        validate=validate.OneOf(["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]),
-        metadata={"description": "Only CRS84 (longitude, latitude)"},
+        validate=validate.OneOf(list(SUPPORTED)),
+        metadata={
+            "description": "The CRS of the filter's geometry literals, one of the collection's "
+            "CRSs (default CRS84, longitude then latitude; EPSG:4326 is latitude first)"
+        },
     )
 
     @ma.validates_schema
