@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from service import migrate
 from tests.conftest import create_database, drop_database
@@ -28,4 +28,49 @@ def test_upgrade_downgrade_upgrade():
         migrate.upgrade(url)
         assert table_names(url) == tables
     finally:
+        drop_database(name)
+
+
+def test_leaving_the_stale_marks_rewrites_every_csv_line():
+    """Downgrading past 0021 (writers marked CSV lines stale) to 0020 (which keeps every line
+    current) rewrites every line, even while a CSV request's refresh holds its lock."""
+    name = f"vigie_migrations_{uuid.uuid4().hex[:8]}"
+    url = create_database(name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(url)
+        with engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO datasets (name, attribution) VALUES ('test', 'Test')")
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO districts (code, name, level, dataset, geom, area_km2) VALUES "
+                    "('Z1', 'Z1', 'quartier', 'test', ST_Multi(ST_MakeEnvelope(2.3, 48.8, "
+                    "2.31, 48.81, 4326)), 0.8)"
+                )
+            )
+            connection.execute(text("SELECT refresh_district_csv_lines()"))
+            connection.execute(
+                text(
+                    "INSERT INTO devices (id, geom, kind, review_status) VALUES "
+                    "(gen_random_uuid(), ST_SetSRID(ST_MakePoint(2.305, 48.805), 4326), "
+                    "'camera', 'approved')"
+                )
+            )
+        refreshing = engine.connect()  # a CSV request's refresh, under way
+        refreshing.execute(
+            text("SELECT pg_advisory_xact_lock('district_csv_lines'::regclass::oid::bigint)")
+        )
+        try:
+            migrate.downgrade(url, "0020")
+        finally:
+            refreshing.rollback()
+            refreshing.close()
+        with engine.connect() as connection:
+            line = connection.execute(text("SELECT count FROM district_csv_lines")).scalar_one()
+        assert line == 1
+        migrate.upgrade(url)
+    finally:
+        engine.dispose()
         drop_database(name)

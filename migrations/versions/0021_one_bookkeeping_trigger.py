@@ -150,7 +150,13 @@ def keep_statistics(first: list[str], counts: str, cells: str, hexagons: str) ->
     """One statement: the FIRST parts, then the signed COUNTS added to the district counts
     (their districts' CSV lines marked stale), CELLS to the tile cells, HEXAGONS to the
     hexagon counts (new hexagons' polygons kept), and one more data version; whether a cell or
-    a hexagon was emptied goes INTO emptied."""
+    a hexagon was emptied goes INTO emptied.
+
+    Its last part reads the counts, the cells and the hexagons written, in that order and each
+    to its end, so that every writer locks the rows it shares with another in that order (each
+    part writing in key order): a part read partly (an EXISTS that stops at the first emptied
+    cell) would be finished after the others, and two writers could then lock the same rows in
+    opposite orders, and deadlock."""
     parts = [
         *first,
         f"counted AS ({MEMBERSHIPS.ADD_COUNTS.format(deltas=counts)} RETURNING district_code)",
@@ -161,8 +167,9 @@ def keep_statistics(first: list[str], counts: str, cells: str, hexagons: str) ->
         "version AS (INSERT INTO statistics_changes DEFAULT VALUES)",
     ]
     return (
-        f"WITH {', '.join(parts)} SELECT EXISTS (SELECT FROM cells WHERE devices = 0) "
-        "OR EXISTS (SELECT FROM hexagons WHERE n = 0) INTO emptied"
+        f"WITH {', '.join(parts)} SELECT bool_or(zero) INTO emptied FROM ("
+        "SELECT false AS zero FROM counted UNION ALL SELECT devices = 0 FROM cells "
+        "UNION ALL SELECT n = 0 FROM hexagons) AS written"
     )
 
 
@@ -329,12 +336,17 @@ def downgrade() -> None:
     for event in DEVICE_EVENTS:
         op.execute(f"DROP TRIGGER devices_keep_statistics_{event.lower()} ON devices")
     op.execute("DROP FUNCTION devices_keep_statistics()")
-    # The earlier functions, as their migrations wrote them (statistics_forget_all and
-    # district_csv_lines_rewrite included); the others they define are written unchanged.
-    op.execute("SELECT refresh_district_csv_lines()")  # 0020 keeps every line current
+    # 0020 keeps every line current: with device writes shut out (the triggers dropped above
+    # lock devices until this commits) and the transactions that marked lines finished (the
+    # lock on the marks waits for them), every line is written anew.
+    op.execute("LOCK TABLE district_csv_lines_stale IN EXCLUSIVE MODE")
+    op.execute("DELETE FROM district_csv_lines WHERE code NOT IN (SELECT code FROM districts)")
+    op.execute("SELECT write_district_csv_lines(array_agg(code)) FROM districts")
     op.execute("DROP FUNCTION refresh_district_csv_lines()")
     op.execute("DROP TABLE district_csv_lines_stale")
     op.execute(CSV_LINES.PENDING)
+    # The earlier functions, as their migrations wrote them (statistics_forget_all and
+    # district_csv_lines_rewrite included); the others they define are written unchanged.
     for functions in (MEMBERSHIPS.FUNCTIONS, CSV_LINES.FUNCTIONS):
         op.execute(functions.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
     op.execute(CSV_LINES.AT_COMMIT)

@@ -243,6 +243,26 @@ class TestDensities:
             body.encode()
         )
 
+    def test_a_primary_that_refuses_the_refresh_still_gets_an_exact_csv(
+        self, client, isolated, quarters
+    ):
+        """Lines the primary cannot rewrite now (read-only, say) are computed for the answer,
+        and stay marked for a later refresh."""
+        isolated.execute(text("SELECT refresh_district_csv_lines()"))
+        isolated.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION refresh_district_csv_lines() RETURNS integer "
+                "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'cannot execute in a read-only "
+                "transaction' USING ERRCODE = 'read_only_sql_transaction'; END $$"
+            )
+        )  # rolled back with the test
+        pin(client, 2.301, 48.801)
+        response = client.get(STATS + "&f=csv")
+        assert response.status_code == 200
+        assert response.get_data(as_text=True).splitlines()[1].split(",")[7] == "1"
+        marks = isolated.execute(text("SELECT code FROM district_csv_lines_stale")).all()
+        assert marks == [("Q1",)]
+
     def test_every_csv_cell_equals_the_json_field_of_its_name(self, client, quarters):
         for lon, lat, kind in ((2.301, 48.801, "camera"), (2.315, 48.802, "alpr")):
             pin(client, lon, lat, kind=kind)

@@ -3,6 +3,8 @@
 from-scratch computation after any sequence of writes."""
 
 import threading
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -454,6 +456,62 @@ def test_writers_moving_devices_both_ways_between_two_districts_never_wait(commi
         connection.commit()
         counts = dict(connection.execute(text("SELECT code, count FROM district_csv_lines")).all())
     assert counts["A1"] == counts["A2"] == 1
+
+
+def test_one_statement_writers_lock_shared_rows_in_one_order(committed):
+    """A move that empties a tile cell and an insert beside the device's new place share a cell
+    and a hexagon: each locks its counts, then its cells, then its hexagons, whatever it empties,
+    so the one that waits for the other never holds what the other needs (reading the cells
+    only up to the emptied one locked the rest after the hexagons: a deadlock)."""
+    far, near = (2.8, 49.3), (2.305, 48.3)  # far's cell sorts before near's, its hexagon after
+    insert = INSERT.replace("gen_random_uuid()", ":id")
+    values = dict(kind="camera", status="active", operator_type="public",
+                  verification="reported", review_status="approved")  # fmt: skip
+    moved = uuid.uuid4()
+    with committed.begin() as connection:
+        for device, (lon, lat) in ((moved, far), (uuid.uuid4(), near), (uuid.uuid4(), near)):
+            connection.execute(text(insert), dict(values, id=device, lon=lon, lat=lat))
+    holder = committed.connect()  # holds the shared hexagon so that both writers meet there
+    holder.execute(text("SELECT 1 FROM device_hexagon_counts WHERE n = 2 FOR UPDATE"))
+    outcomes = {}
+
+    def write(name, sql, params):
+        try:
+            with committed.begin() as connection:
+                connection.execute(text(sql), params)
+            outcomes[name] = "committed"
+        except Exception as exc:  # the outcome is what the test reads
+            outcomes[name] = type(exc).__name__
+
+    def waiting() -> int:
+        with committed.connect() as watcher:
+            return watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            ).scalar_one()
+
+    move = "UPDATE devices SET geom = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) WHERE id = :id"
+    writers = [
+        threading.Thread(
+            target=write, args=("move", move, dict(id=moved, lon=near[0], lat=near[1]))
+        ),
+        threading.Thread(
+            target=write,
+            args=("insert", insert, dict(values, id=uuid.uuid4(), lon=near[0], lat=near[1])),
+        ),
+    ]
+    for started, writer in enumerate(writers, start=1):
+        writer.start()
+        deadline = time.monotonic() + 10
+        while waiting() < started and time.monotonic() < deadline:
+            time.sleep(0.02)
+    holder.rollback()
+    holder.close()
+    for writer in writers:
+        writer.join()
+    assert outcomes == {"move": "committed", "insert": "committed"}
 
 
 def test_kept_lines_quote_names_as_the_computed_csv_does(db, districts):

@@ -3,7 +3,7 @@
 from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from ...caching import ALL_DEVICES, area_keys, district_key, share
 from ...db import primary_writes, session, time_limit
@@ -124,13 +124,13 @@ def refresh_stale_lines() -> None:
     """Rewrite, on the primary, the kept CSV lines that writes marked stale: the answer then
     reads them instead of computing them, and so do the next ones. Where the primary cannot
     be written, the answer computes those lines itself: exact either way."""
-    try:
-        with primary_writes() as writer:
+    with primary_writes() as writer:
+        try:
             writer.execute(refresh_kept_lines())
             writer.commit()
-    except OperationalError as error:
-        session.rollback()
-        current_app.logger.warning("kept CSV lines not refreshed: %s", error.orig)
+        except DBAPIError as error:  # unreachable, read-only, in the middle of a deploy...
+            writer.rollback()
+            current_app.logger.warning("kept CSV lines not refreshed: %s", error.orig)
 
 
 def run_bounded(statement, query: DensityQuery) -> str:
