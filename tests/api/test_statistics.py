@@ -446,6 +446,26 @@ class TestCache:
         assert client.get(STATS).headers["X-Cache"] == "miss"
         assert client.get(STATS).headers["X-Cache"] == "hit"
 
+    def test_a_primary_that_refuses_to_keep_an_answer_still_serves_it(
+        self, client, isolated, quarters
+    ):
+        """Keeping a computed answer is a write: a primary refusing it (read-only, say) costs
+        the cache, not the answer."""
+        isolated.execute(
+            text(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE "
+                "EXCEPTION 'cannot execute INSERT in a read-only transaction' "
+                "USING ERRCODE = 'read_only_sql_transaction'; END $$; "
+                "CREATE TRIGGER refuse BEFORE INSERT ON statistics_cache "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+        )  # rolled back with the test
+        pin(client, 2.301, 48.801)
+        for _ in range(2):
+            response = client.get(STATS)
+            assert response.status_code == 200 and response.headers["X-Cache"] == "miss"
+            assert by_code(response.get_json())["Q1"]["count"] == 1
+
     def test_without_the_cache_every_answer_is_computed_and_nothing_kept(
         self, app, client, db, quarters
     ):

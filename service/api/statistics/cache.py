@@ -2,11 +2,13 @@
 since it was computed (see docs/statistics.md, "Freshness")."""
 
 import hashlib
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
 from flask import current_app, request
+from sqlalchemy.exc import DBAPIError
 
 from ...db import primary_writes, session
 from ...geo.statistics.cache import (
@@ -17,15 +19,23 @@ from ...geo.statistics.cache import (
     store_cached,
 )
 
+log = logging.getLogger(__name__)
+
 
 def store(key: str, path: str, body: str, version: str) -> datetime:
     """Keep a body on the primary (the version is that of the data it was computed from, on
-    whichever server the request read)."""
+    whichever server the request read); when the primary refuses (read-only, unreachable
+    while a replica answers), the body is served without being kept."""
     with primary_writes() as writer:
-        writer.execute(delete_old_entries())
-        writer.execute(fold_changes())
-        computed_at = writer.execute(store_cached(key, path, body, version)).scalar_one()
-        writer.commit()
+        try:
+            writer.execute(delete_old_entries())
+            writer.execute(fold_changes())
+            computed_at = writer.execute(store_cached(key, path, body, version)).scalar_one()
+            writer.commit()
+        except DBAPIError as error:
+            writer.rollback()
+            log.warning("statistics answer not cached: %s", error.orig)
+            return datetime.now(UTC)
     return computed_at
 
 
