@@ -99,6 +99,7 @@ class ReplicaSet:
         self.max_lag_seconds = max_lag_seconds
         self.check_seconds = check_seconds
         self.checked_at = -math.inf
+        self.primary_answers = True  # as the last check found it
         # (monotonic time, primary's flushed position): enough samples, taken at least
         # check_seconds apart, to span the lag bound and one more check.
         spacing = max(check_seconds, 0.001)
@@ -115,6 +116,14 @@ class ReplicaSet:
             for replica in self.replicas
             if replica.usable(self.max_lag_seconds) and (after is None or replica.replayed >= after)
         ]
+        if not candidates and not self.primary_answers:
+            # Without the primary no lag can be measured, and nothing newer can be read: the
+            # replicas that answer serve what they have replayed, and the map stays readable.
+            candidates = [
+                replica
+                for replica in self.replicas
+                if replica.replayed is not None and (after is None or replica.replayed >= after)
+            ]
         if not candidates:
             return None
         replica = random.choice(candidates)
@@ -136,8 +145,11 @@ class ReplicaSet:
         """Sample the primary's position, then ask every replica how far it has replayed."""
         try:
             self.samples.append((time.monotonic(), self._position(self.primary, PRIMARY_FLUSHED)))
-        except Exception as error:  # the request goes on: it meets the primary itself
-            log.warning("the primary's WAL position could not be read: %s", error)
+            self.primary_answers = True
+        except Exception as error:  # the request goes on, on a replica if one answers
+            if self.primary_answers:
+                log.warning("the primary's WAL position could not be read: %s", error)
+            self.primary_answers = False
         for replica in self.replicas:
             self._check_replica(replica)
         self.checked_at = time.monotonic()

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from service.replicas import parse_position
+from tests.clusters import start_cluster, stop_cluster
 from tests.helpers import feature
 from tests.replicas.conftest import contributor, public_device
 
@@ -133,6 +134,32 @@ def test_a_lagging_replica_is_skipped(replicated_app, paused):
     assert shows(client, "sync", device_id)
     replica = app.extensions["replicas"].replicas[0]
     assert replica.lag_seconds > 0 and replica.reads == 0
+
+
+def test_while_the_primary_is_down_the_replica_serves_public_reads(replicated_app, replication):
+    """The map stays readable when the primary stops: every public read goes to the replica,
+    however far behind (no lag can be measured then), showing what it has replayed; a write
+    is a 503 problem. Reads go back to the primary once it answers."""
+    app = replicated_app(REPLICA_MAX_LAG_SECONDS=0.0)  # any measured lag is too much
+    client, writer = app.test_client(), contributor(app)
+    replayed = public_device(replication, LON, LAT)
+    replication.catch_up()
+    replication.pause()
+    try:
+        missing = public_device(replication, LON + 0.001, LAT)
+        assert shows(client, "listing", missing)  # the lagging replica is skipped
+        stop_cluster(replication.primary_dir)
+        try:
+            for read in PUBLIC_READS:
+                assert shows(client, read, replayed, **{"Cache-Control": "no-cache"}), read
+            assert not shows(client, "device", missing)
+            written = writer.post("/api/v1/devices", json=feature(LON, LAT))
+            assert written.status_code == 503 and written.headers["Retry-After"]
+        finally:
+            start_cluster(replication.primary_dir)
+        assert shows(client, "listing", missing)  # the primary again
+    finally:
+        replication.resume()
 
 
 def test_a_malformed_position_is_a_400_problem(replicated_app):
