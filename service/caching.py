@@ -139,7 +139,9 @@ def share(
 
 
 def shared_cache_control(shared: SharedAnswer, config) -> str:
-    purged = any(key.partition("/")[1] for key in shared.keys)  # tile/, device/, district/...
+    # tile/, device/, district/...: purged when they change, unless a replica answered while
+    # the primary was down (service/db.py), which no purge may follow.
+    purged = any(key.partition("/")[1] for key in shared.keys) and not g.get("read_without_primary")
     if not purged:
         shared_max_age = config["CACHE_WIDE_MAX_AGE"]
     elif config["CACHE_SHARED_MAX_AGE"] is not None:

@@ -38,6 +38,9 @@ NEVER_PREPARED_AUTOMATICALLY = 2**31 - 1
 CONNECT_ARGS = {"options": SESSION_OPTIONS, "prepare_threshold": NEVER_PREPARED_AUTOMATICALLY}
 # A replica that does not answer within this long is skipped rather than waited for.
 REPLICA_CONNECT_TIMEOUT_S = 2
+# A primary that does not answer within this long is unavailable (a 503; public reads go to the
+# replicas): a frozen host or a partition must not hold requests, nor the replicas' check.
+PRIMARY_CONNECT_TIMEOUT_S = 5
 log = logging.getLogger(__name__)
 
 
@@ -159,7 +162,11 @@ def falling_back_to_primary(read):
 
 
 def init_app(app) -> None:
-    engine = make_engine(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"])
+    engine = make_engine(
+        app.config["DATABASE_URL"],
+        app.config["DB_POOL_SIZE"],
+        connect_timeout=PRIMARY_CONNECT_TIMEOUT_S,
+    )
     app.extensions["engine"] = engine
     session.configure(bind=engine)
     replicas = make_replica_set(app, engine)
@@ -181,6 +188,9 @@ def init_app(app) -> None:
         if after is None and "Authorization" in request.headers:
             return
         g.replica = replicas.choose(after)
+        # Purges sent while the primary was down may have missed what this replica answers:
+        # shared caches keep it no longer than an answer no purge reaches (service/caching.py).
+        g.read_without_primary = g.replica is not None and not replicas.primary_answers
 
     if replicas is not None:
         dispatch = app.dispatch_request

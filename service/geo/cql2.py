@@ -198,7 +198,9 @@ def geometry_operand(geojson: dict, crs: Crs) -> Operand:
     if shapely.get_num_coordinates(shape) > MAX_GEOMETRY_VERTICES:
         raise FilterError(f"Geometry literals are limited to {MAX_GEOMETRY_VERTICES} vertices.")
     if crs.latitude_first:
-        shape = shapely.ops.transform(lambda first, second: (second, first), shape)
+        shape = shapely.ops.transform(
+            lambda first, second, *height: (second, first, *height), shape
+        )
     min_x, min_y, max_x, max_y = shape.bounds
     west, south, east, north = crs.extent
     if not (west <= min_x <= max_x <= east and south <= min_y <= max_y <= north):

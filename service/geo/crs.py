@@ -67,11 +67,22 @@ def in_crs(geom: ColumnElement, crs: Crs) -> ColumnElement:
     return func.ST_FlipCoordinates(moved) if crs.latitude_first else moved
 
 
+# A projected literal's edges are straight in its CRS, curves in longitude and latitude: they
+# are cut every kilometre (or into at most this many pieces) before they are moved to EPSG:4326,
+# so that they follow those curves to well within a metre.
+DENSIFIED_STEP_M = 1000.0
+MAX_DENSIFIED_PIECES = 50_000
+
+
 def stored_literal(geojson_text: str, crs: Crs) -> ColumnElement:
     """A GeoJSON geometry given in CRS, x first (flipped already if the CRS is latitude first),
     as the EPSG:4326 geometries are stored."""
     geom = func.ST_SetSRID(func.ST_GeomFromGeoJSON(bindparam(None, geojson_text)), crs.srid)
-    return geom if crs.srid == 4326 else func.ST_Transform(geom, 4326)
+    if crs.srid == 4326:
+        return geom
+    reach = func.ST_Perimeter(geom) + func.ST_Length(geom)  # one is 0 for a given shape
+    step = func.greatest(DENSIFIED_STEP_M, reach / MAX_DENSIFIED_PIECES)
+    return func.ST_Transform(func.ST_Segmentize(geom, step), 4326)
 
 
 def box_in_crs(bbox: tuple[float, float, float, float], crs: Crs) -> ColumnElement:

@@ -308,6 +308,26 @@ class TestCql2Filter:
             paris["nation"],
         }
 
+    def test_a_projected_box_keeps_its_straight_edges(self, client, paris):
+        """A Lambert-93 box's edges are straight in Lambert-93, curves in longitude and latitude:
+        a device 1 km inside its north edge is found by the filter as by bbox-crs."""
+        inside = pin(client, 3.0, 50.98686)["id"]  # (700000, 7099000) in Lambert-93
+        lambert = "http://www.opengis.net/def/crs/EPSG/0/2154"
+        box = "200000,6200000,1100000,7100000"
+        by_bbox = client.get(ITEMS, query_string={"bbox": box, "bbox-crs": lambert})
+        by_filter = client.get(
+            ITEMS,
+            query_string={"filter": f"S_INTERSECTS(geometry, BBOX({box}))", "filter-crs": lambert},
+        )
+        assert inside in ids(by_bbox) and ids(by_filter) == ids(by_bbox)
+
+    def test_a_literal_with_heights_in_latitude_first_order(self, client, paris):
+        uri = "http://www.opengis.net/def/crs/EPSG/0/4326"
+        ring = "48.85 2.33 1, 48.85 2.38 1, 48.87 2.38 1, 48.87 2.33 1, 48.85 2.33 1"
+        text = f"S_INTERSECTS(geometry, POLYGON(({ring})))"
+        found = client.get(ITEMS, query_string={"filter": text, "filter-crs": uri})
+        assert ids(found) == {paris["louvre"], paris["bastille"]}
+
     @pytest.mark.parametrize(
         ("crs", "literal"),
         [

@@ -3,6 +3,7 @@ writes at once even while its replay is paused, and a lagging or stopped replica
 without a failed request."""
 
 import math
+import socket
 import threading
 
 import pytest
@@ -140,18 +141,25 @@ def test_while_the_primary_is_down_the_replica_serves_public_reads(replicated_ap
     """The map stays readable when the primary stops: every public read goes to the replica,
     however far behind (no lag can be measured then), showing what it has replayed; a write
     is a 503 problem. Reads go back to the primary once it answers."""
-    app = replicated_app(REPLICA_MAX_LAG_SECONDS=0.0)  # any measured lag is too much
+    # Any measured lag is too much; purges are sent (to a closed port), so shared caches may
+    # keep answers for a day, except those a replica gives without the primary.
+    app = replicated_app(REPLICA_MAX_LAG_SECONDS=0.0, CACHE_PURGE_URL="http://127.0.0.1:9/")
     client, writer = app.test_client(), contributor(app)
+    wide = f"s-maxage={app.config['CACHE_WIDE_MAX_AGE']},"
     replayed = public_device(replication, LON, LAT)
     replication.catch_up()
     replication.pause()
     try:
         missing = public_device(replication, LON + 0.001, LAT)
         assert shows(client, "listing", missing)  # the lagging replica is skipped
+        assert (
+            "s-maxage=86400," in client.get(f"/api/v1/devices/{missing}").headers["Cache-Control"]
+        )
         stop_cluster(replication.primary_dir)
         try:
             for read in PUBLIC_READS:
                 assert shows(client, read, replayed, **{"Cache-Control": "no-cache"}), read
+            assert wide in client.get(f"/api/v1/devices/{replayed}").headers["Cache-Control"]
             assert not shows(client, "device", missing)
             written = writer.post("/api/v1/devices", json=feature(LON, LAT))
             assert written.status_code == 503 and written.headers["Retry-After"]
@@ -160,6 +168,28 @@ def test_while_the_primary_is_down_the_replica_serves_public_reads(replicated_ap
         assert shows(client, "listing", missing)  # the primary again
     finally:
         replication.resume()
+
+
+def test_a_primary_that_never_answers_holds_no_read(replicated_app, replication):
+    """A primary that accepts connections and says nothing (a frozen host, a partition) is
+    given up after a few seconds: public reads then go to the replica."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        port = silent.getsockname()[1]
+        app = replicated_app(DATABASE_URL=f"postgresql+psycopg://vigie@127.0.0.1:{port}/vigie")
+        device_id = public_device(replication, LON, LAT)
+        replication.catch_up()
+        answers = []
+        reader = threading.Thread(
+            target=lambda: answers.append(shows(app.test_client(), "device", device_id))
+        )
+        reader.start()
+        reader.join(timeout=30)
+        assert answers == [True]
+    finally:
+        silent.close()
 
 
 def test_a_malformed_position_is_a_400_problem(replicated_app):
