@@ -183,7 +183,8 @@ def test_a_primary_that_never_answers_holds_no_read(replicated_app, replication)
         replication.catch_up()
         answers = []
         reader = threading.Thread(
-            target=lambda: answers.append(shows(app.test_client(), "device", device_id))
+            target=lambda: answers.append(shows(app.test_client(), "device", device_id)),
+            daemon=True,  # were the read held, the test fails rather than waits
         )
         reader.start()
         reader.join(timeout=30)
