@@ -212,6 +212,21 @@ def geometry_operand(geojson: dict, crs: Crs) -> Operand:
     return Operand(stored_literal(text, crs), "geometry", shape.geom_type)
 
 
+def bbox_shape(numbers: list, crs: Crs):
+    """BBOX()'s box, in the axis order of CRS. In longitude and latitude, a box whose west edge
+    lies east of its east edge crosses the antimeridian (as `bbox=` does): two boxes, one on
+    each side, not the wide box between them."""
+    first_min, second_min, first_max, second_max = numbers
+    west, east = (second_min, second_max) if crs.latitude_first else (first_min, first_max)
+    if crs.srid != 4326 or west <= east:
+        return shapely.geometry.box(first_min, second_min, first_max, second_max)
+    if crs.latitude_first:
+        sides = [(first_min, west, first_max, 180), (first_min, -180, first_max, east)]
+    else:
+        sides = [(west, second_min, 180, second_max), (-180, second_min, east, second_max)]
+    return shapely.geometry.MultiPolygon([shapely.geometry.box(*side) for side in sides])
+
+
 def as_time(operand):
     """A string literal operand that holds an RFC 3339 time, as a time literal."""
     if not (isinstance(operand, Operand) and operand.type == "string"):
@@ -316,9 +331,7 @@ class ClauseBuilder(Evaluator):
         numbers = list(node.arguments)
         if len(numbers) == 6:  # with heights, which points on the ground ignore
             numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-        x1, y1, x2, y2 = numbers
-        box = shapely.geometry.box(x1, y1, x2, y2)
-        return geometry_operand(shapely.geometry.mapping(box), self.crs)
+        return geometry_operand(shapely.geometry.mapping(bbox_shape(numbers, self.crs)), self.crs)
 
     @handle(ast.Not)
     def negation(self, node, sub):

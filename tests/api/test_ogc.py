@@ -321,6 +321,23 @@ class TestCql2Filter:
         )
         assert inside in ids(by_bbox) and ids(by_filter) == ids(by_bbox)
 
+    @pytest.mark.parametrize(
+        ("crs", "box"),
+        [
+            ("OGC/1.3/CRS84", "BBOX(170, -10, -170, 10)"),
+            ("EPSG/0/4326", "BBOX(-10, 170, 10, -170)"),
+        ],
+    )
+    def test_a_bbox_across_the_antimeridian(self, client, paris, crs, box):
+        """West of its east edge, a BBOX crosses the antimeridian, as bbox= does: it holds the
+        Pacific, not the rest of the world."""
+        pacific = {pin(client, lon, 0.5)["id"] for lon in (175.0, -175.0)}
+        uri = f"http://www.opengis.net/def/crs/{crs}"
+        found = client.get(
+            ITEMS, query_string={"filter": f"S_INTERSECTS(geometry, {box})", "filter-crs": uri}
+        )
+        assert ids(found) == pacific
+
     def test_a_literal_with_heights_in_latitude_first_order(self, client, paris):
         uri = "http://www.opengis.net/def/crs/EPSG/0/4326"
         ring = "48.85 2.33 1, 48.85 2.38 1, 48.87 2.38 1, 48.87 2.33 1, 48.85 2.33 1"
