@@ -20,8 +20,10 @@ from service.models import District
 from . import catalogue
 from .importer import GeodataError, import_districts, import_population, source_options
 
-# How many times an import undone by concurrent writers is tried (run_import).
+# How many times an import undone by concurrent writers is tried (run_import), and the pause
+# before each new try (times the tries so far).
 IMPORT_ATTEMPTS = 3
+IMPORT_RETRY_PAUSE_S = 0.5
 geodata_cli = AppGroup("geodata", help="Districts: import files, join populations, fetch sources.")
 
 
@@ -70,6 +72,7 @@ def run_import(path: str, **options) -> None:
                 f"running it again ({attempt + 1} of {IMPORT_ATTEMPTS})",
                 err=True,
             )
+            time.sleep(IMPORT_RETRY_PAUSE_S * attempt)  # let the writers it met finish
     report_import(report)
 
 
