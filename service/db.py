@@ -142,15 +142,36 @@ def replica_failed(error: Exception) -> tuple[bool, bool]:
     return unwell, unwell
 
 
+def replica_instead_of_the_primary(error: Exception):
+    """The replica a public read that the primary just failed (ERROR: the primary unreachable)
+    may run on: one found by a check made now, if that check finds the primary down too."""
+    if "replica_after" not in g or not replica_failed(error)[1]:
+        return None
+    replicas = current_app.extensions["replicas"]
+    replicas.check_now()
+    return None if replicas.primary_answers else replicas.choose(g.replica_after)
+
+
 def falling_back_to_primary(read):
     """READ(); when the request's replica fails it, the request moves to the primary and READ
-    runs again there (a view, or the account lookup of the rate limiter's hook)."""
+    runs again there (a view, or the account lookup of the rate limiter's hook). A public read
+    that the primary fails when it stops moves to a replica the same way, without waiting for
+    the next check."""
     try:
         return read()
     except REPLICA_FAILURES as error:
         replica = current_replica()
+        if replica is None:
+            replica = replica_instead_of_the_primary(error)
+            if replica is None:
+                raise
+            log.warning("the primary failed a public read, run on %s: %s", replica.name, error)
+            abandon_session()
+            g.replica, g.read_without_primary = replica, True
+            g.pop("user", None)
+            return read()
         retry, unwell = replica_failed(error)
-        if replica is None or not retry:
+        if not retry:
             raise
         log.warning("replica %s failed a read, run on the primary: %s", replica.name, error)
         if unwell:
@@ -187,6 +208,7 @@ def init_app(app) -> None:
             return
         if after is None and "Authorization" in request.headers:
             return
+        g.replica_after = after  # a public read: a replica may serve it
         g.replica = replicas.choose(after)
         # Purges sent while the primary was down may have missed what this replica answers:
         # shared caches keep it no longer than an answer no purge reaches (service/caching.py).

@@ -141,6 +141,11 @@ class ReplicaSet:
         finally:
             self._checking.release()
 
+    def check_now(self) -> None:
+        """Check at once (a request met the primary down), after any check under way."""
+        with self._checking:
+            self.check()
+
     def check(self) -> None:
         """Sample the primary's position, then ask every replica how far it has replayed."""
         try:

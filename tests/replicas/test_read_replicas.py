@@ -170,6 +170,27 @@ def test_while_the_primary_is_down_the_replica_serves_public_reads(replicated_ap
         replication.resume()
 
 
+def test_the_first_read_after_the_primary_stops_is_answered(replicated_app, replication):
+    """A public read that meets the primary stopped checks at once and moves to the replica,
+    without waiting for the next check (an hour away here)."""
+    app = replicated_app(REPLICA_MAX_LAG_SECONDS=0.0, REPLICA_CHECK_SECONDS=3600.0)
+    client = app.test_client()
+    replayed = public_device(replication, LON, LAT)
+    replication.catch_up()
+    replication.pause()
+    try:
+        missing = public_device(replication, LON + 0.001, LAT)
+        assert shows(client, "listing", missing)  # checked now: the lagging replica is skipped
+        stop_cluster(replication.primary_dir)
+        try:
+            assert shows(client, "device", replayed)
+            assert not shows(client, "device", missing)
+        finally:
+            start_cluster(replication.primary_dir)
+    finally:
+        replication.resume()
+
+
 def test_a_primary_that_never_answers_holds_no_read(replicated_app, replication):
     """A primary that accepts connections and says nothing (a frozen host, a partition) is
     given up after a few seconds: public reads then go to the replica."""
