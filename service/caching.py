@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import event, inspect
 
-from .db import session
+from .db import read_without_primary, session
 from .geo.devices.places import select_device_places
 from .geo.keys import covering_tiles, tiles_of_key
 from .geo.tiles import MAX_ZOOM
@@ -140,8 +140,8 @@ def share(
 
 def shared_cache_control(shared: SharedAnswer, config) -> str:
     # tile/, device/, district/...: purged when they change, unless a replica answered while
-    # the primary was down (service/db.py), which no purge may follow.
-    purged = any(key.partition("/")[1] for key in shared.keys) and not g.get("read_without_primary")
+    # the primary was down, which no purge may follow.
+    purged = any(key.partition("/")[1] for key in shared.keys) and not read_without_primary()
     if not purged:
         shared_max_age = config["CACHE_WIDE_MAX_AGE"]
     elif config["CACHE_SHARED_MAX_AGE"] is not None:

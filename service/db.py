@@ -66,6 +66,13 @@ def current_replica() -> Replica | None:
     return g.get("replica") if has_app_context() else None
 
 
+def read_without_primary() -> bool:
+    """Whether a replica answers the current request while the primary is down: purges sent
+    meanwhile may have missed what it shows (service/caching.py keeps it short in caches)."""
+    replica = current_replica()
+    return replica is not None and not current_app.extensions["replicas"].primary_answers
+
+
 def primary_bind() -> Engine | Connection:
     """What the session is bound to when it is not on a replica (without opening a session)."""
     return session.session_factory.kw["bind"]
@@ -167,7 +174,7 @@ def falling_back_to_primary(read):
                 raise
             log.warning("the primary failed a public read, run on %s: %s", replica.name, error)
             abandon_session()
-            g.replica, g.read_without_primary = replica, True
+            g.replica = replica
             g.pop("user", None)
             return read()
         retry, unwell = replica_failed(error)
@@ -210,9 +217,6 @@ def init_app(app) -> None:
             return
         g.replica_after = after  # a public read: a replica may serve it
         g.replica = replicas.choose(after)
-        # Purges sent while the primary was down may have missed what this replica answers:
-        # shared caches keep it no longer than an answer no purge reaches (service/caching.py).
-        g.read_without_primary = g.replica is not None and not replicas.primary_answers
 
     if replicas is not None:
         dispatch = app.dispatch_request

@@ -114,16 +114,12 @@ class ReplicaSet:
         candidates = [
             replica
             for replica in self.replicas
-            if replica.usable(self.max_lag_seconds) and (after is None or replica.replayed >= after)
+            if replica.replayed is not None and (after is None or replica.replayed >= after)
         ]
-        if not candidates and not self.primary_answers:
-            # Without the primary no lag can be measured, and nothing newer can be read: the
-            # replicas that answer serve what they have replayed, and the map stays readable.
-            candidates = [
-                replica
-                for replica in self.replicas
-                if replica.replayed is not None and (after is None or replica.replayed >= after)
-            ]
+        if self.primary_answers:
+            candidates = [replica for replica in candidates if replica.usable(self.max_lag_seconds)]
+        # Without the primary no lag can be measured, and nothing newer can be read: the
+        # replicas that answer serve what they have replayed, and the map stays readable.
         if not candidates:
             return None
         replica = random.choice(candidates)
@@ -142,9 +138,12 @@ class ReplicaSet:
             self._checking.release()
 
     def check_now(self) -> None:
-        """Check at once (a request met the primary down), after any check under way."""
+        """Check at once (a request met the primary down), unless a check began meanwhile:
+        requests failing together wait for one check, not one each."""
+        asked_at = time.monotonic()
         with self._checking:
-            self.check()
+            if self.checked_at < asked_at:
+                self.check()
 
     def check(self) -> None:
         """Sample the primary's position, then ask every replica how far it has replayed."""

@@ -209,7 +209,7 @@ def geometry_operand(geojson: dict, crs: Crs) -> Operand:
             or (f"Geometry literals in {crs.uri} lie within x {west}..{east}, y {south}..{north}.")
         )
     text = orjson.dumps(shapely.geometry.mapping(shape)).decode()
-    return Operand(stored_literal(text, crs), "geometry", shape.geom_type)
+    return Operand(stored_literal(text, shape.length, crs), "geometry", shape.geom_type)
 
 
 def bbox_shape(numbers: list, crs: Crs):

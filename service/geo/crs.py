@@ -74,14 +74,14 @@ DENSIFIED_STEP_M = 1000.0
 MAX_DENSIFIED_PIECES = 50_000
 
 
-def stored_literal(geojson_text: str, crs: Crs) -> ColumnElement:
+def stored_literal(geojson_text: str, length: float, crs: Crs) -> ColumnElement:
     """A GeoJSON geometry given in CRS, x first (flipped already if the CRS is latitude first),
-    as the EPSG:4326 geometries are stored."""
+    of LENGTH (its lines' or its rings', in the CRS's units), as the EPSG:4326 geometries are
+    stored."""
     geom = func.ST_SetSRID(func.ST_GeomFromGeoJSON(bindparam(None, geojson_text)), crs.srid)
     if crs.srid == 4326:
         return geom
-    reach = func.ST_Perimeter(geom) + func.ST_Length(geom)  # one is 0 for a given shape
-    step = func.greatest(DENSIFIED_STEP_M, reach / MAX_DENSIFIED_PIECES)
+    step = max(DENSIFIED_STEP_M, length / MAX_DENSIFIED_PIECES)
     return func.ST_Transform(func.ST_Segmentize(geom, step), 4326)
 
 

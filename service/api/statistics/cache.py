@@ -18,25 +18,45 @@ from ...geo.statistics.cache import (
     select_data_version,
     store_cached,
 )
+from ...geo.statistics.csv import refresh_kept_lines
 
 log = logging.getLogger(__name__)
 
 
-def store(key: str, path: str, body: str, version: str) -> datetime:
-    """Keep a body on the primary (the version is that of the data it was computed from, on
-    whichever server the request read); when the primary refuses (read-only, unreachable
-    while a replica answers), the body is served without being kept."""
+def written_on_primary(statements, what: str):
+    """Run STATEMENTS (a session -> result) on the primary for a read, and commit: its
+    result, or None when the primary refuses (read-only, unreachable while a replica answers,
+    in the middle of a deploy): such a write is what a read may go without, not the answer."""
     with primary_writes() as writer:
         try:
-            writer.execute(delete_old_entries())
-            writer.execute(fold_changes())
-            computed_at = writer.execute(store_cached(key, path, body, version)).scalar_one()
+            result = statements(writer)
             writer.commit()
+            return result
         except DBAPIError as error:
             writer.rollback()
-            log.warning("statistics answer not cached: %s", error.orig)
-            return datetime.now(UTC)
-    return computed_at
+            log.warning("%s: %s", what, error.orig)
+            return None
+
+
+def store(key: str, path: str, body: str, version: str) -> datetime:
+    """Keep a body on the primary (the version is that of the data it was computed from, on
+    whichever server the request read); the time it was kept, or now if it was not."""
+
+    def keep(writer) -> datetime:
+        writer.execute(delete_old_entries())
+        writer.execute(fold_changes())
+        return writer.execute(store_cached(key, path, body, version)).scalar_one()
+
+    return written_on_primary(keep, "statistics answer not cached") or datetime.now(UTC)
+
+
+def refresh_stale_lines() -> None:
+    """Rewrite, on the primary, the kept CSV lines that writes marked stale: the answer then
+    reads them instead of computing them, and so do the next ones. Where the primary cannot
+    be written, the answer computes those lines itself: exact either way."""
+    written_on_primary(
+        lambda writer: writer.execute(refresh_kept_lines()), "kept CSV lines not refreshed"
+    )
 
 
 def data_version() -> str:

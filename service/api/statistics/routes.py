@@ -3,15 +3,14 @@
 from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
-from sqlalchemy.exc import DBAPIError
 
 from ...caching import ALL_DEVICES, area_keys, district_key, share
-from ...db import primary_writes, session, time_limit
+from ...db import session, time_limit
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
 from ...geo.grid import estimated_cells, reach, select_grid, unsuitable_bbox, utm_srid
 from ...geo.statements import StatementRegistry
-from ...geo.statistics.csv import answered_by_kept_lines, refresh_kept_lines, select_density_csv
+from ...geo.statistics.csv import answered_by_kept_lines, select_density_csv
 from ...geo.statistics.density import (
     DensityQuery,
     select_attribution,
@@ -26,7 +25,7 @@ from ...geo.view_cones import ViewModel
 from ..credits import declared_credits, device_credits, with_credit_headers
 from ..fields import split_antimeridian
 from ..geojson import feature_collection
-from .cache import cached
+from .cache import cached, refresh_stale_lines
 from .schemas import (
     CompareArgsSchema,
     DensityStatsSchema,
@@ -118,19 +117,6 @@ def density_response(query: DensityQuery, args: dict, name: str) -> Response:
     body, computed_at, source = cached(fmt, compute)
     attribution = session.execute(select_attribution(query.selection, credits)).scalar_one()
     return statistics_response(body, fmt, computed_at, source, attribution, name)
-
-
-def refresh_stale_lines() -> None:
-    """Rewrite, on the primary, the kept CSV lines that writes marked stale: the answer then
-    reads them instead of computing them, and so do the next ones. Where the primary cannot
-    be written, the answer computes those lines itself: exact either way."""
-    with primary_writes() as writer:
-        try:
-            writer.execute(refresh_kept_lines())
-            writer.commit()
-        except DBAPIError as error:  # unreachable, read-only, in the middle of a deploy...
-            writer.rollback()
-            current_app.logger.warning("kept CSV lines not refreshed: %s", error.orig)
 
 
 def run_bounded(statement, query: DensityQuery) -> str:
