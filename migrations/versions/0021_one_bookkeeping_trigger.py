@@ -289,9 +289,10 @@ BEGIN
 END $$
 """
 
-# Districts written or removed (an import): marked, as counts are.
+# Districts written or removed (an import): marked, as counts are. The function their triggers
+# run (0020's district_csv_lines_rewrite) is renamed for what it now does.
 MARK_DISTRICTS = f"""
-CREATE OR REPLACE FUNCTION district_csv_lines_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION district_csv_lines_mark() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         {mark_stale("SELECT code FROM new_rows")};
@@ -323,6 +324,7 @@ def upgrade() -> None:
     op.execute(STALE)
     op.execute(REFRESH)
     op.execute(FORGET_ALL)
+    op.execute("ALTER FUNCTION district_csv_lines_rewrite() RENAME TO district_csv_lines_mark")
     op.execute(MARK_DISTRICTS)
     op.execute(KEEP_STATISTICS)
     for event in DEVICE_EVENTS:
@@ -345,6 +347,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION refresh_district_csv_lines()")
     op.execute("DROP TABLE district_csv_lines_stale")
     op.execute(CSV_LINES.PENDING)
+    op.execute("ALTER FUNCTION district_csv_lines_mark() RENAME TO district_csv_lines_rewrite")
     # The earlier functions, as their migrations wrote them (statistics_forget_all and
     # district_csv_lines_rewrite included); the others they define are written unchanged.
     for functions in (MEMBERSHIPS.FUNCTIONS, CSV_LINES.FUNCTIONS):
