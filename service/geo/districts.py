@@ -42,6 +42,9 @@ DISTRICT_HEAD = (
 )
 
 METRES_PER_DEGREE = 111_320  # at the equator; tolerances in metres become degrees with it
+# What GeoJSON answers simplify boundaries at by default: districts.boundary_geojson keeps
+# each boundary so (migration 0022), other tolerances are computed.
+DEFAULT_TOLERANCE_M = 10.0
 POLYGONS = 3  # ST_CollectionExtract type: keep the polygonal parts of a repaired geometry
 
 _staging_metadata = MetaData()
@@ -268,12 +271,18 @@ def simplified_geojson(geom, tolerance_m: float) -> ColumnElement:
     return geojson_geometry(geom)
 
 
+def boundary_geojson(tolerance_m: float, district=District) -> ColumnElement:
+    """DISTRICT's boundary as GeoJSON simplified at TOLERANCE_M (0: as stored): the kept text
+    at the default tolerance, else computed."""
+    if tolerance_m == DEFAULT_TOLERANCE_M:
+        return district.boundary_geojson
+    return simplified_geojson(district.geom, tolerance_m)
+
+
 def district_feature_text(properties: ColumnElement, tolerance_m: float = 0) -> ColumnElement:
     """A district as a Feature: its code as id, its boundary simplified at TOLERANCE_M (0: as
     stored), and PROPERTIES (district_properties, or its figures in the OGC API)."""
-    return feature_text(
-        func.to_json(District.code), simplified_geojson(District.geom, tolerance_m), properties
-    )
+    return feature_text(func.to_json(District.code), boundary_geojson(tolerance_m), properties)
 
 
 def district_clauses(levels=(), parents=(), codes=(), bboxes=(), table=District):

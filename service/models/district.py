@@ -7,6 +7,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -61,6 +62,17 @@ class District(Base):
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
     # Geodesic area on the WGS84 spheroid, computed once at import.
     area_km2: Mapped[float] = mapped_column(Float, nullable=False)
+    # The boundary as GeoJSON, simplified at service/geo/districts.py's DEFAULT_TOLERANCE_M:
+    # what GeoJSON answers give by default, written by PostgreSQL with geom (migration 0022).
+    # Deferred: loading a district does not fetch it.
+    boundary_geojson: Mapped[str] = mapped_column(
+        Text,
+        Computed(
+            "ST_AsGeoJSON(ST_ForcePolygonCCW(ST_Multi("
+            "ST_SimplifyPreserveTopology(geom, 10::float8 / 111320::float8))), 7)"
+        ),
+        deferred=True,
+    )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

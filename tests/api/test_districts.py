@@ -2,6 +2,18 @@
 
 import pytest
 from shapely.geometry import shape
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql
+
+from service.geo.districts import (
+    DEFAULT_TOLERANCE_M,
+    district_feature_text,
+    district_properties,
+    simplified_geojson,
+)
+from service.geo.statistics.density import DensityQuery, select_density_geojson
+from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
+from service.models import District
 
 from tests.districts import district_feature, load, write_geojson
 from tests.helpers import GEOJSON, PROBLEM
@@ -74,6 +86,54 @@ def test_tolerance_in_metres_simplifies_the_geometry(client, areas):
 
     exact, simplified = vertices(0), vertices(5)
     assert exact > 200 and simplified <= 10
+
+
+def test_kept_boundary_is_the_default_simplification(client, db, areas, isolated, tmp_path):
+    """Each boundary kept as GeoJSON at the default tolerance (migration 0022) is the text the
+    application computes at that tolerance, and follows a re-import that moves it."""
+    kept_equals_computed = text(
+        "SELECT bool_and(districts.boundary_geojson = computed.geojson), count(*) "
+        "FROM districts JOIN (" + computed_boundaries() + ") AS computed USING (code)"
+    )
+    assert isolated.execute(kept_equals_computed).one() == (True, 3)
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "moved.geojson", [district_feature("C1-A", wiggly(2.5, 48.9, 0.01))]
+        ),
+        level="quartier",
+        parent="C1",
+    )
+    assert isolated.execute(kept_equals_computed).one() == (True, 3)
+    feature = client.get("/api/v1/districts/C1-A").get_json()
+    assert shape(feature["geometry"]).bounds[0] == pytest.approx(2.5)
+    assert len(shape(feature["geometry"]).geoms[0].exterior.coords) <= 10
+
+
+def computed_boundaries() -> str:
+    """The boundaries as the application simplifies them at DEFAULT_TOLERANCE_M, as SQL."""
+    statement = select(
+        District.code, simplified_geojson(District.geom, DEFAULT_TOLERANCE_M).label("geojson")
+    )
+    return str(
+        statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    )
+
+
+def test_default_tolerance_reads_the_kept_boundary():
+    """GeoJSON answers at the default tolerance read the kept text, not simplify again."""
+    for feature in (
+        district_feature_text(district_properties(), DEFAULT_TOLERANCE_M),
+        select_density_geojson(
+            DensityQuery(DistrictSelection(levels=["commune"]), StatisticsFilter()),
+            [],
+            DEFAULT_TOLERANCE_M,
+        ),
+    ):
+        sql = str(feature.compile(dialect=postgresql.dialect()))
+        assert "boundary_geojson" in sql and "ST_SimplifyPreserveTopology" not in sql
+    other = str(district_feature_text(district_properties(), 25.0).compile())
+    assert "boundary_geojson" not in other and "ST_SimplifyPreserveTopology" in other
 
 
 def test_one_district_and_unknown_code(client, areas):

@@ -8,7 +8,12 @@ from ...caching import ALL_DISTRICTS, share
 from ...db import session
 from ...errors import NotFound
 from ...extensions import Blueprint
-from ...geo.districts import district_clauses, select_district_collection, select_district_feature
+from ...geo.districts import (
+    DEFAULT_TOLERANCE_M,
+    district_clauses,
+    select_district_collection,
+    select_district_feature,
+)
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, feature_collection
 from .schemas import (
@@ -18,7 +23,6 @@ from .schemas import (
     DistrictQueryArgsSchema,
 )
 
-DEFAULT_TOLERANCE_M = 10.0
 DEFAULT_LIMIT = 1000
 
 blp = Blueprint(

@@ -8,6 +8,7 @@ from ...caching import ALL_DEVICES, area_keys, district_key, share
 from ...db import session, time_limit
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
+from ...geo.districts import DEFAULT_TOLERANCE_M
 from ...geo.grid import estimated_cells, reach, select_grid, unsuitable_bbox, utm_srid
 from ...geo.statements import StatementRegistry
 from ...geo.statistics.csv import answered_by_kept_lines, select_density_csv
@@ -40,7 +41,6 @@ from .schemas import (
 DENSITY_STATEMENTS = StatementRegistry(max_statements=256)
 GRID_STATEMENTS = StatementRegistry(max_statements=256)
 MEDIA_TYPES = {"json": "application/json", "geojson": "application/geo+json", "csv": "text/csv"}
-DEFAULT_TOLERANCE_M = 10.0
 DEFAULT_CELL_M = 250.0
 MAX_GRID_CELLS = 200_000
 

@@ -40,7 +40,7 @@ from ..declared.figures import (
     has_declared_figures,
     select_declared_figures,
 )
-from ..districts import DISTRICT_HEAD, geography, simplified_geojson
+from ..districts import DISTRICT_HEAD, boundary_geojson, geography
 from ..sql import feature_text, sql_string
 from ..view_cones import SEEING_KINDS, ViewModel
 from .selection import DistrictSelection, StatisticsFilter, moved_device_ids
@@ -359,17 +359,13 @@ class DensityQuery:
     rank_by: str = "per_km2"
     view_model: ViewModel | None = None  # set to compute watched_area_km2 / watched_share
     report_outside: bool = False  # count the devices in the selection's box but in no district
-    with_geometry: bool = False  # the districts' polygons are part of the answer (GeoJSON)
+    # The districts' boundaries are part of the answer (GeoJSON), simplified at this tolerance.
+    boundary_tolerance_m: float | None = None
     from_scratch: bool = False  # join devices with polygons instead of reading the counts
     declared: bool = False  # set to attach the declared figures (service/geo/declared/)
 
     def needs_geometry(self) -> bool:
-        return (
-            self.with_geometry
-            or self.report_outside
-            or self.view_model is not None
-            or self.declared
-        )
+        return self.report_outside or self.view_model is not None or self.declared
 
 
 def rank_metric(rank_by: str, count, area_km2, population) -> ColumnElement:
@@ -400,6 +396,11 @@ def district_figures(query: DensityQuery, only: Select | None = None):
             (District.geom if query.needs_geometry() else cast(null(), District.geom.type)).label(
                 "geom"
             ),
+            (
+                cast(null(), Text)
+                if query.boundary_tolerance_m is None
+                else boundary_geojson(query.boundary_tolerance_m)
+            ).label("boundary"),
         )
         .where(*query.selection.clauses(), *given)
         .cte("sel")
@@ -432,6 +433,7 @@ def district_figures(query: DensityQuery, only: Select | None = None):
         sel.c.population_year,
         sel.c.area_km2,
         sel.c.geom,
+        sel.c.boundary,
         count.label("count"),
         func.rank().over(order_by=metric.desc().nulls_last()).label("rank"),
         *[
@@ -673,11 +675,11 @@ def select_density_geojson(query: DensityQuery, credits: list[dict], tolerance_m
     """A FeatureCollection of district polygons with the figures as properties (choropleths),
     the counts by vocabulary value flat (`kind_camera`) so that GIS clients type them as
     integers; `totals` keeps the JSON answer's shape."""
-    query = replace(query, with_geometry=True)
+    query = replace(query, boundary_tolerance_m=tolerance_m)
     sel, rows = district_figures(query)
     feature = feature_text(
         func.to_json(rows.c.code),
-        simplified_geojson(rows.c.geom, tolerance_m),
+        rows.c.boundary,
         district_object(rows, flat=True, watched=query.view_model is not None),
     )
     features = select(
