@@ -72,6 +72,14 @@ SCENARIOS = (
         "/api/v1/stats/districts?level=commune&f=csv",
         lambda: density_from_scratch(DistrictSelection(levels=["commune"]), "csv"),
     ),
+    # Not among issue 17's scenarios: what researchers also download (no from-scratch figure).
+    ("France: all communes (JSON)", "/api/v1/stats/districts?level=commune", None),
+    ("France: all communes (GeoJSON)", "/api/v1/stats/districts?level=commune&f=geojson", None),
+    (
+        "France: all communes, cameras only (CSV)",
+        "/api/v1/stats/districts?level=commune&f=csv&kind=camera",
+        None,
+    ),
     (
         "Paris: 250 m hexagon grid (GeoJSON)",
         f"/api/v1/stats/grid?bbox={PARIS_BBOX}&cell=250",

@@ -14,7 +14,6 @@ from service.geo.districts import (
 from service.geo.statistics.density import DensityQuery, select_density_geojson
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
 from service.models import District
-
 from tests.districts import district_feature, load, write_geojson
 from tests.helpers import GEOJSON, PROBLEM
 

@@ -3,6 +3,7 @@
 import csv
 import io
 import math
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from shapely.geometry import Point, shape
 from sqlalchemy import text
 
+from service.api.statistics import cache as statistics_cache
 from service.api.statistics import routes
 from service.geo import grid
 from tests.districts import (
@@ -645,6 +647,27 @@ class TestTimeline:
         assert periods["2025-03"]["count"] == 2
         assert body["periods"][-1]["count"] == 2
         assert body["attribution"][0]["name"] == "test-districts"
+
+    def test_cached_until_a_change_or_the_next_day(self, client, quarters, monkeypatch):
+        url = "/api/v1/stats/timeline?district=Q1&interval=day"
+        pin(client, 2.301, 48.801)
+        first, again = client.get(url), client.get(url)
+        assert (first.headers["X-Cache"], again.headers["X-Cache"]) == ("miss", "hit")
+        assert again.data == first.data and first.headers["X-Statistics-Computed-At"]
+        pin(client, 2.302, 48.801)
+        after = client.get(url)
+        assert after.headers["X-Cache"] == "miss"
+        assert after.get_json()["periods"][-1]["count"] == 2
+        assert client.get(url).headers["X-Cache"] == "hit"
+
+        class Tomorrow(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return datetime.now(tz) + timedelta(days=1)
+
+        # The periods run to today's: tomorrow, the body kept today is not served.
+        monkeypatch.setattr(statistics_cache, "datetime", Tomorrow)
+        assert client.get(url).headers["X-Cache"] == "miss"
 
     def test_unknown_district_is_404_and_bad_interval_400(self, client, quarters):
         missing = client.get("/api/v1/stats/timeline?district=NOPE")

@@ -63,10 +63,11 @@ def data_version() -> str:
     return session.execute(select_data_version()).scalar_one()
 
 
-def cached(fmt: str, compute: Callable[[], str]) -> tuple[str, datetime, str]:
+def cached(fmt: str, compute: Callable[[], str], today: bool = False) -> tuple[str, datetime, str]:
     """The body for this request and how it was obtained: `hit` (cached, and no change
     committed since) or `miss` (computed now; `Cache-Control: no-cache` always computes, and
-    STATS_CACHE=false neither reads nor keeps anything).
+    STATS_CACHE=false neither reads nor keeps anything). TODAY: the body also depends on the
+    date (UTC, the sessions' time zone), which is then part of the key.
 
     A computed body is stored only when the data version is the same before and after it:
     committed changes only add up, so the body then saw exactly the changes of that version.
@@ -74,7 +75,8 @@ def cached(fmt: str, compute: Callable[[], str]) -> tuple[str, datetime, str]:
     if not current_app.config["STATS_CACHE"]:
         return compute(), datetime.now(UTC), "miss"
     arguments = sorted(request.args.items(multi=True))
-    key = hashlib.sha256(orjson.dumps([request.path, fmt, arguments])).hexdigest()
+    day = datetime.now(UTC).date().isoformat() if today else None
+    key = hashlib.sha256(orjson.dumps([request.path, fmt, arguments, day])).hexdigest()
     version = data_version()
     if not request.cache_control.no_cache:
         row = session.execute(select_cached(key, version)).first()

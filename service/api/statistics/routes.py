@@ -271,7 +271,17 @@ class TimelineViews(MethodView):
         statement = select_timeline(
             code, args.get("interval", "month"), statistics_filter(args), device_credits()
         )
-        body = session.execute(statement).scalar_one_or_none()
-        if body is None:
-            raise NotFound(f"No district has the code {code}.", field="district")
-        return Response(body, mimetype="application/json")
+
+        def compute() -> str:
+            body = session.execute(statement).scalar_one_or_none()
+            if body is None:
+                raise NotFound(f"No district has the code {code}.", field="district")
+            return body
+
+        # Its periods run to today's: a body of another day lacks one.
+        body, computed_at, source = cached("json", compute, today=True)
+        response = Response(body, mimetype="application/json")
+        response.last_modified = computed_at
+        response.headers["X-Statistics-Computed-At"] = computed_at.isoformat()
+        response.headers["X-Cache"] = source
+        return response

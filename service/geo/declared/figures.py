@@ -17,7 +17,6 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import DeclaredMatch, DeclaredSite, Device, District
-from ..sql import sql_string
 
 FIGURES = (
     "declared_sites",
@@ -140,10 +139,10 @@ def has_declared_figures(rows) -> bool:
     return "declared_sites" in rows.c
 
 
-def declared_pairs(source, *, sum_them: bool = False) -> list:
-    """The figures as JSON object members, from SOURCE's declared_columns (summed: totals)."""
+def declared_pairs(source, *, sum_them: bool = False) -> list[tuple[str, ColumnElement]]:
+    """The figures as JSON object members (name, value), in FIGURES' order, from SOURCE's
+    declared_columns (summed: totals)."""
     values = {name: func.sum(source.c[name]) if sum_them else source.c[name] for name in COUNTED}
-    pairs = [p for name in COUNTED for p in (sql_string(name), values[name])]
     share = case(
         (
             values["declared_devices"] > 0,
@@ -152,4 +151,4 @@ def declared_pairs(source, *, sum_them: bool = False) -> list:
             ),
         )
     )
-    return [*pairs, sql_string("declared_coverage"), share]
+    return [*values.items(), ("declared_coverage", share)]

@@ -5,7 +5,7 @@ border shared by several selected districts counts once, in the one with the sma
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy import (
     ARRAY,
@@ -27,13 +27,12 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ... import vocabulary as vocab
 from ...models import Dataset, Device, DeviceDistrict, District, DistrictDeviceCount
-from ..declared.figures import FIGURES as DECLARED_FIGURES
 from ..declared.figures import (
     declared_columns,
     declared_pairs,
@@ -41,7 +40,7 @@ from ..declared.figures import (
     select_declared_figures,
 )
 from ..districts import DISTRICT_HEAD, boundary_geojson, geography
-from ..sql import feature_text, sql_string
+from ..sql import feature_text, json_object_text, sql_string
 from ..view_cones import SEEING_KINDS, ViewModel
 from .selection import DistrictSelection, StatisticsFilter, moved_device_ids
 
@@ -49,7 +48,7 @@ RANK_METRICS = ("per_km2", "per_10k_inhabitants", "count")
 
 
 def rounded(value, digits: int) -> ColumnElement:
-    return func.round(cast(value, Numeric), digits)
+    return func.round(cast(value, Numeric), digits, type_=Numeric)
 
 
 def ratio(numerator, denominator, scale: float = 1.0, digits: int = 4) -> ColumnElement:
@@ -84,29 +83,25 @@ COUNT_GROUPS = (
 )
 
 
-def counts_objects(source, sum_them: bool) -> list:
+def counts_objects(source, sum_them: bool) -> list[tuple[str, ColumnElement]]:
     """`counts_by_kind` etc. as JSON objects with every vocabulary value, from count columns."""
-    pairs = []
+    members = []
     for name, _column, values, prefix in COUNT_GROUPS:
-        members = []
+        counts = []
         for value in values:
             col = source.c[count_name(prefix, value)]
-            members += [sql_string(value), func.coalesce(func.sum(col) if sum_them else col, 0)]
-        pairs += [sql_string(name), func.json_build_object(*members)]
-    return pairs
+            counts.append((value, func.coalesce(func.sum(col) if sum_them else col, 0)))
+        members.append((name, json_object_text(counts)))
+    return members
 
 
-def flat_counts(source) -> list:
+def flat_counts(source) -> list[tuple[str, ColumnElement]]:
     """The counts as one integer member per vocabulary value (`kind_camera`), from count
     columns: GIS clients read a nested object as a text column."""
     return [
-        member
+        (count_name(prefix, value), func.coalesce(source.c[count_name(prefix, value)], 0))
         for _name, _column, values, prefix in COUNT_GROUPS
         for value in values
-        for member in (
-            sql_string(count_name(prefix, value)),
-            func.coalesce(source.c[count_name(prefix, value)], 0),
-        )
     ]
 
 
@@ -122,14 +117,11 @@ def figure_values(count, area_km2, population) -> dict[str, ColumnElement]:
     }
 
 
-def pairs(values: dict[str, ColumnElement]) -> list:
-    """json_build_object's arguments for VALUES: name, value, name, value..."""
-    return [p for name, value in values.items() for p in (sql_string(name), value)]
-
-
 def figures_object(head: list, count, area_km2, population, tail: list) -> ColumnElement:
-    """The public figures, in this order: the names are a contract, keep them stable."""
-    return func.json_build_object(*head, *pairs(figure_values(count, area_km2, population)), *tail)
+    """The public figures, in this order: the names are a contract, keep them stable. HEAD and
+    TAIL: members (name, value) before and after them."""
+    figures = figure_values(count, area_km2, population).items()
+    return json_object_text([*head, *figures, *tail])
 
 
 def counted_in(district, selected_clauses, point=Device.geom) -> ColumnElement:
@@ -359,8 +351,6 @@ class DensityQuery:
     rank_by: str = "per_km2"
     view_model: ViewModel | None = None  # set to compute watched_area_km2 / watched_share
     report_outside: bool = False  # count the devices in the selection's box but in no district
-    # The districts' boundaries are part of the answer (GeoJSON), simplified at this tolerance.
-    boundary_tolerance_m: float | None = None
     from_scratch: bool = False  # join devices with polygons instead of reading the counts
     declared: bool = False  # set to attach the declared figures (service/geo/declared/)
 
@@ -396,11 +386,6 @@ def district_figures(query: DensityQuery, only: Select | None = None):
             (District.geom if query.needs_geometry() else cast(null(), District.geom.type)).label(
                 "geom"
             ),
-            (
-                cast(null(), Text)
-                if query.boundary_tolerance_m is None
-                else boundary_geojson(query.boundary_tolerance_m)
-            ).label("boundary"),
         )
         .where(*query.selection.clauses(), *given)
         .cte("sel")
@@ -433,7 +418,6 @@ def district_figures(query: DensityQuery, only: Select | None = None):
         sel.c.population_year,
         sel.c.area_km2,
         sel.c.geom,
-        sel.c.boundary,
         count.label("count"),
         func.rank().over(order_by=metric.desc().nulls_last()).label("rank"),
         *[
@@ -465,8 +449,8 @@ def watched_values(watched_km2, area_km2) -> dict[str, ColumnElement]:
     }
 
 
-def watched_pairs(watched_km2, area_km2) -> list:
-    return pairs(watched_values(watched_km2, area_km2))
+def watched_pairs(watched_km2, area_km2) -> list[tuple[str, ColumnElement]]:
+    return list(watched_values(watched_km2, area_km2).items())
 
 
 def district_figures_object(
@@ -478,9 +462,8 @@ def district_figures_object(
     (COUNT_GROUPS). The CSV columns carry the same names. FLAT: the counts by vocabulary value
     as members of their own (flat_counts) instead of nested objects.
     """
-    head = [sql_string("code"), district.code, sql_string("name"), district.name]
-    head += [sql_string("level"), district.level, sql_string("parent_code"), district.parent_code]
-    head += [sql_string("population_year"), district.population_year]
+    head = [("code", district.code), ("name", district.name), ("level", district.level)]
+    head += [("parent_code", district.parent_code), ("population_year", district.population_year)]
     counts_members = flat_counts(counts) if flat else counts_objects(counts, sum_them=False)
     tail = [*before_counts, *counts_members, *after_counts]
     count = func.coalesce(counts.c.count, 0)
@@ -494,7 +477,7 @@ def district_object(rows, flat: bool = False, watched: bool = True) -> ColumnEle
     return district_figures_object(
         rows.c,
         rows,
-        before_counts=[sql_string("rank"), rows.c.rank],
+        before_counts=[("rank", rows.c.rank)],
         after_counts=(watched_pairs(rows.c.watched_km2, rows.c.area_km2) if watched else [])
         + (declared_pairs(rows) if has_declared_figures(rows) else []),
         flat=flat,
@@ -511,8 +494,7 @@ def district_values(rows) -> dict[tuple[str, ...], ColumnElement]:
     plain["rank"] = rows.c.rank
     plain |= watched_values(rows.c.watched_km2, rows.c.area_km2)
     if has_declared_figures(rows):
-        declared = declared_pairs(rows)
-        plain |= dict(zip(DECLARED_FIGURES, declared[1::2], strict=True))
+        plain |= dict(declared_pairs(rows))
     values = {(name,): value for name, value in plain.items()}
     for group, _column, vocabulary, prefix in COUNT_GROUPS:
         for value in vocabulary:
@@ -580,12 +562,11 @@ def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
     tail = counts_objects(rows, sum_them=True) + watched_pairs(func.sum(rows.c.watched_km2), area)
     if has_declared_figures(rows):
         tail += declared_pairs(rows, sum_them=True)
-    tail += [sql_string("districts"), func.count()]
     tail += [
-        sql_string("districts_without_population"),
-        func.count() - func.count(rows.c.population),
+        ("districts", func.count()),
+        ("districts_without_population", func.count() - func.count(rows.c.population)),
+        ("outside_count", outside),
     ]
-    tail += [sql_string("outside_count"), outside]
     figures = figures_object([], inside, area, func.sum(rows.c.population), tail)
     return select(figures).select_from(rows).scalar_subquery()
 
@@ -652,21 +633,21 @@ def select_density_json(query: DensityQuery, credits: list[dict]) -> Select:
     sel, rows = district_figures(query)
     districts = select(
         func.coalesce(
-            func.json_agg(aggregate_order_by(district_object(rows), rows.c.code)),
-            cast(sql_string("[]"), JSON()),
+            func.string_agg(
+                district_object(rows), aggregate_order_by(sql_string(","), rows.c.code)
+            ),
+            sql_string(""),
         )
     ).scalar_subquery()
     return select(
-        cast(
-            func.json_build_object(
-                sql_string("districts"),
-                districts,
-                sql_string("totals"),
-                totals_object(query, sel, rows),
-                sql_string("attribution"),
-                attribution_array(sel, credits),
-            ),
-            Text,
+        func.concat(
+            sql_string('{"districts":['),
+            districts,
+            sql_string('],"totals":'),
+            totals_object(query, sel, rows),
+            sql_string(',"attribution":'),
+            attribution_array(sel, credits),
+            sql_string("}"),
         )
     )
 
@@ -675,25 +656,30 @@ def select_density_geojson(query: DensityQuery, credits: list[dict], tolerance_m
     """A FeatureCollection of district polygons with the figures as properties (choropleths),
     the counts by vocabulary value flat (`kind_camera`) so that GIS clients type them as
     integers; `totals` keeps the JSON answer's shape."""
-    query = replace(query, boundary_tolerance_m=tolerance_m)
     sel, rows = district_figures(query)
     feature = feature_text(
         func.to_json(rows.c.code),
-        rows.c.boundary,
+        boundary_geojson(tolerance_m),
         district_object(rows, flat=True, watched=query.view_model is not None),
     )
-    features = select(
-        func.coalesce(
-            func.string_agg(feature, aggregate_order_by(sql_string(","), rows.c.code)),
-            sql_string(""),
+    # The boundaries join the figures last: carried through the figures, 12 MB of text for every
+    # commune would be gathered from workers and kept twice on the way.
+    features = (
+        select(
+            func.coalesce(
+                func.string_agg(feature, aggregate_order_by(sql_string(","), rows.c.code)),
+                sql_string(""),
+            )
         )
-    ).scalar_subquery()
+        .select_from(rows.join(District, District.code == rows.c.code))
+        .scalar_subquery()
+    )
     return select(
         func.concat(
             sql_string('{"type":"FeatureCollection","features":['),
             features,
             sql_string('],"totals":'),
-            cast(totals_object(query, sel, rows), Text),
+            totals_object(query, sel, rows),
             sql_string(',"attribution":'),
             cast(attribution_array(sel, credits), Text),
             sql_string("}"),
