@@ -4,6 +4,7 @@ import functools
 import http
 import json
 import logging
+import re
 
 import flask_smorest
 import marshmallow as ma
@@ -366,8 +367,16 @@ def requires_json(func):
     return wrapper
 
 
+# What PostgreSQL's UTF-8 text cannot store: NUL, and halves of a surrogate pair left alone
+# (JSON may write one as "\ud800"; a pair, as JSON writes emoji, decodes to one character).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# How JSON writes them, to clear most bodies without walking them.
+UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
 def nul_path(value) -> str | None:
-    """The dotted path of the first string (or key) holding a NUL character, if any.
+    """The dotted path of the first string (or key) holding a NUL character or a lone
+    surrogate, if any.
 
     Walks with a stack of its own: a body may nest as deep as the JSON parser allows.
     """
@@ -375,7 +384,7 @@ def nul_path(value) -> str | None:
     while pending:
         path, value = pending.pop()
         if isinstance(value, str):
-            if "\x00" in value:
+            if UNSTORABLE.search(value):
                 return path
             continue
         if isinstance(value, dict):
@@ -385,7 +394,7 @@ def nul_path(value) -> str | None:
         else:
             continue
         for name, _item in items:
-            if "\x00" in name:
+            if UNSTORABLE.search(name):
                 return f"{path}.{name}" if path else name
         pending += [(f"{path}.{n}" if path else n, item) for n, item in reversed(items)]
     return None
@@ -408,7 +417,11 @@ def reject_nul_characters():
                     field=field.split(".")[0],
                 )
     body = request.get_data(cache=True) if request.is_json else b""
-    if b"\\u0000" in body:  # how JSON writes a NUL
+    if UNSTORABLE_ESCAPE.search(body):
         field = nul_path(request.get_json(silent=True))
         if field is not None:
-            raise ValidationFailed(f"{field}: text may not contain NUL characters.", field=field)
+            raise ValidationFailed(
+                f"{field}: text may not contain NUL characters or lone UTF-16 surrogates "
+                "(\\ud800-\\udfff without their pair).",
+                field=field,
+            )

@@ -8,9 +8,22 @@ from marshmallow import ValidationError, validate
 from webargs.fields import DelimitedList
 
 
-def utc_datetime(**kwargs) -> ma.fields.AwareDateTime:
+class UtcDateTime(ma.fields.AwareDateTime):
+    """An RFC 3339 timestamp read as UTC: an instant before year 1 or after 9999 there (such
+    as 0001-01-01T00:00:00+05:00) is refused, since neither Python nor the stored value read
+    back could hold it."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        instant = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return instant.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("This instant lies outside the years 1 to 9999 (UTC).") from exc
+
+
+def utc_datetime(**kwargs) -> UtcDateTime:
     """An RFC 3339 timestamp; one without offset is read as UTC."""
-    return ma.fields.AwareDateTime(default_timezone=UTC, **kwargs)
+    return UtcDateTime(default_timezone=UTC, **kwargs)
 
 
 NUMBER = r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?"

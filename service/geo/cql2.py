@@ -179,7 +179,12 @@ def literal_operand(value) -> Operand:
         return Operand(literal(value), "string", repr(value), value)
     if isinstance(value, datetime):
         instant = value if value.tzinfo else value.replace(tzinfo=UTC)
-        instant = instant.astimezone(UTC)
+        try:
+            instant = instant.astimezone(UTC)
+        except OverflowError as exc:
+            raise FilterError(
+                f"{value.isoformat()} lies outside the years 1 to 9999 (UTC)."
+            ) from exc
         return Operand(literal(instant), "datetime", value.isoformat(), instant)
     if isinstance(value, date):
         instant = datetime.combine(value, time(), UTC)
@@ -500,6 +505,15 @@ def standard_cql2_json(node):
     if set(node) == {"bbox"} and isinstance(node["bbox"], list):
         # pygeofilter reads [x1, y1, x2, y2] in the order of an ENVELOPE: another box.
         return {"function": {"name": "bbox", "arguments": node["bbox"]}}
+    interval = node.get("interval")
+    if (
+        set(node) == {"interval"}
+        and isinstance(interval, list)
+        and len(interval) == 2
+        and all(isinstance(bound, str) for bound in interval)
+    ):
+        # Open ends ("..") and days, as in CQL2 text (pygeofilter reads ".." as nothing).
+        return {"interval": [interval_bound(interval[0], False), interval_bound(interval[1], True)]}
     node = {key: standard_cql2_json(value) for key, value in node.items()}
     op = node.get("op")
     if isinstance(op, str) and op.lower().startswith("t_"):
@@ -509,6 +523,12 @@ def standard_cql2_json(node):
     args = node.get("args")
     if node.get("op") == "between" and isinstance(args, list) and len(args) == 3:
         node["args"] = [args[0], args[1:]]
+    if node.get("op") == "in" and not (
+        isinstance(args, list) and len(args) == 2 and isinstance(args[1], list)
+    ):
+        raise FilterError(
+            '"in" takes two arguments, a value and a list: [{"property": ...}, [...]].'
+        )
     return node
 
 

@@ -77,6 +77,10 @@ BAD_FEATURES = {
     "tag value too long": (feature(tags={"k": "v" * 256}), "properties.tags.k.value"),
     "source not a URL": (feature(source="javascript:alert(1)"), "properties.source"),
     "observed_at not a date": (feature(observed_at="yesterday"), "properties.observed_at"),
+    "observed_at before year 1 in UTC": (
+        feature(observed_at="0001-01-01T00:00:00+05:00"),
+        "properties.observed_at",
+    ),
     "id not a UUID": ({**feature(), "id": "1; DROP TABLE devices"}, "id"),
     "properties not an object": ({**feature(), "properties": ["camera"]}, "properties"),
 }
@@ -195,6 +199,40 @@ def test_nul_characters_are_refused_not_a_500(client, stored, method, url, body,
     assert_problem(response, status)
     assert response.get_json()["errors"][0]["field"] == field
     assert stored()
+
+
+LONE_SURROGATES = {
+    "operator": ("/api/v1/devices", feature(operator="x\ud800y"), "properties.operator"),
+    "tag value": ("/api/v1/devices", feature(tags={"k": "\udc00"}), "properties.tags.k"),
+    "password": (
+        "/api/v1/auth/register",
+        {"username": "someone", "password": "purple tractor \ud800 sings loudly"},
+        "password",
+    ),
+    "token name": (
+        "/api/v1/auth/tokens",
+        {"username": "x", "password": "y", "name": "\ud800"},
+        "name",
+    ),
+}
+
+
+@pytest.mark.parametrize("url,body,field", LONE_SURROGATES.values(), ids=LONE_SURROGATES.keys())
+def test_lone_surrogates_are_refused_not_a_500(client, stored, url, body, field):
+    """JSON may write half a surrogate pair ("\\ud800"), which no UTF-8 text can hold."""
+    response = client.post(url, data=json.dumps(body), content_type="application/json")
+    assert_problem(response, 422, field)
+    assert stored()
+
+
+def test_escaped_surrogate_pairs_are_text(client):
+    """A pair (how JSON may write an emoji) is one character, stored as it is."""
+    body = json.dumps(feature(notes="\U0001f6f0"))
+    assert "\\ud83d\\udef0" in body
+    response = client.post("/api/v1/devices", data=body, content_type="application/json")
+    assert (
+        response.status_code == 201 and response.get_json()["properties"]["notes"] == "\U0001f6f0"
+    )
 
 
 def test_a_raw_nul_in_the_query_is_refused_too(client, stored):

@@ -147,10 +147,17 @@ class TestCql2:
     def test_temporal_functions(self, client, devices, text, expected):
         assert ids(cql(client, text)) == {devices[name] for name in expected}
 
-    def test_temporal_functions_in_cql2_json(self, client, devices):
-        text = {"op": "t_during", "args": [{"property": "observed_at"},
-                                           {"interval": ["2026-05-01", "2026-06-01"]}]}  # fmt: skip
-        assert ids(cql(client, json.dumps(text), "cql2-json")) == {devices["bercy"]}
+    @pytest.mark.parametrize(
+        ("interval", "expected"),
+        [
+            (["2026-05-01", "2026-06-01"], {"bercy"}),
+            (["2026-05-10", ".."], {"bercy"}),  # open ends, as in CQL2 text
+            (["..", "2026-04-01"], {"louvre"}),
+        ],
+    )
+    def test_temporal_functions_in_cql2_json(self, client, devices, interval, expected):
+        text = {"op": "t_during", "args": [{"property": "observed_at"}, {"interval": interval}]}
+        assert ids(cql(client, json.dumps(text), "cql2-json")) == {devices[n] for n in expected}
 
     @pytest.mark.parametrize(
         ("text", "language", "message"),
@@ -165,6 +172,8 @@ class TestCql2:
             ('{"op": "=", "args": [{"property": "colour"}, 1]}', "cql2-json", "Unknown property"),
             ('{"op": "frobnicate", "args": []}', "cql2-json", "not valid CQL2 JSON"),
             ("[" * 5000 + "]" * 5000, "cql2-json", "CQL2 JSON"),
+            ('{"op": "in", "args": [{"property": "kind"}, "alpr"]}', "cql2-json", "a list"),
+            ("observed_at = TIMESTAMP('0001-01-01T00:00:00+05:00')", "cql2-text", "years 1"),
         ],
     )
     def test_bad_filters_are_400(self, client, db, devices, text, language, message):
