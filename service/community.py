@@ -143,5 +143,7 @@ def recompute_verification(device: Device, *, approved_with_photo: bool = False)
         level = "confirmed"
     else:
         level = "reported"
-    device.verification = level
-    device.last_confirmed_at = last_seen
+    if (device.verification, device.last_confirmed_at) != (level, last_seen):
+        device.verification = level
+        device.last_confirmed_at = last_seen
+        device.touch()  # the Feature shows both: a new ETag

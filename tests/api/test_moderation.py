@@ -23,6 +23,18 @@ def ids(response):
 
 
 class TestReview:
+    def test_someone_elses_pending_pin_is_not_told_by_posting_its_id(self, as_user):
+        author, other = as_user(), as_user()
+        device = pin(author, notes="only the author and moderators see this")
+        replay = {**feature(notes="only the author and moderators see this"), "id": device["id"]}
+        url = "/api/v1/devices?force=true"
+        for body in (replay, {**feature(), "id": device["id"]}):
+            response = other.post(url, json=body)
+            assert response.status_code == 409 and response.mimetype == PROBLEM
+            assert "only the author" not in response.get_data(as_text=True)
+            assert "different device" not in response.get_json()["detail"]
+        assert author.post(url, json=replay).status_code == 200  # the author's retry still is
+
     def test_a_new_contributors_pin_waits_for_review(self, as_user, client, moderator):
         author = as_user()
         device = pin(author)

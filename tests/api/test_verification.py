@@ -23,6 +23,19 @@ def test_one_source_is_reported_two_are_confirmed(moderator, as_user, client):
     assert props["verification"] == "confirmed" and props["last_confirmed_at"]
 
 
+def test_a_vote_that_changes_the_feature_changes_its_etag(moderator, as_user, client):
+    device = pin(moderator)
+    url = f"/api/v1/devices/{device['id']}"
+    etag = client.get(url).headers["ETag"]
+    vote(as_user(), device["id"], "not_found")
+    changed = client.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert changed.get_json()["properties"]["verification"] == "disputed"
+    # A vote that changes nothing the Feature shows keeps it.
+    vote(as_user(), device["id"], "not_found")
+    assert client.get(url, headers={"If-None-Match": changed.headers["ETag"]}).status_code == 304
+
+
 def test_the_author_confirming_their_own_pin_is_not_independent(moderator, client):
     device = pin(moderator)
     vote(moderator, device["id"], "still_there")

@@ -83,6 +83,9 @@ def same_content(device: Device, columns: dict, geometry: dict, photo_ids: list)
 
 
 def replay_or_conflict(existing: Device, columns: dict, geometry: dict, photo_ids: list) -> None:
+    if not may_see(existing.review_status, existing.created_by, current_viewer()):
+        # Someone else's pending pin: its id is taken, and nothing more is said of it.
+        raise Conflict(f"The id {existing.id} is taken; pin the device under a new id.", field="id")
     if existing.deleted_at is not None:
         raise Conflict(f"Device {existing.id} was deleted; pin it under a new id.", field="id")
     if not same_content(existing, columns, geometry, photo_ids):
