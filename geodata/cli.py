@@ -119,7 +119,8 @@ def population_command(file, code_field, population_field, year, source):
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"{report.matched} districts got a population; {report.unmatched} rows matched no "
-        f"district; {report.summed_parents} parents got the sum of their children."
+        f"district; {report.summed_parents} parents got the sum of their children; "
+        f"{report.without_population} rows without a population were left out."
     )
 
 

@@ -190,6 +190,7 @@ class PopulationReport:
     matched: int
     unmatched: int
     summed_parents: int
+    without_population: int = 0  # rows whose population cell is empty: left out
 
 
 def import_population(
@@ -208,11 +209,13 @@ def import_population(
                     f"{option}: the CSV has no column {name!r}; "
                     f"its columns are {', '.join(reader.fieldnames or [])}."
                 )
-        rows = {
+        read = {
             row[code_field].strip(): as_population(row[population_field])
             for row in reader
             if row[code_field].strip()
         }
+    # An empty cell says nothing of the district: the population stored stays.
+    rows = {code: population for code, population in read.items() if population is not None}
     sql.population_staging.create(connection)
     staged = [{"code": code, "population": population} for code, population in rows.items()]
     for batch in batches(staged, 5000):
@@ -220,4 +223,6 @@ def import_population(
     matched = connection.execute(sql.join_staged_population(year, source)).all()
     summed = connection.execute(sql.sum_population_into_parents(year, source)).all()
     sql.population_staging.drop(connection)
-    return PopulationReport(len(matched), len(rows) - len(matched), len(summed))
+    return PopulationReport(
+        len(matched), len(rows) - len(matched), len(summed), len(read) - len(rows)
+    )

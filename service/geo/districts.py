@@ -205,7 +205,8 @@ def join_staged_population(year: int | None, source: str | None):
 
 def sum_population_into_parents(year: int | None, source: str | None):
     """Give a district without a population row the sum of its children (Paris = its 20
-    arrondissements), when every child has one."""
+    arrondissements), when every child has one and some child got its population from these
+    rows: the parents of other districts keep their population, year and source."""
     children = (
         select(
             District.parent_code.label("code"),
@@ -213,7 +214,10 @@ def sum_population_into_parents(year: int | None, source: str | None):
         )
         .where(District.parent_code.is_not(None))
         .group_by(District.parent_code)
-        .having(func.count() == func.count(District.population))
+        .having(
+            func.count() == func.count(District.population),
+            func.bool_or(District.code.in_(select(population_staging.c.code))),
+        )
         .subquery("children")
     )
     return (

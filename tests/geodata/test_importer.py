@@ -166,6 +166,46 @@ def test_population_csv_joins_by_code_and_sums_into_parents(isolated, db, tmp_pa
     assert rows == {"75101": 15114, "75102": 20890, "75056": 36004}
 
 
+def test_population_csv_leaves_other_districts_and_empty_cells_alone(isolated, db, tmp_path):
+    """An empty cell keeps the population stored; a parent none of whose children is in the
+    CSV keeps its own population, year and source."""
+    path = write_geojson(
+        tmp_path / "e.geojson",
+        [
+            district_feature("75101", square(2.30, 48.80, 0.01), parent="75056", pop=15000),
+            district_feature("75102", square(2.31, 48.80, 0.01), parent="75056", pop=20000),
+            district_feature("06088", square(7.20, 43.70, 0.01), parent="06", pop=350000),
+            district_feature("06", square(7.00, 43.60, 0.50), pop=1100000),
+            district_feature("75056", square(2.30, 48.80, 0.02)),
+        ],
+    )
+    load(
+        isolated,
+        path,
+        parent_field="parent",
+        population_field="pop",
+        population_year=2021,
+        population_source="census 2021",
+    )
+    csv_path = tmp_path / "pop.csv"
+    csv_path.write_text("code,pop\n75101,15114\n75102,\n")
+    report = import_population(
+        isolated, str(csv_path), code_field="code", population_field="pop", year=2023, source="new"
+    )
+    assert (report.matched, report.without_population, report.summed_parents) == (1, 1, 1)
+    rows = {
+        row.code: (row.population, row.population_year, row.population_source)
+        for row in db("SELECT code, population, population_year, population_source FROM districts")
+    }
+    assert rows == {
+        "75101": (15114, 2023, "new"),
+        "75102": (20000, 2021, "census 2021"),  # its empty cell erased nothing
+        "06088": (350000, 2021, "census 2021"),
+        "06": (1100000, 2021, "census 2021"),  # not a parent of the CSV's districts
+        "75056": (35114, 2023, "new"),  # a parent of the CSV's: the sum of its children
+    }
+
+
 def test_population_csv_without_the_named_column_is_refused(isolated, db, tmp_path):
     csv_path = tmp_path / "pop.csv"
     csv_path.write_text("code,population\n75101,1\n")
