@@ -648,6 +648,27 @@ class TestTimeline:
         assert body["periods"][-1]["count"] == 2
         assert body["attribution"][0]["name"] == "test-districts"
 
+    def test_a_removal_recorded_before_the_appearance_never_counts_below_zero(
+        self, client, db, quarters
+    ):
+        """A bulk row (no history) marked removed at a last change that predates its
+        observation: never on the map, as at= counts it, and no period before it appears."""
+        pin(client, 2.301, 48.801, observed_at="2025-01-10T00:00:00Z")
+        odd = pin(client, 2.302, 48.801, observed_at="2025-03-10T00:00:00Z")
+        db("DELETE FROM device_revisions WHERE device_id = :id", id=odd["id"])
+        db(
+            "UPDATE devices SET status = 'removed', updated_at = '2024-11-01T00:00:00Z' "
+            "WHERE id = :id",
+            id=odd["id"],
+        )
+        body = stats(client, "/api/v1/stats/timeline?district=Q1&interval=month")
+        assert body["periods"][0]["start"][:7] == "2025-01"
+        assert all(period["count"] >= 0 for period in body["periods"])
+        for period in body["periods"][:4]:
+            month_end = period["start"][:7] + "-28"
+            at = stats(client, f"/api/v1/stats/compare?codes=Q1&at={month_end}")
+            assert period["count"] == at["districts"][0]["count"], period
+
     def test_cached_until_a_change_or_the_next_day(self, client, quarters, monkeypatch):
         url = "/api/v1/stats/timeline?district=Q1&interval=day"
         pin(client, 2.301, 48.801)

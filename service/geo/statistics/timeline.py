@@ -29,9 +29,13 @@ def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_cre
             literal(1).label("added"),
             literal(0).label("removed"),
         ),
-        select(func.date_trunc(unit, devices.c.removed), literal(0), literal(1)).where(
-            devices.c.removed.is_not(None)
-        ),
+        # A removal recorded before the device appeared (bulk rows whose last change predates
+        # their observation) takes effect when it appears: never on the map, as at= says.
+        select(
+            func.date_trunc(unit, func.greatest(devices.c.removed, devices.c.appeared)),
+            literal(0),
+            literal(1),
+        ).where(devices.c.removed.is_not(None)),
     ).cte("events")
     per_period = (
         select(
