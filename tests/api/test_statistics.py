@@ -507,6 +507,11 @@ class TestBadInput:
             ("level=quartier&status=gone", "status.0"),
             ("level=quartier&at=yesterday", "at"),
             ("level=quartier&at=2024-13-45", "at"),
+            # ISO 8601 forms that are neither a date nor RFC 3339 (Python would read them).
+            ("level=quartier&at=20240615", "at"),
+            ("level=quartier&at=2024-W24-6", "at"),
+            ("level=quartier&at=2024-06-30T12:00", "at"),
+            ("level=quartier&at=0001-01-01T00:00:00%2B05:00", "at"),
             ("level=quartier&f=xlsx", "f"),
             ("level=quartier&rank_by=beauty", "rank_by"),
             ("level=quartier&tolerance=-1", "tolerance"),

@@ -1,6 +1,7 @@
 """What researchers send and receive for statistics: filters, figures, attribution."""
 
-from datetime import UTC, datetime, time
+import re
+from datetime import UTC, date, datetime, time
 
 import marshmallow as ma
 from marshmallow import ValidationError, validate
@@ -30,15 +31,24 @@ class MapDate(ma.fields.Field):
         )
         super().__init__(**kwargs)
 
+    # Python reads more of ISO 8601 (20240615, 2024-W24-6, 12:00 without seconds): only these.
+    DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+    INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?")
+
     def _deserialize(self, value, attr, data, **kwargs):
         text = str(value)
         try:
-            if len(text) == 10:
-                return datetime.combine(datetime.fromisoformat(text).date(), time.max, UTC)
-            instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ValidationError("Give a date (YYYY-MM-DD) or an RFC 3339 instant.") from exc
-        return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+            if self.DAY.fullmatch(text):
+                return datetime.combine(date.fromisoformat(text), time.max, UTC)
+            if not self.INSTANT.fullmatch(text):
+                raise ValueError(text)
+            instant = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+            return (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(UTC)
+        except (ValueError, OverflowError) as exc:
+            raise ValidationError(
+                "Give a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ, or "
+                "with an offset), within the years 1 to 9999 in UTC."
+            ) from exc
 
 
 class DeviceSelectionArgsSchema(ma.Schema):
