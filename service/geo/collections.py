@@ -211,7 +211,9 @@ DEVICE_PROPERTY_SCHEMAS = {
     ),
     "last_confirmed_at": typed("string", "Last confirmation", format="date-time"),
     "photos": typed("array", "Photos, oldest first", items={"type": "object"}),
-    "osm_id": typed("integer", "OpenStreetMap node it was imported from (ODbL), else null"),
+    # A whole number, typed "number": GDAL reads every schema "integer" as 32 bits and
+    # clamps node ids past 2**31 (most of them) to 2147483647; as a real it keeps them exact.
+    "osm_id": typed("number", "OpenStreetMap node it was imported from (ODbL), else null"),
 }
 
 

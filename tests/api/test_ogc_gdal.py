@@ -67,6 +67,16 @@ def test_gdal_reads_every_page_of_the_devices_collection(live_server, seeded, tm
     assert 2.25 < lon < 2.38 and 48.85 < lat < 48.88
 
 
+def test_gdal_reads_osm_node_ids_past_32_bits(live_server, seeded, db, tmp_path):
+    """OpenStreetMap node ids pass 2**31, where GDAL would clamp a schema "integer" (32 bits)
+    to 2147483647: typed as a number, they come through whole."""
+    db("UPDATE devices SET osm_id = 6928121637 WHERE operator = 'operator 2'")
+    summary = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc", "devices")
+    assert "osm_id: Real" in summary, summary
+    features = read_layer(live_server, tmp_path, "-where", "operator = 'operator 2'")
+    assert [f["properties"]["osm_id"] for f in features] == [6928121637]
+
+
 def test_gdal_sees_the_layer_extent_and_applies_filters(live_server, seeded, tmp_path):
     summary = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc", "devices")
     assert "Geometry: Point" in summary

@@ -329,7 +329,10 @@ def select_watched(sel, selection: DistrictSelection, flt: StatisticsFilter, mod
         )
         .where(seeing.c.kind.in_(SEEING_KINDS))
         .group_by(sel.c.code)
-        .subquery("cones")
+        # Once: a selection the planner expects one district of (a level and a parent) had it
+        # union every district's cones again for each district of a nested loop.
+        .cte("cones")
+        .prefix_with("MATERIALIZED")
     )
     return (
         select(
