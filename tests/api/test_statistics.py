@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import math
 from datetime import datetime, timedelta
 
@@ -10,10 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, shape
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
 
 from service.api.statistics import cache as statistics_cache
 from service.api.statistics import routes
 from service.geo import grid
+from service.geo.statistics.density import DensityQuery, select_density_json
+from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
+from service.geo.view_cones import ViewModel
 from tests.districts import (
     district_feature,
     load,
@@ -340,6 +345,21 @@ class TestDensities:
         assert q1["watched_area_km2"] == pytest.approx(expected, rel=0.03)
         assert q1["watched_share"] == pytest.approx(expected / q1["area_km2"], rel=0.03)
         assert by_code(stats(client))["Q1"]["watched_area_km2"] is None
+
+    def test_the_cones_are_united_once_whatever_the_planner_expects(self, app, db, quarters):
+        """With a level and a parent, PostgreSQL expects one district and would nest the
+        union of every district's cones in a loop over the districts: they are computed once."""
+        query = DensityQuery(
+            DistrictSelection(levels=["quartier"], parents=["P"]),
+            StatisticsFilter(),
+            view_model=ViewModel.from_config(app.config),
+        )
+        statement = select_density_json(query, [])
+        sql = str(
+            statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+        )
+        plan = json.dumps(db("EXPLAIN (FORMAT JSON) " + sql.replace("%", "%%")).scalar())
+        assert '"Subplan Name": "CTE cones"' in plan
 
     @pytest.mark.parametrize("fmt", ["json", "csv", "geojson"])
     def test_a_district_without_area_ranks_last_instead_of_failing(self, client, db, quarters, fmt):
