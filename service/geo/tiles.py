@@ -21,11 +21,13 @@ from sqlalchemy import (
     Select,
     SmallInteger,
     Text,
+    and_,
     any_,
     bindparam,
     case,
     cast,
     func,
+    or_,
     select,
     true,
 )
@@ -62,10 +64,10 @@ def kind_count_column(kind: str) -> str:
 
 @dataclass(frozen=True)
 class KeyArea:
-    """Where to look for devices: tile_key ranges, optionally cut to a box of zoom-30 pixels."""
+    """Where to look for devices: tile_key ranges, optionally cut to boxes of zoom-30 pixels."""
 
     ranges: list[KeyRange]
-    pixel_box: tuple[int, int, int, int] | None = None
+    pixel_boxes: tuple[tuple[int, int, int, int], ...] = ()
 
     @classmethod
     def of_tile(cls, z: int, x: int, y: int) -> "KeyArea":
@@ -73,36 +75,45 @@ class KeyArea:
 
     @classmethod
     def of_bboxes(cls, bboxes: list[tuple[float, float, float, float]]) -> "KeyArea":
-        """The tiles covering one box, at the deepest zoom where at most 8 by 8 of them do."""
+        """The tiles covering the boxes (two for one that crosses the antimeridian), each at
+        the deepest zoom where at most 8 by 8 of them do."""
         if not bboxes:
             return cls([KeyRange(0, KEY_SPACE)])
-        if len(bboxes) > 1:  # crosses the antimeridian: tiles of the whole band are fine
-            return cls.of_bboxes(
-                [(-180.0, min(b[1] for b in bboxes), 180.0, max(b[3] for b in bboxes))]
-            )
-        x0, y0, x1, y1 = pixel_box(bboxes[0])
-        zoom = KEY_ZOOM
-        while zoom > 0 and (
-            (x1 >> (KEY_ZOOM - zoom)) - (x0 >> (KEY_ZOOM - zoom)) >= 8
-            or (y1 >> (KEY_ZOOM - zoom)) - (y0 >> (KEY_ZOOM - zoom)) >= 8
-        ):
-            zoom -= 1
-        shift = KEY_ZOOM - zoom
-        ranges = sorted(
-            (
+        ranges, boxes = [], []
+        for bbox in bboxes:
+            x0, y0, x1, y1 = pixel_box(bbox)
+            zoom = KEY_ZOOM
+            while zoom > 0 and (
+                (x1 >> (KEY_ZOOM - zoom)) - (x0 >> (KEY_ZOOM - zoom)) >= 8
+                or (y1 >> (KEY_ZOOM - zoom)) - (y0 >> (KEY_ZOOM - zoom)) >= 8
+            ):
+                zoom -= 1
+            shift = KEY_ZOOM - zoom
+            ranges += [
                 tile_key_range(zoom, tx, ty)
                 for tx in range(x0 >> shift, (x1 >> shift) + 1)
                 for ty in range(y0 >> shift, (y1 >> shift) + 1)
-            ),
-            key=lambda r: r.low,
-        )
-        return cls(ranges, (x0, y0, x1, y1))
+            ]
+            boxes.append((x0, y0, x1, y1))
+        # Tiles are nested or apart: a tile inside one already read would be read twice.
+        disjoint, end = [], 0
+        for key_range in sorted(ranges, key=lambda r: (r.low, -r.high)):
+            if key_range.low >= end:
+                disjoint.append(key_range)
+                end = key_range.high
+        return cls(disjoint, tuple(boxes))
 
     def clauses(self, ranges) -> list[ColumnElement]:
         clauses = [Device.tile_key >= ranges.c.low, Device.tile_key < ranges.c.high]
-        if self.pixel_box:
-            x0, y0, x1, y1 = self.pixel_box
-            clauses += [Device.mercator_x.between(x0, x1), Device.mercator_y.between(y0, y1)]
+        if self.pixel_boxes:
+            clauses.append(
+                or_(
+                    *(
+                        and_(Device.mercator_x.between(x0, x1), Device.mercator_y.between(y0, y1))
+                        for x0, y0, x1, y1 in self.pixel_boxes
+                    )
+                )
+            )
         return clauses
 
 

@@ -257,6 +257,20 @@ class TestClusteredListing:
         ).get_json()
         assert [f["properties"]["kind"] for f in body["features"]] == ["camera"]
 
+    @pytest.mark.parametrize("zoom", [0, 3, 10, 16])
+    def test_a_box_across_the_antimeridian_keeps_its_two_sides_only(self, client, zoom):
+        west = pin(client, 179.99999, 0.0)
+        east = pin(client, -179.99999, 0.0001)
+        pin(client, 10.0, 0.0)  # on the equator, far from the box
+        pin(client, 2.35, 48.85)
+        body = client.get(
+            f"/api/v1/devices?cluster=true&zoom={zoom}&bbox=179,-10,-179,10"
+        ).get_json()
+        counted = sum(f["properties"].get("count", 1) for f in body["features"])
+        assert counted == 2
+        if zoom == 16:
+            assert {f["id"] for f in body["features"]} == {west["id"], east["id"]}
+
     def test_a_contributor_sees_their_own_pending_pins_among_the_clusters(
         self, app, client, as_user
     ):

@@ -44,5 +44,5 @@ def test_a_device_key_lies_in_the_range_of_its_tile(app, lon, lat, z):
 def test_a_box_is_covered_by_at_most_64_tiles(lon, lat, width, height):
     area = KeyArea.of_bboxes([(lon, lat, lon + width, lat + height)])
     assert 1 <= len(area.ranges) <= 64
-    x0, y0, x1, y1 = area.pixel_box
+    [(x0, y0, x1, y1)] = area.pixel_boxes
     assert x0 <= x1 and y0 <= y1
