@@ -129,6 +129,14 @@ class TestDuplicates:
         assert moderator.post("/api/v1/devices", json=feature(2.3502, 48.85)).status_code == 409
         assert moderator.post("/api/v1/devices", json=feature(10.0002, 0.0)).status_code == 201
 
+    def test_duplicates_across_the_antimeridian_are_found(self, moderator):
+        existing = pin(moderator, 179.99999, 0.0, kind="microphone")
+        response = moderator.post(
+            "/api/v1/devices", json=feature(-179.99999, 0.0, kind="microphone")
+        )
+        assert response.status_code == 409  # 2.2 m apart on the sphere
+        assert [c["id"] for c in response.get_json()["candidates"]] == [existing["id"]]
+
 
 class TestMergeHistoryRevert:
     def test_merge_moves_votes_and_leaves_a_redirect(self, moderator, as_user, client, db):

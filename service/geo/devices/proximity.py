@@ -3,7 +3,7 @@
 import math
 import uuid
 
-from sqlalchemy import JSON, Numeric, Select, Text, and_, cast, func, literal_column, select
+from sqlalchemy import JSON, Numeric, Select, Text, and_, cast, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -25,13 +25,19 @@ def near_clause(geom, point, distance_m: float) -> ColumnElement:
     """Within DISTANCE_M metres of POINT on the sphere.
 
     The bounding-box test (metres turned into degrees at the point's latitude) lets the GiST
-    index do the work; ST_DWithin on geography then measures exactly.
+    index do the work; ST_DWithin on geography then measures exactly. Near the antimeridian
+    the box also stands on the other side (a point at 179.99999° is 2 m from one at
+    -179.99999°).
     """
     degrees = math.degrees(distance_m / EARTH_RADIUS_M) / func.greatest(
         0.01, func.cos(func.radians(func.ST_Y(point)))
     )
+    boxes = [
+        geom.op("&&")(func.ST_Expand(func.ST_Translate(point, shift, 0), degrees))
+        for shift in (0, 360, -360)
+    ]
     return and_(
-        geom.op("&&")(func.ST_Expand(point, degrees)),
+        or_(*boxes),
         func.ST_DWithin(func.geography(geom), func.geography(point), distance_m, False),
     )
 
