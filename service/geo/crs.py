@@ -36,6 +36,17 @@ class Crs:
     def is_storage(self) -> bool:
         return self.srid == 4326 and not self.latitude_first
 
+    def part_in_area_of_use(self, bbox: tuple) -> tuple | None:
+        """A box of this CRS cut to its area of use (None when it lies wholly outside): past
+        it, projected coordinates no longer stand for places (Web Mercator's wrap around the
+        antimeridian, Lambert-93's and LV95's diverge), and a box larger than the area found
+        fewer devices than the area itself. Boxes in degrees are left as they are."""
+        if self.srid == 4326:
+            return bbox
+        x0, y0, x1, y1 = self.extent
+        cut = (max(bbox[0], x0), max(bbox[1], y0), min(bbox[2], x1), min(bbox[3], y1))
+        return None if cut[0] > cut[2] or cut[1] > cut[3] else cut
+
 
 SUPPORTED = {
     crs.uri: crs

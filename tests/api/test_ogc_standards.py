@@ -283,6 +283,26 @@ class TestCrs:
             response = client.get(f"{ITEMS}?bbox={bbox}&bbox-crs={EPSG}{crs}")
             assert ids(response) == {devices["louvre"]}, crs
 
+    def test_a_box_past_its_crs_area_finds_what_the_area_holds(self, client, devices):
+        """A larger box never finds fewer devices: projected boxes are cut to their CRS's area
+        of use (past it, Web Mercator wraps round and Lambert-93 diverges)."""
+        edge = pin(client, -179.99999, 0.0)["id"]
+        every = set(devices.values()) | {edge}
+        for bbox, crs in [
+            ("-20037508.3,-1000,0,1000", "3857"),
+            ("-20037508.35,-1000,0,1000", "3857"),
+            ("-25000000,-10000000,25000000,10000000", "3857"),
+        ]:
+            found = ids(client.get(f"{ITEMS}?bbox={bbox}&bbox-crs={EPSG}{crs}"))
+            assert edge in found, bbox
+        world = ids(client.get(f"{ITEMS}?bbox=-25000000,-30000000,25000000,30000000"
+                               f"&bbox-crs={EPSG}3857"))  # fmt: skip
+        assert world == every
+        france = ids(client.get(f"{ITEMS}?bbox=100000,6000000,1300000,7200000&bbox-crs={EPSG}2154"))
+        for larger in ("-10000000,-10000000,100000000,100000000", "-1e30,-1e30,1e30,1e30"):
+            response = client.get(f"{ITEMS}?bbox={larger}&bbox-crs={EPSG}2154")
+            assert ids(response) == france == set(devices.values()), larger
+
     def test_swiss_coordinates_of_a_swiss_device(self, client):
         bern = pin(client, 7.4474, 46.9480)["id"]
         response = client.get(f"{ITEMS}?crs={EPSG}2056&bbox=2600000,1199000,2601000,1200500"
@@ -300,6 +320,7 @@ class TestCrs:
             "bbox-crs=EPSG:2154",
             f"bbox=652000,6862000,651000,6863000&bbox-crs={EPSG}2154",
             f"bbox=91,2,92,3&bbox-crs={EPSG}4326",  # latitude first: 91 is out of range
+            f"bbox=0,0,1000,1000&bbox-crs={EPSG}2056",  # wholly outside LV95's area of use
             "bbox=651000,6862000,652000,6863000",  # metres without bbox-crs
         ],
     )

@@ -487,13 +487,20 @@ def boxes_and_conditions(collection: OgcCollection, args: dict) -> tuple[list, l
     crs = SUPPORTED[args.get("bbox_crs", CRS84)]
     if crs.is_storage:
         return split_antimeridian(args["bbox"]), conditions
+    bbox = crs.part_in_area_of_use(args["bbox"])
+    if bbox is None:
+        x0, y0, x1, y1 = crs.extent
+        raise BadRequest(
+            f"This bbox lies outside the area of use of {crs.uri}: x {x0}..{x1}, y {y0}..{y1}.",
+            field="bbox",
+        )
     # The 4326 box around it lets the index work; the test in its own CRS is exact.
-    box = session.execute(select_storage_box(args["bbox"], crs)).one()
+    box = session.execute(select_storage_box(bbox, crs)).one()
     if box.west is None:
         raise BadRequest("This bbox lies outside the area of its CRS.", field="bbox")
     west, south = max(box.west, -180.0), max(box.south, -90.0)
     east, north = min(box.east, 180.0), min(box.north, 90.0)
-    condition = within_box_in_crs(collection.geometry, args["bbox"], crs)
+    condition = within_box_in_crs(collection.geometry, bbox, crs)
     return [(west, south, east, north)], [*conditions, condition]
 
 
