@@ -96,13 +96,16 @@ def security_headers(response: Response) -> Response:
 
     Non-HTML answers get a policy that forbids everything; an HTML page sets its own (the web
     app at / does), and one already set is never overridden. A bodiless answer is typed HTML by
-    default: a 204 gets the API's policy, a 304 none (it would replace a cached page's policy).
+    default: a 204 gets the API's policy and loses that type, a 304 gets no policy (it would
+    replace a cached page's policy).
     """
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
     if response.mimetype != "text/html" or response.status_code == 204:
         headers.setdefault("Content-Security-Policy", API_CONTENT_SECURITY_POLICY)
+    if response.status_code == 204:
+        headers.remove("Content-Type")  # no content, no type (Flask's default says HTML)
     return response
 
 

@@ -266,7 +266,8 @@ def parse_json(data: str | bytes):
     try:
         return json.loads(data)
     except RecursionError as exc:
-        raise json.JSONDecodeError("The JSON body nests too deeply.", "", 0) from exc
+        # A document of its own: webargs reads an error about "" as a missing body.
+        raise json.JSONDecodeError("The JSON body nests too deeply.", "[[[...", 0) from exc
 
 
 class JSONProvider(DefaultJSONProvider):

@@ -211,7 +211,8 @@ class TestDelete:
     def test_delete_leaves_a_tombstone(self, client, db):
         created = pin(client)
         url = f"/api/v1/devices/{created['id']}"
-        assert client.delete(url).status_code == 204
+        deleted = client.delete(url)
+        assert deleted.status_code == 204 and "Content-Type" not in deleted.headers
         gone = client.get(url)
         assert gone.status_code == 410
         assert gone.get_json()["deleted_at"]
