@@ -108,12 +108,22 @@ def check_lon_lat(coordinates: list[float]) -> None:
         raise ValidationError(f"Latitude {lat} is outside -90..90 (coordinates are [lon, lat]).")
 
 
+class JsonNumber(ma.fields.Float):
+    """A number of a JSON body: a string of digits is refused, as JSON and GeoJSON type
+    numbers (marshmallow's Float would read "2.3" as 2.3), and so is a boolean."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str | bool):
+            raise ValidationError("Not a valid number (a JSON number, not a string).")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class PointGeometrySchema(ma.Schema):
     """A GeoJSON Point in WGS84, longitude first."""
 
     type = ma.fields.String(required=True, validate=ma.validate.Equal("Point"))
     coordinates = ma.fields.List(
-        ma.fields.Float(allow_nan=False),
+        JsonNumber(allow_nan=False),
         required=True,
         validate=[ma.validate.Length(2, 3), check_lon_lat],
         metadata={"description": "[longitude, latitude] (an altitude is accepted and ignored)"},

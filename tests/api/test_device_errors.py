@@ -77,6 +77,11 @@ BAD_FEATURES = {
     "tag value too long": (feature(tags={"k": "v" * 256}), "properties.tags.k.value"),
     "source not a URL": (feature(source="javascript:alert(1)"), "properties.source"),
     "observed_at not a date": (feature(observed_at="yesterday"), "properties.observed_at"),
+    "angle as a string": (feature(angle="45"), "properties.angle"),
+    "coordinates as strings": (
+        {**feature(), "geometry": {"type": "Point", "coordinates": ["2.3", "48"]}},
+        "geometry.coordinates.0",
+    ),
     "observed_at before year 1 in UTC": (
         feature(observed_at="0001-01-01T00:00:00+05:00"),
         "properties.observed_at",

@@ -7,6 +7,7 @@ from ... import vocabulary as vocab
 from ...geo.tiles import MAX_ZOOM
 from ..fields import (
     BBox,
+    JsonNumber,
     LinkSchema,
     PointGeometrySchema,
     ValueList,
@@ -80,13 +81,13 @@ class DevicePropertiesSchema(ma.Schema):
     camera_type = choice(vocab.CAMERA_TYPES, allow_none=True)
     mount = choice(vocab.MOUNTS, allow_none=True)
     direction = Directions(allow_none=True)
-    angle = ma.fields.Float(
+    angle = JsonNumber(
         allow_none=True,
         allow_nan=False,
         validate=validate.Range(0, 360, min_inclusive=False),
         metadata={"description": "Field of view in degrees"},
     )
-    height = ma.fields.Float(
+    height = JsonNumber(
         allow_none=True,
         allow_nan=False,
         validate=validate.Range(0, 500),
@@ -104,7 +105,7 @@ class DevicePropertiesSchema(ma.Schema):
         validate=not_in_the_future,
         metadata={"description": "When it was seen (RFC 3339), not after now"},
     )
-    accuracy_m = ma.fields.Float(
+    accuracy_m = JsonNumber(
         allow_none=True,
         allow_nan=False,
         validate=validate.Range(0, 10000),
