@@ -2,6 +2,7 @@
 
 import json
 import math
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -89,8 +90,15 @@ def read_elements(path: Path) -> Iterator[OsmNode | str]:
     raise OsmFileError(f"{path.name} is neither Overpass JSON nor OSM XML")
 
 
-def osm_xml(nodes: Iterable[tuple[float, float, dict[str, str]]], bbox=None) -> bytes:
-    """OSM XML of new nodes (negative ids, as JOSM expects of objects not yet uploaded)."""
+def new_node_id(device_id: uuid.UUID) -> int:
+    """A device's node id in an OSM file: negative, as JOSM expects of objects not yet
+    uploaded, and the same in every page and every export, so that files opened together do
+    not share ids (62 bits of the UUID: no two devices of a map meet)."""
+    return -(device_id.int >> 66) - 1
+
+
+def osm_xml(nodes: Iterable[tuple[int, float, float, dict[str, str]]], bbox=None) -> bytes:
+    """OSM XML of new nodes (node id, longitude, latitude, tags)."""
     root = ET.Element("osm", version="0.6", generator=GENERATOR)
     if bbox:
         min_lon, min_lat, max_lon, max_lat = bbox
@@ -102,8 +110,8 @@ def osm_xml(nodes: Iterable[tuple[float, float, dict[str, str]]], bbox=None) -> 
             maxlat=str(max_lat),
             maxlon=str(max_lon),
         )
-    for number, (lon, lat, tags) in enumerate(nodes, start=1):
-        node = ET.SubElement(root, "node", id=str(-number), lat=str(lat), lon=str(lon))
+    for node_id, lon, lat, tags in nodes:
+        node = ET.SubElement(root, "node", id=str(node_id), lat=str(lat), lon=str(lon))
         for key, value in sorted(tags.items()):
             ET.SubElement(node, "tag", k=key, v=value)
     ET.indent(root)

@@ -49,7 +49,7 @@ def test_devices_are_exported_with_osm_tags_and_negative_ids(client):
     assert response.status_code == 200 and response.mimetype == OSM_XML
     assert "vigie-devices.osm" in response.headers["Content-Disposition"]
     exported = sorted(nodes(response), key=lambda n: n["lon"])
-    assert [n["id"] for n in exported] in ([-1, -2], [-2, -1])
+    assert all(n["id"] < 0 for n in exported) and exported[0]["id"] != exported[1]["id"]
     assert exported[0]["lon"] == 2.2945123
     assert exported[0]["tags"] == {
         "man_made": "surveillance",
@@ -100,6 +100,10 @@ def test_pages_are_linked_and_cached(client):
     assert len(nodes(rest)) == 1 and "Link" not in rest.headers
     seen = {(n["lon"], n["lat"]) for n in nodes(first) + nodes(rest)}
     assert len(seen) == 3
+    # Files of several pages open together: no node id is used twice, and a device keeps its.
+    node_ids = [n["id"] for n in nodes(first) + nodes(rest)]
+    assert len(set(node_ids)) == 3 and all(int(i) < 0 for i in node_ids)
+    assert [n["id"] for n in nodes(client.get("/api/v1/devices?f=osm"))] == node_ids
     again = client.get(
         "/api/v1/devices?f=osm&limit=2", headers={"If-None-Match": first.headers["ETag"]}
     )
