@@ -5,6 +5,7 @@ viewer (approved, not deleted).
 """
 
 from sqlalchemy import Float, Integer, Select, Text, cast, func, select
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Dataset, Device, District
@@ -61,7 +62,8 @@ def select_district_statistics_rows(levels=()) -> Select:
     """Districts (of LEVELS, or all) with the figures of /api/v1/stats/districts for their
     level as flat columns (`kind_camera`, `status_active`...), which GIS fields can hold, and
     their WKB geometry, by code."""
-    figures = district_level_figures_json().label("figures")
+    # Written as text (json_object_text): read as JSON to pick its members.
+    figures = cast(district_level_figures_json(), JSON).label("figures")
     clauses = [District.level.in_(list(levels))] if levels else []
     rows = (
         select(
