@@ -17,12 +17,16 @@ What a failure leaves behind:
   200 as the saved device, and edits carry If-Match.
 
 Fingerprints are keyed (HMAC with SECRET_KEY): a stolen database gives no way to test the
-passwords that bodies hold. Answers that hand out a secret (a bearer token) are never stored:
-their routes are `exempt`, and a retried login issues another token.
+passwords that bodies hold. Answers that hand out a secret (a bearer token) or tell what must
+not be kept (a new pseudonym under its client's address, a deleted account) are never stored:
+their routes are `exempt`, and a retried login issues another token. An answer with members
+that must not be kept (the position and time read from a photo) is stored without them
+(`stored_without`): a retry gets the rest.
 """
 
 import hashlib
 import hmac
+import json
 import logging
 from datetime import timedelta
 
@@ -49,17 +53,56 @@ def exempt(view):
     return view
 
 
+def stored_without(*members: str):
+    """Mark a view whose JSON answer is kept for retries without these top-level MEMBERS."""
+
+    def mark(view):
+        view.idempotency_left_out = members
+        return view
+
+    return mark
+
+
+def left_out(view, method: str) -> tuple[str, ...]:
+    return getattr(view_handler(view, method), "idempotency_left_out", ())
+
+
+def kept_body(response: Response) -> bytes:
+    """The answer's body as it may be kept: without the members its view leaves out."""
+    members = left_out(current_app.view_functions[request.endpoint], request.method)
+    body = response.get_data()
+    if not members or not response.is_json:
+        return body
+    document = json.loads(body)
+    return json.dumps({k: v for k, v in document.items() if k not in members}).encode()
+
+
 def is_exempt(view, method: str) -> bool:
     """Whether METHOD of VIEW (a function, or a MethodView's view) is marked `exempt`."""
     return getattr(view_handler(view, method), "idempotency_exempt", False)
 
 
 def fingerprint() -> str:
-    """A keyed hash of the request: method, path and query, and body."""
+    """A keyed hash of the request: method, path and query, and body (a form's parts)."""
     digest = hmac.new(current_app.config["SECRET_KEY"].encode(), digestmod=hashlib.sha256)
     digest.update(f"{request.method} {request.full_path}\n".encode())
-    digest.update(request.get_data(cache=True))
+    if request.mimetype == "multipart/form-data":
+        add_form_parts(digest)
+    else:
+        digest.update(request.get_data(cache=True))
     return digest.hexdigest()
+
+
+def add_form_parts(digest) -> None:
+    """A multipart body by its fields and files: a client sending it again draws a new
+    boundary between its parts (browsers do), so its bytes differ where the request does not."""
+    for name, value in sorted(request.form.items(multi=True)):
+        digest.update(f"field {name}={value}\n".encode())
+    for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+        digest.update(f"file {name} {upload.mimetype}\n".encode())
+        while chunk := upload.stream.read(1 << 20):
+            digest.update(chunk)
+        upload.stream.seek(0)  # the view reads it next
 
 
 def before_write():
@@ -138,7 +181,7 @@ def after_write(response: Response) -> Response:
         else:
             answer = {
                 "status": response.status_code,
-                "body": response.get_data(),
+                "body": kept_body(response),
                 "headers": {
                     h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers
                 },

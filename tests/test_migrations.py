@@ -74,3 +74,43 @@ def test_leaving_the_stale_marks_rewrites_every_csv_line():
     finally:
         engine.dispose()
         drop_database(name)
+
+
+def test_kept_answers_holding_private_data_are_deleted():
+    """0023 deletes the kept answers that held a photo's position and time, a pseudonym, or
+    a deleted account's, and leaves the others."""
+    name = f"vigie_migrations_{uuid.uuid4().hex[:8]}"
+    url = create_database(name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(url, "0022")
+        user = uuid.uuid4()
+        answers = {
+            "photo": (str(user), b'{"id": 1, "suggested_location": {"coordinates": [2.29, 48.8]}}'),
+            "register": ("d8997a0df4480a777ae06376", b'{"username": "carol"}'),
+            "deleted account": (str(uuid.uuid4()), b""),
+            "pin": (str(user), b'{"type": "Feature"}'),
+        }
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, username, password_hash, role) "
+                    "VALUES (:id, 'alice', 'x', 'contributor')"
+                ),
+                {"id": user},
+            )
+            for key, (scope, body) in answers.items():
+                connection.execute(
+                    text(
+                        "INSERT INTO idempotent_requests (scope, key, fingerprint, status, body) "
+                        "VALUES (:scope, :key, 'f', 201, :body)"
+                    ),
+                    {"scope": scope, "key": key, "body": body},
+                )
+        migrate.upgrade(url)
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT key FROM idempotent_requests")).scalars().all()
+        assert kept == ["pin"]
+    finally:
+        engine.dispose()
+        drop_database(name)

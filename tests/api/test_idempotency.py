@@ -4,6 +4,7 @@ import threading
 
 from sqlalchemy import text
 
+from tests import images
 from tests.helpers import feature, new_id
 
 
@@ -156,7 +157,9 @@ def test_a_server_error_leaves_no_record(moderator, db, monkeypatch):
     assert db("SELECT count(*) FROM devices").scalar_one() == 0
 
 
-def test_logins_store_no_token_and_fingerprints_are_keyed(client, db):
+def test_logins_and_registrations_store_nothing_and_fingerprints_are_keyed(client, moderator, db):
+    """A token is a secret, a new pseudonym sits under its client's address: neither is kept.
+    Other answers are, under a keyed fingerprint."""
     import hashlib
 
     account = {"username": "nightowl", "password": "a long passphrase"}
@@ -168,11 +171,36 @@ def test_logins_store_no_token_and_fingerprints_are_keyed(client, db):
     ]
     assert [t.status_code for t in tokens] == [201, 201]
     assert tokens[0].get_json()["token"] != tokens[1].get_json()["token"]  # not replayed
-    (record,) = db("SELECT key, fingerprint, body FROM idempotent_requests").all()
-    assert record.key == "login-1" and tokens[0].get_json()["token"].encode() not in record.body
-    unkeyed = hashlib.sha256(b"POST /api/v1/auth/register?\n")
-    unkeyed.update(register_body := client.application.json.dumps(account).encode())
-    assert record.fingerprint != unkeyed.hexdigest() and register_body
+    assert db("SELECT count(*) FROM idempotent_requests").scalar_one() == 0
+    body = client.application.json.dumps(feature()).encode()
+    moderator.post("/api/v1/devices", data=body, content_type="application/json", headers=headers)
+    (record,) = db("SELECT key, fingerprint FROM idempotent_requests").all()
+    unkeyed = hashlib.sha256(b"POST /api/v1/devices?\n")
+    unkeyed.update(body)
+    assert record.key == "login-1" and record.fingerprint != unkeyed.hexdigest()
+
+
+def test_a_photo_answer_is_kept_without_where_and_when_it_was_taken(moderator, db):
+    """The position and time read from a photo are answered once, never stored (a retry
+    gets the photo without them)."""
+    headers = {"Idempotency-Key": "photo-1"}
+    photo = images.leaky_photo("JPEG")
+    first = images.upload(moderator, photo, headers=headers)
+    assert first.status_code == 201 and first.get_json()["suggested_location"]
+    (body,) = db("SELECT body FROM idempotent_requests").scalars().all()
+    for member in (b"suggested_location", b"taken_at", b"accuracy_m", b"2.2945"):
+        assert member not in body
+    again = images.upload(moderator, photo, headers=headers)
+    assert again.status_code == 201, again.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert "suggested_location" not in again.get_json()
+
+
+def test_deleting_an_account_keeps_no_answer(as_user, db):
+    user = as_user()
+    assert user.delete("/api/v1/me", headers={"Idempotency-Key": "bye"}).status_code == 204
+    assert db("SELECT count(*) FROM idempotent_requests").scalar_one() == 0
 
 
 def test_a_key_is_not_read_before_routing_and_authentication_answer(client, db):

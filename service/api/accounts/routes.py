@@ -51,6 +51,7 @@ def me_view(user: User) -> dict:
 
 @blp.route("/auth/register")
 class RegisterViews(MethodView):
+    @idempotency.exempt  # a new pseudonym, under its client's address: never stored
     @auth_limit
     @requires_json
     @blp.arguments(RegisterSchema)
@@ -130,6 +131,7 @@ class MeViews(MethodView):
         """Show your account"""
         return me_view(g.user)
 
+    @idempotency.exempt  # nothing of a deleted account is kept
     @blp.auth()
     @blp.response(204)
     @blp.problems(409)

@@ -10,6 +10,7 @@ from flask import Response, current_app, g, redirect, request, url_for
 from flask.views import MethodView
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ... import idempotency
 from ...caching import device_key, photo_key, share
 from ...db import session
 from ...errors import (
@@ -125,8 +126,13 @@ def created(photo: Photo, processed: ProcessedPhoto, status: int = 201) -> tuple
     return uploaded_view(photo, processed), status, {"Location": location}
 
 
+# Where and when a photo was taken is answered once, never kept (docs/photos.md).
+PRIVATE_SUGGESTIONS = ("suggested_location", "accuracy_m", "taken_at")
+
+
 @blp.route("/photos")
 class PhotoUploadViews(MethodView):
+    @idempotency.stored_without(*PRIVATE_SUGGESTIONS)
     @blp.auth()
     @write_limit
     @accepts_photo_upload
@@ -151,6 +157,7 @@ class PhotoUploadViews(MethodView):
 
 @blp.route("/devices/<uuid:device_id>/photos")
 class DevicePhotoViews(MethodView):
+    @idempotency.stored_without(*PRIVATE_SUGGESTIONS)
     @blp.auth()
     @write_limit
     @accepts_photo_upload
