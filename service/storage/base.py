@@ -26,7 +26,7 @@ def content_key(sha256: str) -> str:
 
 
 def check_key(key: str) -> str:
-    if not KEY_PATTERN.match(key):
+    if not KEY_PATTERN.fullmatch(key):
         raise ValueError(f"not a content address: {key!r}")
     return key
 

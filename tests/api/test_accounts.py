@@ -51,6 +51,8 @@ class TestRegister:
         [
             ({"username": "ab", "password": "a long passphrase"}, "username"),
             ({"username": "has space", "password": "a long passphrase"}, "username"),
+            # Would pass for "alice" wherever a newline shows as nothing.
+            ({"username": "alice\n", "password": "a long passphrase"}, "username"),
             ({"username": "fine_name", "password": "short"}, "password"),
             ({"username": "fine_name", "password": "a long passphrase", "email": "nope"}, "email"),
             ({"username": "fine_name", "password": "a long passphrase", "ip": "1.2.3.4"}, "ip"),

@@ -7,7 +7,18 @@ from ... import vocabulary as vocab
 from ...auth import weak_password_reason
 from ..fields import utc_datetime
 
-USERNAME = validate.Regexp(
+
+class WholeMatch(validate.Regexp):
+    """A pattern the whole value must match: with re.match, `$` also matches before a final
+    newline, and "alice\n" would pass for a pseudonym of its own next to "alice"."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
+USERNAME = WholeMatch(
     r"^[A-Za-z0-9_.-]{3,32}$", error="3 to 32 letters, digits, dots, dashes or underscores."
 )
 
