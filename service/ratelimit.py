@@ -29,6 +29,11 @@ def client_key() -> str:
         user = None  # a bad token is refused by the route itself
     if user is not None:
         return f"user:{user.id}"
+    return address_key()
+
+
+def address_key() -> str:
+    """The client's address, keyed (never kept as it is)."""
     return "anon:" + keyed_hash(request.remote_addr or "unknown")[:24]
 
 
@@ -39,11 +44,13 @@ def limiter() -> Limiter:
 # Two wrappers rather than one factory: flask-limiter identifies a context-manager limit by the
 # source line that enters it, so each limit needs a line of its own.
 def auth_limit(func):
-    """Logins and registrations: few per minute, against password guessing and account spam."""
+    """Logins and registrations: few per minute and per client address, against password
+    guessing and account spam (by address, whatever token the request carries: each account's
+    token would otherwise open another allowance)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with limiter().limit(current_app.config["RATE_LIMIT_AUTH"], key_func=client_key):
+        with limiter().limit(current_app.config["RATE_LIMIT_AUTH"], key_func=address_key):
             return func(*args, **kwargs)
 
     return wrapper

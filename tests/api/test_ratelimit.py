@@ -65,6 +65,21 @@ def test_logins_are_limited_per_anonymous_client(committed, limited_app):
     assert login_attempts(client, 1, address="192.0.2.11")[0].status_code == 401
 
 
+def test_a_token_in_the_request_does_not_open_another_allowance(committed, limited_app, make_user):
+    """Logins are counted per address, whatever bearer token they carry: otherwise each
+    account's token would give ten more guesses a minute."""
+    client = limited_app().test_client()
+    assert [r.status_code for r in login_attempts(client, 3)] == [401, 401, 401]
+    _, token = make_user("contributor")
+    carrying = client.post(
+        "/api/v1/auth/tokens",
+        json={"username": "nobody", "password": "x" * 12},
+        environ_base={"REMOTE_ADDR": "192.0.2.10"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert carrying.status_code == 429
+
+
 def test_a_forged_forwarded_address_does_not_escape_the_limit(committed, limited_app):
     client = limited_app().test_client()
     statuses = [
