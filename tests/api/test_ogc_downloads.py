@@ -1,9 +1,12 @@
 """Downloads of whole collections for GIS users: GeoPackage and FlatGeobuf files of the public
 devices, and of the districts with their statistics as flat, typed columns."""
 
+import tempfile
+
 import pyogrio
 import pyogrio.raw
 import pytest
+from werkzeug.test import EnvironBuilder
 
 from tests.districts import district_feature, load, rectangle, write_geojson
 from tests.helpers import PROBLEM, pin
@@ -120,3 +123,16 @@ def test_a_download_offers_no_validator_or_range_it_could_not_honour(client, map
     assert (
         part.status_code == 200 and part.data.startswith(b"SQLite format 3") and len(part.data) > 11
     )
+
+
+def test_a_download_leaves_no_file_behind_even_unclosed(app, mapped, tmp_path, monkeypatch):
+    """The written file is gone from the temporary folder before it is sent: servers such as
+    gunicorn send a file as it is and never call the response's close hooks."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    environ = EnvironBuilder(path="/ogc/collections/devices/download", query_string="f=fgb")
+    started = []
+    body = app.wsgi_app(environ.get_environ(), lambda status, headers: started.append(status))
+    received = b"".join(body)  # read to the end, never closed
+    assert started == ["200 OK"] and len(received) > 1000
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -642,18 +642,19 @@ class DownloadViews(MethodView):
                 write_geopackage(session.connection(), path, [layer])
             else:
                 write_flatgeobuf(session.connection(), path, layer)
-            # Written anew for each request: no ETag or byte range could name this file again,
-            # and a resumed download would join two different files.
-            response = send_file(
-                path,
-                mimetype=media_type,
-                as_attachment=True,
-                download_name=path.name,
-                conditional=False,
-                etag=False,
-            )
-        except BaseException:
+            written = path.open("rb")
+        finally:
+            # Gone from the folder before it is sent: the open file is read to the end, and
+            # its space freed when it is closed, whether or not the server calls close hooks
+            # (gunicorn does not on a file passed through as it is).
             shutil.rmtree(folder, ignore_errors=True)
-            raise
-        response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
-        return response
+        # Written anew for each request: no ETag or byte range could name this file again,
+        # and a resumed download would join two different files.
+        return send_file(
+            written,
+            mimetype=media_type,
+            as_attachment=True,
+            download_name=path.name,
+            conditional=False,
+            etag=False,
+        )
