@@ -84,7 +84,7 @@ class StatisticsCache(Base):
     __tablename__ = "statistics_cache"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # The request path and query string, so that a refresh can compute it again.
+    # The request URL (host, path and query string), so that a refresh can compute it again.
     request: Mapped[str] = mapped_column(Text, nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     # statistics_data_version() when it was computed (migration 0013).

@@ -417,6 +417,16 @@ class TestDensities:
 
 
 class TestCache:
+    def test_an_answer_asked_under_another_host_is_not_served_to_this_one(self, client, quarters):
+        """Answers link to the server (attribution URLs): a Host header of an attacker's
+        choosing must not leave its links in the answer others get."""
+        url = "/api/v1/stats/grid?bbox=2.29,48.79,2.33,48.82&cell=500"
+        poisoned = client.get(url, headers={"Host": "evil.example"})
+        assert b"evil.example" in poisoned.data
+        honest = client.get(url)
+        assert honest.headers["X-Cache"] == "miss" and b"evil.example" not in honest.data
+        assert client.get(url).headers["X-Cache"] == "hit"
+
     def test_repeated_request_is_served_from_cache_until_data_changes(self, client, quarters):
         first = client.get(STATS)
         again = client.get(STATS)
@@ -727,9 +737,10 @@ class TestRefresh:
     def test_no_cache_recomputes_and_the_refresh_command_updates_outdated_figures(
         self, app, client, quarters
     ):
-        client.get(STATS)
-        assert client.get(STATS).headers["X-Cache"] == "hit"
-        fresh = client.get(STATS, headers={"Cache-Control": "no-cache"})
+        site = "https://maps.example"  # answers are kept per host: refreshed for theirs
+        client.get(STATS, base_url=site)
+        assert client.get(STATS, base_url=site).headers["X-Cache"] == "hit"
+        fresh = client.get(STATS, base_url=site, headers={"Cache-Control": "no-cache"})
         assert fresh.headers["X-Cache"] == "miss"
         pin(client, 2.301, 48.801)
         pin(client, 2.302, 48.801)
@@ -737,7 +748,7 @@ class TestRefresh:
         # Q1 and Q2, marked by their import (no CSV was asked since) and Q1 by the pins
         assert "2 stale CSV lines rewritten" in result.output, result.output
         assert "1 cached statistics refreshed" in result.output, result.output
-        cached = client.get(STATS)
+        cached = client.get(STATS, base_url=site)
         assert cached.headers["X-Cache"] == "hit"
         assert by_code(cached.get_json())["Q1"]["count"] == 2
 

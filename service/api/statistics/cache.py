@@ -76,7 +76,9 @@ def cached(fmt: str, compute: Callable[[], str], today: bool = False) -> tuple[s
         return compute(), datetime.now(UTC), "miss"
     arguments = sorted(request.args.items(multi=True))
     day = datetime.now(UTC).date().isoformat() if today else None
-    key = hashlib.sha256(orjson.dumps([request.path, fmt, arguments, day])).hexdigest()
+    # Answers link to this server (attribution URLs): one asked under another Host is another.
+    where = [request.host_url, request.path]
+    key = hashlib.sha256(orjson.dumps([*where, fmt, arguments, day])).hexdigest()
     version = data_version()
     if not request.cache_control.no_cache:
         row = session.execute(select_cached(key, version)).first()
@@ -85,4 +87,4 @@ def cached(fmt: str, compute: Callable[[], str], today: bool = False) -> tuple[s
     body = compute()
     if data_version() != version:  # a change committed meanwhile: answer, do not keep
         return body, datetime.now(UTC), "miss"
-    return body, store(key, request.full_path, body, version), "miss"
+    return body, store(key, request.url, body, version), "miss"
