@@ -2,12 +2,14 @@
 accounts, pinning with a photo, duplicates, the offline outbox, votes, moderation, and the
 promises of a PWA (installable, offline shell, no host but Vigie's)."""
 
+import io
 import re
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from tests import images
@@ -255,7 +257,7 @@ def test_a_likely_duplicate_shows_its_photo_then_is_confirmed_instead_or_pinned_
     phone.pin()
     sheet = page.locator("#sheet")
     expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
-    expect(sheet).to_contain_text(existing)
+    expect(sheet).to_contain_text(f"camera — approved — {existing[:8]}")  # translated, short
     expect(sheet.get_by_role("img", name="Photo 1 of this camera")).to_be_visible()
     expect(page.locator(".candidate-ring")).to_have_count(1)  # shown on the map
     sheet.get_by_role("button", name="It's this one: confirm it").click()
@@ -495,3 +497,107 @@ def test_declared_sites_to_check_show_on_the_map(phone, isolated, tmp_path, mode
     expect(popup).to_contain_text("Place de l'Hôtel de Ville")
     expect(popup).to_contain_text("0 of 1 declared device(s) found")
     assert phone.errors == []
+
+
+def test_devices_at_one_spot_are_chosen_from_their_cluster_and_markers_open_by_keyboard(
+    phone, moderator
+):
+    """Zooming in cannot part devices pinned at the same spot: the cluster lists them. A
+    marker opens with Enter as with a tap."""
+    spot = feature(2.3522, 48.8566)
+    for kind in ("camera", "microphone"):
+        spot["properties"]["kind"] = kind
+        assert moderator.post("/api/v1/devices?force=true", json=spot).status_code == 201
+    lone = feature(2.35228, 48.8566)  # 4 m east: apart at this zoom
+    assert moderator.post("/api/v1/devices?force=true", json=lone).status_code == 201
+    page = phone.open("#20/48.8566/2.3522")
+    page.locator(".leaflet-marker-icon[title^='Cluster of 2']").click()
+    sheet = page.locator("#sheet")
+    expect(sheet.get_by_role("heading", name="2 devices at this spot")).to_be_visible()
+    sheet.get_by_role("button", name=re.compile("^microphone — ")).click()
+    expect(sheet.get_by_role("heading", name="microphone")).to_be_visible()
+    sheet.get_by_role("button", name="Close").click()
+    lone = page.locator(".leaflet-marker-icon[title='camera']")
+    lone.focus()
+    page.keyboard.press("Enter")
+    expect(sheet.get_by_role("heading", name="camera")).to_be_visible()
+    assert phone.errors == []
+
+
+def test_a_refused_vote_says_so_and_leaves_no_dead_end(phone, db, moderator, contributor):
+    device = moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("button", name="Still there").click()
+    expect(sheet).to_contain_text("Thank you: your answer is recorded.")
+    sheet.get_by_role("button", name="Not found").click()  # a second vote within 30 days
+    expect(sheet).to_contain_text("Your answer was not recorded: You already voted")
+    expect(page.locator("#outbox-button")).to_be_hidden()
+    assert confirmations_of(db, device.get_json()["id"]) == [("still_there", contributor)]
+    assert [error for error in phone.errors if "status of 409" not in error] == []
+
+
+def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
+    phone, db, moderator, contributor, as_user
+):
+    """A pin refused as a likely duplicate waits in the outbox: after its author signs out,
+    the next account neither sees it nor sends it; its author finds it again. A double tap
+    on Save makes one pin."""
+    assert moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566)).status_code == 201
+    other = as_user()
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.pin()
+    sheet = page.locator("#sheet")
+    expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
+    sheet.get_by_role("button", name="Close").click()
+    expect(page.locator("#outbox-button")).to_contain_text("1 change(s) refused")
+    refused_pin = page.locator(
+        ".leaflet-marker-icon[title='camera — Refused pin (see the outbox)']"
+    )
+    expect(refused_pin).to_have_count(1)
+    page.get_by_role("button", name="Account").click()
+    sheet.get_by_role("button", name="Sign out").click()
+    sheet.get_by_role("button", name="Close").click()
+    expect(page.locator("#outbox-button")).to_be_hidden()
+    expect(refused_pin).to_have_count(0)
+
+    phone.sign_in(other.user.username)
+    expect(page.locator("#outbox-button")).to_be_hidden()
+    page.get_by_role("button", name="Pin a device").click()
+    page.locator(".pin-form").get_by_label(re.compile("^sensor$")).check()
+    page.get_by_role("button", name="Save").dblclick()
+    phone.wait_until_sent()
+    assert [d.kind for d in devices_by(db, other.user.username)] == ["sensor"]
+    assert devices_by(db, contributor).all() == []
+    page.get_by_role("button", name="Account").click()
+    sheet.get_by_role("button", name="Sign out").click()
+    sheet.get_by_role("button", name="Close").click()
+
+    phone.sign_in(contributor)
+    expect(page.locator("#outbox-button")).to_contain_text("1 change(s) refused")
+
+
+def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, contributor):
+    """The server refuses the photo kept offline (a GIF): the pin is not lost with it."""
+    gif = io.BytesIO()
+    Image.new("RGB", (40, 40), "red").save(gif, "GIF")
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin(kind="microphone", photo=gif.getvalue())
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    phone.context.set_offline(False)
+    expect(outbox).to_contain_text("1 change(s) refused")
+    expect(page.locator("#announcer")).to_contain_text("1 change(s) refused")
+    outbox.click()
+    page.get_by_role("button", name="Send it without the photo").click()
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor).all()
+    assert (device.kind, device.photos) == ("microphone", 0)
+    expected = ("status of 415", "ERR_INTERNET_DISCONNECTED")  # the refusal, the offline tries
+    assert [e for e in phone.errors if not any(text in e for text in expected)] == []

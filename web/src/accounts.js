@@ -2,7 +2,7 @@
 // and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
 import { ApiError, OfflineError, request, setToken } from "./api.js";
 import { kindLabel, t, valueLabel } from "./i18n.js";
-import { deleteSetting, getSetting, setSetting } from "./store.js";
+import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./store.js";
 import { element, field, notice, openSheet } from "./ui.js";
 
 let current = null;
@@ -39,6 +39,7 @@ async function signOut(db) {
     if (!(error instanceof ApiError && error.status === 401)) throw error;
   }
   await deleteSetting(db, "session");
+  await forgetAccountData(db);
   changed(null);
 }
 

@@ -23,7 +23,7 @@ const languageSelect = document.getElementById("language");
 languageSelect.value = currentLanguage();
 languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
 
-const queue = createOutbox(db, sendOperation);
+const queue = createOutbox(db, sendOperation, { owner: async () => session()?.userId ?? null });
 // Every module flushes through this: what the server accepted is drawn at once, and a pin
 // refused as a duplicate is put before the contributor.
 const outbox = { ...queue, flush: flushOutbox };
@@ -36,15 +36,17 @@ const mapApi = createMap({
 outboxView = createOutboxView({ outbox, mapApi });
 
 async function flushOutbox() {
-  if ((await queue.all()).some((item) => item.state === "pending")) announce("");
   const results = await queue.flush();
   await rememberSent(db, results);
   const duplicate = results.find(({ item, error }) => error && outboxView.isDuplicate(item));
   if (duplicate) outboxView.resolveDuplicate(duplicate.item);
   await showSent(results.filter(({ result }) => result).length);
+  // Votes say for themselves what became of them (details.js).
+  const refused = results.filter(({ item, error }) => error && item.type !== "confirm").length;
+  if (refused) announce(t("refusedCount", { count: refused }));
   if ((await queue.all()).some((item) => item.state === "pending")) {
     // Said once, not at every retry.
-    if (document.getElementById("announcer").textContent !== t("saved")) announce(t("saved"));
+    if (said !== t("saved")) announce(t("saved"));
     await askForBackgroundSync();
   }
   return results;
@@ -61,10 +63,23 @@ async function showSent(count) {
 // Changes the server accepted since the page opened: what the announcer last said may be old.
 let sentTotal = 0;
 
+// How long the announcer shows what it said: it lies over the map's controls on a phone.
+const ANNOUNCED_MS = 8000;
+let fading = null;
+let said = ""; // what was last announced, shown or faded
+
 function announce(text) {
   const announcer = document.getElementById("announcer");
-  announcer.textContent = text;
+  said = text;
   announcer.dataset.sentTotal = String(sentTotal);
+  clearTimeout(fading);
+  // Emptied first: the same words said again ("1 change(s) sent.") are a change screen
+  // readers read out.
+  announcer.textContent = "";
+  fading = setTimeout(() => {
+    announcer.textContent = text;
+    if (text) fading = setTimeout(() => { announcer.textContent = ""; }, ANNOUNCED_MS);
+  }, 100);
 }
 
 // The service worker sends the outbox when the network returns, even with the app closed.
@@ -103,7 +118,8 @@ async function whenOnline() {
 
 document.getElementById("account-button").addEventListener("click", () => showAccount(db));
 document.getElementById("pin-button").addEventListener("click", () => (session() ? startPinning({ mapApi, outbox }) : showAccount(db)));
-onSessionChange(() => { showSessionControls(); mapApi.reload(); });
+// Another account: its own outbox (queue.js) and what it may see.
+onSessionChange(() => { showSessionControls(); mapApi.reload(); outbox.all().then(outboxView.update); });
 onLanguageChange(() => { buildKindFilter(); mapApi.reload(); outbox.all().then(outboxView.update); });
 window.addEventListener("online", whenOnline);
 // The service worker went through the outbox (Background Sync): show what it sent or was refused.

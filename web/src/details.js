@@ -61,9 +61,17 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
       type: "button",
       onclick: async () => {
         if (!session()) return showAccount(db);
-        await outbox.add({ type: "confirm", deviceId: feature.id, verdict });
-        message.replaceChildren(notice(t("voteQueued")));
-        return outbox.flush();
+        const item = await outbox.add({ type: "confirm", deviceId: feature.id, verdict });
+        message.replaceChildren(notice(t("voteKept")));
+        // Told once the server has answered: recorded, or refused and why.
+        const answer = (await outbox.flush()).find((result) => result.item.seq === item.seq);
+        if (answer?.result) message.replaceChildren(notice(t("voteQueued")));
+        else if (answer?.error) {
+          // A refused vote cannot succeed later (already voted...): it leaves the outbox.
+          await outbox.discard(item.seq);
+          message.replaceChildren(notice(t("voteRefused", { detail: answer.error.message }), "error"));
+        }
+        return answer;
       },
     }, t(label))));
   const historyBox = element("div", {});

@@ -8,6 +8,7 @@ import { addBasemap } from "./basemap.js";
 import { createDeclaredLayer } from "./declared.js";
 import { kindLabel, t } from "./i18n.js";
 import { cachedDevicesIn, keepArea } from "./store.js";
+import { element, openSheet } from "./ui.js";
 
 const MAX_FEATURES = 2000;
 const CONE_RADIUS_M = 30;
@@ -40,6 +41,17 @@ const deviceIcon = (kind, extraClass) => L.divIcon({
 function shortCount(count) {
   if (count < 1000) return String(count);
   return `${(count / 1000).toFixed(count < 10000 ? 1 : 0)}k`;
+}
+
+// ACTION when MARKER is clicked, tapped, or focused and Enter or Space is pressed (Leaflet's
+// own Enter only opens a bound popup).
+function whenActivated(marker, action) {
+  marker.on("click", action);
+  marker.on("add", () => marker.getElement().addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    event.preventDefault();
+    action();
+  }));
 }
 
 function clusterIcon(count) {
@@ -128,10 +140,24 @@ export function createMap({ basemap, db, onSelect }) {
     if (Array.isArray(props.direction) && props.direction.length) {
       for (const direction of props.direction) layer.addLayer(viewCone(lat, lon, direction, props.angle || 60, color));
     }
-    const title = extraClass ? `${kindLabel(props.kind)} — ${t("pendingPin")}` : kindLabel(props.kind);
+    const state = { pending: t("pendingPin"), refused: t("refusedPin") }[extraClass];
+    const title = state ? `${kindLabel(props.kind)} — ${state}` : kindLabel(props.kind);
     const marker = L.marker([lat, lon], { icon: deviceIcon(props.kind, extraClass), title, alt: title, riseOnHover: true, keyboard: true });
-    marker.on("click", () => onSelect(feature, { pending: Boolean(extraClass) }));
+    whenActivated(marker, () => onSelect(feature, { pending: Boolean(extraClass) }));
     layer.addLayer(marker);
+  }
+
+  // Devices of a cluster that zooming in cannot part (pinned at the same spot): the nearest of
+  // those in view, to choose from.
+  async function chooseInCluster(lat, lon, count) {
+    const params = new URLSearchParams({ bbox: currentBbox().join(","), limit: "100" });
+    const { data } = await request("GET", `devices?${params}`, { headers: { Accept: "application/geo+json" } });
+    const distance = (feature) => Math.hypot(feature.geometry.coordinates[0] - lon, feature.geometry.coordinates[1] - lat);
+    const nearest = data.features.sort((a, b) => distance(a) - distance(b)).slice(0, count);
+    const list = element("ul", { class: "cluster-devices" }, ...nearest.map((feature) => element("li", {},
+      element("button", { type: "button", onclick: () => onSelect(feature, { pending: false }) },
+        `${kindLabel(feature.properties.kind)} — ${feature.id.slice(0, 8)}`))));
+    openSheet(t("clusterDevices", { count }), list);
   }
 
   function draw(features, { offline = false } = {}) {
@@ -150,8 +176,11 @@ export function createMap({ basemap, db, onSelect }) {
       devices += props.count;
       const [lon, lat] = feature.geometry.coordinates;
       const summary = Object.entries(props.kinds).map(([kind, count]) => `${count} ${kindLabel(kind)}`).join(", ");
-      const marker = L.marker([lat, lon], { icon: clusterIcon(props.count), title: t("clusterTitle", { count: props.count, summary }), riseOnHover: true });
-      marker.on("click", () => map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom())));
+      const marker = L.marker([lat, lon], { icon: clusterIcon(props.count), title: t("clusterTitle", { count: props.count, summary }), riseOnHover: true, keyboard: true });
+      whenActivated(marker, () => {
+        if (map.getZoom() < map.getMaxZoom()) map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom()));
+        else chooseInCluster(lat, lon, props.count).catch((error) => { status.textContent = t("loadFailed", { message: error.message }); });
+      });
       devicesLayer.addLayer(marker);
     }
     status.textContent = offline

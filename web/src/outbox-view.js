@@ -14,6 +14,9 @@ const describe = (item) => {
 
 const isDuplicate = (item) => item.state === "refused" && item.problem?.status === 409 && item.problem.candidates?.length;
 
+// Refusals of a photo (too large, not an image the server takes, damaged).
+const PHOTO_REFUSALS = new Set([413, 415, 422]);
+
 export function createOutboxView({ outbox, mapApi }) {
   const button = document.getElementById("outbox-button");
 
@@ -37,7 +40,7 @@ export function createOutboxView({ outbox, mapApi }) {
     openSheet(t("duplicateTitle"), element("div", { class: "stack duplicates" },
       element("ul", { class: "candidates", "aria-label": t("candidates") }, ...candidates.map((candidate) => element("li", {},
         element("p", {}, t("duplicateText", { distance: Math.round(candidate.distance_m) })),
-        element("p", {}, `${kindLabel(candidate.kind)} — ${candidate.review_status} — ${candidate.id}`),
+        element("p", {}, `${kindLabel(candidate.kind)} — ${valueLabel(candidate.review_status)} — ${candidate.id.slice(0, 8)}`),
         photoStrip(candidate.photos, candidate.kind),
         element("button", { type: "button", onclick: confirmIt(candidate) }, t("confirmInstead"))))),
       insist), { closed: () => mapApi.highlight([]) });
@@ -47,10 +50,25 @@ export function createOutboxView({ outbox, mapApi }) {
     const row = element("li", { class: `outbox-item ${item.state}` }, element("p", {}, describe(item)));
     if (item.state !== "refused") return row;
     row.append(notice(t("refusedBecause", { detail: item.problem?.detail || item.problem?.title || item.problem?.status }), "error"));
+    const sendAgain = (changes = {}) => async () => { await outbox.retry(item.seq, changes); await outbox.flush(); showList(); };
     if (isDuplicate(item)) {
       row.append(element("button", { type: "button", onclick: () => resolveDuplicate(item) }, t("duplicateTitle")));
     } else {
-      row.append(element("button", { type: "button", onclick: async () => { await outbox.retry(item.seq); await outbox.flush(); showList(); } }, t("retry")));
+      row.append(element("button", { type: "button", onclick: sendAgain() }, t("retry")));
+    }
+    // Refused at its photo (not an image the server takes, too large): the rest can still go.
+    if (item.photo && !item.photoId && PHOTO_REFUSALS.has(item.problem?.status)) {
+      row.append(element("button", { type: "button", onclick: sendAgain({ photo: null }) }, t("sendWithoutPhoto")));
+    }
+    // An edit of a device changed meanwhile: applied over the new version if the contributor says so.
+    if (item.type === "edit" && item.problem?.status === 412) {
+      row.append(element("button", {
+        type: "button",
+        onclick: async () => {
+          const { data } = await request("GET", `devices/${item.deviceId}`);
+          await sendAgain({ etag: null, seenUpdatedAt: data.properties.updated_at })();
+        },
+      }, t("applyOverNewVersion")));
     }
     row.append(element("button", {
       type: "button",

@@ -206,8 +206,12 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
     photoInput.node, photoStatus,
     element("p", { class: "actions" }, element("button", { type: "submit" }, t("save")), element("button", { type: "button", class: "secondary", onclick: closeSheet }, t("cancel"))));
 
+  let saving = false;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (saving) return; // a second tap on Save while the first is kept: one pin, not two
+    saving = true;
+    form.querySelector("button[type=submit]").disabled = true;
     const here = marker.getLatLng();
     const geometry = { type: "Point", coordinates: [Number(here.lng.toFixed(7)), Number(here.lat.toFixed(7))] };
     const photoFields = { photo: photo.blob, photoId: photo.id };

@@ -3,6 +3,8 @@
 // out one at a time in the order they were made. Each carries its Idempotency-Key (and a pin
 // its client-made id), so an item sent again after a lost answer takes effect once. A refusal
 // (409, 422, 403...) stays in the outbox, marked refused, until the contributor resolves it.
+// Items belong to the account signed in when they were made: on a phone shared by several
+// contributors, another account neither sees nor sends them (they wait for their own).
 import { ApiError, OfflineError } from "./api.js";
 
 // Answers that mean "not now" rather than "no": the item stays pending and is sent again later.
@@ -16,7 +18,7 @@ function isTransient(error) {
   return error.status === 409 && (error.problem.errors || []).some((e) => e.field === "Idempotency-Key");
 }
 
-export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID() } = {}) {
+export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(), owner = async () => null } = {}) {
   const listeners = new Set();
   let passes = Promise.resolve();
 
@@ -25,8 +27,10 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID() 
     for (const listener of listeners) listener(items);
   };
 
+  // The items of the account signed in (and those made before items had an owner).
   async function all() {
-    return (await db).getAll("outbox");
+    const who = await owner();
+    return (await (await db).getAll("outbox")).filter((item) => item.owner == null || item.owner === who);
   }
 
   async function save(item) {
@@ -34,7 +38,7 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID() 
   }
 
   async function add(operation) {
-    const item = { ...operation, key: randomUUID(), state: "pending", problem: null, created_at: new Date().toISOString() };
+    const item = { ...operation, key: randomUUID(), owner: await owner(), state: "pending", problem: null, created_at: new Date().toISOString() };
     item.seq = await (await db).add("outbox", item);
     await notify();
     return item;

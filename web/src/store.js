@@ -59,3 +59,12 @@ export async function cachedDevicesIn(db, bbox) {
   const rows = await (await db).getAll("devices");
   return rows.map((row) => row.feature).filter((feature) => contains(bbox, feature.geometry.coordinates));
 }
+
+// What the phone kept for the account signing out: the devices it saw (its own pending pins
+// among them, which no one else may see) and the list of its pins. The next account starts
+// afresh; the outbox keeps the account's unsent items for its return (queue.js).
+export async function forgetAccountData(db) {
+  const store = await db;
+  await store.clear("devices");
+  for (const key of ["myPins", "areas", "syncCursor"]) await store.delete("settings", key);
+}

@@ -58,8 +58,10 @@ self.addEventListener("sync", (event) => {
   if (event.tag !== "vigie-outbox") return;
   event.waitUntil((async () => {
     const db = openStore();
-    setToken((await getSetting(db, "session"))?.token ?? null);
-    const results = await createOutbox(db, sendOperation).flush();
+    const signedIn = await getSetting(db, "session");
+    setToken(signedIn?.token ?? null);
+    const owner = async () => signedIn?.userId ?? null;
+    const results = await createOutbox(db, sendOperation, { owner }).flush();
     await rememberSent(db, results);
     if (!results.length) return;
     const count = results.filter(({ result }) => result).length;

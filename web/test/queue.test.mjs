@@ -140,3 +140,22 @@ test("a discarded item is gone for good", async () => {
   await outbox.flush();
   assert.deepEqual(server.sent, []);
 });
+
+test("an account neither sees nor sends the items another account made on the phone", async () => {
+  const db = freshStore();
+  const server = fakeServer();
+  let who = "hank";
+  const outbox = createOutbox(db, server.send, { owner: async () => who });
+  await outbox.add({ type: "pin", name: "hanks-pin" });
+  who = null; // hank signed out
+  assert.deepEqual(await outbox.all(), []);
+  who = "ivy";
+  await outbox.add({ type: "pin", name: "ivys-pin" });
+  await outbox.flush();
+  assert.deepEqual(server.sent.map((s) => s.name), ["ivys-pin"]);
+  assert.deepEqual(await outbox.all(), []);
+  who = "hank"; // back: his pin goes out under his account
+  assert.deepEqual((await outbox.all()).map((item) => item.name), ["hanks-pin"]);
+  await outbox.flush();
+  assert.deepEqual(server.sent.map((s) => s.name), ["ivys-pin", "hanks-pin"]);
+});
