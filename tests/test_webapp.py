@@ -601,3 +601,25 @@ def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, cont
     assert (device.kind, device.photos) == ("microphone", 0)
     expected = ("status of 415", "ERR_INTERNET_DISCONNECTED")  # the refusal, the offline tries
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
+
+
+def test_a_pin_awaiting_review_is_editable_by_its_author_on_any_phone(phone, db, as_user):
+    """Made elsewhere (another phone, the API): what makes it the contributor's own is that
+    the server shows it to them, not a list kept on the phone that made it. Its author may
+    withdraw it."""
+    author = as_user()
+    response = author.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
+    assert response.get_json()["properties"]["review_status"] == "pending"
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    expect(page.locator("#sheet").get_by_role("button", name="Edit")).to_be_visible()
+    # And withdrawn by its author.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#sheet").get_by_role("button", name="Withdraw my pin").click()
+    phone.wait_until_sent()
+    expect(page.locator(".leaflet-marker-icon[title='sensor']")).to_have_count(0)
+    deleted = db(
+        "SELECT deleted_at IS NOT NULL FROM devices WHERE id = :id", id=response.get_json()["id"]
+    )
+    assert deleted.scalar_one() is True

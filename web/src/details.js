@@ -5,8 +5,7 @@ import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
 import { kindLabel, t, valueLabel } from "./i18n.js";
 import { startPinning } from "./pinning.js";
-import { getSetting } from "./store.js";
-import { element, notice, openSheet } from "./ui.js";
+import { closeSheet, element, notice, openSheet } from "./ui.js";
 
 const FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
   "operator", "operator_type", "status", "observed_at", "notes", "source"];
@@ -78,19 +77,28 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
   const historyButton = element("button", { type: "button", class: "secondary" }, t("showHistory"));
   historyButton.addEventListener("click", () => history(feature, historyBox).catch((error) => historyBox.replaceChildren(notice(error.message, "error"))));
   body.append(votes, element("h3", {}, t("history")), historyButton, historyBox);
-  getSetting(db, "myPins").then((mine) => {
-    const own = (mine || []).includes(feature.id) && props.review_status === "pending";
-    if (!session() || !(own || isModerator())) return;
-    const edit = element("button", { type: "button", class: "secondary" }, t("edit"));
-    edit.addEventListener("click", async () => {
-      try {
-        const { data, etag } = await request("GET", `devices/${feature.id}`);
-        await startPinning({ mapApi, outbox, device: data, etag });
-      } catch (error) {
-        if (!(error instanceof OfflineError)) return message.replaceChildren(notice(error.message, "error"));
-        return startPinning({ mapApi, outbox, device: feature, etag: null });
-      }
-    });
-    votes.append(edit);
+  // The server shows a pin awaiting review to its author and moderators only: one seen here
+  // is this contributor's own, on whichever phone it was made.
+  const own = props.review_status === "pending";
+  if (!session() || !(own || isModerator())) return;
+  const edit = element("button", { type: "button", class: "secondary" }, t("edit"));
+  edit.addEventListener("click", async () => {
+    try {
+      const { data, etag } = await request("GET", `devices/${feature.id}`);
+      await startPinning({ mapApi, outbox, device: data, etag });
+    } catch (error) {
+      if (!(error instanceof OfflineError)) return message.replaceChildren(notice(error.message, "error"));
+      return startPinning({ mapApi, outbox, device: feature, etag: null });
+    }
   });
+  votes.append(edit);
+  if (!own) return;
+  const withdraw = element("button", { type: "button", class: "secondary" }, t("withdraw"));
+  withdraw.addEventListener("click", async () => {
+    if (!window.confirm(t("withdrawConfirm"))) return;
+    await outbox.add({ type: "withdraw", deviceId: feature.id });
+    closeSheet();
+    await outbox.flush();
+  });
+  votes.append(withdraw);
 }

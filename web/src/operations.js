@@ -2,7 +2,7 @@
 // photo first and records its id on the item, so that a pass interrupted between the two
 // requests does not upload it twice.
 import { ApiError, request, uploadPhoto } from "./api.js";
-import { getSetting, putDevice, setSetting } from "./store.js";
+import { putDevice, removeDevice } from "./store.js";
 
 async function uploadedPhotoIds(item, progress) {
   if (item.photo && !item.photoId) {
@@ -46,15 +46,21 @@ async function sendConfirmation(item) {
   return data;
 }
 
-const SENDERS = { pin: sendPin, edit: sendEdit, confirm: sendConfirmation };
+// A contributor's own pin withdrawn while it awaits review (a tombstone stays on the server).
+async function sendWithdrawal(item) {
+  await request("DELETE", `devices/${item.deviceId}`, { headers: { "Idempotency-Key": item.key } });
+  return { id: item.deviceId };
+}
+
+const SENDERS = { pin: sendPin, edit: sendEdit, confirm: sendConfirmation, withdraw: sendWithdrawal };
 
 export const sendOperation = (item, progress) => SENDERS[item.type](item, progress);
 
-// What the server accepted, kept on the phone: pins (drawn at once, and editable by their
-// author while they await review). Called by whichever sent them, page or service worker.
+// What the server accepted, kept on the phone: pins, drawn at once (offline too), and pins
+// withdrawn, no longer drawn. Called by whichever sent them, page or service worker.
 export async function rememberSent(db, results) {
-  const pins = results.filter(({ item, result }) => result && item.type === "pin").map(({ result }) => result);
-  if (!pins.length) return;
-  await setSetting(db, "myPins", [...((await getSetting(db, "myPins")) || []), ...pins.map((pin) => pin.id)]);
-  for (const pin of pins) await putDevice(db, pin);
+  for (const { item, result } of results) {
+    if (result && item.type === "pin") await putDevice(db, result);
+    if (result && item.type === "withdraw") await removeDevice(db, item.deviceId);
+  }
 }

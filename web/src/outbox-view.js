@@ -9,6 +9,7 @@ import { closeSheet, element, notice, openSheet } from "./ui.js";
 const describe = (item) => {
   if (item.type === "pin") return `${t("pinDevice")}: ${kindLabel(item.feature.properties.kind)}`;
   if (item.type === "edit") return `${t("edit")}: ${item.deviceId}`;
+  if (item.type === "withdraw") return `${t("withdraw")}: ${item.deviceId}`;
   return `${t("verification")}: ${valueLabel(item.verdict)} — ${item.deviceId}`;
 };
 

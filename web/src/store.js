@@ -60,9 +60,10 @@ export async function cachedDevicesIn(db, bbox) {
   return rows.map((row) => row.feature).filter((feature) => contains(bbox, feature.geometry.coordinates));
 }
 
-// What the phone kept for the account signing out: the devices it saw (its own pending pins
-// among them, which no one else may see) and the list of its pins. The next account starts
-// afresh; the outbox keeps the account's unsent items for its return (queue.js).
+// What the phone kept for the account signing out: the devices it saw (its own pins awaiting
+// review among them, which no one else may see), the areas they came from and the sync feed's
+// place in them (and the list of pins earlier versions kept). The next account starts afresh;
+// the outbox keeps the account's unsent items for its return (queue.js).
 export async function forgetAccountData(db) {
   const store = await db;
   await store.clear("devices");
