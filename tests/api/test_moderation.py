@@ -164,6 +164,35 @@ class TestMergeHistoryRevert:
         )
         assert response.status_code == 409
 
+    def test_what_the_author_changed_before_approval_stays_out_of_the_public_history(
+        self, as_user, moderator, client
+    ):
+        author = as_user()
+        draft = pin(author, 2.2745, 48.8484, notes="seen from my window at 12 rue X")
+        url = f"/api/v1/devices/{draft['id']}"
+        etag = author.get(url).headers["ETag"]
+        moved = {"type": "Point", "coordinates": [2.276, 48.849]}
+        changed = author.patch(
+            url, json={"geometry": moved, "properties": {"notes": None}}, headers={"If-Match": etag}
+        )
+        assert changed.status_code == 200, changed.get_json()
+        review(moderator, draft["id"])
+        public = client.get(f"{url}/history")
+        assert public.status_code == 200
+        assert [r["action"] for r in public.get_json()["revisions"]] == ["review"]
+        assert b"12 rue X" not in public.data and b"2.2745" not in public.data
+        own = author.get(f"{url}/history").get_json()["revisions"]
+        assert [r["action"] for r in own] == ["create", "update", "review"]
+        assert len(moderator.get(f"{url}/history").get_json()["revisions"]) == 3
+        later = moderator.patch(
+            url,
+            json={"properties": {"height": 4}},
+            headers={"If-Match": client.get(url).headers["ETag"]},
+        )
+        assert later.status_code == 200
+        actions = [r["action"] for r in client.get(f"{url}/history").get_json()["revisions"]]
+        assert actions == ["review", "update"]
+
     def test_history_lists_every_change_and_revert_restores(self, moderator, client):
         device = pin(moderator, notes="first", direction=10)
         url = f"/api/v1/devices/{device['id']}"

@@ -14,7 +14,7 @@ from ...extensions import Blueprint, requires_json
 from ...models import Confirmation, Device, DeviceRevision, User
 from ...photos.library import attach_photos
 from ...ratelimit import write_limit
-from ...visibility import may_see
+from ...visibility import PUBLIC_REVIEW_STATUS, may_see
 from ..access import find_device
 from .schemas import ConfirmationInSchema, ConfirmationSchema, HistorySchema
 
@@ -76,14 +76,29 @@ class HistoryViews(MethodView):
     def get(self, device_id):
         """List every change of the device: who, when, which fields from what to what"""
         device = session.get(Device, device_id)
-        if device is None or not may_see(device.review_status, device.created_by, current_viewer()):
+        viewer = current_viewer()
+        if device is None or not may_see(device.review_status, device.created_by, viewer):
             raise NotFound(f"No device has the id {device_id}.")
-        rows = session.execute(
+        query = (
             select(DeviceRevision, User.username)
             .outerjoin(User, User.id == DeviceRevision.author_id)
             .where(DeviceRevision.device_id == device_id)
             .order_by(DeviceRevision.id)
-        ).all()
+        )
+        if not (viewer.sees_every_pin or device.created_by == viewer.id):
+            # What the author changed while the pin awaited review (a first draft, a note or
+            # a place taken back) was never public: the history others see starts where it
+            # became so.
+            published = (
+                select(func.min(DeviceRevision.id))
+                .where(
+                    DeviceRevision.device_id == device_id,
+                    DeviceRevision.snapshot["review_status"].astext == PUBLIC_REVIEW_STATUS,
+                )
+                .scalar_subquery()
+            )
+            query = query.where(DeviceRevision.id >= published)
+        rows = session.execute(query).all()
         return {
             "revisions": [
                 {
