@@ -262,7 +262,16 @@ class Api(flask_smorest.Api):
 
 
 def parse_json(data: str | bytes):
-    """A JSON body; one nested deeper than Python's stack allows is invalid, not a crash."""
+    """A JSON body; one nested deeper than Python's stack allows is invalid, not a crash.
+
+    Bytes must be UTF-8 (RFC 8259): json.loads would also take UTF-16 and UTF-8 holding
+    surrogates, text PostgreSQL cannot store.
+    """
+    try:
+        if isinstance(data, bytes):
+            data = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError("The JSON body is not UTF-8.", "<bytes>", exc.start) from exc
     try:
         return json.loads(data)
     except RecursionError as exc:
@@ -421,6 +430,8 @@ def reject_nul_characters():
     if UNSTORABLE_ESCAPE.search(body):
         field = nul_path(request.get_json(silent=True))
         if field is not None:
+            # Named as JSON writes it: a lone surrogate of a key cannot go into the answer.
+            field = field.encode("utf-8", "backslashreplace").decode("utf-8")
             raise ValidationFailed(
                 f"{field}: text may not contain NUL characters or lone UTF-16 surrogates "
                 "(\\ud800-\\udfff without their pair).",

@@ -87,6 +87,10 @@ def fingerprint() -> str:
     digest = hmac.new(current_app.config["SECRET_KEY"].encode(), digestmod=hashlib.sha256)
     digest.update(f"{request.method} {request.full_path}\n".encode())
     if request.mimetype == "multipart/form-data":
+        handler = view_handler(current_app.view_functions[request.endpoint], request.method)
+        prepare = getattr(handler, "before_body_is_read", None)
+        if prepare is not None:
+            prepare()  # a photo's size limit, which the view would set itself
         add_form_parts(digest)
     else:
         digest.update(request.get_data(cache=True))

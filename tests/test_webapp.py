@@ -623,3 +623,17 @@ def test_a_pin_awaiting_review_is_editable_by_its_author_on_any_phone(phone, db,
         "SELECT deleted_at IS NOT NULL FROM devices WHERE id = :id", id=response.get_json()["id"]
     )
     assert deleted.scalar_one() is True
+
+
+def test_a_moderator_may_edit_a_pin_awaiting_review_but_not_withdraw_it_as_their_own(
+    phone, moderator, as_user
+):
+    author = as_user()
+    created = author.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
+    assert created.status_code == 201
+    page = phone.open()
+    phone.sign_in(moderator.user.username)
+    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    sheet = page.locator("#sheet")
+    expect(sheet.get_by_role("button", name="Edit")).to_be_visible()
+    expect(sheet.get_by_role("button", name="Withdraw my pin")).to_have_count(0)

@@ -214,6 +214,11 @@ LONE_SURROGATES = {
         {"username": "someone", "password": "purple tractor \ud800 sings loudly"},
         "password",
     ),
+    "tag key": (
+        "/api/v1/devices",
+        feature(tags={"a\ud800": "x"}),
+        "properties.tags.a\\ud800",  # named as JSON writes it
+    ),
     "token name": (
         "/api/v1/auth/tokens",
         {"username": "x", "password": "y", "name": "\ud800"},
@@ -227,6 +232,23 @@ def test_lone_surrogates_are_refused_not_a_500(client, stored, url, body, field)
     """JSON may write half a surrogate pair ("\\ud800"), which no UTF-8 text can hold."""
     response = client.post(url, data=json.dumps(body), content_type="application/json")
     assert_problem(response, 422, field)
+    assert stored()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A surrogate written raw in "UTF-8" (which has none), and bodies in UTF-16.
+        json.dumps(feature(notes="x")).encode().replace(b'"x"', b'"\xed\xa0\x80"'),
+        json.dumps(feature(notes="\udc00")).encode("utf-16-le"),
+        json.dumps(feature(notes="\u0000")).encode("utf-16-le"),
+    ],
+    ids=["raw surrogate", "utf-16 surrogate", "utf-16 nul"],
+)
+def test_a_body_that_is_not_utf8_is_invalid_json(client, stored, body):
+    response = client.post("/api/v1/devices", data=body, content_type="application/json")
+    assert_problem(response, 400)
+    assert "Invalid JSON" in response.get_json()["detail"]
     assert stored()
 
 

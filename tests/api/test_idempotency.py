@@ -214,3 +214,12 @@ def test_a_key_is_not_read_before_routing_and_authentication_answer(client, db):
     bad_token = key | {"Authorization": "Bearer not-a-token"}
     assert client.post("/api/v1/devices", json=feature(), headers=bad_token).status_code == 401
     assert db("SELECT count(*) FROM idempotent_requests").scalar_one() == 0
+
+
+def test_a_photo_larger_than_a_json_body_may_carry_a_key(app, moderator, monkeypatch):
+    """The key's fingerprint reads the upload under the photo's size limit, as the view does,
+    not under the small one of JSON bodies."""
+    photo = images.leaky_photo("JPEG")
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", len(photo) // 2)
+    response = images.upload(moderator, photo, headers={"Idempotency-Key": "big-1"})
+    assert response.status_code == 201, response.get_json()

@@ -192,6 +192,11 @@ class TestMergeHistoryRevert:
         assert later.status_code == 200
         actions = [r["action"] for r in client.get(f"{url}/history").get_json()["revisions"]]
         assert actions == ["review", "update"]
+        # Its author gone, the pin has no author: still not anyone's to read in full.
+        assert author.delete("/api/v1/me").status_code == 204
+        gone = client.get(f"{url}/history")
+        assert [r["action"] for r in gone.get_json()["revisions"]] == ["review", "update"]
+        assert b"12 rue X" not in gone.data
 
     def test_history_lists_every_change_and_revert_restores(self, moderator, client):
         device = pin(moderator, notes="first", direction=10)

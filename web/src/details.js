@@ -92,7 +92,8 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
     }
   });
   votes.append(edit);
-  if (!own) return;
+  // Moderators see every pin awaiting review: theirs to edit, not to withdraw as one's own.
+  if (!own || isModerator()) return;
   const withdraw = element("button", { type: "button", class: "secondary" }, t("withdraw"));
   withdraw.addEventListener("click", async () => {
     if (!window.confirm(t("withdrawConfirm"))) return;

@@ -85,7 +85,8 @@ class HistoryViews(MethodView):
             .where(DeviceRevision.device_id == device_id)
             .order_by(DeviceRevision.id)
         )
-        if not (viewer.sees_every_pin or device.created_by == viewer.id):
+        author = device.created_by is not None and device.created_by == viewer.id
+        if not (viewer.sees_every_pin or author):
             # What the author changed while the pin awaited review (a first draft, a note or
             # a place taken back) was never public: the history others see starts where it
             # became so.

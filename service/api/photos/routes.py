@@ -70,6 +70,11 @@ def uploaded_view(photo: Photo, processed: ProcessedPhoto) -> dict:
     }
 
 
+def allow_photo_body() -> None:
+    """This request's body may reach the photo size limit, not the small JSON one."""
+    request.max_content_length = current_app.config["PHOTO_MAX_BYTES"] + MULTIPART_ALLOWANCE
+
+
 def accepts_photo_upload(func):
     """Let the body reach the photo size limit (not the small JSON one) and refuse other bodies.
 
@@ -79,8 +84,7 @@ def accepts_photo_upload(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        limit = current_app.config["PHOTO_MAX_BYTES"]
-        request.max_content_length = limit + MULTIPART_ALLOWANCE
+        allow_photo_body()
         if request.mimetype != "multipart/form-data":
             raise UnsupportedMediaType(
                 "Send the photo as multipart/form-data with the image in the `file` part, not "
@@ -96,8 +100,10 @@ def accepts_photo_upload(func):
                 )
             return func(*args, **kwargs)
         except RequestEntityTooLarge as exc:
-            raise too_large(limit) from exc
+            raise too_large(current_app.config["PHOTO_MAX_BYTES"]) from exc
 
+    # Read before the view by whatever needs the body first (Idempotency-Key's fingerprint).
+    wrapper.before_body_is_read = allow_photo_body
     return wrapper
 
 
