@@ -214,15 +214,14 @@ def import_population(
             for row in reader
             if row[code_field].strip()
         }
-    # An empty cell says nothing of the district: the population stored stays.
-    rows = {code: population for code, population in read.items() if population is not None}
+    # Every row is staged: one with an empty cell is still the district's own row (its parent
+    # is not summed from its children), but gives no population (the stored one stays).
     sql.population_staging.create(connection)
-    staged = [{"code": code, "population": population} for code, population in rows.items()]
+    staged = [{"code": code, "population": population} for code, population in read.items()]
     for batch in batches(staged, 5000):
         connection.execute(sql.stage_population(), batch)
     matched = connection.execute(sql.join_staged_population(year, source)).all()
     summed = connection.execute(sql.sum_population_into_parents(year, source)).all()
     sql.population_staging.drop(connection)
-    return PopulationReport(
-        len(matched), len(rows) - len(matched), len(summed), len(read) - len(rows)
-    )
+    given = sum(population is not None for population in read.values())
+    return PopulationReport(len(matched), given - len(matched), len(summed), len(read) - given)

@@ -189,10 +189,14 @@ def stage_population():
 
 
 def join_staged_population(year: int | None, source: str | None):
-    """Set the population of every district whose code has a row; returns the codes matched."""
+    """Set the population of every district whose code has a row with a population; returns
+    the codes matched (a row with an empty cell leaves the stored population as it is)."""
     return (
         update(District)
-        .where(District.code == population_staging.c.code)
+        .where(
+            District.code == population_staging.c.code,
+            population_staging.c.population.is_not(None),
+        )
         .values(
             population=population_staging.c.population,
             population_year=year,
@@ -216,7 +220,13 @@ def sum_population_into_parents(year: int | None, source: str | None):
         .group_by(District.parent_code)
         .having(
             func.count() == func.count(District.population),
-            func.bool_or(District.code.in_(select(population_staging.c.code))),
+            func.bool_or(
+                District.code.in_(
+                    select(population_staging.c.code).where(
+                        population_staging.c.population.is_not(None)
+                    )
+                )
+            ),
         )
         .subquery("children")
     )

@@ -167,8 +167,9 @@ def test_population_csv_joins_by_code_and_sums_into_parents(isolated, db, tmp_pa
 
 
 def test_population_csv_leaves_other_districts_and_empty_cells_alone(isolated, db, tmp_path):
-    """An empty cell keeps the population stored; a parent none of whose children is in the
-    CSV keeps its own population, year and source."""
+    """An empty cell keeps the population stored, and is still its district's own row (no sum
+    of its children); a parent none of whose children is in the CSV keeps its own population,
+    year and source."""
     path = write_geojson(
         tmp_path / "e.geojson",
         [
@@ -188,11 +189,11 @@ def test_population_csv_leaves_other_districts_and_empty_cells_alone(isolated, d
         population_source="census 2021",
     )
     csv_path = tmp_path / "pop.csv"
-    csv_path.write_text("code,pop\n75101,15114\n75102,\n")
+    csv_path.write_text("code,pop\n75101,15114\n75102,\n06,\n75056,\n")
     report = import_population(
         isolated, str(csv_path), code_field="code", population_field="pop", year=2023, source="new"
     )
-    assert (report.matched, report.without_population, report.summed_parents) == (1, 1, 1)
+    assert (report.matched, report.without_population, report.summed_parents) == (1, 3, 0)
     rows = {
         row.code: (row.population, row.population_year, row.population_source)
         for row in db("SELECT code, population, population_year, population_source FROM districts")
@@ -202,7 +203,7 @@ def test_population_csv_leaves_other_districts_and_empty_cells_alone(isolated, d
         "75102": (20000, 2021, "census 2021"),  # its empty cell erased nothing
         "06088": (350000, 2021, "census 2021"),
         "06": (1100000, 2021, "census 2021"),  # not a parent of the CSV's districts
-        "75056": (35114, 2023, "new"),  # a parent of the CSV's: the sum of its children
+        "75056": (None, None, None),  # a row of its own, empty: not the sum of its children
     }
 
 
