@@ -13,7 +13,11 @@ from sqlalchemy.exc import OperationalError
 
 from service.db import session
 from service.extensions import TRANSIENT_CONFLICTS
-from service.geo.statistics.cache import select_data_version, select_outdated_requests
+from service.geo.statistics.cache import (
+    delete_outdated,
+    select_data_version,
+    select_outdated_requests,
+)
 from service.geo.statistics.csv import refresh_kept_lines
 from service.models import District
 
@@ -213,6 +217,10 @@ def refresh_statistics_command():
         response = client.get(path, headers={"Cache-Control": "no-cache"})
         if response.status_code != 200:
             click.echo(f"{path}: {response.status_code}", err=True)
+            continue
+        # Computed again: the outdated entry is not refreshed a second time by the next run.
+        session.execute(delete_outdated(path, version))
+        session.commit()
     click.echo(
         f"{len(requests)} cached statistics refreshed in {time.perf_counter() - started:.1f} s."
     )

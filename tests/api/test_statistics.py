@@ -735,7 +735,7 @@ class TestTimeline:
 
 class TestRefresh:
     def test_no_cache_recomputes_and_the_refresh_command_updates_outdated_figures(
-        self, app, client, quarters
+        self, app, client, db, quarters
     ):
         site = "https://maps.example"  # answers are kept per host: refreshed for theirs
         client.get(STATS, base_url=site)
@@ -750,6 +750,17 @@ class TestRefresh:
         assert "1 cached statistics refreshed" in result.output, result.output
         cached = client.get(STATS, base_url=site)
         assert cached.headers["X-Cache"] == "hit"
+        # An entry kept under a key no request reads any more (an earlier version's, another
+        # day's) is computed again once, then gone: the next run has nothing to do.
+        db(
+            "INSERT INTO statistics_cache (key, request, body, data_version) "
+            "VALUES ('old-key', :request, '{}', 'before')",
+            request=STATS,
+        )
+        first = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
+        assert "1 cached statistics refreshed" in first.output, first.output
+        again = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
+        assert "0 cached statistics refreshed" in again.output, again.output
         assert by_code(cached.get_json())["Q1"]["count"] == 2
 
 

@@ -50,6 +50,14 @@ def delete_old_entries():
     )
 
 
+def delete_outdated(request: str, data_version: str):
+    """The entries of REQUEST that predate DATA_VERSION: once it is computed again, they are
+    what no request reads (kept under a key of before, or of another day)."""
+    return StatisticsCache.__table__.delete().where(
+        StatisticsCache.request == request, StatisticsCache.data_version != data_version
+    )
+
+
 def select_outdated_requests(data_version: str) -> Select:
     """The requests whose cached figures predate the last change, oldest first."""
     return (
