@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from .. import migrate
+from ..geo.devices.sync import restamp_changes_from_another_history
 from ..storage import PhotoStorage
 from ..storage.base import content_key
 from . import database
@@ -96,4 +97,6 @@ def restore_backup(
         restored = database.count_rows(connection)
     if restored != manifest.counts:
         raise BackupError(f"restored {restored}, but the manifest counted {manifest.counts}")
+    with engine.begin() as connection:
+        connection.execute(restamp_changes_from_another_history())
     return manifest

@@ -1,9 +1,12 @@
 """Offline sync: a client paging through changes while writes go on loses nothing."""
 
 import threading
+import uuid
 
 from sqlalchemy import text
 
+from service.api.sync.routes import CURSORS
+from service.geo.devices.sync import restamp_changes_from_another_history
 from tests.helpers import pin
 
 
@@ -120,6 +123,28 @@ def test_malformed_cursor_is_400(client):
     response = client.get("/api/v1/sync?since=not-a-cursor")
     assert response.status_code == 400
     assert response.get_json()["errors"][0]["field"] == "since"
+
+
+def test_after_a_restore_on_another_server_the_feed_starts_again(committed, app, moderator, client):
+    """Restored on a server whose transaction counter is behind the one that wrote the rows:
+    a cursor of the old server (beyond any id this one gave) is a 400 telling to sync again
+    from the start, and the restore stamps the rows anew so that the feed serves them."""
+    device = pin(moderator, notes="restored")
+    engine = app.extensions["engine"]
+    old_server_txid = 10**12
+    with engine.begin() as connection:  # what the old server wrote, as restored here
+        connection.execute(text("ALTER TABLE devices DISABLE TRIGGER devices_stamp_change"))
+        connection.execute(text("UPDATE devices SET change_txid = :t"), {"t": old_server_txid})
+        connection.execute(text("ALTER TABLE devices ENABLE TRIGGER devices_stamp_change"))
+    assert sync_all(client)[0] == []  # beyond this server's counter: out of the feed
+    cursor = CURSORS.encode(old_server_txid, uuid.UUID(device["id"]))
+    refused = client.get(f"/api/v1/sync?since={cursor}")
+    assert refused.status_code == 400
+    assert refused.get_json()["errors"][0]["field"] == "since"
+    assert "from the start" in refused.get_json()["detail"]
+    with engine.begin() as connection:
+        connection.execute(restamp_changes_from_another_history())
+    assert [feature["id"] for feature in sync_all(client)[0]] == [device["id"]]
 
 
 def test_a_pending_pin_deleted_by_its_author_never_reaches_public_sync(committed, as_user, client):

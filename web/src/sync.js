@@ -1,6 +1,6 @@
 // Keeps the devices stored for offline use current: the sync feed (GET /sync) brings every
 // device created, changed, deleted or withdrawn in the viewed areas since the last cursor.
-import { request } from "./api.js";
+import { ApiError, request } from "./api.js";
 import { getSetting, putDevice, removeDevice, setSetting } from "./store.js";
 
 const PAGE = 500;
@@ -26,7 +26,16 @@ export async function syncCachedAreas(db) {
   let changes = 0;
   for (;;) {
     const params = new URLSearchParams({ bbox, limit: String(PAGE), ...(since ? { since } : {}) });
-    const { data } = await request("GET", `sync?${params}`);
+    let data;
+    try {
+      ({ data } = await request("GET", `sync?${params}`));
+    } catch (error) {
+      // A cursor the server no longer knows (the database was restored elsewhere): start over.
+      if (!(since && error instanceof ApiError && error.status === 400)) throw error;
+      since = null;
+      await setSetting(db, "syncCursor", null);
+      continue;
+    }
     for (const feature of data.features) await applyChange(db, feature);
     changes += data.features.length;
     since = data.next_cursor;

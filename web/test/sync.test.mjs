@@ -2,7 +2,7 @@
 import "fake-indexeddb/auto";
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cachedDevicesIn, getSetting, keepArea, openStore } from "../src/store.js";
+import { cachedDevicesIn, getSetting, keepArea, openStore, setSetting } from "../src/store.js";
 import { syncCachedAreas, unionBbox } from "../src/sync.js";
 
 const point = (id, lon, lat, properties = {}) => ({
@@ -39,4 +39,24 @@ test("pages of the feed are applied in turn, and the cursor is kept for next tim
 
 test("the feed covers every viewed area at once", () => {
   assert.deepEqual(unionBbox([[2.3, 48.8, 2.4, 48.9], [4.8, 45.7, 4.9, 45.8]]), [2.3, 45.7, 4.9, 48.9]);
+});
+
+test("a cursor the server refuses (a restore elsewhere) is dropped and the feed read from the start", async () => {
+  const db = openStore("sync-restart-test");
+  await keepArea(db, [2.3, 48.8, 2.4, 48.9], [point("kept", 2.35, 48.85)]);
+  await setSetting(db, "syncCursor", "from-the-old-server");
+  const asked = [];
+  globalThis.fetch = async (url) => {
+    const since = new URL(url, "http://vigie.test").searchParams.get("since");
+    asked.push(since);
+    if (since === "from-the-old-server") {
+      const problem = { type: "about:blank", title: "Bad Request", status: 400, detail: "sync again from the start." };
+      return new Response(JSON.stringify(problem), { status: 400, headers: { "Content-Type": "application/problem+json" } });
+    }
+    const page = { features: [point("restored", 2.31, 48.81)], next_cursor: "fresh", has_more: false };
+    return new Response(JSON.stringify(page), { headers: { "Content-Type": "application/geo+json" } });
+  };
+  assert.equal(await syncCachedAreas(db), 1);
+  assert.deepEqual(asked, ["from-the-old-server", null]);
+  assert.equal(await getSetting(db, "syncCursor"), "fresh");
 });

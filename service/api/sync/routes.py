@@ -8,8 +8,9 @@ from marshmallow import RAISE
 
 from ...auth import current_viewer
 from ...db import session
+from ...errors import BadRequest
 from ...extensions import Blueprint
-from ...geo.devices.sync import select_device_changes
+from ...geo.devices.sync import select_device_changes, select_next_txid
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, CursorCodec, feature_collection, link, photo_base
 from .schemas import SyncArgsSchema, SyncPageSchema
@@ -33,6 +34,12 @@ class SyncViews(MethodView):
     def get(self, args):
         """Every device created, changed or deleted since the cursor, tombstones included"""
         position = CURSORS.decode(args["since"]) if args.get("since") else START
+        if position[0] > session.execute(select_next_txid()).scalar_one():
+            raise BadRequest(
+                "This cursor was issued before the database was restored on another server: "
+                "sync again from the start.",
+                field="since",
+            )
         bboxes = split_antimeridian(args["bbox"]) if args.get("bbox") else []
         page = session.execute(
             select_device_changes(position, bboxes, current_viewer(), args["limit"]),

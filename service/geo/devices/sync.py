@@ -2,7 +2,8 @@
 
 import uuid
 
-from sqlalchemy import BigInteger, Select, Text, and_, case, cast, func, or_, true
+from sqlalchemy import BigInteger, Select, Text, and_, case, cast, func, or_, select, true, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import Device
 from ...visibility import Viewer, visible_clause
@@ -21,7 +22,7 @@ def select_device_changes(
     cursor that a client already holds: a change shows up late, never lost. Parameter
     `photo_base`.
     """
-    oldest_running = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+    oldest_running = txid(func.pg_snapshot_xmin(func.pg_current_snapshot()))
     # Tombstones too, but only of pins the caller could see: a pending pin deleted by its
     # author was never public and must not surface here. A pin that was public once and is no
     # longer (rejected on a second review) comes as a withdrawal, without its content, and
@@ -35,4 +36,27 @@ def select_device_changes(
     feature = case((visible, device_feature_text(SYNC_PROPERTIES)), else_=withdrawal_text())
     return select_feature_page(
         (Device.change_txid, Device.id), feature, clauses, limit, after=after
+    )
+
+
+def txid(expression) -> ColumnElement:
+    """A transaction id (xid8) as the bigint the feed orders by."""
+    return cast(cast(expression, Text), BigInteger)
+
+
+def select_next_txid() -> Select:
+    """The id the next transaction will get: no cursor of this database's history is beyond it
+    (one is after a restore on another server, whose counter started again)."""
+    return select(txid(func.pg_snapshot_xmax(func.pg_current_snapshot())))
+
+
+def restamp_changes_from_another_history():
+    """Stamp anew the devices written under transaction ids this server has not reached yet
+    (restored from another server, whose counter ran further): the feed serves a row only once
+    every older transaction has ended, so these would stay out of it until the counter caught
+    up. The stamp trigger gives them this transaction's id."""
+    return (
+        update(Device)
+        .where(Device.change_txid >= txid(func.pg_current_xact_id()))
+        .values(change_txid=Device.change_txid)
     )
