@@ -71,6 +71,8 @@ def read_layer(path: str, where: str | None = None):
         meta, _fids, geometries, columns = pyogrio.raw.read(path, where=where or None)
     except Exception as exc:  # pyogrio raises its own DataSourceError, FieldError, ...
         raise GeodataError(f"Cannot read {path}: {exc}") from exc
+    if geometries is None:  # a table (a CSV...): districts need their boundaries
+        raise GeodataError(f"{path} has no geometry: districts are imported from their shapes.")
     return meta, geometries, dict(zip(meta["fields"], columns, strict=True))
 
 
@@ -197,6 +199,25 @@ def import_population(
     connection, path: str, *, code_field: str, population_field: str, year, source
 ) -> PopulationReport:
     """Join populations from a CSV keyed by the official code onto the stored districts."""
+    try:
+        read = read_population_csv(path, code_field, population_field)
+    except UnicodeDecodeError as exc:
+        raise GeodataError(f"{path} is not a UTF-8 CSV file: {exc}") from exc
+    # Every row is staged: one with an empty cell is still the district's own row (its parent
+    # is not summed from its children), but gives no population (the stored one stays).
+    sql.population_staging.create(connection)
+    staged = [{"code": code, "population": population} for code, population in read.items()]
+    for batch in batches(staged, 5000):
+        connection.execute(sql.stage_population(), batch)
+    matched = connection.execute(sql.join_staged_population(year, source)).all()
+    summed = connection.execute(sql.sum_population_into_parents(year, source)).all()
+    sql.population_staging.drop(connection)
+    given = sum(population is not None for population in read.values())
+    return PopulationReport(len(matched), given - len(matched), len(summed), len(read) - given)
+
+
+def read_population_csv(path: str, code_field: str, population_field: str) -> dict:
+    """Population by code from the CSV at PATH (None where the cell is empty)."""
     with open(path, newline="", encoding="utf-8-sig") as handle:
         sample = handle.read(4096)
         handle.seek(0)
@@ -209,19 +230,8 @@ def import_population(
                     f"{option}: the CSV has no column {name!r}; "
                     f"its columns are {', '.join(reader.fieldnames or [])}."
                 )
-        read = {
+        return {
             row[code_field].strip(): as_population(row[population_field])
             for row in reader
             if row[code_field].strip()
         }
-    # Every row is staged: one with an empty cell is still the district's own row (its parent
-    # is not summed from its children), but gives no population (the stored one stays).
-    sql.population_staging.create(connection)
-    staged = [{"code": code, "population": population} for code, population in read.items()]
-    for batch in batches(staged, 5000):
-        connection.execute(sql.stage_population(), batch)
-    matched = connection.execute(sql.join_staged_population(year, source)).all()
-    summed = connection.execute(sql.sum_population_into_parents(year, source)).all()
-    sql.population_staging.drop(connection)
-    given = sum(population is not None for population in read.values())
-    return PopulationReport(len(matched), given - len(matched), len(summed), len(read) - given)

@@ -37,7 +37,10 @@ def create_admin(name, password):
 
 
 @idempotency_cli.command("purge")
-@click.option("--older-than-hours", default=48, show_default=True, type=click.IntRange(1))
+# At most ten thousand years: a timedelta holds no more.
+@click.option(
+    "--older-than-hours", default=48, show_default=True, type=click.IntRange(1, 87_600_000)
+)
 def purge_idempotency(older_than_hours):
     """Forget stored answers older than the given age (run it from cron)."""
     click.echo(f"{idempotency.purge(older_than_hours)} stored answers purged")

@@ -26,6 +26,8 @@ def export_layers() -> list[Layer]:
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def geopackage_command(path):
     """Write the public devices and the districts as two layers of the GeoPackage PATH."""
+    if not path.parent.is_dir():
+        raise click.BadParameter(f"the folder {path.parent} does not exist", param_hint="PATH")
     with current_app.extensions["engine"].connect() as connection:
         counts = write_geopackage(connection, path, export_layers())
     click.echo(f"{counts['devices']} devices and {counts['districts']} districts written to {path}")

@@ -29,7 +29,10 @@ class Duration(click.ParamType):
         match = re.fullmatch(r"\s*(\d+)\s*([mhd])\s*", str(value))
         if not match:
             self.fail(f"{value!r} is not a delay like 30m, 24h or 7d", param, ctx)
-        return timedelta(**{UNITS[match[2]]: int(match[1])})
+        try:
+            return timedelta(**{UNITS[match[2]]: int(match[1])})
+        except OverflowError:
+            self.fail(f"{value!r} is longer than a delay can be", param, ctx)
 
 
 @photos_cli.command("clean-orphans")
@@ -47,7 +50,8 @@ class Duration(click.ParamType):
 )
 def clean_orphans(older_than, dry_run, files):
     """Remove uploads never attached to a device, and photos of devices deleted, after a delay."""
-    delay = older_than or timedelta(hours=current_app.config["PHOTO_ORPHAN_HOURS"])
+    default = timedelta(hours=current_app.config["PHOTO_ORPHAN_HOURS"])
+    delay = default if older_than is None else older_than  # 0m is a delay too: none
     cutoff = datetime.now(UTC) - delay
     storage = photo_storage()
     if dry_run:

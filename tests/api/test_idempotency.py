@@ -223,3 +223,10 @@ def test_a_photo_larger_than_a_json_body_may_carry_a_key(app, moderator, monkeyp
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", len(photo) // 2)
     response = images.upload(moderator, photo, headers={"Idempotency-Key": "big-1"})
     assert response.status_code == 201, response.get_json()
+
+
+def test_a_purge_age_past_what_a_date_holds_is_refused(app):
+    result = app.test_cli_runner().invoke(
+        args=["idempotency", "purge", "--older-than-hours", "99999999999"]
+    )
+    assert result.exit_code == 2 and "older-than-hours" in result.output

@@ -163,3 +163,10 @@ def test_an_export_replaces_the_previous_file_whole(app, public_data, tmp_path):
     assert export(app, path).exit_code == 0
     assert pyogrio.read_info(path, layer="devices")["features"] == 3
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".geojson") == ["vigie.gpkg"]
+
+
+def test_a_folder_that_does_not_exist_is_a_clear_error(app, tmp_path):
+    result = app.test_cli_runner().invoke(
+        args=["export", "geopackage", str(tmp_path / "missing" / "vigie.gpkg")]
+    )
+    assert result.exit_code == 2 and "does not exist" in result.output

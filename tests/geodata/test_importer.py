@@ -133,6 +133,23 @@ def test_bad_options_are_refused_and_nothing_is_stored(isolated, db, tmp_path, o
     assert db("SELECT count(*) FROM districts").scalar_one() == 0
 
 
+def test_a_table_without_geometry_is_refused(isolated, db, tmp_path):
+    path = tmp_path / "populations.csv"
+    path.write_text("code,name\n75101,Louvre\n")
+    with pytest.raises(GeodataError, match="has no geometry"):
+        load(isolated, str(path), level="commune")
+    assert db("SELECT count(*) FROM districts").scalar_one() == 0
+
+
+def test_a_population_csv_that_is_not_utf8_is_refused(isolated, db, tmp_path):
+    path = tmp_path / "pop.csv"
+    path.write_bytes("code,name,pop\n75101,Paris caf\xe9,15000\n".encode("latin-1"))
+    with pytest.raises(GeodataError, match="not a UTF-8 CSV"):
+        import_population(
+            isolated, str(path), code_field="code", population_field="pop", year=None, source=None
+        )
+
+
 def test_a_file_that_is_not_geodata_is_refused(isolated, db, tmp_path):
     path = tmp_path / "notes.geojson"
     path.write_text("this is not GeoJSON")

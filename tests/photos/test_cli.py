@@ -86,6 +86,19 @@ def test_a_malformed_delay_is_refused(app, db, photos, delay):
     assert len(remaining(db)) == 4
 
 
+def test_a_delay_past_what_a_date_holds_is_refused(app, db, photos):
+    result = clean(app, "--older-than", "99999999999h")
+    assert result.exit_code == 2 and "longer than a delay can be" in result.output
+    assert len(remaining(db)) == 4
+
+
+def test_no_delay_is_a_delay_of_its_own(app, db, photos, monkeypatch):
+    """0m removes every orphan now, rather than falling back to the configured delay."""
+    monkeypatch.setitem(app.config, "PHOTO_ORPHAN_HOURS", 24 * 365)
+    result = clean(app, "--older-than", "0m", "--dry-run")
+    assert result.exit_code == 0 and "would remove 3 photo(s)" in result.output, result.output
+
+
 def test_files_no_photo_names_are_swept_on_request(app, db, photos):
     """A failed upload can leave its renditions written without a row: --files removes them."""
     storage = app.extensions["photo_storage"]
