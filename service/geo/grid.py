@@ -9,11 +9,10 @@ import math
 from dataclasses import replace
 
 from sqlalchemy import ARRAY, Float, Integer, Select, and_, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import DeviceHexagonCount, GridHexagon
-from .sql import geojson_geometry, sql_string
+from .sql import comma_joined, geojson_geometry, sql_string
 from .statistics.density import rounded
 from .statistics.selection import StatisticsFilter
 
@@ -195,8 +194,7 @@ def select_grid(
         properties,
         sql_string("}"),
     )
-    in_order = aggregate_order_by(sql_string(","), hexagons.c.i, hexagons.c.j)
     return select(
-        func.coalesce(func.string_agg(feature, in_order), sql_string("")).label("features"),
+        comma_joined(feature, hexagons.c.i, hexagons.c.j).label("features"),
         func.coalesce(func.sum(hexagons.c.n), 0).label("devices"),
     ).where(func.ST_Intersects(hexagons.c.geom, bbox_geometry(bbox)))

@@ -16,6 +16,7 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement, Null
 
 COORDINATE_DECIMALS = 7  # about 1 cm: more digits only add bytes (RFC 7946 section 11.2)
@@ -49,6 +50,14 @@ def feature_text(
         sql_string(',"properties":'),
         properties,
         sql_string("}"),
+    )
+
+
+def comma_joined(texts: ColumnElement, *order_by) -> ColumnElement:
+    """TEXTS (Features, JSON objects) of the rows joined by commas in ORDER_BY, "" for none:
+    the inside of a JSON array written as text."""
+    return func.coalesce(
+        func.string_agg(texts, aggregate_order_by(sql_string(","), *order_by)), sql_string("")
     )
 
 

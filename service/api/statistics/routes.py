@@ -268,8 +268,9 @@ class TimelineViews(MethodView):
         """Count a district's devices over time, by first observation and removal"""
         code = args["district"]
         share_statistics([district_key(code)], args)
+        credits = device_credits()
         statement = select_timeline(
-            code, args.get("interval", "month"), statistics_filter(args), device_credits()
+            code, args.get("interval", "month"), statistics_filter(args), credits
         )
 
         def compute() -> str:
@@ -280,8 +281,6 @@ class TimelineViews(MethodView):
 
         # Its periods run to today's: a body of another day lacks one.
         body, computed_at, source = cached("json", compute, today=True)
-        response = Response(body, mimetype="application/json")
-        response.last_modified = computed_at
-        response.headers["X-Statistics-Computed-At"] = computed_at.isoformat()
-        response.headers["X-Cache"] = source
-        return response
+        selection = DistrictSelection(codes=[code])
+        attribution = session.execute(select_attribution(selection, credits)).scalar_one()
+        return statistics_response(body, "json", computed_at, source, attribution, "timeline")

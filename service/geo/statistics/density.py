@@ -14,7 +14,6 @@ from sqlalchemy import (
     Numeric,
     Select,
     String,
-    Text,
     and_,
     any_,
     case,
@@ -40,7 +39,7 @@ from ..declared.figures import (
     select_declared_figures,
 )
 from ..districts import DISTRICT_HEAD, boundary_geojson, geography
-from ..sql import feature_text, json_object_text, sql_string
+from ..sql import comma_joined, feature_text, json_object_text, sql_string
 from ..view_cones import SEEING_KINDS, ViewModel
 from .selection import DistrictSelection, StatisticsFilter, moved_device_ids
 
@@ -634,14 +633,7 @@ def attribution_array(sel, credits: list[dict]) -> ColumnElement:
 def select_density_json(query: DensityQuery, credits: list[dict]) -> Select:
     """`{"districts": [...], "totals": {...}, "attribution": [...]}` as one text value."""
     sel, rows = district_figures(query)
-    districts = select(
-        func.coalesce(
-            func.string_agg(
-                district_object(rows), aggregate_order_by(sql_string(","), rows.c.code)
-            ),
-            sql_string(""),
-        )
-    ).scalar_subquery()
+    districts = select(comma_joined(district_object(rows), rows.c.code)).scalar_subquery()
     return select(
         func.concat(
             sql_string('{"districts":['),
@@ -668,12 +660,7 @@ def select_density_geojson(query: DensityQuery, credits: list[dict], tolerance_m
     # The boundaries join the figures last: carried through the figures, 12 MB of text for every
     # commune would be gathered from workers and kept twice on the way.
     features = (
-        select(
-            func.coalesce(
-                func.string_agg(feature, aggregate_order_by(sql_string(","), rows.c.code)),
-                sql_string(""),
-            )
-        )
+        select(comma_joined(feature, rows.c.code))
         .select_from(rows.join(District, District.code == rows.c.code))
         .scalar_subquery()
     )
@@ -684,7 +671,7 @@ def select_density_geojson(query: DensityQuery, credits: list[dict], tolerance_m
             sql_string('],"totals":'),
             totals_object(query, sel, rows),
             sql_string(',"attribution":'),
-            cast(attribution_array(sel, credits), Text),
+            attribution_array(sel, credits),
             sql_string("}"),
         )
     )
