@@ -8,6 +8,11 @@
   cone listings) apply the rule for the anonymous viewer, whoever asks.
 - A deleted device is a tombstone: a read by id answers 410 to whoever could see it, listings
   leave it out, and sync tells the phones that could see it (service/geo/devices/sync.py).
+- Times are days: every time of a device, of its history and of its photos is served as the
+  start of its UTC day (`public_day` in SQL, `day_of` in Python). A contributor pins a camera
+  standing in front of it and the camera films them: the exact moment would tell its operator
+  which footage to look at. The exact times stay in the database, for the rules that need
+  them (rate limits, vote intervals, statistics replays).
 
 `may_see` and `visible_clause` are the same rule, in Python for a row already read and in SQL
 for a selection; tests/test_visibility.py reads a pending pin through every endpoint.
@@ -15,14 +20,19 @@ for a selection; tests/test_visibility.py reads a pending pin through every endp
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import or_, true
+from sqlalchemy import DateTime, func, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from .geo.sql import sql_string
 from .models import Device
 
 PUBLIC_REVIEW_STATUS = "approved"
+# The device properties that are times, served as days.
+DAY_PROPERTIES = frozenset(
+    ("observed_at", "last_confirmed_at", "created_at", "updated_at", "deleted_at")
+)
 
 
 @dataclass(frozen=True)
@@ -72,3 +82,27 @@ def visible_clause(viewer: Viewer, viewer_id: ColumnElement | None = None) -> Co
     if viewer.id is None:
         return public
     return or_(public, Device.created_by == (viewer.id if viewer_id is None else viewer_id))
+
+
+def day_of(instant: datetime | None) -> datetime | None:
+    """The start of INSTANT's UTC day: what others may know of when something happened."""
+    if instant is None:
+        return None
+    return instant.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def public_day(instant: ColumnElement) -> ColumnElement:
+    """day_of in SQL (the function of migration 0024, which the stored Features use)."""
+    return func.public_day(instant, type_=DateTime(timezone=True))
+
+
+def public_changes(changes: dict) -> dict:
+    """A revision's {field: [before, after]} with the times among them as days."""
+
+    def day_text(value):
+        return value and day_of(datetime.fromisoformat(value)).isoformat()
+
+    return {
+        name: [day_text(value) for value in pair] if name in DAY_PROPERTIES else pair
+        for name, pair in changes.items()
+    }

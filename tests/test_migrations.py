@@ -114,3 +114,43 @@ def test_kept_answers_holding_private_data_are_deleted():
     finally:
         engine.dispose()
         drop_database(name)
+
+
+def test_stored_features_are_written_again_with_days():
+    """0024 rewrites every stored Feature with its times as days, without making the devices
+    look changed to syncing clients; going back writes the instants again."""
+    name = f"vigie_migrations_{uuid.uuid4().hex[:8]}"
+    url = create_database(name)
+    engine = create_engine(url)
+
+    def stored() -> tuple[str, int, str]:
+        with engine.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT feature_head, change_txid, (updated_at AT TIME ZONE 'UTC')::text"
+                    " FROM devices"
+                )
+            ).one()
+
+    try:
+        migrate.upgrade(url, "0023")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO devices (id, geom, kind, observed_at) VALUES "
+                    "(gen_random_uuid(), ST_SetSRID(ST_MakePoint(2.35, 48.85), 4326), 'camera',"
+                    " '2026-06-01T10:31:07Z')"
+                )
+            )
+        before, txid, updated = stored()
+        assert '"observed_at":"2026-06-01T10:31:07+00:00"' in before
+        migrate.upgrade(url)
+        after, txid_after, updated_after = stored()
+        assert '"observed_at":"2026-06-01T00:00:00+00:00"' in after
+        assert '"created_at":"' + updated[:10] + 'T00:00:00+00:00"' in after
+        assert (txid_after, updated_after) == (txid, updated)
+        migrate.downgrade(url, "0023")
+        assert stored()[0] == before
+    finally:
+        engine.dispose()
+        drop_database(name)

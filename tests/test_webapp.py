@@ -161,7 +161,8 @@ def phone(live_server):
 def devices_by(db, username):
     return db(
         "SELECT d.id, ST_X(d.geom) AS lon, ST_Y(d.geom) AS lat, d.kind, d.direction,"
-        " d.review_status, (SELECT count(*) FROM photos p WHERE p.device_id = d.id) AS photos"
+        " d.review_status, (SELECT count(*) FROM photos p WHERE p.device_id = d.id) AS photos,"
+        " to_char(d.observed_at AT TIME ZONE 'UTC', 'HH24:MI:SS') AS observed_time"
         " FROM devices d JOIN users u ON u.id = d.created_by WHERE u.username = :username",
         username=username,
     )
@@ -178,6 +179,7 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     assert list(device.direction) == [270]
     assert device.photos == 1
     assert device.review_status == "pending"
+    assert device.observed_time == "00:00:00"  # the day it was seen; the moment stays here
     # The photo's EXIF position, not the phone's.
     assert device.lat == pytest.approx(images.LAT_DEG, abs=1e-5)
     assert device.lon == pytest.approx(images.LON_DEG, abs=1e-5)
@@ -600,6 +602,41 @@ def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, cont
     [device] = devices_by(db, contributor).all()
     assert (device.kind, device.photos) == ("microphone", 0)
     expected = ("status of 415", "ERR_INTERNET_DISCONNECTED")  # the refusal, the offline tries
+    assert [e for e in phone.errors if not any(text in e for text in expected)] == []
+
+
+def test_an_offline_edit_of_a_device_changed_the_same_day_is_applied_only_when_asked(
+    phone, db, as_user
+):
+    """Times are days: a device changed the same day keeps its updated_at, so the app tells
+    that it changed since the contributor saw it by its content."""
+    author = as_user()
+    created = author.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
+    url = f"/api/v1/devices/{created.get_json()['id']}"
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    phone.wait_for_service_worker()
+    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    phone.context.set_offline(True)
+    page.locator("#sheet").get_by_role("button", name="Edit").click()
+    page.locator(".pin-form").get_by_label("Notes").fill("Seen from the bridge")
+    page.get_by_role("button", name="Save").click()
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    # Meanwhile, the same day, another phone changes it.
+    etag = author.get(url).headers["ETag"]
+    edit = {"properties": {"operator": "RATP"}}
+    changed = author.patch(url, json=edit, headers={"If-Match": etag}).get_json()
+    assert changed["properties"]["updated_at"] == created.get_json()["properties"]["updated_at"]
+    phone.context.set_offline(False)
+    expect(outbox).to_contain_text("1 change(s) refused")
+    assert db("SELECT notes FROM devices WHERE id = :id", id=url[-36:]).scalar_one() is None
+    outbox.click()
+    page.get_by_role("button", name="Apply my changes to the new version").click()
+    phone.wait_until_sent()
+    edited = db("SELECT notes, operator FROM devices WHERE id = :id", id=url[-36:]).one()
+    assert tuple(edited) == ("Seen from the bridge", "RATP")
+    expected = ("status of 412", "ERR_INTERNET_DISCONNECTED")
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
 
 

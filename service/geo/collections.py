@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
 from ..models import Dataset, DeclaredDataset, DeclaredSite, Device, District
+from ..visibility import public_day
 from .cql2 import Queryable
 from .declared.features import select_declared_credits, site_feature_text
 from .declared.matching import SITE_STATUSES, matched_count, site_status
@@ -209,7 +210,7 @@ DEVICE_PROPERTY_SCHEMAS = {
     "verification": typed(
         "string", "How many contributors confirmed it", enum=list(vocab.VERIFICATION_LEVELS)
     ),
-    "last_confirmed_at": typed("string", "Last confirmation", format="date-time"),
+    "last_confirmed_at": typed("string", "Day of the last confirmation", format="date-time"),
     "photos": typed("array", "Photos, oldest first", items={"type": "object"}),
     # A whole number, typed "number": GDAL reads every schema "integer" as 32 bits and
     # clamps node ids past 2**31 (most of them) to 2147483647; as a real it keeps them exact.
@@ -251,9 +252,16 @@ DEVICES = OgcCollection(
         "angle": Queryable(Device.angle, "number", description="Field of view in degrees"),
         "height": Queryable(Device.height, "number", description="Height in metres"),
         "accuracy_m": Queryable(Device.accuracy_m, "number", description="GPS accuracy (m)"),
-        "observed_at": Queryable(Device.observed_at, "datetime", description="When seen"),
-        "created_at": Queryable(Device.created_at, "datetime", description="When pinned"),
-        "updated_at": Queryable(Device.updated_at, "datetime", description="Last change"),
+        # Times are days, as the Features give them (service/visibility.py).
+        "observed_at": Queryable(
+            public_day(Device.observed_at), "datetime", description="Day seen"
+        ),
+        "created_at": Queryable(
+            public_day(Device.created_at), "datetime", description="Day pinned"
+        ),
+        "updated_at": Queryable(
+            public_day(Device.updated_at), "datetime", description="Day of the last change"
+        ),
     },
     property_filters=(
         "kind",

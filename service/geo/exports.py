@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Dataset, Device, District
-from .devices.features import PUBLIC_PROPERTIES
+from .devices.features import PUBLIC_PROPERTIES, public_column
 from .devices.filter import DeviceFilter
 from .districts import DISTRICT_HEAD
 from .statistics.density import COUNT_GROUPS, count_name, district_level_figures_json
@@ -20,7 +20,7 @@ def flat_device_property(name: str) -> ColumnElement:
 
     Several directions are joined with ";", as OpenStreetMap's camera:direction writes them.
     """
-    column = getattr(Device, name)
+    column = public_column(name)
     if name == "direction":
         return func.array_to_string(column, ";", type_=Text).label(name)
     if name == "tags":

@@ -69,7 +69,7 @@ class TestCreate:
         props = body["properties"]
         assert props["direction"] == [90, 270]
         assert props["operator"] == "Préfecture de police"
-        assert props["observed_at"].startswith("2026-11-01T10:00:00")
+        assert props["observed_at"] == "2026-11-01T00:00:00+00:00"  # a day, to others too
         assert props["tags"] == {"camera:mount": "pole", "note:fr": "angle de rue"}
         assert response.headers["Location"].endswith(f"/api/v1/devices/{body['id']}")
         assert response.headers["ETag"]

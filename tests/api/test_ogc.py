@@ -91,7 +91,8 @@ class TestDocuments:
             [pytest.approx(2.2384), pytest.approx(45.7640), pytest.approx(4.8357), 48.8918]
         ]
         start, end = body["extent"]["temporal"]["interval"][0]
-        assert start.startswith("2025-12-31T23:00:00") and end > "2026-05-10T08:30"
+        # Days, as every time of a device: lyon was observed at 23:00 that day.
+        assert start.startswith("2025-12-31T00:00:00") and end > "2026-05-10"
         assert links_by_rel(body)["items"]["type"] == GEOJSON
 
     def test_collections_lists_devices_and_an_unknown_collection_is_404(self, client):
@@ -144,7 +145,9 @@ class TestItems:
         assert ids(client.get(f"{ITEMS}?kind=alpr,microphone&operator=RATP")) == {paris["bercy"]}
 
     def test_datetime_instant_day_interval_and_open_ends(self, client, paris):
-        assert ids(client.get(f"{ITEMS}?datetime=2026-03-01T10:00:00Z")) == {paris["louvre"]}
+        # Times are days: louvre, observed at 10:00, is known at the start of its day only.
+        assert ids(client.get(f"{ITEMS}?datetime=2026-03-01T00:00:00Z")) == {paris["louvre"]}
+        assert ids(client.get(f"{ITEMS}?datetime=2026-03-01T10:00:00Z")) == set()
         assert ids(client.get(f"{ITEMS}?datetime=2026-05-10")) == {paris["defense"]}
         assert ids(client.get(f"{ITEMS}?datetime=2026-01-01T00:00:00Z/2026-04-01T00:00:00Z")) == {
             paris["louvre"]

@@ -138,7 +138,10 @@ class TestCql2:
             ("T_BEFORE(observed_at, DATE('2026-04-01'))", {"louvre"}),
             ("T_DURING(observed_at, INTERVAL('2026-02-01', '2026-04-01'))", {"louvre"}),
             ("T_INTERSECTS(observed_at, INTERVAL('2026-05-10', '..'))", {"bercy"}),
-            ("T_EQUALS(observed_at, TIMESTAMP('2026-05-10T08:30:00Z'))", {"bercy"}),
+            # Times are days: bercy was observed at 08:30, which nobody else may learn.
+            ("T_EQUALS(observed_at, TIMESTAMP('2026-05-10T00:00:00Z'))", {"bercy"}),
+            ("T_EQUALS(observed_at, TIMESTAMP('2026-05-10T08:30:00Z'))", set()),
+            ("T_AFTER(observed_at, TIMESTAMP('2026-05-10T08:29:59Z'))", set()),
             ("T_DISJOINT(observed_at, INTERVAL('..', '2026-04-01'))", {"bercy"}),
             ("NOT T_AFTER(observed_at, TIMESTAMP('2026-04-01T00:00:00Z')) AND kind = 'camera'",
              {"louvre"}),
@@ -151,7 +154,7 @@ class TestCql2:
         ("interval", "expected"),
         [
             (["2026-05-01", "2026-06-01"], {"bercy"}),
-            (["2026-05-10", ".."], {"bercy"}),  # open ends, as in CQL2 text
+            (["2026-05-09", ".."], {"bercy"}),  # open ends, as in CQL2 text
             (["..", "2026-04-01"], {"louvre"}),
         ],
     )

@@ -73,9 +73,9 @@ def test_stored_feature_equals_the_built_one_after_each_kind_of_change(
 
 def test_stored_timestamps_are_utc_whatever_the_writers_time_zone(device, db):
     db("SET LOCAL timezone = 'Pacific/Auckland'")
-    db("UPDATE devices SET observed_at = '2026-06-01T12:00:00Z'")
+    db("UPDATE devices SET observed_at = '2026-06-01T20:00:00Z'")  # 2 June in Auckland
     head = db(as_text(select(Device.feature_head))).scalar_one()
-    assert '"observed_at":"2026-06-01T12:00:00+00:00"' in head
+    assert '"observed_at":"2026-06-01T00:00:00+00:00"' in head  # its UTC day
 
 
 def test_stored_numbers_do_not_depend_on_the_writers_float_settings(device, db):

@@ -19,11 +19,24 @@ async function sendPin(item, progress) {
   return data;
 }
 
+// What an edit made offline is made against: the device's place and properties as the
+// contributor saw them. Not its updated_at: the server gives times as days, which cannot tell
+// two changes of one day apart. Photos and tombstone fields are left out (a photo added
+// meanwhile changes nothing the edit was about; sync pages carry the tombstone fields).
+const NOT_CONTENT = new Set(["photos", "deleted_at", "merged_into"]);
+
+export function contentOf(feature) {
+  const properties = Object.entries(feature.properties)
+    .filter(([name]) => !NOT_CONTENT.has(name))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return JSON.stringify([feature.geometry?.coordinates ?? null, properties]);
+}
+
 // An edit made offline has no ETag: the device's current one is used only if the device is
 // still as the contributor saw it; otherwise the edit comes back to them, as a 412 would.
 async function currentEtag(item) {
   const { data, etag } = await request("GET", `devices/${item.deviceId}`);
-  if (data.properties.updated_at !== item.seenUpdatedAt) {
+  if (contentOf(data) !== item.seenContent) {
     throw new ApiError(412, { title: "Changed meanwhile", detail: "The device changed since you edited it: check it, then edit it again." });
   }
   return etag;

@@ -66,8 +66,8 @@ export function createOutboxView({ outbox, mapApi }) {
       row.append(element("button", {
         type: "button",
         onclick: async () => {
-          const { data } = await request("GET", `devices/${item.deviceId}`);
-          await sendAgain({ etag: null, seenUpdatedAt: data.properties.updated_at })();
+          const { etag } = await request("GET", `devices/${item.deviceId}`);
+          await sendAgain({ etag })();
         },
       }, t("applyOverNewVersion")));
     }

@@ -5,6 +5,7 @@
 // outbox, which sends it now or when the network returns.
 import L from "leaflet";
 import { OfflineError, uploadPhoto } from "./api.js";
+import { contentOf } from "./operations.js";
 import { kindLabel, t } from "./i18n.js";
 import { CONE_HANDLE_M, KINDS, bearing, coneLatLngs, kindIcon, offset, styleOf } from "./map.js";
 import { choice, closeSheet, element, field, notice, openSheet } from "./ui.js";
@@ -216,15 +217,22 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
     const geometry = { type: "Point", coordinates: [Number(here.lng.toFixed(7)), Number(here.lat.toFixed(7))] };
     const photoFields = { photo: photo.blob, photoId: photo.id };
     if (device) {
+      // Only what the contributor changed: applied over a version changed meanwhile, the edit
+      // keeps what others changed in the other fields.
+      const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+      const changed = Object.entries(properties()).filter(([name, value]) => !same(value, props[name]));
+      const moved = !same(geometry.coordinates, device.geometry?.coordinates);
       await outbox.add({
-        type: "edit", deviceId: device.id, etag, seenUpdatedAt: props.updated_at,
-        patch: { type: "Feature", geometry, properties: properties() }, ...photoFields,
+        type: "edit", deviceId: device.id, etag, seenContent: contentOf(device),
+        patch: { type: "Feature", ...(moved ? { geometry } : {}), properties: Object.fromEntries(changed) },
+        ...photoFields,
       });
     } else {
       const chosen = Object.fromEntries(Object.entries(properties()).filter(([, value]) => value !== null));
       const feature = {
         type: "Feature", id: crypto.randomUUID(), geometry,
-        properties: { ...chosen, observed_at: new Date().toISOString(), ...(accuracy ? { accuracy_m: accuracy } : {}) },
+        // The day only: the moment a contributor stood before a camera is its footage of them.
+        properties: { ...chosen, observed_at: `${new Date().toISOString().slice(0, 10)}T00:00:00Z`, ...(accuracy ? { accuracy_m: accuracy } : {}) },
       };
       await outbox.add({ type: "pin", feature, force: false, ...photoFields });
     }

@@ -2,24 +2,30 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ApiError } from "../src/api.js";
-import { sendOperation } from "../src/operations.js";
+import { contentOf, sendOperation } from "../src/operations.js";
 
-function serverWith(updatedAt) {
+const seen = {
+  id: "d1",
+  geometry: { type: "Point", coordinates: [2.35, 48.85] },
+  properties: { kind: "camera", operator: null, updated_at: "2026-12-01T00:00:00+00:00", photos: [] },
+};
+
+function serverWith(current) {
   const calls = [];
   globalThis.fetch = async (url, { method, headers }) => {
     calls.push({ method, url, headers });
-    const body = method === "GET"
-      ? { id: "d1", properties: { updated_at: updatedAt } }
-      : { id: "d1", properties: { operator: "Ville" } };
+    const body = method === "GET" ? current : { id: "d1", properties: { operator: "Ville" } };
     return new Response(JSON.stringify(body), { headers: { "Content-Type": "application/geo+json", ETag: '"v7"' } });
   };
   return calls;
 }
 
-const offlineEdit = { type: "edit", deviceId: "d1", etag: null, seenUpdatedAt: "2026-12-01T10:00:00Z", key: "k1", patch: { properties: { operator: "Ville" } } };
+const offlineEdit = { type: "edit", deviceId: "d1", etag: null, seenContent: contentOf(seen), key: "k1", patch: { properties: { operator: "Ville" } } };
 
 test("an edit made offline takes the current ETag of a device unchanged since", async () => {
-  const calls = serverWith("2026-12-01T10:00:00Z");
+  // A photo added meanwhile, and the sync feed's tombstone fields, are not changes of it.
+  const photographed = { ...seen, properties: { deleted_at: null, ...seen.properties, photos: [{ id: "p" }] } };
+  const calls = serverWith(photographed);
   const result = await sendOperation(offlineEdit, async () => null);
   assert.equal(result.properties.operator, "Ville");
   assert.deepEqual(calls.map((c) => c.method), ["GET", "PATCH"]);
@@ -28,13 +34,19 @@ test("an edit made offline takes the current ETag of a device unchanged since", 
 });
 
 test("an edit made offline onto a device changed since is refused, not sent", async () => {
-  const calls = serverWith("2026-12-02T08:00:00Z");
-  await assert.rejects(sendOperation(offlineEdit, async () => null), (error) => error instanceof ApiError && error.status === 412);
-  assert.deepEqual(calls.map((c) => c.method), ["GET"]);
+  // Changed the same day: its updated_at (a day) is the same, its content is not.
+  for (const changed of [
+    { ...seen, properties: { ...seen.properties, operator: "RATP" } },
+    { ...seen, geometry: { type: "Point", coordinates: [2.36, 48.85] } },
+  ]) {
+    const calls = serverWith(changed);
+    await assert.rejects(sendOperation(offlineEdit, async () => null), (error) => error instanceof ApiError && error.status === 412);
+    assert.deepEqual(calls.map((c) => c.method), ["GET"]);
+  }
 });
 
 test("an edit made online keeps the ETag it was made against", async () => {
-  const calls = serverWith("2026-12-02T08:00:00Z");
+  const calls = serverWith(seen);
   await sendOperation({ ...offlineEdit, etag: '"v6"' }, async () => null);
   assert.deepEqual(calls.map((c) => [c.method, c.headers["If-Match"]]), [["PATCH", '"v6"']]);
 });

@@ -14,7 +14,7 @@ from ...extensions import Blueprint, requires_json
 from ...models import Confirmation, Device, DeviceRevision, User
 from ...photos.library import attach_photos
 from ...ratelimit import write_limit
-from ...visibility import PUBLIC_REVIEW_STATUS, may_see
+from ...visibility import PUBLIC_REVIEW_STATUS, day_of, may_see, public_changes
 from ..access import find_device
 from .schemas import ConfirmationInSchema, ConfirmationSchema, HistorySchema
 
@@ -65,7 +65,7 @@ class ConfirmationViews(MethodView):
             "photo_id": confirmation.photo_id,
             "created_at": confirmation.created_at,
             "verification": device.verification,
-            "last_confirmed_at": device.last_confirmed_at,
+            "last_confirmed_at": day_of(device.last_confirmed_at),
         }
 
 
@@ -74,7 +74,7 @@ class HistoryViews(MethodView):
     @blp.response(200, HistorySchema)
     @blp.problems(404)
     def get(self, device_id):
-        """List every change of the device: who, when, which fields from what to what"""
+        """List every change of the device: who, which day, which fields from what to what"""
         device = session.get(Device, device_id)
         viewer = current_viewer()
         if device is None or not may_see(device.review_status, device.created_by, viewer):
@@ -106,8 +106,8 @@ class HistoryViews(MethodView):
                     "id": r.id,
                     "action": r.action,
                     "author": username,
-                    "created_at": r.created_at,
-                    "changes": r.changes,
+                    "created_at": day_of(r.created_at),
+                    "changes": public_changes(r.changes),
                 }
                 for r, username in rows
             ]

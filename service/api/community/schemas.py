@@ -24,7 +24,7 @@ class ConfirmationSchema(ma.Schema):
     photo_id = ma.fields.UUID(allow_none=True)
     created_at = utc_datetime()
     verification = ma.fields.String(metadata={"description": "The device's level after this vote"})
-    last_confirmed_at = utc_datetime(allow_none=True)
+    last_confirmed_at = utc_datetime(allow_none=True, metadata={"description": "Its day"})
 
 
 class RevisionSchema(ma.Schema):
@@ -35,8 +35,12 @@ class RevisionSchema(ma.Schema):
     author = ma.fields.String(
         allow_none=True, metadata={"description": "Username; null if deleted"}
     )
-    created_at = utc_datetime()
-    changes = ma.fields.Dict(metadata={"description": "{field: [before, after]}"})
+    created_at = utc_datetime(
+        metadata={"description": "The day (00:00 UTC); revisions are in the order made"}
+    )
+    changes = ma.fields.Dict(
+        metadata={"description": "{field: [before, after]}; times as days (00:00 UTC)"}
+    )
 
 
 class HistorySchema(ma.Schema):

@@ -103,7 +103,10 @@ class DevicePropertiesSchema(ma.Schema):
     observed_at = utc_datetime(
         allow_none=True,
         validate=not_in_the_future,
-        metadata={"description": "When it was seen (RFC 3339), not after now"},
+        metadata={
+            "description": "When it was seen (RFC 3339), not after now; served as the start "
+            "of its UTC day, like every time of a device"
+        },
     )
     accuracy_m = JsonNumber(
         allow_none=True,
@@ -156,10 +159,12 @@ class DevicePropertiesOutSchema(DevicePropertiesSchema):
         allow_none=True, metadata={"description": "Why a moderator rejected the pin"}
     )
     verification = choice(vocab.VERIFICATION_LEVELS)
-    last_confirmed_at = utc_datetime(allow_none=True)
+    last_confirmed_at = utc_datetime(
+        allow_none=True, metadata={"description": "Day of the last confirmation (00:00 UTC)"}
+    )
     photos = ma.fields.List(ma.fields.Nested(DevicePhotoSchema))
-    created_at = utc_datetime()
-    updated_at = utc_datetime()
+    created_at = utc_datetime(metadata={"description": "Day it was pinned (00:00 UTC)"})
+    updated_at = utc_datetime(metadata={"description": "Day of its last change (00:00 UTC)"})
     osm_id = ma.fields.Integer(
         allow_none=True,
         metadata={

@@ -27,6 +27,7 @@ from ...photos.processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto, process_phot
 from ...ratelimit import write_limit
 from ...storage import photo_storage
 from ...storage.base import IMMUTABLE_CACHE, IMMUTABLE_MAX_AGE, content_key
+from ...visibility import day_of
 from ..access import check_if_match, find_device, find_photo
 from ..geojson import photo_base
 from .schemas import PhotoSchema, PhotoUploadSchema, UploadedPhotoSchema
@@ -56,7 +57,7 @@ def photo_view(photo: Photo) -> dict:
         "device_id": photo.device_id,
         "width": photo.width,
         "height": photo.height,
-        "created_at": photo.created_at,
+        "created_at": day_of(photo.created_at),
         **{name: f"{base}{photo.id}/{name}" for name in RENDITIONS},
     }
 

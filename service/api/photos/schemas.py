@@ -30,7 +30,7 @@ class PhotoSchema(DevicePhotoSchema):
     device_id = ma.fields.UUID(
         allow_none=True, metadata={"description": "Null until attached to a device"}
     )
-    created_at = utc_datetime()
+    created_at = utc_datetime(metadata={"description": "Day it was uploaded (00:00 UTC)"})
 
 
 class UploadedPhotoSchema(PhotoSchema):

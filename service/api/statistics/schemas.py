@@ -20,14 +20,18 @@ def code_field(**kwargs):
 
 
 class MapDate(ma.fields.Field):
-    """A date (the map at the end of that day, UTC) or an RFC 3339 instant."""
+    """A date or an RFC 3339 instant: the map at the end of that (UTC) day.
+
+    Times others read are days (service/visibility.py): counts replayed to the second would
+    tell, by bisection, when a contributor pinned a device.
+    """
 
     def __init__(self, **kwargs):
         kwargs.setdefault("metadata", {}).update(
             type="string",
             example="2024-06-30",
-            description="The map as it stood then: a date (end of that day, UTC) or an "
-            "RFC 3339 instant. See docs/statistics.md for the rule.",
+            description="The map as it stood at the end of that day (UTC): a date, or an "
+            "RFC 3339 instant standing for its day. See docs/statistics.md for the rule.",
         )
         super().__init__(**kwargs)
 
@@ -43,7 +47,8 @@ class MapDate(ma.fields.Field):
             if not self.INSTANT.fullmatch(text):
                 raise ValueError(text)
             instant = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
-            return (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(UTC)
+            instant = (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(UTC)
+            return datetime.combine(instant.date(), time.max, UTC)
         except (ValueError, OverflowError) as exc:
             raise ValidationError(
                 "Give a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ, or "

@@ -5,6 +5,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import Device
+from ...visibility import DAY_PROPERTIES, public_day
 from ..photos import device_photos_json
 from ..sql import feature_text, geojson_geometry, sql_string, uuid_json
 from ..statements import STATEMENTS, parameter
@@ -25,13 +26,19 @@ FEATURE_START = '{"type":"Feature","id":"'  # how every stored Feature begins (m
 PHOTO_BASE = bindparam("photo_base", type_=Text)
 
 
+def public_column(name: str) -> ColumnElement:
+    """The column of a property as others read it: times as days (service/visibility.py)."""
+    column = getattr(Device, name)
+    return public_day(column).label(name) if name in DAY_PROPERTIES else column
+
+
 def device_properties_json(names) -> ColumnElement:
     """The properties NAMES of the row at hand, then its photos, as one JSON object.
 
     row_to_json of a correlated row is cheaper than json_build_object and writes no spaces.
     """
     row = select(
-        *(getattr(Device, name) for name in names),
+        *(public_column(name) for name in names),
         device_photos_json(PHOTO_BASE).label("photos"),
     ).correlate(Device)
     return (
@@ -106,11 +113,12 @@ def select_user_device_features(user_id) -> Select:
 
 
 def withdrawal_text() -> ColumnElement:
-    """A tombstone for a pin no longer public: no position, no content, when it was withdrawn."""
+    """A tombstone for a pin no longer public: no position, no content, the day it was
+    withdrawn."""
     return func.concat(
         sql_string(FEATURE_START),
         cast(Device.id, Text),
         sql_string('","geometry":null,"properties":{"deleted_at":'),
-        cast(func.to_json(Device.updated_at), Text),
+        cast(func.to_json(public_day(Device.updated_at)), Text),
         sql_string(',"merged_into":null,"withdrawn":true}}'),
     )

@@ -22,13 +22,14 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ...models import DeclaredMatch, Device
-from ...visibility import ANONYMOUS, Viewer, visible_clause
+from ...visibility import ANONYMOUS, Viewer, public_day, visible_clause
 from ..statements import parameter as required
 
 
 def device_time() -> ColumnElement:
-    """The instant a device is known at: when it was observed, else when it last changed."""
-    return func.coalesce(Device.observed_at, Device.updated_at)
+    """The day a device is known at: when it was observed, else when it last changed (days,
+    as others read its times: service/visibility.py; devices_time_idx holds it)."""
+    return public_day(func.coalesce(Device.observed_at, Device.updated_at))
 
 
 def within_bboxes(geometry: ColumnElement, bboxes) -> ColumnElement:
@@ -142,7 +143,10 @@ class DeviceFilter:
             matches = exists().where(DeclaredMatch.device_id == Device.id)
             clauses.append(matches == parameter("filter_declared", Boolean))
         if "filter_updated_since" in values:
-            clauses.append(Device.updated_at > parameter("filter_updated_since", instant))
+            # Changed on that day or later: a finer instant would tell when, to the second, a
+            # device changed (a client asking since its last visit gets that day again).
+            since = public_day(parameter("filter_updated_since", instant))
+            clauses.append(Device.updated_at >= since)
         if self.interval is not None:
             interval = (parameter("filter_start", instant), parameter("filter_end", instant))
             clauses += within_interval(device_time(), interval)
