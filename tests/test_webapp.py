@@ -184,8 +184,14 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     assert device.lat == pytest.approx(images.LAT_DEG, abs=1e-5)
     assert device.lon == pytest.approx(images.LON_DEG, abs=1e-5)
 
-    # The author edits the pin while it awaits review, and finds it among their contributions.
+    # Saved without a change first: nothing is sent (an empty edit would be refused).
     page = phone.page
+    page.locator(".leaflet-marker-icon[title='camera']").click()
+    page.locator("#sheet").get_by_role("button", name="Edit").click()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".pin-form")).to_have_count(0)
+
+    # The author edits the pin while it awaits review, and finds it among their contributions.
     page.locator(".leaflet-marker-icon[title='camera']").click()
     page.locator("#sheet").get_by_role("button", name="Edit").click()
     form = page.locator(".pin-form")

@@ -222,6 +222,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
       const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
       const changed = Object.entries(properties()).filter(([name, value]) => !same(value, props[name]));
       const moved = !same(geometry.coordinates, device.geometry?.coordinates);
+      if (!changed.length && !moved && !photo.blob && !photo.id) return closeSheet(); // nothing to send
       await outbox.add({
         type: "edit", deviceId: device.id, etag, seenContent: contentOf(device),
         patch: { type: "Feature", ...(moved ? { geometry } : {}), properties: Object.fromEntries(changed) },
