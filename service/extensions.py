@@ -18,9 +18,15 @@ from psycopg import OperationalError as DriverOperationalError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from webargs.flaskparser import FlaskParser, is_json_request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from .errors import BadRequest, ServiceError, UnsupportedMediaType, ValidationFailed
+from .errors import (
+    BadRequest,
+    PayloadTooLarge,
+    ServiceError,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from .shared_headers import SharedHeadersPlugin
 
 PROBLEM_JSON = "application/problem+json"
@@ -167,6 +173,9 @@ class Api(flask_smorest.Api):
     def _register_error_handlers(self):
         app = self._app
         app.register_error_handler(HTTPException, self.handle_http_exception)
+        app.register_error_handler(
+            RequestEntityTooLarge, lambda _error: self.handle_service_error(body_too_large())
+        )
         app.register_error_handler(ServiceError, self.handle_service_error)
         app.register_error_handler(IntegrityError, self.handle_integrity_error)
         for unavailable in DATABASE_UNAVAILABLE:
@@ -408,6 +417,27 @@ def nul_path(value) -> str | None:
                 return f"{path}.{name}" if path else name
         pending += [(f"{path}.{n}" if path else n, item) for n, item in reversed(items)]
     return None
+
+
+def body_too_large() -> PayloadTooLarge:
+    limit = request.max_content_length
+    return PayloadTooLarge(
+        f"The request body is larger than the {limit:,} bytes accepted.", max_bytes=limit
+    )
+
+
+def refuse_bodies_over_the_limit():
+    """A JSON body over the limit is a 413 however it is sent.
+
+    With a Content-Length, Werkzeug refuses it before reading it (RequestEntityTooLarge). A
+    chunked body has none: Werkzeug then reads it up to the limit and stops without a word,
+    and the JSON cut there would be answered as invalid (400).
+    """
+    limit = request.max_content_length
+    if limit is None or request.content_length is not None or not request.is_json:
+        return
+    if len(request.get_data(cache=True)) >= limit:
+        raise body_too_large()
 
 
 def reject_nul_characters():

@@ -2,8 +2,11 @@
 
 - An approved pin is public.
 - A pending or rejected pin is seen by its author and by moderators (and admins), nobody else.
-- A photo is seen by whoever may see its device; a photo not attached to a device yet, by its
-  uploader and by moderators.
+- A photo is seen by whoever may see its device; a photo not attached to a device yet, or
+  awaiting review, by its uploader and by moderators. A photo awaits review when a contributor
+  who does not publish directly (service/community.py, is_trusted) adds it to a public pin:
+  registering must not be enough to put an image on the map. The photos of a pin awaiting
+  review are reviewed with it. Device Features list approved photos only.
 - Answers shared by everyone and kept by caches (vector tiles, statistics, the OGC API, view
   cone listings) apply the rule for the anonymous viewer, whoever asks.
 - A deleted device is a tombstone: a read by id answers 410 to whoever could see it, listings
@@ -65,8 +68,16 @@ def may_see(review_status: str, created_by: uuid.UUID | None, viewer: Viewer) ->
 
 
 def may_see_upload(uploaded_by: uuid.UUID | None, viewer: Viewer) -> bool:
-    """Whether VIEWER may see a photo not attached to any device yet."""
+    """Whether VIEWER may see a photo not attached to any device yet, or awaiting review."""
     return viewer.sees_every_pin or (viewer.id is not None and uploaded_by == viewer.id)
+
+
+def photo_review_status(device_review_status: str, uploader_trusted: bool) -> str:
+    """The review status of a photo added to a device: pending when it would otherwise go
+    public at once, from a contributor whose pins still wait for a moderator."""
+    if is_public(device_review_status) and not uploader_trusted:
+        return "pending"
+    return PUBLIC_REVIEW_STATUS
 
 
 def visible_clause(viewer: Viewer, viewer_id: ColumnElement | None = None) -> ColumnElement:

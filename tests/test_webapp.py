@@ -407,6 +407,26 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     expect(item).to_have_count(0)
     review = db("SELECT review_status, review_reason FROM devices WHERE id = :id", id=doubtful)
     assert review.one() == ("rejected", "A doorbell, not a microphone")
+
+    # Photos a new contributor added to the public sensor: one published, one deleted.
+    onto = f"/api/v1/devices/{approved.get_json()['id']}/photos"
+    kept, spam = (
+        uploaded(author, images.plain_photo(colour=colour), url=onto)["id"]
+        for colour in ("red", "blue")
+    )
+    page.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Review queue").click()
+    item = page.locator(f".queue-item[data-photo='{kept}']")
+    expect(item).to_contain_text("sensor")
+    expect(item.locator("img")).to_have_attribute("src", re.compile("^blob:"))  # with the token
+    item.get_by_role("button", name="Publish the photo").click()
+    expect(item).to_have_count(0)
+    page.locator(f".queue-item[data-photo='{spam}']").get_by_role(
+        "button", name="Delete the photo"
+    ).click()
+    expect(page.get_by_text("No photo awaits review.")).to_be_visible()
+    photos = db("SELECT id::text, review_status FROM photos WHERE id IN (:a, :b)", a=kept, b=spam)
+    assert photos.all() == [(kept, "approved")]
     assert phone.errors == []
 
 

@@ -87,7 +87,8 @@ def read_device_feature(device_id: uuid.UUID):
 
 def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> tuple[Photo, bool]:
     """A photo the caller may see (not one of a deleted device, nor someone else's loose
-    upload), and whether everyone may see it (a photo of a public pin)."""
+    upload or photo awaiting review), and whether everyone may see it (an approved photo of a
+    public pin)."""
     query = (
         select(Photo, Device.deleted_at, Device.review_status, Device.created_by)
         .outerjoin(Device, Device.id == Photo.device_id)
@@ -98,9 +99,15 @@ def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> tuple[Photo,
     if row is not None and row.Photo.device_id is None:
         visible = may_see_upload(row.Photo.uploaded_by, viewer)
     else:
-        visible = row is not None and may_see(row.review_status, row.created_by, viewer)
+        awaiting_review = row is not None and not is_public(row.Photo.review_status)
+        visible = (
+            row is not None
+            and may_see(row.review_status, row.created_by, viewer)
+            and not (awaiting_review and not may_see_upload(row.Photo.uploaded_by, viewer))
+        )
     if not visible:
         raise NotFound(f"No photo has the id {photo_id}.")
     if row.deleted_at is not None:
         raise Gone(f"Photo {photo_id} belongs to a deleted device.")
-    return row.Photo, row.Photo.device_id is not None and is_public(row.review_status)
+    public = is_public(row.review_status) and is_public(row.Photo.review_status)
+    return row.Photo, row.Photo.device_id is not None and public

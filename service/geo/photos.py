@@ -6,34 +6,65 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Device, Photo
 from ..models.photo import RENDITIONS
+from ..visibility import PUBLIC_REVIEW_STATUS, public_day
+from .sql import sql_string
+
+
+def photo_json(base: ColumnElement, *more: tuple[str, ColumnElement]) -> ColumnElement:
+    """A photo as a device Feature lists it (id, rendition URLs, size), then the MORE members.
+
+    BASE is where photo URLs start: the `photo_base` parameter, an absolute URL ending with "/".
+    """
+    members = [
+        ("id", Photo.id),
+        *(
+            (name, func.concat(base, cast(Photo.id, Text), sql_string(f"/{name}")))
+            for name in RENDITIONS
+        ),
+        ("width", Photo.width),
+        ("height", Photo.height),
+        *more,
+    ]
+    return func.json_build_object(
+        *(part for name, value in members for part in (literal_column(f"'{name}'"), value))
+    )
 
 
 def device_photos_json(base: ColumnElement, device_id: ColumnElement = Device.id) -> ColumnElement:
-    """The JSON array of the photos of device DEVICE_ID, oldest first, via photos_device_idx.
+    """The JSON array of the approved photos of device DEVICE_ID, oldest first, via
+    photos_device_idx (service/visibility.py: one awaiting review is listed nowhere).
 
-    BASE is where photo URLs start: the `photo_base` parameter, an absolute URL ending with
-    "/". A correlated subquery: one index probe per device, so pages stay one statement.
+    A correlated subquery: one index probe per device, so pages stay one statement.
     """
-    item = func.json_build_object(
-        literal_column("'id'"),
-        Photo.id,
-        *(
-            part
-            for name in RENDITIONS
-            for part in (
-                literal_column(f"'{name}'"),
-                func.concat(base, cast(Photo.id, Text), literal_column(f"'/{name}'")),
-            )
-        ),
-        literal_column("'width'"),
-        Photo.width,
-        literal_column("'height'"),
-        Photo.height,
-    )
-    photos = func.json_agg(aggregate_order_by(item, Photo.created_at, Photo.id))
+    photos = func.json_agg(aggregate_order_by(photo_json(base), Photo.created_at, Photo.id))
+    approved = Photo.review_status == sql_string(PUBLIC_REVIEW_STATUS)
     return (
         select(func.coalesce(photos, literal_column("'[]'::json")))
-        .where(Photo.device_id == device_id)
+        .where(Photo.device_id == device_id, approved)
         .correlate_except(Photo)
         .scalar_subquery()
     )
+
+
+def pending_photos_json(base: ColumnElement, limit: int) -> ColumnElement:
+    """The photos awaiting a moderator, oldest first (photos_pending_idx), each with its
+    device's id and kind, as a JSON array."""
+    pending = (
+        select(
+            photo_json(
+                base,
+                ("device_id", Photo.device_id),
+                ("kind", Device.kind),
+                ("created_at", public_day(Photo.created_at)),
+            ).label("item"),
+            Photo.created_at,
+            Photo.id,
+        )
+        .join(Device, Device.id == Photo.device_id)
+        .where(Photo.review_status == sql_string("pending"), Device.deleted_at.is_(None))
+        .order_by(Photo.created_at, Photo.id)
+        .limit(limit)
+        .subquery("pending_photos")
+    )
+    items = func.json_agg(aggregate_order_by(pending.c.item, pending.c.created_at, pending.c.id))
+    return select(func.coalesce(items, literal_column("'[]'::json"))).scalar_subquery()

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,6 +25,14 @@ class Photo(Base):
         # Deleting a photo asks whether another photo still uses its files.
         *(Index(f"photos_{name}_sha256_idx", f"{name}_sha256") for name in RENDITIONS),
         CheckConstraint("width > 0 AND height > 0", name="photo_size_positive"),
+        CheckConstraint("review_status IN ('approved', 'pending')", name="photo_review_status"),
+        # The moderators' queue of photos, oldest first.
+        Index(
+            "photos_pending_idx",
+            "created_at",
+            "id",
+            postgresql_where=text("review_status = 'pending'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -45,6 +53,11 @@ class Photo(Base):
     height: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    # "pending" until a moderator approves it: a new contributor's photo of a public pin
+    # (service/visibility.py). Device Features list approved photos only.
+    review_status: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default="approved"
     )
 
     def sha256_of(self, rendition: str) -> str:

@@ -11,11 +11,13 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select
 
+from ..community import is_trusted
 from ..db import session
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..models import Device, Photo, User
 from ..models.photo import RENDITIONS
 from ..storage import PhotoStorage
+from ..visibility import PUBLIC_REVIEW_STATUS, photo_review_status
 from .processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto
 
 
@@ -25,11 +27,16 @@ def lock_files(keys: Iterable[str]) -> None:
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
 
+def review_status_on(device: Device, user: User) -> str:
+    """Whether USER's photo of DEVICE goes public with it or waits for a moderator."""
+    return photo_review_status(device.review_status, is_trusted(user))
+
+
 def save_photo(
     storage: PhotoStorage,
     processed: ProcessedPhoto,
     uploaded_by: User,
-    device_id: uuid.UUID | None = None,
+    device: Device | None = None,
 ) -> Photo:
     """Write the renditions (once per content) and add the photo's row to the session."""
     lock_files(rendition.key for rendition in processed.renditions)
@@ -39,7 +46,9 @@ def save_photo(
     by_name = {rendition.name: rendition for rendition in processed.renditions}
     photo = Photo(
         id=uuid.uuid4(),
-        device_id=device_id,
+        device_id=device and device.id,
+        # A loose upload is given its status when it is attached (attach_photos).
+        review_status=review_status_on(device, uploaded_by) if device else PUBLIC_REVIEW_STATUS,
         uploaded_by=uploaded_by.id,
         width=processed.full.width,
         height=processed.full.height,
@@ -96,12 +105,14 @@ def stray_files(storage: PhotoStorage) -> Iterator[str]:
         session.commit()
 
 
-def attach_photos(device_id: uuid.UUID, photo_ids: list[uuid.UUID], user: User) -> bool:
+def attach_photos(device: Device, photo_ids: list[uuid.UUID], user: User) -> bool:
     """Attach USER's uploads to a device; True when anything changed.
 
     A photo already on this device is fine (a retry); one on another device is a conflict;
-    someone else's upload may only be attached by a moderator.
+    someone else's upload may only be attached by a moderator. Attached to a public pin by a
+    contributor who does not publish directly, a photo waits for a moderator.
     """
+    device_id = device.id
     wanted = set(photo_ids)
     if not wanted:
         return False
@@ -120,8 +131,10 @@ def attach_photos(device_id: uuid.UUID, photo_ids: list[uuid.UUID], user: User) 
     if taken:
         raise Conflict(f"Photo {taken[0].id} already belongs to another device.", field="photo_ids")
     loose = [photo for photo in photos if photo.device_id is None]
-    for photo in loose:
-        photo.device_id = device_id
+    if loose:
+        status = review_status_on(device, user)
+        for photo in loose:
+            photo.device_id, photo.review_status = device_id, status
     return bool(loose)
 
 

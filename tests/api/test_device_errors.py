@@ -1,5 +1,6 @@
 """Every bad input gets a clear 4xx problem+json naming the field, and stores nothing."""
 
+import io
 import json
 
 import pytest
@@ -118,11 +119,36 @@ def test_body_declared_as_another_type_is_415(client, stored):
     assert stored()
 
 
-def test_body_over_the_size_limit_is_413(client, stored):
-    huge = json.dumps(feature(notes="x" * (5 * 1024 * 1024)))
-    response = client.post("/api/v1/devices", data=huge, content_type="application/json")
-    assert_problem(response, 413)
+# A chunked body as gunicorn hands it over: no length, a stream that ends with the body.
+CHUNKED = {
+    "headers": {"Transfer-Encoding": "chunked"},
+    "environ_overrides": {"wsgi.input_terminated": True},
+}
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_body_over_the_size_limit_is_413(client, stored, chunked):
+    """Sent with a Content-Length, or chunked without one (which Werkzeug would cut at the
+    limit, leaving JSON that does not parse)."""
+    huge = json.dumps(feature(notes="x" * (5 * 1024 * 1024))).encode()
+    how = {"input_stream": io.BytesIO(huge), **CHUNKED} if chunked else {"data": huge}
+    response = client.post("/api/v1/devices", content_type="application/json", **how)
+    body = assert_problem(response, 413)
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    assert body["detail"] == f"The request body is larger than the {limit:,} bytes accepted."
+    assert body["max_bytes"] == limit
     assert stored()
+
+
+def test_a_chunked_body_under_the_limit_is_read_whole(client, as_user):
+    body = json.dumps(feature(notes="x" * 4000)).encode()
+    response = as_user().post(
+        "/api/v1/devices?force=true",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        **CHUNKED,
+    )
+    assert response.status_code == 201 and response.get_json()["properties"]["notes"] == "x" * 4000
 
 
 def test_json_that_is_not_an_object_is_422(client, stored):

@@ -50,7 +50,7 @@ def test_only_your_own_uploads_can_be_attached(as_user, moderator, db):
 
 def test_only_the_uploader_or_a_moderator_deletes(as_user, moderator, db):
     device = pin(moderator)
-    uploader = as_user()
+    uploader = as_user("moderator")  # published at once: others see it, and may not delete it
     photo = uploaded(uploader, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
     url = f"/api/v1/photos/{photo['id']}"
     assert as_user().delete(url).status_code == 403
@@ -72,3 +72,45 @@ def test_photos_not_yet_public_are_kept_out_of_shared_caches(as_user, moderator)
     )
     # Purged with its device (deleted, or pending again) by a cache in front.
     assert shared.headers["Surrogate-Key"] == f"vigie photo/{photo['id']} device/{device['id']}"
+
+
+def test_a_new_contributors_photo_of_a_public_pin_waits_for_a_moderator(as_user, moderator, client):
+    """Registering must not be enough to put an image on the map (service/visibility.py)."""
+    device = pin(moderator)
+    device_url = f"/api/v1/devices/{device['id']}"
+    uploader = as_user()
+    photo = uploaded(uploader, images.plain_photo(), url=f"{device_url}/photos")
+    assert photo["review_status"] == "pending"
+    url = f"/api/v1/photos/{photo['id']}"
+    assert client.get(url).status_code == 404
+    assert as_user().get(f"{url}/thumbnail").status_code == 404
+    assert uploader.get(f"{url}/thumbnail").headers["Cache-Control"].startswith("private,")
+    assert client.get(device_url).get_json()["properties"]["photos"] == []
+    queue = moderator.get("/api/v1/moderation/queue").get_json()["photos"]
+    assert [(p["id"], p["device_id"], p["kind"]) for p in queue] == [
+        (photo["id"], device["id"], "camera")
+    ]
+    assert moderator.get(queue[0]["thumbnail"].removeprefix("http://localhost")).status_code == 200
+    etag = client.get(device_url).headers["ETag"]
+
+    approved = moderator.post(f"{url}/review", json={"decision": "approve"})
+    assert approved.status_code == 200 and approved.get_json()["review_status"] == "approved"
+    assert client.get(url).status_code == 200
+    listed = client.get(device_url)
+    assert [p["id"] for p in listed.get_json()["properties"]["photos"]] == [photo["id"]]
+    assert listed.headers["ETag"] != etag  # its Feature changed
+    assert moderator.get("/api/v1/moderation/queue").get_json()["photos"] == []
+    again = moderator.post(f"{url}/review", json={"decision": "approve"})
+    assert again.status_code == 409 and again.get_json()["errors"][0]["field"] == "photo_id"
+
+
+def test_a_rejected_photo_is_deleted_and_only_moderators_decide(as_user, moderator, db):
+    device = pin(moderator)
+    uploader = as_user()
+    photo = uploaded(uploader, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    url = f"/api/v1/photos/{photo['id']}"
+    assert uploader.post(f"{url}/review", json={"decision": "approve"}).status_code == 403
+    assert moderator.post(f"{url}/review", json={"decision": "maybe"}).status_code == 422
+    assert moderator.post(f"{url}/review", json={"decision": "reject"}).status_code == 204
+    assert db("SELECT count(*) FROM photos").scalar_one() == 0
+    assert uploader.get(url).status_code == 404

@@ -84,6 +84,7 @@ class TestUpload:
             "width",
             "height",
             "created_at",
+            "review_status",
         }
 
     def test_a_photo_without_gps_suggests_nothing(self, client):

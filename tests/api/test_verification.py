@@ -81,16 +81,23 @@ def test_moderator_approval_with_a_photo_confirms(as_user, moderator, client):
 
 
 def test_a_vote_may_carry_a_photo_as_evidence(moderator, as_user, client):
+    """A new contributor's photo waits for a moderator before it is listed with the device
+    (tests/api/test_photo_access.py); a moderator's is listed at once."""
     device = pin(moderator)
-    voter = as_user()
-    photo = uploaded(voter, images.plain_photo())
-    response = voter.post(
-        f"/api/v1/devices/{device['id']}/confirmations",
-        json={"verdict": "still_there", "photo_id": photo["id"]},
-    )
-    assert response.status_code == 201
-    photos = client.get(f"/api/v1/devices/{device['id']}").get_json()["properties"]["photos"]
-    assert [p["id"] for p in photos] == [photo["id"]]
+    listed = lambda: [  # noqa: E731
+        p["id"]
+        for p in client.get(f"/api/v1/devices/{device['id']}").get_json()["properties"]["photos"]
+    ]
+    for voter, approved in ((as_user(), False), (as_user("moderator"), True)):
+        photo = uploaded(voter, images.plain_photo(colour=(1, 2, 3) if approved else "red"))
+        response = voter.post(
+            f"/api/v1/devices/{device['id']}/confirmations",
+            json={"verdict": "still_there", "photo_id": photo["id"]},
+        )
+        assert response.status_code == 201
+        assert (photo["id"] in listed()) is approved
+        status = voter.get(f"/api/v1/photos/{photo['id']}").get_json()["review_status"]
+        assert status == ("approved" if approved else "pending")
 
 
 def test_someone_elses_upload_cannot_be_used_as_evidence(moderator, as_user, db):

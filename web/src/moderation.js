@@ -1,23 +1,26 @@
 // Moderators: the queue of pins awaiting review, each with its photos and duplicate
 // candidates; approve, reject with a reason shown to the author, or merge into a candidate.
-// Decisions need the network: they are sent at once, not queued.
+// Then the photos new contributors added to public pins: approve (listed with the pin from
+// then on) or reject (deleted). Decisions need the network: they are sent at once, not queued.
 import { request } from "./api.js";
 import { photoStrip } from "./details.js";
 import { kindLabel, t } from "./i18n.js";
 import { element, field, notice, openSheet } from "./ui.js";
 
+// SEND: a decision's request; the queue is read again after it, or the refusal shown in MESSAGE.
+const acting = (message, refresh) => (send) => async () => {
+  try {
+    await send();
+    await refresh();
+  } catch (error) {
+    message.replaceChildren(notice(error.message, "error"));
+  }
+};
+
 function queueItem({ device, duplicate_candidates: candidates }, refresh) {
   const props = device.properties;
   const message = element("div", { "aria-live": "polite" });
-  // SEND: the decision's request; the queue is read again after it.
-  const act = (send) => async () => {
-    try {
-      await send();
-      await refresh();
-    } catch (error) {
-      message.replaceChildren(notice(error.message, "error"));
-    }
-  };
+  const act = acting(message, refresh);
   const reason = field(t("reason"), "input", { name: "reason", maxlength: 1000 });
   const reject = element("button", { type: "button", class: "secondary" }, t("reject"));
   reject.addEventListener("click", () => {
@@ -39,15 +42,31 @@ function queueItem({ device, duplicate_candidates: candidates }, refresh) {
     reason.node, reject, message);
 }
 
+function photoItem(photo, refresh) {
+  const message = element("div", { "aria-live": "polite" });
+  const act = acting(message, refresh);
+  const decide = (decision) => act(() => request("POST", `photos/${photo.id}/review`, { json: { decision } }));
+  return element("li", { class: "queue-item", "data-photo": photo.id },
+    element("h3", {}, `${kindLabel(photo.kind)} — ${photo.device_id}`),
+    photoStrip([photo], photo.kind),
+    element("p", { class: "actions" },
+      element("button", { type: "button", onclick: decide("approve") }, t("approvePhoto")),
+      element("button", { type: "button", class: "secondary", onclick: decide("reject") }, t("rejectPhoto"))),
+    message);
+}
+
 export async function showModerationQueue(onDecision) {
   const list = element("ul", { class: "queue" });
+  const photos = element("ul", { class: "queue", "aria-label": t("photosToReview") });
   const refresh = async () => {
     const { data } = await request("GET", "moderation/queue");
     list.replaceChildren(...data.items.map((item) => queueItem(item, refresh)));
     if (!data.items.length) list.append(element("li", {}, t("queueEmpty")));
+    photos.replaceChildren(...data.photos.map((photo) => photoItem(photo, refresh)));
+    if (!data.photos.length) photos.append(element("li", {}, t("photoQueueEmpty")));
     onDecision();
   };
-  openSheet(t("moderation"), list);
+  openSheet(t("moderation"), element("div", {}, list, element("h3", {}, t("photosToReview")), photos));
   try {
     await refresh();
   } catch (error) {

@@ -51,7 +51,7 @@ class ConfirmationViews(MethodView):
                 field="verdict",
             )
         if vote.get("photo_id"):
-            attach_photos(device_id, [vote["photo_id"]], g.user)  # the photo is evidence
+            attach_photos(device, [vote["photo_id"]], g.user)  # the photo is evidence
         confirmation = Confirmation(device_id=device_id, user_id=g.user.id, **vote)
         session.add(confirmation)
         session.flush()

@@ -271,7 +271,7 @@ class DeviceViews(MethodView):
         session.add(device)
         try:
             session.flush()
-            attach_photos(device_id, photo_ids, user)
+            attach_photos(device, photo_ids, user)
             record_revision(device, "create", None, user)
             session.commit()
         except IntegrityError:
@@ -326,7 +326,7 @@ class DeviceByIdViews(MethodView):
             setattr(device, name, value)
         if "geometry" in changes:
             device.geom = point(changes["geometry"])
-        attach_photos(device_id, changes.get("photo_ids", []), g.user)
+        attach_photos(device, changes.get("photo_ids", []), g.user)
         device.touch()
         record_revision(device, "update", before, g.user)
         session.commit()

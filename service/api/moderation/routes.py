@@ -11,11 +11,23 @@ from ...errors import Conflict, NotFound
 from ...extensions import Blueprint, requires_json
 from ...geo.devices.proximity import select_moderation_queue
 from ...models import Confirmation, Device, DeviceRevision, Photo
+from ...photos.library import delete_photos
 from ...ratelimit import write_limit
-from ..access import feature_response, find_device
+from ...storage import photo_storage
+from ...visibility import PUBLIC_REVIEW_STATUS
+from ..access import feature_response, find_device, find_photo
 from ..devices.schemas import DeviceFeatureSchema
 from ..geojson import GEOJSON, photo_base
-from .schemas import MergeSchema, QueueArgsSchema, QueueSchema, RevertSchema, ReviewSchema
+from ..photos.routes import photo_view
+from ..photos.schemas import PhotoSchema
+from .schemas import (
+    MergeSchema,
+    PhotoReviewSchema,
+    QueueArgsSchema,
+    QueueSchema,
+    RevertSchema,
+    ReviewSchema,
+)
 
 blp = Blueprint(
     "moderation",
@@ -32,7 +44,8 @@ class QueueViews(MethodView):
     @blp.response(200, QueueSchema)
     @blp.problems(400)
     def get(self, args):
-        """List pins awaiting review, oldest first, each with its duplicate candidates"""
+        """List pins awaiting review, each with its duplicate candidates, and photos awaiting
+        review, oldest first"""
         distance = current_app.config["DUPLICATE_DISTANCE_M"]
         body = session.scalar(
             select_moderation_queue(args["limit"], distance), {"photo_base": photo_base()}
@@ -64,8 +77,33 @@ class ReviewViews(MethodView):
 
 
 def has_photo(device: Device) -> bool:
-    """Whether the device carries photo evidence."""
-    return session.scalar(select(exists().where(Photo.device_id == device.id)))
+    """Whether the device carries photo evidence (approved: the moderator sees the others)."""
+    approved = Photo.review_status == PUBLIC_REVIEW_STATUS
+    return session.scalar(select(exists().where(Photo.device_id == device.id, approved)))
+
+
+@blp.route("/photos/<uuid:photo_id>/review")
+class PhotoReviewViews(MethodView):
+    @blp.auth(role="moderator")
+    @write_limit
+    @requires_json
+    @blp.arguments(PhotoReviewSchema)
+    @blp.response(200, PhotoSchema)
+    @blp.alt_response(204, description="Rejected: the photo is deleted")
+    @blp.problems(404, 409, 410, 415)
+    def post(self, decision, photo_id):
+        """Approve a photo awaiting review (listed with its device from then on), or reject it"""
+        photo, _public = find_photo(photo_id, for_update=True)
+        if photo.review_status != "pending":
+            raise Conflict(f"Photo {photo_id} is not awaiting review.", field="photo_id")
+        if decision["decision"] == "reject":
+            delete_photos(photo_storage(), [photo])
+            session.commit()
+            return Response(status=204)
+        photo.review_status = PUBLIC_REVIEW_STATUS
+        find_device(photo.device_id, for_update=True).touch()  # its Feature lists one more
+        session.commit()
+        return photo_view(photo)
 
 
 @blp.route("/devices/<uuid:device_id>/merge")

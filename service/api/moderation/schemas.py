@@ -4,6 +4,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..devices.schemas import DeviceFeatureSchema, DuplicateCandidateSchema
+from ..fields import utc_datetime
+from ..photos.schemas import DevicePhotoSchema
 
 
 class StrictSchema(ma.Schema):
@@ -47,5 +49,23 @@ class QueueItemSchema(ma.Schema):
     duplicate_candidates = ma.fields.List(ma.fields.Nested(DuplicateCandidateSchema))
 
 
+class PendingPhotoSchema(DevicePhotoSchema):
+    device_id = ma.fields.UUID()
+    kind = ma.fields.String(metadata={"description": "Its device's kind"})
+    created_at = utc_datetime(metadata={"description": "Day it was uploaded (00:00 UTC)"})
+
+
 class QueueSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(QueueItemSchema))
+    items = ma.fields.List(ma.fields.Nested(QueueItemSchema), metadata={"description": "Pins"})
+    photos = ma.fields.List(
+        ma.fields.Nested(PendingPhotoSchema),
+        metadata={"description": "Photos that new contributors added to public pins"},
+    )
+
+
+class PhotoReviewSchema(StrictSchema):
+    decision = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(("approve", "reject")),
+        metadata={"description": "approve: listed with its device; reject: deleted"},
+    )

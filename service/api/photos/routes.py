@@ -58,6 +58,7 @@ def photo_view(photo: Photo) -> dict:
         "width": photo.width,
         "height": photo.height,
         "created_at": day_of(photo.created_at),
+        "review_status": photo.review_status,
         **{name: f"{base}{photo.id}/{name}" for name in RENDITIONS},
     }
 
@@ -178,7 +179,7 @@ class DevicePhotoViews(MethodView):
         # Lock the device only now: decoding takes long, and the device may have changed.
         device = find_device(device_id, for_update=True)
         check_if_match(device, required=False)
-        photo = save_photo(photo_storage(), processed, g.user, device_id=device.id)
+        photo = save_photo(photo_storage(), processed, g.user, device=device)
         device.touch()
         session.commit()
         return created(photo, processed)

@@ -31,6 +31,12 @@ class PhotoSchema(DevicePhotoSchema):
         allow_none=True, metadata={"description": "Null until attached to a device"}
     )
     created_at = utc_datetime(metadata={"description": "Day it was uploaded (00:00 UTC)"})
+    review_status = ma.fields.String(
+        metadata={
+            "description": "approved, or pending: added by a new contributor to a public pin, "
+            "it waits for a moderator, seen by its uploader and moderators only"
+        }
+    )
 
 
 class UploadedPhotoSchema(PhotoSchema):

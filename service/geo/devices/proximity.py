@@ -10,7 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import Device
 from ...visibility import Viewer, visible_clause
-from ..photos import device_photos_json
+from ..photos import device_photos_json, pending_photos_json
 from ..sql import sql_string
 from .features import PHOTO_BASE, PUBLIC_FEATURE
 
@@ -86,7 +86,8 @@ def select_duplicate_candidates(
 
 
 def select_moderation_queue(limit: int, distance_m: float) -> Select:
-    """Pending pins, oldest first, each with its duplicate candidates, as one JSON text.
+    """Pending pins, oldest first, each with its duplicate candidates, and the photos awaiting
+    review, as one JSON text.
 
     Parameter `photo_base`.
     """
@@ -144,6 +145,8 @@ def select_moderation_queue(limit: int, distance_m: float) -> Select:
                     func.json_agg(aggregate_order_by(items.c.item, items.c.created_at, items.c.id)),
                     literal_column("'[]'::json"),
                 ),
+                sql_string("photos"),
+                pending_photos_json(PHOTO_BASE, limit),
             ),
             Text,
         )
