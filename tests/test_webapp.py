@@ -179,7 +179,8 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     assert list(device.direction) == [270]
     assert device.photos == 1
     assert device.review_status == "pending"
-    assert device.observed_time == "00:00:00"  # the day it was seen; the moment stays here
+    # The day it was seen: the moment never leaves the phone.
+    assert device.observed_time == "00:00:00"
     # The photo's EXIF position, not the phone's.
     assert device.lat == pytest.approx(images.LAT_DEG, abs=1e-5)
     assert device.lon == pytest.approx(images.LON_DEG, abs=1e-5)
@@ -187,6 +188,8 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     # Saved without a change first: nothing is sent (an empty edit would be refused).
     page = phone.page
     page.locator(".leaflet-marker-icon[title='camera']").click()
+    observed = page.locator(".facts dt:has-text('Observed') + dd")
+    expect(observed).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2}$"))  # the day it was seen
     page.locator("#sheet").get_by_role("button", name="Edit").click()
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".pin-form")).to_have_count(0)
@@ -380,6 +383,11 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     page.locator(".leaflet-marker-icon[title='sensor']").click()
     page.get_by_role("button", name="Show the history").click()
     expect(page.locator(".history li")).to_contain_text(f"create — {moderator.user.username}")
+    # Days, as the API gives every time.
+    first = page.locator(".history li").first
+    expect(first).to_have_text(
+        re.compile(rf"^\d{{4}}-\d{{2}}-\d{{2}} — create — {moderator.user.username}")
+    )
     page.get_by_role("button", name="Still there").click()
     phone.wait_until_sent()
     assert confirmations_of(db, approved.get_json()["id"]) == [

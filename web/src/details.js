@@ -12,6 +12,8 @@ const FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", 
 // Fields whose values come from the vocabulary (shown translated), not from contributors.
 const VOCABULARY_FIELDS = new Set(["camera_type", "mount", "zone", "surveillance", "operator_type", "status"]);
 const VERDICTS = [["still_there", "stillThere"], ["not_found", "notFound"], ["wrong_details", "wrongDetails"]];
+// The API gives times as days (the start of their UTC day): shown as the day they are.
+const day = (time) => time.slice(0, 10);
 
 function facts(feature) {
   const props = feature.properties;
@@ -22,11 +24,12 @@ function facts(feature) {
     if (value === null || value === undefined || value === "") continue;
     if (name === "source") add(t(name), element("a", { href: value, rel: "noopener noreferrer nofollow" }, value));
     else if (VOCABULARY_FIELDS.has(name)) add(t(name), valueLabel(value));
+    else if (name === "observed_at") add(t(name), day(value));
     else add(t(name), Array.isArray(value) ? value.join(", ") : String(value));
   }
   if (props.verification) add(t("verification"), valueLabel(props.verification));
   if (props.review_status) add(t("reviewStatus"), valueLabel(props.review_status) + (props.review_reason ? ` (${props.review_reason})` : ""));
-  if (props.last_confirmed_at) add(t("lastConfirmed"), props.last_confirmed_at);
+  if (props.last_confirmed_at) add(t("lastConfirmed"), day(props.last_confirmed_at));
   add("Id", feature.id);
   return list;
 }
@@ -42,7 +45,7 @@ export function photoStrip(photos, kind) {
 async function history(feature, box) {
   const { data } = await request("GET", `devices/${feature.id}/history`);
   box.replaceChildren(element("ol", { class: "history" }, ...data.revisions.map((revision) => element("li", {},
-    `${revision.created_at} — ${revision.action}${revision.author ? ` — ${revision.author}` : ""}: `,
+    `${day(revision.created_at)} — ${revision.action}${revision.author ? ` — ${revision.author}` : ""}: `,
     Object.keys(revision.changes || {}).join(", ")))));
 }
 
