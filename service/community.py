@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from .db import session
 from .models import Confirmation, Device, DeviceRevision, User
+from .visibility import day_of
 
 REMOVED_AFTER = 3
 DISPUTE_WINDOW_DAYS = 90
@@ -143,7 +144,10 @@ def recompute_verification(device: Device, *, approved_with_photo: bool = False)
         level = "confirmed"
     else:
         level = "reported"
-    if (device.verification, device.last_confirmed_at) != (level, last_seen):
+    # Kept as the day others may know: a vote that changes neither the level nor that day
+    # leaves the device as it was, so that nothing tells when it was cast.
+    last_seen_day = day_of(last_seen)
+    if (device.verification, device.last_confirmed_at) != (level, last_seen_day):
         device.verification = level
-        device.last_confirmed_at = last_seen
+        device.last_confirmed_at = last_seen_day
         device.touch()  # the Feature shows both: a new ETag

@@ -109,3 +109,17 @@ def test_the_map_at_an_instant_is_the_map_at_the_end_of_its_day(app, public_pin)
     # Observed at 10:31:07: a second before counts it as the end of that day does.
     assert count("2026-06-01T10:31:06Z") == count("2026-06-01") == 1
     assert count("2026-05-31T23:59:59Z") == 0
+
+
+def test_a_deleted_device_answers_the_day_it_was_deleted(app, public_pin, moderator, as_user):
+    url = f"/api/v1/devices/{public_pin['id']}"
+    assert moderator.delete(url).status_code == 204
+    client = app.test_client()
+    for response in (
+        client.get(url),
+        client.get(f"{url}/view"),
+        as_user().post(f"{url}/confirmations", json={"verdict": "still_there"}),
+    ):
+        assert response.status_code == 410
+        assert response.get_json()["deleted_at"].endswith("T00:00:00+00:00")
+        assert public_pin["now"][:8].encode() not in response.data

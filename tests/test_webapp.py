@@ -674,6 +674,54 @@ def test_an_offline_edit_of_a_device_changed_the_same_day_is_applied_only_when_a
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
 
 
+def test_an_edit_sends_only_what_the_contributor_changed(phone, db, as_user):
+    """A device with a direction but no angle (as imported from OpenStreetMap): the form shows
+    a default angle, which is not sent unless the contributor sets it."""
+    author = as_user()
+    body = feature(2.3522, 48.8566, kind="camera", direction=[90], operator="Ville")
+    created = author.post("/api/v1/devices", json=body).get_json()
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.locator(".leaflet-marker-icon[title='camera']").click()
+    page.locator("#sheet").get_by_role("button", name="Edit").click()
+    page.locator(".pin-form").get_by_label("Notes").fill("Above the door")
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    row = db("SELECT angle, notes, operator FROM devices WHERE id = :id", id=created["id"]).one()
+    assert tuple(row) == (None, "Above the door", "Ville")
+    edit = db(
+        "SELECT changes FROM device_revisions WHERE device_id = :id AND action = 'update'",
+        id=created["id"],
+    ).scalar_one()
+    assert set(edit) == {"notes"}
+    assert phone.errors == []
+
+
+def test_an_offline_edit_that_only_added_a_refused_photo_can_only_be_discarded(phone, db, as_user):
+    """Without its photo nothing is left to send (an empty edit would be refused again)."""
+    gif = io.BytesIO()
+    Image.new("RGB", (40, 40), "red").save(gif, "GIF")
+    author = as_user()
+    author.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    phone.wait_for_service_worker()
+    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    phone.context.set_offline(True)
+    page.locator("#sheet").get_by_role("button", name="Edit").click()
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.gif", "mimeType": "image/gif", "buffer": gif.getvalue()}
+    )
+    page.get_by_role("button", name="Save").click()
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    phone.context.set_offline(False)
+    expect(outbox).to_contain_text("1 change(s) refused")
+    outbox.click()
+    expect(page.get_by_role("button", name="Discard")).to_be_visible()
+    expect(page.get_by_role("button", name="Send it without the photo")).to_have_count(0)
+
+
 def test_a_pin_awaiting_review_is_editable_by_its_author_on_any_phone(phone, db, as_user):
     """Made elsewhere (another phone, the API): what makes it the contributor's own is that
     the server shows it to them, not a list kept on the phone that made it. Its author may

@@ -6,6 +6,15 @@ put any image on the map. Such a photo is now `pending`, seen by its uploader an
 only and listed in no Feature, until a moderator approves it (a rejected one is deleted).
 The photos already stored stay approved.
 
+Nothing about the device may change when such a photo comes or goes, or a reader polling it
+(its ETag, the sync feed) would learn when a new contributor stood before the camera: the flag
+`has_photos` (migration 0011) now says whether the device has approved photos, which are all
+its Feature lists, and its trigger writes the device only when the flag changes (it rewrote
+it, with a new transaction stamp, at every photo).
+
+Going back deletes the photos still awaiting review (never public: `flask photos
+clean-orphans --files` then removes their files) rather than publish them.
+
 Revision ID: 0025
 Revises: 0024
 Create Date: 2026-12-05 03:00:00
@@ -20,6 +29,54 @@ revision: str = "0025"
 down_revision: str | Sequence[str] | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+FLAG_FUNCTION = """
+CREATE OR REPLACE FUNCTION photos_flag_devices() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    touched uuid[] := ARRAY[]::uuid[];
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        touched := touched || OLD.device_id;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        touched := touched || NEW.device_id;
+    END IF;
+    UPDATE devices SET has_photos = NOT has_photos
+    WHERE devices.id = ANY (touched)
+      AND has_photos IS DISTINCT FROM EXISTS (
+          SELECT FROM photos
+          WHERE photos.device_id = devices.id AND photos.review_status = 'approved');
+    RETURN NULL;
+END $$
+"""
+# Migration 0011's, which 0025 replaces.
+FLAG_FUNCTION_0011 = """
+CREATE OR REPLACE FUNCTION photos_flag_devices() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    touched uuid[] := ARRAY[]::uuid[];
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        touched := touched || OLD.device_id;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        touched := touched || NEW.device_id;
+    END IF;
+    UPDATE devices
+    SET has_photos = EXISTS (SELECT FROM photos WHERE photos.device_id = devices.id)
+    WHERE devices.id = ANY (touched);
+    RETURN NULL;
+END $$
+"""
+
+
+def flag_trigger(columns: str) -> None:
+    op.execute("DROP TRIGGER photos_flag_devices ON photos")
+    op.execute(f"""
+        CREATE TRIGGER photos_flag_devices
+        AFTER INSERT OR DELETE OR UPDATE OF {columns} ON photos
+        FOR EACH ROW EXECUTE FUNCTION photos_flag_devices()
+    """)
 
 
 def upgrade() -> None:
@@ -37,9 +94,14 @@ def upgrade() -> None:
         ["created_at", "id"],
         postgresql_where=sa.text("review_status = 'pending'"),
     )
+    op.execute(FLAG_FUNCTION)
+    flag_trigger("device_id, review_status")
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM photos WHERE review_status = 'pending'")
+    op.execute(FLAG_FUNCTION_0011)
+    flag_trigger("device_id")
     op.drop_index("photos_pending_idx", table_name="photos")
     op.drop_constraint("photo_review_status", "photos", type_="check")
     op.drop_column("photos", "review_status")

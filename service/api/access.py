@@ -13,7 +13,7 @@ from ..db import CompiledRead, session
 from ..errors import Gone, NotFound, PreconditionFailed, PreconditionRequired
 from ..geo.devices.features import select_device_feature
 from ..models import Device, Photo
-from ..visibility import is_public, may_see, may_see_upload
+from ..visibility import day_of, is_public, may_see, may_see_upload
 from .geojson import GEOJSON, photo_base
 
 DEVICE_FEATURE = CompiledRead(select_device_feature())
@@ -45,6 +45,16 @@ def feature_response(device_id: uuid.UUID, status: int = 200, headers=None) -> R
     return response
 
 
+def device_gone(device_id: uuid.UUID, deleted_at, merged_into: uuid.UUID | None = None) -> Gone:
+    """The 410 of a tombstone: the day it was deleted (times are days: service/visibility.py),
+    and the device it was merged into."""
+    return Gone(
+        f"Device {device_id} was deleted.",
+        deleted_at=day_of(deleted_at).isoformat(),
+        merged_into=str(merged_into) if merged_into else None,
+    )
+
+
 def find_device(device_id: uuid.UUID, *, for_update: bool = False) -> Device:
     """The live device the caller may see, or the right 404/410."""
     query = session.query(Device).filter(Device.id == device_id)
@@ -52,11 +62,7 @@ def find_device(device_id: uuid.UUID, *, for_update: bool = False) -> Device:
     if device is None or not may_see(device.review_status, device.created_by, current_viewer()):
         raise NotFound(f"No device has the id {device_id}.")
     if device.deleted_at is not None:
-        raise Gone(
-            f"Device {device_id} was deleted.",
-            deleted_at=device.deleted_at.isoformat(),
-            merged_into=str(device.merged_into) if device.merged_into else None,
-        )
+        raise device_gone(device_id, device.deleted_at, device.merged_into)
     return device
 
 

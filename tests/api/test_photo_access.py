@@ -114,3 +114,29 @@ def test_a_rejected_photo_is_deleted_and_only_moderators_decide(as_user, moderat
     assert moderator.post(f"{url}/review", json={"decision": "reject"}).status_code == 204
     assert db("SELECT count(*) FROM photos").scalar_one() == 0
     assert uploader.get(url).status_code == 404
+
+
+def test_a_photo_awaiting_review_changes_nothing_others_can_see(as_user, moderator, client, db):
+    """Neither its arrival nor its removal: a reader polling the device (its ETag, the sync
+    feed) would learn when a new contributor stood before the camera."""
+    device = pin(moderator)
+    url = f"/api/v1/devices/{device['id']}"
+    # Someone saw it today: the uploader's vote below changes neither its level nor that day.
+    assert (
+        as_user().post(f"{url}/confirmations", json={"verdict": "still_there"}).status_code == 201
+    )
+
+    def seen() -> tuple:
+        # Its row itself: any write would move it (and stamp it anew for the sync feed).
+        row = db("SELECT ctid::text FROM devices WHERE id = :id", id=device["id"]).scalar()
+        response = client.get(url)
+        return response.headers["ETag"], response.get_json(), row
+
+    before = seen()
+    uploader = as_user()
+    photo = uploaded(uploader, images.plain_photo(), url=f"{url}/photos")
+    evidence = uploaded(uploader, images.plain_photo(colour="red"))
+    vote = {"verdict": "wrong_details", "photo_id": evidence["id"]}
+    assert uploader.post(f"{url}/confirmations", json=vote).status_code == 201
+    assert uploader.delete(f"/api/v1/photos/{photo['id']}").status_code == 204
+    assert seen() == before

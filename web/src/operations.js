@@ -19,24 +19,32 @@ async function sendPin(item, progress) {
   return data;
 }
 
-// What an edit made offline is made against: the device's place and properties as the
-// contributor saw them. Not its updated_at: the server gives times as days, which cannot tell
-// two changes of one day apart. Photos and tombstone fields are left out (a photo added
-// meanwhile changes nothing the edit was about; sync pages carry the tombstone fields).
-const NOT_CONTENT = new Set(["photos", "deleted_at", "merged_into"]);
+// What an edit made offline is made against: the device's place and what contributors say of
+// it, as the contributor saw them. Not its updated_at: the server gives times as days, which
+// cannot tell two changes of one day apart. Left out, as they change nothing the edit was
+// about: photos, votes and reviews (and the times they stamp), tombstone fields (sync pages
+// carry them). observed_at is compared by its day: copies kept before times became days
+// still hold the instant.
+const NOT_CONTENT = new Set(["photos", "deleted_at", "merged_into", "created_at", "updated_at",
+  "last_confirmed_at", "verification", "review_status", "review_reason"]);
 
 export function contentOf(feature) {
   const properties = Object.entries(feature.properties)
     .filter(([name]) => !NOT_CONTENT.has(name))
+    .map(([name, value]) => [name, name === "observed_at" && value ? value.slice(0, 10) : value])
     .sort(([a], [b]) => (a < b ? -1 : 1));
   return JSON.stringify([feature.geometry?.coordinates ?? null, properties]);
 }
+
+// An edit queued before edits carried seenContent: its updated_at, as a day.
+const seenAsBefore = (item, current) => item.seenContent === undefined
+  && item.seenUpdatedAt?.slice(0, 10) === current.properties.updated_at?.slice(0, 10);
 
 // An edit made offline has no ETag: the device's current one is used only if the device is
 // still as the contributor saw it; otherwise the edit comes back to them, as a 412 would.
 async function currentEtag(item) {
   const { data, etag } = await request("GET", `devices/${item.deviceId}`);
-  if (contentOf(data) !== item.seenContent) {
+  if (contentOf(data) !== item.seenContent && !seenAsBefore(item, data)) {
     throw new ApiError(412, { title: "Changed meanwhile", detail: "The device changed since you edited it: check it, then edit it again." });
   }
   return etag;

@@ -57,8 +57,10 @@ export function createOutboxView({ outbox, mapApi }) {
     } else {
       row.append(element("button", { type: "button", onclick: sendAgain() }, t("retry")));
     }
-    // Refused at its photo (not an image the server takes, too large): the rest can still go.
-    if (item.photo && !item.photoId && PHOTO_REFUSALS.has(item.problem?.status)) {
+    // Refused at its photo (not an image the server takes, too large): the rest can still go,
+    // if there is a rest (an edit that only added the photo can only be discarded).
+    const rest = item.type !== "edit" || item.patch.geometry || Object.keys(item.patch.properties).length;
+    if (item.photo && !item.photoId && PHOTO_REFUSALS.has(item.problem?.status) && rest) {
       row.append(element("button", { type: "button", onclick: sendAgain({ photo: null }) }, t("sendWithoutPhoto")));
     }
     // An edit of a device changed meanwhile: applied over the new version if the contributor says so.

@@ -200,6 +200,10 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
     chosen.notes = notes.control.value.trim() || null;
     return chosen;
   }
+  // The device as this form first reads it: what Save compares with, so that a field the
+  // contributor did not touch is not sent, even where the form reads it otherwise (a default
+  // angle, spaces trimmed).
+  const initial = properties();
 
   const form = element("form", { class: "stack pin-form" }, status, toCentre, kindPicker,
     element("fieldset", {}, element("legend", {}, t("directions")), directionList, addDirection),
@@ -220,7 +224,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
       // Only what the contributor changed: applied over a version changed meanwhile, the edit
       // keeps what others changed in the other fields.
       const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-      const changed = Object.entries(properties()).filter(([name, value]) => !same(value, props[name]));
+      const changed = Object.entries(properties()).filter(([name, value]) => !same(value, initial[name]));
       const moved = !same(geometry.coordinates, device.geometry?.coordinates);
       if (!changed.length && !moved && !photo.blob && !photo.id) return closeSheet(); // nothing to send
       await outbox.add({

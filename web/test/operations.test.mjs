@@ -33,6 +33,25 @@ test("an edit made offline takes the current ETag of a device unchanged since", 
   assert.equal(calls[1].headers["Idempotency-Key"], "k1");
 });
 
+test("times, votes and reviews are not changes of what an edit is about", async () => {
+  // Kept before times became days (instants), then photographed and confirmed on a later day.
+  const kept = { ...seen, properties: { ...seen.properties, updated_at: "2026-12-01T10:31:07.123+00:00", observed_at: "2026-11-30T09:00:00+00:00" } };
+  const now = { ...seen, properties: { ...seen.properties, updated_at: "2026-12-03T00:00:00+00:00", observed_at: "2026-11-30T00:00:00+00:00",
+    verification: "confirmed", last_confirmed_at: "2026-12-03T00:00:00+00:00", photos: [{ id: "p" }] } };
+  const calls = serverWith(now);
+  await sendOperation({ ...offlineEdit, seenContent: contentOf(kept) }, async () => null);
+  assert.deepEqual(calls.map((c) => c.method), ["GET", "PATCH"]);
+});
+
+test("an edit queued by an earlier version of the app is checked by its updated_at's day", async () => {
+  const { seenContent, ...queued } = offlineEdit;
+  const calls = serverWith(seen);
+  await sendOperation({ ...queued, seenUpdatedAt: "2026-12-01T10:31:07.123+00:00" }, async () => null);
+  assert.deepEqual(calls.map((c) => c.method), ["GET", "PATCH"]);
+  await assert.rejects(sendOperation({ ...queued, seenUpdatedAt: "2026-11-28T10:00:00+00:00" }, async () => null),
+    (error) => error instanceof ApiError && error.status === 412);
+});
+
 test("an edit made offline onto a device changed since is refused, not sent", async () => {
   // Changed the same day: its updated_at (a day) is the same, its content is not.
   for (const changed of [

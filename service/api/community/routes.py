@@ -100,10 +100,12 @@ class HistoryViews(MethodView):
             )
             query = query.where(DeviceRevision.id >= published)
         rows = session.execute(query).all()
+        # Revision ids count every change of every device: to others they would tell, from
+        # their own changes' ids, when each revision was made. Moderators revert by them.
         return {
             "revisions": [
                 {
-                    "id": r.id,
+                    **({"id": r.id} if viewer.sees_every_pin else {}),
                     "action": r.action,
                     "author": username,
                     "created_at": day_of(r.created_at),

@@ -28,7 +28,9 @@ class ConfirmationSchema(ma.Schema):
 
 
 class RevisionSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = ma.fields.Integer(
+        metadata={"description": "For moderators only (POST /devices/{id}/revert takes it)"}
+    )
     action = ma.fields.String(
         metadata={"description": "create, update, delete, review, merge, revert"}
     )

@@ -19,7 +19,6 @@ from ...delivery import conditional_response
 from ...errors import (
     Conflict,
     Forbidden,
-    Gone,
     NotFound,
     TooManyRequests,
     ValidationFailed,
@@ -35,6 +34,7 @@ from ...ratelimit import write_limit
 from ...visibility import may_see
 from ..access import (
     check_if_match,
+    device_gone,
     device_url,
     etag_of,
     feature_response,
@@ -298,7 +298,7 @@ class DeviceByIdViews(MethodView):
         if row.merged_into is not None:
             return redirect(device_url(row.merged_into), 308)
         if row.deleted_at is not None:
-            raise Gone(f"Device {device_id} was deleted.", deleted_at=row.deleted_at.isoformat())
+            raise device_gone(device_id, row.deleted_at)
         etag = etag_of(device_id, row.version)
         if request.if_none_match.contains_weak(etag.strip('"')):
             return Response(status=304, headers={"ETag": etag})

@@ -27,7 +27,7 @@ from ...photos.processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto, process_phot
 from ...ratelimit import write_limit
 from ...storage import photo_storage
 from ...storage.base import IMMUTABLE_CACHE, IMMUTABLE_MAX_AGE, content_key
-from ...visibility import day_of
+from ...visibility import day_of, is_public
 from ..access import check_if_match, find_device, find_photo
 from ..geojson import photo_base
 from .schemas import PhotoSchema, PhotoUploadSchema, UploadedPhotoSchema
@@ -180,7 +180,8 @@ class DevicePhotoViews(MethodView):
         device = find_device(device_id, for_update=True)
         check_if_match(device, required=False)
         photo = save_photo(photo_storage(), processed, g.user, device=device)
-        device.touch()
+        if is_public(photo.review_status):
+            device.touch()  # its Feature lists one more; one awaiting review changes nothing
         session.commit()
         return created(photo, processed)
 
@@ -205,7 +206,7 @@ class PhotoByIdViews(MethodView):
         photo, _ = find_photo(photo_id, for_update=True)
         if not (g.user.is_moderator or photo.uploaded_by == g.user.id):
             raise Forbidden("Only the uploader or a moderator may delete this photo.")
-        if photo.device_id is not None:
+        if photo.device_id is not None and is_public(photo.review_status):
             find_device(photo.device_id, for_update=True).touch()
         delete_photos(photo_storage(), [photo])
         session.commit()

@@ -6,11 +6,12 @@ from marshmallow import RAISE
 
 from ...auth import current_viewer
 from ...db import session
-from ...errors import Gone, NotFound
+from ...errors import NotFound
 from ...extensions import Blueprint
 from ...geo.statistics.selection import StatisticsFilter
 from ...geo.view_cones import SEEING_KINDS, ViewModel, select_view_cone, select_view_cones
 from ...visibility import may_see
+from ..access import device_gone
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, feature_collection
 from .schemas import ViewConeCollectionSchema, ViewConesArgsSchema, ViewConeSchema
@@ -36,7 +37,7 @@ class DeviceViewConeViews(MethodView):
         if row is None or not may_see(row.review_status, row.created_by, current_viewer()):
             raise NotFound(f"No device has the id {device_id}.")
         if row.deleted_at is not None:
-            raise Gone(f"Device {device_id} was deleted.", deleted_at=row.deleted_at.isoformat())
+            raise device_gone(device_id, row.deleted_at)
         if row.kind not in SEEING_KINDS:
             raise NotFound(f"Device {device_id} is a {row.kind}: it has no view cone.")
         return Response(row.feature, mimetype=GEOJSON)
