@@ -118,7 +118,8 @@ def test_kept_answers_holding_private_data_are_deleted():
 
 def test_stored_features_are_written_again_with_days():
     """0024 rewrites every stored Feature with its times as days, without making the devices
-    look changed to syncing clients; going back writes the instants again."""
+    look changed to syncing clients, and keeps last_confirmed_at as a day; going back writes
+    the instants again."""
     name = f"vigie_migrations_{uuid.uuid4().hex[:8]}"
     url = create_database(name)
     engine = create_engine(url)
@@ -137,9 +138,9 @@ def test_stored_features_are_written_again_with_days():
         with engine.begin() as connection:
             connection.execute(
                 text(
-                    "INSERT INTO devices (id, geom, kind, observed_at) VALUES "
+                    "INSERT INTO devices (id, geom, kind, observed_at, last_confirmed_at) VALUES "
                     "(gen_random_uuid(), ST_SetSRID(ST_MakePoint(2.35, 48.85), 4326), 'camera',"
-                    " '2026-06-01T10:31:07Z')"
+                    " '2026-06-01T10:31:07Z', '2026-06-02T08:00:00Z')"
                 )
             )
         before, txid, updated = stored()
@@ -149,8 +150,13 @@ def test_stored_features_are_written_again_with_days():
         assert '"observed_at":"2026-06-01T00:00:00+00:00"' in after
         assert '"created_at":"' + updated[:10] + 'T00:00:00+00:00"' in after
         assert (txid_after, updated_after) == (txid, updated)
-        migrate.downgrade(url, "0023")
-        assert stored()[0] == before
+        with engine.connect() as connection:
+            confirmed = connection.execute(
+                text("SELECT (last_confirmed_at AT TIME ZONE 'UTC')::text FROM devices")
+            ).scalar_one()
+        assert confirmed == "2026-06-02 00:00:00"  # the column holds the day from now on
+        migrate.downgrade(url, "0023")  # the instants again, but last_confirmed_at's day
+        assert '"observed_at":"2026-06-01T10:31:07+00:00"' in stored()[0]
     finally:
         engine.dispose()
         drop_database(name)

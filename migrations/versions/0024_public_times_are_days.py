@@ -9,6 +9,8 @@ that need them (rate limits, vote intervals, statistics replays) and nobody else
 
 The OGC API's temporal index is rebuilt on the day, which is what its filters now compare, and
 every stored Feature is written again without making devices look changed to syncing clients.
+The devices' `last_confirmed_at` is cut to its day in the same pass: the column holds the day
+from now on.
 
 Revision ID: 0024
 Revises: 0023
@@ -57,12 +59,13 @@ END $$
 """
 
 
-def rewrite_features(day) -> None:
-    """Every stored Feature written again; no other trigger fires (nothing else changes)."""
+def rewrite_features(day, *more: str) -> None:
+    """Every stored Feature written again (with the MORE assignments); no other trigger fires
+    (nothing they keep changes)."""
     op.execute(write_feature_function(day))
     op.execute("ALTER TABLE devices DISABLE TRIGGER USER")
     op.execute("ALTER TABLE devices ENABLE TRIGGER devices_write_feature")
-    op.execute("UPDATE devices SET feature_head = NULL")
+    op.execute(f"UPDATE devices SET {', '.join(('feature_head = NULL', *more))}")
     op.execute("ALTER TABLE devices ENABLE TRIGGER USER")
 
 
@@ -73,7 +76,12 @@ def time_index(expression: str) -> None:
 
 def upgrade() -> None:
     op.execute(PUBLIC_DAY)
-    rewrite_features(lambda column: f"public_day({column})")
+    # last_confirmed_at holds the day from now on (service/community.py): a vote on the same
+    # day as the last one then leaves the device as it was.
+    rewrite_features(
+        lambda column: f"public_day({column})",
+        "last_confirmed_at = public_day(last_confirmed_at)",
+    )
     time_index("public_day(coalesce(observed_at, updated_at))")
 
 

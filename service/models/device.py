@@ -108,6 +108,7 @@ class Device(Base):
     review_reason: Mapped[str | None] = mapped_column(Text)
     # Community verification, recomputed from confirmations (see service/verification.py).
     verification: Mapped[str] = mapped_column(String(16), nullable=False, server_default="reported")
+    # The day (00:00 UTC) of the last sighting: the votes keep the instants (service/community.py).
     last_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A merged device becomes a tombstone redirecting to the device it was merged into.
     merged_into: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
