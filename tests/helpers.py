@@ -36,10 +36,13 @@ def new_id() -> str:
 
 
 def add_photo(db, device_id, created_at, width=640, height=480) -> str:
+    """An approved photo, uploaded (and listed with its device, if any) at CREATED_AT."""
     photo_id = str(uuid.uuid4())
     db(
         "INSERT INTO photos (id, device_id, full_sha256, large_sha256, thumbnail_sha256,"
-        " width, height, created_at) VALUES (:id, :device, :sha, :sha, :sha, :w, :h, :at)",
+        " width, height, created_at, listed_at)"
+        " VALUES (:id, :device, :sha, :sha, :sha, :w, :h, :at,"
+        " CASE WHEN CAST(:device AS uuid) IS NOT NULL THEN CAST(:at AS timestamptz) END)",
         id=photo_id,
         device=device_id,
         sha=SHA,

@@ -12,6 +12,10 @@ Nothing about the device may change when such a photo comes or goes, or a reader
 its Feature lists, and its trigger writes the device only when the flag changes (it rewrote
 it, with a new transaction stamp, at every photo).
 
+A device's photos are listed in the order they were listed (`listed_at`: attached approved, or
+approved later), no longer by upload time, which would place a photo approved late among the
+others by when it was taken. The photos already stored were listed when uploaded.
+
 Going back deletes the photos still awaiting review (never public: `flask photos
 clean-orphans --files` then removes their files) rather than publish them.
 
@@ -96,10 +100,20 @@ def upgrade() -> None:
     )
     op.execute(FLAG_FUNCTION)
     flag_trigger("device_id, review_status")
+    op.add_column("photos", sa.Column("listed_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE photos SET listed_at = created_at WHERE device_id IS NOT NULL")
+    device_index("listed_at")
+
+
+def device_index(order: str) -> None:
+    op.drop_index("photos_device_idx", table_name="photos")
+    op.create_index("photos_device_idx", "photos", ["device_id", order, "id"])
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM photos WHERE review_status = 'pending'")
+    device_index("created_at")
+    op.drop_column("photos", "listed_at")
     op.execute(FLAG_FUNCTION_0011)
     flag_trigger("device_id")
     op.drop_index("photos_pending_idx", table_name="photos")

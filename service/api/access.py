@@ -91,6 +91,15 @@ def read_device_feature(device_id: uuid.UUID):
     return row
 
 
+def lock_photo_and_device(photo_id: uuid.UUID) -> tuple[Photo, Device | None]:
+    """A photo the caller may see and its device (None for a loose upload), both locked for
+    a change: the device first, as merges lock devices before their photos."""
+    photo, _ = find_photo(photo_id)
+    device = None if photo.device_id is None else find_device(photo.device_id, for_update=True)
+    photo, _ = find_photo(photo_id, for_update=True)
+    return photo, device
+
+
 def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> tuple[Photo, bool]:
     """A photo the caller may see (not one of a deleted device, nor someone else's loose
     upload or photo awaiting review), and whether everyone may see it (an approved photo of a

@@ -31,12 +31,13 @@ def photo_json(base: ColumnElement, *more: tuple[str, ColumnElement]) -> ColumnE
 
 
 def device_photos_json(base: ColumnElement, device_id: ColumnElement = Device.id) -> ColumnElement:
-    """The JSON array of the approved photos of device DEVICE_ID, oldest first, via
-    photos_device_idx (service/visibility.py: one awaiting review is listed nowhere).
+    """The JSON array of the approved photos of device DEVICE_ID, in the order they were
+    listed, via photos_device_idx (service/visibility.py: one awaiting review is listed
+    nowhere; approved, it comes after those listed before, whenever it was taken).
 
     A correlated subquery: one index probe per device, so pages stay one statement.
     """
-    photos = func.json_agg(aggregate_order_by(photo_json(base), Photo.created_at, Photo.id))
+    photos = func.json_agg(aggregate_order_by(photo_json(base), Photo.listed_at, Photo.id))
     approved = Photo.review_status == sql_string(PUBLIC_REVIEW_STATUS)
     return (
         select(func.coalesce(photos, literal_column("'[]'::json")))

@@ -67,8 +67,8 @@ class Device(Base):
         Index("devices_updated_at_idx", "updated_at"),
         Index("devices_change_idx", "change_txid", "id"),
         Index("devices_created_by_idx", "created_by"),
-        # OGC `datetime` filters on when a device was observed, else last changed.
-        Index("devices_time_idx", text("coalesce(observed_at, updated_at)")),
+        # OGC `datetime` filters on the day a device was observed, else last changed.
+        Index("devices_time_idx", text("public_day(coalesce(observed_at, updated_at))")),
         UniqueConstraint("osm_id", name="devices_osm_id_key"),
         # Pages of devices in spatial order follow it too (migration 0010).
         Index(

@@ -20,8 +20,8 @@ def sha256_column() -> Mapped[str]:
 class Photo(Base):
     __tablename__ = "photos"
     __table_args__ = (
-        # Device Features list their photos through this index (oldest first).
-        Index("photos_device_idx", "device_id", "created_at", "id"),
+        # Device Features list their photos through this index, in the order they were listed.
+        Index("photos_device_idx", "device_id", "listed_at", "id"),
         # Deleting a photo asks whether another photo still uses its files.
         *(Index(f"photos_{name}_sha256_idx", f"{name}_sha256") for name in RENDITIONS),
         CheckConstraint("width > 0 AND height > 0", name="photo_size_positive"),
@@ -59,6 +59,9 @@ class Photo(Base):
     review_status: Mapped[str] = mapped_column(
         String(16), nullable=False, server_default="approved"
     )
+    # When its device's Feature first listed it (attached approved, or approved later): the
+    # order of a device's photos, which says nothing of when one awaiting review was taken.
+    listed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def sha256_of(self, rendition: str) -> str:
         return getattr(self, f"{rendition}_sha256")

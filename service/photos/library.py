@@ -44,11 +44,14 @@ def save_photo(
         if not storage.exists(rendition.key):
             storage.put(rendition.key, rendition.data, OUTPUT_MEDIA_TYPE)
     by_name = {rendition.name: rendition for rendition in processed.renditions}
+    status = review_status_on(device, uploaded_by) if device else PUBLIC_REVIEW_STATUS
     photo = Photo(
         id=uuid.uuid4(),
         device_id=device and device.id,
-        # A loose upload is given its status when it is attached (attach_photos).
-        review_status=review_status_on(device, uploaded_by) if device else PUBLIC_REVIEW_STATUS,
+        # A loose upload is given its status, and its place among its device's photos, when
+        # it is attached (attach_photos).
+        review_status=status,
+        listed_at=func.clock_timestamp() if device and status == PUBLIC_REVIEW_STATUS else None,
         uploaded_by=uploaded_by.id,
         width=processed.full.width,
         height=processed.full.height,
@@ -106,7 +109,7 @@ def stray_files(storage: PhotoStorage) -> Iterator[str]:
 
 
 def attach_photos(device: Device, photo_ids: list[uuid.UUID], user: User) -> bool:
-    """Attach USER's uploads to a device; True when anything changed.
+    """Attach USER's uploads to a device; True when its Feature lists more photos.
 
     A photo already on this device is fine (a retry); one on another device is a conflict;
     someone else's upload may only be attached by a moderator. Attached to a public pin by a
@@ -131,11 +134,12 @@ def attach_photos(device: Device, photo_ids: list[uuid.UUID], user: User) -> boo
     if taken:
         raise Conflict(f"Photo {taken[0].id} already belongs to another device.", field="photo_ids")
     loose = [photo for photo in photos if photo.device_id is None]
-    if loose:
-        status = review_status_on(device, user)
-        for photo in loose:
-            photo.device_id, photo.review_status = device_id, status
-    return bool(loose)
+    status = review_status_on(device, user) if loose else None
+    for photo in loose:
+        photo.device_id, photo.review_status = device_id, status
+        if status == PUBLIC_REVIEW_STATUS:
+            photo.listed_at = func.clock_timestamp()
+    return status == PUBLIC_REVIEW_STATUS
 
 
 def photos_attached_to(device_id: uuid.UUID, photo_ids: list[uuid.UUID]) -> bool:

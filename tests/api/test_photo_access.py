@@ -140,3 +140,36 @@ def test_a_photo_awaiting_review_changes_nothing_others_can_see(as_user, moderat
     assert uploader.post(f"{url}/confirmations", json=vote).status_code == 201
     assert uploader.delete(f"/api/v1/photos/{photo['id']}").status_code == 204
     assert seen() == before
+
+
+def test_a_photo_listed_with_a_vote_changes_the_device_whatever_the_vote(
+    as_user, moderator, client
+):
+    """A trusted contributor's evidence is listed at once: a new ETag (and sync stamp), even
+    when the vote changes neither the level nor the day of the last confirmation."""
+    device = pin(moderator)
+    url = f"/api/v1/devices/{device['id']}"
+    uploaded(moderator, images.plain_photo(colour="blue"), url=f"{url}/photos")
+    assert (
+        as_user().post(f"{url}/confirmations", json={"verdict": "still_there"}).status_code == 201
+    )
+    etag = client.get(url).headers["ETag"]
+    voter = as_user("moderator")
+    photo = uploaded(voter, images.plain_photo(colour="red"))
+    vote = {"verdict": "still_there", "photo_id": photo["id"]}
+    assert voter.post(f"{url}/confirmations", json=vote).status_code == 201
+    after = client.get(url)
+    assert len(after.get_json()["properties"]["photos"]) == 2
+    assert after.headers["ETag"] != etag
+
+
+def test_a_photo_approved_late_is_listed_after_those_listed_before(as_user, moderator, client):
+    """Listed by upload time, it would land among the others by when it was taken."""
+    device = pin(moderator)
+    url = f"/api/v1/devices/{device['id']}"
+    late = uploaded(as_user(), images.plain_photo(colour="red"), url=f"{url}/photos")
+    early = uploaded(moderator, images.plain_photo(colour="blue"), url=f"{url}/photos")
+    review = {"decision": "approve"}
+    assert moderator.post(f"/api/v1/photos/{late['id']}/review", json=review).status_code == 200
+    listed = client.get(url).get_json()["properties"]["photos"]
+    assert [p["id"] for p in listed] == [early["id"], late["id"]]

@@ -85,6 +85,7 @@ class TestUpload:
             "height",
             "created_at",
             "review_status",
+            "listed_at",
         }
 
     def test_a_photo_without_gps_suggests_nothing(self, client):

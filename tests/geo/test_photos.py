@@ -24,7 +24,7 @@ def feature_of(db, device_id, base="https://maps.example.org/api/v1/photos"):
     return json.loads(db(as_text(statement)).one().feature)
 
 
-def test_photos_are_listed_oldest_first_with_absolute_urls(client, db):
+def test_photos_are_listed_in_the_order_they_were_listed_with_absolute_urls(client, db):
     device = pin(client)
     newer = add_photo(db, device["id"], "2026-11-02T00:00:00Z", 300, 200)
     older = add_photo(db, device["id"], "2026-11-01T00:00:00Z")

@@ -2,10 +2,18 @@
 // candidates; approve, reject with a reason shown to the author, or merge into a candidate.
 // Then the photos new contributors added to public pins: approve (listed with the pin from
 // then on) or reject (deleted). Decisions need the network: they are sent at once, not queued.
-import { request } from "./api.js";
+import { request, showImage } from "./api.js";
 import { photoStrip } from "./details.js";
 import { kindLabel, t } from "./i18n.js";
 import { element, field, notice, openSheet } from "./ui.js";
+
+// Photos not yet public, at the size a moderator can judge them: fetched with the token (a
+// link to the larger rendition would open without it, and answer 404).
+const reviewPhotos = (photos, kind) => element("div", { class: "review-photos" }, ...photos.map((photo, index) => {
+  const img = element("img", { alt: t("photoAlt", { n: index + 1, kind: kindLabel(kind) }), width: photo.width, height: photo.height });
+  showImage(img, photo.large);
+  return img;
+}));
 
 // SEND: a decision's request; the queue is read again after it, or the refusal shown in MESSAGE.
 const acting = (message, refresh) => (send) => async () => {
@@ -32,7 +40,7 @@ function queueItem({ device, duplicate_candidates: candidates }, refresh) {
   return element("li", { class: "queue-item", "data-device": device.id },
     element("h3", {}, `${kindLabel(props.kind)} — ${lat.toFixed(5)}, ${lon.toFixed(5)}`),
     element("p", {}, [props.operator, props.notes].filter(Boolean).join(" — ")),
-    photoStrip(props.photos, props.kind),
+    reviewPhotos(props.photos, props.kind),
     candidates.length ? element("div", {}, element("h4", {}, t("candidates")), ...candidates.map((candidate) => element("div", { class: "candidate" },
       element("p", {}, `${kindLabel(candidate.kind)} — ${Math.round(candidate.distance_m)} m — ${candidate.id}`),
       photoStrip(candidate.photos, candidate.kind),
@@ -48,7 +56,7 @@ function photoItem(photo, refresh) {
   const decide = (decision) => act(() => request("POST", `photos/${photo.id}/review`, { json: { decision } }));
   return element("li", { class: "queue-item", "data-photo": photo.id },
     element("h3", {}, `${kindLabel(photo.kind)} — ${photo.device_id}`),
-    photoStrip([photo], photo.kind),
+    reviewPhotos([photo], photo.kind),
     element("p", { class: "actions" },
       element("button", { type: "button", onclick: decide("approve") }, t("approvePhoto")),
       element("button", { type: "button", class: "secondary", onclick: decide("reject") }, t("rejectPhoto"))),

@@ -50,8 +50,10 @@ class ConfirmationViews(MethodView):
                 f"vote again {interval.days} days later.",
                 field="verdict",
             )
-        if vote.get("photo_id"):
-            attach_photos(device, [vote["photo_id"]], g.user)  # the photo is evidence
+        # The photo is evidence; listed with the device at once (from a trusted contributor),
+        # it changes the device's Feature whatever the vote does.
+        if vote.get("photo_id") and attach_photos(device, [vote["photo_id"]], g.user):
+            device.touch()
         confirmation = Confirmation(device_id=device_id, user_id=g.user.id, **vote)
         session.add(confirmation)
         session.flush()

@@ -15,7 +15,7 @@ from ...photos.library import delete_photos
 from ...ratelimit import write_limit
 from ...storage import photo_storage
 from ...visibility import PUBLIC_REVIEW_STATUS
-from ..access import feature_response, find_device, find_photo
+from ..access import feature_response, find_device, lock_photo_and_device
 from ..devices.schemas import DeviceFeatureSchema
 from ..geojson import GEOJSON, photo_base
 from ..photos.routes import photo_view
@@ -93,15 +93,15 @@ class PhotoReviewViews(MethodView):
     @blp.problems(404, 409, 410, 415)
     def post(self, decision, photo_id):
         """Approve a photo awaiting review (listed with its device from then on), or reject it"""
-        photo, _public = find_photo(photo_id, for_update=True)
+        photo, device = lock_photo_and_device(photo_id)
         if photo.review_status != "pending":
             raise Conflict(f"Photo {photo_id} is not awaiting review.", field="photo_id")
         if decision["decision"] == "reject":
             delete_photos(photo_storage(), [photo])
             session.commit()
             return Response(status=204)
-        photo.review_status = PUBLIC_REVIEW_STATUS
-        find_device(photo.device_id, for_update=True).touch()  # its Feature lists one more
+        photo.review_status, photo.listed_at = PUBLIC_REVIEW_STATUS, func.clock_timestamp()
+        device.touch()  # its Feature lists one more
         session.commit()
         return photo_view(photo)
 

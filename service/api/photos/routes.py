@@ -28,7 +28,7 @@ from ...ratelimit import write_limit
 from ...storage import photo_storage
 from ...storage.base import IMMUTABLE_CACHE, IMMUTABLE_MAX_AGE, content_key
 from ...visibility import day_of, is_public
-from ..access import check_if_match, find_device, find_photo
+from ..access import check_if_match, find_device, find_photo, lock_photo_and_device
 from ..geojson import photo_base
 from .schemas import PhotoSchema, PhotoUploadSchema, UploadedPhotoSchema
 
@@ -203,11 +203,11 @@ class PhotoByIdViews(MethodView):
     @blp.problems(404, 410)
     def delete(self, photo_id):
         """Delete a photo and the files no other photo shares (its uploader or a moderator)"""
-        photo, _ = find_photo(photo_id, for_update=True)
+        photo, device = lock_photo_and_device(photo_id)
         if not (g.user.is_moderator or photo.uploaded_by == g.user.id):
             raise Forbidden("Only the uploader or a moderator may delete this photo.")
-        if photo.device_id is not None and is_public(photo.review_status):
-            find_device(photo.device_id, for_update=True).touch()
+        if device is not None and is_public(photo.review_status):
+            device.touch()
         delete_photos(photo_storage(), [photo])
         session.commit()
         return Response(status=204)
