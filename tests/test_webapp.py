@@ -638,20 +638,28 @@ def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, cont
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
 
 
-def test_an_offline_edit_of_a_device_changed_the_same_day_is_applied_only_when_asked(
-    phone, db, as_user
-):
-    """Times are days: a device changed the same day keeps its updated_at, so the app tells
-    that it changed since the contributor saw it by its content."""
-    author = as_user()
+def edit_offline(phone, author):
+    """A sensor AUTHOR pinned (awaiting review), opened on the phone, then its form opened
+    offline: an edit made there has no ETag. Returns the pin's creation answer."""
     created = author.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
-    url = f"/api/v1/devices/{created.get_json()['id']}"
     page = phone.open()
     phone.sign_in(author.user.username)
     phone.wait_for_service_worker()
     page.locator(".leaflet-marker-icon[title='sensor']").click()
     phone.context.set_offline(True)
     page.locator("#sheet").get_by_role("button", name="Edit").click()
+    return created
+
+
+def test_an_offline_edit_of_a_device_changed_the_same_day_is_applied_only_when_asked(
+    phone, db, as_user
+):
+    """Times are days: a device changed the same day keeps its updated_at, so the app tells
+    that it changed since the contributor saw it by its content."""
+    author = as_user()
+    created = edit_offline(phone, author)
+    url = f"/api/v1/devices/{created.get_json()['id']}"
+    page = phone.page
     page.locator(".pin-form").get_by_label("Notes").fill("Seen from the bridge")
     page.get_by_role("button", name="Save").click()
     outbox = page.locator("#outbox-button")
@@ -700,14 +708,8 @@ def test_an_offline_edit_that_only_added_a_refused_photo_can_only_be_discarded(p
     """Without its photo nothing is left to send (an empty edit would be refused again)."""
     gif = io.BytesIO()
     Image.new("RGB", (40, 40), "red").save(gif, "GIF")
-    author = as_user()
-    author.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
-    page = phone.open()
-    phone.sign_in(author.user.username)
-    phone.wait_for_service_worker()
-    page.locator(".leaflet-marker-icon[title='sensor']").click()
-    phone.context.set_offline(True)
-    page.locator("#sheet").get_by_role("button", name="Edit").click()
+    edit_offline(phone, as_user())
+    page = phone.page
     page.get_by_label("Take or choose a photo").set_input_files(
         {"name": "photo.gif", "mimeType": "image/gif", "buffer": gif.getvalue()}
     )

@@ -35,7 +35,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-FLAG_FUNCTION = """
+def flag_function(update: str) -> str:
+    """photos_flag_devices, writing the devices its photo row touched with UPDATE."""
+    return f"""
 CREATE OR REPLACE FUNCTION photos_flag_devices() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     touched uuid[] := ARRAY[]::uuid[];
@@ -46,32 +48,21 @@ BEGIN
     IF TG_OP IN ('UPDATE', 'INSERT') THEN
         touched := touched || NEW.device_id;
     END IF;
-    UPDATE devices SET has_photos = NOT has_photos
+    {update};
+    RETURN NULL;
+END $$
+"""
+
+
+FLAG_FUNCTION = flag_function("""UPDATE devices SET has_photos = NOT has_photos
     WHERE devices.id = ANY (touched)
       AND has_photos IS DISTINCT FROM EXISTS (
           SELECT FROM photos
-          WHERE photos.device_id = devices.id AND photos.review_status = 'approved');
-    RETURN NULL;
-END $$
-"""
-# Migration 0011's, which 0025 replaces.
-FLAG_FUNCTION_0011 = """
-CREATE OR REPLACE FUNCTION photos_flag_devices() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    touched uuid[] := ARRAY[]::uuid[];
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        touched := touched || OLD.device_id;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        touched := touched || NEW.device_id;
-    END IF;
-    UPDATE devices
+          WHERE photos.device_id = devices.id AND photos.review_status = 'approved')""")
+# Migration 0011's, which this one replaces.
+FLAG_FUNCTION_0011 = flag_function("""UPDATE devices
     SET has_photos = EXISTS (SELECT FROM photos WHERE photos.device_id = devices.id)
-    WHERE devices.id = ANY (touched);
-    RETURN NULL;
-END $$
-"""
+    WHERE devices.id = ANY (touched)""")
 
 
 def flag_trigger(columns: str) -> None:
