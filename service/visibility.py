@@ -29,7 +29,7 @@ from sqlalchemy import DateTime, func, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from .geo.sql import sql_string
-from .models import Device
+from .models import Device, Photo
 
 PUBLIC_REVIEW_STATUS = "approved"
 # The device properties that are times, served as days.
@@ -70,6 +70,17 @@ def may_see(review_status: str, created_by: uuid.UUID | None, viewer: Viewer) ->
 def may_see_upload(uploaded_by: uuid.UUID | None, viewer: Viewer) -> bool:
     """Whether VIEWER may see a photo not attached to any device yet, or awaiting review."""
     return viewer.sees_every_pin or (viewer.id is not None and uploaded_by == viewer.id)
+
+
+def may_see_photo(
+    photo: Photo, review_status: str | None, created_by: uuid.UUID | None, viewer: Viewer
+) -> bool:
+    """Whether VIEWER may see PHOTO, whose device (if any) has this review status and author:
+    a loose upload, or one awaiting review, is its uploader's and moderators' only."""
+    listed = photo.device_id is not None and is_public(photo.review_status)
+    if not listed and not may_see_upload(photo.uploaded_by, viewer):
+        return False
+    return photo.device_id is None or may_see(review_status, created_by, viewer)
 
 
 def photo_review_status(device_review_status: str, uploader_trusted: bool) -> str:

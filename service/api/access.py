@@ -13,7 +13,7 @@ from ..db import CompiledRead, session
 from ..errors import Gone, NotFound, PreconditionFailed, PreconditionRequired
 from ..geo.devices.features import select_device_feature
 from ..models import Device, Photo
-from ..visibility import day_of, is_public, may_see, may_see_upload
+from ..visibility import day_of, is_public, may_see, may_see_photo
 from .geojson import GEOJSON, photo_base
 
 DEVICE_FEATURE = CompiledRead(select_device_feature())
@@ -111,15 +111,9 @@ def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> tuple[Photo,
     )
     row = session.execute(query.with_for_update(of=Photo) if for_update else query).one_or_none()
     viewer = current_viewer()
-    if row is not None and row.Photo.device_id is None:
-        visible = may_see_upload(row.Photo.uploaded_by, viewer)
-    else:
-        awaiting_review = row is not None and not is_public(row.Photo.review_status)
-        visible = (
-            row is not None
-            and may_see(row.review_status, row.created_by, viewer)
-            and not (awaiting_review and not may_see_upload(row.Photo.uploaded_by, viewer))
-        )
+    visible = row is not None and may_see_photo(
+        row.Photo, row.review_status, row.created_by, viewer
+    )
     if not visible:
         raise NotFound(f"No photo has the id {photo_id}.")
     if row.deleted_at is not None:

@@ -17,7 +17,7 @@ from ..errors import Conflict, Forbidden, ValidationFailed
 from ..models import Device, Photo, User
 from ..models.photo import RENDITIONS
 from ..storage import PhotoStorage
-from ..visibility import PUBLIC_REVIEW_STATUS, photo_review_status
+from ..visibility import PUBLIC_REVIEW_STATUS, is_public, photo_review_status
 from .processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto
 
 
@@ -32,6 +32,13 @@ def review_status_on(device: Device, user: User) -> str:
     return photo_review_status(device.review_status, is_trusted(user))
 
 
+def put_on(photo: Photo, device_id: uuid.UUID, review_status: str) -> None:
+    """PHOTO on a device: listed with it from now on (after the photos listed before), or
+    awaiting a moderator, who lists it the same way."""
+    photo.device_id, photo.review_status = device_id, review_status
+    photo.listed_at = func.clock_timestamp() if is_public(review_status) else None
+
+
 def save_photo(
     storage: PhotoStorage,
     processed: ProcessedPhoto,
@@ -44,19 +51,17 @@ def save_photo(
         if not storage.exists(rendition.key):
             storage.put(rendition.key, rendition.data, OUTPUT_MEDIA_TYPE)
     by_name = {rendition.name: rendition for rendition in processed.renditions}
-    status = review_status_on(device, uploaded_by) if device else PUBLIC_REVIEW_STATUS
     photo = Photo(
         id=uuid.uuid4(),
-        device_id=device and device.id,
-        # A loose upload is given its status, and its place among its device's photos, when
-        # it is attached (attach_photos).
-        review_status=status,
-        listed_at=func.clock_timestamp() if device and status == PUBLIC_REVIEW_STATUS else None,
+        # A loose upload is put on its device when it is attached (attach_photos).
+        review_status=PUBLIC_REVIEW_STATUS,
         uploaded_by=uploaded_by.id,
         width=processed.full.width,
         height=processed.full.height,
         **{f"{name}_sha256": by_name[name].sha256 for name in RENDITIONS},
     )
+    if device is not None:
+        put_on(photo, device.id, review_status_on(device, uploaded_by))
     session.add(photo)
     session.flush()
     return photo
@@ -134,12 +139,12 @@ def attach_photos(device: Device, photo_ids: list[uuid.UUID], user: User) -> boo
     if taken:
         raise Conflict(f"Photo {taken[0].id} already belongs to another device.", field="photo_ids")
     loose = [photo for photo in photos if photo.device_id is None]
-    status = review_status_on(device, user) if loose else None
+    if not loose:
+        return False
+    status = review_status_on(device, user)
     for photo in loose:
-        photo.device_id, photo.review_status = device_id, status
-        if status == PUBLIC_REVIEW_STATUS:
-            photo.listed_at = func.clock_timestamp()
-    return status == PUBLIC_REVIEW_STATUS
+        put_on(photo, device_id, status)
+    return is_public(status)
 
 
 def photos_attached_to(device_id: uuid.UUID, photo_ids: list[uuid.UUID]) -> bool:

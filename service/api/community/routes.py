@@ -67,7 +67,7 @@ class ConfirmationViews(MethodView):
             "photo_id": confirmation.photo_id,
             "created_at": confirmation.created_at,
             "verification": device.verification,
-            "last_confirmed_at": day_of(device.last_confirmed_at),
+            "last_confirmed_at": device.last_confirmed_at,  # a day (recompute_verification)
         }
 
 

@@ -3,15 +3,15 @@
 from flask import Response, current_app, g
 from flask.views import MethodView
 from marshmallow import RAISE
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, update
 
 from ...community import recompute_verification, record_revision, restore, snapshot
 from ...db import session
 from ...errors import Conflict, NotFound
 from ...extensions import Blueprint, requires_json
 from ...geo.devices.proximity import select_moderation_queue
-from ...models import Confirmation, Device, DeviceRevision, Photo
-from ...photos.library import delete_photos
+from ...models import Confirmation, DeviceRevision, Photo
+from ...photos.library import delete_photos, put_on
 from ...ratelimit import write_limit
 from ...storage import photo_storage
 from ...visibility import PUBLIC_REVIEW_STATUS
@@ -69,17 +69,11 @@ class ReviewViews(MethodView):
         device.review_status = "approved" if approved else "rejected"
         device.review_reason = decision.get("reason")
         if approved:
-            recompute_verification(device, approved_with_photo=has_photo(device))
+            recompute_verification(device, approved_with_photo=device.has_photos)
         device.touch()
         record_revision(device, "review", before, g.user)
         session.commit()
         return feature_response(device_id)
-
-
-def has_photo(device: Device) -> bool:
-    """Whether the device carries photo evidence (approved: the moderator sees the others)."""
-    approved = Photo.review_status == PUBLIC_REVIEW_STATUS
-    return session.scalar(select(exists().where(Photo.device_id == device.id, approved)))
 
 
 @blp.route("/photos/<uuid:photo_id>/review")
@@ -100,7 +94,7 @@ class PhotoReviewViews(MethodView):
             delete_photos(photo_storage(), [photo])
             session.commit()
             return Response(status=204)
-        photo.review_status, photo.listed_at = PUBLIC_REVIEW_STATUS, func.clock_timestamp()
+        put_on(photo, device.id, PUBLIC_REVIEW_STATUS)
         device.touch()  # its Feature lists one more
         session.commit()
         return photo_view(photo)

@@ -43,12 +43,14 @@ class MapDate(ma.fields.Field):
         text = str(value)
         try:
             if self.DAY.fullmatch(text):
-                return datetime.combine(date.fromisoformat(text), time.max, UTC)
-            if not self.INSTANT.fullmatch(text):
+                day = date.fromisoformat(text)
+            elif self.INSTANT.fullmatch(text):
+                instant = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+                day = (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(UTC)
+                day = day.date()
+            else:
                 raise ValueError(text)
-            instant = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
-            instant = (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(UTC)
-            return datetime.combine(instant.date(), time.max, UTC)
+            return datetime.combine(day, time.max, UTC)
         except (ValueError, OverflowError) as exc:
             raise ValidationError(
                 "Give a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ, or "
