@@ -32,7 +32,8 @@ from service import create_app
 from service.config import PROJECT_DIR, Config
 from service.geo.grid import select_grid, utm_srid
 from service.geo.statistics.csv import select_density_csv
-from service.geo.statistics.density import DensityQuery, select_density_json
+from service.geo.statistics.density import DensityQuery
+from service.geo.statistics.documents import select_density_json
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
 
 RESULTS = PROJECT_DIR / "benchmarks" / "results" / "statistics.json"

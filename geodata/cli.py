@@ -18,7 +18,7 @@ from service.geo.statistics.cache import (
     select_data_version,
     select_outdated_requests,
 )
-from service.geo.statistics.csv import refresh_kept_lines
+from service.geo.statistics.kept import refresh_kept_lines
 from service.models import District
 
 from . import catalogue
@@ -203,11 +203,11 @@ def load_default_command():
 
 @geodata_cli.command("refresh-statistics")
 def refresh_statistics_command():
-    """Rewrite the CSV lines writes marked stale, and recompute the cached statistics that
-    predate the last change (run it from cron)."""
+    """Rewrite the kept lines (CSV and JSON) writes marked stale, and recompute the cached
+    statistics that predate the last change (run it from cron)."""
     rewritten = session.execute(refresh_kept_lines()).scalar_one()
     session.commit()
-    click.echo(f"{rewritten} stale CSV lines rewritten.")
+    click.echo(f"{rewritten} stale kept lines rewritten.")
     version = session.execute(select_data_version()).scalar_one()
     requests = session.execute(select_outdated_requests(version)).scalars().all()
     session.rollback()

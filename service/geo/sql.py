@@ -79,17 +79,24 @@ def json_value_text(value: ColumnElement) -> ColumnElement:
     return func.coalesce(written, sql_string("null"))
 
 
-def json_object_text(members: Iterable[tuple[str, ColumnElement]]) -> ColumnElement:
-    """A JSON object of MEMBERS (name, value), in their order, written by concat() (compact,
-    as json_build_object's members without its spaces). Typed JSON for the builder, so that
-    it nests as it is in another json_object_text; PostgreSQL sees text."""
+def json_members_text(members: Iterable[tuple[str, ColumnElement]]) -> ColumnElement:
+    """MEMBERS (name, value) as the inside of a JSON object, in their order, commas between
+    them, written by concat() (compact, as json_build_object's members without its spaces)."""
     parts = []
     for name, value in members:
         parts += [
-            sql_string(("," if parts else "{") + json.dumps(name) + ":"),
+            sql_string(("," if parts else "") + json.dumps(name) + ":"),
             json_value_text(value),
         ]
-    return type_coerce(func.concat(*parts, sql_string("}")) if parts else sql_string("{}"), JSON)
+    return func.concat(*parts) if parts else sql_string("")
+
+
+def json_object_text(members: Iterable[tuple[str, ColumnElement]]) -> ColumnElement:
+    """A JSON object of MEMBERS (name, value), in their order (json_members_text). Typed JSON
+    for the builder, so that it nests as it is in another json_object_text; PostgreSQL sees
+    text."""
+    inside = json_members_text(members)
+    return type_coerce(func.concat(sql_string("{"), inside, sql_string("}")), JSON)
 
 
 def uuid_json(column: ColumnElement) -> ColumnElement:

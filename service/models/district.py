@@ -19,7 +19,7 @@ from sqlalchemy import (
     func,
     table,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import Base, CountedByFilters
@@ -117,10 +117,11 @@ class DistrictDeviceCount(CountedByFilters, Base):
 
 
 class DistrictCsvLine(Base):
-    """A district's CSV line for the default filter, counting the devices its interior holds,
-    in two parts around its rank (which depends on the selection), with what selections and
-    ranks read of the district; kept by triggers in the transaction of every write (migration
-    0020)."""
+    """A district's CSV line and JSON object for the default filter, counting the devices its
+    interior holds, each in two parts around its rank (which depends on the selection), with
+    its counts by vocabulary value (which totals add up) and what selections and ranks read of
+    the district (migrations 0020 and 0026). Marked stale by writes, rewritten by the next
+    reader (0021)."""
 
     __tablename__ = "district_csv_lines"
 
@@ -132,6 +133,11 @@ class DistrictCsvLine(Base):
     count: Mapped[int] = mapped_column(BigInteger, nullable=False)
     before_rank: Mapped[str] = mapped_column(Text, nullable=False)
     after_rank: Mapped[str] = mapped_column(Text, nullable=False)
+    # The counts by vocabulary value, in service.geo.statistics.density.COUNT_GROUPS's order.
+    value_counts: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
+    json_head: Mapped[str] = mapped_column(Text, nullable=False)  # "{" to the last figure
+    json_tail: Mapped[str] = mapped_column(Text, nullable=False)  # nested counts to "}"
+    flat_tail: Mapped[str] = mapped_column(Text, nullable=False)  # flat counts to "}"
 
 
 # The districts whose kept CSV line may be behind their counts: marked by every write of

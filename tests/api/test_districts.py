@@ -11,7 +11,8 @@ from service.geo.districts import (
     district_properties,
     simplified_geojson,
 )
-from service.geo.statistics.density import DensityQuery, select_density_geojson
+from service.geo.statistics.density import DensityQuery
+from service.geo.statistics.documents import select_density_geojson
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
 from service.models import District
 from tests.districts import district_feature, load, write_geojson

@@ -16,7 +16,8 @@ from sqlalchemy.dialects import postgresql
 from service.api.statistics import cache as statistics_cache
 from service.api.statistics import routes
 from service.geo import grid
-from service.geo.statistics.density import DensityQuery, select_density_json
+from service.geo.statistics.density import DensityQuery
+from service.geo.statistics.documents import select_density_json
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
 from service.geo.view_cones import ViewModel
 from tests.districts import (
@@ -745,8 +746,8 @@ class TestRefresh:
         pin(client, 2.301, 48.801)
         pin(client, 2.302, 48.801)
         result = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
-        # Q1 and Q2, marked by their import (no CSV was asked since) and Q1 by the pins
-        assert "2 stale CSV lines rewritten" in result.output, result.output
+        # Q1, marked by the pins (the JSON asked above rewrote the lines its import marked)
+        assert "1 stale kept lines rewritten" in result.output, result.output
         assert "1 cached statistics refreshed" in result.output, result.output
         cached = client.get(STATS, base_url=site)
         assert cached.headers["X-Cache"] == "hit"

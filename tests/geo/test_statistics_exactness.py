@@ -1,6 +1,6 @@
-"""District statistics, the CSV lines and the hexagon grid, read from what is kept at write time
-(memberships and counts: migration 0013; hexagon counts: 0018; CSV lines: 0020), equal a
-from-scratch computation after any sequence of writes."""
+"""District statistics, the CSV lines, the JSON objects and the hexagon grid, read from what is
+kept at write time (memberships and counts: migration 0013; hexagon counts: 0018; CSV lines:
+0020; JSON objects: 0026), equal a from-scratch computation after any sequence of writes."""
 
 import threading
 import time
@@ -16,7 +16,8 @@ from sqlalchemy import text
 from service import vocabulary as vocab
 from service.geo.grid import select_grid, utm_srid
 from service.geo.statistics.csv import select_density_csv
-from service.geo.statistics.density import RANK_METRICS, DensityQuery, select_density_json
+from service.geo.statistics.density import RANK_METRICS, DensityQuery
+from service.geo.statistics.documents import select_density_geojson, select_density_json
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
 from tests.districts import district_feature, load, rectangle, write_geojson
 
@@ -258,6 +259,26 @@ def csv_text(db, selection, rank_by: str, from_scratch: bool) -> str:
     return csv_of(db.connection, selection, rank_by, from_scratch)
 
 
+def documents(connection, selection, rank_by: str, from_scratch: bool) -> tuple[str, str]:
+    """The JSON and GeoJSON texts of the map now, as served."""
+    query = DensityQuery(
+        selection=selection, filter=StatisticsFilter(), rank_by=rank_by, from_scratch=from_scratch
+    )
+    return (
+        connection.execute(select_density_json(query, CREDITS)).scalar_one(),
+        connection.execute(select_density_geojson(query, CREDITS, 10.0)).scalar_one(),
+    )
+
+
+def assert_documents_from_scratch(db, checks) -> None:
+    """The JSON and GeoJSON of the map now (from the objects kept at write time, and for the
+    districts a border device counts in, computed) equal, byte for byte, those computed from
+    scratch."""
+    for selection, rank_by in checks:
+        kept = documents(db.connection, selection, rank_by, from_scratch=False)
+        assert kept == documents(db.connection, selection, rank_by, from_scratch=True)
+
+
 def lines_by_code(body: str) -> dict:
     """The lines of a CSV body by district code (the first cell)."""
     return {line.split(",", 1)[0].strip('"'): line for line in body.split("\r\n")[1:] if line}
@@ -300,10 +321,12 @@ def test_figures_equal_a_from_scratch_computation_after_any_writes(
         for operation in operations:
             apply(db, districts, operation)
         assert_csv_from_scratch(db, csv_checks)  # the lines written to are marked stale
+        assert_documents_from_scratch(db, csv_checks)
         assert_bookkeeping_from_scratch(db)  # which refreshes them
         assert_statistics_from_scratch(db, checks)
         assert_grids_from_scratch(db, [FILTERS[0], *(flt for _s, flt in checks)])
         assert_csv_from_scratch(db, csv_checks)
+        assert_documents_from_scratch(db, csv_checks)
     finally:
         example.rollback()
 
@@ -384,6 +407,39 @@ def test_the_csv_of_the_map_now_reads_the_kept_lines_but_computes_border_counts(
         for rank_by in RANK_METRICS:
             kept_text = csv_text(db, selection, rank_by, from_scratch=False)
             assert kept_text == csv_text(db, selection, rank_by, from_scratch=True)
+    assert_documents_from_scratch(db, [(s, r) for s in SELECTIONS for r in RANK_METRICS])
+
+
+def test_the_json_of_the_map_now_reads_the_kept_objects_but_computes_border_counts(db, districts):
+    """A district's kept object (migration 0026) is served with its rank spliced in, the
+    counts by vocabulary value nested in JSON and flat in GeoJSON; one that a device on its
+    border counts in (A1) is computed for the request, and the totals add both up."""
+    for lon, lat, kind in ((2.305, 48.8075, "camera"), (2.31, 48.8025, "microphone")):
+        db(INSERT, lon=lon, lat=lat, kind=kind, status="active", operator_type="public",
+           verification="reported", review_status="approved")  # fmt: skip
+    db(f"SELECT {REFRESH}")
+    kept = {row.code: row for row in db("SELECT * FROM district_csv_lines")}
+    assert kept["A3"].value_counts[:6] == [1, 0, 0, 0, 0, 0]
+    assert kept["A1"].count == 0  # its microphone lies on its border with A2
+    body, geojson = documents(db.connection, SELECTIONS[0], "count", from_scratch=False)
+    figures = {d["code"]: d for d in orjson.loads(body)["districts"]}
+    assert (figures["A3"]["rank"], figures["A1"]["rank"], figures["A4"]["rank"]) == (1, 1, 3)
+    assert body.count(kept["A3"].json_head + ',"rank":1,' + kept["A3"].json_tail) == 1
+    assert figures["A3"]["counts_by_kind"]["camera"] == 1
+    assert figures["A1"]["counts_by_kind"]["microphone"] == 1
+    assert (
+        orjson.loads(body)["totals"]["counts_by_kind"] | {"camera": 1, "microphone": 1}
+        == (orjson.loads(body)["totals"]["counts_by_kind"])
+    )
+    assert orjson.loads(body)["totals"]["count"] == 2
+    properties = {f["id"]: f["properties"] for f in orjson.loads(geojson)["features"]}
+    assert properties["A3"]["kind_camera"] == 1 and "watched_share" not in properties["A3"]
+    assert_documents_from_scratch(db, [(s, r) for s in SELECTIONS for r in RANK_METRICS])
+    # What is served is what is kept: a kept object changed by hand is served changed.
+    db("""UPDATE district_csv_lines SET json_tail = left(json_tail, -1) || ',"read": 1}'
+       WHERE code = 'A4'""")  # fmt: skip
+    body, _geojson = documents(db.connection, SELECTIONS[0], "count", from_scratch=False)
+    assert {d["code"]: d.get("read") for d in orjson.loads(body)["districts"]}["A4"] == 1
 
 
 def test_a_refresh_keeps_the_marks_of_writers_it_cannot_see_yet(committed, tmp_path):
@@ -523,3 +579,17 @@ def test_kept_lines_quote_names_as_the_computed_csv_does(db, districts):
         kept = csv_text(db, SELECTIONS[0], rank_by, from_scratch=False)
         assert '"\'=HYPERLINK(""x"") ""Louvre"""' in kept
         assert kept == csv_text(db, SELECTIONS[0], rank_by, from_scratch=True)
+
+
+def test_kept_objects_escape_names_as_the_computed_json_does(db, districts):
+    """The migration's copy of the JSON members (to_json's escapes, nulls) writes what
+    service/geo/statistics/density.py writes."""
+    name = 'Quai "d\\Orsay"\n\t\u00e9\u2028\x01'
+    db("UPDATE districts SET name = :name WHERE code = 'A3'", name=name)
+    db("UPDATE districts SET population = NULL, population_year = NULL WHERE code = 'A4'")
+    db(f"SELECT {REFRESH}")
+    for rank_by in RANK_METRICS:
+        body, _geojson = documents(db.connection, SELECTIONS[0], rank_by, from_scratch=False)
+        names = {d["code"]: d["name"] for d in orjson.loads(body)["districts"]}
+        assert names["A3"] == name
+    assert_documents_from_scratch(db, [(SELECTIONS[0], r) for r in RANK_METRICS])

@@ -18,7 +18,7 @@ from ...geo.statistics.cache import (
     select_data_version,
     store_cached,
 )
-from ...geo.statistics.csv import refresh_kept_lines
+from ...geo.statistics.kept import refresh_kept_lines
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,11 @@ def store(key: str, path: str, body: str, version: str) -> datetime:
 
 
 def refresh_stale_lines() -> None:
-    """Rewrite, on the primary, the kept CSV lines that writes marked stale: the answer then
-    reads them instead of computing them, and so do the next ones. Where the primary cannot
-    be written, the answer computes those lines itself: exact either way."""
+    """Rewrite, on the primary, the kept lines (CSV and JSON) that writes marked stale: the
+    answer then reads them instead of computing them, and so do the next ones. Where the
+    primary cannot be written, the answer computes those lines itself: exact either way."""
     written_on_primary(
-        lambda writer: writer.execute(refresh_kept_lines()), "kept CSV lines not refreshed"
+        lambda writer: writer.execute(refresh_kept_lines()), "kept lines not refreshed"
     )
 
 

@@ -11,15 +11,15 @@ from ...extensions import Blueprint
 from ...geo.districts import DEFAULT_TOLERANCE_M
 from ...geo.grid import estimated_cells, reach, select_grid, unsuitable_bbox, utm_srid
 from ...geo.statements import StatementRegistry
-from ...geo.statistics.csv import answered_by_kept_lines, select_density_csv
+from ...geo.statistics.csv import select_density_csv
 from ...geo.statistics.density import (
     DensityQuery,
     select_attribution,
-    select_density_geojson,
-    select_density_json,
     select_known_codes,
     select_selection_exists,
 )
+from ...geo.statistics.documents import select_density_geojson, select_density_json
+from ...geo.statistics.kept import answered_by_kept_lines
 from ...geo.statistics.selection import DistrictSelection, StatisticsFilter
 from ...geo.statistics.timeline import select_timeline
 from ...geo.view_cones import ViewModel
@@ -110,7 +110,7 @@ def density_response(query: DensityQuery, args: dict, name: str) -> Response:
     statement = DENSITY_STATEMENTS.get(key, build)
 
     def compute() -> str:
-        if fmt == "csv" and answered_by_kept_lines(query):
+        if answered_by_kept_lines(query):
             refresh_stale_lines()
         return run_bounded(statement, query)
 

@@ -1,21 +1,13 @@
 """District figures as CSV (RFC 4180), written by PostgreSQL."""
 
-from sqlalchemy import Select, Text, case, cast, func, literal, select, true, union, union_all
+from sqlalchemy import Select, Text, case, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...models import DistrictCsvLine, district_csv_lines_stale
 from ..declared.figures import FIGURES as DECLARED_FIGURES
 from ..sql import sql_string
-from .density import (
-    COUNT_GROUPS,
-    DensityQuery,
-    district_figures,
-    district_values,
-    rank_metric,
-    select_codes_counting_border_devices,
-)
-from .selection import StatisticsFilter
+from .density import COUNT_GROUPS, DensityQuery, district_figures, district_values
+from .kept import answered_by_kept_lines, kept_lines
 
 
 def csv_columns(declared: bool = False) -> list[tuple[str, tuple[str, ...], bool]]:
@@ -91,63 +83,14 @@ def computed_lines(query: DensityQuery, only: Select | None = None):
     )
 
 
-def answered_by_kept_lines(query: DensityQuery) -> bool:
-    """Whether the lines kept at write time (migration 0020) answer QUERY: the default filter,
-    and no figure they leave out (watched areas, declared figures)."""
-    return (
-        query.filter == StatisticsFilter()
-        and query.view_model is None
-        and not query.declared
-        and not query.from_scratch
-    )
+def kept_csv_lines(query: DensityQuery) -> Select:
+    """The rows of computed_lines() from the lines kept at write time (kept_lines)."""
+    columns = csv_columns(query.declared)
 
+    def part(index: int):
+        return lambda rows: line_parts(district_values(rows), columns)[index]
 
-def select_ranked(lines, metric: ColumnElement) -> Select:
-    """LINES with their rank() OVER (ORDER BY METRIC DESC NULLS LAST), without sorting the rows
-    (each carries a long line): one plus how many metrics are larger, found by binary search
-    (width_bucket) among the metrics sorted once."""
-    metrics = (
-        select(func.array_agg(aggregate_order_by(metric, metric)).filter(metric.is_not(None)))
-        .select_from(lines)
-        .subquery("metrics")
-    )
-    ascending = metrics.c[0]
-    larger = func.coalesce(func.cardinality(ascending), 0) - func.coalesce(
-        func.width_bucket(metric, ascending), 0
-    )
-    return select(lines, (larger + 1).label("rank")).select_from(lines.join(metrics, true()))
-
-
-def kept_lines(query: DensityQuery):
-    """The rows of computed_lines() from the lines kept for the default filter, except for the
-    districts a device on their border counts in (the border rule depends on the selection) and
-    those whose line a write marked stale: these are computed now, from the counts."""
-    computed_now = union(
-        select_codes_counting_border_devices(query.selection, query.filter),
-        select(district_csv_lines_stale.c.code),
-    )
-    computed_now = select(computed_now.cte("computed_now").prefix_with("MATERIALIZED"))
-    line = DistrictCsvLine
-    kept = select(
-        line.code,
-        line.count,
-        line.area_km2,
-        line.population,
-        line.before_rank,
-        line.after_rank,
-    ).where(*query.selection.clauses(line), line.code.not_in(computed_now))
-    computed = computed_lines(query, only=computed_now).subquery("computed")
-    # Read twice (the metrics, then the lines): cheaper than keeping 4 MB of lines in between.
-    lines = union_all(kept, select(*[c for c in computed.c if c.name != "rank"]))
-    lines = lines.cte("lines").prefix_with("NOT MATERIALIZED")
-    metric = rank_metric(query.rank_by, lines.c.count, lines.c.area_km2, lines.c.population)
-    return select_ranked(lines, metric)
-
-
-def refresh_kept_lines() -> Select:
-    """Rewrite the kept lines marked stale and unmark them (migration 0021): the number of
-    districts rewritten, 0 when none were marked or another refresh is under way."""
-    return select(func.refresh_district_csv_lines())
+    return kept_lines(query, {"before_rank": part(0), "after_rank": part(1)})
 
 
 def select_density_csv(query: DensityQuery) -> Select:
@@ -156,7 +99,7 @@ def select_density_csv(query: DensityQuery) -> Select:
     Each cell is written from the same expressions as the JSON's fields (district_values), or
     read from the lines kept at write time for the default filter; the rank is spliced in.
     """
-    build = kept_lines if answered_by_kept_lines(query) else computed_lines
+    build = kept_csv_lines if answered_by_kept_lines(query) else computed_lines
     lines = build(query).subquery("ranked_lines")
     header = ",".join(name for name, _p, _t in csv_columns(query.declared))
     line = func.concat(

@@ -38,8 +38,12 @@ from ..declared.figures import (
     has_declared_figures,
     select_declared_figures,
 )
-from ..districts import DISTRICT_HEAD, boundary_geojson, geography
-from ..sql import comma_joined, feature_text, json_object_text, sql_string
+from ..districts import DISTRICT_HEAD, geography
+from ..sql import (
+    json_members_text,
+    json_object_text,
+    sql_string,
+)
 from ..view_cones import SEEING_KINDS, ViewModel
 from .selection import DistrictSelection, StatisticsFilter, moved_device_ids
 
@@ -455,35 +459,48 @@ def watched_pairs(watched_km2, area_km2) -> list[tuple[str, ColumnElement]]:
     return list(watched_values(watched_km2, area_km2).items())
 
 
-def district_figures_object(
-    district, counts, before_counts=(), after_counts=(), flat: bool = False
-) -> ColumnElement:
-    """One district's JSON object: DISTRICT's fields, then the figures of COUNTS's columns.
-
-    DISTRICT has the districts' columns, COUNTS a `count` column and one per vocabulary value
-    (COUNT_GROUPS). The CSV columns carry the same names. FLAT: the counts by vocabulary value
-    as members of their own (flat_counts) instead of nested objects.
-    """
+def figures_members(district, counts) -> list[tuple[str, ColumnElement]]:
+    """A district's fields, then the figures of COUNTS's `count` column, in their order: the
+    names are a contract, keep them stable. DISTRICT has the districts' columns."""
     head = [("code", district.code), ("name", district.name), ("level", district.level)]
     head += [("parent_code", district.parent_code), ("population_year", district.population_year)]
-    counts_members = flat_counts(counts) if flat else counts_objects(counts, sum_them=False)
-    tail = [*before_counts, *counts_members, *after_counts]
     count = func.coalesce(counts.c.count, 0)
-    return figures_object(head, count, district.area_km2, district.population, tail)
+    return [*head, *figure_values(count, district.area_km2, district.population).items()]
+
+
+def district_figures_object(district, counts) -> ColumnElement:
+    """One district's JSON object: DISTRICT's fields, the figures and the counts by vocabulary
+    value of COUNTS's columns (a `count` column and one per value, COUNT_GROUPS). The CSV
+    columns carry the same names."""
+    counts_members = counts_objects(counts, sum_them=False)
+    return json_object_text([*figures_members(district, counts), *counts_members])
+
+
+def district_object_parts(rows, flat: bool = False, watched: bool = True):
+    """A district's object in a statistic, in two texts around its rank (which depends on the
+    selection): `{`, its fields and figures; then the counts by vocabulary value (FLAT: as
+    members of their own, flat_counts, instead of nested objects), the share under cameras
+    (not WATCHED: left out, which GIS clients would type as text were it always null), the
+    declared figures, and `}`. Migration 0026 keeps both for the default filter."""
+    tail = flat_counts(rows) if flat else counts_objects(rows, sum_them=False)
+    if watched:
+        tail += watched_pairs(rows.c.watched_km2, rows.c.area_km2)
+    if has_declared_figures(rows):
+        tail += declared_pairs(rows)
+    head = func.concat(sql_string("{"), json_members_text(figures_members(rows.c, rows)))
+    return head, func.concat(json_members_text(tail), sql_string("}"))
+
+
+def ranked_object(head, rank, tail) -> ColumnElement:
+    """The object of district_object_parts' HEAD and TAIL with its RANK between them."""
+    return func.concat(head, sql_string(',"rank":'), rank, sql_string(","), tail)
 
 
 def district_object(rows, flat: bool = False, watched: bool = True) -> ColumnElement:
     """A district's object in a statistic: its figures, its rank, the share under cameras
-    (FLAT: the counts by vocabulary value as members of their own; not WATCHED: without the
-    share, which GIS clients would type as text were it always null)."""
-    return district_figures_object(
-        rows.c,
-        rows,
-        before_counts=[("rank", rows.c.rank)],
-        after_counts=(watched_pairs(rows.c.watched_km2, rows.c.area_km2) if watched else [])
-        + (declared_pairs(rows) if has_declared_figures(rows) else []),
-        flat=flat,
-    )
+    (district_object_parts)."""
+    head, tail = district_object_parts(rows, flat, watched)
+    return ranked_object(head, rows.c.rank, tail)
 
 
 def district_values(rows) -> dict[tuple[str, ...], ColumnElement]:
@@ -628,53 +645,6 @@ def attribution_array(sel, credits: list[dict]) -> ColumnElement:
     return select(
         func.json_agg(aggregate_order_by(items.c.item, items.c.part, items.c.sort))
     ).scalar_subquery()
-
-
-def select_density_json(query: DensityQuery, credits: list[dict]) -> Select:
-    """`{"districts": [...], "totals": {...}, "attribution": [...]}` as one text value."""
-    sel, rows = district_figures(query)
-    districts = select(comma_joined(district_object(rows), rows.c.code)).scalar_subquery()
-    return select(
-        func.concat(
-            sql_string('{"districts":['),
-            districts,
-            sql_string('],"totals":'),
-            totals_object(query, sel, rows),
-            sql_string(',"attribution":'),
-            attribution_array(sel, credits),
-            sql_string("}"),
-        )
-    )
-
-
-def select_density_geojson(query: DensityQuery, credits: list[dict], tolerance_m: float):
-    """A FeatureCollection of district polygons with the figures as properties (choropleths),
-    the counts by vocabulary value flat (`kind_camera`) so that GIS clients type them as
-    integers; `totals` keeps the JSON answer's shape."""
-    sel, rows = district_figures(query)
-    feature = feature_text(
-        func.to_json(rows.c.code),
-        boundary_geojson(tolerance_m),
-        district_object(rows, flat=True, watched=query.view_model is not None),
-    )
-    # The boundaries join the figures last: carried through the figures, 12 MB of text for every
-    # commune would be gathered from workers and kept twice on the way.
-    features = (
-        select(comma_joined(feature, rows.c.code))
-        .select_from(rows.join(District, District.code == rows.c.code))
-        .scalar_subquery()
-    )
-    return select(
-        func.concat(
-            sql_string('{"type":"FeatureCollection","features":['),
-            features,
-            sql_string('],"totals":'),
-            totals_object(query, sel, rows),
-            sql_string(',"attribution":'),
-            attribution_array(sel, credits),
-            sql_string("}"),
-        )
-    )
 
 
 def select_attribution(selection: DistrictSelection, credits: list[dict]) -> Select:
