@@ -9,7 +9,7 @@ import re
 import flask_smorest
 import marshmallow as ma
 import orjson
-from flask import Response, has_request_context, request
+from flask import Response, g, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest.utils import prepare_response
 from gunicorn.http.errors import NoMoreData, ParseException
@@ -420,6 +420,10 @@ def nul_path(value) -> str | None:
 
 
 def body_too_large() -> PayloadTooLarge:
+    """The 413 of this request: the route's own (a photo's limit) when it set one in
+    `g.body_too_large`, else the body limit's."""
+    if "body_too_large" in g:
+        return g.body_too_large()
     limit = request.max_content_length
     return PayloadTooLarge(
         f"The request body is larger than the {limit:,} bytes accepted.", max_bytes=limit

@@ -63,6 +63,20 @@ class TestReview:
         )
         assert client.get(f"/api/v1/devices/{device['id']}").status_code == 404
 
+    def test_a_pin_already_reviewed_is_a_409_and_keeps_the_first_decision(
+        self, as_user, moderator, db
+    ):
+        """Two moderators working from the same queue: the later decision does not silently
+        undo the earlier one."""
+        device = pin(as_user())
+        assert review(moderator, device["id"]).status_code == 200
+        other_moderator = as_user("moderator")
+        late = review(other_moderator, device["id"], "reject", "Blurry.")
+        assert late.status_code == 409
+        assert late.get_json()["errors"][0]["field"] == "device_id"
+        assert "approved" in late.get_json()["detail"]
+        assert db("SELECT review_status, review_reason FROM devices").one() == ("approved", None)
+
     def test_queue_is_oldest_first_with_duplicate_candidates(self, as_user, moderator, db):
         existing = pin(moderator, 2.35, 48.85)
         first = pin(as_user(), 2.35, north_of(48.85, 10))

@@ -286,6 +286,12 @@ class TestRefusals:
         response = upload(client, big)
         assert_refused(response, 413, "file")
         assert response.get_json()["max_bytes"] == 100_000
+        # With an Idempotency-Key (the web app always sends one) the key's fingerprint reads
+        # the body first: the refusal states the photo's limit all the same.
+        keyed = upload(client, big, headers={"Idempotency-Key": "over-the-limit"})
+        assert_refused(keyed, 413, "file")
+        assert keyed.get_json()["max_bytes"] == 100_000
+        assert "100,000 bytes" in keyed.get_json()["detail"]
         assert stored_keys() == before and count_photos(db) == 0
         assert spy_tempdir() == []
 

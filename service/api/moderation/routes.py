@@ -60,10 +60,16 @@ class ReviewViews(MethodView):
     @requires_json
     @blp.arguments(ReviewSchema)
     @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
-    @blp.problems(404, 410, 415)
+    @blp.problems(404, 409, 410, 415)
     def post(self, decision, device_id):
-        """Approve a pin, or reject it with a reason shown to its author"""
+        """Approve a pin awaiting review, or reject it with a reason shown to its author"""
         device = find_device(device_id, for_update=True)
+        if device.review_status != "pending":
+            # Another moderator decided first: a queue read before must not undo it unseen.
+            raise Conflict(
+                f"Pin {device_id} is not awaiting review any more: it was {device.review_status}.",
+                field="device_id",
+            )
         before = snapshot(device)
         approved = decision["decision"] == "approve"
         device.review_status = "approved" if approved else "rejected"

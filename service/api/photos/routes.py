@@ -73,8 +73,12 @@ def uploaded_view(photo: Photo, processed: ProcessedPhoto) -> dict:
 
 
 def allow_photo_body() -> None:
-    """This request's body may reach the photo size limit, not the small JSON one."""
-    request.max_content_length = current_app.config["PHOTO_MAX_BYTES"] + MULTIPART_ALLOWANCE
+    """This request's body may reach the photo size limit, not the small JSON one; beyond, the
+    413 states the photo's limit (not the multipart allowance's), whoever reads the body first
+    (the view, or the Idempotency-Key fingerprint)."""
+    limit = current_app.config["PHOTO_MAX_BYTES"]
+    request.max_content_length = limit + MULTIPART_ALLOWANCE
+    g.body_too_large = lambda: too_large(limit)
 
 
 def accepts_photo_upload(func):
@@ -102,7 +106,7 @@ def accepts_photo_upload(func):
                 )
             return func(*args, **kwargs)
         except RequestEntityTooLarge as exc:
-            raise too_large(current_app.config["PHOTO_MAX_BYTES"]) from exc
+            raise g.body_too_large() from exc
 
     # Read before the view by whatever needs the body first (Idempotency-Key's fingerprint).
     wrapper.before_body_is_read = allow_photo_body
