@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select, true, union, union_all
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...models import DistrictCsvLine, district_csv_lines_stale
+from ...models import District, DistrictCsvLine, district_csv_lines_stale
 from .density import (
     COUNT_GROUPS,
     DensityQuery,
@@ -68,9 +68,12 @@ def kept_lines(
 
     TEXTS: the name of a kept text column, and what computes it from district_figures' rows.
     """
+    stale = district_csv_lines_stale.c.code
+    selected = select(District.code).where(*query.selection.clauses())
     computed_now = union(
         select_codes_counting_border_devices(query.selection, query.filter),
-        select(district_csv_lines_stale.c.code),
+        # Only the selection's: after a bulk load, most districts may be marked.
+        select(stale).where(stale.in_(selected)),
     )
     computed_now = select(computed_now.cte("computed_now").prefix_with("MATERIALIZED"))
     line = DistrictCsvLine
