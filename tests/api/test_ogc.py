@@ -554,6 +554,10 @@ class TestSpatialPages:
         seed_grid(db, *self.BOX, steps=8)
         # The plan follows these rows, not statistics left by earlier tests (rolled back too).
         db("ANALYZE devices")
+        # A few dozen rows in pages that earlier tests' commits left behind (as many as
+        # autovacuum has not yet cleared) can make a bitmap scan and a sort of each range look
+        # cheaper, a plan a table of real size never gets: the shape checked is the index's.
+        db("SET LOCAL enable_bitmapscan = off")
         # A position before every range of the box (after) or beyond them all (before).
         ranges = covering_ranges([self.BOX])
         key = ranges[0].low if direction == "after" else ranges[-1].high

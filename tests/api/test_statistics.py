@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from shapely.geometry import Point, shape
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
+from werkzeug.http import parse_options_header
 
 from service.api.statistics import cache as statistics_cache
 from service.api.statistics import routes
@@ -210,6 +211,22 @@ class TestDensities:
         now = client.get(grid).get_json()["features"]
         assert len(then) == len(now) == 1 and then[0]["geometry"] != now[0]["geometry"]
         assert client.get(f"{grid}&at=2025-03-01").get_json()["features"] == []
+
+    def test_csv_file_name_from_any_codes_is_a_valid_ascii_header(self, client, quarters):
+        """The file name repeats the request's codes, which may hold anything: the header stays
+        ASCII (a server refuses any other byte: a 500) with no quote or parameter smuggled in,
+        and names the file exactly in its RFC 8187 form."""
+        parents = 'P,🎥,Île,a"b;filename=evil.exe'
+        response = client.get(
+            "/api/v1/stats/districts", query_string={"level": "quartier", "parent": parents,
+                                                     "f": "csv"}
+        )  # fmt: skip
+        assert response.status_code == 200
+        header = response.headers["Content-Disposition"]
+        assert header.isascii()
+        assert 'filename="districts-quartier-P-_-_le-a_b_filename_evil.exe.csv";' in header
+        _value, options = parse_options_header(header)  # filename* first, as browsers read it
+        assert options["filename"] == f"districts-quartier-{parents.replace(',', '-')}.csv"
 
     def test_csv_has_the_json_field_names_and_the_attribution_in_headers(self, client, quarters):
         pin(client, 2.301, 48.801)

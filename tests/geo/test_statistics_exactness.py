@@ -593,3 +593,25 @@ def test_kept_objects_escape_names_as_the_computed_json_does(db, districts):
         names = {d["code"]: d["name"] for d in orjson.loads(body)["districts"]}
         assert names["A3"] == name
     assert_documents_from_scratch(db, [(SELECTIONS[0], r) for r in RANK_METRICS])
+
+
+def test_districts_of_another_level_do_not_take_border_devices_from_each_other(
+    db, districts, isolated, tmp_path
+):
+    """A device on the border of two quarters counts in the quarter of smaller code, and also in
+    a region of smaller code around them both (another level: it does not compete), whatever
+    way the figures are computed (counts, memberships replayed for `at=`, from scratch)."""
+    region = [district_feature("0R", rectangle(2.29, 48.79, 2.33, 48.82))]
+    load(isolated, write_geojson(tmp_path / "r.geojson", region), level="region", dataset="r")
+    db(INSERT, lon=2.31, lat=48.8025, kind="camera", status="active", operator_type="public",
+       verification="reported", review_status="approved")  # fmt: skip
+    selection = DistrictSelection(codes=["0R", "A1", "A2"])
+    at = StatisticsFilter(at=datetime.now(UTC) + timedelta(days=1))
+    for flt in (StatisticsFilter(), at):
+        for from_scratch in (False, True):
+            counted = figures(db, selection, flt, from_scratch)
+            by_code = {d["code"]: d["count"] for d in counted["districts"]}
+            assert by_code == {"0R": 1, "A1": 1, "A2": 0}, (flt, from_scratch)
+    db(f"SELECT {REFRESH}")
+    assert_csv_from_scratch(db, [(selection, r) for r in RANK_METRICS])
+    assert_documents_from_scratch(db, [(selection, r) for r in RANK_METRICS])

@@ -1,5 +1,8 @@
 """Statistics: device densities per district, comparisons, a hexagon grid and timelines."""
 
+import re
+from urllib.parse import quote
+
 from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
@@ -83,12 +86,19 @@ def chosen_format(args: dict) -> str:
     return next((name for name, media in MEDIA_TYPES.items() if media == best), "json")
 
 
+def attachment(filename: str) -> str:
+    """A Content-Disposition naming FILENAME, built from the request's codes (any text): an
+    ASCII fallback without quotes or separators, and the name itself in RFC 8187's form."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def statistics_response(body: str, fmt: str, computed_at, source: str, attribution, name: str):
     response = Response(body, mimetype=MEDIA_TYPES[fmt])
     if fmt == "csv":
         response.mimetype = "text/csv"
         response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        response.headers["Content-Disposition"] = attachment(f"{name}.csv")
     response.last_modified = computed_at
     response.headers["X-Statistics-Computed-At"] = computed_at.isoformat()
     response.headers["X-Cache"] = source

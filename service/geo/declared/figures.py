@@ -1,7 +1,8 @@
 """Declared versus observed, per district: one statement the statistics attach when asked.
 
-A site counts in the selected district that holds it (on a shared border: the one with the
-smallest code, as devices do). Per district:
+A site counts in the selected district that holds it (on a border shared by districts of one
+level: the one with the smallest code, as devices do; districts of another level count it too).
+Per district:
 
 - declared_sites: the sites of every declared list; declared_devices: the devices they declare;
 - matched: the declared devices found (per site, at most as many as it declares);
@@ -49,8 +50,8 @@ def select_declared_figures(sel, selection_clauses, device_clauses: list):
         .select_from(sel)
         .join(DeclaredSite, func.ST_Intersects(sel.c.geom, DeclaredSite.geom))
         .outerjoin(found, found.c.site_id == DeclaredSite.id)
-        .ext(distinct_on(DeclaredSite.id))
-        .order_by(DeclaredSite.id, sel.c.code)
+        .ext(distinct_on(DeclaredSite.id, sel.c.level))
+        .order_by(DeclaredSite.id, sel.c.level, sel.c.code)
         .subquery("sited")
     )
     per_site = (
@@ -94,8 +95,8 @@ def select_declared_figures(sel, selection_clauses, device_clauses: list):
         .select_from(matched)
         .join(district, func.ST_Intersects(district.geom, matched.c.geom))
         .where(*selection_clauses(district))
-        .ext(distinct_on(matched.c.id))
-        .order_by(matched.c.id, district.code)
+        .ext(distinct_on(matched.c.id, district.level))
+        .order_by(matched.c.id, district.level, district.code)
         .subquery("observed")
     )
     per_device = (

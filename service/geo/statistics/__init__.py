@@ -9,5 +9,6 @@
 - cache: the statements of the statistics cache
 
 Border rule: a device counts in the district whose interior holds it; a device exactly on a
-border shared by several selected districts counts once, in the one with the smallest code.
+border shared by several selected districts of one level counts once, in the one with the
+smallest code.
 """

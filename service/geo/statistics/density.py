@@ -1,7 +1,8 @@
 """The figures of districts under the border rule, as JSON or GeoJSON, with their credits.
 
 Border rule: a device counts in the district whose interior holds it; a device exactly on a
-border shared by several selected districts counts once, in the one with the smallest code.
+border shared by several selected districts of one level counts once, in the one with the
+smallest code (districts of another level count it too, as the city around its arrondissements).
 """
 
 from collections.abc import Callable
@@ -130,13 +131,16 @@ def figures_object(head: list, count, area_km2, population, tail: list) -> Colum
 def counted_in(district, selected_clauses, point=Device.geom) -> ColumnElement:
     """The border rule, for the device at POINT and DISTRICT (whose geometry meets it).
 
-    SELECTED_CLAUSES(table) picks the other districts the device could count in instead.
+    SELECTED_CLAUSES(table) picks the other districts the device could count in instead: those
+    of the same level, which share the ground (a district of another level, such as the city
+    around its arrondissements, counts the device as well).
     """
     other = aliased(District)
     on_shared_border_of_smaller_code = exists(
         select(literal(1))
         .where(
             *selected_clauses(other),
+            other.level == district.level,
             other.code < district.code,
             func.ST_Intersects(other.geom, point),
         )
@@ -197,14 +201,8 @@ def select_replayed_hits(selection: DistrictSelection, flt: StatisticsFilter):
     member = aliased(DeviceDistrict)
     devices = flt.devices(near=select(member.device_id).where(in_selection(member.district_code)))
     moved = moved_device_ids()
-    membership, other = aliased(DeviceDistrict), aliased(DeviceDistrict)
-    in_a_smaller_one = exists(
-        select(literal(1)).where(
-            other.device_id == membership.device_id,
-            other.district_code < membership.district_code,
-            in_selection(other.district_code),
-        )
-    )
+    membership = aliased(DeviceDistrict)
+    in_a_smaller_one = held_by_a_smaller_one(membership, in_selection)
     columns = [devices.c.kind, devices.c.status, devices.c.verification, literal(1).label("n")]
     unmoved = (
         select(membership.district_code.label("code"), *columns)
@@ -230,17 +228,30 @@ def select_replayed_hits(selection: DistrictSelection, flt: StatisticsFilter):
     return union_all(unmoved, moved_hits)
 
 
-def border_hits(membership, selected_codes: Callable, flt: StatisticsFilter):
-    """One row per device on the border of MEMBERSHIP's district that counts there: no other
-    selected district (SELECTED_CODES(code column)) with a smaller code touches it."""
-    other = aliased(DeviceDistrict)
-    in_a_smaller_one = exists(
-        select(literal(1)).where(
+def held_by_a_smaller_one(membership, selected_codes: Callable) -> ColumnElement:
+    """Whether another selected district (SELECTED_CODES(code column)) of the same level as
+    MEMBERSHIP's, with a smaller code, also holds its device: the border rule by memberships
+    (counted_in's, which lets districts of other levels count the device as well)."""
+    other, theirs, mine = aliased(DeviceDistrict), aliased(District), aliased(District)
+    return exists(
+        select(literal(1))
+        .select_from(other)
+        .join(theirs, theirs.code == other.district_code)
+        .join(mine, mine.code == membership.district_code)
+        .where(
             other.device_id == membership.device_id,
             other.district_code < membership.district_code,
             selected_codes(other.district_code),
+            theirs.level == mine.level,
         )
     )
+
+
+def border_hits(membership, selected_codes: Callable, flt: StatisticsFilter):
+    """One row per device on the border of MEMBERSHIP's district that counts there: no other
+    selected district of its level (SELECTED_CODES(code column)) with a smaller code touches
+    it."""
+    in_a_smaller_one = held_by_a_smaller_one(membership, selected_codes)
     return (
         select(
             membership.district_code.label("code"),
