@@ -176,6 +176,35 @@ class TestCql2:
             ('{"op": "frobnicate", "args": []}', "cql2-json", "not valid CQL2 JSON"),
             ("[" * 5000 + "]" * 5000, "cql2-json", "CQL2 JSON"),
             ('{"op": "in", "args": [{"property": "kind"}, "alpr"]}', "cql2-json", "a list"),
+            (
+                '{"op": "=", "args": [{"property": ["kind"]}, "x"]}',
+                "cql2-json",
+                "a property is named by a string",
+            ),
+            (
+                '{"op": "=", "args": [{"property": "kind"}, "a", "b"]}',
+                "cql2-json",
+                '"=" takes two arguments, not 3',
+            ),
+            ('{"op": "and", "args": []}', "cql2-json", '"and" takes two arguments or more'),
+            ('{"op": "not", "args": {"op": "isNull"}}', "cql2-json", "as a list"),
+            (
+                '{"op": "between", "args": [{"property": "height"}, 1]}',
+                "cql2-json",
+                "three arguments",
+            ),
+            ('{"op": ["="], "args": []}', "cql2-json", 'unknown operator ["="]'),
+            ('{"op": "=", "args": [{"property": "kind"}, null]}', "cql2-json", "isNull"),
+            (
+                '{"op": "t_after", "args": [{"property": "observed_at"}, {"timestamp": 5}]}',
+                "cql2-json",
+                "wrong type",
+            ),
+            (
+                '{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[2,49,3,48]}]}',
+                "cql2-json",
+                "minimum latitude",
+            ),
             ("observed_at = TIMESTAMP('0001-01-01T00:00:00+05:00')", "cql2-text", "years 1"),
         ],
     )
