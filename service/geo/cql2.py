@@ -214,11 +214,17 @@ def geometry_operand(geojson: dict, crs: Crs) -> Operand:
         )
     min_x, min_y, max_x, max_y = shape.bounds
     west, south, east, north = crs.extent
-    if not (west <= min_x <= max_x <= east and south <= min_y <= max_y <= north):
+    near = crs.step
+    if not (
+        west - near <= min_x <= max_x <= east + near
+        and south - near <= min_y <= max_y <= north + near
+    ):
         raise FilterError(
             LITERALS_OUT_OF_EXTENT.get(crs.uri)
             or (f"Geometry literals in {crs.uri} lie within x {west}..{east}, y {south}..{north}.")
         )
+    # Near the edge, on it (past it, Web Mercator wraps round the world).
+    shape = shapely.transform(shape, crs.onto_edges)
     text = orjson.dumps(shapely.geometry.mapping(shape)).decode()
     return Operand(stored_literal(text, shape.length, crs), "geometry", shape.geom_type)
 

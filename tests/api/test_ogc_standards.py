@@ -335,6 +335,23 @@ class TestCrs:
             response = client.get(f"{ITEMS}?bbox={larger}&bbox-crs={EPSG}2154")
             assert ids(response) == france == set(devices.values()), larger
 
+    @pytest.mark.parametrize(
+        "edge",
+        [
+            "20037508.342789244",  # PROJ's x of 180°
+            "20037508.34",  # EPSG's bound, which is also how a device at 180° is served
+            "20037508.3428",  # a hair past it
+        ],
+    )
+    def test_the_whole_web_mercator_world_holds_the_antimeridian(self, client, edge):
+        on_it = {pin(client, lon, 10.0)["id"] for lon in (-180.0, 180.0)}
+        world = f"-{edge},-20048966.1,{edge},20048966.1"
+        found = ids(client.get(f"{ITEMS}?bbox={world}&bbox-crs={EPSG}3857"))
+        assert found == on_it
+        text = f"S_INTERSECTS(geometry, BBOX({world}))"
+        found = ids(client.get(ITEMS, query_string={"filter": text, "filter-crs": f"{EPSG}3857"}))
+        assert found == on_it
+
     def test_swiss_coordinates_of_a_swiss_device(self, client):
         bern = pin(client, 7.4474, 46.9480)["id"]
         response = client.get(f"{ITEMS}?crs={EPSG}2056&bbox=2600000,1199000,2601000,1200500"
