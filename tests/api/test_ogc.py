@@ -98,9 +98,10 @@ class TestDocuments:
     def test_collections_lists_devices_and_an_unknown_collection_is_404(self, client):
         listed = client.get("/ogc/collections").get_json()["collections"]
         assert "devices" in {c["id"] for c in listed}
-        missing = client.get("/ogc/collections/nothing")
-        assert missing.status_code == 404 and missing.mimetype == PROBLEM
-        assert client.get("/ogc/collections/nothing/items").status_code == 404
+        for path in ("/ogc/collections/nothing", "/ogc/collections/nothing/items"):
+            missing = client.get(path)
+            assert missing.status_code == 404 and missing.mimetype == PROBLEM, path
+            assert missing.get_json()["errors"][0]["field"] == "collectionId", path
 
     def test_queryables_are_a_json_schema_of_whitelisted_properties(self, client):
         response = client.get("/ogc/collections/devices/queryables")
