@@ -673,7 +673,7 @@ def cql2_text_clause(
     """The WHERE clause a CQL2 text filter means on these queryables.
 
     TIMES_AS_TEXT: compare time properties with strings too (`observed_at > '2026-01-01'`),
-    as the pre-standard CQL text of GDAL 3.6 writes them.
+    as the pre-standard CQL text of GDAL 3.6 writes them (a day as `'2026-01-01T'`).
     """
     check_length(text)
     try:
