@@ -8,17 +8,22 @@ FilterError (a 400 for the client), never a database error.
 
 import operator
 import re
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import orjson
+import shapely
 import shapely.geometry
 import shapely.ops
+from lark import Lark
 from pygeofilter import ast, values
 from pygeofilter.backends.evaluator import Evaluator, handle
+from pygeofilter.cql2 import BINARY_OP_PREDICATES_MAP
 from pygeofilter.parsers.cql2_json.parser import walk_cql_json
-from pygeofilter.parsers.cql2_text import parse
+from pygeofilter.parsers.cql2_text import parser as cql2_text_parser
 from sqlalchemy import Boolean, Float, and_, bindparam, false, func, literal, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,6 +32,7 @@ from .crs import CRS84, EPSG, SUPPORTED, Crs, stored_literal
 MAX_FILTER_CHARS = 20_000
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 MAX_GEOMETRY_VERTICES = 10_000
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # What a literal outside a geographic CRS's range is told (other CRSs: their bounds).
 LITERALS_OUT_OF_EXTENT = {
     CRS84: "Geometry literals are longitude, latitude in CRS84.",
@@ -208,11 +214,17 @@ def geometry_operand(geojson: dict, crs: Crs) -> Operand:
         )
     min_x, min_y, max_x, max_y = shape.bounds
     west, south, east, north = crs.extent
-    if not (west <= min_x <= max_x <= east and south <= min_y <= max_y <= north):
+    near = crs.step
+    if not (
+        west - near <= min_x <= max_x <= east + near
+        and south - near <= min_y <= max_y <= north + near
+    ):
         raise FilterError(
             LITERALS_OUT_OF_EXTENT.get(crs.uri)
             or (f"Geometry literals in {crs.uri} lie within x {west}..{east}, y {south}..{north}.")
         )
+    # Near the edge, on it (past it, Web Mercator wraps round the world).
+    shape = shapely.transform(shape, crs.onto_edges)
     text = orjson.dumps(shapely.geometry.mapping(shape)).decode()
     return Operand(stored_literal(text, shape.length, crs), "geometry", shape.geom_type)
 
@@ -220,9 +232,16 @@ def geometry_operand(geojson: dict, crs: Crs) -> Operand:
 def bbox_shape(numbers: list, crs: Crs):
     """BBOX()'s box, in the axis order of CRS. In longitude and latitude, a box whose west edge
     lies east of its east edge crosses the antimeridian (as `bbox=` does): two boxes, one on
-    each side, not the wide box between them."""
+    each side, not the wide box between them. Any other minimum past its maximum is refused,
+    as `bbox=` refuses it, rather than read as the box between them."""
     first_min, second_min, first_max, second_max = numbers
     west, east = (second_min, second_max) if crs.latitude_first else (first_min, first_max)
+    south, north = (first_min, first_max) if crs.latitude_first else (second_min, second_max)
+    if south > north:
+        axis = "latitude" if crs.srid == 4326 else "y"
+        raise FilterError(f"BBOX()'s minimum {axis} must not exceed its maximum {axis}.")
+    if crs.srid != 4326 and west > east:
+        raise FilterError("BBOX()'s minimum x must not exceed its maximum x.")
     if crs.srid != 4326 or west <= east:
         return shapely.geometry.box(first_min, second_min, first_max, second_max)
     if crs.latitude_first:
@@ -233,11 +252,16 @@ def bbox_shape(numbers: list, crs: Crs):
 
 
 def as_time(operand):
-    """A string literal operand that holds an RFC 3339 time, as a time literal."""
+    """A string literal operand that holds an RFC 3339 time, or a day, as a time literal.
+
+    GDAL 3.6 writes a day as `'2026-03-01T'`: that day, at midnight UTC."""
     if not (isinstance(operand, Operand) and operand.type == "string"):
         return operand
+    text = str(operand.value)
+    if DAY.fullmatch(text.removesuffix("T")):
+        text = text.removesuffix("T")
     try:
-        return literal_operand(datetime.fromisoformat(str(operand.value).replace("Z", "+00:00")))
+        return literal_operand(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         return operand
 
@@ -380,6 +404,11 @@ class ClauseBuilder(Evaluator):
         if lhs.type != "string" or not isinstance(pattern, str):
             raise FilterError("LIKE compares a text property with a text pattern.")
         # CQL2 patterns are SQL's: % any run, _ one character, backslash escapes.
+        if (len(pattern) - len(pattern.rstrip("\\"))) % 2:
+            raise FilterError(
+                "A LIKE pattern cannot end with a lone backslash, which escapes the character "
+                "after it: write two backslashes to match one."
+            )
         pattern = bindparam(None, pattern)
         method = lhs.expression.ilike if node.nocase else lhs.expression.like
         clause = method(pattern, escape="\\")
@@ -416,6 +445,55 @@ class ClauseBuilder(Evaluator):
         return Predicate(SPATIAL_FUNCTIONS[node.op.value](lhs.expression, rhs.expression))
 
 
+# A CQL2 text string literal: a quote inside is written twice, or after a backslash (the
+# standard's escapeQuote), so that a backslash just before a quote that another follows escapes
+# it.
+STRING_LITERAL = re.compile(r"'(?:''|\\'|[^'])*'")
+ESCAPED_QUOTE = re.compile(r"''|\\'")
+# The rule of pygeofilter's grammar, whose strings end at their first quote.
+PYGEOFILTER_STRING = 'SINGLE_QUOTED: "\'" /.*?/ "\'"'
+
+
+class StringLiterals:
+    """Where the string literals of a CQL2 text lie, to leave their contents alone."""
+
+    def __init__(self, text: str):
+        spans = [match.span() for match in STRING_LITERAL.finditer(text)]
+        self.starts = [start for start, _end in spans]
+        self.ends = [end for _start, end in spans]
+
+    def contain(self, index: int) -> bool:
+        found = bisect_right(self.starts, index) - 1
+        return found >= 0 and index < self.ends[found]
+
+
+class StandardStrings(cql2_text_parser.CQLTransformer):
+    """pygeofilter's tree of a CQL2 text, the quotes escaped inside its strings read as one."""
+
+    def SINGLE_QUOTED(self, token):  # Lark calls a terminal's method by the terminal's name
+        return ESCAPED_QUOTE.sub("'", token[1:-1])
+
+
+def standard_text_parser() -> Lark:
+    """pygeofilter's CQL2 text parser, its strings as the standard writes them: GDAL sends
+    `-where "operator = 'O''Brien'"` as it is, and real operators have apostrophes."""
+    source = Path(cql2_text_parser.__file__).with_name("grammar.lark")
+    grammar = source.read_text()
+    if PYGEOFILTER_STRING not in grammar:
+        raise RuntimeError(f"{source} no longer defines strings as {PYGEOFILTER_STRING}.")
+    return Lark(
+        grammar.replace(PYGEOFILTER_STRING, f"SINGLE_QUOTED: /{STRING_LITERAL.pattern}/"),
+        parser="lalr",
+        maybe_placeholders=False,
+        transformer=StandardStrings(),
+        source_path=str(source),
+        import_paths=[str(source.parent.parent)],
+    )
+
+
+TEXT_PARSER = standard_text_parser()
+
+
 TEMPORAL_FUNCTION = re.compile(
     r"\bT_(AFTER|BEFORE|DURING|EQUALS|INTERSECTS|DISJOINT|BEGINS|BEGUNBY|CONTAINS|ENDS|"
     r"ENDEDBY|MEETS|METBY|OVERLAPS|OVERLAPPEDBY)\s*\(",
@@ -423,7 +501,6 @@ TEMPORAL_FUNCTION = re.compile(
 )
 TEMPORAL_INFIX = re.compile(r"\bT_[A-Z]+\b(?!\s*\()", re.IGNORECASE)
 INTERVAL_LITERAL = re.compile(r"\bINTERVAL\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)", re.IGNORECASE)
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 OPEN_START, OPEN_END = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"
 
 
@@ -433,9 +510,10 @@ def closing_parenthesis(text: str, start: int) -> tuple[int, int | None]:
     while index < len(text):
         char = text[index]
         if char == "'":
-            index = text.find("'", index + 1)  # '' inside a string: two strings in a row
-            if index < 0:
+            string = STRING_LITERAL.match(text, index)
+            if string is None:
                 break
+            index = string.end() - 1
         elif char == "(":
             depth += 1
         elif char == ")":
@@ -464,19 +542,25 @@ def standard_cql2_text(text: str) -> str:
     '..')`); pygeofilter reads `observed_at T_AFTER TIMESTAMP('...')` and intervals of two
     timestamps.
     """
+    strings = StringLiterals(text)
     text = INTERVAL_LITERAL.sub(
-        lambda m: f"INTERVAL('{interval_bound(m[1], False)}','{interval_bound(m[2], True)}')",
+        lambda m: (
+            m[0]
+            if strings.contain(m.start())
+            else f"INTERVAL('{interval_bound(m[1], False)}','{interval_bound(m[2], True)}')"
+        ),
         text,
     )
+    strings = StringLiterals(text)
     for match in TEMPORAL_INFIX.finditer(text):
-        if not text.count("'", 0, match.start()) % 2:  # not inside a string literal
+        if not strings.contain(match.start()):
             raise FilterError(
                 f"Write {match[0].upper()} as a function: {match[0].upper()}(observed_at, "
                 "TIMESTAMP('...'))."
             )
     out, index = [], 0
     while match := TEMPORAL_FUNCTION.search(text, index):
-        if text.count("'", 0, match.start()) % 2:  # inside a string literal
+        if strings.contain(match.start()):
             out.append(text[index : match.end()])
             index = match.end()
             continue
@@ -496,8 +580,39 @@ def standard_cql2_text(text: str) -> str:
     return "".join(out)
 
 
+# The operators of CQL2 JSON pygeofilter reads, with the fewest and most arguments each takes
+# (None: no most).
+JSON_OPERATORS = {
+    **dict.fromkeys([*BINARY_OP_PREDICATES_MAP, "in"], (2, 2)),
+    **dict.fromkeys(("and", "or"), (2, None)),
+    **dict.fromkeys(("not", "isNull", "casei"), (1, 1)),
+    "between": (3, 3),
+}
+ARGUMENT_COUNTS = {
+    (1, 1): "one argument",
+    (2, 2): "two arguments",
+    (3, 3): "three arguments",
+    (2, None): "two arguments or more",
+}
+
+
+def check_json_operation(node: dict) -> None:
+    """The operator and the number of arguments of an operation, checked before pygeofilter
+    calls its constructors with them, whose errors would speak of Python, not of CQL2."""
+    op, args = node["op"], node.get("args")
+    if not isinstance(op, str) or op not in JSON_OPERATORS:
+        raise FilterError(f"unknown operator {orjson.dumps(op).decode()}.")
+    if not isinstance(args, list):
+        raise FilterError(f'"{op}" takes its arguments as a list: {{"op": "{op}", "args": [...]}}.')
+    fewest, most = JSON_OPERATORS[op]
+    if not fewest <= len(args) <= (most or len(args)):
+        raise FilterError(f'"{op}" takes {ARGUMENT_COUNTS[fewest, most]}, not {len(args)}.')
+
+
 def standard_cql2_json(node):
     """CQL2 JSON as pygeofilter reads it: BBOX in its standard order, BETWEEN with 3 args."""
+    if node is None:
+        raise FilterError('null is no CQL2 value: test a property with {"op": "isNull", ...}.')
     if isinstance(node, list):
         return [standard_cql2_json(item) for item in node]
     if not isinstance(node, dict):
@@ -514,6 +629,10 @@ def standard_cql2_json(node):
     ):
         # Open ends ("..") and days, as in CQL2 text (pygeofilter reads ".." as nothing).
         return {"interval": [interval_bound(interval[0], False), interval_bound(interval[1], True)]}
+    if "property" in node and not isinstance(node["property"], str):
+        raise FilterError('a property is named by a string: {"property": "kind"}.')
+    if "op" in node:
+        check_json_operation(node)
     node = {key: standard_cql2_json(value) for key, value in node.items()}
     op = node.get("op")
     if isinstance(op, str) and op.lower().startswith("t_"):
@@ -521,11 +640,9 @@ def standard_cql2_json(node):
         if op.lower() == "t_disjoint":  # pygeofilter has none: NOT T_INTERSECTS
             return {"op": "not", "args": [{**node, "op": "t_intersects"}]}
     args = node.get("args")
-    if node.get("op") == "between" and isinstance(args, list) and len(args) == 3:
+    if op == "between":
         node["args"] = [args[0], args[1:]]
-    if node.get("op") == "in" and not (
-        isinstance(args, list) and len(args) == 2 and isinstance(args[1], list)
-    ):
+    if op == "in" and not isinstance(args[1], list):
         raise FilterError(
             '"in" takes two arguments, a value and a list: [{"property": ...}, [...]].'
         )
@@ -556,11 +673,11 @@ def cql2_text_clause(
     """The WHERE clause a CQL2 text filter means on these queryables.
 
     TIMES_AS_TEXT: compare time properties with strings too (`observed_at > '2026-01-01'`),
-    as the pre-standard CQL text of GDAL 3.6 writes them.
+    as the pre-standard CQL text of GDAL 3.6 writes them (a day as `'2026-01-01T'`).
     """
     check_length(text)
     try:
-        tree = parse(standard_cql2_text(text))
+        tree = TEXT_PARSER.parse(standard_cql2_text(text))
     except FilterError:
         raise
     except Exception as exc:  # the parser raises many types; all mean "not CQL2 text"
@@ -578,10 +695,14 @@ def cql2_json_clause(
         tree = walk_cql_json(standard_cql2_json(orjson.loads(text)))
     except RecursionError as exc:
         raise FilterError("The filter nests too deeply.") from exc
-    except Exception as exc:  # orjson's and pygeofilter's many errors: "not CQL2 JSON"
+    except ValueError as exc:  # orjson's, pygeofilter's and ours: what could not be read
         message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         reason = message or type(exc).__name__
         raise FilterError(f"The filter is not valid CQL2 JSON: {reason}") from exc
+    except Exception as exc:  # a member of another type than CQL2's, met by pygeofilter
+        raise FilterError(
+            "The filter is not valid CQL2 JSON: a member holds a value of the wrong type."
+        ) from exc
     return clause_of(tree, queryables, crs=crs)
 
 

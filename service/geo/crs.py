@@ -6,8 +6,10 @@ RFC 7946 wants. A client may ask for another CRS of SUPPORTED (`crs=`), and give
 one (`bbox-crs=`). EPSG:4326 itself is latitude first, as its definition orders the axes.
 """
 
+import math
 from dataclasses import dataclass
 
+import numpy
 from sqlalchemy import Select, Text, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
@@ -20,6 +22,11 @@ EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 
 # Longitude, latitude: where geographic coordinates lie.
 WORLD = (-180.0, -90.0, 180.0, 90.0)
+# Web Mercator's x of the antimeridian and y of 85.06° (its area of use), to the last digit
+# PROJ gives: EPSG's bounds, rounded to the centimetre, fall 2.8 mm short of the antimeridian.
+EARTH_RADIUS_M = 6378137.0
+MERCATOR_HALF_WORLD_M = math.pi * EARTH_RADIUS_M
+MERCATOR_MAX_Y_M = EARTH_RADIUS_M * math.log(math.tan(math.pi / 4 + math.radians(85.06) / 2))
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,20 @@ class Crs:
     def is_storage(self) -> bool:
         return self.srid == 4326 and not self.latitude_first
 
+    @property
+    def step(self) -> float:
+        """The step of the coordinates served in this CRS (its last decimal)."""
+        return 10.0**-self.decimals
+
+    def onto_edges(self, xy: numpy.ndarray) -> numpy.ndarray:
+        """Coordinates (x, y rows) within a step of an edge of the area of use, on that edge:
+        a device on the antimeridian is served at x 20037508.34 in Web Mercator, and a box
+        to there holds it."""
+        west, south, east, north = self.extent
+        for edge in ((west, south), (east, north)):
+            xy = numpy.where(abs(xy - edge) < self.step, edge, xy)
+        return xy
+
     def part_in_area_of_use(self, bbox: tuple) -> tuple | None:
         """A box of this CRS cut to its area of use (None when it lies wholly outside): past
         it, projected coordinates no longer stand for places (Web Mercator's wrap around the
@@ -43,8 +64,10 @@ class Crs:
         fewer devices than the area itself. Boxes in degrees are left as they are."""
         if self.srid == 4326:
             return bbox
-        x0, y0, x1, y1 = self.extent
-        cut = (max(bbox[0], x0), max(bbox[1], y0), min(bbox[2], x1), min(bbox[3], y1))
+        corners = self.onto_edges(numpy.array([bbox[:2], bbox[2:]], dtype=float))
+        (x0, y0), (x1, y1) = corners.tolist()
+        west, south, east, north = self.extent
+        cut = (max(x0, west), max(y0, south), min(x1, east), min(y1, north))
         return None if cut[0] > cut[2] or cut[1] > cut[3] else cut
 
 
@@ -58,7 +81,12 @@ SUPPORTED = {
             f"{EPSG}3857",
             3857,
             decimals=2,
-            extent=(-20037508.34, -20048966.1, 20037508.34, 20048966.1),
+            extent=(
+                -MERCATOR_HALF_WORLD_M,
+                -MERCATOR_MAX_Y_M,
+                MERCATOR_HALF_WORLD_M,
+                MERCATOR_MAX_Y_M,
+            ),
         ),
         # RGF93 / Lambert-93 (France), metres
         Crs(

@@ -36,6 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
 from ..models import Device, DeviceTileCell
+from .crs import MERCATOR_HALF_WORLD_M
 from .devices.features import PUBLIC_FEATURE
 from .devices.filter import DeviceFilter
 from .keys import KEY_SPACE, KEY_ZOOM, KeyRange, pixel_box, tile_key_range
@@ -49,7 +50,7 @@ TILE_EXTENT = 4096
 TILE_BUFFER = 64
 MAX_ZOOM = 22
 DETAIL_ZOOM = 18
-WORLD_HALF = 20037508.342789244  # half the width of the Web Mercator world in metres
+WORLD_HALF = MERCATOR_HALF_WORLD_M  # half the width of the Web Mercator world
 METRES_PER_KEY_PIXEL = 2 * WORLD_HALF / 2**KEY_ZOOM
 
 

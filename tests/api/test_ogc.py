@@ -98,9 +98,10 @@ class TestDocuments:
     def test_collections_lists_devices_and_an_unknown_collection_is_404(self, client):
         listed = client.get("/ogc/collections").get_json()["collections"]
         assert "devices" in {c["id"] for c in listed}
-        missing = client.get("/ogc/collections/nothing")
-        assert missing.status_code == 404 and missing.mimetype == PROBLEM
-        assert client.get("/ogc/collections/nothing/items").status_code == 404
+        for path in ("/ogc/collections/nothing", "/ogc/collections/nothing/items"):
+            missing = client.get(path)
+            assert missing.status_code == 404 and missing.mimetype == PROBLEM, path
+            assert missing.get_json()["errors"][0]["field"] == "collectionId", path
 
     def test_queryables_are_a_json_schema_of_whitelisted_properties(self, client):
         response = client.get("/ogc/collections/devices/queryables")
@@ -269,9 +270,58 @@ class TestCql2Filter:
         assert ids(self.cql(client, "operator LIKE 'Ville%'")) == {paris["bastille"]}
         assert paris["louvre"] in ids(self.cql(client, "operator IS NULL"))
 
+    @pytest.mark.parametrize("language", ["cql2-text", "cql-text"])
+    @pytest.mark.parametrize(
+        ("operator", "literal"),
+        [
+            ("Kennedy's Irish Pub", "'Kennedy''s Irish Pub'"),
+            ("Kennedy's Irish Pub", r"'Kennedy\'s Irish Pub'"),
+            ("'", "''''"),
+            ("a''b", "'a''''b'"),
+            ('Le "Central"', "'Le \"Central\"'"),
+            ("100% (sûr), T_AFTER it", "'100% (sûr), T_AFTER it'"),
+            ("d'INTERVAL('..', '..')", "'d''INTERVAL(''..'', ''..'')'"),
+        ],
+    )
+    def test_quotes_inside_strings(self, client, paris, language, operator, literal):
+        """A quote inside a CQL2 string is written twice (or after a backslash), as GDAL writes
+        `-where "operator = 'O''Brien'"`; the string after it is a string of its own."""
+        device = pin(client, 2.35, 48.86, operator=operator)["id"]
+        text = f"operator = {literal} OR operator = '' OR operator LIKE 'x''%'"
+        response = client.get(ITEMS, query_string={"filter": text, "filter-lang": language})
+        assert ids(response) == {device}
+
+    @pytest.mark.parametrize(
+        ("text", "language"),
+        [
+            (r"operator LIKE '%\'", "cql2-text"),
+            (r"operator LIKE 'Ville\'", "cql2-text"),
+            (r'{"op": "like", "args": [{"property": "operator"}, "%\\"]}', "cql2-json"),
+            (r'{"op": "like", "args": [{"property": "operator"}, "\\\\\\"]}', "cql2-json"),
+        ],
+    )
+    def test_a_like_pattern_ending_in_a_lone_backslash_is_400(self, client, paris, text, language):
+        """The backslash escapes the character after it: at the end there is none, which
+        PostgreSQL would only find out on meeting a row."""
+        response = client.get(ITEMS, query_string={"filter": text, "filter-lang": language})
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+        body = response.get_json()
+        assert body["errors"][0]["field"] == "filter" and "backslash" in body["detail"]
+
+    def test_a_like_pattern_matches_an_escaped_backslash(self, client, paris):
+        device = pin(client, 2.35, 48.86, operator="C:\\")["id"]
+        assert ids(self.cql(client, r"operator LIKE 'C:\\'")) == {device}
+
     def test_timestamps_compare_with_timestamp_literals(self, client, paris):
         text = "observed_at >= TIMESTAMP('2026-04-01T00:00:00Z')"
         assert ids(self.cql(client, text)) == {paris["defense"]}
+
+    @pytest.mark.parametrize("day", ["'2026-03-01T'", "'2026-03-01'"])
+    def test_cql_text_reads_a_day_as_gdal_3_6_writes_it(self, client, paris, day):
+        """GDAL 3.6 sends `-where "observed_at >= '2026-03-01'"` as `'2026-03-01T'`."""
+        text = f"observed_at >= {day} AND observed_at < '2026-04-01T00:00:00Z'"
+        response = client.get(ITEMS, query_string={"filter": text, "filter-lang": "cql-text"})
+        assert ids(response) == {paris["louvre"]}
 
     def test_s_intersects_with_a_polygon_and_a_bbox(self, client, paris):
         polygon = "POLYGON((2.33 48.85, 2.38 48.85, 2.38 48.87, 2.33 48.87, 2.33 48.85))"
@@ -369,6 +419,29 @@ class TestCql2Filter:
         )
         assert response.status_code == 400 and response.mimetype == PROBLEM
         assert response.get_json()["errors"][0]["field"] == "filter"
+
+    @pytest.mark.parametrize(
+        ("crs", "box"),
+        [
+            ("OGC/1.3/CRS84", "BBOX(2.33, 48.87, 2.38, 48.85)"),
+            ("EPSG/0/4326", "BBOX(48.87, 2.33, 48.85, 2.38)"),
+            ("EPSG/0/3857", "BBOX(264941, 6249448, 259374, 6252832)"),
+            ("EPSG/0/3857", "BBOX(259374, 6252832, 264941, 6249448)"),
+            ("EPSG/0/2154", "BBOX(650834, 6863539, 654521, 6861285)"),
+        ],
+    )
+    def test_a_bbox_with_a_minimum_past_its_maximum_is_400(self, client, paris, crs, box):
+        """As bbox= refuses it: only a longitude may run west past east (the antimeridian)."""
+        response = client.get(
+            ITEMS,
+            query_string={
+                "filter": f"S_INTERSECTS(geometry, {box})",
+                "filter-crs": f"http://www.opengis.net/def/crs/{crs}",
+            },
+        )
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+        body = response.get_json()
+        assert body["errors"][0]["field"] == "filter" and "must not exceed" in body["detail"]
 
     def test_filter_combines_with_bbox_and_paging(self, client, paris):
         response = client.get(

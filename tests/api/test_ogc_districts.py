@@ -100,3 +100,9 @@ def test_unknown_properties_are_refused(client, districts):
     assert response.status_code == 400
     assert "Unknown property" in response.get_json()["detail"]
     assert client.get(f"{ITEMS}?kind=camera").status_code == 400
+
+
+def test_a_like_pattern_ending_in_a_lone_backslash_is_400(client, districts):
+    response = client.get(ITEMS, query_string={"filter": "name LIKE '%\\'"})
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert response.get_json()["errors"][0]["field"] == "filter"

@@ -89,6 +89,16 @@ def test_gdal_sees_the_layer_extent_and_applies_filters(live_server, seeded, tmp
     assert {f["properties"]["operator"] for f in alpr} == {f"operator {n}" for n in expected}
 
 
+def test_gdal_filters_on_a_day_and_on_a_string_with_a_quote(live_server, seeded, db, tmp_path):
+    """GDAL 3.6 sends a day as '2026-03-01T' and keeps a quote doubled inside a string."""
+    db("UPDATE devices SET observed_at = '2026-03-05' WHERE operator = 'operator 2'")
+    db("UPDATE devices SET operator = 'Kennedy''s Irish Pub' WHERE operator = 'operator 3'")
+    after = read_layer(live_server, tmp_path, "-where", "observed_at > '2026-03-01'")
+    assert [f["properties"]["operator"] for f in after] == ["operator 2"]
+    pub = read_layer(live_server, tmp_path, "-where", "operator = 'Kennedy''s Irish Pub'")
+    assert [f["properties"]["operator"] for f in pub] == ["Kennedy's Irish Pub"]
+
+
 @pytest.fixture
 def districts(isolated, tmp_path):
     """Twelve strips side by side, 0.01° wide, over every device of `seeded`."""

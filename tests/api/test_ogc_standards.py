@@ -176,6 +176,35 @@ class TestCql2:
             ('{"op": "frobnicate", "args": []}', "cql2-json", "not valid CQL2 JSON"),
             ("[" * 5000 + "]" * 5000, "cql2-json", "CQL2 JSON"),
             ('{"op": "in", "args": [{"property": "kind"}, "alpr"]}', "cql2-json", "a list"),
+            (
+                '{"op": "=", "args": [{"property": ["kind"]}, "x"]}',
+                "cql2-json",
+                "a property is named by a string",
+            ),
+            (
+                '{"op": "=", "args": [{"property": "kind"}, "a", "b"]}',
+                "cql2-json",
+                '"=" takes two arguments, not 3',
+            ),
+            ('{"op": "and", "args": []}', "cql2-json", '"and" takes two arguments or more'),
+            ('{"op": "not", "args": {"op": "isNull"}}', "cql2-json", "as a list"),
+            (
+                '{"op": "between", "args": [{"property": "height"}, 1]}',
+                "cql2-json",
+                "three arguments",
+            ),
+            ('{"op": ["="], "args": []}', "cql2-json", 'unknown operator ["="]'),
+            ('{"op": "=", "args": [{"property": "kind"}, null]}', "cql2-json", "isNull"),
+            (
+                '{"op": "t_after", "args": [{"property": "observed_at"}, {"timestamp": 5}]}',
+                "cql2-json",
+                "wrong type",
+            ),
+            (
+                '{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[2,49,3,48]}]}',
+                "cql2-json",
+                "minimum latitude",
+            ),
             ("observed_at = TIMESTAMP('0001-01-01T00:00:00+05:00')", "cql2-text", "years 1"),
         ],
     )
@@ -305,6 +334,23 @@ class TestCrs:
         for larger in ("-10000000,-10000000,100000000,100000000", "-1e30,-1e30,1e30,1e30"):
             response = client.get(f"{ITEMS}?bbox={larger}&bbox-crs={EPSG}2154")
             assert ids(response) == france == set(devices.values()), larger
+
+    @pytest.mark.parametrize(
+        "edge",
+        [
+            "20037508.342789244",  # PROJ's x of 180°
+            "20037508.34",  # EPSG's bound, which is also how a device at 180° is served
+            "20037508.3428",  # a hair past it
+        ],
+    )
+    def test_the_whole_web_mercator_world_holds_the_antimeridian(self, client, edge):
+        on_it = {pin(client, lon, 10.0)["id"] for lon in (-180.0, 180.0)}
+        world = f"-{edge},-20048966.1,{edge},20048966.1"
+        found = ids(client.get(f"{ITEMS}?bbox={world}&bbox-crs={EPSG}3857"))
+        assert found == on_it
+        text = f"S_INTERSECTS(geometry, BBOX({world}))"
+        found = ids(client.get(ITEMS, query_string={"filter": text, "filter-crs": f"{EPSG}3857"}))
+        assert found == on_it
 
     def test_swiss_coordinates_of_a_swiss_device(self, client):
         bern = pin(client, 7.4474, 46.9480)["id"]

@@ -127,10 +127,14 @@ def share_item(collection: OgcCollection, key) -> None:
     share([device_key(key) if collection.id == DEVICES.id else district_key(key)])
 
 
+def unknown_collection(collection_id: str) -> NotFound:
+    return NotFound(f"No collection is called {collection_id!r}.", field="collectionId")
+
+
 def find_collection(collection_id: str) -> OgcCollection:
     collection = COLLECTIONS.get(collection_id)
     if collection is None:
-        raise NotFound(f"No collection is called {collection_id!r}.", field="collectionId")
+        raise unknown_collection(collection_id)
     return collection
 
 
@@ -602,6 +606,18 @@ def register_items_route(collection: OgcCollection) -> None:
 CURSORS = {collection.id: cursor_codec(collection) for collection in COLLECTIONS.values()}
 for registered in COLLECTIONS.values():
     register_items_route(registered)
+
+
+def unknown_collection_items(collection_id: str):
+    """The items of no collection: the 404 naming collectionId, as for the collection itself
+    (Flask matches the route of each collection's own items first)."""
+    raise unknown_collection(collection_id)
+
+
+# Flask's own add_url_rule: no operation of the API definition, only its 404.
+flask.Blueprint.add_url_rule(
+    blp, "/collections/<collection_id>/items", view_func=unknown_collection_items
+)
 
 
 @blp.route("/collections/<collection_id>/download")
