@@ -757,3 +757,47 @@ def test_a_moderator_may_edit_a_pin_awaiting_review_but_not_withdraw_it_as_their
     sheet = page.locator("#sheet")
     expect(sheet.get_by_role("button", name="Edit")).to_be_visible()
     expect(sheet.get_by_role("button", name="Withdraw my pin")).to_have_count(0)
+
+
+def open_pending_pin_with_photo(phone, author):
+    """A sensor AUTHOR pinned with a photo (awaiting review, so the photo is theirs and
+    moderators' only), opened on the phone signed in as AUTHOR, the service worker in control.
+    Returns the photo as the API lists it."""
+    photo = uploaded(author, images.plain_photo())
+    body = {**feature(2.3522, 48.8566, kind="sensor"), "photo_ids": [photo["id"]]}
+    created = author.post("/api/v1/devices", json=body)
+    assert created.status_code == 201, created.get_json()
+    page = phone.open()
+    phone.wait_for_service_worker()
+    phone.sign_in(author.user.username)
+    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    [listed] = created.get_json()["properties"]["photos"]
+    return listed
+
+
+def test_a_photo_not_yet_public_is_not_left_on_a_shared_phone_after_sign_out(phone, as_user):
+    photo = open_pending_pin_with_photo(phone, as_user())
+    page = phone.page
+    thumbnail = page.locator("#sheet .photos img")
+    expect(thumbnail).to_have_attribute("src", re.compile("^blob:"))  # fetched with the token
+    page.get_by_role("button", name="Account").click()
+    page.locator("#sheet").get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("form", name="Sign in")).to_be_visible()
+    # Whoever holds the phone next asks for it without the token, through the worker.
+    thumbnail_path = urlsplit(photo["thumbnail"]).path
+    status = page.evaluate("url => fetch(url).then((response) => response.status)", thumbnail_path)
+    assert status == 404
+    kept = page.evaluate(
+        "async () => (await (await caches.open('vigie-photos')).keys()).map((r) => r.url)"
+    )
+    assert [url for url in kept if photo["id"] in url] == []
+
+
+def test_the_author_sees_a_photo_of_their_pin_awaiting_review_large(phone, as_user):
+    """A link would open the large photo without the token (a 404): it is shown in place."""
+    open_pending_pin_with_photo(phone, as_user())
+    sheet = phone.page.locator("#sheet")
+    sheet.get_by_role("link", name="Photo 1 of this sensor").click()
+    expect(sheet.locator(".review-photos img")).to_have_attribute("src", re.compile("^blob:"))
+    assert len(phone.context.pages) == 1  # no tab opened on the photo's URL
+    assert phone.errors == []

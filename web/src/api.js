@@ -61,14 +61,16 @@ export async function request(method, path, { json, body, headers = {}, signal }
 }
 
 // Show an image of the API in IMG: photos of pins not yet public are served to their author
-// and moderators only, so a signed-in contributor fetches them with the token.
+// and moderators only, so a signed-in contributor fetches them with the token, and stores
+// them nowhere (neither the browser's cache nor the service worker's): on a shared phone, the
+// next person would be served them without it.
 export async function showImage(img, url) {
   if (!bearer) {
     img.src = url;
     return;
   }
   try {
-    const response = await fetch(url, { headers: { ...positionHeaders(), Authorization: `Bearer ${bearer}` } });
+    const response = await fetch(url, { cache: "no-store", headers: { ...positionHeaders(), Authorization: `Bearer ${bearer}` } });
     if (response.ok) img.src = URL.createObjectURL(await response.blob());
   } catch {
     img.alt += " (offline)";
