@@ -60,21 +60,23 @@ export async function request(method, path, { json, body, headers = {}, signal }
   return { status: response.status, data, etag: response.headers.get("ETag") };
 }
 
-// Show an image of the API in IMG: photos of pins not yet public are served to their author
-// and moderators only, so a signed-in contributor fetches them with the token, and stores
-// them nowhere (neither the browser's cache nor the service worker's): on a shared phone, the
-// next person would be served them without it.
-export async function showImage(img, url) {
-  if (!bearer) {
+// Show an image of the API in IMG. Public photos load as plain images, which the service
+// worker keeps for offline use. Photos not yet public are served to their author and
+// moderators only, so a signed-in contributor fetches them with the token, and stores them
+// nowhere (neither the browser's cache nor the service worker's): on a shared phone, the next
+// person would be served them without it. Without a network: OfflineError.
+export async function showImage(img, url, { isPublic = false } = {}) {
+  if (!bearer || isPublic) {
     img.src = url;
     return;
   }
+  let response;
   try {
-    const response = await fetch(url, { cache: "no-store", headers: { ...positionHeaders(), Authorization: `Bearer ${bearer}` } });
-    if (response.ok) img.src = URL.createObjectURL(await response.blob());
-  } catch {
-    img.alt += " (offline)";
+    response = await fetch(url, { cache: "no-store", headers: { ...positionHeaders(), Authorization: `Bearer ${bearer}` } });
+  } catch (error) {
+    throw new OfflineError(error.message);
   }
+  if (response.ok) img.src = URL.createObjectURL(await response.blob());
 }
 
 // A multipart body with a boundary of our choosing: a retried upload is then byte for byte the

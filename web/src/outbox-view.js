@@ -42,7 +42,7 @@ export function createOutboxView({ outbox, mapApi }) {
       element("ul", { class: "candidates", "aria-label": t("candidates") }, ...candidates.map((candidate) => element("li", {},
         element("p", {}, t("duplicateText", { distance: Math.round(candidate.distance_m) })),
         element("p", {}, `${kindLabel(candidate.kind)} — ${valueLabel(candidate.review_status)} — ${candidate.id.slice(0, 8)}`),
-        photoStrip(candidate.photos, candidate.kind),
+        photoStrip(candidate.photos, candidate.kind, candidate.review_status),
         element("button", { type: "button", onclick: confirmIt(candidate) }, t("confirmInstead"))))),
       insist), { closed: () => mapApi.highlight([]) });
   }
