@@ -801,3 +801,26 @@ def test_the_author_sees_a_photo_of_their_pin_awaiting_review_large(phone, as_us
     expect(sheet.locator(".review-photos img")).to_have_attribute("src", re.compile("^blob:"))
     assert len(phone.context.pages) == 1  # no tab opened on the photo's URL
     assert phone.errors == []
+
+
+def test_confirming_a_likely_duplicate_instead_brings_the_pins_photo(
+    phone, db, moderator, contributor
+):
+    """The photo taken for the pin is evidence for the vote; from a new contributor onto a
+    public pin, it waits for a moderator."""
+    existing = moderator.post("/api/v1/devices", json=feature(HERE["longitude"], HERE["latitude"]))
+    existing = existing.get_json()["id"]
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.pin(photo=images.plain_photo())
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("button", name="It's this one: confirm it").click()
+    phone.wait_until_sent()
+    vote = db(
+        "SELECT c.verdict, p.device_id::text AS device, p.review_status FROM confirmations c"
+        " JOIN photos p ON p.id = c.photo_id WHERE c.device_id = :device",
+        device=existing,
+    ).one()
+    assert tuple(vote) == ("still_there", existing, "pending")
+    assert devices_by(db, contributor).all() == []
+    assert [error for error in phone.errors if "status of 409" not in error] == []

@@ -26,9 +26,10 @@ export function createOutboxView({ outbox, mapApi }) {
     const places = await Promise.all(candidates.map((candidate) => request("GET", `devices/${candidate.id}`)
       .then(({ data }) => data.geometry.coordinates, () => null)));
     mapApi.highlight(places.filter(Boolean));
+    // The pin's photo goes with the vote, as evidence (uploaded first if kept on the phone).
     const confirmIt = (candidate) => async () => {
       await outbox.discard(item.seq);
-      await outbox.add({ type: "confirm", deviceId: candidate.id, verdict: "still_there" });
+      await outbox.add({ type: "confirm", deviceId: candidate.id, verdict: "still_there", photo: item.photo, photoId: item.photoId });
       closeSheet();
       await outbox.flush();
     };
