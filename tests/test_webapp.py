@@ -824,3 +824,24 @@ def test_confirming_a_likely_duplicate_instead_brings_the_pins_photo(
     assert tuple(vote) == ("still_there", existing, "pending")
     assert devices_by(db, contributor).all() == []
     assert [error for error in phone.errors if "status of 409" not in error] == []
+
+
+def test_a_duplicate_refused_in_the_background_waits_until_the_form_being_filled_is_closed(
+    phone, moderator, contributor
+):
+    assert moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566)).status_code == 201
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin()  # a likely duplicate, refused once the network returns
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    page.get_by_role("button", name="Pin a device").click()
+    form = page.locator(".pin-form")
+    form.get_by_label("Notes").fill("Half written")
+    phone.context.set_offline(False)
+    expect(outbox).to_contain_text("1 change(s) refused")
+    expect(form.get_by_label("Notes")).to_have_value("Half written")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#sheet").get_by_role("heading", name="Already pinned?")).to_be_visible()

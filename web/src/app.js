@@ -25,7 +25,7 @@ languageSelect.addEventListener("change", () => setLanguage(languageSelect.value
 
 const queue = createOutbox(db, sendOperation, { owner: async () => session()?.userId ?? null });
 // Every module flushes through this: what the server accepted is drawn at once, and a pin
-// refused as a duplicate is put before the contributor.
+// refused as a duplicate is put before the contributor (once done with a form being filled in).
 const outbox = { ...queue, flush: flushOutbox };
 let outboxView = null;
 const mapApi = createMap({
@@ -39,7 +39,7 @@ async function flushOutbox() {
   const results = await queue.flush();
   await rememberSent(db, results);
   const duplicate = results.find(({ item, error }) => error && outboxView.isDuplicate(item));
-  if (duplicate) outboxView.resolveDuplicate(duplicate.item);
+  if (duplicate) outboxView.offerDuplicate(duplicate.item);
   await showSent(results.filter(({ result }) => result).length);
   // Votes say for themselves what became of them (details.js).
   const refused = results.filter(({ item, error }) => error && item.type !== "confirm").length;

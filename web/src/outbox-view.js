@@ -4,7 +4,7 @@
 import { request } from "./api.js";
 import { kindLabel, t, valueLabel } from "./i18n.js";
 import { photoStrip } from "./details.js";
-import { closeSheet, element, notice, openSheet } from "./ui.js";
+import { closeSheet, element, notice, openSheet, whenSheetFree } from "./ui.js";
 
 const describe = (item) => {
   if (item.type === "pin") return `${t("pinDevice")}: ${kindLabel(item.feature.properties.kind)}`;
@@ -46,6 +46,15 @@ export function createOutboxView({ outbox, mapApi }) {
         photoStrip(candidate.photos, candidate.kind, candidate.review_status),
         element("button", { type: "button", onclick: confirmIt(candidate) }, t("confirmInstead"))))),
       insist), { closed: () => mapApi.highlight([]) });
+  }
+
+  // A pin just refused as a likely duplicate, put before the contributor once the sheet is
+  // free (read again then: it may have been resolved from the outbox meanwhile).
+  function offerDuplicate(item) {
+    whenSheetFree(async () => {
+      const current = (await outbox.all()).find((other) => other.seq === item.seq);
+      if (current && isDuplicate(current)) await resolveDuplicate(current);
+    });
   }
 
   function itemRow(item) {
@@ -98,5 +107,5 @@ export function createOutboxView({ outbox, mapApi }) {
 
   button.addEventListener("click", showList);
   outbox.onChange(update);
-  return { update, resolveDuplicate, isDuplicate };
+  return { update, offerDuplicate, isDuplicate };
 }
