@@ -845,3 +845,45 @@ def test_a_duplicate_refused_in_the_background_waits_until_the_form_being_filled
     expect(form.get_by_label("Notes")).to_have_value("Half written")
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("#sheet").get_by_role("heading", name="Already pinned?")).to_be_visible()
+
+
+def revoke_tokens_of(db, username):
+    db(
+        "UPDATE api_tokens SET revoked_at = now() FROM users u"
+        " WHERE u.id = api_tokens.user_id AND u.username = :username",
+        username=username,
+    )
+
+
+def test_a_token_revoked_elsewhere_signs_the_phone_out_and_keeps_the_accounts_unsent_pin(
+    phone, db, moderator, contributor
+):
+    assert moderator.post("/api/v1/devices", json=feature(2.3525, 48.8567, kind="microphone"))
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin(kind="sensor")
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    revoke_tokens_of(db, contributor)  # signed out from another phone
+    phone.context.set_offline(False)
+    announcer = page.locator("#announcer")
+    expect(announcer).to_contain_text("Your session has ended")
+    expect(outbox).to_be_hidden()  # the account's own, kept for it
+    page.get_by_role("button", name="Account").click()
+    expect(page.locator("#sheet")).to_contain_text("sign in again")
+    page.get_by_role("button", name="Close").click()
+    assert devices_by(db, contributor).all() == []
+    phone.sign_in(contributor)
+    phone.wait_until_sent()
+    assert [device.kind for device in devices_by(db, contributor)] == ["sensor"]
+
+    # The map, opened with a token expired meanwhile, shows what anyone may see.
+    revoke_tokens_of(db, contributor)
+    page.reload()
+    expect(announcer).to_contain_text("Your session has ended")
+    expect(page.locator(".leaflet-marker-icon[title='microphone']")).to_have_count(1)
+    expect(page.locator("#status")).to_have_text("1 device(s) in view")
+    expected = ("status of 401", "ERR_INTERNET_DISCONNECTED")
+    assert [e for e in phone.errors if not any(text in e for text in expected)] == []

@@ -6,6 +6,10 @@ export const API = "/api/v1";
 let bearer = null;
 export const setToken = (token) => { bearer = token; };
 
+// Told the token a request carried when the server no longer knows it (expired, revoked).
+const tokenRefusedListeners = [];
+export const onTokenRefused = (listener) => tokenRefusedListeners.push(listener);
+
 // Reads that see this device's own writes: a write's answer carries the WAL position past its
 // commit, and every later request sends back the newest one received, so that a read replica
 // serves it only once it has replayed that far (docs/replicas.md). Kept across reloads.
@@ -41,7 +45,8 @@ export class OfflineError extends Error {}
 
 export async function request(method, path, { json, body, headers = {}, signal } = {}) {
   const sent = { ...positionHeaders(), ...headers };
-  if (bearer) sent.Authorization = `Bearer ${bearer}`;
+  const token = bearer;
+  if (token) sent.Authorization = `Bearer ${token}`;
   if (json !== undefined) {
     sent["Content-Type"] = "application/json";
     body = JSON.stringify(json);
@@ -54,6 +59,7 @@ export async function request(method, path, { json, body, headers = {}, signal }
     throw new OfflineError(error.message);
   }
   rememberPosition(response.headers.get(WAL_HEADER));
+  if (response.status === 401 && token) for (const listener of tokenRefusedListeners) listener(token);
   const type = response.headers.get("Content-Type") || "";
   const data = type.includes("json") ? await response.json() : null;
   if (!response.ok) throw new ApiError(response.status, data);

@@ -1,6 +1,7 @@
 // The contributor app: wires the map, the outbox, accounts, pinning, details, moderation and
 // sync together, and registers the service worker that keeps the app working offline.
-import { isModerator, restoreSession, session, onSessionChange, showAccount } from "./accounts.js";
+import { onTokenRefused } from "./api.js";
+import { endRefusedSession, isModerator, restoreSession, session, onSessionChange, showAccount } from "./accounts.js";
 import { showDevice } from "./details.js";
 import { currentLanguage, kindLabel, onLanguageChange, setLanguage, t, translatePage } from "./i18n.js";
 import { KINDS, createMap, kindIcon } from "./map.js";
@@ -118,8 +119,17 @@ async function whenOnline() {
 
 document.getElementById("account-button").addEventListener("click", () => showAccount(db));
 document.getElementById("pin-button").addEventListener("click", () => (session() ? startPinning({ mapApi, outbox }) : showAccount(db)));
-// Another account: its own outbox (queue.js) and what it may see.
-onSessionChange(() => { showSessionControls(); mapApi.reload(); outbox.all().then(outboxView.update); });
+// Another account: its own outbox (queue.js), sent now, and what it may see.
+onSessionChange((next) => {
+  showSessionControls();
+  mapApi.reload();
+  outbox.all().then(outboxView.update);
+  if (next && navigator.onLine) flushOutbox().catch(() => null);
+});
+// The token expired or was revoked: signed out, the map shows what anyone may see.
+onTokenRefused(async (token) => {
+  if (await endRefusedSession(db, token)) announce(t("sessionEnded"));
+});
 onLanguageChange(() => { buildKindFilter(); mapApi.reload(); outbox.all().then(outboxView.update); });
 window.addEventListener("online", whenOnline);
 // The service worker went through the outbox (Background Sync): show what it sent or was refused.

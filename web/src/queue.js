@@ -14,6 +14,8 @@ function isTransient(error) {
   if (error instanceof OfflineError) return true;
   if (!(error instanceof ApiError)) return false;
   if (error.status >= 500 || TRANSIENT.has(error.status)) return true;
+  // The token expired or was revoked: the item waits for its author to sign in again.
+  if (error.status === 401) return true;
   // The first request with this key is still being answered.
   return error.status === 409 && (error.problem.errors || []).some((e) => e.field === "Idempotency-Key");
 }

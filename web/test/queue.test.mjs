@@ -49,9 +49,9 @@ test("without a network the pass stops and everything stays pending, in order", 
   assert.deepEqual(server.sent.map((s) => s.name), ["a", "b"]);
 });
 
-test("server errors, rate limits and a key still in flight are retried later, not refusals", async () => {
+test("server errors, rate limits, a key still in flight and an ended session are retried later, not refusals", async () => {
   const inFlight = new ApiError(409, { errors: [{ field: "Idempotency-Key" }] });
-  for (const error of [new ApiError(503, {}), new ApiError(429, {}), inFlight]) {
+  for (const error of [new ApiError(503, {}), new ApiError(429, {}), inFlight, new ApiError(401, {})]) {
     const outbox = createOutbox(freshStore(), fakeServer({ a: [error] }).send);
     await outbox.add({ type: "pin", name: "a" });
     await outbox.flush();
