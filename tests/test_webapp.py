@@ -887,3 +887,28 @@ def test_a_token_revoked_elsewhere_signs_the_phone_out_and_keeps_the_accounts_un
     expect(page.locator("#status")).to_have_text("1 device(s) in view")
     expected = ("status of 401", "ERR_INTERNET_DISCONNECTED")
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
+
+
+def test_a_vote_refused_once_the_network_returns_leaves_the_outbox_and_says_why(
+    phone, db, moderator, as_user
+):
+    device = moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
+    url = f"/api/v1/devices/{device.get_json()['id']}/confirmations"
+    voter = as_user()
+    assert voter.post(url, json={"verdict": "still_there"}).status_code == 201  # another phone
+    page = phone.open()
+    phone.sign_in(voter.user.username)
+    phone.wait_for_service_worker()
+    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    phone.context.set_offline(True)
+    page.locator("#sheet").get_by_role("button", name="Not found").click()
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    phone.context.set_offline(False)
+    expect(page.locator("#announcer")).to_contain_text(
+        "Your answer was not recorded: You already voted"
+    )
+    expect(outbox).to_be_hidden()
+    assert [verdict for verdict, _ in confirmations_of(db, device.get_json()["id"])] == [
+        "still_there"
+    ]

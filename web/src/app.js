@@ -42,9 +42,12 @@ async function flushOutbox() {
   const duplicate = results.find(({ item, error }) => error && outboxView.isDuplicate(item));
   if (duplicate) outboxView.offerDuplicate(duplicate.item);
   await showSent(results.filter(({ result }) => result).length);
-  // Votes say for themselves what became of them (details.js).
-  const refused = results.filter(({ item, error }) => error && item.type !== "confirm").length;
-  if (refused) announce(t("refusedCount", { count: refused }));
+  // A refused vote has left the outbox (queue.js): its reason is said, wherever it was sent from.
+  const refusals = results.filter(({ error }) => error);
+  const votes = refusals.filter(({ item }) => item.type === "confirm");
+  const refusalTexts = votes.map(({ error }) => t("voteRefused", { detail: error.message }));
+  if (refusals.length > votes.length) refusalTexts.push(t("refusedCount", { count: refusals.length - votes.length }));
+  if (refusalTexts.length) announce(refusalTexts.join(" "));
   if ((await queue.all()).some((item) => item.state === "pending")) {
     // Said once, not at every retry.
     if (said !== t("saved")) announce(t("saved"));

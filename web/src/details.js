@@ -93,11 +93,8 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
         // Told once the server has answered: recorded, or refused and why.
         const answer = (await outbox.flush()).find((result) => result.item.seq === item.seq);
         if (answer?.result) message.replaceChildren(notice(t("voteQueued")));
-        else if (answer?.error) {
-          // A refused vote cannot succeed later (already voted...): it leaves the outbox.
-          await outbox.discard(item.seq);
-          message.replaceChildren(notice(t("voteRefused", { detail: answer.error.message }), "error"));
-        }
+        // A refused vote has left the outbox (queue.js).
+        else if (answer?.error) message.replaceChildren(notice(t("voteRefused", { detail: answer.error.message }), "error"));
         return answer;
       },
     }, t(label))));

@@ -2,7 +2,8 @@
 // until the server has it, so that nothing is lost to a dead network or a closed app. Items go
 // out one at a time in the order they were made. Each carries its Idempotency-Key (and a pin
 // its client-made id), so an item sent again after a lost answer takes effect once. A refusal
-// (409, 422, 403...) stays in the outbox, marked refused, until the contributor resolves it.
+// (409, 422, 403...) stays in the outbox, marked refused, until the contributor resolves it;
+// but for a vote, which leaves it.
 // Items belong to the account signed in when they were made: on a phone shared by several
 // contributors, another account neither sees nor sends them (they wait for their own).
 import { ApiError, OfflineError } from "./api.js";
@@ -59,7 +60,10 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
       } catch (error) {
         if (isTransient(error)) break;
         if (!(error instanceof ApiError)) throw error;
-        await save(Object.assign(item, { state: "refused", problem: { status: error.status, ...error.problem } }));
+        // A refused vote cannot succeed when sent again (a second vote within 30 days...): it
+        // leaves the outbox, its refusal in the results.
+        if (item.type === "confirm") await (await db).delete("outbox", item.seq);
+        else await save(Object.assign(item, { state: "refused", problem: { status: error.status, ...error.problem } }));
         results.push({ item, error });
       }
       await notify();

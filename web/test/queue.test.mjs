@@ -159,3 +159,11 @@ test("an account neither sees nor sends the items another account made on the ph
   await outbox.flush();
   assert.deepEqual(server.sent.map((s) => s.name), ["ivys-pin", "hanks-pin"]);
 });
+
+test("a refused vote leaves the outbox, its refusal in the results", async () => {
+  const outbox = createOutbox(freshStore(), fakeServer({ a: [new ApiError(409, { detail: "You already voted" })] }).send);
+  await outbox.add({ type: "confirm", name: "a" });
+  const [{ error }] = await outbox.flush();
+  assert.equal(error.message, "You already voted");
+  assert.deepEqual(await outbox.all(), []);
+});
