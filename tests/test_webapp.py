@@ -912,3 +912,29 @@ def test_a_vote_refused_once_the_network_returns_leaves_the_outbox_and_says_why(
     assert [verdict for verdict, _ in confirmations_of(db, device.get_json()["id"])] == [
         "still_there"
     ]
+
+
+def test_a_rate_limited_pin_says_why_it_waits_and_is_not_sent_again_too_early(
+    phone, app, monkeypatch, as_user
+):
+    monkeypatch.setitem(app.config, "NEW_ACCOUNT_PINS_PER_HOUR", 1)
+    author = as_user()
+    assert author.post("/api/v1/devices", json=feature(2.36, 48.86)).status_code == 201
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    pins = []
+    phone.context.on(
+        "request",
+        lambda r: r.method == "POST" and r.url.endswith("/api/v1/devices") and pins.append(r),
+    )
+    phone.pin()
+    reason = "Not sent yet: New accounts may pin 1 devices an hour; try again later."
+    expect(page.locator("#announcer")).to_have_text(reason)
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    # The network is back (a retry): the server said to wait an hour, so nothing is sent.
+    with page.expect_request(lambda r: "/api/v1/sync" in r.url):
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+    assert len(pins) == 1
+    outbox.click()
+    expect(page.locator(".outbox-item")).to_contain_text(reason)

@@ -33,11 +33,15 @@ export function rememberPosition(position) {
 
 export const positionHeaders = () => (walPosition ? { [WAL_HEADER]: walPosition } : {});
 
+// RETRY_AFTER: the answer's Retry-After (seconds or a date), as milliseconds to wait, or null.
 export class ApiError extends Error {
-  constructor(status, problem) {
+  constructor(status, problem, retryAfter = null) {
     super(problem?.detail || problem?.title || `the server answered ${status}`);
     this.status = status;
     this.problem = problem || {};
+    const seconds = Number(retryAfter);
+    const wait = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
+    this.retryAfterMs = retryAfter && wait > 0 ? wait : null;
   }
 }
 
@@ -62,7 +66,7 @@ export async function request(method, path, { json, body, headers = {}, signal }
   if (response.status === 401 && token) for (const listener of tokenRefusedListeners) listener(token);
   const type = response.headers.get("Content-Type") || "";
   const data = type.includes("json") ? await response.json() : null;
-  if (!response.ok) throw new ApiError(response.status, data);
+  if (!response.ok) throw new ApiError(response.status, data, response.headers.get("Retry-After"));
   return { status: response.status, data, etag: response.headers.get("ETag") };
 }
 

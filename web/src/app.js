@@ -7,7 +7,7 @@ import { currentLanguage, kindLabel, onLanguageChange, setLanguage, t, translate
 import { KINDS, createMap, kindIcon } from "./map.js";
 import { showModerationQueue } from "./moderation.js";
 import { rememberSent, sendOperation } from "./operations.js";
-import { createOutboxView } from "./outbox-view.js";
+import { createOutboxView, problemText } from "./outbox-view.js";
 import { startPinning } from "./pinning.js";
 import { createOutbox } from "./queue.js";
 import { openStore } from "./store.js";
@@ -48,9 +48,13 @@ async function flushOutbox() {
   const refusalTexts = votes.map(({ error }) => t("voteRefused", { detail: error.message }));
   if (refusals.length > votes.length) refusalTexts.push(t("refusedCount", { count: refusals.length - votes.length }));
   if (refusalTexts.length) announce(refusalTexts.join(" "));
-  if ((await queue.all()).some((item) => item.state === "pending")) {
-    // Said once, not at every retry.
-    if (said !== t("saved")) announce(t("saved"));
+  const pending = (await queue.all()).filter((item) => item.state === "pending");
+  if (pending.length) {
+    // Why it waits, if the server said (a rate limit...), else the network. Said once, not at
+    // every retry.
+    const held = pending.find((item) => item.problem);
+    const text = held ? t("waitingBecause", { detail: problemText(held.problem) }) : t("saved");
+    if (said !== text) announce(text);
     await askForBackgroundSync();
   }
   return results;

@@ -13,6 +13,9 @@ const describe = (item) => {
   return `${t("verification")}: ${valueLabel(item.verdict)} — ${item.deviceId}`;
 };
 
+// What the server said of a change it did not take.
+export const problemText = (problem) => problem?.detail || problem?.title || problem?.status;
+
 const isDuplicate = (item) => item.state === "refused" && item.problem?.status === 409 && item.problem.candidates?.length;
 
 // Refusals of a photo (too large, not an image the server takes, damaged).
@@ -59,8 +62,12 @@ export function createOutboxView({ outbox, mapApi }) {
 
   function itemRow(item) {
     const row = element("li", { class: `outbox-item ${item.state}` }, element("p", {}, describe(item)));
-    if (item.state !== "refused") return row;
-    row.append(notice(t("refusedBecause", { detail: item.problem?.detail || item.problem?.title || item.problem?.status }), "error"));
+    if (item.state !== "refused") {
+      // Not sent yet for a reason the server gave (a rate limit...): it is sent again later.
+      if (item.problem) row.append(notice(t("waitingBecause", { detail: problemText(item.problem) })));
+      return row;
+    }
+    row.append(notice(t("refusedBecause", { detail: problemText(item.problem) }), "error"));
     const sendAgain = (changes = {}) => async () => { await outbox.retry(item.seq, changes); await outbox.flush(); showList(); };
     if (isDuplicate(item)) {
       row.append(element("button", { type: "button", onclick: () => resolveDuplicate(item) }, t("duplicateTitle")));

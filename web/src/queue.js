@@ -53,12 +53,22 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
       // Read again: the contributor may have discarded or resolved it meanwhile.
       const item = await (await db).get("outbox", queued.seq);
       if (!item || item.state !== "pending") continue;
+      // Not before the time the server said (Retry-After): the pass stops here, in order.
+      if (item.notBefore > Date.now()) break;
       try {
         const result = await send(item, async (progress) => save(Object.assign(item, progress)));
         await (await db).delete("outbox", item.seq);
         results.push({ item, result });
       } catch (error) {
-        if (isTransient(error)) break;
+        if (isTransient(error)) {
+          // Still pending, with the server's reason (a rate limit...) for the contributor.
+          if (error instanceof ApiError) {
+            const notBefore = error.retryAfterMs ? Date.now() + error.retryAfterMs : null;
+            await save(Object.assign(item, { problem: { status: error.status, ...error.problem }, notBefore }));
+            await notify();
+          }
+          break;
+        }
         if (!(error instanceof ApiError)) throw error;
         // A refused vote cannot succeed when sent again (a second vote within 30 days...): it
         // leaves the outbox, its refusal in the results.

@@ -167,3 +167,17 @@ test("a refused vote leaves the outbox, its refusal in the results", async () =>
   assert.equal(error.message, "You already voted");
   assert.deepEqual(await outbox.all(), []);
 });
+
+test("a rate-limited item keeps the server's reason and waits as long as it said", async () => {
+  const limited = new ApiError(429, { detail: "New accounts may pin 20 devices an hour" }, "3600");
+  const server = fakeServer({ a: [limited] });
+  const outbox = createOutbox(freshStore(), server.send);
+  await outbox.add({ type: "pin", name: "a" });
+  await outbox.flush();
+  const [item] = await outbox.all();
+  assert.equal(item.state, "pending");
+  assert.equal(item.problem.detail, "New accounts may pin 20 devices an hour");
+  assert.ok(item.notBefore > Date.now() + 3500_000);
+  await outbox.flush(); // too early: not sent
+  assert.equal(server.sent.length, 0);
+});
