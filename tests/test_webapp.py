@@ -757,3 +757,184 @@ def test_a_moderator_may_edit_a_pin_awaiting_review_but_not_withdraw_it_as_their
     sheet = page.locator("#sheet")
     expect(sheet.get_by_role("button", name="Edit")).to_be_visible()
     expect(sheet.get_by_role("button", name="Withdraw my pin")).to_have_count(0)
+
+
+def open_pending_pin_with_photo(phone, author):
+    """A sensor AUTHOR pinned with a photo (awaiting review, so the photo is theirs and
+    moderators' only), opened on the phone signed in as AUTHOR, the service worker in control.
+    Returns the photo as the API lists it."""
+    photo = uploaded(author, images.plain_photo())
+    body = {**feature(2.3522, 48.8566, kind="sensor"), "photo_ids": [photo["id"]]}
+    created = author.post("/api/v1/devices", json=body)
+    assert created.status_code == 201, created.get_json()
+    page = phone.open()
+    phone.wait_for_service_worker()
+    phone.sign_in(author.user.username)
+    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    [listed] = created.get_json()["properties"]["photos"]
+    return listed
+
+
+def test_a_photo_not_yet_public_is_not_left_on_a_shared_phone_after_sign_out(phone, as_user):
+    photo = open_pending_pin_with_photo(phone, as_user())
+    page = phone.page
+    thumbnail = page.locator("#sheet .photos img")
+    expect(thumbnail).to_have_attribute("src", re.compile("^blob:"))  # fetched with the token
+    page.get_by_role("button", name="Account").click()
+    page.locator("#sheet").get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("form", name="Sign in")).to_be_visible()
+    # Whoever holds the phone next asks for it without the token, through the worker.
+    thumbnail_path = urlsplit(photo["thumbnail"]).path
+    status = page.evaluate("url => fetch(url).then((response) => response.status)", thumbnail_path)
+    assert status == 404
+    kept = page.evaluate(
+        "async () => (await (await caches.open('vigie-photos')).keys()).map((r) => r.url)"
+    )
+    assert [url for url in kept if photo["id"] in url] == []
+
+
+def test_the_author_sees_a_photo_of_their_pin_awaiting_review_large(phone, as_user):
+    """A link would open the large photo without the token (a 404): it is shown in place."""
+    open_pending_pin_with_photo(phone, as_user())
+    sheet = phone.page.locator("#sheet")
+    sheet.get_by_role("link", name="Photo 1 of this sensor").click()
+    expect(sheet.locator(".review-photos img")).to_have_attribute("src", re.compile("^blob:"))
+    assert len(phone.context.pages) == 1  # no tab opened on the photo's URL
+    assert phone.errors == []
+
+
+def test_confirming_a_likely_duplicate_instead_brings_the_pins_photo(
+    phone, db, moderator, contributor
+):
+    """The photo taken for the pin is evidence for the vote; from a new contributor onto a
+    public pin, it waits for a moderator."""
+    existing = moderator.post("/api/v1/devices", json=feature(HERE["longitude"], HERE["latitude"]))
+    existing = existing.get_json()["id"]
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.pin(photo=images.plain_photo())
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("button", name="It's this one: confirm it").click()
+    phone.wait_until_sent()
+    vote = db(
+        "SELECT c.verdict, p.device_id::text AS device, p.review_status FROM confirmations c"
+        " JOIN photos p ON p.id = c.photo_id WHERE c.device_id = :device",
+        device=existing,
+    ).one()
+    assert tuple(vote) == ("still_there", existing, "pending")
+    assert devices_by(db, contributor).all() == []
+    assert [error for error in phone.errors if "status of 409" not in error] == []
+
+
+def test_a_duplicate_refused_in_the_background_waits_until_the_form_being_filled_is_closed(
+    phone, moderator, contributor
+):
+    assert moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566)).status_code == 201
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin()  # a likely duplicate, refused once the network returns
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    page.get_by_role("button", name="Pin a device").click()
+    form = page.locator(".pin-form")
+    form.get_by_label("Notes").fill("Half written")
+    phone.context.set_offline(False)
+    expect(outbox).to_contain_text("1 change(s) refused")
+    expect(form.get_by_label("Notes")).to_have_value("Half written")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#sheet").get_by_role("heading", name="Already pinned?")).to_be_visible()
+
+
+def revoke_tokens_of(db, username):
+    db(
+        "UPDATE api_tokens SET revoked_at = now() FROM users u"
+        " WHERE u.id = api_tokens.user_id AND u.username = :username",
+        username=username,
+    )
+
+
+def test_a_token_revoked_elsewhere_signs_the_phone_out_and_keeps_the_accounts_unsent_pin(
+    phone, db, moderator, contributor
+):
+    assert moderator.post("/api/v1/devices", json=feature(2.3525, 48.8567, kind="microphone"))
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin(kind="sensor")
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    revoke_tokens_of(db, contributor)  # signed out from another phone
+    phone.context.set_offline(False)
+    announcer = page.locator("#announcer")
+    expect(announcer).to_contain_text("Your session has ended")
+    expect(outbox).to_be_hidden()  # the account's own, kept for it
+    page.get_by_role("button", name="Account").click()
+    expect(page.locator("#sheet")).to_contain_text("sign in again")
+    page.get_by_role("button", name="Close").click()
+    assert devices_by(db, contributor).all() == []
+    phone.sign_in(contributor)
+    phone.wait_until_sent()
+    assert [device.kind for device in devices_by(db, contributor)] == ["sensor"]
+
+    # The map, opened with a token expired meanwhile, shows what anyone may see.
+    revoke_tokens_of(db, contributor)
+    page.reload()
+    expect(announcer).to_contain_text("Your session has ended")
+    expect(page.locator(".leaflet-marker-icon[title='microphone']")).to_have_count(1)
+    expect(page.locator("#status")).to_have_text("1 device(s) in view")
+    expected = ("status of 401", "ERR_INTERNET_DISCONNECTED")
+    assert [e for e in phone.errors if not any(text in e for text in expected)] == []
+
+
+def test_a_vote_refused_once_the_network_returns_leaves_the_outbox_and_says_why(
+    phone, db, moderator, as_user
+):
+    device = moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
+    url = f"/api/v1/devices/{device.get_json()['id']}/confirmations"
+    voter = as_user()
+    assert voter.post(url, json={"verdict": "still_there"}).status_code == 201  # another phone
+    page = phone.open()
+    phone.sign_in(voter.user.username)
+    phone.wait_for_service_worker()
+    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    phone.context.set_offline(True)
+    page.locator("#sheet").get_by_role("button", name="Not found").click()
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    phone.context.set_offline(False)
+    expect(page.locator("#announcer")).to_contain_text(
+        "Your answer was not recorded: You already voted"
+    )
+    expect(outbox).to_be_hidden()
+    assert [verdict for verdict, _ in confirmations_of(db, device.get_json()["id"])] == [
+        "still_there"
+    ]
+
+
+def test_a_rate_limited_pin_says_why_it_waits_and_is_not_sent_again_too_early(
+    phone, app, monkeypatch, as_user
+):
+    monkeypatch.setitem(app.config, "NEW_ACCOUNT_PINS_PER_HOUR", 1)
+    author = as_user()
+    assert author.post("/api/v1/devices", json=feature(2.36, 48.86)).status_code == 201
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    pins = []
+    phone.context.on(
+        "request",
+        lambda r: r.method == "POST" and r.url.endswith("/api/v1/devices") and pins.append(r),
+    )
+    phone.pin()
+    reason = "Not sent yet: New accounts may pin 1 devices an hour; try again later."
+    expect(page.locator("#announcer")).to_have_text(reason)
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    # The network is back (a retry): the server said to wait an hour, so nothing is sent.
+    with page.expect_request(lambda r: "/api/v1/sync" in r.url):
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+    assert len(pins) == 1
+    outbox.click()
+    expect(page.locator(".outbox-item")).to_contain_text(reason)

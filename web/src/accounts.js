@@ -6,6 +6,8 @@ import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./stor
 import { element, field, notice, openSheet } from "./ui.js";
 
 let current = null;
+// The server ended the session (its token expired or was revoked): said until signing in again.
+let ended = false;
 const listeners = [];
 
 export const session = () => current;
@@ -28,7 +30,25 @@ async function signIn(db, username, password) {
   const { data: me } = await request("GET", "me");
   const next = { token: token.token, tokenId: token.id, username: me.username, role: me.role, userId: me.id };
   await setSetting(db, "session", next);
+  ended = false;
   changed(next);
+}
+
+// The phone forgets the session and what it kept for the account; the outbox keeps the
+// account's unsent items, sent once it signs in again (queue.js).
+async function forgetSession(db) {
+  await deleteSetting(db, "session");
+  await forgetAccountData(db);
+  changed(null);
+}
+
+// The server no longer knows TOKEN (expired, revoked on another phone): if it is the
+// session's, the session is over, as if signed out here. True if it ended the session.
+export async function endRefusedSession(db, token) {
+  if (ended || current?.token !== token) return false;
+  ended = true;
+  await forgetSession(db);
+  return true;
 }
 
 async function signOut(db) {
@@ -38,9 +58,7 @@ async function signOut(db) {
     // 401: the token had already expired or been revoked; nothing is left to revoke.
     if (!(error instanceof ApiError && error.status === 401)) throw error;
   }
-  await deleteSetting(db, "session");
-  await forgetAccountData(db);
-  changed(null);
+  await forgetSession(db);
 }
 
 function credentialsForm(db, kind) {
@@ -86,7 +104,8 @@ async function contributions() {
 
 export async function showAccount(db) {
   if (!current) {
-    openSheet(t("account"), element("div", { class: "stack" }, notice(t("signInToPin")), credentialsForm(db, "signIn"), credentialsForm(db, "register")));
+    const why = ended ? notice(t("sessionEnded"), "error") : notice(t("signInToPin"));
+    openSheet(t("account"), element("div", { class: "stack" }, why, credentialsForm(db, "signIn"), credentialsForm(db, "register")));
     return;
   }
   const message = element("div", { "aria-live": "polite" });

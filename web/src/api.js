@@ -6,6 +6,10 @@ export const API = "/api/v1";
 let bearer = null;
 export const setToken = (token) => { bearer = token; };
 
+// Told the token a request carried when the server no longer knows it (expired, revoked).
+const tokenRefusedListeners = [];
+export const onTokenRefused = (listener) => tokenRefusedListeners.push(listener);
+
 // Reads that see this device's own writes: a write's answer carries the WAL position past its
 // commit, and every later request sends back the newest one received, so that a read replica
 // serves it only once it has replayed that far (docs/replicas.md). Kept across reloads.
@@ -29,11 +33,15 @@ export function rememberPosition(position) {
 
 export const positionHeaders = () => (walPosition ? { [WAL_HEADER]: walPosition } : {});
 
+// RETRY_AFTER: the answer's Retry-After (seconds or a date), as milliseconds to wait, or null.
 export class ApiError extends Error {
-  constructor(status, problem) {
+  constructor(status, problem, retryAfter = null) {
     super(problem?.detail || problem?.title || `the server answered ${status}`);
     this.status = status;
     this.problem = problem || {};
+    const seconds = Number(retryAfter);
+    const wait = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
+    this.retryAfterMs = retryAfter && wait > 0 ? wait : null;
   }
 }
 
@@ -41,7 +49,8 @@ export class OfflineError extends Error {}
 
 export async function request(method, path, { json, body, headers = {}, signal } = {}) {
   const sent = { ...positionHeaders(), ...headers };
-  if (bearer) sent.Authorization = `Bearer ${bearer}`;
+  const token = bearer;
+  if (token) sent.Authorization = `Bearer ${token}`;
   if (json !== undefined) {
     sent["Content-Type"] = "application/json";
     body = JSON.stringify(json);
@@ -54,25 +63,30 @@ export async function request(method, path, { json, body, headers = {}, signal }
     throw new OfflineError(error.message);
   }
   rememberPosition(response.headers.get(WAL_HEADER));
+  if (response.status === 401 && token) for (const listener of tokenRefusedListeners) listener(token);
   const type = response.headers.get("Content-Type") || "";
   const data = type.includes("json") ? await response.json() : null;
-  if (!response.ok) throw new ApiError(response.status, data);
+  if (!response.ok) throw new ApiError(response.status, data, response.headers.get("Retry-After"));
   return { status: response.status, data, etag: response.headers.get("ETag") };
 }
 
-// Show an image of the API in IMG: photos of pins not yet public are served to their author
-// and moderators only, so a signed-in contributor fetches them with the token.
-export async function showImage(img, url) {
-  if (!bearer) {
+// Show an image of the API in IMG. Public photos load as plain images, which the service
+// worker keeps for offline use. Photos not yet public are served to their author and
+// moderators only, so a signed-in contributor fetches them with the token, and stores them
+// nowhere (neither the browser's cache nor the service worker's): on a shared phone, the next
+// person would be served them without it. Without a network: OfflineError.
+export async function showImage(img, url, { isPublic = false } = {}) {
+  if (!bearer || isPublic) {
     img.src = url;
     return;
   }
+  let response;
   try {
-    const response = await fetch(url, { headers: { ...positionHeaders(), Authorization: `Bearer ${bearer}` } });
-    if (response.ok) img.src = URL.createObjectURL(await response.blob());
-  } catch {
-    img.alt += " (offline)";
+    response = await fetch(url, { cache: "no-store", headers: { ...positionHeaders(), Authorization: `Bearer ${bearer}` } });
+  } catch (error) {
+    throw new OfflineError(error.message);
   }
+  if (response.ok) img.src = URL.createObjectURL(await response.blob());
 }
 
 // A multipart body with a boundary of our choosing: a retried upload is then byte for byte the

@@ -1,12 +1,13 @@
 // The contributor app: wires the map, the outbox, accounts, pinning, details, moderation and
 // sync together, and registers the service worker that keeps the app working offline.
-import { isModerator, restoreSession, session, onSessionChange, showAccount } from "./accounts.js";
+import { onTokenRefused } from "./api.js";
+import { endRefusedSession, isModerator, restoreSession, session, onSessionChange, showAccount } from "./accounts.js";
 import { showDevice } from "./details.js";
 import { currentLanguage, kindLabel, onLanguageChange, setLanguage, t, translatePage } from "./i18n.js";
 import { KINDS, createMap, kindIcon } from "./map.js";
 import { showModerationQueue } from "./moderation.js";
 import { rememberSent, sendOperation } from "./operations.js";
-import { createOutboxView } from "./outbox-view.js";
+import { createOutboxView, problemText } from "./outbox-view.js";
 import { startPinning } from "./pinning.js";
 import { createOutbox } from "./queue.js";
 import { openStore } from "./store.js";
@@ -25,7 +26,7 @@ languageSelect.addEventListener("change", () => setLanguage(languageSelect.value
 
 const queue = createOutbox(db, sendOperation, { owner: async () => session()?.userId ?? null });
 // Every module flushes through this: what the server accepted is drawn at once, and a pin
-// refused as a duplicate is put before the contributor.
+// refused as a duplicate is put before the contributor (once done with a form being filled in).
 const outbox = { ...queue, flush: flushOutbox };
 let outboxView = null;
 const mapApi = createMap({
@@ -39,14 +40,21 @@ async function flushOutbox() {
   const results = await queue.flush();
   await rememberSent(db, results);
   const duplicate = results.find(({ item, error }) => error && outboxView.isDuplicate(item));
-  if (duplicate) outboxView.resolveDuplicate(duplicate.item);
+  if (duplicate) outboxView.offerDuplicate(duplicate.item);
   await showSent(results.filter(({ result }) => result).length);
-  // Votes say for themselves what became of them (details.js).
-  const refused = results.filter(({ item, error }) => error && item.type !== "confirm").length;
-  if (refused) announce(t("refusedCount", { count: refused }));
-  if ((await queue.all()).some((item) => item.state === "pending")) {
-    // Said once, not at every retry.
-    if (said !== t("saved")) announce(t("saved"));
+  // A refused vote has left the outbox (queue.js): its reason is said, wherever it was sent from.
+  const refusals = results.filter(({ error }) => error);
+  const votes = refusals.filter(({ item }) => item.type === "confirm");
+  const refusalTexts = votes.map(({ error }) => t("voteRefused", { detail: error.message }));
+  if (refusals.length > votes.length) refusalTexts.push(t("refusedCount", { count: refusals.length - votes.length }));
+  if (refusalTexts.length) announce(refusalTexts.join(" "));
+  const pending = (await queue.all()).filter((item) => item.state === "pending");
+  if (pending.length) {
+    // Why it waits, if the server said (a rate limit...), else the network. Said once, not at
+    // every retry.
+    const held = pending.find((item) => item.problem);
+    const text = held ? t("waitingBecause", { detail: problemText(held.problem) }) : t("saved");
+    if (said !== text) announce(text);
     await askForBackgroundSync();
   }
   return results;
@@ -118,8 +126,17 @@ async function whenOnline() {
 
 document.getElementById("account-button").addEventListener("click", () => showAccount(db));
 document.getElementById("pin-button").addEventListener("click", () => (session() ? startPinning({ mapApi, outbox }) : showAccount(db)));
-// Another account: its own outbox (queue.js) and what it may see.
-onSessionChange(() => { showSessionControls(); mapApi.reload(); outbox.all().then(outboxView.update); });
+// Another account: its own outbox (queue.js), sent now, and what it may see.
+onSessionChange((next) => {
+  showSessionControls();
+  mapApi.reload();
+  outbox.all().then(outboxView.update);
+  if (next && navigator.onLine) flushOutbox().catch(() => null);
+});
+// The token expired or was revoked: signed out, the map shows what anyone may see.
+onTokenRefused(async (token) => {
+  if (await endRefusedSession(db, token)) announce(t("sessionEnded"));
+});
 onLanguageChange(() => { buildKindFilter(); mapApi.reload(); outbox.all().then(outboxView.update); });
 window.addEventListener("online", whenOnline);
 // The service worker went through the outbox (Background Sync): show what it sent or was refused.

@@ -34,12 +34,37 @@ function facts(feature) {
   return list;
 }
 
-export function photoStrip(photos, kind) {
-  return element("div", { class: "photos" }, ...(photos || []).map((photo, index) => {
-    const img = element("img", { alt: t("photoAlt", { n: index + 1, kind: kindLabel(kind) }), width: 96, height: 96 });
-    showImage(img, photo.thumbnail);
-    return element("a", { href: photo.large, target: "_blank", rel: "noopener" }, img);
-  }));
+// A photo's image at URL (api.js's showImage: with the token unless IS_PUBLIC).
+function photoImage(url, { alt, isPublic = false, width, height }) {
+  const img = element("img", { alt, width, height });
+  showImage(img, url, { isPublic }).catch(() => { img.alt = t("photoOffline", { alt }); });
+  return img;
+}
+
+// A photo not yet public, at the size one can judge it: fetched with the token (a link to it
+// would open without the token, and answer 404).
+export const largePhoto = (photo, alt) => photoImage(photo.large, { alt, width: photo.width, height: photo.height });
+
+export const photoAlt = (index, kind) => t("photoAlt", { n: index + 1, kind: kindLabel(kind) });
+
+// The thumbnails of a device's PHOTOS, given its KIND and REVIEW_STATUS, each a link to the
+// large photo; the large photo of a device not yet public is shown below them instead.
+export function photoStrip(photos, kind, reviewStatus) {
+  const isPublic = reviewStatus === "approved";
+  const large = element("div", { class: "review-photos" });
+  const thumbnails = (photos || []).map((photo, index) => {
+    const alt = photoAlt(index, kind);
+    const link = element("a", { href: photo.large, target: "_blank", rel: "noopener" },
+      photoImage(photo.thumbnail, { alt, isPublic, width: 96, height: 96 }));
+    if (!isPublic && session()) {
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        large.replaceChildren(largePhoto(photo, alt));
+      });
+    }
+    return link;
+  });
+  return element("div", {}, element("div", { class: "photos" }, ...thumbnails), large);
 }
 
 async function history(feature, box) {
@@ -52,7 +77,7 @@ async function history(feature, box) {
 export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
   const props = feature.properties;
   const message = element("div", { "aria-live": "polite" });
-  const body = element("div", { class: "stack device-details" }, facts(feature), photoStrip(props.photos, props.kind), message);
+  const body = element("div", { class: "stack device-details" }, facts(feature), photoStrip(props.photos, props.kind, props.review_status), message);
   openSheet(kindLabel(props.kind), body);
   if (pending) {
     message.replaceChildren(notice(t("pendingPin")));
@@ -68,11 +93,8 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
         // Told once the server has answered: recorded, or refused and why.
         const answer = (await outbox.flush()).find((result) => result.item.seq === item.seq);
         if (answer?.result) message.replaceChildren(notice(t("voteQueued")));
-        else if (answer?.error) {
-          // A refused vote cannot succeed later (already voted...): it leaves the outbox.
-          await outbox.discard(item.seq);
-          message.replaceChildren(notice(t("voteRefused", { detail: answer.error.message }), "error"));
-        }
+        // A refused vote has left the outbox (queue.js).
+        else if (answer?.error) message.replaceChildren(notice(t("voteRefused", { detail: answer.error.message }), "error"));
         return answer;
       },
     }, t(label))));

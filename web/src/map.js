@@ -104,6 +104,9 @@ function viewFromHash(hash) {
 
 const clamp = (value, limit) => Math.max(-limit, Math.min(limit, value));
 
+// The server's messages are sentences already: the string ends them.
+const loadFailed = (error) => t("loadFailed", { message: error.message.replace(/\.$/, "") });
+
 export function createMap({ basemap, db, onSelect }) {
   const view = viewFromHash(window.location.hash);
   const map = L.map("map", { minZoom: 2, maxZoom: 20, zoomControl: true, keyboard: true })
@@ -179,7 +182,7 @@ export function createMap({ basemap, db, onSelect }) {
       const marker = L.marker([lat, lon], { icon: clusterIcon(props.count), title: t("clusterTitle", { count: props.count, summary }), riseOnHover: true, keyboard: true });
       whenActivated(marker, () => {
         if (map.getZoom() < map.getMaxZoom()) map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom()));
-        else chooseInCluster(lat, lon, props.count).catch((error) => { status.textContent = t("loadFailed", { message: error.message }); });
+        else chooseInCluster(lat, lon, props.count).catch((error) => { status.textContent = loadFailed(error); });
       });
       devicesLayer.addLayer(marker);
     }
@@ -231,9 +234,10 @@ export function createMap({ basemap, db, onSelect }) {
       const center = map.getCenter();
       window.history.replaceState(null, "", `#${map.getZoom()}/${center.lat.toFixed(5)}/${center.lng.toFixed(5)}`);
     } catch (error) {
-      if (error.name === "AbortError") return;
+      // A newer load took over (after a session ended by the server, one without the token).
+      if (error.name === "AbortError" || signal.aborted) return;
       if (error.status) {
-        status.textContent = t("loadFailed", { message: error.message });
+        status.textContent = loadFailed(error);
         return;
       }
       const kept = await cachedDevicesIn(db, bbox);

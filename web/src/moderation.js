@@ -2,18 +2,14 @@
 // candidates; approve, reject with a reason shown to the author, or merge into a candidate.
 // Then the photos new contributors added to public pins: approve (listed with the pin from
 // then on) or reject (deleted). Decisions need the network: they are sent at once, not queued.
-import { request, showImage } from "./api.js";
-import { photoStrip } from "./details.js";
+import { request } from "./api.js";
+import { largePhoto, photoAlt, photoStrip } from "./details.js";
 import { kindLabel, t } from "./i18n.js";
 import { element, field, notice, openSheet } from "./ui.js";
 
-// Photos not yet public, at the size a moderator can judge them: fetched with the token (a
-// link to the larger rendition would open without it, and answer 404).
-const reviewPhotos = (photos, kind) => element("div", { class: "review-photos" }, ...photos.map((photo, index) => {
-  const img = element("img", { alt: t("photoAlt", { n: index + 1, kind: kindLabel(kind) }), width: photo.width, height: photo.height });
-  showImage(img, photo.large);
-  return img;
-}));
+// Photos not yet public, at the size a moderator can judge them.
+const reviewPhotos = (photos, kind) => element("div", { class: "review-photos" },
+  ...photos.map((photo, index) => largePhoto(photo, photoAlt(index, kind))));
 
 // SEND: a decision's request; the queue is read again after it, or the refusal shown in MESSAGE.
 const acting = (message, refresh) => (send) => async () => {
@@ -43,7 +39,7 @@ function queueItem({ device, duplicate_candidates: candidates }, refresh) {
     reviewPhotos(props.photos, props.kind),
     candidates.length ? element("div", {}, element("h4", {}, t("candidates")), ...candidates.map((candidate) => element("div", { class: "candidate" },
       element("p", {}, `${kindLabel(candidate.kind)} — ${Math.round(candidate.distance_m)} m — ${candidate.id}`),
-      photoStrip(candidate.photos, candidate.kind),
+      photoStrip(candidate.photos, candidate.kind, candidate.review_status),
       element("button", { type: "button", class: "secondary", onclick: act(() => request("POST", `devices/${candidate.id}/merge`, { json: { other: device.id } })) },
         t("mergeInto", { id: candidate.id.slice(0, 8) }))))) : null,
     element("p", { class: "actions" }, element("button", { type: "button", onclick: act(() => request("POST", `devices/${device.id}/review`, { json: { decision: "approve" } })) }, t("approve"))),

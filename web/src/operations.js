@@ -1,15 +1,21 @@
-// How each kind of outbox item reaches the API. A pin with a photo taken offline uploads the
-// photo first and records its id on the item, so that a pass interrupted between the two
-// requests does not upload it twice.
+// How each kind of outbox item reaches the API. An item with a photo taken offline (a pin, an
+// edit, a vote) uploads the photo first and records its id on the item, so that a pass
+// interrupted between the two requests does not upload it twice.
 import { ApiError, request, uploadPhoto } from "./api.js";
 import { putDevice, removeDevice } from "./store.js";
 
-async function uploadedPhotoIds(item, progress) {
+// The id of the item's photo, if it has one, uploaded first if it was kept on the phone.
+async function uploadedPhotoId(item, progress) {
   if (item.photo && !item.photoId) {
     const { data } = await uploadPhoto(item.photo, `${item.key}-photo`);
     await progress({ photoId: data.id, photo: null });
   }
-  return item.photoId ? { photo_ids: [item.photoId] } : {};
+  return item.photoId || null;
+}
+
+async function uploadedPhotoIds(item, progress) {
+  const id = await uploadedPhotoId(item, progress);
+  return id ? { photo_ids: [id] } : {};
 }
 
 async function sendPin(item, progress) {
@@ -59,9 +65,11 @@ async function sendEdit(item, progress) {
   return data;
 }
 
-async function sendConfirmation(item) {
+// A vote, with the photo of the pin it stands for (a duplicate confirmed instead) as evidence.
+async function sendConfirmation(item, progress) {
+  const photoId = await uploadedPhotoId(item, progress);
   const { data } = await request("POST", `devices/${item.deviceId}/confirmations`, {
-    json: { verdict: item.verdict },
+    json: { verdict: item.verdict, ...(photoId ? { photo_id: photoId } : {}) },
     headers: { "Idempotency-Key": item.key },
   });
   return data;

@@ -4,7 +4,7 @@
 import { request } from "./api.js";
 import { kindLabel, t, valueLabel } from "./i18n.js";
 import { photoStrip } from "./details.js";
-import { closeSheet, element, notice, openSheet } from "./ui.js";
+import { closeSheet, element, notice, openSheet, whenSheetFree } from "./ui.js";
 
 const describe = (item) => {
   if (item.type === "pin") return `${t("pinDevice")}: ${kindLabel(item.feature.properties.kind)}`;
@@ -12,6 +12,9 @@ const describe = (item) => {
   if (item.type === "withdraw") return `${t("withdraw")}: ${item.deviceId}`;
   return `${t("verification")}: ${valueLabel(item.verdict)} — ${item.deviceId}`;
 };
+
+// What the server said of a change it did not take.
+export const problemText = (problem) => problem?.detail || problem?.title || problem?.status;
 
 const isDuplicate = (item) => item.state === "refused" && item.problem?.status === 409 && item.problem.candidates?.length;
 
@@ -26,9 +29,10 @@ export function createOutboxView({ outbox, mapApi }) {
     const places = await Promise.all(candidates.map((candidate) => request("GET", `devices/${candidate.id}`)
       .then(({ data }) => data.geometry.coordinates, () => null)));
     mapApi.highlight(places.filter(Boolean));
+    // The pin's photo goes with the vote, as evidence (uploaded first if kept on the phone).
     const confirmIt = (candidate) => async () => {
       await outbox.discard(item.seq);
-      await outbox.add({ type: "confirm", deviceId: candidate.id, verdict: "still_there" });
+      await outbox.add({ type: "confirm", deviceId: candidate.id, verdict: "still_there", photo: item.photo, photoId: item.photoId });
       closeSheet();
       await outbox.flush();
     };
@@ -42,15 +46,28 @@ export function createOutboxView({ outbox, mapApi }) {
       element("ul", { class: "candidates", "aria-label": t("candidates") }, ...candidates.map((candidate) => element("li", {},
         element("p", {}, t("duplicateText", { distance: Math.round(candidate.distance_m) })),
         element("p", {}, `${kindLabel(candidate.kind)} — ${valueLabel(candidate.review_status)} — ${candidate.id.slice(0, 8)}`),
-        photoStrip(candidate.photos, candidate.kind),
+        photoStrip(candidate.photos, candidate.kind, candidate.review_status),
         element("button", { type: "button", onclick: confirmIt(candidate) }, t("confirmInstead"))))),
       insist), { closed: () => mapApi.highlight([]) });
   }
 
+  // A pin just refused as a likely duplicate, put before the contributor once the sheet is
+  // free (read again then: it may have been resolved from the outbox meanwhile).
+  function offerDuplicate(item) {
+    whenSheetFree(async () => {
+      const current = (await outbox.all()).find((other) => other.seq === item.seq);
+      if (current && isDuplicate(current)) await resolveDuplicate(current);
+    });
+  }
+
   function itemRow(item) {
     const row = element("li", { class: `outbox-item ${item.state}` }, element("p", {}, describe(item)));
-    if (item.state !== "refused") return row;
-    row.append(notice(t("refusedBecause", { detail: item.problem?.detail || item.problem?.title || item.problem?.status }), "error"));
+    if (item.state !== "refused") {
+      // Not sent yet for a reason the server gave (a rate limit...): it is sent again later.
+      if (item.problem) row.append(notice(t("waitingBecause", { detail: problemText(item.problem) })));
+      return row;
+    }
+    row.append(notice(t("refusedBecause", { detail: problemText(item.problem) }), "error"));
     const sendAgain = (changes = {}) => async () => { await outbox.retry(item.seq, changes); await outbox.flush(); showList(); };
     if (isDuplicate(item)) {
       row.append(element("button", { type: "button", onclick: () => resolveDuplicate(item) }, t("duplicateTitle")));
@@ -97,5 +114,5 @@ export function createOutboxView({ outbox, mapApi }) {
 
   button.addEventListener("click", showList);
   outbox.onChange(update);
-  return { update, resolveDuplicate, isDuplicate };
+  return { update, offerDuplicate, isDuplicate };
 }

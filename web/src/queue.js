@@ -2,7 +2,8 @@
 // until the server has it, so that nothing is lost to a dead network or a closed app. Items go
 // out one at a time in the order they were made. Each carries its Idempotency-Key (and a pin
 // its client-made id), so an item sent again after a lost answer takes effect once. A refusal
-// (409, 422, 403...) stays in the outbox, marked refused, until the contributor resolves it.
+// (409, 422, 403...) stays in the outbox, marked refused, until the contributor resolves it;
+// but for a vote, which leaves it.
 // Items belong to the account signed in when they were made: on a phone shared by several
 // contributors, another account neither sees nor sends them (they wait for their own).
 import { ApiError, OfflineError } from "./api.js";
@@ -14,6 +15,8 @@ function isTransient(error) {
   if (error instanceof OfflineError) return true;
   if (!(error instanceof ApiError)) return false;
   if (error.status >= 500 || TRANSIENT.has(error.status)) return true;
+  // The token expired or was revoked: the item waits for its author to sign in again.
+  if (error.status === 401) return true;
   // The first request with this key is still being answered.
   return error.status === 409 && (error.problem.errors || []).some((e) => e.field === "Idempotency-Key");
 }
@@ -50,14 +53,27 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
       // Read again: the contributor may have discarded or resolved it meanwhile.
       const item = await (await db).get("outbox", queued.seq);
       if (!item || item.state !== "pending") continue;
+      // Not before the time the server said (Retry-After): the pass stops here, in order.
+      if (item.notBefore > Date.now()) break;
       try {
         const result = await send(item, async (progress) => save(Object.assign(item, progress)));
         await (await db).delete("outbox", item.seq);
         results.push({ item, result });
       } catch (error) {
-        if (isTransient(error)) break;
+        if (isTransient(error)) {
+          // Still pending, with the server's reason (a rate limit...) for the contributor.
+          if (error instanceof ApiError) {
+            const notBefore = error.retryAfterMs ? Date.now() + error.retryAfterMs : null;
+            await save(Object.assign(item, { problem: { status: error.status, ...error.problem }, notBefore }));
+            await notify();
+          }
+          break;
+        }
         if (!(error instanceof ApiError)) throw error;
-        await save(Object.assign(item, { state: "refused", problem: { status: error.status, ...error.problem } }));
+        // A refused vote cannot succeed when sent again (a second vote within 30 days...): it
+        // leaves the outbox, its refusal in the results.
+        if (item.type === "confirm") await (await db).delete("outbox", item.seq);
+        else await save(Object.assign(item, { state: "refused", problem: { status: error.status, ...error.problem } }));
         results.push({ item, error });
       }
       await notify();

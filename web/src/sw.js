@@ -1,14 +1,13 @@
 // The service worker: the app shell comes from the cache (so the app opens offline and fast),
-// photos once seen too. When the network
-// returns it sends the outbox, even if the app was closed (Background Sync).
+// public photos once seen too. When the network returns it sends the outbox, even if the app
+// was closed (Background Sync).
 import { setToken } from "./api.js";
 import { rememberSent, sendOperation } from "./operations.js";
 import { createOutbox } from "./queue.js";
-import { getSetting, openStore } from "./store.js";
+import { PHOTO_CACHE, getSetting, openStore } from "./store.js";
 
 /* global SHELL_FILES, SHELL_VERSION */
 const SHELL_CACHE = `vigie-shell-${SHELL_VERSION}`;
-const PHOTO_CACHE = "vigie-photos";
 const PHOTO_RENDITION = /^\/api\/v1\/photos\/[^/]+\/(thumbnail|large)$/;
 
 self.addEventListener("install", (event) => {
@@ -51,7 +50,9 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (request.mode === "navigate" && url.pathname === "/") event.respondWith(staleWhileRevalidate(event, "/"));
   else if (url.pathname.startsWith("/map/") || url.pathname === "/manifest.webmanifest") event.respondWith(cacheFirst(request, null));
-  else if (PHOTO_RENDITION.test(url.pathname)) event.respondWith(cacheFirst(request, PHOTO_CACHE));
+  // A photo fetched with the token is one not yet public: neither kept nor served from the
+  // cache, where anyone holding the phone could read it without the token.
+  else if (PHOTO_RENDITION.test(url.pathname) && !request.headers.has("Authorization")) event.respondWith(cacheFirst(request, PHOTO_CACHE));
 });
 
 self.addEventListener("sync", (event) => {

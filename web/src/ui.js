@@ -17,9 +17,14 @@ export function element(tag, attributes = {}, ...children) {
 
 const sheet = () => document.getElementById("sheet");
 let onClose = null;
+// What the app brought up on its own while the contributor was filling in a form (see
+// whenSheetFree), shown once the sheet is closed.
+let waiting = null;
 
 // Show CONTENT in the bottom sheet (a side panel on wide screens), titled TITLE.
 export function openSheet(title, content, { closed = null } = {}) {
+  // The contributor opened something else: what waited stays where it can be found (the outbox).
+  waiting = null;
   if (onClose) onClose();
   onClose = closed;
   const heading = document.getElementById("sheet-title");
@@ -34,9 +39,20 @@ export function closeSheet() {
   document.getElementById("sheet-body").replaceChildren();
   if (onClose) onClose();
   onClose = null;
+  const next = waiting;
+  waiting = null;
+  next?.();
 }
 
 export const sheetIsOpen = () => !sheet().hidden;
+
+// SHOW (which opens the sheet) now, or once the contributor is done with the form the sheet
+// holds (a pin being made, signing in): what the app brings up on its own, such as a refusal
+// met by a pass in the background, must not wipe what they are typing.
+export function whenSheetFree(show) {
+  if (sheetIsOpen() && document.getElementById("sheet-body").querySelector("form")) waiting = show;
+  else show();
+}
 
 document.getElementById("sheet-close").addEventListener("click", closeSheet);
 document.addEventListener("keydown", (event) => { if (event.key === "Escape" && sheetIsOpen()) closeSheet(); });

@@ -69,3 +69,21 @@ test("an edit made online keeps the ETag it was made against", async () => {
   await sendOperation({ ...offlineEdit, etag: '"v6"' }, async () => null);
   assert.deepEqual(calls.map((c) => [c.method, c.headers["If-Match"]]), [["PATCH", '"v6"']]);
 });
+
+test("a vote brings the photo of the pin it stands for, uploaded first when kept offline", async () => {
+  const calls = [];
+  globalThis.fetch = async (url, { method, headers, body }) => {
+    calls.push({ method, url, headers, body });
+    const answer = url.endsWith("/photos") ? { id: "photo-1" } : { id: "vote-1" };
+    return new Response(JSON.stringify(answer), { status: 201, headers: { "Content-Type": "application/json" } });
+  };
+  const progress = [];
+  const vote = { type: "confirm", deviceId: "d1", verdict: "still_there", key: "k2", photo: new Blob(["jpeg"], { type: "image/jpeg" }), photoId: null };
+  await sendOperation(vote, async (made) => { progress.push(made); Object.assign(vote, made); });
+  assert.deepEqual(calls.map((c) => [c.method, c.url]), [["POST", "/api/v1/photos"], ["POST", "/api/v1/devices/d1/confirmations"]]);
+  assert.deepEqual(progress, [{ photoId: "photo-1", photo: null }]);
+  assert.deepEqual(JSON.parse(calls[1].body), { verdict: "still_there", photo_id: "photo-1" });
+  // Sent again after a lost answer: the photo is not uploaded twice.
+  await sendOperation(vote, async () => null);
+  assert.deepEqual(calls.slice(2).map((c) => c.url), ["/api/v1/devices/d1/confirmations"]);
+});

@@ -49,9 +49,9 @@ test("without a network the pass stops and everything stays pending, in order", 
   assert.deepEqual(server.sent.map((s) => s.name), ["a", "b"]);
 });
 
-test("server errors, rate limits and a key still in flight are retried later, not refusals", async () => {
+test("server errors, rate limits, a key still in flight and an ended session are retried later, not refusals", async () => {
   const inFlight = new ApiError(409, { errors: [{ field: "Idempotency-Key" }] });
-  for (const error of [new ApiError(503, {}), new ApiError(429, {}), inFlight]) {
+  for (const error of [new ApiError(503, {}), new ApiError(429, {}), inFlight, new ApiError(401, {})]) {
     const outbox = createOutbox(freshStore(), fakeServer({ a: [error] }).send);
     await outbox.add({ type: "pin", name: "a" });
     await outbox.flush();
@@ -158,4 +158,26 @@ test("an account neither sees nor sends the items another account made on the ph
   assert.deepEqual((await outbox.all()).map((item) => item.name), ["hanks-pin"]);
   await outbox.flush();
   assert.deepEqual(server.sent.map((s) => s.name), ["ivys-pin", "hanks-pin"]);
+});
+
+test("a refused vote leaves the outbox, its refusal in the results", async () => {
+  const outbox = createOutbox(freshStore(), fakeServer({ a: [new ApiError(409, { detail: "You already voted" })] }).send);
+  await outbox.add({ type: "confirm", name: "a" });
+  const [{ error }] = await outbox.flush();
+  assert.equal(error.message, "You already voted");
+  assert.deepEqual(await outbox.all(), []);
+});
+
+test("a rate-limited item keeps the server's reason and waits as long as it said", async () => {
+  const limited = new ApiError(429, { detail: "New accounts may pin 20 devices an hour" }, "3600");
+  const server = fakeServer({ a: [limited] });
+  const outbox = createOutbox(freshStore(), server.send);
+  await outbox.add({ type: "pin", name: "a" });
+  await outbox.flush();
+  const [item] = await outbox.all();
+  assert.equal(item.state, "pending");
+  assert.equal(item.problem.detail, "New accounts may pin 20 devices an hour");
+  assert.ok(item.notBefore > Date.now() + 3500_000);
+  await outbox.flush(); // too early: not sent
+  assert.equal(server.sent.length, 0);
 });
