@@ -59,12 +59,12 @@ def test_only_the_uploader_or_a_moderator_deletes(as_user, moderator, db):
     assert db("SELECT count(*) FROM photos").scalar_one() == 0
 
 
-def test_photos_not_yet_public_are_kept_out_of_shared_caches(as_user, moderator):
+def test_photos_not_yet_public_are_kept_by_no_cache(as_user, moderator):
     author = as_user()
     device = pin(author)
     photo = uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
     url = f"/api/v1/photos/{photo['id']}/thumbnail"
-    assert author.get(url).headers["Cache-Control"].startswith("private,")
+    assert author.get(url).headers["Cache-Control"] == "no-store"  # not even by the browser
     moderator.post(f"/api/v1/devices/{device['id']}/review", json={"decision": "approve"})
     shared = author.get(url)
     assert shared.headers["Cache-Control"] == (
@@ -84,7 +84,7 @@ def test_a_new_contributors_photo_of_a_public_pin_waits_for_a_moderator(as_user,
     url = f"/api/v1/photos/{photo['id']}"
     assert client.get(url).status_code == 404
     assert as_user().get(f"{url}/thumbnail").status_code == 404
-    assert uploader.get(f"{url}/thumbnail").headers["Cache-Control"].startswith("private,")
+    assert uploader.get(f"{url}/thumbnail").headers["Cache-Control"] == "no-store"
     assert client.get(device_url).get_json()["properties"]["photos"] == []
     queue = moderator.get("/api/v1/moderation/queue").get_json()["photos"]
     assert [(p["id"], p["device_id"], p["kind"]) for p in queue] == [

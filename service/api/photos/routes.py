@@ -26,7 +26,7 @@ from ...photos.library import delete_photos, loose_upload_of, save_photo
 from ...photos.processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto, process_photo
 from ...ratelimit import write_limit
 from ...storage import photo_storage
-from ...storage.base import IMMUTABLE_CACHE, IMMUTABLE_MAX_AGE, content_key
+from ...storage.base import IMMUTABLE_MAX_AGE, content_key
 from ...visibility import day_of, is_public
 from ..access import check_if_match, find_device, find_photo, lock_photo_and_device
 from ..geojson import photo_base
@@ -36,6 +36,7 @@ from .schemas import PhotoSchema, PhotoUploadSchema, UploadedPhotoSchema
 MULTIPART_ALLOWANCE = 64 * 1024
 # A presigned URL expires: the redirect to it may only be cached briefly.
 REDIRECT_CACHE = "private, max-age=60"
+NOT_KEPT = "no-store"
 
 blp = Blueprint(
     "photos",
@@ -236,8 +237,10 @@ class PhotoImageViews(MethodView):
         if public:
             share_photo(photo, max_age=IMMUTABLE_MAX_AGE, immutable=True)
         else:
-            # Not yet public: only the browser that asked may keep it, not shared caches.
-            headers["Cache-Control"] = IMMUTABLE_CACHE.replace("public", "private")
+            # Not yet public, fetched with a token: kept by no cache, not even the browser's,
+            # which would serve it to the next person on a shared phone (no Vary would help:
+            # the app signs out, the cached copy stays).
+            headers["Cache-Control"] = NOT_KEPT
         if request.if_none_match.contains(sha256):
             return Response(status=304, headers=headers)
         storage = photo_storage()
@@ -245,7 +248,7 @@ class PhotoImageViews(MethodView):
         target = storage.redirect_url(key)
         if target:
             response = redirect(target, 302)
-            response.headers["Cache-Control"] = REDIRECT_CACHE
+            response.headers["Cache-Control"] = REDIRECT_CACHE if public else NOT_KEPT
             return response
         response = Response(storage.read(key), mimetype=OUTPUT_MEDIA_TYPE, headers=headers)
         response.headers["X-Content-Type-Options"] = "nosniff"
