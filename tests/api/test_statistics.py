@@ -455,6 +455,33 @@ class TestCache:
         assert after.headers["X-Cache"] == "miss"
         assert by_code(after.get_json())["Q1"]["count"] == 1
 
+    def test_writes_others_cannot_see_leave_the_cached_answer_as_it_was(
+        self, client, as_user, moderator, quarters
+    ):
+        """A pin awaiting review, its author's edit and its withdrawal change no figure: the
+        answer stays the cached one, with its Last-Modified, or a reader polling it would learn
+        when a new contributor stood before a camera. Its approval changes the figures."""
+        client.get(STATS)
+        cached = client.get(STATS)
+        assert cached.headers["X-Cache"] == "hit"
+        author = as_user()
+        hidden = pin(author, 2.301, 48.801)
+        url = f"/api/v1/devices/{hidden['id']}"
+        etag = author.get(url).headers["ETag"]
+        notes = {"properties": {"notes": "seen from the bus stop"}}
+        assert author.patch(url, json=notes, headers={"If-Match": etag}).status_code == 200
+        withdrawn = f"/api/v1/devices/{pin(author, 2.302, 48.801)['id']}"
+        etag = author.get(withdrawn).headers["ETag"]
+        assert author.delete(withdrawn, headers={"If-Match": etag}).status_code in (200, 204)
+        still = client.get(STATS)
+        assert still.headers["X-Cache"] == "hit"
+        assert still.headers["Last-Modified"] == cached.headers["Last-Modified"]
+        approved = moderator.post(f"{url}/review", json={"decision": "approve"})
+        assert approved.status_code == 200
+        after = client.get(STATS)
+        assert after.headers["X-Cache"] == "miss"
+        assert by_code(after.get_json())["Q1"]["count"] == 1
+
     def test_the_first_request_after_any_change_is_exact(
         self, client, db, isolated, tmp_path, quarters
     ):
