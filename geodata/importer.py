@@ -57,12 +57,14 @@ def as_population(value) -> int | None:
     if is_missing(value):
         return None
     try:
-        population = int(float(value))
+        number = float(value)
     except (TypeError, ValueError) as exc:
         raise GeodataError(f"Population {value!r} is not a number.") from exc
-    if population < 0:
+    if not number.is_integer():  # inf and nan are not either
+        raise GeodataError(f"Population {value!r} is not a whole number of inhabitants.")
+    if number < 0:
         raise GeodataError(f"Population {value!r} is negative.")
-    return population
+    return int(number)
 
 
 def read_layer(path: str, where: str | None = None):

@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     bindparam,
     case,
     cast,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -208,18 +210,26 @@ def join_staged_population(year: int | None, source: str | None):
 
 
 def sum_population_into_parents(year: int | None, source: str | None):
-    """Give a district without a population row the sum of its children (Paris = its 20
-    arrondissements), when every child has one and some child got its population from these
-    rows: the parents of other districts keep their population, year and source."""
-    children = (
+    """Give a district without a population row the sum of its children of one level (Paris =
+    its 20 arrondissements, not those plus its quartiers), when every child of that level has a
+    population of this file's year and source and some got it from these rows: a sum of figures
+    of other years or origins would be labelled with this file's. The parents of other districts
+    keep their population, year and source."""
+    of_this_file = and_(
+        District.population_year.is_not_distinct_from(year),
+        District.population_source.is_not_distinct_from(source),
+    )
+    levels = (
         select(
             District.parent_code.label("code"),
+            District.level,
             func.sum(District.population).label("population"),
         )
         .where(District.parent_code.is_not(None))
-        .group_by(District.parent_code)
+        .group_by(District.parent_code, District.level)
         .having(
             func.count() == func.count(District.population),
+            func.bool_and(of_this_file),
             func.bool_or(
                 District.code.in_(
                     select(population_staging.c.code).where(
@@ -228,6 +238,13 @@ def sum_population_into_parents(year: int | None, source: str | None):
                 )
             ),
         )
+        .subquery("levels")
+    )
+    # One level per parent, the same whichever the database reads first.
+    children = (
+        select(levels.c.code, levels.c.population)
+        .ext(distinct_on(levels.c.code))
+        .order_by(levels.c.code, levels.c.level)
         .subquery("children")
     )
     return (

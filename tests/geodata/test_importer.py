@@ -224,6 +224,58 @@ def test_population_csv_leaves_other_districts_and_empty_cells_alone(isolated, d
     }
 
 
+def test_a_parent_is_the_sum_of_one_level_of_children_of_this_files_year_and_source(
+    isolated, db, tmp_path
+):
+    """Paris with arrondissements and quartiers under it is the sum of its arrondissements, not
+    of both levels; a later file giving one arrondissement another year and source leaves
+    Paris as it was rather than label a mixed sum with that file's year and source."""
+    arrondissements = write_geojson(
+        tmp_path / "a.geojson",
+        [
+            district_feature("75101", square(2.30, 48.80, 0.01), parent="75056"),
+            district_feature("75102", square(2.31, 48.80, 0.01), parent="75056"),
+            district_feature("75056", square(2.30, 48.80, 0.02)),
+        ],
+    )
+    load(isolated, arrondissements, parent_field="parent", level="commune")
+    quartiers = write_geojson(
+        tmp_path / "q.geojson",
+        [district_feature("Q1", square(2.30, 48.80, 0.005), parent="75056", pop=1000)],
+    )
+    load(isolated, quartiers, parent_field="parent", population_field="pop", dataset="q")
+
+    def populate(rows: str, year: int, source: str):
+        csv_path = tmp_path / "pop.csv"
+        csv_path.write_text(f"code,pop\n{rows}")
+        return import_population(
+            isolated, str(csv_path), code_field="code", population_field="pop", year=year,
+            source=source,
+        )  # fmt: skip
+
+    def paris():
+        return db(
+            "SELECT population, population_year, population_source FROM districts "
+            "WHERE code = '75056'"
+        ).one()
+
+    assert populate("75101,15114\n75102,20890\n", 2023, "INSEE").summed_parents == 1
+    assert paris() == (36004, 2023, "INSEE")
+    assert populate("75101,20000\n", 2024, "Test").summed_parents == 0
+    assert paris() == (36004, 2023, "INSEE")
+
+
+@pytest.mark.parametrize("cell", ["19847.6", "inf", "nan", "-inf", "1e400"])
+def test_a_population_that_is_no_whole_number_is_refused(isolated, db, tmp_path, cell):
+    csv_path = tmp_path / "pop.csv"
+    csv_path.write_text(f"code,pop\n75101,{cell}\n")
+    with pytest.raises(GeodataError, match="Population"):
+        import_population(
+            isolated, str(csv_path), code_field="code", population_field="pop", year=None,
+            source=None,
+        )  # fmt: skip
+
+
 def test_population_csv_without_the_named_column_is_refused(isolated, db, tmp_path):
     csv_path = tmp_path / "pop.csv"
     csv_path.write_text("code,population\n75101,1\n")
