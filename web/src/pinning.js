@@ -4,6 +4,7 @@
 // photo is taken with the camera, and its GPS position offered. Saving puts the change in the
 // outbox, which sends it now or when the network returns.
 import L from "leaflet";
+import { session } from "./accounts.js";
 import { OfflineError, uploadPhoto } from "./api.js";
 import { contentOf } from "./operations.js";
 import { kindLabel, t } from "./i18n.js";
@@ -58,6 +59,9 @@ function compassHeading() {
 // otherwise pin a new one.
 export async function startPinning({ mapApi, outbox, device = null, etag = null }) {
   const { map } = mapApi;
+  // The account that fills the form owns what it saves, even if the session ends meanwhile
+  // (a token revoked elsewhere): it is sent once that account signs in again, by no other.
+  const author = session()?.userId;
   const props = device?.properties || { kind: "camera" };
   const layers = L.layerGroup().addTo(map);
   const status = element("div", { "aria-live": "polite" });
@@ -228,7 +232,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
       const moved = !same(geometry.coordinates, device.geometry?.coordinates);
       if (!changed.length && !moved && !photo.blob && !photo.id) return closeSheet(); // nothing to send
       await outbox.add({
-        type: "edit", deviceId: device.id, etag, seenContent: contentOf(device),
+        type: "edit", owner: author, deviceId: device.id, etag, seenContent: contentOf(device),
         patch: { type: "Feature", ...(moved ? { geometry } : {}), properties: Object.fromEntries(changed) },
         ...photoFields,
       });
@@ -239,7 +243,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
         // The day only: the moment a contributor stood before a camera is its footage of them.
         properties: { ...chosen, observed_at: `${new Date().toISOString().slice(0, 10)}T00:00:00Z`, ...(accuracy ? { accuracy_m: accuracy } : {}) },
       };
-      await outbox.add({ type: "pin", feature, force: false, ...photoFields });
+      await outbox.add({ type: "pin", owner: author, feature, force: false, ...photoFields });
     }
     closeSheet();
     outbox.flush();

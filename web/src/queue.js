@@ -41,7 +41,8 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
   }
 
   async function add(operation) {
-    const item = { ...operation, key: randomUUID(), owner: await owner(), state: "pending", problem: null, created_at: new Date().toISOString() };
+    // OPERATION may name its owner (the account that filled a form), else the one signed in.
+    const item = { ...operation, key: randomUUID(), owner: operation.owner ?? await owner(), state: "pending", problem: null, created_at: new Date().toISOString() };
     item.seq = await (await db).add("outbox", item);
     await notify();
     return item;

@@ -160,6 +160,21 @@ test("an account neither sees nor sends the items another account made on the ph
   assert.deepEqual(server.sent.map((s) => s.name), ["ivys-pin", "hanks-pin"]);
 });
 
+test("an item saved after its account's session ended stays that account's", async () => {
+  const db = freshStore();
+  const server = fakeServer();
+  let who = null; // the session ended while hank was filling in the form
+  const outbox = createOutbox(db, server.send, { owner: async () => who });
+  await outbox.add({ type: "pin", owner: "hank", name: "hanks-pin" });
+  who = "ivy";
+  assert.deepEqual(await outbox.all(), []);
+  await outbox.flush();
+  assert.deepEqual(server.sent, []);
+  who = "hank";
+  await outbox.flush();
+  assert.deepEqual(server.sent.map((s) => s.name), ["hanks-pin"]);
+});
+
 test("a refused vote leaves the outbox, its refusal in the results", async () => {
   const outbox = createOutbox(freshStore(), fakeServer({ a: [new ApiError(409, { detail: "You already voted" })] }).send);
   await outbox.add({ type: "confirm", name: "a" });
