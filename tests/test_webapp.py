@@ -467,6 +467,17 @@ def test_installable_in_french_and_never_leaves_its_host(phone, moderator):
     assert phone.errors == []
 
 
+def test_the_account_sheet_says_the_role_in_the_chosen_language(phone, as_user):
+    author = as_user()
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.get_by_label("Language").select_option("fr")
+    page.get_by_role("button", name="Compte").click()
+    expect(page.locator("#sheet")).to_contain_text(
+        f"Connecté en tant que {author.user.username} (contributeur·rice)"
+    )
+
+
 def test_raster_basemap_from_the_configured_template_only(phone, app, monkeypatch):
     """Tiles come from the operator's template, credited; no request goes anywhere else."""
     monkeypatch.setitem(app.config, "BASEMAP_PMTILES", None)
@@ -673,6 +684,11 @@ def test_an_offline_edit_of_a_device_changed_the_same_day_is_applied_only_when_a
     expect(outbox).to_contain_text("1 change(s) refused")
     assert db("SELECT notes FROM devices WHERE id = :id", id=url[-36:]).scalar_one() is None
     outbox.click()
+    # The row names the device by its kind, and offers no "Try again" that could only fail.
+    row = page.locator(".outbox-item.refused")
+    expect(row).to_contain_text("Edit: sensor")
+    expect(row).not_to_contain_text(url[-36:])
+    expect(row.get_by_role("button", name="Try again")).to_have_count(0)
     page.get_by_role("button", name="Apply my changes to the new version").click()
     phone.wait_until_sent()
     edited = db("SELECT notes, operator FROM devices WHERE id = :id", id=url[-36:]).one()

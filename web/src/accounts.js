@@ -121,7 +121,7 @@ export async function showAccount(db) {
     }
   });
   const box = element("div", { class: "stack" },
-    element("p", {}, t("signedInAs", { username: current.username, role: current.role })),
+    element("p", {}, t("signedInAs", { username: current.username, role: valueLabel(current.role) })),
     signOutButton, message, element("h3", {}, t("myContributions")));
   openSheet(t("account"), box);
   box.append(await contributions());

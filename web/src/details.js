@@ -88,7 +88,7 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
       type: "button",
       onclick: async () => {
         if (!session()) return showAccount(db);
-        const item = await outbox.add({ type: "confirm", deviceId: feature.id, verdict });
+        const item = await outbox.add({ type: "confirm", deviceId: feature.id, kind: feature.properties.kind, verdict });
         message.replaceChildren(notice(t("voteKept")));
         // Told once the server has answered: recorded, or refused and why.
         const answer = (await outbox.flush()).find((result) => result.item.seq === item.seq);
@@ -122,7 +122,7 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
   const withdraw = element("button", { type: "button", class: "secondary" }, t("withdraw"));
   withdraw.addEventListener("click", async () => {
     if (!window.confirm(t("withdrawConfirm"))) return;
-    await outbox.add({ type: "withdraw", deviceId: feature.id });
+    await outbox.add({ type: "withdraw", deviceId: feature.id, kind: feature.properties.kind });
     closeSheet();
     await outbox.flush();
   });

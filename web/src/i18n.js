@@ -240,6 +240,7 @@ const FRENCH_VALUES = {
   removed: "retiré", pending: "en attente", approved: "approuvé", rejected: "refusé",
   reported: "signalé", confirmed: "confirmé", disputed: "contesté",
   still_there: "toujours là", not_found: "introuvable", wrong_details: "détails faux",
+  contributor: "contributeur·rice", moderator: "modérateur·rice", admin: "administrateur·rice",
 };
 
 export const LANGUAGES = Object.keys(STRINGS);

@@ -6,12 +6,22 @@ import { kindLabel, t, valueLabel } from "./i18n.js";
 import { photoStrip } from "./details.js";
 import { closeSheet, element, notice, openSheet, whenSheetFree } from "./ui.js";
 
+// The device a change is about, by its kind (kept with the change; an id means nothing to a
+// contributor), or the start of its id for changes kept before kinds were.
+const deviceOf = (item) => {
+  return item.kind ? kindLabel(item.kind) : item.deviceId.slice(0, 8);
+};
+
 const describe = (item) => {
   if (item.type === "pin") return `${t("pinDevice")}: ${kindLabel(item.feature.properties.kind)}`;
-  if (item.type === "edit") return `${t("edit")}: ${item.deviceId}`;
-  if (item.type === "withdraw") return `${t("withdraw")}: ${item.deviceId}`;
-  return `${t("verification")}: ${valueLabel(item.verdict)} — ${item.deviceId}`;
+  if (item.type === "edit") return `${t("edit")}: ${deviceOf(item)}`;
+  if (item.type === "withdraw") return `${t("withdraw")}: ${deviceOf(item)}`;
+  return `${t("verification")}: ${valueLabel(item.verdict)} — ${deviceOf(item)}`;
 };
+
+// Refusals that sending the same change again cannot overcome: not allowed (403), the device
+// gone (404, 410), or changed meanwhile (412: applied over the new version instead).
+const FINAL_REFUSALS = new Set([403, 404, 410, 412]);
 
 // What the server said of a change it did not take.
 export const problemText = (problem) => problem?.detail || problem?.title || problem?.status;
@@ -32,7 +42,7 @@ export function createOutboxView({ outbox, mapApi }) {
     // The pin's photo goes with the vote, as evidence (uploaded first if kept on the phone).
     const confirmIt = (candidate) => async () => {
       await outbox.discard(item.seq);
-      await outbox.add({ type: "confirm", deviceId: candidate.id, verdict: "still_there", photo: item.photo, photoId: item.photoId });
+      await outbox.add({ type: "confirm", deviceId: candidate.id, kind: item.feature.properties.kind, verdict: "still_there", photo: item.photo, photoId: item.photoId });
       closeSheet();
       await outbox.flush();
     };
@@ -71,7 +81,7 @@ export function createOutboxView({ outbox, mapApi }) {
     const sendAgain = (changes = {}) => async () => { await outbox.retry(item.seq, changes); await outbox.flush(); showList(); };
     if (isDuplicate(item)) {
       row.append(element("button", { type: "button", onclick: () => resolveDuplicate(item) }, t("duplicateTitle")));
-    } else {
+    } else if (!FINAL_REFUSALS.has(item.problem?.status)) {
       row.append(element("button", { type: "button", onclick: sendAgain() }, t("retry")));
     }
     // Refused at its photo (not an image the server takes, too large): the rest can still go,

@@ -232,7 +232,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
       const moved = !same(geometry.coordinates, device.geometry?.coordinates);
       if (!changed.length && !moved && !photo.blob && !photo.id) return closeSheet(); // nothing to send
       await outbox.add({
-        type: "edit", owner: author, deviceId: device.id, etag, seenContent: contentOf(device),
+        type: "edit", owner: author, deviceId: device.id, kind: props.kind, etag, seenContent: contentOf(device),
         patch: { type: "Feature", ...(moved ? { geometry } : {}), properties: Object.fromEntries(changed) },
         ...photoFields,
       });
