@@ -604,6 +604,19 @@ class TestBadInput:
         assert field in [e["field"] for e in response.get_json()["errors"]]
         assert stored_counts(db) == before
 
+    @pytest.mark.parametrize(
+        ("path", "message"),
+        [
+            ("districts?level=quartier&parent=", "Give at most 200 parent codes."),
+            ("compare?codes=", "Give between 1 and 200 district codes."),
+        ],
+    )
+    def test_too_many_codes_says_how_many_may_be_given(self, client, quarters, path, message):
+        codes = ",".join(f"C{i}" for i in range(201))
+        response = client.get(f"/api/v1/stats/{path}{codes}")
+        assert response.status_code == 400
+        assert message in response.get_json()["detail"]
+
     def test_selection_matching_nothing_is_a_404(self, client, db, quarters):
         before = stored_counts(db)
         response = client.get("/api/v1/stats/districts?level=quartier&parent=75056")

@@ -103,7 +103,10 @@ class DistrictStatsArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
     """Which districts and devices; at least a level or a parent."""
 
     level = ma.fields.String(validate=validate.Length(1, CODE_MAX_CHARS))
-    parent = ValueList(code_field(), validate=validate.Length(max=MAX_CODES))
+    parent = ValueList(
+        code_field(),
+        validate=validate.Length(max=MAX_CODES, error="Give at most {max} parent codes."),
+    )
     at = MapDate()
     outside = ma.fields.Boolean(
         metadata={
@@ -122,7 +125,9 @@ class CompareArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
     codes = ValueList(
         code_field(),
         required=True,
-        validate=validate.Length(1, MAX_CODES),
+        validate=validate.Length(
+            1, MAX_CODES, error="Give between {min} and {max} district codes."
+        ),
         metadata={"description": "District codes of any level, e.g. 06088,75056,69123"},
     )
     at = MapDate()
