@@ -76,6 +76,14 @@ class TestReview:
         assert late.get_json()["errors"][0]["field"] == "device_id"
         assert "approved" in late.get_json()["detail"]
         assert db("SELECT review_status, review_reason FROM devices").one() == ("approved", None)
+        # Knowingly (the version read named), a decision taken is changed: a pin withdrawn.
+        url = f"/api/v1/devices/{device['id']}"
+        stale = {"If-Match": '"stale"'}
+        body = {"decision": "reject", "reason": "Blurry."}
+        assert other_moderator.post(f"{url}/review", json=body, headers=stale).status_code == 412
+        current = {"If-Match": other_moderator.get(url).headers["ETag"]}
+        assert other_moderator.post(f"{url}/review", json=body, headers=current).status_code == 200
+        assert db("SELECT review_status FROM devices").scalar_one() == "rejected"
 
     def test_queue_is_oldest_first_with_duplicate_candidates(self, as_user, moderator, db):
         existing = pin(moderator, 2.35, 48.85)

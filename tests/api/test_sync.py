@@ -158,6 +158,13 @@ def test_a_pending_pin_deleted_by_its_author_never_reaches_public_sync(committed
     assert own[0]["properties"]["deleted_at"]
 
 
+def decide(moderator, device_id, decision: dict):
+    """A moderator's decision on a pin already reviewed: knowingly, naming the version read."""
+    url = f"/api/v1/devices/{device_id}"
+    etag = moderator.get(url).headers["ETag"]
+    return moderator.post(f"{url}/review", json=decision, headers={"If-Match": etag})
+
+
 def test_a_pin_rejected_after_approval_is_withdrawn_from_phones(committed, moderator, client):
     kept = pin(moderator, 2.35, 48.85, notes="kept")
     withdrawn = pin(moderator, 2.36, 48.85, notes="spam that slipped through")
@@ -166,10 +173,7 @@ def test_a_pin_rejected_after_approval_is_withdrawn_from_phones(committed, moder
     apply(local, features)
     assert set(local) == {kept["id"], withdrawn["id"]}
 
-    review = moderator.post(
-        f"/api/v1/devices/{withdrawn['id']}/review",
-        json={"decision": "reject", "reason": "spam"},
-    )
+    review = decide(moderator, withdrawn["id"], {"decision": "reject", "reason": "spam"})
     assert review.status_code == 200
     features, cursor = sync_all(client, cursor)
     apply(local, features)
@@ -180,7 +184,7 @@ def test_a_pin_rejected_after_approval_is_withdrawn_from_phones(committed, moder
     assert "notes" not in withdrawal["properties"]  # the rejected content is not sent again
 
     # Approved again: back on the phones in full.
-    moderator.post(f"/api/v1/devices/{withdrawn['id']}/review", json={"decision": "approve"})
+    assert decide(moderator, withdrawn["id"], {"decision": "approve"}).status_code == 200
     features, _ = sync_all(client, cursor)
     apply(local, features)
     assert local == {kept["id"]: "kept", withdrawn["id"]: "spam that slipped through"}
@@ -210,9 +214,7 @@ def test_a_withdrawal_reaches_phones_of_any_box_and_as_any_caller(
     paris = "2.3,48.8,2.4,48.9"
     _, public_cursor = sync_all(client, bbox=paris)
     _, own_cursor = sync_all(signed_in, bbox=paris)
-    rejected = moderator.post(
-        f"/api/v1/devices/{withdrawn['id']}/review", json={"decision": "reject", "reason": "spam"}
-    )
+    rejected = decide(moderator, withdrawn["id"], {"decision": "reject", "reason": "spam"})
     assert rejected.status_code == 200
     url = f"/api/v1/devices/{withdrawn['id']}"
     moved = moderator.patch(

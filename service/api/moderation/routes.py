@@ -1,6 +1,6 @@
 """Moderation: review pending pins, merge duplicates, revert to an earlier revision."""
 
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from marshmallow import RAISE
 from sqlalchemy import func, update
@@ -15,7 +15,7 @@ from ...photos.library import delete_photos, put_on
 from ...ratelimit import write_limit
 from ...storage import photo_storage
 from ...visibility import PUBLIC_REVIEW_STATUS
-from ..access import feature_response, find_device, lock_photo_and_device
+from ..access import check_if_match, feature_response, find_device, lock_photo_and_device
 from ..devices.schemas import DeviceFeatureSchema
 from ..geojson import GEOJSON, photo_base
 from ..photos.routes import photo_view
@@ -60,16 +60,22 @@ class ReviewViews(MethodView):
     @requires_json
     @blp.arguments(ReviewSchema)
     @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
-    @blp.problems(404, 409, 410, 415)
+    @blp.problems(404, 409, 410, 412, 415)
     def post(self, decision, device_id):
-        """Approve a pin awaiting review, or reject it with a reason shown to its author"""
+        """Approve a pin, or reject it with a reason shown to its author (a decision already
+        taken is changed only with the device's ETag in If-Match)"""
         device = find_device(device_id, for_update=True)
         if device.review_status != "pending":
-            # Another moderator decided first: a queue read before must not undo it unseen.
-            raise Conflict(
-                f"Pin {device_id} is not awaiting review any more: it was {device.review_status}.",
-                field="device_id",
-            )
+            # Another moderator may have decided since the queue was read: a decision is
+            # changed (a public pin withdrawn, a rejected one approved) only knowingly.
+            if not request.if_match:
+                raise Conflict(
+                    f"Pin {device_id} is not awaiting review any more: it was "
+                    f"{device.review_status}. To change that decision, send the device's ETag "
+                    "in If-Match.",
+                    field="device_id",
+                )
+            check_if_match(device, required=True)
         before = snapshot(device)
         approved = decision["decision"] == "approve"
         device.review_status = "approved" if approved else "rejected"
