@@ -3,20 +3,22 @@
 Every commune as JSON took 5 times its cached answer, as GeoJSON 4 times, where the CSV of the
 map now, read from the lines kept at write time (migration 0020), took 2 times: the JSON and
 GeoJSON answers summed the counts of every district into one column per vocabulary value, then
-wrote 35,357 objects of 30 members from them, on every request. The kept line of a district
-(`district_csv_lines`) now also holds, for the same filter (the map now) and the same devices
-(those its interior holds):
+wrote 35,357 objects of 30 members from them, on every request. Beside each district's kept line
+(`district_csv_lines`), `district_json_objects` now holds, for the same filter (the map now) and
+the same devices (those its interior holds):
 
 - its JSON object in two parts around the rank, which depends on the selection: `json_head`
   (`{`, its fields and figures) and `json_tail` (the counts by vocabulary value as nested
   objects, the watched area and share, null, and `}`); `flat_tail`, the counts as members of
   their own, as the GeoJSON's properties write them;
-- `value_counts`, its counts by vocabulary value in COUNTED's order, which the answers' totals
+- `value_counts`, its counts by vocabulary value in 0020's COUNTED order, which the answers' totals
   add up.
 
-The same function writes the whole line, so the parts are kept exactly as the CSV's: marked
-stale by writers (migration 0021), rewritten by `refresh_district_csv_lines()`, computed by the
-reader meanwhile and for the districts a device on their border counts in.
+The function that writes a line writes its object too, so objects are kept exactly as lines
+are: marked stale by writers (migration 0021), rewritten by `refresh_district_csv_lines()`,
+computed by the reader meanwhile and for the districts a device on their border counts in; an
+object goes with its line (a foreign key). A table of their own (five times the lines' bytes)
+keeps the CSV's reads of the lines as narrow as they were.
 
 The members are this migration's own copy of service/geo/statistics/density.py's
 (district_object): a test checks that the JSON and GeoJSON read from the kept parts equal those
@@ -118,23 +120,8 @@ def flat_counts() -> str:
     return f"concat({members(pairs)}, '}}')"
 
 
-WRITE_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION write_district_csv_lines(codes text[]) RETURNS void LANGUAGE plpgsql
-    SET plan_cache_mode = force_generic_plan AS $$
-BEGIN
-    -- Writers of a district take turns: the next statement then reads the counts the
-    -- previous writer committed.
-    PERFORM 1 FROM district_csv_lines WHERE code = ANY (codes) ORDER BY code FOR UPDATE;
-    INSERT INTO district_csv_lines AS l
-        (code, level, parent_code, area_km2, population, count, before_rank, after_rank,
-         value_counts, json_head, json_tail, flat_tail)
-    SELECT d.code, d.level, d.parent_code, d.area_km2, d.population, {COUNT},
-           concat_ws(',', {", ".join(CSV_LINES.BEFORE_RANK)}),
-           concat_ws(',', {", ".join(CSV_LINES.AFTER_RANK)}),
-           ARRAY[{", ".join(VALUE_COUNTS)}],
-           concat('{{', {members(HEAD)}),
-           {nested_counts()},
-           {flat_counts()}
+# The counts of the districts written, by vocabulary value, for the default filter.
+COUNTS_OF_CODES = f"""
     FROM districts d
     LEFT JOIN (
         SELECT district_code, sum(CAST(n AS integer)) AS count, {CSV_LINES.SUMS}
@@ -144,41 +131,60 @@ BEGIN
     ) c ON c.district_code = d.code
     WHERE d.code = ANY (codes)
     ORDER BY d.code
+"""
+
+WRITE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION write_district_csv_lines(codes text[]) RETURNS void LANGUAGE plpgsql
+    SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    -- Writers of a district take turns: the next statement then reads the counts the
+    -- previous writer committed.
+    PERFORM 1 FROM district_csv_lines WHERE code = ANY (codes) ORDER BY code FOR UPDATE;
+    INSERT INTO district_csv_lines AS l
+        (code, level, parent_code, area_km2, population, count, before_rank, after_rank)
+    SELECT d.code, d.level, d.parent_code, d.area_km2, d.population, {COUNT},
+           concat_ws(',', {", ".join(CSV_LINES.BEFORE_RANK)}),
+           concat_ws(',', {", ".join(CSV_LINES.AFTER_RANK)})
+    {COUNTS_OF_CODES}
     ON CONFLICT (code) DO UPDATE
     SET level = excluded.level, parent_code = excluded.parent_code,
         area_km2 = excluded.area_km2, population = excluded.population,
         count = excluded.count, before_rank = excluded.before_rank,
-        after_rank = excluded.after_rank, value_counts = excluded.value_counts,
-        json_head = excluded.json_head, json_tail = excluded.json_tail,
-        flat_tail = excluded.flat_tail;
+        after_rank = excluded.after_rank;
+    INSERT INTO district_json_objects AS o (code, value_counts, json_head, json_tail, flat_tail)
+    SELECT d.code,
+           ARRAY[{", ".join(VALUE_COUNTS)}],
+           concat('{{', {members(HEAD)}),
+           {nested_counts()},
+           {flat_counts()}
+    {COUNTS_OF_CODES}
+    ON CONFLICT (code) DO UPDATE
+    SET value_counts = excluded.value_counts, json_head = excluded.json_head,
+        json_tail = excluded.json_tail, flat_tail = excluded.flat_tail;
 END $$
 """
-ADDED = {
-    "value_counts": "integer[]",
-    "json_head": "text",
-    "json_tail": "text",
-    "flat_tail": "text",
-}
+TABLE = """
+    CREATE TABLE district_json_objects (
+        code varchar(32) PRIMARY KEY REFERENCES district_csv_lines (code) ON DELETE CASCADE,
+        value_counts integer[] NOT NULL,
+        json_head text NOT NULL,
+        json_tail text NOT NULL,
+        flat_tail text NOT NULL
+    )
+"""
 
 
-def rewrite_every_line() -> None:
+def upgrade() -> None:
+    op.execute(TABLE)
+    op.execute(WRITE_FUNCTION)
+    # Every line written anew with its object. Marks left by writers stay: the next refresh
+    # rewrites those from a later snapshot.
     op.execute("DELETE FROM district_csv_lines WHERE code NOT IN (SELECT code FROM districts)")
     op.execute("SELECT write_district_csv_lines(array_agg(code)) FROM districts")
 
 
-def upgrade() -> None:
-    added = ", ".join(f"ADD COLUMN {name} {kind}" for name, kind in ADDED.items())
-    op.execute(f"ALTER TABLE district_csv_lines {added}")
-    op.execute(WRITE_FUNCTION)
-    # Marks left by writers stay: the next refresh rewrites those lines from a later snapshot.
-    rewrite_every_line()
-    not_null = ", ".join(f"ALTER COLUMN {name} SET NOT NULL" for name in ADDED)
-    op.execute(f"ALTER TABLE district_csv_lines {not_null}")
-
-
 def downgrade() -> None:
-    dropped = ", ".join(f"DROP COLUMN {name}" for name in ADDED)
-    op.execute(f"ALTER TABLE district_csv_lines {dropped}")
+    op.execute("DROP TABLE district_json_objects")
     # 0020's function, the first of its FUNCTIONS.
     write_function = CSV_LINES.FUNCTIONS.split("\n-- Note the districts")[0]
     op.execute(write_function.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))

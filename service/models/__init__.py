@@ -29,6 +29,7 @@ from .district import (  # noqa: E402
     District,
     DistrictCsvLine,
     DistrictDeviceCount,
+    DistrictJsonObject,
     StatisticsCache,
     district_csv_lines_stale,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "District",
     "DistrictCsvLine",
     "DistrictDeviceCount",
+    "DistrictJsonObject",
     "GridHexagon",
     "IdempotentRequest",
     "Photo",

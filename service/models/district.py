@@ -117,11 +117,10 @@ class DistrictDeviceCount(CountedByFilters, Base):
 
 
 class DistrictCsvLine(Base):
-    """A district's CSV line and JSON object for the default filter, counting the devices its
-    interior holds, each in two parts around its rank (which depends on the selection), with
-    its counts by vocabulary value (which totals add up) and what selections and ranks read of
-    the district (migrations 0020 and 0026). Marked stale by writes, rewritten by the next
-    reader (0021)."""
+    """A district's CSV line for the default filter, counting the devices its interior holds,
+    in two parts around its rank (which depends on the selection), with what selections and
+    ranks read of the district; kept at write time (migration 0020), marked stale by writes and
+    rewritten by the next reader (0021)."""
 
     __tablename__ = "district_csv_lines"
 
@@ -133,6 +132,18 @@ class DistrictCsvLine(Base):
     count: Mapped[int] = mapped_column(BigInteger, nullable=False)
     before_rank: Mapped[str] = mapped_column(Text, nullable=False)
     after_rank: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class DistrictJsonObject(Base):
+    """The JSON object of a district's kept line (migration 0026), in two parts around its
+    rank, with its counts by vocabulary value (which totals add up): written with the line, in
+    a table of its own so that reading the CSV does not read them too."""
+
+    __tablename__ = "district_json_objects"
+
+    code: Mapped[str] = mapped_column(
+        String(32), ForeignKey("district_csv_lines.code", ondelete="CASCADE"), primary_key=True
+    )
     # The counts by vocabulary value, in service.geo.statistics.density.COUNT_GROUPS's order.
     value_counts: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
     json_head: Mapped[str] = mapped_column(Text, nullable=False)  # "{" to the last figure

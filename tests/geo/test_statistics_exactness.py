@@ -418,7 +418,10 @@ def test_the_json_of_the_map_now_reads_the_kept_objects_but_computes_border_coun
         db(INSERT, lon=lon, lat=lat, kind=kind, status="active", operator_type="public",
            verification="reported", review_status="approved")  # fmt: skip
     db(f"SELECT {REFRESH}")
-    kept = {row.code: row for row in db("SELECT * FROM district_csv_lines")}
+    kept = {
+        row.code: row
+        for row in db("SELECT * FROM district_csv_lines JOIN district_json_objects USING (code)")
+    }
     assert kept["A3"].value_counts[:6] == [1, 0, 0, 0, 0, 0]
     assert kept["A1"].count == 0  # its microphone lies on its border with A2
     body, geojson = documents(db.connection, SELECTIONS[0], "count", from_scratch=False)
@@ -436,7 +439,7 @@ def test_the_json_of_the_map_now_reads_the_kept_objects_but_computes_border_coun
     assert properties["A3"]["kind_camera"] == 1 and "watched_share" not in properties["A3"]
     assert_documents_from_scratch(db, [(s, r) for s in SELECTIONS for r in RANK_METRICS])
     # What is served is what is kept: a kept object changed by hand is served changed.
-    db("""UPDATE district_csv_lines SET json_tail = left(json_tail, -1) || ',"read": 1}'
+    db("""UPDATE district_json_objects SET json_tail = left(json_tail, -1) || ',"read": 1}'
        WHERE code = 'A4'""")  # fmt: skip
     body, _geojson = documents(db.connection, SELECTIONS[0], "count", from_scratch=False)
     assert {d["code"]: d.get("read") for d in orjson.loads(body)["districts"]}["A4"] == 1

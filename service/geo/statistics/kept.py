@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select, true, union, union_all
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...models import District, DistrictCsvLine, district_csv_lines_stale
+from ...models import District, DistrictCsvLine, DistrictJsonObject, district_csv_lines_stale
 from .density import (
     COUNT_GROUPS,
     DensityQuery,
@@ -76,20 +76,27 @@ def kept_lines(
         select(stale).where(stale.in_(selected)),
     )
     computed_now = select(computed_now.cte("computed_now").prefix_with("MATERIALIZED"))
-    line = DistrictCsvLine
+    line, objects = DistrictCsvLine.__table__, DistrictJsonObject.__table__
+    # The JSON objects' parts and counts live beside the lines (migration 0026).
+    reads_objects = counts or any(name in objects.c for name in texts)
+    source = line.join(objects, objects.c.code == line.c.code) if reads_objects else line
     kept_counts = [
-        line.value_counts[index + 1].label(name)
+        objects.c.value_counts[index + 1].label(name)
         for index, name in enumerate(VALUE_COUNT_NAMES)
         if counts
     ]
-    kept = select(
-        line.code,
-        line.count,
-        line.area_km2,
-        line.population,
-        *[line.__table__.c[name] for name in texts],
-        *kept_counts,
-    ).where(*query.selection.clauses(line), line.code.not_in(computed_now))
+    kept = (
+        select(
+            line.c.code,
+            line.c.count,
+            line.c.area_km2,
+            line.c.population,
+            *[(objects.c[name] if name in objects.c else line.c[name]) for name in texts],
+            *kept_counts,
+        )
+        .select_from(source)
+        .where(*query.selection.clauses(line.c), line.c.code.not_in(computed_now))
+    )
     _sel, rows = district_figures(query, only=computed_now)
     computed = select(
         rows.c.code,
