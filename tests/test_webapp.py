@@ -649,15 +649,21 @@ def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, cont
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
 
 
+def open_offline(phone, username: str, kind: str = "sensor"):
+    """The device of KIND opened on the phone signed in as USERNAME, then the network gone."""
+    page = phone.open()
+    phone.sign_in(username)
+    phone.wait_for_service_worker()
+    page.locator(f".leaflet-marker-icon[title='{kind}']").click()
+    phone.context.set_offline(True)
+    return page
+
+
 def edit_offline(phone, author):
     """A sensor AUTHOR pinned (awaiting review), opened on the phone, then its form opened
     offline: an edit made there has no ETag. Returns the pin's creation answer."""
     created = author.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
-    page = phone.open()
-    phone.sign_in(author.user.username)
-    phone.wait_for_service_worker()
-    page.locator(".leaflet-marker-icon[title='sensor']").click()
-    phone.context.set_offline(True)
+    page = open_offline(phone, author.user.username)
     page.locator("#sheet").get_by_role("button", name="Edit").click()
     return created
 
@@ -912,11 +918,7 @@ def test_a_vote_refused_once_the_network_returns_leaves_the_outbox_and_says_why(
     url = f"/api/v1/devices/{device.get_json()['id']}/confirmations"
     voter = as_user()
     assert voter.post(url, json={"verdict": "still_there"}).status_code == 201  # another phone
-    page = phone.open()
-    phone.sign_in(voter.user.username)
-    phone.wait_for_service_worker()
-    page.locator(".leaflet-marker-icon[title='sensor']").click()
-    phone.context.set_offline(True)
+    page = open_offline(phone, voter.user.username)
     page.locator("#sheet").get_by_role("button", name="Not found").click()
     outbox = page.locator("#outbox-button")
     expect(outbox).to_have_text("1 change(s) waiting to be sent")

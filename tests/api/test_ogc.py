@@ -26,6 +26,17 @@ def ids(response) -> set[str]:
     return {f["id"] for f in response.get_json()["features"]}
 
 
+def intersecting(client, literal: str, crs: str):
+    """The devices' page filtered by S_INTERSECTS with LITERAL, in CRS (its path after def/crs/)."""
+    return client.get(
+        ITEMS,
+        query_string={
+            "filter": f"S_INTERSECTS(geometry, {literal})",
+            "filter-crs": f"http://www.opengis.net/def/crs/{crs}",
+        },
+    )
+
+
 def links_by_rel(body) -> dict:
     return {link["rel"]: link for link in body["links"]}
 
@@ -410,13 +421,7 @@ class TestCql2Filter:
     def test_literals_outside_the_filter_crs_are_400_naming_the_filter(
         self, client, paris, crs, literal
     ):
-        response = client.get(
-            ITEMS,
-            query_string={
-                "filter": f"S_INTERSECTS(geometry, {literal})",
-                "filter-crs": f"http://www.opengis.net/def/crs/{crs}",
-            },
-        )
+        response = intersecting(client, literal, crs)
         assert response.status_code == 400 and response.mimetype == PROBLEM
         assert response.get_json()["errors"][0]["field"] == "filter"
 
@@ -432,13 +437,7 @@ class TestCql2Filter:
     )
     def test_a_bbox_with_a_minimum_past_its_maximum_is_400(self, client, paris, crs, box):
         """As bbox= refuses it: only a longitude may run west past east (the antimeridian)."""
-        response = client.get(
-            ITEMS,
-            query_string={
-                "filter": f"S_INTERSECTS(geometry, {box})",
-                "filter-crs": f"http://www.opengis.net/def/crs/{crs}",
-            },
-        )
+        response = intersecting(client, box, crs)
         assert response.status_code == 400 and response.mimetype == PROBLEM
         body = response.get_json()
         assert body["errors"][0]["field"] == "filter" and "must not exceed" in body["detail"]
