@@ -86,11 +86,11 @@ def computed_lines(query: DensityQuery, only: Select | None = None):
 def kept_csv_lines(query: DensityQuery) -> Select:
     """The rows of computed_lines() from the lines kept at write time (kept_lines)."""
     columns = csv_columns(query.declared)
-
-    def part(index: int):
-        return lambda rows: line_parts(district_values(rows), columns)[index]
-
-    return kept_lines(query, {"before_rank": part(0), "after_rank": part(1)})
+    return kept_lines(
+        query,
+        ("before_rank", "after_rank"),
+        lambda rows: line_parts(district_values(rows), columns),
+    )
 
 
 def select_density_csv(query: DensityQuery) -> Select:

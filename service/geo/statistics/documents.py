@@ -25,11 +25,13 @@ def figure_rows(query: DensityQuery, flat: bool, watched: bool):
         sel, rows = district_figures(query)
         return sel, rows, district_object(rows, flat, watched)
 
-    def part(index: int):
-        return lambda rows: district_object_parts(rows, flat, watched)[index]
-
     tail = "flat_tail" if flat else "json_tail"
-    ranked = kept_lines(query, {"json_head": part(0), tail: part(1)}, counts=True)
+    ranked = kept_lines(
+        query,
+        ("json_head", tail),
+        lambda rows: district_object_parts(rows, flat, watched),
+        json_objects=True,
+    )
     rows = ranked.add_columns(cast(null(), Float).label("watched_km2")).cte("kept_figures")
     sel = select(District.dataset, District.population_source)
     sel = sel.where(*query.selection.clauses()).cte("selected_districts")

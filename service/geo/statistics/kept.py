@@ -59,14 +59,18 @@ def select_ranked(lines, metric: ColumnElement) -> Select:
 
 def kept_lines(
     query: DensityQuery,
-    texts: dict[str, Callable[[object], ColumnElement]],
-    counts: bool = False,
+    parts: tuple[str, str],
+    compute: Callable[[object], tuple[ColumnElement, ColumnElement]],
+    json_objects: bool = False,
 ) -> Select:
-    """Rows (code, count, area_km2, population, the TEXTS, the counts by vocabulary value if
-    COUNTS, rank) of the selected districts, from their kept lines, or computed now from the
-    counts for the districts a device on their border counts in and those a write marked stale.
+    """Rows (code, count, area_km2, population, the PARTS, with JSON_OBJECTS the counts by
+    vocabulary value, rank) of the selected districts, from what is kept for them, or computed
+    now from the counts for the districts a device on their border counts in and those a write
+    marked stale.
 
-    TEXTS: the name of a kept text column, and what computes it from district_figures' rows.
+    PARTS: the names of the kept texts before and after the rank, columns of the lines or, with
+    JSON_OBJECTS, of the objects beside them (migration 0026); COMPUTE(district_figures' rows)
+    computes both.
     """
     stale = district_csv_lines_stale.c.code
     selected = select(District.code).where(*query.selection.clauses())
@@ -77,23 +81,19 @@ def kept_lines(
     )
     computed_now = select(computed_now.cte("computed_now").prefix_with("MATERIALIZED"))
     line, objects = DistrictCsvLine.__table__, DistrictJsonObject.__table__
-    # The JSON objects' parts and counts live beside the lines (migration 0026).
-    reads_objects = counts or any(name in objects.c for name in texts)
-    source = line.join(objects, objects.c.code == line.c.code) if reads_objects else line
-    kept_counts = [
-        objects.c.value_counts[index + 1].label(name)
-        for index, name in enumerate(VALUE_COUNT_NAMES)
-        if counts
-    ]
+    kept_columns = [line.c.code, line.c.count, line.c.area_km2, line.c.population]
+    source = line
+    if json_objects:
+        source = line.join(objects, objects.c.code == line.c.code)
+        kept_columns += [objects.c[name] for name in parts]
+        kept_columns += [
+            objects.c.value_counts[index + 1].label(name)
+            for index, name in enumerate(VALUE_COUNT_NAMES)
+        ]
+    else:
+        kept_columns += [line.c[name] for name in parts]
     kept = (
-        select(
-            line.c.code,
-            line.c.count,
-            line.c.area_km2,
-            line.c.population,
-            *[(objects.c[name] if name in objects.c else line.c[name]) for name in texts],
-            *kept_counts,
-        )
+        select(*kept_columns)
         .select_from(source)
         .where(*query.selection.clauses(line.c), line.c.code.not_in(computed_now))
     )
@@ -103,8 +103,8 @@ def kept_lines(
         func.coalesce(rows.c.count, 0),
         rows.c.area_km2,
         rows.c.population,
-        *[compute(rows).label(name) for name, compute in texts.items()],
-        *[rows.c[name] for name in VALUE_COUNT_NAMES if counts],
+        *[text.label(name) for name, text in zip(parts, compute(rows), strict=True)],
+        *[rows.c[name] for name in (VALUE_COUNT_NAMES if json_objects else ())],
     )
     # Read twice (the metrics, then the lines): cheaper than keeping megabytes of text between.
     lines = union_all(kept, computed).cte("lines").prefix_with("NOT MATERIALIZED")
