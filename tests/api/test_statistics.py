@@ -4,7 +4,8 @@ import csv
 import io
 import json
 import math
-from datetime import datetime, timedelta
+import random
+from datetime import date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -93,6 +94,31 @@ def stored_counts(db):
     ).one()
 
 
+# Pinned in Q1, moved into Q2 in June 2024, an ALPR from September, removed in January 2025 and
+# back in June.
+MOVED_RETYPED_REMOVED_RESTORED = [
+    ("2024-01-01", None),
+    ("2024-06-01", {"geometry": {"type": "Point", "coordinates": [2.315, 48.801]}}),
+    ("2024-09-01", {"properties": {"kind": "alpr"}}),
+    ("2025-01-01", {"properties": {"status": "removed"}}),
+    ("2025-06-01", {"properties": {"status": "active"}}),
+]
+
+
+def edit_history(client, db, device_id: str, dated_changes: list) -> None:
+    """Edit a pinned device through the API, then date its revisions: the first (its pin) and
+    one per change, in DATED_CHANGES' order [(date, changes or None for the pin), ...]."""
+    url = f"/api/v1/devices/{device_id}"
+    for _day, changes in dated_changes[1:]:
+        etag = client.get(url).headers["ETag"]
+        assert client.patch(url, json=changes, headers={"If-Match": etag}).status_code == 200
+    revisions = db(
+        "SELECT id FROM device_revisions WHERE device_id = :id ORDER BY id", id=device_id
+    ).scalars()
+    for revision, (day, _changes) in zip(revisions, dated_changes, strict=True):
+        db("UPDATE device_revisions SET created_at = :d WHERE id = :id", d=day, id=revision)
+
+
 class TestDensities:
     def test_contract_counts_border_once_and_reports_devices_outside(self, client, quarters):
         for lon, lat in ((2.301, 48.801), (2.302, 48.802), (2.315, 48.802)):
@@ -177,21 +203,7 @@ class TestDensities:
 
     def test_at_uses_the_positions_kinds_and_statuses_devices_had_then(self, client, db, quarters):
         device = pin(client, 2.301, 48.801, observed_at="2023-12-01T10:00:00Z")
-        url = f"/api/v1/devices/{device['id']}"
-        for changes in (
-            {"geometry": {"type": "Point", "coordinates": [2.315, 48.801]}},  # into Q2
-            {"properties": {"kind": "alpr"}},
-            {"properties": {"status": "removed"}},
-            {"properties": {"status": "active"}},
-        ):
-            etag = client.get(url).headers["ETag"]
-            assert client.patch(url, json=changes, headers={"If-Match": etag}).status_code == 200
-        dates = ("2024-01-01", "2024-06-01", "2024-09-01", "2025-01-01", "2025-06-01")
-        revisions = db(
-            "SELECT id FROM device_revisions WHERE device_id = :id ORDER BY id", id=device["id"]
-        ).scalars()
-        for revision, date in zip(revisions, dates, strict=True):
-            db("UPDATE device_revisions SET created_at = :d WHERE id = :id", d=date, id=revision)
+        edit_history(client, db, device["id"], MOVED_RETYPED_REMOVED_RESTORED)
 
         def where(at: str, query: str = "") -> tuple:
             body = by_code(stats(client, f"{STATS}&at={at}{query}"))
@@ -396,17 +408,8 @@ class TestDensities:
             client, 2.3098, 48.8025, direction=[270], angle=90, camera_type="fixed",
             observed_at="2023-12-01T10:00:00Z",
         )  # fmt: skip
-        url = f"/api/v1/devices/{device['id']}"
-        etag = client.get(url).headers["ETag"]
-        turned = client.patch(
-            url, json={"properties": {"direction": [90]}}, headers={"If-Match": etag}
-        )
-        assert turned.status_code == 200
-        revisions = db(
-            "SELECT id FROM device_revisions WHERE device_id = :id ORDER BY id", id=device["id"]
-        ).scalars()
-        for revision, date in zip(revisions, ("2024-01-01", "2024-06-01"), strict=True):
-            db("UPDATE device_revisions SET created_at = :d WHERE id = :id", d=date, id=revision)
+        turned = {"properties": {"direction": [90]}}
+        edit_history(client, db, device["id"], [("2024-01-01", None), ("2024-06-01", turned)])
 
         def watched(at: str = "") -> tuple:
             body = by_code(stats(client, f"{STATS}&watched=true{at and '&at=' + at}"))
@@ -761,6 +764,73 @@ class TestTimeline:
             month_end = period["start"][:7] + "-28"
             at = stats(client, f"/api/v1/stats/compare?codes=Q1&at={month_end}")
             assert period["count"] == at["districts"][0]["count"], period
+
+    def test_moves_kinds_and_statuses_are_replayed_from_the_history(self, client, db, quarters):
+        """The device of test_at_uses_the_positions_kinds_and_statuses_devices_had_then: it
+        leaves Q1 for Q2 when it moves, counts as an ALPR from its change of kind, and is off
+        the map between its removal and its return."""
+        device = pin(client, 2.301, 48.801, observed_at="2023-12-01T10:00:00Z")
+        edit_history(client, db, device["id"], MOVED_RETYPED_REMOVED_RESTORED)
+
+        def months(district: str, query: str = "") -> dict:
+            url = f"/api/v1/stats/timeline?district={district}&interval=month{query}"
+            periods = stats(client, url)["periods"]
+            return {p["start"][:7]: (p["added"], p["removed"], p["count"]) for p in periods}
+
+        q1, q2 = months("Q1"), months("Q2")
+        assert q1["2023-12"] == (1, 0, 1) and q1["2024-06"] == (0, 1, 0)
+        assert q1["2025-06"] == (0, 0, 0)  # it came back in Q2
+        assert q2["2024-06"] == (1, 0, 1)
+        assert (q2["2025-01"], q2["2025-06"]) == ((0, 1, 0), (1, 0, 1))
+        alpr = months("Q2", "&kind=alpr")
+        assert min(alpr) == "2024-09" and alpr["2024-09"] == (1, 0, 1)
+        gone = months("Q2", "&status=removed")
+        assert gone["2025-01"] == (1, 0, 1) and gone["2025-06"] == (0, 1, 0)
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_every_period_ends_with_the_count_at_gives(self, client, db, quarters, seed):
+        """Random devices, each pinned, then moved, retyped, removed, restored or deleted at
+        random dates (revisions sometimes dated before earlier-made ones): the count at the end
+        of every month is the count of `at=` on the month's last day, in both districts and
+        with filters, and adds up from the periods' additions and removals."""
+        rng = random.Random(seed)
+        month_starts = [f"{2024 + m // 12}-{m % 12 + 1:02d}-01" for m in range(14)]
+        for _ in range(6):
+            device = pin(
+                client, rng.choice((2.301, 2.305, 2.315)), 48.801,
+                kind=rng.choice(("camera", "alpr")),
+                status=rng.choice(("active", "active", "removed")),
+                observed_at=f"{rng.choice(month_starts)[:8]}{rng.randint(1, 28):02d}T12:00:00Z",
+            )  # fmt: skip
+            edits = [
+                rng.choice((
+                    {"geometry": {"type": "Point", "coordinates": [rng.choice((2.302, 2.316)),
+                                                                   48.802]}},
+                    {"properties": {"kind": rng.choice(("camera", "alpr"))}},
+                    {"properties": {"status": rng.choice(("active", "removed", "unknown"))}},
+                ))
+                for _ in range(rng.randint(0, 4))
+            ]  # fmt: skip
+            dates = sorted(rng.sample(month_starts, len(edits) + 1))
+            if len(dates) > 2 and rng.random() < 0.5:
+                dates[1], dates[2] = dates[2], dates[1]  # made later, dated earlier
+            edit_history(client, db, device["id"], list(zip(dates, [None, *edits], strict=True)))
+            if rng.random() < 0.15:
+                assert client.delete(f"/api/v1/devices/{device['id']}").status_code == 204
+        for district in ("Q1", "Q2"):
+            for query in ("", "&kind=alpr", "&status=removed", "&status=active,removed"):
+                url = f"/api/v1/stats/timeline?district={district}&interval=month{query}"
+                periods = stats(client, url)["periods"]
+                running = 0
+                for period in periods:
+                    running += period["added"] - period["removed"]
+                    assert period["count"] == running >= 0
+                for period in periods[:16]:
+                    start = date.fromisoformat(period["start"][:10])
+                    last_day = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+                    at = stats(client, f"/api/v1/stats/compare?codes={district}&at={last_day}"
+                                       f"{query}")  # fmt: skip
+                    assert period["count"] == at["districts"][0]["count"], (url, period)
 
     def test_cached_until_a_change_or_the_next_day(self, client, quarters, monkeypatch):
         url = "/api/v1/stats/timeline?district=Q1&interval=day"

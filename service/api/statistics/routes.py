@@ -275,7 +275,7 @@ class TimelineViews(MethodView):
     @blp.response(200, TimelineSchema)
     @blp.problems(400, 404)
     def get(self, args):
-        """Count a district's devices over time, by first observation and removal"""
+        """Count a district's devices over time, replaying their history as at= does"""
         code = args["district"]
         share_statistics([district_key(code)], args)
         credits = device_credits()

@@ -220,9 +220,15 @@ class GridSchema(ma.Schema):
 
 class PeriodSchema(ma.Schema):
     start = ma.fields.String()
-    added = ma.fields.Integer()
-    removed = ma.fields.Integer()
-    count = ma.fields.Integer(metadata={"description": "On the map at the end of the period"})
+    added = ma.fields.Integer(
+        metadata={"description": "Devices that entered the count: appeared, moved in, changed"}
+    )
+    removed = ma.fields.Integer(
+        metadata={"description": "Devices that left the count: removed, moved out, changed"}
+    )
+    count = ma.fields.Integer(
+        metadata={"description": "Counted at the end of the period: what at= gives on its last day"}
+    )
 
 
 class TimelineSchema(ma.Schema):

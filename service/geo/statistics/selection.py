@@ -35,19 +35,16 @@ def appeared_at() -> ColumnElement:
     return func.coalesce(Device.observed_at, Device.created_at)
 
 
-def removed_at() -> ColumnElement:
-    """When a device left the map: for a device marked removed, the last revision that set its
-    status to removed; without such a revision (devices loaded in bulk), its last change, the
-    latest moment the removal can have been recorded. Otherwise never."""
-    marked_removed = (
-        select(func.max(DeviceRevision.created_at))
-        .where(
-            DeviceRevision.device_id == Device.id,
-            DeviceRevision.changes[("status", 1)].astext == "removed",
-        )
-        .scalar_subquery()
-    )
-    return case((Device.status == "removed", func.coalesce(marked_removed, Device.updated_at)))
+def still_there(status) -> ColumnElement:
+    """The status of a device before the revision that pinned it: observed, so there, even
+    when it was pinned as removed."""
+    return case((status == "removed", "active"), else_=status)
+
+
+def snapshot_position(snapshot) -> ColumnElement:
+    """The point a revision's snapshot records (GeoJSON coordinates, lon then lat)."""
+    lon_lat = [cast(snapshot["geometry"][i].astext, Float) for i in (0, 1)]
+    return func.ST_SetSRID(func.ST_MakePoint(*lon_lat), 4326)
 
 
 # The columns of a device a statistic reads, now or as it stood at a date.
@@ -97,8 +94,7 @@ def device_states_at(at: datetime, near: Select | None = None, view: bool = Fals
     def then(name: str, now):
         return case((known, snapshot[name].astext), else_=now)
 
-    lon_lat = [cast(snapshot["geometry"][i].astext, Float) for i in (0, 1)]
-    geometry = case((known, func.ST_SetSRID(func.ST_MakePoint(*lon_lat), 4326)), else_=Device.geom)
+    geometry = case((known, snapshot_position(snapshot)), else_=Device.geom)
     # A device observed by AT but marked removed only later (by its first revision, or in
     # bulk without history) was still there.
     status_without_history = case(
@@ -106,8 +102,8 @@ def device_states_at(at: datetime, near: Select | None = None, view: bool = Fals
         else_=Device.status,
     )
     status_from_history = case(
-        (and_(~revision.c.until_then, snapshot["status"].astext == "removed"), "active"),
-        else_=snapshot["status"].astext,
+        (revision.c.until_then, snapshot["status"].astext),
+        else_=still_there(snapshot["status"].astext),
     )
     # A JSON array of integers ("[90, 270]") read as a PostgreSQL array ("{90, 270}").
     directions = func.translate(snapshot["direction"].astext, "[]", "{}")
@@ -206,13 +202,6 @@ class StatisticsFilter:
             "verification": self.verifications,
         }
         return [counts.c[name].in_(values) for name, values in chosen.items() if values]
-
-    def history_clauses(self) -> list[ColumnElement]:
-        """The same choice for a timeline, where every date is replayed: no status default."""
-        return [
-            *self.device_filter().clauses(),
-            Device.status != "planned",
-        ]
 
 
 @dataclass

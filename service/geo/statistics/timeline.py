@@ -1,49 +1,179 @@
-"""Per period: devices added, removed, and on the map at its end, in one district."""
+"""Per period: devices added, removed, and on the map at its end, in one district.
 
-from sqlalchemy import Text, cast, func, literal, select, union_all
+Each device's states are replayed from its revisions by the rule of `at=`
+(device_states_at in selection.py): the count at the end of every period is what `at=` gives
+then, and a device enters or leaves the count when it appears, moves across the border,
+changes status or kind, or is deleted.
+"""
+
+from sqlalchemy import (
+    Text,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import INTERVAL, JSON, aggregate_order_by
 
-from ...models import Device, DeviceDistrict, District
+from ...models import Device, DeviceDistrict, DeviceRevision, District
+from ..devices.filter import DeviceFilter
 from ..sql import sql_string
 from .density import attribution_array
-from .selection import DistrictSelection, StatisticsFilter, appeared_at, removed_at
+from .selection import (
+    DistrictSelection,
+    StatisticsFilter,
+    appeared_at,
+    moved_device_ids,
+    snapshot_position,
+    still_there,
+)
 
 TIMELINE_INTERVALS = ("day", "week", "month", "year")
+
+
+def device_states(code: str, flt: StatisticsFilter):
+    """Every state of the devices that ever stood in the district: (device_id, start, seq,
+    counted), a state holding from START until the next one (SEQ orders those of one instant)
+    and COUNTED when it is in the district and FLT chooses it.
+
+    Candidates: the devices standing in the district now (its memberships, migration 0013) and
+    those that ever moved (few), whose every recorded position is tested against the district.
+    """
+    moved = moved_device_ids()
+    candidates = (
+        select(
+            Device.id,
+            appeared_at().label("appeared"),
+            Device.kind,
+            Device.status,
+            Device.operator_type,
+            Device.verification,
+            Device.updated_at,
+            Device.id.in_(moved).label("moved"),
+        )
+        .where(
+            *DeviceFilter().clauses(),
+            or_(
+                Device.id.in_(
+                    select(DeviceDistrict.device_id).where(DeviceDistrict.district_code == code)
+                ),
+                Device.id.in_(moved),
+            ),
+        )
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
+    )
+    revision = DeviceRevision
+    order = (revision.created_at, revision.id)
+    history = (
+        select(
+            revision.device_id,
+            revision.created_at,
+            revision.id,
+            revision.snapshot,
+            # The state at an instant is the latest revision made by then (device_states_at):
+            # a revision dated before a later-made one never takes effect.
+            func.max(revision.id)
+            .over(partition_by=revision.device_id, order_by=order)
+            .label("latest"),
+            func.min(revision.id).over(partition_by=revision.device_id).label("first"),
+        )
+        .join(candidates, candidates.c.id == revision.device_id)
+        .cte("history")
+    )
+    district = select(District.geom).where(District.code == code).scalar_subquery()
+    c = candidates.c
+
+    def from_snapshot(start, seq, status):
+        snapshot = history.c.snapshot
+        position = snapshot_position(snapshot)
+        return select(
+            c.id.label("device_id"),
+            func.greatest(start, c.appeared).label("start"),
+            seq.label("seq"),
+            and_(
+                snapshot["deleted_at"].astext.is_(None),
+                or_(~c.moved, func.ST_Intersects(district, position)),
+            ).label("kept"),
+            snapshot["kind"].astext.label("kind"),
+            status.label("status"),
+            snapshot["operator_type"].astext.label("operator_type"),
+            c.verification,
+        ).join(history, history.c.device_id == c.id)
+
+    def from_columns(start, seq, status):
+        return select(
+            c.id,
+            func.greatest(start, c.appeared),
+            literal(seq),
+            true(),
+            c.kind,
+            status,
+            c.operator_type,
+            c.verification,
+        )
+
+    status_then = history.c.snapshot["status"].astext
+    without_history = ~exists().where(revision.device_id == c.id)
+    states = union_all(
+        # Each revision from when it was made...
+        from_snapshot(history.c.created_at, history.c.id, status_then).where(
+            history.c.id == history.c.latest
+        ),
+        # ...and, from its appearance to its first revision, the state it was pinned in.
+        from_snapshot(c.appeared, literal(0), still_there(status_then)).where(
+            history.c.id == history.c.first
+        ),
+        # Without history (loaded in bulk): its columns, a removal at its last change.
+        from_columns(c.appeared, 0, still_there(c.status)).where(without_history),
+        from_columns(c.updated_at, 1, literal("removed")).where(
+            without_history, c.status == "removed"
+        ),
+    ).subquery("states")
+    counted = and_(states.c.kept, *flt.count_clauses(states))
+    return select(
+        states.c.device_id, states.c.start, states.c.seq, counted.label("counted")
+    ).subquery("counted_states")
 
 
 def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_credits: list[dict]):
     """Per period since the first device: devices added, removed, and on the map at its end."""
     assert interval in TIMELINE_INTERVALS  # bound into the statement as a constant
-    # The devices whose position meets the district: its memberships (migration 0013).
-    devices = (
-        select(appeared_at().label("appeared"), removed_at().label("removed"))
-        .select_from(DeviceDistrict)
-        .join(Device, Device.id == DeviceDistrict.device_id)
-        .where(DeviceDistrict.district_code == code, *flt.history_clauses())
-        .cte("lifespans")
+    states = device_states(code, flt)
+    # Of the states of one instant, the last holds.
+    instant = select(
+        states,
+        func.row_number()
+        .over(partition_by=(states.c.device_id, states.c.start), order_by=states.c.seq.desc())
+        .label("nth"),
+    ).subquery("instants")
+    changes = (
+        select(
+            instant.c.start,
+            instant.c.counted,
+            func.lag(instant.c.counted, 1, false())
+            .over(partition_by=instant.c.device_id, order_by=instant.c.start)
+            .label("before"),
+        )
+        .where(instant.c.nth == 1)
+        .subquery("changes")
     )
     unit = sql_string(interval)
-    events = union_all(
-        select(
-            func.date_trunc(unit, devices.c.appeared).label("period"),
-            literal(1).label("added"),
-            literal(0).label("removed"),
-        ),
-        # A removal recorded before the device appeared (bulk rows whose last change predates
-        # their observation) takes effect when it appears: never on the map, as at= says.
-        select(
-            func.date_trunc(unit, func.greatest(devices.c.removed, devices.c.appeared)),
-            literal(0),
-            literal(1),
-        ).where(devices.c.removed.is_not(None)),
-    ).cte("events")
+    changed_in = func.date_trunc(unit, changes.c.start)
     per_period = (
         select(
-            events.c.period,
-            func.sum(events.c.added).label("added"),
-            func.sum(events.c.removed).label("removed"),
+            changed_in.label("period"),
+            func.count().filter(changes.c.counted).label("added"),
+            func.count().filter(~changes.c.counted).label("removed"),
         )
-        .group_by(events.c.period)
+        .where(changes.c.counted != changes.c.before)
+        .group_by(changed_in)
         .cte("per_period")
     )
     first = select(func.min(per_period.c.period)).scalar_subquery()
