@@ -81,6 +81,8 @@ SCENARIOS = (
         "/api/v1/stats/districts?level=commune&f=csv&kind=camera",
         None,
     ),
+    # Computed on every uncached request: each device of Paris replayed through its history.
+    ("Paris: devices by month (timeline)", "/api/v1/stats/timeline?district=75056", None),
     (
         "Paris: 250 m hexagon grid (GeoJSON)",
         f"/api/v1/stats/grid?bbox={PARIS_BBOX}&cell=250",

@@ -102,6 +102,28 @@ def test_a_change_purges_both_positions_its_districts_and_the_device(
     assert "tile/9/259/176" not in purged[0] and len(expected) == 22 - 10 + 1 + 1
 
 
+def test_a_change_of_a_device_that_moved_purges_the_districts_it_stood_in_before(
+    moderator, purged, isolated, tmp_path
+):
+    """Dated statistics (at=, timelines) count a moved device where it stood then: its
+    deletion changes the answers of the district it left, which no longer holds it."""
+    left = square(PARIS[0] - 0.005, PARIS[1] - 0.005, 0.01)
+    now = square(MOVED[0] - 0.0005, MOVED[1] - 0.0005, 0.001)
+    districts = [district_feature("75056", left), district_feature("75117", now)]
+    load(isolated, write_geojson(tmp_path / "districts.geojson", districts))
+    device = pin(moderator, *PARIS)
+    url = f"/api/v1/devices/{device['id']}"
+    moved = moderator.patch(
+        url,
+        json={"geometry": {"type": "Point", "coordinates": list(MOVED)}},
+        headers={"If-Match": moderator.get(url).headers["ETag"]},
+    )
+    assert moved.status_code == 200
+    purged.clear()
+    assert moderator.delete(url).status_code == 204
+    assert {"district/75056", "district/75117"} <= purged[0]
+
+
 def test_reads_and_failed_writes_purge_nothing(client, moderator, purged):
     device = pin(moderator, *PARIS)
     purged.clear()

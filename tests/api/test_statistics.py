@@ -105,17 +105,22 @@ MOVED_RETYPED_REMOVED_RESTORED = [
 ]
 
 
-def edit_history(client, db, device_id: str, dated_changes: list) -> None:
+def edit_history(client, db, device_id: str, dated_changes: list, bulk: bool = False) -> None:
     """Edit a pinned device through the API, then date its revisions: the first (its pin) and
-    one per change, in DATED_CHANGES' order [(date, changes or None for the pin), ...]."""
+    one per change, in DATED_CHANGES' order [(date, changes or None for the pin), ...].
+
+    BULK: the pin leaves no revision, as for a row loaded in bulk (its date is then unused).
+    """
     url = f"/api/v1/devices/{device_id}"
+    if bulk:
+        db("DELETE FROM device_revisions WHERE device_id = :id", id=device_id)
     for _day, changes in dated_changes[1:]:
         etag = client.get(url).headers["ETag"]
         assert client.patch(url, json=changes, headers={"If-Match": etag}).status_code == 200
     revisions = db(
         "SELECT id FROM device_revisions WHERE device_id = :id ORDER BY id", id=device_id
     ).scalars()
-    for revision, (day, _changes) in zip(revisions, dated_changes, strict=True):
+    for revision, (day, _changes) in zip(revisions, dated_changes[bulk:], strict=True):
         db("UPDATE device_revisions SET created_at = :d WHERE id = :id", d=day, id=revision)
 
 
@@ -787,12 +792,36 @@ class TestTimeline:
         gone = months("Q2", "&status=removed")
         assert gone["2025-01"] == (1, 0, 1) and gone["2025-06"] == (0, 1, 0)
 
+    def test_a_row_loaded_in_bulk_stood_as_loaded_until_its_first_edit(self, client, db, quarters):
+        """Its first revision is an edit: before it, the device stood where and as it was
+        loaded (the revision's changes say how), not as the edit left it."""
+        device = pin(client, 2.301, 48.801, observed_at="2024-01-10T00:00:00Z")
+        moved_and_retyped = {
+            "geometry": {"type": "Point", "coordinates": [2.315, 48.801]},
+            "properties": {"kind": "alpr"},
+        }
+        history = [(None, None), ("2024-06-01", moved_and_retyped)]
+        edit_history(client, db, device["id"], history, bulk=True)
+
+        def counts(at: str, query: str = "") -> tuple:
+            body = by_code(stats(client, f"{STATS}&at={at}{query}"))
+            return body["Q1"]["count"], body["Q2"]["count"]
+
+        assert counts("2024-03-31") == (1, 0) and counts("2024-03-31", "&kind=alpr") == (0, 0)
+        assert counts("2024-06-30") == (0, 1) and counts("2024-06-30", "&kind=alpr") == (0, 1)
+        timeline = "/api/v1/stats/timeline?interval=month&district="
+        q1 = {p["start"][:7]: p["count"] for p in stats(client, timeline + "Q1")["periods"]}
+        q2 = {p["start"][:7]: p["count"] for p in stats(client, timeline + "Q2")["periods"]}
+        assert (q1["2024-01"], q1["2024-06"]) == (1, 0)
+        assert min(q2) == "2024-06" and q2["2024-06"] == 1
+
     @pytest.mark.parametrize("seed", range(3))
     def test_every_period_ends_with_the_count_at_gives(self, client, db, quarters, seed):
-        """Random devices, each pinned, then moved, retyped, removed, restored or deleted at
-        random dates (revisions sometimes dated before earlier-made ones): the count at the end
-        of every month is the count of `at=` on the month's last day, in both districts and
-        with filters, and adds up from the periods' additions and removals."""
+        """Random devices, each pinned (or loaded in bulk), then moved, retyped, removed,
+        restored or deleted at random dates (revisions sometimes dated before earlier-made
+        ones): the count at the end of every month is the count of `at=` on the month's last
+        day, in both districts and with filters, and adds up from the periods' additions and
+        removals."""
         rng = random.Random(seed)
         month_starts = [f"{2024 + m // 12}-{m % 12 + 1:02d}-01" for m in range(14)]
         for _ in range(6):
@@ -814,7 +843,8 @@ class TestTimeline:
             dates = sorted(rng.sample(month_starts, len(edits) + 1))
             if len(dates) > 2 and rng.random() < 0.5:
                 dates[1], dates[2] = dates[2], dates[1]  # made later, dated earlier
-            edit_history(client, db, device["id"], list(zip(dates, [None, *edits], strict=True)))
+            history = list(zip(dates, [None, *edits], strict=True))
+            edit_history(client, db, device["id"], history, bulk=rng.random() < 0.3)
             if rng.random() < 0.15:
                 assert client.delete(f"/api/v1/devices/{device['id']}").status_code == 204
         for district in ("Q1", "Q2"):

@@ -8,20 +8,24 @@ from sqlalchemy import (
     Float,
     Select,
     SmallInteger,
+    Text,
     and_,
     case,
     cast,
+    column,
     func,
     or_,
     select,
     true,
     union,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import Device, DeviceRevision, District
 from ..devices.filter import DeviceFilter, within_bboxes
 from ..districts import district_clauses
+from ..sql import sql_string
 
 # A device is on the map now when its status says it is there.
 PRESENT_STATUSES = ("active", "unknown")
@@ -53,12 +57,33 @@ STATE_COLUMNS = ("id", "geom", "kind", "status", "operator_type", "verification"
 VIEW_COLUMNS = ("camera_type", "direction", "angle")
 
 
+def state_found_by(revision) -> ColumnElement:
+    """The state REVISION (a row of device_revisions) found: its snapshot with each changed
+    field as it was before. A creation found nothing: the state the device was pinned in is its
+    snapshot; an edit of a row loaded in bulk (no earlier revision) found the row's columns."""
+    change = (
+        func.jsonb_each(revision.changes)
+        .table_valued(column("key", Text), column("value", JSONB))
+        .render_derived()
+    )
+    before = select(func.jsonb_object_agg(change.c.key, change.c.value[0])).scalar_subquery()
+    return case(
+        (revision.action == "create", revision.snapshot),
+        else_=revision.snapshot.op("||")(func.coalesce(before, cast(sql_string("{}"), JSONB))),
+    )
+
+
 def revision_snapshot_at(at: datetime):
     """A LATERAL subquery: the device's state as its edit history gives it at AT (the snapshot
-    of its last revision until then, else of its first: the state it was pinned in)."""
+    of its last revision until then, else the state its first one found)."""
     until_then = DeviceRevision.created_at <= at
     return (
-        select(DeviceRevision.snapshot.label("snapshot"), until_then.label("until_then"))
+        select(
+            case((until_then, DeviceRevision.snapshot), else_=state_found_by(DeviceRevision)).label(
+                "snapshot"
+            ),
+            until_then.label("until_then"),
+        )
         .where(DeviceRevision.device_id == Device.id)
         .order_by(
             until_then.desc(),

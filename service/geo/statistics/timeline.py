@@ -31,6 +31,7 @@ from .selection import (
     appeared_at,
     moved_device_ids,
     snapshot_position,
+    state_found_by,
     still_there,
 )
 
@@ -46,25 +47,27 @@ def device_states(code: str, flt: StatisticsFilter):
     those that ever moved (few), whose every recorded position is tested against the district.
     """
     moved = moved_device_ids()
+    district = select(District.geom).where(District.code == code).scalar_subquery()
+    members = select(DeviceDistrict.device_id).where(DeviceDistrict.district_code == code)
+    in_its_box = Device.geom.op("&&")(district)  # members' pages only, through the GiST index
+    columns = (
+        Device.id,
+        appeared_at().label("appeared"),
+        Device.kind,
+        Device.status,
+        Device.operator_type,
+        Device.verification,
+        Device.updated_at,
+        Device.id.in_(moved).label("moved"),
+    )
     candidates = (
-        select(
-            Device.id,
-            appeared_at().label("appeared"),
-            Device.kind,
-            Device.status,
-            Device.operator_type,
-            Device.verification,
-            Device.updated_at,
-            Device.id.in_(moved).label("moved"),
-        )
-        .where(
-            *DeviceFilter().clauses(),
-            or_(
-                Device.id.in_(
-                    select(DeviceDistrict.device_id).where(DeviceDistrict.district_code == code)
-                ),
-                Device.id.in_(moved),
+        union_all(
+            select(*columns).where(
+                *DeviceFilter().clauses(),
+                in_its_box,
+                or_(Device.id.in_(members), Device.id.in_(moved)),
             ),
+            select(*columns).where(*DeviceFilter().clauses(), ~in_its_box, Device.id.in_(moved)),
         )
         .cte("candidates")
         .prefix_with("MATERIALIZED")
@@ -77,6 +80,7 @@ def device_states(code: str, flt: StatisticsFilter):
             revision.created_at,
             revision.id,
             revision.snapshot,
+            state_found_by(revision).label("found"),
             # The state at an instant is the latest revision made by then (device_states_at):
             # a revision dated before a later-made one never takes effect.
             func.max(revision.id)
@@ -87,11 +91,11 @@ def device_states(code: str, flt: StatisticsFilter):
         .join(candidates, candidates.c.id == revision.device_id)
         .cte("history")
     )
-    district = select(District.geom).where(District.code == code).scalar_subquery()
     c = candidates.c
 
-    def from_snapshot(start, seq, status):
-        snapshot = history.c.snapshot
+    def from_snapshot(snapshot, start, seq, observed: bool = False):
+        """The state SNAPSHOT records from START; OBSERVED: before the pin, so still there."""
+        status = snapshot["status"].astext
         position = snapshot_position(snapshot)
         return select(
             c.id.label("device_id"),
@@ -102,7 +106,7 @@ def device_states(code: str, flt: StatisticsFilter):
                 or_(~c.moved, func.ST_Intersects(district, position)),
             ).label("kept"),
             snapshot["kind"].astext.label("kind"),
-            status.label("status"),
+            (still_there(status) if observed else status).label("status"),
             snapshot["operator_type"].astext.label("operator_type"),
             c.verification,
         ).join(history, history.c.device_id == c.id)
@@ -119,15 +123,14 @@ def device_states(code: str, flt: StatisticsFilter):
             c.verification,
         )
 
-    status_then = history.c.snapshot["status"].astext
     without_history = ~exists().where(revision.device_id == c.id)
     states = union_all(
         # Each revision from when it was made...
-        from_snapshot(history.c.created_at, history.c.id, status_then).where(
+        from_snapshot(history.c.snapshot, history.c.created_at, history.c.id).where(
             history.c.id == history.c.latest
         ),
-        # ...and, from its appearance to its first revision, the state it was pinned in.
-        from_snapshot(c.appeared, literal(0), still_there(status_then)).where(
+        # ...and, from its appearance to its first revision, the state that one found.
+        from_snapshot(history.c.found, c.appeared, literal(0), observed=True).where(
             history.c.id == history.c.first
         ),
         # Without history (loaded in bulk): its columns, a removal at its last change.
@@ -136,7 +139,8 @@ def device_states(code: str, flt: StatisticsFilter):
             without_history, c.status == "removed"
         ),
     ).subquery("states")
-    counted = and_(states.c.kept, *flt.count_clauses(states))
+    # A field missing from a snapshot leaves the state uncounted rather than unknown.
+    counted = func.coalesce(and_(states.c.kept, *flt.count_clauses(states)), false())
     return select(
         states.c.device_id, states.c.start, states.c.seq, counted.label("counted")
     ).subquery("counted_states")
