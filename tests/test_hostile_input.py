@@ -153,8 +153,9 @@ def test_an_empty_list_parameter_is_refused_rather_than_ignored(client, path):
     assert response.get_json()["errors"][0]["field"] == path.rsplit("&", 1)[-1].split("?")[-1][:-1]
 
 
-def test_a_device_cannot_have_been_seen_in_the_future(client, db):
-    response = client.post("/api/v1/devices", json=feature(observed_at="2099-01-01T00:00:00Z"))
+@pytest.mark.parametrize("moment", ["2099-01-01T00:00:00Z", "0024-05-01T00:00:00Z"])
+def test_a_device_cannot_have_been_seen_in_the_future_or_centuries_ago(client, db, moment):
+    response = client.post("/api/v1/devices", json=feature(observed_at=moment))
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "properties.observed_at"
     assert stored(db, "devices") == 0

@@ -206,7 +206,14 @@ class ValueList(DelimitedList):
 CLOCK_ALLOWANCE = timedelta(days=1)
 
 
-def not_in_the_future(value: datetime) -> None:
-    """A moment already past: a device cannot have been seen tomorrow."""
+# Surveillance cameras date from the 1940s: a sighting before 1900 is a typo (year 0024 for
+# 2024), and would stretch every timeline of its district over centuries.
+EARLIEST_SIGHTING = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def possible_sighting(value: datetime) -> None:
+    """A moment already past, and not before EARLIEST_SIGHTING."""
     if value > datetime.now(UTC) + CLOCK_ALLOWANCE:
         raise ValidationError("This moment is in the future.")
+    if value < EARLIEST_SIGHTING:
+        raise ValidationError("A device seen before 1900? Check the year.")

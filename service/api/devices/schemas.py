@@ -12,7 +12,7 @@ from ..fields import (
     PointGeometrySchema,
     ValueList,
     choice,
-    not_in_the_future,
+    possible_sighting,
     utc_datetime,
 )
 from ..photos.schemas import DevicePhotoSchema
@@ -102,10 +102,10 @@ class DevicePropertiesSchema(ma.Schema):
     status = choice(vocab.STATUSES)
     observed_at = utc_datetime(
         allow_none=True,
-        validate=not_in_the_future,
+        validate=possible_sighting,
         metadata={
-            "description": "When it was seen (RFC 3339), not after now; served as the start "
-            "of its UTC day, like every time of a device"
+            "description": "When it was seen (RFC 3339), not after now nor before 1900; "
+            "served as the start of its UTC day, like every time of a device"
         },
     )
     accuracy_m = JsonNumber(

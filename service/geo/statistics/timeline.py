@@ -9,6 +9,7 @@ changes status or kind, or is deleted.
 from sqlalchemy import (
     Text,
     and_,
+    case,
     cast,
     exists,
     false,
@@ -36,6 +37,7 @@ from .selection import (
 )
 
 TIMELINE_INTERVALS = ("day", "week", "month", "year")
+TIMELINE_SPAN = "100 years"
 
 
 def device_states(code: str, flt: StatisticsFilter):
@@ -180,7 +182,13 @@ def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_cre
         .group_by(changed_in)
         .cte("per_period")
     )
-    first = select(func.min(per_period.c.period)).scalar_subquery()
+    # Periods of the last TIMELINE_SPAN at most (a device dated in the year 1 would make a
+    # timeline by day of 740,000 periods); changes before count in the first period's count.
+    earliest = func.date_trunc(unit, func.now() - cast(sql_string(TIMELINE_SPAN), INTERVAL))
+    first_change = func.min(per_period.c.period)  # NULL without any: no period at all
+    first = select(
+        case((first_change.is_not(None), func.greatest(first_change, earliest)))
+    ).scalar_subquery()
     series = (
         func.generate_series(
             first, func.date_trunc(unit, func.now()), cast(sql_string(f"1 {interval}"), INTERVAL)
@@ -190,12 +198,17 @@ def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_cre
     )
     added = func.coalesce(per_period.c.added, 0)
     removed = func.coalesce(per_period.c.removed, 0)
+    before_first = (
+        select(func.coalesce(func.sum(per_period.c.added - per_period.c.removed), 0))
+        .where(per_period.c.period < earliest)
+        .scalar_subquery()
+    )
     rows = (
         select(
             series.c.start,
             added.label("added"),
             removed.label("removed"),
-            func.sum(added - removed).over(order_by=series.c.start).label("count"),
+            (func.sum(added - removed).over(order_by=series.c.start) + before_first).label("count"),
         )
         .select_from(series.outerjoin(per_period, per_period.c.period == series.c.start))
         .subquery("rows")
