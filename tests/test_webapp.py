@@ -549,7 +549,7 @@ def test_devices_at_one_spot_are_chosen_from_their_cluster_and_markers_open_by_k
     phone, moderator
 ):
     """Zooming in cannot part devices pinned at the same spot: the cluster lists them. A
-    marker opens with Enter as with a tap."""
+    marker opens with Enter as with a tap, and gets the focus back when the sheet closes."""
     spot = feature(2.3522, 48.8566)
     for kind in ("camera", "microphone"):
         spot["properties"]["kind"] = kind
@@ -567,6 +567,14 @@ def test_devices_at_one_spot_are_chosen_from_their_cluster_and_markers_open_by_k
     lone.focus()
     page.keyboard.press("Enter")
     expect(sheet.get_by_role("heading", name="camera")).to_be_visible()
+    page.keyboard.press("Escape")  # closing gives the focus back to what opened the sheet
+    expect(sheet).to_be_hidden()
+    expect(lone).to_be_focused()
+    account = page.locator("#account-button")
+    account.focus()
+    page.keyboard.press("Enter")
+    sheet.get_by_role("button", name="Close").click()
+    expect(account).to_be_focused()
     assert phone.errors == []
 
 

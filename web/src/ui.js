@@ -17,6 +17,9 @@ export function element(tag, attributes = {}, ...children) {
 
 const sheet = () => document.getElementById("sheet");
 let onClose = null;
+// What had the focus when the sheet opened (a marker, a button): it gets it back on closing,
+// so that a keyboard or screen reader user goes on from where they were.
+let opener = null;
 // What the app brought up on its own while the contributor was filling in a form (see
 // whenSheetFree), shown once the sheet is closed.
 let waiting = null;
@@ -27,6 +30,10 @@ export function openSheet(title, content, { closed = null } = {}) {
   waiting = null;
   if (onClose) onClose();
   onClose = closed;
+  if (sheet().hidden) {
+    const focused = document.activeElement;
+    opener = focused && focused !== document.body && !sheet().contains(focused) ? focused : null;
+  }
   const heading = document.getElementById("sheet-title");
   heading.textContent = title;
   document.getElementById("sheet-body").replaceChildren(content);
@@ -35,10 +42,15 @@ export function openSheet(title, content, { closed = null } = {}) {
 }
 
 export function closeSheet() {
+  const hadFocus = sheet().contains(document.activeElement);
   sheet().hidden = true;
   document.getElementById("sheet-body").replaceChildren();
   if (onClose) onClose();
   onClose = null;
+  const back = opener;
+  opener = null;
+  // A marker redrawn meanwhile is gone from the page: the map takes the focus instead.
+  if (hadFocus) (back?.isConnected ? back : document.getElementById("map")).focus();
   const next = waiting;
   waiting = null;
   next?.();
