@@ -3,6 +3,7 @@ accounts, pinning with a photo, duplicates, the offline outbox, votes, moderatio
 promises of a PWA (installable, offline shell, no host but Vigie's)."""
 
 import io
+import random
 import re
 import uuid
 from pathlib import Path
@@ -322,6 +323,45 @@ def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
     ).scalar_one()
     assert photos == 1
     expect(page.locator(".leaflet-marker-icon .pin.pending")).to_have_count(0)
+
+
+def test_a_photo_sent_over_a_slow_network_shows_how_much_is_sent(phone, db, contributor):
+    """On a phone's slow upload, a photo of 600 KB takes seconds: a progress bar says how
+    far it is, and gives way to "Photo ready" once the server has it."""
+    noise = Image.frombytes("RGB", (900, 600), bytes(random.Random(7).randbytes(900 * 600 * 3)))
+    big = io.BytesIO()
+    noise.save(big, "JPEG", quality=95)
+    assert len(big.getvalue()) > 600_000  # three seconds at 200 KB/s
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    expect(page.locator(".accuracy-circle")).to_have_count(1)
+    cdp = phone.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 200_000},
+    )
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": big.getvalue()}
+    )
+    sending = page.get_by_role("progressbar", name="Sending the photo…")
+    expect(sending).to_be_visible()
+    page.wait_for_function(
+        "() => { const bar = document.querySelector('.pin-form progress');"
+        " return bar && bar.value > 0.2 && bar.value < 1; }"
+    )
+    expect(page.locator(".pin-form")).to_contain_text("Photo ready.", timeout=30_000)
+    expect(sending).to_have_count(0)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor)
+    assert device.photos == 1
+    assert phone.errors == []
 
 
 def test_the_service_worker_sends_the_outbox_with_the_app_closed(phone, db, contributor):

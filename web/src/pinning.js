@@ -174,8 +174,11 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
     const [file] = photoInput.control.files;
     if (!file) return;
     photo = { blob: file, id: null };
+    const sending = element("progress", { max: 1, value: 0, "aria-label": t("photoSending") });
+    photoStatus.replaceChildren(element("p", { class: "notice info" }, t("photoSending"), " ", sending));
     try {
-      const { data } = await uploadPhoto(file, crypto.randomUUID());
+      const onProgress = (fraction) => { sending.value = fraction; };
+      const { data } = await uploadPhoto(file, crypto.randomUUID(), { onProgress });
       photo = { blob: null, id: data.id };
       photoStatus.replaceChildren(notice(t("photoUploaded")));
       const suggested = data.suggested_location?.coordinates;
