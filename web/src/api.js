@@ -60,17 +60,22 @@ function fetchReportingUpload(url, { method, headers, body, signal }, onUploadPr
       if (event.lengthComputable) onUploadProgress(event.loaded / event.total);
     });
     xhr.addEventListener("load", () => {
-      const answer = new Headers();
-      for (const line of xhr.getAllResponseHeaders().trim().split(/\r?\n/)) {
-        const colon = line.indexOf(":");
-        if (colon > 0) answer.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+      try {
+        const answer = new Headers();
+        for (const line of xhr.getAllResponseHeaders().trim().split(/\r?\n/)) {
+          const colon = line.indexOf(":");
+          if (colon > 0) answer.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+        }
+        const empty = [204, 205, 304].includes(xhr.status);
+        resolve(new Response(empty ? null : xhr.response, { status: xhr.status, headers: answer }));
+      } catch (error) {
+        reject(error); // a status no Response can carry (a proxy's 600): as a lost network
       }
-      const empty = [204, 205, 304].includes(xhr.status);
-      resolve(new Response(empty ? null : xhr.response, { status: xhr.status, headers: answer }));
     });
     xhr.addEventListener("error", () => reject(new TypeError("network error")));
     xhr.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
-    signal?.addEventListener("abort", () => xhr.abort());
+    if (signal?.aborted) return reject(new DOMException("aborted", "AbortError"));
+    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
     xhr.send(body);
   });
 }

@@ -30,10 +30,10 @@ export function openSheet(title, content, { closed = null } = {}) {
   waiting = null;
   if (onClose) onClose();
   onClose = closed;
-  if (sheet().hidden) {
-    const focused = document.activeElement;
-    opener = focused && focused !== document.body && !sheet().contains(focused) ? focused : null;
-  }
+  // Opened from outside the sheet (another marker while one's details show): that opener.
+  const focused = document.activeElement;
+  if (focused && focused !== document.body && !sheet().contains(focused)) opener = focused;
+  else if (sheet().hidden) opener = null;
   const heading = document.getElementById("sheet-title");
   heading.textContent = title;
   document.getElementById("sheet-body").replaceChildren(content);
@@ -42,15 +42,20 @@ export function openSheet(title, content, { closed = null } = {}) {
 }
 
 export function closeSheet() {
-  const hadFocus = sheet().contains(document.activeElement);
+  // On the body: a control of the sheet lost it on being disabled or removed (Save).
+  const active = document.activeElement;
+  const hadFocus = !active || active === document.body || sheet().contains(active);
   sheet().hidden = true;
   document.getElementById("sheet-body").replaceChildren();
   if (onClose) onClose();
   onClose = null;
   const back = opener;
   opener = null;
-  // A marker redrawn meanwhile is gone from the page: the map takes the focus instead.
-  if (hadFocus) (back?.isConnected ? back : document.getElementById("map")).focus();
+  // A marker redrawn meanwhile, a button hidden since: the map takes the focus instead.
+  if (hadFocus) {
+    back?.focus();
+    if (document.activeElement !== back) document.getElementById("map").focus();
+  }
   const next = waiting;
   waiting = null;
   next?.();
