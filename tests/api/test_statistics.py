@@ -229,6 +229,16 @@ class TestDensities:
         assert len(then) == len(now) == 1 and then[0]["geometry"] != now[0]["geometry"]
         assert client.get(f"{grid}&at=2025-03-01").get_json()["features"] == []
 
+    def test_at_counts_a_device_that_moved_far_away_where_it_stood(self, client, db, quarters):
+        """Devices are found where they stand now, and those that moved by their history: one
+        now in Lyon still counts in Q1 before it moved."""
+        device = pin(client, 2.301, 48.801, observed_at="2024-01-10T00:00:00Z")
+        lyon = {"geometry": {"type": "Point", "coordinates": [4.835, 45.764]}}
+        edit_history(client, db, device["id"], [("2024-01-10", None), ("2024-06-01", lyon)])
+        counts = {at: by_code(stats(client, f"{STATS}&at={at}"))["Q1"]["count"] for at in (
+            "2024-03-01", "2024-07-01")}  # fmt: skip
+        assert counts == {"2024-03-01": 1, "2024-07-01": 0}
+
     def test_csv_file_name_from_any_codes_is_a_valid_ascii_header(self, client, quarters):
         """The file name repeats the request's codes, which may hold anything: the header stays
         ASCII (a server refuses any other byte: a 500) with no quote or parameter smuggled in,
