@@ -327,7 +327,8 @@ def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
 
 def test_a_photo_sent_over_a_slow_network_shows_how_much_is_sent(phone, db, contributor):
     """On a phone's slow upload, a photo of 600 KB takes seconds: a progress bar says how
-    far it is, and gives way to "Photo ready" once the server has it."""
+    far it is, and gives way to "Photo ready" once the server has it. A photo chosen instead
+    while it is sent replaces it."""
     noise = Image.frombytes("RGB", (900, 600), bytes(random.Random(7).randbytes(900 * 600 * 3)))
     big = io.BytesIO()
     noise.save(big, "JPEG", quality=95)
@@ -351,8 +352,13 @@ def test_a_photo_sent_over_a_slow_network_shows_how_much_is_sent(phone, db, cont
         "() => { const bar = document.querySelector('.pin-form progress');"
         " return bar && bar.value > 0.2 && bar.value < 1; }"
     )
+    # Another photo chosen meanwhile: the first is given up, not left to finish and win.
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "other.jpg", "mimeType": "image/jpeg", "buffer": images.plain_photo()}
+    )
     expect(page.locator(".pin-form")).to_contain_text("Photo ready.", timeout=30_000)
     expect(sending).to_have_count(0)
+    page.wait_for_load_state("networkidle")  # the first upload had time to end, had it gone on
     cdp.send(
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
@@ -362,7 +368,14 @@ def test_a_photo_sent_over_a_slow_network_shows_how_much_is_sent(phone, db, cont
     expect(page.locator("#pin-button")).to_be_focused()
     phone.wait_until_sent()
     [device] = devices_by(db, contributor)
-    assert device.photos == 1
+    sizes = db("SELECT width, height FROM photos WHERE device_id = :id", id=device.id).all()
+    assert [tuple(size) for size in sizes] == [(600, 200)]  # the second photo's
+    uploaded = db(
+        "SELECT count(*) FROM photos p JOIN users u ON u.id = p.uploaded_by"
+        " WHERE u.username = :name",
+        name=contributor,
+    )
+    assert uploaded.scalar_one() == 1  # the first never arrived
     assert phone.errors == []
 
 

@@ -137,9 +137,9 @@ export function multipartPhoto(blob, boundary) {
   };
 }
 
-// ON_PROGRESS(fraction sent), when given: see fetchReportingUpload.
-export function uploadPhoto(blob, idempotencyKey, { onProgress } = {}) {
+// ON_PROGRESS(fraction sent), when given: see fetchReportingUpload. SIGNAL gives it up.
+export function uploadPhoto(blob, idempotencyKey, { onProgress, signal } = {}) {
   const { body, contentType } = multipartPhoto(blob, `vigie-${idempotencyKey}`);
   const headers = { "Content-Type": contentType, "Idempotency-Key": idempotencyKey };
-  return request("POST", "photos", { body, headers, onUploadProgress: onProgress });
+  return request("POST", "photos", { body, headers, signal, onUploadProgress: onProgress });
 }

@@ -169,16 +169,21 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
   notes.control.value = props.notes ?? "";
   const photoInput = field(t("takePhoto"), "input", { type: "file", accept: "image/*", capture: "environment", name: "photo" });
   const photoStatus = element("div", { "aria-live": "polite" });
+  let upload = null; // the AbortController of the photo being sent
 
   photoInput.control.addEventListener("change", async () => {
     const [file] = photoInput.control.files;
     if (!file) return;
     photo = { blob: file, id: null };
+    // Another photo chosen meanwhile replaces the one being sent, which is given up.
+    upload?.abort();
+    const sent = (upload = new AbortController());
     const sending = element("progress", { max: 1, value: 0, "aria-label": t("photoSending") });
     photoStatus.replaceChildren(element("p", { class: "notice info" }, t("photoSending"), " ", sending));
     try {
       const onProgress = (fraction) => { sending.value = fraction; };
-      const { data } = await uploadPhoto(file, crypto.randomUUID(), { onProgress });
+      const { data } = await uploadPhoto(file, crypto.randomUUID(), { onProgress, signal: sent.signal });
+      if (upload !== sent) return;
       photo = { blob: null, id: data.id };
       photoStatus.replaceChildren(notice(t("photoUploaded")));
       const suggested = data.suggested_location?.coordinates;
@@ -193,6 +198,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
         photoStatus.append(use);
       }
     } catch (error) {
+      if (error.name === "AbortError" || upload !== sent) return; // replaced, or the form closed
       // Offline: the photo waits in the outbox with the pin.
       photoStatus.replaceChildren(notice(error instanceof OfflineError ? t("photoQueued") : error.message, error instanceof OfflineError ? "info" : "error"));
       if (!(error instanceof OfflineError)) photo = { blob: null, id: null };
@@ -254,7 +260,9 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
 
   listDirections();
   drawCones();
-  openSheet(device ? t("edit") : t("pinDevice"), form, { closed: () => layers.remove() });
+  // Closed (saved, or given up): a photo still being sent goes with the outbox, or not at all.
+  const closed = () => { layers.remove(); upload?.abort(); };
+  openSheet(device ? t("edit") : t("pinDevice"), form, { closed });
   keepInSight(map, marker.getLatLng());
 }
 
