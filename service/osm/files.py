@@ -102,6 +102,8 @@ def osm_xml(nodes: Iterable[tuple[int, float, float, dict[str, str]]], bbox=None
     root = ET.Element("osm", version="0.6", generator=GENERATOR)
     if bbox:
         min_lon, min_lat, max_lon, max_lat = bbox
+        if min_lon > max_lon:  # across the antimeridian, which OSM's bounds cannot say
+            min_lon, max_lon = -180.0, 180.0
         ET.SubElement(
             root,
             "bounds",

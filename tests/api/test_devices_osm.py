@@ -90,6 +90,18 @@ def test_bbox_and_filters_apply_and_imported_nodes_are_left_out(client, db):
     assert (bounds.get("minlon"), bounds.get("maxlat")) == ("2.3", "48.9")
 
 
+def test_a_box_across_the_antimeridian_is_exported_with_bounds_josm_reads(client):
+    """OSM's bounds have no way round the antimeridian: min above max would be an empty or
+    broken area. They span every longitude instead, and both sides' nodes are exported."""
+    pin(client, 179.5, -16.8)
+    pin(client, -179.5, -16.8)
+    response = client.get("/api/v1/devices?f=osm&bbox=179,-17,-179,-16")
+    assert sorted(n["lon"] for n in nodes(response)) == [-179.5, 179.5]
+    bounds = ET.fromstring(response.data).find("bounds")
+    assert (bounds.get("minlon"), bounds.get("maxlon")) == ("-180.0", "180.0")
+    assert (bounds.get("minlat"), bounds.get("maxlat")) == ("-17.0", "-16.0")
+
+
 def test_pages_are_linked_and_cached(client):
     for n in range(3):
         pin(client, 2.3 + n / 100, 48.85)
