@@ -74,6 +74,10 @@ OSM_KEYS = {
 
 NOTES_MAX_CHARS = 5000
 OPERATOR_MAX_CHARS = 255
+
+# Surveillance cameras date from the 1940s: a sighting (observed_at, survey:date) before 1900 is
+# a typo (year 0024 for 2024), and would stretch every timeline of its district over centuries.
+EARLIEST_SIGHTING_YEAR = 1900
 SOURCE_MAX_CHARS = 2048
 TAGS_MAX_ENTRIES = 50
 TAG_MAX_CHARS = 255

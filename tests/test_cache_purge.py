@@ -102,16 +102,20 @@ def test_a_change_purges_both_positions_its_districts_and_the_device(
     assert "tile/9/259/176" not in purged[0] and len(expected) == 22 - 10 + 1 + 1
 
 
+@pytest.mark.parametrize("bulk", [False, True])
 def test_a_change_of_a_device_that_moved_purges_the_districts_it_stood_in_before(
-    moderator, purged, isolated, tmp_path
+    moderator, purged, isolated, tmp_path, db, bulk
 ):
     """Dated statistics (at=, timelines) count a moved device where it stood then: its
-    deletion changes the answers of the district it left, which no longer holds it."""
+    deletion changes the answers of the district it left, which no longer holds it. BULK: a
+    row loaded without history, whose first place only its move records."""
     left = square(PARIS[0] - 0.005, PARIS[1] - 0.005, 0.01)
     now = square(MOVED[0] - 0.0005, MOVED[1] - 0.0005, 0.001)
     districts = [district_feature("75056", left), district_feature("75117", now)]
     load(isolated, write_geojson(tmp_path / "districts.geojson", districts))
     device = pin(moderator, *PARIS)
+    if bulk:
+        db("DELETE FROM device_revisions WHERE device_id = :id", id=device["id"])
     url = f"/api/v1/devices/{device['id']}"
     moved = moderator.patch(
         url,

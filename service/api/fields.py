@@ -7,6 +7,8 @@ import marshmallow as ma
 from marshmallow import ValidationError, validate
 from webargs.fields import DelimitedList
 
+from .. import vocabulary as vocab
+
 
 class UtcDateTime(ma.fields.AwareDateTime):
     """An RFC 3339 timestamp read as UTC: an instant before year 1 or after 9999 there (such
@@ -206,14 +208,11 @@ class ValueList(DelimitedList):
 CLOCK_ALLOWANCE = timedelta(days=1)
 
 
-# Surveillance cameras date from the 1940s: a sighting before 1900 is a typo (year 0024 for
-# 2024), and would stretch every timeline of its district over centuries.
-EARLIEST_SIGHTING = datetime(1900, 1, 1, tzinfo=UTC)
-
-
 def possible_sighting(value: datetime) -> None:
-    """A moment already past, and not before EARLIEST_SIGHTING."""
+    """A moment already past, and not before vocab.EARLIEST_SIGHTING_YEAR."""
     if value > datetime.now(UTC) + CLOCK_ALLOWANCE:
         raise ValidationError("This moment is in the future.")
-    if value < EARLIEST_SIGHTING:
-        raise ValidationError("A device seen before 1900? Check the year.")
+    if value.astimezone(UTC).year < vocab.EARLIEST_SIGHTING_YEAR:
+        raise ValidationError(
+            f"A device seen before {vocab.EARLIEST_SIGHTING_YEAR}? Check the year."
+        )

@@ -125,14 +125,15 @@ def read_directions(text: str) -> list[int] | None:
 
 
 def read_survey_date(text: str) -> datetime | None:
-    """survey:date, a day (YYYY-MM-DD) that is not in the future, as its first instant (UTC)."""
+    """survey:date, a day (YYYY-MM-DD) that is neither in the future nor before
+    vocab.EARLIEST_SIGHTING_YEAR, as its first instant (UTC)."""
     if not SURVEY_DATE.match(text):
         return None
     try:
         day = date.fromisoformat(text)
     except ValueError:
         return None
-    if day > datetime.now(UTC).date():
+    if day > datetime.now(UTC).date() or day.year < vocab.EARLIEST_SIGHTING_YEAR:
         return None
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 

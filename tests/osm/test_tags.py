@@ -157,8 +157,10 @@ def test_source_and_survey_date_round_trip():
     assert osm_tags(columns) == tags | {"surveillance:type": "camera"}
 
 
-@pytest.mark.parametrize("text", ["2999-01-01", "2025-02-30", "30/06/2025", "2025-06"])
-def test_future_or_malformed_survey_dates_stay_in_tags(text):
+@pytest.mark.parametrize(
+    "text", ["2999-01-01", "2025-02-30", "30/06/2025", "2025-06", "0024-05-01", "1899-12-31"]
+)
+def test_future_ancient_or_malformed_survey_dates_stay_in_tags(text):
     columns = device_columns(SURVEILLANCE | {"survey:date": text})
     assert columns["observed_at"] is None and columns["tags"] == {"survey:date": text}
 

@@ -6,47 +6,44 @@ statistics of the districts (and their parents) holding either, or holding a pos
 device which moved had before (dated statistics count it there).
 """
 
-from sqlalchemy import ARRAY, Select, bindparam, func, select, true
+from sqlalchemy import ARRAY, Select, bindparam, func, select, true, union
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.orm import aliased
 
 from ...models import Device, DeviceRevision, District
-from ..statistics.selection import snapshot_position
+from ..statistics.selection import is_a_move, json_point
 
 
-def districts_around(position) -> tuple:
-    """The codes and parent codes of the districts covering POSITION, as two arrays."""
+def codes_and_parents() -> tuple:
+    """The codes and the parent codes of the districts a query reads, as two arrays."""
     return (
         func.array_agg(District.code).label("codes"),
         func.array_agg(District.parent_code).label("parents"),
-    ), func.ST_Covers(District.geom, position)
+    )
 
 
 def _device_places() -> Select:
-    columns, covering = districts_around(Device.geom)
-    around = select(*columns).where(covering).lateral("around")
-    # A device that moved also counted, at past dates (at=, timelines), in the districts of its
-    # earlier positions: a change of it (a deletion, an approval...) changes those answers too.
-    move = aliased(DeviceRevision)
-    moved = (
-        select(move.id)
-        .where(
-            move.device_id == DeviceRevision.device_id,
-            move.action != "create",
-            move.changes.has_key("geometry"),
+    around = (
+        select(*codes_and_parents())
+        .where(func.ST_Covers(District.geom, Device.geom))
+        .lateral("around")
+    )
+    # A device that moved also counted, at past dates (at=, timelines), where it stood before:
+    # a change of it (a deletion, an approval...) changes those answers too. Its moves say
+    # where it came from and went, its first place included (a row loaded in bulk has no
+    # other record of it).
+    move = DeviceRevision
+    moved = [move.device_id == Device.id, is_a_move(move)]
+    earlier = union(
+        *(
+            select(json_point(move.changes["geometry"][side]).label("position"))
+            .where(*moved)
+            .correlate(Device)
+            for side in (0, 1)  # before and after
         )
-        .exists()
-    )
-    earlier = (
-        select(snapshot_position(DeviceRevision.snapshot).label("position"))
-        .where(DeviceRevision.device_id == Device.id, moved)
-        .correlate(Device)
-        .subquery("earlier")
-    )
-    past_columns, past_covering = districts_around(earlier.c.position)
+    ).subquery("earlier")
     around_then = (
-        select(*past_columns)
-        .select_from(earlier.join(District, past_covering))
+        select(*codes_and_parents())
+        .select_from(earlier.join(District, func.ST_Covers(District.geom, earlier.c.position)))
         .lateral("around_then")
     )
     ids = bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))

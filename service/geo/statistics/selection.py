@@ -32,23 +32,49 @@ PRESENT_STATUSES = ("active", "unknown")
 
 
 def appeared_at() -> ColumnElement:
-    """When a device came onto the map: its first observation, else when it was pinned.
-
-    With an edit history, this and removed_at() become lookups into it; nothing else changes.
-    """
+    """When a device came onto the map: its first observation, else when it was pinned."""
     return func.coalesce(Device.observed_at, Device.created_at)
 
 
 def still_there(status) -> ColumnElement:
-    """The status of a device before the revision that pinned it: observed, so there, even
-    when it was pinned as removed."""
+    """The status of a device observed but not yet marked removed: before its first revision
+    (pinned as removed, it was seen there), or a row loaded in bulk before its last change."""
     return case((status == "removed", "active"), else_=status)
 
 
-def snapshot_position(snapshot) -> ColumnElement:
-    """The point a revision's snapshot records (GeoJSON coordinates, lon then lat)."""
-    lon_lat = [cast(snapshot["geometry"][i].astext, Float) for i in (0, 1)]
+def json_point(coordinates) -> ColumnElement:
+    """The point of GeoJSON coordinates (a JSON array: lon, then lat), as revisions keep it."""
+    lon_lat = [cast(coordinates[i].astext, Float) for i in (0, 1)]
     return func.ST_SetSRID(func.ST_MakePoint(*lon_lat), 4326)
+
+
+def snapshot_position(snapshot) -> ColumnElement:
+    """The point a revision's snapshot records."""
+    return json_point(snapshot["geometry"])
+
+
+def snapshot_state(snapshot, observed) -> dict[str, ColumnElement]:
+    """What a statistic reads of the state SNAPSHOT records: position, kind, status, operator
+    type, and whether it is a deleted pin's. OBSERVED (a bool, or an SQL one): the state before
+    the first revision, so still there (still_there)."""
+    status = snapshot["status"].astext
+    if not isinstance(observed, bool):
+        status = case((observed, still_there(status)), else_=status)
+    elif observed:
+        status = still_there(status)
+    return {
+        "geom": snapshot_position(snapshot),
+        "kind": snapshot["kind"].astext,
+        "status": status,
+        "operator_type": snapshot["operator_type"].astext,
+        "deleted": snapshot["deleted_at"].astext.is_not(None),
+    }
+
+
+def status_without_history(at, status=Device.status, updated_at=Device.updated_at):
+    """The status at AT of a device without history (loaded in bulk): one marked removed was
+    still there before its last change, the latest moment the removal can have been made."""
+    return case((updated_at > at, still_there(status)), else_=status)
 
 
 # The columns of a device a statistic reads, now or as it stood at a date.
@@ -94,12 +120,15 @@ def revision_snapshot_at(at: datetime):
     )
 
 
+def is_a_move(revision=DeviceRevision) -> ColumnElement:
+    """Whether REVISION (a row of device_revisions) moved its device after it was pinned."""
+    return and_(revision.action != "create", revision.changes.has_key("geometry"))
+
+
 def moved_device_ids() -> Select:
     """The devices that ever moved after they were pinned (few): the only ones that may have
     stood elsewhere at a past date."""
-    return select(DeviceRevision.device_id).where(
-        DeviceRevision.action != "create", DeviceRevision.changes.has_key("geometry")
-    )
+    return select(DeviceRevision.device_id).where(is_a_move())
 
 
 def device_states_at(at: datetime, near: Select | None = None, view: bool = False):
@@ -116,24 +145,17 @@ def device_states_at(at: datetime, near: Select | None = None, view: bool = Fals
     snapshot = revision.c.snapshot
     known = snapshot.is_not(None)
 
-    def then(name: str, now):
-        return case((known, snapshot[name].astext), else_=now)
+    then = snapshot_state(snapshot, observed=~revision.c.until_then)
 
-    geometry = case((known, snapshot_position(snapshot)), else_=Device.geom)
-    # A device observed by AT but marked removed only later (by its first revision, or in
-    # bulk without history) was still there.
-    status_without_history = case(
-        (and_(Device.status == "removed", Device.updated_at > at), "active"),
-        else_=Device.status,
-    )
-    status_from_history = case(
-        (revision.c.until_then, snapshot["status"].astext),
-        else_=still_there(snapshot["status"].astext),
-    )
+    def known_or(name: str, now):
+        return case((known, then[name]), else_=now)
+
     # A JSON array of integers ("[90, 270]") read as a PostgreSQL array ("{90, 270}").
     directions = func.translate(snapshot["direction"].astext, "[]", "{}")
     view_columns = [
-        then("camera_type", Device.camera_type).label("camera_type"),
+        case((known, snapshot["camera_type"].astext), else_=Device.camera_type).label(
+            "camera_type"
+        ),
         case((known, cast(directions, ARRAY(SmallInteger))), else_=Device.direction).label(
             "direction"
         ),
@@ -142,10 +164,10 @@ def device_states_at(at: datetime, near: Select | None = None, view: bool = Fals
     return (
         select(
             Device.id,
-            geometry.label("geom"),
-            then("kind", Device.kind).label("kind"),
-            case((known, status_from_history), else_=status_without_history).label("status"),
-            then("operator_type", Device.operator_type).label("operator_type"),
+            known_or("geom", Device.geom).label("geom"),
+            known_or("kind", Device.kind).label("kind"),
+            known_or("status", status_without_history(at)).label("status"),
+            known_or("operator_type", Device.operator_type).label("operator_type"),
             Device.verification,
             *(view_columns if view else []),
         )
@@ -154,7 +176,7 @@ def device_states_at(at: datetime, near: Select | None = None, view: bool = Fals
         .where(
             *DeviceFilter().clauses(),
             appeared_at() <= at,
-            or_(~known, snapshot["deleted_at"].astext.is_(None)),
+            or_(~known, ~then["deleted"]),
             *([Device.id.in_(union(near, moved_device_ids()))] if near is not None else []),
         )
         .subquery("states")

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import INTERVAL, JSON, aggregate_order_by
 
+from ... import vocabulary as vocab
 from ...models import Device, DeviceDistrict, DeviceRevision, District
 from ..devices.filter import DeviceFilter
 from ..sql import sql_string
@@ -31,13 +32,12 @@ from .selection import (
     StatisticsFilter,
     appeared_at,
     moved_device_ids,
-    snapshot_position,
+    snapshot_state,
     state_found_by,
-    still_there,
+    status_without_history,
 )
 
 TIMELINE_INTERVALS = ("day", "week", "month", "year")
-TIMELINE_SPAN = "100 years"
 
 
 def device_states(code: str, flt: StatisticsFilter):
@@ -96,20 +96,22 @@ def device_states(code: str, flt: StatisticsFilter):
     c = candidates.c
 
     def from_snapshot(snapshot, start, seq, observed: bool = False):
-        """The state SNAPSHOT records from START; OBSERVED: before the pin, so still there."""
-        status = snapshot["status"].astext
-        position = snapshot_position(snapshot)
+        """The state SNAPSHOT records from START; OBSERVED: before the first revision."""
+        then = snapshot_state(snapshot, observed)
         return select(
             c.id.label("device_id"),
             func.greatest(start, c.appeared).label("start"),
             seq.label("seq"),
-            and_(
-                snapshot["deleted_at"].astext.is_(None),
-                or_(~c.moved, func.ST_Intersects(district, position)),
-            ).label("kept"),
-            snapshot["kind"].astext.label("kind"),
-            (still_there(status) if observed else status).label("status"),
-            snapshot["operator_type"].astext.label("operator_type"),
+            # A device that never moved stands where it stood (it is a member): its position
+            # is tested only if it moved. (A position changed without a revision, by an import
+            # of OpenStreetMap nodes over edited devices, is then read from the columns,
+            # where at= reads the snapshot's.)
+            and_(~then["deleted"], or_(~c.moved, func.ST_Intersects(district, then["geom"]))).label(
+                "kept"
+            ),
+            then["kind"].label("kind"),
+            then["status"].label("status"),
+            then["operator_type"].label("operator_type"),
             c.verification,
         ).join(history, history.c.device_id == c.id)
 
@@ -135,11 +137,12 @@ def device_states(code: str, flt: StatisticsFilter):
         from_snapshot(history.c.found, c.appeared, literal(0), observed=True).where(
             history.c.id == history.c.first
         ),
-        # Without history (loaded in bulk): its columns, a removal at its last change.
-        from_columns(c.appeared, 0, still_there(c.status)).where(without_history),
-        from_columns(c.updated_at, 1, literal("removed")).where(
-            without_history, c.status == "removed"
-        ),
+        # Without history (loaded in bulk): its columns from its appearance...
+        from_columns(
+            c.appeared, 0, status_without_history(c.appeared, c.status, c.updated_at)
+        ).where(without_history),
+        # ...and a removal from its last change (status_without_history's rule).
+        from_columns(c.updated_at, 1, c.status).where(without_history, c.status == "removed"),
     ).subquery("states")
     # A field missing from a snapshot leaves the state uncounted rather than unknown.
     counted = func.coalesce(and_(states.c.kept, *flt.count_clauses(states)), false())
@@ -149,7 +152,8 @@ def device_states(code: str, flt: StatisticsFilter):
 
 
 def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_credits: list[dict]):
-    """Per period since the first device: devices added, removed, and on the map at its end."""
+    """Per period since the first change of the count (1900 at the earliest): devices added,
+    removed, and on the map at its end."""
     assert interval in TIMELINE_INTERVALS  # bound into the statement as a constant
     states = device_states(code, flt)
     # Of the states of one instant, the last holds.
@@ -182,9 +186,12 @@ def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_cre
         .group_by(changed_in)
         .cte("per_period")
     )
-    # Periods of the last TIMELINE_SPAN at most (a device dated in the year 1 would make a
-    # timeline by day of 740,000 periods); changes before count in the first period's count.
-    earliest = func.date_trunc(unit, func.now() - cast(sql_string(TIMELINE_SPAN), INTERVAL))
+    # Periods from EARLIEST_SIGHTING_YEAR at the earliest (a device loaded in bulk with a date
+    # in the year 1 would make a timeline by day of 740,000 periods); changes before count in
+    # the first period's count.
+    earliest = func.date_trunc(
+        unit, func.make_timestamptz(vocab.EARLIEST_SIGHTING_YEAR, 1, 1, 0, 0, 0, sql_string("UTC"))
+    )
     first_change = func.min(per_period.c.period)  # NULL without any: no period at all
     first = select(
         case((first_change.is_not(None), func.greatest(first_change, earliest)))
