@@ -8,6 +8,7 @@ smallest code (districts of another level count it too, as the city around its a
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from geoalchemy2 import Geometry
 from sqlalchemy import (
     ARRAY,
     Float,
@@ -199,7 +200,13 @@ def select_replayed_hits(selection: DistrictSelection, flt: StatisticsFilter):
         return code == any_(selected)
 
     member = aliased(DeviceDistrict)
-    devices = flt.devices(near=select(member.device_id).where(in_selection(member.district_code)))
+    extent = select(func.ST_SetSRID(cast(func.ST_Extent(District.geom), Geometry), 4326)).where(
+        *selection.clauses()
+    )
+    devices = flt.devices(
+        near=select(member.device_id).where(in_selection(member.district_code)),
+        box=extent.scalar_subquery(),
+    )
     moved = moved_device_ids()
     membership = aliased(DeviceDistrict)
     in_a_smaller_one = held_by_a_smaller_one(membership, in_selection)
@@ -214,15 +221,22 @@ def select_replayed_hits(selection: DistrictSelection, flt: StatisticsFilter):
             or_(membership.interior, ~in_a_smaller_one),
         )
     )
+    # Kept apart first: joined with the polygons, the test of having moved could come after
+    # the polygon test of every replayed device (the planner cannot tell how many moved).
+    moved_devices = (
+        select(devices)
+        .where(devices.c.id.in_(moved))
+        .cte("moved_devices")
+        .prefix_with("MATERIALIZED")
+    )
     district = aliased(District)
     moved_hits = (
-        select(district.code, *columns)
+        select(district.code, *[moved_devices.c[c.name] for c in columns[:-1]], columns[-1])
         .select_from(district)
-        .join(devices, func.ST_Intersects(district.geom, devices.c.geom))
+        .join(moved_devices, func.ST_Intersects(district.geom, moved_devices.c.geom))
         .where(
             *selection.clauses(district),
-            devices.c.id.in_(moved),
-            counted_in(district, selection.clauses, devices.c.geom),
+            counted_in(district, selection.clauses, moved_devices.c.geom),
         )
     )
     return union_all(unmoved, moved_hits)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     and_,
+    any_,
     case,
     cast,
     column,
@@ -131,7 +132,23 @@ def moved_device_ids() -> Select:
     return select(DeviceRevision.device_id).where(is_a_move())
 
 
-def device_states_at(at: datetime, near: Select | None = None, view: bool = False):
+def nearby_or_moved(near: Select, box: ColumnElement | None) -> ColumnElement:
+    """The devices of NEAR (ids) and those that ever moved. With BOX (a geometry around NEAR),
+    the devices table is read through its spatial index and the moved ones by id (a bitmap of
+    both), rather than by the ids of NEAR one at a time: a city holds hundreds of thousands,
+    and the planner, which cannot tell how many, may choose either."""
+    if box is None:
+        return Device.id.in_(union(near, moved_device_ids()))
+    moved = func.array(moved_device_ids().scalar_subquery())
+    return or_(and_(Device.geom.op("&&")(box), Device.id.in_(near)), Device.id == any_(moved))
+
+
+def device_states_at(
+    at: datetime,
+    near: Select | None = None,
+    view: bool = False,
+    box: ColumnElement | None = None,
+):
     """The public devices that had appeared by AT, each with its position, kind, status and
     operator type at AT (from its revisions), and with VIEW its camera type, directions and
     angle then; devices without history (loaded in bulk) keep their columns, except that a
@@ -177,7 +194,7 @@ def device_states_at(at: datetime, near: Select | None = None, view: bool = Fals
             *DeviceFilter().clauses(),
             appeared_at() <= at,
             or_(~known, ~then["deleted"]),
-            *([Device.id.in_(union(near, moved_device_ids()))] if near is not None else []),
+            *([nearby_or_moved(near, box)] if near is not None else []),
         )
         .subquery("states")
     )
@@ -211,13 +228,18 @@ class StatisticsFilter:
         return clauses
 
     def devices(
-        self, near: Select | None = None, name: str = "counted_devices", view: bool = False
+        self,
+        near: Select | None = None,
+        name: str = "counted_devices",
+        view: bool = False,
+        box: ColumnElement | None = None,
     ):
         """The devices this filter counts, as a subquery with STATE_COLUMNS (and VIEW_COLUMNS
         with VIEW): the devices table now, or each device as it stood at `at`.
 
         NEAR, when given, selects the ids of the devices standing now in the area the caller
-        reads (see device_states_at); by default, those in the filter's bbox if it has one.
+        reads, and BOX a geometry holding them (see device_states_at); by default, those in the
+        filter's bbox if it has one.
         NAME: the subquery's, unique within a statement.
         """
         if self.at is None:
@@ -226,7 +248,7 @@ class StatisticsFilter:
             return select(*columns).where(*self.clauses()).subquery(name)
         if near is None and self.bboxes:
             near = select(Device.id).where(within_bboxes(Device.geom, self.bboxes))
-        states = device_states_at(self.at, near, view)
+        states = device_states_at(self.at, near, view, box)
         clauses = self.count_clauses(states)
         if self.bboxes:
             clauses.append(within_bboxes(states.c.geom, self.bboxes))
