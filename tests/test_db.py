@@ -1,7 +1,7 @@
 """The database connections the API opens: settings every statement relies on."""
 
 from psycopg.pq import TransactionStatus
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from service.db import CompiledRead, make_engine, session
 
@@ -43,3 +43,25 @@ def test_a_compiled_read_keeps_its_prepared_statement_and_leaves_the_connection_
     finally:
         session.configure(bind=app.extensions["engine"])
         engine.dispose()
+
+
+def test_a_public_listing_page_runs_nothing_through_the_session(client, db):
+    """Its page and its credits (OpenStreetMap's, asked by every listing) are prepared reads on
+    a connection of their own: no session to open, plan for, commit and close per page."""
+    db(
+        "INSERT INTO devices (id, geom, kind, osm_id, osm_version) VALUES "
+        "(gen_random_uuid(), ST_SetSRID(ST_MakePoint(2.305, 48.805), 4326), 'camera', 42, 3)"
+    )
+    executed = []
+
+    def record(state):
+        executed.append(str(state.statement))
+
+    event.listen(session, "do_orm_execute", record)
+    try:
+        response = client.get("/api/v1/devices?bbox=2.3,48.8,2.31,48.81&limit=10")
+    finally:
+        event.remove(session, "do_orm_execute", record)
+    assert response.status_code == 200
+    assert "OpenStreetMap" in str(response.get_json()["links"])  # the credit was asked
+    assert executed == []

@@ -13,7 +13,7 @@ from flask import Response, current_app, request
 from markupsafe import escape
 from sqlalchemy import Select
 
-from ..db import session
+from ..db import CompiledRead, session
 from ..geo.declared.features import select_declared_credits
 from ..geo.osm import select_has_openstreetmap_devices
 from .geojson import link
@@ -49,9 +49,14 @@ def contributors_credit() -> dict:
     }
 
 
+# Asked by every listing, tile and document: prepared once per connection, and run outside the
+# request's session (planning it again each time cost more than the listing's own Python).
+HAS_OPENSTREETMAP_DEVICES = CompiledRead(select_has_openstreetmap_devices())
+
+
 def openstreetmap_credits() -> list[dict]:
     """OpenStreetMap's credit when a public device came from it, else nothing."""
-    return [OPENSTREETMAP] if session.execute(select_has_openstreetmap_devices()).scalar() else []
+    return [OPENSTREETMAP] if HAS_OPENSTREETMAP_DEVICES.one_or_none()[0] else []
 
 
 def device_credits() -> list[dict]:
