@@ -188,6 +188,11 @@ def select_joined_hits(selection: DistrictSelection, flt: StatisticsFilter):
     )
 
 
+def extent_of(geometries) -> ColumnElement:
+    """The box around a column of geometries (an aggregate), as a WGS84 polygon."""
+    return func.ST_SetSRID(cast(func.ST_Extent(geometries), Geometry), 4326)
+
+
 def select_replayed_hits(selection: DistrictSelection, flt: StatisticsFilter):
     """The hits of select_joined_hits for `at=`, without joining points with polygons for the
     devices that never moved: they stood where they stand, so their memberships place them
@@ -200,19 +205,19 @@ def select_replayed_hits(selection: DistrictSelection, flt: StatisticsFilter):
         return code == any_(selected)
 
     member = aliased(DeviceDistrict)
-    extent = select(func.ST_SetSRID(cast(func.ST_Extent(District.geom), Geometry), 4326)).where(
-        *selection.clauses()
-    )
     devices = flt.devices(
         near=select(member.device_id).where(in_selection(member.district_code)),
-        box=extent.scalar_subquery(),
+        box=select(extent_of(District.geom)).where(*selection.clauses()).scalar_subquery(),
     )
     moved = moved_device_ids()
     membership = aliased(DeviceDistrict)
     in_a_smaller_one = held_by_a_smaller_one(membership, in_selection)
-    columns = [devices.c.kind, devices.c.status, devices.c.verification, literal(1).label("n")]
+
+    def hit(source) -> list:
+        return [source.c.kind, source.c.status, source.c.verification, literal(1).label("n")]
+
     unmoved = (
-        select(membership.district_code.label("code"), *columns)
+        select(membership.district_code.label("code"), *hit(devices))
         .select_from(devices)
         .join(membership, membership.device_id == devices.c.id)
         .where(
@@ -231,7 +236,7 @@ def select_replayed_hits(selection: DistrictSelection, flt: StatisticsFilter):
     )
     district = aliased(District)
     moved_hits = (
-        select(district.code, *[moved_devices.c[c.name] for c in columns[:-1]], columns[-1])
+        select(district.code, *hit(moved_devices))
         .select_from(district)
         .join(moved_devices, func.ST_Intersects(district.geom, moved_devices.c.geom))
         .where(
@@ -590,9 +595,7 @@ def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
     inside = func.coalesce(func.sum(rows.c.count), 0)
     outside = null()
     if query.report_outside:
-        extent = select(
-            func.ST_SetSRID(func.ST_Envelope(func.ST_Collect(sel.c.geom)), 4326)
-        ).scalar_subquery()
+        extent = select(extent_of(sel.c.geom)).scalar_subquery()
         near = select(Device.id).where(Device.geom.op("&&")(extent))
         devices = query.filter.devices(near, name="devices_in_extent")
         in_extent = (

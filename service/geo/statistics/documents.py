@@ -38,14 +38,12 @@ def figure_rows(query: DensityQuery, flat: bool, watched: bool):
     return sel, rows, ranked_object(rows.c.json_head, rows.c.rank, rows.c[tail])
 
 
-def select_density_json(query: DensityQuery, credits: list[dict]) -> Select:
-    """`{"districts": [...], "totals": {...}, "attribution": [...]}` as one text value."""
-    sel, rows, district = figure_rows(query, flat=False, watched=True)
-    districts = select(comma_joined(district, rows.c.code)).scalar_subquery()
+def document(opening: str, items, query: DensityQuery, sel, rows, credits: list[dict]) -> Select:
+    """OPENING, the comma-joined ITEMS, then the totals and the attribution, as one text."""
     return select(
         func.concat(
-            sql_string('{"districts":['),
-            districts,
+            sql_string(opening),
+            items,
             sql_string('],"totals":'),
             totals_object(query, sel, rows),
             sql_string(',"attribution":'),
@@ -53,6 +51,13 @@ def select_density_json(query: DensityQuery, credits: list[dict]) -> Select:
             sql_string("}"),
         )
     )
+
+
+def select_density_json(query: DensityQuery, credits: list[dict]) -> Select:
+    """`{"districts": [...], "totals": {...}, "attribution": [...]}` as one text value."""
+    sel, rows, district = figure_rows(query, flat=False, watched=True)
+    districts = select(comma_joined(district, rows.c.code)).scalar_subquery()
+    return document('{"districts":[', districts, query, sel, rows, credits)
 
 
 def select_density_geojson(query: DensityQuery, credits: list[dict], tolerance_m: float):
@@ -68,14 +73,4 @@ def select_density_geojson(query: DensityQuery, credits: list[dict], tolerance_m
         .select_from(rows.join(District, District.code == rows.c.code))
         .scalar_subquery()
     )
-    return select(
-        func.concat(
-            sql_string('{"type":"FeatureCollection","features":['),
-            features,
-            sql_string('],"totals":'),
-            totals_object(query, sel, rows),
-            sql_string(',"attribution":'),
-            attribution_array(sel, credits),
-            sql_string("}"),
-        )
-    )
+    return document('{"type":"FeatureCollection","features":[', features, query, sel, rows, credits)
