@@ -19,6 +19,7 @@ from service.geo.statistics.cache import (
     select_outdated_requests,
 )
 from service.geo.statistics.kept import refresh_kept_lines
+from service.geo.statistics.timeline import refresh_timelines
 from service.models import District
 
 from . import catalogue
@@ -203,11 +204,15 @@ def load_default_command():
 
 @geodata_cli.command("refresh-statistics")
 def refresh_statistics_command():
-    """Rewrite the kept lines (CSV and JSON) writes marked stale, and recompute the cached
-    statistics that predate the last change (run it from cron)."""
+    """Rewrite the kept lines (CSV and JSON) writes marked stale, replay in the kept timelines
+    the devices written since, and recompute the cached statistics that predate the last
+    change (run it from cron)."""
     rewritten = session.execute(refresh_kept_lines()).scalar_one()
     session.commit()
     click.echo(f"{rewritten} stale kept lines rewritten.")
+    replayed = refresh_timelines(session)
+    session.commit()
+    click.echo(f"{replayed} marks of devices written replayed in the kept timelines.")
     version = session.execute(select_data_version()).scalar_one()
     requests = session.execute(select_outdated_requests(version)).scalars().all()
     session.rollback()

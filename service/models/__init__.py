@@ -32,6 +32,10 @@ from .district import (  # noqa: E402
     DistrictJsonObject,
     StatisticsCache,
     district_csv_lines_stale,
+    timeline_changes,
+    timeline_device_changes,
+    timeline_device_marks,
+    timeline_districts,
 )
 from .photo import Photo  # noqa: E402
 
@@ -60,4 +64,8 @@ __all__ = [
     "StatisticsCache",
     "User",
     "district_csv_lines_stale",
+    "timeline_changes",
+    "timeline_device_changes",
+    "timeline_device_marks",
+    "timeline_districts",
 ]

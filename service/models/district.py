@@ -155,3 +155,37 @@ class DistrictJsonObject(Base):
 # counts or districts, unmarked when refresh_district_csv_lines() rewrites them (migration
 # 0021). No key: writers only insert.
 district_csv_lines_stale = table("district_csv_lines_stale", column("code", String(32)))
+
+
+# Timelines kept for the districts asked about (migration 0028): each change of a device's
+# state there (before and after, as a filter reads it), their numbers per district, day or
+# month and pair of states, and the devices written since (marked by writers, replayed again
+# by the next timeline request).
+TIMELINE_STATE_FIELDS = ("kind", "status", "operator_type", "verification")
+
+
+def timeline_change_columns() -> list:
+    return [
+        column(f"{side}_{name}", Text)
+        for side in ("before", "after")
+        for name in TIMELINE_STATE_FIELDS
+    ]
+
+
+timeline_districts = table("timeline_districts", column("code", String(32)))
+timeline_device_changes = table(
+    "timeline_device_changes",
+    column("code", String(32)),
+    column("device_id", UUID(as_uuid=True)),
+    column("at", DateTime(timezone=True)),
+    *timeline_change_columns(),
+)
+timeline_changes = table(
+    "timeline_changes",
+    column("code", String(32)),
+    column("unit", Text),
+    column("period", DateTime(timezone=True)),
+    *timeline_change_columns(),
+    column("n", Integer),
+)
+timeline_device_marks = table("timeline_device_marks", column("device_id", UUID(as_uuid=True)))

@@ -17,10 +17,12 @@ from werkzeug.http import parse_options_header
 
 from service.api.statistics import cache as statistics_cache
 from service.api.statistics import routes
+from service.db import session
 from service.geo import grid
 from service.geo.statistics.density import DensityQuery
 from service.geo.statistics.documents import select_density_json
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
+from service.geo.statistics.timeline import select_timeline
 from service.geo.view_cones import ViewModel
 from tests.districts import (
     district_feature,
@@ -834,7 +836,8 @@ class TestTimeline:
         removals."""
         rng = random.Random(seed)
         month_starts = [f"{2024 + m // 12}-{m % 12 + 1:02d}-01" for m in range(14)]
-        for _ in range(6):
+
+        def random_history():
             device = pin(
                 client, rng.choice((2.301, 2.305, 2.315)), 48.801,
                 kind=rng.choice(("camera", "alpr")),
@@ -857,10 +860,34 @@ class TestTimeline:
             edit_history(client, db, device["id"], history, bulk=rng.random() < 0.3)
             if rng.random() < 0.15:
                 assert client.delete(f"/api/v1/devices/{device['id']}").status_code == 204
+            return device["id"]
+
+        queries = {
+            "": StatisticsFilter(),
+            "&kind=alpr": StatisticsFilter(kinds=["alpr"]),
+            "&status=removed": StatisticsFilter(statuses=["removed"]),
+            "&status=active,removed": StatisticsFilter(statuses=["active", "removed"]),
+        }
+        earlier = [random_history() for _ in range(3)]
+        for district in ("Q1", "Q2"):  # from here on, their timelines are kept
+            stats(client, f"/api/v1/stats/timeline?district={district}")
+        for _ in range(3):
+            random_history()
+        client.delete(f"/api/v1/devices/{earlier[0]}")  # its kept changes are undone
+        # Read before any refresh: the kept numbers, corrected by the devices marked since.
+        marked = {
+            (district, query): json.loads(
+                session.execute(select_timeline(district, "month", flt, [])).scalar_one()
+            )["periods"]
+            for district in ("Q1", "Q2")
+            for query, flt in queries.items()
+        }
+        assert db("SELECT count(*) FROM timeline_device_marks").scalar_one() > 0
         for district in ("Q1", "Q2"):
-            for query in ("", "&kind=alpr", "&status=removed", "&status=active,removed"):
+            for query in queries:
                 url = f"/api/v1/stats/timeline?district={district}&interval=month{query}"
-                periods = stats(client, url)["periods"]
+                periods = stats(client, url)["periods"]  # after a refresh
+                assert periods == marked[district, query]
                 running = 0
                 for period in periods:
                     running += period["added"] - period["removed"]

@@ -5,11 +5,11 @@ kept at write time (memberships and counts: migration 0013; hexagon counts: 0018
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
@@ -19,6 +19,11 @@ from service.geo.statistics.csv import select_density_csv
 from service.geo.statistics.density import RANK_METRICS, DensityQuery
 from service.geo.statistics.documents import select_density_geojson, select_density_json
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
+from service.geo.statistics.timeline import (
+    TIMELINE_INTERVALS,
+    refresh_timelines,
+    select_timeline,
+)
 from tests.districts import district_feature, load, rectangle, write_geojson
 
 CREDITS = [{"name": "devices", "attribution": "test", "licence": "ODbL", "source_url": "/devices"}]
@@ -70,7 +75,8 @@ DEVICE = st.fixed_dictionaries(
         "review_status": st.sampled_from(("approved", "approved", "pending", "rejected")),
     }
 )
-TARGET = st.integers(0, 1000)  # which device, modulo how many there are
+TARGET = st.integers(0, 1000)
+DAYS = st.dates(date(2023, 1, 1), date(2025, 12, 31))  # which device, modulo how many there are
 OPERATIONS = st.one_of(
     st.tuples(st.just("create"), DEVICE),
     st.tuples(st.just("create_many"), st.lists(DEVICE, min_size=2, max_size=6)),
@@ -81,6 +87,7 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("verification"), TARGET, st.sampled_from(vocab.VERIFICATION_LEVELS)),
     st.tuples(st.just("review"), TARGET, st.sampled_from(vocab.REVIEW_STATUSES)),
     st.tuples(st.just("touch"), TARGET),
+    st.tuples(st.just("backdate"), TARGET, DAYS, DAYS),
     st.tuples(st.just("delete"), TARGET),
     st.tuples(st.just("erase"), TARGET),
     st.tuples(st.just("merge"), TARGET, TARGET),
@@ -154,6 +161,13 @@ def apply(db, districts, operation) -> None:
     elif name in ("status", "kind", "verification", "review"):
         column = {"review": "review_status"}.get(name, name)
         db(f"UPDATE devices SET {column} = :value WHERE id = :id", id=pick(args[0]), value=args[1])
+    elif name == "backdate":  # observed, and last changed (a removal's date for bulk rows)
+        db(
+            "UPDATE devices SET observed_at = :observed, updated_at = :changed WHERE id = :id",
+            id=pick(args[0]),
+            observed=args[1],
+            changed=args[2],
+        )
     elif name == "touch":
         db("UPDATE devices SET notes = 'seen again' WHERE id = :id", id=pick(args[0]))
     elif name == "delete":  # a tombstone, as DELETE /api/v1/devices/{id} leaves
@@ -329,6 +343,97 @@ def test_figures_equal_a_from_scratch_computation_after_any_writes(
         assert_documents_from_scratch(db, csv_checks)
     finally:
         example.rollback()
+
+
+# Each interval (the kept days and months, as they are and grouped by week and year) with
+# a filter of each field.
+TIMELINE_CHECKS = (
+    *zip(
+        TIMELINE_INTERVALS,
+        (
+            StatisticsFilter(),
+            StatisticsFilter(kinds=["camera", "alpr"]),
+            StatisticsFilter(statuses=["removed", "planned"]),
+            StatisticsFilter(operator_types=["private"], verifications=["confirmed", "disputed"]),
+        ),
+        strict=True,
+    ),
+    ("month", StatisticsFilter()),
+)
+
+
+def timelines(db) -> dict:
+    """Every district's timelines of TIMELINE_CHECKS, as the reader computes them."""
+    codes = db("SELECT code FROM districts ORDER BY code").scalars().all()
+    return {
+        (code, interval, repr(flt)): db.connection.execute(
+            select_timeline(code, interval, flt, CREDITS)
+        ).scalar_one()
+        for code in codes
+        for interval, flt in TIMELINE_CHECKS
+    }
+
+
+def assert_timelines_from_scratch(db) -> None:
+    """The timelines read from what is kept equal those replayed from every device."""
+    kept = timelines(db)
+    replayed = db.connection.begin_nested()
+    db("DELETE FROM timeline_districts")
+    from_scratch = timelines(db)
+    replayed.rollback()
+    assert kept == from_scratch
+
+
+def keep_every_timeline(db) -> None:
+    for code in db("SELECT code FROM districts").scalars().all():
+        refresh_timelines(db.connection, code)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # shrinking one takes many minutes
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(operations=st.lists(st.tuples(OPERATIONS, st.booleans()), min_size=1, max_size=20))
+def test_kept_timelines_equal_a_full_replay_after_any_writes(db, districts, operations):
+    """Timelines kept for every district, then random writes, some followed by a refresh:
+    the timelines read with the marks left, then after a refresh, equal a full replay."""
+    example = db.connection.begin_nested()
+    try:
+        db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active",
+           operator_type="public", verification="reported", review_status="approved")  # fmt: skip
+        keep_every_timeline(db)
+        for operation, refresh in operations:
+            apply(db, districts, operation)
+            if refresh:
+                refresh_timelines(db.connection)
+        assert_timelines_from_scratch(db)  # the marked devices replayed by the reader
+        keep_every_timeline(db)  # also those forgotten when their polygon changed
+        assert db("SELECT count(*) FROM timeline_device_marks").scalar_one() == 0
+        kept = db("SELECT count(*) FROM timeline_districts").scalar_one()
+        assert kept == db("SELECT count(*) FROM districts").scalar_one()
+        assert_timelines_from_scratch(db)
+    finally:
+        example.rollback()
+
+
+def test_a_refresh_of_too_many_marks_forgets_the_kept_timelines(db, districts, monkeypatch):
+    """A bulk load marks every device it wrote: each kept timeline is then replayed whole by
+    its next request rather than device by device."""
+    monkeypatch.setattr("service.geo.statistics.timeline.MAX_REPLAYED_MARKS", 2)
+    db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active", operator_type="public",
+       verification="reported", review_status="approved")  # fmt: skip
+    keep_every_timeline(db)
+    assert db("SELECT count(*) FROM timeline_districts").scalar_one() == 5
+    apply(db, districts, ("create_many", [{"point": (2.305, 48.8025), "kind": "camera",
+          "status": "active", "operator_type": "public", "verification": "reported",
+          "review_status": "approved"}] * 3))  # fmt: skip
+    assert refresh_timelines(db.connection) == 3
+    assert db("SELECT count(*) FROM timeline_districts").scalar_one() == 0
+    assert db("SELECT count(*) FROM timeline_device_changes").scalar_one() == 0
+    keep_every_timeline(db)
+    assert_timelines_from_scratch(db)
 
 
 def test_a_bulk_load_is_counted_like_single_writes(db, districts):

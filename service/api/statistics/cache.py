@@ -19,6 +19,7 @@ from ...geo.statistics.cache import (
     store_cached,
 )
 from ...geo.statistics.kept import refresh_kept_lines
+from ...geo.statistics.timeline import refresh_timelines
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,13 @@ def refresh_stale_lines() -> None:
     written_on_primary(
         lambda writer: writer.execute(refresh_kept_lines()), "kept lines not refreshed"
     )
+
+
+def refresh_timeline(code: str) -> None:
+    """Keep district CODE's timeline if it is not kept yet, and replay, on the primary, the
+    devices written since in every kept timeline: the answer then adds up kept numbers.
+    Where the primary cannot be written, the answer replays those devices itself."""
+    written_on_primary(lambda writer: refresh_timelines(writer, code), "timelines not refreshed")
 
 
 def data_version() -> str:

@@ -29,7 +29,7 @@ from ...geo.view_cones import ViewModel
 from ..credits import declared_credits, device_credits, with_credit_headers
 from ..fields import split_antimeridian
 from ..geojson import feature_collection
-from .cache import cached, refresh_stale_lines
+from .cache import cached, refresh_stale_lines, refresh_timeline
 from .schemas import (
     CompareArgsSchema,
     DensityStatsSchema,
@@ -284,6 +284,7 @@ class TimelineViews(MethodView):
         )
 
         def compute() -> str:
+            refresh_timeline(code)
             body = session.execute(statement).scalar_one_or_none()
             if body is None:
                 raise NotFound(f"No district has the code {code}.", field="district")

@@ -4,26 +4,50 @@ Each device's states are replayed from its revisions by the rule of `at=`
 (device_states_at in selection.py): the count at the end of every period is what `at=` gives
 then, and a device enters or leaves the count when it appears, moves across the border,
 changes status or kind, or is deleted.
+
+The replay's changes of state are kept for the districts a timeline was asked of (migration
+0028), with their numbers per day and month, and replayed again for the devices written since
+(refresh_timelines). A timeline adds up those numbers, less the kept changes of the devices
+marked since and plus their changes replayed for the request: exact whatever the marks.
 """
+
+from types import SimpleNamespace
 
 from sqlalchemy import (
     Text,
     and_,
     case,
     cast,
+    column,
+    delete,
     exists,
     false,
     func,
+    insert,
     literal,
+    literal_column,
     or_,
     select,
-    true,
+    table,
+    text,
+    tuple_,
+    union,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import INTERVAL, JSON, aggregate_order_by
 
 from ... import vocabulary as vocab
-from ...models import Device, DeviceDistrict, DeviceRevision, District
+from ...models import (
+    Device,
+    DeviceDistrict,
+    DeviceRevision,
+    District,
+    timeline_changes,
+    timeline_device_changes,
+    timeline_device_marks,
+    timeline_districts,
+)
+from ...models.district import TIMELINE_STATE_FIELDS
 from ..devices.filter import DeviceFilter
 from ..sql import sql_string
 from .density import attribution_array
@@ -32,27 +56,25 @@ from .selection import (
     StatisticsFilter,
     appeared_at,
     moved_device_ids,
+    snapshot_position,
     snapshot_state,
     state_found_by,
     status_without_history,
 )
 
 TIMELINE_INTERVALS = ("day", "week", "month", "year")
+# The kept unit each interval's periods are unions of (UTC, the sessions' time zone).
+KEPT_UNITS = {"day": "day", "week": "day", "month": "month", "year": "month"}
+# Marked devices beyond which a refresh forgets the kept timelines (after a bulk load, say)
+# rather than replaying each device: the next request of a district replays it whole.
+MAX_REPLAYED_MARKS = 50_000
+REFRESH_LOCK = literal_column("'timeline_districts'::regclass::oid::bigint")
 
 
-def device_states(code: str, flt: StatisticsFilter):
-    """Every state of the devices that ever stood in the district: (device_id, start, seq,
-    counted), a state holding from START until the next one (SEQ orders those of one instant)
-    and COUNTED when it is in the district and FLT chooses it.
-
-    Candidates: the devices standing in the district now (its memberships, migration 0013) and
-    those that ever moved (few), whose every recorded position is tested against the district.
-    """
-    moved = moved_device_ids()
-    district = select(District.geom).where(District.code == code).scalar_subquery()
-    members = select(DeviceDistrict.device_id).where(DeviceDistrict.district_code == code)
-    in_its_box = Device.geom.op("&&")(district)  # members' pages only, through the GiST index
-    columns = (
+def candidate_columns(code):
+    """What a replay reads of a device (Device in the FROM clause) for district CODE."""
+    return (
+        code.label("code"),
         Device.id,
         appeared_at().label("appeared"),
         Device.kind,
@@ -60,24 +82,89 @@ def device_states(code: str, flt: StatisticsFilter):
         Device.operator_type,
         Device.verification,
         Device.updated_at,
-        Device.id.in_(moved).label("moved"),
     )
-    candidates = (
+
+
+def district_candidates(code: str, only=None, name: str = "candidates"):
+    """The devices that may ever have stood in district CODE, with candidate_columns and
+    MOVED: those standing in it now (its memberships, migration 0013) and those that ever
+    moved (few), whose every recorded position is tested against the district. ONLY: a
+    subquery of device ids, to which they are restricted."""
+    moved = moved_device_ids()
+    if only is not None:
+        moved = moved.where(DeviceRevision.device_id.in_(only))
+    district = select(District.geom).where(District.code == code).scalar_subquery()
+    members = select(DeviceDistrict.device_id).where(DeviceDistrict.district_code == code)
+    in_its_box = Device.geom.op("&&")(district)  # members' pages only, through the GiST index
+    columns = (*candidate_columns(literal(code)), Device.id.in_(moved).label("moved"))
+    restricted = [Device.id.in_(only)] if only is not None else []
+    return (
         union_all(
             select(*columns).where(
                 *DeviceFilter().clauses(),
+                *restricted,
                 in_its_box,
                 or_(Device.id.in_(members), Device.id.in_(moved)),
             ),
-            select(*columns).where(*DeviceFilter().clauses(), ~in_its_box, Device.id.in_(moved)),
+            select(*columns).where(
+                *DeviceFilter().clauses(), *restricted, ~in_its_box, Device.id.in_(moved)
+            ),
         )
+        .cte(name)
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def kept_device_candidates(devices):
+    """The devices of DEVICES (a subquery of ids) in every kept district they may ever have
+    stood in (a row per district and device, as district_candidates): the kept districts they
+    are members of, and for those that moved, those any of their recorded positions meets."""
+    kept = select(timeline_districts.c.code)
+    members = select(DeviceDistrict.district_code.label("code"), DeviceDistrict.device_id).where(
+        DeviceDistrict.device_id.in_(devices), DeviceDistrict.district_code.in_(kept)
+    )
+    revision = DeviceRevision
+    moved = moved_device_ids().where(revision.device_id.in_(devices))
+    revisions = (
+        select(revision.device_id, revision.snapshot, state_found_by(revision).label("found"))
+        .where(revision.device_id.in_(moved))
+        .subquery("moved_revisions")
+    )
+    recorded = union_all(
+        *[
+            select(revisions.c.device_id, snapshot_position(revisions.c[name]).label("geom"))
+            for name in ("snapshot", "found")
+        ]
+    ).subquery("recorded")
+    where_they_were = (
+        select(District.code, recorded.c.device_id)
+        .join(recorded, func.ST_Intersects(District.geom, recorded.c.geom))
+        .where(District.code.in_(kept))
+    )
+    pairs = union(members, where_they_were).subquery("pairs")
+    return (
+        select(
+            *candidate_columns(pairs.c.code),
+            Device.id.in_(select(moved.subquery().c.device_id)).label("moved"),
+        )
+        .join(pairs, pairs.c.device_id == Device.id)
+        .where(*DeviceFilter().clauses())
         .cte("candidates")
         .prefix_with("MATERIALIZED")
     )
+
+
+def device_states(candidates):
+    """Every state of the CANDIDATES (district_candidates' rows) in their district: (code,
+    device_id, start, seq, and the TIMELINE_STATE_FIELDS, null while the device is not in the
+    district or deleted), a state holding from START until the next one (SEQ orders those of
+    one instant)."""
     revision = DeviceRevision
+    c = candidates.c
     order = (revision.created_at, revision.id)
     history = (
         select(
+            c.code,
             revision.device_id,
             revision.created_at,
             revision.id,
@@ -86,41 +173,38 @@ def device_states(code: str, flt: StatisticsFilter):
             # The state at an instant is the latest revision made by then (device_states_at):
             # a revision dated before a later-made one never takes effect.
             func.max(revision.id)
-            .over(partition_by=revision.device_id, order_by=order)
+            .over(partition_by=(c.code, revision.device_id), order_by=order)
             .label("latest"),
-            func.min(revision.id).over(partition_by=revision.device_id).label("first"),
+            func.min(revision.id).over(partition_by=(c.code, revision.device_id)).label("first"),
         )
-        .join(candidates, candidates.c.id == revision.device_id)
-        .cte("history")
+        .join(candidates, c.id == revision.device_id)
+        .cte(f"{candidates.name}_history")
     )
-    c = candidates.c
+    district = select(District.geom).where(District.code == c.code).scalar_subquery()
 
     def from_snapshot(snapshot, start, seq, observed: bool = False):
         """The state SNAPSHOT records from START; OBSERVED: before the first revision."""
         then = snapshot_state(snapshot, observed)
+        # A device that never moved stands where it stood (it is a member): its position is
+        # tested only if it moved. (A position changed without a revision, by an import of
+        # OpenStreetMap nodes over edited devices, is then read from the columns, where at=
+        # reads the snapshot's.)
+        there = and_(~then["deleted"], or_(~c.moved, func.ST_Intersects(district, then["geom"])))
+        fields = {**then, "verification": c.verification}
         return select(
+            c.code,
             c.id.label("device_id"),
             func.greatest(start, c.appeared).label("start"),
             seq.label("seq"),
-            # A device that never moved stands where it stood (it is a member): its position
-            # is tested only if it moved. (A position changed without a revision, by an import
-            # of OpenStreetMap nodes over edited devices, is then read from the columns,
-            # where at= reads the snapshot's.)
-            and_(~then["deleted"], or_(~c.moved, func.ST_Intersects(district, then["geom"]))).label(
-                "kept"
-            ),
-            then["kind"].label("kind"),
-            then["status"].label("status"),
-            then["operator_type"].label("operator_type"),
-            c.verification,
-        ).join(history, history.c.device_id == c.id)
+            *[case((there, fields[name])).label(name) for name in TIMELINE_STATE_FIELDS],
+        ).join(history, and_(history.c.device_id == c.id, history.c.code == c.code))
 
     def from_columns(start, seq, status):
         return select(
+            c.code,
             c.id,
             func.greatest(start, c.appeared),
             literal(seq),
-            true(),
             c.kind,
             status,
             c.operator_type,
@@ -128,7 +212,7 @@ def device_states(code: str, flt: StatisticsFilter):
         )
 
     without_history = ~exists().where(revision.device_id == c.id)
-    states = union_all(
+    return union_all(
         # Each revision from when it was made...
         from_snapshot(history.c.snapshot, history.c.created_at, history.c.id).where(
             history.c.id == history.c.latest
@@ -144,46 +228,198 @@ def device_states(code: str, flt: StatisticsFilter):
         # ...and a removal from its last change (status_without_history's rule).
         from_columns(c.updated_at, 1, c.status).where(without_history, c.status == "removed"),
     ).subquery("states")
-    # A field missing from a snapshot leaves the state uncounted rather than unknown.
-    counted = func.coalesce(and_(states.c.kept, *flt.count_clauses(states)), false())
-    return select(
-        states.c.device_id, states.c.start, states.c.seq, counted.label("counted")
-    ).subquery("counted_states")
+
+
+def state_changes(candidates):
+    """The changes of state of the CANDIDATES in their district: (code, device_id, at, the
+    state before and after), from none (not yet there) to their first state, in the columns
+    of timeline_device_changes."""
+    states = device_states(candidates)
+    # Of the states of one instant, the last holds.
+    instant = select(
+        states,
+        func.row_number()
+        .over(
+            partition_by=(states.c.code, states.c.device_id, states.c.start),
+            order_by=states.c.seq.desc(),
+        )
+        .label("nth"),
+    ).subquery("instants")
+    device = (instant.c.code, instant.c.device_id)
+    after = [instant.c[name] for name in TIMELINE_STATE_FIELDS]
+    before = [
+        func.lag(field).over(partition_by=device, order_by=instant.c.start) for field in after
+    ]
+    lagged = (
+        select(
+            instant.c.code,
+            instant.c.device_id,
+            instant.c.start.label("at"),
+            *[
+                value.label(f"before_{name}")
+                for name, value in zip(TIMELINE_STATE_FIELDS, before, strict=True)
+            ],
+            *[
+                value.label(f"after_{name}")
+                for name, value in zip(TIMELINE_STATE_FIELDS, after, strict=True)
+            ],
+        )
+        .where(instant.c.nth == 1)
+        .subquery("lagged")
+    )
+    sides = [
+        tuple_(*[lagged.c[f"{side}_{name}"] for name in TIMELINE_STATE_FIELDS])
+        for side in ("before", "after")
+    ]
+    return select(lagged).where(sides[0].is_distinct_from(sides[1]))
+
+
+def change_columns(table) -> list:
+    return [
+        table.c[f"{side}_{name}"] for side in ("before", "after") for name in TIMELINE_STATE_FIELDS
+    ]
+
+
+def weighted_changes(code: str, unit: str):
+    """The changes of state of district CODE's devices (at, the state before and after, and
+    how many devices made it, N): when its timeline is kept, the kept numbers per UNIT (the
+    period they start as AT), less the kept changes of the devices marked since, plus those
+    devices' changes replayed now; otherwise every device replayed now."""
+    kept = exists().where(timeline_districts.c.code == code)
+    marked = select(timeline_device_marks.c.device_id)
+    numbers, device_changes = timeline_changes, timeline_device_changes
+
+    def replayed(candidates, condition):
+        changes = state_changes(candidates).subquery()
+        return select(changes.c.at, *change_columns(changes), literal(1)).where(condition)
+
+    return union_all(
+        select(numbers.c.period.label("at"), *change_columns(numbers), numbers.c.n).where(
+            numbers.c.code == code, numbers.c.unit == unit, kept
+        ),
+        select(device_changes.c.at, *change_columns(device_changes), literal(-1)).where(
+            device_changes.c.code == code, device_changes.c.device_id.in_(marked), kept
+        ),
+        replayed(district_candidates(code, only=marked, name="marked_candidates"), kept),
+        replayed(district_candidates(code), ~kept),
+    ).subquery("changes")
+
+
+def refresh_timelines(writer, code: str | None = None) -> int:
+    """On the primary (WRITER, a session whose transaction the caller commits): replay in
+    every kept district the devices marked since, and with CODE keep that district's timeline
+    if it is not kept yet. Skipped while another refresh runs (readers are exact anyway).
+    Returns how many marks it took.
+
+    Marks are taken and devices replayed in one statement (one snapshot): a mark committed
+    after it stays for the next refresh.
+    """
+    if not writer.execute(select(func.pg_try_advisory_xact_lock(REFRESH_LOCK))).scalar_one():
+        return 0
+    marks = writer.execute(select(func.count()).select_from(timeline_device_marks)).scalar_one()
+    new = (
+        code is not None
+        and not writer.execute(
+            select(exists().where(timeline_districts.c.code == code))
+        ).scalar_one()
+    )
+    if not marks and not new:
+        return 0
+    if marks > MAX_REPLAYED_MARKS:
+        writer.execute(delete(timeline_districts))
+        return writer.execute(delete(timeline_device_marks)).rowcount
+    writer.execute(text(TOUCHED_TABLE))
+    touched = table("timeline_touched", column("code"), column("at"))
+    device_changes = timeline_device_changes
+    columns = ["code", "device_id", "at", *[c.name for c in change_columns(device_changes)]]
+    if marks:
+        taken = delete(timeline_device_marks).returning(timeline_device_marks.c.device_id)
+        taken = taken.cte("taken")
+        stale = select(taken.c.device_id).distinct()
+        gone = (
+            delete(device_changes)
+            .where(device_changes.c.device_id.in_(stale))
+            .returning(device_changes.c.code, device_changes.c.at)
+            .cte("gone")
+        )
+        fresh = (
+            insert(device_changes)
+            .from_select(columns, state_changes(kept_device_candidates(stale)))
+            .returning(device_changes.c.code, device_changes.c.at)
+            .cte("fresh")
+        )
+        writer.execute(
+            insert(touched).from_select(
+                ["code", "at"],
+                union(select(gone.c.code, gone.c.at), select(fresh.c.code, fresh.c.at)),
+            )
+        )
+    if new:
+        registered = writer.execute(
+            insert(timeline_districts)
+            .from_select(["code"], select(District.code).where(District.code == code))
+            .returning(timeline_districts.c.code)
+        ).first()
+        if registered is not None:
+            fresh = (
+                insert(device_changes)
+                .from_select(columns, state_changes(district_candidates(code)))
+                .returning(device_changes.c.code, device_changes.c.at)
+                .cte("fresh")
+            )
+            writer.execute(
+                insert(touched).from_select(["code", "at"], select(fresh.c.code, fresh.c.at))
+            )
+    writer.execute(text(RECOUNT_TOUCHED))
+    return marks
+
+
+# The instants whose numbers a refresh counts again, per district.
+TOUCHED_TABLE = (
+    "CREATE TEMPORARY TABLE timeline_touched (code varchar(32), at timestamptz) ON COMMIT DROP"
+)
+_STATES = ", ".join(
+    f"{side}_{name}" for side in ("before", "after") for name in TIMELINE_STATE_FIELDS
+)
+# Count again, per day and month, the changes of the periods a refresh touched.
+RECOUNT_TOUCHED = f"""
+CREATE TEMPORARY TABLE timeline_touched_periods ON COMMIT DROP AS
+    SELECT DISTINCT code, unit, date_trunc(unit, at) AS period
+    FROM timeline_touched, (VALUES ('day'), ('month')) AS units (unit);
+DELETE FROM timeline_changes c USING timeline_touched_periods t
+WHERE c.code = t.code AND c.unit = t.unit AND c.period = t.period;
+INSERT INTO timeline_changes (code, unit, period, {_STATES}, n)
+SELECT t.code, t.unit, t.period, {_STATES}, count(*)
+FROM timeline_touched_periods t JOIN timeline_device_changes d ON d.code = t.code
+    AND d.at >= t.period AND d.at < t.period + ('1 ' || t.unit)::interval
+GROUP BY t.code, t.unit, t.period, {_STATES};
+DROP TABLE timeline_touched, timeline_touched_periods;
+"""
 
 
 def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_credits: list[dict]):
     """Per period since the first change of the count (1900 at the earliest): devices added,
     removed, and on the map at its end."""
     assert interval in TIMELINE_INTERVALS  # bound into the statement as a constant
-    states = device_states(code, flt)
-    # Of the states of one instant, the last holds.
-    instant = select(
-        states,
-        func.row_number()
-        .over(partition_by=(states.c.device_id, states.c.start), order_by=states.c.seq.desc())
-        .label("nth"),
-    ).subquery("instants")
-    changes = (
-        select(
-            instant.c.start,
-            instant.c.counted,
-            func.lag(instant.c.counted, 1, false())
-            .over(partition_by=instant.c.device_id, order_by=instant.c.start)
-            .label("before"),
-        )
-        .where(instant.c.nth == 1)
-        .subquery("changes")
-    )
+    changes = weighted_changes(code, KEPT_UNITS[interval])
+
+    def counted(side: str):
+        # The status filter is never empty (PRESENT_STATUSES by default), so that a side with
+        # no state (null fields) is never counted; nor is a state missing a field.
+        fields = {name: changes.c[f"{side}_{name}"] for name in TIMELINE_STATE_FIELDS}
+        return func.coalesce(and_(*flt.count_clauses(SimpleNamespace(c=fields))), false())
+
+    before, after = counted("before"), counted("after")
     unit = sql_string(interval)
-    changed_in = func.date_trunc(unit, changes.c.start)
+    changed_in = func.date_trunc(unit, changes.c.at)
+    added = func.coalesce(func.sum(changes.c.n).filter(and_(after, ~before)), 0)
+    removed = func.coalesce(func.sum(changes.c.n).filter(and_(before, ~after)), 0)
     per_period = (
-        select(
-            changed_in.label("period"),
-            func.count().filter(changes.c.counted).label("added"),
-            func.count().filter(~changes.c.counted).label("removed"),
-        )
-        .where(changes.c.counted != changes.c.before)
+        select(changed_in.label("period"), added.label("added"), removed.label("removed"))
+        .where(before != after)
         .group_by(changed_in)
+        # Kept changes less those replayed again may leave nothing in a period.
+        .having(or_(added != 0, removed != 0))
         .cte("per_period")
     )
     # Periods from EARLIEST_SIGHTING_YEAR at the earliest (a device loaded in bulk with a date
