@@ -81,8 +81,13 @@ SCENARIOS = (
         "/api/v1/stats/districts?level=commune&f=csv&kind=camera",
         None,
     ),
-    # Computed on every uncached request: each device of Paris replayed through its history.
+    # Each device of Paris replayed through its history once, then the kept changes added up.
     ("Paris: devices by month (timeline)", "/api/v1/stats/timeline?district=75056", None),
+    (
+        "Paris: devices by day (timeline)",
+        "/api/v1/stats/timeline?district=75056&interval=day",
+        None,
+    ),
     (
         "Paris: 250 m hexagon grid (GeoJSON)",
         f"/api/v1/stats/grid?bbox={PARIS_BBOX}&cell=250",
@@ -95,17 +100,24 @@ SCENARIOS = (
 DATASETS = ("france-communes", "paris-arrondissements")
 # (table, trigger): what device writes keep at write time, in one trigger per event since
 # migration 0021 (district counts, each district's CSV line, tile cells, hexagon counts, the
-# statistics' data version), and the declared matches (0014). Write rounds run with all of it
-# and with none.
-BOOKKEEPING_TRIGGERS = tuple(
-    ("devices", trigger)
-    for trigger in (
-        "devices_keep_statistics_insert",
-        "devices_keep_statistics_update",
-        "devices_keep_statistics_delete",
-        "devices_declared_match_insert",
-        "devices_declared_match_update",
-    )
+# statistics' data version), the declared matches (0014) and the marks of the devices kept
+# timelines replay again (0028). Write rounds run with all of it and with none.
+BOOKKEEPING_TRIGGERS = (
+    *(
+        ("devices", trigger)
+        for trigger in (
+            "devices_keep_statistics_insert",
+            "devices_keep_statistics_update",
+            "devices_keep_statistics_delete",
+            "devices_declared_match_insert",
+            "devices_declared_match_update",
+        )
+    ),
+    *(
+        (table, f"{table}_mark_timelines_{event}")
+        for table in ("devices", "device_revisions")
+        for event in ("insert", "update", "delete")
+    ),
 )
 BOOKKEEPING_STATES = {"on": BOOKKEEPING_TRIGGERS, "off": ()}
 
@@ -163,7 +175,7 @@ def measure(app, uncached_app, url: str, repeat: int, scratch=None) -> dict:
     client, uncached = app.test_client(), uncached_app.test_client()
     engine = app.extensions["engine"]
     cached, computed, after_change, scratch_ms, size = [], [], [], [], 0
-    timed(client, url)  # fills the cache
+    first_ms, _response = timed(client, url)  # fills the cache (and keeps a timeline)
     for _ in range(repeat):
         elapsed, response = timed(uncached, url)
         assert response.headers["X-Cache"] == "miss"
@@ -186,6 +198,7 @@ def measure(app, uncached_app, url: str, repeat: int, scratch=None) -> dict:
         "after_change_ms": median(after_change),
         "ratio": round(median(computed) / median(cached), 2),
         "bytes": size,
+        "first_request_ms": round(first_ms, 1),
     }
     if scratch_ms:
         figures["from_scratch_ms"] = median(scratch_ms)

@@ -6,9 +6,10 @@ seconds). The replay's result is now kept for each district a timeline was asked
 the state before and after, as a filter reads it, and when), and their numbers per district,
 day or month and pair of states (`timeline_changes`), which a timeline adds up.
 
-Writers only mark the devices they wrote (`timeline_device_marks`, no key, no lock, and only
-once some district is kept): the next timeline request, or `flask geodata refresh-statistics`,
-replays those devices again. A change of a district's polygon forgets its kept timeline, as an
+Writers only mark the devices they wrote (`timeline_device_marks`, no key, no lock): the next
+timeline request, or `flask geodata refresh-statistics`, replays those devices again in every
+kept district. They mark them even while no district is kept: a writer that skipped its marks
+then could commit after a district was kept from a snapshot without its change. A change of a district's polygon forgets its kept timeline, as an
 emptied devices table forgets them all; the next request replays it whole.
 
 Revision ID: 0028
@@ -53,16 +54,14 @@ CREATE TABLE timeline_device_marks (device_id uuid NOT NULL);
 FUNCTIONS = """
 CREATE FUNCTION mark_timeline_devices() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF EXISTS (SELECT FROM timeline_districts) THEN
-        IF TG_TABLE_NAME = 'device_revisions' AND TG_OP = 'DELETE' THEN
-            INSERT INTO timeline_device_marks SELECT device_id FROM old_rows;
-        ELSIF TG_TABLE_NAME = 'device_revisions' THEN
-            INSERT INTO timeline_device_marks SELECT device_id FROM new_rows;
-        ELSIF TG_OP = 'DELETE' THEN
-            INSERT INTO timeline_device_marks SELECT id FROM old_rows;
-        ELSE
-            INSERT INTO timeline_device_marks SELECT id FROM new_rows;
-        END IF;
+    IF TG_TABLE_NAME = 'device_revisions' AND TG_OP = 'DELETE' THEN
+        INSERT INTO timeline_device_marks SELECT device_id FROM old_rows;
+    ELSIF TG_TABLE_NAME = 'device_revisions' THEN
+        INSERT INTO timeline_device_marks SELECT device_id FROM new_rows;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO timeline_device_marks SELECT id FROM old_rows;
+    ELSE
+        INSERT INTO timeline_device_marks SELECT id FROM new_rows;
     END IF;
     RETURN NULL;
 END $$;
