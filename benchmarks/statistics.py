@@ -296,6 +296,7 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--writes-only", action="store_true")
+    parser.add_argument("--only", help="run the scenarios whose name holds this text")
     args = parser.parse_args()
     app = create_app(Config(RATELIMIT_ENABLED=False))
     uncached_app = create_app(Config(RATELIMIT_ENABLED=False, STATS_CACHE=False))
@@ -311,6 +312,8 @@ def main() -> None:
             "first after a change | size |\n|---|---|---|---|---|---|---|"
         )
         for name, path, scratch in SCENARIOS:
+            if args.only and args.only not in name:
+                continue
             figures = measure(app, uncached_app, path, args.repeat, scratch)
             results["scenarios"][name] = {"url": path, **figures}
             before = f"{figures['from_scratch_ms']} ms" if "from_scratch_ms" in figures else "-"

@@ -88,27 +88,34 @@ def candidate_columns(code):
 def district_candidates(code: str, only=None, name: str = "candidates"):
     """The devices that may ever have stood in district CODE, with candidate_columns and
     MOVED: those standing in it now (its memberships, migration 0013) and those that ever
-    moved (few), whose every recorded position is tested against the district. ONLY: a
-    subquery of device ids, to which they are restricted."""
+    moved (few), whose every recorded position is tested against the district.
+
+    ONLY: a subquery of a few device ids (the marked ones), to which they are restricted:
+    then read by id, each membership looked up, rather than the district's devices.
+    """
     moved = moved_device_ids()
     if only is not None:
         moved = moved.where(DeviceRevision.device_id.in_(only))
+    columns = (*candidate_columns(literal(code)), Device.id.in_(moved).label("moved"))
+    if only is not None:
+        member = exists().where(
+            DeviceDistrict.device_id == Device.id, DeviceDistrict.district_code == code
+        )
+        chosen = select(*columns).where(
+            *DeviceFilter().clauses(), Device.id.in_(only), or_(member, Device.id.in_(moved))
+        )
+        return chosen.cte(name).prefix_with("MATERIALIZED")
     district = select(District.geom).where(District.code == code).scalar_subquery()
     members = select(DeviceDistrict.device_id).where(DeviceDistrict.district_code == code)
     in_its_box = Device.geom.op("&&")(district)  # members' pages only, through the GiST index
-    columns = (*candidate_columns(literal(code)), Device.id.in_(moved).label("moved"))
-    restricted = [Device.id.in_(only)] if only is not None else []
     return (
         union_all(
             select(*columns).where(
                 *DeviceFilter().clauses(),
-                *restricted,
                 in_its_box,
                 or_(Device.id.in_(members), Device.id.in_(moved)),
             ),
-            select(*columns).where(
-                *DeviceFilter().clauses(), *restricted, ~in_its_box, Device.id.in_(moved)
-            ),
+            select(*columns).where(*DeviceFilter().clauses(), ~in_its_box, Device.id.in_(moved)),
         )
         .cte(name)
         .prefix_with("MATERIALIZED")
@@ -305,6 +312,19 @@ def weighted_changes(code: str, unit: str):
     ).subquery("changes")
 
 
+def kept_changes_of(candidates):
+    """The INSERT of the CANDIDATES' changes into timeline_device_changes, as a CTE of the
+    (code, at) it wrote."""
+    changes = timeline_device_changes
+    columns = ["code", "device_id", "at", *[c.name for c in change_columns(changes)]]
+    return (
+        insert(changes)
+        .from_select(columns, state_changes(candidates))
+        .returning(changes.c.code, changes.c.at)
+        .cte("fresh")
+    )
+
+
 def refresh_timelines(writer, code: str | None = None) -> int:
     """On the primary (WRITER, a session whose transaction the caller commits): replay in
     every kept district the devices marked since, and with CODE keep that district's timeline
@@ -331,7 +351,6 @@ def refresh_timelines(writer, code: str | None = None) -> int:
     writer.execute(text(TOUCHED_TABLE))
     touched = table("timeline_touched", column("code"), column("at"))
     device_changes = timeline_device_changes
-    columns = ["code", "device_id", "at", *[c.name for c in change_columns(device_changes)]]
     if marks:
         taken = delete(timeline_device_marks).returning(timeline_device_marks.c.device_id)
         taken = taken.cte("taken")
@@ -342,12 +361,7 @@ def refresh_timelines(writer, code: str | None = None) -> int:
             .returning(device_changes.c.code, device_changes.c.at)
             .cte("gone")
         )
-        fresh = (
-            insert(device_changes)
-            .from_select(columns, state_changes(kept_device_candidates(stale)))
-            .returning(device_changes.c.code, device_changes.c.at)
-            .cte("fresh")
-        )
+        fresh = kept_changes_of(kept_device_candidates(stale))
         writer.execute(
             insert(touched).from_select(
                 ["code", "at"],
@@ -361,12 +375,7 @@ def refresh_timelines(writer, code: str | None = None) -> int:
             .returning(timeline_districts.c.code)
         ).first()
         if registered is not None:
-            fresh = (
-                insert(device_changes)
-                .from_select(columns, state_changes(district_candidates(code)))
-                .returning(device_changes.c.code, device_changes.c.at)
-                .cte("fresh")
-            )
+            fresh = kept_changes_of(district_candidates(code))
             writer.execute(
                 insert(touched).from_select(["code", "at"], select(fresh.c.code, fresh.c.at))
             )
@@ -381,19 +390,27 @@ TOUCHED_TABLE = (
 _STATES = ", ".join(
     f"{side}_{name}" for side in ("before", "after") for name in TIMELINE_STATE_FIELDS
 )
-# Count again, per day and month, the changes of the periods a refresh touched.
+# Count again, per day and month, the changes of the periods a refresh touched. Analyzed
+# first: a few touched periods are then read through the index on code and instant, where the
+# planner, blind, would read every kept change.
 RECOUNT_TOUCHED = f"""
-CREATE TEMPORARY TABLE timeline_touched_periods ON COMMIT DROP AS
+ANALYZE timeline_touched;
+WITH touched AS MATERIALIZED (
     SELECT DISTINCT code, unit, date_trunc(unit, at) AS period
-    FROM timeline_touched, (VALUES ('day'), ('month')) AS units (unit);
-DELETE FROM timeline_changes c USING timeline_touched_periods t
-WHERE c.code = t.code AND c.unit = t.unit AND c.period = t.period;
+    FROM timeline_touched, (VALUES ('day'), ('month')) AS units (unit)
+),
+cleared AS (
+    DELETE FROM timeline_changes c USING touched t
+    WHERE c.code = t.code AND c.unit = t.unit AND c.period = t.period
+)
 INSERT INTO timeline_changes (code, unit, period, {_STATES}, n)
 SELECT t.code, t.unit, t.period, {_STATES}, count(*)
-FROM timeline_touched_periods t JOIN timeline_device_changes d ON d.code = t.code
-    AND d.at >= t.period AND d.at < t.period + ('1 ' || t.unit)::interval
+FROM touched t CROSS JOIN LATERAL (
+    SELECT {_STATES} FROM timeline_device_changes d
+    WHERE d.code = t.code AND d.at >= t.period AND d.at < t.period + ('1 ' || t.unit)::interval
+) d
 GROUP BY t.code, t.unit, t.period, {_STATES};
-DROP TABLE timeline_touched, timeline_touched_periods;
+DROP TABLE timeline_touched;
 """
 
 
