@@ -345,42 +345,55 @@ def refresh_timelines(writer, code: str | None = None) -> int:
     )
     if not marks and not new:
         return 0
-    if marks > MAX_REPLAYED_MARKS:
+    forgotten = 0
+    if marks > MAX_REPLAYED_MARKS:  # forgotten, and CODE kept again from what is there now
         writer.execute(delete(timeline_districts))
-        return writer.execute(delete(timeline_device_marks)).rowcount
+        forgotten = writer.execute(delete(timeline_device_marks)).rowcount
+        new, marks = code is not None, 0
+        if not new:
+            return forgotten
     writer.execute(text(TOUCHED_TABLE))
-    touched = table("timeline_touched", column("code"), column("at"))
-    device_changes = timeline_device_changes
     if marks:
-        taken = delete(timeline_device_marks).returning(timeline_device_marks.c.device_id)
-        taken = taken.cte("taken")
-        stale = select(taken.c.device_id).distinct()
-        gone = (
-            delete(device_changes)
-            .where(device_changes.c.device_id.in_(stale))
-            .returning(device_changes.c.code, device_changes.c.at)
-            .cte("gone")
-        )
-        fresh = kept_changes_of(kept_device_candidates(stale))
-        writer.execute(
-            insert(touched).from_select(
-                ["code", "at"],
-                union(select(gone.c.code, gone.c.at), select(fresh.c.code, fresh.c.at)),
-            )
-        )
+        replay_marked_devices(writer)
     if new:
-        registered = writer.execute(
-            insert(timeline_districts)
-            .from_select(["code"], select(District.code).where(District.code == code))
-            .returning(timeline_districts.c.code)
-        ).first()
-        if registered is not None:
-            fresh = kept_changes_of(district_candidates(code))
-            writer.execute(
-                insert(touched).from_select(["code", "at"], select(fresh.c.code, fresh.c.at))
-            )
+        keep_district(writer, code)
     writer.execute(text(RECOUNT_TOUCHED))
-    return marks
+    return marks + forgotten
+
+
+# Where a refresh notes the instants of the changes it deleted and wrote.
+TOUCHED = table("timeline_touched", column("code"), column("at"))
+
+
+def replay_marked_devices(writer) -> None:
+    """Take the marks and replay their devices in every kept district, in one statement."""
+    marks, changes = timeline_device_marks, timeline_device_changes
+    taken = delete(marks).returning(marks.c.device_id).cte("taken")
+    stale = select(taken.c.device_id).distinct()
+    gone = (
+        delete(changes)
+        .where(changes.c.device_id.in_(stale))
+        .returning(changes.c.code, changes.c.at)
+        .cte("gone")
+    )
+    fresh = kept_changes_of(kept_device_candidates(stale))
+    both = union(select(gone.c.code, gone.c.at), select(fresh.c.code, fresh.c.at))
+    writer.execute(insert(TOUCHED).from_select(["code", "at"], both))
+
+
+def keep_district(writer, code: str) -> None:
+    """Keep district CODE's timeline (if it exists): every device that may have stood in it
+    replayed."""
+    registered = writer.execute(
+        insert(timeline_districts)
+        .from_select(["code"], select(District.code).where(District.code == code))
+        .returning(timeline_districts.c.code)
+    ).first()
+    if registered is not None:
+        fresh = kept_changes_of(district_candidates(code))
+        writer.execute(
+            insert(TOUCHED).from_select(["code", "at"], select(fresh.c.code, fresh.c.at))
+        )
 
 
 # The instants whose numbers a refresh counts again, per district.
@@ -390,9 +403,11 @@ TOUCHED_TABLE = (
 _STATES = ", ".join(
     f"{side}_{name}" for side in ("before", "after") for name in TIMELINE_STATE_FIELDS
 )
-# Count again, per day and month, the changes of the periods a refresh touched. Analyzed
-# first: a few touched periods are then read through the index on code and instant, where the
-# planner, blind, would read every kept change.
+# Count again, per day and month, the changes of the periods a refresh touched, each period's
+# read through the index on code and instant (OFFSET 0: the planner, which cannot tell how few
+# periods the instants make, would otherwise join every kept change of their districts). The
+# instants are analyzed first, so that a few touched periods replace their kept numbers
+# through the index too.
 RECOUNT_TOUCHED = f"""
 ANALYZE timeline_touched;
 WITH touched AS MATERIALIZED (
@@ -408,6 +423,7 @@ SELECT t.code, t.unit, t.period, {_STATES}, count(*)
 FROM touched t CROSS JOIN LATERAL (
     SELECT {_STATES} FROM timeline_device_changes d
     WHERE d.code = t.code AND d.at >= t.period AND d.at < t.period + ('1 ' || t.unit)::interval
+    OFFSET 0
 ) d
 GROUP BY t.code, t.unit, t.period, {_STATES};
 DROP TABLE timeline_touched;
