@@ -544,6 +544,32 @@ def test_the_account_sheet_says_the_role_in_the_chosen_language(phone, as_user):
     )
 
 
+def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
+    """The server words its problems in English: a French page words them itself, naming what
+    was refused; an English page shows the server's own words."""
+    taken = as_user().user.username
+    page = phone.open()
+    page.get_by_label("Language").select_option("fr")
+    page.get_by_role("button", name="Compte").click()
+
+    def submit(form_name: str, username: str, password: str) -> None:
+        form = page.get_by_role("form", name=form_name)
+        form.get_by_label(re.compile("^(Pseudonyme|Pseudonym)$")).fill(username)
+        form.get_by_label(re.compile("^(Mot de passe|Password)")).fill(password)
+        form.get_by_role("button").click()
+
+    submit("Créer un compte", taken, TEST_PASSWORD)
+    expect(page.locator("#sheet")).to_contain_text("Ce pseudonyme est déjà pris.")
+    expect(page.locator("#sheet")).not_to_contain_text("taken")
+    submit("Se connecter", taken, "not the password at all")
+    expect(page.locator("#sheet")).to_contain_text("Pseudonyme ou mot de passe incorrect")
+    page.get_by_role("button", name="Fermer").click()
+    page.get_by_label("Langue").select_option("en")
+    page.get_by_role("button", name="Account").click()
+    submit("Create an account", taken, TEST_PASSWORD)
+    expect(page.locator("#sheet")).to_contain_text("This username is taken.")
+
+
 def test_raster_basemap_from_the_configured_template_only(phone, app, monkeypatch):
     """Tiles come from the operator's template, credited; no request goes anywhere else."""
     monkeypatch.setitem(app.config, "BASEMAP_PMTILES", None)

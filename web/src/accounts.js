@@ -1,7 +1,7 @@
 // Accounts: register with a pseudonym, sign in, sign out (the token is revoked on the server),
 // and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
 import { ApiError, OfflineError, request, setToken } from "./api.js";
-import { kindLabel, t, valueLabel } from "./i18n.js";
+import { errorText, kindLabel, t, valueLabel } from "./i18n.js";
 import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./store.js";
 import { element, field, notice, openSheet } from "./ui.js";
 
@@ -80,7 +80,7 @@ function credentialsForm(db, kind) {
       await signIn(db, username.control.value, password.control.value);
       showAccount(db);
     } catch (error) {
-      message.replaceChildren(notice(error.message, "error"));
+      message.replaceChildren(notice(errorText(error), "error"));
     }
   });
   return form;
@@ -97,7 +97,7 @@ async function contributions() {
     }
     if (!data.devices.length) list.append(element("li", {}, t("noContributions")));
   } catch (error) {
-    list.append(element("li", {}, error.message));
+    list.append(element("li", {}, errorText(error)));
   }
   return list;
 }
@@ -116,7 +116,7 @@ export async function showAccount(db) {
       showAccount(db);
     } catch (error) {
       // Without the network the token cannot be revoked: the contributor stays signed in.
-      const text = error instanceof OfflineError ? t("signOutOffline") : error.message;
+      const text = error instanceof OfflineError ? t("signOutOffline") : errorText(error);
       message.replaceChildren(notice(text, error instanceof ApiError ? "error" : "info"));
     }
   });

@@ -3,11 +3,11 @@
 import { onTokenRefused } from "./api.js";
 import { endRefusedSession, isModerator, restoreSession, session, onSessionChange, showAccount } from "./accounts.js";
 import { showDevice } from "./details.js";
-import { currentLanguage, kindLabel, onLanguageChange, setLanguage, t, translatePage } from "./i18n.js";
+import { currentLanguage, errorText, kindLabel, onLanguageChange, problemText, setLanguage, t, translatePage } from "./i18n.js";
 import { KINDS, createMap, kindIcon } from "./map.js";
 import { showModerationQueue } from "./moderation.js";
 import { rememberSent, sendOperation } from "./operations.js";
-import { createOutboxView, problemText } from "./outbox-view.js";
+import { createOutboxView } from "./outbox-view.js";
 import { startPinning } from "./pinning.js";
 import { createOutbox } from "./queue.js";
 import { openStore } from "./store.js";
@@ -45,7 +45,7 @@ async function flushOutbox() {
   // A refused vote has left the outbox (queue.js): its reason is said, wherever it was sent from.
   const refusals = results.filter(({ error }) => error);
   const votes = refusals.filter(({ item }) => item.type === "confirm");
-  const refusalTexts = votes.map(({ error }) => t("voteRefused", { detail: error.message }));
+  const refusalTexts = votes.map(({ error }) => t("voteRefused", { detail: errorText(error) }));
   if (refusals.length > votes.length) refusalTexts.push(t("refusedCount", { count: refusals.length - votes.length }));
   if (refusalTexts.length) announce(refusalTexts.join(" "));
   const pending = (await queue.all()).filter((item) => item.state === "pending");

@@ -3,7 +3,7 @@
 // while it awaits review (moderators: always).
 import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
-import { kindLabel, t, valueLabel } from "./i18n.js";
+import { errorText, kindLabel, t, valueLabel } from "./i18n.js";
 import { startPinning } from "./pinning.js";
 import { closeSheet, element, notice, openSheet } from "./ui.js";
 
@@ -94,13 +94,13 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
         const answer = (await outbox.flush()).find((result) => result.item.seq === item.seq);
         if (answer?.result) message.replaceChildren(notice(t("voteQueued")));
         // A refused vote has left the outbox (queue.js).
-        else if (answer?.error) message.replaceChildren(notice(t("voteRefused", { detail: answer.error.message }), "error"));
+        else if (answer?.error) message.replaceChildren(notice(t("voteRefused", { detail: errorText(answer.error) }), "error"));
         return answer;
       },
     }, t(label))));
   const historyBox = element("div", {});
   const historyButton = element("button", { type: "button", class: "secondary" }, t("showHistory"));
-  historyButton.addEventListener("click", () => history(feature, historyBox).catch((error) => historyBox.replaceChildren(notice(error.message, "error"))));
+  historyButton.addEventListener("click", () => history(feature, historyBox).catch((error) => historyBox.replaceChildren(notice(errorText(error), "error"))));
   body.append(votes, element("h3", {}, t("history")), historyButton, historyBox);
   // The server shows a pin awaiting review to its author and moderators only: one seen here
   // is this contributor's own, on whichever phone it was made.
@@ -112,7 +112,7 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
       const { data, etag } = await request("GET", `devices/${feature.id}`);
       await startPinning({ mapApi, outbox, device: data, etag });
     } catch (error) {
-      if (!(error instanceof OfflineError)) return message.replaceChildren(notice(error.message, "error"));
+      if (!(error instanceof OfflineError)) return message.replaceChildren(notice(errorText(error), "error"));
       return startPinning({ mapApi, outbox, device: feature, etag: null });
     }
   });

@@ -231,6 +231,27 @@ const STRINGS = {
       camera: "caméra", alpr: "lecteur de plaques", facial_recognition: "reconnaissance faciale",
       microphone: "micro", gunshot_detector: "détecteur de coups de feu", sensor: "capteur",
     },
+    // The server's refusals (problem+json), by the last part of their type: its own words
+    // are English. {field}: what the refusal is about, when it says.
+    problems: {
+      "bad-request": "Demande refusée par le serveur{field}.",
+      "validation-failed": "Valeur refusée{field}.",
+      "not-found": "Introuvable : ce dispositif n'existe pas ou plus.",
+      gone: "Ce dispositif a été supprimé.",
+      conflict: "Refusé : en conflit avec ce qui est déjà enregistré{field}.",
+      "conflict/username": "Ce pseudonyme est déjà pris.",
+      "precondition-failed": "Le dispositif a changé entre-temps : vérifiez-le, puis modifiez-le à nouveau.",
+      "precondition-required": "Le dispositif a changé entre-temps : vérifiez-le, puis modifiez-le à nouveau.",
+      "unsupported-media-type": "Ce format de fichier n'est pas accepté : envoyez une photo (JPEG, PNG, WebP ou HEIC).",
+      "payload-too-large": "Fichier trop lourd.",
+      "service-unavailable": "Le serveur est momentanément indisponible : réessayez un peu plus tard.",
+      "insufficient-storage": "Le serveur n'a plus de place pour les photos : réessayez plus tard.",
+      unauthorized: "Pseudonyme ou mot de passe incorrect, ou session expirée.",
+      forbidden: "Ce compte n'a pas le droit de faire cela.",
+      "too-many-requests": "Trop de demandes : patientez un moment avant de réessayer.",
+      other: "Refusé par le serveur (erreur {status}).",
+      field: " (« {label} »)",
+    },
   },
 };
 // The vocabulary's values in French (English shows them as they are, underscores as spaces).
@@ -268,6 +289,27 @@ export const valueLabel = (value) =>
   (language === "fr" && FRENCH_VALUES[value]) || String(value).replaceAll("_", " ");
 
 export const kindLabel = (kind) => STRINGS[language].kinds[kind] || kind.replaceAll("_", " ");
+
+// What the server said when it refused (a problem+json object): its own words in English, a
+// sentence of the chosen language otherwise, naming the field it refused.
+export function problemText(problem) {
+  const sentences = STRINGS[language].problems;
+  const fallback = problem?.detail || problem?.title || String(problem?.status ?? "");
+  if (!sentences || !problem) return fallback;
+  const slug = String(problem.type || "").split("/").pop();
+  // The fields it names (errors[].field, dotted paths), by the app's labels where it has them.
+  const fields = [...new Set((problem.errors || []).map((error) => String(error.field ?? "").split(".").pop()).filter(Boolean))];
+  const labels = fields.map((field) => (typeof STRINGS[language][field] === "string" ? STRINGS[language][field] : field));
+  const sentence = sentences[`${slug}/${fields[0]}`] || sentences[slug] || sentences.other;
+  return sentence
+    .replace("{field}", labels.length ? sentences.field.replace("{label}", labels.join(" », « ")) : "")
+    .replace("{status}", String(problem.status ?? ""));
+}
+
+// An error to show: a refusal of the server (an ApiError, which carries its problem) as
+// problemText words it, any other (offline, a bug) by its message.
+export const errorText = (error) =>
+  (error?.problem && STRINGS[language].problems ? problemText({ status: error.status, ...error.problem }) : error.message);
 
 export function translatePage(root = document) {
   document.documentElement.lang = language;

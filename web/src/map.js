@@ -6,7 +6,7 @@ import L from "leaflet";
 import { request } from "./api.js";
 import { addBasemap } from "./basemap.js";
 import { createDeclaredLayer } from "./declared.js";
-import { kindLabel, t } from "./i18n.js";
+import { errorText, kindLabel, t } from "./i18n.js";
 import { cachedDevicesIn, keepArea } from "./store.js";
 import { element, openSheet } from "./ui.js";
 
@@ -105,7 +105,7 @@ function viewFromHash(hash) {
 const clamp = (value, limit) => Math.max(-limit, Math.min(limit, value));
 
 // The server's messages are sentences already: the string ends them.
-const loadFailed = (error) => t("loadFailed", { message: error.message.replace(/\.$/, "") });
+const loadFailed = (error) => t("loadFailed", { message: errorText(error).replace(/\.$/, "") });
 
 export function createMap({ basemap, db, onSelect }) {
   const view = viewFromHash(window.location.hash);

@@ -4,7 +4,7 @@
 // then on) or reject (deleted). Decisions need the network: they are sent at once, not queued.
 import { request } from "./api.js";
 import { largePhoto, photoAlt, photoStrip } from "./details.js";
-import { kindLabel, t } from "./i18n.js";
+import { errorText, kindLabel, t } from "./i18n.js";
 import { element, field, notice, openSheet } from "./ui.js";
 
 // Photos not yet public, at the size a moderator can judge them.
@@ -17,7 +17,7 @@ const acting = (message, refresh) => (send) => async () => {
     await send();
     await refresh();
   } catch (error) {
-    message.replaceChildren(notice(error.message, "error"));
+    message.replaceChildren(notice(errorText(error), "error"));
   }
 };
 
@@ -74,6 +74,6 @@ export async function showModerationQueue(onDecision) {
   try {
     await refresh();
   } catch (error) {
-    list.replaceChildren(element("li", {}, notice(error.message, "error")));
+    list.replaceChildren(element("li", {}, notice(errorText(error), "error")));
   }
 }

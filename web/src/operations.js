@@ -51,7 +51,7 @@ const seenAsBefore = (item, current) => item.seenContent === undefined
 async function currentEtag(item) {
   const { data, etag } = await request("GET", `devices/${item.deviceId}`);
   if (contentOf(data) !== item.seenContent && !seenAsBefore(item, data)) {
-    throw new ApiError(412, { title: "Changed meanwhile", detail: "The device changed since you edited it: check it, then edit it again." });
+    throw new ApiError(412, { type: "precondition-failed", status: 412, title: "Changed meanwhile", detail: "The device changed since you edited it: check it, then edit it again." });
   }
   return etag;
 }

@@ -2,7 +2,7 @@
 // them, and how to resolve a refusal. A pin refused as a likely duplicate (409) shows the
 // candidates on the map with their photos: confirm one of them instead, or insist.
 import { request } from "./api.js";
-import { kindLabel, t, valueLabel } from "./i18n.js";
+import { kindLabel, problemText, t, valueLabel } from "./i18n.js";
 import { photoStrip } from "./details.js";
 import { closeSheet, element, notice, openSheet, whenSheetFree } from "./ui.js";
 
@@ -22,9 +22,6 @@ const describe = (item) => {
 // Refusals that sending the same change again cannot overcome: not allowed (403), the device
 // gone (404, 410), or changed meanwhile (412: applied over the new version instead).
 const FINAL_REFUSALS = new Set([403, 404, 410, 412]);
-
-// What the server said of a change it did not take.
-export const problemText = (problem) => problem?.detail || problem?.title || problem?.status;
 
 const isDuplicate = (item) => item.state === "refused" && item.problem?.status === 409 && item.problem.candidates?.length;
 

@@ -7,7 +7,7 @@ import L from "leaflet";
 import { session } from "./accounts.js";
 import { OfflineError, uploadPhoto } from "./api.js";
 import { contentOf } from "./operations.js";
-import { kindLabel, t } from "./i18n.js";
+import { errorText, kindLabel, t } from "./i18n.js";
 import { CONE_HANDLE_M, KINDS, bearing, coneLatLngs, kindIcon, offset, styleOf } from "./map.js";
 import { choice, closeSheet, element, field, notice, openSheet } from "./ui.js";
 
@@ -130,7 +130,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
           input.control.value = directions[index];
           drawCones();
         } catch (error) {
-          status.replaceChildren(notice(error.message, "error"));
+          status.replaceChildren(notice(errorText(error), "error"));
         }
       });
       const remove = element("button", { type: "button", class: "secondary" }, t("removeDirection", { n }));
@@ -200,7 +200,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
     } catch (error) {
       if (error.name === "AbortError" || upload !== sent) return; // replaced, or the form closed
       // Offline: the photo waits in the outbox with the pin.
-      photoStatus.replaceChildren(notice(error instanceof OfflineError ? t("photoQueued") : error.message, error instanceof OfflineError ? "info" : "error"));
+      photoStatus.replaceChildren(notice(error instanceof OfflineError ? t("photoQueued") : errorText(error), error instanceof OfflineError ? "info" : "error"));
       if (!(error instanceof OfflineError)) photo = { blob: null, id: null };
     }
   });
