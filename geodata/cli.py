@@ -19,7 +19,7 @@ from service.geo.statistics.cache import (
     select_outdated_requests,
 )
 from service.geo.statistics.kept import refresh_kept_lines
-from service.geo.statistics.timeline import refresh_timelines
+from service.geo.statistics.replay import refresh_timelines
 from service.models import District
 
 from . import catalogue

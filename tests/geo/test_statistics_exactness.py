@@ -18,12 +18,9 @@ from service.geo.grid import select_grid, utm_srid
 from service.geo.statistics.csv import select_density_csv
 from service.geo.statistics.density import RANK_METRICS, DensityQuery
 from service.geo.statistics.documents import select_density_geojson, select_density_json
+from service.geo.statistics.replay import refresh_timelines
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
-from service.geo.statistics.timeline import (
-    TIMELINE_INTERVALS,
-    refresh_timelines,
-    select_timeline,
-)
+from service.geo.statistics.timeline import TIMELINE_INTERVALS, select_timeline
 from tests.districts import district_feature, load, rectangle, write_geojson
 
 CREDITS = [{"name": "devices", "attribution": "test", "licence": "ODbL", "source_url": "/devices"}]
@@ -422,7 +419,7 @@ def test_a_refresh_of_too_many_marks_forgets_the_kept_timelines(db, districts, m
     """A bulk load marks every device it wrote: each kept timeline is then replayed whole by
     its next request rather than device by device (the request that forgets them keeps its
     own district again)."""
-    monkeypatch.setattr("service.geo.statistics.timeline.MAX_REPLAYED_MARKS", 2)
+    monkeypatch.setattr("service.geo.statistics.replay.MAX_REPLAYED_MARKS", 2)
     db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active", operator_type="public",
        verification="reported", review_status="approved")  # fmt: skip
     keep_every_timeline(db)

@@ -19,7 +19,7 @@ from ...geo.statistics.cache import (
     store_cached,
 )
 from ...geo.statistics.kept import refresh_kept_lines
-from ...geo.statistics.timeline import refresh_timelines
+from ...geo.statistics.replay import refresh_timelines
 
 log = logging.getLogger(__name__)
 
