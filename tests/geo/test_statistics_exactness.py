@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from service import vocabulary as vocab
 from service.geo.grid import select_grid, utm_srid
@@ -381,9 +382,24 @@ def assert_timelines_from_scratch(db) -> None:
     assert kept == from_scratch
 
 
+# The map at dates, from the kept timelines once every selected district's is kept: in the
+# middle of a day, at its very end, and tomorrow.
+KEPT_AT_FILTERS = (
+    StatisticsFilter(at=datetime(2024, 6, 15, 12, tzinfo=UTC)),
+    StatisticsFilter(at=datetime(2025, 2, 28, 23, 59, 59, 999999, tzinfo=UTC), kinds=["camera"]),
+    StatisticsFilter(at=datetime.now(UTC) + timedelta(days=1), statuses=["removed", "active"]),
+)
+
+
+def assert_map_at_dates_from_scratch(db) -> None:
+    """`at=` read from the kept timelines (with the devices marked since replayed) equals the
+    devices joined with the polygons as they stood then, border rule included."""
+    assert_statistics_from_scratch(db, [(s, f) for s in SELECTIONS for f in KEPT_AT_FILTERS])
+
+
 def keep_every_timeline(db) -> None:
     for code in db("SELECT code FROM districts").scalars().all():
-        refresh_timelines(db.connection, code)
+        refresh_timelines(db.connection, [code])
 
 
 @settings(
@@ -395,7 +411,8 @@ def keep_every_timeline(db) -> None:
 @given(operations=st.lists(st.tuples(OPERATIONS, st.booleans()), min_size=1, max_size=20))
 def test_kept_timelines_equal_a_full_replay_after_any_writes(db, districts, operations):
     """Timelines kept for every district, then random writes, some followed by a refresh:
-    the timelines read with the marks left, then after a refresh, equal a full replay."""
+    the timelines and the map at dates read with the marks left, then after a refresh, equal
+    a full replay."""
     example = db.connection.begin_nested()
     try:
         db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active",
@@ -406,11 +423,13 @@ def test_kept_timelines_equal_a_full_replay_after_any_writes(db, districts, oper
             if refresh:
                 refresh_timelines(db.connection)
         assert_timelines_from_scratch(db)  # the marked devices replayed by the reader
+        assert_map_at_dates_from_scratch(db)
         keep_every_timeline(db)  # also those forgotten when their polygon changed
         assert db("SELECT count(*) FROM timeline_device_marks").scalar_one() == 0
         kept = db("SELECT count(*) FROM timeline_districts").scalar_one()
         assert kept == db("SELECT count(*) FROM districts").scalar_one()
         assert_timelines_from_scratch(db)
+        assert_map_at_dates_from_scratch(db)
     finally:
         example.rollback()
 
@@ -427,11 +446,57 @@ def test_a_refresh_of_too_many_marks_forgets_the_kept_timelines(db, districts, m
     apply(db, districts, ("create_many", [{"point": (2.305, 48.8025), "kind": "camera",
           "status": "active", "operator_type": "public", "verification": "reported",
           "review_status": "approved"}] * 3))  # fmt: skip
-    assert refresh_timelines(db.connection, "A1") == 3
+    assert refresh_timelines(db.connection, ["A1"]) == 3
     assert db("SELECT code FROM timeline_districts").scalars().all() == ["A1"]
     assert db("SELECT DISTINCT code FROM timeline_device_changes").scalars().all() == ["A1"]
     keep_every_timeline(db)
     assert_timelines_from_scratch(db)
+
+
+def test_a_change_dated_at_infinity_is_kept_as_a_full_replay_counts_it(db, districts):
+    """A date no loader writes but SQL may: counted before 1900 by a timeline, as replayed."""
+    db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active", operator_type="public",
+       verification="reported", review_status="approved")  # fmt: skip
+    db("UPDATE devices SET observed_at = '-infinity'")
+    keep_every_timeline(db)
+    assert_timelines_from_scratch(db)
+    assert_map_at_dates_from_scratch(db)
+
+
+def test_a_timeline_kept_while_an_import_reshapes_its_district_follows_the_new_shape(
+    committed, tmp_path
+):
+    """Keeping a district's timeline waits for an import that reshapes it (or gives up after
+    REFRESH_LOCK_TIMEOUT), so that it never keeps the old shape once the import forgot it."""
+    features = [district_feature(code, shape) for code, shape in QUARTERS.items()]
+    with committed.begin() as connection:
+        load(connection, write_geojson(tmp_path / "q.geojson", features), parent="T")
+        for lon in (2.305, 2.312, 2.313):
+            connection.execute(text(INSERT), dict(lon=lon, lat=48.8025, kind="camera",
+                               status="active", operator_type="public", verification="reported",
+                               review_status="approved"))  # fmt: skip
+    importer = committed.connect()
+    importer.begin()
+    wider = district_feature("A1", RESHAPED["A1"])
+    load(importer, write_geojson(tmp_path / "a1.geojson", [wider]), parent="T")
+    with committed.connect() as request:
+        with pytest.raises(OperationalError, match="lock timeout"):
+            refresh_timelines(request, ["A1"])  # the import holds A1
+        request.rollback()
+        finished = threading.Timer(0.2, importer.commit)
+        finished.start()
+        started = time.perf_counter()
+        refresh_timelines(request, ["A1"])  # waits for the import (less than the timeout)
+        request.commit()
+        finished.join()
+    assert time.perf_counter() - started < 1
+    importer.close()
+    with committed.connect() as connection:
+        kept = connection.execute(select_timeline("A1", "month", StatisticsFilter(), CREDITS))
+        assert connection.execute(text("SELECT code FROM timeline_districts")).scalars().all() == [
+            "A1"
+        ]
+        assert orjson.loads(kept.scalar_one())["periods"][-1]["count"] == 3
 
 
 def test_a_bulk_load_is_counted_like_single_writes(db, districts):

@@ -60,11 +60,11 @@ def refresh_stale_lines() -> None:
     )
 
 
-def refresh_timeline(code: str) -> None:
-    """Keep district CODE's timeline if it is not kept yet, and replay, on the primary, the
+def refresh_timelines_of(codes: list[str]) -> None:
+    """Keep the timelines of districts CODES not kept yet, and replay, on the primary, the
     devices written since in every kept timeline: the answer then adds up kept numbers.
     Where the primary cannot be written, the answer replays those devices itself."""
-    written_on_primary(lambda writer: refresh_timelines(writer, code), "timelines not refreshed")
+    written_on_primary(lambda writer: refresh_timelines(writer, codes), "timelines not refreshed")
 
 
 def data_version() -> str:

@@ -18,18 +18,20 @@ from ...geo.statistics.csv import select_density_csv
 from ...geo.statistics.density import (
     DensityQuery,
     select_attribution,
+    select_codes,
     select_known_codes,
     select_selection_exists,
 )
 from ...geo.statistics.documents import select_density_geojson, select_density_json
 from ...geo.statistics.kept import answered_by_kept_lines
+from ...geo.statistics.replay import MAX_KEPT_PER_REQUEST
 from ...geo.statistics.selection import DistrictSelection, StatisticsFilter
 from ...geo.statistics.timeline import select_timeline
 from ...geo.view_cones import ViewModel
 from ..credits import declared_credits, device_credits, with_credit_headers
 from ..fields import split_antimeridian
 from ..geojson import feature_collection
-from .cache import cached, refresh_stale_lines, refresh_timeline
+from .cache import cached, refresh_stale_lines, refresh_timelines_of
 from .schemas import (
     CompareArgsSchema,
     DensityStatsSchema,
@@ -122,6 +124,11 @@ def density_response(query: DensityQuery, args: dict, name: str) -> Response:
     def compute() -> str:
         if answered_by_kept_lines(query):
             refresh_stale_lines()
+        if query.filter.at is not None and not query.filter.bboxes:
+            codes = session.execute(select_codes(query.selection, MAX_KEPT_PER_REQUEST + 1))
+            codes = codes.scalars().all()
+            if len(codes) <= MAX_KEPT_PER_REQUEST:
+                refresh_timelines_of(codes)
         return run_bounded(statement, query)
 
     body, computed_at, source = cached(fmt, compute)
@@ -284,7 +291,7 @@ class TimelineViews(MethodView):
         )
 
         def compute() -> str:
-            refresh_timeline(code)
+            refresh_timelines_of([code])
             body = session.execute(statement).scalar_one_or_none()
             if body is None:
                 raise NotFound(f"No district has the code {code}.", field="district")

@@ -47,6 +47,7 @@ from ..sql import (
     sql_string,
 )
 from ..view_cones import SEEING_KINDS, ViewModel
+from .replay import all_kept, kept_hits_at
 from .selection import DistrictSelection, StatisticsFilter, moved_device_ids
 
 RANK_METRICS = ("per_km2", "per_10k_inhabitants", "count")
@@ -326,12 +327,24 @@ def select_hits(
     if from_scratch:
         return select_joined_hits(selection, flt).subquery("hits")
     if flt.at is not None:
-        return select_replayed_hits(selection, flt).subquery("hits")
+        return select_hits_at(selection, flt)
     if not flt.answered_by_counts():
         return select_joined_hits(selection, flt).subquery("hits")
     in_selection = in_selection_of(selection)
     counted = in_selection if only is None else (lambda code: code.in_(only))
     return select_counted_hits(counted, in_selection, flt).subquery("hits")
+
+
+def select_hits_at(selection: DistrictSelection, flt: StatisticsFilter):
+    """The hits of `at=`: added up from the kept timelines when every selected district's is
+    kept (replay.py), otherwise replayed from every device of the selection."""
+    replayed = select_replayed_hits(selection, flt).subquery("replayed_hits")
+    if flt.bboxes:
+        return replayed
+    codes = select(District.code).where(*selection.clauses())
+    kept = all_kept(codes)
+    from_kept = kept_hits_at(codes, flt).subquery("kept_hits")
+    return union_all(select(from_kept).where(kept), select(replayed).where(~kept)).subquery("hits")
 
 
 def in_selection_of(selection: DistrictSelection) -> Callable:
@@ -682,6 +695,11 @@ def select_attribution(selection: DistrictSelection, credits: list[dict]) -> Sel
 
 def select_selection_exists(selection: DistrictSelection) -> Select:
     return select(exists(select(District.code).where(*selection.clauses())))
+
+
+def select_codes(selection: DistrictSelection, limit: int) -> Select:
+    """The codes of the selected districts, LIMIT at most."""
+    return select(District.code).where(*selection.clauses()).order_by(District.code).limit(limit)
 
 
 def select_known_codes(codes: list[str]) -> Select:

@@ -8,12 +8,20 @@ reader corrects the kept numbers by the devices still marked, replayed for it
 (weighted_changes): exact whatever the marks.
 """
 
+from collections.abc import Sequence
+from types import SimpleNamespace
+
 from sqlalchemy import (
+    DateTime,
+    Select,
     and_,
+    any_,
     case,
+    cast,
     column,
     delete,
     exists,
+    false,
     func,
     insert,
     literal,
@@ -26,6 +34,7 @@ from sqlalchemy import (
     union,
     union_all,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import (
     Device,
@@ -39,6 +48,7 @@ from ...models import (
 )
 from ...models.district import TIMELINE_STATE_FIELDS
 from ..devices.filter import DeviceFilter
+from ..sql import sql_string
 from .selection import (
     appeared_at,
     moved_device_ids,
@@ -51,7 +61,14 @@ from .selection import (
 # Marked devices beyond which a refresh forgets the kept timelines (after a bulk load, say)
 # rather than replaying each device: the next request of a district replays it whole.
 MAX_REPLAYED_MARKS = 50_000
+# The most districts a request of `at=` keeps the timelines of (each one's devices replayed
+# once): larger selections are replayed whole until their districts are kept otherwise.
+MAX_KEPT_PER_REQUEST = 200
 REFRESH_LOCK = literal_column("'timeline_districts'::regclass::oid::bigint")
+FIRST_DAY = cast(sql_string("0001-01-01 00:00:00+00"), DateTime(timezone=True))
+LAST_DAY = cast(sql_string("9999-12-31 00:00:00+00"), DateTime(timezone=True))
+# How long a refresh waits for a row another transaction holds (a district import).
+REFRESH_LOCK_TIMEOUT = "500ms"
 
 
 def candidate_columns(code):
@@ -74,18 +91,20 @@ def district_candidates(code: str, only=None, name: str = "candidates"):
     moved (few), whose every recorded position is tested against the district.
 
     ONLY: a subquery of a few device ids (the marked ones), to which they are restricted:
-    then read by id, each membership looked up, rather than the district's devices.
+    then read by id (an array, whatever the planner guesses of their number), each membership
+    looked up, rather than the district's devices.
     """
     moved = moved_device_ids()
     if only is not None:
-        moved = moved.where(DeviceRevision.device_id.in_(only))
+        only = func.array(only.scalar_subquery())
+        moved = moved.where(DeviceRevision.device_id == any_(only))
     columns = (*candidate_columns(literal(code)), Device.id.in_(moved).label("moved"))
     if only is not None:
         member = exists().where(
             DeviceDistrict.device_id == Device.id, DeviceDistrict.district_code == code
         )
         chosen = select(*columns).where(
-            *DeviceFilter().clauses(), Device.id.in_(only), or_(member, Device.id.in_(moved))
+            *DeviceFilter().clauses(), Device.id == any_(only), or_(member, Device.id.in_(moved))
         )
         return chosen.cte(name).prefix_with("MATERIALIZED")
     district = select(District.geom).where(District.code == code).scalar_subquery()
@@ -110,11 +129,12 @@ def kept_device_candidates(devices):
     stood in (a row per district and device, as district_candidates): the kept districts they
     are members of, and for those that moved, those any of their recorded positions meets."""
     kept = select(timeline_districts.c.code)
+    devices = func.array(devices.scalar_subquery())  # read by id, however many
     members = select(DeviceDistrict.district_code.label("code"), DeviceDistrict.device_id).where(
-        DeviceDistrict.device_id.in_(devices), DeviceDistrict.district_code.in_(kept)
+        DeviceDistrict.device_id == any_(devices), DeviceDistrict.district_code.in_(kept)
     )
     revision = DeviceRevision
-    moved = moved_device_ids().where(revision.device_id.in_(devices))
+    moved = moved_device_ids().where(revision.device_id == any_(devices))
     revisions = (
         select(revision.device_id, revision.snapshot, state_found_by(revision).label("found"))
         .where(revision.device_id.in_(moved))
@@ -244,7 +264,9 @@ def state_changes(candidates):
         select(
             instant.c.code,
             instant.c.device_id,
-            instant.c.start.label("at"),
+            # Kept numbers are counted per period, which an infinite instant has not:
+            # bounded to the first and last representable days (before 1900, or never).
+            func.least(func.greatest(instant.c.start, FIRST_DAY), LAST_DAY).label("at"),
             *[
                 value.label(f"before_{name}")
                 for name, value in zip(TIMELINE_STATE_FIELDS, before, strict=True)
@@ -295,6 +317,122 @@ def weighted_changes(code: str, unit: str):
     ).subquery("changes")
 
 
+def counted(changes, side: str, flt) -> ColumnElement:
+    """Whether FLT counts the state on SIDE ("before" or "after") of CHANGES' rows. The status
+    filter is never empty (PRESENT_STATUSES by default), so that a side with no state (null
+    fields) is never counted; nor is a state missing a field."""
+    fields = {name: changes.c[f"{side}_{name}"] for name in TIMELINE_STATE_FIELDS}
+    return func.coalesce(and_(*flt.count_clauses(SimpleNamespace(c=fields))), false())
+
+
+def all_kept(codes: Select) -> ColumnElement:
+    """Whether the timeline of each district of CODES is kept."""
+    return ~exists(codes.where(District.code.not_in(select(timeline_districts.c.code))))
+
+
+def kept_hits_at(codes: Select, flt) -> Select:
+    """The hits of `at=` (code, kind, status, verification, n), from the changes kept for the
+    districts of CODES (all kept: all_kept): each device counted at FLT.at in each district it
+    stood in then, by the state it had, less those a selected district of its level with a
+    smaller code also held (the border rule).
+
+    The kept numbers add up whole months, then days, then the changes of FLT.at's day until
+    it; the devices marked since are taken out and replayed now, as weighted_changes does.
+    """
+    at = instant_of(flt)
+    month, day = func.date_trunc(sql_string("month"), at), func.date_trunc(sql_string("day"), at)
+    numbers, device_changes = timeline_changes, timeline_device_changes
+    marked = select(timeline_device_marks.c.device_id)
+    replayed = state_changes(kept_device_candidates(marked)).subquery()
+    replayed = select(replayed).where(replayed.c.code.in_(codes)).cte("replayed_marked")
+    period_before = [numbers.c.code.in_(codes)]
+    weighted = union_all(
+        select(numbers.c.code, *change_columns(numbers), numbers.c.n).where(
+            *period_before, numbers.c.unit == "month", numbers.c.period < month
+        ),
+        select(numbers.c.code, *change_columns(numbers), numbers.c.n).where(
+            *period_before,
+            numbers.c.unit == "day",
+            numbers.c.period >= month,
+            numbers.c.period < day,
+        ),
+        select(device_changes.c.code, *change_columns(device_changes), literal(1)).where(
+            device_changes.c.code.in_(codes), device_changes.c.at >= day, device_changes.c.at <= at
+        ),
+        select(device_changes.c.code, *change_columns(device_changes), literal(-1)).where(
+            device_changes.c.code.in_(codes),
+            device_changes.c.device_id.in_(marked),
+            device_changes.c.at <= at,
+        ),
+        select(replayed.c.code, *change_columns(replayed), literal(1)).where(replayed.c.at <= at),
+    ).subquery("weighted")
+
+    def hits(side: str, sign: int):
+        return select(
+            weighted.c.code, *hit_fields(weighted, side), (sign * weighted.c.n).label("n")
+        ).where(counted(weighted, side, flt))
+
+    return union_all(hits("after", 1), hits("before", -1), border_hits_at(codes, flt, replayed))
+
+
+def instant_of(flt) -> ColumnElement:
+    """FLT.at, typed in the statement (the periods' bounds are computed from it)."""
+    return cast(literal(flt.at), DateTime(timezone=True))
+
+
+def hit_fields(changes, side: str) -> list:
+    """The fields of a hit (kind, status, verification) on SIDE of CHANGES' rows."""
+    return [changes.c[f"{side}_{name}"].label(name) for name in ("kind", "status", "verification")]
+
+
+def border_hits_at(codes: Select, flt, replayed) -> Select:
+    """The border rule at FLT.at, as hits to add to kept_hits_at's: -1 for each device counted
+    in a selected district that a selected district of the same level with a smaller code also
+    held then. Only devices on a border now (memberships) or that ever moved can be."""
+    at, device_changes = instant_of(flt), timeline_device_changes
+    on_a_border = select(DeviceDistrict.device_id).where(
+        ~DeviceDistrict.interior, DeviceDistrict.district_code.in_(codes)
+    )
+    candidates = union(on_a_border, moved_device_ids())
+    marked = select(timeline_device_marks.c.device_id)
+    names = ("code", "device_id", "at", *[f"after_{name}" for name in TIMELINE_STATE_FIELDS])
+    effective = union_all(
+        select(*[device_changes.c[name] for name in names]).where(
+            device_changes.c.code.in_(codes),
+            device_changes.c.device_id.in_(candidates),
+            device_changes.c.device_id.not_in(marked),
+            device_changes.c.at <= at,
+        ),
+        select(*[replayed.c[name] for name in names]).where(
+            replayed.c.device_id.in_(candidates), replayed.c.at <= at
+        ),
+    ).subquery("effective")
+    latest = func.row_number().over(
+        partition_by=(effective.c.code, effective.c.device_id), order_by=effective.c.at.desc()
+    )
+    ranked = (
+        select(effective, latest.label("nth"), District.level)
+        .join(District, District.code == effective.c.code)
+        .subquery("ranked")
+    )
+    # The state then: its last change until AT; held when the device stood in the district
+    # (a state's verification is never null).
+    then = (
+        select(ranked)
+        .where(ranked.c.nth == 1, ranked.c.after_verification.is_not(None))
+        .cte("held_then")
+    )
+    smaller = then.alias("smaller")
+    held_by_a_smaller_one = exists().where(
+        smaller.c.device_id == then.c.device_id,
+        smaller.c.code < then.c.code,
+        smaller.c.level == then.c.level,
+    )
+    return select(then.c.code, *hit_fields(then, "after"), literal(-1).label("n")).where(
+        counted(then, "after", flt), held_by_a_smaller_one
+    )
+
+
 def kept_changes_of(candidates):
     """The INSERT of the CANDIDATES' changes into timeline_device_changes, as a CTE of the
     (code, at) it wrote."""
@@ -308,11 +446,11 @@ def kept_changes_of(candidates):
     )
 
 
-def refresh_timelines(writer, code: str | None = None) -> int:
+def refresh_timelines(writer, codes: Sequence[str] = ()) -> int:
     """On the primary (WRITER, a session whose transaction the caller commits): replay in
-    every kept district the devices marked since, and with CODE keep that district's timeline
-    if it is not kept yet. Skipped while another refresh runs (readers are exact anyway).
-    Returns how many marks it took.
+    every kept district the devices marked since, and keep the timelines of CODES not kept
+    yet. Skipped while another refresh runs (readers are exact anyway). Returns how many marks
+    it took.
 
     Marks are taken and devices replayed in one statement (one snapshot): a mark committed
     after it stays for the next refresh.
@@ -320,25 +458,28 @@ def refresh_timelines(writer, code: str | None = None) -> int:
     if not writer.execute(select(func.pg_try_advisory_xact_lock(REFRESH_LOCK))).scalar_one():
         return 0
     marks = writer.execute(select(func.count()).select_from(timeline_device_marks)).scalar_one()
-    new = (
-        code is not None
-        and not writer.execute(
-            select(exists().where(timeline_districts.c.code == code))
-        ).scalar_one()
-    )
+    existing = select(District.code).where(District.code.in_(codes))
+    new = writer.execute(
+        existing.where(District.code.not_in(select(timeline_districts.c.code)))
+    ).scalars()
+    new = sorted(new)
     if not marks and not new:
         return 0
+    # A district import under way holds rows this refresh would write beside or wait for
+    # (its polygons, the kept districts it forgets): the refresh gives up rather than wait,
+    # and readers replay the marked devices themselves meanwhile.
+    writer.execute(select(func.set_config("lock_timeout", REFRESH_LOCK_TIMEOUT, True)))
     forgotten = 0
-    if marks > MAX_REPLAYED_MARKS:  # forgotten, and CODE kept again from what is there now
+    if marks > MAX_REPLAYED_MARKS:  # forgotten, and CODES kept again from what is there now
         writer.execute(delete(timeline_districts))
         forgotten = writer.execute(delete(timeline_device_marks)).rowcount
-        new, marks = code is not None, 0
+        new, marks = sorted(writer.execute(existing).scalars()), 0
         if not new:
             return forgotten
     writer.execute(text(TOUCHED_TABLE))
     if marks:
         replay_marked_devices(writer)
-    if new:
+    for code in new:
         keep_district(writer, code)
     writer.execute(text(RECOUNT_TOUCHED))
     return marks + forgotten
@@ -366,7 +507,13 @@ def replay_marked_devices(writer) -> None:
 
 def keep_district(writer, code: str) -> None:
     """Keep district CODE's timeline (if it exists): every device that may have stood in it
-    replayed."""
+    replayed.
+
+    The district's row is locked first (shared): an import that reshapes it and forgets its
+    kept timeline then waits for this one, or this one (after REFRESH_LOCK_TIMEOUT at most)
+    reads the new polygon and memberships, never the old ones after the forgetting.
+    """
+    writer.execute(select(District.code).where(District.code == code).with_for_update(read=True))
     registered = writer.execute(
         insert(timeline_districts)
         .from_select(["code"], select(District.code).where(District.code == code))

@@ -10,14 +10,11 @@ migration 0028): a timeline adds up their numbers per day or month, corrected by
 written since.
 """
 
-from types import SimpleNamespace
-
 from sqlalchemy import (
     Text,
     and_,
     case,
     cast,
-    false,
     func,
     or_,
     select,
@@ -26,10 +23,9 @@ from sqlalchemy.dialects.postgresql import INTERVAL, JSON, aggregate_order_by
 
 from ... import vocabulary as vocab
 from ...models import District
-from ...models.district import TIMELINE_STATE_FIELDS
 from ..sql import sql_string
 from .density import attribution_array
-from .replay import weighted_changes
+from .replay import counted, weighted_changes
 from .selection import DistrictSelection, StatisticsFilter
 
 TIMELINE_INTERVALS = ("day", "week", "month", "year")
@@ -43,13 +39,7 @@ def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_cre
     assert interval in TIMELINE_INTERVALS  # bound into the statement as a constant
     changes = weighted_changes(code, KEPT_UNITS[interval])
 
-    def counted(side: str):
-        # The status filter is never empty (PRESENT_STATUSES by default), so that a side with
-        # no state (null fields) is never counted; nor is a state missing a field.
-        fields = {name: changes.c[f"{side}_{name}"] for name in TIMELINE_STATE_FIELDS}
-        return func.coalesce(and_(*flt.count_clauses(SimpleNamespace(c=fields))), false())
-
-    before, after = counted("before"), counted("after")
+    before, after = counted(changes, "before", flt), counted(changes, "after", flt)
     unit = sql_string(interval)
     changed_in = func.date_trunc(unit, changes.c.at)
     added = func.coalesce(func.sum(changes.c.n).filter(and_(after, ~before)), 0)
