@@ -804,6 +804,26 @@ class TestTimeline:
         gone = months("Q2", "&status=removed")
         assert gone["2025-01"] == (1, 0, 1) and gone["2025-06"] == (0, 1, 0)
 
+    def test_a_device_that_stood_on_the_border_counts_once_at_that_date(self, client, db, quarters):
+        """Moved onto the border of Q1 and Q2, then into Q2: at a date between, a compare of
+        both counts it once, in Q1 (the smaller code), as the kept timelines give it; and Q2
+        alone counts it too."""
+        device = pin(client, 2.305, 48.803, observed_at="2024-01-10T00:00:00Z")
+        onto_the_border = {"geometry": {"type": "Point", "coordinates": [2.31, 48.803]}}
+        into_q2 = {"geometry": {"type": "Point", "coordinates": [2.316, 48.803]}}
+        history = [("2024-01-10", None), ("2024-06-01", onto_the_border), ("2025-01-01", into_q2)]
+        edit_history(client, db, device["id"], history)
+
+        def counts(at: str, codes: str = "Q1,Q2") -> tuple:
+            body = by_code(stats(client, f"/api/v1/stats/compare?codes={codes}&at={at}"))
+            return tuple(body[code]["count"] for code in codes.split(","))
+
+        expected = {"2024-03-01": (1, 0), "2024-08-01": (1, 0), "2025-06-01": (0, 1)}
+        assert {at: counts(at) for at in expected} == expected
+        kept = db("SELECT code FROM timeline_districts ORDER BY code").scalars().all()
+        assert kept == ["Q1", "Q2"]  # kept by the first request, and read from then on
+        assert counts("2024-08-01", "Q2") == (1,)
+
     def test_a_row_loaded_in_bulk_stood_as_loaded_until_its_first_edit(self, client, db, quarters):
         """Its first revision is an edit: before it, the device stood where and as it was
         loaded (the revision's changes say how), not as the edit left it."""

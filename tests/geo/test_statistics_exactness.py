@@ -453,6 +453,21 @@ def test_a_refresh_of_too_many_marks_forgets_the_kept_timelines(db, districts, m
     assert_timelines_from_scratch(db)
 
 
+def test_a_device_inside_one_district_and_on_the_border_of_another_counts_in_both(db, districts):
+    """Districts of one level may overlap (a re-import): a device their interiors both hold
+    counts in both, and one on the border of the smaller code's and inside the other's counts
+    in the other too; at a date from the kept timelines as replayed."""
+    districts({"A1": RESHAPED["A1"]}, name="reshaped.geojson")  # overlaps A2 from 2.31 to 2.315
+    for lon in (2.3125, 2.315):  # inside both; on A1's new edge, inside A2
+        db(INSERT, lon=lon, lat=48.8025, kind="camera", status="active", operator_type="public",
+           verification="reported", review_status="approved")  # fmt: skip
+    keep_every_timeline(db)
+    assert_map_at_dates_from_scratch(db)
+    now = StatisticsFilter(at=datetime.now(UTC) + timedelta(days=1))
+    counts = {d["code"]: d["count"] for d in figures(db, SELECTIONS[0], now, False)["districts"]}
+    assert (counts["A1"], counts["A2"]) == (2, 2)
+
+
 def test_a_change_dated_at_infinity_is_kept_as_a_full_replay_counts_it(db, districts):
     """A date no loader writes but SQL may: counted before 1900 by a timeline, as replayed."""
     db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active", operator_type="public",

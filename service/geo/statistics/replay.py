@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    true,
     tuple_,
     union,
     union_all,
@@ -52,6 +53,7 @@ from ..sql import sql_string
 from .selection import (
     appeared_at,
     moved_device_ids,
+    revision_snapshot_at,
     snapshot_position,
     snapshot_state,
     state_found_by,
@@ -345,17 +347,15 @@ def kept_hits_at(codes: Select, flt) -> Select:
     marked = select(timeline_device_marks.c.device_id)
     replayed = state_changes(kept_device_candidates(marked)).subquery()
     replayed = select(replayed).where(replayed.c.code.in_(codes)).cte("replayed_marked")
-    period_before = [numbers.c.code.in_(codes)]
+
+    def kept_numbers(unit: str, *periods):
+        return select(numbers.c.code, *change_columns(numbers), numbers.c.n).where(
+            numbers.c.code.in_(codes), numbers.c.unit == unit, *periods
+        )
+
     weighted = union_all(
-        select(numbers.c.code, *change_columns(numbers), numbers.c.n).where(
-            *period_before, numbers.c.unit == "month", numbers.c.period < month
-        ),
-        select(numbers.c.code, *change_columns(numbers), numbers.c.n).where(
-            *period_before,
-            numbers.c.unit == "day",
-            numbers.c.period >= month,
-            numbers.c.period < day,
-        ),
+        kept_numbers("month", numbers.c.period < month),
+        kept_numbers("day", numbers.c.period >= month, numbers.c.period < day),
         select(device_changes.c.code, *change_columns(device_changes), literal(1)).where(
             device_changes.c.code.in_(codes), device_changes.c.at >= day, device_changes.c.at <= at
         ),
@@ -429,7 +429,32 @@ def border_hits_at(codes: Select, flt, replayed) -> Select:
         smaller.c.level == then.c.level,
     )
     return select(then.c.code, *hit_fields(then, "after"), literal(-1).label("n")).where(
-        counted(then, "after", flt), held_by_a_smaller_one
+        counted(then, "after", flt), ~interior_then(then, at), held_by_a_smaller_one
+    )
+
+
+def interior_then(held, at) -> ColumnElement:
+    """Whether the interior of HELD's district held its device at AT (districts of one level
+    may overlap: a device inside one counts there, whatever the others): its membership's for
+    a device that never moved, its position then for one that did."""
+    moved = moved_device_ids()
+    revision = revision_snapshot_at(at)
+    position_then = (
+        select(snapshot_position(revision.c.snapshot))
+        .select_from(Device)
+        .join(revision, true())
+        .where(Device.id == held.c.device_id)
+        .scalar_subquery()
+    )
+    district = select(District.geom).where(District.code == held.c.code).scalar_subquery()
+    member_inside = exists().where(
+        DeviceDistrict.device_id == held.c.device_id,
+        DeviceDistrict.district_code == held.c.code,
+        DeviceDistrict.interior,
+    )
+    return case(
+        (held.c.device_id.in_(moved), func.ST_Contains(district, position_then)),
+        else_=member_inside,
     )
 
 
