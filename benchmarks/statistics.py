@@ -81,6 +81,18 @@ SCENARIOS = (
         "/api/v1/stats/districts?level=commune&f=csv&kind=camera",
         None,
     ),
+    # The map at a date: added up from the kept timelines of the selected districts, which
+    # the first request keeps.
+    (
+        "Paris: 20 arrondissements at a date (JSON)",
+        "/api/v1/stats/districts?level=arrondissement&parent=75056&at=2024-06-30",
+        None,
+    ),
+    (
+        "Bouches-du-Rhone: 119 communes at a date (JSON)",
+        "/api/v1/stats/districts?level=commune&parent=13&at=2024-06-30",
+        None,
+    ),
     # Each device of Paris replayed through its history once, then the kept changes added up.
     ("Paris: devices by month (timeline)", "/api/v1/stats/timeline?district=75056", None),
     (
