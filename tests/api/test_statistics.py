@@ -5,7 +5,8 @@ import io
 import json
 import math
 import random
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -918,6 +919,17 @@ class TestTimeline:
                     at = stats(client, f"/api/v1/stats/compare?codes={district}&at={last_day}"
                                        f"{query}")  # fmt: skip
                     assert period["count"] == at["districts"][0]["count"], (url, period)
+                    # Both read the kept timelines: the devices joined with the polygons as
+                    # they stood then say the same.
+                    end_of_day = datetime.combine(last_day, time.max, tzinfo=UTC)
+                    flt = replace(queries[query], at=end_of_day)
+                    joined = DensityQuery(
+                        selection=DistrictSelection(codes=[district]), filter=flt, from_scratch=True
+                    )
+                    joined = json.loads(
+                        session.execute(select_density_json(joined, [])).scalar_one()
+                    )
+                    assert period["count"] == joined["districts"][0]["count"], (url, period)
 
     def test_a_timeline_starts_in_1900_at_the_earliest(self, client, db, quarters):
         """A device dated centuries ago (a typo loaded in bulk) would make a timeline by day of

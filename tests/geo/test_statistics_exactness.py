@@ -468,14 +468,54 @@ def test_a_device_inside_one_district_and_on_the_border_of_another_counts_in_bot
     assert (counts["A1"], counts["A2"]) == (2, 2)
 
 
-def test_a_change_dated_at_infinity_is_kept_as_a_full_replay_counts_it(db, districts):
-    """A date no loader writes but SQL may: counted before 1900 by a timeline, as replayed."""
-    db(INSERT, lon=2.305, lat=48.8025, kind="camera", status="active", operator_type="public",
-       verification="reported", review_status="approved")  # fmt: skip
-    db("UPDATE devices SET observed_at = '-infinity'")
+def test_changes_dated_at_infinity_are_kept_as_a_full_replay_counts_them(db, districts):
+    """Dates no loader writes but SQL may: -infinity counts before 1900, +infinity never, not
+    even at the last date the API takes."""
+    for lon in (2.305, 2.306, 2.307):
+        db(INSERT, lon=lon, lat=48.8025, kind="camera", status="active", operator_type="public",
+           verification="reported", review_status="approved")  # fmt: skip
+    db("UPDATE devices SET observed_at = '-infinity' WHERE ST_X(geom) = 2.305")
+    db("UPDATE devices SET observed_at = 'infinity' WHERE ST_X(geom) = 2.306")
+    db("UPDATE devices SET status = 'removed', updated_at = 'infinity' WHERE ST_X(geom) = 2.307")
     keep_every_timeline(db)
     assert_timelines_from_scratch(db)
     assert_map_at_dates_from_scratch(db)
+    last = StatisticsFilter(at=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+    assert_statistics_from_scratch(db, [(selection, last) for selection in SELECTIONS])
+
+
+def revise(db, device_id, changes: dict, snapshot: dict, at: str, action="update") -> None:
+    """A revision as the API writes one (the state after it, the fields it changed)."""
+    db(
+        "INSERT INTO device_revisions (device_id, action, changes, snapshot, created_at) "
+        "VALUES (:d, :a, CAST(:c AS jsonb), CAST(:s AS jsonb), :t)",
+        d=device_id,
+        a=action,
+        c=orjson.dumps(changes).decode(),
+        s=orjson.dumps(snapshot).decode(),
+        t=at,
+    )
+
+
+def test_a_device_moved_into_two_overlapping_districts_counts_in_both_at_a_date(db, districts):
+    """Moved (its revisions say) from A1 alone to where A1 (re-imported) and A2 overlap: at a
+    date after the move it counts in both, before it in A1 only, as the replay counts it."""
+    districts({"A1": RESHAPED["A1"]}, name="reshaped.geojson")
+    db(INSERT, lon=2.3125, lat=48.8025, kind="camera", status="active", operator_type="public",
+       verification="reported", review_status="approved")  # fmt: skip
+    device = device_ids(db)[0]
+    db("UPDATE devices SET observed_at = '2024-01-01' WHERE id = :id", id=device)
+    state = {"kind": "camera", "status": "active", "operator_type": "public", "deleted_at": None}
+    revise(db, device, {}, {**state, "geometry": [2.301, 48.801]}, "2024-01-01", "create")
+    moved = {"geometry": [[2.301, 48.801], [2.3125, 48.8025]]}
+    revise(db, device, moved, {**state, "geometry": [2.3125, 48.8025]}, "2024-03-01")
+    keep_every_timeline(db)
+    dates = [StatisticsFilter(at=datetime(2024, month, 1, tzinfo=UTC)) for month in (2, 4)]
+    assert_statistics_from_scratch(db, [(s, flt) for s in SELECTIONS for flt in dates])
+    counts = {
+        d["code"]: d["count"] for d in figures(db, SELECTIONS[0], dates[1], False)["districts"]
+    }
+    assert (counts["A1"], counts["A2"]) == (1, 1)
 
 
 def test_a_timeline_kept_while_an_import_reshapes_its_district_follows_the_new_shape(

@@ -24,7 +24,11 @@ from ...geo.statistics.density import (
 )
 from ...geo.statistics.documents import select_density_geojson, select_density_json
 from ...geo.statistics.kept import answered_by_kept_lines
-from ...geo.statistics.replay import MAX_KEPT_PER_REQUEST
+from ...geo.statistics.replay import (
+    MAX_KEPT_DEVICES_PER_REQUEST,
+    MAX_KEPT_PER_REQUEST,
+    select_devices_to_keep,
+)
 from ...geo.statistics.selection import DistrictSelection, StatisticsFilter
 from ...geo.statistics.timeline import select_timeline
 from ...geo.view_cones import ViewModel
@@ -125,15 +129,23 @@ def density_response(query: DensityQuery, args: dict, name: str) -> Response:
         if answered_by_kept_lines(query):
             refresh_stale_lines()
         if query.filter.at is not None and not query.filter.bboxes:
-            codes = session.execute(select_codes(query.selection, MAX_KEPT_PER_REQUEST + 1))
-            codes = codes.scalars().all()
-            if len(codes) <= MAX_KEPT_PER_REQUEST:
-                refresh_timelines_of(codes)
+            keep_timelines_within_reach(query.selection)
         return run_bounded(statement, query)
 
     body, computed_at, source = cached(fmt, compute)
     attribution = session.execute(select_attribution(query.selection, credits)).scalar_one()
     return statistics_response(body, fmt, computed_at, source, attribution, name)
+
+
+def keep_timelines_within_reach(selection: DistrictSelection) -> None:
+    """Before a map at a date: keep the timelines of the selected districts, which it then adds
+    up, when they are few enough to replay now (MAX_KEPT_PER_REQUEST districts and
+    MAX_KEPT_DEVICES_PER_REQUEST devices not kept yet); replay the marked devices anyway."""
+    codes = session.execute(select_codes(selection, MAX_KEPT_PER_REQUEST + 1)).scalars().all()
+    within_reach = len(codes) <= MAX_KEPT_PER_REQUEST and (
+        session.execute(select_devices_to_keep(codes)).scalar_one() <= MAX_KEPT_DEVICES_PER_REQUEST
+    )
+    refresh_timelines_of(codes if within_reach else [])
 
 
 def run_bounded(statement, query: DensityQuery) -> str:

@@ -42,6 +42,7 @@ from ...models import (
     DeviceDistrict,
     DeviceRevision,
     District,
+    DistrictCsvLine,
     timeline_changes,
     timeline_device_changes,
     timeline_device_marks,
@@ -63,12 +64,13 @@ from .selection import (
 # Marked devices beyond which a refresh forgets the kept timelines (after a bulk load, say)
 # rather than replaying each device: the next request of a district replays it whole.
 MAX_REPLAYED_MARKS = 50_000
-# The most districts a request of `at=` keeps the timelines of (each one's devices replayed
-# once): larger selections are replayed whole until their districts are kept otherwise.
+# The most districts, and devices in them, a request of `at=` keeps the timelines of (each
+# district's devices replayed once; Paris's 285,705 take about five seconds): larger
+# selections are replayed whole until their districts are kept otherwise.
 MAX_KEPT_PER_REQUEST = 200
+MAX_KEPT_DEVICES_PER_REQUEST = 500_000
 REFRESH_LOCK = literal_column("'timeline_districts'::regclass::oid::bigint")
 FIRST_DAY = cast(sql_string("0001-01-01 00:00:00+00"), DateTime(timezone=True))
-LAST_DAY = cast(sql_string("9999-12-31 00:00:00+00"), DateTime(timezone=True))
 # How long a refresh waits for a row another transaction holds (a district import).
 REFRESH_LOCK_TIMEOUT = "500ms"
 
@@ -266,9 +268,10 @@ def state_changes(candidates):
         select(
             instant.c.code,
             instant.c.device_id,
-            # Kept numbers are counted per period, which an infinite instant has not:
-            # bounded to the first and last representable days (before 1900, or never).
-            func.least(func.greatest(instant.c.start, FIRST_DAY), LAST_DAY).label("at"),
+            # Kept numbers are counted per period, which -infinity has not: kept as the first
+            # representable day (before 1900, as replayed). +infinity is never reached by a
+            # date, nor counted in any period, kept or replayed.
+            func.greatest(instant.c.start, FIRST_DAY).label("at"),
             *[
                 value.label(f"before_{name}")
                 for name, value in zip(TIMELINE_STATE_FIELDS, before, strict=True)
@@ -325,6 +328,15 @@ def counted(changes, side: str, flt) -> ColumnElement:
     fields) is never counted; nor is a state missing a field."""
     fields = {name: changes.c[f"{side}_{name}"] for name in TIMELINE_STATE_FIELDS}
     return func.coalesce(and_(*flt.count_clauses(SimpleNamespace(c=fields))), false())
+
+
+def select_devices_to_keep(codes: Sequence[str]) -> Select:
+    """How many public devices the districts of CODES whose timelines are not kept hold (their
+    kept CSV lines' counts): what keeping them would replay."""
+    line = DistrictCsvLine.__table__
+    return select(func.coalesce(func.sum(line.c.count), 0)).where(
+        line.c.code.in_(codes), line.c.code.not_in(select(timeline_districts.c.code))
+    )
 
 
 def all_kept(codes: Select) -> ColumnElement:
