@@ -5,6 +5,7 @@ import io
 import json
 import math
 import random
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -1009,6 +1010,19 @@ class TestRefresh:
         again = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
         assert "0 cached statistics refreshed" in again.output, again.output
         assert by_code(cached.get_json())["Q1"]["count"] == 2
+
+    def test_the_cli_replays_the_devices_written_since_in_the_kept_timelines(
+        self, app, client, db, quarters
+    ):
+        stats(client, "/api/v1/stats/timeline?district=Q1")  # keeps Q1's timeline
+        device = pin(client, 2.301, 48.801)
+        result = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
+        assert re.search(r"[1-9]\d* marks of devices written replayed", result.output), (
+            result.output
+        )
+        assert db("SELECT count(*) FROM timeline_device_marks").scalar_one() == 0
+        kept = db("SELECT code FROM timeline_device_changes WHERE device_id = :id", id=device["id"])
+        assert kept.scalars().all() == ["Q1"]
 
 
 # Coordinates on the districts' edges and corners as well as inside and outside them.

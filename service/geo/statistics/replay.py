@@ -100,7 +100,7 @@ def district_candidates(code: str, only=None, name: str = "candidates"):
     """
     moved = moved_device_ids()
     if only is not None:
-        only = func.array(only.scalar_subquery())
+        only = by_id(only)
         moved = moved.where(DeviceRevision.device_id == any_(only))
     columns = (*candidate_columns(literal(code)), Device.id.in_(moved).label("moved"))
     if only is not None:
@@ -133,7 +133,7 @@ def kept_device_candidates(devices):
     stood in (a row per district and device, as district_candidates): the kept districts they
     are members of, and for those that moved, those any of their recorded positions meets."""
     kept = select(timeline_districts.c.code)
-    devices = func.array(devices.scalar_subquery())  # read by id, however many
+    devices = by_id(devices)
     members = select(DeviceDistrict.district_code.label("code"), DeviceDistrict.device_id).where(
         DeviceDistrict.device_id == any_(devices), DeviceDistrict.district_code.in_(kept)
     )
@@ -291,6 +291,13 @@ def state_changes(candidates):
     return select(lagged).where(sides[0].is_distinct_from(sides[1]))
 
 
+def by_id(ids: Select) -> ColumnElement:
+    """IDS (a subquery of device ids) as an array: rows are then read through the index on
+    their device, one id at a time, however many the planner guesses (it cannot tell how many
+    marks there are, nor how many kept changes a district has)."""
+    return func.array(ids.scalar_subquery())
+
+
 def change_columns(table) -> list:
     return [
         table.c[f"{side}_{name}"] for side in ("before", "after") for name in TIMELINE_STATE_FIELDS
@@ -315,7 +322,7 @@ def weighted_changes(code: str, unit: str):
             numbers.c.code == code, numbers.c.unit == unit, kept
         ),
         select(device_changes.c.at, *change_columns(device_changes), literal(-1)).where(
-            device_changes.c.code == code, device_changes.c.device_id.in_(marked), kept
+            device_changes.c.code == code, device_changes.c.device_id == any_(by_id(marked)), kept
         ),
         replayed(district_candidates(code, only=marked, name="marked_candidates"), kept),
         replayed(district_candidates(code), ~kept),
@@ -373,7 +380,7 @@ def kept_hits_at(codes: Select, flt) -> Select:
         ),
         select(device_changes.c.code, *change_columns(device_changes), literal(-1)).where(
             device_changes.c.code.in_(codes),
-            device_changes.c.device_id.in_(marked),
+            device_changes.c.device_id == any_(by_id(marked)),
             device_changes.c.at <= at,
         ),
         select(replayed.c.code, *change_columns(replayed), literal(1)).where(replayed.c.at <= at),
