@@ -601,7 +601,14 @@ def test_emptying_the_devices_or_the_districts_empties_the_bookkeeping(db, distr
     assert db("SELECT count(*) FROM device_hexagon_counts").scalar_one() == 1
     assert_kept_lines_from_scratch(db)
     assert db("SELECT sum(count) FROM district_csv_lines").scalar_one() == 2
+    keep_every_timeline(db)
+    db("DELETE FROM districts WHERE code = 'A1'")  # its kept timeline goes with it
+    kept = (
+        "SELECT DISTINCT code FROM timeline_device_changes UNION SELECT code FROM timeline_changes"
+    )
+    assert sorted(db(kept).scalars()) == ["T"]
     db("TRUNCATE devices CASCADE")
+    assert db(kept).all() == []
     assert db("SELECT count(*) FROM device_hexagon_counts").scalar_one() == 0
     assert db("SELECT count(*) FROM device_districts").scalar_one() == 0
     assert db("SELECT count(*) FROM district_device_counts").scalar_one() == 0

@@ -558,6 +558,10 @@ def keep_district(writer, code: str) -> None:
     reads the new polygon and memberships, never the old ones after the forgetting.
     """
     writer.execute(select(District.code).where(District.code == code).with_for_update(read=True))
+    # Left by a refresh that wrote beside a forgetting of this district it could not see yet
+    # (the changes name their district without a foreign key: migration 0028).
+    for kept in (timeline_device_changes, timeline_changes):
+        writer.execute(delete(kept).where(kept.c.code == code))
     registered = writer.execute(
         insert(timeline_districts)
         .from_select(["code"], select(District.code).where(District.code == code))
