@@ -89,28 +89,12 @@ def candidate_columns(code):
     )
 
 
-def district_candidates(code: str, only=None, name: str = "candidates"):
+def district_candidates(code: str):
     """The devices that may ever have stood in district CODE, with candidate_columns and
     MOVED: those standing in it now (its memberships, migration 0013) and those that ever
-    moved (few), whose every recorded position is tested against the district.
-
-    ONLY: a subquery of a few device ids (the marked ones), to which they are restricted:
-    then read by id (an array, whatever the planner guesses of their number), each membership
-    looked up, rather than the district's devices.
-    """
+    moved (few), whose every recorded position is tested against the district."""
     moved = moved_device_ids()
-    if only is not None:
-        only = by_id(only)
-        moved = moved.where(DeviceRevision.device_id == any_(only))
     columns = (*candidate_columns(literal(code)), Device.id.in_(moved).label("moved"))
-    if only is not None:
-        member = exists().where(
-            DeviceDistrict.device_id == Device.id, DeviceDistrict.district_code == code
-        )
-        chosen = select(*columns).where(
-            *DeviceFilter().clauses(), Device.id == any_(only), or_(member, Device.id.in_(moved))
-        )
-        return chosen.cte(name).prefix_with("MATERIALIZED")
     district = select(District.geom).where(District.code == code).scalar_subquery()
     members = select(DeviceDistrict.device_id).where(DeviceDistrict.district_code == code)
     in_its_box = Device.geom.op("&&")(district)  # members' pages only, through the GiST index
@@ -123,12 +107,12 @@ def district_candidates(code: str, only=None, name: str = "candidates"):
             ),
             select(*columns).where(*DeviceFilter().clauses(), ~in_its_box, Device.id.in_(moved)),
         )
-        .cte(name)
+        .cte("candidates")
         .prefix_with("MATERIALIZED")
     )
 
 
-def kept_device_candidates(devices):
+def kept_device_candidates(devices, name: str = "candidates"):
     """The devices of DEVICES (a subquery of ids) in every kept district they may ever have
     stood in (a row per district and device, as district_candidates): the kept districts they
     are members of, and for those that moved, those any of their recorded positions meets."""
@@ -163,7 +147,7 @@ def kept_device_candidates(devices):
         )
         .join(pairs, pairs.c.device_id == Device.id)
         .where(*DeviceFilter().clauses())
-        .cte("candidates")
+        .cte(name)
         .prefix_with("MATERIALIZED")
     )
 
@@ -304,28 +288,45 @@ def change_columns(table) -> list:
     ]
 
 
-def weighted_changes(code: str, unit: str):
-    """The changes of state of district CODE's devices (at, the state before and after, and
-    how many devices made it, N): when its timeline is kept, the kept numbers per UNIT (the
-    period they start as AT), less the kept changes of the devices marked since, plus those
-    devices' changes replayed now; otherwise every device replayed now."""
-    kept = exists().where(timeline_districts.c.code == code)
+def corrected_by_marks(codes: Select, until=None) -> tuple[list[Select], object]:
+    """What corrects the changes kept for the districts of CODES (all kept) into the present
+    ones: less the kept changes of the devices marked since, plus those devices' changes
+    replayed now (rows code, at, the state before and after, n), until UNTIL if given. Also
+    the replayed changes themselves (a CTE)."""
     marked = select(timeline_device_marks.c.device_id)
-    numbers, device_changes = timeline_changes, timeline_device_changes
+    replayed = state_changes(kept_device_candidates(marked, name="marked_candidates")).subquery()
+    replayed = select(replayed).where(replayed.c.code.in_(codes)).cte("replayed_marked")
+    kept = timeline_device_changes
 
-    def replayed(candidates, condition):
-        changes = state_changes(candidates).subquery()
-        return select(changes.c.at, *change_columns(changes), literal(1)).where(condition)
+    def up_to(at) -> list:
+        return [at <= until] if until is not None else []
 
+    return [
+        select(kept.c.code, kept.c.at, *change_columns(kept), literal(-1).label("n")).where(
+            kept.c.code.in_(codes), kept.c.device_id == any_(by_id(marked)), *up_to(kept.c.at)
+        ),
+        select(replayed.c.code, replayed.c.at, *change_columns(replayed), literal(1)).where(
+            *up_to(replayed.c.at)
+        ),
+    ], replayed
+
+
+def weighted_changes(code: str, unit: str):
+    """The changes of state of district CODE's devices (code, at, the state before and after,
+    and how many devices made it, N): when its timeline is kept, the kept numbers per UNIT
+    (the period they start as AT) corrected by the devices marked since; otherwise every
+    device replayed now."""
+    codes = select(timeline_districts.c.code).where(timeline_districts.c.code == code)
+    kept = exists(codes)
+    numbers = timeline_changes
+    corrections, _replayed = corrected_by_marks(codes)
+    replayed = state_changes(district_candidates(code)).subquery()
     return union_all(
-        select(numbers.c.period.label("at"), *change_columns(numbers), numbers.c.n).where(
-            numbers.c.code == code, numbers.c.unit == unit, kept
-        ),
-        select(device_changes.c.at, *change_columns(device_changes), literal(-1)).where(
-            device_changes.c.code == code, device_changes.c.device_id == any_(by_id(marked)), kept
-        ),
-        replayed(district_candidates(code, only=marked, name="marked_candidates"), kept),
-        replayed(district_candidates(code), ~kept),
+        select(
+            numbers.c.code, numbers.c.period.label("at"), *change_columns(numbers), numbers.c.n
+        ).where(numbers.c.code == code, numbers.c.unit == unit, kept),
+        *[correction.where(kept) for correction in corrections],
+        select(replayed.c.code, replayed.c.at, *change_columns(replayed), literal(1)).where(~kept),
     ).subquery("changes")
 
 
@@ -358,32 +359,27 @@ def kept_hits_at(codes: Select, flt) -> Select:
     smaller code also held (the border rule).
 
     The kept numbers add up whole months, then days, then the changes of FLT.at's day until
-    it; the devices marked since are taken out and replayed now, as weighted_changes does.
+    it, corrected by the devices marked since (corrected_by_marks), as a timeline's are.
     """
     at = instant_of(flt)
     month, day = func.date_trunc(sql_string("month"), at), func.date_trunc(sql_string("day"), at)
     numbers, device_changes = timeline_changes, timeline_device_changes
-    marked = select(timeline_device_marks.c.device_id)
-    replayed = state_changes(kept_device_candidates(marked)).subquery()
-    replayed = select(replayed).where(replayed.c.code.in_(codes)).cte("replayed_marked")
+    corrections, replayed = corrected_by_marks(codes, until=at)
 
     def kept_numbers(unit: str, *periods):
-        return select(numbers.c.code, *change_columns(numbers), numbers.c.n).where(
-            numbers.c.code.in_(codes), numbers.c.unit == unit, *periods
-        )
+        return select(
+            numbers.c.code, numbers.c.period, *change_columns(numbers), numbers.c.n
+        ).where(numbers.c.code.in_(codes), numbers.c.unit == unit, *periods)
 
     weighted = union_all(
         kept_numbers("month", numbers.c.period < month),
         kept_numbers("day", numbers.c.period >= month, numbers.c.period < day),
-        select(device_changes.c.code, *change_columns(device_changes), literal(1)).where(
+        select(
+            device_changes.c.code, device_changes.c.at, *change_columns(device_changes), literal(1)
+        ).where(
             device_changes.c.code.in_(codes), device_changes.c.at >= day, device_changes.c.at <= at
         ),
-        select(device_changes.c.code, *change_columns(device_changes), literal(-1)).where(
-            device_changes.c.code.in_(codes),
-            device_changes.c.device_id == any_(by_id(marked)),
-            device_changes.c.at <= at,
-        ),
-        select(replayed.c.code, *change_columns(replayed), literal(1)).where(replayed.c.at <= at),
+        *corrections,
     ).subquery("weighted")
 
     def hits(side: str, sign: int):
