@@ -8,6 +8,7 @@ import random
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -667,7 +668,10 @@ class TestGrid:
         assert len(hexagon) == 7
         area_km2 = 3 * math.sqrt(3) / 2 * 0.25**2
         first = body["features"][0]["properties"]
-        assert first["per_km2"] == pytest.approx(first["count"] / area_km2, rel=1e-3)
+        assert first["per_km2"] == pytest.approx(first["count"] / area_km2, abs=5e-5)
+        # The count times the exact hexagons per km², rounded half up to 4 places.
+        exact = first["count"] * grid.hexagons_per_km2(250)
+        assert Decimal(str(first["per_km2"])) == exact.quantize(Decimal("0.0001"), ROUND_HALF_UP)
 
     def test_each_device_is_in_the_hexagon_that_holds_it(self, client):
         # A lattice of pins across many hexagons: each hexagon answered holds its pins.
