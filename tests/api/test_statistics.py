@@ -1,5 +1,6 @@
 """Densities per district: the public contract, formats, filters, dates, border rule, cache."""
 
+import codecs
 import csv
 import io
 import json
@@ -343,6 +344,20 @@ class TestDensities:
         response = client.get("/api/v1/stats/districts?parent=Z&f=csv")
         rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
         assert rows[0]["name"] == 'Saint-"X", le haut'
+
+    def test_csv_begins_with_a_byte_order_mark_when_asked(self, client, isolated, tmp_path):
+        accented = district_feature("Z1", square(2.3, 48.8, 0.01))
+        accented["properties"]["name"] = "Saint-Étienne-du-Rouvray"
+        load(isolated, write_geojson(tmp_path / "z.geojson", [accented]), parent="Z")
+        url = "/api/v1/stats/districts?parent=Z&f=csv"
+        plain, marked = client.get(url).data, client.get(url + "&bom=true")
+        assert not plain.startswith(codecs.BOM_UTF8)  # by default, RFC 4180's plain UTF-8
+        assert marked.status_code == 200 and marked.data == codecs.BOM_UTF8 + plain
+        assert marked.headers["Content-Type"] == "text/csv; charset=utf-8; header=present"
+        rows = list(csv.DictReader(io.StringIO(marked.data.decode("utf-8-sig"))))
+        assert rows[0]["code"] == "Z1" and rows[0]["name"] == "Saint-Étienne-du-Rouvray"
+        # JSON never starts with one (RFC 8259): the mark is for CSV only.
+        assert client.get(url.replace("csv", "json") + "&bom=true").data.startswith(b"{")
 
     def test_geojson_is_a_choropleth_ready_collection(self, client, quarters):
         pin(client, 2.301, 48.801)

@@ -51,6 +51,7 @@ DENSITY_STATEMENTS = StatementRegistry(max_statements=256)
 GRID_STATEMENTS = StatementRegistry(max_statements=256)
 MEDIA_TYPES = {"json": "application/json", "geojson": "application/geo+json", "csv": "text/csv"}
 DEFAULT_CELL_M = 250.0
+BYTE_ORDER_MARK = "\ufeff"
 MAX_GRID_CELLS = 200_000
 
 blp = Blueprint(
@@ -133,6 +134,8 @@ def density_response(query: DensityQuery, args: dict, name: str) -> Response:
         return run_bounded(statement, query)
 
     body, computed_at, source = cached(fmt, compute)
+    if fmt == "csv" and args.get("bom"):
+        body = BYTE_ORDER_MARK + body
     attribution = session.execute(select_attribution(query.selection, credits)).scalar_one()
     return statistics_response(body, fmt, computed_at, source, attribution, name)
 

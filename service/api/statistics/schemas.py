@@ -97,6 +97,12 @@ class FormatArgsMixin(ma.Schema):
         validate=validate.Range(0, 10000),
         metadata={"description": "GeoJSON only: simplification tolerance in metres (default 10)"},
     )
+    bom = ma.fields.Boolean(
+        metadata={
+            "description": "CSV only: begin with a UTF-8 byte order mark, by which spreadsheets "
+            "(Excel) tell UTF-8 from their own code page and show accented names as written"
+        }
+    )
 
 
 class DistrictStatsArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
