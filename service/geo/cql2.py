@@ -468,10 +468,25 @@ class StringLiterals:
 
 
 class StandardStrings(cql2_text_parser.CQLTransformer):
-    """pygeofilter's tree of a CQL2 text, the quotes escaped inside its strings read as one."""
+    """pygeofilter's tree of a CQL2 text, the quotes escaped inside its strings read as one,
+    and its timestamps read as RFC 3339 writes them."""
 
     def SINGLE_QUOTED(self, token):  # Lark calls a terminal's method by the terminal's name
         return ESCAPED_QUOTE.sub("'", token[1:-1])
+
+    def DATETIME(self, token):
+        return rfc3339_timestamp(str(token))
+
+
+def rfc3339_timestamp(text: str) -> datetime:
+    """The instant a CQL2 timestamp names (UTC when it gives no offset). pygeofilter reads
+    them with dateparser, which guesses: 2020-16-03 was read as 16 March, month 13 as
+    January."""
+    try:
+        instant = datetime.fromisoformat(re.sub("[Zz]$", "+00:00", text))
+    except ValueError as exc:
+        raise FilterError(f"{text!r} is not an RFC 3339 timestamp.") from exc
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def standard_text_parser() -> Lark:
@@ -530,6 +545,10 @@ def interval_bound(value: str, end: bool) -> str:
     if value == "..":
         return OPEN_END if end else OPEN_START
     if DAY.fullmatch(value):  # a whole day
+        try:
+            date.fromisoformat(value)
+        except ValueError as exc:
+            raise FilterError(f"{value!r} is not an RFC 3339 date.") from exc
         return value + ("T23:59:59.999999Z" if end else "T00:00:00Z")
     return value
 
@@ -628,7 +647,12 @@ def standard_cql2_json(node):
         and all(isinstance(bound, str) for bound in interval)
     ):
         # Open ends ("..") and days, as in CQL2 text (pygeofilter reads ".." as nothing).
-        return {"interval": [interval_bound(interval[0], False), interval_bound(interval[1], True)]}
+        bounds = [interval_bound(interval[0], False), interval_bound(interval[1], True)]
+        for bound in bounds:
+            rfc3339_timestamp(bound)
+        return {"interval": bounds}
+    if set(node) == {"timestamp"} and isinstance(node["timestamp"], str):
+        rfc3339_timestamp(node["timestamp"])
     if "property" in node and not isinstance(node["property"], str):
         raise FilterError('a property is named by a string: {"property": "kind"}.')
     if "op" in node:

@@ -206,6 +206,22 @@ class TestCql2:
                 "minimum latitude",
             ),
             ("observed_at = TIMESTAMP('0001-01-01T00:00:00+05:00')", "cql2-text", "years 1"),
+            # Impossible dates, which a guessing reader took for others (16 March, January).
+            ("observed_at < TIMESTAMP('2020-16-03T00:00:00Z')", "cql2-text", "RFC 3339"),
+            ("T_BEFORE(observed_at, TIMESTAMP('2019-13-01T00:00:00Z'))", "cql-text", "RFC 3339"),
+            ("T_DURING(observed_at, INTERVAL('2020-01-01', '2020-13-01'))", "cql2-text", "date"),
+            (
+                '{"op": "<", "args": [{"property": "observed_at"}, '
+                '{"timestamp": "2020-16-03T00:00:00Z"}]}',
+                "cql2-json",
+                "'2020-16-03T00:00:00Z' is not an RFC 3339 timestamp",
+            ),
+            (
+                '{"op": "t_during", "args": [{"property": "observed_at"}, '
+                '{"interval": ["2020-01-01", "2020-02-30"]}]}',
+                "cql2-json",
+                "'2020-02-30' is not an RFC 3339 date",
+            ),
         ],
     )
     def test_bad_filters_are_400(self, client, db, devices, text, language, message):
