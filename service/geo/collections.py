@@ -207,9 +207,6 @@ DEVICE_PROPERTY_SCHEMAS = {
     "tags": typed("object", "Other OpenStreetMap-style tags"),
     "review_status": typed("string", "Moderation state", enum=list(vocab.REVIEW_STATUSES)),
     "review_reason": typed("string", "Why a moderator refused or asked for changes"),
-    "verification": typed(
-        "string", "How many contributors confirmed it", enum=list(vocab.VERIFICATION_LEVELS)
-    ),
     "last_confirmed_at": typed("string", "Day of the last confirmation", format="date-time"),
     "photos": typed("array", "Photos, in the order they were listed", items={"type": "object"}),
     # A whole number, typed "number": GDAL reads every schema "integer" as 32 bits and
@@ -248,6 +245,9 @@ DEVICES = OgcCollection(
             Device.operator_type, vocab.OPERATOR_TYPES, "Public or private operator"
         ),
         "status": enum_queryable(Device.status, vocab.STATUSES, "Lifecycle status"),
+        "verification": enum_queryable(
+            Device.verification, vocab.VERIFICATION_LEVELS, "How many contributors confirmed it"
+        ),
         "operator": Queryable(Device.operator, "string", description="Who operates it"),
         "angle": Queryable(Device.angle, "number", description="Field of view in degrees"),
         "height": Queryable(Device.height, "number", description="Height in metres"),
@@ -271,6 +271,7 @@ DEVICES = OgcCollection(
         "surveillance",
         "operator_type",
         "status",
+        "verification",
         "operator",
     ),
     properties=(*PUBLIC_PROPERTIES, "photos"),

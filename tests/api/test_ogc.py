@@ -156,6 +156,17 @@ class TestItems:
         assert ids(client.get(f"{ITEMS}?kind=alpr")) == {paris["bastille"], paris["bercy"]}
         assert ids(client.get(f"{ITEMS}?kind=alpr,microphone&operator=RATP")) == {paris["bercy"]}
 
+    def test_verification_filters_as_a_parameter_and_in_cql2(self, client, db, paris):
+        db("UPDATE devices SET verification = 'confirmed' WHERE id = :id", id=paris["nation"])
+        assert ids(client.get(f"{ITEMS}?verification=confirmed")) == {paris["nation"]}
+        both = client.get(f"{ITEMS}?verification=confirmed,reported&kind=microphone")
+        assert ids(both) == {paris["nation"]}
+        text = "verification = 'confirmed' OR kind = 'alpr'"
+        response = client.get(ITEMS, query_string={"filter": text, "filter-lang": "cql2-text"})
+        assert ids(response) == {paris[n] for n in ("nation", "bastille", "bercy")}
+        refused = client.get(f"{ITEMS}?verification=certain")
+        assert refused.status_code == 400 and refused.mimetype == PROBLEM
+
     def test_datetime_instant_day_interval_and_open_ends(self, client, paris):
         # Times are days: louvre, observed at 10:00, is known at the start of its day only.
         assert ids(client.get(f"{ITEMS}?datetime=2026-03-01T00:00:00Z")) == {paris["louvre"]}
