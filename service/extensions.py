@@ -305,7 +305,12 @@ class ArgumentsParser(FlaskParser):
     def _raw_load_json(self, req):
         if not is_json_request(req):
             return missing
-        return parse_json(req.get_data(cache=True))
+        data = req.get_data(cache=True)
+        if not data.strip():
+            # Declared JSON, sent empty: no JSON text (webargs would read it as `{}` and
+            # answer that every field is missing). A document of its own, as below.
+            raise json.JSONDecodeError("The JSON body is empty.", "<empty>", 0)
+        return parse_json(data)
 
     def pre_load(self, location_data, *, schema, req, location):
         if location in ("query", "querystring"):

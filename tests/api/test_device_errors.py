@@ -278,6 +278,14 @@ def test_a_body_that_is_not_utf8_is_invalid_json(client, stored, body):
     assert stored()
 
 
+@pytest.mark.parametrize("body", [b"", b"  \r\n"], ids=["empty", "blank"])
+def test_an_empty_body_declared_as_json_is_not_json(client, stored, body):
+    response = client.post("/api/v1/devices", data=body, content_type="application/json")
+    assert_problem(response, 400)
+    assert "Invalid JSON" in response.get_json()["detail"]
+    assert stored()
+
+
 def test_escaped_surrogate_pairs_are_text(client):
     """A pair (how JSON may write an emoji) is one character, stored as it is."""
     body = json.dumps(feature(notes="\U0001f6f0"))
