@@ -93,6 +93,12 @@ SCENARIOS = (
         "/api/v1/stats/districts?level=commune&parent=13&at=2024-06-30",
         None,
     ),
+    # More districts than a request keeps (MAX_KEPT_PER_REQUEST): every device replayed.
+    (
+        "France: all communes at a date (CSV)",
+        "/api/v1/stats/districts?level=commune&f=csv&at=2024-06-30",
+        None,
+    ),
     # Each device of Paris replayed through its history once, then the kept changes added up.
     ("Paris: devices by month (timeline)", "/api/v1/stats/timeline?district=75056", None),
     (

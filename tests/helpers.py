@@ -57,3 +57,10 @@ def as_text(statement) -> str:
     """The statement as SQL text for the test's connection (values inlined, colons escaped)."""
     sql = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     return str(sql).replace(":", r"\:")
+
+
+def plan_nodes(node: dict):
+    """A node of an EXPLAIN (FORMAT JSON) plan and all the nodes below it, depth first."""
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)

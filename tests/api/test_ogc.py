@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql
 from service.geo.devices.filter import DeviceFilter
 from service.geo.devices.spatial import select_device_page_in_space
 from service.geo.keys import covering_ranges
-from tests.helpers import GEOJSON, PROBLEM, add_photo, as_text, pin
+from tests.helpers import GEOJSON, PROBLEM, add_photo, as_text, pin, plan_nodes
 
 
 @pytest.fixture
@@ -672,13 +672,6 @@ class TestSpatialPages:
         assert kinds[:2] == ["Limit", "Nested Loop"]
         assert "Function Scan" in kinds and "Index Scan" in kinds
         assert not {"Sort", "Incremental Sort"} & set(kinds)
-
-
-def plan_nodes(node: dict):
-    """A node of an EXPLAIN (FORMAT JSON) plan and all the nodes below it, depth first."""
-    yield node
-    for child in node.get("Plans", []):
-        yield from plan_nodes(child)
 
 
 def test_items_and_an_item_list_photos_with_absolute_urls(client, db):

@@ -10,19 +10,17 @@ from dataclasses import dataclass
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
-    ARRAY,
     Float,
     Integer,
     Numeric,
     Select,
-    String,
     and_,
-    any_,
     case,
     cast,
     exists,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -198,12 +196,10 @@ def select_replayed_hits(selection: DistrictSelection, flt: StatisticsFilter):
     """The hits of select_joined_hits for `at=`, without joining points with polygons for the
     devices that never moved: they stood where they stand, so their memberships place them
     (border rule included); only the few that moved are placed by their position then."""
-    # An array computed once, not a join: the devices then drive the lookups of memberships.
-    codes = select(District.code).where(*selection.clauses()).scalar_subquery()
-    selected = func.array(codes, type_=ARRAY(String))
+    selected = select(District.code).where(*selection.clauses())
 
     def in_selection(code):
-        return code == any_(selected)
+        return hashed_in(code, selected)
 
     member = aliased(DeviceDistrict)
     devices = flt.devices(
@@ -246,6 +242,18 @@ def select_replayed_hits(selection: DistrictSelection, flt: StatisticsFilter):
         )
     )
     return union_all(unmoved, moved_hits)
+
+
+def hashed_in(column, subquery: Select) -> ColumnElement:
+    """COLUMN IN (SUBQUERY), tested on each row against a hash of SUBQUERY's rows (a hashed
+    SubPlan), never turned into a join: PostgreSQL turns only an IN standing alone into one,
+    and folds the OR with false away only after that choice.
+
+    For the memberships of replayed devices: as a join, the planner, which cannot tell how
+    many devices a date replays, probed every device's memberships once per selected
+    district (Paris 6 s; every commune, hours), or, as an array, compared with every code.
+    """
+    return or_(column.in_(subquery), literal_column("false"))
 
 
 def held_by_a_smaller_one(membership, selected_codes: Callable) -> ColumnElement:
@@ -330,7 +338,11 @@ def select_hits(
         return select_hits_at(selection, flt)
     if not flt.answered_by_counts():
         return select_joined_hits(selection, flt).subquery("hits")
-    in_selection = in_selection_of(selection)
+    selected = select(District.code).where(*selection.clauses())
+
+    def in_selection(code):
+        return hashed_in(code, selected)
+
     counted = in_selection if only is None else (lambda code: code.in_(only))
     return select_counted_hits(counted, in_selection, flt).subquery("hits")
 
@@ -356,7 +368,11 @@ def in_selection_of(selection: DistrictSelection) -> Callable:
 def select_codes_counting_border_devices(selection: DistrictSelection, flt: StatisticsFilter):
     """The codes of the selected districts in which a device on their border counts, under the
     border rule for this selection (few: a device rarely lies exactly on a border)."""
-    in_selection = in_selection_of(selection)
+    selected = select(District.code).where(*selection.clauses())
+
+    def in_selection(code):
+        return hashed_in(code, selected)
+
     membership = aliased(DeviceDistrict)
     hits = border_hits(membership, in_selection, flt).where(in_selection(membership.district_code))
     return select(hits.subquery("border").c.code).distinct()
