@@ -63,8 +63,8 @@ class FieldErrorSchema(ma.Schema):
     location = ma.fields.String(
         allow_none=True,
         metadata={
-            "description": "json, query, headers, files, view_args; null when the "
-            "field names a header or a rule that spans several places"
+            "description": "Where the field was sent: json, query, headers, files, form, "
+            "view_args; null when it was not sent (a missing part) or the rule spans several"
         },
     )
     message = ma.fields.String()
@@ -95,7 +95,8 @@ class ProblemSchema(ma.Schema):
 
 
 def field_location(field: str | None) -> str | None:
-    """Where the offending field was sent, as webargs names locations (headers, query, path)."""
+    """Where the offending field was sent, as webargs names locations (headers, query, path,
+    json, files, form); None for a field of no part of the request (a missing upload...)."""
     if field in HEADER_FIELDS:
         return "headers"
     if field is None or not has_request_context():
@@ -105,6 +106,16 @@ def field_location(field: str | None) -> str | None:
         return "query"
     if name in (request.view_args or {}):
         return "view_args"
+    body = request.get_json(silent=True) if request.is_json else None
+    if isinstance(body, dict) and name in body:
+        return "json"
+    try:
+        if name in request.files:
+            return "files"
+        if name in request.form:
+            return "form"
+    except HTTPException:  # a form too large or cut short: not read for an error about it
+        return None
     return None
 
 

@@ -43,7 +43,8 @@ class TestRegister:
         register(client)
         response = register(client, username="NightOwl")
         assert response.status_code == 409
-        assert response.get_json()["errors"][0]["field"] == "username"
+        error = response.get_json()["errors"][0]
+        assert (error["field"], error["location"]) == ("username", "json")
         assert db("SELECT count(*) FROM users").scalar_one() == 1
 
     @pytest.mark.parametrize(

@@ -274,6 +274,7 @@ class TestRefusals:
         before = stored_keys()
         response = upload(client, data, filename=filename, mimetype=mimetype)
         assert_refused(response, status, "file")
+        assert response.get_json()["errors"][0]["location"] == "files"
         assert stored_keys() == before
         assert count_photos(db) == 0
         assert spy_tempdir() == []
@@ -322,6 +323,7 @@ class TestRefusals:
             content_type="multipart/form-data",
         )
         assert_refused(response, 422, "caption")
+        assert response.get_json()["errors"][0]["location"] == "form"
         assert count_photos(db) == 0
 
     def test_a_raw_image_body_is_415(self, client, db):
