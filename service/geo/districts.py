@@ -333,9 +333,14 @@ def district_clauses(levels=(), parents=(), codes=(), bboxes=(), table=District)
     return clauses
 
 
-def select_district_collection(clauses, tolerance_m: float, limit: int) -> Select:
-    """Features of the matching districts in code order, and whether more than limit matched."""
+def select_district_collection(
+    clauses, tolerance_m: float, limit: int, after: str | None = None
+) -> Select:
+    """Features of the matching districts in code order (those after code AFTER), whether more
+    than limit matched, and the last code returned."""
     feature = district_feature_text(district_properties(), tolerance_m)
+    if after is not None:
+        clauses = [*clauses, District.code > after]
     return select_first_features(feature, District.code, clauses, limit)
 
 

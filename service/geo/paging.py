@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, Text, and_, cast, func, literal, or_, select, true, tuple_
+from sqlalchemy import ARRAY, Select, Text, and_, cast, func, literal, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -99,9 +99,14 @@ def keyset(keys: tuple, after, before) -> tuple[ColumnElement, list]:
 
 def select_first_features(feature: ColumnElement, order: ColumnElement, clauses, limit: int):
     """The first LIMIT Feature texts of the rows of CLAUSES in ORDER, joined by commas, with
-    how many and whether more matched (one row more is read): for answers without paging."""
+    how many, whether more matched (one row more is read) and the last ORDER value returned
+    (`last`: where a next page, if any, begins after)."""
     page = (
-        select(feature.label("feature"), func.row_number().over(order_by=order).label("n"))
+        select(
+            feature.label("feature"),
+            order.label("position"),
+            func.row_number().over(order_by=order).label("n"),
+        )
         .where(*clauses)
         .order_by(order)
         .limit(limit + 1)
@@ -109,8 +114,11 @@ def select_first_features(feature: ColumnElement, order: ColumnElement, clauses,
     )
     in_page = page.c.n <= limit
     joined = func.string_agg(page.c.feature, aggregate_order_by(sql_string(","), page.c.n))
+    positions = aggregate_order_by(page.c.position, page.c.n.desc())
+    latest_first = func.array_agg(positions, type_=ARRAY(order.type))
     return select(
         func.coalesce(joined.filter(in_page), sql_string("")).label("features"),
         func.count().filter(in_page).label("returned"),
         (func.count() > limit).label("has_more"),
+        latest_first.filter(in_page)[1].label("last"),
     )

@@ -78,6 +78,23 @@ def test_filter_by_level_parent_and_bbox(client, areas):
     assert get_collection(client, "level=quartier&limit=1")["truncated"] is True
 
 
+def test_pages_follow_their_next_links_in_code_order(client, areas):
+    page = get_collection(client, "level=quartier&limit=1")
+    seen = []
+    while True:
+        seen += [f["id"] for f in page["features"]]
+        links = {link["rel"]: link["href"] for link in page["links"]}
+        assert links["self"].startswith("http://localhost/api/v1/districts?")
+        if "next" not in links:
+            break
+        assert page["truncated"] is True and "level=quartier" in links["next"]
+        page = get_collection(client, links["next"].split("?", 1)[1])
+    assert seen == ["C1-A", "C1-B"] and page["truncated"] is False
+    everything = get_collection(client, "limit=5")
+    assert [f["id"] for f in everything["features"]] == ["C1", "C1-A", "C1-B"]
+    assert [link["rel"] for link in everything["links"]] == ["self"]
+
+
 def test_tolerance_in_metres_simplifies_the_geometry(client, areas):
     def vertices(tolerance):
         feature = client.get(f"/api/v1/districts/C1-A?tolerance={tolerance}").get_json()

@@ -15,7 +15,7 @@ from ...geo.districts import (
     select_district_feature,
 )
 from ..fields import split_antimeridian
-from ..geojson import GEOJSON, feature_collection
+from ..geojson import GEOJSON, feature_collection, link, this_url_with
 from .schemas import (
     DistrictCollectionSchema,
     DistrictFeatureSchema,
@@ -47,11 +47,15 @@ class DistrictViews(MethodView):
             bboxes=split_antimeridian(args["bbox"]) if args.get("bbox") else [],
         )
         tolerance = args.get("tolerance", DEFAULT_TOLERANCE_M)
+        limit = args.get("limit", DEFAULT_LIMIT)
         page = session.execute(
-            select_district_collection(clauses, tolerance, args.get("limit", DEFAULT_LIMIT))
+            select_district_collection(clauses, tolerance, limit, args.get("cursor"))
         ).one()
+        links = [link(this_url_with(), "self")]
+        if page.has_more:
+            links.append(link(this_url_with(cursor=page.last), "next"))
         body = feature_collection(
-            page.features, numberReturned=page.returned, truncated=page.has_more
+            page.features, numberReturned=page.returned, truncated=page.has_more, links=links
         )
         return Response(body, mimetype=GEOJSON)
 

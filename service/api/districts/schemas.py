@@ -24,6 +24,10 @@ class DistrictQueryArgsSchema(ma.Schema):
     limit = ma.fields.Integer(
         validate=validate.Range(1, 50000), metadata={"description": "At most (default 1000)"}
     )
+    cursor = ma.fields.String(
+        validate=validate.Length(1, CODE_MAX_CHARS),
+        metadata={"description": "Where a page begins: from the `next` link of the page before"},
+    )
 
 
 class DistrictOneArgsSchema(ma.Schema):
@@ -56,4 +60,7 @@ class DistrictCollectionSchema(ma.Schema):
     type = ma.fields.String(metadata={"example": "FeatureCollection"})
     features = ma.fields.List(ma.fields.Nested(DistrictFeatureSchema))
     numberReturned = ma.fields.Integer()
-    truncated = ma.fields.Boolean()
+    truncated = ma.fields.Boolean(metadata={"description": "More districts follow: see `next`"})
+    links = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "`self`, and `next` while more follow"}
+    )
