@@ -106,15 +106,15 @@ def field_location(field: str | None) -> str | None:
         return "query"
     if name in (request.view_args or {}):
         return "view_args"
-    body = request.get_json(silent=True) if request.is_json else None
-    if isinstance(body, dict) and name in body:
-        return "json"
     try:
+        body = request.get_json(silent=True) if request.is_json else None
+        if isinstance(body, dict) and name in body:
+            return "json"
         if name in request.files:
             return "files"
         if name in request.form:
             return "form"
-    except HTTPException:  # a form too large or cut short: not read for an error about it
+    except (HTTPException, *UNREADABLE_BODY):  # too large or cut short: not read for an error
         return None
     return None
 
@@ -317,7 +317,7 @@ class ArgumentsParser(FlaskParser):
         if not is_json_request(req):
             return missing
         data = req.get_data(cache=True)
-        if not data.strip():
+        if not data or data.isspace():  # isspace stops at the first other byte: no copy
             # Declared JSON, sent empty: no JSON text (webargs would read it as `{}` and
             # answer that every field is missing). A document of its own, as below.
             raise json.JSONDecodeError("The JSON body is empty.", "<empty>", 0)

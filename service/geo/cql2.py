@@ -477,16 +477,36 @@ class StandardStrings(cql2_text_parser.CQLTransformer):
     def DATETIME(self, token):
         return rfc3339_timestamp(str(token))
 
+    def DATE(self, token):
+        return rfc3339_date(str(token))
+
+
+# RFC 3339's date-time (a space for the T, as its note allows; no offset: UTC).
+RFC3339_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?"
+)
+
 
 def rfc3339_timestamp(text: str) -> datetime:
     """The instant a CQL2 timestamp names (UTC when it gives no offset). pygeofilter reads
     them with dateparser, which guesses: 2020-16-03 was read as 16 March, month 13 as
-    January."""
+    January, 20260401T000000Z as now."""
     try:
+        if not RFC3339_TIMESTAMP.fullmatch(text):
+            raise ValueError(text)
         instant = datetime.fromisoformat(re.sub("[Zz]$", "+00:00", text))
     except ValueError as exc:
         raise FilterError(f"{text!r} is not an RFC 3339 timestamp.") from exc
     return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+def rfc3339_date(text: str) -> date:
+    try:
+        if not DAY.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise FilterError(f"{text!r} is not an RFC 3339 date.") from exc
 
 
 def standard_text_parser() -> Lark:
@@ -545,10 +565,7 @@ def interval_bound(value: str, end: bool) -> str:
     if value == "..":
         return OPEN_END if end else OPEN_START
     if DAY.fullmatch(value):  # a whole day
-        try:
-            date.fromisoformat(value)
-        except ValueError as exc:
-            raise FilterError(f"{value!r} is not an RFC 3339 date.") from exc
+        rfc3339_date(value)
         return value + ("T23:59:59.999999Z" if end else "T00:00:00Z")
     return value
 
@@ -647,12 +664,13 @@ def standard_cql2_json(node):
         and all(isinstance(bound, str) for bound in interval)
     ):
         # Open ends ("..") and days, as in CQL2 text (pygeofilter reads ".." as nothing).
+        # Read here, and handed on as Python writes them: what pygeofilter reads exactly.
         bounds = [interval_bound(interval[0], False), interval_bound(interval[1], True)]
-        for bound in bounds:
-            rfc3339_timestamp(bound)
-        return {"interval": bounds}
+        return {"interval": [rfc3339_timestamp(bound).isoformat() for bound in bounds]}
     if set(node) == {"timestamp"} and isinstance(node["timestamp"], str):
-        rfc3339_timestamp(node["timestamp"])
+        return {"timestamp": rfc3339_timestamp(node["timestamp"]).isoformat()}
+    if set(node) == {"date"} and isinstance(node["date"], str):
+        return {"date": rfc3339_date(node["date"]).isoformat()}
     if "property" in node and not isinstance(node["property"], str):
         raise FilterError('a property is named by a string: {"property": "kind"}.')
     if "op" in node:

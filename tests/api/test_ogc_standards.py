@@ -156,6 +156,8 @@ class TestCql2:
             (["2026-05-01", "2026-06-01"], {"bercy"}),
             (["2026-05-09", ".."], {"bercy"}),  # open ends, as in CQL2 text
             (["..", "2026-04-01"], {"louvre"}),
+            # Fractions and offsets: louvre's day begins half a second too early.
+            (["2026-03-01T00:00:00.5Z", "2026-05-12T01:00:00+02:00"], {"bercy"}),
         ],
     )
     def test_temporal_functions_in_cql2_json(self, client, devices, interval, expected):
@@ -221,6 +223,23 @@ class TestCql2:
                 '{"interval": ["2020-01-01", "2020-02-30"]}]}',
                 "cql2-json",
                 "'2020-02-30' is not an RFC 3339 date",
+            ),
+            # Read by a guessing reader as now, 30 November, 14 March.
+            *(
+                (
+                    '{"op": ">", "args": [{"property": "observed_at"}, '
+                    f'{{"timestamp": "{odd}"}}]}}',
+                    "cql2-json",
+                    f"'{odd}' is not an RFC 3339 timestamp",
+                )
+                for odd in ("20260401T000000Z", "2026-04-01T00:00:00,5Z", "2026-W14-3")
+            ),
+            ("observed_at > TIMESTAMP('20260401T000000Z')", "cql2-text", "RFC 3339"),
+            ("observed_at > DATE('20200101')", "cql2-text", "'20200101' is not an RFC 3339 date"),
+            (
+                '{"op": ">", "args": [{"property": "observed_at"}, {"date": "20200230"}]}',
+                "cql2-json",
+                "'20200230' is not an RFC 3339 date",
             ),
         ],
     )

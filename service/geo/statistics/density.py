@@ -196,11 +196,7 @@ def select_replayed_hits(selection: DistrictSelection, flt: StatisticsFilter):
     """The hits of select_joined_hits for `at=`, without joining points with polygons for the
     devices that never moved: they stood where they stand, so their memberships place them
     (border rule included); only the few that moved are placed by their position then."""
-    selected = select(District.code).where(*selection.clauses())
-
-    def in_selection(code):
-        return hashed_in(code, selected)
-
+    in_selection = in_selection_of(selection, hashed=True)
     member = aliased(DeviceDistrict)
     devices = flt.devices(
         near=select(member.device_id).where(in_selection(member.district_code)),
@@ -251,7 +247,8 @@ def hashed_in(column, subquery: Select) -> ColumnElement:
 
     For the memberships of replayed devices: as a join, the planner, which cannot tell how
     many devices a date replays, probed every device's memberships once per selected
-    district (Paris 6 s; every commune, hours), or, as an array, compared with every code.
+    district (Paris 6 s), or, as an array, compared with every code (every commune: over 13
+    minutes).
     """
     return or_(column.in_(subquery), literal_column("false"))
 
@@ -338,11 +335,7 @@ def select_hits(
         return select_hits_at(selection, flt)
     if not flt.answered_by_counts():
         return select_joined_hits(selection, flt).subquery("hits")
-    selected = select(District.code).where(*selection.clauses())
-
-    def in_selection(code):
-        return hashed_in(code, selected)
-
+    in_selection = in_selection_of(selection)
     counted = in_selection if only is None else (lambda code: code.in_(only))
     return select_counted_hits(counted, in_selection, flt).subquery("hits")
 
@@ -359,20 +352,22 @@ def select_hits_at(selection: DistrictSelection, flt: StatisticsFilter):
     return union_all(select(from_kept).where(kept), select(replayed).where(~kept)).subquery("hits")
 
 
-def in_selection_of(selection: DistrictSelection) -> Callable:
-    """Whether a code column names one of the selected districts (for select_counted_hits)."""
+def in_selection_of(selection: DistrictSelection, hashed: bool = False) -> Callable:
+    """Whether a code column names one of the selected districts (for select_counted_hits).
+
+    HASHED: tested row by row against a hash of their codes (hashed_in), for rows the planner
+    cannot count; a plain IN lets it read the border memberships of each selected district by
+    index instead, for the map now."""
     selected = select(District.code).where(*selection.clauses())
+    if hashed:
+        return lambda code: hashed_in(code, selected)
     return lambda code: code.in_(selected)
 
 
 def select_codes_counting_border_devices(selection: DistrictSelection, flt: StatisticsFilter):
     """The codes of the selected districts in which a device on their border counts, under the
     border rule for this selection (few: a device rarely lies exactly on a border)."""
-    selected = select(District.code).where(*selection.clauses())
-
-    def in_selection(code):
-        return hashed_in(code, selected)
-
+    in_selection = in_selection_of(selection)
     membership = aliased(DeviceDistrict)
     hits = border_hits(membership, in_selection, flt).where(in_selection(membership.district_code))
     return select(hits.subquery("border").c.code).distinct()
