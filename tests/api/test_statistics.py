@@ -353,6 +353,7 @@ class TestDensities:
         plain, marked = client.get(url).data, client.get(url + "&bom=true")
         assert not plain.startswith(codecs.BOM_UTF8)  # by default, RFC 4180's plain UTF-8
         assert marked.status_code == 200 and marked.data == codecs.BOM_UTF8 + plain
+        assert marked.headers["X-Cache"] == "hit"  # the same body, marked after the cache
         assert marked.headers["Content-Type"] == "text/csv; charset=utf-8; header=present"
         rows = list(csv.DictReader(io.StringIO(marked.data.decode("utf-8-sig"))))
         assert rows[0]["code"] == "Z1" and rows[0]["name"] == "Saint-Étienne-du-Rouvray"

@@ -22,6 +22,8 @@ from ...geo.statistics.kept import refresh_kept_lines
 from ...geo.statistics.replay import refresh_timelines
 
 log = logging.getLogger(__name__)
+# Parameters applied to a body after the cache (`bom`): one body serves them all.
+AFTER_CACHE = frozenset({"bom"})
 
 
 def written_on_primary(statements, what: str):
@@ -82,7 +84,9 @@ def cached(fmt: str, compute: Callable[[], str], today: bool = False) -> tuple[s
     """
     if not current_app.config["STATS_CACHE"]:
         return compute(), datetime.now(UTC), "miss"
-    arguments = sorted(request.args.items(multi=True))
+    arguments = sorted(
+        (name, value) for name, value in request.args.items(multi=True) if name not in AFTER_CACHE
+    )
     day = datetime.now(UTC).date().isoformat() if today else None
     # Answers link to this server (attribution URLs): one asked under another Host is another.
     where = [request.host_url, request.path]
