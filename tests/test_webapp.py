@@ -202,7 +202,7 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     form.get_by_label("Field of view (°)").fill("90")
     form.get_by_label("Camera type").select_option("dome")
     form.get_by_label("Mount").select_option("street_lamp")
-    form.get_by_label("Height (m)").fill("4.5")
+    form.get_by_label("Height (m)").fill("4.3")  # any height: the server keeps decimals
     form.get_by_label("Operator", exact=True).fill("Musée")
     form.get_by_label("Operator type").select_option("private")
     form.get_by_label("Zone").select_option("building")
@@ -218,7 +218,7 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
         90,
         "dome",
         "street_lamp",
-        4.5,
+        4.3,
         "Musée",
         "private",
         "building",
@@ -561,6 +561,11 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
     submit("Créer un compte", taken, TEST_PASSWORD)
     expect(page.locator("#sheet")).to_contain_text("Ce pseudonyme est déjà pris.")
     expect(page.locator("#sheet")).not_to_contain_text("taken")
+    # A weak password and a pseudonym of other characters are said why, in French.
+    submit("Créer un compte", "new_name", "password12")
+    expect(page.locator("#sheet")).to_contain_text("Mot de passe refusé : 10 caractères au moins")
+    submit("Créer un compte", "new name!", TEST_PASSWORD)
+    expect(page.locator("#sheet")).to_contain_text("Pseudonyme refusé : de 3 à 32 lettres")
     submit("Se connecter", taken, "not the password at all")
     expect(page.locator("#sheet")).to_contain_text("Pseudonyme ou mot de passe incorrect")
     page.get_by_role("button", name="Fermer").click()
@@ -873,6 +878,32 @@ def test_a_pin_awaiting_review_is_editable_by_its_author_on_any_phone(phone, db,
         "SELECT deleted_at IS NOT NULL FROM devices WHERE id = :id", id=response.get_json()["id"]
     )
     assert deleted.scalar_one() is True
+    # Their contributions say it was withdrawn, not that it awaits review.
+    page.get_by_role("button", name="Account").click()
+    contributions = page.locator(".contributions")
+    expect(contributions).to_have_text("sensor — withdrawn")
+    page.get_by_role("button", name="Close").click()
+    # Without the network, the list says so in the page's language, not the browser's.
+    page.get_by_label("Language").select_option("fr")
+    phone.context.set_offline(True)
+    page.get_by_role("button", name="Compte").click()
+    expect(contributions).to_have_text(re.compile("^Pas de réseau"))
+
+
+def test_each_pin_starts_where_the_phone_is_now(phone, db, contributor):
+    """A position the browser kept for up to 30 s put a pin made a few steps further at the
+    previous pin's place: each pin asks for a fresh one."""
+    phone.open()
+    phone.sign_in(contributor)
+    phone.pin(kind="camera")
+    phone.wait_until_sent()
+    # 150 m east, a few seconds later.
+    phone.context.set_geolocation({"latitude": 48.8566, "longitude": 2.3542, "accuracy": 8})
+    phone.pin(kind="microphone")
+    phone.wait_until_sent()
+    placed = {row.kind: (row.lon, row.lat) for row in devices_by(db, contributor)}
+    assert placed["camera"] == pytest.approx((2.3522, 48.8566), abs=1e-6)
+    assert placed["microphone"] == pytest.approx((2.3542, 48.8566), abs=1e-6)
 
 
 def test_a_moderator_may_edit_a_pin_awaiting_review_but_not_withdraw_it_as_their_own(

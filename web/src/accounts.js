@@ -92,6 +92,10 @@ async function contributions() {
     const { data } = await request("GET", "me/export");
     for (const feature of data.devices) {
       const props = feature.properties;
+      if (props.deleted_at) {  // withdrawn by its author (or deleted): no review awaits it
+        list.append(element("li", {}, `${kindLabel(props.kind)} — ${t("withdrawn")}`));
+        continue;
+      }
       list.append(element("li", {}, `${kindLabel(props.kind)} — ${t("reviewStatus")}: ${valueLabel(props.review_status)}`,
         props.review_reason ? ` (${props.review_reason})` : ""));
     }

@@ -45,7 +45,9 @@ export class ApiError extends Error {
   }
 }
 
-export class OfflineError extends Error {}
+export class OfflineError extends Error {
+  name = "OfflineError";
+}
 
 // FETCH's answer, sent by XMLHttpRequest: fetch() cannot report how much of a body has been
 // sent, which a contributor on a slow network waits for (a photo of several megabytes).

@@ -28,6 +28,8 @@ const STRINGS = {
     signedInAs: "Signed in as {username} ({role})",
     signInToPin: "Sign in (a pseudonym is enough) to pin devices.",
     signOutOffline: "Connect to the network to sign out: the token must be revoked on the server.",
+    needsNetwork: "No network: this needs a connection. Try again once online.",
+    withdrawn: "withdrawn",
     sessionEnded: "Your session has ended (expired, or signed out from another device): sign in again. Changes not sent yet stay on this phone until then.",
     myContributions: "My contributions",
     noContributions: "No pins yet.",
@@ -143,6 +145,8 @@ const STRINGS = {
     signedInAs: "Connecté en tant que {username} ({role})",
     signInToPin: "Connectez-vous (un pseudonyme suffit) pour signaler des dispositifs.",
     signOutOffline: "Connectez-vous au réseau pour vous déconnecter : le jeton doit être révoqué sur le serveur.",
+    needsNetwork: "Pas de réseau : il en faut pour cela. Réessayez une fois connecté.",
+    withdrawn: "retiré",
     sessionEnded: "Votre session a pris fin (expirée, ou fermée depuis un autre appareil) : reconnectez-vous. Les modifications pas encore envoyées restent sur ce téléphone jusque-là.",
     myContributions: "Mes contributions",
     noContributions: "Aucun signalement pour l'instant.",
@@ -236,6 +240,12 @@ const STRINGS = {
     problems: {
       "bad-request": "Demande refusée par le serveur{field}.",
       "validation-failed": "Valeur refusée{field}.",
+      "invalid-input": "Valeur refusée{field}.",
+      "invalid-input/username": "Pseudonyme refusé : de 3 à 32 lettres sans accent, chiffres, points, tirets ou soulignés.",
+      "invalid-input/password": "Mot de passe refusé : 10 caractères au moins, difficile à deviner (ni mot de passe courant, ni suite de touches, ni votre pseudonyme). Ajoutez un mot ou deux.",
+      "invalid-input/email": "Adresse e-mail refusée : vérifiez-la, ou laissez le champ vide.",
+      "unprocessable-image": "Cette photo n'a pas pu être lue (fichier abîmé, animé ou trop grand) : choisissez-en une autre.",
+      "conflict/verdict": "Vous avez déjà donné votre avis sur ce dispositif récemment : vous pourrez le refaire plus tard.",
       "not-found": "Introuvable : ce dispositif n'existe pas ou plus.",
       gone: "Ce dispositif a été supprimé.",
       conflict: "Refusé : en conflit avec ce qui est déjà enregistré{field}.",
@@ -251,6 +261,8 @@ const STRINGS = {
       "too-many-requests": "Trop de demandes : patientez un moment avant de réessayer.",
       other: "Refusé par le serveur (erreur {status}).",
       field: " (« {label} »)",
+      // After a sentence that does not say why: the server's reason, in its words.
+      detail: " Le serveur précise (en anglais) : « {detail} »",
     },
   },
 };
@@ -300,16 +312,23 @@ export function problemText(problem) {
   // The fields it names (errors[].field, dotted paths), by the app's labels where it has them.
   const fields = [...new Set((problem.errors || []).map((error) => String(error.field ?? "").split(".").pop()).filter(Boolean))];
   const labels = fields.map((field) => (typeof STRINGS[language][field] === "string" ? STRINGS[language][field] : field));
-  const sentence = sentences[`${slug}/${fields[0]}`] || sentences[slug] || sentences.other;
+  const specific = sentences[`${slug}/${fields[0]}`];
+  const sentence = specific || sentences[slug] || sentences.other;
+  const reason = !specific && GENERAL_SENTENCES.has(slug in sentences ? slug : "other") && problem.detail;
   return sentence
     .replace("{field}", labels.length ? sentences.field.replace("{label}", labels.join(" », « ")) : "")
-    .replace("{status}", String(problem.status ?? ""));
+    .replace("{status}", String(problem.status ?? "")) + (reason ? sentences.detail.replace("{detail}", problem.detail) : "");
 }
+// The sentences that say what was refused but not why.
+const GENERAL_SENTENCES = new Set(["bad-request", "validation-failed", "invalid-input", "conflict", "other"]);
 
 // An error to show: a refusal of the server (an ApiError, which carries its problem) as
-// problemText words it, any other (offline, a bug) by its message.
-export const errorText = (error) =>
-  (error?.problem && STRINGS[language].problems ? problemText({ status: error.status, ...error.problem }) : error.message);
+// problemText words it, no network in the chosen language (the browser's own words are
+// English: "Failed to fetch"), any other (a bug) by its message.
+export function errorText(error) {
+  if (error?.name === "OfflineError") return t("needsNetwork");
+  return error?.problem && STRINGS[language].problems ? problemText({ status: error.status, ...error.problem }) : error.message;
+}
 
 export function translatePage(root = document) {
   document.documentElement.lang = language;

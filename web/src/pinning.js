@@ -24,7 +24,8 @@ const DEFAULT_ANGLE = 60;
 function currentPosition() {
   return new Promise((resolve) => {
     if (!navigator.geolocation) return resolve(null);
-    navigator.geolocation.getCurrentPosition(resolve, () => resolve(null), { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
+    // A fresh fix (maximumAge 0): a cached one is where the phone was, up to the previous pin.
+    navigator.geolocation.getCurrentPosition(resolve, () => resolve(null), { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
   });
 }
 
@@ -163,7 +164,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
   addDirection.addEventListener("click", () => { directions.push(directions.length ? (directions.at(-1) + 90) % 360 : 0); listDirections(); drawCones(); });
 
   const selects = Object.fromEntries(Object.entries(VOCABULARY).map(([name, values]) => [name, choice(name, values, props[name])]));
-  const height = field(t("height"), "input", { name: "height", type: "number", min: 0, max: 500, step: "0.5", value: props.height ?? "" });
+  const height = field(t("height"), "input", { name: "height", type: "number", min: 0, max: 500, step: "any", value: props.height ?? "" });
   const operator = field(t("operator"), "input", { name: "operator", maxlength: 255, value: props.operator ?? "" });
   const notes = field(t("notes"), "textarea", { name: "notes", maxlength: 5000 });
   notes.control.value = props.notes ?? "";

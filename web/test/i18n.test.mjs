@@ -12,9 +12,25 @@ test("a refusal names the refused fields by the app's labels", () => {
     type: `${TYPE}validation-failed`, status: 422, detail: "Must be between 0 and 359.",
     errors: [{ field: "properties.direction" }, { field: "properties.height" }, { field: "properties.direction" }],
   };
-  assert.equal(problemText(problem), "Valeur refusée (« Direction (°) », « Hauteur (m) »).");
+  assert.equal(
+    problemText(problem),
+    "Valeur refusée (« Direction (°) », « Hauteur (m) »). Le serveur précise (en anglais) : « Must be between 0 and 359. »",
+  );
   assert.equal(problemText({ type: `${TYPE}conflict`, status: 409, errors: [{ field: "username" }] }), "Ce pseudonyme est déjà pris.");
   assert.equal(problemText({ status: 502 }), "Refusé par le serveur (erreur 502).");
+});
+
+test("the refusals of a form, a photo and a second vote say why in French", () => {
+  const weak = {
+    type: `${TYPE}invalid-input`, status: 422, detail: "password: This password is too easy to guess.",
+    errors: [{ field: "password", location: "json" }],
+  };
+  assert.match(problemText(weak), /^Mot de passe refusé : 10 caractères au moins/);
+  assert.doesNotMatch(problemText(weak), /anglais/);  // said in French: no English added
+  const other = { type: `${TYPE}invalid-input`, status: 400, detail: "bbox: Not a box.", errors: [{ field: "bbox" }] };
+  assert.equal(problemText(other), "Valeur refusée (« bbox »). Le serveur précise (en anglais) : « bbox: Not a box. »");
+  assert.match(problemText({ type: `${TYPE}unprocessable-image`, status: 422, detail: "cannot identify", errors: [{ field: "file" }] }), /^Cette photo n'a pas pu être lue/);
+  assert.match(problemText({ type: `${TYPE}conflict`, status: 409, detail: "You already voted", errors: [{ field: "verdict" }] }), /déjà donné votre avis/);
 });
 
 test("an error without a problem keeps its message; English keeps the server's words", () => {
