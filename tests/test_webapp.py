@@ -816,6 +816,42 @@ def test_an_offline_edit_of_a_device_changed_the_same_day_is_applied_only_when_a
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
 
 
+def test_an_offline_edit_of_a_pin_approved_meanwhile_goes_as_wrong_details(
+    phone, db, as_user, moderator
+):
+    """Approved while the phone was offline, the pin is no longer its author's to edit (a
+    403): the refusal shows what they typed, which goes to the community as a vote on the
+    details instead of being lost."""
+    author = as_user()
+    created = edit_offline(phone, author)
+    device_id = created.get_json()["id"]
+    page = phone.page
+    form = page.locator(".pin-form")
+    form.get_by_label("Notes").fill("Two lenses, one on the bridge")
+    form.get_by_label("Height (m)").fill("6")
+    page.get_by_role("button", name="Save").click()
+    approval = moderator.post(f"/api/v1/devices/{device_id}/review", json={"decision": "approve"})
+    assert approval.status_code == 200
+    phone.context.set_offline(False)
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_contain_text("1 change(s) refused")
+    outbox.click()
+    row = page.locator(".outbox-item.refused")
+    expect(row.locator(".changes")).to_have_text(
+        "What you changed: Height (m): 6; Notes: Two lenses, one on the bridge"
+    )
+    expect(row.get_by_role("button", name="Try again")).to_have_count(0)
+    row.get_by_role("button", name="Report these details as wrong").click()
+    phone.wait_until_sent()
+    vote = db(
+        "SELECT c.verdict, c.comment FROM confirmations c WHERE c.device_id = :id", id=device_id
+    ).one()
+    assert tuple(vote) == ("wrong_details", "Height (m): 6; Notes: Two lenses, one on the bridge")
+    assert db("SELECT notes FROM devices WHERE id = :id", id=device_id).scalar_one() is None
+    expected = ("status of 403", "ERR_INTERNET_DISCONNECTED")
+    assert [e for e in phone.errors if not any(text in e for text in expected)] == []
+
+
 def test_an_edit_sends_only_what_the_contributor_changed(phone, db, as_user):
     """A device with a direction but no angle (as imported from OpenStreetMap): the form shows
     a default angle, which is not sent unless the contributor sets it."""

@@ -65,11 +65,12 @@ async function sendEdit(item, progress) {
   return data;
 }
 
-// A vote, with the photo of the pin it stands for (a duplicate confirmed instead) as evidence.
+// A vote, with the photo of the pin it stands for (a duplicate confirmed instead) as evidence,
+// and a comment (an edit that could no longer be made, reported as wrong details instead).
 async function sendConfirmation(item, progress) {
   const photoId = await uploadedPhotoId(item, progress);
   const { data } = await request("POST", `devices/${item.deviceId}/confirmations`, {
-    json: { verdict: item.verdict, ...(photoId ? { photo_id: photoId } : {}) },
+    json: { verdict: item.verdict, ...(item.comment ? { comment: item.comment } : {}), ...(photoId ? { photo_id: photoId } : {}) },
     headers: { "Idempotency-Key": item.key },
   });
   return data;

@@ -19,6 +19,18 @@ const describe = (item) => {
   return `${t("verification")}: ${valueLabel(item.verdict)} — ${deviceOf(item)}`;
 };
 
+// What an edit changed, as the form labels it: shown when it is refused, so that nothing the
+// contributor typed is lost from sight (and sent as the comment of a vote instead).
+const MAX_COMMENT_CHARS = 1000;
+export function changesText(patch) {
+  const shown = (value) => (Array.isArray(value) ? value.join(", ") : value === null ? "—" : valueLabel(value));
+  const changes = Object.entries(patch.properties || {}).map(([name, value]) => t("labelled", { label: t(name), value: shown(value) }));
+  if (patch.geometry) {
+    changes.push(t("labelled", { label: t("movedPin"), value: patch.geometry.coordinates.map((c) => c.toFixed(6)).join(", ") }));
+  }
+  return changes.join(t("listSeparator")).slice(0, MAX_COMMENT_CHARS);
+}
+
 // Refusals that sending the same change again cannot overcome: not allowed (403), the device
 // gone (404, 410), or changed meanwhile (412: applied over the new version instead).
 const FINAL_REFUSALS = new Set([403, 404, 410, 412]);
@@ -86,6 +98,23 @@ export function createOutboxView({ outbox, mapApi }) {
     const rest = item.type !== "edit" || item.patch.geometry || Object.keys(item.patch.properties).length;
     if (item.photo && !item.photoId && PHOTO_REFUSALS.has(item.problem?.status) && rest) {
       row.append(element("button", { type: "button", onclick: sendAgain({ photo: null }) }, t("sendWithoutPhoto")));
+    }
+    if (item.type === "edit") {
+      const changes = changesText(item.patch);
+      if (changes) row.append(element("p", { class: "changes" }, t("yourChanges", { changes })));
+      // No longer the author's to edit (approved meanwhile): what they saw goes to the
+      // community as a vote on the details, with their text and photo.
+      if (item.problem?.status === 403) {
+        row.append(element("button", {
+          type: "button",
+          onclick: async () => {
+            await outbox.discard(item.seq);
+            await outbox.add({ type: "confirm", deviceId: item.deviceId, kind: item.kind, verdict: "wrong_details", comment: changes, photo: item.photo, photoId: item.photoId });
+            await outbox.flush();
+            showList();
+          },
+        }, t("reportWrongDetails")));
+      }
     }
     // An edit of a device changed meanwhile: applied over the new version if the contributor says so.
     if (item.type === "edit" && item.problem?.status === 412) {
