@@ -266,7 +266,7 @@ def test_map_shows_seeded_devices_and_opens_a_popup(live_server, browser_page, s
     expect(sheet).to_contain_text(seeded["alpr"]["id"])
     page.get_by_role("button", name="Close").click()
     expect(sheet).to_be_hidden()  # the closed panel no longer takes the next click
-    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
     expect(sheet.locator("h2")).to_have_text("sensor")
     expect(sheet.locator("dd", has_text="<b>not bold</b>")).to_have_count(1)  # text, not HTML
     assert page.errors == []
@@ -279,7 +279,7 @@ def test_kind_filter_and_clusters(live_server, browser_page, seeded):
     page.get_by_text("Kinds shown").click()
     page.get_by_label("camera", exact=True).uncheck()
     expect(page.locator(".leaflet-marker-icon .pin")).to_have_count(3)
-    expect(page.locator(".leaflet-marker-icon[title='camera']")).to_have_count(0)
+    expect(page.locator(".leaflet-marker-icon[title^='camera']")).to_have_count(0)
     page.get_by_label("camera", exact=True).check()
     # Follow a link to a place while a load finishing at that moment rewrites the address to
     # the current view: the map must still go to the place followed.
@@ -306,7 +306,7 @@ def test_popup_shows_the_photos_of_a_device(live_server, browser_page, client):
     assert response.status_code == 201, response.get_json()
     page = browser_page
     page.goto(f"{live_server}/#17/48.8568/2.3526")
-    page.locator(".leaflet-marker-icon[title='microphone']").click()
+    page.locator(".leaflet-marker-icon[title^='microphone']").click()
     image = page.locator("#sheet .photos img")
     expect(image).to_have_attribute("alt", "Photo 1 of this microphone")
     expect(image).to_have_js_property("complete", True)

@@ -188,7 +188,7 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
 
     # Saved without a change first: nothing is sent (an empty edit would be refused).
     page = phone.page
-    page.locator(".leaflet-marker-icon[title='camera']").click()
+    page.locator(".leaflet-marker-icon[title^='camera']").click()
     observed = page.locator(".facts dt:has-text('Observed') + dd")
     expect(observed).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2}$"))  # the day it was seen
     page.locator("#sheet").get_by_role("button", name="Edit").click()
@@ -196,7 +196,7 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     expect(page.locator(".pin-form")).to_have_count(0)
 
     # The author edits the pin while it awaits review, and finds it among their contributions.
-    page.locator(".leaflet-marker-icon[title='camera']").click()
+    page.locator(".leaflet-marker-icon[title^='camera']").click()
     page.locator("#sheet").get_by_role("button", name="Edit").click()
     form = page.locator(".pin-form")
     form.get_by_label("Field of view (°)").fill("90")
@@ -293,7 +293,7 @@ def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
     seen = moderator.post("/api/v1/devices", json=feature(2.3525, 48.8567, kind="microphone"))
     assert seen.status_code == 201
     page = phone.open()
-    expect(page.locator(".leaflet-marker-icon[title='microphone']")).to_have_count(1)
+    expect(page.locator(".leaflet-marker-icon[title^='microphone']")).to_have_count(1)
     phone.sign_in(contributor)
     phone.wait_for_service_worker()
     phone.context.set_offline(True)
@@ -309,7 +309,7 @@ def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
     expect(outbox).to_have_text("1 change(s) waiting to be sent")
     expect(page.locator(".leaflet-marker-icon .pin.pending")).to_have_count(1)
     # The devices of the area seen online are still drawn, from the phone.
-    expect(page.locator(".leaflet-marker-icon[title='microphone']")).to_have_count(1)
+    expect(page.locator(".leaflet-marker-icon[title^='microphone']")).to_have_count(1)
     assert devices_by(db, contributor).all() == []
 
     phone.context.set_offline(False)
@@ -452,7 +452,7 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     page = phone.open()
     phone.sign_in(moderator.user.username)
 
-    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
     page.get_by_role("button", name="Show the history").click()
     expect(page.locator(".history li")).to_contain_text(f"create — {moderator.user.username}")
     # Days, as the API gives every time.
@@ -523,7 +523,7 @@ def test_installable_in_french_and_never_leaves_its_host(phone, moderator):
     page.get_by_label("Language").select_option("fr")
     expect(page.get_by_role("button", name="Signaler un dispositif")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
-    page.locator(".leaflet-marker-icon[title='caméra']").click()
+    page.locator(".leaflet-marker-icon[title^='caméra']").click()
     expect(page.locator("#sheet dd", has_text="dôme")).to_have_count(1)
     page.reload()
     expect(page.get_by_role("button", name="Compte")).to_be_visible()
@@ -660,7 +660,7 @@ def test_devices_at_one_spot_are_chosen_from_their_cluster_and_markers_open_by_k
     sheet.get_by_role("button", name=re.compile("^microphone — ")).click()
     expect(sheet.get_by_role("heading", name="microphone")).to_be_visible()
     sheet.get_by_role("button", name="Close").click()
-    lone = page.locator(".leaflet-marker-icon[title='camera']")
+    lone = page.locator(".leaflet-marker-icon[title^='camera']")
     lone.focus()
     page.keyboard.press("Enter")
     expect(sheet.get_by_role("heading", name="camera")).to_be_visible()
@@ -683,11 +683,36 @@ def test_devices_at_one_spot_are_chosen_from_their_cluster_and_markers_open_by_k
     assert phone.errors == []
 
 
+def test_a_vote_shows_the_level_it_brought_and_ones_own_pin_is_not_voted_on(
+    phone, db, moderator, contributor
+):
+    seen = moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="camera"))
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.locator(".leaflet-marker-icon[title^='camera']").click()
+    level = page.locator(".device-details dt:text-is('Verification') + dd")
+    expect(level).to_have_text("reported")
+    page.get_by_role("button", name="Still there").click()
+    phone.wait_until_sent()
+    # Seen by a second person: confirmed, on the server and on the sheet at once.
+    stored = db("SELECT verification FROM devices WHERE id = :id", id=seen.get_json()["id"])
+    assert stored.scalar_one() == "confirmed"
+    expect(level).to_have_text("confirmed")
+    page.get_by_role("button", name="Close").click()
+    # Their own pin awaiting review offers no vote, which would count for nothing.
+    phone.pin(kind="sensor", east=2)  # apart from the camera
+    phone.wait_until_sent()
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
+    expect(page.locator(".device-details")).to_be_visible()
+    expect(page.get_by_role("button", name="Edit")).to_be_visible()
+    expect(page.get_by_role("button", name="Still there")).to_have_count(0)
+
+
 def test_a_refused_vote_says_so_and_leaves_no_dead_end(phone, db, moderator, contributor):
     device = moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
     page = phone.open()
     phone.sign_in(contributor)
-    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
     sheet = page.locator("#sheet")
     sheet.get_by_role("button", name="Still there").click()
     expect(sheet).to_contain_text("Thank you: your answer is recorded.")
@@ -767,7 +792,7 @@ def open_offline(phone, username: str, kind: str = "sensor"):
     page = phone.open()
     phone.sign_in(username)
     phone.wait_for_service_worker()
-    page.locator(f".leaflet-marker-icon[title='{kind}']").click()
+    page.locator(f".leaflet-marker-icon[title^='{kind}']").click()
     phone.context.set_offline(True)
     return page
 
@@ -860,7 +885,7 @@ def test_an_edit_sends_only_what_the_contributor_changed(phone, db, as_user):
     created = author.post("/api/v1/devices", json=body).get_json()
     page = phone.open()
     phone.sign_in(author.user.username)
-    page.locator(".leaflet-marker-icon[title='camera']").click()
+    page.locator(".leaflet-marker-icon[title^='camera']").click()
     page.locator("#sheet").get_by_role("button", name="Edit").click()
     page.locator(".pin-form").get_by_label("Notes").fill("Above the door")
     page.get_by_role("button", name="Save").click()
@@ -903,13 +928,16 @@ def test_a_pin_awaiting_review_is_editable_by_its_author_on_any_phone(phone, db,
     assert response.get_json()["properties"]["review_status"] == "pending"
     page = phone.open()
     phone.sign_in(author.user.username)
-    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    # Marked as the community does not see it yet, and named so.
+    mine = page.locator(".leaflet-marker-icon[title='sensor — awaiting review']")
+    expect(mine.locator(".pin.awaiting-review")).to_have_count(1)
+    mine.click()
     expect(page.locator("#sheet").get_by_role("button", name="Edit")).to_be_visible()
     # And withdrawn by its author.
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#sheet").get_by_role("button", name="Withdraw my pin").click()
     phone.wait_until_sent()
-    expect(page.locator(".leaflet-marker-icon[title='sensor']")).to_have_count(0)
+    expect(page.locator(".leaflet-marker-icon[title^='sensor']")).to_have_count(0)
     deleted = db(
         "SELECT deleted_at IS NOT NULL FROM devices WHERE id = :id", id=response.get_json()["id"]
     )
@@ -950,7 +978,7 @@ def test_a_moderator_may_edit_a_pin_awaiting_review_but_not_withdraw_it_as_their
     assert created.status_code == 201
     page = phone.open()
     phone.sign_in(moderator.user.username)
-    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
     sheet = page.locator("#sheet")
     expect(sheet.get_by_role("button", name="Edit")).to_be_visible()
     expect(sheet.get_by_role("button", name="Withdraw my pin")).to_have_count(0)
@@ -967,7 +995,7 @@ def open_pending_pin_with_photo(phone, author):
     page = phone.open()
     phone.wait_for_service_worker()
     phone.sign_in(author.user.username)
-    page.locator(".leaflet-marker-icon[title='sensor']").click()
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
     [listed] = created.get_json()["properties"]["photos"]
     return listed
 
@@ -1080,7 +1108,7 @@ def test_a_token_revoked_elsewhere_signs_the_phone_out_and_keeps_the_accounts_un
     revoke_tokens_of(db, contributor)
     page.reload()
     expect(announcer).to_contain_text("Your session has ended")
-    expect(page.locator(".leaflet-marker-icon[title='microphone']")).to_have_count(1)
+    expect(page.locator(".leaflet-marker-icon[title^='microphone']")).to_have_count(1)
     expect(page.locator("#status")).to_have_text("1 device(s) in view")
     expected = ("status of 401", "ERR_INTERNET_DISCONNECTED")
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []

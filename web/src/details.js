@@ -77,13 +77,18 @@ async function history(feature, box) {
 export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
   const props = feature.properties;
   const message = element("div", { "aria-live": "polite" });
-  const body = element("div", { class: "stack device-details" }, facts(feature), photoStrip(props.photos, props.kind, props.review_status), message);
+  let shownFacts = facts(feature);
+  const body = element("div", { class: "stack device-details" }, shownFacts, photoStrip(props.photos, props.kind, props.review_status), message);
   openSheet(kindLabel(props.kind), body);
   if (pending) {
     message.replaceChildren(notice(t("pendingPin")));
     return;
   }
-  const votes = element("div", { class: "actions", role: "group", "aria-label": t("verification") }, ...VERDICTS.map(([verdict, label]) =>
+  // The server shows a pin awaiting review to its author and moderators only: one seen here
+  // is this contributor's own, on whichever phone it was made (not theirs to vote on).
+  const own = props.review_status === "pending";
+  const verdicts = own && !isModerator() ? [] : VERDICTS;
+  const votes = element("div", { class: "actions", role: "group", "aria-label": t("verification") }, ...verdicts.map(([verdict, label]) =>
     element("button", {
       type: "button",
       onclick: async () => {
@@ -92,7 +97,14 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
         message.replaceChildren(notice(t("voteKept")));
         // Told once the server has answered: recorded, or refused and why.
         const answer = (await outbox.flush()).find((result) => result.item.seq === item.seq);
-        if (answer?.result) message.replaceChildren(notice(t("voteQueued")));
+        if (answer?.result) {
+          message.replaceChildren(notice(t("voteQueued")));
+          // The device's level after this vote, shown at once.
+          Object.assign(props, { verification: answer.result.verification, last_confirmed_at: answer.result.last_confirmed_at });
+          const fresh = facts(feature);
+          shownFacts.replaceWith(fresh);
+          shownFacts = fresh;
+        }
         // A refused vote has left the outbox (queue.js).
         else if (answer?.error) message.replaceChildren(notice(t("voteRefused", { detail: errorText(answer.error) }), "error"));
         return answer;
@@ -102,9 +114,6 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
   const historyButton = element("button", { type: "button", class: "secondary" }, t("showHistory"));
   historyButton.addEventListener("click", () => history(feature, historyBox).catch((error) => historyBox.replaceChildren(notice(errorText(error), "error"))));
   body.append(votes, element("h3", {}, t("history")), historyButton, historyBox);
-  // The server shows a pin awaiting review to its author and moderators only: one seen here
-  // is this contributor's own, on whichever phone it was made.
-  const own = props.review_status === "pending";
   if (!session() || !(own || isModerator())) return;
   const edit = element("button", { type: "button", class: "secondary" }, t("edit"));
   edit.addEventListener("click", async () => {

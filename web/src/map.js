@@ -33,6 +33,10 @@ export function kindIcon(kind, extraClass = "") {
   return `<span class="pin ${extraClass}" style="background:${color}"><svg viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="${path}"/></svg></span>`;
 }
 
+// Markers of pins not (yet) public, by their review status, and of the outbox's own.
+const REVIEW_CLASSES = { pending: "awaiting-review", rejected: "rejected" };
+const OUTBOX_STATES = new Set(["pending", "refused"]);
+
 const deviceIcon = (kind, extraClass) => L.divIcon({
   className: "", html: kindIcon(kind, extraClass), iconSize: [26, 26], iconAnchor: [13, 13],
 });
@@ -143,10 +147,13 @@ export function createMap({ basemap, db, onSelect }) {
     if (Array.isArray(props.direction) && props.direction.length) {
       for (const direction of props.direction) layer.addLayer(viewCone(lat, lon, direction, props.angle || 60, color));
     }
-    const state = { pending: t("pendingPin"), refused: t("refusedPin") }[extraClass];
+    const state = {
+      pending: t("pendingPin"), refused: t("refusedPin"), "awaiting-review": t("awaitingReviewPin"), rejected: t("rejectedPin"),
+    }[extraClass];
     const title = state ? `${kindLabel(props.kind)} — ${state}` : kindLabel(props.kind);
     const marker = L.marker([lat, lon], { icon: deviceIcon(props.kind, extraClass), title, alt: title, riseOnHover: true, keyboard: true });
-    whenActivated(marker, () => onSelect(feature, { pending: Boolean(extraClass) }));
+    // Pending: still in the outbox, not on the server.
+    whenActivated(marker, () => onSelect(feature, { pending: OUTBOX_STATES.has(extraClass) }));
     layer.addLayer(marker);
   }
 
@@ -172,7 +179,8 @@ export function createMap({ basemap, db, onSelect }) {
       if (!shownKinds.has(props.kind) && !props.cluster) continue;
       if (!props.cluster) {
         devices += 1;
-        addDevice(devicesLayer, feature);
+        // The author's own pins the community does not see yet, or was refused: marked so.
+        addDevice(devicesLayer, feature, REVIEW_CLASSES[props.review_status] || "");
         continue;
       }
       clusters += 1;
