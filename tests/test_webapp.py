@@ -482,6 +482,15 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     assert str(merged) == pending
 
     item = page.locator(f".queue-item[data-device='{doubtful}']")
+    # Without a reason: told to give one, and nothing is sent.
+    item.get_by_role("button", name="Reject").click()
+    expect(item).to_contain_text("Give a reason: the author reads it.")
+    assert db("SELECT review_status FROM devices WHERE id = :id", id=doubtful).scalar_one() == (
+        "pending"
+    )
+    expect(item.get_by_role("link", name="Show on the map")).to_have_attribute(
+        "href", "#19/48.856800/2.351900"
+    )
     item.get_by_label("Reason (shown to the author)").fill("A doorbell, not a microphone")
     item.get_by_role("button", name="Reject").click()
     expect(item).to_have_count(0)
@@ -706,6 +715,14 @@ def test_a_vote_shows_the_level_it_brought_and_ones_own_pin_is_not_voted_on(
     expect(page.locator(".device-details")).to_be_visible()
     expect(page.get_by_role("button", name="Edit")).to_be_visible()
     expect(page.get_by_role("button", name="Still there")).to_have_count(0)
+    # Its history, in French: the actions and fields as the page names them.
+    page.get_by_role("button", name="Close").click()
+    page.get_by_label("Language").select_option("fr")
+    page.locator(".leaflet-marker-icon[title^='capteur']").click()
+    page.get_by_role("button", name="Voir l'historique").click()
+    expect(page.locator(".history li").first).to_have_text(
+        re.compile(rf"^\d{{4}}-\d{{2}}-\d{{2}} — création — {contributor} : ")
+    )
 
 
 def test_a_refused_vote_says_so_and_leaves_no_dead_end(phone, db, moderator, contributor):

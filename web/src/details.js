@@ -67,11 +67,16 @@ export function photoStrip(photos, kind, reviewStatus) {
   return element("div", {}, element("div", { class: "photos" }, ...thumbnails), large);
 }
 
+// Fields of a revision named as the sheet names them (the others by their own label).
+const HISTORY_FIELDS = { geometry: "position", review_status: "reviewStatus", verification: "verification", last_confirmed_at: "lastConfirmed" };
+
 async function history(feature, box) {
   const { data } = await request("GET", `devices/${feature.id}/history`);
   box.replaceChildren(element("ol", { class: "history" }, ...data.revisions.map((revision) => element("li", {},
-    `${day(revision.created_at)} — ${revision.action}${revision.author ? ` — ${revision.author}` : ""}: `,
-    Object.keys(revision.changes || {}).join(", ")))));
+    t("labelled", {
+      label: `${day(revision.created_at)} — ${valueLabel(revision.action)}${revision.author ? ` — ${revision.author}` : ""}`,
+      value: Object.keys(revision.changes || {}).map((name) => t(HISTORY_FIELDS[name] || name)).join(", "),
+    })))));
 }
 
 export function showDevice(feature, { mapApi, outbox, db, pending = false }) {

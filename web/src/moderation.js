@@ -4,8 +4,8 @@
 // then on) or reject (deleted). Decisions need the network: they are sent at once, not queued.
 import { request } from "./api.js";
 import { largePhoto, photoAlt, photoStrip } from "./details.js";
-import { errorText, kindLabel, t } from "./i18n.js";
-import { element, field, notice, openSheet } from "./ui.js";
+import { errorText, kindLabel, t, valueLabel } from "./i18n.js";
+import { closeSheet, element, field, notice, openSheet } from "./ui.js";
 
 // Photos not yet public, at the size a moderator can judge them.
 const reviewPhotos = (photos, kind) => element("div", { class: "review-photos" },
@@ -28,14 +28,25 @@ function queueItem({ device, duplicate_candidates: candidates }, refresh) {
   const reason = field(t("reason"), "input", { name: "reason", maxlength: 1000 });
   const reject = element("button", { type: "button", class: "secondary" }, t("reject"));
   reject.addEventListener("click", () => {
-    if (!reason.control.value.trim()) { reason.control.focus(); return null; }
+    if (!reason.control.value.trim()) {
+      message.replaceChildren(notice(t("reasonNeeded"), "error"));
+      reason.control.focus();
+      return null;
+    }
     const json = { decision: "reject", reason: reason.control.value.trim() };
     return act(() => request("POST", `devices/${device.id}/review`, { json }))();
   });
   const [lon, lat] = device.geometry.coordinates;
   return element("li", { class: "queue-item", "data-device": device.id },
     element("h3", {}, `${kindLabel(props.kind)} — ${lat.toFixed(5)}, ${lon.toFixed(5)}`),
-    element("p", {}, [props.operator, props.notes].filter(Boolean).join(" — ")),
+    // Where it stands, to check it against the map (the sheet closes on the way).
+    element("p", {}, element("a", { href: `#19/${lat.toFixed(6)}/${lon.toFixed(6)}`, onclick: closeSheet }, t("showOnMap"))),
+    element("p", {}, [
+      props.camera_type && valueLabel(props.camera_type),
+      props.direction?.length && t("labelled", { label: t("direction"), value: props.direction.join(", ") }),
+      props.angle && t("labelled", { label: t("angle"), value: props.angle }),
+      props.operator, props.notes,
+    ].filter(Boolean).join(" — ")),
     reviewPhotos(props.photos, props.kind),
     candidates.length ? element("div", {}, element("h4", {}, t("candidates")), ...candidates.map((candidate) => element("div", { class: "candidate" },
       element("p", {}, `${kindLabel(candidate.kind)} — ${Math.round(candidate.distance_m)} m — ${candidate.id}`),

@@ -13,10 +13,11 @@ const deviceOf = (item) => {
 };
 
 const describe = (item) => {
-  if (item.type === "pin") return `${t("pinDevice")}: ${kindLabel(item.feature.properties.kind)}`;
-  if (item.type === "edit") return `${t("edit")}: ${deviceOf(item)}`;
-  if (item.type === "withdraw") return `${t("withdraw")}: ${deviceOf(item)}`;
-  return `${t("verification")}: ${valueLabel(item.verdict)} — ${deviceOf(item)}`;
+  const labelled = (label, value) => t("labelled", { label: t(label), value });
+  if (item.type === "pin") return labelled("pinDevice", kindLabel(item.feature.properties.kind));
+  if (item.type === "edit") return labelled("edit", deviceOf(item));
+  if (item.type === "withdraw") return labelled("withdraw", deviceOf(item));
+  return labelled("verification", `${valueLabel(item.verdict)} — ${deviceOf(item)}`);
 };
 
 // What an edit changed, as the form labels it: shown when it is refused, so that nothing the
