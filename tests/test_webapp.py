@@ -632,6 +632,22 @@ def test_the_pin_stays_in_sight_above_the_form(phone, contributor):
     assert pin["y"] + pin["height"] <= sheet["y"], (pin, sheet)
 
 
+def test_an_invalid_field_is_shown_below_the_sheets_head(phone, contributor):
+    """Save scrolls to a refused field: it must not end up under the sheet's sticky head."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    page.get_by_role("button", name="Add a direction").click()
+    direction = page.get_by_label("Direction (°) 1")
+    direction.fill("400")
+    page.locator(".pin-form").get_by_label("Notes").focus()  # the form scrolled down meanwhile
+    page.get_by_role("button", name="Save").click()
+    expect(direction).to_be_focused()
+    head = page.locator(".sheet-head").bounding_box()
+    field = direction.bounding_box()
+    assert field["y"] >= head["y"] + head["height"], (field, head)
+
+
 def test_declared_sites_to_check_show_on_the_map(phone, isolated, tmp_path, moderator):
     """A declared site nobody found yet is a place to go and check; a found one is not shown."""
     from tests.declared import load_sites, site, write_sites
