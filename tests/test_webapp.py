@@ -814,6 +814,7 @@ def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, cont
     outbox.click()
     page.get_by_role("button", name="Send it without the photo").click()
     phone.wait_until_sent()
+    expect(page.locator(".outbox")).to_have_count(0)  # the emptied list closes
     [device] = devices_by(db, contributor).all()
     assert (device.kind, device.photos) == ("microphone", 0)
     expected = ("status of 415", "ERR_INTERNET_DISCONNECTED")  # the refusal, the offline tries
@@ -1162,6 +1163,8 @@ def test_a_vote_refused_once_the_network_returns_leaves_the_outbox_and_says_why(
     expect(page.locator("#announcer")).to_contain_text(
         "Your answer was not recorded: You already voted"
     )
+    # In the colours of a refusal, not of a change sent.
+    expect(page.locator("#announcer")).to_have_attribute("data-tone", "refusal")
     expect(outbox).to_be_hidden()
     assert [verdict for verdict, _ in confirmations_of(db, device.get_json()["id"])] == [
         "still_there"

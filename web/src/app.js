@@ -47,7 +47,7 @@ async function flushOutbox() {
   const votes = refusals.filter(({ item }) => item.type === "confirm");
   const refusalTexts = votes.map(({ error }) => t("voteRefused", { detail: errorText(error) }));
   if (refusals.length > votes.length) refusalTexts.push(t("refusedCount", { count: refusals.length - votes.length }));
-  if (refusalTexts.length) announce(refusalTexts.join(" "));
+  if (refusalTexts.length) announce(refusalTexts.join(" "), "refusal");
   const pending = (await queue.all()).filter((item) => item.state === "pending");
   if (pending.length) {
     // Why it waits, if the server said (a rate limit...), else the network. Said once, not at
@@ -76,10 +76,12 @@ const ANNOUNCED_MS = 8000;
 let fading = null;
 let said = ""; // what was last announced, shown or faded
 
-function announce(text) {
+// TONE: "refusal" shows it in the colours of an error, not of a change sent.
+function announce(text, tone = "news") {
   const announcer = document.getElementById("announcer");
   said = text;
   announcer.dataset.sentTotal = String(sentTotal);
+  announcer.dataset.tone = tone;
   clearTimeout(fading);
   // Emptied first: the same words said again ("1 change(s) sent.") are a change screen
   // readers read out.
@@ -135,7 +137,7 @@ onSessionChange((next) => {
 });
 // The token expired or was revoked: signed out, the map shows what anyone may see.
 onTokenRefused(async (token) => {
-  if (await endRefusedSession(db, token)) announce(t("sessionEnded"));
+  if (await endRefusedSession(db, token)) announce(t("sessionEnded"), "refusal");
 });
 onLanguageChange(() => { buildKindFilter(); mapApi.reload(); outbox.all().then(outboxView.update); });
 window.addEventListener("online", whenOnline);

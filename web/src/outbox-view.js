@@ -137,6 +137,7 @@ export function createOutboxView({ outbox, mapApi }) {
 
   async function showList() {
     const items = await outbox.all();
+    if (!items.length) return closeSheet(); // everything sent or discarded: nothing to show
     openSheet(t("outbox"), element("ul", { class: "outbox" }, ...items.map(itemRow)));
   }
 
