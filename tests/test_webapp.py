@@ -227,7 +227,15 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     )
     page.get_by_role("button", name="Account").click()
     expect(page.locator(".contributions")).to_have_text("camera — Review: pending")
+    # Each leads to its pin on the map.
+    lon, lat = db("SELECT ST_X(geom), ST_Y(geom) FROM devices WHERE id = :id", id=device.id).one()
+    link = page.locator(".contributions").get_by_role("link", name="camera")
+    expect(link).to_have_attribute("href", f"#19/{lat:.6f}/{lon:.6f}")
+    link.click()
+    expect(page.locator(".contributions")).to_have_count(0)
+    expect(page.locator(".leaflet-marker-icon[title^='camera']")).to_be_in_viewport()
 
+    page.get_by_role("button", name="Account").click()
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("form", name="Sign in")).to_be_visible()
     revoked = db(
