@@ -640,6 +640,19 @@ def test_the_pin_stays_in_sight_above_the_form(phone, contributor):
     assert pin["y"] + pin["height"] <= sheet["y"], (pin, sheet)
 
 
+def test_the_photo_chosen_is_shown_in_the_form(phone, contributor):
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": images.plain_photo()}
+    )
+    preview = page.get_by_role("img", name="The photo chosen")
+    expect(preview).to_be_visible()
+    assert preview.evaluate("img => img.naturalWidth") == 600  # drawn from the file itself
+    expect(preview).to_have_attribute("src", re.compile("^blob:"))
+
+
 def test_an_invalid_field_is_shown_below_the_sheets_head(phone, contributor):
     """Save scrolls to a refused field: it must not end up under the sheet's sticky head."""
     page = phone.open()

@@ -170,11 +170,21 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
   notes.control.value = props.notes ?? "";
   const photoInput = field(t("takePhoto"), "input", { type: "file", accept: "image/*", capture: "environment", name: "photo" });
   const photoStatus = element("div", { "aria-live": "polite" });
+  // The photo chosen, as the phone shows it (a format the browser cannot draw, such as HEIC
+  // in Chromium, shows none); its object URL is let go once replaced or the form closed.
+  const preview = element("img", { class: "photo-preview", alt: t("chosenPhoto"), hidden: true });
+  preview.addEventListener("error", () => { preview.hidden = true; });
+  const showPreview = (file) => {
+    if (preview.src) URL.revokeObjectURL(preview.src);
+    preview.src = URL.createObjectURL(file);
+    preview.hidden = false;
+  };
   let upload = null; // the AbortController of the photo being sent
 
   photoInput.control.addEventListener("change", async () => {
     const [file] = photoInput.control.files;
     if (!file) return;
+    showPreview(file);
     photo = { blob: file, id: null };
     // Another photo chosen meanwhile replaces the one being sent, which is given up.
     upload?.abort();
@@ -222,7 +232,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
   const form = element("form", { class: "stack pin-form" }, status, toCentre, kindPicker,
     element("fieldset", {}, element("legend", {}, t("directions")), directionList, addDirection),
     angleInput.node, ...Object.values(selects).map((s) => s.node), height.node, operator.node, notes.node,
-    photoInput.node, photoStatus,
+    photoInput.node, preview, photoStatus,
     element("p", { class: "actions" }, element("button", { type: "submit" }, t("save")), element("button", { type: "button", class: "secondary", onclick: closeSheet }, t("cancel"))));
 
   let saving = false;
@@ -262,7 +272,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
   listDirections();
   drawCones();
   // Closed (saved, or given up): a photo still being sent goes with the outbox, or not at all.
-  const closed = () => { layers.remove(); upload?.abort(); };
+  const closed = () => { layers.remove(); upload?.abort(); if (preview.src) URL.revokeObjectURL(preview.src); };
   openSheet(device ? t("edit") : t("pinDevice"), form, { closed });
   keepInSight(map, marker.getLatLng());
 }
