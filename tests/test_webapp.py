@@ -653,6 +653,28 @@ def test_the_photo_chosen_is_shown_in_the_form(phone, contributor):
     expect(preview).to_have_attribute("src", re.compile("^blob:"))
 
 
+def test_a_pin_may_be_dated_by_its_photo(phone, db, contributor):
+    """A photo taken another day (its capture time, suggested by the upload, never stored)
+    dates the pin, the day only, when the contributor says so."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": images.leaky_photo("JPEG")}
+    )
+    day = images.TAKEN_UTC[:10]
+    page.get_by_role("button", name=f"Seen on {day}, the photo's day").click()
+    expect(page.locator(".pin-form")).to_contain_text(f"Seen on {day}.")
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    observed = db(
+        "SELECT to_char(d.observed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM devices d"
+        " JOIN users u ON u.id = d.created_by WHERE u.username = :username",
+        username=contributor,
+    )
+    assert observed.scalar_one() == f"{day} 00:00"
+
+
 def test_an_invalid_field_is_shown_below_the_sheets_head(phone, contributor):
     """Save scrolls to a refused field: it must not end up under the sheet's sticky head."""
     page = phone.open()

@@ -181,10 +181,15 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
   };
   let upload = null; // the AbortController of the photo being sent
 
+  // The day the device was seen: today, or the photo's if the contributor says so.
+  const today = new Date().toISOString().slice(0, 10);
+  let observedDay = today;
+
   photoInput.control.addEventListener("change", async () => {
     const [file] = photoInput.control.files;
     if (!file) return;
     showPreview(file);
+    observedDay = today;
     photo = { blob: file, id: null };
     // Another photo chosen meanwhile replaces the one being sent, which is given up.
     upload?.abort();
@@ -207,6 +212,16 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
           drawCones();
         });
         photoStatus.append(use);
+      }
+      // A photo taken another day (its UTC day: the day only is kept) dates a new pin if asked.
+      const takenDay = data.taken_at?.slice(0, 10);
+      if (!device && takenDay && takenDay !== today) {
+        const useDay = element("button", { type: "button" }, t("usePhotoDay", { day: takenDay }));
+        useDay.addEventListener("click", () => {
+          observedDay = takenDay;
+          useDay.replaceWith(notice(t("photoDayUsed", { day: takenDay })));
+        });
+        photoStatus.append(useDay);
       }
     } catch (error) {
       if (error.name === "AbortError" || upload !== sent) return; // replaced, or the form closed
@@ -261,7 +276,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
       const feature = {
         type: "Feature", id: crypto.randomUUID(), geometry,
         // The day only: the moment a contributor stood before a camera is its footage of them.
-        properties: { ...chosen, observed_at: `${new Date().toISOString().slice(0, 10)}T00:00:00Z`, ...(accuracy ? { accuracy_m: accuracy } : {}) },
+        properties: { ...chosen, observed_at: `${observedDay}T00:00:00Z`, ...(accuracy ? { accuracy_m: accuracy } : {}) },
       };
       await outbox.add({ type: "pin", owner: author, feature, force: false, ...photoFields });
     }
