@@ -3,7 +3,7 @@
 import { ApiError, OfflineError, request, setToken } from "./api.js";
 import { errorText, kindLabel, t, valueLabel } from "./i18n.js";
 import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./store.js";
-import { closeSheet, element, field, notice, openSheet } from "./ui.js";
+import { element, field, notice, openSheet, placeLink } from "./ui.js";
 
 let current = null;
 // The server ended the session (its token expired or was revoked): said until signing in again.
@@ -96,10 +96,9 @@ async function contributions() {
         list.append(element("li", {}, `${kindLabel(props.kind)} — ${t("withdrawn")}`));
         continue;
       }
-      // Its kind leads to it on the map (the sheet closes on the way).
-      const [lon, lat] = feature.geometry.coordinates;
-      const place = element("a", { href: `#19/${lat.toFixed(6)}/${lon.toFixed(6)}`, onclick: closeSheet }, kindLabel(props.kind));
-      list.append(element("li", {}, place, ` — ${t("reviewStatus")}: ${valueLabel(props.review_status)}`,
+      // Its kind leads to it on the map.
+      list.append(element("li", {}, placeLink(feature.geometry.coordinates, kindLabel(props.kind)),
+        ` — ${t("reviewStatus")}: ${valueLabel(props.review_status)}`,
         props.review_reason ? ` (${props.review_reason})` : ""));
     }
     if (!data.devices.length) list.append(element("li", {}, t("noContributions")));

@@ -5,7 +5,7 @@
 import { request } from "./api.js";
 import { largePhoto, photoAlt, photoStrip } from "./details.js";
 import { errorText, kindLabel, t, valueLabel } from "./i18n.js";
-import { closeSheet, element, field, notice, openSheet } from "./ui.js";
+import { element, field, notice, openSheet, placeLink } from "./ui.js";
 
 // Photos not yet public, at the size a moderator can judge them.
 const reviewPhotos = (photos, kind) => element("div", { class: "review-photos" },
@@ -39,8 +39,8 @@ function queueItem({ device, duplicate_candidates: candidates }, refresh) {
   const [lon, lat] = device.geometry.coordinates;
   return element("li", { class: "queue-item", "data-device": device.id },
     element("h3", {}, `${kindLabel(props.kind)} — ${lat.toFixed(5)}, ${lon.toFixed(5)}`),
-    // Where it stands, to check it against the map (the sheet closes on the way).
-    element("p", {}, element("a", { href: `#19/${lat.toFixed(6)}/${lon.toFixed(6)}`, onclick: closeSheet }, t("showOnMap"))),
+    // Where it stands, to check it against the map.
+    element("p", {}, placeLink(device.geometry.coordinates, t("showOnMap"))),
     element("p", {}, [
       props.camera_type && valueLabel(props.camera_type),
       props.direction?.length && t("labelled", { label: t("direction"), value: props.direction.join(", ") }),

@@ -23,11 +23,11 @@ const describe = (item) => {
 // What an edit changed, as the form labels it: shown when it is refused, so that nothing the
 // contributor typed is lost from sight (and sent as the comment of a vote instead).
 const MAX_COMMENT_CHARS = 1000;
-export function changesText(patch) {
+function changesText(patch) {
   const shown = (value) => (Array.isArray(value) ? value.join(", ") : value === null ? "—" : valueLabel(value));
   const changes = Object.entries(patch.properties || {}).map(([name, value]) => t("labelled", { label: t(name), value: shown(value) }));
   if (patch.geometry) {
-    changes.push(t("labelled", { label: t("movedPin"), value: patch.geometry.coordinates.map((c) => c.toFixed(6)).join(", ") }));
+    changes.push(t("labelled", { label: t("position"), value: patch.geometry.coordinates.map((c) => c.toFixed(6)).join(", ") }));
   }
   return changes.join(t("listSeparator")).slice(0, MAX_COMMENT_CHARS);
 }

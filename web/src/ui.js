@@ -63,6 +63,11 @@ export function closeSheet() {
 
 export const sheetIsOpen = () => !sheet().hidden;
 
+// A link to a place (#zoom/lat/lon, which the map follows) from a GeoJSON position; the sheet
+// it stands in closes on the way.
+export const placeLink = ([lon, lat], text) =>
+  element("a", { href: `#19/${lat.toFixed(6)}/${lon.toFixed(6)}`, onclick: closeSheet }, text);
+
 // SHOW (which opens the sheet) now, or once the contributor is done with the form the sheet
 // holds (a pin being made, signing in): what the app brings up on its own, such as a refusal
 // met by a pass in the background, must not wipe what they are typing.
