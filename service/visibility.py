@@ -58,6 +58,13 @@ def is_public(review_status: str | None) -> bool:
     return review_status == PUBLIC_REVIEW_STATUS
 
 
+def is_public_revision(revision) -> ColumnElement:
+    """Whether REVISION (a row of device_revisions) recorded a public state. What changed while
+    a pin awaited review (a first place, often where its author stood, a note taken back)
+    stays between its author and the moderators: in its history as in statistics at a date."""
+    return revision.snapshot["review_status"].astext == sql_string(PUBLIC_REVIEW_STATUS)
+
+
 def may_see(review_status: str, created_by: uuid.UUID | None, viewer: Viewer) -> bool:
     """Whether VIEWER may see a device with this review status and author."""
     return (

@@ -245,6 +245,49 @@ class TestDensities:
             "2024-03-01", "2024-07-01")}  # fmt: skip
         assert counts == {"2024-03-01": 1, "2024-07-01": 0}
 
+    def test_at_never_shows_a_pin_as_it_was_drafted_before_review(
+        self, client, as_user, db, quarters, monkeypatch
+    ):
+        """What a pin was while it awaited review (its first place, often where its author
+        stood, a kind taken back) stays between its author and the moderators, as its history
+        says (docs/security.md): at any date, replayed or from the kept timelines, it counts
+        as it was published, from its pinning on."""
+        author = as_user("contributor")
+        device = pin(author, 2.315, 48.801, observed_at="2024-01-01T10:00:00Z")  # in Q2
+        assert device["properties"]["review_status"] == "pending"
+        url = f"/api/v1/devices/{device['id']}"
+        corrected = {
+            "geometry": {"type": "Point", "coordinates": [2.301, 48.801]},  # into Q1
+            "properties": {"kind": "alpr"},
+        }
+        etag = author.get(url).headers["ETag"]
+        assert author.patch(url, json=corrected, headers={"If-Match": etag}).status_code == 200
+        assert client.post(f"{url}/review", json={"decision": "approve"}).status_code == 200
+        revisions = db(
+            "SELECT id FROM device_revisions WHERE device_id = :id ORDER BY id", id=device["id"]
+        ).scalars()
+        for revision, day in zip(revisions, ("2024-01-01", "2024-03-01", "2024-06-01"), strict=True):
+            db("UPDATE device_revisions SET created_at = :d WHERE id = :id", d=day, id=revision)
+
+        def where(at: str, query: str = "") -> tuple:
+            body = by_code(stats(client, f"{STATS}&at={at}{query}"))
+            return body["Q1"]["count"], body["Q2"]["count"]
+
+        monkeypatch.setattr(routes, "MAX_KEPT_PER_REQUEST", 0)  # replayed, timelines not kept
+        assert where("2024-02-01") == (1, 0)
+        assert not db("SELECT count(*) FROM timeline_districts").scalar()
+        monkeypatch.undo()
+        for at in ("2024-02-01", "2024-04-01", "2024-07-01"):  # from the kept timelines
+            assert where(at) == (1, 0), at
+            assert where(at, "&kind=alpr") == (1, 0), at
+        drafted_there = "/api/v1/stats/grid?bbox=2.312,48.799,2.318,48.803&cell=100"
+        for at in ("2024-02-01", "2024-04-01"):
+            assert client.get(f"{drafted_there}&at={at}").get_json()["features"] == [], at
+        timeline = "/api/v1/stats/timeline?interval=month&district="
+        assert all(p["count"] == 0 for p in stats(client, timeline + "Q2")["periods"])
+        q1 = {p["start"][:7]: p for p in stats(client, timeline + "Q1&kind=alpr")["periods"]}
+        assert (q1["2024-01"]["added"], q1["2024-01"]["count"]) == (1, 1)
+
     def test_csv_file_name_from_any_codes_is_a_valid_ascii_header(self, client, quarters):
         """The file name repeats the request's codes, which may hold anything: the header stays
         ASCII (a server refuses any other byte: a 500) with no quote or parameter smuggled in,

@@ -14,7 +14,7 @@ from ...extensions import Blueprint, requires_json
 from ...models import Confirmation, Device, DeviceRevision, User
 from ...photos.library import attach_photos
 from ...ratelimit import write_limit
-from ...visibility import PUBLIC_REVIEW_STATUS, day_of, may_see, public_changes
+from ...visibility import day_of, is_public_revision, may_see, public_changes
 from ..access import find_device
 from .schemas import ConfirmationInSchema, ConfirmationSchema, HistorySchema
 
@@ -94,10 +94,7 @@ class HistoryViews(MethodView):
             # became so.
             published = (
                 select(func.min(DeviceRevision.id))
-                .where(
-                    DeviceRevision.device_id == device_id,
-                    DeviceRevision.snapshot["review_status"].astext == PUBLIC_REVIEW_STATUS,
-                )
+                .where(DeviceRevision.device_id == device_id, is_public_revision(DeviceRevision))
                 .scalar_subquery()
             )
             query = query.where(DeviceRevision.id >= published)

@@ -49,6 +49,7 @@ from ...models import (
     timeline_districts,
 )
 from ...models.district import TIMELINE_STATE_FIELDS
+from ...visibility import is_public_revision
 from ..devices.filter import DeviceFilter
 from ..sql import sql_string
 from .selection import (
@@ -125,7 +126,7 @@ def kept_device_candidates(devices, name: str = "candidates"):
     moved = moved_device_ids().where(revision.device_id == any_(devices))
     revisions = (
         select(revision.device_id, revision.snapshot, state_found_by(revision).label("found"))
-        .where(revision.device_id.in_(moved))
+        .where(revision.device_id.in_(moved), is_public_revision(revision))
         .subquery("moved_revisions")
     )
     recorded = union_all(
@@ -176,6 +177,7 @@ def device_states(candidates):
             func.min(revision.id).over(partition_by=(c.code, revision.device_id)).label("first"),
         )
         .join(candidates, c.id == revision.device_id)
+        .where(is_public_revision(revision))
         .cte(f"{candidates.name}_history")
     )
     district = select(District.geom).where(District.code == c.code).scalar_subquery()
@@ -209,7 +211,7 @@ def device_states(candidates):
             c.verification,
         )
 
-    without_history = ~exists().where(revision.device_id == c.id)
+    without_history = ~exists().where(revision.device_id == c.id, is_public_revision(revision))
     return union_all(
         # Each revision from when it was made...
         from_snapshot(history.c.snapshot, history.c.created_at, history.c.id).where(

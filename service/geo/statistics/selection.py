@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import Device, DeviceRevision, District
+from ...visibility import is_public_revision
 from ..devices.filter import DeviceFilter, within_bboxes
 from ..districts import district_clauses
 from ..sql import sql_string
@@ -87,7 +88,9 @@ VIEW_COLUMNS = ("camera_type", "direction", "angle")
 def state_found_by(revision) -> ColumnElement:
     """The state REVISION (a row of device_revisions) found: its snapshot with each changed
     field as it was before. A creation found nothing: the state the device was pinned in is its
-    snapshot; an edit of a row loaded in bulk (no earlier revision) found the row's columns."""
+    snapshot; an edit of a row loaded in bulk (no earlier revision) found the row's columns. A
+    publication (review_status changed) found nothing public either: before it, the device
+    counts as published, never as drafted (is_public_revision)."""
     change = (
         func.jsonb_each(revision.changes)
         .table_valued(column("key", Text), column("value", JSONB))
@@ -95,14 +98,17 @@ def state_found_by(revision) -> ColumnElement:
     )
     before = select(func.jsonb_object_agg(change.c.key, change.c.value[0])).scalar_subquery()
     return case(
-        (revision.action == "create", revision.snapshot),
+        (
+            or_(revision.action == "create", revision.changes.has_key("review_status")),
+            revision.snapshot,
+        ),
         else_=revision.snapshot.op("||")(func.coalesce(before, cast(sql_string("{}"), JSONB))),
     )
 
 
 def revision_snapshot_at(at: datetime):
-    """A LATERAL subquery: the device's state as its edit history gives it at AT (the snapshot
-    of its last revision until then, else the state its first one found)."""
+    """A LATERAL subquery: the device's state as its public edit history gives it at AT (the
+    snapshot of its last public revision until then, else the state its first one found)."""
     until_then = DeviceRevision.created_at <= at
     return (
         select(
@@ -111,7 +117,7 @@ def revision_snapshot_at(at: datetime):
             ),
             until_then.label("until_then"),
         )
-        .where(DeviceRevision.device_id == Device.id)
+        .where(DeviceRevision.device_id == Device.id, is_public_revision(DeviceRevision))
         .order_by(
             until_then.desc(),
             case((until_then, DeviceRevision.id), else_=-DeviceRevision.id).desc(),
@@ -122,8 +128,13 @@ def revision_snapshot_at(at: datetime):
 
 
 def is_a_move(revision=DeviceRevision) -> ColumnElement:
-    """Whether REVISION (a row of device_revisions) moved its device after it was pinned."""
-    return and_(revision.action != "create", revision.changes.has_key("geometry"))
+    """Whether REVISION (a row of device_revisions) moved its device after it was pinned, in
+    public (a draft's moves are not replayed)."""
+    return and_(
+        revision.action != "create",
+        revision.changes.has_key("geometry"),
+        is_public_revision(revision),
+    )
 
 
 def moved_device_ids() -> Select:
