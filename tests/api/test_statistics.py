@@ -266,7 +266,8 @@ class TestDensities:
         revisions = db(
             "SELECT id FROM device_revisions WHERE device_id = :id ORDER BY id", id=device["id"]
         ).scalars()
-        for revision, day in zip(revisions, ("2024-01-01", "2024-03-01", "2024-06-01"), strict=True):
+        days = ("2024-01-01", "2024-03-01", "2024-06-01")  # pinned, corrected, published
+        for revision, day in zip(revisions, days, strict=True):
             db("UPDATE device_revisions SET created_at = :d WHERE id = :id", d=day, id=revision)
 
         def where(at: str, query: str = "") -> tuple:
