@@ -82,6 +82,7 @@ class Config:
         self.RATE_LIMIT_DEFAULT = env.get("RATE_LIMIT_DEFAULT", "600 per minute")
         self.RATE_LIMIT_WRITES = env.get("RATE_LIMIT_WRITES", "60 per minute")
         self.RATE_LIMIT_AUTH = env.get("RATE_LIMIT_AUTH", "10 per minute")
+        self.RATE_LIMIT_LOGIN_FAILURES = env.get("RATE_LIMIT_LOGIN_FAILURES", "20 per hour")
         # Photos: the largest upload accepted, and the largest decoded image (decompression bombs).
         self.PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 25 * 1024 * 1024)
         self.PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 64_000_000)

@@ -6,6 +6,7 @@ shared by every worker; without a Redis that answers, each worker counts on its 
 """
 
 import functools
+import ipaddress
 import logging
 
 from flask import current_app, request
@@ -34,7 +35,29 @@ def client_key() -> str:
 
 def address_key() -> str:
     """The client's address, keyed (never kept as it is)."""
-    return "anon:" + keyed_hash(request.remote_addr or "unknown")[:24]
+    return "anon:" + keyed_hash(client_network(request.remote_addr or "unknown"))[:24]
+
+
+def client_network(address: str) -> str:
+    """ADDRESS, or for IPv6 its /64: one subscriber is given a whole /64 (RFC 6177), whose
+    every address would otherwise open an allowance of its own."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return address
+    if ip.ipv4_mapped is not None:  # an IPv4 client of a dual-stack socket
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+def account_key() -> str:
+    """The account a login names (keyed, whatever its case), known or not: counting unknown
+    names alike tells nobody which exist."""
+    body = request.get_json(silent=True)
+    username = body.get("username") if isinstance(body, dict) else None
+    return "login:" + keyed_hash(str(username).lower())[:24]
 
 
 def limiter() -> Limiter:
@@ -51,6 +74,23 @@ def auth_limit(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         with limiter().limit(current_app.config["RATE_LIMIT_AUTH"], key_func=address_key):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def login_limit(func):
+    """Logins, beyond auth_limit: few wrong passwords per account, whatever addresses they come
+    from (a botnet, the many addresses of one IPv6 subscriber). Only refusals count, so the
+    owner logs in again once the guessing stops."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with limiter().limit(
+            current_app.config["RATE_LIMIT_LOGIN_FAILURES"],
+            key_func=account_key,
+            deduct_when=lambda response: response.status_code == 401,
+        ):
             return func(*args, **kwargs)
 
     return wrapper
@@ -97,6 +137,10 @@ def counter_storage(redis_url: str | None) -> str:
 
 
 def init_app(app) -> None:
+    # flask-limiter logs every refusal with its key: an anonymous client's is the keyed hash of
+    # its address, which a log would keep long after the counters' minute (and which the
+    # server's own key reverses by trying every IPv4 address); an account's would date it.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     config = app.config
     enabled = config["RATELIMIT_ENABLED"]
     storage = counter_storage(config.get("REDIS_URL")) if enabled else MEMORY

@@ -12,6 +12,7 @@ import redis
 
 from service import create_app
 from service.config import Config
+from tests.conftest import TEST_PASSWORD
 from tests.helpers import PROBLEM, feature
 
 UNREACHABLE_REDIS_URL = "redis://127.0.0.1:1/0"
@@ -95,6 +96,55 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_limit(committed, limited
     assert [r.status_code for r in first] == [401, 401, 401, 429]
     other = login_attempts(client, 1, address=proxy, forwarded_for="198.51.100.2")
     assert other[0].status_code == 401
+
+
+def test_wrong_passwords_are_limited_per_account_from_any_address(
+    committed, limited_app, make_user
+):
+    """A guesser with many addresses gets RATE_LIMIT_LOGIN_FAILURES wrong passwords per
+    account, whatever its case; a right password is not counted, and other accounts, or names
+    nobody holds, are counted apart (no answer tells which names exist)."""
+    client = limited_app(RATE_LIMIT_LOGIN_FAILURES="3 per hour").test_client()
+    make_user("contributor", "target")
+
+    def login(name, password, n):
+        return client.post(
+            "/api/v1/auth/tokens",
+            json={"username": name, "password": password},
+            environ_base={"REMOTE_ADDR": f"203.0.113.{n}"},
+        )
+
+    assert login("target", TEST_PASSWORD, 0).status_code == 201
+    statuses = [login(name, "x" * 12, n).status_code for n, name in enumerate(
+        ("target", "TARGET", "Target", "target"), start=1)]  # fmt: skip
+    assert statuses == [401, 401, 401, 429]
+    refused = login("target", TEST_PASSWORD, 9)  # right, but too late: not even checked
+    assert refused.status_code == 429 and refused.mimetype == PROBLEM
+    assert int(refused.headers["Retry-After"]) > 0
+    assert login("someone-else", "x" * 12, 10).status_code == 401
+    assert [login("nobody-holds-it", "x" * 12, n).status_code for n in range(11, 15)] == [
+        401, 401, 401, 429]  # fmt: skip
+
+
+def test_one_ipv6_subscriber_gets_one_allowance(committed, limited_app):
+    """The addresses of one /64 (one subscriber) share their allowance; another /64 has its
+    own, and an IPv4 client of a dual-stack socket counts as its IPv4 address."""
+    client = limited_app().test_client()
+    statuses = [login_attempts(client, 1, address=f"2001:db8:1:2::{n:x}")[0].status_code
+                for n in range(4)]  # fmt: skip
+    assert statuses == [401, 401, 401, 429]
+    assert login_attempts(client, 1, address="2001:db8:1:3::1")[0].status_code == 401
+    assert [r.status_code for r in login_attempts(client, 3, address="192.0.2.20")] == [401] * 3
+    assert login_attempts(client, 1, address="::ffff:192.0.2.20")[0].status_code == 429
+
+
+def test_refusals_are_not_logged_with_their_key(committed, limited_app, caplog):
+    """The limiter's key of an anonymous client is a keyed hash of its address, reversible
+    with the server's own key: a log would keep it long after the counters expire."""
+    caplog.set_level(logging.DEBUG)
+    client = limited_app().test_client()
+    assert login_attempts(client, 4)[-1].status_code == 429
+    assert "anon:" not in caplog.text and "exceeded" not in caplog.text
 
 
 def test_writes_are_limited_per_account(committed, limited_app, make_user):

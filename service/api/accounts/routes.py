@@ -15,7 +15,7 @@ from ...errors import Conflict, NotFound, Unauthorized
 from ...extensions import Blueprint, requires_json
 from ...geo.devices.features import select_user_device_features
 from ...models import ApiToken, Confirmation, DeviceRevision, IdempotentRequest, Photo, User
-from ...ratelimit import auth_limit
+from ...ratelimit import auth_limit, login_limit
 from ..geojson import photo_base
 from .schemas import (
     ExportSchema,
@@ -79,6 +79,7 @@ class RegisterViews(MethodView):
 class TokenViews(MethodView):
     @idempotency.exempt  # its answer is a bearer token: never stored
     @auth_limit
+    @login_limit
     @requires_json
     @blp.arguments(LoginSchema)
     @blp.response(201, NewTokenSchema)
