@@ -129,6 +129,16 @@ def init_app(app) -> None:
             "Retry-After",
             replicas.HEADER,
             idempotency.REPLAYED_HEADER,
+            # What a map page on another site shows or checks: the credits it must display,
+            # a statistic's freshness, a geometry's CRS (OGC API Part 2), the limits left.
+            "X-Attribution",
+            "X-Licence",
+            "X-Statistics-Computed-At",
+            "X-Cache",
+            "Content-Crs",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
         ],
         allow_headers=[
             "Content-Type",

@@ -7,6 +7,7 @@ import pytest
 
 from service import create_app
 from service.config import Config
+from service.geo.crs import CRS84
 from tests.helpers import GEOJSON, pin
 
 
@@ -55,6 +56,27 @@ class TestCors:
         ]
         for name in ("Vigie-WAL-Position", "Idempotent-Replayed", "Retry-After"):
             assert name in exposed
+
+    def test_a_page_on_another_site_reads_credits_freshness_and_crs(self, client, many):
+        """A browser hides from a page on another origin every header not listed as exposed:
+        the credits it must show, a statistic's freshness and a geometry's CRS are listed."""
+        origin = {"Origin": "https://map.example"}
+        answers = [
+            client.get("/api/v1/stats/grid?bbox=2.3,48.84,2.4,48.86&cell=500", headers=origin),
+            client.get("/ogc/collections/devices/items?crs=" + CRS84, headers=origin),
+        ]
+        for response in answers:
+            assert response.status_code == 200
+            exposed = {
+                name.strip().lower()
+                for name in response.headers["Access-Control-Expose-Headers"].split(",")
+            }
+            for name in ("X-Attribution", "X-Licence", "X-Statistics-Computed-At", "X-Cache",
+                         "Content-Crs"):  # fmt: skip
+                if name in response.headers:
+                    assert name.lower() in exposed, (response.request.path, name)
+        assert {"X-Attribution", "X-Statistics-Computed-At"} <= set(answers[0].headers.keys())
+        assert "Content-Crs" in answers[1].headers
 
     def test_origins_are_configurable(self, database_url):
         app = create_app(
