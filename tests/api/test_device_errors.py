@@ -87,6 +87,11 @@ BAD_FEATURES = {
         feature(observed_at="0001-01-01T00:00:00+05:00"),
         "properties.observed_at",
     ),
+    # ISO 8601 forms Python reads but RFC 3339 has not (at= and CQL2 refuse them too).
+    **{
+        f"observed_at {form}": (feature(observed_at=form), "properties.observed_at")
+        for form in ("2026-W49-6", "20261205T000000Z", "20261205", "2026-12-05T10", "2026-339")
+    },
     "id not a UUID": ({**feature(), "id": "1; DROP TABLE devices"}, "id"),
     "properties not an object": ({**feature(), "properties": ["camera"]}, "properties"),
 }
@@ -182,6 +187,7 @@ BAD_QUERIES = {
     "unknown kind": ("kind=camera,drone", "kind.1"),
     "unknown status": ("status=sleeping", "status.0"),
     "updated_since not a date": ("updated_since=last-week", "updated_since"),
+    "updated_since a week date": ("updated_since=2026-W49-6", "updated_since"),
     "malformed cursor": ("cursor=%%%%", "cursor"),
     "cursor of the wrong length": ("cursor=YWJj", "cursor"),
     "oversized cursor": ("cursor=" + "A" * 500, "cursor"),
