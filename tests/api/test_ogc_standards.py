@@ -73,6 +73,7 @@ class TestApiDefinition:
         assert {"kind", "operator", "filter", "filter-lang", "bbox", "datetime"} <= set(parameters)
         assert "Vigie-WAL-Position" in parameters
         assert parameters["limit"]["schema"]["default"] == 100
+        assert parameters["limit"]["schema"]["maximum"] == 10_000  # served as such beyond
         assert "cql2-json" in parameters["filter-lang"]["schema"]["enum"]
 
     @pytest.mark.parametrize(

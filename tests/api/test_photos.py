@@ -4,6 +4,7 @@ import hashlib
 import io
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -332,6 +333,24 @@ class TestRefusals:
         )
         assert_refused(response, 415, "Content-Type")
         assert count_photos(db) == 0
+
+
+def test_photos_take_turns_to_be_decoded(app, client, db, stored_keys, monkeypatch):
+    """A worker decodes PHOTO_DECODES_PER_WORKER photos at once (one by default): a few KB of
+    HEIC may decode into hundreds of MB. The next one waits its turn, and past
+    PHOTO_DECODE_WAIT_SECONDS gets a 503 to retry, with nothing stored."""
+    turns = threading.BoundedSemaphore(1)
+    monkeypatch.setitem(app.extensions, "vigie.photo_decodes", turns)
+    monkeypatch.setitem(app.config, "PHOTO_DECODE_WAIT_SECONDS", 0.3)
+    before = stored_keys()
+    turns.acquire()  # another request's photo is being decoded
+    refused = upload(client, images.plain_photo())
+    assert_refused(refused, 503, "file")
+    assert int(refused.headers["Retry-After"]) > 0
+    assert count_photos(db) == 0 and stored_keys() == before
+    threading.Timer(0.05, turns.release).start()  # that one ends while this one waits
+    assert upload(client, images.plain_photo()).status_code == 201
+    assert turns.acquire(blocking=False)  # and its turn was given back
 
 
 def device_etag(client, url: str) -> str:

@@ -11,6 +11,15 @@ MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
 
 
+class PageSize(ma.fields.Integer):
+    """OGC API Features' `limit`: a value above MAX_LIMIT is served as MAX_LIMIT, never refused
+    (the standard's own example asks for 50,000 and gets 10,000 and a next link; GDAL's
+    PAGE_SIZE may ask for more, and read nothing when refused)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return min(super()._deserialize(value, attr, data, **kwargs), MAX_LIMIT)
+
+
 class FormatArgsSchema(ma.Schema):
     """Only `f` is understood; any other parameter is refused with 400."""
 
@@ -62,10 +71,14 @@ class ItemsArgsSchema(FormatArgsSchema):
         metadata={"description": "CRS of the geometries returned (default CRS84)"},
     )
     datetime = DateTimeInterval()
-    limit = ma.fields.Integer(
+    limit = PageSize(
         load_default=DEFAULT_LIMIT,
-        validate=validate.Range(1, MAX_LIMIT),
-        metadata={"description": f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})"},
+        validate=validate.Range(1),
+        metadata={
+            "maximum": MAX_LIMIT,
+            "description": f"Page size (default {DEFAULT_LIMIT}); a page holds {MAX_LIMIT} "
+            f"features at most, and a larger limit is served as {MAX_LIMIT}, with a next link",
+        },
     )
     cursor = ma.fields.String(
         validate=validate.Length(max=200),

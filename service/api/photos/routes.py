@@ -4,7 +4,9 @@ Uploading needs an account. An upload not yet attached is seen only by its uploa
 moderators); a photo of a device is seen by whoever may see the device.
 """
 
+import contextlib
 import functools
+import threading
 
 from flask import Response, current_app, g, redirect, request, url_for
 from flask.views import MethodView
@@ -16,6 +18,7 @@ from ...db import session
 from ...errors import (
     Forbidden,
     PayloadTooLarge,
+    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -131,7 +134,30 @@ def processed_upload(upload) -> ProcessedPhoto:
             raise ValidationFailed("The file is empty.", field="file")
         if size > current_app.config["PHOTO_MAX_BYTES"]:
             raise too_large(current_app.config["PHOTO_MAX_BYTES"])
-        return process_photo(stream, max_pixels=current_app.config["PHOTO_MAX_PIXELS"])
+        with decoding_turn():
+            return process_photo(stream, max_pixels=current_app.config["PHOTO_MAX_PIXELS"])
+
+
+@contextlib.contextmanager
+def decoding_turn():
+    """One of the PHOTO_DECODES_PER_WORKER photos a worker process decodes at once. A few
+    kilobytes of HEIC may decode into hundreds of megabytes (64 MP, copied once): threads that
+    each decoded one would multiply that, for no more CPU than the worker has. Others wait
+    their turn, PHOTO_DECODE_WAIT_SECONDS at most, then get a 503 to retry."""
+    config = current_app.config
+    turns = current_app.extensions.setdefault(
+        "vigie.photo_decodes", threading.BoundedSemaphore(config["PHOTO_DECODES_PER_WORKER"])
+    )
+    if not turns.acquire(timeout=config["PHOTO_DECODE_WAIT_SECONDS"]):
+        raise ServiceUnavailable(
+            "Too many photos are being processed at the moment; send this one again shortly.",
+            field="file",
+            headers={"Retry-After": "5"},
+        )
+    try:
+        yield
+    finally:
+        turns.release()
 
 
 def created(photo: Photo, processed: ProcessedPhoto, status: int = 201) -> tuple:
@@ -156,7 +182,7 @@ class PhotoUploadViews(MethodView):
         schema=UploadedPhotoSchema,
         description="You uploaded this image already and it is not attached yet: that photo",
     )
-    @blp.problems(413, 415, 422)
+    @blp.problems(413, 415, 422, 503)
     def post(self, files):
         """Upload a photo; it is stripped of metadata and its GPS position is suggested back"""
         processed = processed_upload(files["file"])
@@ -176,7 +202,7 @@ class DevicePhotoViews(MethodView):
     @accepts_photo_upload
     @blp.arguments(PhotoUploadSchema, location="files")
     @blp.response(201, UploadedPhotoSchema, headers={"Location": {"schema": {"type": "string"}}})
-    @blp.problems(404, 410, 412, 413, 415, 422)
+    @blp.problems(404, 410, 412, 413, 415, 422, 503)
     def post(self, files, device_id):
         """Upload a photo straight onto a device"""
         find_device(device_id)  # refuse an unknown or deleted device before decoding
