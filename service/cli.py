@@ -4,7 +4,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import auth, idempotency, migrate
+from . import auth, community, idempotency, migrate
 from .backups.cli import backup_cli
 from .db import session
 from .exports.cli import export_cli
@@ -17,6 +17,7 @@ from .varnish import cache_cli
 db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
 users_cli = AppGroup("users", help="Accounts.")
 idempotency_cli = AppGroup("idempotency", help="Stored answers of idempotent writes.")
+community_cli = AppGroup("community", help="Votes and verification levels.")
 
 
 @users_cli.command("create-admin")
@@ -46,6 +47,12 @@ def purge_idempotency(older_than_hours):
     click.echo(f"{idempotency.purge(older_than_hours)} stored answers purged")
 
 
+@community_cli.command("expire-disputes")
+def expire_disputes():
+    """Settle the disputes whose `not_found` votes are all older than 90 days (run it daily)."""
+    click.echo(f"{community.expire_disputes()} disputes settled")
+
+
 @db_cli.command("upgrade")
 @click.argument("revision", default="heads")
 def db_upgrade(revision):
@@ -68,6 +75,7 @@ def init_app(app) -> None:
         db_cli,
         users_cli,
         idempotency_cli,
+        community_cli,
         geodata_cli,
         declared_cli,
         photos_cli,

@@ -1,16 +1,19 @@
 """Community rules: who is trusted, device revisions, and verification levels.
 
 Verification of a device, from its creator's pin, the votes of others and moderators:
-- `removed`: at least REMOVED_AFTER distinct contributors voted `not_found` since the last
-  `still_there` (or `wrong_details`, which also says the device exists);
-- `disputed`: at least one such `not_found` vote in the last DISPUTE_WINDOW_DAYS;
+- `removed`: at least REMOVED_AFTER distinct trusted contributors (is_trusted: moderators, or
+  contributors with enough approved pins) voted `not_found` since the last `still_there` (or
+  `wrong_details`, which also says the device exists): registering accounts must not be enough
+  to take a device off the map;
+- `disputed`: at least one such `not_found` vote, trusted or not, in the last
+  DISPUTE_WINDOW_DAYS (`flask community expire-disputes`, run daily, settles older ones);
 - `confirmed`: two distinct contributors saw it (the creator counts as one, every later
   `still_there`/`wrong_details` voter as another), or a moderator approved it with a photo;
 - `reported`: anything else (one source).
 """
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from geoalchemy2.shape import from_shape, to_shape
@@ -114,6 +117,18 @@ def restore(device: Device, state: dict) -> None:
     device.geom = from_shape(Point(lon, lat), srid=4326)
 
 
+def trusted_count(user_ids: set) -> int:
+    """How many of USER_IDS are trusted (is_trusted), their approved pins counted at once."""
+    approved = (
+        select(func.count())
+        .select_from(Device)
+        .where(Device.created_by == User.id, Device.review_status == "approved")
+        .scalar_subquery()
+    )
+    users = session.execute(select(User, approved).where(User.id.in_(user_ids))).all()
+    return sum(is_trusted(user, pins) for user, pins in users)
+
+
 def recompute_verification(device: Device, *, approved_with_photo: bool = False) -> None:
     """Derive the verification level and last confirmation from the votes (rules above)."""
     votes = session.execute(
@@ -136,7 +151,7 @@ def recompute_verification(device: Device, *, approved_with_photo: bool = False)
         and (datetime.now(v.created_at.tzinfo) - v.created_at).days < DISPUTE_WINDOW_DAYS
     ]
     sources = {device.created_by} | {v.user_id for v in seen}
-    if len(absent) >= REMOVED_AFTER:
+    if len(absent) >= REMOVED_AFTER and trusted_count(absent) >= REMOVED_AFTER:
         level = "removed"
     elif recent_absent:
         level = "disputed"
@@ -151,3 +166,20 @@ def recompute_verification(device: Device, *, approved_with_photo: bool = False)
         device.verification = level
         device.last_confirmed_at = last_seen_day
         device.touch()  # the Feature shows both: a new ETag
+
+
+def expire_disputes() -> int:
+    """Recompute the devices disputed by `not_found` votes all older than DISPUTE_WINDOW_DAYS,
+    and say how many changed: a level is recomputed when a vote comes, and time alone settles
+    a dispute."""
+    recent = select(Confirmation.device_id).where(
+        Confirmation.verdict == "not_found",
+        Confirmation.created_at > func.now() - timedelta(days=DISPUTE_WINDOW_DAYS),
+    )
+    devices = session.scalars(
+        select(Device).where(Device.verification == "disputed", Device.id.not_in(recent))
+    ).all()
+    for device in devices:
+        recompute_verification(device)
+    session.commit()
+    return sum(device.verification != "disputed" for device in devices)

@@ -42,15 +42,48 @@ def test_the_author_confirming_their_own_pin_is_not_independent(moderator, clien
     assert level(client, device["id"]) == "reported"
 
 
-def test_not_found_disputes_and_three_remove(moderator, as_user, client):
+def test_not_found_disputes_and_three_trusted_remove(moderator, as_user, client):
     device = pin(moderator)
     vote(as_user(), device["id"], "still_there")
-    vote(as_user(), device["id"], "not_found")
+    vote(as_user("moderator"), device["id"], "not_found")
     assert level(client, device["id"]) == "disputed"
-    vote(as_user(), device["id"], "not_found")
+    vote(as_user("moderator"), device["id"], "not_found")
     assert level(client, device["id"]) == "disputed"
-    vote(as_user(), device["id"], "not_found")
+    vote(as_user("moderator"), device["id"], "not_found")
     assert level(client, device["id"]) == "removed"
+
+
+def test_new_accounts_dispute_but_never_remove(app, moderator, as_user, client, monkeypatch):
+    """Three accounts registered a minute ago only dispute a device; votes of contributors
+    trusted by their approved pins remove it."""
+    monkeypatch.setitem(app.config, "TRUSTED_AFTER_APPROVED_PINS", 1)
+    device = pin(moderator)
+    for _ in range(4):
+        vote(as_user(), device["id"], "not_found")
+    assert level(client, device["id"]) == "disputed"
+    for _ in range(3):
+        voter = as_user()
+        approved = pin(voter, 3.0 + len(voter.user.username) / 1e4, 45.0)
+        review = f"/api/v1/devices/{approved['id']}/review"
+        assert moderator.post(review, json={"decision": "approve"}).status_code == 200
+        vote(voter, device["id"], "not_found")
+    assert level(client, device["id"]) == "removed"
+
+
+def test_time_alone_settles_a_dispute(app, moderator, as_user, client, db):
+    """A level is recomputed when a vote comes; `flask community expire-disputes` (daily)
+    settles the disputes whose votes are all older than 90 days."""
+    old, recent = pin(moderator), pin(moderator, 2.36, 48.86)
+    for device in (old, recent):
+        vote(as_user(), device["id"], "not_found")
+    db(
+        "UPDATE confirmations SET created_at = now() - interval '91 days' WHERE device_id = :id",
+        id=old["id"],
+    )
+    result = app.test_cli_runner().invoke(args=["community", "expire-disputes"])
+    assert result.exit_code == 0 and "1 disputes settled" in result.output
+    assert level(client, old["id"]) == "reported"
+    assert level(client, recent["id"]) == "disputed"
 
 
 def test_a_later_sighting_settles_a_dispute(moderator, as_user, client, db):
