@@ -186,9 +186,14 @@ def test_purged_answers_are_kept_a_day_and_wide_ones_a_minute(client, isolated, 
     assert (
         day in plain.headers["Cache-Control"] and "district/75056" in plain.headers["Surrogate-Key"]
     )
-    declared = client.get("/api/v1/stats/compare?codes=75056&declared=true")
-    assert minute in declared.headers["Cache-Control"]
-    assert declared.headers["Surrogate-Key"] == "vigie devices"
+    # So do watched areas (a camera next door looks in) and the devices outside every district.
+    for query in ("declared=true", "watched=true"):
+        unnamed = client.get(f"/api/v1/stats/compare?codes=75056&{query}")
+        assert unnamed.status_code == 200, unnamed.get_json()
+        assert minute in unnamed.headers["Cache-Control"], query
+        assert unnamed.headers["Surrogate-Key"] == "vigie devices", query
+    outside = client.get("/api/v1/stats/districts?level=quartier&outside=true")
+    assert outside.headers["Surrogate-Key"] == "vigie devices"
 
 
 def test_a_cache_that_stays_down_is_logged_once_in_a_while(caplog):

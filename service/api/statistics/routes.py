@@ -67,11 +67,13 @@ def share_statistics(keys: list[str], args: dict) -> None:
     """Statistics are exact the moment a change commits (docs/statistics.md): shared caches
     keep them until a purge names one of their districts or areas, per format asked by Accept.
 
-    Declared figures also change with devices outside the districts (a site matches devices
-    up to its distance away) and with list imports, which no purge names: they are kept as
-    briefly as other answers that are never purged.
+    Some figures also change with devices that no purge of their districts names: declared
+    figures (a site matches devices up to its distance away; list imports), watched areas (a
+    camera next door looks in) and the devices outside every district (`outside`). Those are
+    kept as briefly as other answers that are never purged.
     """
-    share([ALL_DEVICES] if args.get("declared") else keys, vary=("Accept",))
+    named = not any(args.get(name) for name in ("declared", "watched", "outside"))
+    share(keys if named else [ALL_DEVICES], vary=("Accept",))
 
 
 def statistics_filter(args: dict, bbox=None) -> StatisticsFilter:
