@@ -252,6 +252,27 @@ class TestMergeHistoryRevert:
         actions = [r["action"] for r in client.get(f"{url}/history").get_json()["revisions"]]
         assert actions[-1] == "revert"
 
+    def test_public_history_names_only_the_readers_own_revisions(self, moderator, as_user, client):
+        """Pseudonyms across every public history would draw each contributor's walks and name
+        the moderators: others read what changed and when, not who; the author reads their
+        own name, moderators every name."""
+        trusted = as_user("moderator")
+        device = pin(trusted, notes="first")
+        url = f"/api/v1/devices/{device['id']}"
+        etag = client.get(url).headers["ETag"]
+        moderator.patch(url, json={"properties": {"notes": "second"}}, headers={"If-Match": etag})
+        voter = as_user()
+
+        def authors(reader):
+            history = reader.get(f"{url}/history")
+            assert history.status_code == 200
+            return [r["author"] for r in history.get_json()["revisions"]]
+
+        assert authors(client) == authors(voter) == [None, None]
+        assert authors(trusted) == [trusted.user.username, moderator.user.username]
+        names = (trusted.user.username, moderator.user.username)
+        assert not any(name.encode() in client.get(f"{url}/history").data for name in names)
+
     def test_revert_to_another_devices_revision_is_404(self, moderator, client):
         first, second = pin(moderator), pin(moderator, 3.0, 45.0)
         history = moderator.get(f"/api/v1/devices/{second['id']}/history").get_json()

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import current_app, g
 from flask.views import MethodView
-from sqlalchemy import func, select
+from sqlalchemy import case, false, func, select, true
 
 from ...auth import current_viewer
 from ...community import recompute_verification
@@ -81,8 +81,14 @@ class HistoryViews(MethodView):
         viewer = current_viewer()
         if device is None or not may_see(device.review_status, device.created_by, viewer):
             raise NotFound(f"No device has the id {device_id}.")
+        # Whose revisions a reader is told: a moderator everyone's; anyone else only their own.
+        # Pseudonyms across every public history would draw each contributor's walks (and
+        # name the moderators): a trail a pseudonym alone does not hide.
+        named = DeviceRevision.author_id == viewer.id if viewer.id else false()
+        if viewer.sees_every_pin:
+            named = true()
         query = (
-            select(DeviceRevision, User.username)
+            select(DeviceRevision, case((named, User.username)))
             .outerjoin(User, User.id == DeviceRevision.author_id)
             .where(DeviceRevision.device_id == device_id)
             .order_by(DeviceRevision.id)

@@ -35,7 +35,11 @@ class RevisionSchema(ma.Schema):
         metadata={"description": "create, update, delete, review, merge, revert"}
     )
     author = ma.fields.String(
-        allow_none=True, metadata={"description": "Username; null if deleted"}
+        allow_none=True,
+        metadata={
+            "description": "Username, told to moderators and to the author of the revision; "
+            "null for anyone else, or if the account was deleted"
+        },
     )
     created_at = utc_datetime(
         metadata={"description": "The day (00:00 UTC); revisions are in the order made"}
