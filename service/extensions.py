@@ -30,6 +30,8 @@ from .errors import (
 from .shared_headers import SharedHeadersPlugin
 
 PROBLEM_JSON = "application/problem+json"
+# The JSON Schema of a file served as it is (an image, a tile, a GeoPackage).
+BINARY = {"type": "string", "format": "binary"}
 PROBLEM_TYPE_BASE = "https://vigie.invalid/problems/"
 # What a database restart, an unreachable server or an exhausted pool raises: a 503, not a 500.
 # (Statement timeouts are OperationalErrors too: a query too slow for now is also a 503.)
@@ -340,6 +342,13 @@ class Blueprint(flask_smorest.Blueprint):
 
     ARGUMENTS_PARSER = ArgumentsParser()
 
+    def arguments(self, schema, *, location="json", **kwargs):
+        """A bad query string is the client's request, not content it sends: a 400, as
+        handle_http_exception answers, and documented so (not webargs' 422)."""
+        if location in ("query", "querystring", "view_args"):
+            kwargs.setdefault("error_status_code", 400)
+        return super().arguments(schema, location=location, **kwargs)
+
     def auth(self, role: str | None = None):
         """The route needs a bearer token (and ROLE); documents security, 401 and 403."""
         from .auth import login_required
@@ -351,11 +360,21 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def served_as(self, contents: dict[str, dict], status: int = 200, description: str = "OK"):
-        """Document a response served in several media types (an `f=` parameter picks one):
-        CONTENTS maps each media type to its JSON Schema. Replaces what `response` says."""
+    def served_as(
+        self,
+        contents: dict[str, dict],
+        status: int = 200,
+        description: str = "OK",
+        headers: dict | None = None,
+    ):
+        """Document a response served in several media types (an `f=` parameter picks one),
+        or as a file: CONTENTS maps each media type to its JSON Schema (BINARY for a file).
+        Replaces what `response` says, HEADERS included."""
         content = {media_type: {"schema": schema} for media_type, schema in contents.items()}
-        return self.doc(responses={str(status): {"description": description, "content": content}})
+        response = {"description": description, "content": content}
+        return self.doc(
+            responses={str(status): response | ({"headers": headers} if headers else {})}
+        )
 
     def problems(self, *statuses: int):
         def decorator(func):

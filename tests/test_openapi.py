@@ -2,7 +2,11 @@
 
 import json
 
+import schemathesis
+
 from service.config import PROJECT_DIR
+from tests import images
+from tests.helpers import pin
 
 COMMITTED = PROJECT_DIR / "openapi" / "openapi.json"
 WRITES = ("post", "put", "patch", "delete")
@@ -74,3 +78,30 @@ def test_every_write_answers_its_wal_position_and_takes_an_idempotency_key():
         if keyed:
             assert {"409", "422"} <= operation["responses"].keys(), where
             assert all("Idempotent-Replayed" in r["headers"] for r in successes), where
+
+
+def test_answers_the_contract_test_seldom_meets_follow_the_document(moderator, client):
+    """Answers schemathesis rarely generates (a dense clustered listing, queryables, a tile,
+    an image, a refused query) validated against the committed document."""
+    schema = schemathesis.openapi.from_path(COMMITTED)
+    for n in range(3):  # two devices a few metres apart cluster; the third stands alone
+        pin(moderator, 2.35 + n * n * 0.00002, 48.85, kind="camera" if n else "microphone")
+    pin(moderator, 2.45, 48.9)
+    photo = images.uploaded(moderator, images.plain_photo())
+    listing = client.get("/api/v1/devices?cluster=true&zoom=12&bbox=2.2,48.8,2.5,48.95")
+    assert any(f["properties"].get("cluster") for f in listing.get_json()["features"])
+    answers = {
+        ("/api/v1/devices", "GET"): listing,
+        ("/ogc/collections/{collection_id}/queryables", "GET"): client.get(
+            "/ogc/collections/devices/queryables"
+        ),
+        ("/tiles/devices/{z}/{x}/{y}.mvt", "GET"): client.get("/tiles/devices/14/8298/5637.mvt"),
+        ("/api/v1/photos/{photo_id}/{rendition}", "GET"): moderator.get(
+            f"/api/v1/photos/{photo['id']}/thumbnail"  # a loose upload: its uploader's
+        ),
+        ("/api/v1/stats/grid", "GET"): client.get("/api/v1/stats/grid?bbox=2,48,3&cell=250"),
+    }
+    for (path, method), response in answers.items():
+        assert response.status_code in (200, 400), (path, response.status_code)
+        schema[path][method].validate_response(response)
+    assert answers[("/api/v1/stats/grid", "GET")].status_code == 400

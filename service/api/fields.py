@@ -8,19 +8,23 @@ from marshmallow import ValidationError, validate
 from webargs.fields import DelimitedList
 
 from .. import vocabulary as vocab
-from ..geo.cql2 import RFC3339_TIMESTAMP
+from ..geo.cql2 import DAY, RFC3339_TIMESTAMP
 
 
 class UtcDateTime(ma.fields.AwareDateTime):
     """An RFC 3339 timestamp read as UTC: an instant before year 1 or after 9999 there (such
     as 0001-01-01T00:00:00+05:00) is refused, since neither Python nor the stored value read
-    back could hold it. Python reads ISO 8601's other forms too (week dates, basic format, an
-    hour alone), which `at=` and CQL2 refuse: so are they here."""
+    back could hold it. A date alone is its midnight UTC. Python reads ISO 8601's other forms
+    too (week dates, basic format, an hour alone), which `at=` and CQL2 refuse: so are they
+    here."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and not RFC3339_TIMESTAMP.fullmatch(value):
+        if isinstance(value, str) and not (
+            RFC3339_TIMESTAMP.fullmatch(value) or DAY.fullmatch(value)
+        ):
             raise ValidationError(
-                f"{value!r} is not an RFC 3339 timestamp (such as 2026-12-05T10:00:00Z)."
+                f"{value!r} is not an RFC 3339 timestamp or date (such as 2026-12-05T10:00:00Z "
+                "or 2026-12-05)."
             )
         instant = super()._deserialize(value, attr, data, **kwargs)
         try:

@@ -267,6 +267,10 @@ def as_time(operand):
 
 
 def require_predicate(value, where: str) -> ColumnElement:
+    """VALUE as a condition: a predicate, or a boolean (CQL2's booleanLiteral, `TRUE` or
+    `FALSE`, is a condition of its own)."""
+    if isinstance(value, Operand) and value.type == "boolean":
+        return value.expression
     if not isinstance(value, Predicate):
         raise FilterError(f"{where} needs a condition such as `kind = 'camera'`, not a value.")
     return value.clause
@@ -452,6 +456,8 @@ STRING_LITERAL = re.compile(r"'(?:''|\\'|[^'])*'")
 ESCAPED_QUOTE = re.compile(r"''|\\'")
 # The rule of pygeofilter's grammar, whose strings end at their first quote.
 PYGEOFILTER_STRING = 'SINGLE_QUOTED: "\'" /.*?/ "\'"'
+# The last alternative of pygeofilter's condition_1 rule, after which boolean_condition goes.
+PYGEOFILTER_PARENTHESES = '            | "(" condition ")"\n'
 
 
 class StringLiterals:
@@ -479,6 +485,9 @@ class StandardStrings(cql2_text_parser.CQLTransformer):
 
     def DATE(self, token):
         return rfc3339_date(str(token))
+
+    def boolean_condition(self, children):
+        return children[0]  # True or False, as the BOOLEAN terminal gives it
 
 
 # RFC 3339's date-time (a space for the T, as its note allows; no offset: UTC).
@@ -510,14 +519,21 @@ def rfc3339_date(text: str) -> date:
 
 
 def standard_text_parser() -> Lark:
-    """pygeofilter's CQL2 text parser, its strings as the standard writes them: GDAL sends
-    `-where "operator = 'O''Brien'"` as it is, and real operators have apostrophes."""
+    """pygeofilter's CQL2 text parser, its strings as the standard writes them (GDAL sends
+    `-where "operator = 'O''Brien'"` as it is, and real operators have apostrophes), and a
+    boolean literal read as a condition, as CQL2's booleanPrimary has it (`TRUE`, `TRUE AND
+    ...`); ranked above the literal, which `(TRUE)` could also be."""
     source = Path(cql2_text_parser.__file__).with_name("grammar.lark")
     grammar = source.read_text()
-    if PYGEOFILTER_STRING not in grammar:
-        raise RuntimeError(f"{source} no longer defines strings as {PYGEOFILTER_STRING}.")
+    for expected in (PYGEOFILTER_STRING, PYGEOFILTER_PARENTHESES):
+        if expected not in grammar:
+            raise RuntimeError(f"{source} no longer holds {expected!r}.")
+    grammar = grammar.replace(PYGEOFILTER_STRING, f"SINGLE_QUOTED: /{STRING_LITERAL.pattern}/")
+    grammar = grammar.replace(
+        PYGEOFILTER_PARENTHESES, PYGEOFILTER_PARENTHESES + "            | boolean_condition\n", 1
+    )
     return Lark(
-        grammar.replace(PYGEOFILTER_STRING, f"SINGLE_QUOTED: /{STRING_LITERAL.pattern}/"),
+        grammar + "\nboolean_condition.2: BOOLEAN\n",
         parser="lalr",
         maybe_placeholders=False,
         transformer=StandardStrings(),
@@ -536,6 +552,12 @@ TEMPORAL_FUNCTION = re.compile(
 )
 TEMPORAL_INFIX = re.compile(r"\bT_[A-Z]+\b(?!\s*\()", re.IGNORECASE)
 INTERVAL_LITERAL = re.compile(r"\bINTERVAL\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)", re.IGNORECASE)
+# CQL2 keywords are case-insensitive; pygeofilter's grammar reads WKT's in capitals only.
+WKT_KEYWORD = re.compile(
+    r"\b(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION)"
+    r"(?=\s*(\(|Z\b|EMPTY\b))",
+    re.IGNORECASE,
+)
 OPEN_START, OPEN_END = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"
 
 
@@ -576,9 +598,11 @@ def standard_cql2_text(text: str) -> str:
     The standard writes temporal predicates as functions, `T_AFTER(observed_at,
     TIMESTAMP('...'))`, and intervals of dates or with an open end (`INTERVAL('2026-01-01',
     '..')`); pygeofilter reads `observed_at T_AFTER TIMESTAMP('...')` and intervals of two
-    timestamps.
+    timestamps. Keywords are case-insensitive; pygeofilter reads WKT's (`POINT(...)`) in
+    capitals only.
     """
     strings = StringLiterals(text)
+    text = WKT_KEYWORD.sub(lambda m: m[0] if strings.contain(m.start()) else m[0].upper(), text)
     text = INTERVAL_LITERAL.sub(
         lambda m: (
             m[0]

@@ -362,6 +362,22 @@ class TestCql2Filter:
         }
         text = "S_INTERSECTS(geometry, BBOX(4, 45, 5, 46)) OR kind = 'microphone'"
         assert ids(self.cql(client, text)) == {paris["lyon"], paris["nation"]}
+        # Keywords are case-insensitive, WKT's too; a string holding one is left as written.
+        lower = f"s_intersects(geometry, {polygon.lower()}) or operator = 'polygon(1 2)'"
+        assert ids(self.cql(client, lower)) == {paris["louvre"], paris["bastille"]}
+
+    def test_boolean_literals_are_conditions(self, client, paris):
+        """CQL2's booleanLiteral is a condition of its own: `TRUE` keeps every feature."""
+        everything = ids(client.get(ITEMS))
+        assert ids(self.cql(client, "true")) == everything
+        assert ids(self.cql(client, "FALSE")) == set()
+        assert ids(self.cql(client, "TRUE AND kind = 'alpr'")) == {
+            paris["bastille"],
+            paris["bercy"],
+        }
+        for literal, expected in (("true", everything), ("false", set())):
+            query = {"filter": literal, "filter-lang": "cql2-json"}
+            assert ids(client.get(ITEMS, query_string=query)) == expected
 
     @pytest.mark.parametrize(
         ("crs", "polygon", "box"),

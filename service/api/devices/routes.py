@@ -175,7 +175,8 @@ class DeviceViews(MethodView):
         {
             GEOJSON: {"$ref": "#/components/schemas/DeviceCollection"},
             OSM_XML: {"type": "string", "description": "With f=osm; a Link header: next page"},
-        }
+        },
+        headers={"ETag": {"schema": {"type": "string"}}},
     )
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400)

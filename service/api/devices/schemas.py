@@ -181,9 +181,40 @@ class DeviceFeatureSchema(ma.Schema):
     properties = ma.fields.Nested(DevicePropertiesOutSchema)
 
 
+# With cluster=true, a cell of several devices is one Feature (service/geo/tiles.py,
+# cluster_feature_text); a cell of one device is that device's Feature.
+CLUSTER_FEATURE = {
+    "type": "object",
+    "description": "With cluster=true: several devices, at their cell's centre",
+    "required": ["type", "geometry", "properties"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "geometry": {"$ref": "#/components/schemas/PointGeometry"},
+        "properties": {
+            "type": "object",
+            "required": ["cluster", "count", "kinds"],
+            "additionalProperties": False,
+            "properties": {
+                "cluster": {"type": "boolean", "enum": [True]},
+                "count": {"type": "integer", "minimum": 2},
+                "kinds": {
+                    "type": "object",
+                    "description": "How many devices of each kind (kinds with none left out)",
+                    "additionalProperties": {"type": "integer", "minimum": 1},
+                },
+            },
+        },
+    },
+}
+
+
 class DeviceCollectionSchema(ma.Schema):
     type = ma.fields.String(metadata={"example": "FeatureCollection"})
-    features = ma.fields.List(ma.fields.Nested(DeviceFeatureSchema))
+    features = ma.fields.List(
+        ma.fields.Raw(
+            metadata={"oneOf": [{"$ref": "#/components/schemas/DeviceFeature"}, CLUSTER_FEATURE]}
+        )
+    )
     numberReturned = ma.fields.Integer()
     numberMatched = ma.fields.Integer(metadata={"description": "Only with count=true"})
     links = ma.fields.List(ma.fields.Nested(LinkSchema))

@@ -19,7 +19,7 @@ from ...db import run_statement, session, time_limit
 from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
 from ...exports.geopackage import Layer, write_flatgeobuf, write_geopackage
-from ...extensions import Blueprint, api
+from ...extensions import BINARY, Blueprint, api
 from ...geo.collections import COLLECTIONS, DEVICES, OgcCollection, PageRequest
 from ...geo.cql2 import FilterError, filter_clause
 from ...geo.crs import (
@@ -314,7 +314,8 @@ def string_list(parameter: dict) -> dict:
 @blp.route("/api")
 class ApiDefinitionViews(MethodView):
     @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, content_type=OPENAPI, description="An OpenAPI 3.0 document")
+    @blp.response(200, content_type=OPENAPI)
+    @blp.served_as({OPENAPI: {"type": "object"}}, description="An OpenAPI 3.0 document")
     @blp.problems(400)
     def get(self, _args):
         """Describe the OGC API alone, its paths relative to /ogc, for GIS clients"""
@@ -623,9 +624,9 @@ flask.Blueprint.add_url_rule(
 @blp.route("/collections/<collection_id>/download")
 class DownloadViews(MethodView):
     @blp.arguments(DownloadArgsSchema, location="query", unknown=RAISE)
-    @blp.response(
-        200,
-        content_type="application/geopackage+sqlite3",
+    @blp.response(200, content_type="application/geopackage+sqlite3")
+    @blp.served_as(
+        {"application/geopackage+sqlite3": BINARY, "application/flatgeobuf": BINARY},
         description="A GeoPackage, or a FlatGeobuf (f=fgb), of every public feature",
     )
     @blp.problems(400, 404)

@@ -214,6 +214,16 @@ class QueryablesSchema(ma.Schema):
     title = ma.fields.String()
     type = ma.fields.String()
     properties = ma.fields.Dict()
+    additionalProperties = ma.fields.Boolean(
+        metadata={"description": "Queryables: false, no other property may be filtered on"}
+    )
+    queryables = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "Queryables: the same as a list of {id, type}, the draft "
+            "standard's form that GDAL 3.6 reads"
+        },
+    )
 
 
 class OgcFeatureSchema(ma.Schema):

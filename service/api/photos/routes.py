@@ -22,7 +22,7 @@ from ...errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from ...extensions import Blueprint
+from ...extensions import BINARY, Blueprint
 from ...models import Photo
 from ...models.photo import RENDITIONS
 from ...photos.library import delete_photos, loose_upload_of, save_photo
@@ -246,9 +246,9 @@ class PhotoByIdViews(MethodView):
 
 @blp.route("/photos/<uuid:photo_id>/<any(full, large, thumbnail):rendition>")
 class PhotoImageViews(MethodView):
-    @blp.response(
-        200,
-        content_type=OUTPUT_MEDIA_TYPE,
+    @blp.response(200, content_type=OUTPUT_MEDIA_TYPE)
+    @blp.served_as(
+        {OUTPUT_MEDIA_TYPE: BINARY},
         description="The JPEG (immutable: cache it forever)",
         headers={"ETag": {"schema": {"type": "string"}}},
     )

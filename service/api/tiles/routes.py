@@ -12,7 +12,7 @@ from marshmallow import RAISE
 from ...caching import share, tile_keys
 from ...db import run_statement, session
 from ...errors import NotFound
-from ...extensions import Blueprint
+from ...extensions import BINARY, Blueprint
 from ...geo.declared.tiles import declared_tile_statement
 from ...geo.devices.filter import DeviceFilter
 from ...geo.tiles import (
@@ -32,6 +32,10 @@ from ..credits import (
 from .schemas import NoQueryArgsSchema, TileJSONSchema, TileQueryArgsSchema
 
 MVT = "application/vnd.mapbox-vector-tile"
+TILE_HEADERS = {
+    "ETag": {"schema": {"type": "string"}},
+    "Cache-Control": {"schema": {"type": "string"}},
+}
 # Pins change often but a browser can show a minute-old tile; the ETag makes revalidation
 # cheap. Shared caches keep tiles longer: a change of devices purges the tiles it touched.
 TILE_MAX_AGE = 60
@@ -112,13 +116,12 @@ def tile_response(mvt) -> Response:
 @blp.route("/devices/<int:z>/<int:x>/<int:y>.mvt")
 class DeviceTileViews(MethodView):
     @blp.arguments(TileQueryArgsSchema, location="query", as_kwargs=True, unknown=RAISE)
-    @blp.response(
-        200,
-        content_type=MVT,
+    @blp.response(200, content_type=MVT)
+    @blp.served_as(
+        {MVT: BINARY},
         description="A tile with a `devices` layer: devices, and clusters of them",
-        headers={
-            "ETag": {"schema": {"type": "string"}},
-            "Cache-Control": {"schema": {"type": "string"}},
+        headers=TILE_HEADERS
+        | {
             "Surrogate-Key": {
                 "schema": {"type": "string"},
                 "description": "tile/{z}/{x}/{y}: what a cache purges when a device there "
@@ -140,15 +143,12 @@ class DeviceTileViews(MethodView):
 @blp.route("/declared/<int:z>/<int:x>/<int:y>.mvt")
 class DeclaredTileViews(MethodView):
     @blp.arguments(NoQueryArgsSchema, location="query", unknown=RAISE)
-    @blp.response(
-        200,
-        content_type=MVT,
+    @blp.response(200, content_type=MVT)
+    @blp.served_as(
+        {MVT: BINARY},
         description="A tile with a `declared` layer: declared sites with id, dataset, "
         "source_id, status (verified, partially_verified, unverified), declared_count, matched",
-        headers={
-            "ETag": {"schema": {"type": "string"}},
-            "Cache-Control": {"schema": {"type": "string"}},
-        },
+        headers=TILE_HEADERS,
     )
     @blp.alt_response(204, description="No declared site in this tile")
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
