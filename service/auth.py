@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, request
 from flask.sessions import SessionInterface
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy import func as sql_func
 from sqlalchemy.dialects.postgresql import insert
 from zxcvbn import zxcvbn
@@ -137,6 +137,22 @@ def issue_token(
     )
     session.add(token)
     return token, plain
+
+
+def set_password(user: User, password: str, *, keep_token=None) -> None:
+    """Give USER a new password and revoke every token of theirs but KEEP_TOKEN (an id): a
+    password changed because it leaked leaves no session open with it."""
+    user.password_hash = passwords.hash(password)
+    revoke_tokens(user, keep=keep_token)
+
+
+def revoke_tokens(user: User, *, keep=None) -> int:
+    """Revoke USER's live tokens (but KEEP, an id); how many were."""
+    live = [ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)]
+    if keep is not None:
+        live.append(ApiToken.id != keep)
+    revoked = session.execute(update(ApiToken).where(*live).values(revoked_at=sql_func.now()))
+    return revoked.rowcount
 
 
 def check_password(user: User | None, password: str) -> bool:

@@ -25,16 +25,36 @@ community_cli = AppGroup("community", help="Votes and verification levels.")
 @click.password_option(prompt="Password", confirmation_prompt="Repeat the password")
 def create_admin(name, password):
     """Create the account NAME with the admin role (the password is asked twice)."""
-    if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="password")
-    weakness = auth.weak_password_reason(password, name)
-    if weakness:
-        raise click.BadParameter(weakness, param_hint="password")
+    check_new_password(password, name)
     if auth.username_taken(name):
         raise click.ClickException(f"the name {name} is taken (or reserved after a deletion)")
     session.add(User(username=name, role="admin", password_hash=auth.passwords.hash(password)))
     session.commit()
     click.echo(f"admin {name} created")
+
+
+@users_cli.command("reset-password")
+@click.argument("name")
+@click.password_option(prompt="New password", confirmation_prompt="Repeat the password")
+def reset_password(name, password):
+    """Give the account NAME a new password (asked twice) and revoke its tokens: for its owner
+    who lost theirs, once they have shown it is theirs (by the email they gave, say)."""
+    user = auth.find_user(name)
+    if user is None:
+        raise click.ClickException(f"no account is called {name}")
+    check_new_password(password, name, user.email)
+    auth.set_password(user, password)
+    session.commit()
+    click.echo(f"{name} has a new password; every token of theirs is revoked")
+
+
+def check_new_password(password: str, name: str, email: str | None = None) -> None:
+    if len(password) < 10:
+        raise click.BadParameter("use at least 10 characters", param_hint="password")
+    email = email or ""
+    weakness = auth.weak_password_reason(password, name, email, email.partition("@")[0])
+    if weakness:
+        raise click.BadParameter(weakness, param_hint="password")
 
 
 @idempotency_cli.command("purge")

@@ -328,3 +328,67 @@ class TestCli:
         )
         assert result.exit_code != 0
         assert session.query(User).filter_by(username="root_admin").count() == 0
+
+
+class TestPasswordChange:
+    NEW = "another long passphrase, quite new"
+
+    def sign_in_twice(self, client) -> tuple[str, str]:
+        register(client)
+        phone, laptop = (login(client, name=name).get_json()["token"] for name in "ab")
+        return phone, laptop
+
+    def test_a_new_password_revokes_every_other_token(self, client):
+        phone, laptop = self.sign_in_twice(client)
+        changed = client.put(
+            "/api/v1/me/password",
+            json={"current_password": "a long passphrase", "new_password": self.NEW},
+            headers=bearer(phone),
+        )
+        assert changed.status_code == 204
+        assert client.get("/api/v1/me", headers=bearer(phone)).status_code == 200
+        assert client.get("/api/v1/me", headers=bearer(laptop)).status_code == 401
+        assert login(client).status_code == 401
+        assert login(client, password=self.NEW).status_code == 201
+
+    @pytest.mark.parametrize(
+        ("current", "new", "field"),
+        [
+            ("not my password at all", NEW, "current_password"),
+            ("a long passphrase", "nightowl12345", "new_password"),  # the username, and digits
+            ("a long passphrase", "short", "new_password"),
+        ],
+    )
+    def test_a_wrong_current_or_weak_new_password_changes_nothing(
+        self, client, current, new, field
+    ):
+        phone, laptop = self.sign_in_twice(client)
+        refused = client.put(
+            "/api/v1/me/password",
+            json={"current_password": current, "new_password": new},
+            headers=bearer(phone),
+        )
+        assert refused.status_code == 422 and refused.mimetype == PROBLEM
+        assert refused.get_json()["errors"][0]["field"] == field
+        assert client.get("/api/v1/me", headers=bearer(laptop)).status_code == 200
+        assert login(client).status_code == 201
+
+    def test_sign_out_everywhere(self, client):
+        phone, laptop = self.sign_in_twice(client)
+        assert client.delete("/api/v1/auth/tokens", headers=bearer(phone)).status_code == 204
+        for token in (phone, laptop):
+            assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
+        assert login(client).status_code == 201
+
+    def test_an_operator_resets_a_lost_password(self, app, client):
+        _phone, laptop = self.sign_in_twice(client)
+        result = app.test_cli_runner().invoke(
+            args=["users", "reset-password", "nightowl"], input=f"{self.NEW}\n{self.NEW}\n"
+        )
+        assert result.exit_code == 0, result.output
+        assert client.get("/api/v1/me", headers=bearer(laptop)).status_code == 401
+        assert login(client, password=self.NEW).status_code == 201
+        unknown = app.test_cli_runner().invoke(
+            args=["users", "reset-password", "ghost"], input=f"{self.NEW}\n{self.NEW}\n"
+        )
+        assert unknown.exit_code != 0 and "no account" in unknown.output

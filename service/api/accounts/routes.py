@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from ... import auth, idempotency
 from ...community import approved_pin_count, is_trusted
 from ...db import session
-from ...errors import Conflict, NotFound, Unauthorized
+from ...errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from ...extensions import Blueprint, requires_json
 from ...geo.devices.features import select_user_device_features
 from ...models import ApiToken, Confirmation, DeviceRevision, IdempotentRequest, Photo, User
@@ -22,6 +22,7 @@ from .schemas import (
     LoginSchema,
     MeSchema,
     NewTokenSchema,
+    PasswordChangeSchema,
     RegisterSchema,
     RoleSchema,
     TokenListSchema,
@@ -108,6 +109,14 @@ class TokenViews(MethodView):
         ).all()
         return {"tokens": tokens}
 
+    @blp.auth()
+    @blp.response(204)
+    def delete(self):
+        """Sign out everywhere: revoke every token of yours, this one included"""
+        auth.revoke_tokens(g.user)
+        session.commit()
+        return Response(status=204)
+
 
 @blp.route("/auth/tokens/<uuid:token_id>")
 class TokenByIdViews(MethodView):
@@ -142,6 +151,31 @@ class MeViews(MethodView):
         auth.reserve_username(g.user.username)
         session.execute(delete(IdempotentRequest).where(IdempotentRequest.scope == str(g.user.id)))
         session.delete(g.user)
+        session.commit()
+        return Response(status=204)
+
+
+@blp.route("/me/password")
+class PasswordViews(MethodView):
+    @idempotency.exempt  # its body holds passwords: never stored
+    @auth_limit
+    @blp.auth()
+    @requires_json
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(204)
+    @blp.problems(415, 422, 429)
+    def put(self, form):
+        """Change your password; every other token of yours is revoked"""
+        user = g.user
+        if not auth.check_password(user, form["current_password"]):
+            raise ValidationFailed("The current password is wrong.", field="current_password")
+        email = user.email or ""
+        weakness = auth.weak_password_reason(
+            form["new_password"], user.username, email, email.partition("@")[0]
+        )
+        if weakness:
+            raise ValidationFailed(weakness, field="new_password")
+        auth.set_password(user, form["new_password"], keep_token=g.token_id)
         session.commit()
         return Response(status=204)
 

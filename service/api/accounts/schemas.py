@@ -44,7 +44,10 @@ class RegisterSchema(StrictSchema):
     email = ma.fields.Email(
         allow_none=True,
         validate=validate.Length(max=255),
-        metadata={"description": "Optional; only used to recover access"},
+        metadata={
+            "description": "Optional; Vigie sends it nothing: only an operator who can reach "
+            "you there may set you a new password (flask users reset-password)"
+        },
     )
 
     @ma.validates_schema
@@ -55,6 +58,18 @@ class RegisterSchema(StrictSchema):
         )
         if reason:
             raise ma.ValidationError(reason, field_name="password")
+
+
+class PasswordChangeSchema(StrictSchema):
+    current_password = ma.fields.String(
+        required=True, load_only=True, validate=validate.Length(1, 1024)
+    )
+    new_password = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(10, 1024),
+        metadata={"description": "As at registration: 10 characters or more, hard to guess"},
+    )
 
 
 class UserSchema(ma.Schema):
