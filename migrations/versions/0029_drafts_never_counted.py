@@ -1,9 +1,11 @@
-"""Statistics at a date: a pin's drafts no longer count.
+"""Statistics at a date: a pin's drafts no longer count, an observation ahead waits no more.
 
 A pin awaiting review could be moved and edited by its author; the maps at a date and the
 timelines replayed those drafts, so a hexagon of 10 m at a past date showed where a pin first
 stood (often where its author was) although its public history starts at its publication.
-Statistics now replay public revisions only (service/visibility.py, is_public_revision).
+Statistics now replay public revisions only (service/visibility.py, is_public_revision). And
+a device observed up to a day ahead of the server (a phone's clock) now appears when it was
+pinned, as the statistics of now count it (appeared_at in service/geo/statistics/selection.py).
 
 The timelines kept by the former rule are forgotten (the next request keeps them again), and
 the statistics' data version moves, so that no cached answer of the former rule is served.

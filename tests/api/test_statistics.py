@@ -245,6 +245,20 @@ class TestDensities:
             "2024-03-01", "2024-07-01")}  # fmt: skip
         assert counts == {"2024-03-01": 1, "2024-07-01": 0}
 
+    def test_a_device_observed_tomorrow_counts_from_its_pinning(self, client, quarters):
+        """observed_at may run a day ahead of the server (a phone's clock, a local date past
+        midnight): the device is on the map from its pinning, at today's date as now, and in
+        the timeline's last day as in its last month."""
+        tomorrow = datetime.now(UTC) + timedelta(hours=20)
+        pin(client, 2.301, 48.801, observed_at=tomorrow.isoformat())
+        today = datetime.now(UTC).date().isoformat()
+        now = by_code(stats(client))["Q1"]["count"]
+        assert now == by_code(stats(client, f"{STATS}&at={today}"))["Q1"]["count"] == 1
+        timeline = "/api/v1/stats/timeline?district=Q1&interval="
+        last = {unit: stats(client, timeline + unit)["periods"][-1] for unit in ("day", "month")}
+        assert last["day"]["count"] == last["month"]["count"] == 1
+        assert last["day"]["start"][:10] == today
+
     def test_at_never_shows_a_pin_as_it_was_drafted_before_review(
         self, client, as_user, db, quarters, monkeypatch
     ):

@@ -34,8 +34,11 @@ PRESENT_STATUSES = ("active", "unknown")
 
 
 def appeared_at() -> ColumnElement:
-    """When a device came onto the map: its first observation, else when it was pinned."""
-    return func.coalesce(Device.observed_at, Device.created_at)
+    """When a device came onto the map: its first observation, or when it was pinned if that
+    came first (or none was recorded). An observation may be dated up to a day ahead of the
+    server (a phone's clock, a local date past midnight): the pin was on the map meanwhile, as
+    the statistics of now count it. (LEAST ignores a null.)"""
+    return func.least(Device.observed_at, Device.created_at)
 
 
 def still_there(status) -> ColumnElement:
