@@ -102,6 +102,7 @@ class Config:
         self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")
         # Keep computed statistics for the next identical request until the data changes.
         self.STATS_CACHE = _bool("STATS_CACHE", True)
+        self.STATS_CACHE_MAX_ENTRIES = env_int("STATS_CACHE_MAX_ENTRIES", 10_000)
         # Longest time a request with watched=true may compute (a union of cones per district).
         self.STATS_WATCHED_TIMEOUT_MS = env_int("STATS_WATCHED_TIMEOUT_MS", 20000)
         # View cones: radius in metres per camera type ("type=metres,..."), else the default;
@@ -134,6 +135,10 @@ class Config:
         self.CACHE_PURGE_WAIT_MS = env_int("CACHE_PURGE_WAIT_MS", 500)
         # Reverse proxies in front of Vigie (nginx: 1) whose X-Forwarded-For/-Proto/-Host to trust.
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+        # Flask refuses (400) a request whose Host is none of these; empty: any host.
+        self.TRUSTED_HOSTS = [
+            h.strip() for h in env.get("TRUSTED_HOSTS", "").split(",") if h.strip()
+        ] or None
         # Cross-origin reads are open to every site by default; list origins to narrow them.
         self.CORS_ORIGINS = env.get("CORS_ORIGINS", "*")
         # Methods other sites may use from a browser (add POST,PATCH,DELETE to let them write).

@@ -192,3 +192,16 @@ class TestSecurityHeaders:
             app.extensions["engine"].dispose()
         assert response.headers.getlist("Content-Security-Policy") == [own_policy]
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_host_not_trusted_is_refused(database_url, monkeypatch):
+    """With TRUSTED_HOSTS set, another Host is a 400 problem: nobody makes answers (their
+    links, their statistics cache entries) under a name of their choosing."""
+    monkeypatch.setenv("TRUSTED_HOSTS", "vigie.example, www.vigie.example")
+    app = create_app(Config(DATABASE_URL=database_url, TESTING=True))
+    client = app.test_client()
+    refused = client.get("/api/v1/kinds", headers={"Host": "evil.example"})
+    assert refused.status_code == 400 and refused.mimetype == "application/problem+json"
+    for host in ("vigie.example", "www.vigie.example"):
+        assert client.get("/api/v1/kinds", headers={"Host": host}).status_code == 200
+    app.extensions["engine"].dispose()

@@ -662,6 +662,17 @@ class TestCache:
             assert response.status_code == 200 and response.headers["X-Cache"] == "miss"
             assert by_code(response.get_json())["Q1"]["count"] == 1
 
+    def test_the_cache_keeps_at_most_its_maximum_of_answers(
+        self, app, client, db, quarters, monkeypatch
+    ):
+        """Every query string is an entry of its own: however many a client sends, the table
+        is trimmed to STATS_CACHE_MAX_ENTRIES (with 3, at every store)."""
+        monkeypatch.setitem(app.config, "STATS_CACHE_MAX_ENTRIES", 3)
+        for cell in range(250, 260):
+            url = f"/api/v1/stats/grid?bbox=2.29,48.79,2.33,48.82&cell={cell}"
+            assert client.get(url).headers["X-Cache"] == "miss"
+        assert db("SELECT count(*) FROM statistics_cache").scalar_one() == 3
+
     def test_without_the_cache_every_answer_is_computed_and_nothing_kept(
         self, app, client, db, quarters
     ):

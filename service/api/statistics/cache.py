@@ -2,6 +2,7 @@
 since it was computed (see docs/statistics.md, "Freshness")."""
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ...db import primary_writes, session
 from ...geo.statistics.cache import (
+    delete_beyond,
     delete_old_entries,
     fold_changes,
     select_cached,
@@ -24,6 +26,8 @@ from ...geo.statistics.replay import refresh_timelines
 log = logging.getLogger(__name__)
 # Parameters applied to a body after the cache (`bom`): one body serves them all.
 AFTER_CACHE = frozenset({"bom"})
+# Bodies this process stored (store: when to trim the table).
+STORES = itertools.count(1)
 
 
 def written_on_primary(statements, what: str):
@@ -43,12 +47,20 @@ def written_on_primary(statements, what: str):
 
 def store(key: str, path: str, body: str, version: str) -> datetime:
     """Keep a body on the primary (the version is that of the data it was computed from, on
-    whichever server the request read); the time it was kept, or now if it was not."""
+    whichever server the request read); the time it was kept, or now if it was not.
+
+    Every tenth of STATS_CACHE_MAX_ENTRIES stores, a process trims the table to that many
+    entries: a sort of the table amortised, which bounds it to about the maximum and a tenth
+    of it per process."""
+    max_entries = current_app.config["STATS_CACHE_MAX_ENTRIES"]
 
     def keep(writer) -> datetime:
         writer.execute(delete_old_entries())
         writer.execute(fold_changes())
-        return writer.execute(store_cached(key, path, body, version)).scalar_one()
+        kept_at = writer.execute(store_cached(key, path, body, version)).scalar_one()
+        if next(STORES) % max(1, max_entries // 10) == 0:
+            writer.execute(delete_beyond(max_entries))
+        return kept_at
 
     return written_on_primary(keep, "statistics answer not cached") or datetime.now(UTC)
 

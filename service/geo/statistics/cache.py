@@ -50,6 +50,15 @@ def delete_old_entries():
     )
 
 
+def delete_beyond(max_entries: int):
+    """The entries older than the MAX_ENTRIES newest: every query string a client sends is a
+    key of its own, and the table must not grow with them."""
+    newest = (
+        select(StatisticsCache.key).order_by(StatisticsCache.computed_at.desc()).limit(max_entries)
+    )
+    return StatisticsCache.__table__.delete().where(StatisticsCache.key.not_in(newest))
+
+
 def delete_outdated(request: str, data_version: str):
     """The entries of REQUEST that predate DATA_VERSION: once it is computed again, they are
     what no request reads (kept under a key of before, or of another day)."""
