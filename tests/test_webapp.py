@@ -562,6 +562,33 @@ def test_the_account_sheet_says_the_role_in_the_chosen_language(phone, as_user):
     )
 
 
+def test_a_contributor_changes_the_password_then_signs_out_everywhere(phone, as_user):
+    """From the account sheet: a new password (the current one asked; other devices signed out,
+    this phone kept), then signing out of every device, this one included."""
+    author = as_user()  # also signed in elsewhere: the token the test client carries
+    new_password = "a brand new passphrase for the street"
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.get_by_role("button", name="Account").click()
+    form = page.get_by_role("form", name="Change the password")
+    form.get_by_label("Current password").fill("not the password at all")
+    form.get_by_label("New password").fill(new_password)
+    form.get_by_role("button").click()
+    expect(form).to_contain_text("The current password is wrong.")
+    assert author.get("/api/v1/me").status_code == 200
+    form.get_by_label("Current password").fill(TEST_PASSWORD)
+    form.get_by_label("New password").fill(new_password)
+    form.get_by_role("button").click()
+    expect(form).to_contain_text("Password changed: your other devices are signed out.")
+    assert author.get("/api/v1/me").status_code == 401  # the other device
+    expect(page.locator("#sheet")).to_contain_text(f"Signed in as {author.user.username}")
+    page.get_by_role("button", name="Sign out everywhere").click()
+    expect(page.locator("#sheet")).to_contain_text("Signed out on every device")
+    expect(page.get_by_role("form", name="Sign in")).to_be_visible()
+    login = {"username": author.user.username, "password": new_password}
+    assert author.post("/api/v1/auth/tokens", json=login).status_code == 201
+
+
 def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
     """The server words its problems in English: a French page words them itself, naming what
     was refused; an English page shows the server's own words."""

@@ -1,5 +1,5 @@
-// Accounts: register with a pseudonym, sign in, sign out (the token is revoked on the server),
-// and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
+// Accounts: register with a pseudonym, sign in, sign out (the token is revoked on the server)
+// here or everywhere, change the password, and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
 import { ApiError, OfflineError, request, setToken } from "./api.js";
 import { errorText, kindLabel, t, valueLabel } from "./i18n.js";
 import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./store.js";
@@ -51,9 +51,10 @@ export async function endRefusedSession(db, token) {
   return true;
 }
 
-async function signOut(db) {
+// EVERYWHERE: every token of the account is revoked, on every phone and computer.
+async function signOut(db, { everywhere = false } = {}) {
   try {
-    await request("DELETE", `auth/tokens/${current.tokenId}`);
+    await request("DELETE", everywhere ? "auth/tokens" : `auth/tokens/${current.tokenId}`);
   } catch (error) {
     // 401: the token had already expired or been revoked; nothing is left to revoke.
     if (!(error instanceof ApiError && error.status === 401)) throw error;
@@ -86,6 +87,33 @@ function credentialsForm(db, kind) {
   return form;
 }
 
+// A new password: the server revokes every other token of the account (this one stays).
+function passwordForm() {
+  const current = field(t("current_password"), "input", {
+    name: "current_password", type: "password", required: true, autocomplete: "current-password",
+  });
+  const next = field(t("new_password"), "input", {
+    name: "new_password", type: "password", required: true, minlength: 10, autocomplete: "new-password",
+  });
+  const message = element("div", { "aria-live": "polite" });
+  const form = element("form", { class: "stack", "aria-label": t("changePassword") },
+    element("h3", {}, t("changePassword")), current.node, next.node,
+    element("button", { type: "submit" }, t("changePassword")), message);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await request("PUT", "me/password", {
+        json: { current_password: current.control.value, new_password: next.control.value },
+      });
+      form.reset();
+      message.replaceChildren(notice(t("passwordChanged")));
+    } catch (error) {
+      message.replaceChildren(notice(errorText(error), "error"));
+    }
+  });
+  return form;
+}
+
 async function contributions() {
   const list = element("ul", { class: "contributions" });
   try {
@@ -108,27 +136,31 @@ async function contributions() {
   return list;
 }
 
-export async function showAccount(db) {
+// SAID: what the sheet says first when signed out (else why to sign in).
+export async function showAccount(db, { said = null } = {}) {
   if (!current) {
-    const why = ended ? notice(t("sessionEnded"), "error") : notice(t("signInToPin"));
+    const why = said ? notice(said) : ended ? notice(t("sessionEnded"), "error") : notice(t("signInToPin"));
     openSheet(t("account"), element("div", { class: "stack" }, why, credentialsForm(db, "signIn"), credentialsForm(db, "register")));
     return;
   }
   const message = element("div", { "aria-live": "polite" });
   const signOutButton = element("button", { type: "button" }, t("signOut"));
-  signOutButton.addEventListener("click", async () => {
-    try {
-      await signOut(db);
-      showAccount(db);
-    } catch (error) {
-      // Without the network the token cannot be revoked: the contributor stays signed in.
-      const text = error instanceof OfflineError ? t("signOutOffline") : errorText(error);
-      message.replaceChildren(notice(text, error instanceof ApiError ? "error" : "info"));
-    }
-  });
+  const everywhereButton = element("button", { type: "button" }, t("signOutEverywhere"));
+  for (const [button, everywhere] of [[signOutButton, false], [everywhereButton, true]]) {
+    button.addEventListener("click", async () => {
+      try {
+        await signOut(db, { everywhere });
+        showAccount(db, { said: everywhere ? t("signedOutEverywhere") : null });
+      } catch (error) {
+        // Without the network the tokens cannot be revoked: the contributor stays signed in.
+        const text = error instanceof OfflineError ? t("signOutOffline") : errorText(error);
+        message.replaceChildren(notice(text, error instanceof ApiError ? "error" : "info"));
+      }
+    });
+  }
   const box = element("div", { class: "stack" },
     element("p", {}, t("signedInAs", { username: current.username, role: valueLabel(current.role) })),
-    signOutButton, message, element("h3", {}, t("myContributions")));
+    signOutButton, everywhereButton, message, passwordForm(), element("h3", {}, t("myContributions")));
   openSheet(t("account"), box);
   box.append(await contributions());
 }
