@@ -237,7 +237,7 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     expect(page.locator(".leaflet-marker-icon[title^='camera']")).to_be_in_viewport()
 
     page.get_by_role("button", name="Account").click()
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_role("form", name="Sign in")).to_be_visible()
     revoked = db(
         "SELECT t.revoked_at IS NOT NULL FROM api_tokens t JOIN users u ON u.id = t.user_id"
@@ -843,7 +843,7 @@ def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
     )
     expect(refused_pin).to_have_count(1)
     page.get_by_role("button", name="Account").click()
-    sheet.get_by_role("button", name="Sign out").click()
+    sheet.get_by_role("button", name="Sign out", exact=True).click()
     sheet.get_by_role("button", name="Close").click()
     expect(page.locator("#outbox-button")).to_be_hidden()
     expect(refused_pin).to_have_count(0)
@@ -857,7 +857,7 @@ def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
     assert [d.kind for d in devices_by(db, other.user.username)] == ["sensor"]
     assert devices_by(db, contributor).all() == []
     page.get_by_role("button", name="Account").click()
-    sheet.get_by_role("button", name="Sign out").click()
+    sheet.get_by_role("button", name="Sign out", exact=True).click()
     sheet.get_by_role("button", name="Close").click()
 
     phone.sign_in(contributor)
@@ -1107,7 +1107,7 @@ def test_a_photo_not_yet_public_is_not_left_on_a_shared_phone_after_sign_out(pho
     thumbnail = page.locator("#sheet .photos img")
     expect(thumbnail).to_have_attribute("src", re.compile("^blob:"))  # fetched with the token
     page.get_by_role("button", name="Account").click()
-    page.locator("#sheet").get_by_role("button", name="Sign out").click()
+    page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_role("form", name="Sign in")).to_be_visible()
     # Whoever holds the phone next asks for it without the token, through the worker.
     thumbnail_path = urlsplit(photo["thumbnail"]).path
