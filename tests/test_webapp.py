@@ -5,6 +5,7 @@ promises of a PWA (installable, offline shell, no host but Vigie's)."""
 import io
 import random
 import re
+import shutil
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
+from service import web
 from tests import images
 from tests.conftest import TEST_PASSWORD
 from tests.helpers import feature
@@ -397,6 +399,37 @@ def test_a_photo_sent_over_a_slow_network_shows_how_much_is_sent(phone, db, cont
     assert [tuple(size) for size in sizes] == [(600, 200)]  # the second photo's
     assert photos_uploaded() == 1  # the first never arrived
     assert phone.errors == []
+
+
+def test_a_newer_versions_page_never_replaces_the_one_the_app_starts_offline_from(
+    phone, monkeypatch, tmp_path
+):
+    """The worker refreshes its page in the background. A newer version's page names bundles it
+    does not hold (and the network may cut the new worker's install): kept, it would leave the
+    app unable to start offline. It keeps the page of its own version only."""
+    served = tmp_path / "dist"
+    shutil.copytree(web.WEB_DIST, served)
+    monkeypatch.setattr(web, "WEB_DIST", served)
+    page = phone.open()
+    phone.wait_for_service_worker()
+    index = served / "index.html"
+    index.write_text(re.sub(r"/map/app-[\w-]+\.js", "/map/app-NEWVERSION.js", index.read_text()))
+    page.reload()
+    expect(page.locator("#status")).to_contain_text(re.compile("in view|visible"))
+    kept_newer = page.evaluate(
+        """async () => {
+            for (let i = 0; i < 40; i++) {  // the background refresh: two seconds at most
+                const kept = await caches.match("/");
+                if ((await kept.text()).includes("NEWVERSION")) return true;
+                await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            return false;
+        }"""
+    )
+    assert not kept_newer
+    phone.context.set_offline(True)
+    page.reload()
+    expect(page.locator("#status")).to_contain_text(re.compile("in view|visible"))
 
 
 def test_the_service_worker_sends_the_outbox_with_the_app_closed(phone, db, contributor):

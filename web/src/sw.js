@@ -24,16 +24,25 @@ self.addEventListener("activate", (event) => {
 });
 
 // The page from the cache at once when there is one, refreshed in the background for the next
-// visit (new settings or a new version then apply on the visit after).
+// visit (new settings then apply on the visit after). A page of a newer version names bundles
+// this worker does not hold: kept here, the app would not start offline should the network
+// have cut the new worker's install; that worker keeps its own page.
 async function staleWhileRevalidate(event, url) {
   const cached = await caches.match(url);
   const fresh = fetch(event.request).then(async (response) => {
-    if (response.ok) await (await caches.open(SHELL_CACHE)).put(url, response.clone());
+    if (response.ok && (await namesOnlyShellFiles(response))) {
+      await (await caches.open(SHELL_CACHE)).put(url, response.clone());
+    }
     return response;
   });
   if (!cached) return fresh;
   event.waitUntil(fresh.catch(() => null));
   return cached;
+}
+
+async function namesOnlyShellFiles(page) {
+  const names = (await page.clone().text()).match(/\/map\/[\w.-]+\.(?:js|css)/g) || [];
+  return names.every((name) => SHELL_FILES.includes(name));
 }
 
 async function cacheFirst(request, cacheName) {
