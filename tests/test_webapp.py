@@ -373,8 +373,9 @@ def test_a_photo_sent_over_a_slow_network_shows_how_much_is_sent(phone, db, cont
             name=contributor,
         ).scalar_one()
 
-    # The form closed while its photo is sent: the upload is given up.
+    # The form closed while its photo is sent (the contributor says so): the upload is given up.
     choose_the_big_photo_and_see_it_sent_in_part()
+    page.once("dialog", lambda dialog: dialog.accept())
     page.keyboard.press("Escape")
     page.wait_for_load_state("networkidle")
     assert photos_uploaded() == 0
@@ -1202,8 +1203,46 @@ def test_a_duplicate_refused_in_the_background_waits_until_the_form_being_filled
     phone.context.set_offline(False)
     expect(outbox).to_contain_text("1 change(s) refused")
     expect(form.get_by_label("Notes")).to_have_value("Half written")
+    page.once("dialog", lambda dialog: dialog.accept())  # the notes given up, as asked
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("#sheet").get_by_role("heading", name="Already pinned?")).to_be_visible()
+
+
+def test_a_form_with_work_in_it_is_left_only_when_the_contributor_says_so(phone, contributor):
+    """Another marker, the account, Escape or Cancel would wipe a pin being made: the app asks
+    first, and keeps the form if told to. The floating button the form covers is out of reach
+    of the keyboard meanwhile (it would start the form again, blank)."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    form = page.locator(".pin-form")
+    form.get_by_label("Notes").fill("Two cameras on the corner")
+    assert page.locator("#pin-button").evaluate("button => button.inert")
+    asked = []
+
+    def answer(dialog, accept: bool):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    page.get_by_role("button", name="Account").click()
+    expect(form.get_by_label("Notes")).to_have_value("Two cameras on the corner")
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    page.keyboard.press("Escape")
+    expect(form.get_by_label("Notes")).to_have_value("Two cameras on the corner")
+    assert asked == ["Leave this form? What you entered in it will be lost."] * 2
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    page.get_by_role("button", name="Account").click()
+    expect(page.locator("#sheet")).to_contain_text("Signed in as")
+    expect(page.locator(".pin.draft")).to_have_count(0)
+    # A form left untouched goes without a question.
+    page.get_by_role("button", name="Close").click()
+    assert not page.locator("#pin-button").evaluate("button => button.inert")
+    page.get_by_role("button", name="Pin a device").click()
+    expect(form).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(form).to_have_count(0)
+    assert len(asked) == 3
 
 
 def revoke_tokens_of(db, username):

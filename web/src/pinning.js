@@ -243,6 +243,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
   // contributor did not touch is not sent, even where the form reads it otherwise (a default
   // angle, spaces trimmed).
   const initial = properties();
+  const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const changedFields = () => Object.entries(properties()).filter(([name, value]) => !same(value, initial[name]));
 
   const form = element("form", { class: "stack pin-form" }, status, toCentre, kindPicker,
     element("fieldset", {}, element("legend", {}, t("directions")), directionList, addDirection),
@@ -262,8 +264,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
     if (device) {
       // Only what the contributor changed: applied over a version changed meanwhile, the edit
       // keeps what others changed in the other fields.
-      const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-      const changed = Object.entries(properties()).filter(([name, value]) => !same(value, initial[name]));
+      const changed = changedFields();
       const moved = !same(geometry.coordinates, device.geometry?.coordinates);
       if (!changed.length && !moved && !photo.blob && !photo.id) return closeSheet(); // nothing to send
       await outbox.add({
@@ -288,7 +289,9 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
   drawCones();
   // Closed (saved, or given up): a photo still being sent goes with the outbox, or not at all.
   const closed = () => { layers.remove(); upload?.abort(); if (preview.src) URL.revokeObjectURL(preview.src); };
-  openSheet(device ? t("edit") : t("pinDevice"), form, { closed });
+  // Leaving the form loses a field changed, the pin moved or a photo chosen: asked first.
+  const unsaved = () => !saving && (changedFields().length > 0 || !marker.getLatLng().equals(start) || Boolean(photo.blob || photo.id));
+  openSheet(device ? t("edit") : t("pinDevice"), form, { closed, unsaved });
   keepInSight(map, marker.getLatLng());
 }
 

@@ -17,6 +17,8 @@ export function element(tag, attributes = {}, ...children) {
 
 const sheet = () => document.getElementById("sheet");
 let onClose = null;
+// Whether leaving the sheet would lose what the contributor did in it (a pin being made).
+let unsavedWork = null;
 // What had the focus when the sheet opened (a marker, a button): it gets it back on closing,
 // so that a keyboard or screen reader user goes on from where they were.
 let opener = null;
@@ -24,12 +26,35 @@ let opener = null;
 // whenSheetFree), shown once the sheet is closed.
 let waiting = null;
 
-// Show CONTENT in the bottom sheet (a side panel on wide screens), titled TITLE.
-export function openSheet(title, content, { closed = null } = {}) {
+// Leaving the sheet: asked first when it holds unsaved work. True if it may be left.
+function mayLeave() {
+  if (sheet().hidden || !unsavedWork?.()) return true;
+  return window.confirm(t("discardDraft"));
+}
+
+// Controls the sheet covers (the floating pin button on a phone) leave the tab order while it
+// covers them: the keyboard would reach them unseen, and one would wipe the sheet's form.
+function coverControls() {
+  const area = sheet().hidden ? null : sheet().getBoundingClientRect();
+  for (const node of document.querySelectorAll("[data-under-sheet]")) {
+    const box = node.getBoundingClientRect();
+    node.inert = Boolean(area) && box.left < area.right && area.left < box.right && box.top < area.bottom && area.top < box.bottom;
+  }
+}
+
+// Show CONTENT in the bottom sheet (a side panel on wide screens), titled TITLE. UNSAVED:
+// whether leaving it would lose what the contributor did (then asked before it goes). False if
+// the contributor kept the sheet they were in (CLOSED is then called for CONTENT, never shown).
+export function openSheet(title, content, { closed = null, unsaved = null } = {}) {
+  if (!mayLeave()) {
+    closed?.();
+    return false;
+  }
   // The contributor opened something else: what waited stays where it can be found (the outbox).
   waiting = null;
   if (onClose) onClose();
   onClose = closed;
+  unsavedWork = unsaved;
   // Opened from outside the sheet (another marker while one's details show): that opener.
   const focused = document.activeElement;
   if (focused && focused !== document.body && !sheet().contains(focused)) opener = focused;
@@ -38,14 +63,20 @@ export function openSheet(title, content, { closed = null } = {}) {
   heading.textContent = title;
   document.getElementById("sheet-body").replaceChildren(content);
   sheet().hidden = false;
+  coverControls();
   heading.focus();
+  return true;
 }
 
+// Close the sheet (asked first if it holds unsaved work); false if the contributor kept it.
 export function closeSheet() {
+  if (!mayLeave()) return false;
+  unsavedWork = null;
   // On the body: a control of the sheet lost it on being disabled or removed (Save).
   const active = document.activeElement;
   const hadFocus = !active || active === document.body || sheet().contains(active);
   sheet().hidden = true;
+  coverControls();
   document.getElementById("sheet-body").replaceChildren();
   if (onClose) onClose();
   onClose = null;
@@ -59,6 +90,7 @@ export function closeSheet() {
   const next = waiting;
   waiting = null;
   next?.();
+  return true;
 }
 
 export const sheetIsOpen = () => !sheet().hidden;
