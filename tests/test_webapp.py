@@ -922,6 +922,76 @@ def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, cont
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
 
 
+def test_a_pin_in_the_outbox_is_corrected_or_discarded_before_it_goes(phone, db, contributor):
+    """Pinned offline in the street: a wrong kind is corrected from the outbox (the photo and
+    the place kept), a pin made by mistake discarded; only the corrected one is sent."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin(kind="camera", photo=images.plain_photo())
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")  # kept, with its photo
+    phone.pin(kind="sensor")
+    expect(outbox).to_have_text("2 change(s) waiting to be sent")
+    outbox.click()
+    page.locator(".outbox-item").nth(0).get_by_role("button", name="Correct this pin").click()
+    form = page.locator(".pin-form")
+    expect(form.locator(".photo-preview")).to_be_visible()  # the photo kept on the phone
+    form.get_by_label(re.compile("^microphone$")).check()
+    page.get_by_role("button", name="Save").click()
+    expect(outbox).to_have_text("2 change(s) waiting to be sent")
+    outbox.click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(".outbox-item").nth(1).get_by_role("button", name="Discard").click()
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    page.get_by_role("button", name="Close").click()
+    phone.context.set_offline(False)
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor).all()
+    assert (device.kind, device.photos) == ("microphone", 1)
+    assert (round(device.lon, 4), round(device.lat, 4)) == (2.3522, 48.8566)
+
+
+def test_a_refused_pin_says_why_on_the_map_and_is_corrected(phone, db, contributor):
+    """A pin the server refused shows its refusal where it stands on the map (not as waiting),
+    and is corrected and sent from there."""
+    refusal = {
+        "type": "https://vigie.invalid/problems/validation-failed",
+        "title": "Unprocessable Content",
+        "status": 422,
+        "detail": "properties.notes: no phone numbers here.",
+        "errors": [{"field": "properties.notes", "message": "no phone numbers here."}],
+    }
+    page = phone.open()
+    phone.sign_in(contributor)
+    refused_once = []
+
+    def refuse_the_first_pin(route):
+        if route.request.method == "POST" and not refused_once:
+            refused_once.append(route.request.url)
+            route.fulfill(status=422, content_type="application/problem+json", json=refusal)
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/devices", refuse_the_first_pin)
+    page.get_by_role("button", name="Pin a device").click()
+    page.locator(".pin-form").get_by_label("Notes").fill("call 0600000000")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#outbox-button")).to_contain_text("1 change(s) refused")
+    page.locator(".leaflet-marker-icon[title^='camera']").click()
+    sheet = page.locator("#sheet")
+    expect(sheet).to_contain_text("no phone numbers here")
+    expect(sheet).not_to_contain_text("not sent yet")
+    sheet.get_by_role("button", name="Correct this pin").click()
+    expect(page.locator(".pin-form").get_by_label("Notes")).to_have_value("call 0600000000")
+    page.locator(".pin-form").get_by_label("Notes").fill("above the bakery")
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor).all()
+    assert device.kind == "camera" and len(refused_once) == 1
+
+
 def open_offline(phone, username: str, kind: str = "sensor"):
     """The device of KIND opened on the phone signed in as USERNAME, then the network gone."""
     page = phone.open()

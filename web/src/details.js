@@ -3,7 +3,7 @@
 // while it awaits review (moderators: always).
 import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
-import { errorText, kindLabel, t, valueLabel } from "./i18n.js";
+import { errorText, kindLabel, problemText, t, valueLabel } from "./i18n.js";
 import { startPinning } from "./pinning.js";
 import { closeSheet, element, notice, openSheet } from "./ui.js";
 
@@ -79,6 +79,33 @@ async function history(feature, box) {
     })))));
 }
 
+// A pin still in the outbox: not sent yet, or refused (and why), with what can be done
+// before it goes: correct it (a kind or place got wrong in the street), or discard it.
+async function showQueuedPin(id, { mapApi, outbox, message }) {
+  const item = (await outbox.all()).find((queued) => queued.type === "pin" && queued.feature.id === id);
+  if (!item) return message.replaceChildren(notice(t("pendingPin")));
+  const state = item.state === "refused"
+    ? notice(t("refusedBecause", { detail: problemText(item.problem) }), "error")
+    : notice(t("pendingPin"));
+  message.replaceChildren(state, element("p", { class: "actions" }, ...queuedPinActions(item, { mapApi, outbox })));
+}
+
+// The buttons that correct or discard ITEM, a pin in the outbox; AFTER runs once it is discarded.
+export function queuedPinActions(item, { mapApi, outbox, after = closeSheet }) {
+  return [
+    element("button", { type: "button", onclick: () => startPinning({ mapApi, outbox, queued: item }) }, t("correctPin")),
+    element("button", {
+      type: "button",
+      class: "secondary",
+      onclick: async () => {
+        if (!window.confirm(t("discardConfirm"))) return;
+        await outbox.discard(item.seq);
+        after();
+      },
+    }, t("discard")),
+  ];
+}
+
 export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
   const props = feature.properties;
   const message = element("div", { "aria-live": "polite" });
@@ -86,7 +113,7 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
   const body = element("div", { class: "stack device-details" }, shownFacts, photoStrip(props.photos, props.kind, props.review_status), message);
   openSheet(kindLabel(props.kind), body);
   if (pending) {
-    message.replaceChildren(notice(t("pendingPin")));
+    showQueuedPin(feature.id, { mapApi, outbox, message });
     return;
   }
   // The server shows a pin awaiting review to its author and moderators only: one seen here

@@ -3,7 +3,8 @@
 // candidates on the map with their photos: confirm one of them instead, or insist.
 import { request } from "./api.js";
 import { kindLabel, problemText, t, valueLabel } from "./i18n.js";
-import { photoStrip } from "./details.js";
+import { photoStrip, queuedPinActions } from "./details.js";
+import { startPinning } from "./pinning.js";
 import { closeSheet, element, notice, openSheet, whenSheetFree } from "./ui.js";
 
 // The device a change is about, by its kind (kept with the change; an id means nothing to a
@@ -85,6 +86,9 @@ export function createOutboxView({ outbox, mapApi }) {
     if (item.state !== "refused") {
       // Not sent yet for a reason the server gave (a rate limit...): it is sent again later.
       if (item.problem) row.append(notice(t("waitingBecause", { detail: problemText(item.problem) })));
+      // Until it goes, a pin may be corrected, and anything discarded.
+      if (item.type === "pin") row.append(...queuedPinActions(item, { mapApi, outbox, after: showList }));
+      else row.append(discardButton(item));
       return row;
     }
     row.append(notice(t("refusedBecause", { detail: problemText(item.problem) }), "error"));
@@ -127,12 +131,20 @@ export function createOutboxView({ outbox, mapApi }) {
         },
       }, t("applyOverNewVersion")));
     }
-    row.append(element("button", {
+    // A refused pin (not a likely duplicate) may be corrected and sent again.
+    if (item.type === "pin" && !isDuplicate(item)) {
+      row.append(element("button", { type: "button", onclick: () => startPinning({ mapApi, outbox, queued: item }) }, t("correctPin")));
+    }
+    row.append(discardButton(item));
+    return row;
+  }
+
+  function discardButton(item) {
+    return element("button", {
       type: "button",
       class: "secondary",
       onclick: async () => { if (window.confirm(t("discardConfirm"))) { await outbox.discard(item.seq); showList(); } },
-    }, t("discard")));
-    return row;
+    }, t("discard"));
   }
 
   async function showList() {

@@ -56,24 +56,27 @@ function compassHeading() {
   });
 }
 
-// DEVICE and ETAG: edit that device (ETAG null: edited offline, from the copy on the phone);
-// otherwise pin a new one.
-export async function startPinning({ mapApi, outbox, device = null, etag = null }) {
+// DEVICE and ETAG: edit that device (ETAG null: edited offline, from the copy on the phone).
+// QUEUED: correct a pin still in the outbox (not sent yet, or refused) before it goes.
+// Otherwise pin a new one.
+export async function startPinning({ mapApi, outbox, device = null, etag = null, queued = null }) {
   const { map } = mapApi;
   // The account that fills the form owns what it saves, even if the session ends meanwhile
   // (a token revoked elsewhere): it is sent once that account signs in again, by no other.
-  const author = session()?.userId;
-  const props = device?.properties || { kind: "camera" };
+  const author = queued?.owner ?? session()?.userId;
+  const shown = device || queued?.feature;
+  const props = shown?.properties || { kind: "camera" };
   const layers = L.layerGroup().addTo(map);
   const status = element("div", { "aria-live": "polite" });
   const directions = [...(props.direction || [])];
   let kind = props.kind;
-  let accuracy = null;
-  let photo = { blob: null, id: null };
+  let accuracy = queued ? props.accuracy_m ?? null : null;
+  let photo = { blob: queued?.photo ?? null, id: queued?.photoId ?? null };
+  const firstPhoto = photo;
 
   let start;
-  if (device) {
-    const [lon, lat] = device.geometry.coordinates;
+  if (shown) {
+    const [lon, lat] = shown.geometry.coordinates;
     start = L.latLng(lat, lon);
   } else {
     status.replaceChildren(notice(t("locating")));
@@ -180,10 +183,11 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
     preview.hidden = false;
   };
   let upload = null; // the AbortController of the photo being sent
+  if (photo.blob) showPreview(photo.blob); // a corrected pin's photo, still on the phone
 
   // The day the device was seen: today, or the photo's if the contributor says so.
   const today = new Date().toISOString().slice(0, 10);
-  let observedDay = today;
+  let observedDay = queued ? props.observed_at.slice(0, 10) : today;
 
   photoInput.control.addEventListener("change", async () => {
     const [file] = photoInput.control.files;
@@ -275,11 +279,14 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
     } else {
       const chosen = Object.fromEntries(Object.entries(properties()).filter(([, value]) => value !== null));
       const feature = {
-        type: "Feature", id: crypto.randomUUID(), geometry,
+        // A corrected pin keeps its id: should an earlier sending have reached the server, the
+        // server tells it apart from a second pin.
+        type: "Feature", id: queued?.feature.id ?? crypto.randomUUID(), geometry,
         // The day only: the moment a contributor stood before a camera is its footage of them.
         properties: { ...chosen, observed_at: `${observedDay}T00:00:00Z`, ...(accuracy ? { accuracy_m: accuracy } : {}) },
       };
-      await outbox.add({ type: "pin", owner: author, feature, force: false, ...photoFields });
+      if (queued) await outbox.retry(queued.seq, { feature, force: false, ...photoFields });
+      else await outbox.add({ type: "pin", owner: author, feature, force: false, ...photoFields });
     }
     closeSheet();
     outbox.flush();
@@ -290,8 +297,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null 
   // Closed (saved, or given up): a photo still being sent goes with the outbox, or not at all.
   const closed = () => { layers.remove(); upload?.abort(); if (preview.src) URL.revokeObjectURL(preview.src); };
   // Leaving the form loses a field changed, the pin moved or a photo chosen: asked first.
-  const unsaved = () => !saving && (changedFields().length > 0 || !marker.getLatLng().equals(start) || Boolean(photo.blob || photo.id));
-  openSheet(device ? t("edit") : t("pinDevice"), form, { closed, unsaved });
+  const unsaved = () => !saving && (changedFields().length > 0 || !marker.getLatLng().equals(start) || photo !== firstPhoto);
+  openSheet(device ? t("edit") : queued ? t("correctPin") : t("pinDevice"), form, { closed, unsaved });
   keepInSight(map, marker.getLatLng());
 }
 
