@@ -689,6 +689,53 @@ def test_texts_meet_wcag_aa_contrast(phone, contributor):
     assert page.evaluate(LOW_CONTRAST_TEXTS) == []
 
 
+def contrast(first: str, second: str) -> float:
+    """WCAG's contrast ratio of two CSS colours written rgb(...) or #rrggbb."""
+
+    def luminance(colour: str) -> float:
+        if colour.startswith("#"):
+            channels = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+        else:
+            channels = [int(float(part)) for part in re.findall(r"[\d.]+", colour)[:3]]
+        linear = [
+            c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+            for c in channels
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+# What focus rings and pin borders stand on: the sheet, the map's light ground, the header.
+GROUNDS = {"white": "#ffffff", "land": "#f2efe9", "header": "#1a2330"}
+
+
+def test_focus_rings_and_pin_borders_stand_out_3_to_1(phone, contributor):
+    """WCAG 1.4.11: a focus ring shows 3:1 against what it stands on (its blue outline on light
+    ground, its white halo on the header), and so do the borders that tell a pin waiting in the
+    outbox or being placed."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Account").click()
+    page.keyboard.press("Tab")  # from the sheet's title to its first control, by keyboard
+    ring = page.evaluate(
+        r"""() => { const style = getComputedStyle(document.activeElement);
+            return [style.outlineColor, style.boxShadow.match(/rgba?\([^)]*\)/)[0]]; }"""
+    )
+    assert min(contrast(ring[0], GROUNDS["white"]), contrast(ring[0], GROUNDS["land"])) >= 3
+    assert max(contrast(tone, GROUNDS["header"]) for tone in ring) >= 3
+    page.get_by_role("button", name="Close").click()
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin(kind="camera")
+    expect(page.locator(".pin.pending")).to_have_count(1)
+    page.get_by_role("button", name="Pin a device").click()
+    for selector in (".pin.pending", ".pin.draft"):
+        border = page.locator(selector).evaluate("pin => getComputedStyle(pin).borderTopColor")
+        assert min(contrast(border, ground) for ground in (GROUNDS["white"], GROUNDS["land"])) >= 3
+
+
 def test_the_pin_stays_in_sight_above_the_form(phone, contributor):
     """On a phone the form covers the lower half of the map: the pin is moved above it."""
     page = phone.open()
