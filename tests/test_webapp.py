@@ -514,6 +514,11 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     expect(item).to_contain_text("licence-plate reader")
     item.get_by_role("button", name="Approve").click()
     expect(item).to_have_count(0)
+    # The buttons that had the focus are gone: it goes to the queue's title, which says so.
+    expect(page.locator("#sheet-title")).to_be_focused()
+    expect(page.locator("#sheet [role=status]").first).to_have_text(
+        "Decision recorded; the rest of the queue follows."
+    )
     status = db("SELECT review_status FROM devices WHERE id = :id", id=pending).scalar_one()
     assert status == "approved"
 
@@ -734,6 +739,20 @@ def test_focus_rings_and_pin_borders_stand_out_3_to_1(phone, contributor):
     for selector in (".pin.pending", ".pin.draft"):
         border = page.locator(selector).evaluate("pin => getComputedStyle(pin).borderTopColor")
         assert min(contrast(border, ground) for ground in (GROUNDS["white"], GROUNDS["land"])) >= 3
+
+
+def test_removing_a_direction_keeps_the_focus_in_the_form(phone, contributor):
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    for _ in range(2):
+        page.get_by_role("button", name="Add a direction").click()
+    page.get_by_role("button", name="Remove direction 1").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Direction (°) 1")).to_be_focused()  # the one now in its place
+    page.get_by_role("button", name="Remove direction 1").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Add a direction")).to_be_focused()
 
 
 def test_the_pin_stays_in_sight_above_the_form(phone, contributor):

@@ -11,11 +11,12 @@ import { element, field, notice, openSheet, placeLink } from "./ui.js";
 const reviewPhotos = (photos, kind) => element("div", { class: "review-photos" },
   ...photos.map((photo, index) => largePhoto(photo, photoAlt(index, kind))));
 
-// SEND: a decision's request; the queue is read again after it, or the refusal shown in MESSAGE.
+// SEND: a decision's request; the queue is read again after it (which says so, the focus on
+// its title: the buttons that had it are gone), or the refusal shown in MESSAGE.
 const acting = (message, refresh) => (send) => async () => {
   try {
     await send();
-    await refresh();
+    await refresh({ decided: true });
   } catch (error) {
     message.replaceChildren(notice(errorText(error), "error"));
   }
@@ -73,15 +74,20 @@ function photoItem(photo, refresh) {
 export async function showModerationQueue(onDecision) {
   const list = element("ul", { class: "queue" });
   const photos = element("ul", { class: "queue", "aria-label": t("photosToReview") });
-  const refresh = async () => {
+  const said = element("p", { role: "status" });
+  const refresh = async ({ decided = false } = {}) => {
     const { data } = await request("GET", "moderation/queue");
     list.replaceChildren(...data.items.map((item) => queueItem(item, refresh)));
     if (!data.items.length) list.append(element("li", {}, t("queueEmpty")));
     photos.replaceChildren(...data.photos.map((photo) => photoItem(photo, refresh)));
     if (!data.photos.length) photos.append(element("li", {}, t("photoQueueEmpty")));
+    if (decided) {
+      said.textContent = t("decisionRecorded");
+      document.getElementById("sheet-title").focus();
+    }
     onDecision();
   };
-  openSheet(t("moderation"), element("div", {}, list, element("h3", {}, t("photosToReview")), photos));
+  openSheet(t("moderation"), element("div", {}, said, list, element("h3", {}, t("photosToReview")), photos));
   try {
     await refresh();
   } catch (error) {

@@ -138,7 +138,14 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
         }
       });
       const remove = element("button", { type: "button", class: "secondary" }, t("removeDirection", { n }));
-      remove.addEventListener("click", () => { directions.splice(index, 1); listDirections(); drawCones(); });
+      remove.addEventListener("click", () => {
+        directions.splice(index, 1);
+        listDirections();
+        drawCones();
+        // The focus, which went with the button, goes to the direction now in its place (else
+        // to "Add a direction"), not to the page's start.
+        (directionList.querySelectorAll("input")[index] ?? addDirection).focus();
+      });
       return element("li", {}, input.node, compass, remove);
     }));
   }
