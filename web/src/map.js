@@ -62,7 +62,8 @@ function clusterIcon(count) {
   const size = Math.round(22 + 6 * Math.log10(count));
   return L.divIcon({
     className: "",
-    html: `<span class="cluster" style="width:${size}px;height:${size}px">${shortCount(count)}</span>`,
+    // The count shown is hidden from screen readers: the marker's title names the cluster.
+    html: `<span class="cluster" style="width:${size}px;height:${size}px" aria-hidden="true">${shortCount(count)}</span>`,
     iconSize: [size, size],
     iconAnchor: [size / 2, size / 2],
   });

@@ -93,7 +93,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   }
   map.setView(start, Math.max(map.getZoom(), PIN_ZOOM), { animate: false });
   const draftIcon = () => L.divIcon({ className: "", html: kindIcon(kind, "draft"), iconSize: [32, 32], iconAnchor: [16, 16] });
-  const marker = L.marker(start, { draggable: true, autoPan: true, icon: draftIcon(), title: t("pinDevice"), alt: t("pinDevice"), zIndexOffset: 1000 }).addTo(layers);
+  const marker = L.marker(start, { draggable: true, autoPan: true, icon: draftIcon(), title: t("draftPin"), alt: t("draftPin"), zIndexOffset: 1000 }).addTo(layers);
   const cones = L.layerGroup().addTo(layers);
   const angleInput = field(t("angle"), "input", { name: "angle", type: "number", min: 1, max: 360, value: props.angle ?? DEFAULT_ANGLE });
   const directionList = element("ol", { class: "directions" });
@@ -106,7 +106,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       cones.addLayer(L.polygon(coneLatLngs(here.lat, here.lng, direction, angle), { color: styleOf(kind).color, weight: 1, fillOpacity: 0.25, interactive: false, className: "draft-cone" }));
       const handle = L.marker(offset(here.lat, here.lng, direction, CONE_HANDLE_M), {
         draggable: true,
-        icon: L.divIcon({ className: "", html: `<span class="cone-handle">${index + 1}</span>`, iconSize: [28, 28], iconAnchor: [14, 14] }),
+        icon: L.divIcon({ className: "", html: `<span class="cone-handle" aria-hidden="true">${index + 1}</span>`, iconSize: [28, 28], iconAnchor: [14, 14] }),
         title: `${t("direction")} ${index + 1}`,
       });
       handle.on("drag", () => {
