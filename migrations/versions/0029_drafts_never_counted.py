@@ -4,7 +4,7 @@ A pin awaiting review could be moved and edited by its author; the maps at a dat
 timelines replayed those drafts, so a hexagon of 10 m at a past date showed where a pin first
 stood (often where its author was) although its public history starts at its publication.
 Statistics now replay public revisions only (service/visibility.py, is_public_revision). And
-a device observed up to a day ahead of the server (a phone's clock) now appears when it was
+a device observed at most a day after its pin (a phone's clock ahead) now appears when it was
 pinned, as the statistics of now count it (appeared_at in service/geo/statistics/selection.py).
 
 The timelines kept by the former rule are forgotten (the next request keeps them again), and

@@ -1,7 +1,7 @@
 """Which devices count in a statistic, and which districts it is about."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ARRAY,
@@ -34,11 +34,13 @@ PRESENT_STATUSES = ("active", "unknown")
 
 
 def appeared_at() -> ColumnElement:
-    """When a device came onto the map: its first observation, or when it was pinned if that
-    came first (or none was recorded). An observation may be dated up to a day ahead of the
-    server (a phone's clock, a local date past midnight): the pin was on the map meanwhile, as
-    the statistics of now count it. (LEAST ignores a null.)"""
-    return func.least(Device.observed_at, Device.created_at)
+    """When a device came onto the map: its first observation, else when it was pinned. An
+    observation dated at most a day after its pin (a phone's clock ahead, a local date past
+    midnight: the drift the API accepts) counts from the pin, which was on the map meanwhile,
+    as the statistics of now count it."""
+    observed, pinned = Device.observed_at, Device.created_at
+    ahead = and_(observed > pinned, observed <= pinned + timedelta(days=1))
+    return case((ahead, pinned), else_=func.coalesce(observed, pinned))
 
 
 def still_there(status) -> ColumnElement:
