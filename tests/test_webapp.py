@@ -741,6 +741,23 @@ def test_focus_rings_and_pin_borders_stand_out_3_to_1(phone, contributor):
         assert min(contrast(border, ground) for ground in (GROUNDS["white"], GROUNDS["land"])) >= 3
 
 
+def test_the_sheet_says_the_position_is_being_found_while_the_gps_takes_its_time(
+    phone, contributor
+):
+    """A fix may take seconds in the street: a tap on "Pin a device" answers at once."""
+    phone.context.add_init_script(
+        """{ const geolocation = navigator.geolocation;
+            const original = geolocation.getCurrentPosition.bind(geolocation);
+            geolocation.getCurrentPosition = (ok, fail, options) =>
+                setTimeout(() => original(ok, fail, options), 1500); }"""
+    )
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    expect(page.locator("#sheet")).to_contain_text("Finding your position…", timeout=1000)
+    expect(page.locator(".pin-form")).to_be_visible()  # once the fix came
+
+
 def test_removing_a_direction_keeps_the_focus_in_the_form(phone, contributor):
     page = phone.open()
     phone.sign_in(contributor)

@@ -79,6 +79,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     const [lon, lat] = shown.geometry.coordinates;
     start = L.latLng(lat, lon);
   } else {
+    // The fix may take seconds: the sheet says so meanwhile (the form replaces it).
+    if (!openSheet(t("pinDevice"), notice(t("locating")))) return layers.remove();
     status.replaceChildren(notice(t("locating")));
     const position = await currentPosition();
     if (position) {
