@@ -603,29 +603,41 @@ def test_the_account_sheet_says_the_role_in_the_chosen_language(phone, as_user):
 
 def test_a_contributor_changes_the_password_then_signs_out_everywhere(phone, as_user):
     """From the account sheet: a new password (the current one asked; other devices signed out,
-    this phone kept), then signing out of every device, this one included."""
+    this phone kept), then signing out of every device, this one included. The server is asked
+    through the page, one request after the other (the live server shares the test's
+    transaction with no other thread)."""
     author = as_user()  # also signed in elsewhere: the token the test client carries
+    elsewhere = author.environ_base["HTTP_AUTHORIZATION"]
     new_password = "a brand new passphrase for the street"
     page = phone.open()
     phone.sign_in(author.user.username)
+
+    def status_of(method: str, path: str, headers: dict, body=None) -> int:
+        return page.evaluate(
+            """async ([method, path, headers, body]) => (await fetch(path, {
+                method, headers: { ...headers, "Content-Type": "application/json" },
+                body: body && JSON.stringify(body) })).status""",
+            [method, path, headers, body],
+        )
+
     page.get_by_role("button", name="Account").click()
     form = page.get_by_role("form", name="Change the password")
     form.get_by_label("Current password").fill("not the password at all")
     form.get_by_label("New password").fill(new_password)
     form.get_by_role("button").click()
     expect(form).to_contain_text("The current password is wrong.")
-    assert author.get("/api/v1/me").status_code == 200
+    assert status_of("GET", "/api/v1/me", {"Authorization": elsewhere}) == 200
     form.get_by_label("Current password").fill(TEST_PASSWORD)
     form.get_by_label("New password").fill(new_password)
     form.get_by_role("button").click()
     expect(form).to_contain_text("Password changed: your other devices are signed out.")
-    assert author.get("/api/v1/me").status_code == 401  # the other device
+    assert status_of("GET", "/api/v1/me", {"Authorization": elsewhere}) == 401
     expect(page.locator("#sheet")).to_contain_text(f"Signed in as {author.user.username}")
     page.get_by_role("button", name="Sign out everywhere").click()
     expect(page.locator("#sheet")).to_contain_text("Signed out on every device")
     expect(page.get_by_role("form", name="Sign in")).to_be_visible()
     login = {"username": author.user.username, "password": new_password}
-    assert author.post("/api/v1/auth/tokens", json=login).status_code == 201
+    assert status_of("POST", "/api/v1/auth/tokens", {}, login) == 201
 
 
 def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
@@ -985,17 +997,24 @@ def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
     expect(page.locator("#outbox-button")).to_contain_text("1 change(s) refused")
 
 
+def pinned_offline(phone, username: str, **pin):
+    """The phone signed in as USERNAME, offline, one pin (PIN: Phone.pin's options) kept in its
+    outbox: (the page, the outbox's button)."""
+    page = phone.open()
+    phone.sign_in(username)
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin(**pin)
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    return page, outbox
+
+
 def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, contributor):
     """The server refuses the photo kept offline (a GIF): the pin is not lost with it."""
     gif = io.BytesIO()
     Image.new("RGB", (40, 40), "red").save(gif, "GIF")
-    page = phone.open()
-    phone.sign_in(contributor)
-    phone.wait_for_service_worker()
-    phone.context.set_offline(True)
-    phone.pin(kind="microphone", photo=gif.getvalue())
-    outbox = page.locator("#outbox-button")
-    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    page, outbox = pinned_offline(phone, contributor, kind="microphone", photo=gif.getvalue())
     phone.context.set_offline(False)
     expect(outbox).to_contain_text("1 change(s) refused")
     expect(page.locator("#announcer")).to_contain_text("1 change(s) refused")
@@ -1012,13 +1031,7 @@ def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, cont
 def test_a_pin_in_the_outbox_is_corrected_or_discarded_before_it_goes(phone, db, contributor):
     """Pinned offline in the street: a wrong kind is corrected from the outbox (the photo and
     the place kept), a pin made by mistake discarded; only the corrected one is sent."""
-    page = phone.open()
-    phone.sign_in(contributor)
-    phone.wait_for_service_worker()
-    phone.context.set_offline(True)
-    phone.pin(kind="camera", photo=images.plain_photo())
-    outbox = page.locator("#outbox-button")
-    expect(outbox).to_have_text("1 change(s) waiting to be sent")  # kept, with its photo
+    page, outbox = pinned_offline(phone, contributor, kind="camera", photo=images.plain_photo())
     phone.pin(kind="sensor")
     expect(outbox).to_have_text("2 change(s) waiting to be sent")
     outbox.click()
