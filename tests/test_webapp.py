@@ -1028,6 +1028,22 @@ def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, cont
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
 
 
+def test_a_pass_that_sent_some_and_had_others_refused_says_both(phone, db, contributor):
+    """The refusals are said in red, and what was sent in the same pass with them (not replaced
+    by them at once)."""
+    gif = io.BytesIO()
+    Image.new("RGB", (40, 40), "red").save(gif, "GIF")
+    page, outbox = pinned_offline(phone, contributor, kind="microphone", photo=gif.getvalue())
+    phone.pin(kind="sensor")
+    expect(outbox).to_have_text("2 change(s) waiting to be sent")
+    phone.context.set_offline(False)
+    announcer = page.locator("#announcer")
+    expect(announcer).to_contain_text("1 change(s) sent")
+    expect(announcer).to_contain_text("1 change(s) refused")
+    expect(announcer).to_have_attribute("data-tone", "refusal")
+    assert [d.kind for d in devices_by(db, contributor)] == ["sensor"]
+
+
 def test_a_pin_in_the_outbox_is_corrected_or_discarded_before_it_goes(phone, db, contributor):
     """Pinned offline in the street: a wrong kind is corrected from the outbox (the photo and
     the place kept), a pin made by mistake discarded; only the corrected one is sent."""

@@ -41,13 +41,15 @@ async function flushOutbox() {
   await rememberSent(db, results);
   const duplicate = results.find(({ item, error }) => error && outboxView.isDuplicate(item));
   if (duplicate) outboxView.offerDuplicate(duplicate.item);
-  await showSent(results.filter(({ result }) => result).length);
   // A refused vote has left the outbox (queue.js): its reason is said, wherever it was sent from.
   const refusals = results.filter(({ error }) => error);
   const votes = refusals.filter(({ item }) => item.type === "confirm");
   const refusalTexts = votes.map(({ error }) => t("voteRefused", { detail: errorText(error) }));
   if (refusals.length > votes.length) refusalTexts.push(t("refusedCount", { count: refusals.length - votes.length }));
-  if (refusalTexts.length) announce(refusalTexts.join(" "), "refusal");
+  const sent = results.filter(({ result }) => result).length;
+  // What was sent is said with the refusals, which would otherwise replace it at once.
+  await showSent(sent, { announced: !refusalTexts.length });
+  if (refusalTexts.length) announce([sent ? t("sentCount", { count: sent }) : "", ...refusalTexts].filter(Boolean).join(" "), "refusal");
   const pending = (await queue.all()).filter((item) => item.state === "pending");
   if (pending.length) {
     // Why it waits, if the server said (a rate limit...), else the network. Said once, not at
@@ -60,11 +62,12 @@ async function flushOutbox() {
   return results;
 }
 
-async function showSent(count) {
+// ANNOUNCED: the announcer says how many were sent (else the caller says it with more).
+async function showSent(count, { announced = true } = {}) {
   outboxView.update(await queue.all());
   if (!count) return;
   sentTotal += count;
-  announce(t("sentCount", { count }));
+  if (announced) announce(t("sentCount", { count }));
   await mapApi.reload();
 }
 
