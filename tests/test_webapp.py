@@ -599,6 +599,9 @@ def test_the_account_sheet_says_the_role_in_the_chosen_language(phone, as_user):
     expect(page.locator("#sheet")).to_contain_text(
         f"Connecté en tant que {author.user.username} (contributeur·rice)"
     )
+    # Leaflet's own controls too.
+    expect(page.get_by_role("button", name="Zoomer", exact=True)).to_be_visible()
+    expect(page.locator(".leaflet-control-attribution")).to_contain_text("Dispositifs : ")
 
 
 def test_a_contributor_changes_the_password_then_signs_out_everywhere(phone, as_user):

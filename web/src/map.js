@@ -6,7 +6,7 @@ import L from "leaflet";
 import { request } from "./api.js";
 import { addBasemap } from "./basemap.js";
 import { createDeclaredLayer } from "./declared.js";
-import { errorText, kindLabel, t } from "./i18n.js";
+import { errorText, kindLabel, onLanguageChange, t } from "./i18n.js";
 import { cachedDevicesIn, keepArea } from "./store.js";
 import { element, openSheet } from "./ui.js";
 
@@ -114,8 +114,16 @@ const loadFailed = (error) => t("loadFailed", { message: errorText(error).replac
 
 export function createMap({ basemap, db, onSelect }) {
   const view = viewFromHash(window.location.hash);
-  const map = L.map("map", { minZoom: 2, maxZoom: 20, zoomControl: true, keyboard: true })
+  const map = L.map("map", { minZoom: 2, maxZoom: 20, zoomControl: false, keyboard: true })
     .setView([view.lat, view.lon], view.zoom);
+  // Leaflet's zoom buttons, titled in the page's language (Leaflet's own titles are English).
+  let zoom = null;
+  const addZoom = () => {
+    zoom?.remove();
+    zoom = L.control.zoom({ zoomInTitle: t("zoomIn"), zoomOutTitle: t("zoomOut") }).addTo(map);
+  };
+  addZoom();
+  onLanguageChange(addZoom);
   L.control.scale({ imperial: false }).addTo(map);
   map.attributionControl.setPrefix(false);
   // The data's credit, as the server gives it (its `license` links: the contributors, and
@@ -126,7 +134,8 @@ export function createMap({ basemap, db, onSelect }) {
   function showCredits(links) {
     const licences = (links || []).filter((link) => link.rel === "license" && link.title && /^https?:/.test(link.href));
     if (!licences.length) return;
-    const credit = "Devices: " + licences.map((link) => `<a href="${escapeHtml(link.href)}">${escapeHtml(link.title)}</a>`).join(", ");
+    const credits = licences.map((link) => `<a href="${escapeHtml(link.href)}">${escapeHtml(link.title)}</a>`).join(", ");
+    const credit = t("labelled", { label: t("devicesCredit"), value: credits });
     if (credit === dataCredit) return;
     map.attributionControl.removeAttribution(dataCredit).addAttribution(credit);
     dataCredit = credit;
