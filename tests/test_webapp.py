@@ -790,6 +790,27 @@ def test_removing_a_direction_keeps_the_focus_in_the_form(phone, contributor):
     expect(page.get_by_role("button", name="Add a direction")).to_be_focused()
 
 
+def test_the_header_filters_and_zoom_are_tapped_at_44_px(phone, contributor):
+    """WCAG 2.5.5: what a thumb taps in the street (the header's buttons and language, the
+    filters and their kinds, the zoom buttons) is 44 by 44 CSS pixels at least."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_text("Kinds shown").click()
+    targets = (
+        "header button:not([hidden]), header select, .filters summary, #kinds label, "
+        ".leaflet-control-zoom a"
+    )
+    sizes = page.evaluate(
+        """selector => [...document.querySelectorAll(selector)]
+            .filter((node) => node.offsetParent !== null)
+            .map((node) => { const box = node.getBoundingClientRect();
+                return [node.id || node.textContent.trim(), box.width, box.height]; })""",
+        targets,
+    )
+    assert len(sizes) >= 8
+    assert [size for size in sizes if min(size[1:]) < 44] == []
+
+
 def test_the_pin_stays_in_sight_above_the_form(phone, contributor):
     """On a phone the form covers the lower half of the map: the pin is moved above it."""
     page = phone.open()
