@@ -87,6 +87,7 @@ class Config:
         self.PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 25 * 1024 * 1024)
         self.PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 64_000_000)
         self.PHOTO_DECODES_PER_WORKER = env_int("PHOTO_DECODES_PER_WORKER", 1)
+        self.PHOTO_LOOSE_MAX = env_int("PHOTO_LOOSE_MAX", 50)
         self.PHOTO_DECODE_WAIT_SECONDS = env_int("PHOTO_DECODE_WAIT_SECONDS", 30)
         # Uploads never attached to a device are removed by `flask photos clean-orphans`.
         self.PHOTO_ORPHAN_HOURS = env_int("PHOTO_ORPHAN_HOURS", 24)

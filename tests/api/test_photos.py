@@ -353,6 +353,21 @@ def test_photos_take_turns_to_be_decoded(app, client, db, stored_keys, monkeypat
     assert turns.acquire(blocking=False)  # and its turn was given back
 
 
+def test_an_account_keeps_few_uploads_attached_to_no_device(app, client, db, monkeypatch):
+    """Each loose upload takes disk until attached (or swept a day later): beyond
+    PHOTO_LOOSE_MAX of them, a 429 asks to attach or delete them, and nothing is stored."""
+    monkeypatch.setitem(app.config, "PHOTO_LOOSE_MAX", 2)
+    first, _second = (
+        uploaded(client, images.plain_photo(colour=(n, n, n)))["id"] for n in (10, 20)
+    )
+    refused = upload(client, images.plain_photo(colour=(30, 30, 30)))
+    assert_refused(refused, 429, "file")
+    assert count_photos(db) == 2
+    attached = client.post("/api/v1/devices", json=feature(2.35, 48.85) | {"photo_ids": [first]})
+    assert attached.status_code == 201  # one attached: room for another
+    assert upload(client, images.plain_photo(colour=(30, 30, 30))).status_code == 201
+
+
 def device_etag(client, url: str) -> str:
     return client.get(url).headers["ETag"]
 

@@ -10,6 +10,7 @@ import threading
 
 from flask import Response, current_app, g, redirect, request, url_for
 from flask.views import MethodView
+from sqlalchemy import func, select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ... import idempotency
@@ -19,6 +20,7 @@ from ...errors import (
     Forbidden,
     PayloadTooLarge,
     ServiceUnavailable,
+    TooManyRequests,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -160,6 +162,23 @@ def decoding_turn():
         turns.release()
 
 
+def check_loose_uploads(user) -> None:
+    """An account keeps at most PHOTO_LOOSE_MAX uploads attached to no device: each takes disk
+    until it is attached (or swept by clean-orphans a day later), and accounts cost nothing."""
+    limit = current_app.config["PHOTO_LOOSE_MAX"]
+    loose = session.scalar(
+        select(func.count())
+        .select_from(Photo)
+        .where(Photo.uploaded_by == user.id, Photo.device_id.is_(None))
+    )
+    if loose >= limit:
+        raise TooManyRequests(
+            f"You have {loose} photos attached to no device (at most {limit}): attach them to "
+            "pins, or delete them, before sending more.",
+            field="file",
+        )
+
+
 def created(photo: Photo, processed: ProcessedPhoto, status: int = 201) -> tuple:
     location = url_for("photos.PhotoByIdViews", photo_id=photo.id, _external=True)
     return uploaded_view(photo, processed), status, {"Location": location}
@@ -182,9 +201,10 @@ class PhotoUploadViews(MethodView):
         schema=UploadedPhotoSchema,
         description="You uploaded this image already and it is not attached yet: that photo",
     )
-    @blp.problems(413, 415, 422, 503)
+    @blp.problems(413, 415, 422, 429, 503)
     def post(self, files):
         """Upload a photo; it is stripped of metadata and its GPS position is suggested back"""
+        check_loose_uploads(g.user)
         processed = processed_upload(files["file"])
         earlier = loose_upload_of(processed, g.user)
         if earlier is not None:
