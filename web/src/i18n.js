@@ -316,6 +316,7 @@ const STRINGS = {
       unauthorized: "Pseudonyme ou mot de passe incorrect, ou session expirée.",
       forbidden: "Ce compte n'a pas le droit de faire cela.",
       "too-many-requests": "Trop de demandes : patientez un moment avant de réessayer.",
+      "too-many-requests/file": "Trop de photos rattachées à aucun signalement : rattachez-les ou supprimez-les avant d'en envoyer d'autres.",
       other: "Refusé par le serveur (erreur {status}).",
       field: " (« {label} »)",
       // After a sentence that does not say why: the server's reason, in its words.
