@@ -811,6 +811,27 @@ def test_the_header_filters_and_zoom_are_tapped_at_44_px(phone, contributor):
     assert [size for size in sizes if min(size[1:]) < 44] == []
 
 
+def test_large_text_on_a_narrow_phone_stays_within_reach(phone, contributor):
+    """WCAG 1.4.4 and 1.4.10: at 320 px with text at 200 %, the open filters scroll within the
+    map instead of running past its bottom, and the kinds of the pin form stay on the screen."""
+    page = phone.open()
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.add_style_tag(content="html { font-size: 200% }")
+    page.get_by_text("Kinds shown").click()
+    filters, main = (page.locator(s).bounding_box() for s in ("#filters", "main"))
+    assert filters["y"] + filters["height"] <= main["y"] + main["height"]
+    page.locator("#kinds label").last.scroll_into_view_if_needed()
+    expect(page.locator("#kinds label").last).to_be_in_viewport()
+    page.get_by_text("Kinds shown").click()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    expect(page.locator(".pin-form")).to_be_visible()
+    rights = page.locator(".kind-picker label").evaluate_all(
+        "labels => labels.map((label) => label.getBoundingClientRect().right)"
+    )
+    assert rights and max(rights) <= 320
+
+
 def test_the_pin_stays_in_sight_above_the_form(phone, contributor):
     """On a phone the form covers the lower half of the map: the pin is moved above it."""
     page = phone.open()
