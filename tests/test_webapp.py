@@ -790,15 +790,23 @@ def test_removing_a_direction_keeps_the_focus_in_the_form(phone, contributor):
     expect(page.get_by_role("button", name="Add a direction")).to_be_focused()
 
 
-def test_the_header_filters_and_zoom_are_tapped_at_44_px(phone, contributor):
+def test_what_a_thumb_taps_is_44_px_at_least(phone, contributor, moderator):
     """WCAG 2.5.5: what a thumb taps in the street (the header's buttons and language, the
-    filters and their kinds, the zoom buttons) is 44 by 44 CSS pixels at least."""
-    page = phone.open()
+    filters and their kinds, the zoom buttons, the markers of devices and of clusters) is 44
+    by 44 CSS pixels at least."""
+    spot = feature(2.3522, 48.8566)
+    for kind in ("camera", "microphone"):  # a cluster of two...
+        spot["properties"]["kind"] = kind
+        assert moderator.post("/api/v1/devices?force=true", json=spot).status_code == 201
+    lone = feature(2.35228, 48.8566)  # ...and a device alone beside it
+    assert moderator.post("/api/v1/devices?force=true", json=lone).status_code == 201
+    page = phone.open("#20/48.8566/2.3522")
+    expect(page.locator(".leaflet-marker-icon")).to_have_count(2)
     phone.sign_in(contributor)
     page.get_by_text("Kinds shown").click()
     targets = (
         "header button:not([hidden]), header select, .filters summary, #kinds label, "
-        ".leaflet-control-zoom a"
+        ".leaflet-control-zoom a, .leaflet-marker-icon"
     )
     sizes = page.evaluate(
         """selector => [...document.querySelectorAll(selector)]

@@ -37,9 +37,15 @@ export function kindIcon(kind, extraClass = "") {
 const REVIEW_CLASSES = { pending: "awaiting-review", rejected: "rejected" };
 const OUTBOX_STATES = new Set(["pending", "refused"]);
 
-const deviceIcon = (kind, extraClass) => L.divIcon({
-  className: "", html: kindIcon(kind, extraClass), iconSize: [26, 26], iconAnchor: [13, 13],
-});
+// A marker is tapped in a square of TAP_TARGET px (WCAG 2.5.5) around the pin or cluster it
+// shows, smaller and centred in it (the "tap-target" class).
+const TAP_TARGET = 44;
+const tapTarget = (html, shown = 0) => {
+  const side = Math.max(TAP_TARGET, shown);
+  return L.divIcon({ className: "tap-target", html, iconSize: [side, side], iconAnchor: [side / 2, side / 2] });
+};
+
+const deviceIcon = (kind, extraClass) => tapTarget(kindIcon(kind, extraClass));
 
 // 950, 1.2k, 15k: a count that fits in its circle.
 function shortCount(count) {
@@ -60,13 +66,8 @@ function whenActivated(marker, action) {
 
 function clusterIcon(count) {
   const size = Math.round(22 + 6 * Math.log10(count));
-  return L.divIcon({
-    className: "",
-    // The count shown is hidden from screen readers: the marker's title names the cluster.
-    html: `<span class="cluster" style="width:${size}px;height:${size}px" aria-hidden="true">${shortCount(count)}</span>`,
-    iconSize: [size, size],
-    iconAnchor: [size / 2, size / 2],
-  });
+  // The count shown is hidden from screen readers: the marker's title names the cluster.
+  return tapTarget(`<span class="cluster" style="width:${size}px;height:${size}px" aria-hidden="true">${shortCount(count)}</span>`, size);
 }
 
 // The point DISTANCE_M metres from (lat, lon) towards BEARING degrees (flat: metres only).
