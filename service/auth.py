@@ -61,9 +61,10 @@ def keyed_hash(value: str) -> str:
     return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
 
 
-def weak_password_reason(password: str, *personal: str | None) -> str | None:
-    """Why PASSWORD is easy to guess (a common password, a pattern, the account's own name or
-    email among PERSONAL), or None when it is not."""
+def weak_password_reason(password: str, username: str, email: str | None = None) -> str | None:
+    """Why PASSWORD is easy to guess (a common password, a pattern, the account's own USERNAME
+    or EMAIL, or the name before its @), or None when it is not."""
+    personal = [username, email, email.partition("@")[0] if email else None]
     verdict = zxcvbn(
         password[:PASSWORD_JUDGED_CHARACTERS], user_inputs=[value for value in personal if value]
     )

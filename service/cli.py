@@ -51,8 +51,7 @@ def reset_password(name, password):
 def check_new_password(password: str, name: str, email: str | None = None) -> None:
     if len(password) < 10:
         raise click.BadParameter("use at least 10 characters", param_hint="password")
-    email = email or ""
-    weakness = auth.weak_password_reason(password, name, email, email.partition("@")[0])
+    weakness = auth.weak_password_reason(password, name, email)
     if weakness:
         raise click.BadParameter(weakness, param_hint="password")
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from .db import session
 from .models import Confirmation, Device, DeviceRevision, User
@@ -51,12 +51,17 @@ EDITABLE_FIELDS = (
 )
 
 
-def approved_pin_count(user: User) -> int:
-    return session.scalar(
+def approved_pins_of(user_id) -> Select:
+    """The count of USER_ID's approved pins (an id, or a column of a query about users)."""
+    return (
         select(func.count())
         .select_from(Device)
-        .where(Device.created_by == user.id, Device.review_status == "approved")
+        .where(Device.created_by == user_id, Device.review_status == "approved")
     )
+
+
+def approved_pin_count(user: User) -> int:
+    return session.scalar(approved_pins_of(user.id))
 
 
 def is_trusted(user: User, approved_pins: int | None = None) -> bool:
@@ -119,12 +124,7 @@ def restore(device: Device, state: dict) -> None:
 
 def trusted_count(user_ids: set) -> int:
     """How many of USER_IDS are trusted (is_trusted), their approved pins counted at once."""
-    approved = (
-        select(func.count())
-        .select_from(Device)
-        .where(Device.created_by == User.id, Device.review_status == "approved")
-        .scalar_subquery()
-    )
+    approved = approved_pins_of(User.id).scalar_subquery()
     users = session.execute(select(User, approved).where(User.id.in_(user_ids))).all()
     return sum(is_trusted(user, pins) for user, pins in users)
 

@@ -169,10 +169,7 @@ class PasswordViews(MethodView):
         user = g.user
         if not auth.check_password(user, form["current_password"]):
             raise ValidationFailed("The current password is wrong.", field="current_password")
-        email = user.email or ""
-        weakness = auth.weak_password_reason(
-            form["new_password"], user.username, email, email.partition("@")[0]
-        )
+        weakness = auth.weak_password_reason(form["new_password"], user.username, user.email)
         if weakness:
             raise ValidationFailed(weakness, field="new_password")
         auth.set_password(user, form["new_password"], keep_token=g.token_id)

@@ -52,10 +52,7 @@ class RegisterSchema(StrictSchema):
 
     @ma.validates_schema
     def password_hard_to_guess(self, data, **_kwargs):
-        email = data.get("email") or ""
-        reason = weak_password_reason(
-            data["password"], data["username"], email, email.partition("@")[0]
-        )
+        reason = weak_password_reason(data["password"], data["username"], data.get("email"))
         if reason:
             raise ma.ValidationError(reason, field_name="password")
 
