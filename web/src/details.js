@@ -90,19 +90,24 @@ async function showQueuedPin(id, { mapApi, outbox, message }) {
   message.replaceChildren(state, element("p", { class: "actions" }, ...queuedPinActions(item, { mapApi, outbox })));
 }
 
+// The button that discards ITEM from the outbox once the contributor confirms; AFTER runs then.
+export function discardButton(item, { outbox, after }) {
+  return element("button", {
+    type: "button",
+    class: "secondary",
+    onclick: async () => {
+      if (!window.confirm(t("discardConfirm"))) return;
+      await outbox.discard(item.seq);
+      after();
+    },
+  }, t("discard"));
+}
+
 // The buttons that correct or discard ITEM, a pin in the outbox; AFTER runs once it is discarded.
 export function queuedPinActions(item, { mapApi, outbox, after = closeSheet }) {
   return [
     element("button", { type: "button", onclick: () => startPinning({ mapApi, outbox, queued: item }) }, t("correctPin")),
-    element("button", {
-      type: "button",
-      class: "secondary",
-      onclick: async () => {
-        if (!window.confirm(t("discardConfirm"))) return;
-        await outbox.discard(item.seq);
-        after();
-      },
-    }, t("discard")),
+    discardButton(item, { outbox, after }),
   ];
 }
 

@@ -3,8 +3,7 @@
 // candidates on the map with their photos: confirm one of them instead, or insist.
 import { request } from "./api.js";
 import { kindLabel, problemText, t, valueLabel } from "./i18n.js";
-import { photoStrip, queuedPinActions } from "./details.js";
-import { startPinning } from "./pinning.js";
+import { discardButton, photoStrip, queuedPinActions } from "./details.js";
 import { closeSheet, element, notice, openSheet, whenSheetFree } from "./ui.js";
 
 // The device a change is about, by its kind (kept with the change; an id means nothing to a
@@ -87,8 +86,7 @@ export function createOutboxView({ outbox, mapApi }) {
       // Not sent yet for a reason the server gave (a rate limit...): it is sent again later.
       if (item.problem) row.append(notice(t("waitingBecause", { detail: problemText(item.problem) })));
       // Until it goes, a pin may be corrected, and anything discarded.
-      if (item.type === "pin") row.append(...queuedPinActions(item, { mapApi, outbox, after: showList }));
-      else row.append(discardButton(item));
+      row.append(...actions(item, item.type === "pin"));
       return row;
     }
     row.append(notice(t("refusedBecause", { detail: problemText(item.problem) }), "error"));
@@ -132,19 +130,14 @@ export function createOutboxView({ outbox, mapApi }) {
       }, t("applyOverNewVersion")));
     }
     // A refused pin (not a likely duplicate) may be corrected and sent again.
-    if (item.type === "pin" && !isDuplicate(item)) {
-      row.append(element("button", { type: "button", onclick: () => startPinning({ mapApi, outbox, queued: item }) }, t("correctPin")));
-    }
-    row.append(discardButton(item));
+    row.append(...actions(item, item.type === "pin" && !isDuplicate(item)));
     return row;
   }
 
-  function discardButton(item) {
-    return element("button", {
-      type: "button",
-      class: "secondary",
-      onclick: async () => { if (window.confirm(t("discardConfirm"))) { await outbox.discard(item.seq); showList(); } },
-    }, t("discard"));
+  // Discard ITEM, and correct it first if CORRECTABLE (a pin); the list is shown again after.
+  function actions(item, correctable) {
+    const context = { mapApi, outbox, after: showList };
+    return correctable ? queuedPinActions(item, context) : [discardButton(item, context)];
   }
 
   async function showList() {
