@@ -402,6 +402,39 @@ def test_a_photo_sent_over_a_slow_network_shows_how_much_is_sent(phone, db, cont
     assert phone.errors == []
 
 
+def test_a_photo_still_being_sent_when_the_pin_is_saved_is_sent_once(phone, db, contributor):
+    """Saved while its photo is on its way over a slow upload, the pin waits in the outbox for
+    that upload to end: the photo is not cut off and sent again from its first byte."""
+    noise = Image.frombytes("RGB", (900, 600), bytes(random.Random(8).randbytes(900 * 600 * 3)))
+    big = io.BytesIO()
+    noise.save(big, "JPEG", quality=95)
+    page = phone.open()
+    phone.sign_in(contributor)
+    cdp = phone.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 200_000},
+    )
+    page.get_by_role("button", name="Pin a device").click()
+    expect(page.locator(".accuracy-circle")).to_have_count(1)
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": big.getvalue()}
+    )
+    page.wait_for_function(
+        "() => { const bar = document.querySelector('.pin-form progress');"
+        " return bar && bar.value > 0.2 && bar.value < 0.8; }"
+    )
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#outbox-button")).to_have_text("1 change(s) waiting to be sent")
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor)
+    assert db("SELECT count(*) FROM photos WHERE device_id = :id", id=device.id).scalar_one() == 1
+    uploads = [url for url in phone.requests if url.endswith("/api/v1/photos")]
+    assert len(uploads) == 1
+    assert phone.errors == []
+
+
 def test_a_newer_versions_page_never_replaces_the_one_the_app_starts_offline_from(
     phone, monkeypatch, tmp_path
 ):
@@ -1249,6 +1282,42 @@ def test_an_offline_edit_of_a_pin_approved_meanwhile_goes_as_wrong_details(
     assert db("SELECT notes FROM devices WHERE id = :id", id=device_id).scalar_one() is None
     expected = ("status of 403", "ERR_INTERNET_DISCONNECTED")
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
+
+
+def test_offline_edits_and_withdrawals_show_on_the_map_until_they_are_sent(phone, db, as_user):
+    """Changed offline, a device shows as it will be once the change is sent, marked as not
+    sent yet, in place of the server's; a change discarded gives it back as the server has it."""
+    author = as_user()
+    device_id = edit_offline(phone, author).get_json()["id"]
+    page = phone.page
+    page.locator(".pin-form").get_by_label("Notes").fill("Seen from the bridge")
+    page.get_by_role("button", name="Save").click()
+    sensors = page.locator(".leaflet-marker-icon[title^='sensor']")
+    edited = page.locator(".leaflet-marker-icon[title='sensor — Changes not sent yet']")
+    expect(edited.locator(".pin.pending-edit")).to_have_count(1)
+    expect(sensors).to_have_count(1)
+    edited.click()
+    sheet = page.locator("#sheet")
+    expect(sheet).to_contain_text("Seen from the bridge")
+    expect(sheet.locator(".notice")).to_have_text("Changes not sent yet")
+    page.once("dialog", lambda dialog: dialog.accept())
+    sheet.get_by_role("button", name="Discard").click()
+    expect(page.locator("#outbox-button")).to_be_hidden()
+    as_on_server = page.locator(".leaflet-marker-icon[title='sensor — awaiting review']")
+    expect(sensors).to_have_count(1)
+    # Withdrawn offline: faded until the withdrawal is sent, then gone.
+    as_on_server.click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    sheet.get_by_role("button", name="Withdraw my pin").click()
+    withdrawn = page.locator(".leaflet-marker-icon[title='sensor — Withdrawal not sent yet']")
+    expect(withdrawn.locator(".pin.pending-withdraw")).to_have_count(1)
+    expect(sensors).to_have_count(1)
+    phone.context.set_offline(False)
+    phone.wait_until_sent()
+    expect(sensors).to_have_count(0)
+    deleted = db("SELECT deleted_at IS NOT NULL FROM devices WHERE id = :id", id=device_id)
+    assert deleted.scalar_one() is True
+    assert [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
 def test_an_edit_sends_only_what_the_contributor_changed(phone, db, as_user):

@@ -79,15 +79,22 @@ async function history(feature, box) {
     })))));
 }
 
-// A pin still in the outbox: not sent yet, or refused (and why), with what can be done
-// before it goes: correct it (a kind or place got wrong in the street), or discard it.
-async function showQueuedPin(id, { mapApi, outbox, message }) {
-  const item = (await outbox.all()).find((queued) => queued.type === "pin" && queued.feature.id === id);
-  if (!item) return message.replaceChildren(notice(t("pendingPin")));
+// What the outbox keeps of device ID, not sent yet or refused (and why), with what can be done
+// before it goes: a pin corrected (a kind or place got wrong in the street) or discarded, an
+// edit or a withdrawal discarded. The latest such item, when several wait.
+const WAITING = { pin: "pendingPin", edit: "pendingEdit", withdraw: "pendingWithdraw" };
+
+async function showQueued(id, { mapApi, outbox, message }) {
+  const about = (queued) => (queued.type === "pin" ? queued.feature.id : queued.deviceId) === id;
+  const item = (await outbox.all()).filter((queued) => WAITING[queued.type] && about(queued)).at(-1);
+  if (!item) return;
   const state = item.state === "refused"
     ? notice(t("refusedBecause", { detail: problemText(item.problem) }), "error")
-    : notice(t("pendingPin"));
-  message.replaceChildren(state, element("p", { class: "actions" }, ...queuedPinActions(item, { mapApi, outbox })));
+    : notice(t(WAITING[item.type]));
+  const actions = item.type === "pin"
+    ? queuedPinActions(item, { mapApi, outbox })
+    : [discardButton(item, { outbox, after: closeSheet })];
+  message.replaceChildren(state, element("p", { class: "actions" }, ...actions));
 }
 
 // The button that discards ITEM from the outbox once the contributor confirms; AFTER runs then.
@@ -118,7 +125,7 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
   const body = element("div", { class: "stack device-details" }, shownFacts, photoStrip(props.photos, props.kind, props.review_status), message);
   openSheet(kindLabel(props.kind), body);
   if (pending) {
-    showQueuedPin(feature.id, { mapApi, outbox, message });
+    showQueued(feature.id, { mapApi, outbox, message });
     return;
   }
   // The server shows a pin awaiting review to its author and moderators only: one seen here

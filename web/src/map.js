@@ -7,6 +7,7 @@ import { request } from "./api.js";
 import { addBasemap } from "./basemap.js";
 import { createDeclaredLayer } from "./declared.js";
 import { errorText, kindLabel, onLanguageChange, t } from "./i18n.js";
+import { devicesChangedOnPhone } from "./operations.js";
 import { cachedDevicesIn, keepArea } from "./store.js";
 import { element, openSheet } from "./ui.js";
 
@@ -35,7 +36,9 @@ export function kindIcon(kind, extraClass = "") {
 
 // Markers of pins not (yet) public, by their review status, and of the outbox's own.
 const REVIEW_CLASSES = { pending: "awaiting-review", rejected: "rejected" };
-const OUTBOX_STATES = new Set(["pending", "refused"]);
+const OUTBOX_STATES = new Set(["pending", "refused", "pending-edit", "pending-withdraw", "refused-change"]);
+// A device that an edit or withdrawal kept in the outbox changes, by what changes it.
+const changeClass = ({ change, refused }) => (refused ? "refused-change" : `pending-${change}`);
 
 // A marker is tapped in a square of TAP_TARGET px (WCAG 2.5.5) around the pin or cluster it
 // shows, smaller and centred in it (the "tap-target" class).
@@ -150,6 +153,12 @@ export function createMap({ basemap, db, onSelect }) {
   const shownKinds = new Set(KINDS);
   let drawn = null;
   let inFlight = null;
+  // What draw() last drew, and the devices in it by id: the outbox's edits and withdrawals
+  // show over them, as the devices will be once they are sent.
+  let lastDraw = null;
+  let shownDevices = new Map();
+  let outboxItems = [];
+  let changedOnPhone = new Map();
 
   function addDevice(layer, feature, extraClass = "") {
     const [lon, lat] = feature.geometry.coordinates;
@@ -160,6 +169,7 @@ export function createMap({ basemap, db, onSelect }) {
     }
     const state = {
       pending: t("pendingPin"), refused: t("refusedPin"), "awaiting-review": t("awaitingReviewPin"), rejected: t("rejectedPin"),
+      "pending-edit": t("pendingEdit"), "pending-withdraw": t("pendingWithdraw"), "refused-change": t("refusedChange"),
     }[extraClass];
     const title = state ? `${kindLabel(props.kind)} — ${state}` : kindLabel(props.kind);
     const marker = L.marker([lat, lon], { icon: deviceIcon(props.kind, extraClass), title, alt: title, riseOnHover: true, keyboard: true });
@@ -182,6 +192,9 @@ export function createMap({ basemap, db, onSelect }) {
   }
 
   function draw(features, { offline = false } = {}) {
+    lastDraw = [features, { offline }];
+    shownDevices = new Map(features.filter((feature) => !feature.properties.cluster).map((feature) => [feature.id, feature]));
+    const outboxChanged = applyOutboxChanges();
     devicesLayer.clearLayers();
     let devices = 0;
     let clusters = 0;
@@ -191,7 +204,8 @@ export function createMap({ basemap, db, onSelect }) {
       if (!props.cluster) {
         devices += 1;
         // The author's own pins the community does not see yet, or was refused: marked so.
-        addDevice(devicesLayer, feature, REVIEW_CLASSES[props.review_status] || "");
+        // One the outbox changes is drawn by drawPending instead.
+        if (!changedOnPhone.has(feature.id)) addDevice(devicesLayer, feature, REVIEW_CLASSES[props.review_status] || "");
         continue;
       }
       clusters += 1;
@@ -208,6 +222,8 @@ export function createMap({ basemap, db, onSelect }) {
     status.textContent = offline
       ? t("offlineDevices", { count: devices })
       : t("devicesInView", { count: devices }) + (clusters ? t("clustersHint", { clusters }) : "");
+    // Markers left as they are otherwise: one may have the keyboard's focus.
+    if (outboxChanged) drawPending();
   }
 
   function currentBbox() {
@@ -224,6 +240,7 @@ export function createMap({ basemap, db, onSelect }) {
     const { signal } = inFlight;
     if (shownKinds.size === 0) {
       devicesLayer.clearLayers();
+      if (changedOnPhone.size) drawPending();
       drawn = null;
       status.textContent = t("noKind");
       return;
@@ -273,11 +290,33 @@ export function createMap({ basemap, db, onSelect }) {
     load();
   }
 
-  function showPending(items) {
+  // The outbox's pins, and the devices its edits and withdrawals change, marked as not sent.
+  function drawPending() {
     pendingLayer.clearLayers();
-    for (const item of items) {
+    for (const item of outboxItems) {
       if (item.type === "pin") addDevice(pendingLayer, item.feature, item.state === "refused" ? "refused" : "pending");
     }
+    for (const changed of changedOnPhone.values()) {
+      if (shownKinds.has(changed.feature.properties.kind)) addDevice(pendingLayer, changed.feature, changeClass(changed));
+    }
+  }
+
+  // The outbox's edits and withdrawals applied to the devices last drawn: whether that
+  // changed what drawPending shows of them.
+  function applyOutboxChanges() {
+    const changed = devicesChangedOnPhone(outboxItems, shownDevices);
+    const same = JSON.stringify([...changed]) === JSON.stringify([...changedOnPhone]);
+    changedOnPhone = changed;
+    return !same;
+  }
+
+  function showPending(items) {
+    outboxItems = items;
+    const hidden = [...changedOnPhone.keys()].join();
+    applyOutboxChanges();
+    // A device whose change was sent or discarded comes back as the server gave it.
+    if (lastDraw && [...changedOnPhone.keys()].join() !== hidden) draw(...lastDraw);
+    drawPending();
   }
 
   function highlight(points) {

@@ -4,11 +4,23 @@
 import { ApiError, request, uploadPhoto } from "./api.js";
 import { putDevice, removeDevice } from "./store.js";
 
+// Photos that a form was still sending when it was saved, by their upload's Idempotency-Key:
+// the outbox waits for the upload under way rather than send the same bytes again from the
+// start (on a phone's slow upload, seconds). One that fails is sent again under its key.
+const uploadsUnderWay = new Map();
+
+export function handOverUpload(key, upload) {
+  const done = () => uploadsUnderWay.delete(key);
+  uploadsUnderWay.set(key, upload);
+  upload.then(done, done);
+}
+
 // The id of the item's photo, if it has one, uploaded first if it was kept on the phone.
 async function uploadedPhotoId(item, progress) {
   if (item.photo && !item.photoId) {
-    const { data } = await uploadPhoto(item.photo, `${item.key}-photo`);
-    await progress({ photoId: data.id, photo: null });
+    const key = item.photoKey ?? `${item.key}-photo`;
+    const id = (await uploadsUnderWay.get(key)?.catch(() => null)) ?? (await uploadPhoto(item.photo, key)).data.id;
+    await progress({ photoId: id, photo: null });
   }
   return item.photoId || null;
 }
@@ -40,6 +52,29 @@ export function contentOf(feature) {
     .map(([name, value]) => [name, name === "observed_at" && value ? value.slice(0, 10) : value])
     .sort(([a], [b]) => (a < b ? -1 : 1));
   return JSON.stringify([feature.geometry?.coordinates ?? null, properties]);
+}
+
+// The devices that the outbox's edits and withdrawals change once sent, each as it will then
+// be: id -> { feature, change: "edit" or "withdraw", refused }. SHOWN maps ids to the devices'
+// features as the map last had them; an edit of a device not among them is known only by
+// where it moves it. Items come in the order they were made: later edits apply over earlier
+// ones, and a withdrawal is what the device comes to.
+export function devicesChangedOnPhone(items, shown) {
+  const changed = new Map();
+  for (const item of items) {
+    if (item.type !== "edit" && item.type !== "withdraw") continue;
+    const earlier = changed.get(item.deviceId);
+    const before = earlier?.feature ?? shown.get(item.deviceId);
+    const geometry = item.patch?.geometry ?? before?.geometry;
+    if (!geometry) continue;
+    const properties = { kind: item.kind, ...before?.properties, ...item.patch?.properties };
+    changed.set(item.deviceId, {
+      feature: { ...before, type: "Feature", id: item.deviceId, geometry, properties },
+      change: earlier?.change === "withdraw" ? "withdraw" : item.type,
+      refused: earlier?.refused || item.state === "refused",
+    });
+  }
+  return changed;
 }
 
 // An edit queued before edits carried seenContent: its updated_at, as a day.

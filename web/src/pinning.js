@@ -6,7 +6,7 @@
 import L from "leaflet";
 import { session } from "./accounts.js";
 import { OfflineError, uploadPhoto } from "./api.js";
-import { contentOf } from "./operations.js";
+import { contentOf, handOverUpload } from "./operations.js";
 import { errorText, kindLabel, t } from "./i18n.js";
 import { CONE_HANDLE_M, KINDS, bearing, coneLatLngs, kindIcon, offset, styleOf } from "./map.js";
 import { choice, closeSheet, element, field, notice, openSheet } from "./ui.js";
@@ -192,6 +192,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     preview.hidden = false;
   };
   let upload = null; // the AbortController of the photo being sent
+  let uploading = null; // its answer to come: the photo's id
+  let photoKey = queued?.photoKey ?? null; // its Idempotency-Key, for the outbox to send it under
   if (photo.blob) showPreview(photo.blob); // a corrected pin's photo, still on the phone
 
   // The day the device was seen: today, or the photo's if the contributor says so.
@@ -207,11 +209,13 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     // Another photo chosen meanwhile replaces the one being sent, which is given up.
     upload?.abort();
     const sent = (upload = new AbortController());
+    photoKey = crypto.randomUUID();
     const sending = element("progress", { max: 1, value: 0, "aria-label": t("photoSending") });
     photoStatus.replaceChildren(element("p", { class: "notice info" }, t("photoSending"), " ", sending));
     try {
       const onProgress = (fraction) => { sending.value = fraction; };
-      const { data } = await uploadPhoto(file, crypto.randomUUID(), { onProgress, signal: sent.signal });
+      uploading = uploadPhoto(file, photoKey, { onProgress, signal: sent.signal }).then(({ data }) => data);
+      const data = await uploading;
       if (upload !== sent) return;
       photo = { blob: null, id: data.id };
       photoStatus.replaceChildren(notice(t("photoUploaded")));
@@ -273,7 +277,9 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     form.querySelector("button[type=submit]").disabled = true;
     const here = marker.getLatLng();
     const geometry = { type: "Point", coordinates: [Number(here.lng.toFixed(7)), Number(here.lat.toFixed(7))] };
-    const photoFields = { photo: photo.blob, photoId: photo.id };
+    const photoFields = { photo: photo.blob, photoId: photo.id, photoKey: photo.blob ? photoKey : null };
+    // A photo still being sent goes on: the outbox takes its answer instead of sending it again.
+    if (photo.blob && uploading) handOverUpload(photoKey, uploading.then((data) => data.id));
     if (device) {
       // Only what the contributor changed: applied over a version changed meanwhile, the edit
       // keeps what others changed in the other fields.
@@ -304,7 +310,11 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   listDirections();
   drawCones();
   // Closed (saved, or given up): a photo still being sent goes with the outbox, or not at all.
-  const closed = () => { layers.remove(); upload?.abort(); if (preview.src) URL.revokeObjectURL(preview.src); };
+  const closed = () => {
+    layers.remove();
+    if (!saving) upload?.abort();
+    if (preview.src) URL.revokeObjectURL(preview.src);
+  };
   // Leaving the form loses a field changed, the pin moved or a photo chosen: asked first.
   const unsaved = () => !saving && (changedFields().length > 0 || !marker.getLatLng().equals(start) || photo !== firstPhoto);
   openSheet(device ? t("edit") : queued ? t("correctPin") : t("pinDevice"), form, { closed, unsaved });

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ApiError } from "../src/api.js";
-import { contentOf, sendOperation } from "../src/operations.js";
+import { contentOf, devicesChangedOnPhone, handOverUpload, sendOperation } from "../src/operations.js";
 
 const seen = {
   id: "d1",
@@ -86,4 +86,59 @@ test("a vote brings the photo of the pin it stands for, uploaded first when kept
   // Sent again after a lost answer: the photo is not uploaded twice.
   await sendOperation(vote, async () => null);
   assert.deepEqual(calls.slice(2).map((c) => c.url), ["/api/v1/devices/d1/confirmations"]);
+});
+
+test("the outbox's edits and withdrawals show each device as it will be once sent", () => {
+  const shown = new Map([["d1", seen], ["d2", { ...seen, id: "d2" }]]);
+  const moved = { type: "Point", coordinates: [2.36, 48.86] };
+  const items = [
+    { type: "pin", feature: { id: "p1" } },
+    { type: "edit", deviceId: "d1", kind: "camera", state: "pending", patch: { type: "Feature", geometry: moved, properties: { operator: "Ville" } } },
+    { type: "confirm", deviceId: "d2", verdict: "still_there" },
+    { type: "edit", deviceId: "d1", kind: "camera", state: "refused", patch: { type: "Feature", properties: { notes: "Two lenses" } } },
+    { type: "withdraw", deviceId: "d2", kind: "camera", state: "pending" },
+    { type: "edit", deviceId: "elsewhere", kind: "microphone", state: "pending", patch: { type: "Feature", geometry: moved, properties: {} } },
+    { type: "edit", deviceId: "unseen", kind: "camera", state: "pending", patch: { type: "Feature", properties: { notes: "x" } } },
+  ];
+  const changed = devicesChangedOnPhone(items, shown);
+  assert.deepEqual([...changed.keys()], ["d1", "d2", "elsewhere"]);
+  const edited = changed.get("d1");
+  assert.deepEqual(edited.feature.geometry, moved);
+  assert.equal(edited.feature.properties.operator, "Ville");
+  assert.equal(edited.feature.properties.notes, "Two lenses");
+  assert.equal(edited.feature.properties.kind, "camera");
+  assert.deepEqual([edited.change, edited.refused], ["edit", true]);
+  assert.deepEqual([changed.get("d2").change, changed.get("d2").refused], ["withdraw", false]);
+  assert.deepEqual(changed.get("d2").feature.geometry, seen.geometry);
+  assert.equal(changed.get("elsewhere").feature.properties.kind, "microphone");
+  // What the map holds is left as it was.
+  assert.equal(seen.properties.operator, null);
+});
+
+test("a photo the form was still sending when saved is waited for, not sent again", async () => {
+  const calls = [];
+  globalThis.fetch = async (url, { method, headers, body }) => {
+    calls.push({ method, url, key: headers["Idempotency-Key"], body });
+    const answer = url.endsWith("/photos") ? { id: "p2" } : { id: "d9", properties: {} };
+    return new Response(JSON.stringify(answer), { status: 201, headers: { "Content-Type": "application/geo+json" } });
+  };
+  const pin = (photoKey) => ({
+    type: "pin", key: `pin-${photoKey}`, photo: new Blob(["jpeg"]), photoKey,
+    feature: { type: "Feature", id: "d9", geometry: seen.geometry, properties: { kind: "camera" } },
+  });
+  const send = async (item) => {
+    const changes = [];
+    await sendOperation(item, async (change) => { changes.push(change); Object.assign(item, change); });
+    return changes;
+  };
+  handOverUpload("photo-1", Promise.resolve("p1"));
+  assert.deepEqual(await send(pin("photo-1")), [{ photoId: "p1", photo: null }]);
+  assert.deepEqual(calls.map(({ method, url }) => `${method} ${url}`), ["POST /api/v1/devices"]);
+  assert.deepEqual(JSON.parse(calls[0].body).photo_ids, ["p1"]);
+  // Cut off (the network went): sent again, under the same key, so that a first upload that
+  // did reach the server is not stored twice.
+  calls.length = 0;
+  handOverUpload("photo-2", new Promise((resolve, reject) => setTimeout(() => reject(new Error("network error")), 20)));
+  assert.deepEqual(await send(pin("photo-2")), [{ photoId: "p2", photo: null }]);
+  assert.deepEqual(calls.map(({ method, url, key }) => `${method} ${url} ${key}`), ["POST /api/v1/photos photo-2", "POST /api/v1/devices pin-photo-2"]);
 });
