@@ -113,7 +113,6 @@ class SharedAnswer:
     keys: tuple[str, ...]
     max_age: int
     per_viewer: bool
-    immutable: bool
     shared_max_age: int | None
     vary: tuple[str, ...]
 
@@ -123,7 +122,6 @@ def share(
     *,
     max_age: int = 60,
     per_viewer: bool = False,
-    immutable: bool = False,
     shared_max_age: int | None = None,
     vary: tuple[str, ...] = (),
 ) -> None:
@@ -133,9 +131,7 @@ def share(
     CACHE_SHARED_MAX_AGE or CACHE_WIDE_MAX_AGE, at most SHARED_MAX_AGE when given. VARY names
     the request headers the answer was chosen by (`Accept` where the format is negotiated).
     """
-    g.shared_answer = SharedAnswer(
-        (EVERYTHING, *keys), max_age, per_viewer, immutable, shared_max_age, vary
-    )
+    g.shared_answer = SharedAnswer((EVERYTHING, *keys), max_age, per_viewer, shared_max_age, vary)
 
 
 def shared_cache_control(shared: SharedAnswer, config) -> str:
@@ -150,13 +146,14 @@ def shared_cache_control(shared: SharedAnswer, config) -> str:
         shared_max_age = PURGED_MAX_AGE if purger() is not None else config["CACHE_WIDE_MAX_AGE"]
     if shared.shared_max_age is not None:
         shared_max_age = min(shared_max_age, shared.shared_max_age)
-    parts = [
-        "public",
-        f"max-age={shared.max_age}",
-        f"s-maxage={shared_max_age}",
-        f"stale-while-revalidate={config['CACHE_STALE_SECONDS']}",
-    ]
-    return ", ".join([*parts, "immutable"] if shared.immutable else parts)
+    return ", ".join(
+        [
+            "public",
+            f"max-age={shared.max_age}",
+            f"s-maxage={shared_max_age}",
+            f"stale-while-revalidate={config['CACHE_STALE_SECONDS']}",
+        ]
+    )
 
 
 def cache_headers(response):

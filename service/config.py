@@ -98,6 +98,9 @@ class Config:
         self.S3_REGION = env.get("S3_REGION") or None
         self.S3_PRESIGNED_URLS = _bool("S3_PRESIGNED_URLS", True)
         self.S3_PRESIGN_SECONDS = env_int("S3_PRESIGN_SECONDS", 3600)
+        # How long browsers keep a public photo before asking again (an ETag makes that a 304):
+        # a photo deleted, or whose pin went back to review, then stops showing from their cache.
+        self.PHOTO_MAX_AGE = env_int("PHOTO_MAX_AGE", 86400)
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
         # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
         self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")

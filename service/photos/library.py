@@ -2,9 +2,12 @@
 
 Files are shared by every photo with the same content, so writing and deleting them happens
 under a per-file advisory lock: an upload of the same image cannot slip between the check that
-a file is unused and its removal.
+a file is unused and its removal. Files are written before their row is committed and removed
+after it is deleted and committed: whatever fails on the way, no row names a missing file
+(a file left without a row is a stray, which `clean-orphans --files` removes).
 """
 
+import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -13,12 +16,14 @@ from sqlalchemy import delete, func, or_, select
 
 from ..community import is_trusted
 from ..db import session
-from ..errors import Conflict, Forbidden, ValidationFailed
+from ..errors import Conflict, Forbidden, InsufficientStorage, ServiceUnavailable, ValidationFailed
 from ..models import Device, Photo, User
 from ..models.photo import RENDITIONS
 from ..storage import PhotoStorage
 from ..visibility import PUBLIC_REVIEW_STATUS, is_public, photo_review_status
 from .processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto
+
+log = logging.getLogger(__name__)
 
 
 def lock_files(keys: Iterable[str]) -> None:
@@ -91,14 +96,27 @@ def file_in_use(key: str) -> bool:
     return session.execute(used).first() is not None
 
 
-def delete_photos(storage: PhotoStorage, photos: list[Photo]) -> None:
-    """Delete the rows, then every file no other photo uses any more."""
-    keys = [key for photo in photos for key in photo.storage_keys()]
-    lock_files(keys)
+def delete_photos(photos: list[Photo]) -> list[str]:
+    """Delete the rows; their files' keys, for remove_unused_files once this is committed."""
     session.execute(delete(Photo).where(Photo.id.in_([photo.id for photo in photos])))
-    for key in sorted(set(keys)):
-        if not file_in_use(key):
-            storage.delete(key)
+    return sorted({key for photo in photos for key in photo.storage_keys()})
+
+
+def remove_unused_files(storage: PhotoStorage, keys: list[str]) -> None:
+    """Remove each file of KEYS that no photo names, once the rows' deletion is committed.
+
+    Each is checked under its lock, in a transaction of its own: an upload of the same image
+    that came meanwhile keeps it. A file the store fails to remove stays as a stray.
+    """
+    for key in keys:
+        lock_files([key])
+        try:
+            if not file_in_use(key):
+                storage.delete(key)
+        except (ServiceUnavailable, InsufficientStorage):
+            log.warning("a deleted photo's file stays until clean-orphans --files: %s", key)
+        finally:
+            session.commit()
 
 
 def stray_files(storage: PhotoStorage) -> Iterator[str]:

@@ -68,7 +68,7 @@ def test_photos_not_yet_public_are_kept_by_no_cache(as_user, moderator):
     moderator.post(f"/api/v1/devices/{device['id']}/review", json={"decision": "approve"})
     shared = author.get(url)
     assert shared.headers["Cache-Control"] == (
-        "public, max-age=31536000, s-maxage=60, stale-while-revalidate=60, immutable"
+        "public, max-age=86400, s-maxage=60, stale-while-revalidate=60"
     )
     # Purged with its device (deleted, or pending again) by a cache in front.
     assert shared.headers["Surrogate-Key"] == f"vigie photo/{photo['id']} device/{device['id']}"

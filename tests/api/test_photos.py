@@ -11,6 +11,7 @@ import pytest
 
 from service import create_app
 from service.config import Config
+from service.errors import ServiceUnavailable
 from service.storage import S3Storage
 from tests import images
 from tests.conftest import storage_settings
@@ -142,7 +143,9 @@ class TestUpload:
 
 
 class TestServing:
-    def test_images_have_a_strong_etag_and_immutable_caching(self, app, client, monkeypatch):
+    def test_images_have_a_strong_etag_and_are_revalidated_daily(self, app, client, monkeypatch):
+        """Not cached for a year as immutable: a photo deleted, or whose pin went back to
+        review, stops showing from browsers' caches within PHOTO_MAX_AGE."""
         storage = app.extensions["photo_storage"]
         if isinstance(storage, S3Storage):  # without presigned URLs the API streams the object
             monkeypatch.setattr(storage, "presign_seconds", 0)
@@ -157,9 +160,11 @@ class TestServing:
         assert response.mimetype == "image/jpeg"
         assert response.headers["ETag"] == f'"{hashlib.sha256(response.data).hexdigest()}"'
         assert response.headers["Cache-Control"] == (
-            "public, max-age=31536000, s-maxage=60, stale-while-revalidate=60, immutable"
+            "public, max-age=86400, s-maxage=60, stale-while-revalidate=60"
         )
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+        monkeypatch.setitem(app.config, "PHOTO_MAX_AGE", 600)
+        assert client.get(body["large"]).headers["Cache-Control"].startswith("public, max-age=600,")
         again = client.get(body["thumbnail"], headers={"If-None-Match": response.headers["ETag"]})
         assert again.status_code == 304 and again.data == b""
         assert again.headers["ETag"] == response.headers["ETag"]
@@ -513,6 +518,31 @@ class TestDelete:
         assert count_photos(db) == 0
         assert client.get(f"/api/v1/photos/{photo['id']}").status_code == 404
         assert client.delete(f"/api/v1/photos/{photo['id']}").status_code == 404
+
+    def test_a_store_failing_to_remove_files_leaves_every_photo_whole(
+        self, app, client, db, stored_keys, monkeypatch
+    ):
+        """Files go once the rows' deletion is committed: a store failing meanwhile leaves
+        strays for clean-orphans, never a photo whose row stays and whose files are gone."""
+        before = stored_keys()
+        kept = uploaded(client, images.plain_photo(colour=(70, 60, 50)))
+        photo = uploaded(client, images.plain_photo(colour=(71, 61, 51)))
+        storage = app.extensions["photo_storage"]
+        removed = []
+
+        def delete_one_then_fail(key):
+            if removed:
+                raise ServiceUnavailable("the store is away")
+            removed.append(key)
+            real_delete(key)
+
+        real_delete = storage.delete
+        monkeypatch.setattr(storage, "delete", delete_one_then_fail)
+        assert client.delete(f"/api/v1/photos/{photo['id']}").status_code == 204
+        assert client.get(f"/api/v1/photos/{photo['id']}").status_code == 404
+        assert len(stored_keys() - before) == 5  # the kept photo's 3, 2 strays of the other
+        for rendition in ("thumbnail", "large", "full"):
+            assert fetch(client, kept[rendition])[0].status_code in (200, 302)
 
     def test_files_shared_with_another_photo_stay_until_the_last_goes(
         self, client, as_user, stored_keys

@@ -27,11 +27,11 @@ from ...errors import (
 from ...extensions import BINARY, Blueprint
 from ...models import Photo
 from ...models.photo import RENDITIONS
-from ...photos.library import delete_photos, loose_upload_of, save_photo
+from ...photos.library import delete_photos, loose_upload_of, remove_unused_files, save_photo
 from ...photos.processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto, process_photo
 from ...ratelimit import write_limit
 from ...storage import photo_storage
-from ...storage.base import IMMUTABLE_MAX_AGE, content_key
+from ...storage.base import content_key
 from ...visibility import day_of, is_public
 from ..access import check_if_match, find_device, find_photo, lock_photo_and_device
 from ..geojson import photo_base
@@ -259,8 +259,9 @@ class PhotoByIdViews(MethodView):
             raise Forbidden("Only the uploader or a moderator may delete this photo.")
         if device is not None and is_public(photo.review_status):
             device.touch()
-        delete_photos(photo_storage(), [photo])
+        files = delete_photos([photo])
         session.commit()
+        remove_unused_files(photo_storage(), files)
         return Response(status=204)
 
 
@@ -269,7 +270,7 @@ class PhotoImageViews(MethodView):
     @blp.response(200, content_type=OUTPUT_MEDIA_TYPE)
     @blp.served_as(
         {OUTPUT_MEDIA_TYPE: BINARY},
-        description="The JPEG (immutable: cache it forever)",
+        description="The JPEG (its bytes never change; revalidate with If-None-Match)",
         headers={"ETag": {"schema": {"type": "string"}}},
     )
     @blp.alt_response(302, description="Redirect to a presigned URL of the object store")
@@ -281,7 +282,7 @@ class PhotoImageViews(MethodView):
         sha256 = photo.sha256_of(rendition)
         headers = {"ETag": f'"{sha256}"'}
         if public:
-            share_photo(photo, max_age=IMMUTABLE_MAX_AGE, immutable=True)
+            share_photo(photo, max_age=current_app.config["PHOTO_MAX_AGE"])
         else:
             # Not yet public, fetched with a token: kept by no cache, not even the browser's,
             # which would serve it to the next person on a shared phone (no Vary would help:
