@@ -421,16 +421,21 @@ def requires_json(func):
     return wrapper
 
 
-# What PostgreSQL's UTF-8 text cannot store: NUL, and halves of a surrogate pair left alone
-# (JSON may write one as "\ud800"; a pair, as JSON writes emoji, decodes to one character).
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-# How JSON writes them, to clear most bodies without walking them.
-UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+# Text refused in bodies: what PostgreSQL's UTF-8 text cannot store (NUL, and halves of a
+# surrogate pair left alone: JSON may write one as "\ud800"; a pair, as JSON writes emoji,
+# decodes to one character), and what XML 1.0 cannot carry, which would make the OSM export
+# unreadable (control characters other than tab and line breaks, U+FFFE and U+FFFF).
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+NUL = re.compile("\x00")
+# How JSON writes them (it must escape control characters, backspace and form feed as \b and
+# \f), to clear most bodies without walking them.
+UNSTORABLE_ESCAPE = re.compile(
+    rb"\\(?:[bf]|u(?:00[01][0-9a-fA-F]|[dD][89a-fA-F]|[fF]{3}[eEfF]))|\xef\xbf[\xbe\xbf]"
+)
 
 
-def nul_path(value) -> str | None:
-    """The dotted path of the first string (or key) holding a NUL character or a lone
-    surrogate, if any.
+def unstorable_path(value, unstorable: re.Pattern = UNSTORABLE) -> str | None:
+    """The dotted path of the first string (or key) holding a character of UNSTORABLE, if any.
 
     Walks with a stack of its own: a body may nest as deep as the JSON parser allows.
     """
@@ -438,7 +443,7 @@ def nul_path(value) -> str | None:
     while pending:
         path, value = pending.pop()
         if isinstance(value, str):
-            if UNSTORABLE.search(value):
+            if unstorable.search(value):
                 return path
             continue
         if isinstance(value, dict):
@@ -448,7 +453,7 @@ def nul_path(value) -> str | None:
         else:
             continue
         for name, _item in items:
-            if UNSTORABLE.search(name):
+            if unstorable.search(name):
                 return f"{path}.{name}" if path else name
         pending += [(f"{path}.{n}" if path else n, item) for n, item in reversed(items)]
     return None
@@ -479,8 +484,9 @@ def refuse_bodies_over_the_limit():
         raise body_too_large()
 
 
-def reject_nul_characters():
-    """Refuse NUL characters anywhere in the input: PostgreSQL text cannot store them."""
+def reject_unstorable_text():
+    """Refuse NUL characters anywhere in the input (PostgreSQL text cannot store them), and
+    in bodies the other characters of UNSTORABLE."""
     # A URL carries a NUL percent-encoded (or raw, through a lax server): most requests are
     # cleared without parsing their query.
     query = request.query_string
@@ -489,7 +495,7 @@ def reject_nul_characters():
             ("query", request.args.to_dict(flat=False)),
             ("path", request.view_args or {}),
         ):
-            field = nul_path(values)
+            field = unstorable_path(values, NUL)
             if field is not None:
                 raise BadRequest(
                     f"The {location} parameter {field.split('.')[0]} contains a NUL character.",
@@ -497,12 +503,13 @@ def reject_nul_characters():
                 )
     body = request.get_data(cache=True) if request.is_json else b""
     if UNSTORABLE_ESCAPE.search(body):
-        field = nul_path(request.get_json(silent=True))
+        field = unstorable_path(request.get_json(silent=True))
         if field is not None:
             # Named as JSON writes it: a lone surrogate of a key cannot go into the answer.
             field = field.encode("utf-8", "backslashreplace").decode("utf-8")
             raise ValidationFailed(
-                f"{field}: text may not contain NUL characters or lone UTF-16 surrogates "
-                "(\\ud800-\\udfff without their pair).",
+                f"{field}: text may not contain control characters other than tab and line "
+                "breaks, U+FFFE, U+FFFF or lone UTF-16 surrogates (\\ud800-\\udfff without "
+                "their pair).",
                 field=field,
             )

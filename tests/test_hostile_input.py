@@ -42,6 +42,40 @@ def test_a_nul_deep_in_a_body_names_its_field(client, db):
     assert stored(db, "devices") == 0
 
 
+@pytest.mark.parametrize("text", ["bell\x07", "form\x0cfeed", "escape\x1b[31m", "not\ufffe"])
+def test_text_xml_cannot_carry_is_refused_naming_its_field(client, db, text):
+    """The OSM export is XML: a control character stored once would make every page of its
+    area unreadable to JOSM. Tabs and line breaks are text."""
+    for body, field in (
+        (feature(operator=text), "properties.operator"),
+        (feature(tags={f"k{text}": "v"}), f"properties.tags.k{text}"),
+    ):
+        response = client.post("/api/v1/devices", json=body)
+        assert response.status_code == 422 and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"] == field
+    assert stored(db, "devices") == 0
+    text = "Ville\tde Paris\r\nBureau 2"
+    assert pin(client, operator=text)["properties"]["operator"] == text
+    listing = client.get("/api/v1/devices?f=osm&bbox=2.3,48.8,2.4,48.9")
+    assert ET.fromstring(listing.data).find(".//tag[@k='operator']").get("v") == text
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("name", ["direction", "angle", "height"])
+def test_nan_and_infinities_are_refused_naming_their_field(client, db, number, name):
+    """Python's JSON reads NaN and Infinity: each number field refuses them, none answers 500."""
+    for value in (number, [number]) if name == "direction" else (number,):
+        response = client.post("/api/v1/devices", json=feature(**{name: value}))
+        assert response.status_code == 422, response.get_json()
+        assert response.get_json()["errors"][0]["field"] == f"properties.{name}"
+    device = pin(client)
+    url = f"/api/v1/devices/{device['id']}"
+    etag = client.get(url).headers["ETag"]
+    patched = client.patch(url, json={"properties": {name: number}}, headers={"If-Match": etag})
+    assert patched.status_code == 422
+    assert stored(db, "devices") == 1
+
+
 def test_integers_past_every_range_are_refused_or_compared(client, db):
     device = pin(client)
     revision = client.post(f"/api/v1/devices/{device['id']}/revert", json={"revision": 2**63})

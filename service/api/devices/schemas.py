@@ -39,7 +39,8 @@ class Directions(ma.fields.Field):
         for degrees in values:
             if isinstance(degrees, bool) or not isinstance(degrees, int | float):
                 raise ValidationError("Each direction must be a whole number of degrees.")
-            if degrees != int(degrees) or not 0 <= degrees <= 359:
+            # The range first: NaN and infinities fail it, and have no int().
+            if not 0 <= degrees <= 359 or degrees != int(degrees):
                 raise ValidationError(f"Direction {degrees} must be a whole number from 0 to 359.")
         return [int(d) for d in values]
 
