@@ -33,6 +33,16 @@ def client_key() -> str:
     return address_key()
 
 
+def identify_caller() -> None:
+    """Look the caller's token up before the limiter's own hook asks client_key for it.
+
+    A database failing here makes the request's 503 (with Retry-After). Inside the limiter, any
+    exception is taken for its counters' storage failing: the worker would count in memory
+    from then on, and ask again on a session left to roll back (a 500).
+    """
+    client_key()
+
+
 def address_key() -> str:
     """The client's address, keyed (never kept as it is)."""
     return "anon:" + keyed_hash(client_network(request.remote_addr or "unknown"))[:24]
@@ -147,6 +157,8 @@ def init_app(app) -> None:
     # Registered before the limiter's own hook, so that it runs after it (Flask runs
     # after-request hooks in reverse order).
     app.after_request(retry_after_only_when_refused)
+    if enabled:  # before the limiter's hook, which Flask then runs after it
+        app.before_request(identify_caller)
     app.extensions["vigie.limiter"] = Limiter(
         key_func=client_key,
         app=app,

@@ -73,3 +73,23 @@ def test_a_request_undone_by_a_deadlock_says_so_and_asks_for_a_retry(database_ur
     assert response.status_code == 503 and response.mimetype == PROBLEM
     assert int(response.headers["Retry-After"]) > 0
     assert "another write at the same moment" in response.get_json()["detail"]
+
+
+def test_a_token_met_by_a_database_gone_away_is_a_503_and_limits_keep_their_storage(
+    tmp_path, monkeypatch
+):
+    """The limiter keys an account's requests by its token, which the database resolves: that
+    lookup failing is the request's 503, not taken by the limiter for its counters' storage
+    failing (it would then count in memory, and answer a 500)."""
+    url = f"postgresql+psycopg://vigie@127.0.0.1:{closed_port()}/vigie?connect_timeout=2"
+    app = create_app(
+        Config(DATABASE_URL=url, TESTING=True, MEDIA_ROOT=str(tmp_path), RATELIMIT_ENABLED=True)
+    )
+    limiter = app.extensions["vigie.limiter"]
+    for path in ("/api/v1/devices?bbox=2.34,48.85,2.36,48.86", "/api/v1/health"):
+        response = app.test_client().get(path, headers={"Authorization": "Bearer some-token"})
+        assert response.status_code == 503, response.get_data(as_text=True)
+        # The database's hint, not the limiter's window reset.
+        assert response.mimetype == PROBLEM and response.headers["Retry-After"] == "2"
+    assert limiter._storage_dead is False
+    app.extensions["engine"].dispose()

@@ -10,7 +10,7 @@ from ... import vocabulary as vocab
 from ...auth import current_user
 from ...db import session
 from ...errors import ServiceUnavailable
-from ...extensions import Blueprint
+from ...extensions import DATABASE_RETRY_AFTER_SECONDS, Blueprint
 from ...geo.meta import select_versions
 from .schemas import HealthSchema, KindListSchema
 
@@ -35,7 +35,10 @@ class HealthViews(MethodView):
         try:
             row = session.execute(select_versions()).one()
         except SQLAlchemyError as exc:
-            raise ServiceUnavailable("The database does not answer.") from exc
+            raise ServiceUnavailable(
+                "The database does not answer.",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            ) from exc
         # Exact versions tell an attacker which known flaws to try: admins only.
         user = current_user()
         if user is None or user.role != "admin":
