@@ -5,6 +5,9 @@ fingerprint of itself; a retry with the same fingerprint gets the stored status,
 headers back (with `Idempotent-Replayed: true`); the same key with a different request is a 422.
 Records older than IDEMPOTENCY_TTL_HOURS are purged by `flask idempotency purge`.
 
+A refusal that changed nothing (its view rolled back, the claim with it) is not stored: sent
+again, the request runs again, and may pass (a rate limit's window over, an If-Match given).
+
 What a failure leaves behind:
 - The record is inserted in the request's own transaction, so it is committed with the write it
   guards: a write that fails, or whose database goes away, leaves no record, and a retry runs it
@@ -174,14 +177,13 @@ def after_write(response: Response) -> Response:
     scope, key, mark = claim
     try:
         session.rollback()  # whatever the view left unfinished is not ours to commit
+        this_claim = (
+            IdempotentRequest.scope == scope,
+            IdempotentRequest.key == key,
+            IdempotentRequest.status.is_(None),
+        )
         if response.status_code >= 500:
-            session.execute(
-                delete(IdempotentRequest).where(
-                    IdempotentRequest.scope == scope,
-                    IdempotentRequest.key == key,
-                    IdempotentRequest.status.is_(None),
-                )
-            )
+            session.execute(delete(IdempotentRequest).where(*this_claim))
         else:
             answer = {
                 "status": response.status_code,
@@ -190,17 +192,22 @@ def after_write(response: Response) -> Response:
                     h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers
                 },
             }
-            # The record is there when the view committed; a view that refused the request
-            # (or rolled back) left none, and its answer is recorded now.
-            session.execute(
-                insert(IdempotentRequest)
-                .values(scope=scope, key=key, fingerprint=mark, **answer)
-                .on_conflict_do_update(
-                    index_elements=[IdempotentRequest.scope, IdempotentRequest.key],
-                    set_=answer,
-                    where=IdempotentRequest.status.is_(None),
+            if response.status_code >= 400:
+                # A refusal is kept only if its view committed (the claim is there): one that
+                # changed nothing runs again when sent again, and may then pass (a rate
+                # limit's window over, an If-Match now given, an account trusted since).
+                session.execute(update(IdempotentRequest).where(*this_claim).values(**answer))
+            else:
+                # A view that answered without writing (a pin already saved) left no claim.
+                session.execute(
+                    insert(IdempotentRequest)
+                    .values(scope=scope, key=key, fingerprint=mark, **answer)
+                    .on_conflict_do_update(
+                        index_elements=[IdempotentRequest.scope, IdempotentRequest.key],
+                        set_=answer,
+                        where=IdempotentRequest.status.is_(None),
+                    )
                 )
-            )
         session.commit()
     except DBAPIError:
         # The database went away after the write: the client still gets its answer, and a

@@ -5,7 +5,7 @@ import threading
 from sqlalchemy import text
 
 from tests import images
-from tests.helpers import feature, new_id
+from tests.helpers import feature, new_id, pin
 
 
 def count(engine):
@@ -103,15 +103,27 @@ def test_two_threads_with_one_idempotency_key_make_one_device(committed, app, ma
     assert count(committed) == 1
 
 
-def test_refusals_are_replayed_too(moderator, db):
-    """A 4xx rolls the view back, record included: its answer is recorded after."""
+def test_a_refusal_that_changed_nothing_is_not_kept(moderator, db):
+    """A 4xx rolls the view back, claim included, and nothing is recorded: sent again, the
+    request runs again, and passes once what refused it has changed (an If-Match given, a rate
+    limit's window over); one still wrong is refused again, as it is now."""
     body = feature() | {"properties": {"kind": "not a kind"}}
     headers = {"Idempotency-Key": "bad-pin"}
     first = moderator.post("/api/v1/devices", json=body, headers=headers)
     again = moderator.post("/api/v1/devices", json=body, headers=headers)
     assert first.status_code == again.status_code == 422
-    assert again.headers["Idempotent-Replayed"] == "true"
-    assert db("SELECT status FROM idempotent_requests").scalar_one() == 422
+    assert "Idempotent-Replayed" not in again.headers
+    assert db("SELECT count(*) FROM idempotent_requests").scalar_one() == 0
+    url = f"/api/v1/devices/{pin(moderator)['id']}"
+    edit = {"properties": {"operator": "RATP"}}
+    key = {"Idempotency-Key": "edit-1"}
+    assert moderator.patch(url, json=edit, headers=key).status_code == 428
+    etag = moderator.get(url).headers["ETag"]
+    edited = moderator.patch(url, json=edit, headers=key | {"If-Match": etag})
+    assert edited.status_code == 200, edited.get_json()
+    assert edited.get_json()["properties"]["operator"] == "RATP"
+    replayed = moderator.patch(url, json=edit, headers=key | {"If-Match": etag})
+    assert replayed.headers["Idempotent-Replayed"] == "true"
 
 
 def forget_answer(db, key: str, age: str) -> None:
