@@ -32,6 +32,7 @@ from .geo.sql import sql_string
 from .models import Device, Photo
 
 PUBLIC_REVIEW_STATUS = "approved"
+AWAITING_REVIEW = "pending"
 # The device properties that are times, served as days.
 DAY_PROPERTIES = frozenset(
     ("observed_at", "last_confirmed_at", "created_at", "updated_at", "deleted_at")
@@ -94,7 +95,7 @@ def photo_review_status(device_review_status: str, uploader_trusted: bool) -> st
     """The review status of a photo added to a device: pending when it would otherwise go
     public at once, from a contributor whose pins still wait for a moderator."""
     if is_public(device_review_status) and not uploader_trusted:
-        return "pending"
+        return AWAITING_REVIEW
     return PUBLIC_REVIEW_STATUS
 
 

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from service.geo.devices.proximity import EARTH_RADIUS_M
+from tests import images
 from tests.helpers import PROBLEM, feature, pin
 
 
@@ -34,6 +35,24 @@ class TestReview:
             assert "only the author" not in response.get_data(as_text=True)
             assert "different device" not in response.get_json()["detail"]
         assert author.post(url, json=replay).status_code == 200  # the author's retry still is
+
+    def test_only_its_author_may_send_a_public_pin_again(self, as_user, moderator):
+        """Compared with someone else's body, the device would answer whether a guess of what
+        the public is not told (the second it was seen) is right."""
+        author, other = as_user(), as_user()
+        body = feature(observed_at="2026-11-30T09:41:27Z")
+        device = pin(author, **body["properties"])
+        assert review(moderator, device["id"]).status_code == 200
+        replay = {**body, "id": device["id"]}
+        url = "/api/v1/devices?force=true"
+        for guess in ("2026-11-30T09:41:26Z", "2026-11-30T09:41:27Z"):
+            guessed = {**replay, "properties": {**body["properties"], "observed_at": guess}}
+            response = other.post(url, json=guessed)
+            assert response.status_code == 409, guess
+            assert response.get_json()["detail"] == (
+                f"The id {device['id']} is taken; pin the device under a new id."
+            )
+        assert author.post(url, json=replay).status_code == 200
 
     def test_a_new_contributors_pin_waits_for_review(self, as_user, client, moderator):
         author = as_user()
@@ -178,6 +197,32 @@ class TestMergeHistoryRevert:
         assert redirect.status_code == 308
         assert redirect.headers["Location"].endswith(f"/api/v1/devices/{keep['id']}")
         assert ids(client.get("/api/v1/devices")) == [keep["id"]]
+
+    def test_photos_of_a_pin_merged_into_a_public_one_wait_for_review(
+        self, moderator, as_user, client
+    ):
+        """A rejected pin (its photo showed a passer-by's face) merged into the public device
+        it duplicated: its photo does not show until a moderator approves it."""
+        keep = pin(moderator, 2.35, 48.85)
+        author = as_user()
+        rejected = pin(author, 2.35, north_of(48.85, 5))
+        url = f"/api/v1/devices/{rejected['id']}/photos"
+        photo = images.uploaded(author, images.plain_photo(), url=url)
+        assert review(moderator, rejected["id"], "reject", "a face").status_code == 200
+        merged = moderator.post(
+            f"/api/v1/devices/{keep['id']}/merge", json={"other": rejected["id"]}
+        )
+        assert merged.status_code == 200
+        assert merged.get_json()["properties"]["photos"] == []
+        assert client.get(f"/api/v1/photos/{photo['id']}/thumbnail").status_code == 404
+        queue = moderator.get("/api/v1/moderation/queue").get_json()["photos"]
+        assert [(p["id"], p["device_id"]) for p in queue] == [(photo["id"], keep["id"])]
+        approved = moderator.post(
+            f"/api/v1/photos/{photo['id']}/review", json={"decision": "approve"}
+        )
+        assert approved.status_code == 200
+        listed = client.get(f"/api/v1/devices/{keep['id']}").get_json()["properties"]["photos"]
+        assert [p["id"] for p in listed] == [photo["id"]]
 
     def test_merging_a_device_into_itself_is_refused(self, moderator):
         device = pin(moderator)

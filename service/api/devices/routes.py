@@ -83,8 +83,13 @@ def same_content(device: Device, columns: dict, geometry: dict, photo_ids: list)
 
 
 def replay_or_conflict(existing: Device, columns: dict, geometry: dict, photo_ids: list) -> None:
-    if not may_see(existing.review_status, existing.created_by, current_viewer()):
-        # Someone else's pending pin: its id is taken, and nothing more is said of it.
+    """A pin sent again by its author (a retry whose answer was lost) is answered as saved.
+
+    Anyone else is told only that the id is taken: comparing their body with the device would
+    answer whether a guess of what the public is not told (the exact time it was seen, a
+    pending pin's notes) is right.
+    """
+    if existing.created_by is None or existing.created_by != g.user.id:
         raise Conflict(f"The id {existing.id} is taken; pin the device under a new id.", field="id")
     if existing.deleted_at is not None:
         raise Conflict(f"Device {existing.id} was deleted; pin it under a new id.", field="id")

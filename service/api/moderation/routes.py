@@ -14,7 +14,7 @@ from ...models import Confirmation, DeviceRevision, Photo
 from ...photos.library import delete_photos, put_on, remove_unused_files
 from ...ratelimit import write_limit
 from ...storage import photo_storage
-from ...visibility import PUBLIC_REVIEW_STATUS
+from ...visibility import AWAITING_REVIEW, PUBLIC_REVIEW_STATUS, is_public
 from ..access import check_if_match, feature_response, find_device, lock_photo_and_device
 from ..devices.schemas import DeviceFeatureSchema
 from ..geojson import GEOJSON, photo_base
@@ -133,6 +133,14 @@ class MergeViews(MethodView):
         }
         target, other = locked[device_id], locked[form["other"]]
         before_target, before_other = snapshot(target), snapshot(other)
+        if is_public(target.review_status) and not is_public(other.review_status):
+            # Photos of a pin nobody but its author and moderators saw (pending, or rejected:
+            # perhaps for a face) would show at once on a public one: each waits for review.
+            session.execute(
+                update(Photo)
+                .where(Photo.device_id == other.id)
+                .values(review_status=AWAITING_REVIEW, listed_at=None)
+            )
         for model in (Confirmation, Photo):  # votes and photos move to the kept device
             session.execute(
                 update(model).where(model.device_id == other.id).values(device_id=target.id)
