@@ -338,7 +338,24 @@ DISTRICTS = OgcCollection(
     export_rows=lambda level=(), **_filters: select_district_statistics_rows(level),
 )
 
-# Declared versus observed (service/geo/declared/, docs/declared.md).
+# Declared versus observed (service/geo/declared/, docs/declared.md): the members of
+# site_properties, in its order.
+SITE_PROPERTY_SCHEMAS = {
+    "kinds": typed("array", "Kinds the list declares there", items={"type": "string"}),
+    "commissioned": typed("string", "Commissioning date as published"),
+    "commissioned_on": typed("string", "Commissioning day, when the list gave one", format="date"),
+    "matched": typed("integer", "Observed devices that match it (at most declared_count)"),
+    "devices": typed(
+        "array", "Ids of the observed devices matched", items={"type": "string", "format": "uuid"}
+    ),
+    "match_distance_m": typed("number", "Distance within which a device matches (m)"),
+    "attributes": typed("object", "The list's other fields, as published"),
+}
+SITE_PROPERTIES = (
+    "dataset", "source_id", "kinds", "declared_count", "address", "commissioned",
+    "commissioned_on", "status", "matched", "devices", "match_distance_m", "attributes",
+)  # fmt: skip
+
 DECLARED_SITES = OgcCollection(
     id="declared_sites",
     title="Declared surveillance sites and whether they were found",
@@ -371,6 +388,8 @@ DECLARED_SITES = OgcCollection(
         ),
     },
     property_filters=("status", "source_id", "dataset"),
+    properties=SITE_PROPERTIES,
+    property_schemas=SITE_PROPERTY_SCHEMAS,
     datasets=select_declared_credits,
 )
 

@@ -1,9 +1,11 @@
 """/api/v1/declared and the OGC collection of declared sites, as a client reads them."""
 
 import mapbox_vector_tile
+import schemathesis
 
 from tests.api.test_tiles import MVT, tile_of
 from tests.helpers import GEOJSON, PROBLEM
+from tests.test_openapi import COMMITTED
 
 from . import LAT, LON, METRE_LAT, add_device, load_sites, site, write_sites
 
@@ -129,3 +131,32 @@ def test_a_vector_tile_layer_gives_sites_and_their_status(client, db, isolated, 
     assert again.status_code == 304
     assert client.get(f"/tiles/declared/15/{x + 100}/{y}.mvt").status_code == 204
     assert client.get("/tiles/declared/3/9/0.mvt").status_code == 404
+
+
+def test_the_ogc_schemas_describe_every_site_property_as_the_document_says(
+    client, db, isolated, tmp_path
+):
+    """QGIS and GDAL build a layer's fields from the feature schema: a site's properties are
+    each described with their type; the schema documents (JSON when asked so) follow the
+    committed OpenAPI document."""
+    load_sites(isolated, write_sites(tmp_path / "l.geojson", [site("A", address="1 rue X")]))
+    add_device(db)
+    base = "/ogc/collections/declared_sites"
+    [feature] = client.get(f"{base}/items").get_json()["features"]
+    schema = client.get(f"{base}/feature-schema").get_json()
+    described = schema["properties"]["properties"]["properties"]
+    assert list(described) == list(feature["properties"])
+    returnables = client.get(f"{base}/schema").get_json()["properties"]
+    types = {"string": str, "integer": int, "number": (int, float), "array": list, "object": dict}
+    for name, value in feature["properties"].items():
+        assert returnables[name] == described[name]
+        if value is not None:
+            assert isinstance(value, types[described[name]["type"]]), name
+    document = schemathesis.openapi.from_path(COMMITTED)
+    for path in ("feature-schema", "schema", "queryables"):
+        for query in ("", "?f=json"):
+            response = client.get(f"{base}/{path}{query}")
+            assert response.status_code == 200
+            document[f"/ogc/collections/{{collection_id}}/{path}"]["GET"].validate_response(
+                response
+            )

@@ -48,11 +48,13 @@ from .schemas import (
     ConformanceSchema,
     DocumentArgsSchema,
     DownloadArgsSchema,
+    FeatureSchemaDocumentSchema,
     ItemArgsSchema,
     LandingPageSchema,
     OgcFeatureCollectionSchema,
     OgcFeatureSchema,
     QueryablesSchema,
+    SchemaDocumentSchema,
     items_args_schema,
 )
 
@@ -361,10 +363,18 @@ class CollectionViews(MethodView):
         return json_response(describe_collection(find_collection(collection_id)))
 
 
+def served_as_json_schema(schema_name: str):
+    """A JSON Schema document: application/schema+json, or application/json (schema_response)."""
+    return blp.served_as(
+        {media: {"$ref": f"#/components/schemas/{schema_name}"} for media in (SCHEMA_JSON, JSON)}
+    )
+
+
 @blp.route("/collections/<collection_id>/queryables")
 class QueryablesViews(MethodView):
     @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, QueryablesSchema, content_type=SCHEMA_JSON)
+    @served_as_json_schema("Queryables")
     @blp.problems(400, 404)
     def get(self, args, collection_id):
         """List the properties a CQL2 filter (or a property parameter) may use"""
@@ -385,7 +395,8 @@ class QueryablesViews(MethodView):
 @blp.route("/collections/<collection_id>/schema")
 class SchemaViews(MethodView):
     @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, QueryablesSchema, content_type=SCHEMA_JSON)
+    @blp.response(200, SchemaDocumentSchema, content_type=SCHEMA_JSON)
+    @served_as_json_schema("SchemaDocument")
     @blp.problems(400, 404)
     def get(self, args, collection_id):
         """Describe the properties of the collection's features, with their types (Part 5)"""
@@ -396,7 +407,8 @@ class SchemaViews(MethodView):
 @blp.route("/collections/<collection_id>/feature-schema")
 class FeatureSchemaViews(MethodView):
     @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, QueryablesSchema, content_type=SCHEMA_JSON)
+    @blp.response(200, FeatureSchemaDocumentSchema, content_type=SCHEMA_JSON)
+    @served_as_json_schema("FeatureSchemaDocument")
     @blp.problems(400, 404)
     def get(self, args, collection_id):
         """Describe one GeoJSON Feature of the collection as a JSON Schema, for GIS clients"""

@@ -206,14 +206,25 @@ class CollectionsSchema(ma.Schema):
     links = ma.fields.List(ma.fields.Nested(LinkSchema))
 
 
-class QueryablesSchema(ma.Schema):
-    """A JSON Schema of the properties `filter` and property parameters may use."""
+class SchemaDocumentSchema(ma.Schema):
+    """A JSON Schema of the collection's features (OGC API Features Part 5's returnables)."""
 
     schema = ma.fields.String(data_key="$schema", metadata={"description": "JSON Schema dialect"})
     id = ma.fields.String(data_key="$id", metadata={"description": "This document's URL"})
     title = ma.fields.String()
     type = ma.fields.String()
     properties = ma.fields.Dict()
+
+
+class FeatureSchemaDocumentSchema(SchemaDocumentSchema):
+    """A JSON Schema of one GeoJSON Feature of the collection."""
+
+    required = ma.fields.List(ma.fields.String(), metadata={"description": "Members required"})
+
+
+class QueryablesSchema(SchemaDocumentSchema):
+    """A JSON Schema of the properties `filter` and property parameters may use."""
+
     additionalProperties = ma.fields.Boolean(
         metadata={"description": "Queryables: false, no other property may be filtered on"}
     )
