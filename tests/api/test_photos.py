@@ -332,6 +332,16 @@ class TestRefusals:
         assert response.get_json()["errors"][0]["location"] == "form"
         assert count_photos(db) == 0
 
+    def test_two_file_parts_are_422_not_one_kept_silently(self, client, db):
+        photos = [
+            (io.BytesIO(images.plain_photo(colour=c)), "p.jpg") for c in ((1, 2, 3), (4, 5, 6))
+        ]
+        response = client.post(
+            "/api/v1/photos", data={"file": photos}, content_type="multipart/form-data"
+        )
+        assert_refused(response, 422, "file")
+        assert count_photos(db) == 0
+
     def test_a_raw_image_body_is_415(self, client, db):
         response = client.post(
             "/api/v1/photos", data=images.plain_photo(), content_type="image/jpeg"
@@ -469,7 +479,9 @@ class TestDevices:
         assert after.headers["ETag"] != etag
         assert [p["id"] for p in after.get_json()["properties"]["photos"]] == [photo["id"]]
 
-    def test_upload_onto_a_device_honours_if_match(self, client, db, stored_keys):
+    def test_upload_onto_a_device_honours_if_match(self, client, db, stored_keys, monkeypatch):
+        """A stale If-Match is refused before the photo is decoded (a worker's CPU for
+        nothing), and checked again once decoded, the device locked."""
         device = pin(client)
         url = f"/api/v1/devices/{device['id']}"
         client.patch(
@@ -479,6 +491,11 @@ class TestDevices:
         )
         before = stored_keys()
         stale = f'"{device["id"].replace("-", "")}.1"'
+
+        def decoded(*_args, **_kwargs):
+            raise AssertionError("decoded before the If-Match was checked")
+
+        monkeypatch.setattr("service.api.photos.routes.process_photo", decoded)
         response = upload(
             client, images.plain_photo(), url=f"{url}/photos", headers={"If-Match": stale}
         )

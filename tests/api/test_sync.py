@@ -3,6 +3,7 @@
 import threading
 import uuid
 
+import pytest
 from sqlalchemy import text
 
 from service.api.sync.routes import CURSORS
@@ -119,8 +120,10 @@ def test_concurrent_writers_and_a_syncing_reader(committed, moderator, client):
     assert len(seen) == 20
 
 
-def test_malformed_cursor_is_400(client):
-    response = client.get("/api/v1/sync?since=not-a-cursor")
+@pytest.mark.parametrize("cursor", ["not-a-cursor", "_" * 32])
+def test_malformed_cursor_is_400(client, cursor):
+    """Nor is a cursor of a negative transaction (all bytes 0xFF) read as "from the start"."""
+    response = client.get(f"/api/v1/sync?since={cursor}")
     assert response.status_code == 400
     assert response.get_json()["errors"][0]["field"] == "since"
 

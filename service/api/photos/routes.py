@@ -110,6 +110,10 @@ def accepts_photo_upload(func):
                     f"Unknown part {unknown[0]!r}: send the image alone, in the `file` part.",
                     field=unknown[0],
                 )
+            if len(request.files.getlist("file")) > 1:  # only the first would be kept
+                raise ValidationFailed(
+                    "Send one image per upload, in one `file` part.", field="file"
+                )
             return func(*args, **kwargs)
         except RequestEntityTooLarge as exc:
             raise g.body_too_large() from exc
@@ -201,7 +205,7 @@ class PhotoUploadViews(MethodView):
         schema=UploadedPhotoSchema,
         description="You uploaded this image already and it is not attached yet: that photo",
     )
-    @blp.problems(413, 415, 422, 429, 503)
+    @blp.problems(413, 415, 422, 429, 503, 507)
     def post(self, files):
         """Upload a photo; it is stripped of metadata and its GPS position is suggested back"""
         check_loose_uploads(g.user)
@@ -222,10 +226,11 @@ class DevicePhotoViews(MethodView):
     @accepts_photo_upload
     @blp.arguments(PhotoUploadSchema, location="files")
     @blp.response(201, UploadedPhotoSchema, headers={"Location": {"schema": {"type": "string"}}})
-    @blp.problems(404, 410, 412, 413, 415, 422, 503)
+    @blp.problems(404, 410, 412, 413, 415, 422, 503, 507)
     def post(self, files, device_id):
         """Upload a photo straight onto a device"""
-        find_device(device_id)  # refuse an unknown or deleted device before decoding
+        # An unknown or deleted device, or a stale If-Match, refused before decoding.
+        check_if_match(find_device(device_id), required=False)
         processed = processed_upload(files["file"])
         # Lock the device only now: decoding takes long, and the device may have changed.
         device = find_device(device_id, for_update=True)
@@ -251,7 +256,7 @@ class PhotoByIdViews(MethodView):
     @blp.auth()
     @write_limit
     @blp.response(204)
-    @blp.problems(404, 410)
+    @blp.problems(403, 404, 410)
     def delete(self, photo_id):
         """Delete a photo and the files no other photo shares (its uploader or a moderator)"""
         photo, device = lock_photo_and_device(photo_id)

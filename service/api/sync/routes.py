@@ -22,8 +22,18 @@ blp = Blueprint(
     description="Changes since a cursor, for apps that keep an offline copy.",
 )
 START = (0, uuid.UUID(int=0))
+
+
+def check_sync_position(position: tuple[int, uuid.UUID]) -> None:
+    """No transaction id is negative: such a cursor was made by hand, not issued here."""
+    if position[0] < 0:
+        raise ValueError(f"no transaction id is {position[0]}")
+
+
 # A position: the id of the transaction that last wrote a device, and the device's id.
-CURSORS = CursorCodec(int, uuid.UUID, field="since", advice="sync again from the start.")
+CURSORS = CursorCodec(
+    int, uuid.UUID, field="since", advice="sync again from the start.", check=check_sync_position
+)
 
 
 @blp.route("")
