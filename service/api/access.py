@@ -45,24 +45,30 @@ def feature_response(device_id: uuid.UUID, status: int = 200, headers=None) -> R
     return response
 
 
-def device_gone(device_id: uuid.UUID, deleted_at, merged_into: uuid.UUID | None = None) -> Gone:
+def device_gone(
+    device_id: uuid.UUID, deleted_at, merged_into: uuid.UUID | None = None, field=None
+) -> Gone:
     """The 410 of a tombstone: the day it was deleted (times are days: service/visibility.py),
     and the device it was merged into."""
     return Gone(
         f"Device {device_id} was deleted.",
+        field=field,
         deleted_at=day_of(deleted_at).isoformat(),
         merged_into=str(merged_into) if merged_into else None,
     )
 
 
-def find_device(device_id: uuid.UUID, *, for_update: bool = False) -> Device:
-    """The live device the caller may see, or the right 404/410."""
+def find_device(
+    device_id: uuid.UUID, *, for_update: bool = False, field: str | None = None
+) -> Device:
+    """The live device the caller may see, or the right 404/410 (naming FIELD, when the id
+    came in the body)."""
     query = session.query(Device).filter(Device.id == device_id)
     device = (query.with_for_update() if for_update else query).one_or_none()
     if device is None or not may_see(device.review_status, device.created_by, current_viewer()):
-        raise NotFound(f"No device has the id {device_id}.")
+        raise NotFound(f"No device has the id {device_id}.", field=field)
     if device.deleted_at is not None:
-        raise device_gone(device_id, device.deleted_at, device.merged_into)
+        raise device_gone(device_id, device.deleted_at, device.merged_into, field)
     return device
 
 

@@ -231,6 +231,17 @@ class TestMergeHistoryRevert:
         )
         assert response.status_code == 409
 
+    def test_merging_a_device_gone_names_the_one_in_the_body(self, moderator):
+        keep, gone = pin(moderator), pin(moderator, 2.36, 48.86)
+        url = f"/api/v1/devices/{gone['id']}"
+        moderator.delete(url, headers={"If-Match": moderator.get(url).headers["ETag"]})
+        for target, other, field in ((keep, gone, "other"), (gone, keep, None)):
+            response = moderator.post(
+                f"/api/v1/devices/{target['id']}/merge", json={"other": other["id"]}
+            )
+            assert response.status_code == 410 and response.mimetype == PROBLEM
+            assert response.get_json().get("errors", [{}])[0].get("field") == field
+
     def test_what_the_author_changed_before_approval_stays_out_of_the_public_history(
         self, as_user, moderator, client
     ):

@@ -127,9 +127,10 @@ class MergeViews(MethodView):
             raise Conflict("A device cannot be merged into itself.", field="other")
         # Lock both rows in a fixed order so that two crossing merges cannot deadlock.
         first, second = sorted((device_id, form["other"]))
+        field = {form["other"]: "other"}
         locked = {
-            first: find_device(first, for_update=True),
-            second: find_device(second, for_update=True),
+            first: find_device(first, for_update=True, field=field.get(first)),
+            second: find_device(second, for_update=True, field=field.get(second)),
         }
         target, other = locked[device_id], locked[form["other"]]
         before_target, before_other = snapshot(target), snapshot(other)
