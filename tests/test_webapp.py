@@ -336,29 +336,36 @@ def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
     expect(page.locator(".leaflet-marker-icon .pin.pending")).to_have_count(0)
 
 
-def test_a_photo_sent_over_a_slow_network_shows_how_much_is_sent(phone, db, contributor):
-    """On a phone's slow upload, a photo of 600 KB takes seconds: a progress bar says how
-    far it is, and gives way to "Photo ready" once the server has it. A photo chosen instead
-    while it is sent replaces it; closing the form gives it up."""
-    noise = Image.frombytes("RGB", (900, 600), bytes(random.Random(7).randbytes(900 * 600 * 3)))
+def signed_in_on_a_slow_upload(phone, username: str, seed: int):
+    """The phone signed in as USERNAME, its upload slowed to a phone's 200 KB/s, and a photo
+    of noise that takes it three seconds: (page, CDP session, the photo's bytes)."""
+    noise = Image.frombytes("RGB", (900, 600), random.Random(seed).randbytes(900 * 600 * 3))
     big = io.BytesIO()
     noise.save(big, "JPEG", quality=95)
-    assert len(big.getvalue()) > 600_000  # three seconds at 200 KB/s
+    assert len(big.getvalue()) > 600_000
     page = phone.open()
-    phone.sign_in(contributor)
+    phone.sign_in(username)
     cdp = phone.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send(
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 200_000},
     )
+    return page, cdp, big.getvalue()
+
+
+def test_a_photo_sent_over_a_slow_network_shows_how_much_is_sent(phone, db, contributor):
+    """On a phone's slow upload, a photo of 600 KB takes seconds: a progress bar says how
+    far it is, and gives way to "Photo ready" once the server has it. A photo chosen instead
+    while it is sent replaces it; closing the form gives it up."""
+    page, cdp, big = signed_in_on_a_slow_upload(phone, contributor, seed=7)
     sending = page.get_by_role("progressbar", name="Sending the photo…")
 
     def choose_the_big_photo_and_see_it_sent_in_part():
         page.get_by_role("button", name="Pin a device").click()
         expect(page.locator(".accuracy-circle")).to_have_count(1)
         page.get_by_label("Take or choose a photo").set_input_files(
-            {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": big.getvalue()}
+            {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": big}
         )
         expect(sending).to_be_visible()
         page.wait_for_function(
@@ -405,21 +412,11 @@ def test_a_photo_sent_over_a_slow_network_shows_how_much_is_sent(phone, db, cont
 def test_a_photo_still_being_sent_when_the_pin_is_saved_is_sent_once(phone, db, contributor):
     """Saved while its photo is on its way over a slow upload, the pin waits in the outbox for
     that upload to end: the photo is not cut off and sent again from its first byte."""
-    noise = Image.frombytes("RGB", (900, 600), bytes(random.Random(8).randbytes(900 * 600 * 3)))
-    big = io.BytesIO()
-    noise.save(big, "JPEG", quality=95)
-    page = phone.open()
-    phone.sign_in(contributor)
-    cdp = phone.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 200_000},
-    )
+    page, _, big = signed_in_on_a_slow_upload(phone, contributor, seed=8)
     page.get_by_role("button", name="Pin a device").click()
     expect(page.locator(".accuracy-circle")).to_have_count(1)
     page.get_by_label("Take or choose a photo").set_input_files(
-        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": big.getvalue()}
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": big}
     )
     page.wait_for_function(
         "() => { const bar = document.querySelector('.pin-form progress');"

@@ -67,9 +67,9 @@ def clean_orphans(older_than, dry_run, files):
         .scalars()
         .all()
     ):
-        files = delete_photos(orphans)
+        keys = delete_photos(orphans)
         session.commit()
-        remove_unused_files(storage, files)
+        remove_unused_files(storage, keys)
         removed += len(orphans)
     click.echo(f"removed {removed} photo(s) older than {delay}")
     if files:

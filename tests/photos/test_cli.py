@@ -55,12 +55,17 @@ def remaining(db) -> set[str]:
 
 
 def test_removes_old_orphans_and_photos_of_deleted_devices(app, db, photos):
+    """Their files too, and only theirs: strays are for --files."""
+    stray = content_key("5" * 64)
+    app.extensions["photo_storage"].put(stray, b"left by a failed upload", "image/jpeg")
     keys_before = stored_keys(app)
     result = clean(app, "--older-than", "24h")
     assert result.exit_code == 0, result.output
-    assert "removed 2 photo(s)" in result.output
+    assert "removed 2 photo(s)" in result.output and "stray" not in result.output
     assert remaining(db) == {photos["fresh"]["id"], photos["attached"]["id"]}
     assert len(keys_before - stored_keys(app)) == 6  # three renditions each
+    assert stray in stored_keys(app)
+    app.extensions["photo_storage"].delete(stray)
 
 
 def test_the_default_delay_comes_from_the_configuration(app, db, photos, monkeypatch):

@@ -103,9 +103,9 @@ class PhotoReviewViews(MethodView):
         if photo.review_status != "pending":
             raise Conflict(f"Photo {photo_id} is not awaiting review.", field="photo_id")
         if decision["decision"] == "reject":
-            files = delete_photos([photo])
+            keys = delete_photos([photo])
             session.commit()
-            remove_unused_files(photo_storage(), files)
+            remove_unused_files(photo_storage(), keys)
             return Response(status=204)
         put_on(photo, device.id, PUBLIC_REVIEW_STATUS)
         device.touch()  # its Feature lists one more

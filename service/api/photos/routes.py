@@ -264,9 +264,9 @@ class PhotoByIdViews(MethodView):
             raise Forbidden("Only the uploader or a moderator may delete this photo.")
         if device is not None and is_public(photo.review_status):
             device.touch()
-        files = delete_photos([photo])
+        keys = delete_photos([photo])
         session.commit()
-        remove_unused_files(photo_storage(), files)
+        remove_unused_files(photo_storage(), keys)
         return Response(status=204)
 
 
