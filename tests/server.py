@@ -131,10 +131,11 @@ class Client:
 
 
 @contextmanager
-def varnish(tmp_path, port: int, backends: list[str]):
-    """varnishd in the foreground on PORT, balancing BACKENDS with the VCL of `flask cache vcl`."""
+def varnish(tmp_path, port: int, backends: list[str], host: str | None = None):
+    """varnishd in the foreground on PORT, balancing BACKENDS with the VCL of `flask cache vcl`
+    (naming HOST to them, when given)."""
     vcl = tmp_path / "vigie.vcl"
-    vcl.write_text(varnish_vcl(backends, ["127.0.0.1"]))
+    vcl.write_text(varnish_vcl(backends, ["127.0.0.1"], host))
     workdir = tmp_path / "varnish"
     log_path = tmp_path / "varnish.log"
     address = f"127.0.0.1:{port}"

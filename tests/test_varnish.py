@@ -2,6 +2,7 @@
 served from the cache, and a change of a device purges exactly the tiles it touched."""
 
 import json
+import time
 
 from service.geo.keys import KEY_ZOOM, mercator_pixel
 from tests.helpers import feature
@@ -74,3 +75,26 @@ def test_a_cache_serves_tiles_and_a_change_purges_exactly_the_tiles_it_touched(
         # Both nodes served requests.
         for log in ("node1.log", "node2.log"):
             assert "GET /tiles/devices/" in (tmp_path / log).read_text(), log
+
+
+def test_nodes_that_trust_one_host_name_stay_healthy_and_purges_come_only_from_nodes(
+    database_url, tmp_path, committed
+):
+    """A node with TRUSTED_HOSTS refuses other names, the health probe's too: the cache names
+    the site to its nodes. A PURGE relayed by a proxy in front (from loopback too, but with the
+    client's X-Forwarded-For) is refused: only a node's own purge counts."""
+    cache_port = free_port()
+    settings = {"TRUSTED_HOSTS": "vigie.test", "CACHE_PURGE_URL": f"http://127.0.0.1:{cache_port}/"}
+    with (
+        gunicorn_server(database_url, tmp_path / "node.log", **settings) as node,
+        varnish(tmp_path, cache_port, [f"127.0.0.1:{node}"], host="vigie.test"),
+    ):
+        client = Client(cache_port)
+        # Probes every 2 s, a node counted sick after 2 failures out of 3: past that, still up.
+        time.sleep(7)
+        status, _, body = client.send("/api/v1/health", headers={"Host": "vigie.test"})
+        assert status == 200, body
+        purge = {"Surrogate-Key": "vigie"}
+        relayed = client.send("/", "PURGE", headers=purge | {"X-Forwarded-For": "203.0.113.9"})
+        assert relayed[0] == 403
+        assert client.send("/", "PURGE", headers=purge)[0] == 200

@@ -19,7 +19,10 @@ sub vcl_init {{
 
 sub vcl_recv {{
     if (req.method == "PURGE") {{
-        if (client.ip !~ purgers) {{
+        # Varnish appends the client's address to X-Forwarded-For before this runs: a comma
+        # means a proxy in front (nginx) relayed it, from an address that may be a purger's.
+        # Only a purge an app node sends straight counts.
+        if (client.ip !~ purgers || req.http.X-Forwarded-For ~ ",") {{
             return (synth(403, "Forbidden"));
         }}
         if (!req.http.Surrogate-Key) {{
