@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -12,20 +13,44 @@ def default_database_url() -> str:
     return f"postgresql+psycopg://vigie@/vigie?host={PROJECT_DIR / 'var' / 'pg' / 'run'}"
 
 
-def local_secret_key() -> str:
-    """A key kept in var/secret_key, so that every worker and restart shares it."""
-    path = PROJECT_DIR / "var" / "secret_key"
+def local_secret_key(path: Path = PROJECT_DIR / "var" / "secret_key") -> str:
+    """A key kept in PATH, so that every worker and restart shares it.
+
+    The first process to start writes it whole under a temporary name, then links it into
+    place: a worker starting at the same moment reads that key, never a half-written one. A
+    key that cannot be read stops the start: a key of each process's own would make every
+    node check fail and every token and reserved pseudonym change at each restart.
+    """
     try:
-        return path.read_text().strip()
+        key = path.read_text().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key)
+        key = None
+    except OSError as exc:
+        raise SystemExit(
+            f"{path} cannot be read ({exc.strerror}): let the service's user read it, or set "
+            "SECRET_KEY."
+        ) from None
+    if key == "":
+        raise SystemExit(f"{path} is empty: delete it (a key is then made), or set SECRET_KEY.")
+    if key is not None:
         return key
-    except OSError:
-        return secrets.token_hex(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, path)  # fails if another process linked its key first
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    except OSError as exc:
+        raise SystemExit(
+            f"No key can be kept in {path} ({exc.strerror}): set SECRET_KEY, or let the "
+            "service's user write there."
+        ) from None
+    return path.read_text().strip()
 
 
 def env_int(name: str, default: int) -> int:

@@ -87,3 +87,27 @@ def test_a_retry_a_cached_statistic_and_a_photo_reach_the_other_node(
     page = clients[0].get("/api/v1/sync?limit=1").get_json()
     rest = clients[1].get(f"/api/v1/sync?since={page['next_cursor']}").get_json()
     assert {f["id"] for f in page["features"] + rest["features"]} == {created.get_json()["id"]}
+
+
+def test_without_secret_key_every_process_of_a_node_shares_the_one_kept_on_disk(tmp_path):
+    """Workers starting together link their key into place: one wins, all read it. A key that
+    exists but cannot be read stops the start, where a key of each process's own would make the
+    node refuse to serve half its requests."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.config import local_secret_key
+
+    path = tmp_path / "var" / "secret_key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: local_secret_key(path), range(16)))
+    assert len(keys) == 1 and len(keys.pop()) == 64
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["secret_key"]
+    unreadable = tmp_path / "unreadable"
+    unreadable.mkdir()  # reading a folder fails as a file without permission does
+    with pytest.raises(SystemExit, match=r"cannot be read.*set SECRET_KEY"):
+        local_secret_key(unreadable)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    with pytest.raises(SystemExit, match="is empty"):
+        local_secret_key(empty)
