@@ -122,8 +122,11 @@ def write_archive(
     if path.exists():
         raise BackupError(f"{path} exists already: choose another name")
     partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)  # left by a backup that was killed
     try:
-        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
+        # Readable by its owner from its first byte: it holds password hashes and emails.
+        handle = os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+        with handle, tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar:
             with dump.open("rb") as source:
                 manifest.files[DUMP] = sha256_of_stream(source)
             tar.add(dump, arcname=DUMP)
@@ -131,7 +134,6 @@ def write_archive(
                 manifest.files[PHOTOS + key] = hashlib.sha256(data).hexdigest()
                 add_bytes(tar, PHOTOS + key, data)
             add_bytes(tar, MANIFEST, manifest.to_bytes())
-        os.chmod(partial, 0o600)
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ device, photo (rows and bytes), account and revision; bad archives are refused, 
 import hashlib
 import io
 import json
+import os
 import tarfile
 import uuid
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from service import create_app
+from service.backups.archive import Manifest, write_archive
 from service.config import Config
 from service.migrate import head_revision
 from tests import images
@@ -347,3 +349,28 @@ def test_a_database_without_the_schema_is_not_backed_up(fresh_target, tmp_path):
     result = invoke(fresh_target(), "create", str(path))
     assert result.exit_code == 1 and "has no Vigie schema" in result.output
     assert not path.exists()
+
+
+def test_an_archive_is_its_owners_alone_from_its_first_byte(tmp_path):
+    """It holds password hashes and emails: never readable by others, even while written
+    (whatever the umask; a partial file a killed backup left is replaced, not reused)."""
+    path = tmp_path / "vigie.backup"
+    partial = tmp_path / ".vigie.backup.partial"
+    partial.write_bytes(b"left by a killed backup")
+    partial.chmod(0o644)
+    dump = tmp_path / "dump"
+    dump.write_bytes(b"-- a dump")
+    modes = []
+
+    def photos():
+        modes.append(partial.stat().st_mode & 0o777)
+        yield ("a" * 64 + ".jpg", b"jpeg")
+
+    manifest = Manifest("2026-12-05", "x", counts={}, tokens_excluded=False)
+    umask = os.umask(0o022)
+    try:
+        write_archive(path, manifest, dump, photos())
+    finally:
+        os.umask(umask)
+    assert modes == [0o600] and path.stat().st_mode & 0o777 == 0o600
+    assert not partial.exists()
