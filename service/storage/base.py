@@ -10,8 +10,11 @@ from collections.abc import Iterator
 from ..errors import InsufficientStorage, ServiceUnavailable
 
 log = logging.getLogger(__name__)
-# How long a client should wait before trying a store that failed again.
+# How long a client should wait before trying a store that failed again; one that refuses
+# writes (read-only, or not the service's to write) waits for its operators.
 STORE_RETRY_AFTER_SECONDS = 5
+REFUSED_RETRY_AFTER_SECONDS = 600
+REFUSED_WRITES = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 # Stored objects never change (their name is their hash): caches may keep them for a year.
 IMMUTABLE_MAX_AGE = 31536000
@@ -49,6 +52,14 @@ def store_failures(method):
                 log.error("the photo store is full: %s", exc)
                 raise InsufficientStorage(
                     "The photo store is full; the photo was not kept. Try again later."
+                ) from exc
+            if isinstance(exc, OSError) and exc.errno in REFUSED_WRITES:
+                # Not a moment's outage: retrying soon would change nothing.
+                log.error("the photo store refuses writes (fix its permissions): %s", exc)
+                raise ServiceUnavailable(
+                    "The photo store refuses to keep files, a fault of this server that its "
+                    "operators must fix; the photo was not kept. Try again later.",
+                    headers={"Retry-After": str(REFUSED_RETRY_AFTER_SECONDS)},
                 ) from exc
             log.error("the photo store failed: %s", exc)
             raise ServiceUnavailable(

@@ -169,6 +169,21 @@ class TestServing:
         assert again.status_code == 304 and again.data == b""
         assert again.headers["ETag"] == response.headers["ETag"]
 
+    def test_a_file_missing_from_the_store_is_a_404_not_a_500(self, app, client, monkeypatch):
+        """A node whose store lacks the file (a store of its own, a restore without photos)."""
+        storage = app.extensions["photo_storage"]
+        if isinstance(storage, S3Storage):
+            monkeypatch.setattr(storage, "presign_seconds", 0)
+        body = uploaded(client, images.plain_photo(colour=(5, 95, 195)))
+
+        def missing(key):
+            raise FileNotFoundError(key)
+
+        monkeypatch.setattr(storage, "read", missing)
+        response = client.get(body["large"])
+        assert_refused(response, 404, "rendition")
+        assert "missing from the photo store" in response.get_json()["detail"]
+
     def test_s3_serves_through_short_lived_presigned_redirects(self, app, client):
         body = uploaded(client, images.plain_photo(colour=(19, 99, 199)))
         response, data = fetch(client, body["full"])

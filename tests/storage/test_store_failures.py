@@ -18,7 +18,13 @@ def count_photos(db) -> int:
 
 @pytest.mark.parametrize(
     ("failure", "status"),
-    [(errno.ENOSPC, 507), (errno.EDQUOT, 507), (errno.EIO, 503), (errno.EACCES, 503)],
+    [
+        (errno.ENOSPC, 507),
+        (errno.EDQUOT, 507),
+        (errno.EIO, 503),
+        (errno.EACCES, 503),
+        (errno.EROFS, 503),
+    ],
 )
 def test_a_failing_disk_refuses_the_upload_and_keeps_nothing(
     app, moderator, db, monkeypatch, failure, status
@@ -34,7 +40,10 @@ def test_a_failing_disk_refuses_the_upload_and_keeps_nothing(
     response = images.upload(moderator, photo)
     assert response.status_code == status and response.mimetype == PROBLEM
     if status == 503:
-        assert int(response.headers["Retry-After"]) > 0
+        # A store that refuses writes waits for its operators, and says so.
+        refused = failure in (errno.EACCES, errno.EROFS)
+        assert int(response.headers["Retry-After"]) == (600 if refused else 5)
+        assert ("operators must fix" in response.get_json()["detail"]) is refused
     assert count_photos(db) == 0
     assert set(store.keys()) == before
     monkeypatch.undo()

@@ -6,6 +6,7 @@ moderators); a photo of a device is seen by whoever may see the device.
 
 import contextlib
 import functools
+import logging
 import threading
 
 from flask import Response, current_app, g, redirect, request, url_for
@@ -18,6 +19,7 @@ from ...caching import device_key, photo_key, share
 from ...db import session
 from ...errors import (
     Forbidden,
+    NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     TooManyRequests,
@@ -37,6 +39,7 @@ from ..access import check_if_match, find_device, find_photo, lock_photo_and_dev
 from ..geojson import photo_base
 from .schemas import PhotoSchema, PhotoUploadSchema, UploadedPhotoSchema
 
+log = logging.getLogger(__name__)
 # Room for the multipart boundaries and part headers around the file itself.
 MULTIPART_ALLOWANCE = 64 * 1024
 # A presigned URL expires: the redirect to it may only be cached briefly.
@@ -302,6 +305,15 @@ class PhotoImageViews(MethodView):
             response = redirect(target, 302)
             response.headers["Cache-Control"] = REDIRECT_CACHE if public else NOT_KEPT
             return response
-        response = Response(storage.read(key), mimetype=OUTPUT_MEDIA_TYPE, headers=headers)
+        try:
+            data = storage.read(key)
+        except FileNotFoundError:
+            # Not in this node's store (one of its own, not shared), or lost: said, not a 500.
+            log.error("photo %s: its %s file %s is not in the store", photo_id, rendition, key)
+            raise NotFound(
+                f"The {rendition} image of photo {photo_id} is missing from the photo store.",
+                field="rendition",
+            ) from None
+        response = Response(data, mimetype=OUTPUT_MEDIA_TYPE, headers=headers)
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
