@@ -16,6 +16,9 @@ from service.server_errors import answer_server_errors_as_problems
 answer_server_errors_as_problems()
 
 bind = f"127.0.0.1:{os.environ.get('PORT', '5000')}"
+# Vigie is run by its process manager, not gunicornc: no control socket, which two nodes on
+# one machine would otherwise share (each removing it when it stops).
+control_socket_disable = True
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
 # A sync worker is held whole by a client that sends its body slowly, until `timeout` kills it:
 # two such clients stalled a two-worker server for 30 s. A thread of a gthread worker is all a

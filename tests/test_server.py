@@ -47,3 +47,21 @@ def test_requests_gunicorn_refuses_itself_get_problem_json(database_url, tmp_pat
         assert b"Content-Type: application/problem+json" in head
         problem = json.loads(body)
         assert problem["status"] == status and b"a" * 100 not in body and b"b" * 100 not in body
+
+
+def test_nodes_on_one_machine_share_no_control_socket_and_trust_proxies_as_told(
+    database_url, tmp_path
+):
+    """Two gunicorn 27 servers on one machine shared one control socket, which the first to
+    stop removed. Links follow X-Forwarded-Proto only with TRUSTED_PROXIES set."""
+    request = (
+        b"GET /api/v1/devices?limit=1 HTTP/1.1\r\nHost: vigie\r\n"
+        b"X-Forwarded-Proto: https\r\nConnection: close\r\n\r\n"
+    )
+    for proxies, scheme in (("0", b"http://vigie/"), ("1", b"https://vigie/")):
+        log = tmp_path / f"server-{proxies}.log"
+        with gunicorn_server(database_url, log, TRUSTED_PROXIES=proxies) as port:
+            answer = exchange(port, request)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+        assert scheme + b"api/v1/devices" in answer, answer[-400:]
+        assert "Control socket" not in log.read_text()
