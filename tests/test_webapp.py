@@ -17,7 +17,7 @@ from playwright.sync_api import expect, sync_playwright
 from service import web
 from tests import images
 from tests.conftest import TEST_PASSWORD
-from tests.helpers import feature
+from tests.helpers import feature, pin
 from tests.images import uploaded
 from tests.test_web import CHROMIUM, CHROMIUM_ARGS, pmtiles_basemap  # noqa: F401 (a fixture)
 
@@ -1102,6 +1102,8 @@ def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, cont
     expect(outbox).to_contain_text("1 change(s) refused")
     expect(page.locator("#announcer")).to_contain_text("1 change(s) refused")
     outbox.click()
+    # The same photo sent again would be refused again: no "Try again" to offer.
+    expect(page.get_by_role("button", name="Try again")).to_have_count(0)
     page.get_by_role("button", name="Send it without the photo").click()
     phone.wait_until_sent()
     expect(page.locator(".outbox")).to_have_count(0)  # the emptied list closes
@@ -1394,6 +1396,32 @@ def test_a_pin_awaiting_review_is_editable_by_its_author_on_any_phone(phone, db,
     expect(contributions).to_have_text(re.compile("^Pas de réseau"))
 
 
+def test_an_authors_rejected_or_merged_pin_says_what_became_of_it(phone, as_user, moderator):
+    """Rejected: no vote on one's own pin, and what to do instead. Merged into the device
+    pinned before: said so in the contributions, not "withdrawn"."""
+    author = as_user()
+    kept = pin(moderator, HERE["longitude"] + 0.0005, HERE["latitude"])
+    rejected = pin(author, HERE["longitude"], HERE["latitude"], kind="sensor")
+    merged = pin(author, HERE["longitude"] + 0.0005, HERE["latitude"], kind="camera")
+    refusal = {"decision": "reject", "reason": "a shop's alarm, not surveillance"}
+    review = moderator.post(f"/api/v1/devices/{rejected['id']}/review", json=refusal)
+    assert review.status_code == 200
+    merging = moderator.post(f"/api/v1/devices/{kept['id']}/merge", json={"other": merged["id"]})
+    assert merging.status_code == 200
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.locator(".leaflet-marker-icon[title='sensor — rejected by a moderator']").click()
+    sheet = page.locator("#sheet")
+    expect(sheet).to_contain_text("pin it again with what was missing")
+    expect(sheet.get_by_role("button", name="Still there")).to_have_count(0)
+    expect(sheet.get_by_role("button", name="Edit")).to_have_count(0)
+    page.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Account").click()
+    expect(page.locator(".contributions")).to_contain_text(
+        f"camera — merged into {kept['id'][:8]}, the same device pinned before"
+    )
+
+
 def test_each_pin_starts_where_the_phone_is_now(phone, db, contributor):
     """A position the browser kept for up to 30 s put a pin made a few steps further at the
     previous pin's place: each pin asks for a fresh one."""
@@ -1489,6 +1517,35 @@ def test_confirming_a_likely_duplicate_instead_brings_the_pins_photo(
     assert tuple(vote) == ("still_there", existing, "pending")
     assert devices_by(db, contributor).all() == []
     assert [error for error in phone.errors if "status of 409" not in error] == []
+
+
+def test_a_pin_confirmed_instead_stays_in_the_outbox_when_the_vote_is_refused(
+    phone, db, moderator, contributor
+):
+    """The pin leaves the outbox only once the vote sent in its place is accepted: a vote
+    refused (one already given on this device) leaves the pin, notes and all, to resolve."""
+    existing = moderator.post("/api/v1/devices", json=feature(HERE["longitude"], HERE["latitude"]))
+    existing = existing.get_json()["id"]
+    page = phone.open()
+    phone.sign_in(contributor)
+    sheet = page.locator("#sheet")
+    phone.pin()
+    sheet.get_by_role("button", name="It's this one: confirm it").click()
+    phone.wait_until_sent()
+    assert confirmations_of(db, existing) == [("still_there", contributor)]
+    page.get_by_role("button", name="Pin a device").click()
+    page.locator(".pin-form").get_by_label("Notes").fill("Two lenses, above the bakery")
+    page.get_by_role("button", name="Save").click()
+    sheet.get_by_role("button", name="It's this one: confirm it").click()
+    outbox = page.locator("#outbox-button")
+    expect(page.locator("#announcer")).to_contain_text("already")
+    expect(outbox).to_contain_text("1 change(s) refused")
+    outbox.click()
+    row = page.locator(".outbox-item.refused")
+    expect(row).to_contain_text("Pin a device: camera")
+    expect(row.get_by_role("button", name="Already pinned?")).to_be_visible()
+    assert confirmations_of(db, existing) == [("still_there", contributor)]
+    assert devices_by(db, contributor).all() == []
 
 
 def test_a_duplicate_refused_in_the_background_waits_until_the_form_being_filled_is_closed(

@@ -120,6 +120,10 @@ async function contributions() {
     const { data } = await request("GET", "me/export");
     for (const feature of data.devices) {
       const props = feature.properties;
+      if (props.merged_into) {  // a duplicate, merged by a moderator into the device kept
+        list.append(element("li", {}, `${kindLabel(props.kind)} — ${t("mergedInto", { id: props.merged_into.slice(0, 8) })}`));
+        continue;
+      }
       if (props.deleted_at) {  // withdrawn by its author (or deleted): no review awaits it
         list.append(element("li", {}, `${kindLabel(props.kind)} — ${t("withdrawn")}`));
         continue;

@@ -106,6 +106,7 @@ export function discardButton(item, { outbox, after }) {
       if (!window.confirm(t("discardConfirm"))) return;
       await outbox.discard(item.seq);
       after();
+      outbox.flush(); // what waited behind it goes now
     },
   }, t("discard"));
 }
@@ -128,10 +129,13 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
     showQueued(feature.id, { mapApi, outbox, message });
     return;
   }
-  // The server shows a pin awaiting review to its author and moderators only: one seen here
-  // is this contributor's own, on whichever phone it was made (not theirs to vote on).
+  // The server shows a pin awaiting review, or rejected, to its author and moderators only:
+  // one seen here is this contributor's own, on whichever phone it was made (not theirs to
+  // vote on). Theirs to edit or withdraw while it awaits review; once rejected, to pin again.
   const own = props.review_status === "pending";
-  const verdicts = own && !isModerator() ? [] : VERDICTS;
+  const rejected = props.review_status === "rejected";
+  const verdicts = (own || rejected) && !isModerator() ? [] : VERDICTS;
+  if (rejected && !isModerator()) message.replaceChildren(notice(t("pinAgainIfThere")));
   const votes = element("div", { class: "actions", role: "group", "aria-label": t("verification") }, ...verdicts.map(([verdict, label]) =>
     element("button", {
       type: "button",

@@ -92,7 +92,14 @@ async function currentEtag(item) {
 }
 
 async function sendEdit(item, progress) {
-  const etag = item.etag || (await currentEtag(item));
+  // Kept on the item: should the answer be lost, the edit goes again under the same key and
+  // ETag (the server answers it as the first time), not against its own result, which would
+  // look changed meanwhile.
+  let { etag } = item;
+  if (!etag) {
+    etag = await currentEtag(item);
+    await progress({ etag });
+  }
   const { data } = await request("PATCH", `devices/${item.deviceId}`, {
     json: { ...item.patch, ...(await uploadedPhotoIds(item, progress)) },
     headers: { "If-Match": etag, "Idempotency-Key": item.key },

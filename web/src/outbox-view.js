@@ -2,7 +2,7 @@
 // them, and how to resolve a refusal. A pin refused as a likely duplicate (409) shows the
 // candidates on the map with their photos: confirm one of them instead, or insist.
 import { request } from "./api.js";
-import { kindLabel, problemText, t, valueLabel } from "./i18n.js";
+import { currentLanguage, kindLabel, problemText, t, valueLabel } from "./i18n.js";
 import { discardButton, photoStrip, queuedPinActions } from "./details.js";
 import { closeSheet, element, notice, openSheet, whenSheetFree } from "./ui.js";
 
@@ -32,9 +32,10 @@ function changesText(patch) {
   return changes.join(t("listSeparator")).slice(0, MAX_COMMENT_CHARS);
 }
 
-// Refusals that sending the same change again cannot overcome: not allowed (403), the device
-// gone (404, 410), or changed meanwhile (412: applied over the new version instead).
-const FINAL_REFUSALS = new Set([403, 404, 410, 412]);
+// Refusals that sending the same change again cannot overcome: not valid as sent (400, 422; a
+// photo too large or not an image, 413, 415: corrected, or sent without it), not allowed
+// (403), the device gone (404, 410), or changed meanwhile (412: applied over the new version).
+const FINAL_REFUSALS = new Set([400, 403, 404, 410, 412, 413, 415, 422]);
 
 const isDuplicate = (item) => item.state === "refused" && item.problem?.status === 409 && item.problem.candidates?.length;
 
@@ -49,10 +50,10 @@ export function createOutboxView({ outbox, mapApi }) {
     const places = await Promise.all(candidates.map((candidate) => request("GET", `devices/${candidate.id}`)
       .then(({ data }) => data.geometry.coordinates, () => null)));
     mapApi.highlight(places.filter(Boolean));
-    // The pin's photo goes with the vote, as evidence (uploaded first if kept on the phone).
+    // The pin's photo goes with the vote, as evidence (uploaded first if kept on the phone);
+    // the pin leaves the outbox once the vote is accepted (queue.js), not before.
     const confirmIt = (candidate) => async () => {
-      await outbox.discard(item.seq);
-      await outbox.add({ type: "confirm", deviceId: candidate.id, kind: item.feature.properties.kind, verdict: "still_there", photo: item.photo, photoId: item.photoId });
+      await outbox.add({ type: "confirm", deviceId: candidate.id, kind: item.feature.properties.kind, verdict: "still_there", photo: item.photo, photoId: item.photoId, replaces: item.seq });
       closeSheet();
       await outbox.flush();
     };
@@ -80,16 +81,25 @@ export function createOutboxView({ outbox, mapApi }) {
     });
   }
 
-  function itemRow(item) {
+  function itemRow(item, items) {
     const row = element("li", { class: `outbox-item ${item.state}` }, element("p", {}, describe(item)));
     if (item.state !== "refused") {
-      // Not sent yet for a reason the server gave (a rate limit...): it is sent again later.
-      if (item.problem) row.append(notice(t("waitingBecause", { detail: problemText(item.problem) })));
+      // Not sent yet for a reason the server gave (a rate limit...): it is sent again later,
+      // not before the time it said.
+      if (item.problem) {
+        const after = item.notBefore ? ` ${t("sentFrom", { time: new Date(item.notBefore).toLocaleTimeString(currentLanguage(), { hour: "2-digit", minute: "2-digit" }) })}` : "";
+        row.append(notice(t("waitingBecause", { detail: problemText(item.problem) }) + after));
+      }
       // Until it goes, a pin may be corrected, and anything discarded.
       row.append(...actions(item, item.type === "pin"));
       return row;
     }
     row.append(notice(t("refusedBecause", { detail: problemText(item.problem) }), "error"));
+    // A vote sent in its place leaves it once accepted; refused, it stays here.
+    if (items.some((other) => other.replaces === item.seq)) {
+      row.append(notice(t("replacedByVote")));
+      return row;
+    }
     const sendAgain = (changes = {}) => async () => { await outbox.retry(item.seq, changes); await outbox.flush(); showList(); };
     if (isDuplicate(item)) {
       row.append(element("button", { type: "button", onclick: () => resolveDuplicate(item) }, t("duplicateTitle")));
@@ -111,8 +121,7 @@ export function createOutboxView({ outbox, mapApi }) {
         row.append(element("button", {
           type: "button",
           onclick: async () => {
-            await outbox.discard(item.seq);
-            await outbox.add({ type: "confirm", deviceId: item.deviceId, kind: item.kind, verdict: "wrong_details", comment: changes, photo: item.photo, photoId: item.photoId });
+            await outbox.add({ type: "confirm", deviceId: item.deviceId, kind: item.kind, verdict: "wrong_details", comment: changes, photo: item.photo, photoId: item.photoId, replaces: item.seq });
             await outbox.flush();
             showList();
           },
@@ -143,7 +152,7 @@ export function createOutboxView({ outbox, mapApi }) {
   async function showList() {
     const items = await outbox.all();
     if (!items.length) return closeSheet(); // everything sent or discarded: nothing to show
-    openSheet(t("outbox"), element("ul", { class: "outbox" }, ...items.map(itemRow)));
+    openSheet(t("outbox"), element("ul", { class: "outbox" }, ...items.map((item) => itemRow(item, items))));
   }
 
   function update(items) {

@@ -6,6 +6,8 @@
 // but for a vote, which leaves it.
 // Items belong to the account signed in when they were made: on a phone shared by several
 // contributors, another account neither sees nor sends them (they wait for their own).
+// A vote made in place of a refused change (`replaces`: a duplicate confirmed instead, an edit
+// reported as wrong details) takes its place only once accepted: refused, the change stays.
 import { ApiError, OfflineError } from "./api.js";
 
 // Answers that mean "not now" rather than "no": the item stays pending and is sent again later.
@@ -20,6 +22,9 @@ function isTransient(error) {
   // The first request with this key is still being answered.
   return error.status === 409 && (error.problem.errors || []).some((e) => e.field === "Idempotency-Key");
 }
+
+// The device an item is about (a pin's is its own client-made id).
+const deviceOf = (item) => (item.type === "pin" ? item.feature?.id ?? item.seq : item.deviceId ?? item.seq);
 
 export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(), owner = async () => null } = {}) {
   const listeners = new Set();
@@ -50,15 +55,23 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
 
   async function sendPending() {
     const results = [];
+    // Devices with a change held back by a rate limit: their later changes wait behind it, in
+    // order; changes of other devices go on.
+    const held = new Set();
     for (const queued of await all()) {
       // Read again: the contributor may have discarded or resolved it meanwhile.
       const item = await (await db).get("outbox", queued.seq);
       if (!item || item.state !== "pending") continue;
-      // Not before the time the server said (Retry-After): the pass stops here, in order.
-      if (item.notBefore > Date.now()) break;
+      if (held.has(deviceOf(item))) continue;
+      // Not before the time the server said (Retry-After).
+      if (item.notBefore > Date.now()) {
+        held.add(deviceOf(item));
+        continue;
+      }
       try {
         const result = await send(item, async (progress) => save(Object.assign(item, progress)));
         await (await db).delete("outbox", item.seq);
+        if (item.replaces != null) await (await db).delete("outbox", item.replaces);
         results.push({ item, result });
       } catch (error) {
         if (isTransient(error)) {
@@ -67,6 +80,11 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
             const notBefore = error.retryAfterMs ? Date.now() + error.retryAfterMs : null;
             await save(Object.assign(item, { problem: { status: error.status, ...error.problem }, notBefore }));
             await notify();
+          }
+          // A rate limit holds this device's changes; no network or a server down, all of them.
+          if (error.status === 429) {
+            held.add(deviceOf(item));
+            continue;
           }
           break;
         }

@@ -33,6 +33,21 @@ test("an edit made offline takes the current ETag of a device unchanged since", 
   assert.equal(calls[1].headers["Idempotency-Key"], "k1");
 });
 
+test("an offline edit keeps the ETag it was checked against: sent again, it is the same request", async () => {
+  // The first PATCH reached the server, its answer was lost: the device now holds the edit,
+  // which a second check would take for a change made by someone else.
+  const calls = serverWith(seen);
+  const item = { ...offlineEdit };
+  await assert.rejects(sendOperation(item, async (changes) => {
+    Object.assign(item, changes);
+    throw new Error("the answer was lost");
+  }));
+  assert.equal(item.etag, '"v7"');
+  calls.length = 0;
+  await sendOperation(item, async () => null);
+  assert.deepEqual(calls.map((c) => [c.method, c.headers["If-Match"], c.headers["Idempotency-Key"]]), [["PATCH", '"v7"', "k1"]]);
+});
+
 test("times, votes and reviews are not changes of what an edit is about", async () => {
   // Kept before times became days (instants), then photographed and confirmed on a later day.
   const kept = { ...seen, properties: { ...seen.properties, updated_at: "2026-12-01T10:31:07.123+00:00", observed_at: "2026-11-30T09:00:00+00:00" } };

@@ -196,3 +196,36 @@ test("a rate-limited item keeps the server's reason and waits as long as it said
   await outbox.flush(); // too early: not sent
   assert.equal(server.sent.length, 0);
 });
+
+test("a vote made in place of a refused change takes its place only once accepted", async () => {
+  const duplicate = new ApiError(409, { title: "Conflict", candidates: [{ id: "x", distance_m: 1 }] });
+  const alreadyVoted = new ApiError(409, { title: "Conflict", errors: [{ field: "verdict" }] });
+  const server = fakeServer({ pin: [duplicate], vote: [alreadyVoted] });
+  const outbox = createOutbox(freshStore(), server.send);
+  const pin = await outbox.add({ type: "pin", name: "pin", feature: { id: "p1" } });
+  await outbox.flush();
+  await outbox.add({ type: "confirm", name: "vote", deviceId: "x", replaces: pin.seq });
+  const [refused] = await outbox.flush();
+  assert.equal(refused.error, alreadyVoted);
+  assert.deepEqual((await outbox.all()).map((i) => [i.name, i.state]), [["pin", "refused"]]);
+  await outbox.add({ type: "confirm", name: "vote", deviceId: "x", replaces: pin.seq });
+  const [accepted] = await outbox.flush();
+  assert.equal(accepted.result.id, "vote");
+  assert.deepEqual(await outbox.all(), []);
+});
+
+test("a change held back by a rate limit holds its device's later changes, not the others'", async () => {
+  const limited = new ApiError(429, { title: "Too Many Requests" }, "3600");
+  const server = fakeServer({ pin: [limited] });
+  const outbox = createOutbox(freshStore(), server.send);
+  await outbox.add({ type: "pin", name: "pin", feature: { id: "p1" } });
+  await outbox.add({ type: "edit", name: "edit of the pin", deviceId: "p1" });
+  await outbox.add({ type: "edit", name: "edit of another", deviceId: "d2" });
+  await outbox.flush();
+  assert.deepEqual(server.sent.map((s) => s.name), ["edit of another"]);
+  const waiting = await outbox.all();
+  assert.deepEqual(waiting.map((i) => [i.name, i.state]), [["pin", "pending"], ["edit of the pin", "pending"]]);
+  assert.ok(waiting[0].notBefore > Date.now() + 3_000_000);
+  await outbox.flush(); // not before the time the server said, nor what waits behind it
+  assert.deepEqual(server.sent.map((s) => s.name), ["edit of another"]);
+});
