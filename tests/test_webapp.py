@@ -1060,6 +1060,9 @@ def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
     expect(refused_pin).to_have_count(1)
     page.get_by_role("button", name="Account").click()
     sheet.get_by_role("button", name="Sign out", exact=True).click()
+    # Told first what stays on the phone.
+    expect(sheet).to_contain_text("1 change(s) of this account are not sent yet")
+    sheet.get_by_role("button", name="Keep them and sign out").click()
     sheet.get_by_role("button", name="Close").click()
     expect(page.locator("#outbox-button")).to_be_hidden()
     expect(refused_pin).to_have_count(0)
@@ -1091,6 +1094,28 @@ def pinned_offline(phone, username: str, **pin):
     outbox = page.locator("#outbox-button")
     expect(outbox).to_have_text("1 change(s) waiting to be sent")
     return page, outbox
+
+
+def test_signing_out_offline_leaves_this_phone_with_nothing_of_the_account(phone, contributor):
+    """On a shared phone without network: the token cannot be revoked, but the contributor may
+    still leave this phone, and take their unsent changes with them rather than leave them
+    readable to the next person."""
+    page, outbox = pinned_offline(phone, contributor, kind="sensor")
+    page.get_by_role("button", name="Account").click()
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("button", name="Sign out", exact=True).click()
+    sheet.get_by_role("button", name="Discard them and sign out").click()
+    expect(sheet).to_contain_text("Connect to the network to sign out")
+    sheet.get_by_role("button", name="Sign out of this phone only").click()
+    expect(sheet).to_contain_text("Signed out of this phone")
+    expect(sheet.get_by_role("form", name="Sign in")).to_be_visible()
+    expect(outbox).to_be_hidden()
+    kept = page.evaluate(
+        """() => new Promise((resolve) => { indexedDB.open("vigie").onsuccess = (event) => {
+            const request = event.target.result.transaction("outbox").objectStore("outbox").count();
+            request.onsuccess = () => resolve(request.result); }; })"""
+    )
+    assert kept == 0
 
 
 def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, contributor):

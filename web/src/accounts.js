@@ -51,6 +51,11 @@ export async function endRefusedSession(db, token) {
   return true;
 }
 
+async function discardChanges(db, items) {
+  const store = await db;
+  for (const item of items) await store.delete("outbox", item.seq);
+}
+
 // EVERYWHERE: every token of the account is revoked, on every phone and computer.
 async function signOut(db, { everywhere = false } = {}) {
   try {
@@ -150,16 +155,34 @@ export async function showAccount(db, { said = null } = {}) {
   const message = element("div", { "aria-live": "polite" });
   const signOutButton = element("button", { type: "button" }, t("signOut"));
   const everywhereButton = element("button", { type: "button" }, t("signOutEverywhere"));
+  // DISCARD: the account's changes not sent yet go too (else they wait on the phone, hidden
+  // from other accounts, for it to sign in again).
+  const leave = (everywhere, discard = []) => async () => {
+    try {
+      await signOut(db, { everywhere });
+    } catch (error) {
+      // Without the network the tokens cannot be revoked: the contributor stays signed in,
+      // unless they choose to leave this phone only.
+      if (!(error instanceof OfflineError)) return message.replaceChildren(notice(errorText(error), "error"));
+      const hereOnly = element("button", { type: "button", class: "secondary" }, t("signOutHereOnly"));
+      hereOnly.addEventListener("click", async () => {
+        await forgetSession(db);
+        await discardChanges(db, discard);
+        showAccount(db, { said: t("signedOutHereOnly") });
+      });
+      return message.replaceChildren(notice(t("signOutOffline")), element("p", { class: "actions" }, hereOnly));
+    }
+    await discardChanges(db, discard);
+    showAccount(db, { said: everywhere ? t("signedOutEverywhere") : null });
+  };
   for (const [button, everywhere] of [[signOutButton, false], [everywhereButton, true]]) {
     button.addEventListener("click", async () => {
-      try {
-        await signOut(db, { everywhere });
-        showAccount(db, { said: everywhere ? t("signedOutEverywhere") : null });
-      } catch (error) {
-        // Without the network the tokens cannot be revoked: the contributor stays signed in.
-        const text = error instanceof OfflineError ? t("signOutOffline") : errorText(error);
-        message.replaceChildren(notice(text, error instanceof ApiError ? "error" : "info"));
-      }
+      const unsent = (await (await db).getAll("outbox")).filter((item) => item.owner === current.userId);
+      if (!unsent.length) return leave(everywhere)();
+      // Said before it is too late: a shared phone keeps them, readable to whoever holds it.
+      const keep = element("button", { type: "button", onclick: leave(everywhere) }, t("keepUnsent"));
+      const drop = element("button", { type: "button", class: "secondary", onclick: leave(everywhere, unsent) }, t("discardUnsent"));
+      message.replaceChildren(notice(t("unsentAtSignOut", { count: unsent.length })), element("p", { class: "actions" }, keep, drop));
     });
   }
   const box = element("div", { class: "stack" },
