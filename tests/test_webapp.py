@@ -991,6 +991,24 @@ def test_devices_at_one_spot_are_chosen_from_their_cluster_and_markers_open_by_k
     assert phone.errors == []
 
 
+def test_wrong_details_say_what_is_wrong(phone, db, moderator, contributor):
+    """Moderators act on what is wrong: the vote carries the contributor's words."""
+    seen = moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="camera"))
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.locator(".leaflet-marker-icon[title^='camera']").click()
+    page.get_by_role("button", name="Wrong details").click()
+    what = page.get_by_label(re.compile("^What is wrong"))
+    expect(what).to_be_focused()
+    what.fill("A dome, not a fixed camera; it looks at the bus stop")
+    page.get_by_role("button", name="Send", exact=True).click()
+    phone.wait_until_sent()
+    vote = db(
+        "SELECT verdict, comment FROM confirmations WHERE device_id = :id", id=seen.get_json()["id"]
+    ).one()
+    assert tuple(vote) == ("wrong_details", "A dome, not a fixed camera; it looks at the bus stop")
+
+
 def test_a_vote_shows_the_level_it_brought_and_ones_own_pin_is_not_voted_on(
     phone, db, moderator, contributor
 ):

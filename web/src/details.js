@@ -5,7 +5,7 @@ import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
 import { errorText, kindLabel, problemText, t, valueLabel } from "./i18n.js";
 import { startPinning } from "./pinning.js";
-import { closeSheet, element, notice, openSheet } from "./ui.js";
+import { closeSheet, element, field, notice, openSheet } from "./ui.js";
 
 const FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
   "operator", "operator_type", "status", "observed_at", "notes", "source"];
@@ -136,26 +136,41 @@ export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
   const rejected = props.review_status === "rejected";
   const verdicts = (own || rejected) && !isModerator() ? [] : VERDICTS;
   if (rejected && !isModerator()) message.replaceChildren(notice(t("pinAgainIfThere")));
+  async function vote(verdict, comment = "") {
+    const item = await outbox.add({ type: "confirm", deviceId: feature.id, kind: feature.properties.kind, verdict, ...(comment ? { comment } : {}) });
+    message.replaceChildren(notice(t("voteKept")));
+    // Told once the server has answered: recorded, or refused and why.
+    const answer = (await outbox.flush()).find((result) => result.item.seq === item.seq);
+    if (answer?.result) {
+      message.replaceChildren(notice(t("voteQueued")));
+      // The device's level after this vote, shown at once.
+      Object.assign(props, { verification: answer.result.verification, last_confirmed_at: answer.result.last_confirmed_at });
+      const fresh = facts(feature);
+      shownFacts.replaceWith(fresh);
+      shownFacts = fresh;
+    }
+    // A refused vote has left the outbox (queue.js).
+    else if (answer?.error) message.replaceChildren(notice(t("voteRefused", { detail: errorText(answer.error) }), "error"));
+    return answer;
+  }
+  // Wrong details: what is wrong, said in a few words, is what moderators act on.
+  function askWhatIsWrong() {
+    const comment = field(t("whatIsWrong"), "textarea", { name: "comment", maxlength: 1000, rows: 3 });
+    const form = element("form", { class: "stack" }, comment.node,
+      element("p", { class: "actions" }, element("button", { type: "submit" }, t("sendVote"))));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      vote("wrong_details", comment.control.value.trim());
+    });
+    message.replaceChildren(form);
+    comment.control.focus();
+  }
   const votes = element("div", { class: "actions", role: "group", "aria-label": t("verification") }, ...verdicts.map(([verdict, label]) =>
     element("button", {
       type: "button",
-      onclick: async () => {
+      onclick: () => {
         if (!session()) return showAccount(db);
-        const item = await outbox.add({ type: "confirm", deviceId: feature.id, kind: feature.properties.kind, verdict });
-        message.replaceChildren(notice(t("voteKept")));
-        // Told once the server has answered: recorded, or refused and why.
-        const answer = (await outbox.flush()).find((result) => result.item.seq === item.seq);
-        if (answer?.result) {
-          message.replaceChildren(notice(t("voteQueued")));
-          // The device's level after this vote, shown at once.
-          Object.assign(props, { verification: answer.result.verification, last_confirmed_at: answer.result.last_confirmed_at });
-          const fresh = facts(feature);
-          shownFacts.replaceWith(fresh);
-          shownFacts = fresh;
-        }
-        // A refused vote has left the outbox (queue.js).
-        else if (answer?.error) message.replaceChildren(notice(t("voteRefused", { detail: errorText(answer.error) }), "error"));
-        return answer;
+        return verdict === "wrong_details" ? askWhatIsWrong() : vote(verdict);
       },
     }, t(label))));
   const historyBox = element("div", {});
