@@ -221,7 +221,8 @@ export function createMap({ basemap, db, onSelect }) {
     }
     status.textContent = offline
       ? t("offlineDevices", { count: devices })
-      : t("devicesInView", { count: devices }) + (clusters ? t("clustersHint", { clusters }) : "");
+      : t("devicesInView", { count: devices })
+        + (clusters ? t(map.getZoom() < map.getMaxZoom() ? "clustersHint" : "clustersHintChoose", { clusters }) : "");
     // Markers left as they are otherwise: one may have the keyboard's focus.
     if (outboxChanged) drawPending();
   }

@@ -52,8 +52,13 @@ function queueItem({ device, duplicate_candidates: candidates }, refresh) {
     candidates.length ? element("div", {}, element("h4", {}, t("candidates")), ...candidates.map((candidate) => element("div", { class: "candidate" },
       element("p", {}, `${kindLabel(candidate.kind)} — ${Math.round(candidate.distance_m)} m — ${candidate.id}`),
       photoStrip(candidate.photos, candidate.kind, candidate.review_status),
-      element("button", { type: "button", class: "secondary", onclick: act(() => request("POST", `devices/${candidate.id}/merge`, { json: { other: device.id } })) },
-        t("mergeInto", { id: candidate.id.slice(0, 8) }))))) : null,
+      element("button", {
+        type: "button",
+        class: "secondary",
+        // A merge is not undone from the app: asked first.
+        onclick: () => window.confirm(t("mergeConfirm", { id: candidate.id.slice(0, 8) }))
+          && act(() => request("POST", `devices/${candidate.id}/merge`, { json: { other: device.id } }))(),
+      }, t("mergeInto", { id: candidate.id.slice(0, 8) }))))) : null,
     element("p", { class: "actions" }, element("button", { type: "button", onclick: act(() => request("POST", `devices/${device.id}/review`, { json: { decision: "approve" } })) }, t("approve"))),
     reason.node, reject, message);
 }
