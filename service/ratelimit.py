@@ -9,7 +9,7 @@ import functools
 import ipaddress
 import logging
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_limiter import Limiter
 from limits.storage import storage_from_string
 
@@ -24,13 +24,14 @@ MEMORY = "memory://"
 
 
 def client_key() -> str:
-    try:
-        user = falling_back_to_primary(current_user)
-    except ServiceError:
-        user = None  # a bad token is refused by the route itself
-    if user is not None:
-        return f"user:{user.id}"
-    return address_key()
+    """The request's account, else its client's keyed address; found once per request."""
+    if "client_key" not in g:
+        try:
+            user = falling_back_to_primary(current_user)
+        except ServiceError:
+            user = None  # a bad token is refused by the route itself
+        g.client_key = f"user:{user.id}" if user is not None else address_key()
+    return g.client_key
 
 
 def identify_caller() -> None:
