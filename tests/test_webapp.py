@@ -874,6 +874,19 @@ def test_large_text_on_a_narrow_phone_stays_within_reach(phone, contributor):
     assert rights and max(rights) <= 320
 
 
+def test_with_large_text_the_header_leaves_most_of_a_phone_to_the_map(phone, contributor):
+    """Text at 200 % on a Pixel 7: the header's controls keep their 44 px targets without each
+    doubling them, so the header does not take half the screen."""
+    page = phone.open()
+    page.set_viewport_size({"width": 412, "height": 839})
+    page.add_style_tag(content="html { font-size: 200% }")
+    phone.sign_in(contributor)
+    header = page.locator("header.bar").bounding_box()
+    assert header["height"] <= 839 * 0.3
+    for control in page.locator("header.bar button:visible, header.bar select").all():
+        assert control.bounding_box()["height"] >= 44
+
+
 def test_the_pin_stays_in_sight_above_the_form(phone, contributor):
     """On a phone the form covers the lower half of the map: the pin is moved above it."""
     page = phone.open()
