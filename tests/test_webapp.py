@@ -463,6 +463,32 @@ def test_a_newer_versions_page_never_replaces_the_one_the_app_starts_offline_fro
     expect(page.locator("#status")).to_contain_text(re.compile("in view|visible"))
 
 
+def test_the_streets_already_seen_are_drawn_offline(phone, contributor):
+    """The parts of the PMTiles basemap the app read are kept by its worker: reopened without
+    a network, the map draws the same streets under the pins, not a grey ground. They tell
+    where someone looked: signing out forgets them with the rest."""
+    page = phone.open()
+    phone.wait_for_service_worker()
+    page.reload()  # read through the worker this time, which keeps what it reads
+    expect(page.locator("canvas.leaflet-tile-loaded").first).to_be_attached()
+    failed = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    phone.context.set_offline(True)
+    read_before = len([url for url in phone.requests if url.endswith("/basemap.pmtiles")])
+    page.reload()
+    expect(page.locator("#status")).to_contain_text("in view")
+    expect(page.locator("canvas.leaflet-tile-loaded").first).to_be_attached()
+    read = [url for url in phone.requests if url.endswith("/basemap.pmtiles")]
+    assert len(read) > read_before  # read again, offline...
+    assert not [url for url in failed if url.endswith("/basemap.pmtiles")]  # ...and served
+    phone.context.set_offline(False)
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Account").click()
+    page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
+    expect(page.locator("#sheet").get_by_role("form", name="Sign in")).to_be_visible()
+    assert page.evaluate("caches.has('vigie-basemap')") is False
+
+
 def test_the_service_worker_sends_the_outbox_with_the_app_closed(phone, db, contributor):
     page = phone.open()
     phone.sign_in(contributor)

@@ -5,8 +5,9 @@ import { openDB } from "idb";
 // Devices kept for offline use: those of the areas most recently viewed, up to this many.
 export const MAX_CACHED_DEVICES = 5000;
 const MAX_AREAS = 20;
-// The service worker's cache of photos seen (sw.js).
+// The service worker's caches of photos seen and of the basemap's parts read (sw.js).
 export const PHOTO_CACHE = "vigie-photos";
+export const BASEMAP_CACHE = "vigie-basemap";
 
 export function openStore(name = "vigie") {
   return openDB(name, 1, {
@@ -64,12 +65,13 @@ export async function cachedDevicesIn(db, bbox) {
 
 // What the phone kept for the account signing out: the devices it saw (its own pins awaiting
 // review among them, which no one else may see), the areas they came from and the sync feed's
-// place in them (and the list of pins earlier versions kept), and the photos seen (earlier
-// versions kept those fetched with the token too). The next account starts afresh; the outbox
+// place in them (and the list of pins earlier versions kept), the photos seen (earlier
+// versions kept those fetched with the token too), and the basemap of the places looked at. The next account starts afresh; the outbox
 // keeps the account's unsent items for its return (queue.js).
 export async function forgetAccountData(db) {
   const store = await db;
   await store.clear("devices");
   for (const key of ["myPins", "areas", "syncCursor"]) await store.delete("settings", key);
   await globalThis.caches?.delete(PHOTO_CACHE);
+  await globalThis.caches?.delete(BASEMAP_CACHE);
 }

@@ -1,14 +1,20 @@
 // The service worker: the app shell comes from the cache (so the app opens offline and fast),
-// public photos once seen too. When the network returns it sends the outbox, even if the app
-// was closed (Background Sync).
+// public photos once seen too, and the parts of the PMTiles basemap once read, so that a pin
+// made offline goes on the streets already seen. When the network returns it sends the
+// outbox, even if the app was closed (Background Sync).
 import { setToken } from "./api.js";
 import { rememberSent, sendOperation } from "./operations.js";
 import { createOutbox } from "./queue.js";
-import { PHOTO_CACHE, getSetting, openStore } from "./store.js";
+import { BASEMAP_CACHE, PHOTO_CACHE, getSetting, openStore } from "./store.js";
 
 /* global SHELL_FILES, SHELL_VERSION */
 const SHELL_CACHE = `vigie-shell-${SHELL_VERSION}`;
 const PHOTO_RENDITION = /^\/api\/v1\/photos\/[^/]+\/(thumbnail|large)$/;
+const BASEMAP = "/basemap.pmtiles";
+const BASEMAP_VERSION = `${BASEMAP}?version`; // the ETag of the archive whose parts are kept
+// Parts of the basemap kept (the header, directories, the tiles of the areas seen); the oldest
+// go beyond.
+const BASEMAP_PARTS_KEPT = 3000;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL_FILES)).then(() => self.skipWaiting()));
@@ -53,12 +59,54 @@ async function cacheFirst(request, cacheName) {
   return response;
 }
 
+// A range of the PMTiles basemap, from the network while there is one, else as last read.
+// The Cache API keeps no partial answer (206): each range is kept as a whole answer under a
+// URL naming it, and given back as the 206 it was. A new archive (another ETag) replaces
+// every range kept of the old one, which it would not match.
+async function basemapRange(request) {
+  const range = request.headers.get("Range");
+  if (!range) return fetch(request);
+  const key = `${BASEMAP}?range=${encodeURIComponent(range)}`;
+  const cache = await caches.open(BASEMAP_CACHE);
+  let response;
+  try {
+    response = await fetch(request);
+  } catch (error) {
+    const kept = await cache.match(key);
+    if (!kept) throw error;
+    return new Response(await kept.arrayBuffer(), { status: 206, headers: kept.headers });
+  }
+  if (response.status === 206) {
+    const etag = response.headers.get("ETag") || "";
+    const kept = await cache.match(BASEMAP_VERSION);
+    if (!kept || (await kept.text()) !== etag) {
+      for (const old of await cache.keys()) await cache.delete(old);
+      await cache.put(BASEMAP_VERSION, new Response(etag));
+    }
+    const headers = {};
+    for (const name of ["Content-Type", "Content-Range", "ETag"]) if (response.headers.has(name)) headers[name] = response.headers.get(name);
+    await cache.put(key, new Response(await response.clone().arrayBuffer(), { headers }));
+    basemapPartsPut += 1;
+    if (basemapPartsPut % 100 === 0) await trimBasemapCache(cache);
+  }
+  return response;
+}
+
+let basemapPartsPut = 0;
+
+// The oldest parts beyond BASEMAP_PARTS_KEPT go (the cache lists its keys in the order put).
+async function trimBasemapCache(cache) {
+  const parts = (await cache.keys()).filter((part) => !part.url.endsWith(BASEMAP_VERSION));
+  for (const old of parts.slice(0, Math.max(0, parts.length - BASEMAP_PARTS_KEPT))) await cache.delete(old);
+}
+
 self.addEventListener("fetch", (event) => {
   const { request } = event;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (request.mode === "navigate" && url.pathname === "/") event.respondWith(staleWhileRevalidate(event, "/"));
   else if (url.pathname.startsWith("/map/") || url.pathname === "/manifest.webmanifest") event.respondWith(cacheFirst(request, null));
+  else if (url.pathname === BASEMAP) event.respondWith(basemapRange(request));
   // A photo fetched with the token is one not yet public: neither kept nor served from the
   // cache, where anyone holding the phone could read it without the token.
   else if (PHOTO_RENDITION.test(url.pathname) && !request.headers.has("Authorization")) event.respondWith(cacheFirst(request, PHOTO_CACHE));
