@@ -1201,6 +1201,30 @@ def test_an_offline_pin_whose_photo_is_refused_can_go_without_it(phone, db, cont
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
 
 
+def test_offline_the_photos_position_and_day_are_read_on_the_phone(phone, db, contributor):
+    """Without a network the server cannot read the photo: the phone does, so that the pin
+    still goes where the photo was taken and is dated by its day if asked."""
+    page, outbox = pinned_offline(phone, contributor, kind="microphone")
+    page.get_by_role("button", name="Pin a device").click()
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": images.leaky_photo("JPEG")}
+    )
+    form = page.locator(".pin-form")
+    form.get_by_label(re.compile("^camera$")).check()
+    expect(form).to_contain_text("Photo kept on this phone")
+    form.get_by_role("button", name="Use the photo's position").click()
+    form.get_by_role("button", name=re.compile("^Seen on 2026-11-01")).click()
+    page.get_by_role("button", name="Save").click()
+    expect(outbox).to_have_text("2 change(s) waiting to be sent")
+    phone.context.set_offline(False)
+    phone.wait_until_sent(2)
+    placed = [d for d in devices_by(db, contributor) if d.kind == "camera"]
+    assert len(placed) == 1 and placed[0].photos == 1
+    assert placed[0].lat == pytest.approx(images.LAT_DEG, abs=1e-5)
+    assert placed[0].lon == pytest.approx(images.LON_DEG, abs=1e-5)
+    assert placed[0].observed_day == images.TAKEN_LOCAL[:10].replace(":", "-")
+
+
 def test_a_pass_that_sent_some_and_had_others_refused_says_both(phone, db, contributor):
     """The refusals are said in red, and what was sent in the same pass with them (not replaced
     by them at once)."""

@@ -219,34 +219,44 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       if (upload !== sent) return;
       photo = { blob: null, id: data.id };
       photoStatus.replaceChildren(notice(t("photoUploaded")));
-      const suggested = data.suggested_location?.coordinates;
-      if (suggested) {
-        const use = element("button", { type: "button" }, t("usePhotoPosition"));
-        use.addEventListener("click", () => {
-          marker.setLatLng([suggested[1], suggested[0]]);
-          keepInSight(map, marker.getLatLng());
-          accuracy = data.accuracy_m ?? null;
-          drawCones();
-        });
-        photoStatus.append(use);
-      }
-      // A photo taken another day (its UTC day: the day only is kept) dates a new pin if asked.
-      const takenDay = data.taken_at?.slice(0, 10);
-      if (!device && takenDay && takenDay !== today) {
-        const useDay = element("button", { type: "button" }, t("usePhotoDay", { day: takenDay }));
-        useDay.addEventListener("click", () => {
-          observedDay = takenDay;
-          useDay.replaceWith(notice(t("photoDayUsed", { day: takenDay })));
-        });
-        photoStatus.append(useDay);
-      }
+      offerWhatThePhotoSays(data.suggested_location?.coordinates, data.accuracy_m, data.taken_at?.slice(0, 10));
     } catch (error) {
       if (error.name === "AbortError" || upload !== sent) return; // replaced, or the form closed
-      // Offline: the photo waits in the outbox with the pin.
-      photoStatus.replaceChildren(notice(error instanceof OfflineError ? t("photoQueued") : errorText(error), error instanceof OfflineError ? "info" : "error"));
-      if (!(error instanceof OfflineError)) photo = { blob: null, id: null };
+      if (!(error instanceof OfflineError)) {
+        photoStatus.replaceChildren(notice(errorText(error), "error"));
+        photo = { blob: null, id: null };
+        return;
+      }
+      // Offline: the photo waits in the outbox with the pin, and what it says of where and
+      // when it was taken is read here, on the phone (the server keeps neither).
+      photoStatus.replaceChildren(notice(t("photoQueued")));
+      const read = await readOnThePhone(file);
+      if (upload === sent) offerWhatThePhotoSays(read.coordinates, null, read.day);
     }
   });
+
+  // Buttons that put the pin where the photo was taken, and date a new pin by the photo's day
+  // if it was another day (the day only is kept), when the photo says so.
+  function offerWhatThePhotoSays(coordinates, photoAccuracy, takenDay) {
+    if (coordinates) {
+      const use = element("button", { type: "button" }, t("usePhotoPosition"));
+      use.addEventListener("click", () => {
+        marker.setLatLng([coordinates[1], coordinates[0]]);
+        keepInSight(map, marker.getLatLng());
+        accuracy = photoAccuracy ?? null;
+        drawCones();
+      });
+      photoStatus.append(use);
+    }
+    if (!device && takenDay && takenDay !== today) {
+      const useDay = element("button", { type: "button" }, t("usePhotoDay", { day: takenDay }));
+      useDay.addEventListener("click", () => {
+        observedDay = takenDay;
+        useDay.replaceWith(notice(t("photoDayUsed", { day: takenDay })));
+      });
+      photoStatus.append(useDay);
+    }
+  }
 
   function properties() {
     const chosen = { kind, angle: directions.length ? Number(angleInput.control.value) || DEFAULT_ANGLE : null, direction: directions.length ? [...directions] : null };
@@ -319,6 +329,26 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   const unsaved = () => !saving && (changedFields().length > 0 || !marker.getLatLng().equals(start) || photo !== firstPhoto);
   openSheet(device ? t("edit") : queued ? t("correctPin") : t("pinDevice"), form, { closed, unsaved });
   keepInSight(map, marker.getLatLng());
+}
+
+// Where and on which day FILE was taken, as its EXIF says, read on the phone (offline, the
+// server cannot): { coordinates: [lon, lat] or null, day: "YYYY-MM-DD" or null }. exifr is
+// loaded only then. The day is the camera clock's, which EXIF gives without a zone.
+async function readOnThePhone(file) {
+  try {
+    const { parse } = await import("exifr/dist/lite.esm.mjs");
+    const tags = (await parse(file)) || {};
+    const valid = Number.isFinite(tags.latitude) && Number.isFinite(tags.longitude)
+      && Math.abs(tags.latitude) <= 90 && Math.abs(tags.longitude) <= 180;
+    const taken = tags.DateTimeOriginal instanceof Date && !Number.isNaN(+tags.DateTimeOriginal) ? tags.DateTimeOriginal : null;
+    const pad = (n) => String(n).padStart(2, "0");
+    return {
+      coordinates: valid ? [Number(tags.longitude.toFixed(7)), Number(tags.latitude.toFixed(7))] : null,
+      day: taken ? `${taken.getFullYear()}-${pad(taken.getMonth() + 1)}-${pad(taken.getDate())}` : null,
+    };
+  } catch {
+    return { coordinates: null, day: null }; // not an image exifr reads, or no EXIF
+  }
 }
 
 // Put LATLNG in the part of the map the form leaves uncovered: on a phone the form rises from
