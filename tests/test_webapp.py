@@ -423,7 +423,10 @@ def test_a_photo_still_being_sent_when_the_pin_is_saved_is_sent_once(phone, db, 
         " return bar && bar.value > 0.2 && bar.value < 0.8; }"
     )
     page.get_by_role("button", name="Save").click()
-    expect(page.locator("#outbox-button")).to_have_text("1 change(s) waiting to be sent")
+    # The form closed, how far the photo is shows beside the count.
+    expect(page.locator("#outbox-button")).to_have_text(
+        re.compile(r"^1 change\(s\) waiting to be sent · photo \d+ % sent$")
+    )
     phone.wait_until_sent()
     [device] = devices_by(db, contributor)
     assert db("SELECT count(*) FROM photos WHERE device_id = :id", id=device.id).scalar_one() == 1

@@ -7,13 +7,19 @@ import { putDevice, removeDevice } from "./store.js";
 // Photos that a form was still sending when it was saved, by their upload's Idempotency-Key:
 // the outbox waits for the upload under way rather than send the same bytes again from the
 // start (on a phone's slow upload, seconds). One that fails is sent again under its key.
+// handOverUpload gives back where the form reports how far the upload is.
 const uploadsUnderWay = new Map();
 
 export function handOverUpload(key, upload) {
   const done = () => uploadsUnderWay.delete(key);
   uploadsUnderWay.set(key, upload);
   upload.then(done, done);
+  return (fraction) => { for (const listener of progressListeners) listener(fraction); };
 }
+
+// Told how far a photo handed over is sent (a fraction), to show it with the outbox.
+const progressListeners = new Set();
+export const onHandedOverProgress = (listener) => progressListeners.add(listener);
 
 // The id of the item's photo, if it has one, uploaded first if it was kept on the phone.
 async function uploadedPhotoId(item, progress) {

@@ -2,6 +2,7 @@
 // them, and how to resolve a refusal. A pin refused as a likely duplicate (409) shows the
 // candidates on the map with their photos: confirm one of them instead, or insist.
 import { request } from "./api.js";
+import { onHandedOverProgress } from "./operations.js";
 import { currentLanguage, kindLabel, problemText, t, valueLabel } from "./i18n.js";
 import { discardButton, photoStrip, queuedPinActions } from "./details.js";
 import { closeSheet, element, notice, openSheet, whenSheetFree } from "./ui.js";
@@ -159,10 +160,18 @@ export function createOutboxView({ outbox, mapApi }) {
     const refused = items.filter((item) => item.state === "refused").length;
     const pending = items.length - refused;
     button.hidden = items.length === 0;
-    button.textContent = [pending ? t("pending", { count: pending }) : "", refused ? t("refused", { count: refused }) : ""].filter(Boolean).join(" · ");
+    counted = [pending ? t("pending", { count: pending }) : "", refused ? t("refused", { count: refused }) : ""].filter(Boolean).join(" · ");
+    button.textContent = counted;
     button.classList.toggle("has-refused", refused > 0);
     mapApi.showPending(items);
   }
+
+  // A photo the form was sending when it was saved: how far it is, beside the count.
+  let counted = "";
+  onHandedOverProgress((fraction) => {
+    if (button.hidden) return;
+    button.textContent = `${counted} · ${t("photoSent", { percent: Math.round(fraction * 100) })}`;
+  });
 
   button.addEventListener("click", showList);
   outbox.onChange(update);

@@ -194,6 +194,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   let upload = null; // the AbortController of the photo being sent
   let uploading = null; // its answer to come: the photo's id
   let photoKey = queued?.photoKey ?? null; // its Idempotency-Key, for the outbox to send it under
+  let reportHandedOver = null; // once saved, where its progress goes
   if (photo.blob) showPreview(photo.blob); // a corrected pin's photo, still on the phone
 
   // The day the device was seen: today, or the photo's if the contributor says so.
@@ -213,7 +214,10 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     const sending = element("progress", { max: 1, value: 0, "aria-label": t("photoSending") });
     photoStatus.replaceChildren(element("p", { class: "notice info" }, t("photoSending"), " ", sending));
     try {
-      const onProgress = (fraction) => { sending.value = fraction; };
+      const onProgress = (fraction) => {
+        sending.value = fraction;
+        reportHandedOver?.(fraction); // the form saved, the outbox shows it
+      };
       uploading = uploadPhoto(file, photoKey, { onProgress, signal: sent.signal }).then(({ data }) => data);
       const data = await uploading;
       if (upload !== sent) return;
@@ -289,7 +293,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     const geometry = { type: "Point", coordinates: [Number(here.lng.toFixed(7)), Number(here.lat.toFixed(7))] };
     const photoFields = { photo: photo.blob, photoId: photo.id, photoKey: photo.blob ? photoKey : null };
     // A photo still being sent goes on: the outbox takes its answer instead of sending it again.
-    if (photo.blob && uploading) handOverUpload(photoKey, uploading.then((data) => data.id));
+    if (photo.blob && uploading) reportHandedOver = handOverUpload(photoKey, uploading.then((data) => data.id));
     if (device) {
       // Only what the contributor changed: applied over a version changed meanwhile, the edit
       // keeps what others changed in the other fields.
