@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ..db import session
 from ..storage import photo_storage
-from .library import delete_photos, remove_unused_files, select_orphans, stray_files
+from .library import delete_photos, select_orphans, stray_files
 
 photos_cli = AppGroup("photos", help="Photo storage upkeep.")
 
@@ -67,9 +67,7 @@ def clean_orphans(older_than, dry_run, files):
         .scalars()
         .all()
     ):
-        keys = delete_photos(orphans)
-        session.commit()
-        remove_unused_files(storage, keys)
+        delete_photos(storage, orphans)  # commits
         removed += len(orphans)
     click.echo(f"removed {removed} photo(s) older than {delay}")
     if files:

@@ -96,10 +96,13 @@ def file_in_use(key: str) -> bool:
     return session.execute(used).first() is not None
 
 
-def delete_photos(photos: list[Photo]) -> list[str]:
-    """Delete the rows; their files' keys, for remove_unused_files once this is committed."""
+def delete_photos(storage: PhotoStorage, photos: list[Photo]) -> None:
+    """Delete the rows and commit (with whatever else the session holds), then remove every
+    file no other photo uses any more."""
+    keys = sorted({key for photo in photos for key in photo.storage_keys()})
     session.execute(delete(Photo).where(Photo.id.in_([photo.id for photo in photos])))
-    return sorted({key for photo in photos for key in photo.storage_keys()})
+    session.commit()
+    remove_unused_files(storage, keys)
 
 
 def remove_unused_files(storage: PhotoStorage, keys: list[str]) -> None:

@@ -5,6 +5,7 @@ import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
 import { errorText, kindLabel, problemText, t, valueLabel } from "./i18n.js";
 import { startPinning } from "./pinning.js";
+import { deviceIdOf } from "./queue.js";
 import { closeSheet, element, field, notice, openSheet } from "./ui.js";
 
 const FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
@@ -85,8 +86,7 @@ async function history(feature, box) {
 const WAITING = { pin: "pendingPin", edit: "pendingEdit", withdraw: "pendingWithdraw" };
 
 async function showQueued(id, { mapApi, outbox, message }) {
-  const about = (queued) => (queued.type === "pin" ? queued.feature.id : queued.deviceId) === id;
-  const item = (await outbox.all()).filter((queued) => WAITING[queued.type] && about(queued)).at(-1);
+  const item = (await outbox.all()).filter((queued) => WAITING[queued.type] && deviceIdOf(queued) === id).at(-1);
   if (!item) return;
   const state = item.state === "refused"
     ? notice(t("refusedBecause", { detail: problemText(item.problem) }), "error")

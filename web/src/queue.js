@@ -24,7 +24,9 @@ function isTransient(error) {
 }
 
 // The device an item is about (a pin's is its own client-made id).
-const deviceOf = (item) => (item.type === "pin" ? item.feature?.id ?? item.seq : item.deviceId ?? item.seq);
+export const deviceIdOf = (item) => (item.type === "pin" ? item.feature?.id : item.deviceId);
+// Items with no device (kept by earlier versions) hold back nothing but themselves.
+const holdKey = (item) => deviceIdOf(item) ?? item.seq;
 
 export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(), owner = async () => null } = {}) {
   const listeners = new Set();
@@ -62,10 +64,10 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
       // Read again: the contributor may have discarded or resolved it meanwhile.
       const item = await (await db).get("outbox", queued.seq);
       if (!item || item.state !== "pending") continue;
-      if (held.has(deviceOf(item))) continue;
+      if (held.has(holdKey(item))) continue;
       // Not before the time the server said (Retry-After).
       if (item.notBefore > Date.now()) {
-        held.add(deviceOf(item));
+        held.add(holdKey(item));
         continue;
       }
       try {
@@ -83,7 +85,7 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
           }
           // A rate limit holds this device's changes; no network or a server down, all of them.
           if (error.status === 429) {
-            held.add(deviceOf(item));
+            held.add(holdKey(item));
             continue;
           }
           break;

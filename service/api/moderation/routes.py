@@ -11,7 +11,7 @@ from ...errors import Conflict, NotFound
 from ...extensions import Blueprint, requires_json
 from ...geo.devices.proximity import select_moderation_queue
 from ...models import Confirmation, DeviceRevision, Photo
-from ...photos.library import delete_photos, put_on, remove_unused_files
+from ...photos.library import delete_photos, put_on
 from ...ratelimit import write_limit
 from ...storage import photo_storage
 from ...visibility import AWAITING_REVIEW, PUBLIC_REVIEW_STATUS, is_public
@@ -103,9 +103,7 @@ class PhotoReviewViews(MethodView):
         if photo.review_status != "pending":
             raise Conflict(f"Photo {photo_id} is not awaiting review.", field="photo_id")
         if decision["decision"] == "reject":
-            keys = delete_photos([photo])
-            session.commit()
-            remove_unused_files(photo_storage(), keys)
+            delete_photos(photo_storage(), [photo])  # commits
             return Response(status=204)
         put_on(photo, device.id, PUBLIC_REVIEW_STATUS)
         device.touch()  # its Feature lists one more

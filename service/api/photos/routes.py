@@ -29,7 +29,7 @@ from ...errors import (
 from ...extensions import BINARY, Blueprint
 from ...models import Photo
 from ...models.photo import RENDITIONS
-from ...photos.library import delete_photos, loose_upload_of, remove_unused_files, save_photo
+from ...photos.library import delete_photos, loose_upload_of, save_photo
 from ...photos.processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto, process_photo
 from ...ratelimit import write_limit
 from ...storage import photo_storage
@@ -267,9 +267,7 @@ class PhotoByIdViews(MethodView):
             raise Forbidden("Only the uploader or a moderator may delete this photo.")
         if device is not None and is_public(photo.review_status):
             device.touch()
-        keys = delete_photos([photo])
-        session.commit()
-        remove_unused_files(photo_storage(), keys)
+        delete_photos(photo_storage(), [photo])  # commits
         return Response(status=204)
 
 
