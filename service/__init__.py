@@ -13,6 +13,7 @@ from .config import Config
 def create_app(config: Config | None = None) -> Flask:
     """Build the application: configuration, database, API blueprints, docs and CLI."""
     app = Flask(__name__)
+    app.request_class = extensions.StrictFormRequest
     app.config.from_mapping((config or Config()).as_flask_mapping())
     app.json = extensions.JSONProvider(app)
     app.session_interface = NoCookieSession()

@@ -9,7 +9,7 @@ import re
 import flask_smorest
 import marshmallow as ma
 import orjson
-from flask import Response, g, has_request_context, request
+from flask import Request, Response, g, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest.utils import prepare_response
 from gunicorn.http.errors import NoMoreData, ParseException
@@ -52,6 +52,33 @@ log = logging.getLogger(__name__)
 # What gunicorn raises while the app reads a body that is malformed (bad chunked coding) or cut
 # short: the message quotes the bytes received.
 UNREADABLE_BODY = (ParseException, NoMoreData)
+
+
+class StrictFormRequest(Request):
+    """Flask's request, whose form parsing says when a multipart body cannot be read (cut before
+    its closing boundary, or no boundary named): Werkzeug would give an empty form, and the
+    view would answer that the parts it needs are missing."""
+
+    def make_form_data_parser(self):
+        parser = super().make_form_data_parser()
+        parser.silent = False
+        return parser
+
+    def _load_form_data(self) -> None:
+        try:
+            super()._load_form_data()
+        except ValueError as exc:
+            # Read once: what asks for the form again (the error's field) finds it empty.
+            self.__dict__["form"] = self.__dict__["files"] = self.parameter_storage_class()
+            if str(exc) == "Missing boundary":
+                raise BadRequest(
+                    "The Content-Type names no multipart boundary.", field="Content-Type"
+                ) from exc
+            raise BadRequest(
+                "The multipart body ends before its closing boundary: it was cut off, or it is "
+                "not multipart. Send it again whole.",
+                field="body",
+            ) from exc
 
 
 class FieldErrorSchema(ma.Schema):

@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from service import create_app
 from service.config import Config
@@ -355,6 +357,25 @@ class TestRefusals:
             "/api/v1/photos", data={"file": photos}, content_type="multipart/form-data"
         )
         assert_refused(response, 422, "file")
+        assert count_photos(db) == 0
+
+    def test_a_body_cut_before_its_closing_boundary_is_400_not_a_missing_file(self, client, db):
+        _, whole = encode_multipart(
+            {"file": FileStorage(io.BytesIO(images.plain_photo()), "p.jpg")}, boundary="cut-here"
+        )
+        for body in (whole[: len(whole) // 2], b"not multipart at all"):
+            response = client.post(
+                "/api/v1/photos", data=body, content_type="multipart/form-data; boundary=cut-here"
+            )
+            assert_refused(response, 400, "body")
+            assert "closing boundary" in response.get_json()["detail"]
+        assert count_photos(db) == 0
+
+    def test_a_multipart_type_without_its_boundary_is_400(self, client, db):
+        response = client.post(
+            "/api/v1/photos", data=b"--x\r\n", content_type="multipart/form-data"
+        )
+        assert_refused(response, 400, "Content-Type")
         assert count_photos(db) == 0
 
     def test_a_raw_image_body_is_415(self, client, db):

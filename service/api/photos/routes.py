@@ -208,7 +208,7 @@ class PhotoUploadViews(MethodView):
         schema=UploadedPhotoSchema,
         description="You uploaded this image already and it is not attached yet: that photo",
     )
-    @blp.problems(413, 415, 422, 429, 503, 507)
+    @blp.problems(400, 413, 415, 422, 429, 503, 507)
     def post(self, files):
         """Upload a photo; it is stripped of metadata and its GPS position is suggested back"""
         check_loose_uploads(g.user)
@@ -229,7 +229,7 @@ class DevicePhotoViews(MethodView):
     @accepts_photo_upload
     @blp.arguments(PhotoUploadSchema, location="files")
     @blp.response(201, UploadedPhotoSchema, headers={"Location": {"schema": {"type": "string"}}})
-    @blp.problems(404, 410, 412, 413, 415, 422, 503, 507)
+    @blp.problems(400, 404, 410, 412, 413, 415, 422, 503, 507)
     def post(self, files, device_id):
         """Upload a photo straight onto a device"""
         # An unknown or deleted device, or a stale If-Match, refused before decoding.
