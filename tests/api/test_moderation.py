@@ -276,6 +276,45 @@ class TestMergeHistoryRevert:
         assert [r["action"] for r in gone.get_json()["revisions"]] == ["review", "update"]
         assert b"12 rue X" not in gone.data
 
+    def test_a_rejection_its_reason_and_edits_while_rejected_stay_out_of_the_public_history(
+        self, as_user, moderator, client
+    ):
+        author = as_user()
+        device = pin(author, 2.2745, 48.8484, notes="as first published")
+        url = f"/api/v1/devices/{device['id']}"
+        assert review(moderator, device["id"]).status_code == 200
+
+        def decide(decision, reason=None):
+            body = {"decision": decision} | ({"reason": reason} if reason else {})
+            etag = moderator.get(url).headers["ETag"]
+            answer = moderator.post(f"{url}/review", json=body, headers={"If-Match": etag})
+            assert answer.status_code == 200, answer.get_json()
+
+        decide("reject", "the photo shows its author's face, who lives at 3 rue X")
+        for lon, notes in ((2.2801, "an edit while rejected"), (2.2760, "as published again")):
+            moved = {"type": "Point", "coordinates": [lon, 48.849]}
+            edit = {"geometry": moved, "properties": {"notes": notes}}
+            etag = moderator.get(url).headers["ETag"]
+            assert moderator.patch(url, json=edit, headers={"If-Match": etag}).status_code == 200
+        decide("approve")
+
+        public = client.get(f"{url}/history")
+        assert public.status_code == 200
+        revisions = public.get_json()["revisions"]
+        assert [r["action"] for r in revisions] == ["review", "review"]
+        # The second public state, told against the first: where it went, not the way there.
+        assert revisions[1]["changes"] == {
+            "geometry": [[2.2745, 48.8484], [2.276, 48.849]],
+            "notes": ["as first published", "as published again"],
+        }
+        for secret in (b"rue X", b"rejected", b"while rejected", b"2.2801"):
+            assert secret not in public.data
+        # Its author and the moderators read it all.
+        for reader in (author, moderator):
+            whole = reader.get(f"{url}/history")
+            assert len(whole.get_json()["revisions"]) == 6
+            assert b"rue X" in whole.data
+
     def test_history_lists_every_change_and_revert_restores(self, moderator, client):
         device = pin(moderator, notes="first", direction=10)
         url = f"/api/v1/devices/{device['id']}"

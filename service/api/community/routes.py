@@ -14,7 +14,7 @@ from ...extensions import Blueprint, requires_json
 from ...models import Confirmation, Device, DeviceRevision, User
 from ...photos.library import attach_photos
 from ...ratelimit import write_limit
-from ...visibility import day_of, is_public_revision, may_see, public_changes
+from ...visibility import day_of, is_public, may_see, public_changes
 from ..access import find_device
 from .schemas import ConfirmationInSchema, ConfirmationSchema, HistorySchema
 
@@ -93,18 +93,10 @@ class HistoryViews(MethodView):
             .where(DeviceRevision.device_id == device_id)
             .order_by(DeviceRevision.id)
         )
+        rows = [(r, username, r.changes) for r, username in session.execute(query)]
         author = device.created_by is not None and device.created_by == viewer.id
         if not (viewer.sees_every_pin or author):
-            # What the author changed while the pin awaited review (a first draft, a note or
-            # a place taken back) was never public: the history others see starts where it
-            # became so.
-            published = (
-                select(func.min(DeviceRevision.id))
-                .where(DeviceRevision.device_id == device_id, is_public_revision(DeviceRevision))
-                .scalar_subquery()
-            )
-            query = query.where(DeviceRevision.id >= published)
-        rows = session.execute(query).all()
+            rows = public_revisions(rows)
         # Revision ids count every change of every device: to others they would tell, from
         # their own changes' ids, when each revision was made. Moderators revert by them.
         return {
@@ -114,8 +106,29 @@ class HistoryViews(MethodView):
                     "action": r.action,
                     "author": username,
                     "created_at": day_of(r.created_at),
-                    "changes": public_changes(r.changes),
+                    "changes": public_changes(changes),
                 }
-                for r, username in rows
+                for r, username, changes in rows
             ]
         }
+
+
+def public_revisions(rows: list[tuple]) -> list[tuple]:
+    """Of ROWS (revision, author's name, changes), what others may read.
+
+    What changed while the pin was not public (a first draft awaiting review, often where its
+    author stood; a rejection; edits while rejected) stays between its author and the
+    moderators: only the revisions that left it public are told, each with what changed since
+    the previous public state. A moderator's reason, meant for the author, is never told.
+    """
+    shown, seen = [], None
+    for revision, username, recorded in rows:
+        state = revision.snapshot
+        if not is_public(state.get("review_status")):
+            continue
+        if seen is not None:
+            recorded = {key: [seen.get(key), v] for key, v in state.items() if seen.get(key) != v}
+        changes = {name: pair for name, pair in recorded.items() if name != "review_reason"}
+        shown.append((revision, username, changes))
+        seen = state
+    return shown
