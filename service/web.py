@@ -81,9 +81,15 @@ def index():
 
 @web.route("/sw.js")
 def service_worker():
-    """At the root, so that its scope is the whole app."""
+    """At the root, so that its scope is the whole app.
+
+    The worker fetches the raster basemap's tiles under the CSP it was installed with, which a
+    browser renews only when the script's bytes change: a line naming the basemap's host makes
+    them change with it.
+    """
     require_bundle()
-    return app_response(send_from_directory(WEB_DIST, "sw.js", max_age=0))
+    script = (WEB_DIST / "sw.js").read_text() + f"\n// basemap:{basemap_source()}\n"
+    return app_response(current_app.response_class(script, mimetype="text/javascript"))
 
 
 @web.route("/manifest.webmanifest")

@@ -206,6 +206,17 @@ class TestBasemapAndPolicy:
         assert manifest.mimetype == "application/manifest+json"
         assert manifest.get_json()["scope"] == "/"
 
+    def test_the_worker_changes_with_the_raster_basemaps_host(self, app, client, monkeypatch):
+        """A browser renews a worker, and the CSP its fetches of tiles obey, only when the
+        script's bytes change."""
+        before = client.get("/sw.js")
+        monkeypatch.setitem(app.config, "BASEMAP_PMTILES", None)
+        monkeypatch.setitem(app.config, "BASEMAP_URL", "https://tiles.example.test/{z}/{x}/{y}.png")
+        after = client.get("/sw.js")
+        assert after.data != before.data
+        assert b"tiles.example.test" in after.data
+        assert "https://tiles.example.test" in after.headers["Content-Security-Policy"]
+
 
 @pytest.fixture
 def pmtiles_basemap(app, tmp_path):

@@ -6,7 +6,9 @@ import io
 import random
 import re
 import shutil
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -492,6 +494,80 @@ def test_the_streets_already_seen_are_drawn_offline(phone, contributor):
     assert page.evaluate("caches.has('vigie-basemap')") is False
 
 
+@pytest.fixture
+def raster_tiles(app, monkeypatch):
+    """Start a raster basemap on another origin (another port); CORS(True) has it answer CORS as
+    OpenStreetMap's tile servers do. Its tiles say no-store, so that the browser's own cache
+    cannot draw them offline."""
+    tile = images.plain_photo("PNG", size=(256, 256))
+    servers = []
+
+    def serve(cors: bool) -> str:
+        class Tiles(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(tile)))
+                self.send_header("Cache-Control", "no-store")
+                if cors:
+                    self.send_header("Access-Control-Allow-Origin", "*")
+                self.end_headers()
+                self.wfile.write(tile)
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        host = f"http://127.0.0.1:{server.server_port}"
+        monkeypatch.setitem(app.config, "BASEMAP_PMTILES", None)
+        monkeypatch.setitem(app.config, "BASEMAP_URL", host + "/{z}/{x}/{y}.png")
+        return host
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_raster_basemaps_tiles_seen_are_drawn_offline(phone, raster_tiles, contributor):
+    """The tiles of a raster basemap from another host (OpenStreetMap's by default) are kept by
+    the worker as they are read: reopened without a network, the map draws them. Signing out
+    forgets them, as they tell where someone looked."""
+    host = raster_tiles(True)
+    page = phone.open()
+    phone.wait_for_service_worker()
+    page.reload()  # read through the worker this time, which keeps what it reads
+    expect(page.locator("img.leaflet-tile-loaded").first).to_be_attached()
+    failed = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    phone.context.set_offline(True)
+    page.reload()
+    expect(page.locator("#status")).to_contain_text("in view")
+    expect(page.locator("img.leaflet-tile-loaded").first).to_be_attached()
+    assert page.locator("img.leaflet-tile-loaded").count() >= 4
+    assert not [url for url in failed if url.startswith(host)]
+    phone.context.set_offline(False)
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Account").click()
+    page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
+    expect(page.locator("#sheet").get_by_role("form", name="Sign in")).to_be_visible()
+    assert page.evaluate("caches.has('vigie-basemap')") is False
+
+
+def test_a_raster_basemap_refusing_cors_is_drawn_through_the_worker(phone, raster_tiles):
+    """Its tiles cannot be kept, but the worker must not lose them online."""
+    raster_tiles(False)
+    page = phone.open()
+    phone.wait_for_service_worker()
+    page.reload()
+    expect(page.locator("img.leaflet-tile-loaded").first).to_be_attached()
+    assert page.locator("img.leaflet-tile-loaded").count() >= 4
+    kept = "caches.open('vigie-basemap').then((cache) => cache.keys()).then((keys) => keys.length)"
+    assert page.evaluate(kept) == 0
+
+
 def test_the_service_worker_sends_the_outbox_with_the_app_closed(phone, db, contributor):
     page = phone.open()
     phone.sign_in(contributor)
@@ -571,7 +647,16 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     page.get_by_role("button", name="Review queue").click()
     item = page.locator(f".queue-item[data-device='{pending}']")
     expect(item).to_contain_text("licence-plate reader")
-    item.get_by_role("button", name="Approve").click()
+    approve = item.get_by_role("button", name="Approve")
+    # Each one-tap decision is asked first (the buttons sit side by side): dismissed
+    # (Playwright's default answer), nothing is decided.
+    approve.click()
+    expect(item).to_have_count(1)
+    assert db("SELECT review_status FROM devices WHERE id = :id", id=pending).scalar_one() == (
+        "pending"
+    )
+    page.once("dialog", lambda dialog: dialog.accept())
+    approve.click()
     expect(item).to_have_count(0)
     # The buttons that had the focus are gone: it goes to the queue's title, which says so.
     expect(page.locator("#sheet-title")).to_be_focused()
@@ -612,11 +697,19 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     expect(item).to_contain_text("sensor")
     # Large enough to judge, fetched with the token (a link would open without it).
     expect(item.locator(".review-photos img")).to_have_attribute("src", re.compile("^blob:"))
-    item.get_by_role("button", name="Publish the photo").click()
+    publish = item.get_by_role("button", name="Publish the photo")
+    publish.click()
+    expect(item).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    publish.click()
     expect(item).to_have_count(0)
-    page.locator(f".queue-item[data-photo='{spam}']").get_by_role(
+    delete = page.locator(f".queue-item[data-photo='{spam}']").get_by_role(
         "button", name="Delete the photo"
-    ).click()
+    )
+    delete.click()
+    expect(page.locator(f".queue-item[data-photo='{spam}']")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    delete.click()
     expect(page.get_by_text("No photo awaits review.")).to_be_visible()
     photos = db("SELECT id::text, review_status FROM photos WHERE id IN (:a, :b)", a=kept, b=spam)
     assert photos.all() == [(kept, "approved")]
@@ -665,6 +758,38 @@ def test_the_account_sheet_says_the_role_in_the_chosen_language(phone, as_user):
     # Leaflet's own controls too.
     expect(page.get_by_role("button", name="Zoomer", exact=True)).to_be_visible()
     expect(page.locator(".leaflet-control-attribution")).to_contain_text("Dispositifs : ")
+
+
+def test_a_sheet_open_when_the_language_changes_follows_it_unless_something_is_typed(
+    phone, as_user
+):
+    author = as_user()
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    language = page.get_by_label("Language")
+    language.select_option("fr")
+    page.get_by_role("button", name="Compte").click()
+    expect(page.locator("#sheet")).to_contain_text("Connecté en tant que")
+    language = page.get_by_label("Langue")
+    language.focus()
+    language.select_option("en")
+    expect(page.locator("#sheet-title")).to_have_text("Account")
+    expect(page.locator("#sheet")).to_contain_text(f"Signed in as {author.user.username}")
+    # The focus stays on the menu (a keyboard goes on choosing), and the sheet still gives it
+    # back to what opened it once closed.
+    expect(page.get_by_label("Language")).to_be_focused()
+    page.get_by_role("button", name="Close").click()
+    expect(page.get_by_role("button", name="Account")).to_be_focused()
+
+    # A new password being typed is not wiped: that sheet keeps its language until it is left.
+    page.get_by_role("button", name="Account").click()
+    page.get_by_label("Current password").fill("typed so far")
+    page.get_by_label("Language").select_option("fr")
+    expect(page.get_by_label("Current password")).to_have_value("typed so far")
+    page.get_by_role("button", name="Fermer").click()
+    page.get_by_role("button", name="Compte").click()
+    expect(page.get_by_label("Mot de passe actuel")).to_have_value("")
+    assert phone.errors == []
 
 
 def test_a_contributor_changes_the_password_then_signs_out_everywhere(phone, as_user):

@@ -149,7 +149,8 @@ async function contributions() {
 export async function showAccount(db, { said = null } = {}) {
   if (!current) {
     const why = said ? notice(said) : ended ? notice(t("sessionEnded"), "error") : notice(t("signInToPin"));
-    openSheet(t("account"), element("div", { class: "stack" }, why, credentialsForm(db, "signIn"), credentialsForm(db, "register")));
+    openSheet(t("account"), element("div", { class: "stack" }, why, credentialsForm(db, "signIn"), credentialsForm(db, "register")),
+      { again: () => showAccount(db) });
     return;
   }
   const message = element("div", { "aria-live": "polite" });
@@ -188,6 +189,6 @@ export async function showAccount(db, { said = null } = {}) {
   const box = element("div", { class: "stack" },
     element("p", {}, t("signedInAs", { username: current.username, role: valueLabel(current.role) })),
     signOutButton, everywhereButton, message, passwordForm(), element("h3", {}, t("myContributions")));
-  openSheet(t("account"), box);
+  openSheet(t("account"), box, { again: () => showAccount(db) });
   box.append(await contributions());
 }

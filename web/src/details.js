@@ -119,12 +119,13 @@ export function queuedPinActions(item, { mapApi, outbox, after = closeSheet }) {
   ];
 }
 
-export function showDevice(feature, { mapApi, outbox, db, pending = false }) {
+export function showDevice(feature, context) {
+  const { mapApi, outbox, db, pending = false } = context;
   const props = feature.properties;
   const message = element("div", { "aria-live": "polite" });
   let shownFacts = facts(feature);
   const body = element("div", { class: "stack device-details" }, shownFacts, photoStrip(props.photos, props.kind, props.review_status), message);
-  openSheet(kindLabel(props.kind), body);
+  openSheet(kindLabel(props.kind), body, { again: () => showDevice(feature, context) });
   if (pending) {
     showQueued(feature.id, { mapApi, outbox, message });
     return;

@@ -188,7 +188,7 @@ export function createMap({ basemap, db, onSelect }) {
     const list = element("ul", { class: "cluster-devices" }, ...nearest.map((feature) => element("li", {},
       element("button", { type: "button", onclick: () => onSelect(feature, { pending: false }) },
         `${kindLabel(feature.properties.kind)} — ${feature.id.slice(0, 8)}`))));
-    openSheet(t("clusterDevices", { count }), list);
+    openSheet(t("clusterDevices", { count }), list, { again: () => chooseInCluster(lat, lon, count) });
   }
 
   function draw(features, { offline = false } = {}) {

@@ -12,8 +12,10 @@ const reviewPhotos = (photos, kind) => element("div", { class: "review-photos" }
   ...photos.map((photo, index) => largePhoto(photo, photoAlt(index, kind))));
 
 // SEND: a decision's request; the queue is read again after it (which says so, the focus on
-// its title: the buttons that had it are gone), or the refusal shown in MESSAGE.
-const acting = (message, refresh) => (send) => async () => {
+// its title: the buttons that had it are gone), or the refusal shown in MESSAGE. QUESTION, when
+// given, is asked first: a decision is not undone from the app, and its buttons sit side by side.
+const acting = (message, refresh) => (send, question = null) => async () => {
+  if (question && !window.confirm(question)) return;
   try {
     await send();
     await refresh({ decided: true });
@@ -55,24 +57,26 @@ function queueItem({ device, duplicate_candidates: candidates }, refresh) {
       element("button", {
         type: "button",
         class: "secondary",
-        // A merge is not undone from the app: asked first.
-        onclick: () => window.confirm(t("mergeConfirm", { id: candidate.id.slice(0, 8) }))
-          && act(() => request("POST", `devices/${candidate.id}/merge`, { json: { other: device.id } }))(),
+        onclick: act(() => request("POST", `devices/${candidate.id}/merge`, { json: { other: device.id } }),
+          t("mergeConfirm", { id: candidate.id.slice(0, 8) })),
       }, t("mergeInto", { id: candidate.id.slice(0, 8) }))))) : null,
-    element("p", { class: "actions" }, element("button", { type: "button", onclick: act(() => request("POST", `devices/${device.id}/review`, { json: { decision: "approve" } })) }, t("approve"))),
+    element("p", { class: "actions" }, element("button", {
+      type: "button",
+      onclick: act(() => request("POST", `devices/${device.id}/review`, { json: { decision: "approve" } }), t("approveConfirm")),
+    }, t("approve"))),
     reason.node, reject, message);
 }
 
 function photoItem(photo, refresh) {
   const message = element("div", { "aria-live": "polite" });
   const act = acting(message, refresh);
-  const decide = (decision) => act(() => request("POST", `photos/${photo.id}/review`, { json: { decision } }));
+  const decide = (decision, question) => act(() => request("POST", `photos/${photo.id}/review`, { json: { decision } }), question);
   return element("li", { class: "queue-item", "data-photo": photo.id },
     element("h3", {}, `${kindLabel(photo.kind)} — ${photo.device_id}`),
     reviewPhotos([photo], photo.kind),
     element("p", { class: "actions" },
-      element("button", { type: "button", onclick: decide("approve") }, t("approvePhoto")),
-      element("button", { type: "button", class: "secondary", onclick: decide("reject") }, t("rejectPhoto"))),
+      element("button", { type: "button", onclick: decide("approve", t("approvePhotoConfirm")) }, t("approvePhoto")),
+      element("button", { type: "button", class: "secondary", onclick: decide("reject", t("rejectPhotoConfirm")) }, t("rejectPhoto"))),
     message);
 }
 
@@ -92,7 +96,8 @@ export async function showModerationQueue(onDecision) {
     }
     onDecision();
   };
-  openSheet(t("moderation"), element("div", {}, said, list, element("h3", {}, t("photosToReview")), photos));
+  openSheet(t("moderation"), element("div", {}, said, list, element("h3", {}, t("photosToReview")), photos),
+    { again: () => showModerationQueue(onDecision) });
   try {
     await refresh();
   } catch (error) {

@@ -70,7 +70,7 @@ export function createOutboxView({ outbox, mapApi }) {
         element("p", {}, `${kindLabel(candidate.kind)} — ${valueLabel(candidate.review_status)} — ${candidate.id.slice(0, 8)}`),
         photoStrip(candidate.photos, candidate.kind, candidate.review_status),
         element("button", { type: "button", onclick: confirmIt(candidate) }, t("confirmInstead"))))),
-      insist), { closed: () => mapApi.highlight([]) });
+      insist), { closed: () => mapApi.highlight([]), again: () => resolveDuplicate(item) });
   }
 
   // A pin just refused as a likely duplicate, put before the contributor once the sheet is
@@ -153,7 +153,7 @@ export function createOutboxView({ outbox, mapApi }) {
   async function showList() {
     const items = await outbox.all();
     if (!items.length) return closeSheet(); // everything sent or discarded: nothing to show
-    openSheet(t("outbox"), element("ul", { class: "outbox" }, ...items.map((item) => itemRow(item, items))));
+    openSheet(t("outbox"), element("ul", { class: "outbox" }, ...items.map((item) => itemRow(item, items))), { again: showList });
   }
 
   function update(items) {

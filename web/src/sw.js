@@ -1,7 +1,8 @@
 // The service worker: the app shell comes from the cache (so the app opens offline and fast),
-// public photos once seen too, and the parts of the PMTiles basemap once read, so that a pin
-// made offline goes on the streets already seen. When the network returns it sends the
-// outbox, even if the app was closed (Background Sync).
+// public photos once seen too, and the basemap once read (the parts of the PMTiles archive, or
+// the tiles of a raster basemap from another host), so that a pin made offline goes on the
+// streets already seen. When the network returns it sends the outbox, even if the app was
+// closed (Background Sync).
 import { setToken } from "./api.js";
 import { rememberSent, sendOperation } from "./operations.js";
 import { createOutbox } from "./queue.js";
@@ -12,8 +13,8 @@ const SHELL_CACHE = `vigie-shell-${SHELL_VERSION}`;
 const PHOTO_RENDITION = /^\/api\/v1\/photos\/[^/]+\/(thumbnail|large)$/;
 const BASEMAP = "/basemap.pmtiles";
 const BASEMAP_VERSION = `${BASEMAP}?version`; // the ETag of the archive whose parts are kept
-// Parts of the basemap kept (the header, directories, the tiles of the areas seen); the oldest
-// go beyond.
+// Parts of the basemap kept (the PMTiles header, directories, the tiles of the areas seen); the
+// oldest go beyond.
 const BASEMAP_PARTS_KEPT = 3000;
 
 self.addEventListener("install", (event) => {
@@ -85,14 +86,49 @@ async function basemapRange(request) {
     }
     const headers = {};
     for (const name of ["Content-Type", "Content-Range", "ETag"]) if (response.headers.has(name)) headers[name] = response.headers.get(name);
-    await cache.put(key, new Response(await response.clone().arrayBuffer(), { headers }));
-    basemapPartsPut += 1;
-    if (basemapPartsPut % 100 === 0) await trimBasemapCache(cache);
+    await keepBasemapPart(cache, key, new Response(await response.clone().arrayBuffer(), { headers }));
   }
   return response;
 }
 
+// Hosts of raster tiles that refused CORS: their tiles are fetched as the page asked, not kept.
+const CORS_REFUSED = new Set();
+
+// A tile of a raster basemap from another host (OpenStreetMap's by default), from the network
+// while there is one, else as last fetched. It is asked for with CORS so that it can be kept
+// (an opaque answer would count megabytes against the phone's storage quota); when that
+// fails, the page's own request tells a host refusing CORS (whose tiles are then not kept)
+// from no network (the tile kept is given).
+async function rasterTile(request) {
+  const { origin } = new URL(request.url);
+  const cache = await caches.open(BASEMAP_CACHE);
+  if (!CORS_REFUSED.has(origin)) {
+    try {
+      const response = await fetch(request.url, { mode: "cors", credentials: "omit" });
+      if (response.ok) await keepBasemapPart(cache, request.url, response.clone());
+      return response;
+    } catch {
+      // No network, or no CORS: the request below tells which.
+    }
+  }
+  try {
+    const response = await fetch(request);
+    CORS_REFUSED.add(origin);
+    return response;
+  } catch (error) {
+    const kept = await cache.match(request.url);
+    if (!kept) throw error;
+    return kept;
+  }
+}
+
 let basemapPartsPut = 0;
+
+async function keepBasemapPart(cache, key, response) {
+  await cache.put(key, response);
+  basemapPartsPut += 1;
+  if (basemapPartsPut % 100 === 0) await trimBasemapCache(cache);
+}
 
 // The oldest parts beyond BASEMAP_PARTS_KEPT go (the cache lists its keys in the order put).
 async function trimBasemapCache(cache) {
@@ -103,7 +139,12 @@ async function trimBasemapCache(cache) {
 self.addEventListener("fetch", (event) => {
   const { request } = event;
   const url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (request.method !== "GET") return;
+  if (url.origin !== self.location.origin) {
+    // The only images the app reads from another host are the raster basemap's tiles.
+    if (request.destination === "image") event.respondWith(rasterTile(request));
+    return;
+  }
   if (request.mode === "navigate" && url.pathname === "/") event.respondWith(staleWhileRevalidate(event, "/"));
   else if (url.pathname.startsWith("/map/") || url.pathname === "/manifest.webmanifest") event.respondWith(cacheFirst(request, null));
   else if (url.pathname === BASEMAP) event.respondWith(basemapRange(request));

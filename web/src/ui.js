@@ -1,6 +1,6 @@
 // DOM helpers shared by the panels: elements built from data (text, never HTML), the bottom
 // sheet every panel opens in, and labelled form fields.
-import { t, valueLabel } from "./i18n.js";
+import { onLanguageChange, t, valueLabel } from "./i18n.js";
 
 export function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -22,6 +22,8 @@ let unsavedWork = null;
 // What had the focus when the sheet opened (a marker, a button): it gets it back on closing,
 // so that a keyboard or screen reader user goes on from where they were.
 let opener = null;
+// How to open the sheet shown again, in another language (what opened it), if it can be.
+let reopen = null;
 // What the app brought up on its own while the contributor was filling in a form (see
 // whenSheetFree), shown once the sheet is closed.
 let waiting = null;
@@ -43,9 +45,10 @@ function coverControls() {
 }
 
 // Show CONTENT in the bottom sheet (a side panel on wide screens), titled TITLE. UNSAVED:
-// whether leaving it would lose what the contributor did (then asked before it goes). False if
-// the contributor kept the sheet they were in (CLOSED is then called for CONTENT, never shown).
-export function openSheet(title, content, { closed = null, unsaved = null } = {}) {
+// whether leaving it would lose what the contributor did (then asked before it goes). AGAIN:
+// opens the same sheet afresh, when the language changes. False if the contributor kept the
+// sheet they were in (CLOSED is then called for CONTENT, never shown).
+export function openSheet(title, content, { closed = null, unsaved = null, again = null } = {}) {
   if (!mayLeave()) {
     closed?.();
     return false;
@@ -55,6 +58,7 @@ export function openSheet(title, content, { closed = null, unsaved = null } = {}
   if (onClose) onClose();
   onClose = closed;
   unsavedWork = unsaved;
+  reopen = again;
   // Opened from outside the sheet (another marker while one's details show): that opener.
   const focused = document.activeElement;
   if (focused && focused !== document.body && !sheet().contains(focused)) opener = focused;
@@ -72,6 +76,7 @@ export function openSheet(title, content, { closed = null, unsaved = null } = {}
 export function closeSheet() {
   if (!mayLeave()) return false;
   unsavedWork = null;
+  reopen = null;
   // On the body: a control of the sheet lost it on being disabled or removed (Save).
   const active = document.activeElement;
   const hadFocus = !active || active === document.body || sheet().contains(active);
@@ -107,6 +112,21 @@ export function whenSheetFree(show) {
   if (sheetIsOpen() && document.getElementById("sheet-body").querySelector("form")) waiting = show;
   else show();
 }
+
+// Whether the sheet holds something the contributor typed (signing in, a new password).
+const typedIn = () => [...document.getElementById("sheet-body").querySelectorAll("input, textarea")]
+  .some((control) => !["checkbox", "radio", "hidden"].includes(control.type) && control.value !== "");
+
+// The language changed: the sheet shown opens again in it, unless that would lose what the
+// contributor did in it (a form keeps its language until it is left). Where they were stays:
+// the focus on the language menu, and what the sheet goes back to when it closes.
+onLanguageChange(() => {
+  if (sheet().hidden || !reopen || unsavedWork?.() || typedIn()) return;
+  const [focused, back] = [document.activeElement, opener];
+  reopen();
+  opener = back;
+  focused?.focus();
+});
 
 document.getElementById("sheet-close").addEventListener("click", closeSheet);
 document.addEventListener("keydown", (event) => { if (event.key === "Escape" && sheetIsOpen()) closeSheet(); });
