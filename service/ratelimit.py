@@ -64,11 +64,19 @@ def client_network(address: str) -> str:
 
 
 def account_key() -> str:
-    """The account a login names (keyed, whatever its case), known or not: counting unknown
-    names alike tells nobody which exist."""
+    """The account a password is tried for (keyed, whatever its case), known or not: the one a
+    login names, else the signed-in one changing its password. Counting unknown names alike
+    tells nobody which exist."""
     body = request.get_json(silent=True)
     username = body.get("username") if isinstance(body, dict) else None
+    if username is None and g.get("user") is not None:
+        username = g.user.username
     return "login:" + keyed_hash(str(username).lower())[:24]
+
+
+def count_wrong_password() -> None:
+    """The password the request tried is wrong: it counts against its account (login_limit)."""
+    g.wrong_password = True
 
 
 def limiter() -> Limiter:
@@ -78,29 +86,33 @@ def limiter() -> Limiter:
 # Two wrappers rather than one factory: flask-limiter identifies a context-manager limit by the
 # source line that enters it, so each limit needs a line of its own.
 def auth_limit(func):
-    """Logins and registrations: few per minute and per client address, against password
-    guessing and account spam (by address, whatever token the request carries: each account's
-    token would otherwise open another allowance)."""
+    """Logins, registrations and password changes together: few per minute and per client
+    address, against password guessing and account spam (by address, whatever token the
+    request carries: each account's token would otherwise open another allowance)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with limiter().limit(current_app.config["RATE_LIMIT_AUTH"], key_func=address_key):
+        with limiter().shared_limit(
+            current_app.config["RATE_LIMIT_AUTH"], scope="auth", key_func=address_key
+        ):
             return func(*args, **kwargs)
 
     return wrapper
 
 
 def login_limit(func):
-    """Logins, beyond auth_limit: few wrong passwords per account, whatever addresses they come
-    from (a botnet, the many addresses of one IPv6 subscriber). Only refusals count, so the
-    owner logs in again once the guessing stops."""
+    """Beyond auth_limit, logins and password changes together: few wrong passwords per account,
+    whatever addresses they come from (a botnet, the many addresses of one IPv6 subscriber, a
+    stolen token guessing the current password). Only wrong passwords count
+    (count_wrong_password), so the owner gets in again once the guessing stops."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with limiter().limit(
+        with limiter().shared_limit(
             current_app.config["RATE_LIMIT_LOGIN_FAILURES"],
+            scope="wrong-passwords",
             key_func=account_key,
-            deduct_when=lambda response: response.status_code == 401,
+            deduct_when=lambda response: g.get("wrong_password", False),
         ):
             return func(*args, **kwargs)
 
@@ -108,11 +120,14 @@ def login_limit(func):
 
 
 def write_limit(func):
-    """Every other write: one shared ceiling per account."""
+    """Every other write: one ceiling per account, all routes together (a limit of each route
+    would give an account as many allowances as there are write routes)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with limiter().limit(current_app.config["RATE_LIMIT_WRITES"], key_func=client_key):
+        with limiter().shared_limit(
+            current_app.config["RATE_LIMIT_WRITES"], scope="writes", key_func=client_key
+        ):
             return func(*args, **kwargs)
 
     return wrapper

@@ -166,6 +166,67 @@ def test_writes_are_limited_per_account(committed, limited_app, make_user):
     assert other.status_code == 201
 
 
+def test_the_write_limit_counts_every_write_route_together(committed, limited_app, make_user):
+    """One ceiling per account, not one per route: a dozen write routes would give a dozen."""
+    client = limited_app().test_client()
+    _, token = make_user("moderator")
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    created = client.post("/api/v1/devices?force=true", json=feature(2.3, 48.8))
+    assert created.status_code == 201
+    device = f"/api/v1/devices/{created.get_json()['id']}"
+    vote = client.post(f"{device}/confirmations", json={"verdict": "still_there"})
+    assert vote.status_code == 201, vote.get_json()
+    refused = client.delete(device, headers={"If-Match": client.get(device).headers["ETag"]})
+    assert refused.status_code == 429 and refused.mimetype == PROBLEM
+
+
+def test_logins_registrations_and_password_changes_share_one_limit(
+    committed, limited_app, make_user
+):
+    client = limited_app().test_client()
+    address = {"REMOTE_ADDR": "192.0.2.30"}
+    assert [r.status_code for r in login_attempts(client, 2, address="192.0.2.30")] == [401, 401]
+    registered = client.post(
+        "/api/v1/auth/register",
+        json={"username": f"new_{uuid.uuid4().hex[:8]}", "password": TEST_PASSWORD},
+        environ_base=address,
+    )
+    assert registered.status_code == 201, registered.get_json()
+    assert login_attempts(client, 1, address="192.0.2.30")[0].status_code == 429
+    _, token = make_user("contributor")
+    change = client.put(
+        "/api/v1/me/password",
+        json={"current_password": "wrong" * 3, "new_password": TEST_PASSWORD + "!"},
+        headers={"Authorization": f"Bearer {token}"},
+        environ_base=address,
+    )
+    assert change.status_code == 429
+
+
+def test_wrong_current_passwords_count_against_the_account(committed, limited_app, make_user):
+    """A stolen token guessing its account's password from many addresses is stopped like a
+    login: the same wrong passwords per account, logins and password changes together."""
+    client = limited_app(RATE_LIMIT_LOGIN_FAILURES="3 per hour").test_client()
+    user, token = make_user("contributor")
+
+    def change(current, n):
+        return client.put(
+            "/api/v1/me/password",
+            json={"current_password": current, "new_password": TEST_PASSWORD + "!"},
+            headers={"Authorization": f"Bearer {token}"},
+            environ_base={"REMOTE_ADDR": f"203.0.113.{n}"},
+        ).status_code
+
+    assert [change("wrong" * 3, n) for n in range(2)] == [422, 422]
+    login = client.post(
+        "/api/v1/auth/tokens",
+        json={"username": user.username, "password": "x" * 12},
+        environ_base={"REMOTE_ADDR": "203.0.113.50"},
+    )
+    assert login.status_code == 401
+    assert change(TEST_PASSWORD, 9) == 429  # right, but too late: not even checked
+
+
 def test_reads_have_a_default_limit(committed, limited_app):
     client = limited_app().test_client()
     responses = [client.get("/api/v1/kinds") for _ in range(6)]

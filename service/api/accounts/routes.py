@@ -15,7 +15,7 @@ from ...errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from ...extensions import Blueprint, requires_json
 from ...geo.devices.features import select_user_device_features
 from ...models import ApiToken, Confirmation, DeviceRevision, IdempotentRequest, Photo, User
-from ...ratelimit import auth_limit, login_limit
+from ...ratelimit import auth_limit, count_wrong_password, login_limit
 from ..geojson import photo_base
 from .schemas import (
     ExportSchema,
@@ -89,6 +89,7 @@ class TokenViews(MethodView):
         """Log in: exchange a username and password for a bearer token"""
         user = auth.find_user(form["username"])
         if not auth.check_password(user, form["password"]):
+            count_wrong_password()
             raise Unauthorized("Wrong username or password.", field="password")
         token, plain = auth.issue_token(user, form.get("name"), form.get("lifetime_days"))
         session.commit()
@@ -160,6 +161,7 @@ class PasswordViews(MethodView):
     @idempotency.exempt  # its body holds passwords: never stored
     @auth_limit
     @blp.auth()
+    @login_limit
     @requires_json
     @blp.arguments(PasswordChangeSchema)
     @blp.response(204)
@@ -168,6 +170,7 @@ class PasswordViews(MethodView):
         """Change your password; every other token of yours is revoked"""
         user = g.user
         if not auth.check_password(user, form["current_password"]):
+            count_wrong_password()
             raise ValidationFailed("The current password is wrong.", field="current_password")
         weakness = auth.weak_password_reason(form["new_password"], user.username, user.email)
         if weakness:
