@@ -1136,6 +1136,21 @@ class TestRefresh:
         assert kept.scalars().all() == ["Q1"]
 
 
+def test_devices_outside_are_found_in_none_of_overlapping_districts(
+    client, isolated, tmp_path, quarters
+):
+    """A selection of two levels (a city with its quarters) holds each device twice: the
+    devices outside are those no selected district holds, not the box's less the sum."""
+    south = district_feature("P", rectangle(2.30, 48.80, 2.32, 48.805), pop=None)
+    load(isolated, write_geojson(tmp_path / "p.geojson", [south]), level="ville", parent="X")
+    for lon, lat in ((2.301, 48.801), (2.305, 48.808), (2.315, 48.802)):
+        pin(client, lon, lat)
+    pin(client, 2.315, 48.808)  # in the box, above Q2 and P: in none
+    body = stats(client, "/api/v1/stats/districts?parent=P,X&outside=true")
+    assert {d["code"]: d["count"] for d in body["districts"]} == {"Q1": 2, "Q2": 1, "P": 2}
+    assert body["totals"]["outside_count"] == 1
+
+
 # Coordinates on the districts' edges and corners as well as inside and outside them.
 EDGE_LONS = st.sampled_from([2.295, 2.30, 2.305, 2.31, 2.315, 2.32, 2.325])
 EDGE_LATS = st.sampled_from([48.795, 48.80, 48.8025, 48.805, 48.8075, 48.81, 48.815])

@@ -614,7 +614,9 @@ def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
     """The figures for the whole selection, with the devices placed in none of its districts.
 
     `outside_count` counts the devices in the selection's bounding box that fall in no selected
-    district (NULL for a list of codes, whose bounding box means nothing).
+    district (NULL for a list of codes, whose bounding box means nothing). Each is looked for
+    in the districts themselves: the sum of their counts would take a device twice in
+    districts that overlap (Paris with its arrondissements, overlapping imports).
     """
     inside = func.coalesce(func.sum(rows.c.count), 0)
     outside = null()
@@ -622,13 +624,18 @@ def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
         extent = select(extent_of(sel.c.geom)).scalar_subquery()
         near = select(Device.id).where(Device.geom.op("&&")(extent))
         devices = query.filter.devices(near, name="devices_in_extent")
-        in_extent = (
+        # Under the border rule, a device a selected district touches counts in one of them.
+        district = aliased(District)
+        in_a_district = exists().where(
+            district.code.in_(select(sel.c.code)),
+            func.ST_Intersects(district.geom, devices.c.geom),
+        )
+        outside = (
             select(func.count())
             .select_from(devices)
-            .where(devices.c.geom.op("&&")(extent))
+            .where(devices.c.geom.op("&&")(extent), ~in_a_district)
             .scalar_subquery()
         )
-        outside = in_extent - inside
     area = func.sum(rows.c.area_km2)
     tail = counts_objects(rows, sum_them=True) + watched_pairs(func.sum(rows.c.watched_km2), area)
     if has_declared_figures(rows):
