@@ -160,6 +160,11 @@ def import_districts(
         connection.execute(statement, batch)
     report = ImportReport(skipped=skipped)
     report.repaired = [tuple(row) for row in connection.execute(sql.select_invalid_staged())]
+    without_area = sorted(connection.execute(sql.drop_staged_without_area()).scalars())
+    if len(without_area) == len(rows):
+        raise GeodataError(f"{path} has no feature whose shape has an area.")
+    for code in without_area:
+        report.skipped.append(f"district {code}: its shape has no area (not a polygon)")
     connection.execute(sql.upsert_dataset(dataset, attribution, licence, source_url))
     merged = connection.execute(
         sql.merge_staged_districts(level, dataset, population_year, population_source)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    delete,
     func,
     insert,
     literal,
@@ -102,6 +103,21 @@ def select_invalid_staged() -> Select:
     )
 
 
+def repaired(geometry) -> ColumnElement:
+    """GEOMETRY as districts keep it: its polygonal parts, an invalid one repaired first with
+    ST_MakeValid."""
+    valid = case((func.ST_IsValid(geometry), geometry), else_=func.ST_MakeValid(geometry))
+    return func.ST_CollectionExtract(valid, POLYGONS)
+
+
+def drop_staged_without_area():
+    """Delete the staged features with no polygon once repaired (a point, a line, a ring folded
+    flat), returning their codes: a district without area has no density, and would be served
+    as an empty geometry many readers fail on."""
+    without_area = func.ST_IsEmpty(repaired(district_staging.c.geom))
+    return delete(district_staging).where(without_area).returning(district_staging.c.code)
+
+
 def upsert_dataset(name: str, attribution: str, licence: str | None, source_url: str | None):
     statement = pg_insert(Dataset).values(
         name=name, attribution=attribution, licence=licence, source_url=source_url
@@ -125,17 +141,12 @@ def merge_staged_districts(
     Invalid geometries are repaired with ST_MakeValid, keeping only their polygonal parts, and
     every geometry becomes a MultiPolygon. A file without population keeps the stored one.
     """
-    raw = district_staging.c.geom
-    repaired = case(
-        (func.ST_IsValid(raw), raw),
-        else_=func.ST_CollectionExtract(func.ST_MakeValid(raw), POLYGONS),
-    )
     fixed = select(
         district_staging.c.code,
         district_staging.c.name,
         district_staging.c.parent_code,
         district_staging.c.population,
-        func.ST_Multi(repaired).label("geom"),
+        func.ST_Multi(repaired(district_staging.c.geom)).label("geom"),
     ).subquery("fixed")
     rows = select(
         fixed.c.code,

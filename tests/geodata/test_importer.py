@@ -80,6 +80,27 @@ def test_invalid_geometry_is_repaired_and_reported(isolated, db, tmp_path):
     assert row.valid and row.kind == "MULTIPOLYGON" and row.area_km2 > 0
 
 
+def test_a_shape_without_area_is_skipped_and_said(isolated, db, tmp_path):
+    """A ring folded flat has nothing left once repaired, a point or a line never had: stored,
+    they would be empty districts (no density, a geometry many readers fail on)."""
+    flat = [[[2.3, 48.8], [2.31, 48.8], [2.32, 48.8], [2.3, 48.8]]]
+    features = [
+        district_feature("FLAT", flat),
+        district_feature("LINE", [[2.3, 48.8], [2.31, 48.81]], "LineString"),
+        district_feature("DOT", [2.3, 48.8], "Point"),
+        district_feature("OK", square(2.30, 48.80, 0.01)),
+    ]
+    report = load(isolated, write_geojson(tmp_path / "mixed.geojson", features))
+    assert report.inserted == 1
+    assert report.skipped == [
+        f"district {code}: its shape has no area (not a polygon)"
+        for code in ("DOT", "FLAT", "LINE")
+    ]
+    assert db("SELECT code FROM districts").scalars().all() == ["OK"]
+    with pytest.raises(GeodataError, match="no feature whose shape has an area"):
+        load(isolated, write_geojson(tmp_path / "flat.geojson", [district_feature("F2", flat)]))
+
+
 @pytest.mark.parametrize(
     ("file_name", "driver"), [("l93.gpkg", "GPKG"), ("l93.shp", "ESRI Shapefile")]
 )
