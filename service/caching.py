@@ -115,6 +115,7 @@ class SharedAnswer:
     per_viewer: bool
     shared_max_age: int | None
     vary: tuple[str, ...]
+    exact: bool
 
 
 def share(
@@ -124,14 +125,22 @@ def share(
     per_viewer: bool = False,
     shared_max_age: int | None = None,
     vary: tuple[str, ...] = (),
+    exact: bool = False,
 ) -> None:
     """Let shared caches keep this request's answer under KEYS (see the module's docstring).
 
     MAX_AGE is for browsers, which no purge reaches; shared caches keep the answer
     CACHE_SHARED_MAX_AGE or CACHE_WIDE_MAX_AGE, at most SHARED_MAX_AGE when given. VARY names
     the request headers the answer was chosen by (`Accept` where the format is negotiated).
+    EXACT: no cache may give the answer once a change committed (statistics): browsers ask
+    again each time (max-age=0, a 304 when nothing changed), nothing serves it stale, and
+    shared caches keep it only while purges follow every change that alters it.
     """
-    g.shared_answer = SharedAnswer((EVERYTHING, *keys), max_age, per_viewer, shared_max_age, vary)
+    if exact:
+        max_age = 0
+    g.shared_answer = SharedAnswer(
+        (EVERYTHING, *keys), max_age, per_viewer, shared_max_age, vary, exact
+    )
 
 
 def shared_cache_control(shared: SharedAnswer, config) -> str:
@@ -146,14 +155,12 @@ def shared_cache_control(shared: SharedAnswer, config) -> str:
         shared_max_age = PURGED_MAX_AGE if purger() is not None else config["CACHE_WIDE_MAX_AGE"]
     if shared.shared_max_age is not None:
         shared_max_age = min(shared_max_age, shared.shared_max_age)
-    return ", ".join(
-        [
-            "public",
-            f"max-age={shared.max_age}",
-            f"s-maxage={shared_max_age}",
-            f"stale-while-revalidate={config['CACHE_STALE_SECONDS']}",
-        ]
-    )
+    if shared.exact and not purged:
+        shared_max_age = 0
+    control = ["public", f"max-age={shared.max_age}", f"s-maxage={shared_max_age}"]
+    if not shared.exact:
+        control.append(f"stale-while-revalidate={config['CACHE_STALE_SECONDS']}")
+    return ", ".join(control)
 
 
 def cache_headers(response):

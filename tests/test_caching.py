@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from service.caching import area_keys, place_keys, tile_key
 from service.geo.keys import KEY_ZOOM, compact_bits, mercator_pixel, spread_bits
 from service.geo.tiles import MAX_ZOOM
+from tests.districts import district_feature, load, rectangle, write_geojson
 from tests.helpers import pin
 
 PARIS = (2.3522, 48.8566)
@@ -58,7 +59,6 @@ class TestHeaders:
             f"/ogc/collections/devices/items?bbox={BBOX}",
             "/ogc/collections/districts/items",
             "/ogc/collections",
-            f"/api/v1/stats/grid?bbox={BBOX}",
         ],
     )
     def test_every_cacheable_answer_says_how_long_and_under_which_keys(self, client, url):
@@ -68,6 +68,35 @@ class TestHeaders:
         assert control.startswith("public,") and "s-maxage=" in control
         assert "stale-while-revalidate=" in control
         assert "vigie" in keys(response)
+
+    @pytest.mark.parametrize(
+        ("url", "shared"),
+        [
+            (f"/api/v1/stats/grid?bbox={BBOX}", "s-maxage=60"),
+            ("/api/v1/stats/districts?level=quartier&parent=P", "s-maxage=60"),
+            ("/api/v1/stats/districts?level=quartier&parent=P&f=csv", "s-maxage=60"),
+            # Figures no purge names (every district of a level, the devices outside every
+            # district): shared caches ask again each time too.
+            ("/api/v1/stats/districts?level=quartier", "s-maxage=0"),
+            ("/api/v1/stats/districts?level=quartier&parent=P&outside=true", "s-maxage=0"),
+        ],
+    )
+    def test_statistics_are_never_served_by_a_cache_once_a_change_committed(
+        self, client, moderator, isolated, tmp_path, url, shared
+    ):
+        """Browsers, which no purge reaches, ask again each time (a 304 while nothing
+        changed); nothing serves them stale meanwhile; a change gives the new figures."""
+        around_paris = district_feature("Q", rectangle(2.34, 48.85, 2.36, 48.86))
+        load(isolated, write_geojson(tmp_path / "q.geojson", [around_paris]), parent="P")
+        first = client.get(url)
+        assert first.status_code == 200, first.get_json()
+        assert first.headers["Cache-Control"] == f"public, max-age=0, {shared}"
+        assert "vigie" in keys(first)
+        again = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304
+        pin(moderator, *PARIS)
+        changed = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+        assert changed.status_code == 200 and changed.data != first.data
 
     def test_a_listing_of_an_area_is_named_by_the_tiles_covering_it(self, client, moderator):
         device = pin(moderator, *PARIS)

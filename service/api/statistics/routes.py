@@ -9,6 +9,7 @@ from marshmallow import RAISE
 
 from ...caching import ALL_DEVICES, area_keys, district_key, share
 from ...db import session, time_limit
+from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
 from ...extensions import Blueprint
 from ...geo.districts import DEFAULT_TOLERANCE_M
@@ -64,16 +65,18 @@ blp = Blueprint(
 
 
 def share_statistics(keys: list[str], args: dict) -> None:
-    """Statistics are exact the moment a change commits (docs/statistics.md): shared caches
-    keep them until a purge names one of their districts or areas, per format asked by Accept.
+    """Statistics are exact the moment a change commits (docs/statistics.md), and so is every
+    cache's copy: shared caches keep them until a purge names one of their districts or
+    areas, per format asked by Accept; browsers, which no purge reaches, ask again each time
+    (a 304 while nothing changed).
 
     Some figures also change with devices that no purge of their districts names: declared
     figures (a site matches devices up to its distance away; list imports), watched areas (a
-    camera next door looks in) and the devices outside every district (`outside`). Those are
-    kept as briefly as other answers that are never purged.
+    camera next door looks in) and the devices outside every district (`outside`). Shared
+    caches ask again for those each time too.
     """
     named = not any(args.get(name) for name in ("declared", "watched", "outside"))
-    share(keys if named else [ALL_DEVICES], vary=("Accept",))
+    share(keys if named else [ALL_DEVICES], vary=("Accept",), exact=True)
 
 
 def statistics_filter(args: dict, bbox=None) -> StatisticsFilter:
@@ -103,7 +106,8 @@ def attachment(filename: str) -> str:
 
 
 def statistics_response(body: str, fmt: str, computed_at, source: str, attribution, name: str):
-    response = Response(body, mimetype=MEDIA_TYPES[fmt])
+    # An ETag of the bytes: Last-Modified alone counts seconds, and two changes may fall in one.
+    response = conditional_response(body, MEDIA_TYPES[fmt])
     if fmt == "csv":
         response.mimetype = "text/csv"
         response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
