@@ -173,8 +173,11 @@ class DeviceTileJSONViews(MethodView):
         )
         if kind:
             template += "?" + urlencode({"kind": ",".join(kind)})
-        # The public devices' extent (of the kinds asked), so that a map opens on them.
-        bounds = list(devices_extent(tuple(sorted(set(kind)))))
+        # Bounds are where clients may ask for tiles (TileJSON 3.0: never outside): the whole
+        # world, since a device may be pinned anywhere while a map stays open. The centre is
+        # the public devices' (of the kinds asked), at the zoom that shows them whole, so that a
+        # map opens on them.
+        extent = devices_extent(tuple(sorted(set(kind))))
         return {
             "tilejson": "3.0.0",
             "name": "Vigie devices",
@@ -185,8 +188,8 @@ class DeviceTileJSONViews(MethodView):
             "tiles": [template],
             "minzoom": 0,
             "maxzoom": MAX_ZOOM,
-            "bounds": bounds,
-            "center": center_of(bounds),
+            "bounds": list(WORLD),
+            "center": center_of(extent),
             "vector_layers": [
                 {
                     "id": LAYER,
