@@ -27,6 +27,9 @@ worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # A worker that stops answering its master for this long is restarted.
 timeout = 30
+# gunicorn's ceiling for the request line (default 4094): OGC API filters ride in the URL, and
+# nginx's default buffers take 8 KB lines too (docs/ogc.md says what fits).
+limit_request_line = 8190
 accesslog = "-"
 # Method, path, status, bytes, duration: never the address (%(h)s) nor the user agent (%(a)s).
 access_log_format = "%(m)s %(U)s %(s)s %(B)sB %(M)sms"

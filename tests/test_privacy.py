@@ -117,7 +117,7 @@ def malformed_requests(token: str) -> list[bytes]:
     )
     return [
         # A query string over gunicorn's request line limit (414), carrying the token.
-        b"GET /api/v1/kinds?q=" + token.encode() + b"x" * 5000 + b" HTTP/1.1\r\n\r\n",
+        b"GET /api/v1/kinds?q=" + token.encode() + b"x" * 9000 + b" HTTP/1.1\r\n\r\n",
         # A request line that is not one.
         b"GET /api/v1/kinds " + agent + b" " + token.encode() + b"\r\n\r\n",
         # A header line without a colon, then one with a forbidden name.

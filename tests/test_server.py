@@ -1,7 +1,9 @@
 """`make run`'s server (gunicorn.conf.py) stays available while clients stall on purpose."""
 
 import json
+import math
 import time
+from urllib.parse import urlencode
 
 from tests.server import connect, exchange, gunicorn_server
 
@@ -39,8 +41,16 @@ def test_requests_gunicorn_refuses_itself_get_problem_json(database_url, tmp_pat
         b"GET /api/v1/kinds HTTP/1.1\r\nHost: vigie\r\nX-Long: " + b"b" * 9000 + b"\r\n\r\n": 431,
         b"NOT A REQUEST\r\n\r\n": 400,
     }
+    # An OGC API filter of a 300-vertex polygon (7 KB once URL-encoded) reaches the app.
+    ring = [(2.3 + 0.01 * math.cos(a / 50), 48.85 + 0.01 * math.sin(a / 50)) for a in range(315)]
+    polygon = ", ".join(f"{lon:.7f} {lat:.7f}" for lon, lat in [*ring, ring[0]])
+    query = urlencode({"filter": f"S_INTERSECTS(geometry, POLYGON(({polygon})))"})
+    assert 7000 < len(query) < 8100
+    long_filter = f"GET /ogc/collections/devices/items?{query} HTTP/1.1\r\nHost: vigie\r\n"
     with gunicorn_server(database_url, tmp_path / "server.log") as port:
         answers = {raw: exchange(port, raw) for raw in refused}
+        filtered = exchange(port, long_filter.encode() + b"Connection: close\r\n\r\n")
+    assert filtered.startswith(b"HTTP/1.1 200"), filtered[:300]
     for raw, status in refused.items():
         head, _, body = answers[raw].partition(b"\r\n\r\n")
         assert head.startswith(f"HTTP/1.1 {status}".encode()), head

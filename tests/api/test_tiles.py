@@ -201,9 +201,7 @@ class TestTileJSON:
         assert layer["id"] == "devices"
         assert {"cluster", "count", "kinds", "id", "kind", "direction"} <= set(layer["fields"])
 
-    def test_bounds_are_the_world_and_the_center_that_of_the_public_devices_asked(
-        self, client, db
-    ):
+    def test_bounds_are_the_world_and_the_center_that_of_the_public_devices_asked(self, client, db):
         """Clients never ask for tiles outside the bounds, which a map keeps while open (and a
         browser an hour): bounds of the devices would hide any pinned beyond them since."""
         pin(client, 2.30, 48.84)
