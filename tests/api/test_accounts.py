@@ -177,6 +177,9 @@ class TestMe:
         assert export["user"]["username"] == contributor.user.username
         assert [d["id"] for d in export["devices"]] == [device["id"]]
         assert [r["action"] for r in export["revisions"]] == ["create"]
+        # Revision ids count everyone's changes: a clock of others' work, for moderators only.
+        assert "id" not in export["revisions"][0]
+        assert "id" in moderator.get("/api/v1/me/export").get_json()["revisions"][0]
         assert [c["device_id"] for c in export["confirmations"]] == [other_device["id"]]
         assert len(export["tokens"]) == 1
         assert export["photos"] == []
