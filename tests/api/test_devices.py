@@ -96,6 +96,23 @@ class TestCreate:
         assert again.headers["ETag"] == first.headers["ETag"]
         assert count_devices(db) == 1
 
+    @pytest.mark.parametrize(
+        "made",
+        [
+            uuid.uuid1,
+            lambda: uuid.UUID(int=0),
+            lambda: uuid.UUID(new_id()[:14] + "7" + new_id()[15:]),
+        ],
+    )
+    def test_an_id_that_is_not_a_random_uuid_is_refused(self, client, db, made):
+        """The id is public: a version 1 carries the time and the network address of the
+        phone that made it, a version 7 the time."""
+        response = client.post("/api/v1/devices", json=feature(device_id=str(made())))
+        assert response.status_code == 422 and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"] == "id"
+        assert "random UUID" in response.get_json()["errors"][0]["message"]
+        assert count_devices(db) == 0
+
     def test_same_uuid_with_other_content_is_a_conflict(self, client, db):
         device_id = new_id()
         client.post("/api/v1/devices", json=feature(device_id=device_id))

@@ -1,5 +1,7 @@
 """What a client sends and receives for devices: GeoJSON Features of surveillance devices."""
 
+import uuid
+
 import marshmallow as ma
 from marshmallow import ValidationError, validate
 
@@ -129,6 +131,21 @@ class DevicePropertiesPatchSchema(DevicePropertiesSchema):
     """The same properties, each optional: only those given change."""
 
 
+RANDOM_UUID_PATTERN = (
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+)
+
+
+def random_uuid(value: uuid.UUID) -> None:
+    """A device's id is public: one of another version carries the time it was made (1, 6,
+    7), some the maker's network address (1)."""
+    if value.version != 4 or value.variant != uuid.RFC_4122:
+        raise ValidationError(
+            "Give a random UUID (version 4, as crypto.randomUUID() makes): the id is public, "
+            "and other versions carry the time they were made, some the device's address."
+        )
+
+
 class DeviceFeatureInSchema(ma.Schema):
     """A GeoJSON Feature with a Point geometry; `id` may be a client-made UUID."""
 
@@ -136,7 +153,13 @@ class DeviceFeatureInSchema(ma.Schema):
         unknown = ma.EXCLUDE  # GeoJSON allows foreign members (bbox, ...): ignored
 
     type = ma.fields.String(required=True, validate=validate.Equal("Feature"))
-    id = ma.fields.UUID(metadata={"description": "Client-made UUID, for offline creation"})
+    id = ma.fields.UUID(
+        validate=random_uuid,
+        metadata={
+            "description": "Client-made random UUID (version 4), for offline creation",
+            "pattern": RANDOM_UUID_PATTERN,
+        },
+    )
     geometry = ma.fields.Nested(PointGeometrySchema, required=True)
     properties = ma.fields.Nested(DevicePropertiesSchema, required=True)
     photo_ids = photo_ids_field()
