@@ -8,7 +8,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import select
 
-from ..auth import current_viewer
+from ..auth import current_viewer, keyed_hash
 from ..db import CompiledRead, session
 from ..errors import Gone, NotFound, PreconditionFailed, PreconditionRequired
 from ..geo.devices.features import select_device_feature
@@ -20,7 +20,9 @@ DEVICE_FEATURE = CompiledRead(select_device_feature())
 
 
 def etag_of(device_id: uuid.UUID, version: int) -> str:
-    return f'"{device_id.hex}.{version}"'
+    """A tag that changes with every write of the device and tells nothing else: its version
+    would count the changes made while the pin awaited review, seen by its author alone."""
+    return f'"{keyed_hash(f"{device_id.hex}.{version}")[:32]}"'
 
 
 def point(geometry: dict):

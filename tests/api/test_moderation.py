@@ -1,6 +1,7 @@
 """Review of pins, trust, duplicates, merges, history and reverts."""
 
 import math
+import re
 
 import pytest
 
@@ -275,6 +276,23 @@ class TestMergeHistoryRevert:
         gone = client.get(f"{url}/history")
         assert [r["action"] for r in gone.get_json()["revisions"]] == ["review", "update"]
         assert b"12 rue X" not in gone.data
+
+    def test_the_etag_tells_nobody_how_often_a_pin_changed_before_approval(
+        self, as_user, moderator, client, db
+    ):
+        author = as_user()
+        quiet, busy = pin(author, 2.2745, 48.8484), pin(author, 2.2845, 48.8484)
+        url = f"/api/v1/devices/{busy['id']}"
+        for notes in ("first draft", "second draft"):
+            etag = author.get(url).headers["ETag"]
+            edit = {"properties": {"notes": notes}}
+            assert author.patch(url, json=edit, headers={"If-Match": etag}).status_code == 200
+        for device in (quiet, busy):
+            assert review(moderator, device["id"]).status_code == 200
+            tag = client.get(f"/api/v1/devices/{device['id']}").headers["ETag"]
+            version = db("SELECT version FROM devices WHERE id = :id", id=device["id"])
+            assert re.fullmatch(r'"[0-9a-f]{32}"', tag), tag
+            assert f".{version.scalar_one()}" not in tag and device["id"][:8] not in tag
 
     def test_a_rejection_its_reason_and_edits_while_rejected_stay_out_of_the_public_history(
         self, as_user, moderator, client
