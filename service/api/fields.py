@@ -26,7 +26,10 @@ class UtcDateTime(ma.fields.AwareDateTime):
                 f"{value!r} is not an RFC 3339 timestamp or date (such as 2026-12-05T10:00:00Z "
                 "or 2026-12-05)."
             )
-        instant = super()._deserialize(value, attr, data, **kwargs)
+        # RFC 3339 allows a lowercase t and z, which Python's parser does not read.
+        instant = super()._deserialize(
+            value.upper() if isinstance(value, str) else value, attr, data, **kwargs
+        )
         try:
             return instant.astimezone(UTC)
         except OverflowError as exc:

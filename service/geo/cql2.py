@@ -552,6 +552,8 @@ TEMPORAL_FUNCTION = re.compile(
 )
 TEMPORAL_INFIX = re.compile(r"\bT_[A-Z]+\b(?!\s*\()", re.IGNORECASE)
 INTERVAL_LITERAL = re.compile(r"\bINTERVAL\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)", re.IGNORECASE)
+# A time literal: RFC 3339 allows a lowercase t and z, pygeofilter's grammar capitals only.
+TIME_LITERAL = re.compile(r"\b(TIMESTAMP|DATE)(\s*\(\s*')([^']*)'", re.IGNORECASE)
 # CQL2 keywords are case-insensitive; pygeofilter's grammar reads WKT's in capitals only.
 WKT_KEYWORD = re.compile(
     r"\b(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION)"
@@ -589,7 +591,7 @@ def interval_bound(value: str, end: bool) -> str:
     if DAY.fullmatch(value):  # a whole day
         rfc3339_date(value)
         return value + ("T23:59:59.999999Z" if end else "T00:00:00Z")
-    return value
+    return value.upper()  # RFC 3339's lowercase t and z, which pygeofilter does not read
 
 
 def standard_cql2_text(text: str) -> str:
@@ -598,11 +600,14 @@ def standard_cql2_text(text: str) -> str:
     The standard writes temporal predicates as functions, `T_AFTER(observed_at,
     TIMESTAMP('...'))`, and intervals of dates or with an open end (`INTERVAL('2026-01-01',
     '..')`); pygeofilter reads `observed_at T_AFTER TIMESTAMP('...')` and intervals of two
-    timestamps. Keywords are case-insensitive; pygeofilter reads WKT's (`POINT(...)`) in
-    capitals only.
+    timestamps. Keywords are case-insensitive; pygeofilter reads WKT's (`POINT(...)`), and the
+    t and z of timestamps, in capitals only.
     """
     strings = StringLiterals(text)
     text = WKT_KEYWORD.sub(lambda m: m[0] if strings.contain(m.start()) else m[0].upper(), text)
+    text = TIME_LITERAL.sub(
+        lambda m: m[0] if strings.contain(m.start()) else f"{m[1]}{m[2]}{m[3].upper()}'", text
+    )
     text = INTERVAL_LITERAL.sub(
         lambda m: (
             m[0]

@@ -347,6 +347,19 @@ class TestCql2Filter:
         text = "observed_at >= TIMESTAMP('2026-04-01T00:00:00Z')"
         assert ids(self.cql(client, text)) == {paris["defense"]}
 
+    def test_rfc_3339_lowercase_t_and_z_are_read_everywhere(self, client, paris):
+        """RFC 3339 allows them; pygeofilter's grammar and Python's parser read capitals."""
+        lower = "2026-04-01t00:00:00z"
+        assert ids(self.cql(client, f"observed_at >= TIMESTAMP('{lower}')")) == {paris["defense"]}
+        interval = f"T_INTERSECTS(observed_at, INTERVAL('{lower}', '..'))"
+        assert ids(self.cql(client, interval)) == {paris["defense"]}
+        # A string that looks like one is left as written.
+        assert ids(self.cql(client, f"operator = 'TIMESTAMP(''{lower}'')'")) == set()
+        for url, name in ((ITEMS, "datetime"), ("/api/v1/devices", "updated_since")):
+            read = client.get(url, query_string={name: lower})
+            assert read.status_code == 200, read.get_json()
+            assert ids(read) == ids(client.get(url, query_string={name: lower.upper()}))
+
     @pytest.mark.parametrize("day", ["'2026-03-01T'", "'2026-03-01'"])
     def test_cql_text_reads_a_day_as_gdal_3_6_writes_it(self, client, paris, day):
         """GDAL 3.6 sends `-where "observed_at >= '2026-03-01'"` as `'2026-03-01T'`."""
