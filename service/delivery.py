@@ -136,6 +136,8 @@ def init_app(app) -> None:
             "X-Statistics-Computed-At",
             "X-Cache",
             "Content-Crs",
+            # A PMTiles reader on another site checks which range it got.
+            "Content-Range",
             "X-RateLimit-Limit",
             "X-RateLimit-Remaining",
             "X-RateLimit-Reset",
@@ -145,6 +147,8 @@ def init_app(app) -> None:
             "If-Match",
             "If-None-Match",
             "Authorization",
+            # Reading the PMTiles basemap (or a tile archive) by ranges from another site.
+            "Range",
             replicas.HEADER,
             idempotency.HEADER,
         ],

@@ -57,6 +57,19 @@ class TestCors:
         for name in ("Vigie-WAL-Position", "Idempotent-Replayed", "Retry-After"):
             assert name in exposed
 
+    def test_a_page_on_another_site_may_read_the_basemap_by_ranges(self, client):
+        """pmtiles.js sends a Range header, which browsers preflight for every range but a
+        single simple one."""
+        headers = {
+            "Origin": "https://map.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "range",
+        }
+        preflight = client.options("/basemap.pmtiles", headers=headers)
+        assert "range" in preflight.headers["Access-Control-Allow-Headers"].lower()
+        exposed = client.get(LISTINGS[0], headers={"Origin": "https://map.example"}).headers
+        assert "Content-Range" in exposed["Access-Control-Expose-Headers"]
+
     def test_a_page_on_another_site_reads_credits_freshness_and_crs(self, client, many):
         """A browser hides from a page on another origin every header not listed as exposed:
         the credits it must show, a statistic's freshness and a geometry's CRS are listed."""

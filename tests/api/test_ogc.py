@@ -195,6 +195,15 @@ class TestItems:
         all_ids = [f["id"] for f in first["features"] + second["features"]]
         assert all_ids == spatial_order(db) and len(set(all_ids)) == 6
 
+    def test_the_pages_of_a_json_page_say_they_are_json(self, client, paris):
+        """Their URLs keep `f=json`: their links say the type they are served as."""
+        first = client.get(f"{ITEMS}?limit=2&f=json")
+        assert first.mimetype == "application/json"
+        following = links_by_rel(first.get_json())["next"]
+        assert following["type"] == "application/json"
+        assert client.get(relative(following["href"])).mimetype == "application/json"
+        assert links_by_rel(client.get(f"{ITEMS}?limit=2").get_json())["next"]["type"] == GEOJSON
+
     def test_backward_from_the_last_page_visits_every_page_again(self, client, paris):
         forward = [client.get(f"{ITEMS}?limit=2").get_json()]
         while "next" in links_by_rel(forward[-1]):

@@ -293,11 +293,14 @@ class TestFeatureSchemas:
                 if value is not None:
                     assert isinstance(value, JSON_TYPES[described[name]["type"]]), name
 
-    def test_schemas_are_json_for_clients_that_ask_for_json(self, client):
-        url = "/ogc/collections/devices/queryables"
+    @pytest.mark.parametrize("document", ["queryables", "schema", "feature-schema"])
+    def test_schemas_are_json_for_clients_that_ask_for_json(self, client, document):
+        url = f"/ogc/collections/devices/{document}"
         assert client.get(url).mimetype == "application/schema+json"
         asked = client.get(url, headers={"Accept": "application/geo+json, application/json"})
         assert asked.mimetype == "application/json"
+        # Chosen by Accept: a cache must keep one answer per Accept.
+        assert "Accept" in {name.strip() for name in asked.headers["Vary"].split(",")}
         assert client.get("/ogc/collections/nothing/schema").status_code == 404
         assert client.get(f"{ITEMS}?limit=1").mimetype == GEOJSON
 

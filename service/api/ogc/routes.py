@@ -400,6 +400,7 @@ class SchemaViews(MethodView):
     @blp.problems(400, 404)
     def get(self, args, collection_id):
         """Describe the properties of the collection's features, with their types (Part 5)"""
+        share([], vary=("Accept",))  # labelled as the client accepts (schema_response)
         collection = find_collection(collection_id)
         return schema_document(collection, args, properties=collection.returnables_schema())
 
@@ -412,6 +413,7 @@ class FeatureSchemaViews(MethodView):
     @blp.problems(400, 404)
     def get(self, args, collection_id):
         """Describe one GeoJSON Feature of the collection as a JSON Schema, for GIS clients"""
+        share([], vary=("Accept",))  # labelled as the client accepts (schema_response)
         collection = find_collection(collection_id)
         return schema_document(
             collection,
@@ -475,8 +477,11 @@ def filter_conditions(collection: OgcCollection, args: dict) -> list:
     return conditions
 
 
-def paging_links(collection: OgcCollection, page, backward: bool | None, position) -> list[dict]:
-    """next/prev links around a page read forward or backward from POSITION (None: the start)."""
+def paging_links(
+    collection: OgcCollection, page, backward: bool | None, position, media_type: str
+) -> list[dict]:
+    """next/prev links around a page read forward or backward from POSITION (None: the start),
+    served as MEDIA_TYPE like the page (their URLs keep its `f`)."""
     codec = CURSORS[collection.id]
 
     def cursor(backward: bool, edge: str | None) -> str:
@@ -493,7 +498,7 @@ def paging_links(collection: OgcCollection, page, backward: bool | None, positio
             links.append(("next", cursor(False, page.last_key)))
         if backward is False:
             links.append(("prev", cursor(True, page.first_key)))
-    return [link(this_url_with(cursor=cursor), rel, GEOJSON) for rel, cursor in links]
+    return [link(this_url_with(cursor=cursor), rel, media_type) for rel, cursor in links]
 
 
 def boxes_and_conditions(collection: OgcCollection, args: dict) -> tuple[list, list]:
@@ -577,7 +582,7 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
             JSON,
             collection.title,
         ),
-        *paging_links(collection, page, backward, position),
+        *paging_links(collection, page, backward, position, media_type),
         *licence_links(collection_credits(collection)),
     ]
     body = feature_collection(
