@@ -300,6 +300,11 @@ class TestClusteredListing:
             ("cluster=true&zoom=-1", "zoom"),
             ("cluster=true&zoom=3&cursor=abc", "cursor"),
             ("cluster=maybe&zoom=3", "cluster"),
+            # Parameters the answer would not apply: refused, not silently ignored.
+            ("cluster=true&zoom=3&f=osm", "f"),
+            ("zoom=3", "zoom"),
+            ("cluster=false&zoom=3", "zoom"),
+            ("cluster=true&zoom=3&count=true", "count"),
         ],
     )
     def test_bad_cluster_query_is_400_naming_the_parameter(self, client, query, field):

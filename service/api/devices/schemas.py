@@ -272,7 +272,10 @@ class DeviceQueryArgsSchema(ma.Schema):
         metadata={"description": "Opaque cursor from a `next` link"},
     )
     count = ma.fields.Boolean(
-        metadata={"description": "Also compute numberMatched (costs a count)"}
+        metadata={
+            "description": "Also compute numberMatched (costs a count); GeoJSON pages of "
+            "devices only (not with cluster or f=osm)"
+        }
     )
     f = choice(
         ("geojson", "osm"),
@@ -286,12 +289,16 @@ class DeviceQueryArgsSchema(ma.Schema):
         metadata={
             "description": "Group devices into clusters for a map at `zoom` (the cells of the "
             "vector tiles): a cluster Feature has properties cluster, count and kinds; a cell "
-            "holding one device gives that device. The `limit` most populous cells are returned."
+            "holding one device gives that device. The `limit` most populous cells are returned. "
+            "GeoJSON only (not with f=osm)."
         }
     )
     zoom = ma.fields.Integer(
         validate=validate.Range(0, MAX_ZOOM),
-        metadata={"description": "Map zoom level the clusters are for (needed with cluster)"},
+        metadata={
+            "description": "Map zoom level the clusters are for (required with cluster=true, "
+            "refused without it)"
+        },
     )
 
     @ma.validates_schema
@@ -300,6 +307,12 @@ class DeviceQueryArgsSchema(ma.Schema):
             raise ValidationError("Give the map's zoom level with cluster=true.", "zoom")
         if data.get("cluster") and "cursor" in data:
             raise ValidationError("Clusters come in one page: drop the cursor.", "cursor")
+        if data.get("cluster") and data.get("f") == "osm":
+            raise ValidationError("Clusters are GeoJSON only: drop f=osm or cluster.", "f")
+        if "zoom" in data and not data.get("cluster"):
+            raise ValidationError("zoom is the clusters' map zoom: add cluster=true.", "zoom")
+        if data.get("count") and (data.get("cluster") or data.get("f") == "osm"):
+            raise ValidationError("count is given with GeoJSON pages of devices only.", "count")
 
 
 class DeviceCreateArgsSchema(ma.Schema):
