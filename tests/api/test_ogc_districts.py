@@ -106,3 +106,12 @@ def test_a_like_pattern_ending_in_a_lone_backslash_is_400(client, districts):
     response = client.get(ITEMS, query_string={"filter": "name LIKE '%\\'"})
     assert response.status_code == 400 and response.mimetype == PROBLEM
     assert response.get_json()["errors"][0]["field"] == "filter"
+
+
+@pytest.mark.parametrize("datetime", ["2020-01-01", "2020-01-01/2021-01-01"])
+def test_a_time_is_refused_where_figures_are_those_of_now(client, districts, datetime):
+    """Ignored, it would give today's figures under that date's name."""
+    response = client.get(ITEMS, query_string={"datetime": datetime})
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert response.get_json()["errors"][0]["field"] == "datetime"
+    assert "stats/districts?at=" in response.get_json()["detail"]

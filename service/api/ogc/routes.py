@@ -540,6 +540,13 @@ def with_crs(response: Response, crs_uri: str | None) -> Response:
 
 
 def items_response(collection: OgcCollection, args: dict) -> Response:
+    if "datetime" in args and collection.temporal is None:
+        # Ignored, it would pass today's features (districts: today's figures) for that time's.
+        raise BadRequest(
+            f"The {collection.id} collection has no time: its features are as they are now. "
+            "Drop datetime (figures at a date: /api/v1/stats/districts?at=).",
+            field="datetime",
+        )
     backward, position = (
         read_cursor(collection, args["cursor"]) if "cursor" in args else (None, None)
     )
