@@ -10,6 +10,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -318,6 +319,18 @@ class TestDensities:
         assert 'filename="districts-quartier-P-_-_le-a_b_filename_evil.exe.csv";' in header
         _value, options = parse_options_header(header)  # filename* first, as browsers read it
         assert options["filename"] == f"districts-quartier-{parents.replace(',', '-')}.csv"
+
+    def test_csv_file_name_tells_the_filters_and_the_day(self, client, quarters):
+        """Two downloads of the same districts under other filters (curl -OJ) must not
+        overwrite each other."""
+        query = {"kind": "camera,alpr", "status": "removed", "at": "2025-01-01T10:00:00+02:00"}
+        response = client.get(STATS + "&" + urlencode({"f": "csv", **query}))
+        _value, options = parse_options_header(response.headers["Content-Disposition"])
+        assert options["filename"] == (
+            "districts-quartier-P-kind-camera+alpr-status-removed-at-2025-01-01.csv"
+        )
+        plain = client.get(STATS + "&f=csv").headers["Content-Disposition"]
+        assert parse_options_header(plain)[1]["filename"] == "districts-quartier-P.csv"
 
     def test_csv_has_the_json_field_names_and_the_attribution_in_headers(self, client, quarters):
         pin(client, 2.301, 48.801)

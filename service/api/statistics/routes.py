@@ -118,8 +118,26 @@ def statistics_response(body: str, fmt: str, computed_at, source: str, attributi
     return with_credit_headers(response, attribution)
 
 
+# The parameters that change a statistic's figures, named in a download's file name: two
+# downloads of the same districts under other filters (`curl -OJ`) must not overwrite each
+# other.
+NAMED_FILTERS = ("kind", "status", "operator_type", "verification")
+
+
+def download_name(name: str, args: dict) -> str:
+    """NAME with the filters ARGS give, and the day of `at` (the map at the end of it)."""
+    parts = [name]
+    for filter_name in NAMED_FILTERS:
+        if args.get(filter_name):
+            parts.append(f"{filter_name}-{'+'.join(args[filter_name])}")
+    if args.get("at"):
+        parts.append(f"at-{args['at'].date().isoformat()}")
+    return "-".join(parts)
+
+
 def density_response(query: DensityQuery, args: dict, name: str) -> Response:
     fmt = chosen_format(args)
+    name = download_name(name, args)
     credits = device_credits() + (declared_credits() if query.declared else [])
     tolerance = args.get("tolerance", DEFAULT_TOLERANCE_M)
     build = {
