@@ -56,13 +56,20 @@ class BBox(ma.fields.Field):
     have no altitude).
     """
 
-    def __init__(self, heights: bool = False, geographic: bool = True, **kwargs):
+    def __init__(
+        self,
+        heights: bool = False,
+        geographic: bool = True,
+        across_antimeridian: bool = True,
+        **kwargs,
+    ):
         self.heights = heights
         # False: any CRS; the schema checks the ranges once it knows which (bbox-crs).
         self.geographic = geographic
-        description = (
-            "minLon,minLat,maxLon,maxLat in WGS84 (RFC 7946 order). "
+        description = "minLon,minLat,maxLon,maxLat in WGS84 (RFC 7946 order). " + (
             "minLon greater than maxLon means the box crosses the antimeridian."
+            if across_antimeridian
+            else "A box across the antimeridian (minLon greater than maxLon) is refused."
         )
         if heights:
             description += " Six numbers (with a min and max height) are accepted, heights ignored."

@@ -140,7 +140,7 @@ class CompareArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
 
 
 class GridArgsSchema(DeviceSelectionArgsSchema):
-    bbox = BBox(required=True)
+    bbox = BBox(required=True, across_antimeridian=False)
     cell = ma.fields.Float(
         allow_nan=False,
         validate=validate.Range(10, 100_000),
