@@ -10,6 +10,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     Text,
+    case,
     cast,
     func,
     literal_column,
@@ -102,6 +103,16 @@ def json_object_text(members: Iterable[tuple[str, ColumnElement]]) -> ColumnElem
 def uuid_json(column: ColumnElement) -> ColumnElement:
     """A UUID column as a JSON string, written without a function call per row."""
     return func.concat(sql_string('"'), column, sql_string('"'))
+
+
+def cut_at_antimeridian(geom: ColumnElement) -> ColumnElement:
+    """GEOM, a shape of a few kilometres, cut at the antimeridian when it crosses it: its
+    longitudes, put back within -180..180, then span more than half the world, and RFC 7946
+    (3.1.9) wants one part on each side rather than a polygon drawn round the world."""
+    blade = func.ST_GeomFromText("LINESTRING(180 -90, 180 90)", 4326)
+    parts = func.ST_Split(func.ST_ShiftLongitude(geom), blade)
+    cut = func.ST_WrapX(func.ST_CollectionExtract(parts, 3), 180, -360)
+    return case((func.ST_XMax(geom) - func.ST_XMin(geom) > 180, cut), else_=geom)
 
 
 def geojson_geometry(geom: ColumnElement) -> ColumnElement:

@@ -9,7 +9,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Device
 from .paging import select_first_features
-from .sql import feature_text, geojson_geometry, sql_string, uuid_json
+from .sql import cut_at_antimeridian, feature_text, geojson_geometry, sql_string, uuid_json
 from .statistics.selection import StatisticsFilter
 
 # Kinds whose field of view is modelled (a microphone or a sensor has no view cone).
@@ -84,7 +84,8 @@ def cone_feature_text(model: ViewModel) -> ColumnElement:
         sql_string("shape"),
         case((disc, sql_string("disc")), else_=sql_string("sector")),
     )
-    return feature_text(uuid_json(Device.id), geojson_geometry(model.cone()), properties)
+    geometry = geojson_geometry(cut_at_antimeridian(model.cone()))
+    return feature_text(uuid_json(Device.id), geometry, properties)
 
 
 def select_view_cone(device_id: uuid.UUID, model: ViewModel) -> Select:

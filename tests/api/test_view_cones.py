@@ -98,3 +98,21 @@ def test_bad_bulk_queries_are_400(client, query, field):
     response = client.get(f"/api/v1/views?{query}")
     assert response.status_code == 400 and response.mimetype == PROBLEM
     assert field in [e["field"] for e in response.get_json()["errors"]]
+
+
+@pytest.mark.parametrize(("lon", "direction"), [(179.9999, 90), (-179.9999, 270)])
+def test_a_cone_across_the_antimeridian_is_cut_there(client, lon, direction):
+    """RFC 7946 (3.1.9): one polygon spanning 180 and -180 would be drawn round the world."""
+    camera = pin(client, lon, -18, direction=[direction], angle=60, camera_type="fixed")
+    geometry = cone(client, camera["id"])["geometry"]
+    assert geometry["type"] == "MultiPolygon" and len(geometry["coordinates"]) == 2
+    for part in geometry["coordinates"]:
+        polygon = shape({"type": "Polygon", "coordinates": part})
+        west, _south, east, _north = polygon.bounds
+        assert west >= -180 and east <= 180 and east - west < 0.001
+    sides = sorted(shape(geometry).geoms, key=lambda part: part.bounds[0])
+    assert sides[0].bounds[0] == -180 or sides[0].bounds[2] <= -179.999
+    assert sides[1].bounds[2] == 180
+    found = client.get("/api/v1/views?bbox=179.99,-18.01,-179.99,-17.99").get_json()
+    assert [feature["id"] for feature in found["features"]] == [camera["id"]]
+    assert found["features"][0]["geometry"] == geometry
