@@ -468,30 +468,41 @@ def test_a_newer_versions_page_never_replaces_the_one_the_app_starts_offline_fro
     expect(page.locator("#status")).to_contain_text(re.compile("in view|visible"))
 
 
-def test_the_streets_already_seen_are_drawn_offline(phone, contributor):
-    """The parts of the PMTiles basemap the app read are kept by its worker: reopened without
-    a network, the map draws the same streets under the pins, not a grey ground. They tell
-    where someone looked: signing out forgets them with the rest."""
+def reopened_offline(phone, tiles: str):
+    """Open the map, then again through the worker (which keeps what it reads), then without a
+    network, the TILES (a selector) drawn each time: the page, the requests it made offline
+    and those that failed."""
     page = phone.open()
     phone.wait_for_service_worker()
-    page.reload()  # read through the worker this time, which keeps what it reads
-    expect(page.locator("canvas.leaflet-tile-loaded").first).to_be_attached()
+    page.reload()
+    expect(page.locator(tiles).first).to_be_attached()
     failed = []
     page.on("requestfailed", lambda request: failed.append(request.url))
     phone.context.set_offline(True)
-    read_before = len([url for url in phone.requests if url.endswith("/basemap.pmtiles")])
+    offline_from = len(phone.requests)
     page.reload()
     expect(page.locator("#status")).to_contain_text("in view")
-    expect(page.locator("canvas.leaflet-tile-loaded").first).to_be_attached()
-    read = [url for url in phone.requests if url.endswith("/basemap.pmtiles")]
-    assert len(read) > read_before  # read again, offline...
-    assert not [url for url in failed if url.endswith("/basemap.pmtiles")]  # ...and served
+    expect(page.locator(tiles).first).to_be_attached()
     phone.context.set_offline(False)
+    return page, phone.requests[offline_from:], failed
+
+
+def signing_out_forgets_the_basemap(phone, page, contributor) -> None:
     phone.sign_in(contributor)
     page.get_by_role("button", name="Account").click()
     page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
     expect(page.locator("#sheet").get_by_role("form", name="Sign in")).to_be_visible()
     assert page.evaluate("caches.has('vigie-basemap')") is False
+
+
+def test_the_streets_already_seen_are_drawn_offline(phone, contributor):
+    """The parts of the PMTiles basemap the app read are kept by its worker: reopened without
+    a network, the map draws the same streets under the pins, not a grey ground. They tell
+    where someone looked: signing out forgets them with the rest."""
+    page, offline, failed = reopened_offline(phone, "canvas.leaflet-tile-loaded")
+    assert [url for url in offline if url.endswith("/basemap.pmtiles")]  # read again, offline...
+    assert not [url for url in failed if url.endswith("/basemap.pmtiles")]  # ...and served
+    signing_out_forgets_the_basemap(phone, page, contributor)
 
 
 @pytest.fixture
@@ -536,24 +547,10 @@ def test_a_raster_basemaps_tiles_seen_are_drawn_offline(phone, raster_tiles, con
     the worker as they are read: reopened without a network, the map draws them. Signing out
     forgets them, as they tell where someone looked."""
     host = raster_tiles(True)
-    page = phone.open()
-    phone.wait_for_service_worker()
-    page.reload()  # read through the worker this time, which keeps what it reads
-    expect(page.locator("img.leaflet-tile-loaded").first).to_be_attached()
-    failed = []
-    page.on("requestfailed", lambda request: failed.append(request.url))
-    phone.context.set_offline(True)
-    page.reload()
-    expect(page.locator("#status")).to_contain_text("in view")
-    expect(page.locator("img.leaflet-tile-loaded").first).to_be_attached()
+    page, _offline, failed = reopened_offline(phone, "img.leaflet-tile-loaded")
     assert page.locator("img.leaflet-tile-loaded").count() >= 4
     assert not [url for url in failed if url.startswith(host)]
-    phone.context.set_offline(False)
-    phone.sign_in(contributor)
-    page.get_by_role("button", name="Account").click()
-    page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
-    expect(page.locator("#sheet").get_by_role("form", name="Sign in")).to_be_visible()
-    assert page.evaluate("caches.has('vigie-basemap')") is False
+    signing_out_forgets_the_basemap(phone, page, contributor)
 
 
 def test_a_raster_basemap_refusing_cors_is_drawn_through_the_worker(phone, raster_tiles):
