@@ -957,6 +957,18 @@ def test_the_sheet_says_the_position_is_being_found_while_the_gps_takes_its_time
     expect(page.locator("#sheet")).to_contain_text("Finding your position…", timeout=1000)
     expect(page.locator(".pin-form")).to_be_visible()  # once the fix came
 
+    # Closed before the fix came, it is no pin: the form does not come back over what the
+    # contributor turned to since (their account here).
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Pin a device").click()
+    expect(page.locator("#sheet")).to_contain_text("Finding your position…", timeout=1000)
+    page.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Account").click()
+    page.wait_for_timeout(2500)
+    expect(page.locator("#sheet-title")).to_have_text("Account")
+    expect(page.locator(".pin-form")).to_have_count(0)
+    expect(page.locator(".leaflet-marker-draggable")).to_have_count(0)  # no draft pin left
+
 
 def test_removing_a_direction_keeps_the_focus_in_the_form(phone, contributor):
     page = phone.open()

@@ -5,6 +5,10 @@ export const API = "/api/v1";
 
 let bearer = null;
 export const setToken = (token) => { bearer = token; };
+// Whether the token is still TOKEN: what was read with another account's (or before signing
+// out) is not this session's to keep.
+export const sameSession = (token) => bearer === token;
+export const currentToken = () => bearer;
 
 // Told the token a request carried when the server no longer knows it (expired, revoked).
 const tokenRefusedListeners = [];

@@ -3,7 +3,7 @@
 // sites still to check (declared.js), and the pins still waiting in the outbox. Devices of
 // viewed areas are kept on the phone; offline, the map draws those instead.
 import L from "leaflet";
-import { request } from "./api.js";
+import { currentToken, request, sameSession } from "./api.js";
 import { addBasemap } from "./basemap.js";
 import { createDeclaredLayer } from "./declared.js";
 import { errorText, kindLabel, onLanguageChange, t } from "./i18n.js";
@@ -255,12 +255,16 @@ export function createMap({ basemap, db, onSelect }) {
     }
     const params = new URLSearchParams({ cluster: "true", zoom: String(map.getZoom()), bbox: bbox.join(","), limit: String(MAX_FEATURES) });
     if (shownKinds.size < KINDS.length) params.set("kind", [...shownKinds].join(","));
+    const token = currentToken();
     try {
       const { data } = await request("GET", `devices?${params}`, { signal, headers: { Accept: "application/geo+json" } });
+      if (signal.aborted) return;
       showCredits(data.links);
       const devices = data.features.filter((feature) => !feature.properties.cluster);
-      // Clusters hide their devices: an area is kept for offline use once seen device by device.
-      if (devices.length === data.features.length && shownKinds.size === KINDS.length) await keepArea(db, bbox, devices);
+      // Clusters hide their devices: an area is kept for offline use once seen device by device,
+      // unless the session it was read in ended meanwhile (its pins awaiting review among them).
+      const still = () => sameSession(token);
+      if (devices.length === data.features.length && shownKinds.size === KINDS.length) await keepArea(db, bbox, devices, still);
       if (signal.aborted) return;
       // The same devices as on screen (a small pan): keep the markers as they are.
       const key = JSON.stringify(data.features);

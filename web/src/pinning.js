@@ -79,10 +79,15 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     const [lon, lat] = shown.geometry.coordinates;
     start = L.latLng(lat, lon);
   } else {
-    // The fix may take seconds: the sheet says so meanwhile (the form replaces it).
-    if (!openSheet(t("pinDevice"), notice(t("locating")))) return layers.remove();
+    // The fix may take seconds: the sheet says so meanwhile (the form replaces it). Closed,
+    // or replaced by another sheet meanwhile, it cancels the pin: the form must not come back
+    // over what the contributor turned to.
+    let cancelled = false;
+    const locating = openSheet(t("pinDevice"), notice(t("locating")), { closed: () => { cancelled = true; } });
+    if (!locating) return layers.remove();
     status.replaceChildren(notice(t("locating")));
     const position = await currentPosition();
+    if (cancelled) return layers.remove();
     if (position) {
       start = L.latLng(position.coords.latitude, position.coords.longitude);
       accuracy = Math.round(position.coords.accuracy);

@@ -23,14 +23,17 @@ export const getSetting = async (db, key) => (await db).get("settings", key);
 export const setSetting = async (db, key, value) => (await db).put("settings", value, key);
 export const deleteSetting = async (db, key) => (await db).delete("settings", key);
 
-// Keep the devices of a viewed area, and remember the area for the sync feed.
-export async function keepArea(db, bbox, features) {
+// Keep the devices of a viewed area, and remember the area for the sync feed; nothing more
+// once STILL() (the session they were read in goes on) turns false.
+export async function keepArea(db, bbox, features, still = () => true) {
   const store = await db;
   const seen = Date.now();
+  if (!still()) return;
   const tx = store.transaction("devices", "readwrite");
   for (const feature of features) tx.store.put({ id: feature.id, seen, feature });
   await tx.done;
   const areas = (await getSetting(db, "areas")) || [];
+  if (!still()) return;
   const others = areas.filter((area) => area.join() !== bbox.join());
   await setSetting(db, "areas", [bbox, ...others].slice(0, MAX_AREAS));
   await forgetOldestDevices(store);

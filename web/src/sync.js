@@ -1,6 +1,6 @@
 // Keeps the devices stored for offline use current: the sync feed (GET /sync) brings every
 // device created, changed, deleted or withdrawn in the viewed areas since the last cursor.
-import { ApiError, request } from "./api.js";
+import { ApiError, currentToken, request, sameSession } from "./api.js";
 import { getSetting, putDevice, removeDevice, setSetting } from "./store.js";
 
 const PAGE = 500;
@@ -18,7 +18,11 @@ export async function applyChange(db, feature) {
   else await putDevice(db, feature);
 }
 
+// A pass stops writing once the session it started with is over: a sign-out meanwhile has
+// emptied the store, and what this pass read (an account's pins awaiting review) would go
+// back into it for the next person holding the phone.
 export async function syncCachedAreas(db) {
+  const token = currentToken();
   const areas = await getSetting(db, "areas");
   if (!areas?.length) return 0;
   const bbox = unionBbox(areas).join(",");
@@ -36,9 +40,13 @@ export async function syncCachedAreas(db) {
       await setSetting(db, "syncCursor", null);
       continue;
     }
-    for (const feature of data.features) await applyChange(db, feature);
-    changes += data.features.length;
+    for (const feature of data.features) {
+      if (!sameSession(token)) return changes;
+      await applyChange(db, feature);
+      changes += 1;
+    }
     since = data.next_cursor;
+    if (!sameSession(token)) return changes;
     await setSetting(db, "syncCursor", since);
     if (!data.has_more) return changes;
   }

@@ -3,6 +3,7 @@ import "fake-indexeddb/auto";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { cachedDevicesIn, getSetting, keepArea, openStore, setSetting } from "../src/store.js";
+import { setToken } from "../src/api.js";
 import { syncCachedAreas, unionBbox } from "../src/sync.js";
 
 const point = (id, lon, lat, properties = {}) => ({
@@ -59,4 +60,25 @@ test("a cursor the server refuses (a restore elsewhere) is dropped and the feed 
   assert.equal(await syncCachedAreas(db), 1);
   assert.deepEqual(asked, ["from-the-old-server", null]);
   assert.equal(await getSetting(db, "syncCursor"), "fresh");
+});
+
+test("a pass whose session ends meanwhile (a sign-out) keeps nothing of what it read", async () => {
+  const db = openStore("sync-signed-out-test");
+  await keepArea(db, [2.3, 48.8, 2.4, 48.9], [point("public", 2.35, 48.85)]);
+  setToken("carol's token");
+  globalThis.fetch = async () => {
+    setToken(null); // signed out while the answer was on its way
+    const page = { features: [point("carol's pending pin", 2.31, 48.81, { review_status: "pending" })], next_cursor: "c1", has_more: false };
+    return new Response(JSON.stringify(page), { headers: { "Content-Type": "application/geo+json" } });
+  };
+  assert.equal(await syncCachedAreas(db), 0);
+  assert.deepEqual((await cachedDevicesIn(db, [2.3, 48.8, 2.4, 48.9])).map((f) => f.id), ["public"]);
+  assert.equal(await getSetting(db, "syncCursor"), undefined);
+});
+
+test("an area read in a session that ended meanwhile is not kept", async () => {
+  const db = openStore("keep-signed-out-test");
+  await keepArea(db, [2.3, 48.8, 2.4, 48.9], [point("pending", 2.35, 48.85)], () => false);
+  assert.deepEqual(await cachedDevicesIn(db, [2.3, 48.8, 2.4, 48.9]), []);
+  assert.equal(await getSetting(db, "areas"), undefined);
 });
