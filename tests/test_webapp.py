@@ -713,6 +713,25 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     assert phone.errors == []
 
 
+def test_a_pin_decided_meanwhile_by_another_moderator_leaves_the_queue(
+    phone, db, moderator, as_user
+):
+    pending = as_user().post("/api/v1/devices", json=feature(2.3524, 48.8567)).get_json()["id"]
+    page = phone.open()
+    phone.sign_in(moderator.user.username)
+    page.get_by_role("button", name="Review queue").click()
+    item = page.locator(f".queue-item[data-device='{pending}']")
+    expect(item).to_have_count(1)
+    # Another moderator approves it from elsewhere.
+    decided = moderator.post(f"/api/v1/devices/{pending}/review", json={"decision": "approve"})
+    assert decided.status_code == 200
+    page.once("dialog", lambda dialog: dialog.accept())
+    item.get_by_role("button", name="Approve").click()
+    expect(item).to_have_count(0)
+    expect(page.locator("#sheet [role=status]").first).to_contain_text("Already decided meanwhile")
+    expect(page.locator("#sheet")).not_to_contain_text("ETag")
+
+
 def test_installable_in_french_and_never_leaves_its_host(phone, moderator):
     pinned = moderator.post("/api/v1/devices", json=feature(2.3523, 48.8567, camera_type="dome"))
     assert pinned.status_code == 201

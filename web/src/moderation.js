@@ -11,6 +11,9 @@ import { element, field, notice, openSheet, placeLink } from "./ui.js";
 const reviewPhotos = (photos, kind) => element("div", { class: "review-photos" },
   ...photos.map((photo, index) => largePhoto(photo, photoAlt(index, kind))));
 
+// What a decision on an item decided, merged or deleted meanwhile is refused with.
+const STALE = new Set([404, 409, 410, 412]);
+
 // SEND: a decision's request; the queue is read again after it (which says so, the focus on
 // its title: the buttons that had it are gone), or the refusal shown in MESSAGE. QUESTION, when
 // given, is asked first: a decision is not undone from the app, and its buttons sit side by side.
@@ -20,7 +23,10 @@ const acting = (message, refresh) => (send, question = null) => async () => {
     await send();
     await refresh({ decided: true });
   } catch (error) {
-    message.replaceChildren(notice(errorText(error), "error"));
+    // Decided meanwhile (by another moderator, in another tab): the queue is read again, as it
+    // now stands, rather than the server's words about ETags.
+    if (STALE.has(error?.status)) await refresh({ stale: true });
+    else message.replaceChildren(notice(errorText(error), "error"));
   }
 };
 
@@ -84,14 +90,14 @@ export async function showModerationQueue(onDecision) {
   const list = element("ul", { class: "queue" });
   const photos = element("ul", { class: "queue", "aria-label": t("photosToReview") });
   const said = element("p", { role: "status" });
-  const refresh = async ({ decided = false } = {}) => {
+  const refresh = async ({ decided = false, stale = false } = {}) => {
     const { data } = await request("GET", "moderation/queue");
     list.replaceChildren(...data.items.map((item) => queueItem(item, refresh)));
     if (!data.items.length) list.append(element("li", {}, t("queueEmpty")));
     photos.replaceChildren(...data.photos.map((photo) => photoItem(photo, refresh)));
     if (!data.photos.length) photos.append(element("li", {}, t("photoQueueEmpty")));
-    if (decided) {
-      said.textContent = t("decisionRecorded");
+    if (decided || stale) {
+      said.textContent = t(stale ? "decidedMeanwhile" : "decisionRecorded");
       document.getElementById("sheet-title").focus();
     }
     onDecision();
