@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 from playwright.sync_api import expect, sync_playwright
 
 from service import web
@@ -1379,6 +1379,46 @@ def test_offline_the_photos_position_and_day_are_read_on_the_phone(phone, db, co
     assert placed[0].lat == pytest.approx(images.LAT_DEG, abs=1e-5)
     assert placed[0].lon == pytest.approx(images.LON_DEG, abs=1e-5)
     assert placed[0].observed_day == images.TAKEN_LOCAL[:10].replace(":", "-")
+
+
+def photo_taken(clock: str, zone: str | None) -> bytes:
+    """A JPEG with a GPS position, taken at CLOCK (EXIF's form) in ZONE (None: not said)."""
+    exif = images.leaky_exif(orientation=1)
+    taken = exif.get_ifd(ExifTags.IFD.Exif)
+    taken[ExifTags.Base.DateTimeOriginal] = clock
+    if zone is None:
+        del taken[ExifTags.Base.OffsetTimeOriginal]
+    else:
+        taken[ExifTags.Base.OffsetTimeOriginal] = zone
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [("-05:00", "2026-11-21"), (None, None)],  # 23:30 at -05:00 is the 21st in UTC
+)
+def test_offline_the_phone_reads_the_photos_day_as_the_server_does(
+    phone, contributor, as_user, zone, day
+):
+    """The server gives the day of the UTC instant, and none for a clock that does not say its
+    zone (either day around midnight): the phone, offline, offers the same."""
+    photo = photo_taken("2026:11:20 23:30:00", zone)
+    online = uploaded(as_user(), photo)["taken_at"]
+    assert (online or "")[:10] == (day or "")
+    page, _outbox = pinned_offline(phone, contributor, kind="microphone")
+    page.get_by_role("button", name="Pin a device").click()
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}
+    )
+    form = page.locator(".pin-form")
+    expect(form.get_by_role("button", name="Use the photo's position")).to_be_visible()
+    seen_on = form.get_by_role("button", name=re.compile("^Seen on"))
+    if day is None:
+        expect(seen_on).to_have_count(0)
+    else:
+        expect(seen_on).to_have_text(f"Seen on {day}, the photo's day")
 
 
 def test_a_pass_that_sent_some_and_had_others_refused_says_both(phone, db, contributor):

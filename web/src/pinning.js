@@ -343,17 +343,31 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
 // Where and on which day FILE was taken, as its EXIF says, read on the phone (offline, the
 // server cannot): { coordinates: [lon, lat] or null, day: "YYYY-MM-DD" or null }. exifr is
 // loaded only then. The day is the camera clock's, which EXIF gives without a zone.
+// The photo's day as the server reads it online (service/photos/location.py, the UTC day of
+// `taken_at`): the camera clock's when the photo says its zone, else the GPS date (UTC), else
+// none, since a clock without zone may be either day around midnight. exifr gives the clock
+// as a Date of the phone's zone: its fields are the clock's.
+function takenDay(tags) {
+  const clock = tags.DateTimeOriginal;
+  const zone = /^([+-])(\d{2}):(\d{2})$/.exec(String(tags.OffsetTimeOriginal ?? "").trim());
+  if (clock instanceof Date && !Number.isNaN(+clock) && zone) {
+    const wall = Date.UTC(clock.getFullYear(), clock.getMonth(), clock.getDate(), clock.getHours(), clock.getMinutes(), clock.getSeconds());
+    const minutes = (zone[1] === "-" ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3]));
+    return new Date(wall - minutes * 60_000).toISOString().slice(0, 10);
+  }
+  const gps = /^(\d{4}):(\d{2}):(\d{2})$/.exec(String(tags.GPSDateStamp ?? "").trim());
+  return gps && tags.GPSTimeStamp != null ? `${gps[1]}-${gps[2]}-${gps[3]}` : null;
+}
+
 async function readOnThePhone(file) {
   try {
     const { parse } = await import("exifr/dist/lite.esm.mjs");
     const tags = (await parse(file)) || {};
     const valid = Number.isFinite(tags.latitude) && Number.isFinite(tags.longitude)
       && Math.abs(tags.latitude) <= 90 && Math.abs(tags.longitude) <= 180;
-    const taken = tags.DateTimeOriginal instanceof Date && !Number.isNaN(+tags.DateTimeOriginal) ? tags.DateTimeOriginal : null;
-    const pad = (n) => String(n).padStart(2, "0");
     return {
       coordinates: valid ? [Number(tags.longitude.toFixed(7)), Number(tags.latitude.toFixed(7))] : null,
-      day: taken ? `${taken.getFullYear()}-${pad(taken.getMonth() + 1)}-${pad(taken.getDate())}` : null,
+      day: takenDay(tags),
     };
   } catch {
     return { coordinates: null, day: null }; // not an image exifr reads, or no EXIF
