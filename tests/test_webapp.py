@@ -318,7 +318,10 @@ def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
     )
 
     page.reload()  # the shell comes from the service worker, the pin from IndexedDB
-    expect(page.locator("#status")).to_contain_text("Offline")
+    # The pin waiting to be sent is drawn, and counted apart from the devices kept.
+    expect(page.locator("#status")).to_have_text(
+        "Offline: 1 device(s) kept on this phone and 1 pin(s) of yours not sent yet"
+    )
     expect(outbox).to_have_text("1 change(s) waiting to be sent")
     expect(page.locator(".leaflet-marker-icon .pin.pending")).to_have_count(1)
     # The devices of the area seen online are still drawn, from the phone.
@@ -1253,6 +1256,11 @@ def test_a_refused_vote_says_so_and_leaves_no_dead_end(phone, db, moderator, con
     expect(sheet).to_contain_text("Thank you: your answer is recorded.")
     sheet.get_by_role("button", name="Not found").click()  # a second vote within 30 days
     expect(sheet).to_contain_text("Your answer was not recorded: You already voted")
+    # Said where the contributor acted, once: the announcer, which a screen reader also
+    # reads, does not repeat it.
+    # (Its tone is set as it is asked to speak, before the sheet shows the refusal.)
+    expect(page.locator("#announcer")).not_to_have_attribute("data-tone", "refusal")
+    expect(page.locator("#announcer")).not_to_contain_text("not recorded")
     expect(page.locator("#outbox-button")).to_be_hidden()
     assert confirmations_of(db, device.get_json()["id"]) == [("still_there", contributor)]
     assert [error for error in phone.errors if "status of 409" not in error] == []

@@ -8,7 +8,7 @@ import { addBasemap } from "./basemap.js";
 import { createDeclaredLayer } from "./declared.js";
 import { errorText, kindLabel, onLanguageChange, t } from "./i18n.js";
 import { devicesChangedOnPhone } from "./operations.js";
-import { cachedDevicesIn, keepArea } from "./store.js";
+import { cachedDevicesIn, contains, keepArea } from "./store.js";
 import { element, openSheet } from "./ui.js";
 
 const MAX_FEATURES = 2000;
@@ -219,12 +219,25 @@ export function createMap({ basemap, db, onSelect }) {
       });
       devicesLayer.addLayer(marker);
     }
-    status.textContent = offline
-      ? t("offlineDevices", { count: devices })
-      : t("devicesInView", { count: devices })
-        + (clusters ? t(map.getZoom() < map.getMaxZoom() ? "clustersHint" : "clustersHintChoose", { clusters }) : "");
+    shownCounts = { offline, devices, clusters };
+    sayWhatIsShown();
     // Markers left as they are otherwise: one may have the keyboard's focus.
     if (outboxChanged) drawPending();
+  }
+
+  // What the status line says of the map: the devices drawn (kept on the phone, offline), the
+  // clusters, and the contributor's pins not sent yet (drawPending), counted apart.
+  let shownCounts = null;
+  function sayWhatIsShown() {
+    if (!shownCounts) return;
+    const { offline, devices, clusters } = shownCounts;
+    const bbox = currentBbox();
+    const unsent = outboxItems.filter((item) => item.type === "pin" && contains(bbox, item.feature.geometry.coordinates)).length;
+    status.textContent = (offline
+      ? t("offlineDevices", { count: devices })
+      : t("devicesInView", { count: devices })
+        + (clusters ? t(map.getZoom() < map.getMaxZoom() ? "clustersHint" : "clustersHintChoose", { clusters }) : ""))
+      + (unsent ? t("unsentInView", { count: unsent }) : "");
   }
 
   function currentBbox() {
@@ -243,6 +256,7 @@ export function createMap({ basemap, db, onSelect }) {
       devicesLayer.clearLayers();
       if (changedOnPhone.size) drawPending();
       drawn = null;
+      shownCounts = null;
       status.textContent = t("noKind");
       return;
     }
@@ -278,6 +292,7 @@ export function createMap({ basemap, db, onSelect }) {
       // A newer load took over (after a session ended by the server, one without the token).
       if (error.name === "AbortError" || signal.aborted) return;
       if (error.status) {
+        shownCounts = null;
         status.textContent = loadFailed(error);
         return;
       }
@@ -322,6 +337,7 @@ export function createMap({ basemap, db, onSelect }) {
     // A device whose change was sent or discarded comes back as the server gave it.
     if (lastDraw && [...changedOnPhone.keys()].join() !== hidden) draw(...lastDraw);
     drawPending();
+    sayWhatIsShown();
   }
 
   function highlight(points) {
