@@ -78,6 +78,9 @@ class Config:
         self.DATABASE_URL = env.get("DATABASE_URL") or default_database_url()
         self.SECRET_KEY = env.get("SECRET_KEY") or local_secret_key()
         self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 5)
+        # The longest a statement waits for a lock another holds (a migration's ALTER TABLE, a
+        # VACUUM FULL, a restore): beyond, the request is a 503 rather than a hang.
+        self.DB_LOCK_TIMEOUT_MS = env_int("DB_LOCK_TIMEOUT_MS", 5000)
         # Streaming standbys of DATABASE_URL (comma-separated) for reads (docs/replicas.md): one
         # more than REPLICA_MAX_LAG_SECONDS behind is skipped, health checked at most every
         # REPLICA_CHECK_SECONDS by each process.

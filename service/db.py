@@ -97,9 +97,10 @@ def answered_before_headers() -> bool:
     return "Authorization" not in request.headers and needs_token()
 
 
-def make_engine(url: str, pool_size: int = 5, **connect_args) -> Engine:
+def make_engine(url: str, pool_size: int = 5, lock_timeout_ms: int = 0, **connect_args) -> Engine:
     # Connections are recycled rather than pinged before each use: a ping is one more round
-    # trip per request.
+    # trip per request (a read that finds one dead runs again: retrying_lost_connections).
+    options = CONNECT_ARGS["options"] + f" -c lock_timeout={int(lock_timeout_ms)}"
     return create_engine(
         url,
         pool_size=pool_size,
@@ -107,7 +108,7 @@ def make_engine(url: str, pool_size: int = 5, **connect_args) -> Engine:
         pool_recycle=300,
         # Error logs must not carry what contributors sent (notes, ids of accounts).
         hide_parameters=True,
-        connect_args=CONNECT_ARGS | connect_args,
+        connect_args=CONNECT_ARGS | {"options": options} | connect_args,
     )
 
 
@@ -117,7 +118,12 @@ def make_replica_set(app, primary: Engine) -> ReplicaSet | None:
         return None
     replicas = [
         Replica(
-            make_engine(url, app.config["DB_POOL_SIZE"], connect_timeout=REPLICA_CONNECT_TIMEOUT_S),
+            make_engine(
+                url,
+                app.config["DB_POOL_SIZE"],
+                app.config["DB_LOCK_TIMEOUT_MS"],
+                connect_timeout=REPLICA_CONNECT_TIMEOUT_S,
+            ),
             replica_name(make_url(url)),
         )
         for url in urls
@@ -189,10 +195,36 @@ def falling_back_to_primary(read):
         return read()
 
 
+def lost_connection(error: Exception) -> bool:
+    """Whether ERROR is a pooled connection found dead (the server restarted, its backend was
+    terminated, an idle connection reaped): the same read on a new connection succeeds."""
+    if isinstance(error, DBAPIError):
+        return bool(error.connection_invalidated)
+    return bool(getattr(error, "connection_lost", False))
+
+
+def retrying_lost_connections(read):
+    """READ(), run once more when it found a pooled connection dead and nothing was written
+    (GET, HEAD). Connections are not pinged before use, and every one of a pool may have died
+    together: the pool is renewed, rather than each dead connection costing a client a 503."""
+    try:
+        return read()
+    except (DBAPIError, psycopg.OperationalError) as error:
+        if request.method not in ("GET", "HEAD") or not lost_connection(error):
+            raise
+        log.warning("a read found its database connection lost; run again on a new one")
+        abandon_session()
+        g.pop("user", None)
+        replica = current_replica()
+        (replica.engine if replica else current_app.extensions["engine"]).dispose(close=False)
+        return read()
+
+
 def init_app(app) -> None:
     engine = make_engine(
         app.config["DATABASE_URL"],
         app.config["DB_POOL_SIZE"],
+        app.config["DB_LOCK_TIMEOUT_MS"],
         connect_timeout=PRIMARY_CONNECT_TIMEOUT_S,
     )
     app.extensions["engine"] = engine
@@ -218,9 +250,13 @@ def init_app(app) -> None:
         g.replica_after = after  # a public read: a replica may serve it
         g.replica = replicas.choose(after)
 
+    dispatch = app.dispatch_request
     if replicas is not None:
-        dispatch = app.dispatch_request
-        app.dispatch_request = lambda: falling_back_to_primary(dispatch)
+        app.dispatch_request = lambda: retrying_lost_connections(
+            lambda: falling_back_to_primary(dispatch)
+        )
+    else:
+        app.dispatch_request = lambda: retrying_lost_connections(dispatch)
 
     @app.after_request
     def commit_reads(response):
@@ -310,7 +346,9 @@ class CompiledRead:
                 return self._fetch(connection.dbapi_connection, parameters)
             finally:
                 connection.dbapi_connection.autocommit = False
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as error:
+            dbapi = connection.dbapi_connection
+            error.connection_lost = dbapi.broken or dbapi.closed  # (retrying_lost_connections)
             connection.invalidate()  # a server that restarted: the pool makes a new one
             raise
         finally:

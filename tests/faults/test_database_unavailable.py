@@ -1,9 +1,12 @@
 """While the database is away, every answer is a 503 problem+json with Retry-After, never a 500."""
 
 import socket
+import threading
 
+import psycopg
 import pytest
 from psycopg.errors import DeadlockDetected
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from service import create_app
@@ -93,3 +96,71 @@ def test_a_token_met_by_a_database_gone_away_is_a_503_and_limits_keep_their_stor
         assert response.mimetype == PROBLEM and response.headers["Retry-After"] == "2"
     assert limiter._storage_dead is False
     app.extensions["engine"].dispose()
+
+
+def plain_conninfo(url) -> str:
+    """URL (SQLAlchemy's) as psycopg takes it."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def test_a_lock_held_elsewhere_makes_a_503_not_a_hang(database_url, committed, tmp_path):
+    """A migration's ALTER TABLE, a VACUUM FULL or a restore holds a table: a request waits at
+    most DB_LOCK_TIMEOUT_MS for it, then asks to retry; it used to wait as long as the lock."""
+    app = create_app(
+        Config(
+            DATABASE_URL=database_url,
+            TESTING=True,
+            MEDIA_ROOT=str(tmp_path),
+            RATELIMIT_ENABLED=False,
+            DB_LOCK_TIMEOUT_MS=300,
+        )
+    )
+    holder = psycopg.connect(plain_conninfo(make_url(database_url)))
+    holder.execute("LOCK TABLE devices IN ACCESS EXCLUSIVE MODE")
+    # Released in any case, so that a request that waits for it ends (a 200: the test fails).
+    release = threading.Timer(10, holder.rollback)
+    release.start()
+    try:
+        response = app.test_client().get("/api/v1/devices?bbox=2.34,48.85,2.36,48.86")
+    finally:
+        release.cancel()
+        holder.rollback()
+        holder.close()
+        app.extensions["engine"].dispose()
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM and int(response.headers["Retry-After"]) > 0
+
+
+def test_reads_that_find_their_pooled_connections_dead_answer_from_new_ones(
+    database_url, committed, tmp_path
+):
+    """The server restarted, or its backends were terminated (a failover, a reaper of idle
+    connections): connections are not pinged before use, so a read meeting a dead one runs
+    again on a new one rather than answering a 503 while the database is up."""
+    url = make_url(database_url).update_query_dict({"application_name": "vigie-lost-test"})
+    app = create_app(
+        Config(
+            DATABASE_URL=url.render_as_string(hide_password=False),
+            TESTING=True,
+            MEDIA_ROOT=str(tmp_path),
+            RATELIMIT_ENABLED=False,
+        )
+    )
+    client = app.test_client()
+    reads = {  # the prepared by-id read on a connection of its own, then the session's
+        f"/api/v1/devices/{new_id()}": 404,
+        "/api/v1/devices?bbox=2.34,48.85,2.36,48.86": 200,
+        "/ogc/collections/devices/items?limit=1": 200,
+    }
+    try:
+        for path, status in reads.items():
+            assert client.get(path).status_code == status  # the pool holds their connections
+        with psycopg.connect(plain_conninfo(make_url(database_url)), autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'vigie-lost-test'"
+            ).fetchone()[0]
+        assert ended >= 1
+        assert {path: client.get(path).status_code for path in reads} == reads
+    finally:
+        app.extensions["engine"].dispose()
