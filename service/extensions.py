@@ -9,7 +9,7 @@ import re
 import flask_smorest
 import marshmallow as ma
 import orjson
-from flask import Request, Response, g, has_request_context, request
+from flask import Request, Response, current_app, g, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest.utils import prepare_response
 from gunicorn.http.errors import NoMoreData, ParseException
@@ -382,6 +382,7 @@ class Blueprint(flask_smorest.Blueprint):
 
         def decorator(func):
             func = login_required(role)(func)
+            func.needs_account = True  # (refused_before_its_body)
             func = self.problems(*((401, 403) if role else (401,)))(func)
             return self.doc(security=[{"bearerAuth": []}])(func)
 
@@ -497,6 +498,17 @@ def body_too_large() -> PayloadTooLarge:
     )
 
 
+def refused_before_its_body() -> bool:
+    """Whether the request is refused before its body would be read: no such route (404, 405),
+    or a route that needs an account and no token came (401). Its body is then left unread,
+    so that a client sending one slowly holds no thread for it."""
+    if request.routing_exception is not None:
+        return True
+    view = current_app.view_functions.get(request.endpoint)
+    method = getattr(getattr(view, "view_class", None), request.method.lower(), None)
+    return getattr(method, "needs_account", False) and "Authorization" not in request.headers
+
+
 def refuse_bodies_over_the_limit():
     """A JSON body over the limit is a 413 however it is sent.
 
@@ -506,6 +518,8 @@ def refuse_bodies_over_the_limit():
     """
     limit = request.max_content_length
     if limit is None or request.content_length is not None or not request.is_json:
+        return
+    if refused_before_its_body():
         return
     if len(request.get_data(cache=True)) >= limit:
         raise body_too_large()
@@ -528,7 +542,9 @@ def reject_unstorable_text():
                     f"The {location} parameter {field.split('.')[0]} contains a NUL character.",
                     field=field.split(".")[0],
                 )
-    body = request.get_data(cache=True) if request.is_json else b""
+    body = (
+        request.get_data(cache=True) if request.is_json and not refused_before_its_body() else b""
+    )
     if UNSTORABLE_ESCAPE.search(body):
         field = unstorable_path(request.get_json(silent=True))
         if field is not None:

@@ -34,6 +34,37 @@ def test_clients_that_stall_their_body_do_not_block_other_requests(database_url,
     assert elapsed < 5, f"a simple read waited {elapsed:.1f} s behind stalled clients"
 
 
+def test_a_body_refused_before_it_is_read_holds_no_thread(database_url, tmp_path):
+    """A request refused before its body would be used (no token where an account is needed,
+    a method the route does not take) is answered without waiting for a body a slow or
+    hostile client does not send: two threads answer four such clients, and others after."""
+    server = gunicorn_server(
+        database_url,
+        tmp_path / "server.log",
+        RATELIMIT_ENABLED="false",
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="2",
+    )
+    with server as port:
+        waiting = []
+        for path, status in [("/api/v1/devices", b"401"), ("/api/v1/kinds", b"405")] * 2:
+            sock = connect(port)  # no answer within its timeout fails the test
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: vigie\r\n".encode()
+                + b"Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{"
+            )
+            waiting.append((sock, status))
+        answers = [(sock.recv(4096), status) for sock, status in waiting]
+        after = exchange(
+            port, b"GET /api/v1/kinds HTTP/1.1\r\nHost: vigie\r\nConnection: close\r\n\r\n"
+        )
+        for sock, _status in waiting:
+            sock.close()
+    for head, status in answers:
+        assert head.startswith(b"HTTP/1.1 " + status), head[:100]
+    assert after.startswith(b"HTTP/1.1 200"), after[:200]
+
+
 def test_requests_gunicorn_refuses_itself_get_problem_json(database_url, tmp_path):
     """An over-long request line or header, or a malformed one, never reaches the app."""
     refused = {
