@@ -30,6 +30,8 @@ from .errors import (
 from .shared_headers import SharedHeadersPlugin
 
 PROBLEM_JSON = "application/problem+json"
+# The validator of an answer, for If-None-Match (a 304) and, of a device, If-Match.
+ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "The answer's validator"}}
 # The JSON Schema of a file served as it is (an image, a tile, a GeoPackage).
 BINARY = {"type": "string", "format": "binary"}
 PROBLEM_TYPE_BASE = "https://vigie.invalid/problems/"
@@ -387,6 +389,22 @@ class Blueprint(flask_smorest.Blueprint):
             return self.doc(security=[{"bearerAuth": []}])(func)
 
         return decorator
+
+    def if_match(self, required: bool, when: str = ""):
+        """Document the If-Match header the route checks against the device's ETag (428
+        without it when REQUIRED, 412 when stale; WHEN says when it is needed otherwise)."""
+        description = "The device's current ETag (from GET /api/v1/devices/{id} or the last "
+        description += "answer that changed it): a stale one is a 412" + (
+            "; without it, a 428." if required else f"; {when or 'optional'}."
+        )
+        parameter = {
+            "in": "header",
+            "name": "If-Match",
+            "required": required,
+            "schema": {"type": "string"},
+            "description": description,
+        }
+        return self.doc(parameters=[parameter])
 
     def served_as(
         self,

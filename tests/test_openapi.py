@@ -81,6 +81,36 @@ def test_every_write_answers_its_wal_position_and_takes_an_idempotency_key():
             assert all("Idempotent-Replayed" in r["headers"] for r in successes), where
 
 
+def test_conditional_requests_are_in_the_document():
+    """A client generated from the document must be able to send If-Match where the API asks
+    for it (428, 412), and to read the ETags and 304s it answers."""
+    operations = {(m, p): o for m, p, o in committed_operations()}
+    if_match = {
+        ("patch", "/api/v1/devices/{device_id}"): True,
+        ("delete", "/api/v1/devices/{device_id}"): False,
+        ("post", "/api/v1/devices/{device_id}/review"): False,
+        ("post", "/api/v1/devices/{device_id}/photos"): False,
+    }
+    for (method, path), required in if_match.items():
+        header = [p for p in operations[method, path]["parameters"] if p.get("name") == "If-Match"]
+        assert len(header) == 1 and header[0]["required"] is required, (method, path)
+    for path in (
+        "/api/v1/devices/{device_id}",
+        "/api/v1/stats/districts",
+        "/api/v1/stats/compare",
+        "/api/v1/stats/grid",
+        "/api/v1/stats/timeline",
+        "/ogc/collections/{collection_id}/items/{feature_id}",
+    ):
+        responses = operations["get", path]["responses"]
+        assert "304" in responses and "ETag" in responses["200"]["headers"], path
+    assert (
+        "ETag" in operations["patch", "/api/v1/devices/{device_id}"]["responses"]["200"]["headers"]
+    )
+    statistics = operations["get", "/api/v1/stats/districts"]["responses"]["200"]["headers"]
+    assert {"X-Attribution", "X-Licence", "X-Cache", "X-Statistics-Computed-At"} <= set(statistics)
+
+
 def test_answers_the_contract_test_seldom_meets_follow_the_document(moderator, client):
     """Answers schemathesis rarely generates (a dense clustered listing, queryables, a tile,
     an image, a refused query) validated against the committed document."""

@@ -23,7 +23,7 @@ from ...errors import (
     TooManyRequests,
     ValidationFailed,
 )
-from ...extensions import Blueprint, requires_json
+from ...extensions import ETAG_HEADER, Blueprint, requires_json
 from ...geo.devices.filter import DeviceFilter, count_devices
 from ...geo.devices.proximity import select_duplicate_candidates
 from ...geo.devices.spatial import check_device_position, select_device_page_in_space, spatial_page
@@ -181,7 +181,7 @@ class DeviceViews(MethodView):
             GEOJSON: {"$ref": "#/components/schemas/DeviceCollection"},
             OSM_XML: {"type": "string", "description": "With f=osm; a Link header: next page"},
         },
-        headers={"ETag": {"schema": {"type": "string"}}},
+        headers=ETAG_HEADER,
     )
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400)
@@ -240,10 +240,7 @@ class DeviceViews(MethodView):
         201,
         DeviceFeatureSchema,
         content_type=GEOJSON,
-        headers={
-            "Location": {"schema": {"type": "string"}},
-            "ETag": {"schema": {"type": "string"}},
-        },
+        headers={"Location": {"schema": {"type": "string"}}, **ETAG_HEADER},
     )
     @blp.alt_response(
         200,
@@ -293,7 +290,7 @@ class DeviceViews(MethodView):
 
 @blp.route("/<uuid:device_id>")
 class DeviceByIdViews(MethodView):
-    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
+    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON, headers=ETAG_HEADER)
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.alt_response(308, description="Merged into another device: follow Location")
     @blp.problems(401, 404, 410)
@@ -316,7 +313,8 @@ class DeviceByIdViews(MethodView):
     @write_limit
     @requires_json
     @blp.arguments(DevicePatchSchema)
-    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
+    @blp.if_match(required=True)
+    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON, headers=ETAG_HEADER)
     @blp.problems(403, 404, 409, 410, 412, 415, 428)
     def patch(self, changes, device_id):
         """Change some properties and/or the position of a device (needs If-Match)"""
@@ -340,6 +338,7 @@ class DeviceByIdViews(MethodView):
 
     @blp.auth()
     @write_limit
+    @blp.if_match(required=False)
     @blp.response(204)
     @blp.problems(403, 404, 412)
     def delete(self, device_id):

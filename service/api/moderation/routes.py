@@ -8,7 +8,7 @@ from sqlalchemy import func, update
 from ...community import recompute_verification, record_revision, restore, snapshot
 from ...db import session
 from ...errors import Conflict, NotFound
-from ...extensions import Blueprint, requires_json
+from ...extensions import ETAG_HEADER, Blueprint, requires_json
 from ...geo.devices.proximity import select_moderation_queue
 from ...models import Confirmation, DeviceRevision, Photo
 from ...photos.library import delete_photos, put_on
@@ -59,7 +59,8 @@ class ReviewViews(MethodView):
     @write_limit
     @requires_json
     @blp.arguments(ReviewSchema)
-    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
+    @blp.if_match(required=False, when="needed to change a decision already taken (409 without)")
+    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON, headers=ETAG_HEADER)
     @blp.problems(404, 409, 410, 412, 415)
     def post(self, decision, device_id):
         """Approve a pin, or reject it with a reason shown to its author (a decision already

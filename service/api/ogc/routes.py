@@ -19,7 +19,7 @@ from ...db import run_statement, session, time_limit
 from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
 from ...exports.geopackage import Layer, write_flatgeobuf, write_geopackage
-from ...extensions import BINARY, Blueprint, api
+from ...extensions import BINARY, ETAG_HEADER, Blueprint, api
 from ...geo.collections import COLLECTIONS, DEVICES, OgcCollection, PageRequest
 from ...geo.cql2 import FilterError, filter_clause
 from ...geo.crs import (
@@ -433,8 +433,10 @@ class ItemViews(MethodView):
     @blp.arguments(ItemArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, OgcFeatureSchema, content_type=GEOJSON)
     @blp.served_as(
-        {media: {"$ref": "#/components/schemas/OgcFeature"} for media in (GEOJSON, JSON)}
+        {media: {"$ref": "#/components/schemas/OgcFeature"} for media in (GEOJSON, JSON)},
+        headers=ETAG_HEADER,
     )
+    @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400, 404)
     def get(self, args, collection_id, feature_id):
         """Read one feature of a collection"""

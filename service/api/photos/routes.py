@@ -26,7 +26,7 @@ from ...errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from ...extensions import BINARY, Blueprint
+from ...extensions import BINARY, ETAG_HEADER, Blueprint
 from ...models import Photo
 from ...models.photo import RENDITIONS
 from ...photos.library import delete_photos, loose_upload_of, save_photo
@@ -228,6 +228,7 @@ class DevicePhotoViews(MethodView):
     @write_limit
     @accepts_photo_upload
     @blp.arguments(PhotoUploadSchema, location="files")
+    @blp.if_match(required=False)
     @blp.response(201, UploadedPhotoSchema, headers={"Location": {"schema": {"type": "string"}}})
     @blp.problems(400, 404, 410, 412, 413, 415, 422, 503, 507)
     def post(self, files, device_id):
@@ -277,7 +278,7 @@ class PhotoImageViews(MethodView):
     @blp.served_as(
         {OUTPUT_MEDIA_TYPE: BINARY},
         description="The JPEG (its bytes never change; revalidate with If-None-Match)",
-        headers={"ETag": {"schema": {"type": "string"}}},
+        headers=ETAG_HEADER,
     )
     @blp.alt_response(302, description="Redirect to a presigned URL of the object store")
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")

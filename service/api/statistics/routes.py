@@ -11,7 +11,7 @@ from ...caching import ALL_DEVICES, area_keys, district_key, share
 from ...db import session, time_limit
 from ...delivery import conditional_response
 from ...errors import BadRequest, NotFound
-from ...extensions import Blueprint
+from ...extensions import ETAG_HEADER, Blueprint
 from ...geo.districts import DEFAULT_TOLERANCE_M
 from ...geo.grid import estimated_cells, reach, select_grid, unsuitable_bbox, utm_srid
 from ...geo.statements import StatementRegistry
@@ -205,11 +205,29 @@ def density_query(selection: DistrictSelection, args: dict, **kwargs) -> Density
     )
 
 
+# What every statistic's answer carries besides its figures (statistics_response).
+STATISTICS_HEADERS = {
+    **ETAG_HEADER,
+    "Last-Modified": {"schema": {"type": "string"}},
+    "X-Statistics-Computed-At": {
+        "schema": {"type": "string", "format": "date-time"},
+        "description": "When the figures were computed (RFC 3339)",
+    },
+    "X-Cache": {
+        "schema": {"type": "string", "enum": ["hit", "miss"]},
+        "description": "hit: from the statistics cache, computed after the last change",
+    },
+    "X-Attribution": {"schema": {"type": "string"}, "description": "Credit lines (ASCII)"},
+    "X-Licence": {"schema": {"type": "string"}, "description": "Licences of the data"},
+}
+NOT_MODIFIED = "Not modified since the ETag in If-None-Match"
+
 # The same figures as GeoJSON or CSV (f= or Accept), beside the JSON of the 200 answer.
 document_formats = blp.doc(
     responses={
         "200": {
             "description": "The figures as JSON, GeoJSON or CSV",
+            "headers": STATISTICS_HEADERS,
             "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/DensityStats"}},
                 "application/geo+json": {
@@ -235,7 +253,8 @@ document_formats = blp.doc(
 @blp.route("/districts")
 class DistrictStatsViews(MethodView):
     @blp.arguments(DistrictStatsArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, DensityStatsSchema)
+    @blp.response(200, DensityStatsSchema, headers=STATISTICS_HEADERS)
+    @blp.alt_response(304, description=NOT_MODIFIED)
     @document_formats
     @blp.problems(400, 404)
     def get(self, args):
@@ -261,7 +280,8 @@ class DistrictStatsViews(MethodView):
 @blp.route("/compare")
 class CompareViews(MethodView):
     @blp.arguments(CompareArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, DensityStatsSchema)
+    @blp.response(200, DensityStatsSchema, headers=STATISTICS_HEADERS)
+    @blp.alt_response(304, description=NOT_MODIFIED)
     @document_formats
     @blp.problems(400, 404)
     def get(self, args):
@@ -279,7 +299,8 @@ class CompareViews(MethodView):
 @blp.route("/grid")
 class GridViews(MethodView):
     @blp.arguments(GridArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, GridSchema, content_type="application/geo+json")
+    @blp.response(200, GridSchema, content_type="application/geo+json", headers=STATISTICS_HEADERS)
+    @blp.alt_response(304, description=NOT_MODIFIED)
     @blp.problems(400)
     def get(self, args):
         """Count devices on a hexagonal grid of a given cell size in metres, as GeoJSON"""
@@ -318,7 +339,8 @@ class GridViews(MethodView):
 @blp.route("/timeline")
 class TimelineViews(MethodView):
     @blp.arguments(TimelineArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, TimelineSchema)
+    @blp.response(200, TimelineSchema, headers=STATISTICS_HEADERS)
+    @blp.alt_response(304, description=NOT_MODIFIED)
     @blp.problems(400, 404)
     def get(self, args):
         """Count a district's devices over time, replaying their history as at= does"""

@@ -12,7 +12,7 @@ from marshmallow import RAISE
 from ...caching import share, tile_keys
 from ...db import run_statement, session
 from ...errors import NotFound
-from ...extensions import BINARY, Blueprint
+from ...extensions import BINARY, ETAG_HEADER, Blueprint
 from ...geo.declared.tiles import declared_tile_statement
 from ...geo.devices.filter import DeviceFilter
 from ...geo.tiles import (
@@ -32,10 +32,7 @@ from ..credits import (
 from .schemas import NoQueryArgsSchema, TileJSONSchema, TileQueryArgsSchema
 
 MVT = "application/vnd.mapbox-vector-tile"
-TILE_HEADERS = {
-    "ETag": {"schema": {"type": "string"}},
-    "Cache-Control": {"schema": {"type": "string"}},
-}
+TILE_HEADERS = {**ETAG_HEADER, "Cache-Control": {"schema": {"type": "string"}}}
 # Pins change often but a browser can show a minute-old tile; the ETag makes revalidation
 # cheap. Shared caches keep tiles longer: a change of devices purges the tiles it touched.
 TILE_MAX_AGE = 60
