@@ -155,8 +155,8 @@ def shared_cache_control(shared: SharedAnswer, config) -> str:
         shared_max_age = PURGED_MAX_AGE if purger() is not None else config["CACHE_WIDE_MAX_AGE"]
     if shared.shared_max_age is not None:
         shared_max_age = min(shared_max_age, shared.shared_max_age)
-    if shared.exact and not purged:
-        shared_max_age = 0
+    if shared.exact and not (purged and purger() is not None):
+        shared_max_age = 0  # no purge would follow a change
     control = ["public", f"max-age={shared.max_age}", f"s-maxage={shared_max_age}"]
     if not shared.exact:
         control.append(f"stale-while-revalidate={config['CACHE_STALE_SECONDS']}")

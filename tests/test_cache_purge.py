@@ -195,6 +195,7 @@ def test_purged_answers_are_kept_a_day_and_wide_ones_a_minute(client, isolated, 
         assert unnamed.headers["Surrogate-Key"] == "vigie devices", query
     outside = client.get("/api/v1/stats/districts?level=quartier&outside=true")
     assert outside.headers["Surrogate-Key"] == "vigie devices"
+    assert "s-maxage=0" in outside.headers["Cache-Control"]
 
 
 def test_a_cache_that_stays_down_is_logged_once_in_a_while(caplog):

@@ -72,11 +72,11 @@ class TestHeaders:
     @pytest.mark.parametrize(
         ("url", "shared"),
         [
-            (f"/api/v1/stats/grid?bbox={BBOX}", "s-maxage=60"),
-            ("/api/v1/stats/districts?level=quartier&parent=P", "s-maxage=60"),
-            ("/api/v1/stats/districts?level=quartier&parent=P&f=csv", "s-maxage=60"),
-            # Figures no purge names (every district of a level, the devices outside every
-            # district): shared caches ask again each time too.
+            # No purge is sent here (CACHE_PURGE_URL): shared caches ask again each time.
+            # (With purges, tests/test_cache_purge.py.)
+            (f"/api/v1/stats/grid?bbox={BBOX}", "s-maxage=0"),
+            ("/api/v1/stats/districts?level=quartier&parent=P", "s-maxage=0"),
+            ("/api/v1/stats/districts?level=quartier&parent=P&f=csv", "s-maxage=0"),
             ("/api/v1/stats/districts?level=quartier", "s-maxage=0"),
             ("/api/v1/stats/districts?level=quartier&parent=P&outside=true", "s-maxage=0"),
         ],
