@@ -158,10 +158,11 @@ def flatten_messages(messages, location: str | None = None, prefix: str = "") ->
         return [
             err
             for key, sub in messages.items()
+            # marshmallow's "_schema" is the object around it: the body itself at the top.
             for err in flatten_messages(
                 sub,
                 location,
-                f"{prefix}.{key}" if prefix and key != "_schema" else (prefix or str(key)),
+                prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key)),
             )
         ]
     if isinstance(messages, list) and messages and not all(isinstance(m, str) for m in messages):

@@ -159,6 +159,8 @@ def test_a_chunked_body_under_the_limit_is_read_whole(client, as_user):
 def test_json_that_is_not_an_object_is_422(client, stored):
     response = client.post("/api/v1/devices", json=[1, 2, 3])
     assert_problem(response, 422)
+    # The body as a whole (not marshmallow's internal "_schema").
+    assert [error["field"] for error in response.get_json()["errors"]] == [None]
     assert stored()
 
 
