@@ -251,12 +251,8 @@ def init_app(app) -> None:
         g.replica = replicas.choose(after)
 
     dispatch = app.dispatch_request
-    if replicas is not None:
-        app.dispatch_request = lambda: retrying_lost_connections(
-            lambda: falling_back_to_primary(dispatch)
-        )
-    else:
-        app.dispatch_request = lambda: retrying_lost_connections(dispatch)
+    view = (lambda: falling_back_to_primary(dispatch)) if replicas is not None else dispatch
+    app.dispatch_request = lambda: retrying_lost_connections(view)
 
     @app.after_request
     def commit_reads(response):
