@@ -5,9 +5,8 @@ export const API = "/api/v1";
 
 let bearer = null;
 export const setToken = (token) => { bearer = token; };
-// Whether the token is still TOKEN: what was read with another account's (or before signing
-// out) is not this session's to keep.
-export const sameSession = (token) => bearer === token;
+// The token requests carry now: what was read with another (another account's, or before
+// signing out) is not this session's to keep.
 export const currentToken = () => bearer;
 
 // Told the token a request carried when the server no longer knows it (expired, revoked).

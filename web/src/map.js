@@ -3,7 +3,7 @@
 // sites still to check (declared.js), and the pins still waiting in the outbox. Devices of
 // viewed areas are kept on the phone; offline, the map draws those instead.
 import L from "leaflet";
-import { currentToken, request, sameSession } from "./api.js";
+import { currentToken, request } from "./api.js";
 import { addBasemap } from "./basemap.js";
 import { createDeclaredLayer } from "./declared.js";
 import { errorText, kindLabel, onLanguageChange, t } from "./i18n.js";
@@ -159,6 +159,8 @@ export function createMap({ basemap, db, onSelect }) {
   let shownDevices = new Map();
   let outboxItems = [];
   let changedOnPhone = new Map();
+  // What the status line counts of the last draw (sayWhatIsShown); null while it says else.
+  let shownCounts = null;
 
   function addDevice(layer, feature, extraClass = "") {
     const [lon, lat] = feature.geometry.coordinates;
@@ -227,7 +229,6 @@ export function createMap({ basemap, db, onSelect }) {
 
   // What the status line says of the map: the devices drawn (kept on the phone, offline), the
   // clusters, and the contributor's pins not sent yet (drawPending), counted apart.
-  let shownCounts = null;
   function sayWhatIsShown() {
     if (!shownCounts) return;
     const { offline, devices, clusters } = shownCounts;
@@ -277,7 +278,7 @@ export function createMap({ basemap, db, onSelect }) {
       const devices = data.features.filter((feature) => !feature.properties.cluster);
       // Clusters hide their devices: an area is kept for offline use once seen device by device,
       // unless the session it was read in ended meanwhile (its pins awaiting review among them).
-      const still = () => sameSession(token);
+      const still = () => currentToken() === token;
       if (devices.length === data.features.length && shownKinds.size === KINDS.length) await keepArea(db, bbox, devices, still);
       if (signal.aborted) return;
       // The same devices as on screen (a small pan): keep the markers as they are.

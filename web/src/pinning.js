@@ -340,9 +340,6 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   keepInSight(map, marker.getLatLng());
 }
 
-// Where and on which day FILE was taken, as its EXIF says, read on the phone (offline, the
-// server cannot): { coordinates: [lon, lat] or null, day: "YYYY-MM-DD" or null }. exifr is
-// loaded only then. The day is the camera clock's, which EXIF gives without a zone.
 // The photo's day as the server reads it online (service/photos/location.py, the UTC day of
 // `taken_at`): the camera clock's when the photo says its zone, else the GPS date (UTC), else
 // none, since a clock without zone may be either day around midnight. exifr gives the clock
@@ -359,6 +356,9 @@ function takenDay(tags) {
   return gps && tags.GPSTimeStamp != null ? `${gps[1]}-${gps[2]}-${gps[3]}` : null;
 }
 
+// Where and on which day FILE was taken, as its EXIF says, read on the phone (offline, the
+// server cannot): { coordinates: [lon, lat] or null, day: "YYYY-MM-DD" or null }. exifr is
+// loaded only then.
 async function readOnThePhone(file) {
   try {
     const { parse } = await import("exifr/dist/lite.esm.mjs");

@@ -1,6 +1,6 @@
 // Keeps the devices stored for offline use current: the sync feed (GET /sync) brings every
 // device created, changed, deleted or withdrawn in the viewed areas since the last cursor.
-import { ApiError, currentToken, request, sameSession } from "./api.js";
+import { ApiError, currentToken, request } from "./api.js";
 import { getSetting, putDevice, removeDevice, setSetting } from "./store.js";
 
 const PAGE = 500;
@@ -41,12 +41,12 @@ export async function syncCachedAreas(db) {
       continue;
     }
     for (const feature of data.features) {
-      if (!sameSession(token)) return changes;
+      if (currentToken() !== token) return changes;
       await applyChange(db, feature);
       changes += 1;
     }
     since = data.next_cursor;
-    if (!sameSession(token)) return changes;
+    if (currentToken() !== token) return changes;
     await setSetting(db, "syncCursor", since);
     if (!data.has_more) return changes;
   }

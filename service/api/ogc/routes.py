@@ -116,6 +116,7 @@ def schema_document(
 def schema_response(document: dict, args: dict) -> Response:
     """A JSON Schema, labelled application/json when the client asks for that and not for
     application/schema+json (GDAL 3.6 refuses queryables otherwise, and filters on its side)."""
+    share([], vary=("Accept",))  # labelled as the client accepts
     wanted = request.accept_mimetypes.best_match([SCHEMA_JSON, JSON], default=SCHEMA_JSON)
     return json_response(document, JSON if args.get("f") == "json" else wanted)
 
@@ -378,7 +379,6 @@ class QueryablesViews(MethodView):
     @blp.problems(400, 404)
     def get(self, args, collection_id):
         """List the properties a CQL2 filter (or a property parameter) may use"""
-        share([], vary=("Accept",))  # labelled as the client accepts (schema_response)
         collection = find_collection(collection_id)
         queryables = collection.queryables.items()
         return schema_document(
@@ -400,7 +400,6 @@ class SchemaViews(MethodView):
     @blp.problems(400, 404)
     def get(self, args, collection_id):
         """Describe the properties of the collection's features, with their types (Part 5)"""
-        share([], vary=("Accept",))  # labelled as the client accepts (schema_response)
         collection = find_collection(collection_id)
         return schema_document(collection, args, properties=collection.returnables_schema())
 
@@ -413,7 +412,6 @@ class FeatureSchemaViews(MethodView):
     @blp.problems(400, 404)
     def get(self, args, collection_id):
         """Describe one GeoJSON Feature of the collection as a JSON Schema, for GIS clients"""
-        share([], vary=("Accept",))  # labelled as the client accepts (schema_response)
         collection = find_collection(collection_id)
         return schema_document(
             collection,
