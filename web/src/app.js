@@ -36,9 +36,7 @@ const mapApi = createMap({
 });
 outboxView = createOutboxView({ outbox, mapApi });
 
-// SHOWN: the outbox item whose answer the caller shows where the contributor acted (a vote
-// in its sheet): not said again by the announcer, which a screen reader would read twice.
-async function flushOutbox({ shown = null } = {}) {
+async function flushOutbox() {
   const results = await queue.flush();
   await rememberSent(db, results);
   const duplicate = results.find(({ item, error }) => error && outboxView.isDuplicate(item));
@@ -46,8 +44,7 @@ async function flushOutbox({ shown = null } = {}) {
   // A refused vote has left the outbox (queue.js): its reason is said, wherever it was sent from.
   const refusals = results.filter(({ error }) => error);
   const votes = refusals.filter(({ item }) => item.type === "confirm");
-  const refusalTexts = votes.filter(({ item }) => item.seq !== shown)
-    .map(({ error }) => t("voteRefused", { detail: errorText(error) }));
+  const refusalTexts = votes.map(({ error }) => t("voteRefused", { detail: errorText(error) }));
   if (refusals.length > votes.length) refusalTexts.push(t("refusedCount", { count: refusals.length - votes.length }));
   const sent = results.filter(({ result }) => result).length;
   // What was sent is said with the refusals, which would otherwise replace it at once.

@@ -141,7 +141,7 @@ export function showDevice(feature, context) {
     const item = await outbox.add({ type: "confirm", deviceId: feature.id, kind: feature.properties.kind, verdict, ...(comment ? { comment } : {}) });
     message.replaceChildren(notice(t("voteKept")));
     // Told once the server has answered: recorded, or refused and why.
-    const answer = (await outbox.flush({ shown: item.seq })).find((result) => result.item.seq === item.seq);
+    const answer = (await outbox.flush()).find((result) => result.item.seq === item.seq);
     if (answer?.result) {
       message.replaceChildren(notice(t("voteQueued")));
       // The device's level after this vote, shown at once.
