@@ -5,7 +5,10 @@ For each scenario it measures, side by side on the same PostGIS table:
 - thin-flask: benchmarks/thin_app.py, a minimal Flask app running the same SQL;
 - raw-sql: the same statement run by pgbench inside PostgreSQL (no HTTP at all).
 
-    benchmarks/run.sh devices [--duration 15] [--count 1000000] [--connections 4]
+They take turns, round after round: a machine whose speed drifts weighs on all of them alike,
+and each round gives Vigie's share of the thin ceiling.
+
+    benchmarks/run.sh devices [--duration 15] [--rounds 3] [--count 1000000] [--connections 4]
 """
 
 import argparse
@@ -92,6 +95,7 @@ def prepare_ids(database_url: str, rng_seed: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each target")
     parser.add_argument("--count", type=int, default=1_000_000, help="devices in the table")
     parser.add_argument("--connections", type=int, default=4, help="concurrent HTTP clients")
     args = parser.parse_args()
@@ -114,33 +118,44 @@ def main() -> None:
         "bbox limit=10000": (lambda p: listing(p, 10000), pgbench_page_scripts(boxes[:20], 10000)),
         "by id": (lambda p: [f"{p}/{i}" for i in ids], pgbench_by_id_script()),
     }
-    results = {}
+    rounds: list[dict] = []
     with (
         loadgen.gunicorn("wsgi:app", workers, loadgen.UNLIMITED) as vigie,
         loadgen.gunicorn("benchmarks.thin_app:app", workers) as thin,
     ):
-        for name, (paths, sql) in scenarios.items():
-            print(f"measuring {name}...", flush=True)
-            results[name] = {
-                "vigie": loadgen.wrk(
-                    vigie, paths("/api/v1/devices"), args.duration, args.connections
-                ),
-                "thin-flask": loadgen.wrk(thin, paths("/devices"), args.duration, args.connections),
-                "raw-sql": loadgen.pgbench(libpq_url, sql, args.duration, workers),
-            }
-    loadgen.save_results(RESULTS, {"args": vars(args), "workers": workers, "results": results})
+        for number in range(1, args.rounds + 1):
+            measured = {}
+            for name, (paths, sql) in scenarios.items():
+                print(f"round {number}: {name}...", flush=True)
+                measured[name] = {
+                    "vigie": loadgen.wrk(
+                        vigie, paths("/api/v1/devices"), args.duration, args.connections
+                    ),
+                    "thin-flask": loadgen.wrk(
+                        thin, paths("/devices"), args.duration, args.connections
+                    ),
+                    "raw-sql": loadgen.pgbench(libpq_url, sql, args.duration, workers),
+                }
+            rounds.append(measured)
+    results = loadgen.summarize(rounds)
+    loadgen.save_results(
+        RESULTS, {"args": vars(args), "workers": workers, "results": results, "rounds": rounds}
+    )
     print(report(results))
 
 
 def report(results: dict) -> str:
     lines = [
-        "| scenario | target | req/s | p50 ms | p95 ms | errors | vigie / thin-flask |",
+        "| scenario | target | req/s | p50 ms | p95 ms | errors "
+        "| vigie / thin-flask (means; per round) |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, targets in results.items():
-        ratio = targets["vigie"]["rps"] / targets["thin-flask"]["rps"]
+        thin = targets["thin-flask"]
+        per_round = ", ".join(f"{ratio:.0%}" for ratio in thin["vigie_ratios"])
+        ratio = f"{targets['vigie']['rps'] / thin['rps']:.0%}; {per_round}"
         for target, r in targets.items():
-            shown = f"{ratio:.0%}" if target == "vigie" else ""
+            shown = ratio if target == "vigie" else ""
             lines.append(
                 f"| {name} | {target} | {r['rps']:.1f} | {r['p50_ms']:.1f} | "
                 f"{r['p95_ms']:.1f} | {r['errors']} | {shown} |"

@@ -188,6 +188,31 @@ def pgbench(libpq_url: str, script: str | list[str], seconds: int, clients: int)
     }
 
 
+def summarize(rounds: list[dict]) -> dict:
+    """Per scenario and server: mean pages/s, median latencies, and Vigie's ratio per round."""
+    results: dict = {}
+    for scenario, servers in rounds[0].items():
+        results[scenario] = {}
+        for name in servers:
+            runs = [measured[scenario][name] for measured in rounds]
+            summary = {
+                "rps": statistics.fmean(r["rps"] for r in runs),
+                "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+                "p95_ms": statistics.median(r["p95_ms"] for r in runs),
+                "errors": sum(r["errors"] for r in runs),
+                "vigie_ratios": [
+                    measured[scenario]["vigie"]["rps"] / r["rps"] if r["rps"] else float("inf")
+                    for measured, r in zip(rounds, runs, strict=True)
+                ],
+            }
+            if all("bytes_per_request" in r for r in runs):  # wrk's figures, not pgbench's
+                summary["bytes_per_request"] = statistics.fmean(
+                    r["bytes_per_request"] for r in runs
+                )
+            results[scenario][name] = summary
+    return results
+
+
 def moderator_client(app):
     """A test client signed in as a moderator, whose pins are published (hence counted)."""
     with app.app_context():

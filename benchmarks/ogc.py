@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import urllib.parse
@@ -234,32 +233,11 @@ def main() -> None:
                     base, paths, args.duration, args.connections, timeout=PEER_TIMEOUT
                 )
             rounds.append(measured)
-    results = summarize(rounds)
+    results = loadgen.summarize(rounds)
     loadgen.save_results(
         RESULTS, {"args": vars(args), "workers": workers, "results": results, "rounds": rounds}
     )
     print(report(results))
-
-
-def summarize(rounds: list[dict]) -> dict:
-    """Per scenario and server: mean pages/s, median latencies, and Vigie's ratio per round."""
-    results: dict = {}
-    for scenario, servers in rounds[0].items():
-        results[scenario] = {}
-        for name in servers:
-            runs = [measured[scenario][name] for measured in rounds]
-            results[scenario][name] = {
-                "rps": statistics.fmean(r["rps"] for r in runs),
-                "p50_ms": statistics.median(r["p50_ms"] for r in runs),
-                "p95_ms": statistics.median(r["p95_ms"] for r in runs),
-                "bytes_per_request": statistics.fmean(r["bytes_per_request"] for r in runs),
-                "errors": sum(r["errors"] for r in runs),
-                "vigie_ratios": [
-                    measured[scenario]["vigie"]["rps"] / r["rps"] if r["rps"] else float("inf")
-                    for measured, r in zip(rounds, runs, strict=True)
-                ],
-            }
-    return results
 
 
 def report(results: dict) -> str:

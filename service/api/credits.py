@@ -54,14 +54,20 @@ def contributors_credit() -> dict:
 HAS_OPENSTREETMAP_DEVICES = CompiledRead(select_has_openstreetmap_devices())
 
 
-def openstreetmap_credits() -> list[dict]:
-    """OpenStreetMap's credit when a public device came from it, else nothing."""
-    return [OPENSTREETMAP] if HAS_OPENSTREETMAP_DEVICES.one_or_none()[0] else []
+def openstreetmap_credits(from_openstreetmap: bool | None = None) -> list[dict]:
+    """OpenStreetMap's credit when a public device came from it, else nothing.
+
+    FROM_OPENSTREETMAP is the answer when a page's statement gave it (FeaturePage), else it
+    is asked here.
+    """
+    if from_openstreetmap is None:
+        from_openstreetmap = HAS_OPENSTREETMAP_DEVICES.one_or_none()[0]
+    return [OPENSTREETMAP] if from_openstreetmap else []
 
 
-def device_credits() -> list[dict]:
+def device_credits(from_openstreetmap: bool | None = None) -> list[dict]:
     """The credits of the public devices: contributors, and OpenStreetMap's if imported."""
-    return [contributors_credit(), *openstreetmap_credits()]
+    return [contributors_credit(), *openstreetmap_credits(from_openstreetmap)]
 
 
 def dataset_credits(statement: Select) -> list[dict]:

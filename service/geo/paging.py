@@ -14,6 +14,8 @@ class FeaturePage:
     """A page of Features joined by commas, its size, edges and whether more lie beyond.
 
     What select_feature_page's statements return as a row; edges are key values as text.
+    from_openstreetmap tells whether a public device came from OpenStreetMap (its credit is
+    then due), when the page's own statement asked it; None when it did not.
     """
 
     features: str
@@ -21,6 +23,7 @@ class FeaturePage:
     first_key: str | None
     last_key: str | None
     has_more: bool
+    from_openstreetmap: bool | None = None
 
 
 def select_feature_page(

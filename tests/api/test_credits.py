@@ -77,6 +77,37 @@ def test_listings_and_collections_link_every_licence(client, imported, url):
     }
 
 
+class NoSecondStatement:
+    def one_or_none(self, **_):
+        raise AssertionError("the credit was asked in a statement of its own")
+
+
+@pytest.mark.parametrize("with_import", [False, True])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/devices",
+        "/api/v1/devices?bbox=10,10,10.1,10.1",  # an empty page owes the credit too
+        "/ogc/collections/devices/items",
+    ],
+)
+def test_pages_learn_the_credit_from_their_own_statement(client, db, monkeypatch, url, with_import):
+    """A page of devices asks in its own statement whether OpenStreetMap is to be credited:
+    a second statement cost every page a second wait on the database."""
+    pin(client, 2.306, 48.806)
+    if with_import:
+        db(
+            "INSERT INTO devices (id, geom, kind, osm_id) VALUES "
+            "(gen_random_uuid(), ST_SetSRID(ST_MakePoint(2.305, 48.805), 4326), 'camera', 7)"
+        )
+    monkeypatch.setattr("service.api.credits.HAS_OPENSTREETMAP_DEVICES", NoSecondStatement())
+    response = client.get(url)
+    assert response.status_code == 200, response.get_json()
+    credited = licences(response.get_json())
+    assert ("© OpenStreetMap contributors (ODbL 1.0)" in credited) is with_import
+    assert "Vigie contributors (ODbL 1.0)" in credited
+
+
 def test_collections_name_their_sources(client, imported, districts):
     devices = client.get("/ogc/collections/devices").get_json()
     assert devices["attribution"] == (

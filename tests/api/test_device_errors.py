@@ -3,6 +3,7 @@
 import io
 import json
 
+import marshmallow
 import pytest
 
 from tests.helpers import PROBLEM, feature, pin
@@ -312,3 +313,20 @@ def test_a_raw_nul_in_the_query_is_refused_too(client, stored):
     assert_problem(response, 400)
     assert response.get_json()["errors"][0]["field"] == "operator"
     assert stored()
+
+
+def test_query_schemas_are_made_once_not_for_every_request(client, stored, monkeypatch):
+    """Checking a query must not build its schema again (webargs would, copying each field):
+    and a schema made once keeps checking each request on its own."""
+    made = []
+    make = marshmallow.Schema.__init__
+
+    def counted(schema, *args, **kwargs):
+        made.append(type(schema).__name__)
+        make(schema, *args, **kwargs)
+
+    monkeypatch.setattr(marshmallow.Schema, "__init__", counted)
+    assert client.get("/api/v1/devices?kind=camera&limit=5").status_code == 200
+    assert_problem(client.get("/api/v1/devices?limit=0"), 400, "limit")
+    assert client.get("/api/v1/devices?limit=5").status_code == 200
+    assert made == []

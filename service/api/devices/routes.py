@@ -222,7 +222,7 @@ class DeviceViews(MethodView):
             select_device_page_in_space(flt, limit, after=after), photo_base=photo_base()
         )
         page = spatial_page(row, limit, backward=False)
-        links = [link(request.url, "self"), *licence_links(device_credits())]
+        links = [link(request.url, "self"), *licence_links(device_credits(page.from_openstreetmap))]
         if page.has_more:
             links.append(link(next_link(page.last_key), "next"))
         matched = session.execute(count_devices(flt)).scalar_one() if count else None

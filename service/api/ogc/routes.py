@@ -157,10 +157,13 @@ def read_cursor(collection: OgcCollection, cursor: str) -> tuple[bool, tuple]:
     return backward, tuple(position)
 
 
-def collection_credits(collection: OgcCollection) -> list[dict]:
-    """Who to credit for the collection's data: its devices' sources, and the datasets it draws
-    from (official districts, declared lists)."""
-    credits = device_credits()
+def collection_credits(
+    collection: OgcCollection, from_openstreetmap: bool | None = None
+) -> list[dict]:
+    """Who to credit for the collection's data: its devices' sources (FROM_OPENSTREETMAP as
+    device_credits takes it), and the datasets it draws from (official districts, declared
+    lists)."""
+    credits = device_credits(from_openstreetmap)
     if collection.datasets is not None:
         credits += dataset_credits(collection.datasets())
     return credits
@@ -590,7 +593,7 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
             collection.title,
         ),
         *paging_links(collection, page, backward, position, media_type),
-        *licence_links(collection_credits(collection)),
+        *licence_links(collection_credits(collection, page.from_openstreetmap)),
     ]
     body = feature_collection(
         features_in_crs(page.features, args.get("crs")),

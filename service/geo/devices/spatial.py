@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import UUID, aggregate_order_by
 
 from ...models import Device
 from ..keys import KEY_SPACE, covering_ranges
+from ..osm import select_has_openstreetmap_devices
 from ..paging import FeaturePage, keyset
 from ..sql import array_literal, sql_string
 from ..statements import STATEMENTS, BoundStatement, parameter
@@ -140,6 +141,9 @@ def _device_page_in_space(clauses, box_test, after, before) -> Select:
         fetched.label("fetched"),
         tile_keys[1].label("near_tile_key"),
         tile_keys[func.least(fetched, PAGE_LIMIT)].label("far_tile_key"),
+        # The page's credits in the same round trip: every page asks them, and a statement
+        # of its own cost a second wait on the server for each page.
+        select_has_openstreetmap_devices().scalar_subquery().label("from_openstreetmap"),
     )
 
 
@@ -159,7 +163,7 @@ def spatial_page(row, limit: int, *, backward: bool) -> FeaturePage:
         else:
             features = features[: features.rindex("," + FEATURE_START)]
     if not features:
-        return FeaturePage("", 0, None, None, False)
+        return FeaturePage("", 0, None, None, False, row.from_openstreetmap)
     id_at = len(FEATURE_START)
     last_at = features.rindex(FEATURE_START) + id_at
     first_id, last_id = features[id_at : id_at + 36], features[last_at : last_at + 36]
@@ -167,5 +171,10 @@ def spatial_page(row, limit: int, *, backward: bool) -> FeaturePage:
     if backward:
         low, high = high, low
     return FeaturePage(
-        features, min(row.fetched, limit), f"{low}:{first_id}", f"{high}:{last_id}", has_more
+        features,
+        min(row.fetched, limit),
+        f"{low}:{first_id}",
+        f"{high}:{last_id}",
+        has_more,
+        row.from_openstreetmap,
     )
