@@ -70,6 +70,11 @@ def pages_in_key_order(collection: "OgcCollection", page: PageRequest) -> BoundS
     return BoundStatement(statement, {})
 
 
+def key_order_page(row, _page: PageRequest) -> FeaturePage:
+    """The page a select_feature_page row holds (the credits are not asked there)."""
+    return FeaturePage(row.features, row.returned, row.first_key, row.last_key, row.has_more)
+
+
 @dataclass(frozen=True)
 class Paging:
     """How a collection's pages are chosen and read back."""
@@ -80,8 +85,8 @@ class Paging:
     position_types: tuple[type, ...] | None = None
     # Checks a position read from a cursor; ValueError if it cannot be one.
     check_position: Callable[[tuple], None] = lambda _position: None
-    # The page (features, returned, first_key, last_key, has_more) of the statement's row.
-    page_of: Callable[[object, PageRequest], object] = lambda row, _page: row
+    # The FeaturePage of the statement's row.
+    page_of: Callable[[object, PageRequest], FeaturePage] = key_order_page
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,10 @@ def client(moderator):
 ITEMS = "/ogc/collections/devices/items"
 
 
+def varies_on(response) -> set[str]:
+    return {name.strip() for name in response.headers.get("Vary", "").split(",")}
+
+
 def ids(response) -> set[str]:
     return {f["id"] for f in response.get_json()["features"]}
 
@@ -203,6 +207,31 @@ class TestItems:
         assert following["type"] == "application/json"
         assert client.get(relative(following["href"])).mimetype == "application/json"
         assert links_by_rel(client.get(f"{ITEMS}?limit=2").get_json())["next"]["type"] == GEOJSON
+
+    @pytest.mark.parametrize(
+        "accept,query,expected",
+        [
+            ("application/json", "", "application/json"),
+            ("application/geo+json, application/json;q=0.9", "", GEOJSON),
+            ("application/json;q=0.5, application/geo+json", "", GEOJSON),
+            ("text/html,application/xhtml+xml,*/*;q=0.8", "", GEOJSON),  # a browser
+            ("application/json", "f=geojson", GEOJSON),  # f= has the last word
+            ("application/geo+json", "f=json", "application/json"),
+        ],
+    )
+    def test_pages_and_items_are_labelled_as_accept_asks(
+        self, client, paris, accept, query, expected
+    ):
+        """OGC API Features negotiates by Accept as by f=: the same document, labelled as
+        the client reads it, and its links say so; caches keep each label apart."""
+        page = client.get(f"{ITEMS}?limit=2&{query}", headers={"Accept": accept})
+        assert page.status_code == 200 and page.mimetype == expected
+        assert "Accept" in varies_on(page)
+        assert links_by_rel(page.get_json())["self"]["type"] == expected
+        assert links_by_rel(page.get_json())["next"]["type"] == expected
+        item = client.get(f"{ITEMS}/{paris['louvre']}?{query}", headers={"Accept": accept})
+        assert item.status_code == 200 and item.mimetype == expected
+        assert "Accept" in varies_on(item)
 
     def test_backward_from_the_last_page_visits_every_page_again(self, client, paris):
         forward = [client.get(f"{ITEMS}?limit=2").get_json()]

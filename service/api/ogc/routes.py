@@ -113,21 +113,32 @@ def schema_document(
     return schema_response({**heading, "type": "object", **members}, args)
 
 
+def labelled(args: dict, usual: str) -> str:
+    """The media type to label a document with: USUAL (GeoJSON, JSON Schema), or
+    application/json when f=json asks for it, or, without f, when Accept prefers it to USUAL
+    (GDAL 3.6 refuses queryables labelled otherwise; HTTP libraries often ask for JSON). The
+    body is the same; the answer varies on Accept."""
+    if "f" in args:
+        return JSON if args["f"] == "json" else usual
+    return request.accept_mimetypes.best_match([usual, JSON], default=usual)
+
+
 def schema_response(document: dict, args: dict) -> Response:
-    """A JSON Schema, labelled application/json when the client asks for that and not for
-    application/schema+json (GDAL 3.6 refuses queryables otherwise, and filters on its side)."""
-    share([], vary=("Accept",))  # labelled as the client accepts
-    wanted = request.accept_mimetypes.best_match([SCHEMA_JSON, JSON], default=SCHEMA_JSON)
-    return json_response(document, JSON if args.get("f") == "json" else wanted)
+    """A JSON Schema, labelled as asked (labelled)."""
+    share([], vary=("Accept",))
+    return json_response(document, labelled(args, SCHEMA_JSON))
 
 
 def share_items(collection: OgcCollection, bboxes) -> None:
-    """Items of devices are named by their area; districts carry counts of devices anywhere."""
-    share(area_keys(bboxes) if collection.id == DEVICES.id else [ALL_DEVICES])
+    """Items of devices are named by their area; districts carry counts of devices anywhere.
+    Labelled as the client accepts (labelled)."""
+    keys = area_keys(bboxes) if collection.id == DEVICES.id else [ALL_DEVICES]
+    share(keys, vary=("Accept",))
 
 
 def share_item(collection: OgcCollection, key) -> None:
-    share([device_key(key) if collection.id == DEVICES.id else district_key(key)])
+    keys = [device_key(key) if collection.id == DEVICES.id else district_key(key)]
+    share(keys, vary=("Accept",))
 
 
 def unknown_collection(collection_id: str) -> NotFound:
@@ -459,7 +470,7 @@ class ItemViews(MethodView):
         ]
         feature = features_in_crs(feature, args.get("crs"))
         body = f'{feature[:-1]},"links":{orjson.dumps(links).decode()}}}'
-        response = conditional_response(body, JSON if args.get("f") == "json" else GEOJSON)
+        response = conditional_response(body, labelled(args, GEOJSON))
         return with_crs(response, args.get("crs"))
 
 
@@ -577,7 +588,8 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
     # numberMatched is free when the first page holds every match; otherwise a count would
     # cost more than the page itself, and Part 1 lets the server leave it out.
     matched = page.returned if backward is None and not page.has_more else None
-    media_type, other = (JSON, GEOJSON) if args.get("f") == "json" else (GEOJSON, JSON)
+    media_type = labelled(args, GEOJSON)
+    other = GEOJSON if media_type == JSON else JSON
     links = [
         link(request.url, "self", media_type, "This page"),
         link(
@@ -609,8 +621,7 @@ def register_items_route(collection: OgcCollection) -> None:
     endpoint = f"{collection.id}_items"
 
     class ItemsViews(MethodView):
-        # An instance, not the class: webargs would build (and deep-copy) one per request.
-        @blp.arguments(items_args_schema(collection)(), location="query", unknown=RAISE)
+        @blp.arguments(items_args_schema(collection), location="query", unknown=RAISE)
         @blp.response(200, OgcFeatureCollectionSchema, content_type=GEOJSON)
         @blp.served_as(
             {
