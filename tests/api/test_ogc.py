@@ -217,6 +217,7 @@ class TestItems:
             ("text/html,application/xhtml+xml,*/*;q=0.8", "", GEOJSON),  # a browser
             ("application/json", "f=geojson", GEOJSON),  # f= has the last word
             ("application/geo+json", "f=json", "application/json"),
+            ("application/json; charset=utf-8", "", "application/json"),  # parameters aside
         ],
     )
     def test_pages_and_items_are_labelled_as_accept_asks(
@@ -232,6 +233,19 @@ class TestItems:
         item = client.get(f"{ITEMS}/{paris['louvre']}?{query}", headers={"Accept": accept})
         assert item.status_code == 200 and item.mimetype == expected
         assert "Accept" in varies_on(item)
+        assert links_by_rel(item.get_json())["self"]["type"] == expected
+
+    def test_a_validator_of_one_label_is_not_valid_for_the_other(self, client, paris):
+        """The same item labelled GeoJSON or JSON is two answers: a 304 must not tell a
+        client of one label that the other's copy is current."""
+        url = f"{ITEMS}/{paris['louvre']}"
+        geojson = client.get(url, headers={"Accept": GEOJSON})
+        json = client.get(url, headers={"Accept": "application/json"})
+        assert geojson.headers["ETag"] != json.headers["ETag"]
+        crossed = {"Accept": "application/json", "If-None-Match": geojson.headers["ETag"]}
+        assert client.get(url, headers=crossed).status_code == 200
+        same = {"Accept": "application/json", "If-None-Match": json.headers["ETag"]}
+        assert client.get(url, headers=same).status_code == 304
 
     def test_backward_from_the_last_page_visits_every_page_again(self, client, paris):
         forward = [client.get(f"{ITEMS}?limit=2").get_json()]

@@ -301,6 +301,11 @@ class TestFeatureSchemas:
         assert asked.mimetype == "application/json"
         # Chosen by Accept: a cache must keep one answer per Accept.
         assert "Accept" in {name.strip() for name in asked.headers["Vary"].split(",")}
+        # GDAL repeats its URL's query string (`OAPIF:https://host/ogc?f=geojson`) on every
+        # request: an f naming another format leaves the schema's label to Accept.
+        gdal = {"Accept": "application/geo+json, application/json"}
+        assert client.get(f"{url}?f=geojson", headers=gdal).mimetype == "application/json"
+        assert client.get(f"{url}?f=json").mimetype == "application/json"
         assert client.get("/ogc/collections/nothing/schema").status_code == 404
         assert client.get(f"{ITEMS}?limit=1").mimetype == GEOJSON
 

@@ -13,6 +13,7 @@ import orjson
 from flask import Response, current_app, request, send_file, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
+from werkzeug.datastructures import MIMEAccept
 
 from ...caching import ALL_DEVICES, area_keys, device_key, district_key, share
 from ...db import run_statement, session, time_limit
@@ -60,6 +61,8 @@ from .schemas import (
 
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
+# What f= names (labelled).
+FORMATS = {"json": JSON, "geojson": GEOJSON}
 JSON_SCHEMA_2020 = "https://json-schema.org/draft/2020-12/schema"
 # Items are served as GeoJSON, or as the same body labelled application/json (f=json).
 OGC_FEATURE = "#/components/schemas/OgcFeature"
@@ -115,12 +118,20 @@ def schema_document(
 
 def labelled(args: dict, usual: str) -> str:
     """The media type to label a document with: USUAL (GeoJSON, JSON Schema), or
-    application/json when f=json asks for it, or, without f, when Accept prefers it to USUAL
-    (GDAL 3.6 refuses queryables labelled otherwise; HTTP libraries often ask for JSON). The
-    body is the same; the answer varies on Accept."""
-    if "f" in args:
-        return JSON if args["f"] == "json" else usual
-    return request.accept_mimetypes.best_match([usual, JSON], default=usual)
+    application/json when f=json asks for it, or when Accept prefers it to USUAL (GDAL 3.6
+    refuses queryables labelled otherwise; HTTP libraries often ask for JSON). An f that names
+    USUAL has the last word too; any other (f=geojson on a schema: GDAL repeats its URL's
+    query on every request) leaves it to Accept. The answer varies on Accept.
+
+    Media type parameters are not compared (`application/json; charset=utf-8` is JSON).
+    """
+    asked = FORMATS.get(args.get("f"))
+    if asked in (JSON, usual):
+        return asked
+    accepted = MIMEAccept(
+        [(value.partition(";")[0].strip(), quality) for value, quality in request.accept_mimetypes]
+    )
+    return accepted.best_match([usual, JSON], default=usual)
 
 
 def schema_response(document: dict, args: dict) -> Response:
@@ -464,13 +475,15 @@ class ItemViews(MethodView):
         if feature is None:
             raise NotFound(f"No feature has the id {feature_id!r}.", field="featureId")
         collection_url = url_for("ogc.CollectionViews", collection_id=collection.id, _external=True)
+        media_type = labelled(args, GEOJSON)
+        # The self link names the label: each label's body, and so its ETag, is its own.
         links = [
-            link(request.base_url, "self", GEOJSON, "This feature"),
+            link(request.base_url, "self", media_type, "This feature"),
             link(collection_url, "collection", JSON, collection.title),
         ]
         feature = features_in_crs(feature, args.get("crs"))
         body = f'{feature[:-1]},"links":{orjson.dumps(links).decode()}}}'
-        response = conditional_response(body, labelled(args, GEOJSON))
+        response = conditional_response(body, media_type)
         return with_crs(response, args.get("crs"))
 
 
