@@ -64,7 +64,7 @@ SCHEMA_JSON = "application/schema+json"
 # What f= names (labelled).
 FORMATS = {"json": JSON, "geojson": GEOJSON}
 JSON_SCHEMA_2020 = "https://json-schema.org/draft/2020-12/schema"
-# Items are served as GeoJSON, or as the same body labelled application/json (f=json).
+# Items are served as GeoJSON, or as the same body labelled application/json (labelled).
 OGC_FEATURE = "#/components/schemas/OgcFeature"
 OGC_FEATURE_COLLECTION = "#/components/schemas/OgcFeatureCollection"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
