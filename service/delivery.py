@@ -7,6 +7,7 @@ import brotli
 import xxhash
 from flask import Response, request
 from flask_cors import CORS
+from werkzeug.datastructures import MIMEAccept
 
 from . import idempotency, replicas
 from .caching import cache_headers
@@ -29,6 +30,14 @@ ENCODERS = {
 MIN_COMPRESSED_BYTES = 500
 # An API answer is data, never a page: a browser that opens one must run, load and frame nothing.
 API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
+def accepted_media_types() -> MIMEAccept:
+    """The request's Accept with the media types' parameters left out: `text/csv;
+    charset=utf-8` asks for CSV (Werkzeug would take it for another type than text/csv)."""
+    return MIMEAccept(
+        [(value.partition(";")[0].strip(), quality) for value, quality in request.accept_mimetypes]
+    )
 
 
 def chosen_encoding() -> str | None:

@@ -57,7 +57,6 @@ class TestHeaders:
             f"/api/v1/devices?bbox={BBOX}&cluster=true&zoom=12",
             "/api/v1/devices",
             f"/ogc/collections/devices/items?bbox={BBOX}",
-            "/ogc/collections/districts/items",
             "/ogc/collections",
         ],
     )
@@ -79,6 +78,9 @@ class TestHeaders:
             ("/api/v1/stats/districts?level=quartier&parent=P&f=csv", "s-maxage=0"),
             ("/api/v1/stats/districts?level=quartier", "s-maxage=0"),
             ("/api/v1/stats/districts?level=quartier&parent=P&outside=true", "s-maxage=0"),
+            # The OGC API's districts carry the same figures.
+            ("/ogc/collections/districts/items", "s-maxage=0"),
+            ("/ogc/collections/districts/items/Q", "s-maxage=0"),
         ],
     )
     def test_statistics_are_never_served_by_a_cache_once_a_change_committed(

@@ -320,6 +320,12 @@ class TestDensities:
         _value, options = parse_options_header(header)  # filename* first, as browsers read it
         assert options["filename"] == f"districts-quartier-{parents.replace(',', '-')}.csv"
 
+    def test_several_levels_are_told_that_level_takes_one(self, client, quarters):
+        response = client.get("/api/v1/stats/districts?level=quartier,commune")
+        assert response.status_code == 404 and response.mimetype == PROBLEM
+        body = response.get_json()
+        assert "takes one level" in body["detail"] and body["errors"][0]["field"] == "level"
+
     def test_csv_file_name_tells_the_filters_and_the_day(self, client, quarters):
         """Two downloads of the same districts under other filters (curl -OJ) must not
         overwrite each other."""
@@ -331,6 +337,28 @@ class TestDensities:
         )
         plain = client.get(STATS + "&f=csv").headers["Content-Disposition"]
         assert parse_options_header(plain)[1]["filename"] == "districts-quartier-P.csv"
+        # Options that add columns or order the rows otherwise are named too.
+        options_asked = "&f=csv&watched=true&rank_by=count"
+        other = client.get(STATS + options_asked).headers["Content-Disposition"]
+        assert parse_options_header(other)[1]["filename"] == (
+            "districts-quartier-P-watched-rank_by-count.csv"
+        )
+        parent_only = client.get("/api/v1/stats/districts?parent=P&f=csv")
+        named = parse_options_header(parent_only.headers["Content-Disposition"])[1]["filename"]
+        assert named == "districts-P.csv"
+
+    @pytest.mark.parametrize(
+        "accept,expected",
+        [
+            ("text/csv; charset=utf-8", "text/csv"),
+            ("text/csv; header=present", "text/csv"),  # the type CSV answers carry
+            ("application/geo+json; charset=utf-8", GEOJSON),
+            ("application/json;q=0.5, text/csv; charset=utf-8", "text/csv"),
+        ],
+    )
+    def test_accept_is_read_without_parameters(self, client, quarters, accept, expected):
+        response = client.get(STATS, headers={"Accept": accept})
+        assert response.status_code == 200 and response.mimetype == expected
 
     def test_csv_has_the_json_field_names_and_the_attribution_in_headers(self, client, quarters):
         pin(client, 2.301, 48.801)
@@ -1162,6 +1190,16 @@ def test_devices_outside_are_found_in_none_of_overlapping_districts(
     body = stats(client, "/api/v1/stats/districts?parent=P,X&outside=true")
     assert {d["code"]: d["count"] for d in body["districts"]} == {"Q1": 2, "Q2": 1, "P": 2}
     assert body["totals"]["outside_count"] == 1
+
+
+def test_a_device_just_beyond_the_box_is_not_outside_count(client, db, quarters):
+    """17 cm south of the selection's box: beyond it, though the index's single-precision
+    boxes overlap."""
+    db(
+        "INSERT INTO devices (id, geom, kind) VALUES "
+        "(gen_random_uuid(), ST_SetSRID(ST_MakePoint(2.305, 48.7999985), 4326), 'camera')"
+    )
+    assert stats(client, STATS + "&outside=true")["totals"]["outside_count"] == 0
 
 
 # Coordinates on the districts' edges and corners as well as inside and outside them.

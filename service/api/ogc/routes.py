@@ -13,15 +13,14 @@ import orjson
 from flask import Response, current_app, request, send_file, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
-from werkzeug.datastructures import MIMEAccept
 
 from ...caching import ALL_DEVICES, area_keys, device_key, district_key, share
 from ...db import run_statement, session, time_limit
-from ...delivery import conditional_response
+from ...delivery import accepted_media_types, conditional_response
 from ...errors import BadRequest, NotFound
 from ...exports.geopackage import Layer, write_flatgeobuf, write_geopackage
 from ...extensions import BINARY, ETAG_HEADER, Blueprint, api
-from ...geo.collections import COLLECTIONS, DEVICES, OgcCollection, PageRequest
+from ...geo.collections import COLLECTIONS, DEVICES, DISTRICTS, OgcCollection, PageRequest
 from ...geo.cql2 import FilterError, filter_clause
 from ...geo.crs import (
     CRS84,
@@ -128,10 +127,7 @@ def labelled(args: dict, usual: str) -> str:
     asked = FORMATS.get(args.get("f"))
     if asked in (JSON, usual):
         return asked
-    accepted = MIMEAccept(
-        [(value.partition(";")[0].strip(), quality) for value, quality in request.accept_mimetypes]
-    )
-    return accepted.best_match([usual, JSON], default=usual)
+    return accepted_media_types().best_match([usual, JSON], default=usual)
 
 
 def schema_response(document: dict, args: dict) -> Response:
@@ -142,14 +138,22 @@ def schema_response(document: dict, args: dict) -> Response:
 
 def share_items(collection: OgcCollection, bboxes) -> None:
     """Items of devices are named by their area; districts carry counts of devices anywhere.
-    Labelled as the client accepts (labelled)."""
-    keys = area_keys(bboxes) if collection.id == DEVICES.id else [ALL_DEVICES]
-    share(keys, vary=("Accept",))
+    Labelled as the client accepts (labelled). Figures drawn from devices (a district's
+    counts, a declared site's matches) are exact as the statistics API's are: no cache keeps
+    them past a change."""
+    devices = collection.id == DEVICES.id
+    share(area_keys(bboxes) if devices else [ALL_DEVICES], vary=("Accept",), exact=not devices)
 
 
 def share_item(collection: OgcCollection, key) -> None:
-    keys = [device_key(key) if collection.id == DEVICES.id else district_key(key)]
-    share(keys, vary=("Accept",))
+    """A device, a district (purged with the devices it counts), or a declared site, whose
+    matches change with devices no key of its own names."""
+    if collection.id == DEVICES.id:
+        share([device_key(key)], vary=("Accept",))
+    elif collection.id == DISTRICTS.id:
+        share([district_key(key)], vary=("Accept",), exact=True)
+    else:
+        share([ALL_DEVICES], vary=("Accept",), exact=True)
 
 
 def unknown_collection(collection_id: str) -> NotFound:

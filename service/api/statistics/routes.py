@@ -3,13 +3,13 @@
 import re
 from urllib.parse import quote
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import RAISE
 
 from ...caching import ALL_DEVICES, area_keys, district_key, share
 from ...db import session, time_limit
-from ...delivery import conditional_response
+from ...delivery import accepted_media_types, conditional_response
 from ...errors import BadRequest, NotFound
 from ...extensions import ETAG_HEADER, Blueprint
 from ...geo.districts import DEFAULT_TOLERANCE_M
@@ -91,10 +91,10 @@ def statistics_filter(args: dict, bbox=None) -> StatisticsFilter:
 
 
 def chosen_format(args: dict) -> str:
-    """`f=` wins; else the Accept header; else JSON."""
+    """`f=` wins; else the Accept header (parameters aside); else JSON."""
     if args.get("f"):
         return args["f"]
-    best = request.accept_mimetypes.best_match(list(MEDIA_TYPES.values()), default=None)
+    best = accepted_media_types().best_match(list(MEDIA_TYPES.values()), default=None)
     return next((name for name, media in MEDIA_TYPES.items() if media == best), "json")
 
 
@@ -124,12 +124,20 @@ def statistics_response(body: str, fmt: str, computed_at, source: str, attributi
 NAMED_FILTERS = ("kind", "status", "operator_type", "verification")
 
 
+# Options that add columns or order the rows otherwise, named in the file name too.
+NAMED_OPTIONS = ("declared", "watched")
+
+
 def download_name(name: str, args: dict) -> str:
-    """NAME with the filters ARGS give, and the day of `at` (the map at the end of it)."""
+    """NAME with the filters and options ARGS give, and the day of `at` (the map at the end
+    of it)."""
     parts = [name]
     for filter_name in NAMED_FILTERS:
         if args.get(filter_name):
             parts.append(f"{filter_name}-{'+'.join(args[filter_name])}")
+    parts += [option for option in NAMED_OPTIONS if args.get(option)]
+    if args.get("rank_by"):
+        parts.append(f"rank_by-{args['rank_by']}")
     if args.get("at"):
         parts.append(f"at-{args['at'].date().isoformat()}")
     return "-".join(parts)
@@ -264,17 +272,19 @@ class DistrictStatsViews(MethodView):
             parents=list(args.get("parent", ())),
         )
         if not session.execute(select_selection_exists(selection)).scalar_one():
+            several = "," in args.get("level", "")
             raise NotFound(
-                "No district matches this level and parent; see GET /api/v1/districts.",
-                field="parent" if args.get("parent") else "level",
+                "No district matches this level and parent; see GET /api/v1/districts."
+                + (" `level` takes one level: ask for each apart." if several else ""),
+                field="level" if several or not args.get("parent") else "parent",
             )
         parents = args.get("parent", ())
         share_statistics(
             [district_key(code) for code in parents] if parents else [ALL_DEVICES], args
         )
-        name = "-".join(["districts", args.get("level") or "", *args.get("parent", ())])
+        name = "-".join(["districts", *selection.levels, *selection.parents])
         query = density_query(selection, args, report_outside=args.get("outside", False))
-        return density_response(query, args, name.strip("-"))
+        return density_response(query, args, name)
 
 
 @blp.route("/compare")

@@ -630,10 +630,12 @@ def totals_object(query: DensityQuery, sel, rows) -> ColumnElement:
             district.code.in_(select(sel.c.code)),
             func.ST_Intersects(district.geom, devices.c.geom),
         )
+        # ST_Intersects, not `&&`: the index's boxes are rounded outward to single
+        # precision, and would take a device a few decimetres beyond the box.
         outside = (
             select(func.count())
             .select_from(devices)
-            .where(devices.c.geom.op("&&")(extent), ~in_a_district)
+            .where(func.ST_Intersects(devices.c.geom, extent), ~in_a_district)
             .scalar_subquery()
         )
     area = func.sum(rows.c.area_km2)
