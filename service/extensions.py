@@ -329,6 +329,10 @@ def parse_json(data: str | bytes):
     except RecursionError as exc:
         # A document of its own: webargs reads an error about "" as a missing body.
         raise json.JSONDecodeError("The JSON body nests too deeply.", "[[[...", 0) from exc
+    except ValueError as exc:  # an integer longer than Python converts (4,300 digits)
+        if isinstance(exc, json.JSONDecodeError):
+            raise
+        raise json.JSONDecodeError("The JSON body holds a number too long.", "1...", 0) from exc
 
 
 class JSONProvider(DefaultJSONProvider):

@@ -34,6 +34,16 @@ def test_deeply_nested_json_is_a_400(client, db, depth, path):
     assert stored(db, "devices") == 0 and stored(db, "users") == 1  # the moderator only
 
 
+@pytest.mark.parametrize("path", ["/api/v1/auth/tokens", "/api/v1/devices"])
+def test_a_number_too_long_to_convert_is_a_400(client, db, path):
+    """Python refuses to convert integers of more than 4,300 digits: an invalid body."""
+    body = '{"properties": {"height": 1' + "0" * 5000 + "}}"
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert "Invalid JSON" in response.get_json()["detail"]
+    assert stored(db, "devices") == 0
+
+
 def test_a_nul_deep_in_a_body_names_its_field(client, db):
     body = feature(tags={"a": {"b": ["ok", "bad\x00"]}})
     response = client.post("/api/v1/devices", json=body)

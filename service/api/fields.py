@@ -140,6 +140,19 @@ class JsonNumber(ma.fields.Float):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class JsonInteger(ma.fields.Integer):
+    """An integer of a JSON body: 1.5 and "1" are refused (marshmallow's Integer would read
+    1 from both), and so is a boolean."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str | bool):
+            raise ValidationError("Not a valid integer (a JSON number, not a string).")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class PointGeometrySchema(ma.Schema):
     """A GeoJSON Point in WGS84, longitude first."""
 

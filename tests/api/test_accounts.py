@@ -395,3 +395,21 @@ class TestPasswordChange:
             args=["users", "reset-password", "ghost"], input=f"{self.NEW}\n{self.NEW}\n"
         )
         assert unknown.exit_code != 0 and "no account" in unknown.output
+
+
+@pytest.mark.parametrize("lifetime", [30.9, "7", True])
+def test_a_token_lifetime_must_be_a_whole_json_number(client, make_user, lifetime):
+    """30.9 days is not read as 30, nor "7" as 7: the field is named instead."""
+    user, _ = make_user()
+    response = login(client, user.username, TEST_PASSWORD, lifetime_days=lifetime)
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    assert response.get_json()["errors"][0]["field"] == "lifetime_days"
+
+
+@pytest.mark.parametrize("revision", [1.5, "1", True])
+def test_a_revision_to_revert_to_must_be_a_whole_json_number(client, as_user, revision):
+    moderator = as_user("moderator")
+    device = pin(moderator, 2.35, 48.85)
+    response = moderator.post(f"/api/v1/devices/{device['id']}/revert", json={"revision": revision})
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    assert response.get_json()["errors"][0]["field"] == "revision"

@@ -5,7 +5,7 @@ from marshmallow import validate
 
 from ... import vocabulary as vocab
 from ...auth import weak_password_reason
-from ..fields import utc_datetime
+from ..fields import JsonInteger, utc_datetime
 
 
 class WholeMatch(validate.Regexp):
@@ -89,7 +89,7 @@ class LoginSchema(StrictSchema):
         validate=validate.Length(max=100),
         metadata={"description": "A label, e.g. the phone's name"},
     )
-    lifetime_days = ma.fields.Integer(validate=validate.Range(1, 365))
+    lifetime_days = JsonInteger(validate=validate.Range(1, 365))
 
 
 class TokenSchema(ma.Schema):

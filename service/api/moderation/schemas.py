@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..devices.schemas import DeviceFeatureSchema, DuplicateCandidateSchema
-from ..fields import utc_datetime
+from ..fields import JsonInteger, utc_datetime
 from ..photos.schemas import DevicePhotoSchema
 
 
@@ -33,7 +33,7 @@ class MergeSchema(StrictSchema):
 
 
 class RevertSchema(StrictSchema):
-    revision = ma.fields.Integer(
+    revision = JsonInteger(
         required=True,
         validate=validate.Range(min=1, max=2**63 - 1),
         metadata={"description": "Revision whose state to restore"},
