@@ -3,7 +3,17 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -11,12 +21,20 @@ from .. import vocabulary as vocab
 from . import Base
 from .device import one_of
 
+# Revisions that moved a device after it was pinned.
+MOVES = "action <> 'create' AND changes ? 'geometry'"
+
 
 class DeviceRevision(Base):
     """One change of a device: who, when, what, and the full state it left behind."""
 
     __tablename__ = "device_revisions"
-    __table_args__ = (Index("device_revisions_device_idx", "device_id", "id"),)
+    __table_args__ = (
+        Index("device_revisions_device_idx", "device_id", "id"),
+        # The few moves (service/geo/statistics/selection.py, is_a_move), which sync and the
+        # statistics at a date look for among every revision.
+        Index("device_revisions_moves_idx", "device_id", postgresql_where=text(MOVES)),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     device_id: Mapped[uuid.UUID] = mapped_column(

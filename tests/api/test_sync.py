@@ -238,3 +238,26 @@ def test_a_withdrawal_reaches_phones_of_any_box_and_as_any_caller(
             withdrawn["id"],
             imported["id"],
         }
+
+
+def test_a_device_moved_out_of_the_box_reaches_the_phones_of_that_box(committed, moderator, client):
+    """A phone that synced an area holds the device at its old place until it learns where
+    it went."""
+    moving = pin(moderator, 2.35, 48.85)
+    pin(moderator, 2.36, 48.86)
+    box = "2.3,48.8,2.4,48.9"
+    _, cursor = sync_all(client, bbox=box)
+    etag = moderator.get(f"/api/v1/devices/{moving['id']}").headers["ETag"]
+    moved = moderator.patch(
+        f"/api/v1/devices/{moving['id']}",
+        json={"geometry": {"type": "Point", "coordinates": [5.0, 45.0]}},
+        headers={"If-Match": etag},
+    )
+    assert moved.status_code == 200, moved.get_json()
+    features, _ = sync_all(client, cursor, bbox=box)
+    assert [(f["id"], f["geometry"]["coordinates"]) for f in features] == [
+        (moving["id"], [5.0, 45.0])
+    ]
+    # Another area that never held it is not told.
+    far, _ = sync_all(client, bbox="4.0,44.0,4.5,44.5")
+    assert far == []

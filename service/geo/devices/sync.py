@@ -5,9 +5,10 @@ import uuid
 from sqlalchemy import BigInteger, Select, Text, and_, case, cast, func, or_, select, true, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...models import Device
+from ...models import Device, DeviceRevision
 from ...visibility import Viewer, visible_clause
 from ..paging import select_feature_page
+from ..statistics.selection import is_a_move, json_point
 from .features import SYNC_PROPERTIES, device_feature_text, withdrawal_text
 from .filter import within_bboxes
 
@@ -29,7 +30,7 @@ def select_device_changes(
     # whatever the box: it may have been moved since phones got it, and its position is not
     # public any more.
     visible = visible_clause(viewer)
-    shown = and_(visible, within_bboxes(Device.geom, bboxes)) if bboxes else visible
+    shown = and_(visible, in_or_moved_out_of(bboxes)) if bboxes else visible
     # IS NOT TRUE: for a pin without an author, `visible` is NULL rather than false.
     withdrawn = and_(visible.is_not(true()), Device.published_at.is_not(None))
     clauses = [Device.change_txid < oldest_running, or_(shown, withdrawn)]
@@ -37,6 +38,18 @@ def select_device_changes(
     return select_feature_page(
         (Device.change_txid, Device.id), feature, clauses, limit, after=after
     )
+
+
+def in_or_moved_out_of(bboxes) -> ColumnElement:
+    """Devices in the boxes, and those a public move took out of them: a phone that synced
+    the box holds them at their old place until it learns where they went. (A device moved
+    out once comes with each of its later changes too: a few extra devices, never one lost.)
+    """
+    old_position = json_point(DeviceRevision.changes["geometry"][0])
+    moved_out = select(DeviceRevision.device_id).where(
+        is_a_move(), within_bboxes(old_position, bboxes)
+    )
+    return or_(within_bboxes(Device.geom, bboxes), Device.id.in_(moved_out))
 
 
 def txid(expression) -> ColumnElement:

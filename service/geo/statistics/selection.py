@@ -134,10 +134,12 @@ def revision_snapshot_at(at: datetime):
 
 def is_a_move(revision=DeviceRevision) -> ColumnElement:
     """Whether REVISION (a row of device_revisions) moved its device after it was pinned, in
-    public (a draft's moves are not replayed)."""
+    public (a draft's moves are not replayed). Written as the partial index of moves says
+    (device_revisions_moves_idx), with constants rather than parameters, so that PostgreSQL
+    may read that index whatever plan it keeps."""
     return and_(
-        revision.action != "create",
-        revision.changes.has_key("geometry"),
+        revision.action != sql_string("create"),
+        revision.changes.has_key(sql_string("geometry")),
         is_public_revision(revision),
     )
 
