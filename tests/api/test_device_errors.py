@@ -1,5 +1,6 @@
 """Every bad input gets a clear 4xx problem+json naming the field, and stores nothing."""
 
+import gzip
 import io
 import json
 
@@ -330,3 +331,18 @@ def test_query_schemas_are_made_once_not_for_every_request(client, stored, monke
     assert_problem(client.get("/api/v1/devices?limit=0"), 400, "limit")
     assert client.get("/api/v1/devices?limit=5").status_code == 200
     assert made == []
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "x-unknown"])
+def test_a_compressed_body_is_415_naming_content_encoding(client, stored, coding):
+    """Bodies are read as sent: a gzipped one is not "invalid JSON", a plain one labelled br
+    is not taken as plain."""
+    body = json.dumps(feature()).encode()
+    response = client.post(
+        "/api/v1/devices",
+        data=gzip.compress(body) if coding == "gzip" else body,
+        headers={"Content-Encoding": coding, "Content-Type": "application/json"},
+    )
+    assert_problem(response, 415, "Content-Encoding")
+    assert response.headers["Accept-Encoding"] == "identity"
+    assert stored()

@@ -170,6 +170,9 @@ class TestServing:
         again = client.get(body["thumbnail"], headers={"If-None-Match": response.headers["ETag"]})
         assert again.status_code == 304 and again.data == b""
         assert again.headers["ETag"] == response.headers["ETag"]
+        # If-None-Match compares weakly (RFC 9110): a cache may send the tag as weak.
+        weak = {"If-None-Match": "W/" + response.headers["ETag"]}
+        assert client.get(body["thumbnail"], headers=weak).status_code == 304
 
     def test_a_file_missing_from_the_store_is_a_404_not_a_500(self, app, client, monkeypatch):
         """A node whose store lacks the file (a store of its own, a restore without photos)."""

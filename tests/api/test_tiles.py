@@ -249,6 +249,10 @@ class TestClusteredListing:
         assert 2.3522 <= lon <= 2.3524 and 48.8566 <= lat <= 48.8567
         assert device["id"] == lone["id"]
         assert device["properties"]["direction"] == [45]
+        # A validator as the other listings have, as the API definition says.
+        url = "/api/v1/devices?cluster=true&zoom=12&bbox=2.2,48.7,2.6,48.95"
+        again = client.get(url, headers={"If-None-Match": response.headers["ETag"]})
+        assert again.status_code == 304
 
     def test_bbox_and_kind_filters_apply_to_clusters(self, client):
         pin(client, 2.3522, 48.8566)

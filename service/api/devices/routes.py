@@ -164,7 +164,7 @@ def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
         numberReturned=clusters.returned,
         links=[link(request.url, "self"), *licence_links(device_credits())],
     )
-    return Response(body, mimetype=GEOJSON)
+    return conditional_response(body, GEOJSON)
 
 
 def next_link(last_key: str) -> str:

@@ -295,7 +295,8 @@ class PhotoImageViews(MethodView):
             # which would serve it to the next person on a shared phone (no Vary would help:
             # the app signs out, the cached copy stays).
             headers["Cache-Control"] = NOT_KEPT
-        if request.if_none_match.contains(sha256):
+        # If-None-Match compares weakly (RFC 9110, 13.1.2): W/"..." names these bytes too.
+        if request.if_none_match.contains_weak(sha256):
             return Response(status=304, headers=headers)
         storage = photo_storage()
         key = content_key(sha256)
