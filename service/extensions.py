@@ -401,6 +401,16 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
+    def reads_caller(self):
+        """The route answers anyone, and shows a token's holder their own pending pins: the
+        token is optional, and a bad or expired one is a 401 (documented so)."""
+
+        def decorator(func):
+            func = self.problems(401)(func)
+            return self.doc(security=[{}, {"bearerAuth": []}])(func)
+
+        return decorator
+
     def if_match(self, required: bool, when: str = ""):
         """Document the If-Match header the route checks against the device's ETag (428
         without it when REQUIRED, 412 when stale; WHEN says when it is needed otherwise)."""

@@ -236,3 +236,28 @@ def test_authorization_matrix(world, db, caller, name, method, path, body, expec
         assert response.mimetype == "application/problem+json"
         if method != "GET":
             assert state(db) == before, "a refused write changed what is stored"
+
+
+def test_public_reads_refuse_a_bad_token_as_their_definition_says(client, moderator, db):
+    """They answer anyone, but a token that is not valid (expired, revoked) is a 401: the API
+    definition says so, and that the token is optional."""
+    device = pin(moderator, 2.35, 48.85)
+    photo = db("SELECT gen_random_uuid()").scalar_one()
+    spec = client.get("/api/openapi.json").get_json()
+    reads = {
+        "/api/v1/devices": "/api/v1/devices",
+        "/api/v1/devices/{device_id}": f"/api/v1/devices/{device['id']}",
+        "/api/v1/devices/{device_id}/history": f"/api/v1/devices/{device['id']}/history",
+        "/api/v1/devices/{device_id}/view": f"/api/v1/devices/{device['id']}/view",
+        "/api/v1/sync": "/api/v1/sync",
+        "/api/v1/photos/{photo_id}": f"/api/v1/photos/{photo}",
+        "/api/v1/photos/{photo_id}/{rendition}": f"/api/v1/photos/{photo}/thumbnail",
+        "/api/v1/declared/devices/{device_id}": f"/api/v1/declared/devices/{device['id']}",
+    }
+    for template, url in reads.items():
+        operation = spec["paths"][template]["get"]
+        assert "401" in operation["responses"], template
+        assert {} in operation["security"] and {"bearerAuth": []} in operation["security"]
+        response = client.get(url, headers={"Authorization": "Bearer vigie_not_a_token"})
+        assert response.status_code == 401, url
+        assert response.get_json()["errors"][0]["field"] == "Authorization"

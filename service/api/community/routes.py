@@ -75,6 +75,7 @@ class ConfirmationViews(MethodView):
 class HistoryViews(MethodView):
     @blp.response(200, HistorySchema)
     @blp.problems(404)
+    @blp.reads_caller()
     def get(self, device_id):
         """List every change of the device: who, which day, which fields from what to what"""
         device = session.get(Device, device_id)

@@ -117,6 +117,7 @@ class DeclaredSiteByIdViews(MethodView):
 class DeviceDeclarationViews(MethodView):
     @blp.response(200, DeviceDeclarationSchema, content_type=JSON)
     @blp.problems(404, 410)
+    @blp.reads_caller()
     def get(self, device_id):
         """Whether a device is declared: the declared sites it matches (public devices only)"""
         device = find_device(device_id)

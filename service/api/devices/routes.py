@@ -185,6 +185,7 @@ class DeviceViews(MethodView):
     )
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400)
+    @blp.reads_caller()
     def get(
         self,
         bbox=None,
@@ -293,7 +294,8 @@ class DeviceByIdViews(MethodView):
     @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON, headers=ETAG_HEADER)
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.alt_response(308, description="Merged into another device: follow Location")
-    @blp.problems(401, 404, 410)
+    @blp.problems(404, 410)
+    @blp.reads_caller()
     def get(self, device_id):
         """Read one device as a GeoJSON Feature"""
         row = read_device_feature(device_id)

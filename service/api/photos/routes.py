@@ -250,6 +250,7 @@ class DevicePhotoViews(MethodView):
 class PhotoByIdViews(MethodView):
     @blp.response(200, PhotoSchema)
     @blp.problems(404, 410)
+    @blp.reads_caller()
     def get(self, photo_id):
         """Read a photo's metadata: its device, size and image URLs"""
         photo, public = find_photo(photo_id)
@@ -283,6 +284,7 @@ class PhotoImageViews(MethodView):
     @blp.alt_response(302, description="Redirect to a presigned URL of the object store")
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(404, 410)
+    @blp.reads_caller()
     def get(self, photo_id, rendition):
         """Fetch a rendition of a photo: full (2560 px), large (1024 px) or thumbnail (320 px)"""
         photo, public = find_photo(photo_id)

@@ -40,7 +40,8 @@ CURSORS = CursorCodec(
 class SyncViews(MethodView):
     @blp.arguments(SyncArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, SyncPageSchema, content_type=GEOJSON)
-    @blp.problems(400, 401)
+    @blp.problems(400)
+    @blp.reads_caller()
     def get(self, args):
         """Every device created, changed or deleted since the cursor, tombstones included"""
         position = CURSORS.decode(args["since"]) if args.get("since") else START

@@ -29,7 +29,8 @@ blp = Blueprint(
 @blp.route("/devices/<uuid:device_id>/view")
 class DeviceViewConeViews(MethodView):
     @blp.response(200, ViewConeSchema, content_type=GEOJSON)
-    @blp.problems(401, 404, 410)
+    @blp.problems(404, 410)
+    @blp.reads_caller()
     def get(self, device_id):
         """Give the view cone of one camera as a GeoJSON Feature"""
         model = ViewModel.from_config(current_app.config)
