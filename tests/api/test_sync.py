@@ -261,3 +261,14 @@ def test_a_device_moved_out_of_the_box_reaches_the_phones_of_that_box(committed,
     # Another area that never held it is not told.
     far, _ = sync_all(client, bbox="4.0,44.0,4.5,44.5")
     assert far == []
+
+
+def test_a_listing_cursor_is_told_apart_from_a_restore(committed, moderator, client):
+    pin(moderator, 2.35, 48.85)
+    pin(moderator, 2.36, 48.86)
+    page = client.get("/api/v1/devices?bbox=2.3,48.8,2.4,48.9&limit=1").get_json()
+    listing_cursor = next(link for link in page["links"] if link["rel"] == "next")["href"]
+    since = listing_cursor.rpartition("cursor=")[2]
+    refused = client.get(f"/api/v1/sync?since={since}")
+    assert refused.status_code == 400 and refused.get_json()["errors"][0]["field"] == "since"
+    assert "next_cursor" in refused.get_json()["detail"]

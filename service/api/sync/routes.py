@@ -47,8 +47,9 @@ class SyncViews(MethodView):
         position = CURSORS.decode(args["since"]) if args.get("since") else START
         if position[0] > session.execute(select_next_txid()).scalar_one():
             raise BadRequest(
-                "This cursor was issued before the database was restored on another server: "
-                "sync again from the start.",
+                "This cursor is beyond this feed: it is another listing's (give `since` the "
+                "`next_cursor` of a sync answer), or it was issued before the database was "
+                "restored on another server. Sync again from the start.",
                 field="since",
             )
         bboxes = split_antimeridian(args["bbox"]) if args.get("bbox") else []
