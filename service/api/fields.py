@@ -156,6 +156,9 @@ class JsonInteger(ma.fields.Integer):
 class PointGeometrySchema(ma.Schema):
     """A GeoJSON Point in WGS84, longitude first."""
 
+    class Meta:
+        unknown = ma.EXCLUDE  # a geometry may carry a bbox and foreign members too (RFC 7946, 5)
+
     type = ma.fields.String(required=True, validate=ma.validate.Equal("Point"))
     coordinates = ma.fields.List(
         JsonNumber(allow_nan=False),

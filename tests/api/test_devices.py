@@ -383,3 +383,13 @@ class TestListing:
         response = client.get(f"/api/v1/devices?limit={limit}")
         assert response.status_code == 400
         assert response.get_json()["errors"][0]["field"] == "limit"
+
+
+def test_a_geometry_may_carry_a_bbox_and_foreign_members(client):
+    """RFC 7946 lets any GeoJSON object carry a bbox (section 5) and foreign members (6.1):
+    a geometry written by a GIS library is taken, the extras left out."""
+    body = feature(2.35, 48.85)
+    body["geometry"] |= {"bbox": [2.35, 48.85, 2.35, 48.85], "crs_note": "WGS84"}
+    response = client.post("/api/v1/devices", json=body)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["geometry"] == {"type": "Point", "coordinates": [2.35, 48.85]}
