@@ -130,27 +130,29 @@ def check_lon_lat(coordinates: list[float]) -> None:
         raise ValidationError(f"Latitude {lat} is outside -90..90 (coordinates are [lon, lat]).")
 
 
-class JsonNumber(ma.fields.Float):
+class JsonTypedNumber:
     """A number of a JSON body: a string of digits is refused, as JSON and GeoJSON type
-    numbers (marshmallow's Float would read "2.3" as 2.3), and so is a boolean."""
+    numbers (marshmallow would read "2.3" as 2.3), and so is a boolean."""
+
+    kind = "number"
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str | bool):
-            raise ValidationError("Not a valid number (a JSON number, not a string).")
+            raise ValidationError(f"Not a valid {self.kind} (a JSON number, not a string).")
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class JsonInteger(ma.fields.Integer):
-    """An integer of a JSON body: 1.5 and "1" are refused (marshmallow's Integer would read
-    1 from both), and so is a boolean."""
+class JsonNumber(JsonTypedNumber, ma.fields.Float):
+    pass
+
+
+class JsonInteger(JsonTypedNumber, ma.fields.Integer):
+    """A whole JSON number: 1.5 is refused too (marshmallow's Integer would read 1)."""
+
+    kind = "integer"
 
     def __init__(self, **kwargs):
         super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str | bool):
-            raise ValidationError("Not a valid integer (a JSON number, not a string).")
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class PointGeometrySchema(ma.Schema):
