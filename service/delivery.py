@@ -11,6 +11,7 @@ from werkzeug.datastructures import MIMEAccept
 
 from . import idempotency, replicas
 from .caching import cache_headers
+from .errors import RATE_LIMIT_HEADERS
 
 # Text formats worth compressing; binary tiles and images are left alone.
 COMPRESSIBLE = {
@@ -147,9 +148,7 @@ def init_app(app) -> None:
             "Content-Crs",
             # A PMTiles reader on another site checks which range it got.
             "Content-Range",
-            "X-RateLimit-Limit",
-            "X-RateLimit-Remaining",
-            "X-RateLimit-Reset",
+            *RATE_LIMIT_HEADERS,
         ],
         allow_headers=[
             "Content-Type",

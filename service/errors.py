@@ -77,6 +77,10 @@ class TooManyRequests(ServiceError):
     status, slug = 429, "too-many-requests"
 
 
+# What every answer tells of the rate limit it counts against (flask-limiter's names).
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
 class UnprocessableImage(ValidationFailed):
     """An upload that is an image of a supported format, but one the service will not keep."""
 

@@ -21,6 +21,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from .errors import (
+    RATE_LIMIT_HEADERS,
     BadRequest,
     PayloadTooLarge,
     ServiceError,
@@ -42,6 +43,8 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, DriverOpe
 # database, and the same request retried succeeds.
 TRANSIENT_CONFLICTS = ("40P01", "40001")
 DATABASE_RETRY_AFTER_SECONDS = 2
+# Set by a problem for itself: the rate limiter must not replace them (service/ratelimit.py).
+LIMIT_HEADERS = ("Retry-After", *RATE_LIMIT_HEADERS)
 # Request headers the service's own errors name as their field.
 HEADER_FIELDS = {
     "Authorization",
@@ -186,7 +189,9 @@ def problem_response(
     response = Response(orjson.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     # Kept as the problem says, whatever the rate limiter adds (service/ratelimit.py).
-    response.intended_retry_after = response.headers.get("Retry-After")
+    response.intended_limit_headers = {
+        name: value for name, value in response.headers.items() if name in LIMIT_HEADERS
+    }
     return response
 
 

@@ -135,13 +135,14 @@ def write_limit(func):
 
 def retry_after_only_when_refused(response):
     """flask-limiter sends Retry-After on every answer; it means "come back later" (RFC 9110,
-    10.2.3), so only a refusal keeps it, and an answer that set its own keeps that one (the
-    limiter would put its window's reset in its place). The X-RateLimit-* headers still tell
-    what is left."""
-    intended = getattr(response, "intended_retry_after", None)
-    if intended is not None:
-        response.headers["Retry-After"] = intended
-    elif response.status_code not in (429, 503):
+    10.2.3), so only a refusal keeps it. An answer that set its own keeps that one, and a
+    refusal by a limit of the service's own (new accounts' pins an hour) its own X-RateLimit-*:
+    the limiter would put its window's in their place, telling a refused client what is left of
+    another limit. Other answers' X-RateLimit-* still tell what is left."""
+    intended = getattr(response, "intended_limit_headers", {})
+    for name, value in intended.items():
+        response.headers[name] = value
+    if "Retry-After" not in intended and response.status_code not in (429, 503):
         response.headers.pop("Retry-After", None)
     return response
 

@@ -303,3 +303,25 @@ def test_a_redis_that_stops_answering_leaves_limits_in_memory(
     # Answers go on, and limits still apply, counted in this worker's memory.
     assert [r.status_code for r in login_attempts(client, 4)] == [401, 401, 401, 429]
     assert client.get("/api/v1/kinds").status_code == 200
+
+
+def test_a_refusal_by_the_new_accounts_pin_limit_describes_that_limit(
+    committed, limited_app, make_user
+):
+    """A contributor refused for pinning too much in an hour is told of that limit, not of the
+    write limit it is still within (which the limiter would describe)."""
+    client = limited_app(
+        RATE_LIMIT_WRITES="50 per minute", NEW_ACCOUNT_PINS_PER_HOUR=1
+    ).test_client()
+    _, token = make_user("contributor")
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    accepted = client.post("/api/v1/devices", json=feature(2.3, 48.8))
+    assert accepted.status_code == 201
+    assert accepted.headers["X-RateLimit-Limit"] == "50"  # the write limit, 49 left
+    refused = client.post("/api/v1/devices", json=feature(2.4, 48.8))
+    assert refused.status_code == 429
+    assert refused.headers.getlist("X-RateLimit-Limit") == ["1"]
+    assert refused.headers.getlist("X-RateLimit-Remaining") == ["0"]
+    wait = int(refused.headers["Retry-After"])
+    assert 3590 <= wait <= 3600
+    assert abs(int(refused.headers["X-RateLimit-Reset"]) - (time.time() + wait)) <= 2

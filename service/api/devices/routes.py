@@ -108,12 +108,18 @@ def check_pin_rate(user: User) -> None:
         )
     ).one()
     if count >= limit:
-        wait = session.scalar(
-            select(func.extract("epoch", oldest + timedelta(hours=1) - func.now()))
-        )
+        freed = oldest + timedelta(hours=1)  # when the hour's oldest pin stops counting
+        wait, reset = session.execute(
+            select(func.extract("epoch", freed - func.now()), func.extract("epoch", freed))
+        ).one()
         raise TooManyRequests(
             f"New accounts may pin {limit} devices an hour; try again later.",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            headers={
+                "Retry-After": str(max(1, math.ceil(wait))),
+                "X-RateLimit-Limit": str(limit),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(math.ceil(reset)),
+            },
         )
 
 
