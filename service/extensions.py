@@ -17,7 +17,7 @@ from marshmallow import missing
 from psycopg import OperationalError as DriverOperationalError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from .errors import (
@@ -318,6 +318,15 @@ class Api(flask_smorest.Api):
         return problem_response(500, "An unexpected error occurred; it has been logged.")
 
 
+class UnreadableBody(json.JSONDecodeError):
+    """A JSON body the service refuses as a whole, for a reason json.loads does not give.
+
+    A document of its own: webargs reads an error about "" as a missing body."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason, "<body>", 0)
+
+
 def parse_json(data: str | bytes):
     """A JSON body; one nested deeper than Python's stack allows is invalid, not a crash.
 
@@ -328,16 +337,34 @@ def parse_json(data: str | bytes):
         if isinstance(data, bytes):
             data = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise json.JSONDecodeError("The JSON body is not UTF-8.", "<bytes>", exc.start) from exc
+        raise UnreadableBody(f"it is not UTF-8 (byte {exc.start})") from exc
     try:
-        return json.loads(data)
+        return json.loads(data, object_pairs_hook=members_named_once)
     except RecursionError as exc:
-        # A document of its own: webargs reads an error about "" as a missing body.
-        raise json.JSONDecodeError("The JSON body nests too deeply.", "[[[...", 0) from exc
+        raise UnreadableBody("it nests too deeply") from exc
     except ValueError as exc:  # an integer longer than Python converts (4,300 digits)
         if isinstance(exc, json.JSONDecodeError):
             raise
-        raise json.JSONDecodeError("The JSON body holds a number too long.", "1...", 0) from exc
+        raise UnreadableBody("it holds a number too long to read") from exc
+
+
+def members_named_once(pairs: list) -> dict:
+    """An object of a JSON body, refused if it names a member twice: which one counts differs
+    from one parser to the next (RFC 8259, 4), so a body a proxy or a client's log reads one way
+    would be stored the other."""
+    members = dict(pairs)
+    if len(members) < len(pairs):
+        names = [name for name, _ in pairs]
+        twice = next(name for name in names if names.count(name) > 1)
+        raise UnreadableBody(f"one object names the member {json.dumps(twice)} twice")
+    return members
+
+
+def why_unreadable(error: json.JSONDecodeError) -> str:
+    """What a client is told of its body json.loads could not read."""
+    if isinstance(error, UnreadableBody):
+        return f"Invalid JSON body: {error.msg}."
+    return f"Invalid JSON body: {error.msg} at line {error.lineno}, column {error.colno}."
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -360,9 +387,13 @@ class ArgumentsParser(FlaskParser):
         data = req.get_data(cache=True)
         if not data or data.isspace():  # isspace stops at the first other byte: no copy
             # Declared JSON, sent empty: no JSON text (webargs would read it as `{}` and
-            # answer that every field is missing). A document of its own, as below.
-            raise json.JSONDecodeError("The JSON body is empty.", "<empty>", 0)
+            # answer that every field is missing).
+            raise UnreadableBody("it is empty")
         return parse_json(data)
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        """webargs says "Invalid JSON body." whatever is wrong; this says what (and where)."""
+        abort(400, exc=error, messages={"json": [why_unreadable(error)]})
 
     def pre_load(self, location_data, *, schema, req, location):
         if location in ("query", "querystring"):

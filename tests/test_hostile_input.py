@@ -44,6 +44,49 @@ def test_a_number_too_long_to_convert_is_a_400(client, db, path):
     assert stored(db, "devices") == 0
 
 
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/api/v1/auth/tokens", '{"username": "a", "username": "b", "password": "x"}'),
+        (
+            "/api/v1/devices",
+            '{"type": "Feature", "geometry": {"type": "Point", "coordinates": [2.3, 48.8]},'
+            ' "properties": {"kind": "camera", "kind": "microphone"}}',
+        ),
+    ],
+)
+def test_a_member_named_twice_in_one_object_is_a_400(client, db, path, body):
+    """Parsers disagree on which of two same-named members counts: the body is refused, not
+    stored as one of them."""
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    name = "username" if "tokens" in path else "kind"
+    assert response.get_json()["detail"] == (
+        f'Invalid JSON body: one object names the member "{name}" twice.'
+    )
+    assert stored(db, "devices") == 0
+
+
+@pytest.mark.parametrize(
+    "body,detail",
+    [
+        (b"", "Invalid JSON body: it is empty."),
+        (
+            b'{"username": "a",\n "password": }',
+            "Invalid JSON body: Expecting value at line 2, column 14.",
+        ),
+        ('{"username": "é"}'.encode("latin-1"), "Invalid JSON body: it is not UTF-8 (byte 14)."),
+        (b"[" * 100_000 + b"]" * 100_000, "Invalid JSON body: it nests too deeply."),
+        (b"1" * 5000, "Invalid JSON body: it holds a number too long to read."),
+    ],
+)
+def test_an_unreadable_body_is_told_what_is_wrong_with_it(client, body, detail):
+    """Not only "invalid": what, and where, so that a client's developer can fix it."""
+    response = client.post("/api/v1/auth/tokens", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert response.get_json()["detail"] == detail
+
+
 def test_a_nul_deep_in_a_body_names_its_field(client, db):
     body = feature(tags={"a": {"b": ["ok", "bad\x00"]}})
     response = client.post("/api/v1/devices", json=body)
