@@ -1131,6 +1131,22 @@ def test_a_pin_may_be_dated_by_its_photo(phone, db, contributor):
     assert (device.observed_day, device.observed_time) == (day, "00:00:00")
 
 
+def test_two_directions_set_alike_are_sent_as_one(phone, db, contributor):
+    """The API refuses a direction given twice: the form sends each direction once, rather
+    than have the pin refused in the outbox."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    page.get_by_role("button", name="Add a direction").click()  # north
+    page.get_by_role("button", name="Add a direction").click()  # east
+    page.get_by_label("Direction (°) 2").fill("0")
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor)
+    assert list(device.direction) == [0]
+    assert phone.errors == []
+
+
 def test_an_invalid_field_is_shown_below_the_sheets_head(phone, contributor):
     """Save scrolls to a refused field: it must not end up under the sheet's sticky head."""
     page = phone.open()

@@ -242,6 +242,13 @@ class ValueList(DelimitedList):
         super().__init__(inner, validate=[ma.validate.Length(min=1), *more], **kwargs)
 
 
+def not_blank(value: str) -> None:
+    """Free text of a device: spaces alone say nothing, and would be kept and exported to
+    OpenStreetMap as a value."""
+    if not value.strip():
+        raise ValidationError("Blank: give the text, or null when it is not known.")
+
+
 # Phones' clocks drift and time zones confuse: a day ahead is still "now".
 CLOCK_ALLOWANCE = timedelta(days=1)
 

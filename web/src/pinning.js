@@ -268,7 +268,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   }
 
   function properties() {
-    const chosen = { kind, angle: directions.length ? Number(angleInput.control.value) || DEFAULT_ANGLE : null, direction: directions.length ? [...directions] : null };
+    const chosen = { kind, angle: directions.length ? Number(angleInput.control.value) || DEFAULT_ANGLE : null, direction: directions.length ? [...new Set(directions)] : null };
     for (const [name, { control }] of Object.entries(selects)) chosen[name] = control.value || null;
     chosen.height = height.control.value === "" ? null : Number(height.control.value);
     chosen.operator = operator.control.value.trim() || null;

@@ -14,6 +14,7 @@ from ..fields import (
     PointGeometrySchema,
     ValueList,
     choice,
+    not_blank,
     possible_sighting,
     utc_datetime,
 )
@@ -29,6 +30,7 @@ class Directions(ma.fields.Field):
         kwargs.setdefault("metadata", {}).update(
             type="array",
             items={"type": "integer", "minimum": 0, "maximum": 359},
+            uniqueItems=True,
             description="Viewing directions in degrees clockwise from north, one per lens "
             "(OSM camera:direction). A single number is accepted.",
         )
@@ -44,7 +46,11 @@ class Directions(ma.fields.Field):
             # The range first: NaN and infinities fail it, and have no int().
             if not 0 <= degrees <= 359 or degrees != int(degrees):
                 raise ValidationError(f"Direction {degrees} must be a whole number from 0 to 359.")
-        return [int(d) for d in values]
+        directions = [int(d) for d in values]
+        twice = next((d for d in directions if directions.count(d) > 1), None)
+        if twice is not None:
+            raise ValidationError(f"Direction {twice} is given twice: one per lens.")
+        return directions
 
     def _serialize(self, value, attr, obj, **kwargs):
         return value
@@ -99,7 +105,7 @@ class DevicePropertiesSchema(ma.Schema):
     zone = choice(vocab.ZONES, allow_none=True)
     surveillance = choice(vocab.SURVEILLANCE_AREAS, allow_none=True)
     operator = ma.fields.String(
-        allow_none=True, validate=validate.Length(max=vocab.OPERATOR_MAX_CHARS)
+        allow_none=True, validate=[validate.Length(max=vocab.OPERATOR_MAX_CHARS), not_blank]
     )
     operator_type = choice(vocab.OPERATOR_TYPES)
     status = choice(vocab.STATUSES)
@@ -117,7 +123,9 @@ class DevicePropertiesSchema(ma.Schema):
         validate=validate.Range(0, 10000),
         metadata={"description": "GPS accuracy in metres"},
     )
-    notes = ma.fields.String(allow_none=True, validate=validate.Length(max=vocab.NOTES_MAX_CHARS))
+    notes = ma.fields.String(
+        allow_none=True, validate=[validate.Length(max=vocab.NOTES_MAX_CHARS), not_blank]
+    )
     source = ma.fields.Url(
         allow_none=True,
         schemes={"http", "https"},
