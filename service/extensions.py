@@ -25,6 +25,7 @@ from .errors import (
     BadRequest,
     PayloadTooLarge,
     ServiceError,
+    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -303,7 +304,7 @@ class Api(flask_smorest.Api):
         return problem_response(
             503,
             detail,
-            slug="unavailable",
+            slug=ServiceUnavailable.slug,  # one type for every 503: the same advice
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
 

@@ -61,7 +61,11 @@ def test_every_answer_is_a_503_problem_with_retry_after(
     assert response.status_code == 503, response.get_data(as_text=True)
     assert response.mimetype == PROBLEM
     assert int(response.headers["Retry-After"]) > 0
-    assert "unavailable" in response.get_json()["detail"]
+    problem = response.get_json()
+    assert "unavailable" in problem["detail"]
+    # The type of every other 503 (a photo store out of reach, a replica behind...): one
+    # meaning, one type for a client to branch on.
+    assert problem["type"].endswith("/service-unavailable")
 
 
 def test_a_request_undone_by_a_deadlock_says_so_and_asks_for_a_retry(database_url, tmp_path):
