@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, select
 
 from .db import session
 from .models import Confirmation, Device, DeviceRevision, User
@@ -91,9 +91,18 @@ def snapshot(device: Device) -> dict:
     return state
 
 
+def state_before(device: Device) -> dict:
+    """What record_revision is given of a device about to change: its snapshot, and when its
+    row last changed."""
+    return {**snapshot(device), "updated_at": device.updated_at}
+
+
 def record_revision(device: Device, action: str, before: dict | None, author: User | None) -> None:
-    """Append a revision with the fields that changed since BEFORE (None for a creation)."""
+    """Append a revision with the fields that changed since BEFORE (state_before; None for a
+    creation). The first revision of a row loaded in bulk keeps when the row last changed: a
+    removal it found was made then (service/geo/statistics/selection.py, observed_then)."""
     session.flush()
+    first = not session.scalar(select(exists().where(DeviceRevision.device_id == device.id)))
     session.refresh(device)
     after = snapshot(device)
     changes = {
@@ -108,6 +117,7 @@ def record_revision(device: Device, action: str, before: dict | None, author: Us
             action=action,
             changes=changes,
             snapshot=after,
+            found_changed_at=before["updated_at"] if first and before is not None else None,
         )
     )
 

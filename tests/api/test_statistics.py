@@ -1001,6 +1001,42 @@ class TestTimeline:
         assert (q1["2024-01"], q1["2024-06"]) == (1, 0)
         assert min(q2) == "2024-06" and q2["2024-06"] == 1
 
+    @pytest.mark.parametrize("kept", [False, True], ids=["replayed", "kept"])
+    def test_an_edit_of_a_row_loaded_in_bulk_keeps_when_it_was_removed(
+        self, client, db, quarters, kept
+    ):
+        """Loaded in bulk, seen in January 2024, marked removed in November: off the map from
+        then. An edit of another field afterwards (its first revision) changes nothing of that
+        past, at a date or in the timeline, replayed or kept."""
+        device = pin(client, 2.301, 48.801, observed_at="2024-01-10T00:00:00Z")
+        db("DELETE FROM device_revisions WHERE device_id = :id", id=device["id"])
+        db(
+            "UPDATE devices SET status = 'removed', updated_at = '2024-11-01T00:00:00Z' "
+            "WHERE id = :id",
+            id=device["id"],
+        )
+        timeline = "/api/v1/stats/timeline?interval=month&district=Q1"
+        if kept:
+            stats(client, timeline)  # Q1's timeline is kept from here on
+
+        def past() -> tuple:
+            counts = tuple(
+                by_code(stats(client, f"{STATS}&at={at}{query}"))["Q1"]["count"]
+                for at in ("2024-06-01", "2025-01-01")
+                for query in ("", "&status=removed")
+            )
+            months = {p["start"][:7]: p["count"] for p in stats(client, timeline)["periods"]}
+            return counts, months["2024-06"], months["2024-11"]
+
+        assert past() == ((1, 0, 0, 1), 1, 0)
+        url = f"/api/v1/devices/{device['id']}"
+        edit = {"properties": {"notes": "still gone"}}
+        response = client.patch(
+            url, json=edit, headers={"If-Match": client.get(url).headers["ETag"]}
+        )
+        assert response.status_code == 200
+        assert past() == ((1, 0, 0, 1), 1, 0)
+
     @pytest.mark.parametrize("seed", range(3))
     def test_every_period_ends_with_the_count_at_gives(self, client, db, quarters, seed):
         """Random devices, each pinned (or loaded in bulk), then moved, retyped, removed,

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...auth import current_viewer
 from ...caching import area_keys, device_key, share
-from ...community import is_trusted, record_revision, snapshot
+from ...community import is_trusted, record_revision, state_before
 from ...db import run_statement, session
 from ...delivery import conditional_response
 from ...errors import (
@@ -333,7 +333,7 @@ class DeviceByIdViews(MethodView):
         device = find_device(device_id, for_update=True)
         require_editor(device, g.user)
         check_if_match(device, required=True)
-        before = snapshot(device)
+        before = state_before(device)
         for name, value in changes.get("properties", {}).items():
             setattr(device, name, value)
         if "geometry" in changes:
@@ -357,7 +357,7 @@ class DeviceByIdViews(MethodView):
         if device.deleted_at is None:
             require_editor(device, g.user)
             check_if_match(device, required=False)
-            before = snapshot(device)
+            before = state_before(device)
             device.deleted_at = func.now()
             device.touch()
             record_revision(device, "delete", before, g.user)

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from marshmallow import RAISE
 from sqlalchemy import func, update
 
-from ...community import recompute_verification, record_revision, restore, snapshot
+from ...community import recompute_verification, record_revision, restore, state_before
 from ...db import session
 from ...errors import Conflict, NotFound
 from ...extensions import ETAG_HEADER, Blueprint, requires_json
@@ -77,7 +77,7 @@ class ReviewViews(MethodView):
                     field="device_id",
                 )
             check_if_match(device, required=True)
-        before = snapshot(device)
+        before = state_before(device)
         approved = decision["decision"] == "approve"
         device.review_status = "approved" if approved else "rejected"
         device.review_reason = decision.get("reason")
@@ -132,7 +132,7 @@ class MergeViews(MethodView):
             second: find_device(second, for_update=True, field=field.get(second)),
         }
         target, other = locked[device_id], locked[form["other"]]
-        before_target, before_other = snapshot(target), snapshot(other)
+        before_target, before_other = state_before(target), state_before(other)
         if is_public(target.review_status) and not is_public(other.review_status):
             # Photos of a pin nobody but its author and moderators saw (pending, or rejected:
             # perhaps for a face) would show at once on a public one: each waits for review.
@@ -172,7 +172,7 @@ class RevertViews(MethodView):
             raise NotFound(
                 f"Device {device_id} has no revision {form['revision']}.", field="revision"
             )
-        before = snapshot(device)
+        before = state_before(device)
         restore(device, revision.snapshot)
         device.touch()
         record_revision(device, "revert", before, g.user)

@@ -169,6 +169,7 @@ def device_states(candidates):
             revision.id,
             revision.snapshot,
             state_found_by(revision).label("found"),
+            revision.found_changed_at,
             # The state at an instant is the latest revision made by then (device_states_at):
             # a revision dated before a later-made one never takes effect.
             func.max(revision.id)
@@ -217,9 +218,14 @@ def device_states(candidates):
         from_snapshot(history.c.snapshot, history.c.created_at, history.c.id).where(
             history.c.id == history.c.latest
         ),
-        # ...and, from its appearance to its first revision, the state that one found.
-        from_snapshot(history.c.found, c.appeared, literal(0), observed=True).where(
+        # ...and, from its appearance to its first revision, the state that one found, still
+        # there (observed_then)...
+        from_snapshot(history.c.found, c.appeared, literal(-1), observed=True).where(
             history.c.id == history.c.first
+        ),
+        # ...as it was, for a row loaded in bulk, from its last change before that revision.
+        from_snapshot(history.c.found, history.c.found_changed_at, literal(0)).where(
+            history.c.id == history.c.first, history.c.found_changed_at < history.c.created_at
         ),
         # Without history (loaded in bulk): its columns from its appearance...
         from_columns(

@@ -14,6 +14,7 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    false,
     func,
     or_,
     select,
@@ -78,6 +79,14 @@ def snapshot_state(snapshot, observed) -> dict[str, ColumnElement]:
     }
 
 
+def observed_then(found_changed_at, at) -> ColumnElement:
+    """Whether a device stood at AT, before its first revision, as observed (still_there):
+    unless that revision is the first edit of a row loaded in bulk, which keeps when the row
+    last changed (FOUND_CHANGED_AT, migration 0031), by AT already (status_without_history's
+    rule, kept past the edit)."""
+    return ~func.coalesce(found_changed_at <= at, false())
+
+
 def status_without_history(at, status=Device.status, updated_at=Device.updated_at):
     """The status at AT of a device without history (loaded in bulk): one marked removed was
     still there before its last change, the latest moment the removal can have been made."""
@@ -121,6 +130,7 @@ def revision_snapshot_at(at: datetime):
                 "snapshot"
             ),
             until_then.label("until_then"),
+            DeviceRevision.found_changed_at,
         )
         .where(DeviceRevision.device_id == Device.id, is_public_revision(DeviceRevision))
         .order_by(
@@ -180,7 +190,8 @@ def device_states_at(
     snapshot = revision.c.snapshot
     known = snapshot.is_not(None)
 
-    then = snapshot_state(snapshot, observed=~revision.c.until_then)
+    observed = and_(~revision.c.until_then, observed_then(revision.c.found_changed_at, at))
+    then = snapshot_state(snapshot, observed)
 
     def known_or(name: str, now):
         return case((known, then[name]), else_=now)
