@@ -14,7 +14,8 @@ Surrogate keys name what an answer shows:
   on, before and after the change.
 - `device/{id}` (a device, its photos), `district/{code}` (statistics of a district).
 - `devices` (answers over devices anywhere, or over wider areas than a tile of
-  CACHE_PURGE_MIN_ZOOM), `districts` (district geometries), `vigie` (every answer).
+  CACHE_PURGE_MIN_ZOOM), `districts` (district geometries), `vigie` (every answer: purged by
+  bulk writes, and by a write that changes whether OpenStreetMap is credited).
 
 An answer under a key that writes purge is kept CACHE_SHARED_MAX_AGE (a day when purges are
 sent). A wide answer, which every write somewhere in a region would purge (the world's tile
@@ -44,6 +45,7 @@ from sqlalchemy import event, inspect
 from .db import read_without_primary, session
 from .geo.devices.places import select_device_places
 from .geo.keys import covering_tiles, tiles_of_key
+from .geo.osm import select_has_openstreetmap_devices
 from .geo.tiles import MAX_ZOOM
 from .models import Device
 
@@ -309,18 +311,34 @@ def moved_devices(dirty) -> list[Device]:
     ]
 
 
+def from_openstreetmap(devices) -> bool:
+    return any(isinstance(obj, Device) and obj.osm_id is not None for obj in devices)
+
+
+def has_openstreetmap_devices(db_session) -> bool:
+    return db_session.connection().execute(select_has_openstreetmap_devices()).scalar_one()
+
+
 @event.listens_for(session, "before_flush")
 def collect_old_places(db_session, _context, _instances) -> None:
     if purger() is not None:
         collect_places(
             db_session, changed_devices(moved_devices(db_session.dirty), db_session.deleted)
         )
+        written = (*db_session.new, *db_session.dirty, *db_session.deleted)
+        if from_openstreetmap(written):  # the last (or first) one public may change
+            db_session.info["openstreetmap_credit"] = has_openstreetmap_devices(db_session)
 
 
 @event.listens_for(session, "after_flush")
 def collect_new_places(db_session, _context) -> None:
     if purger() is not None:
         collect_places(db_session, changed_devices(db_session.new, db_session.dirty))
+        credited = db_session.info.pop("openstreetmap_credit", None)
+        if credited is not None and credited != has_openstreetmap_devices(db_session):
+            # OpenStreetMap's credit comes and goes on every answer over devices, wherever
+            # they stand (service/api/credits.py): their keys name places, not it.
+            db_session.info.setdefault("cache_keys", set()).add(EVERYTHING)
 
 
 @event.listens_for(session, "do_orm_execute")

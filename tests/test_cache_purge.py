@@ -211,3 +211,29 @@ def test_an_import_of_openstreetmap_nodes_purges_every_answer(app, purged, tmp_p
     result, counts = run_import(app, osm_xml_file(tmp_path, 1, "90"))
     assert result.exit_code == 0 and counts["created"] == 1
     assert purged == [{"vigie"}]
+
+
+def test_the_change_that_takes_off_the_last_openstreetmap_device_purges_every_answer(
+    app, moderator, purged, tmp_path, db
+):
+    """OpenStreetMap's credit is on every answer over devices while one of them came from it,
+    wherever they stand: the write that takes the last one off purges every answer; other
+    writes of it only its places."""
+    result, _ = run_import(app, osm_xml_file(tmp_path, 1, "90"))
+    assert result.exit_code == 0
+    osm_id = db("SELECT id FROM devices WHERE osm_id = 4242").scalar_one()
+    url = f"/api/v1/devices/{osm_id}"
+
+    def edit(properties) -> set:
+        purged.clear()
+        etag = moderator.get(url).headers["ETag"]
+        response = moderator.patch(url, json={"properties": properties}, headers={"If-Match": etag})
+        assert response.status_code == 200
+        [keys] = purged
+        return keys
+
+    assert "vigie" not in edit({"notes": "seen again"})  # still credited: its places only
+    purged.clear()
+    assert moderator.delete(url).status_code == 204
+    [keys] = purged
+    assert {"vigie", f"device/{osm_id}"} <= keys
