@@ -1287,6 +1287,11 @@ def test_a_refused_vote_says_so_and_leaves_no_dead_end(phone, db, moderator, con
     expect(sheet).to_contain_text("Thank you: your answer is recorded.")
     sheet.get_by_role("button", name="Not found").click()  # a second vote within 30 days
     expect(sheet).to_contain_text("Your answer was not recorded: You already voted")
+    # Said once to a screen reader (by the announcer), shown in the sheet too.
+    refusal = "Your answer was not recorded"
+    expect(page.locator("#announcer")).to_contain_text(refusal)
+    said = page.locator("[role=alert], [role=status], [aria-live]").filter(has_text=refusal)
+    expect(said).to_have_count(1)
     expect(page.locator("#outbox-button")).to_be_hidden()
     assert confirmations_of(db, device.get_json()["id"]) == [("still_there", contributor)]
     assert [error for error in phone.errors if "status of 409" not in error] == []

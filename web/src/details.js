@@ -150,8 +150,9 @@ export function showDevice(feature, context) {
       shownFacts.replaceWith(fresh);
       shownFacts = fresh;
     }
-    // A refused vote has left the outbox (queue.js).
-    else if (answer?.error) message.replaceChildren(notice(t("voteRefused", { detail: errorText(answer.error) }), "error"));
+    // A refused vote has left the outbox (queue.js). The announcer says why (app.js): shown
+    // here, not said a second time.
+    else if (answer?.error) message.replaceChildren(notice(t("voteRefused", { detail: errorText(answer.error) }), "error", false));
     return answer;
   }
   // Wrong details: what is wrong, said in a few words, is what moderators act on.

@@ -149,4 +149,5 @@ export function choice(name, values, current = "") {
   return { control, node };
 }
 
-export const notice = (text, kind = "info") => element("p", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+// SAID: whether a screen reader reads it out when it appears (false: the announcer says it).
+export const notice = (text, kind = "info", said = true) => element("p", { class: `notice ${kind}`, role: said && (kind === "error" ? "alert" : "status") }, text);
