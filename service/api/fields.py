@@ -242,6 +242,10 @@ class ValueList(DelimitedList):
         super().__init__(inner, validate=[ma.validate.Length(min=1), *more], **kwargs)
 
 
+# What not_blank documents: a character other than a space.
+NOT_BLANK = {"pattern": r"\S"}
+
+
 def not_blank(value: str) -> None:
     """Free text of a device: spaces alone say nothing, and would be kept and exported to
     OpenStreetMap as a value."""

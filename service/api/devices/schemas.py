@@ -8,6 +8,7 @@ from marshmallow import ValidationError, validate
 from ... import vocabulary as vocab
 from ...geo.tiles import MAX_ZOOM
 from ..fields import (
+    NOT_BLANK,
     BBox,
     JsonNumber,
     LinkSchema,
@@ -105,7 +106,9 @@ class DevicePropertiesSchema(ma.Schema):
     zone = choice(vocab.ZONES, allow_none=True)
     surveillance = choice(vocab.SURVEILLANCE_AREAS, allow_none=True)
     operator = ma.fields.String(
-        allow_none=True, validate=[validate.Length(max=vocab.OPERATOR_MAX_CHARS), not_blank]
+        allow_none=True,
+        validate=[validate.Length(max=vocab.OPERATOR_MAX_CHARS), not_blank],
+        metadata=NOT_BLANK,
     )
     operator_type = choice(vocab.OPERATOR_TYPES)
     status = choice(vocab.STATUSES)
@@ -124,7 +127,9 @@ class DevicePropertiesSchema(ma.Schema):
         metadata={"description": "GPS accuracy in metres"},
     )
     notes = ma.fields.String(
-        allow_none=True, validate=[validate.Length(max=vocab.NOTES_MAX_CHARS), not_blank]
+        allow_none=True,
+        validate=[validate.Length(max=vocab.NOTES_MAX_CHARS), not_blank],
+        metadata=NOT_BLANK,
     )
     source = ma.fields.Url(
         allow_none=True,
