@@ -102,7 +102,11 @@ def record_revision(device: Device, action: str, before: dict | None, author: Us
     creation). The first revision of a row loaded in bulk keeps when the row last changed: a
     removal it found was made then (service/geo/statistics/selection.py, observed_then)."""
     session.flush()
-    first = not session.scalar(select(exists().where(DeviceRevision.device_id == device.id)))
+    found_changed_at = None
+    if before is not None and not session.scalar(
+        select(exists().where(DeviceRevision.device_id == device.id))
+    ):
+        found_changed_at = before["updated_at"]
     session.refresh(device)
     after = snapshot(device)
     changes = {
@@ -117,7 +121,7 @@ def record_revision(device: Device, action: str, before: dict | None, author: Us
             action=action,
             changes=changes,
             snapshot=after,
-            found_changed_at=before["updated_at"] if first and before is not None else None,
+            found_changed_at=found_changed_at,
         )
     )
 
