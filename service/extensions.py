@@ -355,8 +355,8 @@ def members_named_once(pairs: list) -> dict:
     would be stored the other."""
     members = dict(pairs)
     if len(members) < len(pairs):
-        names = [name for name, _ in pairs]
-        twice = next(name for name in names if names.count(name) > 1)
+        seen = set()
+        twice = next(name for name, _ in pairs if name in seen or seen.add(name))
         raise UnreadableBody(f"one object names the member {json.dumps(twice)} twice")
     return members
 
@@ -365,7 +365,10 @@ def why_unreadable(error: json.JSONDecodeError) -> str:
     """What a client is told of its body json.loads could not read."""
     if isinstance(error, UnreadableBody):
         return f"Invalid JSON body: {error.msg}."
-    return f"Invalid JSON body: {error.msg} at line {error.lineno}, column {error.colno}."
+    # json's own messages may end in "at" ("Unterminated string starting at").
+    where = f"line {error.lineno}, column {error.colno}"
+    at = "" if error.msg.endswith(" at") else " at"
+    return f"Invalid JSON body: {error.msg}{at} {where}."
 
 
 class JSONProvider(DefaultJSONProvider):

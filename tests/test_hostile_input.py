@@ -67,6 +67,17 @@ def test_a_member_named_twice_in_one_object_is_a_400(client, db, path, body):
     assert stored(db, "devices") == 0
 
 
+def test_a_member_named_twice_among_many_is_found_at_once(client):
+    """200,000 members (a body of 3 MB), the last one named twice: found in one pass (a search
+    of each name among the others would hold the worker for minutes)."""
+    members = ",".join(f'"k{i}": 0' for i in range(200_000))
+    body = f'{{{members}, "k199999": 1}}'
+    response = client.post("/api/v1/auth/tokens", data=body, content_type="application/json")
+    assert response.get_json()["detail"] == (
+        'Invalid JSON body: one object names the member "k199999" twice.'
+    )
+
+
 @pytest.mark.parametrize(
     "body,detail",
     [
@@ -78,6 +89,10 @@ def test_a_member_named_twice_in_one_object_is_a_400(client, db, path, body):
         ('{"username": "é"}'.encode("latin-1"), "Invalid JSON body: it is not UTF-8 (byte 14)."),
         (b"[" * 100_000 + b"]" * 100_000, "Invalid JSON body: it nests too deeply."),
         (b"1" * 5000, "Invalid JSON body: it holds a number too long to read."),
+        (
+            b'{"username": "a',
+            "Invalid JSON body: Unterminated string starting at line 1, column 14.",
+        ),
     ],
 )
 def test_an_unreadable_body_is_told_what_is_wrong_with_it(client, body, detail):
