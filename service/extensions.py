@@ -26,6 +26,7 @@ from .errors import (
     PayloadTooLarge,
     ServiceError,
     ServiceUnavailable,
+    TooManyRequests,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -49,6 +50,7 @@ LIMIT_HEADERS = ("Retry-After", *RATE_LIMIT_HEADERS)
 # Request headers the service's own errors name as their field.
 HEADER_FIELDS = {
     "Authorization",
+    "Content-Encoding",
     "Content-Type",
     "Idempotency-Key",
     "If-Match",
@@ -258,6 +260,9 @@ class Api(flask_smorest.Api):
                 status, describe(errors), slug="invalid-input", errors=errors, headers=headers
             )
         detail = data.get("message") or error.description
+        if error.code == TooManyRequests.status:  # the rate limiter's: it names its limit
+            detail = f"Too many requests (at most {detail}): try again after Retry-After seconds."
+            return problem_response(error.code, detail, slug=TooManyRequests.slug, headers=headers)
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers = {**headers, "Allow": ", ".join(sorted(error.valid_methods))}
         return problem_response(error.code, detail, headers=headers)

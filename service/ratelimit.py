@@ -135,14 +135,15 @@ def write_limit(func):
 
 def retry_after_only_when_refused(response):
     """flask-limiter sends Retry-After on every answer; it means "come back later" (RFC 9110,
-    10.2.3), so only a refusal keeps it. An answer that set its own keeps that one, and a
-    refusal by a limit of the service's own (new accounts' pins an hour) its own X-RateLimit-*:
-    the limiter would put its window's in their place, telling a refused client what is left of
-    another limit. Other answers' X-RateLimit-* still tell what is left."""
+    10.2.3), so only its refusals keep it (a 503 gives its own, or none). An answer that set
+    its own keeps that one, and a refusal by a limit of the service's own (new accounts' pins
+    an hour) its own X-RateLimit-*: the limiter would put its window's in their place, telling
+    a refused client what is left of another limit. Other answers' X-RateLimit-* still tell
+    what is left."""
     intended = getattr(response, "intended_limit_headers", {})
     for name, value in intended.items():
         response.headers[name] = value
-    if "Retry-After" not in intended and response.status_code not in (429, 503):
+    if "Retry-After" not in intended and response.status_code != 429:
         response.headers.pop("Retry-After", None)
     return response
 

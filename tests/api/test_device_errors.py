@@ -347,5 +347,6 @@ def test_a_compressed_body_is_415_naming_content_encoding(client, stored, coding
         headers={"Content-Encoding": coding, "Content-Type": "application/json"},
     )
     assert_problem(response, 415, "Content-Encoding")
+    assert response.get_json()["errors"][0]["location"] == "headers"
     assert response.headers["Accept-Encoding"] == "identity"
     assert stored()

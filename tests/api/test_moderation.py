@@ -141,6 +141,16 @@ class TestReview:
         assert 1 <= int(response.headers["Retry-After"]) <= 3600
         assert db("SELECT count(*) FROM devices").scalar_one() == 2
 
+    def test_a_limit_of_no_pins_an_hour_leaves_pinning_to_trusted_contributors(
+        self, app, as_user, moderator, monkeypatch, db
+    ):
+        monkeypatch.setitem(app.config, "NEW_ACCOUNT_PINS_PER_HOUR", 0)
+        response = as_user().post("/api/v1/devices", json=feature(2.37, 48.85))
+        assert response.status_code == 403 and response.mimetype == PROBLEM
+        assert "only trusted contributors" in response.get_json()["detail"]
+        assert pin(moderator, 2.37, 48.85)["id"]
+        assert db("SELECT count(*) FROM devices").scalar_one() == 1
+
 
 class TestDuplicates:
     @pytest.mark.parametrize("metres,expected", [(14.9, 409), (15.1, 201)])

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import redis
 
-from service import create_app
+from service import create_app, web
 from service.config import Config
 from tests.conftest import TEST_PASSWORD
 from tests.helpers import PROBLEM, feature
@@ -231,6 +231,10 @@ def test_reads_have_a_default_limit(committed, limited_app):
     client = limited_app().test_client()
     responses = [client.get("/api/v1/kinds") for _ in range(6)]
     assert [r.status_code for r in responses] == [200] * 5 + [429]
+    # A problem of the one type of every rate limit's refusal, which names the limit.
+    refusal = responses[-1].get_json()
+    assert refusal["type"].endswith("/too-many-requests")
+    assert refusal["detail"].startswith("Too many requests (at most 5 per 1 minute)")
     # What is left is told on every answer; "retry after" only on the refusal.
     assert responses[0].headers["X-RateLimit-Remaining"] == "4"
     assert "Retry-After" not in responses[0].headers
@@ -325,3 +329,14 @@ def test_a_refusal_by_the_new_accounts_pin_limit_describes_that_limit(
     wait = int(refused.headers["Retry-After"])
     assert 3590 <= wait <= 3600
     assert abs(int(refused.headers["X-RateLimit-Reset"]) - (time.time() + wait)) <= 2
+
+
+def test_a_503_keeps_its_own_retry_after_or_none_not_the_limiters(
+    committed, limited_app, monkeypatch, tmp_path
+):
+    """A web map not built is no matter of waiting: the limiter's window is no advice there."""
+    monkeypatch.setattr(web, "WEB_DIST", tmp_path)
+    response = limited_app().test_client().get("/")
+    assert response.status_code == 503 and response.mimetype == PROBLEM
+    assert "Retry-After" not in response.headers
+    assert response.headers["X-RateLimit-Remaining"] == "4"

@@ -107,6 +107,8 @@ def check_pin_rate(user: User) -> None:
             Device.created_by == user.id, Device.created_at > func.now() - timedelta(hours=1)
         )
     ).one()
+    if count >= limit and oldest is None:  # a limit of 0: no pin an hour ever frees one
+        raise Forbidden("On this server only trusted contributors may pin devices.")
     if count >= limit:
         freed = oldest + timedelta(hours=1)  # when the hour's oldest pin stops counting
         wait, reset = session.execute(
@@ -255,7 +257,7 @@ class DeviceViews(MethodView):
         content_type=GEOJSON,
         description="The same Feature was already stored under this id (safe retry)",
     )
-    @blp.problems(409, 413, 415, 422, 429)
+    @blp.problems(403, 409, 413, 415, 422, 429)
     def post(self, feature, force=False):
         """Pin a device (the Feature id may be a client-made UUID; retries are safe)"""
         user = g.user
