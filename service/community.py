@@ -22,7 +22,7 @@ from sqlalchemy import Select, exists, func, select
 
 from .db import session
 from .models import Confirmation, Device, DeviceRevision, User
-from .visibility import day_of
+from .visibility import day_of, is_public_revision
 
 REMOVED_AFTER = 3
 DISPUTE_WINDOW_DAYS = 90
@@ -93,20 +93,25 @@ def snapshot(device: Device) -> dict:
 
 def state_before(device: Device) -> dict:
     """What record_revision is given of a device about to change: its snapshot, and when its
-    row last changed."""
-    return {**snapshot(device), "updated_at": device.updated_at}
+    status was set, at the latest."""
+    return {**snapshot(device), "status_dated_at": device.status_dated_at}
 
 
 def record_revision(device: Device, action: str, before: dict | None, author: User | None) -> None:
     """Append a revision with the fields that changed since BEFORE (state_before; None for a
-    creation). The first revision of a row loaded in bulk keeps when the row last changed: a
-    removal it found was made then (service/geo/statistics/selection.py, observed_then)."""
+    creation). The revisions of a row loaded in bulk up to its first public one keep when its
+    status was set: a removal that one found was made then (service/geo/statistics/selection.py,
+    observed_then)."""
     session.flush()
     found_changed_at = None
     if before is not None and not session.scalar(
-        select(exists().where(DeviceRevision.device_id == device.id))
+        select(
+            exists().where(
+                DeviceRevision.device_id == device.id, is_public_revision(DeviceRevision)
+            )
+        )
     ):
-        found_changed_at = before["updated_at"]
+        found_changed_at = before["status_dated_at"]
     session.refresh(device)
     after = snapshot(device)
     changes = {

@@ -51,8 +51,9 @@ class DeviceRevision(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
-    # The first revision of a row loaded in bulk (not created through the API): when the row
-    # last changed before it, the moment a removal it found was made (migration 0031).
+    # The revisions of a row loaded in bulk (not created through the API) up to its first
+    # public one: when its status was set before them, the moment a removal that one found was
+    # made (Device.status_dated_at, migration 0031).
     found_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

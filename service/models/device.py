@@ -120,6 +120,10 @@ class Device(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+    # A row loaded in bulk: its updated_at before the service first changed it (touch), the
+    # moment statistics date its status by (migration 0031); cleared by a change of status
+    # made outside the service, which updated_at then dates.
+    bulk_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A deleted device stays as a tombstone so that syncing clients learn about the removal.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The OpenStreetMap node it was imported from: a re-import updates rather than duplicates.
@@ -146,8 +150,16 @@ class Device(Base):
 
     def touch(self) -> None:
         """Record a change of what the Feature shows: a new version, hence a new ETag."""
+        if self.bulk_changed_at is None:
+            self.bulk_changed_at = self.updated_at
         self.version += 1
         self.updated_at = func.now()
+
+    @property
+    def status_dated_at(self) -> datetime:
+        """When its status was set, at the latest, as far as the row tells (status_dated_at in
+        service/geo/statistics/selection.py)."""
+        return self.bulk_changed_at or self.updated_at
 
     @property
     def etag(self) -> str:

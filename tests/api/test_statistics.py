@@ -29,6 +29,7 @@ from service.geo.statistics.documents import select_density_json
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
 from service.geo.statistics.timeline import select_timeline
 from service.geo.view_cones import ViewModel
+from tests import images
 from tests.districts import (
     district_feature,
     load,
@@ -37,6 +38,7 @@ from tests.districts import (
     write_geojson,
 )
 from tests.helpers import GEOJSON, PROBLEM, pin, plan_nodes
+from tests.images import uploaded
 
 
 @pytest.fixture
@@ -1002,12 +1004,14 @@ class TestTimeline:
         assert min(q2) == "2024-06" and q2["2024-06"] == 1
 
     @pytest.mark.parametrize("kept", [False, True], ids=["replayed", "kept"])
-    def test_an_edit_of_a_row_loaded_in_bulk_keeps_when_it_was_removed(
-        self, client, db, quarters, kept
+    @pytest.mark.parametrize("write", ["edit", "vote", "photo", "review"])
+    def test_a_row_loaded_in_bulk_keeps_when_it_was_removed_past_later_writes(
+        self, client, db, quarters, as_user, write, kept
     ):
         """Loaded in bulk, seen in January 2024, marked removed in November: off the map from
-        then. An edit of another field afterwards (its first revision) changes nothing of that
-        past, at a date or in the timeline, replayed or kept."""
+        then. A later write (an edit of another field, its first revision; a vote or a photo,
+        which record none; a pin withdrawn then published again, whose first revision is not
+        public) changes nothing of that past, at a date or in the timeline, replayed or kept."""
         device = pin(client, 2.301, 48.801, observed_at="2024-01-10T00:00:00Z")
         db("DELETE FROM device_revisions WHERE device_id = :id", id=device["id"])
         db(
@@ -1030,11 +1034,24 @@ class TestTimeline:
 
         assert past() == ((1, 0, 0, 1), 1, 0)
         url = f"/api/v1/devices/{device['id']}"
-        edit = {"properties": {"notes": "still gone"}}
-        response = client.patch(
-            url, json=edit, headers={"If-Match": client.get(url).headers["ETag"]}
-        )
-        assert response.status_code == 200
+
+        def etag() -> dict:
+            return {"If-Match": client.get(url).headers["ETag"]}
+
+        if write == "edit":
+            edit = {"properties": {"notes": "still gone"}}
+            assert client.patch(url, json=edit, headers=etag()).status_code == 200
+        elif write == "vote":
+            vote = {"verdict": "not_found"}
+            assert as_user().post(f"{url}/confirmations", json=vote).status_code == 201
+        elif write == "photo":
+            uploaded(client, images.plain_photo(), url=f"{url}/photos")
+        else:
+            review = f"{url}/review"
+            withdrawn = {"decision": "reject", "reason": "to check"}
+            assert client.post(review, json=withdrawn, headers=etag()).status_code == 200
+            published = {"decision": "approve"}
+            assert client.post(review, json=published, headers=etag()).status_code == 200
         assert past() == ((1, 0, 0, 1), 1, 0)
 
     @pytest.mark.parametrize("seed", range(3))

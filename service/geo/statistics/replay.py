@@ -59,6 +59,7 @@ from .selection import (
     snapshot_position,
     snapshot_state,
     state_found_by,
+    status_dated_at,
     status_without_history,
 )
 
@@ -86,7 +87,7 @@ def candidate_columns(code):
         Device.status,
         Device.operator_type,
         Device.verification,
-        Device.updated_at,
+        status_dated_at().label("status_dated_at"),
     )
 
 
@@ -229,10 +230,10 @@ def device_states(candidates):
         ),
         # Without history (loaded in bulk): its columns from its appearance...
         from_columns(
-            c.appeared, 0, status_without_history(c.appeared, c.status, c.updated_at)
+            c.appeared, 0, status_without_history(c.appeared, c.status, c.status_dated_at)
         ).where(without_history),
-        # ...and a removal from its last change (status_without_history's rule).
-        from_columns(c.updated_at, 1, c.status).where(without_history, c.status == "removed"),
+        # ...and a removal from when its status was set (status_without_history's rule).
+        from_columns(c.status_dated_at, 1, c.status).where(without_history, c.status == "removed"),
     ).subquery("states")
 
 

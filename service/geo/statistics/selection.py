@@ -81,16 +81,24 @@ def snapshot_state(snapshot, observed) -> dict[str, ColumnElement]:
 
 def observed_then(found_changed_at, at) -> ColumnElement:
     """Whether a device stood at AT, before its first revision, as observed (still_there):
-    unless that revision is the first edit of a row loaded in bulk, which keeps when the row
-    last changed (FOUND_CHANGED_AT, migration 0031), by AT already (status_without_history's
-    rule, kept past the edit)."""
+    unless that revision is the first edit of a row loaded in bulk, which keeps when its status
+    was set (FOUND_CHANGED_AT, migration 0031), by AT already (status_without_history's rule,
+    kept past the edit)."""
     return ~func.coalesce(found_changed_at <= at, false())
 
 
-def status_without_history(at, status=Device.status, updated_at=Device.updated_at):
+def status_dated_at() -> ColumnElement:
+    """When the status of a device without history (loaded in bulk) was set, at the latest: its
+    last change, before the service's own changes (votes, photos) if any (migration 0031)."""
+    return func.coalesce(Device.bulk_changed_at, Device.updated_at)
+
+
+def status_without_history(at, status=Device.status, dated_at=None):
     """The status at AT of a device without history (loaded in bulk): one marked removed was
-    still there before its last change, the latest moment the removal can have been made."""
-    return case((updated_at > at, still_there(status)), else_=status)
+    still there before its status was set (status_dated_at), the latest moment the removal can
+    have been made."""
+    dated_at = status_dated_at() if dated_at is None else dated_at
+    return case((dated_at > at, still_there(status)), else_=status)
 
 
 # The columns of a device a statistic reads, now or as it stood at a date.
