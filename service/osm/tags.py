@@ -114,13 +114,15 @@ def read_degrees(text: str) -> float | None:
 
 
 def read_directions(text: str) -> list[int] | None:
-    """camera:direction: degrees or compass points, several separated by `;` (or `,`)."""
+    """camera:direction: degrees or compass points, several separated by `;` (or `,`), each
+    kept once (`90;90`, `0;360`: one lens, as the API takes them)."""
     directions = []
     for part in DIRECTION_SEPARATORS.split(text):
         degrees = read_degrees(part)
         if degrees is None:
             return None
         directions.append(round(degrees) % 360)
+    directions = list(dict.fromkeys(directions))
     return directions if 1 <= len(directions) <= 8 else None
 
 
@@ -148,8 +150,8 @@ def read_value(column: str, text: str):
         return read_number(text, 0, 360, low_inclusive=False)
     if column == "height":
         return read_number(text, 0, 500)
-    if column == "operator":
-        return text if len(text) <= vocab.OPERATOR_MAX_CHARS else None
+    if column == "operator":  # blank, it says nothing (and the API refuses it)
+        return text if text.strip() and len(text) <= vocab.OPERATOR_MAX_CHARS else None
     if column == "operator_type":
         return OPERATOR_TYPES.get(text.lower())
     if column == "source":  # Vigie's is a web address; `source=survey` stays a tag

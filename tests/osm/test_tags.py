@@ -80,10 +80,12 @@ def test_unreadable_values_are_kept_as_tags_rather_than_lost():
         "height": "tall",
         "camera:angle": "0",
         "surveillance:zone": "bank",
+        "operator": "   ",
     }
     columns = device_columns(SURVEILLANCE | tags)
     assert columns["tags"] == tags
-    assert all(columns[c] is None for c in ("mount", "direction", "height", "angle", "zone"))
+    unread = ("mount", "direction", "height", "angle", "zone", "operator")
+    assert all(columns[c] is None for c in unread)
 
 
 def test_writing_gives_back_the_osm_tags():
@@ -133,6 +135,8 @@ def test_reading_then_writing_keeps_every_tag(kind, extra):
         ("180, 270", [180, 270]),
         ("90°;W", [90, 270]),
         ("-360", [0]),
+        ("90;90", [90]),  # one lens, written twice
+        ("0;360;north", [0]),
     ],
 )
 def test_directions_as_mappers_write_them(text, directions):
