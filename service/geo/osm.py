@@ -2,19 +2,34 @@
 
 from sqlalchemy import Numeric, Select, and_, exists, func, literal_column, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.sql.elements import ColumnElement
 
-from ..models import Device
+from ..models import Device, DeviceRevision
 from ..osm.tags import MAPPED_COLUMNS
 from .devices.filter import DeviceFilter
 from .sql import COORDINATE_DECIMALS
+
+
+def edited_in_vigie() -> ColumnElement:
+    """Whether a device was changed through Vigie (a revision: an edit, a review, a merge):
+    what its contributors and moderators made of it wins over what OpenStreetMap says since."""
+    return exists().where(DeviceRevision.device_id == Device.id)
+
+
+def select_edited_osm_devices(osm_ids: list[int]) -> Select:
+    """How many of the devices of these OSM ids a re-import leaves as edited in Vigie."""
+    return select(func.count()).where(
+        Device.osm_id.in_(osm_ids), Device.deleted_at.is_(None), edited_in_vigie()
+    )
 
 
 def upsert_osm_devices(rows: list[dict]):
     """Insert nodes as devices, or update the device of the same OSM id when it changed.
 
     Each row has id, geom, osm_id, osm_version and every one of MAPPED_COLUMNS. A stored device
-    is left alone when it was deleted in Vigie, when the file holds an older OSM version, or
-    when nothing differs. Returns one row per device written, with `inserted`.
+    is left alone when it was deleted or edited in Vigie (its history and the statistics at a
+    date replay its revisions, which an update would bypass), when the file holds an older OSM
+    version, or when nothing differs. Returns one row per device written, with `inserted`.
     """
     statement = insert(Device).values(rows)
     new = statement.excluded
@@ -34,7 +49,7 @@ def upsert_osm_devices(rows: list[dict]):
             "version": Device.version + 1,
             "updated_at": func.now(),
         },
-        where=and_(Device.deleted_at.is_(None), not_older, changed),
+        where=and_(Device.deleted_at.is_(None), ~edited_in_vigie(), not_older, changed),
     ).returning(Device.id, literal_column("xmax = 0").label("inserted"))
 
 

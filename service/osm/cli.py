@@ -17,15 +17,16 @@ osm_cli = AppGroup("osm", help="Exchange with OpenStreetMap.")
 def import_command(file: Path):
     """Import man_made=surveillance nodes from an Overpass JSON or OSM XML FILE.
 
-    A node imported before (same OSM id) is updated, not duplicated. The data stays under
-    the ODbL: credit "(c) OpenStreetMap contributors".
+    A node imported before (same OSM id) is updated, not duplicated, unless its device was
+    edited or deleted in Vigie since. The data stays under the ODbL: credit "(c) OpenStreetMap
+    contributors".
     """
     try:
         counts = import_osm_file(session, file)
     except OsmFileError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from exc
-    for name in ("created", "updated", "unchanged"):
+    for name in ("created", "updated", "unchanged", "kept: edited in Vigie"):
         click.echo(f"{name}: {counts.pop(name, 0)}")
     for reason, count in sorted(counts.items()):
         click.echo(f"{reason}: {count}")

@@ -95,6 +95,7 @@ def test_osm_xml_newer_versions_update_the_same_device(app, db, tmp_path):
         "created": 1,
         "updated": 0,
         "unchanged": 0,
+        "kept: edited in Vigie": 0,
         "skipped: not a surveillance device Vigie maps": 1,
         "skipped: way": 1,
     }
@@ -119,6 +120,21 @@ def test_a_device_deleted_in_vigie_is_not_brought_back(app, db, tmp_path):
     _, counts = run_import(app, osm_xml_file(tmp_path, 2, "180"))
     assert counts["unchanged"] == 1
     assert db("SELECT deleted_at IS NOT NULL FROM devices WHERE osm_id = 4242").scalar_one()
+
+
+def test_a_device_edited_in_vigie_keeps_its_edits_over_a_newer_node(app, db, tmp_path, moderator):
+    """What contributors and moderators made of a device wins over a later OSM version, and
+    its history and statistics at a date, which replay its revisions, stay true to it."""
+    run_import(app, osm_xml_file(tmp_path, 1, "90"))
+    url = f"/api/v1/devices/{device(db).id}"
+    edit = {"properties": {"direction": [45]}}
+    etag = moderator.get(url).headers["ETag"]
+    assert moderator.patch(url, json=edit, headers={"If-Match": etag}).status_code == 200
+    edited = device(db)
+    _, counts = run_import(app, osm_xml_file(tmp_path, 2, "180"))
+    assert (counts["kept: edited in Vigie"], counts["updated"], counts["unchanged"]) == (1, 0, 0)
+    kept = device(db)
+    assert (kept.direction, kept.osm_version, kept.version) == ([45], 1, edited.version)
 
 
 # A good node first: a bad one later must not leave it stored.
