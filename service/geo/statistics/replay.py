@@ -188,9 +188,8 @@ def device_states(candidates):
         """The state SNAPSHOT records from START; OBSERVED: before the first revision."""
         then = snapshot_state(snapshot, observed)
         # A device that never moved stands where it stood (it is a member): its position is
-        # tested only if it moved. (A position changed without a revision, by an import of
-        # OpenStreetMap nodes over edited devices, is then read from the columns, where at=
-        # reads the snapshot's.)
+        # tested only if it moved. (Nothing changes the position of a device with revisions
+        # without one: an import of OpenStreetMap nodes leaves edited devices alone.)
         there = and_(~then["deleted"], or_(~c.moved, func.ST_Intersects(district, then["geom"])))
         fields = {**then, "verification": c.verification}
         return select(
