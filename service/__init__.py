@@ -35,8 +35,9 @@ def create_app(config: Config | None = None) -> Flask:
     extensions.api.init_app(app)
     app.before_request(extensions.refuse_encoded_bodies)
     app.before_request(extensions.refuse_bodies_over_the_limit)
-    app.before_request(extensions.reject_unstorable_text)
     ratelimit.init_app(app)
+    # After the rate limiter's check: a client over its limit is not read further.
+    app.before_request(extensions.reject_unstorable_text)
     idempotency.init_app(app)
     from .api import BLUEPRINTS
 

@@ -624,6 +624,10 @@ def refuse_bodies_over_the_limit():
         raise body_too_large()
 
 
+# The methods whose bodies routes read: any other's is left unread (a GET's, say).
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
 def reject_unstorable_text():
     """Refuse NUL characters anywhere in the input (PostgreSQL text cannot store them), and
     in bodies the other characters of UNSTORABLE."""
@@ -641,9 +645,8 @@ def reject_unstorable_text():
                     f"The {location} parameter {field.split('.')[0]} contains a NUL character.",
                     field=field.split(".")[0],
                 )
-    body = (
-        request.get_data(cache=True) if request.is_json and not refused_before_its_body() else b""
-    )
+    read = request.method in BODY_METHODS and request.is_json and not refused_before_its_body()
+    body = request.get_data(cache=True) if read else b""
     if UNSTORABLE_ESCAPE.search(body):
         field = unstorable_path(request.get_json(silent=True))
         if field is not None:

@@ -1,5 +1,6 @@
 """Rate limits per account and per anonymous client, in memory and in Redis: 429 + Retry-After."""
 
+import json
 import logging
 import shutil
 import socket
@@ -340,3 +341,13 @@ def test_a_503_keeps_its_own_retry_after_or_none_not_the_limiters(
     assert response.status_code == 503 and response.mimetype == PROBLEM
     assert "Retry-After" not in response.headers
     assert response.headers["X-RateLimit-Remaining"] == "4"
+
+
+def test_a_client_over_its_limit_is_refused_before_its_body_is_read(committed, limited_app):
+    client = limited_app(RATE_LIMIT_DEFAULT="1 per minute").test_client()
+    body = json.dumps({"username": "\ud800", "password": "x" * 12})
+    statuses = [
+        client.post("/api/v1/auth/tokens", data=body, content_type="application/json").status_code
+        for _ in range(2)
+    ]
+    assert statuses == [422, 429]
