@@ -59,6 +59,7 @@ class SharedHeadersPlugin(BasePlugin):
                 document_write(operation, keyed=not idempotency.is_exempt(view, method))
             elif method in ("get", "head"):
                 document_read(operation)
+            document_shared_refusals(operation)
 
 
 def document_read(operation: dict) -> None:
@@ -78,3 +79,14 @@ def document_write(operation: dict, keyed: bool) -> None:
         operation.setdefault("parameters", []).append(idempotency.HEADER)
         responses.setdefault("409", "CONFLICT")
         responses.setdefault("422", "UNPROCESSABLE_ENTITY")
+
+
+def document_shared_refusals(operation: dict) -> None:
+    """What any operation may answer: 429 past a rate limit (RATE_LIMIT_DEFAULT counts every
+    route), and for one that takes a body, 400 when it is no JSON the service can read and 413
+    past its size limit."""
+    responses = operation["responses"]
+    responses.setdefault("429", "TOO_MANY_REQUESTS")
+    if "requestBody" in operation:
+        responses.setdefault("400", "BAD_REQUEST")
+        responses.setdefault("413", "REQUEST_ENTITY_TOO_LARGE")

@@ -81,6 +81,15 @@ def test_every_write_answers_its_wal_position_and_takes_an_idempotency_key():
             assert all("Idempotent-Replayed" in r["headers"] for r in successes), where
 
 
+def test_every_operation_documents_the_refusals_any_request_may_meet():
+    """The default rate limit counts every route: 429; a body may be no JSON, or too large."""
+    for method, path, operation in committed_operations():
+        where = f"{method.upper()} {path}"
+        assert "429" in operation["responses"], where
+        if "requestBody" in operation:
+            assert {"400", "413"} <= operation["responses"].keys(), where
+
+
 def test_conditional_requests_are_in_the_document():
     """A client generated from the document must be able to send If-Match where the API asks
     for it (428, 412), and to read the ETags and 304s it answers."""
