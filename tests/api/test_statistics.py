@@ -133,6 +133,18 @@ def edit_history(client, db, device_id: str, dated_changes: list, bulk: bool = F
         db("UPDATE device_revisions SET created_at = :d WHERE id = :id", d=day, id=revision)
 
 
+def removed_in_bulk(client, db, lon: float, observed: str) -> dict:
+    """A device in Q1 seen on the day OBSERVED, as a row loaded in bulk (no revision) marked
+    removed on 2024-11-01 (its last change)."""
+    device = pin(client, lon, 48.801, observed_at=f"{observed}T00:00:00Z")
+    db("DELETE FROM device_revisions WHERE device_id = :id", id=device["id"])
+    db(
+        "UPDATE devices SET status = 'removed', updated_at = '2024-11-01T00:00:00Z' WHERE id = :id",
+        id=device["id"],
+    )
+    return device
+
+
 class TestDensities:
     def test_contract_counts_border_once_and_reports_devices_outside(self, client, quarters):
         for lon, lat in ((2.301, 48.801), (2.302, 48.802), (2.315, 48.802)):
@@ -923,13 +935,7 @@ class TestTimeline:
         """A bulk row (no history) marked removed at a last change that predates its
         observation: never on the map, as at= counts it, and no period before it appears."""
         pin(client, 2.301, 48.801, observed_at="2025-01-10T00:00:00Z")
-        odd = pin(client, 2.302, 48.801, observed_at="2025-03-10T00:00:00Z")
-        db("DELETE FROM device_revisions WHERE device_id = :id", id=odd["id"])
-        db(
-            "UPDATE devices SET status = 'removed', updated_at = '2024-11-01T00:00:00Z' "
-            "WHERE id = :id",
-            id=odd["id"],
-        )
+        removed_in_bulk(client, db, 2.302, "2025-03-10")
         body = stats(client, "/api/v1/stats/timeline?district=Q1&interval=month")
         assert body["periods"][0]["start"][:7] == "2025-01"
         assert all(period["count"] >= 0 for period in body["periods"])
@@ -1012,13 +1018,7 @@ class TestTimeline:
         then. A later write (an edit of another field, its first revision; a vote or a photo,
         which record none; a pin withdrawn then published again, whose first revision is not
         public) changes nothing of that past, at a date or in the timeline, replayed or kept."""
-        device = pin(client, 2.301, 48.801, observed_at="2024-01-10T00:00:00Z")
-        db("DELETE FROM device_revisions WHERE device_id = :id", id=device["id"])
-        db(
-            "UPDATE devices SET status = 'removed', updated_at = '2024-11-01T00:00:00Z' "
-            "WHERE id = :id",
-            id=device["id"],
-        )
+        device = removed_in_bulk(client, db, 2.301, "2024-01-10")
         timeline = "/api/v1/stats/timeline?interval=month&district=Q1"
         if kept:
             stats(client, timeline)  # Q1's timeline is kept from here on
