@@ -74,7 +74,7 @@ class Phone:
 
     def sign_in(self, username, password=TEST_PASSWORD, register=False):
         page = self.page
-        page.get_by_role("button", name="Account").click()
+        page.get_by_role("button", name="Account", exact=True).click()
         form = page.get_by_role("form", name="Create an account" if register else "Sign in")
         form.get_by_label("Pseudonym").fill(username)
         form.get_by_label("Password").fill(password)
@@ -230,7 +230,7 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
         "Above the north door",
         [270],
     )
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     expect(page.locator(".contributions")).to_have_text("camera — Review: pending")
     # Each leads to its pin on the map.
     lon, lat = db("SELECT ST_X(geom), ST_Y(geom) FROM devices WHERE id = :id", id=device.id).one()
@@ -240,7 +240,7 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     expect(page.locator(".contributions")).to_have_count(0)
     expect(page.locator(".leaflet-marker-icon[title^='camera']")).to_be_in_viewport()
 
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_role("form", name="Sign in")).to_be_visible()
     revoked = db(
@@ -502,7 +502,7 @@ def reopened_offline(phone, tiles: str):
 
 def signing_out_forgets_the_basemap(phone, page, contributor) -> None:
     phone.sign_in(contributor)
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
     expect(page.locator("#sheet").get_by_role("form", name="Sign in")).to_be_visible()
     assert page.evaluate("caches.has('vigie-basemap')") is False
@@ -813,10 +813,10 @@ def test_a_sheet_open_when_the_language_changes_follows_it_unless_something_is_t
     # back to what opened it once closed.
     expect(page.get_by_label("Language")).to_be_focused()
     page.get_by_role("button", name="Close").click()
-    expect(page.get_by_role("button", name="Account")).to_be_focused()
+    expect(page.get_by_role("button", name="Account", exact=True)).to_be_focused()
 
     # A new password being typed is not wiped: that sheet keeps its language until it is left.
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     page.get_by_label("Current password").fill("typed so far")
     page.get_by_label("Language").select_option("fr")
     expect(page.get_by_label("Current password")).to_have_value("typed so far")
@@ -845,7 +845,7 @@ def test_a_contributor_changes_the_password_then_signs_out_everywhere(phone, as_
             [method, path, headers, body],
         )
 
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     form = page.get_by_role("form", name="Change the password")
     form.get_by_label("Current password").fill("not the password at all")
     form.get_by_label("New password").fill(new_password)
@@ -891,7 +891,7 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
     expect(page.locator("#sheet")).to_contain_text("Pseudonyme ou mot de passe incorrect")
     page.get_by_role("button", name="Fermer").click()
     page.get_by_label("Langue").select_option("en")
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     submit("Create an account", taken, TEST_PASSWORD)
     expect(page.locator("#sheet")).to_contain_text("This username is taken.")
 
@@ -959,7 +959,7 @@ def test_focus_rings_and_pin_borders_stand_out_3_to_1(phone, contributor):
     outbox or being placed."""
     page = phone.open()
     phone.sign_in(contributor)
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     page.keyboard.press("Tab")  # from the sheet's title to its first control, by keyboard
     ring = page.evaluate(
         r"""() => { const style = getComputedStyle(document.activeElement);
@@ -1000,7 +1000,7 @@ def test_the_sheet_says_the_position_is_being_found_while_the_gps_takes_its_time
     page.get_by_role("button", name="Pin a device").click()
     expect(page.locator("#sheet")).to_contain_text("Finding your position…", timeout=1000)
     page.get_by_role("button", name="Close").click()
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     page.wait_for_timeout(2500)
     expect(page.locator("#sheet-title")).to_have_text("Account")
     expect(page.locator(".pin-form")).to_have_count(0)
@@ -1316,7 +1316,7 @@ def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
         ".leaflet-marker-icon[title='camera — Refused pin (see the outbox)']"
     )
     expect(refused_pin).to_have_count(1)
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     sheet.get_by_role("button", name="Sign out", exact=True).click()
     # Told first what stays on the phone.
     expect(sheet).to_contain_text("1 change(s) of this account are not sent yet")
@@ -1333,7 +1333,7 @@ def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
     phone.wait_until_sent()
     assert [d.kind for d in devices_by(db, other.user.username)] == ["sensor"]
     assert devices_by(db, contributor).all() == []
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     sheet.get_by_role("button", name="Sign out", exact=True).click()
     sheet.get_by_role("button", name="Close").click()
 
@@ -1359,7 +1359,7 @@ def test_signing_out_offline_leaves_this_phone_with_nothing_of_the_account(phone
     still leave this phone, and take their unsent changes with them rather than leave them
     readable to the next person."""
     page, outbox = pinned_offline(phone, contributor, kind="sensor")
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     sheet = page.locator("#sheet")
     sheet.get_by_role("button", name="Sign out", exact=True).click()
     sheet.get_by_role("button", name="Discard them and sign out").click()
@@ -1731,7 +1731,7 @@ def test_a_pin_awaiting_review_is_editable_by_its_author_on_any_phone(phone, db,
     )
     assert deleted.scalar_one() is True
     # Their contributions say it was withdrawn, not that it awaits review.
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     contributions = page.locator(".contributions")
     expect(contributions).to_have_text("sensor — withdrawn")
     page.get_by_role("button", name="Close").click()
@@ -1762,7 +1762,7 @@ def test_an_authors_rejected_or_merged_pin_says_what_became_of_it(phone, as_user
     expect(sheet.get_by_role("button", name="Still there")).to_have_count(0)
     expect(sheet.get_by_role("button", name="Edit")).to_have_count(0)
     page.get_by_role("button", name="Close").click()
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     expect(page.locator(".contributions")).to_contain_text(
         f"camera — merged into {kept['id'][:8]}, the same device pinned before"
     )
@@ -1819,7 +1819,7 @@ def test_a_photo_not_yet_public_is_not_left_on_a_shared_phone_after_sign_out(pho
     page = phone.page
     thumbnail = page.locator("#sheet .photos img")
     expect(thumbnail).to_have_attribute("src", re.compile("^blob:"))  # fetched with the token
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_role("form", name="Sign in")).to_be_visible()
     # Whoever holds the phone next asks for it without the token, through the worker.
@@ -1933,14 +1933,14 @@ def test_a_form_with_work_in_it_is_left_only_when_the_contributor_says_so(phone,
         dialog.accept() if accept else dialog.dismiss()
 
     page.once("dialog", lambda dialog: answer(dialog, False))
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     expect(form.get_by_label("Notes")).to_have_value("Two cameras on the corner")
     page.once("dialog", lambda dialog: answer(dialog, False))
     page.keyboard.press("Escape")
     expect(form.get_by_label("Notes")).to_have_value("Two cameras on the corner")
     assert asked == ["Leave this form? What you entered in it will be lost."] * 2
     page.once("dialog", lambda dialog: answer(dialog, True))
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     expect(page.locator("#sheet")).to_contain_text("Signed in as")
     expect(page.locator(".pin.draft")).to_have_count(0)
     # A form left untouched goes without a question.
@@ -1977,7 +1977,7 @@ def test_a_token_revoked_elsewhere_signs_the_phone_out_and_keeps_the_accounts_un
     announcer = page.locator("#announcer")
     expect(announcer).to_contain_text("Your session has ended")
     expect(outbox).to_be_hidden()  # the account's own, kept for it
-    page.get_by_role("button", name="Account").click()
+    page.get_by_role("button", name="Account", exact=True).click()
     expect(page.locator("#sheet")).to_contain_text("sign in again")
     page.get_by_role("button", name="Close").click()
     assert devices_by(db, contributor).all() == []
