@@ -13,7 +13,9 @@ from .sql import COORDINATE_DECIMALS
 def edited_in_vigie() -> ColumnElement:
     """Whether a device was changed through Vigie (a revision: an edit, a review, a merge):
     what its contributors and moderators made of it wins over what OpenStreetMap says since."""
-    return exists().where(DeviceRevision.device_id == Device.id)
+    # The device named by its column's text: an upsert's WHERE has no FROM that SQLAlchemy
+    # would correlate Device.id to, and would select every device's revisions.
+    return exists().where(DeviceRevision.device_id == literal_column("devices.id"))
 
 
 def select_edited_osm_devices(osm_ids: list[int]) -> Select:
@@ -47,6 +49,8 @@ def upsert_osm_devices(rows: list[dict]):
         set_={
             **{c: getattr(new, c) for c in compared},
             "version": Device.version + 1,
+            # As Device.touch: the status (which imports never set) keeps its date.
+            "bulk_changed_at": func.coalesce(Device.bulk_changed_at, Device.updated_at),
             "updated_at": func.now(),
         },
         where=and_(Device.deleted_at.is_(None), ~edited_in_vigie(), not_older, changed),

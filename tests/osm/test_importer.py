@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import pin
+
 OVERPASS_FILE = "osm-surveillance-switzerland.overpass-elements.json"
 # Its 2,144 nodes: 6 are webcams or guards, not devices Vigie maps.
 NODES, MAPPED = 2144, 2138
@@ -135,6 +137,24 @@ def test_a_device_edited_in_vigie_keeps_its_edits_over_a_newer_node(app, db, tmp
     assert (counts["kept: edited in Vigie"], counts["updated"], counts["unchanged"]) == (1, 0, 0)
     kept = device(db)
     assert (kept.direction, kept.osm_version, kept.version) == ([45], 1, edited.version)
+
+
+def test_a_newer_node_updates_its_device_whatever_others_were_edited(app, db, tmp_path, moderator):
+    """Devices edited in Vigie elsewhere keep nothing else from an update; the update keeps
+    when the device's status was set (it sets no status), which statistics date a removal by."""
+    run_import(app, osm_xml_file(tmp_path, 1, "90"))
+    pin(moderator, 2.35, 48.85)  # a device with a revision, elsewhere
+    db(
+        "UPDATE devices SET status = 'removed', updated_at = '2025-06-01T12:00:00Z' "
+        "WHERE osm_id = 4242"
+    )
+    _, counts = run_import(app, osm_xml_file(tmp_path, 2, "180"))
+    assert (counts["updated"], counts["kept: edited in Vigie"]) == (1, 0)
+    updated = db(
+        "SELECT direction, status, bulk_changed_at = '2025-06-01T12:00:00Z' AS removal_kept, "
+        "updated_at > '2026-01-01' AS updated_now FROM devices WHERE osm_id = 4242"
+    ).one()
+    assert tuple(updated) == ([180], "removed", True, True)
 
 
 # A good node first: a bad one later must not leave it stored.
