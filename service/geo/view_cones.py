@@ -95,6 +95,7 @@ def select_view_cone(device_id: uuid.UUID, model: ViewModel) -> Select:
         cone_feature_text(model).label("feature"),
         Device.kind,
         Device.deleted_at,
+        Device.merged_into,
         Device.review_status,
         Device.created_by,
     ).where(Device.id == device_id)

@@ -38,7 +38,7 @@ class DeviceViewConeViews(MethodView):
         if row is None or not may_see(row.review_status, row.created_by, current_viewer()):
             raise NotFound(f"No device has the id {device_id}.")
         if row.deleted_at is not None:
-            raise device_gone(device_id, row.deleted_at)
+            raise device_gone(device_id, row.deleted_at, row.merged_into)
         if row.kind not in SEEING_KINDS:
             raise NotFound(f"Device {device_id} is a {row.kind}: it has no view cone.")
         return Response(row.feature, mimetype=GEOJSON)
