@@ -47,6 +47,29 @@ TRANSIENT_CONFLICTS = ("40P01", "40001")
 DATABASE_RETRY_AFTER_SECONDS = 2
 # Set by a problem for itself: the rate limiter must not replace them (service/ratelimit.py).
 LIMIT_HEADERS = ("Retry-After", *RATE_LIMIT_HEADERS)
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "integer", "minimum": 1},
+}
+# The headers of the refusals that say when to come back (service/ratelimit.py).
+REFUSAL_HEADERS = {
+    http.HTTPStatus.TOO_MANY_REQUESTS: {
+        "Retry-After": RETRY_AFTER,
+        "X-RateLimit-Limit": {
+            "description": "Requests the limit that refused this one allows in its window",
+            "schema": {"type": "integer"},
+        },
+        "X-RateLimit-Remaining": {
+            "description": "Requests left in that window (0)",
+            "schema": {"type": "integer"},
+        },
+        "X-RateLimit-Reset": {
+            "description": "When that window ends (Unix time)",
+            "schema": {"type": "integer"},
+        },
+    },
+    http.HTTPStatus.SERVICE_UNAVAILABLE: {"Retry-After": RETRY_AFTER},
+}
 # Request headers the service's own errors name as their field.
 HEADER_FIELDS = {
     "Authorization",
@@ -238,6 +261,8 @@ class Api(flask_smorest.Api):
             response = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
+            if status in REFUSAL_HEADERS:
+                response["headers"] = REFUSAL_HEADERS[status]
             prepare_response(
                 response, self.spec, PROBLEM_JSON if status >= 400 else "application/json"
             )

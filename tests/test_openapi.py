@@ -82,7 +82,15 @@ def test_every_write_answers_its_wal_position_and_takes_an_idempotency_key():
 
 
 def test_every_operation_documents_the_refusals_any_request_may_meet():
-    """The default rate limit counts every route: 429; a body may be no JSON, or too large."""
+    """The default rate limit counts every route: 429, with when to come back and the limit
+    that refused; a body may be no JSON, or too large."""
+    refusal = json.loads(COMMITTED.read_text())["components"]["responses"]["TOO_MANY_REQUESTS"]
+    assert set(refusal["headers"]) == {
+        "Retry-After",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    }
     for method, path, operation in committed_operations():
         where = f"{method.upper()} {path}"
         assert "429" in operation["responses"], where
