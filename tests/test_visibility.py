@@ -92,6 +92,8 @@ def reveals(response, pin: dict) -> bool:
     text = response.get_data(as_text=True)
     if pin["id"] in text or pin["photo"] in text or "a secret pin" in text:
         return True
+    if response.mimetype == "application/vnd.openstreetmap.data+xml":  # ids of its own
+        return "<node" in text
     if response.mimetype == "text/csv":  # one district: its count is the 8th column
         return text.splitlines()[1].split(",")[7] != "0"
     return any(mark in text.replace(" ", "") for mark in ('"count":1', '"devices":1'))

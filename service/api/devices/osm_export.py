@@ -1,22 +1,35 @@
 """Devices as OSM XML (`f=osm`), for contributors who review and upload them to OSM themselves."""
 
+from dataclasses import replace
+
 from ...db import session
 from ...delivery import conditional_response
 from ...geo.devices.filter import DeviceFilter
 from ...geo.osm import select_osm_export
+from ...geo.statistics.selection import PRESENT_STATUSES
 from ...osm.files import new_node_id, osm_xml
 from ...osm.tags import osm_tags
+from ...visibility import ANONYMOUS
 
 OSM_XML = "application/vnd.openstreetmap.data+xml"
 
 
+def exported(flt: DeviceFilter) -> DeviceFilter | None:
+    """What of the listing's filter a file for OpenStreetMap holds: public pins only, whoever
+    asks (a pin awaiting review, or rejected, is not for the world), standing there now (a
+    node is a device that exists: removed and planned ones are not); None when nothing is."""
+    statuses = [s for s in flt.statuses or PRESENT_STATUSES if s in PRESENT_STATUSES]
+    return replace(flt, viewer=ANONYMOUS, statuses=statuses) if statuses else None
+
+
 def osm_export_response(flt: DeviceFilter, limit: int, after, bbox, next_link):
-    rows = session.execute(select_osm_export(flt, limit, after)).mappings().all()
+    flt = exported(flt)
+    rows = [] if flt is None else session.execute(select_osm_export(flt, limit, after)).all()
     page = rows[:limit]
-    nodes = ((new_node_id(row["id"]), row["lon"], row["lat"], osm_tags(row)) for row in page)
+    nodes = ((new_node_id(row.id), row.lon, row.lat, osm_tags(row._mapping)) for row in page)
     body = osm_xml(nodes, bbox)
     headers = {"Content-Disposition": 'attachment; filename="vigie-devices.osm"'}
     if len(rows) > limit:
-        edge = f"{page[-1]['tile_key']}:{page[-1]['id']}"
+        edge = f"{page[-1].tile_key}:{page[-1].id}"
         headers["Link"] = f'<{next_link(edge)}>; rel="next"'
     return conditional_response(body, OSM_XML, headers)
