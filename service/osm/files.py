@@ -1,5 +1,6 @@
 """Reading Overpass JSON and OSM XML files, and writing OSM XML that JOSM opens."""
 
+import hashlib
 import json
 import math
 import uuid
@@ -34,6 +35,19 @@ def node_from(element_id, version, lat, lon, tags) -> OsmNode:
     return node
 
 
+def not_in_osm(element_id, action=None, visible=None) -> str | None:
+    """Why a node of the file is not one of OpenStreetMap's to import, or None: a negative id
+    is an editor's object never uploaded (Vigie's own export, say), and a node deleted there
+    (`visible="false"`) or in the editor (`action="delete"`) is no device."""
+    if action == "delete" or str(visible).lower() == "false":
+        return "node deleted"
+    try:
+        negative = int(element_id) < 0
+    except (TypeError, ValueError):
+        return None  # node_from says what is wrong with it
+    return "node never uploaded to OSM (negative id)" if negative else None
+
+
 def read_overpass_json(path: Path) -> Iterator[OsmNode | str]:
     """Overpass JSON: {"elements": [...]} or a bare list of elements."""
     try:
@@ -48,6 +62,10 @@ def read_overpass_json(path: Path) -> Iterator[OsmNode | str]:
             raise OsmFileError(f"{path.name}: an element is not an object")
         if element.get("type") != "node":
             yield str(element.get("type"))
+            continue
+        unwanted = not_in_osm(element.get("id"), visible=element.get("visible"))
+        if unwanted:
+            yield unwanted
             continue
         yield node_from(
             element.get("id"),
@@ -64,7 +82,8 @@ def read_osm_xml(path: Path) -> Iterator[OsmNode | str]:
         for _event, element in ET.iterparse(path, events=("end",)):
             if element.tag == "node":
                 tags = {t.get("k"): t.get("v") for t in element.iter("tag")}
-                yield node_from(
+                unwanted = not_in_osm(*(element.get(a) for a in ("id", "action", "visible")))
+                yield unwanted or node_from(
                     element.get("id"),
                     element.get("version"),
                     element.get("lat"),
@@ -93,8 +112,10 @@ def read_elements(path: Path) -> Iterator[OsmNode | str]:
 def new_node_id(device_id: uuid.UUID) -> int:
     """A device's node id in an OSM file: negative, as JOSM expects of objects not yet
     uploaded, and the same in every page and every export, so that files opened together do
-    not share ids (62 bits of the UUID: no two devices of a map meet)."""
-    return -(device_id.int >> 66) - 1
+    not share ids: 62 bits of a hash of the UUID (any UUID: some bits of a time-ordered or
+    hand-made one are alike from one device to the next)."""
+    digest = hashlib.blake2b(device_id.bytes, digest_size=8).digest()
+    return -(int.from_bytes(digest) >> 2) - 1
 
 
 def osm_xml(nodes: Iterable[tuple[int, float, float, dict[str, str]]], bbox=None) -> bytes:

@@ -1,10 +1,12 @@
 """`flask osm import FILE` with the real Swiss OSM extract, OSM XML, re-imports and bad files."""
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
+from service.osm.files import new_node_id
 from tests.helpers import pin
 
 OVERPASS_FILE = "osm-surveillance-switzerland.overpass-elements.json"
@@ -155,6 +157,35 @@ def test_a_newer_node_updates_its_device_whatever_others_were_edited(app, db, tm
         "updated_at > '2026-01-01' AS updated_now FROM devices WHERE osm_id = 4242"
     ).one()
     assert tuple(updated) == ([180], "removed", True, True)
+
+
+def test_nodes_deleted_or_never_uploaded_are_not_imported(app, db, tmp_path):
+    """Vigie's own export (negative ids), JOSM's deletions and deleted versions are no
+    OpenStreetMap devices: skipped and counted."""
+    camera = "<tag k='man_made' v='surveillance'/>"
+    path = tmp_path / "edited.osm"
+    path.write_text(
+        "<osm version='0.6'>"
+        f"<node id='-12' lat='45' lon='2'>{camera}</node>"
+        f"<node id='13' version='2' action='delete' lat='45' lon='2'>{camera}</node>"
+        f"<node id='14' version='3' visible='false' lat='45' lon='2'>{camera}</node>"
+        f"<node id='15' version='1' lat='45' lon='2'>{camera}</node>"
+        "</osm>"
+    )
+    result, counts = run_import(app, path)
+    assert result.exit_code == 0, result.output
+    assert counts["created"] == 1
+    assert counts["skipped: node never uploaded to OSM (negative id)"] == 1
+    assert counts["skipped: node deleted"] == 2
+    assert db("SELECT osm_id FROM devices").scalars().all() == [15]
+
+
+def test_export_ids_differ_for_time_ordered_uuids():
+    """UUIDs of version 7 made in one millisecond differ in their last bits only."""
+    first = uuid.UUID("01a2490b-eb59-7000-8000-000000000001")
+    second = uuid.UUID("01a2490b-eb59-7001-8000-000000000001")
+    ids = {new_node_id(first), new_node_id(second), new_node_id(uuid.UUID(int=1))}
+    assert len(ids) == 3 and all(i < 0 for i in ids)
 
 
 # A good node first: a bad one later must not leave it stored.
