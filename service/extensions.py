@@ -618,13 +618,17 @@ def refused_before_its_body() -> bool:
     return getattr(method, "needs_account", False) and "Authorization" not in request.headers
 
 
+# The methods whose bodies routes read: any other's is left unread (a GET's, say).
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
 def refuse_encoded_bodies():
     """A body sent with a Content-Encoding is a 415 naming the header (RFC 9110, 15.5.16):
     bodies are read as they come, so a gzipped one would be answered as invalid JSON, and a
     coding the server does not know read as if it were none."""
     coding = request.headers.get("Content-Encoding", "").strip().lower()
     has_body = request.content_length or "Transfer-Encoding" in request.headers
-    if coding not in ("", "identity") and has_body:
+    if coding not in ("", "identity") and has_body and request.method in BODY_METHODS:
         raise UnsupportedMediaType(
             f"Request bodies are read as they are sent: send this one without Content-Encoding "
             f"(it says {coding}).",
@@ -647,10 +651,6 @@ def refuse_bodies_over_the_limit():
         return
     if len(request.get_data(cache=True)) >= limit:
         raise body_too_large()
-
-
-# The methods whose bodies routes read: any other's is left unread (a GET's, say).
-BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 def reject_unstorable_text():
