@@ -95,6 +95,7 @@ def auth_limit(func):
         with limiter().shared_limit(
             current_app.config["RATE_LIMIT_AUTH"], scope="auth", key_func=address_key
         ):
+            remember_checked_limits()
             return func(*args, **kwargs)
 
     return wrapper
@@ -114,6 +115,7 @@ def login_limit(func):
             key_func=account_key,
             deduct_when=lambda response: g.get("wrong_password", False),
         ):
+            remember_checked_limits()
             return func(*args, **kwargs)
 
     return wrapper
@@ -128,9 +130,32 @@ def write_limit(func):
         with limiter().shared_limit(
             current_app.config["RATE_LIMIT_WRITES"], scope="writes", key_func=client_key
         ):
+            remember_checked_limits()
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def remember_checked_limits() -> None:
+    """Keep the limits the limiter has just checked: it describes only the last ones it checked
+    (a login's wrong-password limit, which a right password never counts down, in place of the
+    address's limit that refuses it next)."""
+    if limiter().enabled:
+        g.setdefault("checked_limits", []).extend(limiter().current_limits)
+
+
+def tightest_limit(response) -> None:
+    """Describe the checked limit with the fewest requests left in X-RateLimit-* (a refusal
+    describes the limit that refused it already)."""
+    checked = {
+        limit.key: limit for limit in (*g.get("checked_limits", ()), *limiter().current_limits)
+    }
+    if response.status_code == 429 or len(checked) < 2:
+        return
+    tightest = min(checked.values(), key=lambda limit: (limit.remaining, limit.reset_at))
+    response.headers["X-RateLimit-Limit"] = str(tightest.limit.amount)
+    response.headers["X-RateLimit-Remaining"] = str(tightest.remaining)
+    response.headers["X-RateLimit-Reset"] = str(tightest.reset_at)
 
 
 def retry_after_only_when_refused(response):
@@ -141,6 +166,8 @@ def retry_after_only_when_refused(response):
     a refused client what is left of another limit. Other answers' X-RateLimit-* still tell
     what is left."""
     intended = getattr(response, "intended_limit_headers", {})
+    if limiter().enabled and not intended:
+        tightest_limit(response)
     for name, value in intended.items():
         response.headers[name] = value
     if "Retry-After" not in intended and response.status_code != 429:
@@ -189,3 +216,5 @@ def init_app(app) -> None:
         headers_enabled=True,
         enabled=enabled,
     )
+    if enabled:  # after the limiter's own check: the default limit
+        app.before_request(remember_checked_limits)

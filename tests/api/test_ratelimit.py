@@ -322,7 +322,7 @@ def test_a_refusal_by_the_new_accounts_pin_limit_describes_that_limit(
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     accepted = client.post("/api/v1/devices", json=feature(2.3, 48.8))
     assert accepted.status_code == 201
-    assert accepted.headers["X-RateLimit-Limit"] == "50"  # the write limit, 49 left
+    assert accepted.headers["X-RateLimit-Limit"] == "5"  # the default limit, 4 left
     refused = client.post("/api/v1/devices", json=feature(2.4, 48.8))
     assert refused.status_code == 429
     assert refused.headers.getlist("X-RateLimit-Limit") == ["1"]
@@ -351,3 +351,14 @@ def test_a_client_over_its_limit_is_refused_before_its_body_is_read(committed, l
         for _ in range(2)
     ]
     assert statuses == [422, 429]
+
+
+def test_answers_describe_the_limit_with_the_fewest_requests_left(committed, limited_app):
+    """A login counts against the address's limit (3 a minute here) and, when wrong, the
+    account's (20 an hour): its answer tells the one nearest to refusing, not the last checked."""
+    client = limited_app().test_client()
+    answers = login_attempts(client, 3)
+    assert [r.status_code for r in answers] == [401] * 3
+    assert [r.headers["X-RateLimit-Limit"] for r in answers] == ["3"] * 3
+    assert [r.headers["X-RateLimit-Remaining"] for r in answers] == ["2", "1", "0"]
+    assert login_attempts(client, 1)[0].status_code == 429
