@@ -83,8 +83,11 @@ def limiter() -> Limiter:
     return current_app.extensions["vigie.limiter"]
 
 
-# Two wrappers rather than one factory: flask-limiter identifies a context-manager limit by the
-# source line that enters it, so each limit needs a line of its own.
+# Wrappers rather than one factory: flask-limiter identifies a context-manager limit by the
+# source line that enters it, so each limit needs a line of its own. Each keeps the default
+# limit (override_defaults=False): flask-limiter would otherwise take the route, every method
+# of it, for one with limits of its own once a request entered the wrapper, and stop counting
+# its reads against RATE_LIMIT_DEFAULT.
 def auth_limit(func):
     """Logins, registrations and password changes together: few per minute and per client
     address, against password guessing and account spam (by address, whatever token the
@@ -93,7 +96,10 @@ def auth_limit(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         with limiter().shared_limit(
-            current_app.config["RATE_LIMIT_AUTH"], scope="auth", key_func=address_key
+            current_app.config["RATE_LIMIT_AUTH"],
+            scope="auth",
+            key_func=address_key,
+            override_defaults=False,
         ):
             remember_checked_limits()
             return func(*args, **kwargs)
@@ -114,6 +120,7 @@ def login_limit(func):
             scope="wrong-passwords",
             key_func=account_key,
             deduct_when=lambda response: g.get("wrong_password", False),
+            override_defaults=False,
         ):
             remember_checked_limits()
             return func(*args, **kwargs)
@@ -128,7 +135,10 @@ def write_limit(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         with limiter().shared_limit(
-            current_app.config["RATE_LIMIT_WRITES"], scope="writes", key_func=client_key
+            current_app.config["RATE_LIMIT_WRITES"],
+            scope="writes",
+            key_func=client_key,
+            override_defaults=False,
         ):
             remember_checked_limits()
             return func(*args, **kwargs)

@@ -362,3 +362,15 @@ def test_answers_describe_the_limit_with_the_fewest_requests_left(committed, lim
     assert [r.headers["X-RateLimit-Limit"] for r in answers] == ["3"] * 3
     assert [r.headers["X-RateLimit-Remaining"] for r in answers] == ["2", "1", "0"]
     assert login_attempts(client, 1)[0].status_code == 429
+
+
+def test_reads_stay_limited_on_a_route_once_it_was_written(committed, limited_app, make_user):
+    """The default limit counts a route's reads after a write went through it too."""
+    client = limited_app(RATE_LIMIT_WRITES="50 per minute").test_client()
+    _, token = make_user("moderator")
+    created = client.post(
+        "/api/v1/devices", json=feature(2.3, 48.8), headers={"Authorization": f"Bearer {token}"}
+    )
+    assert created.status_code == 201
+    reads = [client.get("/api/v1/devices?limit=1").status_code for _ in range(6)]
+    assert reads == [200] * 5 + [429]
