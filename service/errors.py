@@ -79,6 +79,9 @@ class TooManyRequests(ServiceError):
 
 # What every answer tells of the rate limit it counts against (flask-limiter's names).
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+# And when to come back: a problem that sets any of them keeps its own over the rate limiter's
+# (service/ratelimit.py).
+LIMIT_HEADERS = ("Retry-After", *RATE_LIMIT_HEADERS)
 
 
 class UnprocessableImage(ValidationFailed):

@@ -21,7 +21,7 @@ from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from .errors import (
-    RATE_LIMIT_HEADERS,
+    LIMIT_HEADERS,
     BadRequest,
     PayloadTooLarge,
     ServiceError,
@@ -45,8 +45,6 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, DriverOpe
 # database, and the same request retried succeeds.
 TRANSIENT_CONFLICTS = ("40P01", "40001")
 DATABASE_RETRY_AFTER_SECONDS = 2
-# Set by a problem for itself: the rate limiter must not replace them (service/ratelimit.py).
-LIMIT_HEADERS = ("Retry-After", *RATE_LIMIT_HEADERS)
 RETRY_AFTER = {
     "description": "Seconds to wait before trying again",
     "schema": {"type": "integer", "minimum": 1},

@@ -15,7 +15,7 @@ from limits.storage import storage_from_string
 
 from .auth import current_user, keyed_hash
 from .db import falling_back_to_primary
-from .errors import ServiceError
+from .errors import LIMIT_HEADERS, RATE_LIMIT_HEADERS, ServiceError
 
 log = logging.getLogger(__name__)
 # A Redis that takes longer than this is taken as down: no request waits on it for long.
@@ -178,10 +178,12 @@ def retry_after_only_when_refused(response):
     intended = getattr(response, "intended_limit_headers", {})
     if limiter().enabled and not intended:
         tightest_limit(response)
-    for name, value in intended.items():
-        response.headers[name] = value
-    if "Retry-After" not in intended and response.status_code != 429:
-        response.headers.pop("Retry-After", None)
+    own_limit = any(name in intended for name in RATE_LIMIT_HEADERS)
+    for name in LIMIT_HEADERS:
+        if name in intended:
+            response.headers[name] = intended[name]
+        elif own_limit or (name == "Retry-After" and response.status_code != 429):
+            response.headers.pop(name, None)  # what the limiter said of another limit
     return response
 
 

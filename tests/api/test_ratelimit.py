@@ -13,6 +13,7 @@ import redis
 
 from service import create_app, web
 from service.config import Config
+from tests import images
 from tests.conftest import TEST_PASSWORD
 from tests.helpers import PROBLEM, feature
 
@@ -374,3 +375,17 @@ def test_reads_stay_limited_on_a_route_once_it_was_written(committed, limited_ap
     assert created.status_code == 201
     reads = [client.get("/api/v1/devices?limit=1").status_code for _ in range(6)]
     assert reads == [200] * 5 + [429]
+
+
+def test_a_refusal_for_loose_photos_says_no_wait_frees_it(committed, limited_app, make_user):
+    """Too many photos attached to no device: a limit of its own, which no wait frees (no
+    Retry-After), not the limiter's window."""
+    client = limited_app(RATE_LIMIT_WRITES="50 per minute", PHOTO_LOOSE_MAX=1).test_client()
+    _, token = make_user("contributor")
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    assert images.upload(client, images.plain_photo()).status_code == 201
+    refused = images.upload(client, images.plain_photo(colour=(1, 2, 3)))
+    assert refused.status_code == 429
+    assert refused.headers.getlist("X-RateLimit-Limit") == ["1"]
+    assert refused.headers.getlist("X-RateLimit-Remaining") == ["0"]
+    assert "Retry-After" not in refused.headers and "X-RateLimit-Reset" not in refused.headers

@@ -183,6 +183,8 @@ def check_loose_uploads(user) -> None:
             f"You have {loose} photos attached to no device (at most {limit}): attach them to "
             "pins, or delete them, before sending more.",
             field="file",
+            # A limit of its own, which no wait frees: no Retry-After.
+            headers={"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0"},
         )
 
 
