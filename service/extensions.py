@@ -645,7 +645,7 @@ def refuse_bodies_over_the_limit():
     limit = request.max_content_length
     if limit is None or request.content_length is not None or not request.is_json:
         return
-    if refused_before_its_body():
+    if request.method not in BODY_METHODS or refused_before_its_body():
         return
     if len(request.get_data(cache=True)) >= limit:
         raise body_too_large()

@@ -283,6 +283,11 @@ def test_the_body_of_a_read_is_left_unread(client):
     encoded = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
     response = client.get("/api/v1/kinds", data=gzip.compress(body.encode()), headers=encoded)
     assert response.status_code == 200
+    huge = io.BytesIO(json.dumps({"a": "x" * (5 * 1024 * 1024)}).encode())
+    response = client.get(
+        "/api/v1/kinds", input_stream=huge, content_type="application/json", **CHUNKED
+    )
+    assert response.status_code == 200 and huge.tell() == 0
 
 
 @pytest.mark.parametrize(
