@@ -519,6 +519,7 @@ class Blueprint(flask_smorest.Blueprint):
                     description=http.HTTPStatus(status).phrase,
                     schema=ProblemSchema,
                     content_type=PROBLEM_JSON,
+                    headers=REFUSAL_HEADERS.get(status),
                 )(func)
             return func
 

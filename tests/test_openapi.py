@@ -94,6 +94,8 @@ def test_every_operation_documents_the_refusals_any_request_may_meet():
     for method, path, operation in committed_operations():
         where = f"{method.upper()} {path}"
         assert "429" in operation["responses"], where
+        own = operation["responses"]["429"]
+        assert "$ref" in own or set(own["headers"]) == set(refusal["headers"]), where
         if "requestBody" in operation:
             assert {"400", "413"} <= operation["responses"].keys(), where
 

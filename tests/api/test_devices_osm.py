@@ -90,17 +90,21 @@ def test_bbox_and_filters_apply_and_imported_nodes_are_left_out(client, db):
     assert (bounds.get("minlon"), bounds.get("maxlat")) == ("2.3", "48.9")
 
 
-def test_only_devices_standing_there_now_are_exported(client):
-    """A node says a device exists: removed and planned ones are left out, whatever the
-    status filter asks (an empty file when it asks only for those)."""
+def test_only_devices_standing_there_now_are_exported(client, db):
+    """A node says a device exists: removed and planned ones are left out, and those the
+    community found gone, whatever the filters ask (an empty file when they ask only for
+    those)."""
     pin(client, 2.35, 48.85)
     pin(client, 2.351, 48.85, status="unknown")
     pin(client, 2.352, 48.85, status="removed")
     pin(client, 2.353, 48.85, status="planned")
+    gone = pin(client, 2.354, 48.85)  # found gone by the community
+    db("UPDATE devices SET verification = 'removed' WHERE id = :id", id=gone["id"])
     export = "/api/v1/devices?f=osm&bbox=2.3,48.8,2.4,48.9"
     assert [n["lon"] for n in nodes(client.get(export))] == [2.35, 2.351]
     assert [n["lon"] for n in nodes(client.get(f"{export}&status=removed,unknown"))] == [2.351]
     assert nodes(client.get(f"{export}&status=removed,planned")) == []
+    assert nodes(client.get(f"{export}&verification=removed")) == []
 
 
 def test_a_box_across_the_antimeridian_is_exported_with_bounds_josm_reads(client):

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+from ... import vocabulary as vocab
 from ...db import session
 from ...delivery import conditional_response
 from ...geo.devices.filter import DeviceFilter
@@ -12,14 +13,20 @@ from ...osm.tags import osm_tags
 from ...visibility import ANONYMOUS
 
 OSM_XML = "application/vnd.openstreetmap.data+xml"
+# The verification level of a device trusted contributors voted not found.
+GONE = "removed"
 
 
 def exported(flt: DeviceFilter) -> DeviceFilter | None:
     """What of the listing's filter a file for OpenStreetMap holds: public pins only, whoever
     asks (a pin awaiting review, or rejected, is not for the world), standing there now (a
-    node is a device that exists: removed and planned ones are not); None when nothing is."""
+    node is a device that exists: removed and planned ones are not, nor those the community
+    found gone); None when nothing is."""
     statuses = [s for s in flt.statuses or PRESENT_STATUSES if s in PRESENT_STATUSES]
-    return replace(flt, viewer=ANONYMOUS, statuses=statuses) if statuses else None
+    levels = [v for v in flt.verifications or vocab.VERIFICATION_LEVELS if v != GONE]
+    if not (statuses and levels):
+        return None
+    return replace(flt, viewer=ANONYMOUS, statuses=statuses, verifications=levels)
 
 
 def osm_export_response(flt: DeviceFilter, limit: int, after, bbox, next_link):
