@@ -18,11 +18,13 @@ def edited_in_vigie() -> ColumnElement:
     return exists().where(DeviceRevision.device_id == literal_column("devices.id"))
 
 
-def select_edited_osm_devices(osm_ids: list[int]) -> Select:
-    """How many of the devices of these OSM ids a re-import leaves as edited in Vigie."""
-    return select(func.count()).where(
-        Device.osm_id.in_(osm_ids), Device.deleted_at.is_(None), edited_in_vigie()
-    )
+def select_kept_osm_devices(osm_ids: list[int]) -> Select:
+    """How many of the devices of these OSM ids a re-import leaves as deleted in Vigie, and as
+    edited there."""
+    deleted = Device.deleted_at.is_not(None)
+    return select(
+        func.count().filter(deleted), func.count().filter(~deleted, edited_in_vigie())
+    ).where(Device.osm_id.in_(osm_ids))
 
 
 def upsert_osm_devices(rows: list[dict]):

@@ -26,7 +26,13 @@ def import_command(file: Path):
     except OsmFileError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from exc
-    for name in ("created", "updated", "unchanged", "kept: edited in Vigie"):
+    for name in (
+        "created",
+        "updated",
+        "unchanged",
+        "kept: deleted in Vigie",
+        "kept: edited in Vigie",
+    ):
         click.echo(f"{name}: {counts.pop(name, 0)}")
     for reason, count in sorted(counts.items()):
         click.echo(f"{reason}: {count}")

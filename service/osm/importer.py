@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from ..geo.osm import select_edited_osm_devices, upsert_osm_devices
+from ..geo.osm import select_kept_osm_devices, upsert_osm_devices
 from .files import read_elements
 from .tags import device_columns
 
@@ -24,20 +24,21 @@ def device_row(node, columns: dict) -> dict:
 
 
 def import_osm_file(session: Session, path: Path) -> Counter:
-    """Import a file; returns counts: created, updated, unchanged, kept as edited in Vigie and
-    skipped (by reason)."""
+    """Import a file; returns counts: created, updated, unchanged, kept as deleted or edited in
+    Vigie, and skipped (by reason)."""
     counts: Counter = Counter()
     batch: dict[int, dict] = {}
 
     def flush():
         if batch:
-            edited = session.execute(select_edited_osm_devices(list(batch))).scalar_one()
+            deleted, edited = session.execute(select_kept_osm_devices(list(batch))).one()
             written = session.execute(upsert_osm_devices(list(batch.values()))).all()
             created = sum(1 for row in written if row.inserted)
             counts["created"] += created
             counts["updated"] += len(written) - created
+            counts["kept: deleted in Vigie"] += deleted
             counts["kept: edited in Vigie"] += edited
-            counts["unchanged"] += len(batch) - len(written) - edited
+            counts["unchanged"] += len(batch) - len(written) - deleted - edited
             batch.clear()
 
     for element in read_elements(path):

@@ -99,6 +99,7 @@ def test_osm_xml_newer_versions_update_the_same_device(app, db, tmp_path):
         "created": 1,
         "updated": 0,
         "unchanged": 0,
+        "kept: deleted in Vigie": 0,
         "kept: edited in Vigie": 0,
         "skipped: not a surveillance device Vigie maps": 1,
         "skipped: way": 1,
@@ -122,7 +123,7 @@ def test_a_device_deleted_in_vigie_is_not_brought_back(app, db, tmp_path):
     run_import(app, osm_xml_file(tmp_path, 1, "90"))
     db("UPDATE devices SET deleted_at = now() WHERE osm_id = 4242")
     _, counts = run_import(app, osm_xml_file(tmp_path, 2, "180"))
-    assert counts["unchanged"] == 1
+    assert (counts["kept: deleted in Vigie"], counts["unchanged"]) == (1, 0)
     assert db("SELECT deleted_at IS NOT NULL FROM devices WHERE osm_id = 4242").scalar_one()
 
 
