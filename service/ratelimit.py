@@ -154,18 +154,26 @@ def remember_checked_limits() -> None:
         g.setdefault("checked_limits", []).extend(limiter().current_limits)
 
 
+def count_against(limit: int, remaining: int, reset_at: int) -> None:
+    """The request counts against a limit of the service's own (new accounts' pins an hour):
+    its answer's X-RateLimit-* may describe it (tightest_limit). RESET_AT: a Unix time."""
+    g.setdefault("own_limits", []).append((limit, remaining, reset_at))
+
+
 def tightest_limit(response) -> None:
-    """Describe the checked limit with the fewest requests left in X-RateLimit-* (a refusal
-    describes the limit that refused it already)."""
+    """Describe the limit with the fewest requests left in X-RateLimit-*, of those the request
+    counted against (a refusal describes the limit that refused it already)."""
     checked = {
         limit.key: limit for limit in (*g.get("checked_limits", ()), *limiter().current_limits)
     }
-    if response.status_code == 429 or len(checked) < 2:
+    limits = [(c.limit.amount, c.remaining, c.reset_at) for c in checked.values()]
+    limits += g.get("own_limits", [])
+    if response.status_code == 429 or len(limits) < 2:
         return
-    tightest = min(checked.values(), key=lambda limit: (limit.remaining, limit.reset_at))
-    response.headers["X-RateLimit-Limit"] = str(tightest.limit.amount)
-    response.headers["X-RateLimit-Remaining"] = str(tightest.remaining)
-    response.headers["X-RateLimit-Reset"] = str(tightest.reset_at)
+    amount, remaining, reset_at = min(limits, key=lambda limit: limit[1:])
+    response.headers["X-RateLimit-Limit"] = str(amount)
+    response.headers["X-RateLimit-Remaining"] = str(remaining)
+    response.headers["X-RateLimit-Reset"] = str(reset_at)
 
 
 def retry_after_only_when_refused(response):

@@ -30,7 +30,7 @@ from ...geo.devices.spatial import check_device_position, select_device_page_in_
 from ...geo.tiles import select_device_clusters
 from ...models import Device, User
 from ...photos.library import attach_photos, photos_attached_to
-from ...ratelimit import write_limit
+from ...ratelimit import count_against, write_limit
 from ...visibility import may_see
 from ..access import (
     check_if_match,
@@ -102,18 +102,18 @@ def replay_or_conflict(existing: Device, columns: dict, geometry: dict, photo_id
 def check_pin_rate(user: User) -> None:
     """Contributors not yet trusted may pin only so many devices an hour (spam, mistakes)."""
     limit = current_app.config["NEW_ACCOUNT_PINS_PER_HOUR"]
-    oldest, count = session.execute(
-        select(func.min(Device.created_at), func.count()).where(
-            Device.created_by == user.id, Device.created_at > func.now() - timedelta(hours=1)
-        )
-    ).one()
-    if count >= limit and oldest is None:  # a limit of 0: no pin an hour ever frees one
+    if limit <= 0:
         raise Forbidden("On this server only trusted contributors may pin devices.")
-    if count >= limit:
-        freed = oldest + timedelta(hours=1)  # when the hour's oldest pin stops counting
-        wait, reset = session.execute(
-            select(func.extract("epoch", freed - func.now()), func.extract("epoch", freed))
-        ).one()
+    # When the hour's oldest pin (this one, if it is the first) stops counting.
+    freed = func.coalesce(func.min(Device.created_at), func.now()) + timedelta(hours=1)
+    count, wait, reset = session.execute(
+        select(
+            func.count(), func.extract("epoch", freed - func.now()), func.extract("epoch", freed)
+        ).where(Device.created_by == user.id, Device.created_at > func.now() - timedelta(hours=1))
+    ).one()
+    if count < limit:
+        count_against(limit, remaining=limit - count - 1, reset_at=math.ceil(reset))
+    else:
         raise TooManyRequests(
             f"New accounts may pin {limit} devices an hour; try again later.",
             headers={
