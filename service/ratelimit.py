@@ -166,7 +166,13 @@ def tightest_limit(response) -> None:
     checked = {
         limit.key: limit for limit in (*g.get("checked_limits", ()), *limiter().current_limits)
     }
-    limits = [(c.limit.amount, c.remaining, c.reset_at) for c in checked.values()]
+    # Each asks the counters' storage, which may fail: the limiter's own headers stay then, as
+    # flask-limiter keeps its answers when its reads fail.
+    try:
+        limits = [(c.limit.amount, c.remaining, c.reset_at) for c in checked.values()]
+    except Exception:
+        log.warning("rate limit counters unreadable: the answer describes the last limit only")
+        return
     limits += g.get("own_limits", [])
     if response.status_code == 429 or len(limits) < 2:
         return

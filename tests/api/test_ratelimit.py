@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import redis
+from flask_limiter import RequestLimit
 
 from service import create_app, web
 from service.config import Config
@@ -394,3 +395,20 @@ def test_a_refusal_for_loose_photos_says_no_wait_frees_it(committed, limited_app
     assert refused.headers.getlist("X-RateLimit-Limit") == ["1"]
     assert refused.headers.getlist("X-RateLimit-Remaining") == ["0"]
     assert "Retry-After" not in refused.headers and "X-RateLimit-Reset" not in refused.headers
+
+
+def test_counters_unreadable_after_the_check_cost_no_answer(committed, limited_app, monkeypatch):
+    """The counters' storage failing once the request was let through (Redis going away while
+    the answer tells what is left of the address's limit): the answer goes out, described as
+    the limiter describes it, rather than as a 500."""
+    window = RequestLimit.window.fget
+
+    def unreadable_for_addresses(limit):
+        if "/auth/" in limit.key:
+            raise redis.exceptions.ConnectionError("Redis went away")
+        return window(limit)
+
+    monkeypatch.setattr(RequestLimit, "window", property(unreadable_for_addresses))
+    answers = login_attempts(limited_app().test_client(), 2)
+    assert [r.status_code for r in answers] == [401, 401]
+    assert answers[0].headers["X-RateLimit-Limit"] == "20"  # the wrong passwords', as before
