@@ -238,6 +238,9 @@ def init_app(app) -> None:
         storage_options=REDIS_OPTIONS if storage != MEMORY else {},
         # Should Redis stop answering later, each worker counts in memory until it is back.
         in_memory_fallback_enabled=True,
+        # And what fails beyond that fallback (a wrong password counted once the answer is
+        # ready, which it does not cover) is logged, not made a 500 of an answer already made.
+        swallow_errors=True,
         key_prefix=config["RATELIMIT_KEY_PREFIX"],
         headers_enabled=True,
         enabled=enabled,

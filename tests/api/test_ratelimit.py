@@ -12,7 +12,8 @@ import pytest
 import redis
 from flask_limiter import RequestLimit
 
-from service import create_app, web
+from service import create_app, ratelimit, web
+from service.api.accounts import routes as account_routes
 from service.config import Config
 from tests import images
 from tests.conftest import TEST_PASSWORD
@@ -412,3 +413,21 @@ def test_counters_unreadable_after_the_check_cost_no_answer(committed, limited_a
     answers = login_attempts(limited_app().test_client(), 2)
     assert [r.status_code for r in answers] == [401, 401]
     assert answers[0].headers["X-RateLimit-Limit"] == "20"  # the wrong passwords', as before
+
+
+def test_redis_stopping_while_a_wrong_password_is_counted_costs_no_answer(
+    committed, limited_app, private_redis, monkeypatch
+):
+    """Redis goes away between the check of a login and the count of its wrong password (made
+    once the answer is ready): the client still gets its 401, not a 500."""
+    url, process = private_redis
+    client = limited_app(REDIS_URL=url).test_client()
+
+    def redis_goes_away():
+        process.terminate()
+        process.wait(timeout=10)
+        ratelimit.count_wrong_password()
+
+    monkeypatch.setattr(account_routes, "count_wrong_password", redis_goes_away)
+    assert [r.status_code for r in login_attempts(client, 1)] == [401]
+    assert [r.status_code for r in login_attempts(client, 1)] == [401]  # counted in memory
