@@ -184,6 +184,25 @@ def test_the_write_limit_counts_every_write_route_together(committed, limited_ap
     assert refused.status_code == 429 and refused.mimetype == PROBLEM
 
 
+@pytest.mark.parametrize(
+    "write",
+    [
+        ("delete", "/api/v1/auth/tokens", {}),
+        ("delete", f"/api/v1/auth/tokens/{uuid.UUID(int=7)}", {}),
+        ("delete", "/api/v1/me", {}),
+        ("put", "/api/v1/users/nobody/role", {"json": {"role": "moderator"}}),
+    ],
+    ids=["sign out everywhere", "revoke a token", "delete the account", "grant a role"],
+)
+def test_account_writes_count_against_the_write_limit_too(committed, limited_app, make_user, write):
+    client = limited_app(RATE_LIMIT_WRITES="1 per minute").test_client()
+    _, token = make_user("admin")
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    assert client.post("/api/v1/devices?force=true", json=feature(2.3, 48.8)).status_code == 201
+    method, url, body = write
+    assert getattr(client, method)(url, **body).status_code == 429
+
+
 def test_logins_registrations_and_password_changes_share_one_limit(
     committed, limited_app, make_user
 ):

@@ -15,7 +15,7 @@ from ...errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from ...extensions import Blueprint, requires_json
 from ...geo.devices.features import select_user_device_features
 from ...models import ApiToken, Confirmation, DeviceRevision, IdempotentRequest, Photo, User
-from ...ratelimit import auth_limit, count_wrong_password, login_limit
+from ...ratelimit import auth_limit, count_wrong_password, login_limit, write_limit
 from ..geojson import photo_base
 from .schemas import (
     ExportSchema,
@@ -111,6 +111,7 @@ class TokenViews(MethodView):
         return {"tokens": tokens}
 
     @blp.auth()
+    @write_limit
     @blp.response(204)
     def delete(self):
         """Sign out everywhere: revoke every token of yours, this one included"""
@@ -122,6 +123,7 @@ class TokenViews(MethodView):
 @blp.route("/auth/tokens/<uuid:token_id>")
 class TokenByIdViews(MethodView):
     @blp.auth()
+    @write_limit
     @blp.response(204)
     @blp.problems(404)
     def delete(self, token_id):
@@ -144,6 +146,7 @@ class MeViews(MethodView):
 
     @idempotency.exempt  # nothing of a deleted account is kept
     @blp.auth()
+    @write_limit
     @blp.response(204)
     @blp.problems(409)
     def delete(self):
@@ -246,6 +249,7 @@ class ExportViews(MethodView):
 @blp.route("/users/<string:username>/role")
 class RoleViews(MethodView):
     @blp.auth(role="admin")
+    @write_limit
     @requires_json
     @blp.arguments(RoleSchema)
     @blp.response(200, UserSchema)
