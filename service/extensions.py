@@ -284,7 +284,9 @@ class Api(flask_smorest.Api):
             )
         detail = data.get("message") or error.description
         if error.code == TooManyRequests.status:  # the rate limiter's: it names its limit
-            detail = f"Too many requests (at most {detail}): try again after Retry-After seconds."
+            if not getattr(getattr(error, "limit", None), "error_message", None):
+                detail = f"Too many requests to this route (at most {detail})"  # the default
+            detail = f"{detail}: try again after Retry-After seconds."
             return problem_response(error.code, detail, slug=TooManyRequests.slug, headers=headers)
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers = {**headers, "Allow": ", ".join(sorted(error.valid_methods))}

@@ -95,11 +95,14 @@ def auth_limit(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        rate = current_app.config["RATE_LIMIT_AUTH"]
         with limiter().shared_limit(
-            current_app.config["RATE_LIMIT_AUTH"],
+            rate,
             scope="auth",
             key_func=address_key,
             override_defaults=False,
+            error_message=f"Too many logins, registrations and password changes from this "
+            f"address (at most {rate})",
         ):
             remember_checked_limits()
             return func(*args, **kwargs)
@@ -115,9 +118,11 @@ def login_limit(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        rate = current_app.config["RATE_LIMIT_LOGIN_FAILURES"]
         with limiter().shared_limit(
-            current_app.config["RATE_LIMIT_LOGIN_FAILURES"],
+            rate,
             scope="wrong-passwords",
+            error_message=f"Too many wrong passwords for this account (at most {rate})",
             key_func=account_key,
             deduct_when=lambda response: g.get("wrong_password", False),
             override_defaults=False,
@@ -134,9 +139,11 @@ def write_limit(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        rate = current_app.config["RATE_LIMIT_WRITES"]
         with limiter().shared_limit(
-            current_app.config["RATE_LIMIT_WRITES"],
+            rate,
             scope="writes",
+            error_message=f"Too many writes from this account (at most {rate})",
             key_func=client_key,
             override_defaults=False,
         ):

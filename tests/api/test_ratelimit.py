@@ -66,6 +66,9 @@ def test_logins_are_limited_per_anonymous_client(committed, limited_app):
     refused = responses[-1]
     assert refused.mimetype == PROBLEM
     assert int(refused.headers["Retry-After"]) > 0
+    assert refused.get_json()["detail"].startswith(
+        "Too many logins, registrations and password changes from this address (at most 3 per"
+    )
     # Another client is not affected.
     assert login_attempts(client, 1, address="192.0.2.11")[0].status_code == 401
 
@@ -125,6 +128,7 @@ def test_wrong_passwords_are_limited_per_account_from_any_address(
     refused = login("target", TEST_PASSWORD, 9)  # right, but too late: not even checked
     assert refused.status_code == 429 and refused.mimetype == PROBLEM
     assert int(refused.headers["Retry-After"]) > 0
+    assert refused.get_json()["detail"].startswith("Too many wrong passwords for this account")
     assert login("someone-else", "x" * 12, 10).status_code == 401
     assert [login("nobody-holds-it", "x" * 12, n).status_code for n in range(11, 15)] == [
         401, 401, 401, 429]  # fmt: skip
@@ -257,7 +261,10 @@ def test_reads_have_a_default_limit(committed, limited_app):
     # A problem of the one type of every rate limit's refusal, which names the limit.
     refusal = responses[-1].get_json()
     assert refusal["type"].endswith("/too-many-requests")
-    assert refusal["detail"].startswith("Too many requests (at most 5 per 1 minute)")
+    assert refusal["detail"] == (
+        "Too many requests to this route (at most 5 per 1 minute): try again after Retry-After"
+        " seconds."
+    )
     # What is left is told on every answer; "retry after" only on the refusal.
     assert responses[0].headers["X-RateLimit-Remaining"] == "4"
     assert "Retry-After" not in responses[0].headers
