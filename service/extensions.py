@@ -465,7 +465,7 @@ class Blueprint(flask_smorest.Blueprint):
 
         def decorator(func):
             func = login_required(role)(func)
-            func.needs_account = True  # (refused_before_its_body)
+            func.needs_account = True  # (body_left_unread)
             func = self.problems(*((401, 403) if role else (401,)))(func)
             return self.doc(security=[{"bearerAuth": []}])(func)
 
@@ -608,19 +608,20 @@ def body_too_large() -> PayloadTooLarge:
     )
 
 
-def refused_before_its_body() -> bool:
-    """Whether the request is refused before its body would be read: no such route (404, 405),
-    or a route that needs an account and no token came (401). Its body is then left unread,
-    so that a client sending one slowly holds no thread for it."""
-    if request.routing_exception is not None:
+# The methods whose bodies routes read: any other's is left unread (a GET's, say).
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def body_left_unread() -> bool:
+    """Whether the request's body is never read: a method whose bodies routes do not read (a
+    GET's), or a request refused before its body would be: no such route (404, 405), or a
+    route that needs an account and no token came (401). A client sending one slowly then
+    holds no thread for it."""
+    if request.method not in BODY_METHODS or request.routing_exception is not None:
         return True
     view = current_app.view_functions.get(request.endpoint)
     method = getattr(getattr(view, "view_class", None), request.method.lower(), None)
     return getattr(method, "needs_account", False) and "Authorization" not in request.headers
-
-
-# The methods whose bodies routes read: any other's is left unread (a GET's, say).
-BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 def refuse_encoded_bodies():
@@ -648,7 +649,7 @@ def refuse_bodies_over_the_limit():
     limit = request.max_content_length
     if limit is None or request.content_length is not None or not request.is_json:
         return
-    if request.method not in BODY_METHODS or refused_before_its_body():
+    if body_left_unread():
         return
     if len(request.get_data(cache=True)) >= limit:
         raise body_too_large()
@@ -671,8 +672,7 @@ def reject_unstorable_text():
                     f"The {location} parameter {field.split('.')[0]} contains a NUL character.",
                     field=field.split(".")[0],
                 )
-    read = request.method in BODY_METHODS and request.is_json and not refused_before_its_body()
-    body = request.get_data(cache=True) if read else b""
+    body = request.get_data(cache=True) if request.is_json and not body_left_unread() else b""
     if UNSTORABLE_ESCAPE.search(body):
         field = unstorable_path(request.get_json(silent=True))
         if field is not None:
