@@ -216,7 +216,7 @@ DEVICE_PROPERTY_SCHEMAS = {
     "photos": typed("array", "Photos, in the order they were listed", items={"type": "object"}),
     # A whole number, typed "number": GDAL reads every schema "integer" as 32 bits and
     # clamps node ids past 2**31 (most of them) to 2147483647; as a real it keeps them exact.
-    "osm_id": typed("number", "OpenStreetMap node it was imported from (ODbL), else null"),
+    "osm_id": typed("number", "OpenStreetMap node it was imported from or linked to, else null"),
 }
 
 

@@ -1,13 +1,37 @@
 """Statements for the OpenStreetMap exchange: upsert imported nodes, select devices to export."""
 
-from sqlalchemy import Numeric, Select, and_, exists, func, literal_column, or_, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Numeric,
+    Select,
+    Text,
+    Update,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+    values,
+)
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Device, DeviceRevision
 from ..osm.tags import MAPPED_COLUMNS
 from .devices.filter import DeviceFilter
+from .devices.proximity import candidate_clauses, distance_to
 from .sql import COORDINATE_DECIMALS
+
+# A new node this close to a device of its kind that no node holds yet is taken for that device:
+# Vigie's export gives positions to the centimetre, which an upload keeps, and an editor's nudge
+# stays within it; two devices of one kind closer than this are rarely both real.
+SAME_DEVICE_M = 2.0
 
 
 def edited_in_vigie() -> ColumnElement:
@@ -25,6 +49,49 @@ def select_kept_osm_devices(osm_ids: list[int]) -> Select:
     return select(
         func.count().filter(deleted), func.count().filter(~deleted, edited_in_vigie())
     ).where(Device.osm_id.in_(osm_ids))
+
+
+def select_node_twins(rows: list[dict]) -> Select:
+    """Pairs (osm_id, device id) of a node whose OSM id no device holds and a device that came
+    from no node, of the same kind, within SAME_DEVICE_M metres (candidate_clauses: neither
+    deleted nor rejected), nearest first.
+
+    Each row has osm_id, kind and geom (EWKT), as upsert_osm_devices takes them. These are
+    the pins a contributor exported, reviewed in an editor and uploaded to OpenStreetMap: the
+    node is the device, not a second one.
+    """
+    nodes = values(
+        column("osm_id", BigInteger), column("kind", Text), column("geom", Text), name="nodes"
+    ).data([(row["osm_id"], row["kind"], row["geom"]) for row in rows])
+    point = func.ST_GeomFromEWKT(nodes.c.geom)
+    holder = aliased(Device, name="holder")
+    return (
+        select(nodes.c.osm_id, Device.id)
+        .select_from(nodes)
+        .join(
+            Device,
+            and_(Device.osm_id.is_(None), *candidate_clauses(nodes.c.kind, point, SAME_DEVICE_M)),
+        )
+        .where(~exists().where(holder.osm_id == nodes.c.osm_id))
+        .order_by(distance_to(point), nodes.c.osm_id, Device.id)
+    )
+
+
+def link_devices_to_nodes() -> Update:
+    """Give a device the OSM id and version of the node that is it (parameters device_id,
+    osm_id, osm_version), as a write of the device: its version and date move on."""
+    table = Device.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("device_id"), table.c.osm_id.is_(None))
+        .values(
+            osm_id=bindparam("osm_id"),
+            osm_version=bindparam("osm_version"),
+            version=table.c.version + 1,
+            bulk_changed_at=func.coalesce(table.c.bulk_changed_at, table.c.updated_at),
+            updated_at=func.now(),
+        )
+    )
 
 
 def upsert_osm_devices(rows: list[dict]):

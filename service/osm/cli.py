@@ -18,8 +18,9 @@ def import_command(file: Path):
     """Import man_made=surveillance nodes from an Overpass JSON or OSM XML FILE.
 
     A node imported before (same OSM id) is updated, not duplicated, unless its device was
-    edited or deleted in Vigie since. The data stays under the ODbL: credit "(c) OpenStreetMap
-    contributors".
+    edited or deleted in Vigie since. A new node within 2 m of a device of its kind that came
+    from no node (a pin exported from Vigie and uploaded) is linked to that device. The data
+    stays under the ODbL: credit "(c) OpenStreetMap contributors".
     """
     try:
         counts = import_osm_file(session, file)
@@ -30,6 +31,7 @@ def import_command(file: Path):
         "created",
         "updated",
         "unchanged",
+        "linked to a Vigie device",
         "kept: deleted in Vigie",
         "kept: edited in Vigie",
     ):

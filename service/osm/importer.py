@@ -6,7 +6,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from ..geo.osm import select_kept_osm_devices, upsert_osm_devices
+from ..geo.osm import (
+    link_devices_to_nodes,
+    select_kept_osm_devices,
+    select_node_twins,
+    upsert_osm_devices,
+)
 from .files import read_elements
 from .tags import device_columns
 
@@ -23,14 +28,46 @@ def device_row(node, columns: dict) -> dict:
     }
 
 
+def one_to_one(pairs) -> dict[int, object]:
+    """Device id by OSM id, from (osm_id, device id) pairs nearest first: each node and each
+    device taken once, by its nearest twin still free."""
+    taken, links = set(), {}
+    for osm_id, device_id in pairs:
+        if osm_id not in links and device_id not in taken:
+            links[osm_id] = device_id
+            taken.add(device_id)
+    return links
+
+
+def link_twins(session: Session, batch: dict[int, dict]) -> int:
+    """Record the nodes of BATCH that are devices already in Vigie (select_node_twins) on those
+    devices, and take them out of BATCH; returns how many."""
+    links = one_to_one(session.execute(select_node_twins(list(batch.values()))).all())
+    if links:
+        session.execute(
+            link_devices_to_nodes(),
+            [
+                {
+                    "device_id": device_id,
+                    "osm_id": osm_id,
+                    "osm_version": batch.pop(osm_id)["osm_version"],
+                }
+                for osm_id, device_id in links.items()
+            ],
+        )
+    return len(links)
+
+
 def import_osm_file(session: Session, path: Path) -> Counter:
-    """Import a file; returns counts: created, updated, unchanged, kept as deleted or edited in
-    Vigie, and skipped (by reason)."""
+    """Import a file; returns counts: created, updated, unchanged, linked to a device already
+    in Vigie, kept as deleted or edited in Vigie, and skipped (by reason)."""
     counts: Counter = Counter()
     batch: dict[int, dict] = {}
 
     def flush():
         if batch:
+            counts["linked to a Vigie device"] += link_twins(session, batch)
+        if batch:  # the nodes left: new to Vigie, or imported before
             deleted, edited = session.execute(select_kept_osm_devices(list(batch))).one()
             written = session.execute(upsert_osm_devices(list(batch.values()))).all()
             created = sum(1 for row in written if row.inserted)

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,7 @@ def test_osm_xml_newer_versions_update_the_same_device(app, db, tmp_path):
         "created": 1,
         "updated": 0,
         "unchanged": 0,
+        "linked to a Vigie device": 0,
         "kept: deleted in Vigie": 0,
         "kept: edited in Vigie": 0,
         "skipped: not a surveillance device Vigie maps": 1,
@@ -179,6 +181,76 @@ def test_nodes_deleted_or_never_uploaded_are_not_imported(app, db, tmp_path):
     assert counts["skipped: node never uploaded to OSM (negative id)"] == 1
     assert counts["skipped: node deleted"] == 2
     assert db("SELECT osm_id FROM devices").scalars().all() == [15]
+
+
+def uploaded(export: bytes, first_id: int, north: dict[float, float]) -> bytes:
+    """Vigie's export as OpenStreetMap gives it back once uploaded: positive ids (first_id,
+    first_id + 1...) and versions, the node at longitude L nudged NORTH[L] degrees north."""
+    root = ET.fromstring(export)
+    for number, node in enumerate(root.iter("node")):
+        nudge = north.get(float(node.get("lon")), 0)
+        node.set("lat", str(float(node.get("lat")) + nudge))
+        node.set("id", str(first_id + number))
+        node.set("version", "1")
+    return ET.tostring(root)
+
+
+def test_a_pin_exported_uploaded_and_imported_stays_one_device(app, db, tmp_path, moderator):
+    """The round trip of the export: a contributor's pin, sent to OpenStreetMap through an
+    editor, comes back as a node that is linked to it, not as a second device; it keeps what
+    Vigie says, and is no longer exported as new."""
+    near = pin(moderator, 6.6323, 46.5197, kind="camera", direction=[90])
+    far = pin(moderator, 6.64, 46.52, kind="camera")
+    other_kind = pin(moderator, 6.65, 46.52, kind="microphone")
+    export = moderator.get("/api/v1/devices?f=osm")
+    assert export.status_code == 200
+    path = tmp_path / "uploaded.osm"
+    # Nudged 1.1 m north in the editor, and 5.6 m, which makes that one another device.
+    path.write_bytes(uploaded(export.data, 900, {6.6323: 0.00001, 6.64: 0.00005}))
+
+    result, counts = run_import(app, path)
+    assert result.exit_code == 0, result.output
+    assert (counts["linked to a Vigie device"], counts["created"]) == (2, 1)
+    linked = dict(db("SELECT id::text, osm_id IS NOT NULL FROM devices").all())
+    assert linked[near["id"]] and linked[other_kind["id"]] and not linked[far["id"]]
+    assert db("SELECT count(*) FROM devices").scalar_one() == 4
+    kept = db("SELECT direction, version FROM devices WHERE id = :i", i=near["id"]).one()
+    assert kept.direction == [90] and kept.version == 2
+    feature = moderator.get(f"/api/v1/devices/{near['id']}").get_json()
+    assert feature["properties"]["osm_id"] is not None
+
+    again, counts = run_import(app, path)
+    assert again.exit_code == 0
+    assert (counts["linked to a Vigie device"], counts["created"]) == (0, 0)
+    assert counts["kept: edited in Vigie"] == 2 and counts["unchanged"] == 1
+    assert db("SELECT count(*) FROM devices").scalar_one() == 4
+    exported = ET.fromstring(moderator.get("/api/v1/devices?f=osm").data).iter("node")
+    assert [float(node.get("lon")) for node in exported] == [6.64]
+
+
+def test_nodes_are_linked_one_to_one_to_the_nearest_device_of_their_kind(
+    app, db, tmp_path, moderator
+):
+    """Two nodes at one pin: the nearer is the pin, the other a device of its own; a device
+    already holding a node, or deleted, takes no other."""
+    pin(moderator, 2.0, 45.0, kind="camera")
+    gone = pin(moderator, 3.0, 45.0, kind="camera")
+    db("UPDATE devices SET deleted_at = now() WHERE id = :i", i=gone["id"])
+    camera = "<tag k='man_made' v='surveillance'/>"
+    path = tmp_path / "two.osm"
+    path.write_text(
+        "<osm version='0.6'>"
+        f"<node id='21' version='1' lat='45.000005' lon='2'>{camera}</node>"
+        f"<node id='22' version='1' lat='45.000001' lon='2'>{camera}</node>"
+        f"<node id='23' version='1' lat='45' lon='3'>{camera}</node>"
+        "</osm>"
+    )
+    result, counts = run_import(app, path)
+    assert result.exit_code == 0, result.output
+    assert (counts["linked to a Vigie device"], counts["created"]) == (1, 2)
+    pins = "SELECT osm_id FROM devices WHERE created_by IS NOT NULL AND deleted_at IS NULL"
+    assert db(pins).scalars().all() == [22]
+    assert db("SELECT osm_id FROM devices WHERE deleted_at IS NOT NULL").scalar_one() is None
 
 
 def test_export_ids_differ_for_time_ordered_uuids():

@@ -206,7 +206,8 @@ class DevicePropertiesOutSchema(DevicePropertiesSchema):
         allow_none=True,
         metadata={
             "description": "The OpenStreetMap node it was imported from (data under the ODbL, "
-            "credit OpenStreetMap contributors); null for devices pinned in Vigie"
+            "credit OpenStreetMap contributors), or that an import found to be this pin "
+            "(exported, then uploaded to OpenStreetMap); null for the other devices"
         },
     )
 
