@@ -21,8 +21,9 @@ from shapely.geometry import Point
 from sqlalchemy import Select, exists, func, select
 
 from .db import session
+from .geo.statistics.selection import select_appearances
 from .models import Confirmation, Device, DeviceRevision, User
-from .visibility import day_of, is_public_revision
+from .visibility import day_of, is_public, is_public_revision
 
 REMOVED_AFTER = 3
 DISPUTE_WINDOW_DAYS = 90
@@ -139,6 +140,17 @@ def restore(device: Device, state: dict) -> None:
         setattr(device, name, state.get(name))
     lon, lat = state["geometry"]
     device.geom = from_shape(Point(lon, lat), srid=4326)
+
+
+def inherit_first_sighting(kept: Device, duplicate: Device) -> None:
+    """A device merged into another was one and the same: when the public DUPLICATE came onto
+    the map first, KEPT takes its first observation, so that the statistics at a date go on
+    counting the device from then (the duplicate, a tombstone, counts at no date)."""
+    if not is_public(duplicate.review_status):
+        return  # never on the map: nobody but its author and moderators saw it there
+    appeared = dict(session.execute(select_appearances(kept.id, duplicate.id)).all())
+    if appeared[duplicate.id] < appeared[kept.id]:
+        kept.observed_at = appeared[duplicate.id]
 
 
 def trusted_count(user_ids: set) -> int:

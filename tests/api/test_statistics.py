@@ -260,6 +260,39 @@ class TestDensities:
             "2024-03-01", "2024-07-01")}  # fmt: skip
         assert counts == {"2024-03-01": 1, "2024-07-01": 0}
 
+    def test_a_merged_duplicate_leaves_its_first_sighting_to_the_device_kept(
+        self, client, db, quarters, monkeypatch
+    ):
+        """Merging an older pin into a newer duplicate keeps the camera on the map since the
+        older one was seen, replayed or from the kept timelines; the merge's revision says so."""
+        older = pin(client, 2.301, 48.801, observed_at="2024-01-15T10:00:00Z")
+        newer = pin(client, 2.3011, 48.8011, observed_at="2025-03-01T10:00:00Z")
+        count = lambda at: by_code(stats(client, f"{STATS}&at={at}"))["Q1"]["count"]  # noqa: E731
+        assert (count("2024-06-01"), count("2025-06-01")) == (1, 2)  # timelines kept
+        merge = {"other": older["id"]}
+        response = client.post(f"/api/v1/devices/{newer['id']}/merge", json=merge)
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["properties"]["observed_at"].startswith("2024-01-15")
+        assert (count("2023-12-31"), count("2024-06-01"), count("2025-06-01")) == (0, 1, 1)
+        monkeypatch.setattr(routes, "MAX_KEPT_PER_REQUEST", 0)
+        db("DELETE FROM timeline_districts")
+        assert (count("2023-12-31"), count("2024-06-01"), count("2025-06-01")) == (0, 1, 1)
+        timeline = stats(client, "/api/v1/stats/timeline?interval=month&district=Q1")
+        months = {p["start"][:7]: (p["added"], p["count"]) for p in timeline["periods"]}
+        assert (months["2024-01"], months["2025-03"]) == ((1, 1), (0, 1))
+        history = client.get(f"/api/v1/devices/{newer['id']}/history").get_json()
+        merged = next(r for r in history["revisions"] if r["action"] == "merge")
+        assert "observed_at" in merged["changes"]
+
+    def test_a_newer_duplicate_merged_leaves_the_first_sighting_as_it_was(self, client, quarters):
+        older = pin(client, 2.301, 48.801, observed_at="2024-01-15T10:00:00Z")
+        newer = pin(client, 2.3011, 48.8011, observed_at="2025-03-01T10:00:00Z")
+        merge = {"other": newer["id"]}
+        response = client.post(f"/api/v1/devices/{older['id']}/merge", json=merge)
+        assert response.get_json()["properties"]["observed_at"].startswith("2024-01-15")
+        count = lambda at: by_code(stats(client, f"{STATS}&at={at}"))["Q1"]["count"]  # noqa: E731
+        assert (count("2023-12-31"), count("2024-06-01"), count("2025-06-01")) == (0, 1, 1)
+
     def test_a_device_observed_tomorrow_counts_from_its_pinning(self, client, quarters):
         """observed_at may run a day ahead of the server (a phone's clock, a local date past
         midnight): the device is on the map from its pinning, at today's date as now, and in

@@ -5,7 +5,13 @@ from flask.views import MethodView
 from marshmallow import RAISE
 from sqlalchemy import func, update
 
-from ...community import recompute_verification, record_revision, restore, state_before
+from ...community import (
+    inherit_first_sighting,
+    recompute_verification,
+    record_revision,
+    restore,
+    state_before,
+)
 from ...db import session
 from ...errors import Conflict, NotFound
 from ...extensions import ETAG_HEADER, Blueprint, requires_json
@@ -149,6 +155,7 @@ class MergeViews(MethodView):
         other.merged_into = target.id
         other.touch()
         recompute_verification(target)
+        inherit_first_sighting(target, other)
         target.touch()
         record_revision(other, "merge", before_other, g.user)
         record_revision(target, "merge", before_target, g.user)

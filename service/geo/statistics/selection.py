@@ -44,6 +44,11 @@ def appeared_at() -> ColumnElement:
     return case((ahead, pinned), else_=func.coalesce(observed, pinned))
 
 
+def select_appearances(*device_ids) -> Select:
+    """(id, appeared_at) of these devices."""
+    return select(Device.id, appeared_at()).where(Device.id.in_(device_ids))
+
+
 def still_there(status) -> ColumnElement:
     """The status of a device observed but not yet marked removed: before its first revision
     (pinned as removed, it was seen there), or a row loaded in bulk before its last change."""
