@@ -170,6 +170,14 @@ def temporal_clause(op: str, instant: ColumnElement, period: Period) -> ColumnEl
     return relations[op]
 
 
+def storable(text: str) -> str:
+    """TEXT, refused if it holds a NUL (CQL2 JSON may write one as "\\u0000"), which no text of
+    PostgreSQL can hold."""
+    if "\x00" in text:
+        raise FilterError(f"The string {text[:20]!r} contains a NUL character.")
+    return text
+
+
 def literal_operand(value) -> Operand:
     if isinstance(value, bool):
         return Operand(literal(value, Boolean), "boolean", str(value).lower())
@@ -182,7 +190,7 @@ def literal_operand(value) -> Operand:
     if isinstance(value, int | float):
         return Operand(literal(value), "number", repr(value))
     if isinstance(value, str):
-        return Operand(literal(value), "string", repr(value), value)
+        return Operand(literal(storable(value)), "string", repr(value), value)
     if isinstance(value, datetime):
         instant = value if value.tzinfo else value.replace(tzinfo=UTC)
         try:
@@ -413,7 +421,7 @@ class ClauseBuilder(Evaluator):
                 "A LIKE pattern cannot end with a lone backslash, which escapes the character "
                 "after it: write two backslashes to match one."
             )
-        pattern = bindparam(None, pattern)
+        pattern = bindparam(None, storable(pattern))
         method = lhs.expression.ilike if node.nocase else lhs.expression.like
         clause = method(pattern, escape="\\")
         return Predicate(not_(clause) if node.not_ else clause)

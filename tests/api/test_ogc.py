@@ -1,6 +1,7 @@
 """OGC API Features at /ogc: the documents, the items and their filters, as a client sees them."""
 
 import base64
+import json
 import re
 import uuid
 
@@ -579,6 +580,25 @@ class TestCql2Filter:
         assert body["errors"][0]["field"] == "filter"
         assert message in body["detail"]
         assert count_devices(db) == before
+
+    @pytest.mark.parametrize(
+        ("collection", "node"),
+        [
+            ("devices", {"op": "=", "args": [{"property": "operator"}, "a\u0000b"]}),
+            ("devices", {"op": "like", "args": [{"property": "operator"}, "a\u0000%"]}),
+            ("devices", {"op": "in", "args": [{"property": "kind"}, ["camera", "\u0000"]]}),
+            ("districts", {"op": "=", "args": [{"property": "name"}, "a\u0000"]}),
+        ],
+    )
+    def test_a_nul_escaped_in_a_cql2_json_string_is_a_400(self, client, collection, node):
+        """JSON writes a NUL as \\u0000, which the query string's own check cannot see."""
+        response = client.get(
+            f"/ogc/collections/{collection}/items",
+            query_string={"filter": json.dumps(node), "filter-lang": "cql2-json"},
+        )
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+        body = response.get_json()
+        assert body["errors"][0]["field"] == "filter" and "NUL" in body["detail"]
 
     def test_oversized_filters_are_refused(self, client):
         response = self.cql(client, "kind = 'camera'" + " OR kind = 'alpr'" * 2000)
