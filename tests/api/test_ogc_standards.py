@@ -87,6 +87,17 @@ class TestApiDefinition:
         refused = client.get(url, query_string={**query, "colour": "red"})
         assert refused.status_code == 400 and refused.mimetype == PROBLEM
 
+    def test_one_feature_ignores_the_parameters_of_items_but_refuses_others(self, client, devices):
+        """GDAL fetches one feature (`-where "id = '...'"`) with its URL's query string too."""
+        url = f"{ITEMS}/{devices['louvre']}"
+        query = {"filter": "kind = 'alpr'", "filter-lang": "cql-text", "kind": "alpr", "limit": 5}
+        response = client.get(url, query_string=query)
+        assert response.status_code == 200 and response.get_json()["id"] == devices["louvre"]
+        projected = client.get(url, query_string={**query, "crs": f"{EPSG}3857"})
+        assert projected.headers["Content-Crs"] == f"<{EPSG}3857>"
+        refused = client.get(url, query_string={**query, "colour": "red"})
+        assert refused.status_code == 400 and refused.mimetype == PROBLEM
+
 
 class TestParameters:
     def test_bbox_of_six_numbers_ignores_heights(self, client, devices):

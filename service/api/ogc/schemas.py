@@ -44,9 +44,12 @@ ITEMS_PARAMETERS = {
 class DocumentArgsSchema(FormatArgsSchema):
     """`f`; the parameters of an items request are ignored, any other is refused with 400."""
 
+    # Parameters of an items request that this document reads itself.
+    own_items_parameters: frozenset[str] = frozenset()
+
     @ma.pre_load
     def ignore_items_parameters(self, data, **_kwargs):
-        ignored = ITEMS_PARAMETERS | PROPERTY_PARAMETERS
+        ignored = (ITEMS_PARAMETERS | PROPERTY_PARAMETERS) - self.own_items_parameters
         return {key: value for key, value in data.items() if key not in ignored}
 
 
@@ -140,8 +143,11 @@ class DownloadArgsSchema(ma.Schema):
     )
 
 
-class ItemArgsSchema(FormatArgsSchema):
-    """Parameters of one feature: `f`, and the CRS of its geometry."""
+class ItemArgsSchema(DocumentArgsSchema):
+    """Parameters of one feature: `f`, and the CRS of its geometry. GDAL asks for one feature
+    with the query string of its `OAPIF:` URL too: the other items parameters are ignored."""
+
+    own_items_parameters = frozenset({"crs"})
 
     crs = ma.fields.String(
         validate=validate.OneOf(list(SUPPORTED)),
