@@ -18,6 +18,9 @@ from sqlalchemy import Connection, Select, types
 
 GDAL_UTC = 100  # GDAL's time zone flag of a UTC date-time
 BATCH_ROWS = 10_000
+# GeoPackage 1.2: what GDAL 3.6 (Debian 12, QGIS 3.22) reads without a warning; the bundled
+# GDAL would write 1.4, whose additions none of these layers uses.
+CREATION_OPTIONS = {"GPKG": {"VERSION": "1.2"}}
 
 
 @dataclass
@@ -65,6 +68,7 @@ def write_rows(path: Path, layer: Layer, rows: list, *, append: bool, driver: st
         gdal_tz_offsets=time_zones,
         layer_metadata=layer.metadata,
         append=append,
+        dataset_options=CREATION_OPTIONS.get(driver) if not append else None,
     )
 
 

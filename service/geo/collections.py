@@ -120,6 +120,8 @@ class OgcCollection:
     # Every public row as plain columns then WKB, for a file download (GeoPackage...);
     # called with the values of the collection's property filters to apply.
     export_rows: Callable[..., Select] | None = None
+    # Which of those filters the download takes (the districts' levels).
+    download_filters: frozenset[str] = frozenset()
 
     @property
     def properties_schema(self) -> dict[str, dict]:
@@ -341,6 +343,7 @@ DISTRICTS = OgcCollection(
     geometry_type="MultiPolygon",
     datasets=select_district_datasets,
     export_rows=lambda level=(), **_filters: select_district_statistics_rows(level),
+    download_filters=frozenset({"level"}),
 )
 
 # Declared versus observed (service/geo/declared/, docs/declared.md): the members of

@@ -1,7 +1,9 @@
 """Downloads of whole collections for GIS users: GeoPackage and FlatGeobuf files of the public
 devices, and of the districts with their statistics as flat, typed columns."""
 
+import sqlite3
 import tempfile
+from contextlib import closing
 
 import pyogrio
 import pyogrio.raw
@@ -90,6 +92,14 @@ def test_statistics_download_has_flat_counts_per_district(client, mapped, tmp_pa
     }
 
 
+def test_the_geopackage_is_of_a_version_gdal_3_6_reads(client, mapped, tmp_path):
+    """GeoPackage 1.2 (user_version 10200): Debian 12's GDAL 3.6 and QGIS warn on 1.4."""
+    path = downloaded(client, tmp_path, "/ogc/collections/devices/download", "gpkg")
+    with closing(sqlite3.connect(path)) as database:
+        assert database.execute("PRAGMA user_version").fetchone() == (10200,)
+        assert database.execute("PRAGMA application_id").fetchone() == (0x47504B47,)  # GPKG
+
+
 def test_the_geopackage_credits_its_sources(client, mapped, tmp_path):
     path = downloaded(client, tmp_path, "/ogc/collections/devices/download", "gpkg")
     metadata = pyogrio.read_info(path, layer="devices")["layer_metadata"]
@@ -108,6 +118,15 @@ def test_the_geopackage_credits_its_sources(client, mapped, tmp_path):
 def test_bad_downloads_are_problems(client, url, status):
     response = client.get(url)
     assert response.status_code == status and response.mimetype == PROBLEM
+
+
+@pytest.mark.parametrize("level", ["x", "quartier"])
+def test_the_devices_download_is_not_narrowed_by_level(client, level):
+    """Only districts have levels: the devices' file with every device, answered to a request
+    for some level, would be taken for what it is not."""
+    response = client.get(f"/ogc/collections/devices/download?level={level}")
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert response.get_json()["errors"][0]["field"] == "level"
 
 
 def test_collections_link_their_downloads(client):

@@ -690,6 +690,12 @@ class DownloadViews(MethodView):
         collection = find_collection(collection_id)
         if collection.export_rows is None:
             raise NotFound(f"The {collection.id} collection has no download.", field="collectionId")
+        for name in sorted(set(args) - {"f"} - collection.download_filters):
+            raise BadRequest(
+                f"The {collection.id} collection's download is not narrowed by {name} "
+                "(the districts' is, by level).",
+                field=name,
+            )
         levels = args.get("level", ())
         unknown = [
             level
