@@ -4,6 +4,7 @@ are hard to guess, and pseudonyms that stay reserved after their account is dele
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +50,8 @@ MIN_PASSWORD_SCORE = 3
 # zxcvbn refuses longer input (its matching grows fast with length): it judges the start, and
 # a password whose first 72 characters are hard to guess is hard to guess.
 PASSWORD_JUDGED_CHARACTERS = 72
+# A name or email this short may well occur in a good passphrase by chance ("al" in "walrus").
+MIN_PERSONAL_LENGTH = 4
 
 
 def hash_token(token: str) -> str:
@@ -61,15 +64,31 @@ def keyed_hash(value: str) -> str:
     return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
 
 
+def without(password: str, personal: list[str]) -> str:
+    """PASSWORD with every copy of these values taken out, whatever their case."""
+    for value in sorted(personal, key=len, reverse=True):
+        password = re.sub(re.escape(value), "", password, flags=re.IGNORECASE)
+    return password
+
+
 def weak_password_reason(password: str, username: str, email: str | None = None) -> str | None:
     """Why PASSWORD is easy to guess (a common password, a pattern, the account's own USERNAME
-    or EMAIL, or the name before its @), or None when it is not."""
-    personal = [username, email, email.partition("@")[0] if email else None]
-    verdict = zxcvbn(
-        password[:PASSWORD_JUDGED_CHARACTERS], user_inputs=[value for value in personal if value]
-    )
+    or EMAIL, or the name before its @), or None when it is not.
+
+    Copies of those are no secret to whoever tries the account: what is left once they are
+    taken out must be hard to guess too (zxcvbn alone scores `name_name` 3, its repeat unseen).
+    """
+    personal = [value for value in (username, email, (email or "").partition("@")[0]) if value]
+    judged = password[:PASSWORD_JUDGED_CHARACTERS]
+    verdict = zxcvbn(judged, user_inputs=personal)
     if verdict["score"] >= MIN_PASSWORD_SCORE:
-        return None
+        rest = without(judged, [value for value in personal if len(value) >= MIN_PERSONAL_LENGTH])
+        if rest == judged or (rest and zxcvbn(rest)["score"] >= MIN_PASSWORD_SCORE):
+            return None
+        return (
+            "This password is too easy to guess: it repeats the account's name or email, and "
+            "what is left is easy to guess. Use a longer passphrase."
+        )
     feedback = verdict["feedback"]
     hints = " ".join(hint for hint in (feedback["warning"], *feedback["suggestions"]) if hint)
     return f"This password is too easy to guess. {hints or 'Use a longer passphrase.'}"

@@ -78,6 +78,9 @@ class TestPasswordPolicy:
             ("nightowl", "x" * 1024, None),
             ("qzvkrwpt_lmn", "qzvkrwpt_lmn", None),  # the username itself
             ("qzvkrwpt_lmn", "Qzvkrwpt_lmn2026", None),  # ... dressed up
+            ("dave_rev", "dave_rev_dave_rev", None),  # ... twice: zxcvbn alone gives it 3
+            ("dave_rev", "DAVE_REV!dave_rev#2026", None),
+            ("nightowl", "bxwqtrzv.mail-bxwqtrzv.mail", "bxwqtrzv.mail@example.org"),
             ("nightowl", "bxwqtrzv.mail", "bxwqtrzv.mail@example.org"),  # the email
         ],
     )
@@ -97,7 +100,12 @@ class TestPasswordPolicy:
 
     @pytest.mark.parametrize(
         "password",
-        ["correct horse battery", "Tr0ub4dor&3 anvil", secrets.token_urlsafe(800)[:1024]],
+        [
+            "correct horse battery",
+            "Tr0ub4dor&3 anvil",
+            secrets.token_urlsafe(800)[:1024],
+            "nightowl's correct horse battery",  # the account's name, and a passphrase
+        ],
     )
     def test_passphrases_and_long_random_passwords_are_accepted(self, client, password):
         assert register(client, password=password).status_code == 201
