@@ -101,6 +101,8 @@ class Config:
         self.TRUSTED_AFTER_APPROVED_PINS = env_int("TRUSTED_AFTER_APPROVED_PINS", 5)
         self.NEW_ACCOUNT_PINS_PER_HOUR = env_int("NEW_ACCOUNT_PINS_PER_HOUR", 20)
         self.DUPLICATE_DISTANCE_M = float(env.get("DUPLICATE_DISTANCE_M", 15))
+        # A merge of devices of two kinds, or farther apart than this, needs force=true.
+        self.MERGE_DISTANCE_M = float(env.get("MERGE_DISTANCE_M", 100))
         self.CONFIRMATION_INTERVAL_DAYS = env_int("CONFIRMATION_INTERVAL_DAYS", 30)
         # Rate limits (flask-limiter syntax), counted in Redis, shared by every worker; in each
         # worker's memory when REDIS_URL is empty or its Redis does not answer at start.

@@ -122,7 +122,7 @@ MATRIX = [
     (
         "merge",
         "POST",
-        lambda c: f"/api/v1/devices/{c['approved']}/merge",
+        lambda c: f"/api/v1/devices/{c['approved']}/merge?force=true",  # 700 m apart
         lambda c: {"other": c["pending"]},
         dict(anonymous=401, author=403, other=403, moderator=200, admin=200),
     ),

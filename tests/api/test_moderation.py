@@ -235,6 +235,31 @@ class TestMergeHistoryRevert:
         listed = client.get(f"/api/v1/devices/{keep['id']}").get_json()["properties"]["photos"]
         assert [p["id"] for p in listed] == [photo["id"]]
 
+    @pytest.mark.parametrize(
+        ("kind", "metres", "words"),
+        [("microphone", 5, "is a microphone 5 m"), ("camera", 2000, "camera 2,000 m")],
+    )
+    def test_a_merge_of_two_kinds_or_of_far_apart_devices_needs_force(
+        self, moderator, as_user, client, db, kind, metres, words
+    ):
+        """A merge cannot be undone: a mistyped id is refused, and nothing moves."""
+        keep = pin(moderator, 2.35, 48.85)
+        other = pin(moderator, 2.35, north_of(48.85, metres), kind=kind)
+        as_user().post(
+            f"/api/v1/devices/{other['id']}/confirmations", json={"verdict": "still_there"}
+        )
+        url = f"/api/v1/devices/{keep['id']}/merge"
+        refused = moderator.post(url, json={"other": other["id"]})
+        assert refused.status_code == 409 and refused.mimetype == PROBLEM
+        body = refused.get_json()
+        assert body["errors"][0]["field"] == "other" and words in body["detail"]
+        assert "force=true" in body["detail"]
+        assert client.get(f"/api/v1/devices/{other['id']}").status_code == 200
+        assert db("SELECT device_id::text FROM confirmations").scalar_one() == other["id"]
+        forced = moderator.post(f"{url}?force=true", json={"other": other["id"]})
+        assert forced.status_code == 200
+        assert client.get(f"/api/v1/devices/{other['id']}").status_code == 308
+
     def test_merging_a_device_into_itself_is_refused(self, moderator):
         device = pin(moderator)
         response = moderator.post(

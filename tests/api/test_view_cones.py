@@ -119,7 +119,7 @@ def test_a_cone_across_the_antimeridian_is_cut_there(client, lon, direction):
 
 
 def test_the_cone_of_a_merged_camera_names_the_device_it_was_merged_into(client):
-    kept, merged = pin(client, 2.35, 48.85)["id"], pin(client, 2.36, 48.85)["id"]
+    kept, merged = pin(client, 2.35, 48.85)["id"], pin(client, 2.3501, 48.85)["id"]
     assert client.post(f"/api/v1/devices/{kept}/merge", json={"other": merged}).status_code == 200
     response = client.get(f"/api/v1/devices/{merged}/view")
     assert response.status_code == 410 and response.get_json()["merged_into"] == kept

@@ -15,8 +15,8 @@ from ...community import (
 from ...db import session
 from ...errors import Conflict, NotFound
 from ...extensions import ETAG_HEADER, Blueprint, requires_json
-from ...geo.devices.proximity import select_moderation_queue
-from ...models import Confirmation, DeviceRevision, Photo
+from ...geo.devices.proximity import select_distance_m, select_moderation_queue
+from ...models import Confirmation, Device, DeviceRevision, Photo
 from ...photos.library import delete_photos, put_on
 from ...ratelimit import write_limit
 from ...storage import photo_storage
@@ -27,6 +27,7 @@ from ..geojson import GEOJSON, photo_base
 from ..photos.routes import photo_view
 from ..photos.schemas import PhotoSchema
 from .schemas import (
+    MergeArgsSchema,
     MergeSchema,
     PhotoReviewSchema,
     QueueArgsSchema,
@@ -118,15 +119,31 @@ class PhotoReviewViews(MethodView):
         return photo_view(photo)
 
 
+def refuse_unlikely_merge(target: Device, other: Device) -> None:
+    """A merge cannot be undone (the duplicate's votes and photos join the device kept, which
+    its revisions do not record): two kinds, or two places far apart, are more likely a wrong
+    id than the same device pinned twice, and need force=true."""
+    distance = session.scalar(select_distance_m(target.id, other.id))
+    limit = current_app.config["MERGE_DISTANCE_M"]
+    if other.kind != target.kind or distance > limit:
+        raise Conflict(
+            f"Device {other.id} is a {other.kind} {distance:,.0f} m from this {target.kind}; "
+            f"a duplicate is of the same kind, within {limit:,.0f} m. If it is the same "
+            "device all the same, merge with force=true.",
+            field="other",
+        )
+
+
 @blp.route("/devices/<uuid:device_id>/merge")
 class MergeViews(MethodView):
     @blp.auth(role="moderator")
     @write_limit
     @requires_json
+    @blp.arguments(MergeArgsSchema, location="query", as_kwargs=True)
     @blp.arguments(MergeSchema)
     @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
     @blp.problems(404, 409, 410, 415)
-    def post(self, form, device_id):
+    def post(self, form, device_id, force=False):
         """Merge a duplicate into this device: its votes move here, it becomes a redirect"""
         if form["other"] == device_id:
             raise Conflict("A device cannot be merged into itself.", field="other")
@@ -138,6 +155,8 @@ class MergeViews(MethodView):
             second: find_device(second, for_update=True, field=field.get(second)),
         }
         target, other = locked[device_id], locked[form["other"]]
+        if not force:
+            refuse_unlikely_merge(target, other)
         before_target, before_other = state_before(target), state_before(other)
         if is_public(target.review_status) and not is_public(other.review_status):
             # Photos of a pin nobody but its author and moderators saw (pending, or rejected:

@@ -32,6 +32,15 @@ class MergeSchema(StrictSchema):
     )
 
 
+class MergeArgsSchema(StrictSchema):
+    force = ma.fields.Boolean(
+        metadata={
+            "description": "Merge even devices of two kinds, or farther apart than "
+            "MERGE_DISTANCE_M (100 m by default)"
+        }
+    )
+
+
 class RevertSchema(StrictSchema):
     revision = JsonInteger(
         required=True,

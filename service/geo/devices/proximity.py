@@ -46,6 +46,16 @@ def distance_to(point) -> ColumnElement:
     return func.ST_Distance(func.geography(Device.geom), func.geography(point), False)
 
 
+def select_distance_m(first: uuid.UUID, second: uuid.UUID) -> Select:
+    """The distance between two devices, in metres on the sphere."""
+    other = aliased(Device, name="other")
+    return (
+        select(func.ST_Distance(func.geography(Device.geom), func.geography(other.geom), False))
+        .where(Device.id == first)
+        .join(other, other.id == second)
+    )
+
+
 def candidate_clauses(of_kind, point, distance_m: float, exclude=None) -> list[ColumnElement]:
     """Live, non-rejected devices of the same kind within DISTANCE_M metres."""
     clauses = [
