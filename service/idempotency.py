@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
 from .db import answered_before_headers, needs_token, session, view_handler
-from .errors import Conflict, ValidationFailed
+from .errors import BadRequest, Conflict, ValidationFailed
 from .models import IdempotentRequest
 from .ratelimit import client_key
 
@@ -120,6 +120,11 @@ def before_write():
         return None
     if not 1 <= len(key) <= 255:
         raise ValidationFailed("An Idempotency-Key has 1 to 255 characters.", field=HEADER)
+    if "," in key:  # how a server passes on a header sent twice: a retry would send one
+        raise BadRequest(
+            "Send one Idempotency-Key, without a comma (it was sent twice, or holds one).",
+            field=HEADER,
+        )
     caller, scope = client_key().split(":", 1)
     if caller == "anon" and needs_token():
         return None  # a bad token: the view answers 401 before any key is looked at

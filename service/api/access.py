@@ -75,11 +75,13 @@ def find_device(
 
 
 def check_if_match(device: Device, *, required: bool) -> None:
-    """Optimistic concurrency: a write must name the version it was based on."""
-    if not request.if_match:
+    """Optimistic concurrency: a write must name the version it was based on (`If-Match: *`,
+    any version, names none: a stale client would overwrite what it never saw)."""
+    if not request.if_match or (required and request.if_match.star_tag):
         if required:
             raise PreconditionRequired(
-                "Send the device's ETag in If-Match to change it.", field="If-Match"
+                "Send the device's ETag in If-Match to change it (If-Match: * names no version).",
+                field="If-Match",
             )
         return
     etag = etag_of(device.id, device.version)

@@ -194,6 +194,15 @@ class TestPatch:
         assert response.get_json()["errors"][0]["field"] == "If-Match"
         assert db("SELECT kind FROM devices").scalar_one() == "camera"
 
+    def test_patch_with_if_match_any_version_is_428_and_changes_nothing(self, client, db):
+        """`If-Match: *` names no version: a stale client would overwrite unseen changes."""
+        url = f"/api/v1/devices/{pin(client)['id']}"
+        edit = {"properties": {"kind": "alpr"}}
+        response = client.patch(url, json=edit, headers={"If-Match": "*"})
+        assert response.status_code == 428 and "names no version" in response.get_json()["detail"]
+        assert response.get_json()["errors"][0]["field"] == "If-Match"
+        assert db("SELECT kind FROM devices").scalar_one() == "camera"
+
     def test_patch_with_stale_etag_is_412_and_changes_nothing(self, client, db):
         created = pin(client)
         url = f"/api/v1/devices/{created['id']}"

@@ -35,6 +35,20 @@ def test_the_same_key_for_another_request_is_refused(moderator, db):
     assert db("SELECT count(*) FROM devices").scalar_one() == 1
 
 
+def test_a_key_sent_twice_is_refused_and_nothing_is_stored(moderator, db):
+    """A server hands a header sent twice to the application as one value, joined by a comma:
+    stored so, a retry with either key would not find it."""
+    for headers in (
+        [("Idempotency-Key", "a1"), ("Idempotency-Key", "a2")],
+        {"Idempotency-Key": "a1,a2"},
+    ):
+        response = moderator.post("/api/v1/devices", json=feature(), headers=headers)
+        assert response.status_code == 400
+        assert response.get_json()["errors"][0]["field"] == "Idempotency-Key"
+    stored = "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM idempotent_requests)"
+    assert tuple(db(stored).one()) == (0, 0)
+
+
 def test_keys_belong_to_their_caller(moderator, as_user, db):
     other = as_user("moderator")
     moderator.post("/api/v1/devices", json=feature(), headers={"Idempotency-Key": "same"})
