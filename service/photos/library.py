@@ -134,8 +134,11 @@ def stray_files(storage: PhotoStorage) -> Iterator[str]:
         session.commit()
 
 
-def attach_photos(device: Device, photo_ids: list[uuid.UUID], user: User) -> bool:
-    """Attach USER's uploads to a device; True when its Feature lists more photos.
+def attach_photos(
+    device: Device, photo_ids: list[uuid.UUID], user: User, field: str = "photo_ids"
+) -> bool:
+    """Attach USER's uploads to a device; True when its Feature lists more photos. Refusals
+    name FIELD, where the request gave the ids.
 
     A photo already on this device is fine (a retry); one on another device is a conflict;
     someone else's upload may only be attached by a moderator. Attached to a public pin by a
@@ -152,13 +155,13 @@ def attach_photos(device: Device, photo_ids: list[uuid.UUID], user: User) -> boo
     if missing:
         raise ValidationFailed(
             f"No uploaded photo has the id {sorted(map(str, missing))[0]}: upload it first.",
-            field="photo_ids",
+            field=field,
         )
     if not user.is_moderator and any(photo.uploaded_by != user.id for photo in photos):
-        raise Forbidden("Only your own uploads can be attached.", field="photo_ids")
+        raise Forbidden("Only your own uploads can be attached.", field=field)
     taken = [photo for photo in photos if photo.device_id not in (None, device_id)]
     if taken:
-        raise Conflict(f"Photo {taken[0].id} already belongs to another device.", field="photo_ids")
+        raise Conflict(f"Photo {taken[0].id} already belongs to another device.", field=field)
     loose = [photo for photo in photos if photo.device_id is None]
     if not loose:
         return False

@@ -118,7 +118,8 @@ class TestDocuments:
         for path in ("/ogc/collections/nothing", "/ogc/collections/nothing/items"):
             missing = client.get(path)
             assert missing.status_code == 404 and missing.mimetype == PROBLEM, path
-            assert missing.get_json()["errors"][0]["field"] == "collectionId", path
+            error = missing.get_json()["errors"][0]
+            assert (error["field"], error["location"]) == ("collection_id", "view_args"), path
 
     def test_queryables_are_a_json_schema_of_whitelisted_properties(self, client):
         response = client.get("/ogc/collections/devices/queryables")
@@ -282,6 +283,8 @@ class TestItems:
     def test_unknown_item_is_404(self, client, feature_id):
         response = client.get(f"{ITEMS}/{feature_id}")
         assert response.status_code == 404 and response.mimetype == PROBLEM
+        error = response.get_json()["errors"][0]  # named as the API definition's path does
+        assert (error["field"], error["location"]) == ("feature_id", "view_args")
 
     def test_deleted_device_is_not_served(self, client, paris):
         assert client.get(f"{ITEMS}/{paris['deleted']}").status_code == 404

@@ -1,5 +1,7 @@
 """Verification levels computed from sequences of confirmations."""
 
+import uuid
+
 from tests import images
 from tests.helpers import pin
 from tests.images import upload, uploaded
@@ -141,8 +143,15 @@ def test_someone_elses_upload_cannot_be_used_as_evidence(moderator, as_user, db)
         json={"verdict": "still_there", "photo_id": photo["id"]},
     )
     assert response.status_code == 403
+    error = response.get_json()["errors"][0]  # the member the vote gave, not the edits' name
+    assert (error["field"], error["location"]) == ("photo_id", "json")
     assert db("SELECT count(*) FROM confirmations").scalar_one() == 0
     assert db("SELECT device_id FROM photos").scalar_one() is None
+    unknown = as_user().post(
+        f"/api/v1/devices/{device['id']}/confirmations",
+        json={"verdict": "still_there", "photo_id": str(uuid.uuid4())},
+    )
+    assert unknown.status_code == 422 and unknown.get_json()["errors"][0]["field"] == "photo_id"
 
 
 def test_listing_filters_on_verification(moderator, as_user, client):

@@ -52,7 +52,7 @@ class ConfirmationViews(MethodView):
             )
         # The photo is evidence; listed with the device at once (from a trusted contributor),
         # it changes the device's Feature whatever the vote does.
-        if vote.get("photo_id") and attach_photos(device, [vote["photo_id"]], g.user):
+        if vote.get("photo_id") and attach_photos(device, [vote["photo_id"]], g.user, "photo_id"):
             device.touch()
         confirmation = Confirmation(device_id=device_id, user_id=g.user.id, **vote)
         session.add(confirmation)

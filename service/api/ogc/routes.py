@@ -157,7 +157,7 @@ def share_item(collection: OgcCollection, key) -> None:
 
 
 def unknown_collection(collection_id: str) -> NotFound:
-    return NotFound(f"No collection is called {collection_id!r}.", field="collectionId")
+    return NotFound(f"No collection is called {collection_id!r}.", field="collection_id")
 
 
 def find_collection(collection_id: str) -> OgcCollection:
@@ -471,13 +471,13 @@ class ItemViews(MethodView):
         try:
             key = collection.key_type(feature_id)
         except ValueError as exc:
-            raise NotFound(f"No feature has the id {feature_id!r}.", field="featureId") from exc
+            raise NotFound(f"No feature has the id {feature_id!r}.", field="feature_id") from exc
         share_item(collection, key)
         feature = session.execute(
             collection.select_item(key), {"photo_base": photo_base()}
         ).scalar_one_or_none()
         if feature is None:
-            raise NotFound(f"No feature has the id {feature_id!r}.", field="featureId")
+            raise NotFound(f"No feature has the id {feature_id!r}.", field="feature_id")
         collection_url = url_for("ogc.CollectionViews", collection_id=collection.id, _external=True)
         media_type = labelled(args, GEOJSON)
         # The self link names the label: each label's body, and so its ETag, is its own.
@@ -665,7 +665,7 @@ for registered in COLLECTIONS.values():
 
 
 def unknown_collection_items(collection_id: str):
-    """The items of no collection: the 404 naming collectionId, as for the collection itself
+    """The items of no collection: the 404 naming collection_id, as for the collection itself
     (Flask matches the route of each collection's own items first)."""
     raise unknown_collection(collection_id)
 
@@ -689,7 +689,9 @@ class DownloadViews(MethodView):
         """Download every feature of a collection as one GeoPackage or FlatGeobuf file"""
         collection = find_collection(collection_id)
         if collection.export_rows is None:
-            raise NotFound(f"The {collection.id} collection has no download.", field="collectionId")
+            raise NotFound(
+                f"The {collection.id} collection has no download.", field="collection_id"
+            )
         for name in sorted(set(args) - {"f"} - collection.download_filters):
             raise BadRequest(
                 f"The {collection.id} collection's download is not narrowed by {name} "
