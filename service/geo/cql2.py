@@ -210,8 +210,11 @@ def geometry_operand(geojson: dict, crs: Crs) -> Operand:
     """A literal geometry in CRS (`filter-crs`), checked before PostGIS sees it."""
     try:
         shape = shapely.geometry.shape(geojson)
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise FilterError(f"The geometry literal is malformed: {exc}") from exc
+    except (ValueError, TypeError, AttributeError) as exc:  # shapely's and numpy's own words
+        raise FilterError(
+            "The geometry literal is malformed: a GeoJSON geometry of a known type whose "
+            "positions are two numbers each (three with a height)."
+        ) from exc
     if shape.is_empty or not shape.is_valid:
         raise FilterError("The geometry literal is empty or invalid (self-intersecting?).")
     if shapely.get_num_coordinates(shape) > MAX_GEOMETRY_VERTICES:
@@ -362,13 +365,17 @@ class ClauseBuilder(Evaluator):
             if value.type != "string":
                 raise FilterError("CASEI() takes a text property or a text value.")
             return Operand(func.lower(value.expression), "string", f"CASEI({value.name})")
-        if name != "bbox" or len(arguments) not in (4, 6):
+        if name != "bbox":
             raise FilterError(
                 f"Function {node.name}() is not supported (CASEI() and "
                 "BBOX(minLon,minLat,maxLon,maxLat) are)."
             )
-        if not all(isinstance(a, Operand) and a.type == "number" for a in arguments):
-            raise FilterError("BBOX() takes four numbers: minLon, minLat, maxLon, maxLat.")
+        numeric = all(isinstance(a, Operand) and a.type == "number" for a in arguments)
+        if len(arguments) not in (4, 6) or not numeric:
+            raise FilterError(
+                f"BBOX() takes four numbers (minLon, minLat, maxLon, maxLat), or six with "
+                f"heights, not {len(arguments)} {'numbers' if numeric else 'values'}."
+            )
         numbers = list(node.arguments)
         if len(numbers) == 6:  # with heights, which points on the ground ignore
             numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]

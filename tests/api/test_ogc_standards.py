@@ -219,6 +219,17 @@ class TestCql2:
                 "cql2-json",
                 "minimum latitude",
             ),
+            (
+                '{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":[2,48,3]}]}',
+                "cql2-json",
+                "or six with heights, not 3 numbers",
+            ),
+            (
+                '{"op":"s_intersects","args":[{"property":"geometry"},'
+                '{"type":"Point","coordinates":[2.3]}]}',
+                "cql2-json",
+                "positions are two numbers each",
+            ),
             ("observed_at = TIMESTAMP('0001-01-01T00:00:00+05:00')", "cql2-text", "years 1"),
             # Impossible dates, which a guessing reader took for others (16 March, January).
             ("observed_at < TIMESTAMP('2020-16-03T00:00:00Z')", "cql2-text", "RFC 3339"),
