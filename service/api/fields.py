@@ -1,6 +1,7 @@
 """Marshmallow fields shared by several resources."""
 
 import math
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import marshmallow as ma
@@ -242,15 +243,23 @@ class ValueList(DelimitedList):
         super().__init__(inner, validate=[ma.validate.Length(min=1), *more], **kwargs)
 
 
-# What not_blank documents: a character other than a space.
-NOT_BLANK = {"pattern": r"\S"}
+# Characters that show nothing though they are no space: soft hyphen, zero-width spaces and
+# joiners, direction marks and embeddings, word joiner and invisible operators, byte order mark.
+INVISIBLE = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+# A character that shows: what not_blank asks for, and documents (Python's and ECMAScript's
+# regular expressions read this class alike).
+VISIBLE = re.compile(f"[^\\s{INVISIBLE}]")
+NOT_BLANK = {"pattern": VISIBLE.pattern}
 
 
 def not_blank(value: str) -> None:
-    """Free text of a device: spaces alone say nothing, and would be kept and exported to
-    OpenStreetMap as a value."""
-    if not value.strip():
-        raise ValidationError("Blank: give the text, or null when it is not known.")
+    """Free text: spaces and invisible characters alone say nothing, and would be kept, shown
+    as empty and exported to OpenStreetMap as a value."""
+    if not VISIBLE.search(value):
+        raise ValidationError(
+            "Blank: it holds only spaces or invisible characters; write the text, or leave it "
+            "out (null clears a device's)."
+        )
 
 
 # Phones' clocks drift and time zones confuse: a day ahead is still "now".

@@ -73,6 +73,8 @@ class TestReview:
         author = as_user()
         device = pin(author)
         assert review(moderator, device["id"], "reject").status_code == 422
+        blank = review(moderator, device["id"], "reject", " \u200b ")  # says nothing either
+        assert blank.status_code == 422 and blank.get_json()["errors"][0]["field"] == "reason"
         assert db("SELECT review_status FROM devices").scalar_one() == "pending"
         response = review(moderator, device["id"], "reject", "This is a speed camera.")
         assert response.status_code == 200

@@ -135,6 +135,18 @@ def test_a_vote_may_carry_a_photo_as_evidence(moderator, as_user, client):
         assert status == ("approved" if approved else "pending")
 
 
+def test_a_blank_comment_is_refused_and_no_vote_is_counted(moderator, as_user, db):
+    device = pin(moderator)
+    for comment in ("   ", "\u200b\u2060"):
+        response = as_user().post(
+            f"/api/v1/devices/{device['id']}/confirmations",
+            json={"verdict": "not_found", "comment": comment},
+        )
+        assert response.status_code == 422
+        assert response.get_json()["errors"][0]["field"] == "comment"
+    assert db("SELECT count(*) FROM confirmations").scalar_one() == 0
+
+
 def test_someone_elses_upload_cannot_be_used_as_evidence(moderator, as_user, db):
     device = pin(moderator)
     photo = uploaded(as_user(), images.plain_photo())

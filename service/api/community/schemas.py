@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ... import vocabulary as vocab
-from ..fields import utc_datetime
+from ..fields import NOT_BLANK, not_blank, utc_datetime
 
 
 class ConfirmationInSchema(ma.Schema):
@@ -12,7 +12,7 @@ class ConfirmationInSchema(ma.Schema):
         unknown = ma.RAISE
 
     verdict = ma.fields.String(required=True, validate=validate.OneOf(vocab.VERDICTS))
-    comment = ma.fields.String(validate=validate.Length(max=1000))
+    comment = ma.fields.String(validate=[validate.Length(max=1000), not_blank], metadata=NOT_BLANK)
     photo_id = ma.fields.UUID(metadata={"description": "An uploaded photo as evidence"})
 
 

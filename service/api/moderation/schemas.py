@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..devices.schemas import DeviceFeatureSchema, DuplicateCandidateSchema
-from ..fields import JsonInteger, utc_datetime
+from ..fields import NOT_BLANK, JsonInteger, not_blank, utc_datetime
 from ..photos.schemas import DevicePhotoSchema
 
 
@@ -16,8 +16,8 @@ class StrictSchema(ma.Schema):
 class ReviewSchema(StrictSchema):
     decision = ma.fields.String(required=True, validate=validate.OneOf(("approve", "reject")))
     reason = ma.fields.String(
-        validate=validate.Length(1, 1000),
-        metadata={"description": "Shown to the author; required to reject"},
+        validate=[validate.Length(1, 1000), not_blank],
+        metadata={"description": "Shown to the author; required to reject", **NOT_BLANK},
     )
 
     @ma.validates_schema
