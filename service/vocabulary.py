@@ -1,5 +1,6 @@
 """The device vocabulary, defined once: Vigie values and the OpenStreetMap tags they map to."""
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -74,6 +75,11 @@ OSM_KEYS = {
 
 NOTES_MAX_CHARS = 5000
 OPERATOR_MAX_CHARS = 255
+# Characters that show nothing though they are no space: soft hyphen, zero-width spaces and
+# joiners, direction marks and embeddings, word joiner and invisible operators, byte order mark.
+INVISIBLE = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+# A character that shows: free text of spaces and invisible characters alone says nothing.
+VISIBLE = re.compile(f"[^\\s{INVISIBLE}]")
 
 # Surveillance cameras date from the 1940s: a sighting (observed_at, survey:date) before 1900 is
 # a typo (year 0024 for 2024), and would stretch every timeline of its district over centuries.

@@ -1,7 +1,6 @@
 """Marshmallow fields shared by several resources."""
 
 import math
-import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import marshmallow as ma
@@ -243,19 +242,14 @@ class ValueList(DelimitedList):
         super().__init__(inner, validate=[ma.validate.Length(min=1), *more], **kwargs)
 
 
-# Characters that show nothing though they are no space: soft hyphen, zero-width spaces and
-# joiners, direction marks and embeddings, word joiner and invisible operators, byte order mark.
-INVISIBLE = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
-# A character that shows: what not_blank asks for, and documents (Python's and ECMAScript's
-# regular expressions read this class alike).
-VISIBLE = re.compile(f"[^\\s{INVISIBLE}]")
-NOT_BLANK = {"pattern": VISIBLE.pattern}
+# What not_blank asks for (Python's and ECMAScript's regular expressions read it alike).
+NOT_BLANK = {"pattern": vocab.VISIBLE.pattern}
 
 
 def not_blank(value: str) -> None:
     """Free text: spaces and invisible characters alone say nothing, and would be kept, shown
     as empty and exported to OpenStreetMap as a value."""
-    if not VISIBLE.search(value):
+    if not vocab.VISIBLE.search(value):
         raise ValidationError(
             "Blank: it holds only spaces or invisible characters; write the text, or leave it "
             "out (null clears a device's)."

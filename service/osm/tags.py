@@ -151,7 +151,9 @@ def read_value(column: str, text: str):
     if column == "height":
         return read_number(text, 0, 500)
     if column == "operator":  # blank, it says nothing (and the API refuses it)
-        return text if text.strip() and len(text) <= vocab.OPERATOR_MAX_CHARS else None
+        return (
+            text if vocab.VISIBLE.search(text) and len(text) <= vocab.OPERATOR_MAX_CHARS else None
+        )
     if column == "operator_type":
         return OPERATOR_TYPES.get(text.lower())
     if column == "source":  # Vigie's is a web address; `source=survey` stays a tag

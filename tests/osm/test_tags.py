@@ -80,7 +80,7 @@ def test_unreadable_values_are_kept_as_tags_rather_than_lost():
         "height": "tall",
         "camera:angle": "0",
         "surveillance:zone": "bank",
-        "operator": "   ",
+        "operator": " \u200b ",  # blank, though not only spaces
     }
     columns = device_columns(SURVEILLANCE | tags)
     assert columns["tags"] == tags
