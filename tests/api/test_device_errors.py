@@ -100,6 +100,9 @@ BAD_FEATURES = {
         for form in ("2026-W49-6", "20261205T000000Z", "20261205", "2026-12-05T10", "2026-339")
     },
     "id not a UUID": ({**feature(), "id": "1; DROP TABLE devices"}, "id"),
+    # Foreign members are ignored (RFC 7946, 6.1), but not a field put where it is lost.
+    "a property beside properties": ({**feature(), "operator": "Ville"}, "operator"),
+    "photo_id for photo_ids": ({**feature(), "photo_id": "a"}, "photo_id"),
     "properties not an object": ({**feature(), "properties": ["camera"]}, "properties"),
 }
 
@@ -183,6 +186,8 @@ def test_patch_with_bad_values_changes_nothing(client, stored, db):
     assert_problem(
         client.patch(url, json=moved, headers={"If-Match": etag}), 422, "geometry.coordinates"
     )
+    misplaced = {"notes": "changed", "properties": {"kind": "alpr"}}
+    assert_problem(client.patch(url, json=misplaced, headers={"If-Match": etag}), 422, "notes")
     assert stored()
 
 

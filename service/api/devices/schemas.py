@@ -159,11 +159,29 @@ def random_uuid(value: uuid.UUID) -> None:
         )
 
 
-class DeviceFeatureInSchema(ma.Schema):
-    """A GeoJSON Feature with a Point geometry; `id` may be a client-made UUID."""
+class FeatureInSchema(ma.Schema):
+    """A Feature sent: GeoJSON allows foreign members (bbox, ...), which are ignored, but one
+    named as a property of devices, or `photo_id`, is a misplaced field that would be lost."""
 
     class Meta:
-        unknown = ma.EXCLUDE  # GeoJSON allows foreign members (bbox, ...): ignored
+        unknown = ma.EXCLUDE
+
+    @ma.validates_schema(pass_original=True)
+    def no_misplaced_member(self, _data, original, **_kwargs):
+        if not isinstance(original, dict):
+            return
+        misplaced = sorted(set(original) & set(DevicePropertiesPatchSchema._declared_fields))
+        if misplaced:
+            name = misplaced[0]
+            raise ValidationError(
+                f"{name} is a property of the device: send it in properties.", name
+            )
+        if "photo_id" in original:
+            raise ValidationError("Attach photos with photo_ids, a list of ids.", "photo_id")
+
+
+class DeviceFeatureInSchema(FeatureInSchema):
+    """A GeoJSON Feature with a Point geometry; `id` may be a client-made UUID."""
 
     type = ma.fields.String(required=True, validate=validate.Equal("Feature"))
     id = ma.fields.UUID(
@@ -178,11 +196,8 @@ class DeviceFeatureInSchema(ma.Schema):
     photo_ids = photo_ids_field()
 
 
-class DevicePatchSchema(ma.Schema):
+class DevicePatchSchema(FeatureInSchema):
     """A partial Feature: only the properties (and geometry) given change."""
-
-    class Meta:
-        unknown = ma.EXCLUDE
 
     type = ma.fields.String(validate=validate.Equal("Feature"))
     geometry = ma.fields.Nested(PointGeometrySchema)
