@@ -3,8 +3,9 @@
 Verification of a device, from its creator's pin, the votes of others and moderators:
 - `removed`: at least REMOVED_AFTER distinct trusted contributors (is_trusted: moderators, or
   contributors with enough approved pins) voted `not_found` since the last `still_there` (or
-  `wrong_details`, which also says the device exists): registering accounts must not be enough
-  to take a device off the map;
+  `wrong_details`, which also says the device exists) of someone other than its creator:
+  registering accounts must not be enough to take a device off the map, nor its creator's own
+  word, again every CONFIRMATION_INTERVAL_DAYS, enough to keep it there;
 - `disputed`: at least one such `not_found` vote, trusted or not, in the last
   DISPUTE_WINDOW_DAYS (`flask community expire-disputes`, run daily, settles older ones);
 - `confirmed`: two distinct contributors saw it (the creator counts as one, every later
@@ -169,17 +170,17 @@ def recompute_verification(device: Device, *, approved_with_photo: bool = False)
     ).all()
     seen = [v for v in votes if v.verdict in ("still_there", "wrong_details")]
     last_seen = seen[-1].created_at if seen else None
-    absent = {
-        v.user_id
-        for v in votes
-        if v.verdict == "not_found" and (last_seen is None or v.created_at > last_seen)
-    }
+    # The creator is one source already: their word settles no one else's.
+    others_seen = [v.created_at for v in seen if v.user_id != device.created_by]
+    settled = others_seen[-1] if others_seen else None
+    since = [
+        v for v in votes if v.verdict == "not_found" and (settled is None or v.created_at > settled)
+    ]
+    absent = {v.user_id for v in since}
     recent_absent = [
         v
-        for v in votes
-        if v.verdict == "not_found"
-        and (last_seen is None or v.created_at > last_seen)
-        and (datetime.now(v.created_at.tzinfo) - v.created_at).days < DISPUTE_WINDOW_DAYS
+        for v in since
+        if (datetime.now(v.created_at.tzinfo) - v.created_at).days < DISPUTE_WINDOW_DAYS
     ]
     sources = {device.created_by} | {v.user_id for v in seen}
     if len(absent) >= REMOVED_AFTER and trusted_count(absent) >= REMOVED_AFTER:

@@ -55,6 +55,21 @@ def test_not_found_disputes_and_three_trusted_remove(moderator, as_user, client)
     assert level(client, device["id"]) == "removed"
 
 
+def test_the_authors_own_sighting_settles_no_one_elses_not_found(moderator, as_user, client):
+    """Three trusted contributors found it gone: its author saying it is still there (again
+    and again) keeps it on the map no more than it confirms it; another contributor does."""
+    author = as_user("moderator")
+    device = pin(author)
+    for _ in range(2):
+        vote(as_user("moderator"), device["id"], "not_found")
+    assert vote(author, device["id"], "still_there").status_code == 201
+    assert level(client, device["id"]) == "disputed"
+    vote(as_user("moderator"), device["id"], "not_found")
+    assert level(client, device["id"]) == "removed"
+    vote(as_user(), device["id"], "still_there")  # seen by someone else: settled
+    assert level(client, device["id"]) == "confirmed"
+
+
 def test_new_accounts_dispute_but_never_remove(app, moderator, as_user, client, monkeypatch):
     """Three accounts registered a minute ago only dispute a device; votes of contributors
     trusted by their approved pins remove it."""
