@@ -300,6 +300,41 @@ def test_a_likely_duplicate_shows_its_photo_then_is_confirmed_instead_or_pinned_
     assert [error for error in phone.errors if "status of 409" not in error] == []
 
 
+def test_an_edit_giving_a_pin_the_kind_of_a_device_beside_it_asks_first(
+    phone, db, moderator, as_user
+):
+    """An edit that makes a pin a likely duplicate (of the camera 4 m away, once it is a camera
+    too) is asked about as a new pin is; insisting saves it."""
+    author = as_user()
+    camera = feature(HERE["longitude"] + 0.00005, HERE["latitude"])
+    existing = moderator.post("/api/v1/devices", json=camera).get_json()["id"]
+    mine = author.post(
+        "/api/v1/devices", json=feature(HERE["longitude"], HERE["latitude"], kind="sensor")
+    )
+    assert mine.status_code == 201
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    # The camera's marker covers most of it: opened from the keyboard.
+    page.locator(".leaflet-marker-icon[title^='sensor']").press("Enter")
+    page.locator("#sheet").get_by_role("button", name="Edit").click()
+    page.locator(".pin-form").get_by_label(re.compile("^camera$")).check()
+    page.get_by_role("button", name="Save").click()
+    sheet = page.locator("#sheet")
+    expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
+    expect(sheet).to_contain_text(f"camera — approved — {existing[:8]}")
+    assert (
+        db("SELECT kind FROM devices WHERE id = :i", i=mine.get_json()["id"]).scalar_one()
+        == "sensor"
+    )
+    sheet.get_by_role("button", name="Mine is another one: save my change").click()
+    phone.wait_until_sent()
+    assert (
+        db("SELECT kind FROM devices WHERE id = :i", i=mine.get_json()["id"]).scalar_one()
+        == "camera"
+    )
+    assert [error for error in phone.errors if "status of 409" not in error] == []
+
+
 def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
     phone, db, contributor, moderator
 ):

@@ -191,6 +191,41 @@ class TestDuplicates:
         assert response.status_code == 409  # 2.2 m apart on the sphere
         assert [c["id"] for c in response.get_json()["candidates"]] == [existing["id"]]
 
+    def test_a_move_or_kind_change_onto_a_device_of_its_kind_is_a_409_unless_forced(
+        self, as_user, moderator, db
+    ):
+        """Pinned elsewhere, then moved onto an existing device: the check a new pin gets."""
+        existing = pin(moderator, 2.35, 48.85)
+        author = as_user()
+        mine = pin(author, 2.36, 48.85, kind="microphone")
+        url = f"/api/v1/devices/{mine['id']}"
+        place = {"type": "Point", "coordinates": [2.35, north_of(48.85, 5)]}
+
+        def patch(body, query=""):
+            etag = author.get(url).headers["ETag"]
+            return author.patch(url + query, json=body, headers={"If-Match": etag})
+
+        moved = patch({"geometry": place})  # a microphone there is no duplicate
+        assert moved.status_code == 200, moved.get_json()
+        retyped = patch({"properties": {"kind": "camera"}})
+        assert retyped.status_code == 409 and retyped.mimetype == PROBLEM
+        assert [c["id"] for c in retyped.get_json()["candidates"]] == [existing["id"]]
+        assert db("SELECT kind FROM devices WHERE id = :i", i=mine["id"]).scalar_one() == (
+            "microphone"
+        )
+        assert patch({"properties": {"kind": "camera"}}, "?force=true").status_code == 200
+        # Near it already, accepted: moved a metre, or its notes changed, it is not asked again.
+        nudged = {"type": "Point", "coordinates": [2.35, north_of(48.85, 6)]}
+        assert (
+            patch({"geometry": nudged, "properties": {"notes": "on the pole"}}).status_code == 200
+        )
+        other = pin(author, 2.37, 48.85)
+        onto = {"geometry": {"type": "Point", "coordinates": [2.35, north_of(48.85, 2)]}}
+        url = f"/api/v1/devices/{other['id']}"
+        refused = patch(onto)
+        assert refused.status_code == 409
+        assert {c["id"] for c in refused.get_json()["candidates"]} == {existing["id"], mine["id"]}
+
 
 class TestMergeHistoryRevert:
     def test_merge_moves_votes_and_leaves_a_redirect(self, moderator, as_user, client, db):

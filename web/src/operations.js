@@ -106,7 +106,9 @@ async function sendEdit(item, progress) {
     etag = await currentEtag(item);
     await progress({ etag });
   }
-  const { data } = await request("PATCH", `devices/${item.deviceId}`, {
+  // Insisted on, after a refusal as a likely duplicate (moved onto a device of its kind).
+  const query = item.force ? "?force=true" : "";
+  const { data } = await request("PATCH", `devices/${item.deviceId}${query}`, {
     json: { ...item.patch, ...(await uploadedPhotoIds(item, progress)) },
     headers: { "If-Match": etag, "Idempotency-Key": item.key },
   });

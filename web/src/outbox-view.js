@@ -1,6 +1,7 @@
 // The outbox as the contributor sees it: a counter of changes waiting or refused, the list of
-// them, and how to resolve a refusal. A pin refused as a likely duplicate (409) shows the
-// candidates on the map with their photos: confirm one of them instead, or insist.
+// them, and how to resolve a refusal. A pin (or an edit moving a device) refused as a likely
+// duplicate (409) shows the candidates on the map with their photos: confirm one of them
+// instead, or insist.
 import { request } from "./api.js";
 import { onHandedOverProgress } from "./operations.js";
 import { currentLanguage, kindLabel, problemText, t, valueLabel } from "./i18n.js";
@@ -53,12 +54,14 @@ export function createOutboxView({ outbox, mapApi }) {
     mapApi.highlight(places.filter(Boolean));
     // The pin's photo goes with the vote, as evidence (uploaded first if kept on the phone);
     // the pin leaves the outbox once the vote is accepted (queue.js), not before.
+    // A pin's kind, or an edit's (moved onto a device of its kind, or given that kind).
+    const kind = item.type === "pin" ? item.feature.properties.kind : (item.patch.properties.kind ?? item.kind);
     const confirmIt = (candidate) => async () => {
-      await outbox.add({ type: "confirm", deviceId: candidate.id, kind: item.feature.properties.kind, verdict: "still_there", photo: item.photo, photoId: item.photoId, replaces: item.seq });
+      await outbox.add({ type: "confirm", deviceId: candidate.id, kind, verdict: "still_there", photo: item.photo, photoId: item.photoId, replaces: item.seq });
       closeSheet();
       await outbox.flush();
     };
-    const insist = element("button", { type: "button" }, t("insist"));
+    const insist = element("button", { type: "button" }, t(item.type === "pin" ? "insist" : "insistEdit"));
     insist.addEventListener("click", async () => {
       await outbox.retry(item.seq, { force: true });
       closeSheet();

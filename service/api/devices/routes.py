@@ -125,13 +125,24 @@ def check_pin_rate(user: User) -> None:
         )
 
 
-def check_duplicates(kind: str, geometry: dict, device_id: uuid.UUID) -> None:
-    lon, lat = geometry["coordinates"][:2]
+def duplicate_candidates(kind: str, lon: float, lat: float, device_id: uuid.UUID) -> list:
     distance = current_app.config["DUPLICATE_DISTANCE_M"]
-    candidates = session.execute(
+    return session.execute(
         select_duplicate_candidates(kind, lon, lat, distance, current_viewer(), device_id),
         {"photo_base": photo_base()},
     ).all()
+
+
+def check_duplicates(
+    kind: str, geometry: dict, device_id: uuid.UUID, near_already: frozenset = frozenset()
+) -> None:
+    """A 409 listing the devices of KIND within DUPLICATE_DISTANCE_M of GEOMETRY (but those
+    of NEAR_ALREADY, whose nearness was accepted before), if any."""
+    distance = current_app.config["DUPLICATE_DISTANCE_M"]
+    lon, lat = geometry["coordinates"][:2]
+    candidates = [
+        c for c in duplicate_candidates(kind, lon, lat, device_id) if c.id not in near_already
+    ]
     if candidates:
         raise Conflict(
             f"{len(candidates)} device(s) of the same kind stand within {distance:g} m: "
@@ -148,6 +159,20 @@ def check_duplicates(kind: str, geometry: dict, device_id: uuid.UUID) -> None:
                 for c in candidates
             ],
         )
+
+
+def check_moved_onto_duplicates(device: Device, changes: dict) -> None:
+    """A move, or a change of kind, that brings a device near others of its kind is checked as
+    a new pin is (force=true to insist); the devices it stood near before were accepted."""
+    kind = changes.get("properties", {}).get("kind", device.kind)
+    if "geometry" not in changes and kind == device.kind:
+        return
+    here = to_shape(device.geom)
+    near_already = frozenset(
+        c.id for c in duplicate_candidates(device.kind, here.x, here.y, device.id)
+    )
+    geometry = changes.get("geometry") or {"coordinates": [here.x, here.y]}
+    check_duplicates(kind, geometry, device.id, near_already)
 
 
 def require_editor(device: Device, user: User) -> None:
@@ -322,11 +347,12 @@ class DeviceByIdViews(MethodView):
     @blp.auth()
     @write_limit
     @requires_json
+    @blp.arguments(DeviceCreateArgsSchema, location="query", unknown=RAISE, as_kwargs=True)
     @blp.arguments(DevicePatchSchema)
     @blp.if_match(required=True)
     @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON, headers=ETAG_HEADER)
     @blp.problems(403, 404, 409, 410, 412, 415, 428)
-    def patch(self, changes, device_id):
+    def patch(self, changes, device_id, force=False):
         """Change some properties and/or the position of a device (needs If-Match)"""
         if not (changes.get("properties") or "geometry" in changes or changes.get("photo_ids")):
             raise ValidationFailed(
@@ -336,6 +362,8 @@ class DeviceByIdViews(MethodView):
         require_editor(device, g.user)
         check_if_match(device, required=True)
         before = state_before(device)
+        if not force:
+            check_moved_onto_duplicates(device, changes)
         for name, value in changes.get("properties", {}).items():
             setattr(device, name, value)
         if "geometry" in changes:

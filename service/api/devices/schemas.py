@@ -349,7 +349,9 @@ class DeviceCreateArgsSchema(ma.Schema):
         unknown = ma.RAISE
 
     force = ma.fields.Boolean(
-        metadata={"description": "Pin even though a device of the same kind stands nearby"}
+        metadata={
+            "description": "Pin, or move, even though a device of the same kind stands nearby"
+        }
     )
 
 
