@@ -82,10 +82,13 @@ def document_write(operation: dict, keyed: bool) -> None:
 
 
 def document_shared_refusals(operation: dict) -> None:
-    """What any operation may answer: 429 past a rate limit (RATE_LIMIT_DEFAULT counts every
-    route), and for one that takes a body, 400 when it is no JSON the service can read and 413
-    past its size limit."""
+    """What any operation may answer: 414 and 431 past the limits of the request line and of a
+    header (gunicorn's, before the app sees them), 429 past a rate limit (RATE_LIMIT_DEFAULT
+    counts every route), and for one that takes a body, 400 when it is no JSON the service can
+    read and 413 past its size limit."""
     responses = operation["responses"]
+    responses.setdefault("414", "REQUEST_URI_TOO_LONG")
+    responses.setdefault("431", "REQUEST_HEADER_FIELDS_TOO_LARGE")
     responses.setdefault("429", "TOO_MANY_REQUESTS")
     if "requestBody" in operation:
         responses.setdefault("400", "BAD_REQUEST")
