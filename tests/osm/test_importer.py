@@ -162,18 +162,23 @@ def test_a_newer_node_updates_its_device_whatever_others_were_edited(app, db, tm
     assert tuple(updated) == ([180], "removed", True, True)
 
 
+def surveillance_nodes(path: Path, *nodes: str) -> Path:
+    """An OSM XML file of man_made=surveillance nodes, each given by its attributes."""
+    tag = "<tag k='man_made' v='surveillance'/>"
+    elements = "".join(f"<node {attributes}>{tag}</node>" for attributes in nodes)
+    path.write_text(f"<osm version='0.6'>{elements}</osm>")
+    return path
+
+
 def test_nodes_deleted_or_never_uploaded_are_not_imported(app, db, tmp_path):
     """Vigie's own export (negative ids), JOSM's deletions and deleted versions are no
     OpenStreetMap devices: skipped and counted."""
-    camera = "<tag k='man_made' v='surveillance'/>"
-    path = tmp_path / "edited.osm"
-    path.write_text(
-        "<osm version='0.6'>"
-        f"<node id='-12' lat='45' lon='2'>{camera}</node>"
-        f"<node id='13' version='2' action='delete' lat='45' lon='2'>{camera}</node>"
-        f"<node id='14' version='3' visible='false' lat='45' lon='2'>{camera}</node>"
-        f"<node id='15' version='1' lat='45' lon='2'>{camera}</node>"
-        "</osm>"
+    path = surveillance_nodes(
+        tmp_path / "edited.osm",
+        "id='-12' lat='45' lon='2'",
+        "id='13' version='2' action='delete' lat='45' lon='2'",
+        "id='14' version='3' visible='false' lat='45' lon='2'",
+        "id='15' version='1' lat='45' lon='2'",
     )
     result, counts = run_import(app, path)
     assert result.exit_code == 0, result.output
@@ -236,14 +241,11 @@ def test_nodes_are_linked_one_to_one_to_the_nearest_device_of_their_kind(
     pin(moderator, 2.0, 45.0, kind="camera")
     gone = pin(moderator, 3.0, 45.0, kind="camera")
     db("UPDATE devices SET deleted_at = now() WHERE id = :i", i=gone["id"])
-    camera = "<tag k='man_made' v='surveillance'/>"
-    path = tmp_path / "two.osm"
-    path.write_text(
-        "<osm version='0.6'>"
-        f"<node id='21' version='1' lat='45.000005' lon='2'>{camera}</node>"
-        f"<node id='22' version='1' lat='45.000001' lon='2'>{camera}</node>"
-        f"<node id='23' version='1' lat='45' lon='3'>{camera}</node>"
-        "</osm>"
+    path = surveillance_nodes(
+        tmp_path / "two.osm",
+        "id='21' version='1' lat='45.000005' lon='2'",
+        "id='22' version='1' lat='45.000001' lon='2'",
+        "id='23' version='1' lat='45' lon='3'",
     )
     result, counts = run_import(app, path)
     assert result.exit_code == 0, result.output
