@@ -108,7 +108,8 @@ class Mover:
             started = time.perf_counter()
             headers, _ = request(
                 self.base,
-                f"/api/v1/devices/{self.device_id}",
+                # Forced, as the pin was: moved among others, not asked about duplicates.
+                f"/api/v1/devices/{self.device_id}?force=true",
                 "PATCH",
                 {"geometry": {"type": "Point", "coordinates": list(position)}},
                 self.auth | {"If-Match": self.etag},
