@@ -4,6 +4,7 @@ import base64
 import json
 import re
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy.dialects import postgresql
@@ -602,6 +603,26 @@ class TestCql2Filter:
         assert response.status_code == 400 and response.mimetype == PROBLEM
         body = response.get_json()
         assert body["errors"][0]["field"] == "filter" and "NUL" in body["detail"]
+
+    def test_filters_given_twice_must_both_hold_in_one_language(self, client, paris):
+        """As GDAL sends an `OAPIF:` URL's filter and its own -where; the next link keeps both."""
+        both = [("filter", "kind = 'alpr'"), ("filter", "height > 3")]
+        assert ids(client.get(f"{ITEMS}?{urlencode(both)}")) == {paris["bercy"]}
+        alpr = [both[0], ("filter", "height IS NULL OR height > 7"), ("limit", "1")]
+        paged = client.get(f"{ITEMS}?{urlencode(alpr)}")
+        assert ids(paged) in ({paris["bastille"]}, {paris["bercy"]})
+        next_link = links_by_rel(paged.get_json())["next"]["href"]
+        assert next_link.count("filter=") == 2
+        assert ids(paged) | ids(client.get(next_link)) == {paris["bastille"], paris["bercy"]}
+        mixed = [("filter", "kind = 'alpr'"), ("filter-lang", "cql2-text")]
+        mixed += [("filter", '{"op": "=", "args": [{"property": "height"}, 6]}')]
+        mixed += [("filter-lang", "cql2-json")]
+        refused = client.get(f"{ITEMS}?{urlencode(mixed)}")
+        assert refused.status_code == 400
+        assert refused.get_json()["errors"][0]["field"] == "filter-lang"
+        broken = [("filter", "kind = 'alpr'"), ("filter", "height >")]
+        refused = client.get(f"{ITEMS}?{urlencode(broken)}")
+        assert refused.status_code == 400 and refused.get_json()["errors"][0]["field"] == "filter"
 
     def test_oversized_filters_are_refused(self, client):
         response = self.cql(client, "kind = 'camera'" + " OR kind = 'alpr'" * 2000)

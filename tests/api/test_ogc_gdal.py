@@ -40,14 +40,15 @@ def gdal(*args: str) -> str:
     return result.stdout
 
 
-def read_layer(server: str, tmp_path, *options: str) -> list[dict]:
+def read_layer(server: str, tmp_path, *options: str, query: str = "") -> list[dict]:
+    """The devices as GDAL reads them, through an `OAPIF:` URL with QUERY, and OPTIONS."""
     out = tmp_path / "devices.geojson"
     gdal(
         "ogr2ogr",
         "-f",
         "GeoJSON",
         str(out),
-        f"OAPIF:{server}/ogc",
+        f"OAPIF:{server}/ogc{query}",
         "devices",
         "-oo",
         f"PAGE_SIZE={PAGE_SIZE}",
@@ -97,6 +98,18 @@ def test_gdal_filters_on_a_day_and_on_a_string_with_a_quote(live_server, seeded,
     assert [f["properties"]["operator"] for f in after] == ["operator 2"]
     pub = read_layer(live_server, tmp_path, "-where", "operator = 'Kennedy''s Irish Pub'")
     assert [f["properties"]["operator"] for f in pub] == ["Kennedy's Irish Pub"]
+
+
+def test_a_filter_in_the_url_holds_with_gdals_own_where(live_server, seeded, db, tmp_path):
+    """GDAL repeats an `OAPIF:` URL's query string on every request, and adds its -where as a
+    second filter: both hold; the single feature it fetches by id ignores the URL's."""
+    in_url = "?filter=kind%3D'alpr'&filter-lang=cql-text"
+    both = read_layer(live_server, tmp_path, "-where", "height > 4", query=in_url)
+    expected = {n for n in range(2, SEEDED + 2) if n % 7 == 0 and n % 10 > 4}
+    assert {f["properties"]["operator"] for f in both} == {f"operator {n}" for n in expected}
+    device = db("SELECT id FROM devices WHERE operator = 'operator 7'").scalar_one()
+    one = read_layer(live_server, tmp_path, "-where", f"id = '{device}'", query=in_url)
+    assert [f["properties"]["operator"] for f in one] == ["operator 7"]
 
 
 @pytest.fixture

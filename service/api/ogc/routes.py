@@ -498,13 +498,20 @@ def filter_conditions(collection: OgcCollection, args: dict) -> list:
         for name in collection.property_filters
         if args.get(name)
     ]
-    if "filter" in args:
-        try:
-            language = args.get("filter_lang", "cql2-text")
-            crs = SUPPORTED[args.get("filter_crs", CRS84)]
-            conditions.append(filter_clause(args["filter"], language, collection.queryables, crs))
-        except FilterError as exc:
-            raise BadRequest(str(exc), field="filter") from exc
+    languages = set(args.get("filter_lang", ["cql2-text"]))
+    if len(languages) > 1:
+        raise BadRequest(
+            "Every filter of a request is in one language: give filter-lang once.",
+            field="filter-lang",
+        )
+    crs = SUPPORTED[args.get("filter_crs", CRS84)]
+    try:
+        conditions += [
+            filter_clause(text, *languages, collection.queryables, crs)
+            for text in args.get("filter", [])
+        ]
+    except FilterError as exc:
+        raise BadRequest(str(exc), field="filter") from exc
     return conditions
 
 

@@ -53,6 +53,25 @@ class DocumentArgsSchema(FormatArgsSchema):
         return {key: value for key, value in data.items() if key not in ignored}
 
 
+class RepeatableString(ma.fields.String):
+    """A text parameter that may come more than once: GDAL sends an `OAPIF:` URL's `filter`
+    with every request, and its own besides when told `-where`. Every value, in order, each
+    validated (and documented) as the one string it is."""
+
+    is_multiple = True  # webargs then reads every value, and the parser takes repeats
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        one = super()._deserialize
+        return [
+            one(item, attr, data, **kwargs)
+            for item in (value if isinstance(value, list) else [value])
+        ]
+
+    def _validate(self, value):
+        for item in value:
+            super()._validate(item)
+
+
 class ItemsArgsSchema(FormatArgsSchema):
     """Parameters of every collection's items; the collection adds its property filters."""
 
@@ -87,18 +106,21 @@ class ItemsArgsSchema(FormatArgsSchema):
         validate=validate.Length(max=200),
         metadata={"description": "Opaque position from a `next` or `prev` link"},
     )
-    filter = ma.fields.String(
+    filter = RepeatableString(
         metadata={
             "description": "CQL2 filter on the queryables, as text (e.g. "
-            "`kind = 'alpr' AND S_INTERSECTS(geometry, BBOX(2.2,48.8,2.5,48.9))`) or JSON"
+            "`kind = 'alpr' AND S_INTERSECTS(geometry, BBOX(2.2,48.8,2.5,48.9))`) or JSON; "
+            "given more than once (as GDAL sends a URL's filter and its -where), every one "
+            "must hold"
         }
     )
-    filter_lang = ma.fields.String(
+    filter_lang = RepeatableString(
         data_key="filter-lang",
         validate=validate.OneOf(["cql2-text", "cql2-json", "cql-text"]),
         metadata={
             "description": "cql2-text (the default), cql2-json, or cql-text: CQL2 text where a "
-            "time may also be written as a string (what GDAL 3.6 sends)"
+            "time may also be written as a string (what GDAL 3.6 sends); the same for every "
+            "filter of the request"
         },
     )
     filter_crs = ma.fields.String(
