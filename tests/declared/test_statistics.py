@@ -86,3 +86,32 @@ def test_declared_figures_are_about_the_map_now(client, two_districts):
         "location": "query",
         "message": None,
     }
+
+
+def test_overlapping_districts_of_one_level_each_count_what_their_interior_holds(
+    client, isolated, db, tmp_path
+):
+    """The border rule of devices: a site and its camera inside two overlapping districts
+    count in both (as the camera does in `count`); a site on the border of one and inside the
+    other counts in the other alone."""
+    overlapping = [
+        district_feature("A", rectangle(LON - 0.01, LAT - 0.01, LON + 0.002, LAT + 0.01)),
+        district_feature("B", rectangle(LON, LAT - 0.01, LON + 0.01, LAT + 0.01)),
+    ]
+    load(isolated, write_geojson(tmp_path / "d.geojson", overlapping))
+    in_both, on_b_border = LON + 0.001, LON
+    load_sites(
+        isolated,
+        write_sites(
+            tmp_path / "l.geojson", [site("S1", in_both, LAT), site("S2", on_b_border, LAT)]
+        ),
+    )
+    add_device(db, in_both, LAT + 5 * METRE_LAT)
+    districts = {d["code"]: d for d in client.get(URL).get_json()["districts"]}
+    figures = ("count", "declared_sites", "matched", "unverified", "undeclared")
+    assert {name: districts["A"][name] for name in figures} == dict(
+        zip(figures, (1, 2, 1, 1, 0), strict=True)
+    )
+    assert {name: districts["B"][name] for name in figures} == dict(
+        zip(figures, (1, 1, 1, 0, 0), strict=True)
+    )

@@ -1,7 +1,8 @@
 """Declared versus observed, per district: one statement the statistics attach when asked.
 
 A site counts in the selected district that holds it (on a border shared by districts of one
-level: the one with the smallest code, as devices do; districts of another level count it too).
+level, or where they overlap, in the one with the smallest code unless another's interior holds
+it too, as devices do; districts of another level count it too).
 Per district:
 
 - declared_sites: the sites of every declared list; declared_devices: the devices they declare;
@@ -12,8 +13,7 @@ Per district:
 """
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Float, Integer, Numeric, case, cast, func, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import Float, Integer, Numeric, case, cast, exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -32,6 +32,20 @@ FIGURES = (
 NEAR_DEGREES = 0.03
 
 
+def counted_in(district, point, others, others_clauses=()) -> ColumnElement:
+    """The border rule: POINT counts in DISTRICT (code, level and geom columns) when its
+    interior holds it, or when no other selected district of its level with a smaller code
+    (OTHERS, of OTHERS_CLAUSES) holds it: on a shared border, and where districts of one
+    level overlap, as devices count (held_by_a_smaller_one, service/geo/statistics)."""
+    in_a_smaller_one = exists().where(
+        others.level == district.level,
+        others.code < district.code,
+        func.ST_Intersects(others.geom, point),
+        *others_clauses,
+    )
+    return or_(func.ST_Contains(district.geom, point), ~in_a_smaller_one)
+
+
 def select_declared_figures(sel, selection_clauses, device_clauses: list):
     """Per selected district (SEL: code, geom; SELECTION_CLAUSES(table) selects them), the
     declared figures but `undeclared`: `declared_observed` (devices of DEVICE_CLAUSES that
@@ -41,6 +55,7 @@ def select_declared_figures(sel, selection_clauses, device_clauses: list):
         .group_by(DeclaredMatch.site_id)
         .subquery("found")
     )
+    other = sel.alias("other_selected").c
     sites = (
         select(
             sel.c.code,
@@ -50,8 +65,7 @@ def select_declared_figures(sel, selection_clauses, device_clauses: list):
         .select_from(sel)
         .join(DeclaredSite, func.ST_Intersects(sel.c.geom, DeclaredSite.geom))
         .outerjoin(found, found.c.site_id == DeclaredSite.id)
-        .ext(distinct_on(DeclaredSite.id, sel.c.level))
-        .order_by(DeclaredSite.id, sel.c.level, sel.c.code)
+        .where(counted_in(sel.c, DeclaredSite.geom, other))
         .subquery("sited")
     )
     per_site = (
@@ -89,14 +103,15 @@ def select_declared_figures(sel, selection_clauses, device_clauses: list):
         .cte("matched_devices")
         .prefix_with("MATERIALIZED")
     )
-    district = aliased(District)
+    district, other_district = aliased(District), aliased(District)
     observed = (
         select(district.code)
         .select_from(matched)
         .join(district, func.ST_Intersects(district.geom, matched.c.geom))
-        .where(*selection_clauses(district))
-        .ext(distinct_on(matched.c.id, district.level))
-        .order_by(matched.c.id, district.level, district.code)
+        .where(
+            *selection_clauses(district),
+            counted_in(district, matched.c.geom, other_district, selection_clauses(other_district)),
+        )
         .subquery("observed")
     )
     per_device = (
