@@ -183,6 +183,8 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     [device] = devices_by(db, username)
     assert device.kind == "camera"
     assert list(device.direction) == [270]
+    # Its field of view was not measured: unknown, not the angle its cone is drawn with.
+    assert db("SELECT angle FROM devices WHERE id = :id", id=device.id).scalar_one() is None
     assert device.photos == 1
     assert device.review_status == "pending"
     # The day it was seen: the moment never leaves the phone.
@@ -333,6 +335,39 @@ def test_an_edit_giving_a_pin_the_kind_of_a_device_beside_it_asks_first(
         == "camera"
     )
     assert [error for error in phone.errors if "status of 409" not in error] == []
+
+
+def test_a_send_that_gets_no_answer_is_given_up_then_sent_again_once(phone, db, contributor):
+    """A half-open connection (a cell handover, a captive portal) holds a request with neither
+    answer nor error: after 45 s of silence the app takes it for a lost network, and a later
+    pass sends the pin, once, instead of every pass waiting behind it until a reload."""
+    page = phone.page
+    page.clock.install()
+    held = []
+
+    def hold_the_first_pin(route):  # the connection it went out on never answers
+        if route.request.method == "POST" and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/v1/devices$"), hold_the_first_pin)
+    phone.open()
+    phone.sign_in(contributor)
+    phone.pin()
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    for _ in range(100):  # until the POST is under way, and held
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1
+    page.clock.fast_forward("00:46")
+    expect(outbox).to_have_text("1 change(s) waiting to be sent")
+    page.clock.fast_forward("00:31")  # the outbox's next pass
+    phone.wait_until_sent()
+    assert len(devices_by(db, contributor).all()) == 1
+    assert [e for e in phone.errors if "ERR_" not in e] == []
 
 
 def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
@@ -1702,7 +1737,8 @@ def test_offline_edits_and_withdrawals_show_on_the_map_until_they_are_sent(phone
 
 def test_an_edit_sends_only_what_the_contributor_changed(phone, db, as_user):
     """A device with a direction but no angle (as imported from OpenStreetMap): the form shows
-    a default angle, which is not sent unless the contributor sets it."""
+    no angle (the cone is drawn with a default one), and sends none unless the contributor
+    sets it."""
     author = as_user()
     body = feature(2.3522, 48.8566, kind="camera", direction=[90], operator="Ville")
     created = author.post("/api/v1/devices", json=body).get_json()
@@ -1710,6 +1746,7 @@ def test_an_edit_sends_only_what_the_contributor_changed(phone, db, as_user):
     phone.sign_in(author.user.username)
     page.locator(".leaflet-marker-icon[title^='camera']").click()
     page.locator("#sheet").get_by_role("button", name="Edit").click()
+    expect(page.locator(".pin-form").get_by_label("Field of view (°)")).to_have_value("")
     page.locator(".pin-form").get_by_label("Notes").fill("Above the door")
     page.get_by_role("button", name="Save").click()
     phone.wait_until_sent()

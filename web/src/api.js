@@ -52,18 +52,41 @@ export class OfflineError extends Error {
   name = "OfflineError";
 }
 
+// A request that gets no answer (or, sending or receiving, no progress) for this long is taken
+// for a lost network: a half-open connection (a cell handover, a captive portal) would
+// otherwise hold the outbox, whose passes wait for each other, for the system's TCP timeout.
+export const STALL_MS = 45_000;
+
+// A signal that aborts with SIGNAL, or after STALL_MS of silence (stalled() starts it again):
+// timers of the page's own, which a test's clock can move on.
+function stallGuard(signal) {
+  const controller = new AbortController();
+  let timer;
+  const stalled = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(new DOMException("no answer", "TimeoutError")), STALL_MS);
+  };
+  if (signal?.aborted) controller.abort(signal.reason);
+  signal?.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+  stalled();
+  return { signal: controller.signal, stalled, done: () => clearTimeout(timer) };
+}
+
 // FETCH's answer, sent by XMLHttpRequest: fetch() cannot report how much of a body has been
 // sent, which a contributor on a slow network waits for (a photo of several megabytes).
 // ON_UPLOAD_PROGRESS(fraction sent, 0 to 1). A lost network rejects as fetch() does.
-function fetchReportingUpload(url, { method, headers, body, signal }, onUploadProgress) {
+// ON_PROGRESS() is told of every bytes sent or received.
+function fetchReportingUpload(url, { method, headers, body, signal, onProgress }, onUploadProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open(method, url);
     xhr.responseType = "blob";
     for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener("progress", (event) => {
+      onProgress();
       if (event.lengthComputable) onUploadProgress(event.loaded / event.total);
     });
+    xhr.addEventListener("progress", onProgress);
     xhr.addEventListener("load", () => {
       try {
         const answer = new Headers();
@@ -78,8 +101,9 @@ function fetchReportingUpload(url, { method, headers, body, signal }, onUploadPr
       }
     });
     xhr.addEventListener("error", () => reject(new TypeError("network error")));
-    xhr.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
-    if (signal?.aborted) return reject(new DOMException("aborted", "AbortError"));
+    const aborted = () => signal.reason ?? new DOMException("aborted", "AbortError");
+    xhr.addEventListener("abort", () => reject(aborted()));
+    if (signal?.aborted) return reject(aborted());
     signal?.addEventListener("abort", () => xhr.abort(), { once: true });
     xhr.send(body);
   });
@@ -94,20 +118,26 @@ export async function request(method, path, { json, body, headers = {}, signal, 
     body = JSON.stringify(json);
   }
   let response;
+  let data = null;
+  const guard = stallGuard(signal);
   try {
     const url = path.startsWith("/") ? path : `${API}/${path}`;
+    const options = { method, headers: sent, body, signal: guard.signal };
     // The service worker has no XMLHttpRequest: it sends without reporting progress.
     response = onUploadProgress && globalThis.XMLHttpRequest
-      ? await fetchReportingUpload(url, { method, headers: sent, body, signal }, onUploadProgress)
-      : await fetch(url, { method, headers: sent, body, signal });
+      ? await fetchReportingUpload(url, { ...options, onProgress: guard.stalled }, onUploadProgress)
+      : await fetch(url, options);
+    guard.stalled(); // the answer began: its body gets as long again
+    const type = response.headers.get("Content-Type") || "";
+    if (type.includes("json")) data = await response.json();
   } catch (error) {
-    if (error.name === "AbortError") throw error;
+    if (error.name === "AbortError") throw error; // the caller's
     throw new OfflineError(error.message);
+  } finally {
+    guard.done();
   }
   rememberPosition(response.headers.get(WAL_HEADER));
   if (response.status === 401 && token) for (const listener of tokenRefusedListeners) listener(token);
-  const type = response.headers.get("Content-Type") || "";
-  const data = type.includes("json") ? await response.json() : null;
   if (!response.ok) throw new ApiError(response.status, data, response.headers.get("Retry-After"));
   return { status: response.status, data, etag: response.headers.get("ETag") };
 }

@@ -89,6 +89,7 @@ const STRINGS = {
     outbox: "Changes waiting on this phone",
     refusedBecause: "Refused: {detail}",
     waitingBecause: "Not sent yet: {detail}",
+    serverNotAnswering: "the server is not answering (error {status}); it will be tried again",
     sendWithoutPhoto: "Send it without the photo",
     applyOverNewVersion: "Apply my changes to the new version",
     yourChanges: "What you changed: {changes}",
@@ -257,6 +258,7 @@ const STRINGS = {
     outbox: "Modifications en attente sur ce téléphone",
     refusedBecause: "Refusé : {detail}",
     waitingBecause: "Pas encore envoyé : {detail}",
+    serverNotAnswering: "le serveur ne répond pas (erreur {status}) ; nouvel essai plus tard",
     sendWithoutPhoto: "L'envoyer sans la photo",
     applyOverNewVersion: "Appliquer mes modifications à la nouvelle version",
     yourChanges: "Ce que vous aviez modifié : {changes}",
@@ -413,6 +415,8 @@ export const kindLabel = (kind) => STRINGS[language].kinds[kind] || kind.replace
 // What the server said when it refused (a problem+json object): its own words in English, a
 // sentence of the chosen language otherwise, naming the field it refused.
 export function problemText(problem) {
+  // A proxy's or a stopped server's answer, not the service's (no problem+json to word).
+  if (!problem?.type && problem?.status >= 500) return t("serverNotAnswering", { status: problem.status });
   const sentences = STRINGS[language].problems;
   const fallback = problem?.detail || problem?.title || String(problem?.status ?? "");
   if (!sentences || !problem) return fallback;

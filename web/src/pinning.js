@@ -102,7 +102,9 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   const draftIcon = () => L.divIcon({ className: "", html: kindIcon(kind, "draft"), iconSize: [32, 32], iconAnchor: [16, 16] });
   const marker = L.marker(start, { draggable: true, autoPan: true, icon: draftIcon(), title: t("draftPin"), alt: t("draftPin"), zIndexOffset: 1000 }).addTo(layers);
   const cones = L.layerGroup().addTo(layers);
-  const angleInput = field(t("angle"), "input", { name: "angle", type: "number", min: 1, max: 360, value: props.angle ?? DEFAULT_ANGLE });
+  // Empty while nobody measured it: an unknown field of view is sent as unknown (the cones are
+  // drawn with DEFAULT_ANGLE meanwhile), not as a surveyed 60°.
+  const angleInput = field(t("angle"), "input", { name: "angle", type: "number", min: 1, max: 360, value: props.angle ?? "" });
   const directionList = element("ol", { class: "directions" });
 
   function drawCones() {
@@ -268,7 +270,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   }
 
   function properties() {
-    const chosen = { kind, angle: directions.length ? Number(angleInput.control.value) || DEFAULT_ANGLE : null, direction: directions.length ? [...new Set(directions)] : null };
+    const angle = angleInput.control.value === "" ? null : Number(angleInput.control.value);
+    const chosen = { kind, angle: directions.length ? angle : null, direction: directions.length ? [...new Set(directions)] : null };
     for (const [name, { control }] of Object.entries(selects)) chosen[name] = control.value || null;
     chosen.height = height.control.value === "" ? null : Number(height.control.value);
     chosen.operator = operator.control.value.trim() || null;
@@ -276,8 +279,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     return chosen;
   }
   // The device as this form first reads it: what Save compares with, so that a field the
-  // contributor did not touch is not sent, even where the form reads it otherwise (a default
-  // angle, spaces trimmed).
+  // contributor did not touch is not sent, even where the form reads it otherwise (spaces
+  // trimmed).
   const initial = properties();
   const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
   const changedFields = () => Object.entries(properties()).filter(([name, value]) => !same(value, initial[name]));

@@ -82,6 +82,10 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
             const notBefore = error.retryAfterMs ? Date.now() + error.retryAfterMs : null;
             await save(Object.assign(item, { problem: { status: error.status, ...error.problem }, notBefore }));
             await notify();
+          } else if (item.problem) {
+            // No network now: what the server said before (a 500...) is no longer the reason.
+            await save(Object.assign(item, { problem: null, notBefore: null }));
+            await notify();
           }
           // A rate limit holds this device's changes; no network or a server down, all of them.
           if (error.status === 429) {

@@ -29,3 +29,19 @@ test("the newest position of a write is sent back with every request", async () 
   rememberPosition("1/B0");
   assert.equal(stored.get("vigie.walPosition"), "1/B0");
 });
+
+test("a request that gets no answer is given up as a lost network; the caller's abort stays an abort", async (context) => {
+  const { OfflineError, STALL_MS } = await import("../src/api.js");
+  context.mock.timers.enable({ apis: ["setTimeout"] });
+  // A connection that never answers, as fetch() sees one: only its signal ends it.
+  globalThis.fetch = (url, { signal }) => new Promise((resolve, reject) => {
+    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+  const silent = request("POST", "devices", { json: {} });
+  context.mock.timers.tick(STALL_MS);
+  await assert.rejects(silent, OfflineError);
+  const caller = new AbortController();
+  const abandoned = request("GET", "devices", { signal: caller.signal });
+  caller.abort();
+  await assert.rejects(abandoned, { name: "AbortError" });
+});

@@ -17,7 +17,9 @@ test("a refusal names the refused fields by the app's labels", () => {
     "Valeur refusée (« Direction (°) », « Hauteur (m) »). Le serveur précise (en anglais) : « Must be between 0 and 359. »",
   );
   assert.equal(problemText({ type: `${TYPE}conflict`, status: 409, errors: [{ field: "username" }] }), "Ce pseudonyme est déjà pris.");
-  assert.equal(problemText({ status: 502 }), "Refusé par le serveur (erreur 502).");
+  // A proxy's page, or a server down: no problem of the service's, in the page's language.
+  assert.equal(problemText({ status: 502 }), "le serveur ne répond pas (erreur 502) ; nouvel essai plus tard");
+  assert.equal(problemText({ status: 400 }), "Refusé par le serveur (erreur 400).");
 });
 
 test("the refusals of a form, a photo and a second vote say why in French", () => {

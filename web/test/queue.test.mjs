@@ -183,6 +183,20 @@ test("a refused vote leaves the outbox, its refusal in the results", async () =>
   assert.deepEqual(await outbox.all(), []);
 });
 
+test("without a network, the server's earlier reason for waiting no longer stands", async () => {
+  const server = fakeServer({ a: [new ApiError(500, { title: "Internal Server Error" }), new OfflineError("down")] });
+  const outbox = createOutbox(freshStore(), server.send);
+  await outbox.add({ type: "pin", name: "a" });
+  await outbox.flush();
+  assert.equal((await outbox.all())[0].problem.status, 500);
+  await outbox.flush();
+  const [item] = await outbox.all();
+  assert.equal(item.state, "pending");
+  assert.equal(item.problem, null);
+  await outbox.flush();
+  assert.deepEqual(server.sent.map((s) => s.name), ["a"]);
+});
+
 test("a rate-limited item keeps the server's reason and waits as long as it said", async () => {
   const limited = new ApiError(429, { detail: "New accounts may pin 20 devices an hour" }, "3600");
   const server = fakeServer({ a: [limited] });
