@@ -91,7 +91,11 @@ def run_import(path: str, **options) -> None:
 @click.option("--population-source", help="Who published that population (shown as credit).")
 @click.option("--parent", help="Code of the district enclosing all of these.")
 @click.option("--parent-field", help="Field holding each feature's parent code, instead.")
-@click.option("--attribution", help="Credit line served with every statistic on these.")
+@click.option(
+    "--attribution",
+    help="Credit line served with every statistic on these (default: the credit stored by an "
+    "earlier import of the dataset, else its name; --licence and --source-url alike).",
+)
 @click.option("--licence", help="Licence of the file, e.g. 'ODbL 1.0'.")
 @click.option("--source-url", help="Where the file was downloaded from.")
 @click.option("--dataset", help="Name of the dataset (default: the file name).")
@@ -99,7 +103,7 @@ def run_import(path: str, **options) -> None:
 def import_command(file, dataset, attribution, **options):
     """Load districts from FILE (GeoJSON, GeoPackage, Shapefile...); known codes are updated."""
     dataset = dataset or Path(file).stem
-    run_import(file, dataset=dataset, attribution=attribution or dataset, **options)
+    run_import(file, dataset=dataset, attribution=attribution, **options)
 
 
 @geodata_cli.command("population")

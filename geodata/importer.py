@@ -131,7 +131,7 @@ def import_districts(
     code_field: str,
     name_field: str,
     dataset: str,
-    attribution: str,
+    attribution: str | None,
     licence: str | None = None,
     source_url: str | None = None,
     where: str | None = None,

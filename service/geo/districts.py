@@ -118,16 +118,21 @@ def drop_staged_without_area():
     return delete(district_staging).where(without_area).returning(district_staging.c.code)
 
 
-def upsert_dataset(name: str, attribution: str, licence: str | None, source_url: str | None):
-    statement = pg_insert(Dataset).values(
-        name=name, attribution=attribution, licence=licence, source_url=source_url
-    )
+def upsert_dataset(name: str, attribution: str | None, licence: str | None, source_url: str | None):
+    """The dataset, with its credit: a part of it not given (None) keeps the stored one, as a
+    file without population keeps the stored populations (a new dataset is credited by its
+    name until told better)."""
+    given = {"attribution": attribution, "licence": licence, "source_url": source_url}
+    statement = pg_insert(Dataset).values(name=name, **given | {"attribution": attribution or name})
     return statement.on_conflict_do_update(
         index_elements=[Dataset.name],
         set_={
-            "attribution": statement.excluded.attribution,
-            "licence": statement.excluded.licence,
-            "source_url": statement.excluded.source_url,
+            **{
+                column: func.coalesce(
+                    bindparam(f"given_{column}", value, type_=Text), getattr(Dataset, column)
+                )
+                for column, value in given.items()
+            },
             "imported_at": func.now(),
         },
     )

@@ -58,8 +58,11 @@ def test_import_reports_progress_added_updated_and_repaired(app, runner, tmp_pat
     assert "staging features" in result.output
     assert "2 districts added, 0 updated in place." in result.output
     assert "repaired invalid geometry of CLI2" in result.output
-    again = runner.invoke(args=args)
+    # Imported again without its credit (new borders, say): the dataset keeps the credit.
+    again = runner.invoke(args=[*args[:-2], "--licence", "ODbL 1.0"])
     assert "0 districts added, 2 updated in place." in again.output
+    credit = stored(app, "SELECT attribution, licence FROM datasets WHERE name = 'cli-test'")
+    assert [tuple(r) for r in credit] == [("Test credit", "ODbL 1.0")]
     rows = stored(
         app,
         "SELECT code, parent_code, population FROM districts "
