@@ -241,6 +241,11 @@ class ValueList(DelimitedList):
         more = [validate] if callable(validate) else list(validate or [])
         super().__init__(inner, validate=[ma.validate.Length(min=1), *more], **kwargs)
 
+    def _deserialize(self, value, attr, data, **kwargs):
+        """Each value once, in the order first given: given again, it says nothing more (nor
+        counts twice against a limit of values)."""
+        return list(dict.fromkeys(super()._deserialize(value, attr, data, **kwargs)))
+
 
 # What not_blank asks for (Python's and ECMAScript's regular expressions read it alike).
 NOT_BLANK = {"pattern": vocab.VISIBLE.pattern}

@@ -382,8 +382,27 @@ class TestDensities:
         response = client.get(STATS + "&" + urlencode({"f": "csv", **query}))
         _value, options = parse_options_header(response.headers["Content-Disposition"])
         assert options["filename"] == (
-            "districts-quartier-P-kind-camera+alpr-status-removed-at-2025-01-01.csv"
+            "districts-quartier-P-kind-alpr+camera-status-removed-at-2025-01-01.csv"
         )
+        # The same figures asked otherwise (values repeated, in another order): the same name.
+        again = {**query, "kind": "alpr,camera,alpr"}
+        response = client.get(STATS + "&" + urlencode({"f": "csv", **again}))
+        assert parse_options_header(response.headers["Content-Disposition"])[1] == options
+        # However many values, a name a file system takes (cut, with a hash of the whole);
+        # two lists, two names.
+        every = {
+            "kind": "camera,alpr,facial_recognition,microphone,gunshot_detector,sensor",
+            "status": "active,unknown,planned,removed",
+            "operator_type": "public,private,unknown",
+            "verification": "reported,confirmed,disputed,removed",
+        }
+        names = []
+        for kinds in (every["kind"], every["kind"].replace(",sensor", "")):
+            asked = urlencode({"f": "csv", **every, "kind": kinds})
+            header = client.get(f"{STATS}&{asked}").headers["Content-Disposition"]
+            names.append(parse_options_header(header)[1]["filename"])
+        assert all(len(name.encode()) <= 154 and name.endswith(".csv") for name in names)
+        assert names[0] != names[1] and names[0].startswith("districts-quartier-P-kind-alpr+")
         plain = client.get(STATS + "&f=csv").headers["Content-Disposition"]
         assert parse_options_header(plain)[1]["filename"] == "districts-quartier-P.csv"
         # Options that add columns or order the rows otherwise are named too.
@@ -783,6 +802,15 @@ class TestCompare:
         body = stats(client, "/api/v1/stats/compare?codes=Q2,Q1")
         assert [d["code"] for d in body["districts"]] == ["Q1", "Q2"]
         assert body["totals"]["count"] == 1 and body["totals"]["outside_count"] is None
+
+    def test_a_code_given_twice_counts_once_against_the_limit(self, client, quarters):
+        """200 codes at most: a list of 150 districts, each written twice, is 150 codes."""
+        unknown = [f"X{n}" for n in range(148)]  # 404s name them: the limit passed first
+        codes = ",".join(["Q1", "Q2", *unknown] * 2)
+        response = client.get(f"/api/v1/stats/compare?codes={codes}")
+        assert response.status_code == 404 and "X0" in response.get_json()["detail"]
+        assert [d["code"] for d in stats(client, "/api/v1/stats/compare?codes=Q2,Q1,Q2")[
+            "districts"]] == ["Q1", "Q2"]  # fmt: skip
 
     def test_unknown_code_is_404_naming_it(self, client, db, quarters):
         before = stored_counts(db)

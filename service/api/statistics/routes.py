@@ -1,5 +1,6 @@
 """Statistics: device densities per district, comparisons, a hexagon grid and timelines."""
 
+import hashlib
 import re
 from urllib.parse import quote
 
@@ -128,19 +129,28 @@ NAMED_FILTERS = ("kind", "status", "operator_type", "verification")
 NAMED_OPTIONS = ("declared", "watched")
 
 
+# The longest file name a download gets, in UTF-8 bytes (systems refuse names past 255), ".csv"
+# aside; a longer one is cut, and ends with a hash of the whole, so that two stay apart.
+MAX_NAME_BYTES = 150
+
+
 def download_name(name: str, args: dict) -> str:
-    """NAME with the filters and options ARGS give, and the day of `at` (the map at the end
-    of it)."""
+    """NAME with the filters and options ARGS give (each value once, in one order: the same
+    figures, the same name), and the day of `at` (the map at the end of it)."""
     parts = [name]
     for filter_name in NAMED_FILTERS:
         if args.get(filter_name):
-            parts.append(f"{filter_name}-{'+'.join(args[filter_name])}")
+            parts.append(f"{filter_name}-{'+'.join(sorted(set(args[filter_name])))}")
     parts += [option for option in NAMED_OPTIONS if args.get(option)]
     if args.get("rank_by"):
         parts.append(f"rank_by-{args['rank_by']}")
     if args.get("at"):
         parts.append(f"at-{args['at'].date().isoformat()}")
-    return "-".join(parts)
+    whole = "-".join(parts)
+    if len(whole.encode()) <= MAX_NAME_BYTES:
+        return whole
+    digest = hashlib.blake2b(whole.encode(), digest_size=5).hexdigest()
+    return f"{whole.encode()[: MAX_NAME_BYTES - 11].decode(errors='ignore')}-{digest}"
 
 
 def density_response(query: DensityQuery, args: dict, name: str) -> Response:
