@@ -165,8 +165,17 @@ class TestDuplicates:
         if expected == 409:
             body = response.get_json()
             assert [c["id"] for c in body["candidates"]] == [existing["id"]]
+            assert body["candidates"][0]["yours"] is True
             assert body["candidates"][0]["distance_m"] == pytest.approx(metres, abs=0.01)
             assert db("SELECT count(*) FROM devices").scalar_one() == 1
+
+    def test_a_candidate_says_whether_it_is_the_callers_own(self, moderator, as_user):
+        theirs = pin(moderator, 2.35, 48.85)
+        someone = as_user()
+        response = someone.post("/api/v1/devices", json=feature(2.35, north_of(48.85, 3)))
+        assert [(c["id"], c["yours"]) for c in response.get_json()["candidates"]] == [
+            (theirs["id"], False)
+        ]
 
     def test_force_pins_anyway_and_other_kinds_do_not_count(self, moderator, db):
         pin(moderator, 2.35, 48.85)

@@ -61,6 +61,10 @@ export function createOutboxView({ outbox, mapApi }) {
       closeSheet();
       await outbox.flush();
     };
+    const discardIt = async () => {
+      await outbox.discard(item.seq);
+      closeSheet();
+    };
     const insist = element("button", { type: "button" }, t(item.type === "pin" ? "insist" : "insistEdit"));
     insist.addEventListener("click", async () => {
       await outbox.retry(item.seq, { force: true });
@@ -72,7 +76,10 @@ export function createOutboxView({ outbox, mapApi }) {
         element("p", {}, t("duplicateText", { distance: Math.round(candidate.distance_m) })),
         element("p", {}, `${kindLabel(candidate.kind)} — ${valueLabel(candidate.review_status)} — ${candidate.id.slice(0, 8)}`),
         photoStrip(candidate.photos, candidate.kind, candidate.review_status),
-        element("button", { type: "button", onclick: confirmIt(candidate) }, t("confirmInstead"))))),
+        // One's own pin is nothing to confirm (one source still): the new one may go instead.
+        candidate.yours
+          ? element("div", {}, notice(t("yoursAlready")), element("button", { type: "button", onclick: discardIt }, t(item.type === "pin" ? "discardNewPin" : "discardChange")))
+          : element("button", { type: "button", onclick: confirmIt(candidate) }, t("confirmInstead"))))),
       insist), { closed: () => mapApi.highlight([]), again: () => resolveDuplicate(item) });
   }
 

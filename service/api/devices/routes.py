@@ -155,6 +155,7 @@ def check_duplicates(
                     "review_status": c.review_status,
                     "distance_m": float(c.distance_m),
                     "photos": c.photos,
+                    "yours": c.yours,
                 }
                 for c in candidates
             ],

@@ -361,3 +361,9 @@ class DuplicateCandidateSchema(ma.Schema):
     review_status = ma.fields.String()
     distance_m = ma.fields.Float()
     photos = ma.fields.List(ma.fields.Nested(DevicePhotoSchema))
+    yours = ma.fields.Boolean(
+        metadata={
+            "description": "Pinned by the caller (a pin of their own, perhaps awaiting "
+            "review): nothing to confirm"
+        }
+    )

@@ -3,7 +3,19 @@
 import math
 import uuid
 
-from sqlalchemy import JSON, Numeric, Select, Text, and_, cast, func, literal_column, or_, select
+from sqlalchemy import (
+    JSON,
+    Numeric,
+    Select,
+    Text,
+    and_,
+    cast,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -82,6 +94,7 @@ def select_duplicate_candidates(
     Parameter `photo_base`.
     """
     point = point_expression(lon, lat)
+    yours = Device.created_by == viewer.id if viewer.id is not None else false()
     return (
         select(
             Device.id,
@@ -89,6 +102,7 @@ def select_duplicate_candidates(
             Device.review_status,
             func.round(cast(distance_to(point), Numeric), 2).label("distance_m"),
             device_photos_json(PHOTO_BASE).label("photos"),
+            func.coalesce(yours, false()).label("yours"),
         )
         .where(*candidate_clauses(kind, point, distance_m, exclude), visible_clause(viewer))
         .order_by(distance_to(point))
