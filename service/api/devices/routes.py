@@ -133,17 +133,10 @@ def duplicate_candidates(kind: str, lon: float, lat: float, device_id: uuid.UUID
     ).all()
 
 
-def check_duplicates(
-    kind: str, geometry: dict, device_id: uuid.UUID, near_already: frozenset = frozenset()
-) -> None:
-    """A 409 listing the devices of KIND within DUPLICATE_DISTANCE_M of GEOMETRY (but those
-    of NEAR_ALREADY, whose nearness was accepted before), if any."""
-    distance = current_app.config["DUPLICATE_DISTANCE_M"]
-    lon, lat = geometry["coordinates"][:2]
-    candidates = [
-        c for c in duplicate_candidates(kind, lon, lat, device_id) if c.id not in near_already
-    ]
+def refuse_duplicates(candidates: list) -> None:
+    """A 409 listing CANDIDATES (rows of select_duplicate_candidates), if any."""
     if candidates:
+        distance = current_app.config["DUPLICATE_DISTANCE_M"]
         raise Conflict(
             f"{len(candidates)} device(s) of the same kind stand within {distance:g} m: "
             "check them, then send again with force=true if yours is another one.",
@@ -162,18 +155,26 @@ def check_duplicates(
         )
 
 
+def check_duplicates(kind: str, geometry: dict, device_id: uuid.UUID) -> None:
+    """A 409 listing the devices of KIND within DUPLICATE_DISTANCE_M of GEOMETRY, if any."""
+    lon, lat = geometry["coordinates"][:2]
+    refuse_duplicates(duplicate_candidates(kind, lon, lat, device_id))
+
+
 def check_moved_onto_duplicates(device: Device, changes: dict) -> None:
     """A move, or a change of kind, that brings a device near others of its kind is checked as
-    a new pin is (force=true to insist); the devices it stood near before were accepted."""
+    a new pin is (force=true to insist); the devices it stood near before were accepted (read
+    only when some stand near its new place: most moves cost one lookup)."""
     kind = changes.get("properties", {}).get("kind", device.kind)
     if "geometry" not in changes and kind == device.kind:
         return
     here = to_shape(device.geom)
-    near_already = frozenset(
-        c.id for c in duplicate_candidates(device.kind, here.x, here.y, device.id)
-    )
-    geometry = changes.get("geometry") or {"coordinates": [here.x, here.y]}
-    check_duplicates(kind, geometry, device.id, near_already)
+    lon, lat = (changes.get("geometry") or {"coordinates": [here.x, here.y]})["coordinates"][:2]
+    candidates = duplicate_candidates(kind, lon, lat, device.id)
+    if candidates:
+        before = duplicate_candidates(device.kind, here.x, here.y, device.id)
+        near_already = {c.id for c in before}
+        refuse_duplicates([c for c in candidates if c.id not in near_already])
 
 
 def require_editor(device: Device, user: User) -> None:
