@@ -1356,13 +1356,22 @@ def test_a_vote_shows_the_level_it_brought_and_ones_own_pin_is_not_voted_on(
     expect(page.locator(".device-details")).to_be_visible()
     expect(page.get_by_role("button", name="Edit")).to_be_visible()
     expect(page.get_by_role("button", name="Still there")).to_have_count(0)
-    # Its history, in French: the actions and fields as the page names them.
+    # Its history, in French: the actions and fields as the page names them, and a change
+    # from what to what (a moderator marks it planned meanwhile).
     page.get_by_role("button", name="Close").click()
+    [sensor] = devices_by(db, contributor).all()
+    url = f"/api/v1/devices/{sensor.id}"
+    planned = {"properties": {"status": "planned"}}
+    etag = moderator.get(url).headers["ETag"]
+    assert moderator.patch(url, json=planned, headers={"If-Match": etag}).status_code == 200
     page.get_by_label("Language").select_option("fr")
     page.locator(".leaflet-marker-icon[title^='capteur']").click()
     page.get_by_role("button", name="Voir l'historique").click()
     expect(page.locator(".history li").first).to_have_text(
         re.compile(rf"^\d{{4}}-\d{{2}}-\d{{2}} — création — {contributor} : ")
+    )
+    expect(page.locator(".history li").last).to_have_text(
+        re.compile(r" — modification : État (actif|inconnu) → prévu$")  # the moderator unnamed
     )
 
 

@@ -71,12 +71,29 @@ export function photoStrip(photos, kind, reviewStatus) {
 // Fields of a revision named as the sheet names them (the others by their own label).
 const HISTORY_FIELDS = { geometry: "position", review_status: "reviewStatus", verification: "verification", last_confirmed_at: "lastConfirmed" };
 
+// A value of a change as a line of history shows it: a day for a time, the vocabulary's words,
+// "—" for none; null for what a line cannot hold (a position, a list, a long text).
+function shownValue(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value !== "string" || value.length > 40) return null;
+  return /^\d{4}-\d{2}-\d{2}T/.test(value) ? day(value) : valueLabel(value);
+}
+
+// One change of a revision: the field, and from what to what when a line can say it (not for
+// a pin's creation, whose every field came from nothing).
+function changeText(name, change, action) {
+  const label = t(HISTORY_FIELDS[name] || name);
+  const [before, after] = Array.isArray(change) ? change.map(shownValue) : [null, null];
+  return action === "create" || before === null || after === null ? label : `${label} ${before} → ${after}`;
+}
+
 async function history(feature, box) {
   const { data } = await request("GET", `devices/${feature.id}/history`);
   box.replaceChildren(element("ol", { class: "history" }, ...data.revisions.map((revision) => element("li", {},
     t("labelled", {
       label: `${day(revision.created_at)} — ${valueLabel(revision.action)}${revision.author ? ` — ${revision.author}` : ""}`,
-      value: Object.keys(revision.changes || {}).map((name) => t(HISTORY_FIELDS[name] || name)).join(", "),
+      value: Object.entries(revision.changes || {}).map(([name, change]) => changeText(name, change, revision.action)).join(", "),
     })))));
 }
 
