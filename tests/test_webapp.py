@@ -578,6 +578,9 @@ def reopened_offline(phone, tiles: str):
     phone.wait_for_service_worker()
     page.reload()
     expect(page.locator(tiles).first).to_be_attached()
+    # Every part the view reads, read (and so kept) before the network goes: the first tile
+    # drawn leaves others on their way, which the view offline would ask for unread.
+    page.wait_for_load_state("networkidle")
     failed = []
     page.on("requestfailed", lambda request: failed.append(request.url))
     phone.context.set_offline(True)
