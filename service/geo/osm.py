@@ -77,6 +77,16 @@ def select_node_twins(rows: list[dict]) -> Select:
     )
 
 
+def touched(table) -> dict:
+    """The columns a write of a device in SQL sets, as Device.touch does: a new version, and
+    the status (which OSM writes never set) keeps its date."""
+    return {
+        "version": table.c.version + 1,
+        "bulk_changed_at": func.coalesce(table.c.bulk_changed_at, table.c.updated_at),
+        "updated_at": func.now(),
+    }
+
+
 def link_devices_to_nodes() -> Update:
     """Give a device the OSM id and version of the node that is it (parameters device_id,
     osm_id, osm_version), as a write of the device: its version and date move on."""
@@ -87,9 +97,7 @@ def link_devices_to_nodes() -> Update:
         .values(
             osm_id=bindparam("osm_id"),
             osm_version=bindparam("osm_version"),
-            version=table.c.version + 1,
-            bulk_changed_at=func.coalesce(table.c.bulk_changed_at, table.c.updated_at),
-            updated_at=func.now(),
+            **touched(table),
         )
     )
 
@@ -117,10 +125,7 @@ def upsert_osm_devices(rows: list[dict]):
         constraint="devices_osm_id_key",
         set_={
             **{c: getattr(new, c) for c in compared},
-            "version": Device.version + 1,
-            # As Device.touch: the status (which imports never set) keeps its date.
-            "bulk_changed_at": func.coalesce(Device.bulk_changed_at, Device.updated_at),
-            "updated_at": func.now(),
+            **touched(Device.__table__),
         },
         where=and_(Device.deleted_at.is_(None), ~edited_in_vigie(), not_older, changed),
     ).returning(Device.id, literal_column("xmax = 0").label("inserted"))
