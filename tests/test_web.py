@@ -264,7 +264,7 @@ def test_map_shows_seeded_devices_and_opens_a_popup(live_server, browser_page, s
     page.goto(f"{live_server}/#17/48.85685/2.3526")
     markers = page.locator(".leaflet-marker-icon .pin")
     expect(markers).to_have_count(4)
-    expect(page.locator("#status")).to_have_text(re.compile(r"^4 device\(s\) in view"))
+    expect(page.locator("#status")).to_have_text(re.compile(r"^4 devices in view"))
     expect(page.locator("path.view-cone")).to_have_count(2)
     expect(page.get_by_role("link", name="API documentation")).to_have_attribute(
         "href", "/api/docs"
@@ -304,7 +304,7 @@ def test_kind_filter_and_clusters(live_server, browser_page, seeded):
     expect(cluster).to_have_text("4")
     cluster.click()  # zooms in by two levels
     expect(page).to_have_url(re.compile(r"#13/"))
-    expect(page.locator("#status")).to_have_text(re.compile(r"^4 device\(s\) in view"))
+    expect(page.locator("#status")).to_have_text(re.compile(r"^4 devices in view"))
     assert page.errors == []
 
 

@@ -13,11 +13,14 @@ const STRINGS = {
     pinDevice: "Pin a device",
     apiDocs: "API documentation",
     loading: "Loading devices…",
-    devicesInView: "{count} device(s) in view",
-    clustersHint: " ({clusters} cluster(s); select one to zoom in)",
-    clustersHintChoose: " ({clusters} group(s) of devices at one spot; select one to choose among them)",
-    offlineDevices: "Offline: {count} device(s) kept on this phone",
-    unsentInView: " and {count} pin(s) of yours not sent yet",
+    devicesInView: { one: "{count} device in view", other: "{count} devices in view" },
+    clustersHint: { one: " ({count} cluster; select it to zoom in)", other: " ({count} clusters; select one to zoom in)" },
+    clustersHintChoose: {
+      one: " ({count} group of devices at one spot; select it to choose among them)",
+      other: " ({count} groups of devices at one spot; select one to choose among them)",
+    },
+    offlineDevices: { one: "Offline: {count} device kept on this phone", other: "Offline: {count} devices kept on this phone" },
+    unsentInView: { one: " and {count} pin of yours not sent yet", other: " and {count} pins of yours not sent yet" },
     noKind: "No kind selected: tick at least one kind to see devices.",
     loadFailed: "Devices could not be loaded: {message}.",
     clusterTitle: "Cluster of {count} devices: {summary}",
@@ -32,7 +35,10 @@ const STRINGS = {
     signOutOffline: "Connect to the network to sign out: the token must be revoked on the server.",
     signOutHereOnly: "Sign out of this phone only",
     signedOutHereOnly: "Signed out of this phone. The session stays valid on the server until it expires, or until you sign out everywhere from another device.",
-    unsentAtSignOut: "{count} change(s) of this account are not sent yet. Kept, they stay on this phone, hidden from other accounts, and go when you sign in again; anyone holding the phone could read them.",
+    unsentAtSignOut: {
+      one: "{count} change of this account is not sent yet. Kept, it stays on this phone, hidden from other accounts, and goes when you sign in again; anyone holding the phone could read it.",
+      other: "{count} changes of this account are not sent yet. Kept, they stay on this phone, hidden from other accounts, and go when you sign in again; anyone holding the phone could read them.",
+    },
     keepUnsent: "Keep them and sign out",
     discardUnsent: "Discard them and sign out",
     signOutEverywhere: "Sign out everywhere",
@@ -82,10 +88,10 @@ const STRINGS = {
     noPosition: "No GPS position: the pin starts at the centre of the map; drag it.",
     pinAtCentre: "Move the pin to the centre of the map",
     saved: "Saved. It will be sent when the network allows.",
-    sentCount: "{count} change(s) sent.",
-    refusedCount: "{count} change(s) refused: open the outbox to resolve them.",
-    pending: "{count} change(s) waiting to be sent",
-    refused: "{count} change(s) refused: open to resolve",
+    sentCount: { one: "{count} change sent.", other: "{count} changes sent." },
+    refusedCount: { one: "{count} change refused: open the outbox to resolve it.", other: "{count} changes refused: open the outbox to resolve them." },
+    pending: { one: "{count} change waiting to be sent", other: "{count} changes waiting to be sent" },
+    refused: { one: "{count} change refused: open to resolve", other: "{count} changes refused: open to resolve" },
     outbox: "Changes waiting on this phone",
     refusedBecause: "Refused: {detail}",
     waitingBecause: "Not sent yet: {detail}",
@@ -167,7 +173,7 @@ const STRINGS = {
     rejectedPin: "rejected by a moderator",
     declaredToCheck: "Declared camera site: to check",
     declaredPartly: "Declared camera site: partly found",
-    declaredFound: "{matched} of {declared} declared device(s) found within reach",
+    declaredFound: "Declared devices found within reach: {matched} of {declared}",
     declaredIn: "Listed in {dataset} (n° {id})",
     kinds: {
       camera: "camera", alpr: "licence-plate reader", facial_recognition: "facial recognition",
@@ -185,11 +191,14 @@ const STRINGS = {
     pinDevice: "Signaler un dispositif",
     apiDocs: "Documentation de l'API",
     loading: "Chargement des dispositifs…",
-    devicesInView: "{count} dispositif(s) visible(s)",
-    clustersHint: " ({clusters} groupe(s) ; choisissez-en un pour zoomer)",
-    clustersHintChoose: " ({clusters} groupe(s) de dispositifs au même endroit ; choisissez-en un pour les voir)",
-    offlineDevices: "Hors ligne : {count} dispositif(s) gardé(s) sur ce téléphone",
-    unsentInView: " et {count} signalement(s) de vous pas encore envoyé(s)",
+    devicesInView: { one: "{count} dispositif visible", other: "{count} dispositifs visibles" },
+    clustersHint: { one: " ({count} groupe ; choisissez-le pour zoomer)", other: " ({count} groupes ; choisissez-en un pour zoomer)" },
+    clustersHintChoose: {
+      one: " ({count} groupe de dispositifs au même endroit ; choisissez-le pour les voir)",
+      other: " ({count} groupes de dispositifs au même endroit ; choisissez-en un pour les voir)",
+    },
+    offlineDevices: { one: "Hors ligne : {count} dispositif gardé sur ce téléphone", other: "Hors ligne : {count} dispositifs gardés sur ce téléphone" },
+    unsentInView: { one: " et {count} signalement de vous pas encore envoyé", other: " et {count} signalements de vous pas encore envoyés" },
     noKind: "Aucun type choisi : cochez-en au moins un pour voir des dispositifs.",
     loadFailed: "Les dispositifs n'ont pas pu être chargés : {message}.",
     clusterTitle: "Groupe de {count} dispositifs : {summary}",
@@ -204,7 +213,10 @@ const STRINGS = {
     signOutOffline: "Connectez-vous au réseau pour vous déconnecter : le jeton doit être révoqué sur le serveur.",
     signOutHereOnly: "Me déconnecter de ce téléphone seulement",
     signedOutHereOnly: "Déconnecté de ce téléphone. La session reste valable sur le serveur jusqu'à son expiration, ou jusqu'à une déconnexion partout depuis un autre appareil.",
-    unsentAtSignOut: "{count} modification(s) de ce compte ne sont pas encore envoyées. Gardées, elles restent sur ce téléphone, cachées des autres comptes, et partent à votre prochaine connexion ; qui tient le téléphone pourrait les lire.",
+    unsentAtSignOut: {
+      one: "{count} modification de ce compte n'est pas encore envoyée. Gardée, elle reste sur ce téléphone, cachée des autres comptes, et part à votre prochaine connexion ; qui tient le téléphone pourrait la lire.",
+      other: "{count} modifications de ce compte ne sont pas encore envoyées. Gardées, elles restent sur ce téléphone, cachées des autres comptes, et partent à votre prochaine connexion ; qui tient le téléphone pourrait les lire.",
+    },
     keepUnsent: "Les garder et me déconnecter",
     discardUnsent: "Les supprimer et me déconnecter",
     signOutEverywhere: "Se déconnecter partout",
@@ -254,10 +266,13 @@ const STRINGS = {
     noPosition: "Pas de position GPS : l'épingle part du centre de la carte ; faites-la glisser.",
     pinAtCentre: "Placer l'épingle au centre de la carte",
     saved: "Enregistré. L'envoi se fera dès que le réseau le permet.",
-    sentCount: "{count} modification(s) envoyée(s).",
-    refusedCount: "{count} modification(s) refusée(s) : ouvrez la boîte d'envoi pour les résoudre.",
-    pending: "{count} modification(s) en attente d'envoi",
-    refused: "{count} modification(s) refusée(s) : ouvrir pour résoudre",
+    sentCount: { one: "{count} modification envoyée.", other: "{count} modifications envoyées." },
+    refusedCount: {
+      one: "{count} modification refusée : ouvrez la boîte d'envoi pour la résoudre.",
+      other: "{count} modifications refusées : ouvrez la boîte d'envoi pour les résoudre.",
+    },
+    pending: { one: "{count} modification en attente d'envoi", other: "{count} modifications en attente d'envoi" },
+    refused: { one: "{count} modification refusée : ouvrir pour la résoudre", other: "{count} modifications refusées : ouvrir pour les résoudre" },
     outbox: "Modifications en attente sur ce téléphone",
     refusedBecause: "Refusé : {detail}",
     waitingBecause: "Pas encore envoyé : {detail}",
@@ -339,14 +354,15 @@ const STRINGS = {
     rejectedPin: "refusé par la modération",
     declaredToCheck: "Site de caméras déclaré : à vérifier",
     declaredPartly: "Site de caméras déclaré : en partie trouvé",
-    declaredFound: "{matched} sur {declared} dispositif(s) déclaré(s) trouvé(s) à proximité",
+    declaredFound: "Dispositifs déclarés trouvés à proximité : {matched} sur {declared}",
     declaredIn: "Liste {dataset} (n° {id})",
     kinds: {
       camera: "caméra", alpr: "lecteur de plaques", facial_recognition: "reconnaissance faciale",
       microphone: "micro", gunshot_detector: "détecteur de coups de feu", sensor: "capteur",
     },
     // The server's refusals (problem+json), by the last part of their type: its own words
-    // are English. {field}: what the refusal is about, when it says.
+    // are English. {field}: what the refusal is about, when it says; other {names}: members
+    // of the problem (voted_on), days said as the language says them.
     problems: {
       "bad-request": "Demande refusée par le serveur{field}.",
       "validation-failed": "Valeur refusée{field}.",
@@ -358,7 +374,7 @@ const STRINGS = {
       "validation-failed/new_password": "Nouveau mot de passe refusé : difficile à deviner, s'il vous plaît (ni mot de passe courant, ni suite de touches, ni votre pseudonyme). Ajoutez un mot ou deux.",
       "invalid-input/new_password": "Nouveau mot de passe refusé : 10 caractères au moins.",
       "unprocessable-image": "Cette photo n'a pas pu être lue (fichier abîmé, animé ou trop grand) : choisissez-en une autre.",
-      "conflict/verdict": "Vous avez déjà donné votre avis sur ce dispositif récemment : vous pourrez le refaire plus tard.",
+      "conflict/verdict": "Vous avez déjà donné votre avis sur ce dispositif le {voted_on} : vous pourrez le refaire à partir du {vote_again_on}.",
       "not-found": "Introuvable : ce dispositif n'existe pas ou plus.",
       gone: "Ce dispositif a été supprimé.",
       conflict: "En conflit avec ce qui est déjà enregistré{field}.",
@@ -408,8 +424,11 @@ const listeners = [];
 
 export const currentLanguage = () => language;
 
+// A string that counts something gives a form per plural category of the language
+// ({ one, other }), chosen by values.count: French says "0 dispositif", English "0 devices".
 export function t(key, values = {}) {
-  const text = STRINGS[language][key] ?? STRINGS.en[key] ?? key;
+  const entry = STRINGS[language][key] ?? STRINGS.en[key] ?? key;
+  const text = typeof entry === "string" ? entry : entry[new Intl.PluralRules(language).select(Number(values.count))] ?? entry.other;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
 }
 
@@ -435,7 +454,15 @@ export function problemText(problem) {
   const reason = !specific && GENERAL_SENTENCES.has(slug in sentences ? slug : "other") && problem.detail;
   return sentence
     .replace("{field}", labels.length ? sentences.field.replace("{label}", labels.join(" », « ")) : "")
-    .replace("{status}", String(problem.status ?? "")) + (reason ? sentences.detail.replace("{detail}", problem.detail) : "");
+    .replace("{status}", String(problem.status ?? ""))
+    .replace(/\{(\w+)\}/g, (_, name) => memberText(problem[name]))
+    + (reason ? sentences.detail.replace("{detail}", problem.detail) : "");
+}
+
+// A member of a problem in a sentence: a day (YYYY-MM-DD) as the language writes it.
+function memberText(value) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(String(value))) return String(value ?? "");
+  return new Intl.DateTimeFormat(language, { dateStyle: "long", timeZone: "UTC" }).format(new Date(`${value}T00:00:00Z`));
 }
 // The sentences that say what was refused but not why.
 const GENERAL_SENTENCES = new Set(["bad-request", "validation-failed", "invalid-input", "conflict", "other"]);

@@ -237,7 +237,7 @@ export function createMap({ basemap, db, onSelect }) {
     status.textContent = (offline
       ? t("offlineDevices", { count: devices })
       : t("devicesInView", { count: devices })
-        + (clusters ? t(map.getZoom() < map.getMaxZoom() ? "clustersHint" : "clustersHintChoose", { clusters }) : ""))
+        + (clusters ? t(map.getZoom() < map.getMaxZoom() ? "clustersHint" : "clustersHintChoose", { count: clusters }) : ""))
       + (unsent ? t("unsentInView", { count: unsent }) : "");
   }
 

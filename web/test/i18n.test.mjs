@@ -32,7 +32,8 @@ test("the refusals of a form, a photo and a second vote say why in French", () =
   const other = { type: `${TYPE}invalid-input`, status: 400, detail: "bbox: Not a box.", errors: [{ field: "bbox" }] };
   assert.equal(problemText(other), "Valeur refusée (« bbox »). Le serveur précise (en anglais) : « bbox: Not a box. »");
   assert.match(problemText({ type: `${TYPE}unprocessable-image`, status: 422, detail: "cannot identify", errors: [{ field: "file" }] }), /^Cette photo n'a pas pu être lue/);
-  assert.match(problemText({ type: `${TYPE}conflict`, status: 409, detail: "You already voted", errors: [{ field: "verdict" }] }), /déjà donné votre avis/);
+  const second = { type: `${TYPE}conflict`, status: 409, detail: "You already voted", errors: [{ field: "verdict" }], voted_on: "2026-12-06", vote_again_on: "2027-01-05" };
+  assert.equal(problemText(second), "Vous avez déjà donné votre avis sur ce dispositif le 6 décembre 2026 : vous pourrez le refaire à partir du 5 janvier 2027.");
 });
 
 test("an error without a problem keeps its message; English keeps the server's words", () => {
@@ -42,4 +43,21 @@ test("an error without a problem keeps its message; English keeps the server's w
   setLanguage("en");
   assert.equal(errorText(refusal), "Too large.");
   assert.equal(problemText({ type: `${TYPE}gone`, status: 410, detail: "Device 1 was deleted." }), "Device 1 was deleted.");
+});
+
+test("a count is said in the form its number takes in each language", async () => {
+  const { t } = await import("../src/i18n.js");
+  setLanguage("en");
+  assert.equal(t("pending", { count: 1 }), "1 change waiting to be sent");
+  assert.equal(t("pending", { count: 2 }), "2 changes waiting to be sent");
+  assert.equal(t("devicesInView", { count: 0 }), "0 devices in view");
+  assert.equal(t("clustersHint", { count: 1 }), " (1 cluster; select it to zoom in)");
+  setLanguage("fr");
+  // French counts zero in the singular.
+  assert.equal(t("devicesInView", { count: 0 }), "0 dispositif visible");
+  assert.equal(t("devicesInView", { count: 3 }), "3 dispositifs visibles");
+  assert.equal(t("refused", { count: 1 }), "1 modification refusée : ouvrir pour la résoudre");
+  assert.equal(t("sentCount", { count: 12 }), "12 modifications envoyées.");
+  // A string that counts nothing is as written.
+  assert.equal(t("removeDirection", { n: 2 }), "Retirer la direction 2");
 });
