@@ -18,7 +18,8 @@ from psycopg import OperationalError as DriverOperationalError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from webargs.flaskparser import FlaskParser, abort, is_json_request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.routing import BaseConverter, Map, Rule, UUIDConverter
 
 from .errors import (
     LIMIT_HEADERS,
@@ -146,9 +147,16 @@ class ProblemSchema(ma.Schema):
     candidates = ma.fields.List(
         ma.fields.Dict(),
         metadata={
-            "description": "409 on a new pin: devices of the same kind nearby, nearest "
-            "first (id, kind, review_status, distance_m, photos)"
+            "description": "409 on a new pin, a move or a change of kind: devices of the "
+            "same kind nearby, nearest first (id, kind, review_status, distance_m, photos, "
+            "yours)"
         },
+    )
+    voted_on = ma.fields.String(
+        metadata={"description": "409 on a second vote: the day of the first (YYYY-MM-DD)"}
+    )
+    vote_again_on = ma.fields.String(
+        metadata={"description": "409 on a second vote: the first day a vote is taken again"}
     )
 
 
@@ -217,6 +225,37 @@ def problem_response(
         name: value for name, value in response.headers.items() if name in LIMIT_HEADERS
     }
     return response
+
+
+class PathId(str):
+    """A path segment where a route takes a UUID (see AnySegment)."""
+
+
+class AnySegment(BaseConverter):
+    """Any one path segment where a route takes a UUID: the route is found all the same."""
+
+    def to_python(self, value):
+        return PathId(value)
+
+
+def malformed_path_id() -> tuple[str, str] | None:
+    """(name, value) of the path's id that kept it from a route whose path it is otherwise:
+    a 404 then says which part of the path is wrong."""
+    lenient = current_app.extensions.get("vigie.lenient_paths")
+    if lenient is None:
+        lenient = Map(  # any method: the path alone is judged
+            [Rule(rule.rule, endpoint=rule.endpoint) for rule in current_app.url_map.iter_rules()],
+            converters={"uuid": AnySegment},
+        )
+        current_app.extensions["vigie.lenient_paths"] = lenient
+    try:
+        _endpoint, values = lenient.bind_to_environ(request.environ).match()
+    except HTTPException:
+        return None
+    for name, value in values.items():
+        if isinstance(value, PathId) and not re.fullmatch(UUIDConverter.regex, value):
+            return name, str(value)
+    return None
 
 
 def describe(errors: list[dict]) -> str:
@@ -290,6 +329,13 @@ class Api(flask_smorest.Api):
             return problem_response(error.code, detail, slug=TooManyRequests.slug, headers=headers)
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers = {**headers, "Allow": ", ".join(sorted(error.valid_methods))}
+        if isinstance(error, NotFound) and request.url_rule is None:
+            malformed = malformed_path_id()
+            if malformed:
+                name, value = malformed
+                message = f"{value!r} is not an id: {name} is a UUID."
+                errors = [{"field": name, "location": "view_args", "message": message}]
+                return problem_response(404, message, slug="not-found", errors=errors)
         return problem_response(error.code, detail, headers=headers)
 
     def handle_service_error(self, error: ServiceError):

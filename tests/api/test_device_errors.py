@@ -223,8 +223,29 @@ def test_hostile_strings_are_stored_verbatim(client, db):
 
 
 def test_unknown_route_and_method_are_problems(client):
-    assert_problem(client.get("/api/v1/nothing-here"), 404)
+    assert not assert_problem(client.get("/api/v1/nothing-here"), 404).get("errors")
     assert_problem(client.put("/api/v1/devices"), 405)
+
+
+MALFORMED_PATH_IDS = {
+    "device": ("GET", "/api/v1/devices/not-an-id", "device_id"),
+    "device's history": ("GET", "/api/v1/devices/12345/history", "device_id"),
+    "photo rendition": ("GET", "/api/v1/photos/x1/thumbnail", "photo_id"),
+    "token, by its only method": ("DELETE", "/api/v1/auth/tokens/abc", "token_id"),
+}
+
+
+@pytest.mark.parametrize("method,path,field", MALFORMED_PATH_IDS.values(), ids=MALFORMED_PATH_IDS)
+def test_an_id_that_is_no_uuid_is_a_404_naming_it(client, method, path, field):
+    body = assert_problem(client.open(path, method=method), 404, field)
+    assert body["errors"][0]["location"] == "view_args"
+    assert "is a UUID" in body["detail"]
+
+
+def test_a_path_of_no_route_names_no_id(client):
+    """Only a path that is a route's but for its id names it."""
+    for path in ("/api/v1/devices/not-an-id/nothing", "/api/v1/photos/x1/huge"):
+        assert not assert_problem(client.get(path), 404).get("errors")
 
 
 NUL_INPUTS = {

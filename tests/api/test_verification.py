@@ -117,6 +117,13 @@ def test_one_vote_per_user_per_device_every_30_days(moderator, as_user, db):
     again = vote(voter, device["id"], "not_found")
     assert again.status_code == 409
     assert again.get_json()["errors"][0]["field"] == "verdict"
+    # The days, for a client to say them in its own language.
+    first, then = db(
+        "SELECT to_char(created_at, 'YYYY-MM-DD'), to_char(created_at + interval '30 days',"
+        " 'YYYY-MM-DD') FROM confirmations"
+    ).one()
+    assert again.get_json()["voted_on"] == first
+    assert again.get_json()["vote_again_on"] == then
     assert db("SELECT count(*) FROM confirmations").scalar_one() == 1
     db("UPDATE confirmations SET created_at = now() - interval '31 days'")
     assert vote(voter, device["id"], "not_found").status_code == 201

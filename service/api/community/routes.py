@@ -49,6 +49,8 @@ class ConfirmationViews(MethodView):
                 f"You already voted on this device on {previous:%Y-%m-%d}; you may "
                 f"vote again {interval.days} days later.",
                 field="verdict",
+                voted_on=f"{previous:%Y-%m-%d}",
+                vote_again_on=f"{previous + interval:%Y-%m-%d}",
             )
         # The photo is evidence; listed with the device at once (from a trusted contributor),
         # it changes the device's Feature whatever the vote does.
