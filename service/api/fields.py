@@ -73,11 +73,12 @@ class BBox(ma.fields.Field):
         )
         if heights:
             description += " Six numbers (with a min and max height) are accepted, heights ignored."
-        kwargs.setdefault("metadata", {}).update(
+        metadata = kwargs.setdefault("metadata", {})
+        metadata.setdefault("description", description)  # a parameter's own words first
+        metadata.update(
             type="string",
             pattern=BBOX_3D_PATTERN if heights else BBOX_PATTERN,
             example="2.33,48.85,2.35,48.86",
-            description=description,
         )
         super().__init__(**kwargs)
 
@@ -117,6 +118,20 @@ def split_antimeridian(bbox) -> list[tuple[float, float, float, float]]:
     if min_lon <= max_lon:
         return [bbox]
     return [(min_lon, min_lat, 180.0, max_lat), (-180.0, min_lat, max_lon, max_lat)]
+
+
+def common_parts(bboxes: list) -> list[tuple[float, float, float, float]]:
+    """The boxes (split at the antimeridian) that lie in every one of BBOXES: none when
+    some are apart."""
+    parts = split_antimeridian(bboxes[0])
+    for bbox in bboxes[1:]:
+        overlaps = (
+            (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+            for a in parts
+            for b in split_antimeridian(bbox)
+        )
+        parts = [box for box in overlaps if box[0] <= box[2] and box[1] <= box[3]]
+    return parts
 
 
 def check_lon_lat(coordinates: list[float]) -> None:

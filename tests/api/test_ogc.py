@@ -4,7 +4,7 @@ import base64
 import json
 import re
 import uuid
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 from sqlalchemy.dialects import postgresql
@@ -23,6 +23,7 @@ def client(moderator):
 
 
 ITEMS = "/ogc/collections/devices/items"
+LAT_LON_CRS = "http://www.opengis.net/def/crs/EPSG/0/4326"
 
 
 def varies_on(response) -> set[str]:
@@ -732,6 +733,32 @@ class TestSpatialPages:
         assert len(expected) > 8
         forward = walk(client, f"{ITEMS}?bbox=179.8,-0.2,-179.8,0.2&limit=3")
         assert page_ids(forward) == expected
+
+    def test_boxes_given_twice_keep_what_lies_in_both(self, client, db):
+        """As GDAL sends an `OAPIF:` URL's bbox and its -spat: the next links keep both."""
+        west, south, east, north = self.BOX
+        seed_grid(db, west, south, east, north, steps=12)
+        middle = (west + east) / 2
+        expected = box_ids_in_spatial_order(db, (middle, south, east, north))
+        assert 20 < len(expected) < 12 * 12
+        both = f"bbox={west},{south},{east},{north}&bbox={middle},{south - 1},{east + 1},{north}"
+        assert page_ids(walk(client, f"{ITEMS}?{both}&limit=9")) == expected
+        apart = f"bbox={west},{south},{middle - 0.001},{north}&bbox={middle},{south},{east},{north}"
+        response = client.get(f"{ITEMS}?{apart}")
+        assert response.status_code == 200 and response.get_json()["features"] == []
+        broken = client.get(f"{ITEMS}?bbox={west},{south},{east},{north}&bbox=1,2,3")
+        assert broken.status_code == 400 and broken.get_json()["errors"][0]["field"] == "bbox"
+
+    def test_boxes_given_twice_across_the_antimeridian_and_in_another_crs(self, client, db):
+        seed_grid(db, 179.6, -0.4, 180.0, 0.4, steps=8)
+        seed_grid(db, -180.0, -0.4, -179.6, 0.4, steps=8)
+        east_side = box_ids_in_spatial_order(db, (-180, -0.2, -179.8, 0.2))
+        both = "bbox=179.8,-0.2,-179.8,0.2&bbox=-180,-1,-179,1"
+        assert page_ids(walk(client, f"{ITEMS}?{both}&limit=5")) == east_side
+        # EPSG:4326 is latitude first: the same boxes, axes swapped.
+        swapped = "bbox=-0.2,179.8,0.2,180&bbox=-1,179.7,1,180&bbox-crs=" + quote(LAT_LON_CRS)
+        west_side = box_ids_in_spatial_order(db, (179.8, -0.2, 180, 0.2))
+        assert page_ids(walk(client, f"{ITEMS}?{swapped}&limit=5")) == west_side
 
     def test_filters_apply_inside_every_range(self, client, db):
         west, south, east, north = self.BOX

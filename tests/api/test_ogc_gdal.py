@@ -112,6 +112,20 @@ def test_a_filter_in_the_url_holds_with_gdals_own_where(live_server, seeded, db,
     assert [f["properties"]["operator"] for f in one] == ["operator 7"]
 
 
+def test_a_bbox_in_the_url_holds_with_gdals_own_spat(live_server, seeded, db, tmp_path):
+    """GDAL adds its -spat to a URL's bbox as a second bbox: devices lie in both."""
+    both = read_layer(
+        live_server, tmp_path, "-spat", "2.27", "48.80", "2.40", "48.90",
+        query="?bbox=2.25,48.85,2.30,48.87",
+    )  # fmt: skip
+    expected = db(
+        "SELECT operator FROM devices WHERE deleted_at IS NULL"
+        " AND geom && ST_MakeEnvelope(2.27, 48.85, 2.30, 48.87, 4326)"
+    ).scalars()
+    assert {f["properties"]["operator"] for f in both} == set(expected)
+    assert 20 < len(both) < 100
+
+
 @pytest.fixture
 def districts(isolated, tmp_path):
     """Twelve strips side by side, 0.01° wide, over every device of `seeded`."""

@@ -13,6 +13,7 @@ import orjson
 from flask import Response, current_app, request, send_file, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
+from sqlalchemy import false
 
 from ...caching import ALL_DEVICES, area_keys, device_key, district_key, share
 from ...db import run_statement, session, time_limit
@@ -32,7 +33,7 @@ from ...geo.crs import (
 from ...geo.statistics.density import select_selection_exists
 from ...geo.statistics.selection import DistrictSelection
 from ..credits import attribution_text, dataset_credits, device_credits, licence_links
-from ..fields import split_antimeridian
+from ..fields import common_parts
 from ..geojson import (
     GEOJSON,
     JSON,
@@ -540,28 +541,43 @@ def paging_links(
 
 
 def boxes_and_conditions(collection: OgcCollection, args: dict) -> tuple[list, list]:
-    """The EPSG:4326 boxes and the conditions of a request, its bbox in whatever CRS."""
+    """The EPSG:4326 boxes and the conditions of a request, its bboxes in whatever CRS: a
+    feature lies in every bbox given."""
     conditions = filter_conditions(collection, args)
     if "bbox" not in args:
         return [], conditions
     crs = SUPPORTED[args.get("bbox_crs", CRS84)]
-    if crs.is_storage:
-        return split_antimeridian(args["bbox"]), conditions
-    bbox = crs.part_in_area_of_use(args["bbox"])
+    boxes = []
+    for bbox in args["bbox"]:
+        if crs.is_storage:
+            boxes.append(bbox)
+            continue
+        box, condition = storage_box_and_condition(collection, bbox, crs)
+        boxes.append(box)
+        conditions.append(condition)
+    common = common_parts(boxes)
+    if not common:  # boxes apart: nothing, found at once in a box of one point
+        west, south = boxes[0][:2]
+        return [(west, south, west, south)], [*conditions, false()]
+    return common, conditions
+
+
+def storage_box_and_condition(collection: OgcCollection, bbox, crs) -> tuple[tuple, object]:
+    """The EPSG:4326 box around BBOX of CRS, which lets the index work, and the exact test
+    of a geometry in BBOX, in its own CRS."""
+    bbox = crs.part_in_area_of_use(bbox)
     if bbox is None:
         x0, y0, x1, y1 = crs.extent
         raise BadRequest(
             f"This bbox lies outside the area of use of {crs.uri}: x {x0}..{x1}, y {y0}..{y1}.",
             field="bbox",
         )
-    # The 4326 box around it lets the index work; the test in its own CRS is exact.
     box = session.execute(select_storage_box(bbox, crs)).one()
     if box.west is None:
         raise BadRequest("This bbox lies outside the area of its CRS.", field="bbox")
     west, south = max(box.west, -180.0), max(box.south, -90.0)
     east, north = min(box.east, 180.0), min(box.north, 90.0)
-    condition = within_box_in_crs(collection.geometry, bbox, crs)
-    return [(west, south, east, north)], [*conditions, condition]
+    return (west, south, east, north), within_box_in_crs(collection.geometry, bbox, crs)
 
 
 def features_in_crs(features: str, crs_uri: str | None) -> str:

@@ -53,10 +53,10 @@ class DocumentArgsSchema(FormatArgsSchema):
         return {key: value for key, value in data.items() if key not in ignored}
 
 
-class RepeatableString(ma.fields.String):
-    """A text parameter that may come more than once: GDAL sends an `OAPIF:` URL's `filter`
-    with every request, and its own besides when told `-where`. Every value, in order, each
-    validated (and documented) as the one string it is."""
+class Repeatable:
+    """A parameter that may come more than once: GDAL sends an `OAPIF:` URL's `filter` and
+    `bbox` with every request, and its own besides when told `-where` or `-spat`. Every value,
+    in order, each validated (and documented) as the one value it is."""
 
     is_multiple = True  # webargs then reads every value, and the parser takes repeats
 
@@ -72,15 +72,25 @@ class RepeatableString(ma.fields.String):
             super()._validate(item)
 
 
+class RepeatableString(Repeatable, ma.fields.String):
+    pass
+
+
+class RepeatableBBox(Repeatable, BBox):
+    pass
+
+
 class ItemsArgsSchema(FormatArgsSchema):
     """Parameters of every collection's items; the collection adds its property filters."""
 
-    bbox = BBox(
+    bbox = RepeatableBBox(
         heights=True,
         geographic=False,
         metadata={
             "description": "minLon,minLat,maxLon,maxLat in CRS84 (four numbers, or six with "
-            "heights, ignored); in the axis order of `bbox-crs` when given"
+            "heights, ignored; minLon greater than maxLon crosses the antimeridian); in the "
+            "axis order of `bbox-crs` when given; given more than once (as GDAL sends a URL's "
+            "bbox and its -spat), features lie in every box"
         },
     )
     bbox_crs = ma.fields.String(
@@ -137,16 +147,16 @@ class ItemsArgsSchema(FormatArgsSchema):
         if "bbox" not in data:
             return
         crs = SUPPORTED[data.get("bbox_crs", CRS84)]
-        west, south, east, north = data["bbox"]
         try:
-            if crs.is_storage:
-                check_geographic(west, south, east, north)
-            elif crs.srid == 4326:  # latitude first
-                check_geographic(south, west, north, east)
-                if south > north:
-                    raise ma.ValidationError("minLon must not exceed maxLon with EPSG:4326.")
-            elif west > east or south > north:
-                raise ma.ValidationError("A bbox's minimums must not exceed its maximums.")
+            for west, south, east, north in data["bbox"]:
+                if crs.is_storage:
+                    check_geographic(west, south, east, north)
+                elif crs.srid == 4326:  # latitude first
+                    check_geographic(south, west, north, east)
+                    if south > north:
+                        raise ma.ValidationError("minLon must not exceed maxLon with EPSG:4326.")
+                elif west > east or south > north:
+                    raise ma.ValidationError("A bbox's minimums must not exceed its maximums.")
         except ma.ValidationError as exc:
             raise ma.ValidationError(exc.messages, "bbox") from exc
 
