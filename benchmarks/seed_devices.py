@@ -63,7 +63,10 @@ SELECT
     (ARRAY['camera','camera','camera','camera','camera','camera','camera','camera','camera',
            'camera','camera','camera','camera','camera','camera','camera','alpr','microphone',
            'sensor','facial_recognition'])[1 + floor(u3 * 20)::int],
-    (ARRAY['fixed','fixed','dome','panning', NULL])[1 + floor(u4 * 5)::int],
+    -- A camera type for the kinds that film only (not the microphones and sensors above).
+    CASE WHEN floor(u3 * 20)::int NOT IN (17, 18) THEN
+        (ARRAY['fixed','fixed','dome','panning', NULL])[1 + floor(u4 * 5)::int]
+    END,
     CASE WHEN u4 < 0.7 THEN ARRAY[floor(u3 * 360)::smallint] END,
     CASE WHEN u4 < 0.7 THEN 40 + floor(u2 * 80) END,
     3 + floor(u1 * 6),

@@ -9,6 +9,7 @@ class Kind:
     name: str
     description: str
     osm_tags: dict = field(default_factory=dict)
+    is_camera: bool = False  # it films: it has a camera type (fixed, dome, panning)
 
 
 SURVEILLANCE = {"man_made": "surveillance"}
@@ -18,16 +19,19 @@ KINDS = (
         "camera",
         "Video surveillance camera (CCTV).",
         {**SURVEILLANCE, "surveillance:type": "camera"},
+        is_camera=True,
     ),
     Kind(
         "alpr",
         "Automatic licence/number-plate reader (ANPR/LAPI).",
         {**SURVEILLANCE, "surveillance:type": "ALPR"},
+        is_camera=True,
     ),
     Kind(
         "facial_recognition",
         "Camera or gate performing facial recognition.",
         {**SURVEILLANCE, "surveillance:type": "camera", "camera:features": "face_recognition"},
+        is_camera=True,
     ),
     Kind(
         "microphone",
@@ -46,6 +50,7 @@ KINDS = (
     ),
 )
 KIND_NAMES = tuple(k.name for k in KINDS)
+CAMERA_KINDS = tuple(k.name for k in KINDS if k.is_camera)
 
 # Each of these maps one-to-one onto the OSM key in OSM_KEYS, with the same values.
 CAMERA_TYPES = ("fixed", "dome", "panning")

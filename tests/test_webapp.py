@@ -1793,6 +1793,30 @@ def test_an_edit_sends_only_what_the_contributor_changed(phone, db, as_user):
     assert phone.errors == []
 
 
+def test_a_kind_that_does_not_film_has_no_camera_type_in_the_form(phone, db, as_user):
+    """Only cameras, ALPRs and facial recognition have a camera type: changing a camera into a
+    microphone hides the field and clears the type, which the server would refuse."""
+    author = as_user()
+    body = feature(2.3522, 48.8566, kind="camera", camera_type="dome")
+    created = author.post("/api/v1/devices", json=body).get_json()
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.locator(".leaflet-marker-icon[title^='camera']").click()
+    page.locator("#sheet").get_by_role("button", name="Edit").click()
+    form = page.locator(".pin-form")
+    expect(form.get_by_label("Camera type")).to_have_value("dome")
+    form.get_by_text("microphone", exact=True).click()
+    expect(form.get_by_label("Camera type")).to_be_hidden()
+    form.get_by_text("licence-plate reader", exact=True).click()
+    expect(form.get_by_label("Camera type")).to_be_visible()
+    form.get_by_text("microphone", exact=True).click()
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    row = db("SELECT kind, camera_type FROM devices WHERE id = :id", id=created["id"]).one()
+    assert tuple(row) == ("microphone", None)
+    assert phone.errors == []
+
+
 def test_an_offline_edit_that_only_added_a_refused_photo_can_only_be_discarded(phone, db, as_user):
     """Without its photo nothing is left to send (an empty edit would be refused again)."""
     gif = io.BytesIO()

@@ -174,6 +174,8 @@ def device_columns(tags: dict[str, str]) -> dict | None:
     columns = {"kind": kind.name, "operator_type": "unknown"}
     for column, key in vocab.OSM_KEYS.items():
         columns.setdefault(column, None)
+        if column == "camera_type" and not kind.is_camera:
+            continue  # a microphone's camera:type stays a tag, as the API refuses it
         if key in rest and (value := read_value(column, rest[key])) is not None:
             columns[column] = value
             del rest[key]

@@ -233,6 +233,51 @@ class TestPatch:
         assert db("SELECT kind FROM devices").scalar_one() == "camera"
 
 
+class TestCameraType:
+    """A camera type belongs to the kinds that film (camera, ALPR, facial recognition)."""
+
+    def test_a_pin_of_another_kind_with_a_camera_type_is_422_and_stores_nothing(self, client, db):
+        response = client.post(
+            "/api/v1/devices", json=feature(kind="microphone", camera_type="dome")
+        )
+        assert response.status_code == 422
+        assert response.get_json()["errors"][0]["field"] == "properties.camera_type"
+        assert "A microphone has no camera type" in response.get_json()["detail"]
+        assert db("SELECT count(*) FROM devices").scalar_one() == 0
+        assert pin(client, kind="alpr", camera_type="dome")["properties"]["camera_type"] == "dome"
+
+    def test_an_edit_giving_a_camera_type_to_another_kind_is_422(self, client, db):
+        url = f"/api/v1/devices/{pin(client, kind='camera', camera_type='dome')['id']}"
+        etag = client.get(url).headers["ETag"]
+        both = {"properties": {"kind": "sensor", "camera_type": "fixed"}}
+        response = client.patch(url, json=both, headers={"If-Match": etag})
+        assert response.status_code == 422
+        assert response.get_json()["errors"][0]["field"] == "properties.camera_type"
+        microphone = pin(client, 2.36, 48.86, kind="microphone")
+        url = f"/api/v1/devices/{microphone['id']}"
+        alone = {"properties": {"camera_type": "fixed"}}
+        response = client.patch(
+            url, json=alone, headers={"If-Match": client.get(url).headers["ETag"]}
+        )
+        assert response.status_code == 422
+        assert response.get_json()["errors"][0]["field"] == "properties.camera_type"
+        assert db("SELECT array_agg(camera_type ORDER BY kind) FROM devices").scalar_one() == [
+            "dome",
+            None,
+        ]
+
+    def test_a_device_changed_to_a_kind_that_does_not_film_drops_its_camera_type(self, client):
+        url = f"/api/v1/devices/{pin(client, kind='camera', camera_type='dome')['id']}"
+        etag = client.get(url).headers["ETag"]
+        response = client.patch(
+            url, json={"properties": {"kind": "microphone"}}, headers={"If-Match": etag}
+        )
+        assert response.status_code == 200
+        assert response.get_json()["properties"]["camera_type"] is None
+        update = client.get(f"{url}/history").get_json()["revisions"][-1]
+        assert update["action"] == "update" and update["changes"]["camera_type"] == ["dome", None]
+
+
 class TestDelete:
     def test_delete_leaves_a_tombstone(self, client, db):
         created = pin(client)

@@ -88,6 +88,17 @@ def test_unreadable_values_are_kept_as_tags_rather_than_lost():
     assert all(columns[c] is None for c in unread)
 
 
+def test_a_camera_type_is_read_for_the_kinds_that_film_only():
+    """The API refuses a microphone's camera_type: the node's camera:type stays a tag."""
+    microphone = device_columns(
+        SURVEILLANCE | {"surveillance:type": "microphone", "camera:type": "dome"}
+    )
+    assert microphone["camera_type"] is None
+    assert microphone["tags"] == {"camera:type": "dome"}
+    alpr = device_columns(SURVEILLANCE | {"surveillance:type": "ALPR", "camera:type": "dome"})
+    assert alpr["camera_type"] == "dome" and alpr["tags"] == {}
+
+
 def test_writing_gives_back_the_osm_tags():
     device = {
         "kind": "alpr",

@@ -18,6 +18,8 @@ const VOCABULARY = {
   zone: ["town", "traffic", "parking", "shop", "transit", "building", "other"],
   surveillance: ["public", "outdoor", "indoor"],
 };
+// The kinds that film: only they have a camera type (the server refuses one for the others).
+const CAMERA_KINDS = new Set(["camera", "alpr", "facial_recognition"]);
 const PIN_ZOOM = 19;
 const DEFAULT_ANGLE = 60;
 
@@ -166,7 +168,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     ...KINDS.map((name) => {
       const input = element("input", { type: "radio", name: "kind", value: name, id: `pick-${name}` });
       input.checked = name === kind;
-      input.addEventListener("change", () => { kind = name; marker.setIcon(draftIcon()); drawCones(); });
+      input.addEventListener("change", () => { kind = name; marker.setIcon(draftIcon()); drawCones(); showCameraType(); });
       const icon = element("span", { "aria-hidden": "true" });
       icon.innerHTML = kindIcon(name); // a constant of map.js, not data
       return element("label", { for: `pick-${name}` }, input, icon, kindLabel(name));
@@ -183,6 +185,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   addDirection.addEventListener("click", () => { directions.push(directions.length ? (directions.at(-1) + 90) % 360 : 0); listDirections(); drawCones(); });
 
   const selects = Object.fromEntries(Object.entries(VOCABULARY).map(([name, values]) => [name, choice(name, values, props[name])]));
+  const showCameraType = () => { selects.camera_type.node.hidden = !CAMERA_KINDS.has(kind); };
+  showCameraType();
   const height = field(t("height"), "input", { name: "height", type: "number", min: 0, max: 500, step: "any", value: props.height ?? "" });
   const operator = field(t("operator"), "input", { name: "operator", maxlength: 255, value: props.operator ?? "" });
   const notes = field(t("notes"), "textarea", { name: "notes", maxlength: 5000 });
@@ -273,6 +277,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     const angle = angleInput.control.value === "" ? null : Number(angleInput.control.value);
     const chosen = { kind, angle: directions.length ? angle : null, direction: directions.length ? [...new Set(directions)] : null };
     for (const [name, { control }] of Object.entries(selects)) chosen[name] = control.value || null;
+    if (!CAMERA_KINDS.has(kind)) chosen.camera_type = null; // hidden: another kind has none
     chosen.height = height.control.value === "" ? null : Number(height.control.value);
     chosen.operator = operator.control.value.trim() || null;
     chosen.notes = notes.control.value.trim() || null;

@@ -11,6 +11,7 @@ from marshmallow import RAISE
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ... import vocabulary as vocab
 from ...auth import current_viewer
 from ...caching import area_keys, device_key, share
 from ...community import is_trusted, record_revision, state_before
@@ -53,6 +54,7 @@ from .schemas import (
     DeviceFeatureSchema,
     DevicePatchSchema,
     DeviceQueryArgsSchema,
+    no_camera_type,
 )
 
 DEFAULT_PAGE_SIZE = 100
@@ -123,6 +125,18 @@ def check_pin_rate(user: User) -> None:
                 "X-RateLimit-Reset": str(math.ceil(reset)),
             },
         )
+
+
+def fit_camera_type(device: Device, properties: dict) -> None:
+    """A camera type belongs to the kinds that film: one sent for another kind is refused,
+    and a device changed to another kind drops its own (its revision keeps it)."""
+    kind = properties.get("kind", device.kind)
+    if kind in vocab.CAMERA_KINDS:
+        return
+    if properties.get("camera_type") is not None:
+        raise ValidationFailed(no_camera_type(kind), field="properties.camera_type")
+    if "kind" in properties and device.camera_type is not None:
+        properties["camera_type"] = None
 
 
 def duplicate_candidates(kind: str, lon: float, lat: float, device_id: uuid.UUID) -> list:
@@ -364,9 +378,10 @@ class DeviceByIdViews(MethodView):
         require_editor(device, g.user)
         check_if_match(device, required=True)
         before = state_before(device)
+        fit_camera_type(device, changes.setdefault("properties", {}))
         if not force:
             check_moved_onto_duplicates(device, changes)
-        for name, value in changes.get("properties", {}).items():
+        for name, value in changes["properties"].items():
             setattr(device, name, value)
         if "geometry" in changes:
             device.geom = point(changes["geometry"])

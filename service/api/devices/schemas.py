@@ -88,7 +88,11 @@ class DevicePropertiesSchema(ma.Schema):
         unknown = ma.RAISE
 
     kind = choice(vocab.KIND_NAMES, required=True)
-    camera_type = choice(vocab.CAMERA_TYPES, allow_none=True)
+    camera_type = choice(
+        vocab.CAMERA_TYPES,
+        allow_none=True,
+        metadata={"description": f"Only for {', '.join(vocab.CAMERA_KINDS)}"},
+    )
     mount = choice(vocab.MOUNTS, allow_none=True)
     direction = Directions(allow_none=True)
     angle = JsonNumber(
@@ -138,6 +142,17 @@ class DevicePropertiesSchema(ma.Schema):
         metadata={"description": "URL of a public record about the device"},
     )
     tags = Tags()
+
+    @ma.validates_schema
+    def camera_type_of_a_camera(self, data, **_kwargs):
+        """A patch without kind is checked against the device's (fit_camera_type)."""
+        kind = data.get("kind")
+        if kind and data.get("camera_type") is not None and kind not in vocab.CAMERA_KINDS:
+            raise ValidationError(no_camera_type(kind), "camera_type")
+
+
+def no_camera_type(kind: str) -> str:
+    return f"A {kind} has no camera type: camera_type is for {', '.join(vocab.CAMERA_KINDS)}."
 
 
 class DevicePropertiesPatchSchema(DevicePropertiesSchema):
