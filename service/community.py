@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, exists, func, or_, select
 
 from .db import session
 from .geo.statistics.selection import select_appearances
@@ -54,11 +54,17 @@ EDITABLE_FIELDS = (
 
 
 def approved_pins_of(user_id) -> Select:
-    """The count of USER_ID's approved pins (an id, or a column of a query about users)."""
+    """The count of USER_ID's approved pins (an id, or a column of a query about users): on
+    the map, or merged into the device they were (right, if not first); a deleted one, wrong
+    or spam, counts no more."""
     return (
         select(func.count())
         .select_from(Device)
-        .where(Device.created_by == user_id, Device.review_status == "approved")
+        .where(
+            Device.created_by == user_id,
+            Device.review_status == "approved",
+            or_(Device.deleted_at.is_(None), Device.merged_into.is_not(None)),
+        )
     )
 
 

@@ -85,6 +85,22 @@ class TestReview:
         )
         assert client.get(f"/api/v1/devices/{device['id']}").status_code == 404
 
+    def test_an_approval_takes_no_reason_which_the_public_feature_would_show(
+        self, as_user, client, moderator
+    ):
+        device = pin(as_user())
+        refused = review(moderator, device["id"], "approve", "Fine after all")
+        assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == "reason"
+        etag = review(moderator, device["id"], "reject", "Not there.").headers["ETag"]
+        approved = moderator.post(
+            f"/api/v1/devices/{device['id']}/review",
+            json={"decision": "approve"},
+            headers={"If-Match": etag},
+        )
+        assert approved.status_code == 200
+        public = client.get(f"/api/v1/devices/{device['id']}").get_json()["properties"]
+        assert public["review_status"] == "approved" and public["review_reason"] is None
+
     def test_a_pin_already_reviewed_is_a_409_and_keeps_the_first_decision(
         self, as_user, moderator, db
     ):
@@ -132,6 +148,26 @@ class TestReview:
             review(moderator, device["id"])
         assert author.get("/api/v1/me").get_json()["trusted"] is True
         assert pin(author, 2.40, 48.85)["properties"]["review_status"] == "approved"
+
+    def test_a_deleted_pin_no_longer_counts_towards_trust_a_merged_one_does(
+        self, app, as_user, moderator, monkeypatch
+    ):
+        monkeypatch.setitem(app.config, "TRUSTED_AFTER_APPROVED_PINS", 2)
+        author = as_user()
+        pins = [pin(author, 2.35 + i * 0.01, 48.85) for i in range(2)]
+        for device in pins:
+            review(moderator, device["id"])
+        url = f"/api/v1/devices/{pins[0]['id']}"
+        moderator.delete(url, headers={"If-Match": moderator.get(url).headers["ETag"]})
+        me = author.get("/api/v1/me").get_json()
+        assert (me["approved_pins"], me["trusted"]) == (1, False)
+        assert pin(author, 2.40, 48.85)["properties"]["review_status"] == "pending"
+        kept = pin(moderator, 2.36, north_of(48.85, 5))
+        merged = moderator.post(
+            f"/api/v1/devices/{kept['id']}/merge", json={"other": pins[1]["id"]}
+        )
+        assert merged.status_code == 200
+        assert author.get("/api/v1/me").get_json()["approved_pins"] == 1
 
     def test_new_accounts_pin_only_so_many_devices_an_hour(self, app, as_user, monkeypatch, db):
         monkeypatch.setitem(app.config, "NEW_ACCOUNT_PINS_PER_HOUR", 2)
@@ -305,6 +341,49 @@ class TestMergeHistoryRevert:
         forced = moderator.post(f"{url}?force=true", json={"other": other["id"]})
         assert forced.status_code == 200
         assert client.get(f"/api/v1/devices/{other['id']}").status_code == 308
+
+    def test_a_public_device_merges_into_no_pin_awaiting_review_or_rejected(
+        self, moderator, as_user, client, db
+    ):
+        """It would leave the map, its redirect naming a pin nobody else may see."""
+        public = pin(moderator, 2.35, 48.85)
+        pending = pin(as_user(), 2.35, north_of(48.85, 5))
+        for force in ("", "?force=true"):
+            refused = moderator.post(
+                f"/api/v1/devices/{pending['id']}/merge{force}", json={"other": public["id"]}
+            )
+            assert refused.status_code == 409
+            assert refused.get_json()["errors"][0]["field"] == "other"
+            assert f"/api/v1/devices/{public['id']}/merge" in refused.get_json()["detail"]
+        assert client.get(f"/api/v1/devices/{public['id']}").status_code == 200
+        assert db("SELECT count(*) FROM devices WHERE deleted_at IS NULL").scalar_one() == 2
+        merged = moderator.post(
+            f"/api/v1/devices/{public['id']}/merge", json={"other": pending["id"]}
+        )
+        assert merged.status_code == 200
+
+    def test_a_merge_or_revert_with_a_stale_etag_is_a_412_and_changes_nothing(self, moderator, db):
+        """Another moderator's edit since the device was read is not overwritten unseen."""
+        keep = pin(moderator, 2.35, 48.85, notes="first")
+        duplicate = pin(moderator, 2.35, north_of(48.85, 5))
+        url = f"/api/v1/devices/{keep['id']}"
+        stale = moderator.get(url).headers["ETag"]
+        moderator.patch(url, json={"properties": {"notes": "Mairie"}}, headers={"If-Match": stale})
+        create = moderator.get(f"{url}/history").get_json()["revisions"][0]["id"]
+        revert = moderator.post(
+            f"{url}/revert", json={"revision": create}, headers={"If-Match": stale}
+        )
+        merge = moderator.post(
+            f"{url}/merge", json={"other": duplicate["id"]}, headers={"If-Match": stale}
+        )
+        assert (revert.status_code, merge.status_code) == (412, 412)
+        assert db("SELECT notes FROM devices WHERE notes IS NOT NULL").scalar_one() == "Mairie"
+        assert db("SELECT count(*) FROM devices WHERE deleted_at IS NULL").scalar_one() == 2
+        fresh = moderator.get(url).headers["ETag"]
+        merged = moderator.post(
+            f"{url}/merge", json={"other": duplicate["id"]}, headers={"If-Match": fresh}
+        )
+        assert merged.status_code == 200 and merged.headers["ETag"] != fresh
 
     def test_merging_a_device_into_itself_is_refused(self, moderator):
         device = pin(moderator)

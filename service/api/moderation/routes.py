@@ -119,6 +119,18 @@ class PhotoReviewViews(MethodView):
         return photo_view(photo)
 
 
+def refuse_hiding_merge(target: Device, other: Device) -> None:
+    """A public device merged into a pin awaiting review (or rejected) would leave the map,
+    its redirect naming a pin nobody else may see: the pin is the one to merge."""
+    if is_public(other.review_status) and not is_public(target.review_status):
+        raise Conflict(
+            f"Device {other.id} is public and this pin is {target.review_status}: merge the "
+            f"pin into it instead (POST /api/v1/devices/{other.id}/merge, other "
+            f"{target.id}).",
+            field="other",
+        )
+
+
 def refuse_unlikely_merge(target: Device, other: Device) -> None:
     """A merge cannot be undone (the duplicate's votes and photos join the device kept, which
     its revisions do not record): two kinds, or two places far apart, are more likely a wrong
@@ -141,10 +153,12 @@ class MergeViews(MethodView):
     @requires_json
     @blp.arguments(MergeArgsSchema, location="query", as_kwargs=True)
     @blp.arguments(MergeSchema)
-    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
-    @blp.problems(404, 409, 410, 415)
+    @blp.if_match(required=False, when="checked when sent: the kept device's ETag")
+    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON, headers=ETAG_HEADER)
+    @blp.problems(404, 409, 410, 412, 415)
     def post(self, form, device_id, force=False):
-        """Merge a duplicate into this device: its votes move here, it becomes a redirect"""
+        """Merge a duplicate into this device: its votes move here, it becomes a redirect
+        (a public duplicate merges into a public device only)"""
         if form["other"] == device_id:
             raise Conflict("A device cannot be merged into itself.", field="other")
         # Lock both rows in a fixed order so that two crossing merges cannot deadlock.
@@ -155,6 +169,8 @@ class MergeViews(MethodView):
             second: find_device(second, for_update=True, field=field.get(second)),
         }
         target, other = locked[device_id], locked[form["other"]]
+        check_if_match(target, required=False)
+        refuse_hiding_merge(target, other)
         if not force:
             refuse_unlikely_merge(target, other)
         before_target, before_other = state_before(target), state_before(other)
@@ -188,11 +204,13 @@ class RevertViews(MethodView):
     @write_limit
     @requires_json
     @blp.arguments(RevertSchema)
-    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON)
-    @blp.problems(404, 410, 415)
+    @blp.if_match(required=False, when="checked when sent")
+    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON, headers=ETAG_HEADER)
+    @blp.problems(404, 410, 412, 415)
     def post(self, form, device_id):
         """Restore the device as it stood right after one of its revisions"""
         device = find_device(device_id, for_update=True)
+        check_if_match(device, required=False)
         revision = session.get(DeviceRevision, form["revision"])
         if revision is None or revision.device_id != device_id:
             raise NotFound(

@@ -17,13 +17,23 @@ class ReviewSchema(StrictSchema):
     decision = ma.fields.String(required=True, validate=validate.OneOf(("approve", "reject")))
     reason = ma.fields.String(
         validate=[validate.Length(1, 1000), not_blank],
-        metadata={"description": "Shown to the author; required to reject", **NOT_BLANK},
+        metadata={
+            "description": "Shown to the author; required to reject, refused to approve",
+            **NOT_BLANK,
+        },
     )
 
     @ma.validates_schema
     def reason_for_rejection(self, data, **kwargs):
+        """A rejection's reason is shown to the author; an approval's would be to everyone."""
         if data.get("decision") == "reject" and not data.get("reason"):
             raise ma.ValidationError("Say why the pin is rejected.", "reason")
+        if data.get("decision") == "approve" and "reason" in data:
+            raise ma.ValidationError(
+                "An approval takes no reason: the device's Feature, public once approved, "
+                "would show it to everyone.",
+                "reason",
+            )
 
 
 class MergeSchema(StrictSchema):
