@@ -31,6 +31,7 @@ from .errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from .server_logs import one_line
 from .shared_headers import SharedHeadersPlugin
 
 PROBLEM_JSON = "application/problem+json"
@@ -358,7 +359,7 @@ class Api(flask_smorest.Api):
         from .db import session
 
         session.rollback()
-        log.info("integrity error on %s %s: %s", request.method, request.path, error.orig)
+        log.info("integrity error on %s %s: %s", request.method, one_line(request.path), error.orig)
         return problem_response(
             409, "The request conflicts with data already stored.", slug="conflict"
         )
@@ -372,10 +373,14 @@ class Api(flask_smorest.Api):
         except DBAPIError:
             session().invalidate()  # the connection is gone: the pool replaces it
         if getattr(getattr(error, "orig", error), "sqlstate", None) in TRANSIENT_CONFLICTS:
-            log.warning("write conflict on %s %s: %s", request.method, request.path, error)
+            log.warning(
+                "write conflict on %s %s: %s", request.method, one_line(request.path), error
+            )
             detail = "The request met another write at the same moment and was undone; retry it."
         else:
-            log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+            log.warning(
+                "database unavailable on %s %s: %s", request.method, one_line(request.path), error
+            )
             detail = "The database is unavailable for a moment; retry shortly."
         return problem_response(
             503,
@@ -391,7 +396,7 @@ class Api(flask_smorest.Api):
             # The client's fault, not a bug: its message would copy what the client sent into
             # the logs, so it is neither logged nor repeated.
             return problem_response(400, "The request body could not be read.")
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", request.method, one_line(request.path))
         return problem_response(500, "An unexpected error occurred; it has been logged.")
 
 

@@ -7,6 +7,7 @@ appear in no log: lines logged by gunicorn's request-handling code keep their te
 """
 
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +18,17 @@ from gunicorn import glogging
 REQUEST_CODE = tuple(str(Path(gunicorn.__file__).parent / part) for part in ("workers", "http"))
 # Frames between that code and a filter: the logging package, gunicorn's Logger, this module.
 LOGGING_CODE = {logging.__file__, glogging.__file__, __file__}
+
+
+# C0 and C1 controls, line separators and bidi controls (which reorder what a line shows). In
+# a path as WSGI gives it (latin-1 of the bytes), the last ones are bytes of the C1 range too.
+CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str | None) -> str:
+    """TEXT of a client with its control characters written as \\uNNNN: a newline in a path
+    (%0A) cannot start a line of its own in a log, forged to look like another request."""
+    return CONTROLS.sub(lambda found: f"\\u{ord(found.group()):04x}", text or "")
 
 
 def logging_caller() -> str:
@@ -53,9 +65,14 @@ class ClientPrivateLogger(glogging.Logger):
     """gunicorn's logger, its error log filtered by `without_client_details`.
 
     Access lines are shaped by gunicorn.conf.py's access_log_format, which leaves out the
-    address and the user agent.
+    address and the user agent; the path in them stays on its line (one_line).
     """
 
     def setup(self, cfg):
         super().setup(cfg)
         self.error_log.addFilter(without_client_details)
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = one_line(atoms["U"])  # the decoded path: %0A is a newline there
+        return atoms

@@ -166,6 +166,9 @@ def test_no_address_agent_or_secret_in_any_log_or_table_after_a_hostile_session(
         assert client.request("POST", "/api/v1/devices", pin, token)[0] == 201
         assert client.request("GET", "/api/v1/devices?bbox=bad", token=token)[0] == 400
         assert client.request("GET", "/api/v1/me", token="vigie_" + "forged" * 6)[0] == 401
+        # A newline in the path (%0A), to forge a line of another client's request.
+        forged = "/api/v1/nothing%0A203.0.113.7%20-%20-%20GET%20/admin%20200%0D%00"
+        assert client.request("GET", forged)[0] == 404
         assert client.request("GET", "/api/v1/me/export", token=token)[0] == 200
         # Slow clients: headers that never end, a body that never comes, held while the
         # other requests go on.
@@ -188,6 +191,8 @@ def test_no_address_agent_or_secret_in_any_log_or_table_after_a_hostile_session(
         assert leak not in logs, f"{leak!r} in a log line"
         assert leak not in stored, f"{leak!r} in the database"
     assert "GET /api/v1/me/export 200" in logs  # the capture does hold every access line
+    assert not any(line.startswith("203.0.113.7") for line in logs.splitlines())
+    assert "GET /api/v1/nothing\\u000a203.0.113.7 - - GET /admin 200\\u000d\\u0000 404" in logs
     assert "Invalid request refused (LimitRequestLine)" in logs
     assert "seen from the bus stop" in stored  # the dump does see what was written
     assert "activist" not in stored  # the account is gone, its pseudonym kept only as a hash
