@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,13 @@ VISIBLE = re.compile(f"[^\\s{INVISIBLE}]")
 # Surveillance cameras date from the 1940s: a sighting (observed_at, survey:date) before 1900 is
 # a typo (year 0024 for 2024), and would stretch every timeline of its district over centuries.
 EARLIEST_SIGHTING_YEAR = 1900
+
+
+def possible_sighting_day(day: date) -> bool:
+    """Whether a device may have been seen on DAY (UTC): not ahead, not before 1900."""
+    return day.year >= EARLIEST_SIGHTING_YEAR and day <= datetime.now(UTC).date()
+
+
 SOURCE_MAX_CHARS = 2048
 TAGS_MAX_ENTRIES = 50
 TAG_MAX_CHARS = 255

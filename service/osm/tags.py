@@ -135,7 +135,7 @@ def read_survey_date(text: str) -> datetime | None:
         day = date.fromisoformat(text)
     except ValueError:
         return None
-    if day > datetime.now(UTC).date() or day.year < vocab.EARLIEST_SIGHTING_YEAR:
+    if not vocab.possible_sighting_day(day):
         return None
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 

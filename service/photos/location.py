@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from PIL import ExifTags, Image
 
+from .. import vocabulary as vocab
+
 GPS = ExifTags.GPS
 EXIF = ExifTags.Base
 # What Pillow may raise on a malformed EXIF block: never a reason to refuse the photo itself.
@@ -60,7 +62,14 @@ def exif_offset(text) -> timezone | None:
 
 
 def capture_time(exif_ifd, gps) -> datetime | None:
-    """The capture instant in UTC; None when the photo does not say in which time zone."""
+    """The capture instant in UTC, on a day a device may have been seen (the pin's
+    observed_at would refuse another); None when the photo does not say in which time zone."""
+    instant = stated_capture_time(exif_ifd, gps)
+    return instant if instant and vocab.possible_sighting_day(instant.date()) else None
+
+
+def stated_capture_time(exif_ifd, gps) -> datetime | None:
+    """The capture instant in UTC the photo states, if it says in which time zone."""
     original, offset = exif_ifd.get(EXIF.DateTimeOriginal), exif_ifd.get(EXIF.OffsetTimeOriginal)
     zone = exif_offset(offset) if offset else None
     if original and zone:

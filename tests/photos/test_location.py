@@ -78,6 +78,9 @@ def test_unusable_positions_suggest_nothing(gps):
     [
         {BASE.DateTimeOriginal: "yesterday", BASE.OffsetTimeOriginal: "+01:00"},
         {BASE.DateTimeOriginal: "2026:03:05 20:00:00", BASE.OffsetTimeOriginal: "+1h"},
+        # A day no pin may be seen on (observed_at refuses it): a camera clock never set.
+        {BASE.DateTimeOriginal: "1850:01:01 00:00:00", BASE.OffsetTimeOriginal: "+00:00"},
+        {BASE.DateTimeOriginal: "2099:01:01 00:00:00", BASE.OffsetTimeOriginal: "+00:00"},
     ],
 )
 def test_unusable_times_suggest_nothing(exif_ifd):
