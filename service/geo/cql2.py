@@ -473,6 +473,14 @@ ESCAPED_QUOTE = re.compile(r"''|\\'")
 PYGEOFILTER_STRING = 'SINGLE_QUOTED: "\'" /.*?/ "\'"'
 # The last alternative of pygeofilter's condition_1 rule, after which boolean_condition goes.
 PYGEOFILTER_PARENTHESES = '            | "(" condition ")"\n'
+# pygeofilter's NOT takes a predicate alone: `NOT (a AND b)`, `NOT NOT a`, `NOT TRUE` were
+# refused. CQL2's booleanFactor is NOT before any booleanPrimary, a condition in parentheses
+# included.
+PYGEOFILTER_NOT = (
+    '            | "NOT"i predicate                                               -> not_\n'
+    '            | "NOT"i "(" predicate ")"                                       -> not_\n'
+)
+STANDARD_NOT = '            | "NOT"i condition_1 -> not_\n'
 
 
 class StringLiterals:
@@ -535,15 +543,17 @@ def rfc3339_date(text: str) -> date:
 
 def standard_text_parser() -> Lark:
     """pygeofilter's CQL2 text parser, its strings as the standard writes them (GDAL sends
-    `-where "operator = 'O''Brien'"` as it is, and real operators have apostrophes), and a
+    `-where "operator = 'O''Brien'"` as it is, and real operators have apostrophes), a
     boolean literal read as a condition, as CQL2's booleanPrimary has it (`TRUE`, `TRUE AND
-    ...`); ranked above the literal, which `(TRUE)` could also be."""
+    ...`; ranked above the literal, which `(TRUE)` could also be), and NOT before any
+    condition."""
     source = Path(cql2_text_parser.__file__).with_name("grammar.lark")
     grammar = source.read_text()
-    for expected in (PYGEOFILTER_STRING, PYGEOFILTER_PARENTHESES):
+    for expected in (PYGEOFILTER_STRING, PYGEOFILTER_PARENTHESES, PYGEOFILTER_NOT):
         if expected not in grammar:
             raise RuntimeError(f"{source} no longer holds {expected!r}.")
     grammar = grammar.replace(PYGEOFILTER_STRING, f"SINGLE_QUOTED: /{STRING_LITERAL.pattern}/")
+    grammar = grammar.replace(PYGEOFILTER_NOT, STANDARD_NOT)
     grammar = grammar.replace(
         PYGEOFILTER_PARENTHESES, PYGEOFILTER_PARENTHESES + "            | boolean_condition\n", 1
     )

@@ -349,6 +349,22 @@ class TestCql2Filter:
             paris["nation"]
         }
 
+    def test_not_goes_before_any_condition(self, client, paris):
+        """CQL2's booleanFactor: NOT before a condition in parentheses, another NOT, TRUE."""
+        everyone = set(paris.values()) - {paris["deleted"]}
+        alpr_over_five = {paris["bercy"]}
+        # bastille, an ALPR of no height, is neither (unknown, as in SQL).
+        assert ids(self.cql(client, "NOT (kind = 'alpr' AND height > 5)")) == (
+            everyone - alpr_over_five - {paris["bastille"]}
+        )
+        assert ids(self.cql(client, "NOT (NOT (kind = 'alpr' AND height > 5))")) == alpr_over_five
+        assert ids(self.cql(client, "NOT NOT ((kind = 'alpr' AND height > 5))")) == alpr_over_five
+        assert ids(self.cql(client, "NOT TRUE")) == set()
+        # NOT binds before AND.
+        assert ids(self.cql(client, "NOT kind = 'camera' AND operator IS NULL")) == {
+            paris["nation"]
+        }
+
     def test_in_between_like_and_null(self, client, paris):
         assert ids(self.cql(client, "kind IN ('alpr', 'microphone')")) == {
             paris["bastille"],
