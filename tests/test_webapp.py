@@ -1961,6 +1961,33 @@ def test_a_photo_not_yet_public_is_not_left_on_a_shared_phone_after_sign_out(pho
     assert [url for url in kept if photo["id"] in url] == []
 
 
+def test_a_public_photo_shows_offline_and_no_longer_once_deleted(phone, moderator):
+    """Kept by the worker for offline, asked again online: a photo a moderator deleted (a
+    face, a window) leaves the phone the next time it is shown."""
+    photo = uploaded(moderator, images.plain_photo())
+    body = {**feature(2.3522, 48.8566, kind="sensor"), "photo_ids": [photo["id"]]}
+    [listed] = moderator.post("/api/v1/devices", json=body).get_json()["properties"]["photos"]
+    page = phone.open()
+    phone.wait_for_service_worker()
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
+    thumbnail = page.locator("#sheet .photos img")
+    expect(thumbnail).to_have_js_property("complete", True)
+    path = urlsplit(listed["thumbnail"]).path
+    status = "url => fetch(url).then((response) => response.status, () => 'failed')"
+    kept = "async () => (await (await caches.open('vigie-photos')).keys()).map((r) => r.url)"
+    assert page.evaluate(status, path) == 200
+    phone.context.set_offline(True)
+    # Deleted while the phone is offline (the page sends nothing to the server meanwhile,
+    # whose one connection the test shares): the phone shows it as last seen.
+    assert moderator.delete(f"/api/v1/photos/{photo['id']}").status_code == 204
+    assert page.evaluate(status, path) == 200
+    phone.context.set_offline(False)
+    assert page.evaluate(status, path) == 404
+    assert [url for url in page.evaluate(kept) if photo["id"] in url] == []
+    phone.context.set_offline(True)
+    assert page.evaluate(status, path) == "failed"
+
+
 def test_the_author_sees_a_photo_of_their_pin_awaiting_review_large(phone, as_user):
     """A link would open the large photo without the token (a 404): it is shown in place."""
     open_pending_pin_with_photo(phone, as_user())

@@ -1,5 +1,5 @@
 // The service worker: the app shell comes from the cache (so the app opens offline and fast),
-// public photos once seen too, and the basemap once read (the parts of the PMTiles archive, or
+// public photos once seen too (offline only), and the basemap once read (the parts of the PMTiles archive, or
 // the tiles of a raster basemap from another host), so that a pin made offline goes on the
 // streets already seen. When the network returns it sends the outbox, even if the app was
 // closed (Background Sync).
@@ -52,11 +52,25 @@ async function namesOnlyShellFiles(page) {
   return names.every((name) => SHELL_FILES.includes(name));
 }
 
-async function cacheFirst(request, cacheName) {
-  const cached = await caches.match(request);
-  if (cached) return cached;
-  const response = await fetch(request);
-  if (response.ok && cacheName) (await caches.open(cacheName)).put(request, response.clone());
+// The shell's files (kept at install), from the cache.
+async function fromShell(request) {
+  return (await caches.match(request)) || fetch(request);
+}
+
+// A public photo: asked again each time (a 304 while it stands), so that one a moderator
+// deleted (a face, a window) no longer shows, and leaves the cache; offline, as last seen.
+async function publicPhoto(request) {
+  const cache = await caches.open(PHOTO_CACHE);
+  let response;
+  try {
+    response = await fetch(request, { cache: "no-cache" });
+  } catch (error) {
+    const kept = await cache.match(request);
+    if (!kept) throw error;
+    return kept;
+  }
+  if (response.ok) await cache.put(request, response.clone());
+  else if (response.status === 404 || response.status === 410) await cache.delete(request);
   return response;
 }
 
@@ -146,11 +160,11 @@ self.addEventListener("fetch", (event) => {
     return;
   }
   if (request.mode === "navigate" && url.pathname === "/") event.respondWith(staleWhileRevalidate(event, "/"));
-  else if (url.pathname.startsWith("/map/") || url.pathname === "/manifest.webmanifest") event.respondWith(cacheFirst(request, null));
+  else if (url.pathname.startsWith("/map/") || url.pathname === "/manifest.webmanifest") event.respondWith(fromShell(request));
   else if (url.pathname === BASEMAP) event.respondWith(basemapRange(request));
   // A photo fetched with the token is one not yet public: neither kept nor served from the
   // cache, where anyone holding the phone could read it without the token.
-  else if (PHOTO_RENDITION.test(url.pathname) && !request.headers.has("Authorization")) event.respondWith(cacheFirst(request, PHOTO_CACHE));
+  else if (PHOTO_RENDITION.test(url.pathname) && !request.headers.has("Authorization")) event.respondWith(publicPhoto(request));
 });
 
 self.addEventListener("sync", (event) => {
