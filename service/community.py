@@ -167,8 +167,10 @@ def trusted_count(user_ids: set) -> int:
     return sum(is_trusted(user, pins) for user, pins in users)
 
 
-def recompute_verification(device: Device, *, approved_with_photo: bool = False) -> None:
-    """Derive the verification level and last confirmation from the votes (rules above)."""
+def recompute_verification(device: Device, *, confirmed: bool = False) -> None:
+    """Derive the verification level and last confirmation from the votes (rules above), and
+    from the pins merged into DEVICE, whose authors saw it too. CONFIRMED: confirmed by other
+    means (approved with a photo; a confirmed duplicate merged in)."""
     votes = session.execute(
         select(Confirmation.user_id, Confirmation.verdict, Confirmation.created_at)
         .where(Confirmation.device_id == device.id)
@@ -188,12 +190,17 @@ def recompute_verification(device: Device, *, approved_with_photo: bool = False)
         for v in since
         if (datetime.now(v.created_at.tzinfo) - v.created_at).days < DISPUTE_WINDOW_DAYS
     ]
-    sources = {device.created_by} | {v.user_id for v in seen}
+    merged_authors = session.scalars(
+        select(Device.created_by).where(
+            Device.merged_into == device.id, Device.created_by.is_not(None)
+        )
+    ).all()
+    sources = {device.created_by} | {v.user_id for v in seen} | set(merged_authors)
     if len(absent) >= REMOVED_AFTER and trusted_count(absent) >= REMOVED_AFTER:
         level = "removed"
     elif recent_absent:
         level = "disputed"
-    elif len(sources) >= 2 or approved_with_photo or device.verification == "confirmed":
+    elif len(sources) >= 2 or confirmed or device.verification == "confirmed":
         level = "confirmed"
     else:
         level = "reported"

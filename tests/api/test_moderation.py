@@ -291,6 +291,30 @@ class TestMergeHistoryRevert:
         assert redirect.headers["Location"].endswith(f"/api/v1/devices/{keep['id']}")
         assert ids(client.get("/api/v1/devices")) == [keep["id"]]
 
+    def test_a_merge_keeps_what_the_duplicate_confirmed(self, moderator, as_user, client):
+        """Its author saw the device too; its confirmation stands."""
+        carol, dave = as_user(), as_user()
+        for author in (carol, dave):
+            author.post("/api/v1/devices?force=true", json=feature(2.35, north_of(48.85, 3)))
+        kept, duplicate = (
+            moderator.get("/api/v1/moderation/queue").get_json()["items"][i]["device"]["id"]
+            for i in (0, 1)
+        )
+        for device_id in (kept, duplicate):
+            review(moderator, device_id)
+        merged = moderator.post(f"/api/v1/devices/{kept}/merge", json={"other": duplicate})
+        assert merged.get_json()["properties"]["verification"] == "confirmed"
+        # A duplicate confirmed by its approval with a photo, of one author: that carries over.
+        x = pin(dave, 2.36, 48.85)
+        y = pin(dave, 2.36, north_of(48.85, 3))
+        images.uploaded(dave, images.plain_photo(), url=f"/api/v1/devices/{y['id']}/photos")
+        levels = [
+            review(moderator, d["id"]).get_json()["properties"]["verification"] for d in (x, y)
+        ]
+        assert levels == ["reported", "confirmed"]
+        merged = moderator.post(f"/api/v1/devices/{x['id']}/merge", json={"other": y["id"]})
+        assert merged.get_json()["properties"]["verification"] == "confirmed"
+
     def test_photos_of_a_pin_merged_into_a_public_one_wait_for_review(
         self, moderator, as_user, client
     ):

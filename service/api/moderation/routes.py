@@ -89,7 +89,7 @@ class ReviewViews(MethodView):
         device.review_status = "approved" if approved else "rejected"
         device.review_reason = decision.get("reason")
         if approved:
-            recompute_verification(device, approved_with_photo=device.has_photos)
+            recompute_verification(device, confirmed=device.has_photos)
         device.touch()
         record_revision(device, "review", before, g.user)
         session.commit()
@@ -189,7 +189,7 @@ class MergeViews(MethodView):
         other.deleted_at = func.now()
         other.merged_into = target.id
         other.touch()
-        recompute_verification(target)
+        recompute_verification(target, confirmed=other.verification == "confirmed")
         inherit_first_sighting(target, other)
         target.touch()
         record_revision(other, "merge", before_other, g.user)
