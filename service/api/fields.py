@@ -271,8 +271,7 @@ def not_blank(value: str) -> None:
     as empty and exported to OpenStreetMap as a value."""
     if not vocab.VISIBLE.search(value):
         raise ValidationError(
-            "Blank: it holds only spaces or invisible characters; write the text, or leave it "
-            "out (null clears a device's)."
+            "Blank: it holds only spaces or invisible characters; write the text."
         )
 
 

@@ -75,6 +75,7 @@ class TestReview:
         assert review(moderator, device["id"], "reject").status_code == 422
         blank = review(moderator, device["id"], "reject", " \u200b ")  # says nothing either
         assert blank.status_code == 422 and blank.get_json()["errors"][0]["field"] == "reason"
+        assert "left out" not in blank.get_json()["errors"][0]["message"]  # a reason is not
         assert db("SELECT review_status FROM devices").scalar_one() == "pending"
         response = review(moderator, device["id"], "reject", "This is a speed camera.")
         assert response.status_code == 200
@@ -84,6 +85,18 @@ class TestReview:
             "This is a speed camera.",
         )
         assert client.get(f"/api/v1/devices/{device['id']}").status_code == 404
+
+    def test_the_author_of_a_rejected_pin_is_told_to_pin_it_again(self, as_user, moderator):
+        """Not to vote on it: nobody else sees a rejected pin."""
+        author = as_user()
+        device = pin(author)
+        review(moderator, device["id"], "reject", "Blurred photo.")
+        url = f"/api/v1/devices/{device['id']}"
+        etag = author.get(url).headers["ETag"]
+        refused = author.patch(url, json={"properties": {"notes": "x"}}, headers={"If-Match": etag})
+        assert refused.status_code == 403
+        assert "pin it again" in refused.get_json()["detail"]
+        assert "wrong_details" not in refused.get_json()["detail"]
 
     def test_an_approval_takes_no_reason_which_the_public_feature_would_show(
         self, as_user, client, moderator

@@ -197,6 +197,11 @@ def require_editor(device: Device, user: User) -> None:
         return
     if device.created_by != user.id:
         raise Forbidden("Only the author or a moderator may change this device.")
+    if device.review_status == "rejected":
+        raise Forbidden(
+            "A moderator rejected this pin, for the reason it gives: if the device is there, "
+            "pin it again with what was missing."
+        )
     if device.review_status != "pending":
         raise Forbidden(
             "Reviewed pins can only be changed by moderators: send a "
