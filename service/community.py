@@ -160,6 +160,13 @@ def inherit_first_sighting(kept: Device, duplicate: Device) -> None:
         kept.observed_at = appeared[duplicate.id]
 
 
+def keep_merged_sightings(device: Device) -> None:
+    """A revert goes back to a state before a merge, not before the device was seen: each pin
+    merged into DEVICE still dates its first observation (inherit_first_sighting)."""
+    for duplicate in session.scalars(select(Device).where(Device.merged_into == device.id)):
+        inherit_first_sighting(device, duplicate)
+
+
 def trusted_count(user_ids: set) -> int:
     """How many of USER_IDS are trusted (is_trusted), their approved pins counted at once."""
     approved = approved_pins_of(User.id).scalar_subquery()

@@ -285,6 +285,12 @@ class TestDensities:
         history = client.get(f"/api/v1/devices/{newer['id']}/history").get_json()
         merged = next(r for r in history["revisions"] if r["action"] == "merge")
         assert "observed_at" in merged["changes"]
+        # A revert to before the merge keeps it: the duplicate was seen then all the same.
+        created = history["revisions"][0]["id"]
+        url = f"/api/v1/devices/{newer['id']}/revert"
+        reverted = client.post(url, json={"revision": created}).get_json()
+        assert reverted["properties"]["observed_at"].startswith("2024-01-15")
+        assert count("2024-06-01") == 1
 
     def test_a_newer_duplicate_merged_leaves_the_first_sighting_as_it_was(self, client, quarters):
         older = pin(client, 2.301, 48.801, observed_at="2024-01-15T10:00:00Z")

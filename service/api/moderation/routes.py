@@ -7,6 +7,7 @@ from sqlalchemy import func, update
 
 from ...community import (
     inherit_first_sighting,
+    keep_merged_sightings,
     recompute_verification,
     record_revision,
     restore,
@@ -218,6 +219,7 @@ class RevertViews(MethodView):
             )
         before = state_before(device)
         restore(device, revision.snapshot)
+        keep_merged_sightings(device)
         device.touch()
         record_revision(device, "revert", before, g.user)
         session.commit()
