@@ -570,6 +570,23 @@ def test_a_newer_versions_page_never_replaces_the_one_the_app_starts_offline_fro
     expect(page.locator("#status")).to_contain_text(re.compile("in view|visible"))
 
 
+def test_devices_at_one_spot_are_kept_for_offline_though_grouped(phone, moderator, contributor):
+    """Devices at one spot stay grouped at every zoom: a close view keeps them all the same,
+    asked one by one, so that a contributor offline does not pin them again."""
+    for kind in ("camera", "microphone"):
+        spot = feature(2.3522, 48.8566, kind=kind)
+        assert moderator.post("/api/v1/devices?force=true", json=spot).status_code == 201
+    page = phone.open("#20/48.8566/2.3522")
+    phone.wait_for_service_worker()
+    phone.sign_in(contributor)  # the listing is then private: no HTTP cache answers offline
+    expect(page.locator("#status")).to_contain_text("1 group of devices at one spot")
+    page.wait_for_load_state("networkidle")
+    phone.context.set_offline(True)
+    page.reload()
+    expect(page.locator("#status")).to_have_text("Offline: 2 devices kept on this phone")
+    phone.context.set_offline(False)
+
+
 def reopened_offline(phone, tiles: str):
     """Open the map, then again through the worker (which keeps what it reads), then without a
     network, the TILES (a selector) drawn each time: the page, the requests it made offline

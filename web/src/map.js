@@ -12,6 +12,9 @@ import { cachedDevicesIn, contains, keepArea } from "./store.js";
 import { element, openSheet } from "./ui.js";
 
 const MAX_FEATURES = 2000;
+// From this zoom on, a view holding groups keeps its devices for offline all the same: a few
+// streets, whose devices one more request reads.
+const KEEP_ONE_BY_ONE_FROM = 17;
 const CONE_RADIUS_M = 30;
 const METRES_PER_DEGREE = 111320;
 const DEFAULT_VIEW = { lat: 48.8566, lon: 2.3522, zoom: 13 };
@@ -278,8 +281,11 @@ export function createMap({ basemap, db, onSelect }) {
       const devices = data.features.filter((feature) => !feature.properties.cluster);
       // Clusters hide their devices: an area is kept for offline use once seen device by device,
       // unless the session it was read in ended meanwhile (its pins awaiting review among them).
+      // Close up, devices of one spot stay grouped at every zoom: the area's devices are then
+      // asked one by one for the phone.
       const still = () => currentToken() === token;
-      if (devices.length === data.features.length && shownKinds.size === KINDS.length) await keepArea(db, bbox, devices, still);
+      const every = devices.length === data.features.length ? devices : await devicesOneByOne(bbox, signal);
+      if (every && shownKinds.size === KINDS.length) await keepArea(db, bbox, every, still);
       if (signal.aborted) return;
       // The same devices as on screen (a small pan): keep the markers as they are.
       const key = JSON.stringify(data.features);
@@ -302,6 +308,15 @@ export function createMap({ basemap, db, onSelect }) {
       draw(kept, { offline: true });
       drawn = null;
     }
+  }
+
+  // Every device of BBOX unclustered, from a close view (KEEP_ONE_BY_ONE_FROM zoom on); null
+  // from farther, or when they do not fit in one answer.
+  async function devicesOneByOne(bbox, signal) {
+    if (map.getZoom() < KEEP_ONE_BY_ONE_FROM) return null;
+    const params = new URLSearchParams({ bbox: bbox.join(","), limit: String(MAX_FEATURES) });
+    const { data } = await request("GET", `devices?${params}`, { signal, headers: { Accept: "application/geo+json" } });
+    return data.links?.some((link) => link.rel === "next") ? null : data.features;
   }
 
   function setKindShown(kind, shown) {
