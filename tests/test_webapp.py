@@ -8,6 +8,7 @@ import re
 import shutil
 import threading
 import uuid
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -197,7 +198,7 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     page = phone.page
     page.locator(".leaflet-marker-icon[title^='camera']").click()
     observed = page.locator(".facts dt:has-text('Observed') + dd")
-    expect(observed).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2}$"))  # the day it was seen
+    expect(observed).to_have_text(re.compile(r"^[A-Z][a-z]+ \d{1,2}, \d{4}$"))  # the day seen
     page.locator("#sheet").get_by_role("button", name="Edit").click()
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".pin-form")).to_have_count(0)
@@ -587,6 +588,12 @@ def test_devices_at_one_spot_are_kept_for_offline_though_grouped(phone, moderato
     phone.context.set_offline(False)
 
 
+def long_day(day: str) -> str:
+    """DAY (YYYY-MM-DD) as the app writes it in English: November 1, 2026."""
+    parsed = date.fromisoformat(day)
+    return f"{parsed:%B} {parsed.day}, {parsed.year}"
+
+
 def reopened_offline(phone, tiles: str):
     """Open the map, then again through the worker (which keeps what it reads), then without a
     network, the TILES (a selector) drawn each time: the page, the requests it made offline
@@ -755,7 +762,7 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     # Days, as the API gives every time.
     first = page.locator(".history li").first
     expect(first).to_have_text(
-        re.compile(rf"^\d{{4}}-\d{{2}}-\d{{2}} — create — {moderator.user.username}")
+        re.compile(rf"^[A-Z][a-z]+ \d{{1,2}}, \d{{4}} — create — {moderator.user.username}")
     )
     page.get_by_role("button", name="Still there").click()
     phone.wait_until_sent()
@@ -1232,8 +1239,8 @@ def test_a_pin_may_be_dated_by_its_photo(phone, db, contributor):
         {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": images.leaky_photo("JPEG")}
     )
     day = images.TAKEN_UTC[:10]
-    page.get_by_role("button", name=f"Seen on {day}, the photo's day").click()
-    expect(page.locator(".pin-form")).to_contain_text(f"Seen on {day}.")
+    page.get_by_role("button", name=f"Seen on {long_day(day)}, the photo's day").click()
+    expect(page.locator(".pin-form")).to_contain_text(f"Seen on {long_day(day)}.")
     page.get_by_role("button", name="Save").click()
     phone.wait_until_sent()
     [device] = devices_by(db, contributor)
@@ -1390,7 +1397,7 @@ def test_a_vote_shows_the_level_it_brought_and_ones_own_pin_is_not_voted_on(
     page.locator(".leaflet-marker-icon[title^='capteur']").click()
     page.get_by_role("button", name="Voir l'historique").click()
     expect(page.locator(".history li").first).to_have_text(
-        re.compile(rf"^\d{{4}}-\d{{2}}-\d{{2}} — création — {contributor} : ")
+        re.compile(rf"^\d{{1,2}}(er)? \S+ \d{{4}} — création — {contributor} : ")
     )
     expect(page.locator(".history li").last).to_have_text(
         re.compile(r" — modification : État (actif|inconnu) → prévu$")  # the moderator unnamed
@@ -1528,7 +1535,7 @@ def test_offline_the_photos_position_and_day_are_read_on_the_phone(phone, db, co
     form.get_by_label(re.compile("^camera$")).check()
     expect(form).to_contain_text("Photo kept on this phone")
     form.get_by_role("button", name="Use the photo's position").click()
-    form.get_by_role("button", name=re.compile("^Seen on 2026-11-01")).click()
+    form.get_by_role("button", name=re.compile("^Seen on November 1, 2026")).click()
     page.get_by_role("button", name="Save").click()
     expect(outbox).to_have_text("2 changes waiting to be sent")
     phone.context.set_offline(False)
@@ -1577,7 +1584,7 @@ def test_offline_the_phone_reads_the_photos_day_as_the_server_does(
     if day is None:
         expect(seen_on).to_have_count(0)
     else:
-        expect(seen_on).to_have_text(f"Seen on {day}, the photo's day")
+        expect(seen_on).to_have_text(f"Seen on {long_day(day)}, the photo's day")
 
 
 def test_a_pass_that_sent_some_and_had_others_refused_says_both(phone, db, contributor):

@@ -137,7 +137,7 @@ async function contributions() {
       }
       // Its kind leads to it on the map.
       list.append(element("li", {}, placeLink(feature.geometry.coordinates, kindLabel(props.kind)),
-        ` — ${t("reviewStatus")}: ${valueLabel(props.review_status)}`,
+        ` — ${t("labelled", { label: t("reviewStatus"), value: valueLabel(props.review_status) })}`,
         props.review_reason ? ` (${props.review_reason})` : ""));
     }
     if (!data.devices.length) list.append(element("li", {}, t("noContributions")));

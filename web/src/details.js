@@ -3,7 +3,7 @@
 // while it awaits review (moderators: always).
 import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
-import { errorText, kindLabel, problemText, t, valueLabel } from "./i18n.js";
+import { dayText, errorText, kindLabel, problemText, t, valueLabel } from "./i18n.js";
 import { startPinning } from "./pinning.js";
 import { deviceIdOf } from "./queue.js";
 import { closeSheet, element, field, notice, openSheet } from "./ui.js";
@@ -13,8 +13,6 @@ const FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", 
 // Fields whose values come from the vocabulary (shown translated), not from contributors.
 const VOCABULARY_FIELDS = new Set(["camera_type", "mount", "zone", "surveillance", "operator_type", "status"]);
 const VERDICTS = [["still_there", "stillThere"], ["not_found", "notFound"], ["wrong_details", "wrongDetails"]];
-// The API gives times as days (the start of their UTC day): shown as the day they are.
-const day = (time) => time.slice(0, 10);
 
 function facts(feature) {
   const props = feature.properties;
@@ -25,13 +23,13 @@ function facts(feature) {
     if (value === null || value === undefined || value === "") continue;
     if (name === "source") add(t(name), element("a", { href: value, rel: "noopener noreferrer nofollow" }, value));
     else if (VOCABULARY_FIELDS.has(name)) add(t(name), valueLabel(value));
-    else if (name === "observed_at") add(t(name), day(value));
+    else if (name === "observed_at") add(t(name), dayText(value));
     else add(t(name), Array.isArray(value) ? value.join(", ") : String(value));
   }
   if (props.verification) add(t("verification"), valueLabel(props.verification));
   if (props.review_status) add(t("reviewStatus"), valueLabel(props.review_status) + (props.review_reason ? ` (${props.review_reason})` : ""));
-  if (props.last_confirmed_at) add(t("lastConfirmed"), day(props.last_confirmed_at));
-  add("Id", feature.id);
+  if (props.last_confirmed_at) add(t("lastConfirmed"), dayText(props.last_confirmed_at));
+  add(t("deviceId"), feature.id);
   return list;
 }
 
@@ -77,7 +75,7 @@ function shownValue(value) {
   if (value === null || value === undefined) return "—";
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   if (typeof value !== "string" || value.length > 40) return null;
-  return /^\d{4}-\d{2}-\d{2}T/.test(value) ? day(value) : valueLabel(value);
+  return /^\d{4}-\d{2}-\d{2}T/.test(value) ? dayText(value) : valueLabel(value);
 }
 
 // One change of a revision: the field, and from what to what when a line can say it (not for
@@ -92,7 +90,7 @@ async function history(feature, box) {
   const { data } = await request("GET", `devices/${feature.id}/history`);
   box.replaceChildren(element("ol", { class: "history" }, ...data.revisions.map((revision) => element("li", {},
     t("labelled", {
-      label: `${day(revision.created_at)} — ${valueLabel(revision.action)}${revision.author ? ` — ${revision.author}` : ""}`,
+      label: `${dayText(revision.created_at)} — ${valueLabel(revision.action)}${revision.author ? ` — ${revision.author}` : ""}`,
       value: Object.entries(revision.changes || {}).map(([name, change]) => changeText(name, change, revision.action)).join(", "),
     })))));
 }

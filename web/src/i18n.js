@@ -179,6 +179,15 @@ const STRINGS = {
       camera: "camera", alpr: "licence-plate reader", facial_recognition: "facial recognition",
       microphone: "microphone", gunshot_detector: "gunshot detector", sensor: "sensor",
     },
+    kindsPlural: {
+      camera: "cameras", alpr: "licence-plate readers", facial_recognition: "facial recognition devices",
+      microphone: "microphones", gunshot_detector: "gunshot detectors", sensor: "sensors",
+    },
+    deviceId: "Id",
+    // The server's refusals its own words would say to an API client, not to a contributor.
+    problems: {
+      "conflict/geometry": "A device of the same kind is already pinned close by: see “Already pinned?”.",
+    },
   },
   fr: {
     tagline: "Dispositifs de surveillance signalés par les contributeurs",
@@ -198,7 +207,7 @@ const STRINGS = {
       other: " ({count} groupes de dispositifs au même endroit ; choisissez-en un pour les voir)",
     },
     offlineDevices: { one: "Hors ligne : {count} dispositif gardé sur ce téléphone", other: "Hors ligne : {count} dispositifs gardés sur ce téléphone" },
-    unsentInView: { one: " et {count} signalement de vous pas encore envoyé", other: " et {count} signalements de vous pas encore envoyés" },
+    unsentInView: { one: " et {count} signalement de votre part pas encore envoyé", other: " et {count} signalements de votre part pas encore envoyés" },
     noKind: "Aucun type choisi : cochez-en au moins un pour voir des dispositifs.",
     loadFailed: "Les dispositifs n'ont pas pu être chargés : {message}.",
     clusterTitle: "Groupe de {count} dispositifs : {summary}",
@@ -360,6 +369,11 @@ const STRINGS = {
       camera: "caméra", alpr: "lecteur de plaques", facial_recognition: "reconnaissance faciale",
       microphone: "micro", gunshot_detector: "détecteur de coups de feu", sensor: "capteur",
     },
+    kindsPlural: {
+      camera: "caméras", alpr: "lecteurs de plaques", facial_recognition: "dispositifs de reconnaissance faciale",
+      microphone: "micros", gunshot_detector: "détecteurs de coups de feu", sensor: "capteurs",
+    },
+    deviceId: "Identifiant",
     // The server's refusals (problem+json), by the last part of their type: its own words
     // are English. {field}: what the refusal is about, when it says; other {names}: members
     // of the problem (voted_on), days said as the language says them.
@@ -374,6 +388,7 @@ const STRINGS = {
       "validation-failed/new_password": "Nouveau mot de passe refusé : difficile à deviner, s'il vous plaît (ni mot de passe courant, ni suite de touches, ni votre pseudonyme). Ajoutez un mot ou deux.",
       "invalid-input/new_password": "Nouveau mot de passe refusé : 10 caractères au moins.",
       "unprocessable-image": "Cette photo n'a pas pu être lue (fichier abîmé, animé ou trop grand) : choisissez-en une autre.",
+      "conflict/geometry": "Un dispositif du même type est déjà signalé tout près : voyez « Déjà signalé ? ».",
       "conflict/verdict": "Vous avez déjà donné votre avis sur ce dispositif le {voted_on} : vous pourrez le refaire à partir du {vote_again_on}.",
       "not-found": "Introuvable : ce dispositif n'existe pas ou plus.",
       gone: "Ce dispositif a été supprimé.",
@@ -437,13 +452,20 @@ export const valueLabel = (value) =>
 
 export const kindLabel = (kind) => STRINGS[language].kinds[kind] || kind.replaceAll("_", " ");
 
-// What the server said when it refused (a problem+json object): its own words in English, a
-// sentence of the chosen language otherwise, naming the field it refused.
-export function problemText(problem) {
+// COUNT devices of KIND: "2 caméras", "1 micro".
+export function kindCount(kind, count) {
+  const plural = new Intl.PluralRules(language).select(count) !== "one";
+  return `${count} ${(plural && STRINGS[language].kindsPlural[kind]) || kindLabel(kind)}`;
+}
+
+// What the server said when it refused (a problem+json object): its own words in English
+// (SAID, an error's message, or its detail) but for the few refusals whose words are for API
+// clients, a sentence of the chosen language otherwise, naming the field it refused.
+export function problemText(problem, said = null) {
   // A proxy's or a stopped server's answer, not the service's (no problem+json to word).
   if (!problem?.type && problem?.status >= 500) return t("serverNotAnswering", { status: problem.status });
   const sentences = STRINGS[language].problems;
-  const fallback = problem?.detail || problem?.title || String(problem?.status ?? "");
+  const fallback = said || problem?.detail || problem?.title || String(problem?.status ?? "");
   if (!sentences || !problem) return fallback;
   const slug = String(problem.type || "").split("/").pop();
   // The fields it names (errors[].field, dotted paths), by the app's labels where it has them.
@@ -451,18 +473,23 @@ export function problemText(problem) {
   const labels = fields.map((field) => (typeof STRINGS[language][field] === "string" ? STRINGS[language][field] : field));
   const specific = sentences[`${slug}/${fields[0]}`];
   const sentence = specific || sentences[slug] || sentences.other;
+  if (!sentence) return fallback; // English words only a few refusals: the server's say the rest
   const reason = !specific && GENERAL_SENTENCES.has(slug in sentences ? slug : "other") && problem.detail;
   return sentence
-    .replace("{field}", labels.length ? sentences.field.replace("{label}", labels.join(" », « ")) : "")
+    .replace("{field}", () => (labels.length ? sentences.field.replace("{label}", labels.join(" », « ")) : ""))
     .replace("{status}", String(problem.status ?? ""))
     .replace(/\{(\w+)\}/g, (_, name) => memberText(problem[name]))
     + (reason ? sentences.detail.replace("{detail}", problem.detail) : "");
 }
 
 // A member of a problem in a sentence: a day (YYYY-MM-DD) as the language writes it.
-function memberText(value) {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(String(value))) return String(value ?? "");
-  return new Intl.DateTimeFormat(language, { dateStyle: "long", timeZone: "UTC" }).format(new Date(`${value}T00:00:00Z`));
+const memberText = (value) => (/^\d{4}-\d{2}-\d{2}$/.test(String(value)) ? dayText(value) : String(value ?? ""));
+
+// A day (YYYY-MM-DD, or a time of the API, the start of its UTC day) as the language writes
+// it: "6 décembre 2026", "December 6, 2026".
+export function dayText(time) {
+  const day = String(time).slice(0, 10);
+  return new Intl.DateTimeFormat(language, { dateStyle: "long", timeZone: "UTC" }).format(new Date(`${day}T00:00:00Z`));
 }
 // The sentences that say what was refused but not why.
 const GENERAL_SENTENCES = new Set(["bad-request", "validation-failed", "invalid-input", "conflict", "other"]);
@@ -472,7 +499,7 @@ const GENERAL_SENTENCES = new Set(["bad-request", "validation-failed", "invalid-
 // English: "Failed to fetch"), any other (a bug) by its message.
 export function errorText(error) {
   if (error?.name === "OfflineError") return t("needsNetwork");
-  return error?.problem && STRINGS[language].problems ? problemText({ status: error.status, ...error.problem }) : error.message;
+  return error?.problem ? problemText({ status: error.status, ...error.problem }, error.message) : error.message;
 }
 
 export function translatePage(root = document) {

@@ -6,7 +6,7 @@ import L from "leaflet";
 import { currentToken, request } from "./api.js";
 import { addBasemap } from "./basemap.js";
 import { createDeclaredLayer } from "./declared.js";
-import { errorText, kindLabel, onLanguageChange, t } from "./i18n.js";
+import { errorText, kindCount, kindLabel, onLanguageChange, t } from "./i18n.js";
 import { devicesChangedOnPhone } from "./operations.js";
 import { cachedDevicesIn, contains, keepArea } from "./store.js";
 import { element, openSheet } from "./ui.js";
@@ -216,7 +216,7 @@ export function createMap({ basemap, db, onSelect }) {
       clusters += 1;
       devices += props.count;
       const [lon, lat] = feature.geometry.coordinates;
-      const summary = Object.entries(props.kinds).map(([kind, count]) => `${count} ${kindLabel(kind)}`).join(", ");
+      const summary = Object.entries(props.kinds).map(([kind, count]) => kindCount(kind, count)).join(", ");
       const marker = L.marker([lat, lon], { icon: clusterIcon(props.count), title: t("clusterTitle", { count: props.count, summary }), riseOnHover: true, keyboard: true });
       whenActivated(marker, () => {
         if (map.getZoom() < map.getMaxZoom()) map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom()));

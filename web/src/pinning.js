@@ -7,7 +7,7 @@ import L from "leaflet";
 import { session } from "./accounts.js";
 import { OfflineError, uploadPhoto } from "./api.js";
 import { contentOf, handOverUpload } from "./operations.js";
-import { errorText, kindLabel, t } from "./i18n.js";
+import { dayText, errorText, kindLabel, t } from "./i18n.js";
 import { CONE_HANDLE_M, KINDS, bearing, coneLatLngs, kindIcon, offset, styleOf } from "./map.js";
 import { choice, closeSheet, element, field, notice, openSheet } from "./ui.js";
 
@@ -264,10 +264,10 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       photoStatus.append(use);
     }
     if (!device && takenDay && takenDay !== today) {
-      const useDay = element("button", { type: "button" }, t("usePhotoDay", { day: takenDay }));
+      const useDay = element("button", { type: "button" }, t("usePhotoDay", { day: dayText(takenDay) }));
       useDay.addEventListener("click", () => {
         observedDay = takenDay;
-        useDay.replaceWith(notice(t("photoDayUsed", { day: takenDay })));
+        useDay.replaceWith(notice(t("photoDayUsed", { day: dayText(takenDay) })));
       });
       photoStatus.append(useDay);
     }

@@ -61,3 +61,22 @@ test("a count is said in the form its number takes in each language", async () =
   // A string that counts nothing is as written.
   assert.equal(t("removeDirection", { n: 2 }), "Retirer la direction 2");
 });
+
+test("days, kinds counted and a duplicate's refusal are said in the page's language", async () => {
+  const { dayText, kindCount, problemText } = await import("../src/i18n.js");
+  const duplicate = {
+    type: `${TYPE}conflict`, status: 409, detail: "1 device of the same kind within 15 m: check it, then send again with force=true",
+    errors: [{ field: "geometry" }], candidates: [{ id: "x" }],
+  };
+  setLanguage("fr");
+  assert.equal(dayText("2026-12-06T00:00:00+00:00"), "6 décembre 2026");
+  assert.equal(kindCount("camera", 2), "2 caméras");
+  assert.equal(kindCount("microphone", 1), "1 micro");
+  assert.equal(problemText(duplicate), "Un dispositif du même type est déjà signalé tout près : voyez « Déjà signalé ? ».");
+  setLanguage("en");
+  assert.equal(dayText("2026-11-01"), "November 1, 2026");
+  assert.equal(kindCount("alpr", 3), "3 licence-plate readers");
+  assert.doesNotMatch(problemText(duplicate), /force=true/);
+  // Any other refusal keeps the server's words, or the message given for it.
+  assert.equal(problemText({ type: `${TYPE}gone`, status: 410 }, "Device 1 was deleted."), "Device 1 was deleted.");
+});

@@ -152,8 +152,9 @@ def refuse_duplicates(candidates: list) -> None:
     if candidates:
         distance = current_app.config["DUPLICATE_DISTANCE_M"]
         raise Conflict(
-            f"{len(candidates)} device(s) of the same kind stand within {distance:g} m: "
-            "check them, then send again with force=true if yours is another one.",
+            f"{len(candidates)} device{'s' if len(candidates) > 1 else ''} of the same kind "
+            f"within {distance:g} m: check {'them' if len(candidates) > 1 else 'it'}, then send "
+            "again with force=true if yours is another one.",
             field="geometry",
             candidates=[
                 {
