@@ -30,6 +30,9 @@ timeout = 30
 # gunicorn's ceiling for the request line (default 4094): OGC API filters ride in the URL, and
 # nginx's default buffers take 8 KB lines too (docs/ogc.md says what fits).
 limit_request_line = 8190
+# The scheme comes from the proxies Vigie is told to trust (TRUSTED_PROXIES), not from
+# gunicorn's own reading of X-Forwarded-Proto from loopback.
+secure_scheme_headers = {}
 accesslog = "-"
 # Method, path, status, bytes, duration: never the address (%(h)s) nor the user agent (%(a)s).
 access_log_format = "%(m)s %(U)s %(s)s %(B)sB %(M)sms"

@@ -3,11 +3,11 @@
 import logging
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import caching, db, delivery, extensions, idempotency, nodes, ratelimit, storage
 from .auth import NoCookieSession
 from .config import Config
+from .proxies import ForwardedByProxies
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -20,8 +20,7 @@ def create_app(config: Config | None = None) -> Flask:
     if app.config["TRUSTED_PROXIES"]:
         # The client's address (rate limits) and scheme (absolute URLs) as the proxies in front
         # pass them on; without proxies, those headers are the client's to forge and are ignored.
-        proxies = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        app.wsgi_app = ForwardedByProxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

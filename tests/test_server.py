@@ -94,15 +94,26 @@ def test_nodes_on_one_machine_share_no_control_socket_and_trust_proxies_as_told(
     database_url, tmp_path
 ):
     """Two gunicorn 27 servers on one machine shared one control socket, which the first to
-    stop removed. Links follow X-Forwarded-Proto only with TRUSTED_PROXIES set."""
-    request = (
-        b"GET /api/v1/devices?limit=1 HTTP/1.1\r\nHost: vigie\r\n"
-        b"X-Forwarded-Proto: https\r\nConnection: close\r\n\r\n"
-    )
-    for proxies, scheme in (("0", b"http://vigie/"), ("1", b"https://vigie/")):
+    stop removed. Links follow X-Forwarded-Proto only with TRUSTED_PROXIES set, and then only
+    to http or https; never X-Forwarded-Host, which a proxy lets through from the client while
+    the Host it passes keys every cache's copies."""
+
+    def request(proto: bytes) -> bytes:
+        return (
+            b"GET /api/v1/devices?limit=1 HTTP/1.1\r\nHost: vigie\r\nX-Forwarded-Proto: "
+            + proto
+            + b"\r\nX-Forwarded-Host: evil.example\r\nConnection: close\r\n\r\n"
+        )
+
+    for proxies, proto, scheme in (
+        ("0", b"https", b"http://vigie/"),
+        ("1", b"https", b"https://vigie/"),
+        ("1", b"javascript", b"http://vigie/"),
+    ):
         log = tmp_path / f"server-{proxies}.log"
         with gunicorn_server(database_url, log, TRUSTED_PROXIES=proxies) as port:
-            answer = exchange(port, request)
+            answer = exchange(port, request(proto))
         assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
         assert scheme + b"api/v1/devices" in answer, answer[-400:]
+        assert b"evil.example" not in answer and b"javascript:" not in answer
         assert "Control socket" not in log.read_text()

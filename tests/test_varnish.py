@@ -72,6 +72,15 @@ def test_a_cache_serves_tiles_and_a_change_purges_exactly_the_tiles_it_touched(
         assert not cached and status == 200
         # ...while a tile the change did not touch stays in the cache.
         assert reader.hit(watched["lyon14"]) == (True, *before["lyon14"])
+        # A client's forged forwarding headers write no stranger's host nor scheme into the
+        # copy every later reader gets.
+        listing = "/api/v1/devices?bbox=4.8,45.7,4.9,45.8"
+        forged = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+        ours = f"//127.0.0.1:{cache_port}/api/v1/devices".encode()
+        status, _, body = reader.send(listing, headers=forged)
+        assert status == 200 and b"evil.example" not in body and b"https:" + ours in body
+        cached, status, body = reader.hit(listing)
+        assert not cached and b"evil.example" not in body and b"http:" + ours in body
         # Both nodes served requests.
         for log in ("node1.log", "node2.log"):
             assert "GET /tiles/devices/" in (tmp_path / log).read_text(), log

@@ -45,6 +45,12 @@ sub vcl_backend_response {{
     }}
 }}
 
+sub vcl_hash {{
+    # Links are written in the scheme the proxy in front says the client used: a copy each.
+    # The builtin hash (URL and Host) follows.
+    hash_data(req.http.X-Forwarded-Proto);
+}}
+
 sub vcl_deliver {{
     set resp.http.X-Cache-Hits = obj.hits;
     if (obj.hits > 0) {{
