@@ -8,9 +8,17 @@ before passing them on, so a slow client never holds a thread (docs/security.md)
 import multiprocessing
 import os
 
+from service.config import Config
+
 # Each worker keeps freed memory for its next responses (KEEP_FREED_MEMORY_MB).
-from service.memory import post_fork  # noqa: F401  (a gunicorn hook, found by its name)
+from service.memory import check_settings, post_fork  # noqa: F401  (post_fork: a gunicorn hook)
 from service.server_errors import answer_server_errors_as_problems
+
+# Settings are read once here, in the master, so that a wrong one stops the start with its
+# name: a worker that stopped on it would be started again and again, answering nothing. The
+# local secret key is made here too when there is none, before the workers read it.
+Config()
+check_settings()
 
 # Requests gunicorn refuses itself (too long, malformed) get problem+json, not an HTML page.
 answer_server_errors_as_problems()

@@ -5,6 +5,8 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from limits import parse_many
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -65,6 +67,21 @@ def env_int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {value!r}") from None
 
 
+def env_rate_limit(name: str, default: str) -> str:
+    """The rate limit in the environment variable NAME (`60 per minute`, `10/hour;100/day`),
+    else DEFAULT. One the limiter cannot read stops the start: it would not apply, with one
+    error logged per request."""
+    value = os.environ.get(name, "").strip() or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise SystemExit(
+            f"{name} is not a rate limit: {value!r} (write it as `60 per minute`, `10/hour`, "
+            "or several joined by `;`)"
+        ) from None
+    return value
+
+
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
@@ -109,10 +126,10 @@ class Config:
         self.REDIS_URL = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.RATELIMIT_ENABLED = env.get("RATELIMIT_ENABLED", "true").lower() != "false"
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "vigie")
-        self.RATE_LIMIT_DEFAULT = env.get("RATE_LIMIT_DEFAULT", "600 per minute")
-        self.RATE_LIMIT_WRITES = env.get("RATE_LIMIT_WRITES", "60 per minute")
-        self.RATE_LIMIT_AUTH = env.get("RATE_LIMIT_AUTH", "10 per minute")
-        self.RATE_LIMIT_LOGIN_FAILURES = env.get("RATE_LIMIT_LOGIN_FAILURES", "20 per hour")
+        self.RATE_LIMIT_DEFAULT = env_rate_limit("RATE_LIMIT_DEFAULT", "600 per minute")
+        self.RATE_LIMIT_WRITES = env_rate_limit("RATE_LIMIT_WRITES", "60 per minute")
+        self.RATE_LIMIT_AUTH = env_rate_limit("RATE_LIMIT_AUTH", "10 per minute")
+        self.RATE_LIMIT_LOGIN_FAILURES = env_rate_limit("RATE_LIMIT_LOGIN_FAILURES", "20 per hour")
         # Photos: the largest upload accepted, and the largest decoded image (decompression bombs).
         self.PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 25 * 1024 * 1024)
         self.PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 64_000_000)

@@ -88,6 +88,13 @@ def share_malloc_arenas(arenas: int) -> bool:
     return mallopt is not None and bool(mallopt(M_ARENA_MAX, arenas))
 
 
+def check_settings() -> None:
+    """Read the settings post_fork reads, in gunicorn's master: a worker that stops on one
+    would be started again and again."""
+    whole_number("MALLOC_ARENA_MAX", DEFAULT_ARENAS)
+    whole_number("KEEP_FREED_MEMORY_MB", DEFAULT_KEEP_MB)
+
+
 def post_fork(_server, _worker) -> None:
     """gunicorn's hook, run in each new worker before its threads start: one malloc arena
     (MALLOC_ARENA_MAX) that keeps freed memory for the next responses."""

@@ -2,10 +2,17 @@
 
 import json
 import math
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
-from tests.server import connect, exchange, gunicorn_server
+import pytest
+
+from service.config import PROJECT_DIR
+from tests.server import connect, exchange, free_port, gunicorn_server
 
 STALLED_CLIENTS = 4
 
@@ -117,3 +124,27 @@ def test_nodes_on_one_machine_share_no_control_socket_and_trust_proxies_as_told(
         assert scheme + b"api/v1/devices" in answer, answer[-400:]
         assert b"evil.example" not in answer and b"javascript:" not in answer
         assert "Control socket" not in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("RATE_LIMIT_LOGIN_FAILURES", "3 per hourr"),  # would not apply: no limit at all
+        ("DB_POOL_SIZE", "abc"),
+        ("MALLOC_ARENA_MAX", "abc"),  # read by each worker as it starts
+    ],
+)
+def test_a_wrong_setting_stops_the_start_naming_it(database_url, setting, value):
+    """Not workers started again and again, each stopping on it, while nothing answers."""
+    started = subprocess.run(
+        [str(Path(sys.executable).parent / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DATABASE_URL": database_url, "PORT": str(free_port()), setting: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode != 0
+    assert setting in started.stderr + started.stdout
+    assert "Booting worker" not in started.stderr + started.stdout
