@@ -3,8 +3,10 @@
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 
 from . import auth, community, idempotency, migrate
+from .api.accounts.schemas import USERNAME
 from .backups.cli import backup_cli
 from .db import session
 from .exports.cli import export_cli
@@ -25,6 +27,10 @@ community_cli = AppGroup("community", help="Votes and verification levels.")
 @click.password_option(prompt="Password", confirmation_prompt="Repeat the password")
 def create_admin(name, password):
     """Create the account NAME with the admin role (the password is asked twice)."""
+    try:
+        USERNAME(name)  # as the API takes names: the admin API reaches no other
+    except ValidationError as error:
+        raise click.BadParameter(" ".join(error.messages), param_hint="name") from None
     check_new_password(password, name)
     if auth.username_taken(name):
         raise click.ClickException(f"the name {name} is taken (or reserved after a deletion)")

@@ -331,6 +331,16 @@ class TestCli:
         assert result.exit_code != 0 and "too easy to guess" in result.output
         assert session.query(User).filter_by(username="root_admin").count() == 0
 
+    @pytest.mark.parametrize("name", ["a b/c<>", "", "x" * 300])
+    def test_create_admin_refuses_a_name_the_api_would_refuse(self, app, name):
+        """The role API names accounts in its path: an admin it cannot reach is never demoted."""
+        result = app.test_cli_runner().invoke(
+            args=["users", "create-admin", name], input=f"{TEST_PASSWORD}\n{TEST_PASSWORD}\n"
+        )
+        assert result.exit_code == 2 and "3 to 32 letters" in result.output
+        assert "Traceback" not in result.output
+        assert session.query(User).count() == 0
+
     def test_create_admin_refuses_mismatched_passwords(self, app):
         runner = app.test_cli_runner()
         result = runner.invoke(
