@@ -8,6 +8,10 @@ from pathlib import Path
 from .base import PhotoStorage, check_key, store_failures
 
 
+class UnusableStore(OSError):
+    """A folder for photos that cannot be made: a store failure (503), not a missing photo."""
+
+
 class LocalStorage(PhotoStorage):
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -18,7 +22,10 @@ class LocalStorage(PhotoStorage):
     @store_failures
     def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self.path_of(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except FileNotFoundError as missing:  # no photo missing: MEDIA_ROOT cannot be made
+            raise UnusableStore(f"{self.root} cannot hold files: {missing.strerror}") from missing
         # Write beside the target then rename: readers never see a half-written file.
         fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
         try:

@@ -85,6 +85,7 @@ class S3Storage(PhotoStorage):
             for item in page.get("Contents", []):
                 yield item["Key"]
 
+    @store_failures  # no credentials to sign with: the store is out of reach
     def redirect_url(self, key: str) -> str | None:
         if not self.presign_seconds:
             return None

@@ -3,11 +3,14 @@
 import errno
 import socket
 
+import boto3
 import pytest
 
 from service import create_app
 from service.config import Config
+from service.errors import ServiceUnavailable
 from service.storage import local
+from service.storage.s3 import S3Storage
 from tests import images
 from tests.helpers import PROBLEM
 
@@ -71,3 +74,32 @@ def test_an_object_store_out_of_reach_is_a_503(database_url, tmp_path_factory, m
     assert response.status_code == 503 and response.mimetype == PROBLEM
     assert "photo store" in response.get_json()["detail"]
     app.extensions["engine"].dispose()
+
+
+def test_a_photo_folder_that_cannot_be_made_is_a_503(database_url, make_user):
+    """MEDIA_ROOT where no folder can be made (here under /proc): not a 500."""
+    app = create_app(
+        Config(
+            DATABASE_URL=database_url, TESTING=True, RATELIMIT_ENABLED=False,
+            MEDIA_ROOT="/proc/vigie-media",
+        )
+    )  # fmt: skip
+    _user, token = make_user("moderator")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    response = images.upload(client, images.plain_photo())
+    assert response.status_code == 503 and response.mimetype == PROBLEM
+    assert "photo store" in response.get_json()["detail"]
+    app.extensions["engine"].dispose()
+
+
+def test_an_object_store_without_credentials_cannot_sign_a_link_a_503(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to look for
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # credentials another test resolved
+    store = S3Storage("vigie-photos", region="us-east-1", presign_seconds=60)
+    with pytest.raises(ServiceUnavailable, match="photo store"):
+        store.redirect_url("0" * 64 + ".jpg")
