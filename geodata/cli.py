@@ -187,11 +187,13 @@ def load_default_command():
         click.echo(f"default districts {name} already loaded.")
         return
     geodata_dir = current_app.config["GEODATA_DIR"]
+    # Not loaded: said, and the exit status says so to a script (`make run` goes on serving).
     try:
         local = catalogue.local_source(name, geodata_dir)
     except KeyError as exc:
-        click.echo(f"default districts NOT loaded: DEFAULT_DISTRICTS names {exc.args[0]}")
-        return
+        raise click.ClickException(
+            f"default districts NOT loaded: DEFAULT_DISTRICTS names {exc.args[0]}"
+        ) from None
     if local is not None:
         click.echo(f"loading default districts {name} from {local.location}")
         import_source(local, local.location)
@@ -199,11 +201,11 @@ def load_default_command():
     try:
         fetch_and_import(name)
     except OSError as exc:
-        click.echo(
+        raise click.ClickException(
             f"default districts {name} NOT loaded: GEODATA_DIR ({geodata_dir}) has no copy and "
             f"the download failed ({exc}). Statistics stay empty until districts are imported "
             f"(flask geodata fetch {name}, or flask geodata import FILE ...)."
-        )
+        ) from None
 
 
 @geodata_cli.command("refresh-statistics")

@@ -241,22 +241,20 @@ def test_load_default_uses_the_local_copy_once(app, runner, tmp_path, monkeypatc
     assert [tuple(r) for r in rows] == [("Louvre", "75056", 15114)]
 
 
-def test_load_default_without_data_or_network_says_so_and_succeeds(
-    app, runner, tmp_path, monkeypatch
-):
+def test_load_default_without_data_or_network_says_so_and_fails(app, runner, tmp_path, monkeypatch):
     def offline(url):
         raise OSError("network unreachable")
 
     monkeypatch.setattr(catalogue, "download", offline)
     monkeypatch.setitem(app.config, "GEODATA_DIR", str(tmp_path))
     result = runner.invoke(args=["geodata", "load-default"])
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # which `make run` goes past, saying so
     assert "NOT loaded" in result.output and "network unreachable" in result.output
     assert stored(app, "SELECT code FROM districts WHERE dataset = 'paris-arrondissements'") == []
 
 
-def test_load_default_of_an_unknown_dataset_says_so_and_succeeds(app, runner, monkeypatch):
+def test_load_default_of_an_unknown_dataset_says_so_and_fails(app, runner, monkeypatch):
     monkeypatch.setitem(app.config, "DEFAULT_DISTRICTS", "atlantis")
     result = runner.invoke(args=["geodata", "load-default"])
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     assert "NOT loaded" in result.output and "'atlantis' is not in the catalogue" in result.output
