@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from service.commands import CommandGroup
 from service.db import session
 from service.extensions import TRANSIENT_CONFLICTS
 from service.geo.statistics.cache import (
@@ -29,7 +29,9 @@ from .importer import GeodataError, import_districts, import_population, source_
 # before each new try (times the tries so far).
 IMPORT_ATTEMPTS = 3
 IMPORT_RETRY_PAUSE_S = 0.5
-geodata_cli = AppGroup("geodata", help="Districts: import files, join populations, fetch sources.")
+geodata_cli = CommandGroup(
+    "geodata", help="Districts: import files, join populations, fetch sources."
+)
 
 
 def progress_bar(label: str):

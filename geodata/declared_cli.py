@@ -2,11 +2,14 @@
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+
+from service.commands import CommandGroup
 
 from .declared import DeclaredFields, DeclaredFileError, import_declared
 
-declared_cli = AppGroup("declared", help="Declared lists of surveillance sites versus observed.")
+declared_cli = CommandGroup(
+    "declared", help="Declared lists of surveillance sites versus observed."
+)
 
 
 @declared_cli.command("import")

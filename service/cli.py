@@ -2,12 +2,12 @@
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 from marshmallow import ValidationError
 
 from . import auth, community, idempotency, migrate
 from .api.accounts.schemas import USERNAME
 from .backups.cli import backup_cli
+from .commands import CommandGroup
 from .db import session
 from .exports.cli import export_cli
 from .models import User
@@ -16,10 +16,10 @@ from .osm.cli import osm_cli
 from .photos.cli import photos_cli
 from .varnish import cache_cli
 
-db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
-users_cli = AppGroup("users", help="Accounts.")
-idempotency_cli = AppGroup("idempotency", help="Stored answers of idempotent writes.")
-community_cli = AppGroup("community", help="Votes and verification levels.")
+db_cli = CommandGroup("db", help="Database schema migrations (Alembic).")
+users_cli = CommandGroup("users", help="Accounts.")
+idempotency_cli = CommandGroup("idempotency", help="Stored answers of idempotent writes.")
+community_cli = CommandGroup("community", help="Votes and verification levels.")
 
 
 @users_cli.command("create-admin")

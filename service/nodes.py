@@ -14,11 +14,11 @@ import logging
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 from psycopg.errors import UndefinedTable
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from .commands import CommandGroup
 from .errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def init_app(app) -> None:
         checked = same is True
 
 
-nodes_cli = AppGroup("nodes", help="What the nodes serving one database share.")
+nodes_cli = CommandGroup("nodes", help="What the nodes serving one database share.")
 
 
 @nodes_cli.command("forget-secret-key")

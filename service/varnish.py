@@ -5,13 +5,13 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
 from .caching import EVERYTHING, purger
+from .commands import CommandGroup
 
 VCL_TEMPLATE = Path(__file__).parent / "templates" / "varnish.vcl"
 
-cache_cli = AppGroup("cache", help="The HTTP cache in front of the app nodes.")
+cache_cli = CommandGroup("cache", help="The HTTP cache in front of the app nodes.")
 
 
 def backend_definition(name: str, address: str, host: str | None = None) -> str:

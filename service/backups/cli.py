@@ -4,15 +4,15 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
 from .. import migrate
+from ..commands import CommandGroup
 from ..storage import photo_storage
 from .archive import BackupError
 from .backup import create_backup, restore_backup
 from .database import DatabaseToolError
 
-backup_cli = AppGroup("backup", help="Back up and restore the database and the photo store.")
+backup_cli = CommandGroup("backup", help="Back up and restore the database and the photo store.")
 
 
 def describe(manifest) -> str:

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
+from ..commands import CommandGroup
 from ..geo.exports import select_district_rows, select_public_device_rows
 from .geopackage import Layer, write_geopackage
 
-export_cli = AppGroup("export", help="Files of the public data.")
+export_cli = CommandGroup("export", help="Files of the public data.")
 
 
 def export_layers() -> list[Layer]:

@@ -3,13 +3,13 @@
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
 
+from ..commands import CommandGroup
 from ..db import session
 from .files import OsmFileError
 from .importer import import_osm_file
 
-osm_cli = AppGroup("osm", help="Exchange with OpenStreetMap.")
+osm_cli = CommandGroup("osm", help="Exchange with OpenStreetMap.")
 
 
 @osm_cli.command("import")

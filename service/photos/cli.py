@@ -5,14 +5,14 @@ from datetime import UTC, datetime, timedelta
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from ..commands import CommandGroup
 from ..db import session
 from ..storage import photo_storage
 from .library import delete_photos, select_orphans, stray_files
 
-photos_cli = AppGroup("photos", help="Photo storage upkeep.")
+photos_cli = CommandGroup("photos", help="Photo storage upkeep.")
 
 UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 BATCH = 500

@@ -1,0 +1,28 @@
+"""Commands end an expected failure with one line saying it, not a traceback cron would mail."""
+
+from service import create_app
+from service.config import Config
+
+
+def test_a_file_that_cannot_be_written_is_one_line(app, tmp_path):
+    target = tmp_path / "missing" / "folder" / "x.backup"
+    result = app.test_cli_runner().invoke(args=["backup", "create", str(target)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.output.startswith("Error: ") and str(target.parent) in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_migration_that_does_not_exist_is_one_line(app):
+    result = app.test_cli_runner().invoke(args=["db", "upgrade", "9999"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "Error: Can't locate revision identified by '9999'" in result.output
+
+
+def test_a_database_out_of_reach_is_one_line():
+    closed = create_app(
+        Config(DATABASE_URL="postgresql+psycopg://vigie@127.0.0.1:1/vigie", TESTING=True)
+    )
+    result = closed.test_cli_runner().invoke(args=["community", "expire-disputes"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "Error: the database refused: connection failed" in result.output
+    closed.extensions["engine"].dispose()
