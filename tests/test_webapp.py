@@ -1421,6 +1421,14 @@ def test_a_refused_vote_says_so_and_leaves_no_dead_end(phone, db, moderator, con
     expect(said).to_have_count(1)
     expect(page.locator("#outbox-button")).to_be_hidden()
     assert confirmations_of(db, device.get_json()["id"]) == [("still_there", contributor)]
+    # What a refused "wrong details" said stays in its form, not lost with the vote.
+    sheet.get_by_role("button", name="Wrong details").click()
+    sheet.get_by_label(re.compile("^What is wrong")).fill("It films the school yard.")
+    sheet.get_by_role("button", name="Send").click()
+    expect(sheet.get_by_text("Your answer was not recorded")).to_be_visible()
+    expect(sheet.get_by_label(re.compile("^What is wrong"))).to_have_value(
+        "It films the school yard."
+    )
     assert [error for error in phone.errors if "status of 409" not in error] == []
 
 

@@ -167,18 +167,27 @@ export function showDevice(feature, context) {
     }
     // A refused vote has left the outbox (queue.js). The announcer says why (app.js): shown
     // here, not said a second time.
-    else if (answer?.error) message.replaceChildren(notice(t("voteRefused", { detail: errorText(answer.error) }), "error", false));
+    // What the contributor wrote stays in its form, to send later or copy elsewhere.
+    else if (answer?.error) {
+      message.replaceChildren(notice(t("voteRefused", { detail: errorText(answer.error) }), "error", false));
+      if (comment) message.append(whatIsWrongForm(comment).form);
+    }
     return answer;
   }
   // Wrong details: what is wrong, said in a few words, is what moderators act on.
-  function askWhatIsWrong() {
+  function whatIsWrongForm(text = "") {
     const comment = field(t("whatIsWrong"), "textarea", { name: "comment", maxlength: 1000, rows: 3 });
+    comment.control.value = text;
     const form = element("form", { class: "stack" }, comment.node,
       element("p", { class: "actions" }, element("button", { type: "submit" }, t("sendVote"))));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       vote("wrong_details", comment.control.value.trim());
     });
+    return { form, comment };
+  }
+  function askWhatIsWrong() {
+    const { form, comment } = whatIsWrongForm();
     message.replaceChildren(form);
     comment.control.focus();
   }
