@@ -55,6 +55,23 @@ def local_secret_key(path: Path = PROJECT_DIR / "var" / "secret_key") -> str:
     return path.read_text().strip()
 
 
+# A key anyone could guess would let them recompute the hashes it keys (reserved pseudonyms,
+# anonymous clients' rate-limit identifiers).
+MIN_SECRET_KEY_CHARS = 32
+
+
+def env_secret_key() -> str | None:
+    """SECRET_KEY from the environment, when given; one too short to resist guessing stops
+    the start."""
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if key and len(key) < MIN_SECRET_KEY_CHARS:
+        raise SystemExit(
+            f"SECRET_KEY has {len(key)} characters: give it {MIN_SECRET_KEY_CHARS} or more, "
+            "random (python3 -c 'import secrets; print(secrets.token_hex(32))')."
+        )
+    return key or None
+
+
 def env_int(name: str, default: int) -> int:
     """The whole number in the environment variable NAME, else DEFAULT; any other value stops
     the start with the setting named, not a bare traceback."""
@@ -93,7 +110,7 @@ class Config:
     def __init__(self, **overrides):
         env = os.environ
         self.DATABASE_URL = env.get("DATABASE_URL") or default_database_url()
-        self.SECRET_KEY = env.get("SECRET_KEY") or local_secret_key()
+        self.SECRET_KEY = env_secret_key() or local_secret_key()
         self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 5)
         # The longest a statement waits for a lock another holds (a migration's ALTER TABLE, a
         # VACUUM FULL, a restore): beyond, the request is a 503 rather than a hang.

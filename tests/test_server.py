@@ -132,6 +132,7 @@ def test_nodes_on_one_machine_share_no_control_socket_and_trust_proxies_as_told(
         ("RATE_LIMIT_LOGIN_FAILURES", "3 per hourr"),  # would not apply: no limit at all
         ("DB_POOL_SIZE", "abc"),
         ("MALLOC_ARENA_MAX", "abc"),  # read by each worker as it starts
+        ("SECRET_KEY", "x"),  # anyone could guess it, and recompute what it keys
     ],
 )
 def test_a_wrong_setting_stops_the_start_naming_it(database_url, setting, value):
