@@ -53,19 +53,10 @@ def test_a_failing_disk_refuses_the_upload_and_keeps_nothing(
     assert images.upload(moderator, photo).status_code == 201  # the store is back
 
 
-def test_an_object_store_out_of_reach_is_a_503(database_url, tmp_path_factory, make_user):
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def upload_to_a_store_that_fails(database_url, make_user, **store) -> None:
+    """An upload to an app whose photo store (STORE settings) cannot keep it: a 503."""
     app = create_app(
-        Config(
-            DATABASE_URL=database_url,
-            TESTING=True,
-            RATELIMIT_ENABLED=False,
-            S3_BUCKET="vigie-photos",
-            S3_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-            S3_REGION="us-east-1",
-        )
+        Config(DATABASE_URL=database_url, TESTING=True, RATELIMIT_ENABLED=False, **store)
     )
     _user, token = make_user("moderator")
     client = app.test_client()
@@ -76,21 +67,22 @@ def test_an_object_store_out_of_reach_is_a_503(database_url, tmp_path_factory, m
     app.extensions["engine"].dispose()
 
 
+def test_an_object_store_out_of_reach_is_a_503(database_url, make_user):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    upload_to_a_store_that_fails(
+        database_url,
+        make_user,
+        S3_BUCKET="vigie-photos",
+        S3_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        S3_REGION="us-east-1",
+    )
+
+
 def test_a_photo_folder_that_cannot_be_made_is_a_503(database_url, make_user):
     """MEDIA_ROOT where no folder can be made (here under /proc): not a 500."""
-    app = create_app(
-        Config(
-            DATABASE_URL=database_url, TESTING=True, RATELIMIT_ENABLED=False,
-            MEDIA_ROOT="/proc/vigie-media",
-        )
-    )  # fmt: skip
-    _user, token = make_user("moderator")
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    response = images.upload(client, images.plain_photo())
-    assert response.status_code == 503 and response.mimetype == PROBLEM
-    assert "photo store" in response.get_json()["detail"]
-    app.extensions["engine"].dispose()
+    upload_to_a_store_that_fails(database_url, make_user, MEDIA_ROOT="/proc/vigie-media")
 
 
 def test_an_object_store_without_credentials_cannot_sign_a_link_a_503(monkeypatch):
