@@ -67,6 +67,12 @@ class Device(Base):
         Index("devices_updated_at_idx", "updated_at"),
         Index("devices_change_idx", "change_txid", "id"),
         Index("devices_created_by_idx", "created_by"),
+        # The pins merged into a device, whose authors its verification counts (migration 0032).
+        Index(
+            "devices_merged_into_idx",
+            "merged_into",
+            postgresql_where=text("merged_into IS NOT NULL"),
+        ),
         # OGC `datetime` filters on the day a device was observed, else last changed.
         Index("devices_time_idx", text("public_day(coalesce(observed_at, updated_at))")),
         UniqueConstraint("osm_id", name="devices_osm_id_key"),
