@@ -87,8 +87,13 @@ def db_upgrade(revision):
 
 @db_cli.command("downgrade")
 @click.argument("revision")
+@click.confirmation_option(
+    prompt="Reverting migrations drops what they created, data included. Go on?",
+    help="Revert without asking (scripts).",
+)
 def db_downgrade(revision):
-    """Revert migrations down to REVISION (`base` empties the schema)."""
+    """Revert migrations down to REVISION (`base` empties the schema: every table and its
+    data). Asks first; --yes does not."""
     migrate.downgrade(current_app.config["DATABASE_URL"], revision)
 
 

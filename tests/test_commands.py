@@ -26,3 +26,10 @@ def test_a_database_out_of_reach_is_one_line():
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "Error: the database refused: connection failed" in result.output
     closed.extensions["engine"].dispose()
+
+
+def test_reverting_migrations_asks_first(app, db):
+    """A downgrade drops tables and their data: nothing happens unless the operator says so."""
+    result = app.test_cli_runner().invoke(args=["db", "downgrade", "base"], input="n\n")
+    assert result.exit_code == 1 and "data included. Go on?" in result.output
+    assert db("SELECT count(*) FROM devices").scalar_one() == 0  # the table is still there
