@@ -1,5 +1,7 @@
 """Commands end an expected failure with one line saying it, not a traceback cron would mail."""
 
+import socket
+
 from service import create_app
 from service.config import Config
 
@@ -26,6 +28,18 @@ def test_a_database_out_of_reach_is_one_line():
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "Error: the database refused: connection failed" in result.output
     closed.extensions["engine"].dispose()
+
+
+def test_an_object_store_out_of_reach_is_one_line(database_url):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = {"S3_BUCKET": "vigie-photos", "S3_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    store = create_app(Config(DATABASE_URL=database_url, TESTING=True, **settings))
+    result = store.test_cli_runner().invoke(args=["photos", "clean-orphans", "--files"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "Error: the photo store refused: " in result.output
+    store.extensions["engine"].dispose()
 
 
 def test_reverting_migrations_asks_first(app, db):
