@@ -1448,7 +1448,7 @@ def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
     sheet.get_by_role("button", name="Close").click()
     expect(page.locator("#outbox-button")).to_contain_text("1 change refused")
     refused_pin = page.locator(
-        ".leaflet-marker-icon[title='camera — Refused pin (see the outbox)']"
+        ".leaflet-marker-icon[title='camera — refused pin (see the outbox)']"
     )
     expect(refused_pin).to_have_count(1)
     page.get_by_role("button", name="Account", exact=True).click()
@@ -1773,7 +1773,7 @@ def test_offline_edits_and_withdrawals_show_on_the_map_until_they_are_sent(phone
     page.locator(".pin-form").get_by_label("Notes").fill("Seen from the bridge")
     page.get_by_role("button", name="Save").click()
     sensors = page.locator(".leaflet-marker-icon[title^='sensor']")
-    edited = page.locator(".leaflet-marker-icon[title='sensor — Changes not sent yet']")
+    edited = page.locator(".leaflet-marker-icon[title='sensor — changes not sent yet']")
     expect(edited.locator(".pin.pending-edit")).to_have_count(1)
     expect(sensors).to_have_count(1)
     edited.click()
@@ -1789,7 +1789,7 @@ def test_offline_edits_and_withdrawals_show_on_the_map_until_they_are_sent(phone
     as_on_server.click()
     page.once("dialog", lambda dialog: dialog.accept())
     sheet.get_by_role("button", name="Withdraw my pin").click()
-    withdrawn = page.locator(".leaflet-marker-icon[title='sensor — Withdrawal not sent yet']")
+    withdrawn = page.locator(".leaflet-marker-icon[title='sensor — withdrawal not sent yet']")
     expect(withdrawn.locator(".pin.pending-withdraw")).to_have_count(1)
     expect(sensors).to_have_count(1)
     phone.context.set_offline(False)

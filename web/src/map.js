@@ -176,7 +176,8 @@ export function createMap({ basemap, db, onSelect }) {
       pending: t("pendingPin"), refused: t("refusedPin"), "awaiting-review": t("awaitingReviewPin"), rejected: t("rejectedPin"),
       "pending-edit": t("pendingEdit"), "pending-withdraw": t("pendingWithdraw"), "refused-change": t("refusedChange"),
     }[extraClass];
-    const title = state ? `${kindLabel(props.kind)} — ${state}` : kindLabel(props.kind);
+    // "camera — pending pin (not sent yet)": the state, a heading elsewhere, goes on the line.
+    const title = state ? `${kindLabel(props.kind)} — ${state[0].toLowerCase()}${state.slice(1)}` : kindLabel(props.kind);
     const marker = L.marker([lat, lon], { icon: deviceIcon(props.kind, extraClass), title, alt: title, riseOnHover: true, keyboard: true });
     // Pending: still in the outbox, not on the server.
     whenActivated(marker, () => onSelect(feature, { pending: OUTBOX_STATES.has(extraClass) }));
