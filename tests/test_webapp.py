@@ -1123,6 +1123,19 @@ def test_the_sheet_says_the_position_is_being_found_while_the_gps_takes_its_time
     expect(page.locator(".leaflet-marker-draggable")).to_have_count(0)  # no draft pin left
 
 
+def test_a_field_of_view_is_typed_once_a_direction_is_given(phone, contributor):
+    """Without a direction, a field of view would be dropped without a word."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    angle = page.locator(".pin-form").get_by_label("Field of view (°)")
+    expect(angle).to_be_disabled()
+    page.get_by_role("button", name="Add a direction").click()
+    expect(angle).to_be_enabled()
+    page.get_by_role("button", name="Remove direction 1").click()
+    expect(angle).to_be_disabled()
+
+
 def test_removing_a_direction_keeps_the_focus_in_the_form(phone, contributor):
     page = phone.open()
     phone.sign_in(contributor)

@@ -159,6 +159,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       });
       return element("li", {}, input.node, compass, remove);
     }));
+    // A field of view is a direction's: typed without one, it would be dropped unsaid.
+    angleInput.control.disabled = directions.length === 0;
   }
 
   marker.on("drag", drawCones);
