@@ -11,14 +11,14 @@ import os
 from service.config import Config
 
 # Each worker keeps freed memory for its next responses (KEEP_FREED_MEMORY_MB).
-from service.memory import check_settings, post_fork  # noqa: F401  (post_fork: a gunicorn hook)
+from service.memory import memory_settings, post_fork  # noqa: F401  (post_fork: a gunicorn hook)
 from service.server_errors import answer_server_errors_as_problems
 
 # Settings are read once here, in the master, so that a wrong one stops the start with its
 # name: a worker that stopped on it would be started again and again, answering nothing. The
 # local secret key is made here too when there is none, before the workers read it.
 Config()
-check_settings()
+memory_settings()
 
 # Requests gunicorn refuses itself (too long, malformed) get problem+json, not an HTML page.
 answer_server_errors_as_problems()

@@ -75,11 +75,6 @@ def whole_number(name: str, default: int) -> int:
     return int(value)
 
 
-def keep_freed_memory_as_configured() -> bool:
-    """keep_freed_memory with KEEP_FREED_MEMORY_MB (default DEFAULT_KEEP_MB)."""
-    return keep_freed_memory(whole_number("KEEP_FREED_MEMORY_MB", DEFAULT_KEEP_MB))
-
-
 def share_malloc_arenas(arenas: int) -> bool:
     """Let the process' threads share at most ARENAS malloc arenas (0: glibc's default, eight
     per core). Takes effect for the threads that allocate afterwards: call it before starting
@@ -88,15 +83,18 @@ def share_malloc_arenas(arenas: int) -> bool:
     return mallopt is not None and bool(mallopt(M_ARENA_MAX, arenas))
 
 
-def check_settings() -> None:
-    """Read the settings post_fork reads, in gunicorn's master: a worker that stops on one
-    would be started again and again."""
-    whole_number("MALLOC_ARENA_MAX", DEFAULT_ARENAS)
-    whole_number("KEEP_FREED_MEMORY_MB", DEFAULT_KEEP_MB)
+def memory_settings() -> tuple[int, int]:
+    """(MALLOC_ARENA_MAX, KEEP_FREED_MEMORY_MB). gunicorn.conf.py reads them in the master
+    too: a worker that stopped on a wrong one would be started again and again."""
+    return (
+        whole_number("MALLOC_ARENA_MAX", DEFAULT_ARENAS),
+        whole_number("KEEP_FREED_MEMORY_MB", DEFAULT_KEEP_MB),
+    )
 
 
 def post_fork(_server, _worker) -> None:
     """gunicorn's hook, run in each new worker before its threads start: one malloc arena
     (MALLOC_ARENA_MAX) that keeps freed memory for the next responses."""
-    share_malloc_arenas(whole_number("MALLOC_ARENA_MAX", DEFAULT_ARENAS))
-    keep_freed_memory_as_configured()
+    arenas, keep_mb = memory_settings()
+    share_malloc_arenas(arenas)
+    keep_freed_memory(keep_mb)
