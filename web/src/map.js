@@ -285,8 +285,10 @@ export function createMap({ basemap, db, onSelect }) {
       // Close up, devices of one spot stay grouped at every zoom: the area's devices are then
       // asked one by one for the phone.
       const still = () => currentToken() === token;
-      const every = devices.length === data.features.length ? devices : await devicesOneByOne(bbox, signal);
-      if (every && shownKinds.size === KINDS.length) await keepArea(db, bbox, every, still);
+      if (shownKinds.size === KINDS.length) {
+        const every = devices.length === data.features.length ? devices : await devicesOneByOne(bbox, signal);
+        if (every) await keepArea(db, bbox, every, still);
+      }
       if (signal.aborted) return;
       // The same devices as on screen (a small pan): keep the markers as they are.
       const key = JSON.stringify(data.features);
