@@ -105,11 +105,19 @@ def state_before(device: Device) -> dict:
     return {**snapshot(device), "status_dated_at": device.status_dated_at}
 
 
-def record_revision(device: Device, action: str, before: dict | None, author: User | None) -> None:
+def record_revision(
+    device: Device,
+    action: str,
+    before: dict | None,
+    author: User | None,
+    *,
+    other_device_id: uuid.UUID | None = None,
+    merge_moves: dict | None = None,
+) -> None:
     """Append a revision with the fields that changed since BEFORE (state_before; None for a
     creation). The revisions of a row loaded in bulk up to its first public one keep when its
     status was set: a removal that one found was made then (service/geo/statistics/selection.py,
-    observed_then)."""
+    observed_then). OTHER_DEVICE_ID and MERGE_MOVES: for a merge or its undoing (DeviceRevision)."""
     session.flush()
     found_changed_at = None
     if before is not None and not session.scalar(
@@ -135,6 +143,8 @@ def record_revision(device: Device, action: str, before: dict | None, author: Us
             changes=changes,
             snapshot=after,
             found_changed_at=found_changed_at,
+            other_device_id=other_device_id,
+            merge_moves=merge_moves,
         )
     )
 

@@ -1972,6 +1972,33 @@ def test_a_moderator_may_edit_a_pin_awaiting_review_but_not_withdraw_it_as_their
     expect(sheet.get_by_role("button", name="Withdraw my pin")).to_have_count(0)
 
 
+def test_a_moderator_undoes_a_wrong_merge_from_the_kept_devices_history(phone, db, moderator):
+    kept = pin(moderator, 2.3522, 48.8566, kind="sensor")
+    duplicate = pin(moderator, 2.3527, 48.8566, kind="sensor")
+    merging = moderator.post(f"/api/v1/devices/{kept['id']}/merge", json={"other": duplicate["id"]})
+    assert merging.status_code == 200
+    page = phone.open()
+    phone.sign_in(moderator.user.username)
+    expect(page.locator(".leaflet-marker-icon[title^='sensor']")).to_have_count(1)
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
+    page.get_by_role("button", name="Show the history").click()
+    undo = page.get_by_role("button", name=f"Undo the merge of {duplicate['id'][:8]}")
+    undo.click()  # asked first; dismissed (Playwright's default answer), nothing is undone
+    expect(page.locator(".history li")).to_have_count(2)
+    merged = "SELECT merged_into FROM devices WHERE id = :id"
+    assert str(db(merged, id=duplicate["id"]).scalar_one()) == kept["id"]
+    page.once("dialog", lambda dialog: dialog.accept())
+    undo.click()
+    expect(page.locator("#sheet")).to_contain_text(
+        f"The merge was undone: {duplicate['id'][:8]} is a device of its own again."
+    )
+    expect(page.locator(".history li").last).to_contain_text(f"unmerge — {moderator.user.username}")
+    expect(undo).to_have_count(0)  # the merge stays in the history, undone
+    assert db(merged, id=duplicate["id"]).scalar_one() is None
+    expect(page.locator(".leaflet-marker-icon[title^='sensor']")).to_have_count(2)
+    assert phone.errors == []
+
+
 def open_pending_pin_with_photo(phone, author):
     """A sensor AUTHOR pinned with a photo (awaiting review, so the photo is theirs and
     moderators' only), opened on the phone signed in as AUTHOR, the service worker in control.

@@ -34,6 +34,11 @@ class DeviceRevision(Base):
         # The few moves (service/geo/statistics/selection.py, is_a_move), which sync and the
         # statistics at a date look for among every revision.
         Index("device_revisions_moves_idx", "device_id", postgresql_where=text(MOVES)),
+        Index(
+            "device_revisions_other_device_idx",
+            "other_device_id",
+            postgresql_where=text("other_device_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -55,6 +60,15 @@ class DeviceRevision(Base):
     # public one: when its status was set before them, the moment a removal that one found was
     # made (Device.status_dated_at, migration 0031).
     found_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The other device of a merge or of its undoing: the duplicate, on the device kept's
+    # revision; the device kept, on the duplicate's (migration 0033).
+    other_device_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("devices.id", ondelete="SET NULL")
+    )
+    # On a duplicate's merge revision, what an undoing of the merge puts back: the ids of the
+    # votes and photos that moved, and the device kept's verification and first observation
+    # before (service/api/moderation/routes.py, MergeMoves).
+    merge_moves: Mapped[dict | None] = mapped_column(JSONB)
 
 
 class Confirmation(Base):

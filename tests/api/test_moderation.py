@@ -440,6 +440,122 @@ class TestMergeHistoryRevert:
             assert response.status_code == 410 and response.mimetype == PROBLEM
             assert response.get_json().get("errors", [{}])[0].get("field") == field
 
+    def test_a_wrong_merge_is_undone_with_the_votes_and_photos_it_moved(
+        self, moderator, as_user, client, db
+    ):
+        keep = pin(moderator, 2.35, 48.85)
+        duplicate = pin(moderator, 2.35, north_of(48.85, 5), observed_at="2026-01-10T09:00:00Z")
+        seen, absent = as_user(), as_user()
+        seen.post(
+            f"/api/v1/devices/{duplicate['id']}/confirmations", json={"verdict": "still_there"}
+        )
+        url = f"/api/v1/devices/{duplicate['id']}/photos"
+        photo = images.uploaded(moderator, images.plain_photo(), url=url)
+        merged = moderator.post(
+            f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]}
+        ).get_json()["properties"]
+        assert (merged["verification"], merged["observed_at"]) == (
+            "confirmed",
+            "2026-01-10T00:00:00+00:00",
+        )
+        # A vote on the device kept, after the merge, stays with it.
+        absent.post(f"/api/v1/devices/{keep['id']}/confirmations", json={"verdict": "not_found"})
+        history = moderator.get(f"/api/v1/devices/{keep['id']}/history").get_json()["revisions"]
+        assert [(r["action"], r.get("other")) for r in history[-1:]] == [("merge", duplicate["id"])]
+
+        undone = moderator.post(f"/api/v1/devices/{duplicate['id']}/unmerge")
+        assert undone.status_code == 200 and undone.headers["ETag"]
+        back = undone.get_json()
+        assert back["id"] == duplicate["id"]
+        assert back["properties"]["verification"] == "confirmed"  # its voter's sighting
+        assert [p["id"] for p in back["properties"]["photos"]] == [photo["id"]]
+        kept = client.get(f"/api/v1/devices/{keep['id']}").get_json()["properties"]
+        assert (kept["verification"], kept["observed_at"], kept["photos"]) == ("disputed", None, [])
+        votes = db("SELECT verdict, device_id::text FROM confirmations ORDER BY verdict").all()
+        assert [tuple(v) for v in votes] == [
+            ("not_found", keep["id"]),
+            ("still_there", duplicate["id"]),
+        ]
+        assert client.get(f"/api/v1/devices/{duplicate['id']}").status_code == 200
+        assert sorted(ids(client.get("/api/v1/devices"))) == sorted([keep["id"], duplicate["id"]])
+
+        for device_id, other in ((keep["id"], duplicate["id"]), (duplicate["id"], keep["id"])):
+            last = moderator.get(f"/api/v1/devices/{device_id}/history").get_json()["revisions"][-1]
+            assert (last["action"], last["other"]) == ("unmerge", other)
+        public = client.get(f"/api/v1/devices/{keep['id']}/history").get_json()["revisions"]
+        assert all("other" not in r and "id" not in r for r in public)
+        again = moderator.post(f"/api/v1/devices/{duplicate['id']}/unmerge")
+        assert again.status_code == 409 and again.mimetype == PROBLEM
+        assert again.get_json()["errors"][0]["field"] == "device_id"
+        assert "not merged" in again.get_json()["detail"]
+
+    def test_phones_that_synced_the_tombstone_get_the_device_back(
+        self, committed, moderator, client
+    ):
+        keep, duplicate = pin(moderator), pin(moderator, 2.3522, north_of(48.8566, 5))
+        moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]})
+        cursor = client.get("/api/v1/sync").get_json()["next_cursor"]
+        assert moderator.post(f"/api/v1/devices/{duplicate['id']}/unmerge").status_code == 200
+        synced = client.get(f"/api/v1/sync?since={cursor}").get_json()["features"]
+        assert {f["id"]: f["properties"]["deleted_at"] for f in synced} == {
+            keep["id"]: None,
+            duplicate["id"]: None,
+        }
+
+    def test_only_moderators_undo_a_merge_of_a_device_that_exists(self, moderator, as_user):
+        keep, duplicate = pin(moderator), pin(moderator, 2.3522, north_of(48.8566, 5))
+        moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]})
+        url = f"/api/v1/devices/{duplicate['id']}/unmerge"
+        assert as_user().post(url).status_code == 403
+        unknown = moderator.post("/api/v1/devices/00000000-0000-4000-8000-000000000000/unmerge")
+        assert unknown.status_code == 404 and unknown.mimetype == PROBLEM
+        assert moderator.post(url).status_code == 200
+
+    def test_merges_one_into_another_are_undone_last_first(self, moderator, as_user, client, db):
+        """A into B, then B into C: A's vote followed B, so B comes back first, with it."""
+        a, b, c = (pin(moderator, 2.35, north_of(48.85, metres)) for metres in (0, 3, 6))
+        as_user().post(f"/api/v1/devices/{a['id']}/confirmations", json={"verdict": "still_there"})
+        for kept, other in ((b, a), (c, b)):
+            moderator.post(f"/api/v1/devices/{kept['id']}/merge", json={"other": other["id"]})
+        refused = moderator.post(f"/api/v1/devices/{a['id']}/unmerge")
+        assert refused.status_code == 409
+        assert f"/api/v1/devices/{b['id']}/unmerge" in refused.get_json()["detail"]
+        assert client.get(f"/api/v1/devices/{a['id']}").status_code == 308
+        assert moderator.post(f"/api/v1/devices/{b['id']}/unmerge").status_code == 200
+        assert db("SELECT device_id::text FROM confirmations").scalar_one() == b["id"]
+        assert moderator.post(f"/api/v1/devices/{a['id']}/unmerge").status_code == 200
+        assert db("SELECT device_id::text FROM confirmations").scalar_one() == a["id"]
+        assert sorted(ids(client.get("/api/v1/devices"))) == sorted(d["id"] for d in (a, b, c))
+
+    def test_a_rejected_pins_photos_go_back_to_it_out_of_the_photo_queue(
+        self, moderator, as_user, client
+    ):
+        keep = pin(moderator, 2.35, 48.85)
+        author = as_user()
+        rejected = pin(author, 2.35, north_of(48.85, 5))
+        url = f"/api/v1/devices/{rejected['id']}/photos"
+        photo = images.uploaded(author, images.plain_photo(), url=url)
+        review(moderator, rejected["id"], "reject", "a face")
+        moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": rejected["id"]})
+        assert moderator.get("/api/v1/moderation/queue").get_json()["photos"]
+        assert moderator.post(f"/api/v1/devices/{rejected['id']}/unmerge").status_code == 200
+        assert moderator.get("/api/v1/moderation/queue").get_json()["photos"] == []
+        own = author.get(f"/api/v1/devices/{rejected['id']}").get_json()["properties"]
+        assert (own["review_status"], [p["id"] for p in own["photos"]]) == (
+            "rejected",
+            [photo["id"]],
+        )
+        assert client.get(f"/api/v1/devices/{rejected['id']}").status_code == 404
+        assert client.get(f"/api/v1/photos/{photo['id']}/thumbnail").status_code == 404
+
+    def test_a_merge_made_before_merges_were_recorded_is_not_undone(self, moderator, client, db):
+        keep, duplicate = pin(moderator), pin(moderator, 2.3522, north_of(48.8566, 5))
+        moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]})
+        db("UPDATE device_revisions SET merge_moves = NULL, other_device_id = NULL")
+        refused = moderator.post(f"/api/v1/devices/{duplicate['id']}/unmerge")
+        assert refused.status_code == 409 and "cannot be undone" in refused.get_json()["detail"]
+        assert client.get(f"/api/v1/devices/{duplicate['id']}").status_code == 308
+
     def test_what_the_author_changed_before_approval_stays_out_of_the_public_history(
         self, as_user, moderator, client
     ):

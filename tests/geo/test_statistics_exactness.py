@@ -89,6 +89,7 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("delete"), TARGET),
     st.tuples(st.just("erase"), TARGET),
     st.tuples(st.just("merge"), TARGET, TARGET),
+    st.tuples(st.just("unmerge"), TARGET),
     st.tuples(st.just("reimport"), st.sets(st.sampled_from(sorted(RESHAPED)), min_size=1)),
     st.tuples(st.just("drop_district"), st.sampled_from(sorted(QUARTERS))),
 )
@@ -172,6 +173,13 @@ def apply(db, districts, operation) -> None:
         db("UPDATE devices SET deleted_at = now() WHERE id = :id", id=pick(args[0]))
     elif name == "erase":
         db("DELETE FROM devices WHERE id = :id", id=pick(args[0]))
+    elif name == "unmerge":  # a wrong merge undone: the duplicate is a device again
+        merged = db("SELECT id FROM devices WHERE merged_into IS NOT NULL ORDER BY id").all()
+        if merged:
+            db(
+                "UPDATE devices SET deleted_at = NULL, merged_into = NULL WHERE id = :id",
+                id=merged[args[0] % len(merged)].id,
+            )
     elif name == "merge":  # as moderators merge a duplicate into another device
         other, target = pick(args[0]), pick(args[1])
         if other != target:

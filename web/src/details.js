@@ -86,13 +86,43 @@ function changeText(name, change, action) {
   return action === "create" || before === null || after === null ? label : `${label} ${before} → ${after}`;
 }
 
-async function history(feature, box) {
+// The merges into this device not undone since, told to moderators with the duplicate each took
+// in (`other`): theirs to undo when wrong. A duplicate's own merge revision is its tombstone's.
+function undoableMerges(revisions) {
+  const latest = new Map(revisions.filter((revision) => revision.other).map((revision) => [revision.other, revision]));
+  return new Set([...latest.values()].filter((revision) => revision.action === "merge" && !("merged_into" in (revision.changes || {}))));
+}
+
+async function history(feature, box, mapApi) {
   const { data } = await request("GET", `devices/${feature.id}/history`);
+  const undoable = undoableMerges(data.revisions);
   box.replaceChildren(element("ol", { class: "history" }, ...data.revisions.map((revision) => element("li", {},
     t("labelled", {
       label: `${dayText(revision.created_at)} — ${valueLabel(revision.action)}${revision.author ? ` — ${revision.author}` : ""}`,
       value: Object.entries(revision.changes || {}).map(([name, change]) => changeText(name, change, revision.action)).join(", "),
-    })))));
+    }),
+    undoable.has(revision) ? undoMergeButton(revision.other, feature, box, mapApi) : null))));
+}
+
+// Brings the duplicate OTHER back, with the votes and photos the merge moved; the history is
+// read again (it says the merge was undone) and the map shows both devices.
+function undoMergeButton(other, feature, box, mapApi) {
+  return element("button", {
+    type: "button",
+    class: "secondary",
+    onclick: async () => {
+      if (!window.confirm(t("unmergeConfirm", { id: other.slice(0, 8) }))) return;
+      try {
+        await request("POST", `devices/${other}/unmerge`);
+      } catch (error) {
+        box.append(notice(errorText(error), "error"));
+        return;
+      }
+      await history(feature, box, mapApi);
+      box.prepend(notice(t("unmerged", { id: other.slice(0, 8) })));
+      await mapApi.reload();
+    },
+  }, t("unmerge", { id: other.slice(0, 8) }));
 }
 
 // What the outbox keeps of device ID, not sent yet or refused (and why), with what can be done
@@ -201,7 +231,7 @@ export function showDevice(feature, context) {
     }, t(label))));
   const historyBox = element("div", {});
   const historyButton = element("button", { type: "button", class: "secondary" }, t("showHistory"));
-  historyButton.addEventListener("click", () => history(feature, historyBox).catch((error) => historyBox.replaceChildren(notice(errorText(error), "error"))));
+  historyButton.addEventListener("click", () => history(feature, historyBox, mapApi).catch((error) => historyBox.replaceChildren(notice(errorText(error), "error"))));
   body.append(votes, element("h3", {}, t("history")), historyButton, historyBox);
   if (!session() || !(own || isModerator())) return;
   const edit = element("button", { type: "button", class: "secondary" }, t("edit"));

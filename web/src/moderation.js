@@ -16,7 +16,8 @@ const STALE = new Set([404, 409, 410, 412]);
 
 // SEND: a decision's request; the queue is read again after it (which says so, the focus on
 // its title: the buttons that had it are gone), or the refusal shown in MESSAGE. QUESTION, when
-// given, is asked first: a decision is not undone from the app, and its buttons sit side by side.
+// given, is asked first: a decision is not undone from the queue (a merge only from the kept
+// device's history), and its buttons sit side by side.
 const acting = (message, refresh) => (send, question = null) => async () => {
   if (question && !window.confirm(question)) return;
   try {

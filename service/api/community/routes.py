@@ -105,7 +105,7 @@ class HistoryViews(MethodView):
         return {
             "revisions": [
                 {
-                    **({"id": r.id} if viewer.sees_every_pin else {}),
+                    **(moderators_only(r) if viewer.sees_every_pin else {}),
                     "action": r.action,
                     "author": username,
                     "created_at": day_of(r.created_at),
@@ -114,6 +114,14 @@ class HistoryViews(MethodView):
                 for r, username, changes in rows
             ]
         }
+
+
+def moderators_only(revision: DeviceRevision) -> dict:
+    """What moderators are told of a revision besides: its id, which a revert takes, and the
+    other device of a merge or of its undoing (the duplicate, on the device kept's history: a
+    pin whose id others may not know)."""
+    other = {"other": revision.other_device_id} if revision.other_device_id else {}
+    return {"id": revision.id, **other}
 
 
 def public_revisions(rows: list[tuple]) -> list[tuple]:

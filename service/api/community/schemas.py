@@ -32,7 +32,13 @@ class RevisionSchema(ma.Schema):
         metadata={"description": "For moderators only (POST /devices/{id}/revert takes it)"}
     )
     action = ma.fields.String(
-        metadata={"description": "create, update, delete, review, merge, revert"}
+        metadata={"description": "create, update, delete, review, merge, unmerge, revert"}
+    )
+    other = ma.fields.UUID(
+        metadata={
+            "description": "For moderators only, on a merge or unmerge: the other device (on "
+            "the device kept, the duplicate, which POST /devices/{id}/unmerge takes)"
+        }
     )
     author = ma.fields.String(
         allow_none=True,

@@ -1,9 +1,11 @@
 """Moderation: review pending pins, merge duplicates, revert to an earlier revision."""
 
+from datetime import datetime
+
 from flask import Response, current_app, g, request
 from flask.views import MethodView
 from marshmallow import RAISE
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 
 from ...community import (
     inherit_first_sighting,
@@ -12,6 +14,7 @@ from ...community import (
     record_revision,
     restore,
     state_before,
+    to_json_value,
 )
 from ...db import session
 from ...errors import Conflict, NotFound
@@ -133,9 +136,9 @@ def refuse_hiding_merge(target: Device, other: Device) -> None:
 
 
 def refuse_unlikely_merge(target: Device, other: Device) -> None:
-    """A merge cannot be undone (the duplicate's votes and photos join the device kept, which
-    its revisions do not record): two kinds, or two places far apart, are more likely a wrong
-    id than the same device pinned twice, and need force=true."""
+    """Two kinds, or two places far apart, are more likely a wrong id than the same device
+    pinned twice, and need force=true: a merge is undone, but maps and votes meanwhile went by
+    it."""
     distance = session.scalar(select_distance_m(target.id, other.id))
     limit = current_app.config["MERGE_DISTANCE_M"]
     if other.kind != target.kind or distance > limit:
@@ -175,6 +178,11 @@ class MergeViews(MethodView):
         if not force:
             refuse_unlikely_merge(target, other)
         before_target, before_other = state_before(target), state_before(other)
+        moves = {
+            "confirmations": ids_on(Confirmation, other.id),
+            "photos": ids_on(Photo, other.id),
+            "verification": target.verification,
+        }
         if is_public(target.review_status) and not is_public(other.review_status):
             # Photos of a pin nobody but its author and moderators saw (pending, or rejected:
             # perhaps for a face) would show at once on a public one: each waits for review.
@@ -192,11 +200,121 @@ class MergeViews(MethodView):
         other.touch()
         recompute_verification(target, confirmed=other.verification == "confirmed")
         inherit_first_sighting(target, other)
+        moves["observed_at"] = [before_target["observed_at"], to_json_value(target.observed_at)]
         target.touch()
-        record_revision(other, "merge", before_other, g.user)
-        record_revision(target, "merge", before_target, g.user)
+        record_revision(
+            other, "merge", before_other, g.user, other_device_id=target.id, merge_moves=moves
+        )
+        record_revision(target, "merge", before_target, g.user, other_device_id=other.id)
         session.commit()
         return feature_response(device_id)
+
+
+def ids_on(model, device_id) -> list[str]:
+    """The ids of the votes or photos (MODEL) on a device, as a merge's record keeps them."""
+    return [str(i) for i in session.scalars(select(model.id).where(model.device_id == device_id))]
+
+
+def lock_merged_pair(duplicate_id) -> tuple[Device, Device]:
+    """The merged DUPLICATE_ID and the device it was merged into, both locked in the order a
+    merge locks them (so that the two cannot deadlock), or the 404/409 that says why not."""
+    duplicate = session.get(Device, duplicate_id)
+    if duplicate is None:
+        raise NotFound(f"No device has the id {duplicate_id}.")
+    if duplicate.merged_into is None:
+        state = "deleted, not merged" if duplicate.deleted_at else "not merged into another"
+        raise Conflict(
+            f"Device {duplicate_id} is {state}: there is no merge to undo.", field="device_id"
+        )
+    pair = (duplicate_id, duplicate.merged_into)
+    locked = {
+        device.id: device
+        for device in session.scalars(
+            select(Device)
+            .where(Device.id.in_(pair))
+            .order_by(Device.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    if locked[duplicate_id].merged_into != pair[1]:
+        raise Conflict(f"Device {duplicate_id} changed meanwhile: try again.", field="device_id")
+    return locked[duplicate_id], locked[pair[1]]
+
+
+def merge_record(duplicate: Device) -> dict:
+    """What the merge of DUPLICATE moved (record_revision's merge_moves), or a 409 for a merge
+    made before merges recorded it."""
+    moves = session.scalar(
+        select(DeviceRevision.merge_moves)
+        .where(DeviceRevision.device_id == duplicate.id, DeviceRevision.action == "merge")
+        .order_by(DeviceRevision.id.desc())
+        .limit(1)
+    )
+    if moves is None:
+        raise Conflict(
+            f"Device {duplicate.id} was merged before merges recorded which votes and photos "
+            "they moved: this merge cannot be undone. Pin the device again instead.",
+            field="device_id",
+        )
+    return moves
+
+
+@blp.route("/devices/<uuid:device_id>/unmerge")
+class UnmergeViews(MethodView):
+    @blp.auth(role="moderator")
+    @write_limit
+    @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON, headers=ETAG_HEADER)
+    @blp.problems(404, 409)
+    def post(self, device_id):
+        """Undo a wrong merge: this duplicate is a device again, with the votes and photos the
+        merge moved, and the device kept loses what the merge gave it"""
+        duplicate, kept = lock_merged_pair(device_id)
+        if kept.merged_into is not None:
+            raise Conflict(
+                f"Device {kept.id}, which {device_id} was merged into, was itself merged into "
+                f"{kept.merged_into} since: undo that merge first "
+                f"(POST /api/v1/devices/{kept.id}/unmerge).",
+                field="device_id",
+            )
+        moves = merge_record(duplicate)
+        before_duplicate, before_kept = state_before(duplicate), state_before(kept)
+        for model in (Confirmation, Photo):  # what the merge moved, still on the device kept
+            moved = moves["confirmations" if model is Confirmation else "photos"]
+            session.execute(
+                update(model)
+                .where(model.id.in_(moved), model.device_id == kept.id)
+                .values(device_id=duplicate.id)
+            )
+        if not is_public(duplicate.review_status):
+            # Held for review on the public device kept; the pin hides them again, as before.
+            session.execute(
+                update(Photo)
+                .where(Photo.device_id == duplicate.id, Photo.review_status == AWAITING_REVIEW)
+                .values(review_status=PUBLIC_REVIEW_STATUS, listed_at=func.clock_timestamp())
+            )
+        duplicate.deleted_at = None
+        duplicate.merged_into = None
+        duplicate.touch()
+        first_sighting, merged_sighting = moves["observed_at"]
+        if same_instant(before_kept["observed_at"], merged_sighting):  # not edited since
+            kept.observed_at = first_sighting
+            keep_merged_sightings(kept)  # the pins still merged into it
+        kept.verification = moves["verification"]
+        recompute_verification(kept)
+        recompute_verification(duplicate)
+        kept.touch()
+        record_revision(duplicate, "unmerge", before_duplicate, g.user, other_device_id=kept.id)
+        record_revision(kept, "unmerge", before_kept, g.user, other_device_id=duplicate.id)
+        session.commit()
+        return feature_response(device_id)
+
+
+def same_instant(first: str | None, second: str | None) -> bool:
+    """Whether two times as revisions keep them (ISO 8601, or None) are the same moment."""
+    if first is None or second is None:
+        return first == second
+    return datetime.fromisoformat(first) == datetime.fromisoformat(second)
 
 
 @blp.route("/devices/<uuid:device_id>/revert")
