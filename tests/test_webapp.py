@@ -588,6 +588,39 @@ def test_devices_at_one_spot_are_kept_for_offline_though_grouped(phone, moderato
     phone.context.set_offline(False)
 
 
+def test_the_map_shows_the_servers_devices_again_once_back_online(phone, moderator, contributor):
+    """Offline, the map said it showed the devices kept on the phone; back online, it shows
+    the server's again, without a touch."""
+    assert moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566)).status_code == 201
+    page = phone.open("#17/48.8566/2.3522")
+    phone.wait_for_service_worker()
+    phone.sign_in(contributor)  # the listing is then private: no HTTP cache answers offline
+    page.wait_for_load_state("networkidle")
+    phone.context.set_offline(True)
+    page.reload()
+    expect(page.locator("#status")).to_have_text("Offline: 1 device kept on this phone")
+    # Pinned meanwhile by someone else (the page, offline, asks the server nothing).
+    later = feature(2.3527, 48.8566, kind="microphone")
+    assert moderator.post("/api/v1/devices", json=later).status_code == 201
+    phone.context.set_offline(False)
+    expect(page.locator(".leaflet-marker-icon[title^='microphone']")).to_have_count(1)
+    expect(page.locator("#status")).not_to_contain_text("Offline")
+
+
+def test_each_sheet_opens_at_its_top(phone, moderator, contributor):
+    body = feature(2.3522, 48.8566, kind="sensor", notes="A long note. " * 200)
+    assert moderator.post("/api/v1/devices", json=body).status_code == 201
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
+    sheet = page.locator("#sheet")
+    sheet.evaluate("sheet => { sheet.scrollTop = sheet.scrollHeight; }")
+    assert sheet.evaluate("sheet => sheet.scrollTop") > 0
+    page.get_by_role("button", name="Account", exact=True).click()
+    expect(sheet.get_by_role("button", name="Sign out", exact=True)).to_be_in_viewport()
+    assert sheet.evaluate("sheet => sheet.scrollTop") == 0
+
+
 def long_day(day: str) -> str:
     """DAY (YYYY-MM-DD) as the app writes it in English: November 1, 2026."""
     parsed = date.fromisoformat(day)
@@ -1242,6 +1275,28 @@ def test_the_photo_chosen_is_shown_in_the_form(phone, contributor):
     expect(preview).to_have_attribute("src", re.compile("^blob:"))
 
 
+def test_a_photo_refused_is_no_longer_shown_as_going_with_the_pin(phone, db, contributor):
+    """Chosen from the gallery or the camera alike; refused (not a photo), its preview and file
+    leave the form, and the pin saved goes without it, as the form said."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    chooser = page.get_by_label("Take or choose a photo")
+    expect(chooser).not_to_have_attribute("capture", re.compile(".*"))
+    chooser.set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo at all"}
+    )
+    form = page.locator(".pin-form")
+    expect(form).to_contain_text("The photo was not kept, and the pin will go without it")
+    expect(page.get_by_role("img", name="The photo chosen")).to_be_hidden()
+    assert chooser.evaluate("input => input.files.length") == 0
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor)
+    assert db("SELECT count(*) FROM photos").scalar_one() == 0
+    assert [e for e in phone.errors if "status of 4" not in e] == []
+
+
 def test_a_pin_may_be_dated_by_its_photo(phone, db, contributor):
     """A photo taken another day (its capture time, suggested by the upload, never stored)
     dates the pin, the day only, when the contributor says so."""
@@ -1423,8 +1478,12 @@ def test_a_refused_vote_says_so_and_leaves_no_dead_end(phone, db, moderator, con
     phone.sign_in(contributor)
     page.locator(".leaflet-marker-icon[title^='sensor']").click()
     sheet = page.locator("#sheet")
-    sheet.get_by_role("button", name="Still there").click()
+    sheet.get_by_role("button", name="Still there").dblclick()  # one vote, said once
     expect(sheet).to_contain_text("Thank you: your answer is recorded.")
+    expect(sheet.get_by_role("button", name="Not found")).to_be_disabled()
+    expect(sheet).not_to_contain_text("not recorded")
+    sheet.get_by_role("button", name="Close").click()
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
     sheet.get_by_role("button", name="Not found").click()  # a second vote within 30 days
     expect(sheet).to_contain_text("Your answer was not recorded: You already voted")
     # Said once to a screen reader (by the announcer), shown in the sheet too.

@@ -124,9 +124,12 @@ function showSessionControls() {
   }
 }
 
+// Back online: what waited is sent, and the map shows the server's devices again, not only
+// those kept on the phone (which it said it was showing).
 async function whenOnline() {
   await flushOutbox().catch(() => null);
   await syncCachedAreas(db).catch(() => null);
+  await mapApi.reload();
 }
 
 document.getElementById("account-button").addEventListener("click", () => showAccount(db));

@@ -182,7 +182,12 @@ export function showDevice(feature, context) {
   const rejected = props.review_status === "rejected";
   const verdicts = (own || rejected) && !isModerator() ? [] : VERDICTS;
   if (rejected && !isModerator()) message.replaceChildren(notice(t("pinAgainIfThere")));
+  // One answer a device: a second tap while the first is sent, or after, would only be
+  // refused (one vote a month). A refused one gives the buttons back.
+  const answerButtons = [];
+  const offerAnswers = (offered) => answerButtons.forEach((button) => { button.disabled = !offered; });
   async function vote(verdict, comment = "") {
+    offerAnswers(false);
     const item = await outbox.add({ type: "confirm", deviceId: feature.id, kind: feature.properties.kind, verdict, ...(comment ? { comment } : {}) });
     message.replaceChildren(notice(t("voteKept")));
     // Told once the server has answered: recorded, or refused and why.
@@ -199,6 +204,7 @@ export function showDevice(feature, context) {
     // here, not said a second time.
     // What the contributor wrote stays in its form, to send later or copy elsewhere.
     else if (answer?.error) {
+      offerAnswers(true);
       message.replaceChildren(notice(t("voteRefused", { detail: errorText(answer.error) }), "error", false));
       if (comment) message.append(whatIsWrongForm(comment).form);
     }
@@ -221,14 +227,14 @@ export function showDevice(feature, context) {
     message.replaceChildren(form);
     comment.control.focus();
   }
-  const votes = element("div", { class: "actions", role: "group", "aria-label": t("verification") }, ...verdicts.map(([verdict, label]) =>
-    element("button", {
-      type: "button",
-      onclick: () => {
-        if (!session()) return showAccount(db);
-        return verdict === "wrong_details" ? askWhatIsWrong() : vote(verdict);
-      },
-    }, t(label))));
+  answerButtons.push(...verdicts.map(([verdict, label]) => element("button", {
+    type: "button",
+    onclick: () => {
+      if (!session()) return showAccount(db);
+      return verdict === "wrong_details" ? askWhatIsWrong() : vote(verdict);
+    },
+  }, t(label))));
+  const votes = element("div", { class: "actions", role: "group", "aria-label": t("verification") }, ...answerButtons);
   const historyBox = element("div", {});
   const historyButton = element("button", { type: "button", class: "secondary" }, t("showHistory"));
   historyButton.addEventListener("click", () => history(feature, historyBox, mapApi).catch((error) => historyBox.replaceChildren(notice(errorText(error), "error"))));

@@ -193,14 +193,21 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   const operator = field(t("operator"), "input", { name: "operator", maxlength: 255, value: props.operator ?? "" });
   const notes = field(t("notes"), "textarea", { name: "notes", maxlength: 5000 });
   notes.control.value = props.notes ?? "";
-  const photoInput = field(t("takePhoto"), "input", { type: "file", accept: "image/*", capture: "environment", name: "photo" });
+  // No `capture`: a phone would open its camera only, and the photo taken earlier in the street
+  // (whose position and day the form offers to use) could not be chosen.
+  const photoInput = field(t("takePhoto"), "input", { type: "file", accept: "image/*", name: "photo" });
   const photoStatus = element("div", { "aria-live": "polite" });
   // The photo chosen, as the phone shows it (a format the browser cannot draw, such as HEIC
   // in Chromium, shows none); its object URL is let go once replaced or the form closed.
   const preview = element("img", { class: "photo-preview", alt: t("chosenPhoto"), hidden: true });
   preview.addEventListener("error", () => { preview.hidden = true; });
-  const showPreview = (file) => {
+  const hidePreview = () => {
     if (preview.src) URL.revokeObjectURL(preview.src);
+    preview.removeAttribute("src");
+    preview.hidden = true;
+  };
+  const showPreview = (file) => {
+    hidePreview();
     preview.src = URL.createObjectURL(file);
     preview.hidden = false;
   };
@@ -240,8 +247,11 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     } catch (error) {
       if (error.name === "AbortError" || upload !== sent) return; // replaced, or the form closed
       if (!(error instanceof OfflineError)) {
-        photoStatus.replaceChildren(notice(errorText(error), "error"));
+        // Refused: nothing of it is shown as if it went with the pin.
+        photoStatus.replaceChildren(notice(t("photoRefused", { detail: errorText(error) }), "error"));
         photo = { blob: null, id: null };
+        photoInput.control.value = "";
+        hidePreview();
         return;
       }
       // Offline: the photo waits in the outbox with the pin, and what it says of where and
@@ -342,7 +352,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   const closed = () => {
     layers.remove();
     if (!saving) upload?.abort();
-    if (preview.src) URL.revokeObjectURL(preview.src);
+    hidePreview();
   };
   // Leaving the form loses a field changed, the pin moved or a photo chosen: asked first.
   const unsaved = () => !saving && (changedFields().length > 0 || !marker.getLatLng().equals(start) || photo !== firstPhoto);
