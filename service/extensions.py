@@ -153,6 +153,13 @@ class ProblemSchema(ma.Schema):
             "yours)"
         },
     )
+    yours = ma.fields.Boolean(
+        metadata={
+            "description": "409 on a pin sent again under its id with other content: true, "
+            "the device stored under it is the caller's own pin (sent before, its answer lost): "
+            "edit it with PATCH"
+        }
+    )
     voted_on = ma.fields.String(
         metadata={"description": "409 on a second vote: the day of the first (YYYY-MM-DD)"}
     )

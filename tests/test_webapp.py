@@ -390,6 +390,42 @@ def test_a_send_that_gets_no_answer_is_given_up_then_sent_again_once(phone, db, 
     assert [e for e in phone.errors if "ERR_" not in e] == []
 
 
+def test_a_pin_stored_whose_answer_was_lost_is_corrected_as_an_edit(phone, db, as_user):
+    """The server stored the pin, but its answer was lost (a gateway timing out meanwhile);
+    corrected on the phone since (a kind got wrong in the street), it is sent as an edit of
+    the pin stored, not refused as another device under its id."""
+    author = as_user()
+    page = phone.page
+    page.clock.install()  # no pass of the outbox sends the pin again on its own meanwhile
+    sent = []
+
+    def answer_lost(route):
+        sent.append(route.request)
+        route.fulfill(status=504, content_type="text/plain", body="Gateway Timeout")
+
+    page.route("**/api/v1/devices", answer_lost, times=1)
+    phone.open()
+    phone.sign_in(author.user.username)
+    phone.pin()
+    expect(page.locator("#outbox-button")).to_contain_text("1 change waiting to be sent")
+    for _ in range(100):  # until the POST went out, and was answered so
+        if sent:
+            break
+        page.wait_for_timeout(100)
+    # What the server had stored before the gateway gave up (the page asks nothing now).
+    [request] = sent
+    headers = {"Idempotency-Key": request.headers["idempotency-key"]}
+    stored = author.post("/api/v1/devices", json=request.post_data_json, headers=headers)
+    assert stored.status_code == 201
+    page.locator(".leaflet-marker-icon .pin.pending").click()
+    page.locator("#sheet").get_by_role("button", name="Correct this pin").click()
+    page.locator(".pin-form").get_by_label(re.compile("^sensor$")).check()
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    assert [d.kind for d in devices_by(db, author.user.username)] == ["sensor"]
+    assert [e for e in phone.errors if not re.search("status of (504|409)", e)] == []
+
+
 def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
     phone, db, contributor, moderator
 ):
@@ -1292,7 +1328,7 @@ def test_a_photo_refused_is_no_longer_shown_as_going_with_the_pin(phone, db, con
     assert chooser.evaluate("input => input.files.length") == 0
     page.get_by_role("button", name="Save").click()
     phone.wait_until_sent()
-    [device] = devices_by(db, contributor)
+    assert [d.photos for d in devices_by(db, contributor)] == [0]
     assert db("SELECT count(*) FROM photos").scalar_one() == 0
     assert [e for e in phone.errors if "status of 4" not in e] == []
 

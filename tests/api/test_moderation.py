@@ -54,6 +54,12 @@ class TestReview:
                 f"The id {device['id']} is taken; pin the device under a new id."
             )
         assert author.post(url, json=replay).status_code == 200
+        assert "yours" not in response.get_json()  # someone else is not told whose it is
+        # Its author, who corrected it on the phone since its answer was lost, is told to edit it.
+        corrected = {**replay, "properties": {**body["properties"], "kind": "sensor"}}
+        refused = author.post(url, json=corrected)
+        assert refused.status_code == 409 and refused.get_json()["yours"] is True
+        assert f"PATCH /api/v1/devices/{device['id']}" in refused.get_json()["detail"]
 
     def test_a_new_contributors_pin_waits_for_review(self, as_user, client, moderator):
         author = as_user()

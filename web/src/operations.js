@@ -39,7 +39,25 @@ async function uploadedPhotoIds(item, progress) {
 async function sendPin(item, progress) {
   const body = { ...item.feature, ...(await uploadedPhotoIds(item, progress)) };
   const query = item.force ? "?force=true" : "";
-  const { data } = await request("POST", `devices${query}`, { json: body, headers: { "Idempotency-Key": item.key } });
+  try {
+    const { data } = await request("POST", `devices${query}`, { json: body, headers: { "Idempotency-Key": item.key } });
+    return data;
+  } catch (error) {
+    // Stored before, its answer lost, then corrected here: the server holds the pin as first
+    // sent, under its id, and the correction is an edit of it.
+    if (!(error instanceof ApiError && error.status === 409 && error.problem?.yours)) throw error;
+    return sendCorrection(item, body, query);
+  }
+}
+
+// The edit that makes the pin stored under BODY's id what BODY says. Its key is the item's own
+// (a retry after a lost answer is answered as the first time, whatever the ETag by then).
+async function sendCorrection(item, { id, geometry, properties, photo_ids: photoIds }, query) {
+  const { etag } = await request("GET", `devices/${id}`);
+  const { data } = await request("PATCH", `devices/${id}${query}`, {
+    json: { geometry, properties, ...(photoIds ? { photo_ids: photoIds } : {}) },
+    headers: { "If-Match": etag, "Idempotency-Key": `${item.key}-correction` },
+  });
   return data;
 }
 

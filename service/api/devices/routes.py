@@ -96,8 +96,13 @@ def replay_or_conflict(existing: Device, columns: dict, geometry: dict, photo_id
     if existing.deleted_at is not None:
         raise Conflict(f"Device {existing.id} was deleted; pin it under a new id.", field="id")
     if not same_content(existing, columns, geometry, photo_ids):
+        # Theirs, stored before (a pin whose answer was lost, corrected since on the phone):
+        # what to do is to edit it.
         raise Conflict(
-            f"A different device is already stored under the id {existing.id}.", field="id"
+            f"Your pin {existing.id} is already stored, as it was first sent: change it with "
+            f"PATCH /api/v1/devices/{existing.id}.",
+            field="id",
+            yours=True,
         )
 
 
