@@ -2240,9 +2240,10 @@ def test_a_duplicate_refused_in_the_background_waits_until_the_form_being_filled
 
 
 def test_a_form_with_work_in_it_is_left_only_when_the_contributor_says_so(phone, contributor):
-    """Another marker, the account, Escape or Cancel would wipe a pin being made: the app asks
-    first, and keeps the form if told to. The floating button the form covers is out of reach
-    of the keyboard meanwhile (it would start the form again, blank)."""
+    """Another marker, the account, Escape, Cancel or the phone's Back button (which left the
+    app) would wipe a pin being made: the app asks first, and keeps the form if told to. The
+    floating button the form covers is out of reach of the keyboard meanwhile (it would start
+    the form again, blank)."""
     page = phone.open()
     phone.sign_in(contributor)
     page.get_by_role("button", name="Pin a device").click()
@@ -2262,6 +2263,16 @@ def test_a_form_with_work_in_it_is_left_only_when_the_contributor_says_so(phone,
     page.keyboard.press("Escape")
     expect(form.get_by_label("Notes")).to_have_value("Two cameras on the corner")
     assert asked == ["Leave this form? What you entered in it will be lost."] * 2
+    # The phone's Back button too: asked, and the form kept if told to.
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    page.go_back()
+    expect(form.get_by_label("Notes")).to_have_value("Two cameras on the corner")
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    page.go_back()
+    expect(form).to_have_count(0)
+    assert asked == ["Leave this form? What you entered in it will be lost."] * 4
+    page.get_by_role("button", name="Pin a device").click()
+    form.get_by_label("Notes").fill("Two cameras on the corner")
     page.once("dialog", lambda dialog: answer(dialog, True))
     page.get_by_role("button", name="Account", exact=True).click()
     expect(page.locator("#sheet")).to_contain_text("Signed in as")
@@ -2273,7 +2284,7 @@ def test_a_form_with_work_in_it_is_left_only_when_the_contributor_says_so(phone,
     expect(form).to_be_visible()
     page.keyboard.press("Escape")
     expect(form).to_have_count(0)
-    assert len(asked) == 3
+    assert len(asked) == 5
 
 
 def revoke_tokens_of(db, username):

@@ -297,7 +297,8 @@ export function createMap({ basemap, db, onSelect }) {
         drawn = key;
       }
       const center = map.getCenter();
-      window.history.replaceState(null, "", `#${map.getZoom()}/${center.lat.toFixed(5)}/${center.lng.toFixed(5)}`);
+      // The entry's state kept: an open sheet's (ui.js, standInHistory).
+      window.history.replaceState(window.history.state, "", `#${map.getZoom()}/${center.lat.toFixed(5)}/${center.lng.toFixed(5)}`);
     } catch (error) {
       // A newer load took over (after a session ended by the server, one without the token).
       if (error.name === "AbortError" || signal.aborted) return;

@@ -69,10 +69,30 @@ export function openSheet(title, content, { closed = null, unsaved = null, again
   // Each sheet opens at its top: its title and first actions, not where the last one was left.
   sheet().scrollTop = 0;
   sheet().hidden = false;
+  standInHistory();
   coverControls();
   heading.focus();
   return true;
 }
+
+// The phone's Back button closes the sheet (asked first when it holds unsaved work) rather
+// than leave the app, and what was typed with it: an open sheet stands as an entry of the
+// page's history. A sheet closed otherwise leaves its entry, which the next sheet takes again
+// (a Back then only goes past it), rather than go back by itself, which would race a sheet
+// opened right after.
+function standInHistory() {
+  if (!window.history.state?.sheet) window.history.pushState({ sheet: true }, "", window.location.href);
+}
+
+window.addEventListener("popstate", (event) => {
+  if (sheet().hidden || event.state?.sheet) return;
+  if (!closeSheet()) standInHistory(); // kept: Back closes it next time too
+});
+
+// Reloading or closing the page asks first too, when the sheet holds unsaved work.
+window.addEventListener("beforeunload", (event) => {
+  if (!sheet().hidden && unsavedWork?.()) event.preventDefault();
+});
 
 // Close the sheet (asked first if it holds unsaved work); false if the contributor kept it.
 export function closeSheet() {
