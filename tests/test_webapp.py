@@ -1402,6 +1402,30 @@ def test_declared_sites_to_check_show_on_the_map(phone, isolated, tmp_path, mode
     assert phone.errors == []
 
 
+def test_the_devices_of_one_spot_are_listed_by_the_kinds_shown_and_named_by_their_details(
+    phone, moderator
+):
+    details = {"camera": {"operator": "Ville de Paris"}, "microphone": {}, "sensor": {}}
+    pinned = {}
+    for kind, properties in details.items():
+        spot = feature(2.3522, 48.8566, kind=kind, **properties)
+        created = moderator.post("/api/v1/devices?force=true", json=spot)
+        pinned[kind] = created.get_json()["properties"]["created_at"][:10]
+    page = phone.open("#20/48.8566/2.3522")
+    sheet = page.locator("#sheet")
+    page.get_by_role("button", name=re.compile("^Cluster of 3 devices: ")).click()
+    choices = sheet.locator(".cluster-devices button")
+    expect(choices).to_have_count(3)
+    expect(sheet.get_by_role("button", name="camera — Ville de Paris")).to_be_visible()
+    day = long_day(pinned["microphone"])
+    expect(sheet.get_by_role("button", name=f"microphone — pinned on {day}")).to_be_visible()
+    sheet.get_by_role("button", name="Close").click()
+    page.get_by_text("Kinds shown").click()
+    page.locator("#kinds").get_by_label("camera").uncheck()
+    page.get_by_role("button", name=re.compile("^Cluster of 2 devices: ")).click()
+    expect(choices).to_have_text([re.compile("^(microphone|sensor) — ")] * 2)
+
+
 def test_devices_at_one_spot_are_chosen_from_their_cluster_and_markers_open_by_keyboard(
     phone, moderator
 ):

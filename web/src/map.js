@@ -6,7 +6,7 @@ import L from "leaflet";
 import { currentToken, request } from "./api.js";
 import { addBasemap } from "./basemap.js";
 import { createDeclaredLayer } from "./declared.js";
-import { errorText, kindCount, kindLabel, onLanguageChange, t } from "./i18n.js";
+import { dayText, errorText, kindCount, kindLabel, onLanguageChange, t, valueLabel } from "./i18n.js";
 import { devicesChangedOnPhone } from "./operations.js";
 import { cachedDevicesIn, contains, keepArea } from "./store.js";
 import { element, openSheet } from "./ui.js";
@@ -31,6 +31,14 @@ export const KIND_STYLES = {
 export const KINDS = Object.keys(KIND_STYLES);
 const FALLBACK_STYLE = { color: "#455a64", path: "M12 6a6 6 0 1 0 0 12a6 6 0 1 0 0-12z" };
 export const styleOf = (kind) => KIND_STYLES[kind] || FALLBACK_STYLE;
+
+// A device as a list of those at one spot names it: its kind and what tells it from the others
+// (what it films, its mount, operator, the first words of its notes), else the day it was pinned.
+function deviceName({ properties: props }) {
+  const notes = props.notes?.length > 40 ? `${props.notes.slice(0, 40)}…` : props.notes;
+  const details = [props.camera_type && valueLabel(props.camera_type), props.mount && valueLabel(props.mount), props.operator, notes].filter(Boolean);
+  return `${kindLabel(props.kind)} — ${details.length ? details.join(", ") : t("pinnedOn", { day: dayText(props.created_at) })}`;
+}
 
 export function kindIcon(kind, extraClass = "") {
   const { color, path } = styleOf(kind);
@@ -185,15 +193,18 @@ export function createMap({ basemap, db, onSelect }) {
   }
 
   // Devices of a cluster that zooming in cannot part (pinned at the same spot): the nearest of
-  // those in view, to choose from.
+  // those in view, of the kinds shown (as the cluster counts them), to choose from.
   async function chooseInCluster(lat, lon, count) {
     const params = new URLSearchParams({ bbox: currentBbox().join(","), limit: "100" });
+    if (shownKinds.size < KINDS.length) params.set("kind", [...shownKinds].join(","));
     const { data } = await request("GET", `devices?${params}`, { headers: { Accept: "application/geo+json" } });
     const distance = (feature) => Math.hypot(feature.geometry.coordinates[0] - lon, feature.geometry.coordinates[1] - lat);
     const nearest = data.features.sort((a, b) => distance(a) - distance(b)).slice(0, count);
-    const list = element("ul", { class: "cluster-devices" }, ...nearest.map((feature) => element("li", {},
+    const names = nearest.map(deviceName);
+    const list = element("ul", { class: "cluster-devices" }, ...nearest.map((feature, index) => element("li", {},
       element("button", { type: "button", onclick: () => onSelect(feature, { pending: false }) },
-        `${kindLabel(feature.properties.kind)} — ${feature.id.slice(0, 8)}`))));
+        // Two alike: told apart by their ids.
+        names.indexOf(names[index]) === names.lastIndexOf(names[index]) ? names[index] : `${names[index]} (${feature.id.slice(0, 8)})`))));
     openSheet(t("clusterDevices", { count }), list, { again: () => chooseInCluster(lat, lon, count) });
   }
 
