@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, literal, null, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
@@ -26,6 +26,7 @@ from .devices.spatial import check_device_position, select_device_page_in_space,
 from .districts import district_feature_text
 from .exports import select_district_statistics_rows, select_public_device_rows
 from .paging import FeaturePage, select_feature_page
+from .sql import sql_string
 from .statements import BoundStatement
 from .statistics.density import district_level_figures_json
 
@@ -292,11 +293,33 @@ def counts_schema(description: str, values) -> dict:
     return typed("object", description, properties=members)
 
 
+def select_population_sources() -> Select:
+    """The distinct sources of the districts' populations, each found by a probe of
+    `districts_population_source_idx` (a loose index scan: a few sources among thousands of
+    districts, read by every page of the collection)."""
+    source = District.population_source
+    found = select(func.min(source).label("source")).cte("sources", recursive=True)
+    following = select(func.min(source)).where(source > found.c.source).scalar_subquery()
+    found = found.union_all(select(following).where(found.c.source.is_not(None)))
+    return select(found.c.source).where(found.c.source.is_not(None))
+
+
 def select_district_datasets() -> Select:
-    """The datasets the districts came from, to credit them."""
-    return select(Dataset.name, Dataset.attribution, Dataset.licence, Dataset.source_url).order_by(
-        Dataset.name
+    """The datasets the districts came from, then the sources of their populations, to credit
+    them (as the statistics do: service/geo/statistics/density.py, attribution_array)."""
+    datasets = select(
+        Dataset.name, Dataset.attribution, Dataset.licence, Dataset.source_url, literal(1)
     )
+    sources = select_population_sources().subquery()
+    populations = select(sql_string("population"), sources.c.source, null(), null(), literal(2))
+    credits = union_all(datasets, populations).subquery()
+    name, attribution, licence, source_url, part = credits.c
+    return select(
+        name.label("name"),
+        attribution.label("attribution"),
+        licence.label("licence"),
+        source_url.label("source_url"),
+    ).order_by(part, name, attribution)
 
 
 DISTRICT_PROPERTY_SCHEMAS = {

@@ -18,6 +18,7 @@ from sqlalchemy import (
     column,
     func,
     table,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -46,6 +47,12 @@ class District(Base):
     __table_args__ = (
         Index("districts_geom_idx", "geom", postgresql_using="gist"),
         Index("districts_level_parent_idx", "level", "parent_code"),
+        # The few sources of the populations, found by a probe each (migration 0034).
+        Index(
+            "districts_population_source_idx",
+            "population_source",
+            postgresql_where=text("population_source IS NOT NULL"),
+        ),
     )
 
     # The official code (INSEE for France); unique across levels.

@@ -108,7 +108,9 @@ def test_pages_learn_the_credit_from_their_own_statement(client, db, monkeypatch
     assert "Vigie contributors (ODbL 1.0)" in credited
 
 
-def test_collections_name_their_sources(client, imported, districts):
+def test_collections_name_their_sources(client, imported, districts, db):
+    # Populations taken from another file, as `flask geodata population --source` records.
+    db("UPDATE districts SET population_source = 'INSEE, populations légales 2023'")
     devices = client.get("/ogc/collections/devices").get_json()
     assert devices["attribution"] == (
         "Vigie contributors (ODbL 1.0); © OpenStreetMap contributors (ODbL 1.0)"
@@ -116,6 +118,13 @@ def test_collections_name_their_sources(client, imported, districts):
     districts = client.get("/ogc/collections/districts").get_json()
     assert "Ville de Paris (ODbL)" in districts["attribution"]
     assert licences(districts)["Ville de Paris (ODbL)"] == ODBL
+    # The source of the populations the collection gives, credited as the statistics do.
+    statistics = client.get("/api/v1/stats/districts?level=quartier").get_json()["attribution"]
+    [population] = [
+        credit["attribution"] for credit in statistics if credit["name"] == "population"
+    ]
+    assert population == "INSEE, populations légales 2023"
+    assert population in districts["attribution"].split("; ")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "geojson"])

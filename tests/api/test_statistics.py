@@ -421,6 +421,33 @@ class TestDensities:
         named = parse_options_header(parent_only.headers["Content-Disposition"])[1]["filename"]
         assert named == "districts-P.csv"
 
+    def test_every_answer_is_saved_under_a_name_of_its_own(self, client, quarters):
+        """JSON, GeoJSON, the grid and the timeline too (`curl -OJ` saved them all as
+        `districts`, `grid`, `timeline`, one over the other), shown in place by a browser; an
+        ASCII name is the same in both forms of the header."""
+        asked = {
+            f"{STATS}&f=json&kind=alpr,camera": "districts-quartier-P-kind-alpr+camera.json",
+            f"{STATS}&f=geojson": "districts-quartier-P.geojson",
+            "/api/v1/stats/grid?bbox=2.29,48.79,2.33,48.82&cell=100&at=2024-03-01": (
+                "grid-100m-2.29_48.79_2.33_48.82-at-2024-03-01.geojson"
+            ),
+            "/api/v1/stats/timeline?district=Q1&interval=year": "timeline-Q1-year.json",
+        }
+        for url, name in asked.items():
+            header = client.get(url).headers["Content-Disposition"]
+            assert header == f"inline; filename=\"{name}\"; filename*=UTF-8''{name}", url
+
+    def test_a_day_not_come_yet_is_refused(self, client, quarters):
+        """Its figures would be today's, under a date they do not hold for. Tomorrow in UTC
+        has begun somewhere."""
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+        assert client.get(f"{STATS}&at={tomorrow}").status_code == 200
+        for later in (tomorrow + timedelta(days=1), "2099-01-01", "9999-12-31"):
+            refused = client.get(f"{STATS}&at={later}")
+            assert refused.status_code == 400 and refused.mimetype == PROBLEM
+            body = refused.get_json()
+            assert body["errors"][0]["field"] == "at" and "not known yet" in body["detail"]
+
     @pytest.mark.parametrize(
         "accept,expected",
         [

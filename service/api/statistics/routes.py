@@ -99,11 +99,12 @@ def chosen_format(args: dict) -> str:
     return next((name for name, media in MEDIA_TYPES.items() if media == best), "json")
 
 
-def attachment(filename: str) -> str:
+def attachment(filename: str, disposition: str = "attachment") -> str:
     """A Content-Disposition naming FILENAME, built from the request's codes (any text): an
-    ASCII fallback without quotes or separators, and the name itself in RFC 8187's form."""
-    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    ASCII fallback without quotes or separators, and the name itself in RFC 8187's form (the
+    two alike when the name is ASCII)."""
+    fallback = re.sub(r"[^A-Za-z0-9._+-]", "_", filename)
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='+')}"
 
 
 def statistics_response(body: str, fmt: str, computed_at, source: str, attribution, name: str):
@@ -113,6 +114,10 @@ def statistics_response(body: str, fmt: str, computed_at, source: str, attributi
         response.mimetype = "text/csv"
         response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
         response.headers["Content-Disposition"] = attachment(f"{name}.csv")
+    else:
+        # Shown by a browser, saved under a name of its own (`curl -OJ`, `wget
+        # --content-disposition`): two downloads must not overwrite each other.
+        response.headers["Content-Disposition"] = attachment(f"{name}.{fmt}", "inline")
     response.last_modified = computed_at
     response.headers["X-Statistics-Computed-At"] = computed_at.isoformat()
     response.headers["X-Cache"] = source
@@ -353,7 +358,9 @@ class GridViews(MethodView):
             )
 
         body, computed_at, source = cached("geojson", compute)
-        return statistics_response(body, "geojson", computed_at, source, credits, "grid")
+        corners = "_".join(f"{value:g}" for value in bbox)
+        name = download_name(f"grid-{cell:g}m-{corners}", args)
+        return statistics_response(body, "geojson", computed_at, source, credits, name)
 
 
 @blp.route("/timeline")
@@ -382,4 +389,5 @@ class TimelineViews(MethodView):
         body, computed_at, source = cached("json", compute, today=True)
         selection = DistrictSelection(codes=[code])
         attribution = session.execute(select_attribution(selection, credits)).scalar_one()
-        return statistics_response(body, "json", computed_at, source, attribution, "timeline")
+        name = download_name(f"timeline-{code}-{args.get('interval', 'month')}", args)
+        return statistics_response(body, "json", computed_at, source, attribution, name)

@@ -1,7 +1,7 @@
 """What researchers send and receive for statistics: filters, figures, attribution."""
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import marshmallow as ma
 from marshmallow import ValidationError, validate
@@ -50,12 +50,20 @@ class MapDate(ma.fields.Field):
                 day = day.date()
             else:
                 raise ValueError(text)
-            return datetime.combine(day, time.max, UTC)
         except (ValueError, OverflowError) as exc:
             raise ValidationError(
                 "Give a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ, or "
                 "with an offset), within the years 1 to 9999 in UTC."
             ) from exc
+        # Tomorrow in UTC has begun east of it; a later day is not known yet, and would give
+        # today's figures under a date they do not hold for.
+        latest = datetime.now(UTC).date() + timedelta(days=1)
+        if day > latest:
+            raise ValidationError(
+                f"The map at {day.isoformat()} is not known yet: give a day up to "
+                f"{latest.isoformat()}."
+            )
+        return datetime.combine(day, time.max, UTC)
 
 
 class DeviceSelectionArgsSchema(ma.Schema):
