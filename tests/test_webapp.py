@@ -1064,8 +1064,10 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
         form.get_by_label(re.compile("^(Mot de passe|Password)")).fill(password)
         form.get_by_role("button").click()
 
-    submit("Créer un compte", taken, TEST_PASSWORD)
-    expect(page.locator("#sheet")).to_contain_text("Ce pseudonyme est déjà pris.")
+    submit("Créer un compte", taken, "someone else's passphrase")
+    expect(page.locator("#sheet")).to_contain_text(
+        "Ce pseudonyme est déjà pris. S'il est le vôtre, connectez-vous avec son mot de passe."
+    )
     expect(page.locator("#sheet")).not_to_contain_text("taken")
     # A weak password and a pseudonym of other characters are said why, in French.
     submit("Créer un compte", "new_name", "password12")
@@ -1077,8 +1079,20 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
     page.get_by_role("button", name="Fermer").click()
     page.get_by_label("Langue").select_option("en")
     page.get_by_role("button", name="Account", exact=True).click()
-    submit("Create an account", taken, TEST_PASSWORD)
-    expect(page.locator("#sheet")).to_contain_text("This username is taken.")
+    submit("Create an account", taken, "someone else's passphrase")
+    expect(page.locator("#sheet")).to_contain_text(
+        "This pseudonym is taken. If it is yours, sign in with its password."
+    )
+
+
+def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_again(
+    phone, as_user
+):
+    """The account was made, but the answer never reached the phone (a flaky network): the
+    contributor creates it again, and is signed in rather than told the name is taken."""
+    made = as_user().user.username  # with TEST_PASSWORD, as the first try sent it
+    phone.open()
+    phone.sign_in(made, register=True)
 
 
 def test_raster_basemap_from_the_configured_template_only(phone, app, monkeypatch):

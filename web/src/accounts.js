@@ -69,6 +69,9 @@ async function signOut(db, { everywhere = false } = {}) {
   await forgetSession(db);
 }
 
+// A registration refused because the name is taken.
+const nameTaken = (error) => error?.status === 409 && Boolean(error.problem?.errors?.some((e) => e.field === "username"));
+
 function credentialsForm(db, kind) {
   const username = field(t("username"), "input", { name: "username", autocomplete: "username", required: true, minlength: 3, maxlength: 32 });
   const password = field(t("password"), "input", {
@@ -82,10 +85,16 @@ function credentialsForm(db, kind) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
+      const [name, secret] = [username.control.value, password.control.value];
       if (kind === "register") {
-        await request("POST", "auth/register", { json: { username: username.control.value, password: password.control.value } });
+        // Made already, the answer to a first try lost on a flaky network: this name and
+        // password sign in to it. Someone else's name (or a password mistyped) stays refused.
+        await request("POST", "auth/register", { json: { username: name, password: secret } }).catch((error) => {
+          if (!nameTaken(error)) throw error;
+          return signIn(db, name, secret).catch(() => { throw error; });
+        });
       }
-      await signIn(db, username.control.value, password.control.value);
+      if (!session()) await signIn(db, name, secret);
       showAccount(db);
     } catch (error) {
       message.replaceChildren(notice(errorText(error), "error"));

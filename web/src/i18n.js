@@ -192,6 +192,7 @@ const STRINGS = {
     // The server's refusals its own words would say to an API client, not to a contributor.
     problems: {
       "conflict/geometry": "A device of the same kind is already pinned close by: see “Already pinned?”.",
+      "conflict/username": "This pseudonym is taken. If it is yours, sign in with its password.",
     },
   },
   fr: {
@@ -403,7 +404,7 @@ const STRINGS = {
       "not-found": "Introuvable : ce dispositif n'existe pas ou plus.",
       gone: "Ce dispositif a été supprimé.",
       conflict: "En conflit avec ce qui est déjà enregistré{field}.",
-      "conflict/username": "Ce pseudonyme est déjà pris.",
+      "conflict/username": "Ce pseudonyme est déjà pris. S'il est le vôtre, connectez-vous avec son mot de passe.",
       "precondition-failed": "Le dispositif a changé entre-temps : vérifiez-le, puis modifiez-le à nouveau.",
       "precondition-required": "Le dispositif a changé entre-temps : vérifiez-le, puis modifiez-le à nouveau.",
       "unsupported-media-type": "Ce format de fichier n'est pas accepté : envoyez une photo (JPEG, PNG, WebP ou HEIC).",
