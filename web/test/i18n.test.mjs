@@ -16,7 +16,7 @@ test("a refusal names the refused fields by the app's labels", () => {
     problemText(problem),
     "Valeur refusée (« Direction (°) », « Hauteur (m) »). Le serveur précise (en anglais) : « Must be between 0 and 359. »",
   );
-  assert.equal(problemText({ type: `${TYPE}conflict`, status: 409, errors: [{ field: "username" }] }), "Ce pseudonyme est déjà pris.");
+  assert.equal(problemText({ type: `${TYPE}conflict`, status: 409, errors: [{ field: "username" }] }), "Ce pseudonyme est déjà pris. S'il est le vôtre, connectez-vous avec son mot de passe.");
   // A proxy's page, or a server down: no problem of the service's, in the page's language.
   assert.equal(problemText({ status: 502 }), "le serveur ne répond pas (erreur 502) ; nouvel essai plus tard");
   assert.equal(problemText({ status: 400 }), "Refusé par le serveur (erreur 400).");
