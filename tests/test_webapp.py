@@ -842,6 +842,7 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     page.get_by_role("button", name="Review queue").click()
     item = page.locator(f".queue-item[data-device='{pending}']")
     expect(item).to_contain_text("licence-plate reader")
+    expect(item).to_contain_text(f"By {author.user.username}, ")
     approve = item.get_by_role("button", name="Approve")
     # Each one-tap decision is asked first (the buttons sit side by side): dismissed
     # (Playwright's default answer), nothing is decided.
@@ -890,6 +891,12 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
 
     item = page.locator(f".queue-item[data-photo='{kept}']")
     expect(item).to_contain_text("sensor")
+    # Who added it, which day, and where its device stands: what the photo should show.
+    today = long_day(db("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')").scalar_one())
+    expect(item).to_contain_text(f"By {author.user.username}, {today}")
+    expect(item.get_by_role("link", name="Show on the map")).to_have_attribute(
+        "href", "#19/48.856500/2.352000"
+    )
     # Large enough to judge, fetched with the token (a link would open without it).
     expect(item.locator(".review-photos img")).to_have_attribute("src", re.compile("^blob:"))
     publish = item.get_by_role("button", name="Publish the photo")

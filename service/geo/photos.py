@@ -4,7 +4,7 @@ from sqlalchemy import Text, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..models import Device, Photo
+from ..models import Device, Photo, User
 from ..models.photo import RENDITIONS
 from ..visibility import PUBLIC_REVIEW_STATUS, public_day
 from .sql import sql_string
@@ -49,19 +49,24 @@ def device_photos_json(base: ColumnElement, device_id: ColumnElement = Device.id
 
 def pending_photos_json(base: ColumnElement, limit: int) -> ColumnElement:
     """The photos awaiting a moderator, oldest first (photos_pending_idx), each with its
-    device's id and kind, as a JSON array."""
+    device's id, kind and position (to judge it against the map) and its uploader's name, as a
+    JSON array."""
+    position = func.json_build_array(func.ST_X(Device.geom), func.ST_Y(Device.geom))
     pending = (
         select(
             photo_json(
                 base,
                 ("device_id", Photo.device_id),
                 ("kind", Device.kind),
+                ("coordinates", position),
+                ("uploaded_by", User.username),
                 ("created_at", public_day(Photo.created_at)),
             ).label("item"),
             Photo.created_at,
             Photo.id,
         )
         .join(Device, Device.id == Photo.device_id)
+        .outerjoin(User, User.id == Photo.uploaded_by)
         .where(Photo.review_status == sql_string("pending"), Device.deleted_at.is_(None))
         .order_by(Photo.created_at, Photo.id)
         .limit(limit)

@@ -144,7 +144,8 @@ class TestReview:
 
     def test_queue_is_oldest_first_with_duplicate_candidates(self, as_user, moderator, db):
         existing = pin(moderator, 2.35, 48.85)
-        first = pin(as_user(), 2.35, north_of(48.85, 10))
+        author = as_user()
+        first = pin(author, 2.35, north_of(48.85, 10))
         second = pin(as_user(), 4.83, 45.76)
         db(
             "UPDATE devices SET created_at = now() - interval '1 hour' WHERE id = :id",
@@ -152,6 +153,7 @@ class TestReview:
         )
         queue = moderator.get("/api/v1/moderation/queue").get_json()["items"]
         assert [item["device"]["id"] for item in queue] == [first["id"], second["id"]]
+        assert queue[0]["author"] == author.user.username  # for moderators to weigh it by
         candidates = queue[0]["duplicate_candidates"]
         assert [c["id"] for c in candidates] == [existing["id"]]
         assert candidates[0]["distance_m"] == pytest.approx(10, abs=0.05)
@@ -353,6 +355,8 @@ class TestMergeHistoryRevert:
         assert client.get(f"/api/v1/photos/{photo['id']}/thumbnail").status_code == 404
         queue = moderator.get("/api/v1/moderation/queue").get_json()["photos"]
         assert [(p["id"], p["device_id"]) for p in queue] == [(photo["id"], keep["id"])]
+        assert queue[0]["uploaded_by"] == author.user.username
+        assert queue[0]["coordinates"] == pytest.approx([2.35, 48.85])
         approved = moderator.post(
             f"/api/v1/photos/{photo['id']}/review", json={"decision": "approve"}
         )

@@ -4,7 +4,7 @@
 // then on) or reject (deleted). Decisions need the network: they are sent at once, not queued.
 import { request } from "./api.js";
 import { largePhoto, photoAlt, photoStrip } from "./details.js";
-import { errorText, kindLabel, t, valueLabel } from "./i18n.js";
+import { dayText, errorText, kindLabel, t, valueLabel } from "./i18n.js";
 import { element, field, notice, openSheet, placeLink } from "./ui.js";
 
 // Photos not yet public, at the size a moderator can judge them.
@@ -31,7 +31,10 @@ const acting = (message, refresh) => (send, question = null) => async () => {
   }
 };
 
-function queueItem({ device, duplicate_candidates: candidates }, refresh) {
+// Who made the pin or photo, and which day: what a moderator weighs it by.
+const madeBy = (name, day) => t(name ? "madeBy" : "madeByGone", { name, day: dayText(day) });
+
+function queueItem({ device, author, duplicate_candidates: candidates }, refresh) {
   const props = device.properties;
   const message = element("div", { "aria-live": "polite" });
   const act = acting(message, refresh);
@@ -49,6 +52,7 @@ function queueItem({ device, duplicate_candidates: candidates }, refresh) {
   const [lon, lat] = device.geometry.coordinates;
   return element("li", { class: "queue-item", "data-device": device.id },
     element("h3", {}, `${kindLabel(props.kind)} — ${lat.toFixed(5)}, ${lon.toFixed(5)}`),
+    element("p", {}, madeBy(author, props.created_at)),
     // Where it stands, to check it against the map.
     element("p", {}, placeLink(device.geometry.coordinates, t("showOnMap"))),
     element("p", {}, [
@@ -79,7 +83,10 @@ function photoItem(photo, refresh) {
   const act = acting(message, refresh);
   const decide = (decision, question) => act(() => request("POST", `photos/${photo.id}/review`, { json: { decision } }), question);
   return element("li", { class: "queue-item", "data-photo": photo.id },
-    element("h3", {}, `${kindLabel(photo.kind)} — ${photo.device_id}`),
+    element("h3", {}, kindLabel(photo.kind)),
+    element("p", {}, madeBy(photo.uploaded_by, photo.created_at)),
+    // The device it was added to, on the map: what the photo should show.
+    element("p", {}, placeLink(photo.coordinates, t("showOnMap"))),
     reviewPhotos([photo], photo.kind),
     element("p", { class: "actions" },
       element("button", { type: "button", onclick: decide("approve", t("approvePhotoConfirm")) }, t("approvePhoto")),

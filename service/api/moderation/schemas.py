@@ -65,12 +65,23 @@ class QueueArgsSchema(ma.Schema):
 
 class QueueItemSchema(ma.Schema):
     device = ma.fields.Nested(DeviceFeatureSchema)
+    author = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Who pinned it (null once the account is deleted)"},
+    )
     duplicate_candidates = ma.fields.List(ma.fields.Nested(DuplicateCandidateSchema))
 
 
 class PendingPhotoSchema(DevicePhotoSchema):
     device_id = ma.fields.UUID()
     kind = ma.fields.String(metadata={"description": "Its device's kind"})
+    coordinates = ma.fields.List(
+        ma.fields.Float(), metadata={"description": "Its device's position: [lon, lat]"}
+    )
+    uploaded_by = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Who added it (null once the account is deleted)"},
+    )
     created_at = utc_datetime(metadata={"description": "Day it was uploaded (00:00 UTC)"})
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...models import Device
+from ...models import Device, User
 from ...visibility import Viewer, visible_clause
 from ..photos import device_photos_json, pending_photos_json
 from ..sql import sql_string
@@ -145,11 +145,14 @@ def select_moderation_queue(limit: int, distance_m: float) -> Select:
         .scalar_subquery()
     )
     feature = select(PUBLIC_FEATURE).where(Device.id == pending.id).scalar_subquery()
+    author = select(User.username).where(User.id == pending.created_by).scalar_subquery()
     items = (
         select(
             func.json_build_object(
                 sql_string("device"),
                 cast(feature, JSON),
+                sql_string("author"),
+                author,
                 sql_string("duplicate_candidates"),
                 candidate_json,
             ).label("item"),
