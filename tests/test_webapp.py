@@ -234,7 +234,11 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
         [270],
     )
     page.get_by_role("button", name="Account", exact=True).click()
-    expect(page.locator(".contributions")).to_have_text("camera — Review: pending")
+    pinned = db("SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM devices")
+    day = long_day(pinned.scalar_one())
+    expect(page.locator(".contributions")).to_have_text(
+        f"camera — pinned on {day} — Review: pending"
+    )
     # Each leads to its pin on the map.
     lon, lat = db("SELECT ST_X(geom), ST_Y(geom) FROM devices WHERE id = :id", id=device.id).one()
     link = page.locator(".contributions").get_by_role("link", name="camera")

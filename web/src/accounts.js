@@ -1,7 +1,7 @@
 // Accounts: register with a pseudonym, sign in, sign out (the token is revoked on the server)
 // here or everywhere, change the password, and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
 import { ApiError, OfflineError, request, setToken } from "./api.js";
-import { errorText, kindLabel, t, valueLabel } from "./i18n.js";
+import { dayText, errorText, kindLabel, t, valueLabel } from "./i18n.js";
 import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./store.js";
 import { element, field, notice, openSheet, placeLink } from "./ui.js";
 
@@ -144,8 +144,9 @@ async function contributions() {
         list.append(element("li", {}, `${kindLabel(props.kind)} — ${t("withdrawn")}`));
         continue;
       }
-      // Its kind leads to it on the map.
+      // Its kind leads to it on the map; the day it was pinned tells it from the others.
       list.append(element("li", {}, placeLink(feature.geometry.coordinates, kindLabel(props.kind)),
+        ` — ${t("pinnedOn", { day: dayText(props.created_at) })}`,
         ` — ${t("labelled", { label: t("reviewStatus"), value: valueLabel(props.review_status) })}`,
         props.review_reason ? ` (${props.review_reason})` : ""));
     }
