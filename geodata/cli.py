@@ -160,7 +160,8 @@ def fetch_and_import(name: str) -> None:
 @geodata_cli.command("fetch")
 @click.argument("name")
 def fetch_command(name):
-    """Download the catalogue dataset NAME from its official source and import it."""
+    """Download the catalogue dataset NAME from its official source and import it; offline,
+    import the copy GEODATA_DIR holds, if any (with the catalogue's fields, as load-default)."""
     try:
         catalogue.entry(name)
     except KeyError as exc:
@@ -168,10 +169,16 @@ def fetch_command(name):
     try:
         fetch_and_import(name)
     except OSError as exc:
-        raise click.ClickException(
-            f"cannot download {name} ({exc}); is the machine online? A local copy can be "
-            f"imported with `flask geodata import`."
-        ) from exc
+        geodata_dir = current_app.config["GEODATA_DIR"]
+        local = catalogue.local_source(name, geodata_dir)
+        if local is None:
+            raise click.ClickException(
+                f"cannot download {name} ({exc}), and GEODATA_DIR ({geodata_dir}) holds no "
+                "copy of it; is the machine online? A file of your own can be imported with "
+                "`flask geodata import`."
+            ) from exc
+        click.echo(f"cannot download {name} ({exc}): importing the copy in {local.location}")
+        import_source(local, local.location)
 
 
 @geodata_cli.command("load-default")

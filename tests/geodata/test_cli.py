@@ -195,14 +195,40 @@ def test_fetch_of_an_unknown_dataset_lists_the_known_ones(runner):
     assert "paris-arrondissements" in result.output and "'atlantis'" in result.output
 
 
-def test_fetch_offline_says_so(runner, monkeypatch):
+def test_fetch_offline_without_a_local_copy_says_so(app, runner, tmp_path, monkeypatch):
     def offline(url):
         raise OSError("network unreachable")
 
     monkeypatch.setattr(catalogue, "download", offline)
+    monkeypatch.setitem(app.config, "GEODATA_DIR", str(tmp_path))
     result = runner.invoke(args=["geodata", "fetch", "lyon-arrondissements"])
     assert result.exit_code != 0
     assert "cannot download lyon-arrondissements" in result.output
+    assert "holds no copy of it" in result.output
+
+
+def test_fetch_offline_imports_the_local_copy(app, runner, tmp_path, monkeypatch):
+    """With the catalogue's fields, which `geodata import` would make one type again."""
+
+    def offline(url):
+        raise OSError("network unreachable")
+
+    write_geojson(
+        tmp_path / "paris-arrondissements.geojson",
+        [
+            district_feature(
+                "75102", square(2.34, 48.868, 0.01), insee_code="75102", nom="Bourse",
+                population=20_000,
+            ),
+        ],
+    )  # fmt: skip
+    monkeypatch.setattr(catalogue, "download", offline)
+    monkeypatch.setitem(app.config, "GEODATA_DIR", str(tmp_path))
+    result = runner.invoke(args=["geodata", "fetch", "paris-arrondissements"])
+    assert result.exit_code == 0, result.output
+    assert "network unreachable): importing the copy in" in result.output
+    rows = stored(app, "SELECT name, parent_code, population FROM districts WHERE code = '75102'")
+    assert [tuple(r) for r in rows] == [("Bourse", "75056", 20_000)]
 
 
 def test_catalogue_lists_its_sources_with_licences(runner):
