@@ -1025,6 +1025,47 @@ class TestTimeline:
         assert body["periods"][-1]["count"] == 2
         assert body["attribution"][0]["name"] == "test-districts"
 
+    def test_as_csv_one_line_per_period_as_the_json_gives_them(self, client, quarters):
+        pin(client, 2.301, 48.801, observed_at="2025-01-10T00:00:00Z")
+        pin(client, 2.302, 48.801, observed_at="2025-03-10T00:00:00Z")
+        url = "/api/v1/stats/timeline?district=Q1&interval=month"
+        periods = stats(client, url)["periods"]
+        for asked in ({"f": "csv"}, {"headers": {"Accept": "text/csv"}}):
+            query = "&f=csv" if "f" in asked else ""
+            response = client.get(url + query, headers=asked.get("headers", {}))
+            assert response.status_code == 200 and response.mimetype == "text/csv"
+            assert response.headers["Content-Disposition"].startswith(
+                'attachment; filename="timeline-Q1-month.csv"'
+            )
+            rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+            assert [(r["district"], r["level"], r["interval"]) for r in rows] == [
+                ("Q1", "quartier", "month")
+            ] * len(periods)
+            assert [
+                (r["start"], int(r["added"]), int(r["removed"]), int(r["count"])) for r in rows
+            ] == [(p["start"][:10], p["added"], p["removed"], p["count"]) for p in periods]
+            assert rows[0]["start"] == "2025-01-01" and rows[-1]["count"] == "2"
+
+    def test_since_lines_up_the_timelines_of_several_districts(self, client, quarters):
+        """Each from the same first period, a district without change too, its earlier
+        changes counted in the first count."""
+        pin(client, 2.301, 48.801, observed_at="2024-06-10T00:00:00Z")
+        pin(client, 2.302, 48.801, observed_at="2025-03-10T00:00:00Z")
+        url = "/api/v1/stats/timeline?interval=year&since=2025-02-01&district="
+        q1, q2 = (stats(client, url + code)["periods"] for code in ("Q1", "Q2"))
+        this_year = datetime.now(UTC).year
+        years = [f"{year}-01-01" for year in range(2025, this_year + 1)]
+        assert [p["start"][:10] for p in q1] == [p["start"][:10] for p in q2] == years
+        assert (q1[0]["added"], q1[0]["count"]) == (1, 2)  # the 2024 device counted
+        assert {p["count"] for p in q2} == {0}
+        lines = client.get(url + "Q2&f=csv").get_data(as_text=True).splitlines()
+        assert len(lines) == 1 + len(years)
+        for day in ("1899-12-31", "2999-01-01", "yesterday"):
+            refused = client.get(f"{url}Q1".replace("2025-02-01", day))
+            assert (
+                refused.status_code == 400 and refused.get_json()["errors"][0]["field"] == "since"
+            )
+
     def test_a_removal_recorded_before_the_appearance_never_counts_below_zero(
         self, client, db, quarters
     ):

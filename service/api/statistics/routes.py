@@ -245,31 +245,37 @@ STATISTICS_HEADERS = {
 }
 NOT_MODIFIED = "Not modified since the ETag in If-None-Match"
 
-# The same figures as GeoJSON or CSV (f= or Accept), beside the JSON of the 200 answer.
-document_formats = blp.doc(
-    responses={
-        "200": {
-            "description": "The figures as JSON, GeoJSON or CSV",
-            "headers": STATISTICS_HEADERS,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/DensityStats"}},
-                "application/geo+json": {
-                    "schema": {
-                        "type": "object",
-                        "description": "FeatureCollection of the district polygons with the "
-                        "figures as flat properties (the counts by vocabulary value as "
-                        "integers: kind_camera, status_active...), plus totals and attribution",
-                    }
-                },
-                "text/csv": {
-                    "schema": {
-                        "type": "string",
-                        "description": "One row per district, columns named as the JSON fields",
-                    }
-                },
-            },
+
+def document_formats(description: str, json_schema: str, **others: dict):
+    """The 200 answer's other formats (f= or Accept: OTHERS, by media type), beside its JSON."""
+    json = {"application/json": {"schema": {"$ref": f"#/components/schemas/{json_schema}"}}}
+    content = json | others
+    return blp.doc(
+        responses={
+            "200": {"description": description, "headers": STATISTICS_HEADERS, "content": content}
         }
-    }
+    )
+
+
+def csv_of(description: str) -> dict:
+    return {"text/csv": {"schema": {"type": "string", "description": description}}}
+
+
+# The same figures as GeoJSON or CSV, beside the JSON.
+document_density_formats = document_formats(
+    "The figures as JSON, GeoJSON or CSV",
+    "DensityStats",
+    **{
+        "application/geo+json": {
+            "schema": {
+                "type": "object",
+                "description": "FeatureCollection of the district polygons with the "
+                "figures as flat properties (the counts by vocabulary value as "
+                "integers: kind_camera, status_active...), plus totals and attribution",
+            }
+        }
+    },
+    **csv_of("One row per district, columns named as the JSON fields"),
 )
 
 
@@ -278,7 +284,7 @@ class DistrictStatsViews(MethodView):
     @blp.arguments(DistrictStatsArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, DensityStatsSchema, headers=STATISTICS_HEADERS)
     @blp.alt_response(304, description=NOT_MODIFIED)
-    @document_formats
+    @document_density_formats
     @blp.problems(400, 404)
     def get(self, args):
         """Give device counts and densities for every district of a level and/or parent"""
@@ -307,7 +313,7 @@ class CompareViews(MethodView):
     @blp.arguments(CompareArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, DensityStatsSchema, headers=STATISTICS_HEADERS)
     @blp.alt_response(304, description=NOT_MODIFIED)
-    @document_formats
+    @document_density_formats
     @blp.problems(400, 404)
     def get(self, args):
         """Give the same figures side by side for several districts of any level"""
@@ -363,19 +369,32 @@ class GridViews(MethodView):
         return statistics_response(body, "geojson", computed_at, source, credits, name)
 
 
+# The timeline as CSV too, beside the JSON.
+document_timeline_formats = document_formats(
+    "The periods as JSON or CSV",
+    "Timeline",
+    **csv_of(
+        "One row per period: district, name, level, interval, start (its day), added, "
+        "removed, count"
+    ),
+)
+
+
 @blp.route("/timeline")
 class TimelineViews(MethodView):
     @blp.arguments(TimelineArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, TimelineSchema, headers=STATISTICS_HEADERS)
     @blp.alt_response(304, description=NOT_MODIFIED)
+    @document_timeline_formats
     @blp.problems(400, 404)
     def get(self, args):
-        """Count a district's devices over time, replaying their history as at= does"""
-        code = args["district"]
+        """Count a district's devices over time, as JSON or CSV, replaying history as at= does"""
+        code, interval, since = args["district"], args.get("interval", "month"), args.get("since")
         share_statistics([district_key(code)], args)
         credits = device_credits()
+        fmt = "csv" if chosen_format(args) == "csv" else "json"
         statement = select_timeline(
-            code, args.get("interval", "month"), statistics_filter(args), credits
+            code, interval, statistics_filter(args), credits, since=since, as_csv=fmt == "csv"
         )
 
         def compute() -> str:
@@ -386,8 +405,9 @@ class TimelineViews(MethodView):
             return body
 
         # Its periods run to today's: a body of another day lacks one.
-        body, computed_at, source = cached("json", compute, today=True)
+        body, computed_at, source = cached(fmt, compute, today=True)
         selection = DistrictSelection(codes=[code])
         attribution = session.execute(select_attribution(selection, credits)).scalar_one()
-        name = download_name(f"timeline-{code}-{args.get('interval', 'month')}", args)
-        return statistics_response(body, "json", computed_at, source, attribution, name)
+        starting = f"-since-{since.isoformat()}" if since else ""
+        name = download_name(f"timeline-{code}-{interval}{starting}", args)
+        return statistics_response(body, fmt, computed_at, source, attribution, name)

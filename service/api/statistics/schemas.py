@@ -160,6 +160,20 @@ class GridArgsSchema(DeviceSelectionArgsSchema):
 class TimelineArgsSchema(DeviceSelectionArgsSchema):
     district = code_field(required=True)
     interval = choice(TIMELINE_INTERVALS, metadata={"description": "Default month"})
+    since = ma.fields.Date(
+        metadata={
+            "description": "The periods start at the one holding this day (YYYY-MM-DD), every "
+            "change before it counted in its count; default: the first change of the count. "
+            "Timelines of several districts asked with one `since` line up."
+        }
+    )
+    f = choice(("json", "csv"), metadata={"description": "Output format; overrides Accept"})
+
+    @ma.validates("since")
+    def since_a_day_of_the_record(self, value, **kwargs):
+        """Periods from the year 1 by day would be 740,000 of them; a day to come, none."""
+        if not vocab.possible_sighting_day(value):
+            raise ValidationError(f"Give a day from {vocab.EARLIEST_SIGHTING_YEAR}-01-01 to today.")
 
 
 class FiguresSchema(ma.Schema):

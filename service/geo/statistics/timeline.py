@@ -10,6 +10,8 @@ migration 0028): a timeline adds up their numbers per day or month, corrected by
 written since.
 """
 
+from datetime import date
+
 from sqlalchemy import (
     Text,
     and_,
@@ -19,11 +21,12 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import INTERVAL, JSON, aggregate_order_by
+from sqlalchemy.dialects.postgresql import INTERVAL, JSON, TIMESTAMP, aggregate_order_by
 
 from ... import vocabulary as vocab
 from ...models import District
 from ..sql import sql_string
+from .csv import csv_cell
 from .density import attribution_array
 from .replay import counted, weighted_changes
 from .selection import DistrictSelection, StatisticsFilter
@@ -33,9 +36,18 @@ TIMELINE_INTERVALS = ("day", "week", "month", "year")
 KEPT_UNITS = {"day": "day", "week": "day", "month": "month", "year": "month"}
 
 
-def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_credits: list[dict]):
-    """Per period since the first change of the count (1900 at the earliest): devices added,
-    removed, and on the map at its end."""
+def select_timeline(
+    code: str,
+    interval: str,
+    flt: StatisticsFilter,
+    devices_credits: list[dict],
+    *,
+    since: date | None = None,
+    as_csv: bool = False,
+):
+    """Per period since the first change of the count (1900 at the earliest), or from the one
+    holding SINCE (series of several districts then line up): devices added, removed, and on
+    the map at its end. AS_CSV: one CSV line per period (TIMELINE_CSV_COLUMNS), else JSON."""
     assert interval in TIMELINE_INTERVALS  # bound into the statement as a constant
     changes = weighted_changes(code, KEPT_UNITS[interval])
 
@@ -59,9 +71,10 @@ def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_cre
         unit, func.make_timestamptz(vocab.EARLIEST_SIGHTING_YEAR, 1, 1, 0, 0, 0, sql_string("UTC"))
     )
     first_change = func.min(per_period.c.period)  # NULL without any: no period at all
-    first = select(
-        case((first_change.is_not(None), func.greatest(first_change, earliest)))
-    ).scalar_subquery()
+    start = case((first_change.is_not(None), func.greatest(first_change, earliest)))
+    if since is not None:
+        start = func.date_trunc(unit, cast(sql_string(since.isoformat()), TIMESTAMP(True)))
+    first = select(start).scalar_subquery()
     series = (
         func.generate_series(
             first, func.date_trunc(unit, func.now()), cast(sql_string(f"1 {interval}"), INTERVAL)
@@ -71,9 +84,10 @@ def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_cre
     )
     added = func.coalesce(per_period.c.added, 0)
     removed = func.coalesce(per_period.c.removed, 0)
+    # Changes before the first period count in its count.
     before_first = (
         select(func.coalesce(func.sum(per_period.c.added - per_period.c.removed), 0))
-        .where(per_period.c.period < earliest)
+        .where(per_period.c.period < first)
         .scalar_subquery()
     )
     rows = (
@@ -86,6 +100,9 @@ def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_cre
         .select_from(series.outerjoin(per_period, per_period.c.period == series.c.start))
         .subquery("rows")
     )
+    selection = DistrictSelection(codes=[code])
+    if as_csv:
+        return timeline_csv(rows, unit, selection)
     period = func.json_build_object(
         sql_string("start"),
         rows.c.start,
@@ -101,7 +118,6 @@ def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_cre
             func.json_agg(aggregate_order_by(period, rows.c.start)), cast(sql_string("[]"), JSON())
         )
     ).scalar_subquery()
-    selection = DistrictSelection(codes=[code])
     sel = select(District.dataset, District.population_source).where(District.code == code).cte()
     return select(
         cast(
@@ -122,3 +138,37 @@ def select_timeline(code: str, interval: str, flt: StatisticsFilter, devices_cre
             Text,
         )
     ).where(*selection.clauses())
+
+
+# The columns of a timeline as CSV, one line per period: the district's on every line, so that
+# the timelines of several districts concatenate into one table.
+TIMELINE_CSV_COLUMNS = (
+    "district", "name", "level", "interval", "start", "added", "removed", "count",
+)  # fmt: skip
+
+
+def timeline_csv(rows, unit, selection: DistrictSelection):
+    """The header, then a line per period of ROWS (the timeline's subquery), oldest first; NULL
+    when no district has the code."""
+    text_cells = [
+        csv_cell(value, is_text=True)
+        for value in (District.code, District.name, District.level, unit)
+    ]
+    # Every period starts at 00:00 UTC: its day says it.
+    start = func.to_char(
+        rows.c.start.op("AT TIME ZONE")(sql_string("UTC")), sql_string("YYYY-MM-DD")
+    )
+    line = func.concat(
+        func.concat_ws(
+            sql_string(","),
+            *text_cells,
+            csv_cell(start, is_text=True),
+            *(csv_cell(rows.c[name], is_text=False) for name in ("added", "removed", "count")),
+        ),
+        sql_string("\r\n"),
+    )
+    lines = select(func.string_agg(line, aggregate_order_by(sql_string(""), rows.c.start)))
+    header = ",".join(TIMELINE_CSV_COLUMNS) + "\r\n"
+    return select(func.concat(sql_string(header), lines.scalar_subquery())).where(
+        *selection.clauses()
+    )
