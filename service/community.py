@@ -112,12 +112,12 @@ def record_revision(
     author: User | None,
     *,
     other_device_id: uuid.UUID | None = None,
-    merge_moves: dict | None = None,
+    undoing: dict | None = None,
 ) -> None:
     """Append a revision with the fields that changed since BEFORE (state_before; None for a
     creation). The revisions of a row loaded in bulk up to its first public one keep when its
     status was set: a removal that one found was made then (service/geo/statistics/selection.py,
-    observed_then). OTHER_DEVICE_ID and MERGE_MOVES: for a merge or its undoing (DeviceRevision)."""
+    observed_then). OTHER_DEVICE_ID and UNDOING: as DeviceRevision keeps them."""
     session.flush()
     found_changed_at = None
     if before is not None and not session.scalar(
@@ -144,7 +144,7 @@ def record_revision(
             snapshot=after,
             found_changed_at=found_changed_at,
             other_device_id=other_device_id,
-            merge_moves=merge_moves,
+            undoing=undoing,
         )
     )
 
@@ -171,10 +171,47 @@ def inherit_first_sighting(kept: Device, duplicate: Device) -> None:
 
 
 def keep_merged_sightings(device: Device) -> None:
-    """A revert goes back to a state before a merge, not before the device was seen: each pin
-    merged into DEVICE still dates its first observation (inherit_first_sighting)."""
+    """Each pin merged into DEVICE dates its first observation (inherit_first_sighting)."""
     for duplicate in session.scalars(select(Device).where(Device.merged_into == device.id)):
         inherit_first_sighting(device, duplicate)
+
+
+# Revisions whose change of the first observation came from pins merged in (or given back),
+# not from the device's own.
+MERGE_ACTIONS = ("merge", "unmerge")
+
+
+def own_first_sighting(device_id, until: int | None = None) -> str | None:
+    """The first observation of DEVICE_ID as its own revisions (up to revision UNTIL) set it,
+    as JSON keeps it: as pinned, then as edited, or as a revert took it from the revision it
+    restored; never as taken from a pin merged into it. None without any revision."""
+    bounded = [DeviceRevision.id <= until] if until is not None else []
+    revisions = session.execute(
+        select(DeviceRevision.action, DeviceRevision.changes, DeviceRevision.undoing)
+        .add_columns(DeviceRevision.snapshot["observed_at"].astext.label("observed"))
+        .where(DeviceRevision.device_id == device_id, *bounded)
+        .order_by(DeviceRevision.id)
+    ).all()
+    if not revisions:
+        return None
+    own = revisions[0].observed
+    for revision in revisions[1:]:
+        if revision.action in MERGE_ACTIONS:
+            continue
+        if revision.action == "revert" and revision.undoing:
+            own = own_first_sighting(device_id, revision.undoing["revision"])
+        elif "observed_at" in revision.changes:
+            own = revision.changes["observed_at"][1]
+    return own
+
+
+def date_first_sighting(device: Device, until: int | None = None) -> None:
+    """DEVICE's first observation: its own (own_first_sighting), or that of a pin merged into
+    it, if earlier (keep_merged_sightings). After a merge undone, or a revert to revision
+    UNTIL, nothing of a pin no longer merged stays in it."""
+    own = own_first_sighting(device.id, until)
+    device.observed_at = datetime.fromisoformat(own) if own else None
+    keep_merged_sightings(device)
 
 
 def trusted_count(user_ids: set) -> int:

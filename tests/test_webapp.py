@@ -2119,13 +2119,18 @@ def test_a_moderator_may_edit_a_pin_awaiting_review_but_not_withdraw_it_as_their
 def test_a_moderator_undoes_a_wrong_merge_from_the_kept_devices_history(phone, db, moderator):
     kept = pin(moderator, 2.3522, 48.8566, kind="sensor")
     duplicate = pin(moderator, 2.3527, 48.8566, kind="sensor")
+    onto = f"/api/v1/devices/{duplicate['id']}/photos"
+    uploaded(moderator, images.plain_photo(), url=onto)
     merging = moderator.post(f"/api/v1/devices/{kept['id']}/merge", json={"other": duplicate["id"]})
     assert merging.status_code == 200
     page = phone.open()
     phone.sign_in(moderator.user.username)
     expect(page.locator(".leaflet-marker-icon[title^='sensor']")).to_have_count(1)
     page.locator(".leaflet-marker-icon[title^='sensor']").click()
+    expect(page.locator("#sheet .photos img")).to_have_count(1)  # the duplicate's, moved
     page.get_by_role("button", name="Show the history").click()
+    # The merge's line names the duplicate, for moderators.
+    expect(page.locator(".history li").last).to_contain_text(f"device {duplicate['id'][:8]}")
     undo = page.get_by_role("button", name=f"Undo the merge of {duplicate['id'][:8]}")
     undo.click()  # asked first; dismissed (Playwright's default answer), nothing is undone
     expect(page.locator(".history li")).to_have_count(2)
@@ -2139,8 +2144,32 @@ def test_a_moderator_undoes_a_wrong_merge_from_the_kept_devices_history(phone, d
     expect(page.locator(".history li").last).to_contain_text(f"unmerge — {moderator.user.username}")
     expect(undo).to_have_count(0)  # the merge stays in the history, undone
     assert db(merged, id=duplicate["id"]).scalar_one() is None
+    # The device is shown as it now is: the photo went back with the duplicate.
+    expect(page.locator("#sheet .photos img")).to_have_count(0)
     expect(page.locator(".leaflet-marker-icon[title^='sensor']")).to_have_count(2)
     assert phone.errors == []
+
+
+def test_an_undoing_decided_meanwhile_says_so_and_shows_the_history_as_it_stands(phone, moderator):
+    kept = pin(moderator, 2.3522, 48.8566, kind="sensor")
+    duplicate = pin(moderator, 2.3527, 48.8566, kind="sensor")
+    moderator.post(f"/api/v1/devices/{kept['id']}/merge", json={"other": duplicate["id"]})
+    page = phone.open()
+    phone.sign_in(moderator.user.username)
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
+    page.get_by_role("button", name="Show the history").click()
+    undo = page.get_by_role("button", name=f"Undo the merge of {duplicate['id'][:8]}")
+    expect(undo).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    # Another moderator undoes it meanwhile (the page asks nothing now).
+    body = {"merged_into": kept["id"]}
+    undone = moderator.post(f"/api/v1/devices/{duplicate['id']}/unmerge", json=body)
+    assert undone.status_code == 200
+    page.once("dialog", lambda dialog: dialog.accept())
+    undo.click()
+    expect(page.locator("#sheet .history-box .notice").first).to_contain_text("not merged")
+    expect(page.locator(".history li").last).to_contain_text("unmerge")
+    expect(undo).to_have_count(0)
 
 
 def open_pending_pin_with_photo(phone, author):

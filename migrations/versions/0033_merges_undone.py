@@ -1,11 +1,11 @@
 """What a merge moved, so that a wrong merge can be undone.
 
-A merge moves the duplicate's votes and photos onto the device kept and may change the kept
-device's verification and first observation. The duplicate's merge revision now records the
-ids of the votes and photos it moved and what it changed of the device kept (`merge_moves`),
-and each revision of a merge or of its undoing names the other device (`other_device_id`,
-indexed for the devices erased).
-Merges made before this migration recorded neither: they cannot be undone.
+A merge moves the duplicate's votes and photos onto the device kept (photos of a pin nobody
+else saw wait for review there). The duplicate's merge revision now records the ids of the
+votes and photos it moved and of the photos it held for review, and a revert the revision it
+restored (`undoing`: what giving a device back its own state needs), and each revision of a
+merge or of its undoing names the other device (`other_device_id`, indexed for the devices
+erased). Merges made before this migration recorded neither: they cannot be undone.
 
 Revision ID: 0033
 Revises: 0032
@@ -33,7 +33,7 @@ def upgrade() -> None:
             sa.ForeignKey("devices.id", ondelete="SET NULL"),
         ),
     )
-    op.add_column("device_revisions", sa.Column("merge_moves", JSONB))
+    op.add_column("device_revisions", sa.Column("undoing", JSONB))
     # An erased device sets the column to NULL where it names it: found by this index, not by
     # a read of every revision.
     op.execute(
@@ -44,5 +44,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("device_revisions_other_device_idx", table_name="device_revisions")
-    op.drop_column("device_revisions", "merge_moves")
+    op.drop_column("device_revisions", "undoing")
     op.drop_column("device_revisions", "other_device_id")

@@ -65,10 +65,11 @@ class DeviceRevision(Base):
     other_device_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("devices.id", ondelete="SET NULL")
     )
-    # On a duplicate's merge revision, what an undoing of the merge puts back: the ids of the
-    # votes and photos that moved, and the device kept's verification and first observation
-    # before (service/api/moderation/routes.py, MergeMoves).
-    merge_moves: Mapped[dict | None] = mapped_column(JSONB)
+    # What giving the device back its own state needs (migration 0033): on a duplicate's merge
+    # revision, the ids of the votes and photos it moved and of the photos it held for review
+    # ({"confirmations", "photos", "held_photos"}); on a revert, the revision it restored
+    # ({"revision"}), whose own first observation it took (service/community.py).
+    undoing: Mapped[dict | None] = mapped_column(JSONB)
 
 
 class Confirmation(Base):

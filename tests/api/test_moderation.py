@@ -20,6 +20,12 @@ def review(moderator, device_id, decision="approve", reason=None):
     return moderator.post(f"/api/v1/devices/{device_id}/review", json=body)
 
 
+def unmerge(moderator, duplicate, kept, **json):
+    """Undo the merge of DUPLICATE into KEPT (their ids)."""
+    body = {"merged_into": kept} | json
+    return moderator.post(f"/api/v1/devices/{duplicate}/unmerge", json=body)
+
+
 def ids(response):
     return [f["id"] for f in response.get_json()["features"]]
 
@@ -473,7 +479,7 @@ class TestMergeHistoryRevert:
         history = moderator.get(f"/api/v1/devices/{keep['id']}/history").get_json()["revisions"]
         assert [(r["action"], r.get("other")) for r in history[-1:]] == [("merge", duplicate["id"])]
 
-        undone = moderator.post(f"/api/v1/devices/{duplicate['id']}/unmerge")
+        undone = unmerge(moderator, duplicate["id"], keep["id"])
         assert undone.status_code == 200 and undone.headers["ETag"]
         back = undone.get_json()
         assert back["id"] == duplicate["id"]
@@ -494,10 +500,10 @@ class TestMergeHistoryRevert:
             assert (last["action"], last["other"]) == ("unmerge", other)
         public = client.get(f"/api/v1/devices/{keep['id']}/history").get_json()["revisions"]
         assert all("other" not in r and "id" not in r for r in public)
-        again = moderator.post(f"/api/v1/devices/{duplicate['id']}/unmerge")
+        again = unmerge(moderator, duplicate["id"], keep["id"])
         assert again.status_code == 409 and again.mimetype == PROBLEM
-        assert again.get_json()["errors"][0]["field"] == "device_id"
-        assert "not merged" in again.get_json()["detail"]
+        assert again.get_json()["errors"][0]["field"] == "merged_into"
+        assert "it is not merged into another" in again.get_json()["detail"]
 
     def test_phones_that_synced_the_tombstone_get_the_device_back(
         self, committed, moderator, client
@@ -505,7 +511,7 @@ class TestMergeHistoryRevert:
         keep, duplicate = pin(moderator), pin(moderator, 2.3522, north_of(48.8566, 5))
         moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]})
         cursor = client.get("/api/v1/sync").get_json()["next_cursor"]
-        assert moderator.post(f"/api/v1/devices/{duplicate['id']}/unmerge").status_code == 200
+        assert unmerge(moderator, duplicate["id"], keep["id"]).status_code == 200
         synced = client.get(f"/api/v1/sync?since={cursor}").get_json()["features"]
         assert {f["id"]: f["properties"]["deleted_at"] for f in synced} == {
             keep["id"]: None,
@@ -515,11 +521,13 @@ class TestMergeHistoryRevert:
     def test_only_moderators_undo_a_merge_of_a_device_that_exists(self, moderator, as_user):
         keep, duplicate = pin(moderator), pin(moderator, 2.3522, north_of(48.8566, 5))
         moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]})
-        url = f"/api/v1/devices/{duplicate['id']}/unmerge"
-        assert as_user().post(url).status_code == 403
-        unknown = moderator.post("/api/v1/devices/00000000-0000-4000-8000-000000000000/unmerge")
+        assert unmerge(as_user(), duplicate["id"], keep["id"]).status_code == 403
+        unknown = unmerge(moderator, "00000000-0000-4000-8000-000000000000", keep["id"])
         assert unknown.status_code == 404 and unknown.mimetype == PROBLEM
-        assert moderator.post(url).status_code == 200
+        url = f"/api/v1/devices/{duplicate['id']}/unmerge"
+        for body in (None, {}, {"merged_into": keep["id"], "x": 1}):
+            assert moderator.post(url, json=body).status_code in (415, 422), body
+        assert unmerge(moderator, duplicate["id"], keep["id"]).status_code == 200
 
     def test_merges_one_into_another_are_undone_last_first(self, moderator, as_user, client, db):
         """A into B, then B into C: A's vote followed B, so B comes back first, with it."""
@@ -527,13 +535,13 @@ class TestMergeHistoryRevert:
         as_user().post(f"/api/v1/devices/{a['id']}/confirmations", json={"verdict": "still_there"})
         for kept, other in ((b, a), (c, b)):
             moderator.post(f"/api/v1/devices/{kept['id']}/merge", json={"other": other["id"]})
-        refused = moderator.post(f"/api/v1/devices/{a['id']}/unmerge")
+        refused = unmerge(moderator, a["id"], b["id"])
         assert refused.status_code == 409
         assert f"/api/v1/devices/{b['id']}/unmerge" in refused.get_json()["detail"]
         assert client.get(f"/api/v1/devices/{a['id']}").status_code == 308
-        assert moderator.post(f"/api/v1/devices/{b['id']}/unmerge").status_code == 200
+        assert unmerge(moderator, b["id"], c["id"]).status_code == 200
         assert db("SELECT device_id::text FROM confirmations").scalar_one() == b["id"]
-        assert moderator.post(f"/api/v1/devices/{a['id']}/unmerge").status_code == 200
+        assert unmerge(moderator, a["id"], b["id"]).status_code == 200
         assert db("SELECT device_id::text FROM confirmations").scalar_one() == a["id"]
         assert sorted(ids(client.get("/api/v1/devices"))) == sorted(d["id"] for d in (a, b, c))
 
@@ -548,7 +556,7 @@ class TestMergeHistoryRevert:
         review(moderator, rejected["id"], "reject", "a face")
         moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": rejected["id"]})
         assert moderator.get("/api/v1/moderation/queue").get_json()["photos"]
-        assert moderator.post(f"/api/v1/devices/{rejected['id']}/unmerge").status_code == 200
+        assert unmerge(moderator, rejected["id"], keep["id"]).status_code == 200
         assert moderator.get("/api/v1/moderation/queue").get_json()["photos"] == []
         own = author.get(f"/api/v1/devices/{rejected['id']}").get_json()["properties"]
         assert (own["review_status"], [p["id"] for p in own["photos"]]) == (
@@ -558,11 +566,97 @@ class TestMergeHistoryRevert:
         assert client.get(f"/api/v1/devices/{rejected['id']}").status_code == 404
         assert client.get(f"/api/v1/photos/{photo['id']}/thumbnail").status_code == 404
 
+    def test_a_stale_request_undoes_no_other_merge(self, moderator):
+        """Read before another moderator undid the merge and merged the pin elsewhere."""
+        keep, other = pin(moderator), pin(moderator, 2.3522, north_of(48.8566, 8))
+        duplicate = pin(moderator, 2.3522, north_of(48.8566, 4))
+        moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]})
+        assert unmerge(moderator, duplicate["id"], keep["id"]).status_code == 200
+        moderator.post(f"/api/v1/devices/{other['id']}/merge", json={"other": duplicate["id"]})
+        stale = unmerge(moderator, duplicate["id"], keep["id"])
+        assert stale.status_code == 409 and stale.get_json()["errors"][0]["field"] == "merged_into"
+        assert f"it is merged into {other['id']}" in stale.get_json()["detail"]
+
+    def test_undoing_merges_in_any_order_leaves_the_device_kept_its_own(
+        self, moderator, as_user, client
+    ):
+        """C, seen in October, took A's August and then B's June; undone A first, then B, C is
+        as it was pinned: seen in October, of one source."""
+        c = pin(moderator, 2.35, 48.85, observed_at="2025-10-01T00:00:00Z")
+        a = pin(moderator, 2.35, north_of(48.85, 3), observed_at="2025-08-01T00:00:00Z")
+        b = pin(moderator, 2.35, north_of(48.85, 6), observed_at="2025-06-01T00:00:00Z")
+        as_user().post(f"/api/v1/devices/{a['id']}/confirmations", json={"verdict": "still_there"})
+        for duplicate in (a, b):
+            moderator.post(f"/api/v1/devices/{c['id']}/merge", json={"other": duplicate["id"]})
+
+        def seen():
+            props = client.get(f"/api/v1/devices/{c['id']}").get_json()["properties"]
+            return props["observed_at"][:10], props["verification"]
+
+        assert seen() == ("2025-06-01", "confirmed")
+        assert unmerge(moderator, a["id"], c["id"]).status_code == 200
+        assert seen() == ("2025-06-01", "reported")
+        assert unmerge(moderator, b["id"], c["id"]).status_code == 200
+        assert seen() == ("2025-10-01", "reported")
+        # A revert to C's merge (its state then) takes no sighting of a pin no longer merged.
+        history = moderator.get(f"/api/v1/devices/{c['id']}/history").get_json()["revisions"]
+        merge = next(r["id"] for r in history if r["action"] == "merge")
+        reverted = moderator.post(f"/api/v1/devices/{c['id']}/revert", json={"revision": merge})
+        assert reverted.get_json()["properties"]["observed_at"][:10] == "2025-10-01"
+
+    def test_an_approval_with_a_photo_since_the_merge_stays_after_its_undoing(
+        self, moderator, as_user
+    ):
+        author = as_user()
+        kept, duplicate = pin(author, 2.35, 48.85), pin(author, 2.35, north_of(48.85, 4))
+        images.uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{kept['id']}/photos")
+        moderator.post(f"/api/v1/devices/{kept['id']}/merge", json={"other": duplicate["id"]})
+        approved = review(moderator, kept["id"]).get_json()["properties"]
+        assert approved["verification"] == "confirmed"
+        assert unmerge(moderator, duplicate["id"], kept["id"]).status_code == 200
+        level = moderator.get(f"/api/v1/devices/{kept['id']}").get_json()["properties"]
+        assert level["verification"] == "confirmed"
+
+    def test_a_photo_waiting_for_review_before_the_merge_waits_after_its_undoing(
+        self, moderator, as_user, client
+    ):
+        """A new contributor's evidence on a public pin, which a moderator then rejected,
+        merged and gave back: approved again, the pin does not publish the photo unseen."""
+        kept, duplicate = pin(moderator, 2.35, 48.85), pin(moderator, 2.35, north_of(48.85, 4))
+        voter = as_user()
+        photo = images.uploaded(voter, images.plain_photo())
+        vote = {"verdict": "still_there", "photo_id": photo["id"]}
+        url = f"/api/v1/devices/{duplicate['id']}"
+        assert voter.post(f"{url}/confirmations", json=vote).status_code == 201
+
+        def decide(decision, **reason):  # a decision taken already: changed knowingly
+            etag = {"If-Match": moderator.get(url).headers["ETag"]}
+            body = {"decision": decision, **reason}
+            assert moderator.post(f"{url}/review", json=body, headers=etag).status_code == 200
+
+        decide("reject", reason="blurry")
+        moderator.post(f"/api/v1/devices/{kept['id']}/merge", json={"other": duplicate["id"]})
+        assert unmerge(moderator, duplicate["id"], kept["id"]).status_code == 200
+        decide("approve")
+        assert client.get(f"/api/v1/photos/{photo['id']}/thumbnail").status_code == 404
+        queue = moderator.get("/api/v1/moderation/queue").get_json()["photos"]
+        assert [p["id"] for p in queue] == [photo["id"]]
+
+    def test_the_public_history_tells_no_merge_of_a_pin_others_may_not_see(
+        self, moderator, as_user, client
+    ):
+        kept = pin(moderator, 2.35, 48.85)
+        hidden = pin(as_user(), 2.35, north_of(48.85, 4))
+        moderator.post(f"/api/v1/devices/{kept['id']}/merge", json={"other": hidden["id"]})
+        assert unmerge(moderator, hidden["id"], kept["id"]).status_code == 200
+        public = client.get(f"/api/v1/devices/{kept['id']}/history").get_json()["revisions"]
+        assert [r["action"] for r in public] == ["create"]
+
     def test_a_merge_made_before_merges_were_recorded_is_not_undone(self, moderator, client, db):
         keep, duplicate = pin(moderator), pin(moderator, 2.3522, north_of(48.8566, 5))
         moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]})
-        db("UPDATE device_revisions SET merge_moves = NULL, other_device_id = NULL")
-        refused = moderator.post(f"/api/v1/devices/{duplicate['id']}/unmerge")
+        db("UPDATE device_revisions SET undoing = NULL, other_device_id = NULL")
+        refused = unmerge(moderator, duplicate["id"], keep["id"])
         assert refused.status_code == 409 and "cannot be undone" in refused.get_json()["detail"]
         assert client.get(f"/api/v1/devices/{duplicate['id']}").status_code == 308
 

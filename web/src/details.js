@@ -93,34 +93,47 @@ function undoableMerges(revisions) {
   return new Set([...latest.values()].filter((revision) => revision.action === "merge" && !("merged_into" in (revision.changes || {}))));
 }
 
-async function history(feature, box, mapApi) {
-  const { data } = await request("GET", `devices/${feature.id}/history`);
-  const undoable = undoableMerges(data.revisions);
-  box.replaceChildren(element("ol", { class: "history" }, ...data.revisions.map((revision) => element("li", {},
-    t("labelled", {
-      label: `${dayText(revision.created_at)} — ${valueLabel(revision.action)}${revision.author ? ` — ${revision.author}` : ""}`,
-      value: Object.entries(revision.changes || {}).map(([name, change]) => changeText(name, change, revision.action)).join(", "),
-    }),
-    undoable.has(revision) ? undoMergeButton(revision.other, feature, box, mapApi) : null))));
+// A line of history: the day, the action and who made it, what changed; for moderators, the
+// other device of a merge or of its undoing.
+function revisionText(revision) {
+  const changes = Object.entries(revision.changes || {}).map(([name, change]) => changeText(name, change, revision.action));
+  if (revision.other) changes.unshift(t("otherDevice", { id: revision.other.slice(0, 8) }));
+  return t("labelled", {
+    label: `${dayText(revision.created_at)} — ${valueLabel(revision.action)}${revision.author ? ` — ${revision.author}` : ""}`,
+    value: changes.join(", "),
+  });
 }
 
-// Brings the duplicate OTHER back, with the votes and photos the merge moved; the history is
-// read again (it says the merge was undone) and the map shows both devices.
-function undoMergeButton(other, feature, box, mapApi) {
+// SAID: what to show above the history (an undoing's outcome).
+async function history(feature, box, context, said = null) {
+  const { data } = await request("GET", `devices/${feature.id}/history`);
+  const undoable = undoableMerges(data.revisions);
+  box.replaceChildren(...(said ? [said] : []), element("ol", { class: "history" }, ...data.revisions.map((revision) => element("li", {},
+    revisionText(revision),
+    undoable.has(revision) ? undoMergeButton(revision.other, feature, box, context) : null))));
+}
+
+// Brings the duplicate OTHER back, with the votes and photos the merge moved, naming the device
+// it was merged into (a history read before another moderator undid it undoes nothing else).
+// The device is shown again as it now is, its history read again, and the map shows both.
+function undoMergeButton(other, feature, box, context) {
   return element("button", {
     type: "button",
     class: "secondary",
     onclick: async () => {
       if (!window.confirm(t("unmergeConfirm", { id: other.slice(0, 8) }))) return;
       try {
-        await request("POST", `devices/${other}/unmerge`);
+        await request("POST", `devices/${other}/unmerge`, { json: { merged_into: feature.id } });
       } catch (error) {
-        box.append(notice(errorText(error), "error"));
+        // Decided meanwhile, most likely: the history as it now stands, and why.
+        await history(feature, box, context, notice(errorText(error), "error"));
         return;
       }
-      await history(feature, box, mapApi);
-      box.prepend(notice(t("unmerged", { id: other.slice(0, 8) })));
-      await mapApi.reload();
+      const { data } = await request("GET", `devices/${feature.id}`);
+      showDevice(data, context);
+      const fresh = document.querySelector("#sheet .device-details .history-box");
+      await history(data, fresh, context, notice(t("unmerged", { id: other.slice(0, 8) })));
+      await context.mapApi.reload();
     },
   }, t("unmerge", { id: other.slice(0, 8) }));
 }
@@ -235,9 +248,9 @@ export function showDevice(feature, context) {
     },
   }, t(label))));
   const votes = element("div", { class: "actions", role: "group", "aria-label": t("verification") }, ...answerButtons);
-  const historyBox = element("div", {});
+  const historyBox = element("div", { class: "history-box" });
   const historyButton = element("button", { type: "button", class: "secondary" }, t("showHistory"));
-  historyButton.addEventListener("click", () => history(feature, historyBox, mapApi).catch((error) => historyBox.replaceChildren(notice(errorText(error), "error"))));
+  historyButton.addEventListener("click", () => history(feature, historyBox, context).catch((error) => historyBox.replaceChildren(notice(errorText(error), "error"))));
   body.append(votes, element("h3", {}, t("history")), historyButton, historyBox);
   if (!session() || !(own || isModerator())) return;
   const edit = element("button", { type: "button", class: "secondary" }, t("edit"));

@@ -130,7 +130,8 @@ def public_revisions(rows: list[tuple]) -> list[tuple]:
     What changed while the pin was not public (a first draft awaiting review, often where its
     author stood; a rejection; edits while rejected) stays between its author and the
     moderators: only the revisions that left it public are told, each with what changed since
-    the previous public state. A moderator's reason, meant for the author, is never told.
+    the previous public state (those that changed nothing public, not at all). A moderator's
+    reason, meant for the author, is never told.
     """
     shown, seen = [], None
     for revision, username, recorded in rows:
@@ -140,6 +141,9 @@ def public_revisions(rows: list[tuple]) -> list[tuple]:
         if seen is not None:
             recorded = {key: [seen.get(key), v] for key, v in state.items() if seen.get(key) != v}
         changes = {name: pair for name, pair in recorded.items() if name != "review_reason"}
-        shown.append((revision, username, changes))
+        # A change of nothing public (a pin awaiting review merged in, a merge of it undone)
+        # would only hint at a pin others may not see.
+        if changes or seen is None:
+            shown.append((revision, username, changes))
         seen = state
     return shown

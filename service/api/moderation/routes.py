@@ -1,20 +1,17 @@
 """Moderation: review pending pins, merge duplicates, revert to an earlier revision."""
 
-from datetime import datetime
-
 from flask import Response, current_app, g, request
 from flask.views import MethodView
 from marshmallow import RAISE
 from sqlalchemy import func, select, update
 
 from ...community import (
+    date_first_sighting,
     inherit_first_sighting,
-    keep_merged_sightings,
     recompute_verification,
     record_revision,
     restore,
     state_before,
-    to_json_value,
 )
 from ...db import session
 from ...errors import Conflict, NotFound
@@ -38,6 +35,7 @@ from .schemas import (
     QueueSchema,
     RevertSchema,
     ReviewSchema,
+    UnmergeSchema,
 )
 
 blp = Blueprint(
@@ -181,16 +179,18 @@ class MergeViews(MethodView):
         moves = {
             "confirmations": ids_on(Confirmation, other.id),
             "photos": ids_on(Photo, other.id),
-            "verification": target.verification,
+            "held_photos": [],
         }
         if is_public(target.review_status) and not is_public(other.review_status):
             # Photos of a pin nobody but its author and moderators saw (pending, or rejected:
             # perhaps for a face) would show at once on a public one: each waits for review.
-            session.execute(
+            held = session.scalars(
                 update(Photo)
-                .where(Photo.device_id == other.id)
+                .where(Photo.device_id == other.id, Photo.review_status != AWAITING_REVIEW)
                 .values(review_status=AWAITING_REVIEW, listed_at=None)
+                .returning(Photo.id)
             )
+            moves["held_photos"] = [str(photo_id) for photo_id in held]
         for model in (Confirmation, Photo):  # votes and photos move to the kept device
             session.execute(
                 update(model).where(model.device_id == other.id).values(device_id=target.id)
@@ -200,10 +200,9 @@ class MergeViews(MethodView):
         other.touch()
         recompute_verification(target, confirmed=other.verification == "confirmed")
         inherit_first_sighting(target, other)
-        moves["observed_at"] = [before_target["observed_at"], to_json_value(target.observed_at)]
         target.touch()
         record_revision(
-            other, "merge", before_other, g.user, other_device_id=target.id, merge_moves=moves
+            other, "merge", before_other, g.user, other_device_id=target.id, undoing=moves
         )
         record_revision(target, "merge", before_target, g.user, other_device_id=other.id)
         session.commit()
@@ -215,38 +214,43 @@ def ids_on(model, device_id) -> list[str]:
     return [str(i) for i in session.scalars(select(model.id).where(model.device_id == device_id))]
 
 
-def lock_merged_pair(duplicate_id) -> tuple[Device, Device]:
-    """The merged DUPLICATE_ID and the device it was merged into, both locked in the order a
-    merge locks them (so that the two cannot deadlock), or the 404/409 that says why not."""
-    duplicate = session.get(Device, duplicate_id)
-    if duplicate is None:
-        raise NotFound(f"No device has the id {duplicate_id}.")
-    if duplicate.merged_into is None:
-        state = "deleted, not merged" if duplicate.deleted_at else "not merged into another"
-        raise Conflict(
-            f"Device {duplicate_id} is {state}: there is no merge to undo.", field="device_id"
-        )
-    pair = (duplicate_id, duplicate.merged_into)
+def lock_merged_pair(duplicate_id, kept_id) -> tuple[Device, Device]:
+    """DUPLICATE_ID and KEPT_ID, which it was merged into, both locked in the order a merge
+    locks them (so that the two cannot deadlock), or the 404/409 that says why not: a stale
+    request (a history read before another moderator's decision) undoes no other merge."""
     locked = {
         device.id: device
         for device in session.scalars(
             select(Device)
-            .where(Device.id.in_(pair))
+            .where(Device.id.in_((duplicate_id, kept_id)))
             .order_by(Device.id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
     }
-    if locked[duplicate_id].merged_into != pair[1]:
-        raise Conflict(f"Device {duplicate_id} changed meanwhile: try again.", field="device_id")
-    return locked[duplicate_id], locked[pair[1]]
+    duplicate = locked.get(duplicate_id)
+    if duplicate is None:
+        raise NotFound(f"No device has the id {duplicate_id}.")
+    if duplicate.merged_into != kept_id:
+        now = (
+            f"merged into {duplicate.merged_into}"
+            if duplicate.merged_into
+            else "deleted, not merged"
+            if duplicate.deleted_at
+            else "not merged into another"
+        )
+        raise Conflict(
+            f"Device {duplicate_id} is not merged into {kept_id} (any more): it is {now}.",
+            field="merged_into",
+        )
+    return duplicate, locked[kept_id]
 
 
 def merge_record(duplicate: Device) -> dict:
-    """What the merge of DUPLICATE moved (record_revision's merge_moves), or a 409 for a merge
-    made before merges recorded it."""
+    """What the merge of DUPLICATE moved (record_revision's undoing), or a 409 for a merge made
+    before merges recorded it."""
     moves = session.scalar(
-        select(DeviceRevision.merge_moves)
+        select(DeviceRevision.undoing)
         .where(DeviceRevision.device_id == duplicate.id, DeviceRevision.action == "merge")
         .order_by(DeviceRevision.id.desc())
         .limit(1)
@@ -260,16 +264,30 @@ def merge_record(duplicate: Device) -> dict:
     return moves
 
 
+def confirmed_otherwise(device: Device) -> bool:
+    """Whether DEVICE is confirmed by other means than votes: approved with a photo, or a
+    confirmed duplicate merged into it (recompute_verification's CONFIRMED)."""
+    session.refresh(device, ["has_photos"])  # photos just moved
+    merged_confirmed = select(Device.id).where(
+        Device.merged_into == device.id, Device.verification == "confirmed"
+    )
+    return (is_public(device.review_status) and device.has_photos) or session.scalar(
+        select(merged_confirmed.exists())
+    )
+
+
 @blp.route("/devices/<uuid:device_id>/unmerge")
 class UnmergeViews(MethodView):
     @blp.auth(role="moderator")
     @write_limit
+    @requires_json
+    @blp.arguments(UnmergeSchema)
     @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON, headers=ETAG_HEADER)
-    @blp.problems(404, 409)
-    def post(self, device_id):
+    @blp.problems(404, 409, 415)
+    def post(self, form, device_id):
         """Undo a wrong merge: this duplicate is a device again, with the votes and photos the
         merge moved, and the device kept loses what the merge gave it"""
-        duplicate, kept = lock_merged_pair(device_id)
+        duplicate, kept = lock_merged_pair(device_id, form["merged_into"])
         if kept.merged_into is not None:
             raise Conflict(
                 f"Device {kept.id}, which {device_id} was merged into, was itself merged into "
@@ -286,35 +304,32 @@ class UnmergeViews(MethodView):
                 .where(model.id.in_(moved), model.device_id == kept.id)
                 .values(device_id=duplicate.id)
             )
-        if not is_public(duplicate.review_status):
-            # Held for review on the public device kept; the pin hides them again, as before.
-            session.execute(
-                update(Photo)
-                .where(Photo.device_id == duplicate.id, Photo.review_status == AWAITING_REVIEW)
-                .values(review_status=PUBLIC_REVIEW_STATUS, listed_at=func.clock_timestamp())
+        # The photos the merge held for review, not reviewed since: the pin hides them again,
+        # as before (the others, a vote's evidence on a pin once public, still wait).
+        session.execute(
+            update(Photo)
+            .where(
+                Photo.id.in_(moves["held_photos"]),
+                Photo.device_id == duplicate.id,
+                Photo.review_status == AWAITING_REVIEW,
             )
+            .values(review_status=PUBLIC_REVIEW_STATUS, listed_at=func.clock_timestamp())
+        )
         duplicate.deleted_at = None
         duplicate.merged_into = None
         duplicate.touch()
-        first_sighting, merged_sighting = moves["observed_at"]
-        if same_instant(before_kept["observed_at"], merged_sighting):  # not edited since
-            kept.observed_at = first_sighting
-            keep_merged_sightings(kept)  # the pins still merged into it
-        kept.verification = moves["verification"]
-        recompute_verification(kept)
+        session.flush()
+        # What the device kept is without the duplicate, from its own record: its first
+        # observation, and its level from its votes, photos and the pins still merged into it.
+        date_first_sighting(kept)
+        kept.verification = "reported"
+        recompute_verification(kept, confirmed=confirmed_otherwise(kept))
         recompute_verification(duplicate)
         kept.touch()
         record_revision(duplicate, "unmerge", before_duplicate, g.user, other_device_id=kept.id)
         record_revision(kept, "unmerge", before_kept, g.user, other_device_id=duplicate.id)
         session.commit()
         return feature_response(device_id)
-
-
-def same_instant(first: str | None, second: str | None) -> bool:
-    """Whether two times as revisions keep them (ISO 8601, or None) are the same moment."""
-    if first is None or second is None:
-        return first == second
-    return datetime.fromisoformat(first) == datetime.fromisoformat(second)
 
 
 @blp.route("/devices/<uuid:device_id>/revert")
@@ -337,8 +352,10 @@ class RevertViews(MethodView):
             )
         before = state_before(device)
         restore(device, revision.snapshot)
-        keep_merged_sightings(device)
+        # A revert undoes edits, not sightings: its own first observation then, or that of a
+        # pin merged into it now (never of one no longer merged).
+        date_first_sighting(device, until=revision.id)
         device.touch()
-        record_revision(device, "revert", before, g.user)
+        record_revision(device, "revert", before, g.user, undoing={"revision": revision.id})
         session.commit()
         return feature_response(device_id)

@@ -42,6 +42,17 @@ class MergeSchema(StrictSchema):
     )
 
 
+class UnmergeSchema(StrictSchema):
+    merged_into = ma.fields.UUID(
+        required=True,
+        metadata={
+            "description": "The device it was merged into, as the history names it (`other` of "
+            "that device's merge): a request read before another moderator's decision undoes "
+            "no other merge"
+        },
+    )
+
+
 class MergeArgsSchema(StrictSchema):
     force = ma.fields.Boolean(
         metadata={
