@@ -3,6 +3,7 @@
 import http.server
 import logging
 import threading
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -237,3 +238,24 @@ def test_the_change_that_takes_off_the_last_openstreetmap_device_purges_every_an
     assert moderator.delete(url).status_code == 204
     [keys] = purged
     assert {"vigie", f"device/{osm_id}"} <= keys
+
+
+def test_a_timeline_is_kept_by_shared_caches_until_its_day_ends(moderator, isolated, tmp_path):
+    """Its last period changes at midnight UTC, which no purge follows; a map of districts,
+    whose figures change only with devices, is kept a day (purged at each change)."""
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "districts.geojson",
+            [district_feature("75056", square(PARIS[0] - 0.005, PARIS[1] - 0.005, 0.01))],
+        ),
+    )
+    timeline = moderator.get("/api/v1/stats/timeline?district=75056&interval=day")
+    shared = dict(
+        part.strip().split("=") for part in timeline.headers["Cache-Control"].split(",")[1:]
+    )
+    now = datetime.now(UTC)
+    left = (datetime.combine(now.date() + timedelta(days=1), time.min, UTC) - now).seconds
+    assert 0 < int(shared["s-maxage"]) <= left + 1
+    compared = moderator.get("/api/v1/stats/compare?codes=75056")
+    assert "s-maxage=86400" in compared.headers["Cache-Control"]

@@ -11,10 +11,12 @@ import uuid
 import pytest
 import redis
 from flask_limiter import RequestLimit
+from sqlalchemy import text
 
 from service import create_app, ratelimit, web
 from service.api.accounts import routes as account_routes
 from service.config import Config
+from service.db import session
 from tests import images
 from tests.conftest import TEST_PASSWORD
 from tests.helpers import PROBLEM, feature
@@ -457,3 +459,23 @@ def test_redis_stopping_while_a_wrong_password_is_counted_costs_no_answer(
     monkeypatch.setattr(account_routes, "count_wrong_password", redis_goes_away)
     assert [r.status_code for r in login_attempts(client, 1)] == [401]
     assert [r.status_code for r in login_attempts(client, 1)] == [401]  # counted in memory
+
+
+def test_the_statistics_refresh_is_no_client_of_the_rate_limit(committed, limited_app):
+    """Run from cron through the app itself, it recomputes every outdated answer, however many
+    there are under one route's limit (1 a minute here), and counts only those it did."""
+    limited = limited_app(RATE_LIMIT_DEFAULT="1 per minute")
+    paths = [f"/api/v1/stats/grid?bbox=2.3,48.8,2.31,48.81&cell={cell}" for cell in (100, 200)]
+    with limited.app_context():
+        for path in paths:
+            session.execute(
+                text(
+                    "INSERT INTO statistics_cache (key, request, body, data_version) "
+                    "VALUES (:key, :request, '{}', 'before')"
+                ),
+                {"key": path, "request": path},
+            )
+        session.commit()
+    result = limited.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
+    assert "2 of 2 cached statistics refreshed" in result.output, result.output
+    assert "429" not in result.output

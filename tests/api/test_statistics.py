@@ -371,9 +371,11 @@ class TestDensities:
         assert response.status_code == 200
         header = response.headers["Content-Disposition"]
         assert header.isascii()
-        assert 'filename="districts-quartier-P-_-_le-a_b_filename_evil.exe.csv";' in header
+        # The parents in one order (any order asked gives the same figures, and name).
+        assert 'filename="districts-quartier-P-a_b_filename_evil.exe-_le-_.csv";' in header
         _value, options = parse_options_header(header)  # filename* first, as browsers read it
-        assert options["filename"] == f"districts-quartier-{parents.replace(',', '-')}.csv"
+        in_order = "-".join(sorted(parents.split(",")))
+        assert options["filename"] == f"districts-quartier-{in_order}.csv"
 
     def test_several_levels_are_told_that_level_takes_one(self, client, quarters):
         response = client.get("/api/v1/stats/districts?level=quartier,commune")
@@ -436,6 +438,25 @@ class TestDensities:
         for url, name in asked.items():
             header = client.get(url).headers["Content-Disposition"]
             assert header == f"inline; filename=\"{name}\"; filename*=UTF-8''{name}", url
+
+    def test_two_selections_are_never_saved_under_one_name(self, client, quarters):
+        """Boxes a metre apart, long lists of codes, options that add figures; and one
+        selection asked in another order keeps its name."""
+
+        def name(url):
+            header = client.get(url).headers["Content-Disposition"]
+            return parse_options_header(header)[1]["filename"]
+
+        grid = "/api/v1/stats/grid?cell=10&bbox=2.347502,48.85875,2.347502,"
+        assert name(grid + "48.85875") != name(grid + "48.85884")
+        assert "2.347502_48.85875" in name(grid + "48.85875")
+        assert name("/api/v1/stats/compare?codes=Q2,Q1&f=csv") == "compare-Q2-Q1.csv"
+        assert name(f"{STATS}&outside=true") == "districts-quartier-P-outside.json"
+        assert name(f"{STATS}&f=geojson&tolerance=2.5") == (
+            "districts-quartier-P-tolerance-2.5.geojson"
+        )
+        both = "/api/v1/stats/districts?level=quartier&parent="
+        assert name(both + "P,Z") == name(both + "Z,P")
 
     def test_a_day_not_come_yet_is_refused(self, client, quarters):
         """Its figures would be today's, under a date they do not hold for. Tomorrow in UTC
@@ -1060,7 +1081,12 @@ class TestTimeline:
         assert {p["count"] for p in q2} == {0}
         lines = client.get(url + "Q2&f=csv").get_data(as_text=True).splitlines()
         assert len(lines) == 1 + len(years)
-        for day in ("1899-12-31", "2999-01-01", "yesterday"):
+        excel = client.get(url + "Q2&f=csv&bom=true").get_data(as_text=True)
+        assert excel == "\ufeff" + "\r\n".join(lines) + "\r\n"
+        tomorrow = datetime.now(UTC).date() + timedelta(days=1)  # begun east of UTC, as at=
+        assert client.get(f"{url}Q1".replace("2025-02-01", str(tomorrow))).status_code == 200
+        later = str(tomorrow + timedelta(days=1))
+        for day in ("1899-12-31", later, "yesterday"):
             refused = client.get(f"{url}Q1".replace("2025-02-01", day))
             assert (
                 refused.status_code == 400 and refused.get_json()["errors"][0]["field"] == "since"
@@ -1337,7 +1363,7 @@ class TestRefresh:
         result = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
         # Q1, marked by the pins (the JSON asked above rewrote the lines its import marked)
         assert "1 stale kept lines rewritten" in result.output, result.output
-        assert "1 cached statistics refreshed" in result.output, result.output
+        assert "1 of 1 cached statistics refreshed in" in result.output, result.output
         cached = client.get(STATS, base_url=site)
         assert cached.headers["X-Cache"] == "hit"
         # An entry kept under a key no request reads any more (an earlier version's, another
@@ -1348,9 +1374,9 @@ class TestRefresh:
             request=STATS,
         )
         first = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
-        assert "1 cached statistics refreshed" in first.output, first.output
+        assert "1 of 1 cached statistics refreshed" in first.output, first.output
         again = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
-        assert "0 cached statistics refreshed" in again.output, again.output
+        assert "0 of 0 cached statistics refreshed" in again.output, again.output
         assert by_code(cached.get_json())["Q1"]["count"] == 2
 
     def test_the_cli_replays_the_devices_written_since_in_the_kept_timelines(

@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import quote
 
 from flask import Response, current_app
@@ -65,7 +66,14 @@ blp = Blueprint(
 )
 
 
-def share_statistics(keys: list[str], args: dict) -> None:
+def seconds_to_midnight() -> int:
+    """Seconds until the next day begins in UTC (the sessions' time zone)."""
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.date() + timedelta(days=1), time.min, UTC)
+    return max(1, int((midnight - now).total_seconds()))
+
+
+def share_statistics(keys: list[str], args: dict, *, today: bool = False) -> None:
     """Statistics are exact the moment a change commits (docs/statistics.md), and so is every
     cache's copy: shared caches keep them until a purge names one of their districts or
     areas, per format asked by Accept; browsers, which no purge reaches, ask again each time
@@ -75,9 +83,13 @@ def share_statistics(keys: list[str], args: dict) -> None:
     figures (a site matches devices up to its distance away; list imports), watched areas (a
     camera next door looks in) and the devices outside every district (`outside`). Shared
     caches ask again for those each time too.
+
+    TODAY: the answer also changes when the day does (a timeline's last period), which no purge
+    follows: shared caches keep it until midnight UTC at most.
     """
     named = not any(args.get(name) for name in ("declared", "watched", "outside"))
-    share(keys if named else [ALL_DEVICES], vary=("Accept",), exact=True)
+    until = seconds_to_midnight() if today else None
+    share(keys if named else [ALL_DEVICES], vary=("Accept",), exact=True, shared_max_age=until)
 
 
 def statistics_filter(args: dict, bbox=None) -> StatisticsFilter:
@@ -131,7 +143,7 @@ NAMED_FILTERS = ("kind", "status", "operator_type", "verification")
 
 
 # Options that add columns or order the rows otherwise, named in the file name too.
-NAMED_OPTIONS = ("declared", "watched")
+NAMED_OPTIONS = ("declared", "watched", "outside")
 
 
 # The longest file name a download gets, in UTF-8 bytes (systems refuse names past 255), ".csv"
@@ -149,6 +161,8 @@ def download_name(name: str, args: dict) -> str:
     parts += [option for option in NAMED_OPTIONS if args.get(option)]
     if args.get("rank_by"):
         parts.append(f"rank_by-{args['rank_by']}")
+    if args.get("tolerance") is not None:
+        parts.append(f"tolerance-{args['tolerance']!r}")
     if args.get("at"):
         parts.append(f"at-{args['at'].date().isoformat()}")
     whole = "-".join(parts)
@@ -242,6 +256,11 @@ STATISTICS_HEADERS = {
     },
     "X-Attribution": {"schema": {"type": "string"}, "description": "Credit lines (ASCII)"},
     "X-Licence": {"schema": {"type": "string"}, "description": "Licences of the data"},
+    "Content-Disposition": {
+        "schema": {"type": "string"},
+        "description": "The file name the answer is saved under (the selection, filters and "
+        "options; `attachment` for CSV, `inline` otherwise)",
+    },
 }
 NOT_MODIFIED = "Not modified since the ETag in If-None-Match"
 
@@ -303,7 +322,8 @@ class DistrictStatsViews(MethodView):
         share_statistics(
             [district_key(code) for code in parents] if parents else [ALL_DEVICES], args
         )
-        name = "-".join(["districts", *selection.levels, *selection.parents])
+        # The same parents in any order: the same figures, the same name.
+        name = "-".join(["districts", *selection.levels, *sorted(set(selection.parents))])
         query = density_query(selection, args, report_outside=args.get("outside", False))
         return density_response(query, args, name)
 
@@ -324,7 +344,8 @@ class CompareViews(MethodView):
             raise NotFound(f"Unknown district codes: {', '.join(unknown)}.", field="codes")
         share_statistics([district_key(code) for code in codes], args)
         query = density_query(DistrictSelection(codes=codes), args)
-        return density_response(query, args, "compare-" + "-".join(codes)[:100])
+        # Cut, when long, by download_name, which ends a cut name with a hash of the whole.
+        return density_response(query, args, "-".join(["compare", *codes]))
 
 
 @blp.route("/grid")
@@ -364,7 +385,7 @@ class GridViews(MethodView):
             )
 
         body, computed_at, source = cached("geojson", compute)
-        corners = "_".join(f"{value:g}" for value in bbox)
+        corners = "_".join(repr(value) for value in bbox)  # as given: two boxes, two names
         name = download_name(f"grid-{cell:g}m-{corners}", args)
         return statistics_response(body, "geojson", computed_at, source, credits, name)
 
@@ -390,7 +411,7 @@ class TimelineViews(MethodView):
     def get(self, args):
         """Count a district's devices over time, as JSON or CSV, replaying history as at= does"""
         code, interval, since = args["district"], args.get("interval", "month"), args.get("since")
-        share_statistics([district_key(code)], args)
+        share_statistics([district_key(code)], args, today=True)
         credits = device_credits()
         fmt = "csv" if chosen_format(args) == "csv" else "json"
         statement = select_timeline(
@@ -406,6 +427,8 @@ class TimelineViews(MethodView):
 
         # Its periods run to today's: a body of another day lacks one.
         body, computed_at, source = cached(fmt, compute, today=True)
+        if fmt == "csv" and args.get("bom"):
+            body = BYTE_ORDER_MARK + body
         selection = DistrictSelection(codes=[code])
         attribution = session.execute(select_attribution(selection, credits)).scalar_one()
         starting = f"-since-{since.isoformat()}" if since else ""

@@ -19,6 +19,11 @@ def code_field(**kwargs):
     return ma.fields.String(validate=validate.Length(1, CODE_MAX_CHARS), **kwargs)
 
 
+def latest_known_day() -> date:
+    """The last day a statistic may be asked at: tomorrow in UTC, begun east of it."""
+    return datetime.now(UTC).date() + timedelta(days=1)
+
+
 class MapDate(ma.fields.Field):
     """A date or an RFC 3339 instant: the map at the end of that (UTC) day.
 
@@ -55,9 +60,9 @@ class MapDate(ma.fields.Field):
                 "Give a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ, or "
                 "with an offset), within the years 1 to 9999 in UTC."
             ) from exc
-        # Tomorrow in UTC has begun east of it; a later day is not known yet, and would give
-        # today's figures under a date they do not hold for.
-        latest = datetime.now(UTC).date() + timedelta(days=1)
+        # A later day is not known yet, and would give today's figures under a date they do
+        # not hold for.
+        latest = latest_known_day()
         if day > latest:
             raise ValidationError(
                 f"The map at {day.isoformat()} is not known yet: give a day up to "
@@ -84,6 +89,15 @@ class DeviceSelectionArgsSchema(ma.Schema):
     )
 
 
+# CSV only: for spreadsheets that read a file's code page otherwise.
+BOM_FIELD = ma.fields.Boolean(
+    metadata={
+        "description": "CSV only: begin with a UTF-8 byte order mark, by which spreadsheets "
+        "(Excel) tell UTF-8 from their own code page and show accented names as written"
+    }
+)
+
+
 class FormatArgsMixin(ma.Schema):
     f = choice(
         ("json", "geojson", "csv"),
@@ -105,12 +119,7 @@ class FormatArgsMixin(ma.Schema):
         validate=validate.Range(0, 10000),
         metadata={"description": "GeoJSON only: simplification tolerance in metres (default 10)"},
     )
-    bom = ma.fields.Boolean(
-        metadata={
-            "description": "CSV only: begin with a UTF-8 byte order mark, by which spreadsheets "
-            "(Excel) tell UTF-8 from their own code page and show accented names as written"
-        }
-    )
+    bom = BOM_FIELD
 
 
 class DistrictStatsArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
@@ -168,12 +177,16 @@ class TimelineArgsSchema(DeviceSelectionArgsSchema):
         }
     )
     f = choice(("json", "csv"), metadata={"description": "Output format; overrides Accept"})
+    bom = BOM_FIELD
 
     @ma.validates("since")
     def since_a_day_of_the_record(self, value, **kwargs):
         """Periods from the year 1 by day would be 740,000 of them; a day to come, none."""
-        if not vocab.possible_sighting_day(value):
-            raise ValidationError(f"Give a day from {vocab.EARLIEST_SIGHTING_YEAR}-01-01 to today.")
+        latest = latest_known_day()
+        if not date(vocab.EARLIEST_SIGHTING_YEAR, 1, 1) <= value <= latest:
+            raise ValidationError(
+                f"Give a day from {vocab.EARLIEST_SIGHTING_YEAR}-01-01 to {latest.isoformat()}."
+            )
 
 
 class FiguresSchema(ma.Schema):
