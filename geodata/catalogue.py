@@ -22,7 +22,7 @@ class Source:
     attribution: str
     code_field: str
     name_field: str
-    url: str
+    url: str | None  # the official file's; a local copy's own, if the catalogue gives one
     parent: str | None = None
     parent_field: str | None = None
     where: str | None = None
@@ -65,6 +65,8 @@ def local_source(name: str, geodata_dir: str) -> Source | None:
         k: v for k, v in local.items() if k != "file"
     }
     merged["where"] = merged.get("where") or None
+    # Credited by its own attribution, not by the official file's address (another edition).
+    merged["url"] = local.get("url")
     return _source(name, merged, str(Path(geodata_dir) / local["file"]))
 
 

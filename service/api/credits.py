@@ -32,6 +32,8 @@ LICENCE_URLS = {
     "ODbL": ODBL_URL,
     "ODbL-1.0": ODBL_URL,
     "Licence Ouverte 2.0": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
+    # As the catalogue (geodata/catalogue.toml) names it.
+    "Licence Ouverte / Etalab 2.0": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
     "Etalab-2.0": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
     "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
     "CC BY 4.0": "https://creativecommons.org/licenses/by/4.0/",

@@ -3,6 +3,8 @@ contributors, and OpenStreetMap's contributors (ODbL) once devices were imported
 
 import pytest
 
+from geodata import catalogue
+from service.api.credits import licence_url
 from tests.districts import district_feature, load, rectangle, write_geojson
 from tests.helpers import pin
 
@@ -145,3 +147,9 @@ def test_imported_devices_give_their_openstreetmap_node(client, imported):
     assert sorted(f["properties"]["osm_id"] or 0 for f in features) == [0, 42]
     listed = client.get("/api/v1/devices").get_json()["features"]
     assert {f["properties"]["osm_id"] for f in listed} == {None, 42}
+
+
+def test_every_licence_of_the_catalogue_links_its_text_not_the_data(client):
+    """A link rel="license" to a data download would tell nobody the terms."""
+    for name, fields in catalogue.load_catalogue().items():
+        assert licence_url({"licence": fields["licence"]}), name

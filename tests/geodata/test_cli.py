@@ -229,6 +229,9 @@ def test_fetch_offline_imports_the_local_copy(app, runner, tmp_path, monkeypatch
     assert "network unreachable): importing the copy in" in result.output
     rows = stored(app, "SELECT name, parent_code, population FROM districts WHERE code = '75102'")
     assert [tuple(r) for r in rows] == [("Bourse", "75056", 20_000)]
+    # Credited as the copy it is (the catalogue says where it came from).
+    credit = "SELECT source_url FROM datasets WHERE name = 'paris-arrondissements'"
+    assert stored(app, credit)[0][0] == catalogue.entry("paris-arrondissements")["local"]["url"]
 
 
 def test_catalogue_lists_its_sources_with_licences(runner):
@@ -284,3 +287,17 @@ def test_load_default_of_an_unknown_dataset_says_so_and_fails(app, runner, monke
     result = runner.invoke(args=["geodata", "load-default"])
     assert result.exit_code == 1
     assert "NOT loaded" in result.output and "'atlantis' is not in the catalogue" in result.output
+
+
+def test_a_local_copy_is_credited_with_where_it_came_from(tmp_path):
+    """Not with the address of the official file, often of another edition (IGN GEOFLA 2016
+    for Marseille's copy, ADMIN EXPRESS 2024 for its official file)."""
+    for name, fields in catalogue.load_catalogue().items():
+        local = fields.get("local")
+        if not local:
+            continue
+        (tmp_path / local["file"]).write_text("{}")
+        copy = catalogue.local_source(name, str(tmp_path))
+        assert copy.url == local["url"], name
+    marseille = catalogue.local_source("marseille-arrondissements", str(tmp_path))
+    assert marseille.url != catalogue.remote_source("marseille-arrondissements").url
