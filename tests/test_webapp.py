@@ -410,7 +410,9 @@ def test_a_pin_stored_whose_answer_was_lost_is_corrected_as_an_edit(phone, db, a
     page.route("**/api/v1/devices", answer_lost, times=1)
     phone.open()
     phone.sign_in(author.user.username)
-    phone.pin()
+    page.get_by_role("button", name="Pin a device").click()
+    page.locator(".pin-form").get_by_label("Operator", exact=True).fill("ACME")
+    page.get_by_role("button", name="Save").click()
     expect(page.locator("#outbox-button")).to_contain_text("1 change waiting to be sent")
     for _ in range(100):  # until the POST went out, and was answered so
         if sent:
@@ -424,9 +426,11 @@ def test_a_pin_stored_whose_answer_was_lost_is_corrected_as_an_edit(phone, db, a
     page.locator(".leaflet-marker-icon .pin.pending").click()
     page.locator("#sheet").get_by_role("button", name="Correct this pin").click()
     page.locator(".pin-form").get_by_label(re.compile("^sensor$")).check()
+    page.locator(".pin-form").get_by_label("Operator", exact=True).fill("")  # not ACME after all
     page.get_by_role("button", name="Save").click()
     phone.wait_until_sent()
     assert [d.kind for d in devices_by(db, author.user.username)] == ["sensor"]
+    assert db("SELECT operator FROM devices").scalar_one() is None
     assert [e for e in phone.errors if not re.search("status of (504|409)", e)] == []
 
 
@@ -658,6 +662,13 @@ def test_each_sheet_opens_at_its_top(phone, moderator, contributor):
     assert sheet.evaluate("sheet => sheet.scrollTop") > 0
     page.get_by_role("button", name="Account", exact=True).click()
     expect(sheet.get_by_role("button", name="Sign out", exact=True)).to_be_in_viewport()
+    assert sheet.evaluate("sheet => sheet.scrollTop") == 0
+    # Closed while scrolled, then opened again.
+    page.get_by_role("button", name="Close").click()
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
+    sheet.evaluate("sheet => { sheet.scrollTop = sheet.scrollHeight; }")
+    page.get_by_role("button", name="Close").click()
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
     assert sheet.evaluate("sheet => sheet.scrollTop") == 0
 
 
@@ -1075,7 +1086,9 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
         form.get_by_label(re.compile("^(Mot de passe|Password)")).fill(password)
         form.get_by_role("button").click()
 
-    submit("Créer un compte", taken, "someone else's passphrase")
+    # Even with its owner's password: no sign-in is tried on a name taken (each wrong password
+    # would count against the owner), but after an answer lost (below).
+    submit("Créer un compte", taken, TEST_PASSWORD)
     expect(page.locator("#sheet")).to_contain_text(
         "Ce pseudonyme est déjà pris. S'il est le vôtre, connectez-vous avec son mot de passe."
     )
@@ -1090,20 +1103,35 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
     page.get_by_role("button", name="Fermer").click()
     page.get_by_label("Langue").select_option("en")
     page.get_by_role("button", name="Account", exact=True).click()
-    submit("Create an account", taken, "someone else's passphrase")
+    submit("Create an account", taken, TEST_PASSWORD)
     expect(page.locator("#sheet")).to_contain_text(
         "This pseudonym is taken. If it is yours, sign in with its password."
     )
 
 
-def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_again(
-    phone, as_user
-):
-    """The account was made, but the answer never reached the phone (a flaky network): the
-    contributor creates it again, and is signed in rather than told the name is taken."""
-    made = as_user().user.username  # with TEST_PASSWORD, as the first try sent it
+def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_again(phone, client):
+    """The account was made, but the answer never reached the phone (a gateway giving up):
+    the contributor creates it again, and is signed in rather than told the name is taken."""
+    page = phone.page
+    sent = []
+
+    def answer_lost(route):
+        sent.append(route.request.post_data_json)
+        route.fulfill(status=504, content_type="text/plain", body="Gateway Timeout")
+
+    page.route("**/api/v1/auth/register", answer_lost, times=1)
     phone.open()
-    phone.sign_in(made, register=True)
+    page.get_by_role("button", name="Account", exact=True).click()
+    form = page.get_by_role("form", name="Create an account")
+    name = f"owl_{uuid.uuid4().hex[:8]}"
+    form.get_by_label("Pseudonym").fill(name)
+    form.get_by_label("Password").fill(TEST_PASSWORD)
+    form.get_by_role("button").click()
+    expect(page.locator("#sheet")).to_contain_text("504")
+    # What the server had done before the gateway gave up (the page asks nothing now).
+    assert client.post("/api/v1/auth/register", json=sent[0]).status_code == 201
+    form.get_by_role("button").click()
+    expect(page.locator("#sheet")).to_contain_text(f"Signed in as {name}")
 
 
 def test_raster_basemap_from_the_configured_template_only(phone, app, monkeypatch):
@@ -1348,7 +1376,7 @@ def test_a_photo_refused_is_no_longer_shown_as_going_with_the_pin(phone, db, con
         {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo at all"}
     )
     form = page.locator(".pin-form")
-    expect(form).to_contain_text("The photo was not kept, and the pin will go without it")
+    expect(form).to_contain_text("This photo was not kept, and the pin will go without it")
     expect(page.get_by_role("img", name="The photo chosen")).to_be_hidden()
     assert chooser.evaluate("input => input.files.length") == 0
     page.get_by_role("button", name="Save").click()
@@ -1356,6 +1384,31 @@ def test_a_photo_refused_is_no_longer_shown_as_going_with_the_pin(phone, db, con
     assert [d.photos for d in devices_by(db, contributor)] == [0]
     assert db("SELECT count(*) FROM photos").scalar_one() == 0
     assert [e for e in phone.errors if "status of 4" not in e] == []
+
+
+def test_a_photo_is_kept_through_a_server_error_and_a_refused_one_after_it(phone, db, contributor):
+    """The server not answering keeps the photo for the outbox; a photo refused in its place
+    leaves it as the pin's photo, shown."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.route(
+        "**/api/v1/photos",
+        lambda route: route.fulfill(status=503, content_type="text/plain", body="down"),
+        times=1,
+    )
+    page.get_by_role("button", name="Pin a device").click()
+    chooser = page.get_by_label("Take or choose a photo")
+    chooser.set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": images.plain_photo()}
+    )
+    form = page.locator(".pin-form")
+    expect(form).to_contain_text("Photo kept on this phone")
+    chooser.set_input_files({"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"no"})
+    expect(form).to_contain_text("This photo was not kept")
+    expect(page.get_by_role("img", name="The photo chosen")).to_be_visible()
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    assert [d.photos for d in devices_by(db, contributor)] == [1]
 
 
 def test_a_pin_may_be_dated_by_its_photo(phone, db, contributor):
@@ -1566,6 +1619,7 @@ def test_a_refused_vote_says_so_and_leaves_no_dead_end(phone, db, moderator, con
     sheet.get_by_role("button", name="Still there").dblclick()  # one vote, said once
     expect(sheet).to_contain_text("Thank you: your answer is recorded.")
     expect(sheet.get_by_role("button", name="Not found")).to_be_disabled()
+    expect(sheet.get_by_role("button", name="Not found")).to_have_css("opacity", "0.45")
     expect(sheet).not_to_contain_text("not recorded")
     sheet.get_by_role("button", name="Close").click()
     page.locator(".leaflet-marker-icon[title^='sensor']").click()
@@ -1581,8 +1635,8 @@ def test_a_refused_vote_says_so_and_leaves_no_dead_end(phone, db, moderator, con
     # What a refused "wrong details" said stays in its form, not lost with the vote.
     sheet.get_by_role("button", name="Wrong details").click()
     sheet.get_by_label(re.compile("^What is wrong")).fill("It films the school yard.")
-    sheet.get_by_role("button", name="Send").click()
-    expect(sheet.get_by_text("Your answer was not recorded")).to_be_visible()
+    sheet.get_by_role("button", name="Send").dblclick()  # one vote sent, refused once
+    expect(sheet.get_by_text("Your answer was not recorded")).to_have_count(1)
     expect(sheet.get_by_label(re.compile("^What is wrong"))).to_have_value(
         "It films the school yard."
     )

@@ -2,6 +2,7 @@
 // here or everywhere, change the password, and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
 import { ApiError, OfflineError, request, setToken } from "./api.js";
 import { dayText, errorText, kindLabel, t, valueLabel } from "./i18n.js";
+import { isTransient } from "./queue.js";
 import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./store.js";
 import { element, field, notice, openSheet, placeLink } from "./ui.js";
 
@@ -79,6 +80,7 @@ function credentialsForm(db, kind) {
     autocomplete: kind === "register" ? "new-password" : "current-password",
   });
   const message = element("div", { "aria-live": "polite" });
+  const unanswered = new Set(); // names this form asked to register, with no answer back
   const form = element("form", { class: "stack", "aria-label": t(kind) },
     element("h3", {}, t(kind)), username.node, password.node,
     element("button", { type: "submit" }, t(kind)), message);
@@ -87,10 +89,12 @@ function credentialsForm(db, kind) {
     try {
       const [name, secret] = [username.control.value, password.control.value];
       if (kind === "register") {
-        // Made already, the answer to a first try lost on a flaky network: this name and
-        // password sign in to it. Someone else's name (or a password mistyped) stays refused.
+        // Made already, the answer to a try from this form lost on a flaky network: this name
+        // and password sign in to it. Only then: a name taken by someone else stays refused,
+        // with no sign-in tried (each wrong one would count against its owner's limit).
         await request("POST", "auth/register", { json: { username: name, password: secret } }).catch((error) => {
-          if (!nameTaken(error)) throw error;
+          if (isTransient(error)) unanswered.add(name);
+          if (!(nameTaken(error) && unanswered.has(name))) throw error;
           return signIn(db, name, secret).catch(() => { throw error; });
         });
       }

@@ -124,12 +124,12 @@ function showSessionControls() {
   }
 }
 
-// Back online: what waited is sent, and the map shows the server's devices again, not only
-// those kept on the phone (which it said it was showing).
+// Back online: the map shows the server's devices again, not only those kept on the phone
+// (which it said it was showing), and what waited is sent.
 async function whenOnline() {
+  await mapApi.reload(); // at once, not after a photo waiting in the outbox is sent
   await flushOutbox().catch(() => null);
   await syncCachedAreas(db).catch(() => null);
-  await mapApi.reload();
 }
 
 document.getElementById("account-button").addEventListener("click", () => showAccount(db));

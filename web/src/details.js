@@ -132,7 +132,9 @@ function undoMergeButton(other, feature, box, context) {
       const { data } = await request("GET", `devices/${feature.id}`);
       showDevice(data, context);
       const fresh = document.querySelector("#sheet .device-details .history-box");
-      await history(data, fresh, context, notice(t("unmerged", { id: other.slice(0, 8) })));
+      const said = notice(t("unmerged", { id: other.slice(0, 8) }));
+      await history(data, fresh, context, said);
+      said.scrollIntoView({ block: "nearest" });
       await context.mapApi.reload();
     },
   }, t("unmerge", { id: other.slice(0, 8) }));
@@ -227,11 +229,12 @@ export function showDevice(feature, context) {
   function whatIsWrongForm(text = "") {
     const comment = field(t("whatIsWrong"), "textarea", { name: "comment", maxlength: 1000, rows: 3 });
     comment.control.value = text;
-    const form = element("form", { class: "stack" }, comment.node,
-      element("p", { class: "actions" }, element("button", { type: "submit" }, t("sendVote"))));
+    const send = element("button", { type: "submit" }, t("sendVote"));
+    answerButtons.push(send); // one answer: disabled while it is sent, as the others
+    const form = element("form", { class: "stack" }, comment.node, element("p", { class: "actions" }, send));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      vote("wrong_details", comment.control.value.trim());
+      if (!send.disabled) vote("wrong_details", comment.control.value.trim());
     });
     return { form, comment };
   }

@@ -50,12 +50,24 @@ async function sendPin(item, progress) {
   }
 }
 
+// The fields of the pin form: one the correction emptied is left out of the pin, and must
+// be emptied in the pin stored too (a PATCH keeps what it does not name), to what a pin gets
+// without it (null, but an operator type "unknown").
+const FORM_FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
+  "operator", "operator_type", "notes"];
+const EMPTY = { operator_type: "unknown" };
+
 // The edit that makes the pin stored under BODY's id what BODY says. Its key is the item's own
 // (a retry after a lost answer is answered as the first time, whatever the ETag by then).
 async function sendCorrection(item, { id, geometry, properties, photo_ids: photoIds }, query) {
-  const { etag } = await request("GET", `devices/${id}`);
+  const { data: stored, etag } = await request("GET", `devices/${id}`);
+  const emptied = FORM_FIELDS.filter((name) => stored.properties[name] != null && properties[name] == null);
   const { data } = await request("PATCH", `devices/${id}${query}`, {
-    json: { geometry, properties, ...(photoIds ? { photo_ids: photoIds } : {}) },
+    json: {
+      geometry,
+      properties: { ...properties, ...Object.fromEntries(emptied.map((name) => [name, EMPTY[name] ?? null])) },
+      ...(photoIds ? { photo_ids: photoIds } : {}),
+    },
     headers: { "If-Match": etag, "Idempotency-Key": `${item.key}-correction` },
   });
   return data;

@@ -56,7 +56,11 @@ export function createOutboxView({ outbox, mapApi }) {
     // the pin leaves the outbox once the vote is accepted (queue.js), not before.
     // A pin's kind, or an edit's (moved onto a device of its kind, or given that kind).
     const kind = item.type === "pin" ? item.feature.properties.kind : (item.patch.properties.kind ?? item.kind);
+    // Once: a double tap would queue a second vote, refused.
+    let confirming = false;
     const confirmIt = (candidate) => async () => {
+      if (confirming) return;
+      confirming = true;
       await outbox.add({ type: "confirm", deviceId: candidate.id, kind, verdict: "still_there", photo: item.photo, photoId: item.photoId, replaces: item.seq });
       closeSheet();
       await outbox.flush();

@@ -5,7 +5,8 @@
 // outbox, which sends it now or when the network returns.
 import L from "leaflet";
 import { session } from "./accounts.js";
-import { OfflineError, uploadPhoto } from "./api.js";
+import { uploadPhoto } from "./api.js";
+import { isTransient } from "./queue.js";
 import { contentOf, handOverUpload } from "./operations.js";
 import { dayText, errorText, kindLabel, t } from "./i18n.js";
 import { CONE_HANDLE_M, KINDS, bearing, coneLatLngs, kindIcon, offset, styleOf } from "./map.js";
@@ -221,6 +222,9 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   const today = new Date().toISOString().slice(0, 10);
   let observedDay = queued ? props.observed_at.slice(0, 10) : today;
 
+  // The photo the pin goes with so far (sent, kept for the outbox, or the corrected pin's),
+  // which a photo refused in its place leaves as it was.
+  let kept = { photo, photoKey, file: photo.blob ?? null };
   photoInput.control.addEventListener("change", async () => {
     const [file] = photoInput.control.files;
     if (!file) return;
@@ -242,20 +246,25 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       const data = await uploading;
       if (upload !== sent) return;
       photo = { blob: null, id: data.id };
+      kept = { photo, photoKey, file };
       photoStatus.replaceChildren(notice(t("photoUploaded")));
       offerWhatThePhotoSays(data.suggested_location?.coordinates, data.accuracy_m, data.taken_at?.slice(0, 10));
     } catch (error) {
       if (error.name === "AbortError" || upload !== sent) return; // replaced, or the form closed
-      if (!(error instanceof OfflineError)) {
-        // Refused: nothing of it is shown as if it went with the pin.
+      if (!isTransient(error)) {
+        // Refused: nothing of it is shown as if it went with the pin, which keeps the photo
+        // it had before, if any.
         photoStatus.replaceChildren(notice(t("photoRefused", { detail: errorText(error) }), "error"));
-        photo = { blob: null, id: null };
+        ({ photo, photoKey } = kept);
         photoInput.control.value = "";
-        hidePreview();
+        if (kept.file) showPreview(kept.file);
+        else hidePreview();
         return;
       }
-      // Offline: the photo waits in the outbox with the pin, and what it says of where and
-      // when it was taken is read here, on the phone (the server keeps neither).
+      // Offline, or the server not answering now: the photo waits in the outbox with the pin,
+      // and what it says of where and when it was taken is read here, on the phone (the server
+      // keeps neither).
+      kept = { photo, photoKey, file };
       photoStatus.replaceChildren(notice(t("photoQueued")));
       const read = await readOnThePhone(file);
       if (upload === sent) offerWhatThePhotoSays(read.coordinates, null, read.day);

@@ -13,7 +13,7 @@ import { ApiError, OfflineError } from "./api.js";
 // Answers that mean "not now" rather than "no": the item stays pending and is sent again later.
 const TRANSIENT = new Set([408, 425, 429]);
 
-function isTransient(error) {
+export function isTransient(error) {
   if (error instanceof OfflineError) return true;
   if (!(error instanceof ApiError)) return false;
   if (error.status >= 500 || TRANSIENT.has(error.status)) return true;

@@ -66,9 +66,10 @@ export function openSheet(title, content, { closed = null, unsaved = null, again
   const heading = document.getElementById("sheet-title");
   heading.textContent = title;
   document.getElementById("sheet-body").replaceChildren(content);
-  // Each sheet opens at its top: its title and first actions, not where the last one was left.
-  sheet().scrollTop = 0;
   sheet().hidden = false;
+  // Each sheet opens at its top: its title and first actions, not where the last one was left
+  // (set once shown: a hidden sheet's offset is restored as it shows again).
+  sheet().scrollTop = 0;
   standInHistory();
   coverControls();
   heading.focus();
