@@ -1411,6 +1411,37 @@ def test_a_photo_is_kept_through_a_server_error_and_a_refused_one_after_it(phone
     assert [d.photos for d in devices_by(db, contributor)] == [1]
 
 
+def test_a_photo_the_pin_does_not_go_with_leaves_the_server(phone, db, contributor):
+    """Replaced by another, or its form given up: not left on the server, attached to nothing
+    (a personal photo picked by mistake in the gallery)."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    form = page.locator(".pin-form")
+    uploaded_photos = "SELECT count(*) FROM photos"
+
+    def choose(colour):
+        page.get_by_label("Take or choose a photo").set_input_files(
+            {"name": "p.jpg", "mimeType": "image/jpeg", "buffer": images.plain_photo(colour=colour)}
+        )
+        expect(form).to_contain_text("Photo ready.")
+
+    page.get_by_role("button", name="Pin a device").click()
+    choose("red")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Cancel").click()
+    expect(form).to_have_count(0)
+    page.wait_for_load_state("networkidle")
+    assert db(uploaded_photos).scalar_one() == 0
+    page.get_by_role("button", name="Pin a device").click()
+    choose("red")
+    choose("blue")
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    page.wait_for_load_state("networkidle")
+    assert db(uploaded_photos).scalar_one() == 1
+    assert [d.photos for d in devices_by(db, contributor)] == [1]
+
+
 def test_a_pin_may_be_dated_by_its_photo(phone, db, contributor):
     """A photo taken another day (its capture time, suggested by the upload, never stored)
     dates the pin, the day only, when the contributor says so."""

@@ -5,7 +5,7 @@
 // outbox, which sends it now or when the network returns.
 import L from "leaflet";
 import { session } from "./accounts.js";
-import { uploadPhoto } from "./api.js";
+import { request, uploadPhoto } from "./api.js";
 import { isTransient } from "./queue.js";
 import { contentOf, handOverUpload } from "./operations.js";
 import { dayText, errorText, kindLabel, t } from "./i18n.js";
@@ -225,6 +225,10 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   // The photo the pin goes with so far (sent, kept for the outbox, or the corrected pin's),
   // which a photo refused in its place leaves as it was.
   let kept = { photo, photoKey, file: photo.blob ?? null };
+  // The photos this form uploaded: those the pin does not go with (replaced, or the form given
+  // up) are deleted from the server once it closes, rather than left there, attached to
+  // nothing, until the cleanup (a personal photo picked by mistake in the gallery).
+  const uploadedHere = new Set();
   photoInput.control.addEventListener("change", async () => {
     const [file] = photoInput.control.files;
     if (!file) return;
@@ -247,6 +251,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       if (upload !== sent) return;
       photo = { blob: null, id: data.id };
       kept = { photo, photoKey, file };
+      uploadedHere.add(data.id);
       photoStatus.replaceChildren(notice(t("photoUploaded")));
       offerWhatThePhotoSays(data.suggested_location?.coordinates, data.accuracy_m, data.taken_at?.slice(0, 10));
     } catch (error) {
@@ -362,6 +367,9 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     layers.remove();
     if (!saving) upload?.abort();
     hidePreview();
+    for (const id of uploadedHere) {
+      if (!(saving && id === photo.id)) request("DELETE", `photos/${id}`).catch(() => null);
+    }
   };
   // Leaving the form loses a field changed, the pin moved or a photo chosen: asked first.
   const unsaved = () => !saving && (changedFields().length > 0 || !marker.getLatLng().equals(start) || photo !== firstPhoto);
