@@ -40,6 +40,17 @@ class RecordingCache(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def load_paris(connection, tmp_path):
+    """A district 75056, a 0.01° square around PARIS."""
+    load(
+        connection,
+        write_geojson(
+            tmp_path / "districts.geojson",
+            [district_feature("75056", square(PARIS[0] - 0.005, PARIS[1] - 0.005, 0.01))],
+        ),
+    )
+
+
 @pytest.fixture(scope="module")
 def cache():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RecordingCache)
@@ -74,13 +85,7 @@ def purged():
 def test_a_change_purges_both_positions_its_districts_and_the_device(
     moderator, purged, isolated, tmp_path
 ):
-    load(
-        isolated,
-        write_geojson(
-            tmp_path / "districts.geojson",
-            [district_feature("75056", square(PARIS[0] - 0.005, PARIS[1] - 0.005, 0.01))],
-        ),
-    )
+    load_paris(isolated, tmp_path)
     device = pin(moderator, *PARIS)
     assert purged[-1] == place_keys(key_of(*PARIS), ["75056"], min_zoom=10) | {
         f"device/{device['id']}"
@@ -176,13 +181,7 @@ def test_purged_answers_are_kept_a_day_and_wide_ones_a_minute(client, isolated, 
     assert day in grid.headers["Cache-Control"]
     # Their format follows Accept; declared figures change with no purge naming them.
     assert "Accept" in grid.vary
-    load(
-        isolated,
-        write_geojson(
-            tmp_path / "districts.geojson",
-            [district_feature("75056", square(PARIS[0] - 0.005, PARIS[1] - 0.005, 0.01))],
-        ),
-    )
+    load_paris(isolated, tmp_path)
     plain = client.get("/api/v1/stats/compare?codes=75056")
     assert (
         day in plain.headers["Cache-Control"] and "district/75056" in plain.headers["Surrogate-Key"]
@@ -243,13 +242,7 @@ def test_the_change_that_takes_off_the_last_openstreetmap_device_purges_every_an
 def test_a_timeline_is_kept_by_shared_caches_until_its_day_ends(moderator, isolated, tmp_path):
     """Its last period changes at midnight UTC, which no purge follows; a map of districts,
     whose figures change only with devices, is kept a day (purged at each change)."""
-    load(
-        isolated,
-        write_geojson(
-            tmp_path / "districts.geojson",
-            [district_feature("75056", square(PARIS[0] - 0.005, PARIS[1] - 0.005, 0.01))],
-        ),
-    )
+    load_paris(isolated, tmp_path)
     timeline = moderator.get("/api/v1/stats/timeline?district=75056&interval=day")
     shared = dict(
         part.strip().split("=") for part in timeline.headers["Cache-Control"].split(",")[1:]
