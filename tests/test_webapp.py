@@ -434,6 +434,48 @@ def test_a_pin_stored_whose_answer_was_lost_is_corrected_as_an_edit(phone, db, a
     assert [e for e in phone.errors if not re.search("status of (504|409)", e)] == []
 
 
+def test_a_correction_of_a_pin_published_at_once_becomes_a_wrong_details_vote(
+    phone, db, as_user, app, monkeypatch
+):
+    """A trusted contributor's pin is public at once: stored with its answer lost, then
+    corrected here, it is no longer its author's to edit; what they corrected goes to the
+    community as a "wrong details" vote, not into a refusal with no way out."""
+    monkeypatch.setitem(app.config, "TRUSTED_AFTER_APPROVED_PINS", 0)
+    author = as_user()
+    page = phone.page
+    page.clock.install()
+    sent = []
+
+    def answer_lost(route):
+        sent.append(route.request)
+        route.fulfill(status=504, content_type="text/plain", body="Gateway Timeout")
+
+    page.route("**/api/v1/devices", answer_lost, times=1)
+    phone.open()
+    phone.sign_in(author.user.username)
+    phone.pin()
+    for _ in range(100):
+        if sent:
+            break
+        page.wait_for_timeout(100)
+    [request] = sent
+    headers = {"Idempotency-Key": request.headers["idempotency-key"]}
+    stored = author.post("/api/v1/devices", json=request.post_data_json, headers=headers)
+    assert stored.get_json()["properties"]["review_status"] == "approved"
+    page.locator(".leaflet-marker-icon .pin.pending").click()
+    page.locator("#sheet").get_by_role("button", name="Correct this pin").click()
+    page.locator(".pin-form").get_by_label(re.compile("^sensor$")).check()
+    page.get_by_role("button", name="Save").click()
+    outbox = page.locator("#outbox-button")
+    expect(outbox).to_contain_text("1 change refused")
+    outbox.click()
+    page.locator("#sheet").get_by_role("button", name="Report these details as wrong").click()
+    expect(outbox).to_be_hidden()
+    vote = db("SELECT verdict, comment FROM confirmations").one()
+    assert vote.verdict == "wrong_details" and "sensor" in vote.comment
+    assert [d.kind for d in devices_by(db, author.user.username)] == ["camera"]
+
+
 def test_offline_pin_with_photo_survives_a_reload_and_is_sent_exactly_once(
     phone, db, contributor, moderator
 ):

@@ -3,6 +3,7 @@
 // duplicate (409) shows the candidates on the map with their photos: confirm one of them
 // instead, or insist.
 import { request } from "./api.js";
+import { deviceIdOf } from "./queue.js";
 import { onHandedOverProgress } from "./operations.js";
 import { currentLanguage, kindLabel, problemText, t, valueLabel } from "./i18n.js";
 import { discardButton, photoStrip, queuedPinActions } from "./details.js";
@@ -127,16 +128,20 @@ export function createOutboxView({ outbox, mapApi }) {
     if (item.photo && !item.photoId && PHOTO_REFUSALS.has(item.problem?.status) && rest) {
       row.append(element("button", { type: "button", onclick: sendAgain({ photo: null }) }, t("sendWithoutPhoto")));
     }
-    if (item.type === "edit") {
-      const changes = changesText(item.patch);
-      if (changes) row.append(element("p", { class: "changes" }, t("yourChanges", { changes })));
-      // No longer the author's to edit (approved meanwhile): what they saw goes to the
-      // community as a vote on the details, with their text and photo.
+    // An edit, or a pin whose correction became an edit of the pin stored (its first answer
+    // lost: operations.js, sendCorrection).
+    const details = { edit: item.patch, pin: item.feature }[item.type];
+    if (details) {
+      const changes = changesText(details);
+      if (changes && item.type === "edit") row.append(element("p", { class: "changes" }, t("yourChanges", { changes })));
+      // No longer the author's to edit (approved meanwhile, or published at once): what they
+      // saw goes to the community as a vote on the details, with their text and photo.
       if (item.problem?.status === 403) {
+        const kind = item.kind ?? item.feature.properties.kind;
         row.append(element("button", {
           type: "button",
           onclick: async () => {
-            await outbox.add({ type: "confirm", deviceId: item.deviceId, kind: item.kind, verdict: "wrong_details", comment: changes, photo: item.photo, photoId: item.photoId, replaces: item.seq });
+            await outbox.add({ type: "confirm", deviceId: deviceIdOf(item), kind, verdict: "wrong_details", comment: changes, photo: item.photo, photoId: item.photoId, replaces: item.seq });
             await outbox.flush();
             showList();
           },
