@@ -2,12 +2,14 @@
 
 import csv
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pyogrio.raw
 
 from service.geo import districts as sql
+from service.models.district import CODE_MAX_CHARS
 
 from .catalogue import Source
 
@@ -51,6 +53,20 @@ def as_code(value) -> str | None:
         value = int(value)
     text = str(value).strip()
     return text or None
+
+
+# What a code may not hold: a list of codes (`codes=a,b`) splits on commas, a path on slashes,
+# and control characters are no text a reader can type.
+UNREQUESTABLE = re.compile(r"[,/\x00-\x1f\x7f]")
+
+
+def unusable_code(code: str) -> str | None:
+    """Why CODE cannot stand as a district's code (asked in URLs and lists), or None."""
+    if len(code) > CODE_MAX_CHARS:
+        return f"is longer than {CODE_MAX_CHARS} characters"
+    if UNREQUESTABLE.search(code):
+        return "holds a comma, a slash or a control character, which requests cannot name"
+    return None
 
 
 def as_population(value) -> int | None:
@@ -100,6 +116,10 @@ def staged_rows(path, *, where, code_field, name_field, population_field, parent
         code = as_code(codes[i])
         if code is None or wkb is None:
             skipped.append(f"feature {i}: no {'code' if code is None else 'geometry'}")
+            continue
+        unusable = unusable_code(code)
+        if unusable:
+            skipped.append(f"feature {i}: code {code!r} {unusable}")
             continue
         if code in seen:
             skipped.append(f"feature {i}: code {code} appears twice; the first one was kept")

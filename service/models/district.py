@@ -40,6 +40,11 @@ class Dataset(Base):
     )
 
 
+# The width of a district's code: official codes (INSEE's have 5 characters) and those of
+# imported files.
+CODE_MAX_CHARS = 32
+
+
 class District(Base):
     """An administrative area (country, département, commune, arrondissement, quartier)."""
 
@@ -56,7 +61,7 @@ class District(Base):
     )
 
     # The official code (INSEE for France); unique across levels.
-    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    code: Mapped[str] = mapped_column(String(CODE_MAX_CHARS), primary_key=True)
     name: Mapped[str] = mapped_column(Text, nullable=False)
     level: Mapped[str] = mapped_column(String(32), nullable=False)
     parent_code: Mapped[str | None] = mapped_column(String(32))

@@ -101,6 +101,22 @@ def test_a_shape_without_area_is_skipped_and_said(isolated, db, tmp_path):
         load(isolated, write_geojson(tmp_path / "flat.geojson", [district_feature("F2", flat)]))
 
 
+def test_a_code_no_request_can_name_is_skipped_and_said(isolated, db, tmp_path):
+    """A list of codes splits on commas, a path on slashes: such a district could be imported
+    but never asked for."""
+    features = [
+        district_feature(code, square(2.30 + i * 0.01, 48.80, 0.01))
+        for i, code in enumerate(("A,B", "x/y", "C" * 33, "Île-1"))
+    ]
+    report = load(isolated, write_geojson(tmp_path / "codes.geojson", features))
+    assert [line.split(": code ")[1].split("'")[1] for line in report.skipped] == [
+        "A,B",
+        "x/y",
+        "C" * 33,
+    ]
+    assert db("SELECT code FROM districts").scalars().all() == ["Île-1"]
+
+
 @pytest.mark.parametrize(
     ("file_name", "driver"), [("l93.gpkg", "GPKG"), ("l93.shp", "ESRI Shapefile")]
 )

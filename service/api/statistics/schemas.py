@@ -9,9 +9,9 @@ from marshmallow import ValidationError, validate
 from ... import vocabulary as vocab
 from ...geo.statistics.density import RANK_METRICS
 from ...geo.statistics.timeline import TIMELINE_INTERVALS
+from ...models.district import CODE_MAX_CHARS
 from ..fields import BBox, ValueList, choice
 
-CODE_MAX_CHARS = 32
 MAX_CODES = 200
 
 
