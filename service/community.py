@@ -194,7 +194,10 @@ def own_first_sighting(device_id, until: int | None = None) -> str | None:
     ).all()
     if not revisions:
         return None
-    own = revisions[0].observed
+    first = revisions[0]
+    own = first.observed
+    if first.action in MERGE_ACTIONS and "observed_at" in first.changes:
+        own = first.changes["observed_at"][0]  # a row loaded in bulk, merged into: as loaded
     for revision in revisions[1:]:
         if revision.action in MERGE_ACTIONS:
             continue

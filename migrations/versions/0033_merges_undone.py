@@ -2,8 +2,9 @@
 
 A merge moves the duplicate's votes and photos onto the device kept (photos of a pin nobody
 else saw wait for review there). The duplicate's merge revision now records the ids of the
-votes and photos it moved and of the photos it held for review, and a revert the revision it
-restored (`undoing`: what giving a device back its own state needs), and each revision of a
+votes and photos it moved and of the photos it held for review, an approval with a photo that
+it confirmed the device, and a revert the revision it restored (`undoing`: what giving a device
+back its own state needs), and each revision of a
 merge or of its undoing names the other device (`other_device_id`, indexed for the devices
 erased). Merges made before this migration recorded neither: they cannot be undone.
 

@@ -66,9 +66,11 @@ class DeviceRevision(Base):
         UUID(as_uuid=True), ForeignKey("devices.id", ondelete="SET NULL")
     )
     # What giving the device back its own state needs (migration 0033): on a duplicate's merge
-    # revision, the ids of the votes and photos it moved and of the photos it held for review
-    # ({"confirmations", "photos", "held_photos"}); on a revert, the revision it restored
-    # ({"revision"}), whose own first observation it took (service/community.py).
+    # revision, the ids of the votes and photos it moved and of the photos it held for review,
+    # and whether it made the device kept confirmed ({"confirmations", "photos", "held_photos",
+    # "confirmed"}); on an approval with a photo, that it confirmed the device ({"confirmed"});
+    # on a revert, the revision it restored ({"revision"}), whose own first observation it took
+    # (service/community.py).
     undoing: Mapped[dict | None] = mapped_column(JSONB)
 
 

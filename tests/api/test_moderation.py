@@ -652,6 +652,71 @@ class TestMergeHistoryRevert:
         public = client.get(f"/api/v1/devices/{kept['id']}/history").get_json()["revisions"]
         assert [r["action"] for r in public] == ["create"]
 
+    def test_an_undoing_takes_back_only_the_confirmation_the_merge_gave(self, moderator, as_user):
+        """Confirmed by the duplicate's author seeing it too: taken back, though a photo came
+        since its approval. Confirmed before (approved with a photo, deleted since): kept."""
+        alice, bob = as_user(), as_user()
+        for approved_with_photo in (False, True):
+            kept = pin(alice, 2.35, 48.85 + approved_with_photo * 0.01)
+            url = f"/api/v1/devices/{kept['id']}"
+            photo = None
+            if approved_with_photo:
+                photo = images.uploaded(alice, images.plain_photo(), url=f"{url}/photos")
+            review(moderator, kept["id"])
+            if approved_with_photo:
+                assert moderator.delete(f"/api/v1/photos/{photo['id']}").status_code == 204
+            else:
+                images.uploaded(moderator, images.plain_photo(), url=f"{url}/photos")
+            level = moderator.get(url).get_json()["properties"]["verification"]
+            assert level == ("confirmed" if approved_with_photo else "reported")
+            duplicate = pin(bob, 2.35, north_of(48.85 + approved_with_photo * 0.01, 4))
+            review(moderator, duplicate["id"])
+            merged = moderator.post(f"{url}/merge", json={"other": duplicate["id"]})
+            assert merged.get_json()["properties"]["verification"] == "confirmed"
+            assert unmerge(moderator, duplicate["id"], kept["id"]).status_code == 200
+            assert moderator.get(url).get_json()["properties"]["verification"] == level
+
+    def test_a_device_loaded_in_bulk_gets_its_own_first_observation_back(self, moderator, db):
+        """Loaded with no revision (an OpenStreetMap import), merged into, then given back."""
+        db(
+            "INSERT INTO devices (id, geom, kind, observed_at, review_status) VALUES "
+            "('00000000-0000-4000-8000-0000000000b1', ST_SetSRID(ST_MakePoint(2.35, 48.85), "
+            "4326), 'camera', '2020-05-01', 'approved')"
+        )
+        kept = "00000000-0000-4000-8000-0000000000b1"
+        duplicate = pin(moderator, 2.35, north_of(48.85, 4), observed_at="2019-03-01T00:00:00Z")
+        merged = moderator.post(f"/api/v1/devices/{kept}/merge", json={"other": duplicate["id"]})
+        assert merged.get_json()["properties"]["observed_at"][:10] == "2019-03-01"
+        undone = unmerge(moderator, duplicate["id"], kept)
+        assert undone.status_code == 200
+        again = moderator.get(f"/api/v1/devices/{kept}").get_json()["properties"]
+        assert again["observed_at"][:10] == "2020-05-01"
+
+    def test_its_author_is_told_of_no_merge_of_a_pin_they_may_not_see(self, moderator, as_user):
+        alice = as_user()
+        kept = pin(alice, 2.35, 48.85)
+        review(moderator, kept["id"])
+        hidden = pin(as_user(), 2.35, north_of(48.85, 4))
+        moderator.post(f"/api/v1/devices/{kept['id']}/merge", json={"other": hidden["id"]})
+        assert unmerge(moderator, hidden["id"], kept["id"]).status_code == 200
+        history = alice.get(f"/api/v1/devices/{kept['id']}/history").get_json()["revisions"]
+        assert [r["action"] for r in history] == ["create", "review"]
+
+    def test_an_undoing_checks_the_kept_devices_etag_when_sent(self, moderator, db):
+        keep, duplicate = pin(moderator), pin(moderator, 2.3522, north_of(48.8566, 5))
+        moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]})
+        url = f"/api/v1/devices/{duplicate['id']}/unmerge"
+        body = {"merged_into": keep["id"]}
+        stale = moderator.post(url, json=body, headers={"If-Match": '"stale"'})
+        assert stale.status_code == 412
+        assert db("SELECT merged_into::text FROM devices WHERE merged_into IS NOT NULL").all()
+        etag = moderator.get(f"/api/v1/devices/{keep['id']}").headers["ETag"]
+        assert moderator.post(url, json=body, headers={"If-Match": etag}).status_code == 200
+        # A merge whose record was lost is refused, not a 500.
+        moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]})
+        db("UPDATE device_revisions SET undoing = '{}' WHERE action = 'merge'")
+        assert moderator.post(url, json=body).status_code == 409
+
     def test_a_merge_made_before_merges_were_recorded_is_not_undone(self, moderator, client, db):
         keep, duplicate = pin(moderator), pin(moderator, 2.3522, north_of(48.8566, 5))
         moderator.post(f"/api/v1/devices/{keep['id']}/merge", json={"other": duplicate["id"]})

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from sqlalchemy import case, false, func, select, true
 
 from ...auth import current_viewer
-from ...community import recompute_verification
+from ...community import MERGE_ACTIONS, recompute_verification
 from ...db import session
 from ...errors import Conflict, NotFound
 from ...extensions import Blueprint, requires_json
@@ -100,6 +100,10 @@ class HistoryViews(MethodView):
         author = device.created_by is not None and device.created_by == viewer.id
         if not (viewer.sees_every_pin or author):
             rows = public_revisions(rows)
+        elif not viewer.sees_every_pin:
+            # Its author is told of no merge that changed nothing of it: a pin of someone else
+            # awaiting review, merged in (or out again), they may not see.
+            rows = [row for row in rows if row[2] or row[0].action not in MERGE_ACTIONS]
         # Revision ids count every change of every device: to others they would tell, from
         # their own changes' ids, when each revision was made. Moderators revert by them.
         return {

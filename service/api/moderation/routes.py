@@ -90,10 +90,14 @@ class ReviewViews(MethodView):
         approved = decision["decision"] == "approve"
         device.review_status = "approved" if approved else "rejected"
         device.review_reason = decision.get("reason")
+        # An approval with a photo confirms the device on its own (an undone merge keeps that).
+        confirmed = approved and device.has_photos
         if approved:
-            recompute_verification(device, confirmed=device.has_photos)
+            recompute_verification(device, confirmed=confirmed)
         device.touch()
-        record_revision(device, "review", before, g.user)
+        record_revision(
+            device, "review", before, g.user, undoing={"confirmed": True} if confirmed else None
+        )
         session.commit()
         return feature_response(device_id)
 
@@ -198,7 +202,10 @@ class MergeViews(MethodView):
         other.deleted_at = func.now()
         other.merged_into = target.id
         other.touch()
+        level = target.verification
         recompute_verification(target, confirmed=other.verification == "confirmed")
+        # Whether the duplicate made it confirmed, which its undoing then takes back.
+        moves["confirmed"] = level != "confirmed" and target.verification == "confirmed"
         inherit_first_sighting(target, other)
         target.touch()
         record_revision(
@@ -255,7 +262,7 @@ def merge_record(duplicate: Device) -> dict:
         .order_by(DeviceRevision.id.desc())
         .limit(1)
     )
-    if moves is None:
+    if not moves or "confirmations" not in moves:
         raise Conflict(
             f"Device {duplicate.id} was merged before merges recorded which votes and photos "
             "they moved: this merge cannot be undone. Pin the device again instead.",
@@ -265,15 +272,18 @@ def merge_record(duplicate: Device) -> dict:
 
 
 def confirmed_otherwise(device: Device) -> bool:
-    """Whether DEVICE is confirmed by other means than votes: approved with a photo, or a
-    confirmed duplicate merged into it (recompute_verification's CONFIRMED)."""
-    session.refresh(device, ["has_photos"])  # photos just moved
+    """Whether DEVICE is confirmed by other means than votes: approved with a photo (its review
+    revision says so), or a confirmed duplicate still merged into it (recompute_verification's
+    CONFIRMED)."""
+    approved_with_photo = select(DeviceRevision.id).where(
+        DeviceRevision.device_id == device.id,
+        DeviceRevision.action == "review",
+        DeviceRevision.undoing["confirmed"].as_boolean(),
+    )
     merged_confirmed = select(Device.id).where(
         Device.merged_into == device.id, Device.verification == "confirmed"
     )
-    return (is_public(device.review_status) and device.has_photos) or session.scalar(
-        select(merged_confirmed.exists())
-    )
+    return session.scalar(select(approved_with_photo.exists() | merged_confirmed.exists()))
 
 
 @blp.route("/devices/<uuid:device_id>/unmerge")
@@ -282,12 +292,14 @@ class UnmergeViews(MethodView):
     @write_limit
     @requires_json
     @blp.arguments(UnmergeSchema)
+    @blp.if_match(required=False, when="checked when sent: the kept device's ETag")
     @blp.response(200, DeviceFeatureSchema, content_type=GEOJSON, headers=ETAG_HEADER)
-    @blp.problems(404, 409, 415)
+    @blp.problems(404, 409, 412, 415)
     def post(self, form, device_id):
         """Undo a wrong merge: this duplicate is a device again, with the votes and photos the
         merge moved, and the device kept loses what the merge gave it"""
         duplicate, kept = lock_merged_pair(device_id, form["merged_into"])
+        check_if_match(kept, required=False)
         if kept.merged_into is not None:
             raise Conflict(
                 f"Device {kept.id}, which {device_id} was merged into, was itself merged into "
@@ -320,9 +332,12 @@ class UnmergeViews(MethodView):
         duplicate.touch()
         session.flush()
         # What the device kept is without the duplicate, from its own record: its first
-        # observation, and its level from its votes, photos and the pins still merged into it.
+        # observation; and its level, when the duplicate made it confirmed, from its votes, its
+        # approval with a photo and the pins still merged into it (else as it is: confirmed
+        # once, a device stays so).
         date_first_sighting(kept)
-        kept.verification = "reported"
+        if moves.get("confirmed"):
+            kept.verification = "reported"
         recompute_verification(kept, confirmed=confirmed_otherwise(kept))
         recompute_verification(duplicate)
         kept.touch()
