@@ -394,13 +394,13 @@ def test_a_send_that_gets_no_answer_is_given_up_then_sent_again_once(phone, db, 
     assert [e for e in phone.errors if "ERR_" not in e] == []
 
 
-def test_a_pin_stored_whose_answer_was_lost_is_corrected_as_an_edit(phone, db, as_user):
-    """The server stored the pin, but its answer was lost (a gateway timing out meanwhile);
-    corrected on the phone since (a kind got wrong in the street), it is sent as an edit of
-    the pin stored, not refused as another device under its id."""
-    author = as_user()
+def pinned_with_its_answer_lost(phone, author, operator=""):
+    """A camera AUTHOR (a client) pinned on the phone, signed in: the server stores it, but its
+    answer is lost (a gateway timing out meanwhile), so the pin waits in the outbox. No pass of
+    the outbox sends it again on its own meanwhile (the page's clock stands still). Returns the
+    stored Feature."""
     page = phone.page
-    page.clock.install()  # no pass of the outbox sends the pin again on its own meanwhile
+    page.clock.install()
     sent = []
 
     def answer_lost(route):
@@ -411,23 +411,38 @@ def test_a_pin_stored_whose_answer_was_lost_is_corrected_as_an_edit(phone, db, a
     phone.open()
     phone.sign_in(author.user.username)
     page.get_by_role("button", name="Pin a device").click()
-    page.locator(".pin-form").get_by_label("Operator", exact=True).fill("ACME")
+    page.locator(".pin-form").get_by_label("Operator", exact=True).fill(operator)
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#outbox-button")).to_contain_text("1 change waiting to be sent")
     for _ in range(100):  # until the POST went out, and was answered so
         if sent:
             break
         page.wait_for_timeout(100)
-    # What the server had stored before the gateway gave up (the page asks nothing now).
+    # What the server had stored before the gateway gave up, written once the page asks
+    # nothing more (the live server shares the test's connection).
+    page.wait_for_load_state("networkidle")
     [request] = sent
     headers = {"Idempotency-Key": request.headers["idempotency-key"]}
     stored = author.post("/api/v1/devices", json=request.post_data_json, headers=headers)
     assert stored.status_code == 201
+    return stored.get_json()
+
+
+def correct_the_pending_pin_to_a_sensor(page, operator=None):
     page.locator(".leaflet-marker-icon .pin.pending").click()
     page.locator("#sheet").get_by_role("button", name="Correct this pin").click()
     page.locator(".pin-form").get_by_label(re.compile("^sensor$")).check()
-    page.locator(".pin-form").get_by_label("Operator", exact=True).fill("")  # not ACME after all
+    if operator is not None:
+        page.locator(".pin-form").get_by_label("Operator", exact=True).fill(operator)
     page.get_by_role("button", name="Save").click()
+
+
+def test_a_pin_stored_whose_answer_was_lost_is_corrected_as_an_edit(phone, db, as_user):
+    """Corrected on the phone since its answer was lost (a kind got wrong in the street), it is
+    sent as an edit of the pin stored, not refused as another device under its id."""
+    author = as_user()
+    pinned_with_its_answer_lost(phone, author, operator="ACME")
+    correct_the_pending_pin_to_a_sensor(phone.page, operator="")  # not ACME after all
     phone.wait_until_sent()
     assert [d.kind for d in devices_by(db, author.user.username)] == ["sensor"]
     assert db("SELECT operator FROM devices").scalar_one() is None
@@ -442,30 +457,10 @@ def test_a_correction_of_a_pin_published_at_once_becomes_a_wrong_details_vote(
     community as a "wrong details" vote, not into a refusal with no way out."""
     monkeypatch.setitem(app.config, "TRUSTED_AFTER_APPROVED_PINS", 0)
     author = as_user()
+    stored = pinned_with_its_answer_lost(phone, author)
+    assert stored["properties"]["review_status"] == "approved"
     page = phone.page
-    page.clock.install()
-    sent = []
-
-    def answer_lost(route):
-        sent.append(route.request)
-        route.fulfill(status=504, content_type="text/plain", body="Gateway Timeout")
-
-    page.route("**/api/v1/devices", answer_lost, times=1)
-    phone.open()
-    phone.sign_in(author.user.username)
-    phone.pin()
-    for _ in range(100):
-        if sent:
-            break
-        page.wait_for_timeout(100)
-    [request] = sent
-    headers = {"Idempotency-Key": request.headers["idempotency-key"]}
-    stored = author.post("/api/v1/devices", json=request.post_data_json, headers=headers)
-    assert stored.get_json()["properties"]["review_status"] == "approved"
-    page.locator(".leaflet-marker-icon .pin.pending").click()
-    page.locator("#sheet").get_by_role("button", name="Correct this pin").click()
-    page.locator(".pin-form").get_by_label(re.compile("^sensor$")).check()
-    page.get_by_role("button", name="Save").click()
+    correct_the_pending_pin_to_a_sensor(page)
     outbox = page.locator("#outbox-button")
     expect(outbox).to_contain_text("1 change refused")
     outbox.click()
@@ -1170,7 +1165,8 @@ def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_a
     form.get_by_label("Password").fill(TEST_PASSWORD)
     form.get_by_role("button").click()
     expect(page.locator("#sheet")).to_contain_text("504")
-    # What the server had done before the gateway gave up (the page asks nothing now).
+    # What the server had done before the gateway gave up, once the page asks nothing more.
+    page.wait_for_load_state("networkidle")
     assert client.post("/api/v1/auth/register", json=sent[0]).status_code == 201
     form.get_by_role("button").click()
     expect(page.locator("#sheet")).to_contain_text(f"Signed in as {name}")
