@@ -318,15 +318,15 @@ class UnmergeViews(MethodView):
             )
         # The photos the merge held for review, not reviewed since: the pin hides them again,
         # as before (the others, a vote's evidence on a pin once public, still wait).
-        session.execute(
-            update(Photo)
-            .where(
+        held = session.scalars(
+            select(Photo).where(
                 Photo.id.in_(moves["held_photos"]),
                 Photo.device_id == duplicate.id,
                 Photo.review_status == AWAITING_REVIEW,
             )
-            .values(review_status=PUBLIC_REVIEW_STATUS, listed_at=func.clock_timestamp())
         )
+        for photo in held:
+            put_on(photo, duplicate.id, PUBLIC_REVIEW_STATUS)
         duplicate.deleted_at = None
         duplicate.merged_into = None
         duplicate.touch()

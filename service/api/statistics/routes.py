@@ -119,7 +119,14 @@ def attachment(filename: str, disposition: str = "attachment") -> str:
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='+')}"
 
 
-def statistics_response(body: str, fmt: str, computed_at, source: str, attribution, name: str):
+def statistics_response(
+    body: str, fmt: str, computed_at, source: str, attribution, name: str, args: dict
+):
+    """BODY as FMT, saved under NAME with the filters and options of ARGS (download_name), a
+    CSV begun with a byte order mark when `bom=true`."""
+    if fmt == "csv" and args.get("bom"):
+        body = BYTE_ORDER_MARK + body
+    name = download_name(name, args)
     # An ETag of the bytes: Last-Modified alone counts seconds, and two changes may fall in one.
     response = conditional_response(body, MEDIA_TYPES[fmt])
     if fmt == "csv":
@@ -174,7 +181,6 @@ def download_name(name: str, args: dict) -> str:
 
 def density_response(query: DensityQuery, args: dict, name: str) -> Response:
     fmt = chosen_format(args)
-    name = download_name(name, args)
     credits = device_credits() + (declared_credits() if query.declared else [])
     tolerance = args.get("tolerance", DEFAULT_TOLERANCE_M)
     build = {
@@ -195,10 +201,8 @@ def density_response(query: DensityQuery, args: dict, name: str) -> Response:
         return run_bounded(statement, query)
 
     body, computed_at, source = cached(fmt, compute)
-    if fmt == "csv" and args.get("bom"):
-        body = BYTE_ORDER_MARK + body
     attribution = session.execute(select_attribution(query.selection, credits)).scalar_one()
-    return statistics_response(body, fmt, computed_at, source, attribution, name)
+    return statistics_response(body, fmt, computed_at, source, attribution, name, args)
 
 
 def keep_timelines_within_reach(selection: DistrictSelection) -> None:
@@ -386,8 +390,8 @@ class GridViews(MethodView):
 
         body, computed_at, source = cached("geojson", compute)
         corners = "_".join(repr(value) for value in bbox)  # as given: two boxes, two names
-        name = download_name(f"grid-{cell:g}m-{corners}", args)
-        return statistics_response(body, "geojson", computed_at, source, credits, name)
+        name = f"grid-{cell:g}m-{corners}"
+        return statistics_response(body, "geojson", computed_at, source, credits, name, args)
 
 
 # The timeline as CSV too, beside the JSON.
@@ -427,10 +431,8 @@ class TimelineViews(MethodView):
 
         # Its periods run to today's: a body of another day lacks one.
         body, computed_at, source = cached(fmt, compute, today=True)
-        if fmt == "csv" and args.get("bom"):
-            body = BYTE_ORDER_MARK + body
         selection = DistrictSelection(codes=[code])
         attribution = session.execute(select_attribution(selection, credits)).scalar_one()
         starting = f"-since-{since.isoformat()}" if since else ""
-        name = download_name(f"timeline-{code}-{interval}{starting}", args)
-        return statistics_response(body, fmt, computed_at, source, attribution, name)
+        name = f"timeline-{code}-{interval}{starting}"
+        return statistics_response(body, fmt, computed_at, source, attribution, name, args)
