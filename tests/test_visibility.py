@@ -4,6 +4,8 @@ When a new endpoint can reveal a device, add it to READS below (the sync feed, w
 committed changes only, has its own test at the end).
 """
 
+from datetime import UTC, datetime
+
 import pytest
 
 from service.geo.keys import KEY_ZOOM, mercator_pixel
@@ -67,6 +69,10 @@ READS = {
     "grid": lambda p: f"/api/v1/stats/grid?bbox={BOX}&cell=500",
     "grid of kept counts": lambda p: f"/api/v1/stats/grid?bbox={BOX}&cell=250",
     "timeline": lambda p: "/api/v1/stats/timeline?district=P&interval=year",
+    # From this year on: a line even with no change (its count the 8th column, as above).
+    "timeline CSV": lambda p: (
+        f"/api/v1/stats/timeline?district=P&interval=year&f=csv&since={datetime.now(UTC).date()}"
+    ),
     "OGC districts": lambda p: "/ogc/collections/districts/items",
     "declared sites": lambda p: f"/api/v1/declared/sites?bbox={BOX}",
     "OGC declared sites": lambda p: f"/ogc/collections/declared_sites/items?bbox={BOX}",
@@ -94,7 +100,7 @@ def reveals(response, pin: dict) -> bool:
         return True
     if response.mimetype == "application/vnd.openstreetmap.data+xml":  # ids of its own
         return "<node" in text
-    if response.mimetype == "text/csv":  # one district: its count is the 8th column
+    if response.mimetype == "text/csv":  # one district or period: its count, the 8th column
         return text.splitlines()[1].split(",")[7] != "0"
     return any(mark in text.replace(" ", "") for mark in ('"count":1', '"devices":1'))
 
