@@ -688,6 +688,34 @@ def test_the_map_shows_the_servers_devices_again_once_back_online(phone, moderat
     expect(page.locator("#status")).not_to_contain_text("Offline")
 
 
+def test_a_listing_lost_on_the_network_is_asked_again(phone, moderator):
+    """A listing lost while the phone still says it is online (a blip: no "online" event will
+    come) is asked again, less often each time: the map does not stay offline until panned."""
+    assert moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566)).status_code == 201
+    page = phone.page
+    page.clock.install()
+    lost = []
+
+    def lose_the_first_two(route):
+        if len(lost) < 2:
+            lost.append(route.request.url)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/v1/devices\?.*cluster=true"), lose_the_first_two)
+    page.goto(f"{phone.server}/#17/48.8566/2.3522")
+    status = page.locator("#status")
+    expect(status).to_have_text("Offline: 0 devices kept on this phone")
+    page.clock.fast_forward("00:05")
+    expect(status).to_have_text("Offline: 0 devices kept on this phone")
+    assert len(lost) == 2
+    page.clock.fast_forward("00:09")  # the second wait is twice the first
+    assert len(lost) == 2
+    page.clock.fast_forward("00:01")
+    expect(status).to_have_text("1 device in view")
+
+
 def test_each_sheet_opens_at_its_top(phone, moderator, contributor):
     body = feature(2.3522, 48.8566, kind="sensor", notes="A long note. " * 200)
     assert moderator.post("/api/v1/devices", json=body).status_code == 201

@@ -18,6 +18,11 @@ const KEEP_ONE_BY_ONE_FROM = 17;
 const CONE_RADIUS_M = 30;
 const METRES_PER_DEGREE = 111320;
 const DEFAULT_VIEW = { lat: 48.8566, lon: 2.3522, zoom: 13 };
+// A listing lost on the network while the phone says it is online (a blip, a tunnel, a
+// captive portal) fires no "online" event: the map asks again, less often each time, rather
+// than say it is offline until the contributor pans.
+const RETRY_FIRST_MS = 5_000;
+const RETRY_LONGEST_MS = 60_000;
 
 // Colour and glyph (an SVG path on a 24-unit square) for each kind of device.
 export const KIND_STYLES = {
@@ -164,6 +169,8 @@ export function createMap({ basemap, db, onSelect }) {
   const shownKinds = new Set(KINDS);
   let drawn = null;
   let inFlight = null;
+  let retry = null;
+  let retryDelay = RETRY_FIRST_MS;
   // What draw() last drew, and the devices in it by id: the outbox's edits and withdrawals
   // show over them, as the devices will be once they are sent.
   let lastDraw = null;
@@ -264,6 +271,7 @@ export function createMap({ basemap, db, onSelect }) {
 
   async function load() {
     if (inFlight) inFlight.abort();
+    clearTimeout(retry);
     inFlight = new AbortController();
     // A newer load may start while this one awaits (the network, the phone's store): from
     // then on this one must draw nothing, or older devices would replace the newer ones.
@@ -289,6 +297,7 @@ export function createMap({ basemap, db, onSelect }) {
     try {
       const { data } = await request("GET", `devices?${params}`, { signal, headers: { Accept: "application/geo+json" } });
       if (signal.aborted) return;
+      retryDelay = RETRY_FIRST_MS;
       showCredits(data.links);
       const devices = data.features.filter((feature) => !feature.properties.cluster);
       // Clusters hide their devices: an area is kept for offline use once seen device by device,
@@ -322,6 +331,10 @@ export function createMap({ basemap, db, onSelect }) {
       if (signal.aborted) return;
       draw(kept, { offline: true });
       drawn = null;
+      if (navigator.onLine) {
+        retry = setTimeout(load, retryDelay);
+        retryDelay = Math.min(2 * retryDelay, RETRY_LONGEST_MS);
+      }
     }
   }
 
