@@ -115,3 +115,24 @@ def test_a_time_is_refused_where_figures_are_those_of_now(client, districts, dat
     assert response.status_code == 400 and response.mimetype == PROBLEM
     assert response.get_json()["errors"][0]["field"] == "datetime"
     assert "stats/districts?at=" in response.get_json()["detail"]
+
+
+def test_pages_credit_the_populations_source(client, isolated, tmp_path):
+    """A population's source has no licence to link: the page names it in its attribution,
+    as the collection does, with every other source."""
+    load(
+        isolated,
+        write_geojson(
+            tmp_path / "p.geojson",
+            [district_feature("P", rectangle(2.30, 48.80, 2.31, 48.81), population=1_000)],
+        ),
+        population_field="population",
+        population_source="INSEE test",
+    )
+    for media_type in (GEOJSON, "application/json"):
+        page = client.get(ITEMS, headers={"Accept": media_type}).get_json()
+        assert "Test districts" in page["attribution"]
+        assert "INSEE test" in page["attribution"]
+        assert "Vigie contributors" in page["attribution"]
+    collection = client.get("/ogc/collections/districts").get_json()
+    assert page["attribution"] == collection["attribution"]

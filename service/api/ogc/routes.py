@@ -630,6 +630,7 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
     matched = page.returned if backward is None and not page.has_more else None
     media_type = labelled(args, GEOJSON)
     other = GEOJSON if media_type == JSON else JSON
+    credits = collection_credits(collection, page.from_openstreetmap)
     links = [
         link(request.url, "self", media_type, "This page"),
         link(
@@ -645,12 +646,14 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
             collection.title,
         ),
         *paging_links(collection, page, backward, position, media_type),
-        *licence_links(collection_credits(collection, page.from_openstreetmap)),
+        *licence_links(credits),
     ]
     body = feature_collection(
         features_in_crs(page.features, args.get("crs")),
         numberReturned=page.returned,
         numberMatched=matched,
+        # Every source, those with no licence to link too (the districts' populations).
+        attribution=attribution_text(credits),
         links=links,
     )
     return with_crs(conditional_response(body, media_type), args.get("crs"))

@@ -290,4 +290,5 @@ class OgcFeatureCollectionSchema(ma.Schema):
     numberMatched = ma.fields.Integer(
         metadata={"description": "Given when the first page holds every match"}
     )
+    attribution = ma.fields.String(metadata={"description": "Whom to credit, with licences"})
     links = ma.fields.List(ma.fields.Nested(LinkSchema))
