@@ -394,7 +394,7 @@ def test_a_send_that_gets_no_answer_is_given_up_then_sent_again_once(phone, db, 
     assert [e for e in phone.errors if "ERR_" not in e] == []
 
 
-def pinned_with_its_answer_lost(phone, author, operator=""):
+def pinned_with_its_answer_lost(phone, author, operator="", photo=None):
     """A camera AUTHOR (a client) pinned on the phone, signed in: the server stores it, but its
     answer is lost (a gateway timing out meanwhile), so the pin waits in the outbox. No pass of
     the outbox sends it again on its own meanwhile (the page's clock stands still). Returns the
@@ -412,6 +412,8 @@ def pinned_with_its_answer_lost(phone, author, operator=""):
     phone.sign_in(author.user.username)
     page.get_by_role("button", name="Pin a device").click()
     page.locator(".pin-form").get_by_label("Operator", exact=True).fill(operator)
+    if photo is not None:
+        choose_photo(page, photo)
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#outbox-button")).to_contain_text("1 change waiting to be sent")
     for _ in range(100):  # until the POST went out, and was answered so
@@ -446,6 +448,32 @@ def test_a_pin_stored_whose_answer_was_lost_is_corrected_as_an_edit(phone, db, a
     phone.wait_until_sent()
     assert [d.kind for d in devices_by(db, author.user.username)] == ["sensor"]
     assert db("SELECT operator FROM devices").scalar_one() is None
+    assert [e for e in phone.errors if not re.search("status of (504|409)", e)] == []
+
+
+def choose_photo(page, photo: bytes):
+    """PHOTO chosen in the pin form open, and sent."""
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}
+    )
+    expect(page.locator(".pin-form")).to_contain_text("Photo ready")
+
+
+def test_a_correction_with_another_photo_replaces_the_first(phone, db, as_user):
+    """Stored with the photo first chosen, its answer lost, then corrected with another photo:
+    the pin keeps the photo of its correction only, as the form showed."""
+    author = as_user()
+    stored = pinned_with_its_answer_lost(phone, author, photo=images.plain_photo())
+    [first] = stored["properties"]["photos"]
+    page = phone.page
+    page.locator(".leaflet-marker-icon .pin.pending").click()
+    page.locator("#sheet").get_by_role("button", name="Correct this pin").click()
+    choose_photo(page, images.plain_photo(colour=(200, 40, 40)))
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    kept = db("SELECT id FROM photos WHERE device_id = :d", d=stored["id"]).scalars().all()
+    assert len(kept) == 1 and str(kept[0]) != first["id"]
+    assert db("SELECT count(*) FROM photos WHERE id = :i", i=first["id"]).scalar_one() == 0
     assert [e for e in phone.errors if not re.search("status of (504|409)", e)] == []
 
 

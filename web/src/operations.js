@@ -70,7 +70,12 @@ async function sendCorrection(item, { id, geometry, properties, photo_ids: photo
     },
     headers: { "If-Match": etag, "Idempotency-Key": `${item.key}-correction` },
   });
-  return data;
+  // The form holds one photo: one the pin was first sent with that the correction does not
+  // keep was replaced (or taken away) there, and goes, as the form showed.
+  const replaced = (stored.properties.photos ?? []).filter((photo) => !photoIds?.includes(photo.id));
+  await Promise.all(replaced.map((photo) => request("DELETE", `photos/${photo.id}`).catch(() => null)));
+  const gone = new Set(replaced.map((photo) => photo.id));
+  return { ...data, properties: { ...data.properties, photos: data.properties.photos?.filter((photo) => !gone.has(photo.id)) } };
 }
 
 // What an edit made offline is made against: the device's place and what contributors say of
