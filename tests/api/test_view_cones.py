@@ -123,3 +123,16 @@ def test_the_cone_of_a_merged_camera_names_the_device_it_was_merged_into(client)
     assert client.post(f"/api/v1/devices/{kept}/merge", json={"other": merged}).status_code == 200
     response = client.get(f"/api/v1/devices/{merged}/view")
     assert response.status_code == 410 and response.get_json()["merged_into"] == kept
+
+
+@pytest.mark.parametrize("latitude", [89.99995, -89.99995, 90])
+def test_a_cone_over_a_pole_breaks_no_listing(client, latitude):
+    """Sectors projected over a pole wrap round in longitude: their union is made of valid
+    parts, and the camera's cone, and the listings holding it, answer."""
+    camera = pin(client, 0.0, latitude, direction=[0, 180], angle=90, camera_type="fixed")
+    assert cone(client, camera["id"])["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    south, north = (89, 90) if latitude > 0 else (-90, -89)
+    for query in (f"bbox=-10,{south},10,{north}", "bbox=-180,-90,180,90&limit=10000"):
+        response = client.get(f"/api/v1/views?{query}")
+        assert response.status_code == 200, response.get_json()
+        assert camera["id"] in [feature["id"] for feature in response.get_json()["features"]]
