@@ -224,13 +224,9 @@ class DateTimeInterval(ma.fields.Field):
             day = date.fromisoformat(text)
         except ValueError:
             pass
-        else:
-            start = datetime.combine(day, time(), UTC)
-            return start, start + timedelta(days=1) - timedelta(microseconds=1)
-        try:
-            instant = utc_datetime().deserialize(text)
-        except ValidationError as exc:
-            raise ValidationError(f"{text!r} is not an RFC 3339 date or date-time.") from exc
+        else:  # its last instant without a day after it, which 9999-12-31 has not
+            return datetime.combine(day, time(), UTC), datetime.combine(day, time.max, UTC)
+        instant = utc_datetime().deserialize(text)  # saying why not (form, or years 1-9999)
         return instant, instant
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 import shapely
+import shapely.errors
 import shapely.geometry
 import shapely.ops
 from lark import Lark
@@ -210,7 +211,8 @@ def geometry_operand(geojson: dict, crs: Crs) -> Operand:
     """A literal geometry in CRS (`filter-crs`), checked before PostGIS sees it."""
     try:
         shape = shapely.geometry.shape(geojson)
-    except (ValueError, TypeError, AttributeError) as exc:  # shapely's and numpy's own words
+    # Shapely's words (an unknown type, a line of one point), numpy's and Python's.
+    except (shapely.errors.ShapelyError, ValueError, TypeError, AttributeError) as exc:
         raise FilterError(
             "The geometry literal is malformed: a GeoJSON geometry of a known type whose "
             "positions are two numbers each (three with a height)."

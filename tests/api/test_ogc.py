@@ -185,10 +185,20 @@ class TestItems:
             paris["louvre"]
         }
         assert ids(client.get(f"{ITEMS}?datetime=../2026-01-01")) == {paris["lyon"]}
+        # The last day there is, which has no day after it.
+        assert ids(client.get(f"{ITEMS}?datetime=9999-12-31")) == set()
+        assert len(ids(client.get(f"{ITEMS}?datetime=0001-01-01/9999-12-31"))) == 6
         # Devices never observed are known at their last change: just now.
         recent = ids(client.get(f"{ITEMS}?datetime=2026-06-01T00:00:00Z/.."))
         assert {paris["bastille"], paris["nation"], paris["bercy"]} <= recent
         assert paris["louvre"] not in recent
+
+    def test_an_instant_after_year_9999_in_utc_is_a_400_saying_so(self, client):
+        response = client.get(f"{ITEMS}?datetime=9999-12-31T23:30:00-01:00")
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+        body = response.get_json()
+        assert body["errors"][0]["field"] == "datetime"
+        assert "outside the years 1 to 9999" in body["detail"]
 
     def test_pages_chain_forward_and_back_with_next_and_prev(self, client, paris, db):
         first = client.get(f"{ITEMS}?limit=4").get_json()
@@ -585,6 +595,7 @@ class TestCql2Filter:
             ("S_INTERSECTS(height, POINT(1 2))", "same type"),
             ("S_INTERSECTS(height, 3)", "two geometries"),
             ("S_INTERSECTS(geometry, POLYGON((0 0, 1 1, 1 0, 0 1, 0 0)))", "invalid"),
+            ("S_INTERSECTS(geometry, LINESTRING(2 48))", "malformed"),
             ("S_INTERSECTS(geometry, POINT(500 2))", "CRS84"),
             ("height + 1 > 3", "not supported"),
             ("T_CONTAINS(observed_at, TIMESTAMP('2026-01-01T00:00:00Z'))", "cannot hold"),
@@ -620,6 +631,16 @@ class TestCql2Filter:
         assert response.status_code == 400 and response.mimetype == PROBLEM
         body = response.get_json()
         assert body["errors"][0]["field"] == "filter" and "NUL" in body["detail"]
+
+    def test_a_json_geometry_of_no_known_type_is_a_400(self, client):
+        node = {"op": "s_intersects", "args": [{"property": "geometry"}]}
+        node["args"].append({"type": "Foo", "coordinates": [1, 2]})
+        response = client.get(
+            ITEMS, query_string={"filter": json.dumps(node), "filter-lang": "cql2-json"}
+        )
+        assert response.status_code == 400 and response.mimetype == PROBLEM
+        body = response.get_json()
+        assert body["errors"][0]["field"] == "filter" and "malformed" in body["detail"]
 
     def test_filters_given_twice_must_both_hold_in_one_language(self, client, paris):
         """As GDAL sends an `OAPIF:` URL's filter and its own -where; the next link keeps both."""
