@@ -9,6 +9,7 @@ from webargs.fields import DelimitedList
 
 from .. import vocabulary as vocab
 from ..geo.cql2 import DAY, RFC3339_TIMESTAMP
+from ..visibility import day_of
 
 
 class UtcDateTime(ma.fields.AwareDateTime):
@@ -34,6 +35,13 @@ class UtcDateTime(ma.fields.AwareDateTime):
             return instant.astimezone(UTC)
         except OverflowError as exc:
             raise ValidationError("This instant lies outside the years 1 to 9999 (UTC).") from exc
+
+
+class PublicDay(UtcDateTime):
+    """A time others may read: the start of its UTC day (docs/security.md)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(day_of(value), attr, obj, **kwargs)
 
 
 def utc_datetime(**kwargs) -> UtcDateTime:

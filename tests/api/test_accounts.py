@@ -1,6 +1,7 @@
 """Accounts without identity: registration, tokens, self-service, roles, the admin CLI."""
 
 import secrets
+from datetime import datetime
 
 import pytest
 
@@ -304,6 +305,9 @@ class TestRoles:
         )
         assert response.status_code == 200 and response.get_json()["role"] == "moderator"
         assert contributor.get("/api/v1/me").get_json()["role"] == "moderator"
+        # When the account was made, to the admin too, is a day (docs/security.md).
+        created = datetime.fromisoformat(response.get_json()["created_at"])
+        assert created == created.replace(hour=0, minute=0, second=0, microsecond=0)
 
     def test_unknown_role_and_user(self, as_user):
         admin = as_user("admin")

@@ -5,7 +5,7 @@ from marshmallow import validate
 
 from ... import vocabulary as vocab
 from ...auth import weak_password_reason
-from ..fields import JsonInteger, utc_datetime
+from ..fields import JsonInteger, PublicDay, utc_datetime
 
 
 class WholeMatch(validate.Regexp):
@@ -73,7 +73,8 @@ class UserSchema(ma.Schema):
     id = ma.fields.UUID()
     username = ma.fields.String()
     role = ma.fields.String()
-    created_at = utc_datetime()
+    # Read by admins too (a role granted): a day, as every time others can read.
+    created_at = PublicDay(metadata={"description": "The day the account was created (UTC)"})
 
 
 class MeSchema(UserSchema):
