@@ -125,14 +125,22 @@ def test_the_cone_of_a_merged_camera_names_the_device_it_was_merged_into(client)
     assert response.status_code == 410 and response.get_json()["merged_into"] == kept
 
 
-@pytest.mark.parametrize("latitude", [89.99995, -89.99995, 90])
-def test_a_cone_over_a_pole_breaks_no_listing(client, latitude):
-    """Sectors projected over a pole wrap round in longitude: their union is made of valid
-    parts, and the camera's cone, and the listings holding it, answer."""
-    camera = pin(client, 0.0, latitude, direction=[0, 180], angle=90, camera_type="fixed")
-    assert cone(client, camera["id"])["geometry"]["type"] in ("Polygon", "MultiPolygon")
-    south, north = (89, 90) if latitude > 0 else (-90, -89)
-    for query in (f"bbox=-10,{south},10,{north}", "bbox=-180,-90,180,90&limit=10000"):
+@pytest.mark.parametrize(
+    ("lon", "lat"), [(0.0, 89.99995), (0.0, -89.99995), (0.0, 90), (179.9999, 0), (-180, 0.01)]
+)
+def test_a_cone_over_a_pole_or_the_antimeridian_breaks_no_listing(client, lon, lat):
+    """Sectors projected over a pole or across the antimeridian have longitudes that jump round
+    the world: their union still holds, and the camera's cone, and the listings holding it,
+    answer (across the antimeridian, as its two sides, with the area of the cone)."""
+    camera = pin(client, lon, lat, direction=[0, 180], angle=300, camera_type="fixed")
+    geometry = cone(client, camera["id"])["geometry"]
+    assert geometry["type"] in ("Polygon", "MultiPolygon")
+    if abs(lat) < 1:
+        sides = shape(geometry)
+        assert sides.is_valid and len(sides.geoms) == 2
+        assert -180 <= sides.bounds[0] and sides.bounds[2] <= 180
+    near = "179,-1,-179,1" if abs(lat) < 1 else ("-10,89,10,90" if lat > 0 else "-10,-90,10,-89")
+    for query in (f"bbox={near}", "bbox=-180,-90,180,90&limit=10000"):
         response = client.get(f"/api/v1/views?{query}")
         assert response.status_code == 200, response.get_json()
         assert camera["id"] in [feature["id"] for feature in response.get_json()["features"]]
