@@ -734,8 +734,9 @@ def reject_unstorable_text():
     if UNSTORABLE_ESCAPE.search(body):
         field = unstorable_path(request.get_json(silent=True))
         if field is not None:
-            # Named as JSON writes it: a lone surrogate of a key cannot go into the answer.
-            field = field.encode("utf-8", "backslashreplace").decode("utf-8")
+            # Named as JSON writes it: a lone surrogate of a key cannot go into the answer;
+            # a body that is one string is the body.
+            field = field.encode("utf-8", "backslashreplace").decode("utf-8") or "body"
             raise ValidationFailed(
                 f"{field}: text may not contain control characters other than tab and line "
                 "breaks, U+FFFE, U+FFFF or lone UTF-16 surrogates (\\ud800-\\udfff without "

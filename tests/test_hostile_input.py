@@ -110,6 +110,13 @@ def test_a_nul_deep_in_a_body_names_its_field(client, db):
     assert stored(db, "devices") == 0
 
 
+def test_a_body_that_is_one_string_holding_a_nul_is_named_the_body(client):
+    response = client.post("/api/v1/auth/tokens", json="\x00")
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    body = response.get_json()
+    assert body["errors"][0]["field"] == "body" and body["detail"].startswith("body: ")
+
+
 @pytest.mark.parametrize("text", ["bell\x07", "form\x0cfeed", "escape\x1b[31m", "not\ufffe"])
 def test_text_xml_cannot_carry_is_refused_naming_its_field(client, db, text):
     """The OSM export is XML: a control character stored once would make every page of its

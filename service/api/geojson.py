@@ -126,7 +126,10 @@ class CursorCodec:
         parts, at = [], 0
         for kind in self.types:
             if kind is str:
-                parts.append(raw[at:].decode())
+                text = raw[at:].decode()
+                if "\x00" in text:  # none of ours: PostgreSQL text cannot hold it
+                    raise ValueError("a NUL in a cursor's text")
+                parts.append(text)
                 at = len(raw)
                 continue
             size = _FIXED_SIZES[kind]

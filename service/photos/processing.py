@@ -152,7 +152,13 @@ def open_with_vips(kind: str, data: bytes, max_pixels: int) -> Original:
     image = header
     if kind == "jpeg":
         shrink, longest = 1, max(header.width, header.height)
-        while shrink < 8 and longest // (2 * shrink) >= SHRINK_ON_LOAD_MIN:
+        shortest = min(header.width, header.height)
+        # A narrow strip keeps a pixel across: libvips refuses a side shrunk to none.
+        while (
+            shrink < 8
+            and longest // (2 * shrink) >= SHRINK_ON_LOAD_MIN
+            and shortest // (2 * shrink) >= 1
+        ):
             shrink *= 2
         if shrink > 1:
             image = load(data, shrink=shrink, **options)

@@ -136,3 +136,11 @@ def test_pages_credit_the_populations_source(client, isolated, tmp_path):
         assert "Vigie contributors" in page["attribution"]
     collection = client.get("/ogc/collections/districts").get_json()
     assert page["attribution"] == collection["attribution"]
+
+
+@pytest.mark.parametrize("cursor", ["AAAA", "AAAAAAAAAAAAAAAAAAAAAA"])
+def test_a_cursor_whose_code_holds_a_nul_is_a_400(client, districts, cursor):
+    """A code of ours never holds one, and PostgreSQL's text cannot: refused as not ours."""
+    response = client.get(ITEMS, query_string={"cursor": cursor})
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert response.get_json()["errors"][0]["field"] == "cursor"

@@ -245,6 +245,9 @@ def test_every_orientation_stands_the_picture_up_as_pillow_would(orientation):
         ("JPEG", (3900, 2600), (2560, 1707)),
         ("JPEG", (9000, 3000), (2250, 750)),  # a quarter: 2250 px
         ("PNG", (4200, 2800), (2560, 1707)),  # no reduced decoding for PNG
+        # A strip keeps its pixel across: shrunk only while a side of at least one remains.
+        ("JPEG", (1, 10000), (1, 2560)),
+        ("JPEG", (10000, 5), (2500, 1)),
     ],
 )
 def test_large_jpegs_are_decoded_at_a_reduced_scale(fmt, size, full_size):
