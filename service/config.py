@@ -1,5 +1,6 @@
 """Configuration read from environment variables, with safe defaults for a local run."""
 
+import math
 import os
 import secrets
 import tempfile
@@ -99,9 +100,65 @@ def env_rate_limit(name: str, default: str) -> str:
     return value
 
 
-def _bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+def env_number(name: str, default: float) -> float:
+    """The number in the environment variable NAME, else DEFAULT; any other value (NaN and
+    infinities included) stops the start with the setting named."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return float(default)
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise SystemExit(f"{name} must be a number, not {value!r}")
+    return number
+
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """The switch in the environment variable NAME, else DEFAULT; a word that is none of
+    TRUE_WORDS or FALSE_WORDS (a typo) stops the start rather than read as either."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in TRUE_WORDS + FALSE_WORDS:
+        raise SystemExit(
+            f"{name} is a switch: {', '.join(TRUE_WORDS)} or {', '.join(FALSE_WORDS)}, "
+            f"not {os.environ[name]!r}"
+        )
+    return value in TRUE_WORDS
+
+
+def view_radii(text: str, name: str = "VIEW_RADII") -> dict[str, float]:
+    """The radius in metres per camera type of TEXT ('fixed=30,dome=20'); a pair it cannot
+    read stops the start with NAME named (read per request, it would fail every view)."""
+    radii = {}
+    for item in filter(str.strip, text.split(",")):
+        camera_type, _, metres = item.partition("=")
+        try:
+            radius = float(metres)
+        except ValueError:
+            radius = math.nan
+        if not camera_type.strip() or not math.isfinite(radius) or radius <= 0:
+            raise SystemExit(
+                f"{name} lists camera types and metres as type=metres,... "
+                f"(such as fixed=30,dome=20), not {item.strip()!r}"
+            )
+        radii[camera_type.strip()] = radius
+    return radii
+
+
+def database_url(value: str) -> str:
+    """VALUE with the driver Vigie uses: libpq's and Heroku's postgres:// and postgresql://
+    spellings name the same databases."""
+    for scheme in ("postgres://", "postgresql://"):
+        if value.startswith(scheme):
+            return "postgresql+psycopg://" + value.removeprefix(scheme)
+    return value
 
 
 class Config:
@@ -109,7 +166,7 @@ class Config:
 
     def __init__(self, **overrides):
         env = os.environ
-        self.DATABASE_URL = env.get("DATABASE_URL") or default_database_url()
+        self.DATABASE_URL = database_url(env.get("DATABASE_URL") or default_database_url())
         self.SECRET_KEY = env_secret_key() or local_secret_key()
         self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 5)
         # The longest a statement waits for a lock another holds (a migration's ALTER TABLE, a
@@ -119,8 +176,8 @@ class Config:
         # more than REPLICA_MAX_LAG_SECONDS behind is skipped, health checked at most every
         # REPLICA_CHECK_SECONDS by each process.
         self.DATABASE_REPLICA_URLS = env.get("DATABASE_REPLICA_URLS", "")
-        self.REPLICA_MAX_LAG_SECONDS = float(env.get("REPLICA_MAX_LAG_SECONDS", 5))
-        self.REPLICA_CHECK_SECONDS = float(env.get("REPLICA_CHECK_SECONDS", 1))
+        self.REPLICA_MAX_LAG_SECONDS = env_number("REPLICA_MAX_LAG_SECONDS", 5)
+        self.REPLICA_CHECK_SECONDS = env_number("REPLICA_CHECK_SECONDS", 1)
         # Request bodies larger than this are refused with 413 before being read.
         self.MAX_CONTENT_LENGTH = env_int("MAX_JSON_BYTES", 4 * 1024 * 1024)
         # A request holding an Idempotency-Key without an answer after this long is over (its
@@ -134,14 +191,14 @@ class Config:
         self.DELETED_USERNAME_RESERVED_DAYS = env_int("DELETED_USERNAME_RESERVED_DAYS", 90)
         self.TRUSTED_AFTER_APPROVED_PINS = env_int("TRUSTED_AFTER_APPROVED_PINS", 5)
         self.NEW_ACCOUNT_PINS_PER_HOUR = env_int("NEW_ACCOUNT_PINS_PER_HOUR", 20)
-        self.DUPLICATE_DISTANCE_M = float(env.get("DUPLICATE_DISTANCE_M", 15))
+        self.DUPLICATE_DISTANCE_M = env_number("DUPLICATE_DISTANCE_M", 15)
         # A merge of devices of two kinds, or farther apart than this, needs force=true.
-        self.MERGE_DISTANCE_M = float(env.get("MERGE_DISTANCE_M", 100))
+        self.MERGE_DISTANCE_M = env_number("MERGE_DISTANCE_M", 100)
         self.CONFIRMATION_INTERVAL_DAYS = env_int("CONFIRMATION_INTERVAL_DAYS", 30)
         # Rate limits (flask-limiter syntax), counted in Redis, shared by every worker; in each
         # worker's memory when REDIS_URL is empty or its Redis does not answer at start.
         self.REDIS_URL = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-        self.RATELIMIT_ENABLED = env.get("RATELIMIT_ENABLED", "true").lower() != "false"
+        self.RATELIMIT_ENABLED = env_flag("RATELIMIT_ENABLED", True)
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "vigie")
         self.RATE_LIMIT_DEFAULT = env_rate_limit("RATE_LIMIT_DEFAULT", "600 per minute")
         self.RATE_LIMIT_WRITES = env_rate_limit("RATE_LIMIT_WRITES", "60 per minute")
@@ -160,7 +217,7 @@ class Config:
         self.S3_BUCKET = env.get("S3_BUCKET") or None
         self.S3_ENDPOINT_URL = env.get("S3_ENDPOINT_URL") or None
         self.S3_REGION = env.get("S3_REGION") or None
-        self.S3_PRESIGNED_URLS = _bool("S3_PRESIGNED_URLS", True)
+        self.S3_PRESIGNED_URLS = env_flag("S3_PRESIGNED_URLS", True)
         self.S3_PRESIGN_SECONDS = env_int("S3_PRESIGN_SECONDS", 3600)
         # How long browsers keep a public photo before asking again (an ETag makes that a 304):
         # a photo deleted, or whose pin went back to review, then stops showing from their cache.
@@ -169,15 +226,16 @@ class Config:
         # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
         self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")
         # Keep computed statistics for the next identical request until the data changes.
-        self.STATS_CACHE = _bool("STATS_CACHE", True)
+        self.STATS_CACHE = env_flag("STATS_CACHE", True)
         self.STATS_CACHE_MAX_ENTRIES = env_int("STATS_CACHE_MAX_ENTRIES", 10_000)
         # Longest time a request with watched=true may compute (a union of cones per district).
         self.STATS_WATCHED_TIMEOUT_MS = env_int("STATS_WATCHED_TIMEOUT_MS", 20000)
         # View cones: radius in metres per camera type ("type=metres,..."), else the default;
         # the field of view assumed when a camera has a direction but no angle.
         self.VIEW_RADII = env.get("VIEW_RADII", "fixed=30,dome=20,panning=50")
-        self.VIEW_DEFAULT_RADIUS_M = float(env.get("VIEW_DEFAULT_RADIUS_M", 30))
-        self.VIEW_DEFAULT_FOV = float(env.get("VIEW_DEFAULT_FOV", 60))
+        view_radii(self.VIEW_RADII)  # checked now, read per request
+        self.VIEW_DEFAULT_RADIUS_M = env_number("VIEW_DEFAULT_RADIUS_M", 30)
+        self.VIEW_DEFAULT_FOV = env_number("VIEW_DEFAULT_FOV", 60)
         # Credit served with statistics for the device data itself.
         self.DEVICES_ATTRIBUTION = env.get("DEVICES_ATTRIBUTION", "Vigie contributors")
         self.DEVICES_LICENCE = env.get("DEVICES_LICENCE", "ODbL 1.0")

@@ -224,6 +224,13 @@ def counter_storage(redis_url: str | None) -> str:
     return redis_url
 
 
+def is_health_probe() -> bool:
+    """A cache's or load balancer's health check (Varnish probes each node every 2 s): counted,
+    it would spend the reads of its address, and under a tight RATE_LIMIT_DEFAULT its 429s
+    would mark every node sick."""
+    return request.endpoint == "meta.HealthViews"
+
+
 def init_app(app) -> None:
     # flask-limiter logs every refusal with its key: an anonymous client's is the keyed hash of
     # its address, which a log would keep long after the counters' minute (and which the
@@ -252,5 +259,6 @@ def init_app(app) -> None:
         headers_enabled=True,
         enabled=enabled,
     )
+    app.extensions["vigie.limiter"].request_filter(is_health_probe)
     if enabled:  # after the limiter's own check: the default limit
         app.before_request(remember_checked_limits)

@@ -131,6 +131,8 @@ def test_nodes_on_one_machine_share_no_control_socket_and_trust_proxies_as_told(
     [
         ("RATE_LIMIT_LOGIN_FAILURES", "3 per hourr"),  # would not apply: no limit at all
         ("DB_POOL_SIZE", "abc"),
+        ("DUPLICATE_DISTANCE_M", "abc"),
+        ("VIEW_RADII", "garbage"),  # read per request: every view cone would fail
         ("MALLOC_ARENA_MAX", "abc"),  # read by each worker as it starts
         ("SECRET_KEY", "x"),  # anyone could guess it, and recompute what it keys
     ],

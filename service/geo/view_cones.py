@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, case, func, literal, null, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..config import view_radii
 from ..models import Device
 from .paging import select_first_features
 from .sql import cut_at_antimeridian, feature_text, geojson_geometry, sql_string, uuid_json
@@ -28,9 +29,8 @@ class ViewModel:
     def from_config(cls, config: Mapping) -> "ViewModel":
         """The model the settings VIEW_RADII ('fixed=30,dome=20'), VIEW_DEFAULT_RADIUS_M and
         VIEW_DEFAULT_FOV describe."""
-        pairs = (item.split("=", 1) for item in config["VIEW_RADII"].split(",") if item.strip())
         return cls(
-            radius_by_type={name.strip(): float(metres) for name, metres in pairs},
+            radius_by_type=view_radii(config["VIEW_RADII"]),
             default_radius_m=config["VIEW_DEFAULT_RADIUS_M"],
             default_fov=config["VIEW_DEFAULT_FOV"],
         )

@@ -273,6 +273,14 @@ def test_reads_have_a_default_limit(committed, limited_app):
     assert int(responses[-1].headers["Retry-After"]) > 0
 
 
+def test_health_probes_are_not_counted(committed, limited_app):
+    """A cache or load balancer probes each node every few seconds from one address: counted,
+    the probes would spend that address's reads, and past a tight limit mark every node sick."""
+    client = limited_app().test_client()
+    assert [client.get("/api/v1/health").status_code for _ in range(8)] == [200] * 8
+    assert client.get("/api/v1/kinds").headers["X-RateLimit-Remaining"] == "4"
+
+
 def test_redis_on_this_machine_is_used_by_default(monkeypatch):
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert Config().REDIS_URL == "redis://127.0.0.1:6379/0"
