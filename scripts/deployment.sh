@@ -109,6 +109,7 @@ start_varnish() {
 
 start() {
     ensure_venv
+    ensure_web_bundle
     ensure_postgis
     ensure_debian_packages varnish varnish-modules redis-server
     mkdir -p "$DEPLOY_DIR"

@@ -42,6 +42,8 @@ say "loading the default districts (DEFAULT_DISTRICTS) for statistics"
 PORT=${PORT:-5000}
 say "serving the API on http://127.0.0.1:$PORT (docs at /api/docs); Ctrl-C stops it"
 export PORT
-"$VENV/bin/gunicorn" --config gunicorn.conf.py wsgi:app &
+# In a session of its own: Ctrl-C reaches this script, whose trap stops gunicorn gracefully,
+# rather than every worker at once besides (a worker signalled twice could hang until killed).
+setsid "$VENV/bin/gunicorn" --config gunicorn.conf.py wsgi:app &
 GUNICORN_PID=$!
 wait "$GUNICORN_PID"

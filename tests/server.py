@@ -49,9 +49,11 @@ def exchange(port: int, raw: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def wait_for_port(port: int, process: subprocess.Popen, log_path: Path, name: str) -> None:
-    """Until PROCESS listens on PORT; its log in the error when it exits or takes a minute."""
-    deadline = time.monotonic() + 60
+def wait_for_port(
+    port: int, process: subprocess.Popen, log_path: Path, name: str, seconds: float = 60
+) -> None:
+    """Until PROCESS listens on PORT; its log in the error when it exits or takes SECONDS."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()

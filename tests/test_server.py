@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from service.config import PROJECT_DIR
-from tests.server import connect, exchange, free_port, gunicorn_server
+from tests.server import connect, exchange, free_port, gunicorn_server, wait_for_port
 
 STALLED_CLIENTS = 4
 
@@ -151,3 +152,55 @@ def test_a_wrong_setting_stops_the_start_naming_it(database_url, setting, value)
     assert started.returncode != 0
     assert setting in started.stderr + started.stdout
     assert "Booting worker" not in started.stderr + started.stdout
+
+
+def test_ctrl_c_stops_make_run_at_once_and_cleanly(database_url, tmp_path):
+    """A terminal's Ctrl-C signals every process of its group: `make run`'s script stops
+    gunicorn gracefully, and no worker, signalled twice, is left for the master to kill."""
+    port, log = free_port(), tmp_path / "run.log"
+    environment = {**os.environ, "DATABASE_URL": database_url, "PORT": str(port)}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            ["bash", "scripts/run.sh"],
+            cwd=PROJECT_DIR,
+            env={**environment, "WEB_CONCURRENCY": "2", "DEFAULT_DISTRICTS": ""},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a terminal's process group, standing for the test's
+        )
+    try:
+        wait_for_port(port, process, log, "make run", seconds=180)
+        for _ in range(4):  # both workers busy once
+            assert exchange(
+                port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            ).startswith(b"HTTP/1.1 200")
+        # The group a terminal signals holds the script, not gunicorn: its workers get one
+        # signal, from their master, which the script's trap stops gracefully.
+        [master] = children(process.pid, "gunicorn")
+        assert os.getpgid(master) != process.pid
+        started = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=25)
+        assert time.monotonic() - started < 15, log.read_text()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    output = log.read_text()
+    assert "SIGKILL" not in output and "Traceback" not in output, output
+    with pytest.raises(OSError):  # nothing listens any more
+        connect(port).close()
+
+
+def children(pid: int, name: str) -> list[int]:
+    """The processes PID started whose command line begins with NAME's program."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and any(Path(part.decode()).name == name for part in command[:2]):
+            found.append(int(entry.name))
+    return found
