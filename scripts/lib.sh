@@ -14,7 +14,14 @@ ensure_venv() {
     local stamp="$VENV/.installed"
     if [ ! -x "$PY" ]; then
         say "creating the virtual environment in .venv/"
-        python3 -m venv "$VENV" || die "python3 -m venv failed: install python3-venv (apt-get install python3-venv)"
+        local failed
+        if ! failed=$(python3 -m venv "$VENV" 2>&1); then
+            case "$failed" in
+                *ensurepip*|*"No module named venv"*)
+                    die "python3 -m venv failed: install python3-venv (apt-get install python3-venv)" ;;
+                *) die "python3 -m venv failed: $failed" ;;
+            esac
+        fi
     fi
     if [ ! -f "$stamp" ] || [ "$PROJECT_DIR/pyproject.toml" -nt "$stamp" ] \
         || [ "$PROJECT_DIR/constraints.txt" -nt "$stamp" ]; then
@@ -163,7 +170,8 @@ start_cluster() {
     as_cluster_owner "$bindir/psql" -h "$data/run" -U vigie -d postgres -qtAc \
         "SELECT 1 FROM pg_database WHERE datname = 'vigie'" | grep -q 1 \
         || as_cluster_owner "$bindir/createdb" -h "$data/run" -U vigie vigie
-    as_cluster_owner "$bindir/psql" -h "$data/run" -U vigie -d vigie -qc \
+    as_cluster_owner env PGOPTIONS="-c client_min_messages=warning" \
+        "$bindir/psql" -h "$data/run" -U vigie -d vigie -qc \
         "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
 }
 
