@@ -991,6 +991,12 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     expect(item.get_by_role("link", name="Show on the map")).to_have_attribute(
         "href", "#19/48.856800/2.351900"
     )
+    # Seen on the map, then Back: the queue again, the item where it was.
+    item.get_by_role("link", name="Show on the map").click()
+    expect(page.locator("#sheet")).to_be_hidden()
+    page.go_back()
+    expect(page.locator("#sheet-title")).to_have_text("Review queue")
+    expect(item).to_have_count(1)
     item.get_by_label("Reason (shown to the author)").fill("A doorbell, not a microphone")
     item.get_by_role("button", name="Reject").click()
     expect(item).to_have_count(0)

@@ -27,6 +27,9 @@ let reopen = null;
 // What the app brought up on its own while the contributor was filling in a form (see
 // whenSheetFree), shown once the sheet is closed.
 let waiting = null;
+// The sheet a place link closed on the way (the review queue, one's contributions): the phone's
+// Back, which leaves that place for the sheet's own history entry, opens it again.
+let leftForPlace = null;
 
 // Leaving the sheet: asked first when it holds unsaved work. True if it may be left.
 function mayLeave() {
@@ -55,6 +58,7 @@ export function openSheet(title, content, { closed = null, unsaved = null, again
   }
   // The contributor opened something else: what waited stays where it can be found (the outbox).
   waiting = null;
+  leftForPlace = null;
   if (onClose) onClose();
   onClose = closed;
   unsavedWork = unsaved;
@@ -86,6 +90,12 @@ function standInHistory() {
 }
 
 window.addEventListener("popstate", (event) => {
+  if (sheet().hidden && event.state?.sheet && leftForPlace) {
+    const again = leftForPlace;
+    leftForPlace = null;
+    again();
+    return;
+  }
   if (sheet().hidden || event.state?.sheet) return;
   if (!closeSheet()) standInHistory(); // kept: Back closes it next time too
 });
@@ -124,9 +134,14 @@ export function closeSheet() {
 export const sheetIsOpen = () => !sheet().hidden;
 
 // A link to a place (#zoom/lat/lon, which the map follows) from a GeoJSON position; the sheet
-// it stands in closes on the way.
+// it stands in closes on the way, and Back opens it again.
 export const placeLink = ([lon, lat], text) =>
-  element("a", { href: `#19/${lat.toFixed(6)}/${lon.toFixed(6)}`, onclick: closeSheet }, text);
+  element("a", { href: `#19/${lat.toFixed(6)}/${lon.toFixed(6)}`, onclick: leaveForPlace }, text);
+
+function leaveForPlace() {
+  const again = reopen;
+  if (closeSheet()) leftForPlace = again;
+}
 
 // SHOW (which opens the sheet) now, or once the contributor is done with the form the sheet
 // holds (a pin being made, signing in): what the app brings up on its own, such as a refusal
