@@ -1076,6 +1076,12 @@ def test_installable_in_french_and_never_leaves_its_host(phone, moderator):
     page.get_by_label("Language").select_option("fr")
     expect(page.get_by_role("button", name="Signaler un dispositif")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page).to_have_title("Vigie — carte de la surveillance urbaine")
+    # Each language's name is read in that language (WCAG 3.1.2).
+    assert page.locator("#language option").evaluate_all("os => os.map((o) => o.lang)") == [
+        "en",
+        "fr",
+    ]
     page.locator(".leaflet-marker-icon[title^='caméra']").click()
     expect(page.locator("#sheet dd", has_text="dôme")).to_have_count(1)
     page.reload()
@@ -1365,7 +1371,9 @@ def test_removing_a_direction_keeps_the_focus_in_the_form(phone, contributor):
     for _ in range(2):
         page.get_by_role("button", name="Add a direction").click()
     # The pin and the cones' handles are named for what they are, not by the digit they show.
-    expect(page.get_by_role("button", name="The new pin: drag it onto the device")).to_be_visible()
+    draft = page.get_by_role("img", name=re.compile("^The new pin: drag it onto the device, or"))
+    expect(draft).to_be_visible()
+    expect(draft).not_to_have_attribute("tabindex", "0")  # Enter would do nothing with it
     expect(page.get_by_role("button", name="Direction (°) 2", exact=True)).to_be_visible()
     page.get_by_role("button", name="Remove direction 1").focus()
     page.keyboard.press("Enter")
@@ -1373,6 +1381,39 @@ def test_removing_a_direction_keeps_the_focus_in_the_form(phone, contributor):
     page.get_by_role("button", name="Remove direction 1").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Add a direction")).to_be_focused()
+
+
+def test_the_skip_link_moves_the_focus_not_the_map(phone, moderator):
+    assert moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566)).status_code == 201
+    page = phone.open("#18/48.8566/2.3522")
+    page.wait_for_load_state("networkidle")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to the map")
+    expect(skip).to_be_focused()
+    box = skip.bounding_box()
+    assert min(box["width"], box["height"]) >= 44
+    page.keyboard.press("Enter")
+    expect(page.locator("#map")).to_be_focused()
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("location.hash") in ("#map", "#18/48.85660/2.35220")
+    expect(page.locator("#status")).to_have_text("1 device in view")
+    # The credits' links are told from their text by more than colour (WCAG 1.4.1).
+    credit = page.locator(".leaflet-control-attribution a").first
+    assert credit.evaluate("a => getComputedStyle(a).textDecorationLine") == "underline"
+
+
+def test_a_vote_keeps_the_focus_in_the_sheet(phone, moderator, contributor):
+    """Its button is disabled as the vote is sent: the focus goes to where the answer shows,
+    not to the page's top (WCAG 2.4.3)."""
+    assert moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566)).status_code == 201
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.locator(".leaflet-marker-icon[title^='camera']").click()
+    page.get_by_role("button", name="Still there").focus()
+    page.keyboard.press("Enter")
+    phone.wait_until_sent()
+    assert page.evaluate("document.getElementById('sheet').contains(document.activeElement)")
+    expect(page.locator("#sheet .device-details > [aria-live]")).to_be_focused()
 
 
 def test_what_a_thumb_taps_is_44_px_at_least(phone, contributor, moderator):

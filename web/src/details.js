@@ -182,7 +182,8 @@ export function queuedPinActions(item, { mapApi, outbox, after = closeSheet }) {
 export function showDevice(feature, context) {
   const { mapApi, outbox, db, pending = false } = context;
   const props = feature.properties;
-  const message = element("div", { "aria-live": "polite" });
+  // Focusable: it takes the focus from a vote's button, disabled as the vote is sent.
+  const message = element("div", { "aria-live": "polite", tabindex: "-1" });
   let shownFacts = facts(feature);
   const body = element("div", { class: "stack device-details" }, shownFacts, photoStrip(props.photos, props.kind, props.review_status), message);
   openSheet(kindLabel(props.kind), body, { again: () => showDevice(feature, context) });
@@ -202,7 +203,9 @@ export function showDevice(feature, context) {
   const answerButtons = [];
   const offerAnswers = (offered) => answerButtons.forEach((button) => { button.disabled = !offered; });
   async function vote(verdict, comment = "") {
+    const focused = answerButtons.includes(document.activeElement);
     offerAnswers(false);
+    if (focused) message.focus(); // not lost to the page: the answer shows there
     const item = await outbox.add({ type: "confirm", deviceId: feature.id, kind: feature.properties.kind, verdict, ...(comment ? { comment } : {}) });
     message.replaceChildren(notice(t("voteKept")));
     // Told once the server has answered: recorded, or refused and why.

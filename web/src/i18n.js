@@ -4,6 +4,8 @@
 const STRINGS = {
   en: {
     tagline: "Surveillance devices pinned by contributors",
+    pageTitle: "Vigie — map of urban surveillance",
+    pageDescription: "Vigie: an open participatory map of urban surveillance devices.",
     skip: "Skip to the map",
     map: "Map of devices",
     language: "Language",
@@ -115,7 +117,7 @@ const STRINGS = {
     zoomIn: "Zoom in",
     zoomOut: "Zoom out",
     devicesCredit: "Devices",
-    draftPin: "The new pin: drag it onto the device",
+    draftPin: "The new pin: drag it onto the device, or move the map onto the device and choose “Move the pin to the centre of the map”",
     decisionRecorded: "Decision recorded; the rest of the queue follows.",
     decidedMeanwhile: "Already decided meanwhile (by another moderator?): the queue below is as it now stands.",
     duplicateTitle: "Already pinned?",
@@ -200,6 +202,8 @@ const STRINGS = {
   },
   fr: {
     tagline: "Dispositifs de surveillance signalés par les contributeurs",
+    pageTitle: "Vigie — carte de la surveillance urbaine",
+    pageDescription: "Vigie : une carte participative et ouverte des dispositifs de surveillance urbaine.",
     skip: "Aller à la carte",
     map: "Carte des dispositifs",
     language: "Langue",
@@ -314,7 +318,7 @@ const STRINGS = {
     zoomIn: "Zoomer",
     zoomOut: "Dézoomer",
     devicesCredit: "Dispositifs",
-    draftPin: "Le nouveau signalement : faites-le glisser sur le dispositif",
+    draftPin: "Le nouveau signalement : faites-le glisser sur le dispositif, ou placez la carte sur le dispositif et choisissez « Placer l'épingle au centre de la carte »",
     decisionRecorded: "Décision enregistrée ; la suite de la file est ci-dessous.",
     decidedMeanwhile: "Déjà tranché entre-temps (par un autre modérateur ?) : la file ci-dessous est à jour.",
     duplicateTitle: "Déjà signalé ?",
@@ -521,6 +525,8 @@ export function errorText(error) {
 
 export function translatePage(root = document) {
   document.documentElement.lang = language;
+  document.title = t("pageTitle");
+  document.querySelector?.('meta[name="description"]')?.setAttribute("content", t("pageDescription"));
   for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   for (const node of root.querySelectorAll("[data-i18n-aria-label]")) {
     node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));

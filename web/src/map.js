@@ -121,10 +121,11 @@ const viewCone = (lat, lon, direction, angle, color) => L.polygon(coneLatLngs(la
   color, weight: 1, fillOpacity: 0.2, interactive: false, className: "view-cone",
 });
 
+// The place a #zoom/lat/lon hash names; null for any other hash (the skip link's #map).
 function viewFromHash(hash) {
-  const [zoom, lat, lon] = hash.slice(1).split("/").map(Number);
-  if ([zoom, lat, lon].every(Number.isFinite)) return { zoom, lat, lon };
-  return DEFAULT_VIEW;
+  const parts = hash.slice(1).split("/");
+  const [zoom, lat, lon] = parts.map(Number);
+  return parts.length === 3 && [zoom, lat, lon].every(Number.isFinite) ? { zoom, lat, lon } : null;
 }
 
 const clamp = (value, limit) => Math.max(-limit, Math.min(limit, value));
@@ -133,7 +134,7 @@ const clamp = (value, limit) => Math.max(-limit, Math.min(limit, value));
 const loadFailed = (error) => t("loadFailed", { message: errorText(error).replace(/\.$/, "") });
 
 export function createMap({ basemap, db, onSelect }) {
-  const view = viewFromHash(window.location.hash);
+  const view = viewFromHash(window.location.hash) ?? DEFAULT_VIEW;
   const map = L.map("map", { minZoom: 2, maxZoom: 20, zoomControl: false, keyboard: true })
     .setView([view.lat, view.lon], view.zoom);
   // Leaflet's zoom buttons, titled in the page's language (Leaflet's own titles are English).
@@ -396,7 +397,7 @@ export function createMap({ basemap, db, onSelect }) {
   // read from the event: a load finishing meanwhile may already have rewritten location.hash.
   window.addEventListener("hashchange", (event) => {
     const place = viewFromHash(new URL(event.newURL).hash);
-    map.setView([place.lat, place.lon], place.zoom);
+    if (place) map.setView([place.lat, place.lon], place.zoom);
   });
   return { map, load, setKindShown, showPending, highlight, basemapReady, reload: () => { drawn = null; return load(); } };
 }

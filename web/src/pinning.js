@@ -103,7 +103,15 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   }
   map.setView(start, Math.max(map.getZoom(), PIN_ZOOM), { animate: false });
   const draftIcon = () => L.divIcon({ className: "", html: kindIcon(kind, "draft"), iconSize: [32, 32], iconAnchor: [16, 16] });
-  const marker = L.marker(start, { draggable: true, autoPan: true, icon: draftIcon(), title: t("draftPin"), alt: t("draftPin"), zIndexOffset: 1000 }).addTo(layers);
+  // Dragged with a pointer; from the keyboard, the map moves under it and "pin at centre" puts
+  // it there: not a button that Enter would do nothing with (keyboard: false).
+  const marker = L.marker(start, { draggable: true, autoPan: true, keyboard: false, icon: draftIcon(), title: t("draftPin"), alt: t("draftPin"), zIndexOffset: 1000 }).addTo(layers);
+  // Found by a screen reader, named as above (again whenever its icon is made anew).
+  const nameDraft = () => {
+    marker.getElement().setAttribute("role", "img");
+    marker.getElement().setAttribute("aria-label", t("draftPin"));
+  };
+  nameDraft();
   const cones = L.layerGroup().addTo(layers);
   // Empty while nobody measured it: an unknown field of view is sent as unknown (the cones are
   // drawn with DEFAULT_ANGLE meanwhile), not as a surveyed 60°.
@@ -171,7 +179,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     ...KINDS.map((name) => {
       const input = element("input", { type: "radio", name: "kind", value: name, id: `pick-${name}` });
       input.checked = name === kind;
-      input.addEventListener("change", () => { kind = name; marker.setIcon(draftIcon()); drawCones(); showCameraType(); });
+      input.addEventListener("change", () => { kind = name; marker.setIcon(draftIcon()); nameDraft(); drawCones(); showCameraType(); });
       const icon = element("span", { "aria-hidden": "true" });
       icon.innerHTML = kindIcon(name); // a constant of map.js, not data
       return element("label", { for: `pick-${name}` }, input, icon, kindLabel(name));
