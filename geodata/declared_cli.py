@@ -6,6 +6,7 @@ from flask import current_app
 from service.commands import CommandGroup
 
 from .declared import DeclaredFields, DeclaredFileError, import_declared
+from .importer import GeodataError
 
 declared_cli = CommandGroup(
     "declared", help="Declared lists of surveillance sites versus observed."
@@ -53,6 +54,8 @@ def import_command(file, name, publisher, published_on, source_url, licence, dis
     except DeclaredFileError as exc:
         for _line, problem in exc.problems:
             click.echo(problem, err=True)
+        raise click.ClickException(str(exc)) from exc
+    except GeodataError as exc:  # the file's CRS, read as for districts
         raise click.ClickException(str(exc)) from exc
     if report.unchanged:
         click.echo(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pyogrio.raw
+import shapely
 
 from service.geo import districts as sql
 from service.models.district import CODE_MAX_CHARS
@@ -69,17 +70,26 @@ def unusable_code(code: str) -> str | None:
     return None
 
 
-def as_population(value) -> int | None:
+# More people than the world holds: a column of another figure, or a unit misread.
+MAX_POPULATION = 10_000_000_000
+
+
+def as_population(value, where: str) -> int | None:
+    """VALUE as a number of inhabitants; refused naming WHERE (a feature, a line) it stands."""
     if is_missing(value):
         return None
+    value = value.item() if hasattr(value, "item") else value  # numpy's scalars as Python's
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
-        raise GeodataError(f"Population {value!r} is not a number.") from exc
+        raise GeodataError(f"{where}: population {value!r} is not a number.") from exc
     if not number.is_integer():  # inf and nan are not either
-        raise GeodataError(f"Population {value!r} is not a whole number of inhabitants.")
-    if number < 0:
-        raise GeodataError(f"Population {value!r} is negative.")
+        raise GeodataError(f"{where}: population {value!r} is not a whole number of inhabitants.")
+    if not 0 <= number <= MAX_POPULATION:
+        raise GeodataError(
+            f"{where}: population {value!r} is "
+            f"{'negative' if number < 0 else 'more than the world holds'}."
+        )
     return int(number)
 
 
@@ -91,6 +101,8 @@ def read_layer(path: str, where: str | None = None):
         raise GeodataError(f"Cannot read {path}: {exc}") from exc
     if geometries is None:  # a table (a CSV...): districts need their boundaries
         raise GeodataError(f"{path} has no geometry: districts are imported from their shapes.")
+    if len(geometries) == 0:
+        raise GeodataError(f"{path} holds no feature" + (f" where {where}." if where else "."))
     return meta, geometries, dict(zip(meta["fields"], columns, strict=True))
 
 
@@ -111,6 +123,11 @@ def staged_rows(path, *, where, code_field, name_field, population_field, parent
     names = column(columns, name_field, "--name-field")
     populations = column(columns, population_field, "--population-field")
     parents = column(columns, parent_field, "--parent-field")
+    # Read once, all together: heights dropped (the districts' column is flat, as the map
+    # they draw), and each shape's validity, to skip what PostGIS would stop the import on.
+    shapes = shapely.force_2d(shapely.from_wkb(geometries, on_invalid="ignore"))
+    reasons = shapely.is_valid_reason(shapes)
+    flat = shapely.to_wkb(shapes)
     rows, skipped, seen = [], [], set()
     for i, wkb in enumerate(geometries):
         code = as_code(codes[i])
@@ -124,14 +141,21 @@ def staged_rows(path, *, where, code_field, name_field, population_field, parent
         if code in seen:
             skipped.append(f"feature {i}: code {code} appears twice; the first one was kept")
             continue
+        if flat[i] is None:
+            skipped.append(f"feature {i} (code {code}): its geometry cannot be read")
+            continue
+        if reasons[i].startswith("Too few points"):  # which PostGIS would not even read
+            skipped.append(f"feature {i} (code {code}): a ring of its shape has under 4 points")
+            continue
         seen.add(code)
+        population = populations[i] if populations is not None else None
         rows.append(
             {
                 "code": code,
-                "name": str(names[i]) if names[i] is not None else code,
+                "name": as_code(names[i]) or code,
                 "parent_code": as_code(parents[i]) if parents is not None else parent,
-                "population": as_population(populations[i]) if populations is not None else None,
-                "wkb": bytes(wkb),
+                "population": as_population(population, f"feature {i} (code {code})"),
+                "wkb": flat[i],
                 "srid": srid,
             }
         )
@@ -181,10 +205,16 @@ def import_districts(
     report = ImportReport(skipped=skipped)
     report.repaired = [tuple(row) for row in connection.execute(sql.select_invalid_staged())]
     without_area = sorted(connection.execute(sql.drop_staged_without_area()).scalars())
-    if len(without_area) == len(rows):
-        raise GeodataError(f"{path} has no feature whose shape has an area.")
+    outside = sorted(connection.execute(sql.drop_staged_outside_the_world()).scalars())
+    if len(without_area) + len(outside) == len(rows):
+        raise GeodataError(f"{path} has no feature whose shape has an area on Earth.")
     for code in without_area:
         report.skipped.append(f"district {code}: its shape has no area (not a polygon)")
+    for code in outside:
+        report.skipped.append(
+            f"district {code}: its shape lies outside longitudes -180..180 and latitudes "
+            "-90..90 (a CRS the file does not say, or misread?)"
+        )
     connection.execute(sql.upsert_dataset(dataset, attribution, licence, source_url))
     merged = connection.execute(
         sql.merge_staged_districts(level, dataset, population_year, population_source)
@@ -248,7 +278,10 @@ def read_population_csv(path: str, code_field: str, population_field: str) -> di
     with open(path, newline="", encoding="utf-8-sig") as handle:
         sample = handle.read(4096)
         handle.seek(0)
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except csv.Error:  # one column, an empty file, rows of unequal lengths: commas
+            dialect = csv.excel
         reader = csv.DictReader(handle, dialect=dialect)
         options = (("--code-field", code_field), ("--population-field", population_field))
         for option, name in options:
@@ -257,8 +290,17 @@ def read_population_csv(path: str, code_field: str, population_field: str) -> di
                     f"{option}: the CSV has no column {name!r}; "
                     f"its columns are {', '.join(reader.fieldnames or [])}."
                 )
-        return {
-            row[code_field].strip(): as_population(row[population_field])
-            for row in reader
-            if row[code_field].strip()
-        }
+        populations, lines = {}, {}
+        for row in reader:
+            code = (row[code_field] or "").strip()  # None: a row shorter than the header
+            if not code:
+                continue
+            line = reader.line_num
+            if code in lines:
+                raise GeodataError(
+                    f"line {line}: code {code} is on line {lines[code]} already; "
+                    "one population a district (nothing was changed)."
+                )
+            lines[code] = line
+            populations[code] = as_population(row[population_field], f"line {line} ({code})")
+        return populations

@@ -74,7 +74,9 @@ def restore_backup(
     Everything is checked first (target empty unless FORCE, manifest, revision, checksums):
     a refused restore changes nothing. Then the photo files are written (content-addressed, so
     harmless if the database restore failed after them), then the dump is restored in one
-    transaction, and the restored counts are compared with the manifest's.
+    transaction, and the restored counts are compared with the manifest's: pg_restore has
+    committed by then, so a difference is told as what it is, data restored that the manifest
+    does not describe.
     """
     database_url = engine.url.render_as_string(hide_password=False)
     with BackupArchive(path) as archive, tempfile.TemporaryDirectory() as work:
@@ -96,7 +98,11 @@ def restore_backup(
     with engine.connect() as connection:
         restored = database.count_rows(connection)
     if restored != manifest.counts:
-        raise BackupError(f"restored {restored}, but the manifest counted {manifest.counts}")
+        raise BackupError(
+            f"the archive's data is restored, but its rows {restored} differ from what its "
+            f"manifest counted {manifest.counts}: the archive was altered, or its backup went "
+            "wrong; restore another archive over this one (--force)"
+        )
     with engine.begin() as connection:
         connection.execute(restamp_changes_from_another_history())
     return manifest

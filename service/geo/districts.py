@@ -118,6 +118,15 @@ def drop_staged_without_area():
     return delete(district_staging).where(without_area).returning(district_staging.c.code)
 
 
+def drop_staged_outside_the_world():
+    """Delete the staged features not within longitudes -180..180 and latitudes -90..90 once
+    in EPSG:4326 (a projected file read as degrees), returning their codes: GeoJSON cannot
+    carry them, and their areas would be absurd."""
+    world = func.ST_MakeEnvelope(-180, -90, 180, 90, 4326)
+    outside = not_(func.ST_CoveredBy(district_staging.c.geom, world))
+    return delete(district_staging).where(outside).returning(district_staging.c.code)
+
+
 def upsert_dataset(name: str, attribution: str | None, licence: str | None, source_url: str | None):
     """The dataset, with its credit: a part of it not given (None) keeps the stored one, as a
     file without population keeps the stored populations (a new dataset is credited by its

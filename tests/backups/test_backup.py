@@ -374,3 +374,16 @@ def test_an_archive_is_its_owners_alone_from_its_first_byte(tmp_path):
         os.umask(umask)
     assert modes == [0o600] and path.stat().st_mode & 0o777 == 0o600
     assert not partial.exists()
+
+
+def test_counts_that_differ_from_the_manifest_say_the_data_is_restored(
+    archive, fresh_target, tmp_path
+):
+    """The counts can be compared only once pg_restore has committed: the error says so, and
+    how to go back, rather than let it pass for a refusal that changed nothing."""
+    counts = manifest_of(archive)["counts"]
+    bad = with_manifest(archive, tmp_path / "bad.backup", counts=counts | {"devices": 41})
+    result = invoke(fresh_target(), "restore", str(bad))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "the archive's data is restored, but its rows" in result.output
+    assert "restore another archive over this one (--force)" in result.output

@@ -1,6 +1,9 @@
 """`flask declared import` as an operator runs it: it commits, so the test cleans up."""
 
+import numpy
+import pyogrio.raw
 import pytest
+import shapely
 from sqlalchemy import text
 
 from . import site, write_sites
@@ -57,3 +60,28 @@ def test_a_refused_file_is_reported_row_by_row_and_nothing_is_stored(app, runner
         "--distance: 5000.0 is not in (0, 1000] metres"
         in run(runner, path, "--distance", "5000").output
     )
+
+
+def test_a_file_whose_crs_has_no_epsg_code_is_refused_in_a_line(runner, tmp_path):
+    """As `geodata import` says it: a custom Lambert projection, no authority to name it."""
+    custom = (
+        'PROJCS["custom",GEOGCS["GRS 1980",DATUM["unknown",SPHEROID["GRS80",6378137,'
+        '298.257222101]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]],'
+        'PROJECTION["Lambert_Conformal_Conic_2SP"],PARAMETER["standard_parallel_1",49],'
+        'PARAMETER["standard_parallel_2",44],PARAMETER["latitude_of_origin",46.5],'
+        'PARAMETER["central_meridian",3],PARAMETER["false_easting",700000],'
+        'PARAMETER["false_northing",6600000],UNIT["metre",1]]'
+    )
+    path = str(tmp_path / "custom.shp")
+    pyogrio.raw.write(
+        path,
+        geometry=shapely.to_wkb(numpy.array([shapely.Point(652000, 6862000)])),
+        field_data=[numpy.array(["1"], dtype=object)],
+        fields=["id"],
+        geometry_type="Point",
+        crs=custom,
+        driver="ESRI Shapefile",
+    )
+    result = run(runner, path)
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    assert "Error: The file's CRS has no EPSG code" in result.output

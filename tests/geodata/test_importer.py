@@ -9,7 +9,7 @@ import shapely
 from shapely.geometry import shape
 
 from geodata.importer import GeodataError, import_population
-from tests.districts import district_feature, load, square, write_geojson
+from tests.districts import district_feature, load, rectangle, square, write_geojson
 
 pytestmark = pytest.mark.usefixtures("app")  # each test runs in a rolled-back transaction
 
@@ -306,7 +306,7 @@ def test_a_parent_is_the_sum_of_one_level_of_children_of_this_files_year_and_sou
 def test_a_population_that_is_no_whole_number_is_refused(isolated, db, tmp_path, cell):
     csv_path = tmp_path / "pop.csv"
     csv_path.write_text(f"code,pop\n75101,{cell}\n")
-    with pytest.raises(GeodataError, match="Population"):
+    with pytest.raises(GeodataError, match=r"line 2 \(75101\): population"):
         import_population(
             isolated, str(csv_path), code_field="code", population_field="pop", year=None,
             source=None,
@@ -325,3 +325,87 @@ def test_population_csv_without_the_named_column_is_refused(isolated, db, tmp_pa
             year=None,
             source=None,
         )
+
+
+def test_heights_are_dropped_and_the_shape_kept(isolated, db, tmp_path):
+    """A shapefile of PolygonZ is common: its districts are the flat shapes."""
+    ring = [[lon, lat, 35.0] for lon, lat in square(2.30, 48.80, 0.01)[0]]
+    report = load(isolated, write_geojson(tmp_path / "z.geojson", [district_feature("Z", [ring])]))
+    assert report.inserted == 1
+    assert db("SELECT ST_NDims(geom) FROM districts WHERE code = 'Z'").scalar_one() == 2
+
+
+def test_shapes_off_the_world_or_unreadable_are_skipped_and_said(isolated, db, tmp_path):
+    """Outside longitudes and latitudes (a projected file read as degrees), GeoJSON cannot
+    carry them and their areas are absurd; a ring of three points PostGIS cannot even read."""
+    features = [
+        district_feature("FAR", square(1e7, 1e7, 1e6)),
+        district_feature("POLE", rectangle(2.0, 89.5, 2.1, 95.0)),
+        district_feature("TRI", [[[2.3, 48.8], [2.31, 48.8], [2.3, 48.8]]]),
+        district_feature("OK", square(2.30, 48.80, 0.01)),
+    ]
+    report = load(isolated, write_geojson(tmp_path / "off.geojson", features))
+    assert report.inserted == 1
+    assert report.skipped == [
+        "feature 2 (code TRI): a ring of its shape has under 4 points",
+        *(
+            f"district {code}: its shape lies outside longitudes -180..180 and latitudes "
+            "-90..90 (a CRS the file does not say, or misread?)"
+            for code in ("FAR", "POLE")
+        ),
+    ]
+    assert db("SELECT code FROM districts").scalars().all() == ["OK"]
+    with pytest.raises(GeodataError, match="no feature whose shape has an area on Earth"):
+        load(isolated, write_geojson(tmp_path / "far.geojson", features[:1]))
+
+
+def test_a_file_of_no_feature_says_so(isolated, db, tmp_path):
+    with pytest.raises(GeodataError, match=r"empty\.geojson holds no feature"):
+        load(isolated, write_geojson(tmp_path / "empty.geojson", []))
+
+
+@pytest.mark.parametrize(
+    ("population", "message"),
+    [(-5, "population -5 is negative"), (1e20, r"population 1e\+20 is more than the world holds")],
+)
+def test_a_features_population_refused_names_the_feature(
+    isolated, db, tmp_path, population, message
+):
+    feature = district_feature("P1", square(2.30, 48.80, 0.01), pop=population)
+    with pytest.raises(GeodataError, match=rf"feature 0 \(code P1\): {message}"):
+        load(isolated, write_geojson(tmp_path / "p.geojson", [feature]), population_field="pop")
+    assert db("SELECT count(*) FROM districts").scalar_one() == 0
+
+
+def populate(isolated, tmp_path, text: str):
+    csv_path = tmp_path / "pop.csv"
+    csv_path.write_text(text)
+    return import_population(
+        isolated, str(csv_path), code_field="code", population_field="pop", year=None, source=None
+    )
+
+
+def test_population_csvs_python_cannot_guess_are_read_as_commas(isolated, db, tmp_path):
+    """A row shorter or longer than the header, which the delimiter guesser gives up on."""
+    load(isolated, write_geojson(tmp_path / "q.geojson", [
+        district_feature(code, square(2.30 + i / 100, 48.80, 0.01))
+        for i, code in enumerate(("75101", "75102", "75103"))
+    ]))  # fmt: skip
+    report = populate(isolated, tmp_path, "code,pop\n75101,1000\n75102\n75103,3000,extra\n")
+    assert (report.matched, report.without_population) == (2, 1)
+    with pytest.raises(GeodataError, match="--population-field: the CSV has no column 'pop'"):
+        populate(isolated, tmp_path, "code\n75101\n")
+    with pytest.raises(GeodataError, match="the CSV has no column"):
+        populate(isolated, tmp_path, "")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("code,pop\n75101,99999999999999999999\n", r"line 2 \(75101\): .* more than the world"),
+        ("code,pop\n75101,1000\n75101,9999\n", "line 3: code 75101 is on line 2 already"),
+    ],
+)
+def test_a_population_csv_refused_names_the_line(isolated, db, tmp_path, text, message):
+    with pytest.raises(GeodataError, match=message):
+        populate(isolated, tmp_path, text)
