@@ -985,6 +985,10 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     # Without a reason: told to give one, and nothing is sent.
     item.get_by_role("button", name="Reject").click()
     expect(item).to_contain_text("Give a reason: the author reads it.")
+    reason = item.get_by_label("Reason (shown to the author)")
+    expect(reason).to_be_focused()
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    expect(reason).to_have_accessible_description("Give a reason: the author reads it.")
     assert db("SELECT review_status FROM devices WHERE id = :id", id=doubtful).scalar_one() == (
         "pending"
     )
@@ -1201,10 +1205,19 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
     # A weak password and a pseudonym of other characters are said why, in French.
     submit("Créer un compte", "new_name", "password12")
     expect(page.locator("#sheet")).to_contain_text("Mot de passe refusé : 10 caractères au moins")
+    # Tied to the field it is about, which takes the focus (WCAG 3.3.1).
+    password = page.get_by_role("form", name="Créer un compte").get_by_label("Mot de passe")
+    expect(password).to_be_focused()
+    expect(password).to_have_attribute("aria-invalid", "true")
+    expect(password).to_have_accessible_description(re.compile("^Mot de passe refusé"))
     submit("Créer un compte", "new name!", TEST_PASSWORD)
     expect(page.locator("#sheet")).to_contain_text("Pseudonyme refusé : de 3 à 32 lettres")
     submit("Se connecter", taken, "not the password at all")
     expect(page.locator("#sheet")).to_contain_text("Pseudonyme ou mot de passe incorrect")
+    # The password, which the server names, takes the focus, told why.
+    password = page.get_by_role("form", name="Se connecter").get_by_label("Mot de passe")
+    expect(password).to_be_focused()
+    expect(password).to_have_accessible_description(re.compile("^Pseudonyme ou mot de passe"))
     page.get_by_role("button", name="Fermer").click()
     page.get_by_label("Langue").select_option("en")
     page.get_by_role("button", name="Account", exact=True).click()

@@ -4,7 +4,7 @@ import { ApiError, OfflineError, request, setToken } from "./api.js";
 import { dayText, errorText, kindLabel, t, valueLabel } from "./i18n.js";
 import { isTransient } from "./queue.js";
 import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./store.js";
-import { element, field, notice, openSheet, placeLink } from "./ui.js";
+import { element, field, markInvalid, namedControls, notice, openSheet, placeLink, refuse } from "./ui.js";
 
 let current = null;
 // The server ended the session (its token expired or was revoked): said until signing in again.
@@ -101,7 +101,7 @@ function credentialsForm(db, kind) {
       if (!session()) await signIn(db, name, secret);
       showAccount(db);
     } catch (error) {
-      message.replaceChildren(notice(errorText(error), "error"));
+      refuse(form, message, errorText(error), namedControls(form, error));
     }
   });
   return form;
@@ -126,9 +126,10 @@ function passwordForm() {
         json: { current_password: current.control.value, new_password: next.control.value },
       });
       form.reset();
+      markInvalid(form);
       message.replaceChildren(notice(t("passwordChanged")));
     } catch (error) {
-      message.replaceChildren(notice(errorText(error), "error"));
+      refuse(form, message, errorText(error), namedControls(form, error));
     }
   });
   return form;

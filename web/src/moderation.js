@@ -5,7 +5,7 @@
 import { request } from "./api.js";
 import { largePhoto, photoAlt, photoStrip } from "./details.js";
 import { dayText, errorText, kindLabel, t, valueLabel } from "./i18n.js";
-import { element, field, notice, openSheet, placeLink } from "./ui.js";
+import { element, field, notice, openSheet, placeLink, refuse } from "./ui.js";
 
 // Photos not yet public, at the size a moderator can judge them.
 const reviewPhotos = (photos, kind) => element("div", { class: "review-photos" },
@@ -42,15 +42,14 @@ function queueItem({ device, author, duplicate_candidates: candidates }, refresh
   const reject = element("button", { type: "button", class: "secondary" }, t("reject"));
   reject.addEventListener("click", () => {
     if (!reason.control.value.trim()) {
-      message.replaceChildren(notice(t("reasonNeeded"), "error"));
-      reason.control.focus();
+      refuse(item, message, t("reasonNeeded"), [reason.control]);
       return null;
     }
     const json = { decision: "reject", reason: reason.control.value.trim() };
     return act(() => request("POST", `devices/${device.id}/review`, { json }))();
   });
   const [lon, lat] = device.geometry.coordinates;
-  return element("li", { class: "queue-item", "data-device": device.id },
+  const item = element("li", { class: "queue-item", "data-device": device.id },
     element("h3", {}, `${kindLabel(props.kind)} — ${lat.toFixed(5)}, ${lon.toFixed(5)}`),
     element("p", {}, madeBy(author, props.created_at)),
     // Where it stands, to check it against the map.
@@ -76,6 +75,7 @@ function queueItem({ device, author, duplicate_candidates: candidates }, refresh
       onclick: act(() => request("POST", `devices/${device.id}/review`, { json: { decision: "approve" } }), t("approveConfirm")),
     }, t("approve"))),
     reason.node, reject, message);
+  return item;
 }
 
 function photoItem(photo, refresh) {

@@ -187,5 +187,34 @@ export function choice(name, values, current = "") {
   return { control, node };
 }
 
+let refusals = 0;
+
+// A refusal of what a form holds, said in BOX (a live region) and tied to the CONTROLS it is
+// about (aria-invalid, aria-describedby: read with their labels), the first of which takes the
+// focus; with none, the message takes it (WCAG 3.3.1). Marks left in ROOT by an earlier one go.
+export function refuse(root, box, text, controls = []) {
+  refusals += 1;
+  const shown = element("p", { class: "notice error", id: `refusal-${refusals}`, tabindex: "-1" }, text);
+  box.replaceChildren(shown);
+  markInvalid(root, controls, shown.id);
+  (controls[0] ?? shown).focus();
+}
+
+export function markInvalid(root, controls = [], describedBy = null) {
+  for (const control of root.querySelectorAll("[aria-invalid]")) {
+    control.removeAttribute("aria-invalid");
+    control.removeAttribute("aria-describedby");
+  }
+  for (const control of controls) {
+    control.setAttribute("aria-invalid", "true");
+    control.setAttribute("aria-describedby", describedBy);
+  }
+}
+
+// The controls of FORM that the server's refusal ERROR names (its problem's errors' fields).
+export const namedControls = (form, error) => (error?.problem?.errors ?? [])
+  .map(({ field: name }) => name && form.elements.namedItem(name))
+  .filter((control) => control instanceof Element);
+
 // SAID: whether a screen reader reads it out when it appears (false: the announcer says it).
 export const notice = (text, kind = "info", said = true) => element("p", { class: `notice ${kind}`, role: said && (kind === "error" ? "alert" : "status") }, text);
