@@ -949,7 +949,7 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
 
     page.get_by_role("button", name="Review queue").click()
     item = page.locator(f".queue-item[data-device='{pending}']")
-    expect(item).to_contain_text("licence-plate reader")
+    expect(item.locator("h3")).to_have_text("licence-plate reader — 48.85670, 2.35240")
     expect(item).to_contain_text(f"By {author.user.username}, ")
     approve = item.get_by_role("button", name="Approve")
     # Each one-tap decision is asked first (the buttons sit side by side): dismissed
@@ -1061,7 +1061,8 @@ def test_a_pin_decided_meanwhile_by_another_moderator_leaves_the_queue(
 
 
 def test_installable_in_french_and_never_leaves_its_host(phone, moderator):
-    pinned = moderator.post("/api/v1/devices", json=feature(2.3523, 48.8567, camera_type="dome"))
+    dome = feature(2.3523, 48.8567, camera_type="dome", height=3.5)
+    pinned = moderator.post("/api/v1/devices", json=dome)
     assert pinned.status_code == 201
     page = phone.open()
     phone.wait_for_service_worker()
@@ -1088,6 +1089,7 @@ def test_installable_in_french_and_never_leaves_its_host(phone, moderator):
     ]
     page.locator(".leaflet-marker-icon[title^='caméra']").click()
     expect(page.locator("#sheet dd", has_text="dôme")).to_have_count(1)
+    expect(page.locator("#sheet dd", has_text="3,5")).to_have_count(1)  # numbers written in French
     page.reload()
     expect(page.get_by_role("button", name="Compte")).to_be_visible()
     hosts = {urlsplit(url).netloc for url in phone.requests if not url.startswith("data:")}

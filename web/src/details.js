@@ -3,7 +3,7 @@
 // while it awaits review (moderators: always).
 import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
-import { dayText, errorText, kindLabel, problemText, t, valueLabel } from "./i18n.js";
+import { dayText, errorText, kindLabel, numberText, problemText, t, valueLabel } from "./i18n.js";
 import { startPinning } from "./pinning.js";
 import { deviceIdOf } from "./queue.js";
 import { closeSheet, element, field, notice, openSheet } from "./ui.js";
@@ -13,6 +13,8 @@ const FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", 
 // Fields whose values come from the vocabulary (shown translated), not from contributors.
 const VOCABULARY_FIELDS = new Set(["camera_type", "mount", "zone", "surveillance", "operator_type", "status"]);
 const VERDICTS = [["still_there", "stillThere"], ["not_found", "notFound"], ["wrong_details", "wrongDetails"]];
+
+const shownNumber = (value) => (typeof value === "number" ? numberText(value) : String(value));
 
 function facts(feature) {
   const props = feature.properties;
@@ -24,7 +26,7 @@ function facts(feature) {
     if (name === "source") add(t(name), element("a", { href: value, rel: "noopener noreferrer nofollow" }, value));
     else if (VOCABULARY_FIELDS.has(name)) add(t(name), valueLabel(value));
     else if (name === "observed_at") add(t(name), dayText(value));
-    else add(t(name), Array.isArray(value) ? value.join(", ") : String(value));
+    else add(t(name), Array.isArray(value) ? value.map(shownNumber).join(", ") : shownNumber(value));
   }
   if (props.verification) add(t("verification"), valueLabel(props.verification));
   if (props.review_status) add(t("reviewStatus"), valueLabel(props.review_status) + (props.review_reason ? ` (${props.review_reason})` : ""));
@@ -73,7 +75,8 @@ const HISTORY_FIELDS = { geometry: "position", review_status: "reviewStatus", ve
 // "—" for none; null for what a line cannot hold (a position, a list, a long text).
 function shownValue(value) {
   if (value === null || value === undefined) return "—";
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value === "number") return numberText(value);
+  if (typeof value === "boolean") return String(value);
   if (typeof value !== "string" || value.length > 40) return null;
   return /^\d{4}-\d{2}-\d{2}T/.test(value) ? dayText(value) : valueLabel(value);
 }

@@ -108,6 +108,7 @@ const STRINGS = {
     labelled: "{label}: {value}",
     position: "Position",
     listSeparator: "; ",
+    position2: "{lat}, {lon}",
     reportWrongDetails: "Report these details as wrong",
     retry: "Try again",
     discard: "Discard",
@@ -309,6 +310,7 @@ const STRINGS = {
     labelled: "{label} : {value}",
     position: "Position",
     listSeparator: " ; ",
+    position2: "{lat} ; {lon}",
     reportWrongDetails: "Signaler ces détails comme faux",
     retry: "Réessayer",
     discard: "Abandonner",
@@ -505,6 +507,16 @@ export function problemText(problem, said = null) {
 
 // A member of a problem in a sentence: a day (YYYY-MM-DD) as the language writes it.
 const memberText = (value) => (/^\d{4}-\d{2}-\d{2}$/.test(String(value)) ? dayText(value) : String(value ?? ""));
+
+// A number as the language writes it (3.5, 3,5), with DIGITS decimals if given.
+export function numberText(value, digits = null) {
+  const decimals = digits === null ? { maximumFractionDigits: 7 } : { minimumFractionDigits: digits, maximumFractionDigits: digits };
+  return new Intl.NumberFormat(language, { useGrouping: false, ...decimals }).format(value);
+}
+
+// A position (GeoJSON order) as latitude then longitude, in the language's numbers: the pair's
+// separator is not its decimal comma.
+export const positionText = ([lon, lat], digits = 5) => t("position2", { lat: numberText(lat, digits), lon: numberText(lon, digits) });
 
 // A day (YYYY-MM-DD, or a time of the API, the start of its UTC day) as the language writes
 // it: "6 décembre 2026", "December 6, 2026".

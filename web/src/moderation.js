@@ -4,7 +4,7 @@
 // then on) or reject (deleted). Decisions need the network: they are sent at once, not queued.
 import { request } from "./api.js";
 import { largePhoto, photoAlt, photoStrip } from "./details.js";
-import { dayText, errorText, kindLabel, t, valueLabel } from "./i18n.js";
+import { dayText, errorText, kindLabel, numberText, positionText, t, valueLabel } from "./i18n.js";
 import { element, field, notice, openSheet, placeLink, refuse } from "./ui.js";
 
 // Photos not yet public, at the size a moderator can judge them.
@@ -48,16 +48,15 @@ function queueItem({ device, author, duplicate_candidates: candidates }, refresh
     const json = { decision: "reject", reason: reason.control.value.trim() };
     return act(() => request("POST", `devices/${device.id}/review`, { json }))();
   });
-  const [lon, lat] = device.geometry.coordinates;
   const item = element("li", { class: "queue-item", "data-device": device.id },
-    element("h3", {}, `${kindLabel(props.kind)} — ${lat.toFixed(5)}, ${lon.toFixed(5)}`),
+    element("h3", {}, `${kindLabel(props.kind)} — ${positionText(device.geometry.coordinates)}`),
     element("p", {}, madeBy(author, props.created_at)),
     // Where it stands, to check it against the map.
     element("p", {}, placeLink(device.geometry.coordinates, t("showOnMap"))),
     element("p", {}, [
       props.camera_type && valueLabel(props.camera_type),
-      props.direction?.length && t("labelled", { label: t("direction"), value: props.direction.join(", ") }),
-      props.angle && t("labelled", { label: t("angle"), value: props.angle }),
+      props.direction?.length && t("labelled", { label: t("direction"), value: props.direction.map((d) => numberText(d)).join(", ") }),
+      props.angle && t("labelled", { label: t("angle"), value: numberText(props.angle) }),
       props.operator, props.notes,
     ].filter(Boolean).join(" — ")),
     reviewPhotos(props.photos, props.kind),

@@ -5,7 +5,7 @@
 import { request } from "./api.js";
 import { deviceIdOf } from "./queue.js";
 import { onHandedOverProgress } from "./operations.js";
-import { currentLanguage, kindLabel, problemText, t, valueLabel } from "./i18n.js";
+import { currentLanguage, kindLabel, numberText, positionText, problemText, t, valueLabel } from "./i18n.js";
 import { discardButton, photoStrip, queuedPinActions } from "./details.js";
 import { closeSheet, element, notice, openSheet, whenSheetFree } from "./ui.js";
 
@@ -27,10 +27,11 @@ const describe = (item) => {
 // contributor typed is lost from sight (and sent as the comment of a vote instead).
 const MAX_COMMENT_CHARS = 1000;
 function changesText(patch) {
-  const shown = (value) => (Array.isArray(value) ? value.join(", ") : value === null ? "—" : valueLabel(value));
+  const number = (value) => (typeof value === "number" ? numberText(value) : value);
+  const shown = (value) => (Array.isArray(value) ? value.map(number).join(", ") : value === null ? "—" : typeof value === "number" ? numberText(value) : valueLabel(value));
   const changes = Object.entries(patch.properties || {}).map(([name, value]) => t("labelled", { label: t(name), value: shown(value) }));
   if (patch.geometry) {
-    changes.push(t("labelled", { label: t("position"), value: patch.geometry.coordinates.map((c) => c.toFixed(6)).join(", ") }));
+    changes.push(t("labelled", { label: t("position"), value: positionText(patch.geometry.coordinates, 6) }));
   }
   return changes.join(t("listSeparator")).slice(0, MAX_COMMENT_CHARS);
 }
