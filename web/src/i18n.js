@@ -496,13 +496,24 @@ export function problemText(problem, said = null) {
   const labels = fields.map((field) => (typeof STRINGS[language][field] === "string" ? STRINGS[language][field] : field));
   const specific = sentences[`${slug}/${fields[0]}`];
   const sentence = specific || sentences[slug] || sentences.other;
-  if (!sentence) return fallback; // English words only a few refusals: the server's say the rest
+  // English words only a few refusals: the server's say the rest, each of its field errors
+  // under the form's label rather than the API's name (Password, not password).
+  if (!sentence) return fieldErrorsText(problem.errors) || fallback;
   const reason = !specific && GENERAL_SENTENCES.has(slug in sentences ? slug : "other") && problem.detail;
   return sentence
     .replace("{field}", () => (labels.length ? sentences.field.replace("{label}", labels.join(" », « ")) : ""))
     .replace("{status}", String(problem.status ?? ""))
     .replace(/\{(\w+)\}/g, (_, name) => memberText(problem[name]))
     + (reason ? sentences.detail.replace("{detail}", problem.detail) : "");
+}
+
+function fieldErrorsText(errors = []) {
+  const named = errors.filter((error) => error.field && error.message);
+  return named.map(({ field, message }) => {
+    const name = String(field).split(".").pop();
+    const label = typeof STRINGS[language][name] === "string" ? STRINGS[language][name] : field;
+    return t("labelled", { label, value: message });
+  }).join(" ");
 }
 
 // A member of a problem in a sentence: a day (YYYY-MM-DD) as the language writes it.

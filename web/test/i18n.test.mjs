@@ -43,6 +43,9 @@ test("an error without a problem keeps its message; English keeps the server's w
   setLanguage("en");
   assert.equal(errorText(refusal), "Too large.");
   assert.equal(problemText({ type: `${TYPE}gone`, status: 410, detail: "Device 1 was deleted." }), "Device 1 was deleted.");
+  // A field's refusal under the form's label, not the API's name of the field.
+  const weak = { type: `${TYPE}invalid-input`, status: 422, detail: "password: Too easy to guess.", errors: [{ field: "password", message: "Too easy to guess." }] };
+  assert.equal(problemText(weak), "Password (10 characters or more): Too easy to guess.");
 });
 
 test("a count is said in the form its number takes in each language", async () => {
