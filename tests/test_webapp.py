@@ -1469,6 +1469,9 @@ def test_large_text_on_a_narrow_phone_stays_within_reach(phone, contributor):
     page.get_by_text("Kinds shown").click()
     filters, main = (page.locator(s).bounding_box() for s in ("#filters", "main"))
     assert filters["y"] + filters["height"] <= main["y"] + main["height"]
+    # Beside the zoom buttons, not over them.
+    zoom = page.locator(".leaflet-control-zoom").bounding_box()
+    assert zoom["x"] + zoom["width"] <= filters["x"], (zoom, filters)
     page.locator("#kinds label").last.scroll_into_view_if_needed()
     expect(page.locator("#kinds label").last).to_be_in_viewport()
     page.get_by_text("Kinds shown").click()
