@@ -67,6 +67,11 @@ def test_replayed_patch_is_applied_once(moderator, db):
     again = moderator.patch(url, json={"properties": {"notes": "x"}}, headers=headers)
     assert first.status_code == again.status_code == 200  # not a 412 for the stale ETag
     assert db("SELECT version FROM devices").scalar_one() == 2
+    # A retry carrying the ETag read since (its lost answer's write made it) is the same request.
+    since = headers | {"If-Match": moderator.get(url).headers["ETag"]}
+    replayed = moderator.patch(url, json={"properties": {"notes": "x"}}, headers=since)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert db("SELECT version FROM devices").scalar_one() == 2
 
 
 def run_together(target, arguments):
