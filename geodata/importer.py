@@ -46,13 +46,17 @@ def is_missing(value) -> bool:
     return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
-def as_code(value) -> str | None:
-    """Codes read as numbers by GDAL (75101.0) come back as the text they were."""
+def as_text(value) -> str | None:
+    """Text read as a number by GDAL (75101.0) comes back as the text it was."""
     if is_missing(value):
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).strip()
+    return str(value)
+
+
+def as_code(value) -> str | None:
+    text = (as_text(value) or "").strip()
     return text or None
 
 
@@ -152,7 +156,7 @@ def staged_rows(path, *, where, code_field, name_field, population_field, parent
         rows.append(
             {
                 "code": code,
-                "name": as_code(names[i]) or code,
+                "name": as_text(names[i]) or code,
                 "parent_code": as_code(parents[i]) if parents is not None else parent,
                 "population": as_population(population, f"feature {i} (code {code})"),
                 "wkb": flat[i],

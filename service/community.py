@@ -233,18 +233,28 @@ def recompute_verification(device: Device, *, confirmed: bool = False) -> None:
         .where(Confirmation.device_id == device.id)
         .order_by(Confirmation.created_at)
     ).all()
-    seen = [v for v in votes if v.verdict in ("still_there", "wrong_details")]
-    last_seen = seen[-1].created_at if seen else None
+    # A vote whose account was deleted is someone's all the same, each its own voter; the
+    # author's only when the author's account is gone too (nothing tells whose it was then).
+    voters = [v.user_id if v.user_id is not None else ("deleted", i) for i, v in enumerate(votes)]
+    ballots = list(zip(voters, votes, strict=True))
+
+    def authors(vote) -> bool:
+        return device.created_by is None if vote.user_id is None else vote.user_id == device.created_by
+
+    seen = [(who, v) for who, v in ballots if v.verdict in ("still_there", "wrong_details")]
+    last_seen = seen[-1][1].created_at if seen else None
     # The creator is one source already: their word settles no one else's.
-    others_seen = [v.created_at for v in seen if v.user_id != device.created_by]
-    settled = others_seen[-1] if others_seen else None
+    others_seen = [(who, v) for who, v in seen if not authors(v)]
+    settled = others_seen[-1][1].created_at if others_seen else None
     since = [
-        v for v in votes if v.verdict == "not_found" and (settled is None or v.created_at > settled)
+        (who, v)
+        for who, v in ballots
+        if v.verdict == "not_found" and (settled is None or v.created_at > settled)
     ]
-    absent = {v.user_id for v in since}
+    absent = {who for who, _ in since}
     recent_absent = [
         v
-        for v in since
+        for _, v in since
         if (datetime.now(v.created_at.tzinfo) - v.created_at).days < DISPUTE_WINDOW_DAYS
     ]
     merged_authors = session.scalars(
@@ -252,8 +262,10 @@ def recompute_verification(device: Device, *, confirmed: bool = False) -> None:
             Device.merged_into == device.id, Device.created_by.is_not(None)
         )
     ).all()
-    sources = {device.created_by} | {v.user_id for v in seen} | set(merged_authors)
-    if len(absent) >= REMOVED_AFTER and trusted_count(absent) >= REMOVED_AFTER:
+    sources = {device.created_by} | {who for who, _ in others_seen} | set(merged_authors)
+    # A deleted account is no trusted one: its "gone" counts toward a dispute, not a removal.
+    accounts = {who for who in absent if isinstance(who, uuid.UUID)}
+    if len(absent) >= REMOVED_AFTER and trusted_count(accounts) >= REMOVED_AFTER:
         level = "removed"
     elif recent_absent:
         level = "disputed"
@@ -268,6 +280,29 @@ def recompute_verification(device: Device, *, confirmed: bool = False) -> None:
         device.verification = level
         device.last_confirmed_at = last_seen_day
         device.touch()  # the Feature shows both: a new ETag
+
+
+def recompute_for_account_deletion(user_id: uuid.UUID):
+    """Call before deleting USER_ID's account; call what it returns once the deletion is
+    flushed. Its votes stay, under no account (and no longer a trusted one's), and its own pins'
+    votes can no longer be told from their author's: the levels of the devices concerned are
+    recomputed then, not left to depend on whether a later vote recomputes them."""
+    concerned = session.scalars(
+        select(Confirmation.device_id)
+        .join(Device, Device.id == Confirmation.device_id)
+        .where(
+            or_(Confirmation.user_id == user_id, Device.created_by == user_id),
+            Device.deleted_at.is_(None),
+        )
+        .distinct()
+    ).all()
+
+    def recompute() -> None:
+        session.expire_all()  # the accounts' ids the database has just set to NULL
+        for device in session.scalars(select(Device).where(Device.id.in_(concerned))):
+            recompute_verification(device)
+
+    return recompute
 
 
 def expire_disputes() -> int:

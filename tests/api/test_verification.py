@@ -209,3 +209,42 @@ def test_bad_votes_are_refused(moderator, as_user, client, db):
         == 401
     )
     assert db("SELECT count(*) FROM confirmations").scalar_one() == 0
+
+
+def delete_account(client):
+    assert client.delete("/api/v1/me").status_code == 204
+
+
+def test_votes_of_deleted_accounts_each_count_and_never_as_the_authors(
+    moderator, as_user, client
+):
+    """Their votes stay, under no account: a sighting by someone else still settles earlier
+    "gone" votes once both its voter and the pin's author deleted their accounts."""
+    author = as_user("moderator")
+    device = pin(author)
+    for _ in range(3):
+        vote(as_user("moderator"), device["id"], "not_found")
+    assert level(client, device["id"]) == "removed"
+    seer = as_user()
+    vote(seer, device["id"], "still_there")
+    assert level(client, device["id"]) == "confirmed"
+    delete_account(seer)
+    assert level(client, device["id"]) == "confirmed"  # the sighting stays someone else's
+    vote(as_user(), device["id"], "not_found")
+    assert level(client, device["id"]) == "disputed"  # not removed by one untrusted vote
+
+
+def test_a_deleted_voters_gone_vote_weighs_as_an_untrusted_one_at_once(
+    moderator, as_user, client
+):
+    """Its level follows the votes as stored when the account goes, not whether a later
+    vote happens to recompute it: a deleted account is no trusted one any more."""
+    device = pin(moderator)
+    voters = [as_user("moderator") for _ in range(3)]
+    for voter in voters:
+        vote(voter, device["id"], "not_found")
+    assert level(client, device["id"]) == "removed"
+    delete_account(voters[0])
+    assert level(client, device["id"]) == "disputed"
+    vote(as_user("moderator"), device["id"], "not_found")  # a third trusted "gone" again
+    assert level(client, device["id"]) == "removed"

@@ -409,3 +409,9 @@ def test_population_csvs_python_cannot_guess_are_read_as_commas(isolated, db, tm
 def test_a_population_csv_refused_names_the_line(isolated, db, tmp_path, text, message):
     with pytest.raises(GeodataError, match=message):
         populate(isolated, tmp_path, text)
+
+
+def test_a_name_read_as_a_number_is_the_text_it_was(isolated, db, tmp_path):
+    feature = district_feature("N1", square(2.30, 48.80, 0.01), name=12345.0)
+    load(isolated, write_geojson(tmp_path / "n.geojson", [feature]))
+    assert stored(db, "N1").name == "12345"

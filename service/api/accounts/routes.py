@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ... import auth, idempotency
-from ...community import approved_pin_count, is_trusted
+from ...community import approved_pin_count, is_trusted, recompute_for_account_deletion
 from ...db import session
 from ...errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from ...extensions import Blueprint, requires_json
@@ -154,7 +154,10 @@ class MeViews(MethodView):
         auth.keep_an_admin(g.user)
         auth.reserve_username(g.user.username)
         session.execute(delete(IdempotentRequest).where(IdempotentRequest.scope == str(g.user.id)))
+        recompute_levels = recompute_for_account_deletion(g.user.id)
         session.delete(g.user)
+        session.flush()
+        recompute_levels()
         session.commit()
         return Response(status=204)
 
