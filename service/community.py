@@ -239,7 +239,9 @@ def recompute_verification(device: Device, *, confirmed: bool = False) -> None:
     ballots = list(zip(voters, votes, strict=True))
 
     def authors(vote) -> bool:
-        return device.created_by is None if vote.user_id is None else vote.user_id == device.created_by
+        return (
+            device.created_by is None if vote.user_id is None else vote.user_id == device.created_by
+        )
 
     seen = [(who, v) for who, v in ballots if v.verdict in ("still_there", "wrong_details")]
     last_seen = seen[-1][1].created_at if seen else None
