@@ -215,9 +215,7 @@ def delete_account(client):
     assert client.delete("/api/v1/me").status_code == 204
 
 
-def test_votes_of_deleted_accounts_each_count_and_never_as_the_authors(
-    moderator, as_user, client
-):
+def test_votes_of_deleted_accounts_each_count_and_never_as_the_authors(moderator, as_user, client):
     """Their votes stay, under no account: a sighting by someone else still settles earlier
     "gone" votes once both its voter and the pin's author deleted their accounts."""
     author = as_user("moderator")
@@ -234,9 +232,7 @@ def test_votes_of_deleted_accounts_each_count_and_never_as_the_authors(
     assert level(client, device["id"]) == "disputed"  # not removed by one untrusted vote
 
 
-def test_a_deleted_voters_gone_vote_weighs_as_an_untrusted_one_at_once(
-    moderator, as_user, client
-):
+def test_a_deleted_voters_gone_vote_weighs_as_an_untrusted_one_at_once(moderator, as_user, client):
     """Its level follows the votes as stored when the account goes, not whether a later
     vote happens to recompute it: a deleted account is no trusted one any more."""
     device = pin(moderator)
