@@ -1469,9 +1469,11 @@ def test_large_text_on_a_narrow_phone_stays_within_reach(phone, contributor):
     page.get_by_text("Kinds shown").click()
     filters, main = (page.locator(s).bounding_box() for s in ("#filters", "main"))
     assert filters["y"] + filters["height"] <= main["y"] + main["height"]
-    # Beside the zoom buttons, not over them.
+    # Beside the zoom buttons, not over them; the status line above the pin button.
     zoom = page.locator(".leaflet-control-zoom").bounding_box()
     assert zoom["x"] + zoom["width"] <= filters["x"], (zoom, filters)
+    status, button = (page.locator(s).bounding_box() for s in ("#status", "#pin-button"))
+    assert status["y"] + status["height"] <= button["y"], (status, button)
     page.locator("#kinds label").last.scroll_into_view_if_needed()
     expect(page.locator("#kinds label").last).to_be_in_viewport()
     page.get_by_text("Kinds shown").click()
