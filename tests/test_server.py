@@ -167,6 +167,9 @@ def test_ctrl_c_stops_make_run_at_once_and_cleanly(database_url, tmp_path):
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a terminal's process group, standing for the test's
+            # As from a terminal: a suite started in the background has SIGINT ignored, which
+            # its children would inherit (and a shell cannot trap a signal ignored at entry).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
         wait_for_port(port, process, log, "make run", seconds=180)

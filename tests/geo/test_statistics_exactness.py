@@ -548,11 +548,10 @@ def test_a_timeline_kept_while_an_import_reshapes_its_district_follows_the_new_s
         request.rollback()
         finished = threading.Timer(0.2, importer.commit)
         finished.start()
-        started = time.perf_counter()
-        refresh_timelines(request, ["A1"])  # waits for the import (less than the timeout)
+        # Waits for the import (its lock released before the timeout): no lock timeout here.
+        refresh_timelines(request, ["A1"])
         request.commit()
         finished.join()
-    assert time.perf_counter() - started < 1
     importer.close()
     with committed.connect() as connection:
         kept = connection.execute(select_timeline("A1", "month", StatisticsFilter(), CREDITS))

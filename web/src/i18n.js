@@ -507,13 +507,12 @@ export function problemText(problem, said = null) {
     + (reason ? sentences.detail.replace("{detail}", problem.detail) : "");
 }
 
+// The errors of fields a form labels (not those of the API alone, such as a vote's verdict).
 function fieldErrorsText(errors = []) {
-  const named = errors.filter((error) => error.field && error.message);
-  return named.map(({ field, message }) => {
-    const name = String(field).split(".").pop();
-    const label = typeof STRINGS[language][name] === "string" ? STRINGS[language][name] : field;
-    return t("labelled", { label, value: message });
-  }).join(" ");
+  const label = (field) => STRINGS[language][String(field).split(".").pop()];
+  return errors.filter((error) => error.message && typeof label(error.field) === "string")
+    .map(({ field, message }) => t("labelled", { label: label(field), value: message }))
+    .join(" ");
 }
 
 // A member of a problem in a sentence: a day (YYYY-MM-DD) as the language writes it.

@@ -46,6 +46,9 @@ test("an error without a problem keeps its message; English keeps the server's w
   // A field's refusal under the form's label, not the API's name of the field.
   const weak = { type: `${TYPE}invalid-input`, status: 422, detail: "password: Too easy to guess.", errors: [{ field: "password", message: "Too easy to guess." }] };
   assert.equal(problemText(weak), "Password (10 characters or more): Too easy to guess.");
+  // A field no form labels (a vote's verdict): the server's words as they are.
+  const again = { type: `${TYPE}conflict`, status: 409, detail: "You already voted.", errors: [{ field: "verdict", message: "You already voted." }] };
+  assert.equal(problemText(again, "You already voted."), "You already voted.");
 });
 
 test("a count is said in the form its number takes in each language", async () => {
