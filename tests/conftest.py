@@ -105,12 +105,31 @@ def committed(app):
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 
+def one_request_at_a_time(app):
+    """APP answering one request after the other, whichever thread reads it: every request
+    shares the test's transaction. Each body is read whole before the next request starts."""
+    turn = threading.Lock()
+
+    def serve(environ, start_response):
+        with turn:
+            response = app(environ, start_response)
+            try:
+                return [b"".join(response)]
+            finally:
+                if hasattr(response, "close"):
+                    response.close()
+
+    return serve
+
+
 @pytest.fixture
 def live_server(app):
-    """The app on a loopback port, one request at a time (all share the test's transaction)."""
+    """The app on a loopback port, a thread per connection but one request at a time. A
+    browser opens connections it may use only seconds later (preconnects): on a server of one
+    thread, such an idle connection held every other request until the browser dropped it."""
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=False)
+    server = make_server("127.0.0.1", 0, one_request_at_a_time(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

@@ -1,5 +1,6 @@
 """`make run`'s server (gunicorn.conf.py) stays available while clients stall on purpose."""
 
+import contextlib
 import json
 import math
 import os
@@ -171,6 +172,7 @@ def test_ctrl_c_stops_make_run_at_once_and_cleanly(database_url, tmp_path):
             # its children would inherit (and a shell cannot trap a signal ignored at entry).
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
+    masters = []  # gunicorn runs in a session of its own: the script's group misses it
     try:
         wait_for_port(port, process, log, "make run", seconds=180)
         for _ in range(4):  # both workers busy once
@@ -179,7 +181,8 @@ def test_ctrl_c_stops_make_run_at_once_and_cleanly(database_url, tmp_path):
             ).startswith(b"HTTP/1.1 200")
         # The group a terminal signals holds the script, not gunicorn: its workers get one
         # signal, from their master, which the script's trap stops gracefully.
-        [master] = children(process.pid, "gunicorn")
+        masters.extend(children(process.pid, "gunicorn"))
+        [master] = masters
         assert os.getpgid(master) != process.pid
         os.killpg(process.pid, signal.SIGINT)
         # A worker still importing the app (seconds on a loaded machine) ends once it has.
@@ -187,6 +190,9 @@ def test_ctrl_c_stops_make_run_at_once_and_cleanly(database_url, tmp_path):
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+        for master in masters:  # none left serving the next tests, whatever failed
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(master, signal.SIGKILL)
     output = log.read_text()
     assert "SIGKILL" not in output and "Traceback" not in output, output
     with pytest.raises(OSError):  # nothing listens any more

@@ -6,6 +6,10 @@ import gzip
 import json
 import re
 import shutil
+import socket
+import time
+from urllib.parse import urlsplit
+from urllib.request import urlopen
 
 import brotli
 import mapbox_vector_tile
@@ -257,6 +261,18 @@ def seeded(client):
         "microphone": pin(client, 2.3522, 48.8571, kind="microphone"),
         "sensor": pin(client, 2.3530, 48.8571, kind="sensor", notes="<b>not bold</b>"),
     }
+
+
+def test_the_live_server_answers_beside_a_connection_left_idle(live_server):
+    """A browser opens connections ahead of need and may leave them idle for seconds: the
+    server the browser tests run against answers the next request meanwhile."""
+    address = urlsplit(live_server)
+    with socket.create_connection((address.hostname, address.port)) as idle:
+        time.sleep(0.2)  # accepted before the request below
+        answer = urlopen(f"{live_server}/api/v1/health", timeout=10)
+        assert answer.status == 200
+        idle.sendall(b"GET /api/v1/health HTTP/1.0\r\n\r\n")  # used at last, it is answered
+        assert idle.recv(64).startswith(b"HTTP/1.")
 
 
 def test_map_shows_seeded_devices_and_opens_a_popup(live_server, browser_page, seeded):
