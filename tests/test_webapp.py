@@ -2615,6 +2615,32 @@ def test_a_form_with_work_in_it_is_left_only_when_the_contributor_says_so(phone,
     assert len(asked) == 5
 
 
+def test_markers_the_sheet_covers_are_out_of_the_keyboards_reach(phone, moderator):
+    """Tabbing through the map would otherwise reach markers hidden under the open sheet, the
+    focus out of sight; those above it stay in reach, and all come back once it closes."""
+    pin(moderator, HERE["longitude"], HERE["latitude"] + 0.0011, kind="camera")  # near the top
+    pin(moderator, HERE["longitude"], HERE["latitude"] - 0.0011, kind="microphone")  # bottom
+    page = phone.open()
+    camera = page.locator(".leaflet-marker-icon[title^='camera']")
+    microphone = page.locator(".leaflet-marker-icon[title^='microphone']")
+    expect(microphone).to_have_attribute("tabindex", "0")
+    page.get_by_role("button", name="Account", exact=True).click()  # the lower half covered
+    expect(microphone).to_have_attribute("tabindex", "-1")
+    expect(camera).to_have_attribute("tabindex", "0")
+    # The map moved north under the sheet (the keyboard pans 80 px a key): the microphone out
+    # of view, the camera drawn again under the sheet is out of reach too.
+    page.locator("#map").focus()
+    for step in range(1, 4):
+        page.keyboard.press("ArrowUp")
+        expect(page.locator(".leaflet-map-pane")).to_have_attribute(
+            "style", re.compile(rf"translate3d\(-?[\d.]+px, {80 * step}px, 0px\)")
+        )
+    expect(microphone).to_have_count(0)
+    expect(camera).to_have_attribute("tabindex", "-1")
+    page.get_by_role("button", name="Close").click()
+    expect(camera).to_have_attribute("tabindex", "0")
+
+
 def revoke_tokens_of(db, username):
     db(
         "UPDATE api_tokens SET revoked_at = now() FROM users u"

@@ -9,7 +9,7 @@ import { createDeclaredLayer } from "./declared.js";
 import { dayText, errorText, kindCount, kindLabel, onLanguageChange, t, valueLabel } from "./i18n.js";
 import { devicesChangedOnPhone } from "./operations.js";
 import { cachedDevicesIn, contains, keepArea } from "./store.js";
-import { element, openSheet } from "./ui.js";
+import { coverControls, element, openSheet } from "./ui.js";
 
 const MAX_FEATURES = 2000;
 // From this zoom on, a view holding groups keeps its devices for offline all the same: a few
@@ -393,6 +393,9 @@ export function createMap({ basemap, db, onSelect }) {
   }
 
   map.on("moveend", load);
+  // Markers the open sheet covers leave the tab order (ui.js), wherever the map puts them.
+  map.on("moveend", coverControls);
+  new MutationObserver(coverControls).observe(map.getPane("markerPane"), { childList: true });
   // A link to a place (#zoom/lat/lon) followed on an open page moves the map there. The place is
   // read from the event: a load finishing meanwhile may already have rewritten location.hash.
   window.addEventListener("hashchange", (event) => {

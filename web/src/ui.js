@@ -39,13 +39,22 @@ function mayLeave() {
 
 // Controls the sheet covers (the floating pin button on a phone) leave the tab order while it
 // covers them: the keyboard would reach them unseen, and one would wipe the sheet's form.
-function coverControls() {
+// Markers whose middle it covers leave the tab order too (the map checks again as its markers
+// come, go and move), and stay where a pointer reaches what shows of them.
+export function coverControls() {
   const area = sheet().hidden ? null : sheet().getBoundingClientRect();
   for (const node of document.querySelectorAll("[data-under-sheet]")) {
     const box = node.getBoundingClientRect();
     node.inert = Boolean(area) && box.left < area.right && area.left < box.right && box.top < area.bottom && area.top < box.bottom;
   }
+  for (const marker of document.querySelectorAll(".leaflet-marker-icon[tabindex]")) {
+    const box = marker.getBoundingClientRect();
+    const [x, y] = [box.left + box.width / 2, box.top + box.height / 2];
+    const reachable = !area || x < area.left || x > area.right || y < area.top || y > area.bottom ? 0 : -1;
+    if (marker.tabIndex !== reachable) marker.tabIndex = reachable;
+  }
 }
+window.addEventListener("resize", coverControls);
 
 // Show CONTENT in the bottom sheet (a side panel on wide screens), titled TITLE. UNSAVED:
 // whether leaving it would lose what the contributor did (then asked before it goes). AGAIN:
