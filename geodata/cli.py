@@ -50,6 +50,8 @@ def report_import(report) -> None:
     click.echo(f"{report.inserted} districts added, {report.updated} updated in place.")
     for code, reason in report.repaired:
         click.echo(f"repaired invalid geometry of {code} with ST_MakeValid: {reason}")
+    for code in report.cut_at_antimeridian:
+        click.echo(f"cut {code} at the antimeridian: a ring of it crossed it uncut")
     for reason in report.skipped:
         click.echo(f"skipped {reason}", err=True)
 

@@ -26,6 +26,7 @@ class ImportReport:
     inserted: int = 0
     updated: int = 0
     repaired: list[tuple[str, str]] = field(default_factory=list)  # (code, reason)
+    cut_at_antimeridian: list[str] = field(default_factory=list)  # codes of rings across it
     skipped: list[str] = field(default_factory=list)  # why features were left out
 
 
@@ -207,6 +208,8 @@ def import_districts(
     for batch in progress(list(batches(rows))):
         connection.execute(statement, batch)
     report = ImportReport(skipped=skipped)
+    cut = connection.execute(sql.cut_staged_across_the_antimeridian()).scalars()
+    report.cut_at_antimeridian = sorted(cut)
     report.repaired = [tuple(row) for row in connection.execute(sql.select_invalid_staged())]
     without_area = sorted(connection.execute(sql.drop_staged_without_area()).scalars())
     outside = sorted(connection.execute(sql.drop_staged_outside_the_world()).scalars())

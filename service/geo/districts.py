@@ -17,6 +17,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -125,6 +126,28 @@ def drop_staged_outside_the_world():
     world = func.ST_MakeEnvelope(-180, -90, 180, 90, 4326)
     outside = not_(func.ST_CoveredBy(district_staging.c.geom, world))
     return delete(district_staging).where(outside).returning(district_staging.c.code)
+
+
+def cut_staged_across_the_antimeridian():
+    """Cut at ±180° the staged shapes with an edge that spans more than half the world,
+    returning their codes. Many sources write a ring across the antimeridian as it is rather
+    than cut there (RFC 7946, 3.1.9 asks for the cut): read as written, it is a band round the
+    world, holding devices on the far side of the Earth, while its geodesic area, which takes
+    each edge the short way, is the island's."""
+    geom = district_staging.c.geom
+    segments = func.ST_DumpSegments(geom).table_valued("geom", joins_implicitly=True)
+    edge_span = func.abs(
+        func.ST_X(func.ST_StartPoint(segments.c.geom))
+        - func.ST_X(func.ST_EndPoint(segments.c.geom))
+    )
+    across = and_(
+        func.ST_XMax(geom) - func.ST_XMin(geom) > 180,  # what any such edge spans: cheap first
+        exists(select(literal(1)).select_from(segments).where(edge_span > 180)),
+    )
+    cut = func.ST_WrapX(func.ST_ShiftLongitude(geom), 180, -360)
+    return (
+        update(district_staging).where(across).values(geom=cut).returning(district_staging.c.code)
+    )
 
 
 def upsert_dataset(name: str, attribution: str | None, licence: str | None, source_url: str | None):

@@ -51,6 +51,12 @@ def hexagons_per_km2(cell_m: float) -> Decimal:
         return 2 / (3 * Decimal(3).sqrt() * side_km**2)
 
 
+def density_decimals(cell_m: float) -> int:
+    """Decimal places of a hexagon's density: 4, or more where one device's would not show
+    three significant digits (one device in a 100 km hexagon is 0.0000385 a km², not 0)."""
+    return max(4, 2 - hexagons_per_km2(cell_m).adjusted())
+
+
 def estimated_cells(bbox, cell_m: float) -> float:
     min_lon, min_lat, max_lon, max_lat = bbox
     width = (
@@ -191,7 +197,9 @@ def select_grid(
     hexagons = (kept_hexagons if read_counts else placed_hexagons)(flt, bbox, cell_m, srid)
     # The count times an exact decimal: half the cost of rounding a float quotient, which
     # PostgreSQL turns into numeric through its text.
-    per_km2 = func.round(hexagons.c.n * literal(hexagons_per_km2(cell_m), Numeric), 4)
+    per_km2 = func.round(
+        hexagons.c.n * literal(hexagons_per_km2(cell_m), Numeric), density_decimals(cell_m)
+    )
     properties = func.concat(
         *(sql_string('{"i":'), hexagons.c.i, sql_string(',"j":'), hexagons.c.j),
         *(sql_string(',"count":'), hexagons.c.n, sql_string(',"per_km2":'), per_km2),

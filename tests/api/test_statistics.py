@@ -450,7 +450,8 @@ class TestDensities:
         grid = "/api/v1/stats/grid?cell=10&bbox=2.347502,48.85875,2.347502,"
         assert name(grid + "48.85875") != name(grid + "48.85884")
         assert "2.347502_48.85875" in name(grid + "48.85875")
-        assert name("/api/v1/stats/compare?codes=Q2,Q1&f=csv") == "compare-Q2-Q1.csv"
+        assert name("/api/v1/stats/compare?codes=Q2,Q1&f=csv") == "compare-Q1-Q2.csv"
+        assert name("/api/v1/stats/compare?codes=Q1,Q2&f=csv") == "compare-Q1-Q2.csv"
         assert name(f"{STATS}&outside=true") == "districts-quartier-P-outside.json"
         assert name(f"{STATS}&f=geojson&tolerance=2.5") == (
             "districts-quartier-P-tolerance-2.5.geojson"
@@ -632,6 +633,16 @@ class TestDensities:
         assert q1["watched_area_km2"] == pytest.approx(expected, rel=0.03)
         assert q1["watched_share"] == pytest.approx(expected / q1["area_km2"], rel=0.03)
         assert by_code(stats(client))["Q1"]["watched_area_km2"] is None
+
+    def test_watched_area_of_a_dome_at_the_antimeridian(self, client, isolated, tmp_path):
+        """A dome's disc within reach of ±180° crossed itself once put back within -180..180,
+        and the union of the cones failed (a 500): it is cut there into its two sides."""
+        halves = [rectangle(179.5, -17, 180, -16), rectangle(-180, -17, -179.5, -16)]
+        island = district_feature("AM", halves, "MultiPolygon")
+        load(isolated, write_geojson(tmp_path / "am.geojson", [island]), level="island")
+        pin(client, 179.99995, -16.5, camera_type="dome")  # 5 m from it, seeing 20 m round
+        am = by_code(stats(client, "/api/v1/stats/districts?level=island&watched=true"))["AM"]
+        assert am["watched_area_km2"] == pytest.approx(math.pi * 20**2 / 1e6, rel=0.03)
 
     def test_the_cones_are_united_once_whatever_the_planner_expects(self, app, db, quarters):
         """With a level and a parent, PostgreSQL expects one district and would nest the
@@ -951,6 +962,16 @@ class TestGrid:
         # The count times the exact hexagons per km², rounded half up to 4 places.
         exact = first["count"] * grid.hexagons_per_km2(250)
         assert Decimal(str(first["per_km2"])) == exact.quantize(Decimal("0.0001"), ROUND_HALF_UP)
+
+    def test_one_device_in_a_large_hexagon_has_a_density_that_shows(self, client):
+        """A 100 km hexagon holds 26,000 km²: rounded to 4 places, its one device was 0 a km²,
+        an empty-looking hexagon. Its density keeps three significant digits."""
+        pin(client, 7.25, 43.7)
+        body = client.get("/api/v1/stats/grid?bbox=7.2,43.6,7.3,43.8&cell=100000").get_json()
+        [hexagon] = [f["properties"] for f in body["features"] if f["properties"]["count"]]
+        exact = hexagon["count"] * grid.hexagons_per_km2(100_000)
+        assert Decimal(str(hexagon["per_km2"])) == exact.quantize(Decimal("1e-7"), ROUND_HALF_UP)
+        assert Decimal(str(hexagon["per_km2"])).as_tuple().digits == (3, 8, 5)
 
     def test_each_device_is_in_the_hexagon_that_holds_it(self, client):
         # A lattice of pins across many hexagons: each hexagon answered holds its pins.

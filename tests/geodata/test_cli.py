@@ -30,6 +30,7 @@ def test_import_reports_progress_added_updated_and_repaired(app, runner, tmp_pat
         [
             district_feature("CLI1", square(2.3, 48.8, 0.01), pop=42),
             district_feature("CLI2", bowtie),
+            district_feature("CLI3", [[[179.5, -19], [-179.5, -19], [-179.5, -18], [179.5, -19]]]),
         ],
     )
     args = [
@@ -56,11 +57,12 @@ def test_import_reports_progress_added_updated_and_repaired(app, runner, tmp_pat
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
     assert "staging features" in result.output
-    assert "2 districts added, 0 updated in place." in result.output
+    assert "3 districts added, 0 updated in place." in result.output
     assert "repaired invalid geometry of CLI2" in result.output
+    assert "cut CLI3 at the antimeridian" in result.output
     # Imported again without its credit (new borders, say): the dataset keeps the credit.
     again = runner.invoke(args=[*args[:-2], "--licence", "ODbL 1.0"])
-    assert "0 districts added, 2 updated in place." in again.output
+    assert "0 districts added, 3 updated in place." in again.output
     credit = stored(app, "SELECT attribution, licence FROM datasets WHERE name = 'cli-test'")
     assert [tuple(r) for r in credit] == [("Test credit", "ODbL 1.0")]
     rows = stored(
@@ -68,7 +70,11 @@ def test_import_reports_progress_added_updated_and_repaired(app, runner, tmp_pat
         "SELECT code, parent_code, population FROM districts "
         "WHERE dataset = 'cli-test' ORDER BY code",
     )
-    assert [tuple(r) for r in rows] == [("CLI1", "75056", 42), ("CLI2", "75056", None)]
+    assert [tuple(r) for r in rows] == [
+        ("CLI1", "75056", 42),
+        ("CLI2", "75056", None),
+        ("CLI3", "75056", None),
+    ]
 
 
 @pytest.fixture

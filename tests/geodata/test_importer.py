@@ -80,6 +80,33 @@ def test_invalid_geometry_is_repaired_and_reported(isolated, db, tmp_path):
     assert row.valid and row.kind == "MULTIPOLYGON" and row.area_km2 > 0
 
 
+def test_a_ring_written_across_the_antimeridian_is_cut_there(isolated, db, tmp_path):
+    """A 1° box of Fiji written from 179.5 to -179.5 uncut, as many sources write it: read as
+    written, a band round the world holding the South Atlantic. It is cut at ±180° into its
+    two sides, as RFC 7946 asks, and said; one already cut is left as it is."""
+    uncut = [[[179.5, -19], [-179.5, -19], [-179.5, -18], [179.5, -18], [179.5, -19]]]
+    halves = [rectangle(179.5, -17, 180, -16), rectangle(-180, -17, -179.5, -16)]
+    features = [
+        district_feature("AM2", uncut),
+        district_feature("AM1", halves, "MultiPolygon"),
+    ]
+    report = load(isolated, write_geojson(tmp_path / "fiji.geojson", features), level="island")
+    assert report.cut_at_antimeridian == ["AM2"] and report.repaired == []
+    covers = "ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
+    for code, lat in (("AM2", -18.5), ("AM1", -16.5)):
+        row = db(
+            f"SELECT {covers.replace(':lon', '179.9')} AS east,"
+            f" {covers.replace(':lon', '-179.9')} AS west, {covers.replace(':lon', '0')} AS far,"
+            " ST_XMin(geom) AS west_edge, ST_XMax(geom) AS east_edge, area_km2"
+            " FROM districts WHERE code = :code",
+            code=code,
+            lat=lat,
+        ).one()
+        assert (row.east, row.west, row.far) == (True, True, False), code
+        assert (row.west_edge, row.east_edge) == (-180, 180)
+        assert 11_500 < row.area_km2 < 12_000  # 1° by 1° there, either way
+
+
 def test_a_shape_without_area_is_skipped_and_said(isolated, db, tmp_path):
     """A ring folded flat has nothing left once repaired, a point or a line never had: stored,
     they would be empty districts (no density, a geometry many readers fail on)."""

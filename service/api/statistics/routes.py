@@ -348,8 +348,9 @@ class CompareViews(MethodView):
             raise NotFound(f"Unknown district codes: {', '.join(unknown)}.", field="codes")
         share_statistics([district_key(code) for code in codes], args)
         query = density_query(DistrictSelection(codes=codes), args)
-        # Cut, when long, by download_name, which ends a cut name with a hash of the whole.
-        return density_response(query, args, "-".join(["compare", *codes]))
+        # In code order, as the districts are listed: one selection, one name. Cut, when long,
+        # by download_name, which ends a cut name with a hash of the whole.
+        return density_response(query, args, "-".join(["compare", *sorted(codes)]))
 
 
 @blp.route("/grid")
