@@ -11,7 +11,9 @@ Revises: 0035
 Create Date: 2026-12-06 16:40:00
 """
 
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 from alembic import op
 
@@ -20,63 +22,33 @@ down_revision: str | Sequence[str] | None = "0035"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The cone of 0035, with CIRCLE standing for a cone seeing all round.
-VIEW_CONE = """
-CREATE OR REPLACE FUNCTION view_cone(
-    p geometry, directions smallint[], fov double precision, radius_m double precision
-) RETURNS geometry LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-SELECT CASE
-    WHEN directions IS NULL OR cardinality(directions) = 0 OR fov IS NULL OR fov >= 360
-        THEN CIRCLE
-    ELSE (
-        SELECT CONE FROM (
-            SELECT ST_Union(SECTOR) AS united
-            FROM unnest(directions) AS d,
-            LATERAL (SELECT ST_MakePolygon(ST_MakeLine(
-                ARRAY[p]
-                || ARRAY(
-                    SELECT ST_Project(
-                        p::geography, radius_m,
-                        radians(d - fov / 2 + i * fov / ceil(fov / 10))
-                    )::geometry
-                    FROM generate_series(0, ceil(fov / 10)::int) AS i
-                    ORDER BY i
-                )
-                || ARRAY[p]
-            )) AS sector) AS sectors
-        ) AS cone
-    )
-END
-$$;
-"""
-# 110 km: less than any degree of latitude (and of longitude on the equator), so that no cone
-# reaching a pole or the antimeridian is missed.
-NEAR_POLE = "(90 - abs(ST_Y(p))) * 110000 < radius_m"
-NEAR_ANTIMERIDIAN = "(180 - abs(ST_X(p))) * 110000 * cos(radians(ST_Y(p))) < radius_m"
-SECTOR = (
-    f"CASE WHEN {NEAR_POLE} THEN ST_MakeValid(sector) "
-    f"WHEN {NEAR_ANTIMERIDIAN} THEN ST_ShiftLongitude(sector) ELSE sector END"
-)
-CONE = (
-    f"CASE WHEN NOT ({NEAR_POLE}) AND {NEAR_ANTIMERIDIAN} "
-    "THEN ST_WrapX(united, 180, -360) ELSE united END"
-)
+
+def migration_0035():
+    """0035's module, whose function this one restates but for the disc (a migration's file
+    never changes once released)."""
+    path = Path(__file__).with_name("0035_view_cones_at_the_world_edges.py")
+    spec = importlib.util.spec_from_file_location("vigie_migration_0035", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-BUFFER = "ST_Buffer(p::geography, radius_m, 'quad_segs=8')::geometry"
-CIRCLE = (
-    f"CASE WHEN NOT ({NEAR_POLE}) AND {NEAR_ANTIMERIDIAN} "
-    f"THEN ST_WrapX(ST_ShiftLongitude({BUFFER}), 180, -360) ELSE {BUFFER} END"
-)
-
-
-def view_cone(circle: str) -> str:
-    return VIEW_CONE.replace("CIRCLE", circle).replace("SECTOR", SECTOR).replace("CONE", CONE)
+def view_cone(near_antimeridian: bool) -> str:
+    """0035's function, its disc cut at the antimeridian or not."""
+    before = migration_0035()
+    disc = "ST_Buffer(p::geography, radius_m, 'quad_segs=8')::geometry"
+    if near_antimeridian:
+        disc = (
+            f"CASE WHEN NOT ({before.NEAR_POLE}) AND {before.NEAR_ANTIMERIDIAN} "
+            f"THEN ST_WrapX(ST_ShiftLongitude({disc}), 180, -360) ELSE {disc} END"
+        )
+    cone = before.VIEW_CONE.replace("SECTOR", before.SECTOR).replace("CONE", before.CONE)
+    return cone.replace("ST_Buffer(p::geography, radius_m, 'quad_segs=8')::geometry", disc)
 
 
 def upgrade() -> None:
-    op.execute(view_cone(CIRCLE))
+    op.execute(view_cone(near_antimeridian=True))
 
 
 def downgrade() -> None:
-    op.execute(view_cone(BUFFER))
+    op.execute(view_cone(near_antimeridian=False))
