@@ -1116,6 +1116,37 @@ def test_the_account_sheet_says_the_role_in_the_chosen_language(phone, as_user):
     expect(page.locator(".leaflet-control-attribution")).to_contain_text("Dispositifs : ")
 
 
+def test_the_servers_english_words_in_a_french_refusal_are_marked_english(phone):
+    """A screen reader reading French would say the server's own reason with French sounds:
+    inside the French sentence, those words are marked as English."""
+    refusal = {
+        "type": "https://vigie.invalid/problems/bad-request",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "The request could not be read.",
+    }
+    page = phone.open()
+    page.get_by_label("Language").select_option("fr")
+    page.route(
+        "**/api/v1/auth/tokens",
+        lambda route: route.fulfill(
+            status=400, content_type="application/problem+json", json=refusal
+        ),
+    )
+    page.get_by_role("button", name="Compte").click()
+    form = page.get_by_role("form", name="Se connecter")
+    form.get_by_label("Pseudonyme").fill("someone")
+    form.get_by_label("Mot de passe").fill("a long passphrase")
+    form.get_by_role("button").click()
+    shown = page.locator("#sheet .notice.error")
+    expect(shown).to_have_text(
+        "Demande refusée par le serveur. Le serveur précise (en anglais) : "
+        "« The request could not be read. »"
+    )
+    expect(shown.locator("bdi[lang=en]")).to_have_text("The request could not be read.")
+    assert shown.get_attribute("lang") is None  # the sentence around it is the page's French
+
+
 def test_a_sheet_open_when_the_language_changes_follows_it_unless_something_is_typed(
     phone, as_user
 ):

@@ -504,8 +504,13 @@ export function problemText(problem, said = null) {
     .replace("{field}", () => (labels.length ? sentences.field.replace("{label}", labels.join(" », « ")) : ""))
     .replace("{status}", String(problem.status ?? ""))
     .replace(/\{(\w+)\}/g, (_, name) => memberText(problem[name]))
-    + (reason ? sentences.detail.replace("{detail}", problem.detail) : "");
+    + (reason ? sentences.detail.replace("{detail}", () => inServerWords(problem.detail)) : "");
 }
+
+// The server's own words (English) inside a sentence of another language, marked with
+// Unicode's isolates (U+2068, U+2069), which element() (ui.js) shows in a <bdi lang="en">: a
+// screen reader then says them in English. Plain text (a status line) shows nothing of them.
+const inServerWords = (text) => `\u2068${text}\u2069`;
 
 // The errors of fields a form labels (not those of the API alone, such as a vote's verdict).
 function fieldErrorsText(errors = []) {

@@ -2,6 +2,12 @@
 // sheet every panel opens in, and labelled form fields.
 import { onLanguageChange, t, valueLabel } from "./i18n.js";
 
+// TEXT as nodes: the server's English words in it (marked by i18n.js) in a <bdi lang="en">.
+function textNodes(text) {
+  if (!text.includes("\u2068")) return [text];
+  return text.split(/\u2068([^\u2069]*)\u2069/).map((part, index) => (index % 2 ? element("bdi", { lang: "en" }, part) : part));
+}
+
 export function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
@@ -10,7 +16,7 @@ export function element(tag, attributes = {}, ...children) {
     else node.setAttribute(name, value === true ? "" : value);
   }
   for (const child of children.flat()) {
-    if (child !== null && child !== undefined && child !== false) node.append(child instanceof Node ? child : String(child));
+    if (child !== null && child !== undefined && child !== false) node.append(...(child instanceof Node ? [child] : textNodes(String(child))));
   }
   return node;
 }

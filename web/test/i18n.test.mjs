@@ -14,7 +14,7 @@ test("a refusal names the refused fields by the app's labels", () => {
   };
   assert.equal(
     problemText(problem),
-    "Valeur refusée (« Direction (°) », « Hauteur (m) »). Le serveur précise (en anglais) : « Must be between 0 and 359. »",
+    "Valeur refusée (« Direction (°) », « Hauteur (m) »). Le serveur précise (en anglais) : « \u2068Must be between 0 and 359.\u2069 »",
   );
   assert.equal(problemText({ type: `${TYPE}conflict`, status: 409, errors: [{ field: "username" }] }), "Ce pseudonyme est déjà pris. S'il est le vôtre, connectez-vous avec son mot de passe.");
   // A proxy's page, or a server down: no problem of the service's, in the page's language.
@@ -30,7 +30,9 @@ test("the refusals of a form, a photo and a second vote say why in French", () =
   assert.match(problemText(weak), /^Mot de passe refusé : 10 caractères au moins/);
   assert.doesNotMatch(problemText(weak), /anglais/);  // said in French: no English added
   const other = { type: `${TYPE}invalid-input`, status: 400, detail: "bbox: Not a box.", errors: [{ field: "bbox" }] };
-  assert.equal(problemText(other), "Valeur refusée (« bbox »). Le serveur précise (en anglais) : « bbox: Not a box. »");
+  assert.equal(problemText(other), "Valeur refusée (« bbox »). Le serveur précise (en anglais) : « \u2068bbox: Not a box.\u2069 »");
+  // Its own words as it wrote them, whatever they hold ($& is no pattern here).
+  assert.match(problemText({ ...other, detail: "Costs $& more." }), /« \u2068Costs \$& more\.\u2069 »$/);
   assert.match(problemText({ type: `${TYPE}unprocessable-image`, status: 422, detail: "cannot identify", errors: [{ field: "file" }] }), /^Cette photo n'a pas pu être lue/);
   const second = { type: `${TYPE}conflict`, status: 409, detail: "You already voted", errors: [{ field: "verdict" }], voted_on: "2026-12-06", vote_again_on: "2027-01-05" };
   assert.equal(problemText(second), "Vous avez déjà donné votre avis sur ce dispositif le 6 décembre 2026 : vous pourrez le refaire à partir du 5 janvier 2027.");
