@@ -1127,7 +1127,7 @@ def test_the_servers_english_words_in_a_french_refusal_are_marked_english(phone)
     }
     page = phone.open()
     page.get_by_label("Language").select_option("fr")
-    page.route(
+    phone.context.route(  # the context's: the service worker's requests too
         "**/api/v1/auth/tokens",
         lambda route: route.fulfill(
             status=400, content_type="application/problem+json", json=refusal
