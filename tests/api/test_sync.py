@@ -263,6 +263,38 @@ def test_a_device_moved_out_of_the_box_reaches_the_phones_of_that_box(committed,
     assert far == []
 
 
+def test_a_pending_pin_moved_out_of_the_box_reaches_the_phones_that_saw_it_there(
+    committed, as_user, moderator, client
+):
+    """Its author's phone and a moderator's held it at its first place, which was theirs to
+    see: they learn where it went. Once approved, the other phones of that box are not told
+    (its place while it awaited review stays private)."""
+    author = as_user()
+    moving = pin(author, 2.35, 48.85)
+    assert moving["properties"]["review_status"] == "pending"
+    box = "2.3,48.8,2.4,48.9"
+    phones = {"author": author, "moderator": moderator, "anyone": client}
+    cursors = {name: sync_all(phone, bbox=box)[1] for name, phone in phones.items()}
+    etag = author.get(f"/api/v1/devices/{moving['id']}").headers["ETag"]
+    moved = author.patch(
+        f"/api/v1/devices/{moving['id']}",
+        json={"geometry": {"type": "Point", "coordinates": [5.0, 45.0]}},
+        headers={"If-Match": etag},
+    )
+    assert moved.status_code == 200, moved.get_json()
+    for name in ("author", "moderator"):
+        features, _ = sync_all(phones[name], cursors[name], bbox=box)
+        assert [(f["id"], f["geometry"]["coordinates"]) for f in features] == [
+            (moving["id"], [5.0, 45.0])
+        ], name
+    approved = moderator.post(
+        f"/api/v1/devices/{moving['id']}/review", json={"decision": "approve"}
+    )
+    assert approved.status_code == 200, approved.get_json()
+    assert sync_all(client, cursors["anyone"], bbox=box)[0] == []
+    assert [f["id"] for f in sync_all(client, cursors["anyone"])[0]] == [moving["id"]]
+
+
 def test_a_listing_cursor_is_told_apart_from_a_restore(committed, moderator, client):
     pin(moderator, 2.35, 48.85)
     pin(moderator, 2.36, 48.86)

@@ -6,9 +6,9 @@ from sqlalchemy import BigInteger, Select, Text, and_, case, cast, func, or_, se
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...models import Device, DeviceRevision
-from ...visibility import Viewer, visible_clause
+from ...visibility import Viewer, is_public_revision, visible_clause
 from ..paging import select_feature_page
-from ..statistics.selection import is_a_move, json_point
+from ..statistics.selection import json_point, moved_after_pinned
 from .features import SYNC_PROPERTIES, device_feature_text, withdrawal_text
 from .filter import within_bboxes
 
@@ -30,7 +30,7 @@ def select_device_changes(
     # whatever the box: it may have been moved since phones got it, and its position is not
     # public any more.
     visible = visible_clause(viewer)
-    shown = and_(visible, in_or_moved_out_of(bboxes)) if bboxes else visible
+    shown = and_(visible, in_or_moved_out_of(bboxes, viewer)) if bboxes else visible
     # IS NOT TRUE: for a pin without an author, `visible` is NULL rather than false.
     withdrawn = and_(visible.is_not(true()), Device.published_at.is_not(None))
     clauses = [Device.change_txid < oldest_running, or_(shown, withdrawn)]
@@ -40,16 +40,26 @@ def select_device_changes(
     )
 
 
-def in_or_moved_out_of(bboxes) -> ColumnElement:
-    """Devices in the boxes, and those a public move took out of them: a phone that synced
-    the box holds them at their old place until it learns where they went. (A device moved
-    out once comes with each of its later changes too: a few extra devices, never one lost.)
-    """
+def in_or_moved_out_of(bboxes, viewer: Viewer) -> ColumnElement:
+    """Devices in the boxes, and those a move VIEWER could see took out of them: a phone that
+    synced the box holds them at their old place until it learns where they went. A public
+    move for anyone; any move of a pin VIEWER sees awaiting review (its author, moderators),
+    whose place then was theirs to see. (A device moved out once comes with each of its later
+    changes too: a few extra devices, never one lost.)"""
     old_position = json_point(DeviceRevision.changes["geometry"][0])
-    moved_out = select(DeviceRevision.device_id).where(
-        is_a_move(), within_bboxes(old_position, bboxes)
+    moves = select(DeviceRevision.device_id).where(
+        moved_after_pinned(), within_bboxes(old_position, bboxes)
     )
-    return or_(within_bboxes(Device.geom, bboxes), Device.id.in_(moved_out))
+    public_moves = moves.where(is_public_revision(DeviceRevision))
+    if viewer.sees_every_pin:
+        moved_out = Device.id.in_(moves)
+    elif viewer.id is not None:
+        moved_out = or_(
+            Device.id.in_(public_moves), and_(Device.created_by == viewer.id, Device.id.in_(moves))
+        )
+    else:
+        moved_out = Device.id.in_(public_moves)
+    return or_(within_bboxes(Device.geom, bboxes), moved_out)
 
 
 def txid(expression) -> ColumnElement:

@@ -155,16 +155,20 @@ def revision_snapshot_at(at: datetime):
     )
 
 
-def is_a_move(revision=DeviceRevision) -> ColumnElement:
+def moved_after_pinned(revision=DeviceRevision) -> ColumnElement:
     """Whether REVISION (a row of device_revisions) moved its device after it was pinned, in
-    public (a draft's moves are not replayed). Written as the partial index of moves says
-    (device_revisions_moves_idx), with constants rather than parameters, so that PostgreSQL
-    may read that index whatever plan it keeps."""
+    public or not. Written as the partial index of moves says (device_revisions_moves_idx),
+    with constants rather than parameters, so that PostgreSQL may read that index whatever
+    plan it keeps."""
     return and_(
-        revision.action != sql_string("create"),
-        revision.changes.has_key(sql_string("geometry")),
-        is_public_revision(revision),
+        revision.action != sql_string("create"), revision.changes.has_key(sql_string("geometry"))
     )
+
+
+def is_a_move(revision=DeviceRevision) -> ColumnElement:
+    """Whether REVISION moved its device after it was pinned, in public (a draft's moves are
+    not replayed)."""
+    return and_(moved_after_pinned(revision), is_public_revision(revision))
 
 
 def moved_device_ids() -> Select:
