@@ -163,6 +163,9 @@ class ProblemSchema(ma.Schema):
     voted_on = ma.fields.String(
         metadata={"description": "409 on a second vote: the day of the first (YYYY-MM-DD)"}
     )
+    max_bytes = ma.fields.Integer(
+        metadata={"description": "413: the largest body (or photo) accepted, in bytes"}
+    )
     vote_again_on = ma.fields.String(
         metadata={"description": "409 on a second vote: the first day a vote is taken again"}
     )

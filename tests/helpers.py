@@ -1,8 +1,13 @@
 """Builders shared by the tests."""
 
+import functools
+import json
 import uuid
 
+import jsonschema
 from sqlalchemy.dialects import postgresql
+
+from service.config import PROJECT_DIR
 
 GEOJSON = "application/geo+json"
 PROBLEM = "application/problem+json"
@@ -64,3 +69,29 @@ def plan_nodes(node: dict):
     yield node
     for child in node.get("Plans", []):
         yield from plan_nodes(child)
+
+
+def as_draft4(schema):
+    """An OpenAPI 3.0 schema as JSON Schema draft 4 reads it: `nullable` as a type of null."""
+    if isinstance(schema, list):
+        return [as_draft4(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    converted = {name: as_draft4(value) for name, value in schema.items() if name != "nullable"}
+    if schema.get("nullable") and "type" in schema:
+        converted["type"] = [schema["type"], "null"]
+    return converted
+
+
+@functools.cache
+def problem_validator() -> jsonschema.Draft4Validator:
+    spec = json.loads((PROJECT_DIR / "openapi" / "openapi.json").read_text())
+    schema = {"$ref": "#/components/schemas/Problem", "components": spec["components"]}
+    return jsonschema.Draft4Validator(as_draft4(schema))
+
+
+def assert_a_problem_of_the_contract(body: dict) -> None:
+    """BODY as the committed spec's Problem describes it, which names every member it may
+    hold: a client generated from the spec fails on a member it does not name."""
+    errors = sorted(problem_validator().iter_errors(body), key=str)
+    assert not errors, [error.message for error in errors]

@@ -89,9 +89,10 @@ class Original:
     orientation: int
 
 
-def refuse_unreadable(exc: Exception) -> UnprocessableImage:
+def refuse_unreadable() -> UnprocessableImage:
+    """The decoder's own words stay out of the answer: they tell of libvips, not of the photo."""
     return UnprocessableImage(
-        "The image is truncated or corrupt and cannot be decoded.", field="file", reason=str(exc)
+        "The image is truncated or corrupt and cannot be decoded.", field="file"
     )
 
 
@@ -275,10 +276,10 @@ def process_photo(stream: BinaryIO, *, max_pixels: int) -> ProcessedPhoto:
             picture = pixels_only(resized(picture, size))
             renditions.append(encode(name, picture, quality))
     except pyvips.Error as exc:
-        raise refuse_unreadable(exc) from exc
+        raise refuse_unreadable() from exc
     except HEIF_ERRORS as exc:
         if kind != "heif":
             raise
-        raise refuse_unreadable(exc) from exc
+        raise refuse_unreadable() from exc
     suggestion = read_capture_suggestion(original.exif)
     return ProcessedPhoto(tuple(renditions), suggestion)

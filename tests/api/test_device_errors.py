@@ -7,7 +7,7 @@ import json
 import marshmallow
 import pytest
 
-from tests.helpers import PROBLEM, feature, pin
+from tests.helpers import PROBLEM, assert_a_problem_of_the_contract, feature, pin
 
 
 @pytest.fixture
@@ -34,6 +34,7 @@ def assert_problem(response, status, field=None):
     body = response.get_json()
     assert body["status"] == status
     assert body["title"] and body["detail"] and body["type"]
+    assert_a_problem_of_the_contract(body)
     if field is not None:
         fields = [e["field"] for e in body.get("errors", [])]
         assert field in fields, fields

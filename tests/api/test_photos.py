@@ -17,7 +17,7 @@ from service.errors import ServiceUnavailable
 from service.storage import S3Storage
 from tests import images
 from tests.conftest import storage_settings
-from tests.helpers import GEOJSON, PROBLEM, feature, new_id, pin
+from tests.helpers import GEOJSON, PROBLEM, assert_a_problem_of_the_contract, feature, new_id, pin
 from tests.images import fetch, upload, uploaded
 from tests.photos.test_processing import assert_no_metadata
 
@@ -232,6 +232,7 @@ def assert_refused(response, status: int, field: str):
     problem = response.get_json()
     assert problem["status"] == status
     assert problem["errors"][0]["field"] == field
+    assert_a_problem_of_the_contract(problem)
 
 
 @pytest.fixture
