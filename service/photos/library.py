@@ -76,8 +76,11 @@ def loose_upload_of(processed: ProcessedPhoto, uploaded_by: User) -> Photo | Non
     """The photo of the same image this user uploaded and has not attached yet, if any.
 
     An upload sent again (a retry whose answer was lost, a double tap) gives that photo back
-    rather than a second one that nothing would ever attach.
+    rather than a second one that nothing would ever attach. Asked under the files' locks,
+    which save_photo takes again: a retry sent while the first still runs waits for it, and
+    then finds its photo.
     """
+    lock_files(rendition.key for rendition in processed.renditions)
     return session.scalars(
         select(Photo)
         .where(

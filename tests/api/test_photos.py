@@ -1,5 +1,6 @@
 """Upload, read, attach and delete photos: the contract a phone app sees, on both backends."""
 
+import contextlib
 import hashlib
 import io
 import os
@@ -8,10 +9,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from service import create_app
+from service.api.photos import routes as photo_routes
 from service.config import Config
 from service.errors import ServiceUnavailable
 from service.storage import S3Storage
@@ -142,6 +145,38 @@ class TestUpload:
         # Once attached, the same image is another photo.
         assert images.upload(client, data).status_code == 201
         assert count_photos(db) == 2
+
+    def test_the_same_image_sent_twice_at_once_is_one_photo(
+        self, app, committed, as_user, monkeypatch
+    ):
+        """A retry sent while the first upload still runs: the second waits for the first and
+        gets its photo, rather than both finding none and saving two orphans."""
+        token = as_user().environ_base["HTTP_AUTHORIZATION"]
+        both_saving = threading.Barrier(2)
+        save_photo = photo_routes.save_photo
+
+        def save_once_both_are_here(*args, **kwargs):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_saving.wait(timeout=3)  # both get here when nothing makes one wait
+            return save_photo(*args, **kwargs)
+
+        monkeypatch.setattr(photo_routes, "save_photo", save_once_both_are_here)
+        data = images.plain_photo(colour=(30, 60, 90))
+        statuses = []
+
+        def send():
+            client = app.test_client()
+            client.environ_base["HTTP_AUTHORIZATION"] = token
+            statuses.append(upload(client, data).status_code)
+
+        senders = [threading.Thread(target=send) for _ in range(2)]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(timeout=60)
+        assert sorted(statuses) == [200, 201]
+        with committed.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM photos")).scalar_one() == 1
 
 
 class TestServing:
