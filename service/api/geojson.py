@@ -69,7 +69,8 @@ class CursorCodec:
     (last only). Page edges come from PostgreSQL as text, parts joined by ':'.
 
     A cursor that does not decode to such a position, or whose position CHECK refuses (with a
-    ValueError), is a 400 naming FIELD, with ADVICE.
+    ValueError), is a 400 naming FIELD, with ADVICE. MARK begins every cursor of this codec, to
+    tell them from another's whose positions have the same parts.
     """
 
     def __init__(
@@ -78,19 +79,23 @@ class CursorCodec:
         field: str = "cursor",
         advice: str,
         check: Callable[[tuple], None] = lambda _position: None,
+        mark: bytes = b"",
     ):
         if str in types[:-1]:
             raise ValueError("only the last part of a position may be text")
         self.types, self.field, self.advice, self.check = types, field, advice, check
+        self.mark = mark
 
     def encode(self, *parts) -> str:
         raw = b"".join(self._pack(kind, part) for kind, part in zip(self.types, parts, strict=True))
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return base64.urlsafe_b64encode(self.mark + raw).decode().rstrip("=")
 
     def decode(self, cursor: str) -> tuple:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            position = self._unpack(raw)
+            if not raw.startswith(self.mark):
+                raise ValueError("a cursor of another listing")
+            position = self._unpack(raw[len(self.mark) :])
             self.check(position)
             return position
         except (binascii.Error, UnicodeDecodeError, ValueError, struct.error) as exc:

@@ -303,4 +303,8 @@ def test_a_listing_cursor_is_told_apart_from_a_restore(committed, moderator, cli
     since = listing_cursor.rpartition("cursor=")[2]
     refused = client.get(f"/api/v1/sync?since={since}")
     assert refused.status_code == 400 and refused.get_json()["errors"][0]["field"] == "since"
-    assert "next_cursor" in refused.get_json()["detail"]
+    assert "not one this server issued" in refused.get_json()["detail"]  # not a restore's
+    # And the other way round: a sync cursor is no position of the listing's spatial order.
+    _, sync_cursor = sync_all(client)
+    listed = client.get(f"/api/v1/devices?bbox=2.3,48.8,2.4,48.9&cursor={sync_cursor}")
+    assert listed.status_code == 400 and listed.get_json()["errors"][0]["field"] == "cursor"

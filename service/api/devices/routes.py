@@ -58,9 +58,10 @@ from .schemas import (
 )
 
 DEFAULT_PAGE_SIZE = 100
-# A position in the listing's spatial order: (tile_key, id), as the OGC API's pages.
+# A position in the listing's spatial order: (tile_key, id), as the OGC API's pages; marked,
+# since a sync cursor has the same parts (a transaction id, an id) and means another order.
 CURSORS = CursorCodec(
-    int, uuid.UUID, advice="restart from the first page.", check=check_device_position
+    int, uuid.UUID, advice="restart from the first page.", check=check_device_position, mark=b"L"
 )
 # Column defaults that apply when a client leaves the property out.
 PROPERTY_DEFAULTS = {"operator_type": "unknown", "status": "active", "tags": {}}
