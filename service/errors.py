@@ -29,6 +29,12 @@ class ValidationFailed(ServiceError):
     status, slug = 422, "validation-failed"
 
 
+class InvalidInput(ServiceError):
+    """A value of the wrong shape outside a JSON body (a header, say), as webargs' are."""
+
+    status, slug = 400, "invalid-input"
+
+
 class NotFound(ServiceError):
     status, slug = 404, "not-found"
 

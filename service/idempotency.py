@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
 from .db import answered_before_headers, needs_token, session, view_handler
-from .errors import BadRequest, Conflict, ValidationFailed
+from .errors import Conflict, InvalidInput, ValidationFailed
 from .models import IdempotentRequest
 from .ratelimit import client_key
 
@@ -119,9 +119,9 @@ def before_write():
     if is_exempt(current_app.view_functions[request.endpoint], request.method):
         return None
     if not 1 <= len(key) <= 255:
-        raise ValidationFailed("An Idempotency-Key has 1 to 255 characters.", field=HEADER)
+        raise InvalidInput("An Idempotency-Key has 1 to 255 characters.", field=HEADER)
     if "," in key:  # how a server passes on a header sent twice: a retry would send one
-        raise BadRequest(
+        raise InvalidInput(
             "Send one Idempotency-Key, without a comma (it was sent twice, or holds one).",
             field=HEADER,
         )

@@ -77,6 +77,7 @@ def document_write(operation: dict, keyed: bool) -> None:
             headers.update({name: name for name in answer_headers})
     if keyed:
         operation.setdefault("parameters", []).append(idempotency.HEADER)
+        responses.setdefault("400", "BAD_REQUEST")  # a key of the wrong shape
         responses.setdefault("409", "CONFLICT")
         responses.setdefault("422", "UNPROCESSABLE_ENTITY")
 

@@ -41,9 +41,12 @@ def test_a_key_sent_twice_is_refused_and_nothing_is_stored(moderator, db):
     for headers in (
         [("Idempotency-Key", "a1"), ("Idempotency-Key", "a2")],
         {"Idempotency-Key": "a1,a2"},
+        {"Idempotency-Key": ""},  # a key of the wrong shape, as these: one answer for all
+        {"Idempotency-Key": "k" * 256},
     ):
         response = moderator.post("/api/v1/devices", json=feature(), headers=headers)
         assert response.status_code == 400
+        assert response.get_json()["type"].endswith("/invalid-input")
         assert response.get_json()["errors"][0]["field"] == "Idempotency-Key"
     stored = "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM idempotent_requests)"
     assert tuple(db(stored).one()) == (0, 0)
