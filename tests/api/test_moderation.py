@@ -316,6 +316,7 @@ class TestMergeHistoryRevert:
         redirect = client.get(f"/api/v1/devices/{duplicate['id']}")
         assert redirect.status_code == 308
         assert redirect.headers["Location"].endswith(f"/api/v1/devices/{keep['id']}")
+        assert redirect.data == b"" and "html" not in redirect.headers.get("Content-Type", "")
         assert ids(client.get("/api/v1/devices")) == [keep["id"]]
 
     def test_a_merge_keeps_what_the_duplicate_confirmed(self, moderator, as_user, client):

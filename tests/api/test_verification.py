@@ -21,6 +21,7 @@ def test_one_source_is_reported_two_are_confirmed(moderator, as_user, client):
     response = vote(as_user(), device["id"], "still_there")
     assert response.status_code == 201
     assert response.get_json()["verification"] == "confirmed"
+    assert response.get_json()["created_at"].endswith("T00:00:00+00:00")  # a day, as every time
     props = client.get(f"/api/v1/devices/{device['id']}").get_json()["properties"]
     assert props["verification"] == "confirmed" and props["last_confirmed_at"]
 

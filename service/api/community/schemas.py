@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ... import vocabulary as vocab
-from ..fields import NOT_BLANK, not_blank, utc_datetime
+from ..fields import NOT_BLANK, PublicDay, not_blank, utc_datetime
 
 
 class ConfirmationInSchema(ma.Schema):
@@ -22,7 +22,7 @@ class ConfirmationSchema(ma.Schema):
     verdict = ma.fields.String()
     comment = ma.fields.String(allow_none=True)
     photo_id = ma.fields.UUID(allow_none=True)
-    created_at = utc_datetime()
+    created_at = PublicDay(metadata={"description": "The day of the vote (00:00 UTC)"})
     verification = ma.fields.String(metadata={"description": "The device's level after this vote"})
     last_confirmed_at = utc_datetime(allow_none=True, metadata={"description": "Its day"})
 

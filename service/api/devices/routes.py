@@ -4,7 +4,7 @@ import math
 import uuid
 from datetime import timedelta
 
-from flask import Response, current_app, g, redirect, request
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from geoalchemy2.shape import to_shape
 from marshmallow import RAISE
@@ -362,7 +362,10 @@ class DeviceByIdViews(MethodView):
         row = read_device_feature(device_id)
         share([device_key(device_id)], per_viewer=True)
         if row.merged_into is not None:
-            return redirect(device_url(row.merged_into), 308)
+            # No body: Werkzeug's would be an HTML page, the only one of the API's answers.
+            moved = Response(status=308, headers={"Location": device_url(row.merged_into)})
+            del moved.headers["Content-Type"]
+            return moved
         if row.deleted_at is not None:
             raise device_gone(device_id, row.deleted_at)
         etag = etag_of(device_id, row.version)
