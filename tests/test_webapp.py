@@ -1521,6 +1521,44 @@ def test_large_text_on_a_narrow_phone_stays_within_reach(phone, contributor):
     assert rights and max(rights) <= 320
 
 
+def test_a_long_status_with_large_text_covers_no_control(phone, contributor, moderator):
+    """WCAG 1.4.10: at 320 px with text at 200 %, a status line of many words (clusters, a pin
+    not sent) scrolls within its box, under the zoom buttons and above the pin button, rather
+    than rising over the header, whose buttons a tap would then miss."""
+    spot = feature(HERE["longitude"], HERE["latitude"])
+    for kind in ("camera", "microphone"):  # a cluster
+        spot["properties"]["kind"] = kind
+        assert moderator.post("/api/v1/devices?force=true", json=spot).status_code == 201
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.context.set_offline(True)
+    phone.pin()
+    status = page.locator("#status")
+    expect(status).to_contain_text("1 pin of yours not sent yet")
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.add_style_tag(content="html { font-size: 200% }")
+    boxes = {
+        name: page.locator(selector).bounding_box()
+        for name, selector in (
+            ("status", "#status"),
+            ("zoom", ".leaflet-control-zoom"),
+            ("header", "header.bar"),
+            ("button", "#pin-button"),
+        )
+    }
+    assert boxes["status"]["y"] >= boxes["zoom"]["y"] + boxes["zoom"]["height"], boxes
+    assert boxes["status"]["height"] >= 60, boxes  # two lines of it at least, the rest scrolls
+    assert boxes["status"]["y"] + boxes["status"]["height"] <= boxes["button"]["y"], boxes
+    for control in ("#account-button", "#language", "header.bar nav a"):
+        topmost = page.locator(control).evaluate(
+            """node => { const box = node.getBoundingClientRect();
+                const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
+                return node.contains(document.elementFromPoint(x, y)); }"""
+        )
+        assert topmost, control
+    phone.context.set_offline(False)
+
+
 def test_with_large_text_the_header_leaves_most_of_a_phone_to_the_map(phone, contributor):
     """Text at 200 % on a Pixel 7: the header's controls keep their 44 px targets without each
     doubling them, so the header does not take half the screen."""
