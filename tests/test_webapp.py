@@ -309,20 +309,29 @@ def test_a_likely_duplicate_shows_its_photo_then_is_confirmed_instead_or_pinned_
 
 def test_pinning_again_a_device_of_ones_own_offers_to_discard_the_new_pin(phone, db, contributor):
     """One's own pin awaiting review is no other source to confirm: the likely duplicate says
-    it is one's own and offers to drop the new pin instead."""
+    it is one's own and offers to drop the new pin instead, once the contributor says so; the
+    photo the new pin had uploaded goes with it rather than wait on the server."""
     page = phone.open()
     phone.sign_in(contributor)
     phone.pin(kind="sensor")
     phone.wait_until_sent()
-    phone.pin(kind="sensor")
+    phone.pin(kind="sensor", photo=images.plain_photo())
     sheet = page.locator("#sheet")
     expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
     expect(sheet).to_contain_text("You pinned this one already.")
     expect(sheet.get_by_role("button", name="It's this one: confirm it")).to_have_count(0)
+    assert db("SELECT count(*) FROM photos WHERE device_id IS NULL").scalar_one() == 1
+    page.once("dialog", lambda dialog: dialog.dismiss())  # not after all
     sheet.get_by_role("button", name="Discard this new pin").click()
+    expect(page.locator("#outbox-button")).to_contain_text("1 change refused")
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(lambda answer: answer.request.method == "DELETE") as deleted:
+        sheet.get_by_role("button", name="Discard this new pin").click()
+    assert deleted.value.status == 204
     expect(page.locator("#outbox-button")).to_be_hidden()
     assert len(devices_by(db, contributor).all()) == 1
     assert db("SELECT count(*) FROM confirmations").scalar_one() == 0
+    assert db("SELECT count(*) FROM photos").scalar_one() == 0
     assert [error for error in phone.errors if "status of 409" not in error] == []
 
 

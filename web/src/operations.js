@@ -73,7 +73,7 @@ async function sendCorrection(item, { id, geometry, properties, photo_ids: photo
   // The form holds one photo: one the pin was first sent with that the correction does not
   // keep was replaced (or taken away) there, and goes, as the form showed.
   const replaced = (stored.properties.photos ?? []).filter((photo) => !photoIds?.includes(photo.id));
-  await Promise.all(replaced.map((photo) => request("DELETE", `photos/${photo.id}`).catch(() => null)));
+  await Promise.all(replaced.map((photo) => forgetPhoto(photo.id)));
   const gone = new Set(replaced.map((photo) => photo.id));
   return { ...data, properties: { ...data.properties, photos: data.properties.photos?.filter((photo) => !gone.has(photo.id)) } };
 }
@@ -86,6 +86,10 @@ async function sendCorrection(item, { id, geometry, properties, photo_ids: photo
 // still hold the instant.
 const NOT_CONTENT = new Set(["photos", "deleted_at", "merged_into", "created_at", "updated_at",
   "last_confirmed_at", "verification", "review_status", "review_reason"]);
+
+// A loose photo of this phone's that nothing will attach any more: deleted from the server
+// when it answers (else the server's cleanup of loose photos removes it).
+export const forgetPhoto = (id) => request("DELETE", `photos/${id}`).catch(() => null);
 
 export function contentOf(feature) {
   const properties = Object.entries(feature.properties)

@@ -68,6 +68,7 @@ export function createOutboxView({ outbox, mapApi }) {
       await outbox.flush();
     };
     const discardIt = async () => {
+      if (!window.confirm(t("discardConfirm"))) return;
       await outbox.discard(item.seq);
       closeSheet();
     };

@@ -5,9 +5,9 @@
 // outbox, which sends it now or when the network returns.
 import L from "leaflet";
 import { session } from "./accounts.js";
-import { request, uploadPhoto } from "./api.js";
+import { uploadPhoto } from "./api.js";
 import { isTransient } from "./queue.js";
-import { contentOf, handOverUpload } from "./operations.js";
+import { contentOf, forgetPhoto, handOverUpload } from "./operations.js";
 import { dayText, errorText, kindLabel, t } from "./i18n.js";
 import { CONE_HANDLE_M, KINDS, bearing, coneLatLngs, kindIcon, offset, styleOf } from "./map.js";
 import { choice, closeSheet, element, field, notice, openSheet } from "./ui.js";
@@ -376,7 +376,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     if (!saving) upload?.abort();
     hidePreview();
     for (const id of uploadedHere) {
-      if (!(saving && id === photo.id)) request("DELETE", `photos/${id}`).catch(() => null);
+      if (!(saving && id === photo.id)) forgetPhoto(id);
     }
   };
   // Leaving the form loses a field changed, the pin moved or a photo chosen: asked first.

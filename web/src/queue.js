@@ -28,7 +28,8 @@ export const deviceIdOf = (item) => (item.type === "pin" ? item.feature?.id : it
 // Items with no device (kept by earlier versions) hold back nothing but themselves.
 const holdKey = (item) => deviceIdOf(item) ?? item.seq;
 
-export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(), owner = async () => null } = {}) {
+// FORGET(photoId): deletes from the server a loose photo an item given up had uploaded.
+export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(), owner = async () => null, forget = async () => {} } = {}) {
   const listeners = new Set();
   let passes = Promise.resolve();
 
@@ -123,9 +124,14 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
     await notify();
   }
 
+  // Given up by the contributor: gone from the phone, and the photo it had uploaded (loose on
+  // the server, attached to nothing) deleted there, unless another item still sends it.
   async function discard(seq) {
+    const item = await (await db).get("outbox", seq);
     await (await db).delete("outbox", seq);
     await notify();
+    const photoId = item?.photoId;
+    if (photoId && !(await all()).some((other) => other.photoId === photoId)) await forget(photoId);
   }
 
   const onChange = (listener) => { listeners.add(listener); };

@@ -141,6 +141,17 @@ test("a discarded item is gone for good", async () => {
   assert.deepEqual(server.sent, []);
 });
 
+test("a discarded item's uploaded photo is deleted from the server, unless another item sends it", async () => {
+  const forgotten = [];
+  const outbox = createOutbox(freshStore(), fakeServer().send, { forget: async (id) => forgotten.push(id) });
+  const pin = await outbox.add({ type: "pin", name: "a", photoId: "p1" });
+  const vote = await outbox.add({ type: "confirm", name: "b", photoId: "p2" });
+  await outbox.add({ type: "confirm", name: "c", photoId: "p2", replaces: vote.seq });
+  const plain = await outbox.add({ type: "pin", name: "d" });
+  for (const item of [pin, vote, plain]) await outbox.discard(item.seq);
+  assert.deepEqual(forgotten, ["p1"]);
+});
+
 test("an account neither sees nor sends the items another account made on the phone", async () => {
   const db = freshStore();
   const server = fakeServer();
