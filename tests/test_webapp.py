@@ -1899,6 +1899,8 @@ def test_a_refused_vote_says_so_and_leaves_no_dead_end(phone, db, moderator, con
     page.locator(".leaflet-marker-icon[title^='sensor']").click()
     sheet.get_by_role("button", name="Not found").click()  # a second vote within 30 days
     expect(sheet).to_contain_text("Your answer was not recorded: You already voted")
+    # Its days as English writes them, not as the API sends them (2026-12-06).
+    expect(sheet).to_contain_text(re.compile(r"again from (\w+ \d+, \d{4}|\d+ \w+ \d{4})\."))
     # Said once to a screen reader (by the announcer), shown in the sheet too.
     refusal = "Your answer was not recorded"
     expect(page.locator("#announcer")).to_contain_text(refusal)

@@ -199,6 +199,7 @@ const STRINGS = {
     problems: {
       "conflict/geometry": "A device of the same kind is already pinned close by: see “Already pinned?”.",
       "conflict/username": "This pseudonym is taken. If it is yours, sign in with its password.",
+      "conflict/verdict": "You already voted on this device on {voted_on}: you may vote on it again from {vote_again_on}.",
     },
   },
   fr: {

@@ -48,9 +48,12 @@ test("an error without a problem keeps its message; English keeps the server's w
   // A field's refusal under the form's label, not the API's name of the field.
   const weak = { type: `${TYPE}invalid-input`, status: 422, detail: "password: Too easy to guess.", errors: [{ field: "password", message: "Too easy to guess." }] };
   assert.equal(problemText(weak), "Password (10 characters or more): Too easy to guess.");
-  // A field no form labels (a vote's verdict): the server's words as they are.
-  const again = { type: `${TYPE}conflict`, status: 409, detail: "You already voted.", errors: [{ field: "verdict", message: "You already voted." }] };
-  assert.equal(problemText(again, "You already voted."), "You already voted.");
+  // A field no form labels (a moderator's decision): the server's words as they are.
+  const decision = { type: `${TYPE}invalid-input`, status: 400, detail: "decision: Not one of approve, reject.", errors: [{ field: "decision", message: "Not one of approve, reject." }] };
+  assert.equal(problemText(decision, "decision: Not one of approve, reject."), "decision: Not one of approve, reject.");
+  // A second vote: its days as English writes them, not as the API does.
+  const again = { type: `${TYPE}conflict`, status: 409, detail: "You already voted on this device on 2026-12-06.", errors: [{ field: "verdict" }], voted_on: "2026-12-06", vote_again_on: "2027-01-05" };
+  assert.match(problemText(again), /^You already voted on this device on (6 December 2026|December 6, 2026): you may vote on it again from (5 January 2027|January 5, 2027)\.$/);
 });
 
 test("a count is said in the form its number takes in each language", async () => {
