@@ -205,6 +205,8 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
 
     # The author edits the pin while it awaits review, and finds it among their contributions.
     page.locator(".leaflet-marker-icon[title^='camera']").click()
+    # No answers to one's own pin: Edit and Withdraw are no group named Verification.
+    expect(page.locator("#sheet").get_by_role("group", name="Verification")).to_have_count(0)
     page.locator("#sheet").get_by_role("button", name="Edit").click()
     form = page.locator(".pin-form")
     form.get_by_label("Field of view (°)").fill("90")

@@ -256,11 +256,14 @@ export function showDevice(feature, context) {
       return verdict === "wrong_details" ? askWhatIsWrong() : vote(verdict);
     },
   }, t(label))));
-  const votes = element("div", { class: "actions", role: "group", "aria-label": t("verification") }, ...answerButtons);
+  // The answers, named as a group; Edit and Withdraw apart, which are no answers (one's own
+  // pin has no answers at all).
+  const votes = answerButtons.length ? element("div", { class: "actions", role: "group", "aria-label": t("verification") }, ...answerButtons) : "";
+  const changes = element("div", { class: "actions" });
   const historyBox = element("div", { class: "history-box" });
   const historyButton = element("button", { type: "button", class: "secondary" }, t("showHistory"));
   historyButton.addEventListener("click", () => history(feature, historyBox, context).catch((error) => historyBox.replaceChildren(notice(errorText(error), "error"))));
-  body.append(votes, element("h3", {}, t("history")), historyButton, historyBox);
+  body.append(votes, changes, element("h3", {}, t("history")), historyButton, historyBox);
   if (!session() || !(own || isModerator())) return;
   const edit = element("button", { type: "button", class: "secondary" }, t("edit"));
   edit.addEventListener("click", async () => {
@@ -272,7 +275,7 @@ export function showDevice(feature, context) {
       return startPinning({ mapApi, outbox, device: feature, etag: null });
     }
   });
-  votes.append(edit);
+  changes.append(edit);
   // Moderators see every pin awaiting review: theirs to edit, not to withdraw as one's own.
   if (!own || isModerator()) return;
   const withdraw = element("button", { type: "button", class: "secondary" }, t("withdraw"));
@@ -282,5 +285,5 @@ export function showDevice(feature, context) {
     closeSheet();
     await outbox.flush();
   });
-  votes.append(withdraw);
+  changes.append(withdraw);
 }
