@@ -309,6 +309,26 @@ def test_a_likely_duplicate_shows_its_photo_then_is_confirmed_instead_or_pinned_
     assert [error for error in phone.errors if "status of 409" not in error] == []
 
 
+def test_a_duplicate_confirmed_from_the_outbox_leaves_the_focus_on_the_map(
+    phone, moderator, contributor
+):
+    """The outbox's button opened the sheet and gets the focus back as it closes, then hides
+    once the vote went: a screen reader goes on from the map, not from the top of the page."""
+    existing = moderator.post("/api/v1/devices", json=feature(HERE["longitude"], HERE["latitude"]))
+    assert existing.status_code == 201
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.pin()
+    sheet = page.locator("#sheet")
+    expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
+    sheet.get_by_role("button", name="Close").click()
+    page.locator("#outbox-button").click()
+    sheet.get_by_role("button", name="Already pinned?").click()
+    sheet.get_by_role("button", name="It's this one: confirm it").tap()
+    phone.wait_until_sent()
+    expect(page.locator("#map")).to_be_focused()
+
+
 def test_pinning_again_a_device_of_ones_own_offers_to_discard_the_new_pin(phone, db, contributor):
     """One's own pin awaiting review is no other source to confirm: the likely duplicate says
     it is one's own and offers to drop the new pin instead, once the contributor says so; the

@@ -180,7 +180,11 @@ export function createOutboxView({ outbox, mapApi }) {
   function update(items) {
     const refused = items.filter((item) => item.state === "refused").length;
     const pending = items.length - refused;
+    // Hidden once everything is sent: a keyboard or screen reader focused on it goes on from
+    // the map, not from the top of the page.
+    const hadFocus = document.activeElement === button;
     button.hidden = items.length === 0;
+    if (hadFocus && button.hidden) document.getElementById("map").focus();
     counted = [pending ? t("pending", { count: pending }) : "", refused ? t("refused", { count: refused }) : ""].filter(Boolean).join(" · ");
     button.textContent = counted;
     button.classList.toggle("has-refused", refused > 0);
