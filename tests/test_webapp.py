@@ -1321,6 +1321,22 @@ def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_a
     expect(page.locator("#sheet")).to_contain_text(f"Signed in as {name}")
 
 
+def test_a_new_pseudonyms_rule_is_said_before_it_is_refused(phone):
+    """A pseudonym "Zoé" is refused, é being no letter the API takes: the field says so beside
+    it before anything is sent, and the refusal says it too."""
+    page = phone.open()
+    page.get_by_role("button", name="Account", exact=True).click()
+    form = page.get_by_role("form", name="Create an account")
+    name = form.get_by_label(
+        "Pseudonym (3 to 32 letters without accents, digits, dots, dashes or underscores)"
+    )
+    name.fill("Zoé")
+    form.get_by_label("Password").fill("a long passphrase for her")
+    form.get_by_role("button").click()
+    expect(name).to_have_attribute("aria-invalid", "true")
+    expect(form).to_contain_text("Pseudonym: 3 to 32 letters without accents (a-z)")
+
+
 def test_raster_basemap_from_the_configured_template_only(phone, app, monkeypatch):
     """Tiles come from the operator's template, credited; no request goes anywhere else."""
     monkeypatch.setitem(app.config, "BASEMAP_PMTILES", None)

@@ -74,7 +74,8 @@ async function signOut(db, { everywhere = false } = {}) {
 const nameTaken = (error) => error?.status === 409 && Boolean(error.problem?.errors?.some((e) => e.field === "username"));
 
 function credentialsForm(db, kind) {
-  const username = field(t("username"), "input", { name: "username", autocomplete: "username", required: true, minlength: 3, maxlength: 32 });
+  // A new pseudonym's rule is said before it is refused (é is a letter to anyone).
+  const username = field(t(kind === "register" ? "newUsername" : "username"), "input", { name: "username", autocomplete: "username", required: true, minlength: 3, maxlength: 32 });
   const password = field(t("password"), "input", {
     name: "password", type: "password", required: true, minlength: 10,
     autocomplete: kind === "register" ? "new-password" : "current-password",

@@ -19,7 +19,8 @@ class WholeMatch(validate.Regexp):
 
 
 USERNAME = WholeMatch(
-    r"^[A-Za-z0-9_.-]{3,32}$", error="3 to 32 letters, digits, dots, dashes or underscores."
+    r"^[A-Za-z0-9_.-]{3,32}$",
+    error="3 to 32 letters without accents (a-z), digits, dots, dashes or underscores.",
 )
 
 
