@@ -951,7 +951,8 @@ def test_the_service_worker_sends_the_outbox_with_the_app_closed(phone, db, cont
 
 def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     author = as_user()
-    response = author.post("/api/v1/devices", json=feature(2.3524, 48.8567, kind="alpr"))
+    details = {"mount": "pole", "height": 4.5, "operator": "ACME", "zone": "traffic"}
+    response = author.post("/api/v1/devices", json=feature(2.3524, 48.8567, kind="alpr", **details))
     assert response.status_code == 201
     pending = response.get_json()["id"]
     again = author.post("/api/v1/devices?force=true", json=feature(2.35241, 48.85671, kind="alpr"))
@@ -986,6 +987,10 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     item = page.locator(f".queue-item[data-device='{pending}']")
     expect(item.locator("h3")).to_have_text("licence-plate reader — 48.85670, 2.35240")
     expect(item).to_contain_text(f"By {author.user.username}, ")
+    # Every field approval would publish, checked before it is.
+    facts = item.locator("dl.facts")
+    for label, value in (("Mount", "pole"), ("Height (m)", "4.5"), ("Operator", "ACME")):
+        expect(facts.locator(f"dt:text-is('{label}') + dd")).to_have_text(value)
     approve = item.get_by_role("button", name="Approve")
     # Each one-tap decision is asked first (the buttons sit side by side): dismissed
     # (Playwright's default answer), nothing is decided.

@@ -16,8 +16,9 @@ const VERDICTS = [["still_there", "stillThere"], ["not_found", "notFound"], ["wr
 
 const shownNumber = (value) => (typeof value === "number" ? numberText(value) : String(value));
 
-function facts(feature) {
-  const props = feature.properties;
+// The fields PROPS sets, as a list of facts (what the public sees of a device: a moderator
+// checks every one before approving it); ADD puts more after them.
+export function fieldFacts(props) {
   const list = element("dl", { class: "facts" });
   const add = (title, value) => list.append(element("dt", {}, title), element("dd", {}, value));
   for (const name of FIELDS) {
@@ -28,6 +29,12 @@ function facts(feature) {
     else if (name === "observed_at") add(t(name), dayText(value));
     else add(t(name), Array.isArray(value) ? value.map(shownNumber).join(", ") : shownNumber(value));
   }
+  return { list, add };
+}
+
+function facts(feature) {
+  const props = feature.properties;
+  const { list, add } = fieldFacts(props);
   if (props.verification) add(t("verification"), valueLabel(props.verification));
   if (props.review_status) add(t("reviewStatus"), valueLabel(props.review_status) + (props.review_reason ? ` (${props.review_reason})` : ""));
   if (props.last_confirmed_at) add(t("lastConfirmed"), dayText(props.last_confirmed_at));

@@ -3,8 +3,8 @@
 // Then the photos new contributors added to public pins: approve (listed with the pin from
 // then on) or reject (deleted). Decisions need the network: they are sent at once, not queued.
 import { request } from "./api.js";
-import { largePhoto, photoAlt, photoStrip } from "./details.js";
-import { dayText, errorText, kindLabel, numberText, positionText, t, valueLabel } from "./i18n.js";
+import { fieldFacts, largePhoto, photoAlt, photoStrip } from "./details.js";
+import { dayText, errorText, kindLabel, positionText, t } from "./i18n.js";
 import { element, field, notice, openSheet, placeLink, refuse } from "./ui.js";
 
 // Photos not yet public, at the size a moderator can judge them.
@@ -53,12 +53,8 @@ function queueItem({ device, author, duplicate_candidates: candidates }, refresh
     element("p", {}, madeBy(author, props.created_at)),
     // Where it stands, to check it against the map.
     element("p", {}, placeLink(device.geometry.coordinates, t("showOnMap"))),
-    element("p", {}, [
-      props.camera_type && valueLabel(props.camera_type),
-      props.direction?.length && t("labelled", { label: t("direction"), value: props.direction.map((d) => numberText(d)).join(", ") }),
-      props.angle && t("labelled", { label: t("angle"), value: numberText(props.angle) }),
-      props.operator, props.notes,
-    ].filter(Boolean).join(" — ")),
+    // Every field that approval publishes, as the device's details show them.
+    fieldFacts(props).list,
     reviewPhotos(props.photos, props.kind),
     candidates.length ? element("div", {}, element("h4", {}, t("candidates")), ...candidates.map((candidate) => element("div", { class: "candidate" },
       element("p", {}, `${kindLabel(candidate.kind)} — ${Math.round(candidate.distance_m)} m — ${candidate.id}`),
