@@ -209,6 +209,7 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     expect(page.locator("#sheet").get_by_role("group", name="Verification")).to_have_count(0)
     page.locator("#sheet").get_by_role("button", name="Edit").click()
     form = page.locator(".pin-form")
+    expect(form).to_contain_text("This pin keeps its photo: one chosen here is added to it.")
     form.get_by_label("Field of view (°)").fill("90")
     form.get_by_label("Camera type").select_option("dome")
     form.get_by_label("Mount").select_option("street_lamp")

@@ -327,7 +327,9 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   const form = element("form", { class: "stack pin-form" }, status, toCentre, kindPicker,
     element("fieldset", {}, element("legend", {}, t("directions")), directionList, addDirection),
     angleInput.node, ...Object.values(selects).map((s) => s.node), height.node, operator.node, notes.node,
-    photoInput.node, preview, photoStatus,
+    // An edit adds a photo to those of the device, which the form does not show: said so.
+    photoInput.node, props.photos?.length && device ? element("p", {}, t("photosKept", { count: props.photos.length })) : "",
+    preview, photoStatus,
     element("p", { class: "actions" }, element("button", { type: "submit" }, t("save")), element("button", { type: "button", class: "secondary", onclick: closeSheet }, t("cancel"))));
 
   let saving = false;
