@@ -1184,6 +1184,23 @@ def test_the_servers_english_words_in_a_french_refusal_are_marked_english(phone)
     assert shown.get_attribute("lang") is None  # the sentence around it is the page's French
 
 
+def test_the_browsers_own_refusal_of_a_field_is_in_the_pages_language(phone, contributor):
+    """A phone set to English, the page to French: a height past its maximum is refused in
+    French, not in the words of the browser's language."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_label("Language").select_option("fr")
+    page.get_by_role("button", name="Signaler un dispositif").click()
+    height = page.locator(".pin-form").get_by_label("Hauteur (m)")
+    height.fill("9999")
+    page.get_by_role("button", name="Enregistrer").click()
+    assert height.evaluate("control => control.validationMessage") == "Au plus 500."
+    height.fill("12")
+    assert height.evaluate("control => control.validationMessage") == ""
+    page.get_by_role("button", name="Enregistrer").click()
+    phone.wait_until_sent()
+
+
 def test_a_sheet_open_when_the_language_changes_follows_it_unless_something_is_typed(
     phone, as_user
 ):

@@ -1,6 +1,6 @@
 // DOM helpers shared by the panels: elements built from data (text, never HTML), the bottom
 // sheet every panel opens in, and labelled form fields.
-import { onLanguageChange, t, valueLabel } from "./i18n.js";
+import { numberText, onLanguageChange, t, valueLabel } from "./i18n.js";
 
 // TEXT as nodes: the server's English words in it (marked by i18n.js) in a <bdi lang="en">.
 function textNodes(text) {
@@ -183,6 +183,19 @@ onLanguageChange(() => {
 
 document.getElementById("sheet-close").addEventListener("click", closeSheet);
 document.addEventListener("keydown", (event) => { if (event.key === "Escape" && sheetIsOpen()) closeSheet(); });
+
+// The browser's own refusals of a field (a number past its maximum...) come in the browser's
+// language, which may not be the page's: the page words them, as each field is checked.
+const VALIDITY_MESSAGES = [["valueMissing", "fieldRequired"], ["rangeOverflow", "atMost"], ["rangeUnderflow", "atLeast"],
+  ["tooShort", "atLeastCharacters"], ["tooLong", "atMostCharacters"]];
+document.addEventListener("invalid", (event) => {
+  const control = event.target;
+  control.setCustomValidity("");
+  const key = VALIDITY_MESSAGES.find(([state]) => control.validity[state])?.[1] ?? "badValue";
+  const number = (value) => numberText(Number(value));
+  control.setCustomValidity(t(key, { max: number(control.max), min: number(control.min), count: control.minLength > 0 && control.validity.tooShort ? control.minLength : control.maxLength }));
+}, true);
+document.addEventListener("input", (event) => event.target.setCustomValidity?.(""), true);
 
 let fieldCount = 0;
 
