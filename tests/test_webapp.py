@@ -310,6 +310,16 @@ def test_a_likely_duplicate_shows_its_photo_then_is_confirmed_instead_or_pinned_
     assert [error for error in phone.errors if "status of 409" not in error] == []
 
 
+def refused_as_a_duplicate(phone):
+    """A camera pinned where one stands already, refused as a likely duplicate, and the sheet
+    offering to resolve it closed: the sheet."""
+    phone.pin()
+    sheet = phone.page.locator("#sheet")
+    expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
+    sheet.get_by_role("button", name="Close").click()
+    return sheet
+
+
 def test_a_duplicate_confirmed_from_the_outbox_leaves_the_focus_on_the_map(
     phone, moderator, contributor
 ):
@@ -319,10 +329,7 @@ def test_a_duplicate_confirmed_from_the_outbox_leaves_the_focus_on_the_map(
     assert existing.status_code == 201
     page = phone.open()
     phone.sign_in(contributor)
-    phone.pin()
-    sheet = page.locator("#sheet")
-    expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
-    sheet.get_by_role("button", name="Close").click()
+    sheet = refused_as_a_duplicate(phone)
     page.locator("#outbox-button").click()
     sheet.get_by_role("button", name="Already pinned?").click()
     sheet.get_by_role("button", name="It's this one: confirm it").tap()
@@ -1990,10 +1997,7 @@ def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
     other = as_user()
     page = phone.open()
     phone.sign_in(contributor)
-    phone.pin()
-    sheet = page.locator("#sheet")
-    expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
-    sheet.get_by_role("button", name="Close").click()
+    sheet = refused_as_a_duplicate(phone)
     expect(page.locator("#outbox-button")).to_contain_text("1 change refused")
     refused_pin = page.locator(
         ".leaflet-marker-icon[title='camera — refused pin (see the outbox)']"

@@ -24,6 +24,16 @@ def sync_all(client, cursor=None, limit=7, bbox=None):
             return seen, cursor
 
 
+def move(client, device_id: str, coordinates: list) -> None:
+    etag = client.get(f"/api/v1/devices/{device_id}").headers["ETag"]
+    moved = client.patch(
+        f"/api/v1/devices/{device_id}",
+        json={"geometry": {"type": "Point", "coordinates": coordinates}},
+        headers={"If-Match": etag},
+    )
+    assert moved.status_code == 200, moved.get_json()
+
+
 def apply(local: dict, features: list) -> None:
     """What an offline app does with a page of changes."""
     for f in features:
@@ -247,13 +257,7 @@ def test_a_device_moved_out_of_the_box_reaches_the_phones_of_that_box(committed,
     pin(moderator, 2.36, 48.86)
     box = "2.3,48.8,2.4,48.9"
     _, cursor = sync_all(client, bbox=box)
-    etag = moderator.get(f"/api/v1/devices/{moving['id']}").headers["ETag"]
-    moved = moderator.patch(
-        f"/api/v1/devices/{moving['id']}",
-        json={"geometry": {"type": "Point", "coordinates": [5.0, 45.0]}},
-        headers={"If-Match": etag},
-    )
-    assert moved.status_code == 200, moved.get_json()
+    move(moderator, moving["id"], [5.0, 45.0])
     features, _ = sync_all(client, cursor, bbox=box)
     assert [(f["id"], f["geometry"]["coordinates"]) for f in features] == [
         (moving["id"], [5.0, 45.0])
@@ -275,13 +279,7 @@ def test_a_pending_pin_moved_out_of_the_box_reaches_the_phones_that_saw_it_there
     box = "2.3,48.8,2.4,48.9"
     phones = {"author": author, "moderator": moderator, "anyone": client}
     cursors = {name: sync_all(phone, bbox=box)[1] for name, phone in phones.items()}
-    etag = author.get(f"/api/v1/devices/{moving['id']}").headers["ETag"]
-    moved = author.patch(
-        f"/api/v1/devices/{moving['id']}",
-        json={"geometry": {"type": "Point", "coordinates": [5.0, 45.0]}},
-        headers={"If-Match": etag},
-    )
-    assert moved.status_code == 200, moved.get_json()
+    move(author, moving["id"], [5.0, 45.0])
     for name in ("author", "moderator"):
         features, _ = sync_all(phones[name], cursors[name], bbox=box)
         assert [(f["id"], f["geometry"]["coordinates"]) for f in features] == [
