@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from service import vocabulary as vocab
 from service.geo.declared import imports as sql
 from service.geo.declared.matching import DEFAULT_MATCH_DISTANCE_M, MAX_MATCH_DISTANCE_M
-from service.models import DeclaredDataset, DeclaredSite, DeclaredVersion
+from service.models import DeclaredDataset, DeclaredVersion
 
 from .importer import BATCH_SIZE, as_code, is_missing, source_srid
 
@@ -472,7 +472,10 @@ def import_declared(
     """Store a version of a declared list in the caller's transaction, all or nothing.
 
     A new version records which source ids it added, removed and changed, and matches only the
-    sites it added or changed (all of them when the distance changed).
+    sites it added or changed (all of them when the distance changed). The same file read with
+    other options (another --kind, an --address-field forgotten before) is a new version too;
+    nothing is stored when neither the sites read, the distance nor the provenance changed. A
+    provenance not given (--licence, --source-url, --published) keeps the stored one.
     """
     if distance_m is not None and not 0 < distance_m <= MAX_MATCH_DISTANCE_M:
         raise DeclaredFileError(f"--distance: {distance_m} is not in (0, 1000] metres.")
@@ -481,39 +484,12 @@ def import_declared(
         select(DeclaredDataset).where(DeclaredDataset.name == name).with_for_update()
     ).first()
     distance = distance_m or (existing.match_distance_m if existing else DEFAULT_MATCH_DISTANCE_M)
-    provenance = {
-        "publisher": publisher,
-        "published_on": published_on,
-        "source_url": source_url,
-        "licence": licence,
-        "sha256": read.sha256,
+    given = {"published_on": published_on, "source_url": source_url, "licence": licence}
+    provenance = {"publisher": publisher} | {
+        member: value if value is not None or existing is None else getattr(existing, member)
+        for member, value in given.items()
     }
-    if (
-        existing is not None
-        and existing.sha256 == read.sha256
-        and (existing.match_distance_m == distance)
-    ):
-        count = connection.execute(
-            select(func.count()).where(DeclaredSite.dataset_id == existing.id)
-        ).scalar_one()
-        return DeclaredImportReport(name, existing.version, count, unchanged=True)
-    if existing is None:
-        dataset_id = uuid.uuid4()
-        version = 1
-        connection.execute(
-            insert(DeclaredDataset).values(
-                id=dataset_id, name=name, version=version, match_distance_m=distance, **provenance
-            )
-        )
-    else:
-        dataset_id, version = existing.id, existing.version + 1
-        connection.execute(
-            update(DeclaredDataset)
-            .where(DeclaredDataset.id == dataset_id)
-            .values(
-                version=version, match_distance_m=distance, imported_at=func.now(), **provenance
-            )
-        )
+    dataset_id = existing.id if existing is not None else uuid.uuid4()
     sql.declared_staging.create(connection)
     for start in range(0, len(read.rows), BATCH_SIZE):
         batch = read.rows[start : start + BATCH_SIZE]
@@ -521,6 +497,31 @@ def import_declared(
     changes: dict[str, list[str]] = {"added": [], "removed": [], "changed": []}
     for source_id, change in connection.execute(sql.select_diff(dataset_id)):
         changes[change].append(source_id)
+    if (
+        existing is not None
+        and not any(changes.values())
+        and existing.match_distance_m == distance
+        and all(getattr(existing, member) == value for member, value in provenance.items())
+    ):
+        sql.declared_staging.drop(connection)
+        return DeclaredImportReport(name, existing.version, len(read.rows), unchanged=True)
+    provenance["sha256"] = read.sha256
+    if existing is None:
+        version = 1
+        connection.execute(
+            insert(DeclaredDataset).values(
+                id=dataset_id, name=name, version=version, match_distance_m=distance, **provenance
+            )
+        )
+    else:
+        version = existing.version + 1
+        connection.execute(
+            update(DeclaredDataset)
+            .where(DeclaredDataset.id == dataset_id)
+            .values(
+                version=version, match_distance_m=distance, imported_at=func.now(), **provenance
+            )
+        )
     connection.execute(sql.delete_removed_sites(dataset_id, changes["removed"]))
     connection.execute(sql.update_sites(dataset_id))
     connection.execute(sql.insert_added_sites(dataset_id, changes["added"]))

@@ -30,6 +30,7 @@ def load_sites(
     distance_m=None,
     publisher="Test prefecture",
     licence="Licence Ouverte",
+    source_url="https://example.org/list",
     **fields,
 ):
     """Import a list as the CLI would, in the test's transaction."""
@@ -39,7 +40,7 @@ def load_sites(
         path,
         name=name,
         publisher=publisher,
-        source_url="https://example.org/list",
+        source_url=source_url,
         licence=licence,
         distance_m=distance_m,
         fields=DeclaredFields(**options),

@@ -201,6 +201,27 @@ def test_a_bad_count_or_a_missing_field_is_refused(refuse, tmp_path):
     assert "--count-field: the file has no field 'nb'" in str(refuse(path, count_field="nb"))
 
 
+def test_the_same_file_read_otherwise_is_a_new_version_and_keeps_its_credit(isolated, db, tmp_path):
+    """An import made with the wrong --kind, or without --address-field, is mended by the
+    same file imported again with the right options; options not given again (the licence,
+    the source) keep what was stored, and an import that changes nothing stores nothing."""
+    path = write_sites(tmp_path / "list.geojson", [site("K1", addr="Rue de Rivoli")])
+    source = "https://data.example/list"
+    load_sites(isolated, path, licence="Licence Ouverte 2.0", source_url=source)
+    options = {"licence": None, "source_url": None, "kind": "microphone", "address_field": "addr"}
+    mended = load_sites(isolated, path, **options)
+    assert (mended.version, mended.changed, mended.unchanged) == (2, ["K1"], False)
+    stored = db("SELECT kinds, address FROM declared_sites").one()
+    assert (list(stored.kinds), stored.address) == (["microphone"], "Rue de Rivoli")
+    credit = db("SELECT licence, source_url FROM declared_datasets").one()
+    assert tuple(credit) == ("Licence Ouverte 2.0", source)
+    again = load_sites(isolated, path, **options)
+    assert again.unchanged and again.version == 2
+    relicensed = load_sites(isolated, path, **options | {"licence": "ODbL 1.0"})
+    assert (relicensed.version, relicensed.changed) == (3, [])
+    assert db("SELECT licence FROM declared_datasets").scalar_one() == "ODbL 1.0"
+
+
 def test_a_new_version_records_what_was_added_removed_and_changed(isolated, db, tmp_path):
     first = write_sites(
         tmp_path / "v1.geojson", [site("H1"), site("H2", addr="a"), site("H3", LON + 0.01)]
