@@ -6,6 +6,7 @@ import pytest
 from tests.api.test_credits import licences
 from tests.api.test_tiles import tile_of
 from tests.districts import district_feature, load, rectangle, write_geojson
+from tests.helpers import pin
 
 from . import LAT, LON, load_sites, site, write_sites
 
@@ -54,6 +55,21 @@ def test_a_list_filtered_on_is_the_only_list_credited(client, two_lists):
     listing = client.get("/api/v1/declared/datasets")
     assert "Other city" in listing.headers["X-Attribution"]
     assert "https://example.org/list" in licence_headers(listing)
+
+
+def test_one_site_and_one_devices_declaration_credit_their_lists(client, moderator, two_lists):
+    """A site alone is its publisher's data too: credited with its own list's licence (and an
+    ETag), as the listing is; a device's declaration credits the lists it is checked against."""
+    listing = client.get("/api/v1/declared/sites?dataset=other-list").get_json()
+    response = client.get(f"/api/v1/declared/sites/{listing['features'][0]['id']}")
+    assert response.status_code == 200 and response.headers["ETag"]
+    assert "Other city" in response.headers["X-Attribution"]
+    assert "Test prefecture" not in response.headers["X-Attribution"]
+    assert ETALAB in licence_headers(response)
+    device = pin(moderator, LON, LAT)
+    declaration = client.get(f"/api/v1/declared/devices/{device['id']}")
+    assert declaration.get_json()["declared"] is True
+    assert "Test prefecture" in declaration.headers["X-Attribution"]
 
 
 def test_ogc_collection_and_items_credit_the_lists(client, two_lists):

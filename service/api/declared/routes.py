@@ -2,7 +2,7 @@
 
 import uuid
 
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 from marshmallow import RAISE
 
@@ -107,10 +107,11 @@ class DeclaredSiteByIdViews(MethodView):
     @blp.problems(404)
     def get(self, site_id):
         """Read one declared site as a GeoJSON Feature"""
-        feature = session.execute(select_site_feature(site_id)).scalar_one_or_none()
-        if feature is None:
+        site = session.execute(select_site_feature(site_id)).one_or_none()
+        if site is None:
             raise NotFound(f"No declared site has the id {site_id}.", field="site_id")
-        return Response(feature, mimetype=GEOJSON)
+        credits = declared_site_credits(site.dataset)
+        return with_credit_headers(conditional_response(site.feature, GEOJSON), credits)
 
 
 @blp.route("/devices/<uuid:device_id>")
@@ -128,4 +129,4 @@ class DeviceDeclarationViews(MethodView):
         )
         declared = "false" if sites == "[]" else "true"
         body = f'{{"device":"{device_id}","declared":{declared},"sites":{sites}}}'
-        return Response(body, mimetype=JSON)
+        return with_credit_headers(conditional_response(body, JSON), declared_site_credits())

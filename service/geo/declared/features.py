@@ -178,8 +178,9 @@ def select_site_page(clauses, limit: int, after=None) -> Select:
 
 
 def select_site_feature(site_id) -> Select:
+    """The site's Feature, and the name of its list (which its answer credits)."""
     return (
-        select(site_feature())
+        select(site_feature().label("feature"), DeclaredDataset.name.label("dataset"))
         .select_from(DeclaredSite)
         .join(DeclaredDataset, DeclaredDataset.id == DeclaredSite.dataset_id)
         .where(DeclaredSite.id == site_id)
