@@ -104,7 +104,10 @@ def check_default_kind(kind: str | None) -> str | None:
 
 
 def plain(value):
-    """A value of the file as JSON can hold it (GDAL gives numpy scalars, NaN for null)."""
+    """A value of the file as JSON can hold it (GDAL gives numpy scalars, NaN for null, and
+    arrays for lists, which stay lists, of one item too)."""
+    if isinstance(value, list | tuple) or getattr(value, "ndim", 0) > 0:
+        return [plain(item) for item in value]
     if is_missing(value):
         return None
     if hasattr(value, "item"):
@@ -118,6 +121,8 @@ def plain(value):
 
 def text_of(value) -> str | None:
     value = plain(value)
+    if isinstance(value, list):  # a list of kinds, say: its items as one text
+        value = ", ".join(text for text in map(text_of, value) if text is not None)
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -263,7 +268,9 @@ class RowReader:
             # A column only some rows fill is null in the others: such nulls say nothing, and
             # kept, a new column in a later version would mark every site as changed.
             attributes={
-                k: plain(v) for k, v in record.items() if k not in named and not is_missing(v)
+                k: value
+                for k, v in record.items()
+                if k not in named and (value := plain(v)) is not None
             },
         )
 

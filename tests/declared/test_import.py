@@ -201,6 +201,16 @@ def test_a_bad_count_or_a_missing_field_is_refused(refuse, tmp_path):
     assert "--count-field: the file has no field 'nb'" in str(refuse(path, count_field="nb"))
 
 
+def test_list_properties_stay_lists_and_a_list_of_kinds_is_read(isolated, db, tmp_path):
+    """Exports derived from OpenStreetMap hold lists: kept as lists in the site's attributes
+    (of one item too), and a list of kinds read as its kinds, not refused as a whole file."""
+    features = [site("L1", kinds=["CCTV", "LAPI"], ids=[12, 13], one=[7])]
+    load_sites(isolated, write_sites(tmp_path / "lists.geojson", features), kind_field="kinds")
+    stored = db("SELECT kinds, attributes FROM declared_sites").one()
+    assert list(stored.kinds) == ["camera", "alpr"]
+    assert (stored.attributes["ids"], stored.attributes["one"]) == ([12, 13], [7])
+
+
 def test_the_same_file_read_otherwise_is_a_new_version_and_keeps_its_credit(isolated, db, tmp_path):
     """An import made with the wrong --kind, or without --address-field, is mended by the
     same file imported again with the right options; options not given again (the licence,
