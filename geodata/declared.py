@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pyogrio.raw
 import shapely
-from sqlalchemy import Float, Integer, bindparam, func, insert, select, update
+from sqlalchemy import Float, Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from service import vocabulary as vocab
 from service.geo.declared import imports as sql
 from service.geo.declared.matching import DEFAULT_MATCH_DISTANCE_M, MAX_MATCH_DISTANCE_M
-from service.models import DeclaredDataset, DeclaredVersion
+from service.models import DeclaredDataset, DeclaredSite, DeclaredVersion
 
 from .importer import BATCH_SIZE, as_code, is_missing, source_srid
 
@@ -547,3 +547,20 @@ def import_declared(
     )
     sql.declared_staging.drop(connection)
     return DeclaredImportReport(name, version, len(read.rows), **changes)
+
+
+def remove_declared(connection, name: str) -> int:
+    """Remove the list NAME, with its sites, their matches and its versions (a cascade, whose
+    deletions move the statistics' data version); the number of sites it held."""
+    sites = (
+        select(func.count(DeclaredSite.id))
+        .join(DeclaredDataset, DeclaredDataset.id == DeclaredSite.dataset_id)
+        .where(DeclaredDataset.name == name)
+    )
+    held = connection.execute(sites).scalar_one()
+    removed = connection.execute(
+        delete(DeclaredDataset).where(DeclaredDataset.name == name).returning(DeclaredDataset.id)
+    ).first()
+    if removed is None:
+        raise DeclaredFileError(f"No declared list is named {name!r}.")
+    return held

@@ -5,7 +5,7 @@ from flask import current_app
 
 from service.commands import CommandGroup
 
-from .declared import DeclaredFields, DeclaredFileError, import_declared
+from .declared import DeclaredFields, DeclaredFileError, import_declared, remove_declared
 from .importer import GeodataError
 
 declared_cli = CommandGroup(
@@ -59,10 +59,27 @@ def import_command(file, name, publisher, published_on, source_url, licence, dis
         raise click.ClickException(str(exc)) from exc
     if report.unchanged:
         click.echo(
-            f"{report.dataset}: the file is version {report.version} already; nothing changed."
+            f"{report.dataset}: the same sites, distance and provenance as version "
+            f"{report.version}; nothing changed."
         )
         return
     click.echo(
         f"{report.dataset} version {report.version}: {report.sites} sites; "
         f"{len(report.added)} added, {len(report.removed)} removed, {len(report.changed)} changed."
     )
+
+
+@declared_cli.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Remove without asking first.")
+def remove_command(name, yes):
+    """Remove the declared list NAME: its sites, their matches and its versions. Statistics
+    stop counting it at once; import it again to bring it back."""
+    if not yes:
+        click.confirm(f"Remove the declared list {name!r} and every site of it?", abort=True)
+    try:
+        with current_app.extensions["engine"].begin() as connection:
+            held = remove_declared(connection, name)
+    except DeclaredFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{name}: removed, with its {held} sites.")

@@ -6,7 +6,9 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from . import site, write_sites
+from tests.districts import district_feature, load, rectangle, write_geojson
+
+from . import LAT, LON, site, write_sites
 
 NAME = "cli-declared-test"
 
@@ -44,6 +46,40 @@ def test_an_import_says_what_it_stored_then_what_a_version_changed(app, runner, 
     assert f"{NAME} version 2: 2 sites; 1 added, 1 removed, 0 changed." in result.output
     assert "nothing changed" in run(runner, second).output
     assert stored_sites(app) == 2
+
+
+@pytest.fixture
+def district_around_the_sites(app, tmp_path):
+    """A district holding the test sites, committed as an operator's import is."""
+    path = write_geojson(
+        tmp_path / "d.geojson",
+        [district_feature("DCLI", rectangle(LON - 0.01, LAT - 0.01, LON + 0.01, LAT + 0.01))],
+    )
+    with app.extensions["engine"].begin() as connection:
+        load(connection, path, level="cli-test", dataset="cli-test-districts")
+    yield "DCLI"
+    with app.extensions["engine"].begin() as connection:
+        connection.execute(text("DELETE FROM districts WHERE code = 'DCLI'"))
+        connection.execute(text("DELETE FROM datasets WHERE name = 'cli-test-districts'"))
+
+
+def test_a_list_is_removed_once_asked_and_the_statistics_stop_counting_it(
+    app, runner, tmp_path, district_around_the_sites
+):
+    """A list imported by mistake would otherwise weigh on every district's figures for good."""
+    client = app.test_client()
+    figures = f"/api/v1/stats/compare?codes={district_around_the_sites}&declared=true"
+    assert run(runner, write_sites(tmp_path / "l.geojson", [site("1"), site("2")])).exit_code == 0
+    assert client.get(figures).get_json()["districts"][0]["declared_sites"] == 2
+    kept = runner.invoke(args=["declared", "remove", NAME], input="n\n")
+    assert kept.exit_code != 0 and stored_sites(app) == 2
+    removed = runner.invoke(args=["declared", "remove", NAME, "--yes"])
+    assert removed.exit_code == 0, removed.output
+    assert f"{NAME}: removed, with its 2 sites." in removed.output
+    assert stored_sites(app) == 0
+    assert client.get(figures).get_json()["districts"][0]["declared_sites"] == 0
+    unknown = runner.invoke(args=["declared", "remove", NAME, "--yes"])
+    assert unknown.exit_code != 0 and "No declared list is named" in unknown.output
 
 
 def test_a_refused_file_is_reported_row_by_row_and_nothing_is_stored(app, runner, tmp_path):
