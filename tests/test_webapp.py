@@ -1289,7 +1289,7 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
 
     def submit(form_name: str, username: str, password: str) -> None:
         form = page.get_by_role("form", name=form_name)
-        form.get_by_label(re.compile("^(Pseudonyme|Pseudonym)$")).fill(username)
+        form.get_by_label(re.compile(r"^(Pseudonyme|Pseudonym)( \(.*\))?$")).fill(username)
         form.get_by_label(re.compile("^(Mot de passe|Password)")).fill(password)
         form.get_by_role("button").click()
 
