@@ -91,6 +91,17 @@ const NOT_CONTENT = new Set(["photos", "deleted_at", "merged_into", "created_at"
 // when it answers (else the server's cleanup of loose photos removes it).
 export const forgetPhoto = (id) => request("DELETE", `photos/${id}`).catch(() => null);
 
+// The photo an outbox item given up had uploaded: deleted only while it is still loose. The
+// item's write may have reached the server, its answer lost, and attached it to the device.
+export async function forgetLoosePhoto(id) {
+  try {
+    const { data } = await request("GET", `photos/${id}`);
+    if (data.device_id === null) await forgetPhoto(id);
+  } catch {
+    // Offline, or gone already: the server's cleanup of loose photos sees to it.
+  }
+}
+
 export function contentOf(feature) {
   const properties = Object.entries(feature.properties)
     .filter(([name]) => !NOT_CONTENT.has(name))

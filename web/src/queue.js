@@ -124,8 +124,8 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
     await notify();
   }
 
-  // Given up by the contributor: gone from the phone, and the photo it had uploaded (loose on
-  // the server, attached to nothing) deleted there, unless another item still sends it.
+  // Given up by the contributor: gone from the phone, and the photo it had uploaded given to
+  // FORGET (deleted on the server while still loose), unless another item still sends it.
   async function discard(seq) {
     const item = await (await db).get("outbox", seq);
     await (await db).delete("outbox", seq);
