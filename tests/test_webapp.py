@@ -1219,8 +1219,8 @@ def test_the_browsers_own_refusal_of_a_field_is_in_the_pages_language(phone, con
     height.fill("9999")
     page.get_by_role("button", name="Enregistrer").click()
     assert height.evaluate("control => control.validationMessage") == "Au plus 500."
-    height.fill("12")
-    assert height.evaluate("control => control.validationMessage") == ""
+    # Mended by the page rather than typed (as a compass sets a direction): saved all the same.
+    height.evaluate("control => { control.value = '12'; }")
     page.get_by_role("button", name="Enregistrer").click()
     phone.wait_until_sent()
 

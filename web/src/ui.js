@@ -191,11 +191,20 @@ const VALIDITY_MESSAGES = [["valueMissing", "fieldRequired"], ["rangeOverflow", 
 document.addEventListener("invalid", (event) => {
   const control = event.target;
   control.setCustomValidity("");
+  if (control.validity.valid) return;
   const key = VALIDITY_MESSAGES.find(([state]) => control.validity[state])?.[1] ?? "badValue";
   const number = (value) => numberText(Number(value));
   control.setCustomValidity(t(key, { max: number(control.max), min: number(control.min), count: control.minLength > 0 && control.validity.tooShort ? control.minLength : control.maxLength }));
 }, true);
+// Those words stand for the browser's own, never in their place: gone as the field is typed in,
+// and before each check (a value set by the page, a compass's direction, is checked afresh).
 document.addEventListener("input", (event) => event.target.setCustomValidity?.(""), true);
+document.addEventListener("click", (event) => {
+  const form = event.target.closest?.("button, input")?.form;
+  if (form && event.target.closest("button, input").type === "submit") {
+    for (const control of form.elements) control.setCustomValidity?.("");
+  }
+}, true);
 
 let fieldCount = 0;
 
