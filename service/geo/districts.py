@@ -133,16 +133,19 @@ def cut_staged_across_the_antimeridian():
     returning their codes. Many sources write a ring across the antimeridian as it is rather
     than cut there (RFC 7946, 3.1.9 asks for the cut): read as written, it is a band round the
     world, holding devices on the far side of the Earth, while its geodesic area, which takes
-    each edge the short way, is the island's."""
+    each edge the short way, is the island's. An edge with an end on ±180° itself runs along
+    the cut a shape already has (Antarctica closed along the pole, a band of latitudes round
+    the world): such shapes are left as they are, as are shapes off the world."""
     geom = district_staging.c.geom
     segments = func.ST_DumpSegments(geom).table_valued("geom", joins_implicitly=True)
-    edge_span = func.abs(
-        func.ST_X(func.ST_StartPoint(segments.c.geom))
-        - func.ST_X(func.ST_EndPoint(segments.c.geom))
-    )
+    start = func.ST_X(func.ST_StartPoint(segments.c.geom))
+    end = func.ST_X(func.ST_EndPoint(segments.c.geom))
+    round_the_world = and_(func.abs(start - end) > 180, func.abs(start) < 180, func.abs(end) < 180)
+    world = func.ST_MakeEnvelope(-180, -90, 180, 90, 4326)
     across = and_(
         func.ST_XMax(geom) - func.ST_XMin(geom) > 180,  # what any such edge spans: cheap first
-        exists(select(literal(1)).select_from(segments).where(edge_span > 180)),
+        func.ST_CoveredBy(geom, world),
+        exists(select(literal(1)).select_from(segments).where(round_the_world)),
     )
     cut = func.ST_WrapX(func.ST_ShiftLongitude(geom), 180, -360)
     return (

@@ -86,12 +86,26 @@ def test_a_ring_written_across_the_antimeridian_is_cut_there(isolated, db, tmp_p
     two sides, as RFC 7946 asks, and said; one already cut is left as it is."""
     uncut = [[[179.5, -19], [-179.5, -19], [-179.5, -18], [179.5, -18], [179.5, -19]]]
     halves = [rectangle(179.5, -17, 180, -16), rectangle(-180, -17, -179.5, -16)]
+    # Shapes round the whole world, whose edges along ±180° are a cut already: left whole.
+    antarctica = [[[-180, -90], [-180, -80], [0, -70], [180, -80], [180, -90], [-180, -90]]]
+    band = rectangle(-180, -10, 180, 10)
     features = [
         district_feature("AM2", uncut),
         district_feature("AM1", halves, "MultiPolygon"),
+        district_feature("AQ", antarctica),
+        district_feature("BAND", band),
     ]
     report = load(isolated, write_geojson(tmp_path / "fiji.geojson", features), level="island")
     assert report.cut_at_antimeridian == ["AM2"] and report.repaired == []
+    assert report.skipped == []
+    for code, inside in (("AQ", "POINT(0 -85)"), ("BAND", "POINT(0 0)")):
+        whole = db(
+            "SELECT ST_Covers(geom, ST_GeomFromText(:p, 4326)) AND ST_NumGeometries(geom) = 1"
+            " FROM districts WHERE code = :code",
+            p=inside,
+            code=code,
+        ).scalar_one()
+        assert whole, code
     covers = "ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))"
     for code, lat in (("AM2", -18.5), ("AM1", -16.5)):
         row = db(
