@@ -481,7 +481,8 @@ def import_declared(
     A new version records which source ids it added, removed and changed, and matches only the
     sites it added or changed (all of them when the distance changed). The same file read with
     other options (another --kind, an --address-field forgotten before) is a new version too;
-    nothing is stored when neither the sites read, the distance nor the provenance changed. A
+    nothing is stored when neither the file, the sites read, the distance nor the provenance
+    changed. A
     provenance not given (--licence, --source-url, --published) keeps the stored one.
     """
     if distance_m is not None and not 0 < distance_m <= MAX_MATCH_DISTANCE_M:
@@ -506,6 +507,7 @@ def import_declared(
         changes[change].append(source_id)
     if (
         existing is not None
+        and existing.sha256 == read.sha256  # the same bytes: the same lines, the same record
         and not any(changes.values())
         and existing.match_distance_m == distance
         and all(getattr(existing, member) == value for member, value in provenance.items())

@@ -17,8 +17,8 @@ def site(source_id, lon=LON, lat=LAT, **properties):
     }
 
 
-def write_sites(path, features) -> str:
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+def write_sites(path, features, indent=None) -> str:
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, indent=indent))
     return str(path)
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+from pathlib import Path
 
 import numpy
 import pyogrio.raw
@@ -230,6 +231,12 @@ def test_the_same_file_read_otherwise_is_a_new_version_and_keeps_its_credit(isol
     relicensed = load_sites(isolated, path, **options | {"licence": "ODbL 1.0"})
     assert (relicensed.version, relicensed.changed) == (3, [])
     assert db("SELECT licence FROM declared_datasets").scalar_one() == "ODbL 1.0"
+    # The same sites in other bytes (written otherwise): a version, recording its file.
+    reordered = write_sites(tmp_path / "list.geojson", [site("K1", addr="Rue de Rivoli")], indent=2)
+    again = load_sites(isolated, reordered, **options | {"licence": "ODbL 1.0"})
+    assert (again.version, again.changed, again.unchanged) == (4, [], False)
+    stored_sha = db("SELECT sha256 FROM declared_datasets").scalar_one()
+    assert stored_sha == hashlib.sha256(Path(reordered).read_bytes()).hexdigest()
 
 
 def test_a_new_version_records_what_was_added_removed_and_changed(isolated, db, tmp_path):
