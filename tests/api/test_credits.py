@@ -69,6 +69,7 @@ def test_tilejson_credits_openstreetmap_with_links(client, imported):
         "/api/v1/devices?cluster=true&zoom=10&bbox=2.2,48.7,2.4,48.9",
         "/ogc/collections/devices",
         "/ogc/collections/devices/items",
+        "/api/v1/views?bbox=2.2,48.7,2.4,48.9",  # cones drawn from the devices' data
     ],
 )
 def test_listings_and_collections_link_every_licence(client, imported, url):
@@ -77,6 +78,14 @@ def test_listings_and_collections_link_every_licence(client, imported, url):
         "Vigie contributors (ODbL 1.0)": ODBL,
         "© OpenStreetMap contributors (ODbL 1.0)": ODBL,
     }
+
+
+def test_a_cameras_cone_names_its_sources_in_headers(client, imported, db):
+    camera = db("SELECT id FROM devices WHERE osm_id = 42").scalar_one()
+    response = client.get(f"/api/v1/devices/{camera}/view")
+    assert response.status_code == 200
+    assert OSM in response.headers["X-Attribution"]
+    assert f'<{ODBL}>; rel="license"' in response.headers.getlist("Link")
 
 
 class NoSecondStatement:

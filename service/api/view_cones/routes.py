@@ -1,6 +1,6 @@
 """View cones: the ground each camera is modelled to see, as GeoJSON (see docs/statistics.md)."""
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
 
@@ -12,8 +12,9 @@ from ...geo.statistics.selection import StatisticsFilter
 from ...geo.view_cones import SEEING_KINDS, ViewModel, select_view_cone, select_view_cones
 from ...visibility import may_see
 from ..access import device_gone
+from ..credits import device_credits, licence_links, with_credit_headers
 from ..fields import split_antimeridian
-from ..geojson import GEOJSON, feature_collection
+from ..geojson import GEOJSON, feature_collection, link
 from .schemas import ViewConeCollectionSchema, ViewConesArgsSchema, ViewConeSchema
 
 DEFAULT_LIMIT = 1000
@@ -41,7 +42,8 @@ class DeviceViewConeViews(MethodView):
             raise device_gone(device_id, row.deleted_at, row.merged_into)
         if row.kind not in SEEING_KINDS:
             raise NotFound(f"Device {device_id} is a {row.kind}: it has no view cone.")
-        return Response(row.feature, mimetype=GEOJSON)
+        # Drawn from the device's data (OpenStreetMap's, when imported): credited so.
+        return with_credit_headers(Response(row.feature, mimetype=GEOJSON), device_credits())
 
 
 @blp.route("/views")
@@ -61,7 +63,11 @@ class ViewConesViews(MethodView):
         limit = args.get("limit", DEFAULT_LIMIT)
         model = ViewModel.from_config(current_app.config)
         page = session.execute(select_view_cones(flt, model, limit)).one()
+        credits = device_credits()
         body = feature_collection(
-            page.features, numberReturned=page.returned, truncated=page.has_more
+            page.features,
+            numberReturned=page.returned,
+            truncated=page.has_more,
+            links=[link(request.url, "self"), *licence_links(credits)],
         )
-        return Response(body, mimetype=GEOJSON)
+        return with_credit_headers(Response(body, mimetype=GEOJSON), credits)

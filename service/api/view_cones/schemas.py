@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from ..fields import BBox
+from ..fields import BBox, LinkSchema
 from ..statistics.schemas import DeviceSelectionArgsSchema
 
 
@@ -35,3 +35,7 @@ class ViewConeCollectionSchema(ma.Schema):
     features = ma.fields.List(ma.fields.Nested(ViewConeSchema))
     numberReturned = ma.fields.Integer()
     truncated = ma.fields.Boolean(metadata={"description": "More cameras than limit in view"})
+    links = ma.fields.List(
+        ma.fields.Nested(LinkSchema),
+        metadata={"description": "self, and a license link per source of the devices"},
+    )
