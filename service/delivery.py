@@ -119,12 +119,21 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+def vary_by_origin(response: Response) -> Response:
+    response.vary.add("Origin")
+    return response
+
+
 def init_app(app) -> None:
     # Registered first so that it runs last (Flask runs after-request hooks in reverse order).
     app.after_request(one_vary_field)
     app.after_request(cache_headers)
     origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
     methods = [m.strip().upper() for m in app.config["CORS_METHODS"].split(",") if m.strip()]
+    if origins != ["*"]:
+        # Each answer then depends on the Origin asked from, refused ones too: a shared cache
+        # must not hand a copy made for another origin (or for none) to an allowed one.
+        app.after_request(vary_by_origin)
     CORS(
         app,
         origins=origins,

@@ -104,6 +104,10 @@ class TestCors:
         assert allowed.headers["Access-Control-Allow-Origin"] == "https://carte.example"
         refused = client.get("/ogc", headers={"Origin": "https://evil.example"})
         assert "Access-Control-Allow-Origin" not in refused.headers
+        # Refused, or asked from no origin, the answer varies by origin all the same: a shared
+        # cache would otherwise hand that copy, without the header, to an allowed origin.
+        for other in (refused, client.get("/ogc")):
+            assert "Origin" in {name.strip() for name in other.headers["Vary"].split(",")}
         # Answers vary by origin and by coding: one Vary field names both (caches that read
         # only the first field would otherwise mix codings).
         assert allowed.headers.getlist("Vary") == ["Accept-Encoding, Origin"]
