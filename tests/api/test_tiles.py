@@ -218,6 +218,19 @@ class TestTileJSON:
         alpr = client.get("/tiles/devices.json?kind=alpr").get_json()
         assert alpr["bounds"] == body["bounds"] and alpr["center"] == [2.4, 48.88, 16]
 
+    def test_is_revalidated_as_often_as_a_tile(self, client):
+        """Its centre and its credit (OpenStreetMap's once imported) change with the devices: a
+        browser keeps it a minute, then asks again with its ETag."""
+        first = client.get("/tiles/devices.json")
+        assert first.headers["Cache-Control"].startswith("public, max-age=60")
+        again = client.get("/tiles/devices.json", headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304
+        pin(client, 2.30, 48.84)
+        changed = client.get(
+            "/tiles/devices.json", headers={"If-None-Match": first.headers["ETag"]}
+        )
+        assert changed.status_code == 200 and changed.get_json()["center"] == [2.3, 48.84, 16]
+
     def test_kind_filter_is_carried_into_the_tile_url(self, client):
         body = client.get("/tiles/devices.json?kind=alpr,camera").get_json()
         assert body["tiles"][0].endswith("{z}/{x}/{y}.mvt?kind=alpr%2Ccamera")

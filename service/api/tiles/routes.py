@@ -5,12 +5,14 @@ import math
 import time
 from urllib.parse import urlencode
 
+import orjson
 from flask import Response, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
 from ...caching import share, tile_keys
 from ...db import run_statement, session
+from ...delivery import conditional_response
 from ...errors import NotFound
 from ...extensions import BINARY, ETAG_HEADER, Blueprint
 from ...geo.declared.tiles import declared_tile_statement
@@ -29,6 +31,7 @@ from ..credits import (
     device_credits,
     with_credit_headers,
 )
+from ..geojson import JSON
 from .schemas import NoQueryArgsSchema, TileJSONSchema, TileQueryArgsSchema
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -36,8 +39,9 @@ TILE_HEADERS = {**ETAG_HEADER, "Cache-Control": {"schema": {"type": "string"}}}
 # Pins change often but a browser can show a minute-old tile; the ETag makes revalidation
 # cheap. Shared caches keep tiles longer: a change of devices purges the tiles it touched.
 TILE_MAX_AGE = 60
-# TileJSON changes only with the server's address or version.
-TILEJSON_MAX_AGE = 3600
+# TileJSON changes with the devices too: its centre, and its credit (OpenStreetMap's once its
+# cameras are imported), which a map shows. Kept as long as a tile, revalidated by its ETag.
+TILEJSON_MAX_AGE = 60
 
 # What the features of the layer carry, for TileJSON's vector_layers.
 TILE_FIELDS = {
@@ -175,7 +179,7 @@ class DeviceTileJSONViews(MethodView):
         # the public devices' (of the kinds asked), at the zoom that shows them whole, so that a
         # map opens on them.
         extent = devices_extent(tuple(sorted(set(kind))))
-        return {
+        tilejson = {
             "tilejson": "3.0.0",
             "name": "Vigie devices",
             "description": f"Surveillance devices; below zoom {DETAIL_ZOOM} grid cells of 1/8 "
@@ -197,3 +201,4 @@ class DeviceTileJSONViews(MethodView):
                 }
             ],
         }
+        return conditional_response(orjson.dumps(tilejson), JSON)
