@@ -95,6 +95,8 @@ def test_requests_gunicorn_refuses_itself_get_problem_json(database_url, tmp_pat
         head, _, body = answers[raw].partition(b"\r\n\r\n")
         assert head.startswith(f"HTTP/1.1 {status}".encode()), head
         assert b"Content-Type: application/problem+json" in head
+        # Readable from a map page on another site (CORS_ORIGINS *, the default).
+        assert b"Access-Control-Allow-Origin: *" in head
         problem = json.loads(body)
         assert problem["status"] == status and b"a" * 100 not in body and b"b" * 100 not in body
 
