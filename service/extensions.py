@@ -24,6 +24,7 @@ from werkzeug.routing import BaseConverter, Map, Rule, UUIDConverter
 from .errors import (
     LIMIT_HEADERS,
     BadRequest,
+    InvalidInput,
     PayloadTooLarge,
     ServiceError,
     ServiceUnavailable,
@@ -729,7 +730,7 @@ def reject_unstorable_text():
         ):
             field = unstorable_path(values, NUL)
             if field is not None:
-                raise BadRequest(
+                raise InvalidInput(
                     f"The {location} parameter {field.split('.')[0]} contains a NUL character.",
                     field=field.split(".")[0],
                 )

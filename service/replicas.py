@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from .errors import BadRequest
+from .errors import InvalidInput
 
 log = logging.getLogger(__name__)
 HEADER = "Vigie-WAL-Position"
@@ -57,7 +57,7 @@ def requested_position(headers) -> int | None:
     try:
         return parse_position(value)
     except ValueError:
-        raise BadRequest(
+        raise InvalidInput(
             f"{HEADER} is a WAL position as a write's answer gives it (such as 0/16B3748): "
             "send back the last one received, unchanged.",
             field=HEADER,

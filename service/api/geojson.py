@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import orjson
 from flask import request, url_for
 
-from ..errors import BadRequest
+from ..errors import InvalidInput
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
@@ -99,7 +99,7 @@ class CursorCodec:
             self.check(position)
             return position
         except (binascii.Error, UnicodeDecodeError, ValueError, struct.error) as exc:
-            raise BadRequest(
+            raise InvalidInput(
                 f"The cursor is not one this server issued; {self.advice}", field=self.field
             ) from exc
 

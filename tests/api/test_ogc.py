@@ -879,3 +879,20 @@ def test_items_and_an_item_list_photos_with_absolute_urls(client, db):
     listed = client.get(ITEMS).get_json()["features"][0]["properties"]["photos"]
     alone = client.get(f"{ITEMS}/{device}").get_json()["properties"]["photos"]
     assert [p["thumbnail"] for p in listed] == [p["thumbnail"] for p in alone] == [thumbnail]
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/ogc/collections/devices/items?filter=kind%20%3D", "filter"),
+        ("/ogc/collections/devices/items?cursor=garbage", "cursor"),
+        ("/api/v1/devices?cursor=garbage", "cursor"),
+    ],
+)
+def test_a_query_value_of_the_wrong_shape_is_invalid_input(client, url, field):
+    """As the README sorts refusals: a filter that does not parse, a cursor that is none, are
+    values of the wrong shape (invalid-input), like any other parameter webargs refuses."""
+    response = client.get(url)
+    assert response.status_code == 400
+    problem = response.get_json()
+    assert problem["type"].endswith("/invalid-input") and problem["errors"][0]["field"] == field

@@ -18,7 +18,7 @@ from sqlalchemy import false
 from ...caching import ALL_DEVICES, area_keys, device_key, district_key, share
 from ...db import run_statement, session, time_limit
 from ...delivery import accepted_media_types, conditional_response
-from ...errors import BadRequest, NotFound
+from ...errors import BadRequest, InvalidInput, NotFound
 from ...exports.geopackage import Layer, write_flatgeobuf, write_geopackage
 from ...extensions import BINARY, ETAG_HEADER, Blueprint, api
 from ...geo.collections import COLLECTIONS, DEVICES, DISTRICTS, OgcCollection, PageRequest
@@ -512,7 +512,7 @@ def filter_conditions(collection: OgcCollection, args: dict) -> list:
             for text in args.get("filter", [])
         ]
     except FilterError as exc:
-        raise BadRequest(str(exc), field="filter") from exc
+        raise InvalidInput(str(exc), field="filter") from exc
     return conditions
 
 
