@@ -520,10 +520,10 @@ def test_a_correction_with_another_photo_replaces_the_first(phone, db, as_user):
     assert [e for e in phone.errors if not re.search("status of (504|409)", e)] == []
 
 
-def test_discarding_a_pin_stored_with_its_answer_lost_keeps_its_photo(phone, db, as_user):
-    """The pin reached the server with its photo, its answer lost: given up on the phone, the
-    pin is no longer sent, but the photo the server attached to it stays (only a photo still
-    loose goes with what is discarded)."""
+def test_discarding_a_pin_stored_with_its_answer_lost_withdraws_it(phone, db, as_user):
+    """The pin reached the server with its photo, its answer lost: given up "for good" on the
+    phone, it is withdrawn from the server too, rather than left awaiting a moderator's
+    approval; the photo goes with the pin it was attached to, not on its own."""
     author = as_user()
     stored = pinned_with_its_answer_lost(phone, author, photo=images.plain_photo())
     [photo] = stored["properties"]["photos"]
@@ -533,7 +533,8 @@ def test_discarding_a_pin_stored_with_its_answer_lost_keeps_its_photo(phone, db,
     with page.expect_response(lambda answer: f"/api/v1/photos/{photo['id']}" in answer.url):
         page.locator("#sheet").get_by_role("button", name="Discard").click()
     expect(page.locator("#outbox-button")).to_be_hidden()
-    page.wait_for_load_state("networkidle")
+    device = db("SELECT deleted_at FROM devices WHERE id = :i", i=stored["id"]).one()
+    assert device.deleted_at is not None
     assert db("SELECT device_id FROM photos WHERE id = :i", i=photo["id"]).scalar_one() is not None
 
 

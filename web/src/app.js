@@ -6,7 +6,7 @@ import { showDevice } from "./details.js";
 import { currentLanguage, errorText, kindLabel, onLanguageChange, problemText, setLanguage, t, translatePage } from "./i18n.js";
 import { KINDS, createMap, kindIcon } from "./map.js";
 import { showModerationQueue } from "./moderation.js";
-import { forgetLoosePhoto, rememberSent, sendOperation } from "./operations.js";
+import { forgetWhatWasSent, rememberSent, sendOperation } from "./operations.js";
 import { createOutboxView } from "./outbox-view.js";
 import { startPinning } from "./pinning.js";
 import { createOutbox } from "./queue.js";
@@ -24,7 +24,7 @@ const languageSelect = document.getElementById("language");
 languageSelect.value = currentLanguage();
 languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
 
-const queue = createOutbox(db, sendOperation, { owner: async () => session()?.userId ?? null, forget: forgetLoosePhoto });
+const queue = createOutbox(db, sendOperation, { owner: async () => session()?.userId ?? null, forget: forgetWhatWasSent });
 // Every module flushes through this: what the server accepted is drawn at once, and a pin
 // refused as a duplicate is put before the contributor (once done with a form being filled in).
 const outbox = { ...queue, flush: flushOutbox };

@@ -91,9 +91,18 @@ const NOT_CONTENT = new Set(["photos", "deleted_at", "merged_into", "created_at"
 // when it answers (else the server's cleanup of loose photos removes it).
 export const forgetPhoto = (id) => request("DELETE", `photos/${id}`).catch(() => null);
 
-// The photo an outbox item given up had uploaded: deleted only while it is still loose. The
-// item's write may have reached the server, its answer lost, and attached it to the device.
-export async function forgetLoosePhoto(id) {
+// What an outbox item given up may have left on the server. A pin sent before, its answer
+// lost, may be stored: withdrawn (while still its author's to withdraw). Its photo goes while
+// still loose, unless another item sends it; attached by a write that reached the server, it
+// stays with that write.
+export async function forgetWhatWasSent(item, { photoStillSent = false } = {}) {
+  if (item.type === "pin" && item.attempted && item.state !== "refused") {
+    await request("DELETE", `devices/${item.feature.id}`).catch(() => null);
+  }
+  if (item.photoId && !photoStillSent) await forgetLoosePhoto(item.photoId);
+}
+
+async function forgetLoosePhoto(id) {
   try {
     const { data } = await request("GET", `photos/${id}`);
     if (data.device_id === null) await forgetPhoto(id);

@@ -28,7 +28,8 @@ export const deviceIdOf = (item) => (item.type === "pin" ? item.feature?.id : it
 // Items with no device (kept by earlier versions) hold back nothing but themselves.
 const holdKey = (item) => deviceIdOf(item) ?? item.seq;
 
-// FORGET(photoId): deletes from the server a loose photo an item given up had uploaded.
+// FORGET(item, { photoStillSent }): takes back from the server what an item given up may have
+// left there (app.js: operations.js's forgetWhatWasSent).
 export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(), owner = async () => null, forget = async () => {} } = {}) {
   const listeners = new Set();
   let passes = Promise.resolve();
@@ -72,6 +73,8 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
         continue;
       }
       try {
+        // Sent at least once from now on: its answer may be lost, what it wrote kept.
+        if (!item.attempted) await save(Object.assign(item, { attempted: true }));
         const result = await send(item, async (progress) => save(Object.assign(item, progress)));
         await (await db).delete("outbox", item.seq);
         if (item.replaces != null) await (await db).delete("outbox", item.replaces);
@@ -124,14 +127,15 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
     await notify();
   }
 
-  // Given up by the contributor: gone from the phone, and the photo it had uploaded given to
-  // FORGET (deleted on the server while still loose), unless another item still sends it.
+  // Given up by the contributor: gone from the phone, then given to FORGET, told whether
+  // another item still sends its photo.
   async function discard(seq) {
     const item = await (await db).get("outbox", seq);
     await (await db).delete("outbox", seq);
     await notify();
-    const photoId = item?.photoId;
-    if (photoId && !(await all()).some((other) => other.photoId === photoId)) await forget(photoId);
+    if (!item) return;
+    const photoStillSent = Boolean(item.photoId) && (await all()).some((other) => other.photoId === item.photoId);
+    await forget(item, { photoStillSent });
   }
 
   const onChange = (listener) => { listeners.add(listener); };

@@ -141,15 +141,26 @@ test("a discarded item is gone for good", async () => {
   assert.deepEqual(server.sent, []);
 });
 
-test("a discarded item's uploaded photo is deleted from the server, unless another item sends it", async () => {
+test("a discarded item is handed over to be taken back from the server, told whether its photo is still sent", async () => {
   const forgotten = [];
-  const outbox = createOutbox(freshStore(), fakeServer().send, { forget: async (id) => forgotten.push(id) });
+  const forget = async (item, { photoStillSent }) => forgotten.push([item.name, photoStillSent]);
+  const outbox = createOutbox(freshStore(), fakeServer().send, { forget });
   const pin = await outbox.add({ type: "pin", name: "a", photoId: "p1" });
   const vote = await outbox.add({ type: "confirm", name: "b", photoId: "p2" });
   await outbox.add({ type: "confirm", name: "c", photoId: "p2", replaces: vote.seq });
   const plain = await outbox.add({ type: "pin", name: "d" });
   for (const item of [pin, vote, plain]) await outbox.discard(item.seq);
-  assert.deepEqual(forgotten, ["p1"]);
+  assert.deepEqual(forgotten, [["a", false], ["b", true], ["d", false]]);
+});
+
+test("an item is marked as attempted before it is first sent, its answer possibly lost", async () => {
+  const db = freshStore();
+  let seenAttempted = null;
+  const outbox = createOutbox(db, async (item) => { seenAttempted = (await (await db).get("outbox", item.seq)).attempted; throw new OfflineError("down"); });
+  const item = await outbox.add({ type: "pin", name: "a" });
+  assert.equal(item.attempted, undefined);
+  await outbox.flush();
+  assert.equal(seenAttempted, true);
 });
 
 test("an account neither sees nor sends the items another account made on the phone", async () => {
