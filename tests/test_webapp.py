@@ -977,7 +977,13 @@ def test_the_service_worker_sends_the_outbox_with_the_app_closed(phone, db, cont
 
 def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     author = as_user()
-    details = {"mount": "pole", "height": 4.5, "operator": "ACME", "zone": "traffic"}
+    details = {
+        "mount": "pole",
+        "height": 4.5,
+        "operator": "ACME",
+        "zone": "traffic",
+        "tags": {"contact:phone": "+33 6 12 34 56 78"},
+    }
     response = author.post("/api/v1/devices", json=feature(2.3524, 48.8567, kind="alpr", **details))
     assert response.status_code == 201
     pending = response.get_json()["id"]
@@ -1015,7 +1021,12 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     expect(item).to_contain_text(f"By {author.user.username}, ")
     # Every field approval would publish, checked before it is.
     facts = item.locator("dl.facts")
-    for label, value in (("Mount", "pole"), ("Height (m)", "4.5"), ("Operator", "ACME")):
+    for label, value in (
+        ("Mount", "pole"),
+        ("Height (m)", "4.5"),
+        ("Operator", "ACME"),
+        ("Tags", "contact:phone=+33 6 12 34 56 78"),  # free text, published too
+    ):
         expect(facts.locator(f"dt:text-is('{label}') + dd")).to_have_text(value)
     approve = item.get_by_role("button", name="Approve")
     # Each one-tap decision is asked first (the buttons sit side by side): dismissed

@@ -9,7 +9,7 @@ import { deviceIdOf } from "./queue.js";
 import { closeSheet, element, field, notice, openSheet } from "./ui.js";
 
 const FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
-  "operator", "operator_type", "status", "observed_at", "notes", "source"];
+  "operator", "operator_type", "status", "observed_at", "notes", "source", "accuracy_m", "tags"];
 // Fields whose values come from the vocabulary (shown translated), not from contributors.
 const VOCABULARY_FIELDS = new Set(["camera_type", "mount", "zone", "surveillance", "operator_type", "status"]);
 const VERDICTS = [["still_there", "stillThere"], ["not_found", "notFound"], ["wrong_details", "wrongDetails"]];
@@ -27,6 +27,11 @@ export function fieldFacts(props) {
     if (name === "source") add(t(name), element("a", { href: value, rel: "noopener noreferrer nofollow" }, value));
     else if (VOCABULARY_FIELDS.has(name)) add(t(name), valueLabel(value));
     else if (name === "observed_at") add(t(name), dayText(value));
+    // Free tags (OpenStreetMap's, or a client's): each key and value as typed, which approval
+    // publishes too.
+    else if (name === "tags") {
+      if (Object.keys(value).length) add(t(name), Object.entries(value).map(([key, text]) => `${key}=${text}`).join("; "));
+    }
     else add(t(name), Array.isArray(value) ? value.map(shownNumber).join(", ") : shownNumber(value));
   }
   return { list, add };
