@@ -1237,6 +1237,30 @@ def test_the_browsers_own_refusal_of_a_field_is_in_the_pages_language(phone, con
     phone.wait_until_sent()
 
 
+def test_the_servers_english_words_in_the_status_line_are_marked_english(phone):
+    """The map's status line says why a listing was refused, in French around the server's
+    own English words, which are marked so there too."""
+    refusal = {
+        "type": "https://vigie.invalid/problems/bad-request",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "bbox: the box is too large.",
+    }
+    page = phone.open()
+    page.get_by_label("Language").select_option("fr")
+    phone.context.route(
+        "**/api/v1/devices?*",
+        lambda route: route.fulfill(
+            status=400, content_type="application/problem+json", json=refusal
+        ),
+    )
+    page.locator("#map").focus()
+    page.keyboard.press("ArrowRight")
+    status = page.locator("#status")
+    expect(status.locator("bdi[lang=en]")).to_have_text("bbox: the box is too large.")
+    expect(status).to_contain_text("Le serveur précise (en anglais)")
+
+
 def test_a_sheet_open_when_the_language_changes_follows_it_unless_something_is_typed(
     phone, as_user
 ):

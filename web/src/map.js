@@ -9,7 +9,7 @@ import { createDeclaredLayer } from "./declared.js";
 import { dayText, errorText, kindCount, kindLabel, onLanguageChange, t, valueLabel } from "./i18n.js";
 import { devicesChangedOnPhone } from "./operations.js";
 import { cachedDevicesIn, contains, keepArea } from "./store.js";
-import { coverControls, element, openSheet } from "./ui.js";
+import { coverControls, element, openSheet, showText } from "./ui.js";
 
 const MAX_FEATURES = 2000;
 // From this zoom on, a view holding groups keeps its devices for offline all the same: a few
@@ -240,7 +240,7 @@ export function createMap({ basemap, db, onSelect }) {
       const marker = L.marker([lat, lon], { icon: clusterIcon(props.count), title: t("clusterTitle", { count: props.count, summary }), riseOnHover: true, keyboard: true });
       whenActivated(marker, () => {
         if (map.getZoom() < map.getMaxZoom()) map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom()));
-        else chooseInCluster(lat, lon, props.count).catch((error) => { status.textContent = loadFailed(error); });
+        else chooseInCluster(lat, lon, props.count).catch((error) => { showText(status, loadFailed(error)); });
       });
       devicesLayer.addLayer(marker);
     }
@@ -325,7 +325,7 @@ export function createMap({ basemap, db, onSelect }) {
       if (error.name === "AbortError" || signal.aborted) return;
       if (error.status) {
         shownCounts = null;
-        status.textContent = loadFailed(error);
+        showText(status, loadFailed(error));
         return;
       }
       const kept = await cachedDevicesIn(db, bbox);

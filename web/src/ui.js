@@ -8,6 +8,9 @@ function textNodes(text) {
   return text.split(/\u2068([^\u2069]*)\u2069/).map((part, index) => (index % 2 ? element("bdi", { lang: "en" }, part) : part));
 }
 
+// NODE showing TEXT, the server's English words in it marked as element() marks them.
+export const showText = (node, text) => node.replaceChildren(...textNodes(text));
+
 export function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
