@@ -1198,9 +1198,11 @@ def test_the_servers_english_words_in_a_french_refusal_are_marked_english(phone)
         "status": 400,
         "detail": "The request could not be read.",
     }
+    # Without a service worker: with one in control, Playwright's routes may miss requests.
+    phone = Phone(phone.browser, phone.server, service_workers="block")
     page = phone.open()
     page.get_by_label("Language").select_option("fr")
-    phone.context.route(  # the context's: the service worker's requests too
+    phone.context.route(
         "**/api/v1/auth/tokens",
         lambda route: route.fulfill(
             status=400, content_type="application/problem+json", json=refusal
@@ -1246,6 +1248,8 @@ def test_the_servers_english_words_in_the_status_line_are_marked_english(phone):
         "status": 400,
         "detail": "bbox: the box is too large.",
     }
+    # Without a service worker: with one in control, Playwright's routes may miss requests.
+    phone = Phone(phone.browser, phone.server, service_workers="block")
     page = phone.open()
     page.get_by_label("Language").select_option("fr")
     phone.context.route(

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from service.api.geojson import CursorCodec, feature_collection
-from service.errors import BadRequest
+from service.errors import InvalidInput
 
 CODEC = CursorCodec(bool, int, uuid.UUID, advice="restart.")
 
@@ -35,7 +35,7 @@ def test_positions_round_trip_with_their_types():
 
 @pytest.mark.parametrize("cursor", ["", "!!", "AAAA", CODEC.encode(False, 1, uuid.uuid4()) + "AA"])
 def test_a_cursor_this_server_did_not_issue_is_a_400_naming_the_field(cursor):
-    with pytest.raises(BadRequest) as refused:
+    with pytest.raises(InvalidInput) as refused:
         CursorCodec(bool, int, uuid.UUID, field="since", advice="sync again.").decode(cursor)
     assert refused.value.field == "since"
 
