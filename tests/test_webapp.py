@@ -1189,25 +1189,32 @@ def test_the_account_sheet_says_the_role_in_the_chosen_language(phone, as_user):
     expect(page.locator(".leaflet-control-attribution")).to_contain_text("Dispositifs : ")
 
 
-def test_the_servers_english_words_in_a_french_refusal_are_marked_english(phone):
-    """A screen reader reading French would say the server's own reason with French sounds:
-    inside the French sentence, those words are marked as English."""
+def in_french_refused(phone, pattern: str, detail: str):
+    """A page in French on a phone without a service worker (with one in control,
+    Playwright's routes may miss requests), whose requests matching PATTERN the server refuses
+    as a bad request, saying DETAIL in its own English."""
     refusal = {
         "type": "https://vigie.invalid/problems/bad-request",
         "title": "Bad Request",
         "status": 400,
-        "detail": "The request could not be read.",
+        "detail": detail,
     }
-    # Without a service worker: with one in control, Playwright's routes may miss requests.
-    phone = Phone(phone.browser, phone.server, service_workers="block")
-    page = phone.open()
+    french = Phone(phone.browser, phone.server, service_workers="block")
+    page = french.open()
     page.get_by_label("Language").select_option("fr")
-    phone.context.route(
-        "**/api/v1/auth/tokens",
+    french.context.route(
+        pattern,
         lambda route: route.fulfill(
             status=400, content_type="application/problem+json", json=refusal
         ),
     )
+    return page
+
+
+def test_the_servers_english_words_in_a_french_refusal_are_marked_english(phone):
+    """A screen reader reading French would say the server's own reason with French sounds:
+    inside the French sentence, those words are marked as English."""
+    page = in_french_refused(phone, "**/api/v1/auth/tokens", "The request could not be read.")
     page.get_by_role("button", name="Compte").click()
     form = page.get_by_role("form", name="Se connecter")
     form.get_by_label("Pseudonyme").fill("someone")
@@ -1242,22 +1249,7 @@ def test_the_browsers_own_refusal_of_a_field_is_in_the_pages_language(phone, con
 def test_the_servers_english_words_in_the_status_line_are_marked_english(phone):
     """The map's status line says why a listing was refused, in French around the server's
     own English words, which are marked so there too."""
-    refusal = {
-        "type": "https://vigie.invalid/problems/bad-request",
-        "title": "Bad Request",
-        "status": 400,
-        "detail": "bbox: the box is too large.",
-    }
-    # Without a service worker: with one in control, Playwright's routes may miss requests.
-    phone = Phone(phone.browser, phone.server, service_workers="block")
-    page = phone.open()
-    page.get_by_label("Language").select_option("fr")
-    phone.context.route(
-        "**/api/v1/devices?*",
-        lambda route: route.fulfill(
-            status=400, content_type="application/problem+json", json=refusal
-        ),
-    )
+    page = in_french_refused(phone, "**/api/v1/devices?*", "bbox: the box is too large.")
     page.locator("#map").focus()
     page.keyboard.press("ArrowRight")
     status = page.locator("#status")
