@@ -59,8 +59,8 @@ export function coverControls() {
   for (const marker of document.querySelectorAll(".leaflet-marker-icon[tabindex]")) {
     const box = marker.getBoundingClientRect();
     const [x, y] = [box.left + box.width / 2, box.top + box.height / 2];
-    const reachable = !area || x < area.left || x > area.right || y < area.top || y > area.bottom ? 0 : -1;
-    if (marker.tabIndex !== reachable) marker.tabIndex = reachable;
+    const covered = Boolean(area) && x >= area.left && x <= area.right && y >= area.top && y <= area.bottom;
+    if (marker.tabIndex !== (covered ? -1 : 0)) marker.tabIndex = covered ? -1 : 0;
   }
 }
 window.addEventListener("resize", coverControls);
