@@ -1898,16 +1898,17 @@ def test_the_devices_of_one_spot_are_listed_by_the_kinds_shown_and_named_by_thei
 def test_devices_at_one_spot_are_chosen_from_their_cluster_and_markers_open_by_keyboard(
     phone, moderator
 ):
-    """Zooming in cannot part devices pinned at the same spot: the cluster lists them. A
-    marker opens with Enter as with a tap, and gets the focus back when the sheet closes."""
+    """Zooming in cannot part devices pinned at the same spot: close up (zoom 19, a cluster
+    at most 1.2 m wide; it used to zoom in once more first), the cluster lists them. A marker
+    opens with Enter as with a tap, and gets the focus back when the sheet closes."""
     spot = feature(2.3522, 48.8566)
     for kind in ("camera", "microphone"):
         spot["properties"]["kind"] = kind
         assert moderator.post("/api/v1/devices?force=true", json=spot).status_code == 201
     lone = feature(2.35228, 48.8566)  # 4 m east: apart at this zoom
     assert moderator.post("/api/v1/devices?force=true", json=lone).status_code == 201
-    page = phone.open("#20/48.8566/2.3522")
-    # At the deepest zoom a cluster no longer zooms in: the status says what it does.
+    page = phone.open("#19/48.8566/2.3522")
+    # Close up, a cluster no longer zooms in: the status says what it does.
     expect(page.locator("#status")).to_have_text(
         "3 devices in view (1 group of devices at one spot; select it to choose among them)"
     )
@@ -2807,6 +2808,41 @@ def test_a_form_with_work_in_it_is_left_only_when_the_contributor_says_so(phone,
     page.keyboard.press("Escape")
     expect(form).to_have_count(0)
     assert len(asked) == 5
+
+
+def test_a_sheet_closed_by_its_button_takes_its_history_entry_along(phone, contributor):
+    """The phone's Back closes an open sheet (its history entry); a sheet closed otherwise used
+    to leave that entry behind, so that the next Back did nothing at all. Closed by its button
+    or Escape, it now goes back past its entry: the next Back leaves the app. The map stays
+    where it was moved meanwhile, and a sheet opened at once after the close still has an
+    entry of its own, which Back closes."""
+    page = phone.page
+    before = f"{phone.server}/api/v1/"
+    page.goto(before)
+    phone.open()
+    sheet = page.locator("#sheet")
+    page.get_by_role("button", name="Account", exact=True).click()
+    expect(sheet).to_be_visible()
+    page.locator("#map").focus()
+    page.keyboard.press("ArrowLeft")  # the map moves while the sheet shows
+    expect(page.locator(".leaflet-map-pane")).to_have_attribute(
+        "style", re.compile(r"translate3d\(80px, -?[\d.]+px, 0px\)")
+    )
+    opened_at = re.compile(r"#18/48\.85660/2\.35220$")
+    page.get_by_role("button", name="Close").click()
+    expect(sheet).to_be_hidden()
+    expect(page).not_to_have_url(opened_at)
+    moved = page.url
+    # Opened again and closed by Escape, then opened again at once: Back closes that one.
+    page.get_by_role("button", name="Account", exact=True).click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Account", exact=True).click()
+    expect(sheet).to_be_visible()
+    page.go_back()
+    expect(sheet).to_be_hidden()
+    assert page.url == moved
+    page.go_back()
+    expect(page).to_have_url(before)
 
 
 def test_markers_the_sheet_covers_are_out_of_the_keyboards_reach(phone, moderator):

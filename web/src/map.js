@@ -15,6 +15,7 @@ const MAX_FEATURES = 2000;
 // From this zoom on, a view holding groups keeps its devices for offline all the same: a few
 // streets, whose devices one more request reads.
 const KEEP_ONE_BY_ONE_FROM = 17;
+const LIST_GROUPS_FROM_ZOOM = 19;
 const CONE_RADIUS_M = 30;
 const METRES_PER_DEGREE = 111320;
 const DEFAULT_VIEW = { lat: 48.8566, lon: 2.3522, zoom: 13 };
@@ -200,6 +201,11 @@ export function createMap({ basemap, db, onSelect }) {
     layer.addLayer(marker);
   }
 
+  // Close up, a cluster is a cell of 4 px (cell_bits in service/geo/tiles.py), at most 1.2 m
+  // wide from LIST_GROUPS_FROM_ZOOM on: zooming in would part devices pinned at one spot no
+  // better than the contributor's eye, so a tap lists them instead.
+  const listsGroups = () => map.getZoom() >= LIST_GROUPS_FROM_ZOOM;
+
   // Devices of a cluster that zooming in cannot part (pinned at the same spot): the nearest of
   // those in view, of the kinds shown (as the cluster counts them), to choose from.
   async function chooseInCluster(lat, lon, count) {
@@ -239,7 +245,7 @@ export function createMap({ basemap, db, onSelect }) {
       const summary = Object.entries(props.kinds).map(([kind, count]) => kindCount(kind, count)).join(", ");
       const marker = L.marker([lat, lon], { icon: clusterIcon(props.count), title: t("clusterTitle", { count: props.count, summary }), riseOnHover: true, keyboard: true });
       whenActivated(marker, () => {
-        if (map.getZoom() < map.getMaxZoom()) map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom()));
+        if (!listsGroups()) map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom()));
         else chooseInCluster(lat, lon, props.count).catch((error) => { showText(status, loadFailed(error)); });
       });
       devicesLayer.addLayer(marker);
@@ -260,7 +266,7 @@ export function createMap({ basemap, db, onSelect }) {
     status.textContent = (offline
       ? t("offlineDevices", { count: devices })
       : t("devicesInView", { count: devices })
-        + (clusters ? t(map.getZoom() < map.getMaxZoom() ? "clustersHint" : "clustersHintChoose", { count: clusters }) : ""))
+        + (clusters ? t(listsGroups() ? "clustersHintChoose" : "clustersHint", { count: clusters }) : ""))
       + (unsent ? t("unsentInView", { count: unsent }) : "");
   }
 
@@ -317,9 +323,7 @@ export function createMap({ basemap, db, onSelect }) {
         draw(data.features);
         drawn = key;
       }
-      const center = map.getCenter();
-      // The entry's state kept: an open sheet's (ui.js, standInHistory).
-      window.history.replaceState(window.history.state, "", `#${map.getZoom()}/${center.lat.toFixed(5)}/${center.lng.toFixed(5)}`);
+      showPlaceInAddress();
     } catch (error) {
       // A newer load took over (after a session ended by the server, one without the token).
       if (error.name === "AbortError" || signal.aborted) return;
@@ -391,6 +395,16 @@ export function createMap({ basemap, db, onSelect }) {
       highlightLayer.addLayer(L.circleMarker([lat, lon], { radius: 20, color: "#0b57d0", weight: 3, fill: false, interactive: false, className: "candidate-ring" }));
     }
   }
+
+  // The address follows the map, except in an open sheet's history entry (ui.js,
+  // standInHistory): it keeps the address of the entry under it, so that going back past it
+  // moves nothing, and the entry gone, the address is the map's again.
+  function showPlaceInAddress() {
+    if (window.history.state?.sheet) return;
+    const center = map.getCenter();
+    window.history.replaceState(window.history.state, "", `#${map.getZoom()}/${center.lat.toFixed(5)}/${center.lng.toFixed(5)}`);
+  }
+  window.addEventListener("popstate", showPlaceInAddress);
 
   map.on("moveend", load);
   // Markers the open sheet covers leave the tab order (ui.js), wherever the map puts them.

@@ -100,14 +100,37 @@ export function openSheet(title, content, { closed = null, unsaved = null, again
 
 // The phone's Back button closes the sheet (asked first when it holds unsaved work) rather
 // than leave the app, and what was typed with it: an open sheet stands as an entry of the
-// page's history. A sheet closed otherwise leaves its entry, which the next sheet takes again
-// (a Back then only goes past it), rather than go back by itself, which would race a sheet
-// opened right after.
+// page's history, pushed with the address it opened at (the map leaves that address alone
+// while the sheet shows, so that leaving the entry moves nothing). A sheet closed otherwise
+// (its close button, Escape, Save) goes back past its entry, so that the next Back leaves the
+// app as it should; a sheet opened before that going back has landed waits for it to push its
+// own. A sheet a place link closed keeps its entry, under the place's: Back opens it again.
+let ownEntry = false;
+let leavingEntry = false;
+
 function standInHistory() {
+  if (leavingEntry) return; // pushed once the entry being left is gone (popstate)
   if (!window.history.state?.sheet) window.history.pushState({ sheet: true }, "", window.location.href);
+  ownEntry = true;
 }
 
+function leaveOwnEntry() {
+  if (!ownEntry) return;
+  ownEntry = false;
+  leavingEntry = true;
+  window.history.back();
+}
+
+// A reload keeps the entry's state, not the sheet: that entry is the map's again.
+if (window.history.state?.sheet) window.history.replaceState(null, "", window.location.href);
+
 window.addEventListener("popstate", (event) => {
+  if (leavingEntry) {
+    leavingEntry = false;
+    if (!sheet().hidden) standInHistory();
+    return;
+  }
+  ownEntry = Boolean(event.state?.sheet);
   if (sheet().hidden && event.state?.sheet && leftForPlace) {
     const again = leftForPlace;
     leftForPlace = null;
@@ -132,6 +155,7 @@ export function closeSheet() {
   const active = document.activeElement;
   const hadFocus = !active || active === document.body || sheet().contains(active);
   sheet().hidden = true;
+  leaveOwnEntry();
   coverControls();
   document.getElementById("sheet-body").replaceChildren();
   if (onClose) onClose();
@@ -158,7 +182,10 @@ export const placeLink = ([lon, lat], text) =>
 
 function leaveForPlace() {
   const again = reopen;
+  const entry = ownEntry;
+  ownEntry = false; // the link's place goes on top of it
   if (closeSheet()) leftForPlace = again;
+  else ownEntry = entry;
 }
 
 // SHOW (which opens the sheet) now, or once the contributor is done with the form the sheet
