@@ -331,6 +331,14 @@ class ClauseBuilder(Evaluator):
         label = getattr(name, "value", None) or type(node).__name__
         raise FilterError(f"{label} is not supported by this server's CQL2 filters.")
 
+    @handle(ast.BBox)
+    def bbox_predicate(self, node, *_evaluated):
+        name = getattr(node.lhs, "name", "geometry")
+        box = f"{node.minx}, {node.miny}, {node.maxx}, {node.maxy}"
+        raise FilterError(
+            f"BBOX(property, ...) is not CQL2: write S_INTERSECTS({name}, BBOX({box}))."
+        )
+
     @handle(ast.Attribute)
     def attribute(self, node):
         queryable = self.queryables.get(node.name)
@@ -804,13 +812,34 @@ def cql2_json_clause(
     return clause_of(tree, queryables, crs=crs)
 
 
+# `property ILIKE 'pattern'` of the pre-standard CQL text: OGR writes its -where's ILIKE so.
+PRE_STANDARD_ILIKE = re.compile(
+    r"""(?P<lhs>"(?:""|[^"])+"|\b[A-Za-z_][\w.]*)\s+(?P<negated>NOT\s+)?ILIKE\s+"""
+    r"(?P<rhs>" + STRING_LITERAL.pattern + ")",
+    re.IGNORECASE,
+)
+
+
+def standard_likes(text: str) -> str:
+    """The pre-standard `a ILIKE 'p'` as CQL2 writes it, `CASEI(a) LIKE CASEI('p')`."""
+    strings = StringLiterals(text)
+    return PRE_STANDARD_ILIKE.sub(
+        lambda m: (
+            m[0]
+            if strings.contain(m.start())
+            else f"CASEI({m['lhs']}) {'NOT ' if m['negated'] else ''}LIKE CASEI({m['rhs']})"
+        ),
+        text,
+    )
+
+
 FILTER_LANGUAGES = {
     "cql2-text": cql2_text_clause,
     "cql2-json": cql2_json_clause,
     # The name of CQL2 text before the standard, which GDAL 3.6 (Debian 12) sends, and the
     # only filter language it pushes to a server.
     "cql-text": lambda text, queryables, crs: cql2_text_clause(
-        text, queryables, crs, times_as_text=True
+        standard_likes(text), queryables, crs, times_as_text=True
     ),
 }
 

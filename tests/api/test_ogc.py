@@ -451,6 +451,23 @@ class TestCql2Filter:
         response = client.get(ITEMS, query_string={"filter": text, "filter-lang": "cql-text"})
         assert ids(response) == {paris["louvre"]}
 
+    def test_cql_text_reads_ilike_as_ogr_writes_it(self, client, paris):
+        """OGR sends `-where "operator ILIKE 'ville%'"` as it is: CASEI on both sides in CQL2,
+        NOT ILIKE too, and the word left alone inside a string. Standard CQL2 has no ILIKE."""
+        other = pin(client, 2.35, 48.86, operator="x ILIKE 'VILLE%'")["id"]
+
+        def cql_text(text):
+            response = client.get(ITEMS, query_string={"filter": text, "filter-lang": "cql-text"})
+            assert response.status_code == 200, response.get_json()
+            return ids(response)
+
+        assert cql_text("operator ILIKE 'VILLE%'") == {paris["bastille"]}
+        assert cql_text("\"operator\" ilike '%de paris'") == {paris["bastille"]}
+        assert paris["bastille"] not in cql_text("operator NOT ILIKE 'ville%'")
+        assert cql_text("operator = 'x ILIKE ''VILLE%''' AND operator ILIKE 'X%'") == {other}
+        standard = client.get(ITEMS, query_string={"filter": "operator ILIKE 'VILLE%'"})
+        assert standard.status_code == 400
+
     def test_s_intersects_with_a_polygon_and_a_bbox(self, client, paris):
         polygon = "POLYGON((2.33 48.85, 2.38 48.85, 2.38 48.87, 2.33 48.87, 2.33 48.85))"
         assert ids(self.cql(client, f"S_INTERSECTS(geometry, {polygon})")) == {
@@ -601,6 +618,7 @@ class TestCql2Filter:
             ("T_CONTAINS(observed_at, TIMESTAMP('2026-01-01T00:00:00Z'))", "cannot hold"),
             ("UPPER(operator) = 'X'", "not supported"),
             ("kind LIKE 5", "LIKE"),
+            ("BBOX(geometry, 2.3, 48.8, 2.4, 48.9)", "S_INTERSECTS(geometry, BBOX(2.3, 48.8,"),
         ],
     )
     def test_bad_filters_are_400_naming_the_filter(self, client, db, paris, text, message):

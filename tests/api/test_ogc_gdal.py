@@ -100,6 +100,13 @@ def test_gdal_filters_on_a_day_and_on_a_string_with_a_quote(live_server, seeded,
     assert [f["properties"]["operator"] for f in pub] == ["Kennedy's Irish Pub"]
 
 
+def test_gdal_filters_without_regard_to_case(live_server, seeded, tmp_path):
+    """OGR's -where ILIKE reaches the server as `operator ILIKE '...'` in its CQL text."""
+    features = read_layer(live_server, tmp_path, "-where", "operator ILIKE 'OPERATOR 1%'")
+    expected = {n for n in range(2, SEEDED + 2) if str(n).startswith("1")}
+    assert {f["properties"]["operator"] for f in features} == {f"operator {n}" for n in expected}
+
+
 def test_a_filter_in_the_url_holds_with_gdals_own_where(live_server, seeded, db, tmp_path):
     """GDAL repeats an `OAPIF:` URL's query string on every request, and adds its -where as a
     second filter: both hold; the single feature it fetches by id ignores the URL's."""
