@@ -13,6 +13,7 @@ from service.config import Config
 # Each worker keeps freed memory for its next responses (KEEP_FREED_MEMORY_MB).
 from service.memory import memory_settings, post_fork  # noqa: F401  (post_fork: a gunicorn hook)
 from service.server_errors import answer_server_errors_as_problems
+from service.server_logs import one_line
 
 # Settings are read once here, in the master, so that a wrong one stops the start with its
 # name: a worker that stopped on it would be started again and again, answering nothing. The
@@ -46,3 +47,9 @@ accesslog = "-"
 access_log_format = "%(m)s %(U)s %(s)s %(B)sB %(M)sms"
 # The error log drops what gunicorn would say of a client: its address, request line, headers.
 logger_class = "service.server_logs.ClientPrivateLogger"
+
+
+def pre_request(worker, req):
+    """gunicorn's own hook logs each request's path at debug level as it came, a token pasted
+    into it included: the same line, the path as the access log writes it."""
+    worker.log.debug("%s %s", req.method, one_line(req.path))

@@ -32,6 +32,7 @@ def create_app(config: Config | None = None) -> Flask:
     delivery.init_app(app)
     caching.init_app(app)
     extensions.api.init_app(app)
+    app.before_request(extensions.refuse_malformed_hosts)
     app.before_request(extensions.refuse_encoded_bodies)
     app.before_request(extensions.refuse_bodies_over_the_limit)
     ratelimit.init_app(app)

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -116,8 +116,12 @@ def reserve_username(username: str) -> None:
     days = current_app.config["DELETED_USERNAME_RESERVED_DAYS"]
     if days <= 0:
         return
+    # Until the end of a day, not to the microsecond: the row must not tell when the account
+    # was deleted any better than that day.
+    last_day = (now + timedelta(days=days)).date()
+    until = datetime.combine(last_day + timedelta(days=1), time.min, UTC)
     reservation = insert(ReservedUsername).values(
-        name_hash=keyed_hash(username.lower()), reserved_until=now + timedelta(days=days)
+        name_hash=keyed_hash(username.lower()), reserved_until=until
     )
     session.execute(
         reservation.on_conflict_do_update(
@@ -207,7 +211,9 @@ def current_user() -> User | None:
         scheme, _, plain = header.partition(" ")
         if scheme.lower() != "bearer" or not plain.strip():
             raise Unauthorized(
-                "Send the token as `Authorization: Bearer <token>`.", field="Authorization"
+                "Send the token as `Authorization: Bearer <token>`.",
+                field="Authorization",
+                error="invalid_request",
             )
         row = session.execute(
             select(User, ApiToken.id)
@@ -222,7 +228,9 @@ def current_user() -> User | None:
             if current_replica() is not None:
                 raise ReadOnPrimary  # a token issued after the position the client sent
             raise Unauthorized(
-                "The token is unknown, expired or revoked: log in again.", field="Authorization"
+                "The token is unknown, expired or revoked: log in again.",
+                field="Authorization",
+                error="invalid_token",
             )
         user, g.token_id = row
     g.user = user
@@ -232,11 +240,7 @@ def current_user() -> User | None:
 def require_user(role: str | None = None) -> User:
     user = current_user()
     if user is None:
-        raise Unauthorized(
-            "Log in first: this needs a bearer token.",
-            field="Authorization",
-            headers={"WWW-Authenticate": 'Bearer realm="vigie"'},
-        )
+        raise Unauthorized("Log in first: this needs a bearer token.", field="Authorization")
     if role == "moderator" and not user.is_moderator:
         raise Forbidden("Only moderators and admins may do this.")
     if role == "admin" and user.role != "admin":

@@ -72,7 +72,15 @@ class InsufficientStorage(ServiceError):
 
 
 class Unauthorized(ServiceError):
+    """RFC 9110 has every 401 carry a challenge: the bearer scheme's (RFC 6750), with ERROR
+    the reason a token that was sent is refused (`invalid_token`, `invalid_request`)."""
+
     status, slug = 401, "unauthorized"
+
+    def __init__(self, detail: str, *, error: str | None = None, **kwargs):
+        super().__init__(detail, **kwargs)
+        challenge = 'Bearer realm="vigie"' + (f', error="{error}"' if error else "")
+        self.headers.setdefault("WWW-Authenticate", challenge)
 
 
 class Forbidden(ServiceError):

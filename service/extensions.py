@@ -686,6 +686,16 @@ def body_left_unread() -> bool:
     return getattr(method, "needs_account", False) and "Authorization" not in request.headers
 
 
+def refuse_malformed_hosts():
+    """A Host header that is no host name is a 400 naming it, TRUSTED_HOSTS set or not.
+
+    Werkzeug reads such a Host as no host at all (`request.host` is empty): links and cached
+    copies were then written under none (`Host: a@evil.example` made `http:///api/v1/...`).
+    """
+    if "Host" in request.headers and not request.host:
+        raise InvalidInput("The Host header is not a host name (and port).", field="Host")
+
+
 def refuse_encoded_bodies():
     """A body sent with a Content-Encoding is a 415 naming the header (RFC 9110, 15.5.16):
     bodies are read as they come, so a gzipped one would be answered as invalid JSON, and a

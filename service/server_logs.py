@@ -25,10 +25,17 @@ LOGGING_CODE = {logging.__file__, glogging.__file__, __file__}
 CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
+# A bearer token (auth.issue_token: the prefix, then 43 URL-safe characters) pasted into a
+# path by mistake, or on purpose to see whether logs keep it.
+TOKEN = re.compile(r"vigie_[A-Za-z0-9_-]{20,}")
+
+
 def one_line(text: str | None) -> str:
-    """TEXT of a client with its control characters written as \\uNNNN: a newline in a path
-    (%0A) cannot start a line of its own in a log, forged to look like another request."""
-    return CONTROLS.sub(lambda found: f"\\u{ord(found.group()):04x}", text or "")
+    """TEXT of a client as a log may hold it: its control characters written as \\uNNNN, so
+    that a newline in a path (%0A) cannot start a line of its own, forged to look like another
+    request; and any bearer token in it masked."""
+    text = TOKEN.sub("vigie_[token]", text or "")
+    return CONTROLS.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def logging_caller() -> str:

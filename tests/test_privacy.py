@@ -170,6 +170,9 @@ def test_no_address_agent_or_secret_in_any_log_or_table_after_a_hostile_session(
         forged = "/api/v1/nothing%0A203.0.113.7%20-%20-%20GET%20/admin%20200%0D%00"
         assert client.request("GET", forged)[0] == 404
         assert client.request("GET", "/api/v1/me/export", token=token)[0] == 200
+        # The token pasted into a path, where a query string would not be logged but a path is.
+        assert client.request("GET", f"/api/v1/devices/{token}")[0] == 404
+        assert client.request("GET", f"/{token}/x")[0] == 404
         # Slow clients: headers that never end, a body that never comes, held while the
         # other requests go on.
         slow = [connect(port), connect(port)]
@@ -182,7 +185,7 @@ def test_no_address_agent_or_secret_in_any_log_or_table_after_a_hostile_session(
             exchange(port, raw)
         for sock in slow:
             sock.close()
-        assert client.request("DELETE", "/api/v1/me", token=token)[0] == 204
+        assert client.request("DELETE", "/api/v1/me", {"password": password}, token=token)[0] == 204
 
     logs = log_path.read_text(errors="replace")
     with committed.connect() as connection:
@@ -191,6 +194,7 @@ def test_no_address_agent_or_secret_in_any_log_or_table_after_a_hostile_session(
         assert leak not in logs, f"{leak!r} in a log line"
         assert leak not in stored, f"{leak!r} in the database"
     assert "GET /api/v1/me/export 200" in logs  # the capture does hold every access line
+    assert "GET /api/v1/devices/vigie_[token] 404" in logs
     assert not any(line.startswith("203.0.113.7") for line in logs.splitlines())
     assert "GET /api/v1/nothing\\u000a203.0.113.7 - - GET /admin 200\\u000d\\u0000 404" in logs
     assert "Invalid request refused (LimitRequestLine)" in logs

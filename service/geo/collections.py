@@ -21,7 +21,13 @@ from .cql2 import Queryable
 from .declared.features import select_declared_credits, site_feature_text
 from .declared.matching import SITE_STATUSES, matched_count, site_status
 from .devices.features import PUBLIC_FEATURE, PUBLIC_PROPERTIES
-from .devices.filter import DeviceFilter, device_time, within_bboxes, within_interval
+from .devices.filter import (
+    DeviceFilter,
+    device_time,
+    meets_bboxes,
+    within_bboxes,
+    within_interval,
+)
 from .devices.spatial import check_device_position, select_device_page_in_space, spatial_page
 from .districts import district_feature_text
 from .exports import select_district_statistics_rows, select_public_device_rows
@@ -39,7 +45,8 @@ def public_rows(
     """Default selection: every row, narrowed by boxes, time and conditions."""
     clauses = list(conditions)
     if bboxes:
-        clauses.append(within_bboxes(collection.geometry, bboxes))
+        meets = within_bboxes if collection.geometry_type == "Point" else meets_bboxes
+        clauses.append(meets(collection.geometry, bboxes))
     if interval is not None and collection.temporal is not None:
         clauses += within_interval(collection.temporal, interval)
     return clauses

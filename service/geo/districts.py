@@ -23,7 +23,6 @@ from sqlalchemy import (
     literal,
     literal_column,
     not_,
-    or_,
     select,
     update,
 )
@@ -32,6 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Dataset, District
+from .devices.filter import meets_bboxes
 from .paging import select_first_features
 from .sql import feature_text, geojson_geometry, sql_string
 
@@ -378,9 +378,7 @@ def district_clauses(levels=(), parents=(), codes=(), bboxes=(), table=District)
         if values:
             clauses.append(column.in_(list(values)))
     if bboxes:
-        clauses.append(
-            or_(*(table.geom.op("&&")(func.ST_MakeEnvelope(*box, 4326)) for box in bboxes))
-        )
+        clauses.append(meets_bboxes(table.geom, bboxes))
     return clauses
 
 

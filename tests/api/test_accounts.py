@@ -11,6 +11,8 @@ from tests.conftest import TEST_PASSWORD
 from tests.helpers import PROBLEM, feature, pin
 from tests.images import plain_photo, uploaded
 
+PASSWORD = {"password": TEST_PASSWORD}  # what deleting an account of as_user asks
+
 
 def register(client, username="nightowl", password="a long passphrase", **extra):
     return client.post(
@@ -205,7 +207,7 @@ class TestMe:
     def test_deleting_the_account_keeps_pins_under_an_anonymous_author(self, as_user, db, client):
         contributor = as_user("moderator")
         device = pin(contributor)
-        assert contributor.delete("/api/v1/me").status_code == 204
+        assert contributor.delete("/api/v1/me", json=PASSWORD).status_code == 204
         assert db("SELECT count(*) FROM users").scalar_one() == 0
         assert db("SELECT count(*) FROM api_tokens").scalar_one() == 0
         assert db("SELECT created_by FROM devices").scalar_one() is None
@@ -214,11 +216,46 @@ class TestMe:
         assert history["revisions"][0]["author"] is None
         assert contributor.get("/api/v1/me").status_code == 401
 
+    def test_deleting_the_account_asks_its_password_again(self, as_user, db):
+        """A token alone (left on a seized phone) cannot erase an account and reserve its
+        pseudonym: the password is asked, and a wrong one counts as a wrong login."""
+        contributor = as_user("contributor")
+        bare = contributor.delete("/api/v1/me")
+        assert bare.status_code == 415 and bare.mimetype == PROBLEM
+        missing = contributor.delete("/api/v1/me", json={})
+        assert missing.status_code == 422
+        assert missing.get_json()["errors"][0]["field"] == "password"
+        wrong = contributor.delete("/api/v1/me", json={"password": TEST_PASSWORD + "!"})
+        assert wrong.status_code == 422 and wrong.mimetype == PROBLEM
+        assert wrong.get_json()["errors"][0]["field"] == "password"
+        assert db("SELECT count(*) FROM users").scalar_one() == 1
+        assert db("SELECT count(*) FROM reserved_usernames").scalar_one() == 0
+        assert contributor.get("/api/v1/me").status_code == 200
+        assert contributor.delete("/api/v1/me", json=PASSWORD).status_code == 204
+
+    def test_photos_never_attached_go_with_the_account(self, app, as_user, db):
+        """Shared with nobody, they are not left for the next clean-orphans run; a photo on a
+        pin stays with the pin."""
+        contributor = as_user("contributor")
+        loose = uploaded(contributor, plain_photo(colour=(12, 34, 56)))
+        kept = uploaded(contributor, plain_photo(colour=(65, 43, 21)))
+        on_pin = contributor.post("/api/v1/devices", json=feature() | {"photo_ids": [kept["id"]]})
+        assert on_pin.status_code == 201, on_pin.get_json()
+        files = app.extensions["photo_storage"]
+        before = set(files.keys())
+        keys = db(
+            "SELECT ARRAY[full_sha256, large_sha256, thumbnail_sha256] FROM photos WHERE id = :id",
+            id=loose["id"],
+        ).scalar_one()
+        assert contributor.delete("/api/v1/me", json=PASSWORD).status_code == 204
+        assert db("SELECT id::text FROM photos").scalars().all() == [kept["id"]]
+        assert before - set(files.keys()) == {f"{key}.jpg" for key in keys}
+
 
 class TestLastAdmin:
     def test_the_last_admin_cannot_delete_itself(self, as_user, db):
         admin = as_user("admin")
-        response = admin.delete("/api/v1/me")
+        response = admin.delete("/api/v1/me", json=PASSWORD)
         assert response.status_code == 409 and response.mimetype == PROBLEM
         assert "last admin" in response.get_json()["detail"]
         assert db("SELECT role FROM users").scalar_one() == "admin"
@@ -237,7 +274,7 @@ class TestLastAdmin:
         first, second = as_user("admin"), as_user("admin")
         demoted = first.put(f"/api/v1/users/{first.user.username}/role", json={"role": "moderator"})
         assert demoted.status_code == 200
-        assert second.delete("/api/v1/me").status_code == 409
+        assert second.delete("/api/v1/me", json=PASSWORD).status_code == 409
         assert (
             first.put(
                 f"/api/v1/users/{first.user.username}/role", json={"role": "admin"}
@@ -250,7 +287,7 @@ class TestLastAdmin:
             ).status_code
             == 200
         )
-        assert second.delete("/api/v1/me").status_code == 204
+        assert second.delete("/api/v1/me", json=PASSWORD).status_code == 204
         assert db("SELECT count(*) FROM users WHERE role = 'admin'").scalar_one() == 1
 
 
@@ -258,7 +295,12 @@ class TestReservedUsernames:
     def delete_account(self, client, username):
         register(client, username=username)
         token = login(client, username).get_json()["token"]
-        assert client.delete("/api/v1/me", headers=bearer(token)).status_code == 204
+        assert (
+            client.delete(
+                "/api/v1/me", headers=bearer(token), json={"password": "a long passphrase"}
+            ).status_code
+            == 204
+        )
 
     def test_a_deleted_pseudonym_is_reserved_as_a_keyed_hash_only(self, client, db):
         self.delete_account(client, "NightOwl")
@@ -271,6 +313,11 @@ class TestReservedUsernames:
         assert "owl" not in stored.name_hash.lower()
         assert len(stored.name_hash) == 64
         assert 89 <= stored.left.days <= 90
+        # Until the end of a day: the row does not tell when in that day the account went.
+        midnight = db(
+            "SELECT (reserved_until AT TIME ZONE 'UTC')::time = '00:00' FROM reserved_usernames"
+        )
+        assert midnight.scalar_one()
         assert db("SELECT count(*) FROM users").scalar_one() == 0
 
     def test_the_pseudonym_is_free_again_after_the_reservation(self, client, db):

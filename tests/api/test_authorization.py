@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import TEST_PASSWORD
 from tests.helpers import feature, pin
 
 CALLERS = ("anonymous", "author", "other", "moderator", "admin")
@@ -207,7 +208,7 @@ MATRIX = [
         "delete me",  # the world's only admin stays
         "DELETE",
         lambda c: "/api/v1/me",
-        None,
+        lambda c: {"password": TEST_PASSWORD},
         dict(anonymous=401, author=204, other=204, moderator=204, admin=409),
     ),
 ]
@@ -261,3 +262,23 @@ def test_public_reads_refuse_a_bad_token_as_their_definition_says(client, modera
         response = client.get(url, headers={"Authorization": "Bearer vigie_not_a_token"})
         assert response.status_code == 401, url
         assert response.get_json()["errors"][0]["field"] == "Authorization"
+
+
+def test_every_401_carries_the_bearer_challenge(client, db):
+    """RFC 9110 (15.5.2) has a 401 say how to authenticate; RFC 6750 (3.1) names why a token
+    that was sent is refused."""
+    cases = [
+        ({}, 'Bearer realm="vigie"'),
+        (
+            {"Authorization": "Bearer vigie_not_a_token"},
+            'Bearer realm="vigie", error="invalid_token"',
+        ),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, 'Bearer realm="vigie", error="invalid_request"'),
+    ]
+    for headers, challenge in cases:
+        response = client.get("/api/v1/me", headers=headers)
+        assert response.status_code == 401, headers
+        assert response.headers["WWW-Authenticate"] == challenge
+    wrong = client.post("/api/v1/auth/tokens", json={"username": "nobody", "password": "x"})
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"] == 'Bearer realm="vigie"'

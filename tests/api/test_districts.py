@@ -15,7 +15,7 @@ from service.geo.statistics.density import DensityQuery
 from service.geo.statistics.documents import select_density_geojson
 from service.geo.statistics.selection import DistrictSelection, StatisticsFilter
 from service.models import District
-from tests.districts import district_feature, load, write_geojson
+from tests.districts import district_feature, load, rectangle, write_geojson
 from tests.helpers import GEOJSON, PROBLEM
 
 
@@ -76,6 +76,24 @@ def test_filter_by_level_parent_and_bbox(client, areas):
     east = get_collection(client, "level=quartier&bbox=2.315,48.80,2.33,48.81")
     assert [f["id"] for f in east["features"]] == ["C1-B"]
     assert get_collection(client, "level=quartier&limit=1")["truncated"] is True
+
+
+def test_a_bbox_keeps_the_districts_whose_boundary_meets_it(client, isolated, tmp_path):
+    """Not those whose bounding box alone does: an L-shaped district spans a box its shape
+    misses (OGC API Features' bbox requirement, as CQL2's S_INTERSECTS)."""
+    l_shape = [[[2.0, 48.0], [2.2, 48.0], [2.2, 48.05], [2.05, 48.05], [2.05, 48.2], [2.0, 48.2],
+                [2.0, 48.0]]]  # fmt: skip
+    features = [
+        district_feature("L", l_shape),
+        district_feature("N", rectangle(2.1, 48.1, 2.2, 48.2)),
+    ]
+    load(isolated, write_geojson(tmp_path / "l.geojson", features), level="commune")
+    in_the_notch = "2.1,48.1,2.15,48.15"  # inside L's bounding box, outside L
+    on_the_arm = "2.1,48.01,2.15,48.02"
+    assert [f["id"] for f in get_collection(client, f"bbox={in_the_notch}")["features"]] == ["N"]
+    assert [f["id"] for f in get_collection(client, f"bbox={on_the_arm}")["features"]] == ["L"]
+    ogc = client.get(f"/ogc/collections/districts/items?bbox={in_the_notch}").get_json()
+    assert [f["id"] for f in ogc["features"]] == ["N"] and ogc["numberMatched"] == 1
 
 
 def test_pages_follow_their_next_links_in_code_order(client, areas):

@@ -5,6 +5,7 @@ import threading
 from sqlalchemy import text
 
 from tests import images
+from tests.conftest import TEST_PASSWORD
 from tests.helpers import feature, new_id, pin
 
 
@@ -233,7 +234,12 @@ def test_a_photo_answer_is_kept_without_where_and_when_it_was_taken(moderator, d
 
 def test_deleting_an_account_keeps_no_answer(as_user, db):
     user = as_user()
-    assert user.delete("/api/v1/me", headers={"Idempotency-Key": "bye"}).status_code == 204
+    assert (
+        user.delete(
+            "/api/v1/me", json={"password": TEST_PASSWORD}, headers={"Idempotency-Key": "bye"}
+        ).status_code
+        == 204
+    )
     assert db("SELECT count(*) FROM idempotent_requests").scalar_one() == 0
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from service.geo.devices.proximity import EARTH_RADIUS_M
 from tests import images
+from tests.conftest import TEST_PASSWORD
 from tests.helpers import PROBLEM, feature, pin
 
 
@@ -755,7 +756,7 @@ class TestMergeHistoryRevert:
         actions = [r["action"] for r in client.get(f"{url}/history").get_json()["revisions"]]
         assert actions == ["review", "update"]
         # Its author gone, the pin has no author: still not anyone's to read in full.
-        assert author.delete("/api/v1/me").status_code == 204
+        assert author.delete("/api/v1/me", json={"password": TEST_PASSWORD}).status_code == 204
         gone = client.get(f"{url}/history")
         assert [r["action"] for r in gone.get_json()["revisions"]] == ["review", "update"]
         assert b"12 rue X" not in gone.data

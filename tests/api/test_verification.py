@@ -3,6 +3,7 @@
 import uuid
 
 from tests import images
+from tests.conftest import TEST_PASSWORD
 from tests.helpers import pin
 from tests.images import upload, uploaded
 
@@ -213,7 +214,7 @@ def test_bad_votes_are_refused(moderator, as_user, client, db):
 
 
 def delete_account(client):
-    assert client.delete("/api/v1/me").status_code == 204
+    assert client.delete("/api/v1/me", json={"password": TEST_PASSWORD}).status_code == 204
 
 
 def test_votes_of_deleted_accounts_each_count_and_never_as_the_authors(moderator, as_user, client):

@@ -15,9 +15,12 @@ from ...errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from ...extensions import Blueprint, requires_json
 from ...geo.devices.features import select_user_device_features
 from ...models import ApiToken, Confirmation, DeviceRevision, IdempotentRequest, Photo, User
+from ...photos.library import delete_photos
 from ...ratelimit import auth_limit, count_wrong_password, login_limit, write_limit
+from ...storage import photo_storage
 from ..geojson import photo_base
 from .schemas import (
+    AccountDeletionSchema,
     ExportSchema,
     LoginSchema,
     MeSchema,
@@ -144,21 +147,37 @@ class MeViews(MethodView):
         """Show your account"""
         return me_view(g.user)
 
-    @idempotency.exempt  # nothing of a deleted account is kept
+    @idempotency.exempt  # nothing of a deleted account is kept; its body holds a password
+    @auth_limit
     @blp.auth()
+    @login_limit
     @write_limit
+    @requires_json
+    @blp.arguments(AccountDeletionSchema)
     @blp.response(204)
-    @blp.problems(409)
-    def delete(self):
-        """Delete your account; your pins and votes stay, under an anonymous author"""
-        auth.keep_an_admin(g.user)
-        auth.reserve_username(g.user.username)
-        session.execute(delete(IdempotentRequest).where(IdempotentRequest.scope == str(g.user.id)))
-        recompute_levels = recompute_for_account_deletion(g.user.id)
-        session.delete(g.user)
+    @blp.problems(409, 415, 422, 429)
+    def delete(self, form):
+        """Delete your account (its password asked again); your pins and votes stay, under an
+        anonymous author, and the photos you never attached go with it"""
+        user = g.user
+        if not auth.check_password(user, form["password"]):
+            count_wrong_password()  # a stolen token must not guess it freely either
+            raise ValidationFailed("The password is wrong.", field="password")
+        auth.keep_an_admin(user)
+        auth.reserve_username(user.username)
+        session.execute(delete(IdempotentRequest).where(IdempotentRequest.scope == str(user.id)))
+        # Uploads never attached were shared with nobody: they go now, not at the next
+        # clean-orphans run. Locked as a device's save would lock them.
+        loose = session.scalars(
+            select(Photo)
+            .where(Photo.uploaded_by == user.id, Photo.device_id.is_(None))
+            .with_for_update()
+        ).all()
+        recompute_levels = recompute_for_account_deletion(user.id)
+        session.delete(user)
         session.flush()
         recompute_levels()
-        session.commit()
+        delete_photos(photo_storage(), loose)  # commits
         return Response(status=204)
 
 

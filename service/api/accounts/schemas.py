@@ -94,6 +94,15 @@ class LoginSchema(StrictSchema):
     lifetime_days = JsonInteger(validate=validate.Range(1, 365))
 
 
+class AccountDeletionSchema(StrictSchema):
+    password = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(1, 1024),
+        metadata={"description": "The account's password: a token alone cannot delete it"},
+    )
+
+
 class TokenSchema(ma.Schema):
     id = ma.fields.UUID()
     name = ma.fields.String(allow_none=True)

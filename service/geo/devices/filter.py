@@ -32,9 +32,29 @@ def device_time() -> ColumnElement:
     return public_day(func.coalesce(Device.observed_at, Device.updated_at))
 
 
-def within_bboxes(geometry: ColumnElement, bboxes) -> ColumnElement:
-    """Whether the geometry's box meets any of the boxes (uses the GiST index)."""
-    return or_(*(geometry.op("&&")(func.ST_MakeEnvelope(*bbox, 4326)) for bbox in bboxes))
+def within_bboxes(point: ColumnElement, bboxes) -> ColumnElement:
+    """Whether the point lies in any of the boxes (west, south, east, north), edges included.
+
+    The GiST index finds the candidates (`&&`), but compares boxes of float4, rounded outward:
+    a point a metre or two outside a box would pass. Its own coordinates decide.
+    """
+    x, y = func.ST_X(point), func.ST_Y(point)
+    return or_(
+        *(
+            and_(
+                point.op("&&")(func.ST_MakeEnvelope(west, south, east, north, 4326)),
+                x.between(west, east),
+                y.between(south, north),
+            )
+            for west, south, east, north in bboxes
+        )
+    )
+
+
+def meets_bboxes(geometry: ColumnElement, bboxes) -> ColumnElement:
+    """Whether a geometry of any type (a district's boundary) meets any of the boxes: its
+    shape, not its bounding box (ST_Intersects, through the GiST index)."""
+    return or_(*(func.ST_Intersects(geometry, func.ST_MakeEnvelope(*b, 4326)) for b in bboxes))
 
 
 def within_interval(instant: ColumnElement, interval) -> list[ColumnElement]:
