@@ -378,6 +378,29 @@ class TestRefusals:
         assert_refused(response, 422, "file")
         assert count_photos(db) == 0
 
+    @pytest.mark.parametrize("size", [1000, 700_000])
+    def test_an_image_part_without_a_filename_is_told_how_to_send_it(self, client, db, size):
+        """Multipart reads a part without a filename as text: small, it was "missing"; past
+        Werkzeug's 500 KB for a text field, "larger than 25 MB". Either way the 422 says how."""
+        image = images.plain_photo() + bytes(size)  # bytes after the image: as large as asked
+        body = (
+            b'--XyZ\r\nContent-Disposition: form-data; name="file"\r\n'
+            b"Content-Type: image/jpeg\r\n\r\n" + image + b"\r\n--XyZ--\r\n"
+        )
+        response = client.post(
+            "/api/v1/photos", data=body, content_type="multipart/form-data; boundary=XyZ"
+        )
+        assert_refused(response, 422, "file")
+        assert "filename" in response.get_json()["detail"]
+        assert count_photos(db) == 0
+
+    def test_thousands_of_parts_are_422_not_a_photo_too_large(self, client, db):
+        parts = {f"p{n}": "x" for n in range(2000)}
+        response = client.post("/api/v1/photos", data=parts, content_type="multipart/form-data")
+        assert_refused(response, 422, "file")
+        assert "too large" not in response.get_json()["detail"]
+        assert count_photos(db) == 0
+
     def test_an_unknown_part_beside_the_file_is_422(self, client, db):
         response = client.post(
             "/api/v1/photos",

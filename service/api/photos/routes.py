@@ -7,6 +7,7 @@ moderators); a photo of a device is seen by whoever may see the device.
 import contextlib
 import functools
 import logging
+import math
 import threading
 
 from flask import Response, current_app, g, redirect, request, url_for
@@ -107,6 +108,8 @@ def accepts_photo_upload(func):
                 field="Content-Type",
             )
         try:
+            if "file" in request.form and "file" not in request.files:
+                raise as_text_part()
             unknown = sorted({*request.form, *request.files} - {"file"})
             if unknown and "file" in request.files:  # without one, the schema says it is needed
                 raise ValidationFailed(
@@ -119,11 +122,25 @@ def accepts_photo_upload(func):
                 )
             return func(*args, **kwargs)
         except RequestEntityTooLarge as exc:
+            if (request.content_length or math.inf) <= request.max_content_length:
+                # The body is within the photo's limit: what Werkzeug refused is a part without
+                # a filename, read as text (MAX_FORM_MEMORY_SIZE), or parts past MAX_FORM_PARTS.
+                raise as_text_part() from exc
             raise g.body_too_large() from exc
 
     # Read before the view by whatever needs the body first (Idempotency-Key's fingerprint).
     wrapper.before_body_is_read = allow_photo_body
     return wrapper
+
+
+def as_text_part() -> ValidationFailed:
+    """The image came in a part without a filename, which multipart reads as a text field
+    (or among other parts): a 422 saying how to send it, not "too large" nor "missing"."""
+    return ValidationFailed(
+        'Send the image alone, as a file part: `Content-Disposition: form-data; name="file"; '
+        'filename="photo.jpg"` (a part without a filename is read as text).',
+        field="file",
+    )
 
 
 def too_large(limit: int) -> PayloadTooLarge:
