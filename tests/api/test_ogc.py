@@ -290,6 +290,13 @@ class TestItems:
         body = response.get_json()
         assert body["id"] == paris["louvre"] and body["properties"]["height"] == 6
         assert relative(links_by_rel(body)["collection"]["href"]) == "/ogc/collections/devices"
+        # Part 1 asks a feature for alternate links: the same feature under the other label.
+        alternate = links_by_rel(body)["alternate"]
+        assert alternate["type"] == "application/json"
+        assert relative(alternate["href"]) == f"{ITEMS}/{paris['louvre']}?f=json"
+        as_json = client.get(relative(alternate["href"]))
+        assert as_json.mimetype == "application/json"
+        assert links_by_rel(as_json.get_json())["alternate"]["type"] == GEOJSON
 
     @pytest.mark.parametrize("feature_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
     def test_unknown_item_is_404(self, client, feature_id):

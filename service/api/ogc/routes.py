@@ -484,6 +484,7 @@ class ItemViews(MethodView):
         # The self link names the label: each label's body, and so its ETag, is its own.
         links = [
             link(request.base_url, "self", media_type, "This feature"),
+            other_label_link(media_type, "This feature"),
             link(collection_url, "collection", JSON, collection.title),
         ]
         feature = features_in_crs(feature, args.get("crs"))
@@ -629,16 +630,10 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
     # cost more than the page itself, and Part 1 lets the server leave it out.
     matched = page.returned if backward is None and not page.has_more else None
     media_type = labelled(args, GEOJSON)
-    other = GEOJSON if media_type == JSON else JSON
     credits = collection_credits(collection, page.from_openstreetmap)
     links = [
         link(request.url, "self", media_type, "This page"),
-        link(
-            this_url_with(f="geojson" if other == GEOJSON else "json"),
-            "alternate",
-            other,
-            "This page as " + other,
-        ),
+        other_label_link(media_type, "This page"),
         link(
             url_for("ogc.CollectionViews", collection_id=collection.id, _external=True),
             "collection",
@@ -657,6 +652,14 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
         links=links,
     )
     return with_crs(conditional_response(body, media_type), args.get("crs"))
+
+
+def other_label_link(media_type: str, what: str) -> dict:
+    """The `alternate` link Part 1 asks of a feature or a page: the same answer under the other
+    JSON label (`f=json` or `f=geojson`)."""
+    other = GEOJSON if media_type == JSON else JSON
+    url = this_url_with(f="geojson" if other == GEOJSON else "json")
+    return link(url, "alternate", other, f"{what} as {other}")
 
 
 def register_items_route(collection: OgcCollection) -> None:
