@@ -94,14 +94,27 @@ def weak_password_reason(password: str, username: str, email: str | None = None)
     return f"This password is too easy to guess. {hints or 'Use a longer passphrase.'}"
 
 
+def name_skeleton(username: str) -> str:
+    """What a pseudonym reads as: its letters and digits in lower case. `bob.rev`, `Bob_Rev`
+    and `bobrev` are one name to a reader, so only one account may hold it."""
+    return re.sub(r"[._-]", "", username.lower())
+
+
 def username_taken(username: str) -> bool:
-    """Taken by an account, or reserved after the account that had it was deleted."""
-    if find_user(username) is not None:
+    """Taken by an account, or reserved after the account that had it was deleted, in the
+    same letters and digits (name_skeleton) whatever the dots, dashes and underscores."""
+    skeleton = name_skeleton(username)
+    held = sql_func.regexp_replace(sql_func.lower(User.username), "[._-]", "", "g")
+    if session.scalar(select(exists().where(held == skeleton))):
         return True
     return session.scalar(
         select(
             exists().where(
-                ReservedUsername.name_hash == keyed_hash(username.lower()),
+                # Reservations made before names were compared by skeleton hold the lowercased
+                # name itself.
+                ReservedUsername.name_hash.in_(
+                    [keyed_hash(skeleton), keyed_hash(username.lower())]
+                ),
                 ReservedUsername.reserved_until > datetime.now(UTC),
             )
         )
@@ -121,7 +134,7 @@ def reserve_username(username: str) -> None:
     last_day = (now + timedelta(days=days)).date()
     until = datetime.combine(last_day + timedelta(days=1), time.min, UTC)
     reservation = insert(ReservedUsername).values(
-        name_hash=keyed_hash(username.lower()), reserved_until=until
+        name_hash=keyed_hash(name_skeleton(username)), reserved_until=until
     )
     session.execute(
         reservation.on_conflict_do_update(

@@ -1407,7 +1407,8 @@ def test_a_new_pseudonyms_rule_is_said_before_it_is_refused(phone):
     page.get_by_role("button", name="Account", exact=True).click()
     form = page.get_by_role("form", name="Create an account")
     name = form.get_by_label(
-        "Pseudonym (3 to 32 letters without accents, digits, dots, dashes or underscores)"
+        "Pseudonym (3 to 32 letters without accents, digits, dots, dashes or underscores; "
+        "one letter or digit at least)"
     )
     name.fill("Zoé")
     form.get_by_label("Password").fill("a long passphrase for her")

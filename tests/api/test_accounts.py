@@ -252,6 +252,43 @@ class TestMe:
         assert before - set(files.keys()) == {f"{key}.jpg" for key in keys}
 
 
+class TestPseudonymsThatMislead:
+    """A pseudonym signs pins and decisions ("By admin" in the review queue): none may pass for
+    the service's staff, for nothing, or for another account by its punctuation alone."""
+
+    @pytest.mark.parametrize(
+        "name", ["admin", "Moderator", "r.o.o.t", "vigie_", "null", "anonymous"]
+    )
+    def test_staff_and_empty_sounding_names_are_refused(self, client, name):
+        response = register(client, username=name)
+        assert response.status_code == 422 and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0]["field"] == "username"
+
+    @pytest.mark.parametrize("name", ["...", "---", "_._"])
+    def test_a_name_needs_a_letter_or_a_digit(self, client, name):
+        response = register(client, username=name)
+        assert response.status_code == 422
+        assert "one letter or digit" in response.get_json()["errors"][0]["message"]
+
+    def test_a_name_differing_only_by_punctuation_is_taken(self, client, db):
+        assert register(client, username="bob_rev").status_code == 201
+        for look_alike in ("bob.rev", "Bob-Rev", "bobrev", "b.o.b_r.e.v."):
+            response = register(client, username=look_alike)
+            assert response.status_code == 409, look_alike
+            assert response.get_json()["errors"][0]["field"] == "username"
+        assert register(client, username="bob_rev2").status_code == 201
+        assert db("SELECT count(*) FROM users").scalar_one() == 2
+
+    def test_a_deleted_name_is_reserved_whatever_its_punctuation(self, client, db):
+        assert register(client, username="night.owl").status_code == 201
+        token = login(client, "night.owl").get_json()["token"]
+        gone = client.delete(
+            "/api/v1/me", headers=bearer(token), json={"password": "a long passphrase"}
+        )
+        assert gone.status_code == 204
+        assert register(client, username="NightOwl").status_code == 409
+
+
 class TestLastAdmin:
     def test_the_last_admin_cannot_delete_itself(self, as_user, db):
         admin = as_user("admin")

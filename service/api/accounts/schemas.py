@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ... import vocabulary as vocab
-from ...auth import weak_password_reason
+from ...auth import name_skeleton, weak_password_reason
 from ..fields import JsonInteger, PublicDay, utc_datetime
 
 
@@ -19,9 +19,18 @@ class WholeMatch(validate.Regexp):
 
 
 USERNAME = WholeMatch(
-    r"^[A-Za-z0-9_.-]{3,32}$",
-    error="3 to 32 letters without accents (a-z), digits, dots, dashes or underscores.",
+    r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.-]{3,32}$",
+    error="3 to 32 letters without accents (a-z), digits, dots, dashes or underscores, with "
+    "one letter or digit at least.",
 )
+# Names that would read as the service's own voice or its staff where pins and decisions are
+# signed ("By admin" in the review queue): registration refuses them, whatever the dots,
+# dashes and underscores (an operator's create-admin may still use one).
+STAFF_NAMES = frozenset((
+    "admin", "administrator", "moderator", "moderation", "mod", "root", "superuser", "vigie",
+    "system", "support", "staff", "official", "deleted", "anonymous", "nobody", "null", "none",
+    "undefined",
+))  # fmt: skip
 
 
 class StrictSchema(ma.Schema):
@@ -50,6 +59,13 @@ class RegisterSchema(StrictSchema):
             "you there may set you a new password (flask users reset-password)"
         },
     )
+
+    @ma.validates("username")
+    def not_a_staff_name(self, value, **_kwargs):
+        if name_skeleton(value) in STAFF_NAMES:
+            raise ma.ValidationError(
+                "This name would read as the service's own or its staff's: choose another."
+            )
 
     @ma.validates_schema
     def password_hard_to_guess(self, data, **_kwargs):
