@@ -144,6 +144,14 @@ def test_a_download_offers_no_validator_or_range_it_could_not_honour(client, map
     )
 
 
+@pytest.mark.parametrize("fmt", ["gpkg", "fgb"])
+def test_a_download_says_its_length(client, mapped, fmt):
+    """Clients show their progress, and tell a download cut short from a whole one."""
+    response = client.get(f"/ogc/collections/devices/download?f={fmt}")
+    assert response.status_code == 200
+    assert int(response.headers["Content-Length"]) == len(response.data) > 1000
+
+
 def test_a_download_leaves_no_file_behind_even_unclosed(app, mapped, tmp_path, monkeypatch):
     """The written file is gone from the temporary folder before it is sent: servers such as
     gunicorn send a file as it is and never call the response's close hooks."""

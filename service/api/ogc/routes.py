@@ -4,6 +4,7 @@ Every collection of the registry in service/geo/collections.py is served the sam
 Features themselves are written by PostGIS and joined into the page without a Python loop.
 """
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -758,8 +759,9 @@ class DownloadViews(MethodView):
             # (gunicorn does not on a file passed through as it is).
             shutil.rmtree(folder, ignore_errors=True)
         # Written anew for each request: no ETag or byte range could name this file again,
-        # and a resumed download would join two different files.
-        return send_file(
+        # and a resumed download would join two different files. Its length is known, though:
+        # clients show their progress, and tell a download cut short from a whole one.
+        response = send_file(
             written,
             mimetype=media_type,
             as_attachment=True,
@@ -767,3 +769,5 @@ class DownloadViews(MethodView):
             conditional=False,
             etag=False,
         )
+        response.content_length = os.fstat(written.fileno()).st_size
+        return response
