@@ -58,6 +58,7 @@ class TestHeaders:
             "/api/v1/devices",
             f"/ogc/collections/devices/items?bbox={BBOX}",
             "/ogc/collections",
+            f"/api/v1/views?bbox={BBOX}",
         ],
     )
     def test_every_cacheable_answer_says_how_long_and_under_which_keys(self, client, url):
@@ -114,6 +115,20 @@ class TestHeaders:
         assert keys(one) == {"vigie", f"device/{device['id']}"}
         item = client.get(f"/ogc/collections/devices/items/{device['id']}")
         assert keys(item) == {"vigie", f"device/{device['id']}"}
+
+    def test_view_cones_are_shared_and_purged_as_their_cameras(self, client, moderator):
+        """They were answered no-cache: every map redrawing its cones asked Vigie again."""
+        camera = pin(moderator, *PARIS, kind="camera", direction=[90])
+        cones = client.get(f"/api/v1/views?bbox={BBOX}")
+        assert camera["id"] in cones.get_data(as_text=True)
+        assert cones.headers["Cache-Control"] == SHARED
+        assert (keys(cones) - {"vigie"}) & place_keys(key_of(*PARIS))
+        one = client.get(f"/api/v1/devices/{camera['id']}/view")
+        assert keys(one) == {"vigie", f"device/{camera['id']}"}
+        for answer in (cones, one):
+            url = answer.request.full_path
+            again = client.get(url, headers={"If-None-Match": answer.headers["ETag"]})
+            assert again.status_code == 304
 
     def test_answers_that_depend_on_the_caller_are_private_to_callers_with_credentials(
         self, client, as_user

@@ -1,11 +1,13 @@
 """View cones: the ground each camera is modelled to see, as GeoJSON (see docs/statistics.md)."""
 
-from flask import Response, current_app, request
+from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
 
 from ...auth import current_viewer
+from ...caching import area_keys, device_key, share
 from ...db import session
+from ...delivery import conditional_response
 from ...errors import NotFound
 from ...extensions import Blueprint
 from ...geo.statistics.selection import StatisticsFilter
@@ -42,8 +44,10 @@ class DeviceViewConeViews(MethodView):
             raise device_gone(device_id, row.deleted_at, row.merged_into)
         if row.kind not in SEEING_KINDS:
             raise NotFound(f"Device {device_id} is a {row.kind}: it has no view cone.")
+        # Kept by shared caches as the device itself is, and purged with it.
+        share([device_key(device_id)], per_viewer=True)
         # Drawn from the device's data (OpenStreetMap's, when imported): credited so.
-        return with_credit_headers(Response(row.feature, mimetype=GEOJSON), device_credits())
+        return with_credit_headers(conditional_response(row.feature, GEOJSON), device_credits())
 
 
 @blp.route("/views")
@@ -61,6 +65,9 @@ class ViewConesViews(MethodView):
             bboxes=split_antimeridian(args["bbox"]),
         )
         limit = args.get("limit", DEFAULT_LIMIT)
+        # A cone is its camera's: the answer is purged when a device of the area changes, as
+        # the listing of the same area is (public cameras only, whoever asks).
+        share(area_keys(flt.bboxes))
         model = ViewModel.from_config(current_app.config)
         page = session.execute(select_view_cones(flt, model, limit)).one()
         credits = device_credits()
@@ -70,4 +77,4 @@ class ViewConesViews(MethodView):
             truncated=page.has_more,
             links=[link(request.url, "self"), *licence_links(credits)],
         )
-        return with_credit_headers(Response(body, mimetype=GEOJSON), credits)
+        return with_credit_headers(conditional_response(body, GEOJSON), credits)
