@@ -9,7 +9,7 @@ from ...caching import area_keys, device_key, share
 from ...db import session
 from ...delivery import conditional_response
 from ...errors import NotFound
-from ...extensions import Blueprint
+from ...extensions import ETAG_HEADER, Blueprint
 from ...geo.statistics.selection import StatisticsFilter
 from ...geo.view_cones import SEEING_KINDS, ViewModel, select_view_cone, select_view_cones
 from ...visibility import may_see
@@ -31,7 +31,8 @@ blp = Blueprint(
 
 @blp.route("/devices/<uuid:device_id>/view")
 class DeviceViewConeViews(MethodView):
-    @blp.response(200, ViewConeSchema, content_type=GEOJSON)
+    @blp.response(200, ViewConeSchema, content_type=GEOJSON, headers=ETAG_HEADER)
+    @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(404, 410)
     @blp.reads_caller()
     def get(self, device_id):
@@ -53,7 +54,8 @@ class DeviceViewConeViews(MethodView):
 @blp.route("/views")
 class ViewConesViews(MethodView):
     @blp.arguments(ViewConesArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, ViewConeCollectionSchema, content_type=GEOJSON)
+    @blp.response(200, ViewConeCollectionSchema, content_type=GEOJSON, headers=ETAG_HEADER)
+    @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400)
     def get(self, args):
         """List the view cones of the public cameras in a bbox as a GeoJSON FeatureCollection"""
