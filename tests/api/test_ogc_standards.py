@@ -48,6 +48,16 @@ class TestApiDefinition:
     def test_the_landing_page_answers_with_a_trailing_slash(self, client):
         assert client.get("/ogc/").get_json() == client.get("/ogc").get_json()
 
+    def test_a_collection_and_its_items_answer_with_a_trailing_slash(self, client):
+        """GDAL asks for `collections/devices/` when given an `OAPIF:` URL ending with one."""
+        for url in ("/ogc/collections/devices", "/ogc/collections/devices/items"):
+            with_slash, without = client.get(f"{url}/").get_json(), client.get(url).get_json()
+            with_slash.pop("links"), without.pop("links")  # self names the URL asked
+            assert with_slash == without
+        unknown = client.get("/ogc/collections/nothing/items/")
+        assert unknown.status_code == 404
+        assert unknown.get_json()["errors"][0]["field"] == "collection_id"
+
     def test_service_desc_is_an_openapi_document_of_the_ogc_paths_alone(self, client):
         service_desc = links_by_rel(client.get("/ogc").get_json())["service-desc"]
         assert service_desc["type"] == OPENAPI

@@ -384,7 +384,9 @@ class CollectionListViews(MethodView):
         )
 
 
-@blp.route("/collections/<collection_id>")
+# With a trailing slash too, as the landing page: GDAL asks for `collections/devices/` when
+# given an `OAPIF:` URL ending with one.
+@blp.route("/collections/<collection_id>", strict_slashes=False)
 class CollectionViews(MethodView):
     @blp.arguments(DocumentArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, CollectionSchema)
@@ -686,7 +688,9 @@ def register_items_route(collection: OgcCollection) -> None:
         "property values or a CQL2 text filter"
     )
     ItemsViews.__name__ = f"{collection.id.title().replace('_', '')}ItemsViews"
-    blp.route(f"/collections/{collection.id}/items", endpoint=endpoint)(ItemsViews)
+    blp.route(f"/collections/{collection.id}/items", endpoint=endpoint, strict_slashes=False)(
+        ItemsViews
+    )
 
 
 CURSORS = {collection.id: cursor_codec(collection) for collection in COLLECTIONS.values()}
@@ -702,7 +706,10 @@ def unknown_collection_items(collection_id: str):
 
 # Flask's own add_url_rule: no operation of the API definition, only its 404.
 flask.Blueprint.add_url_rule(
-    blp, "/collections/<collection_id>/items", view_func=unknown_collection_items
+    blp,
+    "/collections/<collection_id>/items",
+    view_func=unknown_collection_items,
+    strict_slashes=False,
 )
 
 
