@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, request
 from flask.sessions import SessionInterface
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, literal_column, select, update
 from sqlalchemy import func as sql_func
 from sqlalchemy.dialects.postgresql import insert
 from zxcvbn import zxcvbn
@@ -20,6 +20,7 @@ from zxcvbn import zxcvbn
 from .db import ReadOnPrimary, current_replica, session
 from .errors import Conflict, Forbidden, Unauthorized
 from .models import ApiToken, ReservedUsername, User
+from .models.account import USERNAME_SKELETON_SQL
 from .visibility import Viewer
 
 TOKEN_PREFIX = "vigie_"
@@ -102,10 +103,15 @@ def name_skeleton(username: str) -> str:
 
 def username_taken(username: str) -> bool:
     """Taken by an account, or reserved after the account that had it was deleted, in the
-    same letters and digits (name_skeleton) whatever the dots, dashes and underscores."""
+    same letters and digits (name_skeleton) whatever the dots, dashes and underscores.
+
+    The skeleton is locked until the transaction ends: two registrations of look-alike names
+    at once (`bob.rev`, `bobrev`) cannot both find it free.
+    """
     skeleton = name_skeleton(username)
-    held = sql_func.regexp_replace(sql_func.lower(User.username), "[._-]", "", "g")
-    if session.scalar(select(exists().where(held == skeleton))):
+    session.execute(select(sql_func.pg_advisory_xact_lock(sql_func.hashtext("name:" + skeleton))))
+    held = literal_column(USERNAME_SKELETON_SQL)  # as users_username_skeleton_idx writes it
+    if session.scalar(select(exists().where(held == skeleton).select_from(User))):
         return True
     return session.scalar(
         select(

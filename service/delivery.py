@@ -157,6 +157,8 @@ def init_app(app) -> None:
             "Content-Crs",
             # A PMTiles reader on another site checks which range it got.
             "Content-Range",
+            # Why a token was refused (RFC 6750: error="invalid_token").
+            "WWW-Authenticate",
             *RATE_LIMIT_HEADERS,
         ],
         allow_headers=[

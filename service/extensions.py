@@ -659,9 +659,10 @@ def unstorable_path(value, unstorable: re.Pattern = UNSTORABLE) -> str | None:
     return None
 
 
-def body_too_large() -> PayloadTooLarge:
-    """The 413 of this request: the route's own (a photo's limit) when it set one in
-    `g.body_too_large`, else the body limit's."""
+def body_too_large() -> ServiceError:
+    """What Werkzeug's RequestEntityTooLarge means for this request: the route's own answer
+    when it set one in `g.body_too_large` (a photo's limit, or a part it cannot read), else
+    the 413 of the body limit."""
     if "body_too_large" in g:
         return g.body_too_large()
     limit = request.max_content_length
@@ -686,13 +687,19 @@ def body_left_unread() -> bool:
     return getattr(method, "needs_account", False) and "Authorization" not in request.headers
 
 
+# A container's name (with an underscore, which Werkzeug does not read as a host name), as
+# health checks and proxies may pass on.
+CONTAINER_NAME = re.compile(r"[A-Za-z0-9._-]+(:[0-9]{1,5})?")
+
+
 def refuse_malformed_hosts():
     """A Host header that is no host name is a 400 naming it, TRUSTED_HOSTS set or not.
 
-    Werkzeug reads such a Host as no host at all (`request.host` is empty): links and cached
-    copies were then written under none (`Host: a@evil.example` made `http:///api/v1/...`).
+    Werkzeug reads such a Host as no host at all: links and cached copies were then written
+    under none (`Host: a@evil.example` made `http:///api/v1/...`).
     """
-    if "Host" in request.headers and not request.host:
+    host = request.headers.get("Host")
+    if host is not None and not request.host and not CONTAINER_NAME.fullmatch(host):
         raise InvalidInput("The Host header is not a host name (and port).", field="Host")
 
 

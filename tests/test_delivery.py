@@ -54,7 +54,12 @@ class TestCors:
         exposed = client.get(LISTINGS[0], headers={"Origin": "https://map.example"}).headers[
             "Access-Control-Expose-Headers"
         ]
-        for name in ("Vigie-WAL-Position", "Idempotent-Replayed", "Retry-After"):
+        for name in (
+            "Vigie-WAL-Position",
+            "Idempotent-Replayed",
+            "Retry-After",
+            "WWW-Authenticate",
+        ):
             assert name in exposed
 
     def test_a_page_on_another_site_may_read_the_basemap_by_ranges(self, client):

@@ -2846,6 +2846,28 @@ def test_a_sheet_closed_by_its_button_takes_its_history_entry_along(phone, contr
     expect(page).to_have_url(before)
 
 
+def test_back_to_a_sheets_entry_with_no_sheet_to_open_gives_the_map_its_address(phone, as_user):
+    """From a place link, another sheet opened and closed there: Back lands on the first
+    sheet's entry, which has nothing to open again. It is the map's entry again, whose address
+    follows the map (it used to stay where the sheet had opened, for a reload or a link)."""
+    author = as_user()
+    pin(author, HERE["longitude"] + 0.003, HERE["latitude"], kind="camera")
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.get_by_role("button", name="Account", exact=True).click()
+    page.locator(".contributions").get_by_role("link", name="camera").click()
+    expect(page.locator("#sheet")).to_be_hidden()
+    page.get_by_role("button", name="Account", exact=True).click()
+    page.get_by_role("button", name="Close").click()
+    page.go_back()
+    expect(page.locator("#sheet")).to_be_hidden()
+    assert page.evaluate("history.state") is None
+    before = page.url
+    page.locator("#map").focus()
+    page.keyboard.press("ArrowLeft")
+    expect(page).not_to_have_url(before)
+
+
 def test_markers_the_sheet_covers_are_out_of_the_keyboards_reach(phone, moderator):
     """Tabbing through the map would otherwise reach markers hidden under the open sheet, the
     focus out of sight; those above it stay in reach, and all come back once it closes."""

@@ -12,12 +12,18 @@ from .. import vocabulary as vocab
 from . import Base
 from .device import one_of
 
+# A pseudonym's letters and digits in lower case (auth.name_skeleton), as SQL: the index's
+# expression, which a query must write alike to use it.
+USERNAME_SKELETON_SQL = "regexp_replace(lower(username), '[._-]', '', 'g')"
+
 
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         one_of("role", vocab.ROLES),
         Index("users_username_lower_key", text("lower(username)"), unique=True),
+        # Not unique: names held before the rule may share one (auth.username_taken).
+        Index("users_username_skeleton_idx", text(f"({USERNAME_SKELETON_SQL})")),
         CheckConstraint("length(username) BETWEEN 3 AND 32", name="username_length"),
     )
 

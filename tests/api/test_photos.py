@@ -394,6 +394,24 @@ class TestRefusals:
         assert "filename" in response.get_json()["detail"]
         assert count_photos(db) == 0
 
+    def test_the_same_with_an_idempotency_key_read_before_the_view(self, client, db):
+        """The key's fingerprint reads the form first (as the app always sends one): the same
+        422, not the 413 of a photo too large."""
+        body = (
+            b'--XyZ\r\nContent-Disposition: form-data; name="file"\r\n\r\n'
+            + images.plain_photo()
+            + bytes(700_000)
+            + b"\r\n--XyZ--\r\n"
+        )
+        response = client.post(
+            "/api/v1/photos",
+            data=body,
+            content_type="multipart/form-data; boundary=XyZ",
+            headers={"Idempotency-Key": "a-part-without-filename"},
+        )
+        assert_refused(response, 422, "file")
+        assert count_photos(db) == 0
+
     def test_thousands_of_parts_are_422_not_a_photo_too_large(self, client, db):
         parts = {f"p{n}": "x" for n in range(2000)}
         response = client.post("/api/v1/photos", data=parts, content_type="multipart/form-data")

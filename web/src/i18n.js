@@ -421,7 +421,7 @@ const STRINGS = {
       "bad-request": "Demande refusée par le serveur{field}.",
       "validation-failed": "Valeur refusée{field}.",
       "invalid-input": "Valeur refusée{field}.",
-      "invalid-input/username": "Pseudonyme refusé : de 3 à 32 lettres sans accent, chiffres, points, tirets ou soulignés.",
+      "invalid-input/username": "Pseudonyme refusé : de 3 à 32 lettres sans accent, chiffres, points, tirets ou soulignés, une lettre ou un chiffre au moins, et pas un nom qui se lirait comme celui du service ou de son équipe (admin, moderator, root…).",
       "invalid-input/password": "Mot de passe refusé : 10 caractères au moins, difficile à deviner (ni mot de passe courant, ni suite de touches, ni votre pseudonyme). Ajoutez un mot ou deux.",
       "invalid-input/email": "Adresse e-mail refusée : vérifiez-la, ou laissez le champ vide.",
       "validation-failed/current_password": "Le mot de passe actuel est incorrect.",

@@ -137,6 +137,13 @@ window.addEventListener("popstate", (event) => {
     again();
     return;
   }
+  if (sheet().hidden && event.state?.sheet) {
+    // A sheet's entry with no sheet to open again (another sheet was opened and closed at the
+    // place, the page reloaded there, Forward): the map's entry again, its address the map's.
+    window.history.replaceState(null, "", window.location.href);
+    ownEntry = false;
+    return;
+  }
   if (sheet().hidden || event.state?.sheet) return;
   if (!closeSheet()) standInHistory(); // kept: Back closes it next time too
 });

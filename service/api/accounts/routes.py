@@ -157,8 +157,11 @@ class MeViews(MethodView):
     @blp.response(204)
     @blp.problems(409, 415, 422, 429)
     def delete(self, form):
-        """Delete your account (its password asked again); your pins and votes stay, under an
-        anonymous author, and the photos you never attached go with it"""
+        """Delete your account, its password asked again
+
+        Your pins and votes stay, under an anonymous author; the photos you never attached go
+        with the account.
+        """
         user = g.user
         if not auth.check_password(user, form["password"]):
             count_wrong_password()  # a stolen token must not guess it freely either

@@ -88,7 +88,16 @@ def allow_photo_body() -> None:
     (the view, or the Idempotency-Key fingerprint)."""
     limit = current_app.config["PHOTO_MAX_BYTES"]
     request.max_content_length = limit + MULTIPART_ALLOWANCE
-    g.body_too_large = lambda: too_large(limit)
+    g.body_too_large = lambda: refused_body(limit)
+
+
+def refused_body(limit: int) -> PayloadTooLarge | ValidationFailed:
+    """What Werkzeug's RequestEntityTooLarge means for a photo upload. Within the photo's limit,
+    the body itself is not too large: Werkzeug refused a part without a filename, read as text
+    (MAX_FORM_MEMORY_SIZE), or parts past MAX_FORM_PARTS."""
+    if (request.content_length or math.inf) <= request.max_content_length:
+        return as_text_part()
+    return too_large(limit)
 
 
 def accepts_photo_upload(func):
@@ -122,10 +131,6 @@ def accepts_photo_upload(func):
                 )
             return func(*args, **kwargs)
         except RequestEntityTooLarge as exc:
-            if (request.content_length or math.inf) <= request.max_content_length:
-                # The body is within the photo's limit: what Werkzeug refused is a part without
-                # a filename, read as text (MAX_FORM_MEMORY_SIZE), or parts past MAX_FORM_PARTS.
-                raise as_text_part() from exc
             raise g.body_too_large() from exc
 
     # Read before the view by whatever needs the body first (Idempotency-Key's fingerprint).
