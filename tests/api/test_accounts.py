@@ -1,9 +1,11 @@
 """Accounts without identity: registration, tokens, self-service, roles, the admin CLI."""
 
 import secrets
+import threading
 from datetime import datetime
 
 import pytest
+from sqlalchemy import text
 
 from service.db import session
 from service.models import User
@@ -278,6 +280,30 @@ class TestPseudonymsThatMislead:
             assert response.get_json()["errors"][0]["field"] == "username"
         assert register(client, username="bob_rev2").status_code == 201
         assert db("SELECT count(*) FROM users").scalar_one() == 2
+
+    def test_look_alike_registrations_at_once_cannot_both_pass(self, committed, app):
+        """A registration holds its name's skeleton until it commits: one of `bobrev` beside
+        a `bob.rev` being registered waits for it, then finds the name taken."""
+        holder = committed.connect()
+        holder.begin()
+        holder.execute(text("SELECT pg_advisory_xact_lock(hashtext('name:bobrev'))"))
+        answers = []
+        attempt = threading.Thread(
+            target=lambda: answers.append(register(app.test_client(), username="bob.rev"))
+        )
+        attempt.start()
+        attempt.join(0.5)
+        assert attempt.is_alive(), "the second registration did not wait for the first"
+        holder.execute(
+            text(
+                "INSERT INTO users (id, username, password_hash)"
+                " VALUES (gen_random_uuid(), 'bobrev', 'x')"
+            )
+        )
+        holder.commit()
+        holder.close()
+        attempt.join(10)
+        assert answers[0].status_code == 409
 
     def test_a_deleted_name_is_reserved_whatever_its_punctuation(self, client, db):
         assert register(client, username="night.owl").status_code == 201
