@@ -116,6 +116,16 @@ class TestHeaders:
         item = client.get(f"/ogc/collections/devices/items/{device['id']}")
         assert keys(item) == {"vigie", f"device/{device['id']}"}
 
+    def test_declared_tiles_are_kept_a_minute_as_wide_answers(self, client):
+        """A site's status follows devices in other tiles too, which no tile key names: kept
+        as the low zooms are (CACHE_WIDE_MAX_AGE), where they were asked again every time."""
+        tile = client.get("/tiles/declared/14/8298/5637.mvt")
+        assert tile.status_code in (200, 204)
+        assert tile.headers["Cache-Control"] == (
+            "public, max-age=60, s-maxage=60, stale-while-revalidate=60"
+        )
+        assert keys(tile) == {"vigie", "devices"}
+
     def test_view_cones_are_shared_and_purged_as_their_cameras(self, client, moderator):
         """They were answered no-cache: every map redrawing its cones asked Vigie again."""
         camera = pin(moderator, *PARIS, kind="camera", direction=[90])

@@ -10,7 +10,7 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
-from ...caching import share, tile_keys
+from ...caching import ALL_DEVICES, share, tile_keys
 from ...db import run_statement, session
 from ...delivery import conditional_response
 from ...errors import NotFound
@@ -157,6 +157,9 @@ class DeclaredTileViews(MethodView):
     def get(self, _args, z, x, y):
         """Read one vector tile of declared sites and their status (docs/declared.md)"""
         check_tile(z, x, y)
+        # A site's status follows devices up to its match distance away, in other tiles too:
+        # no tile key names every change that alters it. Kept as wide answers are, a minute.
+        share([ALL_DEVICES], max_age=TILE_MAX_AGE)
         tile = session.execute(declared_tile_statement(z, x, y)).scalar_one()
         return with_credit_headers(tile_response(tile), declared_site_credits())
 
