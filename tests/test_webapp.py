@@ -1636,6 +1636,28 @@ def test_large_text_on_a_narrow_phone_stays_within_reach(phone, contributor):
     assert zoom["x"] + zoom["width"] <= filters["x"], (zoom, filters)
     status, button = (page.locator(s).bounding_box() for s in ("#status", "#pin-button"))
     assert status["y"] + status["height"] <= button["y"], (status, button)
+    # Closed, the filters' summary wraps to two lines: the status line stays below it (it
+    # used to rise over "shown"), and the pin button above the credits (it covered them).
+    page.get_by_text("Kinds shown").click()
+    expect(page.locator("#filters")).not_to_have_attribute("open", "")
+    expect(page.locator("#status")).to_have_text("0 devices in view")
+
+    def apart() -> bool:  # once the layout followed the filters' closing
+        closed, status, pin_button, below = (
+            page.locator(s).bounding_box()
+            for s in ("#filters", "#status", "#pin-button", ".leaflet-control-attribution")
+        )
+        return (
+            closed["y"] + closed["height"] <= status["y"]
+            and pin_button["y"] + pin_button["height"] <= below["y"]
+        )
+
+    for _ in range(20):
+        if apart():
+            break
+        page.wait_for_timeout(50)
+    assert apart()
+    page.get_by_text("Kinds shown").click()
     page.locator("#kinds label").last.scroll_into_view_if_needed()
     expect(page.locator("#kinds label").last).to_be_in_viewport()
     page.get_by_text("Kinds shown").click()

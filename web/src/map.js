@@ -134,6 +134,22 @@ const clamp = (value, limit) => Math.max(-limit, Math.min(limit, value));
 // The server's messages are sentences already: the string ends them.
 const loadFailed = (error) => t("loadFailed", { message: errorText(error).replace(/\.$/, "") });
 
+// The status line and the pin button (.map-foot) stand below the controls above them (the zoom
+// buttons, the filters while closed) and above the credits and the scale, whatever size the
+// text wraps those to: at 320 px with text at 200 %, the filters' summary reached down over the
+// status line, and the pin button covered the credits.
+function keepFootBetweenControls(map) {
+  const foot = document.querySelector(".map-foot");
+  const filters = document.getElementById("filters");
+  const corners = [...map.getContainer().querySelectorAll(".leaflet-bottom")];
+  const place = () => {
+    if (!filters.open) foot.style.top = `max(calc(100px + 0.5rem), ${filters.offsetTop + filters.offsetHeight + 8}px)`;
+    foot.style.bottom = `max(28px, ${Math.max(...corners.map((corner) => corner.offsetHeight)) + 4}px)`;
+  };
+  const resized = new ResizeObserver(place);
+  for (const node of [filters, ...corners]) resized.observe(node);
+}
+
 export function createMap({ basemap, db, onSelect }) {
   const view = viewFromHash(window.location.hash) ?? DEFAULT_VIEW;
   const map = L.map("map", { minZoom: 2, maxZoom: 20, zoomControl: false, keyboard: true })
@@ -148,6 +164,7 @@ export function createMap({ basemap, db, onSelect }) {
   onLanguageChange(addZoom);
   L.control.scale({ imperial: false }).addTo(map);
   map.attributionControl.setPrefix(false);
+  keepFootBetweenControls(map);
   // The data's credit, as the server gives it (its `license` links: the contributors, and
   // OpenStreetMap's when devices were imported from it, whose licence asks for it).
   let dataCredit = "Devices © Vigie contributors";
