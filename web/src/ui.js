@@ -121,8 +121,10 @@ function leaveOwnEntry() {
   window.history.back();
 }
 
-// A reload keeps the entry's state, not the sheet: that entry is the map's again.
-if (window.history.state?.sheet) window.history.replaceState(null, "", window.location.href);
+// A sheet's entry shown again without its sheet (a reload, or Back from another page): the
+// entry under it is the map's, at the same address. Going there leaves one entry for the map,
+// where keeping both made a Back that did nothing, or only moved the map.
+if (window.history.state?.sheet) window.history.back();
 
 window.addEventListener("popstate", (event) => {
   if (leavingEntry) {
@@ -138,10 +140,10 @@ window.addEventListener("popstate", (event) => {
     return;
   }
   if (sheet().hidden && event.state?.sheet) {
-    // A sheet's entry with no sheet to open again (another sheet was opened and closed at the
-    // place, the page reloaded there, Forward): the map's entry again, its address the map's.
-    window.history.replaceState(null, "", window.location.href);
+    // A sheet's entry with no sheet to open again (another sheet was opened at the place, or
+    // Forward): passed by, to the map's entry under it, at the same address.
     ownEntry = false;
+    window.history.back();
     return;
   }
   if (sheet().hidden || event.state?.sheet) return;
