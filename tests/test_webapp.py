@@ -1072,12 +1072,14 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     expect(item.get_by_role("link", name="Show on the map")).to_have_attribute(
         "href", "#19/48.856800/2.351900"
     )
-    # Seen on the map, then Back: the queue again, the item where it was.
+    # Seen on the map, then Back: the queue again, the item where it was, its link focused
+    # (the queue used to open again at its top, the moderator to look for the item again).
     item.get_by_role("link", name="Show on the map").click()
     expect(page.locator("#sheet")).to_be_hidden()
     page.go_back()
     expect(page.locator("#sheet-title")).to_have_text("Review queue")
     expect(item).to_have_count(1)
+    expect(item.get_by_role("link", name="Show on the map")).to_be_focused()
     item.get_by_label("Reason (shown to the author)").fill("A doorbell, not a microphone")
     item.get_by_role("button", name="Reject").click()
     expect(item).to_have_count(0)
@@ -1372,6 +1374,14 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
     expect(page.locator("#sheet")).to_contain_text(
         "This pseudonym is taken. If it is yours, sign in with its password."
     )
+    # A name the browser itself stops (too short): the server's "taken" no longer stands.
+    form = page.get_by_role("form", name="Create an account")
+    name = form.get_by_label(re.compile("^Pseudonym"))
+    expect(name).to_have_attribute("aria-invalid", "true")
+    name.fill("ab")
+    form.get_by_role("button", name="Create an account").click()
+    expect(page.locator("#sheet")).not_to_contain_text("This pseudonym is taken")
+    expect(name).not_to_have_attribute("aria-invalid", "true")
 
 
 def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_again(phone, client):

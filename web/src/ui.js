@@ -189,12 +189,21 @@ export const sheetIsOpen = () => !sheet().hidden;
 export const placeLink = ([lon, lat], text) =>
   element("a", { href: `#19/${lat.toFixed(6)}/${lon.toFixed(6)}`, onclick: leaveForPlace }, text);
 
-function leaveForPlace() {
+function leaveForPlace(event) {
   const again = reopen;
   const entry = ownEntry;
+  const place = event.currentTarget.getAttribute("href");
   ownEntry = false; // the link's place goes on top of it
-  if (closeSheet()) leftForPlace = again;
-  else ownEntry = entry;
+  if (!closeSheet()) {
+    ownEntry = entry;
+    return;
+  }
+  // Opened again where the contributor was: on the link they followed (the queue's item they
+  // were checking), not at the sheet's top.
+  leftForPlace = again && (async () => {
+    await again();
+    sheet().querySelector(`a[href="${CSS.escape(place)}"]`)?.focus();
+  });
 }
 
 // SHOW (which opens the sheet) now, or once the contributor is done with the form the sheet
@@ -229,6 +238,12 @@ const VALIDITY_MESSAGES = [["valueMissing", "fieldRequired"], ["rangeOverflow", 
   ["tooShort", "atLeastCharacters"], ["tooLong", "atMostCharacters"]];
 document.addEventListener("invalid", (event) => {
   const control = event.target;
+  // The browser stops this sending: the server's refusal of the one before no longer stands
+  // (a name said taken, where the one now typed is too short).
+  if (control.form) {
+    markInvalid(control.form);
+    for (const refusal of control.form.querySelectorAll("[id^='refusal-']")) refusal.remove();
+  }
   control.setCustomValidity("");
   if (control.validity.valid) return;
   const key = VALIDITY_MESSAGES.find(([state]) => control.validity[state])?.[1] ?? "badValue";
