@@ -24,7 +24,6 @@ from .devices.features import PUBLIC_FEATURE, PUBLIC_PROPERTIES
 from .devices.filter import (
     DeviceFilter,
     device_time,
-    meets_bboxes,
     within_bboxes,
     within_interval,
 )
@@ -32,7 +31,7 @@ from .devices.spatial import check_device_position, select_device_page_in_space,
 from .districts import district_feature_text
 from .exports import select_district_statistics_rows, select_public_device_rows
 from .paging import FeaturePage, select_feature_page
-from .sql import sql_string
+from .sql import meets_bboxes, sql_string
 from .statements import BoundStatement
 from .statistics.density import district_level_figures_json
 

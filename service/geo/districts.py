@@ -31,9 +31,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Dataset, District
-from .devices.filter import meets_bboxes
 from .paging import select_first_features
-from .sql import feature_text, geojson_geometry, sql_string
+from .sql import feature_text, geojson_geometry, meets_bboxes, sql_string
 
 # What every answer says of a district first (statistics, file exports).
 DISTRICT_HEAD = (

@@ -14,6 +14,7 @@ from sqlalchemy import (
     cast,
     func,
     literal_column,
+    or_,
     select,
     type_coerce,
 )
@@ -124,3 +125,10 @@ def geojson_geometry(geom: ColumnElement) -> ColumnElement:
 def statement_timeout(milliseconds: int):
     """Bound the statements of the current transaction (SET LOCAL ends with it)."""
     return select(func.set_config("statement_timeout", str(int(milliseconds)), True))
+
+
+def meets_bboxes(geometry: ColumnElement, bboxes) -> ColumnElement:
+    """Whether a geometry of any type (a district's boundary) meets any of the boxes (west,
+    south, east, north): its shape, not its bounding box (ST_Intersects, through the GiST
+    index). Points have devices.filter.within_bboxes, which compares coordinates."""
+    return or_(*(func.ST_Intersects(geometry, func.ST_MakeEnvelope(*b, 4326)) for b in bboxes))

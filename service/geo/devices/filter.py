@@ -51,12 +51,6 @@ def within_bboxes(point: ColumnElement, bboxes) -> ColumnElement:
     )
 
 
-def meets_bboxes(geometry: ColumnElement, bboxes) -> ColumnElement:
-    """Whether a geometry of any type (a district's boundary) meets any of the boxes: its
-    shape, not its bounding box (ST_Intersects, through the GiST index)."""
-    return or_(*(func.ST_Intersects(geometry, func.ST_MakeEnvelope(*b, 4326)) for b in bboxes))
-
-
 def within_interval(instant: ColumnElement, interval) -> list[ColumnElement]:
     """Clauses keeping instants inside a closed interval; None leaves that end open."""
     start, end = interval
