@@ -2880,8 +2880,8 @@ def test_a_sheet_closed_by_its_button_takes_its_history_entry_along(phone, contr
 
 def test_a_sheets_entry_with_no_sheet_to_open_is_passed_by(phone, as_user):
     """Back to a sheet's entry that has nothing to open again (another sheet was opened at the
-    place a link led to), or the page reloaded with a sheet open: the entry under it is the
-    map's, at the same address. Kept, it made a Back that did nothing, or only moved the map."""
+    place a link led to): the entry under it is the map's, at the same address. Kept, it made
+    a Back that did nothing, or only moved the map."""
     author = as_user()
     pin(author, HERE["longitude"] + 0.003, HERE["latitude"], kind="camera")
     before = f"{phone.server}/api/v1/"
@@ -2896,15 +2896,6 @@ def test_a_sheets_entry_with_no_sheet_to_open_is_passed_by(phone, as_user):
     page.get_by_role("button", name="Close").click()
     page.go_back()  # to the place, then past Account's entry to the map's
     expect(page).to_have_url(re.compile(r"#18/48\.85660/2\.35220$"))
-    expect(page.locator("#sheet")).to_be_hidden()
-    page.go_back()
-    expect(page).to_have_url(before)
-    # Reloaded with a sheet open, the app stands on the map's entry: one Back leaves it.
-    page.go_forward()
-    expect(page.locator("#status")).to_contain_text(re.compile("in view|visible"))
-    page.get_by_role("button", name="Account", exact=True).click()
-    page.reload()
-    expect(page.locator("#status")).to_contain_text(re.compile("in view|visible"))
     expect(page.locator("#sheet")).to_be_hidden()
     page.go_back()
     expect(page).to_have_url(before)

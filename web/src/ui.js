@@ -121,10 +121,10 @@ function leaveOwnEntry() {
   window.history.back();
 }
 
-// A sheet's entry shown again without its sheet (a reload, or Back from another page): the
-// entry under it is the map's, at the same address. Going there leaves one entry for the map,
-// where keeping both made a Back that did nothing, or only moved the map.
-if (window.history.state?.sheet) window.history.back();
+// A sheet's entry shown again without its sheet (a reload, or Back from another page) is the
+// map's entry again. Not gone back past: that would load the page a second time, racing what
+// the first load does (a token found revoked, said ended, then no longer said).
+if (window.history.state?.sheet) window.history.replaceState(null, "", window.location.href);
 
 window.addEventListener("popstate", (event) => {
   if (leavingEntry) {
