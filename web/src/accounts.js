@@ -38,7 +38,9 @@ async function signIn(db, username, password) {
 // The phone forgets the session and what it kept for the account; the outbox keeps the
 // account's unsent items, sent once it signs in again (queue.js).
 async function forgetSession(db) {
-  // The token goes first: a sync pass or a load still running with it keeps nothing more.
+  // The session goes first: a sync pass or a load still running with it keeps nothing more,
+  // and an outbox pass sends none of the account's items without it (queue.js).
+  current = null;
   setToken(null);
   await deleteSetting(db, "session");
   await forgetAccountData(db);

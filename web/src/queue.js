@@ -62,7 +62,11 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
     // Devices with a change held back by a rate limit: their later changes wait behind it, in
     // order; changes of other devices go on.
     const held = new Set();
+    const who = await owner();
     for (const queued of await all()) {
+      // A session ended or begun meanwhile (a 401 to another request, a sign-out): what is
+      // left is another account's, or waits for its own to sign in again.
+      if ((await owner()) !== who) break;
       // Read again: the contributor may have discarded or resolved it meanwhile.
       const item = await (await db).get("outbox", queued.seq);
       if (!item || item.state !== "pending") continue;
@@ -81,13 +85,16 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
         results.push({ item, result });
       } catch (error) {
         if (isTransient(error)) {
-          // Still pending, with the server's reason (a rate limit...) for the contributor.
-          if (error instanceof ApiError) {
+          // Still pending, with the server's reason (a rate limit...) for the contributor. An
+          // ended session is no reason of the item's: the app says it, and the item waits for
+          // its author to sign in again.
+          if (error instanceof ApiError && error.status !== 401) {
             const notBefore = error.retryAfterMs ? Date.now() + error.retryAfterMs : null;
             await save(Object.assign(item, { problem: { status: error.status, ...error.problem }, notBefore }));
             await notify();
           } else if (item.problem) {
-            // No network now: what the server said before (a 500...) is no longer the reason.
+            // No network or no session now: what the server said before (a 500...) is no
+            // longer the reason.
             await save(Object.assign(item, { problem: null, notBefore: null }));
             await notify();
           }

@@ -197,6 +197,33 @@ test("an item saved after its account's session ended stays that account's", asy
   assert.deepEqual(server.sent.map((s) => s.name), ["hanks-pin"]);
 });
 
+test("a session ended during a pass sends none of the account's items left, without it", async () => {
+  const db = freshStore();
+  let who = "hank";
+  // Answered, and meanwhile another request was told the token is revoked.
+  const server = fakeServer({ first: () => { who = null; return { id: "first" }; } });
+  const outbox = createOutbox(db, server.send, { owner: async () => who });
+  for (const name of ["first", "second"]) await outbox.add({ type: "pin", name });
+  await outbox.flush();
+  assert.deepEqual(server.sent, []); // "first" answered by the stand-in itself
+  who = "hank";
+  assert.deepEqual((await outbox.all()).map((item) => [item.name, item.state]), [["second", "pending"]]);
+  await outbox.flush();
+  assert.deepEqual(server.sent.map((s) => s.name), ["second"]);
+});
+
+test("an ended session is not an item's reason to wait: its earlier reason goes too", async () => {
+  const db = freshStore();
+  const limited = new ApiError(429, { detail: "Too many pins." });
+  const outbox = createOutbox(db, fakeServer({ a: [limited, new ApiError(401, { detail: "Log in first." })] }).send);
+  await outbox.add({ type: "pin", name: "a" });
+  await outbox.flush();
+  assert.equal((await outbox.all())[0].problem.detail, "Too many pins.");
+  await outbox.flush();
+  const [item] = await outbox.all();
+  assert.deepEqual([item.state, item.problem], ["pending", null]);
+});
+
 test("a refused vote leaves the outbox, its refusal in the results", async () => {
   const outbox = createOutbox(freshStore(), fakeServer({ a: [new ApiError(409, { detail: "You already voted" })] }).send);
   await outbox.add({ type: "confirm", name: "a" });
