@@ -1,5 +1,7 @@
 """Accounts: registration, tokens, the caller's own data, roles."""
 
+import re
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -31,6 +33,25 @@ STAFF_NAMES = frozenset((
     "system", "support", "staff", "official", "deleted", "anonymous", "nobody", "null", "none",
     "undefined",
 ))  # fmt: skip
+# Staff words that stay one inside a longer name (`adminbob`, `chiefmoderator`); the shorter
+# staff names are common inside ordinary words (`badminton`, `modest`, Vigier).
+STAFF_AFFIXES = ("admin", "moderator", "moderation", "superuser")
+# A name's parts: between dots, dashes and underscores, and where lower case turns upper.
+NAME_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+
+
+def reads_as_staff(username: str) -> bool:
+    """Whether USERNAME would pass for the staff's own where it signs pins and decisions:
+    a staff name whole (`r.o.o.t`, `admin2`), as one of its parts (`vigie_paris`,
+    `VigieParis`, `team.mod`), or a staff word opening or closing it (`adminbob`)."""
+    skeleton = name_skeleton(username)
+    parts = {part.lower() for part in NAME_PARTS.findall(username)}
+    return (
+        skeleton.rstrip("0123456789") in STAFF_NAMES
+        or not parts.isdisjoint(STAFF_NAMES)
+        or skeleton.startswith(STAFF_AFFIXES)
+        or skeleton.rstrip("0123456789").endswith(STAFF_AFFIXES)
+    )
 
 
 class StrictSchema(ma.Schema):
@@ -62,7 +83,7 @@ class RegisterSchema(StrictSchema):
 
     @ma.validates("username")
     def not_a_staff_name(self, value, **_kwargs):
-        if name_skeleton(value) in STAFF_NAMES:
+        if reads_as_staff(value):
             raise ma.ValidationError(
                 "This name would read as the service's own or its staff's: choose another."
             )
