@@ -5,7 +5,7 @@ from flask import current_app
 from marshmallow import ValidationError
 
 from . import auth, community, idempotency, migrate
-from .api.accounts.schemas import USERNAME
+from .api.accounts.schemas import NEW_PASSWORD, USERNAME
 from .backups.cli import backup_cli
 from .commands import CommandGroup
 from .db import session
@@ -55,8 +55,11 @@ def reset_password(name, password):
 
 
 def check_new_password(password: str, name: str, email: str | None = None) -> None:
-    if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="password")
+    """The API's rule for a new password: one it would refuse at login is never set."""
+    try:
+        NEW_PASSWORD(password)
+    except ValidationError as error:
+        raise click.BadParameter(" ".join(error.messages), param_hint="password") from None
     weakness = auth.weak_password_reason(password, name, email)
     if weakness:
         raise click.BadParameter(weakness, param_hint="password")

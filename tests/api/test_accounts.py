@@ -456,6 +456,18 @@ class TestCli:
         assert result.exit_code != 0 and "too easy to guess" in result.output
         assert session.query(User).filter_by(username="root_admin").count() == 0
 
+    def test_a_password_login_would_refuse_is_never_set(self, app, client, as_user):
+        """Longer than a login takes (1,024 characters): its admin would be locked out."""
+        owner = as_user()
+        too_long = "correct horse battery staple " * 36
+        for command in (["create-admin", "root_admin"], ["reset-password", owner.user.username]):
+            result = app.test_cli_runner().invoke(
+                args=["users", *command], input=f"{too_long}\n{too_long}\n"
+            )
+            assert result.exit_code == 2 and "1024" in result.output, result.output
+        assert session.query(User).filter_by(username="root_admin").count() == 0
+        assert login(client, owner.user.username, TEST_PASSWORD).status_code == 201
+
     @pytest.mark.parametrize("name", ["a b/c<>", "", "x" * 300])
     def test_create_admin_refuses_a_name_the_api_would_refuse(self, app, name):
         """The role API names accounts in its path: an admin it cannot reach is never demoted."""

@@ -25,6 +25,10 @@ USERNAME = WholeMatch(
     error="3 to 32 letters without accents (a-z), digits, dots, dashes or underscores, with "
     "one letter or digit at least.",
 )
+# A new password's length, wherever one is set (the API, the command line): longer ones would
+# be refused at every login (PASSWORD_GIVEN).
+NEW_PASSWORD = validate.Length(10, 1024)
+PASSWORD_GIVEN = validate.Length(1, 1024)
 # Names that would read as the service's own voice or its staff where pins and decisions are
 # signed ("By admin" in the review queue): registration refuses them, whatever the dots,
 # dashes and underscores (an operator's create-admin may still use one).
@@ -66,7 +70,7 @@ class RegisterSchema(StrictSchema):
     password = ma.fields.String(
         required=True,
         load_only=True,
-        validate=validate.Length(10, 1024),
+        validate=NEW_PASSWORD,
         metadata={
             "description": "10 characters or more, hard to guess: no common password, pattern "
             "or the username (a 422 says why)"
@@ -97,12 +101,12 @@ class RegisterSchema(StrictSchema):
 
 class PasswordChangeSchema(StrictSchema):
     current_password = ma.fields.String(
-        required=True, load_only=True, validate=validate.Length(1, 1024)
+        required=True, load_only=True, validate=PASSWORD_GIVEN
     )
     new_password = ma.fields.String(
         required=True,
         load_only=True,
-        validate=validate.Length(10, 1024),
+        validate=NEW_PASSWORD,
         metadata={"description": "As at registration: 10 characters or more, hard to guess"},
     )
 
@@ -123,7 +127,7 @@ class MeSchema(UserSchema):
 
 class LoginSchema(StrictSchema):
     username = ma.fields.String(required=True, validate=validate.Length(1, 32))
-    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(1, 1024))
+    password = ma.fields.String(required=True, load_only=True, validate=PASSWORD_GIVEN)
     name = ma.fields.String(
         validate=validate.Length(max=100),
         metadata={"description": "A label, e.g. the phone's name"},
@@ -135,7 +139,7 @@ class AccountDeletionSchema(StrictSchema):
     password = ma.fields.String(
         required=True,
         load_only=True,
-        validate=validate.Length(1, 1024),
+        validate=PASSWORD_GIVEN,
         metadata={"description": "The account's password: a token alone cannot delete it"},
     )
 
