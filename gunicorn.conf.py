@@ -6,9 +6,8 @@ before passing them on, so a slow client never holds a thread (docs/security.md)
 """
 
 import multiprocessing
-import os
 
-from service.config import Config
+from service.config import Config, env_int
 
 # Each worker keeps freed memory for its next responses (KEEP_FREED_MEMORY_MB).
 from service.memory import memory_settings, post_fork  # noqa: F401  (post_fork: a gunicorn hook)
@@ -18,22 +17,22 @@ from service.server_logs import one_line
 # Settings are read once here, in the master, so that a wrong one stops the start with its
 # name: a worker that stopped on it would be started again and again, answering nothing. The
 # local secret key is made here too when there is none, before the workers read it.
-Config()
+vigie_config = Config()
 memory_settings()
 
 # Requests gunicorn refuses itself (too long, malformed) get problem+json, not an HTML page.
-answer_server_errors_as_problems()
+answer_server_errors_as_problems(vigie_config.CORS_ORIGINS)
 
-bind = f"127.0.0.1:{os.environ.get('PORT', '5000')}"
+bind = f"127.0.0.1:{env_int('PORT', 5000)}"
 # Vigie is run by its process manager, not gunicornc: no control socket, which two nodes on
 # one machine would otherwise share (each removing it when it stops).
 control_socket_disable = True
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
+workers = env_int("WEB_CONCURRENCY", multiprocessing.cpu_count())
 # A sync worker is held whole by a client that sends its body slowly, until `timeout` kills it:
 # two such clients stalled a two-worker server for 30 s. A thread of a gthread worker is all a
 # slow client holds; the worker goes on serving with its other threads.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = env_int("GUNICORN_THREADS", 8)
 # A worker that stops answering its master for this long is restarted.
 timeout = 30
 # gunicorn's ceiling for the request line (default 4094): OGC API filters ride in the URL, and

@@ -67,8 +67,9 @@ def keep_freed_memory(keep_mb: int) -> bool:
 
 
 def whole_number(name: str, default: int) -> int:
-    """The environment variable NAME as a number, else DEFAULT; read without the package (this
-    module is loaded on its own before a worker's threads start), and refused by name."""
+    """The environment variable NAME as a number, else DEFAULT, refused by name: config.env_int
+    again, as this module imports nothing of the package (tests/test_memory.py measures the
+    allocator in processes that load it alone)."""
     value = os.environ.get(name, "").strip() or str(default)
     if not value.lstrip("-").isdigit():
         raise SystemExit(f"{name} must be a whole number, not {value!r}")

@@ -5,6 +5,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,8 +13,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from gunicorn import util as gunicorn_util
 
 from service.config import PROJECT_DIR
+from service.server_errors import answer_server_errors_as_problems
 from tests.server import connect, exchange, free_port, gunicorn_server, wait_for_port
 
 STALLED_CLIENTS = 4
@@ -101,6 +104,21 @@ def test_requests_gunicorn_refuses_itself_get_problem_json(database_url, tmp_pat
         assert problem["status"] == status and b"a" * 100 not in body and b"b" * 100 not in body
 
 
+@pytest.mark.parametrize(("origins", "readable"), [(" * ", True), ("https://a.example", False)])
+def test_gunicorn_refusals_are_readable_from_other_sites_as_the_setting_says(
+    monkeypatch, origins, readable
+):
+    """CORS_ORIGINS as the application reads it: `*` opens them, a list of origins does not."""
+    monkeypatch.setattr(gunicorn_util, "write_error", gunicorn_util.write_error)
+    answer_server_errors_as_problems(origins)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        gunicorn_util.write_error(ours, 414, "Request-URI Too Long", "ignored")
+        head = theirs.recv(4096).partition(b"\r\n\r\n")[0]
+    assert head.startswith(b"HTTP/1.1 414") and b"application/problem+json" in head
+    assert (b"Access-Control-Allow-Origin: *" in head) is readable
+
+
 def test_nodes_on_one_machine_share_no_control_socket_and_trust_proxies_as_told(
     database_url, tmp_path
 ):
@@ -138,6 +156,10 @@ def test_nodes_on_one_machine_share_no_control_socket_and_trust_proxies_as_told(
         ("DUPLICATE_DISTANCE_M", "abc"),
         ("VIEW_RADII", "garbage"),  # read per request: every view cone would fail
         ("MALLOC_ARENA_MAX", "abc"),  # read by each worker as it starts
+        # gunicorn's own settings.
+        ("GUNICORN_THREADS", "abc"),
+        ("WEB_CONCURRENCY", "two"),
+        ("PORT", "http"),
         ("SECRET_KEY", "x"),  # anyone could guess it, and recompute what it keys
     ],
 )

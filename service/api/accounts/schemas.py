@@ -100,9 +100,7 @@ class RegisterSchema(StrictSchema):
 
 
 class PasswordChangeSchema(StrictSchema):
-    current_password = ma.fields.String(
-        required=True, load_only=True, validate=PASSWORD_GIVEN
-    )
+    current_password = ma.fields.String(required=True, load_only=True, validate=PASSWORD_GIVEN)
     new_password = ma.fields.String(
         required=True,
         load_only=True,
