@@ -10,7 +10,7 @@ class Kind:
     name: str
     description: str
     osm_tags: dict = field(default_factory=dict)
-    is_camera: bool = False  # it films: it has a camera type (fixed, dome, panning)
+    is_camera: bool = False  # it films: a camera type (fixed, dome, panning), a view cone
 
 
 SURVEILLANCE = {"man_made": "surveillance"}

@@ -1,19 +1,48 @@
 """The web app's unit tests (node's own test runner, IndexedDB in memory), run with the suite."""
 
+import json
 import shutil
 import subprocess
 
+from service import vocabulary as vocab
 from service.web import WEB_DIST
 
 WEB = WEB_DIST.parent
 
 
+def node() -> str:
+    found = shutil.which("node")
+    assert found, "node is missing: `make test` installs it to build the web app"
+    return found
+
+
 def test_outbox_and_sync_unit_tests_pass():
-    node = shutil.which("node")
-    assert node, "node is missing: `make test` installs it to build the web app"
     assert (WEB / "node_modules" / "fake-indexeddb").is_dir(), "run `npm ci` in web/"
     run = subprocess.run(
-        [node, "--test", "test/"], cwd=WEB, capture_output=True, text=True, timeout=120
+        [node(), "--test", "test/"], cwd=WEB, capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "# fail 0" in run.stdout and "# pass 0" not in run.stdout
+
+
+def test_the_app_offers_the_values_the_server_takes():
+    """Forms are filled in offline: a value the app offers and the server refuses would wait in
+    the outbox as a refusal, one it misses could not be chosen on a phone."""
+    script = (
+        "import('./src/vocabulary.js').then((m) => console.log(JSON.stringify("
+        "{ ...m, CAMERA_KINDS: [...m.CAMERA_KINDS] })))"
+    )
+    run = subprocess.run(
+        [node(), "--input-type=module", "-e", script], cwd=WEB, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    app = json.loads(run.stdout)
+    assert app["KINDS"] == list(vocab.KIND_NAMES)
+    assert app["CAMERA_KINDS"] == list(vocab.CAMERA_KINDS)
+    assert app["VOCABULARY"] == {
+        "camera_type": list(vocab.CAMERA_TYPES),
+        "mount": list(vocab.MOUNTS),
+        "operator_type": list(vocab.OPERATOR_TYPES),
+        "zone": list(vocab.ZONES),
+        "surveillance": list(vocab.SURVEILLANCE_AREAS),
+    }

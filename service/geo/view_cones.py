@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import Select, case, func, literal, null, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from .. import vocabulary as vocab
 from ..config import view_radii
 from ..models import Device
 from .paging import select_first_features
 from .sql import cut_at_antimeridian, feature_text, geojson_geometry, sql_string, uuid_json
 from .statistics.selection import StatisticsFilter
-
-# Kinds whose field of view is modelled (a microphone or a sensor has no view cone).
-SEEING_KINDS = ("camera", "alpr", "facial_recognition")
 
 
 @dataclass(frozen=True)
@@ -103,5 +101,5 @@ def select_view_cone(device_id: uuid.UUID, model: ViewModel) -> Select:
 
 def select_view_cones(flt: StatisticsFilter, model: ViewModel, limit: int) -> Select:
     """Cones of the public cameras in view (devices whose centre is in the bbox), in id order."""
-    clauses = [*flt.clauses(), Device.kind.in_(SEEING_KINDS)]
+    clauses = [*flt.clauses(), Device.kind.in_(vocab.CAMERA_KINDS)]
     return select_first_features(cone_feature_text(model), Device.id, clauses, limit)

@@ -4,7 +4,7 @@ import { onTokenRefused } from "./api.js";
 import { endRefusedSession, isModerator, restoreSession, session, onSessionChange, showAccount } from "./accounts.js";
 import { showDevice } from "./details.js";
 import { currentLanguage, errorText, kindLabel, onLanguageChange, problemText, setLanguage, t, translatePage } from "./i18n.js";
-import { KINDS, createMap, kindIcon } from "./map.js";
+import { createMap, kindIcon } from "./map.js";
 import { showModerationQueue } from "./moderation.js";
 import { forgetWhatWasSent, rememberSent, sendOperation } from "./operations.js";
 import { createOutboxView } from "./outbox-view.js";
@@ -13,6 +13,7 @@ import { createOutbox } from "./queue.js";
 import { openStore } from "./store.js";
 import { syncCachedAreas } from "./sync.js";
 import { element } from "./ui.js";
+import { KINDS } from "./vocabulary.js";
 
 const OUTBOX_RETRY_MS = 30_000;
 const SYNC_EVERY_MS = 5 * 60_000;

@@ -10,6 +10,7 @@ import { dayText, errorText, kindCount, kindLabel, onLanguageChange, t, valueLab
 import { devicesChangedOnPhone } from "./operations.js";
 import { cachedDevicesIn, contains, keepArea } from "./store.js";
 import { coverControls, element, openSheet, showText } from "./ui.js";
+import { KINDS } from "./vocabulary.js";
 
 const MAX_FEATURES = 2000;
 // From this zoom on, a view holding groups keeps its devices for offline all the same: a few
@@ -25,7 +26,7 @@ const DEFAULT_VIEW = { lat: 48.8566, lon: 2.3522, zoom: 13 };
 const RETRY_FIRST_MS = 5_000;
 const RETRY_LONGEST_MS = 60_000;
 
-// Colour and glyph (an SVG path on a 24-unit square) for each kind of device.
+// Colour and glyph (an SVG path on a 24-unit square) for each kind of device (KINDS).
 export const KIND_STYLES = {
   camera: { color: "#b3261e", path: "M4 8h11l5-3v12l-5-3H4z" },
   alpr: { color: "#6a1b9a", path: "M3 8h18v8H3zM6 11h2v2H6zm4 0h4v2h-4zm6 0h2v2h-2z" },
@@ -34,7 +35,6 @@ export const KIND_STYLES = {
   gunshot_detector: { color: "#b34700", path: "M12 3l2 6h6l-5 4 2 7-5-4-5 4 2-7-5-4h6z" },
   sensor: { color: "#2e7d32", path: "M12 10a2 2 0 1 0 0 4a2 2 0 1 0 0-4zM7 7a7 7 0 0 0 0 10l1.4-1.4a5 5 0 0 1 0-7.2zm10 0-1.4 1.4a5 5 0 0 1 0 7.2L17 17a7 7 0 0 0 0-10z" },
 };
-export const KINDS = Object.keys(KIND_STYLES);
 const FALLBACK_STYLE = { color: "#455a64", path: "M12 6a6 6 0 1 0 0 12a6 6 0 1 0 0-12z" };
 export const styleOf = (kind) => KIND_STYLES[kind] || FALLBACK_STYLE;
 

@@ -9,18 +9,10 @@ import { uploadPhoto } from "./api.js";
 import { isTransient } from "./queue.js";
 import { contentOf, forgetPhoto, handOverUpload } from "./operations.js";
 import { dayText, errorText, kindLabel, t } from "./i18n.js";
-import { CONE_HANDLE_M, KINDS, bearing, coneLatLngs, kindIcon, offset, styleOf } from "./map.js";
+import { CONE_HANDLE_M, bearing, coneLatLngs, kindIcon, offset, styleOf } from "./map.js";
 import { choice, closeSheet, element, field, notice, openSheet } from "./ui.js";
+import { CAMERA_KINDS, KINDS, VOCABULARY } from "./vocabulary.js";
 
-const VOCABULARY = {
-  camera_type: ["fixed", "dome", "panning"],
-  mount: ["wall", "pole", "ceiling", "street_lamp", "other"],
-  operator_type: ["public", "private", "unknown"],
-  zone: ["town", "traffic", "parking", "shop", "transit", "building", "other"],
-  surveillance: ["public", "outdoor", "indoor"],
-};
-// The kinds that film: only they have a camera type (the server refuses one for the others).
-const CAMERA_KINDS = new Set(["camera", "alpr", "facial_recognition"]);
 const PIN_ZOOM = 19;
 const DEFAULT_ANGLE = 60;
 

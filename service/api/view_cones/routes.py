@@ -4,6 +4,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import RAISE
 
+from ... import vocabulary as vocab
 from ...auth import current_viewer
 from ...caching import area_keys, device_key, share
 from ...db import session
@@ -11,7 +12,7 @@ from ...delivery import conditional_response
 from ...errors import NotFound
 from ...extensions import ETAG_HEADER, Blueprint
 from ...geo.statistics.selection import StatisticsFilter
-from ...geo.view_cones import SEEING_KINDS, ViewModel, select_view_cone, select_view_cones
+from ...geo.view_cones import ViewModel, select_view_cone, select_view_cones
 from ...visibility import may_see
 from ..access import device_gone
 from ..credits import device_credits, licence_links, with_credit_headers
@@ -43,7 +44,7 @@ class DeviceViewConeViews(MethodView):
             raise NotFound(f"No device has the id {device_id}.")
         if row.deleted_at is not None:
             raise device_gone(device_id, row.deleted_at, row.merged_into)
-        if row.kind not in SEEING_KINDS:
+        if row.kind not in vocab.CAMERA_KINDS:
             raise NotFound(f"Device {device_id} is a {row.kind}: it has no view cone.")
         # Kept by shared caches as the device itself is, and purged with it.
         share([device_key(device_id)], per_viewer=True)

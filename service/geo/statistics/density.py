@@ -44,7 +44,7 @@ from ..sql import (
     json_object_text,
     sql_string,
 )
-from ..view_cones import SEEING_KINDS, ViewModel
+from ..view_cones import ViewModel
 from .replay import all_kept, kept_hits_at
 from .selection import DistrictSelection, StatisticsFilter, moved_device_ids
 
@@ -384,7 +384,7 @@ def select_watched(sel, selection: DistrictSelection, flt: StatisticsFilter, mod
         .select_from(
             sel.join(seeing, seeing.c.geom.op("&&")(func.ST_Expand(sel.c.geom, reach_degrees)))
         )
-        .where(seeing.c.kind.in_(SEEING_KINDS))
+        .where(seeing.c.kind.in_(vocab.CAMERA_KINDS))
         .group_by(sel.c.code)
         # Once: a selection the planner expects one district of (a level and a parent) had it
         # union every district's cones again for each district of a nested loop.

@@ -1,0 +1,12 @@
+// The values the server takes (service/vocabulary.py), for forms filled in offline; a test of
+// the suite checks that the two agree.
+export const KINDS = ["camera", "alpr", "facial_recognition", "microphone", "gunshot_detector", "sensor"];
+// The kinds that film: only they have a camera type (the server refuses one for the others).
+export const CAMERA_KINDS = new Set(["camera", "alpr", "facial_recognition"]);
+export const VOCABULARY = {
+  camera_type: ["fixed", "dome", "panning"],
+  mount: ["wall", "pole", "ceiling", "street_lamp", "other"],
+  operator_type: ["public", "private", "unknown"],
+  zone: ["town", "traffic", "parking", "shop", "transit", "building", "other"],
+  surveillance: ["public", "outdoor", "indoor"],
+};
