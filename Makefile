@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. The rest are conveniences.
-.PHONY: run test fuzz lint format openapi bench clean-cluster
+.PHONY: run test fuzz lint format openapi bench
 
 run:
 	@scripts/run.sh

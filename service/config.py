@@ -162,7 +162,8 @@ def database_url(value: str) -> str:
 
 
 class Config:
-    """Every setting, each overridable by the environment variable of the same name."""
+    """Every setting, each overridable by the environment variable of the same name (but
+    MAX_CONTENT_LENGTH, read from MAX_JSON_BYTES; the API_ and OPENAPI_ settings are fixed)."""
 
     def __init__(self, **overrides):
         env = os.environ

@@ -252,6 +252,18 @@ class LinkSchema(ma.Schema):
     title = ma.fields.String()
 
 
+class FeatureSchema(ma.Schema):
+    """A GeoJSON Feature (RFC 7946): each resource's adds its id, geometry and properties."""
+
+    type = choice(["Feature"], metadata={"example": "Feature"})
+
+
+class FeatureCollectionSchema(ma.Schema):
+    """A GeoJSON FeatureCollection: each resource's adds its features and paging members."""
+
+    type = choice(["FeatureCollection"], metadata={"example": "FeatureCollection"})
+
+
 class ValueList(DelimitedList):
     """Comma-separated values of a query parameter, at least one: an empty `kind=` says
     nothing a client meant, so it is refused rather than read as "no filter"."""

@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Dataset, District
 from .paging import select_first_features
-from .sql import feature_text, geojson_geometry, meets_bboxes, sql_string
+from .sql import METRES_PER_DEGREE, feature_text, geojson_geometry, meets_bboxes, sql_string
 
 # What every answer says of a district first (statistics, file exports).
 DISTRICT_HEAD = (
@@ -44,7 +44,6 @@ DISTRICT_HEAD = (
     District.population_year,
 )
 
-METRES_PER_DEGREE = 111_320  # at the equator; tolerances in metres become degrees with it
 # What GeoJSON answers simplify boundaries at by default: districts.boundary_geojson keeps
 # each boundary so (migration 0022), other tolerances are computed.
 DEFAULT_TOLERANCE_M = 10.0

@@ -13,12 +13,11 @@ from sqlalchemy import ARRAY, Integer, Numeric, Select, and_, cast, func, litera
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import DeviceHexagonCount, GridHexagon
-from .sql import comma_joined, geojson_geometry, sql_string
+from .sql import METRES_PER_DEGREE, comma_joined, geojson_geometry, sql_string
 from .statistics.selection import StatisticsFilter
 
 # Hexagon sides whose counts are kept at write time (migration 0018): the grid's default.
 KEPT_SIDES_M = (250.0,)
-METRES_PER_DEGREE = 111_320
 # UTM zones are 6 degrees of longitude wide, from 180 degrees west.
 ZONE_WIDTH_DEGREES = 6
 # How far from its zone's central meridian a grid may reach: there the projection enlarges

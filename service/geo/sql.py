@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement, Null
 
 COORDINATE_DECIMALS = 7  # about 1 cm: more digits only add bytes (RFC 7946 section 11.2)
+METRES_PER_DEGREE = 111_320  # of latitude, and of longitude at the equator
 
 
 def sql_string(value: str) -> ColumnElement:

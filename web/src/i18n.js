@@ -1,6 +1,6 @@
 // French and English strings. The language is the browser's (French for any fr-*), unless the
 // contributor chose one; elements name their string with data-i18n (text) or
-// data-i18n-aria-label / data-i18n-placeholder (attributes).
+// data-i18n-aria-label (their label).
 const STRINGS = {
   en: {
     tagline: "Surveillance devices pinned by contributors",

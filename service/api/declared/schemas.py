@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ...geo.declared.matching import SITE_STATUSES
-from ..fields import BBox, ValueList
+from ..fields import BBox, FeatureCollectionSchema, FeatureSchema, LinkSchema, ValueList
 
 NAME_MAX_CHARS = 100
 
@@ -89,18 +89,16 @@ class DeclaredSitePropertiesSchema(ma.Schema):
     attributes = ma.fields.Dict(metadata={"description": "The file's other fields"})
 
 
-class DeclaredSiteFeatureSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "Feature"})
+class DeclaredSiteFeatureSchema(FeatureSchema):
     id = ma.fields.UUID()
     geometry = ma.fields.Dict(metadata={"description": "A GeoJSON Point"})
     properties = ma.fields.Nested(DeclaredSitePropertiesSchema)
 
 
-class DeclaredSiteCollectionSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "FeatureCollection"})
+class DeclaredSiteCollectionSchema(FeatureCollectionSchema):
     features = ma.fields.List(ma.fields.Nested(DeclaredSiteFeatureSchema))
     numberReturned = ma.fields.Integer()
-    links = ma.fields.List(ma.fields.Dict())
+    links = ma.fields.List(ma.fields.Nested(LinkSchema))
 
 
 class DeviceDeclarationSiteSchema(ma.Schema):

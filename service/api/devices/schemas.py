@@ -10,6 +10,8 @@ from ...geo.tiles import MAX_ZOOM
 from ..fields import (
     NOT_BLANK,
     BBox,
+    FeatureCollectionSchema,
+    FeatureSchema,
     JsonNumber,
     LinkSchema,
     PointGeometrySchema,
@@ -242,8 +244,7 @@ class DevicePropertiesOutSchema(DevicePropertiesSchema):
     )
 
 
-class DeviceFeatureSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "Feature"})
+class DeviceFeatureSchema(FeatureSchema):
     id = ma.fields.UUID()
     geometry = ma.fields.Nested(PointGeometrySchema)
     properties = ma.fields.Nested(DevicePropertiesOutSchema)
@@ -276,8 +277,7 @@ CLUSTER_FEATURE = {
 }
 
 
-class DeviceCollectionSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "FeatureCollection"})
+class DeviceCollectionSchema(FeatureCollectionSchema):
     features = ma.fields.List(
         ma.fields.Raw(
             metadata={"oneOf": [{"$ref": "#/components/schemas/DeviceFeature"}, CLUSTER_FEATURE]}

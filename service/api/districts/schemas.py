@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from ..fields import BBox, ValueList
+from ..fields import BBox, FeatureCollectionSchema, FeatureSchema, LinkSchema, ValueList
 from ..statistics.schemas import CODE_MAX_CHARS, MAX_CODES, code_field
 
 TOLERANCE = ma.fields.Float(
@@ -49,18 +49,17 @@ class DistrictPropertiesSchema(ma.Schema):
     dataset = ma.fields.String()
 
 
-class DistrictFeatureSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "Feature"})
+class DistrictFeatureSchema(FeatureSchema):
     id = ma.fields.String()
     geometry = ma.fields.Dict(metadata={"description": "A GeoJSON MultiPolygon"})
     properties = ma.fields.Nested(DistrictPropertiesSchema)
 
 
-class DistrictCollectionSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "FeatureCollection"})
+class DistrictCollectionSchema(FeatureCollectionSchema):
     features = ma.fields.List(ma.fields.Nested(DistrictFeatureSchema))
     numberReturned = ma.fields.Integer()
     truncated = ma.fields.Boolean(metadata={"description": "More districts follow: see `next`"})
     links = ma.fields.List(
-        ma.fields.Dict(), metadata={"description": "`self`, and `next` while more follow"}
+        ma.fields.Nested(LinkSchema),
+        metadata={"description": "`self`, and `next` while more follow"},
     )

@@ -24,7 +24,7 @@ from ...storage import photo_storage
 from ...visibility import AWAITING_REVIEW, PUBLIC_REVIEW_STATUS, is_public
 from ..access import check_if_match, feature_response, find_device, lock_photo_and_device
 from ..devices.schemas import DeviceFeatureSchema
-from ..geojson import GEOJSON, photo_base
+from ..geojson import GEOJSON, JSON, photo_base
 from ..photos.routes import photo_view
 from ..photos.schemas import PhotoSchema
 from .schemas import (
@@ -59,7 +59,7 @@ class QueueViews(MethodView):
         body = session.scalar(
             select_moderation_queue(args["limit"], distance), {"photo_base": photo_base()}
         )
-        return Response(body, mimetype="application/json")
+        return Response(body, mimetype=JSON)
 
 
 @blp.route("/devices/<uuid:device_id>/review")

@@ -464,7 +464,7 @@ class ItemViews(MethodView):
     @blp.arguments(ItemArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, OgcFeatureSchema, content_type=GEOJSON)
     @blp.served_as(
-        {media: {"$ref": "#/components/schemas/OgcFeature"} for media in (GEOJSON, JSON)},
+        {media: {"$ref": OGC_FEATURE} for media in (GEOJSON, JSON)},
         headers=ETAG_HEADER,
     )
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
@@ -672,12 +672,7 @@ def register_items_route(collection: OgcCollection) -> None:
     class ItemsViews(MethodView):
         @blp.arguments(items_args_schema(collection), location="query", unknown=RAISE)
         @blp.response(200, OgcFeatureCollectionSchema, content_type=GEOJSON)
-        @blp.served_as(
-            {
-                media: {"$ref": "#/components/schemas/OgcFeatureCollection"}
-                for media in (GEOJSON, JSON)
-            }
-        )
+        @blp.served_as({media: {"$ref": OGC_FEATURE_COLLECTION} for media in (GEOJSON, JSON)})
         @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
         @blp.problems(400)
         def get(self, args):

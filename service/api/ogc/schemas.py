@@ -5,7 +5,15 @@ from marshmallow import validate
 
 from ...geo.collections import OgcCollection
 from ...geo.crs import CRS84, SUPPORTED
-from ..fields import BBox, DateTimeInterval, LinkSchema, ValueList, check_geographic
+from ..fields import (
+    BBox,
+    DateTimeInterval,
+    FeatureCollectionSchema,
+    FeatureSchema,
+    LinkSchema,
+    ValueList,
+    check_geographic,
+)
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
@@ -275,16 +283,14 @@ class QueryablesSchema(SchemaDocumentSchema):
     )
 
 
-class OgcFeatureSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "Feature"})
+class OgcFeatureSchema(FeatureSchema):
     id = ma.fields.String()
     geometry = ma.fields.Dict()
     properties = ma.fields.Dict()
     links = ma.fields.List(ma.fields.Nested(LinkSchema))
 
 
-class OgcFeatureCollectionSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "FeatureCollection"})
+class OgcFeatureCollectionSchema(FeatureCollectionSchema):
     features = ma.fields.List(ma.fields.Nested(OgcFeatureSchema))
     numberReturned = ma.fields.Integer()
     numberMatched = ma.fields.Integer(

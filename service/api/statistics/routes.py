@@ -37,7 +37,7 @@ from ...geo.statistics.timeline import select_timeline
 from ...geo.view_cones import ViewModel
 from ..credits import declared_credits, device_credits, with_credit_headers
 from ..fields import split_antimeridian
-from ..geojson import feature_collection
+from ..geojson import GEOJSON, JSON, feature_collection
 from .cache import cached, refresh_stale_lines, refresh_timelines_of
 from .schemas import (
     CompareArgsSchema,
@@ -52,7 +52,8 @@ from .schemas import (
 # Density statements by request (their values are part of the key), the least used dropped.
 DENSITY_STATEMENTS = StatementRegistry(max_statements=256)
 GRID_STATEMENTS = StatementRegistry(max_statements=256)
-MEDIA_TYPES = {"json": "application/json", "geojson": "application/geo+json", "csv": "text/csv"}
+CSV = "text/csv"
+MEDIA_TYPES = {"json": JSON, "geojson": GEOJSON, "csv": CSV}
 DEFAULT_CELL_M = 250.0
 BYTE_ORDER_MARK = "\ufeff"
 MAX_GRID_CELLS = 200_000
@@ -130,7 +131,7 @@ def statistics_response(
     # An ETag of the bytes: Last-Modified alone counts seconds, and two changes may fall in one.
     response = conditional_response(body, MEDIA_TYPES[fmt])
     if fmt == "csv":
-        response.mimetype = "text/csv"
+        response.mimetype = CSV
         response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
         response.headers["Content-Disposition"] = attachment(f"{name}.csv")
     else:
@@ -271,7 +272,7 @@ NOT_MODIFIED = "Not modified since the ETag in If-None-Match"
 
 def document_formats(description: str, json_schema: str, **others: dict):
     """The 200 answer's other formats (f= or Accept: OTHERS, by media type), beside its JSON."""
-    json = {"application/json": {"schema": {"$ref": f"#/components/schemas/{json_schema}"}}}
+    json = {JSON: {"schema": {"$ref": f"#/components/schemas/{json_schema}"}}}
     content = json | others
     return blp.doc(
         responses={
@@ -281,7 +282,7 @@ def document_formats(description: str, json_schema: str, **others: dict):
 
 
 def csv_of(description: str) -> dict:
-    return {"text/csv": {"schema": {"type": "string", "description": description}}}
+    return {CSV: {"schema": {"type": "string", "description": description}}}
 
 
 # The same figures as GeoJSON or CSV, beside the JSON.
@@ -289,7 +290,7 @@ document_density_formats = document_formats(
     "The figures as JSON, GeoJSON or CSV",
     "DensityStats",
     **{
-        "application/geo+json": {
+        GEOJSON: {
             "schema": {
                 "type": "object",
                 "description": "FeatureCollection of the district polygons with the "
@@ -356,7 +357,7 @@ class CompareViews(MethodView):
 @blp.route("/grid")
 class GridViews(MethodView):
     @blp.arguments(GridArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, GridSchema, content_type="application/geo+json", headers=STATISTICS_HEADERS)
+    @blp.response(200, GridSchema, content_type=GEOJSON, headers=STATISTICS_HEADERS)
     @blp.alt_response(304, description=NOT_MODIFIED)
     @blp.problems(400)
     def get(self, args):

@@ -1,16 +1,16 @@
 """What researchers send and receive for statistics: filters, figures, attribution."""
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import marshmallow as ma
 from marshmallow import ValidationError, validate
 
 from ... import vocabulary as vocab
+from ...geo.cql2 import DAY, RFC3339_TIMESTAMP
 from ...geo.statistics.density import RANK_METRICS
 from ...geo.statistics.timeline import TIMELINE_INTERVALS
 from ...models.district import CODE_MAX_CHARS
-from ..fields import BBox, ValueList, choice
+from ..fields import BBox, FeatureCollectionSchema, ValueList, choice
 
 MAX_CODES = 200
 
@@ -40,16 +40,13 @@ class MapDate(ma.fields.Field):
         )
         super().__init__(**kwargs)
 
-    # Python reads more of ISO 8601 (20240615, 2024-W24-6, 12:00 without seconds): only these.
-    DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-    INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?")
-
     def _deserialize(self, value, attr, data, **kwargs):
         text = str(value)
         try:
-            if self.DAY.fullmatch(text):
+            # Python reads more of ISO 8601 (20240615, 2024-W24-6, an hour alone): not these.
+            if DAY.fullmatch(text):
                 day = date.fromisoformat(text)
-            elif self.INSTANT.fullmatch(text):
+            elif RFC3339_TIMESTAMP.fullmatch(text):
                 instant = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
                 day = (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(UTC)
                 day = day.date()
@@ -244,8 +241,7 @@ class DensityStatsSchema(ma.Schema):
     attribution = ma.fields.List(ma.fields.Nested(AttributionSchema))
 
 
-class GridSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "FeatureCollection"})
+class GridSchema(FeatureCollectionSchema):
     features = ma.fields.List(
         ma.fields.Dict(),
         metadata={

@@ -5,7 +5,15 @@ from marshmallow import validate
 
 from ... import vocabulary as vocab
 from ..devices.schemas import DevicePropertiesOutSchema
-from ..fields import BBox, LinkSchema, PointGeometrySchema, choice, utc_datetime
+from ..fields import (
+    BBox,
+    FeatureCollectionSchema,
+    FeatureSchema,
+    LinkSchema,
+    PointGeometrySchema,
+    choice,
+    utc_datetime,
+)
 
 
 class SyncArgsSchema(ma.Schema):
@@ -27,15 +35,13 @@ class SyncPropertiesSchema(DevicePropertiesOutSchema):
     withdrawn = ma.fields.Boolean(metadata={"description": "Withdrawn from the public map"})
 
 
-class SyncFeatureSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "Feature"})
+class SyncFeatureSchema(FeatureSchema):
     id = ma.fields.UUID()
     geometry = ma.fields.Nested(PointGeometrySchema, allow_none=True)
     properties = ma.fields.Nested(SyncPropertiesSchema)
 
 
-class SyncPageSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "FeatureCollection"})
+class SyncPageSchema(FeatureCollectionSchema):
     features = ma.fields.List(
         ma.fields.Nested(SyncFeatureSchema),
         metadata={

@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from ..fields import BBox, LinkSchema
+from ..fields import BBox, FeatureCollectionSchema, FeatureSchema, LinkSchema
 from ..statistics.schemas import DeviceSelectionArgsSchema
 
 
@@ -23,15 +23,13 @@ class ViewConePropertiesSchema(ma.Schema):
     shape = ma.fields.String(metadata={"description": "sector or disc"})
 
 
-class ViewConeSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "Feature"})
+class ViewConeSchema(FeatureSchema):
     id = ma.fields.UUID(metadata={"description": "The device's id"})
     geometry = ma.fields.Dict(metadata={"description": "A GeoJSON Polygon or MultiPolygon"})
     properties = ma.fields.Nested(ViewConePropertiesSchema)
 
 
-class ViewConeCollectionSchema(ma.Schema):
-    type = ma.fields.String(metadata={"example": "FeatureCollection"})
+class ViewConeCollectionSchema(FeatureCollectionSchema):
     features = ma.fields.List(ma.fields.Nested(ViewConeSchema))
     numberReturned = ma.fields.Integer()
     truncated = ma.fields.Boolean(metadata={"description": "More cameras than limit in view"})

@@ -40,6 +40,7 @@ from ..declared.figures import (
 )
 from ..districts import DISTRICT_HEAD, geography
 from ..sql import (
+    METRES_PER_DEGREE,
     json_members_text,
     json_object_text,
     sql_string,
@@ -376,7 +377,7 @@ def select_codes_counting_border_devices(selection: DistrictSelection, flt: Stat
 def select_watched(sel, selection: DistrictSelection, flt: StatisticsFilter, model: ViewModel):
     """Per district, the area (km²) under at least one camera's view cone: of the devices on
     the map now, or at `at` with the view they had then."""
-    reach_degrees = model.max_radius_m / 111_320 * 2.5  # generous up to 66° of latitude
+    reach_degrees = model.max_radius_m / METRES_PER_DEGREE * 2.5  # generous up to 66° of latitude
     near = ids_near(selection, reach_degrees) if flt.at else None  # the map now: by index
     seeing = flt.devices(near, name="seeing_devices", view=True)
     cones = (
