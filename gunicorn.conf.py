@@ -27,6 +27,7 @@ bind = f"127.0.0.1:{env_int('PORT', 5000)}"
 # Vigie is run by its process manager, not gunicornc: no control socket, which two nodes on
 # one machine would otherwise share (each removing it when it stops).
 control_socket_disable = True
+# gunicorn reads WEB_CONCURRENCY too, before this file, and refuses a value that is no number.
 workers = env_int("WEB_CONCURRENCY", multiprocessing.cpu_count())
 # A sync worker is held whole by a client that sends its body slowly, until `timeout` kills it:
 # two such clients stalled a two-worker server for 30 s. A thread of a gthread worker is all a

@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import event, inspect
 
+from .config import listed
 from .db import read_without_primary, session
 from .geo.devices.places import select_device_places
 from .geo.keys import covering_tiles, tiles_of_key
@@ -377,7 +378,7 @@ def wait_for_purges(response):
 
 
 def init_app(app) -> None:
-    urls = [url.strip() for url in app.config["CACHE_PURGE_URL"].split(",") if url.strip()]
+    urls = listed(app.config["CACHE_PURGE_URL"])
     if urls:
         app.extensions["cache_purger"] = Purger(urls)
         app.after_request(wait_for_purges)

@@ -85,6 +85,11 @@ def env_int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {value!r}") from None
 
 
+def listed(setting: str) -> list[str]:
+    """The items of a comma-separated setting (CORS_ORIGINS...), blanks left out."""
+    return [item.strip() for item in setting.split(",") if item.strip()]
+
+
 def env_rate_limit(name: str, default: str) -> str:
     """The rate limit in the environment variable NAME (`60 per minute`, `10/hour;100/day`),
     else DEFAULT. One the limiter cannot read stops the start: it would not apply, with one
@@ -263,9 +268,7 @@ class Config:
         # Reverse proxies in front of Vigie (nginx: 1) whose X-Forwarded-For/-Proto/-Host to trust.
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Flask refuses (400) a request whose Host is none of these; empty: any host.
-        self.TRUSTED_HOSTS = [
-            h.strip() for h in env.get("TRUSTED_HOSTS", "").split(",") if h.strip()
-        ] or None
+        self.TRUSTED_HOSTS = listed(env.get("TRUSTED_HOSTS", "")) or None
         # Cross-origin reads are open to every site by default; list origins to narrow them.
         self.CORS_ORIGINS = env.get("CORS_ORIGINS", "*")
         # Methods other sites may use from a browser (add POST,PATCH,DELETE to let them write).

@@ -11,6 +11,7 @@ from werkzeug.datastructures import MIMEAccept
 
 from . import idempotency, replicas
 from .caching import cache_headers
+from .config import listed
 from .errors import RATE_LIMIT_HEADERS
 
 # Text formats worth compressing; binary tiles and images are left alone.
@@ -128,8 +129,8 @@ def init_app(app) -> None:
     # Registered first so that it runs last (Flask runs after-request hooks in reverse order).
     app.after_request(one_vary_field)
     app.after_request(cache_headers)
-    origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
-    methods = [m.strip().upper() for m in app.config["CORS_METHODS"].split(",") if m.strip()]
+    origins = listed(app.config["CORS_ORIGINS"])
+    methods = [method.upper() for method in listed(app.config["CORS_METHODS"])]
     if origins != ["*"]:
         # Each answer then depends on the Origin asked from, refused ones too: a shared cache
         # must not hand a copy made for another origin (or for none) to an allowed one.

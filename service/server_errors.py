@@ -10,6 +10,7 @@ from functools import partial
 import orjson
 from gunicorn import util
 
+from .config import listed
 from .extensions import PROBLEM_JSON
 
 
@@ -39,5 +40,5 @@ def write_problem(sock, status: int, reason: str, _message: str, *, open_to_all:
 def answer_server_errors_as_problems(cors_origins: str) -> None:
     """Make gunicorn's workers write problem+json where they would write an HTML page, readable
     from every site when CORS_ORIGINS (the setting) is `*`."""
-    open_to_all = [origin.strip() for origin in cors_origins.split(",")] == ["*"]
+    open_to_all = listed(cors_origins) == ["*"]
     util.write_error = partial(write_problem, open_to_all=open_to_all)

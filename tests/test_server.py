@@ -104,7 +104,9 @@ def test_requests_gunicorn_refuses_itself_get_problem_json(database_url, tmp_pat
         assert problem["status"] == status and b"a" * 100 not in body and b"b" * 100 not in body
 
 
-@pytest.mark.parametrize(("origins", "readable"), [(" * ", True), ("https://a.example", False)])
+@pytest.mark.parametrize(
+    ("origins", "readable"), [(" * ", True), ("*,", True), ("https://a.example", False)]
+)
 def test_gunicorn_refusals_are_readable_from_other_sites_as_the_setting_says(
     monkeypatch, origins, readable
 ):
@@ -156,9 +158,8 @@ def test_nodes_on_one_machine_share_no_control_socket_and_trust_proxies_as_told(
         ("DUPLICATE_DISTANCE_M", "abc"),
         ("VIEW_RADII", "garbage"),  # read per request: every view cone would fail
         ("MALLOC_ARENA_MAX", "abc"),  # read by each worker as it starts
-        # gunicorn's own settings.
+        # gunicorn's, read by gunicorn.conf.py (WEB_CONCURRENCY is read by gunicorn itself).
         ("GUNICORN_THREADS", "abc"),
-        ("WEB_CONCURRENCY", "two"),
         ("PORT", "http"),
         ("SECRET_KEY", "x"),  # anyone could guess it, and recompute what it keys
     ],
@@ -174,9 +175,10 @@ def test_a_wrong_setting_stops_the_start_naming_it(database_url, setting, value)
         timeout=60,
         check=False,
     )
+    said = started.stderr + started.stdout
     assert started.returncode != 0
-    assert setting in started.stderr + started.stdout
-    assert "Booting worker" not in started.stderr + started.stdout
+    assert setting in said and "Traceback" not in said, said
+    assert "Booting worker" not in said
 
 
 def test_ctrl_c_stops_make_run_at_once_and_cleanly(database_url, tmp_path):
