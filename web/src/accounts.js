@@ -2,7 +2,7 @@
 // here or everywhere, change the password, and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
 import { ApiError, OfflineError, request, setToken } from "./api.js";
 import { dayText, errorText, kindLabel, t, valueLabel } from "./i18n.js";
-import { isTransient } from "./queue.js";
+import { SessionChanged, isTransient } from "./queue.js";
 import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./store.js";
 import { element, field, markInvalid, namedControls, notice, openSheet, placeLink, refuse } from "./ui.js";
 
@@ -46,6 +46,16 @@ async function forgetSession(db) {
   await forgetAccountData(db);
   changed(null);
 }
+
+// SEND(item, progress, token) given the token of the item's own account, read in the same
+// instant as the check that this account is still the one signed in: an outbox pass that a
+// sign-out, a 401 or another account's sign-in overtook sends none of the items left, neither
+// without a token nor with another account's (operations.js). An item made before items had
+// an owner goes with the session's token.
+export const withOwnToken = (send) => (item, progress) => {
+  if (item.owner != null && item.owner !== current?.userId) throw new SessionChanged();
+  return send(item, progress, current?.token ?? null);
+};
 
 // The server no longer knows TOKEN (expired, revoked on another phone): if it is the
 // session's, the session is over, as if signed out here. True if it ended the session.

@@ -37,10 +37,12 @@ export function rememberPosition(position) {
 export const positionHeaders = () => (walPosition ? { [WAL_HEADER]: walPosition } : {});
 
 // RETRY_AFTER: the answer's Retry-After (seconds or a date), as milliseconds to wait, or null.
+// TOKEN_REFUSED: a 401 to a token sent (its session is over), not to a request without one.
 export class ApiError extends Error {
-  constructor(status, problem, retryAfter = null) {
+  constructor(status, problem, retryAfter = null, { tokenRefused = false } = {}) {
     super(problem?.detail || problem?.title || `the server answered ${status}`);
     this.status = status;
+    this.tokenRefused = tokenRefused;
     this.problem = problem || {};
     const seconds = Number(retryAfter);
     const wait = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
@@ -109,9 +111,10 @@ function fetchReportingUpload(url, { method, headers, body, signal, onProgress }
   });
 }
 
-export async function request(method, path, { json, body, headers = {}, signal, onUploadProgress } = {}) {
+// TOKEN: the one to send (null: none), when not the session's of this instant (an outbox item
+// goes with its own account's, operations.js).
+export async function request(method, path, { json, body, headers = {}, signal, onUploadProgress, token = bearer } = {}) {
   const sent = { ...positionHeaders(), ...headers };
-  const token = bearer;
   if (token) sent.Authorization = `Bearer ${token}`;
   if (json !== undefined) {
     sent["Content-Type"] = "application/json";
@@ -137,8 +140,9 @@ export async function request(method, path, { json, body, headers = {}, signal, 
     guard.done();
   }
   rememberPosition(response.headers.get(WAL_HEADER));
-  if (response.status === 401 && token) for (const listener of tokenRefusedListeners) listener(token);
-  if (!response.ok) throw new ApiError(response.status, data, response.headers.get("Retry-After"));
+  const tokenRefused = response.status === 401 && Boolean(token);
+  if (tokenRefused) for (const listener of tokenRefusedListeners) listener(token);
+  if (!response.ok) throw new ApiError(response.status, data, response.headers.get("Retry-After"), { tokenRefused });
   return { status: response.status, data, etag: response.headers.get("ETag") };
 }
 
@@ -172,9 +176,10 @@ export function multipartPhoto(blob, boundary) {
   };
 }
 
-// ON_PROGRESS(fraction sent), when given: see fetchReportingUpload. SIGNAL gives it up.
-export function uploadPhoto(blob, idempotencyKey, { onProgress, signal } = {}) {
+// ON_PROGRESS(fraction sent), when given: see fetchReportingUpload. SIGNAL gives it up. TOKEN:
+// as request's.
+export function uploadPhoto(blob, idempotencyKey, { onProgress, signal, token } = {}) {
   const { body, contentType } = multipartPhoto(blob, `vigie-${idempotencyKey}`);
   const headers = { "Content-Type": contentType, "Idempotency-Key": idempotencyKey };
-  return request("POST", "photos", { body, headers, signal, onUploadProgress: onProgress });
+  return request("POST", "photos", { body, headers, signal, token, onUploadProgress: onProgress });
 }

@@ -1,7 +1,7 @@
 // The contributor app: wires the map, the outbox, accounts, pinning, details, moderation and
 // sync together, and registers the service worker that keeps the app working offline.
 import { onTokenRefused } from "./api.js";
-import { endRefusedSession, isModerator, restoreSession, session, onSessionChange, showAccount } from "./accounts.js";
+import { endRefusedSession, isModerator, restoreSession, session, onSessionChange, showAccount, withOwnToken } from "./accounts.js";
 import { showDevice } from "./details.js";
 import { currentLanguage, errorText, kindLabel, onLanguageChange, problemText, setLanguage, t, translatePage } from "./i18n.js";
 import { createMap, kindIcon } from "./map.js";
@@ -25,7 +25,7 @@ const languageSelect = document.getElementById("language");
 languageSelect.value = currentLanguage();
 languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
 
-const queue = createOutbox(db, sendOperation, { owner: async () => session()?.userId ?? null, forget: forgetWhatWasSent });
+const queue = createOutbox(db, withOwnToken(sendOperation), { owner: async () => session()?.userId ?? null, forget: forgetWhatWasSent });
 // Every module flushes through this: what the server accepted is drawn at once, and a pin
 // refused as a duplicate is put before the contributor (once done with a form being filled in).
 const outbox = { ...queue, flush: flushOutbox };
@@ -39,7 +39,7 @@ outboxView = createOutboxView({ outbox, mapApi });
 
 async function flushOutbox() {
   const results = await queue.flush();
-  await rememberSent(db, results);
+  await rememberSent(db, results, session()?.userId ?? null);
   const duplicate = results.find(({ item, error }) => error && outboxView.isDuplicate(item));
   if (duplicate) outboxView.offerDuplicate(duplicate.item);
   // A refused vote has left the outbox (queue.js): its reason is said, wherever it was sent from.

@@ -22,31 +22,31 @@ const progressListeners = new Set();
 export const onHandedOverProgress = (listener) => progressListeners.add(listener);
 
 // The id of the item's photo, if it has one, uploaded first if it was kept on the phone.
-async function uploadedPhotoId(item, progress) {
+async function uploadedPhotoId(item, progress, token) {
   if (item.photo && !item.photoId) {
     const key = item.photoKey ?? `${item.key}-photo`;
-    const id = (await uploadsUnderWay.get(key)?.catch(() => null)) ?? (await uploadPhoto(item.photo, key)).data.id;
+    const id = (await uploadsUnderWay.get(key)?.catch(() => null)) ?? (await uploadPhoto(item.photo, key, { token })).data.id;
     await progress({ photoId: id, photo: null });
   }
   return item.photoId || null;
 }
 
-async function uploadedPhotoIds(item, progress) {
-  const id = await uploadedPhotoId(item, progress);
+async function uploadedPhotoIds(item, progress, token) {
+  const id = await uploadedPhotoId(item, progress, token);
   return id ? { photo_ids: [id] } : {};
 }
 
-async function sendPin(item, progress) {
-  const body = { ...item.feature, ...(await uploadedPhotoIds(item, progress)) };
+async function sendPin(item, progress, token) {
+  const body = { ...item.feature, ...(await uploadedPhotoIds(item, progress, token)) };
   const query = item.force ? "?force=true" : "";
   try {
-    const { data } = await request("POST", `devices${query}`, { json: body, headers: { "Idempotency-Key": item.key } });
+    const { data } = await request("POST", `devices${query}`, { json: body, headers: { "Idempotency-Key": item.key }, token });
     return data;
   } catch (error) {
     // Stored before, its answer lost, then corrected here: the server holds the pin as first
     // sent, under its id, and the correction is an edit of it.
     if (!(error instanceof ApiError && error.status === 409 && error.problem?.yours)) throw error;
-    return sendCorrection(item, body, query);
+    return sendCorrection(item, body, query, token);
   }
 }
 
@@ -59,8 +59,8 @@ const EMPTY = { operator_type: "unknown" };
 
 // The edit that makes the pin stored under BODY's id what BODY says. Its key is the item's own
 // (a retry after a lost answer is answered as the first time, whatever the ETag by then).
-async function sendCorrection(item, { id, geometry, properties, photo_ids: photoIds }, query) {
-  const { data: stored, etag } = await request("GET", `devices/${id}`);
+async function sendCorrection(item, { id, geometry, properties, photo_ids: photoIds }, query, token) {
+  const { data: stored, etag } = await request("GET", `devices/${id}`, { token });
   const emptied = FORM_FIELDS.filter((name) => stored.properties[name] != null && properties[name] == null);
   const { data } = await request("PATCH", `devices/${id}${query}`, {
     json: {
@@ -69,11 +69,12 @@ async function sendCorrection(item, { id, geometry, properties, photo_ids: photo
       ...(photoIds ? { photo_ids: photoIds } : {}),
     },
     headers: { "If-Match": etag, "Idempotency-Key": `${item.key}-correction` },
+    token,
   });
   // The form holds one photo: one the pin was first sent with that the correction does not
   // keep was replaced (or taken away) there, and goes, as the form showed.
   const replaced = (stored.properties.photos ?? []).filter((photo) => !photoIds?.includes(photo.id));
-  await Promise.all(replaced.map((photo) => forgetPhoto(photo.id)));
+  await Promise.all(replaced.map((photo) => forgetPhoto(photo.id, token)));
   const gone = new Set(replaced.map((photo) => photo.id));
   return { ...data, properties: { ...data.properties, photos: data.properties.photos?.filter((photo) => !gone.has(photo.id)) } };
 }
@@ -89,7 +90,7 @@ const NOT_CONTENT = new Set(["photos", "deleted_at", "merged_into", "created_at"
 
 // A loose photo of this phone's that nothing will attach any more: deleted from the server
 // when it answers (else the server's cleanup of loose photos removes it).
-export const forgetPhoto = (id) => request("DELETE", `photos/${id}`).catch(() => null);
+export const forgetPhoto = (id, token) => request("DELETE", `photos/${id}`, { token }).catch(() => null);
 
 // What an outbox item given up may have left on the server. A pin sent before, its answer
 // lost, may be stored: withdrawn (while still its author's to withdraw). Its photo goes while
@@ -148,57 +149,65 @@ const seenAsBefore = (item, current) => item.seenContent === undefined
 
 // An edit made offline has no ETag: the device's current one is used only if the device is
 // still as the contributor saw it; otherwise the edit comes back to them, as a 412 would.
-async function currentEtag(item) {
-  const { data, etag } = await request("GET", `devices/${item.deviceId}`);
+async function currentEtag(item, token) {
+  const { data, etag } = await request("GET", `devices/${item.deviceId}`, { token });
   if (contentOf(data) !== item.seenContent && !seenAsBefore(item, data)) {
     throw new ApiError(412, { type: "precondition-failed", status: 412, title: "Changed meanwhile", detail: "The device changed since you edited it: check it, then edit it again." });
   }
   return etag;
 }
 
-async function sendEdit(item, progress) {
+async function sendEdit(item, progress, token) {
   // Kept on the item: should the answer be lost, the edit goes again under the same key and
   // ETag (the server answers it as the first time), not against its own result, which would
   // look changed meanwhile.
   let { etag } = item;
   if (!etag) {
-    etag = await currentEtag(item);
+    etag = await currentEtag(item, token);
     await progress({ etag });
   }
   // Insisted on, after a refusal as a likely duplicate (moved onto a device of its kind).
   const query = item.force ? "?force=true" : "";
   const { data } = await request("PATCH", `devices/${item.deviceId}${query}`, {
-    json: { ...item.patch, ...(await uploadedPhotoIds(item, progress)) },
+    json: { ...item.patch, ...(await uploadedPhotoIds(item, progress, token)) },
     headers: { "If-Match": etag, "Idempotency-Key": item.key },
+    token,
   });
   return data;
 }
 
 // A vote, with the photo of the pin it stands for (a duplicate confirmed instead) as evidence,
 // and a comment (an edit that could no longer be made, reported as wrong details instead).
-async function sendConfirmation(item, progress) {
-  const photoId = await uploadedPhotoId(item, progress);
+async function sendConfirmation(item, progress, token) {
+  const photoId = await uploadedPhotoId(item, progress, token);
   const { data } = await request("POST", `devices/${item.deviceId}/confirmations`, {
     json: { verdict: item.verdict, ...(item.comment ? { comment: item.comment } : {}), ...(photoId ? { photo_id: photoId } : {}) },
     headers: { "Idempotency-Key": item.key },
+    token,
   });
   return data;
 }
 
 // A contributor's own pin withdrawn while it awaits review (a tombstone stays on the server).
-async function sendWithdrawal(item) {
-  await request("DELETE", `devices/${item.deviceId}`, { headers: { "Idempotency-Key": item.key } });
+async function sendWithdrawal(item, _progress, token) {
+  await request("DELETE", `devices/${item.deviceId}`, { headers: { "Idempotency-Key": item.key }, token });
   return { id: item.deviceId };
 }
 
 const SENDERS = { pin: sendPin, edit: sendEdit, confirm: sendConfirmation, withdraw: sendWithdrawal };
 
-export const sendOperation = (item, progress) => SENDERS[item.type](item, progress);
+// TOKEN: the item's own account's, read once as it starts: every request of the item (a photo,
+// then the pin...) goes with it, whatever session begins or ends meanwhile (a 401 then, not
+// another account's pin). Left out: the session's of each request's instant.
+export const sendOperation = (item, progress, token) => SENDERS[item.type](item, progress, token);
 
 // What the server accepted, kept on the phone: pins, drawn at once (offline too), and pins
-// withdrawn, no longer drawn. Called by whichever sent them, page or service worker.
-export async function rememberSent(db, results) {
+// withdrawn, no longer drawn. Called by whichever sent them, page or service worker. OWNER:
+// the account signed in now; an item of another (signed out meanwhile) is not kept, as what
+// it read would stay on the phone for the next person holding it (a pin awaiting review).
+export async function rememberSent(db, results, owner) {
   for (const { item, result } of results) {
+    if (item.owner != null && item.owner !== owner) continue;
     if (result && item.type === "pin") await putDevice(db, result);
     if (result && item.type === "withdraw") await removeDevice(db, item.deviceId);
   }

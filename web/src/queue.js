@@ -13,8 +13,14 @@ import { ApiError, OfflineError } from "./api.js";
 // Answers that mean "not now" rather than "no": the item stays pending and is sent again later.
 const TRANSIENT = new Set([408, 425, 429]);
 
+// Thrown instead of sending an item whose account is no longer the one signed in: it waits,
+// as after a 401, for its own to sign in again (accounts.js, withOwnToken).
+export class SessionChanged extends Error {
+  name = "SessionChanged";
+}
+
 export function isTransient(error) {
-  if (error instanceof OfflineError) return true;
+  if (error instanceof OfflineError || error instanceof SessionChanged) return true;
   if (!(error instanceof ApiError)) return false;
   if (error.status >= 500 || TRANSIENT.has(error.status)) return true;
   // The token expired or was revoked: the item waits for its author to sign in again.
@@ -86,9 +92,9 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
       } catch (error) {
         if (isTransient(error)) {
           // Still pending, with the server's reason (a rate limit...) for the contributor. An
-          // ended session is no reason of the item's: the app says it, and the item waits for
-          // its author to sign in again.
-          if (error instanceof ApiError && error.status !== 401) {
+          // ended session (its token refused) is no reason of the item's: the app says it, and
+          // the item waits for its author to sign in again.
+          if (error instanceof ApiError && !error.tokenRefused) {
             const notBefore = error.retryAfterMs ? Date.now() + error.retryAfterMs : null;
             await save(Object.assign(item, { problem: { status: error.status, ...error.problem }, notBefore }));
             await notify();

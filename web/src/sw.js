@@ -174,8 +174,11 @@ self.addEventListener("sync", (event) => {
     const signedIn = await getSetting(db, "session");
     setToken(signedIn?.token ?? null);
     const owner = async () => signedIn?.userId ?? null;
-    const results = await createOutbox(db, sendOperation, { owner }).flush();
-    await rememberSent(db, results);
+    // Every item with the token of the session the pass began with (operations.js).
+    const send = (item, progress) => sendOperation(item, progress, signedIn?.token ?? null);
+    const results = await createOutbox(db, send, { owner }).flush();
+    // Kept only if the session is still the one the items were sent for (none signed out).
+    await rememberSent(db, results, (await getSetting(db, "session"))?.userId ?? null);
     if (!results.length) return;
     const count = results.filter(({ result }) => result).length;
     for (const client of await self.clients.matchAll({ type: "window" })) client.postMessage({ type: "outbox-sent", count });

@@ -1,8 +1,10 @@
 // Sending outbox items: an edit made offline goes out only onto the device as it was seen.
+import "fake-indexeddb/auto";
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ApiError } from "../src/api.js";
-import { contentOf, devicesChangedOnPhone, handOverUpload, sendOperation } from "../src/operations.js";
+import { ApiError, setToken } from "../src/api.js";
+import { contentOf, devicesChangedOnPhone, handOverUpload, rememberSent, sendOperation } from "../src/operations.js";
+import { openStore } from "../src/store.js";
 
 const seen = {
   id: "d1",
@@ -156,4 +158,38 @@ test("a photo the form was still sending when saved is waited for, not sent agai
   handOverUpload("photo-2", new Promise((resolve, reject) => setTimeout(() => reject(new Error("network error")), 20)));
   assert.deepEqual(await send(pin("photo-2")), [{ photoId: "p2", photo: null }]);
   assert.deepEqual(calls.map(({ method, url, key }) => `${method} ${url} ${key}`), ["POST /api/v1/photos photo-2", "POST /api/v1/devices pin-photo-2"]);
+});
+
+test("every request of an item goes with the token it started with, whoever signs in meanwhile", async () => {
+  const calls = [];
+  let uploaded;
+  globalThis.fetch = async (url, { method, headers }) => {
+    calls.push(`${method} ${url} ${headers.Authorization ?? "none"}`);
+    if (url.endsWith("/photos")) await new Promise((resolve) => { uploaded = resolve; });
+    const answer = url.endsWith("/photos") ? { id: "p3" } : { id: "d10", properties: {} };
+    return new Response(JSON.stringify(answer), { status: 201, headers: { "Content-Type": "application/geo+json" } });
+  };
+  setToken("hanks");
+  const item = {
+    type: "pin", key: "pin-10", photo: new Blob(["jpeg"]),
+    feature: { type: "Feature", id: "d10", geometry: seen.geometry, properties: { kind: "camera" } },
+  };
+  const sending = sendOperation(item, async (change) => Object.assign(item, change), "hanks");
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  setToken("ivys"); // hank signed out, ivy signed in, while the photo was going
+  uploaded();
+  await sending;
+  assert.deepEqual(calls, ["POST /api/v1/photos Bearer hanks", "POST /api/v1/devices Bearer hanks"]);
+  setToken(null);
+});
+
+test("a pin sent for an account signed out meanwhile is not kept on the phone", async () => {
+  const db = openStore("remember-test");
+  const kept = async (id) => (await (await db).get("devices", id))?.id;
+  const pin = (id, owner) => ({ item: { type: "pin", owner }, result: { type: "Feature", id, geometry: seen.geometry, properties: { kind: "camera" } } });
+  await rememberSent(db, [pin("hanks", "hank"), pin("old", null)], null);
+  assert.equal(await kept("hanks"), undefined);
+  assert.equal(await kept("old"), "old"); // made before items had an owner
+  await rememberSent(db, [pin("hanks", "hank")], "hank");
+  assert.equal(await kept("hanks"), "hanks");
 });

@@ -4,7 +4,7 @@ import "fake-indexeddb/auto";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ApiError, OfflineError } from "../src/api.js";
-import { createOutbox } from "../src/queue.js";
+import { SessionChanged, createOutbox } from "../src/queue.js";
 import { openStore } from "../src/store.js";
 
 let stores = 0;
@@ -213,15 +213,28 @@ test("a session ended during a pass sends none of the account's items left, with
 });
 
 test("an ended session is not an item's reason to wait: its earlier reason goes too", async () => {
-  const db = freshStore();
-  const limited = new ApiError(429, { detail: "Too many pins." });
-  const outbox = createOutbox(db, fakeServer({ a: [limited, new ApiError(401, { detail: "Log in first." })] }).send);
-  await outbox.add({ type: "pin", name: "a" });
-  await outbox.flush();
-  assert.equal((await outbox.all())[0].problem.detail, "Too many pins.");
+  const revoked = new ApiError(401, { detail: "Your token is revoked." }, null, { tokenRefused: true });
+  for (const ended of [revoked, new SessionChanged()]) {
+    const db = freshStore();
+    const limited = new ApiError(429, { detail: "Too many pins." });
+    const server = fakeServer({ a: [limited, ended] });
+    const outbox = createOutbox(db, server.send);
+    await outbox.add({ type: "pin", name: "a" });
+    await outbox.flush();
+    assert.equal((await outbox.all())[0].problem.detail, "Too many pins.");
+    await outbox.add({ type: "pin", name: "b" });
+    await outbox.flush();
+    assert.deepEqual((await outbox.all()).map((i) => [i.name, i.state, i.problem]), [["a", "pending", null], ["b", "pending", null]]);
+    assert.deepEqual(server.sent, []); // the pass stopped there
+  }
+});
+
+test("an item sent without a token, refused for it, says so", async () => {
+  const outbox = createOutbox(freshStore(), fakeServer({ a: [new ApiError(401, { detail: "Log in first." })] }).send);
+  await outbox.add({ type: "withdraw", name: "a" });
   await outbox.flush();
   const [item] = await outbox.all();
-  assert.deepEqual([item.state, item.problem], ["pending", null]);
+  assert.deepEqual([item.state, item.problem.detail], ["pending", "Log in first."]);
 });
 
 test("a refused vote leaves the outbox, its refusal in the results", async () => {
