@@ -1410,6 +1410,41 @@ def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_a
     expect(page.locator("#sheet")).to_contain_text(f"Signed in as {name}")
 
 
+def test_a_sign_in_cut_short_leaves_the_phone_signed_out_and_its_token_revoked(
+    phone, db, contributor
+):
+    """The token was made, then the account could not be read (a server restarting): the
+    phone says it is signed out, and is, rather than go on reading with that token what the
+    account alone may see (its pins awaiting review) for whoever holds the phone."""
+    page = phone.page
+    page.route(
+        "**/api/v1/me",
+        lambda route: route.fulfill(status=503, content_type="text/plain", body="Restarting"),
+        times=1,
+    )
+    phone.open()
+    page.get_by_role("button", name="Account", exact=True).click()
+    form = page.get_by_role("form", name="Sign in")
+    form.get_by_label("Pseudonym").fill(contributor)
+    form.get_by_label("Password").fill(TEST_PASSWORD)
+    with page.expect_request(lambda r: r.method == "DELETE" and "/auth/tokens/" in r.url):
+        form.get_by_role("button").click()
+    expect(page.locator("#sheet")).to_contain_text("503")
+    page.get_by_role("button", name="Close").click()
+    with page.expect_request(lambda r: "/api/v1/devices?" in r.url) as listing:
+        page.locator("#map").focus()
+        page.keyboard.press("ArrowRight")
+    assert "authorization" not in listing.value.all_headers()
+    page.wait_for_load_state("networkidle")
+    unrevoked = db(
+        "SELECT count(*) FROM api_tokens t JOIN users u ON u.id = t.user_id"
+        " WHERE u.username = :username AND t.name = 'Vigie app' AND t.revoked_at IS NULL",
+        username=contributor,
+    ).scalar_one()
+    assert unrevoked == 0
+    phone.sign_in(contributor)  # and then, as usual
+
+
 def test_a_new_pseudonyms_rule_is_said_before_it_is_refused(phone):
     """A pseudonym "Zoé" is refused, é being no letter the API takes: the field says so beside
     it before anything is sent, and the refusal says it too."""

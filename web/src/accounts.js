@@ -25,10 +25,18 @@ export async function restoreSession(db) {
   changed((await getSetting(db, "session")) || null);
 }
 
+// The new token is the phone's only once the account behind it is known: before, a sign-in
+// whose second request failed left it in use while the app said it was signed out (the map
+// showed, and kept, the account's pins awaiting review). Unused, it is revoked if it can be.
 async function signIn(db, username, password) {
   const { data: token } = await request("POST", "auth/tokens", { json: { username, password, name: "Vigie app" } });
-  setToken(token.token);
-  const { data: me } = await request("GET", "me");
+  let me;
+  try {
+    ({ data: me } = await request("GET", "me", { token: token.token }));
+  } catch (error) {
+    await request("DELETE", `auth/tokens/${token.id}`, { token: token.token }).catch(() => null);
+    throw error;
+  }
   const next = { token: token.token, tokenId: token.id, username: me.username, role: me.role, userId: me.id };
   await setSetting(db, "session", next);
   ended = false;
