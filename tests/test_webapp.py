@@ -538,6 +538,24 @@ def test_discarding_a_pin_stored_with_its_answer_lost_withdraws_it(phone, db, as
     assert db("SELECT device_id FROM photos WHERE id = :i", i=photo["id"]).scalar_one() is not None
 
 
+def test_discarding_the_unsent_changes_at_sign_out_withdraws_a_pin_stored_meanwhile(
+    phone, db, as_user
+):
+    """"Discard them and sign out" gives the pin up as the outbox's Discard does: stored with
+    its answer lost, it is withdrawn from the server too, not left to a moderator to publish."""
+    author = as_user()
+    stored = pinned_with_its_answer_lost(phone, author)
+    page = phone.page
+    page.get_by_role("button", name="Account", exact=True).click()
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("button", name="Sign out", exact=True).click()
+    sheet.get_by_role("button", name="Discard them and sign out").click()
+    expect(sheet.get_by_role("form", name="Sign in")).to_be_visible()
+    expect(page.locator("#outbox-button")).to_be_hidden()
+    device = db("SELECT deleted_at FROM devices WHERE id = :i", i=stored["id"]).one()
+    assert device.deleted_at is not None
+
+
 def test_a_correction_of_a_pin_published_at_once_becomes_a_wrong_details_vote(
     phone, db, as_user, app, monkeypatch
 ):

@@ -2,6 +2,7 @@
 // here or everywhere, change the password, and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
 import { ApiError, OfflineError, request, setToken } from "./api.js";
 import { dayText, errorText, kindLabel, t, valueLabel } from "./i18n.js";
+import { forgetWhatWasSent } from "./operations.js";
 import { SessionChanged, isTransient } from "./queue.js";
 import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./store.js";
 import { element, field, markInvalid, namedControls, notice, openSheet, placeLink, refuse } from "./ui.js";
@@ -197,6 +198,9 @@ export async function showAccount(db, { said = null } = {}) {
   // DISCARD: the account's changes not sent yet go too (else they wait on the phone, hidden
   // from other accounts, for it to sign in again).
   const leave = (everywhere, discard = []) => async () => {
+    // What they may have left on the server (a pin stored, its answer lost; a photo) is taken
+    // back first, while the token still can, as the outbox's own Discard does.
+    for (const item of discard) await forgetWhatWasSent(item);
     try {
       await signOut(db, { everywhere });
     } catch (error) {
