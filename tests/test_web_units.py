@@ -5,6 +5,7 @@ import shutil
 import subprocess
 
 from service import vocabulary as vocab
+from service.models import Device
 from service.web import WEB_DIST
 
 WEB = WEB_DIST.parent
@@ -45,4 +46,11 @@ def test_the_app_offers_the_values_the_server_takes():
         "operator_type": list(vocab.OPERATOR_TYPES),
         "zone": list(vocab.ZONES),
         "surveillance": list(vocab.SURVEILLANCE_AREAS),
+    }
+    # A field the server never leaves empty is offered without "—", with its default.
+    columns = Device.__table__.columns
+    assert app["DEFAULTS"] == {
+        name: columns[name].server_default.arg
+        for name in app["VOCABULARY"]
+        if not columns[name].nullable
     }

@@ -2513,6 +2513,33 @@ def test_an_edit_sends_only_what_the_contributor_changed(phone, db, as_user):
     assert phone.errors == []
 
 
+def test_the_operator_type_which_a_device_always_has_cannot_be_emptied(phone, db, as_user):
+    """The server keeps an operator type on every device ("unknown" at the least): the form
+    offers no "—" for it, which the server refused with the whole edit, while fields that may
+    be empty keep theirs."""
+    author = as_user()
+    body = feature(2.3522, 48.8566, kind="camera", operator_type="public")
+    created = author.post("/api/v1/devices", json=body).get_json()
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.locator(".leaflet-marker-icon[title^='camera']").click()
+    page.locator("#sheet").get_by_role("button", name="Edit").click()
+    form = page.locator(".pin-form")
+    operator_type = form.get_by_label("Operator type")
+    expect(operator_type).to_have_value("public")
+    expect(operator_type.locator("option")).to_have_text(["public", "private", "unknown"])
+    expect(form.get_by_label("Mount").locator("option").first).to_have_text("—")
+    operator_type.select_option("private")
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    row = db("SELECT operator_type FROM devices WHERE id = :id", id=created["id"]).one()
+    assert tuple(row) == ("private",)
+    # A new pin's form starts at the value a device gets without one.
+    page.get_by_role("button", name="Pin a device").click()
+    expect(page.locator(".pin-form").get_by_label("Operator type")).to_have_value("unknown")
+    assert phone.errors == []
+
+
 def test_a_kind_that_does_not_film_has_no_camera_type_in_the_form(phone, db, as_user):
     """Only cameras, ALPRs and facial recognition have a camera type: changing a camera into a
     microphone hides the field and clears the type, which the server would refuse."""

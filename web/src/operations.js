@@ -3,6 +3,7 @@
 // interrupted between the two requests does not upload it twice.
 import { ApiError, request, uploadPhoto } from "./api.js";
 import { putDevice, removeDevice } from "./store.js";
+import { DEFAULTS } from "./vocabulary.js";
 
 // Photos that a form was still sending when it was saved, by their upload's Idempotency-Key:
 // the outbox waits for the upload under way rather than send the same bytes again from the
@@ -52,10 +53,9 @@ async function sendPin(item, progress, token) {
 
 // The fields of the pin form: one the correction emptied is left out of the pin, and must
 // be emptied in the pin stored too (a PATCH keeps what it does not name), to what a pin gets
-// without it (null, but an operator type "unknown").
+// without it (null, or its default).
 const FORM_FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
   "operator", "operator_type", "notes"];
-const EMPTY = { operator_type: "unknown" };
 
 // The edit that makes the pin stored under BODY's id what BODY says. Its key is the item's own
 // (a retry after a lost answer is answered as the first time, whatever the ETag by then).
@@ -65,7 +65,7 @@ async function sendCorrection(item, { id, geometry, properties, photo_ids: photo
   const { data } = await request("PATCH", `devices/${id}${query}`, {
     json: {
       geometry,
-      properties: { ...properties, ...Object.fromEntries(emptied.map((name) => [name, EMPTY[name] ?? null])) },
+      properties: { ...properties, ...Object.fromEntries(emptied.map((name) => [name, DEFAULTS[name] ?? null])) },
       ...(photoIds ? { photo_ids: photoIds } : {}),
     },
     headers: { "If-Match": etag, "Idempotency-Key": `${item.key}-correction` },

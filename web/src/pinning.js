@@ -11,7 +11,7 @@ import { contentOf, forgetPhoto, handOverUpload } from "./operations.js";
 import { dayText, errorText, kindLabel, t } from "./i18n.js";
 import { CONE_HANDLE_M, bearing, coneLatLngs, kindIcon, offset, styleOf } from "./map.js";
 import { choice, closeSheet, element, field, notice, openSheet } from "./ui.js";
-import { CAMERA_KINDS, KINDS, VOCABULARY } from "./vocabulary.js";
+import { CAMERA_KINDS, DEFAULTS, KINDS, VOCABULARY } from "./vocabulary.js";
 
 const PIN_ZOOM = 19;
 const DEFAULT_ANGLE = 60;
@@ -187,7 +187,9 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   const addDirection = element("button", { type: "button", class: "secondary" }, t("addDirection"));
   addDirection.addEventListener("click", () => { directions.push(directions.length ? (directions.at(-1) + 90) % 360 : 0); listDirections(); drawCones(); });
 
-  const selects = Object.fromEntries(Object.entries(VOCABULARY).map(([name, values]) => [name, choice(name, values, props[name])]));
+  // A field that always holds a value offers no "—", which the server would refuse.
+  const selects = Object.fromEntries(Object.entries(VOCABULARY).map(([name, values]) => [
+    name, choice(name, values, props[name] ?? DEFAULTS[name], { blank: !(name in DEFAULTS) })]));
   const showCameraType = () => { selects.camera_type.node.hidden = !CAMERA_KINDS.has(kind); };
   showCameraType();
   const height = field(t("height"), "input", { name: "height", type: "number", min: 0, max: 500, step: "any", value: props.height ?? "" });

@@ -272,8 +272,10 @@ export function field(labelText, tag, attributes = {}, options = []) {
 }
 
 // A select of VALUES labelled by field name, with an empty first choice.
-export function choice(name, values, current = "") {
-  const { control, node } = field(t(name), "select", { name }, [["", "—"], ...values.map((v) => [v, valueLabel(v)])]);
+// BLANK: "—" may be chosen (the field may be left empty).
+export function choice(name, values, current = "", { blank = true } = {}) {
+  const options = values.map((v) => [v, valueLabel(v)]);
+  const { control, node } = field(t(name), "select", { name }, blank ? [["", "—"], ...options] : options);
   control.value = current ?? "";
   return { control, node };
 }

@@ -10,3 +10,5 @@ export const VOCABULARY = {
   zone: ["town", "traffic", "parking", "shop", "transit", "building", "other"],
   surveillance: ["public", "outdoor", "indoor"],
 };
+// The fields that always hold a value (never empty), with the one a device gets without it.
+export const DEFAULTS = { operator_type: "unknown" };
