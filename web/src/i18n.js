@@ -208,6 +208,7 @@ const STRINGS = {
       "conflict/geometry": "A device of the same kind is already pinned close by: see “Already pinned?”.",
       "conflict/username": "This pseudonym is taken. If it is yours, sign in with its password.",
       "conflict/verdict": "You already voted on this device on {voted_on}: you may vote on it again from {vote_again_on}.",
+      merged: "This device was merged into another (the same one, pinned twice): change that one instead.",
     },
   },
   fr: {
@@ -432,6 +433,7 @@ const STRINGS = {
       "conflict/verdict": "Vous avez déjà donné votre avis sur ce dispositif le {voted_on} : vous pourrez le refaire à partir du {vote_again_on}.",
       "not-found": "Introuvable : ce dispositif n'existe pas ou plus.",
       gone: "Ce dispositif a été supprimé.",
+      merged: "Ce dispositif a été fusionné avec un autre (le même, signalé deux fois) : modifiez plutôt celui-là.",
       conflict: "En conflit avec ce qui est déjà enregistré{field}.",
       "conflict/username": "Ce pseudonyme est déjà pris. S'il est le vôtre, connectez-vous avec son mot de passe.",
       "precondition-failed": "Le dispositif a changé entre-temps : vérifiez-le, puis modifiez-le à nouveau.",
@@ -507,7 +509,8 @@ export function problemText(problem, said = null) {
   const sentences = STRINGS[language].problems;
   const fallback = said || problem?.detail || problem?.title || String(problem?.status ?? "");
   if (!sentences || !problem) return fallback;
-  const slug = String(problem.type || "").split("/").pop();
+  // A device gone into another (merged_into): said so, not as deleted.
+  const slug = problem.merged_into ? "merged" : String(problem.type || "").split("/").pop();
   // The fields it names (errors[].field, dotted paths), by the app's labels where it has them.
   const fields = [...new Set((problem.errors || []).map((error) => String(error.field ?? "").split(".").pop()).filter(Boolean))];
   const labels = fields.map((field) => (typeof STRINGS[language][field] === "string" ? STRINGS[language][field] : field));

@@ -151,6 +151,11 @@ const seenAsBefore = (item, current) => item.seenContent === undefined
 // still as the contributor saw it; otherwise the edit comes back to them, as a 412 would.
 async function currentEtag(item, token) {
   const { data, etag } = await request("GET", `devices/${item.deviceId}`, { token });
+  // Merged meanwhile into the device pinned before it: the server sent that one (308). Not a
+  // change of this device to apply the edit over, but its end, as a write to it would say.
+  if (data.id !== item.deviceId) {
+    throw new ApiError(410, { type: "gone", status: 410, title: "Gone", detail: `Device ${item.deviceId} was merged into ${data.id}.`, merged_into: data.id });
+  }
   if (contentOf(data) !== item.seenContent && !seenAsBefore(item, data)) {
     throw new ApiError(412, { type: "precondition-failed", status: 412, title: "Changed meanwhile", detail: "The device changed since you edited it: check it, then edit it again." });
   }

@@ -45,6 +45,12 @@ test("an error without a problem keeps its message; English keeps the server's w
   setLanguage("en");
   assert.equal(errorText(refusal), "Too large.");
   assert.equal(problemText({ type: `${TYPE}gone`, status: 410, detail: "Device 1 was deleted." }), "Device 1 was deleted.");
+  // Gone into another device: said as merged, not as deleted, in each language.
+  const merged = { type: `${TYPE}gone`, status: 410, detail: "Device 1 was deleted.", merged_into: "2" };
+  assert.equal(problemText(merged), "This device was merged into another (the same one, pinned twice): change that one instead.");
+  setLanguage("fr");
+  assert.match(problemText(merged), /^Ce dispositif a été fusionné avec un autre/);
+  setLanguage("en");
   // A field's refusal under the form's label, not the API's name of the field.
   const weak = { type: `${TYPE}invalid-input`, status: 422, detail: "password: Too easy to guess.", errors: [{ field: "password", message: "Too easy to guess." }] };
   assert.equal(problemText(weak), "Password (10 characters or more): Too easy to guess.");

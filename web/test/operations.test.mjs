@@ -69,6 +69,14 @@ test("an edit queued by an earlier version of the app is checked by its updated_
     (error) => error instanceof ApiError && error.status === 412);
 });
 
+test("an edit made offline onto a pin merged since into another device is refused as merged", async () => {
+  // The server answers the merged pin's URL with the kept device (a 308 followed).
+  const calls = serverWith({ ...seen, id: "kept" });
+  await assert.rejects(sendOperation(offlineEdit, async () => null),
+    (error) => error instanceof ApiError && error.status === 410 && error.problem.merged_into === "kept");
+  assert.deepEqual(calls.map((c) => c.method), ["GET"]);
+});
+
 test("an edit made offline onto a device changed since is refused, not sent", async () => {
   // Changed the same day: its updated_at (a day) is the same, its content is not.
   for (const changed of [
