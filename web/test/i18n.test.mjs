@@ -18,7 +18,8 @@ test("a refusal names the refused fields by the app's labels", () => {
   );
   assert.equal(problemText({ type: `${TYPE}conflict`, status: 409, errors: [{ field: "username" }] }), "Ce pseudonyme est déjà pris. S'il est le vôtre, connectez-vous avec son mot de passe.");
   // A proxy's page, or a server down: no problem of the service's, in the page's language.
-  assert.equal(problemText({ status: 502 }), "le serveur ne répond pas (erreur 502) ; nouvel essai plus tard");
+  // Not "tried again": said by a form (sent again by hand) as by the outbox ("not sent yet").
+  assert.equal(problemText({ status: 502 }), "le serveur ne répond pas (erreur 502)");
   assert.equal(problemText({ status: 400 }), "Refusé par le serveur (erreur 400).");
 });
 
