@@ -14,10 +14,9 @@ WAL_POSITION_PARAMETER = {"$ref": "#/components/parameters/Vigie-WAL-Position"}
 WAL_POSITION_HEADER = {"$ref": "#/components/headers/Vigie-WAL-Position"}
 IDEMPOTENCY_KEY_PARAMETER = {"$ref": "#/components/parameters/Idempotency-Key"}
 # Whose answers are never stored, so that they take no Idempotency-Key: a token, a new
-# pseudonym under its client's address, a deleted account, a body of passwords.
+# pseudonym under its client's address, a deleted account.
 UNKEYED = {
     ("post", "/api/v1/auth/tokens"),
-    ("put", "/api/v1/me/password"),
     ("post", "/api/v1/auth/register"),
     ("delete", "/api/v1/me"),
 }

@@ -1402,6 +1402,29 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
     expect(name).not_to_have_attribute("aria-invalid", "true")
 
 
+def test_a_password_change_whose_answer_was_lost_is_said_made_when_sent_again(phone, as_user):
+    """The change reached the server, its answer did not (a gateway giving up): sent again, it
+    is said made, not refused because the current password typed is no longer the account's."""
+    author = as_user()
+    page = phone.page
+
+    def answer_lost(route):
+        route.fetch()  # the server changes the password
+        route.fulfill(status=504, content_type="text/plain", body="Gateway Timeout")
+
+    page.route("**/api/v1/me/password", answer_lost, times=1)
+    phone.open()
+    phone.sign_in(author.user.username)
+    page.get_by_role("button", name="Account", exact=True).click()
+    form = page.get_by_role("form", name="Change the password")
+    form.get_by_label("Current password").fill(TEST_PASSWORD)
+    form.get_by_label("New password").fill("a brand new passphrase for the street")
+    form.get_by_role("button").click()
+    expect(form).to_contain_text("504")
+    form.get_by_role("button").click()
+    expect(form).to_contain_text("Password changed: your other devices are signed out.")
+
+
 def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_again(phone, client):
     """The account was made, but the answer never reached the phone (a gateway giving up):
     the contributor creates it again, and is signed in rather than told the name is taken."""

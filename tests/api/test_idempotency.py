@@ -232,6 +232,22 @@ def test_a_photo_answer_is_kept_without_where_and_when_it_was_taken(moderator, d
     assert "suggested_location" not in again.get_json()
 
 
+def test_a_password_change_whose_answer_was_lost_is_told_it_was_made(as_user, client):
+    """Sent again after its answer was lost, the change would meet its own effect: the current
+    password given is no longer the account's. With its key, it gets its first answer."""
+    user = as_user()
+    change = {"current_password": TEST_PASSWORD, "new_password": "another passphrase, all new"}
+    headers = {"Idempotency-Key": "password-1"}
+    first = user.put("/api/v1/me/password", json=change, headers=headers)
+    assert first.status_code == 204
+    again = user.put("/api/v1/me/password", json=change, headers=headers)
+    assert again.status_code == 204 and again.headers["Idempotent-Replayed"] == "true"
+    login = {"username": user.user.username, "password": change["new_password"]}
+    assert client.post("/api/v1/auth/tokens", json=login).status_code == 201
+    # Without its key, the same change is refused, the current password being the new one.
+    assert user.put("/api/v1/me/password", json=change).status_code == 422
+
+
 def test_deleting_an_account_keeps_no_answer(as_user, db):
     user = as_user()
     assert (

@@ -141,16 +141,23 @@ function passwordForm() {
   const form = element("form", { class: "stack", "aria-label": t("changePassword") },
     element("h3", {}, t("changePassword")), current.node, next.node,
     element("button", { type: "submit" }, t("changePassword")), message);
+  // One key for the same change until it is answered: sent again after an answer lost (a
+  // flaky network), it is told it was made rather than that the old password is wrong.
+  let unanswered = null;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const change = { current_password: current.control.value, new_password: next.control.value };
+    const same = unanswered && JSON.stringify(unanswered.change) === JSON.stringify(change);
+    const key = same ? unanswered.key : crypto.randomUUID();
     try {
-      await request("PUT", "me/password", {
-        json: { current_password: current.control.value, new_password: next.control.value },
-      });
+      unanswered = { change, key };
+      await request("PUT", "me/password", { json: change, headers: { "Idempotency-Key": key } });
+      unanswered = null;
       form.reset();
       markInvalid(form);
       message.replaceChildren(notice(t("passwordChanged")));
     } catch (error) {
+      if (!isTransient(error)) unanswered = null;
       refuse(form, message, errorText(error), namedControls(form, error));
     }
   });

@@ -186,7 +186,8 @@ class MeViews(MethodView):
 
 @blp.route("/me/password")
 class PasswordViews(MethodView):
-    @idempotency.exempt  # its body holds passwords: never stored
+    # Kept (a 204; its passwords only in the keyed fingerprint): a change whose answer was lost,
+    # sent again with its key, is told it was made, not that the old password is now wrong.
     @auth_limit
     @blp.auth()
     @login_limit
