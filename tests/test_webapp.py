@@ -541,7 +541,7 @@ def test_discarding_a_pin_stored_with_its_answer_lost_withdraws_it(phone, db, as
 def test_discarding_the_unsent_changes_at_sign_out_withdraws_a_pin_stored_meanwhile(
     phone, db, as_user
 ):
-    """"Discard them and sign out" gives the pin up as the outbox's Discard does: stored with
+    """ "Discard them and sign out" gives the pin up as the outbox's Discard does: stored with
     its answer lost, it is withdrawn from the server too, not left to a moderator to publish."""
     author = as_user()
     stored = pinned_with_its_answer_lost(phone, author)
