@@ -22,7 +22,8 @@ What a failure leaves behind:
 Fingerprints are keyed (HMAC with SECRET_KEY): a stolen database gives no way to test the
 passwords that bodies hold. Answers that hand out a secret (a bearer token) or tell what must
 not be kept (a new pseudonym under its client's address, a deleted account) are never stored:
-their routes are `exempt`, and a retried login issues another token. An answer with members
+their routes are `exempt`, and a retried login issues another token. A body of passwords (a
+password change) is left out of its fingerprint (`body_unread`). An answer with members
 that must not be kept (the position and time read from a photo) is stored without them
 (`stored_without`): a retry gets the rest.
 """
@@ -80,17 +81,28 @@ def kept_body(response: Response) -> bytes:
     return json.dumps({k: v for k, v in document.items() if k not in members}).encode()
 
 
+def body_unread(view):
+    """Mark a view whose body holds secrets (passwords): its fingerprint leaves the body out,
+    so that nothing kept could test a guess of them, even with SECRET_KEY. Its key, random for
+    each request a client makes, tells its requests apart."""
+    view.idempotency_body_unread = True
+    return view
+
+
 def is_exempt(view, method: str) -> bool:
     """Whether METHOD of VIEW (a function, or a MethodView's view) is marked `exempt`."""
     return getattr(view_handler(view, method), "idempotency_exempt", False)
 
 
 def fingerprint() -> str:
-    """A keyed hash of the request: method, path and query, and body (a form's parts)."""
+    """A keyed hash of the request: method, path and query, and body (a form's parts), but for
+    a view whose body is left unread (body_unread)."""
     digest = hmac.new(current_app.config["SECRET_KEY"].encode(), digestmod=hashlib.sha256)
     digest.update(f"{request.method} {request.full_path}\n".encode())
+    handler = view_handler(current_app.view_functions[request.endpoint], request.method)
+    if getattr(handler, "idempotency_body_unread", False):
+        return digest.hexdigest()
     if request.mimetype == "multipart/form-data":
-        handler = view_handler(current_app.view_functions[request.endpoint], request.method)
         prepare = getattr(handler, "before_body_is_read", None)
         if prepare is not None:
             prepare()  # a photo's size limit, which the view would set itself

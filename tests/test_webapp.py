@@ -20,7 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 from service import web
 from tests import images
 from tests.conftest import TEST_PASSWORD
-from tests.helpers import feature, pin
+from tests.helpers import PROBLEM, feature, pin
 from tests.images import uploaded
 from tests.test_web import CHROMIUM, CHROMIUM_ARGS, pmtiles_basemap  # noqa: F401 (a fixture)
 
@@ -538,22 +538,68 @@ def test_discarding_a_pin_stored_with_its_answer_lost_withdraws_it(phone, db, as
     assert db("SELECT device_id FROM photos WHERE id = :i", i=photo["id"]).scalar_one() is not None
 
 
+def outbox_count(page) -> int:
+    return page.evaluate(
+        """() => new Promise((resolve) => { indexedDB.open("vigie").onsuccess = (event) => {
+            const request = event.target.result.transaction("outbox").objectStore("outbox").count();
+            request.onsuccess = () => resolve(request.result); }; })"""
+    )
+
+
+@pytest.mark.parametrize("sign_out", ["answered", "refused by a server error"])
 def test_discarding_the_unsent_changes_at_sign_out_withdraws_a_pin_stored_meanwhile(
-    phone, db, as_user
+    phone, db, as_user, sign_out
 ):
-    """ "Discard them and sign out" gives the pin up as the outbox's Discard does: stored with
-    its answer lost, it is withdrawn from the server too, not left to a moderator to publish."""
+    """Discarded at sign-out, the pin is given up as the outbox's Discard gives it up: stored
+    with its answer lost, it is withdrawn from the server too, not left to a moderator to
+    publish. The discard stands even when the sign-out then fails: the pin is not sent again."""
     author = as_user()
     stored = pinned_with_its_answer_lost(phone, author)
     page = phone.page
+    if sign_out != "answered":
+        page.route(
+            "**/api/v1/auth/tokens/*",
+            lambda route: route.fulfill(status=503, content_type="text/plain", body="Down"),
+        )
+    page.get_by_role("button", name="Account", exact=True).click()
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("button", name="Sign out", exact=True).click()
+    sheet.get_by_role("button", name="Discard them and sign out").click()
+    if sign_out == "answered":
+        expect(sheet.get_by_role("form", name="Sign in")).to_be_visible()
+    else:
+        expect(sheet).to_contain_text("503")
+        expect(sheet).to_contain_text(f"Signed in as {author.user.username}")
+    expect(page.locator("#outbox-button")).to_be_hidden()
+    assert outbox_count(page) == 0
+    device = db("SELECT deleted_at FROM devices WHERE id = :i", i=stored["id"]).one()
+    assert device.deleted_at is not None
+
+
+def test_discarding_at_sign_out_with_a_token_revoked_meanwhile_still_signs_out(phone, db, as_user):
+    """The token was revoked from another phone: taking the pin back is refused (401), which
+    ends the session; the discard and the sign-out still happen, with no error in between."""
+    author = as_user()
+    pinned_with_its_answer_lost(phone, author)
+    page = phone.page
+    revoked = {"type": "about:blank", "status": 401, "title": "Unauthorized"}
+    page.route(
+        "**/api/v1/devices/*",
+        lambda route: (
+            route.fulfill(status=401, json=revoked, headers={"Content-Type": PROBLEM})
+            if route.request.method == "DELETE"
+            else route.continue_()
+        ),
+    )
     page.get_by_role("button", name="Account", exact=True).click()
     sheet = page.locator("#sheet")
     sheet.get_by_role("button", name="Sign out", exact=True).click()
     sheet.get_by_role("button", name="Discard them and sign out").click()
     expect(sheet.get_by_role("form", name="Sign in")).to_be_visible()
-    expect(page.locator("#outbox-button")).to_be_hidden()
-    device = db("SELECT deleted_at FROM devices WHERE id = :i", i=stored["id"]).one()
-    assert device.deleted_at is not None
+    expect(sheet).to_contain_text("Your session has ended")
+    assert outbox_count(page) == 0
+    # The 504 of the pin's lost answer, the 401 of its taking back: no error of the page's.
+    assert [e for e in phone.errors if not ("status of 401" in e or "504" in e)] == []
 
 
 def test_a_correction_of_a_pin_published_at_once_becomes_a_wrong_details_vote(
@@ -1421,6 +1467,11 @@ def test_a_password_change_whose_answer_was_lost_is_said_made_when_sent_again(ph
     form.get_by_label("New password").fill("a brand new passphrase for the street")
     form.get_by_role("button").click()
     expect(form).to_contain_text("504")
+    # Sent again from the sheet drawn anew (closed and reopened), as a contributor would.
+    page.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Account", exact=True).click()
+    form.get_by_label("Current password").fill(TEST_PASSWORD)
+    form.get_by_label("New password").fill("a brand new passphrase for the street")
     form.get_by_role("button").click()
     expect(form).to_contain_text("Password changed: your other devices are signed out.")
 

@@ -246,6 +246,11 @@ def test_a_password_change_whose_answer_was_lost_is_told_it_was_made(as_user, cl
     assert client.post("/api/v1/auth/tokens", json=login).status_code == 201
     # Without its key, the same change is refused, the current password being the new one.
     assert user.put("/api/v1/me/password", json=change).status_code == 422
+    # Its passwords are no part of what is kept: a guess of them could not be tested against
+    # it, even knowing SECRET_KEY (the key alone tells a client's changes apart).
+    guess = {"current_password": "a guess", "new_password": "another guess entirely"}
+    replayed = user.put("/api/v1/me/password", json=guess, headers=headers)
+    assert replayed.status_code == 204 and replayed.headers["Idempotent-Replayed"] == "true"
 
 
 def test_deleting_an_account_keeps_no_answer(as_user, db):

@@ -2,7 +2,6 @@
 // here or everywhere, change the password, and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
 import { ApiError, OfflineError, request, setToken } from "./api.js";
 import { dayText, errorText, kindLabel, t, valueLabel } from "./i18n.js";
-import { forgetWhatWasSent } from "./operations.js";
 import { SessionChanged, isTransient } from "./queue.js";
 import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./store.js";
 import { element, field, markInvalid, namedControls, notice, openSheet, placeLink, refuse } from "./ui.js";
@@ -51,6 +50,7 @@ async function forgetSession(db) {
   // and an outbox pass sends none of the account's items without it (queue.js).
   current = null;
   setToken(null);
+  unansweredPasswordChange = null;
   await deleteSetting(db, "session");
   await forgetAccountData(db);
   changed(null);
@@ -75,13 +75,20 @@ export async function endRefusedSession(db, token) {
   return true;
 }
 
+// The outbox (queue.js), given by app.js: what signing out discards goes through its Discard.
+let outbox = null;
+export const useOutbox = (queue) => { outbox = queue; };
+
+// Given up through the outbox's Discard: gone from the phone (its list told), then what each
+// may have left on the server (a pin stored, its answer lost; a photo) taken back, while the
+// token still can. Those sent meanwhile, no longer in the outbox, are left alone.
 async function discardChanges(db, items) {
-  const store = await db;
-  for (const item of items) await store.delete("outbox", item.seq);
+  for (const { seq } of items) if (await (await db).get("outbox", seq)) await outbox.discard(seq);
 }
 
 // EVERYWHERE: every token of the account is revoked, on every phone and computer.
 async function signOut(db, { everywhere = false } = {}) {
+  if (!current) return; // ended meanwhile (its token refused): nothing is left to revoke
   try {
     await request("DELETE", everywhere ? "auth/tokens" : `auth/tokens/${current.tokenId}`);
   } catch (error) {
@@ -129,6 +136,18 @@ function credentialsForm(db, kind) {
   return form;
 }
 
+// One key for the same change of the same account until it is answered, whichever form sends
+// it (the Account sheet is drawn anew when reopened or translated): sent again after its answer
+// was lost, the change is told it was made, not that the current password is wrong.
+let unansweredPasswordChange = null;
+
+function passwordChangeKey(change) {
+  const same = unansweredPasswordChange?.userId === current?.userId
+    && JSON.stringify(unansweredPasswordChange.change) === JSON.stringify(change);
+  if (!same) unansweredPasswordChange = { userId: current?.userId, change, key: crypto.randomUUID() };
+  return unansweredPasswordChange.key;
+}
+
 // A new password: the server revokes every other token of the account (this one stays).
 function passwordForm() {
   const current = field(t("current_password"), "input", {
@@ -141,23 +160,18 @@ function passwordForm() {
   const form = element("form", { class: "stack", "aria-label": t("changePassword") },
     element("h3", {}, t("changePassword")), current.node, next.node,
     element("button", { type: "submit" }, t("changePassword")), message);
-  // One key for the same change until it is answered: sent again after an answer lost (a
-  // flaky network), it is told it was made rather than that the old password is wrong.
-  let unanswered = null;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const change = { current_password: current.control.value, new_password: next.control.value };
-    const same = unanswered && JSON.stringify(unanswered.change) === JSON.stringify(change);
-    const key = same ? unanswered.key : crypto.randomUUID();
+    const key = passwordChangeKey(change);
     try {
-      unanswered = { change, key };
       await request("PUT", "me/password", { json: change, headers: { "Idempotency-Key": key } });
-      unanswered = null;
+      unansweredPasswordChange = null;
       form.reset();
       markInvalid(form);
       message.replaceChildren(notice(t("passwordChanged")));
     } catch (error) {
-      if (!isTransient(error)) unanswered = null;
+      if (!isTransient(error)) unansweredPasswordChange = null;
       refuse(form, message, errorText(error), namedControls(form, error));
     }
   });
@@ -205,9 +219,9 @@ export async function showAccount(db, { said = null } = {}) {
   // DISCARD: the account's changes not sent yet go too (else they wait on the phone, hidden
   // from other accounts, for it to sign in again).
   const leave = (everywhere, discard = []) => async () => {
-    // What they may have left on the server (a pin stored, its answer lost; a photo) is taken
-    // back first, while the token still can, as the outbox's own Discard does.
-    for (const item of discard) await forgetWhatWasSent(item);
+    // Discarded first, while the token still works: the discard stands whatever the sign-out
+    // then meets (no network, a server error, a token refused).
+    await discardChanges(db, discard);
     try {
       await signOut(db, { everywhere });
     } catch (error) {
@@ -217,12 +231,10 @@ export async function showAccount(db, { said = null } = {}) {
       const hereOnly = element("button", { type: "button", class: "secondary" }, t("signOutHereOnly"));
       hereOnly.addEventListener("click", async () => {
         await forgetSession(db);
-        await discardChanges(db, discard);
         showAccount(db, { said: t("signedOutHereOnly") });
       });
       return message.replaceChildren(notice(t("signOutOffline")), element("p", { class: "actions" }, hereOnly));
     }
-    await discardChanges(db, discard);
     showAccount(db, { said: everywhere ? t("signedOutEverywhere") : null });
   };
   for (const [button, everywhere] of [[signOutButton, false], [everywhereButton, true]]) {

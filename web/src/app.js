@@ -1,7 +1,7 @@
 // The contributor app: wires the map, the outbox, accounts, pinning, details, moderation and
 // sync together, and registers the service worker that keeps the app working offline.
 import { onTokenRefused } from "./api.js";
-import { endRefusedSession, isModerator, restoreSession, session, onSessionChange, showAccount, withOwnToken } from "./accounts.js";
+import { endRefusedSession, isModerator, restoreSession, session, onSessionChange, showAccount, useOutbox, withOwnToken } from "./accounts.js";
 import { showDevice } from "./details.js";
 import { currentLanguage, errorText, kindLabel, onLanguageChange, problemText, setLanguage, t, translatePage } from "./i18n.js";
 import { createMap, kindIcon } from "./map.js";
@@ -29,6 +29,7 @@ const queue = createOutbox(db, withOwnToken(sendOperation), { owner: async () =>
 // Every module flushes through this: what the server accepted is drawn at once, and a pin
 // refused as a duplicate is put before the contributor (once done with a form being filled in).
 const outbox = { ...queue, flush: flushOutbox };
+useOutbox(outbox);
 let outboxView = null;
 const mapApi = createMap({
   basemap: config.basemap,

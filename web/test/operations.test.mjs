@@ -191,6 +191,27 @@ test("every request of an item goes with the token it started with, whoever sign
   setToken(null);
 });
 
+test("an edit, a vote and a withdrawal go with their own token too, request after request", async () => {
+  const items = [
+    { ...offlineEdit, key: "e1", photo: new Blob(["jpeg"]) },
+    { type: "confirm", deviceId: "d1", verdict: "still_there", key: "v1", photo: new Blob(["jpeg"]) },
+    { type: "withdraw", deviceId: "d1", key: "w1" },
+  ];
+  for (const item of items) {
+    const tokens = [];
+    globalThis.fetch = async (url, { method, headers }) => {
+      tokens.push(headers.Authorization);
+      const body = url.endsWith("/photos") ? { id: "p4" } : method === "GET" ? seen : { id: "d1", properties: {} };
+      return new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/geo+json", ETag: '"v7"' } });
+    };
+    setToken("ivys"); // another account signed in since the item began with hank's token
+    await sendOperation(item, async (change) => Object.assign(item, change), "hanks");
+    assert.equal(tokens.length, { edit: 3, confirm: 2, withdraw: 1 }[item.type]);
+    assert.deepEqual(new Set(tokens), new Set(["Bearer hanks"]), item.type);
+  }
+  setToken(null);
+});
+
 test("a pin sent for an account signed out meanwhile is not kept on the phone", async () => {
   const db = openStore("remember-test");
   const kept = async (id) => (await (await db).get("devices", id))?.id;

@@ -186,8 +186,9 @@ class MeViews(MethodView):
 
 @blp.route("/me/password")
 class PasswordViews(MethodView):
-    # Kept (a 204; its passwords only in the keyed fingerprint): a change whose answer was lost,
+    # Kept (a 204), its passwords left out of the fingerprint: a change whose answer was lost,
     # sent again with its key, is told it was made, not that the old password is now wrong.
+    @idempotency.body_unread
     @auth_limit
     @blp.auth()
     @login_limit
