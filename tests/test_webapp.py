@@ -2587,18 +2587,24 @@ def test_an_edit_sends_only_what_the_contributor_changed(phone, db, as_user):
     assert phone.errors == []
 
 
-def test_the_operator_type_which_a_device_always_has_cannot_be_emptied(phone, db, as_user):
-    """The server keeps an operator type on every device ("unknown" at the least): the form
-    offers no "—" for it, which the server refused with the whole edit, while fields that may
-    be empty keep theirs."""
+def editing_own_camera(phone, as_user, **properties):
+    """A camera pinned by a new contributor, open in the edit form on their phone: (the page,
+    the form, the stored Feature)."""
     author = as_user()
-    body = feature(2.3522, 48.8566, kind="camera", operator_type="public")
+    body = feature(2.3522, 48.8566, kind="camera", **properties)
     created = author.post("/api/v1/devices", json=body).get_json()
     page = phone.open()
     phone.sign_in(author.user.username)
     page.locator(".leaflet-marker-icon[title^='camera']").click()
     page.locator("#sheet").get_by_role("button", name="Edit").click()
-    form = page.locator(".pin-form")
+    return page, page.locator(".pin-form"), created
+
+
+def test_the_operator_type_which_a_device_always_has_cannot_be_emptied(phone, db, as_user):
+    """The server keeps an operator type on every device ("unknown" at the least): the form
+    offers no "—" for it, which the server refused with the whole edit, while fields that may
+    be empty keep theirs."""
+    page, form, created = editing_own_camera(phone, as_user, operator_type="public")
     operator_type = form.get_by_label("Operator type")
     expect(operator_type).to_have_value("public")
     expect(operator_type.locator("option")).to_have_text(["public", "private", "unknown"])
@@ -2617,14 +2623,7 @@ def test_the_operator_type_which_a_device_always_has_cannot_be_emptied(phone, db
 def test_a_kind_that_does_not_film_has_no_camera_type_in_the_form(phone, db, as_user):
     """Only cameras, ALPRs and facial recognition have a camera type: changing a camera into a
     microphone hides the field and clears the type, which the server would refuse."""
-    author = as_user()
-    body = feature(2.3522, 48.8566, kind="camera", camera_type="dome")
-    created = author.post("/api/v1/devices", json=body).get_json()
-    page = phone.open()
-    phone.sign_in(author.user.username)
-    page.locator(".leaflet-marker-icon[title^='camera']").click()
-    page.locator("#sheet").get_by_role("button", name="Edit").click()
-    form = page.locator(".pin-form")
+    page, form, created = editing_own_camera(phone, as_user, camera_type="dome")
     expect(form.get_by_label("Camera type")).to_have_value("dome")
     form.get_by_text("microphone", exact=True).click()
     expect(form.get_by_label("Camera type")).to_be_hidden()
