@@ -81,9 +81,9 @@ export const useOutbox = (queue) => { outbox = queue; };
 
 // Given up through the outbox's Discard: gone from the phone (its list told), then what each
 // may have left on the server (a pin stored, its answer lost; a photo) taken back, while the
-// token still can. Those sent meanwhile, no longer in the outbox, are left alone.
-async function discardChanges(db, items) {
-  for (const { seq } of items) if (await (await db).get("outbox", seq)) await outbox.discard(seq);
+// token still can. Those sent meanwhile, no longer in the outbox, are left alone (queue.js).
+async function discardChanges(items) {
+  for (const { seq } of items) await outbox.discard(seq);
 }
 
 // EVERYWHERE: every token of the account is revoked, on every phone and computer.
@@ -221,7 +221,7 @@ export async function showAccount(db, { said = null } = {}) {
   const leave = (everywhere, discard = []) => async () => {
     // Discarded first, while the token still works: the discard stands whatever the sign-out
     // then meets (no network, a server error, a token refused).
-    await discardChanges(db, discard);
+    await discardChanges(discard);
     try {
       await signOut(db, { everywhere });
     } catch (error) {
