@@ -20,15 +20,39 @@ say "ruff: lint and format check"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 
+# Test processes: one per core, at most 4 (TEST_WORKERS sets it; 1 runs the suite in one
+# process). Each has a cluster of its own: the sync feed follows the server's transaction ids,
+# so on a shared server one process's open transactions would hold back another's feed. With
+# DATABASE_URL set, the suite therefore runs in one process.
+WORKERS=1
 if [ -z "${DATABASE_URL:-}" ]; then
     ensure_postgis
-    CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/vigie-test-pg.XXXXXX")
-    trap 'stop_cluster "$CLUSTER_DIR"; rm -rf "$CLUSTER_DIR"' EXIT
-    PG_FSYNC=off start_cluster "$CLUSTER_DIR"
-    export DATABASE_URL=$(cluster_url "$CLUSTER_DIR")
-    # The cluster has the project's server settings: tests check them.
-    [ -z "$PG_GLIBC_TUNABLES" ] || export VIGIE_TEST_CLUSTER=$CLUSTER_DIR
+    cores=$(nproc)
+    WORKERS=${TEST_WORKERS:-$((cores < 4 ? cores : 4))}
+    [[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || die "TEST_WORKERS must be a whole number from 1: '$WORKERS'"
+    CLUSTERS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/vigie-test-pg.XXXXXX")
+    trap 'for cluster in "$CLUSTERS_DIR"/*/; do stop_cluster "$cluster"; done; rm -rf "$CLUSTERS_DIR"' EXIT
+    urls=() clusters=()
+    for ((worker = 0; worker < WORKERS; worker++)); do
+        PG_FSYNC=off start_cluster "$CLUSTERS_DIR/$worker"
+        urls+=("$(cluster_url "$CLUSTERS_DIR/$worker")")
+        clusters+=("$CLUSTERS_DIR/$worker")
+    done
+    # Each test process takes the line of its number (tests/conftest.py).
+    export DATABASE_URL=${urls[0]}
+    VIGIE_TEST_DATABASE_URLS=$(printf '%s\n' "${urls[@]}")
+    export VIGIE_TEST_DATABASE_URLS
+    # The clusters have the project's server settings: tests check them.
+    if [ -n "$PG_GLIBC_TUNABLES" ]; then
+        export VIGIE_TEST_CLUSTER=${clusters[0]}
+        VIGIE_TEST_CLUSTERS=$(printf '%s\n' "${clusters[@]}")
+        export VIGIE_TEST_CLUSTERS
+    fi
 fi
 
-say "running the test suite against a real PostGIS"
-"$VENV/bin/python" -m pytest "$@"
+say "running the test suite against a real PostGIS ($WORKERS process(es))"
+if [ "$WORKERS" -gt 1 ]; then
+    "$VENV/bin/python" -m pytest -n "$WORKERS" --dist worksteal "$@"
+else
+    "$VENV/bin/python" -m pytest "$@"
+fi

@@ -19,6 +19,21 @@ from service.db import session
 TEST_PASSWORD = "correct horse battery"
 
 
+def pytest_configure(config):
+    """In each of the processes `make test` runs the suite in, use that process's own cluster
+    (scripts/test.sh starts one per process): its URL, and its folder for the settings tests."""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker is None:
+        return
+    number = int(worker.removeprefix("gw"))
+    for listed, single in (
+        ("VIGIE_TEST_DATABASE_URLS", "DATABASE_URL"),
+        ("VIGIE_TEST_CLUSTERS", "VIGIE_TEST_CLUSTER"),
+    ):
+        if os.environ.get(listed):
+            os.environ[single] = os.environ[listed].splitlines()[number]
+
+
 def server_url():
     url = os.environ.get("DATABASE_URL")
     if not url:
