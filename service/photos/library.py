@@ -144,16 +144,21 @@ def attach_photos(
     name FIELD, where the request gave the ids.
 
     A photo already on this device is fine (a retry); one on another device is a conflict;
-    someone else's upload may only be attached by a moderator. Attached to a public pin by a
+    someone else's upload may only be attached by a moderator. Someone else's upload not yet on
+    a device is, to others, no photo at all (as GET answers). Attached to a public pin by a
     contributor who does not publish directly, a photo waits for a moderator.
     """
     device_id = device.id
     wanted = set(photo_ids)
     if not wanted:
         return False
-    photos = (
-        session.execute(select(Photo).where(Photo.id.in_(wanted)).with_for_update()).scalars().all()
-    )
+    photos = [
+        photo
+        for photo in session.execute(select(Photo).where(Photo.id.in_(wanted)).with_for_update())
+        .scalars()
+        .all()
+        if user.is_moderator or photo.uploaded_by == user.id or photo.device_id is not None
+    ]
     missing = wanted - {photo.id for photo in photos}
     if missing:
         raise ValidationFailed(

@@ -127,6 +127,14 @@ class TestTokens:
         assert stored.name == "my phone"
         assert token not in stored.token_hash and len(stored.token_hash) == 64
 
+    def test_the_token_comes_with_the_account_it_signs_in(self, client, db):
+        """A phone knows whom it signed in as from the one answer that gives it the token."""
+        register(client)
+        answer = login(client).get_json()
+        me = client.get("/api/v1/me", headers=bearer(answer["token"])).get_json()
+        assert answer["user"] == {key: me[key] for key in ("id", "username", "role", "created_at")}
+        assert answer["user"]["username"] == "nightowl" and answer["user"]["role"] == "contributor"
+
     @pytest.mark.parametrize(
         "username,password", [("nightowl", "wrong passphrase"), ("nobody", "a long passphrase")]
     )

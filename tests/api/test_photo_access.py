@@ -36,7 +36,12 @@ def test_only_your_own_uploads_can_be_attached(as_user, moderator, db):
     response = other.post(
         "/api/v1/devices?force=true", json={**feature(), "photo_ids": [photo["id"]]}
     )
-    assert response.status_code == 403
+    # Someone else's upload on no device yet is no photo to others, as GET says: not a 403
+    # that would tell it exists.
+    assert other.get(f"/api/v1/photos/{photo['id']}").status_code == 404
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "photo_ids"
+    assert f"No uploaded photo has the id {photo['id']}" in response.get_json()["detail"]
     assert db("SELECT count(*) FROM devices").scalar_one() == 0
     assert db("SELECT device_id FROM photos").scalar_one() is None
     # A moderator may attach anyone's upload.

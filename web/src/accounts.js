@@ -25,19 +25,11 @@ export async function restoreSession(db) {
   changed((await getSetting(db, "session")) || null);
 }
 
-// The new token is the phone's only once the account behind it is known: before, a sign-in
-// whose second request failed left it in use while the app said it was signed out (the map
-// showed, and kept, the account's pins awaiting review). Unused, it is revoked if it can be.
+// One request: the answer that gives the token names its account. A second one (GET /me)
+// could fail once the token was made, which then stayed valid on the server, held by no one.
 async function signIn(db, username, password) {
   const { data: token } = await request("POST", "auth/tokens", { json: { username, password, name: "Vigie app" } });
-  let me;
-  try {
-    ({ data: me } = await request("GET", "me", { token: token.token }));
-  } catch (error) {
-    await request("DELETE", `auth/tokens/${token.id}`, { token: token.token }).catch(() => null);
-    throw error;
-  }
-  const next = { token: token.token, tokenId: token.id, username: me.username, role: me.role, userId: me.id };
+  const next = { token: token.token, tokenId: token.id, username: token.user.username, role: token.user.role, userId: token.user.id };
   await setSetting(db, "session", next);
   ended = false;
   changed(next);

@@ -80,11 +80,19 @@ let sentTotal = 0;
 const ANNOUNCED_MS = 8000;
 let fading = null;
 let said = ""; // what was last announced, shown or faded
+let shown = { text: "", tone: "news" }; // what the announcer shows until it fades
 
 // TONE: "refusal" shows it in the colours of an error, not of a change sent.
 function announce(text, tone = "news") {
   const announcer = document.getElementById("announcer");
   said = text;
+  // A refusal is not replaced while it shows, nor does it replace what shows: "1 change sent"
+  // and "Your session has ended", from one pass through the outbox, are said together.
+  if (text && shown.text && (tone === "refusal" || shown.tone === "refusal")) {
+    text = shown.text.endsWith(text) ? shown.text : `${shown.text} ${text}`;
+    tone = "refusal";
+  }
+  shown = { text, tone };
   announcer.dataset.sentTotal = String(sentTotal);
   announcer.dataset.tone = tone;
   clearTimeout(fading);
@@ -93,7 +101,7 @@ function announce(text, tone = "news") {
   announcer.textContent = "";
   fading = setTimeout(() => {
     announcer.textContent = text;
-    if (text) fading = setTimeout(() => { announcer.textContent = ""; }, ANNOUNCED_MS);
+    if (text) fading = setTimeout(() => { announcer.textContent = ""; shown = { text: "", tone }; }, ANNOUNCED_MS);
   }, 100);
 }
 

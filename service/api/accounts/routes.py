@@ -102,6 +102,7 @@ class TokenViews(MethodView):
             "name": token.name,
             "created_at": token.created_at,
             "expires_at": token.expires_at,
+            "user": user,
         }
 
     @blp.auth()

@@ -152,6 +152,9 @@ class TokenSchema(ma.Schema):
 
 class NewTokenSchema(TokenSchema):
     token = ma.fields.String(metadata={"description": "Shown once: only its hash is stored"})
+    # With the token, in the same answer: a client that signed in knows whom as soon as it holds
+    # the token, without a second request that could fail and leave the token unknown to it.
+    user = ma.fields.Nested(UserSchema, metadata={"description": "The account signed in"})
 
 
 class TokenListSchema(ma.Schema):
