@@ -6,6 +6,7 @@ parameter and type-checked against the property it meets, so a bad filter is a c
 FilterError (a 400 for the client), never a database error.
 """
 
+import math
 import operator
 import re
 from bisect import bisect_right
@@ -188,6 +189,9 @@ def literal_operand(value) -> Operand:
             return Operand(literal(float(value), Float), "number", repr(value))
         except OverflowError as exc:
             raise FilterError(f"The number {str(value)[:20]}... is too large.") from exc
+    if isinstance(value, float) and not math.isfinite(value):
+        # 1e400 is read as infinity: past any double, as an integer that large is.
+        raise FilterError(f"The number {value} is too large: numbers are doubles.")
     if isinstance(value, int | float):
         return Operand(literal(value), "number", repr(value))
     if isinstance(value, str):

@@ -118,9 +118,14 @@ def new_node_id(device_id: uuid.UUID) -> int:
     return -(int.from_bytes(digest) >> 2) - 1
 
 
-def osm_xml(nodes: Iterable[tuple[int, float, float, dict[str, str]]], bbox=None) -> bytes:
-    """OSM XML of new nodes (node id, longitude, latitude, tags)."""
-    root = ET.Element("osm", version="0.6", generator=GENERATOR)
+def osm_xml(
+    nodes: Iterable[tuple[int, float, float, dict[str, str]]],
+    bbox=None,
+    credit: dict[str, str] | None = None,
+) -> bytes:
+    """OSM XML of new nodes (node id, longitude, latitude, tags); CREDIT, the data's
+    `copyright` and `license`, on the root as OpenStreetMap's API gives its own."""
+    root = ET.Element("osm", version="0.6", generator=GENERATOR, **(credit or {}))
     if bbox:
         min_lon, min_lat, max_lon, max_lat = bbox
         if min_lon > max_lon:  # across the antimeridian, which OSM's bounds cannot say

@@ -82,6 +82,17 @@ class TestCreate:
     def test_a_single_direction_is_read_as_a_list(self, client):
         assert pin(client, direction=45)["properties"]["direction"] == [45]
 
+    def test_an_altitude_is_accepted_and_not_kept(self, client, db):
+        """RFC 7946 lets a position carry an altitude (a phone's GPS adds one): not the
+        device's `height` above ground, so it is not kept as one either."""
+        sent = feature(2.2945, 48.8584)
+        sent["geometry"]["coordinates"].append(35.5)
+        response = client.post("/api/v1/devices", json=sent)
+        assert response.status_code == 201, response.get_json()
+        assert response.get_json()["geometry"]["coordinates"] == [2.2945, 48.8584]
+        assert response.get_json()["properties"].get("height") is None
+        assert db("SELECT ST_NDims(geom) FROM devices").scalar_one() == 2
+
     def test_defaults_fill_status_operator_type_and_tags(self, client):
         props = pin(client)["properties"]
         assert (props["status"], props["operator_type"], props["tags"]) == ("active", "unknown", {})

@@ -31,7 +31,7 @@ def nodes(response) -> list[dict]:
     ]
 
 
-def test_devices_are_exported_with_osm_tags_and_negative_ids(client):
+def test_devices_are_exported_with_osm_tags_and_negative_ids(client, app):
     pin(
         client,
         2.29451234567,
@@ -48,6 +48,13 @@ def test_devices_are_exported_with_osm_tags_and_negative_ids(client):
     response = client.get("/api/v1/devices?f=osm")
     assert response.status_code == 200 and response.mimetype == OSM_XML
     assert "vigie-devices.osm" in response.headers["Content-Disposition"]
+    # Credited, in the headers and on the root as OpenStreetMap's API credits its own data.
+    credit = app.config["DEVICES_ATTRIBUTION"]
+    assert response.headers["X-Attribution"] == credit
+    assert 'rel="license"' in response.headers["Link"]
+    root = ET.fromstring(response.data)
+    assert root.get("copyright").startswith(credit)
+    assert root.get("license").startswith("https://")
     exported = sorted(nodes(response), key=lambda n: n["lon"])
     assert all(n["id"] < 0 for n in exported) and exported[0]["id"] != exported[1]["id"]
     assert exported[0]["lon"] == 2.2945123
@@ -126,7 +133,8 @@ def test_pages_are_linked_and_cached(client):
     assert len(nodes(first)) == 2
     next_url = first.headers["Link"].split(">")[0].lstrip("<").removeprefix("http://localhost")
     rest = client.get(next_url)
-    assert len(nodes(rest)) == 1 and "Link" not in rest.headers
+    assert len(nodes(rest)) == 1
+    assert not [link for link in rest.headers.getlist("Link") if 'rel="next"' in link]
     seen = {(n["lon"], n["lat"]) for n in nodes(first) + nodes(rest)}
     assert len(seen) == 3
     # Files of several pages open together: no node id is used twice, and a device keeps its.

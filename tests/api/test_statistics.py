@@ -907,6 +907,11 @@ class TestBadInput:
             ("level=quartier&parent=" + "x" * 40, "parent.0"),
             ("level=quartier&limit=3", "limit"),
             ("level=" + "x" * 40, "level"),
+            # An option of another format than the answer's, which it would not shape.
+            ("level=quartier&f=json&bom=true", "bom"),
+            ("level=quartier&bom=true", "bom"),  # JSON, as no Accept header asks CSV
+            ("level=quartier&f=csv&tolerance=0", "tolerance"),
+            ("level=quartier&f=json&tolerance=50", "tolerance"),
         ],
     )
     def test_bad_query_is_a_400_naming_the_field(self, client, db, quarters, query, field):

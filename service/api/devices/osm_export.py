@@ -11,6 +11,7 @@ from ...geo.statistics.selection import PRESENT_STATUSES
 from ...osm.files import new_node_id, osm_xml
 from ...osm.tags import osm_tags
 from ...visibility import ANONYMOUS
+from ..credits import attribution_text, contributors_credit, licence_url, with_credit_headers
 
 OSM_XML = "application/vnd.openstreetmap.data+xml"
 # The verification level of a device trusted contributors voted not found.
@@ -34,9 +35,14 @@ def osm_export_response(flt: DeviceFilter, limit: int, after, bbox, next_link):
     rows = [] if flt is None else session.execute(select_osm_export(flt, limit, after)).all()
     page = rows[:limit]
     nodes = ((new_node_id(row.id), row.lon, row.lat, osm_tags(row._mapping)) for row in page)
-    body = osm_xml(nodes, bbox)
+    # Vigie's own pins alone (OpenStreetMap's are not exported back): their contributors' credit.
+    credits = [contributors_credit()]
+    credit = {"copyright": attribution_text(credits)}
+    if licence := licence_url(credits[0]) or credits[0].get("licence"):
+        credit["license"] = licence
+    body = osm_xml(nodes, bbox, credit)
     headers = {"Content-Disposition": 'attachment; filename="vigie-devices.osm"'}
     if len(rows) > limit:
         edge = f"{page[-1].tile_key}:{page[-1].id}"
         headers["Link"] = f'<{next_link(edge)}>; rel="next"'
-    return conditional_response(body, OSM_XML, headers)
+    return with_credit_headers(conditional_response(body, OSM_XML, headers), credits)

@@ -104,12 +104,26 @@ def statistics_filter(args: dict, bbox=None) -> StatisticsFilter:
     )
 
 
+# Options that shape one format only: asked of another, they would be silently ignored.
+FORMAT_OPTIONS = {"bom": "csv", "tolerance": "geojson"}
+
+
 def chosen_format(args: dict) -> str:
-    """`f=` wins; else the Accept header (parameters aside); else JSON."""
+    """`f=` wins; else the Accept header (parameters aside); else JSON. An option of another
+    format is a 400 naming it: the researcher expected it to apply."""
     if args.get("f"):
-        return args["f"]
-    best = accepted_media_types().best_match(list(MEDIA_TYPES.values()), default=None)
-    return next((name for name, media in MEDIA_TYPES.items() if media == best), "json")
+        fmt = args["f"]
+    else:
+        best = accepted_media_types().best_match(list(MEDIA_TYPES.values()), default=None)
+        fmt = next((name for name, media in MEDIA_TYPES.items() if media == best), "json")
+    for option, applies_to in FORMAT_OPTIONS.items():
+        if option in args and args[option] is not False and fmt != applies_to:
+            raise BadRequest(
+                f"{option}= applies to {applies_to.upper()} only (f={applies_to}); this answer "
+                f"is {fmt.upper()}.",
+                field=option,
+            )
+    return fmt
 
 
 def attachment(filename: str, disposition: str = "attachment") -> str:
