@@ -274,8 +274,23 @@ class ValueList(DelimitedList):
 
     def _deserialize(self, value, attr, data, **kwargs):
         """Each value once, in the order first given: given again, it says nothing more (nor
-        counts twice against a limit of values)."""
-        return list(dict.fromkeys(super()._deserialize(value, attr, data, **kwargs)))
+        counts twice against a limit of values). A wrong value is named by the parameter, its
+        message quoting it (`kind`: "'drone': Must be one of..."), not by its place (`kind.1`),
+        which a client matching on the parameter would not find."""
+        try:
+            values = super()._deserialize(value, attr, data, **kwargs)
+        except ValidationError as error:
+            if not isinstance(error.messages, dict):
+                raise
+            given = value.split(self.delimiter) if isinstance(value, str) else list(value)
+            raise ValidationError(
+                [
+                    f"{given[index][:40]!r}: {message}"
+                    for index, messages in sorted(error.messages.items())
+                    for message in messages
+                ]
+            ) from error
+        return list(dict.fromkeys(values))
 
 
 # What not_blank asks for (Python's and ECMAScript's regular expressions read it alike).

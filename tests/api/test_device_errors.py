@@ -199,8 +199,8 @@ BAD_QUERIES = {
     "bbox out of range": ("bbox=-200,0,10,10", "bbox"),
     "bbox upside down": ("bbox=0,10,10,0", "bbox"),
     "bbox NaN": ("bbox=nan,0,1,1", "bbox"),
-    "unknown kind": ("kind=camera,drone", "kind.1"),
-    "unknown status": ("status=sleeping", "status.0"),
+    "unknown kind": ("kind=camera,drone", "kind"),
+    "unknown status": ("status=sleeping", "status"),
     "updated_since not a date": ("updated_since=last-week", "updated_since"),
     "updated_since a week date": ("updated_since=2026-W49-6", "updated_since"),
     "malformed cursor": ("cursor=%%%%", "cursor"),
@@ -214,6 +214,14 @@ def test_bad_query_is_400_naming_the_parameter(client, stored, query, field):
     response = client.get(f"/api/v1/devices?{query}")
     assert_problem(response, 400, field)
     assert stored()
+
+
+def test_a_wrong_value_of_a_list_is_named_by_its_parameter_and_quoted(client):
+    """A client matching errors on `kind` finds them there, whichever value was wrong."""
+    response = client.get("/api/v1/devices?kind=camera,drone")
+    (error,) = assert_problem(response, 400, "kind")["errors"]
+    assert error["field"] == "kind" and error["location"] == "query"
+    assert error["message"].startswith("'drone': Must be one of: camera,")
 
 
 def test_hostile_strings_are_stored_verbatim(client, db):

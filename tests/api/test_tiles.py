@@ -238,7 +238,7 @@ class TestTileJSON:
     def test_bad_kind_is_400(self, client):
         response = client.get("/tiles/devices.json?kind=drone")
         assert response.status_code == 400
-        assert response.get_json()["errors"][0]["field"] == "kind.0"
+        assert response.get_json()["errors"][0]["field"] == "kind"
 
 
 class TestClusteredListing:
