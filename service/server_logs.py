@@ -26,8 +26,9 @@ CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e
 
 
 # A bearer token (auth.issue_token: the prefix, then 43 URL-safe characters) pasted into a
-# path by mistake, or on purpose to see whether logs keep it.
-TOKEN = re.compile(r"vigie_[A-Za-z0-9_-]{20,}")
+# path by mistake, or on purpose to see whether logs keep it; or its secret alone, the prefix
+# left out (any word of 43 such characters: a cursor of that length is masked too).
+TOKEN = re.compile(r"vigie_[A-Za-z0-9_-]{20,}|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 
 
 def one_line(text: str | None) -> str:

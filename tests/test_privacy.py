@@ -173,6 +173,8 @@ def test_no_address_agent_or_secret_in_any_log_or_table_after_a_hostile_session(
         # The token pasted into a path, where a query string would not be logged but a path is.
         assert client.request("GET", f"/api/v1/devices/{token}")[0] == 404
         assert client.request("GET", f"/{token}/x")[0] == 404
+        # Its secret alone, pasted without the prefix: a token all the same, once it is put back.
+        assert client.request("GET", f"/api/v1/photos/{token.removeprefix('vigie_')}")[0] == 404
         # Slow clients: headers that never end, a body that never comes, held while the
         # other requests go on.
         slow = [connect(port), connect(port)]
@@ -190,11 +192,13 @@ def test_no_address_agent_or_secret_in_any_log_or_table_after_a_hostile_session(
     logs = log_path.read_text(errors="replace")
     with committed.connect() as connection:
         stored = dump_database(connection)
-    for leak in (CLIENT_ADDRESS, ADDRESS, AGENT, "HostilePhone", token, password, secret_key):
+    secret = token.removeprefix("vigie_")
+    for leak in (CLIENT_ADDRESS, ADDRESS, AGENT, "HostilePhone", secret, password, secret_key):
         assert leak not in logs, f"{leak!r} in a log line"
         assert leak not in stored, f"{leak!r} in the database"
     assert "GET /api/v1/me/export 200" in logs  # the capture does hold every access line
     assert "GET /api/v1/devices/vigie_[token] 404" in logs
+    assert "GET /api/v1/photos/vigie_[token] 404" in logs
     assert not any(line.startswith("203.0.113.7") for line in logs.splitlines())
     assert "GET /api/v1/nothing\\u000a203.0.113.7 - - GET /admin 200\\u000d\\u0000 404" in logs
     assert "Invalid request refused (LimitRequestLine)" in logs
