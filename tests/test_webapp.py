@@ -2230,6 +2230,14 @@ def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
     expect(page.locator("#outbox-button")).to_contain_text("1 change refused")
 
 
+def expect_said_as_a_refusal(page, *texts):
+    """The announcer shows every one of TEXTS, in the colours of a refusal."""
+    announcer = page.locator("#announcer")
+    for text in texts:
+        expect(announcer).to_contain_text(text)
+    expect(announcer).to_have_attribute("data-tone", "refusal")
+
+
 def pinned_offline(phone, username: str, **pin):
     """The phone signed in as USERNAME, offline, one pin (PIN: Phone.pin's options) kept in its
     outbox: (the page, the outbox's button)."""
@@ -2358,10 +2366,7 @@ def test_a_pass_that_sent_some_and_had_others_refused_says_both(phone, db, contr
     phone.pin(kind="sensor")
     expect(outbox).to_have_text("2 changes waiting to be sent")
     phone.context.set_offline(False)
-    announcer = page.locator("#announcer")
-    expect(announcer).to_contain_text("1 change sent")
-    expect(announcer).to_contain_text("1 change refused")
-    expect(announcer).to_have_attribute("data-tone", "refusal")
+    expect_said_as_a_refusal(page, "1 change sent", "1 change refused")
     assert [d.kind for d in devices_by(db, contributor)] == ["sensor"]
 
 
@@ -3115,13 +3120,8 @@ def test_a_token_revoked_elsewhere_signs_the_phone_out_and_keeps_the_accounts_un
 
 
 def test_a_change_sent_just_before_the_session_ended_is_said_with_it(phone, db, contributor):
-    page = phone.open()
-    phone.sign_in(contributor)
-    phone.wait_for_service_worker()
-    phone.context.set_offline(True)
-    phone.pin(kind="sensor")
+    page, outbox = pinned_offline(phone, contributor, kind="sensor")
     phone.pin(kind="camera")
-    outbox = page.locator("#outbox-button")
     expect(outbox).to_have_text("2 changes waiting to be sent")
 
     def revoked_once_answered(route):  # signed out from another phone meanwhile
@@ -3132,10 +3132,7 @@ def test_a_change_sent_just_before_the_session_ended_is_said_with_it(phone, db, 
     phone.context.route("**/api/v1/devices", revoked_once_answered, times=1)
     phone.context.set_offline(False)
     # One pass through the outbox: neither sentence replaces the other.
-    announcer = page.locator("#announcer")
-    expect(announcer).to_contain_text("Your session has ended")
-    expect(announcer).to_contain_text("1 change sent")
-    expect(announcer).to_have_attribute("data-tone", "refusal")
+    expect_said_as_a_refusal(page, "Your session has ended", "1 change sent")
     assert [device.kind for device in devices_by(db, contributor)] == ["sensor"]
 
 
