@@ -20,16 +20,31 @@ say "ruff: lint and format check"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 
-# Test processes: one per core, at most 4 (TEST_WORKERS sets it; 1 runs the suite in one
-# process). Each has a cluster of its own: the sync feed follows the server's transaction ids,
-# so on a shared server one process's open transactions would hold back another's feed. With
-# DATABASE_URL set, the suite therefore runs in one process.
+# Test processes: one per core, at most 4 (TEST_WORKERS sets it, up to 16; 1 runs the suite in
+# one process). Each has a cluster of its own: the sync feed follows the server's transaction
+# ids, so on a shared server one process's open transactions would hold back another's feed.
+# With DATABASE_URL set, the suite therefore runs in one process; so it does when the
+# arguments need one (a debugger, -p no:xdist). The processes are TEST_WORKERS', not -n's.
+one_process_asked() {
+    local arg
+    for arg in "$@"; do
+        case "$arg" in
+            -n|-n*|--numprocesses*)
+                die "make test starts a cluster per test process: set TEST_WORKERS=N rather than pass -n" ;;
+            --pdb|--trace|no:xdist|-pno:xdist) return 0 ;;
+        esac
+    done
+    return 1
+}
 WORKERS=1
 if [ -z "${DATABASE_URL:-}" ]; then
     ensure_postgis
     cores=$(nproc)
     WORKERS=${TEST_WORKERS:-$((cores < 4 ? cores : 4))}
-    [[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || die "TEST_WORKERS must be a whole number from 1: '$WORKERS'"
+    [[ "$WORKERS" =~ ^([1-9]|1[0-6])$ ]] || die "TEST_WORKERS must be a whole number from 1 to 16: '$WORKERS'"
+    if one_process_asked "$@"; then
+        WORKERS=1
+    fi
     CLUSTERS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/vigie-test-pg.XXXXXX")
     trap 'for cluster in "$CLUSTERS_DIR"/*/; do stop_cluster "$cluster"; done; rm -rf "$CLUSTERS_DIR"' EXIT
     urls=() clusters=()

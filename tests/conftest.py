@@ -1,7 +1,8 @@
 """A real PostGIS for every run: a fresh database per session, a rolled-back transaction per test.
 
-DATABASE_URL names the server (make test starts a throwaway cluster and sets it). The suite
-creates its own database there, migrates it once, and drops it at the end.
+DATABASE_URL names the server (make test starts a throwaway cluster per test process and gives
+each process its own: pytest_configure). The suite creates its own database there, migrates it
+once, and drops it at the end.
 """
 
 import os
@@ -22,8 +23,15 @@ TEST_PASSWORD = "correct horse battery"
 def pytest_configure(config):
     """In each of the processes `make test` runs the suite in, use that process's own cluster
     (scripts/test.sh starts one per process): its URL, and its folder for the settings tests."""
+    urls = os.environ.get("VIGIE_TEST_DATABASE_URLS", "").splitlines()
     worker = getattr(config, "workerinput", {}).get("workerid")
     if worker is None:
+        processes = config.getoption("numprocesses", None)
+        if urls and isinstance(processes, int) and processes > len(urls):
+            raise pytest.UsageError(
+                f"{processes} test processes for {len(urls)} cluster(s): set TEST_WORKERS to "
+                "the number of processes rather than pass -n to make test"
+            )
         return
     number = int(worker.removeprefix("gw"))
     for listed, single in (

@@ -264,6 +264,11 @@ class FeatureCollectionSchema(ma.Schema):
     type = choice(["FeatureCollection"], metadata={"example": "FeatureCollection"})
 
 
+def quoted(value: str, longest: int = 40) -> str:
+    """VALUE quoted in a message, cut to LONGEST characters with an ellipsis saying so."""
+    return repr(value if len(value) <= longest else value[:longest] + "…")
+
+
 class ValueList(DelimitedList):
     """Comma-separated values of a query parameter, at least one: an empty `kind=` says
     nothing a client meant, so it is refused rather than read as "no filter"."""
@@ -283,13 +288,12 @@ class ValueList(DelimitedList):
             if not isinstance(error.messages, dict):
                 raise
             given = value.split(self.delimiter) if isinstance(value, str) else list(value)
-            raise ValidationError(
-                [
-                    f"{given[index][:40]!r}: {message}"
-                    for index, messages in sorted(error.messages.items())
-                    for message in messages
-                ]
-            ) from error
+            said = (
+                f"{quoted(str(given[index]))}: {message}"
+                for index, messages in sorted(error.messages.items())
+                for message in messages
+            )
+            raise ValidationError(list(dict.fromkeys(said))) from error  # drone,drone: once
         return list(dict.fromkeys(values))
 
 

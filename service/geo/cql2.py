@@ -191,7 +191,7 @@ def literal_operand(value) -> Operand:
             raise FilterError(f"The number {str(value)[:20]}... is too large.") from exc
     if isinstance(value, float) and not math.isfinite(value):
         # 1e400 is read as infinity: past any double, as an integer that large is.
-        raise FilterError(f"The number {value} is too large: numbers are doubles.")
+        raise FilterError("A number is past the range of a double (±1.8e308).")
     if isinstance(value, int | float):
         return Operand(literal(value), "number", repr(value))
     if isinstance(value, str):

@@ -20,7 +20,13 @@ from ..errors import Conflict, Forbidden, InsufficientStorage, ServiceUnavailabl
 from ..models import Device, Photo, User
 from ..models.photo import RENDITIONS
 from ..storage import PhotoStorage
-from ..visibility import PUBLIC_REVIEW_STATUS, is_public, photo_review_status
+from ..visibility import (
+    PUBLIC_REVIEW_STATUS,
+    Viewer,
+    is_public,
+    may_see_photo,
+    photo_review_status,
+)
 from .processing import OUTPUT_MEDIA_TYPE, ProcessedPhoto
 
 log = logging.getLogger(__name__)
@@ -144,20 +150,25 @@ def attach_photos(
     name FIELD, where the request gave the ids.
 
     A photo already on this device is fine (a retry); one on another device is a conflict;
-    someone else's upload may only be attached by a moderator. Someone else's upload not yet on
-    a device is, to others, no photo at all (as GET answers). Attached to a public pin by a
-    contributor who does not publish directly, a photo waits for a moderator.
+    someone else's upload may only be attached by a moderator. A photo USER may not see is no
+    photo at all, as GET answers. Attached to a public pin by a contributor who does not
+    publish directly, a photo waits for a moderator.
     """
     device_id = device.id
     wanted = set(photo_ids)
     if not wanted:
         return False
+    rows = session.execute(
+        select(Photo, Device.review_status, Device.created_by)
+        .outerjoin(Device, Device.id == Photo.device_id)
+        .where(Photo.id.in_(wanted))
+        .with_for_update(of=Photo)
+    ).all()
+    viewer = Viewer.of(user)
     photos = [
-        photo
-        for photo in session.execute(select(Photo).where(Photo.id.in_(wanted)).with_for_update())
-        .scalars()
-        .all()
-        if user.is_moderator or photo.uploaded_by == user.id or photo.device_id is not None
+        row.Photo
+        for row in rows
+        if may_see_photo(row.Photo, row.review_status, row.created_by, viewer)
     ]
     missing = wanted - {photo.id for photo in photos}
     if missing:

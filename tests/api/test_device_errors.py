@@ -222,6 +222,13 @@ def test_a_wrong_value_of_a_list_is_named_by_its_parameter_and_quoted(client):
     (error,) = assert_problem(response, 400, "kind")["errors"]
     assert error["field"] == "kind" and error["location"] == "query"
     assert error["message"].startswith("'drone': Must be one of: camera,")
+    # A value given twice is said once; a long one is cut, and says so.
+    twice = client.get("/api/v1/devices?kind=drone,drone")
+    assert len(assert_problem(twice, 400, "kind")["errors"]) == 1
+    long = client.get("/api/v1/devices?kind=" + "d" * 100)
+    assert assert_problem(long, 400, "kind")["errors"][0]["message"].startswith(
+        "'" + "d" * 40 + "…': Must be one of"
+    )
 
 
 def test_hostile_strings_are_stored_verbatim(client, db):

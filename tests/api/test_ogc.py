@@ -625,8 +625,8 @@ class TestCql2Filter:
             ("T_CONTAINS(observed_at, TIMESTAMP('2026-01-01T00:00:00Z'))", "cannot hold"),
             ("UPPER(operator) = 'X'", "not supported"),
             ("kind LIKE 5", "LIKE"),
-            ("height > 1e400", "too large"),  # read as infinity, matching nothing
-            ("height < -1e400", "too large"),
+            ("height > 1e400", "past the range"),  # read as infinity, matching nothing
+            ("height < -1e400", "past the range"),
             ("BBOX(geometry, 2.3, 48.8, 2.4, 48.9)", "S_INTERSECTS(geometry, BBOX(2.3, 48.8,"),
         ],
     )

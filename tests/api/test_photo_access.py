@@ -53,6 +53,27 @@ def test_only_your_own_uploads_can_be_attached(as_user, moderator, db):
     )
 
 
+def test_a_photo_hidden_from_a_contributor_is_an_unknown_id_to_attach(as_user, moderator, db):
+    """A photo on another contributor's pin awaiting review, or awaiting review itself on a
+    public pin: GET says 404 to others, and attaching it says no more than that."""
+    author = as_user()
+    on_pending_pin = uploaded(
+        author, images.plain_photo(), url=f"/api/v1/devices/{pin(author)['id']}/photos"
+    )
+    on_public_pin = uploaded(
+        as_user(), images.plain_photo(), url=f"/api/v1/devices/{pin(moderator)['id']}/photos"
+    )
+    other = as_user()
+    for photo in (on_pending_pin, on_public_pin):
+        assert other.get(f"/api/v1/photos/{photo['id']}").status_code == 404
+        response = other.post(
+            "/api/v1/devices?force=true", json={**feature(2.3, 48.8), "photo_ids": [photo["id"]]}
+        )
+        assert response.status_code == 422, response.get_json()
+        assert response.get_json()["errors"][0]["field"] == "photo_ids"
+    assert db("SELECT count(*) FROM devices").scalar_one() == 2
+
+
 def test_only_the_uploader_or_a_moderator_deletes(as_user, moderator, db):
     device = pin(moderator)
     uploader = as_user("moderator")  # published at once: others see it, and may not delete it

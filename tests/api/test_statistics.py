@@ -579,8 +579,18 @@ class TestDensities:
         assert marked.headers["Content-Type"] == "text/csv; charset=utf-8; header=present"
         rows = list(csv.DictReader(io.StringIO(marked.data.decode("utf-8-sig"))))
         assert rows[0]["code"] == "Z1" and rows[0]["name"] == "Saint-Étienne-du-Rouvray"
-        # JSON never starts with one (RFC 8259): the mark is for CSV only.
-        assert client.get(url.replace("csv", "json") + "&bom=true").data.startswith(b"{")
+        # JSON never starts with one (RFC 8259): the mark is for CSV only, asked of JSON a 400;
+        # `bom=false` says nothing a JSON answer ignores, and the format's own options apply.
+        refused = client.get(url.replace("csv", "json") + "&bom=true")
+        assert refused.status_code == 400 and refused.get_json()["errors"][0]["field"] == "bom"
+        assert "CSV only" in refused.get_json()["detail"]
+        assert client.get(url.replace("csv", "json") + "&bom=false").status_code == 200
+        geojson = {"Accept": "application/geo+json"}
+        assert client.get(url.replace("&f=csv", "&tolerance=5"), headers=geojson).status_code == 200
+        timeline = "/api/v1/stats/timeline?district=Z1&bom=true"
+        refused = client.get(timeline, headers=geojson)
+        assert refused.status_code == 400 and refused.get_json()["errors"][0]["field"] == "bom"
+        assert client.get(timeline + "&f=csv").status_code == 200
 
     def test_geojson_is_a_choropleth_ready_collection(self, client, quarters):
         pin(client, 2.301, 48.801)

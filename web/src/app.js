@@ -49,7 +49,7 @@ async function flushOutbox() {
   const refusalTexts = votes.map(({ error }) => t("voteRefused", { detail: errorText(error) }));
   if (refusals.length > votes.length) refusalTexts.push(t("refusedCount", { count: refusals.length - votes.length }));
   const sent = results.filter(({ result }) => result).length;
-  // What was sent is said with the refusals, which would otherwise replace it at once.
+  // What was sent is said in the same sentence as the refusals, in their colours.
   await showSent(sent, { announced: !refusalTexts.length });
   if (refusalTexts.length) announce([sent ? t("sentCount", { count: sent }) : "", ...refusalTexts].filter(Boolean).join(" "), "refusal");
   const pending = (await queue.all()).filter((item) => item.state === "pending");
@@ -80,29 +80,42 @@ let sentTotal = 0;
 const ANNOUNCED_MS = 8000;
 let fading = null;
 let said = ""; // what was last announced, shown or faded
-let shown = { text: "", tone: "news" }; // what the announcer shows until it fades
+// What shows, each for ANNOUNCED_MS from when it was said: the last two refusals, and the last
+// news. A refusal is neither replaced by news nor replaces it: "Your session has ended" and
+// "1 change sent", from one pass through the outbox, are shown together, whichever came first.
+let refusals = [];
+let news = null;
 
 // TONE: "refusal" shows it in the colours of an error, not of a change sent.
 function announce(text, tone = "news") {
-  const announcer = document.getElementById("announcer");
   said = text;
-  // A refusal is not replaced while it shows, nor does it replace what shows: "1 change sent"
-  // and "Your session has ended", from one pass through the outbox, are said together.
-  if (text && shown.text && (tone === "refusal" || shown.tone === "refusal")) {
-    text = shown.text.endsWith(text) ? shown.text : `${shown.text} ${text}`;
-    tone = "refusal";
-  }
-  shown = { text, tone };
-  announcer.dataset.sentTotal = String(sentTotal);
-  announcer.dataset.tone = tone;
-  clearTimeout(fading);
+  const shown = { text, until: Date.now() + ANNOUNCED_MS };
+  if (tone === "refusal") refusals = [...refusals.filter((r) => r.text !== text), shown].slice(-2);
+  else news = shown;
   // Emptied first: the same words said again ("1 change(s) sent.") are a change screen
   // readers read out.
-  announcer.textContent = "";
-  fading = setTimeout(() => {
-    announcer.textContent = text;
-    if (text) fading = setTimeout(() => { announcer.textContent = ""; shown = { text: "", tone }; }, ANNOUNCED_MS);
-  }, 100);
+  document.getElementById("announcer").textContent = "";
+  clearTimeout(fading);
+  fading = setTimeout(showAnnounced, 100);
+}
+
+// Signed in again: a refusal of the session before ("Your session has ended") no longer holds.
+function forgetRefusals() {
+  refusals = [];
+  showAnnounced();
+}
+
+function showAnnounced() {
+  const now = Date.now();
+  refusals = refusals.filter((r) => r.until > now);
+  if (news && news.until <= now) news = null;
+  const parts = [...refusals, ...(news && news.text ? [news] : [])];
+  const announcer = document.getElementById("announcer");
+  announcer.dataset.sentTotal = String(sentTotal);
+  announcer.dataset.tone = refusals.length ? "refusal" : "news";
+  announcer.textContent = parts.map((part) => part.text).join(" ");
+  clearTimeout(fading);
+  if (parts.length) fading = setTimeout(showAnnounced, Math.min(...parts.map((part) => part.until)) - now);
 }
 
 // The service worker sends the outbox when the network returns, even with the app closed.
@@ -146,6 +159,7 @@ document.getElementById("account-button").addEventListener("click", () => showAc
 document.getElementById("pin-button").addEventListener("click", () => (session() ? startPinning({ mapApi, outbox }) : showAccount(db)));
 // Another account: its own outbox (queue.js), sent now, and what it may see.
 onSessionChange((next) => {
+  if (next) forgetRefusals();
   showSessionControls();
   mapApi.reload();
   outbox.all().then(outboxView.update);

@@ -38,7 +38,7 @@ def osm_export_response(flt: DeviceFilter, limit: int, after, bbox, next_link):
     # Vigie's own pins alone (OpenStreetMap's are not exported back): their contributors' credit.
     credits = [contributors_credit()]
     credit = {"copyright": attribution_text(credits)}
-    if licence := licence_url(credits[0]) or credits[0].get("licence"):
+    if licence := licence_url(credits[0]):  # a URL, as OpenStreetMap's API gives
         credit["license"] = licence
     body = osm_xml(nodes, bbox, credit)
     headers = {"Content-Disposition": 'attachment; filename="vigie-devices.osm"'}

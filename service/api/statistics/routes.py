@@ -104,8 +104,9 @@ def statistics_filter(args: dict, bbox=None) -> StatisticsFilter:
     )
 
 
-# Options that shape one format only: asked of another, they would be silently ignored.
-FORMAT_OPTIONS = {"bom": "csv", "tolerance": "geojson"}
+# Options that shape one format only (the format, its name): asked of another, they would be
+# silently ignored.
+FORMAT_OPTIONS = {"bom": ("csv", "CSV"), "tolerance": ("geojson", "GeoJSON")}
 
 
 def chosen_format(args: dict) -> str:
@@ -116,13 +117,9 @@ def chosen_format(args: dict) -> str:
     else:
         best = accepted_media_types().best_match(list(MEDIA_TYPES.values()), default=None)
         fmt = next((name for name, media in MEDIA_TYPES.items() if media == best), "json")
-    for option, applies_to in FORMAT_OPTIONS.items():
+    for option, (applies_to, name) in FORMAT_OPTIONS.items():
         if option in args and args[option] is not False and fmt != applies_to:
-            raise BadRequest(
-                f"{option}= applies to {applies_to.upper()} only (f={applies_to}); this answer "
-                f"is {fmt.upper()}.",
-                field=option,
-            )
+            raise BadRequest(f"{option}= applies to {name} only: ask f={applies_to}.", field=option)
     return fmt
 
 
