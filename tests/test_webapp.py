@@ -2395,6 +2395,37 @@ def test_a_pin_in_the_outbox_is_corrected_or_discarded_before_it_goes(phone, db,
     assert (round(device.lon, 4), round(device.lat, 4)) == (2.3522, 48.8566)
 
 
+def test_a_pin_sent_while_it_is_corrected_takes_the_correction_as_an_edit(phone, db, contributor):
+    """The network came back while the contributor corrected a pin kept offline: the pin went
+    as it was, and the correction goes as an edit of it, not lost in an outbox that could then
+    neither send nor discard it."""
+    page, outbox = pinned_offline(phone, contributor, kind="camera")
+    outbox.click()
+    page.locator(".outbox-item").get_by_role("button", name="Correct this pin").click()
+    page.locator(".pin-form").get_by_label(re.compile("^microphone$")).check()
+    phone.context.set_offline(False)
+    phone.wait_until_sent()  # the pin, as it was, the form still open
+    assert [device.kind for device in devices_by(db, contributor)] == ["camera"]
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    assert [device.kind for device in devices_by(db, contributor)] == ["microphone"]
+    # The pin of the same id answered as the contributor's own (409), then edited.
+    expected = ("ERR_INTERNET_DISCONNECTED", "status of 409")
+    assert [e for e in phone.errors if not any(text in e for text in expected)] == []
+
+
+def test_the_outbox_list_follows_what_a_pass_sends(phone, contributor):
+    """Open while the network comes back: it offers no correction or discard of a change
+    already sent, and closes once nothing is left."""
+    page, outbox = pinned_offline(phone, contributor, kind="camera")
+    outbox.click()
+    expect(page.locator(".outbox-item")).to_have_count(1)
+    phone.context.set_offline(False)
+    phone.wait_until_sent()
+    expect(page.locator(".outbox-item")).to_have_count(0)
+    expect(page.locator("#sheet")).to_be_hidden()
+
+
 def test_a_refused_pin_says_why_on_the_map_and_is_corrected(phone, db, contributor):
     """A pin the server refused shows its refusal where it stands on the map (not as waiting),
     and is corrected and sent from there."""
@@ -3136,6 +3167,23 @@ def test_a_change_sent_just_before_the_session_ended_is_said_with_it(phone, db, 
     # One pass through the outbox: neither sentence replaces the other.
     expect_said_as_a_refusal(page, "Your session has ended", "1 change sent")
     assert [device.kind for device in devices_by(db, contributor)] == ["sensor"]
+
+
+def test_a_vote_made_offline_says_it_was_recorded_once_the_network_is_back(
+    phone, db, moderator, as_user
+):
+    device = moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
+    voter = as_user()
+    page = open_offline(phone, voter.user.username)
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("button", name="Still there").click()
+    expect(sheet).to_contain_text("Your answer is kept on this phone")
+    phone.context.set_offline(False)
+    expect(sheet).to_contain_text("Thank you: your answer is recorded.")
+    expect(sheet).not_to_contain_text("Your answer is kept on this phone")
+    assert [verdict for verdict, _ in confirmations_of(db, device.get_json()["id"])] == [
+        "still_there"
+    ]
 
 
 def test_a_vote_refused_once_the_network_returns_leaves_the_outbox_and_says_why(

@@ -223,9 +223,14 @@ export function showDevice(feature, context) {
     if (focused) message.focus(); // not lost to the page: the answer shows there
     const item = await outbox.add({ type: "confirm", deviceId: feature.id, kind: feature.properties.kind, verdict, ...(comment ? { comment } : {}) });
     message.replaceChildren(notice(t("voteKept")));
-    // Told once the server has answered: recorded, or refused and why.
+    // Told once the server has answered: recorded, or refused and why; by this pass, or by a
+    // later one once the network is back.
     const answer = (await outbox.flush()).find((result) => result.item.seq === item.seq);
-    if (answer?.result) {
+    if (answer) showAnswer(answer, comment);
+    else outbox.whenAnswered(item.seq).then((later) => showAnswer(later, comment));
+  }
+  function showAnswer(answer, comment) {
+    if (answer.result) {
       message.replaceChildren(notice(t("voteQueued")));
       // The device's level after this vote, shown at once.
       Object.assign(props, { verification: answer.result.verification, last_confirmed_at: answer.result.last_confirmed_at });
@@ -236,12 +241,11 @@ export function showDevice(feature, context) {
     // A refused vote has left the outbox (queue.js). The announcer says why (app.js): shown
     // here, not said a second time.
     // What the contributor wrote stays in its form, to send later or copy elsewhere.
-    else if (answer?.error) {
+    else if (answer.error) {
       offerAnswers(true);
       message.replaceChildren(notice(t("voteRefused", { detail: errorText(answer.error) }), "error", false));
       if (comment) message.append(whatIsWrongForm(comment).form);
     }
-    return answer;
   }
   // Wrong details: what is wrong, said in a few words, is what moderators act on.
   function whatIsWrongForm(text = "") {

@@ -171,13 +171,27 @@ export function createOutboxView({ outbox, mapApi }) {
     return correctable ? queuedPinActions(item, context) : [discardButton(item, context)];
   }
 
+  // The list while it shows: drawn again as a pass sends or refuses its items, so that it never
+  // offers to correct or discard a change already sent.
+  let list = null;
+
   async function showList() {
     const items = await outbox.all();
     if (!items.length) return closeSheet(); // everything sent or discarded: nothing to show
-    openSheet(t("outbox"), element("ul", { class: "outbox" }, ...items.map((item) => itemRow(item, items))), { again: showList });
+    const shown = element("ul", { class: "outbox" }, ...items.map((item) => itemRow(item, items)));
+    if (openSheet(t("outbox"), shown, { again: showList, closed: () => { list = null; } })) list = shown;
+  }
+
+  function redrawList(items) {
+    if (!list?.isConnected) return;
+    if (!items.length) return closeSheet();
+    const hadFocus = list.contains(document.activeElement);
+    list.replaceChildren(...items.map((item) => itemRow(item, items)));
+    if (hadFocus) document.getElementById("sheet-title").focus(); // its button may be gone
   }
 
   function update(items) {
+    redrawList(items);
     const refused = items.filter((item) => item.state === "refused").length;
     const pending = items.length - refused;
     // Hidden once everything is sent: a keyboard or screen reader focused on it goes on from

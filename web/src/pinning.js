@@ -357,8 +357,11 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
         // The day only: the moment a contributor stood before a camera is its footage of them.
         properties: { ...chosen, observed_at: `${observedDay}T00:00:00Z`, ...(accuracy ? { accuracy_m: accuracy } : {}) },
       };
-      if (queued) await outbox.retry(queued.seq, { feature, force: false, ...photoFields });
-      else await outbox.add({ type: "pin", owner: author, feature, force: false, ...photoFields });
+      // A pin sent while it was being corrected: the correction goes as a pin of the same id,
+      // which the server answers as the contributor's own, and which then becomes an edit of
+      // it (operations.js, sendCorrection).
+      const corrected = queued && await outbox.retry(queued.seq, { feature, force: false, ...photoFields });
+      if (!corrected) await outbox.add({ type: "pin", owner: author, feature, force: false, ...photoFields });
     }
     closeSheet();
     outbox.flush();

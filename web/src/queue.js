@@ -38,6 +38,7 @@ const holdKey = (item) => deviceIdOf(item) ?? item.seq;
 // left there (app.js: operations.js's forgetWhatWasSent).
 export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(), owner = async () => null, forget = async () => {} } = {}) {
   const listeners = new Set();
+  const awaited = new Map(); // seq -> what whenAnswered resolves with that item's answer
   let passes = Promise.resolve();
 
   const notify = async () => {
@@ -86,7 +87,7 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
         // Sent at least once from now on: its answer may be lost, what it wrote kept.
         if (!item.attempted) await save(Object.assign(item, { attempted: true }));
         const result = await send(item, async (progress) => save(Object.assign(item, progress)));
-        await (await db).delete("outbox", item.seq);
+        await removeSent(item);
         if (item.replaces != null) await (await db).delete("outbox", item.replaces);
         results.push({ item, result });
       } catch (error) {
@@ -128,16 +129,39 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
   function flush() {
     const locks = globalThis.navigator?.locks;
     const pass = () => (locks ? locks.request("vigie-outbox", sendPending) : sendPending());
-    const next = passes.catch(() => null).then(pass);
+    const next = passes.catch(() => null).then(pass).then((results) => {
+      for (const answer of results) {
+        awaited.get(answer.item.seq)?.(answer);
+        awaited.delete(answer.item.seq);
+      }
+      return results;
+    });
     passes = next;
     return next;
   }
 
-  // Send a refused item again, with the contributor's changes: a new request, so a new key.
+  // The answer (result or error, as flush gives them) that a later pass of this page gets for
+  // the item SEQ: a vote made offline says it was recorded once the network is back.
+  const whenAnswered = (seq) => new Promise((resolve) => { awaited.set(seq, resolve); });
+
+  // ITEM, answered, leaves the outbox; unless the contributor corrected it while it was on its
+  // way (retry: a new key), in which case the correction is still to send.
+  async function removeSent(item) {
+    const tx = (await db).transaction("outbox", "readwrite");
+    if ((await tx.store.get(item.seq))?.key === item.key) await tx.store.delete(item.seq);
+    await tx.done;
+  }
+
+  // Send an item again with the contributor's changes (a correction, a refusal overcome): a new
+  // request, so a new key. False, saving nothing, when the item left the outbox meanwhile (sent
+  // by a pass, or discarded): the caller decides what the changes become.
   async function retry(seq, changes = {}) {
-    const item = await (await db).get("outbox", seq);
-    await save({ ...item, ...changes, key: randomUUID(), state: "pending", problem: null });
+    const tx = (await db).transaction("outbox", "readwrite");
+    const item = await tx.store.get(seq);
+    if (item) await tx.store.put({ ...item, ...changes, key: randomUUID(), state: "pending", problem: null });
+    await tx.done;
     await notify();
+    return Boolean(item);
   }
 
   // Given up by the contributor: gone from the phone, then given to FORGET, told whether
@@ -153,5 +177,5 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
 
   const onChange = (listener) => { listeners.add(listener); };
 
-  return { add, all, flush, retry, discard, onChange };
+  return { add, all, flush, retry, discard, onChange, whenAnswered };
 }

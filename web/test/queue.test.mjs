@@ -141,6 +141,51 @@ test("a discarded item is gone for good", async () => {
   assert.deepEqual(server.sent, []);
 });
 
+test("an item's answer reaches whoever awaits it, from the later pass that gets it", async () => {
+  const server = fakeServer({ a: [new OfflineError(), undefined], b: [new ApiError(422, { detail: "voted" })] });
+  const outbox = createOutbox(freshStore(), server.send);
+  const a = await outbox.add({ type: "confirm", name: "a" });
+  const b = await outbox.add({ type: "confirm", name: "b" });
+  assert.deepEqual(await outbox.flush(), []); // offline: no answer yet
+  const answers = Promise.all([outbox.whenAnswered(a.seq), outbox.whenAnswered(b.seq)]);
+  await outbox.flush();
+  const [recorded, refused] = await answers;
+  assert.deepEqual(recorded.result, { id: "a" });
+  assert.equal(refused.error.status, 422);
+});
+
+test("a correction of an item sent meanwhile saves nothing and says so", async () => {
+  const server = fakeServer();
+  const outbox = createOutbox(freshStore(), server.send);
+  const item = await outbox.add({ type: "pin", name: "a", operator: "first" });
+  await outbox.flush();
+  assert.equal(await outbox.retry(item.seq, { operator: "second" }), false);
+  assert.deepEqual(await outbox.all(), []);
+  const kept = await outbox.add({ type: "pin", name: "b" });
+  assert.equal(await outbox.retry(kept.seq, { operator: "second" }), true);
+  assert.equal((await outbox.all())[0].operator, "second");
+});
+
+test("a correction made while its item is on its way stays, to be sent next", async () => {
+  let outbox = null;
+  const server = fakeServer({
+    a: [async (item) => {
+      // The contributor saves a correction while the first sending waits for its answer.
+      assert.equal(await outbox.retry(item.seq, { operator: "second" }), true);
+      server.sent.push({ name: item.name, operator: item.operator });
+      return { id: "a" };
+    }],
+  });
+  outbox = createOutbox(freshStore(), server.send);
+  await outbox.add({ type: "pin", name: "a", operator: "first" });
+  await outbox.flush();
+  const [left] = await outbox.all();
+  assert.equal(left.operator, "second");
+  await outbox.flush();
+  assert.deepEqual(server.sent.map((s) => s.operator ?? s.name), ["first", "a"]);
+  assert.deepEqual(await outbox.all(), []);
+});
+
 test("a discarded item is handed over to be taken back from the server, told whether its photo is still sent", async () => {
   const forgotten = [];
   const forget = async (item, { photoStillSent }) => forgotten.push([item.name, photoStillSent]);
