@@ -447,6 +447,8 @@ const STRINGS = {
       "too-many-requests": "Trop de demandes : patientez un moment avant de réessayer.",
       "too-many-requests/file": "Trop de photos rattachées à aucun signalement : rattachez-les ou supprimez-les avant d'en envoyer d'autres.",
       other: "Refusé par le serveur (erreur {status}).",
+      // A 5xx of the service (a problem+json): an error on its side, not a refusal.
+      failed: "Erreur du serveur (erreur {status}).",
       field: " (« {label} »)",
       // After a sentence that does not say why: the server's reason, in its words.
       detail: " Le serveur précise (en anglais) : « {detail} »",
@@ -515,7 +517,7 @@ export function problemText(problem, said = null) {
   const fields = [...new Set((problem.errors || []).map((error) => String(error.field ?? "").split(".").pop()).filter(Boolean))];
   const labels = fields.map((field) => (typeof STRINGS[language][field] === "string" ? STRINGS[language][field] : field));
   const specific = sentences[`${slug}/${fields[0]}`];
-  const sentence = specific || sentences[slug] || sentences.other;
+  const sentence = specific || sentences[slug] || (problem.status >= 500 ? sentences.failed : sentences.other);
   // English words only a few refusals: the server's say the rest, each of its field errors
   // under the form's label rather than the API's name (Password, not password).
   if (!sentence) return fieldErrorsText(problem.errors) || fallback;

@@ -21,6 +21,9 @@ test("a refusal names the refused fields by the app's labels", () => {
   // Not "tried again": said by a form (sent again by hand) as by the outbox ("not sent yet").
   assert.equal(problemText({ status: 502 }), "le serveur ne répond pas (erreur 502)");
   assert.equal(problemText({ status: 400 }), "Refusé par le serveur (erreur 400).");
+  // The service's own 5xx: an error on its side, which the outbox sends again, no refusal.
+  const failed = { type: "about:blank", title: "Internal Server Error", status: 500 };
+  assert.equal(problemText(failed), "Erreur du serveur (erreur 500).");
 });
 
 test("the refusals of a form, a photo and a second vote say why in French", () => {
