@@ -807,7 +807,9 @@ def test_a_newer_versions_page_never_replaces_the_one_the_app_starts_offline_fro
 
 def test_devices_at_one_spot_are_kept_for_offline_though_grouped(phone, moderator, contributor):
     """Devices at one spot stay grouped at every zoom: a close view keeps them all the same,
-    asked one by one, so that a contributor offline does not pin them again."""
+    asked one by one, so that a contributor offline does not pin them again; and offline they
+    are grouped as the server groups them, one marker to choose from, not markers stacked at
+    one place of which only the top one could be tapped."""
     for kind in ("camera", "microphone"):
         spot = feature(2.3522, 48.8566, kind=kind)
         assert moderator.post("/api/v1/devices?force=true", json=spot).status_code == 201
@@ -819,6 +821,12 @@ def test_devices_at_one_spot_are_kept_for_offline_though_grouped(phone, moderato
     phone.context.set_offline(True)
     page.reload()
     expect(page.locator("#status")).to_have_text("Offline: 2 devices kept on this phone")
+    expect(page.locator(".leaflet-marker-icon")).to_have_count(1)
+    page.get_by_role("button", name=re.compile("^Cluster of 2 devices: ")).click()
+    sheet = page.locator("#sheet")
+    expect(sheet.locator(".cluster-devices button")).to_have_count(2)
+    sheet.get_by_role("button", name=re.compile("^microphone")).click()
+    expect(sheet.get_by_role("heading", name="microphone")).to_be_visible()
     phone.context.set_offline(False)
 
 

@@ -224,19 +224,45 @@ export function createMap({ basemap, db, onSelect }) {
   const listsGroups = () => map.getZoom() >= LIST_GROUPS_FROM_ZOOM;
 
   // Devices of a cluster that zooming in cannot part (pinned at the same spot): the nearest of
-  // those in view, of the kinds shown (as the cluster counts them), to choose from.
-  async function chooseInCluster(lat, lon, count) {
+  // those in view, of the kinds shown (as the cluster counts them), to choose from; offline,
+  // among the devices kept on the phone that the cluster groups (MEMBERS).
+  async function chooseInCluster(lat, lon, count, members = null) {
     const params = new URLSearchParams({ bbox: currentBbox().join(","), limit: "100" });
     if (shownKinds.size < KINDS.length) params.set("kind", [...shownKinds].join(","));
-    const { data } = await request("GET", `devices?${params}`, { headers: { Accept: "application/geo+json" } });
+    const features = members
+      ? members.filter((feature) => shownKinds.has(feature.properties.kind))
+      : (await request("GET", `devices?${params}`, { headers: { Accept: "application/geo+json" } })).data.features;
     const distance = (feature) => Math.hypot(feature.geometry.coordinates[0] - lon, feature.geometry.coordinates[1] - lat);
-    const nearest = data.features.sort((a, b) => distance(a) - distance(b)).slice(0, count);
+    const nearest = features.sort((a, b) => distance(a) - distance(b)).slice(0, count);
     const names = nearest.map(deviceName);
     const list = element("ul", { class: "cluster-devices" }, ...nearest.map((feature, index) => element("li", {},
       element("button", { type: "button", onclick: () => onSelect(feature, { pending: false }) },
         // Two alike: told apart by their ids.
         names.indexOf(names[index]) === names.lastIndexOf(names[index]) ? names[index] : `${names[index]} (${feature.id.slice(0, 8)})`))));
-    openSheet(t("clusterDevices", { count }), list, { again: () => chooseInCluster(lat, lon, count) });
+    openSheet(t("clusterDevices", { count }), list, { again: () => chooseInCluster(lat, lon, count, members) });
+  }
+
+  // Offline, the devices kept on the phone grouped as the server groups them online (its cells:
+  // 32 px below zoom 18, 4 px from there on; service/geo/tiles.py, cell_bits), so that devices
+  // pinned at one spot are one marker to choose from, not markers stacked under the top one.
+  function groupedAsOnline(features) {
+    const zoom = map.getZoom();
+    const cell = zoom < 18 ? 32 : 4;
+    const cells = new Map();
+    for (const feature of features) {
+      const [lon, lat] = feature.geometry.coordinates;
+      const { x, y } = map.project([lat, lon], zoom);
+      const key = `${Math.floor(x / cell)}:${Math.floor(y / cell)}`;
+      cells.set(key, [...(cells.get(key) ?? []), feature]);
+    }
+    return [...cells.values()].map((members) => (members.length === 1 ? members[0] : clusterOf(members)));
+  }
+
+  function clusterOf(members) {
+    const kinds = {};
+    for (const { properties } of members) kinds[properties.kind] = (kinds[properties.kind] ?? 0) + 1;
+    const mean = (axis) => members.reduce((sum, member) => sum + member.geometry.coordinates[axis], 0) / members.length;
+    return { type: "Feature", geometry: { type: "Point", coordinates: [mean(0), mean(1)] }, properties: { cluster: true, count: members.length, kinds }, members };
   }
 
   function draw(features, { offline = false } = {}) {
@@ -246,7 +272,7 @@ export function createMap({ basemap, db, onSelect }) {
     devicesLayer.clearLayers();
     let devices = 0;
     let clusters = 0;
-    for (const feature of features) {
+    for (const feature of offline ? groupedAsOnline(features) : features) {
       const props = feature.properties;
       if (!shownKinds.has(props.kind) && !props.cluster) continue;
       if (!props.cluster) {
@@ -263,7 +289,7 @@ export function createMap({ basemap, db, onSelect }) {
       const marker = L.marker([lat, lon], { icon: clusterIcon(props.count), title: t("clusterTitle", { count: props.count, summary }), riseOnHover: true, keyboard: true });
       whenActivated(marker, () => {
         if (!listsGroups()) map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom()));
-        else chooseInCluster(lat, lon, props.count).catch((error) => { showText(status, loadFailed(error)); });
+        else chooseInCluster(lat, lon, props.count, feature.members).catch((error) => { showText(status, loadFailed(error)); });
       });
       devicesLayer.addLayer(marker);
     }
