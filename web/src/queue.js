@@ -52,8 +52,14 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
     return (await (await db).getAll("outbox")).filter((item) => item.owner == null || item.owner === who);
   }
 
-  async function save(item) {
-    await (await db).put("outbox", item);
+  // What a pass learns of the request it sent (its progress, the server's reason to wait, a
+  // refusal), kept in ITEM, and stored unless the contributor corrected the item meanwhile
+  // (retry: a new key): what the pass learnt is of a request the correction replaces.
+  async function update(item, fields) {
+    Object.assign(item, fields);
+    const tx = (await db).transaction("outbox", "readwrite");
+    if ((await tx.store.get(item.seq))?.key === item.key) await tx.store.put(item);
+    await tx.done;
   }
 
   async function add(operation) {
@@ -85,8 +91,8 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
       }
       try {
         // Sent at least once from now on: its answer may be lost, what it wrote kept.
-        if (!item.attempted) await save(Object.assign(item, { attempted: true }));
-        const result = await send(item, async (progress) => save(Object.assign(item, progress)));
+        if (!item.attempted) await update(item, { attempted: true });
+        const result = await send(item, async (progress) => update(item, progress));
         await removeSent(item);
         if (item.replaces != null) await (await db).delete("outbox", item.replaces);
         results.push({ item, result });
@@ -97,12 +103,12 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
           // the item waits for its author to sign in again.
           if (error instanceof ApiError && !error.tokenRefused) {
             const notBefore = error.retryAfterMs ? Date.now() + error.retryAfterMs : null;
-            await save(Object.assign(item, { problem: { status: error.status, ...error.problem }, notBefore }));
+            await update(item, { problem: { status: error.status, ...error.problem }, notBefore });
             await notify();
           } else if (item.problem) {
             // No network or no session now: what the server said before (a 500...) is no
             // longer the reason.
-            await save(Object.assign(item, { problem: null, notBefore: null }));
+            await update(item, { problem: null, notBefore: null });
             await notify();
           }
           // A rate limit holds this device's changes; no network or a server down, all of them.
@@ -116,7 +122,7 @@ export function createOutbox(db, send, { randomUUID = () => crypto.randomUUID(),
         // A refused vote cannot succeed when sent again (a second vote within 30 days...): it
         // leaves the outbox, its refusal in the results.
         if (item.type === "confirm") await (await db).delete("outbox", item.seq);
-        else await save(Object.assign(item, { state: "refused", problem: { status: error.status, ...error.problem } }));
+        else await update(item, { state: "refused", problem: { status: error.status, ...error.problem } });
         results.push({ item, error });
       }
       await notify();

@@ -169,9 +169,11 @@ test("a correction of an item sent meanwhile saves nothing and says so", async (
 test("a correction made while its item is on its way stays, to be sent next", async () => {
   let outbox = null;
   const server = fakeServer({
-    a: [async (item) => {
-      // The contributor saves a correction while the first sending waits for its answer.
+    a: [async (item, progress) => {
+      // The contributor saves a correction while the first sending waits for its answer; what
+      // this sending goes on to learn (a photo uploaded for it) is not written over it.
       assert.equal(await outbox.retry(item.seq, { operator: "second" }), true);
+      await progress({ photoId: "of-the-first" });
       server.sent.push({ name: item.name, operator: item.operator });
       return { id: "a" };
     }],
@@ -181,6 +183,7 @@ test("a correction made while its item is on its way stays, to be sent next", as
   await outbox.flush();
   const [left] = await outbox.all();
   assert.equal(left.operator, "second");
+  assert.equal(left.photoId, undefined);
   await outbox.flush();
   assert.deepEqual(server.sent.map((s) => s.operator ?? s.name), ["first", "a"]);
   assert.deepEqual(await outbox.all(), []);
