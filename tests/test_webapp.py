@@ -1510,6 +1510,63 @@ def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_a
     expect(page.locator("#sheet")).to_contain_text(f"Signed in as {name}")
 
 
+def uncovered(page, selector: str) -> bool:
+    """Whether what SELECTOR finds lies wholly in the map's part in sight: under the header,
+    clear of the sheet."""
+    box = page.locator(selector).bounding_box()
+    sheet = page.locator("#sheet").bounding_box()
+    header = page.locator("header").bounding_box()
+    clear_of_sheet = (
+        box["x"] + box["width"] <= sheet["x"]
+        or box["x"] >= sheet["x"] + sheet["width"]
+        or box["y"] + box["height"] <= sheet["y"]
+    )
+    return clear_of_sheet and box["y"] >= header["y"] + header["height"]
+
+
+def test_the_pin_being_placed_stays_in_sight_beside_the_form_and_as_the_phone_turns(
+    phone, contributor
+):
+    """Held sideways, the form is a panel at the side of the map: the pin goes beside it, not
+    at the map's centre under its edge; turned, the pin is put in sight again."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    landscape, portrait = {"width": 839, "height": 412}, {"width": 390, "height": 800}
+    page.set_viewport_size(landscape)
+    page.get_by_role("button", name="Pin a device").click()
+    expect(page.locator(".accuracy-circle")).to_have_count(1)
+    pin = ".leaflet-marker-icon[title^='The new pin']"
+    assert uncovered(page, pin)
+    page.get_by_role("button", name="Move the pin to the centre of the map").click()
+    assert uncovered(page, pin)
+    for size in (portrait, landscape):
+        page.set_viewport_size(size)
+        for _ in range(50):  # the map follows the window's resize event
+            if uncovered(page, pin):
+                break
+            page.wait_for_timeout(100)
+        assert uncovered(page, pin), size
+
+
+def test_a_double_tap_on_create_an_account_registers_once(phone):
+    page = phone.open()
+    registrations = []
+    page.on(
+        "request",
+        lambda r: registrations.append(r) if r.url.endswith("/api/v1/auth/register") else None,
+    )
+    page.get_by_role("button", name="Account", exact=True).click()
+    form = page.get_by_role("form", name="Create an account")
+    name = f"owl_{uuid.uuid4().hex[:8]}"
+    form.get_by_label("Pseudonym").fill(name)
+    form.get_by_label("Password").fill("a long passphrase")
+    form.get_by_role("button").dblclick()
+    expect(page.locator("#sheet")).to_contain_text(f"Signed in as {name}")
+    page.wait_for_load_state("networkidle")
+    assert len(registrations) == 1
+    assert phone.errors == []
+
+
 def test_signing_in_is_one_request_whose_answer_names_the_account(phone, db, contributor):
     """The token's answer says whose it is: no second request (GET /me) can fail once the
     token is made (a server restarting, the network lost) and leave that token valid on the

@@ -105,8 +105,12 @@ function credentialsForm(db, kind) {
   const form = element("form", { class: "stack", "aria-label": t(kind) },
     element("h3", {}, t(kind)), username.node, password.node,
     element("button", { type: "submit" }, t(kind)), message);
+  // Once at a time: a double tap sent a second registration, refused as a name taken.
+  const submit = form.querySelector("button[type=submit]");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (submit.disabled) return;
+    submit.disabled = true;
     try {
       const [name, secret] = [username.control.value, password.control.value];
       if (kind === "register") {
@@ -123,6 +127,8 @@ function credentialsForm(db, kind) {
       showAccount(db);
     } catch (error) {
       refuse(form, message, errorText(error), namedControls(form, error));
+    } finally {
+      submit.disabled = false;
     }
   });
   return form;

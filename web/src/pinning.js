@@ -380,7 +380,11 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   };
   // Leaving the form loses a field changed, the pin moved or a photo chosen: asked first.
   const unsaved = () => !saving && (changedFields().length > 0 || !marker.getLatLng().equals(start) || photo !== firstPhoto);
-  openSheet(device ? t("edit") : queued ? t("correctPin") : t("pinDevice"), form, { closed, unsaved });
+  // The phone turned (or the window resized): the pin is put in sight again.
+  const inSightAgain = () => keepInSight(map, marker.getLatLng());
+  map.on("resize", inSightAgain);
+  const closedAndLeft = () => { map.off("resize", inSightAgain); closed(); };
+  openSheet(device ? t("edit") : queued ? t("correctPin") : t("pinDevice"), form, { closed: closedAndLeft, unsaved });
   keepInSight(map, marker.getLatLng());
 }
 
@@ -423,21 +427,29 @@ async function readOnThePhone(file) {
 // that part, so that the handle of a cone pointing north (the first one) is in sight too.
 const PIN_HEIGHT_IN_SIGHT = 0.7;
 
-// Where the pin goes in the map (container pixels): its centre, or when the form covers the
-// lower part of it, low in the part left in sight.
+// Where the pin goes in the map (container pixels), below the header: low in the part a form
+// rising from the bottom leaves in sight; in the middle of the part a side panel leaves (a
+// phone held sideways, a wide screen); else in the middle of the map.
 function pointInSight(map) {
-  const size = map.getSize();
   const mapBox = map.getContainer().getBoundingClientRect();
   const sheetBox = document.getElementById("sheet").getBoundingClientRect();
-  const acrossTheMap = sheetBox.width >= mapBox.width * 0.9; // not a side panel
   const top = Math.max(mapBox.top, document.querySelector("header")?.getBoundingClientRect().bottom ?? 0);
-  const bottom = Math.min(mapBox.bottom, sheetBox.top);
-  if (!acrossTheMap || bottom >= mapBox.bottom) return L.point(size.x / 2, size.y / 2);
-  return L.point(size.x / 2, top + (bottom - top) * PIN_HEIGHT_IN_SIGHT - mapBox.top);
+  const acrossTheMap = sheetBox.width >= mapBox.width * 0.9;
+  const bottom = acrossTheMap ? Math.min(mapBox.bottom, sheetBox.top) : mapBox.bottom;
+  if (acrossTheMap && bottom < mapBox.bottom) {
+    return L.point(mapBox.width / 2, top + (bottom - top) * PIN_HEIGHT_IN_SIGHT - mapBox.top);
+  }
+  // Beside a side panel, left or right of it: the wider part.
+  const [left, right] = acrossTheMap || !sheetBox.width ? [mapBox.left, mapBox.right]
+    : sheetBox.left - mapBox.left >= mapBox.right - sheetBox.right
+      ? [mapBox.left, Math.min(mapBox.right, sheetBox.left)]
+      : [Math.max(mapBox.left, sheetBox.right), mapBox.right];
+  return L.point((left + right) / 2 - mapBox.left, (top + bottom) / 2 - mapBox.top);
 }
 
 function keepInSight(map, latlng) {
   map.setView(latlng, map.getZoom(), { animate: false });
   const size = map.getSize();
-  map.panBy([0, size.y / 2 - pointInSight(map).y], { animate: false });
+  const point = pointInSight(map);
+  map.panBy([size.x / 2 - point.x, size.y / 2 - point.y], { animate: false });
 }
