@@ -2479,6 +2479,17 @@ def test_a_pin_sent_while_it_is_corrected_takes_the_correction_as_an_edit(phone,
     assert [e for e in phone.errors if not any(text in e for text in expected)] == []
 
 
+def test_the_contributions_shown_follow_what_a_pass_sends(phone, contributor):
+    """The Account sheet open when the network comes back: the pin sent meanwhile is listed."""
+    page, _ = pinned_offline(phone, contributor, kind="camera")
+    page.get_by_role("button", name="Account", exact=True).click()
+    contributions = page.locator(".contributions")
+    expect(contributions).not_to_contain_text("camera")
+    phone.context.set_offline(False)
+    phone.wait_until_sent()
+    expect(contributions.get_by_role("link", name="camera")).to_have_count(1)
+
+
 def test_the_outbox_list_follows_what_a_pass_sends(phone, contributor):
     """Open while the network comes back: it offers no correction or discard of a change
     already sent, and closes once nothing is left."""

@@ -69,7 +69,15 @@ export async function endRefusedSession(db, token) {
 
 // The outbox (queue.js), given by app.js: what signing out discards goes through its Discard.
 let outbox = null;
-export const useOutbox = (queue) => { outbox = queue; };
+export const useOutbox = (queue) => {
+  outbox = queue;
+  // A change gone from the outbox (sent) while the contributions show: they are read again.
+  let before = Infinity;
+  queue.onChange((items) => {
+    if (items.length < before && shownContributions?.isConnected) fillContributions(shownContributions);
+    before = items.length;
+  });
+};
 
 // Given up through the outbox's Discard: gone from the phone (its list told), then what each
 // may have left on the server (a pin stored, its answer lost; a photo) taken back, while the
@@ -176,31 +184,40 @@ function passwordForm() {
   return form;
 }
 
+// The list of the account's contributions the sheet shows, if any.
+let shownContributions = null;
+
 async function contributions() {
-  const list = element("ul", { class: "contributions" });
+  shownContributions = element("ul", { class: "contributions" });
+  await fillContributions(shownContributions);
+  return shownContributions;
+}
+
+async function fillContributions(list) {
+  const items = [];
   try {
     const { data } = await request("GET", "me/export");
     for (const feature of data.devices) {
       const props = feature.properties;
       if (props.merged_into) {  // a duplicate, merged by a moderator into the device kept
-        list.append(element("li", {}, `${kindLabel(props.kind)} — ${t("mergedInto", { id: props.merged_into.slice(0, 8) })}`));
+        items.push(element("li", {}, `${kindLabel(props.kind)} — ${t("mergedInto", { id: props.merged_into.slice(0, 8) })}`));
         continue;
       }
       if (props.deleted_at) {  // withdrawn by its author (or deleted): no review awaits it
-        list.append(element("li", {}, `${kindLabel(props.kind)} — ${t("withdrawn")}`));
+        items.push(element("li", {}, `${kindLabel(props.kind)} — ${t("withdrawn")}`));
         continue;
       }
       // Its kind leads to it on the map; the day it was pinned tells it from the others.
-      list.append(element("li", {}, placeLink(feature.geometry.coordinates, kindLabel(props.kind)),
+      items.push(element("li", {}, placeLink(feature.geometry.coordinates, kindLabel(props.kind)),
         ` — ${t("pinnedOn", { day: dayText(props.created_at) })}`,
         ` — ${t("labelled", { label: t("reviewStatus"), value: valueLabel(props.review_status) })}`,
         props.review_reason ? ` (${props.review_reason})` : ""));
     }
-    if (!data.devices.length) list.append(element("li", {}, t("noContributions")));
+    if (!data.devices.length) items.push(element("li", {}, t("noContributions")));
   } catch (error) {
-    list.append(element("li", {}, errorText(error)));
+    items.push(element("li", {}, errorText(error)));
   }
-  return list;
+  list.replaceChildren(...items);
 }
 
 // SAID: what the sheet says first when signed out (else why to sign in).
