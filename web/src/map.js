@@ -17,6 +17,10 @@ const MAX_FEATURES = 2000;
 // streets, whose devices one more request reads.
 const KEEP_ONE_BY_ONE_FROM = 17;
 const LIST_GROUPS_FROM_ZOOM = 19;
+// The server's cluster cells (service/geo/tiles.py: DETAIL_ZOOM, cell_bits), in pixels.
+const DETAIL_ZOOM = 18;
+const CELL_PX = 32;
+const DETAIL_CELL_PX = 4;
 const CONE_RADIUS_M = 30;
 const METRES_PER_DEGREE = 111320;
 const DEFAULT_VIEW = { lat: 48.8566, lon: 2.3522, zoom: 13 };
@@ -242,18 +246,19 @@ export function createMap({ basemap, db, onSelect }) {
     openSheet(t("clusterDevices", { count }), list, { again: () => chooseInCluster(lat, lon, count, members) });
   }
 
-  // Offline, the devices kept on the phone grouped as the server groups them online (its cells:
-  // 32 px below zoom 18, 4 px from there on; service/geo/tiles.py, cell_bits), so that devices
-  // pinned at one spot are one marker to choose from, not markers stacked under the top one.
+  // Offline, the devices kept on the phone grouped as the server groups them online (its cells),
+  // so that devices pinned at one spot are one marker to choose from, not markers stacked
+  // under the top one.
   function groupedAsOnline(features) {
     const zoom = map.getZoom();
-    const cell = zoom < 18 ? 32 : 4;
+    const cell = zoom < DETAIL_ZOOM ? CELL_PX : DETAIL_CELL_PX;
     const cells = new Map();
     for (const feature of features) {
       const [lon, lat] = feature.geometry.coordinates;
       const { x, y } = map.project([lat, lon], zoom);
       const key = `${Math.floor(x / cell)}:${Math.floor(y / cell)}`;
-      cells.set(key, [...(cells.get(key) ?? []), feature]);
+      if (cells.has(key)) cells.get(key).push(feature);
+      else cells.set(key, [feature]);
     }
     return [...cells.values()].map((members) => (members.length === 1 ? members[0] : clusterOf(members)));
   }
