@@ -520,6 +520,60 @@ def test_a_correction_with_another_photo_replaces_the_first(phone, db, as_user):
     assert [e for e in phone.errors if not re.search("status of (504|409)", e)] == []
 
 
+def test_a_photo_chosen_by_mistake_is_removed_from_the_form_and_the_server(phone, db, contributor):
+    """A personal photo picked in the gallery by mistake is taken out of the form: deleted
+    from the server at once, not shown any more, and the pin goes with the photo chosen next,
+    or none."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    form = page.locator(".pin-form")
+    remove = form.get_by_role("button", name="Remove this photo")
+    expect(remove).to_be_hidden()
+    choose_photo(page, images.plain_photo(colour=(200, 40, 40)))
+    [mistake] = db("SELECT id FROM photos").scalars().all()
+    expect(form.get_by_role("img", name="The photo chosen")).to_be_visible()
+    with page.expect_response(lambda answer: answer.request.method == "DELETE") as deleted:
+        remove.click()
+    assert deleted.value.status == 204 and str(mistake) in deleted.value.url
+    expect(form).to_contain_text("Photo removed: the pin goes without it.")
+    expect(form.get_by_role("img", name="The photo chosen")).to_be_hidden()
+    expect(remove).to_be_hidden()
+    assert db("SELECT count(*) FROM photos").scalar_one() == 0
+    choose_photo(page, images.plain_photo())
+    [chosen] = db("SELECT id FROM photos").scalars().all()
+    page.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor).all()
+    assert db("SELECT id FROM photos WHERE device_id = :d", d=device.id).scalars().all() == [chosen]
+    assert db("SELECT count(*) FROM photos").scalar_one() == 1
+    assert phone.errors == []
+
+
+def test_a_photo_removed_from_a_pin_kept_offline_is_never_sent(phone, db, contributor):
+    """Pinned offline with a photo, then corrected without it before the network comes back:
+    the pin is sent alone, and the photo never leaves the phone."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.wait_for_service_worker()
+    phone.context.set_offline(True)
+    phone.pin(photo=images.plain_photo())
+    expect(page.locator("#outbox-button")).to_have_text("1 change waiting to be sent")
+    page.locator(".leaflet-marker-icon .pin.pending").click()
+    page.locator("#sheet").get_by_role("button", name="Correct this pin").click()
+    form = page.locator(".pin-form")
+    expect(form.get_by_role("img", name="The photo chosen")).to_be_visible()
+    form.get_by_role("button", name="Remove this photo").click()
+    expect(form.get_by_role("img", name="The photo chosen")).to_be_hidden()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#outbox-button")).to_have_text("1 change waiting to be sent")
+    phone.context.set_offline(False)
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor).all()
+    assert device.photos == 0
+    assert db("SELECT count(*) FROM photos").scalar_one() == 0
+
+
 def test_discarding_a_pin_stored_with_its_answer_lost_withdraws_it(phone, db, as_user):
     """The pin reached the server with its photo, its answer lost: given up "for good" on the
     phone, it is withdrawn from the server too, rather than left awaiting a moderator's

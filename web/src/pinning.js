@@ -68,6 +68,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   let accuracy = queued ? props.accuracy_m ?? null : null;
   let photo = { blob: queued?.photo ?? null, id: queued?.photoId ?? null };
   const firstPhoto = photo;
+  const samePhoto = (a, b) => (a.blob ?? a.id) === (b.blob ?? b.id);
 
   let start;
   if (shown) {
@@ -219,10 +220,16 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   let photoKey = queued?.photoKey ?? null; // its Idempotency-Key, for the outbox to send it under
   let reportHandedOver = null; // once saved, where its progress goes
   if (photo.blob) showPreview(photo.blob); // a corrected pin's photo, still on the phone
+  // A photo chosen by mistake (a personal one from the gallery) is taken out of the form here,
+  // rather than only by giving the whole form up.
+  const removePhoto = element("button", { type: "button", class: "secondary", hidden: true }, t("removePhoto"));
+  const showRemovable = () => { removePhoto.hidden = !(photo.blob || photo.id); };
+  showRemovable();
 
   // The day the device was seen: today, or the photo's if the contributor says so.
   const today = new Date().toISOString().slice(0, 10);
-  let observedDay = queued ? props.observed_at.slice(0, 10) : today;
+  const firstDay = queued ? props.observed_at.slice(0, 10) : today;
+  let observedDay = firstDay;
 
   // The photo the pin goes with so far (sent, kept for the outbox, or the corrected pin's),
   // which a photo refused in its place leaves as it was.
@@ -237,6 +244,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     showPreview(file);
     observedDay = today;
     photo = { blob: file, id: null };
+    showRemovable();
     // Another photo chosen meanwhile replaces the one being sent, which is given up.
     upload?.abort();
     const sent = (upload = new AbortController());
@@ -266,6 +274,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
         photoInput.control.value = "";
         if (kept.file) showPreview(kept.file);
         else hidePreview();
+        showRemovable();
         return;
       }
       // Offline, or the server not answering now: the photo waits in the outbox with the pin,
@@ -276,6 +285,23 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       const read = await readOnThePhone(file);
       if (upload === sent) offerWhatThePhotoSays(read.coordinates, null, read.day);
     }
+  });
+
+  // Removed: the pin goes without a photo. One this form sent is deleted from the server at
+  // once, one being sent is given up, and the photo's day, if used, is no longer the pin's.
+  removePhoto.addEventListener("click", () => {
+    upload?.abort();
+    upload = uploading = null;
+    if (photo.id && uploadedHere.delete(photo.id)) forgetPhoto(photo.id);
+    photo = { blob: null, id: null };
+    photoKey = null;
+    kept = { photo, photoKey, file: null };
+    observedDay = firstDay;
+    photoInput.control.value = "";
+    hidePreview();
+    showRemovable();
+    photoStatus.replaceChildren(notice(t("photoRemoved")));
+    photoInput.control.focus();
   });
 
   // Buttons that put the pin where the photo was taken, and date a new pin by the photo's day
@@ -323,7 +349,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     angleInput.node, ...Object.values(selects).map((s) => s.node), height.node, operator.node, notes.node,
     // An edit adds a photo to those of the device, which the form does not show: said so.
     photoInput.node, props.photos?.length && device ? element("p", {}, t("photosKept", { count: props.photos.length })) : "",
-    preview, photoStatus,
+    preview, removePhoto, photoStatus,
     element("p", { class: "actions" }, element("button", { type: "submit" }, t("save")), element("button", { type: "button", class: "secondary", onclick: closeSheet }, t("cancel"))));
 
   let saving = false;
@@ -379,7 +405,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     }
   };
   // Leaving the form loses a field changed, the pin moved or a photo chosen: asked first.
-  const unsaved = () => !saving && (changedFields().length > 0 || !marker.getLatLng().equals(start) || photo !== firstPhoto);
+  const unsaved = () => !saving && (changedFields().length > 0 || !marker.getLatLng().equals(start) || !samePhoto(photo, firstPhoto));
   // The phone turned (or the window resized): the pin is put in sight again.
   const inSightAgain = () => keepInSight(map, marker.getLatLng());
   map.on("resize", inSightAgain);
