@@ -17,7 +17,7 @@ from marshmallow import missing
 from psycopg import OperationalError as DriverOperationalError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from webargs.flaskparser import FlaskParser, abort, is_json_request
+from webargs.flaskparser import FlaskParser, abort
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter, Map, Rule, UUIDConverter
 
@@ -172,6 +172,15 @@ class ProblemSchema(ma.Schema):
     )
 
 
+# The media types a JSON body is read as. Werkzeug's `is_json` takes any `+json` type too:
+# a JSON Patch or merge patch document would be read as a Feature.
+JSON_BODY_TYPES = ("application/json", "application/geo+json")
+
+
+def has_json_body(req=None) -> bool:
+    return (req or request).mimetype in JSON_BODY_TYPES
+
+
 def field_location(field: str | None) -> str | None:
     """Where the offending field was sent, as webargs names locations (headers, query, path,
     json, files, form); None for a field of no part of the request (a missing upload...)."""
@@ -185,7 +194,7 @@ def field_location(field: str | None) -> str | None:
     if name in (request.view_args or {}):
         return "view_args"
     try:
-        body = request.get_json(silent=True) if request.is_json else None
+        body = request.get_json(silent=True) if has_json_body() else None
         if isinstance(body, dict) and name in body:
             return "json"
         if name in request.files:
@@ -478,7 +487,7 @@ class ArgumentsParser(FlaskParser):
     first in silence: `parent=13&parent=69` would answer for 13 alone)."""
 
     def _raw_load_json(self, req):
-        if not is_json_request(req):
+        if not has_json_body(req):
             return missing
         data = req.get_data(cache=True)
         if not data or data.isspace():  # isspace stops at the first other byte: no copy
@@ -610,7 +619,7 @@ def requires_json(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        if not request.is_json:
+        if not has_json_body():
             raise UnsupportedMediaType(
                 f"Send the body as application/json or application/geo+json, not "
                 f"{request.mimetype or 'an undeclared type'}.",
@@ -726,7 +735,7 @@ def refuse_bodies_over_the_limit():
     and the JSON cut there would be answered as invalid (400).
     """
     limit = request.max_content_length
-    if limit is None or request.content_length is not None or not request.is_json:
+    if limit is None or request.content_length is not None or not has_json_body():
         return
     if body_left_unread():
         return
@@ -751,7 +760,7 @@ def reject_unstorable_text():
                     f"The {location} parameter {field.split('.')[0]} contains a NUL character.",
                     field=field.split(".")[0],
                 )
-    body = request.get_data(cache=True) if request.is_json and not body_left_unread() else b""
+    body = request.get_data(cache=True) if has_json_body() and not body_left_unread() else b""
     if UNSTORABLE_ESCAPE.search(body):
         field = unstorable_path(request.get_json(silent=True))
         if field is not None:

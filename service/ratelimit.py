@@ -205,6 +205,10 @@ def retry_after_only_when_refused(response):
             response.headers[name] = intended[name]
         elif own_limit or (name == "Retry-After" and response.status_code != 429):
             response.headers.pop(name, None)  # what the limiter said of another limit
+    if response.status_code == 429 and response.headers.get("Retry-After") == "0":
+        # The limiter truncates the wait: in a window's last second it says 0, "at once",
+        # and a client that obeys is refused again. The window ends within the second.
+        response.headers["Retry-After"] = "1"
     return response
 
 

@@ -156,3 +156,12 @@ def test_answers_the_contract_test_seldom_meets_follow_the_document(moderator, c
         assert response.status_code in (200, 400), (path, response.status_code)
         schema[path][method].validate_response(response)
     assert answers[("/api/v1/stats/grid", "GET")].status_code == 400
+
+
+def test_the_tags_limit_is_published_as_a_count_of_members():
+    """maxLength bounds a string: generated clients and validators would never apply it to an
+    object."""
+    schemas = json.loads(COMMITTED.read_text())["components"]["schemas"]
+    for name in ("DeviceProperties", "DevicePropertiesPatch", "DevicePropertiesOut"):
+        tags = schemas[name]["properties"]["tags"]
+        assert tags["maxProperties"] == 50 and "maxLength" not in tags, name

@@ -129,10 +129,36 @@ def test_body_that_is_not_json_is_400(client, stored):
     assert stored()
 
 
-def test_body_declared_as_another_type_is_415(client, stored):
-    response = client.post("/api/v1/devices", data=json.dumps(feature()), content_type="text/plain")
+@pytest.mark.parametrize(
+    "media_type",
+    ["text/plain", "application/vnd.example+json", "application/merge-patch+json"],
+)
+def test_body_declared_as_another_type_is_415(client, stored, media_type):
+    """Only application/json and application/geo+json are read as JSON: Werkzeug would take
+    any `+json` type for it."""
+    response = client.post("/api/v1/devices", data=json.dumps(feature()), content_type=media_type)
     assert_problem(response, 415, "Content-Type")
     assert stored()
+
+
+def test_a_json_patch_document_is_415_not_read_as_a_feature(client, db):
+    device = pin(client, notes="keep me")
+    etag = client.get(f"/api/v1/devices/{device['id']}").headers["ETag"]
+    patch = [{"op": "replace", "path": "/properties/notes", "value": "x"}]
+    response = client.patch(
+        f"/api/v1/devices/{device['id']}",
+        data=json.dumps(patch),
+        content_type="application/json-patch+json",
+        headers={"If-Match": etag},
+    )
+    assert_problem(response, 415, "Content-Type")
+    assert db("SELECT notes FROM devices").scalar_one() == "keep me"
+
+
+@pytest.mark.parametrize("media_type", ["application/geo+json", "application/json; charset=utf-8"])
+def test_json_is_read_under_either_of_its_names(client, media_type):
+    response = client.post("/api/v1/devices", data=json.dumps(feature()), content_type=media_type)
+    assert response.status_code == 201, response.get_json()
 
 
 # A chunked body as gunicorn hands it over: no length, a stream that ends with the body.
@@ -409,4 +435,13 @@ def test_a_compressed_body_is_415_naming_content_encoding(client, stored, coding
     assert_problem(response, 415, "Content-Encoding")
     assert response.get_json()["errors"][0]["location"] == "headers"
     assert response.headers["Accept-Encoding"] == "identity"
+    assert stored()
+
+
+def test_more_tags_than_allowed_are_refused_as_a_count_of_tags(client, stored):
+    tags = {f"note:{n}": "x" for n in range(51)}
+    body = assert_problem(
+        client.post("/api/v1/devices", json=feature(tags=tags)), 422, "properties.tags"
+    )
+    assert "At most 50 tags, not 51." in body["detail"]
     assert stored()

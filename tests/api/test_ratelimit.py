@@ -273,6 +273,24 @@ def test_reads_have_a_default_limit(committed, limited_app):
     assert int(responses[-1].headers["Retry-After"]) > 0
 
 
+def test_a_refusal_in_the_windows_last_second_says_to_wait_one(committed, limited_app):
+    """The limiter truncates the time left: within a window's last second it would say
+    Retry-After: 0, and a client obeying it at once is refused again. Refused again and again
+    until its window ends, a client is told to wait 1 second at least, the last second too."""
+    client = limited_app(RATE_LIMIT_DEFAULT="1 per 2 second").test_client()
+    assert client.get("/api/v1/kinds").status_code == 200
+    waits_in_last_second = []
+    while True:
+        refused = client.get("/api/v1/kinds")
+        if refused.status_code != 429:
+            break  # a new window
+        assert int(refused.headers["Retry-After"]) >= 1
+        if int(refused.headers["X-RateLimit-Reset"]) - time.time() < 1:
+            waits_in_last_second.append(refused.headers["Retry-After"])
+        time.sleep(0.05)
+    assert waits_in_last_second and set(waits_in_last_second) == {"1"}
+
+
 def test_health_probes_are_not_counted(committed, limited_app):
     """A cache or load balancer probes each node every few seconds from one address: counted,
     the probes would spend that address's reads, and past a tight limit mark every node sick."""

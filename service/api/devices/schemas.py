@@ -66,13 +66,20 @@ class Tags(ma.fields.Dict):
         super().__init__(
             keys=ma.fields.String(validate=validate.Length(1, vocab.TAG_MAX_CHARS)),
             values=ma.fields.String(validate=validate.Length(0, vocab.TAG_MAX_CHARS)),
-            validate=validate.Length(max=vocab.TAGS_MAX_ENTRIES),
+            # Not validate.Length, which the OpenAPI document would give as a string's maxLength.
+            validate=at_most_tags,
             metadata={
+                "maxProperties": vocab.TAGS_MAX_ENTRIES,
                 "description": f"At most {vocab.TAGS_MAX_ENTRIES} entries, "
-                f"keys and values of at most {vocab.TAG_MAX_CHARS} characters."
+                f"keys and values of at most {vocab.TAG_MAX_CHARS} characters.",
             },
             **kwargs,
         )
+
+
+def at_most_tags(tags: dict) -> None:
+    if len(tags) > vocab.TAGS_MAX_ENTRIES:
+        raise ValidationError(f"At most {vocab.TAGS_MAX_ENTRIES} tags, not {len(tags)}.")
 
 
 def photo_ids_field() -> ma.fields.List:
