@@ -2905,6 +2905,61 @@ def test_a_moderator_may_edit_a_pin_awaiting_review_but_not_withdraw_it_as_their
     expect(sheet.get_by_role("button", name="Withdraw my pin")).to_have_count(0)
 
 
+def test_the_author_deletes_a_photo_of_their_pin_awaiting_review(phone, db, as_user):
+    """A face caught by mistake on a pin already sent: its author deletes that photo from the
+    pin's sheet, once asked, and the pin stays, awaiting review."""
+    author = as_user()
+    device = pin(author, 2.3522, 48.8566, kind="sensor")
+    onto = f"/api/v1/devices/{device['id']}/photos"
+    uploaded(author, images.plain_photo(), url=onto)
+    uploaded(author, images.plain_photo(colour=(200, 40, 40)), url=onto)
+    both = {str(photo) for photo in db("SELECT id FROM photos").scalars()}
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
+    sheet = page.locator("#sheet")
+    expect(sheet.locator(".photos img")).to_have_count(2)
+    delete = sheet.get_by_role("button", name="Delete photo 2")
+    delete.click()  # asked first; dismissed (Playwright's default answer), nothing is deleted
+    expect(sheet.locator(".photos img")).to_have_count(2)
+    assert db("SELECT count(*) FROM photos").scalar_one() == 2
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(lambda answer: answer.request.method == "DELETE") as deleted:
+        delete.click()
+    assert deleted.value.status == 204
+    expect(sheet).to_contain_text("Photo deleted.")
+    expect(sheet.locator(".photos img")).to_have_count(1)
+    gone = deleted.value.url.rsplit("/", 1)[1]
+    kept = {str(photo) for photo in db("SELECT id FROM photos").scalars()}
+    assert gone in both and kept == both - {gone}
+    assert db("SELECT review_status FROM devices").scalar_one() == "pending"
+    assert phone.errors == []
+
+
+def test_a_moderator_deletes_a_photo_of_a_pin_awaiting_review_and_approves_the_pin(
+    phone, db, moderator, as_user
+):
+    """A pin worth publishing whose photo shows a person: the moderator deletes that photo
+    from the review queue, rather than publish the face or reject the pin."""
+    author = as_user()
+    device = pin(author, 2.3522, 48.8566, kind="sensor")
+    uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    page = phone.open()
+    phone.sign_in(moderator.user.username)
+    page.get_by_role("button", name="Review queue").click()
+    item = page.locator(f".queue-item[data-device='{device['id']}']")
+    expect(item.locator(".review-photos img")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    item.get_by_role("button", name="Delete photo 1").click()
+    expect(page.locator("#sheet")).to_contain_text("Decision recorded")
+    expect(item.locator(".review-photos img")).to_have_count(0)
+    assert db("SELECT count(*) FROM photos").scalar_one() == 0
+    page.once("dialog", lambda dialog: dialog.accept())
+    item.get_by_role("button", name="Approve").click()
+    expect(item).to_have_count(0)
+    assert db("SELECT review_status FROM devices").scalar_one() == "approved"
+
+
 def test_a_moderator_undoes_a_wrong_merge_from_the_kept_devices_history(phone, db, moderator):
     kept = pin(moderator, 2.3522, 48.8566, kind="sensor")
     duplicate = pin(moderator, 2.3527, 48.8566, kind="sensor")

@@ -60,9 +60,34 @@ export const largePhoto = (photo, alt) => photoImage(photo.large, { alt, width: 
 
 export const photoAlt = (index, kind) => t("photoAlt", { n: index + 1, kind: kindLabel(kind) });
 
+// A button that deletes PHOTO from the server, once confirmed: its uploader's or a moderator's
+// to delete (a face or a plate caught by mistake, on a pin awaiting review or rejected, which
+// a moderator would otherwise have to publish or reject whole). DONE runs once it is gone,
+// deleted meanwhile included; a refusal is shown in MESSAGE.
+export function deletePhotoButton(photo, label, { message, done }) {
+  const button = element("button", { type: "button", class: "secondary" }, label);
+  button.addEventListener("click", async () => {
+    if (!window.confirm(t("deletePhotoConfirm"))) return;
+    button.disabled = true;
+    try {
+      await request("DELETE", `photos/${photo.id}`);
+    } catch (error) {
+      if (![404, 410].includes(error?.status)) {
+        button.disabled = false;
+        message.replaceChildren(notice(errorText(error), "error"));
+        return;
+      }
+    }
+    done();
+  });
+  return button;
+}
+
 // The thumbnails of a device's PHOTOS, given its KIND and REVIEW_STATUS, each a link to the
-// large photo; the large photo of a device not yet public is shown below them instead.
-export function photoStrip(photos, kind, reviewStatus) {
+// large photo; the large photo of a device not yet public is shown below them instead. With
+// DELETION ({ message, deleted }), each has a button that deletes it; DELETED(photo) runs
+// once one is gone.
+export function photoStrip(photos, kind, reviewStatus, deletion = null) {
   const isPublic = reviewStatus === "approved";
   const large = element("div", { class: "review-photos" });
   const thumbnails = (photos || []).map((photo, index) => {
@@ -75,7 +100,17 @@ export function photoStrip(photos, kind, reviewStatus) {
         large.replaceChildren(largePhoto(photo, alt));
       });
     }
-    return link;
+    if (!deletion) return link;
+    const shown = element("figure", { class: "deletable-photo" }, link);
+    shown.append(deletePhotoButton(photo, t("deletePhoto", { n: index + 1 }), {
+      message: deletion.message,
+      done: () => {
+        shown.remove();
+        large.replaceChildren();
+        deletion.deleted(photo);
+      },
+    }));
+    return shown;
   });
   return element("div", {}, element("div", { class: "photos" }, ...thumbnails), large);
 }
@@ -200,17 +235,27 @@ export function showDevice(feature, context) {
   // Focusable: it takes the focus from a vote's button, disabled as the vote is sent.
   const message = element("div", { "aria-live": "polite", tabindex: "-1" });
   let shownFacts = facts(feature);
-  const body = element("div", { class: "stack device-details" }, shownFacts, photoStrip(props.photos, props.kind, props.review_status), message);
+  // The server shows a pin awaiting review, or rejected, to its author and moderators only:
+  // one seen here is this contributor's own, on whichever phone it was made (not theirs to
+  // vote on). Theirs to edit or withdraw while it awaits review; once rejected, to pin again.
+  // Its photos are the author's own (no one else can add one to a pin they cannot see): theirs
+  // to delete, as any photo is a moderator's.
+  const own = props.review_status === "pending";
+  const rejected = props.review_status === "rejected";
+  const deletion = !pending && session() && (own || rejected || isModerator()) ? {
+    message,
+    deleted: (photo) => {
+      props.photos = props.photos.filter((kept) => kept.id !== photo.id);
+      message.replaceChildren(notice(t("photoDeleted")));
+      mapApi.reload();
+    },
+  } : null;
+  const body = element("div", { class: "stack device-details" }, shownFacts, photoStrip(props.photos, props.kind, props.review_status, deletion), message);
   openSheet(kindLabel(props.kind), body, { again: () => showDevice(feature, context) });
   if (pending) {
     showQueued(feature.id, { mapApi, outbox, message });
     return;
   }
-  // The server shows a pin awaiting review, or rejected, to its author and moderators only:
-  // one seen here is this contributor's own, on whichever phone it was made (not theirs to
-  // vote on). Theirs to edit or withdraw while it awaits review; once rejected, to pin again.
-  const own = props.review_status === "pending";
-  const rejected = props.review_status === "rejected";
   const verdicts = (own || rejected) && !isModerator() ? [] : VERDICTS;
   if (rejected && !isModerator()) message.replaceChildren(notice(t("pinAgainIfThere")));
   // One answer a device: a second tap while the first is sent, or after, would only be
