@@ -438,10 +438,47 @@ def test_a_compressed_body_is_415_naming_content_encoding(client, stored, coding
     assert stored()
 
 
-def test_more_tags_than_allowed_are_refused_as_a_count_of_tags(client, stored):
-    tags = {f"note:{n}": "x" for n in range(51)}
-    body = assert_problem(
-        client.post("/api/v1/devices", json=feature(tags=tags)), 422, "properties.tags"
-    )
-    assert "At most 50 tags, not 51." in body["detail"]
+@pytest.mark.parametrize(
+    ("tags", "said"),
+    [
+        ({"camera:type": "dome"}, "The tag 'camera:type' is what the field camera_type says"),
+        ({"height": "999"}, "The tag 'height' is what the field height says"),
+        ({"survey:date": "3000-01-01"}, "The tag 'survey:date' is what the field observed_at"),
+        ({"surveillance:type": "camera"}, "The tag 'surveillance:type' is what the field kind"),
+    ],
+)
+def test_a_tag_that_a_field_says_is_refused(client, stored, tags, said):
+    """Given as tags, they would be exported to OpenStreetMap over the fields left empty."""
+    sent = feature(kind="microphone", tags={"note": "kept", **tags})
+    body = assert_problem(client.post("/api/v1/devices", json=sent), 422, "properties.tags")
+    assert said in body["detail"]
     assert stored()
+
+
+def test_a_source_tag_stays_free(client):
+    """OSM's `source=survey` is no web address for the field `source`."""
+    created = client.post("/api/v1/devices", json=feature(tags={"source": "survey"}))
+    assert created.status_code == 201 and created.get_json()["properties"]["tags"] == {
+        "source": "survey"
+    }
+
+
+def test_an_imported_tag_of_a_field_may_be_sent_back_unchanged_not_changed(client, db):
+    """The OSM import keeps a value it cannot read (`camera:direction=banana`) as a tag: a
+    patch of the tags that keeps it passes; one that changes it is refused."""
+    device = pin(client)
+    db('UPDATE devices SET tags = \'{"camera:direction": "banana"}\'::jsonb')
+    url = f"/api/v1/devices/{device['id']}"
+
+    def patched(tags):
+        etag = client.get(url).headers["ETag"]
+        body = {"properties": {"tags": tags}}
+        return client.patch(url, json=body, headers={"If-Match": etag})
+
+    kept = patched({"camera:direction": "banana", "note": "new"})
+    assert kept.status_code == 200, kept.get_json()
+    assert_problem(patched({"camera:direction": "90", "note": "new"}), 422, "properties.tags")
+    assert db("SELECT tags FROM devices").scalar_one() == {
+        "camera:direction": "banana",
+        "note": "new",
+    }

@@ -58,7 +58,7 @@ class TestCreate:
                 accuracy_m=6,
                 notes="Two lenses",
                 source="https://example.org/arrete",
-                tags={"camera:mount": "pole", "note:fr": "angle de rue"},
+                tags={"camera:lens": "wide", "note:fr": "angle de rue"},
             ),
         )
         assert response.status_code == 201
@@ -70,7 +70,7 @@ class TestCreate:
         assert props["direction"] == [90, 270]
         assert props["operator"] == "Préfecture de police"
         assert props["observed_at"] == "2026-11-01T00:00:00+00:00"  # a day, to others too
-        assert props["tags"] == {"camera:mount": "pole", "note:fr": "angle de rue"}
+        assert props["tags"] == {"camera:lens": "wide", "note:fr": "angle de rue"}
         assert response.headers["Location"].endswith(f"/api/v1/devices/{body['id']}")
         assert response.headers["ETag"]
         stored = db(

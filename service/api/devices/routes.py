@@ -145,6 +145,27 @@ def fit_camera_type(device: Device, properties: dict) -> None:
         properties["camera_type"] = None
 
 
+# The OSM key of each field (`source` aside: OSM's `source=survey` is no web address for the
+# field) and of each kind: tags of these keys would contradict the fields in the OSM export.
+TAGS_OF_FIELDS = {key: field for field, key in vocab.OSM_KEYS.items() if field != "source"} | {
+    key: "kind" for kind in vocab.KINDS for key in kind.osm_tags
+}
+
+
+def refuse_tags_of_fields(properties: dict, kept: dict | None = None) -> None:
+    """A tag that a field says is set through that field: given as a tag, it would be exported
+    to OpenStreetMap over a field left empty (a microphone with `camera:type=dome`). A device
+    imported from OSM keeps those the import could not read: sent back unchanged, they pass."""
+    kept = kept or {}
+    for key, value in (properties.get("tags") or {}).items():
+        if key in TAGS_OF_FIELDS and kept.get(key) != value:
+            raise ValidationFailed(
+                f"The tag {key!r} is what the field {TAGS_OF_FIELDS[key]} says: set that field "
+                "instead (tags hold what no field does).",
+                field="properties.tags",
+            )
+
+
 def duplicate_candidates(kind: str, lon: float, lat: float, device_id: uuid.UUID) -> list:
     distance = current_app.config["DUPLICATE_DISTANCE_M"]
     return session.execute(
@@ -314,6 +335,7 @@ class DeviceViews(MethodView):
     def post(self, feature, force=False):
         """Pin a device (the Feature id may be a client-made UUID; retries are safe)"""
         user = g.user
+        refuse_tags_of_fields(feature["properties"])
         columns = PROPERTY_DEFAULTS | feature["properties"]
         device_id = feature.get("id") or uuid.uuid4()
         photo_ids = feature.get("photo_ids", [])
@@ -394,6 +416,7 @@ class DeviceByIdViews(MethodView):
         check_if_match(device, required=True)
         before = state_before(device)
         fit_camera_type(device, changes.setdefault("properties", {}))
+        refuse_tags_of_fields(changes["properties"], kept=device.tags)
         if not force:
             check_moved_onto_duplicates(device, changes)
         for name, value in changes["properties"].items():
