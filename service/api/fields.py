@@ -121,11 +121,19 @@ def check_geographic(min_lon, min_lat, max_lon, max_lat) -> None:
 
 
 def split_antimeridian(bbox) -> list[tuple[float, float, float, float]]:
-    """One box, or two when it crosses the antimeridian (RFC 7946 section 5.2)."""
+    """One box, or two when it crosses the antimeridian (RFC 7946 section 5.2).
+
+    Longitudes -180 and 180 are one meridian: a box with an edge on it also holds the devices
+    stored on it under the other number, through a box of no width there.
+    """
     min_lon, min_lat, max_lon, max_lat = bbox
-    if min_lon <= max_lon:
-        return [bbox]
-    return [(min_lon, min_lat, 180.0, max_lat), (-180.0, min_lat, max_lon, max_lat)]
+    if min_lon > max_lon:
+        return [(min_lon, min_lat, 180.0, max_lat), (-180.0, min_lat, max_lon, max_lat)]
+    if min_lon == -180 and max_lon < 180:
+        return [tuple(bbox), (180.0, min_lat, 180.0, max_lat)]
+    if max_lon == 180 and min_lon > -180:
+        return [tuple(bbox), (-180.0, min_lat, -180.0, max_lat)]
+    return [bbox]
 
 
 def common_parts(bboxes: list) -> list[tuple[float, float, float, float]]:

@@ -434,6 +434,27 @@ class TestListing:
         body = client.get("/api/v1/devices?bbox=179,-18,-179,-16").get_json()
         assert {f["id"] for f in body["features"]} == {fiji["id"], samoa["id"]}
 
+    @pytest.mark.parametrize("listing", ["/api/v1/devices", "/ogc/collections/devices/items"])
+    def test_a_box_edge_on_the_antimeridian_holds_devices_stored_at_either_number(
+        self, client, listing
+    ):
+        """-180 and 180 are one meridian (RFC 7946): a map clamped to -180 still shows the
+        device a client stored at 180, and the other way round; a box from -180 to 180 lists
+        each once."""
+        east = pin(client, 180.0, 10.0)
+        west = pin(client, -180.0, 20.0)
+        pin(client, 179.0, 10.0)
+
+        def listed(bbox):
+            body = client.get(f"{listing}?bbox={bbox}").get_json()
+            return [f["id"] for f in body["features"]]
+
+        assert listed("-180,9,-179.5,11") == [east["id"]]
+        assert listed("179.5,19,180,21") == [west["id"]]
+        assert sorted(listed("-180,9,180,21")) == sorted(
+            [east["id"], west["id"], listed("178.9,9,179.1,11")[0]]
+        )
+
     def test_empty_result_is_a_valid_collection(self, client):
         body = client.get("/api/v1/devices?bbox=0,0,0.001,0.001").get_json()
         assert body["features"] == [] and body["numberReturned"] == 0

@@ -104,6 +104,15 @@ def test_sync_filters_on_bbox_and_hides_pending_pins(committed, moderator, as_us
     assert [f["id"] for f in features] == [paris["id"]]
 
 
+def test_sync_of_a_box_on_the_antimeridian_holds_the_other_numbers_devices(
+    committed, moderator, client
+):
+    east = pin(moderator, 180.0, 10.0)
+    pin(moderator, 179.0, 10.0)
+    features, _ = sync_all(client, bbox="-180,9,-179.5,11")
+    assert [f["id"] for f in features] == [east["id"]]
+
+
 def test_concurrent_writers_and_a_syncing_reader(committed, moderator, client):
     """Two threads pin while a third syncs; the reader ends up with every pin."""
     errors = []
