@@ -469,7 +469,7 @@ def import_declared(
     path: str,
     *,
     name: str,
-    publisher: str,
+    publisher: str | None,
     fields: DeclaredFields,
     published_on: dt.date | None = None,
     source_url: str | None = None,
@@ -483,7 +483,8 @@ def import_declared(
     other options (another --kind, an --address-field forgotten before) is a new version too;
     nothing is stored when neither the file, the sites read, the distance nor the provenance
     changed. A
-    provenance not given (--licence, --source-url, --published) keeps the stored one.
+    provenance not given (--publisher, --licence, --source-url, --published) keeps the stored
+    one; a new list needs its publisher, whom its credit names.
     """
     if distance_m is not None and not 0 < distance_m <= MAX_MATCH_DISTANCE_M:
         raise DeclaredFileError(f"--distance: {distance_m} is not in (0, 1000] metres.")
@@ -491,9 +492,16 @@ def import_declared(
     existing = connection.execute(
         select(DeclaredDataset).where(DeclaredDataset.name == name).with_for_update()
     ).first()
+    if existing is None and not publisher:
+        raise DeclaredFileError(f"{name} is a new list: --publisher must say who published it.")
     distance = distance_m or (existing.match_distance_m if existing else DEFAULT_MATCH_DISTANCE_M)
-    given = {"published_on": published_on, "source_url": source_url, "licence": licence}
-    provenance = {"publisher": publisher} | {
+    given = {
+        "publisher": publisher,
+        "published_on": published_on,
+        "source_url": source_url,
+        "licence": licence,
+    }
+    provenance = {
         member: value if value is not None or existing is None else getattr(existing, member)
         for member, value in given.items()
     }

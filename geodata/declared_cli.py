@@ -16,7 +16,9 @@ declared_cli = CommandGroup(
 @declared_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--name", required=True, help="Name of the dataset; a new file of it is a version.")
-@click.option("--publisher", required=True, help="Who published the list.")
+@click.option(
+    "--publisher", help="Who published the list (needed for a new list; kept if not given again)."
+)
 @click.option(
     "--published-on", type=click.DateTime(formats=["%Y-%m-%d"]), help="Date of publication."
 )

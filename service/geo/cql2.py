@@ -363,9 +363,7 @@ class ClauseBuilder(Evaluator):
     def envelope(self, node):
         # ENVELOPE is no CQL2 literal: an older draft's, in the order minX, maxX, maxY, minY,
         # which a box written in BBOX's order turns silently into another box.
-        raise FilterError(
-            "ENVELOPE() is not a CQL2 literal; write BBOX(minLon, minLat, maxLon, maxLat)."
-        )
+        raise FilterError(NO_ENVELOPE)
 
     @handle(values.Interval)
     def interval(self, node, start, end):
@@ -769,6 +767,11 @@ def clause_of(
         raise FilterError("The filter nests too deeply.") from exc
 
 
+NO_ENVELOPE = "ENVELOPE() is not a CQL2 literal; write BBOX(minLon, minLat, maxLon, maxLat)."
+# ENVELOPE written as BBOX is, with commas, which the parser stops at before reading it.
+ENVELOPE_CALL = re.compile(r"\bENVELOPE\s*\(", re.IGNORECASE)
+
+
 def check_length(text: str) -> None:
     if len(text) > MAX_FILTER_CHARS:
         raise FilterError(f"Filters are limited to {MAX_FILTER_CHARS} characters.")
@@ -791,6 +794,8 @@ def cql2_text_clause(
     except FilterError:
         raise
     except Exception as exc:  # the parser raises many types; all mean "not CQL2 text"
+        if ENVELOPE_CALL.search(text):
+            raise FilterError(NO_ENVELOPE) from exc
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FilterError(f"The filter is not valid CQL2 text: {first_line}") from exc
     return clause_of(tree, queryables, times_as_text, crs)

@@ -190,6 +190,8 @@ class TestCql2:
         ("text", "language", "message"),
         [
             ("S_INTERSECTS(geometry, ENVELOPE(2.33 2.39 48.87 48.85))", "cql2-text", "BBOX"),
+            # Written as BBOX is, with commas: the parser stops before reading ENVELOPE.
+            ("S_INTERSECTS(geometry, ENVELOPE(2.25, 48.81, 2.42, 48.9))", "cql2-text", "BBOX("),
             ("T_AFTER(observed_at)", "cql2-text", "two arguments"),
             ("T_AFTER(height, TIMESTAMP('2026-01-01T00:00:00Z'))", "cql2-text", "time property"),
             ("T_AFTER(observed_at, 3)", "cql2-text", "TIMESTAMP"),

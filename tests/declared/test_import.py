@@ -177,6 +177,12 @@ def test_a_row_with_several_faults_is_reported_with_all_of_them(refuse, tmp_path
         assert fault in reason
 
 
+def test_a_new_list_without_its_publisher_is_refused(refuse, tmp_path):
+    path = write_sites(tmp_path / "list.geojson", [site("1")])
+    error = refuse(path, publisher=None)
+    assert str(error) == "test-list is a new list: --publisher must say who published it."
+
+
 def test_an_empty_file_is_refused(refuse, tmp_path):
     empty = tmp_path / "l.geojson"
     empty.write_text("")
@@ -214,18 +220,20 @@ def test_list_properties_stay_lists_and_a_list_of_kinds_is_read(isolated, db, tm
 
 def test_the_same_file_read_otherwise_is_a_new_version_and_keeps_its_credit(isolated, db, tmp_path):
     """An import made with the wrong --kind, or without --address-field, is mended by the
-    same file imported again with the right options; options not given again (the licence,
-    the source) keep what was stored, and an import that changes nothing stores nothing."""
+    same file imported again with the right options; options not given again (the publisher,
+    the licence, the source) keep what was stored, and an import that changes nothing stores
+    nothing."""
     path = write_sites(tmp_path / "list.geojson", [site("K1", addr="Rue de Rivoli")])
     source = "https://data.example/list"
     load_sites(isolated, path, licence="Licence Ouverte 2.0", source_url=source)
-    options = {"licence": None, "source_url": None, "kind": "microphone", "address_field": "addr"}
+    options = {"publisher": None, "licence": None, "source_url": None}
+    options |= {"kind": "microphone", "address_field": "addr"}
     mended = load_sites(isolated, path, **options)
     assert (mended.version, mended.changed, mended.unchanged) == (2, ["K1"], False)
     stored = db("SELECT kinds, address FROM declared_sites").one()
     assert (list(stored.kinds), stored.address) == (["microphone"], "Rue de Rivoli")
-    credit = db("SELECT licence, source_url FROM declared_datasets").one()
-    assert tuple(credit) == ("Licence Ouverte 2.0", source)
+    credit = db("SELECT publisher, licence, source_url FROM declared_datasets").one()
+    assert tuple(credit) == ("Test prefecture", "Licence Ouverte 2.0", source)
     again = load_sites(isolated, path, **options)
     assert again.unchanged and again.version == 2
     relicensed = load_sites(isolated, path, **options | {"licence": "ODbL 1.0"})

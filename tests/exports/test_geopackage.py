@@ -32,7 +32,7 @@ def public_data(app, committed, moderator, as_user, tmp_path):
     published = [
         pin(moderator, 2.3456789, 48.8567891, camera_type="dome", direction=[90, 270],
             angle=110, height=5.5, operator="Préfecture", operator_type="public",
-            observed_at="2024-05-01T10:00:00Z", tags={"survey:date": "2024-05-01"}),
+            observed_at="2024-05-01T10:00:00Z", tags={"check_date": "2024-05-01"}),
         pin(moderator, -1.5, 47.2, kind="alpr", direction=[0]),
         pin(moderator, 151.2, -33.9, kind="microphone"),
     ]  # fmt: skip

@@ -48,7 +48,7 @@ def device(moderator):
         accuracy_m=3.5,
         notes='Quote " backslash \\ and newline\n',
         source="https://example.org/records/1",
-        tags={"camera:mount": "pole", "survey:date": "2026-11-01"},
+        tags={"camera:lens": "wide", "check_date": "2026-11-01"},
     )
 
 
