@@ -51,7 +51,9 @@ async function flushOutbox() {
   const sent = results.filter(({ result }) => result).length;
   // What was sent is said in the same sentence as the refusals, in their colours.
   await showSent(sent, { announced: !refusalTexts.length });
-  if (refusalTexts.length) announce([sent ? t("sentCount", { count: sent }) : "", ...refusalTexts].filter(Boolean).join(" "), "refusal");
+  // "Open the outbox to resolve it" holds while the outbox holds a refused change.
+  const toResolve = refusals.length > votes.length;
+  if (refusalTexts.length) announce([sent ? t("sentCount", { count: sent }) : "", ...refusalTexts].filter(Boolean).join(" "), "refusal", { toResolve });
   const pending = (await queue.all()).filter((item) => item.state === "pending");
   if (pending.length) {
     // Why it waits, if the server said (a rate limit...), else the network. Said once, not at
@@ -86,10 +88,11 @@ let said = ""; // what was last announced, shown or faded
 let refusals = [];
 let news = null;
 
-// TONE: "refusal" shows it in the colours of an error, not of a change sent.
-function announce(text, tone = "news") {
+// TONE: "refusal" shows it in the colours of an error, not of a change sent. TO_RESOLVE: it
+// asks to resolve a refusal in the outbox, and goes once none is left there.
+function announce(text, tone = "news", { toResolve = false } = {}) {
   said = text;
-  const shown = { text, until: Date.now() + ANNOUNCED_MS };
+  const shown = { text, until: Date.now() + ANNOUNCED_MS, toResolve };
   if (tone === "refusal") refusals = [...refusals.filter((r) => r.text !== text), shown].slice(-2);
   else news = shown;
   // Emptied first: the same words said again ("1 change(s) sent.") are a change screen
@@ -104,6 +107,14 @@ function forgetRefusals() {
   refusals = [];
   showAnnounced();
 }
+
+// The refused changes resolved (confirmed instead, corrected, discarded): nothing is left to
+// open the outbox for.
+queue.onChange((items) => {
+  if (items.some((item) => item.state === "refused") || !refusals.some((r) => r.toResolve)) return;
+  refusals = refusals.filter((r) => !r.toResolve);
+  showAnnounced();
+});
 
 function showAnnounced() {
   const now = Date.now();

@@ -4,6 +4,7 @@
 import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
 import { dayText, errorText, kindLabel, numberText, problemText, t, valueLabel } from "./i18n.js";
+import { revealInSight } from "./map.js";
 import { startPinning } from "./pinning.js";
 import { deviceIdOf } from "./queue.js";
 import { closeSheet, element, field, notice, openSheet } from "./ui.js";
@@ -51,6 +52,9 @@ function facts(feature) {
 function photoImage(url, { alt, isPublic = false, width, height }) {
   const img = element("img", { alt, width, height });
   showImage(img, url, { isPublic }).catch(() => { img.alt = t("photoOffline", { alt }); });
+  // A public photo loads as a plain image, which the service worker keeps once seen: one never
+  // seen fails offline, said so rather than left a broken image.
+  img.addEventListener("error", () => { if (!navigator.onLine) img.alt = t("photoOffline", { alt }); });
   return img;
 }
 
@@ -252,6 +256,10 @@ export function showDevice(feature, context) {
   } : null;
   const body = element("div", { class: "stack device-details" }, shownFacts, photoStrip(props.photos, props.kind, props.review_status, deletion), message);
   openSheet(kindLabel(props.kind), body, { again: () => showDevice(feature, context) });
+  // The device stays in sight beside its details, not under them: once the sheet holds all
+  // that is added below, which makes it taller.
+  const [lon, lat] = feature.geometry.coordinates;
+  requestAnimationFrame(() => revealInSight(mapApi.map, [lat, lon]));
   if (pending) {
     showQueued(feature.id, { mapApi, outbox, message });
     return;

@@ -141,17 +141,23 @@ const loadFailed = (error) => t("loadFailed", { message: errorText(error).replac
 // The status line and the pin button (.map-foot) stand below the controls above them (the zoom
 // buttons, the filters while closed) and above the credits and the scale, whatever size the
 // text wraps those to: at 320 px with text at 200 %, the filters' summary reached down over the
-// status line, and the pin button covered the credits.
+// status line, and the pin button covered the credits. Where the credits run as wide as the
+// scale's corner (a phone, French words), the scale stands above them rather than under them.
 function keepFootBetweenControls(map) {
   const foot = document.querySelector(".map-foot");
   const filters = document.getElementById("filters");
-  const corners = [...map.getContainer().querySelectorAll(".leaflet-bottom")];
+  const container = map.getContainer();
+  const scale = container.querySelector(".leaflet-bottom.leaflet-left");
+  const credits = container.querySelector(".leaflet-bottom.leaflet-right");
   const place = () => {
     if (!filters.open) foot.style.top = `max(calc(100px + 0.5rem), ${filters.offsetTop + filters.offsetHeight + 8}px)`;
-    foot.style.bottom = `max(28px, ${Math.max(...corners.map((corner) => corner.offsetHeight)) + 4}px)`;
+    const sideBySide = scale.offsetWidth + credits.offsetWidth <= container.clientWidth;
+    scale.style.bottom = sideBySide ? "" : `${credits.offsetHeight}px`;
+    const scaleTop = scale.offsetHeight + (sideBySide ? 0 : credits.offsetHeight);
+    foot.style.bottom = `max(28px, ${Math.max(scaleTop, credits.offsetHeight) + 4}px)`;
   };
   const resized = new ResizeObserver(place);
-  for (const node of [filters, ...corners]) resized.observe(node);
+  for (const node of [filters, container, scale, credits]) resized.observe(node);
 }
 
 export function createMap({ basemap, db, onSelect }) {
@@ -465,4 +471,52 @@ export function createMap({ basemap, db, onSelect }) {
     if (place) map.setView([place.lat, place.lon], place.zoom);
   });
   return { map, load, setKindShown, showPending, highlight, basemapReady, reload: () => { drawn = null; return load(); } };
+}
+
+// Where a form rising from the bottom puts the pin, in the part of the map it leaves in sight:
+// low, so that the handle of a cone pointing north (the first one) is in sight too.
+const PIN_HEIGHT_IN_SIGHT = 0.7;
+
+// The part of the map (container pixels) that the header and the sheet leave in sight: above
+// a sheet rising from the bottom (`rising`), beside a side panel (a phone held sideways, a wide
+// screen: the wider side), else the whole map below the header.
+export function uncoveredArea(map) {
+  const mapBox = map.getContainer().getBoundingClientRect();
+  const sheetBox = document.getElementById("sheet").getBoundingClientRect();
+  const top = Math.max(mapBox.top, document.querySelector("header")?.getBoundingClientRect().bottom ?? 0);
+  const acrossTheMap = sheetBox.width >= mapBox.width * 0.9;
+  const bottom = acrossTheMap ? Math.min(mapBox.bottom, sheetBox.top) : mapBox.bottom;
+  const [left, right] = acrossTheMap || !sheetBox.width ? [mapBox.left, mapBox.right]
+    : sheetBox.left - mapBox.left >= mapBox.right - sheetBox.right
+      ? [mapBox.left, Math.min(mapBox.right, sheetBox.left)]
+      : [Math.max(mapBox.left, sheetBox.right), mapBox.right];
+  return {
+    left: left - mapBox.left, right: right - mapBox.left, top: top - mapBox.top, bottom: bottom - mapBox.top,
+    rising: acrossTheMap && bottom < mapBox.bottom,
+  };
+}
+
+// Where a point is put in sight (container pixels): low in the part a sheet rising from the
+// bottom leaves, else in the middle of the part left in sight.
+export function pointInSight(map) {
+  const area = uncoveredArea(map);
+  const height = area.rising ? PIN_HEIGHT_IN_SIGHT : 0.5;
+  return L.point((area.left + area.right) / 2, area.top + (area.bottom - area.top) * height);
+}
+
+export function keepInSight(map, latlng) {
+  map.setView(latlng, map.getZoom(), { animate: false });
+  const size = map.getSize();
+  const point = pointInSight(map);
+  map.panBy([size.x / 2 - point.x, size.y / 2 - point.y], { animate: false });
+}
+
+// LATLNG put in sight only if the header or the sheet covers it (a device tapped low on a
+// phone, under the sheet its details open in): the map does not move on every tap.
+export function revealInSight(map, latlng, margin = 24) {
+  const area = uncoveredArea(map);
+  const point = map.latLngToContainerPoint(latlng);
+  const inSight = point.x >= area.left + margin && point.x <= area.right - margin
+    && point.y >= area.top + margin && point.y <= area.bottom - margin;
+  if (!inSight) keepInSight(map, latlng);
 }

@@ -9,7 +9,7 @@ import { uploadPhoto } from "./api.js";
 import { isTransient } from "./queue.js";
 import { contentOf, forgetPhoto, handOverUpload } from "./operations.js";
 import { dayText, errorText, kindLabel, t } from "./i18n.js";
-import { CONE_HANDLE_M, bearing, coneLatLngs, kindIcon, offset, styleOf } from "./map.js";
+import { CONE_HANDLE_M, bearing, coneLatLngs, keepInSight, kindIcon, offset, pointInSight, styleOf, uncoveredArea } from "./map.js";
 import { choice, closeSheet, element, field, notice, openSheet } from "./ui.js";
 import { CAMERA_KINDS, DEFAULTS, KINDS, VOCABULARY } from "./vocabulary.js";
 
@@ -311,7 +311,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       const use = element("button", { type: "button" }, t("usePhotoPosition"));
       use.addEventListener("click", () => {
         marker.setLatLng([coordinates[1], coordinates[0]]);
-        keepInSight(map, marker.getLatLng());
+        keepPinInSight(map, marker.getLatLng());
         accuracy = photoAccuracy ?? null;
         drawCones();
       });
@@ -407,11 +407,11 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   // Leaving the form loses a field changed, the pin moved or a photo chosen: asked first.
   const unsaved = () => !saving && (changedFields().length > 0 || !marker.getLatLng().equals(start) || !samePhoto(photo, firstPhoto));
   // The phone turned (or the window resized): the pin is put in sight again.
-  const inSightAgain = () => keepInSight(map, marker.getLatLng());
+  const inSightAgain = () => keepPinInSight(map, marker.getLatLng());
   map.on("resize", inSightAgain);
   const closedAndLeft = () => { map.off("resize", inSightAgain); closed(); };
   openSheet(device ? t("edit") : queued ? t("correctPin") : t("pinDevice"), form, { closed: closedAndLeft, unsaved });
-  keepInSight(map, marker.getLatLng());
+  keepPinInSight(map, marker.getLatLng());
 }
 
 // The photo's day as the server reads it online (service/photos/location.py, the UTC day of
@@ -448,34 +448,18 @@ async function readOnThePhone(file) {
   }
 }
 
-// Put LATLNG in the part of the map the form leaves uncovered: on a phone the form rises from
-// the bottom over half the map, and the pin must stay in sight to be dragged. It goes low in
-// that part, so that the handle of a cone pointing north (the first one) is in sight too.
-const PIN_HEIGHT_IN_SIGHT = 0.7;
+// Half the cone handle's icon (28 px).
+const HANDLE_RADIUS_PX = 14;
 
-// Where the pin goes in the map (container pixels), below the header: low in the part a form
-// rising from the bottom leaves in sight; in the middle of the part a side panel leaves (a
-// phone held sideways, a wide screen); else in the middle of the map.
-function pointInSight(map) {
-  const mapBox = map.getContainer().getBoundingClientRect();
-  const sheetBox = document.getElementById("sheet").getBoundingClientRect();
-  const top = Math.max(mapBox.top, document.querySelector("header")?.getBoundingClientRect().bottom ?? 0);
-  const acrossTheMap = sheetBox.width >= mapBox.width * 0.9;
-  const bottom = acrossTheMap ? Math.min(mapBox.bottom, sheetBox.top) : mapBox.bottom;
-  if (acrossTheMap && bottom < mapBox.bottom) {
-    return L.point(mapBox.width / 2, top + (bottom - top) * PIN_HEIGHT_IN_SIGHT - mapBox.top);
+// The pin in sight, and the handle of a cone pointing north with it: where the part of the map
+// left in sight is short (a small phone held sideways, under the form), the map zooms out, a
+// level at a time and three at most, until that handle lies below the header.
+function keepPinInSight(map, latlng) {
+  keepInSight(map, latlng);
+  for (let step = 0; step < 3; step += 1) {
+    const handle = map.latLngToContainerPoint(offset(latlng.lat, latlng.lng, 0, CONE_HANDLE_M));
+    if (handle.y - HANDLE_RADIUS_PX >= uncoveredArea(map).top) return;
+    map.setZoom(map.getZoom() - 1, { animate: false });
+    keepInSight(map, latlng);
   }
-  // Beside a side panel, left or right of it: the wider part.
-  const [left, right] = acrossTheMap || !sheetBox.width ? [mapBox.left, mapBox.right]
-    : sheetBox.left - mapBox.left >= mapBox.right - sheetBox.right
-      ? [mapBox.left, Math.min(mapBox.right, sheetBox.left)]
-      : [Math.max(mapBox.left, sheetBox.right), mapBox.right];
-  return L.point((left + right) / 2 - mapBox.left, (top + bottom) / 2 - mapBox.top);
-}
-
-function keepInSight(map, latlng) {
-  map.setView(latlng, map.getZoom(), { animate: false });
-  const size = map.getSize();
-  const point = pointInSight(map);
-  map.panBy([size.x / 2 - point.x, size.y / 2 - point.y], { animate: false });
 }

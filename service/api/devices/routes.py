@@ -231,9 +231,12 @@ def require_editor(device: Device, user: User) -> None:
             "pin it again with what was missing."
         )
     if device.review_status != "pending":
+        # Named by its field, so that an app says it in its own words (its button for a
+        # confirmation with wrong_details).
         raise Forbidden(
             "Reviewed pins can only be changed by moderators: send a "
-            "confirmation with `wrong_details` instead."
+            "confirmation with `wrong_details` instead.",
+            field="review_status",
         )
 
 
