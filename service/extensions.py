@@ -9,6 +9,7 @@ import re
 import flask_smorest
 import marshmallow as ma
 import orjson
+from apispec import BasePlugin
 from flask import Request, Response, current_app, g, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest.utils import prepare_response
@@ -286,13 +287,29 @@ def describe(errors: list[dict]) -> str:
     return f"{where}{first['message']}{more}"
 
 
+class GeoJsonBodies(BasePlugin):
+    """A Feature sent as a body may be declared application/geo+json (what it is) as well as
+    application/json: the document says both, so that a generated client may send either."""
+
+    FEATURE_BODIES = ("#/components/schemas/DeviceFeatureIn", "#/components/schemas/DevicePatch")
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            content = operation.get("requestBody", {}).get("content", {})
+            body = content.get("application/json")
+            if body and body.get("schema", {}).get("$ref") in self.FEATURE_BODIES:
+                content.setdefault("application/geo+json", body)
+
+
 class Api(flask_smorest.Api):
     """Api whose error handlers answer RFC 9457 problem+json, documented as such."""
 
     ERROR_SCHEMA = ProblemSchema
 
     def init_app(self, app):
-        super().init_app(app, spec_kwargs={"extra_plugins": [SharedHeadersPlugin(app)]})
+        super().init_app(
+            app, spec_kwargs={"extra_plugins": [SharedHeadersPlugin(app), GeoJsonBodies()]}
+        )
         self.spec.components.security_scheme(
             "bearerAuth",
             {

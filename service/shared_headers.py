@@ -29,9 +29,10 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "request gets the first answer back (any status below 500, with "
     f"{idempotency.REPLAYED_HEADER}: true) instead of a second effect. The same key with "
     "another request is a 422; a retry while the first request is still running is a 409 with "
-    "Retry-After. A key belongs to its caller (account, or anonymous client).",
+    "Retry-After. A key belongs to its caller (account, or anonymous client). It holds no "
+    "comma: a header sent twice reaches the service as its values joined by commas.",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^,]+$"},
 }
 IDEMPOTENT_REPLAYED_HEADER = {
     "description": f"This answer is the stored first answer to the request's {idempotency.HEADER}.",

@@ -165,3 +165,22 @@ def test_the_tags_limit_is_published_as_a_count_of_members():
     for name in ("DeviceProperties", "DevicePropertiesPatch", "DevicePropertiesOut"):
         tags = schemas[name]["properties"]["tags"]
         assert tags["maxProperties"] == 50 and "maxLength" not in tags, name
+
+
+def test_a_feature_body_may_be_declared_as_geojson_or_json():
+    """The service reads both; a generated client may send either."""
+    spec = json.loads(COMMITTED.read_text())
+    for method in ("post", "patch"):
+        path = "/api/v1/devices" if method == "post" else "/api/v1/devices/{device_id}"
+        content = spec["paths"][path][method]["requestBody"]["content"]
+        assert set(content) == {"application/json", "application/geo+json"}, method
+        assert content["application/json"] == content["application/geo+json"]
+
+
+def test_the_idempotency_key_is_published_without_commas():
+    """A key with a comma is refused (a header sent twice arrives joined by commas): the
+    document says so, so that a client built from it never sends one."""
+    for method, path, operation in committed_operations():
+        for parameter in operation.get("parameters", []):
+            if parameter.get("name") == "Idempotency-Key":
+                assert parameter["schema"]["pattern"] == "^[^,]+$", (method, path)

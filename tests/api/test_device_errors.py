@@ -482,3 +482,16 @@ def test_an_imported_tag_of_a_field_may_be_sent_back_unchanged_not_changed(clien
         "camera:direction": "banana",
         "note": "new",
     }
+
+
+@pytest.mark.parametrize("named", ["00000000-0000-4000-8000-000000000000", "not-a-uuid"])
+def test_a_patch_naming_another_device_is_refused(client, db, named):
+    """A body's id that is not the URL's tells a client's mix-up of two devices."""
+    device = pin(client, notes="keep me")
+    url = f"/api/v1/devices/{device['id']}"
+    etag = client.get(url).headers["ETag"]
+    body = {"id": named, "properties": {"notes": "b"}}
+    assert_problem(client.patch(url, json=body, headers={"If-Match": etag}), 422, "id")
+    assert db("SELECT notes FROM devices").scalar_one() == "keep me"
+    same = client.patch(url, json={**body, "id": device["id"]}, headers={"If-Match": etag})
+    assert same.status_code == 200 and same.get_json()["properties"]["notes"] == "b"

@@ -414,6 +414,11 @@ class DeviceByIdViews(MethodView):
             raise ValidationFailed(
                 "Send properties, a geometry and/or photo_ids to change.", field="properties"
             )
+        if changes.get("id", device_id) != device_id:
+            # A client's mix-up of two devices, rather than an edit to apply to the URL's.
+            raise ValidationFailed(
+                f"The body names the device {changes['id']}, the URL {device_id}.", field="id"
+            )
         device = find_device(device_id, for_update=True)
         require_editor(device, g.user)
         check_if_match(device, required=True)

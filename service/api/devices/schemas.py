@@ -221,9 +221,11 @@ class DeviceFeatureInSchema(FeatureInSchema):
 
 
 class DevicePatchSchema(FeatureInSchema):
-    """A partial Feature: only the properties (and geometry) given change."""
+    """A partial Feature: only the properties (and geometry) given change. Its `id`, if it
+    has one, must be the device's of the URL (checked by the route)."""
 
     type = ma.fields.String(validate=validate.Equal("Feature"))
+    id = ma.fields.UUID(metadata={"description": "The device's id, as in the URL, if given"})
     geometry = ma.fields.Nested(PointGeometrySchema)
     properties = ma.fields.Nested(DevicePropertiesPatchSchema(partial=True))
     photo_ids = photo_ids_field()
