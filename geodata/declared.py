@@ -492,7 +492,9 @@ def import_declared(
     existing = connection.execute(
         select(DeclaredDataset).where(DeclaredDataset.name == name).with_for_update()
     ).first()
-    if existing is None and not publisher:
+    if publisher is not None and not publisher.strip():
+        raise DeclaredFileError("--publisher is empty: say who published the list.")
+    if existing is None and publisher is None:
         raise DeclaredFileError(f"{name} is a new list: --publisher must say who published it.")
     distance = distance_m or (existing.match_distance_m if existing else DEFAULT_MATCH_DISTANCE_M)
     given = {

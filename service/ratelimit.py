@@ -8,6 +8,8 @@ shared by every worker; without a Redis that answers, each worker counts on its 
 import functools
 import ipaddress
 import logging
+import math
+import time
 
 from flask import current_app, g, request
 from flask_limiter import Limiter
@@ -205,10 +207,14 @@ def retry_after_only_when_refused(response):
             response.headers[name] = intended[name]
         elif own_limit or (name == "Retry-After" and response.status_code != 429):
             response.headers.pop(name, None)  # what the limiter said of another limit
-    if response.status_code == 429 and response.headers.get("Retry-After") == "0":
-        # The limiter truncates the wait: in a window's last second it says 0, "at once",
-        # and a client that obeys is refused again. The window ends within the second.
-        response.headers["Retry-After"] = "1"
+    limiters_wait = "Retry-After" in response.headers and "Retry-After" not in intended
+    if response.status_code == 429 and limiters_wait:
+        # The limiter truncates the wait (0 in a window's last second, "at once"): a client
+        # that obeys is refused again. Counted up to the window's end, which its reset time
+        # (a whole second, rounded up) does not precede.
+        reset = response.headers.get("X-RateLimit-Reset", "")
+        wait = math.ceil(int(reset) - time.time()) if reset.isdigit() else 1
+        response.headers["Retry-After"] = str(max(1, wait))
     return response
 
 

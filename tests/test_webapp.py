@@ -556,13 +556,19 @@ def test_a_photo_chosen_by_mistake_is_removed_from_the_form_and_the_server(phone
 
 
 def test_a_photo_removed_from_a_pin_kept_offline_is_never_sent(phone, db, contributor):
-    """Pinned offline with a photo, then corrected without it before the network comes back:
-    the pin is sent alone, and the photo never leaves the phone."""
+    """Pinned offline with a photo, dated by its day, then corrected without it before the
+    network comes back: the pin is sent alone, no longer dated by the photo, and the photo
+    never leaves the phone."""
     page = phone.open()
     phone.sign_in(contributor)
     phone.wait_for_service_worker()
     phone.context.set_offline(True)
-    phone.pin(photo=images.plain_photo())
+    page.get_by_role("button", name="Pin a device").click()
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": images.leaky_photo("JPEG")}
+    )
+    page.locator(".pin-form").get_by_role("button", name=re.compile("^Seen on November 1")).click()
+    page.get_by_role("button", name="Save").click()
     expect(page.locator("#outbox-button")).to_have_text("1 change waiting to be sent")
     page.locator(".leaflet-marker-icon .pin.pending").click()
     page.locator("#sheet").get_by_role("button", name="Correct this pin").click()
@@ -575,8 +581,52 @@ def test_a_photo_removed_from_a_pin_kept_offline_is_never_sent(phone, db, contri
     phone.context.set_offline(False)
     phone.wait_until_sent()
     [device] = devices_by(db, contributor).all()
-    assert device.photos == 0
+    assert device.photos == 0 and device.observed_day == db("SELECT current_date::text").scalar()
     assert db("SELECT count(*) FROM photos").scalar_one() == 0
+
+
+def test_a_photo_the_outbox_sent_for_a_refused_pin_is_deleted_once_removed(
+    phone, db, moderator, contributor
+):
+    """The pin was refused as a likely duplicate with its photo already on the server: its
+    correction without the photo deletes that photo, rather than leave it loose there."""
+    existing = moderator.post("/api/v1/devices", json=feature(HERE["longitude"], HERE["latitude"]))
+    assert existing.status_code == 201
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.pin(kind="camera", photo=images.plain_photo())
+    sheet = page.locator("#sheet")
+    expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
+    [photo] = db("SELECT id FROM photos WHERE device_id IS NULL").scalars().all()
+    sheet.get_by_role("button", name="Close").click()
+    page.locator(".leaflet-marker-icon .pin.refused").click()
+    page.locator("#sheet").get_by_role("button", name="Correct this pin").click()
+    form = page.locator(".pin-form")
+    form.get_by_role("button", name="Remove this photo").click()
+    with page.expect_response(lambda answer: answer.request.method == "DELETE") as deleted:
+        page.get_by_role("button", name="Save").click()
+    assert deleted.value.status == 204 and str(photo) in deleted.value.url
+    assert db("SELECT count(*) FROM photos").scalar_one() == 0
+
+
+def test_a_photo_of_a_pin_withdrawn_meanwhile_is_not_said_deleted(phone, db, as_user):
+    """The pin was withdrawn from another phone: the photo cannot be deleted on its own any
+    more (410), and the sheet says why rather than "Photo deleted"."""
+    author = as_user()
+    device = pin(author, 2.3522, 48.8566, kind="sensor")
+    uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
+    sheet = page.locator("#sheet")
+    expect(sheet.locator(".photos img")).to_have_count(1)
+    page.wait_for_load_state("networkidle")  # the live server shares the test's connection
+    assert author.delete(f"/api/v1/devices/{device['id']}").status_code == 204
+    page.once("dialog", lambda dialog: dialog.accept())
+    sheet.get_by_role("button", name="Delete photo 1").click()
+    expect(sheet.locator(".notice.error")).to_be_visible()
+    expect(sheet).not_to_contain_text("Photo deleted.")
+    expect(sheet.locator(".photos img")).to_have_count(1)
 
 
 def test_discarding_a_pin_stored_with_its_answer_lost_withdraws_it(phone, db, as_user):
@@ -2780,8 +2830,7 @@ def test_an_offline_edit_of_a_pin_approved_meanwhile_goes_as_wrong_details(
     )
     # Why, in the app's words: the API's (a confirmation with `wrong_details`) are for clients.
     expect(row).to_contain_text(
-        "A moderator has reviewed this pin since: only moderators change it now. Report its"
-        " details as wrong instead."
+        "A moderator has approved this pin since: only moderators change it now."
     )
     expect(row).not_to_contain_text("wrong_details")
     expect(row.get_by_role("button", name="Try again")).to_have_count(0)

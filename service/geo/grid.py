@@ -13,7 +13,7 @@ from sqlalchemy import ARRAY, Integer, Numeric, Select, and_, cast, func, litera
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import DeviceHexagonCount, GridHexagon
-from .sql import METRES_PER_DEGREE, comma_joined, geojson_geometry, sql_string
+from .sql import METRES_PER_DEGREE, bbox_geometry, comma_joined, geojson_geometry, sql_string
 from .statistics.selection import StatisticsFilter
 
 # Hexagon sides whose counts are kept at write time (migration 0018): the grid's default.
@@ -105,12 +105,6 @@ def within_zone(bbox, srid: int) -> bool:
     west = -180 + (zone - 1) * ZONE_WIDTH_DEGREES
     in_band = west <= min_lon and max_lon < west + ZONE_WIDTH_DEGREES
     return in_band and (min_lat >= 0 if north else max_lat < 0)
-
-
-def bbox_geometry(bbox) -> ColumnElement:
-    """The bbox as a geometry; a point or a line when it has no width or height (a polygon
-    without area meets nothing)."""
-    return func.ST_Envelope(func.ST_MakeEnvelope(*bbox, 4326))
 
 
 def counts_answer(flt: StatisticsFilter, bbox, cell_m: float, srid: int) -> bool:

@@ -128,8 +128,15 @@ def statement_timeout(milliseconds: int):
     return select(func.set_config("statement_timeout", str(int(milliseconds)), True))
 
 
+def bbox_geometry(bbox) -> ColumnElement:
+    """The bbox as a geometry; a point or a line when it has no width or height (a polygon
+    without area meets nothing: the box of no width on the antimeridian, split_antimeridian's,
+    would miss a boundary that touches it at a vertex)."""
+    return func.ST_Envelope(func.ST_MakeEnvelope(*bbox, 4326))
+
+
 def meets_bboxes(geometry: ColumnElement, bboxes) -> ColumnElement:
     """Whether a geometry of any type (a district's boundary) meets any of the boxes (west,
     south, east, north): its shape, not its bounding box (ST_Intersects, through the GiST
     index). Points have devices.filter.within_bboxes, which compares coordinates."""
-    return or_(*(func.ST_Intersects(geometry, func.ST_MakeEnvelope(*b, 4326)) for b in bboxes))
+    return or_(*(func.ST_Intersects(geometry, bbox_geometry(b)) for b in bboxes))

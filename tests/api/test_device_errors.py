@@ -441,10 +441,10 @@ def test_a_compressed_body_is_415_naming_content_encoding(client, stored, coding
 @pytest.mark.parametrize(
     ("tags", "said"),
     [
-        ({"camera:type": "dome"}, "The tag 'camera:type' is what the field camera_type says"),
-        ({"height": "999"}, "The tag 'height' is what the field height says"),
-        ({"survey:date": "3000-01-01"}, "The tag 'survey:date' is what the field observed_at"),
-        ({"surveillance:type": "camera"}, "The tag 'surveillance:type' is what the field kind"),
+        ({"camera:type": "dome"}, "The tag 'camera:type' stands for the field camera_type"),
+        ({"height": "999"}, "The tag 'height' stands for the field height"),
+        ({"survey:date": "3000-01-01"}, "The tag 'survey:date' stands for the field observed_at"),
+        ({"surveillance:type": "camera"}, "The tag 'surveillance:type' stands for the field kind"),
     ],
 )
 def test_a_tag_that_a_field_says_is_refused(client, stored, tags, said):

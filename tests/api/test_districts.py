@@ -96,6 +96,23 @@ def test_a_bbox_keeps_the_districts_whose_boundary_meets_it(client, isolated, tm
     assert [f["id"] for f in ogc["features"]] == ["N"] and ogc["numberMatched"] == 1
 
 
+def test_a_bbox_on_the_antimeridian_keeps_a_district_touching_it_at_a_vertex(
+    client, isolated, tmp_path
+):
+    """-180 and 180 are one meridian: a box with its west edge at -180 meets a boundary whose
+    corner lies on 180, in the REST listing as in the OGC API."""
+    touching = [[[179.5, 9.0], [180.0, 10.5], [179.5, 12.0], [179.5, 9.0]]]
+    features = [
+        district_feature("T", touching),
+        district_feature("W", rectangle(-179.4, 10, -179.2, 11)),
+    ]
+    load(isolated, write_geojson(tmp_path / "edge.geojson", features), level="commune")
+    box = "-180,10,-179.5,11"
+    assert [f["id"] for f in get_collection(client, f"bbox={box}")["features"]] == ["T"]
+    ogc = client.get(f"/ogc/collections/districts/items?bbox={box}").get_json()
+    assert [f["id"] for f in ogc["features"]] == ["T"]
+
+
 def test_pages_follow_their_next_links_in_code_order(client, areas):
     page = get_collection(client, "level=quartier&limit=1")
     seen = []

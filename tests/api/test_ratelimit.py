@@ -273,22 +273,22 @@ def test_reads_have_a_default_limit(committed, limited_app):
     assert int(responses[-1].headers["Retry-After"]) > 0
 
 
-def test_a_refusal_in_the_windows_last_second_says_to_wait_one(committed, limited_app):
-    """The limiter truncates the time left: within a window's last second it would say
-    Retry-After: 0, and a client obeying it at once is refused again. Refused again and again
-    until its window ends, a client is told to wait 1 second at least, the last second too."""
+def test_a_refusal_says_to_wait_until_its_window_ends_not_less(committed, limited_app):
+    """The limiter truncates the time left (0 within a window's last second): a client obeying
+    it would be refused again. Refused again and again until its window ends, a client is
+    told each time to wait at least what is left of it, and 1 second at least."""
     client = limited_app(RATE_LIMIT_DEFAULT="1 per 2 second").test_client()
     assert client.get("/api/v1/kinds").status_code == 200
-    waits_in_last_second = []
+    refusals = 0
     while True:
         refused = client.get("/api/v1/kinds")
         if refused.status_code != 429:
             break  # a new window
-        assert int(refused.headers["Retry-After"]) >= 1
-        if int(refused.headers["X-RateLimit-Reset"]) - time.time() < 1:
-            waits_in_last_second.append(refused.headers["Retry-After"])
+        refusals += 1
+        wait = int(refused.headers["Retry-After"])
+        assert wait >= 1 and wait >= int(refused.headers["X-RateLimit-Reset"]) - time.time()
         time.sleep(0.05)
-    assert waits_in_last_second and set(waits_in_last_second) == {"1"}
+    assert refusals >= 5
 
 
 def test_health_probes_are_not_counted(committed, limited_app):

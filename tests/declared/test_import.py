@@ -183,6 +183,16 @@ def test_a_new_list_without_its_publisher_is_refused(refuse, tmp_path):
     assert str(error) == "test-list is a new list: --publisher must say who published it."
 
 
+def test_an_empty_publisher_is_refused_rather_than_blank_a_lists_credit(
+    isolated, refuse, db, tmp_path
+):
+    path = write_sites(tmp_path / "list.geojson", [site("1")])
+    load_sites(isolated, path)
+    error = refuse(path, publisher=" ")
+    assert str(error) == "--publisher is empty: say who published the list."
+    assert db("SELECT publisher FROM declared_datasets").scalar_one() == "Test prefecture"
+
+
 def test_an_empty_file_is_refused(refuse, tmp_path):
     empty = tmp_path / "l.geojson"
     empty.write_text("")

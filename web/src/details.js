@@ -67,8 +67,9 @@ export const photoAlt = (index, kind) => t("photoAlt", { n: index + 1, kind: kin
 // A button that deletes PHOTO from the server, once confirmed: its uploader's or a moderator's
 // to delete (a face or a plate caught by mistake, on a pin awaiting review or rejected, which
 // a moderator would otherwise have to publish or reject whole). DONE runs once it is gone,
-// deleted meanwhile included; a refusal is shown in MESSAGE.
-export function deletePhotoButton(photo, label, { message, done }) {
+// deleted meanwhile included (404; a 410 says its pin was withdrawn, the photo still there);
+// a refusal is shown in MESSAGE.
+function deletePhotoButton(photo, label, { message, done }) {
   const button = element("button", { type: "button", class: "secondary" }, label);
   button.addEventListener("click", async () => {
     if (!window.confirm(t("deletePhotoConfirm"))) return;
@@ -76,7 +77,7 @@ export function deletePhotoButton(photo, label, { message, done }) {
     try {
       await request("DELETE", `photos/${photo.id}`);
     } catch (error) {
-      if (![404, 410].includes(error?.status)) {
+      if (error?.status !== 404) {
         button.disabled = false;
         message.replaceChildren(notice(errorText(error), "error"));
         return;
@@ -89,11 +90,12 @@ export function deletePhotoButton(photo, label, { message, done }) {
 
 // The thumbnails of a device's PHOTOS, given its KIND and REVIEW_STATUS, each a link to the
 // large photo; the large photo of a device not yet public is shown below them instead. With
-// DELETION ({ message, deleted }), each has a button that deletes it; DELETED(photo) runs
-// once one is gone.
+// DELETION ({ deleted }), each has a button that deletes it, saying below them how that went;
+// DELETED(photo) runs once one is gone.
 export function photoStrip(photos, kind, reviewStatus, deletion = null) {
   const isPublic = reviewStatus === "approved";
   const large = element("div", { class: "review-photos" });
+  const said = element("div", { "aria-live": "polite" });
   const thumbnails = (photos || []).map((photo, index) => {
     const alt = photoAlt(index, kind);
     const link = element("a", { href: photo.large, target: "_blank", rel: "noopener" },
@@ -107,16 +109,17 @@ export function photoStrip(photos, kind, reviewStatus, deletion = null) {
     if (!deletion) return link;
     const shown = element("figure", { class: "deletable-photo" }, link);
     shown.append(deletePhotoButton(photo, t("deletePhoto", { n: index + 1 }), {
-      message: deletion.message,
+      message: said,
       done: () => {
         shown.remove();
         large.replaceChildren();
+        said.replaceChildren(notice(t("photoDeleted")));
         deletion.deleted(photo);
       },
     }));
     return shown;
   });
-  return element("div", {}, element("div", { class: "photos" }, ...thumbnails), large);
+  return element("div", {}, element("div", { class: "photos" }, ...thumbnails), large, said);
 }
 
 // Fields of a revision named as the sheet names them (the others by their own label).
@@ -247,15 +250,14 @@ export function showDevice(feature, context) {
   const own = props.review_status === "pending";
   const rejected = props.review_status === "rejected";
   const deletion = !pending && session() && (own || rejected || isModerator()) ? {
-    message,
     deleted: (photo) => {
       props.photos = props.photos.filter((kept) => kept.id !== photo.id);
-      message.replaceChildren(notice(t("photoDeleted")));
       mapApi.reload();
     },
   } : null;
   const body = element("div", { class: "stack device-details" }, shownFacts, photoStrip(props.photos, props.kind, props.review_status, deletion), message);
-  openSheet(kindLabel(props.kind), body, { again: () => showDevice(feature, context) });
+  // Kept in the sheet it was in (a pin being placed, its form not to be lost): nothing moves.
+  if (!openSheet(kindLabel(props.kind), body, { again: () => showDevice(feature, context) })) return;
   // The device stays in sight beside its details, not under them: once the sheet holds all
   // that is added below, which makes it taller.
   const [lon, lat] = feature.geometry.coordinates;

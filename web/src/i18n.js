@@ -214,7 +214,7 @@ const STRINGS = {
       "conflict/username": "This pseudonym is taken. If it is yours, sign in with its password.",
       "conflict/verdict": "You already voted on this device on {voted_on}: you may vote on it again from {vote_again_on}.",
       merged: "This device was merged into another (the same one, pinned twice): change that one instead.",
-      "forbidden/review_status": "A moderator has reviewed this pin since: only moderators change it now. Report its details as wrong instead.",
+      "forbidden/review_status": "A moderator has approved this pin since: only moderators change it now.",
     },
   },
   fr: {
@@ -441,7 +441,7 @@ const STRINGS = {
       "invalid-input/new_password": "Nouveau mot de passe refusé : 10 caractères au moins.",
       "unprocessable-image": "Cette photo n'a pas pu être lue (fichier abîmé, animé ou trop grand) : choisissez-en une autre.",
       "conflict/geometry": "Un dispositif du même type est déjà signalé tout près : voyez « Déjà signalé ? ».",
-      "forbidden/review_status": "Un modérateur a relu ce signalement depuis : seuls les modérateurs le modifient désormais. Signalez plutôt ses détails comme faux.",
+      "forbidden/review_status": "Un modérateur a approuvé ce signalement depuis : seuls les modérateurs le modifient désormais.",
       "conflict/verdict": "Vous avez déjà donné votre avis sur ce dispositif le {voted_on} : vous pourrez le refaire à partir du {vote_again_on}.",
       "not-found": "Introuvable : ce dispositif n'existe pas ou plus.",
       gone: "Ce dispositif a été supprimé.",

@@ -142,19 +142,28 @@ const loadFailed = (error) => t("loadFailed", { message: errorText(error).replac
 // buttons, the filters while closed) and above the credits and the scale, whatever size the
 // text wraps those to: at 320 px with text at 200 %, the filters' summary reached down over the
 // status line, and the pin button covered the credits. Where the credits run as wide as the
-// scale's corner (a phone, French words), the scale stands above them rather than under them.
+// scale's corner (a phone, French words), the scale stands above them rather than under them;
+// where that would leave the status line less than two lines above the pin button (large text
+// on a small phone), the scale gives way: the status line and the credits matter more.
 function keepFootBetweenControls(map) {
   const foot = document.querySelector(".map-foot");
   const filters = document.getElementById("filters");
+  const button = document.getElementById("pin-button");
+  const status = document.getElementById("status");
   const container = map.getContainer();
   const scale = container.querySelector(".leaflet-bottom.leaflet-left");
   const credits = container.querySelector(".leaflet-bottom.leaflet-right");
   const place = () => {
     if (!filters.open) foot.style.top = `max(calc(100px + 0.5rem), ${filters.offsetTop + filters.offsetHeight + 8}px)`;
+    scale.style.display = "";
     const sideBySide = scale.offsetWidth + credits.offsetWidth <= container.clientWidth;
-    scale.style.bottom = sideBySide ? "" : `${credits.offsetHeight}px`;
-    const scaleTop = scale.offsetHeight + (sideBySide ? 0 : credits.offsetHeight);
-    foot.style.bottom = `max(28px, ${Math.max(scaleTop, credits.offsetHeight) + 4}px)`;
+    const lifted = sideBySide ? 0 : credits.offsetHeight;
+    const bottom = Math.max(scale.offsetHeight + lifted, credits.offsetHeight) + 4;
+    const twoLines = 2 * 1.2 * parseFloat(getComputedStyle(status).fontSize) + 8;
+    const shown = sideBySide || container.clientHeight - foot.offsetTop - bottom >= button.offsetHeight + 8 + twoLines;
+    scale.style.display = shown ? "" : "none";
+    scale.style.bottom = shown && lifted ? `${lifted}px` : "";
+    foot.style.bottom = `max(28px, ${shown ? bottom : credits.offsetHeight + 4}px)`;
   };
   const resized = new ResizeObserver(place);
   for (const node of [filters, container, scale, credits]) resized.observe(node);

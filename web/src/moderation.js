@@ -3,18 +3,18 @@
 // Then the photos new contributors added to public pins: approve (listed with the pin from
 // then on) or reject (deleted). Decisions need the network: they are sent at once, not queued.
 import { request } from "./api.js";
-import { deletePhotoButton, fieldFacts, largePhoto, photoAlt, photoStrip } from "./details.js";
+import { fieldFacts, largePhoto, photoAlt, photoStrip } from "./details.js";
 import { dayText, errorText, kindLabel, positionText, t } from "./i18n.js";
 import { element, field, notice, openSheet, placeLink, refuse } from "./ui.js";
 
-// Photos not yet public, at the size a moderator can judge them; with MESSAGE and REFRESH,
+// Photos not yet public, at the size a moderator can judge them; with ACT (a decision's),
 // each can be deleted (a face or a plate on a pin worth approving).
-const reviewPhotos = (photos, kind, deletion = null) => element("div", { class: "review-photos" },
+const reviewPhotos = (photos, kind, act = null) => element("div", { class: "review-photos" },
   ...photos.map((photo, index) => {
     const shown = largePhoto(photo, photoAlt(index, kind));
-    if (!deletion) return shown;
-    const done = () => deletion.refresh({ decided: true });
-    return element("figure", {}, shown, deletePhotoButton(photo, t("deletePhoto", { n: index + 1 }), { message: deletion.message, done }));
+    if (!act) return shown;
+    const remove = act(() => request("DELETE", `photos/${photo.id}`), t("deletePhotoConfirm"));
+    return element("figure", {}, shown, element("button", { type: "button", class: "secondary", onclick: remove }, t("deletePhoto", { n: index + 1 })));
   }));
 
 // What a decision on an item decided, merged or deleted meanwhile is refused with.
@@ -61,7 +61,7 @@ function queueItem({ device, author, duplicate_candidates: candidates }, refresh
     element("p", {}, placeLink(device.geometry.coordinates, t("showOnMap"))),
     // Every field that approval publishes, as the device's details show them.
     fieldFacts(props).list,
-    reviewPhotos(props.photos, props.kind, { message, refresh }),
+    reviewPhotos(props.photos, props.kind, act),
     candidates.length ? element("div", {}, element("h4", {}, t("candidates")), ...candidates.map((candidate) => element("div", { class: "candidate" },
       element("p", {}, `${kindLabel(candidate.kind)} — ${Math.round(candidate.distance_m)} m — ${candidate.id}`),
       photoStrip(candidate.photos, candidate.kind, candidate.review_status),

@@ -228,8 +228,10 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
 
   // The day the device was seen: today, or the photo's if the contributor says so.
   const today = new Date().toISOString().slice(0, 10);
-  const firstDay = queued ? props.observed_at.slice(0, 10) : today;
-  let observedDay = firstDay;
+  let observedDay = queued ? props.observed_at.slice(0, 10) : today;
+  // Whether that day is the photo's ("Use the photo's day"), kept with a pin in the outbox:
+  // the photo removed, the pin is no longer dated by it.
+  let dayOfPhoto = queued?.dayOfPhoto ?? false;
 
   // The photo the pin goes with so far (sent, kept for the outbox, or the corrected pin's),
   // which a photo refused in its place leaves as it was.
@@ -243,6 +245,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     if (!file) return;
     showPreview(file);
     observedDay = today;
+    dayOfPhoto = false;
     photo = { blob: file, id: null };
     showRemovable();
     // Another photo chosen meanwhile replaces the one being sent, which is given up.
@@ -258,7 +261,9 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       };
       uploading = uploadPhoto(file, photoKey, { onProgress, signal: sent.signal }).then(({ data }) => data);
       const data = await uploading;
-      if (upload !== sent) return;
+      // Answered though given up (replaced, removed, the form closed as the last byte went):
+      // not the pin's, and deleted rather than left on the server.
+      if (upload !== sent) return void forgetPhoto(data.id);
       photo = { blob: null, id: data.id };
       kept = { photo, photoKey, file };
       uploadedHere.add(data.id);
@@ -288,7 +293,9 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   });
 
   // Removed: the pin goes without a photo. One this form sent is deleted from the server at
-  // once, one being sent is given up, and the photo's day, if used, is no longer the pin's.
+  // once, one being sent is given up (deleted should it arrive all the same), one the outbox
+  // sent for the pin corrected is deleted once the correction is saved, and the photo's day,
+  // if used, is no longer the pin's.
   removePhoto.addEventListener("click", () => {
     upload?.abort();
     upload = uploading = null;
@@ -296,7 +303,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     photo = { blob: null, id: null };
     photoKey = null;
     kept = { photo, photoKey, file: null };
-    observedDay = firstDay;
+    if (dayOfPhoto) observedDay = today;
+    dayOfPhoto = false;
     photoInput.control.value = "";
     hidePreview();
     showRemovable();
@@ -321,6 +329,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       const useDay = element("button", { type: "button" }, t("usePhotoDay", { day: dayText(takenDay) }));
       useDay.addEventListener("click", () => {
         observedDay = takenDay;
+        dayOfPhoto = true;
         useDay.replaceWith(notice(t("photoDayUsed", { day: dayText(takenDay) })));
       });
       photoStatus.append(useDay);
@@ -386,8 +395,11 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       // A pin sent while it was being corrected: the correction goes as a pin of the same id,
       // which the server answers as the contributor's own, and which then becomes an edit of
       // it (operations.js, sendCorrection).
-      const corrected = queued && await outbox.retry(queued.seq, { feature, force: false, ...photoFields });
-      if (!corrected) await outbox.add({ type: "pin", owner: author, feature, force: false, ...photoFields });
+      const corrected = queued && await outbox.retry(queued.seq, { feature, force: false, dayOfPhoto, ...photoFields });
+      if (!corrected) await outbox.add({ type: "pin", owner: author, feature, force: false, dayOfPhoto, ...photoFields });
+      // The photo the outbox had sent for the pin corrected, replaced or removed: deleted
+      // (attached to a pin stored with its answer lost, it leaves that pin too).
+      if (firstPhoto.id && photo.id !== firstPhoto.id) forgetPhoto(firstPhoto.id);
     }
     closeSheet();
     outbox.flush();

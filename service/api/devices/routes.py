@@ -160,8 +160,8 @@ def refuse_tags_of_fields(properties: dict, kept: dict | None = None) -> None:
     for key, value in (properties.get("tags") or {}).items():
         if key in TAGS_OF_FIELDS and kept.get(key) != value:
             raise ValidationFailed(
-                f"The tag {key!r} is what the field {TAGS_OF_FIELDS[key]} says: set that field "
-                "instead (tags hold what no field does).",
+                f"The tag {key!r} stands for the field {TAGS_OF_FIELDS[key]}: tags hold what "
+                "no field says.",
                 field="properties.tags",
             )
 
@@ -338,7 +338,6 @@ class DeviceViews(MethodView):
     def post(self, feature, force=False):
         """Pin a device (the Feature id may be a client-made UUID; retries are safe)"""
         user = g.user
-        refuse_tags_of_fields(feature["properties"])
         columns = PROPERTY_DEFAULTS | feature["properties"]
         device_id = feature.get("id") or uuid.uuid4()
         photo_ids = feature.get("photo_ids", [])
@@ -346,6 +345,7 @@ class DeviceViews(MethodView):
         if existing is not None:
             replay_or_conflict(existing, columns, feature["geometry"], photo_ids)
             return feature_response(device_id, 200, {"Location": device_url(device_id)})
+        refuse_tags_of_fields(feature["properties"])
         trusted = is_trusted(user)  # one count of approved pins serves both rules below
         if not trusted:
             check_pin_rate(user)
