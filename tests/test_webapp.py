@@ -239,9 +239,11 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     page.get_by_role("button", name="Account", exact=True).click()
     pinned = db("SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM devices")
     day = long_day(pinned.scalar_one())
-    expect(page.locator(".contributions")).to_have_text(
+    expect(page.locator(".contributions > li").first).to_have_text(
         f"camera — pinned on {day} — Review: pending"
     )
+    # The photo sent with it, listed apart, as its sender's to delete.
+    expect(page.locator(".your-photos img")).to_have_count(1)
     # Each leads to its pin on the map.
     lon, lat = db("SELECT ST_X(geom), ST_Y(geom) FROM devices WHERE id = :id", id=device.id).one()
     link = page.locator(".contributions").get_by_role("link", name="camera")
@@ -3094,6 +3096,31 @@ def test_the_author_deletes_a_photo_of_their_pin_awaiting_review(phone, db, as_u
     kept = {str(photo) for photo in db("SELECT id FROM photos").scalars()}
     assert gone in both and kept == both - {gone}
     assert db("SELECT review_status FROM devices").scalar_one() == "pending"
+    assert phone.errors == []
+
+
+def test_a_contributor_deletes_their_photo_of_a_pin_approved_since(phone, db, moderator, as_user):
+    """Approved, the pin is no longer its author's to edit: the photo they sent with it (a
+    face caught by mistake) is still theirs to delete, from their contributions."""
+    author = as_user()
+    device = pin(author, 2.3522, 48.8566, kind="sensor")
+    uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    review = moderator.post(f"/api/v1/devices/{device['id']}/review", json={"decision": "approve"})
+    assert review.status_code == 200
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.get_by_role("button", name="Account", exact=True).click()
+    sheet = page.locator("#sheet")
+    expect(sheet.get_by_role("heading", name="Your photos")).to_be_visible()
+    expect(sheet.locator(".your-photos img")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(lambda answer: answer.request.method == "DELETE") as deleted:
+        sheet.get_by_role("button", name="Delete photo 1").click()
+    assert deleted.value.status == 204
+    expect(sheet).to_contain_text("Photo deleted.")
+    expect(sheet.locator(".your-photos img")).to_have_count(0)
+    assert db("SELECT count(*) FROM photos").scalar_one() == 0
+    assert db("SELECT review_status FROM devices").scalar_one() == "approved"
     assert phone.errors == []
 
 

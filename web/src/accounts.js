@@ -1,7 +1,8 @@
 // Accounts: register with a pseudonym, sign in, sign out (the token is revoked on the server)
 // here or everywhere, change the password, and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
-import { ApiError, OfflineError, request, setToken } from "./api.js";
+import { API, ApiError, OfflineError, request, setToken, showImage } from "./api.js";
 import { dayText, errorText, kindLabel, t, valueLabel } from "./i18n.js";
+import { deletePhotoButton } from "./photo-deletion.js";
 import { SessionChanged, isTransient } from "./queue.js";
 import { deleteSetting, forgetAccountData, getSetting, setSetting } from "./store.js";
 import { element, field, markInvalid, namedControls, notice, openSheet, placeLink, refuse } from "./ui.js";
@@ -214,10 +215,33 @@ async function fillContributions(list) {
         props.review_reason ? ` (${props.review_reason})` : ""));
     }
     if (!data.devices.length) items.push(element("li", {}, t("noContributions")));
+    if (data.photos.length) items.push(element("li", {}, element("h4", {}, t("yourPhotos")), yourPhotos(data.photos)));
   } catch (error) {
     items.push(element("li", {}, errorText(error)));
   }
   list.replaceChildren(...items);
+}
+
+// The photos the account uploaded, each with the day and the button that deletes it: a face
+// or a plate caught by mistake, on a pin a moderator approved since (which its author no
+// longer edits) or added to another's device, is still the contributor's to take back.
+function yourPhotos(photos) {
+  const said = element("div", { "aria-live": "polite" });
+  const list = element("ul", { class: "photos your-photos" }, ...photos.map((photo, index) => {
+    const alt = t("yourPhotoAlt", { n: index + 1, day: dayText(photo.created_at) });
+    const img = element("img", { alt, width: 96, height: 96 });
+    showImage(img, `${API}/photos/${photo.id}/thumbnail`).catch(() => { img.alt = t("photoOffline", { alt }); });
+    const item = element("li", {}, element("figure", {}, img,
+      deletePhotoButton(photo, t("deletePhoto", { n: index + 1 }), {
+        message: said,
+        done: () => {
+          item.remove();
+          said.replaceChildren(notice(t("photoDeleted")));
+        },
+      })));
+    return item;
+  }));
+  return element("div", {}, list, said);
 }
 
 // SAID: what the sheet says first when signed out (else why to sign in).

@@ -5,6 +5,7 @@ import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
 import { dayText, errorText, kindLabel, numberText, problemText, t, valueLabel } from "./i18n.js";
 import { revealInSight } from "./map.js";
+import { deletePhotoButton } from "./photo-deletion.js";
 import { startPinning } from "./pinning.js";
 import { deviceIdOf } from "./queue.js";
 import { closeSheet, element, field, notice, openSheet } from "./ui.js";
@@ -63,30 +64,6 @@ function photoImage(url, { alt, isPublic = false, width, height }) {
 export const largePhoto = (photo, alt) => photoImage(photo.large, { alt, width: photo.width, height: photo.height });
 
 export const photoAlt = (index, kind) => t("photoAlt", { n: index + 1, kind: kindLabel(kind) });
-
-// A button that deletes PHOTO from the server, once confirmed: its uploader's or a moderator's
-// to delete (a face or a plate caught by mistake, on a pin awaiting review or rejected, which
-// a moderator would otherwise have to publish or reject whole). DONE runs once it is gone,
-// deleted meanwhile included (404; a 410 says its pin was withdrawn, the photo still there);
-// a refusal is shown in MESSAGE.
-function deletePhotoButton(photo, label, { message, done }) {
-  const button = element("button", { type: "button", class: "secondary" }, label);
-  button.addEventListener("click", async () => {
-    if (!window.confirm(t("deletePhotoConfirm"))) return;
-    button.disabled = true;
-    try {
-      await request("DELETE", `photos/${photo.id}`);
-    } catch (error) {
-      if (error?.status !== 404) {
-        button.disabled = false;
-        message.replaceChildren(notice(errorText(error), "error"));
-        return;
-      }
-    }
-    done();
-  });
-  return button;
-}
 
 // The thumbnails of a device's PHOTOS, given its KIND and REVIEW_STATUS, each a link to the
 // large photo; the large photo of a device not yet public is shown below them instead. With
