@@ -101,19 +101,29 @@ def read_device_feature(device_id: uuid.UUID):
     return row
 
 
-def lock_photo_and_device(photo_id: uuid.UUID) -> tuple[Photo, Device | None]:
+def lock_photo_and_device(
+    photo_id: uuid.UUID, *, of_deleted_device: bool = False
+) -> tuple[Photo, Device | None]:
     """A photo the caller may see and its device (None for a loose upload), both locked for
-    a change: the device first, as merges lock devices before their photos."""
-    photo, _ = find_photo(photo_id)
-    device = None if photo.device_id is None else find_device(photo.device_id, for_update=True)
-    photo, _ = find_photo(photo_id, for_update=True)
+    a change: the device first, as merges lock devices before their photos. OF_DELETED_DEVICE:
+    a photo of a withdrawn device too, which its sender may still delete (nothing brings a
+    withdrawn device back)."""
+    photo, _ = find_photo(photo_id, of_deleted_device=of_deleted_device)
+    device = None
+    if photo.device_id is not None and of_deleted_device:
+        device = session.get(Device, photo.device_id, with_for_update=True)
+    elif photo.device_id is not None:
+        device = find_device(photo.device_id, for_update=True)
+    photo, _ = find_photo(photo_id, for_update=True, of_deleted_device=of_deleted_device)
     return photo, device
 
 
-def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> tuple[Photo, bool]:
-    """A photo the caller may see (not one of a deleted device, nor someone else's loose
-    upload or photo awaiting review), and whether everyone may see it (an approved photo of a
-    public pin)."""
+def find_photo(
+    photo_id: uuid.UUID, *, for_update: bool = False, of_deleted_device: bool = False
+) -> tuple[Photo, bool]:
+    """A photo the caller may see (not one of a deleted device, unless OF_DELETED_DEVICE, nor
+    someone else's loose upload or photo awaiting review), and whether everyone may see it (an
+    approved photo of a public pin)."""
     query = (
         select(Photo, Device.deleted_at, Device.review_status, Device.created_by)
         .outerjoin(Device, Device.id == Photo.device_id)
@@ -126,7 +136,7 @@ def find_photo(photo_id: uuid.UUID, *, for_update: bool = False) -> tuple[Photo,
     )
     if not visible:
         raise NotFound(f"No photo has the id {photo_id}.")
-    if row.deleted_at is not None:
+    if row.deleted_at is not None and not of_deleted_device:
         raise Gone(f"Photo {photo_id} belongs to a deleted device.")
     public = is_public(row.review_status) and is_public(row.Photo.review_status)
     return row.Photo, row.Photo.device_id is not None and public

@@ -629,6 +629,20 @@ class TestDevices:
 
 
 class TestDelete:
+    def test_a_withdrawn_pins_photo_is_still_its_senders_to_delete(self, as_user, db, stored_keys):
+        """Nothing brings a withdrawn pin back: its photo (a face caught by mistake) is still
+        its sender's to take back, rows and files, not a 410 for ever."""
+        author, other = as_user(), as_user()
+        before = stored_keys()
+        device = pin(author)
+        url = f"/api/v1/devices/{device['id']}/photos"
+        # A colour of its own: files no other test's photo shares.
+        photo = upload(author, images.plain_photo(colour=(13, 57, 91)), url=url).get_json()
+        assert author.delete(f"/api/v1/devices/{device['id']}").status_code == 204
+        assert other.delete(f"/api/v1/photos/{photo['id']}").status_code == 404
+        assert author.delete(f"/api/v1/photos/{photo['id']}").status_code == 204
+        assert count_photos(db) == 0 and stored_keys() == before
+
     def test_delete_removes_the_photo_and_its_files(self, client, db, stored_keys):
         before = stored_keys()
         photo = uploaded(client, images.plain_photo(colour=(77, 66, 55)))

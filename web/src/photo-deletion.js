@@ -7,8 +7,7 @@ import { element, notice } from "./ui.js";
 // A button that deletes PHOTO from the server, once confirmed: its uploader's or a moderator's
 // to delete (a face or a plate caught by mistake, on a pin awaiting review or rejected, which
 // a moderator would otherwise have to publish or reject whole). DONE runs once it is gone,
-// deleted meanwhile included (404; a 410 says its pin was withdrawn, the photo still there);
-// a refusal is shown in MESSAGE.
+// deleted meanwhile included (404); a refusal is shown in MESSAGE.
 export function deletePhotoButton(photo, label, { message, done }) {
   const button = element("button", { type: "button", class: "secondary" }, label);
   button.addEventListener("click", async () => {

@@ -285,13 +285,14 @@ class PhotoByIdViews(MethodView):
     @blp.auth()
     @write_limit
     @blp.response(204)
-    @blp.problems(403, 404, 410)
+    @blp.problems(403, 404)
     def delete(self, photo_id):
-        """Delete a photo and the files no other photo shares (its uploader or a moderator)"""
-        photo, device = lock_photo_and_device(photo_id)
+        """Delete a photo and the files no other photo shares (its uploader or a moderator),
+        a withdrawn device's too"""
+        photo, device = lock_photo_and_device(photo_id, of_deleted_device=True)
         if not (g.user.is_moderator or photo.uploaded_by == g.user.id):
             raise Forbidden("Only the uploader or a moderator may delete this photo.")
-        if device is not None and is_public(photo.review_status):
+        if device is not None and device.deleted_at is None and is_public(photo.review_status):
             device.touch()
         delete_photos(photo_storage(), [photo])  # commits
         return Response(status=204)
