@@ -575,7 +575,9 @@ export const positionText = ([lon, lat], digits = 5) => t("position2", { lat: nu
 // it: "6 décembre 2026", "December 6, 2026".
 export function dayText(time) {
   const day = String(time).slice(0, 10);
-  return new Intl.DateTimeFormat(language, { dateStyle: "long", timeZone: "UTC" }).format(new Date(`${day}T00:00:00Z`));
+  const text = new Intl.DateTimeFormat(language, { dateStyle: "long", timeZone: "UTC" }).format(new Date(`${day}T00:00:00Z`));
+  // French writes the first of a month as an ordinal, 1er novembre, which Intl does not.
+  return language === "fr" ? text.replace(/^1 /, "1er ") : text;
 }
 // The sentences that say what was refused but not why.
 const GENERAL_SENTENCES = new Set(["bad-request", "validation-failed", "invalid-input", "conflict", "other"]);

@@ -91,6 +91,8 @@ test("days, kinds counted and a duplicate's refusal are said in the page's langu
   };
   setLanguage("fr");
   assert.equal(dayText("2026-12-06T00:00:00+00:00"), "6 décembre 2026");
+  assert.equal(dayText("2026-11-01"), "1er novembre 2026");
+  assert.equal(dayText("2026-11-11"), "11 novembre 2026");
   assert.equal(kindCount("camera", 2), "2 caméras");
   assert.equal(kindCount("microphone", 1), "1 micro");
   assert.equal(problemText(duplicate), "Un dispositif du même type est déjà signalé tout près : voyez « Déjà signalé ? ».");
