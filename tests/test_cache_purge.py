@@ -243,11 +243,11 @@ def test_a_timeline_is_kept_by_shared_caches_until_its_day_ends(moderator, isola
     """Its last period changes at midnight UTC, which no purge follows; a map of districts,
     whose figures change only with devices, is kept a day (purged at each change)."""
     load_paris(isolated, tmp_path)
+    now = datetime.now(UTC)  # before the answer, which may take seconds on a busy machine
     timeline = moderator.get("/api/v1/stats/timeline?district=75056&interval=day")
     shared = dict(
         part.strip().split("=") for part in timeline.headers["Cache-Control"].split(",")[1:]
     )
-    now = datetime.now(UTC)
     left = (datetime.combine(now.date() + timedelta(days=1), time.min, UTC) - now).seconds
     assert 0 < int(shared["s-maxage"]) <= left + 1
     compared = moderator.get("/api/v1/stats/compare?codes=75056")

@@ -242,8 +242,10 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     expect(page.locator(".contributions > li").first).to_have_text(
         f"camera — pinned on {day} — Review: pending"
     )
-    # The photo sent with it, listed apart, as its sender's to delete.
+    # The photo sent with it, listed apart, as its sender's to delete (loaded, with the token,
+    # before the sign-out below revokes it).
     expect(page.locator(".your-photos img")).to_have_count(1)
+    expect(page.locator(".your-photos img")).to_have_attribute("src", re.compile("^blob:"))
     # Each leads to its pin on the map.
     lon, lat = db("SELECT ST_X(geom), ST_Y(geom) FROM devices WHERE id = :id", id=device.id).one()
     link = page.locator(".contributions").get_by_role("link", name="camera")
@@ -1622,8 +1624,10 @@ def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_a
 
 def uncovered(page, selector: str) -> bool:
     """Whether what SELECTOR finds lies wholly in the map's part in sight: under the header,
-    clear of the sheet."""
+    clear of the sheet (not while the map draws it again)."""
     box = page.locator(selector).bounding_box()
+    if box is None:
+        return False
     sheet = page.locator("#sheet").bounding_box()
     header = page.locator("header").bounding_box()
     clear_of_sheet = (
