@@ -3160,6 +3160,23 @@ def test_a_contributor_deletes_their_photo_of_a_pin_approved_since(phone, db, mo
     assert phone.errors == []
 
 
+def test_a_contributor_sees_their_photo_of_a_withdrawn_pin_before_deleting_it(phone, db, as_user):
+    """A withdrawn pin's photo is gone for everyone else; its sender still sees it among their
+    photos (not a broken image) to decide whether to delete it."""
+    author = as_user()
+    device = pin(author, 2.3522, 48.8566, kind="sensor")
+    uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    assert author.delete(f"/api/v1/devices/{device['id']}").status_code == 204
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.get_by_role("button", name="Account", exact=True).click()
+    thumbnail = page.locator("#sheet .your-photos img")
+    expect(thumbnail).to_have_attribute("src", re.compile("^blob:"))
+    expect(thumbnail).to_have_attribute("alt", re.compile("^Your photo 1, sent on "))
+    assert thumbnail.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
+    assert phone.errors == []
+
+
 def test_a_moderator_deletes_a_photo_of_a_pin_awaiting_review_and_approves_the_pin(
     phone, db, moderator, as_user
 ):

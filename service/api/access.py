@@ -121,9 +121,12 @@ def lock_photo_and_device(
 def find_photo(
     photo_id: uuid.UUID, *, for_update: bool = False, of_deleted_device: bool = False
 ) -> tuple[Photo, bool]:
-    """A photo the caller may see (not one of a deleted device, unless OF_DELETED_DEVICE, nor
-    someone else's loose upload or photo awaiting review), and whether everyone may see it (an
-    approved photo of a public pin)."""
+    """A photo the caller may see (not one of a deleted device, unless OF_DELETED_DEVICE or
+    the caller sent it, nor someone else's loose upload or photo awaiting review), and whether
+    everyone may see it (an approved photo of a public pin still standing).
+
+    A withdrawn pin's photo stays its sender's to look at: they decide from it whether to
+    delete it (a face caught by mistake), as the app's list of their photos offers."""
     query = (
         select(Photo, Device.deleted_at, Device.review_status, Device.created_by)
         .outerjoin(Device, Device.id == Photo.device_id)
@@ -136,7 +139,9 @@ def find_photo(
     )
     if not visible:
         raise NotFound(f"No photo has the id {photo_id}.")
-    if row.deleted_at is not None and not of_deleted_device:
+    withdrawn = row.deleted_at is not None
+    sent_by_viewer = viewer.id is not None and row.Photo.uploaded_by == viewer.id
+    if withdrawn and not (of_deleted_device or sent_by_viewer):
         raise Gone(f"Photo {photo_id} belongs to a deleted device.")
-    public = is_public(row.review_status) and is_public(row.Photo.review_status)
+    public = not withdrawn and is_public(row.review_status) and is_public(row.Photo.review_status)
     return row.Photo, row.Photo.device_id is not None and public

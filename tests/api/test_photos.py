@@ -616,16 +616,25 @@ class TestDevices:
         assert gone.status_code == 410
         assert count_photos(db) == 0 and stored_keys() == before
 
-    def test_photos_of_a_deleted_device_are_no_longer_served(self, client):
+    def test_photos_of_a_deleted_device_are_served_to_their_sender_only(self, app, client, as_user):
+        """Gone for everyone else, a moderator included; its sender still sees it, kept by no
+        cache, to decide whether to delete it (the app lists it among their photos)."""
         device = pin(client)
         photo = upload(
             client, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos"
         ).get_json()
         assert fetch(client, photo["full"])[0].status_code in (200, 302)
         assert client.delete(f"/api/v1/devices/{device['id']}").status_code == 204
-        for url in (f"/api/v1/photos/{photo['id']}", photo["full"], photo["thumbnail"]):
-            response = client.get(url)
-            assert response.status_code == 410 and response.mimetype == PROBLEM
+        urls = (f"/api/v1/photos/{photo['id']}", photo["full"], photo["thumbnail"])
+        for other in (app.test_client(), as_user(), as_user("moderator")):
+            for url in urls:
+                response = other.get(url)
+                assert response.status_code == 410 and response.mimetype == PROBLEM
+        assert client.get(urls[0]).get_json()["id"] == photo["id"]
+        for url in urls[1:]:
+            response, data = fetch(client, url)
+            assert response.status_code in (200, 302) and data[:2] == b"\xff\xd8"
+            assert response.headers["Cache-Control"] == "no-store"
 
 
 class TestDelete:
