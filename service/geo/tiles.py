@@ -352,7 +352,8 @@ def cluster_feature_text(cells) -> ColumnElement:
 def select_device_clusters(flt: DeviceFilter, zoom: int, limit: int) -> Select:
     """Devices as clusters for a map at this zoom: Feature texts joined by commas, and their count.
 
-    Cells are those of the vector tiles at the same zoom; the `limit` most populous are kept.
+    Cells are those of the vector tiles at the same zoom; the `limit` most populous are kept,
+    and `matched` says how many there are in all (a map client tells a cut answer by it).
     Parameter `photo_base`.
     """
     cell_shift = cell_shift_parameter(min(zoom + cell_bits(zoom), KEY_ZOOM))
@@ -369,6 +370,7 @@ def select_device_clusters(flt: DeviceFilter, zoom: int, limit: int) -> Select:
                 "feature"
             ),
             func.row_number().over(order_by=(cells.c.n.desc(), cells.c.cell)).label("rank"),
+            func.count().over().label("matched"),
         )
         .select_from(cells.outerjoin(lone, cells.c.n == 1))
         .order_by(cells.c.n.desc(), cells.c.cell)
@@ -383,6 +385,7 @@ def select_device_clusters(flt: DeviceFilter, zoom: int, limit: int) -> Select:
             sql_string(""),
         ).label("features"),
         func.count().label("returned"),
+        func.coalesce(func.max(features.c.matched), 0).label("matched"),
     )
 
 

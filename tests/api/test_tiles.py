@@ -251,7 +251,7 @@ class TestClusteredListing:
         assert response.mimetype == "application/geo+json"
         body = response.get_json()
         assert body["type"] == "FeatureCollection"
-        assert body["numberReturned"] == 2
+        assert body["numberReturned"] == body["numberMatched"] == 2
         cluster, device = body["features"]
         assert cluster["properties"] == {
             "cluster": True,
@@ -266,6 +266,20 @@ class TestClusteredListing:
         url = "/api/v1/devices?cluster=true&zoom=12&bbox=2.2,48.7,2.6,48.95"
         again = client.get(url, headers={"If-None-Match": response.headers["ETag"]})
         assert again.status_code == 304
+
+    def test_a_cut_answer_says_how_many_cells_there_are_in_all(self, client):
+        """The `limit` most populous cells are kept: numberMatched tells a map client that the
+        others, emptier, are left out (else the map looks empty there)."""
+        pin(client, 2.3522, 48.8566)
+        pin(client, 2.3524, 48.8567, kind="alpr")
+        for lon in (2.40, 2.45, 2.50):
+            pin(client, lon, 48.80)
+        url = "/api/v1/devices?cluster=true&zoom=12&bbox=2.2,48.7,2.6,48.95"
+        body = client.get(f"{url}&limit=2").get_json()
+        assert (body["numberReturned"], body["numberMatched"]) == (2, 4)
+        assert body["features"][0]["properties"]["count"] == 2
+        empty = client.get("/api/v1/devices?cluster=true&zoom=12&bbox=3,40,3.1,40.1").get_json()
+        assert (empty["numberReturned"], empty["numberMatched"], empty["features"]) == (0, 0, [])
 
     def test_bbox_and_kind_filters_apply_to_clusters(self, client):
         pin(client, 2.3522, 48.8566)

@@ -247,6 +247,7 @@ def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
     body = feature_collection(
         clusters.features,
         numberReturned=clusters.returned,
+        numberMatched=clusters.matched,
         links=[link(request.url, "self"), *licence_links(device_credits())],
     )
     return conditional_response(body, GEOJSON)

@@ -293,7 +293,12 @@ class DeviceCollectionSchema(FeatureCollectionSchema):
         )
     )
     numberReturned = ma.fields.Integer()
-    numberMatched = ma.fields.Integer(metadata={"description": "Only with count=true"})
+    numberMatched = ma.fields.Integer(
+        metadata={
+            "description": "With count=true: devices in all; with cluster=true: cells in all "
+            "(more than numberReturned when the limit left some out)"
+        }
+    )
     links = ma.fields.List(ma.fields.Nested(LinkSchema))
 
 
