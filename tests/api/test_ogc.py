@@ -249,6 +249,17 @@ class TestItems:
         assert "Accept" in varies_on(item)
         assert links_by_rel(item.get_json())["self"]["type"] == expected
 
+    def test_an_items_self_link_is_the_url_it_was_read_at(self, client, paris):
+        """Its CRS and label kept: following it gives this document, not another one."""
+        query = "f=json&crs=http://www.opengis.net/def/crs/EPSG/0/3857"
+        item = client.get(f"{ITEMS}/{paris['louvre']}?{query}")
+        this = links_by_rel(item.get_json())["self"]
+        assert this["href"] == f"http://localhost{ITEMS}/{paris['louvre']}?{query}"
+        again = client.get(this["href"])
+        assert again.headers["Content-Crs"] == item.headers["Content-Crs"]
+        assert again.mimetype == item.mimetype == this["type"] == "application/json"
+        assert again.get_json()["geometry"] == item.get_json()["geometry"]
+
     def test_a_validator_of_one_label_is_not_valid_for_the_other(self, client, paris):
         """The same item labelled GeoJSON or JSON is two answers: a 304 must not tell a
         client of one label that the other's copy is current."""

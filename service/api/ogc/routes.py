@@ -486,7 +486,7 @@ class ItemViews(MethodView):
         media_type = labelled(args, GEOJSON)
         # The self link names the label: each label's body, and so its ETag, is its own.
         links = [
-            link(request.base_url, "self", media_type, "This feature"),
+            link(request.url, "self", media_type, "This feature"),
             other_label_link(media_type, "This feature"),
             link(collection_url, "collection", JSON, collection.title),
         ]
