@@ -79,13 +79,17 @@ def compress(response: Response) -> Response:
 
 
 def conditional_response(body: str | bytes, mimetype: str, headers=None) -> Response:
-    """A listing with a cheap ETag (a hash of its bytes), or 304 when the client has it."""
+    """A listing with a cheap ETag (a hash of its bytes), or 304 when the client has it.
+
+    A 304 is typed as its 200 would be (Werkzeug sends no Content-Type on a 304): the headers
+    that depend on the type, Vary and the security policy, are then those of the 200, which a
+    cache updates its copy with (RFC 9110, 15.4.5)."""
     data = body.encode() if isinstance(body, str) else body
     # A 128-bit XXH3: about 25 times faster than SHA-256 on a page of 1000 Features, and a
     # validator needs no resistance to forgery (a client only compares its own copies).
     etag = xxhash.xxh3_128_hexdigest(data)
     if request.if_none_match.contains_weak(etag):
-        response = Response(status=304, headers=headers)
+        response = Response(status=304, mimetype=mimetype, headers=headers)
     else:
         response = Response(data, mimetype=mimetype, headers=headers)
     response.set_etag(etag)

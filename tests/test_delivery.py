@@ -8,6 +8,8 @@ import pytest
 from service import create_app
 from service.config import Config
 from service.geo.crs import CRS84
+from tests import images
+from tests.api.test_tiles import tile_of
 from tests.helpers import GEOJSON, pin
 
 
@@ -167,6 +169,28 @@ class TestListingEtag:
         pin(client, 2.2, 48.9)
         changed = client.get(url, headers={"If-None-Match": etag})
         assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+    def test_a_304_carries_the_vary_and_policy_of_its_200(self, client, many):
+        """A cache updates its copy with the 304's headers (RFC 9110, 15.4.5): a tile or a
+        photo, never compressed, must not come back varying on Accept-Encoding, and a listing
+        must keep its Vary."""
+        device = pin(client, 2.35, 48.86)
+        photo = images.uploaded(client, images.plain_photo(colour=(31, 41, 59)))
+        urls = [
+            LISTINGS[0],
+            f"/api/v1/devices/{device['id']}",
+            "/tiles/devices/14/{}/{}.mvt".format(*tile_of(2.35, 48.86, 14)),
+            photo["thumbnail"],
+        ]
+        for url in urls:
+            first = client.get(url, headers={"Accept-Encoding": "gzip"})
+            assert first.status_code == 200, url
+            again = client.get(
+                url, headers={"Accept-Encoding": "gzip", "If-None-Match": first.headers["ETag"]}
+            )
+            assert again.status_code == 304, url
+            for name in ("Vary", "Content-Security-Policy"):
+                assert again.headers.get(name) == first.headers.get(name), (url, name)
 
     def test_the_etag_depends_on_the_filter(self, client, many):
         everything = client.get(LISTINGS[0]).headers["ETag"]

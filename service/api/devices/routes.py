@@ -396,7 +396,7 @@ class DeviceByIdViews(MethodView):
             raise device_gone(device_id, row.deleted_at)
         etag = etag_of(device_id, row.version)
         if request.if_none_match.contains_weak(etag.strip('"')):
-            return Response(status=304, headers={"ETag": etag})
+            return Response(status=304, mimetype=GEOJSON, headers={"ETag": etag})
         response = Response(row.feature, mimetype=GEOJSON)
         response.headers["ETag"] = etag
         return response

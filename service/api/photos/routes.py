@@ -324,7 +324,7 @@ class PhotoImageViews(MethodView):
             headers["Cache-Control"] = NOT_KEPT
         # If-None-Match compares weakly (RFC 9110, 13.1.2): W/"..." names these bytes too.
         if request.if_none_match.contains_weak(sha256):
-            return Response(status=304, headers=headers)
+            return Response(status=304, mimetype=OUTPUT_MEDIA_TYPE, headers=headers)
         storage = photo_storage()
         key = content_key(sha256)
         target = storage.redirect_url(key)

@@ -108,9 +108,9 @@ def tile_response(mvt) -> Response:
     etag = hashlib.blake2b(data, digest_size=12).hexdigest()
     headers = {"ETag": f'"{etag}"'}
     if request.if_none_match.contains_weak(etag):
-        return Response(status=304, headers=headers)
+        return Response(status=304, mimetype=MVT, headers=headers)
     if not data:
-        return Response(status=204, headers=headers)
+        return Response(status=204, mimetype=MVT, headers=headers)
     return Response(data, mimetype=MVT, headers=headers)
 
 
