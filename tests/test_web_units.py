@@ -40,6 +40,7 @@ def test_the_app_offers_the_values_the_server_takes():
     app = json.loads(run.stdout)
     assert app["KINDS"] == list(vocab.KIND_NAMES)
     assert app["CAMERA_KINDS"] == list(vocab.CAMERA_KINDS)
+    assert app["VISIBLE_PATTERN"] == vocab.VISIBLE.pattern
     assert app["VOCABULARY"] == {
         "camera_type": list(vocab.CAMERA_TYPES),
         "mount": list(vocab.MOUNTS),

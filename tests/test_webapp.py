@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageCms
 from playwright.sync_api import expect, sync_playwright
 
 from service import web
@@ -2562,6 +2562,85 @@ def pinned_offline(phone, username: str, **pin):
     outbox = page.locator("#outbox-button")
     expect(outbox).to_have_text("1 change waiting to be sent")
     return page, outbox
+
+
+def kept_photo(page) -> bytes:
+    """The bytes of the photo the outbox keeps with its first change."""
+    return bytes(
+        page.evaluate(
+            """() => new Promise((resolve) => { indexedDB.open("vigie").onsuccess = (event) => {
+            const request = event.target.result.transaction("outbox").objectStore("outbox").getAll();
+            request.onsuccess = async () => resolve(
+                [...new Uint8Array(await request.result[0].photo.arrayBuffer())]); }; })"""
+        )
+    )
+
+
+def test_a_photo_kept_offline_holds_nothing_of_what_its_file_said(phone, db, contributor):
+    """The outbox keeps the photo until the network comes back: a seized phone must not give
+    away where and when it was taken, nor the phone's serial number. The copy kept is drawn
+    again, upright, without them; it is the one sent."""
+    original = images.leaky_photo("JPEG", size=(600, 200), orientation=6)
+    assert images.SERIAL.encode() in original
+    page, _outbox = pinned_offline(phone, contributor, kind="camera", photo=original)
+    kept = kept_photo(page)
+    assert images.SERIAL.encode() not in kept and b"Exif" not in kept and b"GPS" not in kept
+    with Image.open(io.BytesIO(kept)) as picture:
+        assert picture.format == "JPEG" and picture.size == (200, 600)  # turned upright
+        assert not picture.getexif(), dict(picture.getexif())
+        # The browser's own sRGB profile at most, the same on every phone (none of the file's).
+        profile = picture.info.get("icc_profile")
+        if profile is not None:
+            described = ImageCms.ImageCmsProfile(io.BytesIO(profile)).profile.profile_description
+            assert described in ("sRGB", "sRGB IEC61966-2.1"), described
+    phone.context.set_offline(False)
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor).all()
+    assert device.photos == 1
+    assert db("SELECT width, height FROM photos").one() == (200, 600)
+
+
+def test_a_direction_emptied_is_refused_in_the_form_not_sent_as_north(phone, db, contributor):
+    """Typed then erased, a direction field reads as 0: the form asks for the degrees rather
+    than publish a north nobody measured."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    form = page.locator(".pin-form")
+    form.get_by_label(re.compile("^camera$")).check()
+    form.get_by_role("button", name="Add a direction").click()
+    direction = form.get_by_label("Direction (°) 1")
+    direction.fill("45")
+    direction.fill("")
+    form.get_by_role("button", name="Save").click()
+    expect(direction).to_be_focused()
+    assert direction.evaluate("input => input.validationMessage") == "Fill in this field."
+    assert outbox_count(page) == 0
+    direction.fill("135")
+    form.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor).all()
+    assert device.direction == [135]
+
+
+def test_notes_of_invisible_characters_alone_are_no_notes(phone, db, contributor):
+    """A zero-width space says nothing: the server would refuse it once the form is gone, and
+    the pin would wait in the outbox, refused. The form sends the pin without notes."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    form = page.locator(".pin-form")
+    form.get_by_label(re.compile("^sensor$")).check()
+    form.get_by_label("Notes").fill("\u200b \u2060")
+    form.get_by_role("textbox", name="Operator").fill(" City hall\u200b ")
+    form.get_by_role("button", name="Save").click()
+    phone.wait_until_sent()
+    notes, operator = db(
+        "SELECT notes, operator FROM devices d JOIN users u ON u.id = d.created_by"
+        " WHERE u.username = :username",
+        username=contributor,
+    ).one()
+    assert notes is None and operator == "City hall\u200b"
 
 
 def test_signing_out_offline_leaves_this_phone_with_nothing_of_the_account(phone, contributor):

@@ -11,7 +11,7 @@ import { contentOf, forgetPhoto, handOverUpload } from "./operations.js";
 import { dayText, errorText, kindLabel, t } from "./i18n.js";
 import { CONE_HANDLE_M, bearing, coneLatLngs, keepInSight, kindIcon, offset, pointInSight, styleOf, uncoveredArea } from "./map.js";
 import { choice, closeSheet, element, field, notice, openSheet } from "./ui.js";
-import { CAMERA_KINDS, DEFAULTS, KINDS, VOCABULARY } from "./vocabulary.js";
+import { CAMERA_KINDS, DEFAULTS, KINDS, VISIBLE_PATTERN, VOCABULARY } from "./vocabulary.js";
 
 const PIN_ZOOM = 19;
 const DEFAULT_ANGLE = 60;
@@ -135,10 +135,11 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   function listDirections() {
     directionList.replaceChildren(...directions.map((direction, index) => {
       const n = index + 1;
-      const input = field(`${t("direction")} ${n}`, "input", { type: "number", min: 0, max: 359, value: direction, name: `direction-${n}` });
+      // Required: emptied, the field would read as 0, north, a direction nobody measured.
+      const input = field(`${t("direction")} ${n}`, "input", { type: "number", min: 0, max: 359, value: direction, name: `direction-${n}`, required: true });
       input.control.addEventListener("input", () => {
         const value = Number(input.control.value);
-        if (Number.isInteger(value) && value >= 0 && value < 360) { directions[index] = value; drawCones(); }
+        if (input.control.value !== "" && Number.isInteger(value) && value >= 0 && value < 360) { directions[index] = value; drawCones(); }
       });
       const compass = element("button", { type: "button", class: "secondary" }, t("useCompass", { n }));
       compass.addEventListener("click", async () => {
@@ -342,8 +343,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     for (const [name, { control }] of Object.entries(selects)) chosen[name] = control.value || null;
     if (!CAMERA_KINDS.has(kind)) chosen.camera_type = null; // hidden: another kind has none
     chosen.height = height.control.value === "" ? null : Number(height.control.value);
-    chosen.operator = operator.control.value.trim() || null;
-    chosen.notes = notes.control.value.trim() || null;
+    chosen.operator = said(operator.control.value);
+    chosen.notes = said(notes.control.value);
     return chosen;
   }
   // The device as this form first reads it: what Save compares with, so that a field the
@@ -369,7 +370,9 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     form.querySelector("button[type=submit]").disabled = true;
     const here = marker.getLatLng();
     const geometry = { type: "Point", coordinates: [Number(here.lng.toFixed(7)), Number(here.lat.toFixed(7))] };
-    const photoFields = { photo: photo.blob, photoId: photo.id, photoKey: photo.blob ? photoKey : null };
+    // Kept on the phone until sent: a copy without what the file says (queued, it is one).
+    const keptPhoto = photo.blob && photo.blob !== queued?.photo ? await redrawnForThePhone(photo.blob) : photo.blob;
+    const photoFields = { photo: keptPhoto, photoId: photo.id, photoKey: photo.blob ? photoKey : null };
     // A photo still being sent goes on: the outbox takes its answer instead of sending it again.
     if (photo.blob && uploading) reportHandedOver = handOverUpload(photoKey, uploading.then((data) => data.id));
     if (device) {
@@ -440,6 +443,37 @@ function takenDay(tags) {
   }
   const gps = /^(\d{4}):(\d{2}):(\d{2})$/.exec(String(tags.GPSDateStamp ?? "").trim());
   return gps && tags.GPSTimeStamp != null ? `${gps[1]}-${gps[2]}-${gps[3]}` : null;
+}
+
+const VISIBLE = new RegExp(VISIBLE_PATTERN, "u");
+
+// Free text as sent: trimmed, and none when it holds nothing that shows (the server would
+// refuse it once the form is gone, from the outbox).
+function said(text) {
+  return VISIBLE.test(text) ? text.trim() : null;
+}
+
+// The longest side the server keeps of a photo (its full rendition): a copy needs no more.
+const KEPT_SIDE = 2560;
+
+// FILE as the outbox keeps it until it can be sent: drawn again, upright, into a JPEG that
+// holds none of what the file said (where and when it was taken, the phone's serial number),
+// which a seized phone would otherwise give away. A JPEG only, as its first bytes say (what
+// cameras write; the phone's label of a file may be wrong): another file is kept as it is,
+// to be refused by the server if it must be (a GIF, an animation), as it is online.
+async function redrawnForThePhone(file) {
+  const head = new Uint8Array(await file.slice(0, 3).arrayBuffer());
+  if (!(head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff)) return file;
+  try {
+    const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    const scale = Math.min(1, KEPT_SIDE / Math.max(bitmap.width, bitmap.height));
+    const canvas = element("canvas", { width: Math.round(bitmap.width * scale), height: Math.round(bitmap.height * scale) });
+    canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    bitmap.close();
+    return (await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92))) ?? file;
+  } catch {
+    return file;
+  }
 }
 
 // Where and on which day FILE was taken, as its EXIF says, read on the phone (offline, the

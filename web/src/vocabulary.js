@@ -12,3 +12,6 @@ export const VOCABULARY = {
 };
 // The fields that always hold a value (never empty), with the one a device gets without it.
 export const DEFAULTS = { operator_type: "unknown" };
+// A character that shows (service/vocabulary.py, VISIBLE): free text of spaces and invisible
+// characters alone says nothing, and the server refuses it.
+export const VISIBLE_PATTERN = "[^\\s\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]";
