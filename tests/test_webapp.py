@@ -3370,6 +3370,49 @@ def test_a_photo_not_yet_public_is_not_left_on_a_shared_phone_after_sign_out(pho
     assert [url for url in kept if photo["id"] in url] == []
 
 
+def kept_on_the_phone(page) -> dict:
+    """The areas the phone keeps for offline use, and how many devices."""
+    return page.evaluate(
+        """() => new Promise((resolve) => { indexedDB.open("vigie").onsuccess = (event) => {
+            const tx = event.target.result.transaction(["settings", "devices"]);
+            const areas = tx.objectStore("settings").get("areas");
+            const devices = tx.objectStore("devices").count();
+            tx.oncomplete = () => resolve({ areas: areas.result ?? [], devices: devices.result });
+        }; })"""
+    )
+
+
+def until_kept(page, seconds=20):
+    """Until the phone keeps an area (its store is written after the listing's answer)."""
+    for _ in range(seconds * 10):
+        if kept_on_the_phone(page)["areas"]:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("no area was kept")
+
+
+def test_signing_out_does_not_keep_the_spot_last_looked_at_again(phone, moderator, contributor):
+    """Sign-out forgets the areas seen and their devices; the map drawn again right after must
+    not keep the view shown, the street a contributor was surveying. A view moved to afterwards
+    is kept, as for anyone."""
+    assert moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566)).status_code == 201
+    page = phone.open()
+    phone.sign_in(contributor)
+    until_kept(page)
+    page.get_by_role("button", name="Account", exact=True).click()
+    with page.expect_response(lambda answer: "cluster=true" in answer.url):
+        page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
+    expect(page.get_by_role("form", name="Sign in")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert kept_on_the_phone(page) == {"areas": [], "devices": 0}
+    page.locator("#sheet-close").click()
+    with page.expect_response(lambda answer: "cluster=true" in answer.url):
+        page.locator("#map").focus()
+        page.keyboard.press("ArrowRight")
+    until_kept(page)
+    assert phone.errors == []
+
+
 def test_a_public_photo_shows_offline_and_no_longer_once_deleted(phone, moderator):
     """Kept by the worker for offline, asked again online: a photo a moderator deleted (a
     face, a window) leaves the phone the next time it is shown."""

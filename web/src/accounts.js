@@ -16,10 +16,11 @@ export const session = () => current;
 export const isModerator = () => ["moderator", "admin"].includes(current?.role);
 export const onSessionChange = (listener) => listeners.push(listener);
 
-function changed(next) {
+// FORGOTTEN: the phone has just forgotten what the account saw (a sign-out, a session ended).
+function changed(next, { forgotten = false } = {}) {
   current = next;
   setToken(next?.token ?? null);
-  for (const listener of listeners) listener(next);
+  for (const listener of listeners) listener(next, { forgotten });
 }
 
 export async function restoreSession(db) {
@@ -46,7 +47,7 @@ async function forgetSession(db) {
   unansweredPasswordChange = null;
   await deleteSetting(db, "session");
   await forgetAccountData(db);
-  changed(null);
+  changed(null, { forgotten: true });
 }
 
 // SEND(item, progress, token) given the token of the item's own account, read in the same

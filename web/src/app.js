@@ -169,10 +169,10 @@ async function whenOnline() {
 document.getElementById("account-button").addEventListener("click", () => showAccount(db));
 document.getElementById("pin-button").addEventListener("click", () => (session() ? startPinning({ mapApi, outbox }) : showAccount(db)));
 // Another account: its own outbox (queue.js), sent now, and what it may see.
-onSessionChange((next) => {
+onSessionChange((next, { forgotten }) => {
   if (next) forgetRefusals();
   showSessionControls();
-  mapApi.reload();
+  mapApi.reload({ forgotten });
   outbox.all().then(outboxView.update);
   if (next && navigator.onLine) flushOutbox().catch(() => null);
 });

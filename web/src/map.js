@@ -339,6 +339,9 @@ export function createMap({ basemap, db, onSelect }) {
       .map((v) => Number(v.toFixed(6)));
   }
 
+  // The view not to keep on the phone (see reload), as currentBbox() joins it.
+  let unkeptView = null;
+
   async function load() {
     if (inFlight) inFlight.abort();
     clearTimeout(retry);
@@ -375,7 +378,7 @@ export function createMap({ basemap, db, onSelect }) {
       // Close up, devices of one spot stay grouped at every zoom: the area's devices are then
       // asked one by one for the phone.
       const still = () => currentToken() === token;
-      if (shownKinds.size === KINDS.length) {
+      if (shownKinds.size === KINDS.length && bbox.join() !== unkeptView) {
         const every = devices.length === data.features.length ? devices : await devicesOneByOne(bbox, signal);
         if (every) await keepArea(db, bbox, every, still);
       }
@@ -479,7 +482,15 @@ export function createMap({ basemap, db, onSelect }) {
     const place = viewFromHash(new URL(event.newURL).hash);
     if (place) map.setView([place.lat, place.lon], place.zoom);
   });
-  return { map, load, setKindShown, showPending, highlight, basemapReady, reload: () => { drawn = null; return load(); } };
+  // FORGOTTEN: the phone has just forgotten what the account saw (signed out): the view shown
+  // then is drawn but not kept again, which would leave the spot last looked at on the phone;
+  // a view moved to afterwards is kept, as for anyone.
+  const reload = ({ forgotten = false } = {}) => {
+    unkeptView = forgotten ? currentBbox().join() : null;
+    drawn = null;
+    return load();
+  };
+  return { map, load, setKindShown, showPending, highlight, basemapReady, reload };
 }
 
 // Where a form rising from the bottom puts the pin, in the part of the map it leaves in sight:
