@@ -2609,6 +2609,9 @@ def test_a_direction_emptied_is_refused_in_the_form_not_sent_as_north(phone, db,
     form = page.locator(".pin-form")
     form.get_by_label(re.compile("^camera$")).check()
     form.get_by_role("button", name="Add a direction").click()
+    # Its handle is dragged only: no Tab stop where no key would turn it.
+    handle = page.locator(".leaflet-marker-icon", has=page.locator(".cone-handle"))
+    assert handle.get_attribute("tabindex") is None and handle.get_attribute("role") is None
     direction = form.get_by_label("Direction (°) 1")
     direction.fill("45")
     direction.fill("")
@@ -2621,6 +2624,24 @@ def test_a_direction_emptied_is_refused_in_the_form_not_sent_as_north(phone, db,
     phone.wait_until_sent()
     [device] = devices_by(db, contributor).all()
     assert device.direction == [135]
+
+
+def test_with_motion_reduced_the_map_jumps_rather_than_glides(phone):
+    """prefers-reduced-motion: an arrow key moves the map at once, no glide (WCAG 2.3.3)."""
+    page = phone.open()
+    page.emulate_media(reduced_motion="reduce")
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    page.locator("#map").focus()
+    moved = page.evaluate(
+        """() => {
+            document.getElementById("map").dispatchEvent(
+                new KeyboardEvent("keydown", { key: "ArrowRight", keyCode: 39, bubbles: true }));
+            return document.querySelector(".leaflet-map-pane").style.transform;
+        }"""
+    )
+    assert moved.startswith("translate3d(-80px, 0px"), moved
+    assert phone.errors == []
 
 
 def test_notes_of_invisible_characters_alone_are_no_notes(phone, db, contributor):

@@ -169,10 +169,20 @@ function keepFootBetweenControls(map) {
   for (const node of [filters, container, scale, credits]) resized.observe(node);
 }
 
+// Motion asked to be reduced (a vestibular disorder): the map jumps rather than glides, zooms
+// and pans alike (WCAG 2.3.3), as the system setting stands when the page opens.
+const STILL = globalThis.matchMedia?.("(prefers-reduced-motion: reduce)").matches ?? false;
+const STILL_MAP = { zoomAnimation: false, fadeAnimation: false, markerZoomAnimation: false, inertia: false };
+
 export function createMap({ basemap, db, onSelect }) {
   const view = viewFromHash(window.location.hash) ?? DEFAULT_VIEW;
-  const map = L.map("map", { minZoom: 2, maxZoom: 20, zoomControl: false, keyboard: true })
+  const map = L.map("map", { minZoom: 2, maxZoom: 20, zoomControl: false, keyboard: true, ...(STILL ? STILL_MAP : {}) })
     .setView([view.lat, view.lon], view.zoom);
+  if (STILL) {
+    // Leaflet has no option for its pans (arrow keys, a place followed): each jumps instead.
+    const panBy = map.panBy.bind(map);
+    map.panBy = (offset, options) => panBy(offset, { ...options, animate: false });
+  }
   // Leaflet's zoom buttons, titled in the page's language (Leaflet's own titles are English).
   let zoom = null;
   const addZoom = () => {

@@ -88,21 +88,21 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       start = L.latLng(position.coords.latitude, position.coords.longitude);
       accuracy = Math.round(position.coords.accuracy);
       layers.addLayer(L.circle(start, { radius: accuracy, color: "#0b57d0", weight: 1, fillOpacity: 0.1, interactive: false, className: "accuracy-circle" }));
-      status.replaceChildren(notice(t("positionHint", { accuracy })));
+      status.replaceChildren(notice(t("positionHint", { accuracy, centre: t("pinAtCentre") })));
     } else {
       start = map.getCenter();
-      status.replaceChildren(notice(t("noPosition")));
+      status.replaceChildren(notice(t("noPosition", { centre: t("pinAtCentre") })));
     }
   }
   map.setView(start, Math.max(map.getZoom(), PIN_ZOOM), { animate: false });
   const draftIcon = () => L.divIcon({ className: "", html: kindIcon(kind, "draft"), iconSize: [32, 32], iconAnchor: [16, 16] });
   // Dragged with a pointer; from the keyboard, the map moves under it and "pin at centre" puts
   // it there: not a button that Enter would do nothing with (keyboard: false).
-  const marker = L.marker(start, { draggable: true, autoPan: true, keyboard: false, icon: draftIcon(), title: t("draftPin"), alt: t("draftPin"), zIndexOffset: 1000 }).addTo(layers);
+  const marker = L.marker(start, { draggable: true, autoPan: true, keyboard: false, icon: draftIcon(), title: t("draftPin", { centre: t("pinAtCentre") }), alt: t("draftPin", { centre: t("pinAtCentre") }), zIndexOffset: 1000 }).addTo(layers);
   // Found by a screen reader, named as above (again whenever its icon is made anew).
   const nameDraft = () => {
     marker.getElement().setAttribute("role", "img");
-    marker.getElement().setAttribute("aria-label", t("draftPin"));
+    marker.getElement().setAttribute("aria-label", t("draftPin", { centre: t("pinAtCentre") }));
   };
   nameDraft();
   const cones = L.layerGroup().addTo(layers);
@@ -117,8 +117,11 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     const angle = Number(angleInput.control.value) || DEFAULT_ANGLE;
     directions.forEach((direction, index) => {
       cones.addLayer(L.polygon(coneLatLngs(here.lat, here.lng, direction, angle), { color: styleOf(kind).color, weight: 1, fillOpacity: 0.25, interactive: false, className: "draft-cone" }));
+      // Dragged only: out of the tab order, where no key would turn it (the direction's field,
+      // typed, is the keyboard's way, and turns the handle).
       const handle = L.marker(offset(here.lat, here.lng, direction, CONE_HANDLE_M), {
         draggable: true,
+        keyboard: false,
         icon: L.divIcon({ className: "", html: `<span class="cone-handle" aria-hidden="true">${index + 1}</span>`, iconSize: [28, 28], iconAnchor: [14, 14] }),
         title: `${t("direction")} ${index + 1}`,
       });
