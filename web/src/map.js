@@ -9,7 +9,7 @@ import { createDeclaredLayer } from "./declared.js";
 import { dayText, errorText, kindCount, kindLabel, onLanguageChange, t, valueLabel } from "./i18n.js";
 import { devicesChangedOnPhone } from "./operations.js";
 import { cachedDevicesIn, contains, keepArea } from "./store.js";
-import { coverControls, element, openSheet, showText } from "./ui.js";
+import { coverControls, element, openSheet, setStandIn, showText } from "./ui.js";
 import { KINDS } from "./vocabulary.js";
 
 const MAX_FEATURES = 2000;
@@ -47,7 +47,9 @@ export const styleOf = (kind) => KIND_STYLES[kind] || FALLBACK_STYLE;
 function deviceName({ properties: props }) {
   const notes = props.notes?.length > 40 ? `${props.notes.slice(0, 40)}…` : props.notes;
   const details = [props.camera_type && valueLabel(props.camera_type), props.mount && valueLabel(props.mount), props.operator, notes].filter(Boolean);
-  return `${kindLabel(props.kind)} — ${details.length ? details.join(", ") : t("pinnedOn", { day: dayText(props.created_at) })}`;
+  // A pin not sent yet has no day of its own on the server.
+  const told = details.length ? details.join(", ") : props.created_at && t("pinnedOn", { day: dayText(props.created_at) });
+  return told ? `${kindLabel(props.kind)} — ${told}` : kindLabel(props.kind);
 }
 
 export function kindIcon(kind, extraClass = "") {
@@ -240,11 +242,36 @@ export function createMap({ basemap, db, onSelect }) {
       "pending-edit": t("pendingEdit"), "pending-withdraw": t("pendingWithdraw"), "refused-change": t("refusedChange"),
     }[extraClass];
     // "camera — pending pin (not sent yet)": the state, a heading elsewhere, goes on the line.
-    const title = state ? `${kindLabel(props.kind)} — ${state[0].toLowerCase()}${state.slice(1)}` : kindLabel(props.kind);
+    const stated = (name) => (state ? `${name} — ${state[0].toLowerCase()}${state.slice(1)}` : name);
+    const title = stated(kindLabel(props.kind));
     const marker = L.marker([lat, lon], { icon: deviceIcon(props.kind, extraClass), title, alt: title, riseOnHover: true, keyboard: true });
     // Pending: still in the outbox, not on the server.
     whenActivated(marker, () => onSelect(feature, { pending: OUTBOX_STATES.has(extraClass) }));
     layer.addLayer(marker);
+    // Read by a screen reader: what tells it from the markers beside it (the cluster's list
+    // says the same), not its kind alone; the tooltip stays short.
+    marker.getElement()?.setAttribute("aria-label", stated(deviceName(feature)));
+    placeOfMarker.set(marker.getElement(), marker.getLatLng());
+  }
+
+  // Where each marker drawn stands, by its element: drawn again, a marker is a new element,
+  // and the keyboard's focus on it would fall to the page's start.
+  const placeOfMarker = new WeakMap();
+  const focusedMarkerPlace = () => placeOfMarker.get(document.activeElement) ?? null;
+
+  // The marker now nearest PLACE within a tap (a cluster drawn as its devices, or back), else
+  // the map: what takes the focus a marker drawn again had.
+  function standingAt(place) {
+    const at = map.latLngToContainerPoint(place);
+    const apart = (layer) => map.latLngToContainerPoint(layer.getLatLng()).distanceTo(at);
+    const markers = [...devicesLayer.getLayers(), ...pendingLayer.getLayers()].filter((layer) => placeOfMarker.has(layer.getElement()) && apart(layer) <= TAP_TARGET / 2);
+    return markers.sort((a, b) => apart(a) - apart(b))[0]?.getElement() ?? map.getContainer();
+  }
+  // An opener the sheet gives the focus back to, drawn again meanwhile.
+  setStandIn((element) => placeOfMarker.has(element) && standingAt(placeOfMarker.get(element)));
+
+  function refocus(place) {
+    if (place && document.activeElement === document.body) standingAt(place).focus({ preventScroll: true });
   }
 
   // Close up, a cluster is a cell of 4 px (cell_bits in service/geo/tiles.py), at most 1.2 m
@@ -296,6 +323,7 @@ export function createMap({ basemap, db, onSelect }) {
   }
 
   function draw(features, { offline = false } = {}) {
+    const focusedPlace = focusedMarkerPlace();
     lastDraw = [features, { offline }];
     shownDevices = new Map(features.filter((feature) => !feature.properties.cluster).map((feature) => [feature.id, feature]));
     const outboxChanged = applyOutboxChanges();
@@ -322,11 +350,13 @@ export function createMap({ basemap, db, onSelect }) {
         else chooseInCluster(lat, lon, props.count, feature.members).catch((error) => { showText(status, loadFailed(error)); });
       });
       devicesLayer.addLayer(marker);
+      placeOfMarker.set(marker.getElement(), marker.getLatLng());
     }
     shownCounts = { offline, devices, clusters };
     sayWhatIsShown();
     // Markers left as they are otherwise: one may have the keyboard's focus.
     if (outboxChanged) drawPending();
+    refocus(focusedPlace);
   }
 
   // What the status line says of the map: the devices drawn (kept on the phone, offline), the
@@ -437,6 +467,7 @@ export function createMap({ basemap, db, onSelect }) {
 
   // The outbox's pins, and the devices its edits and withdrawals change, marked as not sent.
   function drawPending() {
+    const focusedPlace = focusedMarkerPlace();
     pendingLayer.clearLayers();
     for (const item of outboxItems) {
       if (item.type === "pin") addDevice(pendingLayer, item.feature, item.state === "refused" ? "refused" : "pending");
@@ -444,6 +475,7 @@ export function createMap({ basemap, db, onSelect }) {
     for (const changed of changedOnPhone.values()) {
       if (shownKinds.has(changed.feature.properties.kind)) addDevice(pendingLayer, changed.feature, changeClass(changed));
     }
+    refocus(focusedPlace);
   }
 
   // The outbox's edits and withdrawals applied to the devices last drawn: whether that

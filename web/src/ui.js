@@ -156,6 +156,10 @@ window.addEventListener("beforeunload", (event) => {
 });
 
 // Close the sheet (asked first if it holds unsaved work); false if the contributor kept it.
+// STAND_IN(element): what now stands for an element drawn again since (a marker), or null.
+let standIn = null;
+export const setStandIn = (find) => { standIn = find; };
+
 export function closeSheet() {
   if (!mayLeave()) return false;
   unsavedWork = null;
@@ -171,10 +175,10 @@ export function closeSheet() {
   onClose = null;
   const back = opener;
   opener = null;
-  // A marker redrawn meanwhile, a button hidden since: the map takes the focus instead.
+  // A marker redrawn meanwhile: the one now at its place; a button hidden since: the map.
   if (hadFocus) {
     back?.focus();
-    if (document.activeElement !== back) document.getElementById("map").focus();
+    if (document.activeElement !== back) ((back && standIn?.(back)) || document.getElementById("map")).focus();
   }
   const next = waiting;
   waiting = null;
