@@ -48,6 +48,11 @@ def engine():
 
 def report_import(report) -> None:
     click.echo(f"{report.inserted} districts added, {report.updated} updated in place.")
+    for code, earlier in report.taken_over:
+        click.echo(
+            f"{code} was of the dataset {earlier}: it is this one's now, with its shape, area "
+            "and credit"
+        )
     for code, reason in report.repaired:
         click.echo(f"repaired invalid geometry of {code} with ST_MakeValid: {reason}")
     for code in report.cut_at_antimeridian:
@@ -135,6 +140,14 @@ def population_command(file, code_field, population_field, year, source):
         f"district; {report.summed_parents} parents got the sum of their children; "
         f"{report.without_population} rows without a population were left out."
     )
+    if report.kept_parents:
+        click.echo(
+            f"{len(report.kept_parents)} parents kept a count of their own rather than the sum "
+            "of their children in this file, which may not cover them (give them a row to "
+            "change it): "
+            + ", ".join(f"{code} ({own}, not {total})" for code, own, total in report.kept_parents)
+            + "."
+        )
 
 
 @geodata_cli.command("list")
@@ -235,7 +248,7 @@ def refresh_statistics_command():
         session.rollback()
         click.echo(f"kept timelines not refreshed this time: {error.orig}", err=True)
     version = session.execute(select_data_version()).scalar_one()
-    requests = session.execute(select_outdated_requests(version)).scalars().all()
+    requests = session.execute(select_outdated_requests(version)).all()
     session.rollback()
     client = current_app.test_client()
     started, refreshed = time.perf_counter(), 0
@@ -243,13 +256,15 @@ def refresh_statistics_command():
     limiter = current_app.extensions["vigie.limiter"]
     limited, limiter.enabled = limiter.enabled, False
     try:
-        for path in requests:
-            response = client.get(path, headers={"Cache-Control": "no-cache"})
+        for path, media_type in requests:
+            # Asked as it was answered: a format chosen by Accept is asked by Accept again.
+            accept = {"Accept": media_type} if media_type else {}
+            response = client.get(path, headers={"Cache-Control": "no-cache", **accept})
             if response.status_code != 200:
                 click.echo(f"{path}: {response.status_code}", err=True)
                 continue
             # Computed again: the outdated entry is not refreshed a second time by the next run.
-            session.execute(delete_outdated(path, version))
+            session.execute(delete_outdated(path, media_type, version))
             session.commit()
             refreshed += 1
     finally:

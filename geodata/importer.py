@@ -28,6 +28,8 @@ class ImportReport:
     repaired: list[tuple[str, str]] = field(default_factory=list)  # (code, reason)
     cut_at_antimeridian: list[str] = field(default_factory=list)  # codes of rings across it
     skipped: list[str] = field(default_factory=list)  # why features were left out
+    # Districts of another dataset that this one now holds: (code, the dataset they were of).
+    taken_over: list[tuple[str, str]] = field(default_factory=list)
 
 
 def source_srid(crs: str | None) -> int:
@@ -223,6 +225,8 @@ def import_districts(
             "-90..90 (a CRS the file does not say, or misread?)"
         )
     connection.execute(sql.upsert_dataset(dataset, attribution, licence, source_url))
+    taken = connection.execute(sql.select_staged_of_other_datasets(dataset))
+    report.taken_over = [tuple(row) for row in taken]
     merged = connection.execute(
         sql.merge_staged_districts(level, dataset, population_year, population_source)
     ).all()
@@ -257,6 +261,8 @@ class PopulationReport:
     unmatched: int
     summed_parents: int
     without_population: int = 0  # rows whose population cell is empty: left out
+    # Parents keeping a count of their own rather than their children's sum: (code, own, sum).
+    kept_parents: list = field(default_factory=list)
 
 
 def import_population(
@@ -274,10 +280,13 @@ def import_population(
     for batch in batches(staged, 5000):
         connection.execute(sql.stage_population(), batch)
     matched = connection.execute(sql.join_staged_population(year, source)).all()
+    kept = connection.execute(sql.select_parents_keeping_their_count(year, source)).all()
     summed = connection.execute(sql.sum_population_into_parents(year, source)).all()
     sql.population_staging.drop(connection)
     given = sum(population is not None for population in read.values())
-    return PopulationReport(len(matched), given - len(matched), len(summed), len(read) - given)
+    return PopulationReport(
+        len(matched), given - len(matched), len(summed), len(read) - given, [tuple(k) for k in kept]
+    )
 
 
 def read_population_csv(path: str, code_field: str, population_field: str) -> dict:

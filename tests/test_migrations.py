@@ -160,3 +160,43 @@ def test_stored_features_are_written_again_with_days():
     finally:
         engine.dispose()
         drop_database(name)
+
+
+def test_populations_that_were_sums_of_their_children_are_marked_so():
+    """0038 marks summed the populations that equal one level of their children's, of the same
+    year and source (as a population file gave them); a count of its own stays one."""
+    name = f"vigie_migrations_{uuid.uuid4().hex[:8]}"
+    url = create_database(name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(url, "0037")
+        rows = [
+            ("75101", "75056", 15114, 2023, "INSEE"),
+            ("75102", "75056", 20890, 2023, "INSEE"),
+            ("75056", None, 36004, 2023, "INSEE"),  # their sum, as the join gave it
+            ("69381", "69123", 30000, 2023, "INSEE"),
+            ("69123", None, 522000, 2023, "INSEE"),  # a count of its own
+        ]
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO datasets (name, attribution) VALUES ('t', 'T')"))
+            for code, parent, population, year, source in rows:
+                connection.execute(
+                    text(
+                        "INSERT INTO districts (code, name, level, parent_code, population, "
+                        "population_year, population_source, dataset, geom, area_km2) VALUES "
+                        "(:code, :name, :level, :parent, :population, :year, :source, 't', "
+                        "ST_Multi(ST_MakeEnvelope(2.3, 48.8, 2.31, 48.81, 4326)), 1)"
+                    ),
+                    {"code": code, "name": code, "parent": parent, "population": population,
+                     "level": "commune" if parent is None else "arrondissement", "year": year,
+                     "source": source},
+                )  # fmt: skip
+        migrate.upgrade(url)
+        with engine.connect() as connection:
+            summed = connection.execute(
+                text("SELECT code FROM districts WHERE population_summed ORDER BY code")
+            ).scalars()
+            assert list(summed) == ["75056"]
+    finally:
+        engine.dispose()
+        drop_database(name)

@@ -36,6 +36,12 @@ def feature_collection(features: str, *, links: list[dict] | None = None, **memb
     return "".join(body)
 
 
+def compact_json(text: str) -> str:
+    """JSON that PostgreSQL's json_build_object and json_agg wrote (`{"a" : 1}`, a line break
+    between elements) written as every other answer is: small documents only, off hot paths."""
+    return orjson.dumps(orjson.loads(text)).decode()
+
+
 def link(href: str, rel: str, media_type: str = GEOJSON, title: str | None = None) -> dict:
     body = {"href": href, "rel": rel, "type": media_type}
     if title:

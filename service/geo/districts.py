@@ -23,12 +23,14 @@ from sqlalchemy import (
     literal,
     literal_column,
     not_,
+    or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Subquery
 
 from ..models import Dataset, District
 from .paging import select_first_features
@@ -220,6 +222,8 @@ def merge_staged_districts(
             "level": new.level,
             "parent_code": new.parent_code,
             "population": func.coalesce(new.population, District.population),
+            # A count of its own, from the file, or what it was.
+            "population_summed": keep_population & District.population_summed,
             "population_year": case(
                 (keep_population, District.population_year), else_=new.population_year
             ),
@@ -233,6 +237,16 @@ def merge_staged_districts(
         },
     )
     return statement.returning(literal_column("(xmax = 0)").label("inserted"))
+
+
+def select_staged_of_other_datasets(dataset: str) -> Select:
+    """The staged codes stored already under another dataset, which the merge takes over
+    (shape, area and credit then this dataset's): code and the dataset they were of."""
+    return (
+        select(District.code, District.dataset)
+        .where(District.code.in_(select(district_staging.c.code)), District.dataset != dataset)
+        .order_by(District.code)
+    )
 
 
 def stage_population():
@@ -252,18 +266,19 @@ def join_staged_population(year: int | None, source: str | None):
             population=population_staging.c.population,
             population_year=year,
             population_source=source,
+            population_summed=False,
             updated_at=func.now(),
         )
         .returning(District.code)
     )
 
 
-def sum_population_into_parents(year: int | None, source: str | None):
-    """Give a district without a population row the sum of its children of one level (Paris =
-    its 20 arrondissements, not those plus its quartiers), when every child of that level has a
-    population of this file's year and source and some got it from these rows: a sum of figures
-    of other years or origins would be labelled with this file's. The parents of other districts
-    keep their population, year and source."""
+def children_sums(year: int | None, source: str | None) -> Subquery:
+    """The parents of this file's districts without a row of their own, with the sum of their
+    children of one level (Paris = its 20 arrondissements, not those plus its quartiers), when
+    every child of that level has a population of this file's year and source and some got it
+    from these rows: a sum of figures of other years or origins would be labelled with this
+    file's."""
     of_this_file = and_(
         District.population_year.is_not_distinct_from(year),
         District.population_source.is_not_distinct_from(source),
@@ -290,25 +305,47 @@ def sum_population_into_parents(year: int | None, source: str | None):
         .subquery("levels")
     )
     # One level per parent, the same whichever the database reads first.
-    children = (
+    return (
         select(levels.c.code, levels.c.population)
+        .where(levels.c.code.not_in(select(population_staging.c.code)))
         .ext(distinct_on(levels.c.code))
         .order_by(levels.c.code, levels.c.level)
         .subquery("children")
     )
+
+
+# A parent the sum may give a population: one without, or whose population was a sum already.
+summable = or_(District.population.is_(None), District.population_summed)
+
+
+def sum_population_into_parents(year: int | None, source: str | None):
+    """Give the parents of children_sums their sum, unless they hold a count of their own (an
+    arrondissement under quartiers that may not cover it), which they keep with its year and
+    source; so do the parents of other districts. Returns the codes summed."""
+    children = children_sums(year, source)
     return (
         update(District)
-        .where(
-            District.code == children.c.code,
-            District.code.not_in(select(population_staging.c.code)),
-        )
+        .where(District.code == children.c.code, summable)
         .values(
             population=children.c.population,
             population_year=year,
             population_source=source,
+            population_summed=True,
             updated_at=func.now(),
         )
         .returning(District.code)
+    )
+
+
+def select_parents_keeping_their_count(year: int | None, source: str | None) -> Select:
+    """The parents of children_sums that keep a count of their own: code, own population and
+    the sum they were not given, by code (said, so that an import changes no figure unsaid)."""
+    children = children_sums(year, source)
+    return (
+        select(District.code, District.population, children.c.population.label("sum"))
+        .join(children, District.code == children.c.code)
+        .where(~summable)
+        .order_by(District.code)
     )
 
 

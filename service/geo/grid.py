@@ -81,7 +81,12 @@ def reach(bbox, cell_m: float) -> tuple[float, float, float, float]:
 def unsuitable_bbox(bbox, cell_m: float) -> str | None:
     """Why hexagons of CELL_M over this bbox cannot be drawn true in its UTM zone, if so."""
     west, south, east, north = reach(bbox, cell_m)
-    if bbox[0] > bbox[2] or west < -180 or east > 180:
+    if bbox[0] > bbox[2]:  # a box across the antimeridian, or longitudes written the wrong way
+        return (
+            f"minLon {bbox[0]:g} is greater than maxLon {bbox[2]:g}, which would cross the "
+            "antimeridian, and the grid does not: give the western longitude first."
+        )
+    if west < -180 or east > 180:
         return (
             f"The grid does not cross the antimeridian: hexagons of {cell_m:g} m that meet this "
             "bbox would. Keep the bbox off the antimeridian by four hexagons or more."

@@ -68,6 +68,11 @@ class District(Base):
     population: Mapped[int | None] = mapped_column(BigInteger)
     population_year: Mapped[int | None] = mapped_column(Integer)
     population_source: Mapped[str | None] = mapped_column(Text)
+    # The population is the sum of its children's (Paris, of its arrondissements), not a count
+    # of its own: a later population file may sum it again, never replace a count of its own.
+    population_summed: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
     dataset: Mapped[str] = mapped_column(
         String(100), ForeignKey("datasets.name", ondelete="RESTRICT"), nullable=False
     )
@@ -98,6 +103,8 @@ class StatisticsCache(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     # The request URL (host, path and query string), so that a refresh can compute it again.
     request: Mapped[str] = mapped_column(Text, nullable=False)
+    # The media type it was answered as, sent again as Accept (the format may be negotiated).
+    media_type: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     # statistics_data_version() when it was computed (migration 0013).
     data_version: Mapped[str] = mapped_column(Text, nullable=False)

@@ -878,6 +878,12 @@ class TestCompare:
         assert [d["code"] for d in body["districts"]] == ["Q1", "Q2"]
         assert body["totals"]["count"] == 1 and body["totals"]["outside_count"] is None
 
+    def test_outside_is_refused_with_its_reason(self, client, quarters):
+        response = client.get("/api/v1/stats/compare?codes=Q1&outside=true")
+        [error] = response.get_json()["errors"]
+        assert response.status_code == 400 and error["field"] == "outside"
+        assert "bounding box of far-apart districts means nothing" in error["message"]
+
     def test_a_code_given_twice_counts_once_against_the_limit(self, client, quarters):
         """200 codes at most: a list of 150 districts, each written twice, is 150 codes."""
         unknown = [f"X{n}" for n in range(148)]  # 404s name them: the limit passed first
@@ -1039,6 +1045,13 @@ class TestGrid:
         kept = db("SELECT DISTINCT side_m FROM device_hexagon_counts").scalars().all()
         assert kept == [int(side) for side in grid.KEPT_SIDES_M]  # the migration's sides
 
+    def test_longitudes_written_the_wrong_way_are_said_so(self, client):
+        response = client.get("/api/v1/stats/grid?bbox=2.5,48.8,2.2,48.9")
+        [error] = response.get_json()["errors"]
+        assert response.status_code == 400 and error["field"] == "bbox"
+        assert "minLon 2.5 is greater than maxLon 2.2" in error["message"]
+        assert "give the western longitude first" in error["message"]
+
     @pytest.mark.parametrize(
         ("query", "field"),
         [
@@ -1100,8 +1113,11 @@ class TestTimeline:
             ] * len(periods)
             assert [
                 (r["start"], int(r["added"]), int(r["removed"]), int(r["count"])) for r in rows
-            ] == [(p["start"][:10], p["added"], p["removed"], p["count"]) for p in periods]
+            ] == [(p["start"], p["added"], p["removed"], p["count"]) for p in periods]
             assert rows[0]["start"] == "2025-01-01" and rows[-1]["count"] == "2"
+        # The JSON written as every other answer: no " : ", the same day as the CSV's.
+        text = client.get(url, headers={"Cache-Control": "no-cache"}).get_data(as_text=True)
+        assert " : " not in text and "\n" not in text and '"start":"2025-01-01"' in text
 
     def test_since_lines_up_the_timelines_of_several_districts(self, client, quarters):
         """Each from the same first period, a district without change too, its earlier
@@ -1414,6 +1430,24 @@ class TestRefresh:
         again = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
         assert "0 of 0 cached statistics refreshed" in again.output, again.output
         assert by_code(cached.get_json())["Q1"]["count"] == 2
+
+    def test_the_refresh_asks_a_format_chosen_by_accept_by_accept_again(
+        self, app, client, quarters
+    ):
+        """A CSV asked by Accept is refreshed as a CSV, and a GeoJSON with tolerance= is not
+        asked as JSON (a 400 for ever): both are hits for their readers afterwards."""
+        asked = [
+            ({"Accept": "text/csv"}, STATS, "text/csv"),
+            ({"Accept": "application/geo+json"}, f"{STATS}&tolerance=50", "application/geo+json"),
+        ]
+        for headers, url, _media in asked:
+            client.get(url, headers=headers)
+        pin(client, 2.301, 48.801)
+        result = app.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
+        assert "2 of 2 cached statistics refreshed in" in result.output, result.output
+        for headers, url, media in asked:
+            response = client.get(url, headers=headers)
+            assert (response.headers["X-Cache"], response.mimetype) == ("hit", media)
 
     def test_the_cli_replays_the_devices_written_since_in_the_kept_timelines(
         self, app, client, db, quarters

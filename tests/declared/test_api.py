@@ -21,8 +21,11 @@ def test_datasets_give_provenance_versions_and_figures(client, db, isolated, tmp
         count_field="n",
     )
     add_device(db, lat=LAT + 10 * METRE_LAT)
-    (listed,) = client.get("/api/v1/declared/datasets").get_json()
+    listing = client.get("/api/v1/declared/datasets")
+    (listed,) = listing.get_json()
     one = client.get("/api/v1/declared/datasets/test-list")
+    for answer in (listing, one):  # written as every other answer, not as PostgreSQL's json
+        assert b" : " not in answer.data and b"\n" not in answer.data
     assert one.status_code == 200 and one.get_json() == listed
     assert (listed["name"], listed["publisher"], listed["version"]) == (
         "test-list",

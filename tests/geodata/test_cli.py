@@ -63,6 +63,11 @@ def test_import_reports_progress_added_updated_and_repaired(app, runner, tmp_pat
     # Imported again without its credit (new borders, say): the dataset keeps the credit.
     again = runner.invoke(args=[*args[:-2], "--licence", "ODbL 1.0"])
     assert "0 districts added, 3 updated in place." in again.output
+    # Imported under another dataset: the districts it takes over are named.
+    other = runner.invoke(args=[*args[:-4], "--dataset", "cli-other"])
+    assert "0 districts added, 3 updated in place." in other.output
+    assert "CLI1 was of the dataset cli-test: it is this one's now" in other.output
+    runner.invoke(args=args)  # back to the first dataset
     credit = stored(app, "SELECT attribution, licence FROM datasets WHERE name = 'cli-test'")
     assert [tuple(r) for r in credit] == [("Test credit", "ODbL 1.0")]
     rows = stored(
@@ -155,8 +160,14 @@ def test_import_with_a_wrong_field_fails_clearly_and_stores_nothing(app, runner,
 
 
 def test_population_command_joins_a_csv(app, runner, tmp_path):
+    """A parent holding a count of its own keeps it, and the command names it with both
+    figures, so that no official figure changes unsaid."""
     path = write_geojson(
-        tmp_path / "q.geojson", [district_feature("CLI1", square(2.3, 48.8, 0.01))]
+        tmp_path / "q.geojson",
+        [
+            district_feature("CLI1", square(2.3, 48.8, 0.01), parent="CLIP"),
+            district_feature("CLIP", square(2.3, 48.8, 0.02), pop=5000),
+        ],
     )
     runner.invoke(
         args=[
@@ -169,6 +180,10 @@ def test_population_command_joins_a_csv(app, runner, tmp_path):
             "code",
             "--name-field",
             "name",
+            "--parent-field",
+            "parent",
+            "--population-field",
+            "pop",
             "--dataset",
             "cli-test",
         ]
@@ -192,6 +207,9 @@ def test_population_command_joins_a_csv(app, runner, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "1 districts got a population" in result.output
+    assert "1 parents kept a count of their own" in result.output
+    assert "CLIP (5000, not 1234)." in result.output
+    assert stored(app, "SELECT population FROM districts WHERE code = 'CLIP'")[0][0] == 5000
     assert stored(app, "SELECT population_year FROM districts WHERE code = 'CLI1'")[0][0] == 2023
 
 

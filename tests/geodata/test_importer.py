@@ -343,6 +343,46 @@ def test_a_parent_is_the_sum_of_one_level_of_children_of_this_files_year_and_sou
     assert paris() == (36004, 2023, "INSEE")
 
 
+def test_a_parent_keeps_a_count_of_its_own_and_a_sum_is_summed_again(isolated, db, tmp_path):
+    """A file of quartiers covering part of an arrondissement does not replace its official
+    count with their sum (said, with both figures); Paris, a sum of its arrondissements, is
+    summed again from a later file of theirs."""
+    path = write_geojson(
+        tmp_path / "a.geojson",
+        [
+            district_feature("75101", square(2.30, 48.80, 0.01), parent="75056"),
+            district_feature("75102", square(2.31, 48.80, 0.01), parent="75056"),
+            district_feature("75056", square(2.30, 48.80, 0.02)),
+            district_feature("Q1", square(2.30, 48.80, 0.002), parent="75101"),
+            district_feature("Q2", square(2.302, 48.80, 0.002), parent="75101"),
+        ],
+    )
+    load(isolated, path, parent_field="parent")
+
+    def populate(rows: str, year: int, source: str):
+        csv_path = tmp_path / "pop.csv"
+        csv_path.write_text(f"code,pop\n{rows}")
+        return import_population(
+            isolated, str(csv_path), code_field="code", population_field="pop", year=year,
+            source=source,
+        )  # fmt: skip
+
+    def population(code):
+        return db(
+            "SELECT population, population_year, population_source, population_summed "
+            "FROM districts WHERE code = :code",
+            code=code,
+        ).one()
+
+    assert populate("75101,15114\n75102,20890\n", 2023, "INSEE").summed_parents == 1
+    assert population("75056") == (36004, 2023, "INSEE", True)
+    report = populate("Q1,1200\nQ2,3400\n", 2021, "IRIS")
+    assert (report.summed_parents, report.kept_parents) == (0, [("75101", 15114, 4600)])
+    assert population("75101") == (15114, 2023, "INSEE", False)
+    assert populate("75101,16000\n75102,21000\n", 2024, "INSEE").summed_parents == 1
+    assert population("75056") == (37000, 2024, "INSEE", True)
+
+
 @pytest.mark.parametrize("cell", ["19847.6", "inf", "nan", "-inf", "1e400"])
 def test_a_population_that_is_no_whole_number_is_refused(isolated, db, tmp_path, cell):
     csv_path = tmp_path / "pop.csv"

@@ -28,7 +28,15 @@ from ..credits import (
     with_credit_headers,
 )
 from ..fields import split_antimeridian
-from ..geojson import GEOJSON, JSON, CursorCodec, feature_collection, link, this_url_with
+from ..geojson import (
+    GEOJSON,
+    JSON,
+    CursorCodec,
+    compact_json,
+    feature_collection,
+    link,
+    this_url_with,
+)
 from .schemas import (
     DeclaredDatasetSchema,
     DeclaredSiteCollectionSchema,
@@ -53,7 +61,7 @@ class DeclaredDatasetViews(MethodView):
     @blp.response(200, DeclaredDatasetSchema(many=True), content_type=JSON)
     def get(self):
         """List the declared datasets with their provenance, versions and figures"""
-        body = session.execute(select_datasets_json()).scalar_one()
+        body = compact_json(session.execute(select_datasets_json()).scalar_one())
         return with_credit_headers(conditional_response(body, JSON), declared_site_credits())
 
 
@@ -66,7 +74,9 @@ class DeclaredDatasetByNameViews(MethodView):
         body = session.execute(select_dataset_json(name)).scalar_one_or_none()
         if body is None:
             raise NotFound(f"No declared dataset is named {name!r}.", field="name")
-        return with_credit_headers(conditional_response(body, JSON), declared_site_credits(name))
+        return with_credit_headers(
+            conditional_response(compact_json(body), JSON), declared_site_credits(name)
+        )
 
 
 @blp.route("/sites")

@@ -45,7 +45,7 @@ def written_on_primary(statements, what: str):
             return None
 
 
-def store(key: str, path: str, body: str, version: str) -> datetime:
+def store(key: str, path: str, media_type: str, body: str, version: str) -> datetime:
     """Keep a body on the primary (the version is that of the data it was computed from, on
     whichever server the request read); the time it was kept, or now if it was not.
 
@@ -57,7 +57,7 @@ def store(key: str, path: str, body: str, version: str) -> datetime:
     def keep(writer) -> datetime:
         writer.execute(delete_old_entries())
         writer.execute(fold_changes())
-        kept_at = writer.execute(store_cached(key, path, body, version)).scalar_one()
+        kept_at = writer.execute(store_cached(key, path, media_type, body, version)).scalar_one()
         if next(STORES) % max(1, max_entries // 10) == 0:
             writer.execute(delete_beyond(max_entries))
         return kept_at
@@ -85,11 +85,14 @@ def data_version() -> str:
     return session.execute(select_data_version()).scalar_one()
 
 
-def cached(fmt: str, compute: Callable[[], str], today: bool = False) -> tuple[str, datetime, str]:
+def cached(
+    fmt: str, media_type: str, compute: Callable[[], str], today: bool = False
+) -> tuple[str, datetime, str]:
     """The body for this request and how it was obtained: `hit` (cached, and no change
     committed since) or `miss` (computed now; `Cache-Control: no-cache` always computes, and
     STATS_CACHE=false neither reads nor keeps anything). TODAY: the body also depends on the
-    date (UTC, the sessions' time zone), which is then part of the key.
+    date (UTC, the sessions' time zone), which is then part of the key. MEDIA_TYPE: what the
+    body is answered as, kept for a refresh to ask it again (fmt may come from Accept).
 
     A computed body is stored only when the data version is the same before and after it:
     committed changes only add up, so the body then saw exactly the changes of that version.
@@ -111,4 +114,4 @@ def cached(fmt: str, compute: Callable[[], str], today: bool = False) -> tuple[s
     body = compute()
     if data_version() != version:  # a change committed meanwhile: answer, do not keep
         return body, datetime.now(UTC), "miss"
-    return body, store(key, request.url, body, version), "miss"
+    return body, store(key, request.url, media_type, body, version), "miss"

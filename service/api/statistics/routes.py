@@ -37,7 +37,7 @@ from ...geo.statistics.timeline import select_timeline
 from ...geo.view_cones import ViewModel
 from ..credits import declared_credits, device_credits, with_credit_headers
 from ..fields import split_antimeridian
-from ..geojson import GEOJSON, JSON, feature_collection
+from ..geojson import GEOJSON, JSON, compact_json, feature_collection
 from .cache import cached, refresh_stale_lines, refresh_timelines_of
 from .schemas import (
     CompareArgsSchema,
@@ -212,7 +212,7 @@ def density_response(query: DensityQuery, args: dict, name: str) -> Response:
             keep_timelines_within_reach(query.selection)
         return run_bounded(statement, query)
 
-    body, computed_at, source = cached(fmt, compute)
+    body, computed_at, source = cached(fmt, MEDIA_TYPES[fmt], compute)
     attribution = session.execute(select_attribution(query.selection, credits)).scalar_one()
     return statistics_response(body, fmt, computed_at, source, attribution, name, args)
 
@@ -401,7 +401,7 @@ class GridViews(MethodView):
                 attribution=credits,
             )
 
-        body, computed_at, source = cached("geojson", compute)
+        body, computed_at, source = cached("geojson", GEOJSON, compute)
         corners = "_".join(repr(value) for value in bbox)  # as given: two boxes, two names
         name = f"grid-{cell:g}m-{corners}"
         return statistics_response(body, "geojson", computed_at, source, credits, name, args)
@@ -440,10 +440,10 @@ class TimelineViews(MethodView):
             body = session.execute(statement).scalar_one_or_none()
             if body is None:
                 raise NotFound(f"No district has the code {code}.", field="district")
-            return body
+            return body if fmt == "csv" else compact_json(body)
 
         # Its periods run to today's: a body of another day lacks one.
-        body, computed_at, source = cached(fmt, compute, today=True)
+        body, computed_at, source = cached(fmt, MEDIA_TYPES[fmt], compute, today=True)
         selection = DistrictSelection(codes=[code])
         attribution = session.execute(select_attribution(selection, credits)).scalar_one()
         starting = f"-since-{since.isoformat()}" if since else ""

@@ -152,6 +152,17 @@ class CompareArgsSchema(DeviceSelectionArgsSchema, FormatArgsMixin):
     )
     at = MapDate()
 
+    @ma.pre_load
+    def refuse_outside(self, data, **_kwargs):
+        """Refused with its reason, not as a parameter unknown: the districts' own takes it."""
+        if "outside" in data:
+            raise ValidationError(
+                "compare counts no devices outside: the bounding box of far-apart districts "
+                "means nothing; ask /api/v1/stats/districts with their level or parent.",
+                "outside",
+            )
+        return data
+
 
 class GridArgsSchema(DeviceSelectionArgsSchema):
     bbox = BBox(required=True, across_antimeridian=False)
@@ -256,7 +267,7 @@ class GridSchema(FeatureCollectionSchema):
 
 
 class PeriodSchema(ma.Schema):
-    start = ma.fields.String()
+    start = ma.fields.String(metadata={"description": "Its first day, YYYY-MM-DD (UTC)"})
     added = ma.fields.Integer(
         metadata={"description": "Devices that entered the count: appeared, moved in, changed"}
     )

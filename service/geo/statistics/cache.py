@@ -30,9 +30,14 @@ def select_cached(key: str, data_version: str) -> Select:
     )
 
 
-def store_cached(key: str, request: str, body: str, data_version: str):
+def store_cached(key: str, request: str, media_type: str, body: str, data_version: str):
     statement = pg_insert(StatisticsCache).values(
-        key=key, request=request, body=body, data_version=data_version, computed_at=func.now()
+        key=key,
+        request=request,
+        media_type=media_type,
+        body=body,
+        data_version=data_version,
+        computed_at=func.now(),
     )
     return statement.on_conflict_do_update(
         index_elements=[StatisticsCache.key],
@@ -59,18 +64,22 @@ def delete_beyond(max_entries: int):
     return StatisticsCache.__table__.delete().where(StatisticsCache.key.not_in(newest))
 
 
-def delete_outdated(request: str, data_version: str):
-    """The entries of REQUEST that predate DATA_VERSION: once it is computed again, they are
-    what no request reads (kept under a key of before, or of another day)."""
+def delete_outdated(request: str, media_type: str | None, data_version: str):
+    """The entries of REQUEST, answered as MEDIA_TYPE, that predate DATA_VERSION: once it is
+    computed again, they are what no request reads (kept under a key of before, or of another
+    day)."""
     return StatisticsCache.__table__.delete().where(
-        StatisticsCache.request == request, StatisticsCache.data_version != data_version
+        StatisticsCache.request == request,
+        StatisticsCache.media_type.is_not_distinct_from(media_type),
+        StatisticsCache.data_version != data_version,
     )
 
 
 def select_outdated_requests(data_version: str) -> Select:
-    """The requests whose cached figures predate the last change, oldest first."""
+    """The requests whose cached figures predate the last change, with the media type each was
+    answered as, oldest first."""
     return (
-        select(StatisticsCache.request)
+        select(StatisticsCache.request, StatisticsCache.media_type)
         .where(StatisticsCache.data_version != data_version)
         .order_by(StatisticsCache.computed_at)
     )

@@ -22,6 +22,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import INTERVAL, JSON, TIMESTAMP, aggregate_order_by
+from sqlalchemy.sql.elements import ColumnElement
 
 from ... import vocabulary as vocab
 from ...models import District
@@ -105,7 +106,7 @@ def select_timeline(
         return timeline_csv(rows, unit, selection)
     period = func.json_build_object(
         sql_string("start"),
-        rows.c.start,
+        period_day(rows),
         sql_string("added"),
         rows.c.added,
         sql_string("removed"),
@@ -147,6 +148,13 @@ TIMELINE_CSV_COLUMNS = (
 )  # fmt: skip
 
 
+def period_day(rows) -> ColumnElement:
+    """Every period starts at 00:00 UTC: its day (YYYY-MM-DD) says it, in JSON as in CSV."""
+    return func.to_char(
+        rows.c.start.op("AT TIME ZONE")(sql_string("UTC")), sql_string("YYYY-MM-DD")
+    )
+
+
 def timeline_csv(rows, unit, selection: DistrictSelection):
     """The header, then a line per period of ROWS (the timeline's subquery), oldest first; NULL
     when no district has the code."""
@@ -154,10 +162,7 @@ def timeline_csv(rows, unit, selection: DistrictSelection):
         csv_cell(value, is_text=True)
         for value in (District.code, District.name, District.level, unit)
     ]
-    # Every period starts at 00:00 UTC: its day says it.
-    start = func.to_char(
-        rows.c.start.op("AT TIME ZONE")(sql_string("UTC")), sql_string("YYYY-MM-DD")
-    )
+    start = period_day(rows)
     line = func.concat(
         func.concat_ws(
             sql_string(","),
