@@ -160,6 +160,11 @@ class TestCql2:
             ("T_BEFORE(observed_at, DATE('2026-04-01'))", {"louvre"}),
             ("T_DURING(observed_at, INTERVAL('2026-02-01', '2026-04-01'))", {"louvre"}),
             ("T_INTERSECTS(observed_at, INTERVAL('2026-05-10', '..'))", {"bercy"}),
+            # As docs/ogc.md says: T_DURING is strict, and a time is the start of its day, so
+            # the first day is out; a DATE end is its whole day, so the last is in.
+            ("T_DURING(observed_at, INTERVAL('2026-03-01', '2026-05-10'))", {"bercy"}),
+            ("T_INTERSECTS(observed_at, INTERVAL('2026-03-01', '2026-05-10'))",
+             {"louvre", "bercy"}),
             # Times are days: bercy was observed at 08:30, which nobody else may learn.
             ("T_EQUALS(observed_at, TIMESTAMP('2026-05-10T00:00:00Z'))", {"bercy"}),
             ("T_EQUALS(observed_at, TIMESTAMP('2026-05-10T08:30:00Z'))", set()),
