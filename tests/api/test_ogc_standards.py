@@ -398,6 +398,14 @@ class TestCrs:
             response = client.get(f"{ITEMS}?bbox={bbox}&bbox-crs={EPSG}{crs}")
             assert ids(response) == {devices["louvre"]}, crs
 
+    def test_a_latitude_first_box_crosses_the_antimeridian_as_a_crs84_one(self, client, devices):
+        """Part 1 lets a CRS84 bbox cross ±180 (minLon > maxLon); the same box in EPSG:4326,
+        latitude first, as OpenLayers sends it in that CRS, finds the same devices."""
+        fiji = {pin(client, lon, -17.0)["id"] for lon in (179.5, -179.5)}
+        pin(client, 0.0, -17.0)
+        assert ids(client.get(f"{ITEMS}?bbox=179,-18,-179,-16")) == fiji
+        assert ids(client.get(f"{ITEMS}?bbox=-18,179,-16,-179&bbox-crs={EPSG}4326")) == fiji
+
     def test_a_box_past_its_crs_area_finds_what_the_area_holds(self, client, devices):
         """A larger box never finds fewer devices: projected boxes are cut to their CRS's area
         of use (past it, Web Mercator wraps round and Lambert-93 diverges)."""

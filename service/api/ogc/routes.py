@@ -553,8 +553,8 @@ def boxes_and_conditions(collection: OgcCollection, args: dict) -> tuple[list, l
     crs = SUPPORTED[args.get("bbox_crs", CRS84)]
     boxes = []
     for bbox in args["bbox"]:
-        if crs.is_storage:
-            boxes.append(bbox)
+        if crs.srid == 4326:  # the same box, latitude first: across the antimeridian alike
+            boxes.append((bbox[1], bbox[0], bbox[3], bbox[2]) if crs.latitude_first else bbox)
             continue
         box, condition = storage_box_and_condition(collection, bbox, crs)
         boxes.append(box)

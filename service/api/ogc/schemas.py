@@ -159,10 +159,8 @@ class ItemsArgsSchema(FormatArgsSchema):
             for west, south, east, north in data["bbox"]:
                 if crs.is_storage:
                     check_geographic(west, south, east, north)
-                elif crs.srid == 4326:  # latitude first
+                elif crs.srid == 4326:  # latitude first; a greater minLon crosses ±180 too
                     check_geographic(south, west, north, east)
-                    if south > north:
-                        raise ma.ValidationError("minLon must not exceed maxLon with EPSG:4326.")
                 elif west > east or south > north:
                     raise ma.ValidationError("A bbox's minimums must not exceed its maximums.")
         except ma.ValidationError as exc:
