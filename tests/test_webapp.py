@@ -1212,7 +1212,13 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
         ("Tags", "contact:phone=+33 6 12 34 56 78"),  # free text, published too
     ):
         expect(facts.locator(f"dt:text-is('{label}') + dd")).to_have_text(value)
-    approve = item.get_by_role("button", name="Approve")
+    # Named with its pin: a screen reader's list of the sheet's buttons tells one from another's.
+    title = "licence-plate reader — 48.85670, 2.35240"
+    approve = item.get_by_role("button", name=f"Approve — {title}", exact=True)
+    expect(item.get_by_role("button", name=f"Reject — {title}", exact=True)).to_be_visible()
+    expect(item.get_by_role("link", name=f"Show on the map — {title}", exact=True)).to_be_visible()
+    reason = item.get_by_role("textbox", name="Reason (shown to the author)", exact=True)
+    expect(reason).to_have_accessible_description(title)
     # Each one-tap decision is asked first (the buttons sit side by side): dismissed
     # (Playwright's default answer), nothing is decided.
     approve.click()

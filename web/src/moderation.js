@@ -7,14 +7,21 @@ import { fieldFacts, largePhoto, photoAlt, photoStrip } from "./details.js";
 import { dayText, errorText, kindLabel, positionText, t } from "./i18n.js";
 import { element, field, notice, openSheet, placeLink, refuse } from "./ui.js";
 
+// A control of a queue item named with the item (its title): a screen reader's list of the
+// sheet's buttons and links tells "Approve" of one pin from another's. The visible words come
+// first (WCAG 2.5.3).
+const ofItem = (text, title) => ({ "aria-label": `${text} — ${title}` });
+
 // Photos not yet public, at the size a moderator can judge them; with ACT (a decision's),
-// each can be deleted (a face or a plate on a pin worth approving).
-const reviewPhotos = (photos, kind, act = null) => element("div", { class: "review-photos" },
+// each can be deleted (a face or a plate on a pin worth approving), its button named with
+// the item's TITLE.
+const reviewPhotos = (photos, kind, act = null, title = "") => element("div", { class: "review-photos" },
   ...photos.map((photo, index) => {
     const shown = largePhoto(photo, photoAlt(index, kind));
     if (!act) return shown;
     const remove = act(() => request("DELETE", `photos/${photo.id}`), t("deletePhotoConfirm"));
-    return element("figure", {}, shown, element("button", { type: "button", class: "secondary", onclick: remove }, t("deletePhoto", { n: index + 1 })));
+    const text = t("deletePhoto", { n: index + 1 });
+    return element("figure", {}, shown, element("button", { type: "button", class: "secondary", onclick: remove, ...ofItem(text, title) }, text));
   }));
 
 // What a decision on an item decided, merged or deleted meanwhile is refused with.
@@ -44,8 +51,10 @@ function queueItem({ device, author, duplicate_candidates: candidates }, refresh
   const props = device.properties;
   const message = element("div", { "aria-live": "polite" });
   const act = acting(message, refresh);
-  const reason = field(t("reason"), "input", { name: "reason", maxlength: 1000 });
-  const reject = element("button", { type: "button", class: "secondary" }, t("reject"));
+  const title = `${kindLabel(props.kind)} — ${positionText(device.geometry.coordinates)}`;
+  const heading = element("h3", { id: `item-${device.id}` }, title);
+  const reason = field(t("reason"), "input", { name: "reason", maxlength: 1000, "aria-describedby": heading.id });
+  const reject = element("button", { type: "button", class: "secondary", ...ofItem(t("reject"), title) }, t("reject"));
   reject.addEventListener("click", () => {
     if (!reason.control.value.trim()) {
       refuse(item, message, t("reasonNeeded"), [reason.control]);
@@ -54,14 +63,16 @@ function queueItem({ device, author, duplicate_candidates: candidates }, refresh
     const json = { decision: "reject", reason: reason.control.value.trim() };
     return act(() => request("POST", `devices/${device.id}/review`, { json }))();
   });
+  const showOnMap = placeLink(device.geometry.coordinates, t("showOnMap"));
+  showOnMap.setAttribute("aria-label", ofItem(t("showOnMap"), title)["aria-label"]);
   const item = element("li", { class: "queue-item", "data-device": device.id },
-    element("h3", {}, `${kindLabel(props.kind)} — ${positionText(device.geometry.coordinates)}`),
+    heading,
     element("p", {}, madeBy(author, props.created_at)),
     // Where it stands, to check it against the map.
-    element("p", {}, placeLink(device.geometry.coordinates, t("showOnMap"))),
+    element("p", {}, showOnMap),
     // Every field that approval publishes, as the device's details show them.
     fieldFacts(props).list,
-    reviewPhotos(props.photos, props.kind, act),
+    reviewPhotos(props.photos, props.kind, act, title),
     candidates.length ? element("div", {}, element("h4", {}, t("candidates")), ...candidates.map((candidate) => element("div", { class: "candidate" },
       element("p", {}, `${kindLabel(candidate.kind)} — ${Math.round(candidate.distance_m)} m — ${candidate.id}`),
       photoStrip(candidate.photos, candidate.kind, candidate.review_status),
@@ -74,6 +85,7 @@ function queueItem({ device, author, duplicate_candidates: candidates }, refresh
     element("p", { class: "actions" }, element("button", {
       type: "button",
       onclick: act(() => request("POST", `devices/${device.id}/review`, { json: { decision: "approve" } }), t("approveConfirm")),
+      ...ofItem(t("approve"), title),
     }, t("approve"))),
     reason.node, reject, message);
   return item;
@@ -83,15 +95,18 @@ function photoItem(photo, refresh) {
   const message = element("div", { "aria-live": "polite" });
   const act = acting(message, refresh);
   const decide = (decision, question) => act(() => request("POST", `photos/${photo.id}/review`, { json: { decision } }), question);
+  const title = `${kindLabel(photo.kind)} — ${positionText(photo.coordinates)}`;
+  const showOnMap = placeLink(photo.coordinates, t("showOnMap"));
+  showOnMap.setAttribute("aria-label", ofItem(t("showOnMap"), title)["aria-label"]);
   return element("li", { class: "queue-item", "data-photo": photo.id },
-    element("h3", {}, kindLabel(photo.kind)),
+    element("h3", {}, title),
     element("p", {}, madeBy(photo.uploaded_by, photo.created_at)),
     // The device it was added to, on the map: what the photo should show.
-    element("p", {}, placeLink(photo.coordinates, t("showOnMap"))),
+    element("p", {}, showOnMap),
     reviewPhotos([photo], photo.kind),
     element("p", { class: "actions" },
-      element("button", { type: "button", onclick: decide("approve", t("approvePhotoConfirm")) }, t("approvePhoto")),
-      element("button", { type: "button", class: "secondary", onclick: decide("reject", t("rejectPhotoConfirm")) }, t("rejectPhoto"))),
+      element("button", { type: "button", onclick: decide("approve", t("approvePhotoConfirm")), ...ofItem(t("approvePhoto"), title) }, t("approvePhoto")),
+      element("button", { type: "button", class: "secondary", onclick: decide("reject", t("rejectPhotoConfirm")), ...ofItem(t("rejectPhoto"), title) }, t("rejectPhoto"))),
     message);
 }
 
