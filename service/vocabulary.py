@@ -82,8 +82,10 @@ OSM_KEYS = {
 NOTES_MAX_CHARS = 5000
 OPERATOR_MAX_CHARS = 255
 # Characters that show nothing though they are no space: soft hyphen, zero-width spaces and
-# joiners, direction marks and embeddings, word joiner and invisible operators, byte order mark.
-INVISIBLE = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+# joiners, direction marks and embeddings, word joiner and invisible operators, byte order mark;
+# and the separators and next-line control that Python's \s holds and ECMAScript's does not (the
+# app reads the same pattern).
+INVISIBLE = "\x1c-\x1f\x85\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 # A character that shows: free text of spaces and invisible characters alone says nothing.
 VISIBLE = re.compile(f"[^\\s{INVISIBLE}]")
 

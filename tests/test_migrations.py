@@ -163,8 +163,9 @@ def test_stored_features_are_written_again_with_days():
 
 
 def test_populations_that_were_sums_of_their_children_are_marked_so():
-    """0038 marks summed the populations that equal one level of their children's, of the same
-    year and source (as a population file gave them); a count of its own stays one."""
+    """0038 marks summed the populations of a child's year and source, as a population file
+    gave them (Paris, though one arrondissement was given another year since); a count of its
+    own from another publisher stays one."""
     name = f"vigie_migrations_{uuid.uuid4().hex[:8]}"
     url = create_database(name)
     engine = create_engine(url)
@@ -172,9 +173,9 @@ def test_populations_that_were_sums_of_their_children_are_marked_so():
         migrate.upgrade(url, "0037")
         rows = [
             ("75101", "75056", 15114, 2023, "INSEE"),
-            ("75102", "75056", 20890, 2023, "INSEE"),
+            ("75102", "75056", 21000, 2024, "INSEE"),  # given another year since
             ("75056", None, 36004, 2023, "INSEE"),  # their sum, as the join gave it
-            ("69381", "69123", 30000, 2023, "INSEE"),
+            ("69381", "69123", 30000, 2021, "IRIS"),
             ("69123", None, 522000, 2023, "INSEE"),  # a count of its own
         ]
         with engine.begin() as connection:

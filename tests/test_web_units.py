@@ -41,6 +41,7 @@ def test_the_app_offers_the_values_the_server_takes():
     assert app["KINDS"] == list(vocab.KIND_NAMES)
     assert app["CAMERA_KINDS"] == list(vocab.CAMERA_KINDS)
     assert app["VISIBLE_PATTERN"] == vocab.VISIBLE.pattern
+
     assert app["VOCABULARY"] == {
         "camera_type": list(vocab.CAMERA_TYPES),
         "mount": list(vocab.MOUNTS),
@@ -55,3 +56,20 @@ def test_the_app_offers_the_values_the_server_takes():
         for name in app["VOCABULARY"]
         if not columns[name].nullable
     }
+
+
+def test_the_app_and_the_server_see_the_same_characters_as_showing_nothing():
+    """The same pattern text, read by two engines whose \\s differ: compared by what it
+    matches, every character of the Basic Multilingual Plane, so that text the app sends as
+    written is not refused by the server (left refused in the outbox), or the reverse."""
+    script = (
+        "import('./src/vocabulary.js').then((m) => { const visible = new RegExp(m.VISIBLE_PATTERN,"
+        " 'u'); const blank = []; for (let c = 0; c < 0x10000; c += 1) if (!visible.test("
+        "String.fromCharCode(c))) blank.push(c); console.log(JSON.stringify(blank)); })"
+    )
+    run = subprocess.run(
+        [node(), "--input-type=module", "-e", script], cwd=WEB, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    server = [c for c in range(0x10000) if not vocab.VISIBLE.search(chr(c))]
+    assert json.loads(run.stdout) == server

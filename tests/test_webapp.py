@@ -2644,6 +2644,58 @@ def test_a_photo_kept_offline_holds_nothing_of_what_its_file_said(phone, db, con
     assert db("SELECT width, height FROM photos").one() == (200, 600)
 
 
+def test_a_photo_the_phone_cannot_draw_is_kept_without_its_metadata_segments(
+    phone, db, contributor
+):
+    """A JPEG the browser does not draw again (a decoder it lacks, a canvas too large) is kept
+    with its metadata segments dropped and whatever follows its end, not as its file."""
+    phone.context.add_init_script("window.createImageBitmap = () => Promise.reject(new Error())")
+    original = images.leaky_photo("JPEG", size=(600, 200), orientation=6) + b"TRAILER-SN-42"
+    page, _outbox = pinned_offline(phone, contributor, kind="camera", photo=original)
+    kept = kept_photo(page)
+    for said in (images.SERIAL.encode(), b"Exif", b"GPS", b"TRAILER"):
+        assert said not in kept, said
+    with Image.open(io.BytesIO(kept)) as picture:
+        assert picture.size == (600, 200) and not picture.getexif()  # not turned, whole
+        picture.load()
+    phone.context.set_offline(False)
+    phone.wait_until_sent()
+    assert devices_by(db, contributor).one().photos == 1
+
+
+def test_a_photo_stored_with_its_answer_lost_is_sent_again_as_its_copy(phone, db, contributor):
+    """Saved while its upload was under way, whose answer is then lost though the server stored
+    it: the outbox sends the copy it keeps, under a key of its own (the file's key with other
+    bytes would be refused), and the pin goes with its photo."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    held = []
+    page.route(
+        "**/api/v1/photos",
+        lambda route: held.append(route) if route.request.method == "POST" else route.fallback(),
+    )
+    page.get_by_role("button", name="Pin a device").click()
+    page.locator(".pin-form").get_by_label(re.compile("^camera$")).check()
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": images.leaky_photo("JPEG")}
+    )
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".pin-form")).to_be_hidden()
+    assert held[0].fetch().status == 201  # stored on the server...
+    held[0].abort()  # ...its answer lost on the way back
+    page.unroute("**/api/v1/photos")
+    phone.wait_until_sent()
+    [device] = devices_by(db, contributor).all()
+    assert device.photos == 1
+    # The first one, attached to nothing, waits for the cleanup of loose photos.
+    assert db("SELECT count(*) FROM photos WHERE device_id IS NULL").scalar_one() == 1
+    assert [error for error in phone.errors if "ERR_FAILED" not in error] == []  # the abort
+
+
 def test_a_direction_emptied_is_refused_in_the_form_not_sent_as_north(phone, db, contributor):
     """Typed then erased, a direction field reads as 0: the form asks for the degrees rather
     than publish a north nobody measured."""
@@ -3476,6 +3528,24 @@ def test_signing_out_does_not_keep_the_spot_last_looked_at_again(phone, moderato
         page.keyboard.press("ArrowRight")
     until_kept(page)
     assert phone.errors == []
+
+
+def test_signing_out_offline_does_not_keep_the_spot_once_back_online(phone, contributor):
+    """Signed out of this phone only, without network: back online, the map is drawn again
+    where it was, and that view is not kept either."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    until_kept(page)
+    phone.context.set_offline(True)
+    page.get_by_role("button", name="Account", exact=True).click()
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("button", name="Sign out", exact=True).click()
+    sheet.get_by_role("button", name="Sign out of this phone only").click()
+    expect(sheet).to_contain_text("Signed out of this phone")
+    with page.expect_response(lambda answer: "cluster=true" in answer.url):
+        phone.context.set_offline(False)
+    page.wait_for_load_state("networkidle")
+    assert kept_on_the_phone(page) == {"areas": [], "devices": 0}
 
 
 def test_a_public_photo_shows_offline_and_no_longer_once_deleted(phone, moderator):

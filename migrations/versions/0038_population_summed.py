@@ -3,8 +3,9 @@
 A population file gives a district without a row of its own the sum of its children (Paris, of
 its arrondissements). A later file of a finer level (quartiers under an arrondissement) must
 sum again a population that was a sum, never replace a district's own count, which the file
-cannot know its children cover. Populations stored before are marked summed where they equal
-the sum of one level of their children, of the same year and source, as the join gave them.
+cannot know its children cover. Populations stored before are marked summed where a child has
+the same year and source, as the join gave a parent its children's sum (a child given another
+year since left the sum as it was): a count of its own from another publisher stays one.
 
 Revision ID: 0038
 Revises: 0037
@@ -23,19 +24,12 @@ depends_on: str | Sequence[str] | None = None
 
 SUMMED_BEFORE = """
 UPDATE districts AS parent SET population_summed = true
-FROM (
-    SELECT parent_code, level, sum(population) AS population,
-           min(population_year) AS year, min(population_source) AS source
-    FROM districts
-    WHERE parent_code IS NOT NULL
-    GROUP BY parent_code, level
-    HAVING count(*) = count(population)
-       AND count(DISTINCT population_year) <= 1 AND count(DISTINCT population_source) <= 1
-) AS children
-WHERE parent.code = children.parent_code
-  AND parent.population = children.population
-  AND parent.population_year IS NOT DISTINCT FROM children.year
-  AND parent.population_source IS NOT DISTINCT FROM children.source
+WHERE parent.population IS NOT NULL AND EXISTS (
+    SELECT FROM districts AS child
+    WHERE child.parent_code = parent.code AND child.population IS NOT NULL
+      AND child.population_year IS NOT DISTINCT FROM parent.population_year
+      AND child.population_source IS NOT DISTINCT FROM parent.population_source
+)
 """
 
 

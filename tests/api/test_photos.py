@@ -630,7 +630,12 @@ class TestDevices:
             for url in urls:
                 response = other.get(url)
                 assert response.status_code == 410 and response.mimetype == PROBLEM
-        assert client.get(urls[0]).get_json()["id"] == photo["id"]
+            # A validator tells them nothing either: a 410, not a 304.
+            again = other.get(photo["thumbnail"], headers={"If-None-Match": "*"})
+            assert again.status_code == 410
+        metadata = client.get(urls[0])
+        assert metadata.get_json()["id"] == photo["id"]
+        assert "public" not in metadata.headers.get("Cache-Control", "")
         for url in urls[1:]:
             response, data = fetch(client, url)
             assert response.status_code in (200, 302) and data[:2] == b"\xff\xd8"

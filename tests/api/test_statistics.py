@@ -1432,7 +1432,7 @@ class TestRefresh:
         assert by_code(cached.get_json())["Q1"]["count"] == 2
 
     def test_the_refresh_asks_a_format_chosen_by_accept_by_accept_again(
-        self, app, client, quarters
+        self, app, client, db, quarters
     ):
         """A CSV asked by Accept is refreshed as a CSV, and a GeoJSON with tolerance= is not
         asked as JSON (a 400 for ever): both are hits for their readers afterwards."""
@@ -1448,6 +1448,17 @@ class TestRefresh:
         for headers, url, media in asked:
             response = client.get(url, headers=headers)
             assert (response.headers["X-Cache"], response.mimetype) == ("hit", media)
+        # An entry kept before its media type was (0039) gets it once computed again.
+        db("UPDATE statistics_cache SET media_type = NULL")
+        client.get(STATS, headers={"Accept": "text/csv", "Cache-Control": "no-cache"})
+        kept = db("SELECT media_type FROM statistics_cache WHERE request LIKE '%tolerance%'")
+        assert kept.scalar_one() is None
+        assert (
+            db(
+                "SELECT media_type FROM statistics_cache WHERE request NOT LIKE '%tolerance%'"
+            ).scalar_one()
+            == "text/csv"
+        )
 
     def test_the_cli_replays_the_devices_written_since_in_the_kept_timelines(
         self, app, client, db, quarters

@@ -251,21 +251,24 @@ export function createMap({ basemap, db, onSelect }) {
     // Read by a screen reader: what tells it from the markers beside it (the cluster's list
     // says the same), not its kind alone; the tooltip stays short.
     marker.getElement()?.setAttribute("aria-label", stated(deviceName(feature)));
-    placeOfMarker.set(marker.getElement(), marker.getLatLng());
+    placeOfMarker.set(marker.getElement(), { latlng: marker.getLatLng(), id: feature.id });
   }
 
-  // Where each marker drawn stands, by its element: drawn again, a marker is a new element,
-  // and the keyboard's focus on it would fall to the page's start.
+  // Where each marker drawn stands, and its device's id (none for a cluster), by its element:
+  // drawn again, a marker is a new element, and the keyboard's focus on it would fall to the
+  // page's start.
   const placeOfMarker = new WeakMap();
   const focusedMarkerPlace = () => placeOfMarker.get(document.activeElement) ?? null;
 
-  // The marker now nearest PLACE within a tap (a cluster drawn as its devices, or back), else
-  // the map: what takes the focus a marker drawn again had.
-  function standingAt(place) {
-    const at = map.latLngToContainerPoint(place);
+  // The marker of the same device, else the nearest within a tap of PLACE (a cluster drawn as
+  // its devices, or back), else the map: what takes the focus a marker drawn again had.
+  function standingAt({ latlng, id }) {
+    const at = map.latLngToContainerPoint(latlng);
     const apart = (layer) => map.latLngToContainerPoint(layer.getLatLng()).distanceTo(at);
-    const markers = [...devicesLayer.getLayers(), ...pendingLayer.getLayers()].filter((layer) => placeOfMarker.has(layer.getElement()) && apart(layer) <= TAP_TARGET / 2);
-    return markers.sort((a, b) => apart(a) - apart(b))[0]?.getElement() ?? map.getContainer();
+    const markers = [...devicesLayer.getLayers(), ...pendingLayer.getLayers()].filter((layer) => placeOfMarker.has(layer.getElement()));
+    const same = id && markers.find((layer) => placeOfMarker.get(layer.getElement()).id === id);
+    const near = markers.filter((layer) => apart(layer) <= TAP_TARGET / 2).sort((a, b) => apart(a) - apart(b))[0];
+    return (same || near)?.getElement() ?? map.getContainer();
   }
   // An opener the sheet gives the focus back to, drawn again meanwhile.
   setStandIn((element) => placeOfMarker.has(element) && standingAt(placeOfMarker.get(element)));
@@ -350,7 +353,7 @@ export function createMap({ basemap, db, onSelect }) {
         else chooseInCluster(lat, lon, props.count, feature.members).catch((error) => { showText(status, loadFailed(error)); });
       });
       devicesLayer.addLayer(marker);
-      placeOfMarker.set(marker.getElement(), marker.getLatLng());
+      placeOfMarker.set(marker.getElement(), { latlng: marker.getLatLng(), id: null });
     }
     shownCounts = { offline, devices, clusters };
     sayWhatIsShown();
@@ -418,7 +421,8 @@ export function createMap({ basemap, db, onSelect }) {
       // Close up, devices of one spot stay grouped at every zoom: the area's devices are then
       // asked one by one for the phone.
       const still = () => currentToken() === token;
-      if (shownKinds.size === KINDS.length && bbox.join() !== unkeptView) {
+      if (unkeptView !== null && bbox.join() !== unkeptView) unkeptView = null; // moved since
+      if (shownKinds.size === KINDS.length && unkeptView === null) {
         const every = devices.length === data.features.length ? devices : await devicesOneByOne(bbox, signal);
         if (every) await keepArea(db, bbox, every, still);
       }
@@ -525,10 +529,11 @@ export function createMap({ basemap, db, onSelect }) {
     if (place) map.setView([place.lat, place.lon], place.zoom);
   });
   // FORGOTTEN: the phone has just forgotten what the account saw (signed out): the view shown
-  // then is drawn but not kept again, which would leave the spot last looked at on the phone;
-  // a view moved to afterwards is kept, as for anyone.
+  // then is drawn but not kept again, by this load or a later one (back online, another
+  // language), which would leave the spot last looked at on the phone; a view moved to
+  // afterwards is kept, as for anyone.
   const reload = ({ forgotten = false } = {}) => {
-    unkeptView = forgotten ? currentBbox().join() : null;
+    if (forgotten) unkeptView = currentBbox().join();
     drawn = null;
     return load();
   };

@@ -22,12 +22,14 @@ export function handOverUpload(key, upload) {
 const progressListeners = new Set();
 export const onHandedOverProgress = (listener) => progressListeners.add(listener);
 
-// The id of the item's photo, if it has one, uploaded first if it was kept on the phone.
+// The id of the item's photo, if it has one: the answer of the form's upload handed over
+// (under the file's key), else the copy kept on the phone uploaded (under its own key).
 async function uploadedPhotoId(item, progress, token) {
-  if (item.photo && !item.photoId) {
+  if ((item.photo || item.handedOverKey) && !item.photoId) {
     const key = item.photoKey ?? `${item.key}-photo`;
-    const id = (await uploadsUnderWay.get(key)?.catch(() => null)) ?? (await uploadPhoto(item.photo, key, { token })).data.id;
-    await progress({ photoId: id, photo: null });
+    const handed = await uploadsUnderWay.get(item.handedOverKey ?? key)?.catch(() => null);
+    const id = handed ?? (item.photo ? (await uploadPhoto(item.photo, key, { token })).data.id : null);
+    if (id) await progress({ photoId: id, photo: null });
   }
   return item.photoId || null;
 }

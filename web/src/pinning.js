@@ -371,19 +371,28 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     if (saving) return; // a second tap on Save while the first is kept: one pin, not two
     saving = true;
     form.querySelector("button[type=submit]").disabled = true;
+    form.inert = true; // nothing changes under the Save being written (a photo removed)
     const here = marker.getLatLng();
     const geometry = { type: "Point", coordinates: [Number(here.lng.toFixed(7)), Number(here.lat.toFixed(7))] };
-    // Kept on the phone until sent: a copy without what the file says (queued, it is one).
-    const keptPhoto = photo.blob && photo.blob !== queued?.photo ? await redrawnForThePhone(photo.blob) : photo.blob;
-    const photoFields = { photo: keptPhoto, photoId: photo.id, photoKey: photo.blob ? photoKey : null };
+    // What the form holds as Save is pressed.
+    const [held, heldKey] = [photo, photoKey];
     // A photo still being sent goes on: the outbox takes its answer instead of sending it again.
-    if (photo.blob && uploading) reportHandedOver = handOverUpload(photoKey, uploading.then((data) => data.id));
+    const handedOver = held.blob && uploading ? heldKey : null;
+    if (handedOver) reportHandedOver = handOverUpload(handedOver, uploading.then((data) => data.id));
+    // Kept on the phone until sent: a copy without what the file says (queued, it is one). Its
+    // bytes are not the file's, so it goes under a key of its own (the server refuses a key
+    // sent again with other bytes), the upload under way under the file's.
+    const copy = held.blob && held.blob !== queued?.photo ? await redrawnForThePhone(held.blob) : held.blob;
+    const photoFields = {
+      photo: copy, photoId: held.id, photoKey: copy ? (copy === held.blob ? heldKey : crypto.randomUUID()) : null,
+      ...(handedOver ? { handedOverKey: handedOver } : {}),
+    };
     if (device) {
       // Only what the contributor changed: applied over a version changed meanwhile, the edit
       // keeps what others changed in the other fields.
       const changed = changedFields();
       const moved = !same(geometry.coordinates, device.geometry?.coordinates);
-      if (!changed.length && !moved && !photo.blob && !photo.id) return closeSheet(); // nothing to send
+      if (!changed.length && !moved && !held.blob && !held.id) return closeSheet(); // nothing to send
       await outbox.add({
         type: "edit", owner: author, deviceId: device.id, kind: props.kind, etag, seenContent: contentOf(device),
         patch: { type: "Feature", ...(moved ? { geometry } : {}), properties: Object.fromEntries(changed) },
@@ -405,7 +414,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       if (!corrected) await outbox.add({ type: "pin", owner: author, feature, force: false, dayOfPhoto, ...photoFields });
       // The photo the outbox had sent for the pin corrected, replaced or removed: deleted
       // (attached to a pin stored with its answer lost, it leaves that pin too).
-      if (firstPhoto.id && photo.id !== firstPhoto.id) forgetPhoto(firstPhoto.id);
+      if (firstPhoto.id && held.id !== firstPhoto.id) forgetPhoto(firstPhoto.id);
     }
     closeSheet();
     outbox.flush();
@@ -461,22 +470,58 @@ const KEPT_SIDE = 2560;
 
 // FILE as the outbox keeps it until it can be sent: drawn again, upright, into a JPEG that
 // holds none of what the file said (where and when it was taken, the phone's serial number),
-// which a seized phone would otherwise give away. A JPEG only, as its first bytes say (what
-// cameras write; the phone's label of a file may be wrong): another file is kept as it is,
-// to be refused by the server if it must be (a GIF, an animation), as it is online.
+// which a seized phone would otherwise give away; where the phone cannot draw it (a JPEG its
+// browser does not decode, too large a canvas), the same JPEG without those segments, not
+// turned; null (no photo kept) when neither can be had. A JPEG only, as its first bytes say
+// (what cameras write; the phone's label of a file may be wrong): another file is kept as it
+// is, to be refused by the server if it must be (a GIF, an animation), as it is online.
 async function redrawnForThePhone(file) {
-  const head = new Uint8Array(await file.slice(0, 3).arrayBuffer());
-  if (!(head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff)) return file;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (!(bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff)) return file;
+  let canvas = null;
   try {
     const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
     const scale = Math.min(1, KEPT_SIDE / Math.max(bitmap.width, bitmap.height));
-    const canvas = element("canvas", { width: Math.round(bitmap.width * scale), height: Math.round(bitmap.height * scale) });
+    canvas = element("canvas", { width: Math.round(bitmap.width * scale), height: Math.round(bitmap.height * scale) });
     canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
     bitmap.close();
-    return (await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92))) ?? file;
+    const drawn = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+    if (drawn) return drawn;
   } catch {
-    return file;
+    // Not drawn: its segments are dropped instead.
+  } finally {
+    // Its memory given back at once (Safari counts every canvas of the page against a limit).
+    if (canvas) canvas.width = canvas.height = 0;
   }
+  return jpegWithoutMetadata(bytes);
+}
+
+// BYTES, a JPEG, without what its segments say of it (APP1 to APP15 but APP14, Adobe's colour
+// coding: EXIF, XMP, ICC and maker data; comments) nor what follows its end (a phone's trailer,
+// a second image), read without decoding; null when its segments cannot be read.
+export function jpegWithoutMetadata(bytes) {
+  const parts = [bytes.subarray(0, 2)];
+  let at = 2;
+  while (at + 1 < bytes.length) {
+    if (bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1];
+    if (marker === 0xff) { at += 1; continue; } // a fill byte
+    if (marker === 0xd9) return new Blob([...parts, bytes.subarray(at, at + 2)], { type: "image/jpeg" });
+    if (at + 3 >= bytes.length) return null;
+    const end = at + 2 + ((bytes[at + 2] << 8) | bytes[at + 3]);
+    if (end <= at + 3 || end > bytes.length) return null;
+    const said = (marker >= 0xe1 && marker <= 0xef && marker !== 0xee) || marker === 0xfe;
+    if (!said) parts.push(bytes.subarray(at, end));
+    at = end;
+    if (marker === 0xda) {
+      // A scan's coded data runs to the next marker: neither a stuffed 0xff00 nor a restart.
+      let next = at;
+      while (next + 1 < bytes.length && !(bytes[next] === 0xff && bytes[next + 1] !== 0 && (bytes[next + 1] < 0xd0 || bytes[next + 1] > 0xd7))) next += 1;
+      parts.push(bytes.subarray(at, next));
+      at = next;
+    }
+  }
+  return null;
 }
 
 // Where and on which day FILE was taken, as its EXIF says, read on the phone (offline, the

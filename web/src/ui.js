@@ -155,11 +155,11 @@ window.addEventListener("beforeunload", (event) => {
   if (!sheet().hidden && unsavedWork?.()) event.preventDefault();
 });
 
-// Close the sheet (asked first if it holds unsaved work); false if the contributor kept it.
 // STAND_IN(element): what now stands for an element drawn again since (a marker), or null.
 let standIn = null;
 export const setStandIn = (find) => { standIn = find; };
 
+// Close the sheet (asked first if it holds unsaved work); false if the contributor kept it.
 export function closeSheet() {
   if (!mayLeave()) return false;
   unsavedWork = null;

@@ -14,4 +14,4 @@ export const VOCABULARY = {
 export const DEFAULTS = { operator_type: "unknown" };
 // A character that shows (service/vocabulary.py, VISIBLE): free text of spaces and invisible
 // characters alone says nothing, and the server refuses it.
-export const VISIBLE_PATTERN = "[^\\s\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]";
+export const VISIBLE_PATTERN = "[^\\s\x1c-\x1f\x85\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]";

@@ -42,6 +42,7 @@ def store_cached(key: str, request: str, media_type: str, body: str, data_versio
     return statement.on_conflict_do_update(
         index_elements=[StatisticsCache.key],
         set_={
+            "media_type": statement.excluded.media_type,
             "body": statement.excluded.body,
             "data_version": statement.excluded.data_version,
             "computed_at": statement.excluded.computed_at,
