@@ -302,6 +302,20 @@ def test_population_csv_leaves_other_districts_and_empty_cells_alone(isolated, d
     }
 
 
+def populating(isolated, tmp_path):
+    """populate(rows, year, source): join a CSV of "code,pop" ROWS, as `geodata population`."""
+
+    def populate(rows: str, year: int, source: str):
+        csv_path = tmp_path / "pop.csv"
+        csv_path.write_text(f"code,pop\n{rows}")
+        return import_population(
+            isolated, str(csv_path), code_field="code", population_field="pop", year=year,
+            source=source,
+        )  # fmt: skip
+
+    return populate
+
+
 def test_a_parent_is_the_sum_of_one_level_of_children_of_this_files_year_and_source(
     isolated, db, tmp_path
 ):
@@ -323,20 +337,13 @@ def test_a_parent_is_the_sum_of_one_level_of_children_of_this_files_year_and_sou
     )
     load(isolated, quartiers, parent_field="parent", population_field="pop", dataset="q")
 
-    def populate(rows: str, year: int, source: str):
-        csv_path = tmp_path / "pop.csv"
-        csv_path.write_text(f"code,pop\n{rows}")
-        return import_population(
-            isolated, str(csv_path), code_field="code", population_field="pop", year=year,
-            source=source,
-        )  # fmt: skip
-
     def paris():
         return db(
             "SELECT population, population_year, population_source FROM districts "
             "WHERE code = '75056'"
         ).one()
 
+    populate = populating(isolated, tmp_path)
     assert populate("75101,15114\n75102,20890\n", 2023, "INSEE").summed_parents == 1
     assert paris() == (36004, 2023, "INSEE")
     assert populate("75101,20000\n", 2024, "Test").summed_parents == 0
@@ -359,14 +366,6 @@ def test_a_parent_keeps_a_count_of_its_own_and_a_sum_is_summed_again(isolated, d
     )
     load(isolated, path, parent_field="parent")
 
-    def populate(rows: str, year: int, source: str):
-        csv_path = tmp_path / "pop.csv"
-        csv_path.write_text(f"code,pop\n{rows}")
-        return import_population(
-            isolated, str(csv_path), code_field="code", population_field="pop", year=year,
-            source=source,
-        )  # fmt: skip
-
     def population(code):
         return db(
             "SELECT population, population_year, population_source, population_summed "
@@ -374,6 +373,7 @@ def test_a_parent_keeps_a_count_of_its_own_and_a_sum_is_summed_again(isolated, d
             code=code,
         ).one()
 
+    populate = populating(isolated, tmp_path)
     assert populate("75101,15114\n75102,20890\n", 2023, "INSEE").summed_parents == 1
     assert population("75056") == (36004, 2023, "INSEE", True)
     report = populate("Q1,1200\nQ2,3400\n", 2021, "IRIS")
