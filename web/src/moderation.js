@@ -63,13 +63,11 @@ function queueItem({ device, author, duplicate_candidates: candidates }, refresh
     const json = { decision: "reject", reason: reason.control.value.trim() };
     return act(() => request("POST", `devices/${device.id}/review`, { json }))();
   });
-  const showOnMap = placeLink(device.geometry.coordinates, t("showOnMap"));
-  showOnMap.setAttribute("aria-label", ofItem(t("showOnMap"), title)["aria-label"]);
   const item = element("li", { class: "queue-item", "data-device": device.id },
     heading,
     element("p", {}, madeBy(author, props.created_at)),
     // Where it stands, to check it against the map.
-    element("p", {}, showOnMap),
+    element("p", {}, placeLink(device.geometry.coordinates, t("showOnMap"), ofItem(t("showOnMap"), title))),
     // Every field that approval publishes, as the device's details show them.
     fieldFacts(props).list,
     reviewPhotos(props.photos, props.kind, act, title),
@@ -96,13 +94,11 @@ function photoItem(photo, refresh) {
   const act = acting(message, refresh);
   const decide = (decision, question) => act(() => request("POST", `photos/${photo.id}/review`, { json: { decision } }), question);
   const title = `${kindLabel(photo.kind)} — ${positionText(photo.coordinates)}`;
-  const showOnMap = placeLink(photo.coordinates, t("showOnMap"));
-  showOnMap.setAttribute("aria-label", ofItem(t("showOnMap"), title)["aria-label"]);
   return element("li", { class: "queue-item", "data-photo": photo.id },
     element("h3", {}, title),
     element("p", {}, madeBy(photo.uploaded_by, photo.created_at)),
     // The device it was added to, on the map: what the photo should show.
-    element("p", {}, showOnMap),
+    element("p", {}, placeLink(photo.coordinates, t("showOnMap"), ofItem(t("showOnMap"), title))),
     reviewPhotos([photo], photo.kind),
     element("p", { class: "actions" },
       element("button", { type: "button", onclick: decide("approve", t("approvePhotoConfirm")), ...ofItem(t("approvePhoto"), title) }, t("approvePhoto")),

@@ -476,8 +476,8 @@ const KEPT_SIDE = 2560;
 // (what cameras write; the phone's label of a file may be wrong): another file is kept as it
 // is, to be refused by the server if it must be (a GIF, an animation), as it is online.
 async function redrawnForThePhone(file) {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  if (!(bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff)) return file;
+  const head = new Uint8Array(await file.slice(0, 3).arrayBuffer());
+  if (!(head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff)) return file;
   let canvas = null;
   try {
     const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
@@ -493,13 +493,13 @@ async function redrawnForThePhone(file) {
     // Its memory given back at once (Safari counts every canvas of the page against a limit).
     if (canvas) canvas.width = canvas.height = 0;
   }
-  return jpegWithoutMetadata(bytes);
+  return jpegWithoutMetadata(new Uint8Array(await file.arrayBuffer()));
 }
 
 // BYTES, a JPEG, without what its segments say of it (APP1 to APP15 but APP14, Adobe's colour
 // coding: EXIF, XMP, ICC and maker data; comments) nor what follows its end (a phone's trailer,
 // a second image), read without decoding; null when its segments cannot be read.
-export function jpegWithoutMetadata(bytes) {
+function jpegWithoutMetadata(bytes) {
   const parts = [bytes.subarray(0, 2)];
   let at = 2;
   while (at + 1 < bytes.length) {

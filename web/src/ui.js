@@ -188,10 +188,10 @@ export function closeSheet() {
 
 export const sheetIsOpen = () => !sheet().hidden;
 
-// A link to a place (#zoom/lat/lon, which the map follows) from a GeoJSON position; the sheet
-// it stands in closes on the way, and Back opens it again.
-export const placeLink = ([lon, lat], text) =>
-  element("a", { href: `#19/${lat.toFixed(6)}/${lon.toFixed(6)}`, onclick: leaveForPlace }, text);
+// A link to a place (#zoom/lat/lon, which the map follows) from a GeoJSON position, with
+// ATTRIBUTES of its own; the sheet it stands in closes on the way, and Back opens it again.
+export const placeLink = ([lon, lat], text, attributes = {}) =>
+  element("a", { href: `#19/${lat.toFixed(6)}/${lon.toFixed(6)}`, onclick: leaveForPlace, ...attributes }, text);
 
 function leaveForPlace(event) {
   const again = reopen;

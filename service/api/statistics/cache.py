@@ -22,6 +22,7 @@ from ...geo.statistics.cache import (
 )
 from ...geo.statistics.kept import refresh_kept_lines
 from ...geo.statistics.replay import refresh_timelines
+from .schemas import MEDIA_TYPES
 
 log = logging.getLogger(__name__)
 # Parameters applied to a body after the cache (`bom`): one body serves them all.
@@ -85,14 +86,12 @@ def data_version() -> str:
     return session.execute(select_data_version()).scalar_one()
 
 
-def cached(
-    fmt: str, media_type: str, compute: Callable[[], str], today: bool = False
-) -> tuple[str, datetime, str]:
+def cached(fmt: str, compute: Callable[[], str], today: bool = False) -> tuple[str, datetime, str]:
     """The body for this request and how it was obtained: `hit` (cached, and no change
     committed since) or `miss` (computed now; `Cache-Control: no-cache` always computes, and
     STATS_CACHE=false neither reads nor keeps anything). TODAY: the body also depends on the
-    date (UTC, the sessions' time zone), which is then part of the key. MEDIA_TYPE: what the
-    body is answered as, kept for a refresh to ask it again (fmt may come from Accept).
+    date (UTC, the sessions' time zone), which is then part of the key. The body's media type
+    is kept with it, for a refresh to ask it again (FMT may come from Accept).
 
     A computed body is stored only when the data version is the same before and after it:
     committed changes only add up, so the body then saw exactly the changes of that version.
@@ -114,4 +113,4 @@ def cached(
     body = compute()
     if data_version() != version:  # a change committed meanwhile: answer, do not keep
         return body, datetime.now(UTC), "miss"
-    return body, store(key, request.url, media_type, body, version), "miss"
+    return body, store(key, request.url, MEDIA_TYPES[fmt], body, version), "miss"

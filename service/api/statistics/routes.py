@@ -40,6 +40,8 @@ from ..fields import split_antimeridian
 from ..geojson import GEOJSON, JSON, compact_json, feature_collection
 from .cache import cached, refresh_stale_lines, refresh_timelines_of
 from .schemas import (
+    CSV,
+    MEDIA_TYPES,
     CompareArgsSchema,
     DensityStatsSchema,
     DistrictStatsArgsSchema,
@@ -52,8 +54,6 @@ from .schemas import (
 # Density statements by request (their values are part of the key), the least used dropped.
 DENSITY_STATEMENTS = StatementRegistry(max_statements=256)
 GRID_STATEMENTS = StatementRegistry(max_statements=256)
-CSV = "text/csv"
-MEDIA_TYPES = {"json": JSON, "geojson": GEOJSON, "csv": CSV}
 DEFAULT_CELL_M = 250.0
 BYTE_ORDER_MARK = "\ufeff"
 MAX_GRID_CELLS = 200_000
@@ -212,7 +212,7 @@ def density_response(query: DensityQuery, args: dict, name: str) -> Response:
             keep_timelines_within_reach(query.selection)
         return run_bounded(statement, query)
 
-    body, computed_at, source = cached(fmt, MEDIA_TYPES[fmt], compute)
+    body, computed_at, source = cached(fmt, compute)
     attribution = session.execute(select_attribution(query.selection, credits)).scalar_one()
     return statistics_response(body, fmt, computed_at, source, attribution, name, args)
 
@@ -401,7 +401,7 @@ class GridViews(MethodView):
                 attribution=credits,
             )
 
-        body, computed_at, source = cached("geojson", GEOJSON, compute)
+        body, computed_at, source = cached("geojson", compute)
         corners = "_".join(repr(value) for value in bbox)  # as given: two boxes, two names
         name = f"grid-{cell:g}m-{corners}"
         return statistics_response(body, "geojson", computed_at, source, credits, name, args)
@@ -443,7 +443,7 @@ class TimelineViews(MethodView):
             return body if fmt == "csv" else compact_json(body)
 
         # Its periods run to today's: a body of another day lacks one.
-        body, computed_at, source = cached(fmt, MEDIA_TYPES[fmt], compute, today=True)
+        body, computed_at, source = cached(fmt, compute, today=True)
         selection = DistrictSelection(codes=[code])
         attribution = session.execute(select_attribution(selection, credits)).scalar_one()
         starting = f"-since-{since.isoformat()}" if since else ""

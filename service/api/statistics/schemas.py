@@ -11,6 +11,11 @@ from ...geo.statistics.density import RANK_METRICS
 from ...geo.statistics.timeline import TIMELINE_INTERVALS
 from ...models.district import CODE_MAX_CHARS
 from ..fields import BBox, FeatureCollectionSchema, ValueList, choice
+from ..geojson import GEOJSON, JSON
+
+CSV = "text/csv"
+# The formats of a statistics answer (f=, else Accept) and what each is served as.
+MEDIA_TYPES = {"json": JSON, "geojson": GEOJSON, "csv": CSV}
 
 MAX_CODES = 200
 
@@ -97,7 +102,7 @@ BOM_FIELD = ma.fields.Boolean(
 
 class FormatArgsMixin(ma.Schema):
     f = choice(
-        ("json", "geojson", "csv"),
+        tuple(MEDIA_TYPES),
         metadata={"description": "Output format; overrides the Accept header"},
     )
     rank_by = choice(RANK_METRICS, metadata={"description": "Figure ranked on (default per_km2)"})
