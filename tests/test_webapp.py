@@ -1630,10 +1630,8 @@ def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_a
 
 def uncovered(page, selector: str) -> bool:
     """Whether what SELECTOR finds lies wholly in the map's part in sight: under the header,
-    clear of the sheet (not while the map draws it again)."""
-    box = page.locator(selector).bounding_box()
-    if box is None:
-        return False
+    clear of the sheet (once the map has drawn it again, as it does as each listing comes)."""
+    box = drawn_box(page, selector)
     sheet = page.locator("#sheet").bounding_box()
     header = page.locator("header").bounding_box()
     clear_of_sheet = (
@@ -1661,11 +1659,7 @@ def test_the_pin_being_placed_stays_in_sight_beside_the_form_and_as_the_phone_tu
     assert uncovered(page, pin)
     for size in (portrait, landscape):
         page.set_viewport_size(size)
-        for _ in range(50):  # the map follows the window's resize event
-            if uncovered(page, pin):
-                break
-            page.wait_for_timeout(100)
-        assert uncovered(page, pin), size
+        assert comes_uncovered(page, pin), size  # the map follows the window's resize event
 
 
 def test_on_a_small_phone_held_sideways_the_cone_handle_is_in_sight_too(phone, contributor):
@@ -1691,10 +1685,10 @@ def test_a_device_tapped_low_on_the_map_stays_in_sight_beside_its_details(phone,
     microphone = ".leaflet-marker-icon[title^='microphone']"
     page.locator(microphone).click()
     expect(page.locator("#sheet-title")).to_have_text("microphone")
-    before = page.locator(microphone).bounding_box()
+    before = drawn_box(page, microphone)
     assert uncovered(page, microphone)
     page.get_by_role("button", name="Close").click()
-    assert page.locator(microphone).bounding_box() == before  # in sight already: not moved
+    assert drawn_box(page, microphone) == before  # in sight already: not moved
     # Afresh: the Back that closing a sheet makes would otherwise still be under way, and its
     # map entry's place would move the map back after the device was brought into sight.
     page.reload()
@@ -1702,22 +1696,34 @@ def test_a_device_tapped_low_on_the_map_stays_in_sight_beside_its_details(phone,
     assert not uncovered_by_a_sheet_as_tall_as(page, sensor, 0.5)
     page.locator(sensor).click()
     expect(page.locator("#sheet-title")).to_have_text("sensor")
-    for _ in range(200):  # once the sheet is drawn whole, the map moves (as long as expect's)
-        if uncovered(page, sensor):
-            break
-        page.wait_for_timeout(100)
-    assert uncovered(page, sensor)
+    assert comes_uncovered(page, sensor)
 
 
 def uncovered_by_a_sheet_as_tall_as(page, selector: str, share: float) -> bool:
-    """Whether SELECTOR lies above the lower SHARE of the viewport (a sheet yet to open),
-    once the map has drawn it (it draws its markers again as each listing comes)."""
+    """Whether SELECTOR lies above the lower SHARE of the viewport (a sheet yet to open)."""
+    box = drawn_box(page, selector)
+    return box["y"] + box["height"] <= page.viewport_size["height"] * (1 - share)
+
+
+def drawn_box(page, selector: str) -> dict:
+    """SELECTOR's box once the map has drawn it: it removes its markers and adds them again as
+    each listing comes, and one looked for in between is nowhere."""
     for _ in range(50):
         box = page.locator(selector).bounding_box()
         if box is not None:
-            return box["y"] + box["height"] <= page.viewport_size["height"] * (1 - share)
+            return box
         page.wait_for_timeout(100)
     raise AssertionError(f"{selector} is not drawn")
+
+
+def comes_uncovered(page, selector: str, seconds: float = 20) -> bool:
+    """Whether SELECTOR comes into the map's part in sight within SECONDS: the map moves once
+    the sheet is drawn whole, or the window resized."""
+    for _ in range(int(seconds * 10)):
+        if uncovered(page, selector):
+            return True
+        page.wait_for_timeout(100)
+    return False
 
 
 def test_a_public_photo_never_seen_is_said_offline_not_shown_broken(phone, moderator):
