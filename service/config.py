@@ -228,6 +228,9 @@ class Config:
         # How long browsers keep a public photo before asking again (an ETag makes that a 304):
         # a photo deleted, or whose pin went back to review, then stops showing from their cache.
         self.PHOTO_MAX_AGE = env_int("PHOTO_MAX_AGE", 86400)
+        # Where GeoPackage and FlatGeobuf downloads are kept while their data is current: a
+        # folder of each node, which a newer version of a download replaces file by file.
+        self.DOWNLOADS_ROOT = env.get("DOWNLOADS_ROOT") or str(PROJECT_DIR / "var" / "downloads")
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
         # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
         self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")

@@ -77,10 +77,13 @@ def database_url():
 
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
-    media_root = str(tmp_path_factory.mktemp("media"))
     app = create_app(
         Config(
-            DATABASE_URL=database_url, TESTING=True, MEDIA_ROOT=media_root, RATELIMIT_ENABLED=False
+            DATABASE_URL=database_url,
+            TESTING=True,
+            MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
+            DOWNLOADS_ROOT=str(tmp_path_factory.mktemp("downloads")),
+            RATELIMIT_ENABLED=False,
         )
     )
     yield app

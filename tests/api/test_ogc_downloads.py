@@ -4,12 +4,14 @@ devices, and of the districts with their statistics as flat, typed columns."""
 import sqlite3
 import tempfile
 from contextlib import closing
+from pathlib import Path
 
 import pyogrio
 import pyogrio.raw
 import pytest
 from werkzeug.test import EnvironBuilder
 
+from service.exports.kept import kept_download
 from tests.districts import district_feature, load, rectangle, write_geojson
 from tests.helpers import PROBLEM, pin
 
@@ -135,13 +137,55 @@ def test_collections_link_their_downloads(client):
     assert enclosures == set(MEDIA.values())
 
 
-def test_a_download_offers_no_validator_or_range_it_could_not_honour(client, mapped):
-    whole = client.get("/ogc/collections/devices/download")
-    part = client.get("/ogc/collections/devices/download", headers={"Range": "bytes=0-10"})
-    assert "ETag" not in whole.headers and whole.headers.get("Accept-Ranges") != "bytes"
-    assert (
-        part.status_code == 200 and part.data.startswith(b"SQLite format 3") and len(part.data) > 11
+@pytest.mark.parametrize("fmt", ["gpkg", "fgb"])
+def test_a_download_is_served_by_byte_ranges_of_one_kept_file(client, mapped, fmt):
+    """GDAL's /vsicurl/ reads a GeoPackage or a FlatGeobuf by ranges, and a cut download is
+    resumed by one (If-Range): the same request gives the same file while the data is the same."""
+    url = f"/ogc/collections/devices/download?f={fmt}"
+    whole = client.get(url)
+    etag = whole.headers["ETag"]
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    assert client.get(url).data == whole.data
+    part = client.get(url, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.data == whole.data[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(whole.data)}"
+    resumed = client.get(url, headers={"Range": "bytes=100-", "If-Range": etag})
+    assert resumed.status_code == 206 and resumed.data == whole.data[100:]
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    beyond = client.get(url, headers={"Range": f"bytes={len(whole.data)}-"})
+    assert beyond.status_code == 416 and beyond.mimetype == PROBLEM
+
+
+def test_a_change_of_public_data_writes_the_download_again(app, client, mapped, as_user, tmp_path):
+    """A pin others can see makes a new file, and a range asked of the old one (If-Range) gets
+    the new one whole; a pin awaiting review, which the file does not hold, leaves it as it is
+    (its ETag would tell anyone polling it when someone pinned something)."""
+    url = "/ogc/collections/devices/download?f=fgb"
+    before = client.get(url)
+    pin(as_user("contributor"), 2.304, 48.805)
+    assert client.get(url).headers["ETag"] == before.headers["ETag"]
+    pin(client, 2.305, 48.805, operator="Seen since")
+    resumed = client.get(url, headers={"Range": "bytes=100-", "If-Range": before.headers["ETag"]})
+    assert resumed.status_code == 200 and resumed.headers["ETag"] != before.headers["ETag"]
+    path = tmp_path / "again.fgb"
+    path.write_bytes(resumed.data)
+    assert "Seen since" in [row["operator"] for row in read(path, "devices")[1]]
+    # The older file is removed once the newer is kept: one file a request.
+    kept = " ".join(p.name for p in Path(app.config["DOWNLOADS_ROOT"]).iterdir())
+    assert resumed.get_etag()[0] in kept and before.get_etag()[0] not in kept
+
+
+def test_a_download_written_as_the_data_changed_is_sent_once_and_not_kept(tmp_path):
+    """Its rows may be of a later version than the one it would be kept under."""
+    written = kept_download(
+        tmp_path, "request", "7.7", ".fgb", lambda path: path.write_bytes(b"rows"), lambda: False
     )
+    assert written.etag is None and written.file.read() == b"rows"
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    kept = kept_download(
+        tmp_path, "request", "7.7", ".fgb", lambda path: path.write_bytes(b"rows"), lambda: True
+    )
+    assert kept.etag and [p.name for p in tmp_path.glob("*.fgb")] == [Path(kept.file.name).name]
 
 
 @pytest.mark.parametrize("fmt", ["gpkg", "fgb"])
@@ -153,13 +197,15 @@ def test_a_download_says_its_length(client, mapped, fmt):
 
 
 def test_a_download_leaves_no_file_behind_even_unclosed(app, mapped, tmp_path, monkeypatch):
-    """The written file is gone from the temporary folder before it is sent: servers such as
-    gunicorn send a file as it is and never call the response's close hooks."""
+    """Nothing is left in the temporary folder, nor half-written among the kept downloads:
+    servers such as gunicorn send a file as it is and never call the response's close hooks."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    environ = EnvironBuilder(path="/ogc/collections/devices/download", query_string="f=fgb")
+    environ = EnvironBuilder(path="/ogc/collections/devices/download", query_string="f=gpkg")
     started = []
     body = app.wsgi_app(environ.get_environ(), lambda status, headers: started.append(status))
     received = b"".join(body)  # read to the end, never closed
     assert started == ["200 OK"] and len(received) > 1000
     assert list((tmp_path / "tmp").iterdir()) == []
+    downloads = Path(app.config["DOWNLOADS_ROOT"])
+    assert [p for p in (downloads / ".writing").rglob("*") if p.is_file()] == []

@@ -174,3 +174,16 @@ def test_gdal_reads_every_page_of_the_districts_collection(
     assert all(counts[code] >= n for code, n in inside)
     assert sum(counts.values()) == SEEDED  # a device on a shared edge counts in one only
     assert all(f["geometry"]["type"] == "MultiPolygon" for f in features)
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "fgb"])
+def test_gdal_opens_a_download_by_its_url(live_server, seeded, tmp_path, fmt):
+    """/vsicurl/ reads the file by byte ranges, as QGIS does with a URL given as its source
+    (the commands of docs/clients.md)."""
+    url = f"/vsicurl/{live_server}/ogc/collections/devices/download?f={fmt}"
+    summary = gdal("ogrinfo", "-ro", "-so", url, "devices")
+    assert f"Feature Count: {SEEDED}" in summary, summary
+    out = tmp_path / "devices.geojson"
+    gdal("ogr2ogr", "-f", "GeoJSON", str(out), url, "devices")
+    features = json.loads(out.read_text())["features"]
+    assert len(features) == SEEDED and features[0]["geometry"]["type"] == "Point"

@@ -5,8 +5,6 @@ Features themselves are written by PostGIS and joined into the page without a Py
 """
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import flask
@@ -14,13 +12,14 @@ import orjson
 from flask import Response, current_app, request, send_file, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
-from sqlalchemy import false
+from sqlalchemy import false, func, select
 
 from ...caching import ALL_DEVICES, area_keys, device_key, district_key, share
 from ...db import run_statement, session, time_limit
 from ...delivery import accepted_media_types, conditional_response
 from ...errors import BadRequest, InvalidInput, NotFound
 from ...exports.geopackage import Layer, write_flatgeobuf, write_geopackage
+from ...exports.kept import kept_download
 from ...extensions import BINARY, ETAG_HEADER, Blueprint, api
 from ...geo.collections import COLLECTIONS, DEVICES, DISTRICTS, OgcCollection, PageRequest
 from ...geo.cql2 import FilterError, filter_clause
@@ -31,6 +30,7 @@ from ...geo.crs import (
     select_storage_box,
     within_box_in_crs,
 )
+from ...geo.statistics.cache import select_data_version
 from ...geo.statistics.density import select_selection_exists
 from ...geo.statistics.selection import DistrictSelection
 from ..credits import attribution_text, dataset_credits, device_credits, licence_links
@@ -102,6 +102,16 @@ blp = Blueprint(
 DOWNLOADS = {
     "gpkg": ("application/geopackage+sqlite3", "GeoPackage"),
     "fgb": ("application/flatgeobuf", "FlatGeobuf"),
+}
+DOWNLOAD_CONTENTS = {media: BINARY for media, _name in DOWNLOADS.values()}
+RANGES_HEADER = {
+    "Accept-Ranges": {
+        "schema": {"type": "string"},
+        "description": "bytes: the file is read by ranges while its data is unchanged",
+    }
+}
+CONTENT_RANGE_HEADER = {
+    "Content-Range": {"schema": {"type": "string"}, "description": "The range sent, of how many"}
 }
 
 
@@ -713,10 +723,18 @@ class DownloadViews(MethodView):
     @blp.arguments(DownloadArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, content_type="application/geopackage+sqlite3")
     @blp.served_as(
-        {"application/geopackage+sqlite3": BINARY, "application/flatgeobuf": BINARY},
+        DOWNLOAD_CONTENTS,
         description="A GeoPackage, or a FlatGeobuf (f=fgb), of every public feature",
+        headers=ETAG_HEADER | RANGES_HEADER,
     )
-    @blp.problems(400, 404)
+    @blp.served_as(
+        DOWNLOAD_CONTENTS,
+        status=206,
+        description="The byte range asked in Range (and, with If-Range, of that ETag's file)",
+        headers=ETAG_HEADER | CONTENT_RANGE_HEADER,
+    )
+    @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
+    @blp.problems(400, 404, 416)
     def get(self, args, collection_id):
         """Download every feature of a collection as one GeoPackage or FlatGeobuf file"""
         collection = find_collection(collection_id)
@@ -747,29 +765,43 @@ class DownloadViews(MethodView):
         statement = collection.export_rows(level=levels)
         credits = attribution_text(collection_credits(collection))
         layer = Layer(collection.id, collection.geometry_type, statement, {"attribution": credits})
-        folder = Path(tempfile.mkdtemp(prefix="vigie-download-"))
-        path = folder / f"vigie-{collection.id}.{args['f']}"
-        try:
+        suffix = f".{args['f']}"
+
+        def write(path: Path) -> None:
             if args["f"] == "gpkg":
                 write_geopackage(session.connection(), path, [layer])
             else:
                 write_flatgeobuf(session.connection(), path, layer)
-            written = path.open("rb")
-        finally:
-            # Gone from the folder before it is sent: the open file is read to the end, and
-            # its space freed when it is closed, whether or not the server calls close hooks
-            # (gunicorn does not on a file passed through as it is).
-            shutil.rmtree(folder, ignore_errors=True)
-        # Written anew for each request: no ETag or byte range could name this file again,
-        # and a resumed download would join two different files. Its length is known, though:
-        # clients show their progress, and tell a download cut short from a whole one.
+
+        # The file also says who to credit, which the configuration may change between runs,
+        # and comes from the database this server reads (tests use one database each).
+        database = session.execute(select(func.current_database())).scalar_one()
+
+        def data_version() -> str:
+            return session.execute(select_data_version()).scalar_one()
+
+        version = data_version()
+        download = kept_download(
+            Path(current_app.config["DOWNLOADS_ROOT"]),
+            orjson.dumps([database, collection.id, args["f"], sorted(levels), credits]).decode(),
+            version,
+            suffix,
+            write,
+            unchanged=lambda: data_version() == version,
+        )
+        size = os.fstat(download.file.fileno()).st_size
         response = send_file(
-            written,
+            download.file,
             mimetype=media_type,
             as_attachment=True,
-            download_name=path.name,
+            download_name=f"vigie-{collection.id}{suffix}",
             conditional=False,
-            etag=False,
+            etag=download.etag or False,
         )
-        response.content_length = os.fstat(written.fileno()).st_size
-        return response
+        # Its length, for clients to show their progress and tell a download cut short. A
+        # kept file is named by its ETag: byte ranges of it (If-Range) and 304s are honoured;
+        # one written for this answer only offers neither, as no later request could name it.
+        response.content_length = size
+        if download.etag is None:
+            return response
+        return response.make_conditional(request.environ, accept_ranges=True, complete_length=size)

@@ -1,0 +1,89 @@
+"""Download files kept on disk while the data they were written from is current: no Flask here.
+
+A download is written once per data version (the statistics' version, which every change of
+public data moves) and kept under a name made of its request, that version and a hash of its
+bytes. The hash is its ETag: clients then ask for byte ranges of the same file (GDAL's
+`/vsicurl/`, and QGIS through it, open a GeoPackage or a FlatGeobuf by its URL that way) and
+resume a download cut short (If-Range). Keeping a newer version of a request removes the
+older ones. The threads of a process write one download at a time: a second request for the
+same file waits for the first and is served its file.
+"""
+
+import hashlib
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+WRITING = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Download:
+    """A download's file, open: gone from the folder since, it is still read to its end."""
+
+    file: BinaryIO
+    etag: str | None  # None: written for one answer only (the data changed as it was written)
+
+
+def request_name(request_key: str) -> str:
+    """The start of the names of REQUEST_KEY's files (the key may hold any text)."""
+    return hashlib.sha256(request_key.encode()).hexdigest()[:32]
+
+
+def version_stem(request_key: str, version: str) -> str:
+    """The start of the names of REQUEST_KEY's files of VERSION."""
+    return f"{request_name(request_key)}.{version}."
+
+
+def file_digest(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()[:32]
+
+
+def find_kept(folder: Path, request_key: str, version: str) -> Download | None:
+    stem = version_stem(request_key, version)
+    for path in sorted(folder.glob(f"{stem}*")):
+        return Download(path.open("rb"), path.name.removeprefix(stem).partition(".")[0])
+    return None
+
+
+def kept_download(
+    folder: Path,
+    request_key: str,
+    version: str,
+    suffix: str,
+    write: Callable[[Path], None],
+    unchanged: Callable[[], bool],
+) -> Download:
+    """REQUEST_KEY's file at data VERSION, written by WRITE(path) unless already kept.
+
+    A file written while a change was committed (UNCHANGED() is false afterwards) may hold
+    data of a later version than VERSION: it is sent once, not kept, and has no ETag.
+    """
+    with WRITING:
+        found = find_kept(folder, request_key, version)
+        if found is not None:
+            return found
+        # Written in a folder of its own, whose files GDAL may add to (journals, indexes).
+        writing = folder / ".writing" / uuid.uuid4().hex
+        writing.mkdir(parents=True)
+        path = writing / f"download{suffix}"
+        try:
+            write(path)
+            if unchanged():
+                etag = file_digest(path)
+                kept = folder / f"{version_stem(request_key, version)}{etag}{suffix}"
+                path.replace(kept)
+            else:
+                etag, kept = None, path
+            download = Download(kept.open("rb"), etag)
+        finally:
+            shutil.rmtree(writing, ignore_errors=True)
+        for older in folder.glob(f"{request_name(request_key)}.*"):
+            if older != kept:
+                older.unlink(missing_ok=True)  # a file being sent is read to its end all the same
+        return download
