@@ -3362,6 +3362,30 @@ def test_a_contributor_deletes_their_photo_of_a_pin_approved_since(phone, db, mo
     assert phone.errors == []
 
 
+def test_a_contributor_sees_which_pin_each_of_their_photos_went_with(phone, moderator, as_user):
+    """Before deleting a photo, its sender sees its pin: their own, or another's device they
+    added it to, each a link to it on the map; a withdrawn pin's photo has none."""
+    author = as_user()
+    own = pin(author, 2.3522, 48.8566, kind="sensor")
+    uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{own['id']}/photos")
+    theirs = pin(moderator, 2.3531, 48.8571, kind="alpr")
+    uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{theirs['id']}/photos")
+    withdrawn = pin(author, 2.3540, 48.8560, kind="microphone")
+    uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{withdrawn['id']}/photos")
+    assert author.delete(f"/api/v1/devices/{withdrawn['id']}").status_code == 204
+    page = phone.open()
+    phone.sign_in(author.user.username)
+    page.get_by_role("button", name="Account", exact=True).click()
+    photos = page.locator("#sheet .your-photos")
+    expect(photos.locator("img")).to_have_count(3)
+    expect(photos.get_by_role("link", name="Pin of photo 1: sensor")).to_be_visible()
+    expect(photos.get_by_role("link")).to_have_count(2)
+    photos.get_by_role("link", name="Pin of photo 2: licence-plate reader").click()
+    expect(page.locator("#sheet")).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"#19/48\.85710\d*/2\.35310\d*$"))
+    assert phone.errors == []
+
+
 def test_a_contributor_sees_their_photo_of_a_withdrawn_pin_before_deleting_it(phone, db, as_user):
     """A withdrawn pin's photo is gone for everyone else; its sender still sees it among their
     photos (not a broken image) to decide whether to delete it."""
