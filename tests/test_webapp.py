@@ -3,6 +3,7 @@ accounts, pinning with a photo, duplicates, the offline outbox, votes, moderatio
 promises of a PWA (installable, offline shell, no host but Vigie's)."""
 
 import io
+import math
 import random
 import re
 import shutil
@@ -1626,6 +1627,40 @@ def test_an_account_created_whose_answer_was_lost_is_signed_in_to_when_created_a
     assert client.post("/api/v1/auth/register", json=sent[0]).status_code == 201
     form.get_by_role("button").click()
     expect(page.locator("#sheet")).to_contain_text(f"Signed in as {name}")
+
+
+def test_a_device_stays_in_sight_as_its_details_grow(phone, moderator, contributor):
+    """Saying what is wrong with a device adds a form to its details, which rise higher over
+    the map: a device just above them as they opened, left where it was, is brought into sight
+    again rather than left under them."""
+    pin(moderator, 2.3522, 48.8575, kind="sensor")  # high on the phone's map
+    page = phone.open()
+    phone.sign_in(contributor)
+    sensor = ".leaflet-marker-icon[title^='sensor']"
+    sheet = page.locator("#sheet")
+    page.locator(sensor).click()  # in sight: the map does not move
+    opened = sheet.bounding_box()["y"]
+    bottom = drawn_box(page, sensor)["y"] + drawn_box(page, sensor)["height"]
+    sheet.get_by_role("button", name="Wrong details").click()
+    grown = sheet.bounding_box()["y"]
+    assert grown < opened - 10
+    # The map opened again so that the device stands between the two tops: in sight as the
+    # details open (24 px clear of them, its centre), under them once they have grown.
+    page.goto("about:blank")
+    lower = ((opened - 2 + grown) / 2 - bottom) * 2 * math.pi / (256 * 2**18)
+    centre = math.degrees(2 * math.atan(math.exp(mercator_y(48.8566) + lower)) - math.pi / 2)
+    phone.open(f"#18/{centre:.7f}/2.3522")
+    page.locator(sensor).click()
+    expect(page.locator("#sheet-title")).to_have_text("sensor")
+    assert uncovered(page, sensor) and sheet.bounding_box()["y"] == opened
+    sheet.get_by_role("button", name="Wrong details").click()
+    expect(sheet.get_by_label("What is wrong")).to_be_focused()
+    assert comes_uncovered(page, sensor)
+
+
+def mercator_y(latitude: float) -> float:
+    """Web Mercator's northing of LATITUDE, in radians of the sphere."""
+    return math.log(math.tan(math.pi / 4 + math.radians(latitude) / 2))
 
 
 def uncovered(page, selector: str) -> bool:

@@ -4,7 +4,7 @@
 import { OfflineError, request, showImage } from "./api.js";
 import { isModerator, session, showAccount } from "./accounts.js";
 import { dayText, errorText, kindLabel, numberText, problemText, t, valueLabel } from "./i18n.js";
-import { revealInSight } from "./map.js";
+import { revealBesideSheet } from "./map.js";
 import { deletePhotoButton } from "./photo-deletion.js";
 import { startPinning } from "./pinning.js";
 import { deviceIdOf } from "./queue.js";
@@ -233,12 +233,14 @@ export function showDevice(feature, context) {
     },
   } : null;
   const body = element("div", { class: "stack device-details" }, shownFacts, photoStrip(props.photos, props.kind, props.review_status, deletion), message);
-  // Kept in the sheet it was in (a pin being placed, its form not to be lost): nothing moves.
-  if (!openSheet(kindLabel(props.kind), body, { again: () => showDevice(feature, context) })) return;
-  // The device stays in sight beside its details, not under them: once the sheet holds all
-  // that is added below, which makes it taller.
+  // The device stays in sight beside its details, not under them, as the sheet grows with
+  // what is added below and later (revealBesideSheet).
   const [lon, lat] = feature.geometry.coordinates;
-  requestAnimationFrame(() => revealInSight(mapApi.map, [lat, lon]));
+  let stopRevealing = null;
+  const closed = () => stopRevealing?.();
+  // Kept in the sheet it was in (a pin being placed, its form not to be lost): nothing moves.
+  if (!openSheet(kindLabel(props.kind), body, { again: () => showDevice(feature, context), closed })) return;
+  stopRevealing = revealBesideSheet(mapApi.map, [lat, lon]);
   if (pending) {
     showQueued(feature.id, { mapApi, outbox, message });
     return;

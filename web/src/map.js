@@ -578,6 +578,21 @@ export function keepInSight(map, latlng) {
   map.panBy([size.x / 2 - point.x, size.y / 2 - point.y], { animate: false });
 }
 
+// LATLNG kept in sight beside the sheet: once it is drawn, and again whenever it grows (a
+// device's history shown, a form to say what is wrong with it), until the returned function
+// is called, or the contributor moves the map themselves (a drag, a zoom): what they look at
+// then is theirs to choose.
+export function revealBesideSheet(map, latlng) {
+  const observer = new ResizeObserver(() => revealInSight(map, latlng));
+  const stop = () => {
+    observer.disconnect();
+    map.off("dragstart zoomstart", stop);
+  };
+  map.on("dragstart zoomstart", stop);
+  observer.observe(document.getElementById("sheet")); // observed first once laid out
+  return stop;
+}
+
 // LATLNG put in sight only if the header or the sheet covers it (a device tapped low on a
 // phone, under the sheet its details open in): the map does not move on every tap.
 export function revealInSight(map, latlng, margin = 24) {
