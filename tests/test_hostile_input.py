@@ -258,12 +258,16 @@ def test_a_filter_too_slow_to_evaluate_is_a_400_that_frees_the_worker(app, clien
         "/tiles/devices.json?kind=",
         "/api/v1/districts?parent=",
         "/api/v1/stats/districts?level=quartier&status=",
+        "/api/v1/stats/compare?codes=",
     ],
 )
 def test_an_empty_list_parameter_is_refused_rather_than_ignored(client, path):
+    """Said once, in the parameter's own words where it has them (compare's codes)."""
     response = client.get(path)
     assert response.status_code == 400 and response.mimetype == PROBLEM
-    assert response.get_json()["errors"][0]["field"] == path.rsplit("&", 1)[-1].split("?")[-1][:-1]
+    [error] = response.get_json()["errors"]
+    assert error["field"] == path.rsplit("&", 1)[-1].split("?")[-1][:-1]
+    assert error["message"].startswith("Give ")
 
 
 @pytest.mark.parametrize("moment", ["2099-01-01T00:00:00Z", "0024-05-01T00:00:00Z"])

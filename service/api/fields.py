@@ -283,7 +283,12 @@ class ValueList(DelimitedList):
 
     def __init__(self, inner, *, validate=None, **kwargs):
         more = [validate] if callable(validate) else list(validate or [])
-        super().__init__(inner, validate=[ma.validate.Length(min=1), *more], **kwargs)
+        # One message for an empty list: the parameter's own, when its limits say at least one.
+        named = any(isinstance(v, ma.validate.Length) and (v.min or 0) >= 1 for v in more)
+        at_least_one = (
+            [] if named else [ma.validate.Length(min=1, error="Give at least one value.")]
+        )
+        super().__init__(inner, validate=[*at_least_one, *more], **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         """Each value once, in the order first given: given again, it says nothing more (nor
