@@ -7,8 +7,9 @@ source "$(dirname "$0")/lib.sh"
 # redis-server: private Redis servers of the rate-limit tests, stopped to test an outage;
 # postgresql-client: pg_dump and pg_restore of the backups, whatever server DATABASE_URL names;
 # varnish, varnish-modules (xkey): the HTTP cache in front of two app nodes;
-# nginx: the reverse proxy of docs/security.md, in front of gunicorn.
-TEST_DEBIAN_PACKAGES=(gdal-bin chromium redis-server postgresql-client varnish varnish-modules nginx)
+# nginx: the reverse proxy of docs/security.md, in front of gunicorn;
+# curl: a download resumed as docs/clients.md says.
+TEST_DEBIAN_PACKAGES=(gdal-bin chromium redis-server postgresql-client varnish varnish-modules nginx curl)
 
 ensure_venv
 ensure_web_bundle

@@ -7,12 +7,14 @@ import brotli
 import xxhash
 from flask import Response, request
 from flask_cors import CORS
-from werkzeug.datastructures import MIMEAccept
+from werkzeug.datastructures import MIMEAccept, Range
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import parse_range_header
 
 from . import idempotency, replicas
 from .caching import cache_headers
 from .config import listed
-from .errors import RATE_LIMIT_HEADERS
+from .errors import RATE_LIMIT_HEADERS, PreconditionFailed, RangeNotSatisfiable
 
 # Text formats worth compressing; binary tiles and images are left alone.
 COMPRESSIBLE = {
@@ -96,6 +98,51 @@ def conditional_response(body: str | bytes, mimetype: str, headers=None) -> Resp
     return response
 
 
+def file_in_ranges(response: Response, etag: str, size: int) -> Response:
+    """RESPONSE, a file of SIZE bytes named by the strong ETAG, as the request's preconditions
+    and Range ask (RFC 9110, 13.2.2), which Werkzeug's make_conditional gets wrong in places:
+    If-Match first (a 412 problem, not the file), then If-None-Match (a 304, Range or not), then
+    one byte range, honoured only if If-Range, when sent, names this file by its strong ETag."""
+    response.set_etag(etag)
+    response.accept_ranges = "bytes"
+    if request.if_match and not (request.if_match.star_tag or request.if_match.contains(etag)):
+        response.close()
+        raise PreconditionFailed("The file has another ETag now.", field="If-Match")
+    if request.if_none_match.contains_weak(etag):
+        response.close()
+        not_modified = Response(status=304, mimetype=response.mimetype)
+        not_modified.set_etag(etag)
+        return not_modified
+    asked = honoured_range(etag, size)
+    if asked is None:
+        return response
+    environ = {"REQUEST_METHOD": request.method, "HTTP_RANGE": asked.to_header()}
+    try:
+        return response.make_conditional(environ, accept_ranges=True, complete_length=size)
+    except RequestedRangeNotSatisfiable as error:
+        response.close()
+        raise RangeNotSatisfiable(
+            f"The file has {size} bytes: the range asked starts past its end.",
+            field="Range",
+            headers={"Content-Range": f"bytes */{size}"},
+        ) from error
+
+
+def honoured_range(etag: str, size: int) -> Range | None:
+    """The request's byte range, if it is one to honour: a Range of another unit, of several
+    ranges or unreadable is ignored (the whole file, RFC 9110 14.2), as is one whose If-Range
+    names another file, weakly or by a date (this file has no Last-Modified); a suffix longer
+    than the file is the whole file (14.1.2)."""
+    if_range = request.headers.get("If-Range")
+    if if_range is not None and if_range.strip() != f'"{etag}"':
+        return None
+    asked = parse_range_header(request.headers.get("Range"))
+    if asked is None or asked.units != "bytes" or len(asked.ranges) != 1:
+        return None
+    start, _end = asked.ranges[0]
+    return Range("bytes", [(0, None)]) if start < -size else asked
+
+
 def one_vary_field(response: Response) -> Response:
     """Join the Vary fields that compression and CORS each add into one: some caches (nginx
     before 1.23) read only the first."""
@@ -160,8 +207,10 @@ def init_app(app) -> None:
             "X-Statistics-Computed-At",
             "X-Cache",
             "Content-Crs",
-            # A PMTiles reader on another site checks which range it got.
+            # A PMTiles reader, or a download read by ranges, on another site checks which
+            # range it got, and whether ranges are served.
             "Content-Range",
+            "Accept-Ranges",
             # Why a token was refused (RFC 6750: error="invalid_token").
             "WWW-Authenticate",
             *RATE_LIMIT_HEADERS,
@@ -171,8 +220,10 @@ def init_app(app) -> None:
             "If-Match",
             "If-None-Match",
             "Authorization",
-            # Reading the PMTiles basemap (or a tile archive) by ranges from another site.
+            # Reading the PMTiles basemap (or a tile archive, a download) by ranges from
+            # another site, a download cut short resumed with If-Range.
             "Range",
+            "If-Range",
             replicas.HEADER,
             idempotency.HEADER,
         ],

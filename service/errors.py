@@ -51,6 +51,10 @@ class PreconditionFailed(ServiceError):
     status, slug = 412, "precondition-failed"
 
 
+class RangeNotSatisfiable(ServiceError):
+    status, slug = 416, "range-not-satisfiable"
+
+
 class PreconditionRequired(ServiceError):
     status, slug = 428, "precondition-required"
 

@@ -71,6 +71,12 @@ REFUSAL_HEADERS = {
         },
     },
     http.HTTPStatus.SERVICE_UNAVAILABLE: {"Retry-After": RETRY_AFTER},
+    http.HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE: {
+        "Content-Range": {
+            "description": "bytes */N: the length of the file the range was asked of",
+            "schema": {"type": "string"},
+        }
+    },
 }
 # Request headers the service's own errors name as their field.
 HEADER_FIELDS = {
@@ -79,6 +85,7 @@ HEADER_FIELDS = {
     "Content-Type",
     "Idempotency-Key",
     "If-Match",
+    "Range",
     "Vigie-WAL-Position",
 }
 log = logging.getLogger(__name__)

@@ -155,6 +155,36 @@ def write_limit(func):
     return wrapper
 
 
+def range_limit(func):
+    """Byte ranges of a download, apart from the default limit: GDAL's /vsicurl/ reads a
+    20 MB GeoPackage in about 150 of them, so that reading one or two would spend a minute's
+    reads. A whole download (which may write its file) still counts against the default."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        rate = current_app.config["RATE_LIMIT_RANGES"]
+        with limiter().shared_limit(
+            rate,
+            scope="ranges",
+            error_message=f"Too many byte ranges of downloads from this client (at most {rate})",
+            key_func=client_key,
+            exempt_when=lambda: not is_range_read(),
+            override_defaults=False,
+        ):
+            remember_checked_limits()
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def is_range_read() -> bool:
+    """A request for a byte range of a route whose view class counts them apart
+    (`ranges_counted_apart`, its method wrapped in range_limit)."""
+    view = current_app.view_functions.get(request.endpoint)
+    view_class = getattr(view, "view_class", None)
+    return "Range" in request.headers and getattr(view_class, "ranges_counted_apart", False)
+
+
 def remember_checked_limits() -> None:
     """Keep the limits the limiter has just checked: it describes only the last ones it checked
     (a login's wrong-password limit, which a right password never counts down, in place of the
@@ -258,6 +288,7 @@ def init_app(app) -> None:
         key_func=client_key,
         app=app,
         default_limits=[config["RATE_LIMIT_DEFAULT"]],
+        default_limits_exempt_when=is_range_read,
         storage_uri=storage,
         storage_options=REDIS_OPTIONS if storage != MEMORY else {},
         # Should Redis stop answering later, each worker counts in memory until it is back.

@@ -64,18 +64,23 @@ class TestCors:
         ):
             assert name in exposed
 
-    def test_a_page_on_another_site_may_read_the_basemap_by_ranges(self, client):
+    @pytest.mark.parametrize("path", ["/basemap.pmtiles", "/ogc/collections/devices/download"])
+    def test_a_page_on_another_site_may_read_the_basemap_and_downloads_by_ranges(
+        self, client, path
+    ):
         """pmtiles.js sends a Range header, which browsers preflight for every range but a
-        single simple one."""
+        single simple one; a download cut short is resumed with If-Range."""
         headers = {
             "Origin": "https://map.example",
             "Access-Control-Request-Method": "GET",
-            "Access-Control-Request-Headers": "range",
+            "Access-Control-Request-Headers": "range, if-range",
         }
-        preflight = client.options("/basemap.pmtiles", headers=headers)
-        assert "range" in preflight.headers["Access-Control-Allow-Headers"].lower()
+        preflight = client.options(path, headers=headers)
+        allowed = preflight.headers["Access-Control-Allow-Headers"].lower()
+        assert "range" in allowed and "if-range" in allowed
         exposed = client.get(LISTINGS[0], headers={"Origin": "https://map.example"}).headers
-        assert "Content-Range" in exposed["Access-Control-Expose-Headers"]
+        for name in ("Content-Range", "Accept-Ranges"):
+            assert name in exposed["Access-Control-Expose-Headers"]
 
     def test_a_page_on_another_site_reads_credits_freshness_and_crs(self, client, many):
         """A browser hides from a page on another origin every header not listed as exposed:

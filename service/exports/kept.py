@@ -5,20 +5,23 @@ public data moves) and kept under a name made of its request, that version and a
 bytes. The hash is its ETag: clients then ask for byte ranges of the same file (GDAL's
 `/vsicurl/`, and QGIS through it, open a GeoPackage or a FlatGeobuf by its URL that way) and
 resume a download cut short (If-Range). Keeping a newer version of a request removes the
-older ones. The threads of a process write one download at a time: a second request for the
-same file waits for the first and is served its file.
+older ones. A kept file is read without waiting on anything; one request's file is written by
+one thread of one worker at a time (a lock file of that request): the others wait for it, and
+are served its file, under its ETag.
 """
 
+import fcntl
 import hashlib
 import shutil
-import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-WRITING = threading.Lock()
+# A write left unfinished this long ago was abandoned (its worker killed): its files go.
+ABANDONED_AFTER_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,10 @@ def file_digest(path: Path) -> str:
 def find_kept(folder: Path, request_key: str, version: str) -> Download | None:
     stem = version_stem(request_key, version)
     for path in sorted(folder.glob(f"{stem}*")):
-        return Download(path.open("rb"), path.name.removeprefix(stem).partition(".")[0])
+        try:
+            return Download(path.open("rb"), path.name.removeprefix(stem).partition(".")[0])
+        except FileNotFoundError:
+            continue  # replaced meanwhile by another worker's copy
     return None
 
 
@@ -64,26 +70,39 @@ def kept_download(
     A file written while a change was committed (UNCHANGED() is false afterwards) may hold
     data of a later version than VERSION: it is sent once, not kept, and has no ETag.
     """
-    with WRITING:
+    found = find_kept(folder, request_key, version)
+    if found is not None:
+        return found
+    writing = folder / ".writing"
+    writing.mkdir(parents=True, exist_ok=True)
+    with (folder / f".{request_name(request_key)}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released as the lock file closes
         found = find_kept(folder, request_key, version)
         if found is not None:
-            return found
+            return found  # written meanwhile by the request waited for
+        remove_abandoned(writing)
         # Written in a folder of its own, whose files GDAL may add to (journals, indexes).
-        writing = folder / ".writing" / uuid.uuid4().hex
-        writing.mkdir(parents=True)
-        path = writing / f"download{suffix}"
+        own = writing / uuid.uuid4().hex
+        own.mkdir()
+        path = own / f"download{suffix}"
         try:
             write(path)
-            if unchanged():
-                etag = file_digest(path)
-                kept = folder / f"{version_stem(request_key, version)}{etag}{suffix}"
-                path.replace(kept)
-            else:
-                etag, kept = None, path
+            if not unchanged():
+                return Download(path.open("rb"), None)
+            etag = file_digest(path)
+            kept = folder / f"{version_stem(request_key, version)}{etag}{suffix}"
+            path.replace(kept)
             download = Download(kept.open("rb"), etag)
         finally:
-            shutil.rmtree(writing, ignore_errors=True)
+            shutil.rmtree(own, ignore_errors=True)
         for older in folder.glob(f"{request_name(request_key)}.*"):
             if older != kept:
                 older.unlink(missing_ok=True)  # a file being sent is read to its end all the same
         return download
+
+
+def remove_abandoned(writing: Path) -> None:
+    """Remove what writes left in WRITING when their worker was killed mid-way."""
+    for folder in writing.iterdir():
+        if folder.stat().st_mtime < time.time() - ABANDONED_AFTER_SECONDS:
+            shutil.rmtree(folder, ignore_errors=True)

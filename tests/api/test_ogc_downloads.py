@@ -1,8 +1,12 @@
 """Downloads of whole collections for GIS users: GeoPackage and FlatGeobuf files of the public
 devices, and of the districts with their statistics as flat, typed columns."""
 
+import multiprocessing
+import os
 import sqlite3
 import tempfile
+import threading
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -181,11 +185,98 @@ def test_a_download_written_as_the_data_changed_is_sent_once_and_not_kept(tmp_pa
         tmp_path, "request", "7.7", ".fgb", lambda path: path.write_bytes(b"rows"), lambda: False
     )
     assert written.etag is None and written.file.read() == b"rows"
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".lock"] == []
     kept = kept_download(
         tmp_path, "request", "7.7", ".fgb", lambda path: path.write_bytes(b"rows"), lambda: True
     )
     assert kept.etag and [p.name for p in tmp_path.glob("*.fgb")] == [Path(kept.file.name).name]
+
+
+def written_slowly(path):
+    """A file of its writer's own bytes, written slowly enough for another to come meanwhile."""
+    time.sleep(0.5)
+    path.write_bytes(f"written by {os.getpid()} {threading.get_ident()}".encode())
+
+
+def keep(folder, results):
+    download = kept_download(folder, "request", "3.9", ".gpkg", written_slowly, lambda: True)
+    results.put((download.etag, download.file.read()))
+
+
+def test_workers_asking_for_one_download_at_once_get_one_file(tmp_path):
+    """Each worker of a node, and each of its threads, waits for the one writing it: one ETag
+    a version (a GeoPackage written twice differs, by the time it holds)."""
+    forked = multiprocessing.get_context("fork")
+    results = forked.Queue()
+    workers = [forked.Process(target=keep, args=(tmp_path, results)) for _ in range(2)]
+    threads = [threading.Thread(target=keep, args=(tmp_path, results)) for _ in range(2)]
+    for each in (*workers, *threads):
+        each.start()
+    answers = [results.get(timeout=30) for _ in range(4)]
+    for each in (*workers, *threads):
+        each.join(timeout=30)
+    assert len(set(answers)) == 1 and answers[0][0]
+    assert len(list(tmp_path.glob("*.gpkg"))) == 1
+
+
+def test_what_a_killed_write_left_goes_with_the_next_write(tmp_path):
+    abandoned, under_way = tmp_path / ".writing" / "abandoned", tmp_path / ".writing" / "now"
+    for folder in (abandoned, under_way):
+        folder.mkdir(parents=True)
+        (folder / ".partial.download.gpkg").write_bytes(b"half")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(abandoned, (two_days_ago, two_days_ago))
+    kept_download(tmp_path, "request", "1.1", ".gpkg", written_slowly, lambda: True)
+    assert not abandoned.exists() and under_way.exists()
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "part"),
+    [
+        ({"Range": "bytes=0-1,5-6"}, 200, slice(None)),  # several ranges: the whole file
+        ({"Range": "items=0-1"}, 200, slice(None)),  # another unit: ignored
+        ({"Range": "bytes=abc"}, 200, slice(None)),  # unreadable: ignored
+        ({"Range": "bytes=-99999999"}, 206, slice(None)),  # a suffix longer than the file
+        ({"Range": "bytes=-100"}, 206, slice(-100, None)),
+        ({"Range": "bytes=10-19", "If-Range": "ETAG"}, 206, slice(10, 20)),
+        ({"Range": "bytes=10-19", "If-Range": "W/ETAG"}, 200, slice(None)),  # weak: no match
+        ({"Range": "bytes=10-19", "If-Range": "Mon, 07 Dec 2026 10:00:00 GMT"}, 200, slice(None)),
+        ({"Range": "bytes=10-19", "If-None-Match": "ETAG"}, 304, slice(0)),  # unchanged first
+        ({"If-Match": "*"}, 200, slice(None)),
+        ({"If-Match": "ETAG"}, 200, slice(None)),
+    ],
+)
+def test_a_download_answers_ranges_and_preconditions_as_http_says(
+    client, mapped, headers, status, part
+):
+    url = "/ogc/collections/devices/download?f=gpkg"
+    whole = client.get(url)
+    etag = whole.headers["ETag"]
+    sent = {name: value.replace("ETAG", etag) for name, value in headers.items()}
+    response = client.get(url, headers=sent)
+    assert response.status_code == status
+    assert response.data == whole.data[part]
+    if status == 206:
+        assert response.headers["Content-Range"].endswith(f"/{len(whole.data)}")
+
+
+def test_a_download_changed_since_is_refused_to_if_match_and_past_its_end(client, mapped):
+    """Problems naming the header, never the file as the body of an error."""
+    url = "/ogc/collections/devices/download?f=gpkg"
+    size = len(client.get(url).data)
+    for headers, status, field in [
+        ({"If-Match": '"another"'}, 412, "If-Match"),
+        ({"If-Match": '"another"', "Range": "bytes=0-9"}, 412, "If-Match"),
+        ({"Range": f"bytes={size}-"}, 416, "Range"),
+    ]:
+        response = client.get(url, headers=headers)
+        assert response.status_code == status and response.mimetype == PROBLEM
+        assert response.get_json()["errors"][0] == {
+            "field": field,
+            "location": "headers",
+            "message": response.get_json()["detail"],
+        }
+    assert response.headers["Content-Range"] == f"bytes */{size}"
 
 
 @pytest.mark.parametrize("fmt", ["gpkg", "fgb"])

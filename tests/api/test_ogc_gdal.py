@@ -187,3 +187,27 @@ def test_gdal_opens_a_download_by_its_url(live_server, seeded, tmp_path, fmt):
     gdal("ogr2ogr", "-f", "GeoJSON", str(out), url, "devices")
     features = json.loads(out.read_text())["features"]
     assert len(features) == SEEDED and features[0]["geometry"]["type"] == "Point"
+
+
+def test_curl_resumes_a_download_cut_short_as_docs_clients_says(live_server, seeded, db, tmp_path):
+    """`curl -C - -H "If-Range: $etag"` completes the file while it stands, and once the data
+    has changed stops (exit 33) rather than join two files."""
+    url = f"{live_server}/ogc/collections/devices/download"
+    whole = tmp_path / "whole.gpkg"
+    etag = curl("-sD", "-", "-o", str(whole), url).split("ETag: ")[1].split()[0]
+    part = tmp_path / "vigie-devices.gpkg"
+    part.write_bytes(whole.read_bytes()[:5000])
+    curl("-s", "-C", "-", "-H", f"If-Range: {etag}", "-o", str(part), url)
+    assert part.read_bytes() == whole.read_bytes()
+    part.write_bytes(whole.read_bytes()[:5000])
+    db("UPDATE devices SET operator = 'changed' WHERE operator = 'operator 2'")
+    changed = curl("-s", "-C", "-", "-H", f"If-Range: {etag}", "-o", str(part), url, check=33)
+    assert changed == "" and part.read_bytes() == whole.read_bytes()[:5000]
+
+
+def curl(*args: str, check: int = 0) -> str:
+    tool = shutil.which("curl")
+    assert tool, "curl is missing: install Debian's curl"
+    result = subprocess.run([tool, *args], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == check, result.stderr
+    return result.stdout

@@ -505,3 +505,19 @@ def test_the_statistics_refresh_is_no_client_of_the_rate_limit(committed, limite
     result = limited.test_cli_runner().invoke(args=["geodata", "refresh-statistics"])
     assert "2 of 2 cached statistics refreshed" in result.output, result.output
     assert "429" not in result.output
+
+
+def test_byte_ranges_of_a_download_count_apart_from_the_default_limit(
+    committed, limited_app, tmp_path
+):
+    """GDAL's /vsicurl/ reads a GeoPackage by many ranges: they count against a limit of their
+    own, and a whole download (which may write its file) against the default."""
+    client = limited_app(
+        RATE_LIMIT_RANGES="8 per minute", DOWNLOADS_ROOT=str(tmp_path)
+    ).test_client()
+    url = "/ogc/collections/devices/download"
+    assert client.get(url).status_code == 200
+    ranges = [client.get(url, headers={"Range": f"bytes={n}-{n}"}) for n in range(9)]
+    assert [r.status_code for r in ranges] == [206] * 8 + [429]
+    assert "byte ranges of downloads" in ranges[-1].get_json()["detail"]
+    assert [client.get(url).status_code for _ in range(5)] == [200] * 4 + [429]

@@ -16,7 +16,7 @@ from sqlalchemy import false, func, select
 
 from ...caching import ALL_DEVICES, area_keys, device_key, district_key, share
 from ...db import run_statement, session, time_limit
-from ...delivery import accepted_media_types, conditional_response
+from ...delivery import accepted_media_types, conditional_response, file_in_ranges
 from ...errors import BadRequest, InvalidInput, NotFound
 from ...exports.geopackage import Layer, write_flatgeobuf, write_geopackage
 from ...exports.kept import kept_download
@@ -33,6 +33,7 @@ from ...geo.crs import (
 from ...geo.statistics.cache import select_data_version
 from ...geo.statistics.density import select_selection_exists
 from ...geo.statistics.selection import DistrictSelection
+from ...ratelimit import range_limit
 from ..credits import attribution_text, dataset_credits, device_credits, licence_links
 from ..fields import common_parts
 from ..geojson import (
@@ -113,6 +114,33 @@ RANGES_HEADER = {
 CONTENT_RANGE_HEADER = {
     "Content-Range": {"schema": {"type": "string"}, "description": "The range sent, of how many"}
 }
+DOWNLOAD_ETAG_HEADER = {
+    "ETag": {
+        "schema": {"type": "string"},
+        "description": "The file's validator (a hash of its bytes); absent, with Accept-Ranges, "
+        "from a file written as the data changed, which is sent once and not kept",
+    }
+}
+
+
+def request_header(name: str, description: str) -> dict:
+    return {"in": "header", "name": name, "schema": {"type": "string"}, "description": description}
+
+
+DOWNLOAD_REQUEST_HEADERS = [
+    request_header(
+        "Range",
+        "One byte range (bytes=0-1023, bytes=-1024); several, or of "
+        "another unit, are ignored: the whole file",
+    ),
+    request_header(
+        "If-Range",
+        "The ETag of the file a range is asked of (a download resumed): "
+        "another, weak, or a date, and the whole file comes",
+    ),
+    request_header("If-None-Match", "The file's ETag: a 304 while it stands, Range or not"),
+    request_header("If-Match", "The file's ETag: another is a 412"),
+]
 
 
 def json_response(document: dict, media_type: str = JSON) -> Response:
@@ -720,21 +748,25 @@ flask.Blueprint.add_url_rule(
 
 @blp.route("/collections/<collection_id>/download")
 class DownloadViews(MethodView):
+    ranges_counted_apart = True  # against RATE_LIMIT_RANGES, not the default limit
+
     @blp.arguments(DownloadArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, content_type="application/geopackage+sqlite3")
     @blp.served_as(
         DOWNLOAD_CONTENTS,
         description="A GeoPackage, or a FlatGeobuf (f=fgb), of every public feature",
-        headers=ETAG_HEADER | RANGES_HEADER,
+        headers=DOWNLOAD_ETAG_HEADER | RANGES_HEADER,
     )
     @blp.served_as(
         DOWNLOAD_CONTENTS,
         status=206,
         description="The byte range asked in Range (and, with If-Range, of that ETag's file)",
-        headers=ETAG_HEADER | CONTENT_RANGE_HEADER,
+        headers=ETAG_HEADER | RANGES_HEADER | CONTENT_RANGE_HEADER,
     )
+    @blp.doc(parameters=DOWNLOAD_REQUEST_HEADERS)
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
-    @blp.problems(400, 404, 416)
+    @blp.problems(400, 404, 412, 416)
+    @range_limit
     def get(self, args, collection_id):
         """Download every feature of a collection as one GeoPackage or FlatGeobuf file"""
         collection = find_collection(collection_id)
@@ -789,19 +821,19 @@ class DownloadViews(MethodView):
             write,
             unchanged=lambda: data_version() == version,
         )
-        size = os.fstat(download.file.fileno()).st_size
         response = send_file(
             download.file,
             mimetype=media_type,
             as_attachment=True,
             download_name=f"vigie-{collection.id}{suffix}",
             conditional=False,
-            etag=download.etag or False,
+            etag=False,
         )
         # Its length, for clients to show their progress and tell a download cut short. A
-        # kept file is named by its ETag: byte ranges of it (If-Range) and 304s are honoured;
-        # one written for this answer only offers neither, as no later request could name it.
+        # kept file is named by its ETag: byte ranges of it and 304s are honoured; one written
+        # for this answer only offers neither, as no later request could name it.
+        size = os.fstat(download.file.fileno()).st_size
         response.content_length = size
         if download.etag is None:
             return response
-        return response.make_conditional(request.environ, accept_ranges=True, complete_length=size)
+        return file_in_ranges(response, download.etag, size)
