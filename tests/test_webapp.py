@@ -249,7 +249,7 @@ def test_register_then_pin_with_compass_and_the_photos_position(phone, db):
     expect(page.locator(".your-photos img")).to_have_attribute("src", re.compile("^blob:"))
     # Each leads to its pin on the map.
     lon, lat = db("SELECT ST_X(geom), ST_Y(geom) FROM devices WHERE id = :id", id=device.id).one()
-    link = page.locator(".contributions").get_by_role("link", name="camera")
+    link = page.locator(".contributions").get_by_role("link", name="camera", exact=True)
     expect(link).to_have_attribute("href", f"#19/{lat:.6f}/{lon:.6f}")
     link.click()
     expect(page.locator(".contributions")).to_have_count(0)
@@ -2972,7 +2972,7 @@ def test_the_contributions_shown_follow_what_a_pass_sends(phone, contributor):
     expect(contributions).not_to_contain_text("camera")
     phone.context.set_offline(False)
     phone.wait_until_sent()
-    expect(contributions.get_by_role("link", name="camera")).to_have_count(1)
+    expect(contributions.get_by_role("link", name="camera", exact=True)).to_have_count(1)
 
 
 def test_the_outbox_list_follows_what_a_pass_sends(phone, contributor):
@@ -3819,7 +3819,7 @@ def test_a_sheets_entry_with_no_sheet_to_open_is_passed_by(phone, as_user):
     phone.open()
     phone.sign_in(author.user.username)
     page.get_by_role("button", name="Account", exact=True).click()
-    page.locator(".contributions").get_by_role("link", name="camera").click()
+    page.locator(".contributions").get_by_role("link", name="camera", exact=True).click()
     expect(page.locator("#sheet")).to_be_hidden()
     page.get_by_role("button", name="Account", exact=True).click()
     page.get_by_role("button", name="Close").click()
