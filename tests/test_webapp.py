@@ -3397,21 +3397,29 @@ def test_a_contributor_deletes_their_photo_of_a_pin_approved_since(phone, db, mo
     assert phone.errors == []
 
 
+def photographed(client, device: dict) -> dict:
+    """DEVICE, with a photo CLIENT added to it."""
+    uploaded(client, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    return device
+
+
+def your_photos(phone, user):
+    """The page, signed in as USER, and the photos its Account sheet lists as theirs."""
+    page = phone.open()
+    phone.sign_in(user.user.username)
+    page.get_by_role("button", name="Account", exact=True).click()
+    return page, page.locator("#sheet .your-photos")
+
+
 def test_a_contributor_sees_which_pin_each_of_their_photos_went_with(phone, moderator, as_user):
     """Before deleting a photo, its sender sees its pin: their own, or another's device they
     added it to, each a link to it on the map; a withdrawn pin's photo has none."""
     author = as_user()
-    own = pin(author, 2.3522, 48.8566, kind="sensor")
-    uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{own['id']}/photos")
-    theirs = pin(moderator, 2.3531, 48.8571, kind="alpr")
-    uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{theirs['id']}/photos")
-    withdrawn = pin(author, 2.3540, 48.8560, kind="microphone")
-    uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{withdrawn['id']}/photos")
+    photographed(author, pin(author, 2.3522, 48.8566, kind="sensor"))
+    photographed(author, pin(moderator, 2.3531, 48.8571, kind="alpr"))
+    withdrawn = photographed(author, pin(author, 2.3540, 48.8560, kind="microphone"))
     assert author.delete(f"/api/v1/devices/{withdrawn['id']}").status_code == 204
-    page = phone.open()
-    phone.sign_in(author.user.username)
-    page.get_by_role("button", name="Account", exact=True).click()
-    photos = page.locator("#sheet .your-photos")
+    page, photos = your_photos(phone, author)
     expect(photos.locator("img")).to_have_count(3)
     expect(photos.get_by_role("link", name="Pin of photo 1: sensor")).to_be_visible()
     expect(photos.get_by_role("link")).to_have_count(2)
@@ -3425,13 +3433,10 @@ def test_a_contributor_sees_their_photo_of_a_withdrawn_pin_before_deleting_it(ph
     """A withdrawn pin's photo is gone for everyone else; its sender still sees it among their
     photos (not a broken image) to decide whether to delete it."""
     author = as_user()
-    device = pin(author, 2.3522, 48.8566, kind="sensor")
-    uploaded(author, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    device = photographed(author, pin(author, 2.3522, 48.8566, kind="sensor"))
     assert author.delete(f"/api/v1/devices/{device['id']}").status_code == 204
-    page = phone.open()
-    phone.sign_in(author.user.username)
-    page.get_by_role("button", name="Account", exact=True).click()
-    thumbnail = page.locator("#sheet .your-photos img")
+    _page, photos = your_photos(phone, author)
+    thumbnail = photos.locator("img")
     expect(thumbnail).to_have_attribute("src", re.compile("^blob:"))
     expect(thumbnail).to_have_attribute("alt", re.compile("^Your photo 1, sent on "))
     assert thumbnail.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
