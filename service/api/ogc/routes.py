@@ -19,7 +19,7 @@ from ...db import run_statement, session, time_limit
 from ...delivery import accepted_media_types, conditional_response, file_in_ranges
 from ...errors import BadRequest, InvalidInput, NotFound
 from ...exports.geopackage import Layer, write_flatgeobuf, write_geopackage
-from ...exports.kept import kept_download
+from ...exports.kept import Download, kept_download
 from ...extensions import BINARY, ETAG_HEADER, Blueprint, api
 from ...geo.collections import COLLECTIONS, DEVICES, DISTRICTS, OgcCollection, PageRequest
 from ...geo.cql2 import FilterError, filter_clause
@@ -746,6 +746,35 @@ flask.Blueprint.add_url_rule(
 )
 
 
+def kept_collection_file(collection: OgcCollection, fmt: str, levels) -> Download:
+    """COLLECTION's download as FMT (of district LEVELS), kept while the data is unchanged."""
+    statement = collection.export_rows(level=levels)
+    credits = attribution_text(collection_credits(collection))
+    layer = Layer(collection.id, collection.geometry_type, statement, {"attribution": credits})
+
+    def write(path: Path) -> None:
+        if fmt == "gpkg":
+            write_geopackage(session.connection(), path, [layer])
+        else:
+            write_flatgeobuf(session.connection(), path, layer)
+
+    def data_version() -> str:
+        return session.execute(select_data_version()).scalar_one()
+
+    # The file also says who to credit, which the configuration may change between runs, and
+    # comes from the database this server reads (tests use one database each).
+    database = session.execute(select(func.current_database())).scalar_one()
+    version = data_version()
+    return kept_download(
+        Path(current_app.config["DOWNLOADS_ROOT"]),
+        orjson.dumps([database, collection.id, fmt, sorted(levels), credits]).decode(),
+        version,
+        f".{fmt}",
+        write,
+        unchanged=lambda: data_version() == version,
+    )
+
+
 @blp.route("/collections/<collection_id>/download")
 class DownloadViews(MethodView):
     ranges_counted_apart = True  # against RATE_LIMIT_RANGES, not the default limit
@@ -794,33 +823,8 @@ class DownloadViews(MethodView):
                 field="level",
             )
         media_type, _name = DOWNLOADS[args["f"]]
-        statement = collection.export_rows(level=levels)
-        credits = attribution_text(collection_credits(collection))
-        layer = Layer(collection.id, collection.geometry_type, statement, {"attribution": credits})
         suffix = f".{args['f']}"
-
-        def write(path: Path) -> None:
-            if args["f"] == "gpkg":
-                write_geopackage(session.connection(), path, [layer])
-            else:
-                write_flatgeobuf(session.connection(), path, layer)
-
-        # The file also says who to credit, which the configuration may change between runs,
-        # and comes from the database this server reads (tests use one database each).
-        database = session.execute(select(func.current_database())).scalar_one()
-
-        def data_version() -> str:
-            return session.execute(select_data_version()).scalar_one()
-
-        version = data_version()
-        download = kept_download(
-            Path(current_app.config["DOWNLOADS_ROOT"]),
-            orjson.dumps([database, collection.id, args["f"], sorted(levels), credits]).decode(),
-            version,
-            suffix,
-            write,
-            unchanged=lambda: data_version() == version,
-        )
+        download = kept_collection_file(collection, args["f"], levels)
         response = send_file(
             download.file,
             mimetype=media_type,
