@@ -3580,8 +3580,8 @@ def until_kept(page, seconds=20):
 
 def test_signing_out_does_not_keep_the_spot_last_looked_at_again(phone, moderator, contributor):
     """Sign-out forgets the areas seen and their devices; the map drawn again right after must
-    not keep the view shown, the street a contributor was surveying. A view moved to afterwards
-    is kept, as for anyone."""
+    not keep the view shown, the street a contributor was surveying, nor hold it in its address
+    (which the browser's history keeps). A view moved to afterwards is kept, as for anyone."""
     assert moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566)).status_code == 201
     page = phone.open()
     phone.sign_in(contributor)
@@ -3593,10 +3593,12 @@ def test_signing_out_does_not_keep_the_spot_last_looked_at_again(phone, moderato
     page.wait_for_load_state("networkidle")
     assert kept_on_the_phone(page) == {"areas": [], "devices": 0}
     page.locator("#sheet-close").click()
+    expect(page).to_have_url(f"{phone.server}/")
     with page.expect_response(lambda answer: "cluster=true" in answer.url):
         page.locator("#map").focus()
         page.keyboard.press("ArrowRight")
     until_kept(page)
+    expect(page).to_have_url(re.compile(r"/#18/48\.8566\d*/2\.352"))
     assert phone.errors == []
 
 

@@ -510,11 +510,15 @@ export function createMap({ basemap, db, onSelect }) {
 
   // The address follows the map, except in an open sheet's history entry (ui.js,
   // standInHistory): it keeps the address of the entry under it, so that going back past it
-  // moves nothing, and the entry gone, the address is the map's again.
+  // moves nothing, and the entry gone, the address is the map's again. Signed out, it holds no
+  // place until the map moves (see reload): the address is what a shared phone's history and
+  // its recently closed tabs keep.
   function showPlaceInAddress() {
     if (window.history.state?.sheet) return;
     const center = map.getCenter();
-    window.history.replaceState(window.history.state, "", `#${map.getZoom()}/${center.lat.toFixed(5)}/${center.lng.toFixed(5)}`);
+    const place = unkeptView !== null && currentBbox().join() === unkeptView ? window.location.pathname
+      : `#${map.getZoom()}/${center.lat.toFixed(5)}/${center.lng.toFixed(5)}`;
+    window.history.replaceState(window.history.state, "", place);
   }
   window.addEventListener("popstate", showPlaceInAddress);
 
