@@ -208,8 +208,9 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "vigie")
         self.RATE_LIMIT_DEFAULT = env_rate_limit("RATE_LIMIT_DEFAULT", "600 per minute")
         self.RATE_LIMIT_WRITES = env_rate_limit("RATE_LIMIT_WRITES", "60 per minute")
-        # Byte ranges of downloads (GDAL reads a file by many): apart from RATE_LIMIT_DEFAULT.
-        self.RATE_LIMIT_RANGES = env_rate_limit("RATE_LIMIT_RANGES", "6000 per minute")
+        # Requests for downloads, each byte range one (GDAL reads a file by many): apart from
+        # RATE_LIMIT_DEFAULT.
+        self.RATE_LIMIT_DOWNLOADS = env_rate_limit("RATE_LIMIT_DOWNLOADS", "6000 per minute")
         self.RATE_LIMIT_AUTH = env_rate_limit("RATE_LIMIT_AUTH", "10 per minute")
         self.RATE_LIMIT_LOGIN_FAILURES = env_rate_limit("RATE_LIMIT_LOGIN_FAILURES", "20 per hour")
         # Photos: the largest upload accepted, and the largest decoded image (decompression bombs).

@@ -155,20 +155,19 @@ def write_limit(func):
     return wrapper
 
 
-def range_limit(func):
-    """Byte ranges of a download, apart from the default limit: GDAL's /vsicurl/ reads a
-    20 MB GeoPackage in about 150 of them, so that reading one or two would spend a minute's
-    reads. A whole download (which may write its file) still counts against the default."""
+def download_limit(func):
+    """Requests for downloads, apart from the default limit: GDAL's /vsicurl/ reads a 20 MB
+    GeoPackage by about 150 byte ranges, so that reading one or two would spend a minute's
+    reads. Each range counts, as does a whole file (a range may be the whole file too)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        rate = current_app.config["RATE_LIMIT_RANGES"]
+        rate = current_app.config["RATE_LIMIT_DOWNLOADS"]
         with limiter().shared_limit(
             rate,
-            scope="ranges",
-            error_message=f"Too many byte ranges of downloads from this client (at most {rate})",
+            scope="downloads",
+            error_message=f"Too many requests for downloads from this client (at most {rate})",
             key_func=client_key,
-            exempt_when=lambda: not is_range_read(),
             override_defaults=False,
         ):
             remember_checked_limits()
@@ -177,12 +176,11 @@ def range_limit(func):
     return wrapper
 
 
-def is_range_read() -> bool:
-    """A request for a byte range of a route whose view class counts them apart
-    (`ranges_counted_apart`, its method wrapped in range_limit)."""
+def is_download() -> bool:
+    """A request of a route whose view class counts against download_limit instead of the
+    default limit (`counted_as_download`)."""
     view = current_app.view_functions.get(request.endpoint)
-    view_class = getattr(view, "view_class", None)
-    return "Range" in request.headers and getattr(view_class, "ranges_counted_apart", False)
+    return getattr(getattr(view, "view_class", None), "counted_as_download", False)
 
 
 def remember_checked_limits() -> None:
@@ -288,7 +286,7 @@ def init_app(app) -> None:
         key_func=client_key,
         app=app,
         default_limits=[config["RATE_LIMIT_DEFAULT"]],
-        default_limits_exempt_when=is_range_read,
+        default_limits_exempt_when=is_download,
         storage_uri=storage,
         storage_options=REDIS_OPTIONS if storage != MEMORY else {},
         # Should Redis stop answering later, each worker counts in memory until it is back.

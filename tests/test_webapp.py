@@ -1658,6 +1658,30 @@ def test_a_device_stays_in_sight_as_its_details_grow(phone, moderator, contribut
     assert comes_uncovered(page, sensor)
 
 
+def test_a_device_moved_away_with_the_keyboard_is_left_there_as_its_details_grow(
+    phone, moderator, contributor
+):
+    """The contributor panned with the arrow keys while the details showed: what they look at
+    is theirs, and the details growing do not take the map back to the device."""
+    pin(moderator, 2.3522, 48.8575, kind="sensor")  # high on the phone's map
+    page = phone.open()
+    phone.sign_in(contributor)
+    sensor = ".leaflet-marker-icon[title^='sensor']"
+    page.locator(sensor).click()
+    expect(page.locator("#sheet-title")).to_have_text("sensor")
+    page.locator("#map").focus()
+    for _ in range(3):
+        with page.expect_response(lambda answer: "cluster=true" in answer.url):
+            page.keyboard.press("ArrowUp")  # the view goes north, the device under the details
+    assert not uncovered(page, sensor)
+    before = drawn_box(page, sensor)
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("button", name="Wrong details").click()
+    expect(sheet.get_by_label("What is wrong")).to_be_focused()
+    page.wait_for_timeout(500)  # frames enough for the sheet's growth to be seen
+    assert drawn_box(page, sensor) == before
+
+
 def mercator_y(latitude: float) -> float:
     """Web Mercator's northing of LATITUDE, in radians of the sphere."""
     return math.log(math.tan(math.pi / 4 + math.radians(latitude) / 2))

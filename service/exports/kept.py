@@ -4,8 +4,9 @@ A download is written once per data version (the statistics' version, which ever
 public data moves) and kept under a name made of its request, that version and a hash of its
 bytes. The hash is its ETag: clients then ask for byte ranges of the same file (GDAL's
 `/vsicurl/`, and QGIS through it, open a GeoPackage or a FlatGeobuf by its URL that way) and
-resume a download cut short (If-Range). Keeping a newer version of a request removes the
-older ones. A kept file is read without waiting on anything; one request's file is written by
+resume a download cut short (If-Range). Versions are dotted integers, which grow: keeping a
+version of a request removes its older ones, never a newer one (kept by a server reading a
+more recent replica). A kept file is read without waiting on anything; one request's file is written by
 one thread of one worker at a time (a lock file of that request): the others wait for it, and
 are served its file, under its ETag.
 """
@@ -38,8 +39,12 @@ def request_name(request_key: str) -> str:
 
 
 def version_stem(request_key: str, version: str) -> str:
-    """The start of the names of REQUEST_KEY's files of VERSION."""
-    return f"{request_name(request_key)}.{version}."
+    """The start of the names of REQUEST_KEY's files of VERSION: `{request}_{version}_{etag}`."""
+    return f"{request_name(request_key)}_{version}_"
+
+
+def version_order(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def file_digest(path: Path) -> str:
@@ -95,14 +100,18 @@ def kept_download(
             download = Download(kept.open("rb"), etag)
         finally:
             shutil.rmtree(own, ignore_errors=True)
-        for older in folder.glob(f"{request_name(request_key)}.*"):
-            if older != kept:
-                older.unlink(missing_ok=True)  # a file being sent is read to its end all the same
+        for other in folder.glob(f"{request_name(request_key)}_*"):
+            if version_order(other.name.split("_")[1]) < version_order(version):
+                other.unlink(missing_ok=True)  # a file being sent is read to its end all the same
         return download
 
 
 def remove_abandoned(writing: Path) -> None:
     """Remove what writes left in WRITING when their worker was killed mid-way."""
     for folder in writing.iterdir():
-        if folder.stat().st_mtime < time.time() - ABANDONED_AFTER_SECONDS:
+        try:
+            abandoned = folder.stat().st_mtime < time.time() - ABANDONED_AFTER_SECONDS
+        except FileNotFoundError:
+            continue  # a write of another request, just finished
+        if abandoned:
             shutil.rmtree(folder, ignore_errors=True)

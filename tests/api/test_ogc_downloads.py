@@ -219,6 +219,52 @@ def test_workers_asking_for_one_download_at_once_get_one_file(tmp_path):
     assert len(list(tmp_path.glob("*.gpkg"))) == 1
 
 
+def test_a_kept_version_removes_the_older_ones_never_a_newer_one(tmp_path):
+    """A server reading a replica that lags behind keeps the version it read beside the newer
+    one, which later requests still find."""
+
+    def keep(version):
+        written = kept_download(
+            tmp_path,
+            "request",
+            version,
+            ".fgb",
+            lambda path: path.write_bytes(version.encode()),
+            lambda: True,
+        )
+        return written.file.read()
+
+    assert keep("9.10") == b"9.10"
+    assert keep("9.9") == b"9.9"  # older, from a replica: kept beside, the newer one stays
+    assert keep("9.10") == b"9.10"
+    assert keep("10.11") == b"10.11"
+    assert sorted(p.read_bytes() for p in tmp_path.glob("*.fgb")) == [b"10.11"]
+
+
+def test_writes_of_other_requests_ending_meanwhile_are_no_error(tmp_path):
+    """What a write leaves is removed as it ends, under its own request's lock, while a write of
+    another request looks through them for abandoned ones."""
+    failures = []
+
+    def keep_many(key):
+        try:
+            for version in range(1, 1000):
+                kept_download(tmp_path, key, str(version), ".fgb", written_quickly, lambda: True)
+        except Exception as error:  # any failure is the finding
+            failures.append(error)
+
+    threads = [threading.Thread(target=keep_many, args=(f"request {n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+
+
+def written_quickly(path):
+    path.write_bytes(b"rows")
+
+
 def test_what_a_killed_write_left_goes_with_the_next_write(tmp_path):
     abandoned, under_way = tmp_path / ".writing" / "abandoned", tmp_path / ".writing" / "now"
     for folder in (abandoned, under_way):

@@ -507,17 +507,19 @@ def test_the_statistics_refresh_is_no_client_of_the_rate_limit(committed, limite
     assert "429" not in result.output
 
 
-def test_byte_ranges_of_a_download_count_apart_from_the_default_limit(
+def test_requests_for_downloads_count_apart_from_the_default_limit(
     committed, limited_app, tmp_path
 ):
-    """GDAL's /vsicurl/ reads a GeoPackage by many ranges: they count against a limit of their
-    own, and a whole download (which may write its file) against the default."""
+    """GDAL's /vsicurl/ reads a GeoPackage by many byte ranges: every request for a download,
+    each range, an ignored one or the whole file alike, counts against a limit of its own,
+    which its answers describe."""
     client = limited_app(
-        RATE_LIMIT_RANGES="8 per minute", DOWNLOADS_ROOT=str(tmp_path)
+        RATE_LIMIT_DOWNLOADS="8 per minute", DOWNLOADS_ROOT=str(tmp_path)
     ).test_client()
     url = "/ogc/collections/devices/download"
-    assert client.get(url).status_code == 200
-    ranges = [client.get(url, headers={"Range": f"bytes={n}-{n}"}) for n in range(9)]
-    assert [r.status_code for r in ranges] == [206] * 8 + [429]
-    assert "byte ranges of downloads" in ranges[-1].get_json()["detail"]
-    assert [client.get(url).status_code for _ in range(5)] == [200] * 4 + [429]
+    asked = [{"Range": f"bytes={n}-{n}"} for n in range(5)] + [{"Range": "x"}, {}, {}, {}]
+    answers = [client.get(url, headers=headers) for headers in asked]
+    assert [a.status_code for a in answers] == [206] * 5 + [200] * 3 + [429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers[4:8]] == ["3", "2", "1", "0"]
+    assert "requests for downloads" in answers[-1].get_json()["detail"]
+    assert client.get("/ogc/collections").status_code == 200  # the default limit: untouched

@@ -584,18 +584,27 @@ export function keepInSight(map, latlng) {
 
 // LATLNG kept in sight beside the sheet: once it is drawn, and again whenever it grows (a
 // device's history shown, a form to say what is wrong with it), until the returned function
-// is called, or the contributor moves the map themselves (a drag, a zoom): what they look at
-// then is theirs to choose.
+// is called, or the contributor moves the map themselves (a drag, a zoom, the keyboard's
+// arrows, + and -): what they look at then is theirs to choose.
 export function revealBesideSheet(map, latlng) {
   const observer = new ResizeObserver(() => revealInSight(map, latlng));
+  const container = map.getContainer();
   const stop = () => {
     observer.disconnect();
     map.off("dragstart zoomstart", stop);
+    container.removeEventListener("keydown", steered);
+  };
+  const steered = (event) => {
+    if (STEERING_KEYS.has(event.key)) stop();
   };
   map.on("dragstart zoomstart", stop);
+  container.addEventListener("keydown", steered);
   observer.observe(document.getElementById("sheet")); // observed first once laid out
   return stop;
 }
+
+// The keys Leaflet's keyboard handler pans and zooms the focused map with.
+const STEERING_KEYS = new Set(["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "+", "-", "=", "_"]);
 
 // LATLNG put in sight only if the header or the sheet covers it (a device tapped low on a
 // phone, under the sheet its details open in): the map does not move on every tap.

@@ -33,7 +33,7 @@ from ...geo.crs import (
 from ...geo.statistics.cache import select_data_version
 from ...geo.statistics.density import select_selection_exists
 from ...geo.statistics.selection import DistrictSelection
-from ...ratelimit import range_limit
+from ...ratelimit import download_limit
 from ..credits import attribution_text, dataset_credits, device_credits, licence_links
 from ..fields import common_parts
 from ..geojson import (
@@ -777,7 +777,7 @@ def kept_collection_file(collection: OgcCollection, fmt: str, levels) -> Downloa
 
 @blp.route("/collections/<collection_id>/download")
 class DownloadViews(MethodView):
-    ranges_counted_apart = True  # against RATE_LIMIT_RANGES, not the default limit
+    counted_as_download = True  # against RATE_LIMIT_DOWNLOADS, not the default limit
 
     @blp.arguments(DownloadArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, content_type="application/geopackage+sqlite3")
@@ -795,7 +795,7 @@ class DownloadViews(MethodView):
     @blp.doc(parameters=DOWNLOAD_REQUEST_HEADERS)
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400, 404, 412, 416)
-    @range_limit
+    @download_limit
     def get(self, args, collection_id):
         """Download every feature of a collection as one GeoPackage or FlatGeobuf file"""
         collection = find_collection(collection_id)
