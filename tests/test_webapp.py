@@ -3437,14 +3437,17 @@ def your_photos(phone, user):
 
 def test_a_contributor_sees_which_pin_each_of_their_photos_went_with(phone, moderator, as_user):
     """Before deleting a photo, its sender sees its pin: their own, or another's device they
-    added it to, each a link to it on the map; a withdrawn pin's photo has none."""
+    added it to, each a link to it on the map; a withdrawn pin's photo has none, nor one of
+    another's device removed since (asked for, it would only be a 410)."""
     author = as_user()
     photographed(author, pin(author, 2.3522, 48.8566, kind="sensor"))
     photographed(author, pin(moderator, 2.3531, 48.8571, kind="alpr"))
     withdrawn = photographed(author, pin(author, 2.3540, 48.8560, kind="microphone"))
     assert author.delete(f"/api/v1/devices/{withdrawn['id']}").status_code == 204
+    removed = photographed(author, pin(moderator, 2.3550, 48.8570, kind="camera"))
+    assert moderator.delete(f"/api/v1/devices/{removed['id']}").status_code == 204
     page, photos = your_photos(phone, author)
-    expect(photos.locator("img")).to_have_count(3)
+    expect(photos.locator("img")).to_have_count(4)
     expect(photos.get_by_role("link", name="Pin of photo 1: sensor")).to_be_visible()
     expect(photos.get_by_role("link")).to_have_count(2)
     photos.get_by_role("link", name="Pin of photo 2: licence-plate reader").click()

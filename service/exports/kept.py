@@ -6,9 +6,9 @@ bytes. The hash is its ETag: clients then ask for byte ranges of the same file (
 `/vsicurl/`, and QGIS through it, open a GeoPackage or a FlatGeobuf by its URL that way) and
 resume a download cut short (If-Range). Versions are dotted integers, which grow: keeping a
 version of a request removes its older ones, never a newer one (kept by a server reading a
-more recent replica). A kept file is read without waiting on anything; one request's file is written by
-one thread of one worker at a time (a lock file of that request): the others wait for it, and
-are served its file, under its ETag.
+more recent replica). A kept file is read without waiting on anything; one request's file is
+written by one thread of one worker at a time (a lock file of that request): the others wait
+for it, and are served its file, under its ETag.
 """
 
 import fcntl

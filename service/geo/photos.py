@@ -1,12 +1,12 @@
 """Statements about photos that other resources embed (a device Feature lists its photos)."""
 
-from sqlalchemy import Text, cast, func, literal_column, select
+from sqlalchemy import Select, Text, and_, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Device, Photo, User
 from ..models.photo import RENDITIONS
-from ..visibility import PUBLIC_REVIEW_STATUS, public_day
+from ..visibility import PUBLIC_REVIEW_STATUS, Viewer, public_day, visible_clause
 from .sql import sql_string
 
 
@@ -74,3 +74,21 @@ def pending_photos_json(base: ColumnElement, limit: int) -> ColumnElement:
     )
     items = func.json_agg(aggregate_order_by(pending.c.item, pending.c.created_at, pending.c.id))
     return select(func.coalesce(items, literal_column("'[]'::json"))).scalar_subquery()
+
+
+def select_uploaded_photos(user_id, viewer: Viewer) -> Select:
+    """The photos a user uploaded, oldest first, each with its pin where VIEWER (the user)
+    finds it on the map: its kind and position, or NULLs for a pin withdrawn or not theirs to
+    see (a merged duplicate's photos are on the device kept)."""
+    shown = and_(Device.id == Photo.device_id, Device.deleted_at.is_(None), visible_clause(viewer))
+    return (
+        select(
+            Photo,
+            Device.kind.label("pin_kind"),
+            func.ST_X(Device.geom).label("pin_lon"),
+            func.ST_Y(Device.geom).label("pin_lat"),
+        )
+        .outerjoin(Device, shown)
+        .where(Photo.uploaded_by == user_id)
+        .order_by(Photo.created_at)
+    )

@@ -214,6 +214,31 @@ class TestMe:
         urls = device["properties"]["photos"][0]
         assert urls["full"] == f"http://localhost/api/v1/photos/{photo['id']}/full"
 
+    def test_exported_photos_say_where_their_pins_are_while_the_uploader_sees_them(
+        self, as_user, moderator
+    ):
+        """To find each on the map before deleting one: the uploader's own pin, another's
+        public device; none for a pin withdrawn, another's device removed, nor a photo on no
+        pin yet."""
+        contributor = as_user()
+        own = pin(contributor, 2.35, 48.85, kind="sensor")
+        theirs = pin(moderator, 4.83, 45.76, kind="alpr")
+        withdrawn = pin(contributor, 2.36, 48.86)
+        removed = pin(moderator, 2.37, 48.87)
+        for device in (own, theirs, withdrawn, removed):
+            uploaded(contributor, plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+        uploaded(contributor, plain_photo())  # on no pin yet
+        assert contributor.delete(f"/api/v1/devices/{withdrawn['id']}").status_code == 204
+        assert moderator.delete(f"/api/v1/devices/{removed['id']}").status_code == 204
+        photos = contributor.get("/api/v1/me/export").get_json()["photos"]
+        assert [photo["pin"] for photo in photos] == [
+            {"kind": "sensor", "coordinates": [2.35, 48.85]},
+            {"kind": "alpr", "coordinates": [4.83, 45.76]},
+            None,
+            None,
+            None,
+        ]
+
     def test_deleting_the_account_keeps_pins_under_an_anonymous_author(self, as_user, db, client):
         contributor = as_user("moderator")
         device = pin(contributor)

@@ -216,43 +216,27 @@ async function fillContributions(list) {
         props.review_reason ? ` (${props.review_reason})` : ""));
     }
     if (!data.devices.length) items.push(element("li", {}, t("noContributions")));
-    const pins = new Map(data.devices.map((feature) => [feature.id, feature]));
-    if (data.photos.length) items.push(element("li", {}, element("h4", {}, t("yourPhotos")), yourPhotos(data.photos, pins)));
+    if (data.photos.length) items.push(element("li", {}, element("h4", {}, t("yourPhotos")), yourPhotos(data.photos)));
   } catch (error) {
     items.push(element("li", {}, errorText(error)));
   }
   list.replaceChildren(...items);
 }
 
-// The pin a photo shows, if the map shows it: one of the contributor's own pins (PINS, from
-// their export), else another's device they added it to, asked for (if still public).
-async function pinOfPhoto(photo, pins) {
-  if (!photo.device_id) return null;
-  const own = pins.get(photo.device_id);
-  if (own) return own.properties.deleted_at || own.properties.merged_into ? null : own;
-  try {
-    return (await request("GET", `devices/${photo.device_id}`)).data;
-  } catch {
-    return null; // gone, or no network: the photo shows without its pin
-  }
-}
-
 // The photos the account uploaded, each with the day, a link to its pin on the map, and the
 // button that deletes it: a face or a plate caught by mistake, on a pin a moderator approved
 // since (which its author no longer edits) or added to another's device, is still the
 // contributor's to take back, once they have seen which pin it went with.
-function yourPhotos(photos, pins) {
+function yourPhotos(photos) {
   const said = element("div", { "aria-live": "polite" });
   const list = element("ul", { class: "photos your-photos" }, ...photos.map((photo, index) => {
     const alt = t("yourPhotoAlt", { n: index + 1, day: dayText(photo.created_at) });
     const img = element("img", { alt, width: 96, height: 96 });
     showImage(img, `${API}/photos/${photo.id}/thumbnail`).catch(() => { img.alt = t("photoOffline", { alt }); });
-    const caption = element("figcaption", {});
-    pinOfPhoto(photo, pins).then((feature) => {
-      if (!feature) return;
-      const kind = kindLabel(feature.properties.kind);
-      caption.replaceChildren(placeLink(feature.geometry.coordinates, kind, { "aria-label": t("photoPin", { n: index + 1, kind }) }));
-    });
+    // Its pin, where the map shows it to the contributor (the export says: not a withdrawn one).
+    const kind = photo.pin && kindLabel(photo.pin.kind);
+    const caption = element("figcaption", {},
+      photo.pin ? placeLink(photo.pin.coordinates, kind, { "aria-label": t("photoPin", { n: index + 1, kind }) }) : "");
     const item = element("li", {}, element("figure", {}, img, caption,
       deletePhotoButton(photo, t("deletePhoto", { n: index + 1 }), {
         message: said,

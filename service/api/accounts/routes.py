@@ -14,10 +14,12 @@ from ...db import session
 from ...errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from ...extensions import Blueprint, requires_json
 from ...geo.devices.features import select_user_device_features
+from ...geo.photos import select_uploaded_photos
 from ...models import ApiToken, Confirmation, DeviceRevision, IdempotentRequest, Photo, User
 from ...photos.library import delete_photos
 from ...ratelimit import auth_limit, count_wrong_password, login_limit, write_limit
 from ...storage import photo_storage
+from ...visibility import Viewer
 from ..geojson import photo_base
 from .schemas import (
     AccountDeletionSchema,
@@ -227,9 +229,7 @@ class ExportViews(MethodView):
             .where(DeviceRevision.author_id == user.id)
             .order_by(DeviceRevision.id)
         ).all()
-        photos = session.scalars(
-            select(Photo).where(Photo.uploaded_by == user.id).order_by(Photo.created_at)
-        ).all()
+        photos = session.execute(select_uploaded_photos(user.id, Viewer.of(user))).all()
         confirmations = session.scalars(
             select(Confirmation)
             .where(Confirmation.user_id == user.id)
@@ -253,11 +253,15 @@ class ExportViews(MethodView):
             ],
             "photos": [
                 {
-                    "id": str(p.id),
-                    "device_id": str(p.device_id) if p.device_id else None,
-                    "width": p.width,
-                    "height": p.height,
-                    "created_at": p.created_at.isoformat(),
+                    "id": str(p.Photo.id),
+                    "device_id": str(p.Photo.device_id) if p.Photo.device_id else None,
+                    "width": p.Photo.width,
+                    "height": p.Photo.height,
+                    "created_at": p.Photo.created_at.isoformat(),
+                    # Where its pin is on the map for its uploader, to find it by.
+                    "pin": {"kind": p.pin_kind, "coordinates": [p.pin_lon, p.pin_lat]}
+                    if p.pin_kind
+                    else None,
                 }
                 for p in photos
             ],

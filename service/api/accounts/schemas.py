@@ -172,5 +172,11 @@ class ExportSchema(ma.Schema):
         ma.fields.Dict(), metadata={"description": "Pins created, as Features"}
     )
     revisions = ma.fields.List(ma.fields.Dict())
-    photos = ma.fields.List(ma.fields.Dict(), metadata={"description": "Photos uploaded"})
+    photos = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "Photos uploaded, each with its `pin` ({kind, coordinates}) where "
+            "the map shows it to you, else null (withdrawn, or no longer yours to see)"
+        },
+    )
     confirmations = ma.fields.List(ma.fields.Dict())
