@@ -155,32 +155,14 @@ def write_limit(func):
     return wrapper
 
 
-def download_limit(func):
-    """Requests for downloads, apart from the default limit: GDAL's /vsicurl/ reads a 20 MB
-    GeoPackage by about 150 byte ranges, so that reading one or two would spend a minute's
-    reads. Each range counts, as does a whole file (a range may be the whole file too)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        rate = current_app.config["RATE_LIMIT_DOWNLOADS"]
-        with limiter().shared_limit(
-            rate,
-            scope="downloads",
-            error_message=f"Too many requests for downloads from this client (at most {rate})",
-            key_func=client_key,
-            override_defaults=False,
-        ):
-            remember_checked_limits()
-            return func(*args, **kwargs)
-
-    return wrapper
-
-
-def is_download() -> bool:
-    """A request of a route whose view class counts against download_limit instead of the
-    default limit (`counted_as_download`)."""
+def default_rate() -> str:
+    """Each route's limit: RATE_LIMIT_DEFAULT, or for downloads (a view class
+    `counted_as_download`) RATE_LIMIT_DOWNLOADS. GDAL's /vsicurl/ reads a 20 MB GeoPackage by
+    about 150 byte ranges: under the default limit, reading one or two would spend a minute's
+    requests."""
     view = current_app.view_functions.get(request.endpoint)
-    return getattr(getattr(view, "view_class", None), "counted_as_download", False)
+    download = getattr(getattr(view, "view_class", None), "counted_as_download", False)
+    return current_app.config["RATE_LIMIT_DOWNLOADS" if download else "RATE_LIMIT_DEFAULT"]
 
 
 def remember_checked_limits() -> None:
@@ -285,8 +267,7 @@ def init_app(app) -> None:
     app.extensions["vigie.limiter"] = Limiter(
         key_func=client_key,
         app=app,
-        default_limits=[config["RATE_LIMIT_DEFAULT"]],
-        default_limits_exempt_when=is_download,
+        default_limits=[default_rate],
         storage_uri=storage,
         storage_options=REDIS_OPTIONS if storage != MEMORY else {},
         # Should Redis stop answering later, each worker counts in memory until it is back.

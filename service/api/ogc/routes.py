@@ -33,7 +33,6 @@ from ...geo.crs import (
 from ...geo.statistics.cache import select_data_version
 from ...geo.statistics.density import select_selection_exists
 from ...geo.statistics.selection import DistrictSelection
-from ...ratelimit import download_limit
 from ..credits import attribution_text, dataset_credits, device_credits, licence_links
 from ..fields import common_parts
 from ..geojson import (
@@ -795,7 +794,6 @@ class DownloadViews(MethodView):
     @blp.doc(parameters=DOWNLOAD_REQUEST_HEADERS)
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400, 404, 412, 416)
-    @download_limit
     def get(self, args, collection_id):
         """Download every feature of a collection as one GeoPackage or FlatGeobuf file"""
         collection = find_collection(collection_id)
