@@ -156,13 +156,13 @@ def write_limit(func):
 
 
 def default_rate() -> str:
-    """Each route's limit: RATE_LIMIT_DEFAULT, or for downloads (a view class
-    `counted_as_download`) RATE_LIMIT_DOWNLOADS. GDAL's /vsicurl/ reads a 20 MB GeoPackage by
-    about 150 byte ranges: under the default limit, reading one or two would spend a minute's
-    requests."""
+    """Each route's limit: RATE_LIMIT_DEFAULT, or for files read by ranges (downloads, a view
+    class `read_by_ranges`) RATE_LIMIT_DOWNLOADS. GDAL's /vsicurl/ reads a 20 MB GeoPackage by
+    about 150 byte ranges: under the default limit of 600 a minute, four such reads would spend
+    a minute's requests."""
     view = current_app.view_functions.get(request.endpoint)
-    download = getattr(getattr(view, "view_class", None), "counted_as_download", False)
-    return current_app.config["RATE_LIMIT_DOWNLOADS" if download else "RATE_LIMIT_DEFAULT"]
+    by_ranges = getattr(getattr(view, "view_class", None), "read_by_ranges", False)
+    return current_app.config["RATE_LIMIT_DOWNLOADS" if by_ranges else "RATE_LIMIT_DEFAULT"]
 
 
 def remember_checked_limits() -> None:

@@ -40,8 +40,30 @@ IDEMPOTENT_REPLAYED_HEADER = {
 }
 
 
+def request_header(name: str, description: str) -> dict:
+    return {"in": "header", "name": name, "schema": {"type": "string"}, "description": description}
+
+
+# A file read by ranges (delivery.py, file_in_ranges).
+RANGE_PARAMETERS = [
+    request_header(
+        "Range",
+        "One byte range (bytes=0-1023, bytes=-1024); several, or of another unit, are "
+        "ignored: the whole file",
+    ),
+    request_header(
+        "If-Range",
+        "The ETag of the file a range is asked of (a download resumed): another, weak, or a "
+        "date, and the whole file comes",
+    ),
+    request_header("If-None-Match", "The file's ETag: a 304 while it stands, Range or not"),
+    request_header("If-Match", "The file's ETag: another is a 412"),
+]
+
+
 class SharedHeadersPlugin(BasePlugin):
-    """Documents Vigie-WAL-Position on reads and writes, and Idempotency-Key on writes."""
+    """Documents Vigie-WAL-Position on reads and writes, Idempotency-Key on writes, and Range
+    with its preconditions on files read by ranges (a view class `read_by_ranges`)."""
 
     def __init__(self, app):
         self.app = app  # its views say which writes ignore Idempotency-Key
@@ -60,6 +82,8 @@ class SharedHeadersPlugin(BasePlugin):
                 document_write(operation, keyed=not idempotency.is_exempt(view, method))
             elif method in ("get", "head"):
                 document_read(operation)
+                if getattr(getattr(view, "view_class", None), "read_by_ranges", False):
+                    operation["parameters"].extend(RANGE_PARAMETERS)
             document_shared_refusals(operation)
 
 
@@ -85,9 +109,9 @@ def document_write(operation: dict, keyed: bool) -> None:
 
 def document_shared_refusals(operation: dict) -> None:
     """What any operation may answer: 414 and 431 past the limits of the request line and of a
-    header (gunicorn's, before the app sees them), 429 past a rate limit (RATE_LIMIT_DEFAULT
-    counts every route), and for one that takes a body, 400 when it is no JSON the service can
-    read and 413 past its size limit."""
+    header (gunicorn's, before the app sees them), 429 past a rate limit (RATE_LIMIT_DEFAULT,
+    or RATE_LIMIT_DOWNLOADS, counts every route), and for one that takes a body, 400 when it is
+    no JSON the service can read and 413 past its size limit."""
     responses = operation["responses"]
     responses.setdefault("414", "REQUEST_URI_TOO_LONG")
     responses.setdefault("431", "REQUEST_HEADER_FIELDS_TOO_LARGE")

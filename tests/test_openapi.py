@@ -131,6 +131,19 @@ def test_conditional_requests_are_in_the_document():
     assert {"X-Attribution", "X-Licence", "X-Cache", "X-Statistics-Computed-At"} <= set(statistics)
 
 
+def test_a_download_documents_its_query_and_the_headers_of_ranges():
+    """Its f= and level= (which a generated client and the contract test send) beside Range
+    and the preconditions it honours, and the answers they lead to."""
+    [(_method, _path, operation)] = [
+        (m, p, o)
+        for m, p, o in committed_operations()
+        if (m, p) == ("get", "/ogc/collections/{collection_id}/download")
+    ]
+    names = {p.get("name") for p in operation["parameters"]}
+    assert {"f", "level", "Range", "If-Range", "If-None-Match", "If-Match"} <= names
+    assert {"200", "206", "304", "412", "416"} <= set(operation["responses"])
+
+
 def test_answers_the_contract_test_seldom_meets_follow_the_document(moderator, client):
     """Answers schemathesis rarely generates (a dense clustered listing, queryables, a tile,
     an image, a refused query) validated against the committed document."""

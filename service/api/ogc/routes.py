@@ -122,26 +122,6 @@ DOWNLOAD_ETAG_HEADER = {
 }
 
 
-def request_header(name: str, description: str) -> dict:
-    return {"in": "header", "name": name, "schema": {"type": "string"}, "description": description}
-
-
-DOWNLOAD_REQUEST_HEADERS = [
-    request_header(
-        "Range",
-        "One byte range (bytes=0-1023, bytes=-1024); several, or of "
-        "another unit, are ignored: the whole file",
-    ),
-    request_header(
-        "If-Range",
-        "The ETag of the file a range is asked of (a download resumed): "
-        "another, weak, or a date, and the whole file comes",
-    ),
-    request_header("If-None-Match", "The file's ETag: a 304 while it stands, Range or not"),
-    request_header("If-Match", "The file's ETag: another is a 412"),
-]
-
-
 def json_response(document: dict, media_type: str = JSON) -> Response:
     return Response(orjson.dumps(document), mimetype=media_type)
 
@@ -776,7 +756,9 @@ def kept_collection_file(collection: OgcCollection, fmt: str, levels) -> Downloa
 
 @blp.route("/collections/<collection_id>/download")
 class DownloadViews(MethodView):
-    counted_as_download = True  # against RATE_LIMIT_DOWNLOADS, not the default limit
+    # Its requests are documented with Range and the preconditions (shared_headers.py), and
+    # count against RATE_LIMIT_DOWNLOADS rather than the default limit (ratelimit.py).
+    read_by_ranges = True
 
     @blp.arguments(DownloadArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, content_type="application/geopackage+sqlite3")
@@ -791,7 +773,6 @@ class DownloadViews(MethodView):
         description="The byte range asked in Range (and, with If-Range, of that ETag's file)",
         headers=ETAG_HEADER | RANGES_HEADER | CONTENT_RANGE_HEADER,
     )
-    @blp.doc(parameters=DOWNLOAD_REQUEST_HEADERS)
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
     @blp.problems(400, 404, 412, 416)
     def get(self, args, collection_id):
