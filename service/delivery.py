@@ -98,22 +98,29 @@ def conditional_response(body: str | bytes, mimetype: str, headers=None) -> Resp
     return response
 
 
-def file_in_ranges(response: Response, etag: str, size: int) -> Response:
+def file_in_ranges(response: Response, etag: str | None, size: int) -> Response:
     """RESPONSE, a file of SIZE bytes named by the strong ETAG, as the request's preconditions
     and Range ask (RFC 9110, 13.2.2), which Werkzeug's make_conditional gets wrong in places:
     If-Match first (a 412 problem, not the file), then If-None-Match (a 304, Range or not), then
-    one byte range, honoured only if If-Range, when sent, names this file by its strong ETag."""
-    response.set_etag(etag)
-    response.accept_ranges = "bytes"
-    if request.if_match and not (request.if_match.star_tag or request.if_match.contains(etag)):
+    one byte range, honoured only if If-Range, when sent, names this file by its strong ETag.
+    A file of no ETag (written for one answer) matches `*` alone, and is sent whole."""
+    if etag is not None:
+        response.set_etag(etag)
+        response.accept_ranges = "bytes"
+    if request.if_match and not (
+        request.if_match.star_tag or (etag is not None and request.if_match.contains(etag))
+    ):
         response.close()
         raise PreconditionFailed("The file has another ETag now.", field="If-Match")
-    if request.if_none_match.contains_weak(etag):
+    if request.if_none_match.star_tag or (
+        etag is not None and request.if_none_match.contains_weak(etag)
+    ):
         response.close()
         not_modified = Response(status=304, mimetype=response.mimetype)
-        not_modified.set_etag(etag)
+        if etag is not None:
+            not_modified.set_etag(etag)
         return not_modified
-    asked = honoured_range(etag, size)
+    asked = None if etag is None else honoured_range(etag, size)
     if asked is None:
         return response
     environ = {"REQUEST_METHOD": request.method, "HTTP_RANGE": asked.to_header()}

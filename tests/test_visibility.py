@@ -13,7 +13,7 @@ from service.visibility import ANONYMOUS, Viewer, may_see, may_see_upload
 from tests import images
 from tests.declared import load_sites, site, write_sites
 from tests.districts import district_feature, load, rectangle, write_geojson
-from tests.helpers import feature, new_id
+from tests.helpers import feature, new_id, pin
 
 LON, LAT = 2.3522, 48.8566
 BOX = "2.34,48.85,2.36,48.86"
@@ -189,3 +189,14 @@ def test_the_sync_feed_follows_the_same_rule(committed, app, as_user):
     moderator_copy = as_user("moderator").get("/api/v1/sync?limit=100").get_json()
     (mine,) = [f for f in moderator_copy["features"] if f["id"] == device_id]
     assert mine["properties"]["photos"][0]["full"].startswith("http://localhost/api/v1/photos/")
+
+
+def test_a_photos_sender_is_not_told_where_a_pin_they_no_longer_see_stands(as_user, moderator, db):
+    """A photo added to a public device that has gone back to review since (another's pin
+    awaiting it again): the sender's export keeps the photo, not where that pin is."""
+    sender = as_user("contributor")
+    device = pin(moderator, LON, LAT, kind="alpr")
+    images.uploaded(sender, images.plain_photo(), url=f"/api/v1/devices/{device['id']}/photos")
+    db("UPDATE devices SET review_status = 'pending' WHERE id = :id", id=device["id"])
+    [photo] = sender.get("/api/v1/me/export").get_json()["photos"]
+    assert photo["pin"] is None

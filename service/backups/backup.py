@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from .. import migrate
 from ..geo.devices.sync import restamp_changes_from_another_history
+from ..geo.meta import renew_data_lineage
 from ..storage import PhotoStorage
 from ..storage.base import content_key
 from . import database
@@ -105,4 +106,6 @@ def restore_backup(
         )
     with engine.begin() as connection:
         connection.execute(restamp_changes_from_another_history())
+        if inspect(connection).has_table("shared_settings"):  # a backup older has none to renew
+            connection.execute(renew_data_lineage())
     return manifest

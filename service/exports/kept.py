@@ -11,6 +11,7 @@ written by one thread of one worker at a time (a lock file of that request): the
 for it, and are served its file, under its ETag.
 """
 
+import contextlib
 import fcntl
 import hashlib
 import shutil
@@ -23,6 +24,7 @@ from typing import BinaryIO
 
 # A write left unfinished this long ago was abandoned (its worker killed): its files go.
 ABANDONED_AFTER_SECONDS = 24 * 3600
+LOCK_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -65,23 +67,32 @@ def find_kept(folder: Path, request_key: str, version: str) -> Download | None:
 def kept_download(
     folder: Path,
     request_key: str,
-    version: str,
+    read_version: Callable[[], str],
     suffix: str,
     write: Callable[[Path], None],
-    unchanged: Callable[[], bool],
+    *,
+    before_waiting: Callable[[], None],
+    wait_seconds: float,
 ) -> Download:
-    """REQUEST_KEY's file at data VERSION, written by WRITE(path) unless already kept.
+    """REQUEST_KEY's file at the data version READ_VERSION() reads, written by WRITE(path)
+    unless already kept.
 
-    A file written while a change was committed (UNCHANGED() is false afterwards) may hold
-    data of a later version than VERSION: it is sent once, not kept, and has no ETag.
+    A request that finds the file being written calls BEFORE_WAITING (to hand back what it
+    holds, a database connection) and waits for it, at most WAIT_SECONDS (then TimeoutError);
+    the version is read again once it is its turn, changes committed meanwhile included. A file
+    written while a change was committed (the version read again after) may hold data of a
+    later version: it is sent once, not kept, and has no ETag.
     """
-    found = find_kept(folder, request_key, version)
+    found = find_kept(folder, request_key, read_version())
     if found is not None:
         return found
     writing = folder / ".writing"
     writing.mkdir(parents=True, exist_ok=True)
     with (folder / f".{request_name(request_key)}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released as the lock file closes
+        if not locked(lock):
+            before_waiting()
+            wait_for_lock(lock, wait_seconds)
+        version = read_version()
         found = find_kept(folder, request_key, version)
         if found is not None:
             return found  # written meanwhile by the request waited for
@@ -92,7 +103,7 @@ def kept_download(
         path = own / f"download{suffix}"
         try:
             write(path)
-            if not unchanged():
+            if read_version() != version:
                 return Download(path.open("rb"), None)
             etag = file_digest(path)
             kept = folder / f"{version_stem(request_key, version)}{etag}{suffix}"
@@ -100,10 +111,34 @@ def kept_download(
             download = Download(kept.open("rb"), etag)
         finally:
             shutil.rmtree(own, ignore_errors=True)
-        for other in folder.glob(f"{request_name(request_key)}_*"):
-            if version_order(other.name.split("_")[1]) < version_order(version):
-                other.unlink(missing_ok=True)  # a file being sent is read to its end all the same
+        remove_older(folder, request_key, version)
         return download
+
+
+def locked(lock) -> bool:
+    """Whether the lock file LOCK was free, and is now this request's (released as it closes)."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def wait_for_lock(lock, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not locked(lock):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the download was still being written after {seconds} s")
+        time.sleep(LOCK_POLL_SECONDS)
+
+
+def remove_older(folder: Path, request_key: str, version: str) -> None:
+    """Remove REQUEST_KEY's files of versions older than VERSION (a file being sent is read to
+    its end all the same); a name of no version, or a file gone already, is left alone."""
+    for other in folder.glob(f"{request_name(request_key)}_*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if version_order(other.name.split("_")[1]) < version_order(version):
+                other.unlink()
 
 
 def remove_abandoned(writing: Path) -> None:

@@ -76,11 +76,13 @@ def pending_photos_json(base: ColumnElement, limit: int) -> ColumnElement:
     return select(func.coalesce(items, literal_column("'[]'::json"))).scalar_subquery()
 
 
-def select_uploaded_photos(user_id, viewer: Viewer) -> Select:
-    """The photos a user uploaded, oldest first, each with its pin where VIEWER (the user)
-    finds it on the map: its kind and position, or NULLs for a pin withdrawn or not theirs to
-    see (a merged duplicate's photos are on the device kept)."""
-    shown = and_(Device.id == Photo.device_id, Device.deleted_at.is_(None), visible_clause(viewer))
+def select_uploaded_photos(uploader: Viewer) -> Select:
+    """The photos UPLOADER sent, oldest first, each with its pin where they find it on the
+    map: its kind and position, or NULLs for a pin withdrawn or no longer theirs to see (a
+    merged duplicate's photos are on the device kept)."""
+    shown = and_(
+        Device.id == Photo.device_id, Device.deleted_at.is_(None), visible_clause(uploader)
+    )
     return (
         select(
             Photo,
@@ -89,6 +91,6 @@ def select_uploaded_photos(user_id, viewer: Viewer) -> Select:
             func.ST_Y(Device.geom).label("pin_lat"),
         )
         .outerjoin(Device, shown)
-        .where(Photo.uploaded_by == user_id)
+        .where(Photo.uploaded_by == uploader.id)
         .order_by(Photo.created_at)
     )

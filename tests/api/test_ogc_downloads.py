@@ -1,10 +1,11 @@
 """Downloads of whole collections for GIS users: GeoPackage and FlatGeobuf files of the public
 devices, and of the districts with their statistics as flat, typed columns."""
 
+import concurrent.futures
+import fcntl
 import multiprocessing
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from contextlib import closing
@@ -13,9 +14,12 @@ from pathlib import Path
 import pyogrio
 import pyogrio.raw
 import pytest
+from flask import Response
 from werkzeug.test import EnvironBuilder
 
-from service.exports.kept import kept_download
+from service.delivery import file_in_ranges
+from service.errors import PreconditionFailed
+from service.exports.kept import kept_download, request_name
 from tests.districts import district_feature, load, rectangle, write_geojson
 from tests.helpers import PROBLEM, pin
 
@@ -179,16 +183,30 @@ def test_a_change_of_public_data_writes_the_download_again(app, client, mapped, 
     assert resumed.get_etag()[0] in kept and before.get_etag()[0] not in kept
 
 
+def keep(folder, *versions, write=None, key="request", **options):
+    """kept_download of KEY in FOLDER, the data at VERSIONS as read one after the other (the
+    last one from then on), each written as its version's bytes unless WRITE is given."""
+    reads = iter(versions)
+    last = versions[0]
+
+    def read_version():
+        nonlocal last
+        last = next(reads, last)
+        return last
+
+    def write_version(path):
+        path.write_bytes(last.encode())
+
+    options = {"before_waiting": lambda: None, "wait_seconds": 30, **options}
+    return kept_download(folder, key, read_version, ".fgb", write or write_version, **options)
+
+
 def test_a_download_written_as_the_data_changed_is_sent_once_and_not_kept(tmp_path):
     """Its rows may be of a later version than the one it would be kept under."""
-    written = kept_download(
-        tmp_path, "request", "7.7", ".fgb", lambda path: path.write_bytes(b"rows"), lambda: False
-    )
-    assert written.etag is None and written.file.read() == b"rows"
+    written = keep(tmp_path, "7.7", "7.7", "7.8")
+    assert written.etag is None and written.file.read() == b"7.7"
     assert [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".lock"] == []
-    kept = kept_download(
-        tmp_path, "request", "7.7", ".fgb", lambda path: path.write_bytes(b"rows"), lambda: True
-    )
+    kept = keep(tmp_path, "7.8")
     assert kept.etag and [p.name for p in tmp_path.glob("*.fgb")] == [Path(kept.file.name).name]
 
 
@@ -198,8 +216,8 @@ def written_slowly(path):
     path.write_bytes(f"written by {os.getpid()} {threading.get_ident()}".encode())
 
 
-def keep(folder, results):
-    download = kept_download(folder, "request", "3.9", ".gpkg", written_slowly, lambda: True)
+def keep_and_tell(folder, results):
+    download = keep(folder, "3.9", write=written_slowly)
     results.put((download.etag, download.file.read()))
 
 
@@ -208,36 +226,95 @@ def test_workers_asking_for_one_download_at_once_get_one_file(tmp_path):
     a version (a GeoPackage written twice differs, by the time it holds)."""
     forked = multiprocessing.get_context("fork")
     results = forked.Queue()
-    workers = [forked.Process(target=keep, args=(tmp_path, results)) for _ in range(2)]
-    threads = [threading.Thread(target=keep, args=(tmp_path, results)) for _ in range(2)]
+    workers = [forked.Process(target=keep_and_tell, args=(tmp_path, results)) for _ in range(2)]
+    threads = [threading.Thread(target=keep_and_tell, args=(tmp_path, results)) for _ in range(2)]
     for each in (*workers, *threads):
         each.start()
     answers = [results.get(timeout=30) for _ in range(4)]
     for each in (*workers, *threads):
         each.join(timeout=30)
     assert len(set(answers)) == 1 and answers[0][0]
-    assert len(list(tmp_path.glob("*.gpkg"))) == 1
+    assert len(list(tmp_path.glob("*.fgb"))) == 1
+
+
+def test_a_request_that_waited_keeps_the_version_committed_meanwhile(tmp_path):
+    """It hands its database connection back while it waits, and once its turn comes reads the
+    version again: the data changed as it waited, and the file it writes is kept under it."""
+    handed_back = []
+    with (tmp_path / f".{request_name('request')}.lock").open("a") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)  # another request writing it
+        waiting = concurrent.futures.ThreadPoolExecutor(1).submit(
+            keep, tmp_path, "5.5", "5.6", before_waiting=lambda: handed_back.append(True)
+        )
+        time.sleep(0.3)
+    download = waiting.result(timeout=30)
+    assert handed_back == [True]
+    assert download.etag and download.file.read() == b"5.6"
+    assert [p.name.split("_")[1] for p in tmp_path.glob("*.fgb")] == ["5.6"]
+
+
+def test_a_request_waits_a_bounded_time_for_another_writing_its_file(tmp_path):
+    with (tmp_path / f".{request_name('request')}.lock").open("a") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)
+        with pytest.raises(TimeoutError):
+            keep(tmp_path, "5.5", wait_seconds=0.3)
+
+
+def test_a_download_that_cannot_be_written_is_a_503_to_retry(app, client, mapped, tmp_path):
+    """A full disk, a folder that cannot be made: the next try may find it written."""
+    (tmp_path / "a file").write_text("")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(app.config, "DOWNLOADS_ROOT", str(tmp_path / "a file" / "downloads"))
+        response = client.get("/ogc/collections/devices/download")
+    assert response.status_code == 503 and response.mimetype == PROBLEM
+    assert response.headers["Retry-After"] == "30"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"If-Match": "*"}, 200),
+        ({"If-None-Match": "*"}, 304),
+        ({"If-None-Match": '"x"', "Range": "bytes=0-1"}, 200),
+    ],
+)
+def test_a_file_sent_once_answers_preconditions_without_an_etag(app, headers, status):
+    """Written as the data changed, it has no ETag: only `*` matches it, and a Range is not
+    honoured, as no later request could name the same file."""
+    with app.test_request_context(headers=headers):
+        answer = file_in_ranges(Response(b"rows", mimetype="application/flatgeobuf"), None, 4)
+    assert answer.status_code == status
+    assert "ETag" not in answer.headers and "Accept-Ranges" not in answer.headers
+
+
+def test_a_file_sent_once_matches_no_etag_of_if_match(app):
+    with app.test_request_context(headers={"If-Match": '"x"'}), pytest.raises(PreconditionFailed):
+        file_in_ranges(Response(b"rows", mimetype="application/flatgeobuf"), None, 4)
+
+
+def test_a_database_of_another_history_writes_its_own_downloads(app, client, mapped, db):
+    """Made anew or restored, a database counts its data versions again: a file kept under
+    the same version for the history it replaced is not its own (migration 0040)."""
+    folder = Path(app.config["DOWNLOADS_ROOT"])
+    url = "/ogc/collections/devices/download?f=fgb"
+    assert client.get(url).status_code == 200
+    names = {p.name.split("_")[0] for p in folder.glob("*.fgb")}
+    db("UPDATE shared_settings SET value = 'restored' WHERE name = 'data_lineage'")
+    db(
+        "INSERT INTO shared_settings (name, value) VALUES ('data_lineage', 'restored') "
+        "ON CONFLICT (name) DO NOTHING"
+    )
+    assert client.get(url).status_code == 200
+    assert {p.name.split("_")[0] for p in folder.glob("*.fgb")} - names  # under another name
 
 
 def test_a_kept_version_removes_the_older_ones_never_a_newer_one(tmp_path):
     """A server reading a replica that lags behind keeps the version it read beside the newer
     one, which later requests still find."""
-
-    def keep(version):
-        written = kept_download(
-            tmp_path,
-            "request",
-            version,
-            ".fgb",
-            lambda path: path.write_bytes(version.encode()),
-            lambda: True,
-        )
-        return written.file.read()
-
-    assert keep("9.10") == b"9.10"
-    assert keep("9.9") == b"9.9"  # older, from a replica: kept beside, the newer one stays
-    assert keep("9.10") == b"9.10"
-    assert keep("10.11") == b"10.11"
+    assert keep(tmp_path, "9.10").file.read() == b"9.10"
+    assert keep(tmp_path, "9.9").file.read() == b"9.9"  # older, from a replica: kept beside
+    assert keep(tmp_path, "9.10").file.read() == b"9.10"  # the newer one stays
+    assert keep(tmp_path, "10.11").file.read() == b"10.11"
     assert sorted(p.read_bytes() for p in tmp_path.glob("*.fgb")) == [b"10.11"]
 
 
@@ -249,7 +326,7 @@ def test_writes_of_other_requests_ending_meanwhile_are_no_error(tmp_path):
     def keep_many(key):
         try:
             for version in range(1, 1000):
-                kept_download(tmp_path, key, str(version), ".fgb", written_quickly, lambda: True)
+                keep(tmp_path, str(version), key=key)
         except Exception as error:  # any failure is the finding
             failures.append(error)
 
@@ -261,10 +338,6 @@ def test_writes_of_other_requests_ending_meanwhile_are_no_error(tmp_path):
     assert failures == []
 
 
-def written_quickly(path):
-    path.write_bytes(b"rows")
-
-
 def test_what_a_killed_write_left_goes_with_the_next_write(tmp_path):
     abandoned, under_way = tmp_path / ".writing" / "abandoned", tmp_path / ".writing" / "now"
     for folder in (abandoned, under_way):
@@ -272,7 +345,7 @@ def test_what_a_killed_write_left_goes_with_the_next_write(tmp_path):
         (folder / ".partial.download.gpkg").write_bytes(b"half")
     two_days_ago = time.time() - 2 * 24 * 3600
     os.utime(abandoned, (two_days_ago, two_days_ago))
-    kept_download(tmp_path, "request", "1.1", ".gpkg", written_slowly, lambda: True)
+    keep(tmp_path, "1.1")
     assert not abandoned.exists() and under_way.exists()
 
 
@@ -333,16 +406,14 @@ def test_a_download_says_its_length(client, mapped, fmt):
     assert int(response.headers["Content-Length"]) == len(response.data) > 1000
 
 
-def test_a_download_leaves_no_file_behind_even_unclosed(app, mapped, tmp_path, monkeypatch):
-    """Nothing is left in the temporary folder, nor half-written among the kept downloads:
-    servers such as gunicorn send a file as it is and never call the response's close hooks."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    (tmp_path / "tmp").mkdir()
+def test_a_download_leaves_no_half_written_file_even_unclosed(app, mapped):
+    """Read to its end, never closed (servers such as gunicorn send a file as it is and never
+    call the response's close hooks): nothing of its writing is left beside the kept file."""
     environ = EnvironBuilder(path="/ogc/collections/devices/download", query_string="f=gpkg")
     started = []
     body = app.wsgi_app(environ.get_environ(), lambda status, headers: started.append(status))
-    received = b"".join(body)  # read to the end, never closed
+    received = b"".join(body)
     assert started == ["200 OK"] and len(received) > 1000
-    assert list((tmp_path / "tmp").iterdir()) == []
     downloads = Path(app.config["DOWNLOADS_ROOT"])
     assert [p for p in (downloads / ".writing").rglob("*") if p.is_file()] == []
+    assert received in [p.read_bytes() for p in downloads.glob("*.gpkg")]

@@ -522,4 +522,3 @@ def test_requests_for_downloads_count_apart_from_the_default_limit(
     assert [a.status_code for a in answers] == [206] * 5 + [200] * 3 + [429]
     assert [a.headers["X-RateLimit-Remaining"] for a in answers[4:8]] == ["3", "2", "1", "0"]
     assert answers[-1].headers["X-RateLimit-Limit"] == "8"
-    assert client.get("/ogc/collections").status_code == 200  # the default limit: untouched

@@ -155,6 +155,26 @@ def test_a_restore_into_a_fresh_database_and_store_gives_everything_back(
     assert [f["id"] for f in restored] == [f["id"] for f in public]
 
 
+def test_a_restored_database_starts_a_data_history_of_its_own(app, source, fresh_target, tmp_path):
+    """Its data versions count again from the dump's: a download kept for one of them in the
+    history it replaced must not be taken for its own (migration 0040)."""
+    lineage = text("SELECT value FROM shared_settings WHERE name = 'data_lineage'")
+    with source.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO shared_settings (name, value) VALUES ('data_lineage', 'before') "
+                "ON CONFLICT (name) DO UPDATE SET value = 'before'"
+            )
+        )
+    path = tmp_path / "lineage.backup"
+    assert invoke(app, "create", str(path)).exit_code == 0
+    target = fresh_target()
+    assert invoke(target, "restore", str(path)).exit_code == 0
+    with target.extensions["engine"].connect() as connection:
+        renewed = connection.execute(lineage).scalar_one()
+    assert renewed not in ("before", None)
+
+
 def test_a_restored_store_backs_up_to_the_same_files(app, archive, fresh_target, tmp_path):
     """Backups read photos through the storage interface: an S3 store backs up like a folder."""
     target = fresh_target("s3")

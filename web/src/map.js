@@ -511,8 +511,8 @@ export function createMap({ basemap, db, onSelect }) {
   // The address follows the map, except in an open sheet's history entry (ui.js,
   // standInHistory): it keeps the address of the entry under it, so that going back past it
   // moves nothing, and the entry gone, the address is the map's again. Signed out, it holds no
-  // place until the map moves (see reload): the address is what a shared phone's history and
-  // its recently closed tabs keep.
+  // place until the map moves (see reload): a tab closed then, on a shared phone, reopens at
+  // no spot of the account's.
   function showPlaceInAddress() {
     if (window.history.state?.sheet) return;
     const center = map.getCenter();
@@ -608,7 +608,7 @@ const STEERING_KEYS = new Set(["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"
 
 // LATLNG put in sight only if the header or the sheet covers it (a device tapped low on a
 // phone, under the sheet its details open in): the map does not move on every tap.
-export function revealInSight(map, latlng, margin = 24) {
+function revealInSight(map, latlng, margin = 24) {
   const area = uncoveredArea(map);
   const point = map.latLngToContainerPoint(latlng);
   const inSight = point.x >= area.left + margin && point.x <= area.right - margin

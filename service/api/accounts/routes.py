@@ -229,7 +229,7 @@ class ExportViews(MethodView):
             .where(DeviceRevision.author_id == user.id)
             .order_by(DeviceRevision.id)
         ).all()
-        photos = session.execute(select_uploaded_photos(user.id, Viewer.of(user))).all()
+        photos = session.execute(select_uploaded_photos(Viewer.of(user))).all()
         confirmations = session.scalars(
             select(Confirmation)
             .where(Confirmation.user_id == user.id)

@@ -4,6 +4,7 @@ Every collection of the registry in service/geo/collections.py is served the sam
 Features themselves are written by PostGIS and joined into the page without a Python loop.
 """
 
+import logging
 import os
 from pathlib import Path
 
@@ -12,12 +13,12 @@ import orjson
 from flask import Response, current_app, request, send_file, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
-from sqlalchemy import false, func, select
+from sqlalchemy import false
 
 from ...caching import ALL_DEVICES, area_keys, device_key, district_key, share
 from ...db import run_statement, session, time_limit
 from ...delivery import accepted_media_types, conditional_response, file_in_ranges
-from ...errors import BadRequest, InvalidInput, NotFound
+from ...errors import BadRequest, InvalidInput, NotFound, ServiceUnavailable
 from ...exports.geopackage import Layer, write_flatgeobuf, write_geopackage
 from ...exports.kept import Download, kept_download
 from ...extensions import BINARY, ETAG_HEADER, Blueprint, api
@@ -30,6 +31,7 @@ from ...geo.crs import (
     select_storage_box,
     within_box_in_crs,
 )
+from ...geo.meta import select_data_lineage
 from ...geo.statistics.cache import select_data_version
 from ...geo.statistics.density import select_selection_exists
 from ...geo.statistics.selection import DistrictSelection
@@ -60,6 +62,7 @@ from .schemas import (
     items_args_schema,
 )
 
+log = logging.getLogger(__name__)
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
 # What f= names (labelled).
@@ -103,6 +106,7 @@ DOWNLOADS = {
     "gpkg": ("application/geopackage+sqlite3", "GeoPackage"),
     "fgb": ("application/flatgeobuf", "FlatGeobuf"),
 }
+DOWNLOAD_RETRY_SECONDS = 30
 DOWNLOAD_CONTENTS = {media: BINARY for media, _name in DOWNLOADS.values()}
 RANGES_HEADER = {
     "Accept-Ranges": {
@@ -726,7 +730,10 @@ flask.Blueprint.add_url_rule(
 
 
 def kept_collection_file(collection: OgcCollection, fmt: str, levels) -> Download:
-    """COLLECTION's download as FMT (of district LEVELS), kept while the data is unchanged."""
+    """COLLECTION's download as FMT (of district LEVELS), kept while the data is unchanged.
+
+    A disk that cannot take it (full, not writable), or a wait past DOWNLOAD_WAIT_SECONDS for
+    another request writing it, is a 503 with Retry-After: the next try may find it kept."""
     statement = collection.export_rows(level=levels)
     credits = attribution_text(collection_credits(collection))
     layer = Layer(collection.id, collection.geometry_type, statement, {"attribution": credits})
@@ -741,17 +748,26 @@ def kept_collection_file(collection: OgcCollection, fmt: str, levels) -> Downloa
         return session.execute(select_data_version()).scalar_one()
 
     # The file also says who to credit, which the configuration may change between runs, and
-    # comes from the database this server reads (tests use one database each).
-    database = session.execute(select(func.current_database())).scalar_one()
-    version = data_version()
-    return kept_download(
-        Path(current_app.config["DOWNLOADS_ROOT"]),
-        orjson.dumps([database, collection.id, fmt, sorted(levels), credits]).decode(),
-        version,
-        f".{fmt}",
-        write,
-        unchanged=lambda: data_version() == version,
-    )
+    # comes from this database's history (a database made anew, or restored, has another).
+    lineage = session.execute(select_data_lineage()).scalar_one()
+    config = current_app.config
+    try:
+        return kept_download(
+            Path(config["DOWNLOADS_ROOT"]),
+            orjson.dumps([lineage, collection.id, fmt, sorted(levels), credits]).decode(),
+            data_version,
+            f".{fmt}",
+            write,
+            # No connection held idle in a transaction while another request writes the file.
+            before_waiting=session.rollback,
+            wait_seconds=config["DOWNLOAD_WAIT_SECONDS"],
+        )
+    except OSError as error:  # TimeoutError among them
+        log.warning("Download of %s not served: %s", collection.id, error)
+        raise ServiceUnavailable(
+            "The file of this download cannot be written now; retry shortly.",
+            headers={"Retry-After": str(DOWNLOAD_RETRY_SECONDS)},
+        ) from error
 
 
 @blp.route("/collections/<collection_id>/download")
@@ -802,13 +818,12 @@ class DownloadViews(MethodView):
                 field="level",
             )
         media_type, _name = DOWNLOADS[args["f"]]
-        suffix = f".{args['f']}"
         download = kept_collection_file(collection, args["f"], levels)
         response = send_file(
             download.file,
             mimetype=media_type,
             as_attachment=True,
-            download_name=f"vigie-{collection.id}{suffix}",
+            download_name=f"vigie-{collection.id}.{args['f']}",
             conditional=False,
             etag=False,
         )
@@ -817,6 +832,4 @@ class DownloadViews(MethodView):
         # for this answer only offers neither, as no later request could name it.
         size = os.fstat(download.file.fileno()).st_size
         response.content_length = size
-        if download.etag is None:
-            return response
         return file_in_ranges(response, download.etag, size)
