@@ -234,8 +234,9 @@ class Config:
         # Where GeoPackage and FlatGeobuf downloads are kept while their data is current: a
         # folder of each node, which a newer version of a download replaces file by file.
         self.DOWNLOADS_ROOT = env.get("DOWNLOADS_ROOT") or str(PROJECT_DIR / "var" / "downloads")
-        # How long a request waits for another writing the same download (then a 503).
-        self.DOWNLOAD_WAIT_SECONDS = env_int("DOWNLOAD_WAIT_SECONDS", 120)
+        # How long a request waits for another writing the same download (then a 503): less
+        # than a reverse proxy waits for an answer (nginx's proxy_read_timeout, 60 s).
+        self.DOWNLOAD_WAIT_SECONDS = env_int("DOWNLOAD_WAIT_SECONDS", 50)
         self.GEODATA_DIR = env.get("GEODATA_DIR") or str(PROJECT_DIR.parent / "shared" / "data")
         # Catalogue dataset that `make run` loads when no districts of it are stored ("" = none).
         self.DEFAULT_DISTRICTS = env.get("DEFAULT_DISTRICTS", "paris-arrondissements")

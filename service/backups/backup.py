@@ -96,6 +96,11 @@ def restore_backup(
             storage.put(key, data, "image/jpeg")
         engine.dispose()  # no pooled connection of ours should hold a lock on a replaced table
         database.restore_database(database_url, dump)
+    with engine.begin() as connection:
+        # Whatever the counts below say: the data restored is another history, whose data
+        # versions count again from the dump's (kept downloads are named by them).
+        if inspect(connection).has_table("shared_settings"):  # a backup older has none
+            connection.execute(renew_data_lineage())
     with engine.connect() as connection:
         restored = database.count_rows(connection)
     if restored != manifest.counts:
@@ -106,6 +111,4 @@ def restore_backup(
         )
     with engine.begin() as connection:
         connection.execute(restamp_changes_from_another_history())
-        if inspect(connection).has_table("shared_settings"):  # a backup older has none to renew
-            connection.execute(renew_data_lineage())
     return manifest

@@ -1,8 +1,14 @@
 """Statements describing the database itself."""
 
-from sqlalchemy import Select, String, Text, column, func, select, table, update
+from sqlalchemy import DateTime, Select, String, Text, column, func, select, table
+from sqlalchemy.dialects.postgresql import insert
 
-SHARED_SETTINGS = table("shared_settings", column("name", String), column("value", Text))
+SHARED_SETTINGS = table(
+    "shared_settings",
+    column("name", String),
+    column("value", Text),
+    column("set_at", DateTime(timezone=True)),
+)
 DATA_LINEAGE = "data_lineage"
 
 
@@ -22,9 +28,12 @@ def select_data_lineage() -> Select:
 
 
 def renew_data_lineage():
-    """A restored database starts another history: its versions count again from the dump's."""
-    return (
-        update(SHARED_SETTINGS)
-        .where(SHARED_SETTINGS.c.name == DATA_LINEAGE)
-        .values(value=func.gen_random_uuid().cast(Text))
+    """A restored database starts another history: its versions count again from the dump's.
+    (A dump of before migration 0040 holds no token: it gets one.)"""
+    statement = insert(SHARED_SETTINGS).values(
+        name=DATA_LINEAGE, value=func.gen_random_uuid().cast(Text)
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[SHARED_SETTINGS.c.name],
+        set_={"value": statement.excluded.value, "set_at": func.now()},
     )

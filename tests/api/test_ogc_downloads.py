@@ -15,10 +15,12 @@ import pyogrio
 import pyogrio.raw
 import pytest
 from flask import Response
+from pyogrio.errors import FeatureError
 from werkzeug.test import EnvironBuilder
 
 from service.delivery import file_in_ranges
 from service.errors import PreconditionFailed
+from service.exports import geopackage
 from service.exports.kept import kept_download, request_name
 from tests.districts import district_feature, load, rectangle, write_geojson
 from tests.helpers import PROBLEM, pin
@@ -240,15 +242,14 @@ def test_workers_asking_for_one_download_at_once_get_one_file(tmp_path):
 def test_a_request_that_waited_keeps_the_version_committed_meanwhile(tmp_path):
     """It hands its database connection back while it waits, and once its turn comes reads the
     version again: the data changed as it waited, and the file it writes is kept under it."""
-    handed_back = []
+    handed_back = threading.Event()
     with (tmp_path / f".{request_name('request')}.lock").open("a") as writer:
         fcntl.flock(writer, fcntl.LOCK_EX)  # another request writing it
         waiting = concurrent.futures.ThreadPoolExecutor(1).submit(
-            keep, tmp_path, "5.5", "5.6", before_waiting=lambda: handed_back.append(True)
+            keep, tmp_path, "5.5", "5.6", before_waiting=handed_back.set
         )
-        time.sleep(0.3)
+        assert handed_back.wait(timeout=30)
     download = waiting.result(timeout=30)
-    assert handed_back == [True]
     assert download.etag and download.file.read() == b"5.6"
     assert [p.name.split("_")[1] for p in tmp_path.glob("*.fgb")] == ["5.6"]
 
@@ -261,13 +262,25 @@ def test_a_request_waits_a_bounded_time_for_another_writing_its_file(tmp_path):
 
 
 def test_a_download_that_cannot_be_written_is_a_503_to_retry(app, client, mapped, tmp_path):
-    """A full disk, a folder that cannot be made: the next try may find it written."""
+    """A folder that cannot be made: the next try may find it written."""
     (tmp_path / "a file").write_text("")
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(app.config, "DOWNLOADS_ROOT", str(tmp_path / "a file" / "downloads"))
         response = client.get("/ogc/collections/devices/download")
     assert response.status_code == 503 and response.mimetype == PROBLEM
     assert response.headers["Retry-After"] == "30"
+
+
+def test_a_disk_full_as_gdal_writes_is_a_503_to_retry(client, mapped, monkeypatch):
+    """GDAL says so by errors of its own (pyogrio's), not by an OSError."""
+
+    def full(*_args, **_kwargs):
+        raise FeatureError("failed to execute insert : disk I/O error")
+
+    monkeypatch.setattr(geopackage, "write_rows", full)
+    for fmt in ("gpkg", "fgb"):
+        response = client.get(f"/ogc/collections/devices/download?f={fmt}")
+        assert response.status_code == 503 and response.mimetype == PROBLEM, fmt
 
 
 @pytest.mark.parametrize(

@@ -173,6 +173,14 @@ def test_a_restored_database_starts_a_data_history_of_its_own(app, source, fresh
     with target.extensions["engine"].connect() as connection:
         renewed = connection.execute(lineage).scalar_one()
     assert renewed not in ("before", None)
+    # A backup of before the token (or one whose row went): the restored database gets one.
+    with source.begin() as connection:
+        connection.execute(text("DELETE FROM shared_settings WHERE name = 'data_lineage'"))
+    older = tmp_path / "older.backup"
+    assert invoke(app, "create", str(older)).exit_code == 0
+    assert invoke(target, "restore", "--force", str(older)).exit_code == 0
+    with target.extensions["engine"].connect() as connection:
+        assert connection.execute(lineage).scalar_one() not in (renewed, None)
 
 
 def test_a_restored_store_backs_up_to_the_same_files(app, archive, fresh_target, tmp_path):

@@ -13,6 +13,7 @@ import orjson
 from flask import Response, current_app, request, send_file, url_for
 from flask.views import MethodView
 from marshmallow import RAISE
+from pyogrio.errors import DataLayerError, DataSourceError
 from sqlalchemy import false
 
 from ...caching import ALL_DEVICES, area_keys, device_key, district_key, share
@@ -739,10 +740,13 @@ def kept_collection_file(collection: OgcCollection, fmt: str, levels) -> Downloa
     layer = Layer(collection.id, collection.geometry_type, statement, {"attribution": credits})
 
     def write(path: Path) -> None:
-        if fmt == "gpkg":
-            write_geopackage(session.connection(), path, [layer])
-        else:
-            write_flatgeobuf(session.connection(), path, layer)
+        try:
+            if fmt == "gpkg":
+                write_geopackage(session.connection(), path, [layer])
+            else:
+                write_flatgeobuf(session.connection(), path, layer)
+        except (DataSourceError, DataLayerError) as error:  # GDAL's: a full disk among them
+            raise OSError(f"GDAL could not write the file: {error}") from error
 
     def data_version() -> str:
         return session.execute(select_data_version()).scalar_one()
@@ -790,7 +794,7 @@ class DownloadViews(MethodView):
         headers=ETAG_HEADER | RANGES_HEADER | CONTENT_RANGE_HEADER,
     )
     @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
-    @blp.problems(400, 404, 412, 416)
+    @blp.problems(400, 404, 412, 416, 503)
     def get(self, args, collection_id):
         """Download every feature of a collection as one GeoPackage or FlatGeobuf file"""
         collection = find_collection(collection_id)
