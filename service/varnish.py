@@ -43,6 +43,7 @@ def varnish_vcl(backends: list[str], purgers: list[str], host: str | None = None
         backends="\n".join(definitions),
         purgers="\n".join(f'    "{address}";' for address in purgers),
         nodes="\n".join(f"    nodes.add_backend({name});" for name in names),
+        by_client="\n".join(f"    by_client.add_backend({name}, 1.0);" for name in names),
     )
 
 

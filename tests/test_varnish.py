@@ -115,3 +115,32 @@ def test_nodes_that_trust_one_host_name_stay_healthy_and_purges_come_only_from_n
         relayed = client.send("/", "PURGE", headers=purge | {"X-Forwarded-For": "203.0.113.9"})
         assert relayed[0] == 403
         assert client.send("/", "PURGE", headers=purge)[0] == 200
+
+
+def test_a_client_reads_the_downloads_of_one_node_through_the_cache(
+    database_url, tmp_path, committed
+):
+    """Each node writes its own GeoPackage of the same data, and the two differ (each holds its
+    time of writing): the cache sends one client's requests for a download to one node, so
+    that the byte ranges of one read (GDAL's /vsicurl/ sends no If-Range) are of one file."""
+    cache_port = free_port()
+    settings = {"RATELIMIT_ENABLED": "false", "DOWNLOAD_WAIT_SECONDS": "30"}
+    with (
+        gunicorn_server(
+            database_url, tmp_path / "node1.log", DOWNLOADS_ROOT=str(tmp_path / "d1"), **settings
+        ) as node1,
+        gunicorn_server(
+            database_url, tmp_path / "node2.log", DOWNLOADS_ROOT=str(tmp_path / "d2"), **settings
+        ) as node2,
+        varnish(tmp_path, cache_port, [f"127.0.0.1:{node1}", f"127.0.0.1:{node2}"]),
+    ):
+        client = Client(cache_port)
+        answers = [client.send("/ogc/collections/devices/download") for _ in range(6)]
+        assert [status for status, _, _ in answers] == [200] * 6
+        assert len({headers["ETag"] for _, headers, _ in answers}) == 1
+        # Asked directly, each node has a file of its own: what the cache's routing is for.
+        own = {
+            Client(node).send("/ogc/collections/devices/download")[1]["ETag"]
+            for node in (node1, node2)
+        }
+        assert len(own) == 2

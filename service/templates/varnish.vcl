@@ -15,6 +15,8 @@ acl purgers {{
 sub vcl_init {{
     new nodes = directors.round_robin();
 {nodes}
+    new by_client = directors.hash();
+{by_client}
 }}
 
 sub vcl_recv {{
@@ -35,8 +37,16 @@ sub vcl_recv {{
 }}
 
 sub vcl_backend_fetch {{
-    # Chosen per fetch from a node, not per request: cache hits take no node's turn.
-    set bereq.backend = nodes.backend();
+    if (bereq.url ~ "^/ogc/collections/[^/?]+/download") {{
+        # Each node writes its own file of a download, and two nodes' GeoPackages of the same
+        # data differ (each holds its time of writing): one client's requests go to one node,
+        # so that the byte ranges of one read (GDAL's /vsicurl/ sends no If-Range) are of one
+        # file. X-Forwarded-For ends with the client's address, which Varnish appended.
+        set bereq.backend = by_client.backend(bereq.http.X-Forwarded-For);
+    }} else {{
+        # Chosen per fetch from a node, not per request: cache hits take no node's turn.
+        set bereq.backend = nodes.backend();
+    }}
 }}
 
 sub vcl_backend_response {{
