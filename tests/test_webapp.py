@@ -2430,7 +2430,8 @@ def test_the_devices_of_one_spot_are_listed_by_the_kinds_shown_and_named_by_thei
     sheet.get_by_role("button", name="Close").click()
     page.get_by_text("Kinds shown").click()
     page.locator("#kinds").get_by_label("camera").uncheck()
-    page.wait_for_load_state("networkidle")  # the map drawn again with the kinds shown
+    # The map drawn again with the kinds shown (its markers replaced: one tapped before is gone).
+    expect(page.locator("#status")).to_contain_text(re.compile("^2 devices in view"))
     page.get_by_role("button", name=re.compile("^Cluster of 2 devices: ")).click()
     expect(choices).to_have_text([re.compile("^(microphone|sensor) — ")] * 2)
 
