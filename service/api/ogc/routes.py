@@ -33,7 +33,6 @@ from ...geo.crs import (
     within_box_in_crs,
 )
 from ...geo.meta import select_data_lineage
-from ...geo.statistics.cache import select_data_version
 from ...geo.statistics.density import select_selection_exists
 from ...geo.statistics.selection import DistrictSelection
 from ..credits import attribution_text, dataset_credits, device_credits, licence_links
@@ -47,6 +46,7 @@ from ..geojson import (
     photo_base,
     this_url_with,
 )
+from ..statistics.cache import data_version
 from .schemas import (
     CollectionSchema,
     CollectionsSchema,
@@ -747,9 +747,6 @@ def kept_collection_file(collection: OgcCollection, fmt: str, levels) -> Downloa
                 write_flatgeobuf(session.connection(), path, layer)
         except (DataSourceError, DataLayerError) as error:  # GDAL's: a full disk among them
             raise OSError(f"GDAL could not write the file: {error}") from error
-
-    def data_version() -> str:
-        return session.execute(select_data_version()).scalar_one()
 
     # The file also says who to credit, which the configuration may change between runs, and
     # comes from this database's history (a database made anew, or restored, has another).
