@@ -624,7 +624,10 @@ def test_a_photo_of_a_pin_withdrawn_meanwhile_is_still_deleted(phone, db, as_use
     page.locator(".leaflet-marker-icon[title^='sensor']").click()
     sheet = page.locator("#sheet")
     expect(sheet.locator(".photos img")).to_have_count(1)
-    page.wait_for_load_state("networkidle")  # the live server shares the test's connection
+    # The photo drawn, the sheet has grown and the map moved the pin beside it, and asked for
+    # its listing: only then is the network quiet (the live server shares the test's connection).
+    expect(sheet.locator(".photos img")).to_have_js_property("complete", True)
+    page.wait_for_load_state("networkidle")
     assert author.delete(f"/api/v1/devices/{device['id']}").status_code == 204
     page.once("dialog", lambda dialog: dialog.accept())
     sheet.get_by_role("button", name="Delete photo 1").click()
