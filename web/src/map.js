@@ -66,6 +66,9 @@ const changeClass = ({ change, refused }) => (refused ? "refused-change" : `pend
 // A marker is tapped in a square of TAP_TARGET px (WCAG 2.5.5) around the pin or cluster it
 // shows, smaller and centred in it (the "tap-target" class).
 const TAP_TARGET = 44;
+// How long redraws held by a press on a marker wait after its release: the click a touch
+// leads to may come in a task of its own, after the release.
+const TAP_SETTLE_MS = 250;
 const tapTarget = (html, shown = 0) => {
   const side = Math.max(TAP_TARGET, shown);
   return L.divIcon({ className: "tap-target", html, iconSize: [side, side], iconAnchor: [side / 2, side / 2] });
@@ -254,6 +257,36 @@ export function createMap({ basemap, db, onSelect }) {
     placeOfMarker.set(marker.getElement(), { latlng: marker.getLatLng(), id: feature.id });
   }
 
+  // A marker drawn again between the press and the release of a tap is a new element: the
+  // browser clicks neither, and the tap is lost. While a marker is pressed (and until its
+  // click has come), redraws wait, the latest of each kind kept, and run once the tap is over.
+  const heldRedraws = new Map();
+  let markerPressed = false;
+  let settling = null;
+  map.getContainer().addEventListener("pointerdown", (event) => {
+    if (event.target.closest?.(".leaflet-marker-icon")) markerPressed = true;
+  }, true);
+  function tapEnded() {
+    if (!markerPressed) return;
+    markerPressed = false;
+    clearTimeout(settling);
+    settling = setTimeout(() => {
+      settling = null;
+      if (markerPressed) return;
+      const held = [...heldRedraws];
+      heldRedraws.clear();
+      for (const [redraw, args] of held) redraw(...args);
+    }, TAP_SETTLE_MS);
+  }
+  window.addEventListener("pointerup", tapEnded, true);
+  window.addEventListener("pointercancel", tapEnded, true);
+  // Whether REDRAW must wait for a tap to end (it is then run with ARGS when it does).
+  function heldForTap(redraw, ...args) {
+    if (!markerPressed && settling === null) return false;
+    heldRedraws.set(redraw, args);
+    return true;
+  }
+
   // Where each marker drawn stands, and its device's id (none for a cluster), by its element:
   // drawn again, a marker is a new element, and the keyboard's focus on it would fall to the
   // page's start.
@@ -326,8 +359,9 @@ export function createMap({ basemap, db, onSelect }) {
   }
 
   function draw(features, { offline = false } = {}) {
-    const focusedPlace = focusedMarkerPlace();
     lastDraw = [features, { offline }];
+    if (heldForTap(draw, features, { offline })) return;
+    const focusedPlace = focusedMarkerPlace();
     shownDevices = new Map(features.filter((feature) => !feature.properties.cluster).map((feature) => [feature.id, feature]));
     const outboxChanged = applyOutboxChanges();
     devicesLayer.clearLayers();
@@ -393,6 +427,7 @@ export function createMap({ basemap, db, onSelect }) {
     // then on this one must draw nothing, or older devices would replace the newer ones.
     const { signal } = inFlight;
     if (shownKinds.size === 0) {
+      heldRedraws.delete(draw);
       devicesLayer.clearLayers();
       if (changedOnPhone.size) drawPending();
       drawn = null;
@@ -471,6 +506,7 @@ export function createMap({ basemap, db, onSelect }) {
 
   // The outbox's pins, and the devices its edits and withdrawals change, marked as not sent.
   function drawPending() {
+    if (heldForTap(drawPending)) return;
     const focusedPlace = focusedMarkerPlace();
     pendingLayer.clearLayers();
     for (const item of outboxItems) {
