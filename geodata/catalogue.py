@@ -29,6 +29,8 @@ class Source:
     population_field: str | None = None
     population_year: int | None = None
     population_source: str | None = None
+    population_licence: str | None = None
+    population_url: str | None = None  # where the population figures were published
 
 
 def load_catalogue() -> dict[str, dict]:

@@ -90,6 +90,16 @@ def run_import(path: str, **options) -> None:
     report_import(report)
 
 
+def credit_needs_source(source: str | None, source_flag: str, credits: dict) -> None:
+    """A licence or an address (CREDITS, by flag) credits a population source: refused without
+    the source's name, which they would be stored for none of, and credited nowhere."""
+    given = [flag for flag, value in credits.items() if value is not None]
+    if given and source is None:
+        raise click.UsageError(
+            f"{' and '.join(given)} credit a population source: give {source_flag} too."
+        )
+
+
 @geodata_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--level", required=True, help="country, departement, commune, arrondissement...")
@@ -98,6 +108,10 @@ def run_import(path: str, **options) -> None:
 @click.option("--population-field", help="Field holding the population, if the file has one.")
 @click.option("--population-year", type=int, help="Year of that population count.")
 @click.option("--population-source", help="Who published that population (shown as credit).")
+@click.option(
+    "--population-licence", help="Licence of that population, e.g. 'Licence Ouverte 2.0'."
+)
+@click.option("--population-url", help="Where that population was published.")
 @click.option("--parent", help="Code of the district enclosing all of these.")
 @click.option("--parent-field", help="Field holding each feature's parent code, instead.")
 @click.option(
@@ -111,6 +125,14 @@ def run_import(path: str, **options) -> None:
 @click.option("--where", help="OGR SQL filter on the features, e.g. \"commune = '13055'\".")
 def import_command(file, dataset, attribution, **options):
     """Load districts from FILE (GeoJSON, GeoPackage, Shapefile...); known codes are updated."""
+    credit_needs_source(
+        options["population_source"],
+        "--population-source",
+        {
+            "--population-licence": options["population_licence"],
+            "--population-url": options["population_url"],
+        },
+    )
     dataset = dataset or Path(file).stem
     run_import(file, dataset=dataset, attribution=attribution, **options)
 
@@ -121,8 +143,13 @@ def import_command(file, dataset, attribution, **options):
 @click.option("--population-field", required=True, help="Column holding the population.")
 @click.option("--year", type=int, help="Year of the count.")
 @click.option("--source", help="Who published it, e.g. 'INSEE, populations légales 2023'.")
-def population_command(file, code_field, population_field, year, source):
+@click.option(
+    "--licence", help="Its licence (credited with the source), e.g. 'Licence Ouverte 2.0'."
+)
+@click.option("--source-url", help="Where it was published (credited with the source).")
+def population_command(file, code_field, population_field, year, source, licence, source_url):
     """Join populations from a CSV keyed by official code onto the stored districts."""
+    credit_needs_source(source, "--source", {"--licence": licence, "--source-url": source_url})
     try:
         with engine().begin() as connection:
             report = import_population(
@@ -132,6 +159,8 @@ def population_command(file, code_field, population_field, year, source):
                 population_field=population_field,
                 year=year,
                 source=source,
+                licence=licence,
+                source_url=source_url,
             )
     except GeodataError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -191,6 +191,8 @@ def import_districts(
     population_field: str | None = None,
     population_year: int | None = None,
     population_source: str | None = None,
+    population_licence: str | None = None,
+    population_url: str | None = None,
     progress: Callable[[Iterable], Iterable] = lambda items: items,
 ) -> ImportReport:
     """Load one file's features as districts of one level, in the caller's transaction."""
@@ -230,10 +232,18 @@ def import_districts(
     merged = connection.execute(
         sql.merge_staged_districts(level, dataset, population_year, population_source)
     ).all()
+    credit_population_source(connection, population_source, population_licence, population_url)
     report.inserted = sum(1 for row in merged if row.inserted)
     report.updated = len(merged) - report.inserted
     sql.district_staging.drop(connection)
     return report
+
+
+def credit_population_source(connection, name, licence, source_url) -> None:
+    """Record the licence and address of the population source NAME, where an import gives
+    them (one not given keeps what an earlier import said)."""
+    if name is not None and (licence is not None or source_url is not None):
+        connection.execute(sql.upsert_population_source(name, licence, source_url))
 
 
 def source_options(source: Source) -> dict:
@@ -252,6 +262,8 @@ def source_options(source: Source) -> dict:
         "population_field": source.population_field,
         "population_year": source.population_year,
         "population_source": source.population_source,
+        "population_licence": source.population_licence,
+        "population_url": source.population_url,
     }
 
 
@@ -266,7 +278,15 @@ class PopulationReport:
 
 
 def import_population(
-    connection, path: str, *, code_field: str, population_field: str, year, source
+    connection,
+    path: str,
+    *,
+    code_field: str,
+    population_field: str,
+    year,
+    source,
+    licence: str | None = None,
+    source_url: str | None = None,
 ) -> PopulationReport:
     """Join populations from a CSV keyed by the official code onto the stored districts."""
     try:
@@ -283,6 +303,7 @@ def import_population(
     kept = connection.execute(sql.select_parents_keeping_their_count(year, source)).all()
     summed = connection.execute(sql.sum_population_into_parents(year, source)).all()
     sql.population_staging.drop(connection)
+    credit_population_source(connection, source, licence, source_url)
     given = sum(population is not None for population in read.values())
     return PopulationReport(
         len(matched), given - len(matched), len(summed), len(read) - given, [tuple(k) for k in kept]

@@ -201,3 +201,38 @@ def test_populations_that_were_sums_of_their_children_are_marked_so():
     finally:
         engine.dispose()
         drop_database(name)
+
+
+def test_insee_populations_stored_get_their_licence_and_address():
+    """0041 credits the catalogue's INSEE populations a database holds already; another
+    source, of which it knows nothing, gets no row."""
+    name = f"vigie_migrations_{uuid.uuid4().hex[:8]}"
+    url = create_database(name)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(url, "0040")
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO datasets (name, attribution) VALUES ('t', 'T')"))
+            for code, source in (("75101", "INSEE, populations légales 2023"), ("X1", "IRIS")):
+                connection.execute(
+                    text(
+                        "INSERT INTO districts (code, name, level, population, "
+                        "population_source, dataset, geom, area_km2) VALUES (:code, :name, "
+                        "'commune', 100, :source, 't', "
+                        "ST_Multi(ST_MakeEnvelope(2.3, 48.8, 2.31, 48.81, 4326)), 1)"
+                    ),
+                    {"code": code, "name": code, "source": source},
+                )
+        migrate.upgrade(url)
+        with engine.connect() as connection:
+            sources = connection.execute(text("SELECT * FROM population_sources")).all()
+        assert [tuple(row) for row in sources] == [
+            (
+                "INSEE, populations légales 2023",
+                "Licence Ouverte / Etalab 2.0",
+                "https://www.insee.fr/fr/statistiques/8680726",
+            )
+        ]
+    finally:
+        engine.dispose()
+        drop_database(name)

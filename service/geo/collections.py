@@ -11,11 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, literal, null, select, union_all
+from sqlalchemy import Select, and_, func, literal, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
-from ..models import Dataset, DeclaredDataset, DeclaredSite, Device, District
+from ..models import (
+    Dataset,
+    DeclaredDataset,
+    DeclaredSite,
+    Device,
+    District,
+    PopulationSource,
+)
 from ..visibility import public_day
 from .cql2 import Queryable
 from .declared.features import select_declared_credits, site_feature_text
@@ -317,7 +324,13 @@ def select_district_datasets() -> Select:
         Dataset.name, Dataset.attribution, Dataset.licence, Dataset.source_url, literal(1)
     )
     sources = select_population_sources().subquery()
-    populations = select(sql_string("population"), sources.c.source, null(), null(), literal(2))
+    populations = select(
+        sql_string("population"),
+        sources.c.source,
+        PopulationSource.licence,
+        PopulationSource.source_url,
+        literal(2),
+    ).select_from(sources.outerjoin(PopulationSource, PopulationSource.name == sources.c.source))
     credits = union_all(datasets, populations).subquery()
     name, attribution, licence, source_url, part = credits.c
     return select(

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
-from ..models import Dataset, District
+from ..models import Dataset, District, PopulationSource
 from .paging import select_first_features
 from .sql import METRES_PER_DEGREE, feature_text, geojson_geometry, meets_bboxes, sql_string
 
@@ -161,16 +161,28 @@ def upsert_dataset(name: str, attribution: str | None, licence: str | None, sour
     statement = pg_insert(Dataset).values(name=name, **given | {"attribution": attribution or name})
     return statement.on_conflict_do_update(
         index_elements=[Dataset.name],
-        set_={
-            **{
-                column: func.coalesce(
-                    bindparam(f"given_{column}", value, type_=Text), getattr(Dataset, column)
-                )
-                for column, value in given.items()
-            },
-            "imported_at": func.now(),
-        },
+        set_={**given_or_kept(Dataset, given), "imported_at": func.now()},
     )
+
+
+def upsert_population_source(name: str, licence: str | None, source_url: str | None):
+    """The population source NAME, credited with LICENCE and SOURCE_URL: one not given (None)
+    keeps the stored one, as for a dataset."""
+    given = {"licence": licence, "source_url": source_url}
+    statement = pg_insert(PopulationSource).values(name=name, **given)
+    return statement.on_conflict_do_update(
+        index_elements=[PopulationSource.name], set_=given_or_kept(PopulationSource, given)
+    )
+
+
+def given_or_kept(model, given: dict) -> dict:
+    """An upsert's new value of each column of GIVEN: the one given, else the stored one."""
+    return {
+        column: func.coalesce(
+            bindparam(f"given_{column}", value, type_=Text), getattr(model, column)
+        )
+        for column, value in given.items()
+    }
 
 
 def merge_staged_districts(

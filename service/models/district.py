@@ -40,6 +40,17 @@ class Dataset(Base):
     )
 
 
+class PopulationSource(Base):
+    """Who published the districts' populations (their `population_source`), credited beside
+    the datasets: its licence and where its figures come from, as an import named them."""
+
+    __tablename__ = "population_sources"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    licence: Mapped[str | None] = mapped_column(Text)
+    source_url: Mapped[str | None] = mapped_column(Text)
+
+
 # The width of a district's code: official codes (INSEE's have 5 characters) and those of
 # imported files.
 CODE_MAX_CHARS = 32

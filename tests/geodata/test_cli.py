@@ -7,6 +7,7 @@ from geodata import catalogue
 from tests.districts import district_feature, square, write_geojson
 
 DATASETS = ("cli-test", "paris-arrondissements")
+STATS_OF_ARRONDISSEMENTS = "/api/v1/stats/districts?level=arrondissement"
 
 
 @pytest.fixture
@@ -16,6 +17,7 @@ def runner(app):
         for name in DATASETS:
             connection.execute(text("DELETE FROM districts WHERE dataset = :n"), {"n": name})
             connection.execute(text("DELETE FROM datasets WHERE name = :n"), {"n": name})
+        connection.execute(text("DELETE FROM population_sources"))
 
 
 def stored(app, sql):
@@ -213,6 +215,91 @@ def test_population_command_joins_a_csv(app, runner, tmp_path):
     assert stored(app, "SELECT population_year FROM districts WHERE code = 'CLI1'")[0][0] == 2023
 
 
+def population_credit(client, url="/api/v1/stats/districts?level=quartier") -> dict:
+    [credit] = [c for c in client.get(url).get_json()["attribution"] if c["name"] == "population"]
+    return credit
+
+
+def test_a_population_source_is_credited_with_its_licence_and_address(app, runner, tmp_path):
+    """As a district dataset is: in the statistics' bodies, headers and links, and in the
+    districts collection's links. A later file of the same source keeps what was said."""
+    path = write_geojson(
+        tmp_path / "q.geojson", [district_feature("CLI1", square(2.3, 48.8, 0.01), parent="CLIP")]
+    )
+    district_args = ["--level", "quartier", "--code-field", "code", "--name-field", "name"]
+    imported = runner.invoke(
+        args=["geodata", "import", path, *district_args, "--dataset", "cli-test"]
+    )
+    assert imported.exit_code == 0, imported.output
+    csv_path = tmp_path / "p.csv"
+    csv_path.write_text("code,population\nCLI1,1234\n")
+    population_args = ["--code-field", "code", "--population-field", "population"]
+    joined = runner.invoke(
+        args=[
+            "geodata", "population", str(csv_path), *population_args, "--source", "Census",
+            "--licence", "CC-BY-4.0", "--source-url", "https://census.example/2023",
+        ]
+    )  # fmt: skip
+    assert joined.exit_code == 0, joined.output
+    client = app.test_client()
+    assert population_credit(client) == {
+        "name": "population",
+        "attribution": "Census",
+        "licence": "CC-BY-4.0",
+        "source_url": "https://census.example/2023",
+    }
+    csv = client.get("/api/v1/stats/districts?level=quartier&f=csv")
+    assert "CC-BY-4.0" in csv.headers["X-Licence"].split("; ")
+    by_cc = '<https://creativecommons.org/licenses/by/4.0/>; rel="license"'
+    assert by_cc in csv.headers.getlist("Link")
+    collection = client.get("/ogc/collections/districts").get_json()
+    assert {
+        "rel": "license",
+        "type": "text/html",
+        "title": "Census (CC-BY-4.0)",
+        "href": "https://creativecommons.org/licenses/by/4.0/",
+    } in collection["links"]
+    # The same source again, saying nothing of its licence: what was said stays.
+    again = runner.invoke(
+        args=["geodata", "population", str(csv_path), *population_args, "--source", "Census"]
+    )
+    assert again.exit_code == 0, again.output
+    assert population_credit(client)["licence"] == "CC-BY-4.0"
+    # A source's credit changed alone is a change of the statistics (none is kept stale).
+    with app.extensions["engine"].begin() as connection:
+        connection.execute(text("UPDATE population_sources SET licence = 'CC0-1.0'"))
+    assert population_credit(client)["licence"] == "CC0-1.0"
+
+
+@pytest.mark.parametrize(
+    ("command", "credits", "source_flag"),
+    [
+        ("population", ["--licence", "CC-BY-4.0"], "--source"),
+        ("import", ["--population-url", "https://census.example"], "--population-source"),
+    ],
+)
+def test_a_population_licence_without_its_source_is_refused(
+    app, runner, tmp_path, command, credits, source_flag
+):
+    """Stored for no source, it would be credited nowhere: the command says what is missing
+    and changes nothing."""
+    path = write_geojson(
+        tmp_path / "q.geojson", [district_feature("CLI1", square(2.3, 48.8, 0.01))]
+    )
+    csv_path = tmp_path / "p.csv"
+    csv_path.write_text("code,population\nCLI1,1234\n")
+    arguments = {
+        "population": [str(csv_path), "--code-field", "code", "--population-field", "population"],
+        "import": [path, "--level", "quartier", "--code-field", "code", "--name-field", "name",
+                   "--dataset", "cli-test"],
+    }[command]  # fmt: skip
+    result = runner.invoke(args=["geodata", command, *arguments, *credits])
+    assert result.exit_code == 2
+    assert f"credit a population source: give {source_flag} too." in result.output
+    assert stored(app, "SELECT code FROM districts WHERE dataset = 'cli-test'") == []
+    assert stored(app, "SELECT name FROM population_sources") == []
+
+
 def test_fetch_of_an_unknown_dataset_lists_the_known_ones(runner):
     result = runner.invoke(args=["geodata", "fetch", "atlantis"])
     assert result.exit_code != 0
@@ -292,6 +379,13 @@ def test_load_default_uses_the_local_copy_once(app, runner, tmp_path, monkeypatc
     assert "already loaded" in second.output
     rows = stored(app, "SELECT name, parent_code, population FROM districts WHERE code = '75101'")
     assert [tuple(r) for r in rows] == [("Louvre", "75056", 15114)]
+    # INSEE's populations, the copy's, credited with their licence and where they come from.
+    assert population_credit(app.test_client(), STATS_OF_ARRONDISSEMENTS) == {
+        "name": "population",
+        "attribution": "INSEE, populations légales 2023",
+        "licence": "Licence Ouverte / Etalab 2.0",
+        "source_url": "https://www.insee.fr/fr/statistiques/8680726",
+    }
 
 
 def test_load_default_without_data_or_network_says_so_and_fails(app, runner, tmp_path, monkeypatch):

@@ -31,7 +31,14 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ... import vocabulary as vocab
-from ...models import Dataset, Device, DeviceDistrict, District, DistrictDeviceCount
+from ...models import (
+    Dataset,
+    Device,
+    DeviceDistrict,
+    District,
+    DistrictDeviceCount,
+    PopulationSource,
+)
 from ..declared.figures import (
     declared_columns,
     declared_pairs,
@@ -682,13 +689,13 @@ def attribution_array(sel, credits: list[dict]) -> ColumnElement:
             sql_string("attribution"),
             sources.c.source,
             sql_string("licence"),
-            null(),
+            PopulationSource.licence,
             sql_string("source_url"),
-            null(),
+            PopulationSource.source_url,
         ),
         literal(2),
         sources.c.source,
-    )
+    ).select_from(sources.outerjoin(PopulationSource, PopulationSource.name == sources.c.source))
     given = [
         select(
             func.json_build_object(
