@@ -2564,6 +2564,29 @@ def test_the_keyboards_focus_outlives_the_markers_drawn_again(phone, as_user):
     assert phone.errors == []
 
 
+def test_a_cluster_drawn_online_lists_its_devices_kept_on_the_phone_once_offline(phone, moderator):
+    """The server's clusters carry no members: tapped once the network is gone, one asked the
+    server for its devices and said it could not, though the phone keeps them."""
+    spot = feature(2.3522, 48.8566)
+    for kind in ("camera", "microphone"):
+        spot["properties"]["kind"] = kind
+        assert moderator.post("/api/v1/devices?force=true", json=spot).status_code == 201
+    page = phone.open("#19/48.8566/2.3522")
+    cluster = page.get_by_role("button", name=re.compile("^Cluster of 2 devices: "))
+    expect(cluster).to_be_visible()
+    page.wait_for_load_state("networkidle")  # the area kept on the phone
+    phone.context.set_offline(True)
+    cluster.click()
+    sheet = page.locator("#sheet")
+    expect(sheet.get_by_role("heading", name="2 devices at this spot")).to_be_visible()
+    expect(sheet.locator(".cluster-devices button")).to_have_text(
+        [re.compile("^(camera|microphone) — ")] * 2
+    )
+    sheet.get_by_role("button", name=re.compile("^microphone — ")).click()
+    expect(sheet.get_by_role("heading", name="microphone")).to_be_visible()
+    phone.context.set_offline(False)
+
+
 def test_wrong_details_say_what_is_wrong(phone, db, moderator, contributor):
     """Moderators act on what is wrong: the vote carries the contributor's words."""
     seen = moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="camera"))

@@ -317,13 +317,10 @@ export function createMap({ basemap, db, onSelect }) {
 
   // Devices of a cluster that zooming in cannot part (pinned at the same spot): the nearest of
   // those in view, of the kinds shown (as the cluster counts them), to choose from; offline,
-  // among the devices kept on the phone that the cluster groups (MEMBERS).
+  // among the devices kept on the phone that the cluster groups (MEMBERS), or, for a cluster
+  // the server drew before the network went, that the view holds.
   async function chooseInCluster(lat, lon, count, members = null) {
-    const params = new URLSearchParams({ bbox: currentBbox().join(","), limit: "100" });
-    if (shownKinds.size < KINDS.length) params.set("kind", [...shownKinds].join(","));
-    const features = members
-      ? members.filter((feature) => shownKinds.has(feature.properties.kind))
-      : (await request("GET", `devices?${params}`, { headers: { Accept: "application/geo+json" } })).data.features;
+    const features = (members ?? await devicesInView()).filter((feature) => shownKinds.has(feature.properties.kind));
     const distance = (feature) => Math.hypot(feature.geometry.coordinates[0] - lon, feature.geometry.coordinates[1] - lat);
     const nearest = features.sort((a, b) => distance(a) - distance(b)).slice(0, count);
     const names = nearest.map(deviceName);
@@ -332,6 +329,20 @@ export function createMap({ basemap, db, onSelect }) {
         // Two alike: told apart by their ids.
         names.indexOf(names[index]) === names.lastIndexOf(names[index]) ? names[index] : `${names[index]} (${feature.id.slice(0, 8)})`))));
     openSheet(t("clusterDevices", { count }), list, { again: () => chooseInCluster(lat, lon, count, members) });
+  }
+
+  // The devices in view, of the kinds shown: the server's, else (no network) those kept on
+  // the phone.
+  async function devicesInView() {
+    const bbox = currentBbox();
+    const params = new URLSearchParams({ bbox: bbox.join(","), limit: "100" });
+    if (shownKinds.size < KINDS.length) params.set("kind", [...shownKinds].join(","));
+    try {
+      return (await request("GET", `devices?${params}`, { headers: { Accept: "application/geo+json" } })).data.features;
+    } catch (error) {
+      if (error.status) throw error;
+      return cachedDevicesIn(db, bbox);
+    }
   }
 
   // Offline, the devices kept on the phone grouped as the server groups them online (its cells),
