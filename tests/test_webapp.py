@@ -2596,6 +2596,13 @@ def test_wrong_details_say_what_is_wrong(phone, db, moderator, contributor):
     page.get_by_role("button", name="Wrong details").click()
     what = page.get_by_label(re.compile("^What is wrong"))
     expect(what).to_be_focused()
+    # Saying nothing of what is wrong is no answer (the server refuses it): asked first.
+    for said in ("", "   "):
+        what.fill(said)
+        page.get_by_role("button", name="Send", exact=True).click()
+        expect(what).to_be_focused()
+        assert what.evaluate("field => field.required")
+    expect(page.locator("#sheet")).not_to_contain_text("Your answer is kept on this phone")
     what.fill("A dome, not a fixed camera; it looks at the bus stop")
     page.get_by_role("button", name="Send", exact=True).click()
     phone.wait_until_sent()

@@ -8,8 +8,9 @@ from tests.helpers import pin
 from tests.images import upload, uploaded
 
 
-def vote(client, device_id, verdict):
-    return client.post(f"/api/v1/devices/{device_id}/confirmations", json={"verdict": verdict})
+def vote(client, device_id, verdict, **said):
+    body = {"verdict": verdict, **said}
+    return client.post(f"/api/v1/devices/{device_id}/confirmations", json=body)
 
 
 def level(client, device_id):
@@ -109,7 +110,25 @@ def test_a_later_sighting_settles_a_dispute(moderator, as_user, client, db):
     device = pin(moderator)
     vote(as_user(), device["id"], "not_found")
     db("UPDATE confirmations SET created_at = now() - interval '2 days'")
-    assert vote(as_user(), device["id"], "wrong_details").get_json()["verification"] == "confirmed"
+    later = vote(as_user(), device["id"], "wrong_details", comment="a dome, not a fixed camera")
+    assert later.get_json()["verification"] == "confirmed"
+
+
+def test_wrong_details_that_say_nothing_of_what_is_wrong_are_refused(moderator, as_user, db):
+    """They would tell moderators nothing, yet count as a sighting: a comment, or a photo,
+    says what is wrong."""
+    device = pin(moderator)
+    voter = as_user()
+    refused = vote(voter, device["id"], "wrong_details")
+    assert refused.status_code == 422
+    [error] = refused.get_json()["errors"]
+    assert error["field"] == "comment" and "what is wrong" in error["message"]
+    assert db("SELECT count(*) FROM confirmations").scalar() == 0
+    assert db("SELECT verification FROM devices").scalar() == "reported"
+    assert (
+        vote(voter, device["id"], "wrong_details", comment="it films the bus stop").status_code
+        == 201
+    )
 
 
 def test_one_vote_per_user_per_device_every_30_days(moderator, as_user, db):

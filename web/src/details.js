@@ -283,14 +283,18 @@ export function showDevice(feature, context) {
   }
   // Wrong details: what is wrong, said in a few words, is what moderators act on.
   function whatIsWrongForm(text = "") {
-    const comment = field(t("whatIsWrong"), "textarea", { name: "comment", maxlength: 1000, rows: 3 });
+    // Required: a vote saying nothing of what is wrong is refused (it would count as a sighting).
+    const comment = field(t("whatIsWrong"), "textarea", { name: "comment", maxlength: 1000, rows: 3, required: true });
     comment.control.value = text;
     const send = element("button", { type: "submit" }, t("sendVote"));
     answerButtons.push(send); // one answer: disabled while it is sent, as the others
     const form = element("form", { class: "stack" }, comment.node, element("p", { class: "actions" }, send));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      if (!send.disabled) vote("wrong_details", comment.control.value.trim());
+      const said = comment.control.value.trim();
+      // Spaces alone pass the browser's check, not the server's.
+      if (!said) return comment.control.focus();
+      if (!send.disabled) vote("wrong_details", said);
     });
     return { form, comment };
   }

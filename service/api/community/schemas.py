@@ -12,8 +12,26 @@ class ConfirmationInSchema(ma.Schema):
         unknown = ma.RAISE
 
     verdict = ma.fields.String(required=True, validate=validate.OneOf(vocab.VERDICTS))
-    comment = ma.fields.String(validate=[validate.Length(max=1000), not_blank], metadata=NOT_BLANK)
+    comment = ma.fields.String(
+        validate=[validate.Length(max=1000), not_blank],
+        metadata={
+            "description": "What is wrong: required with wrong_details, unless a photo_id shows it",
+            **NOT_BLANK,
+        },
+    )
     photo_id = ma.fields.UUID(metadata={"description": "An uploaded photo as evidence"})
+
+    @ma.validates_schema
+    def what_is_wrong(self, data, **kwargs):
+        """Wrong details are what moderators act on: a vote saying neither which (a comment)
+        nor showing them (a photo) would tell them nothing, and still count as a sighting."""
+        if data.get("verdict") == "wrong_details" and not (
+            data.get("comment") or data.get("photo_id")
+        ):
+            raise ma.ValidationError(
+                "Say what is wrong with the device's details in a comment (or show it in a photo).",
+                "comment",
+            )
 
 
 class ConfirmationSchema(ma.Schema):
