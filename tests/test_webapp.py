@@ -119,7 +119,7 @@ class Phone:
                 compass_alpha,
             )
             heading = str((360 - compass_alpha) % 360)
-            expect(page.get_by_label("Direction (°) 1")).to_have_value(heading)
+            expect(page.get_by_label("Direction 1 (°)")).to_have_value(heading)
             page.evaluate("clearInterval(window.testCompass)")
         if cone_east:
             page.get_by_role("button", name="Add a direction").click()  # north at first
@@ -142,7 +142,7 @@ class Phone:
         page.mouse.down()
         page.mouse.move(pin["x"] + pin["width"] / 2 + 60, pin["y"] + pin["height"] / 2, steps=8)
         page.mouse.up()
-        expect(page.get_by_label("Direction (°) 1")).to_have_value("90")
+        expect(page.get_by_label("Direction 1 (°)")).to_have_value("90")
 
     def wait_until_sent(self, count=1):
         """Until COUNT more changes were accepted by the server since the page opened."""
@@ -1201,6 +1201,15 @@ def test_a_vote_and_a_moderators_approval(phone, db, moderator, as_user):
     expect(first).to_have_text(
         re.compile(rf"^[A-Z][a-z]+ \d{{1,2}}, \d{{4}} — create — {moderator.user.username}")
     )
+    expect(first).not_to_contain_text("Tags")  # none given: not named as if they were
+    # Shown, the history is hidden by the same button, which says so.
+    hide = page.get_by_role("button", name="Hide the history")
+    expect(hide).to_have_attribute("aria-expanded", "true")
+    hide.click()
+    expect(page.locator(".history li")).to_have_count(0)
+    expect(page.get_by_role("button", name="Show the history")).to_have_attribute(
+        "aria-expanded", "false"
+    )
     page.get_by_role("button", name="Still there").click()
     phone.wait_until_sent()
     assert confirmations_of(db, approved.get_json()["id"]) == [
@@ -2072,12 +2081,12 @@ def test_removing_a_direction_keeps_the_focus_in_the_form(phone, contributor):
     expect(draft).to_be_visible()
     expect(draft).not_to_have_attribute("tabindex", "0")  # Enter would do nothing with it
     # The handles are dragged only: named by their title, out of the tab order.
-    handle = page.locator(".leaflet-marker-icon[title='Direction (°) 2']")
+    handle = page.locator(".leaflet-marker-icon[title='Direction 2 (°)']")
     expect(handle).to_be_visible()
     expect(handle).not_to_have_attribute("tabindex", "0")
     page.get_by_role("button", name="Remove direction 1").focus()
     page.keyboard.press("Enter")
-    expect(page.get_by_label("Direction (°) 1")).to_be_focused()  # the one now in its place
+    expect(page.get_by_label("Direction 1 (°)")).to_be_focused()  # the one now in its place
     page.get_by_role("button", name="Remove direction 1").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Add a direction")).to_be_focused()
@@ -2384,7 +2393,7 @@ def test_two_directions_set_alike_are_sent_as_one(phone, db, contributor):
     page.get_by_role("button", name="Pin a device").click()
     page.get_by_role("button", name="Add a direction").click()  # north
     page.get_by_role("button", name="Add a direction").click()  # east
-    page.get_by_label("Direction (°) 2").fill("0")
+    page.get_by_label("Direction 2 (°)").fill("0")
     page.get_by_role("button", name="Save").click()
     phone.wait_until_sent()
     [device] = devices_by(db, contributor)
@@ -2398,7 +2407,7 @@ def test_an_invalid_field_is_shown_below_the_sheets_head(phone, contributor):
     phone.sign_in(contributor)
     page.get_by_role("button", name="Pin a device").click()
     page.get_by_role("button", name="Add a direction").click()
-    direction = page.get_by_label("Direction (°) 1")
+    direction = page.get_by_label("Direction 1 (°)")
     direction.fill("400")
     page.locator(".pin-form").get_by_label("Notes").focus()  # the form scrolled down meanwhile
     page.get_by_role("button", name="Save").click()
@@ -2852,7 +2861,7 @@ def test_a_direction_emptied_is_refused_in_the_form_not_sent_as_north(phone, db,
     # Its handle is dragged only: no Tab stop where no key would turn it.
     handle = page.locator(".leaflet-marker-icon", has=page.locator(".cone-handle"))
     assert handle.get_attribute("tabindex") is None and handle.get_attribute("role") is None
-    direction = form.get_by_label("Direction (°) 1")
+    direction = form.get_by_label("Direction 1 (°)")
     direction.fill("45")
     direction.fill("")
     form.get_by_role("button", name="Save").click()

@@ -120,6 +120,8 @@ function changeText(name, change, action) {
   return action === "create" || before === null || after === null ? label : `${label} ${before} → ${after}`;
 }
 
+const isEmpty = (value) => value === null || value === "" || (typeof value === "object" && Object.keys(value).length === 0);
+
 // The merges into this device not undone since, told to moderators with the duplicate each took
 // in (`other`): theirs to undo when wrong. A duplicate's own merge revision is its tombstone's.
 function undoableMerges(revisions) {
@@ -130,7 +132,9 @@ function undoableMerges(revisions) {
 // A line of history: the day, the action and who made it, what changed; for moderators, the
 // other device of a merge or of its undoing.
 function revisionText(revision) {
-  const changes = Object.entries(revision.changes || {}).map(([name, change]) => changeText(name, change, revision.action));
+  // A creation names the fields it gave a value (tags left empty are none).
+  const given = ([, change]) => revision.action !== "create" || !Array.isArray(change) || !isEmpty(change[1]);
+  const changes = Object.entries(revision.changes || {}).filter(given).map(([name, change]) => changeText(name, change, revision.action));
   if (revision.other) changes.unshift(t("otherDevice", { id: revision.other.slice(0, 8) }));
   return t("labelled", {
     label: `${dayText(revision.created_at)} — ${valueLabel(revision.action)}${revision.author ? ` — ${revision.author}` : ""}`,
@@ -315,8 +319,21 @@ export function showDevice(feature, context) {
   const votes = answerButtons.length ? element("div", { class: "actions", role: "group", "aria-label": t("verification") }, ...answerButtons) : "";
   const changes = element("div", { class: "actions" });
   const historyBox = element("div", { class: "history-box" });
-  const historyButton = element("button", { type: "button", class: "secondary" }, t("showHistory"));
-  historyButton.addEventListener("click", () => history(feature, historyBox, context).catch((error) => historyBox.replaceChildren(notice(errorText(error), "error"))));
+  // A disclosure: shown, the history is hidden by the same button, which says so.
+  const historyButton = element("button", { type: "button", class: "secondary", "aria-expanded": "false" }, t("showHistory"));
+  const historyShown = (shown) => {
+    historyButton.setAttribute("aria-expanded", String(shown));
+    historyButton.textContent = t(shown ? "hideHistory" : "showHistory");
+  };
+  historyButton.addEventListener("click", () => {
+    if (historyButton.getAttribute("aria-expanded") === "true") {
+      historyBox.replaceChildren();
+      return historyShown(false);
+    }
+    return history(feature, historyBox, context)
+      .then(() => historyShown(true))
+      .catch((error) => historyBox.replaceChildren(notice(errorText(error), "error")));
+  });
   body.append(votes, changes, element("h3", {}, t("history")), historyButton, historyBox);
   if (!session() || !(own || isModerator())) return;
   const edit = element("button", { type: "button", class: "secondary" }, t("edit"));

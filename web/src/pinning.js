@@ -123,7 +123,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
         draggable: true,
         keyboard: false,
         icon: L.divIcon({ className: "", html: `<span class="cone-handle" aria-hidden="true">${index + 1}</span>`, iconSize: [28, 28], iconAnchor: [14, 14] }),
-        title: `${t("direction")} ${index + 1}`,
+        title: t("directionNumbered", { n: index + 1 }),
       });
       handle.on("drag", () => {
         directions[index] = bearing(marker.getLatLng(), handle.getLatLng());
@@ -139,7 +139,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     directionList.replaceChildren(...directions.map((direction, index) => {
       const n = index + 1;
       // Required: emptied, the field would read as 0, north, a direction nobody measured.
-      const input = field(`${t("direction")} ${n}`, "input", { type: "number", min: 0, max: 359, value: direction, name: `direction-${n}`, required: true });
+      const input = field(t("directionNumbered", { n }), "input", { type: "number", min: 0, max: 359, value: direction, name: `direction-${n}`, required: true });
       input.control.addEventListener("input", () => {
         const value = Number(input.control.value);
         if (input.control.value !== "" && Number.isInteger(value) && value >= 0 && value < 360) { directions[index] = value; drawCones(); }
