@@ -2209,6 +2209,9 @@ def test_large_text_on_a_narrow_phone_stays_within_reach(phone, contributor):
         "labels => labels.map((label) => label.getBoundingClientRect().right)"
     )
     assert rights and max(rights) <= 320
+    # The page, taller than the screen, is scrolled to the map's end: the form shows whole
+    # (its title row alone showed at the screen's foot), the strip of map above it.
+    expect(page.locator("#sheet")).to_be_in_viewport(ratio=0.98)
     # The strip of map left between the header and the form is about the filters' height:
     # they step aside while the sheet is open, and the pin being placed shows.
     expect(page.locator("#filters")).to_be_hidden()

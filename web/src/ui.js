@@ -93,9 +93,19 @@ export function openSheet(title, content, { closed = null, unsaved = null, again
   // (set once shown: a hidden sheet's offset is restored as it shows again).
   sheet().scrollTop = 0;
   standInHistory();
+  bringMapsEndIntoView();
   coverControls();
   heading.focus();
   return true;
+}
+
+// A page taller than the screen (large text on a small phone wraps the header to several
+// lines) is scrolled to the map's end as a sheet opens: the sheet shows whole, with the strip
+// of map above it, rather than its title row alone at the screen's foot.
+function bringMapsEndIntoView() {
+  if (document.documentElement.scrollHeight > window.innerHeight) {
+    document.querySelector("main").scrollIntoView({ block: "end" });
+  }
 }
 
 // The phone's Back button closes the sheet (asked first when it holds unsaved work) rather
