@@ -2467,6 +2467,32 @@ def test_the_devices_of_one_spot_are_listed_by_the_kinds_shown_and_named_by_thei
     expect(choices).to_have_text([re.compile("^(microphone|sensor) — ")] * 2)
 
 
+def test_the_kinds_hidden_stay_hidden_after_a_reload_and_a_language_change(phone, moderator):
+    """The filter is the contributor's choice of what the map shows: a reload showed every kind
+    again, and a language change ticked every box while the map still hid the kinds."""
+    for kind, lon in (("camera", 2.3522), ("microphone", 2.3530)):
+        pin(moderator, lon, 48.8566, kind=kind)
+    page = phone.open("#18/48.8566/2.3526")
+    status = page.locator("#status")
+    expect(status).to_have_text("2 devices in view")
+    page.get_by_text("Kinds shown").click()
+    page.locator("#kind-camera").uncheck()
+    expect(status).to_have_text("1 device in view")
+    page.reload()
+    expect(status).to_have_text("1 device in view")
+    expect(page.locator(".leaflet-marker-icon[title^='camera']")).to_have_count(0)
+    expect(page.locator("#kind-camera")).not_to_be_checked()
+    page.get_by_label("Language").select_option("fr")
+    expect(status).to_have_text("1 dispositif visible")
+    expect(page.locator("#kind-camera")).not_to_be_checked()
+    expect(page.locator("#kind-microphone")).to_be_checked()
+    page.get_by_text("Types affichés").click()
+    page.locator("#kind-camera").check()
+    expect(status).to_have_text("2 dispositifs visibles")
+    page.reload()
+    expect(status).to_have_text("2 dispositifs visibles")
+
+
 def test_a_tap_whose_press_spans_a_redraw_of_the_map_opens_what_was_pressed(phone, moderator):
     """The map draws its markers again as each listing comes: a marker replaced between the
     press and the release of a tap is clicked by neither, and the tap was lost. Redraws now

@@ -139,7 +139,7 @@ function buildKindFilter() {
   const container = document.getElementById("kinds");
   container.replaceChildren(...KINDS.map((kind) => {
     const box = element("input", { type: "checkbox", id: `kind-${kind}`, name: "kind", value: kind });
-    box.checked = true;
+    box.checked = mapApi.isKindShown(kind); // as kept from before, or a language change
     box.addEventListener("change", () => mapApi.setKindShown(kind, box.checked));
     const icon = element("span", { "aria-hidden": "true", class: "swatch" });
     icon.innerHTML = kindIcon(kind); // a constant of map.js, not data

@@ -84,6 +84,24 @@ function shortCount(count) {
 
 // ACTION when MARKER is clicked, tapped, or focused and Enter or Space is pressed (Leaflet's
 // own Enter only opens a bound popup).
+// The kinds the contributor hid, kept on the phone (not the account's: a choice of what the
+// map shows): a reload shows the map as they left it, not every kind again.
+const HIDDEN_KINDS_KEY = "vigie-hidden-kinds";
+
+function hiddenKindsKept() {
+  try {
+    const kept = JSON.parse(localStorage.getItem(HIDDEN_KINDS_KEY) ?? "[]");
+    return Array.isArray(kept) ? kept : [];
+  } catch {
+    return []; // a value not ours
+  }
+}
+
+function keepHiddenKinds(kinds) {
+  if (kinds.length) localStorage.setItem(HIDDEN_KINDS_KEY, JSON.stringify(kinds));
+  else localStorage.removeItem(HIDDEN_KINDS_KEY);
+}
+
 function whenActivated(marker, action) {
   marker.on("click", action);
   marker.on("add", () => marker.getElement().addEventListener("keydown", (event) => {
@@ -219,7 +237,7 @@ export function createMap({ basemap, db, onSelect }) {
   const pendingLayer = L.layerGroup().addTo(map);
   const highlightLayer = L.layerGroup().addTo(map);
   const status = document.getElementById("status");
-  const shownKinds = new Set(KINDS);
+  const shownKinds = new Set(KINDS.filter((kind) => !hiddenKindsKept().includes(kind)));
   let drawn = null;
   let inFlight = null;
   let retry = null;
@@ -511,6 +529,7 @@ export function createMap({ basemap, db, onSelect }) {
   function setKindShown(kind, shown) {
     if (shown) shownKinds.add(kind);
     else shownKinds.delete(kind);
+    keepHiddenKinds(KINDS.filter((each) => !shownKinds.has(each)));
     drawn = null;
     load();
   }
@@ -588,7 +607,8 @@ export function createMap({ basemap, db, onSelect }) {
     drawn = null;
     return load();
   };
-  return { map, load, setKindShown, showPending, highlight, basemapReady, reload };
+  const isKindShown = (kind) => shownKinds.has(kind);
+  return { map, load, setKindShown, isKindShown, showPending, highlight, basemapReady, reload };
 }
 
 // Where a form rising from the bottom puts the pin, in the part of the map it leaves in sight:
