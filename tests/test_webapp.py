@@ -3958,6 +3958,43 @@ def test_a_sheet_closed_by_its_button_takes_its_history_entry_along(phone, contr
     expect(page).to_have_url(before)
 
 
+def test_back_from_a_device_chosen_in_a_clusters_list_opens_the_list_again(phone, moderator):
+    """A device chosen in the list of a spot's devices stands over the list: Back opens the
+    list (it went to the map, and the next Back left the app), and a close goes back past both
+    entries, so that the next Back leaves the app."""
+    spot = feature(2.3522, 48.8566)
+    for kind in ("camera", "microphone"):
+        spot["properties"]["kind"] = kind
+        assert moderator.post("/api/v1/devices?force=true", json=spot).status_code == 201
+    before = f"{phone.server}/api/v1/"
+    page = phone.page
+    page.goto(before)
+    phone.open("#19/48.8566/2.3522")
+    sheet = page.locator("#sheet")
+    list_heading = sheet.get_by_role("heading", name="2 devices at this spot")
+    page.get_by_role("button", name=re.compile("^Cluster of 2 devices: ")).click()
+    sheet.get_by_role("button", name=re.compile("^microphone — ")).click()
+    expect(sheet.get_by_role("heading", name="microphone")).to_be_visible()
+    page.go_back()
+    expect(list_heading).to_be_visible()
+    sheet.get_by_role("button", name=re.compile("^camera — ")).click()
+    expect(sheet.get_by_role("heading", name="camera")).to_be_visible()
+    page.go_back()
+    expect(list_heading).to_be_visible()
+    page.go_back()  # the list's own entry: the map
+    expect(sheet).to_be_hidden()
+    assert page.evaluate("history.state") is None  # the map's entry
+    # Chosen again and closed by its button: both entries go.
+    page.get_by_role("button", name=re.compile("^Cluster of 2 devices: ")).click()
+    sheet.get_by_role("button", name=re.compile("^camera — ")).click()
+    expect(sheet.get_by_role("heading", name="camera")).to_be_visible()
+    sheet.get_by_role("button", name="Close").click()
+    expect(sheet).to_be_hidden()
+    expect(page).not_to_have_url(before)
+    page.go_back()
+    expect(page).to_have_url(before)
+
+
 def test_a_sheets_entry_with_no_sheet_to_open_is_passed_by(phone, as_user):
     """Back to a sheet's entry that has nothing to open again (another sheet was opened at the
     place a link led to): the entry under it is the map's, at the same address. Kept, it made

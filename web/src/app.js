@@ -34,7 +34,7 @@ let outboxView = null;
 const mapApi = createMap({
   basemap: config.basemap,
   db,
-  onSelect: (feature, { pending }) => showDevice(feature, { mapApi, outbox, db, pending }),
+  onSelect: (feature, { pending, from }) => showDevice(feature, { mapApi, outbox, db, pending, from }),
 });
 outboxView = createOutboxView({ outbox, mapApi });
 

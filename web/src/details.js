@@ -243,7 +243,8 @@ export function showDevice(feature, context) {
   let stopRevealing = null;
   const closed = () => stopRevealing?.();
   // Kept in the sheet it was in (a pin being placed, its form not to be lost): nothing moves.
-  if (!openSheet(kindLabel(props.kind), body, { again: () => showDevice(feature, context), closed })) return;
+  const from = context.from; // the cluster's list it was chosen in, which Back opens again
+  if (!openSheet(kindLabel(props.kind), body, { again: () => showDevice(feature, context), closed, from })) return;
   stopRevealing = revealBesideSheet(mapApi.map, [lat, lon]);
   if (pending) {
     showQueued(feature.id, { mapApi, outbox, message });

@@ -338,15 +338,16 @@ export function createMap({ basemap, db, onSelect }) {
   // among the devices kept on the phone that the cluster groups (MEMBERS), or, for a cluster
   // the server drew before the network went, that the view holds.
   async function chooseInCluster(lat, lon, count, members = null) {
+    const listAgain = () => chooseInCluster(lat, lon, count, members).catch((error) => { showText(status, loadFailed(error)); });
     const features = (members ?? await devicesInView()).filter((feature) => shownKinds.has(feature.properties.kind));
     const distance = (feature) => Math.hypot(feature.geometry.coordinates[0] - lon, feature.geometry.coordinates[1] - lat);
     const nearest = features.sort((a, b) => distance(a) - distance(b)).slice(0, count);
     const names = nearest.map(deviceName);
     const list = element("ul", { class: "cluster-devices" }, ...nearest.map((feature, index) => element("li", {},
-      element("button", { type: "button", onclick: () => onSelect(feature, { pending: false }) },
+      element("button", { type: "button", onclick: () => onSelect(feature, { pending: false, from: listAgain }) },
         // Two alike: told apart by their ids.
         names.indexOf(names[index]) === names.lastIndexOf(names[index]) ? names[index] : `${names[index]} (${feature.id.slice(0, 8)})`))));
-    openSheet(t("clusterDevices", { count }), list, { again: () => chooseInCluster(lat, lon, count, members) });
+    openSheet(t("clusterDevices", { count }), list, { again: listAgain });
   }
 
   // The devices in view, of the kinds shown: the server's, else (no network) those kept on

@@ -67,9 +67,10 @@ window.addEventListener("resize", coverControls);
 
 // Show CONTENT in the bottom sheet (a side panel on wide screens), titled TITLE. UNSAVED:
 // whether leaving it would lose what the contributor did (then asked before it goes). AGAIN:
-// opens the same sheet afresh, when the language changes. False if the contributor kept the
-// sheet they were in (CLOSED is then called for CONTENT, never shown).
-export function openSheet(title, content, { closed = null, unsaved = null, again = null } = {}) {
+// opens the same sheet afresh, when the language changes. FROM: opens the sheet it was chosen
+// in (a device from a cluster's list), which Back goes back to. False if the contributor kept
+// the sheet they were in (CLOSED is then called for CONTENT, never shown).
+export function openSheet(title, content, { closed = null, unsaved = null, again = null, from = null } = {}) {
   if (!mayLeave()) {
     closed?.();
     return false;
@@ -88,11 +89,14 @@ export function openSheet(title, content, { closed = null, unsaved = null, again
   const heading = document.getElementById("sheet-title");
   heading.textContent = title;
   document.getElementById("sheet-body").replaceChildren(content);
+  const chosenInSheet = Boolean(from) && !sheet().hidden && ownEntry;
   sheet().hidden = false;
   // Each sheet opens at its top: its title and first actions, not where the last one was left
   // (set once shown: a hidden sheet's offset is restored as it shows again).
   sheet().scrollTop = 0;
   standInHistory();
+  if (chosenInSheet && !nestedEntry) pushNestedEntry();
+  parentSheet = nestedEntry ? from : null;
   bringMapsEndIntoView();
   coverControls();
   heading.focus();
@@ -117,6 +121,15 @@ function bringMapsEndIntoView() {
 // own. A sheet a place link closed keeps its entry, under the place's: Back opens it again.
 let ownEntry = false;
 let leavingEntry = false;
+// A sheet opened from another (a device chosen in a cluster's list) stands as a second entry
+// over that one's: Back opens PARENT_SHEET again, and a close goes back past both entries.
+let nestedEntry = false;
+let parentSheet = null;
+
+function pushNestedEntry() {
+  window.history.pushState({ sheet: true }, "", window.location.href);
+  nestedEntry = true;
+}
 
 function standInHistory() {
   if (leavingEntry) return; // pushed once the entry being left is gone (popstate)
@@ -128,7 +141,8 @@ function leaveOwnEntry() {
   if (!ownEntry) return;
   ownEntry = false;
   leavingEntry = true;
-  window.history.back();
+  window.history.go(nestedEntry ? -2 : -1);
+  nestedEntry = false;
 }
 
 // A sheet's entry shown again without its sheet (a reload, or Back from another page) is the
@@ -143,6 +157,14 @@ window.addEventListener("popstate", (event) => {
     return;
   }
   ownEntry = Boolean(event.state?.sheet);
+  if (nestedEntry && !sheet().hidden && event.state?.sheet) {
+    nestedEntry = false;
+    const back = parentSheet;
+    parentSheet = null;
+    if (back) back();
+    else if (!closeSheet()) pushNestedEntry(); // kept: Back comes here again
+    return;
+  }
   if (sheet().hidden && event.state?.sheet && leftForPlace) {
     const again = leftForPlace;
     leftForPlace = null;
@@ -174,6 +196,7 @@ export function closeSheet() {
   if (!mayLeave()) return false;
   unsavedWork = null;
   reopen = null;
+  parentSheet = null;
   // On the body: a control of the sheet lost it on being disabled or removed (Save).
   const active = document.activeElement;
   const hadFocus = !active || active === document.body || sheet().contains(active);
@@ -205,11 +228,12 @@ export const placeLink = ([lon, lat], text, attributes = {}) =>
 
 function leaveForPlace(event) {
   const again = reopen;
-  const entry = ownEntry;
+  const [entry, nested] = [ownEntry, nestedEntry];
   const place = event.currentTarget.getAttribute("href");
   ownEntry = false; // the link's place goes on top of it
+  nestedEntry = false;
   if (!closeSheet()) {
-    ownEntry = entry;
+    [ownEntry, nestedEntry] = [entry, nested];
     return;
   }
   // Opened again where the contributor was: on the link they followed (the queue's item they
