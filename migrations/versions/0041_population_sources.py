@@ -53,4 +53,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Emptied first: its trigger records the change, so that no statistic kept since goes on
+    # crediting the sources' licences.
+    op.execute("TRUNCATE population_sources")
     op.drop_table("population_sources")

@@ -8,6 +8,7 @@ import { revealBesideSheet } from "./map.js";
 import { deletePhotoButton } from "./photo-deletion.js";
 import { startPinning } from "./pinning.js";
 import { deviceIdOf } from "./queue.js";
+import { visibleText } from "./vocabulary.js";
 import { closeSheet, element, field, notice, openSheet } from "./ui.js";
 
 const FIELDS = ["camera_type", "mount", "direction", "angle", "height", "zone", "surveillance",
@@ -142,13 +143,21 @@ function revisionText(revision) {
   });
 }
 
-// SAID: what to show above the history (an undoing's outcome).
+// SAID: what to show above the history (an undoing's outcome). Its button (just before BOX)
+// then says the history shows, however it was asked (the button, or an undoing's sheet).
 async function history(feature, box, context, said = null) {
   const { data } = await request("GET", `devices/${feature.id}/history`);
   const undoable = undoableMerges(data.revisions);
   box.replaceChildren(...(said ? [said] : []), element("ol", { class: "history" }, ...data.revisions.map((revision) => element("li", {},
     revisionText(revision),
     undoable.has(revision) ? undoMergeButton(revision.other, feature, box, context) : null))));
+  const toggle = box.previousElementSibling;
+  if (toggle?.classList.contains("history-toggle")) historyShown(toggle, true);
+}
+
+function historyShown(button, shown) {
+  button.setAttribute("aria-expanded", String(shown));
+  button.textContent = t(shown ? "hideHistory" : "showHistory");
 }
 
 // Brings the duplicate OTHER back, with the votes and photos the merge moved, naming the device
@@ -296,9 +305,13 @@ export function showDevice(feature, context) {
     const form = element("form", { class: "stack" }, comment.node, element("p", { class: "actions" }, send));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const said = comment.control.value.trim();
-      // Spaces alone pass the browser's check, not the server's.
-      if (!said) return comment.control.focus();
+      const said = visibleText(comment.control.value);
+      // Spaces and invisible characters alone pass the browser's check, not the server's:
+      // emptied, the field says it is required (ui.js words the browser's message).
+      if (said === null) {
+        comment.control.value = "";
+        return comment.control.reportValidity();
+      }
       if (!send.disabled) vote("wrong_details", said);
     });
     return { form, comment };
@@ -321,19 +334,13 @@ export function showDevice(feature, context) {
   const changes = element("div", { class: "actions" });
   const historyBox = element("div", { class: "history-box" });
   // A disclosure: shown, the history is hidden by the same button, which says so.
-  const historyButton = element("button", { type: "button", class: "secondary", "aria-expanded": "false" }, t("showHistory"));
-  const historyShown = (shown) => {
-    historyButton.setAttribute("aria-expanded", String(shown));
-    historyButton.textContent = t(shown ? "hideHistory" : "showHistory");
-  };
+  const historyButton = element("button", { type: "button", class: "secondary history-toggle", "aria-expanded": "false" }, t("showHistory"));
   historyButton.addEventListener("click", () => {
     if (historyButton.getAttribute("aria-expanded") === "true") {
       historyBox.replaceChildren();
-      return historyShown(false);
+      return historyShown(historyButton, false);
     }
-    return history(feature, historyBox, context)
-      .then(() => historyShown(true))
-      .catch((error) => historyBox.replaceChildren(notice(errorText(error), "error")));
+    return history(feature, historyBox, context).catch((error) => historyBox.replaceChildren(notice(errorText(error), "error")));
   });
   body.append(votes, changes, element("h3", {}, t("history")), historyButton, historyBox);
   if (!session() || !(own || isModerator())) return;

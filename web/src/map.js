@@ -9,7 +9,7 @@ import { createDeclaredLayer } from "./declared.js";
 import { dayText, errorText, kindCount, kindLabel, onLanguageChange, t, valueLabel } from "./i18n.js";
 import { devicesChangedOnPhone } from "./operations.js";
 import { cachedDevicesIn, contains, keepArea } from "./store.js";
-import { coverControls, element, openSheet, setStandIn, showText } from "./ui.js";
+import { coverControls, element, notice, openSheet, setStandIn, showText } from "./ui.js";
 import { KINDS } from "./vocabulary.js";
 
 const MAX_FEATURES = 2000;
@@ -69,6 +69,8 @@ const TAP_TARGET = 44;
 // How long redraws held by a press on a marker wait after its release: the click a touch
 // leads to may come in a task of its own, after the release.
 const TAP_SETTLE_MS = 250;
+// A press held longer is no tap (a long press): redraws wait no longer for it.
+const TAP_LONGEST_MS = 5_000;
 const tapTarget = (html, shown = 0) => {
   const side = Math.max(TAP_TARGET, shown);
   return L.divIcon({ className: "tap-target", html, iconSize: [side, side], iconAnchor: [side / 2, side / 2] });
@@ -82,8 +84,6 @@ function shortCount(count) {
   return `${(count / 1000).toFixed(count < 10000 ? 1 : 0)}k`;
 }
 
-// ACTION when MARKER is clicked, tapped, or focused and Enter or Space is pressed (Leaflet's
-// own Enter only opens a bound popup).
 // The kinds the contributor hid, kept on the phone (not the account's: a choice of what the
 // map shows): a reload shows the map as they left it, not every kind again.
 const HIDDEN_KINDS_KEY = "vigie-hidden-kinds";
@@ -102,6 +102,8 @@ function keepHiddenKinds(kinds) {
   else localStorage.removeItem(HIDDEN_KINDS_KEY);
 }
 
+// ACTION when MARKER is clicked, tapped, or focused and Enter or Space is pressed (Leaflet's
+// own Enter only opens a bound popup).
 function whenActivated(marker, action) {
   marker.on("click", action);
   marker.on("add", () => marker.getElement().addEventListener("keydown", (event) => {
@@ -277,30 +279,38 @@ export function createMap({ basemap, db, onSelect }) {
 
   // A marker drawn again between the press and the release of a tap is a new element: the
   // browser clicks neither, and the tap is lost. While a marker is pressed (and until its
-  // click has come), redraws wait, the latest of each kind kept, and run once the tap is over.
+  // click has come), redraws wait, the latest of each kind kept, and run once the tap is over:
+  // its pointer released or cancelled, a context menu or another window taking the release,
+  // the map dragged instead (no click comes), or at the latest after TAP_LONGEST_MS.
   const heldRedraws = new Map();
-  let markerPressed = false;
+  let pressedPointer = null;
+  let longest = null;
   let settling = null;
   map.getContainer().addEventListener("pointerdown", (event) => {
-    if (event.target.closest?.(".leaflet-marker-icon")) markerPressed = true;
+    if (event.button !== 0 || pressedPointer !== null || !event.target.closest?.(".leaflet-marker-icon")) return;
+    pressedPointer = event.pointerId;
+    longest = setTimeout(tapEnded, TAP_LONGEST_MS);
   }, true);
-  function tapEnded() {
-    if (!markerPressed) return;
-    markerPressed = false;
+  function tapEnded(event) {
+    if (pressedPointer === null || (event?.pointerId !== undefined && event.pointerId !== pressedPointer)) return;
+    pressedPointer = null;
+    clearTimeout(longest);
     clearTimeout(settling);
     settling = setTimeout(() => {
       settling = null;
-      if (markerPressed) return;
+      if (pressedPointer !== null) return;
       const held = [...heldRedraws];
       heldRedraws.clear();
       for (const [redraw, args] of held) redraw(...args);
     }, TAP_SETTLE_MS);
   }
-  window.addEventListener("pointerup", tapEnded, true);
-  window.addEventListener("pointercancel", tapEnded, true);
+  for (const type of ["pointerup", "pointercancel", "contextmenu"]) window.addEventListener(type, tapEnded, true);
+  window.addEventListener("blur", (event) => { if (event.target === window) tapEnded(); });
+  document.addEventListener("visibilitychange", () => tapEnded());
+  map.on("dragstart", () => tapEnded());
   // Whether REDRAW must wait for a tap to end (it is then run with ARGS when it does).
   function heldForTap(redraw, ...args) {
-    if (!markerPressed && settling === null) return false;
+    if (pressedPointer === null && settling === null) return false;
     heldRedraws.set(redraw, args);
     return true;
   }
@@ -339,28 +349,37 @@ export function createMap({ basemap, db, onSelect }) {
   // the server drew before the network went, that the view holds.
   async function chooseInCluster(lat, lon, count, members = null) {
     const listAgain = () => chooseInCluster(lat, lon, count, members).catch((error) => { showText(status, loadFailed(error)); });
-    const features = (members ?? await devicesInView()).filter((feature) => shownKinds.has(feature.properties.kind));
-    const distance = (feature) => Math.hypot(feature.geometry.coordinates[0] - lon, feature.geometry.coordinates[1] - lat);
-    const nearest = features.sort((a, b) => distance(a) - distance(b)).slice(0, count);
+    // Of its spot: within a cell of the cluster's place (devices kept on the phone, offline,
+    // may be some of its own only, and others nearby are not).
+    const at = map.latLngToContainerPoint([lat, lon]);
+    const apart = (feature) => map.latLngToContainerPoint([feature.geometry.coordinates[1], feature.geometry.coordinates[0]]).distanceTo(at);
+    const { features: found, kept } = members ? { features: members, kept: true } : await devicesInView();
+    const features = found
+      .filter((feature) => shownKinds.has(feature.properties.kind) && apart(feature) <= 2 * DETAIL_CELL_PX);
+    const nearest = features.sort((a, b) => apart(a) - apart(b)).slice(0, count);
     const names = nearest.map(deviceName);
     const list = element("ul", { class: "cluster-devices" }, ...nearest.map((feature, index) => element("li", {},
       element("button", { type: "button", onclick: () => onSelect(feature, { pending: false, from: listAgain }) },
         // Two alike: told apart by their ids.
         names.indexOf(names[index]) === names.lastIndexOf(names[index]) ? names[index] : `${names[index]} (${feature.id.slice(0, 8)})`))));
-    openSheet(t("clusterDevices", { count }), list, { again: listAgain });
+    // Offline, those the phone does not keep are said missing, not left out unsaid.
+    const missing = kept ? count - nearest.length : 0;
+    const content = missing > 0 ? element("div", {}, list, notice(t("clusterNotKept", { count: missing }))) : list;
+    openSheet(t("clusterDevices", { count }), content, { again: listAgain });
   }
 
   // The devices in view, of the kinds shown: the server's, else (no network) those kept on
-  // the phone.
+  // the phone (KEPT).
   async function devicesInView() {
     const bbox = currentBbox();
     const params = new URLSearchParams({ bbox: bbox.join(","), limit: "100" });
     if (shownKinds.size < KINDS.length) params.set("kind", [...shownKinds].join(","));
     try {
-      return (await request("GET", `devices?${params}`, { headers: { Accept: "application/geo+json" } })).data.features;
+      const { data } = await request("GET", `devices?${params}`, { headers: { Accept: "application/geo+json" } });
+      return { features: data.features, kept: false };
     } catch (error) {
       if (error.status) throw error;
-      return cachedDevicesIn(db, bbox);
+      return { features: await cachedDevicesIn(db, bbox), kept: true };
     }
   }
 
@@ -487,8 +506,10 @@ export function createMap({ basemap, db, onSelect }) {
       // asked one by one for the phone.
       const still = () => currentToken() === token;
       if (unkeptView !== null && bbox.join() !== unkeptView) unkeptView = null; // moved since
-      if (shownKinds.size === KINDS.length && unkeptView === null) {
-        const every = devices.length === data.features.length ? devices : await devicesOneByOne(bbox, signal);
+      // Kept with every kind, whatever the kinds shown: asked apart when some are hidden.
+      if (unkeptView === null) {
+        const whole = shownKinds.size === KINDS.length && devices.length === data.features.length;
+        const every = whole ? devices : await devicesOneByOne(bbox, signal);
         if (every) await keepArea(db, bbox, every, still);
       }
       if (signal.aborted) return;

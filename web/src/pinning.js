@@ -11,7 +11,7 @@ import { contentOf, forgetPhoto, handOverUpload } from "./operations.js";
 import { dayText, errorText, kindLabel, t } from "./i18n.js";
 import { CONE_HANDLE_M, bearing, coneLatLngs, keepInSight, kindIcon, offset, pointInSight, styleOf, uncoveredArea } from "./map.js";
 import { choice, closeSheet, element, field, notice, openSheet } from "./ui.js";
-import { CAMERA_KINDS, DEFAULTS, KINDS, VISIBLE_PATTERN, VOCABULARY } from "./vocabulary.js";
+import { CAMERA_KINDS, DEFAULTS, KINDS, VOCABULARY, visibleText } from "./vocabulary.js";
 
 const PIN_ZOOM = 19;
 const DEFAULT_ANGLE = 60;
@@ -346,8 +346,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     for (const [name, { control }] of Object.entries(selects)) chosen[name] = control.value || null;
     if (!CAMERA_KINDS.has(kind)) chosen.camera_type = null; // hidden: another kind has none
     chosen.height = height.control.value === "" ? null : Number(height.control.value);
-    chosen.operator = said(operator.control.value);
-    chosen.notes = said(notes.control.value);
+    chosen.operator = visibleText(operator.control.value);
+    chosen.notes = visibleText(notes.control.value);
     return chosen;
   }
   // The device as this form first reads it: what Save compares with, so that a field the
@@ -455,14 +455,6 @@ function takenDay(tags) {
   }
   const gps = /^(\d{4}):(\d{2}):(\d{2})$/.exec(String(tags.GPSDateStamp ?? "").trim());
   return gps && tags.GPSTimeStamp != null ? `${gps[1]}-${gps[2]}-${gps[3]}` : null;
-}
-
-const VISIBLE = new RegExp(VISIBLE_PATTERN, "u");
-
-// Free text as sent: trimmed, and none when it holds nothing that shows (the server would
-// refuse it once the form is gone, from the outbox).
-function said(text) {
-  return VISIBLE.test(text) ? text.trim() : null;
 }
 
 // The longest side the server keeps of a photo (its full rendition): a copy needs no more.

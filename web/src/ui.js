@@ -104,10 +104,11 @@ export function openSheet(title, content, { closed = null, unsaved = null, again
 }
 
 // A page taller than the screen (large text on a small phone wraps the header to several
-// lines) is scrolled to the map's end as a sheet opens: the sheet shows whole, with the strip
-// of map above it, rather than its title row alone at the screen's foot.
+// lines) is scrolled to the map's end as a sheet opens that runs past the screen's foot: the
+// sheet shows whole, with the strip of map above it, rather than its title row alone. Closed,
+// the sheet leaves its history entry, and the browser scrolls the page back with it.
 function bringMapsEndIntoView() {
-  if (document.documentElement.scrollHeight > window.innerHeight) {
+  if (sheet().getBoundingClientRect().bottom > window.innerHeight + 1) {
     document.querySelector("main").scrollIntoView({ block: "end" });
   }
 }

@@ -15,3 +15,10 @@ export const DEFAULTS = { operator_type: "unknown" };
 // A character that shows (service/vocabulary.py, VISIBLE): free text of spaces and invisible
 // characters alone says nothing, and the server refuses it.
 export const VISIBLE_PATTERN = "[^\\s\x1c-\x1f\x85\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]";
+const VISIBLE = new RegExp(VISIBLE_PATTERN, "u");
+
+// Free text as sent: trimmed, and none when it holds nothing that shows (the server would
+// refuse it, once the form is gone, from the outbox).
+export function visibleText(text) {
+  return VISIBLE.test(text) ? text.trim() : null;
+}
