@@ -2491,8 +2491,11 @@ def test_the_kinds_hidden_stay_hidden_after_a_reload_and_a_language_change(phone
     expect(status).to_have_text("1 device in view")
     expect(page.locator(".leaflet-marker-icon[title^='camera']")).to_have_count(0)
     expect(page.locator("#kind-camera")).not_to_be_checked()
+    # Said, or the street would look emptier than it is.
+    expect(page.locator("#filters summary")).to_have_text("Kinds shown: 5 of 6")
     page.get_by_label("Language").select_option("fr")
     expect(status).to_have_text("1 dispositif visible")
+    expect(page.locator("#filters summary")).to_have_text("Types affichés : 5 sur 6")
     expect(page.locator("#kind-camera")).not_to_be_checked()
     expect(page.locator("#kind-microphone")).to_be_checked()
     page.get_by_text("Types affichés").click()
@@ -2500,6 +2503,7 @@ def test_the_kinds_hidden_stay_hidden_after_a_reload_and_a_language_change(phone
     expect(status).to_have_text("2 dispositifs visibles")
     page.reload()
     expect(status).to_have_text("2 dispositifs visibles")
+    expect(page.locator("#filters summary")).to_have_text("Types affichés")
 
 
 def test_an_area_seen_while_kinds_are_hidden_is_kept_with_every_kind(phone, moderator):

@@ -140,11 +140,22 @@ function buildKindFilter() {
   container.replaceChildren(...KINDS.map((kind) => {
     const box = element("input", { type: "checkbox", id: `kind-${kind}`, name: "kind", value: kind });
     box.checked = mapApi.isKindShown(kind); // as kept from before, or a language change
-    box.addEventListener("change", () => mapApi.setKindShown(kind, box.checked));
+    box.addEventListener("change", () => {
+      mapApi.setKindShown(kind, box.checked);
+      sayKindsShown();
+    });
     const icon = element("span", { "aria-hidden": "true", class: "swatch" });
     icon.innerHTML = kindIcon(kind); // a constant of map.js, not data
     return element("label", { for: box.id }, box, icon, kindLabel(kind));
   }));
+  sayKindsShown();
+}
+
+// The filters' summary says how many kinds show when some are hidden: they stay hidden past a
+// reload (map.js), and a street would otherwise look emptier than it is.
+function sayKindsShown() {
+  const shown = KINDS.filter((kind) => mapApi.isKindShown(kind)).length;
+  document.querySelector("#filters summary").textContent = shown < KINDS.length ? t("filtersSome", { shown, all: KINDS.length }) : t("filters");
 }
 
 function showSessionControls() {
