@@ -306,6 +306,13 @@ def test_a_likely_duplicate_shows_its_photo_then_is_confirmed_instead_or_pinned_
     expect(page.locator(".candidate-ring")).to_have_count(1)  # shown on the map
     announcer = page.locator("#announcer")
     expect(announcer).to_contain_text("1 change refused: open the outbox to resolve it.")
+    # Said beside the map's controls, not over them (it hid the zoom-out button).
+    said = announcer.bounding_box()
+    for control in (".leaflet-control-zoom", ".leaflet-control-zoom-out"):
+        box = page.locator(control).bounding_box()
+        apart_x = said["x"] >= box["x"] + box["width"] or box["x"] >= said["x"] + said["width"]
+        apart_y = said["y"] >= box["y"] + box["height"] or box["y"] >= said["y"] + said["height"]
+        assert apart_x or apart_y, (control, box, said)
     sheet.get_by_role("button", name="It's this one: confirm it").click()
     phone.wait_until_sent()
     assert confirmations_of(db, existing) == [("still_there", contributor)]
