@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy import text
 
+from tests.clusters import start_cluster, stop_cluster
 from tests.replicas.conftest import public_device
 
 WRITERS = 3
@@ -116,3 +117,36 @@ def test_the_sync_feed_read_from_a_replica_misses_nothing(replicated_app, replic
     replica = app.extensions["replicas"].replicas[0]
     assert replica.reads >= pages // 2, (replica.reads, pages)
     assert len(stored) > WRITERS  # the writers did write
+
+
+def test_a_cursor_a_replica_has_not_reached_is_answered_by_the_primary(replicated_app, replication):
+    """A cursor issued by the primary (a page read with the client's position) and shown next
+    to a replica whose replay is behind it: the replica took it for one beyond the feed (of
+    another history) and answered a 400 asking to sync from the start. The primary answers
+    that page; with the primary down, the replica answers an empty page keeping the cursor."""
+    app = replicated_app()
+    client = app.test_client()
+    replication.catch_up()
+    replication.pause()
+    try:
+        # Two transactions the replica has not replayed: the cursor's is beyond its next one.
+        public_device(replication, 2.29, 48.85, notes="v0")
+        device_id = public_device(replication, 2.3, 48.85, notes="v1")
+        position = replication.primary_sql("SELECT pg_current_wal_insert_lsn()::text")
+        first = client.get("/api/v1/sync?limit=100", headers={"Vigie-WAL-Position": position})
+        assert device_id in first.get_data(as_text=True)  # the primary's page
+        public_device(replication, 2.31, 48.85, notes="v2")  # beyond the replica, and the cursor
+        cursor = first.get_json()["next_cursor"]
+        second = client.get(f"/api/v1/sync?limit=100&since={cursor}")  # the replica's turn
+        assert second.status_code == 200, second.get_json()
+        assert [f["properties"]["notes"] for f in second.get_json()["features"]] == ["v2"]
+        stop_cluster(replication.primary_dir)
+        try:
+            alone = client.get(f"/api/v1/sync?limit=100&since={cursor}")
+            assert alone.status_code == 200, alone.get_json()
+            assert alone.get_json()["features"] == []
+            assert alone.get_json()["next_cursor"] == cursor
+        finally:
+            start_cluster(replication.primary_dir)
+    finally:
+        replication.resume()

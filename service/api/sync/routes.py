@@ -7,7 +7,7 @@ from flask.views import MethodView
 from marshmallow import RAISE
 
 from ...auth import current_viewer
-from ...db import session
+from ...db import ReadOnPrimary, current_replica, read_without_primary, session
 from ...errors import BadRequest
 from ...extensions import Blueprint
 from ...geo.devices.sync import select_device_changes, select_next_txid
@@ -45,13 +45,19 @@ class SyncViews(MethodView):
     def get(self, args):
         """Every device created, changed or deleted since the cursor, tombstones included"""
         position = CURSORS.decode(args["since"]) if args.get("since") else START
-        if position[0] > session.execute(select_next_txid()).scalar_one():
+        beyond = position[0] > session.execute(select_next_txid()).scalar_one()
+        if beyond and current_replica() is None:
             raise BadRequest(
                 "This cursor is beyond this feed: it is another listing's (give `since` the "
                 "`next_cursor` of a sync answer), or it was issued before the database was "
                 "restored on another server. Sync again from the start.",
                 field="since",
             )
+        # A replica behind the cursor (issued by the primary, or a replica further on): the
+        # primary tells that lag from another history. With the primary down, the replica
+        # answers an empty page that keeps the cursor.
+        if beyond and not read_without_primary():
+            raise ReadOnPrimary
         bboxes = split_antimeridian(args["bbox"]) if args.get("bbox") else []
         page = session.execute(
             select_device_changes(position, bboxes, current_viewer(), args["limit"]),
