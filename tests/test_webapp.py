@@ -2672,6 +2672,30 @@ def test_a_cluster_drawn_online_lists_its_devices_kept_on_the_phone_once_offline
     phone.context.set_offline(False)
 
 
+def test_offline_a_spots_cluster_counts_and_lists_the_kinds_shown_only(phone, moderator):
+    """Grouped on the phone as the server groups online: a kind hidden is neither counted in
+    the cluster nor said missing from its list."""
+    spot = feature(2.3522, 48.8566)
+    for kind in ("camera", "microphone", "sensor"):
+        spot["properties"]["kind"] = kind
+        assert moderator.post("/api/v1/devices?force=true", json=spot).status_code == 201
+    page = phone.open("#19/48.8566/2.3522")
+    expect(page.get_by_role("button", name=re.compile("^Cluster of 3 devices: "))).to_be_visible()
+    page.wait_for_load_state("networkidle")  # the area kept on the phone
+    phone.context.set_offline(True)
+    page.get_by_text("Kinds shown").click()
+    page.locator("#kind-camera").uncheck()
+    expect(page.locator("#status")).to_have_text("Offline: 2 devices kept on this phone")
+    page.get_by_text("Kinds shown").click()
+    page.get_by_role("button", name=re.compile("^Cluster of 2 devices: ")).click()
+    sheet = page.locator("#sheet")
+    expect(sheet.locator(".cluster-devices button")).to_have_text(
+        [re.compile("^(microphone|sensor) — ")] * 2
+    )
+    expect(sheet).not_to_contain_text("not kept on this phone")
+    phone.context.set_offline(False)
+
+
 def test_a_cluster_whose_devices_the_phone_does_not_keep_says_so_offline(phone, moderator):
     """Offline, a cluster lists the devices of its own spot the phone keeps, not the nearest
     others of the view, and says how many it does not keep."""

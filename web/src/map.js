@@ -353,7 +353,7 @@ export function createMap({ basemap, db, onSelect }) {
     // may be some of its own only, and others nearby are not).
     const at = map.latLngToContainerPoint([lat, lon]);
     const apart = (feature) => map.latLngToContainerPoint([feature.geometry.coordinates[1], feature.geometry.coordinates[0]]).distanceTo(at);
-    const { features: found, kept } = members ? { features: members, kept: true } : await devicesInView();
+    const { features: found, kept } = members ? { features: members, kept: false } : await devicesInView();
     const features = found
       .filter((feature) => shownKinds.has(feature.properties.kind) && apart(feature) <= 2 * DETAIL_CELL_PX);
     const nearest = features.sort((a, b) => apart(a) - apart(b)).slice(0, count);
@@ -362,7 +362,8 @@ export function createMap({ basemap, db, onSelect }) {
       element("button", { type: "button", onclick: () => onSelect(feature, { pending: false, from: listAgain }) },
         // Two alike: told apart by their ids.
         names.indexOf(names[index]) === names.lastIndexOf(names[index]) ? names[index] : `${names[index]} (${feature.id.slice(0, 8)})`))));
-    // Offline, those the phone does not keep are said missing, not left out unsaid.
+    // A cluster the server counted, listed offline from the phone: those it does not keep are
+    // said missing, not left out unsaid (a cluster grouped on the phone holds only kept ones).
     const missing = kept ? count - nearest.length : 0;
     const content = missing > 0 ? element("div", {}, list, notice(t("clusterNotKept", { count: missing }))) : list;
     openSheet(t("clusterDevices", { count }), content, { again: listAgain });
@@ -416,7 +417,9 @@ export function createMap({ basemap, db, onSelect }) {
     devicesLayer.clearLayers();
     let devices = 0;
     let clusters = 0;
-    for (const feature of offline ? groupedAsOnline(features) : features) {
+    // Offline, grouped as the server groups online: the kinds shown only, counted so.
+    const shown = offline ? groupedAsOnline(features.filter((feature) => shownKinds.has(feature.properties.kind))) : features;
+    for (const feature of shown) {
       const props = feature.properties;
       if (!shownKinds.has(props.kind) && !props.cluster) continue;
       if (!props.cluster) {
