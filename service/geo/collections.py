@@ -15,14 +15,7 @@ from sqlalchemy import Select, and_, func, literal, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import vocabulary as vocab
-from ..models import (
-    Dataset,
-    DeclaredDataset,
-    DeclaredSite,
-    Device,
-    District,
-    PopulationSource,
-)
+from ..models import Dataset, DeclaredDataset, DeclaredSite, Device, District
 from ..visibility import public_day
 from .cql2 import Queryable
 from .declared.features import select_declared_credits, site_feature_text
@@ -35,7 +28,7 @@ from .devices.filter import (
     within_interval,
 )
 from .devices.spatial import check_device_position, select_device_page_in_space, spatial_page
-from .districts import district_feature_text
+from .districts import district_feature_text, population_credits
 from .exports import select_district_statistics_rows, select_public_device_rows
 from .paging import FeaturePage, select_feature_page
 from .sql import meets_bboxes, sql_string
@@ -323,14 +316,14 @@ def select_district_datasets() -> Select:
     datasets = select(
         Dataset.name, Dataset.attribution, Dataset.licence, Dataset.source_url, literal(1)
     )
-    sources = select_population_sources().subquery()
+    credited = population_credits(select_population_sources().subquery())
     populations = select(
         sql_string("population"),
-        sources.c.source,
-        PopulationSource.licence,
-        PopulationSource.source_url,
+        credited.c.source,
+        credited.c.licence,
+        credited.c.source_url,
         literal(2),
-    ).select_from(sources.outerjoin(PopulationSource, PopulationSource.name == sources.c.source))
+    )
     credits = union_all(datasets, populations).subquery()
     name, attribution, licence, source_url, part = credits.c
     return select(

@@ -175,6 +175,16 @@ def upsert_population_source(name: str, licence: str | None, source_url: str | N
     )
 
 
+def population_credits(sources: Subquery) -> Subquery:
+    """SOURCES (population sources' names, a `source` column) with the licence and address an
+    import gave each one (none where it gave none): credited beside the district datasets."""
+    return (
+        select(sources.c.source, PopulationSource.licence, PopulationSource.source_url)
+        .select_from(sources.outerjoin(PopulationSource, PopulationSource.name == sources.c.source))
+        .subquery("population_credits")
+    )
+
+
 def given_or_kept(model, given: dict) -> dict:
     """An upsert's new value of each column of GIVEN: the one given, else the stored one."""
     return {

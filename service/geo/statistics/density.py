@@ -37,7 +37,6 @@ from ...models import (
     DeviceDistrict,
     District,
     DistrictDeviceCount,
-    PopulationSource,
 )
 from ..declared.figures import (
     declared_columns,
@@ -45,7 +44,7 @@ from ..declared.figures import (
     has_declared_figures,
     select_declared_figures,
 )
-from ..districts import DISTRICT_HEAD, geography
+from ..districts import DISTRICT_HEAD, geography, population_credits
 from ..sql import (
     METRES_PER_DEGREE,
     json_members_text,
@@ -682,20 +681,21 @@ def attribution_array(sel, credits: list[dict]) -> ColumnElement:
         .distinct()
         .subquery("sources")
     )
+    credited = population_credits(sources)
     populations = select(
         func.json_build_object(
             sql_string("name"),
             sql_string("population"),
             sql_string("attribution"),
-            sources.c.source,
+            credited.c.source,
             sql_string("licence"),
-            PopulationSource.licence,
+            credited.c.licence,
             sql_string("source_url"),
-            PopulationSource.source_url,
+            credited.c.source_url,
         ),
         literal(2),
-        sources.c.source,
-    ).select_from(sources.outerjoin(PopulationSource, PopulationSource.name == sources.c.source))
+        credited.c.source,
+    )
     given = [
         select(
             func.json_build_object(
