@@ -3851,6 +3851,49 @@ def test_signing_out_does_not_keep_the_spot_last_looked_at_again(phone, moderato
     assert phone.errors == []
 
 
+def test_what_the_map_asks_while_the_token_is_revoked_goes_without_it(phone, contributor):
+    """A listing asked while the sign-out's revocation is under way carries no token: sent with
+    it, one that the revocation overtook was refused (a 401 in the console), and nothing of
+    what it read is kept once signed out."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    until_kept(page)
+    held = []
+    page.route(re.compile(r"/api/v1/auth/tokens/"), lambda route: held.append(route))
+    page.get_by_role("button", name="Account", exact=True).click()
+    with page.expect_request(lambda asked: asked.method == "DELETE"):
+        page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
+    with page.expect_request(lambda asked: "cluster=true" in asked.url) as listing:
+        page.locator("#map").focus()
+        page.keyboard.press("ArrowRight")
+    assert len(held) == 1 and held[0].request.method == "DELETE"
+    assert "authorization" not in listing.value.all_headers()
+    assert "authorization" in held[0].request.all_headers()  # the revocation itself has it
+    held[0].continue_()
+    expect(page.get_by_role("form", name="Sign in")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert kept_on_the_phone(page) == {"areas": [], "devices": 0}
+    assert phone.errors == []
+
+
+def test_a_sign_out_without_network_leaves_the_token_on_what_the_map_asks(phone, contributor):
+    """The revocation failed for want of a network, the contributor stays signed in: what the
+    map asks next goes with the token again (pins awaiting review are theirs to see)."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.context.set_offline(True)
+    page.get_by_role("button", name="Account", exact=True).click()
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("button", name="Sign out", exact=True).click()
+    expect(sheet).to_contain_text("Connect to the network to sign out")
+    sheet.get_by_role("button", name="Close").click()
+    with page.expect_request(lambda asked: "cluster=true" in asked.url) as listing:
+        phone.context.set_offline(False)
+        page.locator("#map").focus()
+        page.keyboard.press("ArrowRight")
+    assert listing.value.all_headers()["authorization"].startswith("Bearer ")
+
+
 def test_signing_out_offline_does_not_keep_the_spot_once_back_online(phone, contributor):
     """Signed out of this phone only, without network: back online, the map is drawn again
     where it was, and that view is not kept either."""

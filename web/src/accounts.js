@@ -1,6 +1,6 @@
 // Accounts: register with a pseudonym, sign in, sign out (the token is revoked on the server)
 // here or everywhere, change the password, and "my contributions" with their review status. The token stays on this phone, in IndexedDB.
-import { API, ApiError, OfflineError, request, setToken, showImage } from "./api.js";
+import { API, ApiError, OfflineError, request, setToken, showImage, withholdToken } from "./api.js";
 import { dayText, errorText, kindLabel, t, valueLabel } from "./i18n.js";
 import { deletePhotoButton } from "./photo-deletion.js";
 import { SessionChanged, isTransient } from "./queue.js";
@@ -91,11 +91,15 @@ async function discardChanges(items) {
 // EVERYWHERE: every token of the account is revoked, on every phone and computer.
 async function signOut(db, { everywhere = false } = {}) {
   if (!current) return; // ended meanwhile (its token refused): nothing is left to revoke
+  const { token, tokenId } = current;
+  withholdToken(true);
   try {
-    await request("DELETE", everywhere ? "auth/tokens" : `auth/tokens/${current.tokenId}`);
+    await request("DELETE", everywhere ? "auth/tokens" : `auth/tokens/${tokenId}`, { token });
   } catch (error) {
     // 401: the token had already expired or been revoked; nothing is left to revoke.
     if (!(error instanceof ApiError && error.status === 401)) throw error;
+  } finally {
+    withholdToken(false);
   }
   await forgetSession(db);
 }

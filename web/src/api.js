@@ -8,6 +8,12 @@ export const setToken = (token) => { bearer = token; };
 // The token requests carry now: what was read with another (another account's, or before
 // signing out) is not this session's to keep.
 export const currentToken = () => bearer;
+// While the token is being revoked, requests go without it (one that the revocation overtook
+// would be refused, a 401 for a session ended), though it stays the session's token until the
+// revocation is answered: what is read meanwhile is still not kept past the sign-out.
+let withheld = false;
+export const withholdToken = (on) => { withheld = on; };
+const sentToken = () => (withheld ? null : bearer);
 
 // Told the token a request carried when the server no longer knows it (expired, revoked).
 const tokenRefusedListeners = [];
@@ -113,7 +119,7 @@ function fetchReportingUpload(url, { method, headers, body, signal, onProgress }
 
 // TOKEN: the one to send (null: none), when not the session's of this instant (an outbox item
 // goes with its own account's, operations.js).
-export async function request(method, path, { json, body, headers = {}, signal, onUploadProgress, token = bearer } = {}) {
+export async function request(method, path, { json, body, headers = {}, signal, onUploadProgress, token = sentToken() } = {}) {
   const sent = { ...positionHeaders(), ...headers };
   if (token) sent.Authorization = `Bearer ${token}`;
   if (json !== undefined) {
@@ -152,13 +158,14 @@ export async function request(method, path, { json, body, headers = {}, signal, 
 // nowhere (neither the browser's cache nor the service worker's): on a shared phone, the next
 // person would be served them without it. Without a network: OfflineError.
 export async function showImage(img, url, { isPublic = false } = {}) {
-  if (!bearer || isPublic) {
+  const token = sentToken();
+  if (!token || isPublic) {
     img.src = url;
     return;
   }
   let response;
   try {
-    response = await fetch(url, { cache: "no-store", headers: { ...positionHeaders(), Authorization: `Bearer ${bearer}` } });
+    response = await fetch(url, { cache: "no-store", headers: { ...positionHeaders(), Authorization: `Bearer ${token}` } });
   } catch (error) {
     throw new OfflineError(error.message);
   }
