@@ -2455,6 +2455,31 @@ def test_declared_sites_to_check_show_on_the_map(phone, isolated, tmp_path, mode
     assert phone.errors == []
 
 
+def test_a_tap_on_a_declared_site_whose_rings_are_drawn_again_meanwhile_opens_it(
+    phone, isolated, tmp_path
+):
+    """The rings of the declared sites are drawn again as each of their listings comes: one
+    replaced between the press and the release of a tap lost the tap, as markers did."""
+    from tests.declared import load_sites, site, write_sites
+
+    load_sites(isolated, write_sites(tmp_path / "l.geojson", [site("77", 2.3522, 48.8566)]))
+    page = phone.open("#17/48.8566/2.3522")
+    ring = page.locator("path.declared-unverified")
+    expect(ring).to_have_count(1)
+    box = ring.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    # A map that changes size (a phone turned, its toolbar hidden) asks for the sites again:
+    # their answer comes while the ring is pressed.
+    with page.expect_response(lambda response: "declared/sites" in response.url) as listing:
+        page.set_viewport_size({"width": PHONE["viewport"]["width"], "height": 802})
+    listing.value.finished()
+    page.wait_for_timeout(500)
+    page.mouse.up()
+    expect(page.locator(".declared-popup")).to_contain_text("Declared camera site: to check")
+    assert phone.errors == []
+
+
 def test_the_devices_of_one_spot_are_listed_by_the_kinds_shown_and_named_by_their_details(
     phone, moderator
 ):

@@ -20,14 +20,35 @@ function siteDetails(props) {
   ]);
 }
 
-export function createDeclaredLayer(map) {
+// HELD_FOR_TAP(redraw, ...args): whether a redraw must wait for a tap under way (map.js): a ring
+// drawn again between the press and the release of a tap is a new element, and the tap is lost.
+export function createDeclaredLayer(map, { heldForTap }) {
   const layer = L.layerGroup().addTo(map);
   let inFlight = null;
+
+  function drawSites(features) {
+    if (heldForTap(drawSites, features)) return;
+    layer.clearLayers();
+    for (const feature of features) {
+      const [lon, lat] = feature.geometry.coordinates;
+      const props = feature.properties;
+      const ring = L.circle([lat, lon], {
+        radius: props.match_distance_m,
+        color: "#7a4f00",
+        weight: 2,
+        dashArray: "4 4",
+        fillOpacity: 0.08,
+        className: `declared-site declared-${props.status}`,
+      });
+      ring.bindPopup(() => siteDetails(props));
+      layer.addLayer(ring);
+    }
+  }
 
   async function load() {
     if (inFlight) inFlight.abort();
     if (map.getZoom() < MIN_ZOOM) {
-      layer.clearLayers();
+      drawSites([]);
       return;
     }
     inFlight = new AbortController();
@@ -37,24 +58,10 @@ export function createDeclaredLayer(map) {
     const params = new URLSearchParams({ status: STATUSES, bbox: bbox.join(","), limit: String(MAX_SITES) });
     try {
       const { data } = await request("GET", `declared/sites?${params}`, { signal: inFlight.signal, headers: { Accept: "application/geo+json" } });
-      layer.clearLayers();
-      for (const feature of data.features) {
-        const [lon, lat] = feature.geometry.coordinates;
-        const props = feature.properties;
-        const ring = L.circle([lat, lon], {
-          radius: props.match_distance_m,
-          color: "#7a4f00",
-          weight: 2,
-          dashArray: "4 4",
-          fillOpacity: 0.08,
-          className: `declared-site declared-${props.status}`,
-        });
-        ring.bindPopup(() => siteDetails(props));
-        layer.addLayer(ring);
-      }
+      drawSites(data.features);
     } catch (error) {
-      // Offline or refused: the sites to check are a help, not the map; keep what is drawn.
-      if (error.name !== "AbortError") layer.clearLayers();
+      // Offline or refused: the sites to check are a help, not the map; none is drawn.
+      if (error.name !== "AbortError") drawSites([]);
     }
   }
 

@@ -234,7 +234,7 @@ export function createMap({ basemap, db, onSelect }) {
     dataCredit = credit;
   }
   const basemapReady = addBasemap(map, basemap);
-  createDeclaredLayer(map);
+  createDeclaredLayer(map, { heldForTap });
   const devicesLayer = L.layerGroup().addTo(map);
   const pendingLayer = L.layerGroup().addTo(map);
   const highlightLayer = L.layerGroup().addTo(map);
@@ -277,17 +277,17 @@ export function createMap({ basemap, db, onSelect }) {
     placeOfMarker.set(marker.getElement(), { latlng: marker.getLatLng(), id: feature.id });
   }
 
-  // A marker drawn again between the press and the release of a tap is a new element: the
-  // browser clicks neither, and the tap is lost. While a marker is pressed (and until its
-  // click has come), redraws wait, the latest of each kind kept, and run once the tap is over:
-  // its pointer released or cancelled, a context menu or another window taking the release,
-  // the map dragged instead (no click comes), or at the latest after TAP_LONGEST_MS.
+  // A marker (or a declared site's ring) drawn again between the press and the release of a
+  // tap is a new element: the browser clicks neither, and the tap is lost. While one is pressed
+  // (and until its click has come), redraws wait, the latest of each kind kept, and run once
+  // the tap is over: its pointer released or cancelled, a context menu or another window taking
+  // the release, the map dragged instead (no click comes), or at the latest after TAP_LONGEST_MS.
   const heldRedraws = new Map();
   let pressedPointer = null;
   let longest = null;
   let settling = null;
   map.getContainer().addEventListener("pointerdown", (event) => {
-    if (event.button !== 0 || pressedPointer !== null || !event.target.closest?.(".leaflet-marker-icon")) return;
+    if (event.button !== 0 || pressedPointer !== null || !event.target.closest?.(".leaflet-marker-icon, .leaflet-interactive")) return;
     pressedPointer = event.pointerId;
     longest = setTimeout(tapEnded, TAP_LONGEST_MS);
   }, true);
