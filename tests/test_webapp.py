@@ -3423,6 +3423,48 @@ def test_offline_edits_and_withdrawals_show_on_the_map_until_they_are_sent(phone
     assert [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
+def test_an_offline_edit_of_a_device_grouped_at_its_spot_marks_its_cluster(
+    phone, as_user, moderator
+):
+    """Offline, a device changed on the phone that a cluster groups is no longer drawn apart on
+    top of the cluster, hiding its count: the cluster says it holds a change not sent yet,
+    and its list names the device with its state and opens on what waits."""
+    author = as_user()
+    spot = (2.3522, 48.8566)
+    assert author.post("/api/v1/devices", json=feature(*spot, kind="sensor")).status_code == 201
+    camera = feature(*spot, kind="camera")
+    assert moderator.post("/api/v1/devices?force=true", json=camera).status_code == 201
+    page = phone.open("#19/48.8566/2.3522")
+    phone.wait_for_service_worker()
+    phone.sign_in(author.user.username)
+    page.wait_for_load_state("networkidle")  # the area kept on the phone
+    phone.context.set_offline(True)
+    page.reload()
+    expect(page.locator("#status")).to_have_text("Offline: 2 devices kept on this phone")
+    cluster = page.get_by_role("button", name=re.compile("^Cluster of 2 devices: "))
+    cluster.click()
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("button", name=re.compile("^sensor — ")).click()
+    sheet.get_by_role("button", name="Edit").click()
+    page.locator(".pin-form").get_by_label("Notes").fill("Seen from the bridge")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#outbox-button")).to_have_text("1 change waiting to be sent")
+    expect(page.locator(".leaflet-marker-icon")).to_have_count(1)
+    expect(cluster).to_have_attribute(
+        "title", re.compile(r"^Cluster of 2 devices: .* \(1 with changes not sent yet\)$")
+    )
+    expect(cluster.locator(".cluster.pending-edit")).to_have_count(1)
+    expect(page.locator("#status")).to_have_text("Offline: 2 devices kept on this phone")
+    cluster.click()
+    sheet.get_by_role("button", name=re.compile("^sensor — .* — changes not sent yet$")).click()
+    expect(sheet).to_contain_text("Seen from the bridge")
+    expect(sheet.locator(".notice")).to_have_text("Changes not sent yet")
+    sheet.get_by_role("button", name="Close").click()
+    phone.context.set_offline(False)
+    phone.wait_until_sent()
+    assert [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+
+
 def test_an_edit_sends_only_what_the_contributor_changed(phone, db, as_user):
     """A device with a direction but no angle (as imported from OpenStreetMap): the form shows
     no angle (the cone is drawn with a default one), and sends none unless the contributor

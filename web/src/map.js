@@ -62,6 +62,17 @@ const REVIEW_CLASSES = { pending: "awaiting-review", rejected: "rejected" };
 const OUTBOX_STATES = new Set(["pending", "refused", "pending-edit", "pending-withdraw", "refused-change"]);
 // A device that an edit or withdrawal kept in the outbox changes, by what changes it.
 const changeClass = ({ change, refused }) => (refused ? "refused-change" : `pending-${change}`);
+const STATE_NAMES = {
+  pending: "pendingPin", refused: "refusedPin", "awaiting-review": "awaitingReviewPin", rejected: "rejectedPin",
+  "pending-edit": "pendingEdit", "pending-withdraw": "pendingWithdraw", "refused-change": "refusedChange",
+};
+// "camera — pending pin (not sent yet)": a device's state (a marker's EXTRA_CLASS), a heading
+// elsewhere, goes on the line that names it.
+function withState(name, extraClass) {
+  if (!STATE_NAMES[extraClass]) return name;
+  const state = t(STATE_NAMES[extraClass]);
+  return `${name} — ${state[0].toLowerCase()}${state.slice(1)}`;
+}
 
 // A marker is tapped in a square of TAP_TARGET px (WCAG 2.5.5) around the pin or cluster it
 // shows, smaller and centred in it (the "tap-target" class).
@@ -113,10 +124,12 @@ function whenActivated(marker, action) {
   }));
 }
 
-function clusterIcon(count) {
+// CHANGES: how many of its devices have changes not sent yet (dashed, as their markers are).
+function clusterIcon(count, { changes = 0 } = {}) {
   const size = Math.round(22 + 6 * Math.log10(count));
+  const changed = changes ? " pending-edit" : "";
   // The count shown is hidden from screen readers: the marker's title names the cluster.
-  return tapTarget(`<span class="cluster" style="width:${size}px;height:${size}px" aria-hidden="true">${shortCount(count)}</span>`, size);
+  return tapTarget(`<span class="cluster${changed}" style="width:${size}px;height:${size}px" aria-hidden="true">${shortCount(count)}</span>`, size);
 }
 
 // The point DISTANCE_M metres from (lat, lon) towards BEARING degrees (flat: metres only).
@@ -250,6 +263,8 @@ export function createMap({ basemap, db, onSelect }) {
   let shownDevices = new Map();
   let outboxItems = [];
   let changedOnPhone = new Map();
+  // The devices changed on the phone that a cluster of the last draw groups (offline).
+  let changesInClusters = new Set();
   // What the status line counts of the last draw (sayWhatIsShown); null while it says else.
   let shownCounts = null;
 
@@ -260,12 +275,7 @@ export function createMap({ basemap, db, onSelect }) {
     if (Array.isArray(props.direction) && props.direction.length) {
       for (const direction of props.direction) layer.addLayer(viewCone(lat, lon, direction, props.angle || 60, color));
     }
-    const state = {
-      pending: t("pendingPin"), refused: t("refusedPin"), "awaiting-review": t("awaitingReviewPin"), rejected: t("rejectedPin"),
-      "pending-edit": t("pendingEdit"), "pending-withdraw": t("pendingWithdraw"), "refused-change": t("refusedChange"),
-    }[extraClass];
-    // "camera — pending pin (not sent yet)": the state, a heading elsewhere, goes on the line.
-    const stated = (name) => (state ? `${name} — ${state[0].toLowerCase()}${state.slice(1)}` : name);
+    const stated = (name) => withState(name, extraClass);
     const title = stated(kindLabel(props.kind));
     const marker = L.marker([lat, lon], { icon: deviceIcon(props.kind, extraClass), title, alt: title, riseOnHover: true, keyboard: true });
     // Pending: still in the outbox, not on the server.
@@ -354,14 +364,18 @@ export function createMap({ basemap, db, onSelect }) {
     const at = map.latLngToContainerPoint([lat, lon]);
     const apart = (feature) => map.latLngToContainerPoint([feature.geometry.coordinates[1], feature.geometry.coordinates[0]]).distanceTo(at);
     const { features: found, kept } = members ? { features: members, kept: false } : await devicesInView();
+    // A device changed on the phone is listed as it will be once sent, with its state, and
+    // opens on what waits, as its own marker would.
     const features = found
+      .map((feature) => changedOnPhone.get(feature.id)?.feature ?? feature)
       .filter((feature) => shownKinds.has(feature.properties.kind) && apart(feature) <= 2 * DETAIL_CELL_PX);
     const nearest = features.sort((a, b) => apart(a) - apart(b)).slice(0, count);
     const names = nearest.map(deviceName);
+    const stateOf = (feature) => (changedOnPhone.has(feature.id) ? changeClass(changedOnPhone.get(feature.id)) : "");
     const list = element("ul", { class: "cluster-devices" }, ...nearest.map((feature, index) => element("li", {},
-      element("button", { type: "button", onclick: () => onSelect(feature, { pending: false, from: listAgain }) },
+      element("button", { type: "button", onclick: () => onSelect(feature, { pending: Boolean(stateOf(feature)), from: listAgain }) },
         // Two alike: told apart by their ids.
-        names.indexOf(names[index]) === names.lastIndexOf(names[index]) ? names[index] : `${names[index]} (${feature.id.slice(0, 8)})`))));
+        withState(names.indexOf(names[index]) === names.lastIndexOf(names[index]) ? names[index] : `${names[index]} (${feature.id.slice(0, 8)})`, stateOf(feature))))));
     // A cluster the server counted, listed offline from the phone: those it does not keep are
     // said missing, not left out unsaid (a cluster grouped on the phone holds only kept ones).
     const missing = kept ? count - nearest.length : 0;
@@ -417,8 +431,15 @@ export function createMap({ basemap, db, onSelect }) {
     devicesLayer.clearLayers();
     let devices = 0;
     let clusters = 0;
-    // Offline, grouped as the server groups online: the kinds shown only, counted so.
-    const shown = offline ? groupedAsOnline(features.filter((feature) => shownKinds.has(feature.properties.kind))) : features;
+    // Offline, grouped as the server groups online: the kinds shown only, counted so; a device
+    // changed on the phone where it will be once sent. One that a cluster groups is not drawn
+    // apart by drawPending, over the cluster's count: the cluster says it holds changes.
+    const shown = offline
+      ? groupedAsOnline(features.map((feature) => changedOnPhone.get(feature.id)?.feature ?? feature)
+        .filter((feature) => shownKinds.has(feature.properties.kind)))
+      : features;
+    changesInClusters = new Set(shown.flatMap((feature) => feature.members ?? []).map((member) => member.id)
+      .filter((id) => changedOnPhone.has(id)));
     for (const feature of shown) {
       const props = feature.properties;
       if (!shownKinds.has(props.kind) && !props.cluster) continue;
@@ -433,7 +454,9 @@ export function createMap({ basemap, db, onSelect }) {
       devices += props.count;
       const [lon, lat] = feature.geometry.coordinates;
       const summary = Object.entries(props.kinds).map(([kind, count]) => kindCount(kind, count)).join(", ");
-      const marker = L.marker([lat, lon], { icon: clusterIcon(props.count), title: t("clusterTitle", { count: props.count, summary }), riseOnHover: true, keyboard: true });
+      const changes = (feature.members ?? []).filter((member) => changesInClusters.has(member.id)).length;
+      const title = t("clusterTitle", { count: props.count, summary }) + (changes ? t("clusterChanges", { count: changes }) : "");
+      const marker = L.marker([lat, lon], { icon: clusterIcon(props.count, { changes }), title, riseOnHover: true, keyboard: true });
       whenActivated(marker, () => {
         if (!listsGroups()) map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom()));
         else chooseInCluster(lat, lon, props.count, feature.members).catch((error) => { showText(status, loadFailed(error)); });
@@ -568,7 +591,8 @@ export function createMap({ basemap, db, onSelect }) {
       if (item.type === "pin") addDevice(pendingLayer, item.feature, item.state === "refused" ? "refused" : "pending");
     }
     for (const changed of changedOnPhone.values()) {
-      if (shownKinds.has(changed.feature.properties.kind)) addDevice(pendingLayer, changed.feature, changeClass(changed));
+      if (changesInClusters.has(changed.feature.id) || !shownKinds.has(changed.feature.properties.kind)) continue;
+      addDevice(pendingLayer, changed.feature, changeClass(changed));
     }
     refocus(focusedPlace);
   }
