@@ -2,6 +2,7 @@
 and the security headers every answer carries."""
 
 import gzip
+import re
 
 import brotli
 import xxhash
@@ -32,6 +33,13 @@ ENCODERS = {
     "gzip": lambda data: gzip.compress(data, compresslevel=5),
 }
 MIN_COMPRESSED_BYTES = 500
+# A compressed answer is another representation of the content (RFC 9110, 8.8.3): its strong
+# ETag names the coding, `"<tag>.br"` (as Apache does; no tag of Vigie's has a dot before its
+# last characters), and the tags that clients send back are compared without it, so that a
+# device's ETag read compressed still matches If-Match.
+CODED_ETAG = re.compile(r'\.(?:br|gzip)"')
+VALIDATOR_HEADERS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_RANGE")
+SENT_IF_NONE_MATCH = "vigie.if_none_match"
 # An API answer is data, never a page: a browser that opens one must run, load and frame nothing.
 API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
@@ -53,17 +61,43 @@ def chosen_encoding() -> str | None:
     return best if best and accepted[best] > 0 else None
 
 
-def compress(response: Response) -> Response:
-    """Compress text bodies for clients that ask for it.
+def validators_without_coding() -> None:
+    """The ETags a request names, read as the content's own tags (see CODED_ETAG); the
+    If-None-Match sent is kept, for the 304 to name the representation the client holds."""
+    environ = request.environ
+    if "HTTP_IF_NONE_MATCH" in environ:
+        environ[SENT_IF_NONE_MATCH] = environ["HTTP_IF_NONE_MATCH"]
+    for key in VALIDATOR_HEADERS:
+        if key in environ:
+            environ[key] = CODED_ETAG.sub('"', environ[key])
 
-    The ETag stays that of the content: a device's ETag must keep matching If-Match whatever
-    coding carried it, and caches keep codings apart through Vary: Accept-Encoding.
-    """
+
+def with_coding_in_etag(response: Response, coding: str) -> None:
+    tag, weak = response.get_etag()
+    if tag:
+        response.set_etag(f"{tag}.{coding}", weak)
+
+
+def not_modified_as_sent(response: Response) -> Response:
+    """A 304 names the representation the client holds: the coded tag it sent, if it sent one
+    of a coding it still accepts."""
+    sent = request.environ.get(SENT_IF_NONE_MATCH, "")
+    tag, _weak = response.get_etag()
+    coding = chosen_encoding()
+    if tag and coding and f'{tag}.{coding}"' in sent:
+        with_coding_in_etag(response, coding)
+    return response
+
+
+def compress(response: Response) -> Response:
+    """Compress text bodies for clients that ask for it; the ETag then names the coding."""
     if response.mimetype not in COMPRESSIBLE:
         return response
     # Added rather than merged into an existing Vary: a second field is the same list (RFC 9110
     # section 5.3), and merging parses the header on every response.
     response.headers.add("Vary", "Accept-Encoding")
+    if response.status_code == 304:
+        return not_modified_as_sent(response)
     if (
         response.status_code != 200
         or response.direct_passthrough
@@ -77,6 +111,7 @@ def compress(response: Response) -> Response:
         return response
     response.set_data(ENCODERS[coding](response.get_data()))
     response.headers["Content-Encoding"] = coding
+    with_coding_in_etag(response, coding)
     return response
 
 
@@ -184,6 +219,7 @@ def vary_by_origin(response: Response) -> Response:
 
 
 def init_app(app) -> None:
+    app.before_request(validators_without_coding)
     # Registered first so that it runs last (Flask runs after-request hooks in reverse order).
     app.after_request(one_vary_field)
     app.after_request(cache_headers)

@@ -146,7 +146,9 @@ class TestCompression:
         assert "Accept-Encoding" in packed.headers["Vary"]
         assert len(packed.data) < len(plain.data) / 3
         assert decode(packed.data) == plain.data
-        assert packed.headers["ETag"] == plain.headers["ETag"]
+        # Another representation, another strong ETag (RFC 9110, 8.8.3): the content's, with
+        # the coding named.
+        assert packed.headers["ETag"] == plain.headers["ETag"][:-1] + f'.{coding}"'
 
     def test_refused_codings_are_not_used(self, client, many):
         response = client.get(LISTINGS[0], headers={"Accept-Encoding": "br;q=0, gzip;q=0"})
@@ -157,10 +159,33 @@ class TestCompression:
         url = f"/api/v1/devices/{device['id']}"
         read = client.get(url, headers={"Accept-Encoding": "gzip"})
         assert read.headers["Content-Encoding"] == "gzip"
+        assert read.headers["ETag"].endswith('.gzip"')
         changed = client.patch(
             url, json={"properties": {"height": 3}}, headers={"If-Match": read.headers["ETag"]}
         )
         assert changed.status_code == 200
+        # The coded tag of a version since replaced matches no more than the bare one would.
+        again = client.patch(
+            url, json={"properties": {"height": 4}}, headers={"If-Match": read.headers["ETag"]}
+        )
+        assert again.status_code == 412
+
+    def test_a_304_names_the_representation_the_client_holds(self, client, many):
+        """Revalidated, a copy keeps the tag it was sent with: the coded one for a compressed
+        copy, the bare one for a plain copy (a client may hold both, or change codings)."""
+        url = LISTINGS[0]
+        packed = client.get(url, headers={"Accept-Encoding": "br"}).headers["ETag"]
+        plain = client.get(url).headers["ETag"]
+        assert packed == plain[:-1] + '.br"'
+        for sent, coding, answered in (
+            (packed, "br", packed),
+            (plain, "br", plain),
+            (packed, "identity", plain),  # no longer accepted: the content's own tag
+            (f"{plain}, {packed}", "br", packed),
+        ):
+            again = client.get(url, headers={"If-None-Match": sent, "Accept-Encoding": coding})
+            assert again.status_code == 304, sent
+            assert again.headers["ETag"] == answered, (sent, coding)
 
 
 class TestListingEtag:
