@@ -143,8 +143,39 @@ def test_the_devices_download_is_not_narrowed_by_level(client, level):
 
 def test_collections_link_their_downloads(client):
     links = client.get("/ogc/collections/districts").get_json()["links"]
-    enclosures = {link["type"] for link in links if link["rel"] == "enclosure"}
-    assert enclosures == set(MEDIA.values())
+    enclosures = {link["type"]: link["href"] for link in links if link["rel"] == "enclosure"}
+    assert enclosures == {
+        media: f"http://localhost/ogc/collections/districts/download.{fmt}"
+        for fmt, media in MEDIA.items()
+    }
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "fgb"])
+def test_a_download_named_by_its_extension_is_the_same_file(client, mapped, fmt):
+    """GDAL tells a file's format by its URL's extension: download.gpkg is download?f=gpkg,
+    the same kept file, ranges and ETag, narrowed by level alike; f is no parameter of it."""
+    asked = client.get(f"/ogc/collections/devices/download?f={fmt}")
+    named = client.get(f"/ogc/collections/devices/download.{fmt}")
+    assert named.status_code == 200 and named.mimetype == MEDIA[fmt]
+    assert named.data == asked.data and named.headers["ETag"] == asked.headers["ETag"]
+    assert named.headers["Content-Disposition"] == f"attachment; filename=vigie-devices.{fmt}"
+    part = client.get(f"/ogc/collections/devices/download.{fmt}", headers={"Range": "bytes=0-9"})
+    assert part.status_code == 206 and part.data == asked.data[:10]
+    districts = f"/ogc/collections/districts/download.{fmt}?level=quartier"
+    assert (
+        client.get(districts).data
+        == client.get(f"{districts}&f={fmt}".replace(f"download.{fmt}", "download")).data
+    )
+    for url, status, field in (
+        (f"/ogc/collections/devices/download.{fmt}?f=gpkg", 400, "f"),
+        (f"/ogc/collections/devices/download.{fmt}?level=quartier", 400, "level"),
+        (f"/ogc/collections/districts/download.{fmt}?level=nope", 404, "level"),
+        ("/ogc/collections/devices/download.shp", 404, None),
+    ):
+        refused = client.get(url)
+        assert refused.status_code == status and refused.mimetype == PROBLEM, url
+        if field:
+            assert refused.get_json()["errors"][0]["field"] == field, url
 
 
 @pytest.mark.parametrize("fmt", ["gpkg", "fgb"])

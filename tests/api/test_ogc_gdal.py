@@ -30,13 +30,16 @@ def seeded(db):
     db("UPDATE devices SET deleted_at = now() WHERE operator = 'operator 1'")
 
 
-def gdal(*args: str) -> str:
+def gdal(*args: str, warnings: list | None = None) -> str:
+    """What the GDAL command ARGS prints; what it warns of is added to WARNINGS."""
     tool = shutil.which(args[0])
     assert tool, f"{args[0]} is missing: install Debian's gdal-bin (make test does it as root)"
     result = subprocess.run(
         [tool, *args[1:]], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
+    if warnings is not None:
+        warnings.append(result.stderr)
     return result.stdout
 
 
@@ -180,9 +183,12 @@ def test_gdal_reads_every_page_of_the_districts_collection(
 def test_gdal_opens_a_download_by_its_url(live_server, seeded, tmp_path, fmt):
     """/vsicurl/ reads the file by byte ranges, as QGIS does with a URL given as its source
     (the commands of docs/clients.md)."""
-    url = f"/vsicurl/{live_server}/ogc/collections/devices/download?f={fmt}"
-    summary = gdal("ogrinfo", "-ro", "-so", url, "devices")
+    url = f"/vsicurl/{live_server}/ogc/collections/devices/download.{fmt}"
+    warnings = []
+    summary = gdal("ogrinfo", "-ro", "-so", url, "devices", warnings=warnings)
     assert f"Feature Count: {SEEDED}" in summary, summary
+    # Named as a file is (the URL of the collection's enclosure link): nothing to warn of.
+    assert warnings == [""]
     out = tmp_path / "devices.geojson"
     gdal("ogr2ogr", "-f", "GeoJSON", str(out), url, "devices")
     features = json.loads(out.read_text())["features"]
@@ -192,7 +198,7 @@ def test_gdal_opens_a_download_by_its_url(live_server, seeded, tmp_path, fmt):
 def test_curl_resumes_a_download_cut_short_as_docs_clients_says(live_server, seeded, db, tmp_path):
     """`curl -C - -H "If-Range: $etag"` completes the file while it stands, and once the data
     has changed stops (exit 33) rather than join two files."""
-    url = f"{live_server}/ogc/collections/devices/download"
+    url = f"{live_server}/ogc/collections/devices/download.gpkg"
     whole = tmp_path / "whole.gpkg"
     etag = curl("-sD", "-", "-o", str(whole), url).split("ETag: ")[1].split()[0]
     part = tmp_path / "vigie-devices.gpkg"

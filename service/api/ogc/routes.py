@@ -56,6 +56,7 @@ from .schemas import (
     FeatureSchemaDocumentSchema,
     ItemArgsSchema,
     LandingPageSchema,
+    NamedDownloadArgsSchema,
     OgcFeatureCollectionSchema,
     OgcFeatureSchema,
     QueryablesSchema,
@@ -260,7 +261,7 @@ def describe_collection(collection: OgcCollection) -> dict:
     document["links"] += licence_links(credits)
     if collection.export_rows is not None:
         document["links"] += [
-            link(f"{base}/download?f={fmt}", "enclosure", media, f"Every feature as {name}")
+            link(f"{base}/download.{fmt}", "enclosure", media, f"Every feature as {name}")
             for fmt, (media, name) in DOWNLOADS.items()
         ]
     row = session.execute(collection.select_extent()).one()
@@ -771,6 +772,24 @@ def kept_collection_file(collection: OgcCollection, fmt: str, levels) -> Downloa
         ) from error
 
 
+def documented_as_download(get):
+    """The responses of a download, whichever of its two URLs is asked."""
+    get = blp.problems(400, 404, 412, 416, 503)(get)
+    get = blp.alt_response(304, description="Not modified since the ETag in If-None-Match")(get)
+    get = blp.served_as(
+        DOWNLOAD_CONTENTS,
+        status=206,
+        description="The byte range asked in Range (and, with If-Range, of that ETag's file)",
+        headers=ETAG_HEADER | RANGES_HEADER | CONTENT_RANGE_HEADER,
+    )(get)
+    get = blp.served_as(
+        DOWNLOAD_CONTENTS,
+        description="A GeoPackage, or a FlatGeobuf, of every public feature",
+        headers=DOWNLOAD_ETAG_HEADER | RANGES_HEADER,
+    )(get)
+    return blp.response(200, content_type="application/geopackage+sqlite3")(get)
+
+
 @blp.route("/collections/<collection_id>/download")
 class DownloadViews(MethodView):
     # Its requests are documented with Range and the preconditions (shared_headers.py), and
@@ -778,59 +797,63 @@ class DownloadViews(MethodView):
     read_by_ranges = True
 
     @blp.arguments(DownloadArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, content_type="application/geopackage+sqlite3")
-    @blp.served_as(
-        DOWNLOAD_CONTENTS,
-        description="A GeoPackage, or a FlatGeobuf (f=fgb), of every public feature",
-        headers=DOWNLOAD_ETAG_HEADER | RANGES_HEADER,
-    )
-    @blp.served_as(
-        DOWNLOAD_CONTENTS,
-        status=206,
-        description="The byte range asked in Range (and, with If-Range, of that ETag's file)",
-        headers=ETAG_HEADER | RANGES_HEADER | CONTENT_RANGE_HEADER,
-    )
-    @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
-    @blp.problems(400, 404, 412, 416, 503)
+    @documented_as_download
     def get(self, args, collection_id):
         """Download every feature of a collection as one GeoPackage or FlatGeobuf file"""
-        collection = find_collection(collection_id)
-        if collection.export_rows is None:
-            raise NotFound(
-                f"The {collection.id} collection has no download.", field="collection_id"
-            )
-        for name in sorted(set(args) - {"f"} - collection.download_filters):
-            raise BadRequest(
-                f"The {collection.id} collection's download is not narrowed by {name} "
-                "(the districts' is, by level).",
-                field=name,
-            )
-        levels = args.get("level", ())
-        unknown = [
-            level
-            for level in levels
-            if not session.execute(
-                select_selection_exists(DistrictSelection(levels=[level]))
-            ).scalar_one()
-        ]
-        if unknown:
-            raise NotFound(
-                f"No district has the level {', '.join(unknown)}; see GET /api/v1/districts.",
-                field="level",
-            )
-        media_type, _name = DOWNLOADS[args["f"]]
-        download = kept_collection_file(collection, args["f"], levels)
-        response = send_file(
-            download.file,
-            mimetype=media_type,
-            as_attachment=True,
-            download_name=f"vigie-{collection.id}.{args['f']}",
-            conditional=False,
-            etag=False,
+        return download_response(collection_id, args)
+
+
+@blp.route("/collections/<collection_id>/download.<any(gpkg, fgb):extension>")
+class NamedDownloadViews(MethodView):
+    """The same file at a URL that ends as its name does: GDAL, and QGIS through it, tell a
+    file's format by its extension, and warn of a "non conformant file extension" without."""
+
+    read_by_ranges = True
+
+    @blp.arguments(NamedDownloadArgsSchema, location="query", unknown=RAISE)
+    @documented_as_download
+    def get(self, args, collection_id, extension):
+        """Download every feature of a collection as a file named by its extension"""
+        return download_response(collection_id, {**args, "f": extension})
+
+
+def download_response(collection_id: str, args: dict):
+    """COLLECTION_ID's file in the format ARGS["f"], whole or in the range asked."""
+    collection = find_collection(collection_id)
+    if collection.export_rows is None:
+        raise NotFound(f"The {collection.id} collection has no download.", field="collection_id")
+    for name in sorted(set(args) - {"f"} - collection.download_filters):
+        raise BadRequest(
+            f"The {collection.id} collection's download is not narrowed by {name} "
+            "(the districts' is, by level).",
+            field=name,
         )
-        # Its length, for clients to show their progress and tell a download cut short. A
-        # kept file is named by its ETag: byte ranges of it and 304s are honoured; one written
-        # for this answer only offers neither, as no later request could name it.
-        size = os.fstat(download.file.fileno()).st_size
-        response.content_length = size
-        return file_in_ranges(response, download.etag, size)
+    levels = args.get("level", ())
+    unknown = [
+        level
+        for level in levels
+        if not session.execute(
+            select_selection_exists(DistrictSelection(levels=[level]))
+        ).scalar_one()
+    ]
+    if unknown:
+        raise NotFound(
+            f"No district has the level {', '.join(unknown)}; see GET /api/v1/districts.",
+            field="level",
+        )
+    media_type, _name = DOWNLOADS[args["f"]]
+    download = kept_collection_file(collection, args["f"], levels)
+    response = send_file(
+        download.file,
+        mimetype=media_type,
+        as_attachment=True,
+        download_name=f"vigie-{collection.id}.{args['f']}",
+        conditional=False,
+        etag=False,
+    )
+    # Its length, for clients to show their progress and tell a download cut short. A kept
+    # file is named by its ETag: byte ranges of it and 304s are honoured; one written for this
+    # answer only offers neither, as no later request could name it.
+    size = os.fstat(download.file.fileno()).st_size
+    response.content_length = size
+    return file_in_ranges(response, download.etag, size)

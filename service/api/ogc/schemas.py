@@ -167,17 +167,22 @@ class ItemsArgsSchema(FormatArgsSchema):
             raise ma.ValidationError(exc.messages, "bbox") from exc
 
 
-class DownloadArgsSchema(ma.Schema):
+class NamedDownloadArgsSchema(ma.Schema):
+    """A download named by its file's extension: districts may be narrowed to some levels."""
+
+    level = ValueList(
+        ma.fields.String(validate=validate.Length(1, 32)),
+        metadata={"description": "Districts only: these levels (comma-separated)"},
+    )
+
+
+class DownloadArgsSchema(NamedDownloadArgsSchema):
     """The file format; districts may be narrowed to some levels."""
 
     f = ma.fields.String(
         load_default="gpkg",
         validate=validate.OneOf(["gpkg", "fgb"]),
         metadata={"description": "gpkg (GeoPackage, the default) or fgb (FlatGeobuf)"},
-    )
-    level = ValueList(
-        ma.fields.String(validate=validate.Length(1, 32)),
-        metadata={"description": "Districts only: these levels (comma-separated)"},
     )
 
 
