@@ -2,10 +2,11 @@
 
 import math
 import re
+import threading
 
 import pytest
 
-from service.geo.devices.proximity import EARTH_RADIUS_M
+from service.geo.devices.proximity import EARTH_RADIUS_M, area_cells, lock_area_statement
 from tests import images
 from tests.conftest import TEST_PASSWORD
 from tests.helpers import PROBLEM, feature, pin
@@ -248,6 +249,45 @@ class TestDuplicates:
         microphone = feature(2.35, north_of(48.85, 3), kind="microphone")
         assert moderator.post("/api/v1/devices", json=microphone).status_code == 201
         assert db("SELECT count(*) FROM devices").scalar_one() == 3
+
+    def test_a_pin_is_checked_once_the_check_under_way_nearby_is_over(self, committed, moderator):
+        """Two pins 5 m apart sent at the same moment were both accepted (each checked before the
+        other was stored): a check now waits for the one under way in its area, held here by
+        another transaction, and then finds what that one stored."""
+        spot, beside = (2.35, 48.85), (2.35, north_of(48.85, 5))
+        answers = {}
+
+        def send(name, place, query=""):
+            response = moderator.post(f"/api/v1/devices{query}", json=feature(*place))
+            answers[name] = (response.status_code, response.get_json())
+
+        with committed.connect() as other:
+            other.execute(lock_area_statement(area_cells(*beside, 15)))  # a check under way
+            first = threading.Thread(target=send, args=("first", spot))
+            first.start()
+            first.join(timeout=1)
+            assert first.is_alive() and answers == {}  # it waits for that check to end
+            send("beside", beside, "?force=true")  # what that check then stores
+            assert answers["beside"][0] == 201
+            other.rollback()
+        first.join(timeout=30)
+        status, body = answers["first"]
+        assert status == 409, body
+        assert [c["id"] for c in body["candidates"]] == [answers["beside"][1]["id"]]
+
+    def test_the_areas_a_check_locks_hold_every_spot_it_counts_as_near(self):
+        """Two points within the distance share a cell, on either side of a cell's edge, of the
+        antimeridian, at any latitude; the cells come in one order (no two checks deadlock)."""
+        for lon, lat in ((2.35, 48.85), (179.99999, 0.0), (-0.005, 60.0), (10.0, 89.0)):
+            cells = area_cells(lon, lat, 15)
+            assert cells == sorted(cells)
+            for bearing in range(0, 360, 15):
+                radians = math.radians(bearing)
+                north = 14.9 * math.cos(radians) / EARTH_RADIUS_M
+                east = 14.9 * math.sin(radians) / EARTH_RADIUS_M / math.cos(math.radians(lat))
+                near_lon = (lon + math.degrees(east) + 180) % 360 - 180
+                near = area_cells(near_lon, lat + math.degrees(north), 15)
+                assert set(cells) & set(near), (lon, lat, bearing)
 
     def test_duplicates_are_measured_in_metres_not_degrees(self, moderator):
         # 0.0002 degrees of longitude is 14.6 m at 48.85°N but 22 m on the equator.

@@ -26,7 +26,11 @@ from ...errors import (
 )
 from ...extensions import ETAG_HEADER, Blueprint, requires_json
 from ...geo.devices.filter import DeviceFilter, count_devices
-from ...geo.devices.proximity import select_duplicate_candidates
+from ...geo.devices.proximity import (
+    area_cells,
+    lock_area_statement,
+    select_duplicate_candidates,
+)
 from ...geo.devices.spatial import check_device_position, select_device_page_in_space, spatial_page
 from ...geo.tiles import select_device_clusters
 from ...models import Device, User
@@ -166,8 +170,16 @@ def refuse_tags_of_fields(properties: dict, kept: dict | None = None) -> None:
             )
 
 
-def duplicate_candidates(kind: str, lon: float, lat: float, device_id: uuid.UUID) -> list:
+def duplicate_candidates(
+    kind: str, lon: float, lat: float, device_id: uuid.UUID, *, to_write: bool = True
+) -> list:
+    """The devices of KIND near (LON, LAT). TO_WRITE (a device about to stand there): once no
+    other check of that area is under way, whose lock, held until this transaction ends, makes
+    a pin sent at the same moment nearby wait for this one to be stored, and then find it (two
+    pins each checked before the other was stored were both accepted)."""
     distance = current_app.config["DUPLICATE_DISTANCE_M"]
+    if to_write:
+        session.execute(lock_area_statement(area_cells(lon, lat, distance)))
     return session.execute(
         select_duplicate_candidates(kind, lon, lat, distance, current_viewer(), device_id),
         {"photo_base": photo_base()},
@@ -214,7 +226,7 @@ def check_moved_onto_duplicates(device: Device, changes: dict) -> None:
     lon, lat = (changes.get("geometry") or {"coordinates": [here.x, here.y]})["coordinates"][:2]
     candidates = duplicate_candidates(kind, lon, lat, device.id)
     if candidates:
-        before = duplicate_candidates(device.kind, here.x, here.y, device.id)
+        before = duplicate_candidates(device.kind, here.x, here.y, device.id, to_write=False)
         near_already = {c.id for c in before}
         refuse_duplicates([c for c in candidates if c.id not in near_already])
 

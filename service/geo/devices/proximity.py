@@ -4,7 +4,9 @@ import math
 import uuid
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
+    Integer,
     Numeric,
     Select,
     Text,
@@ -52,6 +54,46 @@ def near_clause(geom, point, distance_m: float) -> ColumnElement:
         or_(*boxes),
         func.ST_DWithin(func.geography(geom), func.geography(point), distance_m, False),
     )
+
+
+# Cells of the grid whose advisory locks serialise duplicate checks: a cell is 0.01° a side
+# (about 1 km), a pin's check locks every cell within DUPLICATE_DISTANCE_M of it.
+AREA_CELL_DEGREES = 0.01
+
+
+def area_cells(lon: float, lat: float, distance_m: float) -> list[tuple[int, int]]:
+    """The grid cells (column, row) within DISTANCE_M of (LON, LAT), sorted: every check takes
+    its locks in one order, so that no two wait for each other. Two points DISTANCE_M apart
+    share a cell, as each one's cells include the other's own."""
+    margin = 1.01 * math.degrees(distance_m / EARTH_RADIUS_M)
+    lon_margin = min(180, margin / max(0.01, math.cos(math.radians(lat))))
+    columns = round(360 / AREA_CELL_DEGREES)  # the antimeridian's two sides are one area
+
+    def steps(low: float, high: float, origin: int) -> range:
+        return range(
+            math.floor((low + origin) / AREA_CELL_DEGREES),
+            math.floor((high + origin) / AREA_CELL_DEGREES) + 1,
+        )
+
+    return sorted(
+        {
+            (column % columns, row)
+            for column in steps(lon - lon_margin, lon + lon_margin, 180)
+            for row in steps(lat - margin, lat + margin, 90)
+        }
+    )
+
+
+def lock_area_statement(cells: list[tuple[int, int]]) -> Select:
+    """Take, until the transaction ends, the advisory lock of each of CELLS in their order
+    (the two-key locks: no lock of a single key, as other checks take, is one of them)."""
+    columns, rows = zip(*cells, strict=True)
+    cell = (
+        func.unnest(cast(list(columns), ARRAY(Integer)), cast(list(rows), ARRAY(Integer)))
+        .table_valued("column_index", "row_index")
+        .render_derived()
+    )
+    return select(func.pg_advisory_xact_lock(cell.c.column_index, cell.c.row_index))
 
 
 def distance_to(point) -> ColumnElement:
