@@ -21,6 +21,7 @@ import shapely.errors
 import shapely.geometry
 import shapely.ops
 from lark import Lark
+from lark.exceptions import UnexpectedCharacters
 from pygeofilter import ast, values
 from pygeofilter.backends.evaluator import Evaluator, handle
 from pygeofilter.cql2 import BINARY_OP_PREDICATES_MAP
@@ -569,8 +570,10 @@ def standard_text_parser() -> Lark:
     grammar = grammar.replace(
         PYGEOFILTER_PARENTHESES, PYGEOFILTER_PARENTHESES + "            | boolean_condition\n", 1
     )
+    # Whitespace between tokens is CQL2's (line feeds and carriage returns too: a filter read
+    # from a file, `curl --data-urlencode filter@file`), not only pygeofilter's spaces and tabs.
     return Lark(
-        grammar + "\nboolean_condition.2: BOOLEAN\n",
+        grammar + "\nboolean_condition.2: BOOLEAN\n%import common.WS\n%ignore WS\n",
         parser="lalr",
         maybe_placeholders=False,
         transformer=StandardStrings(),
@@ -777,6 +780,15 @@ def check_length(text: str) -> None:
         raise FilterError(f"Filters are limited to {MAX_FILTER_CHARS} characters.")
 
 
+def parse_error_text(exc: Exception) -> str:
+    """What the parser could not read, on one line: a character it met is named as Python
+    writes it (a control character, quoted as it was, cut its message short)."""
+    if isinstance(exc, UnexpectedCharacters):
+        return f"unexpected character {exc.char!r} at line {exc.line}, column {exc.column}."
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def cql2_text_clause(
     text: str,
     queryables: Mapping[str, Queryable],
@@ -796,8 +808,7 @@ def cql2_text_clause(
     except Exception as exc:  # the parser raises many types; all mean "not CQL2 text"
         if ENVELOPE_CALL.search(text):
             raise FilterError(NO_ENVELOPE) from exc
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FilterError(f"The filter is not valid CQL2 text: {first_line}") from exc
+        raise FilterError(f"The filter is not valid CQL2 text: {parse_error_text(exc)}") from exc
     return clause_of(tree, queryables, times_as_text, crs)
 
 

@@ -129,6 +129,17 @@ def cql(client, text, language="cql2-text"):
 
 
 class TestCql2:
+    @pytest.mark.parametrize("language", ["cql2-text", "cql-text"])
+    @pytest.mark.parametrize("space", ["\n", "\r\n", "\t", " \n  "])
+    def test_line_breaks_separate_words_as_spaces_do(self, client, devices, language, space):
+        """A filter written on several lines (read from a file: `curl --data-urlencode
+        filter@file`, with its last line's end): CQL2's whitespace, not an error."""
+        text = f"kind = 'alpr'{space}AND{space}height IS NULL{space}"
+        one_line = cql(client, "kind = 'alpr' AND height IS NULL", language)
+        response = cql(client, text, language)
+        assert response.status_code == 200, response.get_json()
+        assert ids(response) == ids(one_line) and ids(response)
+
     def test_cql2_json_comparisons_logic_and_bbox_in_standard_order(self, client, devices):
         text = {
             "op": "and",
@@ -275,6 +286,13 @@ class TestCql2:
                 for odd in ("20260401T000000Z", "2026-04-01T00:00:00,5Z", "2026-W14-3")
             ),
             ("observed_at > TIMESTAMP('20260401T000000Z')", "cql2-text", "RFC 3339"),
+            # A character no token starts with, named whole (a control character quoted as
+            # it was cut the message short).
+            (
+                "kind = 'alpr'\vAND height IS NULL",
+                "cql2-text",
+                "unexpected character '\\x0b' at line 1, column 14.",
+            ),
             ("observed_at > DATE('20200101')", "cql2-text", "'20200101' is not an RFC 3339 date"),
             (
                 '{"op": ">", "args": [{"property": "observed_at"}, {"date": "20200230"}]}',
