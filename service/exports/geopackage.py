@@ -7,6 +7,8 @@ renamed at the end, so a reader never sees a half-written export.
 """
 
 import os
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC
 from itertools import chain
@@ -92,11 +94,29 @@ def write_geopackage(
             for index, rows in enumerate(chain([next(batches, [])], batches)):
                 write_rows(partial, layer, rows, append=bool(counts) or index > 0)
                 counts[layer.name] = counts.get(layer.name, 0) + len(rows)
+        stamped_with_the_day(partial)
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return counts
+
+
+# The start of the day in GeoPackage's time format (GDAL writes the instant, to the millisecond).
+TODAY = "strftime('%Y-%m-%dT00:00:00.000Z', 'now')"
+
+
+def stamped_with_the_day(path: Path) -> None:
+    """Times others can read are days (docs/security.md), the GeoPackage's own too: when its
+    layers changed (`gpkg_contents.last_change`) and its metadata was written. A file written
+    on the first request after a change would tell the minute of that change."""
+    with closing(sqlite3.connect(path)) as database, database:
+        database.execute(f"UPDATE gpkg_contents SET last_change = {TODAY}")
+        references = database.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'gpkg_metadata_reference'"
+        ).fetchone()
+        if references:
+            database.execute(f"UPDATE gpkg_metadata_reference SET timestamp = {TODAY}")
 
 
 def write_flatgeobuf(connection: Connection, path: Path, layer: Layer) -> int:

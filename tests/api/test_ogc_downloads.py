@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyogrio
@@ -110,6 +111,27 @@ def test_the_geopackage_is_of_a_version_gdal_3_6_reads(client, mapped, tmp_path)
     with closing(sqlite3.connect(path)) as database:
         assert database.execute("PRAGMA user_version").fetchone() == (10200,)
         assert database.execute("PRAGMA application_id").fetchone() == (0x47504B47,)  # GPKG
+
+
+@pytest.mark.parametrize("collection", ["devices", "districts"])
+def test_the_geopackage_tells_the_day_it_was_written_not_the_time(
+    client, mapped, tmp_path, collection
+):
+    """Times others can read are days: GDAL stamps the layers and their metadata with the
+    millisecond it wrote them, which for a file written on the first request after a change
+    tells the minute of that change."""
+    before = datetime.now(UTC).strftime("%Y-%m-%d")
+    path = downloaded(client, tmp_path, f"/ogc/collections/{collection}/download", "gpkg")
+    days = {before, datetime.now(UTC).strftime("%Y-%m-%d")}  # midnight may pass meanwhile
+    with closing(sqlite3.connect(path)) as database:
+        stamps = database.execute(
+            "SELECT last_change FROM gpkg_contents"
+            " UNION ALL SELECT timestamp FROM gpkg_metadata_reference"
+        ).fetchall()
+    assert len(stamps) >= 2  # the layer, and its credits
+    assert len(set(stamps)) == 1 and stamps[0][0] in {f"{day}T00:00:00.000Z" for day in days}
+    # Still a GeoPackage that GDAL opens, its credits read.
+    assert pyogrio.read_info(path, layer=collection)["features"] >= 1
 
 
 def test_the_geopackage_credits_its_sources(client, mapped, tmp_path):
