@@ -198,6 +198,28 @@ def test_one_district_and_unknown_code(client, areas):
 
 
 @pytest.mark.parametrize(
+    ("query", "field", "detail"),
+    [
+        ("level=nope", "level", "No district has the level nope."),
+        ("level=nope&bbox=2.30,48.80,2.33,48.81", "level", "No district has the level nope."),
+        ("parent=C1,NOPE", "parent", "No district has the code NOPE."),
+        ("level=commune&parent=NOPE", "parent", "No district has the code NOPE."),
+    ],
+)
+def test_a_level_or_parent_no_district_has_is_a_404_naming_it(client, areas, query, field, detail):
+    """As the statistics and downloads answer: a typo is not read as "no districts here"."""
+    response = client.get(f"/api/v1/districts?{query}")
+    assert response.status_code == 404 and response.mimetype == PROBLEM
+    body = response.get_json()
+    assert body["detail"] == detail and body["errors"][0]["field"] == field
+
+
+def test_a_level_and_parent_or_a_box_that_hold_no_district_are_an_empty_page(client, areas):
+    for query in ("level=commune&parent=C1", "level=quartier&bbox=2.40,48.80,2.41,48.81"):
+        assert get_collection(client, query)["features"] == [], query
+
+
+@pytest.mark.parametrize(
     ("query", "field"),
     [
         ("tolerance=-3", "tolerance"),

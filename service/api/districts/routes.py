@@ -14,6 +14,8 @@ from ...geo.districts import (
     select_district_collection,
     select_district_feature,
 )
+from ...geo.statistics.density import select_known_codes, select_selection_exists
+from ...geo.statistics.selection import DistrictSelection
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, feature_collection, link, this_url_with
 from .schemas import (
@@ -37,7 +39,7 @@ blp = Blueprint(
 class DistrictViews(MethodView):
     @blp.arguments(DistrictQueryArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, DistrictCollectionSchema, content_type=GEOJSON)
-    @blp.problems(400)
+    @blp.problems(400, 404)
     def get(self, args):
         """List districts by level, parent and bbox, with simplified geometry"""
         share([ALL_DISTRICTS])
@@ -51,6 +53,9 @@ class DistrictViews(MethodView):
         page = session.execute(
             select_district_collection(clauses, tolerance, limit, args.get("cursor"))
         ).one()
+        refuse_unknown_level_or_parents(
+            args.get("level") if not page.returned else None, args.get("parent", ())
+        )
         links = [link(this_url_with(), "self")]
         if page.has_more:
             links.append(link(this_url_with(cursor=page.last), "next"))
@@ -58,6 +63,23 @@ class DistrictViews(MethodView):
             page.features, numberReturned=page.returned, truncated=page.has_more, links=links
         )
         return Response(body, mimetype=GEOJSON)
+
+
+def refuse_unknown_level_or_parents(level: str | None, parents) -> None:
+    """A LEVEL (checked once a page came empty) or one of PARENTS that no district has is a
+    404 naming it, as the statistics and downloads answer: a typo read as "no districts here"
+    misleads. A bbox, or a level and parent, that hold none are an empty page."""
+    if (
+        level
+        and not session.execute(
+            select_selection_exists(DistrictSelection(levels=[level]))
+        ).scalar_one()
+    ):
+        raise NotFound(f"No district has the level {level}.", field="level")
+    known = set(session.execute(select_known_codes(list(parents))).scalars()) if parents else set()
+    unknown = [code for code in parents if code not in known]
+    if unknown:
+        raise NotFound(f"No district has the code {', '.join(unknown)}.", field="parent")
 
 
 @blp.route("/<string:code>")
