@@ -118,7 +118,13 @@ def read_capture_suggestion(raw: bytes | None) -> CaptureSuggestion:
         return CaptureSuggestion()
     lat = degrees(gps.get(GPS.GPSLatitude), gps.get(GPS.GPSLatitudeRef))
     lon = degrees(gps.get(GPS.GPSLongitude), gps.get(GPS.GPSLongitudeRef))
-    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+    # 0, 0 is what a phone writes with no fix (a point of the Gulf of Guinea, not a street).
+    if (
+        lat is None
+        or lon is None
+        or not (-90 <= lat <= 90 and -180 <= lon <= 180)
+        or (lat == 0 and lon == 0)
+    ):
         lat = lon = None
     return CaptureSuggestion(
         lon=lon,

@@ -67,10 +67,22 @@ def test_offsets_west_of_greenwich():
         {1: "N", 2: (48.0, 51.0), 3: "E", 4: (2.0, 17.0, 40.0)},  # two parts, not three
         {1: "N", 2: (IFDRational(48, 0), 0.0, 0.0), 3: "E", 4: (2.0, 17.0, 40.0)},  # 48/0
         {3: "E", 4: (2.0, 17.0, 40.0)},  # longitude only
+        # 0, 0: what a phone without a fix writes (the pin would go to the Gulf of Guinea).
+        {1: "N", 2: (0.0, 0.0, 0.0), 3: "E", 4: (0.0, 0.0, 0.0)},
+        {1: "S", 2: (0.0, 0.0, 0.0), 3: "W", 4: (0.0, 0.0, 0.0)},
     ],
 )
 def test_unusable_positions_suggest_nothing(gps):
     assert read_capture_suggestion(image_with(gps)).location is None
+
+
+def test_a_position_on_the_equator_or_the_meridian_alone_is_suggested():
+    """Only 0, 0 together is no fix: a street of Libreville or of Greenwich is a place."""
+    for gps in (
+        {1: "N", 2: (0.0, 0.0, 0.0), 3: "E", 4: (9.0, 27.0, 0.0)},
+        {1: "N", 2: (51.0, 28.0, 40.0), 3: "E", 4: (0.0, 0.0, 0.0)},
+    ):
+        assert read_capture_suggestion(image_with(gps)).location is not None
 
 
 @pytest.mark.parametrize(
