@@ -86,6 +86,15 @@ def check_if_match(device: Device, *, required: bool) -> None:
         return
     etag = etag_of(device.id, device.version)
     if not (request.if_match.star_tag or request.if_match.contains(etag.strip('"'))):
+        if request.if_match.contains_weak(etag.strip('"')):
+            # The version read, sent weak (W/"..."): If-Match compares strongly (RFC 9110,
+            # 13.1.1), and "changed since" would send the client to read it again in vain.
+            raise PreconditionFailed(
+                "A weak ETag (W/) never matches If-Match: send the ETag as the device's answer "
+                "gave it, without W/.",
+                field="If-Match",
+                headers={"ETag": etag},
+            )
         raise PreconditionFailed(
             "The device changed since you read it: fetch it again.",
             field="If-Match",

@@ -84,6 +84,8 @@ BAD_FEATURES = {
     "2 MB notes": (feature(notes="x" * 2_000_000), "properties.notes"),
     "too many tags": (feature(tags={f"k{i}": "v" for i in range(51)}), "properties.tags"),
     "tag value too long": (feature(tags={"k": "v" * 256}), "properties.tags.k.value"),
+    # Named as the tags, not as "properties.tags..key".
+    "tag of no key": (feature(tags={"": "x"}), "properties.tags"),
     "source not a URL": (feature(source="javascript:alert(1)"), "properties.source"),
     "observed_at not a date": (feature(observed_at="yesterday"), "properties.observed_at"),
     "angle as a string": (feature(angle="45"), "properties.angle"),

@@ -226,6 +226,19 @@ class TestPatch:
         assert response.headers["ETag"] != stale
         assert db("SELECT notes FROM devices").scalar_one() == "first"
 
+    def test_the_current_etag_sent_weak_is_412_saying_so(self, client, db):
+        """If-Match compares strongly: W/ on the version read is refused, and the reason is
+        said (not "changed since", which would send the client to read it again in vain)."""
+        url = f"/api/v1/devices/{pin(client)['id']}"
+        etag = client.get(url).headers["ETag"]
+        response = client.patch(
+            url, json={"properties": {"notes": "x"}}, headers={"If-Match": f"W/{etag}"}
+        )
+        assert response.status_code == 412
+        assert response.get_json()["detail"].startswith("A weak ETag (W/) never matches If-Match")
+        assert response.get_json()["errors"][0]["field"] == "If-Match"
+        assert db("SELECT notes FROM devices").scalar_one() is None
+
     def test_empty_patch_is_422(self, client):
         created = pin(client)
         url = f"/api/v1/devices/{created['id']}"

@@ -64,7 +64,9 @@ class Tags(ma.fields.Dict):
 
     def __init__(self, **kwargs):
         super().__init__(
-            keys=ma.fields.String(validate=validate.Length(1, vocab.TAG_MAX_CHARS)),
+            # An empty key is refused by the whole (at_most_tags), named properties.tags: a
+            # key's own error would name the field "tags..key".
+            keys=ma.fields.String(validate=validate.Length(max=vocab.TAG_MAX_CHARS)),
             values=ma.fields.String(validate=validate.Length(0, vocab.TAG_MAX_CHARS)),
             # Not validate.Length, which the OpenAPI document would give as a string's maxLength.
             validate=at_most_tags,
@@ -78,6 +80,8 @@ class Tags(ma.fields.Dict):
 
 
 def at_most_tags(tags: dict) -> None:
+    if "" in tags:
+        raise ValidationError("A tag has an empty key: give each tag a name.")
     if len(tags) > vocab.TAGS_MAX_ENTRIES:
         raise ValidationError(f"At most {vocab.TAGS_MAX_ENTRIES} tags, not {len(tags)}.")
 
