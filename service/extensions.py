@@ -83,6 +83,7 @@ HEADER_FIELDS = {
     "Authorization",
     "Content-Encoding",
     "Content-Type",
+    "Host",
     "Idempotency-Key",
     "If-Match",
     "Range",
@@ -734,6 +735,15 @@ def refuse_malformed_hosts():
     host = request.headers.get("Host")
     if host is not None and not request.host and not CONTAINER_NAME.fullmatch(host):
         raise InvalidInput("The Host header is not a host name (and port).", field="Host")
+    # A label of more than 63 characters, or a name of more than 253, is no DNS name: Werkzeug
+    # routes such a Host nowhere, a 400 that named nothing.
+    name = (host or "").rsplit(":", 1)[0] if not (host or "").startswith("[") else ""
+    if len(name) > 253 or any(len(label) > 63 for label in name.split(".")):
+        raise InvalidInput(
+            "The Host header is not a host name: a name has at most 253 characters, each of "
+            "its labels (between dots) at most 63.",
+            field="Host",
+        )
 
 
 def refuse_encoded_bodies():
