@@ -246,6 +246,44 @@ export function createMap({ basemap, db, onSelect }) {
     map.attributionControl.removeAttribution(dataCredit).addAttribution(credit);
     dataCredit = credit;
   }
+  // A marker (or a declared site's ring) drawn again between the press and the release of a
+  // tap is a new element: the browser clicks neither, and the tap is lost. While one is pressed
+  // (and until its click has come), redraws wait, the latest of each kind kept, and run once
+  // the tap is over: its pointer released or cancelled, a context menu or another window taking
+  // the release, the map dragged instead (no click comes), or at the latest after TAP_LONGEST_MS.
+  const heldRedraws = new Map();
+  let pressedPointer = null;
+  let longest = null;
+  let settling = null;
+  map.getContainer().addEventListener("pointerdown", (event) => {
+    if (event.button !== 0 || pressedPointer !== null || !event.target.closest?.(".leaflet-marker-icon, .leaflet-interactive")) return;
+    pressedPointer = event.pointerId;
+    longest = setTimeout(tapEnded, TAP_LONGEST_MS);
+  }, true);
+  function tapEnded(event) {
+    if (pressedPointer === null || (event?.pointerId !== undefined && event.pointerId !== pressedPointer)) return;
+    pressedPointer = null;
+    clearTimeout(longest);
+    clearTimeout(settling);
+    settling = setTimeout(() => {
+      settling = null;
+      if (pressedPointer !== null) return;
+      const held = [...heldRedraws];
+      heldRedraws.clear();
+      for (const [redraw, args] of held) redraw(...args);
+    }, TAP_SETTLE_MS);
+  }
+  for (const type of ["pointerup", "pointercancel", "contextmenu"]) window.addEventListener(type, tapEnded, true);
+  window.addEventListener("blur", (event) => { if (event.target === window) tapEnded(); });
+  document.addEventListener("visibilitychange", () => tapEnded());
+  map.on("dragstart", () => tapEnded());
+  // Whether REDRAW must wait for a tap to end (it is then run with ARGS when it does).
+  function heldForTap(redraw, ...args) {
+    if (pressedPointer === null && settling === null) return false;
+    heldRedraws.set(redraw, args);
+    return true;
+  }
+
   const basemapReady = addBasemap(map, basemap);
   createDeclaredLayer(map, { heldForTap });
   const devicesLayer = L.layerGroup().addTo(map);
@@ -285,44 +323,6 @@ export function createMap({ basemap, db, onSelect }) {
     // says the same), not its kind alone; the tooltip stays short.
     marker.getElement()?.setAttribute("aria-label", stated(deviceName(feature)));
     placeOfMarker.set(marker.getElement(), { latlng: marker.getLatLng(), id: feature.id });
-  }
-
-  // A marker (or a declared site's ring) drawn again between the press and the release of a
-  // tap is a new element: the browser clicks neither, and the tap is lost. While one is pressed
-  // (and until its click has come), redraws wait, the latest of each kind kept, and run once
-  // the tap is over: its pointer released or cancelled, a context menu or another window taking
-  // the release, the map dragged instead (no click comes), or at the latest after TAP_LONGEST_MS.
-  const heldRedraws = new Map();
-  let pressedPointer = null;
-  let longest = null;
-  let settling = null;
-  map.getContainer().addEventListener("pointerdown", (event) => {
-    if (event.button !== 0 || pressedPointer !== null || !event.target.closest?.(".leaflet-marker-icon, .leaflet-interactive")) return;
-    pressedPointer = event.pointerId;
-    longest = setTimeout(tapEnded, TAP_LONGEST_MS);
-  }, true);
-  function tapEnded(event) {
-    if (pressedPointer === null || (event?.pointerId !== undefined && event.pointerId !== pressedPointer)) return;
-    pressedPointer = null;
-    clearTimeout(longest);
-    clearTimeout(settling);
-    settling = setTimeout(() => {
-      settling = null;
-      if (pressedPointer !== null) return;
-      const held = [...heldRedraws];
-      heldRedraws.clear();
-      for (const [redraw, args] of held) redraw(...args);
-    }, TAP_SETTLE_MS);
-  }
-  for (const type of ["pointerup", "pointercancel", "contextmenu"]) window.addEventListener(type, tapEnded, true);
-  window.addEventListener("blur", (event) => { if (event.target === window) tapEnded(); });
-  document.addEventListener("visibilitychange", () => tapEnded());
-  map.on("dragstart", () => tapEnded());
-  // Whether REDRAW must wait for a tap to end (it is then run with ARGS when it does).
-  function heldForTap(redraw, ...args) {
-    if (pressedPointer === null && settling === null) return false;
-    heldRedraws.set(redraw, args);
-    return true;
   }
 
   // Where each marker drawn stands, and its device's id (none for a cluster), by its element:
