@@ -120,9 +120,10 @@ def test_nodes_that_trust_one_host_name_stay_healthy_and_purges_come_only_from_n
 def test_a_client_reads_the_downloads_of_one_node_through_the_cache(
     database_url, tmp_path, committed
 ):
-    """Each node writes its own GeoPackage of the same data, and the two differ (each holds its
-    time of writing): the cache sends one client's requests for a download to one node, so
-    that the byte ranges of one read (GDAL's /vsicurl/ sends no If-Range) are of one file."""
+    """Each node writes its own GeoPackage of the same data, and the two may differ (written
+    on either side of midnight, by another GDAL, with other credits, as here): the cache sends
+    one client's requests for a download to one node, so that the byte ranges of one read
+    (GDAL's /vsicurl/ sends no If-Range) are of one file."""
     cache_port = free_port()
     settings = {"RATELIMIT_ENABLED": "false", "DOWNLOAD_WAIT_SECONDS": "30"}
     with (
@@ -130,7 +131,11 @@ def test_a_client_reads_the_downloads_of_one_node_through_the_cache(
             database_url, tmp_path / "node1.log", DOWNLOADS_ROOT=str(tmp_path / "d1"), **settings
         ) as node1,
         gunicorn_server(
-            database_url, tmp_path / "node2.log", DOWNLOADS_ROOT=str(tmp_path / "d2"), **settings
+            database_url,
+            tmp_path / "node2.log",
+            DOWNLOADS_ROOT=str(tmp_path / "d2"),
+            DEVICES_ATTRIBUTION="Devices © the contributors of Vigie",
+            **settings,
         ) as node2,
         varnish(tmp_path, cache_port, [f"127.0.0.1:{node1}", f"127.0.0.1:{node2}"]),
     ):
