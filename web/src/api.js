@@ -5,15 +5,17 @@ export const API = "/api/v1";
 
 let bearer = null;
 export const setToken = (token) => { bearer = token; };
-// The token requests carry now: what was read with another (another account's, or before
-// signing out) is not this session's to keep.
-export const currentToken = () => bearer;
 // While the token is being revoked, requests go without it (one that the revocation overtook
-// would be refused, a 401 for a session ended), though it stays the session's token until the
-// revocation is answered: what is read meanwhile is still not kept past the sign-out.
+// would be refused, a 401 for a session ended). What is read meanwhile belongs to no session:
+// neither to the one after the sign-out nor, should the revocation fail, to this one, which
+// it lacks the pins awaiting review of (a sync cursor moved past them would lose them).
 let withheld = false;
 export const withholdToken = (on) => { withheld = on; };
 const sentToken = () => (withheld ? null : bearer);
+// The session requests are made for now: what was read for another (another account's, before
+// signing out) is not this session's to keep, nor is what is read while the token is withheld,
+// for no session (a value equal to nothing, the token then withheld or restored included).
+export const currentToken = () => (withheld ? Symbol("token withheld") : bearer);
 
 // Told the token a request carried when the server no longer knows it (expired, revoked).
 const tokenRefusedListeners = [];

@@ -25,9 +25,13 @@ function siteDetails(props) {
 export function createDeclaredLayer(map, { heldForTap }) {
   const layer = L.layerGroup().addTo(map);
   let inFlight = null;
+  let drawn = null; // the sites drawn, as their listing gave them
 
+  // Drawn again only when they changed: a ring drawn again closes the popup its tap opened.
   function drawSites(features) {
-    if (heldForTap(drawSites, features)) return;
+    const key = JSON.stringify(features);
+    if (key === drawn || heldForTap(drawSites, features)) return;
+    drawn = key;
     layer.clearLayers();
     for (const feature of features) {
       const [lon, lat] = feature.geometry.coordinates;

@@ -365,13 +365,14 @@ export function createMap({ basemap, db, onSelect }) {
     const apart = (feature) => map.latLngToContainerPoint([feature.geometry.coordinates[1], feature.geometry.coordinates[0]]).distanceTo(at);
     const { features: found, kept } = members ? { features: members, kept: false } : await devicesInView();
     // A device changed on the phone is listed as it will be once sent, with its state, and
-    // opens on what waits, as its own marker would.
+    // opens on what waits, as its own marker would; so is a pin not sent yet (offline).
     const features = found
       .map((feature) => changedOnPhone.get(feature.id)?.feature ?? feature)
       .filter((feature) => shownKinds.has(feature.properties.kind) && apart(feature) <= 2 * DETAIL_CELL_PX);
     const nearest = features.sort((a, b) => apart(a) - apart(b)).slice(0, count);
     const names = nearest.map(deviceName);
-    const stateOf = (feature) => (changedOnPhone.has(feature.id) ? changeClass(changedOnPhone.get(feature.id)) : "");
+    const pins = unsentPins();
+    const stateOf = (feature) => (changedOnPhone.has(feature.id) ? changeClass(changedOnPhone.get(feature.id)) : pins.get(feature.id)?.state ?? "");
     const list = element("ul", { class: "cluster-devices" }, ...nearest.map((feature, index) => element("li", {},
       element("button", { type: "button", onclick: () => onSelect(feature, { pending: Boolean(stateOf(feature)), from: listAgain }) },
         // Two alike: told apart by their ids.
@@ -432,18 +433,22 @@ export function createMap({ basemap, db, onSelect }) {
     let devices = 0;
     let clusters = 0;
     // Offline, grouped as the server groups online: the kinds shown only, counted so; a device
-    // changed on the phone where it will be once sent. One that a cluster groups is not drawn
-    // apart by drawPending, over the cluster's count: the cluster says it holds changes.
+    // changed on the phone where it will be once sent, and the contributor's pins not sent
+    // yet. One that a cluster groups is not drawn apart by drawPending, over the cluster's
+    // count: the cluster says it holds changes (a pin not sent yet is still counted apart).
+    const groupedBefore = [...changesInClusters].join();
+    const pins = offline ? unsentPins() : new Map();
     const shown = offline
-      ? groupedAsOnline(features.map((feature) => changedOnPhone.get(feature.id)?.feature ?? feature)
-        .filter((feature) => shownKinds.has(feature.properties.kind)))
+      ? groupedAsOnline([...features.map((feature) => changedOnPhone.get(feature.id)?.feature ?? feature),
+        ...[...pins.values()].map((pin) => pin.feature)].filter((feature) => shownKinds.has(feature.properties.kind)))
       : features;
     changesInClusters = new Set(shown.flatMap((feature) => feature.members ?? []).map((member) => member.id)
-      .filter((id) => changedOnPhone.has(id)));
+      .filter((id) => changedOnPhone.has(id) || pins.has(id)));
     for (const feature of shown) {
       const props = feature.properties;
       if (!shownKinds.has(props.kind) && !props.cluster) continue;
       if (!props.cluster) {
+        if (pins.has(feature.id)) continue; // drawn by drawPending, and counted apart
         devices += 1;
         // The author's own pins the community does not see yet, or was refused: marked so.
         // One the outbox changes is drawn by drawPending instead.
@@ -451,7 +456,7 @@ export function createMap({ basemap, db, onSelect }) {
         continue;
       }
       clusters += 1;
-      devices += props.count;
+      devices += props.count - (feature.members ?? []).filter((member) => pins.has(member.id)).length;
       const [lon, lat] = feature.geometry.coordinates;
       const summary = Object.entries(props.kinds).map(([kind, count]) => kindCount(kind, count)).join(", ");
       const changes = (feature.members ?? []).filter((member) => changesInClusters.has(member.id)).length;
@@ -466,8 +471,9 @@ export function createMap({ basemap, db, onSelect }) {
     }
     shownCounts = { offline, devices, clusters };
     sayWhatIsShown();
-    // Markers left as they are otherwise: one may have the keyboard's focus.
-    if (outboxChanged) drawPending();
+    // Markers left as they are otherwise: one may have the keyboard's focus. A zoom that
+    // groups a changed device in a cluster, or parts it from one, draws the outbox's again.
+    if (outboxChanged || [...changesInClusters].join() !== groupedBefore) drawPending();
     refocus(focusedPlace);
   }
 
@@ -587,8 +593,8 @@ export function createMap({ basemap, db, onSelect }) {
     if (heldForTap(drawPending)) return;
     const focusedPlace = focusedMarkerPlace();
     pendingLayer.clearLayers();
-    for (const item of outboxItems) {
-      if (item.type === "pin") addDevice(pendingLayer, item.feature, item.state === "refused" ? "refused" : "pending");
+    for (const { feature, state } of unsentPins().values()) {
+      if (!changesInClusters.has(feature.id)) addDevice(pendingLayer, feature, state);
     }
     for (const changed of changedOnPhone.values()) {
       if (changesInClusters.has(changed.feature.id) || !shownKinds.has(changed.feature.properties.kind)) continue;
@@ -606,12 +612,21 @@ export function createMap({ basemap, db, onSelect }) {
     return !same;
   }
 
+  // The contributor's pins still in the outbox, by id: each one's Feature, and its marker's class.
+  function unsentPins() {
+    return new Map(outboxItems.filter((item) => item.type === "pin")
+      .map((item) => [item.feature.id, { feature: item.feature, state: item.state === "refused" ? "refused" : "pending" }]));
+  }
+
   function showPending(items) {
+    // What the last draw grouped of the outbox: the devices it changes, offline its pins too.
+    const grouped = () => [...changedOnPhone.keys(), ...(lastDraw?.[1].offline ? unsentPins().keys() : [])].join();
+    const before = grouped();
     outboxItems = items;
-    const hidden = [...changedOnPhone.keys()].join();
     applyOutboxChanges();
-    // A device whose change was sent or discarded comes back as the server gave it.
-    if (lastDraw && [...changedOnPhone.keys()].join() !== hidden) draw(...lastDraw);
+    // A device whose change was sent or discarded comes back as the server gave it; offline,
+    // a pin made, sent or discarded joins or leaves its spot's cluster.
+    if (lastDraw && grouped() !== before) draw(...lastDraw);
     drawPending();
     sayWhatIsShown();
   }

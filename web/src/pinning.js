@@ -523,8 +523,10 @@ async function readOnThePhone(file) {
   try {
     const { parse } = await import("exifr/dist/lite.esm.mjs");
     const tags = (await parse(file)) || {};
+    // As the server reads it (service/photos/location.py): 0, 0 is a phone with no fix.
     const valid = Number.isFinite(tags.latitude) && Number.isFinite(tags.longitude)
-      && Math.abs(tags.latitude) <= 90 && Math.abs(tags.longitude) <= 180;
+      && Math.abs(tags.latitude) <= 90 && Math.abs(tags.longitude) <= 180
+      && !(tags.latitude === 0 && tags.longitude === 0);
     return {
       coordinates: valid ? [Number(tags.longitude.toFixed(7)), Number(tags.latitude.toFixed(7))] : null,
       day: takenDay(tags),
