@@ -38,7 +38,7 @@ MIN_COMPRESSED_BYTES = 500
 # last characters), and the tags that clients send back are compared without it, so that a
 # device's ETag read compressed still matches If-Match.
 CODED_ETAG = re.compile(r'\.(?:br|gzip)"')
-VALIDATOR_HEADERS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_RANGE")
+CODED_ETAG_IN_LIST = re.compile(r'(W/)?"([^"]*)\.(br|gzip)"')
 SENT_IF_NONE_MATCH = "vigie.if_none_match"
 # An API answer is data, never a page: a browser that opens one must run, load and frame nothing.
 API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
@@ -62,12 +62,18 @@ def chosen_encoding() -> str | None:
 
 
 def validators_without_coding() -> None:
-    """The ETags a request names, read as the content's own tags (see CODED_ETAG); the
-    If-None-Match sent is kept, for the 304 to name the representation the client holds."""
+    """The ETags a request names, read as the content's own tags (see CODED_ETAG). In
+    If-None-Match, a copy in a coding the client no longer takes is no copy it can use: its
+    tag matches nothing (a 304 would validate it). The If-None-Match sent is kept, for the 304
+    to name the representation the client holds."""
     environ = request.environ
     if "HTTP_IF_NONE_MATCH" in environ:
-        environ[SENT_IF_NONE_MATCH] = environ["HTTP_IF_NONE_MATCH"]
-    for key in VALIDATOR_HEADERS:
+        sent = environ[SENT_IF_NONE_MATCH] = environ["HTTP_IF_NONE_MATCH"]
+        coding = chosen_encoding()
+        environ["HTTP_IF_NONE_MATCH"] = CODED_ETAG_IN_LIST.sub(
+            lambda tag: f'{tag[1] or ""}"{tag[2]}"' if tag[3] == coding else "", sent
+        )
+    for key in ("HTTP_IF_MATCH", "HTTP_IF_RANGE"):
         if key in environ:
             environ[key] = CODED_ETAG.sub('"', environ[key])
 

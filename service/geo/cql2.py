@@ -554,6 +554,12 @@ def rfc3339_date(text: str) -> date:
         raise FilterError(f"{text!r} is not an RFC 3339 date.") from exc
 
 
+# The characters of CQL2 text's `whitespace` production (OGC 21-065, annex A).
+CQL2_WHITESPACE = (
+    "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
+
+
 def standard_text_parser() -> Lark:
     """pygeofilter's CQL2 text parser, its strings as the standard writes them (GDAL sends
     `-where "operator = 'O''Brien'"` as it is, and real operators have apostrophes), a
@@ -570,10 +576,12 @@ def standard_text_parser() -> Lark:
     grammar = grammar.replace(
         PYGEOFILTER_PARENTHESES, PYGEOFILTER_PARENTHESES + "            | boolean_condition\n", 1
     )
-    # Whitespace between tokens is CQL2's (line feeds and carriage returns too: a filter read
-    # from a file, `curl --data-urlencode filter@file`), not only pygeofilter's spaces and tabs.
+    # Whitespace between tokens is CQL2's (its BNF's `whitespace`: line feeds and carriage
+    # returns too, a filter read from a file, and Unicode's spaces), not only pygeofilter's
+    # spaces and tabs.
     return Lark(
-        grammar + "\nboolean_condition.2: BOOLEAN\n%import common.WS\n%ignore WS\n",
+        grammar + "\nboolean_condition.2: BOOLEAN\n" + f"CQL2_WHITESPACE: /{CQL2_WHITESPACE}+/\n"
+        "%ignore CQL2_WHITESPACE\n",
         parser="lalr",
         maybe_placeholders=False,
         transformer=StandardStrings(),

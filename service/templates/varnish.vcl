@@ -38,8 +38,9 @@ sub vcl_recv {{
 
 sub vcl_backend_fetch {{
     if (bereq.url ~ "^/ogc/collections/[^/?]+/download") {{
-        # Each node writes its own file of a download, and two nodes' GeoPackages of the same
-        # data differ (each holds its time of writing): one client's requests go to one node,
+        # Each node writes its own file of a download, and two nodes' files of the same data
+        # may differ (written on either side of midnight, by another GDAL, with other credits):
+        # one client's requests go to one node,
         # so that the byte ranges of one read (GDAL's /vsicurl/ sends no If-Range) are of one
         # file. X-Forwarded-For ends with the client's address, which Varnish appended.
         set bereq.backend = by_client.backend(bereq.http.X-Forwarded-For);

@@ -202,7 +202,7 @@ def test_one_district_and_unknown_code(client, areas):
     [
         ("level=nope", "level", "No district has the level nope."),
         ("level=nope&bbox=2.30,48.80,2.33,48.81", "level", "No district has the level nope."),
-        ("parent=C1,NOPE", "parent", "No district has the code NOPE."),
+        ("parent=NOPE,NIX", "parent", "No district has the code NOPE, NIX."),
         ("level=commune&parent=NOPE", "parent", "No district has the code NOPE."),
     ],
 )
@@ -217,6 +217,20 @@ def test_a_level_or_parent_no_district_has_is_a_404_naming_it(client, areas, que
 def test_a_level_and_parent_or_a_box_that_hold_no_district_are_an_empty_page(client, areas):
     for query in ("level=commune&parent=C1", "level=quartier&bbox=2.40,48.80,2.41,48.81"):
         assert get_collection(client, query)["features"] == [], query
+
+
+def test_a_parent_known_only_as_the_parent_of_districts_lists_them(client, isolated, tmp_path):
+    """Arrondissements imported without their commune: the commune's code is no district of
+    its own, but is their parent, and lists them."""
+    load(
+        isolated,
+        write_geojson(tmp_path / "a.geojson", [district_feature("A1", wiggly(2.30, 48.80, 0.01))]),
+        level="arrondissement",
+        parent="COMMUNE",
+    )
+    assert [f["id"] for f in get_collection(client, "parent=COMMUNE")["features"]] == ["A1"]
+    empty = get_collection(client, "parent=COMMUNE&bbox=2.40,48.80,2.41,48.81")
+    assert empty["features"] == []
 
 
 @pytest.mark.parametrize(

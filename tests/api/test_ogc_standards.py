@@ -130,10 +130,11 @@ def cql(client, text, language="cql2-text"):
 
 class TestCql2:
     @pytest.mark.parametrize("language", ["cql2-text", "cql-text"])
-    @pytest.mark.parametrize("space", ["\n", "\r\n", "\t", " \n  "])
+    @pytest.mark.parametrize("space", ["\n", "\r\n", "\t", " \n  ", "\v", "\u00a0", "\u3000"])
     def test_line_breaks_separate_words_as_spaces_do(self, client, devices, language, space):
         """A filter written on several lines (read from a file: `curl --data-urlencode
-        filter@file`, with its last line's end): CQL2's whitespace, not an error."""
+        filter@file`, with its last line's end), or with Unicode's spaces (a no-break space a
+        word processor put): CQL2's whitespace, not an error."""
         text = f"kind = 'alpr'{space}AND{space}height IS NULL{space}"
         one_line = cql(client, "kind = 'alpr' AND height IS NULL", language)
         response = cql(client, text, language)
@@ -289,9 +290,9 @@ class TestCql2:
             # A character no token starts with, named whole (a control character quoted as
             # it was cut the message short).
             (
-                "kind = 'alpr'\vAND height IS NULL",
+                "kind = 'alpr'\x01AND height IS NULL",
                 "cql2-text",
-                "unexpected character '\\x0b' at line 1, column 14.",
+                "unexpected character '\\x01' at line 1, column 14.",
             ),
             ("observed_at > DATE('20200101')", "cql2-text", "'20200101' is not an RFC 3339 date"),
             (

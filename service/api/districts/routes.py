@@ -14,7 +14,7 @@ from ...geo.districts import (
     select_district_collection,
     select_district_feature,
 )
-from ...geo.statistics.density import select_known_codes, select_selection_exists
+from ...geo.statistics.density import select_known_parents, select_selection_exists
 from ...geo.statistics.selection import DistrictSelection
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, feature_collection, link, this_url_with
@@ -53,9 +53,8 @@ class DistrictViews(MethodView):
         page = session.execute(
             select_district_collection(clauses, tolerance, limit, args.get("cursor"))
         ).one()
-        refuse_unknown_level_or_parents(
-            args.get("level") if not page.returned else None, args.get("parent", ())
-        )
+        if not page.returned:
+            refuse_unknown_level_or_parents(args.get("level"), args.get("parent", ()))
         links = [link(this_url_with(), "self")]
         if page.has_more:
             links.append(link(this_url_with(cursor=page.last), "next"))
@@ -66,9 +65,10 @@ class DistrictViews(MethodView):
 
 
 def refuse_unknown_level_or_parents(level: str | None, parents) -> None:
-    """A LEVEL (checked once a page came empty) or one of PARENTS that no district has is a
-    404 naming it, as the statistics and downloads answer: a typo read as "no districts here"
-    misleads. A bbox, or a level and parent, that hold none are an empty page."""
+    """An empty page asked for a LEVEL, or PARENTS, that no district has is a 404 naming it, as
+    the statistics and downloads answer: a typo read as "no districts here" misleads. A
+    parent is known as a district's code or as the parent of some (arrondissements imported
+    without their commune). A bbox, or a level and parent, that hold none are an empty page."""
     if (
         level
         and not session.execute(
@@ -76,7 +76,7 @@ def refuse_unknown_level_or_parents(level: str | None, parents) -> None:
         ).scalar_one()
     ):
         raise NotFound(f"No district has the level {level}.", field="level")
-    known = set(session.execute(select_known_codes(list(parents))).scalars()) if parents else set()
+    known = set(session.execute(select_known_parents(list(parents))).scalars()) if parents else ()
     unknown = [code for code in parents if code not in known]
     if unknown:
         raise NotFound(f"No district has the code {', '.join(unknown)}.", field="parent")

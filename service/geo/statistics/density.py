@@ -24,6 +24,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    union,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -728,6 +729,14 @@ def select_selection_exists(selection: DistrictSelection) -> Select:
 def select_codes(selection: DistrictSelection, limit: int) -> Select:
     """The codes of the selected districts, LIMIT at most."""
     return select(District.code).where(*selection.clauses()).order_by(District.code).limit(limit)
+
+
+def select_known_parents(codes: list[str]) -> Select:
+    """Those of CODES that are a district's code, or the parent of some."""
+    return union(
+        select(District.code).where(District.code.in_(codes)),
+        select(District.parent_code).where(District.parent_code.in_(codes)),
+    )
 
 
 def select_known_codes(codes: list[str]) -> Select:
