@@ -3452,16 +3452,13 @@ def test_offline_edits_and_withdrawals_show_on_the_map_until_they_are_sent(phone
     assert [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
-def test_an_offline_edit_of_a_device_grouped_at_its_spot_marks_its_cluster(
-    phone, as_user, moderator
-):
-    """Offline, a device changed on the phone that a cluster groups is no longer drawn apart on
-    top of the cluster, hiding its count: the cluster says it holds a change not sent yet,
-    and its list names the device with its state and opens on what waits."""
+def offline_beside_a_camera(phone, as_user, moderator, camera_east: float):
+    """A sensor its author pinned (awaiting review) and a camera CAMERA_EAST degrees east of it,
+    kept on the author's phone, opened again offline at zoom 19: the page."""
     author = as_user()
-    spot = (2.3522, 48.8566)
-    assert author.post("/api/v1/devices", json=feature(*spot, kind="sensor")).status_code == 201
-    camera = feature(*spot, kind="camera")
+    sensor = feature(2.3522, 48.8566, kind="sensor")
+    assert author.post("/api/v1/devices", json=sensor).status_code == 201
+    camera = feature(2.3522 + camera_east, 48.8566, kind="camera")
     assert moderator.post("/api/v1/devices?force=true", json=camera).status_code == 201
     page = phone.open("#19/48.8566/2.3522")
     phone.wait_for_service_worker()
@@ -3470,6 +3467,16 @@ def test_an_offline_edit_of_a_device_grouped_at_its_spot_marks_its_cluster(
     phone.context.set_offline(True)
     page.reload()
     expect(page.locator("#status")).to_have_text("Offline: 2 devices kept on this phone")
+    return page
+
+
+def test_an_offline_edit_of_a_device_grouped_at_its_spot_marks_its_cluster(
+    phone, as_user, moderator
+):
+    """Offline, a device changed on the phone that a cluster groups is no longer drawn apart on
+    top of the cluster, hiding its count: the cluster says it holds a change not sent yet,
+    and its list names the device with its state and opens on what waits."""
+    page = offline_beside_a_camera(phone, as_user, moderator, camera_east=0)
     cluster = page.get_by_role("button", name=re.compile("^Cluster of 2 devices: "))
     cluster.click()
     sheet = page.locator("#sheet")
@@ -3500,20 +3507,7 @@ def test_offline_a_zoom_groups_a_changed_device_in_a_cluster_and_parts_it_again(
     """Edited from its own marker, then the map zoomed out: the device joins its neighbour's
     cluster (its own marker left on top of it); zoomed in again, it shows apart (it was drawn
     by neither)."""
-    author = as_user()
-    assert (
-        author.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor")).status_code
-        == 201
-    )
-    camera = feature(2.35224, 48.8566, kind="camera")  # 3 m east
-    assert moderator.post("/api/v1/devices?force=true", json=camera).status_code == 201
-    page = phone.open("#19/48.8566/2.3522")
-    phone.wait_for_service_worker()
-    phone.sign_in(author.user.username)
-    page.wait_for_load_state("networkidle")  # the area kept on the phone
-    phone.context.set_offline(True)
-    page.reload()
-    expect(page.locator("#status")).to_have_text("Offline: 2 devices kept on this phone")
+    page = offline_beside_a_camera(phone, as_user, moderator, camera_east=0.00004)  # 3 m
     page.locator(".leaflet-marker-icon[title^='sensor']").focus()  # under the camera's target
     page.keyboard.press("Enter")
     page.locator("#sheet").get_by_role("button", name="Edit").click()
