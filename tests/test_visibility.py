@@ -80,6 +80,10 @@ READS = {
     "declared statistics": lambda p: "/api/v1/stats/districts?level=quartier&declared=true",
     "GeoPackage download": lambda p: "/ogc/collections/devices/download",
     "FlatGeobuf download": lambda p: "/ogc/collections/devices/download?f=fgb",
+    "GeoPackage download named by its extension": lambda p: (
+        "/ogc/collections/devices/download.gpkg"
+    ),
+    "FlatGeobuf download named by its extension": lambda p: "/ogc/collections/devices/download.fgb",
 }
 # Files read as bytes: the pin would show as its id or notes, stored as text inside.
 BINARY_FILES = ("application/geopackage+sqlite3", "application/flatgeobuf")
