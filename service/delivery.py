@@ -37,8 +37,7 @@ MIN_COMPRESSED_BYTES = 500
 # ETag names the coding, `"<tag>.br"` (as Apache does; no tag of Vigie's has a dot before its
 # last characters), and the tags that clients send back are compared without it, so that a
 # device's ETag read compressed still matches If-Match.
-CODED_ETAG = re.compile(r'\.(?:br|gzip)"')
-CODED_ETAG_IN_LIST = re.compile(r'(W/)?"([^"]*)\.(br|gzip)"')
+CODED_ETAG = re.compile(r'(W/)?"([^"]*)\.(br|gzip)"')
 SENT_IF_NONE_MATCH = "vigie.if_none_match"
 # An API answer is data, never a page: a browser that opens one must run, load and frame nothing.
 API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
@@ -70,12 +69,16 @@ def validators_without_coding() -> None:
     if "HTTP_IF_NONE_MATCH" in environ:
         sent = environ[SENT_IF_NONE_MATCH] = environ["HTTP_IF_NONE_MATCH"]
         coding = chosen_encoding()
-        environ["HTTP_IF_NONE_MATCH"] = CODED_ETAG_IN_LIST.sub(
-            lambda tag: f'{tag[1] or ""}"{tag[2]}"' if tag[3] == coding else "", sent
-        )
+        environ["HTTP_IF_NONE_MATCH"] = without_coding(sent, lambda used: used == coding)
     for key in ("HTTP_IF_MATCH", "HTTP_IF_RANGE"):
         if key in environ:
-            environ[key] = CODED_ETAG.sub('"', environ[key])
+            environ[key] = without_coding(environ[key])
+
+
+def without_coding(tags: str, taken=lambda coding: True) -> str:
+    """TAGS (a header's entity tags) as the content's own: a coded one whose coding is not
+    TAKEN is dropped."""
+    return CODED_ETAG.sub(lambda tag: f'{tag[1] or ""}"{tag[2]}"' if taken(tag[3]) else "", tags)
 
 
 def with_coding_in_etag(response: Response, coding: str) -> None:

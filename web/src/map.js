@@ -367,7 +367,7 @@ export function createMap({ basemap, db, onSelect }) {
     // A device changed on the phone is listed as it will be once sent, with its state, and
     // opens on what waits, as its own marker would; so is a pin not sent yet (offline).
     const features = found
-      .map((feature) => changedOnPhone.get(feature.id)?.feature ?? feature)
+      .map(asOnPhone)
       .filter((feature) => shownKinds.has(feature.properties.kind) && apart(feature) <= 2 * DETAIL_CELL_PX);
     const nearest = features.sort((a, b) => apart(a) - apart(b)).slice(0, count);
     const names = nearest.map(deviceName);
@@ -439,7 +439,7 @@ export function createMap({ basemap, db, onSelect }) {
     const groupedBefore = [...changesInClusters].join();
     const pins = offline ? unsentPins() : new Map();
     const shown = offline
-      ? groupedAsOnline([...features.map((feature) => changedOnPhone.get(feature.id)?.feature ?? feature),
+      ? groupedAsOnline([...features.map(asOnPhone),
         ...[...pins.values()].map((pin) => pin.feature)].filter((feature) => shownKinds.has(feature.properties.kind)))
       : features;
     changesInClusters = new Set(shown.flatMap((feature) => feature.members ?? []).map((member) => member.id)
@@ -610,6 +610,11 @@ export function createMap({ basemap, db, onSelect }) {
     const same = JSON.stringify([...changed]) === JSON.stringify([...changedOnPhone]);
     changedOnPhone = changed;
     return !same;
+  }
+
+  // FEATURE as it will be once the outbox's changes of it are sent.
+  function asOnPhone(feature) {
+    return changedOnPhone.get(feature.id)?.feature ?? feature;
   }
 
   // The contributor's pins still in the outbox, by id: each one's Feature, and its marker's class.

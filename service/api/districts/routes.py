@@ -14,8 +14,7 @@ from ...geo.districts import (
     select_district_collection,
     select_district_feature,
 )
-from ...geo.statistics.density import select_known_parents, select_selection_exists
-from ...geo.statistics.selection import DistrictSelection
+from ...geo.statistics.density import select_known_levels, select_known_parents
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, feature_collection, link, this_url_with
 from .schemas import (
@@ -69,12 +68,7 @@ def refuse_unknown_level_or_parents(level: str | None, parents) -> None:
     the statistics and downloads answer: a typo read as "no districts here" misleads. A
     parent is known as a district's code or as the parent of some (arrondissements imported
     without their commune). A bbox, or a level and parent, that hold none are an empty page."""
-    if (
-        level
-        and not session.execute(
-            select_selection_exists(DistrictSelection(levels=[level]))
-        ).scalar_one()
-    ):
+    if level and not session.execute(select_known_levels([level])).first():
         raise NotFound(f"No district has the level {level}.", field="level")
     known = set(session.execute(select_known_parents(list(parents))).scalars()) if parents else ()
     unknown = [code for code in parents if code not in known]

@@ -33,8 +33,7 @@ from ...geo.crs import (
     within_box_in_crs,
 )
 from ...geo.meta import select_data_lineage
-from ...geo.statistics.density import select_selection_exists
-from ...geo.statistics.selection import DistrictSelection
+from ...geo.statistics.density import select_known_levels
 from ..credits import attribution_text, dataset_credits, device_credits, licence_links
 from ..fields import common_parts
 from ..geojson import (
@@ -829,13 +828,8 @@ def download_response(collection_id: str, args: dict):
             field=name,
         )
     levels = args.get("level", ())
-    unknown = [
-        level
-        for level in levels
-        if not session.execute(
-            select_selection_exists(DistrictSelection(levels=[level]))
-        ).scalar_one()
-    ]
+    known = set(session.execute(select_known_levels(list(levels))).scalars()) if levels else ()
+    unknown = [level for level in levels if level not in known]
     if unknown:
         raise NotFound(
             f"No district has the level {', '.join(unknown)}; see GET /api/v1/districts.",

@@ -731,6 +731,11 @@ def select_codes(selection: DistrictSelection, limit: int) -> Select:
     return select(District.code).where(*selection.clauses()).order_by(District.code).limit(limit)
 
 
+def select_known_levels(levels: list[str]) -> Select:
+    """Those of LEVELS that some district has."""
+    return select(District.level).where(District.level.in_(levels)).distinct()
+
+
 def select_known_parents(codes: list[str]) -> Select:
     """Those of CODES that are a district's code, or the parent of some."""
     return union(
