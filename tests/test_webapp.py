@@ -12,7 +12,7 @@ import uuid
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from PIL import ExifTags, Image, ImageCms
@@ -4061,7 +4061,8 @@ def test_what_the_map_asks_while_the_token_is_revoked_goes_without_it(phone, con
 def test_what_is_read_while_a_failed_revocation_was_under_way_is_not_kept(phone, contributor):
     """Read without the token while it was being revoked, an area lacks the account's pins
     awaiting review: the revocation failing (a server error), the contributor stays signed in,
-    and that area is not kept as theirs (nor would be a sync cursor moved past their pins)."""
+    that area is not kept as theirs (nor would be a sync cursor moved past their pins), and the
+    map reads it again with the token."""
     page = phone.open()
     phone.sign_in(contributor)
     until_kept(page)
@@ -4071,15 +4072,26 @@ def test_what_is_read_while_a_failed_revocation_was_under_way_is_not_kept(phone,
     page.get_by_role("button", name="Account", exact=True).click()
     with page.expect_request(lambda asked: asked.method == "DELETE"):
         page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
-    with page.expect_response(lambda answer: "cluster=true" in answer.url):
+    with page.expect_response(lambda answer: "cluster=true" in answer.url) as withheld:
         page.locator("#map").focus()
         page.keyboard.press("ArrowRight")
     page.wait_for_timeout(500)  # the phone's store written, were the area kept
-    broken = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
-    held[0].fulfill(status=500, json=broken, headers={"Content-Type": "application/problem+json"})
-    expect(page.locator("#sheet")).to_contain_text("Sign out everywhere")  # still signed in
-    page.wait_for_timeout(500)
     assert kept_on_the_phone(page)["areas"] == kept
+    broken = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
+    # Still signed in, the map reads the area again with the token, unmoved, and keeps it.
+    with page.expect_request(
+        lambda asked: "cluster=true" in asked.url and "authorization" in asked.all_headers()
+    ):
+        held[0].fulfill(
+            status=500, json=broken, headers={"Content-Type": "application/problem+json"}
+        )
+    expect(page.locator("#sheet")).to_contain_text("Sign out everywhere")  # still signed in
+    area = [float(v) for v in parse_qs(urlsplit(withheld.value.url).query)["bbox"][0].split(",")]
+    for _ in range(40):
+        if area in kept_on_the_phone(page)["areas"]:
+            break
+        page.wait_for_timeout(50)
+    assert area in kept_on_the_phone(page)["areas"]
     assert [e for e in phone.errors if "500" not in e] == []
 
 

@@ -15,6 +15,9 @@ const listeners = [];
 export const session = () => current;
 export const isModerator = () => ["moderator", "admin"].includes(current?.role);
 export const onSessionChange = (listener) => listeners.push(listener);
+// The token goes on again after a sign-out that failed (a server error, no network).
+const tokenBackListeners = [];
+export const onTokenBack = (listener) => tokenBackListeners.push(listener);
 
 // FORGOTTEN: the phone has just forgotten what the account saw (a sign-out, a session ended).
 function changed(next, { forgotten = false } = {}) {
@@ -97,7 +100,13 @@ async function signOut(db, { everywhere = false } = {}) {
     await request("DELETE", everywhere ? "auth/tokens" : `auth/tokens/${tokenId}`, { token });
   } catch (error) {
     // 401: the token had already expired or been revoked; nothing is left to revoke.
-    if (!(error instanceof ApiError && error.status === 401)) throw error;
+    if (!(error instanceof ApiError && error.status === 401)) {
+      // Still signed in: what the map read meanwhile lacks the account's pins awaiting
+      // review, so it reads again with the token.
+      withholdToken(false);
+      for (const listener of tokenBackListeners) listener();
+      throw error;
+    }
   } finally {
     withholdToken(false);
   }

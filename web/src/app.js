@@ -1,7 +1,7 @@
 // The contributor app: wires the map, the outbox, accounts, pinning, details, moderation and
 // sync together, and registers the service worker that keeps the app working offline.
 import { onTokenRefused } from "./api.js";
-import { endRefusedSession, isModerator, restoreSession, session, onSessionChange, showAccount, useOutbox, withOwnToken } from "./accounts.js";
+import { endRefusedSession, isModerator, restoreSession, session, onSessionChange, onTokenBack, showAccount, useOutbox, withOwnToken } from "./accounts.js";
 import { showDevice } from "./details.js";
 import { currentLanguage, errorText, kindLabel, onLanguageChange, problemText, setLanguage, t, translatePage } from "./i18n.js";
 import { createMap, kindIcon } from "./map.js";
@@ -191,6 +191,7 @@ onSessionChange((next, { forgotten }) => {
 onTokenRefused(async (token) => {
   if (await endRefusedSession(db, token)) announce(t("sessionEnded"), "refusal");
 });
+onTokenBack(() => mapApi.reload());
 onLanguageChange(() => { buildKindFilter(); mapApi.reload(); outbox.all().then(outboxView.update); });
 window.addEventListener("online", whenOnline);
 // The service worker went through the outbox (Background Sync): show what it sent or was refused.
