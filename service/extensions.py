@@ -727,12 +727,17 @@ CONTAINER_NAME = re.compile(r"[A-Za-z0-9._-]+(:[0-9]{1,5})?")
 
 
 def refuse_malformed_hosts():
-    """A Host header that is no host name is a 400 naming it, TRUSTED_HOSTS set or not.
+    """A Host header that is no host name, or none in HTTP/1.1, is a 400 naming it,
+    TRUSTED_HOSTS set or not.
 
     Werkzeug reads such a Host as no host at all: links and cached copies were then written
     under none (`Host: a@evil.example` made `http:///api/v1/...`).
     """
     host = request.headers.get("Host")
+    # HTTP/1.1 requires it (RFC 9112, 3.2): without it, links were written under the address
+    # the server listens on. HTTP/1.0 has none to send, and gets that address.
+    if host is None and request.environ.get("SERVER_PROTOCOL") != "HTTP/1.0":
+        raise InvalidInput("An HTTP/1.1 request names its host in a Host header.", field="Host")
     if host is not None and not request.host and not CONTAINER_NAME.fullmatch(host):
         raise InvalidInput("The Host header is not a host name (and port).", field="Host")
     # A label of more than 63 characters, or a name of more than 253, is no DNS name: Werkzeug

@@ -5,7 +5,9 @@ import io
 import math
 import xml.etree.ElementTree as ET
 
+import orjson
 import pytest
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from tests.districts import district_feature, load, square, write_geojson
 from tests.helpers import PROBLEM, feature, pin
@@ -319,6 +321,8 @@ def test_a_parameter_given_twice_is_refused_not_read_as_its_first_value(client, 
         f"{'a' * 64}.com",
         f"{'a' * 64}.com:8000",
         ".".join(["a" * 63] * 4) + ".com",
+        # Two Host headers, as a WSGI server that joins repeated headers passes them on.
+        "vigie.example.org,evil.example",
     ],
 )
 def test_a_host_header_that_is_no_host_name_is_a_400(client, host):
@@ -346,6 +350,29 @@ def test_host_names_and_addresses_are_served(client, host):
     response = client.get("/api/v1/devices?limit=1", headers={"Host": host})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["links"][0]["href"].startswith(f"http://{host}/api/v1/devices")
+
+
+def without_host(app, protocol: str):
+    """The answer to a GET of the listing sent in PROTOCOL with no Host header (a test client
+    always sends one)."""
+    environ = EnvironBuilder(path="/api/v1/devices", query_string="limit=1").get_environ()
+    del environ["HTTP_HOST"]
+    environ["SERVER_PROTOCOL"] = protocol
+    body, status, _ = run_wsgi_app(app, environ, buffered=True)
+    return int(status.split()[0]), orjson.loads(b"".join(body))
+
+
+def test_an_http_1_1_request_without_host_is_a_400_naming_it(app):
+    """RFC 9112, 3.2: links were written under the address the server listens on."""
+    status, problem = without_host(app, "HTTP/1.1")
+    assert status == 400
+    assert problem["errors"][0]["field"] == "Host" and "Host header" in problem["detail"]
+
+
+def test_an_http_1_0_request_without_host_gets_links_under_the_servers_name(app):
+    status, page = without_host(app, "HTTP/1.0")
+    assert status == 200
+    assert page["links"][0]["href"].startswith("http://localhost/api/v1/devices")
 
 
 def test_a_container_name_is_served_as_before(client):
