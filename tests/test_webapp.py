@@ -84,6 +84,14 @@ class Phone:
         expect(page.locator("#sheet")).to_contain_text(f"Signed in as {username}")
         page.get_by_role("button", name="Close").click()
 
+    def choose_language(self, code):
+        """Choose a language, opening the header's menu first where it holds the choice (on a
+        phone)."""
+        menu = self.page.locator("#menu-button")
+        if menu.is_visible() and menu.get_attribute("aria-expanded") == "false":
+            menu.click()
+        self.page.locator("#language").select_option(code)
+
     def pin(
         self,
         kind="camera",
@@ -1375,7 +1383,7 @@ def test_installable_in_french_and_never_leaves_its_host(phone, moderator):
     french = Phone(phone.browser, phone.server, locale="fr-FR")  # the browser's language
     expect(french.open().get_by_role("button", name="Signaler un dispositif")).to_be_visible()
     french.close()
-    page.get_by_label("Language").select_option("fr")
+    phone.choose_language("fr")
     expect(page.get_by_role("button", name="Signaler un dispositif")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     expect(page).to_have_title("Vigie — carte de la surveillance urbaine")
@@ -1399,7 +1407,7 @@ def test_the_account_sheet_says_the_role_in_the_chosen_language(phone, as_user):
     author = as_user()
     page = phone.open()
     phone.sign_in(author.user.username)
-    page.get_by_label("Language").select_option("fr")
+    phone.choose_language("fr")
     page.get_by_role("button", name="Compte").click()
     expect(page.locator("#sheet")).to_contain_text(
         f"Connecté en tant que {author.user.username} (contributeur·rice)"
@@ -1421,7 +1429,7 @@ def in_french_refused(phone, pattern: str, detail: str):
     }
     french = Phone(phone.browser, phone.server, service_workers="block")
     page = french.open()
-    page.get_by_label("Language").select_option("fr")
+    french.choose_language("fr")
     french.context.route(
         pattern,
         lambda route: route.fulfill(
@@ -1454,7 +1462,7 @@ def test_the_browsers_own_refusal_of_a_field_is_in_the_pages_language(phone, con
     French, not in the words of the browser's language."""
     page = phone.open()
     phone.sign_in(contributor)
-    page.get_by_label("Language").select_option("fr")
+    phone.choose_language("fr")
     page.get_by_role("button", name="Signaler un dispositif").click()
     height = page.locator(".pin-form").get_by_label("Hauteur (m)")
     height.fill("9999")
@@ -1483,8 +1491,7 @@ def test_a_sheet_open_when_the_language_changes_follows_it_unless_something_is_t
     author = as_user()
     page = phone.open()
     phone.sign_in(author.user.username)
-    language = page.get_by_label("Language")
-    language.select_option("fr")
+    phone.choose_language("fr")
     page.get_by_role("button", name="Compte").click()
     expect(page.locator("#sheet")).to_contain_text("Connecté en tant que")
     language = page.get_by_label("Langue")
@@ -1501,7 +1508,7 @@ def test_a_sheet_open_when_the_language_changes_follows_it_unless_something_is_t
     # A new password being typed is not wiped: that sheet keeps its language until it is left.
     page.get_by_role("button", name="Account", exact=True).click()
     page.get_by_label("Current password").fill("typed so far")
-    page.get_by_label("Language").select_option("fr")
+    phone.choose_language("fr")
     expect(page.get_by_label("Current password")).to_have_value("typed so far")
     page.get_by_role("button", name="Fermer").click()
     page.get_by_role("button", name="Compte").click()
@@ -1553,7 +1560,7 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
     was refused; an English page shows the server's own words."""
     taken = as_user().user.username
     page = phone.open()
-    page.get_by_label("Language").select_option("fr")
+    phone.choose_language("fr")
     page.get_by_role("button", name="Compte").click()
 
     def submit(form_name: str, username: str, password: str) -> None:
@@ -1586,7 +1593,7 @@ def test_the_servers_refusals_are_worded_in_the_chosen_language(phone, as_user):
     expect(password).to_be_focused()
     expect(password).to_have_accessible_description(re.compile("^Pseudonyme ou mot de passe"))
     page.get_by_role("button", name="Fermer").click()
-    page.get_by_label("Langue").select_option("en")
+    phone.choose_language("en")
     page.get_by_role("button", name="Account", exact=True).click()
     submit("Create an account", taken, TEST_PASSWORD)
     expect(page.locator("#sheet")).to_contain_text(
@@ -1837,7 +1844,7 @@ def test_the_scale_stands_clear_of_the_credits(phone, size, locale):
     page = phone.open()
     page.set_viewport_size({"width": size[0], "height": size[1]})
     if locale == "fr-FR":
-        page.get_by_label("Language").select_option("fr")
+        phone.choose_language("fr")
     scale, credits = ".leaflet-control-scale", ".leaflet-control-attribution"
 
     def apart() -> bool:
@@ -1881,7 +1888,7 @@ def test_a_phone_held_sideways_shows_the_whole_map_and_the_announcer_beside_the_
     page = phone.open()
     phone.sign_in(contributor)
     page.set_viewport_size({"width": 844, "height": 390})
-    page.get_by_label("Language").select_option("fr")
+    phone.choose_language("fr")
     expect(page.locator("#status")).to_contain_text("visible")
     assert page.evaluate("document.documentElement.scrollHeight") <= 390
     expect(page.locator(".leaflet-control-attribution")).to_be_in_viewport(ratio=1)
@@ -2150,6 +2157,7 @@ def test_what_a_thumb_taps_is_44_px_at_least(phone, contributor, moderator):
     expect(page.locator(".leaflet-marker-icon")).to_have_count(2)
     phone.sign_in(contributor)
     page.get_by_text("Kinds shown").click()
+    page.get_by_role("button", name="Menu").click()
     targets = (
         "header button:not([hidden]), header select, header a, .filters summary, #kinds label, "
         ".leaflet-control-zoom a, .leaflet-marker-icon"
@@ -2174,12 +2182,47 @@ def topmost(locator) -> bool:
     )
 
 
+def test_a_phones_header_holds_one_row_with_the_language_and_links_behind_its_menu(
+    phone, moderator
+):
+    """At 360 px a French moderator's header is one row: the review queue, the account and a
+    menu (two rows before, the language and the API documentation inline). The menu opens on
+    them and Escape closes it, back on its button; a wide screen shows them all, no menu."""
+    page = phone.open()
+    phone.sign_in(moderator.user.username)
+    page.set_viewport_size({"width": 360, "height": 740})
+    menu = page.get_by_role("button", name="Menu")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(page.get_by_label("Language")).to_be_hidden()
+    phone.choose_language("fr")
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_role("link", name="Documentation de l'API")).to_be_visible()
+    page.get_by_label("Langue").focus()
+    page.keyboard.press("Escape")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(menu).to_be_focused()
+    expect(page.get_by_label("Langue")).to_be_hidden()
+    rows = {
+        round(page.get_by_role("button", name=name, exact=True).bounding_box()["y"])
+        for name in ("File de relecture", "Compte", "Menu")
+    }
+    assert len(rows) == 1 and page.locator("header").bounding_box()["height"] < 2 * 44
+    page.set_viewport_size({"width": 1280, "height": 800})
+    expect(menu).to_be_hidden()
+    expect(page.get_by_label("Langue")).to_be_visible()
+    expect(page.get_by_role("link", name="Documentation de l'API")).to_be_visible()
+    assert phone.errors == []
+
+
 def test_large_text_on_a_narrow_phone_stays_within_reach(phone, contributor):
     """WCAG 1.4.4 and 1.4.10: at 320 px with text at 200 %, the open filters scroll within the
     map instead of running past its bottom, and the kinds of the pin form stay on the screen."""
     page = phone.open()
     page.set_viewport_size({"width": 320, "height": 640})
     page.add_style_tag(content="html { font-size: 200% }")
+    # The header leaves the map most of the screen (it took 200 px of 640 with the language
+    # and links inline, 370 px for a French moderator).
+    assert page.locator("header").bounding_box()["height"] < 640 / 4
     page.get_by_text("Kinds shown").click()
     filters, main = (page.locator(s).bounding_box() for s in ("#filters", "main"))
     assert filters["y"] + filters["height"] <= main["y"] + main["height"]
@@ -2221,10 +2264,9 @@ def test_large_text_on_a_narrow_phone_stays_within_reach(phone, contributor):
         "labels => labels.map((label) => label.getBoundingClientRect().right)"
     )
     assert rights and max(rights) <= 320
-    # The page, taller than the screen, is scrolled to the map's end: the form shows whole
-    # (its title row alone showed at the screen's foot), the strip of map above it.
+    # The form shows whole (its title row alone showed at the screen's foot when the header
+    # pushed the map below it), the strip of map above it.
     expect(page.locator("#sheet")).to_be_in_viewport(ratio=0.98)
-    assert page.evaluate("window.scrollY") > 0
     # The strip of map left between the header and the form is about the filters' height:
     # they step aside while the sheet is open, and the pin being placed shows.
     expect(page.locator("#filters")).to_be_hidden()
@@ -2264,7 +2306,10 @@ def test_a_long_status_with_large_text_covers_no_control(phone, contributor, mod
     assert boxes["status"]["y"] >= boxes["zoom"]["y"] + boxes["zoom"]["height"], boxes
     assert boxes["status"]["height"] >= 60, boxes  # two lines of it at least, the rest scrolls
     assert boxes["status"]["y"] + boxes["status"]["height"] <= boxes["button"]["y"], boxes
-    for control in ("#account-button", "#language", "header.bar nav a"):
+    for control in ("#account-button", "#menu-button"):
+        assert topmost(page.locator(control)), control
+    page.locator("#menu-button").click()
+    for control in ("#language", "header.bar nav a"):
         assert topmost(page.locator(control)), control
     phone.context.set_offline(False)
 
@@ -2278,7 +2323,10 @@ def test_with_large_text_the_header_leaves_most_of_a_phone_to_the_map(phone, con
     phone.sign_in(contributor)
     header = page.locator("header.bar").bounding_box()
     assert header["height"] <= 839 * 0.3
-    for control in page.locator("header.bar button:visible, header.bar select").all():
+    page.locator("#menu-button").click()
+    controls = page.locator("header.bar button:visible, header.bar select:visible").all()
+    assert len(controls) == 3  # account, menu, language
+    for control in controls:
         assert control.bounding_box()["height"] >= 44
 
 
@@ -2541,7 +2589,7 @@ def test_the_kinds_hidden_stay_hidden_after_a_reload_and_a_language_change(phone
     expect(page.locator("#kind-camera")).not_to_be_checked()
     # Said, or the street would look emptier than it is.
     expect(page.locator("#filters summary")).to_have_text("Kinds shown: 5 of 6")
-    page.get_by_label("Language").select_option("fr")
+    phone.choose_language("fr")
     expect(status).to_have_text("1 dispositif visible")
     expect(page.locator("#filters summary")).to_have_text("Types affichés : 5 sur 6")
     expect(page.locator("#kind-camera")).not_to_be_checked()
@@ -2815,7 +2863,7 @@ def test_a_vote_shows_the_level_it_brought_and_ones_own_pin_is_not_voted_on(
     planned = {"properties": {"status": "planned"}}
     etag = moderator.get(url).headers["ETag"]
     assert moderator.patch(url, json=planned, headers={"If-Match": etag}).status_code == 200
-    page.get_by_label("Language").select_option("fr")
+    phone.choose_language("fr")
     page.locator(".leaflet-marker-icon[title^='capteur']").click()
     page.get_by_role("button", name="Voir l'historique").click()
     expect(page.locator(".history li").first).to_have_text(
@@ -3703,7 +3751,7 @@ def test_a_pin_awaiting_review_is_editable_by_its_author_on_any_phone(phone, db,
     expect(contributions).to_have_text("sensor — withdrawn")
     page.get_by_role("button", name="Close").click()
     # Without the network, the list says so in the page's language, not the browser's.
-    page.get_by_label("Language").select_option("fr")
+    phone.choose_language("fr")
     phone.context.set_offline(True)
     page.get_by_role("button", name="Compte").click()
     expect(contributions).to_have_text(re.compile("^Pas de réseau"))

@@ -24,6 +24,19 @@ translatePage();
 const languageSelect = document.getElementById("language");
 languageSelect.value = currentLanguage();
 languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
+// The header's menu on a phone (app.css): a disclosure, closed again by Escape.
+const menuButton = document.getElementById("menu-button");
+const more = document.getElementById("more");
+const openMenu = (open) => {
+  menuButton.setAttribute("aria-expanded", String(open));
+  more.classList.toggle("open", open);
+};
+menuButton.addEventListener("click", () => openMenu(menuButton.getAttribute("aria-expanded") !== "true"));
+more.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !more.classList.contains("open")) return;
+  openMenu(false);
+  menuButton.focus();
+});
 
 const queue = createOutbox(db, withOwnToken(sendOperation), { owner: async () => session()?.userId ?? null, forget: forgetWhatWasSent });
 // Every module flushes through this: what the server accepted is drawn at once, and a pin
