@@ -97,21 +97,24 @@ def licence_url(credit: dict) -> str | None:
 
 
 def licence_links(credits: list[dict]) -> list[dict]:
-    """A `license` link per credit (RFC 4946): the licence's text, titled with the credit."""
-    links = []
+    """A `license` link per credit (RFC 4946): the licence's text, titled with the credit;
+    one per licence and title (two datasets of one source are credited once)."""
+    links = {}
     for credit in credits:
         href = licence_url(credit) or credit.get("source_url")
         if href:
             title = f"{credit['attribution']} ({credit.get('licence') or 'see source'})"
-            links.append(link(href, "license", "text/html", title))
-    return links
+            links[href, title] = link(href, "license", "text/html", title)
+    return list(links.values())
 
 
 def attribution_text(credits: list[dict]) -> str:
-    """One line naming every source and its licence."""
+    """One line naming every source and its licence, each once."""
     return "; ".join(
-        f"{c['attribution']} ({c['licence']})" if c.get("licence") else c["attribution"]
-        for c in credits
+        dict.fromkeys(
+            f"{c['attribution']} ({c['licence']})" if c.get("licence") else c["attribution"]
+            for c in credits
+        )
     )
 
 
@@ -139,7 +142,7 @@ def ascii_text(text: str) -> str:
 def with_credit_headers(response: Response, credits: list[dict]) -> Response:
     """RESPONSE naming its sources in `X-Attribution` and `X-Licence`, with a `Link:
     rel="license"` per licence, for clients that read no body (CSV, tiles)."""
-    names = [c["attribution"] for c in credits if c.get("attribution")]
+    names = dict.fromkeys(c["attribution"] for c in credits if c.get("attribution"))
     licences = sorted({c["licence"] for c in credits if c.get("licence")})
     response.headers["X-Attribution"] = ascii_text("; ".join(names))
     response.headers["X-Licence"] = ascii_text("; ".join(licences))

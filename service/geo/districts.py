@@ -445,9 +445,14 @@ def select_district_collection(
     """Features of the matching districts in code order (those after code AFTER), whether more
     than limit matched, and the last code returned."""
     feature = district_feature_text(district_properties(), tolerance_m)
-    if after is not None:
-        clauses = [*clauses, District.code > after]
-    return select_first_features(feature, District.code, clauses, limit)
+    return select_first_features(feature, District.code, [*clauses, *codes_after(after)], limit)
+
+
+def codes_after(after: str | None, last: str | None = None) -> list:
+    """Clauses keeping the codes after AFTER (any without it), up to LAST: a page's, in code
+    order."""
+    clauses = [] if after is None else [District.code > after]
+    return clauses if last is None else [*clauses, District.code <= last]
 
 
 def select_district_feature(code: str, tolerance_m: float) -> Select:

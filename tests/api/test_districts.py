@@ -130,6 +130,44 @@ def test_pages_follow_their_next_links_in_code_order(client, areas):
     assert [link["rel"] for link in everything["links"]] == ["self"]
 
 
+def test_districts_are_served_with_the_credit_of_their_source_only(client, isolated, tmp_path):
+    """Boundaries under the ODbL ask for their credit wherever they are served: a page, and a
+    district, name their dataset's source and licence (a `license` link, the credit headers),
+    not those of districts they do not hold."""
+    for code, level, source, licence in (
+        ("P", "commune", "Ville de Paris", "ODbL 1.0"),
+        ("L", "department", "IGN", "Licence Ouverte 2.0"),
+    ):
+        path = write_geojson(
+            tmp_path / f"{code}.geojson", [district_feature(code, rectangle(2, 48, 3, 49))]
+        )
+        load(isolated, path, level=level, dataset=code, attribution=source, licence=licence)
+    response = client.get("/api/v1/districts?level=commune")
+    assert response.status_code == 200
+    licences = [link for link in response.get_json()["links"] if link["rel"] == "license"]
+    assert licences == [
+        {
+            "href": "https://opendatacommons.org/licenses/odbl/1-0/",
+            "rel": "license",
+            "type": "text/html",
+            "title": "Ville de Paris (ODbL 1.0)",
+        }
+    ]
+    assert response.headers["X-Attribution"] == "Ville de Paris"
+    assert response.headers["X-Licence"] == "ODbL 1.0"
+    one = client.get("/api/v1/districts/L")
+    assert (
+        one.headers["X-Attribution"] == "IGN" and one.headers["X-Licence"] == "Licence Ouverte 2.0"
+    )
+    assert (
+        one.headers["Link"]
+        == '<https://www.etalab.gouv.fr/licence-ouverte-open-licence/>; rel="license"'
+    )
+    # A page further on credits its own districts (the one after P in code order: none left).
+    both = client.get("/api/v1/districts?limit=1").get_json()
+    assert "Ville de Paris" not in str(both["links"]) and "IGN" in str(both["links"])
+
+
 def test_tolerance_in_metres_simplifies_the_geometry(client, areas):
     def vertices(tolerance):
         feature = client.get(f"/api/v1/districts/C1-A?tolerance={tolerance}").get_json()

@@ -144,3 +144,24 @@ def test_a_cursor_whose_code_holds_a_nul_is_a_400(client, districts, cursor):
     response = client.get(ITEMS, query_string={"cursor": cursor})
     assert response.status_code == 400 and response.mimetype == PROBLEM
     assert response.get_json()["errors"][0]["field"] == "cursor"
+
+
+def test_two_datasets_of_one_source_are_credited_once(client, isolated, tmp_path):
+    """Communes and départements of one source (IGN's): named twice, with two links to one
+    licence, before."""
+    for code, level in (("C", "commune"), ("D", "department")):
+        load(
+            isolated,
+            write_geojson(
+                tmp_path / f"{code}.geojson", [district_feature(code, rectangle(2, 48, 3, 49))]
+            ),
+            level=level,
+            dataset=code,
+            attribution="IGN",
+            licence="Licence Ouverte 2.0",
+        )
+    page = client.get(ITEMS).get_json()
+    assert page["attribution"].count("IGN") == 1
+    assert [link["title"] for link in page["links"] if link["rel"] == "license"].count(
+        "IGN (Licence Ouverte 2.0)"
+    ) == 1

@@ -10,11 +10,17 @@ from ...errors import NotFound
 from ...extensions import Blueprint
 from ...geo.districts import (
     DEFAULT_TOLERANCE_M,
+    codes_after,
     district_clauses,
     select_district_collection,
     select_district_feature,
 )
-from ...geo.statistics.density import select_known_levels, select_known_parents
+from ...geo.statistics.density import (
+    select_district_credits,
+    select_known_levels,
+    select_known_parents,
+)
+from ..credits import licence_links, with_credit_headers
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, feature_collection, link, this_url_with
 from .schemas import (
@@ -54,13 +60,19 @@ class DistrictViews(MethodView):
         ).one()
         if not page.returned:
             refuse_unknown_level_or_parents(args.get("level"), args.get("parent", ()))
-        links = [link(this_url_with(), "self")]
+        # The sources of the page's districts (the boundaries' licences ask it, ODbL's say).
+        credits = district_credits([*clauses, *codes_after(args.get("cursor"), page.last)])
+        links = [link(this_url_with(), "self"), *licence_links(credits)]
         if page.has_more:
             links.append(link(this_url_with(cursor=page.last), "next"))
         body = feature_collection(
             page.features, numberReturned=page.returned, truncated=page.has_more, links=links
         )
-        return Response(body, mimetype=GEOJSON)
+        return with_credit_headers(Response(body, mimetype=GEOJSON), credits)
+
+
+def district_credits(clauses) -> list[dict]:
+    return session.execute(select_district_credits(clauses, [])).scalar_one() or []
 
 
 def refuse_unknown_level_or_parents(level: str | None, parents) -> None:
@@ -88,4 +100,5 @@ class DistrictByCodeViews(MethodView):
         feature = session.execute(select_district_feature(code, tolerance)).scalar_one_or_none()
         if feature is None:
             raise NotFound(f"No district has the code {code}.", field="code")
-        return Response(feature, mimetype=GEOJSON)
+        credits = district_credits(district_clauses(codes=[code]))
+        return with_credit_headers(Response(feature, mimetype=GEOJSON), credits)

@@ -20,8 +20,8 @@ from ...geo.statements import StatementRegistry
 from ...geo.statistics.csv import select_density_csv
 from ...geo.statistics.density import (
     DensityQuery,
-    select_attribution,
     select_codes,
+    select_district_credits,
     select_known_codes,
     select_selection_exists,
 )
@@ -213,7 +213,9 @@ def density_response(query: DensityQuery, args: dict, name: str) -> Response:
         return run_bounded(statement, query)
 
     body, computed_at, source = cached(fmt, compute)
-    attribution = session.execute(select_attribution(query.selection, credits)).scalar_one()
+    attribution = session.execute(
+        select_district_credits(query.selection.clauses(), credits)
+    ).scalar_one()
     return statistics_response(body, fmt, computed_at, source, attribution, name, args)
 
 
@@ -445,7 +447,9 @@ class TimelineViews(MethodView):
         # Its periods run to today's: a body of another day lacks one.
         body, computed_at, source = cached(fmt, compute, today=True)
         selection = DistrictSelection(codes=[code])
-        attribution = session.execute(select_attribution(selection, credits)).scalar_one()
+        attribution = session.execute(
+            select_district_credits(selection.clauses(), credits)
+        ).scalar_one()
         starting = f"-since-{since.isoformat()}" if since else ""
         name = f"timeline-{code}-{interval}{starting}"
         return statistics_response(body, fmt, computed_at, source, attribution, name, args)

@@ -717,8 +717,10 @@ def attribution_array(sel, credits: list[dict]) -> ColumnElement:
     ).scalar_subquery()
 
 
-def select_attribution(selection: DistrictSelection, credits: list[dict]) -> Select:
-    sel = select(District.dataset, District.population_source).where(*selection.clauses()).cte()
+def select_district_credits(clauses, credits: list[dict]) -> Select:
+    """Whom to credit for the districts CLAUSES pick: their datasets and the sources of their
+    populations, then CREDITS (those of the figures said of them)."""
+    sel = select(District.dataset, District.population_source).where(*clauses).cte()
     return select(attribution_array(sel, credits))
 
 
