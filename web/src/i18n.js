@@ -593,8 +593,9 @@ export function dayText(time) {
   // French writes the first of a month as an ordinal, 1er novembre, which Intl does not.
   return language === "fr" ? text.replace(/^1 /, "1er ") : text;
 }
-// The sentences that say what was refused but not why.
-const GENERAL_SENTENCES = new Set(["bad-request", "validation-failed", "invalid-input", "conflict", "other"]);
+// The sentences that say what was refused but not why (a limit reached: which one, the
+// server says, "New accounts may pin 20 devices an hour").
+const GENERAL_SENTENCES = new Set(["bad-request", "validation-failed", "invalid-input", "conflict", "too-many-requests", "other"]);
 
 // An error to show: a refusal of the server (an ApiError, which carries its problem) as
 // problemText words it, no network in the chosen language (the browser's own words are

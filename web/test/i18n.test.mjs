@@ -103,3 +103,15 @@ test("days, kinds counted and a duplicate's refusal are said in the page's langu
   // Any other refusal keeps the server's words, or the message given for it.
   assert.equal(problemText({ type: `${TYPE}gone`, status: 410 }, "Device 1 was deleted."), "Device 1 was deleted.");
 });
+
+test("a limit reached says which one, in the server's words", () => {
+  setLanguage("fr");
+  const limit = { type: `${TYPE}too-many-requests`, status: 429, detail: "New accounts may pin 20 devices an hour." };
+  assert.equal(
+    problemText(limit),
+    "Trop de demandes : patientez un moment avant de réessayer. Le serveur précise (en anglais) : « \u2068New accounts may pin 20 devices an hour.\u2069 »",
+  );
+  // The photos' own limit says what to do in French already.
+  const photos = { ...limit, detail: "Too many loose photos.", errors: [{ field: "file" }] };
+  assert.doesNotMatch(problemText(photos), /anglais/);
+});
