@@ -2110,6 +2110,27 @@ def test_removing_a_direction_keeps_the_focus_in_the_form(phone, contributor):
     expect(page.get_by_role("button", name="Add a direction")).to_be_focused()
 
 
+def test_a_direction_added_from_the_keyboard_takes_the_degrees_typed(phone, db, contributor):
+    """Enter on "Add a direction" gives the focus to the new field: left on the button (which
+    the field stands before), the degrees typed went nowhere and the device was saved looking
+    north. A tap leaves it, not to raise the phone's keyboard over the cone's handle."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    page.get_by_role("button", name="Pin a device").click()
+    add = page.get_by_role("button", name="Add a direction")
+    add.click()
+    expect(add).to_be_focused()
+    page.get_by_role("button", name="Remove direction 1").click()
+    add.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Direction 1 (°)")).to_be_focused()
+    page.keyboard.type("200")
+    page.get_by_role("button", name="Save").focus()
+    page.keyboard.press("Enter")
+    phone.wait_until_sent()
+    assert [list(d.direction) for d in devices_by(db, contributor)] == [[200]]
+
+
 def test_the_skip_link_moves_the_focus_not_the_map(phone, moderator):
     assert moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566)).status_code == 201
     page = phone.open("#18/48.8566/2.3522")

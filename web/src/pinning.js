@@ -190,7 +190,19 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   });
 
   const addDirection = element("button", { type: "button", class: "secondary" }, t("addDirection"));
-  addDirection.addEventListener("click", () => { directions.push(directions.length ? (directions.at(-1) + 90) % 360 : 0); listDirections(); drawCones(); });
+  addDirection.addEventListener("click", (event) => {
+    directions.push(directions.length ? (directions.at(-1) + 90) % 360 : 0);
+    listDirections();
+    drawCones();
+    // From the keyboard (a click of no pointer: detail 0), the focus goes to the new direction,
+    // to type it: left on the button, before which it stands, the degrees typed went nowhere
+    // and the device was saved looking north. A tap leaves it, not to raise the keyboard over
+    // the cone's handle.
+    if (event.detail !== 0) return;
+    const added = directionList.querySelectorAll("input")[directions.length - 1];
+    added.focus();
+    added.select();
+  });
 
   // A field that always holds a value offers no "—", which the server would refuse.
   const selects = Object.fromEntries(Object.entries(VOCABULARY).map(([name, values]) => [
