@@ -366,6 +366,28 @@ def test_a_duplicate_confirmed_from_the_outbox_leaves_the_focus_on_the_map(
     expect(page.locator("#map")).to_be_focused()
 
 
+def test_a_duplicate_resolved_later_elsewhere_brings_the_device_into_sight(
+    phone, moderator, contributor
+):
+    """Refused in the street, resolved from the outbox at home: the device it may duplicate
+    was ringed off the screen, "0 m away. Is it the one you saw?" of nothing in sight."""
+    existing = moderator.post("/api/v1/devices", json=feature(HERE["longitude"], HERE["latitude"]))
+    assert existing.status_code == 201
+    page = phone.open()
+    phone.sign_in(contributor)
+    sheet = refused_as_a_duplicate(phone)
+    page.evaluate("window.location.hash = '#18/48.8600/2.3600'")  # a kilometre away
+    expect(page).to_have_url(re.compile(r"#18/48\.86000/2\.36000$"))
+    page.locator("#outbox-button").click()
+    sheet.get_by_role("button", name="Already pinned?").click()
+    expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
+    for _ in range(40):
+        if uncovered(page, ".candidate-ring"):
+            break
+        page.wait_for_timeout(50)
+    assert uncovered(page, ".candidate-ring")
+
+
 def test_pinning_again_a_device_of_ones_own_offers_to_discard_the_new_pin(phone, db, contributor):
     """One's own pin awaiting review is no other source to confirm: the likely duplicate says
     it is one's own and offers to drop the new pin instead, once the contributor says so; the

@@ -636,11 +636,17 @@ export function createMap({ basemap, db, onSelect }) {
     sayWhatIsShown();
   }
 
+  // The devices a pin may duplicate, ringed; the first kept in sight beside the sheet that
+  // names them: asked from the outbox later, elsewhere, they were off the screen.
+  let stopRevealing = () => {};
   function highlight(points) {
+    stopRevealing();
+    stopRevealing = () => {};
     highlightLayer.clearLayers();
     for (const [lon, lat] of points) {
       highlightLayer.addLayer(L.circleMarker([lat, lon], { radius: 20, color: "#0b57d0", weight: 3, fill: false, interactive: false, className: "candidate-ring" }));
     }
+    if (points.length) stopRevealing = revealBesideSheet(map, L.latLng(points[0][1], points[0][0]));
   }
 
   // The address follows the map, except in an open sheet's history entry (ui.js,
