@@ -388,6 +388,22 @@ def test_a_duplicate_resolved_later_elsewhere_brings_the_device_into_sight(
     assert uncovered(page, ".candidate-ring")
 
 
+def test_signing_out_says_a_refused_change_waits_to_be_resolved(phone, moderator, contributor):
+    """A change refused does not go by itself at the next sign-in, as one not sent yet does:
+    the sign-out says so, not that it goes then."""
+    existing = moderator.post("/api/v1/devices", json=feature(HERE["longitude"], HERE["latitude"]))
+    assert existing.status_code == 201
+    page = phone.open()
+    phone.sign_in(contributor)
+    refused_as_a_duplicate(phone)
+    page.get_by_role("button", name="Account", exact=True).click()
+    page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
+    said = page.locator("#sheet .notice")
+    expect(said).to_contain_text("1 change of this account was refused by the server.")
+    expect(said).to_contain_text("until you resolve it from the outbox once signed in again")
+    expect(said).not_to_contain_text("not sent yet")
+
+
 def test_pinning_again_a_device_of_ones_own_offers_to_discard_the_new_pin(phone, db, contributor):
     """One's own pin awaiting review is no other source to confirm: the likely duplicate says
     it is one's own and offers to drop the new pin instead, once the contributor says so; the

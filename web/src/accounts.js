@@ -302,7 +302,11 @@ export async function showAccount(db, { said = null } = {}) {
       // Said before it is too late: a shared phone keeps them, readable to whoever holds it.
       const keep = element("button", { type: "button", onclick: leave(everywhere) }, t("keepUnsent"));
       const drop = element("button", { type: "button", class: "secondary", onclick: leave(everywhere, unsent) }, t("discardUnsent"));
-      message.replaceChildren(notice(t("unsentAtSignOut", { count: unsent.length })), element("p", { class: "actions" }, keep, drop));
+      // Those refused do not go by themselves at the next sign-in: they wait to be resolved.
+      const refused = unsent.filter((item) => item.state === "refused").length;
+      const said = [[unsent.length - refused, "unsentAtSignOut"], [refused, "refusedAtSignOut"]]
+        .filter(([count]) => count).map(([count, key]) => t(key, { count })).join(" ");
+      message.replaceChildren(notice(said), element("p", { class: "actions" }, keep, drop));
     });
   }
   const box = element("div", { class: "stack" },

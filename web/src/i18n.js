@@ -49,6 +49,10 @@ const STRINGS = {
       one: "{count} change of this account is not sent yet. Kept, it stays on this phone, hidden from other accounts, and goes when you sign in again; anyone holding the phone could read it.",
       other: "{count} changes of this account are not sent yet. Kept, they stay on this phone, hidden from other accounts, and go when you sign in again; anyone holding the phone could read them.",
     },
+    refusedAtSignOut: {
+      one: "{count} change of this account was refused by the server. Kept, it stays on this phone, hidden from other accounts, until you resolve it from the outbox once signed in again; anyone holding the phone could read it.",
+      other: "{count} changes of this account were refused by the server. Kept, they stay on this phone, hidden from other accounts, until you resolve them from the outbox once signed in again; anyone holding the phone could read them.",
+    },
     keepUnsent: "Keep them and sign out",
     discardUnsent: "Discard them and sign out",
     signOutEverywhere: "Sign out everywhere",
@@ -272,6 +276,10 @@ const STRINGS = {
     unsentAtSignOut: {
       one: "{count} modification de ce compte n'est pas encore envoyée. Gardée, elle reste sur ce téléphone, cachée des autres comptes, et part à votre prochaine connexion ; qui tient le téléphone pourrait la lire.",
       other: "{count} modifications de ce compte ne sont pas encore envoyées. Gardées, elles restent sur ce téléphone, cachées des autres comptes, et partent à votre prochaine connexion ; qui tient le téléphone pourrait les lire.",
+    },
+    refusedAtSignOut: {
+      one: "{count} modification de ce compte a été refusée par le serveur. Gardée, elle reste sur ce téléphone, cachée des autres comptes, jusqu'à ce que vous la résolviez depuis la boîte d'envoi, une fois reconnecté ; qui tient le téléphone pourrait la lire.",
+      other: "{count} modifications de ce compte ont été refusées par le serveur. Gardées, elles restent sur ce téléphone, cachées des autres comptes, jusqu'à ce que vous les résolviez depuis la boîte d'envoi, une fois reconnecté ; qui tient le téléphone pourrait les lire.",
     },
     keepUnsent: "Les garder et me déconnecter",
     discardUnsent: "Les supprimer et me déconnecter",
