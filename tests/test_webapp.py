@@ -3086,6 +3086,29 @@ def test_a_photo_the_phone_cannot_draw_is_kept_without_its_metadata_segments(
     assert devices_by(db, contributor).one().photos == 1
 
 
+def test_offline_a_photo_the_phone_can_neither_draw_nor_clean_is_said_not_kept(
+    phone, db, contributor
+):
+    """A JPEG whose segments cannot be read is kept neither drawn again nor cleaned: said when
+    it is chosen, where the form said it was kept and the pin then went without it, unsaid."""
+    page = phone.open()
+    phone.sign_in(contributor)
+    phone.context.set_offline(True)
+    page.get_by_role("button", name="Pin a device").click()
+    page.get_by_label("Take or choose a photo").set_input_files(
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff\xe0" + b"x" * 64}
+    )
+    form = page.locator(".pin-form")
+    expect(form).to_contain_text("This photo cannot be read on this phone")
+    expect(form).not_to_contain_text("Photo kept on this phone")
+    expect(form.get_by_role("button", name="Remove this photo")).to_be_hidden()
+    expect(form.locator(".photo-preview")).to_be_hidden()
+    page.get_by_role("button", name="Save").click()
+    phone.context.set_offline(False)
+    phone.wait_until_sent()
+    assert devices_by(db, contributor).one().photos == 0
+
+
 def test_a_photo_stored_with_its_answer_lost_is_sent_again_as_its_copy(phone, db, contributor):
     """Saved while its upload was under way, whose answer is then lost though the server stored
     it: the outbox sends the copy it keeps, under a key of its own (the file's key with other

@@ -287,19 +287,13 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       offerWhatThePhotoSays(data.suggested_location?.coordinates, data.accuracy_m, data.taken_at?.slice(0, 10));
     } catch (error) {
       if (error.name === "AbortError" || upload !== sent) return; // replaced, or the form closed
-      if (!isTransient(error)) {
-        // Refused: nothing of it is shown as if it went with the pin, which keeps the photo
-        // it had before, if any.
-        photoStatus.replaceChildren(notice(t("photoRefused", { detail: errorText(error) }), "error"));
-        ({ photo, photoKey } = kept);
-        photoInput.control.value = "";
-        if (kept.file) showPreview(kept.file);
-        else hidePreview();
-        showRemovable();
-        return;
-      }
+      if (!isTransient(error)) return refuseChosen(t("photoRefused", { detail: errorText(error) }));
       // Offline, or the server not answering now: the photo waits in the outbox with the pin,
-      // and what it says of where and when it was taken is read here, on the phone (the server
+      // as a copy without what the file says (keptCopy). One the phone can neither draw nor
+      // clean cannot be kept: said now, it was dropped from the pin without a word.
+      if (!(await keptCopy(file))) return void (upload === sent && refuseChosen(t("photoUnreadable")));
+      if (upload !== sent) return;
+      // What it says of where and when it was taken is read here, on the phone (the server
       // keeps neither).
       kept = { photo, photoKey, file };
       photoStatus.replaceChildren(notice(t("photoQueued")));
@@ -307,6 +301,17 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       if (upload === sent) offerWhatThePhotoSays(read.coordinates, null, read.day);
     }
   });
+
+  // A photo refused (SAID why): nothing of it is shown as if it went with the pin, which keeps
+  // the photo it had before, if any.
+  function refuseChosen(said) {
+    photoStatus.replaceChildren(notice(said, "error"));
+    ({ photo, photoKey } = kept);
+    photoInput.control.value = "";
+    if (kept.file) showPreview(kept.file);
+    else hidePreview();
+    showRemovable();
+  }
 
   // Removed: the pin goes without a photo. One this form sent is deleted from the server at
   // once, one being sent is given up (deleted should it arrive all the same), one the outbox
@@ -394,7 +399,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     // Kept on the phone until sent: a copy without what the file says (queued, it is one). Its
     // bytes are not the file's, so it goes under a key of its own (the server refuses a key
     // sent again with other bytes), the upload under way under the file's.
-    const copy = held.blob && held.blob !== queued?.photo ? await redrawnForThePhone(held.blob) : held.blob;
+    const copy = held.blob && held.blob !== queued?.photo ? await keptCopy(held.blob) : held.blob;
     const photoFields = {
       photo: copy, photoId: held.id, photoKey: copy ? (copy === held.blob ? heldKey : crypto.randomUUID()) : null,
       ...(handedOver ? { handedOverKey: handedOver } : {}),
@@ -479,6 +484,14 @@ const KEPT_SIDE = 2560;
 // turned; null (no photo kept) when neither can be had. A JPEG only, as its first bytes say
 // (what cameras write; the phone's label of a file may be wrong): another file is kept as it
 // is, to be refused by the server if it must be (a GIF, an animation), as it is online.
+// Made once for a file: when the photo is chosen offline (to say at once if it cannot be
+// kept), and again as Save puts it in the outbox.
+const copies = new WeakMap();
+function keptCopy(file) {
+  if (!copies.has(file)) copies.set(file, redrawnForThePhone(file));
+  return copies.get(file);
+}
+
 async function redrawnForThePhone(file) {
   const head = new Uint8Array(await file.slice(0, 3).arrayBuffer());
   if (!(head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff)) return file;
