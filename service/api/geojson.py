@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import orjson
 from flask import request, url_for
+from werkzeug.urls import iri_to_uri
 
 from ..errors import InvalidInput
 
@@ -47,6 +48,12 @@ def link(href: str, rel: str, media_type: str = GEOJSON, title: str | None = Non
     if title:
         body["title"] = title
     return body
+
+
+def request_uri() -> str:
+    """The request's URL as a URI, for `self` links: Werkzeug's `request.url` decodes the query
+    (quotes, `<`, `>`, spaces and accented letters of a CQL2 filter), which no URI may hold."""
+    return iri_to_uri(request.url)
 
 
 def this_url_with(**query) -> str:

@@ -249,6 +249,17 @@ class TestItems:
         assert "Accept" in varies_on(item)
         assert links_by_rel(item.get_json())["self"]["type"] == expected
 
+    def test_a_filtered_pages_self_link_is_a_uri(self, client, paris):
+        """Werkzeug's URL of the request decodes its query: the quotes, `<>`, spaces and accents
+        of a CQL2 filter went into `self` as they are, which no URI holds (`next` had them
+        escaped)."""
+        query = urlencode({"filter": "\"kind\" <> 'Préfecture'", "limit": 1})
+        page = client.get(f"{ITEMS}?{query}")
+        assert page.status_code == 200, page.get_json()
+        this = links_by_rel(page.get_json())["self"]["href"]
+        assert client.get(this).get_json()["features"] == page.get_json()["features"]
+        assert re.fullmatch(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", this), this
+
     def test_an_items_self_link_is_the_url_it_was_read_at(self, client, paris):
         """Its CRS and label kept: following it gives this document, not another one."""
         query = "f=json&crs=http://www.opengis.net/def/crs/EPSG/0/3857"

@@ -2,7 +2,6 @@
 
 import uuid
 
-from flask import request
 from flask.views import MethodView
 from marshmallow import RAISE
 
@@ -35,6 +34,7 @@ from ..geojson import (
     compact_json,
     feature_collection,
     link,
+    request_uri,
     this_url_with,
 )
 from .schemas import (
@@ -102,7 +102,7 @@ class DeclaredSiteViews(MethodView):
         limit = args.get("limit", DEFAULT_PAGE_SIZE)
         page = session.execute(select_site_page(clauses, limit, after)).one()
         credits = [*lists, *device_credits()]
-        links = [link(request.url, "self")]
+        links = [link(request_uri(), "self")]
         if page.has_more:
             cursor = CURSORS.encode(*CURSORS.parse_edge(page.last_key))
             links.append(link(this_url_with(cursor=cursor), "next"))

@@ -49,7 +49,15 @@ from ..access import (
 )
 from ..credits import device_credits, licence_links
 from ..fields import split_antimeridian
-from ..geojson import GEOJSON, CursorCodec, feature_collection, link, photo_base, this_url_with
+from ..geojson import (
+    GEOJSON,
+    CursorCodec,
+    feature_collection,
+    link,
+    photo_base,
+    request_uri,
+    this_url_with,
+)
 from .osm_export import OSM_XML, osm_export_response
 from .schemas import (
     DeviceCollectionSchema,
@@ -260,7 +268,7 @@ def cluster_response(flt: DeviceFilter, zoom: int, limit: int) -> Response:
         clusters.features,
         numberReturned=clusters.returned,
         numberMatched=clusters.matched,
-        links=[link(request.url, "self"), *licence_links(device_credits())],
+        links=[link(request_uri(), "self"), *licence_links(device_credits())],
     )
     return conditional_response(body, GEOJSON)
 
@@ -321,7 +329,10 @@ class DeviceViews(MethodView):
             select_device_page_in_space(flt, limit, after=after), photo_base=photo_base()
         )
         page = spatial_page(row, limit, backward=False)
-        links = [link(request.url, "self"), *licence_links(device_credits(page.from_openstreetmap))]
+        links = [
+            link(request_uri(), "self"),
+            *licence_links(device_credits(page.from_openstreetmap)),
+        ]
         if page.has_more:
             links.append(link(next_link(page.last_key), "next"))
         matched = session.execute(count_devices(flt)).scalar_one() if count else None

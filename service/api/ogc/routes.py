@@ -43,6 +43,7 @@ from ..geojson import (
     feature_collection,
     link,
     photo_base,
+    request_uri,
     this_url_with,
 )
 from ..statistics.cache import data_version
@@ -508,7 +509,7 @@ class ItemViews(MethodView):
         media_type = labelled(args, GEOJSON)
         # The self link names the label: each label's body, and so its ETag, is its own.
         links = [
-            link(request.url, "self", media_type, "This feature"),
+            link(request_uri(), "self", media_type, "This feature"),
             other_label_link(media_type, "This feature"),
             link(collection_url, "collection", JSON, collection.title),
         ]
@@ -657,7 +658,7 @@ def items_response(collection: OgcCollection, args: dict) -> Response:
     media_type = labelled(args, GEOJSON)
     credits = collection_credits(collection, page.from_openstreetmap)
     links = [
-        link(request.url, "self", media_type, "This page"),
+        link(request_uri(), "self", media_type, "This page"),
         other_label_link(media_type, "This page"),
         link(
             url_for("ogc.CollectionViews", collection_id=collection.id, _external=True),

@@ -1,6 +1,6 @@
 """View cones: the ground each camera is modelled to see, as GeoJSON (see docs/statistics.md)."""
 
-from flask import current_app, request
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import RAISE
 
@@ -17,7 +17,7 @@ from ...visibility import may_see
 from ..access import device_gone
 from ..credits import device_credits, licence_links, with_credit_headers
 from ..fields import split_antimeridian
-from ..geojson import GEOJSON, feature_collection, link
+from ..geojson import GEOJSON, feature_collection, link, request_uri
 from .schemas import ViewConeCollectionSchema, ViewConesArgsSchema, ViewConeSchema
 
 DEFAULT_LIMIT = 1000
@@ -78,6 +78,6 @@ class ViewConesViews(MethodView):
             page.features,
             numberReturned=page.returned,
             truncated=page.has_more,
-            links=[link(request.url, "self"), *licence_links(credits)],
+            links=[link(request_uri(), "self"), *licence_links(credits)],
         )
         return with_credit_headers(conditional_response(body, GEOJSON), credits)
