@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, func, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from .geo.sql import sql_string
+from .geo.sql import COORDINATE_DECIMALS, sql_string
 from .models import Device, Photo
 
 PUBLIC_REVIEW_STATUS = "approved"
@@ -127,12 +127,17 @@ def public_day(instant: ColumnElement) -> ColumnElement:
 
 
 def public_changes(changes: dict) -> dict:
-    """A revision's {field: [before, after]} with the times among them as days."""
+    """A revision's {field: [before, after]} with the times among them as days, and positions
+    to 7 decimals, as every GeoJSON of the API gives them (a revision keeps what was sent)."""
 
     def day_text(value):
         return value and day_of(datetime.fromisoformat(value)).isoformat()
 
+    def position(value):
+        return value and [round(number, COORDINATE_DECIMALS) for number in value]
+
+    shown = {**{name: day_text for name in DAY_PROPERTIES}, "geometry": position}
     return {
-        name: [day_text(value) for value in pair] if name in DAY_PROPERTIES else pair
+        name: [shown[name](value) for value in pair] if name in shown else pair
         for name, pair in changes.items()
     }

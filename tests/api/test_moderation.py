@@ -889,6 +889,24 @@ class TestMergeHistoryRevert:
         actions = [r["action"] for r in client.get(f"{url}/history").get_json()["revisions"]]
         assert actions[-1] == "revert"
 
+    def test_history_gives_positions_to_7_decimals_as_the_device_itself(self, moderator):
+        """A revision keeps the position as it was sent; read, it is given as every GeoJSON
+        of the API gives it."""
+        device = pin(moderator)
+        url = f"/api/v1/devices/{device['id']}"
+        moved = moderator.patch(
+            url,
+            json={"geometry": {"type": "Point", "coordinates": [2.329965588686571, 48.868514169]}},
+            headers={"If-Match": moderator.get(url).headers["ETag"]},
+        )
+        assert moved.status_code == 200, moved.get_json()
+        [*_, move] = moderator.get(f"{url}/history").get_json()["revisions"]
+        assert move["changes"]["geometry"] == [
+            device["geometry"]["coordinates"],
+            moved.get_json()["geometry"]["coordinates"],
+        ]
+        assert moved.get_json()["geometry"]["coordinates"] == [2.3299656, 48.8685142]
+
     def test_public_history_names_only_the_readers_own_revisions(self, moderator, as_user, client):
         """Pseudonyms across every public history would draw each contributor's walks and name
         the moderators: others read what changed and when, not who; the author reads their
