@@ -190,6 +190,12 @@ def has_json_body(req=None) -> bool:
     return (req or request).mimetype in JSON_BODY_TYPES
 
 
+def path_field(value) -> str | None:
+    """The name of the path parameter VALUE came in (a 404 names it, as a 400 would), if any:
+    an id read elsewhere (a photo's device) names none."""
+    return next((name for name, given in (request.view_args or {}).items() if given == value), None)
+
+
 def field_location(field: str | None) -> str | None:
     """Where the offending field was sent, as webargs names locations (headers, query, path,
     json, files, form); None for a field of no part of the request (a missing upload...)."""

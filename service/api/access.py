@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ..auth import current_viewer, keyed_hash
 from ..db import CompiledRead, session
 from ..errors import Gone, NotFound, PreconditionFailed, PreconditionRequired
+from ..extensions import path_field
 from ..geo.devices.features import select_device_feature
 from ..models import Device, Photo
 from ..visibility import day_of, is_public, may_see, may_see_photo
@@ -68,9 +69,11 @@ def find_device(
     query = session.query(Device).filter(Device.id == device_id)
     device = (query.with_for_update() if for_update else query).one_or_none()
     if device is None or not may_see(device.review_status, device.created_by, current_viewer()):
-        raise NotFound(f"No device has the id {device_id}.", field=field)
+        raise NotFound(f"No device has the id {device_id}.", field=field or path_field(device_id))
     if device.deleted_at is not None:
-        raise device_gone(device_id, device.deleted_at, device.merged_into, field)
+        raise device_gone(
+            device_id, device.deleted_at, device.merged_into, field or path_field(device_id)
+        )
     return device
 
 
@@ -106,7 +109,7 @@ def read_device_feature(device_id: uuid.UUID):
     """The stored Feature row of a device the caller may see (deleted ones included), or 404."""
     row = DEVICE_FEATURE.one_or_none(device_id=device_id, photo_base=photo_base())
     if row is None or not may_see(row.review_status, row.created_by, current_viewer()):
-        raise NotFound(f"No device has the id {device_id}.")
+        raise NotFound(f"No device has the id {device_id}.", field=path_field(device_id))
     return row
 
 
@@ -147,7 +150,7 @@ def find_photo(
         row.Photo, row.review_status, row.created_by, viewer
     )
     if not visible:
-        raise NotFound(f"No photo has the id {photo_id}.")
+        raise NotFound(f"No photo has the id {photo_id}.", field=path_field(photo_id))
     withdrawn = row.deleted_at is not None
     sent_by_viewer = viewer.id is not None and row.Photo.uploaded_by == viewer.id
     if withdrawn and not (of_deleted_device or sent_by_viewer):

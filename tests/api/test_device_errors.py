@@ -497,3 +497,35 @@ def test_a_patch_naming_another_device_is_refused(client, db, named):
     assert db("SELECT notes FROM devices").scalar_one() == "keep me"
     same = client.patch(url, json={**body, "id": device["id"]}, headers={"If-Match": etag})
     assert same.status_code == 200 and same.get_json()["properties"]["notes"] == "b"
+
+
+UNKNOWN = "0b5a4f1e-6c1d-4c8e-9a57-3f0d2e4b7c11"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("GET", f"/api/v1/devices/{UNKNOWN}", "device_id"),
+        ("DELETE", f"/api/v1/devices/{UNKNOWN}", "device_id"),
+        ("GET", f"/api/v1/devices/{UNKNOWN}/view", "device_id"),
+        ("GET", f"/api/v1/devices/{UNKNOWN}/history", "device_id"),
+        ("GET", f"/api/v1/declared/devices/{UNKNOWN}", "device_id"),
+        ("GET", f"/api/v1/photos/{UNKNOWN}", "photo_id"),
+        ("GET", f"/api/v1/photos/{UNKNOWN}/thumbnail", "photo_id"),
+        ("DELETE", f"/api/v1/auth/tokens/{UNKNOWN}", "token_id"),
+    ],
+)
+def test_an_unknown_id_is_a_404_naming_it(client, method, path, field):
+    """As a 400 does, and as the districts and declared sites did already: a client branches
+    on the field, whatever the resource."""
+    response = client.open(path, method=method)
+    assert response.status_code == 404 and response.mimetype == PROBLEM
+    [error] = response.get_json()["errors"]
+    assert (error["field"], error["location"]) == (field, "view_args"), error
+
+
+def test_a_device_with_no_view_cone_is_a_404_naming_it(client):
+    microphone = pin(client, kind="microphone")
+    response = client.get(f"/api/v1/devices/{microphone['id']}/view")
+    assert response.status_code == 404
+    assert response.get_json()["errors"][0]["field"] == "device_id"

@@ -491,7 +491,7 @@ class TestMergeHistoryRevert:
         keep, gone = pin(moderator), pin(moderator, 2.36, 48.86)
         url = f"/api/v1/devices/{gone['id']}"
         moderator.delete(url, headers={"If-Match": moderator.get(url).headers["ETag"]})
-        for target, other, field in ((keep, gone, "other"), (gone, keep, None)):
+        for target, other, field in ((keep, gone, "other"), (gone, keep, "device_id")):
             response = moderator.post(
                 f"/api/v1/devices/{target['id']}/merge", json={"other": other["id"]}
             )

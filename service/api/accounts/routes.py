@@ -136,7 +136,7 @@ class TokenByIdViews(MethodView):
         """Revoke one of your tokens"""
         token = session.get(ApiToken, token_id)
         if token is None or token.user_id != g.user.id:
-            raise NotFound(f"You have no token {token_id}.")
+            raise NotFound(f"You have no token {token_id}.", field="token_id")
         token.revoked_at = token.revoked_at or datetime.now(UTC)
         session.commit()
         return Response(status=204)
@@ -290,7 +290,7 @@ class RoleViews(MethodView):
         """Grant a role (contributor, moderator, admin) to a user; the last admin stays one"""
         user = auth.find_user(username)
         if user is None:
-            raise NotFound(f"No user is called {username}.")
+            raise NotFound(f"No user is called {username}.", field="username")
         if form["role"] != "admin":
             auth.keep_an_admin(user)
         user.role = form["role"]

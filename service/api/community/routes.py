@@ -83,7 +83,7 @@ class HistoryViews(MethodView):
         device = session.get(Device, device_id)
         viewer = current_viewer()
         if device is None or not may_see(device.review_status, device.created_by, viewer):
-            raise NotFound(f"No device has the id {device_id}.")
+            raise NotFound(f"No device has the id {device_id}.", field="device_id")
         # Whose revisions a reader is told: a moderator everyone's; anyone else only their own.
         # Pseudonyms across every public history would draw each contributor's walks (and
         # name the moderators): a trail a pseudonym alone does not hide.

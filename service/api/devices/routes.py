@@ -470,7 +470,7 @@ class DeviceByIdViews(MethodView):
         """Remove a device; a tombstone remains so that syncing clients learn of it"""
         device = session.get(Device, device_id, with_for_update=True)
         if device is None or not may_see(device.review_status, device.created_by, current_viewer()):
-            raise NotFound(f"No device has the id {device_id}.")
+            raise NotFound(f"No device has the id {device_id}.", field="device_id")
         if device.deleted_at is None:
             require_editor(device, g.user)
             check_if_match(device, required=False)

@@ -15,7 +15,7 @@ from ...community import (
 )
 from ...db import session
 from ...errors import Conflict, NotFound
-from ...extensions import ETAG_HEADER, Blueprint, requires_json
+from ...extensions import ETAG_HEADER, Blueprint, path_field, requires_json
 from ...geo.devices.proximity import select_distance_m, select_moderation_queue
 from ...models import Confirmation, Device, DeviceRevision, Photo
 from ...photos.library import delete_photos, put_on
@@ -237,7 +237,7 @@ def lock_merged_pair(duplicate_id, kept_id) -> tuple[Device, Device]:
     }
     duplicate = locked.get(duplicate_id)
     if duplicate is None:
-        raise NotFound(f"No device has the id {duplicate_id}.")
+        raise NotFound(f"No device has the id {duplicate_id}.", field=path_field(duplicate_id))
     if duplicate.merged_into != kept_id:
         now = (
             f"merged into {duplicate.merged_into}"

@@ -41,11 +41,13 @@ class DeviceViewConeViews(MethodView):
         model = ViewModel.from_config(current_app.config)
         row = session.execute(select_view_cone(device_id, model)).one_or_none()
         if row is None or not may_see(row.review_status, row.created_by, current_viewer()):
-            raise NotFound(f"No device has the id {device_id}.")
+            raise NotFound(f"No device has the id {device_id}.", field="device_id")
         if row.deleted_at is not None:
             raise device_gone(device_id, row.deleted_at, row.merged_into)
         if row.kind not in vocab.CAMERA_KINDS:
-            raise NotFound(f"Device {device_id} is a {row.kind}: it has no view cone.")
+            raise NotFound(
+                f"Device {device_id} is a {row.kind}: it has no view cone.", field="device_id"
+            )
         # Kept by shared caches as the device itself is, and purged with it.
         share([device_key(device_id)], per_viewer=True)
         # Drawn from the device's data (OpenStreetMap's, when imported): credited so.
