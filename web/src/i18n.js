@@ -595,6 +595,13 @@ export function numberText(value, digits = null) {
 // separator is not its decimal comma.
 export const positionText = ([lon, lat], digits = 5) => t("position2", { lat: numberText(lat, digits), lon: numberText(lon, digits) });
 
+// A time of day as the phone's own variant of the chosen language writes it: 19:29 in British
+// English, 7:29 PM in American (the language alone, "en", wrote the American way for all).
+export function timeText(date) {
+  const locale = navigator.languages?.find((tag) => tag.split("-")[0] === language) ?? language;
+  return new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" }).format(date);
+}
+
 // A day (YYYY-MM-DD, or a time of the API, the start of its UTC day) as the language writes
 // it: "6 décembre 2026", "December 6, 2026".
 export function dayText(time) {

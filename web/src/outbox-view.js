@@ -5,7 +5,7 @@
 import { request } from "./api.js";
 import { deviceIdOf } from "./queue.js";
 import { onHandedOverProgress } from "./operations.js";
-import { currentLanguage, kindLabel, numberText, positionText, problemText, t, valueLabel } from "./i18n.js";
+import { kindLabel, numberText, positionText, problemText, t, timeText, valueLabel } from "./i18n.js";
 import { discardButton, photoStrip, queuedPinActions } from "./details.js";
 import { closeSheet, element, notice, openSheet, whenSheetFree } from "./ui.js";
 
@@ -105,7 +105,7 @@ export function createOutboxView({ outbox, mapApi }) {
       // Not sent yet for a reason the server gave (a rate limit...): it is sent again later,
       // not before the time it said.
       if (item.problem) {
-        const after = item.notBefore ? ` ${t("sentFrom", { time: new Date(item.notBefore).toLocaleTimeString(currentLanguage(), { hour: "2-digit", minute: "2-digit" }) })}` : "";
+        const after = item.notBefore ? ` ${t("sentFrom", { time: timeText(new Date(item.notBefore)) })}` : "";
         row.append(notice(t("waitingBecause", { detail: problemText(item.problem) }) + after));
       }
       // Until it goes, a pin may be corrected, and anything discarded.

@@ -115,3 +115,15 @@ test("a limit reached says which one, in the server's words", () => {
   const photos = { ...limit, detail: "Too many loose photos.", errors: [{ field: "file" }] };
   assert.doesNotMatch(problemText(photos), /anglais/);
 });
+
+test("a time of day is written as the phone's variant of the language writes it", async () => {
+  const { timeText } = await import("../src/i18n.js");
+  const at = new Date(2026, 11, 7, 19, 29);
+  setLanguage("en");
+  for (const [languages, written] of [[["en-GB", "fr-FR"], "19:29"], [["en-US"], "07:29 PM"], [["de-DE"], "07:29 PM"]]) {
+    Object.defineProperty(globalThis, "navigator", { value: { languages }, configurable: true });
+    assert.equal(timeText(at), written, languages.join());
+  }
+  setLanguage("fr");
+  assert.equal(timeText(at), "19:29");
+});
