@@ -3582,6 +3582,48 @@ def test_offline_edits_and_withdrawals_show_on_the_map_until_they_are_sent(phone
     assert [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
+def test_an_edit_not_sent_yet_is_corrected_as_one_change_or_the_pin_withdrawn(
+    phone, db, as_user
+):
+    """A change made offline is corrected before it goes (one change, with the fields of
+    both), and the pin it changes still withdrawn: only Discard was offered, and a second
+    change meant typing the first again."""
+    author = as_user()
+    device_id = edit_offline(phone, author).get_json()["id"]
+    page = phone.page
+    page.locator(".pin-form").get_by_label("Operator", exact=True).fill("SNCF")
+    page.get_by_role("button", name="Save").click()
+    edited = page.locator(".leaflet-marker-icon[title='sensor — changes not sent yet']")
+    edited.click()
+    sheet = page.locator("#sheet")
+    expect(sheet.get_by_role("button", name="Withdraw my pin")).to_be_visible()
+    sheet.get_by_role("button", name="Correct this change").click()
+    form = page.locator(".pin-form")
+    expect(form.get_by_label("Operator", exact=True)).to_have_value("SNCF")  # as it will be
+    form.get_by_label("Notes").fill("Above the platform")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#outbox-button")).to_have_text("1 change waiting to be sent")
+    phone.context.set_offline(False)
+    phone.wait_until_sent()
+    stored = db("SELECT operator, notes, version FROM devices WHERE id = :id", id=device_id).one()
+    assert tuple(stored) == ("SNCF", "Above the platform", 2)  # one edit
+    # Changed offline again, then withdrawn before the change went: both go, in order.
+    phone.context.set_offline(True)
+    page.locator(".leaflet-marker-icon[title='sensor — awaiting review']").click()
+    sheet.get_by_role("button", name="Edit").click()
+    page.locator(".pin-form").get_by_label("Notes").fill("Gone?")
+    page.get_by_role("button", name="Save").click()
+    edited.click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    sheet.get_by_role("button", name="Withdraw my pin").click()
+    expect(page.locator("#outbox-button")).to_have_text("2 changes waiting to be sent")
+    phone.context.set_offline(False)
+    phone.wait_until_sent(2)
+    deleted = db("SELECT deleted_at IS NOT NULL FROM devices WHERE id = :id", id=device_id)
+    assert deleted.scalar_one() is True
+    assert [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+
+
 def offline_beside_a_camera(phone, as_user, moderator, camera_east: float):
     """A sensor its author pinned (awaiting review) and a camera CAMERA_EAST degrees east of it,
     kept on the author's phone, opened again offline at zoom 19: the page."""

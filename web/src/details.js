@@ -192,16 +192,40 @@ function undoMergeButton(other, feature, box, context) {
 // edit or a withdrawal discarded. The latest such item, when several wait.
 const WAITING = { pin: "pendingPin", edit: "pendingEdit", withdraw: "pendingWithdraw" };
 
-async function showQueued(id, { mapApi, outbox, message }) {
-  const item = (await outbox.all()).filter((queued) => WAITING[queued.type] && deviceIdOf(queued) === id).at(-1);
+async function showQueued(feature, { mapApi, outbox, message }) {
+  const item = (await outbox.all()).filter((queued) => WAITING[queued.type] && deviceIdOf(queued) === feature.id).at(-1);
   if (!item) return;
   const state = item.state === "refused"
     ? notice(t("refusedBecause", { detail: problemText(item.problem) }), "error")
     : notice(t(WAITING[item.type]));
-  const actions = item.type === "pin"
-    ? queuedPinActions(item, { mapApi, outbox })
-    : [discardButton(item, { outbox, after: closeSheet })];
+  const discard = discardButton(item, { outbox, after: closeSheet });
+  // An edit not sent yet is corrected as a pin is (one change, with the fields of both), and
+  // its device still withdrawn by its author: before, only Discard was offered, and a second
+  // change meant typing the first again.
+  const actions = item.type === "pin" ? queuedPinActions(item, { mapApi, outbox })
+    : item.type === "edit" ? [
+      element("button", { type: "button", onclick: () => startPinning({ mapApi, outbox, device: feature, etag: item.etag, queuedEdit: item }) }, t("correctChange")),
+      ...(withdrawnByAuthor(feature) ? [withdrawButton(feature, outbox)] : []),
+      discard,
+    ] : [discard];
   message.replaceChildren(state, element("p", { class: "actions" }, ...actions));
+}
+
+// A pin awaiting review is its author's to withdraw; moderators edit it, not withdraw it as
+// one's own.
+const withdrawnByAuthor = (feature) => feature.properties.review_status === "pending" && !isModerator();
+
+function withdrawButton(feature, outbox) {
+  return element("button", {
+    type: "button",
+    class: "secondary",
+    onclick: async () => {
+      if (!window.confirm(t("withdrawConfirm"))) return;
+      await outbox.add({ type: "withdraw", deviceId: feature.id, kind: feature.properties.kind });
+      closeSheet();
+      await outbox.flush();
+    },
+  }, t("withdraw"));
 }
 
 // The button that discards ITEM from the outbox once the contributor confirms; AFTER runs then.
@@ -256,7 +280,7 @@ export function showDevice(feature, context) {
   if (!openSheet(kindLabel(props.kind), body, { again: () => showDevice(feature, context), closed, from })) return;
   stopRevealing = revealBesideSheet(mapApi.map, [lat, lon]);
   if (pending) {
-    showQueued(feature.id, { mapApi, outbox, message });
+    showQueued(feature, { mapApi, outbox, message });
     return;
   }
   const verdicts = (own || rejected) && !isModerator() ? [] : VERDICTS;
@@ -355,14 +379,5 @@ export function showDevice(feature, context) {
     }
   });
   changes.append(edit);
-  // Moderators see every pin awaiting review: theirs to edit, not to withdraw as one's own.
-  if (!own || isModerator()) return;
-  const withdraw = element("button", { type: "button", class: "secondary" }, t("withdraw"));
-  withdraw.addEventListener("click", async () => {
-    if (!window.confirm(t("withdrawConfirm"))) return;
-    await outbox.add({ type: "withdraw", deviceId: feature.id, kind: feature.properties.kind });
-    closeSheet();
-    await outbox.flush();
-  });
-  changes.append(withdraw);
+  if (withdrawnByAuthor(feature)) changes.append(withdrawButton(feature, outbox));
 }

@@ -54,11 +54,14 @@ function compassHeading() {
 // DEVICE and ETAG: edit that device (ETAG null: edited offline, from the copy on the phone).
 // QUEUED: correct a pin still in the outbox (not sent yet, or refused) before it goes.
 // Otherwise pin a new one.
-export async function startPinning({ mapApi, outbox, device = null, etag = null, queued = null }) {
+// QUEUED: a pin of the outbox to correct; QUEUEDEDIT: an edit of DEVICE (shown as it will be
+// once sent) to correct.
+export async function startPinning({ mapApi, outbox, device = null, etag = null, queued = null, queuedEdit = null }) {
   const { map } = mapApi;
+  const waiting = queued ?? queuedEdit;
   // The account that fills the form owns what it saves, even if the session ends meanwhile
   // (a token revoked elsewhere): it is sent once that account signs in again, by no other.
-  const author = queued?.owner ?? session()?.userId;
+  const author = waiting?.owner ?? session()?.userId;
   const shown = device || queued?.feature;
   const props = shown?.properties || { kind: "camera" };
   const layers = L.layerGroup().addTo(map);
@@ -66,7 +69,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   const directions = [...(props.direction || [])];
   let kind = props.kind;
   let accuracy = queued ? props.accuracy_m ?? null : null;
-  let photo = { blob: queued?.photo ?? null, id: queued?.photoId ?? null };
+  let photo = { blob: waiting?.photo ?? null, id: waiting?.photoId ?? null };
   const firstPhoto = photo;
   const samePhoto = (a, b) => (a.blob ?? a.id) === (b.blob ?? b.id);
 
@@ -233,7 +236,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   };
   let upload = null; // the AbortController of the photo being sent
   let uploading = null; // its answer to come: the photo's id
-  let photoKey = queued?.photoKey ?? null; // its Idempotency-Key, for the outbox to send it under
+  let photoKey = waiting?.photoKey ?? null; // its Idempotency-Key, for the outbox to send it under
   let reportHandedOver = null; // once saved, where its progress goes
   if (photo.blob) showPreview(photo.blob); // a corrected pin's photo, still on the phone
   // A photo chosen by mistake (a personal one from the gallery) is taken out of the form here,
@@ -399,7 +402,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     // Kept on the phone until sent: a copy without what the file says (queued, it is one). Its
     // bytes are not the file's, so it goes under a key of its own (the server refuses a key
     // sent again with other bytes), the upload under way under the file's.
-    const copy = held.blob && held.blob !== queued?.photo ? await keptCopy(held.blob) : held.blob;
+    const copy = held.blob && held.blob !== waiting?.photo ? await keptCopy(held.blob) : held.blob;
     const photoFields = {
       photo: copy, photoId: held.id, photoKey: copy ? (copy === held.blob ? heldKey : crypto.randomUUID()) : null,
       ...(handedOver ? { handedOverKey: handedOver } : {}),
@@ -409,12 +412,22 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
       // keeps what others changed in the other fields.
       const changed = changedFields();
       const moved = !same(geometry.coordinates, device.geometry?.coordinates);
-      if (!changed.length && !moved && !held.blob && !held.id) return closeSheet(); // nothing to send
-      await outbox.add({
-        type: "edit", owner: author, deviceId: device.id, kind: props.kind, etag, seenContent: contentOf(device),
-        patch: { type: "Feature", ...(moved ? { geometry } : {}), properties: Object.fromEntries(changed) },
+      const newPhoto = queuedEdit ? !samePhoto(held, firstPhoto) : Boolean(held.blob || held.id);
+      if (!changed.length && !moved && !newPhoto) return closeSheet(); // nothing to send
+      const patch = { type: "Feature", ...(moved ? { geometry } : {}), properties: Object.fromEntries(changed) };
+      // An edit not sent yet, corrected: one edit, with the fields of both (this one's last),
+      // and this form's photo (kept, replaced or removed).
+      const corrected = queuedEdit && await outbox.retry(queuedEdit.seq, {
+        patch: { ...queuedEdit.patch, ...patch, properties: { ...queuedEdit.patch.properties, ...patch.properties } },
         ...photoFields,
       });
+      // Sent meanwhile (or a plain edit): this one goes after it, applied over its version.
+      if (!corrected) {
+        const sentPhoto = queuedEdit && !newPhoto; // gone with the edit sent: not sent twice
+        await outbox.add({ type: "edit", owner: author, deviceId: device.id, kind: props.kind, etag, seenContent: contentOf(device), patch, ...(sentPhoto ? {} : photoFields) });
+      }
+      // The photo a pass had sent for the edit corrected, replaced or removed: deleted.
+      if (corrected && firstPhoto.id && held.id !== firstPhoto.id) forgetPhoto(firstPhoto.id);
     } else {
       const chosen = Object.fromEntries(Object.entries(properties()).filter(([, value]) => value !== null));
       const feature = {
@@ -454,7 +467,7 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
   const inSightAgain = () => keepPinInSight(map, marker.getLatLng());
   map.on("resize", inSightAgain);
   const closedAndLeft = () => { map.off("resize", inSightAgain); closed(); };
-  openSheet(device ? t("edit") : queued ? t("correctPin") : t("pinDevice"), form, { closed: closedAndLeft, unsaved });
+  openSheet(queuedEdit ? t("correctChange") : device ? t("edit") : queued ? t("correctPin") : t("pinDevice"), form, { closed: closedAndLeft, unsaved });
   keepPinInSight(map, marker.getLatLng());
 }
 
