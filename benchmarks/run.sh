@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # One command for a benchmark: a private PostGIS under var/bench-pg, migrated, then the script.
 #   benchmarks/run.sh NAME [options]
-#   (NAME: devices, ogc, tiles, statistics, declared, photos, webapp, versions or replicas)
+#   (NAME: devices, ogc, tiles, statistics, declared, downloads, photos, webapp, versions or
+#   replicas)
 source "$(dirname "$0")/../scripts/lib.sh"
 
-name=${1:?which benchmark: devices, ogc, tiles, statistics, declared, photos, webapp, versions or replicas}
+name=${1:?which benchmark: devices, ogc, tiles, statistics, declared, downloads, photos, webapp, versions or replicas}
 shift
 ensure_venv
 ensure_debian_packages wrk

@@ -15,8 +15,9 @@ from sqlalchemy import text
 from service.exports.cli import export_layers
 from service.exports.geopackage import write_geopackage
 from service.geo.devices.features import PUBLIC_PROPERTIES
+from service.geo.exports import select_district_statistics_rows
 from tests.districts import district_feature, load, square, write_geojson
-from tests.helpers import pin
+from tests.helpers import as_text, pin, plan_nodes
 
 TIMESTAMPS = {"observed_at", "last_confirmed_at", "created_at", "updated_at"}
 
@@ -170,3 +171,19 @@ def test_a_folder_that_does_not_exist_is_a_clear_error(app, tmp_path):
         args=["export", "geopackage", str(tmp_path / "missing" / "vigie.gpkg")]
     )
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_the_districts_figures_are_computed_once_a_district(app, db):
+    """Read from a subquery, the figures' statement went into each of the 27 columns taken
+    from them (27 subplans, 12 s for France's communes): computed once, into a row they are
+    read from. The plan says how many times it runs, whatever the machine's speed."""
+    statement = select_district_statistics_rows(())
+    [top] = db("EXPLAIN (FORMAT JSON) " + as_text(statement)).scalar()
+    figures = [
+        node
+        for node in plan_nodes(top["Plan"])
+        if node.get("Subplan Name", "").startswith("SubPlan")
+        and node.get("Parent Relationship") == "SubPlan"
+        and node["Node Type"] == "Subquery Scan"
+    ]
+    assert len(figures) == 1, [node.get("Subplan Name") for node in figures]
