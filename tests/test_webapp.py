@@ -3582,9 +3582,7 @@ def test_offline_edits_and_withdrawals_show_on_the_map_until_they_are_sent(phone
     assert [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
-def test_an_edit_not_sent_yet_is_corrected_as_one_change_or_the_pin_withdrawn(
-    phone, db, as_user
-):
+def test_an_edit_not_sent_yet_is_corrected_as_one_change_or_the_pin_withdrawn(phone, db, as_user):
     """A change made offline is corrected before it goes (one change, with the fields of
     both), and the pin it changes still withdrawn: only Discard was offered, and a second
     change meant typing the first again."""
