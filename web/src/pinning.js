@@ -52,10 +52,9 @@ function compassHeading() {
 }
 
 // DEVICE and ETAG: edit that device (ETAG null: edited offline, from the copy on the phone).
-// QUEUED: correct a pin still in the outbox (not sent yet, or refused) before it goes.
+// QUEUED: correct a pin still in the outbox (not sent yet, or refused) before it goes;
+// QUEUEDEDIT: an edit of DEVICE (shown as it will be once sent) still in the outbox, likewise.
 // Otherwise pin a new one.
-// QUEUED: a pin of the outbox to correct; QUEUEDEDIT: an edit of DEVICE (shown as it will be
-// once sent) to correct.
 export async function startPinning({ mapApi, outbox, device = null, etag = null, queued = null, queuedEdit = null }) {
   const { map } = mapApi;
   const waiting = queued ?? queuedEdit;
