@@ -144,15 +144,14 @@ def parse_date(text: str | None) -> dt.date | None:
 
 # A date a spreadsheet wrote as its serial number, its column's format lost on the way (259 of
 # the 707 sites of the Paris police list, "40917"): days since 1899-12-30, the epoch of Excel's
-# serials and LibreOffice's. Five digits from 1950 to 2099 only: any other number is no date.
+# serials and LibreOffice's. From 1950 to today only: any other number is no commissioning date.
 SPREADSHEET_EPOCH = dt.date(1899, 12, 30)
-SERIAL_DATES = range(
-    (dt.date(1950, 1, 1) - SPREADSHEET_EPOCH).days, (dt.date(2100, 1, 1) - SPREADSHEET_EPOCH).days
-)
+FIRST_SERIAL_DATE = (dt.date(1950, 1, 1) - SPREADSHEET_EPOCH).days
 
 
 def spreadsheet_date(text: str) -> dt.date | None:
-    if not (text.isascii() and text.isdigit() and int(text) in SERIAL_DATES):
+    today = (dt.date.today() - SPREADSHEET_EPOCH).days
+    if not (text.isascii() and text.isdigit() and FIRST_SERIAL_DATE <= int(text) <= today):
         return None
     return SPREADSHEET_EPOCH + dt.timedelta(days=int(text))
 

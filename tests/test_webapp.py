@@ -2261,6 +2261,13 @@ def test_a_phones_header_holds_one_row_with_the_language_and_links_behind_its_me
     expect(menu).to_have_attribute("aria-expanded", "false")
     expect(menu).to_be_focused()
     expect(page.get_by_label("Langue")).to_be_hidden()
+    # Over an open sheet, Escape closes the menu only.
+    page.get_by_role("button", name="Compte").click()
+    menu.click()
+    menu.press("Escape")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("#sheet")).to_be_visible()
+    page.get_by_role("button", name="Fermer").click()
     rows = {
         round(page.get_by_role("button", name=name, exact=True).bounding_box()["y"])
         for name in ("File de relecture", "Compte", "Menu")
@@ -2987,7 +2994,7 @@ def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
     page.get_by_role("button", name="Account", exact=True).click()
     sheet.get_by_role("button", name="Sign out", exact=True).click()
     # Told first what stays on the phone.
-    expect(sheet).to_contain_text("1 change of this account is not sent yet")
+    expect(sheet).to_contain_text("1 change of this account was refused by the server")
     sheet.get_by_role("button", name="Keep them and sign out").click()
     sheet.get_by_role("button", name="Close").click()
     expect(page.locator("#outbox-button")).to_be_hidden()
@@ -3620,6 +3627,43 @@ def test_an_edit_not_sent_yet_is_corrected_as_one_change_or_the_pin_withdrawn(ph
     deleted = db("SELECT deleted_at IS NOT NULL FROM devices WHERE id = :id", id=device_id)
     assert deleted.scalar_one() is True
     assert [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+
+
+def test_a_correction_of_an_edit_sent_meanwhile_goes_after_it(phone, db, as_user):
+    """Its edit refused for a while (503s), the contributor corrects it; the outbox sends the
+    edit meanwhile. The correction then goes over the version the edit made: with the edit's
+    ETag, read before it, it was refused as changed meanwhile (412)."""
+    author = as_user()
+    device_id = author.post("/api/v1/devices", json=feature(2.3522, 48.8566, kind="sensor"))
+    device_id = device_id.get_json()["id"]
+    quiet = Phone(phone.browser, phone.server, service_workers="block")
+    page = quiet.open()
+    quiet.sign_in(author.user.username)
+    server = {"down": True}
+    down = {"type": "about:blank", "title": "Service Unavailable", "status": 503}
+    quiet.context.route(
+        f"**/api/v1/devices/{device_id}",
+        lambda route: route.fulfill(status=503, json=down)
+        if route.request.method == "PATCH" and server["down"]
+        else route.fallback(),
+    )
+    page.locator(".leaflet-marker-icon[title^='sensor']").click()
+    page.locator("#sheet").get_by_role("button", name="Edit").click()
+    page.locator(".pin-form").get_by_label("Operator", exact=True).fill("SNCF")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#outbox-button")).to_have_text("1 change waiting to be sent")
+    page.locator(".leaflet-marker-icon[title='sensor — changes not sent yet']").click()
+    page.locator("#sheet").get_by_role("button", name="Correct this change").click()
+    server["down"] = False
+    with page.expect_response(lambda answer: answer.request.method == "PATCH" and answer.ok):
+        page.evaluate("window.dispatchEvent(new Event('online'))")  # the outbox sends it
+    page.locator(".pin-form").get_by_label("Notes").fill("Above the platform")
+    with page.expect_response(lambda answer: answer.request.method == "PATCH") as corrected:
+        page.get_by_role("button", name="Save").click()
+    assert corrected.value.status == 200
+    stored = db("SELECT operator, notes, version FROM devices WHERE id = :id", id=device_id).one()
+    assert tuple(stored) == ("SNCF", "Above the platform", 3)
+    quiet.close()
 
 
 def offline_beside_a_camera(phone, as_user, moderator, camera_east: float):

@@ -163,9 +163,15 @@ def test_districts_are_served_with_the_credit_of_their_source_only(client, isola
         one.headers["Link"]
         == '<https://www.etalab.gouv.fr/licence-ouverte-open-licence/>; rel="license"'
     )
-    # A page further on credits its own districts (the one after P in code order: none left).
-    both = client.get("/api/v1/districts?limit=1").get_json()
-    assert "Ville de Paris" not in str(both["links"]) and "IGN" in str(both["links"])
+    # Pages in code order credit their own districts: L's first, then P's after the cursor.
+    first = client.get("/api/v1/districts?limit=1").get_json()
+    credited = [link["title"] for link in first["links"] if link["rel"] == "license"]
+    assert credited == ["IGN (Licence Ouverte 2.0)"]
+    [after] = [link["href"] for link in first["links"] if link["rel"] == "next"]
+    second = client.get(after.removeprefix("http://localhost")).get_json()
+    credited = [link["title"] for link in second["links"] if link["rel"] == "license"]
+    assert [f["id"] for f in second["features"]] == ["P"]
+    assert credited == ["Ville de Paris (ODbL 1.0)"]
 
 
 def test_tolerance_in_metres_simplifies_the_geometry(client, areas):

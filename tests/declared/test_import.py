@@ -46,6 +46,7 @@ def test_a_geojson_list_is_stored_with_its_provenance_and_fields(isolated, db, t
             # that is no day of 1950 to 2099 is none.
             site("A3", LON + 0.02, kinds="camera", since="40917"),
             site("A4", LON + 0.03, kinds="camera", since="7"),
+            site("A5", LON + 0.04, kinds="camera", since="69003"),  # a day to come: a postcode
         ],
     )
     report = load_sites(
@@ -56,7 +57,11 @@ def test_a_geojson_list_is_stored_with_its_provenance_and_fields(isolated, db, t
         address_field="addr",
         commissioned_field="since",
     )
-    assert (report.version, report.sites) == (1, 4)
+    assert (report.version, report.sites, sorted(report.added)) == (
+        1,
+        5,
+        ["A1", "A2", "A3", "A4", "A5"],
+    )
     dataset = db("SELECT * FROM declared_datasets WHERE name = 'test-list'").one()
     assert dataset.publisher == "Test prefecture"
     assert dataset.licence == "Licence Ouverte"
@@ -80,6 +85,7 @@ def test_a_geojson_list_is_stored_with_its_provenance_and_fields(isolated, db, t
     assert (second.commissioned, second.commissioned_on) == ("inconnue", None)
     assert (rows["A3"].commissioned, str(rows["A3"].commissioned_on)) == ("40917", "2012-01-09")
     assert (rows["A4"].commissioned, rows["A4"].commissioned_on) == ("7", None)
+    assert rows["A5"].commissioned_on is None
 
 
 def write_csv(path, rows, delimiter=";") -> str:

@@ -304,9 +304,9 @@ export async function showAccount(db, { said = null } = {}) {
       const drop = element("button", { type: "button", class: "secondary", onclick: leave(everywhere, unsent) }, t("discardUnsent"));
       // Those refused do not go by themselves at the next sign-in: they wait to be resolved.
       const refused = unsent.filter((item) => item.state === "refused").length;
-      const said = [[unsent.length - refused, "unsentAtSignOut"], [refused, "refusedAtSignOut"]]
+      const warning = [[unsent.length - refused, "unsentAtSignOut"], [refused, "refusedAtSignOut"]]
         .filter(([count]) => count).map(([count, key]) => t(key, { count })).join(" ");
-      message.replaceChildren(notice(said), element("p", { class: "actions" }, keep, drop));
+      message.replaceChildren(notice(warning), element("p", { class: "actions" }, keep, drop));
     });
   }
   const box = element("div", { class: "stack" },

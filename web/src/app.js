@@ -24,19 +24,24 @@ translatePage();
 const languageSelect = document.getElementById("language");
 languageSelect.value = currentLanguage();
 languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
-// The header's menu on a phone (app.css): a disclosure, closed again by Escape.
+// The header's menu on a phone (app.css): a disclosure, closed again by Escape (only: a sheet
+// open under it stays). Open, it takes a row of the map's height, which Leaflet is told.
 const menuButton = document.getElementById("menu-button");
 const more = document.getElementById("more");
 const openMenu = (open) => {
   menuButton.setAttribute("aria-expanded", String(open));
   more.classList.toggle("open", open);
+  mapApi.map.invalidateSize();
 };
 menuButton.addEventListener("click", () => openMenu(menuButton.getAttribute("aria-expanded") !== "true"));
-more.addEventListener("keydown", (event) => {
-  if (event.key !== "Escape" || !more.classList.contains("open")) return;
-  openMenu(false);
-  menuButton.focus();
-});
+for (const control of [menuButton, more]) {
+  control.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !more.classList.contains("open")) return;
+    event.stopPropagation();
+    openMenu(false);
+    menuButton.focus();
+  });
+}
 
 const queue = createOutbox(db, withOwnToken(sendOperation), { owner: async () => session()?.userId ?? null, forget: forgetWhatWasSent });
 // Every module flushes through this: what the server accepted is drawn at once, and a pin

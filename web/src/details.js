@@ -203,13 +203,17 @@ async function showQueued(feature, { mapApi, outbox, message }) {
   // its device still withdrawn by its author: before, only Discard was offered, and a second
   // change meant typing the first again.
   const actions = item.type === "pin" ? queuedPinActions(item, { mapApi, outbox })
-    : item.type === "edit" ? [
+    : item.type === "edit" && !UNCORRECTABLE.has(item.problem?.status) ? [
       element("button", { type: "button", onclick: () => startPinning({ mapApi, outbox, device: feature, etag: item.etag, queuedEdit: item }) }, t("correctChange")),
       ...(withdrawnByAuthor(feature) ? [withdrawButton(feature, outbox)] : []),
       discard,
     ] : [discard];
   message.replaceChildren(state, element("p", { class: "actions" }, ...actions));
 }
+
+// Refusals a corrected edit would meet again: not allowed, the device gone, or changed
+// meanwhile (the outbox applies it over the new version).
+const UNCORRECTABLE = new Set([403, 404, 410, 412]);
 
 // A pin awaiting review is its author's to withdraw; moderators edit it, not withdraw it as
 // one's own.

@@ -404,7 +404,8 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
     const copy = held.blob && held.blob !== waiting?.photo ? await keptCopy(held.blob) : held.blob;
     const photoFields = {
       photo: copy, photoId: held.id, photoKey: copy ? (copy === held.blob ? heldKey : crypto.randomUUID()) : null,
-      ...(handedOver ? { handedOverKey: handedOver } : {}),
+      // None: a correction saved after its upload ended does not wait for it again.
+      handedOverKey: handedOver,
     };
     if (device) {
       // Only what the contributor changed: applied over a version changed meanwhile, the edit
@@ -420,13 +421,17 @@ export async function startPinning({ mapApi, outbox, device = null, etag = null,
         patch: { ...queuedEdit.patch, ...patch, properties: { ...queuedEdit.patch.properties, ...patch.properties } },
         ...photoFields,
       });
-      // Sent meanwhile (or a plain edit): this one goes after it, applied over its version.
+      // Sent meanwhile: this one goes after it, over the version it made (no ETag: the device
+      // as this form showed it is checked instead), its photo not sent twice.
       if (!corrected) {
-        const sentPhoto = queuedEdit && !newPhoto; // gone with the edit sent: not sent twice
-        await outbox.add({ type: "edit", owner: author, deviceId: device.id, kind: props.kind, etag, seenContent: contentOf(device), patch, ...(sentPhoto ? {} : photoFields) });
+        const sentPhoto = queuedEdit && !newPhoto;
+        await outbox.add({
+          type: "edit", owner: author, deviceId: device.id, kind: props.kind, etag: queuedEdit ? null : etag,
+          seenContent: contentOf(device), patch, ...(sentPhoto ? {} : photoFields),
+        });
       }
       // The photo a pass had sent for the edit corrected, replaced or removed: deleted.
-      if (corrected && firstPhoto.id && held.id !== firstPhoto.id) forgetPhoto(firstPhoto.id);
+      if (firstPhoto.id && held.id !== firstPhoto.id) forgetPhoto(firstPhoto.id);
     } else {
       const chosen = Object.fromEntries(Object.entries(properties()).filter(([, value]) => value !== null));
       const feature = {

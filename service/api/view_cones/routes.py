@@ -43,7 +43,7 @@ class DeviceViewConeViews(MethodView):
         if row is None or not may_see(row.review_status, row.created_by, current_viewer()):
             raise NotFound(f"No device has the id {device_id}.", field="device_id")
         if row.deleted_at is not None:
-            raise device_gone(device_id, row.deleted_at, row.merged_into)
+            raise device_gone(device_id, row.deleted_at, row.merged_into, "device_id")
         if row.kind not in vocab.CAMERA_KINDS:
             raise NotFound(
                 f"Device {device_id} is a {row.kind}: it has no view cone.", field="device_id"
