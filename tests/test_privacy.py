@@ -180,7 +180,8 @@ def test_no_address_agent_or_secret_in_any_log_or_table_after_a_hostile_session(
         slow = [connect(port), connect(port)]
         slow[0].sendall(b"GET /api/v1/me HTTP/1.1\r\nUser-Agent: " + AGENT.encode())
         slow[1].sendall(
-            b"POST /api/v1/devices HTTP/1.1\r\nHost: vigie\r\nContent-Type: application/geo+json\r\n"
+            b"POST /api/v1/devices HTTP/1.1\r\nHost: vigie\r\n"
+            + b"Content-Type: application/geo+json\r\n"
             + f"Authorization: Bearer {token}\r\nContent-Length: 500\r\n\r\n{{".encode()
         )
         for raw in malformed_requests(token):
