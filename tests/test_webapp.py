@@ -3643,9 +3643,11 @@ def test_a_correction_of_an_edit_sent_meanwhile_goes_after_it(phone, db, as_user
     down = {"type": "about:blank", "title": "Service Unavailable", "status": 503}
     quiet.context.route(
         f"**/api/v1/devices/{device_id}",
-        lambda route: route.fulfill(status=503, json=down)
-        if route.request.method == "PATCH" and server["down"]
-        else route.fallback(),
+        lambda route: (
+            route.fulfill(status=503, json=down)
+            if route.request.method == "PATCH" and server["down"]
+            else route.fallback()
+        ),
     )
     page.locator(".leaflet-marker-icon[title^='sensor']").click()
     page.locator("#sheet").get_by_role("button", name="Edit").click()
