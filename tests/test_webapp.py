@@ -654,15 +654,17 @@ def test_a_photo_the_outbox_sent_for_a_refused_pin_is_deleted_once_removed(
     correction without the photo deletes that photo, rather than leave it loose there."""
     existing = moderator.post("/api/v1/devices", json=feature(HERE["longitude"], HERE["latitude"]))
     assert existing.status_code == 201
-    page = phone.open()
+    page = phone.open("#19/48.8566/2.3522")
     phone.sign_in(contributor)
     phone.pin(kind="camera", photo=images.plain_photo())
     sheet = page.locator("#sheet")
     expect(sheet.get_by_role("heading", name="Already pinned?")).to_be_visible()
     [photo] = db("SELECT id FROM photos WHERE device_id IS NULL").scalars().all()
     sheet.get_by_role("button", name="Close").click()
-    page.locator(".leaflet-marker-icon .pin.refused").click()
-    page.locator("#sheet").get_by_role("button", name="Correct this pin").click()
+    # Grouped with the camera it may duplicate, at its spot.
+    page.get_by_role("button", name=re.compile("^Cluster of 2 devices: ")).click()
+    sheet.get_by_role("button", name=re.compile(r"^camera — .*refused pin")).click()
+    sheet.get_by_role("button", name="Correct this pin").click()
     form = page.locator(".pin-form")
     form.get_by_role("button", name="Remove this photo").click()
     with page.expect_response(lambda answer: answer.request.method == "DELETE") as deleted:
@@ -2975,6 +2977,31 @@ def test_a_refused_vote_says_so_and_leaves_no_dead_end(phone, db, moderator, con
     assert [error for error in phone.errors if "status of 409" not in error] == []
 
 
+def test_online_a_refused_duplicate_joins_the_device_at_its_spot(phone, moderator, contributor):
+    """Refused as a likely duplicate 0 m from a camera, the pin was drawn over it: a tap
+    reached one of the two only. Online too, they are grouped at their spot, whose list
+    names both, each with its state."""
+    assert moderator.post("/api/v1/devices", json=feature(2.3522, 48.8566)).status_code == 201
+    page = phone.open("#19/48.8566/2.3522")
+    phone.sign_in(contributor)
+    refused_as_a_duplicate(phone)
+    group = page.get_by_role("button", name=re.compile("^Cluster of 2 devices: "))
+    expect(group).to_have_attribute(
+        "title", re.compile(r"^Cluster of 2 devices: 2 cameras \(1 with changes not sent yet\)$")
+    )
+    expect(page.locator(".leaflet-marker-icon")).to_have_count(1)
+    expect(page.locator("#status")).to_have_text(
+        re.compile("^1 device in view .* and 1 pin of yours not sent yet$")
+    )
+    group.click()
+    sheet = page.locator("#sheet")
+    expect(sheet.locator(".cluster-devices button")).to_have_count(2)
+    sheet.get_by_role("button", name=re.compile(r"^camera — .*refused pin")).click()
+    expect(sheet.get_by_role("alert")).to_contain_text("already pinned close by")
+    expect(sheet.get_by_role("button", name="Correct this pin")).to_be_visible()
+    assert [error for error in phone.errors if "status of 409" not in error] == []
+
+
 def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
     phone, db, moderator, contributor, as_user
 ):
@@ -2987,9 +3014,8 @@ def test_a_shared_phone_keeps_each_accounts_unsent_pins_to_itself(
     phone.sign_in(contributor)
     sheet = refused_as_a_duplicate(phone)
     expect(page.locator("#outbox-button")).to_contain_text("1 change refused")
-    refused_pin = page.locator(
-        ".leaflet-marker-icon[title='camera — refused pin (see the outbox)']"
-    )
+    # Grouped with the camera it may duplicate, at its spot.
+    refused_pin = page.locator(".leaflet-marker-icon[title$='(1 with changes not sent yet)']")
     expect(refused_pin).to_have_count(1)
     page.get_by_role("button", name="Account", exact=True).click()
     sheet.get_by_role("button", name="Sign out", exact=True).click()

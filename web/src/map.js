@@ -403,6 +403,12 @@ export function createMap({ basemap, db, onSelect }) {
   // so that devices pinned at one spot are one marker to choose from, not markers stacked
   // under the top one.
   function groupedAsOnline(features) {
+    const cells = featuresByCell(features);
+    return [...cells.values()].map((members) => (members.length === 1 ? members[0] : clusterOf(members)));
+  }
+
+  // FEATURES by the server's cell of the current zoom that holds them.
+  function featuresByCell(features) {
     const zoom = map.getZoom();
     const cell = zoom < DETAIL_ZOOM ? CELL_PX : DETAIL_CELL_PX;
     const cells = new Map();
@@ -413,7 +419,24 @@ export function createMap({ basemap, db, onSelect }) {
       if (cells.has(key)) cells.get(key).push(feature);
       else cells.set(key, [feature]);
     }
-    return [...cells.values()].map((members) => (members.length === 1 ? members[0] : clusterOf(members)));
+    return cells;
+  }
+
+  // Online, the contributor's pins not sent yet (or refused) at the spot of a device the server
+  // drew alone join it in a group, as offline: drawn apart, one stood over the device (a pin
+  // refused as its duplicate, 0 m away), which no tap then reached. A spot the server groups
+  // already keeps its own cluster, the pin drawn beside it.
+  function withPinsAtTheirSpot(features, pins) {
+    const shownPins = [...pins.values()].map((pin) => pin.feature).filter((pin) => shownKinds.has(pin.properties.kind));
+    if (!shownPins.length) return features;
+    const alone = features.filter((feature) => !feature.properties.cluster && !pins.has(feature.id));
+    const spots = featuresByCell([...alone, ...shownPins]);
+    const grouped = new Map();
+    for (const members of spots.values()) {
+      const [first, ...rest] = members;
+      if (rest.length && !pins.has(first.id)) grouped.set(first.id, clusterOf(members.map(asOnPhone)));
+    }
+    return features.map((feature) => grouped.get(feature.id) ?? feature);
   }
 
   function clusterOf(members) {
@@ -434,14 +457,15 @@ export function createMap({ basemap, db, onSelect }) {
     let clusters = 0;
     // Offline, grouped as the server groups online: the kinds shown only, counted so; a device
     // changed on the phone where it will be once sent, and the contributor's pins not sent
-    // yet. One that a cluster groups is not drawn apart by drawPending, over the cluster's
-    // count: the cluster says it holds changes (a pin not sent yet is still counted apart).
+    // yet (online, those at a device's spot: withPinsAtTheirSpot). One that a cluster groups
+    // is not drawn apart by drawPending, over the cluster's count: the cluster says it holds
+    // changes (a pin not sent yet is still counted apart).
     const groupedBefore = [...changesInClusters].join();
-    const pins = offline ? unsentPins() : new Map();
+    const pins = unsentPins();
     const shown = offline
       ? groupedAsOnline([...features.map(asOnPhone),
         ...[...pins.values()].map((pin) => pin.feature)].filter((feature) => shownKinds.has(feature.properties.kind)))
-      : features;
+      : withPinsAtTheirSpot(features, pins);
     changesInClusters = new Set(shown.flatMap((feature) => feature.members ?? []).map((member) => member.id)
       .filter((id) => changedOnPhone.has(id) || pins.has(id)));
     for (const feature of shown) {
@@ -624,8 +648,8 @@ export function createMap({ basemap, db, onSelect }) {
   }
 
   function showPending(items) {
-    // What the last draw grouped of the outbox: the devices it changes, offline its pins too.
-    const grouped = () => [...changedOnPhone.keys(), ...(lastDraw?.[1].offline ? unsentPins().keys() : [])].join();
+    // What the last draw may group of the outbox: the devices it changes, and its pins.
+    const grouped = () => [...changedOnPhone.keys(), ...unsentPins().keys()].join();
     const before = grouped();
     outboxItems = items;
     applyOutboxChanges();
