@@ -23,17 +23,17 @@ memory_settings()
 # Requests gunicorn refuses itself (too long, malformed) get problem+json, not an HTML page.
 answer_server_errors_as_problems(vigie_config.CORS_ORIGINS)
 
-bind = f"127.0.0.1:{env_int('PORT', 5000)}"
+bind = f"127.0.0.1:{env_int('PORT', 5000, minimum=1, maximum=65535)}"
 # Vigie is run by its process manager, not gunicornc: no control socket, which two nodes on
 # one machine would otherwise share (each removing it when it stops).
 control_socket_disable = True
 # gunicorn reads WEB_CONCURRENCY too, before this file, and refuses a value that is no number.
-workers = env_int("WEB_CONCURRENCY", multiprocessing.cpu_count())
+workers = env_int("WEB_CONCURRENCY", multiprocessing.cpu_count(), minimum=1)
 # A sync worker is held whole by a client that sends its body slowly, until `timeout` kills it:
 # two such clients stalled a two-worker server for 30 s. A thread of a gthread worker is all a
 # slow client holds; the worker goes on serving with its other threads.
 worker_class = "gthread"
-threads = env_int("GUNICORN_THREADS", 8)
+threads = env_int("GUNICORN_THREADS", 8, minimum=1)
 # A worker that stops answering its master for this long is restarted.
 timeout = 30
 # gunicorn's ceiling for the request line (default 4094): OGC API filters ride in the URL, and

@@ -73,16 +73,21 @@ def env_secret_key() -> str | None:
     return key or None
 
 
-def env_int(name: str, default: int) -> int:
-    """The whole number in the environment variable NAME, else DEFAULT; any other value stops
-    the start with the setting named, not a bare traceback."""
+def env_int(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    """The whole number in the environment variable NAME, else DEFAULT; any other value, or one
+    out of MINIMUM..MAXIMUM, stops the start with the setting named, not a bare traceback (or,
+    for TRUSTED_PROXIES=-1, a 500 to every request with X-Forwarded-For)."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise SystemExit(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum or (maximum is not None and number > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+        raise SystemExit(f"{name} must be {bounds}, not {number}")
+    return number
 
 
 def listed(setting: str) -> list[str]:
@@ -105,9 +110,12 @@ def env_rate_limit(name: str, default: str) -> str:
     return value
 
 
-def env_number(name: str, default: float) -> float:
+def env_number(
+    name: str, default: float, minimum: float = 0, maximum: float | None = None
+) -> float:
     """The number in the environment variable NAME, else DEFAULT; any other value (NaN and
-    infinities included) stops the start with the setting named."""
+    infinities included), or one out of MINIMUM..MAXIMUM, stops the start with the setting
+    named."""
     value = os.environ.get(name, "").strip()
     if not value:
         return float(default)
@@ -117,6 +125,11 @@ def env_number(name: str, default: float) -> float:
         number = math.nan
     if not math.isfinite(number):
         raise SystemExit(f"{name} must be a number, not {value!r}")
+    if number < minimum or (maximum is not None and number > maximum):
+        bounds = (
+            f"from {minimum:g} to {maximum:g}" if maximum is not None else f"{minimum:g} or more"
+        )
+        raise SystemExit(f"{name} must be {bounds}, not {value}")
     return number
 
 
@@ -174,7 +187,7 @@ class Config:
         env = os.environ
         self.DATABASE_URL = database_url(env.get("DATABASE_URL") or default_database_url())
         self.SECRET_KEY = env_secret_key() or local_secret_key()
-        self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 5)
+        self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 5, minimum=1)
         # The longest a statement waits for a lock another holds (a migration's ALTER TABLE, a
         # VACUUM FULL, a restore): beyond, the request is a 503 rather than a hang.
         self.DB_LOCK_TIMEOUT_MS = env_int("DB_LOCK_TIMEOUT_MS", 5000)
@@ -185,14 +198,14 @@ class Config:
         self.REPLICA_MAX_LAG_SECONDS = env_number("REPLICA_MAX_LAG_SECONDS", 5)
         self.REPLICA_CHECK_SECONDS = env_number("REPLICA_CHECK_SECONDS", 1)
         # Request bodies larger than this are refused with 413 before being read.
-        self.MAX_CONTENT_LENGTH = env_int("MAX_JSON_BYTES", 4 * 1024 * 1024)
+        self.MAX_CONTENT_LENGTH = env_int("MAX_JSON_BYTES", 4 * 1024 * 1024, minimum=1)
         # A request holding an Idempotency-Key without an answer after this long is over (its
         # answer could not be stored): a retry runs it again. Longer than any request may run.
         self.IDEMPOTENCY_IN_FLIGHT_SECONDS = env_int("IDEMPOTENCY_IN_FLIGHT_SECONDS", 60)
         # The longest an OGC page with a client's filter (CQL2, property values) may compute.
         self.FILTER_TIMEOUT_MS = env_int("FILTER_TIMEOUT_MS", 5000)
         # Accounts and moderation.
-        self.TOKEN_LIFETIME_DAYS = env_int("TOKEN_LIFETIME_DAYS", 90)
+        self.TOKEN_LIFETIME_DAYS = env_int("TOKEN_LIFETIME_DAYS", 90, minimum=1)
         # A deleted account's pseudonym is nobody else's for this long (0: free at once).
         self.DELETED_USERNAME_RESERVED_DAYS = env_int("DELETED_USERNAME_RESERVED_DAYS", 90)
         self.TRUSTED_AFTER_APPROVED_PINS = env_int("TRUSTED_AFTER_APPROVED_PINS", 5)
@@ -214,9 +227,9 @@ class Config:
         self.RATE_LIMIT_AUTH = env_rate_limit("RATE_LIMIT_AUTH", "10 per minute")
         self.RATE_LIMIT_LOGIN_FAILURES = env_rate_limit("RATE_LIMIT_LOGIN_FAILURES", "20 per hour")
         # Photos: the largest upload accepted, and the largest decoded image (decompression bombs).
-        self.PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 25 * 1024 * 1024)
-        self.PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 64_000_000)
-        self.PHOTO_DECODES_PER_WORKER = env_int("PHOTO_DECODES_PER_WORKER", 1)
+        self.PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
+        self.PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 64_000_000, minimum=1)
+        self.PHOTO_DECODES_PER_WORKER = env_int("PHOTO_DECODES_PER_WORKER", 1, minimum=1)
         self.PHOTO_LOOSE_MAX = env_int("PHOTO_LOOSE_MAX", 50)
         self.PHOTO_DECODE_WAIT_SECONDS = env_int("PHOTO_DECODE_WAIT_SECONDS", 30)
         # Uploads never attached to a device are removed by `flask photos clean-orphans`.
@@ -250,7 +263,7 @@ class Config:
         self.VIEW_RADII = env.get("VIEW_RADII", "fixed=30,dome=20,panning=50")
         view_radii(self.VIEW_RADII)  # checked now, read per request
         self.VIEW_DEFAULT_RADIUS_M = env_number("VIEW_DEFAULT_RADIUS_M", 30)
-        self.VIEW_DEFAULT_FOV = env_number("VIEW_DEFAULT_FOV", 60)
+        self.VIEW_DEFAULT_FOV = env_number("VIEW_DEFAULT_FOV", 60, minimum=1, maximum=360)
         # Credit served with statistics for the device data itself.
         self.DEVICES_ATTRIBUTION = env.get("DEVICES_ATTRIBUTION", "Vigie contributors")
         self.DEVICES_LICENCE = env.get("DEVICES_LICENCE", "ODbL 1.0")

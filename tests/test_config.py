@@ -1,8 +1,11 @@
 """Settings read from the environment: every spelling either read as meant or refused by name."""
 
+import subprocess
+import sys
+
 import pytest
 
-from service.config import Config
+from service.config import PROJECT_DIR, Config
 
 
 @pytest.mark.parametrize(
@@ -29,6 +32,46 @@ def test_a_distance_that_is_no_number_stops_the_start_naming_it(monkeypatch, val
     monkeypatch.setenv("MERGE_DISTANCE_M", value)
     with pytest.raises(SystemExit, match="MERGE_DISTANCE_M must be a number"):
         Config()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        # A 500 to every request carrying X-Forwarded-For (ProxyFix's index out of range).
+        ("TRUSTED_PROXIES", "-1", "TRUSTED_PROXIES must be 0 or more, not -1"),
+        # Tokens already expired as they are given.
+        ("TOKEN_LIFETIME_DAYS", "-5", "TOKEN_LIFETIME_DAYS must be 1 or more, not -5"),
+        ("DB_POOL_SIZE", "0", "DB_POOL_SIZE must be 1 or more, not 0"),
+        ("CONFIRMATION_INTERVAL_DAYS", "-3", "CONFIRMATION_INTERVAL_DAYS must be 0 or more"),
+        ("VIEW_DEFAULT_FOV", "720", "VIEW_DEFAULT_FOV must be from 1 to 360, not 720"),
+        ("MERGE_DISTANCE_M", "-1", "MERGE_DISTANCE_M must be 0 or more, not -1"),
+    ],
+)
+def test_a_number_out_of_its_range_stops_the_start_naming_it(monkeypatch, name, value, said):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit, match=said):
+        Config()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be 1 or more, not 0"),
+        ("GUNICORN_THREADS", "0", "GUNICORN_THREADS must be 1 or more, not 0"),
+    ],
+)
+def test_gunicorns_numbers_out_of_range_stop_it_naming_them(monkeypatch, name, value, said):
+    """No worker, the master waited with requests hanging; no thread, each worker died with a
+    traceback."""
+    monkeypatch.setenv(name, value)
+    read = subprocess.run(
+        [sys.executable, "-c", "import runpy; runpy.run_path('gunicorn.conf.py')"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert read.returncode == 1 and read.stderr.strip().endswith(said), read.stderr
 
 
 @pytest.mark.parametrize("value", ["garbage", "fixed=thirty", "=30", "dome=-5", "fixed=nan"])
