@@ -88,7 +88,10 @@ def may_see_photo(
     listed = photo.device_id is not None and is_public(photo.review_status)
     if not listed and not may_see_upload(photo.uploaded_by, viewer):
         return False
-    return photo.device_id is None or may_see(review_status, created_by, viewer)
+    # One's own photo, whatever became of its pin: one a moderator withdrew (rejected after
+    # its approval), which its sender no longer sees, is still theirs to take back.
+    sent_by_viewer = viewer.id is not None and photo.uploaded_by == viewer.id
+    return photo.device_id is None or sent_by_viewer or may_see(review_status, created_by, viewer)
 
 
 def photo_review_status(device_review_status: str, uploader_trusted: bool) -> str:

@@ -657,6 +657,29 @@ class TestDelete:
         assert author.delete(f"/api/v1/photos/{photo['id']}").status_code == 204
         assert count_photos(db) == 0 and stored_keys() == before
 
+    def test_a_photo_of_a_pin_a_moderator_withdrew_is_still_its_senders_to_delete(
+        self, as_user, moderator, db, stored_keys
+    ):
+        """Approved, then rejected on a second look (withdrawn): the pin is no longer its
+        photo's sender's to see, and the photo (a face caught by mistake) was a 404 to them."""
+        sender = as_user()
+        before = stored_keys()
+        device = pin(moderator)
+        url = f"/api/v1/devices/{device['id']}/photos"
+        photo = upload(sender, images.plain_photo(colour=(14, 58, 92)), url=url).get_json()
+        review = f"/api/v1/photos/{photo['id']}/review"
+        assert moderator.post(review, json={"decision": "approve"}).status_code == 200
+        withdraw = {"decision": "reject", "reason": "It shows a face."}
+        etag = moderator.get(f"/api/v1/devices/{device['id']}").headers["ETag"]
+        rejected = moderator.post(
+            f"/api/v1/devices/{device['id']}/review", json=withdraw, headers={"If-Match": etag}
+        )
+        assert rejected.status_code == 200, rejected.get_json()
+        assert sender.get(f"/api/v1/devices/{device['id']}").status_code == 404
+        assert sender.get(f"/api/v1/photos/{photo['id']}").status_code == 200
+        assert sender.delete(f"/api/v1/photos/{photo['id']}").status_code == 204
+        assert count_photos(db) == 0 and stored_keys() == before
+
     def test_delete_removes_the_photo_and_its_files(self, client, db, stored_keys):
         before = stored_keys()
         photo = uploaded(client, images.plain_photo(colour=(77, 66, 55)))
