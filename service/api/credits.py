@@ -139,13 +139,20 @@ def ascii_text(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
+def credit_lines(credits: list[dict]) -> dict[str, str]:
+    """The sources' names, and their licences, each once: two lines, as headers and a file's
+    metadata give them."""
+    names = dict.fromkeys(c["attribution"] for c in credits if c.get("attribution"))
+    licences = sorted({c["licence"] for c in credits if c.get("licence")})
+    return {"attribution": "; ".join(names), "licence": "; ".join(licences)}
+
+
 def with_credit_headers(response: Response, credits: list[dict]) -> Response:
     """RESPONSE naming its sources in `X-Attribution` and `X-Licence`, with a `Link:
     rel="license"` per licence, for clients that read no body (CSV, tiles)."""
-    names = dict.fromkeys(c["attribution"] for c in credits if c.get("attribution"))
-    licences = sorted({c["licence"] for c in credits if c.get("licence")})
-    response.headers["X-Attribution"] = ascii_text("; ".join(names))
-    response.headers["X-Licence"] = ascii_text("; ".join(licences))
+    lines = credit_lines(credits)
+    response.headers["X-Attribution"] = ascii_text(lines["attribution"])
+    response.headers["X-Licence"] = ascii_text(lines["licence"])
     for href in dict.fromkeys(licence["href"] for licence in licence_links(credits)):
         response.headers.add("Link", f'<{href}>; rel="license"')
     return response

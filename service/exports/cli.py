@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 from flask import current_app
 
+from ..api.credits import credit_lines, openstreetmap_credits
 from ..commands import CommandGroup
 from ..geo.exports import select_district_rows, select_public_device_rows
 from .geopackage import Layer, write_geopackage
@@ -13,9 +14,11 @@ export_cli = CommandGroup("export", help="Files of the public data.")
 
 
 def export_layers() -> list[Layer]:
-    """The public devices (credited as the configuration says) and the districts."""
+    """The public devices (credited as the configuration says, and OpenStreetMap's
+    contributors when some came from it, as the API's downloads are) and the districts."""
     config = current_app.config
-    credit = {"attribution": config["DEVICES_ATTRIBUTION"], "licence": config["DEVICES_LICENCE"]}
+    ours = {"attribution": config["DEVICES_ATTRIBUTION"], "licence": config["DEVICES_LICENCE"]}
+    credit = credit_lines([ours, *openstreetmap_credits()])
     return [
         Layer("devices", "Point", select_public_device_rows(), credit),
         Layer("districts", "MultiPolygon", select_district_rows()),

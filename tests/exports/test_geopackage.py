@@ -107,6 +107,23 @@ def test_the_public_devices_with_their_properties_and_positions(app, public_data
     assert info["layer_metadata"] == {"attribution": "Vigie contributors", "licence": "ODbL 1.0"}
 
 
+def test_devices_from_openstreetmap_are_credited_to_its_contributors(
+    app, committed, public_data, tmp_path
+):
+    """The ODbL asks it wherever they are published: the API's downloads said so, the file
+    this command writes did not."""
+    with committed.begin() as connection:
+        connection.execute(
+            text("UPDATE devices SET osm_id = 42 WHERE id = :id"), {"id": public_data[0]["id"]}
+        )
+    path = tmp_path / "vigie.gpkg"
+    assert export(app, path).exit_code == 0
+    assert pyogrio.read_info(path, layer="devices")["layer_metadata"] == {
+        "attribution": "Vigie contributors; © OpenStreetMap contributors",
+        "licence": "ODbL 1.0",
+    }
+
+
 def test_the_districts_with_their_geometry(app, committed, public_data, tmp_path):
     path = tmp_path / "vigie.gpkg"
     assert export(app, path).exit_code == 0
