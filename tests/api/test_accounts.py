@@ -251,6 +251,29 @@ class TestMe:
         assert history["revisions"][0]["author"] is None
         assert contributor.get("/api/v1/me").status_code == 401
 
+    def test_deleting_the_account_forgets_the_answers_kept_for_others_that_name_it(
+        self, as_user, db
+    ):
+        """An admin's change of its role, replayable under the admin's Idempotency-Key, kept
+        the deleted account's pseudonym in clear; the admin's other answers stay."""
+        admin, leaving = as_user("admin"), as_user()
+        name = leaving.user.username
+        granted = admin.put(
+            f"/api/v1/users/{name}/role",
+            json={"role": "moderator"},
+            headers={"Idempotency-Key": "role-of-the-leaving-one"},
+        )
+        assert granted.status_code == 200
+        kept = admin.post(
+            "/api/v1/devices", json=feature(2.35, 48.85), headers={"Idempotency-Key": "pin"}
+        )
+        assert kept.status_code == 201
+        assert leaving.delete("/api/v1/me", json=PASSWORD).status_code == 204
+        keys = db("SELECT key FROM idempotent_requests").scalars().all()
+        assert keys == ["pin"]
+        stored = db("SELECT string_agg(encode(body, 'escape'), '') FROM idempotent_requests")
+        assert name not in (stored.scalar_one() or "")
+
     def test_deleting_the_account_asks_its_password_again(self, as_user, db):
         """A token alone (left on a seized phone) cannot erase an account and reserve its
         pseudonym: the password is asked, and a wrong one counts as a wrong login."""

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import orjson
 from flask import Response, g
 from flask.views import MethodView
-from sqlalchemy import delete, select
+from sqlalchemy import LargeBinary, bindparam, delete, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ... import auth, idempotency
@@ -172,6 +172,16 @@ class MeViews(MethodView):
         auth.keep_an_admin(user)
         auth.reserve_username(user.username)
         session.execute(delete(IdempotentRequest).where(IdempotentRequest.scope == str(user.id)))
+        # And the answers kept for others that name it (an admin's change of its role, its
+        # registration, kept under its address's key): the name was left there in clear.
+        named = b'"username":' + orjson.dumps(user.username)
+        session.execute(
+            delete(IdempotentRequest).where(
+                text("position(:named in idempotent_requests.body) > 0").bindparams(
+                    bindparam("named", named, type_=LargeBinary)
+                )
+            )
+        )
         # Uploads never attached were shared with nobody: they go now, not at the next
         # clean-orphans run. Locked as a device's save would lock them.
         loose = session.scalars(
