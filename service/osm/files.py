@@ -18,6 +18,8 @@ class OsmFileError(ValueError):
 
 
 def node_from(element_id, version, lat, lon, tags) -> OsmNode:
+    if not isinstance(tags or {}, dict):
+        raise OsmFileError(f"node {element_id}: its tags are not an object of keys and values")
     try:
         node = OsmNode(
             id=int(element_id),

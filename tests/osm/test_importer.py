@@ -276,6 +276,8 @@ GOOD_XML = "<node id='5' lat='45' lon='2'><tag k='man_made' v='surveillance'/></
         ('{"version": 0.6}', "no Overpass `elements`"),
         (f'[{GOOD}, {{"type": "node", "id": 1, "lat": 91, "lon": 2}}]', "not on Earth"),
         (f'[{GOOD}, {{"type": "node", "id": "x", "lat": 45, "lon": 2}}]', "node x"),
+        # Tags as a list: a traceback (AttributeError) before.
+        (f'[{GOOD}, {{"type": "node", "id": 3, "lat": 45, "lon": 2, "tags": ["a"]}}]', "node 3"),
         (f"<osm>{GOOD_XML}<node id='1' lat='45' lon='2'>", "not valid OSM XML"),
     ],
 )
