@@ -19,7 +19,13 @@ from psycopg import OperationalError as DriverOperationalError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from webargs.flaskparser import FlaskParser, abort
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+    SecurityError,
+)
 from werkzeug.routing import BaseConverter, Map, Rule, UUIDConverter
 
 from .errors import (
@@ -744,7 +750,13 @@ def refuse_malformed_hosts():
     # the server listens on. HTTP/1.0 has none to send, and gets that address.
     if host is None and request.environ.get("SERVER_PROTOCOL") != "HTTP/1.0":
         raise InvalidInput("An HTTP/1.1 request names its host in a Host header.", field="Host")
-    if host is not None and not request.host and not CONTAINER_NAME.fullmatch(host):
+    try:
+        named = request.host
+    except SecurityError:  # not one of TRUSTED_HOSTS: a 400 that named nothing
+        raise InvalidInput(
+            "The Host header names a host this server does not answer to.", field="Host"
+        ) from None
+    if host is not None and not named and not CONTAINER_NAME.fullmatch(host):
         raise InvalidInput("The Host header is not a host name (and port).", field="Host")
     # A label of more than 63 characters, or a name of more than 253, is no DNS name: Werkzeug
     # routes such a Host nowhere, a 400 that named nothing.

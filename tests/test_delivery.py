@@ -283,6 +283,11 @@ def test_a_host_not_trusted_is_refused(database_url, monkeypatch):
     client = app.test_client()
     refused = client.get("/api/v1/kinds", headers={"Host": "evil.example"})
     assert refused.status_code == 400 and refused.mimetype == "application/problem+json"
+    assert refused.get_json()["errors"][0] == {
+        "field": "Host",
+        "location": "headers",
+        "message": "The Host header names a host this server does not answer to.",
+    }
     for host in ("vigie.example", "www.vigie.example"):
         assert client.get("/api/v1/kinds", headers={"Host": host}).status_code == 200
     app.extensions["engine"].dispose()
