@@ -23,7 +23,7 @@ from service.geo.declared import imports as sql
 from service.geo.declared.matching import DEFAULT_MATCH_DISTANCE_M, MAX_MATCH_DISTANCE_M
 from service.models import DeclaredDataset, DeclaredSite, DeclaredVersion
 
-from .importer import BATCH_SIZE, as_code, is_missing, source_srid
+from .importer import BATCH_SIZE, as_code, is_missing, no_field, source_srid
 
 CSV_SUFFIXES = (".csv",)
 OGR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
@@ -171,9 +171,7 @@ class RowReader:
         }
         for option, name in options.items():
             if name is not None and name not in names:
-                raise DeclaredFileError(
-                    f"{option}: the file has no field {name!r}; its fields are {', '.join(names)}."
-                )
+                raise DeclaredFileError(no_field(option, name, names))
         if fields.kind_field is None and self.default_kind is None:
             raise DeclaredFileError("Give --kind-field, or --kind for sites whose row names none.")
         self.seen: dict[str, int] = {}

@@ -117,10 +117,14 @@ def column(columns: dict, name: str | None, option: str):
     if name is None:
         return None
     if name not in columns:
-        raise GeodataError(
-            f"{option}: the file has no field {name!r}; its fields are {', '.join(columns)}."
-        )
+        raise GeodataError(no_field(option, name, columns))
     return columns[name]
+
+
+def no_field(option: str, name: str, fields) -> str:
+    """Why OPTION's field NAME cannot be read, with the file's FIELDS (none: said so)."""
+    told = f"its fields are {', '.join(fields)}" if fields else "it has no fields at all"
+    return f"{option}: the file has no field {name!r}; {told}."
 
 
 def staged_rows(path, *, where, code_field, name_field, population_field, parent, parent_field):

@@ -211,6 +211,16 @@ def test_bad_options_are_refused_and_nothing_is_stored(isolated, db, tmp_path, o
     assert db("SELECT count(*) FROM districts").scalar_one() == 0
 
 
+def test_a_file_of_shapes_without_properties_says_it_has_no_fields(isolated, db, tmp_path):
+    """Its list of fields read "its fields are ." before."""
+    shape = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": square(2, 48, 1)}}
+    path = tmp_path / "bare.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [shape]}))
+    with pytest.raises(GeodataError, match="the file has no field 'code'; it has no fields at all"):
+        load(isolated, str(path))
+    assert db("SELECT count(*) FROM districts").scalar_one() == 0
+
+
 def test_a_table_without_geometry_is_refused(isolated, db, tmp_path):
     path = tmp_path / "populations.csv"
     path.write_text("code,name\n75101,Louvre\n")
