@@ -47,7 +47,7 @@ from ..access import (
     point,
     read_device_feature,
 )
-from ..credits import device_credits, licence_links
+from ..credits import device_credits, licence_links, with_credit_headers
 from ..fields import split_antimeridian
 from ..geojson import (
     GEOJSON,
@@ -422,7 +422,8 @@ class DeviceByIdViews(MethodView):
             return Response(status=304, mimetype=GEOJSON, headers={"ETag": etag})
         response = Response(row.feature, mimetype=GEOJSON)
         response.headers["ETag"] = etag
-        return response
+        # Its sources, OpenStreetMap's contributors when it came from there (the ODbL asks it).
+        return with_credit_headers(response, device_credits(row.from_openstreetmap))
 
     @blp.auth()
     @write_limit

@@ -98,6 +98,7 @@ def select_device_feature() -> Select:
             Device.merged_into,
             Device.review_status,
             Device.created_by,
+            Device.osm_id.is_not(None).label("from_openstreetmap"),
         ).where(Device.id == parameter("device_id", UUID(as_uuid=True)))
 
     return STATEMENTS.get(("device_feature",), build)
