@@ -4275,18 +4275,26 @@ def test_signing_out_does_not_keep_the_spot_last_looked_at_again(phone, moderato
     assert phone.errors == []
 
 
-def test_what_the_map_asks_while_the_token_is_revoked_goes_without_it(phone, contributor):
-    """A listing asked while the sign-out's revocation is under way carries no token: sent with
-    it, one that the revocation overtook was refused (a 401 in the console), and nothing of
-    what it read is kept once signed out."""
+def signing_out_with_the_revocation_held(phone, contributor):
+    """CONTRIBUTOR signed in, an area kept, then signing out with the revocation held: the
+    page, the held requests (held[0], the DELETE) and the areas kept before."""
     page = phone.open()
     phone.sign_in(contributor)
     until_kept(page)
+    kept = kept_on_the_phone(page)["areas"]
     held = []
     page.route(re.compile(r"/api/v1/auth/tokens/"), lambda route: held.append(route))
     page.get_by_role("button", name="Account", exact=True).click()
     with page.expect_request(lambda asked: asked.method == "DELETE"):
         page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
+    return page, held, kept
+
+
+def test_what_the_map_asks_while_the_token_is_revoked_goes_without_it(phone, contributor):
+    """A listing asked while the sign-out's revocation is under way carries no token: sent with
+    it, one that the revocation overtook was refused (a 401 in the console), and nothing of
+    what it read is kept once signed out."""
+    page, held, _ = signing_out_with_the_revocation_held(phone, contributor)
     with page.expect_request(lambda asked: "cluster=true" in asked.url) as listing:
         page.locator("#map").focus()
         page.keyboard.press("ArrowRight")
@@ -4305,15 +4313,7 @@ def test_what_is_read_while_a_failed_revocation_was_under_way_is_not_kept(phone,
     awaiting review: the revocation failing (a server error), the contributor stays signed in,
     that area is not kept as theirs (nor would be a sync cursor moved past their pins), and the
     map reads it again with the token."""
-    page = phone.open()
-    phone.sign_in(contributor)
-    until_kept(page)
-    kept = kept_on_the_phone(page)["areas"]
-    held = []
-    page.route(re.compile(r"/api/v1/auth/tokens/"), lambda route: held.append(route))
-    page.get_by_role("button", name="Account", exact=True).click()
-    with page.expect_request(lambda asked: asked.method == "DELETE"):
-        page.locator("#sheet").get_by_role("button", name="Sign out", exact=True).click()
+    page, held, kept = signing_out_with_the_revocation_held(phone, contributor)
     with page.expect_response(lambda answer: "cluster=true" in answer.url) as withheld:
         page.locator("#map").focus()
         page.keyboard.press("ArrowRight")
