@@ -70,6 +70,7 @@ def test_tilejson_credits_openstreetmap_with_links(client, imported):
         "/ogc/collections/devices",
         "/ogc/collections/devices/items",
         "/api/v1/views?bbox=2.2,48.7,2.4,48.9",  # cones drawn from the devices' data
+        "/api/v1/sync",  # what phones keep of them
     ],
 )
 def test_listings_and_collections_link_every_licence(client, imported, url):
@@ -105,6 +106,16 @@ def test_a_device_read_alone_names_its_own_sources(client, imported, db, monkeyp
     assert osm.headers["X-Licence"] == "ODbL 1.0"
     assert osm.headers.getlist("Link") == [f'<{ODBL}>; rel="license"']
     assert "X-Attribution" not in client.get(f"/api/v1/devices/{pinned}").headers
+
+
+def test_an_ogc_feature_links_the_licences_of_its_collection(client, imported, db):
+    """Read alone, as its pages link them (it linked only itself and its collection)."""
+    camera = db("SELECT id FROM devices WHERE osm_id = 42").scalar_one()
+    body = client.get(f"/ogc/collections/devices/items/{camera}").get_json()
+    assert licences(body) == {
+        "Vigie contributors (ODbL 1.0)": ODBL,
+        "© OpenStreetMap contributors (ODbL 1.0)": ODBL,
+    }
 
 
 @pytest.mark.parametrize("with_import", [False, True])

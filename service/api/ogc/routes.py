@@ -512,6 +512,8 @@ class ItemViews(MethodView):
             link(request_uri(), "self", media_type, "This feature"),
             other_label_link(media_type, "This feature"),
             link(collection_url, "collection", JSON, collection.title),
+            # Its sources, as its pages credit them (OpenStreetMap's, under the ODbL).
+            *licence_links(collection_credits(collection)),
         ]
         feature = features_in_crs(feature, args.get("crs"))
         body = f'{feature[:-1]},"links":{orjson.dumps(links).decode()}}}'

@@ -11,6 +11,7 @@ from ...db import ReadOnPrimary, current_replica, read_without_primary, session
 from ...errors import BadRequest
 from ...extensions import Blueprint
 from ...geo.devices.sync import select_device_changes, select_next_txid
+from ..credits import device_credits, licence_links
 from ..fields import split_antimeridian
 from ..geojson import GEOJSON, CursorCodec, feature_collection, link, photo_base
 from .schemas import SyncArgsSchema, SyncPageSchema
@@ -74,6 +75,11 @@ class SyncViews(MethodView):
             numberReturned=page.returned,
             next_cursor=cursor,
             has_more=page.has_more,
-            links=[link(url_for("sync.SyncViews", _external=True, **query), "next")],
+            # The devices' sources, as the listings credit them (OpenStreetMap's, under the
+            # ODbL, which asks it wherever they are published).
+            links=[
+                link(url_for("sync.SyncViews", _external=True, **query), "next"),
+                *licence_links(device_credits()),
+            ],
         )
         return Response(body, mimetype=GEOJSON)
