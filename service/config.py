@@ -84,10 +84,7 @@ def env_int(name: str, default: int, minimum: int = 0, maximum: int | None = Non
         number = int(value)
     except ValueError:
         raise SystemExit(f"{name} must be a whole number, not {value!r}") from None
-    if number < minimum or (maximum is not None and number > maximum):
-        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
-        raise SystemExit(f"{name} must be {bounds}, not {number}")
-    return number
+    return within(name, number, minimum, maximum)
 
 
 def listed(setting: str) -> list[str]:
@@ -125,11 +122,17 @@ def env_number(
         number = math.nan
     if not math.isfinite(number):
         raise SystemExit(f"{name} must be a number, not {value!r}")
+    return within(name, number, minimum, maximum)
+
+
+def within(name: str, number, minimum, maximum):
+    """NUMBER, read from the setting NAME, if it lies in MINIMUM..MAXIMUM; else the start stops
+    with the setting named."""
     if number < minimum or (maximum is not None and number > maximum):
         bounds = (
             f"from {minimum:g} to {maximum:g}" if maximum is not None else f"{minimum:g} or more"
         )
-        raise SystemExit(f"{name} must be {bounds}, not {value}")
+        raise SystemExit(f"{name} must be {bounds}, not {number:g}")
     return number
 
 
